@@ -1,0 +1,24 @@
+// Package core is the domain of cueapi: tenants (users), cues and their
+// schedules, executions and their leases, outcomes with evidence, workers and
+// alerts, together with the services that implement the use cases and the
+// ports (Store, RateLimiter, AuthCache, Deliverer, URLGuard, SecretBox, Clock)
+// that adapters implement.
+//
+// Vocabulary:
+//
+//   - Tenant: a user account. Every stored row belongs to exactly one tenant and
+//     every Store method takes the tenant explicitly; another tenant's row is
+//     indistinguishable from a missing one (ErrNotFound).
+//   - Cue: a schedule (cron in an IANA time zone, or once at an instant), a
+//     transport (webhook or worker), a payload and policies (retry, on_failure,
+//     verification, catch-up).
+//   - Execution: one occurrence of a cue. Its delivery status (pending →
+//     delivering → success/failed …) and its outcome (reported by the handler)
+//     are tracked separately.
+//   - Lease: while an execution is being delivered or is claimed by a worker it
+//     carries a lease expiry; an expired lease puts it back in line with the
+//     attempt counted.
+//
+// core imports no adapter, no generated API code, no database driver and not
+// net/http. Time always comes from a Clock.
+package core
