@@ -1,0 +1,155 @@
+// Package redislimiter is a sliding-window core.RateLimiter over Redis,
+// shared by every replica (security.md §5.1, with fix L1 of §5.8: trimming,
+// counting and recording happen in one Lua script, so a burst of concurrent
+// requests cannot overshoot the limit).
+//
+// Each bucket is a sorted set at "<prefix>ratelimit:<key>" whose scores are
+// the Unix microseconds of accepted requests and whose members are
+// "<µs>:<random 64-bit hex>", unique even for equal timestamps. The key
+// expires 10 s after the window of its last accepted request (70 s for the
+// 60 s window, as the reference does). The current time is always passed in
+// by the caller: the script never reads Redis' clock, so replicas and tests
+// agree. Every key a call touches is one Redis key, so Redis Cluster works.
+//
+// The Limiter does not fall back when Redis fails: it returns the error, and
+// package failoverlimiter decides what to do (security.md §5.6).
+package redislimiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cueapi/cueapi/core"
+)
+
+// expirySlack is how long a bucket key outlives its window in Redis.
+const expirySlack = 10 * time.Second
+
+var _ core.RateLimiter = (*Limiter)(nil)
+
+// allowScript trims the bucket to (now−window, now+∞), counts it and records
+// the request only when under the limit, atomically.
+//
+// KEYS[1] bucket; ARGV: now (µs), window (µs), limit, member, ttl (ms).
+// Returns {1, count including this request} when allowed and
+// {0, count, oldest score} when rejected (oldest is "" when the bucket is
+// empty, i.e. limit ≤ 0).
+var allowScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return {1, count + 1}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, count, oldest[2] or ''}
+`)
+
+// Limiter is a Redis-backed sliding-window rate limiter. Safe for concurrent
+// use. Times have microsecond precision (finer digits of now are dropped).
+type Limiter struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+// New returns a Limiter storing its buckets under prefix+"ratelimit:" in
+// client. It does not contact Redis.
+func New(client redis.UniversalClient, prefix string) *Limiter {
+	if client == nil {
+		panic("redislimiter: nil client")
+	}
+	return &Limiter{client: client, prefix: prefix}
+}
+
+// Allow records one request in bucket key if fewer than limit requests were
+// accepted in (now−window, now], and reports the decision (see
+// core.RateLimiter). One round trip (EVALSHA). A limit of zero or less
+// rejects every request. Errors: a non-positive window, or Redis failing
+// (wrapped, with nothing recorded or with the request recorded — the caller
+// cannot tell which, and should treat it as "no decision").
+func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (core.RateDecision, error) {
+	if window <= 0 {
+		return core.RateDecision{}, errors.New("redislimiter: window must be positive")
+	}
+	nowUs := now.UnixMicro()
+	member := strconv.FormatInt(nowUs, 10) + ":" + strconv.FormatUint(rand.Uint64(), 16)
+	ttl := (window + expirySlack).Milliseconds()
+
+	res, err := allowScript.Run(ctx, l.client, []string{l.bucket(key)},
+		nowUs, window.Microseconds(), limit, member, ttl).Slice()
+	if err != nil {
+		return core.RateDecision{}, fmt.Errorf("redislimiter: allow: %w", err)
+	}
+	if len(res) < 2 {
+		return core.RateDecision{}, fmt.Errorf("redislimiter: allow: unexpected reply %v", res)
+	}
+	allowed, ok1 := res[0].(int64)
+	count, ok2 := res[1].(int64)
+	if !ok1 || !ok2 {
+		return core.RateDecision{}, fmt.Errorf("redislimiter: allow: unexpected reply %v", res)
+	}
+	now = time.UnixMicro(nowUs).UTC()
+	if allowed == 1 {
+		return core.RateDecision{
+			Allowed:   true,
+			Limit:     limit,
+			Remaining: max(0, limit-int(count)),
+			ResetAt:   now.Add(window),
+		}, nil
+	}
+
+	resetAt := now.Add(window)
+	if len(res) > 2 {
+		if s, _ := res[2].(string); s != "" {
+			oldest, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return core.RateDecision{}, fmt.Errorf("redislimiter: allow: oldest score %q: %w", s, err)
+			}
+			resetAt = time.UnixMicro(int64(oldest)).UTC().Add(window)
+		}
+	}
+	return rejected(limit, resetAt, now, window), nil
+}
+
+// Count returns how many requests were accepted in (now−window, now]. One
+// read-only round trip (ZCOUNT); it records nothing. Errors: a non-positive
+// window, or Redis failing (wrapped).
+func (l *Limiter) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	if window <= 0 {
+		return 0, errors.New("redislimiter: window must be positive")
+	}
+	minScore := "(" + strconv.FormatInt(now.UnixMicro()-window.Microseconds(), 10)
+	n, err := l.client.ZCount(ctx, l.bucket(key), minScore, "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redislimiter: count: %w", err)
+	}
+	return int(n), nil
+}
+
+func (l *Limiter) bucket(key string) string {
+	return l.prefix + "ratelimit:" + key
+}
+
+// rejected builds the answer for a request over the limit: RetryAfter is the
+// time until resetAt rounded up to whole seconds, within [1s, window].
+func rejected(limit int, resetAt, now time.Time, window time.Duration) core.RateDecision {
+	retry := resetAt.Sub(now)
+	if r := retry % time.Second; r != 0 {
+		retry += time.Second - r
+	}
+	retry = min(retry, window)
+	retry = max(retry, time.Second)
+	return core.RateDecision{
+		Limit:      limit,
+		ResetAt:    resetAt,
+		RetryAfter: retry,
+	}
+}
