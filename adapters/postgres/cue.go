@@ -1,0 +1,319 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
+)
+
+// CueCreate inserts p.Cue. It locks the owning user's row, so one tenant's
+// creates serialize, then fails with ErrConflict when the tenant has a cue of
+// that name (any status) and with ErrLimitExceeded when its active and
+// paused cues number p.ActiveCueLimit or more. ErrNotFound when the tenant
+// does not exist.
+func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
+	const op = "cue create"
+	c := p.Cue
+	tenant, ok := uuidArg(string(c.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	cols, err := cueColumnsOf(c)
+	if err != nil {
+		return nil, opError(op, err)
+	}
+	var out *core.Cue
+	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
+			return interpretError(op+": lock tenant", err)
+		}
+		taken, err := s.q.CueNameTaken(ctx, tx, &dbsqlc.CueNameTakenParams{UserID: tenant, Name: c.Name})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		if taken {
+			return opError(op, fmt.Errorf("%w: name %q is taken", core.ErrConflict, c.Name))
+		}
+		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
+		if err != nil {
+			return interpretError(op, err)
+		}
+		if n >= int64(p.ActiveCueLimit) {
+			return opError(op, core.ErrLimitExceeded)
+		}
+		row, err := s.q.CueInsert(ctx, tx, &dbsqlc.CueInsertParams{
+			ID:                     string(c.ID),
+			UserID:                 tenant,
+			Name:                   c.Name,
+			Description:            c.Description,
+			Status:                 string(c.Status),
+			Transport:              string(c.Transport),
+			ScheduleType:           string(c.Schedule.Type),
+			ScheduleCron:           c.Schedule.Cron,
+			ScheduleAt:             c.Schedule.At,
+			ScheduleTimezone:       c.Schedule.Timezone,
+			CallbackURL:            c.Callback.URL,
+			CallbackMethod:         c.Callback.Method,
+			CallbackHeaders:        cols.headers,
+			Payload:                cols.payload,
+			RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
+			RetryBackoffMinutes:    cols.backoff,
+			OnFailureEmail:         c.OnFailure.Email,
+			OnFailureWebhook:       c.OnFailure.Webhook,
+			OnFailurePause:         c.OnFailure.Pause,
+			VerificationMode:       verificationArg(c.Verification),
+			CatchUp:                string(c.CatchUp),
+			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
+			NextRun:                c.NextRun,
+			LastRun:                c.LastRun,
+			RunCount:               int32(c.RunCount),
+			FiredCount:             int32(c.FiredCount),
+			SkippedCount:           int32(c.SkippedCount),
+			LastError:              c.LastError,
+			CreatedAt:              c.CreatedAt,
+			UpdatedAt:              c.UpdatedAt,
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		out, err = cueFromRow(row)
+		return opError(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
+func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, error) {
+	const op = "cue get"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	row, err := s.q.CueGet(ctx, s.pool, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	c, err := cueFromRow(row)
+	return c, opError(op, err)
+}
+
+// CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
+// when it has none.
+func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
+	const op = "cue get by name"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	c, err := cueFromRow(row)
+	return c, opError(op, err)
+}
+
+// CueList returns a page of the tenant's cues, newest first (ties by id
+// descending), optionally of one status, and the total matching count. A
+// Limit of 0 or less means no limit.
+func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
+	const op = "cue list"
+	cues := []*core.Cue{}
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return cues, 0, nil
+	}
+	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	var total int64
+	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
+		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
+			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		for _, row := range rows {
+			c, err := cueFromRow(row)
+			if err != nil {
+				return opError(op, err)
+			}
+			cues = append(cues, c)
+		}
+		total, err = s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
+		return interpretError(op, err)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return cues, int(total), nil
+}
+
+// CueUpdate locks the tenant's cue, runs p.Fn on it and saves everything Fn
+// leaves except ID, TenantID, Transport, the counters and CreatedAt. Fn's
+// error aborts and is returned as is. ErrNotFound when absent or foreign;
+// ErrConflict when the new name is taken.
+func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
+	const op = "cue update"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	var out *core.Cue
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		c, err := cueFromRow(row)
+		if err != nil {
+			return opError(op, err)
+		}
+		if err := p.Fn(c); err != nil {
+			return err
+		}
+		cols, err := cueColumnsOf(c)
+		if err != nil {
+			return opError(op, err)
+		}
+		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
+			ID:                     row.ID,
+			UserID:                 row.UserID,
+			Name:                   c.Name,
+			Description:            c.Description,
+			Status:                 string(c.Status),
+			ScheduleType:           string(c.Schedule.Type),
+			ScheduleCron:           c.Schedule.Cron,
+			ScheduleAt:             c.Schedule.At,
+			ScheduleTimezone:       c.Schedule.Timezone,
+			CallbackURL:            c.Callback.URL,
+			CallbackMethod:         c.Callback.Method,
+			CallbackHeaders:        cols.headers,
+			Payload:                cols.payload,
+			RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
+			RetryBackoffMinutes:    cols.backoff,
+			OnFailureEmail:         c.OnFailure.Email,
+			OnFailureWebhook:       c.OnFailure.Webhook,
+			OnFailurePause:         c.OnFailure.Pause,
+			VerificationMode:       verificationArg(c.Verification),
+			CatchUp:                string(c.CatchUp),
+			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
+			NextRun:                c.NextRun,
+			LastRun:                c.LastRun,
+			LastError:              c.LastError,
+			UpdatedAt:              c.UpdatedAt,
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		out, err = cueFromRow(row)
+		return opError(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CueDelete deletes the tenant's cue and, by cascade, its executions.
+// ErrNotFound when absent or foreign.
+func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
+	const op = "cue delete"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return opError(op, core.ErrNotFound)
+	}
+	n, err := s.q.CueDelete(ctx, s.pool, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
+	if err != nil {
+		return interpretError(op, err)
+	}
+	if n == 0 {
+		return opError(op, core.ErrNotFound)
+	}
+	return nil
+}
+
+// CueCountByStatus counts the tenant's cues per status; statuses without
+// cues are absent from the map.
+func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusParams) (map[core.CueStatus]int, error) {
+	counts := map[core.CueStatus]int{}
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return counts, nil
+	}
+	rows, err := s.q.CueCountByStatus(ctx, s.pool, tenant)
+	if err != nil {
+		return nil, interpretError("cue count by status", err)
+	}
+	for _, r := range rows {
+		counts[core.CueStatus(r.Status)] = int(r.N)
+	}
+	return counts, nil
+}
+
+// cueColumns holds a cue's JSON columns, encoded.
+type cueColumns struct{ headers, payload, backoff []byte }
+
+func cueColumnsOf(c *core.Cue) (cueColumns, error) {
+	var (
+		cols cueColumns
+		err  error
+	)
+	if cols.headers, err = headersArg(c.Callback.Headers); err != nil {
+		return cols, err
+	}
+	if cols.payload, err = jsonArg(c.Payload, []byte("{}")); err != nil {
+		return cols, fmt.Errorf("payload: %w", err)
+	}
+	if cols.backoff, err = backoffArg(c.Retry.BackoffMinutes); err != nil {
+		return cols, err
+	}
+	return cols, nil
+}
+
+func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
+	var d decoder
+	c := &core.Cue{
+		ID:          core.CueID(r.ID),
+		TenantID:    core.TenantID(r.UserID),
+		Name:        r.Name,
+		Description: r.Description,
+		Status:      core.CueStatus(r.Status),
+		Transport:   core.Transport(r.Transport),
+		Schedule: core.Schedule{
+			Type:     core.ScheduleType(r.ScheduleType),
+			Cron:     r.ScheduleCron,
+			At:       utcPtr(r.ScheduleAt),
+			Timezone: r.ScheduleTimezone,
+		},
+		Callback: core.Callback{
+			URL:     r.CallbackURL,
+			Method:  r.CallbackMethod,
+			Headers: d.headers(r.CallbackHeaders),
+		},
+		Payload:                jsonValue(r.Payload),
+		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.backoff(r.RetryBackoffMinutes)},
+		OnFailure:              core.OnFailure{Email: r.OnFailureEmail, Webhook: r.OnFailureWebhook, Pause: r.OnFailurePause},
+		Verification:           verificationValue(r.VerificationMode),
+		CatchUp:                core.CatchUpPolicy(r.CatchUp),
+		OutcomeDeadlineSeconds: intPtr(r.OutcomeDeadlineSeconds),
+		NextRun:                utcPtr(r.NextRun),
+		LastRun:                utcPtr(r.LastRun),
+		RunCount:               int(r.RunCount),
+		FiredCount:             int(r.FiredCount),
+		SkippedCount:           int(r.SkippedCount),
+		LastError:              r.LastError,
+		CreatedAt:              utc(r.CreatedAt),
+		UpdatedAt:              utc(r.UpdatedAt),
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return c, nil
+}

@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
+)
+
+// Config configures a Store.
+type Config struct {
+	// URL is the connection string, as a URL or in key=value form, as
+	// pgxpool.ParseConfig accepts it. Run-time parameters such as
+	// search_path may be given in it (the tables live in the first schema of
+	// the search path).
+	URL string
+	// MaxConns caps the pool; 0 keeps pgxpool's default (the larger of 4 and
+	// the number of CPUs).
+	MaxConns int32
+}
+
+// Store is core.Store on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	q    *dbsqlc.Queries
+}
+
+// New connects, checks the database is reachable and applies pending
+// migrations (see Migrate). The caller must Close the Store.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse config: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	s := &Store{pool: pool, q: dbsqlc.New()}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks the database is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	return interpretError("ping", s.pool.Ping(ctx))
+}
+
+// Close closes the pool, waiting for connections in use to be released. It
+// always returns nil.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// inTx runs fn in a transaction and commits when fn returns nil. fn's error
+// is returned as is (so a Fn callback's error reaches the caller untouched);
+// fn must pass its own query errors through interpretError.
+func (s *Store) inTx(ctx context.Context, op string, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return interpretError(op, err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return interpretError(op, tx.Commit(ctx))
+}
+
+// readTx is the options of a consistent read of several statements.
+var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// interpretError is the one translation of database failures: no rows become
+// core.ErrNotFound, unique violations core.ErrConflict; everything is
+// prefixed with the operation.
+func interpretError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return opError(op, core.ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
+		return fmt.Errorf("postgres: %s: %w (%s)", op, core.ErrConflict, pgErr.ConstraintName)
+	}
+	return opError(op, err)
+}
+
+// opError prefixes err with the operation, keeping it matchable; nil stays
+// nil.
+func opError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}

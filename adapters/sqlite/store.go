@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path is the database file; its parent directory is created if needed.
+	Path string
+}
+
+// Pragmas of every connection. busy_timeout (which the driver applies
+// first) makes statements wait for a lock held by another connection instead
+// of failing; foreign keys enforce the cascades. The writer also sets WAL
+// (persistent in the file), which lets readers run alongside it.
+const commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+
+// Store is core.Store on SQLite. It is safe for concurrent use.
+type Store struct {
+	// wdb is the single write connection: every transaction that writes runs
+	// on it, so in-process writers queue in database/sql instead of polling
+	// the SQLite lock. Its transactions BEGIN IMMEDIATE.
+	wdb *sql.DB
+	// rdb is the pool of read-only connections.
+	rdb *sql.DB
+	q   *dbsqlc.Queries
+}
+
+// New opens (creating if needed) the database file and applies pending
+// migrations (see Migrate). The caller must Close the Store.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("sqlite: config: empty path")
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: create directory: %w", err)
+		}
+	}
+	wdb, err := sql.Open("sqlite", cfg.Path+"?"+commonPragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	rdb, err := sql.Open("sqlite", cfg.Path+"?"+commonPragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.NumCPU())
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	s := &Store{wdb: wdb, rdb: rdb, q: dbsqlc.New()}
+	// The writer connects first: it switches the file to WAL and creates
+	// the schema before any reader opens it.
+	if err := s.Migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks both the writer and the readers can reach the file.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.wdb.PingContext(ctx); err != nil {
+		return interpretError("ping", err)
+	}
+	return interpretError("ping", s.rdb.PingContext(ctx))
+}
+
+// Close closes all connections.
+func (s *Store) Close() error {
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits when fn
+// returns nil. fn's error is returned as is (so a Fn callback's error
+// reaches the caller untouched); fn must pass its own query errors through
+// interpretError.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return s.runTx(ctx, s.wdb, nil, op, fn)
+}
+
+// inReadTx runs fn in a read transaction on a reader, so its statements see
+// one snapshot.
+func (s *Store) inReadTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return s.runTx(ctx, s.rdb, &sql.TxOptions{ReadOnly: true}, op, fn)
+}
+
+func (s *Store) runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return interpretError(op, err)
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op once committed
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return interpretError(op, tx.Commit())
+}
+
+// interpretError is the one translation of database failures: no rows become
+// core.ErrNotFound, unique (and primary key) violations core.ErrConflict;
+// everything is prefixed with the operation.
+func interpretError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return opError(op, core.ErrNotFound)
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("sqlite: %s: %w (%s)", op, core.ErrConflict, sqErr.Error())
+		}
+	}
+	return opError(op, err)
+}
+
+// opError prefixes err with the operation, keeping it matchable; nil stays
+// nil.
+func opError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

@@ -1,0 +1,199 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
+)
+
+// UserCreate inserts p.User. ErrConflict when the email or key hash is taken.
+func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
+	const op = "user create"
+	u := p.User
+	id, ok := uuidArg(string(u.ID))
+	if !ok {
+		return nil, opError(op, fmt.Errorf("user id %q is not a UUID", u.ID))
+	}
+	row, err := s.q.UserInsert(ctx, s.wdb, &dbsqlc.UserInsertParams{
+		ID:                    id,
+		Email:                 u.Email,
+		APIKeyHash:            u.APIKeyHash,
+		APIKeyPrefix:          u.APIKeyPrefix,
+		APIKeySealed:          u.APIKeySealed,
+		Plan:                  u.Plan,
+		ActiveCueLimit:        int64(u.ActiveCueLimit),
+		MonthlyExecutionLimit: int64(u.MonthlyExecutionLimit),
+		RateLimitPerMinute:    int64(u.RateLimitPerMinute),
+		WebhookSecretSealed:   u.WebhookSecretSealed,
+		AlertWebhookURL:       u.AlertWebhookURL,
+		AlertSecretSealed:     u.AlertSecretSealed,
+		CreatedAt:             timeArg(u.CreatedAt),
+		UpdatedAt:             timeArg(u.UpdatedAt),
+	})
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	out, err := userFromRow(row)
+	return out, opError(op, err)
+}
+
+// UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
+func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
+	const op = "user get"
+	id, ok := uuidArg(string(p.ID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	row, err := s.q.UserGet(ctx, s.rdb, id)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	out, err := userFromRow(row)
+	return out, opError(op, err)
+}
+
+// UserGetByAPIKeyHash returns the user whose current key has this hash.
+// ErrNotFound when none has.
+func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
+	const op = "user get by api key hash"
+	row, err := s.q.UserGetByAPIKeyHash(ctx, s.rdb, p.Hash)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	out, err := userFromRow(row)
+	return out, opError(op, err)
+}
+
+// UserUpdate reads the user's row under the write lock, runs p.Fn on it and
+// saves the email, plan, limits, webhook secret, alert webhook URL and
+// secret and UpdatedAt that Fn leaves. Fn's error aborts and is returned as
+// is. ErrNotFound when absent; ErrConflict when the new email is taken.
+func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
+	const op = "user update"
+	id, ok := uuidArg(string(p.ID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	var out *core.User
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		row, err := s.q.UserGetForUpdate(ctx, tx, id)
+		if err != nil {
+			return interpretError(op, err)
+		}
+		u, err := userFromRow(row)
+		if err != nil {
+			return opError(op, err)
+		}
+		if err := p.Fn(u); err != nil {
+			return err
+		}
+		row, err = s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
+			ID:                    id,
+			Email:                 u.Email,
+			Plan:                  u.Plan,
+			ActiveCueLimit:        int64(u.ActiveCueLimit),
+			MonthlyExecutionLimit: int64(u.MonthlyExecutionLimit),
+			RateLimitPerMinute:    int64(u.RateLimitPerMinute),
+			WebhookSecretSealed:   u.WebhookSecretSealed,
+			AlertWebhookURL:       u.AlertWebhookURL,
+			AlertSecretSealed:     u.AlertSecretSealed,
+			UpdatedAt:             timeArg(u.UpdatedAt),
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		out, err = userFromRow(row)
+		return opError(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UserRotateAPIKey replaces the user's key hash, prefix and sealed copy,
+// sets UpdatedAt to p.Now and records the old hash as rotated at p.Now, in
+// one transaction. It returns the updated user and the old hash. ErrNotFound
+// when absent; ErrConflict when the new hash is taken.
+func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
+	const op = "user rotate api key"
+	id, ok := uuidArg(string(p.ID))
+	if !ok {
+		return nil, "", opError(op, core.ErrNotFound)
+	}
+	var (
+		out     *core.User
+		oldHash string
+	)
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		row, err := s.q.UserGetForUpdate(ctx, tx, id)
+		if err != nil {
+			return interpretError(op, err)
+		}
+		oldHash = row.APIKeyHash
+		err = s.q.RotatedKeyInsert(ctx, tx, &dbsqlc.RotatedKeyInsertParams{
+			KeyHash:   oldHash,
+			UserID:    id,
+			RotatedAt: timeArg(p.Now),
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		row, err = s.q.UserSetAPIKey(ctx, tx, &dbsqlc.UserSetAPIKeyParams{
+			ID:           id,
+			APIKeyHash:   p.NewHash,
+			APIKeyPrefix: p.NewPrefix,
+			APIKeySealed: p.NewSealed,
+			UpdatedAt:    timeArg(p.Now),
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		out, err = userFromRow(row)
+		return opError(op, err)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, oldHash, nil
+}
+
+// RotatedKeyGet returns when the key with this hash was rotated away (UTC).
+// ErrNotFound when it never was.
+func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) (time.Time, error) {
+	const op = "rotated key get"
+	at, err := s.q.RotatedKeyGet(ctx, s.rdb, p.Hash)
+	if err != nil {
+		return time.Time{}, interpretError(op, err)
+	}
+	t, err := timeValue(at)
+	return t, opError(op, err)
+}
+
+func userFromRow(r *dbsqlc.User) (*core.User, error) {
+	var d decoder
+	u := &core.User{
+		ID:                    core.TenantID(r.ID),
+		Email:                 r.Email,
+		APIKeyHash:            r.APIKeyHash,
+		APIKeyPrefix:          r.APIKeyPrefix,
+		APIKeySealed:          r.APIKeySealed,
+		Plan:                  r.Plan,
+		ActiveCueLimit:        int(r.ActiveCueLimit),
+		MonthlyExecutionLimit: int(r.MonthlyExecutionLimit),
+		RateLimitPerMinute:    int(r.RateLimitPerMinute),
+		WebhookSecretSealed:   r.WebhookSecretSealed,
+		AlertWebhookURL:       r.AlertWebhookURL,
+		AlertSecretSealed:     r.AlertSecretSealed,
+		CreatedAt:             d.time(r.CreatedAt),
+		UpdatedAt:             d.time(r.UpdatedAt),
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return u, nil
+}
