@@ -13,17 +13,19 @@ type Kind int
 
 // Error kinds.
 const (
-	KindInternal      Kind = iota // anything unexpected
-	KindInvalid                   // a semantic check of the input failed (400)
-	KindUnauthorized              // missing or bad credentials (401)
-	KindForbidden                 // a plan limit or an ownership rule (403)
-	KindNotFound                  // absent, or another tenant's (404)
-	KindConflict                  // uniqueness or state conflict (409)
-	KindGone                      // permanently unavailable (410)
-	KindTooLarge                  // a size limit (413)
-	KindUnprocessable             // structural validation (422)
-	KindRateLimited               // too many requests (429)
-	KindUnavailable               // a dependency or configuration is missing (503)
+	KindInternal         Kind = iota // anything unexpected
+	KindInvalid                      // a semantic check of the input failed (400)
+	KindUnauthorized                 // missing or bad credentials (401)
+	KindForbidden                    // a plan limit or an ownership rule (403)
+	KindNotFound                     // absent, or another tenant's (404)
+	KindConflict                     // uniqueness or state conflict (409)
+	KindGone                         // permanently unavailable (410)
+	KindTooLarge                     // a size limit (413)
+	KindUnprocessable                // structural validation (422)
+	KindRateLimited                  // too many requests (429)
+	KindUnavailable                  // a dependency or configuration is missing (503)
+	KindMethodNotAllowed             // known path, wrong method (405)
+	KindNotImplemented               // an endpoint not built yet (501)
 )
 
 // Sentinel errors. Adapters return them (wrapped) and services branch on them

@@ -1,0 +1,80 @@
+# cueapi — run `make` or `make help` for the list of targets.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+SQLC_VERSION := v1.31.1
+SQLC := bin/sqlc
+ITERATIONS ?= 1
+BENCH_CUES ?= 10000
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+GENERATED := api/apigen api/apiclient adapters/postgres/internal/dbsqlc adapters/sqlite/internal/dbsqlc core/zones.gen.go
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z/_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the service on the embedded default (SQLite in ./data, in-process limiter)
+	go run ./cmd/cueapi serve
+
+.PHONY: build
+build: ## build bin/cueapi
+	go build -o bin/cueapi ./cmd/cueapi
+
+.PHONY: test
+test: ## run the whole test suite with the race detector (PostgreSQL and Redis contract runs included)
+	go test -race -count=1 ./...
+
+.PHONY: test/short
+test/short: ## run the tests without the race detector
+	go test -count=1 ./...
+
+.PHONY: vet
+vet: ## go vet
+	go vet ./...
+
+.PHONY: lint
+lint: vet ## vet + gofmt check + import-direction check
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@bad=$$(go list -deps ./core/... | grep -E '/(adapters|api)(/|$$)|jackc/pgx|redis/go-redis|modernc.org/sqlite|^net/http$$' || true); \
+	  test -z "$$bad" || { echo "core must depend only on its ports, found: $$bad"; exit 1; }
+
+$(SQLC):
+	GOBIN=$(CURDIR)/bin go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+
+.PHONY: generate
+generate: generate/openapi generate/sqlc generate/zones ## regenerate all generated code
+
+.PHONY: generate/openapi
+generate/openapi:
+	go tool oapi-codegen -config api/oapi-codegen.yaml openapi.yaml
+	go tool oapi-codegen -config api/oapi-codegen-client.yaml openapi.yaml
+
+.PHONY: generate/sqlc
+generate/sqlc: $(SQLC)
+	$(SQLC) generate
+
+.PHONY: generate/zones
+generate/zones:
+	go run ./core/internal/zonegen core/zones.gen.go
+
+.PHONY: verify
+verify: $(SQLC) ## fail if generated code is stale
+	$(SQLC) diff
+	$(MAKE) --no-print-directory generate
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "untracked generated files"; exit 1; }
+
+.PHONY: bench
+bench: ## run the benchmarks (ITERATIONS=n)
+	go test -run='^$$' -bench=. -benchtime=$(ITERATIONS)x -benchmem ./...
+
+.PHONY: db/reset
+db/reset: ## delete the embedded database in ./data
+	rm -f data/cueapi.db data/cueapi.db-wal data/cueapi.db-shm
+
+.PHONY: tidy
+tidy: ## go mod tidy
+	go mod tidy

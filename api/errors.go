@@ -1,0 +1,107 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/cueapi/cueapi/core"
+)
+
+// errorBody is the wire envelope of spec/api.md §1.5.
+type errorBody struct {
+	Error errorFields `json:"error"`
+}
+
+type errorFields struct {
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	Status  *int          `json:"status,omitempty"`
+	Details []fieldDetail `json:"details,omitempty"`
+}
+
+type fieldDetail struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// statusOf is the one table from error kind to HTTP status.
+func statusOf(k core.Kind) int {
+	switch k {
+	case core.KindInvalid:
+		return http.StatusBadRequest
+	case core.KindUnauthorized:
+		return http.StatusUnauthorized
+	case core.KindForbidden:
+		return http.StatusForbidden
+	case core.KindNotFound:
+		return http.StatusNotFound
+	case core.KindConflict:
+		return http.StatusConflict
+	case core.KindGone:
+		return http.StatusGone
+	case core.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case core.KindUnprocessable:
+		return http.StatusUnprocessableEntity
+	case core.KindRateLimited:
+		return http.StatusTooManyRequests
+	case core.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case core.KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case core.KindNotImplemented:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+// toCoded turns any error into the coded error written to the client.
+// Unknown errors become a generic 500 (the real error is logged, never sent).
+func toCoded(err error) (*core.Error, bool) {
+	if e, ok := core.AsError(err); ok {
+		return e, true
+	}
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return core.NotFound("http_error", "Not Found"), true
+	case errors.Is(err, core.ErrConflict):
+		return core.Conflict("conflict", "Conflict"), true
+	}
+	return &core.Error{Kind: core.KindInternal, Code: "internal_error", Message: "An internal error occurred"}, false
+}
+
+// WriteError writes err as the error envelope. It is the only place an error
+// becomes an HTTP response.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e, known := toCoded(err)
+	status := statusOf(e.Kind)
+	if !known || status == http.StatusInternalServerError {
+		log.Error("request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message}}
+	if !e.OmitStatus {
+		body.Error.Status = &status
+	}
+	for _, d := range e.Details {
+		body.Error.Details = append(body.Error.Details, fieldDetail(d))
+	}
+	if e.Kind == core.KindRateLimited && e.RetryAfter > 0 {
+		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"An internal error occurred","status":500}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything read from the environment. Only cmd reads the
+// environment; adapters and core get explicit values.
+type config struct {
+	Host    string
+	Port    int
+	Env     string // development | test | production
+	BaseURL string
+
+	DatabaseURL string // empty: embedded SQLite in DataDir
+	DataDir     string
+	RedisURL    string // empty: in-process cache and limiter
+	RedisPrefix string // namespace of every Redis key
+
+	SessionSecret         string
+	SessionSecretPrevious string
+	AllowRegister         bool
+
+	WebhookAllowedCIDRs []netip.Prefix
+	TrustedProxies      []netip.Prefix
+
+	DefaultPlan                  string
+	DefaultActiveCueLimit        int
+	DefaultMonthlyExecutionLimit int
+	DefaultRateLimitPerMinute    int
+
+	WorkerHeartbeatTimeout time.Duration
+	WorkerClaimTimeout     time.Duration
+	WebhookTimeout         time.Duration
+
+	LogLevel string
+	HSTS     bool
+}
+
+func (c *config) production() bool  { return c.Env == "production" }
+func (c *config) development() bool { return c.Env == "development" }
+
+type envFunc func(string) (string, bool)
+
+func loadConfig(lookup envFunc) (*config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	var errs []string
+	getInt := func(k string, def int) int {
+		v := get(k, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: not an integer: %q", k, v))
+			return def
+		}
+		return n
+	}
+	getBool := func(k string, def bool) bool {
+		v := strings.ToLower(get(k, ""))
+		switch v {
+		case "":
+			return def
+		case "1", "true", "yes", "on":
+			return true
+		case "0", "false", "no", "off":
+			return false
+		}
+		errs = append(errs, fmt.Sprintf("%s: not a boolean: %q", k, v))
+		return def
+	}
+	getSeconds := func(k string, def int) time.Duration { return time.Duration(getInt(k, def)) * time.Second }
+	getCIDRs := func(k string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, part := range strings.Split(get(k, ""), ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if !strings.Contains(part, "/") {
+				if a, err := netip.ParseAddr(part); err == nil {
+					out = append(out, netip.PrefixFrom(a, a.BitLen()))
+					continue
+				}
+			}
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: bad CIDR %q", k, part))
+				continue
+			}
+			out = append(out, p.Masked())
+		}
+		return out
+	}
+
+	c := &config{
+		Host:                         get("HOST", "127.0.0.1"),
+		Port:                         getInt("PORT", 8000),
+		Env:                          get("ENV", "development"),
+		BaseURL:                      strings.TrimRight(get("BASE_URL", "http://localhost:8000"), "/"),
+		DatabaseURL:                  get("DATABASE_URL", ""),
+		DataDir:                      get("CUEAPI_DATA_DIR", "./data"),
+		RedisURL:                     get("REDIS_URL", ""),
+		RedisPrefix:                  get("REDIS_PREFIX", "cueapi:"),
+		SessionSecret:                get("SESSION_SECRET", ""),
+		SessionSecretPrevious:        get("SESSION_SECRET_PREVIOUS", ""),
+		AllowRegister:                getBool("ALLOW_REGISTER", true),
+		WebhookAllowedCIDRs:          getCIDRs("WEBHOOK_ALLOWED_CIDRS"),
+		TrustedProxies:               getCIDRs("TRUSTED_PROXIES"),
+		DefaultPlan:                  get("DEFAULT_PLAN", "free"),
+		DefaultActiveCueLimit:        getInt("DEFAULT_ACTIVE_CUE_LIMIT", 10),
+		DefaultMonthlyExecutionLimit: getInt("DEFAULT_MONTHLY_EXECUTION_LIMIT", 300),
+		DefaultRateLimitPerMinute:    getInt("DEFAULT_RATE_LIMIT_PER_MINUTE", 60),
+		WorkerHeartbeatTimeout:       getSeconds("WORKER_HEARTBEAT_TIMEOUT_SECONDS", 180),
+		WorkerClaimTimeout:           getSeconds("WORKER_CLAIM_TIMEOUT_SECONDS", 900),
+		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", 30),
+		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
+		HSTS:                         getBool("HSTS", false),
+	}
+	switch c.Env {
+	case "development", "test", "production":
+	default:
+		errs = append(errs, fmt.Sprintf("ENV: must be development, test or production, got %q", c.Env))
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Sprintf("PORT: out of range: %d", c.Port))
+	}
+	if c.DefaultActiveCueLimit < 0 || c.DefaultMonthlyExecutionLimit < 0 || c.DefaultRateLimitPerMinute < 1 {
+		errs = append(errs, "plan limits must be non-negative (rate limit at least 1)")
+	}
+	if c.production() {
+		if err := checkSessionSecret(c.SessionSecret); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// sampleSecrets are values from documentation that must never run in
+// production.
+var sampleSecrets = map[string]bool{
+	"change-me": true, "changeme": true, "secret": true, "your-secret-here": true,
+	"test-session-secret-32-chars-minimum!!": true, "dev-secret": true,
+}
+
+func checkSessionSecret(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("SESSION_SECRET: required when ENV=production")
+	case len(s) < 32:
+		return fmt.Errorf("SESSION_SECRET: must be at least 32 characters when ENV=production")
+	case sampleSecrets[strings.ToLower(s)]:
+		return fmt.Errorf("SESSION_SECRET: a sample value; generate one with `openssl rand -hex 32`")
+	}
+	return nil
+}

@@ -1,0 +1,653 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cueapi/cueapi/core/canonjson"
+)
+
+// Limits on cue input.
+const (
+	MaxPayloadBytes     = 1_048_576
+	MaxNameLength       = 255
+	MaxCallbackHeaders  = 50
+	MaxHeaderNameLength = 256
+	MaxHeaderValueLen   = 4096
+	MaxBackoffEntries   = 20
+	MaxBackoffMinutes   = 7 * 24 * 60
+	MaxOutcomeDeadline  = 7 * 24 * 3600
+)
+
+// CuesConfig holds the cue service policies.
+type CuesConfig struct {
+	// WorkerHeartbeatTimeout: a worker seen within it counts as active for
+	// the create-time "No active workers" warning.
+	WorkerHeartbeatTimeout time.Duration
+}
+
+// Cues implements the cue use cases. Safe for concurrent use.
+type Cues struct {
+	cfg    CuesConfig
+	store  Store
+	guard  URLGuard
+	clock  Clock
+	notify func() // wakes the scheduler after a schedule change; may be nil
+}
+
+// NewCues wires the cue service.
+func NewCues(cfg CuesConfig, store Store, guard URLGuard, clock Clock) *Cues {
+	if store == nil || guard == nil || clock == nil {
+		panic("core.NewCues: nil dependency")
+	}
+	if cfg.WorkerHeartbeatTimeout == 0 {
+		cfg.WorkerHeartbeatTimeout = 180 * time.Second
+	}
+	return &Cues{cfg: cfg, store: store, guard: guard, clock: clock}
+}
+
+// OnScheduleChange registers a callback run after a cue's next_run may have
+// moved earlier (create, update, resume), so a waiting scheduler re-plans.
+func (s *Cues) OnScheduleChange(fn func()) { s.notify = fn }
+
+// ScheduleInput is a schedule as the client sent it.
+type ScheduleInput struct {
+	Type     string
+	Cron     *string
+	At       *string
+	Timezone *string
+}
+
+// CallbackInput is a callback as the client sent it.
+type CallbackInput struct {
+	URL     *string
+	Method  *string
+	Headers map[string]string
+	// TransportSet is true when the client put a non-empty "transport" inside
+	// the callback object (refused).
+	TransportSet bool
+}
+
+// RetryInput is a retry policy as sent; nil fields take defaults.
+type RetryInput struct {
+	MaxAttempts    *int
+	BackoffMinutes []int
+}
+
+// OnFailureInput is an escalation policy as sent; nil fields take defaults.
+type OnFailureInput struct {
+	Email   *bool
+	Webhook *string
+	Pause   *bool
+}
+
+// CueInput is a create body (all fields) or a PATCH body (nil = unchanged).
+type CueInput struct {
+	Name                   *string
+	Description            *string
+	Status                 *string // PATCH only
+	Transport              *string // create only
+	Schedule               *ScheduleInput
+	Callback               *CallbackInput
+	Payload                json.RawMessage
+	Retry                  *RetryInput
+	OnFailure              *OnFailureInput
+	Verification           *string // mode; "" means {} → none
+	VerificationSet        bool
+	CatchUp                *string
+	OutcomeDeadlineSeconds *int
+}
+
+// CreatedCue is a new cue plus the create-time warning.
+type CreatedCue struct {
+	Cue     *Cue
+	Warning *string
+}
+
+const noWorkersWarning = "No active workers found. Start a cueapi-worker to process this cue."
+
+// Create validates and stores a new cue, in the protocol's order of checks.
+func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, error) {
+	now := s.clock.Now()
+	// Whole-object rules (422, location body).
+	if in.Callback != nil && in.Callback.TransportSet {
+		return nil, ValueError("transport must be specified at the top level, not inside callback")
+	}
+	transport := TransportWebhook
+	if in.Transport != nil {
+		switch Transport(*in.Transport) {
+		case TransportWebhook, TransportWorker:
+			transport = Transport(*in.Transport)
+		default:
+			return nil, ValueError("transport must be 'webhook' or 'worker'")
+		}
+	}
+	if transport == TransportWebhook && (in.Callback == nil || in.Callback.URL == nil || *in.Callback.URL == "") {
+		return nil, ValueError("callback.url is required for webhook transport")
+	}
+	if in.Name == nil {
+		return nil, Unprocessable("body.name", "Field required")
+	}
+	if in.Schedule == nil {
+		return nil, Unprocessable("body.schedule", "Field required")
+	}
+	if err := validateStructure(in); err != nil {
+		return nil, err
+	}
+
+	// Semantic checks, in the reference's order.
+	if _, err := s.store.CueGetByName(ctx, &CueGetByNameParams{TenantID: u.ID, Name: *in.Name}); err == nil {
+		return nil, dupName(*in.Name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	counts, err := s.store.CueCountByStatus(ctx, &CueCountByStatusParams{TenantID: u.ID})
+	if err != nil {
+		return nil, err
+	}
+	if counts[CueActive]+counts[CuePaused] >= u.ActiveCueLimit {
+		return nil, limitErr(u.ActiveCueLimit)
+	}
+	cue := &Cue{
+		ID: NewCueID(), TenantID: u.ID, Name: *in.Name, Description: in.Description,
+		Status: CueActive, Transport: transport, Retry: DefaultRetryPolicy(), OnFailure: DefaultOnFailure(),
+		CatchUp: CatchUpLatest, Payload: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now,
+	}
+	cue.Callback = Callback{Method: "POST", Headers: map[string]string{}}
+	if in.Callback != nil {
+		if err := s.applyCallback(ctx, cue, in.Callback, true); err != nil {
+			return nil, err
+		}
+	}
+	if in.Payload != nil {
+		p, err := checkPayload(in.Payload)
+		if err != nil {
+			return nil, err
+		}
+		cue.Payload = p
+	}
+	if err := s.applySchedule(cue, in.Schedule, now); err != nil {
+		return nil, err
+	}
+	if err := s.applyPolicies(ctx, cue, in); err != nil {
+		return nil, err
+	}
+	created, err := s.store.CueCreate(ctx, &CueCreateParams{Cue: cue, ActiveCueLimit: u.ActiveCueLimit})
+	switch {
+	case errors.Is(err, ErrConflict):
+		return nil, dupName(*in.Name)
+	case errors.Is(err, ErrLimitExceeded):
+		return nil, limitErr(u.ActiveCueLimit)
+	case err != nil:
+		return nil, err
+	}
+	out := &CreatedCue{Cue: created}
+	if transport == TransportWorker {
+		n, err := s.store.WorkerCountActive(ctx, &WorkerCountActiveParams{TenantID: u.ID, Since: now.Add(-s.cfg.WorkerHeartbeatTimeout)})
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			w := noWorkersWarning
+			out.Warning = &w
+		}
+	}
+	s.wake()
+	return out, nil
+}
+
+func (s *Cues) wake() {
+	if s.notify != nil {
+		s.notify()
+	}
+}
+
+func dupName(name string) error {
+	return Conflict("duplicate_cue_name", fmt.Sprintf("A cue named '%s' already exists", name))
+}
+
+func limitErr(limit int) error {
+	return NewError(KindForbidden, "cue_limit_exceeded", fmt.Sprintf("Active cue limit of %d reached", limit))
+}
+
+// validateStructure covers the structural rules that JSON schema cannot
+// express (and, defensively, the ones it can: the service must be safe
+// without the HTTP validator in front of it).
+func validateStructure(in *CueInput) error {
+	if in.Name != nil {
+		if n := len([]rune(*in.Name)); n > MaxNameLength {
+			return Unprocessable("body.name", fmt.Sprintf("String should have at most %d characters", MaxNameLength))
+		}
+		if strings.ContainsRune(*in.Name, 0) {
+			return Unprocessable("body.name", "String should not contain null characters")
+		}
+	}
+	if in.Description != nil && strings.ContainsRune(*in.Description, 0) {
+		return Unprocessable("body.description", "String should not contain null characters")
+	}
+	if in.Callback != nil {
+		cb := in.Callback
+		if cb.Method != nil {
+			switch *cb.Method {
+			case "POST", "GET", "PUT", "PATCH":
+			default:
+				return Unprocessable("body.callback.method", "Input should be 'POST', 'GET', 'PUT' or 'PATCH'")
+			}
+		}
+		if cb.URL != nil && *cb.URL != "" {
+			if err := checkURLType("body.callback.url", *cb.URL); err != nil {
+				return err
+			}
+		}
+		if len(cb.Headers) > MaxCallbackHeaders {
+			return Unprocessable("body.callback.headers", fmt.Sprintf("Dictionary should have at most %d items", MaxCallbackHeaders))
+		}
+		for k, v := range cb.Headers {
+			if err := validateHeader(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if in.Retry != nil {
+		if in.Retry.MaxAttempts != nil && (*in.Retry.MaxAttempts < 1 || *in.Retry.MaxAttempts > 10) {
+			if *in.Retry.MaxAttempts < 1 {
+				return Unprocessable("body.retry.max_attempts", "Input should be greater than or equal to 1")
+			}
+			return Unprocessable("body.retry.max_attempts", "Input should be less than or equal to 10")
+		}
+		if len(in.Retry.BackoffMinutes) > MaxBackoffEntries {
+			return Unprocessable("body.retry.backoff_minutes", fmt.Sprintf("List should have at most %d items", MaxBackoffEntries))
+		}
+		for i, b := range in.Retry.BackoffMinutes {
+			// The reference accepts any integer; zero or negative made retries
+			// spin. We require 0..7 days.
+			if b < 0 || b > MaxBackoffMinutes {
+				return Unprocessable(fmt.Sprintf("body.retry.backoff_minutes.%d", i), fmt.Sprintf("Input should be between 0 and %d", MaxBackoffMinutes))
+			}
+		}
+	}
+	if in.Verification != nil && *in.Verification != "" {
+		switch VerificationMode(*in.Verification) {
+		case VerifyNone, VerifyRequireExternalID, VerifyRequireResultURL, VerifyRequireArtifacts, VerifyManual:
+		default:
+			return Unprocessable("body.verification.mode", "Input should be 'none', 'require_external_id', 'require_result_url', 'require_artifacts' or 'manual'")
+		}
+	}
+	if in.CatchUp != nil {
+		switch CatchUpPolicy(*in.CatchUp) {
+		case CatchUpLatest, CatchUpSkip, CatchUpAll:
+		default:
+			return Unprocessable("body.catch_up", "Input should be 'latest', 'skip' or 'all'")
+		}
+	}
+	if d := in.OutcomeDeadlineSeconds; d != nil && (*d < 1 || *d > MaxOutcomeDeadline) {
+		return Unprocessable("body.outcome_deadline_seconds", fmt.Sprintf("Input should be between 1 and %d", MaxOutcomeDeadline))
+	}
+	return nil
+}
+
+// MaxURLLength is the longest URL accepted (pydantic's AnyUrl limit).
+const MaxURLLength = 2083
+
+// checkURLType is the structural URL check (422): an absolute http(s) URL.
+// The SSRF policy (400) runs later.
+func checkURLType(field, raw string) error {
+	if len(raw) > MaxURLLength {
+		return Unprocessable(field, fmt.Sprintf("URL should have at most %d characters", MaxURLLength))
+	}
+	i := strings.Index(raw, ":")
+	if i <= 0 {
+		return Unprocessable(field, "Input should be a valid URL, relative URL without a base")
+	}
+	switch strings.ToLower(raw[:i]) {
+	case "http", "https":
+	default:
+		return Unprocessable(field, "URL scheme should be 'http' or 'https'")
+	}
+	return nil
+}
+
+// reservedHeaders may not be set by callback headers: they carry the
+// signature and the framing of the request.
+var reservedHeaders = map[string]bool{
+	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true, "connection": true,
+	"x-cueapi-signature": true, "x-cueapi-timestamp": true, "x-cueapi-cue-id": true,
+	"x-cueapi-execution-id": true, "x-cueapi-scheduled-for": true, "x-cueapi-attempt": true,
+}
+
+func validateHeader(k, v string) error {
+	field := "body.callback.headers." + k
+	if k == "" || len(k) > MaxHeaderNameLength {
+		return Unprocessable("body.callback.headers", "Header names must be 1-256 characters")
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		// RFC 9110 token characters.
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return Unprocessable(field, "Header name contains invalid characters")
+		}
+	}
+	if reservedHeaders[strings.ToLower(k)] {
+		return Unprocessable(field, "Header is reserved and cannot be overridden")
+	}
+	if len(v) > MaxHeaderValueLen {
+		return Unprocessable(field, fmt.Sprintf("String should have at most %d characters", MaxHeaderValueLen))
+	}
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return Unprocessable(field, "Header value must not contain CR, LF or NUL")
+	}
+	return nil
+}
+
+// checkPayload enforces the payload rules and returns the compact JSON.
+func checkPayload(raw json.RawMessage) (json.RawMessage, error) {
+	trimmed := strings.TrimSpace(string(raw))
+	if trimmed == "null" {
+		return json.RawMessage(`{}`), nil
+	}
+	if !strings.HasPrefix(trimmed, "{") {
+		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+	}
+	nul, err := canonjson.ContainsNUL(raw)
+	if err != nil {
+		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+	}
+	if nul {
+		return nil, Invalid("invalid_payload", "Payload contains null bytes which are not supported")
+	}
+	size, err := canonjson.PayloadSize(raw)
+	if err != nil {
+		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+	}
+	if size > MaxPayloadBytes {
+		return nil, Invalid("invalid_payload_size", "Payload must be under 1MB")
+	}
+	c, err := canonjson.Compact(raw)
+	if err != nil {
+		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+	}
+	return c, nil
+}
+
+// applyCallback sets the callback; on create every field is set, on PATCH
+// the URL only when given while method and headers are always replaced
+// (reference semantics).
+func (s *Cues) applyCallback(ctx context.Context, cue *Cue, cb *CallbackInput, create bool) error {
+	if cb.URL != nil && *cb.URL != "" {
+		canon, err := s.guard.Check(ctx, *cb.URL)
+		if err != nil {
+			return urlError("invalid_callback_url", "", err)
+		}
+		cue.Callback.URL = &canon
+	} else if create {
+		cue.Callback.URL = nil
+	}
+	cue.Callback.Method = "POST"
+	if cb.Method != nil {
+		cue.Callback.Method = *cb.Method
+	}
+	cue.Callback.Headers = map[string]string{}
+	for k, v := range cb.Headers {
+		cue.Callback.Headers[k] = v
+	}
+	return nil
+}
+
+// applySchedule validates a schedule and sets it with the next run.
+func (s *Cues) applySchedule(cue *Cue, in *ScheduleInput, now time.Time) error {
+	tz := "UTC"
+	if in.Timezone != nil {
+		tz = *in.Timezone
+	}
+	loc, err := LoadZone(tz)
+	if err != nil {
+		return NewError(KindUnprocessable, "invalid_timezone", fmt.Sprintf("Unknown timezone: '%s'", tz))
+	}
+	switch ScheduleType(in.Type) {
+	case ScheduleRecurring:
+		if in.Cron == nil || strings.TrimSpace(*in.Cron) == "" {
+			return errCronRequired
+		}
+		c, err := ParseCron(*in.Cron)
+		if err != nil {
+			return err
+		}
+		next, err := c.NextAfter(now, loc)
+		if err != nil {
+			return errCronInvalid
+		}
+		cron := *in.Cron
+		cue.Schedule = Schedule{Type: ScheduleRecurring, Cron: &cron, Timezone: tz}
+		cue.NextRun = &next
+	case ScheduleOnce:
+		if in.At == nil || *in.At == "" {
+			return errAtRequired
+		}
+		at, err := ParseTimestamp(*in.At)
+		if err != nil {
+			return Unprocessable("body.schedule.at", "Input should be a valid datetime")
+		}
+		if !at.After(now) {
+			return errAtPast
+		}
+		cue.Schedule = Schedule{Type: ScheduleOnce, At: &at, Timezone: tz}
+		if in.Cron != nil && *in.Cron != "" {
+			// A once cue created with an extra cron keeps it (reference).
+			if _, err := ParseCron(*in.Cron); err != nil {
+				return err
+			}
+			c := *in.Cron
+			cue.Schedule.Cron = &c
+		}
+		cue.NextRun = &at
+	default:
+		return errTypeInvalid
+	}
+	return nil
+}
+
+// applyPolicies sets retry, on_failure, verification, catch-up and the
+// outcome deadline from the input (nil: defaults on create, unchanged on
+// PATCH — the caller decides by what it passes).
+func (s *Cues) applyPolicies(ctx context.Context, cue *Cue, in *CueInput) error {
+	if in.Retry != nil {
+		r := DefaultRetryPolicy()
+		if in.Retry.MaxAttempts != nil {
+			r.MaxAttempts = *in.Retry.MaxAttempts
+		}
+		if in.Retry.BackoffMinutes != nil {
+			r.BackoffMinutes = append([]int{}, in.Retry.BackoffMinutes...)
+		}
+		cue.Retry = r
+	}
+	if in.OnFailure != nil {
+		of := DefaultOnFailure()
+		if in.OnFailure.Email != nil {
+			of.Email = *in.OnFailure.Email
+		}
+		if in.OnFailure.Pause != nil {
+			of.Pause = *in.OnFailure.Pause
+		}
+		if w := in.OnFailure.Webhook; w != nil && *w != "" {
+			canon, err := s.guard.Check(ctx, *w)
+			if err != nil {
+				return urlError("invalid_callback_url", "on_failure.webhook: ", err)
+			}
+			of.Webhook = &canon
+		}
+		cue.OnFailure = of
+	}
+	if in.VerificationSet {
+		mode := VerifyNone
+		if in.Verification != nil && *in.Verification != "" {
+			mode = VerificationMode(*in.Verification)
+		}
+		cue.Verification = &mode
+	}
+	if in.CatchUp != nil {
+		cue.CatchUp = CatchUpPolicy(*in.CatchUp)
+	}
+	if in.OutcomeDeadlineSeconds != nil {
+		d := *in.OutcomeDeadlineSeconds
+		cue.OutcomeDeadlineSeconds = &d
+	}
+	return nil
+}
+
+// Get returns one of the tenant's cues.
+func (s *Cues) Get(ctx context.Context, u *User, id CueID) (*Cue, error) {
+	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: id})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrCueNotFound
+	}
+	return c, err
+}
+
+// CueDetail is a cue with a page of its executions.
+type CueDetail struct {
+	Cue        *Cue
+	Executions []*Execution
+	Total      int
+}
+
+// Detail returns the cue and a page of its executions, newest first.
+func (s *Cues) Detail(ctx context.Context, u *User, id CueID, limit, offset int) (*CueDetail, error) {
+	c, err := s.Get(ctx, u, id)
+	if err != nil {
+		return nil, err
+	}
+	ex, total, err := s.store.ExecutionList(ctx, &ExecutionListParams{TenantID: u.ID, CueID: &c.ID, Limit: limit, Offset: offset})
+	if err != nil {
+		return nil, err
+	}
+	return &CueDetail{Cue: c, Executions: ex, Total: total}, nil
+}
+
+// List returns a page of the tenant's cues.
+func (s *Cues) List(ctx context.Context, u *User, status *string, limit, offset int) ([]*Cue, int, error) {
+	return s.store.CueList(ctx, &CueListParams{TenantID: u.ID, Status: status, Limit: limit, Offset: offset})
+}
+
+// Delete removes the cue and its executions.
+func (s *Cues) Delete(ctx context.Context, u *User, id CueID) error {
+	err := s.store.CueDelete(ctx, &CueDeleteParams{TenantID: u.ID, ID: id})
+	if errors.Is(err, ErrNotFound) {
+		return ErrCueNotFound
+	}
+	return err
+}
+
+// Update applies a PATCH in the reference's order; nothing is saved when a
+// step fails. A no-op status change (active → active) keeps next_run, so a
+// due occurrence is never dropped by it.
+func (s *Cues) Update(ctx context.Context, u *User, id CueID, in *CueInput) (*Cue, error) {
+	if err := validateStructure(in); err != nil {
+		return nil, err
+	}
+	if in.Status != nil && *in.Status != string(CueActive) && *in.Status != string(CuePaused) {
+		return nil, ValueError("status must be 'active' or 'paused'")
+	}
+	now := s.clock.Now()
+	updated, err := s.store.CueUpdate(ctx, &CueUpdateParams{TenantID: u.ID, ID: id, Fn: func(c *Cue) error {
+		if in.Name != nil {
+			c.Name = *in.Name
+		}
+		if in.Description != nil {
+			c.Description = in.Description
+		}
+		if in.Callback != nil {
+			cb := *in.Callback
+			if err := s.applyCallback(ctx, c, &cb, false); err != nil {
+				return err
+			}
+		}
+		if in.Payload != nil {
+			p, err := checkPayload(in.Payload)
+			if err != nil {
+				return err
+			}
+			c.Payload = p
+		}
+		if err := s.applyPolicies(ctx, c, in); err != nil {
+			return err
+		}
+		if in.Schedule != nil {
+			if err := s.applySchedule(c, in.Schedule, now); err != nil {
+				return err
+			}
+		}
+		if in.Status != nil {
+			switch CueStatus(*in.Status) {
+			case CuePaused:
+				c.Status = CuePaused
+				c.NextRun = nil
+			case CueActive:
+				if c.Status != CueActive || c.NextRun == nil {
+					if err := resumeNextRun(c, now); err != nil {
+						return err
+					}
+				}
+				c.Status = CueActive
+			}
+		}
+		c.UpdatedAt = now
+		return nil
+	}})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrCueNotFound
+	case errors.Is(err, ErrConflict):
+		return nil, dupName(*in.Name)
+	case err != nil:
+		return nil, err
+	}
+	s.wake()
+	return updated, nil
+}
+
+// resumeNextRun recomputes next_run when a cue becomes active: the next cron
+// match after now (occurrences missed while paused are skipped, as
+// documented), or the stored one-time instant.
+func resumeNextRun(c *Cue, now time.Time) error {
+	switch c.Schedule.Type {
+	case ScheduleRecurring:
+		if c.Schedule.Cron == nil {
+			return errCronRequired
+		}
+		cr, err := ParseCron(*c.Schedule.Cron)
+		if err != nil {
+			return err
+		}
+		loc, err := LoadZone(c.Schedule.Timezone)
+		if err != nil {
+			return NewError(KindUnprocessable, "invalid_timezone", fmt.Sprintf("Unknown timezone: '%s'", c.Schedule.Timezone))
+		}
+		next, err := cr.NextAfter(now, loc)
+		if err != nil {
+			return err
+		}
+		c.NextRun = &next
+	case ScheduleOnce:
+		c.NextRun = c.Schedule.At
+	}
+	return nil
+}
+
+// ParseTimestamp parses an input datetime: RFC 3339 with Z or an offset, or
+// ISO 8601 without a zone (taken as UTC); the result is UTC truncated to
+// microseconds.
+func ParseTimestamp(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02 15:04:05.999999999", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02"}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC().Truncate(time.Microsecond), nil
+		}
+	}
+	return time.Time{}, errors.New("invalid datetime")
+}

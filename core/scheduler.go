@@ -1,0 +1,266 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SchedulerConfig tunes the scheduler.
+type SchedulerConfig struct {
+	// InstanceID names this process in heartbeats.
+	InstanceID string
+	// BatchSize is how many due cues one transaction fires.
+	BatchSize int
+	// LookAhead materializes executions this long before they are due, so
+	// that they are ready (and delivered) on time even when thousands fall
+	// due at the same instant. They are never delivered or claimable before
+	// their scheduled time. Zero disables it.
+	LookAhead time.Duration
+	// IdlePoll bounds how long the scheduler sleeps without looking at the
+	// database (cues created on other replicas are seen within it).
+	IdlePoll time.Duration
+	// MissedAfter: an occurrence more than this late when the scheduler gets
+	// to it (downtime) is "missed" and handled by the cue's catch-up policy.
+	MissedAfter time.Duration
+	// MaxBatchesPerTick bounds one tick's work so heartbeats keep flowing.
+	MaxBatchesPerTick int
+}
+
+// DefaultSchedulerConfig returns production defaults.
+func DefaultSchedulerConfig() SchedulerConfig {
+	return SchedulerConfig{
+		InstanceID: "cueapi", BatchSize: 500, LookAhead: time.Second, IdlePoll: 500 * time.Millisecond,
+		MissedAfter: 5 * time.Minute, MaxBatchesPerTick: 100,
+	}
+}
+
+// Scheduler turns due cues into executions: exactly one per (cue,
+// scheduled time), any number of replicas at once, no leader. It sleeps
+// until the earliest next_run (or a wake-up), never on a fixed tick. Safe
+// for concurrent use.
+type Scheduler struct {
+	cfg      SchedulerConfig
+	store    EngineStore
+	clock    Clock
+	log      Logger
+	wake     chan struct{}
+	onFired  func(earliestDue time.Time)
+	maxCatch int
+}
+
+// NewScheduler wires a scheduler.
+func NewScheduler(cfg SchedulerConfig, store EngineStore, clock Clock, log Logger) *Scheduler {
+	def := DefaultSchedulerConfig()
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = def.BatchSize
+	}
+	if cfg.IdlePoll <= 0 {
+		cfg.IdlePoll = def.IdlePoll
+	}
+	if cfg.MissedAfter <= 0 {
+		cfg.MissedAfter = def.MissedAfter
+	}
+	if cfg.MaxBatchesPerTick <= 0 {
+		cfg.MaxBatchesPerTick = def.MaxBatchesPerTick
+	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = def.InstanceID
+	}
+	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), maxCatch: MaxCatchUpAll}
+}
+
+// OnFired registers a callback told the earliest due time of executions a
+// tick created (the dispatcher uses it to wake on time).
+func (s *Scheduler) OnFired(fn func(earliestDue time.Time)) { s.onFired = fn }
+
+// Wake makes a sleeping scheduler look at the database now.
+func (s *Scheduler) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// TickResult reports one tick.
+type TickResult struct {
+	Cues     int
+	Inserted int
+	// Next is the earliest next_run still pending (zero when none).
+	Next time.Time
+}
+
+// Tick fires every cue due by now (+ look-ahead), in batches, and records a
+// heartbeat.
+func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
+	start := s.clock.Now()
+	var res TickResult
+	earliest := time.Time{}
+	for i := 0; i < s.cfg.MaxBatchesPerTick; i++ {
+		now := s.clock.Now()
+		var batchEarliest time.Time
+		r, err := s.store.CueFireDue(ctx, &CueFireDueParams{
+			Now: now, Horizon: now.Add(s.cfg.LookAhead), Limit: s.cfg.BatchSize,
+			Plan: func(c *Cue) FirePlan {
+				p := s.Plan(c, now)
+				for _, o := range p.Occurrences {
+					if batchEarliest.IsZero() || o.Before(batchEarliest) {
+						batchEarliest = o
+					}
+				}
+				return p
+			},
+		})
+		if err != nil {
+			return res, fmt.Errorf("scheduler: fire due cues: %w", err)
+		}
+		res.Cues += r.Cues
+		res.Inserted += r.Inserted
+		if r.Inserted > 0 && (earliest.IsZero() || batchEarliest.Before(earliest)) {
+			earliest = batchEarliest
+		}
+		if r.Cues < s.cfg.BatchSize {
+			break
+		}
+	}
+	if res.Inserted > 0 && s.onFired != nil {
+		s.onFired(earliest)
+	}
+	next, err := s.store.CueNextDueAt(ctx)
+	switch {
+	case err == nil:
+		res.Next = next
+	case !errors.Is(err, ErrNotFound):
+		return res, fmt.Errorf("scheduler: next due: %w", err)
+	}
+	end := s.clock.Now()
+	if err := s.store.SchedulerHeartbeatPut(ctx, &SchedulerHeartbeat{
+		InstanceID: s.cfg.InstanceID, LastRun: end, CuesLastCycle: res.Cues, CycleDurationMs: int(end.Sub(start) / time.Millisecond),
+	}); err != nil {
+		s.log.Warn("scheduler heartbeat failed", "err", err)
+	}
+	return res, nil
+}
+
+// Run ticks until ctx ends: after each tick it sleeps until the earliest
+// next_run minus the look-ahead, at most IdlePoll, or until Wake.
+func (s *Scheduler) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		res, err := s.Tick(ctx)
+		wait := s.cfg.IdlePoll
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Error("scheduler tick failed", "err", err)
+			wait = backoff
+			if backoff < 5*time.Second {
+				backoff *= 2
+			}
+		} else {
+			backoff = 100 * time.Millisecond
+			if !res.Next.IsZero() {
+				if d := res.Next.Sub(s.clock.Now()) - s.cfg.LookAhead; d < wait {
+					wait = d
+				}
+			}
+		}
+		if wait <= 0 {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// maxEnumerate bounds how many missed occurrences Plan walks before it
+// re-seeds near now (a per-minute cue after months of downtime).
+const maxEnumerate = 10_000
+
+// Plan decides what to fire for a due cue at now. It never fails: a cue
+// whose schedule no longer evaluates is paused with LastError set, so one
+// bad cue never blocks the others.
+func (s *Scheduler) Plan(c *Cue, now time.Time) FirePlan {
+	plan := FirePlan{Status: c.Status, NextRun: c.NextRun}
+	if c.Status != CueActive || c.NextRun == nil {
+		return plan
+	}
+	horizon := now.Add(s.cfg.LookAhead)
+	first := c.NextRun.UTC()
+	if c.Schedule.Type != ScheduleRecurring {
+		plan.Occurrences = []time.Time{first}
+		plan.NextRun = nil
+		return plan
+	}
+	quarantine := func(err error) FirePlan {
+		msg := fmt.Sprintf("schedule no longer evaluates (%v); cue paused", err)
+		return FirePlan{Status: CuePaused, LastError: &msg}
+	}
+	if c.Schedule.Cron == nil {
+		return quarantine(errors.New("no cron expression"))
+	}
+	cron, err := ParseCron(*c.Schedule.Cron)
+	if err != nil {
+		return quarantine(err)
+	}
+	loc, err := LoadZone(c.Schedule.Timezone)
+	if err != nil {
+		return quarantine(err)
+	}
+	missedBefore := now.Add(-s.cfg.MissedAfter)
+	var missed, onTime []time.Time
+	missedCount := 0
+	t := first
+	for steps := 0; !t.After(horizon); steps++ {
+		if t.Before(missedBefore) {
+			missedCount++
+			missed = append(missed, t)
+			if len(missed) > s.maxCatch {
+				missed = missed[1:]
+			}
+		} else {
+			onTime = append(onTime, t)
+		}
+		if steps >= maxEnumerate && t.Before(missedBefore) {
+			// Re-seed just before the missed boundary; the occurrences in
+			// between are counted as skipped without being walked.
+			missedCount++ // at least one more was skipped
+			if t, err = cron.NextAfter(missedBefore.Add(-time.Nanosecond), loc); err != nil {
+				return quarantine(err)
+			}
+			continue
+		}
+		if t, err = cron.NextAfter(t, loc); err != nil {
+			return quarantine(err)
+		}
+	}
+	plan.NextRun = &t
+	plan.Occurrences = onTime
+	switch c.CatchUp {
+	case CatchUpSkip:
+		plan.Skipped = missedCount
+	case CatchUpAll:
+		plan.Occurrences = append(append([]time.Time{}, missed...), onTime...)
+		plan.Skipped = missedCount - len(missed)
+	default: // latest
+		if len(onTime) == 0 && len(missed) > 0 {
+			plan.Occurrences = []time.Time{missed[len(missed)-1]}
+			plan.Skipped = missedCount - 1
+		} else {
+			plan.Skipped = missedCount
+		}
+	}
+	return plan
+}
