@@ -10,6 +10,16 @@
 // limit holds under concurrency. Lists run their page and total queries in
 // one REPEATABLE READ read-only transaction, so the total matches the page.
 //
+// The engine's batch methods run a constant number of statements per batch,
+// whatever its size, passing rows as parallel arrays to unnest (arrays
+// cannot hold NULL here, so nullable values travel with a has_* flag).
+// CueFireDue and ExecutionClaimDeliveries select with FOR NO KEY UPDATE
+// SKIP LOCKED over the partial indexes cues_due_idx and
+// executions_dispatch_idx, so replicas take disjoint batches without
+// waiting for each other. Transactions that touch a cue and its executions
+// lock the cue first, and several cues in id order (usage rows in user id
+// order), so concurrent batches cannot deadlock.
+//
 // Times are stored as timestamptz (microsecond precision) and returned in
 // UTC. JSON columns are jsonb: key order and whitespace are not preserved;
 // payloads are returned compact. Queries live in sql/queries/postgres and are

@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -47,6 +50,160 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 		return nil, 0, err
 	}
 	return execs, int(total), nil
+}
+
+// ExecutionCreate inserts p.Execution as given (every field) for a cue of
+// its tenant, with the cue's transport and due_at derived from the status
+// (see dueAtOf). It returns the stored row. ErrNotFound when the cue is
+// absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
+func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
+	const op = "execution create"
+	e := p.Execution
+	tenant, ok := uuidArg(string(e.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	id, ok := uuidArg(string(e.ID))
+	if !ok {
+		return nil, opError(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+	}
+	artifacts, err := jsonArg(e.Evidence.Artifacts, nil)
+	if err != nil {
+		return nil, opError(op, fmt.Errorf("evidence artifacts: %w", err))
+	}
+	evidenceMeta, err := jsonArg(e.Evidence.Metadata, nil)
+	if err != nil {
+		return nil, opError(op, fmt.Errorf("evidence metadata: %w", err))
+	}
+	args := &dbsqlc.ExecutionCreateParams{
+		ID:                      id,
+		CueID:                   string(e.CueID),
+		UserID:                  tenant,
+		ScheduledFor:            e.ScheduledFor,
+		Status:                  string(e.Status),
+		HTTPStatus:              int32Ptr(e.HTTPStatus),
+		ResponseBody:            e.ResponseBody,
+		Attempts:                int32(e.Attempts),
+		NextRetry:               e.NextRetry,
+		DueAt:                   dueAtOf(e),
+		ErrorMessage:            e.ErrorMessage,
+		StartedAt:               e.StartedAt,
+		DeliveredAt:             e.DeliveredAt,
+		LastAttemptAt:           e.LastAttemptAt,
+		LeaseExpiresAt:          e.LeaseExpiresAt,
+		ClaimedByWorker:         e.ClaimedByWorker,
+		ClaimedAt:               e.ClaimedAt,
+		LastHeartbeatAt:         e.LastHeartbeatAt,
+		OutcomeDeadlineAt:       e.OutcomeDeadlineAt,
+		EvidenceExternalID:      e.Evidence.ExternalID,
+		EvidenceResultURL:       e.Evidence.ResultURL,
+		EvidenceResultRef:       e.Evidence.ResultRef,
+		EvidenceResultType:      e.Evidence.ResultType,
+		EvidenceSummary:         e.Evidence.Summary,
+		EvidenceArtifacts:       artifacts,
+		EvidenceMetadata:        evidenceMeta,
+		EvidenceValidationState: e.Evidence.ValidationState,
+		EvidenceProducedAt:      e.Evidence.ProducedAt,
+		TriggeredBy:             e.TriggeredBy,
+		CreatedAt:               e.CreatedAt,
+		UpdatedAt:               e.UpdatedAt,
+	}
+	if e.Outcome != nil {
+		meta, err := jsonArg(e.Outcome.Metadata, nil)
+		if err != nil {
+			return nil, opError(op, fmt.Errorf("outcome metadata: %w", err))
+		}
+		args.OutcomeSuccess = &e.Outcome.Success
+		args.OutcomeResult = e.Outcome.Result
+		args.OutcomeError = e.Outcome.Error
+		args.OutcomeMetadata = meta
+		args.OutcomeRecordedAt = &e.Outcome.RecordedAt
+	}
+	if e.OutcomeState != nil {
+		args.OutcomeState = new(string(*e.OutcomeState))
+	}
+	if e.ReplayedFrom != nil {
+		from, ok := uuidArg(string(*e.ReplayedFrom))
+		if !ok {
+			return nil, opError(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
+		}
+		args.ReplayedFrom = &from
+	}
+	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	return executionFromRow(row), nil
+}
+
+// dueAtOf is when the dispatcher may next act on a new execution: its
+// scheduled time while pending, its next retry while retrying, its lease
+// expiry while delivering; never once terminal.
+func dueAtOf(e *core.Execution) *time.Time {
+	switch e.Status {
+	case core.ExecPending:
+		return &e.ScheduledFor
+	case core.ExecRetrying, core.ExecRetryReady:
+		return e.NextRetry
+	case core.ExecDelivering:
+		return e.LeaseExpiresAt
+	}
+	return nil
+}
+
+// ExecutionGet returns one of the tenant's executions. ErrNotFound when
+// absent, foreign, or when the id or tenant is not a UUID.
+func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
+	const op = "execution get"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	id, ok := uuidArg(string(p.ID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionCancelUpcoming deletes the tenant's cue's pending,
+// scheduler-created executions scheduled after p.Now and takes them off
+// fired_count (never below zero), in one transaction that locks the cue
+// first (the order CueFireDue locks in). It returns how many it deleted: 0
+// when the cue is absent or foreign.
+func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
+	const op = "execution cancel upcoming"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return 0, nil
+	}
+	var n int64
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return interpretError(op, err)
+		}
+		n, err = s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{
+			CueID: string(p.CueID), UserID: tenant, Now: p.Now,
+		})
+		if err != nil || n == 0 {
+			return interpretError(op, err)
+		}
+		return interpretError(op, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{
+			N: int32(n), Now: p.Now, ID: string(p.CueID), UserID: tenant,
+		}))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 func executionFromRow(r *dbsqlc.Execution) *core.Execution {

@@ -8,22 +8,23 @@ import (
 	"github.com/cueapi/cueapi/adapters/postgres"
 	"github.com/cueapi/cueapi/adapters/postgres/pgtest"
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/core/coretest"
+	"github.com/cueapi/cueapi/coretest"
 )
 
 var _ core.Store = (*postgres.Store)(nil)
 
-func TestStore(t *testing.T) {
-	t.Parallel()
-	coretest.RunStoreContract(t, func(t *testing.T) core.Store { return pgtest.NewStore(t) },
-		coretest.StoreOpts{TimePrecision: time.Microsecond})
+var storeOpts = coretest.StoreOpts{
+	TimePrecision: time.Microsecond,
+	MonthlyUsage: func(ctx context.Context, s core.Store, tenant core.TenantID, month time.Time) (int, error) {
+		return s.(*postgres.Store).MonthlyUsageForTest(ctx, tenant, month)
+	},
 }
 
-func TestStoreExecutionList(t *testing.T) {
+func TestStore(t *testing.T) {
 	t.Parallel()
-	coretest.RunExecutionListSeeded(t, pgtest.NewStore,
-		func(ctx context.Context, s *postgres.Store, e *core.Execution) error {
-			return s.ExecutionInsertForTest(ctx, e, core.TransportWebhook)
-		},
-		coretest.StoreOpts{TimePrecision: time.Microsecond})
+	coretest.RunStoreContract(t, func(t *testing.T) core.Store { return pgtest.NewStore(t) }, storeOpts)
+}
+
+func BenchmarkStore(b *testing.B) {
+	coretest.BenchEngine(b, func(b *testing.B) core.Store { return pgtest.NewStore(b) })
 }

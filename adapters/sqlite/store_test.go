@@ -8,22 +8,23 @@ import (
 	"github.com/cueapi/cueapi/adapters/sqlite"
 	"github.com/cueapi/cueapi/adapters/sqlite/sqlitetest"
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/core/coretest"
+	"github.com/cueapi/cueapi/coretest"
 )
 
 var _ core.Store = (*sqlite.Store)(nil)
 
-func TestStore(t *testing.T) {
-	t.Parallel()
-	coretest.RunStoreContract(t, func(t *testing.T) core.Store { return sqlitetest.NewStore(t) },
-		coretest.StoreOpts{TimePrecision: time.Microsecond})
+var storeOpts = coretest.StoreOpts{
+	TimePrecision: time.Microsecond,
+	MonthlyUsage: func(ctx context.Context, s core.Store, tenant core.TenantID, month time.Time) (int, error) {
+		return s.(*sqlite.Store).MonthlyUsageForTest(ctx, tenant, month)
+	},
 }
 
-func TestStoreExecutionList(t *testing.T) {
+func TestStore(t *testing.T) {
 	t.Parallel()
-	coretest.RunExecutionListSeeded(t, sqlitetest.NewStore,
-		func(ctx context.Context, s *sqlite.Store, e *core.Execution) error {
-			return s.ExecutionInsertForTest(ctx, e, core.TransportWebhook)
-		},
-		coretest.StoreOpts{TimePrecision: time.Microsecond})
+	coretest.RunStoreContract(t, func(t *testing.T) core.Store { return sqlitetest.NewStore(t) }, storeOpts)
+}
+
+func BenchmarkStore(b *testing.B) {
+	coretest.BenchEngine(b, func(b *testing.B) core.Store { return sqlitetest.NewStore(b) })
 }

@@ -85,3 +85,79 @@ RETURNING *;
 
 -- name: CueDelete :execrows
 DELETE FROM cues WHERE id = @id AND user_id = @user_id;
+
+-- name: CueListDue :many
+-- CueListDue locks up to @max_rows active cues due by @horizon, oldest
+-- next_run first, skipping cues another transaction has locked (another
+-- scheduler's batch). It scans the partial index cues_due_idx.
+SELECT * FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL AND next_run <= @horizon::timestamptz
+ORDER BY next_run
+LIMIT @max_rows
+FOR NO KEY UPDATE SKIP LOCKED;
+
+-- name: CueSaveFired :exec
+-- CueSaveFired saves a fired batch's plans, one array element per cue.
+-- Arrays cannot carry NULL here, so next_run and last_error come with a
+-- has_* flag.
+UPDATE cues SET
+    next_run = CASE WHEN v.has_next_run THEN v.next_run END,
+    status = v.status,
+    last_error = CASE WHEN v.has_last_error THEN v.last_error END,
+    skipped_count = cues.skipped_count + v.skipped,
+    fired_count = cues.fired_count + v.fired,
+    updated_at = @now
+FROM (
+    SELECT unnest(@ids::text[]) AS id,
+           unnest(@next_runs::timestamptz[]) AS next_run,
+           unnest(@has_next_runs::boolean[]) AS has_next_run,
+           unnest(@statuses::text[]) AS status,
+           unnest(@last_errors::text[]) AS last_error,
+           unnest(@has_last_errors::boolean[]) AS has_last_error,
+           unnest(@skipped::integer[]) AS skipped,
+           unnest(@fired::integer[]) AS fired
+) AS v
+WHERE cues.id = v.id;
+
+-- name: CueNextDueAt :one
+-- CueNextDueAt is the earliest next_run of the active cues (cues_due_idx).
+SELECT next_run FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL
+ORDER BY next_run
+LIMIT 1;
+
+-- name: CueListForDelivery :many
+-- CueListForDelivery reads claimed executions' cues with their owners'
+-- sealed webhook secrets.
+SELECT sqlc.embed(cues), users.webhook_secret_sealed
+FROM cues JOIN users ON users.id = cues.user_id
+WHERE cues.id = ANY(@ids::text[]);
+
+-- name: CueLockMany :exec
+-- CueLockMany locks cues in id order, so that transactions updating
+-- several cues never wait for each other in a cycle.
+SELECT id FROM cues WHERE id = ANY(@ids::text[]) ORDER BY id FOR NO KEY UPDATE;
+
+-- name: CueRecordDeliveries :exec
+-- CueRecordDeliveries applies delivery results' effects, aggregated per
+-- cue: run_count += runs, last_run = @now when set_last_run, and status
+-- (an empty string: none) only from active; paused also clears next_run.
+UPDATE cues SET
+    run_count = cues.run_count + v.runs,
+    last_run = CASE WHEN v.set_last_run THEN @now ELSE cues.last_run END,
+    status = CASE WHEN v.status <> '' AND cues.status = 'active' THEN v.status ELSE cues.status END,
+    next_run = CASE WHEN v.status = 'paused' AND cues.status = 'active' THEN NULL ELSE cues.next_run END,
+    updated_at = @now
+FROM (
+    SELECT unnest(@ids::text[]) AS id,
+           unnest(@runs::integer[]) AS runs,
+           unnest(@set_last_runs::boolean[]) AS set_last_run,
+           unnest(@statuses::text[]) AS status
+) AS v
+WHERE cues.id = v.id;
+
+-- name: CueSubtractFired :exec
+-- CueSubtractFired takes @n cancelled executions off fired_count, never
+-- below zero.
+UPDATE cues SET fired_count = greatest(fired_count - @n::integer, 0), updated_at = @now
+WHERE id = @id AND user_id = @user_id;

@@ -86,3 +86,56 @@ RETURNING *;
 
 -- name: CueDelete :execrows
 DELETE FROM cues WHERE id = @id AND user_id = @user_id;
+
+-- name: CueListDue :many
+-- CueListDue reads up to @max_rows active cues due by @horizon, oldest
+-- next_run first (the partial index cues_due_idx); the surrounding BEGIN
+-- IMMEDIATE transaction keeps every other writer out until it commits.
+SELECT * FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL AND next_run <= CAST(@horizon AS TEXT)
+ORDER BY next_run
+LIMIT @max_rows;
+
+-- name: CueSaveFired :exec
+-- CueSaveFired saves one fired cue's plan.
+UPDATE cues SET
+    next_run = @next_run,
+    status = @status,
+    last_error = @last_error,
+    skipped_count = skipped_count + @skipped,
+    fired_count = fired_count + @fired,
+    updated_at = @now
+WHERE id = @id;
+
+-- name: CueNextDueAt :one
+-- CueNextDueAt is the earliest next_run of the active cues (cues_due_idx).
+SELECT next_run FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL
+ORDER BY next_run
+LIMIT 1;
+
+-- name: CueListForDelivery :many
+-- CueListForDelivery reads claimed executions' cues with their owners'
+-- sealed webhook secrets.
+SELECT sqlc.embed(cues), users.webhook_secret_sealed
+FROM cues JOIN users ON users.id = cues.user_id
+WHERE cues.id IN (sqlc.slice('ids'));
+
+-- name: CueRecordDeliveries :exec
+-- CueRecordDeliveries applies one cue's delivery results, aggregated:
+-- run_count += runs, last_run = @now when set_last_run, and status =
+-- new_status (an empty string: none) only from active; paused also clears
+-- next_run.
+UPDATE cues SET
+    run_count = run_count + @runs,
+    last_run = CASE WHEN CAST(@set_last_run AS INTEGER) THEN CAST(@now AS TEXT) ELSE last_run END,
+    status = CASE WHEN CAST(@new_status AS TEXT) <> '' AND status = 'active' THEN @new_status ELSE status END,
+    next_run = CASE WHEN @new_status = 'paused' AND status = 'active' THEN NULL ELSE next_run END,
+    updated_at = @now
+WHERE id = @id;
+
+-- name: CueSubtractFired :exec
+-- CueSubtractFired takes @n cancelled executions off fired_count, never
+-- below zero.
+UPDATE cues SET fired_count = max(fired_count - @n, 0), updated_at = @now
+WHERE id = @id AND user_id = @user_id;

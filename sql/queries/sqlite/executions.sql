@@ -1,4 +1,6 @@
--- name: ExecutionInsert :exec
+-- name: ExecutionCreate :one
+-- ExecutionCreate inserts an execution of a cue of @user_id, with the cue's
+-- transport; no row when the cue is absent or foreign.
 INSERT INTO executions (
     id, cue_id, user_id, transport, scheduled_for, status,
     http_status, response_body, attempts, next_retry, due_at, error_message,
@@ -10,8 +12,9 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, created_at, updated_at
-) VALUES (
-    @id, @cue_id, @user_id, @transport, @scheduled_for, @status,
+)
+SELECT
+    @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
     @http_status, @response_body, @attempts, @next_retry, @due_at, @error_message,
     @started_at, @delivered_at, @last_attempt_at, @lease_expires_at,
     @claimed_by_worker, @claimed_at, @last_heartbeat_at,
@@ -21,7 +24,12 @@ INSERT INTO executions (
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
     @triggered_by, @replayed_from, @created_at, @updated_at
-);
+FROM cues
+WHERE cues.id = @cue_id AND cues.user_id = @user_id
+RETURNING *;
+
+-- name: ExecutionGet :one
+SELECT * FROM executions WHERE id = @id AND user_id = @user_id;
 
 -- name: ExecutionList :many
 SELECT * FROM executions
@@ -38,3 +46,74 @@ WHERE user_id = @user_id
   AND (CAST(sqlc.narg('cue_id') AS TEXT) IS NULL OR cue_id = CAST(sqlc.narg('cue_id') AS TEXT))
   AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
   AND (CAST(sqlc.narg('outcome_state') AS TEXT) IS NULL OR outcome_state = CAST(sqlc.narg('outcome_state') AS TEXT));
+
+-- name: ExecutionInsertFired :execrows
+-- ExecutionInsertFired inserts one fired occurrence (pending, due at its
+-- scheduled time) unless it already has an execution.
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
+VALUES (@id, @cue_id, @user_id, @transport, @scheduled_for, 'pending', 0, @scheduled_for, @now, @now)
+ON CONFLICT (cue_id, scheduled_for) DO NOTHING;
+
+-- name: ExecutionClaimDeliveries :many
+-- ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
+-- oldest due_at first (the partial index executions_dispatch_idx); the
+-- surrounding BEGIN IMMEDIATE transaction makes the claim exclusive.
+UPDATE executions SET
+    status = 'delivering',
+    attempts = attempts + 1,
+    started_at = coalesce(started_at, CAST(@now AS TEXT)),
+    last_attempt_at = CAST(@now AS TEXT),
+    lease_expires_at = CAST(@lease_until AS TEXT),
+    due_at = CAST(@lease_until AS TEXT),
+    updated_at = CAST(@now AS TEXT)
+WHERE id IN (
+    SELECT id FROM executions
+    WHERE transport = 'webhook'
+      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND due_at <= CAST(@now AS TEXT)
+    ORDER BY due_at
+    LIMIT CAST(@max_rows AS INTEGER)
+)
+RETURNING *;
+
+-- name: ExecutionRecordDeliveries :one
+-- ExecutionRecordDeliveries stores one attempt result if the execution is
+-- still delivering with attempts = @attempt; no row otherwise.
+UPDATE executions SET
+    status = @status,
+    attempts = @attempts,
+    http_status = @http_status,
+    response_body = @response_body,
+    error_message = @error_message,
+    last_attempt_at = CAST(@now AS TEXT),
+    delivered_at = CASE WHEN @status = 'success' THEN @now ELSE delivered_at END,
+    next_retry = @next_retry,
+    due_at = @due_at,
+    lease_expires_at = NULL,
+    outcome_deadline_at = coalesce(@outcome_deadline_at, outcome_deadline_at),
+    updated_at = @now
+WHERE id = @id AND status = 'delivering' AND attempts = @attempt
+RETURNING cue_id, user_id;
+
+-- name: ExecutionDeleteUpcoming :execrows
+-- ExecutionDeleteUpcoming deletes a cue's scheduler-created executions that
+-- are pending and scheduled after @now.
+DELETE FROM executions
+WHERE cue_id = @cue_id AND user_id = @user_id
+  AND status = 'pending' AND triggered_by IS NULL AND scheduled_for > @now;
+
+-- name: ExecutionQueueStats :one
+-- ExecutionQueueStats counts the delivery queue; each count repeats the
+-- predicate of the partial index it scans.
+SELECT
+    (SELECT count(*) FROM executions AS x1
+     WHERE x1.transport = 'webhook' AND x1.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x1.status = 'pending' AND x1.due_at <= CAST(@now AS TEXT)) AS pending_webhooks,
+    (SELECT count(*) FROM executions AS x2
+     WHERE x2.transport = 'webhook' AND x2.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x2.status = 'delivering' AND x2.due_at <= @now) AS stale_deliveries,
+    (SELECT count(*) FROM executions AS x3
+     WHERE x3.transport = 'webhook' AND x3.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
+    (SELECT count(*) FROM executions AS x4
+     WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims;

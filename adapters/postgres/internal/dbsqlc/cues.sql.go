@@ -425,6 +425,149 @@ func (q *Queries) CueList(ctx context.Context, db DBTX, arg *CueListParams) ([]*
 	return items, nil
 }
 
+const cueListDue = `-- name: CueListDue :many
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL AND next_run <= $1::timestamptz
+ORDER BY next_run
+LIMIT $2
+FOR NO KEY UPDATE SKIP LOCKED
+`
+
+type CueListDueParams struct {
+	Horizon time.Time
+	MaxRows int32
+}
+
+// CueListDue locks up to @max_rows active cues due by @horizon, oldest
+// next_run first, skipping cues another transaction has locked (another
+// scheduler's batch). It scans the partial index cues_due_idx.
+func (q *Queries) CueListDue(ctx context.Context, db DBTX, arg *CueListDueParams) ([]*Cue, error) {
+	rows, err := db.Query(ctx, cueListDue, arg.Horizon, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Cue
+	for rows.Next() {
+		var i Cue
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.Description,
+			&i.Status,
+			&i.Transport,
+			&i.ScheduleType,
+			&i.ScheduleCron,
+			&i.ScheduleAt,
+			&i.ScheduleTimezone,
+			&i.CallbackURL,
+			&i.CallbackMethod,
+			&i.CallbackHeaders,
+			&i.Payload,
+			&i.RetryMaxAttempts,
+			&i.RetryBackoffMinutes,
+			&i.OnFailureEmail,
+			&i.OnFailureWebhook,
+			&i.OnFailurePause,
+			&i.VerificationMode,
+			&i.CatchUp,
+			&i.OutcomeDeadlineSeconds,
+			&i.NextRun,
+			&i.LastRun,
+			&i.RunCount,
+			&i.FiredCount,
+			&i.SkippedCount,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const cueListForDelivery = `-- name: CueListForDelivery :many
+SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, users.webhook_secret_sealed
+FROM cues JOIN users ON users.id = cues.user_id
+WHERE cues.id = ANY($1::text[])
+`
+
+type CueListForDeliveryRow struct {
+	Cue                 Cue
+	WebhookSecretSealed string
+}
+
+// CueListForDelivery reads claimed executions' cues with their owners'
+// sealed webhook secrets.
+func (q *Queries) CueListForDelivery(ctx context.Context, db DBTX, ids []string) ([]*CueListForDeliveryRow, error) {
+	rows, err := db.Query(ctx, cueListForDelivery, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*CueListForDeliveryRow
+	for rows.Next() {
+		var i CueListForDeliveryRow
+		if err := rows.Scan(
+			&i.Cue.ID,
+			&i.Cue.UserID,
+			&i.Cue.Name,
+			&i.Cue.Description,
+			&i.Cue.Status,
+			&i.Cue.Transport,
+			&i.Cue.ScheduleType,
+			&i.Cue.ScheduleCron,
+			&i.Cue.ScheduleAt,
+			&i.Cue.ScheduleTimezone,
+			&i.Cue.CallbackURL,
+			&i.Cue.CallbackMethod,
+			&i.Cue.CallbackHeaders,
+			&i.Cue.Payload,
+			&i.Cue.RetryMaxAttempts,
+			&i.Cue.RetryBackoffMinutes,
+			&i.Cue.OnFailureEmail,
+			&i.Cue.OnFailureWebhook,
+			&i.Cue.OnFailurePause,
+			&i.Cue.VerificationMode,
+			&i.Cue.CatchUp,
+			&i.Cue.OutcomeDeadlineSeconds,
+			&i.Cue.NextRun,
+			&i.Cue.LastRun,
+			&i.Cue.RunCount,
+			&i.Cue.FiredCount,
+			&i.Cue.SkippedCount,
+			&i.Cue.LastError,
+			&i.Cue.CreatedAt,
+			&i.Cue.UpdatedAt,
+			&i.WebhookSecretSealed,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const cueLockMany = `-- name: CueLockMany :exec
+SELECT id FROM cues WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
+`
+
+// CueLockMany locks cues in id order, so that transactions updating
+// several cues never wait for each other in a cycle.
+func (q *Queries) CueLockMany(ctx context.Context, db DBTX, ids []string) error {
+	_, err := db.Exec(ctx, cueLockMany, ids)
+	return err
+}
+
 const cueNameTaken = `-- name: CueNameTaken :one
 SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = $1 AND name = $2)
 `
@@ -439,6 +582,134 @@ func (q *Queries) CueNameTaken(ctx context.Context, db DBTX, arg *CueNameTakenPa
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
+}
+
+const cueNextDueAt = `-- name: CueNextDueAt :one
+SELECT next_run FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL
+ORDER BY next_run
+LIMIT 1
+`
+
+// CueNextDueAt is the earliest next_run of the active cues (cues_due_idx).
+func (q *Queries) CueNextDueAt(ctx context.Context, db DBTX) (*time.Time, error) {
+	row := db.QueryRow(ctx, cueNextDueAt)
+	var next_run *time.Time
+	err := row.Scan(&next_run)
+	return next_run, err
+}
+
+const cueRecordDeliveries = `-- name: CueRecordDeliveries :exec
+UPDATE cues SET
+    run_count = cues.run_count + v.runs,
+    last_run = CASE WHEN v.set_last_run THEN $1 ELSE cues.last_run END,
+    status = CASE WHEN v.status <> '' AND cues.status = 'active' THEN v.status ELSE cues.status END,
+    next_run = CASE WHEN v.status = 'paused' AND cues.status = 'active' THEN NULL ELSE cues.next_run END,
+    updated_at = $1
+FROM (
+    SELECT unnest($2::text[]) AS id,
+           unnest($3::integer[]) AS runs,
+           unnest($4::boolean[]) AS set_last_run,
+           unnest($5::text[]) AS status
+) AS v
+WHERE cues.id = v.id
+`
+
+type CueRecordDeliveriesParams struct {
+	Now         time.Time
+	Ids         []string
+	Runs        []int32
+	SetLastRuns []bool
+	Statuses    []string
+}
+
+// CueRecordDeliveries applies delivery results' effects, aggregated per
+// cue: run_count += runs, last_run = @now when set_last_run, and status
+// (an empty string: none) only from active; paused also clears next_run.
+func (q *Queries) CueRecordDeliveries(ctx context.Context, db DBTX, arg *CueRecordDeliveriesParams) error {
+	_, err := db.Exec(ctx, cueRecordDeliveries,
+		arg.Now,
+		arg.Ids,
+		arg.Runs,
+		arg.SetLastRuns,
+		arg.Statuses,
+	)
+	return err
+}
+
+const cueSaveFired = `-- name: CueSaveFired :exec
+UPDATE cues SET
+    next_run = CASE WHEN v.has_next_run THEN v.next_run END,
+    status = v.status,
+    last_error = CASE WHEN v.has_last_error THEN v.last_error END,
+    skipped_count = cues.skipped_count + v.skipped,
+    fired_count = cues.fired_count + v.fired,
+    updated_at = $1
+FROM (
+    SELECT unnest($2::text[]) AS id,
+           unnest($3::timestamptz[]) AS next_run,
+           unnest($4::boolean[]) AS has_next_run,
+           unnest($5::text[]) AS status,
+           unnest($6::text[]) AS last_error,
+           unnest($7::boolean[]) AS has_last_error,
+           unnest($8::integer[]) AS skipped,
+           unnest($9::integer[]) AS fired
+) AS v
+WHERE cues.id = v.id
+`
+
+type CueSaveFiredParams struct {
+	Now           time.Time
+	Ids           []string
+	NextRuns      []time.Time
+	HasNextRuns   []bool
+	Statuses      []string
+	LastErrors    []string
+	HasLastErrors []bool
+	Skipped       []int32
+	Fired         []int32
+}
+
+// CueSaveFired saves a fired batch's plans, one array element per cue.
+// Arrays cannot carry NULL here, so next_run and last_error come with a
+// has_* flag.
+func (q *Queries) CueSaveFired(ctx context.Context, db DBTX, arg *CueSaveFiredParams) error {
+	_, err := db.Exec(ctx, cueSaveFired,
+		arg.Now,
+		arg.Ids,
+		arg.NextRuns,
+		arg.HasNextRuns,
+		arg.Statuses,
+		arg.LastErrors,
+		arg.HasLastErrors,
+		arg.Skipped,
+		arg.Fired,
+	)
+	return err
+}
+
+const cueSubtractFired = `-- name: CueSubtractFired :exec
+UPDATE cues SET fired_count = greatest(fired_count - $1::integer, 0), updated_at = $2
+WHERE id = $3 AND user_id = $4
+`
+
+type CueSubtractFiredParams struct {
+	N      int32
+	Now    time.Time
+	ID     string
+	UserID string
+}
+
+// CueSubtractFired takes @n cancelled executions off fired_count, never
+// below zero.
+func (q *Queries) CueSubtractFired(ctx context.Context, db DBTX, arg *CueSubtractFiredParams) error {
+	_, err := db.Exec(ctx, cueSubtractFired,
+		arg.N,
+		arg.Now,
+		arg.ID,
+		arg.UserID,
+	)
+	return err
 }
 
 const cueUpdate = `-- name: CueUpdate :one

@@ -10,6 +10,98 @@ import (
 	"time"
 )
 
+const executionClaimDeliveries = `-- name: ExecutionClaimDeliveries :many
+WITH picked AS (
+    SELECT id FROM executions
+    WHERE transport = 'webhook'
+      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND due_at <= $1::timestamptz
+    ORDER BY due_at
+    LIMIT $3
+    FOR NO KEY UPDATE SKIP LOCKED
+)
+UPDATE executions AS e SET
+    status = 'delivering',
+    attempts = e.attempts + 1,
+    started_at = coalesce(e.started_at, $1::timestamptz),
+    last_attempt_at = $1::timestamptz,
+    lease_expires_at = $2::timestamptz,
+    due_at = $2::timestamptz,
+    updated_at = $1::timestamptz
+FROM picked
+WHERE e.id = picked.id
+RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at
+`
+
+type ExecutionClaimDeliveriesParams struct {
+	Now        time.Time
+	LeaseUntil time.Time
+	MaxRows    int32
+}
+
+// ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
+// oldest due_at first, skipping rows another claimer has locked; the
+// selection scans the partial index executions_dispatch_idx.
+func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
+	rows, err := db.Query(ctx, executionClaimDeliveries, arg.Now, arg.LeaseUntil, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Execution
+	for rows.Next() {
+		var i Execution
+		if err := rows.Scan(
+			&i.ID,
+			&i.CueID,
+			&i.UserID,
+			&i.Transport,
+			&i.ScheduledFor,
+			&i.Status,
+			&i.HTTPStatus,
+			&i.ResponseBody,
+			&i.Attempts,
+			&i.NextRetry,
+			&i.DueAt,
+			&i.ErrorMessage,
+			&i.StartedAt,
+			&i.DeliveredAt,
+			&i.LastAttemptAt,
+			&i.LeaseExpiresAt,
+			&i.ClaimedByWorker,
+			&i.ClaimedAt,
+			&i.LastHeartbeatAt,
+			&i.OutcomeSuccess,
+			&i.OutcomeResult,
+			&i.OutcomeError,
+			&i.OutcomeMetadata,
+			&i.OutcomeRecordedAt,
+			&i.OutcomeState,
+			&i.OutcomeDeadlineAt,
+			&i.EvidenceExternalID,
+			&i.EvidenceResultURL,
+			&i.EvidenceResultRef,
+			&i.EvidenceResultType,
+			&i.EvidenceSummary,
+			&i.EvidenceArtifacts,
+			&i.EvidenceMetadata,
+			&i.EvidenceValidationState,
+			&i.EvidenceProducedAt,
+			&i.TriggeredBy,
+			&i.ReplayedFrom,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionCount = `-- name: ExecutionCount :one
 SELECT count(*) FROM executions
 WHERE user_id = $1
@@ -37,7 +129,7 @@ func (q *Queries) ExecutionCount(ctx context.Context, db DBTX, arg *ExecutionCou
 	return count, err
 }
 
-const executionInsert = `-- name: ExecutionInsert :exec
+const executionCreate = `-- name: ExecutionCreate :one
 INSERT INTO executions (
     id, cue_id, user_id, transport, scheduled_for, status,
     http_status, response_body, attempts, next_retry, due_at, error_message,
@@ -49,25 +141,25 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, created_at, updated_at
-) VALUES (
-    $1, $2, $3, $4, $5, $6,
-    $7, $8, $9, $10, $11, $12,
-    $13, $14, $15, $16,
-    $17, $18, $19,
-    $20, $21, $22, $23,
+)
+SELECT
+    $1, cues.id, cues.user_id, cues.transport, $2, $3,
+    $4, $5, $6, $7, $8, $9,
+    $10, $11, $12, $13,
+    $14, $15, $16,
+    $17, $18, $19, $20,
+    $21, $22, $23,
     $24, $25, $26,
     $27, $28, $29,
     $30, $31, $32,
-    $33, $34, $35,
-    $36, $37, $38, $39
-)
+    $33, $34, $35, $36
+FROM cues
+WHERE cues.id = $37 AND cues.user_id = $38
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
 `
 
-type ExecutionInsertParams struct {
+type ExecutionCreateParams struct {
 	ID                      string
-	CueID                   string
-	UserID                  string
-	Transport               string
 	ScheduledFor            time.Time
 	Status                  string
 	HTTPStatus              *int32
@@ -103,14 +195,15 @@ type ExecutionInsertParams struct {
 	ReplayedFrom            *string
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
+	CueID                   string
+	UserID                  string
 }
 
-func (q *Queries) ExecutionInsert(ctx context.Context, db DBTX, arg *ExecutionInsertParams) error {
-	_, err := db.Exec(ctx, executionInsert,
+// ExecutionCreate inserts an execution of a cue of @user_id, with the cue's
+// transport; no row when the cue is absent or foreign.
+func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCreateParams) (*Execution, error) {
+	row := db.QueryRow(ctx, executionCreate,
 		arg.ID,
-		arg.CueID,
-		arg.UserID,
-		arg.Transport,
 		arg.ScheduledFor,
 		arg.Status,
 		arg.HTTPStatus,
@@ -146,8 +239,183 @@ func (q *Queries) ExecutionInsert(ctx context.Context, db DBTX, arg *ExecutionIn
 		arg.ReplayedFrom,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.CueID,
+		arg.UserID,
 	)
-	return err
+	var i Execution
+	err := row.Scan(
+		&i.ID,
+		&i.CueID,
+		&i.UserID,
+		&i.Transport,
+		&i.ScheduledFor,
+		&i.Status,
+		&i.HTTPStatus,
+		&i.ResponseBody,
+		&i.Attempts,
+		&i.NextRetry,
+		&i.DueAt,
+		&i.ErrorMessage,
+		&i.StartedAt,
+		&i.DeliveredAt,
+		&i.LastAttemptAt,
+		&i.LeaseExpiresAt,
+		&i.ClaimedByWorker,
+		&i.ClaimedAt,
+		&i.LastHeartbeatAt,
+		&i.OutcomeSuccess,
+		&i.OutcomeResult,
+		&i.OutcomeError,
+		&i.OutcomeMetadata,
+		&i.OutcomeRecordedAt,
+		&i.OutcomeState,
+		&i.OutcomeDeadlineAt,
+		&i.EvidenceExternalID,
+		&i.EvidenceResultURL,
+		&i.EvidenceResultRef,
+		&i.EvidenceResultType,
+		&i.EvidenceSummary,
+		&i.EvidenceArtifacts,
+		&i.EvidenceMetadata,
+		&i.EvidenceValidationState,
+		&i.EvidenceProducedAt,
+		&i.TriggeredBy,
+		&i.ReplayedFrom,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const executionDeleteUpcoming = `-- name: ExecutionDeleteUpcoming :execrows
+DELETE FROM executions
+WHERE cue_id = $1 AND user_id = $2
+  AND status = 'pending' AND triggered_by IS NULL AND scheduled_for > $3
+`
+
+type ExecutionDeleteUpcomingParams struct {
+	CueID  string
+	UserID string
+	Now    time.Time
+}
+
+// ExecutionDeleteUpcoming deletes a cue's scheduler-created executions that
+// are pending and scheduled after @now.
+func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *ExecutionDeleteUpcomingParams) (int64, error) {
+	result, err := db.Exec(ctx, executionDeleteUpcoming, arg.CueID, arg.UserID, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const executionGet = `-- name: ExecutionGet :one
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = $1 AND user_id = $2
+`
+
+type ExecutionGetParams struct {
+	ID     string
+	UserID string
+}
+
+func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetParams) (*Execution, error) {
+	row := db.QueryRow(ctx, executionGet, arg.ID, arg.UserID)
+	var i Execution
+	err := row.Scan(
+		&i.ID,
+		&i.CueID,
+		&i.UserID,
+		&i.Transport,
+		&i.ScheduledFor,
+		&i.Status,
+		&i.HTTPStatus,
+		&i.ResponseBody,
+		&i.Attempts,
+		&i.NextRetry,
+		&i.DueAt,
+		&i.ErrorMessage,
+		&i.StartedAt,
+		&i.DeliveredAt,
+		&i.LastAttemptAt,
+		&i.LeaseExpiresAt,
+		&i.ClaimedByWorker,
+		&i.ClaimedAt,
+		&i.LastHeartbeatAt,
+		&i.OutcomeSuccess,
+		&i.OutcomeResult,
+		&i.OutcomeError,
+		&i.OutcomeMetadata,
+		&i.OutcomeRecordedAt,
+		&i.OutcomeState,
+		&i.OutcomeDeadlineAt,
+		&i.EvidenceExternalID,
+		&i.EvidenceResultURL,
+		&i.EvidenceResultRef,
+		&i.EvidenceResultType,
+		&i.EvidenceSummary,
+		&i.EvidenceArtifacts,
+		&i.EvidenceMetadata,
+		&i.EvidenceValidationState,
+		&i.EvidenceProducedAt,
+		&i.TriggeredBy,
+		&i.ReplayedFrom,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const executionInsertFired = `-- name: ExecutionInsertFired :many
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
+SELECT v.id, v.cue_id, v.user_id, v.transport, v.scheduled_for, 'pending', 0, v.scheduled_for, $1, $1
+FROM (
+    SELECT unnest($2::uuid[]) AS id,
+           unnest($3::text[]) AS cue_id,
+           unnest($4::uuid[]) AS user_id,
+           unnest($5::text[]) AS transport,
+           unnest($6::timestamptz[]) AS scheduled_for
+) AS v
+ON CONFLICT (cue_id, scheduled_for) DO NOTHING
+RETURNING cue_id
+`
+
+type ExecutionInsertFiredParams struct {
+	Now           time.Time
+	Ids           []string
+	CueIds        []string
+	UserIds       []string
+	Transports    []string
+	ScheduledFors []time.Time
+}
+
+// ExecutionInsertFired inserts a fired batch's executions (pending, due at
+// their scheduled time), one array element each, skipping occurrences that
+// already have one; it returns the cue of each inserted row.
+func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *ExecutionInsertFiredParams) ([]string, error) {
+	rows, err := db.Query(ctx, executionInsertFired,
+		arg.Now,
+		arg.Ids,
+		arg.CueIds,
+		arg.UserIds,
+		arg.Transports,
+		arg.ScheduledFors,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var cue_id string
+		if err := rows.Scan(&cue_id); err != nil {
+			return nil, err
+		}
+		items = append(items, cue_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const executionList = `-- name: ExecutionList :many
@@ -226,6 +494,149 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const executionQueueStats = `-- name: ExecutionQueueStats :one
+SELECT
+    (SELECT count(*) FROM executions AS x1
+     WHERE x1.transport = 'webhook' AND x1.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x1.status = 'pending' AND x1.due_at <= $1::timestamptz) AS pending_webhooks,
+    (SELECT count(*) FROM executions AS x2
+     WHERE x2.transport = 'webhook' AND x2.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x2.status = 'delivering' AND x2.due_at <= $1::timestamptz) AS stale_deliveries,
+    (SELECT count(*) FROM executions AS x3
+     WHERE x3.transport = 'webhook' AND x3.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
+    (SELECT count(*) FROM executions AS x4
+     WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims
+`
+
+type ExecutionQueueStatsRow struct {
+	PendingWebhooks     int64
+	StaleDeliveries     int64
+	PendingRetries      int64
+	PendingWorkerClaims int64
+}
+
+// ExecutionQueueStats counts the delivery queue; each count repeats the
+// predicate of the partial index it scans.
+func (q *Queries) ExecutionQueueStats(ctx context.Context, db DBTX, now time.Time) (*ExecutionQueueStatsRow, error) {
+	row := db.QueryRow(ctx, executionQueueStats, now)
+	var i ExecutionQueueStatsRow
+	err := row.Scan(
+		&i.PendingWebhooks,
+		&i.StaleDeliveries,
+		&i.PendingRetries,
+		&i.PendingWorkerClaims,
+	)
+	return &i, err
+}
+
+const executionRecordDeliveries = `-- name: ExecutionRecordDeliveries :many
+UPDATE executions AS e SET
+    status = r.status,
+    attempts = r.attempts,
+    http_status = CASE WHEN r.has_http_status THEN r.http_status END,
+    response_body = CASE WHEN r.has_response_body THEN r.response_body END,
+    error_message = CASE WHEN r.has_error_message THEN r.error_message END,
+    last_attempt_at = $1::timestamptz,
+    delivered_at = CASE WHEN r.status = 'success' THEN $1::timestamptz ELSE e.delivered_at END,
+    next_retry = CASE WHEN r.has_next_retry THEN r.next_retry END,
+    due_at = CASE WHEN r.has_due_at THEN r.due_at END,
+    lease_expires_at = NULL,
+    outcome_deadline_at = CASE WHEN r.has_outcome_deadline_at THEN r.outcome_deadline_at ELSE e.outcome_deadline_at END,
+    updated_at = $1::timestamptz
+FROM (
+    SELECT unnest($2::integer[]) AS idx,
+           unnest($3::uuid[]) AS id,
+           unnest($4::integer[]) AS attempt,
+           unnest($5::integer[]) AS attempts,
+           unnest($6::text[]) AS status,
+           unnest($7::integer[]) AS http_status,
+           unnest($8::boolean[]) AS has_http_status,
+           unnest($9::text[]) AS response_body,
+           unnest($10::boolean[]) AS has_response_body,
+           unnest($11::text[]) AS error_message,
+           unnest($12::boolean[]) AS has_error_message,
+           unnest($13::timestamptz[]) AS next_retry,
+           unnest($14::boolean[]) AS has_next_retry,
+           unnest($15::timestamptz[]) AS due_at,
+           unnest($16::boolean[]) AS has_due_at,
+           unnest($17::timestamptz[]) AS outcome_deadline_at,
+           unnest($18::boolean[]) AS has_outcome_deadline_at
+) AS r
+WHERE e.id = r.id AND e.status = 'delivering' AND e.attempts = r.attempt
+RETURNING r.idx::integer AS idx, e.cue_id, e.user_id
+`
+
+type ExecutionRecordDeliveriesParams struct {
+	Now                   time.Time
+	Idxs                  []int32
+	Ids                   []string
+	Attempt               []int32
+	Attempts              []int32
+	Statuses              []string
+	ResponseCodes         []int32
+	HasResponseCodes      []bool
+	ResponseBodies        []string
+	HasResponseBodies     []bool
+	ErrorMessages         []string
+	HasErrorMessages      []bool
+	NextRetries           []time.Time
+	HasNextRetries        []bool
+	DueAts                []time.Time
+	HasDueAts             []bool
+	OutcomeDeadlineAts    []time.Time
+	HasOutcomeDeadlineAts []bool
+}
+
+type ExecutionRecordDeliveriesRow struct {
+	Idx    int32
+	CueID  string
+	UserID string
+}
+
+// ExecutionRecordDeliveries stores attempt results, one array element
+// each, where the execution is still delivering with attempts = attempt;
+// it returns the position (idx) of each applied result. Arrays cannot
+// carry NULL here, so nullable values come with a has_* flag.
+func (q *Queries) ExecutionRecordDeliveries(ctx context.Context, db DBTX, arg *ExecutionRecordDeliveriesParams) ([]*ExecutionRecordDeliveriesRow, error) {
+	rows, err := db.Query(ctx, executionRecordDeliveries,
+		arg.Now,
+		arg.Idxs,
+		arg.Ids,
+		arg.Attempt,
+		arg.Attempts,
+		arg.Statuses,
+		arg.ResponseCodes,
+		arg.HasResponseCodes,
+		arg.ResponseBodies,
+		arg.HasResponseBodies,
+		arg.ErrorMessages,
+		arg.HasErrorMessages,
+		arg.NextRetries,
+		arg.HasNextRetries,
+		arg.DueAts,
+		arg.HasDueAts,
+		arg.OutcomeDeadlineAts,
+		arg.HasOutcomeDeadlineAts,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionRecordDeliveriesRow
+	for rows.Next() {
+		var i ExecutionRecordDeliveriesRow
+		if err := rows.Scan(&i.Idx, &i.CueID, &i.UserID); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

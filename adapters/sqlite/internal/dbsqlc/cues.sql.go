@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"strings"
 )
 
 const cueCount = `-- name: CueCount :one
@@ -431,6 +432,153 @@ func (q *Queries) CueList(ctx context.Context, db DBTX, arg *CueListParams) ([]*
 	return items, nil
 }
 
+const cueListDue = `-- name: CueListDue :many
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL AND next_run <= CAST(?1 AS TEXT)
+ORDER BY next_run
+LIMIT ?2
+`
+
+type CueListDueParams struct {
+	Horizon string
+	MaxRows int64
+}
+
+// CueListDue reads up to @max_rows active cues due by @horizon, oldest
+// next_run first (the partial index cues_due_idx); the surrounding BEGIN
+// IMMEDIATE transaction keeps every other writer out until it commits.
+func (q *Queries) CueListDue(ctx context.Context, db DBTX, arg *CueListDueParams) ([]*Cue, error) {
+	rows, err := db.QueryContext(ctx, cueListDue, arg.Horizon, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Cue
+	for rows.Next() {
+		var i Cue
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.Description,
+			&i.Status,
+			&i.Transport,
+			&i.ScheduleType,
+			&i.ScheduleCron,
+			&i.ScheduleAt,
+			&i.ScheduleTimezone,
+			&i.CallbackURL,
+			&i.CallbackMethod,
+			&i.CallbackHeaders,
+			&i.Payload,
+			&i.RetryMaxAttempts,
+			&i.RetryBackoffMinutes,
+			&i.OnFailureEmail,
+			&i.OnFailureWebhook,
+			&i.OnFailurePause,
+			&i.VerificationMode,
+			&i.CatchUp,
+			&i.OutcomeDeadlineSeconds,
+			&i.NextRun,
+			&i.LastRun,
+			&i.RunCount,
+			&i.FiredCount,
+			&i.SkippedCount,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const cueListForDelivery = `-- name: CueListForDelivery :many
+SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, users.webhook_secret_sealed
+FROM cues JOIN users ON users.id = cues.user_id
+WHERE cues.id IN (/*SLICE:ids*/?)
+`
+
+type CueListForDeliveryRow struct {
+	Cue                 Cue
+	WebhookSecretSealed string
+}
+
+// CueListForDelivery reads claimed executions' cues with their owners'
+// sealed webhook secrets.
+func (q *Queries) CueListForDelivery(ctx context.Context, db DBTX, ids []string) ([]*CueListForDeliveryRow, error) {
+	query := cueListForDelivery
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*CueListForDeliveryRow
+	for rows.Next() {
+		var i CueListForDeliveryRow
+		if err := rows.Scan(
+			&i.Cue.ID,
+			&i.Cue.UserID,
+			&i.Cue.Name,
+			&i.Cue.Description,
+			&i.Cue.Status,
+			&i.Cue.Transport,
+			&i.Cue.ScheduleType,
+			&i.Cue.ScheduleCron,
+			&i.Cue.ScheduleAt,
+			&i.Cue.ScheduleTimezone,
+			&i.Cue.CallbackURL,
+			&i.Cue.CallbackMethod,
+			&i.Cue.CallbackHeaders,
+			&i.Cue.Payload,
+			&i.Cue.RetryMaxAttempts,
+			&i.Cue.RetryBackoffMinutes,
+			&i.Cue.OnFailureEmail,
+			&i.Cue.OnFailureWebhook,
+			&i.Cue.OnFailurePause,
+			&i.Cue.VerificationMode,
+			&i.Cue.CatchUp,
+			&i.Cue.OutcomeDeadlineSeconds,
+			&i.Cue.NextRun,
+			&i.Cue.LastRun,
+			&i.Cue.RunCount,
+			&i.Cue.FiredCount,
+			&i.Cue.SkippedCount,
+			&i.Cue.LastError,
+			&i.Cue.CreatedAt,
+			&i.Cue.UpdatedAt,
+			&i.WebhookSecretSealed,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const cueNameTaken = `-- name: CueNameTaken :one
 SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = ?1 AND name = ?2)
 `
@@ -445,6 +593,113 @@ func (q *Queries) CueNameTaken(ctx context.Context, db DBTX, arg *CueNameTakenPa
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
+}
+
+const cueNextDueAt = `-- name: CueNextDueAt :one
+SELECT next_run FROM cues
+WHERE status = 'active' AND next_run IS NOT NULL
+ORDER BY next_run
+LIMIT 1
+`
+
+// CueNextDueAt is the earliest next_run of the active cues (cues_due_idx).
+func (q *Queries) CueNextDueAt(ctx context.Context, db DBTX) (*string, error) {
+	row := db.QueryRowContext(ctx, cueNextDueAt)
+	var next_run *string
+	err := row.Scan(&next_run)
+	return next_run, err
+}
+
+const cueRecordDeliveries = `-- name: CueRecordDeliveries :exec
+UPDATE cues SET
+    run_count = run_count + ?1,
+    last_run = CASE WHEN CAST(?2 AS INTEGER) THEN CAST(?3 AS TEXT) ELSE last_run END,
+    status = CASE WHEN CAST(?4 AS TEXT) <> '' AND status = 'active' THEN ?4 ELSE status END,
+    next_run = CASE WHEN ?4 = 'paused' AND status = 'active' THEN NULL ELSE next_run END,
+    updated_at = ?3
+WHERE id = ?5
+`
+
+type CueRecordDeliveriesParams struct {
+	Runs       int64
+	SetLastRun int64
+	Now        string
+	NewStatus  string
+	ID         string
+}
+
+// CueRecordDeliveries applies one cue's delivery results, aggregated:
+// run_count += runs, last_run = @now when set_last_run, and status =
+// new_status (an empty string: none) only from active; paused also clears
+// next_run.
+func (q *Queries) CueRecordDeliveries(ctx context.Context, db DBTX, arg *CueRecordDeliveriesParams) error {
+	_, err := db.ExecContext(ctx, cueRecordDeliveries,
+		arg.Runs,
+		arg.SetLastRun,
+		arg.Now,
+		arg.NewStatus,
+		arg.ID,
+	)
+	return err
+}
+
+const cueSaveFired = `-- name: CueSaveFired :exec
+UPDATE cues SET
+    next_run = ?1,
+    status = ?2,
+    last_error = ?3,
+    skipped_count = skipped_count + ?4,
+    fired_count = fired_count + ?5,
+    updated_at = ?6
+WHERE id = ?7
+`
+
+type CueSaveFiredParams struct {
+	NextRun   *string
+	Status    string
+	LastError *string
+	Skipped   int64
+	Fired     int64
+	Now       string
+	ID        string
+}
+
+// CueSaveFired saves one fired cue's plan.
+func (q *Queries) CueSaveFired(ctx context.Context, db DBTX, arg *CueSaveFiredParams) error {
+	_, err := db.ExecContext(ctx, cueSaveFired,
+		arg.NextRun,
+		arg.Status,
+		arg.LastError,
+		arg.Skipped,
+		arg.Fired,
+		arg.Now,
+		arg.ID,
+	)
+	return err
+}
+
+const cueSubtractFired = `-- name: CueSubtractFired :exec
+UPDATE cues SET fired_count = max(fired_count - ?1, 0), updated_at = ?2
+WHERE id = ?3 AND user_id = ?4
+`
+
+type CueSubtractFiredParams struct {
+	N      int64
+	Now    string
+	ID     string
+	UserID string
+}
+
+// CueSubtractFired takes @n cancelled executions off fired_count, never
+// below zero.
+func (q *Queries) CueSubtractFired(ctx context.Context, db DBTX, arg *CueSubtractFiredParams) error {
+	_, err := db.ExecContext(ctx, cueSubtractFired,
+		arg.N,
+		arg.Now,
+		arg.ID,
+		arg.UserID,
+	)
+	return err
 }
 
 const cueUpdate = `-- name: CueUpdate :one

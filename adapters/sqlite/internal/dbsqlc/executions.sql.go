@@ -9,6 +9,98 @@ import (
 	"context"
 )
 
+const executionClaimDeliveries = `-- name: ExecutionClaimDeliveries :many
+UPDATE executions SET
+    status = 'delivering',
+    attempts = attempts + 1,
+    started_at = coalesce(started_at, CAST(?1 AS TEXT)),
+    last_attempt_at = CAST(?1 AS TEXT),
+    lease_expires_at = CAST(?2 AS TEXT),
+    due_at = CAST(?2 AS TEXT),
+    updated_at = CAST(?1 AS TEXT)
+WHERE id IN (
+    SELECT id FROM executions
+    WHERE transport = 'webhook'
+      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND due_at <= CAST(?1 AS TEXT)
+    ORDER BY due_at
+    LIMIT CAST(?3 AS INTEGER)
+)
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+`
+
+type ExecutionClaimDeliveriesParams struct {
+	Now        string
+	LeaseUntil string
+	MaxRows    int64
+}
+
+// ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
+// oldest due_at first (the partial index executions_dispatch_idx); the
+// surrounding BEGIN IMMEDIATE transaction makes the claim exclusive.
+func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
+	rows, err := db.QueryContext(ctx, executionClaimDeliveries, arg.Now, arg.LeaseUntil, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Execution
+	for rows.Next() {
+		var i Execution
+		if err := rows.Scan(
+			&i.ID,
+			&i.CueID,
+			&i.UserID,
+			&i.Transport,
+			&i.ScheduledFor,
+			&i.Status,
+			&i.HTTPStatus,
+			&i.ResponseBody,
+			&i.Attempts,
+			&i.NextRetry,
+			&i.DueAt,
+			&i.ErrorMessage,
+			&i.StartedAt,
+			&i.DeliveredAt,
+			&i.LastAttemptAt,
+			&i.LeaseExpiresAt,
+			&i.ClaimedByWorker,
+			&i.ClaimedAt,
+			&i.LastHeartbeatAt,
+			&i.OutcomeSuccess,
+			&i.OutcomeResult,
+			&i.OutcomeError,
+			&i.OutcomeMetadata,
+			&i.OutcomeRecordedAt,
+			&i.OutcomeState,
+			&i.OutcomeDeadlineAt,
+			&i.EvidenceExternalID,
+			&i.EvidenceResultURL,
+			&i.EvidenceResultRef,
+			&i.EvidenceResultType,
+			&i.EvidenceSummary,
+			&i.EvidenceArtifacts,
+			&i.EvidenceMetadata,
+			&i.EvidenceValidationState,
+			&i.EvidenceProducedAt,
+			&i.TriggeredBy,
+			&i.ReplayedFrom,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionCount = `-- name: ExecutionCount :one
 SELECT count(*) FROM executions
 WHERE user_id = ?1
@@ -36,7 +128,7 @@ func (q *Queries) ExecutionCount(ctx context.Context, db DBTX, arg *ExecutionCou
 	return count, err
 }
 
-const executionInsert = `-- name: ExecutionInsert :exec
+const executionCreate = `-- name: ExecutionCreate :one
 INSERT INTO executions (
     id, cue_id, user_id, transport, scheduled_for, status,
     http_status, response_body, attempts, next_retry, due_at, error_message,
@@ -48,25 +140,25 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, created_at, updated_at
-) VALUES (
-    ?1, ?2, ?3, ?4, ?5, ?6,
-    ?7, ?8, ?9, ?10, ?11, ?12,
-    ?13, ?14, ?15, ?16,
-    ?17, ?18, ?19,
-    ?20, ?21, ?22, ?23,
+)
+SELECT
+    ?1, cues.id, cues.user_id, cues.transport, ?2, ?3,
+    ?4, ?5, ?6, ?7, ?8, ?9,
+    ?10, ?11, ?12, ?13,
+    ?14, ?15, ?16,
+    ?17, ?18, ?19, ?20,
+    ?21, ?22, ?23,
     ?24, ?25, ?26,
     ?27, ?28, ?29,
     ?30, ?31, ?32,
-    ?33, ?34, ?35,
-    ?36, ?37, ?38, ?39
-)
+    ?33, ?34, ?35, ?36
+FROM cues
+WHERE cues.id = ?37 AND cues.user_id = ?38
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
 `
 
-type ExecutionInsertParams struct {
+type ExecutionCreateParams struct {
 	ID                      string
-	CueID                   string
-	UserID                  string
-	Transport               string
 	ScheduledFor            string
 	Status                  string
 	HTTPStatus              *int64
@@ -102,14 +194,15 @@ type ExecutionInsertParams struct {
 	ReplayedFrom            *string
 	CreatedAt               string
 	UpdatedAt               string
+	CueID                   string
+	UserID                  string
 }
 
-func (q *Queries) ExecutionInsert(ctx context.Context, db DBTX, arg *ExecutionInsertParams) error {
-	_, err := db.ExecContext(ctx, executionInsert,
+// ExecutionCreate inserts an execution of a cue of @user_id, with the cue's
+// transport; no row when the cue is absent or foreign.
+func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCreateParams) (*Execution, error) {
+	row := db.QueryRowContext(ctx, executionCreate,
 		arg.ID,
-		arg.CueID,
-		arg.UserID,
-		arg.Transport,
 		arg.ScheduledFor,
 		arg.Status,
 		arg.HTTPStatus,
@@ -145,8 +238,162 @@ func (q *Queries) ExecutionInsert(ctx context.Context, db DBTX, arg *ExecutionIn
 		arg.ReplayedFrom,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.CueID,
+		arg.UserID,
 	)
-	return err
+	var i Execution
+	err := row.Scan(
+		&i.ID,
+		&i.CueID,
+		&i.UserID,
+		&i.Transport,
+		&i.ScheduledFor,
+		&i.Status,
+		&i.HTTPStatus,
+		&i.ResponseBody,
+		&i.Attempts,
+		&i.NextRetry,
+		&i.DueAt,
+		&i.ErrorMessage,
+		&i.StartedAt,
+		&i.DeliveredAt,
+		&i.LastAttemptAt,
+		&i.LeaseExpiresAt,
+		&i.ClaimedByWorker,
+		&i.ClaimedAt,
+		&i.LastHeartbeatAt,
+		&i.OutcomeSuccess,
+		&i.OutcomeResult,
+		&i.OutcomeError,
+		&i.OutcomeMetadata,
+		&i.OutcomeRecordedAt,
+		&i.OutcomeState,
+		&i.OutcomeDeadlineAt,
+		&i.EvidenceExternalID,
+		&i.EvidenceResultURL,
+		&i.EvidenceResultRef,
+		&i.EvidenceResultType,
+		&i.EvidenceSummary,
+		&i.EvidenceArtifacts,
+		&i.EvidenceMetadata,
+		&i.EvidenceValidationState,
+		&i.EvidenceProducedAt,
+		&i.TriggeredBy,
+		&i.ReplayedFrom,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const executionDeleteUpcoming = `-- name: ExecutionDeleteUpcoming :execrows
+DELETE FROM executions
+WHERE cue_id = ?1 AND user_id = ?2
+  AND status = 'pending' AND triggered_by IS NULL AND scheduled_for > ?3
+`
+
+type ExecutionDeleteUpcomingParams struct {
+	CueID  string
+	UserID string
+	Now    string
+}
+
+// ExecutionDeleteUpcoming deletes a cue's scheduler-created executions that
+// are pending and scheduled after @now.
+func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *ExecutionDeleteUpcomingParams) (int64, error) {
+	result, err := db.ExecContext(ctx, executionDeleteUpcoming, arg.CueID, arg.UserID, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const executionGet = `-- name: ExecutionGet :one
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = ?1 AND user_id = ?2
+`
+
+type ExecutionGetParams struct {
+	ID     string
+	UserID string
+}
+
+func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetParams) (*Execution, error) {
+	row := db.QueryRowContext(ctx, executionGet, arg.ID, arg.UserID)
+	var i Execution
+	err := row.Scan(
+		&i.ID,
+		&i.CueID,
+		&i.UserID,
+		&i.Transport,
+		&i.ScheduledFor,
+		&i.Status,
+		&i.HTTPStatus,
+		&i.ResponseBody,
+		&i.Attempts,
+		&i.NextRetry,
+		&i.DueAt,
+		&i.ErrorMessage,
+		&i.StartedAt,
+		&i.DeliveredAt,
+		&i.LastAttemptAt,
+		&i.LeaseExpiresAt,
+		&i.ClaimedByWorker,
+		&i.ClaimedAt,
+		&i.LastHeartbeatAt,
+		&i.OutcomeSuccess,
+		&i.OutcomeResult,
+		&i.OutcomeError,
+		&i.OutcomeMetadata,
+		&i.OutcomeRecordedAt,
+		&i.OutcomeState,
+		&i.OutcomeDeadlineAt,
+		&i.EvidenceExternalID,
+		&i.EvidenceResultURL,
+		&i.EvidenceResultRef,
+		&i.EvidenceResultType,
+		&i.EvidenceSummary,
+		&i.EvidenceArtifacts,
+		&i.EvidenceMetadata,
+		&i.EvidenceValidationState,
+		&i.EvidenceProducedAt,
+		&i.TriggeredBy,
+		&i.ReplayedFrom,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const executionInsertFired = `-- name: ExecutionInsertFired :execrows
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5, ?6, ?6)
+ON CONFLICT (cue_id, scheduled_for) DO NOTHING
+`
+
+type ExecutionInsertFiredParams struct {
+	ID           string
+	CueID        string
+	UserID       string
+	Transport    string
+	ScheduledFor string
+	Now          string
+}
+
+// ExecutionInsertFired inserts one fired occurrence (pending, due at its
+// scheduled time) unless it already has an execution.
+func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *ExecutionInsertFiredParams) (int64, error) {
+	result, err := db.ExecContext(ctx, executionInsertFired,
+		arg.ID,
+		arg.CueID,
+		arg.UserID,
+		arg.Transport,
+		arg.ScheduledFor,
+		arg.Now,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const executionList = `-- name: ExecutionList :many
@@ -236,4 +483,98 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		return nil, err
 	}
 	return items, nil
+}
+
+const executionQueueStats = `-- name: ExecutionQueueStats :one
+SELECT
+    (SELECT count(*) FROM executions AS x1
+     WHERE x1.transport = 'webhook' AND x1.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x1.status = 'pending' AND x1.due_at <= CAST(?1 AS TEXT)) AS pending_webhooks,
+    (SELECT count(*) FROM executions AS x2
+     WHERE x2.transport = 'webhook' AND x2.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x2.status = 'delivering' AND x2.due_at <= ?1) AS stale_deliveries,
+    (SELECT count(*) FROM executions AS x3
+     WHERE x3.transport = 'webhook' AND x3.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+       AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
+    (SELECT count(*) FROM executions AS x4
+     WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims
+`
+
+type ExecutionQueueStatsRow struct {
+	PendingWebhooks     int64
+	StaleDeliveries     int64
+	PendingRetries      int64
+	PendingWorkerClaims int64
+}
+
+// ExecutionQueueStats counts the delivery queue; each count repeats the
+// predicate of the partial index it scans.
+func (q *Queries) ExecutionQueueStats(ctx context.Context, db DBTX, now string) (*ExecutionQueueStatsRow, error) {
+	row := db.QueryRowContext(ctx, executionQueueStats, now)
+	var i ExecutionQueueStatsRow
+	err := row.Scan(
+		&i.PendingWebhooks,
+		&i.StaleDeliveries,
+		&i.PendingRetries,
+		&i.PendingWorkerClaims,
+	)
+	return &i, err
+}
+
+const executionRecordDeliveries = `-- name: ExecutionRecordDeliveries :one
+UPDATE executions SET
+    status = ?1,
+    attempts = ?2,
+    http_status = ?3,
+    response_body = ?4,
+    error_message = ?5,
+    last_attempt_at = CAST(?6 AS TEXT),
+    delivered_at = CASE WHEN ?1 = 'success' THEN ?6 ELSE delivered_at END,
+    next_retry = ?7,
+    due_at = ?8,
+    lease_expires_at = NULL,
+    outcome_deadline_at = coalesce(?9, outcome_deadline_at),
+    updated_at = ?6
+WHERE id = ?10 AND status = 'delivering' AND attempts = ?11
+RETURNING cue_id, user_id
+`
+
+type ExecutionRecordDeliveriesParams struct {
+	Status            string
+	Attempts          int64
+	HTTPStatus        *int64
+	ResponseBody      *string
+	ErrorMessage      *string
+	Now               string
+	NextRetry         *string
+	DueAt             *string
+	OutcomeDeadlineAt *string
+	ID                string
+	Attempt           int64
+}
+
+type ExecutionRecordDeliveriesRow struct {
+	CueID  string
+	UserID string
+}
+
+// ExecutionRecordDeliveries stores one attempt result if the execution is
+// still delivering with attempts = @attempt; no row otherwise.
+func (q *Queries) ExecutionRecordDeliveries(ctx context.Context, db DBTX, arg *ExecutionRecordDeliveriesParams) (*ExecutionRecordDeliveriesRow, error) {
+	row := db.QueryRowContext(ctx, executionRecordDeliveries,
+		arg.Status,
+		arg.Attempts,
+		arg.HTTPStatus,
+		arg.ResponseBody,
+		arg.ErrorMessage,
+		arg.Now,
+		arg.NextRetry,
+		arg.DueAt,
+		arg.OutcomeDeadlineAt,
+		arg.ID,
+		arg.Attempt,
+	)
+	var i ExecutionRecordDeliveriesRow
+	err := row.Scan(&i.CueID, &i.UserID)
+	return &i, err
 }

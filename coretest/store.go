@@ -19,6 +19,10 @@ type StoreOpts struct {
 	// must come back within it. Zero means time.Microsecond (what core.Store
 	// promises).
 	TimePrecision time.Duration
+	// MonthlyUsage reads the tenant's execution count in usage_monthly for
+	// the UTC month of month (0 without a row). The port has no usage reader
+	// yet, so adapters pass a test hook; nil skips the usage checks.
+	MonthlyUsage func(ctx context.Context, s core.Store, tenant core.TenantID, month time.Time) (int, error)
 }
 
 // RunStoreContract runs the core.Store contract: the executable form of the
@@ -37,13 +41,23 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("CueCountByStatus", s.testCueCountByStatus)
 	t.Run("CueCreate", s.testCueCreate)
 	t.Run("CueDelete", s.testCueDelete)
+	t.Run("CueFireDue", s.testCueFireDue)
 	t.Run("CueGet", s.testCueGet)
 	t.Run("CueGetByName", s.testCueGetByName)
 	t.Run("CueList", s.testCueList)
+	t.Run("CueNextDueAt", s.testCueNextDueAt)
 	t.Run("CueUpdate", s.testCueUpdate)
+	t.Run("ExecutionCancelUpcoming", s.testExecutionCancelUpcoming)
+	t.Run("ExecutionClaimDeliveries", s.testExecutionClaimDeliveries)
+	t.Run("ExecutionCreate", s.testExecutionCreate)
+	t.Run("ExecutionGet", s.testExecutionGet)
 	t.Run("ExecutionList", s.testExecutionList)
+	t.Run("ExecutionQueueStats", s.testExecutionQueueStats)
+	t.Run("ExecutionRecordDeliveries", s.testExecutionRecordDeliveries)
 	t.Run("Ping", s.testPing)
 	t.Run("RotatedKeyGet", s.testRotatedKeyGet)
+	t.Run("SchedulerHeartbeatLatest", s.testSchedulerHeartbeatLatest)
+	t.Run("SchedulerHeartbeatPut", s.testSchedulerHeartbeatPut)
 	t.Run("UserCreate", s.testUserCreate)
 	t.Run("UserGet", s.testUserGet)
 	t.Run("UserGetByAPIKeyHash", s.testUserGetByAPIKeyHash)
