@@ -17,7 +17,7 @@ import (
 
 	"github.com/cueapi/cueapi/adapters/authcache"
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/core/coretest"
+	"github.com/cueapi/cueapi/coretest"
 )
 
 var (

@@ -19,7 +19,7 @@ import (
 	"github.com/cueapi/cueapi/adapters/memlimiter"
 	"github.com/cueapi/cueapi/adapters/redislimiter"
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/core/coretest"
+	"github.com/cueapi/cueapi/coretest"
 )
 
 var _ core.RateLimiter = (*failoverlimiter.Limiter)(nil)

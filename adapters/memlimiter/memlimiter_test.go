@@ -10,7 +10,7 @@ import (
 
 	"github.com/cueapi/cueapi/adapters/memlimiter"
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/core/coretest"
+	"github.com/cueapi/cueapi/coretest"
 )
 
 var _ core.RateLimiter = (*memlimiter.Limiter)(nil)
