@@ -68,8 +68,15 @@ verify: $(SQLC) ## fail if generated code is stale
 	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "untracked generated files"; exit 1; }
 
 .PHONY: bench
-bench: ## run the benchmarks (ITERATIONS=n)
+bench: bench/micro bench/e2e ## all benchmarks: micro (ITERATIONS=n) and end-to-end delivery (BENCH_CUES=n)
+
+.PHONY: bench/micro
+bench/micro: ## micro-benchmarks, ITERATIONS iterations each
 	go test -run='^$$' -bench=. -benchtime=$(ITERATIONS)x -benchmem ./...
+
+.PHONY: bench/e2e
+bench/e2e: ## BENCH_CUES one-time cues due at once, delivered to a local sink, on SQLite and PostgreSQL, next to pgbench
+	BENCH_CUES=$(BENCH_CUES) scripts/bench-e2e.sh
 
 .PHONY: db/reset
 db/reset: ## delete the embedded database in ./data

@@ -16,12 +16,18 @@ import (
 
 // Deps are what the HTTP layer needs.
 type Deps struct {
-	Log      *slog.Logger
-	Clock    core.Clock
-	Accounts *core.Accounts
-	Cues     *core.Cues
-	Limiter  core.RateLimiter
-	Health   *Health
+	Log        *slog.Logger
+	Clock      core.Clock
+	Accounts   *core.Accounts
+	Cues       *core.Cues
+	Executions *core.Executions
+	Workers    *core.Workers
+	Outcomes   *core.Outcomes
+	Alerts     *core.Alerts
+	Usage      *core.UsageService
+	Echo       *core.Echo
+	Limiter    core.RateLimiter
+	Health     *Health
 	// ServeSpec exposes GET /openapi.json (off in production).
 	ServeSpec bool
 	// TrustedProxies may set X-Forwarded-For.
@@ -44,7 +50,7 @@ func Spec() (*openapi3.T, error) {
 // NewHandler builds the whole HTTP handler: pipeline, validator, router and
 // the strict server.
 func NewHandler(d Deps) (http.Handler, error) {
-	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Limiter == nil || d.Health == nil {
+	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Limiter == nil || d.Health == nil {
 		return nil, fmt.Errorf("api: missing dependency")
 	}
 	doc, err := Spec()
@@ -86,7 +92,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	})
 	p := &pipeline{
 		log: d.Log, accounts: d.Accounts, limiter: d.Limiter, clock: d.Clock, router: router,
-		trustedProxies: d.TrustedProxies, hsts: d.HSTS, next: inner, serveSpec: d.ServeSpec,
+		trustedProxies: d.TrustedProxies, hsts: d.HSTS, next: inner, serveSpec: d.ServeSpec, usage: d.Usage,
 	}
 	return p, nil
 }

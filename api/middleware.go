@@ -34,7 +34,14 @@ const (
 	ctxRequestID ctxKey = iota
 	ctxAuth
 	ctxClientIP
+	ctxHeader
 )
+
+// requestHeader returns the request's headers (the echo sink stores them).
+func requestHeader(ctx context.Context) http.Header {
+	h, _ := ctx.Value(ctxHeader).(http.Header)
+	return h
+}
 
 // RequestID returns the request's id ("" outside a request).
 func RequestID(ctx context.Context) string {
@@ -97,6 +104,7 @@ type pipeline struct {
 	trustedProxies []netip.Prefix
 	hsts           bool
 	serveSpec      bool
+	usage          *core.UsageService
 	next           http.Handler
 }
 
@@ -105,6 +113,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := core.NewUUID() // an incoming X-Request-Id is ignored (log forging)
 	ctx := context.WithValue(r.Context(), ctxRequestID, id)
 	ctx = context.WithValue(ctx, ctxClientIP, p.clientIP(r))
+	ctx = context.WithValue(ctx, ctxHeader, r.Header)
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
@@ -200,7 +209,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		Options: &openapi3filter.Options{
 			MultiError:          true,
 			SkipSettingDefaults: true,
-			AuthenticationFunc: func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+			AuthenticationFunc:  func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
 		},
 	}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
@@ -208,6 +217,9 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if pr := principalFrom(r.Context()); pr != nil && pr.KeyHash != "" && p.usage != nil && p.usage.ApproachingLimit(r.Context(), pr.User) {
+		w.Header().Set("X-CueAPI-Usage-Warning", "approaching_limit")
+	}
 	p.next.ServeHTTP(w, r)
 }
 

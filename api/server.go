@@ -30,15 +30,7 @@ func (s *Server) user(ctx context.Context) (*core.User, error) {
 	return p.User, nil
 }
 
-// pyTime renders an instant in the reference's "+00:00 form":
-// 2026-04-18T16:00:00.123456+00:00, fraction omitted when zero.
-func pyTime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05") + "+00:00"
-	}
-	return t.Format("2006-01-02T15:04:05.000000") + "+00:00"
-}
+func pyTime(t time.Time) string { return core.PyTime(t) }
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
@@ -125,6 +117,11 @@ func (s *Server) GetMe(ctx context.Context, _ apigen.GetMeRequestObject) (apigen
 	me, err := s.deps.Accounts.GetMe(ctx, u)
 	if err != nil {
 		return nil, err
+	}
+	if s.deps.Usage != nil {
+		if me.ExecutionsThisMonth, err = s.deps.Usage.ExecutionsThisMonth(ctx, u); err != nil {
+			return nil, err
+		}
 	}
 	return apigen.GetMe200JSONResponse{
 		Email: me.User.Email, Plan: me.User.Plan, ActiveCues: me.ActiveCues, ActiveCueLimit: me.User.ActiveCueLimit,

@@ -605,6 +605,13 @@ func (s *Cues) Update(ctx context.Context, u *User, id CueID, in *CueInput) (*Cu
 	case err != nil:
 		return nil, err
 	}
+	if (in.Status != nil && *in.Status == string(CuePaused)) || in.Schedule != nil {
+		// Executions the scheduler materialized ahead of time for the old
+		// schedule must not run.
+		if _, err := s.store.ExecutionCancelUpcoming(ctx, &ExecutionCancelUpcomingParams{TenantID: u.ID, CueID: id, Now: now}); err != nil {
+			return nil, err
+		}
+	}
 	s.wake()
 	return updated, nil
 }

@@ -60,6 +60,29 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	wakeAt  time.Time // earliest due time announced by the scheduler
 	escalWG sync.WaitGroup
+
+	// gate, when set, says whether a scheduled delivery is blocked by the
+	// tenant's monthly limit.
+	gate func(ctx context.Context, tenant *Delivery) bool
+	// onFailed runs after a final failure was recorded (alerts).
+	onFailed func(ctx context.Context, d *Delivery)
+}
+
+// SetGate installs the monthly-limit gate.
+func (d *Dispatcher) SetGate(fn func(ctx context.Context, dl *Delivery) bool) { d.gate = fn }
+
+// OnFailed registers a callback run after a final failure was recorded.
+func (d *Dispatcher) OnFailed(fn func(ctx context.Context, dl *Delivery)) { d.onFailed = fn }
+
+// Escalate runs the on_failure policy of a delivery that failed for good
+// outside the dispatcher (worker leases, missed runs), in the background.
+func (d *Dispatcher) Escalate(dl *Delivery, errorMessage string) {
+	res := &DeliveryResult{ExecutionID: dl.Execution.ID, CueID: dl.Cue.ID, TenantID: dl.Execution.TenantID, Attempts: 0, ErrorMessage: &errorMessage}
+	d.escalWG.Add(1)
+	go func() {
+		defer d.escalWG.Done()
+		d.escalate(&attemptResult{result: res, delivery: dl, escalate: true})
+	}()
 }
 
 // NewDispatcher wires a dispatcher.
@@ -156,13 +179,23 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.escalWG.Wait()
 	}()
 	backoff := 100 * time.Millisecond
+	// Claim in batches: wait until a quarter of the slots are free rather
+	// than claiming one execution per finished attempt (every claim is a
+	// transaction).
+	threshold := d.cfg.BatchSize
+	if threshold > d.cfg.Concurrency {
+		threshold = d.cfg.Concurrency
+	}
+	threshold /= 4
+	if threshold < 1 {
+		threshold = 1
+	}
+	freed := make(chan struct{}, 1)
 	for ctx.Err() == nil {
 		free := d.cfg.Concurrency - len(slots)
-		if free <= 0 {
-			// Wait for a slot.
+		if free < threshold || free <= 0 {
 			select {
-			case slots <- struct{}{}:
-				<-slots
+			case <-freed:
 			case <-ctx.Done():
 				return
 			}
@@ -190,11 +223,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				defer func() { <-slots }()
 				// Attempts outlive a shutdown request by at most their own
 				// timeout, so results are recorded rather than left to
 				// lease expiry.
 				resCh <- d.attempt(context.WithoutCancel(ctx), dl)
+				<-slots
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
 			}()
 		}
 		if len(batch) == limit {
@@ -302,6 +339,9 @@ func (d *Dispatcher) record(ctx context.Context, rs []*attemptResult) error {
 			go func() {
 				defer d.escalWG.Done()
 				d.escalate(r)
+				if d.onFailed != nil {
+					d.onFailed(context.Background(), r.delivery)
+				}
 			}()
 		}
 	}
@@ -326,6 +366,18 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		// counted, and there is none left. Fail without sending.
 		res.Attempts = maxAttempts
 		d.fail(out, "Delivery interrupted and max attempts exhausted", nil)
+		return out
+	}
+	if d.gate != nil && e.TriggeredBy == nil && e.Attempts == 1 && d.gate(ctx, dl) {
+		// Not an attempt: nothing was sent.
+		res.Attempts = e.Attempts - 1
+		msg := "Monthly execution limit reached"
+		res.Status = ExecFailed
+		res.ErrorMessage = &msg
+		if c.Schedule.Type == ScheduleOnce {
+			st := CueFailed
+			res.CueStatus = &st
+		}
 		return out
 	}
 	if c.Callback.URL == nil || *c.Callback.URL == "" {

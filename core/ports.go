@@ -68,6 +68,8 @@ type Store interface {
 	// WorkerCountActive counts the tenant's workers whose last heartbeat is
 	// at or after Since (all tenants when TenantID is empty).
 	WorkerCountActive(ctx context.Context, p *WorkerCountActiveParams) (int, error)
+
+	EngineStore
 }
 
 // UserCreateParams are the inputs of Store.UserCreate. User.ID and

@@ -54,6 +54,13 @@ type EngineStore interface {
 	// (run_count, last_run, status) and the monthly usage as the result says.
 	ExecutionRecordDeliveries(ctx context.Context, p *ExecutionRecordDeliveriesParams) ([]bool, error)
 
+	// ExecutionCancelUpcoming deletes the cue's scheduler-created executions
+	// (triggered_by NULL) that are still pending and not yet due
+	// (scheduled_for > Now) — materialized ahead by the look-ahead — and
+	// decrements fired_count by the number deleted. Used when a cue is
+	// paused or rescheduled. Returns how many were deleted.
+	ExecutionCancelUpcoming(ctx context.Context, p *ExecutionCancelUpcomingParams) (int, error)
+
 	// ExecutionQueueStats counts the delivery queue for /health.
 	ExecutionQueueStats(ctx context.Context, p *ExecutionQueueStatsParams) (*QueueStats, error)
 
@@ -142,6 +149,13 @@ type DeliveryResult struct {
 type ExecutionRecordDeliveriesParams struct {
 	Now     time.Time
 	Results []*DeliveryResult
+}
+
+// ExecutionCancelUpcomingParams selects a cue's upcoming executions.
+type ExecutionCancelUpcomingParams struct {
+	TenantID TenantID
+	CueID    CueID
+	Now      time.Time
 }
 
 // ExecutionQueueStatsParams counts the queue as of Now.

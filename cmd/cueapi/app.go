@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,22 +25,32 @@ import (
 	"github.com/cueapi/cueapi/adapters/postgres"
 	"github.com/cueapi/cueapi/adapters/redislimiter"
 	"github.com/cueapi/cueapi/adapters/sqlite"
+	"github.com/cueapi/cueapi/adapters/webhook"
 	"github.com/cueapi/cueapi/api"
 	"github.com/cueapi/cueapi/core"
 )
 
 // app is the wired service: adapters, core services and the HTTP handler.
 type app struct {
-	cfg      *config
-	log      *slog.Logger
-	clock    core.Clock
-	store    core.Store
-	redis    *redis.Client
-	guard    *netguard.Guard
-	box      core.SecretBox
-	accounts *core.Accounts
-	cues     *core.Cues
-	handler  http.Handler
+	cfg        *config
+	log        *slog.Logger
+	clock      core.Clock
+	store      core.Store
+	redis      *redis.Client
+	guard      *netguard.Guard
+	box        core.SecretBox
+	accounts   *core.Accounts
+	cues       *core.Cues
+	executions *core.Executions
+	scheduler  *core.Scheduler
+	dispatcher *core.Dispatcher
+	workers    *core.Workers
+	outcomes   *core.Outcomes
+	alerts     *core.Alerts
+	usage      *core.UsageService
+	echo       *core.Echo
+	sweeper    *core.Sweeper
+	handler    http.Handler
 }
 
 // overrides lets tests replace the clock and the resolver.
@@ -51,7 +62,7 @@ type overrides struct {
 func openStore(ctx context.Context, cfg *config, log *slog.Logger) (core.Store, error) {
 	if cfg.DatabaseURL != "" {
 		log.Info("store: postgresql")
-		return postgres.New(ctx, postgres.Config{URL: cfg.DatabaseURL})
+		return postgres.New(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.DBMaxConns)})
 	}
 	path := filepath.Join(cfg.DataDir, "cueapi.db")
 	log.Info("store: embedded sqlite", "path", path)
@@ -118,21 +129,82 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	a.accounts = core.NewAccounts(accCfg, store, cache, box, a.guard, core.NewSessions(cfg.SessionSecret), a.clock, log)
 	a.cues = core.NewCues(core.CuesConfig{WorkerHeartbeatTimeout: cfg.WorkerHeartbeatTimeout}, store, a.guard, a.clock)
 
-	health := &api.Health{Store: store, Clock: a.clock}
+	a.executions = core.NewExecutions(store, a.clock)
+	deliverer := webhook.New(a.guard, webhook.Config{MaxIdleConnsPerHost: cfg.WebhookConcurrency})
+	a.scheduler = core.NewScheduler(core.SchedulerConfig{
+		InstanceID: cfg.InstanceID, BatchSize: cfg.SchedulerBatchSize, LookAhead: cfg.SchedulerLookAhead,
+		MissedAfter: cfg.MissedRunThreshold,
+	}, store, a.clock, log)
+	a.dispatcher = core.NewDispatcher(core.DispatcherConfig{
+		Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
+	}, store, deliverer, box, a.clock, log)
+	deps := api.Deps{
+		Log: log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Executions: a.executions, Limiter: limiter,
+		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS,
+	}
+	if work, ok := store.(core.WorkStore); ok {
+		workersCfg := core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout}
+		a.alerts = core.NewAlerts(work, deliverer, box, a.clock, log)
+		a.outcomes = core.NewOutcomes(work, a.alerts, a.clock)
+		a.workers = core.NewWorkers(workersCfg, work, a.clock)
+		a.usage = core.NewUsage(store, work, limiter, a.clock)
+		a.echo = core.NewEcho(work, limiter, a.clock)
+		a.sweeper = core.NewSweeper(work, workersCfg, a.dispatcher, a.alerts, a.clock, log)
+		a.dispatcher.SetGate(func(ctx context.Context, d *core.Delivery) bool { return a.usage.Blocked(ctx, d.Execution.TenantID) })
+		a.dispatcher.OnFailed(func(ctx context.Context, d *core.Delivery) { a.alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) })
+		deps.Workers, deps.Outcomes, deps.Alerts, deps.Usage, deps.Echo = a.workers, a.outcomes, a.alerts, a.usage, a.echo
+	}
+	a.scheduler.OnFired(a.dispatcher.WakeAt)
+	a.cues.OnScheduleChange(a.scheduler.Wake)
+	a.executions.OnCreated(a.dispatcher.Wake)
+
+	health := &api.Health{Store: store, Clock: a.clock, Scheduler: schedulerStatus(store), Queue: queueStats(store, a.clock)}
 	if a.redis != nil {
 		rc := a.redis
 		health.RedisPing = func(ctx context.Context) error { return rc.Ping(ctx).Err() }
 	}
-	h, err := api.NewHandler(api.Deps{
-		Log: log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Limiter: limiter, Health: health,
-		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS,
-	})
+	deps.Health = health
+	h, err := api.NewHandler(deps)
 	if err != nil {
 		a.close()
 		return nil, err
 	}
 	a.handler = h
 	return a, nil
+}
+
+func schedulerStatus(store core.Store) api.SchedulerStatus {
+	return func(ctx context.Context) (time.Time, int, int, bool) {
+		hb, err := store.SchedulerHeartbeatLatest(ctx)
+		if err != nil {
+			return time.Time{}, 0, 0, false
+		}
+		return hb.LastRun, hb.CuesLastCycle, hb.CycleDurationMs, true
+	}
+}
+
+func queueStats(store core.Store, clock core.Clock) api.QueueStats {
+	return func(ctx context.Context) (int, int, int, int, error) {
+		q, err := store.ExecutionQueueStats(ctx, &core.ExecutionQueueStatsParams{Now: clock.Now()})
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		return q.PendingWebhooks, q.StaleDeliveries, q.PendingRetries, q.PendingWorkerClaims, nil
+	}
+}
+
+// runEngine runs the scheduler and the dispatcher until ctx ends.
+func (a *app) runEngine(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.scheduler.Run(ctx) }()
+	go func() { defer wg.Done(); a.dispatcher.Run(ctx) }()
+	if a.sweeper != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); a.sweeper.Run(ctx, time.Second) }()
+		go func() { defer wg.Done(); a.alerts.Run(ctx, time.Second) }()
+	}
+	return wg.Wait
 }
 
 func (a *app) close() {

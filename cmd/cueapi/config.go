@@ -19,6 +19,7 @@ type config struct {
 
 	DatabaseURL string // empty: embedded SQLite in DataDir
 	DataDir     string
+	DBMaxConns  int
 	RedisURL    string // empty: in-process cache and limiter
 	RedisPrefix string // namespace of every Redis key
 
@@ -36,7 +37,14 @@ type config struct {
 
 	WorkerHeartbeatTimeout time.Duration
 	WorkerClaimTimeout     time.Duration
+	WorkerUnclaimedTimeout time.Duration
 	WebhookTimeout         time.Duration
+	WebhookConcurrency     int
+	DeliveryLease          time.Duration
+	SchedulerLookAhead     time.Duration
+	SchedulerBatchSize     int
+	MissedRunThreshold     time.Duration
+	InstanceID             string
 
 	LogLevel string
 	HSTS     bool
@@ -114,6 +122,7 @@ func loadConfig(lookup envFunc) (*config, error) {
 		BaseURL:                      strings.TrimRight(get("BASE_URL", "http://localhost:8000"), "/"),
 		DatabaseURL:                  get("DATABASE_URL", ""),
 		DataDir:                      get("CUEAPI_DATA_DIR", "./data"),
+		DBMaxConns:                   getInt("DATABASE_MAX_CONNS", 16),
 		RedisURL:                     get("REDIS_URL", ""),
 		RedisPrefix:                  get("REDIS_PREFIX", "cueapi:"),
 		SessionSecret:                get("SESSION_SECRET", ""),
@@ -127,7 +136,14 @@ func loadConfig(lookup envFunc) (*config, error) {
 		DefaultRateLimitPerMinute:    getInt("DEFAULT_RATE_LIMIT_PER_MINUTE", 60),
 		WorkerHeartbeatTimeout:       getSeconds("WORKER_HEARTBEAT_TIMEOUT_SECONDS", 180),
 		WorkerClaimTimeout:           getSeconds("WORKER_CLAIM_TIMEOUT_SECONDS", 900),
+		WorkerUnclaimedTimeout:       getSeconds("WORKER_UNCLAIMED_TIMEOUT_SECONDS", 900),
 		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", 30),
+		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", 128),
+		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
+		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", 1000)) * time.Millisecond,
+		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", 500),
+		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", 300),
+		InstanceID:                   get("INSTANCE_ID", defaultInstanceID()),
 		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
 		HSTS:                         getBool("HSTS", false),
 	}
@@ -136,7 +152,13 @@ func loadConfig(lookup envFunc) (*config, error) {
 	default:
 		errs = append(errs, fmt.Sprintf("ENV: must be development, test or production, got %q", c.Env))
 	}
-	if c.Port < 1 || c.Port > 65535 {
+	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
+		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
+	}
+	if c.DeliveryLease != 0 && c.DeliveryLease <= c.WebhookTimeout {
+		errs = append(errs, "DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")
+	}
+	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Sprintf("PORT: out of range: %d", c.Port))
 	}
 	if c.DefaultActiveCueLimit < 0 || c.DefaultMonthlyExecutionLimit < 0 || c.DefaultRateLimitPerMinute < 1 {
@@ -170,4 +192,12 @@ func checkSessionSecret(s string) error {
 		return fmt.Errorf("SESSION_SECRET: a sample value; generate one with `openssl rand -hex 32`")
 	}
 	return nil
+}
+
+func defaultInstanceID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "cueapi"
+	}
+	return h + "-" + strconv.Itoa(os.Getpid())
 }

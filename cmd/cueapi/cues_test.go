@@ -72,9 +72,9 @@ func TestCues(t *testing.T) {
 				e := newTestEnv(t, be, nil)
 				key := e.register()
 				body := apiclient.CreateCueRequest{
-					Name:     "one-shot",
-					Schedule: apiclient.ScheduleInput{Type: "once", At: ptr("2026-03-21T08:30:00")},
-					Callback: &apiclient.CallbackInput{URL: ptr("https://hooks.example.com/run"), Method: ptr(apiclient.HTTPMethodPUT), Headers: &map[string]string{"X-Team": "ops"}},
+					Name:         "one-shot",
+					Schedule:     apiclient.ScheduleInput{Type: "once", At: ptr("2026-03-21T08:30:00")},
+					Callback:     &apiclient.CallbackInput{URL: ptr("https://hooks.example.com/run"), Method: ptr(apiclient.HTTPMethodPUT), Headers: &map[string]string{"X-Team": "ops"}},
 					Verification: &apiclient.VerificationInput{},
 				}
 				resp, err := e.client.CreateCueWithResponse(ctx, body, auth(key))

@@ -19,15 +19,15 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cueapi/cueapi/adapters/netguard"
+	"github.com/cueapi/cueapi/adapters/postgres/pgtest"
 	"github.com/cueapi/cueapi/api"
 	"github.com/cueapi/cueapi/api/apiclient"
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/core/coretest"
+	"github.com/cueapi/cueapi/coretest"
 )
 
 // backend selects the store (and cache/limiter) a component test runs on.
@@ -65,7 +65,7 @@ func newTestEnv(t *testing.T, be backend, mutate func(*config)) *testEnv {
 	t.Helper()
 	env := map[string]string{"ENV": "development", "CUEAPI_DATA_DIR": t.TempDir(), "SESSION_SECRET": "component-test-secret-0123456789abcdef"}
 	if be == backendPostgres {
-		env["DATABASE_URL"] = pgSchemaURL(t)
+		env["DATABASE_URL"] = pgtest.SchemaURL(t)
 		env["REDIS_URL"] = redisURL(t)
 		env["REDIS_PREFIX"] = "t" + strings.ReplaceAll(core.NewUUID(), "-", "")[:12] + ":"
 	}
@@ -150,7 +150,6 @@ func (e *testEnv) register() string {
 	require.True(e.t, strings.HasPrefix(resp.JSON201.APIKey, "cue_sk_"))
 	return resp.JSON201.APIKey
 }
-
 
 // raw sends an arbitrary request (validated like every other).
 func (e *testEnv) raw(method, path, token, body string, hdr map[string]string) (*http.Response, []byte) {
@@ -272,42 +271,4 @@ func redisURL(t *testing.T) string {
 		t.Skipf("Redis at %s is unreachable; set TEST_REDIS_URL or start redis-server: %v", u, err)
 	}
 	return u
-}
-
-// pgSchemaURL creates a fresh schema on the test PostgreSQL and returns a URL
-// whose connections use it (dropped when the test ends).
-func pgSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at TEST_DATABASE_URL is unreachable (CI=true): %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable; set TEST_DATABASE_URL or start the server: %v", err)
-	}
-	defer conn.Close(context.Background())
-	schema := "cmp_" + strings.ReplaceAll(core.NewUUID(), "-", "")[:16]
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
 }

@@ -35,6 +35,7 @@ const usage = `usage: cueapi <command>
 commands:
   serve     run the API, scheduler and dispatcher (default)
   migrate   apply database migrations and exit
+  bench     measure delivery throughput and lateness (see -h)
   version   print the version
 `
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "bench":
+		return runBench(ctx, args[1:], stdout)
 	case "serve", "migrate":
 	default:
 		fmt.Fprint(stderr, usage)
@@ -108,18 +111,26 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("cueapi listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	waitEngine := a.runEngine(engineCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		serveErr = errors.Join(serveErr, err)
 	}
-	return nil
+	// In-flight deliveries finish (bounded by their timeout) and are recorded.
+	stopEngine()
+	waitEngine()
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
 }

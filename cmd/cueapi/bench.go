@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cueapi/cueapi/core"
+)
+
+// offsetClock is the wall clock shifted by a constant: the benchmark creates
+// its cues "an hour early" and then jumps the engine's time to just before
+// they are due, so setup time never shows up as lateness.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time {
+	return time.Now().UTC().Add(time.Duration(c.offset.Load())).Truncate(time.Microsecond)
+}
+
+// benchResult is one store's figures.
+type benchResult struct {
+	Store          string
+	Cues           int
+	Delivered      int
+	Duplicates     int
+	Seconds        float64
+	PerSecond      float64
+	ReadyP50       time.Duration
+	ReadyP99       time.Duration
+	DeliveryP50    time.Duration
+	DeliveryP99    time.Duration
+	RecordedAllSec float64
+}
+
+// runBench is `cueapi bench`: N one-time cues due at the same instant,
+// webhook transport to a local sink, on the embedded store and (when a
+// PostgreSQL URL is given) on PostgreSQL.
+func runBench(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("cues", 10000, "number of one-time cues due at the same instant")
+	stores := fs.String("stores", "sqlite,postgres", "stores to measure (sqlite, postgres)")
+	pgURL := fs.String("database-url", os.Getenv("BENCH_DATABASE_URL"), "PostgreSQL URL for the postgres run (a fresh schema is created and dropped)")
+	concurrency := fs.Int("concurrency", 128, "deliveries in flight")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var results []benchResult
+	for _, st := range strings.Split(*stores, ",") {
+		st = strings.TrimSpace(st)
+		if st == "" {
+			continue
+		}
+		if st == "postgres" && *pgURL == "" {
+			fmt.Fprintln(stdout, "postgres: skipped (no -database-url / BENCH_DATABASE_URL)")
+			continue
+		}
+		r, err := benchOne(ctx, st, *pgURL, *n, *concurrency, *timeout)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", st, err)
+		}
+		results = append(results, r)
+	}
+	fmt.Fprintf(stdout, "\n%-9s %7s %9s %5s %9s %10s %10s %10s %12s %12s\n", "store", "cues", "delivered", "dups", "seconds", "exec/s", "ready p50", "ready p99", "deliver p50", "deliver p99")
+	for _, r := range results {
+		fmt.Fprintf(stdout, "%-9s %7d %9d %5d %9.2f %10.0f %10s %10s %12s %12s\n", r.Store, r.Cues, r.Delivered, r.Duplicates, r.Seconds, r.PerSecond,
+			r.ReadyP50.Round(time.Millisecond), r.ReadyP99.Round(time.Millisecond), r.DeliveryP50.Round(time.Millisecond), r.DeliveryP99.Round(time.Millisecond))
+	}
+	fmt.Fprintln(stdout, "\nexec/s: deliveries recorded as success per second, from the due instant until the last was recorded.")
+	fmt.Fprintln(stdout, "ready: when the execution became deliverable (max(created_at, scheduled_for)) minus scheduled_for (firing lateness).")
+	fmt.Fprintln(stdout, "deliver: when the sink received the webhook minus scheduled_for.")
+	return nil
+}
+
+func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, timeout time.Duration) (benchResult, error) {
+	res := benchResult{Store: store, Cues: n}
+	clock := &offsetClock{}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+	// The sink: counts deliveries per execution id and when they arrived.
+	var (
+		mu       sync.Mutex
+		received = make(map[string]time.Time, n)
+		dups     atomic.Int64
+		total    atomic.Int64
+		allIn    = make(chan struct{})
+		once     sync.Once
+	)
+	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		id := r.Header.Get("X-CueAPI-Execution-Id")
+		at := clock.Now()
+		mu.Lock()
+		if _, seen := received[id]; seen {
+			dups.Add(1)
+		} else {
+			received[id] = at
+		}
+		got := len(received)
+		mu.Unlock()
+		total.Add(1)
+		if got >= n {
+			once.Do(func() { close(allIn) })
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	go func() { _ = sink.Serve(ln) }()
+	defer sink.Close()
+
+	dir, err := os.MkdirTemp("", "cueapi-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := loadConfig(func(k string) (string, bool) {
+		switch k {
+		case "ENV":
+			return "development", true
+		case "CUEAPI_DATA_DIR":
+			return dir, true
+		case "SESSION_SECRET":
+			return "benchmark-session-secret-0123456789abcdef", true
+		case "WEBHOOK_CONCURRENCY":
+			return fmt.Sprint(concurrency), true
+		}
+		return "", false
+	})
+	if err != nil {
+		return res, err
+	}
+	cfg.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	if store == "postgres" {
+		u, drop, err := benchSchema(ctx, pgURL)
+		if err != nil {
+			return res, err
+		}
+		defer drop()
+		cfg.DatabaseURL = u
+	}
+	a, err := newApp(ctx, cfg, log, overrides{clock: clock})
+	if err != nil {
+		return res, err
+	}
+	defer a.close()
+
+	_, u, err := a.accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
+	if err != nil {
+		return res, err
+	}
+	due := clock.Now().Add(time.Hour).Truncate(time.Second)
+	url := "http://" + ln.Addr().String() + "/hook"
+	if err := benchCreateCues(ctx, a.store, u, n, due, url); err != nil {
+		return res, err
+	}
+
+	// Jump the engine's clock to 2 s before the due instant and start it.
+	clock.offset.Store(int64(due.Add(-2 * time.Second).Sub(time.Now())))
+	engineCtx, stop := context.WithCancel(ctx)
+	wait := a.runEngine(engineCtx)
+	defer func() { stop(); wait() }()
+
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case <-allIn:
+	case <-deadline.C:
+		return res, fmt.Errorf("timed out: %d of %d delivered", total.Load(), n)
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	// Wait until every result is recorded.
+	for {
+		_, done, err := a.store.ExecutionList(ctx, &core.ExecutionListParams{TenantID: u.ID, Status: ptrTo(string(core.ExecSuccess)), Limit: 1})
+		if err != nil {
+			return res, err
+		}
+		if done >= n {
+			break
+		}
+		select {
+		case <-deadline.C:
+			return res, fmt.Errorf("timed out: %d of %d recorded", done, n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	end := clock.Now()
+	res.Delivered = n
+	res.Duplicates = int(dups.Load())
+	res.Seconds = end.Sub(due).Seconds()
+	res.PerSecond = float64(n) / res.Seconds
+
+	execs, _, err := a.store.ExecutionList(ctx, &core.ExecutionListParams{TenantID: u.ID, Limit: 0})
+	if err != nil {
+		return res, err
+	}
+	var ready, deliver []time.Duration
+	mu.Lock()
+	for _, e := range execs {
+		r := e.CreatedAt
+		if r.Before(e.ScheduledFor) {
+			r = e.ScheduledFor
+		}
+		ready = append(ready, r.Sub(e.ScheduledFor))
+		if at, ok := received[string(e.ID)]; ok {
+			deliver = append(deliver, at.Sub(e.ScheduledFor))
+		}
+	}
+	mu.Unlock()
+	res.ReadyP50, res.ReadyP99 = percentile(ready, 50), percentile(ready, 99)
+	res.DeliveryP50, res.DeliveryP99 = percentile(deliver, 50), percentile(deliver, 99)
+	return res, nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	i := (len(ds)*p+99)/100 - 1
+	if i < 0 {
+		i = 0
+	}
+	return ds[i]
+}
+
+// benchCreateCues inserts n one-time webhook cues due at `due`, in parallel.
+func benchCreateCues(ctx context.Context, store core.Store, u *core.User, n int, due time.Time, url string) error {
+	var next atomic.Int64
+	errc := make(chan error, 8)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					return
+				}
+				at := due
+				c := &core.Cue{
+					ID: core.NewCueID(), TenantID: u.ID, Name: fmt.Sprintf("bench-%06d", i), Status: core.CueActive,
+					Transport: core.TransportWebhook, Schedule: core.Schedule{Type: core.ScheduleOnce, At: &at, Timezone: "UTC"},
+					Callback: core.Callback{URL: &url, Method: "POST", Headers: map[string]string{}},
+					Payload:  json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), Retry: core.DefaultRetryPolicy(),
+					OnFailure: core.OnFailure{}, CatchUp: core.CatchUpLatest, NextRun: &at, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(),
+				}
+				if _, err := store.CueCreate(ctx, &core.CueCreateParams{Cue: c, ActiveCueLimit: n + 1}); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// benchSchema creates a fresh schema for the run and returns a URL using it.
+func benchSchema(ctx context.Context, base string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	schema := "bench_" + core.RandomHex(6)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		return "", nil, err
+	}
+	drop := func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(c)
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema, drop, nil
+}

@@ -1,0 +1,395 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cueapi/cueapi/core/canonjson"
+)
+
+// Outcome limits.
+const (
+	MaxOutcomeText     = 2000
+	MaxMetadataBytes   = 10_240
+	MaxEvidenceSummary = 500
+	MaxEvidenceID      = 500
+	MaxResultType      = 100
+)
+
+// Outcomes records what handlers report and the verification of it. Safe
+// for concurrent use.
+type Outcomes struct {
+	store  WorkStore
+	alerts *Alerts
+	clock  Clock
+}
+
+// NewOutcomes wires the outcomes service; alerts may be nil.
+func NewOutcomes(store WorkStore, alerts *Alerts, clock Clock) *Outcomes {
+	return &Outcomes{store: store, alerts: alerts, clock: clock}
+}
+
+// OutcomeInput is a reported outcome with its evidence.
+type OutcomeInput struct {
+	Success    bool
+	Result     *string
+	Error      *string
+	Metadata   json.RawMessage
+	ExternalID *string
+	ResultURL  *string
+	ResultRef  *string
+	ResultType *string
+	Summary    *string
+	Artifacts  json.RawMessage
+}
+
+var (
+	errOutcomeRecorded = Conflict("outcome_already_recorded", "Outcome has already been recorded for this execution")
+	errMetadataSize    = Invalid("metadata_too_large", "Outcome metadata must be under 10KB")
+)
+
+func hasNUL(s *string) bool { return s != nil && strings.ContainsRune(*s, 0) }
+
+// rawHasNUL reports whether a JSON value carries U+0000 anywhere.
+func rawHasNUL(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	nul, err := canonjson.ContainsNUL(raw)
+	return err != nil || nul
+}
+
+// nonEmptyJSON reports whether raw is present and not null/[]/{}.
+func nonEmptyJSON(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s != "" && s != "null" && s != "[]" && s != "{}" && s != `""`
+}
+
+func nonEmpty(s *string) bool { return s != nil && *s != "" }
+
+// validateOutcome covers what the schema cannot (and, defensively, what it
+// can): lengths, and NUL characters, which PostgreSQL text and jsonb refuse.
+func validateOutcome(in *OutcomeInput) error {
+	for _, f := range []struct {
+		name string
+		v    *string
+		max  int
+	}{
+		{"result", in.Result, MaxOutcomeText}, {"error", in.Error, MaxOutcomeText},
+		{"external_id", in.ExternalID, MaxEvidenceID}, {"result_ref", in.ResultRef, MaxEvidenceID},
+		{"result_type", in.ResultType, MaxResultType}, {"summary", in.Summary, MaxEvidenceSummary},
+		{"result_url", in.ResultURL, MaxURLLength},
+	} {
+		if f.v == nil {
+			continue
+		}
+		if n := len([]rune(*f.v)); n > f.max {
+			return Unprocessable("body."+f.name, fmt.Sprintf("String should have at most %d characters", f.max))
+		}
+		if hasNUL(f.v) {
+			return Unprocessable("body."+f.name, "String should not contain null characters")
+		}
+	}
+	if in.ResultURL != nil && *in.ResultURL != "" {
+		if err := checkURLType("body.result_url", *in.ResultURL); err != nil {
+			return err
+		}
+	}
+	if rawHasNUL(in.Metadata) {
+		return Unprocessable("body.metadata", "Values should not contain null characters")
+	}
+	if rawHasNUL(in.Artifacts) {
+		return Unprocessable("body.artifacts", "Values should not contain null characters")
+	}
+	return nil
+}
+
+// OutcomeStateFor is the verification state of a reported outcome.
+func OutcomeStateFor(success bool, mode *VerificationMode, ev *Evidence, artifacts json.RawMessage) (OutcomeState, *string) {
+	if !success {
+		return OutcomeReportedFailure, nil
+	}
+	m := VerifyNone
+	if mode != nil {
+		m = *mode
+	}
+	var ok bool
+	switch m {
+	case VerifyManual:
+		return OutcomeVerificationPending, nil
+	case VerifyRequireExternalID:
+		ok = nonEmpty(ev.ExternalID)
+	case VerifyRequireResultURL:
+		ok = nonEmpty(ev.ResultURL)
+	case VerifyRequireArtifacts:
+		ok = nonEmptyJSON(artifacts)
+	default:
+		return OutcomeReportedSuccess, nil
+	}
+	valid, invalid := "valid", "invalid"
+	if ok {
+		return OutcomeVerifiedSuccess, &valid
+	}
+	return OutcomeVerificationFailed, &invalid
+}
+
+// Report records an execution's outcome exactly once. Concurrent reports
+// are serialized by the store: exactly one wins, the others get 409.
+func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *OutcomeInput) (*Execution, error) {
+	if err := validateOutcome(in); err != nil {
+		return nil, err
+	}
+	metaSize := 0
+	if len(in.Metadata) > 0 && strings.TrimSpace(string(in.Metadata)) != "null" {
+		n, err := canonjson.PythonDefaultSize(in.Metadata)
+		if err != nil {
+			return nil, Unprocessable("body.metadata", "Input should be a valid dictionary")
+		}
+		metaSize = n
+	}
+	now := s.clock.Now()
+	var cue *Cue
+	e, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, c *Cue) (*CueEffect, error) {
+		cue = c
+		if e.Outcome != nil {
+			return nil, errOutcomeRecorded
+		}
+		if metaSize > MaxMetadataBytes {
+			return nil, errMetadataSize
+		}
+		o := &Outcome{Success: in.Success, Result: in.Result, Error: in.Error, RecordedAt: now}
+		if nonEmptyJSON(in.Metadata) || strings.TrimSpace(string(in.Metadata)) == "{}" {
+			o.Metadata = compactOrNil(in.Metadata)
+		}
+		e.Outcome = o
+		ev := &e.Evidence
+		if nonEmpty(in.ExternalID) {
+			ev.ExternalID = in.ExternalID
+		}
+		if in.ResultURL != nil {
+			ev.ResultURL = in.ResultURL
+		}
+		if nonEmpty(in.ResultRef) {
+			ev.ResultRef = in.ResultRef
+		}
+		if nonEmpty(in.ResultType) {
+			ev.ResultType = in.ResultType
+		}
+		if nonEmpty(in.Summary) {
+			sum := truncateRunes(*in.Summary, MaxEvidenceSummary)
+			ev.Summary = &sum
+		}
+		if nonEmptyJSON(in.Artifacts) {
+			ev.Artifacts = compactOrNil(in.Artifacts)
+		}
+		if nonEmpty(in.ExternalID) || in.ResultURL != nil || nonEmptyJSON(in.Artifacts) {
+			ev.ProducedAt = &now
+		}
+		state, vstate := OutcomeStateFor(in.Success, c.Verification, ev, in.Artifacts)
+		e.OutcomeState = &state
+		if vstate != nil {
+			ev.ValidationState = vstate
+		}
+		e.OutcomeDeadlineAt = nil
+		e.UpdatedAt = now
+		if c.Transport != TransportWorker {
+			return nil, nil
+		}
+		// A worker's outcome completes its execution.
+		eff := &CueEffect{CountRun: true, SetLastRun: true, Now: now}
+		e.LeaseExpiresAt = nil
+		if in.Success {
+			e.Status = ExecSuccess
+			e.DeliveredAt = &now
+			e.ErrorMessage = nil
+			if c.Schedule.Type == ScheduleOnce && e.TriggeredBy == nil {
+				st := CueCompleted
+				eff.Status = &st
+			}
+		} else {
+			e.Status = ExecFailed
+			e.ErrorMessage = in.Error
+			if c.Schedule.Type == ScheduleOnce && e.TriggeredBy == nil {
+				st := CueFailed
+				eff.Status = &st
+			}
+		}
+		return eff, nil
+	}})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrExecutionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.alerts != nil && cue != nil {
+		if e.OutcomeState != nil && *e.OutcomeState == OutcomeVerificationFailed {
+			s.alerts.VerificationFailed(ctx, e, cue)
+		}
+		s.alerts.RunFinished(ctx, u.ID, cue)
+	}
+	return e, nil
+}
+
+func compactOrNil(raw json.RawMessage) json.RawMessage {
+	c, err := canonjson.Compact(raw)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// VerifyResult is the answer of Verify.
+type VerifyResult struct {
+	State  OutcomeState
+	Valid  bool
+	Reason *string
+}
+
+// Verify settles a reported outcome by hand.
+func (s *Outcomes) Verify(ctx context.Context, u *User, id ExecutionID, valid bool, reason *string) (*VerifyResult, error) {
+	if hasNUL(reason) {
+		return nil, Unprocessable("body.reason", "String should not contain null characters")
+	}
+	now := s.clock.Now()
+	var out VerifyResult
+	_, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, _ *Cue) (*CueEffect, error) {
+		cur := "None"
+		if e.OutcomeState != nil {
+			cur = string(*e.OutcomeState)
+		}
+		switch cur {
+		case string(OutcomeReportedSuccess), string(OutcomeReportedFailure), string(OutcomeVerificationPending):
+		default:
+			return nil, Conflict("invalid_state", fmt.Sprintf("Cannot verify from state '%s'", cur))
+		}
+		st, vs := OutcomeVerifiedSuccess, "valid"
+		if !valid {
+			st, vs = OutcomeVerificationFailed, "invalid"
+			if nonEmpty(reason) {
+				r := truncateRunes(*reason, MaxEvidenceSummary)
+				if e.Evidence.Summary != nil && *e.Evidence.Summary != "" {
+					r = truncateRunes(*e.Evidence.Summary+" | verification rejected: "+r, MaxEvidenceSummary)
+				}
+				e.Evidence.Summary = &r
+			}
+		}
+		e.OutcomeState = &st
+		e.Evidence.ValidationState = &vs
+		e.UpdatedAt = now
+		out = VerifyResult{State: st, Valid: valid, Reason: reason}
+		return nil, nil
+	}})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrExecutionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MarkVerificationPending reopens verification of a recorded outcome.
+func (s *Outcomes) MarkVerificationPending(ctx context.Context, u *User, id ExecutionID) error {
+	now := s.clock.Now()
+	_, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, _ *Cue) (*CueEffect, error) {
+		if e.Outcome == nil {
+			return nil, &Error{Kind: KindConflict, Code: "no_outcome", Message: "No outcome recorded yet", OmitStatus: true}
+		}
+		st := OutcomeVerificationPending
+		e.OutcomeState = &st
+		e.UpdatedAt = now
+		return nil, nil
+	}})
+	if errors.Is(err, ErrNotFound) {
+		return NotFound("http_error", "Not Found")
+	}
+	return err
+}
+
+// EvidenceInput is an evidence PATCH; empty values are ignored.
+type EvidenceInput struct {
+	ExternalID, ResultURL, ResultRef, ResultType, Summary *string
+	Artifacts, Metadata                                   json.RawMessage
+}
+
+// AppendEvidence adds evidence to a recorded outcome. A require_* mode is
+// re-evaluated when new evidence could satisfy it (the reference never
+// re-evaluated); manual decisions (verified/failed by hand) are kept.
+func (s *Outcomes) AppendEvidence(ctx context.Context, u *User, id ExecutionID, in *EvidenceInput) (*Execution, error) {
+	for _, f := range []struct {
+		name string
+		v    *string
+		max  int
+	}{{"external_id", in.ExternalID, MaxEvidenceID}, {"result_ref", in.ResultRef, MaxEvidenceID}, {"result_type", in.ResultType, MaxResultType}, {"result_url", in.ResultURL, MaxURLLength}} {
+		if f.v != nil && len([]rune(*f.v)) > f.max {
+			return nil, Unprocessable("body."+f.name, fmt.Sprintf("String should have at most %d characters", f.max))
+		}
+		if hasNUL(f.v) {
+			return nil, Unprocessable("body."+f.name, "String should not contain null characters")
+		}
+	}
+	if hasNUL(in.Summary) || rawHasNUL(in.Artifacts) || rawHasNUL(in.Metadata) {
+		return nil, Unprocessable("body", "Values should not contain null characters")
+	}
+	if len(in.Metadata) > 0 && strings.TrimSpace(string(in.Metadata)) != "null" {
+		if n, err := canonjson.PythonDefaultSize(in.Metadata); err != nil || n > MaxMetadataBytes {
+			return nil, errMetadataSize
+		}
+	}
+	now := s.clock.Now()
+	e, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, c *Cue) (*CueEffect, error) {
+		if e.Outcome == nil {
+			return nil, Conflict("no_outcome", "Report outcome first before appending evidence")
+		}
+		ev := &e.Evidence
+		if nonEmpty(in.ExternalID) {
+			ev.ExternalID = in.ExternalID
+		}
+		if nonEmpty(in.ResultURL) {
+			ev.ResultURL = in.ResultURL
+		}
+		if nonEmpty(in.ResultRef) {
+			ev.ResultRef = in.ResultRef
+		}
+		if nonEmpty(in.ResultType) {
+			ev.ResultType = in.ResultType
+		}
+		if nonEmpty(in.Summary) {
+			sum := truncateRunes(*in.Summary, MaxEvidenceSummary)
+			ev.Summary = &sum
+		}
+		if nonEmptyJSON(in.Artifacts) {
+			ev.Artifacts = compactOrNil(in.Artifacts)
+		}
+		if nonEmptyJSON(in.Metadata) {
+			ev.Metadata = compactOrNil(in.Metadata)
+		}
+		if e.OutcomeState != nil && *e.OutcomeState == OutcomeVerificationFailed && e.Outcome.Success &&
+			ev.ValidationState != nil && *ev.ValidationState == "invalid" && c.Verification != nil {
+			if st, vs := OutcomeStateFor(true, c.Verification, ev, ev.Artifacts); st == OutcomeVerifiedSuccess {
+				e.OutcomeState, ev.ValidationState = &st, vs
+			}
+		}
+		e.UpdatedAt = now
+		return nil, nil
+	}})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrExecutionNotFound
+	}
+	return e, err
+}
+
+// outcomeDeadline is when an execution delivered or claimed at now must
+// report its outcome, or nil.
+func outcomeDeadline(c *Cue, now time.Time) *time.Time {
+	if c.OutcomeDeadlineSeconds == nil {
+		return nil
+	}
+	t := now.Add(time.Duration(*c.OutcomeDeadlineSeconds) * time.Second)
+	return &t
+}

@@ -1,0 +1,93 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Sweeper runs the periodic transitions that no request triggers: expired
+// worker leases, unclaimed worker executions, missed outcome deadlines and
+// housekeeping. Every step is a conditional update, so any number of
+// replicas may sweep at once. Safe for concurrent use.
+type Sweeper struct {
+	work       WorkStore
+	workers    WorkersConfig
+	dispatcher *Dispatcher
+	alerts     *Alerts
+	clock      Clock
+	log        Logger
+	lastPurge  time.Time
+}
+
+// NewSweeper wires the sweeper.
+func NewSweeper(work WorkStore, workers WorkersConfig, dispatcher *Dispatcher, alerts *Alerts, clock Clock, log Logger) *Sweeper {
+	if workers.UnclaimedTimeout <= 0 {
+		workers.UnclaimedTimeout = 900 * time.Second
+	}
+	return &Sweeper{work: work, workers: workers, dispatcher: dispatcher, alerts: alerts, clock: clock, log: log}
+}
+
+// Messages of the worker sweep.
+const (
+	MsgLeaseReset     = "Reset: worker claim lease expired"
+	MsgLeaseExhausted = "Failed: worker claim lease expired, max attempts exhausted"
+	MsgUnclaimed      = "No worker claimed this execution within timeout window"
+)
+
+// SweepOnce runs every step once.
+func (s *Sweeper) SweepOnce(ctx context.Context) error {
+	now := s.clock.Now()
+	finished, err := s.work.ExecutionSweepWorkerLeases(ctx, &ExecutionSweepWorkerLeasesParams{
+		Now: now, UnclaimedTimeout: s.workers.UnclaimedTimeout, Limit: 500,
+		ResetMessage: MsgLeaseReset, ExhaustedMessage: MsgLeaseExhausted, MissedMessage: MsgUnclaimed,
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range finished {
+		msg := MsgUnclaimed
+		if d.Execution.ErrorMessage != nil {
+			msg = *d.Execution.ErrorMessage
+		}
+		if s.dispatcher != nil {
+			s.dispatcher.Escalate(d, msg)
+		}
+		if s.alerts != nil {
+			s.alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue)
+		}
+	}
+	timedOut, err := s.work.ExecutionSweepOutcomeDeadlines(ctx, &ExecutionSweepOutcomeDeadlinesParams{Now: now, Limit: 500})
+	if err != nil {
+		return err
+	}
+	for _, d := range timedOut {
+		if s.alerts != nil {
+			s.alerts.OutcomeTimeout(ctx, d.Execution, d.Cue)
+			s.alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue)
+		}
+	}
+	if now.Sub(s.lastPurge) >= time.Hour {
+		if _, err := s.work.DeviceCodePurge(ctx, &DeviceCodePurgeParams{Before: now.Add(-24 * time.Hour)}); err != nil {
+			s.log.Warn("purge failed", "err", err)
+		} else {
+			s.lastPurge = now
+		}
+	}
+	return nil
+}
+
+// Run sweeps every interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

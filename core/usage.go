@@ -1,0 +1,175 @@
+package core
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+)
+
+// GracePeriod is how long deliveries continue after a tenant reaches its
+// monthly execution limit (durable per month: it ends, unlike the
+// reference's, which restarted forever).
+const GracePeriod = 24 * time.Hour
+
+// UsageService reports usage and enforces the monthly execution limit.
+// Executions count when they are handed to their handler: a successful
+// webhook delivery, or a worker's first claim — webhook and worker
+// executions alike. Safe for concurrent use.
+type UsageService struct {
+	store   Store
+	work    WorkStore
+	limiter RateLimiter
+	clock   Clock
+
+	mu    sync.Mutex
+	cache map[TenantID]gateEntry
+	warn  map[TenantID]gateEntry
+}
+
+type gateEntry struct {
+	blocked bool
+	at      time.Time
+}
+
+// NewUsage wires the usage service.
+func NewUsage(store Store, work WorkStore, limiter RateLimiter, clock Clock) *UsageService {
+	return &UsageService{store: store, work: work, limiter: limiter, clock: clock, cache: map[TenantID]gateEntry{}, warn: map[TenantID]gateEntry{}}
+}
+
+// MonthStart is the first instant of t's UTC month.
+func MonthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// UsageReport is GET /v1/usage.
+type UsageReport struct {
+	Plan                string
+	PeriodStart         time.Time
+	PeriodEnd           time.Time
+	DaysRemaining       int
+	CuesUsed, CuesLimit int
+	ExecUsed, ExecLimit int
+	Projected           int
+	Outcomes            OutcomeCounts
+	RatePerMinute       int
+	RateCurrent         int
+}
+
+// Report computes the usage report of the caller. rateBucket names the
+// caller's rate-limit bucket ("" for session callers: current usage 0).
+func (s *UsageService) Report(ctx context.Context, u *User, rateBucket string) (*UsageReport, error) {
+	now := s.clock.Now()
+	start := MonthStart(now)
+	next := start.AddDate(0, 1, 0)
+	end := next.AddDate(0, 0, -1)
+	counts, err := s.store.CueCountByStatus(ctx, &CueCountByStatusParams{TenantID: u.ID})
+	if err != nil {
+		return nil, err
+	}
+	usage, err := s.work.UsageGet(ctx, &UsageGetParams{TenantID: u.ID, MonthStart: start})
+	if err != nil {
+		return nil, err
+	}
+	oc, err := s.work.OutcomeCounts(ctx, &OutcomeCountsParams{TenantID: u.ID, From: start, To: next})
+	if err != nil {
+		return nil, err
+	}
+	r := &UsageReport{
+		Plan: u.Plan, PeriodStart: start, PeriodEnd: end,
+		CuesUsed: counts[CueActive] + counts[CuePaused], CuesLimit: u.ActiveCueLimit,
+		ExecUsed: usage.Executions, ExecLimit: u.MonthlyExecutionLimit, Outcomes: *oc,
+		RatePerMinute: u.RateLimitPerMinute,
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if d := int(end.Sub(today).Hours() / 24); d > 0 {
+		r.DaysRemaining = d
+	}
+	daysElapsed := now.Day()
+	daysInMonth := end.Day()
+	r.Projected = int(math.RoundToEven(float64(usage.Executions) / float64(daysElapsed) * float64(daysInMonth)))
+	if rateBucket != "" && s.limiter != nil {
+		if n, err := s.limiter.Count(ctx, rateBucket, time.Minute, now); err == nil {
+			r.RateCurrent = n
+		}
+	}
+	return r, nil
+}
+
+// ExecutionsThisMonth is the tenant's count for the current month.
+func (s *UsageService) ExecutionsThisMonth(ctx context.Context, u *User) (int, error) {
+	usage, err := s.work.UsageGet(ctx, &UsageGetParams{TenantID: u.ID, MonthStart: MonthStart(s.clock.Now())})
+	if err != nil {
+		return 0, err
+	}
+	return usage.Executions, nil
+}
+
+// Blocked says whether a scheduled execution of the tenant may not be
+// delivered: the month's count reached the limit and the grace period that
+// began then is over. A limit of 0 or less means unlimited. Answers are
+// cached per tenant for a second so the dispatcher's hot path stays cheap.
+func (s *UsageService) Blocked(ctx context.Context, tenant TenantID) bool {
+	now := s.clock.Now()
+	s.mu.Lock()
+	if e, ok := s.cache[tenant]; ok && now.Sub(e.at) < time.Second && !now.Before(e.at) {
+		s.mu.Unlock()
+		return e.blocked
+	}
+	s.mu.Unlock()
+	blocked := s.blocked(ctx, tenant, now)
+	s.mu.Lock()
+	if len(s.cache) > 100_000 {
+		s.cache = map[TenantID]gateEntry{}
+	}
+	s.cache[tenant] = gateEntry{blocked: blocked, at: now}
+	s.mu.Unlock()
+	return blocked
+}
+
+func (s *UsageService) blocked(ctx context.Context, tenant TenantID, now time.Time) bool {
+	u, err := s.store.UserGet(ctx, &UserGetParams{ID: tenant})
+	if err != nil || u.MonthlyExecutionLimit <= 0 {
+		return false
+	}
+	month := MonthStart(now)
+	usage, err := s.work.UsageGet(ctx, &UsageGetParams{TenantID: tenant, MonthStart: month})
+	if err != nil || usage.Executions < u.MonthlyExecutionLimit {
+		return false
+	}
+	started := usage.GraceStartedAt
+	if started == nil {
+		t, err := s.work.UsageStartGrace(ctx, &UsageStartGraceParams{TenantID: tenant, MonthStart: month, Now: now})
+		if err != nil {
+			return false
+		}
+		started = &t
+	}
+	return now.Sub(*started) >= GracePeriod
+}
+
+// ApproachingLimit reports whether the tenant used 80 % or more of its
+// monthly executions (the X-CueAPI-Usage-Warning header).
+// Answers are cached per tenant for five seconds.
+func (s *UsageService) ApproachingLimit(ctx context.Context, u *User) bool {
+	if u.MonthlyExecutionLimit <= 0 {
+		return false
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	if e, ok := s.warn[u.ID]; ok && now.Sub(e.at) < 5*time.Second && !now.Before(e.at) {
+		s.mu.Unlock()
+		return e.blocked
+	}
+	s.mu.Unlock()
+	n, err := s.ExecutionsThisMonth(ctx, u)
+	warn := err == nil && float64(n)/float64(u.MonthlyExecutionLimit) >= 0.8
+	s.mu.Lock()
+	if len(s.warn) > 100_000 {
+		s.warn = map[TenantID]gateEntry{}
+	}
+	s.warn[u.ID] = gateEntry{blocked: warn, at: now}
+	s.mu.Unlock()
+	return warn
+}
