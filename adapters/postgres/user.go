@@ -65,6 +65,16 @@ func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKey
 	return userFromRow(row), nil
 }
 
+// UserGetByEmail returns the user with this exact email. ErrNotFound when
+// none has it.
+func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
+	row, err := s.q.UserGetByEmail(ctx, s.pool, p.Email)
+	if err != nil {
+		return nil, interpretError("user get by email", err)
+	}
+	return userFromRow(row), nil
+}
+
 // UserUpdate locks the user's row, runs p.Fn on it and saves the email,
 // plan, limits, webhook secret, alert webhook URL and secret and UpdatedAt
 // that Fn leaves. Fn's error aborts and is returned as is. ErrNotFound when

@@ -68,6 +68,18 @@ func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKey
 	return out, opError(op, err)
 }
 
+// UserGetByEmail returns the user with this exact email. ErrNotFound when
+// none has it.
+func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
+	const op = "user get by email"
+	row, err := s.q.UserGetByEmail(ctx, s.rdb, p.Email)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	out, err := userFromRow(row)
+	return out, opError(op, err)
+}
+
 // UserUpdate reads the user's row under the write lock, runs p.Fn on it and
 // saves the email, plan, limits, webhook secret, alert webhook URL and
 // secret and UpdatedAt that Fn leaves. Fn's error aborts and is returned as

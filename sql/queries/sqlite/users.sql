@@ -24,6 +24,9 @@ SELECT * FROM users WHERE id = @id;
 -- name: UserGetByAPIKeyHash :one
 SELECT * FROM users WHERE api_key_hash = @api_key_hash;
 
+-- name: UserGetByEmail :one
+SELECT * FROM users WHERE email = @email;
+
 -- name: UserUpdate :one
 UPDATE users SET
     email = @email,

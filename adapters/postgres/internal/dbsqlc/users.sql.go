@@ -88,6 +88,32 @@ func (q *Queries) UserGetByAPIKeyHash(ctx context.Context, db DBTX, apiKeyHash s
 	return &i, err
 }
 
+const userGetByEmail = `-- name: UserGetByEmail :one
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at FROM users WHERE email = $1
+`
+
+func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*User, error) {
+	row := db.QueryRow(ctx, userGetByEmail, email)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.APIKeyHash,
+		&i.APIKeyPrefix,
+		&i.APIKeySealed,
+		&i.Plan,
+		&i.ActiveCueLimit,
+		&i.MonthlyExecutionLimit,
+		&i.RateLimitPerMinute,
+		&i.WebhookSecretSealed,
+		&i.AlertWebhookURL,
+		&i.AlertSecretSealed,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
 const userGetForUpdate = `-- name: UserGetForUpdate :one
 SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at FROM users WHERE id = $1 FOR NO KEY UPDATE
 `

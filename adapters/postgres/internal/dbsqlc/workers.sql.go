@@ -29,3 +29,82 @@ func (q *Queries) WorkerCountActive(ctx context.Context, db DBTX, arg *WorkerCou
 	err := row.Scan(&count)
 	return count, err
 }
+
+const workerDelete = `-- name: WorkerDelete :execrows
+DELETE FROM workers WHERE user_id = $1 AND worker_id = $2
+`
+
+type WorkerDeleteParams struct {
+	UserID   string
+	WorkerID string
+}
+
+func (q *Queries) WorkerDelete(ctx context.Context, db DBTX, arg *WorkerDeleteParams) (int64, error) {
+	result, err := db.Exec(ctx, workerDelete, arg.UserID, arg.WorkerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const workerHeartbeat = `-- name: WorkerHeartbeat :exec
+INSERT INTO workers (user_id, worker_id, handlers, last_heartbeat, created_at)
+VALUES ($1, $2, $3, $4, $4)
+ON CONFLICT (user_id, worker_id) DO UPDATE SET
+    handlers = excluded.handlers,
+    last_heartbeat = excluded.last_heartbeat
+`
+
+type WorkerHeartbeatParams struct {
+	UserID   string
+	WorkerID string
+	Handlers []byte
+	Now      time.Time
+}
+
+// WorkerHeartbeat upserts a worker: handlers are replaced (NULL when none
+// were reported) and last_heartbeat moves to @now; created_at stays the
+// first heartbeat's.
+func (q *Queries) WorkerHeartbeat(ctx context.Context, db DBTX, arg *WorkerHeartbeatParams) error {
+	_, err := db.Exec(ctx, workerHeartbeat,
+		arg.UserID,
+		arg.WorkerID,
+		arg.Handlers,
+		arg.Now,
+	)
+	return err
+}
+
+const workerList = `-- name: WorkerList :many
+SELECT user_id, worker_id, handlers, last_heartbeat, created_at FROM workers
+WHERE user_id = $1
+ORDER BY last_heartbeat DESC, worker_id
+`
+
+// WorkerList returns a tenant's workers, most recent heartbeat first (ties
+// by worker_id).
+func (q *Queries) WorkerList(ctx context.Context, db DBTX, userID string) ([]*Worker, error) {
+	rows, err := db.Query(ctx, workerList, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Worker
+	for rows.Next() {
+		var i Worker
+		if err := rows.Scan(
+			&i.UserID,
+			&i.WorkerID,
+			&i.Handlers,
+			&i.LastHeartbeat,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -9,6 +9,61 @@ import (
 	"context"
 )
 
+const outcomeCounts = `-- name: OutcomeCounts :one
+SELECT
+    count(CASE WHEN outcome_recorded_at IS NOT NULL THEN 1 END) AS reported,
+    count(CASE WHEN outcome_recorded_at IS NOT NULL AND outcome_success = 1 THEN 1 END) AS succeeded,
+    count(CASE WHEN (outcome_recorded_at IS NOT NULL AND outcome_success = 0)
+                 OR (outcome_recorded_at IS NULL AND status IN ('failed', 'missed')) THEN 1 END) AS failed
+FROM executions
+WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+`
+
+type OutcomeCountsParams struct {
+	UserID      string
+	CreatedFrom string
+	CreatedTo   string
+}
+
+type OutcomeCountsRow struct {
+	Reported  int64
+	Succeeded int64
+	Failed    int64
+}
+
+// OutcomeCounts counts the tenant's executions created in
+// [@created_from, @created_to) (the index executions_user_created_idx):
+// with an outcome, of those successful, and failed (a failure outcome, or
+// none and failed/missed).
+func (q *Queries) OutcomeCounts(ctx context.Context, db DBTX, arg *OutcomeCountsParams) (*OutcomeCountsRow, error) {
+	row := db.QueryRowContext(ctx, outcomeCounts, arg.UserID, arg.CreatedFrom, arg.CreatedTo)
+	var i OutcomeCountsRow
+	err := row.Scan(&i.Reported, &i.Succeeded, &i.Failed)
+	return &i, err
+}
+
+const usageGet = `-- name: UsageGet :one
+SELECT execution_count, grace_started_at FROM usage_monthly
+WHERE user_id = ?1 AND month_start = ?2
+`
+
+type UsageGetParams struct {
+	UserID     string
+	MonthStart string
+}
+
+type UsageGetRow struct {
+	ExecutionCount int64
+	GraceStartedAt *string
+}
+
+func (q *Queries) UsageGet(ctx context.Context, db DBTX, arg *UsageGetParams) (*UsageGetRow, error) {
+	row := db.QueryRowContext(ctx, usageGet, arg.UserID, arg.MonthStart)
+	var i UsageGetRow
+	err := row.Scan(&i.ExecutionCount, &i.GraceStartedAt)
+	return &i, err
+}
+
 const usageMonthlyAdd = `-- name: UsageMonthlyAdd :exec
 INSERT INTO usage_monthly (user_id, month_start, execution_count)
 VALUES (?1, ?2, ?3)
@@ -43,4 +98,27 @@ func (q *Queries) UsageMonthlyGet(ctx context.Context, db DBTX, arg *UsageMonthl
 	var execution_count int64
 	err := row.Scan(&execution_count)
 	return execution_count, err
+}
+
+const usageStartGrace = `-- name: UsageStartGrace :one
+INSERT INTO usage_monthly (user_id, month_start, execution_count, grace_started_at)
+VALUES (?1, ?2, 0, ?3)
+ON CONFLICT (user_id, month_start) DO UPDATE SET
+    grace_started_at = coalesce(usage_monthly.grace_started_at, excluded.grace_started_at)
+RETURNING grace_started_at
+`
+
+type UsageStartGraceParams struct {
+	UserID     string
+	MonthStart string
+	Now        *string
+}
+
+// UsageStartGrace sets the month's grace_started_at unless already set and
+// returns the stored value.
+func (q *Queries) UsageStartGrace(ctx context.Context, db DBTX, arg *UsageStartGraceParams) (*string, error) {
+	row := db.QueryRowContext(ctx, usageStartGrace, arg.UserID, arg.MonthStart, arg.Now)
+	var grace_started_at *string
+	err := row.Scan(&grace_started_at)
+	return grace_started_at, err
 }
