@@ -144,17 +144,32 @@ func (a *Accounts) Register(ctx context.Context, email string) (key string, u *U
 	if ferr != nil {
 		return "", nil, Unprocessable("body.email", ferr.Error())
 	}
+	// Accounts created by register keep no recoverable copy of the key
+	// (reference behaviour: reveal works after the first regeneration).
+	return a.createUser(ctx, norm, false)
+}
+
+// createUser creates an account with plan defaults, a fresh key and
+// webhook secret; sealKey keeps a sealed copy of the key for reveal.
+func (a *Accounts) createUser(ctx context.Context, email string, sealKey bool) (string, *User, error) {
 	secret, err := a.box.Seal(NewWebhookSecret())
 	if err != nil {
 		return "", nil, err
 	}
-	key = NewAPIKey()
+	key := NewAPIKey()
 	now := a.clock.Now()
-	u = &User{
-		ID: NewTenantID(), Email: norm, APIKeyHash: HashAPIKey(key), APIKeyPrefix: APIKeyPrefix(key),
+	u := &User{
+		ID: NewTenantID(), Email: email, APIKeyHash: HashAPIKey(key), APIKeyPrefix: APIKeyPrefix(key),
 		Plan: a.cfg.DefaultPlan, ActiveCueLimit: a.cfg.DefaultActiveCueLimit,
 		MonthlyExecutionLimit: a.cfg.DefaultMonthlyExecutionLimit, RateLimitPerMinute: a.cfg.DefaultRateLimitPerMinute,
 		WebhookSecretSealed: secret, CreatedAt: now, UpdatedAt: now,
+	}
+	if sealKey {
+		s, err := a.box.Seal(key)
+		if err != nil {
+			return "", nil, err
+		}
+		u.APIKeySealed = &s
 	}
 	u, err = a.store.UserCreate(ctx, &UserCreateParams{User: u})
 	if errors.Is(err, ErrConflict) {
@@ -164,6 +179,10 @@ func (a *Accounts) Register(ctx context.Context, email string) (key string, u *U
 		return "", nil, err
 	}
 	return key, u, nil
+}
+
+func (a *Accounts) userByEmail(ctx context.Context, email string) (*User, error) {
+	return a.store.UserGetByEmail(ctx, &UserGetByEmailParams{Email: email})
 }
 
 // RegenerateKey replaces the caller's API key. The old key answers

@@ -290,6 +290,56 @@ func validateStructure(in *CueInput) error {
 	return nil
 }
 
+// MaxJSONDepth bounds the nesting of stored JSON values (payloads,
+// metadata, artifacts, echo bodies): deeper documents are refused with 422
+// rather than failing in a database.
+const MaxJSONDepth = 64
+
+var errLoneSurrogate = Invalid("invalid_json", "Request body is not valid JSON")
+
+// checkJSONShape refuses JSON that no store can hold: lone UTF-16
+// surrogates (PostgreSQL jsonb refuses them) and excessive nesting.
+func checkJSONShape(field string, raw []byte) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if lone, err := canonjson.ContainsLoneSurrogate(raw); err != nil || lone {
+		return errLoneSurrogate
+	}
+	if jsonDepth(raw) > MaxJSONDepth {
+		return Unprocessable(field, fmt.Sprintf("Input should be nested at most %d levels deep", MaxJSONDepth))
+	}
+	return nil
+}
+
+// jsonDepth is the maximum nesting of arrays and objects in raw.
+func jsonDepth(raw []byte) int {
+	depth, max, inStr, esc := 0, 0, false, false
+	for _, c := range raw {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return max
+}
+
 // MaxURLLength is the longest URL accepted (pydantic's AnyUrl limit).
 const MaxURLLength = 2083
 
@@ -315,8 +365,14 @@ func checkURLType(field, raw string) error {
 // signature and the framing of the request.
 var reservedHeaders = map[string]bool{
 	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true, "connection": true,
-	"x-cueapi-signature": true, "x-cueapi-timestamp": true, "x-cueapi-cue-id": true,
-	"x-cueapi-execution-id": true, "x-cueapi-scheduled-for": true, "x-cueapi-attempt": true,
+	"keep-alive": true, "upgrade": true, "te": true, "trailer": true, "proxy-authorization": true, "proxy-connection": true,
+}
+
+// reservedHeader reports whether a callback header name is reserved: the
+// framing headers above and every X-CueAPI-* name.
+func reservedHeader(name string) bool {
+	n := strings.ToLower(name)
+	return reservedHeaders[n] || strings.HasPrefix(n, "x-cueapi-")
 }
 
 func validateHeader(k, v string) error {
@@ -331,7 +387,7 @@ func validateHeader(k, v string) error {
 			return Unprocessable(field, "Header name contains invalid characters")
 		}
 	}
-	if reservedHeaders[strings.ToLower(k)] {
+	if reservedHeader(k) {
 		return Unprocessable(field, "Header is reserved and cannot be overridden")
 	}
 	if len(v) > MaxHeaderValueLen {
@@ -358,6 +414,9 @@ func checkPayload(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	if nul {
 		return nil, Invalid("invalid_payload", "Payload contains null bytes which are not supported")
+	}
+	if err := checkJSONShape("body.payload", raw); err != nil {
+		return nil, err
 	}
 	size, err := canonjson.PayloadSize(raw)
 	if err != nil {

@@ -567,10 +567,15 @@ func (d *Dispatcher) buildRequest(dl *Delivery, now time.Time) (*OutboundRequest
 	if err != nil {
 		return nil, err
 	}
+	if dl.Cue.Callback.Method == "GET" {
+		// A GET carries no body: sign exactly what is sent, "<timestamp>.".
+		body = nil
+		headers[1].Value = canonjson.Sign(secret, now.Unix(), nil)
+	}
 	headers = append(headers, HeaderField{"User-Agent", d.cfg.UserAgent})
 	for k, v := range dl.Cue.Callback.Headers {
 		// Reserved names were refused when saved; never let one through.
-		if reservedHeaders[strings.ToLower(k)] || strings.EqualFold(k, "user-agent") {
+		if reservedHeader(k) || strings.EqualFold(k, "user-agent") {
 			continue
 		}
 		headers = append(headers, HeaderField{k, v})

@@ -44,18 +44,23 @@ func (s *Echo) Put(ctx context.Context, token string, body []byte, headers map[s
 	if rawHasNUL(body) || strings.ContainsRune(token, 0) {
 		return Unprocessable("body", "Values should not contain null characters")
 	}
+	if err := checkJSONShape("body", body); err != nil {
+		return err
+	}
 	now := s.clock.Now()
 	d, err := s.limiter.Allow(ctx, "echo:"+clientIP, echoStoresPerIP, time.Hour, now)
 	if err == nil && !d.Allowed {
 		return &Error{Kind: KindRateLimited, Code: "rate_limit_exceeded", Message: "Echo store rate limit exceeded"}
 	}
+	// Any authenticated tenant can read an entry: keep only what a webhook
+	// test needs (Content-Type and the X-CueAPI-* headers), never
+	// credentials or other headers a caller sent.
 	clean := make(map[string]string, len(headers))
 	for k, v := range headers {
 		k = strings.ToLower(k)
-		if k == "authorization" || k == "cookie" || strings.ContainsRune(k+v, 0) {
-			continue // never keep credentials a caller sent by mistake
+		if (k == "content-type" || strings.HasPrefix(k, "x-cueapi-")) && !strings.ContainsRune(v, 0) {
+			clean[k] = v
 		}
-		clean[k] = v
 	}
 	c, err := compactJSON(body)
 	if err != nil {

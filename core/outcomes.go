@@ -16,8 +16,10 @@ const (
 	MaxOutcomeText     = 2000
 	MaxMetadataBytes   = 10_240
 	MaxEvidenceSummary = 500
-	MaxEvidenceID      = 500
-	MaxResultType      = 100
+	// MaxEvidenceID and MaxResultType are the column sizes (the reference's
+	// schema allowed 500/100 and then failed in the database).
+	MaxEvidenceID = 255
+	MaxResultType = 50
 )
 
 // Outcomes records what handlers report and the verification of it. Safe
@@ -105,7 +107,10 @@ func validateOutcome(in *OutcomeInput) error {
 	if rawHasNUL(in.Artifacts) {
 		return Unprocessable("body.artifacts", "Values should not contain null characters")
 	}
-	return nil
+	if err := checkJSONShape("body.metadata", in.Metadata); err != nil {
+		return err
+	}
+	return checkJSONShape("body.artifacts", in.Artifacts)
 }
 
 // OutcomeStateFor is the verification state of a reported outcome.
@@ -335,6 +340,12 @@ func (s *Outcomes) AppendEvidence(ctx context.Context, u *User, id ExecutionID, 
 	}
 	if hasNUL(in.Summary) || rawHasNUL(in.Artifacts) || rawHasNUL(in.Metadata) {
 		return nil, Unprocessable("body", "Values should not contain null characters")
+	}
+	if err := checkJSONShape("body.artifacts", in.Artifacts); err != nil {
+		return nil, err
+	}
+	if err := checkJSONShape("body.metadata", in.Metadata); err != nil {
+		return nil, err
 	}
 	if len(in.Metadata) > 0 && strings.TrimSpace(string(in.Metadata)) != "null" {
 		if n, err := canonjson.PythonDefaultSize(in.Metadata); err != nil || n > MaxMetadataBytes {

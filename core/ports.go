@@ -26,6 +26,9 @@ type Store interface {
 	// UserGetByAPIKeyHash returns the user whose current key has this hash.
 	// ErrNotFound when none has.
 	UserGetByAPIKeyHash(ctx context.Context, p *UserGetByAPIKeyHashParams) (*User, error)
+	// UserGetByEmail returns the user with this exact email. ErrNotFound
+	// when none has it.
+	UserGetByEmail(ctx context.Context, p *UserGetByEmailParams) (*User, error)
 	// UserUpdate runs Fn on the locked current row and saves what it leaves
 	// (email, alert webhook URL and secret, webhook secret, limits, plan).
 	// Fn's error aborts without saving and is returned as is. ErrNotFound when
@@ -70,6 +73,7 @@ type Store interface {
 	WorkerCountActive(ctx context.Context, p *WorkerCountActiveParams) (int, error)
 
 	EngineStore
+	WorkStore
 }
 
 // UserCreateParams are the inputs of Store.UserCreate. User.ID and
@@ -81,6 +85,9 @@ type UserGetParams struct{ ID TenantID }
 
 // UserGetByAPIKeyHashParams selects a user by current key hash.
 type UserGetByAPIKeyHashParams struct{ Hash string }
+
+// UserGetByEmailParams selects a user by exact email.
+type UserGetByEmailParams struct{ Email string }
 
 // UserUpdateParams is a read-modify-write of one user.
 type UserUpdateParams struct {

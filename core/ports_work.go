@@ -7,10 +7,16 @@ import (
 )
 
 // WorkStore is the part of the store behind pull workers, outcomes,
-// alerts, usage, the echo sink and device-code login. Every method is safe
-// for concurrent use by any number of processes; tenant-scoped methods
-// return ErrNotFound for another tenant's rows.
+// alerts, usage, the echo sink and device-code login.
 type WorkStore interface {
+	WorkerStore
+	AccountingStore
+}
+
+// WorkerStore holds pull workers, claims and execution read-modify-writes.
+// Every method is safe for concurrent use by any number of processes;
+// tenant-scoped methods return ErrNotFound for another tenant's rows.
+type WorkerStore interface {
 	// ---- workers (pull transport) ----
 
 	// WorkerHeartbeat upserts the tenant's worker: handlers replaced (nil
@@ -73,7 +79,13 @@ type WorkStore interface {
 	// created_at first, at most Limit) whose status is success, failed,
 	// missed or outcome_timeout — for failure streaks.
 	ExecutionRecentFinished(ctx context.Context, p *ExecutionRecentFinishedParams) ([]*Execution, error)
+}
 
+// AccountingStore holds alerts, usage, the echo sink and device-code
+// logins. Every method is safe for concurrent use by any number of
+// processes; tenant-scoped methods return ErrNotFound for another tenant's
+// rows.
+type AccountingStore interface {
 	// ---- alerts ----
 
 	// AlertCreate inserts the alert unless one of the same tenant, type and
@@ -87,22 +99,25 @@ type WorkStore interface {
 	// AlertClaimDeliveries claims up to Limit alerts due for delivery
 	// (delivery_status pending, next_delivery_at <= Now): next_delivery_at =
 	// Now + Lease, delivery_attempts + 1. Returns them with the tenant's
-	// alert URL and sealed alert secret.
+	// alert URL and sealed alert secret. Alerts whose tenant removed the URL
+	// since become failed ("alert webhook URL removed") and are not returned.
 	AlertClaimDeliveries(ctx context.Context, p *AlertClaimDeliveriesParams) ([]*AlertDelivery, error)
 	// AlertRecordDelivery stores a delivery attempt's result: delivered
 	// (delivery_status delivered, delivered_at = Now), retry (next_delivery_at
 	// = NextAttempt, last_delivery_error), or given up (delivery_status
-	// failed).
+	// failed). ErrNotFound when the alert is absent or no longer pending.
 	AlertRecordDelivery(ctx context.Context, p *AlertRecordDeliveryParams) error
 
 	// ---- usage ----
 
-	// UsageGet returns the tenant's usage for the month starting Month.
+	// UsageGet returns the tenant's usage for the month starting Month
+	// (zero values when nothing was counted; never ErrNotFound).
 	UsageGet(ctx context.Context, p *UsageGetParams) (*Usage, error)
 	// UsageStartGrace sets grace_started_at = Now for the month when unset
-	// and returns the stored value.
+	// and returns the stored value. ErrNotFound for an unknown tenant.
 	UsageStartGrace(ctx context.Context, p *UsageStartGraceParams) (time.Time, error)
-	// UsageCount adds N executions to the tenant's month.
+	// UsageCount adds N executions to the tenant's month. ErrNotFound for an
+	// unknown tenant.
 	UsageCount(ctx context.Context, p *UsageCountParams) error
 	// OutcomeCounts counts the tenant's executions created in [From, To):
 	// with an outcome, of those successful, and failed ones (outcome
@@ -120,8 +135,8 @@ type WorkStore interface {
 	// ---- device-code login ----
 
 	// DeviceCodeCreate inserts a device code, replacing an existing row of
-	// the same code that is expired (by time or status) or claimed.
-	// ErrConflict when a live one exists.
+	// the same code that is expired (by time or status, CreatedAt being
+	// "now") or claimed. ErrConflict when a live one exists.
 	DeviceCodeCreate(ctx context.Context, p *DeviceCode) error
 	// DeviceCodeGet returns the row for a code. ErrNotFound when absent.
 	DeviceCodeGet(ctx context.Context, p *DeviceCodeGetParams) (*DeviceCode, error)
