@@ -16,24 +16,28 @@ import (
 
 // Deps are what the HTTP layer needs.
 type Deps struct {
-	Log        *slog.Logger
-	Clock      core.Clock
-	Accounts   *core.Accounts
-	Cues       *core.Cues
-	Executions *core.Executions
-	Workers    *core.Workers
-	Outcomes   *core.Outcomes
-	Alerts     *core.Alerts
-	Usage      *core.UsageService
-	Echo       *core.Echo
-	Limiter    core.RateLimiter
-	Health     *Health
+	Log         *slog.Logger
+	Clock       core.Clock
+	Accounts    *core.Accounts
+	Cues        *core.Cues
+	Executions  *core.Executions
+	Workers     *core.Workers
+	Outcomes    *core.Outcomes
+	Alerts      *core.Alerts
+	Usage       *core.UsageService
+	Echo        *core.Echo
+	DeviceLogin *core.DeviceLogin
+	Limiter     core.RateLimiter
+	Health      *Health
 	// ServeSpec exposes GET /openapi.json (off in production).
 	ServeSpec bool
 	// TrustedProxies may set X-Forwarded-For.
 	TrustedProxies []netip.Prefix
 	// HSTS adds Strict-Transport-Security (behind TLS).
 	HSTS bool
+	// CORSOrigins are the exact origins (validated by ParseCORSOrigin) that
+	// are echoed with credentials allowed; empty: "*" without credentials.
+	CORSOrigins []string
 }
 
 // Spec returns the embedded OpenAPI document with servers cleared (so the
@@ -50,7 +54,7 @@ func Spec() (*openapi3.T, error) {
 // NewHandler builds the whole HTTP handler: pipeline, validator, router and
 // the strict server.
 func NewHandler(d Deps) (http.Handler, error) {
-	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Limiter == nil || d.Health == nil {
+	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Workers == nil || d.Outcomes == nil || d.Alerts == nil || d.Usage == nil || d.Echo == nil || d.DeviceLogin == nil || d.Limiter == nil || d.Health == nil {
 		return nil, fmt.Errorf("api: missing dependency")
 	}
 	doc, err := Spec()
@@ -93,6 +97,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	p := &pipeline{
 		log: d.Log, accounts: d.Accounts, limiter: d.Limiter, clock: d.Clock, router: router,
 		trustedProxies: d.TrustedProxies, hsts: d.HSTS, next: inner, serveSpec: d.ServeSpec, usage: d.Usage,
+		cors: newCORS(d.CORSOrigins),
 	}
 	return p, nil
 }

@@ -35,7 +35,17 @@ const (
 	ctxAuth
 	ctxClientIP
 	ctxHeader
+	ctxNonce
 )
+
+// htmlPages get a nonce-based Content-Security-Policy.
+var htmlPages = map[string]bool{"/auth/device": true, "/v1/auth/verify": true}
+
+// cspNonce is the request's script/style nonce ("" outside HTML pages).
+func cspNonce(ctx context.Context) string {
+	s, _ := ctx.Value(ctxNonce).(string)
+	return s
+}
 
 // requestHeader returns the request's headers (the echo sink stores them).
 func requestHeader(ctx context.Context) http.Header {
@@ -105,6 +115,7 @@ type pipeline struct {
 	hsts           bool
 	serveSpec      bool
 	usage          *core.UsageService
+	cors           *cors
 	next           http.Handler
 }
 
@@ -114,6 +125,12 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), ctxRequestID, id)
 	ctx = context.WithValue(ctx, ctxClientIP, p.clientIP(r))
 	ctx = context.WithValue(ctx, ctxHeader, r.Header)
+	if htmlPages[r.URL.Path] {
+		nonce := core.RandomHex(16)
+		ctx = context.WithValue(ctx, ctxNonce, nonce)
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
@@ -123,6 +140,9 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	if p.hsts {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	if noStore(r.URL.Path) {
+		h.Set("Cache-Control", "no-store")
 	}
 	defer func() {
 		if v := recover(); v != nil {
@@ -134,7 +154,19 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds())
 	}()
+	// CORS before everything that can answer (413, 429, 404, 401): those
+	// answers carry the headers, and preflights are never counted.
+	if p.cors.apply(rec, r) {
+		return
+	}
 	p.serve(rec, r)
+}
+
+// noStore reports whether responses to path must not be cached: every
+// /v1/auth/* answer (keys, signing secrets, session tokens — security.md
+// §1.7) and the device-login page.
+func noStore(path string) bool {
+	return strings.HasPrefix(path, "/v1/auth/") || path == "/auth/device"
 }
 
 func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {

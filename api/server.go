@@ -20,8 +20,6 @@ type Server struct {
 
 var _ apigen.StrictServerInterface = (*Server)(nil)
 
-var errNotImplemented = core.NewError(core.KindNotImplemented, "not_implemented", "This endpoint is not implemented yet")
-
 func (s *Server) user(ctx context.Context) (*core.User, error) {
 	p := principalFrom(ctx)
 	if p == nil {
@@ -118,10 +116,8 @@ func (s *Server) GetMe(ctx context.Context, _ apigen.GetMeRequestObject) (apigen
 	if err != nil {
 		return nil, err
 	}
-	if s.deps.Usage != nil {
-		if me.ExecutionsThisMonth, err = s.deps.Usage.ExecutionsThisMonth(ctx, u); err != nil {
-			return nil, err
-		}
+	if me.ExecutionsThisMonth, err = s.deps.Usage.ExecutionsThisMonth(ctx, u); err != nil {
+		return nil, err
 	}
 	return apigen.GetMe200JSONResponse{
 		Email: me.User.Email, Plan: me.User.Plan, ActiveCues: me.ActiveCues, ActiveCueLimit: me.User.ActiveCueLimit,

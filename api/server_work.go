@@ -17,9 +17,6 @@ import (
 
 // WorkerHeartbeat registers or refreshes a worker.
 func (s *Server) WorkerHeartbeat(ctx context.Context, req apigen.WorkerHeartbeatRequestObject) (apigen.WorkerHeartbeatResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -40,9 +37,6 @@ func (s *Server) WorkerHeartbeat(ctx context.Context, req apigen.WorkerHeartbeat
 
 // ListWorkers lists the caller's workers.
 func (s *Server) ListWorkers(ctx context.Context, _ apigen.ListWorkersRequestObject) (apigen.ListWorkersResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -73,9 +67,6 @@ func (s *Server) ListWorkers(ctx context.Context, _ apigen.ListWorkersRequestObj
 
 // DeleteWorker removes a worker registration.
 func (s *Server) DeleteWorker(ctx context.Context, req apigen.DeleteWorkerRequestObject) (apigen.DeleteWorkerResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -88,9 +79,6 @@ func (s *Server) DeleteWorker(ctx context.Context, req apigen.DeleteWorkerReques
 
 // ListClaimableExecutions lists worker executions ready to claim.
 func (s *Server) ListClaimableExecutions(ctx context.Context, req apigen.ListClaimableExecutionsRequestObject) (apigen.ListClaimableExecutionsResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -130,9 +118,6 @@ func (s *Server) leaseSeconds() int { return int(s.deps.Workers.ClaimLease() / t
 
 // ClaimNextExecution claims the caller's oldest claimable execution.
 func (s *Server) ClaimNextExecution(ctx context.Context, req apigen.ClaimNextExecutionRequestObject) (apigen.ClaimNextExecutionResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -146,9 +131,6 @@ func (s *Server) ClaimNextExecution(ctx context.Context, req apigen.ClaimNextExe
 
 // ClaimExecution claims one execution by id.
 func (s *Server) ClaimExecution(ctx context.Context, req apigen.ClaimExecutionRequestObject) (apigen.ClaimExecutionResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -162,9 +144,6 @@ func (s *Server) ClaimExecution(ctx context.Context, req apigen.ClaimExecutionRe
 
 // HeartbeatExecution renews a claim's lease.
 func (s *Server) HeartbeatExecution(ctx context.Context, req apigen.HeartbeatExecutionRequestObject) (apigen.HeartbeatExecutionResponseObject, error) {
-	if s.deps.Workers == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -187,9 +166,6 @@ func rawOf(p *json.RawMessage) json.RawMessage {
 
 // ReportOutcome records an execution's outcome once.
 func (s *Server) ReportOutcome(ctx context.Context, req apigen.ReportOutcomeRequestObject) (apigen.ReportOutcomeResponseObject, error) {
-	if s.deps.Outcomes == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -207,9 +183,6 @@ func (s *Server) ReportOutcome(ctx context.Context, req apigen.ReportOutcomeRequ
 
 // VerifyExecution settles an outcome by hand.
 func (s *Server) VerifyExecution(ctx context.Context, req apigen.VerifyExecutionRequestObject) (apigen.VerifyExecutionResponseObject, error) {
-	if s.deps.Outcomes == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -230,9 +203,6 @@ func (s *Server) VerifyExecution(ctx context.Context, req apigen.VerifyExecution
 
 // MarkVerificationPending reopens verification.
 func (s *Server) MarkVerificationPending(ctx context.Context, req apigen.MarkVerificationPendingRequestObject) (apigen.MarkVerificationPendingResponseObject, error) {
-	if s.deps.Outcomes == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -245,9 +215,6 @@ func (s *Server) MarkVerificationPending(ctx context.Context, req apigen.MarkVer
 
 // UpdateEvidence appends evidence to a recorded outcome.
 func (s *Server) UpdateEvidence(ctx context.Context, req apigen.UpdateEvidenceRequestObject) (apigen.UpdateEvidenceResponseObject, error) {
-	if s.deps.Outcomes == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -286,9 +253,6 @@ func remaining(used, limit int) int {
 
 // GetUsage reports usage and limits.
 func (s *Server) GetUsage(ctx context.Context, _ apigen.GetUsageRequestObject) (apigen.GetUsageResponseObject, error) {
-	if s.deps.Usage == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -323,9 +287,6 @@ func (s *Server) GetUsage(ctx context.Context, _ apigen.GetUsageRequestObject) (
 
 // ListAlerts lists the caller's alerts.
 func (s *Server) ListAlerts(ctx context.Context, req apigen.ListAlertsRequestObject) (apigen.ListAlertsResponseObject, error) {
-	if s.deps.Alerts == nil {
-		return nil, errNotImplemented
-	}
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
@@ -356,9 +317,6 @@ func (s *Server) ListAlerts(ctx context.Context, req apigen.ListAlertsRequestObj
 
 // EchoStore stores a test payload under a token.
 func (s *Server) EchoStore(ctx context.Context, req apigen.EchoStoreRequestObject) (apigen.EchoStoreResponseObject, error) {
-	if s.deps.Echo == nil {
-		return nil, errNotImplemented
-	}
 	var body []byte
 	if req.Body != nil {
 		body = *req.Body
@@ -379,9 +337,6 @@ func (s *Server) EchoStore(ctx context.Context, req apigen.EchoStoreRequestObjec
 
 // EchoRetrieve reads a stored test payload.
 func (s *Server) EchoRetrieve(ctx context.Context, req apigen.EchoRetrieveRequestObject) (apigen.EchoRetrieveResponseObject, error) {
-	if s.deps.Echo == nil {
-		return nil, errNotImplemented
-	}
 	if _, err := s.user(ctx); err != nil {
 		return nil, err
 	}

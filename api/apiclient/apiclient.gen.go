@@ -1144,7 +1144,7 @@ type ScheduleInput struct {
 	// At ISO-8601 datetime in the future; required for `once`. No zone means UTC.
 	At *string `json:"at,omitempty"`
 
-	// Cron Cron expression (5 fields or an `@` macro); required for `recurring`.
+	// Cron Cron expression (5 fields or an `@` macro, at most 100 characters); required for `recurring`. Anything else is 400 `invalid_schedule`.
 	Cron *string `json:"cron,omitempty"`
 
 	// Timezone IANA time zone name; defaults to `UTC`.
