@@ -57,6 +57,7 @@ type app struct {
 type overrides struct {
 	clock    core.Clock
 	resolver core.Resolver
+	mailer   core.Mailer
 }
 
 func openStore(ctx context.Context, cfg *config, log *slog.Logger) (core.Store, error) {
@@ -141,8 +142,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	deps := api.Deps{
 		Log: log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Executions: a.executions, Limiter: limiter,
 		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS,
+		CORSOrigins: cfg.CORSOrigins,
 	}
-	if work, ok := store.(core.WorkStore); ok {
+	{
+		work := store
 		workersCfg := core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout}
 		a.alerts = core.NewAlerts(work, deliverer, box, a.clock, log)
 		a.outcomes = core.NewOutcomes(work, a.alerts, a.clock)
@@ -153,6 +156,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		a.dispatcher.SetGate(func(ctx context.Context, d *core.Delivery) bool { return a.usage.Blocked(ctx, d.Execution.TenantID) })
 		a.dispatcher.OnFailed(func(ctx context.Context, d *core.Delivery) { a.alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) })
 		deps.Workers, deps.Outcomes, deps.Alerts, deps.Usage, deps.Echo = a.workers, a.outcomes, a.alerts, a.usage, a.echo
+		deps.DeviceLogin = core.NewDeviceLogin(core.DeviceLoginConfig{
+			BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: accCfg.AllowRegister,
+			LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
+		}, store, work, a.accounts, limiter, ov.mailer, a.clock, log)
 	}
 	a.scheduler.OnFired(a.dispatcher.WakeAt)
 	a.cues.OnScheduleChange(a.scheduler.Wake)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cueapi/cueapi/api"
 )
 
 // config is everything read from the environment. Only cmd reads the
@@ -16,6 +18,9 @@ type config struct {
 	Port    int
 	Env     string // development | test | production
 	BaseURL string
+	// DashboardURL receives the browser after a magic-link login ("" = none).
+	DashboardURL     string
+	DevLogMagicLinks bool
 
 	DatabaseURL string // empty: embedded SQLite in DataDir
 	DataDir     string
@@ -29,6 +34,9 @@ type config struct {
 
 	WebhookAllowedCIDRs []netip.Prefix
 	TrustedProxies      []netip.Prefix
+	// CORSOrigins are exact browser origins echoed with credentials
+	// allowed; empty: "Access-Control-Allow-Origin: *" without credentials.
+	CORSOrigins []string
 
 	DefaultPlan                  string
 	DefaultActiveCueLimit        int
@@ -91,6 +99,21 @@ func loadConfig(lookup envFunc) (*config, error) {
 		errs = append(errs, fmt.Sprintf("%s: not a boolean: %q", k, v))
 		return def
 	}
+	getOrigins := func(k string) []string {
+		var out []string
+		for _, part := range strings.Split(get(k, ""), ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			o, err := api.ParseCORSOrigin(part)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", k, err))
+				continue
+			}
+			out = append(out, o)
+		}
+		return out
+	}
 	getSeconds := func(k string, def int) time.Duration { return time.Duration(getInt(k, def)) * time.Second }
 	getCIDRs := func(k string) []netip.Prefix {
 		var out []netip.Prefix
@@ -120,6 +143,8 @@ func loadConfig(lookup envFunc) (*config, error) {
 		Port:                         getInt("PORT", 8000),
 		Env:                          get("ENV", "development"),
 		BaseURL:                      strings.TrimRight(get("BASE_URL", "http://localhost:8000"), "/"),
+		DashboardURL:                 strings.TrimRight(get("DASHBOARD_URL", "https://dashboard.cueapi.ai"), "/"),
+		DevLogMagicLinks:             getBool("DEV_LOG_MAGIC_LINKS", false),
 		DatabaseURL:                  get("DATABASE_URL", ""),
 		DataDir:                      get("CUEAPI_DATA_DIR", "./data"),
 		DBMaxConns:                   getInt("DATABASE_MAX_CONNS", 16),
@@ -130,6 +155,7 @@ func loadConfig(lookup envFunc) (*config, error) {
 		AllowRegister:                getBool("ALLOW_REGISTER", true),
 		WebhookAllowedCIDRs:          getCIDRs("WEBHOOK_ALLOWED_CIDRS"),
 		TrustedProxies:               getCIDRs("TRUSTED_PROXIES"),
+		CORSOrigins:                  getOrigins("CORS_ORIGINS"),
 		DefaultPlan:                  get("DEFAULT_PLAN", "free"),
 		DefaultActiveCueLimit:        getInt("DEFAULT_ACTIVE_CUE_LIMIT", 10),
 		DefaultMonthlyExecutionLimit: getInt("DEFAULT_MONTHLY_EXECUTION_LIMIT", 300),
@@ -180,6 +206,8 @@ func loadConfig(lookup envFunc) (*config, error) {
 var sampleSecrets = map[string]bool{
 	"change-me": true, "changeme": true, "secret": true, "your-secret-here": true,
 	"test-session-secret-32-chars-minimum!!": true, "dev-secret": true,
+	"change-this-to-a-long-random-string": true, "local-dev-secret-key-change-in-production": true,
+	"test-secret-key-32-chars-minimum": true,
 }
 
 func checkSessionSecret(s string) error {

@@ -262,7 +262,7 @@ func TestCues(t *testing.T) {
 					{"CronMissing", `{"name":"a","schedule":{"type":"recurring"},` + base + `}`, 400, "invalid_schedule"},
 					{"CronInvalid", `{"name":"a","schedule":{"type":"recurring","cron":"every day"},` + base + `}`, 400, "invalid_schedule"},
 					{"CronNeverMatches", `{"name":"a","schedule":{"type":"recurring","cron":"0 0 31 2 *"},` + base + `}`, 400, "invalid_schedule"},
-					{"CronTooLong", `{"name":"a","schedule":{"type":"recurring","cron":"` + strings.Repeat("1,", 60) + `1 * * * *"},` + base + `}`, 422, "validation_error"},
+					{"CronTooLong", `{"name":"a","schedule":{"type":"recurring","cron":"` + strings.Repeat("1,", 60) + `1 * * * *"},` + base + `}`, 400, "invalid_schedule"},
 					{"ZoneUnknown", `{"name":"a","schedule":{"type":"recurring","cron":"* * * * *","timezone":"+05:00"},` + base + `}`, 422, "invalid_timezone"},
 					{"AtMissing", `{"name":"a","schedule":{"type":"once"},` + base + `}`, 400, "invalid_schedule"},
 					{"AtPast", `{"name":"a","schedule":{"type":"once","at":"2020-01-01T00:00:00Z"},` + base + `}`, 400, "invalid_schedule"},

@@ -49,6 +49,8 @@ type testEnv struct {
 	srv      *httptest.Server
 	clock    *coretest.StubClock
 	resolver *netguard.FakeResolver
+	mailer   *fakeMailer
+	logOut   io.Writer // captures the server's logs (newTestEnvWithLog)
 	client   *apiclient.ClientWithResponses
 	http     *http.Client
 }
@@ -74,7 +76,7 @@ func newTestEnv(t *testing.T, be backend, mutate func(*config)) *testEnv {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	e := &testEnv{t: t, cfg: cfg, clock: coretest.NewStubClock(testNow)}
+	e := &testEnv{t: t, cfg: cfg, clock: coretest.NewStubClock(testNow), mailer: &fakeMailer{}}
 	e.resolver = netguard.NewFakeResolver()
 	for _, h := range []string{"hooks.example.com", "alerts.example.com", "example.com"} {
 		e.resolver.Set(h, publicAddr.String())
@@ -89,7 +91,10 @@ func (e *testEnv) start() {
 	if os.Getenv("CUEAPI_TEST_LOG") != "" {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	a, err := newApp(context.Background(), e.cfg, log, overrides{clock: e.clock, resolver: e.resolver})
+	if e.logOut != nil {
+		log = slog.New(slog.NewJSONHandler(e.logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a, err := newApp(context.Background(), e.cfg, log, e.overrides())
 	require.NoError(t, err)
 	e.app = a
 	e.srv = httptest.NewServer(a.handler)
@@ -97,6 +102,14 @@ func (e *testEnv) start() {
 	e.client, err = apiclient.NewClientWithResponses(e.srv.URL, apiclient.WithHTTPClient(e.http))
 	require.NoError(t, err)
 	t.Cleanup(e.stop)
+}
+
+func (e *testEnv) overrides() overrides {
+	ov := overrides{clock: e.clock, resolver: e.resolver}
+	if e.mailer != nil {
+		ov.mailer = e.mailer
+	}
+	return ov
 }
 
 func (e *testEnv) stop() {
@@ -114,6 +127,13 @@ func (e *testEnv) stop() {
 // configuration (same data directory / database).
 func (e *testEnv) restart() {
 	e.stop()
+	e.start()
+}
+
+// restartWithoutMailer restarts the server with no email provider.
+func (e *testEnv) restartWithoutMailer() {
+	e.stop()
+	e.mailer = nil
 	e.start()
 }
 
@@ -197,7 +217,10 @@ func errorCode(t *testing.T, status int, body []byte) string {
 	return env.Error.Code
 }
 
+var registerHTMLDecoder sync.Once
+
 func specRouter(t *testing.T) routers.Router {
+	registerHTMLDecoder.Do(func() { openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder) })
 	doc, err := api.Spec()
 	require.NoError(t, err)
 	r, err := gorillamux.NewRouter(doc)
@@ -271,4 +294,26 @@ func redisURL(t *testing.T) string {
 		t.Skipf("Redis at %s is unreachable; set TEST_REDIS_URL or start redis-server: %v", u, err)
 	}
 	return u
+}
+
+// fakeMailer records magic links instead of sending them.
+type fakeMailer struct {
+	mu    sync.Mutex
+	links map[string]string // email -> last link
+}
+
+func (m *fakeMailer) SendMagicLink(_ context.Context, to, link string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.links == nil {
+		m.links = map[string]string{}
+	}
+	m.links[to] = link
+	return nil
+}
+
+func (m *fakeMailer) link(to string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.links[to]
 }

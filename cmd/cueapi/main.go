@@ -2,6 +2,7 @@
 //
 //	cueapi serve     run the API, scheduler and dispatcher
 //	cueapi migrate   apply database migrations and exit
+//	cueapi worker    run handler commands for worker-transport cues
 //	cueapi version   print the version
 package main
 
@@ -36,6 +37,7 @@ commands:
   serve     run the API, scheduler and dispatcher (default)
   migrate   apply database migrations and exit
   bench     measure delivery throughput and lateness (see -h)
+  worker    run handler commands for worker-transport cues (see -h)
   version   print the version
 `
 
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "bench":
 		return runBench(ctx, args[1:], stdout)
+	case "worker":
+		return runWorker(ctx, args[1:], stdout, stderr)
 	case "serve", "migrate":
 	default:
 		fmt.Fprint(stderr, usage)

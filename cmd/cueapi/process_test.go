@@ -245,7 +245,7 @@ func TestReplicas(t *testing.T) {
 		APIKey string `json:"api_key"`
 	}
 	require.NoError(t, json.Unmarshal(body, &reg))
-	at := time.Now().UTC().Add(4 * time.Second).Format(time.RFC3339Nano)
+	at := time.Now().UTC().Add(10 * time.Second).Format(time.RFC3339Nano)
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for i := 0; i < n; i++ {
