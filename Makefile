@@ -3,6 +3,8 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 SQLC_VERSION := v1.31.1
+GOVULNCHECK_VERSION := v1.9.0
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 SQLC := bin/sqlc
 ITERATIONS ?= 1
 BENCH_CUES ?= 10000
@@ -43,6 +45,16 @@ lint: vet ## vet + gofmt check + import-direction check
 
 $(SQLC):
 	GOBIN=$(CURDIR)/bin go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+
+bin/govulncheck:
+	GOBIN=$(CURDIR)/bin go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+bin/indexdb:
+	GOBIN=$(CURDIR)/bin go install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
+
+.PHONY: vuln
+vuln: bin/govulncheck bin/indexdb ## govulncheck against an offline copy of the Go vulnerability database
+	VULNDB_VERSION=$(VULNDB_VERSION) scripts/vulncheck.sh
 
 .PHONY: generate
 generate: generate/openapi generate/sqlc generate/zones ## regenerate all generated code

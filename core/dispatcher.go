@@ -411,10 +411,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 			st := CueCompleted
 			res.CueStatus = &st
 		}
-		if c.OutcomeDeadlineSeconds != nil {
-			t := d.clock.Now().Add(time.Duration(*c.OutcomeDeadlineSeconds) * time.Second)
-			res.OutcomeDeadlineAt = &t
-		}
+		res.OutcomeDeadlineAt = outcomeDeadline(c, d.clock.Now())
 		return out
 	}
 	var retryAfter time.Duration

@@ -172,24 +172,9 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 		}
 		e.Outcome = o
 		ev := &e.Evidence
-		if nonEmpty(in.ExternalID) {
-			ev.ExternalID = in.ExternalID
-		}
-		if in.ResultURL != nil {
+		applyEvidence(ev, &EvidenceInput{ExternalID: in.ExternalID, ResultRef: in.ResultRef, ResultType: in.ResultType, Summary: in.Summary, Artifacts: in.Artifacts})
+		if in.ResultURL != nil { // an outcome's result_url is kept even when empty (reference)
 			ev.ResultURL = in.ResultURL
-		}
-		if nonEmpty(in.ResultRef) {
-			ev.ResultRef = in.ResultRef
-		}
-		if nonEmpty(in.ResultType) {
-			ev.ResultType = in.ResultType
-		}
-		if nonEmpty(in.Summary) {
-			sum := truncateRunes(*in.Summary, MaxEvidenceSummary)
-			ev.Summary = &sum
-		}
-		if nonEmptyJSON(in.Artifacts) {
-			ev.Artifacts = compactOrNil(in.Artifacts)
 		}
 		if nonEmpty(in.ExternalID) || in.ResultURL != nil || nonEmptyJSON(in.Artifacts) {
 			ev.ProducedAt = &now
@@ -358,28 +343,7 @@ func (s *Outcomes) AppendEvidence(ctx context.Context, u *User, id ExecutionID, 
 			return nil, Conflict("no_outcome", "Report outcome first before appending evidence")
 		}
 		ev := &e.Evidence
-		if nonEmpty(in.ExternalID) {
-			ev.ExternalID = in.ExternalID
-		}
-		if nonEmpty(in.ResultURL) {
-			ev.ResultURL = in.ResultURL
-		}
-		if nonEmpty(in.ResultRef) {
-			ev.ResultRef = in.ResultRef
-		}
-		if nonEmpty(in.ResultType) {
-			ev.ResultType = in.ResultType
-		}
-		if nonEmpty(in.Summary) {
-			sum := truncateRunes(*in.Summary, MaxEvidenceSummary)
-			ev.Summary = &sum
-		}
-		if nonEmptyJSON(in.Artifacts) {
-			ev.Artifacts = compactOrNil(in.Artifacts)
-		}
-		if nonEmptyJSON(in.Metadata) {
-			ev.Metadata = compactOrNil(in.Metadata)
-		}
+		applyEvidence(ev, in)
 		if e.OutcomeState != nil && *e.OutcomeState == OutcomeVerificationFailed && e.Outcome.Success &&
 			ev.ValidationState != nil && *ev.ValidationState == "invalid" && c.Verification != nil {
 			if st, vs := OutcomeStateFor(true, c.Verification, ev, ev.Artifacts); st == OutcomeVerifiedSuccess {
@@ -393,6 +357,29 @@ func (s *Outcomes) AppendEvidence(ctx context.Context, u *User, id ExecutionID, 
 		return nil, ErrExecutionNotFound
 	}
 	return e, err
+}
+
+// applyEvidence overwrites the evidence fields given non-empty values; the
+// summary is cut to MaxEvidenceSummary characters.
+func applyEvidence(ev *Evidence, in *EvidenceInput) {
+	for _, f := range []struct {
+		dst **string
+		v   *string
+	}{{&ev.ExternalID, in.ExternalID}, {&ev.ResultURL, in.ResultURL}, {&ev.ResultRef, in.ResultRef}, {&ev.ResultType, in.ResultType}} {
+		if nonEmpty(f.v) {
+			*f.dst = f.v
+		}
+	}
+	if nonEmpty(in.Summary) {
+		sum := truncateRunes(*in.Summary, MaxEvidenceSummary)
+		ev.Summary = &sum
+	}
+	if nonEmptyJSON(in.Artifacts) {
+		ev.Artifacts = compactOrNil(in.Artifacts)
+	}
+	if nonEmptyJSON(in.Metadata) {
+		ev.Metadata = compactOrNil(in.Metadata)
+	}
 }
 
 // outcomeDeadline is when an execution delivered or claimed at now must
