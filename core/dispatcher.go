@@ -37,7 +37,7 @@ type DispatcherConfig struct {
 // DefaultDispatcherConfig returns production defaults.
 func DefaultDispatcherConfig() DispatcherConfig {
 	return DispatcherConfig{
-		Concurrency: 128, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
+		Concurrency: 256, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
 		IdlePoll: 250 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
 		UserAgent: "CueAPI/1.0",
 	}
@@ -272,26 +272,39 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) {
 }
 
 // recordLoop batches results: it flushes when 256 are waiting or 5 ms after
-// the first of a batch arrived.
+// the first of a batch arrived. Up to two flushes run at once (each locks
+// its cues in id order, so concurrent flushes cannot deadlock).
 func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 	const maxBatch = 256
-	var buf []*attemptResult
-	var timer *time.Timer
-	var tick <-chan time.Time
+	var (
+		buf     []*attemptResult
+		timer   *time.Timer
+		tick    <-chan time.Time
+		flushes sync.WaitGroup
+		sem     = make(chan struct{}, 2)
+	)
+	defer flushes.Wait()
 	flush := func() {
 		if len(buf) == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := d.record(ctx, buf); err != nil {
-			d.log.Error("dispatcher record failed; the leases will expire and the executions be retried", "err", err, "count", len(buf))
-		}
-		cancel()
-		buf = buf[:0]
+		batch := buf
+		buf = nil
 		if timer != nil {
 			timer.Stop()
 			timer, tick = nil, nil
 		}
+		sem <- struct{}{}
+		flushes.Add(1)
+		go func() {
+			defer flushes.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := d.record(ctx, batch); err != nil {
+				d.log.Error("dispatcher record failed; the leases will expire and the executions be retried", "err", err, "count", len(batch))
+			}
+		}()
 	}
 	for {
 		select {

@@ -28,6 +28,13 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		return out, nil
 	}
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// A claim lost in a crash only means the execution is claimed again
+		// (at-least-once either way), so its commit need not wait for the WAL
+		// flush; attempt results are recorded with synchronous commits, and
+		// their flush covers every earlier claim.
+		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+			return interpretError(op, err)
+		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: p.Now, LeaseUntil: p.Now.Add(p.Lease), MaxRows: int32(min(p.Limit, math.MaxInt32)),
 		})

@@ -26,6 +26,13 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		return res, nil
 	}
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// Firing is idempotent ((cue, scheduled_for) is unique): a batch lost
+		// in a crash is fired again, so its commit need not wait for the WAL
+		// flush. Anything delivered from it was claimed and recorded later,
+		// and a synchronous commit flushes every earlier one.
+		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+			return interpretError(op, err)
+		}
 		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: int32(min(p.Limit, math.MaxInt32))})
 		if err != nil {
 			return interpretError(op, err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -54,10 +55,22 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	n := fs.Int("cues", 10000, "number of one-time cues due at the same instant")
 	stores := fs.String("stores", "sqlite,postgres", "stores to measure (sqlite, postgres)")
 	pgURL := fs.String("database-url", os.Getenv("BENCH_DATABASE_URL"), "PostgreSQL URL for the postgres run (a fresh schema is created and dropped)")
-	concurrency := fs.Int("concurrency", 128, "deliveries in flight")
+	concurrency := fs.Int("concurrency", 256, "deliveries in flight")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var results []benchResult
 	for _, st := range strings.Split(*stores, ",") {

@@ -164,7 +164,7 @@ func loadConfig(lookup envFunc) (*config, error) {
 		WorkerClaimTimeout:           getSeconds("WORKER_CLAIM_TIMEOUT_SECONDS", 900),
 		WorkerUnclaimedTimeout:       getSeconds("WORKER_UNCLAIMED_TIMEOUT_SECONDS", 900),
 		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", 30),
-		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", 128),
+		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", 256),
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
 		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", 1000)) * time.Millisecond,
 		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", 500),

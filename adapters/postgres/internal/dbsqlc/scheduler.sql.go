@@ -51,3 +51,15 @@ func (q *Queries) SchedulerHeartbeatPut(ctx context.Context, db DBTX, arg *Sched
 	)
 	return err
 }
+
+const txAsyncCommit = `-- name: TxAsyncCommit :exec
+SELECT set_config('synchronous_commit', 'off', true)
+`
+
+// Makes the current transaction's commit asynchronous (no WAL flush wait).
+// Used only where losing the commit in a crash is harmless: claims (the
+// execution is simply claimed again) and firing (re-fired idempotently).
+func (q *Queries) TxAsyncCommit(ctx context.Context, db DBTX) error {
+	_, err := db.Exec(ctx, txAsyncCommit)
+	return err
+}
