@@ -290,7 +290,30 @@ func domainToASCII(s string) (string, error) {
 			return "", errInvalid
 		}
 	}
-	return strings.ToLower(out), nil
+	out = strings.ToLower(out)
+	// The canonical form must canonicalize to itself (a stored URL is parsed
+	// again at delivery), and fit DNS length limits (no resolver would take
+	// a longer name anyway). Regression: FuzzCanonicalize found a long
+	// Unicode label whose Punycode form did not parse again.
+	if again, err := lookupProfile.ToASCII(out); err != nil || strings.ToLower(again) != out || !dnsLengthOK(out) {
+		return "", errInvalid
+	}
+	return out, nil
+}
+
+// dnsLengthOK reports whether a name fits DNS limits: labels of at most 63
+// octets, at most 253 octets in all (a trailing dot not counted).
+func dnsLengthOK(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if len(name) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(name, ".") {
+		if len(l) > 63 {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCII(s string) bool {
