@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -215,6 +216,22 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	op := route.Operation
 
+	// Identifiers and query values that no store can hold (NUL, invalid
+	// UTF-8) are bad input: the path is simply not found, a query value is a
+	// validation error.
+	if !storable(r.URL.Path) {
+		WriteError(w, r, p.log, core.NotFound("http_error", "Not Found"))
+		return
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if !storable(k) || !storable(v) {
+				WriteError(w, r, p.log, core.Unprocessable("query."+strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), ""), "String should not contain null or invalid characters"))
+				return
+			}
+		}
+	}
+
 	// 4. Malformed JSON before authentication (endpoints with a body only).
 	if op.RequestBody != nil && len(bytes.TrimSpace(body)) > 0 && isJSONContent(r.Header.Get("Content-Type")) {
 		if !json.Valid(body) {
@@ -254,6 +271,9 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	p.next.ServeHTTP(w, r)
 }
+
+// storable reports whether s is valid UTF-8 without NUL.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 func tooLarge() error {
 	return core.NewError(core.KindTooLarge, "request_too_large", fmt.Sprintf("Request body exceeds %d bytes", MaxBodyBytes))

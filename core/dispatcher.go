@@ -176,7 +176,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		inflight.Wait()
 		close(resCh)
 		<-recDone
-		d.escalWG.Wait()
+		// Escalations started by other components (the sweeper) may still
+		// be added; the owner waits for them with Wait once every producer
+		// has stopped.
 	}()
 	backoff := 100 * time.Millisecond
 	// Claim in batches: wait until a quarter of the slots are free rather
@@ -417,7 +419,8 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 	if status >= 200 && status < 300 {
 		res.Status = ExecSuccess
 		res.HTTPStatus = &status
-		body := truncateRunes(string(resp.Body), 2000)
+		// Receivers may answer anything: keep text every store can hold.
+		body := truncateRunes(strings.ReplaceAll(strings.ToValidUTF8(string(resp.Body), "\uFFFD"), "\x00", "\uFFFD"), 2000)
 		res.ResponseBody = &body
 		res.CountRun, res.SetLastRun, res.CountUsage = true, true, true
 		if c.Schedule.Type == ScheduleOnce && e.TriggeredBy == nil {

@@ -98,8 +98,15 @@ func interpretError(op string, err error) error {
 		return opError(op, core.ErrNotFound)
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
-		return fmt.Errorf("postgres: %s: %w (%s)", op, core.ErrConflict, pgErr.ConstraintName)
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("postgres: %s: %w (%s)", op, core.ErrConflict, pgErr.ConstraintName)
+		case "22021", "22P05": // character_not_in_repertoire (NUL, invalid UTF-8), untranslatable_character
+			// Text PostgreSQL cannot store is bad input, never a 500; the API
+			// refuses it earlier, this is the safety net.
+			return fmt.Errorf("postgres: %s: %w", op, core.Unprocessable("", "Input contains characters that cannot be stored"))
+		}
 	}
 	return opError(op, err)
 }

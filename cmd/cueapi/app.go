@@ -108,7 +108,8 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			store.Close()
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			// The parser's error quotes the URL, password included.
+			return nil, errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
 		}
 		// Fail fast when Redis is down: the limiter then falls back to the
 		// in-process window instead of stalling every request.
@@ -211,7 +212,11 @@ func (a *app) runEngine(ctx context.Context) (wait func()) {
 		go func() { defer wg.Done(); a.sweeper.Run(ctx, time.Second) }()
 		go func() { defer wg.Done(); a.alerts.Run(ctx, time.Second) }()
 	}
-	return wg.Wait
+	return func() {
+		wg.Wait()
+		// Every producer of escalations has stopped: wait for the last ones.
+		a.dispatcher.Wait()
+	}
 }
 
 func (a *app) close() {

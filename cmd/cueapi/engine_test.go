@@ -389,3 +389,43 @@ func TestEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestBadBytesNeverReachTheStore: a receiver's binary response body, and
+// NUL or invalid UTF-8 in paths and query strings, are handled as data or
+// as bad input — never a failed batch or a 500 (regressions found in review).
+func TestBadBytesNeverReachTheStore(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			e := engineEnv(t, be)
+			bin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write([]byte("GIF89a\x00\x01\xff\xfe"))
+			}))
+			t.Cleanup(bin.Close)
+			rcv := newReceiver(t)
+			key := e.register()
+			a := e.createCue(key, `{"name":"binary","schedule":{"type":"recurring","cron":"1 10 * * *"},"callback":{"url":"`+bin.URL+`/"}}`)
+			b := e.createCue(key, `{"name":"plain","schedule":{"type":"recurring","cron":"1 10 * * *"},"callback":{"url":"`+rcv.url("/")+`"}}`)
+			e.clock.Set(testNow.Add(time.Minute))
+			_, n := e.pump()
+			require.Equal(t, 2, n, "both in one recorded batch")
+			require.Equal(t, apiclient.ExecutionStatusSuccess, e.executions(key, a.ID)[0].Status)
+			require.Equal(t, apiclient.ExecutionStatusSuccess, e.executions(key, b.ID)[0].Status)
+
+			for _, path := range []string{"/v1/cues/%00", "/v1/cues/%ff%fe", "/v1/workers/%00", "/v1/echo/0123456789abcdef%00"} {
+				resp, body := e.raw("GET", path, key, "", nil)
+				if path == "/v1/workers/%00" {
+					resp, body = e.raw("DELETE", path, key, "", nil)
+				}
+				require.Equal(t, http.StatusNotFound, resp.StatusCode, path+": "+string(body))
+			}
+			for _, q := range []string{"/v1/executions?cue_id=%ff", "/v1/executions/claimable?task=%00", "/v1/cues?status=a%00"} {
+				resp, body := e.raw("GET", q, key, "", nil)
+				require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, q+": "+string(body))
+				require.Equal(t, "validation_error", errorCode(t, 422, body))
+			}
+		})
+	}
+}
