@@ -611,7 +611,13 @@ func (s *Cues) Update(ctx context.Context, u *User, id CueID, in *CueInput) (*Cu
 		return nil, ValueError("status must be 'active' or 'paused'")
 	}
 	now := s.clock.Now()
-	updated, err := s.store.CueUpdate(ctx, &CueUpdateParams{TenantID: u.ID, ID: id, Fn: func(c *Cue) error {
+	var cancelAfter *time.Time
+	if (in.Status != nil && *in.Status == string(CuePaused)) || in.Schedule != nil {
+		// Executions the scheduler materialized ahead of time for the old
+		// schedule must not run.
+		cancelAfter = &now
+	}
+	updated, err := s.store.CueUpdate(ctx, &CueUpdateParams{TenantID: u.ID, ID: id, CancelUpcomingAfter: cancelAfter, Fn: func(c *Cue) error {
 		if in.Name != nil {
 			c.Name = *in.Name
 		}
@@ -663,13 +669,6 @@ func (s *Cues) Update(ctx context.Context, u *User, id CueID, in *CueInput) (*Cu
 		return nil, dupName(*in.Name)
 	case err != nil:
 		return nil, err
-	}
-	if (in.Status != nil && *in.Status == string(CuePaused)) || in.Schedule != nil {
-		// Executions the scheduler materialized ahead of time for the old
-		// schedule must not run.
-		if _, err := s.store.ExecutionCancelUpcoming(ctx, &ExecutionCancelUpcomingParams{TenantID: u.ID, CueID: id, Now: now}); err != nil {
-			return nil, err
-		}
 	}
 	s.wake()
 	return updated, nil

@@ -138,6 +138,12 @@ type CueUpdateParams struct {
 	TenantID TenantID
 	ID       CueID
 	Fn       func(c *Cue) error
+	// CancelUpcomingAfter, when set, also deletes in the same transaction
+	// the cue's scheduler-created executions still pending and scheduled
+	// after it (materialized ahead for the old schedule) and decrements
+	// fired_count — atomically with the new schedule, so the scheduler can
+	// never slip a new-schedule run in between.
+	CancelUpcomingAfter *time.Time
 }
 
 // CueDeleteParams deletes one of a tenant's cues.

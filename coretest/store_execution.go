@@ -16,6 +16,28 @@ import (
 func (s *storeSuite) testExecutionCancelUpcoming(t *testing.T) {
 	t.Parallel()
 
+	t.Run("CueUpdateCancelsUpcomingInTheSameTransaction", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		now := engineNow
+		c := createCueWithNextRun(t, b.store, u.ID, new(now.Add(-time.Minute)), nil)
+		_, err := b.store.CueFireDue(b.ctx, &core.CueFireDueParams{Now: now, Horizon: now.Add(time.Minute), Limit: 10, Plan: func(c *core.Cue) core.FirePlan {
+			return core.FirePlan{Occurrences: []time.Time{now.Add(-time.Minute), now.Add(10 * time.Second)}, NextRun: new(now.Add(time.Hour)), Status: core.CueActive}
+		}})
+		require.NoError(t, err)
+		updated, err := b.store.CueUpdate(b.ctx, &core.CueUpdateParams{TenantID: u.ID, ID: c.ID, CancelUpcomingAfter: &now, Fn: func(cur *core.Cue) error {
+			cur.Status, cur.NextRun = core.CuePaused, nil
+			return nil
+		}})
+		require.NoError(t, err)
+		require.Equal(t, 1, updated.FiredCount, "the returned cue reflects the cancellation")
+		require.Equal(t, core.CuePaused, updated.Status)
+		remaining := listExecutions(t, b.store, c)
+		require.Len(t, remaining, 1)
+		requireTimeEqual(t, s.opts.TimePrecision, now.Add(-time.Minute), remaining[0].ScheduledFor, "the due execution stays")
+	})
+
 	t.Run("DeletesOnlyPendingScheduledFutureExecutions", func(t *testing.T) {
 		t.Parallel()
 		b := s.setup(t)

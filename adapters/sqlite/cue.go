@@ -211,6 +211,24 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 		if err != nil {
 			return interpretError(op, err)
 		}
+		if p.CancelUpcomingAfter != nil {
+			n, err := s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{
+				CueID: row.ID, UserID: row.UserID, Now: timeArg(*p.CancelUpcomingAfter),
+			})
+			if err != nil {
+				return interpretError(op, err)
+			}
+			if n > 0 {
+				if err := s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{
+					N: n, Now: timeArg(*p.CancelUpcomingAfter), ID: row.ID, UserID: row.UserID,
+				}); err != nil {
+					return interpretError(op, err)
+				}
+				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
+					return interpretError(op, err)
+				}
+			}
+		}
 		out, err = cueFromRow(row)
 		return opError(op, err)
 	})
