@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+	"unicode/utf8"
 )
 
 // Device-code login constants.
@@ -80,12 +81,15 @@ func (d *DeviceLogin) limit(ctx context.Context, key string, n int, window time.
 	return nil
 }
 
+// validDeviceCode: 6–128 characters of valid UTF-8 without NUL.
+func validDeviceCode(code string) bool {
+	n := len([]rune(code))
+	return n >= deviceCodeMinLen && n <= deviceCodeMaxLen && !hasNUL(&code) && utf8.ValidString(code)
+}
+
 // Create registers a device code chosen by the CLI.
 func (d *DeviceLogin) Create(ctx context.Context, code, clientIP string) (verificationURL string, err error) {
-	if n := len([]rune(code)); n < deviceCodeMinLen || n > deviceCodeMaxLen {
-		return "", Invalid("invalid_device_code", "Device code must be 6-128 characters")
-	}
-	if hasNUL(&code) {
+	if !validDeviceCode(code) {
 		return "", Invalid("invalid_device_code", "Device code must be 6-128 characters")
 	}
 	if err := d.limit(ctx, "dc:ip:"+clientIP, deviceCreatesPerIP, time.Hour, "Too many device code requests"); err != nil {
@@ -121,6 +125,9 @@ type handoff struct {
 // key (new accounts, or existing ones with a readable sealed key) and the
 // one-time session token, exactly once.
 func (d *DeviceLogin) Poll(ctx context.Context, code string) (*PollResult, error) {
+	if !validDeviceCode(code) {
+		return &PollResult{Status: "expired"}, nil // unknown, without a limiter key per junk value
+	}
 	if err := d.limit(ctx, "dc:poll:"+code, devicePollsPerMinute, time.Minute, "Poll rate limit exceeded"); err != nil {
 		return nil, err
 	}
@@ -189,6 +196,9 @@ func (d *DeviceLogin) SubmitEmail(ctx context.Context, code, email, clientIP str
 		return err
 	}
 	now := d.clock.Now()
+	if !validDeviceCode(code) {
+		return NotFound("device_code_not_found", "Device code not found")
+	}
 	dc, err := d.acct.DeviceCodeGet(ctx, &DeviceCodeGetParams{Code: code})
 	if errors.Is(err, ErrNotFound) {
 		return NotFound("device_code_not_found", "Device code not found")
@@ -261,6 +271,9 @@ func (d *DeviceLogin) Verify(ctx context.Context, code, token string) (*Verified
 			return ErrVerifyToken
 		}
 		return nil
+	}
+	if !validDeviceCode(code) {
+		return nil, ErrVerifyNotFound
 	}
 	dc, err := d.acct.DeviceCodeGet(ctx, &DeviceCodeGetParams{Code: code})
 	if errors.Is(err, ErrNotFound) {

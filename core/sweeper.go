@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 )
 
@@ -16,7 +18,9 @@ type Sweeper struct {
 	alerts     *Alerts
 	clock      Clock
 	log        Logger
-	lastPurge  time.Time
+
+	mu        sync.Mutex
+	lastPurge time.Time
 }
 
 // NewSweeper wires the sweeper.
@@ -34,15 +38,16 @@ const (
 	MsgUnclaimed      = "No worker claimed this execution within timeout window"
 )
 
-// SweepOnce runs every step once.
+// SweepOnce runs every step once; a failing step does not stop the others.
 func (s *Sweeper) SweepOnce(ctx context.Context) error {
 	now := s.clock.Now()
+	var errs []error
 	finished, err := s.work.ExecutionSweepWorkerLeases(ctx, &ExecutionSweepWorkerLeasesParams{
 		Now: now, UnclaimedTimeout: s.workers.UnclaimedTimeout, Limit: 500,
 		ResetMessage: MsgLeaseReset, ExhaustedMessage: MsgLeaseExhausted, MissedMessage: MsgUnclaimed,
 	})
 	if err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	for _, d := range finished {
 		msg := MsgUnclaimed
@@ -58,7 +63,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) error {
 	}
 	timedOut, err := s.work.ExecutionSweepOutcomeDeadlines(ctx, &ExecutionSweepOutcomeDeadlinesParams{Now: now, Limit: 500})
 	if err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	for _, d := range timedOut {
 		if s.alerts != nil {
@@ -66,14 +71,19 @@ func (s *Sweeper) SweepOnce(ctx context.Context) error {
 			s.alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue)
 		}
 	}
-	if now.Sub(s.lastPurge) >= time.Hour {
+	s.mu.Lock()
+	due := now.Sub(s.lastPurge) >= time.Hour
+	s.mu.Unlock()
+	if due {
 		if _, err := s.work.DeviceCodePurge(ctx, &DeviceCodePurgeParams{Before: now.Add(-24 * time.Hour)}); err != nil {
-			s.log.Warn("purge failed", "err", err)
+			errs = append(errs, err)
 		} else {
+			s.mu.Lock()
 			s.lastPurge = now
+			s.mu.Unlock()
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Run sweeps every interval until ctx ends.

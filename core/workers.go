@@ -117,8 +117,10 @@ func (w *Workers) Claim(ctx context.Context, u *User, id ExecutionID, workerID s
 func (w *Workers) HeartbeatExecution(ctx context.Context, u *User, id ExecutionID, workerID *string) (time.Time, error) {
 	now := w.clock.Now()
 	until := now.Add(w.cfg.ClaimLease)
-	_, err := w.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, _ *Cue) (*CueEffect, error) {
-		if e.Status != ExecDelivering {
+	_, err := w.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, c *Cue) (*CueEffect, error) {
+		// Only worker claims have leases to renew; a webhook delivery's
+		// lease belongs to the dispatcher.
+		if e.Status != ExecDelivering || c.Transport != TransportWorker {
 			return nil, errNotClaiming
 		}
 		if workerID != nil && *workerID != "" && e.ClaimedByWorker != nil && *e.ClaimedByWorker != *workerID {

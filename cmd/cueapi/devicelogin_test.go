@@ -148,6 +148,14 @@ func TestDeviceLogin(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, "rate_limit_exceeded", errorCode(t, 429, r.Body), "sixth creation from one IP within the hour")
 
+				for _, junk := range []string{"x", strings.Repeat("J", 500), "NUL\u0000-code"} {
+					p, err := e.client.PollDeviceCodeWithResponse(ctx, apiclient.DeviceCodeRequest{DeviceCode: junk})
+					require.NoError(t, err)
+					require.Equal(t, apiclient.DeviceCodeStatus("expired"), p.JSON200.Status, "junk codes read as unknown")
+				}
+				resp, body := e.raw("GET", "/v1/auth/verify?token=x&device_code=AB%00CDEFG", "", "", nil)
+				require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, string(body))
+				require.Equal(t, "validation_error", errorCode(t, 422, body))
 				p, err := e.client.PollDeviceCodeWithResponse(ctx, apiclient.DeviceCodeRequest{DeviceCode: "UNKNOWN-1"})
 				require.NoError(t, err)
 				require.Equal(t, apiclient.DeviceCodeStatus("expired"), p.JSON200.Status)

@@ -484,6 +484,10 @@ func (w *worker) execute(ctx context.Context, ex apiclient.ClaimableExecution, h
 	var waitErr error
 	select {
 	case waitErr = <-waitc:
+		// Whatever the handler left running in its process group would
+		// outlive its lease and timeout: stop it. (The group id cannot be
+		// reused while members remain, so this never hits another group.)
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	case <-timer.C:
 		run.timedOut = true
 		log.Warn("job timed out; stopping its process group", "timeout", h.Timeout.String())
@@ -491,6 +495,7 @@ func (w *worker) execute(ctx context.Context, ex apiclient.ClaimableExecution, h
 	case <-ctx.Done():
 		select {
 		case waitErr = <-waitc: // finished just in time: report it
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		default:
 			run.abandoned = true
 			w.terminate(pgid, waitc)

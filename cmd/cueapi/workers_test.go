@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cueapi/cueapi/api/apiclient"
+	"github.com/cueapi/cueapi/core"
 )
 
 // workerExecution creates a worker cue and fires it; returns (cue, execution).
@@ -223,4 +224,23 @@ func TestWorkers(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestHeartbeatRenewsOnlyWorkerLeases: an execution heartbeat on a webhook
+// delivery in progress must not stretch the dispatcher's lease (review
+// finding).
+func TestHeartbeatRenewsOnlyWorkerLeases(t *testing.T) {
+	t.Parallel()
+	e := engineEnv(t, backendSQLite)
+	rcv := newReceiver(t)
+	key := e.register()
+	c := e.createCue(key, `{"name":"hook","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":"`+rcv.url("/")+`"}}`)
+	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+	require.NoError(t, err)
+	claimed, err := e.app.store.ExecutionClaimDeliveries(context.Background(), &core.ExecutionClaimDeliveriesParams{Now: e.clock.Now(), Lease: time.Minute, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	hb, err := e.client.HeartbeatExecutionWithResponse(context.Background(), f.JSON200.ID, &apiclient.HeartbeatExecutionParams{}, auth(key))
+	require.NoError(t, err)
+	require.Equal(t, "execution_not_claiming", errorCode(t, 409, hb.Body))
 }
