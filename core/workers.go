@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,7 +46,7 @@ func (w *Workers) Heartbeat(ctx context.Context, u *User, workerID string, handl
 	}
 	for i, h := range handlers {
 		if strings.ContainsRune(h, 0) || len(h) > 255 {
-			return time.Time{}, Unprocessable("body.handlers."+itoa(i), "String should have at most 255 characters and no null characters")
+			return time.Time{}, Unprocessable("body.handlers."+strconv.Itoa(i), "String should have at most 255 characters and no null characters")
 		}
 	}
 	now := w.clock.Now()
@@ -147,18 +148,4 @@ func HeartbeatStatus(age time.Duration) string {
 		return "stale"
 	}
 	return "dead"
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }

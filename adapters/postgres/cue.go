@@ -213,18 +213,11 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			return interpretError(op, err)
 		}
 		if p.CancelUpcomingAfter != nil {
-			n, err := s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{
-				CueID: row.ID, UserID: row.UserID, Now: *p.CancelUpcomingAfter,
-			})
+			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, *p.CancelUpcomingAfter)
 			if err != nil {
 				return interpretError(op, err)
 			}
 			if n > 0 {
-				if err := s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{
-					N: int32(n), Now: *p.CancelUpcomingAfter, ID: row.ID, UserID: row.UserID,
-				}); err != nil {
-					return interpretError(op, err)
-				}
 				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
 					return interpretError(op, err)
 				}

@@ -190,15 +190,8 @@ func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCa
 		if err != nil {
 			return interpretError(op, err)
 		}
-		n, err = s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{
-			CueID: string(p.CueID), UserID: tenant, Now: p.Now,
-		})
-		if err != nil || n == 0 {
-			return interpretError(op, err)
-		}
-		return interpretError(op, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{
-			N: int32(n), Now: p.Now, ID: string(p.CueID), UserID: tenant,
-		}))
+		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, p.Now)
+		return interpretError(op, err)
 	})
 	if err != nil {
 		return 0, err
@@ -259,4 +252,15 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 		e.ReplayedFrom = &id
 	}
 	return e
+}
+
+// cancelUpcoming deletes the cue's scheduler-created executions still
+// pending after now and takes them off fired_count, inside tx (the caller
+// holds the cue's row lock). It returns how many went.
+func (s *Store) cancelUpcoming(ctx context.Context, tx pgx.Tx, cueID, userID string, now time.Time) (int64, error) {
+	n, err := s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{CueID: cueID, UserID: userID, Now: now})
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{N: int32(n), Now: now, ID: cueID, UserID: userID})
 }

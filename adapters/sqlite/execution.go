@@ -194,15 +194,8 @@ func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCa
 		if err != nil {
 			return interpretError(op, err)
 		}
-		n, err = s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{
-			CueID: string(p.CueID), UserID: tenant, Now: timeArg(p.Now),
-		})
-		if err != nil || n == 0 {
-			return interpretError(op, err)
-		}
-		return interpretError(op, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{
-			N: n, Now: timeArg(p.Now), ID: string(p.CueID), UserID: tenant,
-		}))
+		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, timeArg(p.Now))
+		return interpretError(op, err)
 	})
 	if err != nil {
 		return 0, err
@@ -267,4 +260,15 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		return nil, d.err
 	}
 	return e, nil
+}
+
+// cancelUpcoming deletes the cue's scheduler-created executions still
+// pending after now and takes them off fired_count, inside tx (the write
+// transaction). It returns how many went.
+func (s *Store) cancelUpcoming(ctx context.Context, tx *sql.Tx, cueID, userID, now string) (int64, error) {
+	n, err := s.q.ExecutionDeleteUpcoming(ctx, tx, &dbsqlc.ExecutionDeleteUpcomingParams{CueID: cueID, UserID: userID, Now: now})
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{N: n, Now: now, ID: cueID, UserID: userID})
 }
