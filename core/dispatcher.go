@@ -50,7 +50,7 @@ func DefaultDispatcherConfig() DispatcherConfig {
 // counted. Safe for concurrent use.
 type Dispatcher struct {
 	cfg       DispatcherConfig
-	store     EngineStore
+	store     ExecutionStore
 	deliverer Deliverer
 	box       SecretBox
 	clock     Clock
@@ -86,7 +86,7 @@ func (d *Dispatcher) Escalate(dl *Delivery, errorMessage string) {
 }
 
 // NewDispatcher wires a dispatcher.
-func NewDispatcher(cfg DispatcherConfig, store EngineStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Dispatcher {
+func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Dispatcher {
 	def := DefaultDispatcherConfig()
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = def.Concurrency

@@ -25,13 +25,13 @@ const (
 // Outcomes records what handlers report and the verification of it. Safe
 // for concurrent use.
 type Outcomes struct {
-	store  WorkStore
+	store  ExecutionStore
 	alerts *Alerts
 	clock  Clock
 }
 
 // NewOutcomes wires the outcomes service; alerts may be nil.
-func NewOutcomes(store WorkStore, alerts *Alerts, clock Clock) *Outcomes {
+func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock) *Outcomes {
 	return &Outcomes{store: store, alerts: alerts, clock: clock}
 }
 

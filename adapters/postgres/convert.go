@@ -3,10 +3,13 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cueapi/cueapi/core"
 )
@@ -146,4 +149,19 @@ func verificationValue(s *string) *core.VerificationMode {
 	}
 	v := core.VerificationMode(*s)
 	return &v
+}
+
+// clampInt32 fits a count into an integer column.
+func clampInt32(n int) int32 {
+	return int32(min(max(n, math.MinInt32), math.MaxInt32))
+}
+
+// tenantError is interpretError for writes of a tenant's own rows: a
+// foreign key violation means the tenant does not exist (ErrNotFound).
+func tenantError(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
+		return fmt.Errorf("postgres: %s: %w (%s)", op, core.ErrNotFound, pgErr.ConstraintName)
+	}
+	return interpretError(op, err)
 }

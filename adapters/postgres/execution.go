@@ -1,9 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -263,4 +267,791 @@ func (s *Store) cancelUpcoming(ctx context.Context, tx pgx.Tx, cueID, userID str
 		return n, err
 	}
 	return n, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{N: int32(n), Now: now, ID: cueID, UserID: userID})
+}
+
+// ExecutionClaimDeliveries claims up to p.Limit due webhook executions in
+// one transaction of two statements: one UPDATE claims them (its selection
+// locks FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint
+// sets, and re-checks each row, so a row claimed meanwhile is passed over),
+// one SELECT reads their cues and the owners' sealed webhook secrets. The
+// deliveries are ordered by scheduled time, then id.
+func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionClaimDeliveriesParams) ([]*core.Delivery, error) {
+	const op = "execution claim deliveries"
+	out := []*core.Delivery{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// A claim lost in a crash only means the execution is claimed again
+		// (at-least-once either way), so its commit need not wait for the WAL
+		// flush; attempt results are recorded with synchronous commits, and
+		// their flush covers every earlier claim.
+		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+			return interpretError(op, err)
+		}
+		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
+			Now: p.Now, LeaseUntil: p.Now.Add(p.Lease), MaxRows: int32(min(p.Limit, math.MaxInt32)),
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		cueIDs := make([]string, 0, len(rows))
+		for _, row := range rows {
+			cueIDs = append(cueIDs, row.CueID)
+		}
+		slices.Sort(cueIDs)
+		cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
+		if err != nil {
+			return interpretError(op+": read cues", err)
+		}
+		cues := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
+		for _, cr := range cueRows {
+			cues[cr.Cue.ID] = cr
+		}
+		for _, row := range rows {
+			cr, ok := cues[row.CueID]
+			if !ok { // the foreign key and the row lock rule it out
+				return opError(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
+			}
+			c, err := cueFromRow(&cr.Cue)
+			if err != nil {
+				return opError(op, err)
+			}
+			out = append(out, &core.Delivery{Execution: executionFromRow(row), Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortDeliveries(out)
+	return out, nil
+}
+
+// sortDeliveries orders deliveries by scheduled time, then id.
+func sortDeliveries(ds []*core.Delivery) {
+	slices.SortFunc(ds, func(a, b *core.Delivery) int {
+		return cmp.Or(a.Execution.ScheduledFor.Compare(b.Execution.ScheduledFor), strings.Compare(string(a.Execution.ID), string(b.Execution.ID)))
+	})
+}
+
+// ExecutionRecordDeliveries stores p.Results in one transaction of at most
+// four statements, whatever their number: it locks the results' cues in id
+// order (so concurrent batches, schedulers and cancellations, which all lock
+// a cue before its executions, never deadlock), updates the executions that
+// are still delivering with attempts == Attempt from one unnest(…), then
+// applies the applied results' cue effects aggregated per cue (run counts
+// summed, last status wins) and their usage aggregated per tenant. A nil
+// result, or one whose id is not a UUID, is not applied.
+func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.ExecutionRecordDeliveriesParams) ([]bool, error) {
+	const op = "execution record deliveries"
+	applied := make([]bool, len(p.Results))
+	args := recordArgs(p)
+	if len(args.Ids) == 0 {
+		return applied, nil
+	}
+	cueIDs := make([]string, 0, len(p.Results))
+	for _, r := range p.Results {
+		if r != nil {
+			cueIDs = append(cueIDs, string(r.CueID))
+		}
+	}
+	slices.Sort(cueIDs)
+	cueIDs = slices.Compact(cueIDs)
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		clear(applied)
+		if err := s.q.CueLockMany(ctx, tx, cueIDs); err != nil {
+			return interpretError(op+": lock cues", err)
+		}
+		rows, err := s.q.ExecutionRecordDeliveries(ctx, tx, args)
+		if err != nil {
+			return interpretError(op, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		owners := make([]*dbsqlc.ExecutionRecordDeliveriesRow, len(p.Results))
+		for _, row := range rows {
+			applied[row.Idx] = true
+			owners[row.Idx] = row
+		}
+		fx := newDeliveryEffects()
+		for i, r := range p.Results {
+			if applied[i] {
+				fx.add(owners[i].CueID, owners[i].UserID, r)
+			}
+		}
+		if len(fx.cues) > 0 {
+			cu := &dbsqlc.CueRecordDeliveriesParams{Now: p.Now}
+			for _, id := range fx.cueOrder() {
+				e := fx.cues[id]
+				cu.Ids = append(cu.Ids, id)
+				cu.Runs = append(cu.Runs, e.runs)
+				cu.SetLastRuns = append(cu.SetLastRuns, e.setLastRun)
+				cu.Statuses = append(cu.Statuses, e.status)
+			}
+			if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
+				return interpretError(op+": update cues", err)
+			}
+		}
+		if len(fx.usage) > 0 {
+			ua := &dbsqlc.UsageMonthlyAddParams{MonthStart: monthStart(p.Now)}
+			for _, user := range fx.userOrder() {
+				ua.UserIds = append(ua.UserIds, user)
+				ua.Counts = append(ua.Counts, fx.usage[user])
+			}
+			if err := s.q.UsageMonthlyAdd(ctx, tx, ua); err != nil {
+				return interpretError(op+": count usage", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+// recordArgs lays the results out as the arrays of the batch update, in
+// execution id order (so rows are locked in one order); Idxs maps each back
+// to its position in p.Results.
+func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecordDeliveriesParams {
+	type item struct {
+		idx int
+		id  string
+	}
+	items := make([]item, 0, len(p.Results))
+	for i, r := range p.Results {
+		if r == nil {
+			continue
+		}
+		if id, ok := uuidArg(string(r.ExecutionID)); ok {
+			items = append(items, item{i, id})
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int { return cmp.Or(strings.Compare(a.id, b.id), cmp.Compare(a.idx, b.idx)) })
+	n := len(items)
+	a := &dbsqlc.ExecutionRecordDeliveriesParams{
+		Now:                   p.Now,
+		Idxs:                  make([]int32, n),
+		Ids:                   make([]string, n),
+		Attempt:               make([]int32, n),
+		Attempts:              make([]int32, n),
+		Statuses:              make([]string, n),
+		ResponseCodes:         make([]int32, n),
+		HasResponseCodes:      make([]bool, n),
+		ResponseBodies:        make([]string, n),
+		HasResponseBodies:     make([]bool, n),
+		ErrorMessages:         make([]string, n),
+		HasErrorMessages:      make([]bool, n),
+		NextRetries:           make([]time.Time, n),
+		HasNextRetries:        make([]bool, n),
+		DueAts:                make([]time.Time, n),
+		HasDueAts:             make([]bool, n),
+		OutcomeDeadlineAts:    make([]time.Time, n),
+		HasOutcomeDeadlineAts: make([]bool, n),
+	}
+	for j, it := range items {
+		r := p.Results[it.idx]
+		a.Idxs[j] = int32(it.idx)
+		a.Ids[j] = it.id
+		a.Attempt[j] = clampInt32(r.Attempt)
+		a.Attempts[j] = clampInt32(r.Attempts)
+		a.Statuses[j] = string(r.Status)
+		if r.HTTPStatus != nil {
+			a.ResponseCodes[j], a.HasResponseCodes[j] = clampInt32(*r.HTTPStatus), true
+		}
+		if r.ResponseBody != nil {
+			a.ResponseBodies[j], a.HasResponseBodies[j] = *r.ResponseBody, true
+		}
+		if r.ErrorMessage != nil {
+			a.ErrorMessages[j], a.HasErrorMessages[j] = *r.ErrorMessage, true
+		}
+		if next, due := retryTimes(r, p.Now); due != nil {
+			if next != nil {
+				a.NextRetries[j], a.HasNextRetries[j] = *next, true
+			}
+			a.DueAts[j], a.HasDueAts[j] = *due, true
+		}
+		if r.OutcomeDeadlineAt != nil {
+			a.OutcomeDeadlineAts[j], a.HasOutcomeDeadlineAts[j] = *r.OutcomeDeadlineAt, true
+		}
+	}
+	return a
+}
+
+// retryTimes returns next_retry and due_at for a result: NextRetry for
+// both when it is retrying (due now when NextRetry is missing, so the
+// execution cannot get stuck), NULL otherwise.
+func retryTimes(r *core.DeliveryResult, now time.Time) (next, due *time.Time) {
+	if r.Status != core.ExecRetrying {
+		return nil, nil
+	}
+	if r.NextRetry == nil {
+		return nil, &now
+	}
+	return r.NextRetry, r.NextRetry
+}
+
+// deliveryEffects aggregates applied results' effects per cue and tenant.
+type deliveryEffects struct {
+	cues  map[string]*cueEffect
+	usage map[string]int32
+}
+
+type cueEffect struct {
+	runs       int32
+	setLastRun bool
+	status     string // "" keeps the status
+}
+
+func newDeliveryEffects() *deliveryEffects {
+	return &deliveryEffects{cues: map[string]*cueEffect{}, usage: map[string]int32{}}
+}
+
+// add folds in one applied result of an execution of cueID owned by user;
+// results must come in their input order (the last status wins).
+func (fx *deliveryEffects) add(cueID, user string, r *core.DeliveryResult) {
+	if r.CountRun || r.SetLastRun || r.CueStatus != nil {
+		e := fx.cues[cueID]
+		if e == nil {
+			e = &cueEffect{}
+			fx.cues[cueID] = e
+		}
+		if r.CountRun {
+			e.runs++
+		}
+		e.setLastRun = e.setLastRun || r.SetLastRun
+		if r.CueStatus != nil {
+			e.status = string(*r.CueStatus)
+		}
+	}
+	if r.CountUsage {
+		fx.usage[user]++
+	}
+}
+
+func (fx *deliveryEffects) cueOrder() []string {
+	ids := make([]string, 0, len(fx.cues))
+	for id := range fx.cues {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (fx *deliveryEffects) userOrder() []string {
+	ids := make([]string, 0, len(fx.usage))
+	for id := range fx.usage {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ExecutionQueueStats counts the delivery queue as of p.Now in one
+// statement whose counts each scan a partial index: webhook executions
+// pending and due, delivering with an expired lease, and retrying or
+// retry_ready; worker executions pending.
+func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueStatsParams) (*core.QueueStats, error) {
+	row, err := s.q.ExecutionQueueStats(ctx, s.pool, p.Now)
+	if err != nil {
+		return nil, interpretError("execution queue stats", err)
+	}
+	return &core.QueueStats{
+		PendingWebhooks:     int(row.PendingWebhooks),
+		StaleDeliveries:     int(row.StaleDeliveries),
+		PendingRetries:      int(row.PendingRetries),
+		PendingWorkerClaims: int(row.PendingWorkerClaims),
+	}, nil
+}
+
+// ExecutionClaimable lists the tenant's worker executions that are pending
+// and scheduled by p.Now, oldest scheduled_for first (ties by id), with
+// their cues, in one statement over executions_claimable_idx. Task keeps
+// only executions whose cue payload's "task" is that string, before the
+// limit. A Limit of 0 or less means no limit.
+func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
+	const op = "execution claimable"
+	out := []*core.Claimable{}
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return out, nil
+	}
+	maxRows, _ := pageArgs(p.Limit, 0)
+	rows, err := s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
+		UserID: tenant, Now: p.Now, Task: p.Task, MaxRows: maxRows,
+	})
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	for _, r := range rows {
+		c, err := cueFromRow(&r.Cue)
+		if err != nil {
+			return nil, opError(op, err)
+		}
+		out = append(out, &core.Claimable{Execution: executionFromRow(&r.Execution), Cue: c})
+	}
+	return out, nil
+}
+
+// ExecutionClaimWorker claims one worker execution for p.WorkerID in one
+// conditional UPDATE: by id (waiting for a concurrent claimer, then
+// re-checking), or the oldest claimable one, optionally of payload task
+// p.Task (skipping rows other claimers hold, so concurrent claimers take
+// different executions). A first claim with CountUsage adds one execution
+// to the tenant's month of p.Now in the same transaction. ErrNotFound when
+// nothing matched or the id is not a UUID.
+func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
+	const op = "execution claim worker"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	var id string
+	if p.ID != nil {
+		if id, ok = uuidArg(string(*p.ID)); !ok {
+			return nil, opError(op, core.ErrNotFound)
+		}
+	}
+	leaseUntil := p.Now.Add(p.Lease)
+	var out *core.Execution
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var (
+			row *dbsqlc.Execution
+			err error
+		)
+		if p.ID != nil {
+			row, err = s.q.ExecutionClaimWorkerByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerByIDParams{
+				WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: leaseUntil, ID: id, UserID: tenant,
+			})
+		} else {
+			row, err = s.q.ExecutionClaimWorkerNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerNextParams{
+				WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: leaseUntil, UserID: tenant, Task: p.Task,
+			})
+		}
+		if err != nil {
+			return interpretError(op, err)
+		}
+		if p.CountUsage && row.Attempts == 1 {
+			err := s.q.UsageMonthlyAdd(ctx, tx, &dbsqlc.UsageMonthlyAddParams{
+				MonthStart: monthStart(p.Now), UserIds: []string{tenant}, Counts: []int32{1},
+			})
+			if err != nil {
+				return interpretError(op+": count usage", err)
+			}
+		}
+		out = executionFromRow(row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
+// both locked FOR NO KEY UPDATE (the cue first: the order CueFireDue and
+// ExecutionRecordDeliveries lock in), so concurrent calls on one execution
+// run one after the other. It saves the fields the port lists (due_at
+// derived, see savedDueAt) and applies the returned CueEffect and usage in
+// the same transaction. Fn's error aborts and is returned as is.
+// ErrNotFound when the execution is absent or foreign, or an id is not a
+// UUID.
+func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
+	const op = "execution update"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	id, ok := uuidArg(string(p.ID))
+	if !ok {
+		return nil, opError(op, core.ErrNotFound)
+	}
+	var out *core.Execution
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		cueID, err := s.q.ExecutionCueID(ctx, tx, &dbsqlc.ExecutionCueIDParams{ID: id, UserID: tenant})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		cueRow, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: cueID, UserID: tenant})
+		if err != nil {
+			return interpretError(op+": lock cue", err)
+		}
+		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		c, err := cueFromRow(cueRow)
+		if err != nil {
+			return opError(op, err)
+		}
+		e := executionFromRow(row)
+		eff, err := p.Fn(e, c)
+		if err != nil {
+			return err
+		}
+		args, err := saveArgs(row.ID, e, row.DueAt)
+		if err != nil {
+			return opError(op, err)
+		}
+		saved, err := s.q.ExecutionSave(ctx, tx, args)
+		if err != nil {
+			return interpretError(op, err)
+		}
+		out = executionFromRow(saved)
+		if eff == nil {
+			return nil
+		}
+		if eff.CountRun || eff.SetLastRun || eff.Status != nil {
+			var runs int32
+			if eff.CountRun {
+				runs = 1
+			}
+			var status string
+			if eff.Status != nil {
+				status = string(*eff.Status)
+			}
+			err := s.q.CueRecordDeliveries(ctx, tx, &dbsqlc.CueRecordDeliveriesParams{
+				Now: eff.Now, Ids: []string{cueID}, Runs: []int32{runs}, SetLastRuns: []bool{eff.SetLastRun}, Statuses: []string{status},
+			})
+			if err != nil {
+				return interpretError(op+": update cue", err)
+			}
+		}
+		if eff.CountUsage {
+			err := s.q.UsageMonthlyAdd(ctx, tx, &dbsqlc.UsageMonthlyAddParams{
+				MonthStart: monthStart(eff.Now), UserIds: []string{tenant}, Counts: []int32{1},
+			})
+			if err != nil {
+				return interpretError(op+": count usage", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// saveArgs lays out the fields a read-modify-write saves; current is the
+// row's due_at.
+func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.ExecutionSaveParams, error) {
+	artifacts, err := jsonArg(e.Evidence.Artifacts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evidence artifacts: %w", err)
+	}
+	evidenceMeta, err := jsonArg(e.Evidence.Metadata, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evidence metadata: %w", err)
+	}
+	a := &dbsqlc.ExecutionSaveParams{
+		ID:                      id,
+		Status:                  string(e.Status),
+		ErrorMessage:            e.ErrorMessage,
+		DeliveredAt:             e.DeliveredAt,
+		LeaseExpiresAt:          e.LeaseExpiresAt,
+		DueAt:                   savedDueAt(e, current),
+		ClaimedByWorker:         e.ClaimedByWorker,
+		ClaimedAt:               e.ClaimedAt,
+		LastHeartbeatAt:         e.LastHeartbeatAt,
+		OutcomeDeadlineAt:       e.OutcomeDeadlineAt,
+		EvidenceExternalID:      e.Evidence.ExternalID,
+		EvidenceResultURL:       e.Evidence.ResultURL,
+		EvidenceResultRef:       e.Evidence.ResultRef,
+		EvidenceResultType:      e.Evidence.ResultType,
+		EvidenceSummary:         e.Evidence.Summary,
+		EvidenceArtifacts:       artifacts,
+		EvidenceMetadata:        evidenceMeta,
+		EvidenceValidationState: e.Evidence.ValidationState,
+		EvidenceProducedAt:      e.Evidence.ProducedAt,
+		UpdatedAt:               e.UpdatedAt,
+	}
+	if e.Outcome != nil {
+		meta, err := jsonArg(e.Outcome.Metadata, nil)
+		if err != nil {
+			return nil, fmt.Errorf("outcome metadata: %w", err)
+		}
+		a.OutcomeSuccess = &e.Outcome.Success
+		a.OutcomeResult = e.Outcome.Result
+		a.OutcomeError = e.Outcome.Error
+		a.OutcomeMetadata = meta
+		a.OutcomeRecordedAt = &e.Outcome.RecordedAt
+	}
+	if e.OutcomeState != nil {
+		a.OutcomeState = new(string(*e.OutcomeState))
+	}
+	return a, nil
+}
+
+// savedDueAt is the due_at a read-modify-write stores: the lease expiry
+// while delivering, the current value while pending, retrying or
+// retry_ready, NULL otherwise.
+func savedDueAt(e *core.Execution, current *time.Time) *time.Time {
+	switch e.Status {
+	case core.ExecDelivering:
+		return e.LeaseExpiresAt
+	case core.ExecPending, core.ExecRetrying, core.ExecRetryReady:
+		return current
+	}
+	return nil
+}
+
+// ExecutionSweepWorkerLeases runs the two worker sweep steps in one
+// transaction (so a failure leaves nothing changed and unescalated) and
+// returns the executions that became failed, then those that became missed
+// (each ordered by scheduled time, then id), with their cues as updated
+// and the owners' sealed webhook secrets.
+//
+// Expired claims: it lists up to p.Limit worker executions delivering with
+// lease_expires_at <= p.Now (oldest lease first), locks their cues (id
+// order, skipping locked ones), then those executions (skipping locked
+// ones) and, re-checking each, returns it to pending (claim fields,
+// heartbeat and outcome deadline cleared, due_at = p.Now, ResetMessage)
+// while attempts < the cue's max attempts, else fails it (ExhaustedMessage).
+// Unclaimed: the same for up to p.Limit pending worker executions with
+// due_at <= p.Now - p.UnclaimedTimeout, which become missed
+// (MissedMessage). For each failed or missed execution the cue gets
+// last_run = p.Now and, when active, status failed (a one-time cue's
+// scheduled run) or paused with next_run cleared (a recurring cue with
+// on_failure.pause). Rows another transaction holds are left to a later
+// sweep, so concurrent sweepers never wait for each other (nor deadlock
+// with the cue-then-execution lockers).
+func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.ExecutionSweepWorkerLeasesParams) ([]*core.Delivery, error) {
+	const op = "execution sweep worker leases"
+	out := []*core.Delivery{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	maxRows := int32(min(p.Limit, math.MaxInt32))
+	cutoff := p.Now.Add(-p.UnclaimedTimeout)
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		out = out[:0]
+		failed, err := s.sweepStep(ctx, tx, op, p.Now,
+			func() ([]sweepCandidate, error) {
+				rows, err := s.q.ExecutionListExpiredLeases(ctx, tx, &dbsqlc.ExecutionListExpiredLeasesParams{Now: p.Now, MaxRows: maxRows})
+				cands := make([]sweepCandidate, len(rows))
+				for i, r := range rows {
+					cands[i] = sweepCandidate{id: r.ID, cueID: r.CueID}
+				}
+				return cands, err
+			},
+			func(ids, cueIDs []string) ([]*dbsqlc.Execution, error) {
+				return s.q.ExecutionExpireLeases(ctx, tx, &dbsqlc.ExecutionExpireLeasesParams{
+					ResetMessage: p.ResetMessage, ExhaustedMessage: p.ExhaustedMessage, Now: p.Now, Ids: ids, CueIds: cueIDs,
+				})
+			})
+		if err != nil {
+			return err
+		}
+		missed, err := s.sweepStep(ctx, tx, op+": unclaimed", p.Now,
+			func() ([]sweepCandidate, error) {
+				rows, err := s.q.ExecutionListUnclaimed(ctx, tx, &dbsqlc.ExecutionListUnclaimedParams{Cutoff: cutoff, MaxRows: maxRows})
+				cands := make([]sweepCandidate, len(rows))
+				for i, r := range rows {
+					cands[i] = sweepCandidate{id: r.ID, cueID: r.CueID}
+				}
+				return cands, err
+			},
+			func(ids, cueIDs []string) ([]*dbsqlc.Execution, error) {
+				return s.q.ExecutionMarkUnclaimedMissed(ctx, tx, &dbsqlc.ExecutionMarkUnclaimedMissedParams{
+					MissedMessage: p.MissedMessage, Now: p.Now, Ids: ids, CueIds: cueIDs, Cutoff: cutoff,
+				})
+			})
+		if err != nil {
+			return err
+		}
+		out = append(append(out, failed...), missed...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sweepCandidate is an execution a sweep may change, read without a lock.
+type sweepCandidate struct{ id, cueID string }
+
+// sweepStep runs one worker sweep step in tx: list reads the candidates,
+// their cues are locked (id order, skipping locked ones), update changes
+// the candidates of the locked cues (skipping locked rows, re-checking
+// each) and returns them; the ones that ended (failed or missed) get their
+// cue effects and are returned as deliveries, ordered by scheduled time,
+// then id.
+func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Time,
+	list func() ([]sweepCandidate, error),
+	update func(ids, cueIDs []string) ([]*dbsqlc.Execution, error),
+) ([]*core.Delivery, error) {
+	cands, err := list()
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(cands))
+	cueIDs := make([]string, 0, len(cands))
+	for _, c := range cands {
+		ids = append(ids, c.id)
+		cueIDs = append(cueIDs, c.cueID)
+	}
+	slices.Sort(cueIDs)
+	locked, err := s.q.CueLockManySkipLocked(ctx, tx, slices.Compact(cueIDs))
+	if err != nil {
+		return nil, interpretError(op+": lock cues", err)
+	}
+	if len(locked) == 0 {
+		return nil, nil
+	}
+	cues := make(map[string]*dbsqlc.CueLockManySkipLockedRow, len(locked))
+	lockedIDs := make([]string, 0, len(locked))
+	for _, c := range locked {
+		cues[c.ID] = c
+		lockedIDs = append(lockedIDs, c.ID)
+	}
+	rows, err := update(ids, lockedIDs)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	effects := map[string]string{} // cue id → status effect ("" none)
+	var ended []*dbsqlc.Execution
+	for _, r := range rows {
+		if r.Status == string(core.ExecPending) {
+			continue // reset: claimable again
+		}
+		ended = append(ended, r)
+		c := cues[r.CueID]
+		if prev, ok := effects[r.CueID]; !ok || prev == "" {
+			effects[r.CueID] = sweptCueStatus(c.ScheduleType, c.OnFailurePause, r.TriggeredBy)
+		}
+	}
+	if len(ended) == 0 {
+		return nil, nil
+	}
+	cu := &dbsqlc.CueRecordDeliveriesParams{Now: now}
+	for _, id := range lockedIDs { // id order
+		st, ok := effects[id]
+		if !ok {
+			continue
+		}
+		cu.Ids = append(cu.Ids, id)
+		cu.Runs = append(cu.Runs, 0)
+		cu.SetLastRuns = append(cu.SetLastRuns, true)
+		cu.Statuses = append(cu.Statuses, st)
+	}
+	if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
+		return nil, interpretError(op+": update cues", err)
+	}
+	out, err := s.deliveriesOf(ctx, tx, ended)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	return out, nil
+}
+
+// deliveriesOf pairs executions with their cues and the owners' sealed
+// webhook secrets, read in tx, ordered by scheduled time, then id.
+func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
+	cueIDs := make([]string, 0, len(rows))
+	for _, r := range rows {
+		cueIDs = append(cueIDs, r.CueID)
+	}
+	slices.Sort(cueIDs)
+	cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
+	if err != nil {
+		return nil, fmt.Errorf("read cues: %w", err)
+	}
+	byID := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
+	for _, cr := range cueRows {
+		byID[cr.Cue.ID] = cr
+	}
+	out := make([]*core.Delivery, 0, len(rows))
+	for _, r := range rows {
+		cr, ok := byID[r.CueID]
+		if !ok { // the foreign key and the row lock rule it out
+			return nil, fmt.Errorf("cue %s of execution %s is missing", r.CueID, r.ID)
+		}
+		c, err := cueFromRow(&cr.Cue)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &core.Delivery{Execution: executionFromRow(r), Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
+	}
+	sortDeliveries(out)
+	return out, nil
+}
+
+// sweptCueStatus is the status an execution that failed or was missed
+// gives its cue ("" none; applied only to an active cue): failed for a
+// one-time cue's scheduled run, paused for a recurring cue with
+// on_failure.pause.
+func sweptCueStatus(scheduleType string, pause bool, triggeredBy *string) string {
+	switch {
+	case scheduleType == string(core.ScheduleOnce) && triggeredBy == nil:
+		return string(core.CueFailed)
+	case scheduleType == string(core.ScheduleRecurring) && pause:
+		return string(core.CuePaused)
+	}
+	return ""
+}
+
+// ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose
+// outcome deadline passed by p.Now without an outcome (oldest deadline
+// first, skipping rows another transaction holds, re-checking each):
+// status outcome_timeout, outcome deadline, lease and due_at cleared. It
+// returns them (ordered by scheduled time, then id) with their cues and the
+// owners' sealed webhook secrets.
+func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.ExecutionSweepOutcomeDeadlinesParams) ([]*core.Delivery, error) {
+	const op = "execution sweep outcome deadlines"
+	out := []*core.Delivery{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
+			Now: p.Now, MaxRows: int32(min(p.Limit, math.MaxInt32)),
+		})
+		if err != nil {
+			return interpretError(op, err)
+		}
+		if len(rows) == 0 {
+			out = []*core.Delivery{}
+			return nil
+		}
+		out, err = s.deliveriesOf(ctx, tx, rows)
+		return interpretError(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExecutionRecentFinished returns the tenant's cue's latest executions
+// whose status is success, failed, missed or outcome_timeout, newest
+// created_at first (ties by id descending), at most p.Limit (0 or less: no
+// limit); empty for a tenant that is not a UUID.
+func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
+	const op = "execution recent finished"
+	execs := []*core.Execution{}
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return execs, nil
+	}
+	maxRows, _ := pageArgs(p.Limit, 0)
+	rows, err := s.q.ExecutionRecentFinished(ctx, s.pool, &dbsqlc.ExecutionRecentFinishedParams{
+		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
+	})
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	for _, r := range rows {
+		execs = append(execs, executionFromRow(r))
+	}
+	return execs, nil
 }

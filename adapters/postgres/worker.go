@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
@@ -23,4 +25,74 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 		return 0, interpretError("worker count active", err)
 	}
 	return int(n), nil
+}
+
+// WorkerHeartbeat upserts the tenant's worker: handlers replaced (nil stores
+// NULL), last_heartbeat = p.Now, created_at kept from the first heartbeat.
+// ErrNotFound when the tenant is not a UUID.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatParams) error {
+	const op = "worker heartbeat"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return opError(op, core.ErrNotFound)
+	}
+	var handlers []byte
+	if p.Handlers != nil {
+		b, err := json.Marshal(p.Handlers)
+		if err != nil {
+			return opError(op, err)
+		}
+		handlers = b
+	}
+	return interpretError(op, s.q.WorkerHeartbeat(ctx, s.pool, &dbsqlc.WorkerHeartbeatParams{
+		UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: p.Now,
+	}))
+}
+
+// WorkerList returns the tenant's workers, most recent heartbeat first (ties
+// by worker id); empty for a tenant that is not a UUID.
+func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
+	const op = "worker list"
+	workers := []*core.Worker{}
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return workers, nil
+	}
+	rows, err := s.q.WorkerList(ctx, s.pool, tenant)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	for _, r := range rows {
+		w := &core.Worker{
+			TenantID:      core.TenantID(r.UserID),
+			WorkerID:      r.WorkerID,
+			LastHeartbeat: utc(r.LastHeartbeat),
+			CreatedAt:     utc(r.CreatedAt),
+		}
+		if r.Handlers != nil {
+			if err := json.Unmarshal(r.Handlers, &w.Handlers); err != nil {
+				return nil, opError(op, fmt.Errorf("decode handlers: %w", err))
+			}
+		}
+		workers = append(workers, w)
+	}
+	return workers, nil
+}
+
+// WorkerDelete deletes the tenant's worker. ErrNotFound when absent or
+// foreign.
+func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
+	const op = "worker delete"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return opError(op, core.ErrNotFound)
+	}
+	n, err := s.q.WorkerDelete(ctx, s.pool, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
+	if err != nil {
+		return interpretError(op, err)
+	}
+	if n == 0 {
+		return opError(op, core.ErrNotFound)
+	}
+	return nil
 }

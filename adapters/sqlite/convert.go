@@ -3,10 +3,14 @@ package sqlite
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cueapi/cueapi/core"
 )
@@ -196,4 +200,14 @@ func verificationValue(s *string) *core.VerificationMode {
 	}
 	v := core.VerificationMode(*s)
 	return &v
+}
+
+// tenantError is interpretError for writes of a tenant's own rows: a
+// foreign key violation means the tenant does not exist (ErrNotFound).
+func tenantError(op string, err error) error {
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) && sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return fmt.Errorf("sqlite: %s: %w (%s)", op, core.ErrNotFound, sqErr.Error())
+	}
+	return interpretError(op, err)
 }

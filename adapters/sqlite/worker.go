@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
@@ -23,4 +25,78 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 		return 0, interpretError("worker count active", err)
 	}
 	return int(n), nil
+}
+
+// WorkerHeartbeat upserts the tenant's worker: handlers replaced (nil stores
+// NULL), last_heartbeat = p.Now, created_at kept from the first heartbeat.
+// ErrNotFound when the tenant is not a UUID.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatParams) error {
+	const op = "worker heartbeat"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return opError(op, core.ErrNotFound)
+	}
+	var handlers *string
+	if p.Handlers != nil {
+		b, err := json.Marshal(p.Handlers)
+		if err != nil {
+			return opError(op, err)
+		}
+		handlers = new(string(b))
+	}
+	return interpretError(op, s.q.WorkerHeartbeat(ctx, s.wdb, &dbsqlc.WorkerHeartbeatParams{
+		UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: timeArg(p.Now),
+	}))
+}
+
+// WorkerList returns the tenant's workers, most recent heartbeat first (ties
+// by worker id); empty for a tenant that is not a UUID.
+func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
+	const op = "worker list"
+	workers := []*core.Worker{}
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return workers, nil
+	}
+	rows, err := s.q.WorkerList(ctx, s.rdb, tenant)
+	if err != nil {
+		return nil, interpretError(op, err)
+	}
+	for _, r := range rows {
+		var d decoder
+		w := &core.Worker{
+			TenantID:      core.TenantID(r.UserID),
+			WorkerID:      r.WorkerID,
+			LastHeartbeat: d.time(r.LastHeartbeat),
+			CreatedAt:     d.time(r.CreatedAt),
+		}
+		if r.Handlers != nil {
+			if err := json.Unmarshal([]byte(*r.Handlers), &w.Handlers); err != nil {
+				d.fail(fmt.Errorf("decode handlers: %w", err))
+			}
+		}
+		if d.err != nil {
+			return nil, opError(op, d.err)
+		}
+		workers = append(workers, w)
+	}
+	return workers, nil
+}
+
+// WorkerDelete deletes the tenant's worker. ErrNotFound when absent or
+// foreign.
+func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
+	const op = "worker delete"
+	tenant, ok := uuidArg(string(p.TenantID))
+	if !ok {
+		return opError(op, core.ErrNotFound)
+	}
+	n, err := s.q.WorkerDelete(ctx, s.wdb, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
+	if err != nil {
+		return interpretError(op, err)
+	}
+	if n == 0 {
+		return opError(op, core.ErrNotFound)
+	}
+	return nil
 }
