@@ -364,3 +364,39 @@ type alertsStore interface {
 	AlertStore
 	ExecutionStore
 }
+
+// Alert delivery states (Alert.DeliveryStatus).
+const (
+	AlertDeliveryPending   = "pending"
+	AlertDeliveryDelivered = "delivered"
+	AlertDeliveryFailed    = "failed"
+)
+
+// AlertURLRemoved is the delivery error of an alert given up because its
+// tenant cleared the alert webhook URL after the alert was queued.
+const AlertURLRemoved = "alert webhook URL removed"
+
+// HasAlertWebhook reports whether a tenant's alert webhook URL makes its
+// alerts deliverable: alerts are queued at creation, and claimed for
+// delivery, only while it does.
+func HasAlertWebhook(url *string) bool { return url != nil && *url != "" }
+
+// Stored is the delivery state the attempt leaves: delivered (delivered_at
+// = Now), given up (failed) or pending with the next attempt at
+// NextAttempt (Now when unset, so the alert cannot get stuck); the next
+// attempt is nil unless pending.
+func (p *AlertRecordDeliveryParams) Stored() (status string, deliveredAt, nextAttempt *time.Time) {
+	switch {
+	case p.Delivered:
+		return AlertDeliveryDelivered, &p.Now, nil
+	case p.GiveUp:
+		return AlertDeliveryFailed, nil, nil
+	case p.NextAttempt != nil:
+		return AlertDeliveryPending, nil, p.NextAttempt
+	}
+	return AlertDeliveryPending, nil, &p.Now
+}
+
+// DedupSince is the creation time after which an alert of the same tenant,
+// type and cue (or execution) suppresses this one.
+func (p *AlertCreateParams) DedupSince() time.Time { return p.Now.Add(-p.DedupWindow) }

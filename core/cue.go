@@ -969,3 +969,36 @@ type CueEffect struct {
 	CountUsage bool       // +1 execution in the tenant's month of Now
 	Now        time.Time
 }
+
+// Admit is CueCreate's admission rule, which the store evaluates inside its
+// transaction on the tenant's locked figures: ErrConflict when nameTaken
+// (a cue of that name exists in any status), ErrLimitExceeded when the
+// active and paused cues already number ActiveCueLimit or more.
+func (p *CueCreateParams) Admit(nameTaken bool, activeOrPaused int) error {
+	if nameTaken {
+		return fmt.Errorf("%w: name %q is taken", ErrConflict, p.Cue.Name)
+	}
+	if activeOrPaused >= p.ActiveCueLimit {
+		return ErrLimitExceeded
+	}
+	return nil
+}
+
+// FailedRunStatus is the status a failed or missed run gives its cue (nil:
+// none; a store applies it only to an active cue): failed for a one-time
+// cue's scheduled run (triggeredBy nil), paused for a recurring cue with
+// on_failure.pause. Webhook failures (Dispatcher) and the worker sweeps
+// (ExecutionSweepWorkerLeases, evaluated by the store per swept row) share
+// it.
+func FailedRunStatus(schedule ScheduleType, pauseOnFailure bool, triggeredBy *string) *CueStatus {
+	var st CueStatus
+	switch {
+	case schedule == ScheduleOnce && triggeredBy == nil:
+		st = CueFailed
+	case schedule == ScheduleRecurring && pauseOnFailure:
+		st = CuePaused
+	default:
+		return nil
+	}
+	return &st
+}

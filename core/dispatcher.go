@@ -484,14 +484,7 @@ func (d *Dispatcher) fail(out *attemptResult, msg string, status *int) {
 	res.HTTPStatus = status
 	res.ErrorMessage = &msg
 	res.SetLastRun = true
-	switch {
-	case dl.Cue.Schedule.Type == ScheduleOnce && dl.Execution.TriggeredBy == nil:
-		st := CueFailed
-		res.CueStatus = &st
-	case dl.Cue.Schedule.Type == ScheduleRecurring && dl.Cue.OnFailure.Pause:
-		st := CuePaused
-		res.CueStatus = &st
-	}
+	res.CueStatus = FailedRunStatus(dl.Cue.Schedule.Type, dl.Cue.OnFailure.Pause, dl.Execution.TriggeredBy)
 	out.escalate = true
 }
 

@@ -1,9 +1,12 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -455,4 +458,158 @@ type ExecutionRecentFinishedParams struct {
 	TenantID TenantID
 	CueID    CueID
 	Limit    int
+}
+
+// SavedDueAt is the due_at a read-modify-write (ExecutionUpdate) stores
+// for e, given the row's current due_at: the lease expiry while
+// delivering, the current value while pending, retrying or retry_ready,
+// none otherwise.
+func (e *Execution) SavedDueAt(current *time.Time) *time.Time {
+	switch e.Status {
+	case ExecDelivering:
+		return e.LeaseExpiresAt
+	case ExecPending, ExecRetrying, ExecRetryReady:
+		return current
+	}
+	return nil
+}
+
+// RetryTimes are the next_retry and due_at a store saves for the result:
+// NextRetry for both while retrying (due at now when NextRetry is missing,
+// so the execution cannot get stuck), none otherwise.
+func (r *DeliveryResult) RetryTimes(now time.Time) (next, due *time.Time) {
+	if r.Status != ExecRetrying {
+		return nil, nil
+	}
+	if r.NextRetry == nil {
+		return nil, &now
+	}
+	return r.NextRetry, r.NextRetry
+}
+
+// CountsUsage reports whether a claim that left the execution at attempts
+// counts one execution of usage: a first claim (attempts 1) when the caller
+// asked for it.
+func (p *ExecutionClaimWorkerParams) CountsUsage(attempts int) bool {
+	return p.CountUsage && attempts == 1
+}
+
+// ClaimOutcomeDeadline is the outcome deadline a worker claim at now sets
+// for a cue whose outcome deadline is seconds (nil: none).
+func ClaimOutcomeDeadline(now time.Time, seconds *int) *time.Time {
+	if seconds == nil {
+		return nil
+	}
+	t := now.Add(time.Duration(*seconds) * time.Second)
+	return &t
+}
+
+// RunEffects aggregates what execution changes do to their cues and to
+// monthly usage, so that a store applies them as data, in one batch, in a
+// fixed lock order. Per cue: runs to add, whether last_run becomes Now,
+// and the status to apply (the last one added wins; applied only to an
+// active cue, paused clearing next_run). Per tenant: executions to count in
+// Month, the UTC month of Now.
+type RunEffects struct {
+	Now   time.Time
+	Month time.Time
+	cues  map[CueID]*CueRunEffect
+	usage map[TenantID]int
+}
+
+// CueRunEffect is the aggregated effect on one cue.
+type CueRunEffect struct {
+	CueID      CueID
+	Runs       int
+	SetLastRun bool
+	Status     *CueStatus
+}
+
+// UsageEffect is the aggregated usage of one tenant.
+type UsageEffect struct {
+	TenantID   TenantID
+	Executions int
+}
+
+// NewRunEffects starts an empty aggregation as of now.
+func NewRunEffects(now time.Time) *RunEffects {
+	return &RunEffects{Now: now, Month: MonthStart(now), cues: map[CueID]*CueRunEffect{}, usage: map[TenantID]int{}}
+}
+
+// Add folds in one effect on cue (owned by tenant); effects must come in
+// their order (the last status wins).
+func (fx *RunEffects) Add(cue CueID, tenant TenantID, eff CueEffect) {
+	if eff.CountRun || eff.SetLastRun || eff.Status != nil {
+		e := fx.cues[cue]
+		if e == nil {
+			e = &CueRunEffect{CueID: cue}
+			fx.cues[cue] = e
+		}
+		if eff.CountRun {
+			e.Runs++
+		}
+		e.SetLastRun = e.SetLastRun || eff.SetLastRun
+		if eff.Status != nil {
+			e.Status = eff.Status
+		}
+	}
+	if eff.CountUsage {
+		fx.usage[tenant]++
+	}
+}
+
+// AddResult folds in an applied delivery result of an execution of cue.
+func (fx *RunEffects) AddResult(cue CueID, tenant TenantID, r *DeliveryResult) {
+	fx.Add(cue, tenant, CueEffect{CountRun: r.CountRun, SetLastRun: r.SetLastRun, Status: r.CueStatus, CountUsage: r.CountUsage})
+}
+
+// AddSwept folds in an execution a worker sweep failed or marked missed:
+// last_run = Now and FailedRunStatus.
+func (fx *RunEffects) AddSwept(cue CueID, schedule ScheduleType, pauseOnFailure bool, triggeredBy *string) {
+	fx.Add(cue, "", CueEffect{SetLastRun: true, Status: FailedRunStatus(schedule, pauseOnFailure, triggeredBy)})
+}
+
+// Cues returns the cue effects in cue id order (the order to lock in).
+func (fx *RunEffects) Cues() []*CueRunEffect {
+	out := make([]*CueRunEffect, 0, len(fx.cues))
+	for _, e := range fx.cues {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b *CueRunEffect) int { return strings.Compare(string(a.CueID), string(b.CueID)) })
+	return out
+}
+
+// Usage returns the usage effects in tenant id order (the order to lock
+// in).
+func (fx *RunEffects) Usage() []UsageEffect {
+	out := make([]UsageEffect, 0, len(fx.usage))
+	for t, n := range fx.usage {
+		out = append(out, UsageEffect{TenantID: t, Executions: n})
+	}
+	slices.SortFunc(out, func(a, b UsageEffect) int { return strings.Compare(string(a.TenantID), string(b.TenantID)) })
+	return out
+}
+
+// SortDeliveries orders deliveries as the store ports return them: by
+// scheduled time, then id.
+func SortDeliveries(ds []*Delivery) {
+	slices.SortFunc(ds, func(a, b *Delivery) int {
+		return cmp.Or(a.Execution.ScheduledFor.Compare(b.Execution.ScheduledFor), strings.Compare(string(a.Execution.ID), string(b.Execution.ID)))
+	})
+}
+
+// InitialDueAt is the due_at of a new execution (ExecutionCreate): when the
+// dispatcher may next act on it — its scheduled time while pending, its
+// next retry while retrying, its lease expiry while delivering; never once
+// terminal.
+func (e *Execution) InitialDueAt() *time.Time {
+	switch e.Status {
+	case ExecPending:
+		return &e.ScheduledFor
+	case ExecRetrying, ExecRetryReady:
+		return e.NextRetry
+	case ExecDelivering:
+		return e.LeaseExpiresAt
+	}
+	return nil
 }

@@ -9,17 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Alert delivery states (alerts.delivery_status).
-const (
-	alertPending   = "pending"
-	alertDelivered = "delivered"
-	alertFailed    = "failed"
-)
-
-// alertURLRemoved is the last_delivery_error of an alert given up because
-// its tenant cleared the alert webhook URL after it was queued.
-const alertURLRemoved = "alert webhook URL removed"
-
 // AlertCreate inserts p.Alert unless the tenant has an alert of the same
 // type about the same cue (or, for an alert without a cue, the same
 // execution) created after p.Now - p.DedupWindow. One transaction of two
@@ -28,7 +17,9 @@ const alertURLRemoved = "alert webhook URL removed"
 // then inserts with INSERT … SELECT … WHERE NOT EXISTS. When the tenant has
 // an alert webhook URL the alert is queued (delivery_status pending,
 // next_delivery_at = p.Now); otherwise delivery_status is NULL. An empty
-// Severity stores warning. ErrNotFound when the tenant does not exist;
+//
+//	ErrNotFound when the tenant does not exist;
+//
 // ErrConflict when the alert id does.
 func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (bool, error) {
 	const op = "alert create"
@@ -56,22 +47,18 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 	if err != nil {
 		return false, opError(op, fmt.Errorf("metadata: %w", err))
 	}
-	severity := a.Severity
-	if severity == "" {
-		severity = core.SeverityWarning
-	}
 	args := &dbsqlc.AlertInsertUnlessRecentParams{
 		ID:           id,
 		UserID:       tenant,
 		CueID:        cueID,
 		ExecutionID:  execID,
 		AlertType:    a.Type,
-		Severity:     severity,
+		Severity:     a.Severity,
 		Message:      a.Message,
 		Metadata:     meta,
 		Acknowledged: a.Acknowledged,
 		CreatedAt:    a.CreatedAt,
-		DedupSince:   p.Now.Add(-p.DedupWindow),
+		DedupSince:   p.DedupSince(),
 	}
 	var created bool
 	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -80,8 +67,8 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 			return interpretError(op, err)
 		}
 		args.DeliveryStatus, args.NextDeliveryAt = nil, nil
-		if url != nil && *url != "" {
-			args.DeliveryStatus, args.NextDeliveryAt = new(alertPending), new(p.Now)
+		if core.HasAlertWebhook(url) {
+			args.DeliveryStatus, args.NextDeliveryAt = new(core.AlertDeliveryPending), new(p.Now)
 		}
 		n, err := s.q.AlertInsertUnlessRecent(ctx, tx, args)
 		if err != nil {
@@ -151,7 +138,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 		}
 		var claimed, orphaned []string
 		for _, row := range rows {
-			if row.AlertWebhookURL == nil || *row.AlertWebhookURL == "" {
+			if !core.HasAlertWebhook(row.AlertWebhookURL) {
 				orphaned = append(orphaned, row.Alert.ID)
 				continue
 			}
@@ -161,7 +148,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 			out = append(out, &core.AlertDelivery{Alert: a, URL: *row.AlertWebhookURL, SecretSealed: row.AlertSecretSealed})
 		}
 		if len(orphaned) > 0 {
-			err := s.q.AlertFailUndeliverable(ctx, tx, &dbsqlc.AlertFailUndeliverableParams{Ids: orphaned, LastDeliveryError: new(alertURLRemoved)})
+			err := s.q.AlertFailUndeliverable(ctx, tx, &dbsqlc.AlertFailUndeliverableParams{Ids: orphaned, LastDeliveryError: new(core.AlertURLRemoved)})
 			if err != nil {
 				return interpretError(op+": give up", err)
 			}
@@ -192,17 +179,9 @@ func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeli
 	if !ok {
 		return opError(op, core.ErrNotFound)
 	}
-	args := &dbsqlc.AlertRecordDeliveryParams{ID: id, LastDeliveryError: p.Error}
-	switch {
-	case p.Delivered:
-		args.DeliveryStatus, args.DeliveredAt = new(alertDelivered), new(p.Now)
-	case p.GiveUp:
-		args.DeliveryStatus = new(alertFailed)
-	default:
-		args.DeliveryStatus, args.NextDeliveryAt = new(alertPending), new(p.Now)
-		if p.NextAttempt != nil {
-			args.NextDeliveryAt = new(*p.NextAttempt)
-		}
+	status, deliveredAt, next := p.Stored()
+	args := &dbsqlc.AlertRecordDeliveryParams{
+		ID: id, DeliveryStatus: &status, DeliveredAt: deliveredAt, NextDeliveryAt: next, LastDeliveryError: p.Error,
 	}
 	n, err := s.q.AlertRecordDelivery(ctx, s.pool, args)
 	if err != nil {

@@ -89,7 +89,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		ResponseBody:            e.ResponseBody,
 		Attempts:                int32(e.Attempts),
 		NextRetry:               e.NextRetry,
-		DueAt:                   dueAtOf(e),
+		DueAt:                   e.InitialDueAt(),
 		ErrorMessage:            e.ErrorMessage,
 		StartedAt:               e.StartedAt,
 		DeliveredAt:             e.DeliveredAt,
@@ -138,21 +138,6 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		return nil, interpretError(op, err)
 	}
 	return executionFromRow(row), nil
-}
-
-// dueAtOf is when the dispatcher may next act on a new execution: its
-// scheduled time while pending, its next retry while retrying, its lease
-// expiry while delivering; never once terminal.
-func dueAtOf(e *core.Execution) *time.Time {
-	switch e.Status {
-	case core.ExecPending:
-		return &e.ScheduledFor
-	case core.ExecRetrying, core.ExecRetryReady:
-		return e.NextRetry
-	case core.ExecDelivering:
-		return e.LeaseExpiresAt
-	}
-	return nil
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
@@ -327,15 +312,8 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if err != nil {
 		return nil, err
 	}
-	sortDeliveries(out)
+	core.SortDeliveries(out)
 	return out, nil
-}
-
-// sortDeliveries orders deliveries by scheduled time, then id.
-func sortDeliveries(ds []*core.Delivery) {
-	slices.SortFunc(ds, func(a, b *core.Delivery) int {
-		return cmp.Or(a.Execution.ScheduledFor.Compare(b.Execution.ScheduledFor), strings.Compare(string(a.Execution.ID), string(b.Execution.ID)))
-	})
 }
 
 // ExecutionRecordDeliveries stores p.Results in one transaction of at most
@@ -378,36 +356,13 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			applied[row.Idx] = true
 			owners[row.Idx] = row
 		}
-		fx := newDeliveryEffects()
+		fx := core.NewRunEffects(p.Now)
 		for i, r := range p.Results {
 			if applied[i] {
-				fx.add(owners[i].CueID, owners[i].UserID, r)
+				fx.AddResult(core.CueID(owners[i].CueID), core.TenantID(owners[i].UserID), r)
 			}
 		}
-		if len(fx.cues) > 0 {
-			cu := &dbsqlc.CueRecordDeliveriesParams{Now: p.Now}
-			for _, id := range fx.cueOrder() {
-				e := fx.cues[id]
-				cu.Ids = append(cu.Ids, id)
-				cu.Runs = append(cu.Runs, e.runs)
-				cu.SetLastRuns = append(cu.SetLastRuns, e.setLastRun)
-				cu.Statuses = append(cu.Statuses, e.status)
-			}
-			if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
-				return interpretError(op+": update cues", err)
-			}
-		}
-		if len(fx.usage) > 0 {
-			ua := &dbsqlc.UsageMonthlyAddParams{MonthStart: monthStart(p.Now)}
-			for _, user := range fx.userOrder() {
-				ua.UserIds = append(ua.UserIds, user)
-				ua.Counts = append(ua.Counts, fx.usage[user])
-			}
-			if err := s.q.UsageMonthlyAdd(ctx, tx, ua); err != nil {
-				return interpretError(op+": count usage", err)
-			}
-		}
-		return nil
+		return s.applyRunEffects(ctx, tx, op, fx)
 	})
 	if err != nil {
 		return nil, err
@@ -470,7 +425,7 @@ func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecord
 		if r.ErrorMessage != nil {
 			a.ErrorMessages[j], a.HasErrorMessages[j] = *r.ErrorMessage, true
 		}
-		if next, due := retryTimes(r, p.Now); due != nil {
+		if next, due := r.RetryTimes(p.Now); due != nil {
 			if next != nil {
 				a.NextRetries[j], a.HasNextRetries[j] = *next, true
 			}
@@ -481,75 +436,6 @@ func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecord
 		}
 	}
 	return a
-}
-
-// retryTimes returns next_retry and due_at for a result: NextRetry for
-// both when it is retrying (due now when NextRetry is missing, so the
-// execution cannot get stuck), NULL otherwise.
-func retryTimes(r *core.DeliveryResult, now time.Time) (next, due *time.Time) {
-	if r.Status != core.ExecRetrying {
-		return nil, nil
-	}
-	if r.NextRetry == nil {
-		return nil, &now
-	}
-	return r.NextRetry, r.NextRetry
-}
-
-// deliveryEffects aggregates applied results' effects per cue and tenant.
-type deliveryEffects struct {
-	cues  map[string]*cueEffect
-	usage map[string]int32
-}
-
-type cueEffect struct {
-	runs       int32
-	setLastRun bool
-	status     string // "" keeps the status
-}
-
-func newDeliveryEffects() *deliveryEffects {
-	return &deliveryEffects{cues: map[string]*cueEffect{}, usage: map[string]int32{}}
-}
-
-// add folds in one applied result of an execution of cueID owned by user;
-// results must come in their input order (the last status wins).
-func (fx *deliveryEffects) add(cueID, user string, r *core.DeliveryResult) {
-	if r.CountRun || r.SetLastRun || r.CueStatus != nil {
-		e := fx.cues[cueID]
-		if e == nil {
-			e = &cueEffect{}
-			fx.cues[cueID] = e
-		}
-		if r.CountRun {
-			e.runs++
-		}
-		e.setLastRun = e.setLastRun || r.SetLastRun
-		if r.CueStatus != nil {
-			e.status = string(*r.CueStatus)
-		}
-	}
-	if r.CountUsage {
-		fx.usage[user]++
-	}
-}
-
-func (fx *deliveryEffects) cueOrder() []string {
-	ids := make([]string, 0, len(fx.cues))
-	for id := range fx.cues {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func (fx *deliveryEffects) userOrder() []string {
-	ids := make([]string, 0, len(fx.usage))
-	for id := range fx.usage {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // ExecutionQueueStats counts the delivery queue as of p.Now in one
@@ -636,12 +522,11 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 		if err != nil {
 			return interpretError(op, err)
 		}
-		if p.CountUsage && row.Attempts == 1 {
-			err := s.q.UsageMonthlyAdd(ctx, tx, &dbsqlc.UsageMonthlyAddParams{
-				MonthStart: monthStart(p.Now), UserIds: []string{tenant}, Counts: []int32{1},
-			})
-			if err != nil {
-				return interpretError(op+": count usage", err)
+		if p.CountsUsage(int(row.Attempts)) {
+			fx := core.NewRunEffects(p.Now)
+			fx.Add("", core.TenantID(tenant), core.CueEffect{CountUsage: true})
+			if err := s.applyRunEffects(ctx, tx, op, fx); err != nil {
+				return err
 			}
 		}
 		out = executionFromRow(row)
@@ -657,7 +542,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // both locked FOR NO KEY UPDATE (the cue first: the order CueFireDue and
 // ExecutionRecordDeliveries lock in), so concurrent calls on one execution
 // run one after the other. It saves the fields the port lists (due_at
-// derived, see savedDueAt) and applies the returned CueEffect and usage in
+// derived, see core.Execution.SavedDueAt) and applies the returned CueEffect and usage in
 // the same transaction. Fn's error aborts and is returned as is.
 // ErrNotFound when the execution is absent or foreign, or an id is not a
 // UUID.
@@ -694,7 +579,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		if err != nil {
 			return err
 		}
-		args, err := saveArgs(row.ID, e, row.DueAt)
+		args, err := saveArgs(row.ID, e, e.SavedDueAt(row.DueAt))
 		if err != nil {
 			return opError(op, err)
 		}
@@ -706,31 +591,9 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		if eff == nil {
 			return nil
 		}
-		if eff.CountRun || eff.SetLastRun || eff.Status != nil {
-			var runs int32
-			if eff.CountRun {
-				runs = 1
-			}
-			var status string
-			if eff.Status != nil {
-				status = string(*eff.Status)
-			}
-			err := s.q.CueRecordDeliveries(ctx, tx, &dbsqlc.CueRecordDeliveriesParams{
-				Now: eff.Now, Ids: []string{cueID}, Runs: []int32{runs}, SetLastRuns: []bool{eff.SetLastRun}, Statuses: []string{status},
-			})
-			if err != nil {
-				return interpretError(op+": update cue", err)
-			}
-		}
-		if eff.CountUsage {
-			err := s.q.UsageMonthlyAdd(ctx, tx, &dbsqlc.UsageMonthlyAddParams{
-				MonthStart: monthStart(eff.Now), UserIds: []string{tenant}, Counts: []int32{1},
-			})
-			if err != nil {
-				return interpretError(op+": count usage", err)
-			}
-		}
-		return nil
+		fx := core.NewRunEffects(eff.Now)
+		fx.Add(core.CueID(cueID), core.TenantID(tenant), *eff)
+		return s.applyRunEffects(ctx, tx, op, fx)
 	})
 	if err != nil {
 		return nil, err
@@ -740,7 +603,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 
 // saveArgs lays out the fields a read-modify-write saves; current is the
 // row's due_at.
-func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.ExecutionSaveParams, error) {
+func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.ExecutionSaveParams, error) {
 	artifacts, err := jsonArg(e.Evidence.Artifacts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("evidence artifacts: %w", err)
@@ -755,7 +618,7 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		ErrorMessage:            e.ErrorMessage,
 		DeliveredAt:             e.DeliveredAt,
 		LeaseExpiresAt:          e.LeaseExpiresAt,
-		DueAt:                   savedDueAt(e, current),
+		DueAt:                   dueAt,
 		ClaimedByWorker:         e.ClaimedByWorker,
 		ClaimedAt:               e.ClaimedAt,
 		LastHeartbeatAt:         e.LastHeartbeatAt,
@@ -786,19 +649,6 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		a.OutcomeState = new(string(*e.OutcomeState))
 	}
 	return a, nil
-}
-
-// savedDueAt is the due_at a read-modify-write stores: the lease expiry
-// while delivering, the current value while pending, retrying or
-// retry_ready, NULL otherwise.
-func savedDueAt(e *core.Execution, current *time.Time) *time.Time {
-	switch e.Status {
-	case core.ExecDelivering:
-		return e.LeaseExpiresAt
-	case core.ExecPending, core.ExecRetrying, core.ExecRetryReady:
-		return current
-	}
-	return nil
 }
 
 // ExecutionSweepWorkerLeases runs the two worker sweep steps in one
@@ -918,7 +768,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 	if err != nil {
 		return nil, interpretError(op, err)
 	}
-	effects := map[string]string{} // cue id → status effect ("" none)
+	fx := core.NewRunEffects(now)
 	var ended []*dbsqlc.Execution
 	for _, r := range rows {
 		if r.Status == string(core.ExecPending) {
@@ -926,26 +776,13 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 		}
 		ended = append(ended, r)
 		c := cues[r.CueID]
-		if prev, ok := effects[r.CueID]; !ok || prev == "" {
-			effects[r.CueID] = sweptCueStatus(c.ScheduleType, c.OnFailurePause, r.TriggeredBy)
-		}
+		fx.AddSwept(core.CueID(r.CueID), core.ScheduleType(c.ScheduleType), c.OnFailurePause, r.TriggeredBy)
 	}
 	if len(ended) == 0 {
 		return nil, nil
 	}
-	cu := &dbsqlc.CueRecordDeliveriesParams{Now: now}
-	for _, id := range lockedIDs { // id order
-		st, ok := effects[id]
-		if !ok {
-			continue
-		}
-		cu.Ids = append(cu.Ids, id)
-		cu.Runs = append(cu.Runs, 0)
-		cu.SetLastRuns = append(cu.SetLastRuns, true)
-		cu.Statuses = append(cu.Statuses, st)
-	}
-	if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
-		return nil, interpretError(op+": update cues", err)
+	if err := s.applyRunEffects(ctx, tx, op, fx); err != nil {
+		return nil, err
 	}
 	out, err := s.deliveriesOf(ctx, tx, ended)
 	if err != nil {
@@ -982,22 +819,8 @@ func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Exec
 		}
 		out = append(out, &core.Delivery{Execution: executionFromRow(r), Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
 	}
-	sortDeliveries(out)
+	core.SortDeliveries(out)
 	return out, nil
-}
-
-// sweptCueStatus is the status an execution that failed or was missed
-// gives its cue ("" none; applied only to an active cue): failed for a
-// one-time cue's scheduled run, paused for a recurring cue with
-// on_failure.pause.
-func sweptCueStatus(scheduleType string, pause bool, triggeredBy *string) string {
-	switch {
-	case scheduleType == string(core.ScheduleOnce) && triggeredBy == nil:
-		return string(core.CueFailed)
-	case scheduleType == string(core.ScheduleRecurring) && pause:
-		return string(core.CuePaused)
-	}
-	return ""
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose
@@ -1054,4 +877,32 @@ func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRe
 		execs = append(execs, executionFromRow(r))
 	}
 	return execs, nil
+}
+
+// applyRunEffects stores fx in tx in at most two statements: the cue
+// effects, then the usage, each in id order.
+func (s *Store) applyRunEffects(ctx context.Context, tx pgx.Tx, op string, fx *core.RunEffects) error {
+	if cues := fx.Cues(); len(cues) > 0 {
+		cu := &dbsqlc.CueRecordDeliveriesParams{Now: fx.Now}
+		for _, e := range cues {
+			cu.Ids = append(cu.Ids, string(e.CueID))
+			cu.Runs = append(cu.Runs, clampInt32(e.Runs))
+			cu.SetLastRuns = append(cu.SetLastRuns, e.SetLastRun)
+			cu.Statuses = append(cu.Statuses, statusArg(e.Status))
+		}
+		if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
+			return interpretError(op+": update cues", err)
+		}
+	}
+	if usage := fx.Usage(); len(usage) > 0 {
+		ua := &dbsqlc.UsageMonthlyAddParams{MonthStart: fx.Month}
+		for _, u := range usage {
+			ua.UserIds = append(ua.UserIds, string(u.TenantID))
+			ua.Counts = append(ua.Counts, clampInt32(u.Executions))
+		}
+		if err := s.q.UsageMonthlyAdd(ctx, tx, ua); err != nil {
+			return interpretError(op+": count usage", err)
+		}
+	}
+	return nil
 }

@@ -10,18 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// monthStart is the first day of t's UTC month, the key of usage_monthly.
-func monthStart(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-}
-
 // UsageGet returns the tenant's usage of the UTC month of p.MonthStart:
 // zero executions and no grace start when it has no row (never
 // ErrNotFound).
 func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usage, error) {
 	const op = "usage get"
-	month := monthStart(p.MonthStart)
+	month := core.MonthStart(p.MonthStart)
 	out := &core.Usage{MonthStart: month}
 	tenant, ok := uuidArg(string(p.TenantID))
 	if !ok {
@@ -48,7 +42,7 @@ func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGracePara
 	if !ok {
 		return time.Time{}, opError(op, core.ErrNotFound)
 	}
-	at, err := s.q.UsageStartGrace(ctx, s.pool, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: monthStart(p.MonthStart), Now: new(p.Now)})
+	at, err := s.q.UsageStartGrace(ctx, s.pool, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: core.MonthStart(p.MonthStart), Now: new(p.Now)})
 	if err != nil {
 		return time.Time{}, tenantError(op, err)
 	}
@@ -70,7 +64,7 @@ func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error 
 		return nil
 	}
 	err := s.q.UsageMonthlyAdd(ctx, s.pool, &dbsqlc.UsageMonthlyAddParams{
-		MonthStart: monthStart(p.MonthStart), UserIds: []string{tenant}, Counts: []int32{clampInt32(p.N)},
+		MonthStart: core.MonthStart(p.MonthStart), UserIds: []string{tenant}, Counts: []int32{clampInt32(p.N)},
 	})
 	return tenantError(op, err)
 }

@@ -211,3 +211,11 @@ func tenantError(op string, err error) error {
 	}
 	return interpretError(op, err)
 }
+
+// statusArg is the status a cue effect applies ("" none).
+func statusArg(st *core.CueStatus) string {
+	if st == nil {
+		return ""
+	}
+	return string(*st)
+}

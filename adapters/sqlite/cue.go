@@ -35,15 +35,12 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return interpretError(op, err)
 		}
-		if taken {
-			return opError(op, fmt.Errorf("%w: name %q is taken", core.ErrConflict, c.Name))
-		}
 		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
 		if err != nil {
 			return interpretError(op, err)
 		}
-		if n >= int64(p.ActiveCueLimit) {
-			return opError(op, core.ErrLimitExceeded)
+		if err := p.Admit(taken, int(n)); err != nil {
+			return opError(op, err)
 		}
 		row, err := s.q.CueInsert(ctx, tx, &dbsqlc.CueInsertParams{
 			ID:                     string(c.ID),

@@ -91,7 +91,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		ResponseBody:            e.ResponseBody,
 		Attempts:                int64(e.Attempts),
 		NextRetry:               timePtrArg(e.NextRetry),
-		DueAt:                   timePtrArg(dueAtOf(e)),
+		DueAt:                   timePtrArg(e.InitialDueAt()),
 		ErrorMessage:            e.ErrorMessage,
 		StartedAt:               timePtrArg(e.StartedAt),
 		DeliveredAt:             timePtrArg(e.DeliveredAt),
@@ -141,21 +141,6 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	}
 	out, err := executionFromRow(row)
 	return out, opError(op, err)
-}
-
-// dueAtOf is when the dispatcher may next act on a new execution: its
-// scheduled time while pending, its next retry while retrying, its lease
-// expiry while delivering; never once terminal.
-func dueAtOf(e *core.Execution) *time.Time {
-	switch e.Status {
-	case core.ExecPending:
-		return &e.ScheduledFor
-	case core.ExecRetrying, core.ExecRetryReady:
-		return e.NextRetry
-	case core.ExecDelivering:
-		return e.LeaseExpiresAt
-	}
-	return nil
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
@@ -352,7 +337,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		clear(applied)
 		db := newStmtCache(tx)
-		fx := newDeliveryEffects()
+		fx := core.NewRunEffects(p.Now)
 		for i, r := range p.Results {
 			if r == nil {
 				continue
@@ -361,7 +346,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			if !ok {
 				continue
 			}
-			next, due := retryTimes(r, p.Now)
+			next, due := r.RetryTimes(p.Now)
 			owner, err := s.q.ExecutionRecordDeliveries(ctx, db, &dbsqlc.ExecutionRecordDeliveriesParams{
 				ID:                id,
 				Attempt:           int64(r.Attempt),
@@ -382,99 +367,14 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 				return interpretError(op, err)
 			}
 			applied[i] = true
-			fx.add(owner.CueID, owner.UserID, r)
+			fx.AddResult(core.CueID(owner.CueID), core.TenantID(owner.UserID), r)
 		}
-		for _, id := range fx.cueOrder() {
-			e := fx.cues[id]
-			err := s.q.CueRecordDeliveries(ctx, db, &dbsqlc.CueRecordDeliveriesParams{
-				ID: id, Runs: int64(e.runs), SetLastRun: boolArg(e.setLastRun), NewStatus: e.status, Now: now,
-			})
-			if err != nil {
-				return interpretError(op+": update cue", err)
-			}
-		}
-		month := monthStart(p.Now)
-		for _, user := range fx.userOrder() {
-			err := s.q.UsageMonthlyAdd(ctx, db, &dbsqlc.UsageMonthlyAddParams{UserID: user, MonthStart: month, N: int64(fx.usage[user])})
-			if err != nil {
-				return interpretError(op+": count usage", err)
-			}
-		}
-		return nil
+		return s.applyRunEffects(ctx, db, op, fx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return applied, nil
-}
-
-// retryTimes returns next_retry and due_at for a result: NextRetry for
-// both when it is retrying (due now when NextRetry is missing, so the
-// execution cannot get stuck), NULL otherwise.
-func retryTimes(r *core.DeliveryResult, now time.Time) (next, due *time.Time) {
-	if r.Status != core.ExecRetrying {
-		return nil, nil
-	}
-	if r.NextRetry == nil {
-		return nil, &now
-	}
-	return r.NextRetry, r.NextRetry
-}
-
-// deliveryEffects aggregates applied results' effects per cue and tenant.
-type deliveryEffects struct {
-	cues  map[string]*cueEffect
-	usage map[string]int
-}
-
-type cueEffect struct {
-	runs       int
-	setLastRun bool
-	status     string // "" keeps the status
-}
-
-func newDeliveryEffects() *deliveryEffects {
-	return &deliveryEffects{cues: map[string]*cueEffect{}, usage: map[string]int{}}
-}
-
-// add folds in one applied result of an execution of cueID owned by user;
-// results must come in their input order (the last status wins).
-func (fx *deliveryEffects) add(cueID, user string, r *core.DeliveryResult) {
-	if r.CountRun || r.SetLastRun || r.CueStatus != nil {
-		e := fx.cues[cueID]
-		if e == nil {
-			e = &cueEffect{}
-			fx.cues[cueID] = e
-		}
-		if r.CountRun {
-			e.runs++
-		}
-		e.setLastRun = e.setLastRun || r.SetLastRun
-		if r.CueStatus != nil {
-			e.status = string(*r.CueStatus)
-		}
-	}
-	if r.CountUsage {
-		fx.usage[user]++
-	}
-}
-
-func (fx *deliveryEffects) cueOrder() []string {
-	ids := make([]string, 0, len(fx.cues))
-	for id := range fx.cues {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func (fx *deliveryEffects) userOrder() []string {
-	ids := make([]string, 0, len(fx.usage))
-	for id := range fx.usage {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // ExecutionQueueStats counts the delivery queue as of p.Now in one
@@ -562,20 +462,18 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			}
 			id, deadline = row.ID, row.OutcomeDeadlineSeconds
 		}
-		var deadlineAt *string
-		if deadline != nil {
-			deadlineAt = new(timeArg(p.Now.Add(time.Duration(*deadline) * time.Second)))
-		}
+		deadlineAt := timePtrArg(core.ClaimOutcomeDeadline(p.Now, intPtr(deadline)))
 		row, err := s.q.ExecutionClaimWorker(ctx, tx, &dbsqlc.ExecutionClaimWorkerParams{
 			WorkerID: p.WorkerID, Now: now, LeaseUntil: timeArg(p.Now.Add(p.Lease)), OutcomeDeadlineAt: deadlineAt, ID: id,
 		})
 		if err != nil {
 			return interpretError(op, err)
 		}
-		if p.CountUsage && row.Attempts == 1 {
-			err := s.q.UsageMonthlyAdd(ctx, tx, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthStart(p.Now), N: 1})
-			if err != nil {
-				return interpretError(op+": count usage", err)
+		if p.CountsUsage(int(row.Attempts)) {
+			fx := core.NewRunEffects(p.Now)
+			fx.Add("", core.TenantID(tenant), core.CueEffect{CountUsage: true})
+			if err := s.applyRunEffects(ctx, tx, op, fx); err != nil {
+				return err
 			}
 		}
 		out, err = executionFromRow(row)
@@ -590,7 +488,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue
 // in one write transaction (so concurrent calls on one execution run one
 // after the other), saves the fields the port lists (due_at derived, see
-// savedDueAt) and applies the returned CueEffect and usage. Fn runs while
+// core.Execution.SavedDueAt) and applies the returned CueEffect and usage. Fn runs while
 // the write connection is held: it must not write through the Store. Fn's
 // error aborts and is returned as is. ErrNotFound when the execution is
 // absent or foreign, or an id is not a UUID.
@@ -622,11 +520,16 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		if err != nil {
 			return opError(op, err)
 		}
+		var d decoder
+		current := d.timePtr(row.DueAt)
+		if d.err != nil {
+			return opError(op, d.err)
+		}
 		eff, err := p.Fn(e, c)
 		if err != nil {
 			return err
 		}
-		args, err := saveArgs(row.ID, e, row.DueAt)
+		args, err := saveArgs(row.ID, e, current)
 		if err != nil {
 			return opError(op, err)
 		}
@@ -640,29 +543,9 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		if eff == nil {
 			return nil
 		}
-		if eff.CountRun || eff.SetLastRun || eff.Status != nil {
-			var runs int64
-			if eff.CountRun {
-				runs = 1
-			}
-			var status string
-			if eff.Status != nil {
-				status = string(*eff.Status)
-			}
-			err := s.q.CueRecordDeliveries(ctx, tx, &dbsqlc.CueRecordDeliveriesParams{
-				ID: row.CueID, Runs: runs, SetLastRun: boolArg(eff.SetLastRun), NewStatus: status, Now: timeArg(eff.Now),
-			})
-			if err != nil {
-				return interpretError(op+": update cue", err)
-			}
-		}
-		if eff.CountUsage {
-			err := s.q.UsageMonthlyAdd(ctx, tx, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthStart(eff.Now), N: 1})
-			if err != nil {
-				return interpretError(op+": count usage", err)
-			}
-		}
-		return nil
+		fx := core.NewRunEffects(eff.Now)
+		fx.Add(core.CueID(row.CueID), core.TenantID(tenant), *eff)
+		return s.applyRunEffects(ctx, tx, op, fx)
 	})
 	if err != nil {
 		return nil, err
@@ -672,7 +555,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 
 // saveArgs lays out the fields a read-modify-write saves; current is the
 // row's due_at.
-func saveArgs(id string, e *core.Execution, current *string) (*dbsqlc.ExecutionSaveParams, error) {
+func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.ExecutionSaveParams, error) {
 	artifacts, err := jsonPtrArg(e.Evidence.Artifacts)
 	if err != nil {
 		return nil, fmt.Errorf("evidence artifacts: %w", err)
@@ -687,7 +570,7 @@ func saveArgs(id string, e *core.Execution, current *string) (*dbsqlc.ExecutionS
 		ErrorMessage:            e.ErrorMessage,
 		DeliveredAt:             timePtrArg(e.DeliveredAt),
 		LeaseExpiresAt:          timePtrArg(e.LeaseExpiresAt),
-		DueAt:                   savedDueAt(e, current),
+		DueAt:                   timePtrArg(e.SavedDueAt(current)),
 		ClaimedByWorker:         e.ClaimedByWorker,
 		ClaimedAt:               timePtrArg(e.ClaimedAt),
 		LastHeartbeatAt:         timePtrArg(e.LastHeartbeatAt),
@@ -720,19 +603,6 @@ func saveArgs(id string, e *core.Execution, current *string) (*dbsqlc.ExecutionS
 	return a, nil
 }
 
-// savedDueAt is the due_at a read-modify-write stores: the lease expiry
-// while delivering, the current value while pending, retrying or
-// retry_ready, NULL otherwise.
-func savedDueAt(e *core.Execution, current *string) *string {
-	switch e.Status {
-	case core.ExecDelivering:
-		return timePtrArg(e.LeaseExpiresAt)
-	case core.ExecPending, core.ExecRetrying, core.ExecRetryReady:
-		return current
-	}
-	return nil
-}
-
 // ExecutionSweepWorkerLeases runs the two worker sweep steps in one write
 // transaction (so a failure leaves nothing changed and unescalated) and
 // returns the executions that became failed, then those that became missed
@@ -761,7 +631,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		db := newStmtCache(tx)
-		failed, err := s.sweepStep(ctx, tx, db, op, now, func(fx *sweptEffects) ([]*dbsqlc.Execution, error) {
+		failed, err := s.sweepStep(ctx, tx, db, op, p.Now, func(fx *core.RunEffects) ([]*dbsqlc.Execution, error) {
 			rows, err := s.q.ExecutionListExpiredLeases(ctx, db, &dbsqlc.ExecutionListExpiredLeasesParams{Now: now, MaxRows: int64(p.Limit)})
 			if err != nil {
 				return nil, err
@@ -782,7 +652,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 				if err != nil {
 					return nil, err
 				}
-				fx.add(e.CueID, sweptCueStatus(r.ScheduleType, r.OnFailurePause != 0, r.TriggeredBy))
+				fx.AddSwept(core.CueID(e.CueID), core.ScheduleType(r.ScheduleType), r.OnFailurePause != 0, r.TriggeredBy)
 				ended = append(ended, e)
 			}
 			return ended, nil
@@ -790,7 +660,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		if err != nil {
 			return err
 		}
-		missed, err := s.sweepStep(ctx, tx, db, op+": unclaimed", now, func(fx *sweptEffects) ([]*dbsqlc.Execution, error) {
+		missed, err := s.sweepStep(ctx, tx, db, op+": unclaimed", p.Now, func(fx *core.RunEffects) ([]*dbsqlc.Execution, error) {
 			rows, err := s.q.ExecutionListUnclaimed(ctx, db, &dbsqlc.ExecutionListUnclaimedParams{Cutoff: cutoff, MaxRows: int64(p.Limit)})
 			if err != nil {
 				return nil, err
@@ -806,7 +676,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 				if err != nil {
 					return nil, err
 				}
-				fx.add(e.CueID, sweptCueStatus(r.ScheduleType, r.OnFailurePause != 0, r.TriggeredBy))
+				fx.AddSwept(core.CueID(e.CueID), core.ScheduleType(r.ScheduleType), r.OnFailurePause != 0, r.TriggeredBy)
 				ended = append(ended, e)
 			}
 			return ended, nil
@@ -823,23 +693,13 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	return out, nil
 }
 
-// sweptEffects aggregates the cue effects of a sweep step: per cue, the
-// status to apply ("" none; a status wins over none).
-type sweptEffects struct{ cues map[string]string }
-
-func (fx *sweptEffects) add(cueID, status string) {
-	if prev, ok := fx.cues[cueID]; !ok || prev == "" {
-		fx.cues[cueID] = status
-	}
-}
-
 // sweepStep runs one worker sweep step in tx: step changes the executions
-// through db and returns the ones that ended (failed or missed), recording
-// their cue effects; the effects are applied (last_run = now, the status
-// only to an active cue) and the ended executions are returned as
-// deliveries, ordered by scheduled time, then id.
-func (s *Store) sweepStep(ctx context.Context, tx *sql.Tx, db *stmtCache, op, now string, step func(fx *sweptEffects) ([]*dbsqlc.Execution, error)) ([]*core.Delivery, error) {
-	fx := &sweptEffects{cues: map[string]string{}}
+// through db and returns the ones that ended (failed or missed), adding
+// their cue effects to fx; the effects are applied and the ended
+// executions are returned as deliveries, ordered by scheduled time, then
+// id.
+func (s *Store) sweepStep(ctx context.Context, tx *sql.Tx, db *stmtCache, op string, now time.Time, step func(fx *core.RunEffects) ([]*dbsqlc.Execution, error)) ([]*core.Delivery, error) {
+	fx := core.NewRunEffects(now)
 	ended, err := step(fx)
 	if err != nil {
 		return nil, interpretError(op, err)
@@ -847,24 +707,36 @@ func (s *Store) sweepStep(ctx context.Context, tx *sql.Tx, db *stmtCache, op, no
 	if len(ended) == 0 {
 		return nil, nil
 	}
-	cueIDs := make([]string, 0, len(fx.cues))
-	for id := range fx.cues {
-		cueIDs = append(cueIDs, id)
-	}
-	slices.Sort(cueIDs)
-	for _, id := range cueIDs {
-		err := s.q.CueRecordDeliveries(ctx, db, &dbsqlc.CueRecordDeliveriesParams{
-			ID: id, Runs: 0, SetLastRun: 1, NewStatus: fx.cues[id], Now: now,
-		})
-		if err != nil {
-			return nil, interpretError(op+": update cue", err)
-		}
+	if err := s.applyRunEffects(ctx, db, op, fx); err != nil {
+		return nil, err
 	}
 	out, err := s.deliveriesOf(ctx, tx, ended)
 	if err != nil {
 		return nil, interpretError(op, err)
 	}
 	return out, nil
+}
+
+// applyRunEffects stores fx through db: each cue's effect, then each
+// tenant's usage, in id order.
+func (s *Store) applyRunEffects(ctx context.Context, db dbsqlc.DBTX, op string, fx *core.RunEffects) error {
+	now := timeArg(fx.Now)
+	for _, e := range fx.Cues() {
+		err := s.q.CueRecordDeliveries(ctx, db, &dbsqlc.CueRecordDeliveriesParams{
+			ID: string(e.CueID), Runs: int64(e.Runs), SetLastRun: boolArg(e.SetLastRun), NewStatus: statusArg(e.Status), Now: now,
+		})
+		if err != nil {
+			return interpretError(op+": update cue", err)
+		}
+	}
+	month := monthArg(fx.Month)
+	for _, u := range fx.Usage() {
+		err := s.q.UsageMonthlyAdd(ctx, db, &dbsqlc.UsageMonthlyAddParams{UserID: string(u.TenantID), MonthStart: month, N: int64(u.Executions)})
+		if err != nil {
+			return interpretError(op+": count usage", err)
+		}
+	}
+	return nil
 }
 
 // deliveriesOf pairs executions with their cues and the owners' sealed
@@ -899,29 +771,8 @@ func (s *Store) deliveriesOf(ctx context.Context, tx *sql.Tx, rows []*dbsqlc.Exe
 		}
 		out = append(out, &core.Delivery{Execution: e, Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
 	}
-	sortDeliveries(out)
+	core.SortDeliveries(out)
 	return out, nil
-}
-
-// sortDeliveries orders deliveries by scheduled time, then id.
-func sortDeliveries(ds []*core.Delivery) {
-	slices.SortFunc(ds, func(a, b *core.Delivery) int {
-		return cmp.Or(a.Execution.ScheduledFor.Compare(b.Execution.ScheduledFor), strings.Compare(string(a.Execution.ID), string(b.Execution.ID)))
-	})
-}
-
-// sweptCueStatus is the status an execution that failed or was missed
-// gives its cue ("" none; applied only to an active cue): failed for a
-// one-time cue's scheduled run, paused for a recurring cue with
-// on_failure.pause.
-func sweptCueStatus(scheduleType string, pause bool, triggeredBy *string) string {
-	switch {
-	case scheduleType == string(core.ScheduleOnce) && triggeredBy == nil:
-		return string(core.CueFailed)
-	case scheduleType == string(core.ScheduleRecurring) && pause:
-		return string(core.CuePaused)
-	}
-	return ""
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose

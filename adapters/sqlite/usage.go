@@ -10,11 +10,9 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
-// monthStart is the first day of t's UTC month as stored in usage_monthly
-// ('YYYY-MM-DD').
-func monthStart(t time.Time) string {
-	return t.UTC().Format("2006-01") + "-01"
-}
+// monthArg is the stored form (a date) of the usage month of t, as
+// core.MonthStart defines it.
+func monthArg(t time.Time) string { return core.MonthStart(t).Format(time.DateOnly) }
 
 // UsageGet returns the tenant's usage of the UTC month of p.MonthStart:
 // zero executions and no grace start when it has no row (never
@@ -26,7 +24,7 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 	if !ok {
 		return out, nil
 	}
-	row, err := s.q.UsageGet(ctx, s.rdb, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: monthStart(p.MonthStart)})
+	row, err := s.q.UsageGet(ctx, s.rdb, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: monthArg(p.MonthStart)})
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, nil
 	}
@@ -51,7 +49,7 @@ func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGracePara
 	if !ok {
 		return time.Time{}, opError(op, core.ErrNotFound)
 	}
-	at, err := s.q.UsageStartGrace(ctx, s.wdb, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: monthStart(p.MonthStart), Now: new(timeArg(p.Now))})
+	at, err := s.q.UsageStartGrace(ctx, s.wdb, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), Now: new(timeArg(p.Now))})
 	if err != nil {
 		return time.Time{}, tenantError(op, err)
 	}
@@ -73,7 +71,7 @@ func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error 
 	if p.N == 0 {
 		return nil
 	}
-	err := s.q.UsageMonthlyAdd(ctx, s.wdb, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthStart(p.MonthStart), N: int64(p.N)})
+	err := s.q.UsageMonthlyAdd(ctx, s.wdb, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), N: int64(p.N)})
 	return tenantError(op, err)
 }
 
