@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 	"github.com/jackc/pgx/v5"
@@ -24,28 +25,28 @@ import (
 func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (bool, error) {
 	const op = "alert create"
 	a := p.Alert
-	tenant, ok := uuidArg(string(a.TenantID))
+	tenant, ok := sqlkit.UUID(string(a.TenantID))
 	if !ok {
-		return false, opError(op, core.ErrNotFound)
+		return false, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(a.ID)
+	id, ok := sqlkit.UUID(a.ID)
 	if !ok {
-		return false, opError(op, fmt.Errorf("alert id %q is not a UUID", a.ID))
+		return false, dbErr.Op(op, fmt.Errorf("alert id %q is not a UUID", a.ID))
 	}
 	var cueID, execID *string
 	if a.CueID != nil {
 		cueID = new(string(*a.CueID))
 	}
 	if a.ExecutionID != nil {
-		e, ok := uuidArg(string(*a.ExecutionID))
+		e, ok := sqlkit.UUID(string(*a.ExecutionID))
 		if !ok {
-			return false, opError(op, fmt.Errorf("execution id %q is not a UUID", *a.ExecutionID))
+			return false, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", *a.ExecutionID))
 		}
 		execID = &e
 	}
-	meta, err := jsonArg(a.Metadata, nil)
+	meta, err := sqlkit.CompactJSON(a.Metadata, nil)
 	if err != nil {
-		return false, opError(op, fmt.Errorf("metadata: %w", err))
+		return false, dbErr.Op(op, fmt.Errorf("metadata: %w", err))
 	}
 	args := &dbsqlc.AlertInsertUnlessRecentParams{
 		ID:           id,
@@ -64,7 +65,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		url, err := s.q.AlertUserLock(ctx, tx, tenant)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		args.DeliveryStatus, args.NextDeliveryAt = nil, nil
 		if core.HasAlertWebhook(url) {
@@ -72,7 +73,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 		}
 		n, err := s.q.AlertInsertUnlessRecent(ctx, tx, args)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		created = n > 0
 		return nil
@@ -90,11 +91,11 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core.Alert, int, error) {
 	const op = "alert list"
 	alerts := []*core.Alert{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return alerts, 0, nil
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
 	var total int64
 	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
 		alerts = alerts[:0]
@@ -102,13 +103,13 @@ func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core
 			UserID: tenant, AlertType: p.Type, Since: p.Since, MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			alerts = append(alerts, alertFromRow(row))
 		}
 		total, err = s.q.AlertCount(ctx, tx, &dbsqlc.AlertCountParams{UserID: tenant, AlertType: p.Type, Since: p.Since})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -132,9 +133,9 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 	}
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: p.Now, MaxRows: clampInt32(p.Limit)})
+		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit)})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		var claimed, orphaned []string
 		for _, row := range rows {
@@ -150,13 +151,13 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 		if len(orphaned) > 0 {
 			err := s.q.AlertFailUndeliverable(ctx, tx, &dbsqlc.AlertFailUndeliverableParams{Ids: orphaned, LastDeliveryError: new(core.AlertURLRemoved)})
 			if err != nil {
-				return interpretError(op+": give up", err)
+				return dbErr.Interpret(op+": give up", err)
 			}
 		}
 		if len(claimed) > 0 {
 			err := s.q.AlertClaim(ctx, tx, &dbsqlc.AlertClaimParams{Ids: claimed, LeaseUntil: p.Now.Add(p.Lease)})
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 		}
 		return nil
@@ -175,9 +176,9 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 // longer pending (another claimer recorded it first).
 func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeliveryParams) error {
 	const op = "alert record delivery"
-	id, ok := uuidArg(p.ID)
+	id, ok := sqlkit.UUID(p.ID)
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	status, deliveredAt, next := p.Stored()
 	args := &dbsqlc.AlertRecordDeliveryParams{
@@ -185,10 +186,10 @@ func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeli
 	}
 	n, err := s.q.AlertRecordDelivery(ctx, s.pool, args)
 	if err != nil {
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	}
 	if n == 0 {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	return nil
 }

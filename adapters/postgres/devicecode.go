@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 	"github.com/jackc/pgx/v5"
@@ -17,18 +18,18 @@ import (
 // succeed. ErrConflict when a live row exists (or the id is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	id, ok := uuidArg(p.ID)
+	id, ok := sqlkit.UUID(p.ID)
 	if !ok {
-		return opError(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
+		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
 	}
 	userID, err := deviceCodeUserArg(p.UserID)
 	if err != nil {
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	}
 	return s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := s.q.DeviceCodeDeleteReplaceable(ctx, tx, &dbsqlc.DeviceCodeDeleteReplaceableParams{DeviceCode: p.Code, Now: p.CreatedAt})
 		if err != nil {
-			return interpretError(op+": replace", err)
+			return dbErr.Interpret(op+": replace", err)
 		}
 		err = s.q.DeviceCodeInsert(ctx, tx, &dbsqlc.DeviceCodeInsertParams{
 			ID:                    id,
@@ -42,7 +43,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 			ExpiresAt:             p.ExpiresAt,
 			CreatedAt:             p.CreatedAt,
 		})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 }
 
@@ -50,7 +51,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGet(ctx, s.pool, p.Code)
 	if err != nil {
-		return nil, interpretError("device code get", err)
+		return nil, dbErr.Interpret("device code get", err)
 	}
 	return deviceCodeFromRow(row), nil
 }
@@ -60,7 +61,7 @@ func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) 
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.pool, &p.Hash)
 	if err != nil {
-		return nil, interpretError("device code get by session token", err)
+		return nil, dbErr.Interpret("device code get by session token", err)
 	}
 	return deviceCodeFromRow(row), nil
 }
@@ -75,7 +76,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		row, err := s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		d := deviceCodeFromRow(row)
 		if err := p.Fn(d); err != nil {
@@ -83,7 +84,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 		}
 		userID, err := deviceCodeUserArg(d.UserID)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		row, err = s.q.DeviceCodeUpdate(ctx, tx, &dbsqlc.DeviceCodeUpdateParams{
 			ID:                    row.ID,
@@ -95,7 +96,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 			UserID:                userID,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out = deviceCodeFromRow(row)
 		return nil
@@ -111,7 +112,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgeParams) (int, error) {
 	n, err := s.q.DeviceCodePurge(ctx, s.pool, p.Before)
 	if err != nil {
-		return 0, interpretError("device code purge", err)
+		return 0, dbErr.Interpret("device code purge", err)
 	}
 	return int(n), nil
 }
@@ -121,7 +122,7 @@ func deviceCodeUserArg(u *core.TenantID) (*string, error) {
 	if u == nil {
 		return nil, nil
 	}
-	id, ok := uuidArg(string(*u))
+	id, ok := sqlkit.UUID(string(*u))
 	if !ok {
 		return nil, fmt.Errorf("user id %q is not a UUID", *u)
 	}

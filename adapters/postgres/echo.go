@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -13,18 +14,18 @@ import (
 // in one upsert. An empty Body stores JSON null; nil Headers store {}.
 func (s *Store) EchoPut(ctx context.Context, p *core.EchoEntry) error {
 	const op = "echo put"
-	body, err := jsonArg(p.Body, []byte("null"))
+	body, err := sqlkit.CompactJSON(p.Body, []byte("null"))
 	if err != nil {
-		return opError(op, fmt.Errorf("body: %w", err))
+		return dbErr.Op(op, fmt.Errorf("body: %w", err))
 	}
-	headers, err := headersArg(p.Headers)
+	headers, err := sqlkit.Headers(p.Headers)
 	if err != nil {
-		return opError(op, fmt.Errorf("headers: %w", err))
+		return dbErr.Op(op, fmt.Errorf("headers: %w", err))
 	}
 	err = s.q.EchoPut(ctx, s.pool, &dbsqlc.EchoPutParams{
 		Token: p.Token, Body: body, Headers: headers, ReceivedAt: p.ReceivedAt, ExpiresAt: p.ExpiresAt,
 	})
-	return interpretError(op, err)
+	return dbErr.Interpret(op, err)
 }
 
 // EchoGet returns the entry of the token if it expires after p.Now.
@@ -33,11 +34,11 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 	const op = "echo get"
 	row, err := s.q.EchoGet(ctx, s.pool, &dbsqlc.EchoGetParams{Token: p.Token, Now: p.Now})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	var headers map[string]string
 	if err := json.Unmarshal(row.Headers, &headers); err != nil {
-		return nil, opError(op, fmt.Errorf("decode headers: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("decode headers: %w", err))
 	}
 	return &core.EchoEntry{
 		Token:      row.Token,
@@ -53,7 +54,7 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 func (s *Store) EchoPurge(ctx context.Context, p *core.EchoPurgeParams) (int, error) {
 	n, err := s.q.EchoPurge(ctx, s.pool, p.Before)
 	if err != nil {
-		return 0, interpretError("echo purge", err)
+		return 0, dbErr.Interpret("echo purge", err)
 	}
 	return int(n), nil
 }

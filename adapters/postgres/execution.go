@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -23,7 +24,7 @@ import (
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	execs := []*core.Execution{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return execs, 0, nil
 	}
@@ -32,7 +33,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 		id := string(*p.CueID)
 		cueID = &id
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
 	var total int64
 	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
 		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
@@ -40,7 +41,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 			MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			execs = append(execs, executionFromRow(row))
@@ -48,7 +49,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
 			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
 		})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -63,21 +64,21 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
 	e := p.Execution
-	tenant, ok := uuidArg(string(e.TenantID))
+	tenant, ok := sqlkit.UUID(string(e.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(e.ID))
+	id, ok := sqlkit.UUID(string(e.ID))
 	if !ok {
-		return nil, opError(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+		return nil, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
 	}
-	artifacts, err := jsonArg(e.Evidence.Artifacts, nil)
+	artifacts, err := sqlkit.CompactJSON(e.Evidence.Artifacts, nil)
 	if err != nil {
-		return nil, opError(op, fmt.Errorf("evidence artifacts: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("evidence artifacts: %w", err))
 	}
-	evidenceMeta, err := jsonArg(e.Evidence.Metadata, nil)
+	evidenceMeta, err := sqlkit.CompactJSON(e.Evidence.Metadata, nil)
 	if err != nil {
-		return nil, opError(op, fmt.Errorf("evidence metadata: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("evidence metadata: %w", err))
 	}
 	args := &dbsqlc.ExecutionCreateParams{
 		ID:                      id,
@@ -113,9 +114,9 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		UpdatedAt:               e.UpdatedAt,
 	}
 	if e.Outcome != nil {
-		meta, err := jsonArg(e.Outcome.Metadata, nil)
+		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
 		if err != nil {
-			return nil, opError(op, fmt.Errorf("outcome metadata: %w", err))
+			return nil, dbErr.Op(op, fmt.Errorf("outcome metadata: %w", err))
 		}
 		args.OutcomeSuccess = &e.Outcome.Success
 		args.OutcomeResult = e.Outcome.Result
@@ -127,15 +128,15 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
 	if e.ReplayedFrom != nil {
-		from, ok := uuidArg(string(*e.ReplayedFrom))
+		from, ok := sqlkit.UUID(string(*e.ReplayedFrom))
 		if !ok {
-			return nil, opError(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
+			return nil, dbErr.Op(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
 		}
 		args.ReplayedFrom = &from
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	return executionFromRow(row), nil
 }
@@ -144,17 +145,17 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 // absent, foreign, or when the id or tenant is not a UUID.
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	return executionFromRow(row), nil
 }
@@ -166,7 +167,7 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 // when the cue is absent or foreign.
 func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
 	const op = "execution cancel upcoming"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return 0, nil
 	}
@@ -177,10 +178,10 @@ func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCa
 			return nil
 		}
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, p.Now)
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return 0, err
@@ -272,13 +273,13 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		// flush; attempt results are recorded with synchronous commits, and
 		// their flush covers every earlier claim.
 		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: p.Now, LeaseUntil: p.Now.Add(p.Lease), MaxRows: int32(min(p.Limit, math.MaxInt32)),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if len(rows) == 0 {
 			return nil
@@ -290,7 +291,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		slices.Sort(cueIDs)
 		cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
 		if err != nil {
-			return interpretError(op+": read cues", err)
+			return dbErr.Interpret(op+": read cues", err)
 		}
 		cues := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
 		for _, cr := range cueRows {
@@ -299,11 +300,11 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		for _, row := range rows {
 			cr, ok := cues[row.CueID]
 			if !ok { // the foreign key and the row lock rule it out
-				return opError(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
+				return dbErr.Op(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
 			}
 			c, err := cueFromRow(&cr.Cue)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			out = append(out, &core.Delivery{Execution: executionFromRow(row), Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
 		}
@@ -342,11 +343,11 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		clear(applied)
 		if err := s.q.CueLockMany(ctx, tx, cueIDs); err != nil {
-			return interpretError(op+": lock cues", err)
+			return dbErr.Interpret(op+": lock cues", err)
 		}
 		rows, err := s.q.ExecutionRecordDeliveries(ctx, tx, args)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if len(rows) == 0 {
 			return nil
@@ -383,7 +384,7 @@ func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecord
 		if r == nil {
 			continue
 		}
-		if id, ok := uuidArg(string(r.ExecutionID)); ok {
+		if id, ok := sqlkit.UUID(string(r.ExecutionID)); ok {
 			items = append(items, item{i, id})
 		}
 	}
@@ -413,11 +414,11 @@ func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecord
 		r := p.Results[it.idx]
 		a.Idxs[j] = int32(it.idx)
 		a.Ids[j] = it.id
-		a.Attempt[j] = clampInt32(r.Attempt)
-		a.Attempts[j] = clampInt32(r.Attempts)
+		a.Attempt[j] = sqlkit.Clamp[int32](r.Attempt)
+		a.Attempts[j] = sqlkit.Clamp[int32](r.Attempts)
 		a.Statuses[j] = string(r.Status)
 		if r.HTTPStatus != nil {
-			a.ResponseCodes[j], a.HasResponseCodes[j] = clampInt32(*r.HTTPStatus), true
+			a.ResponseCodes[j], a.HasResponseCodes[j] = sqlkit.Clamp[int32](*r.HTTPStatus), true
 		}
 		if r.ResponseBody != nil {
 			a.ResponseBodies[j], a.HasResponseBodies[j] = *r.ResponseBody, true
@@ -445,7 +446,7 @@ func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecord
 func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueStatsParams) (*core.QueueStats, error) {
 	row, err := s.q.ExecutionQueueStats(ctx, s.pool, p.Now)
 	if err != nil {
-		return nil, interpretError("execution queue stats", err)
+		return nil, dbErr.Interpret("execution queue stats", err)
 	}
 	return &core.QueueStats{
 		PendingWebhooks:     int(row.PendingWebhooks),
@@ -463,21 +464,21 @@ func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueS
 func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
 	const op = "execution claimable"
 	out := []*core.Claimable{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return out, nil
 	}
-	maxRows, _ := pageArgs(p.Limit, 0)
+	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
 	rows, err := s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
 		UserID: tenant, Now: p.Now, Task: p.Task, MaxRows: maxRows,
 	})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
 		c, err := cueFromRow(&r.Cue)
 		if err != nil {
-			return nil, opError(op, err)
+			return nil, dbErr.Op(op, err)
 		}
 		out = append(out, &core.Claimable{Execution: executionFromRow(&r.Execution), Cue: c})
 	}
@@ -493,14 +494,14 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 // nothing matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
 	const op = "execution claim worker"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var id string
 	if p.ID != nil {
-		if id, ok = uuidArg(string(*p.ID)); !ok {
-			return nil, opError(op, core.ErrNotFound)
+		if id, ok = sqlkit.UUID(string(*p.ID)); !ok {
+			return nil, dbErr.Op(op, core.ErrNotFound)
 		}
 	}
 	leaseUntil := p.Now.Add(p.Lease)
@@ -520,7 +521,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			})
 		}
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if p.CountsUsage(int(row.Attempts)) {
 			fx := core.NewRunEffects(p.Now)
@@ -548,31 +549,31 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // UUID.
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var out *core.Execution
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		cueID, err := s.q.ExecutionCueID(ctx, tx, &dbsqlc.ExecutionCueIDParams{ID: id, UserID: tenant})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		cueRow, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: cueID, UserID: tenant})
 		if err != nil {
-			return interpretError(op+": lock cue", err)
+			return dbErr.Interpret(op+": lock cue", err)
 		}
 		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		c, err := cueFromRow(cueRow)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		e := executionFromRow(row)
 		eff, err := p.Fn(e, c)
@@ -581,11 +582,11 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		}
 		args, err := saveArgs(row.ID, e, e.SavedDueAt(row.DueAt))
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		saved, err := s.q.ExecutionSave(ctx, tx, args)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out = executionFromRow(saved)
 		if eff == nil {
@@ -604,11 +605,11 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 // saveArgs lays out the fields a read-modify-write saves; current is the
 // row's due_at.
 func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.ExecutionSaveParams, error) {
-	artifacts, err := jsonArg(e.Evidence.Artifacts, nil)
+	artifacts, err := sqlkit.CompactJSON(e.Evidence.Artifacts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("evidence artifacts: %w", err)
 	}
-	evidenceMeta, err := jsonArg(e.Evidence.Metadata, nil)
+	evidenceMeta, err := sqlkit.CompactJSON(e.Evidence.Metadata, nil)
 	if err != nil {
 		return nil, fmt.Errorf("evidence metadata: %w", err)
 	}
@@ -635,7 +636,7 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		UpdatedAt:               e.UpdatedAt,
 	}
 	if e.Outcome != nil {
-		meta, err := jsonArg(e.Outcome.Metadata, nil)
+		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
 		if err != nil {
 			return nil, fmt.Errorf("outcome metadata: %w", err)
 		}
@@ -739,7 +740,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 ) ([]*core.Delivery, error) {
 	cands, err := list()
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	if len(cands) == 0 {
 		return nil, nil
@@ -753,7 +754,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 	slices.Sort(cueIDs)
 	locked, err := s.q.CueLockManySkipLocked(ctx, tx, slices.Compact(cueIDs))
 	if err != nil {
-		return nil, interpretError(op+": lock cues", err)
+		return nil, dbErr.Interpret(op+": lock cues", err)
 	}
 	if len(locked) == 0 {
 		return nil, nil
@@ -766,7 +767,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 	}
 	rows, err := update(ids, lockedIDs)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	fx := core.NewRunEffects(now)
 	var ended []*dbsqlc.Execution
@@ -786,7 +787,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 	}
 	out, err := s.deliveriesOf(ctx, tx, ended)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	return out, nil
 }
@@ -840,14 +841,14 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 			Now: p.Now, MaxRows: int32(min(p.Limit, math.MaxInt32)),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if len(rows) == 0 {
 			out = []*core.Delivery{}
 			return nil
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -862,16 +863,16 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
 	const op = "execution recent finished"
 	execs := []*core.Execution{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return execs, nil
 	}
-	maxRows, _ := pageArgs(p.Limit, 0)
+	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
 	rows, err := s.q.ExecutionRecentFinished(ctx, s.pool, &dbsqlc.ExecutionRecentFinishedParams{
 		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
 	})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
 		execs = append(execs, executionFromRow(r))
@@ -886,22 +887,22 @@ func (s *Store) applyRunEffects(ctx context.Context, tx pgx.Tx, op string, fx *c
 		cu := &dbsqlc.CueRecordDeliveriesParams{Now: fx.Now}
 		for _, e := range cues {
 			cu.Ids = append(cu.Ids, string(e.CueID))
-			cu.Runs = append(cu.Runs, clampInt32(e.Runs))
+			cu.Runs = append(cu.Runs, sqlkit.Clamp[int32](e.Runs))
 			cu.SetLastRuns = append(cu.SetLastRuns, e.SetLastRun)
-			cu.Statuses = append(cu.Statuses, statusArg(e.Status))
+			cu.Statuses = append(cu.Statuses, sqlkit.Status(e.Status))
 		}
 		if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
-			return interpretError(op+": update cues", err)
+			return dbErr.Interpret(op+": update cues", err)
 		}
 	}
 	if usage := fx.Usage(); len(usage) > 0 {
 		ua := &dbsqlc.UsageMonthlyAddParams{MonthStart: fx.Month}
 		for _, u := range usage {
 			ua.UserIds = append(ua.UserIds, string(u.TenantID))
-			ua.Counts = append(ua.Counts, clampInt32(u.Executions))
+			ua.Counts = append(ua.Counts, sqlkit.Clamp[int32](u.Executions))
 		}
 		if err := s.q.UsageMonthlyAdd(ctx, tx, ua); err != nil {
-			return interpretError(op+": count usage", err)
+			return dbErr.Interpret(op+": count usage", err)
 		}
 	}
 	return nil

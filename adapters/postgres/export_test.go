@@ -19,5 +19,5 @@ func (s *Store) MonthlyUsageForTest(ctx context.Context, tenant core.TenantID, m
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
-	return int(n), interpretError("monthly usage", err)
+	return int(n), dbErr.Interpret("monthly usage", err)
 }

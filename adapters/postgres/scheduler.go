@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -10,11 +11,11 @@ import (
 // SchedulerHeartbeatPut records p as its instance's latest cycle, replacing
 // the previous one.
 func (s *Store) SchedulerHeartbeatPut(ctx context.Context, p *core.SchedulerHeartbeat) error {
-	return interpretError("scheduler heartbeat put", s.q.SchedulerHeartbeatPut(ctx, s.pool, &dbsqlc.SchedulerHeartbeatPutParams{
+	return dbErr.Interpret("scheduler heartbeat put", s.q.SchedulerHeartbeatPut(ctx, s.pool, &dbsqlc.SchedulerHeartbeatPutParams{
 		InstanceID:      p.InstanceID,
 		LastRun:         p.LastRun,
-		CuesLastCycle:   clampInt32(p.CuesLastCycle),
-		CycleDurationMs: clampInt32(p.CycleDurationMs),
+		CuesLastCycle:   sqlkit.Clamp[int32](p.CuesLastCycle),
+		CycleDurationMs: sqlkit.Clamp[int32](p.CycleDurationMs),
 	}))
 }
 
@@ -23,7 +24,7 @@ func (s *Store) SchedulerHeartbeatPut(ctx context.Context, p *core.SchedulerHear
 func (s *Store) SchedulerHeartbeatLatest(ctx context.Context) (*core.SchedulerHeartbeat, error) {
 	row, err := s.q.SchedulerHeartbeatLatest(ctx, s.pool)
 	if err != nil {
-		return nil, interpretError("scheduler heartbeat latest", err)
+		return nil, dbErr.Interpret("scheduler heartbeat latest", err)
 	}
 	return &core.SchedulerHeartbeat{
 		InstanceID:      row.InstanceID,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 	"github.com/jackc/pgx/v5"
@@ -17,7 +18,7 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 	const op = "usage get"
 	month := core.MonthStart(p.MonthStart)
 	out := &core.Usage{MonthStart: month}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return out, nil
 	}
@@ -26,7 +27,7 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 		return out, nil
 	}
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	out.Executions = int(row.ExecutionCount)
 	out.GraceStartedAt = utcPtr(row.GraceStartedAt)
@@ -38,16 +39,16 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 // stored value. ErrNotFound when the tenant does not exist.
 func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGraceParams) (time.Time, error) {
 	const op = "usage start grace"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return time.Time{}, opError(op, core.ErrNotFound)
+		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
 	}
 	at, err := s.q.UsageStartGrace(ctx, s.pool, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: core.MonthStart(p.MonthStart), Now: new(p.Now)})
 	if err != nil {
-		return time.Time{}, tenantError(op, err)
+		return time.Time{}, dbErr.Tenant(op, err)
 	}
 	if at == nil { // the upsert never leaves it NULL
-		return time.Time{}, opError(op, errors.New("grace_started_at is NULL"))
+		return time.Time{}, dbErr.Op(op, errors.New("grace_started_at is NULL"))
 	}
 	return utc(*at), nil
 }
@@ -56,30 +57,30 @@ func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGracePara
 // is a no-op. ErrNotFound when the tenant does not exist.
 func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error {
 	const op = "usage count"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	if p.N == 0 {
 		return nil
 	}
 	err := s.q.UsageMonthlyAdd(ctx, s.pool, &dbsqlc.UsageMonthlyAddParams{
-		MonthStart: core.MonthStart(p.MonthStart), UserIds: []string{tenant}, Counts: []int32{clampInt32(p.N)},
+		MonthStart: core.MonthStart(p.MonthStart), UserIds: []string{tenant}, Counts: []int32{sqlkit.Clamp[int32](p.N)},
 	})
-	return tenantError(op, err)
+	return dbErr.Tenant(op, err)
 }
 
 // OutcomeCounts counts the tenant's executions created in [From, To) in
 // one statement: with an outcome, of those successful, and failed (a
 // failure outcome, or no outcome and status failed or missed).
 func (s *Store) OutcomeCounts(ctx context.Context, p *core.OutcomeCountsParams) (*core.OutcomeCounts, error) {
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return &core.OutcomeCounts{}, nil
 	}
 	row, err := s.q.OutcomeCounts(ctx, s.pool, &dbsqlc.OutcomeCountsParams{UserID: tenant, CreatedFrom: p.From, CreatedTo: p.To})
 	if err != nil {
-		return nil, interpretError("outcome counts", err)
+		return nil, dbErr.Interpret("outcome counts", err)
 	}
 	return &core.OutcomeCounts{Reported: int(row.Reported), Succeeded: int(row.Succeeded), Failed: int(row.Failed)}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -14,7 +15,7 @@ import (
 func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActiveParams) (int, error) {
 	var tenant *string
 	if p.TenantID != "" {
-		id, ok := uuidArg(string(p.TenantID))
+		id, ok := sqlkit.UUID(string(p.TenantID))
 		if !ok {
 			return 0, nil
 		}
@@ -22,7 +23,7 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 	}
 	n, err := s.q.WorkerCountActive(ctx, s.pool, &dbsqlc.WorkerCountActiveParams{Since: p.Since, UserID: tenant})
 	if err != nil {
-		return 0, interpretError("worker count active", err)
+		return 0, dbErr.Interpret("worker count active", err)
 	}
 	return int(n), nil
 }
@@ -32,19 +33,19 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 // ErrNotFound when the tenant is not a UUID.
 func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatParams) error {
 	const op = "worker heartbeat"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	var handlers []byte
 	if p.Handlers != nil {
 		b, err := json.Marshal(p.Handlers)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		handlers = b
 	}
-	return interpretError(op, s.q.WorkerHeartbeat(ctx, s.pool, &dbsqlc.WorkerHeartbeatParams{
+	return dbErr.Interpret(op, s.q.WorkerHeartbeat(ctx, s.pool, &dbsqlc.WorkerHeartbeatParams{
 		UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: p.Now,
 	}))
 }
@@ -54,13 +55,13 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatPara
 func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
 	const op = "worker list"
 	workers := []*core.Worker{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return workers, nil
 	}
 	rows, err := s.q.WorkerList(ctx, s.pool, tenant)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
 		w := &core.Worker{
@@ -71,7 +72,7 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 		}
 		if r.Handlers != nil {
 			if err := json.Unmarshal(r.Handlers, &w.Handlers); err != nil {
-				return nil, opError(op, fmt.Errorf("decode handlers: %w", err))
+				return nil, dbErr.Op(op, fmt.Errorf("decode handlers: %w", err))
 			}
 		}
 		workers = append(workers, w)
@@ -83,16 +84,16 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 // foreign.
 func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
 	const op = "worker delete"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	n, err := s.q.WorkerDelete(ctx, s.pool, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
 	if err != nil {
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	}
 	if n == 0 {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -21,28 +22,28 @@ import (
 func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (bool, error) {
 	const op = "alert create"
 	a := p.Alert
-	tenant, ok := uuidArg(string(a.TenantID))
+	tenant, ok := sqlkit.UUID(string(a.TenantID))
 	if !ok {
-		return false, opError(op, core.ErrNotFound)
+		return false, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(a.ID)
+	id, ok := sqlkit.UUID(a.ID)
 	if !ok {
-		return false, opError(op, fmt.Errorf("alert id %q is not a UUID", a.ID))
+		return false, dbErr.Op(op, fmt.Errorf("alert id %q is not a UUID", a.ID))
 	}
 	var cueID, execID *string
 	if a.CueID != nil {
 		cueID = new(string(*a.CueID))
 	}
 	if a.ExecutionID != nil {
-		e, ok := uuidArg(string(*a.ExecutionID))
+		e, ok := sqlkit.UUID(string(*a.ExecutionID))
 		if !ok {
-			return false, opError(op, fmt.Errorf("execution id %q is not a UUID", *a.ExecutionID))
+			return false, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", *a.ExecutionID))
 		}
 		execID = &e
 	}
 	meta, err := jsonPtrArg(a.Metadata)
 	if err != nil {
-		return false, opError(op, fmt.Errorf("metadata: %w", err))
+		return false, dbErr.Op(op, fmt.Errorf("metadata: %w", err))
 	}
 	args := &dbsqlc.AlertInsertUnlessRecentParams{
 		ID:           id,
@@ -61,7 +62,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
 		url, err := s.q.AlertUserLock(ctx, tx, tenant)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		args.DeliveryStatus, args.NextDeliveryAt = nil, nil
 		if core.HasAlertWebhook(url) {
@@ -69,7 +70,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 		}
 		n, err := s.q.AlertInsertUnlessRecent(ctx, tx, args)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		created = n > 0
 		return nil
@@ -87,11 +88,11 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core.Alert, int, error) {
 	const op = "alert list"
 	alerts := []*core.Alert{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return alerts, 0, nil
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	since := timePtrArg(p.Since)
 	var total int64
 	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
@@ -100,17 +101,17 @@ func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core
 			UserID: tenant, AlertType: p.Type, Since: since, MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			a, err := alertFromRow(row)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			alerts = append(alerts, a)
 		}
 		total, err = s.q.AlertCount(ctx, tx, &dbsqlc.AlertCountParams{UserID: tenant, AlertType: p.Type, Since: since})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -135,7 +136,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 		out = out[:0]
 		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: timeArg(p.Now), MaxRows: int64(p.Limit)})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		var claimed, orphaned []string
 		for _, row := range rows {
@@ -145,7 +146,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 			}
 			a, err := alertFromRow(&row.Alert)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			a.DeliveryAttempts++
 			claimed = append(claimed, row.Alert.ID)
@@ -154,13 +155,13 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 		if len(orphaned) > 0 {
 			err := s.q.AlertFailUndeliverable(ctx, tx, &dbsqlc.AlertFailUndeliverableParams{Ids: orphaned, LastDeliveryError: new(core.AlertURLRemoved)})
 			if err != nil {
-				return interpretError(op+": give up", err)
+				return dbErr.Interpret(op+": give up", err)
 			}
 		}
 		if len(claimed) > 0 {
 			err := s.q.AlertClaim(ctx, tx, &dbsqlc.AlertClaimParams{Ids: claimed, LeaseUntil: timeArg(p.Now.Add(p.Lease))})
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 		}
 		return nil
@@ -179,9 +180,9 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 // longer pending (another claimer recorded it first).
 func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeliveryParams) error {
 	const op = "alert record delivery"
-	id, ok := uuidArg(p.ID)
+	id, ok := sqlkit.UUID(p.ID)
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	status, deliveredAt, next := p.Stored()
 	args := &dbsqlc.AlertRecordDeliveryParams{
@@ -189,10 +190,10 @@ func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeli
 	}
 	n, err := s.q.AlertRecordDelivery(ctx, s.wdb, args)
 	if err != nil {
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	}
 	if n == 0 {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	return nil
 }
@@ -213,8 +214,8 @@ func alertFromRow(r *dbsqlc.Alert) (*core.Alert, error) {
 		DeliveredAt:      d.timePtr(r.DeliveredAt),
 		LastDeliveryErr:  r.LastDeliveryError,
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	if r.CueID != nil {
 		a.CueID = new(core.CueID(*r.CueID))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -17,18 +18,18 @@ import (
 // is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	id, ok := uuidArg(p.ID)
+	id, ok := sqlkit.UUID(p.ID)
 	if !ok {
-		return opError(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
+		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
 	}
 	userID, err := deviceCodeUserArg(p.UserID)
 	if err != nil {
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	}
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		err := s.q.DeviceCodeDeleteReplaceable(ctx, tx, &dbsqlc.DeviceCodeDeleteReplaceableParams{DeviceCode: p.Code, Now: timeArg(p.CreatedAt)})
 		if err != nil {
-			return interpretError(op+": replace", err)
+			return dbErr.Interpret(op+": replace", err)
 		}
 		err = s.q.DeviceCodeInsert(ctx, tx, &dbsqlc.DeviceCodeInsertParams{
 			ID:                    id,
@@ -42,7 +43,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 			ExpiresAt:             timeArg(p.ExpiresAt),
 			CreatedAt:             timeArg(p.CreatedAt),
 		})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 }
 
@@ -51,10 +52,10 @@ func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) 
 	const op = "device code get"
 	row, err := s.q.DeviceCodeGet(ctx, s.rdb, p.Code)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	d, err := deviceCodeFromRow(row)
-	return d, opError(op, err)
+	return d, dbErr.Op(op, err)
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
@@ -63,10 +64,10 @@ func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceC
 	const op = "device code get by session token"
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.rdb, &p.Hash)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	d, err := deviceCodeFromRow(row)
-	return d, opError(op, err)
+	return d, dbErr.Op(op, err)
 }
 
 // DeviceCodeUpdate reads the code's row under the write lock, runs p.Fn on
@@ -79,18 +80,18 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		row, err := s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		d, err := deviceCodeFromRow(row)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		if err := p.Fn(d); err != nil {
 			return err
 		}
 		userID, err := deviceCodeUserArg(d.UserID)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		row, err = s.q.DeviceCodeUpdate(ctx, tx, &dbsqlc.DeviceCodeUpdateParams{
 			ID:                    row.ID,
@@ -102,10 +103,10 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 			UserID:                userID,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out, err = deviceCodeFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -118,7 +119,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgeParams) (int, error) {
 	n, err := s.q.DeviceCodePurge(ctx, s.wdb, timeArg(p.Before))
 	if err != nil {
-		return 0, interpretError("device code purge", err)
+		return 0, dbErr.Interpret("device code purge", err)
 	}
 	return int(n), nil
 }
@@ -128,7 +129,7 @@ func deviceCodeUserArg(u *core.TenantID) (*string, error) {
 	if u == nil {
 		return nil, nil
 	}
-	id, ok := uuidArg(string(*u))
+	id, ok := sqlkit.UUID(string(*u))
 	if !ok {
 		return nil, fmt.Errorf("user id %q is not a UUID", *u)
 	}
@@ -148,8 +149,8 @@ func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {
 		ExpiresAt:             dec.time(r.ExpiresAt),
 		CreatedAt:             dec.time(r.CreatedAt),
 	}
-	if dec.err != nil {
-		return nil, dec.err
+	if dec.Err != nil {
+		return nil, dec.Err
 	}
 	if r.UserID != nil {
 		d.UserID = new(core.TenantID(*r.UserID))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -15,16 +16,16 @@ func (s *Store) EchoPut(ctx context.Context, p *core.EchoEntry) error {
 	const op = "echo put"
 	body, err := jsonArg(p.Body, "null")
 	if err != nil {
-		return opError(op, fmt.Errorf("body: %w", err))
+		return dbErr.Op(op, fmt.Errorf("body: %w", err))
 	}
-	headers, err := headersArg(p.Headers)
+	headers, err := sqlkit.Headers(p.Headers)
 	if err != nil {
-		return opError(op, fmt.Errorf("headers: %w", err))
+		return dbErr.Op(op, fmt.Errorf("headers: %w", err))
 	}
 	err = s.q.EchoPut(ctx, s.wdb, &dbsqlc.EchoPutParams{
-		Token: p.Token, Body: body, Headers: headers, ReceivedAt: timeArg(p.ReceivedAt), ExpiresAt: timeArg(p.ExpiresAt),
+		Token: p.Token, Body: body, Headers: string(headers), ReceivedAt: timeArg(p.ReceivedAt), ExpiresAt: timeArg(p.ExpiresAt),
 	})
-	return interpretError(op, err)
+	return dbErr.Interpret(op, err)
 }
 
 // EchoGet returns the entry of the token if it expires after p.Now.
@@ -33,11 +34,11 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 	const op = "echo get"
 	row, err := s.q.EchoGet(ctx, s.rdb, &dbsqlc.EchoGetParams{Token: p.Token, Now: timeArg(p.Now)})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	var headers map[string]string
 	if err := json.Unmarshal([]byte(row.Headers), &headers); err != nil {
-		return nil, opError(op, fmt.Errorf("decode headers: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("decode headers: %w", err))
 	}
 	var d decoder
 	e := &core.EchoEntry{
@@ -47,8 +48,8 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 		ReceivedAt: d.time(row.ReceivedAt),
 		ExpiresAt:  d.time(row.ExpiresAt),
 	}
-	if d.err != nil {
-		return nil, opError(op, d.err)
+	if d.Err != nil {
+		return nil, dbErr.Op(op, d.Err)
 	}
 	return e, nil
 }
@@ -58,7 +59,7 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 func (s *Store) EchoPurge(ctx context.Context, p *core.EchoPurgeParams) (int, error) {
 	n, err := s.q.EchoPurge(ctx, s.wdb, timeArg(p.Before))
 	if err != nil {
-		return 0, interpretError("echo purge", err)
+		return 0, dbErr.Interpret("echo purge", err)
 	}
 	return int(n), nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -21,7 +22,7 @@ import (
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	execs := []*core.Execution{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return execs, 0, nil
 	}
@@ -30,7 +31,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 		id := string(*p.CueID)
 		cueID = &id
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	var total int64
 	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
@@ -38,19 +39,19 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 			MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			e, err := executionFromRow(row)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			execs = append(execs, e)
 		}
 		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
 			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
 		})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -65,21 +66,21 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
 	e := p.Execution
-	tenant, ok := uuidArg(string(e.TenantID))
+	tenant, ok := sqlkit.UUID(string(e.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(e.ID))
+	id, ok := sqlkit.UUID(string(e.ID))
 	if !ok {
-		return nil, opError(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+		return nil, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
 	}
 	artifacts, err := jsonPtrArg(e.Evidence.Artifacts)
 	if err != nil {
-		return nil, opError(op, fmt.Errorf("evidence artifacts: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("evidence artifacts: %w", err))
 	}
 	evidenceMeta, err := jsonPtrArg(e.Evidence.Metadata)
 	if err != nil {
-		return nil, opError(op, fmt.Errorf("evidence metadata: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("evidence metadata: %w", err))
 	}
 	args := &dbsqlc.ExecutionCreateParams{
 		ID:                      id,
@@ -117,7 +118,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
-			return nil, opError(op, fmt.Errorf("outcome metadata: %w", err))
+			return nil, dbErr.Op(op, fmt.Errorf("outcome metadata: %w", err))
 		}
 		args.OutcomeSuccess = new(boolArg(e.Outcome.Success))
 		args.OutcomeResult = e.Outcome.Result
@@ -129,38 +130,38 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
 	if e.ReplayedFrom != nil {
-		from, ok := uuidArg(string(*e.ReplayedFrom))
+		from, ok := sqlkit.UUID(string(*e.ReplayedFrom))
 		if !ok {
-			return nil, opError(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
+			return nil, dbErr.Op(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
 		}
 		args.ReplayedFrom = &from
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	out, err := executionFromRow(row)
-	return out, opError(op, err)
+	return out, dbErr.Op(op, err)
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
 // absent, foreign, or when the id or tenant is not a UUID.
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.ExecutionGet(ctx, s.rdb, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	out, err := executionFromRow(row)
-	return out, opError(op, err)
+	return out, dbErr.Op(op, err)
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,
@@ -169,7 +170,7 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 // many it deleted: 0 when the cue is absent or foreign.
 func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
 	const op = "execution cancel upcoming"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return 0, nil
 	}
@@ -180,10 +181,10 @@ func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCa
 			return nil
 		}
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, timeArg(p.Now))
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return 0, err
@@ -244,8 +245,8 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		id := core.ExecutionID(*r.ReplayedFrom)
 		e.ReplayedFrom = &id
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	return e, nil
 }
@@ -277,7 +278,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 			Now: timeArg(p.Now), LeaseUntil: timeArg(p.Now.Add(p.Lease)), MaxRows: int64(p.Limit),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if len(rows) == 0 {
 			return nil
@@ -289,7 +290,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		slices.Sort(cueIDs)
 		cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
 		if err != nil {
-			return interpretError(op+": read cues", err)
+			return dbErr.Interpret(op+": read cues", err)
 		}
 		cues := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
 		for _, cr := range cueRows {
@@ -298,15 +299,15 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		for _, row := range rows {
 			cr, ok := cues[row.CueID]
 			if !ok { // the foreign key rules it out
-				return opError(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
+				return dbErr.Op(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
 			}
 			c, err := cueFromRow(&cr.Cue)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			e, err := executionFromRow(row)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			out = append(out, &core.Delivery{Execution: e, Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
 		}
@@ -342,7 +343,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			if r == nil {
 				continue
 			}
-			id, ok := uuidArg(string(r.ExecutionID))
+			id, ok := sqlkit.UUID(string(r.ExecutionID))
 			if !ok {
 				continue
 			}
@@ -364,7 +365,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 				continue // no longer this claim's
 			}
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 			applied[i] = true
 			fx.AddResult(core.CueID(owner.CueID), core.TenantID(owner.UserID), r)
@@ -384,7 +385,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueStatsParams) (*core.QueueStats, error) {
 	row, err := s.q.ExecutionQueueStats(ctx, s.rdb, timeArg(p.Now))
 	if err != nil {
-		return nil, interpretError("execution queue stats", err)
+		return nil, dbErr.Interpret("execution queue stats", err)
 	}
 	return &core.QueueStats{
 		PendingWebhooks:     int(row.PendingWebhooks),
@@ -402,25 +403,25 @@ func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueS
 func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
 	const op = "execution claimable"
 	out := []*core.Claimable{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return out, nil
 	}
-	maxRows, _ := pageArgs(p.Limit, 0)
+	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
 	rows, err := s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
 		UserID: tenant, Now: timeArg(p.Now), Task: p.Task, MaxRows: maxRows,
 	})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
 		c, err := cueFromRow(&r.Cue)
 		if err != nil {
-			return nil, opError(op, err)
+			return nil, dbErr.Op(op, err)
 		}
 		e, err := executionFromRow(&r.Execution)
 		if err != nil {
-			return nil, opError(op, err)
+			return nil, dbErr.Op(op, err)
 		}
 		out = append(out, &core.Claimable{Execution: e, Cue: c})
 	}
@@ -435,14 +436,14 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 // matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
 	const op = "execution claim worker"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var id string
 	if p.ID != nil {
-		if id, ok = uuidArg(string(*p.ID)); !ok {
-			return nil, opError(op, core.ErrNotFound)
+		if id, ok = sqlkit.UUID(string(*p.ID)); !ok {
+			return nil, dbErr.Op(op, core.ErrNotFound)
 		}
 	}
 	now := timeArg(p.Now)
@@ -452,13 +453,13 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 		if p.ID != nil {
 			row, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: now})
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 			deadline = row.OutcomeDeadlineSeconds
 		} else {
 			row, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: now, Task: p.Task})
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 			id, deadline = row.ID, row.OutcomeDeadlineSeconds
 		}
@@ -467,7 +468,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			WorkerID: p.WorkerID, Now: now, LeaseUntil: timeArg(p.Now.Add(p.Lease)), OutcomeDeadlineAt: deadlineAt, ID: id,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if p.CountsUsage(int(row.Attempts)) {
 			fx := core.NewRunEffects(p.Now)
@@ -477,7 +478,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			}
 		}
 		out, err = executionFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -494,36 +495,36 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // absent or foreign, or an id is not a UUID.
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var out *core.Execution
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		cueRow, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: row.CueID, UserID: tenant})
 		if err != nil {
-			return interpretError(op+": read cue", err)
+			return dbErr.Interpret(op+": read cue", err)
 		}
 		c, err := cueFromRow(cueRow)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		e, err := executionFromRow(row)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		var d decoder
 		current := d.timePtr(row.DueAt)
-		if d.err != nil {
-			return opError(op, d.err)
+		if d.Err != nil {
+			return dbErr.Op(op, d.Err)
 		}
 		eff, err := p.Fn(e, c)
 		if err != nil {
@@ -531,14 +532,14 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		}
 		args, err := saveArgs(row.ID, e, current)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		saved, err := s.q.ExecutionSave(ctx, tx, args)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if out, err = executionFromRow(saved); err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		if eff == nil {
 			return nil
@@ -702,7 +703,7 @@ func (s *Store) sweepStep(ctx context.Context, tx *sql.Tx, db *stmtCache, op str
 	fx := core.NewRunEffects(now)
 	ended, err := step(fx)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	if len(ended) == 0 {
 		return nil, nil
@@ -712,7 +713,7 @@ func (s *Store) sweepStep(ctx context.Context, tx *sql.Tx, db *stmtCache, op str
 	}
 	out, err := s.deliveriesOf(ctx, tx, ended)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	return out, nil
 }
@@ -723,17 +724,17 @@ func (s *Store) applyRunEffects(ctx context.Context, db dbsqlc.DBTX, op string, 
 	now := timeArg(fx.Now)
 	for _, e := range fx.Cues() {
 		err := s.q.CueRecordDeliveries(ctx, db, &dbsqlc.CueRecordDeliveriesParams{
-			ID: string(e.CueID), Runs: int64(e.Runs), SetLastRun: boolArg(e.SetLastRun), NewStatus: statusArg(e.Status), Now: now,
+			ID: string(e.CueID), Runs: int64(e.Runs), SetLastRun: boolArg(e.SetLastRun), NewStatus: sqlkit.Status(e.Status), Now: now,
 		})
 		if err != nil {
-			return interpretError(op+": update cue", err)
+			return dbErr.Interpret(op+": update cue", err)
 		}
 	}
 	month := monthArg(fx.Month)
 	for _, u := range fx.Usage() {
 		err := s.q.UsageMonthlyAdd(ctx, db, &dbsqlc.UsageMonthlyAddParams{UserID: string(u.TenantID), MonthStart: month, N: int64(u.Executions)})
 		if err != nil {
-			return interpretError(op+": count usage", err)
+			return dbErr.Interpret(op+": count usage", err)
 		}
 	}
 	return nil
@@ -791,14 +792,14 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 			Now: timeArg(p.Now), MaxRows: int64(p.Limit),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if len(rows) == 0 {
 			out = []*core.Delivery{}
 			return nil
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -813,21 +814,21 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
 	const op = "execution recent finished"
 	execs := []*core.Execution{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return execs, nil
 	}
-	maxRows, _ := pageArgs(p.Limit, 0)
+	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
 	rows, err := s.q.ExecutionRecentFinished(ctx, s.rdb, &dbsqlc.ExecutionRecentFinishedParams{
 		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
 	})
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
 		e, err := executionFromRow(r)
 		if err != nil {
-			return nil, opError(op, err)
+			return nil, dbErr.Op(op, err)
 		}
 		execs = append(execs, e)
 	}

@@ -18,5 +18,5 @@ func (s *Store) MonthlyUsageForTest(ctx context.Context, tenant core.TenantID, m
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
-	return int(n), interpretError("monthly usage", err)
+	return int(n), dbErr.Interpret("monthly usage", err)
 }

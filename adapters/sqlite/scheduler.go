@@ -10,7 +10,7 @@ import (
 // SchedulerHeartbeatPut records p as its instance's latest cycle, replacing
 // the previous one.
 func (s *Store) SchedulerHeartbeatPut(ctx context.Context, p *core.SchedulerHeartbeat) error {
-	return interpretError("scheduler heartbeat put", s.q.SchedulerHeartbeatPut(ctx, s.wdb, &dbsqlc.SchedulerHeartbeatPutParams{
+	return dbErr.Interpret("scheduler heartbeat put", s.q.SchedulerHeartbeatPut(ctx, s.wdb, &dbsqlc.SchedulerHeartbeatPutParams{
 		InstanceID:      p.InstanceID,
 		LastRun:         timeArg(p.LastRun),
 		CuesLastCycle:   int64(p.CuesLastCycle),
@@ -24,11 +24,11 @@ func (s *Store) SchedulerHeartbeatLatest(ctx context.Context) (*core.SchedulerHe
 	const op = "scheduler heartbeat latest"
 	row, err := s.q.SchedulerHeartbeatLatest(ctx, s.rdb)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	last, err := timeValue(row.LastRun)
 	if err != nil {
-		return nil, opError(op, err)
+		return nil, dbErr.Op(op, err)
 	}
 	return &core.SchedulerHeartbeat{
 		InstanceID:      row.InstanceID,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -14,7 +15,7 @@ import (
 func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActiveParams) (int, error) {
 	var tenant *string
 	if p.TenantID != "" {
-		id, ok := uuidArg(string(p.TenantID))
+		id, ok := sqlkit.UUID(string(p.TenantID))
 		if !ok {
 			return 0, nil
 		}
@@ -22,7 +23,7 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 	}
 	n, err := s.q.WorkerCountActive(ctx, s.rdb, &dbsqlc.WorkerCountActiveParams{Since: timeArg(p.Since), UserID: tenant})
 	if err != nil {
-		return 0, interpretError("worker count active", err)
+		return 0, dbErr.Interpret("worker count active", err)
 	}
 	return int(n), nil
 }
@@ -32,19 +33,19 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 // ErrNotFound when the tenant is not a UUID.
 func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatParams) error {
 	const op = "worker heartbeat"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	var handlers *string
 	if p.Handlers != nil {
 		b, err := json.Marshal(p.Handlers)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		handlers = new(string(b))
 	}
-	return interpretError(op, s.q.WorkerHeartbeat(ctx, s.wdb, &dbsqlc.WorkerHeartbeatParams{
+	return dbErr.Interpret(op, s.q.WorkerHeartbeat(ctx, s.wdb, &dbsqlc.WorkerHeartbeatParams{
 		UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: timeArg(p.Now),
 	}))
 }
@@ -54,13 +55,13 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatPara
 func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
 	const op = "worker list"
 	workers := []*core.Worker{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return workers, nil
 	}
 	rows, err := s.q.WorkerList(ctx, s.rdb, tenant)
 	if err != nil {
-		return nil, interpretError(op, err)
+		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
 		var d decoder
@@ -72,11 +73,11 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 		}
 		if r.Handlers != nil {
 			if err := json.Unmarshal([]byte(*r.Handlers), &w.Handlers); err != nil {
-				d.fail(fmt.Errorf("decode handlers: %w", err))
+				d.Fail(fmt.Errorf("decode handlers: %w", err))
 			}
 		}
-		if d.err != nil {
-			return nil, opError(op, d.err)
+		if d.Err != nil {
+			return nil, dbErr.Op(op, d.Err)
 		}
 		workers = append(workers, w)
 	}
@@ -87,16 +88,16 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 // foreign.
 func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
 	const op = "worker delete"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	n, err := s.q.WorkerDelete(ctx, s.wdb, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
 	if err != nil {
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	}
 	if n == 0 {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	return nil
 }
