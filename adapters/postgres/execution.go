@@ -284,36 +284,12 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		if len(rows) == 0 {
 			return nil
 		}
-		cueIDs := make([]string, 0, len(rows))
-		for _, row := range rows {
-			cueIDs = append(cueIDs, row.CueID)
-		}
-		slices.Sort(cueIDs)
-		cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
-		if err != nil {
-			return dbErr.Interpret(op+": read cues", err)
-		}
-		cues := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
-		for _, cr := range cueRows {
-			cues[cr.Cue.ID] = cr
-		}
-		for _, row := range rows {
-			cr, ok := cues[row.CueID]
-			if !ok { // the foreign key and the row lock rule it out
-				return dbErr.Op(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
-			}
-			c, err := cueFromRow(&cr.Cue)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			out = append(out, &core.Delivery{Execution: executionFromRow(row), Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
-		}
-		return nil
+		out, err = s.deliveriesOf(ctx, tx, rows)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, err
 	}
-	core.SortDeliveries(out)
 	return out, nil
 }
 
@@ -793,35 +769,27 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 }
 
 // deliveriesOf pairs executions with their cues and the owners' sealed
-// webhook secrets, read in tx, ordered by scheduled time, then id.
+// webhook secrets, read in tx (see sqlkit.Deliveries).
 func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
-	cueIDs := make([]string, 0, len(rows))
-	for _, r := range rows {
-		cueIDs = append(cueIDs, r.CueID)
+	execs := make([]*core.Execution, len(rows))
+	for i, r := range rows {
+		execs[i] = executionFromRow(r)
 	}
-	slices.Sort(cueIDs)
-	cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
-	if err != nil {
-		return nil, fmt.Errorf("read cues: %w", err)
-	}
-	byID := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
-	for _, cr := range cueRows {
-		byID[cr.Cue.ID] = cr
-	}
-	out := make([]*core.Delivery, 0, len(rows))
-	for _, r := range rows {
-		cr, ok := byID[r.CueID]
-		if !ok { // the foreign key and the row lock rule it out
-			return nil, fmt.Errorf("cue %s of execution %s is missing", r.CueID, r.ID)
-		}
-		c, err := cueFromRow(&cr.Cue)
+	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
+		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &core.Delivery{Execution: executionFromRow(r), Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
-	}
-	core.SortDeliveries(out)
-	return out, nil
+		cues := make([]sqlkit.CueSecret, len(cueRows))
+		for i, cr := range cueRows {
+			c, err := cueFromRow(&cr.Cue)
+			if err != nil {
+				return nil, err
+			}
+			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
+		}
+		return cues, nil
+	})
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose

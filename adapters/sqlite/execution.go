@@ -1,13 +1,10 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
@@ -283,42 +280,12 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		if len(rows) == 0 {
 			return nil
 		}
-		cueIDs := make([]string, 0, len(rows))
-		for _, row := range rows {
-			cueIDs = append(cueIDs, row.CueID)
-		}
-		slices.Sort(cueIDs)
-		cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
-		if err != nil {
-			return dbErr.Interpret(op+": read cues", err)
-		}
-		cues := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
-		for _, cr := range cueRows {
-			cues[cr.Cue.ID] = cr
-		}
-		for _, row := range rows {
-			cr, ok := cues[row.CueID]
-			if !ok { // the foreign key rules it out
-				return dbErr.Op(op, fmt.Errorf("cue %s of execution %s is missing", row.CueID, row.ID))
-			}
-			c, err := cueFromRow(&cr.Cue)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			e, err := executionFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			out = append(out, &core.Delivery{Execution: e, Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
-		}
-		return nil
+		out, err = s.deliveriesOf(ctx, tx, rows)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b *core.Delivery) int {
-		return cmp.Or(a.Execution.ScheduledFor.Compare(b.Execution.ScheduledFor), strings.Compare(string(a.Execution.ID), string(b.Execution.ID)))
-	})
 	return out, nil
 }
 
@@ -741,39 +708,31 @@ func (s *Store) applyRunEffects(ctx context.Context, db dbsqlc.DBTX, op string, 
 }
 
 // deliveriesOf pairs executions with their cues and the owners' sealed
-// webhook secrets, read in tx, ordered by scheduled time, then id.
+// webhook secrets, read in tx (see sqlkit.Deliveries).
 func (s *Store) deliveriesOf(ctx context.Context, tx *sql.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
-	cueIDs := make([]string, 0, len(rows))
-	for _, r := range rows {
-		cueIDs = append(cueIDs, r.CueID)
-	}
-	slices.Sort(cueIDs)
-	cueRows, err := s.q.CueListForDelivery(ctx, tx, slices.Compact(cueIDs))
-	if err != nil {
-		return nil, fmt.Errorf("read cues: %w", err)
-	}
-	byID := make(map[string]*dbsqlc.CueListForDeliveryRow, len(cueRows))
-	for _, cr := range cueRows {
-		byID[cr.Cue.ID] = cr
-	}
-	out := make([]*core.Delivery, 0, len(rows))
-	for _, r := range rows {
-		cr, ok := byID[r.CueID]
-		if !ok { // the foreign key rules it out
-			return nil, fmt.Errorf("cue %s of execution %s is missing", r.CueID, r.ID)
-		}
-		c, err := cueFromRow(&cr.Cue)
-		if err != nil {
-			return nil, err
-		}
+	execs := make([]*core.Execution, len(rows))
+	for i, r := range rows {
 		e, err := executionFromRow(r)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &core.Delivery{Execution: e, Cue: c, WebhookSecretSealed: cr.WebhookSecretSealed})
+		execs[i] = e
 	}
-	core.SortDeliveries(out)
-	return out, nil
+	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
+		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
+		if err != nil {
+			return nil, err
+		}
+		cues := make([]sqlkit.CueSecret, len(cueRows))
+		for i, cr := range cueRows {
+			c, err := cueFromRow(&cr.Cue)
+			if err != nil {
+				return nil, err
+			}
+			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
+		}
+		return cues, nil
+	})
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose
