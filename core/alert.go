@@ -400,3 +400,6 @@ func (p *AlertRecordDeliveryParams) Stored() (status string, deliveredAt, nextAt
 // DedupSince is the creation time after which an alert of the same tenant,
 // type and cue (or execution) suppresses this one.
 func (p *AlertCreateParams) DedupSince() time.Time { return p.Now.Add(-p.DedupWindow) }
+
+// LeaseUntil is when the claimed alerts may be claimed again.
+func (p *AlertClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }

@@ -769,6 +769,12 @@ type RetryPolicy struct {
 	BackoffMinutes []int
 }
 
+// AttemptsLeft reports whether another attempt may follow attempts made
+// (MaxAttempts counts the first): a failed webhook attempt retries, and a
+// worker claim whose lease expired goes back to pending, only while it
+// does.
+func (r RetryPolicy) AttemptsLeft(attempts int) bool { return attempts < r.MaxAttempts }
+
 // DefaultRetryPolicy is the protocol default.
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{MaxAttempts: 3, BackoffMinutes: []int{1, 5, 15}}

@@ -461,7 +461,7 @@ func (d *Dispatcher) failOrRetry(out *attemptResult, msg string, status *int, re
 	res, c := out.result, out.delivery.Cue
 	res.HTTPStatus = status
 	res.CountRun = true
-	if res.Attempt < c.Retry.MaxAttempts {
+	if c.Retry.AttemptsLeft(res.Attempt) {
 		res.Status = ExecRetrying
 		res.ErrorMessage = &msg
 		wait := backoffFor(c.Retry.BackoffMinutes, res.Attempt)

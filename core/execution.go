@@ -494,9 +494,10 @@ func (p *ExecutionClaimWorkerParams) CountsUsage(attempts int) bool {
 	return p.CountUsage && attempts == 1
 }
 
-// ClaimOutcomeDeadline is the outcome deadline a worker claim at now sets
-// for a cue whose outcome deadline is seconds (nil: none).
-func ClaimOutcomeDeadline(now time.Time, seconds *int) *time.Time {
+// OutcomeDeadline is the outcome deadline of a run delivered (webhook) or
+// claimed (worker) at now, for a cue whose outcome deadline is seconds
+// (nil: none).
+func OutcomeDeadline(now time.Time, seconds *int) *time.Time {
 	if seconds == nil {
 		return nil
 	}
@@ -612,4 +613,16 @@ func (e *Execution) InitialDueAt() *time.Time {
 		return e.LeaseExpiresAt
 	}
 	return nil
+}
+
+// LeaseUntil is when the claims' lease expires.
+func (p *ExecutionClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
+
+// LeaseUntil is when the claim's lease expires.
+func (p *ExecutionClaimWorkerParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
+
+// UnclaimedCutoff is the latest due_at of a pending worker execution that
+// went unclaimed for too long (it becomes missed).
+func (p *ExecutionSweepWorkerLeasesParams) UnclaimedCutoff() time.Time {
+	return p.Now.Add(-p.UnclaimedTimeout)
 }

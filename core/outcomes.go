@@ -385,9 +385,5 @@ func applyEvidence(ev *Evidence, in *EvidenceInput) {
 // outcomeDeadline is when an execution delivered or claimed at now must
 // report its outcome, or nil.
 func outcomeDeadline(c *Cue, now time.Time) *time.Time {
-	if c.OutcomeDeadlineSeconds == nil {
-		return nil
-	}
-	t := now.Add(time.Duration(*c.OutcomeDeadlineSeconds) * time.Second)
-	return &t
+	return OutcomeDeadline(now, c.OutcomeDeadlineSeconds)
 }

@@ -155,7 +155,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 			}
 		}
 		if len(claimed) > 0 {
-			err := s.q.AlertClaim(ctx, tx, &dbsqlc.AlertClaimParams{Ids: claimed, LeaseUntil: p.Now.Add(p.Lease)})
+			err := s.q.AlertClaim(ctx, tx, &dbsqlc.AlertClaimParams{Ids: claimed, LeaseUntil: p.LeaseUntil()})
 			if err != nil {
 				return dbErr.Interpret(op, err)
 			}

@@ -59,7 +59,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
 // its tenant, with the cue's transport and due_at derived from the status
-// (see dueAtOf). It returns the stored row. ErrNotFound when the cue is
+// (see core.Execution.InitialDueAt). It returns the stored row. ErrNotFound when the cue is
 // absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
@@ -276,7 +276,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
-			Now: p.Now, LeaseUntil: p.Now.Add(p.Lease), MaxRows: int32(min(p.Limit, math.MaxInt32)),
+			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: int32(min(p.Limit, math.MaxInt32)),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -480,7 +480,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			return nil, dbErr.Op(op, core.ErrNotFound)
 		}
 	}
-	leaseUntil := p.Now.Add(p.Lease)
+	leaseUntil := p.LeaseUntil()
 	var out *core.Execution
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var (
@@ -639,7 +639,8 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 // order, skipping locked ones), then those executions (skipping locked
 // ones) and, re-checking each, returns it to pending (claim fields,
 // heartbeat and outcome deadline cleared, due_at = p.Now, ResetMessage)
-// while attempts < the cue's max attempts, else fails it (ExhaustedMessage).
+// while the locked cue's retry policy leaves attempts
+// (core.RetryPolicy.AttemptsLeft), else fails it (ExhaustedMessage).
 // Unclaimed: the same for up to p.Limit pending worker executions with
 // due_at <= p.Now - p.UnclaimedTimeout, which become missed
 // (MissedMessage). For each failed or missed execution the cue gets
@@ -655,7 +656,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		return out, nil
 	}
 	maxRows := int32(min(p.Limit, math.MaxInt32))
-	cutoff := p.Now.Add(-p.UnclaimedTimeout)
+	cutoff := p.UnclaimedCutoff()
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
 		failed, err := s.sweepStep(ctx, tx, op, p.Now,
@@ -663,14 +664,22 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 				rows, err := s.q.ExecutionListExpiredLeases(ctx, tx, &dbsqlc.ExecutionListExpiredLeasesParams{Now: p.Now, MaxRows: maxRows})
 				cands := make([]sweepCandidate, len(rows))
 				for i, r := range rows {
-					cands[i] = sweepCandidate{id: r.ID, cueID: r.CueID}
+					cands[i] = sweepCandidate{id: r.ID, cueID: r.CueID, attempts: r.Attempts}
 				}
 				return cands, err
 			},
-			func(ids, cueIDs []string) ([]*dbsqlc.Execution, error) {
-				return s.q.ExecutionExpireLeases(ctx, tx, &dbsqlc.ExecutionExpireLeasesParams{
-					ResetMessage: p.ResetMessage, ExhaustedMessage: p.ExhaustedMessage, Now: p.Now, Ids: ids, CueIds: cueIDs,
-				})
+			func(cands []sweepCandidate, cues map[string]*dbsqlc.CueLockManySkipLockedRow, cueIDs []string) ([]*dbsqlc.Execution, error) {
+				a := &dbsqlc.ExecutionExpireLeasesParams{
+					ResetMessage: p.ResetMessage, ExhaustedMessage: p.ExhaustedMessage, Now: p.Now, CueIds: cueIDs, ResetIds: []string{},
+				}
+				for _, c := range cands {
+					a.Ids = append(a.Ids, c.id)
+					a.Attempts = append(a.Attempts, c.attempts)
+					if cue, ok := cues[c.cueID]; ok && (core.RetryPolicy{MaxAttempts: int(cue.RetryMaxAttempts)}).AttemptsLeft(int(c.attempts)) {
+						a.ResetIds = append(a.ResetIds, c.id)
+					}
+				}
+				return s.q.ExecutionExpireLeases(ctx, tx, a)
 			})
 		if err != nil {
 			return err
@@ -684,7 +693,11 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 				}
 				return cands, err
 			},
-			func(ids, cueIDs []string) ([]*dbsqlc.Execution, error) {
+			func(cands []sweepCandidate, _ map[string]*dbsqlc.CueLockManySkipLockedRow, cueIDs []string) ([]*dbsqlc.Execution, error) {
+				ids := make([]string, len(cands))
+				for i, c := range cands {
+					ids[i] = c.id
+				}
 				return s.q.ExecutionMarkUnclaimedMissed(ctx, tx, &dbsqlc.ExecutionMarkUnclaimedMissedParams{
 					MissedMessage: p.MissedMessage, Now: p.Now, Ids: ids, CueIds: cueIDs, Cutoff: cutoff,
 				})
@@ -702,17 +715,20 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 }
 
 // sweepCandidate is an execution a sweep may change, read without a lock.
-type sweepCandidate struct{ id, cueID string }
+type sweepCandidate struct {
+	id, cueID string
+	attempts  int32 // as listed (expired leases only)
+}
 
 // sweepStep runs one worker sweep step in tx: list reads the candidates,
-// their cues are locked (id order, skipping locked ones), update changes
-// the candidates of the locked cues (skipping locked rows, re-checking
+// their cues are locked (id order, skipping locked ones), update decides
+// (through core) and changes the candidates of the locked cues (skipping locked rows, re-checking
 // each) and returns them; the ones that ended (failed or missed) get their
 // cue effects and are returned as deliveries, ordered by scheduled time,
 // then id.
 func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Time,
 	list func() ([]sweepCandidate, error),
-	update func(ids, cueIDs []string) ([]*dbsqlc.Execution, error),
+	update func(cands []sweepCandidate, cues map[string]*dbsqlc.CueLockManySkipLockedRow, lockedIDs []string) ([]*dbsqlc.Execution, error),
 ) ([]*core.Delivery, error) {
 	cands, err := list()
 	if err != nil {
@@ -721,10 +737,8 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, 0, len(cands))
 	cueIDs := make([]string, 0, len(cands))
 	for _, c := range cands {
-		ids = append(ids, c.id)
 		cueIDs = append(cueIDs, c.cueID)
 	}
 	slices.Sort(cueIDs)
@@ -741,7 +755,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 		cues[c.ID] = c
 		lockedIDs = append(lockedIDs, c.ID)
 	}
-	rows, err := update(ids, lockedIDs)
+	rows, err := update(cands, cues, lockedIDs)
 	if err != nil {
 		return nil, dbErr.Interpret(op, err)
 	}

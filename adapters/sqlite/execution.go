@@ -58,7 +58,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
 // its tenant, with the cue's transport and due_at derived from the status
-// (see dueAtOf). It returns the stored row. ErrNotFound when the cue is
+// (see core.Execution.InitialDueAt). It returns the stored row. ErrNotFound when the cue is
 // absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
@@ -272,7 +272,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	}
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
-			Now: timeArg(p.Now), LeaseUntil: timeArg(p.Now.Add(p.Lease)), MaxRows: int64(p.Limit),
+			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -430,9 +430,9 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			}
 			id, deadline = row.ID, row.OutcomeDeadlineSeconds
 		}
-		deadlineAt := timePtrArg(core.ClaimOutcomeDeadline(p.Now, intPtr(deadline)))
+		deadlineAt := timePtrArg(core.OutcomeDeadline(p.Now, intPtr(deadline)))
 		row, err := s.q.ExecutionClaimWorker(ctx, tx, &dbsqlc.ExecutionClaimWorkerParams{
-			WorkerID: p.WorkerID, Now: now, LeaseUntil: timeArg(p.Now.Add(p.Lease)), OutcomeDeadlineAt: deadlineAt, ID: id,
+			WorkerID: p.WorkerID, Now: now, LeaseUntil: timeArg(p.LeaseUntil()), OutcomeDeadlineAt: deadlineAt, ID: id,
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -580,8 +580,8 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 // Expired claims: up to p.Limit worker executions delivering with
 // lease_expires_at <= p.Now (oldest lease first) go back to pending (claim
 // fields, heartbeat and outcome deadline cleared, due_at = p.Now,
-// ResetMessage) while attempts < the cue's max attempts, else fail
-// (ExhaustedMessage). Unclaimed: up to p.Limit pending worker executions
+// ResetMessage) while the cue's retry policy leaves attempts
+// (core.RetryPolicy.AttemptsLeft), else fail (ExhaustedMessage). Unclaimed: up to p.Limit pending worker executions
 // with due_at <= p.Now - p.UnclaimedTimeout become missed (MissedMessage).
 // For each failed or missed execution the cue gets last_run = p.Now and,
 // when active, status failed (a one-time cue's scheduled run) or paused
@@ -595,7 +595,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		return out, nil
 	}
 	now := timeArg(p.Now)
-	cutoff := timeArg(p.Now.Add(-p.UnclaimedTimeout))
+	cutoff := timeArg(p.UnclaimedCutoff())
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		db := newStmtCache(tx)
@@ -606,7 +606,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 			}
 			var ended []*dbsqlc.Execution
 			for _, r := range rows {
-				if r.Attempts < r.RetryMaxAttempts {
+				if (core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts)}).AttemptsLeft(int(r.Attempts)) {
 					_, err := s.q.ExecutionResetLease(ctx, db, &dbsqlc.ExecutionResetLeaseParams{Message: p.ResetMessage, Now: now, ID: r.ID})
 					if err != nil && !errors.Is(err, sql.ErrNoRows) {
 						return nil, err

@@ -159,3 +159,33 @@ func TestCodecs(t *testing.T) {
 	d.Headers([]byte(`[`))
 	require.ErrorContains(t, d.Err, "retry_backoff_minutes", "the first failure is kept")
 }
+
+func TestDeliveries(t *testing.T) {
+	at := time.Date(2026, 3, 20, 16, 0, 0, 0, time.UTC)
+	execs := []*core.Execution{
+		{ID: "e3", CueID: "cue_b", ScheduledFor: at.Add(time.Minute)},
+		{ID: "e2", CueID: "cue_a", ScheduledFor: at},
+		{ID: "e1", CueID: "cue_b", ScheduledFor: at},
+	}
+	var asked []string
+	read := func(ids []string) ([]sqlkit.CueSecret, error) {
+		asked = ids
+		return []sqlkit.CueSecret{{Cue: &core.Cue{ID: "cue_b"}, SecretSealed: "sb"}, {Cue: &core.Cue{ID: "cue_a"}, SecretSealed: "sa"}}, nil
+	}
+	ds, err := sqlkit.Deliveries(execs, read)
+	require.NoError(t, err)
+	require.Equal(t, []string{"cue_a", "cue_b"}, asked, "distinct ids, sorted")
+	var got []string
+	for _, d := range ds {
+		got = append(got, string(d.Execution.ID)+"/"+string(d.Cue.ID)+"/"+d.WebhookSecretSealed)
+	}
+	require.Equal(t, []string{"e1/cue_b/sb", "e2/cue_a/sa", "e3/cue_b/sb"}, got, "by scheduled time, then id")
+
+	_, err = sqlkit.Deliveries(execs, func([]string) ([]sqlkit.CueSecret, error) {
+		return []sqlkit.CueSecret{{Cue: &core.Cue{ID: "cue_a"}}}, nil
+	})
+	require.ErrorContains(t, err, "cue cue_b of execution e3 is missing")
+
+	_, err = sqlkit.Deliveries(execs, func([]string) ([]sqlkit.CueSecret, error) { return nil, errNoRows })
+	require.ErrorIs(t, err, errNoRows)
+}
