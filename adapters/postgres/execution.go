@@ -462,10 +462,11 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 }
 
 // ExecutionClaimWorker claims one worker execution for p.WorkerID in one
-// conditional UPDATE: by id (waiting for a concurrent claimer, then
-// re-checking), or the oldest claimable one, optionally of payload task
-// p.Task (skipping rows other claimers hold, so concurrent claimers take
-// different executions). A first claim with CountUsage adds one execution
+// transaction: it locks the execution by id (waiting for a concurrent
+// claimer, then re-checking), or the oldest claimable one, optionally of
+// payload task p.Task (skipping rows other claimers hold, so concurrent
+// claimers take different executions), then claims it with an UPDATE that
+// re-checks it is pending, its outcome deadline from core.OutcomeDeadline. A first claim with CountUsage adds one execution
 // to the tenant's month of p.Now in the same transaction. ErrNotFound when
 // nothing matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
@@ -480,22 +481,25 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			return nil, dbErr.Op(op, core.ErrNotFound)
 		}
 	}
-	leaseUntil := p.LeaseUntil()
 	var out *core.Execution
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var (
-			row *dbsqlc.Execution
-			err error
-		)
+		var deadline *int32
 		if p.ID != nil {
-			row, err = s.q.ExecutionClaimWorkerByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerByIDParams{
-				WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: leaseUntil, ID: id, UserID: tenant,
-			})
+			picked, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: p.Now})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			deadline = picked.OutcomeDeadlineSeconds
 		} else {
-			row, err = s.q.ExecutionClaimWorkerNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerNextParams{
-				WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: leaseUntil, UserID: tenant, Task: p.Task,
-			})
+			picked, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: p.Now, Task: p.Task})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			id, deadline = picked.ID, picked.OutcomeDeadlineSeconds
 		}
+		row, err := s.q.ExecutionClaimWorker(ctx, tx, &dbsqlc.ExecutionClaimWorkerParams{
+			WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: p.LeaseUntil(), OutcomeDeadlineAt: core.OutcomeDeadline(p.Now, intPtr(deadline)), ID: id,
+		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
