@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -330,7 +329,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: int32(min(p.Limit, math.MaxInt32))})
+		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: sqlkit.Clamp[int32](p.Limit)})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -127,12 +126,8 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.OutcomeState != nil {
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
-	if e.ReplayedFrom != nil {
-		from, ok := sqlkit.UUID(string(*e.ReplayedFrom))
-		if !ok {
-			return nil, dbErr.Op(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
-		}
-		args.ReplayedFrom = &from
+	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
+		return nil, dbErr.Op(op, err)
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
 	if err != nil {
@@ -276,7 +271,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
-			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: int32(min(p.Limit, math.MaxInt32)),
+			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -659,7 +654,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	maxRows := int32(min(p.Limit, math.MaxInt32))
+	maxRows := sqlkit.Clamp[int32](p.Limit)
 	cutoff := p.UnclaimedCutoff()
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
@@ -824,7 +819,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 	}
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
-			Now: p.Now, MaxRows: int32(min(p.Limit, math.MaxInt32)),
+			Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)

@@ -126,12 +126,8 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.OutcomeState != nil {
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
-	if e.ReplayedFrom != nil {
-		from, ok := sqlkit.UUID(string(*e.ReplayedFrom))
-		if !ok {
-			return nil, dbErr.Op(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
-		}
-		args.ReplayedFrom = &from
+	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
+		return nil, dbErr.Op(op, err)
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
 	if err != nil {
