@@ -13,7 +13,9 @@ export class CanonicalJSONError extends Error {
   }
 }
 
-const MAX_DEPTH = 10_000;
+// Deeper documents are refused (verifyWebhook still accepts such a body when
+// its bytes match the signature as received).
+export const MAX_DEPTH = 1_000;
 const numberRe = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 type Value =
@@ -233,8 +235,13 @@ export function canonicalJSON(raw: string | Uint8Array): string {
     }
   }
   const p = new Parser(text);
-  const v = p.value();
-  p.ws();
-  if (p.pos !== text.length) p.fail("trailing data");
-  return encode(v);
+  try {
+    const v = p.value();
+    p.ws();
+    if (p.pos !== text.length) p.fail("trailing data");
+    return encode(v);
+  } catch (e) {
+    if (e instanceof RangeError) throw new CanonicalJSONError("nesting too deep"); // call stack exhausted
+    throw e;
+  }
 }

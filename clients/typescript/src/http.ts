@@ -98,8 +98,7 @@ export class Transport {
       payload = JSON.stringify(args.body);
     }
     for (let attempt = 0; ; attempt++) {
-      const res = await this.send(url, method.toUpperCase(), headers, payload, opts.signal);
-      const text = await res.text();
+      const { res, text } = await this.send(url, method.toUpperCase(), headers, payload, opts.signal);
       if (res.ok || args.okStatuses?.includes(res.status)) {
         return (text === "" ? undefined : JSON.parse(text)) as SuccessBody<P, M>;
       }
@@ -121,15 +120,35 @@ export class Transport {
     return Math.round(step / 2 + (Math.random() * step) / 2);
   }
 
-  private async send(url: string, method: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const s = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  /** One attempt: the answer and its body text, within timeoutMs. */
+  private async send(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ res: Response; text: string }> {
+    // One controller aborted by the caller's signal or the timeout
+    // (AbortSignal.any is not available everywhere yet).
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort();
+    }, this.timeoutMs);
+    const onAbort = () => ctrl.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await this.fetchImpl(url, { method, headers, body, signal: s });
+      const res = await this.fetchImpl(url, { method, headers, body, signal: ctrl.signal });
+      return { res, text: await res.text() };
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
-      const why = timeout.aborted ? `timed out after ${this.timeoutMs} ms` : e instanceof Error ? e.message : String(e);
+      const why = timedOut ? `timed out after ${this.timeoutMs} ms` : e instanceof Error ? e.message : String(e);
       throw new ConnectionError(`${method} ${url}: ${why}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -65,6 +65,13 @@ function hmac(secret: string, timestamp: string, body: Buffer): Buffer {
   return createHmac("sha256", Buffer.from(secret, "utf8")).update(`${timestamp}.`).update(body).digest();
 }
 
+/** Whether want equals any of the given signatures (constant time per comparison). */
+function matches(want: Buffer, given: Buffer[]): boolean {
+  let ok = false;
+  for (const sig of given) ok = timingSafeEqual(want, sig) || ok;
+  return ok;
+}
+
 /** The signature header value for body signed at timestamp (Unix seconds). */
 export function signWebhook(rawBody: string | Uint8Array, secret: string, timestamp: number | string): string {
   return `v1=${hmac(secret, String(timestamp), toBytes(rawBody)).toString("hex")}`;
@@ -104,17 +111,18 @@ export function verifyWebhook<T = WebhookDelivery>(
   if (given.length === 0) throw new WebhookVerificationError("missing_signature", "X-CueAPI-Signature has no v1= signature");
 
   const raw = toBytes(rawBody);
-  let canonical: Buffer;
-  try {
-    canonical = Buffer.from(canonicalJSON(raw), "utf8");
-  } catch (e) {
-    const why = e instanceof CanonicalJSONError ? e.message : String(e);
-    throw new WebhookVerificationError("invalid_body", `body is not valid JSON: ${why}`);
+  if (!matches(hmac(secret, ts, raw), given)) {
+    // Not the bytes cueapi signed: accept a re-encoding of the same JSON.
+    let canonical: Buffer;
+    try {
+      canonical = Buffer.from(canonicalJSON(raw), "utf8");
+    } catch (e) {
+      const why = e instanceof CanonicalJSONError ? e.message : String(e);
+      throw new WebhookVerificationError("invalid_body", `body is not canonical-JSON-able: ${why}`);
+    }
+    if (canonical.equals(raw) || !matches(hmac(secret, ts, canonical), given)) {
+      throw new WebhookVerificationError("signature_mismatch", "X-CueAPI-Signature does not match the body");
+    }
   }
-  const candidates = [hmac(secret, ts, raw)];
-  if (!canonical.equals(raw)) candidates.push(hmac(secret, ts, canonical));
-  let ok = false;
-  for (const want of candidates) for (const sig of given) ok = timingSafeEqual(want, sig) || ok;
-  if (!ok) throw new WebhookVerificationError("signature_mismatch", "X-CueAPI-Signature does not match the body");
   return JSON.parse(raw.toString("utf8")) as T;
 }
