@@ -30,7 +30,7 @@ test: test/ts ## run the whole test suite with the race detector (PostgreSQL and
 	go test -race -count=1 ./...
 
 .PHONY: test/ts
-test/ts: ## TypeScript client: compile-only types test and node --test suite against a live server (Node >= 20)
+test/ts: ## TypeScript client: compile-only types test and node --test suite against a live server (Node >= 18.17)
 	clients/typescript/scripts/make.sh test
 
 .PHONY: test/short
@@ -77,7 +77,7 @@ generate/zones:
 	go run ./core/internal/zonegen core/zones.gen.go
 
 .PHONY: generate/ts
-generate/ts: ## TypeScript client types from openapi.yaml (Node >= 20)
+generate/ts: ## TypeScript client types from openapi.yaml (Node >= 18.17)
 	clients/typescript/scripts/make.sh generate
 
 .PHONY: verify
