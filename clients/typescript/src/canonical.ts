@@ -58,54 +58,41 @@ class Parser {
     return this.fail("unexpected character");
   }
 
-  enter(): void {
+  /** Parses `[`/`{` … close, calling item for each element. */
+  seq(close: "]" | "}", item: () => void): void {
     if (++this.depth > MAX_DEPTH) this.fail("nesting too deep");
+    this.pos++;
+    this.ws();
+    if (this.s[this.pos] === close) {
+      this.pos++;
+    } else {
+      for (;;) {
+        item();
+        this.ws();
+        const c = this.s[this.pos++];
+        if (c === close) break;
+        if (c !== ",") this.fail(`expected , or ${close}`);
+      }
+    }
+    this.depth--;
   }
 
   array(): Value {
-    this.enter();
-    this.pos++;
     const items: Value[] = [];
-    this.ws();
-    if (this.s[this.pos] === "]") {
-      this.pos++;
-      this.depth--;
-      return { k: "arr", items };
-    }
-    for (;;) {
-      items.push(this.value());
-      this.ws();
-      const c = this.s[this.pos++];
-      if (c === "]") break;
-      if (c !== ",") this.fail("expected , or ]");
-    }
-    this.depth--;
+    this.seq("]", () => items.push(this.value()));
     return { k: "arr", items };
   }
 
   object(): Value {
-    this.enter();
-    this.pos++;
     const members = new Map<string, Value>();
-    this.ws();
-    if (this.s[this.pos] === "}") {
-      this.pos++;
-      this.depth--;
-      return { k: "obj", members };
-    }
-    for (;;) {
+    this.seq("}", () => {
       this.ws();
       if (this.s[this.pos] !== '"') this.fail("expected a key");
       const key = this.string();
       this.ws();
       if (this.s[this.pos++] !== ":") this.fail("expected :");
       members.set(key, this.value()); // a duplicate key keeps its last value, like a Python dict
-      this.ws();
-      const c = this.s[this.pos++];
-      if (c === "}") break;
-      if (c !== ",") this.fail("expected , or }");
-    }
-    this.depth--;
+    });
     return { k: "obj", members };
   }
 

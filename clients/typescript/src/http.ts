@@ -11,7 +11,7 @@ export interface ClientOptions {
   baseUrl?: string;
   /** Per-attempt timeout in milliseconds; default 30000. */
   timeoutMs?: number;
-  /** Retries after a 429 or 503 answer (0 disables); default 2. */
+  /** Retries after a 429 or 503 answer (0 disables, at most 10); default 2. */
   maxRetries?: number;
   /** First backoff step when the answer has no Retry-After; doubles per retry; default 500 ms. */
   retryBaseDelayMs?: number;
@@ -39,6 +39,23 @@ interface CallArgs<P extends Path, M extends Method> {
   headers?: Record<string, string | undefined>;
   /** Non-2xx statuses whose body is a result, not an error (`/status` 503). */
   okStatuses?: number[];
+}
+
+const MAX_RETRIES = 10;
+
+function parseSuccess(res: Response, text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CueAPIError({
+      status: res.status,
+      code: "invalid_response",
+      message: `HTTP ${res.status} answer is not JSON`,
+      body: text,
+      requestId: res.headers.get("x-request-id") ?? undefined,
+    });
+  }
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -71,7 +88,7 @@ export class Transport {
     this.baseUrl = (opts.baseUrl ?? "https://api.cueapi.ai").replace(/\/+$/, "");
     this.apiKey = opts.apiKey;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.maxRetries = Math.max(0, Math.floor(opts.maxRetries ?? 2));
+    this.maxRetries = Math.min(MAX_RETRIES, Math.max(0, Math.floor(opts.maxRetries ?? 2)));
     this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 500;
     this.maxRetryDelayMs = opts.maxRetryDelayMs ?? 60_000;
     this.headers = { ...opts.headers };
@@ -100,7 +117,7 @@ export class Transport {
     for (let attempt = 0; ; attempt++) {
       const { res, text } = await this.send(url, method.toUpperCase(), headers, payload, opts.signal);
       if (res.ok || args.okStatuses?.includes(res.status)) {
-        return (text === "" ? undefined : JSON.parse(text)) as SuccessBody<P, M>;
+        return parseSuccess(res, text) as SuccessBody<P, M>;
       }
       const err = errorFromResponse(res.status, text, res.headers);
       const delay = this.retryDelay(err, attempt);

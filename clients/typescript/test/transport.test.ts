@@ -171,3 +171,13 @@ test("an answer slower than timeoutMs is a ConnectionError; a caller's abort is 
   ctrl.abort(new Error("stop"));
   await assert.rejects(p, /stop/);
 });
+
+test("a 2xx answer that is not JSON is a CueAPIError, not a SyntaxError", async (t) => {
+  const stub = await startStub([{ status: 200, body: "<html>captive portal</html>", headers: { "content-type": "text/html" } }]);
+  t.after(() => stub.close());
+  const err = await client(stub.url, []).usage.get().catch((e: unknown) => e);
+  assert.ok(err instanceof CueAPIError);
+  assert.equal(err.code, "invalid_response");
+  assert.equal(err.status, 200);
+  assert.equal(err.body, "<html>captive portal</html>");
+});
