@@ -411,8 +411,9 @@ func validationError(err error) error {
 }
 
 func collectRequestErrors(err error, out *[]core.FieldError) {
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
+	// A type assertion, not errors.As: a RequestError unwraps to the
+	// MultiError of its schema errors, which must keep its location.
+	if me, ok := err.(openapi3.MultiError); ok {
 		for _, e := range me {
 			collectRequestErrors(e, out)
 		}
