@@ -142,7 +142,7 @@ func (a *Accounts) Register(ctx context.Context, email string) (key string, u *U
 	}
 	norm, ferr := NormalizeEmail(email)
 	if ferr != nil {
-		return "", nil, Unprocessable("body.email", ferr.Error())
+		return "", nil, Body("email").NotEmail(ferr.Error()).Err()
 	}
 	// Accounts created by register keep no recoverable copy of the key
 	// (reference behaviour: reveal works after the first regeneration).
@@ -278,7 +278,7 @@ func (a *Accounts) UpdateMe(ctx context.Context, u *User, in UpdateMeInput) (tim
 	if in.Email != nil {
 		norm, err := NormalizeEmail(*in.Email)
 		if err != nil {
-			return time.Time{}, Unprocessable("body.email", err.Error())
+			return time.Time{}, Body("email").NotEmail(err.Error()).Err()
 		}
 		email = norm
 	}
@@ -417,9 +417,10 @@ func urlError(code, prefix string, err error) error {
 }
 
 // NormalizeEmail validates an address (EmailStr-like rules) and lower-cases
-// its domain; the local part is kept as sent.
+// its domain; the local part is kept as sent. The error says why an address
+// is refused.
 func NormalizeEmail(s string) (string, error) {
-	bad := func(why string) error { return errors.New("value is not a valid email address: " + why) }
+	bad := errors.New
 	if strings.ContainsAny(s, " \t\r\n\x00<>()[],;:\\\"") {
 		return "", bad("The email address contains invalid characters.")
 	}
