@@ -1,10 +1,15 @@
 package api
 
 import (
+	"context"
+	"errors"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cueapi/cueapi/api/apigen"
 	"github.com/cueapi/cueapi/core"
 )
 
@@ -71,4 +76,33 @@ func TestRenderDetailsComposesTheMessage(t *testing.T) {
 	details, msg = renderDetails([]core.FieldError{core.FieldError{}.Unstorable()})
 	require.Equal(t, "String should not contain null or invalid characters", msg)
 	require.Equal(t, "", details[0].Field)
+}
+
+// TestBindingErrorNamesTheParameter: a value the generated binder cannot
+// hold is reported at the routed parameter's location.
+func TestBindingErrorNamesTheParameter(t *testing.T) {
+	doc, err := Spec()
+	require.NoError(t, err)
+	router, err := gorillamux.NewRouter(doc)
+	require.NoError(t, err)
+	r := httptest.NewRequest("GET", "/v1/cues/cue_aaaaaaaaaaaa?execution_limit=x", nil)
+	route, _, err := router.FindRoute(r)
+	require.NoError(t, err)
+	r = r.WithContext(context.WithValue(r.Context(), ctxRoute, route))
+
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&apigen.InvalidParamFormatError{ParamName: "execution_limit", Err: errors.New("x")}, "query.execution_limit: Input should be a valid integer, unable to parse string as an integer"},
+		{&apigen.InvalidParamFormatError{ParamName: "cue_id", Err: errors.New("x")}, "path.cue_id: Input should be a valid string"},
+		{&apigen.RequiredParamError{ParamName: "execution_offset"}, "query.execution_offset: Field required"},
+		{&apigen.TooManyValuesForParamError{ParamName: "execution_limit", Count: 2}, "query.execution_limit: Expected one value, got 2"},
+	}
+	for _, c := range cases {
+		e, ok := core.AsError(bindingError(r, c.err))
+		require.True(t, ok)
+		_, msg := renderDetails(e.Details)
+		require.Equal(t, c.want, msg)
+	}
 }
