@@ -172,6 +172,8 @@ func TestValidationMessages(t *testing.T) {
 		{name: "HeartbeatHandlersListsEveryItem", method: "POST", path: "/v1/worker/heartbeat", body: `{"worker_id":"w","handlers":[1,"ok",true]}`,
 			message: "body.handlers.0: Input should be a valid string",
 			details: []string{"body.handlers.0: Input should be a valid string", "body.handlers.2: Input should be a valid string"}},
+		{name: "HeartbeatHandlerTooLong", method: "POST", path: "/v1/worker/heartbeat", body: `{"worker_id":"w","handlers":["ok","` + strings.Repeat("h", 256) + `"]}`,
+			message: "body.handlers.1: String should have at most 255 characters"},
 		{name: "HeartbeatWorkerIDNul", method: "POST", path: "/v1/worker/heartbeat", body: `{"worker_id":"w\u0000"}`,
 			message: "body.worker_id: String should not contain null characters"},
 		{name: "ClaimEmptyObject", method: "POST", path: "/v1/executions/claim", body: `{}`,
