@@ -105,7 +105,7 @@ func interpretError(op string, err error) error {
 		case "22021", "22P05": // character_not_in_repertoire (NUL, invalid UTF-8), untranslatable_character
 			// Text PostgreSQL cannot store is bad input, never a 500; the API
 			// refuses it earlier, this is the safety net.
-			return fmt.Errorf("postgres: %s: %w", op, core.Unprocessable("", "Input contains characters that cannot be stored"))
+			return fmt.Errorf("postgres: %s: %w", op, core.FieldError{}.Unstorable().Err())
 		}
 	}
 	return opError(op, err)
