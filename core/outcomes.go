@@ -25,13 +25,13 @@ const (
 // Outcomes records what handlers report and the verification of it. Safe
 // for concurrent use.
 type Outcomes struct {
-	store  WorkStore
+	store  ExecutionStore
 	alerts *Alerts
 	clock  Clock
 }
 
 // NewOutcomes wires the outcomes service; alerts may be nil.
-func NewOutcomes(store WorkStore, alerts *Alerts, clock Clock) *Outcomes {
+func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock) *Outcomes {
 	return &Outcomes{store: store, alerts: alerts, clock: clock}
 }
 
@@ -395,9 +395,5 @@ func applyEvidence(ev *Evidence, in *EvidenceInput) {
 // outcomeDeadline is when an execution delivered or claimed at now must
 // report its outcome, or nil.
 func outcomeDeadline(c *Cue, now time.Time) *time.Time {
-	if c.OutcomeDeadlineSeconds == nil {
-		return nil
-	}
-	t := now.Add(time.Duration(*c.OutcomeDeadlineSeconds) * time.Second)
-	return &t
+	return OutcomeDeadline(now, c.OutcomeDeadlineSeconds)
 }

@@ -20,12 +20,12 @@ type WorkersConfig struct {
 // claiming with real leases, and lease renewal. Safe for concurrent use.
 type Workers struct {
 	cfg   WorkersConfig
-	store WorkStore
+	store workersStore
 	clock Clock
 }
 
 // NewWorkers wires the workers service.
-func NewWorkers(cfg WorkersConfig, store WorkStore, clock Clock) *Workers {
+func NewWorkers(cfg WorkersConfig, store workersStore, clock Clock) *Workers {
 	if cfg.ClaimLease <= 0 {
 		cfg.ClaimLease = 900 * time.Second
 	}
@@ -156,4 +156,62 @@ func HeartbeatStatus(age time.Duration) string {
 		return "stale"
 	}
 	return "dead"
+}
+
+// Worker is a pull worker registered by heartbeat.
+type Worker struct {
+	TenantID      TenantID
+	WorkerID      string
+	Handlers      []string // nil: not reported
+	LastHeartbeat time.Time
+	CreatedAt     time.Time
+}
+
+// WorkerStore persists pull workers and their heartbeats. Every method is
+// safe for concurrent use by any number of processes sharing the database;
+// tenant-scoped methods return ErrNotFound for another tenant's rows.
+// Methods are sorted by name.
+type WorkerStore interface {
+	// WorkerCountActive counts the tenant's workers whose last heartbeat is
+	// at or after Since (all tenants when TenantID is empty).
+	WorkerCountActive(ctx context.Context, p *WorkerCountActiveParams) (int, error)
+
+	// WorkerDelete deletes one. ErrNotFound when absent or foreign.
+	WorkerDelete(ctx context.Context, p *WorkerDeleteParams) error
+
+	// WorkerHeartbeat upserts the tenant's worker: handlers replaced (nil
+	// stores NULL), last_heartbeat = Now; created_at kept from the first.
+	WorkerHeartbeat(ctx context.Context, p *WorkerHeartbeatParams) error
+
+	// WorkerList returns the tenant's workers, most recent heartbeat first.
+	WorkerList(ctx context.Context, p *WorkerListParams) ([]*Worker, error)
+}
+
+// WorkerCountActiveParams counts recently seen workers.
+type WorkerCountActiveParams struct {
+	TenantID TenantID
+	Since    time.Time
+}
+
+// WorkerHeartbeatParams upserts a worker.
+type WorkerHeartbeatParams struct {
+	TenantID TenantID
+	WorkerID string
+	Handlers []string
+	Now      time.Time
+}
+
+// WorkerListParams lists a tenant's workers.
+type WorkerListParams struct{ TenantID TenantID }
+
+// WorkerDeleteParams deletes a worker.
+type WorkerDeleteParams struct {
+	TenantID TenantID
+	WorkerID string
+}
+
+// workersStore is what Workers persists through.
+type workersStore interface {
+	ExecutionStore
+	WorkerStore
 }

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/cueapi/cueapi/core"
+	"github.com/stretchr/testify/require"
 )
 
 func (s *storeSuite) testRotatedKeyGet(t *testing.T) {

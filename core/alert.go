@@ -27,7 +27,7 @@ var alertBackoff = []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.
 // Alerts raises persisted alerts and delivers them to the tenant's alert
 // webhook, signed, with retries. Safe for concurrent use.
 type Alerts struct {
-	store     WorkStore
+	store     alertsStore
 	deliverer Deliverer
 	box       SecretBox
 	clock     Clock
@@ -37,7 +37,7 @@ type Alerts struct {
 }
 
 // NewAlerts wires the alerts service.
-func NewAlerts(store WorkStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Alerts {
+func NewAlerts(store alertsStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Alerts {
 	return &Alerts{store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -262,3 +262,144 @@ func (a *Alerts) Run(ctx context.Context, poll time.Duration) {
 		t.Stop()
 	}
 }
+
+// Alert types and severities.
+const (
+	AlertConsecutiveFailures = "consecutive_failures"
+	AlertVerificationFailed  = "verification_failed"
+	AlertOutcomeTimeout      = "outcome_timeout"
+	SeverityWarning          = "warning"
+)
+
+// Alert is a persisted notification about a tenant's cue or execution.
+type Alert struct {
+	ID           string
+	TenantID     TenantID
+	CueID        *CueID
+	ExecutionID  *ExecutionID
+	Type         string
+	Severity     string
+	Message      string
+	Metadata     json.RawMessage
+	Acknowledged bool
+	CreatedAt    time.Time
+	// Delivery state (not part of the wire object).
+	DeliveryStatus   *string // pending | delivered | failed; nil: no webhook configured
+	DeliveryAttempts int
+	DeliveredAt      *time.Time
+	LastDeliveryErr  *string
+}
+
+// AlertStore persists alerts and their webhook delivery state. Every method
+// is safe for concurrent use by any number of processes sharing the
+// database; tenant-scoped methods return ErrNotFound for another tenant's
+// rows. Methods are sorted by name.
+type AlertStore interface {
+	// AlertClaimDeliveries claims up to Limit alerts due for delivery
+	// (delivery_status pending, next_delivery_at <= Now): next_delivery_at =
+	// Now + Lease, delivery_attempts + 1. Returns them with the tenant's
+	// alert URL and sealed alert secret. Alerts whose tenant removed the URL
+	// since become failed ("alert webhook URL removed") and are not returned.
+	AlertClaimDeliveries(ctx context.Context, p *AlertClaimDeliveriesParams) ([]*AlertDelivery, error)
+
+	// AlertCreate inserts the alert unless one of the same tenant, type and
+	// cue (or execution, when the alert has no cue) was created within
+	// DedupWindow before Now; created reports which. When the tenant has an
+	// alert webhook URL the alert is queued for delivery (delivery_status
+	// pending, next_delivery_at = Now).
+	AlertCreate(ctx context.Context, p *AlertCreateParams) (created bool, err error)
+
+	// AlertList returns a page of the tenant's alerts, newest first.
+	AlertList(ctx context.Context, p *AlertListParams) ([]*Alert, int, error)
+
+	// AlertRecordDelivery stores a delivery attempt's result: delivered
+	// (delivery_status delivered, delivered_at = Now), retry (next_delivery_at
+	// = NextAttempt, last_delivery_error), or given up (delivery_status
+	// failed). ErrNotFound when the alert is absent or no longer pending.
+	AlertRecordDelivery(ctx context.Context, p *AlertRecordDeliveryParams) error
+}
+
+// AlertCreateParams inserts an alert with de-duplication.
+type AlertCreateParams struct {
+	Alert       *Alert
+	DedupWindow time.Duration
+	Now         time.Time
+}
+
+// AlertListParams filters and pages a tenant's alerts.
+type AlertListParams struct {
+	TenantID TenantID
+	Type     *string
+	Since    *time.Time
+	Limit    int
+	Offset   int
+}
+
+// AlertClaimDeliveriesParams claims alerts due for delivery.
+type AlertClaimDeliveriesParams struct {
+	Now   time.Time
+	Lease time.Duration
+	Limit int
+}
+
+// AlertDelivery is an alert to deliver with where and how to sign it.
+type AlertDelivery struct {
+	Alert        *Alert
+	URL          string
+	SecretSealed *string
+}
+
+// AlertRecordDeliveryParams stores one alert delivery attempt.
+type AlertRecordDeliveryParams struct {
+	ID          string
+	Now         time.Time
+	Delivered   bool
+	GiveUp      bool
+	Error       *string
+	NextAttempt *time.Time
+}
+
+// alertsStore is what Alerts persists through.
+type alertsStore interface {
+	AlertStore
+	ExecutionStore
+}
+
+// Alert delivery states (Alert.DeliveryStatus).
+const (
+	AlertDeliveryPending   = "pending"
+	AlertDeliveryDelivered = "delivered"
+	AlertDeliveryFailed    = "failed"
+)
+
+// AlertURLRemoved is the delivery error of an alert given up because its
+// tenant cleared the alert webhook URL after the alert was queued.
+const AlertURLRemoved = "alert webhook URL removed"
+
+// HasAlertWebhook reports whether a tenant's alert webhook URL makes its
+// alerts deliverable: alerts are queued at creation, and claimed for
+// delivery, only while it does.
+func HasAlertWebhook(url *string) bool { return url != nil && *url != "" }
+
+// Stored is the delivery state the attempt leaves: delivered (delivered_at
+// = Now), given up (failed) or pending with the next attempt at
+// NextAttempt (Now when unset, so the alert cannot get stuck); the next
+// attempt is nil unless pending.
+func (p *AlertRecordDeliveryParams) Stored() (status string, deliveredAt, nextAttempt *time.Time) {
+	switch {
+	case p.Delivered:
+		return AlertDeliveryDelivered, &p.Now, nil
+	case p.GiveUp:
+		return AlertDeliveryFailed, nil, nil
+	case p.NextAttempt != nil:
+		return AlertDeliveryPending, nil, p.NextAttempt
+	}
+	return AlertDeliveryPending, nil, &p.Now
+}
+
+// DedupSince is the creation time after which an alert of the same tenant,
+// type and cue (or execution) suppresses this one.
+func (p *AlertCreateParams) DedupSince() time.Time { return p.Now.Add(-p.DedupWindow) }
+
+// LeaseUntil is when the claimed alerts may be claimed again.
+func (p *AlertClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }

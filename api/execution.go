@@ -3,78 +3,103 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"math"
-	"strconv"
 	"time"
-
-	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/cueapi/cueapi/api/apigen"
 	"github.com/cueapi/cueapi/core"
 )
 
-// ---- workers ----
-
-// WorkerHeartbeat registers or refreshes a worker.
-func (s *Server) WorkerHeartbeat(ctx context.Context, req apigen.WorkerHeartbeatRequestObject) (apigen.WorkerHeartbeatResponseObject, error) {
-	u, err := s.user(ctx)
-	if err != nil {
-		return nil, err
+func executionOut(e *core.Execution) apigen.Execution {
+	out := apigen.Execution{
+		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: e.ScheduledFor.UTC(), Status: apigen.ExecutionStatus(e.Status),
+		HTTPStatus: e.HTTPStatus, Attempts: e.Attempts, ErrorMessage: e.ErrorMessage, StartedAt: utcPtr(e.StartedAt),
+		DeliveredAt: utcPtr(e.DeliveredAt), LastAttemptAt: utcPtr(e.LastAttemptAt), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
+		TriggeredBy: e.TriggeredBy, ClaimedByWorker: e.ClaimedByWorker, ClaimedAt: utcPtr(e.ClaimedAt),
+		LeaseExpiresAt: utcPtr(e.LeaseExpiresAt), NextRetry: utcPtr(e.NextRetry),
 	}
-	var handlers []string
-	if req.Body.Handlers != nil {
-		handlers = *req.Body.Handlers
-		if handlers == nil {
-			handlers = []string{}
+	if e.OutcomeState != nil {
+		s := string(*e.OutcomeState)
+		out.OutcomeState = &s
+	}
+	if e.ReplayedFrom != nil {
+		s := string(*e.ReplayedFrom)
+		out.ReplayedFrom = &s
+	}
+	if o := e.Outcome; o != nil {
+		out.Outcome = &apigen.Outcome{Success: o.Success, Result: o.Result, Error: o.Error, Metadata: rawPtr(o.Metadata), RecordedAt: o.RecordedAt.UTC()}
+		ev := e.Evidence
+		out.Evidence = &apigen.Evidence{
+			ExternalID: ev.ExternalID, ResultURL: ev.ResultURL, ResultRef: ev.ResultRef, ResultType: ev.ResultType,
+			Summary: ev.Summary, Artifacts: rawPtr(ev.Artifacts), Metadata: rawPtr(ev.Metadata),
+			ValidationState: ev.ValidationState, ProducedAt: utcPtr(ev.ProducedAt),
 		}
 	}
-	now, err := s.deps.Workers.Heartbeat(ctx, u, req.Body.WorkerID, handlers)
-	if err != nil {
-		return nil, err
-	}
-	return apigen.WorkerHeartbeat200JSONResponse{Acknowledged: true, ServerTime: now.UTC()}, nil
+	return out
 }
 
-// ListWorkers lists the caller's workers.
-func (s *Server) ListWorkers(ctx context.Context, _ apigen.ListWorkersRequestObject) (apigen.ListWorkersResponseObject, error) {
+// FireCue creates a manual execution now.
+func (s *Server) FireCue(ctx context.Context, req apigen.FireCueRequestObject) (apigen.FireCueResponseObject, error) {
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.deps.Workers.List(ctx, u)
+	e, err := s.deps.Executions.Fire(ctx, u, core.CueID(req.CueID))
 	if err != nil {
 		return nil, err
 	}
-	now := s.deps.Clock.Now()
-	out := apigen.WorkerList{Workers: make([]apigen.Worker, 0, len(ws))}
-	for _, w := range ws {
-		age := now.Sub(w.LastHeartbeat)
-		if age < 0 {
-			age = 0
-		}
-		item := apigen.Worker{
-			WorkerID: w.WorkerID, LastHeartbeat: w.LastHeartbeat.UTC(), SecondsSinceHeartbeat: int(age / time.Second),
-			HeartbeatStatus: apigen.HeartbeatStatus(core.HeartbeatStatus(age)), RegisteredSince: w.CreatedAt.UTC(),
-		}
-		if w.Handlers != nil {
-			h := w.Handlers
-			item.Handlers = &h
-		}
-		out.Workers = append(out.Workers, item)
-	}
-	return apigen.ListWorkers200JSONResponse(out), nil
+	return apigen.FireCue200JSONResponse{
+		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
+		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: core.TriggerManualFire,
+	}, nil
 }
 
-// DeleteWorker removes a worker registration.
-func (s *Server) DeleteWorker(ctx context.Context, req apigen.DeleteWorkerRequestObject) (apigen.DeleteWorkerResponseObject, error) {
+// ListExecutions lists the caller's executions, newest first.
+func (s *Server) ListExecutions(ctx context.Context, req apigen.ListExecutionsRequestObject) (apigen.ListExecutionsResponseObject, error) {
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.deps.Workers.Delete(ctx, u, string(req.WorkerID)); err != nil {
+	limit, offset := intOr(req.Params.Limit, 20), intOr(req.Params.Offset, 0)
+	list, total, err := s.deps.Executions.List(ctx, u, core.ExecutionFilter{
+		CueID: req.Params.CueID, Status: req.Params.Status, OutcomeState: req.Params.OutcomeState,
+	}, limit, offset)
+	if err != nil {
 		return nil, err
 	}
-	return apigen.DeleteWorker204Response{}, nil
+	out := apigen.ExecutionList{Executions: make([]apigen.Execution, 0, len(list)), Total: total, Limit: limit, Offset: offset, HasMore: offset+limit < total}
+	for _, e := range list {
+		out.Executions = append(out.Executions, executionOut(e))
+	}
+	return apigen.ListExecutions200JSONResponse(out), nil
+}
+
+// GetExecution returns one execution.
+func (s *Server) GetExecution(ctx context.Context, req apigen.GetExecutionRequestObject) (apigen.GetExecutionResponseObject, error) {
+	u, err := s.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.deps.Executions.Get(ctx, u, core.ExecutionID(req.ExecutionID))
+	if err != nil {
+		return nil, err
+	}
+	return apigen.GetExecution200JSONResponse(executionOut(e)), nil
+}
+
+// ReplayExecution re-runs a finished execution.
+func (s *Server) ReplayExecution(ctx context.Context, req apigen.ReplayExecutionRequestObject) (apigen.ReplayExecutionResponseObject, error) {
+	u, err := s.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.deps.Executions.Replay(ctx, u, core.ExecutionID(req.ExecutionID))
+	if err != nil {
+		return nil, err
+	}
+	return apigen.ReplayExecution200JSONResponse{
+		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
+		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: core.TriggerReplay, ReplayedFrom: string(req.ExecutionID),
+	}, nil
 }
 
 // ListClaimableExecutions lists worker executions ready to claim.
@@ -236,119 +261,3 @@ func (s *Server) UpdateEvidence(ctx context.Context, req apigen.UpdateEvidenceRe
 }
 
 // ---- usage and alerts ----
-
-func percent(used, limit int) int {
-	if limit <= 0 {
-		return 0
-	}
-	return int(math.RoundToEven(float64(used) / float64(limit) * 100))
-}
-
-func remaining(used, limit int) int {
-	if r := limit - used; r > 0 {
-		return r
-	}
-	return 0
-}
-
-// GetUsage reports usage and limits.
-func (s *Server) GetUsage(ctx context.Context, _ apigen.GetUsageRequestObject) (apigen.GetUsageResponseObject, error) {
-	u, err := s.user(ctx)
-	if err != nil {
-		return nil, err
-	}
-	bucket := ""
-	if p := principalFrom(ctx); p != nil && p.KeyHash != "" {
-		bucket = "key:" + p.KeyHash
-	}
-	r, err := s.deps.Usage.Report(ctx, u, bucket)
-	if err != nil {
-		return nil, err
-	}
-	pct := json.Number("0")
-	if r.ExecLimit > 0 {
-		pct = json.Number(strconv.FormatFloat(math.Round(float64(r.ExecUsed)/float64(r.ExecLimit)*1000)/10, 'f', 1, 64))
-	}
-	start, end := openapi_types.Date{Time: r.PeriodStart}, openapi_types.Date{Time: r.PeriodEnd}
-	return apigen.GetUsage200JSONResponse{
-		Plan:          r.Plan,
-		BillingPeriod: apigen.UsageBillingPeriod{Start: start, End: end, DaysRemaining: r.DaysRemaining},
-		Period:        apigen.UsagePeriod{Start: start, End: end},
-		Cues:          apigen.UsageCues{Used: r.CuesUsed, Active: r.CuesUsed, Limit: r.CuesLimit, Remaining: remaining(r.CuesUsed, r.CuesLimit), PercentUsed: percent(r.CuesUsed, r.CuesLimit)},
-		Executions: apigen.UsageExecutions{
-			Used: r.ExecUsed, Limit: r.ExecLimit, Remaining: remaining(r.ExecUsed, r.ExecLimit), PercentUsed: percent(r.ExecUsed, r.ExecLimit),
-			Percentage: pct, ProjectedMonthEnd: r.Projected, WillExceedLimit: r.ExecLimit > 0 && r.Projected >= r.ExecLimit,
-		},
-		Outcomes:   apigen.UsageOutcomes{Reported: r.Outcomes.Reported, Succeeded: r.Outcomes.Succeeded, Failed: r.Outcomes.Failed},
-		RateLimit:  apigen.UsageRateLimit{RequestsPerMinute: r.RatePerMinute, CurrentUsage: r.RateCurrent},
-		UpgradeURL: "https://dashboard.cueapi.ai/billing",
-	}, nil
-}
-
-// ListAlerts lists the caller's alerts.
-func (s *Server) ListAlerts(ctx context.Context, req apigen.ListAlertsRequestObject) (apigen.ListAlertsResponseObject, error) {
-	u, err := s.user(ctx)
-	if err != nil {
-		return nil, err
-	}
-	limit, offset := intOr(req.Params.Limit, 20), intOr(req.Params.Offset, 0)
-	list, total, err := s.deps.Alerts.List(ctx, u, req.Params.AlertType, req.Params.Since, limit, offset)
-	if err != nil {
-		return nil, err
-	}
-	out := apigen.AlertList{Alerts: make([]apigen.Alert, 0, len(list)), Total: total, Limit: limit, Offset: offset}
-	for _, a := range list {
-		item := apigen.Alert{ID: a.ID, AlertType: apigen.AlertType(a.Type), Severity: apigen.AlertSeverity(a.Severity), Message: a.Message,
-			Metadata: rawPtr(a.Metadata), Acknowledged: a.Acknowledged, CreatedAt: a.CreatedAt.UTC()}
-		if a.CueID != nil {
-			v := string(*a.CueID)
-			item.CueID = &v
-		}
-		if a.ExecutionID != nil {
-			v := string(*a.ExecutionID)
-			item.ExecutionID = &v
-		}
-		out.Alerts = append(out.Alerts, item)
-	}
-	return apigen.ListAlerts200JSONResponse(out), nil
-}
-
-// ---- echo ----
-
-// EchoStore stores a test payload under a token.
-func (s *Server) EchoStore(ctx context.Context, req apigen.EchoStoreRequestObject) (apigen.EchoStoreResponseObject, error) {
-	var body []byte
-	if req.Body != nil {
-		body = *req.Body
-	}
-	hdrs := map[string]string{}
-	if h := requestHeader(ctx); h != nil {
-		for k, v := range h {
-			if len(v) > 0 {
-				hdrs[k] = v[0]
-			}
-		}
-	}
-	if err := s.deps.Echo.Put(ctx, string(req.Token), body, hdrs, clientIP(ctx)); err != nil {
-		return nil, err
-	}
-	return apigen.EchoStore200JSONResponse{Stored: true}, nil
-}
-
-// EchoRetrieve reads a stored test payload.
-func (s *Server) EchoRetrieve(ctx context.Context, req apigen.EchoRetrieveRequestObject) (apigen.EchoRetrieveResponseObject, error) {
-	if _, err := s.user(ctx); err != nil {
-		return nil, err
-	}
-	e, err := s.deps.Echo.Get(ctx, string(req.Token))
-	if err != nil {
-		return nil, err
-	}
-	if e == nil {
-		return apigen.EchoRetrieve200JSONResponse{Status: apigen.EchoRetrieveResponseStatus("waiting")}, nil
-	}
-	at := pyTime(e.ReceivedAt)
-	body := e.Body
-	h := e.Headers
-	return apigen.EchoRetrieve200JSONResponse{Status: apigen.EchoRetrieveResponseStatus("delivered"), Payload: &body, Headers: &h, ReceivedAt: &at}, nil
-}

@@ -456,3 +456,89 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	return local + "@" + domain, nil
 }
+
+// User is a tenant account. Secrets are held sealed (encrypted with the
+// SecretBox); only services open them, and only when they must.
+type User struct {
+	ID                    TenantID
+	Email                 string
+	APIKeyHash            string // lowercase hex SHA-256 of the whole key
+	APIKeyPrefix          string // first 12 characters of the key
+	APIKeySealed          *string
+	Plan                  string
+	ActiveCueLimit        int
+	MonthlyExecutionLimit int
+	RateLimitPerMinute    int
+	WebhookSecretSealed   string
+	AlertWebhookURL       *string
+	AlertSecretSealed     *string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// UserStore persists users and their API keys (current hashes and rotation
+// tombstones). Every method is safe for concurrent use by any number of
+// processes sharing the database; tenant-scoped methods return ErrNotFound
+// for another tenant's rows. Methods are sorted by name.
+type UserStore interface {
+	// RotatedKeyGet reports when the key with this hash was rotated away.
+	// ErrNotFound when it never was.
+	RotatedKeyGet(ctx context.Context, p *RotatedKeyGetParams) (time.Time, error)
+
+	// UserCreate inserts a user. ErrConflict: the email (exact match) or the
+	// key hash is taken.
+	UserCreate(ctx context.Context, p *UserCreateParams) (*User, error)
+
+	// UserGet returns the user. ErrNotFound when absent.
+	UserGet(ctx context.Context, p *UserGetParams) (*User, error)
+
+	// UserGetByAPIKeyHash returns the user whose current key has this hash.
+	// ErrNotFound when none has.
+	UserGetByAPIKeyHash(ctx context.Context, p *UserGetByAPIKeyHashParams) (*User, error)
+
+	// UserGetByEmail returns the user with this exact email. ErrNotFound
+	// when none has it.
+	UserGetByEmail(ctx context.Context, p *UserGetByEmailParams) (*User, error)
+
+	// UserRotateAPIKey replaces the user's key hash/prefix/sealed copy and
+	// records a tombstone for the old hash (rotated at Now), in one
+	// transaction. Returns the updated user and the old hash.
+	UserRotateAPIKey(ctx context.Context, p *UserRotateAPIKeyParams) (*User, string, error)
+
+	// UserUpdate runs Fn on the locked current row and saves what it leaves
+	// (email, alert webhook URL and secret, webhook secret, limits, plan).
+	// Fn's error aborts without saving and is returned as is. ErrNotFound when
+	// absent; ErrConflict when the new email is taken.
+	UserUpdate(ctx context.Context, p *UserUpdateParams) (*User, error)
+}
+
+// UserCreateParams are the inputs of Store.UserCreate. User.ID and
+// timestamps must be set by the caller.
+type UserCreateParams struct{ User *User }
+
+// UserGetParams selects a user by id.
+type UserGetParams struct{ ID TenantID }
+
+// UserGetByAPIKeyHashParams selects a user by current key hash.
+type UserGetByAPIKeyHashParams struct{ Hash string }
+
+// UserGetByEmailParams selects a user by exact email.
+type UserGetByEmailParams struct{ Email string }
+
+// UserUpdateParams is a read-modify-write of one user.
+type UserUpdateParams struct {
+	ID TenantID
+	Fn func(u *User) error
+}
+
+// UserRotateAPIKeyParams replaces a user's API key.
+type UserRotateAPIKeyParams struct {
+	ID        TenantID
+	NewHash   string
+	NewPrefix string
+	NewSealed *string
+	Now       time.Time
+}
+
+// RotatedKeyGetParams looks up a rotation tombstone.
+type RotatedKeyGetParams struct{ Hash string }

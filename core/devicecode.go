@@ -49,8 +49,8 @@ type Mailer interface {
 // sealed. Safe for concurrent use.
 type DeviceLogin struct {
 	cfg      DeviceLoginConfig
-	store    Store
-	acct     AccountingStore
+	store    UserStore
+	acct     DeviceCodeStore
 	accounts *Accounts
 	limiter  RateLimiter
 	mailer   Mailer
@@ -59,7 +59,7 @@ type DeviceLogin struct {
 }
 
 // NewDeviceLogin wires the device login; mailer may be nil.
-func NewDeviceLogin(cfg DeviceLoginConfig, store Store, acct AccountingStore, accounts *Accounts, limiter RateLimiter, mailer Mailer, clock Clock, log Logger) *DeviceLogin {
+func NewDeviceLogin(cfg DeviceLoginConfig, store UserStore, acct DeviceCodeStore, accounts *Accounts, limiter RateLimiter, mailer Mailer, clock Clock, log Logger) *DeviceLogin {
 	return &DeviceLogin{cfg: cfg, store: store, acct: acct, accounts: accounts, limiter: limiter, mailer: mailer, clock: clock, log: log}
 }
 
@@ -380,3 +380,59 @@ func (d *DeviceLogin) ExchangeSession(ctx context.Context, token string) (jwt, e
 	jwt, err = d.accounts.sessions.Issue(u, now)
 	return jwt, u.Email, err
 }
+
+// DeviceCode is the state of one CLI login.
+type DeviceCode struct {
+	ID                    string
+	Code                  string
+	Email                 *string
+	Status                string // pending | email_sent | approved | claimed | expired
+	APIKeySealed          *string
+	VerificationTokenHash *string
+	SessionTokenHash      *string
+	UserID                *TenantID
+	ExpiresAt             time.Time
+	CreatedAt             time.Time
+}
+
+// DeviceCodeStore persists device-code (CLI) logins. Every method is safe
+// for concurrent use by any number of processes sharing the database;
+// tenant-scoped methods return ErrNotFound for another tenant's rows.
+// Methods are sorted by name.
+type DeviceCodeStore interface {
+	// DeviceCodeCreate inserts a device code, replacing an existing row of
+	// the same code that is expired (by time or status, CreatedAt being
+	// "now") or claimed. ErrConflict when a live one exists.
+	DeviceCodeCreate(ctx context.Context, p *DeviceCode) error
+
+	// DeviceCodeGet returns the row for a code. ErrNotFound when absent.
+	DeviceCodeGet(ctx context.Context, p *DeviceCodeGetParams) (*DeviceCode, error)
+
+	// DeviceCodeGetBySessionToken returns the row whose one-time session
+	// token hash matches. ErrNotFound when absent.
+	DeviceCodeGetBySessionToken(ctx context.Context, p *DeviceCodeGetBySessionTokenParams) (*DeviceCode, error)
+
+	// DeviceCodePurge deletes device codes that expired before Before;
+	// returns how many went.
+	DeviceCodePurge(ctx context.Context, p *DeviceCodePurgeParams) (int, error)
+
+	// DeviceCodeUpdate runs Fn on the locked row and saves email, status,
+	// api_key_sealed, verification_token_hash, session_token_hash and
+	// user_id as Fn leaves them. ErrNotFound when absent.
+	DeviceCodeUpdate(ctx context.Context, p *DeviceCodeUpdateParams) (*DeviceCode, error)
+}
+
+// DeviceCodeGetParams selects a device code.
+type DeviceCodeGetParams struct{ Code string }
+
+// DeviceCodeGetBySessionTokenParams selects by one-time token hash.
+type DeviceCodeGetBySessionTokenParams struct{ Hash string }
+
+// DeviceCodeUpdateParams is a read-modify-write of a device code.
+type DeviceCodeUpdateParams struct {
+	Code string
+	Fn   func(d *DeviceCode) error
+}
+
+// DeviceCodePurgeParams deletes expired rows.
+type DeviceCodePurgeParams struct{ Before time.Time }

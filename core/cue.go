@@ -738,3 +738,295 @@ func ParseTimestamp(s string) (time.Time, error) {
 	}
 	return time.Time{}, errors.New("invalid datetime")
 }
+
+// CueStatus is the lifecycle state of a cue.
+type CueStatus string
+
+// Cue statuses.
+const (
+	CueActive    CueStatus = "active"
+	CuePaused    CueStatus = "paused"
+	CueCompleted CueStatus = "completed"
+	CueFailed    CueStatus = "failed"
+)
+
+// Transport says how executions reach their handler.
+type Transport string
+
+// Transports.
+const (
+	TransportWebhook Transport = "webhook"
+	TransportWorker  Transport = "worker"
+)
+
+// ScheduleType is "once" or "recurring".
+type ScheduleType string
+
+// Schedule types.
+const (
+	ScheduleOnce      ScheduleType = "once"
+	ScheduleRecurring ScheduleType = "recurring"
+)
+
+// Schedule is when a cue fires. Cron is evaluated in Timezone (an IANA name,
+// stored as supplied); At is an instant in UTC.
+type Schedule struct {
+	Type     ScheduleType
+	Cron     *string
+	At       *time.Time
+	Timezone string
+}
+
+// Callback is where and how a webhook cue is delivered.
+type Callback struct {
+	URL     *string
+	Method  string
+	Headers map[string]string
+}
+
+// RetryPolicy: MaxAttempts counts the first attempt; BackoffMinutes[i] is the
+// wait after failed attempt i+1, the last entry reused.
+type RetryPolicy struct {
+	MaxAttempts    int
+	BackoffMinutes []int
+}
+
+// AttemptsLeft reports whether another attempt may follow attempts made
+// (MaxAttempts counts the first): a failed webhook attempt retries, and a
+// worker claim whose lease expired goes back to pending, only while it
+// does.
+func (r RetryPolicy) AttemptsLeft(attempts int) bool { return attempts < r.MaxAttempts }
+
+// DefaultRetryPolicy is the protocol default.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 3, BackoffMinutes: []int{1, 5, 15}}
+}
+
+// OnFailure is the escalation policy run when an execution fails for good.
+type OnFailure struct {
+	Email   bool
+	Webhook *string
+	Pause   bool
+}
+
+// DefaultOnFailure is the protocol default.
+func DefaultOnFailure() OnFailure { return OnFailure{Email: true} }
+
+// VerificationMode says what evidence a successful outcome needs.
+type VerificationMode string
+
+// Verification modes.
+const (
+	VerifyNone              VerificationMode = "none"
+	VerifyRequireExternalID VerificationMode = "require_external_id"
+	VerifyRequireResultURL  VerificationMode = "require_result_url"
+	VerifyRequireArtifacts  VerificationMode = "require_artifacts"
+	VerifyManual            VerificationMode = "manual"
+)
+
+// CatchUpPolicy says what the scheduler does with occurrences missed while
+// no scheduler was running.
+type CatchUpPolicy string
+
+// Catch-up policies.
+const (
+	// CatchUpLatest fires the most recent missed occurrence once and records
+	// how many were skipped (the default).
+	CatchUpLatest CatchUpPolicy = "latest"
+	// CatchUpSkip fires none of the missed occurrences.
+	CatchUpSkip CatchUpPolicy = "skip"
+	// CatchUpAll back-fills missed occurrences oldest first, at most
+	// MaxCatchUpAll per cue per catch-up.
+	CatchUpAll CatchUpPolicy = "all"
+)
+
+// MaxCatchUpAll bounds the back-fill of CatchUpAll.
+const MaxCatchUpAll = 100
+
+// Cue is a scheduled piece of work owned by a tenant.
+type Cue struct {
+	ID                     CueID
+	TenantID               TenantID
+	Name                   string
+	Description            *string
+	Status                 CueStatus
+	Transport              Transport
+	Schedule               Schedule
+	Callback               Callback
+	Payload                json.RawMessage // a JSON object, compact
+	Retry                  RetryPolicy
+	OnFailure              OnFailure
+	Verification           *VerificationMode // nil: never set (renders null)
+	CatchUp                CatchUpPolicy
+	OutcomeDeadlineSeconds *int
+	NextRun                *time.Time
+	LastRun                *time.Time
+	RunCount               int
+	FiredCount             int
+	SkippedCount           int     // occurrences skipped by the catch-up policy
+	LastError              *string // scheduler-side problem (e.g. a cron that no longer evaluates)
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// CueStore persists cues, including the scheduler's batch firing of due
+// cues. Every method is safe for concurrent use by any number of processes
+// sharing the database; tenant-scoped methods return ErrNotFound for another
+// tenant's rows. Methods are sorted by name.
+type CueStore interface {
+	// CueCountByStatus counts the tenant's cues per status.
+	CueCountByStatus(ctx context.Context, p *CueCountByStatusParams) (map[CueStatus]int, error)
+
+	// CueCreate inserts the cue. In the same transaction it fails with
+	// ErrConflict when the tenant already has a cue of that name (any status)
+	// and with ErrLimitExceeded when the tenant's active+paused cues already
+	// number ActiveCueLimit or more — so parallel creates never exceed it.
+	CueCreate(ctx context.Context, p *CueCreateParams) (*Cue, error)
+
+	// CueDelete deletes the cue and its executions. ErrNotFound when absent
+	// or foreign.
+	CueDelete(ctx context.Context, p *CueDeleteParams) error
+
+	// CueFireDue fires one batch: in one transaction it selects up to Limit
+	// active cues whose next_run <= Horizon (oldest first, skipping rows
+	// locked by another process), asks Plan what to do with each, inserts
+	// the planned executions (status pending, due_at = scheduled_for,
+	// triggered_by NULL; an execution that already exists for (cue,
+	// scheduled_for) is skipped silently) and saves each cue's next_run,
+	// status, last_error, skipped_count += Skipped, fired_count += inserted,
+	// updated_at = Now.
+	CueFireDue(ctx context.Context, p *CueFireDueParams) (*CueFireDueResult, error)
+
+	// CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
+	CueGet(ctx context.Context, p *CueGetParams) (*Cue, error)
+
+	// CueGetByName returns the tenant's cue with this exact name.
+	CueGetByName(ctx context.Context, p *CueGetByNameParams) (*Cue, error)
+
+	// CueList returns a page of the tenant's cues, newest first (ties broken
+	// by id, so pages are stable), and the total matching count.
+	CueList(ctx context.Context, p *CueListParams) ([]*Cue, int, error)
+
+	// CueNextDueAt returns the earliest next_run of all active cues (any
+	// tenant). ErrNotFound when no active cue has one.
+	CueNextDueAt(ctx context.Context) (time.Time, error)
+
+	// CueUpdate runs Fn on the locked current row and saves everything Fn
+	// leaves in it except ID, TenantID, Transport, counters and CreatedAt.
+	// ErrNotFound when absent or foreign; ErrConflict on a duplicate name.
+	CueUpdate(ctx context.Context, p *CueUpdateParams) (*Cue, error)
+}
+
+// CueCreateParams inserts a cue (ID, TenantID, timestamps set by the caller).
+type CueCreateParams struct {
+	Cue            *Cue
+	ActiveCueLimit int
+}
+
+// CueGetParams selects one of a tenant's cues.
+type CueGetParams struct {
+	TenantID TenantID
+	ID       CueID
+}
+
+// CueGetByNameParams selects a tenant's cue by exact name.
+type CueGetByNameParams struct {
+	TenantID TenantID
+	Name     string
+}
+
+// CueListParams filters and pages a tenant's cues.
+type CueListParams struct {
+	TenantID TenantID
+	Status   *string
+	Limit    int
+	Offset   int
+}
+
+// CueUpdateParams is a read-modify-write of one cue.
+type CueUpdateParams struct {
+	TenantID TenantID
+	ID       CueID
+	Fn       func(c *Cue) error
+	// CancelUpcomingAfter, when set, also deletes in the same transaction
+	// the cue's scheduler-created executions still pending and scheduled
+	// after it (materialized ahead for the old schedule) and decrements
+	// fired_count — atomically with the new schedule, so the scheduler can
+	// never slip a new-schedule run in between.
+	CancelUpcomingAfter *time.Time
+}
+
+// CueDeleteParams deletes one of a tenant's cues.
+type CueDeleteParams struct {
+	TenantID TenantID
+	ID       CueID
+}
+
+// CueCountByStatusParams counts a tenant's cues.
+type CueCountByStatusParams struct{ TenantID TenantID }
+
+// FirePlan is the scheduler's decision for one due cue.
+type FirePlan struct {
+	// Occurrences are the scheduled_for instants to create executions for.
+	Occurrences []time.Time
+	NextRun     *time.Time
+	Status      CueStatus
+	Skipped     int
+	LastError   *string
+}
+
+// CueFireDueParams are the inputs of CueFireDue.
+type CueFireDueParams struct {
+	Now     time.Time
+	Horizon time.Time // fire cues with next_run <= Horizon (Now + look-ahead)
+	Limit   int
+	Plan    func(c *Cue) FirePlan
+}
+
+// CueFireDueResult counts one batch.
+type CueFireDueResult struct {
+	Cues     int // cues processed (a full batch means more may be due)
+	Inserted int // executions created
+}
+
+// CueEffect is what an execution change does to its cue.
+type CueEffect struct {
+	CountRun   bool       // run_count + 1
+	SetLastRun bool       // last_run = Now
+	Status     *CueStatus // applied only to an active cue; paused clears next_run
+	CountUsage bool       // +1 execution in the tenant's month of Now
+	Now        time.Time
+}
+
+// Admit is CueCreate's admission rule, which the store evaluates inside its
+// transaction on the tenant's locked figures: ErrConflict when nameTaken
+// (a cue of that name exists in any status), ErrLimitExceeded when the
+// active and paused cues already number ActiveCueLimit or more.
+func (p *CueCreateParams) Admit(nameTaken bool, activeOrPaused int) error {
+	if nameTaken {
+		return fmt.Errorf("%w: name %q is taken", ErrConflict, p.Cue.Name)
+	}
+	if activeOrPaused >= p.ActiveCueLimit {
+		return ErrLimitExceeded
+	}
+	return nil
+}
+
+// FailedRunStatus is the status a failed or missed run gives its cue (nil:
+// none; a store applies it only to an active cue): failed for a one-time
+// cue's scheduled run (triggeredBy nil), paused for a recurring cue with
+// on_failure.pause. Webhook failures (Dispatcher) and the worker sweeps
+// (ExecutionSweepWorkerLeases, evaluated by the store per swept row) share
+// it.
+func FailedRunStatus(schedule ScheduleType, pauseOnFailure bool, triggeredBy *string) *CueStatus {
+	var st CueStatus
+	switch {
+	case schedule == ScheduleOnce && triggeredBy == nil:
+		st = CueFailed
+	case schedule == ScheduleRecurring && pauseOnFailure:
+		st = CuePaused
+	default:
+		return nil
+	}
+	return &st
+}
