@@ -129,7 +129,7 @@ func (a *Alerts) List(ctx context.Context, u *User, typ *string, since *string, 
 	if since != nil && *since != "" {
 		t, err := ParseTimestamp(*since)
 		if err != nil {
-			return nil, 0, Unprocessable("query.since", "Input should be a valid datetime")
+			return nil, 0, Query("since").NotA(TypeDatetime).Err()
 		}
 		p.Since = &t
 	}

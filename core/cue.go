@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -115,7 +116,7 @@ func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, 
 	now := s.clock.Now()
 	// Whole-object rules (422, location body).
 	if in.Callback != nil && in.Callback.TransportSet {
-		return nil, ValueError("transport must be specified at the top level, not inside callback")
+		return nil, crossField("transport must be specified at the top level, not inside callback")
 	}
 	transport := TransportWebhook
 	if in.Transport != nil {
@@ -123,17 +124,21 @@ func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, 
 		case TransportWebhook, TransportWorker:
 			transport = Transport(*in.Transport)
 		default:
-			return nil, ValueError("transport must be 'webhook' or 'worker'")
+			return nil, crossField("transport must be 'webhook' or 'worker'")
 		}
 	}
 	if transport == TransportWebhook && (in.Callback == nil || in.Callback.URL == nil || *in.Callback.URL == "") {
-		return nil, ValueError("callback.url is required for webhook transport")
+		return nil, crossField("callback.url is required for webhook transport")
 	}
+	var missing []FieldError
 	if in.Name == nil {
-		return nil, Unprocessable("body.name", "Field required")
+		missing = append(missing, Body("name").Required())
 	}
 	if in.Schedule == nil {
-		return nil, Unprocessable("body.schedule", "Field required")
+		missing = append(missing, Body("schedule").Required())
+	}
+	if err := Validation(missing...); err != nil {
+		return nil, err
 	}
 	if err := validateStructure(in); err != nil {
 		return nil, err
@@ -218,16 +223,16 @@ func limitErr(limit int) error {
 // express (and, defensively, the ones it can: the service must be safe
 // without the HTTP validator in front of it).
 func validateStructure(in *CueInput) error {
+	var errs []FieldError
 	if in.Name != nil {
 		if n := len([]rune(*in.Name)); n > MaxNameLength {
-			return Unprocessable("body.name", fmt.Sprintf("String should have at most %d characters", MaxNameLength))
-		}
-		if strings.ContainsRune(*in.Name, 0) {
-			return Unprocessable("body.name", "String should not contain null characters")
+			errs = append(errs, Body("name").TooLong(MaxNameLength))
+		} else if strings.ContainsRune(*in.Name, 0) {
+			errs = append(errs, Body("name").HasNul(TypeString))
 		}
 	}
 	if in.Description != nil && strings.ContainsRune(*in.Description, 0) {
-		return Unprocessable("body.description", "String should not contain null characters")
+		errs = append(errs, Body("description").HasNul(TypeString))
 	}
 	if in.Callback != nil {
 		cb := in.Callback
@@ -235,38 +240,46 @@ func validateStructure(in *CueInput) error {
 			switch *cb.Method {
 			case "POST", "GET", "PUT", "PATCH":
 			default:
-				return Unprocessable("body.callback.method", "Input should be 'POST', 'GET', 'PUT' or 'PATCH'")
+				errs = append(errs, Body("callback", "method").OneOf("POST", "GET", "PUT", "PATCH"))
 			}
 		}
 		if cb.URL != nil && *cb.URL != "" {
-			if err := checkURLType("body.callback.url", *cb.URL); err != nil {
-				return err
+			if fe, ok := checkURLType(Body("callback", "url"), *cb.URL); !ok {
+				errs = append(errs, fe)
 			}
 		}
 		if len(cb.Headers) > MaxCallbackHeaders {
-			return Unprocessable("body.callback.headers", fmt.Sprintf("Dictionary should have at most %d items", MaxCallbackHeaders))
-		}
-		for k, v := range cb.Headers {
-			if err := validateHeader(k, v); err != nil {
-				return err
+			errs = append(errs, Body("callback", "headers").TooMany(TypeObject, MaxCallbackHeaders, len(cb.Headers)))
+		} else {
+			names := make([]string, 0, len(cb.Headers))
+			for k := range cb.Headers {
+				names = append(names, k)
+			}
+			sort.Strings(names) // deterministic order of problems
+			for _, k := range names {
+				if fe, ok := validateHeader(k, cb.Headers[k]); !ok {
+					errs = append(errs, fe)
+				}
 			}
 		}
 	}
 	if in.Retry != nil {
-		if in.Retry.MaxAttempts != nil && (*in.Retry.MaxAttempts < 1 || *in.Retry.MaxAttempts > 10) {
-			if *in.Retry.MaxAttempts < 1 {
-				return Unprocessable("body.retry.max_attempts", "Input should be greater than or equal to 1")
-			}
-			return Unprocessable("body.retry.max_attempts", "Input should be less than or equal to 10")
+		if m := in.Retry.MaxAttempts; m != nil && *m < 1 {
+			errs = append(errs, Body("retry", "max_attempts").Below(1))
+		} else if m != nil && *m > 10 {
+			errs = append(errs, Body("retry", "max_attempts").Above(10))
 		}
-		if len(in.Retry.BackoffMinutes) > MaxBackoffEntries {
-			return Unprocessable("body.retry.backoff_minutes", fmt.Sprintf("List should have at most %d items", MaxBackoffEntries))
-		}
-		for i, b := range in.Retry.BackoffMinutes {
-			// The reference accepts any integer; zero or negative made retries
-			// spin. We require 0..7 days.
-			if b < 0 || b > MaxBackoffMinutes {
-				return Unprocessable(fmt.Sprintf("body.retry.backoff_minutes.%d", i), fmt.Sprintf("Input should be between 0 and %d", MaxBackoffMinutes))
+		if n := len(in.Retry.BackoffMinutes); n > MaxBackoffEntries {
+			errs = append(errs, Body("retry", "backoff_minutes").TooMany(TypeArray, MaxBackoffEntries, n))
+		} else {
+			for i, b := range in.Retry.BackoffMinutes {
+				// The reference accepts any integer; zero or negative made retries
+				// spin. We require 0..7 days.
+				if b < 0 {
+					errs = append(errs, Body("retry", "backoff_minutes").Index(i).Below(0))
+				} else if b > MaxBackoffMinutes {
+					errs = append(errs, Body("retry", "backoff_minutes").Index(i).Above(MaxBackoffMinutes))
+				}
 			}
 		}
 	}
@@ -274,20 +287,23 @@ func validateStructure(in *CueInput) error {
 		switch VerificationMode(*in.Verification) {
 		case VerifyNone, VerifyRequireExternalID, VerifyRequireResultURL, VerifyRequireArtifacts, VerifyManual:
 		default:
-			return Unprocessable("body.verification.mode", "Input should be 'none', 'require_external_id', 'require_result_url', 'require_artifacts' or 'manual'")
+			errs = append(errs, Body("verification", "mode").OneOf(string(VerifyNone), string(VerifyRequireExternalID),
+				string(VerifyRequireResultURL), string(VerifyRequireArtifacts), string(VerifyManual)))
 		}
 	}
 	if in.CatchUp != nil {
 		switch CatchUpPolicy(*in.CatchUp) {
 		case CatchUpLatest, CatchUpSkip, CatchUpAll:
 		default:
-			return Unprocessable("body.catch_up", "Input should be 'latest', 'skip' or 'all'")
+			errs = append(errs, Body("catch_up").OneOf(string(CatchUpLatest), string(CatchUpSkip), string(CatchUpAll)))
 		}
 	}
-	if d := in.OutcomeDeadlineSeconds; d != nil && (*d < 1 || *d > MaxOutcomeDeadline) {
-		return Unprocessable("body.outcome_deadline_seconds", fmt.Sprintf("Input should be between 1 and %d", MaxOutcomeDeadline))
+	if d := in.OutcomeDeadlineSeconds; d != nil && *d < 1 {
+		errs = append(errs, Body("outcome_deadline_seconds").Below(1))
+	} else if d != nil && *d > MaxOutcomeDeadline {
+		errs = append(errs, Body("outcome_deadline_seconds").Above(MaxOutcomeDeadline))
 	}
-	return nil
+	return Validation(errs...)
 }
 
 // MaxJSONDepth bounds the nesting of stored JSON values (payloads,
@@ -299,7 +315,7 @@ var errLoneSurrogate = Invalid("invalid_json", "Request body is not valid JSON")
 
 // checkJSONShape refuses JSON that no store can hold: lone UTF-16
 // surrogates (PostgreSQL jsonb refuses them) and excessive nesting.
-func checkJSONShape(field string, raw []byte) error {
+func checkJSONShape(field FieldError, raw []byte) error {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -307,7 +323,7 @@ func checkJSONShape(field string, raw []byte) error {
 		return errLoneSurrogate
 	}
 	if jsonDepth(raw) > MaxJSONDepth {
-		return Unprocessable(field, fmt.Sprintf("Input should be nested at most %d levels deep", MaxJSONDepth))
+		return field.TooDeep(MaxJSONDepth).Err()
 	}
 	return nil
 }
@@ -344,21 +360,25 @@ func jsonDepth(raw []byte) int {
 const MaxURLLength = 2083
 
 // checkURLType is the structural URL check (422): an absolute http(s) URL.
-// The SSRF policy (400) runs later.
-func checkURLType(field, raw string) error {
+// The SSRF policy (400) runs later. ok is false with the problem found.
+func checkURLType(field FieldError, raw string) (problem FieldError, ok bool) {
 	if len(raw) > MaxURLLength {
-		return Unprocessable(field, fmt.Sprintf("URL should have at most %d characters", MaxURLLength))
+		f := field.TooLong(MaxURLLength)
+		f.Want = TypeURL
+		return f, false
 	}
 	i := strings.Index(raw, ":")
 	if i <= 0 {
-		return Unprocessable(field, "Input should be a valid URL, relative URL without a base")
+		return field.NotA(TypeURL), false
 	}
 	switch strings.ToLower(raw[:i]) {
 	case "http", "https":
 	default:
-		return Unprocessable(field, "URL scheme should be 'http' or 'https'")
+		f := field
+		f.Rule, f.Allowed = RuleURLScheme, []string{"http", "https"}
+		return f, false
 	}
-	return nil
+	return field, true
 }
 
 // reservedHeaders may not be set by callback headers: they carry the
@@ -375,28 +395,30 @@ func reservedHeader(name string) bool {
 	return reservedHeaders[n] || strings.HasPrefix(n, "x-cueapi-")
 }
 
-func validateHeader(k, v string) error {
-	field := "body.callback.headers." + k
+// validateHeader checks one callback header; ok is false with the problem
+// found.
+func validateHeader(k, v string) (problem FieldError, ok bool) {
+	field := Body("callback", "headers").Key(k)
 	if k == "" || len(k) > MaxHeaderNameLength {
-		return Unprocessable("body.callback.headers", "Header names must be 1-256 characters")
+		return Body("callback", "headers").Because(fmt.Sprintf("Header names must be 1-%d characters", MaxHeaderNameLength)), false
 	}
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		// RFC 9110 token characters.
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return Unprocessable(field, "Header name contains invalid characters")
+			return field.Because("Header name contains invalid characters"), false
 		}
 	}
 	if reservedHeader(k) {
-		return Unprocessable(field, "Header is reserved and cannot be overridden")
+		return field.Because("Header is reserved and cannot be overridden"), false
 	}
 	if len(v) > MaxHeaderValueLen {
-		return Unprocessable(field, fmt.Sprintf("String should have at most %d characters", MaxHeaderValueLen))
+		return field.TooLong(MaxHeaderValueLen), false
 	}
 	if strings.ContainsAny(v, "\r\n\x00") {
-		return Unprocessable(field, "Header value must not contain CR, LF or NUL")
+		return field.Because("Header value must not contain CR, LF or NUL"), false
 	}
-	return nil
+	return field, true
 }
 
 // checkPayload enforces the payload rules and returns the compact JSON.
@@ -406,28 +428,28 @@ func checkPayload(raw json.RawMessage) (json.RawMessage, error) {
 		return json.RawMessage(`{}`), nil
 	}
 	if !strings.HasPrefix(trimmed, "{") {
-		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+		return nil, Body("payload").NotA(TypeObject).Err()
 	}
 	nul, err := canonjson.ContainsNUL(raw)
 	if err != nil {
-		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+		return nil, Body("payload").NotA(TypeObject).Err()
 	}
 	if nul {
 		return nil, Invalid("invalid_payload", "Payload contains null bytes which are not supported")
 	}
-	if err := checkJSONShape("body.payload", raw); err != nil {
+	if err := checkJSONShape(Body("payload"), raw); err != nil {
 		return nil, err
 	}
 	size, err := canonjson.PayloadSize(raw)
 	if err != nil {
-		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+		return nil, Body("payload").NotA(TypeObject).Err()
 	}
 	if size > MaxPayloadBytes {
 		return nil, Invalid("invalid_payload_size", "Payload must be under 1MB")
 	}
 	c, err := canonjson.Compact(raw)
 	if err != nil {
-		return nil, Unprocessable("body.payload", "Input should be a valid dictionary")
+		return nil, Body("payload").NotA(TypeObject).Err()
 	}
 	return c, nil
 }
@@ -488,7 +510,7 @@ func (s *Cues) applySchedule(cue *Cue, in *ScheduleInput, now time.Time) error {
 		}
 		at, err := ParseTimestamp(*in.At)
 		if err != nil {
-			return Unprocessable("body.schedule.at", "Input should be a valid datetime")
+			return Body("schedule", "at").NotA(TypeDatetime).Err()
 		}
 		if !at.After(now) {
 			return errAtPast
@@ -608,7 +630,7 @@ func (s *Cues) Update(ctx context.Context, u *User, id CueID, in *CueInput) (*Cu
 		return nil, err
 	}
 	if in.Status != nil && *in.Status != string(CueActive) && *in.Status != string(CuePaused) {
-		return nil, ValueError("status must be 'active' or 'paused'")
+		return nil, crossField("status must be 'active' or 'paused'")
 	}
 	now := s.clock.Now()
 	var cancelAfter *time.Time

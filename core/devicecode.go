@@ -187,7 +187,7 @@ func (d *DeviceLogin) Poll(ctx context.Context, code string) (*PollResult, error
 func (d *DeviceLogin) SubmitEmail(ctx context.Context, code, email, clientIP string) error {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
-		return Unprocessable("body.email", err.Error())
+		return Body("email").NotEmail(err.Error()).Err()
 	}
 	if err := d.limit(ctx, "ml:email:"+norm, magicLinksPerEmail, time.Hour, "Too many magic link requests for this email"); err != nil {
 		return err

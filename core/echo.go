@@ -42,9 +42,9 @@ func (s *Echo) Put(ctx context.Context, token string, body []byte, headers map[s
 		return Invalid("invalid_json", "Request body is not valid JSON")
 	}
 	if rawHasNUL(body) || strings.ContainsRune(token, 0) {
-		return Unprocessable("body", "Values should not contain null characters")
+		return Body().HasNul(TypeObject).Err()
 	}
-	if err := checkJSONShape("body", body); err != nil {
+	if err := checkJSONShape(Body(), body); err != nil {
 		return err
 	}
 	now := s.clock.Now()

@@ -142,7 +142,7 @@ func (a *Accounts) Register(ctx context.Context, email string) (key string, u *U
 	}
 	norm, ferr := NormalizeEmail(email)
 	if ferr != nil {
-		return "", nil, Unprocessable("body.email", ferr.Error())
+		return "", nil, Body("email").NotEmail(ferr.Error()).Err()
 	}
 	// Accounts created by register keep no recoverable copy of the key
 	// (reference behaviour: reveal works after the first regeneration).
@@ -278,7 +278,7 @@ func (a *Accounts) UpdateMe(ctx context.Context, u *User, in UpdateMeInput) (tim
 	if in.Email != nil {
 		norm, err := NormalizeEmail(*in.Email)
 		if err != nil {
-			return time.Time{}, Unprocessable("body.email", err.Error())
+			return time.Time{}, Body("email").NotEmail(err.Error()).Err()
 		}
 		email = norm
 	}
@@ -417,42 +417,42 @@ func urlError(code, prefix string, err error) error {
 }
 
 // NormalizeEmail validates an address (EmailStr-like rules) and lower-cases
-// its domain; the local part is kept as sent.
+// its domain; the local part is kept as sent. The error says why an address
+// is refused.
 func NormalizeEmail(s string) (string, error) {
-	bad := func(why string) error { return errors.New("value is not a valid email address: " + why) }
 	if strings.ContainsAny(s, " \t\r\n\x00<>()[],;:\\\"") {
-		return "", bad("The email address contains invalid characters.")
+		return "", errors.New("The email address contains invalid characters.")
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
-		return "", bad("An email address must have an @-sign.")
+		return "", errors.New("An email address must have an @-sign.")
 	}
 	local, domain := s[:at], strings.ToLower(s[at+1:])
 	if local == "" {
-		return "", bad("There must be something before the @-sign.")
+		return "", errors.New("There must be something before the @-sign.")
 	}
 	if len(local) > 64 || strings.Contains(local, "@") || strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
-		return "", bad("The email address is not valid before the @-sign.")
+		return "", errors.New("The email address is not valid before the @-sign.")
 	}
 	if domain == "" {
-		return "", bad("There must be something after the @-sign.")
+		return "", errors.New("There must be something after the @-sign.")
 	}
 	labels := strings.Split(domain, ".")
 	if len(labels) < 2 || len(domain) > 253 {
-		return "", bad("The part after the @-sign is not valid. It should have a period.")
+		return "", errors.New("The part after the @-sign is not valid. It should have a period.")
 	}
 	for _, l := range labels {
 		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return "", bad("The part after the @-sign is not valid.")
+			return "", errors.New("The part after the @-sign is not valid.")
 		}
 		for _, r := range l {
 			if !(r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127) {
-				return "", bad("The part after the @-sign contains invalid characters.")
+				return "", errors.New("The part after the @-sign contains invalid characters.")
 			}
 		}
 	}
 	if len(s) > 254 {
-		return "", bad("The email address is too long.")
+		return "", errors.New("The email address is too long.")
 	}
 	return local + "@" + domain, nil
 }

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -39,15 +38,24 @@ func NewWorkers(cfg WorkersConfig, store workersStore, clock Clock) *Workers {
 // ClaimLease is the lease handed to workers.
 func (w *Workers) ClaimLease() time.Duration { return w.cfg.ClaimLease }
 
+// maxHandlerName is the longest handler name a heartbeat may list.
+const maxHandlerName = 255
+
 // Heartbeat registers or refreshes a worker.
 func (w *Workers) Heartbeat(ctx context.Context, u *User, workerID string, handlers []string) (time.Time, error) {
 	if strings.ContainsRune(workerID, 0) {
-		return time.Time{}, Unprocessable("body.worker_id", "String should not contain null characters")
+		return time.Time{}, Body("worker_id").HasNul(TypeString).Err()
 	}
+	var errs []FieldError
 	for i, h := range handlers {
-		if strings.ContainsRune(h, 0) || len(h) > 255 {
-			return time.Time{}, Unprocessable("body.handlers."+strconv.Itoa(i), "String should have at most 255 characters and no null characters")
+		if len([]rune(h)) > maxHandlerName {
+			errs = append(errs, Body("handlers").Index(i).TooLong(maxHandlerName))
+		} else if strings.ContainsRune(h, 0) {
+			errs = append(errs, Body("handlers").Index(i).HasNul(TypeString))
 		}
+	}
+	if err := Validation(errs...); err != nil {
+		return time.Time{}, err
 	}
 	now := w.clock.Now()
 	return now, w.store.WorkerHeartbeat(ctx, &WorkerHeartbeatParams{TenantID: u.ID, WorkerID: workerID, Handlers: handlers, Now: now})
@@ -82,7 +90,7 @@ var (
 	errNotClaimable   = Conflict("claim_failed", "Execution not available for claiming")
 	errNotClaiming    = Conflict("execution_not_claiming", "Execution is not currently being claimed")
 	errNotClaimOwner  = NewError(KindForbidden, "not_execution_owner", "Only the claiming worker can heartbeat")
-	errWorkerIDNul    = Unprocessable("body.worker_id", "String should not contain null characters")
+	errWorkerIDNul    = Body("worker_id").HasNul(TypeString).Err()
 )
 
 // ClaimNext claims the tenant's oldest claimable execution.

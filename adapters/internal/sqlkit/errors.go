@@ -59,7 +59,7 @@ func (e Errors) Interpret(op string, err error) error {
 		return e.Op(op, fmt.Errorf("%w (%s)", core.ErrConflict, detail))
 	case BadText:
 		// The API refuses such text earlier; this is the safety net.
-		return e.Op(op, core.Unprocessable("", "Input contains characters that cannot be stored"))
+		return e.Op(op, core.FieldError{}.Unstorable().Err())
 	}
 	return e.Op(op, err)
 }
