@@ -50,20 +50,14 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 // DeviceCodeGet returns the row of a code. ErrNotFound when absent.
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGet(ctx, s.pool, p.Code)
-	if err != nil {
-		return nil, dbErr.Interpret("device code get", err)
-	}
-	return deviceCodeFromRow(row), nil
+	return sqlkit.Row(dbErr, "device code get", row, err, sqlkit.Infallible(deviceCodeFromRow))
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
 // p.Hash. ErrNotFound when none has.
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.pool, &p.Hash)
-	if err != nil {
-		return nil, dbErr.Interpret("device code get by session token", err)
-	}
-	return deviceCodeFromRow(row), nil
+	return sqlkit.Row(dbErr, "device code get by session token", row, err, sqlkit.Infallible(deviceCodeFromRow))
 }
 
 // DeviceCodeUpdate locks the code's row (FOR NO KEY UPDATE), runs p.Fn on

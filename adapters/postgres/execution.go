@@ -130,10 +130,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		return nil, dbErr.Op(op, err)
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return executionFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
@@ -149,10 +146,7 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return executionFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,

@@ -51,11 +51,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	const op = "device code get"
 	row, err := s.q.DeviceCodeGet(ctx, s.rdb, p.Code)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	d, err := deviceCodeFromRow(row)
-	return d, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
@@ -63,11 +59,7 @@ func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) 
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	const op = "device code get by session token"
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.rdb, &p.Hash)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	d, err := deviceCodeFromRow(row)
-	return d, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeUpdate reads the code's row under the write lock, runs p.Fn on
