@@ -118,3 +118,11 @@ func bytesOf(s *string) []byte {
 	}
 	return []byte(*s)
 }
+
+// textPtr is a nullable TEXT column of bytes (nil: NULL).
+func textPtr(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	return new(string(b))
+}

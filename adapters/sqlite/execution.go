@@ -19,10 +19,6 @@ import (
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, 0, nil
-	}
 	var cueID *string
 	if p.CueID != nil {
 		id := string(*p.CueID)
@@ -30,7 +26,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 	}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	var total int64
-	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
 			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
 			MaxRows: maxRows, SkipRows: skipRows,
@@ -62,22 +58,29 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 // absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
-	e := p.Execution
-	tenant, ok := sqlkit.UUID(string(e.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
+	return sqlkit.Find(dbErr, op, string(p.Execution.TenantID), func(tenant string) (*core.Execution, error) {
+		args, err := createArgs(p.Execution, tenant)
+		if err != nil {
+			return nil, dbErr.Op(op, err)
+		}
+		row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
+		return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	})
+}
+
+// createArgs lays out the fields of an execution inserted as given.
+func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams, error) {
 	id, ok := sqlkit.UUID(string(e.ID))
 	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+		return nil, fmt.Errorf("execution id %q is not a UUID", e.ID)
 	}
 	artifacts, err := jsonPtrArg(e.Evidence.Artifacts)
 	if err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("evidence artifacts: %w", err))
+		return nil, fmt.Errorf("evidence artifacts: %w", err)
 	}
 	evidenceMeta, err := jsonPtrArg(e.Evidence.Metadata)
 	if err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("evidence metadata: %w", err))
+		return nil, fmt.Errorf("evidence metadata: %w", err)
 	}
 	args := &dbsqlc.ExecutionCreateParams{
 		ID:                      id,
@@ -115,7 +118,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
-			return nil, dbErr.Op(op, fmt.Errorf("outcome metadata: %w", err))
+			return nil, fmt.Errorf("outcome metadata: %w", err)
 		}
 		args.OutcomeSuccess = new(boolArg(e.Outcome.Success))
 		args.OutcomeResult = e.Outcome.Result
@@ -126,27 +129,18 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.OutcomeState != nil {
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
-	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
-		return nil, dbErr.Op(op, err)
-	}
-	row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
-	return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom))
+	return args, err
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
 // absent, foreign, or when the id or tenant is not a UUID.
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.ExecutionGet(ctx, s.rdb, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	return sqlkit.Find2(dbErr, op, string(p.TenantID), string(p.ID), func(tenant, id string) (*core.Execution, error) {
+		row, err := s.q.ExecutionGet(ctx, s.rdb, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
+		return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	})
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,
@@ -155,26 +149,21 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 // many it deleted: 0 when the cue is absent or foreign.
 func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
 	const op = "execution cancel upcoming"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return 0, nil
-	}
-	var n int64
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+	return sqlkit.Scan(string(p.TenantID), 0, func(tenant string) (n int, err error) {
+		err = s.inTx(ctx, op, func(tx *sql.Tx) error {
+			_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			deleted, err := s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, timeArg(p.Now))
+			n = int(deleted)
 			return dbErr.Interpret(op, err)
-		}
-		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, timeArg(p.Now))
-		return dbErr.Interpret(op, err)
+		})
+		return n, err
 	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n), nil
 }
 
 func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
@@ -356,31 +345,16 @@ func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueS
 // only executions whose cue payload's "task" is that string, before the
 // limit. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
-	const op = "execution claimable"
-	out := []*core.Claimable{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return out, nil
-	}
 	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
-	rows, err := s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
-		UserID: tenant, Now: timeArg(p.Now), Task: p.Task, MaxRows: maxRows,
-	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
-		c, err := cueFromRow(&r.Cue)
-		if err != nil {
-			return nil, dbErr.Op(op, err)
-		}
+	return sqlkit.Rows(dbErr, "execution claimable", string(p.TenantID), func(tenant string) ([]*dbsqlc.ExecutionClaimableRow, error) {
+		return s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
+			UserID: tenant, Now: timeArg(p.Now), Task: p.Task, MaxRows: maxRows,
+		})
+	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
+		c, cerr := cueFromRow(&r.Cue)
 		e, err := executionFromRow(&r.Execution)
-		if err != nil {
-			return nil, dbErr.Op(op, err)
-		}
-		out = append(out, &core.Claimable{Execution: e, Cue: c})
-	}
-	return out, nil
+		return &core.Claimable{Execution: e, Cue: c}, errors.Join(cerr, err)
+	})
 }
 
 // ExecutionClaimWorker claims one worker execution for p.WorkerID in one
@@ -391,26 +365,20 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 // matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
 	const op = "execution claim worker"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	var id string
-	if p.ID != nil {
-		if id, ok = sqlkit.UUID(string(*p.ID)); !ok {
-			return nil, dbErr.Op(op, core.ErrNotFound)
-		}
-	}
 	now := timeArg(p.Now)
 	var out *core.Execution
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		var id string
 		var deadline *int64
 		if p.ID != nil {
-			row, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: now})
+			row, err := sqlkit.Find(dbErr, op, string(*p.ID), func(id string) (*dbsqlc.ExecutionClaimWorkerPickByIDRow, error) {
+				row, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: now})
+				return row, dbErr.Interpret(op, err)
+			})
 			if err != nil {
-				return dbErr.Interpret(op, err)
+				return err
 			}
-			deadline = row.OutcomeDeadlineSeconds
+			id, deadline = row.ID, row.OutcomeDeadlineSeconds
 		} else {
 			row, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: now, Task: p.Task})
 			if err != nil {
@@ -450,16 +418,8 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // absent or foreign, or an id is not a UUID.
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.Execution
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.rowTx(ctx, op, p.TenantID, string(p.ID), func(tx *sql.Tx, tenant, id string) error {
 		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -759,25 +719,10 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 // created_at first (ties by id descending), at most p.Limit (0 or less: no
 // limit); empty for a tenant that is not a UUID.
 func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
-	const op = "execution recent finished"
-	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, nil
-	}
 	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
-	rows, err := s.q.ExecutionRecentFinished(ctx, s.rdb, &dbsqlc.ExecutionRecentFinishedParams{
-		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
-	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
-		e, err := executionFromRow(r)
-		if err != nil {
-			return nil, dbErr.Op(op, err)
-		}
-		execs = append(execs, e)
-	}
-	return execs, nil
+	return sqlkit.Rows(dbErr, "execution recent finished", string(p.TenantID), func(tenant string) ([]*dbsqlc.Execution, error) {
+		return s.q.ExecutionRecentFinished(ctx, s.rdb, &dbsqlc.ExecutionRecentFinishedParams{
+			CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
+		})
+	}, executionFromRow)
 }

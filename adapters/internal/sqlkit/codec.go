@@ -203,3 +203,44 @@ func Row[R, T any](e Errors, op string, row R, err error, conv func(R) (T, error
 func Infallible[R, T any](conv func(R) T) func(R) (T, error) {
 	return func(r R) (T, error) { return conv(r), nil }
 }
+
+// Args converts one write's arguments, keeping the first failure (the
+// counterpart of Decoder), so argument lists read as one struct literal
+// followed by a single error check.
+type Args struct{ Err error }
+
+// Fail records err unless an earlier failure is recorded.
+func (a *Args) Fail(err error) {
+	if a.Err == nil {
+		a.Err = err
+	}
+}
+
+// ID is the canonical form of a new row's id, which must be a UUID; what
+// names it in the error.
+func (a *Args) ID(what, id string) string {
+	canon, ok := UUID(id)
+	if !ok {
+		a.Fail(fmt.Errorf("%s %q is not a UUID", what, id))
+	}
+	return canon
+}
+
+// OptionalID is ID for a nullable id column: nil stays nil.
+func (a *Args) OptionalID(what string, id *string) *string {
+	canon, err := OptionalUUID(what, id)
+	if err != nil {
+		a.Fail(err)
+	}
+	return canon
+}
+
+// JSON is CompactJSON of a JSON column (empty stores def); what names it
+// in the error.
+func (a *Args) JSON(what string, raw json.RawMessage, def []byte) []byte {
+	b, err := CompactJSON(raw, def)
+	if err != nil {
+		a.Fail(fmt.Errorf("%s: %w", what, err))
+	}
+	return b
+}

@@ -34,6 +34,12 @@ func Do(e Errors, op string, id string, fn func(id string) error) error {
 	return err
 }
 
+// Do2 is Find2 for an operation that returns only an error.
+func Do2(e Errors, op string, tenant, id string, fn func(tenant, id string) error) error {
+	_, err := Find2(e, op, tenant, id, func(tenant, id string) (struct{}, error) { return struct{}{}, fn(tenant, id) })
+	return err
+}
+
 // Scan is a read of the rows id owns (a list, a count): an id that is not a
 // UUID owns none, so the result is none.
 func Scan[T any](id string, none T, fn func(id string) (T, error)) (T, error) {
@@ -42,4 +48,25 @@ func Scan[T any](id string, none T, fn func(id string) (T, error)) (T, error) {
 		return none, nil
 	}
 	return fn(canon)
+}
+
+// Rows is Scan for a list of the rows id owns: read's error is
+// interpreted, each row converted by conv (a conversion error prefixed
+// with op). The list is never nil.
+func Rows[R, T any](e Errors, op string, id string, read func(id string) ([]R, error), conv func(R) (T, error)) ([]T, error) {
+	return Scan(id, []T{}, func(id string) ([]T, error) {
+		rows, err := read(id)
+		if err != nil {
+			return nil, e.Interpret(op, err)
+		}
+		out := make([]T, 0, len(rows))
+		for _, r := range rows {
+			t, err := conv(r)
+			if err != nil {
+				return nil, e.Op(op, err)
+			}
+			out = append(out, t)
+		}
+		return out, nil
+	})
 }
