@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
@@ -18,31 +17,28 @@ import (
 // succeed. ErrConflict when a live row exists (or the id is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	id, ok := sqlkit.UUID(p.ID)
-	if !ok {
-		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
+	var enc sqlkit.Args
+	args := &dbsqlc.DeviceCodeInsertParams{
+		ID:                    enc.ID("device code id", p.ID),
+		DeviceCode:            p.Code,
+		Email:                 p.Email,
+		Status:                p.Status,
+		APIKeySealed:          p.APIKeySealed,
+		VerificationTokenHash: p.VerificationTokenHash,
+		SessionTokenHash:      p.SessionTokenHash,
+		UserID:                enc.OptionalID("user id", (*string)(p.UserID)),
+		ExpiresAt:             p.ExpiresAt,
+		CreatedAt:             p.CreatedAt,
 	}
-	userID, err := sqlkit.OptionalUUID("user id", (*string)(p.UserID))
-	if err != nil {
-		return dbErr.Op(op, err)
+	if enc.Err != nil {
+		return dbErr.Op(op, enc.Err)
 	}
 	return s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := s.q.DeviceCodeDeleteReplaceable(ctx, tx, &dbsqlc.DeviceCodeDeleteReplaceableParams{DeviceCode: p.Code, Now: p.CreatedAt})
 		if err != nil {
 			return dbErr.Interpret(op+": replace", err)
 		}
-		err = s.q.DeviceCodeInsert(ctx, tx, &dbsqlc.DeviceCodeInsertParams{
-			ID:                    id,
-			DeviceCode:            p.Code,
-			Email:                 p.Email,
-			Status:                p.Status,
-			APIKeySealed:          p.APIKeySealed,
-			VerificationTokenHash: p.VerificationTokenHash,
-			SessionTokenHash:      p.SessionTokenHash,
-			UserID:                userID,
-			ExpiresAt:             p.ExpiresAt,
-			CreatedAt:             p.CreatedAt,
-		})
+		err = s.q.DeviceCodeInsert(ctx, tx, args)
 		return dbErr.Interpret(op, err)
 	})
 }
@@ -76,19 +72,20 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 		if err := p.Fn(d); err != nil {
 			return err
 		}
-		userID, err := sqlkit.OptionalUUID("user id", (*string)(d.UserID))
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		row, err = s.q.DeviceCodeUpdate(ctx, tx, &dbsqlc.DeviceCodeUpdateParams{
+		var enc sqlkit.Args
+		args := &dbsqlc.DeviceCodeUpdateParams{
 			ID:                    row.ID,
 			Email:                 d.Email,
 			Status:                d.Status,
 			APIKeySealed:          d.APIKeySealed,
 			VerificationTokenHash: d.VerificationTokenHash,
 			SessionTokenHash:      d.SessionTokenHash,
-			UserID:                userID,
-		})
+			UserID:                enc.OptionalID("user id", (*string)(d.UserID)),
+		}
+		if enc.Err != nil {
+			return dbErr.Op(op, enc.Err)
+		}
+		row, err = s.q.DeviceCodeUpdate(ctx, tx, args)
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,12 +15,9 @@ import (
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
 	u := p.User
-	id, ok := sqlkit.UUID(string(u.ID))
-	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("user id %q is not a UUID", u.ID))
-	}
-	row, err := s.q.UserInsert(ctx, s.pool, &dbsqlc.UserInsertParams{
-		ID:                    id,
+	var enc sqlkit.Args
+	args := &dbsqlc.UserInsertParams{
+		ID:                    enc.ID("user id", string(u.ID)),
 		Email:                 u.Email,
 		APIKeyHash:            u.APIKeyHash,
 		APIKeyPrefix:          u.APIKeyPrefix,
@@ -35,19 +31,21 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 		AlertSecretSealed:     u.AlertSecretSealed,
 		CreatedAt:             u.CreatedAt,
 		UpdatedAt:             u.UpdatedAt,
-	})
+	}
+	if enc.Err != nil {
+		return nil, dbErr.Op(op, enc.Err)
+	}
+	row, err := s.q.UserInsert(ctx, s.pool, args)
 	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.UserGet(ctx, s.pool, id)
-	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
+	return sqlkit.Find(dbErr, op, string(p.ID), func(id string) (*core.User, error) {
+		row, err := s.q.UserGet(ctx, s.pool, id)
+		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
+	})
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
@@ -70,12 +68,8 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 // absent; ErrConflict when the new email is taken.
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.User
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -114,15 +108,11 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 // when absent; ErrConflict when the new hash is taken.
 func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
 	const op = "user rotate api key"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, "", dbErr.Op(op, core.ErrNotFound)
-	}
 	var (
 		out     *core.User
 		oldHash string
 	)
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
 			return dbErr.Interpret(op, err)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
@@ -15,12 +14,9 @@ import (
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
 	u := p.User
-	id, ok := sqlkit.UUID(string(u.ID))
-	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("user id %q is not a UUID", u.ID))
-	}
-	row, err := s.q.UserInsert(ctx, s.wdb, &dbsqlc.UserInsertParams{
-		ID:                    id,
+	var enc sqlkit.Args
+	args := &dbsqlc.UserInsertParams{
+		ID:                    enc.ID("user id", string(u.ID)),
 		Email:                 u.Email,
 		APIKeyHash:            u.APIKeyHash,
 		APIKeyPrefix:          u.APIKeyPrefix,
@@ -34,19 +30,21 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 		AlertSecretSealed:     u.AlertSecretSealed,
 		CreatedAt:             timeArg(u.CreatedAt),
 		UpdatedAt:             timeArg(u.UpdatedAt),
-	})
+	}
+	if enc.Err != nil {
+		return nil, dbErr.Op(op, enc.Err)
+	}
+	row, err := s.q.UserInsert(ctx, s.wdb, args)
 	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.UserGet(ctx, s.rdb, id)
-	return sqlkit.Row(dbErr, op, row, err, userFromRow)
+	return sqlkit.Find(dbErr, op, string(p.ID), func(id string) (*core.User, error) {
+		row, err := s.q.UserGet(ctx, s.rdb, id)
+		return sqlkit.Row(dbErr, op, row, err, userFromRow)
+	})
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
@@ -71,12 +69,8 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 // is. ErrNotFound when absent; ErrConflict when the new email is taken.
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.User
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantTx(ctx, op, p.ID, func(tx *sql.Tx, id string) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -118,15 +112,11 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 // when absent; ErrConflict when the new hash is taken.
 func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
 	const op = "user rotate api key"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, "", dbErr.Op(op, core.ErrNotFound)
-	}
 	var (
 		out     *core.User
 		oldHash string
 	)
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantTx(ctx, op, p.ID, func(tx *sql.Tx, id string) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
 			return dbErr.Interpret(op, err)
