@@ -140,65 +140,51 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
 	var out *core.Cue
-	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) error {
-		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		c, err := cueFromRow(row)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		if err := p.Fn(c); err != nil {
-			return err
-		}
-		cols, err := sqlkit.CueJSONOf(c)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
-			ID:                     row.ID,
-			UserID:                 row.UserID,
-			Name:                   c.Name,
-			Description:            c.Description,
-			Status:                 string(c.Status),
-			ScheduleType:           string(c.Schedule.Type),
-			ScheduleCron:           c.Schedule.Cron,
-			ScheduleAt:             c.Schedule.At,
-			ScheduleTimezone:       c.Schedule.Timezone,
-			CallbackURL:            c.Callback.URL,
-			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        cols.Headers,
-			Payload:                cols.Payload,
-			RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    cols.Backoff,
-			OnFailureEmail:         c.OnFailure.Email,
-			OnFailureWebhook:       c.OnFailure.Webhook,
-			OnFailurePause:         c.OnFailure.Pause,
-			VerificationMode:       sqlkit.Verification(c.Verification),
-			CatchUp:                string(c.CatchUp),
-			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
-			NextRun:                c.NextRun,
-			LastRun:                c.LastRun,
-			LastError:              c.LastError,
-			UpdatedAt:              c.UpdatedAt,
-		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		if p.CancelUpcomingAfter != nil {
-			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, *p.CancelUpcomingAfter)
+	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.Cue, error) {
+			return s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
+		}, cueFromRow, p.Fn, func(row *dbsqlc.Cue, c *core.Cue) (*dbsqlc.Cue, error) {
+			cols, err := sqlkit.CueJSONOf(c)
 			if err != nil {
-				return dbErr.Interpret(op, err)
+				return nil, err
 			}
-			if n > 0 {
-				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
-					return dbErr.Interpret(op, err)
-				}
+			row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
+				ID:                     row.ID,
+				UserID:                 row.UserID,
+				Name:                   c.Name,
+				Description:            c.Description,
+				Status:                 string(c.Status),
+				ScheduleType:           string(c.Schedule.Type),
+				ScheduleCron:           c.Schedule.Cron,
+				ScheduleAt:             c.Schedule.At,
+				ScheduleTimezone:       c.Schedule.Timezone,
+				CallbackURL:            c.Callback.URL,
+				CallbackMethod:         c.Callback.Method,
+				CallbackHeaders:        cols.Headers,
+				Payload:                cols.Payload,
+				RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
+				RetryBackoffMinutes:    cols.Backoff,
+				OnFailureEmail:         c.OnFailure.Email,
+				OnFailureWebhook:       c.OnFailure.Webhook,
+				OnFailurePause:         c.OnFailure.Pause,
+				VerificationMode:       sqlkit.Verification(c.Verification),
+				CatchUp:                string(c.CatchUp),
+				OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
+				NextRun:                c.NextRun,
+				LastRun:                c.LastRun,
+				LastError:              c.LastError,
+				UpdatedAt:              c.UpdatedAt,
+			})
+			if err != nil || p.CancelUpcomingAfter == nil {
+				return row, err
 			}
-		}
-		out, err = cueFromRow(row)
-		return dbErr.Op(op, err)
+			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, *p.CancelUpcomingAfter)
+			if err != nil || n == 0 {
+				return row, err
+			}
+			return s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID})
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err

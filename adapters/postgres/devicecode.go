@@ -63,34 +63,26 @@ func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceC
 func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdateParams) (*core.DeviceCode, error) {
 	const op = "device code update"
 	var out *core.DeviceCode
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		row, err := s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		d := deviceCodeFromRow(row)
-		if err := p.Fn(d); err != nil {
-			return err
-		}
-		var enc sqlkit.Args
-		args := &dbsqlc.DeviceCodeUpdateParams{
-			ID:                    row.ID,
-			Email:                 d.Email,
-			Status:                d.Status,
-			APIKeySealed:          d.APIKeySealed,
-			VerificationTokenHash: d.VerificationTokenHash,
-			SessionTokenHash:      d.SessionTokenHash,
-			UserID:                enc.OptionalID("user id", (*string)(d.UserID)),
-		}
-		if enc.Err != nil {
-			return dbErr.Op(op, enc.Err)
-		}
-		row, err = s.q.DeviceCodeUpdate(ctx, tx, args)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out = deviceCodeFromRow(row)
-		return nil
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.DeviceCode, error) {
+			return s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
+		}, sqlkit.Infallible(deviceCodeFromRow), p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
+			var enc sqlkit.Args
+			args := &dbsqlc.DeviceCodeUpdateParams{
+				ID:                    row.ID,
+				Email:                 d.Email,
+				Status:                d.Status,
+				APIKeySealed:          d.APIKeySealed,
+				VerificationTokenHash: d.VerificationTokenHash,
+				SessionTokenHash:      d.SessionTokenHash,
+				UserID:                enc.OptionalID("user id", (*string)(d.UserID)),
+			}
+			if enc.Err != nil {
+				return nil, enc.Err
+			}
+			return s.q.DeviceCodeUpdate(ctx, tx, args)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err

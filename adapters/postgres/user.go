@@ -69,32 +69,24 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
 	var out *core.User
-	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) error {
-		row, err := s.q.UserGetForUpdate(ctx, tx, id)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		u := userFromRow(row)
-		if err := p.Fn(u); err != nil {
-			return err
-		}
-		row, err = s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
-			ID:                    id,
-			Email:                 u.Email,
-			Plan:                  u.Plan,
-			ActiveCueLimit:        int32(u.ActiveCueLimit),
-			MonthlyExecutionLimit: int32(u.MonthlyExecutionLimit),
-			RateLimitPerMinute:    int32(u.RateLimitPerMinute),
-			WebhookSecretSealed:   u.WebhookSecretSealed,
-			AlertWebhookURL:       u.AlertWebhookURL,
-			AlertSecretSealed:     u.AlertSecretSealed,
-			UpdatedAt:             u.UpdatedAt,
+	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.User, error) {
+			return s.q.UserGetForUpdate(ctx, tx, id)
+		}, sqlkit.Infallible(userFromRow), p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
+			return s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
+				ID:                    row.ID,
+				Email:                 u.Email,
+				Plan:                  u.Plan,
+				ActiveCueLimit:        int32(u.ActiveCueLimit),
+				MonthlyExecutionLimit: int32(u.MonthlyExecutionLimit),
+				RateLimitPerMinute:    int32(u.RateLimitPerMinute),
+				WebhookSecretSealed:   u.WebhookSecretSealed,
+				AlertWebhookURL:       u.AlertWebhookURL,
+				AlertSecretSealed:     u.AlertSecretSealed,
+				UpdatedAt:             u.UpdatedAt,
+			})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out = userFromRow(row)
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -244,3 +244,26 @@ func (a *Args) JSON(what string, raw json.RawMessage, def []byte) []byte {
 	}
 	return b
 }
+
+// Modify is a read-modify-write of one row inside the caller's
+// transaction: read locks and returns the row (its error interpreted with
+// op), conv converts it (a failure prefixed with op), fn changes the value
+// (its error aborts and is returned as is), and save stores the value
+// over the row it was read from and returns the stored row (its error
+// interpreted), converted again.
+func Modify[R, T any](e Errors, op string, read func() (R, error), conv func(R) (T, error), fn func(T) error, save func(R, T) (R, error)) (T, error) {
+	var zero T
+	row, err := read()
+	if err != nil {
+		return zero, e.Interpret(op, err)
+	}
+	t, err := conv(row)
+	if err != nil {
+		return zero, e.Op(op, err)
+	}
+	if err := fn(t); err != nil {
+		return zero, err
+	}
+	row, err = save(row, t)
+	return Row(e, op, row, err, conv)
+}
