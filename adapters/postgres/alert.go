@@ -103,7 +103,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
 		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit)})
 		if err != nil {
@@ -133,11 +133,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // AlertRecordDelivery stores one attempt's result on an alert still

@@ -24,7 +24,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Cue
-	err = s.tenantTx(ctx, op, pgx.TxOptions{}, c.TenantID, func(tx pgx.Tx, tenant string) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, c.TenantID, func(tx pgx.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
@@ -76,11 +76,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
@@ -140,7 +136,7 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
 	var out *core.Cue
-	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) (err error) {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) (err error) {
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.Cue, error) {
 			return s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
 		}, cueFromRow, p.Fn, func(row *dbsqlc.Cue, c *core.Cue) (*dbsqlc.Cue, error) {
@@ -185,11 +181,7 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			return s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID})
 		})
 		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // CueDelete deletes the tenant's cue and, by cascade, its executions.
@@ -273,7 +265,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 	if p.Limit <= 0 {
 		return res, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&res, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// Firing is idempotent ((cue, scheduled_for) is unique): a batch lost
 		// in a crash is fired again, so its commit need not wait for the WAL
 		// flush. Anything delivered from it was claimed and recorded later,
@@ -343,11 +335,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		}
 		res.Cues = n
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	}))
 }
 
 // CueNextDueAt returns the earliest next_run of all active cues (UTC).

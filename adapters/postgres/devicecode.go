@@ -63,7 +63,7 @@ func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceC
 func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdateParams) (*core.DeviceCode, error) {
 	const op = "device code update"
 	var out *core.DeviceCode
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.DeviceCode, error) {
 			return s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
 		}, sqlkit.Infallible(deviceCodeFromRow), p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
@@ -83,11 +83,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 			return s.q.DeviceCodeUpdate(ctx, tx, args)
 		})
 		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // DeviceCodePurge deletes the device codes that expired before p.Before

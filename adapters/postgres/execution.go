@@ -245,7 +245,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// A claim lost in a crash only means the execution is claimed again
 		// (at-least-once either way), so its commit need not wait for the WAL
 		// flush; attempt results are recorded with synchronous commits, and
@@ -264,11 +264,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecordDeliveries stores p.Results in one transaction of at most
@@ -294,7 +290,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 	}
 	slices.Sort(cueIDs)
 	cueIDs = slices.Compact(cueIDs)
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&applied, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		clear(applied)
 		if err := s.q.CueLockMany(ctx, tx, cueIDs); err != nil {
 			return dbErr.Interpret(op+": lock cues", err)
@@ -318,11 +314,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			}
 		}
 		return s.applyRunEffects(ctx, tx, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return applied, nil
+	}))
 }
 
 // recordArgs lays the results out as the arrays of the batch update, in
@@ -438,7 +430,7 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
 	const op = "execution claim worker"
 	var out *core.Execution
-	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) error {
 		var id string
 		var deadline *int32
 		if p.ID != nil {
@@ -472,11 +464,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 		}
 		out = executionFromRow(row)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
@@ -490,7 +478,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
 	var out *core.Execution
-	err := s.rowTx(ctx, op, pgx.TxOptions{}, p.TenantID, string(p.ID), func(tx pgx.Tx, tenant, id string) error {
+	return sqlkit.Value(&out, s.rowTx(ctx, op, pgx.TxOptions{}, p.TenantID, string(p.ID), func(tx pgx.Tx, tenant, id string) error {
 		cueID, err := s.q.ExecutionCueID(ctx, tx, &dbsqlc.ExecutionCueIDParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -527,11 +515,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		fx := core.NewRunEffects(eff.Now)
 		fx.Add(core.CueID(cueID), core.TenantID(tenant), *eff)
 		return s.applyRunEffects(ctx, tx, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // saveArgs lays out the fields a read-modify-write saves; current is the
@@ -613,7 +597,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	}
 	maxRows := sqlkit.Clamp[int32](p.Limit)
 	cutoff := p.UnclaimedCutoff()
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
 		failed, err := s.sweepStep(ctx, tx, op, p.Now,
 			func() ([]sweepCandidate, error) {
@@ -663,11 +647,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		}
 		out = append(append(out, failed...), missed...)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // sweepCandidate is an execution a sweep may change, read without a lock.
@@ -774,7 +754,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
 			Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit),
 		})
@@ -787,11 +767,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecentFinished returns the tenant's cue's latest executions

@@ -104,7 +104,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: timeArg(p.Now), MaxRows: int64(p.Limit)})
 		if err != nil {
@@ -137,11 +137,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // AlertRecordDelivery stores one attempt's result on an alert still

@@ -23,7 +23,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Cue
-	err = s.tenantTx(ctx, op, c.TenantID, func(tx *sql.Tx, tenant string) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, c.TenantID, func(tx *sql.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
@@ -75,11 +75,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
@@ -139,7 +135,7 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
 	var out *core.Cue
-	err := s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) (err error) {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) (err error) {
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.Cue, error) {
 			return s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
 		}, cueFromRow, p.Fn, func(row *dbsqlc.Cue, c *core.Cue) (*dbsqlc.Cue, error) {
@@ -184,11 +180,7 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			return s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID})
 		})
 		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // CueDelete deletes the tenant's cue and, by cascade, its executions.
@@ -272,7 +264,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		return res, nil
 	}
 	now := timeArg(p.Now)
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&res, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: timeArg(p.Horizon), MaxRows: int64(p.Limit)})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -315,11 +307,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		}
 		res.Cues = len(rows)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	}))
 }
 
 // CueNextDueAt returns the earliest next_run of all active cues (UTC).

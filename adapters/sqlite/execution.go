@@ -247,7 +247,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
 		})
@@ -259,11 +259,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecordDeliveries stores p.Results in one write transaction: each
@@ -279,7 +275,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 		return applied, nil
 	}
 	now := timeArg(p.Now)
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&applied, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		clear(applied)
 		db := newStmtCache(tx)
 		fx := core.NewRunEffects(p.Now)
@@ -315,11 +311,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			fx.AddResult(core.CueID(owner.CueID), core.TenantID(owner.UserID), r)
 		}
 		return s.applyRunEffects(ctx, db, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return applied, nil
+	}))
 }
 
 // ExecutionQueueStats counts the delivery queue as of p.Now in one
@@ -367,7 +359,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 	const op = "execution claim worker"
 	now := timeArg(p.Now)
 	var out *core.Execution
-	err := s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		var id string
 		var deadline *int64
 		if p.ID != nil {
@@ -402,11 +394,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 		}
 		out, err = executionFromRow(row)
 		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue
@@ -419,7 +407,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
 	var out *core.Execution
-	err := s.rowTx(ctx, op, p.TenantID, string(p.ID), func(tx *sql.Tx, tenant, id string) error {
+	return sqlkit.Value(&out, s.rowTx(ctx, op, p.TenantID, string(p.ID), func(tx *sql.Tx, tenant, id string) error {
 		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -462,11 +450,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		fx := core.NewRunEffects(eff.Now)
 		fx.Add(core.CueID(row.CueID), core.TenantID(tenant), *eff)
 		return s.applyRunEffects(ctx, tx, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // saveArgs lays out the fields a read-modify-write saves; current is the
@@ -544,7 +528,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	}
 	now := timeArg(p.Now)
 	cutoff := timeArg(p.UnclaimedCutoff())
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		db := newStmtCache(tx)
 		failed, err := s.sweepStep(ctx, tx, db, op, p.Now, func(fx *core.RunEffects) ([]*dbsqlc.Execution, error) {
@@ -602,11 +586,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		}
 		out = append(append(out, failed...), missed...)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // sweepStep runs one worker sweep step in tx: step changes the executions
@@ -694,7 +674,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
 			Now: timeArg(p.Now), MaxRows: int64(p.Limit),
 		})
@@ -707,11 +687,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecentFinished returns the tenant's cue's latest executions

@@ -70,7 +70,7 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
 	var out *core.User
-	err := s.tenantTx(ctx, op, p.ID, func(tx *sql.Tx, id string) (err error) {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, p.ID, func(tx *sql.Tx, id string) (err error) {
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.User, error) {
 			return s.q.UserGetForUpdate(ctx, tx, id)
 		}, userFromRow, p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
@@ -88,11 +88,7 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 			})
 		})
 		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // UserRotateAPIKey replaces the user's key hash, prefix and sealed copy,
