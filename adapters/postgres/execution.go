@@ -721,25 +721,10 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 // deliveriesOf pairs executions with their cues and the owners' sealed
 // webhook secrets, read in tx (see sqlkit.Deliveries).
 func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
-	execs := make([]*core.Execution, len(rows))
-	for i, r := range rows {
-		execs[i] = executionFromRow(r)
-	}
-	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
-		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
-		if err != nil {
-			return nil, err
-		}
-		cues := make([]sqlkit.CueSecret, len(cueRows))
-		for i, cr := range cueRows {
-			c, err := cueFromRow(&cr.Cue)
-			if err != nil {
-				return nil, err
-			}
-			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
-		}
-		return cues, nil
-	})
+	execs, _ := sqlkit.Convert(rows, sqlkit.Infallible(executionFromRow))
+	return sqlkit.Deliveries(execs, func(ids []string) ([]*dbsqlc.CueListForDeliveryRow, error) {
+		return s.q.CueListForDelivery(ctx, tx, ids)
+	}, cueSecretFromRow)
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose

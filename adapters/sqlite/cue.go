@@ -209,6 +209,12 @@ func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusPa
 	})
 }
 
+// cueSecretFromRow is a cue with its owner's sealed webhook secret.
+func cueSecretFromRow(r *dbsqlc.CueListForDeliveryRow) (sqlkit.CueSecret, error) {
+	c, err := cueFromRow(&r.Cue)
+	return sqlkit.CueSecret{Cue: c, SecretSealed: r.WebhookSecretSealed}, err
+}
+
 func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 	var d decoder
 	c := &core.Cue{

@@ -638,29 +638,13 @@ func (s *Store) applyRunEffects(ctx context.Context, db dbsqlc.DBTX, op string, 
 // deliveriesOf pairs executions with their cues and the owners' sealed
 // webhook secrets, read in tx (see sqlkit.Deliveries).
 func (s *Store) deliveriesOf(ctx context.Context, tx *sql.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
-	execs := make([]*core.Execution, len(rows))
-	for i, r := range rows {
-		e, err := executionFromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		execs[i] = e
+	execs, err := sqlkit.Convert(rows, executionFromRow)
+	if err != nil {
+		return nil, err
 	}
-	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
-		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
-		if err != nil {
-			return nil, err
-		}
-		cues := make([]sqlkit.CueSecret, len(cueRows))
-		for i, cr := range cueRows {
-			c, err := cueFromRow(&cr.Cue)
-			if err != nil {
-				return nil, err
-			}
-			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
-		}
-		return cues, nil
-	})
+	return sqlkit.Deliveries(execs, func(ids []string) ([]*dbsqlc.CueListForDeliveryRow, error) {
+		return s.q.CueListForDelivery(ctx, tx, ids)
+	}, cueSecretFromRow)
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose

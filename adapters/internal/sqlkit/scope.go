@@ -59,14 +59,7 @@ func Rows[R, T any](e Errors, op string, id string, read func(id string) ([]R, e
 		if err != nil {
 			return nil, e.Interpret(op, err)
 		}
-		out := make([]T, 0, len(rows))
-		for _, r := range rows {
-			t, err := conv(r)
-			if err != nil {
-				return nil, e.Op(op, err)
-			}
-			out = append(out, t)
-		}
-		return out, nil
+		out, err := Convert(rows, conv)
+		return out, e.Op(op, err)
 	})
 }
