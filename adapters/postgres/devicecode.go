@@ -108,8 +108,6 @@ func deviceCodeFromRow(r *dbsqlc.DeviceCode) *core.DeviceCode {
 		ExpiresAt:             utc(r.ExpiresAt),
 		CreatedAt:             utc(r.CreatedAt),
 	}
-	if r.UserID != nil {
-		d.UserID = new(core.TenantID(*r.UserID))
-	}
+	d.UserID = sqlkit.Named[core.TenantID](r.UserID)
 	return d
 }

@@ -177,11 +177,7 @@ func alertFromRow(r *dbsqlc.Alert) (*core.Alert, error) {
 	if d.Err != nil {
 		return nil, d.Err
 	}
-	if r.CueID != nil {
-		a.CueID = new(core.CueID(*r.CueID))
-	}
-	if r.ExecutionID != nil {
-		a.ExecutionID = new(core.ExecutionID(*r.ExecutionID))
-	}
+	a.CueID = sqlkit.Named[core.CueID](r.CueID)
+	a.ExecutionID = sqlkit.Named[core.ExecutionID](r.ExecutionID)
 	return a, nil
 }

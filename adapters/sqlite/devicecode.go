@@ -114,8 +114,6 @@ func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {
 	if dec.Err != nil {
 		return nil, dec.Err
 	}
-	if r.UserID != nil {
-		d.UserID = new(core.TenantID(*r.UserID))
-	}
+	d.UserID = sqlkit.Named[core.TenantID](r.UserID)
 	return d, nil
 }

@@ -126,9 +126,7 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		args.OutcomeMetadata = meta
 		args.OutcomeRecordedAt = new(timeArg(e.Outcome.RecordedAt))
 	}
-	if e.OutcomeState != nil {
-		args.OutcomeState = new(string(*e.OutcomeState))
-	}
+	args.OutcomeState = sqlkit.Text(e.OutcomeState)
 	args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom))
 	return args, err
 }
@@ -211,14 +209,8 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 			RecordedAt: d.time(*r.OutcomeRecordedAt),
 		}
 	}
-	if r.OutcomeState != nil {
-		st := core.OutcomeState(*r.OutcomeState)
-		e.OutcomeState = &st
-	}
-	if r.ReplayedFrom != nil {
-		id := core.ExecutionID(*r.ReplayedFrom)
-		e.ReplayedFrom = &id
-	}
+	e.OutcomeState = sqlkit.Named[core.OutcomeState](r.OutcomeState)
+	e.ReplayedFrom = sqlkit.Named[core.ExecutionID](r.ReplayedFrom)
 	if d.Err != nil {
 		return nil, d.Err
 	}
@@ -497,9 +489,7 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		a.OutcomeMetadata = meta
 		a.OutcomeRecordedAt = new(timeArg(e.Outcome.RecordedAt))
 	}
-	if e.OutcomeState != nil {
-		a.OutcomeState = new(string(*e.OutcomeState))
-	}
+	a.OutcomeState = sqlkit.Text(e.OutcomeState)
 	return a, nil
 }
 

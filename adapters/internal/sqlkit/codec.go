@@ -158,24 +158,6 @@ func (d *Decoder) StringMap(what string, b []byte) map[string]string {
 	return m
 }
 
-// Verification is the verification_mode column of a mode.
-func Verification(v *core.VerificationMode) *string {
-	if v == nil {
-		return nil
-	}
-	s := string(*v)
-	return &s
-}
-
-// VerificationOf is the mode of a verification_mode column.
-func VerificationOf(s *string) *core.VerificationMode {
-	if s == nil {
-		return nil
-	}
-	v := core.VerificationMode(*s)
-	return &v
-}
-
 // Status is the status column of a cue effect ("" keeps the status).
 func Status(st *core.CueStatus) string {
 	if st == nil {
@@ -266,4 +248,24 @@ func Modify[R, T any](e Errors, op string, read func() (R, error), conv func(R) 
 	}
 	row, err = save(row, t)
 	return Row(e, op, row, err, conv)
+}
+
+// Named is a nullable text column as a pointer to a string type (nil
+// stays nil).
+func Named[T ~string](s *string) *T {
+	if s == nil {
+		return nil
+	}
+	v := T(*s)
+	return &v
+}
+
+// Text is the nullable text column of a pointer to a string type (nil
+// stores NULL).
+func Text[T ~string](v *T) *string {
+	if v == nil {
+		return nil
+	}
+	s := string(*v)
+	return &s
 }
