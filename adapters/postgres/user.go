@@ -14,29 +14,12 @@ import (
 // UserCreate inserts p.User. ErrConflict when the email or key hash is taken.
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
-	u := p.User
-	var enc sqlkit.Args
-	args := &dbsqlc.UserInsertParams{
-		ID:                    enc.ID("user id", string(u.ID)),
-		Email:                 u.Email,
-		APIKeyHash:            u.APIKeyHash,
-		APIKeyPrefix:          u.APIKeyPrefix,
-		APIKeySealed:          u.APIKeySealed,
-		Plan:                  u.Plan,
-		ActiveCueLimit:        int32(u.ActiveCueLimit),
-		MonthlyExecutionLimit: int32(u.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int32(u.RateLimitPerMinute),
-		WebhookSecretSealed:   u.WebhookSecretSealed,
-		AlertWebhookURL:       u.AlertWebhookURL,
-		AlertSecretSealed:     u.AlertSecretSealed,
-		CreatedAt:             u.CreatedAt,
-		UpdatedAt:             u.UpdatedAt,
+	args, err := sqlkit.UserInsertOf[int32](p.User, times)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
 	}
-	if enc.Err != nil {
-		return nil, dbErr.Op(op, enc.Err)
-	}
-	row, err := s.q.UserInsert(ctx, s.pool, args)
-	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
+	row, err := s.q.UserInsert(ctx, s.pool, (*dbsqlc.UserInsertParams)(args))
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
@@ -44,7 +27,7 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 	const op = "user get"
 	return sqlkit.Find(dbErr, op, string(p.ID), func(id string) (*core.User, error) {
 		row, err := s.q.UserGet(ctx, s.pool, id)
-		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
+		return sqlkit.Row(dbErr, op, row, err, userFromRow)
 	})
 }
 
@@ -52,14 +35,14 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 // ErrNotFound when none has.
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
 	row, err := s.q.UserGetByAPIKeyHash(ctx, s.pool, p.Hash)
-	return sqlkit.Row(dbErr, "user get by api key hash", row, err, sqlkit.Infallible(userFromRow))
+	return sqlkit.Row(dbErr, "user get by api key hash", row, err, userFromRow)
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
 // none has it.
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
 	row, err := s.q.UserGetByEmail(ctx, s.pool, p.Email)
-	return sqlkit.Row(dbErr, "user get by email", row, err, sqlkit.Infallible(userFromRow))
+	return sqlkit.Row(dbErr, "user get by email", row, err, userFromRow)
 }
 
 // UserUpdate locks the user's row, runs p.Fn on it and saves the email,
@@ -72,19 +55,9 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) (err error) {
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.User, error) {
 			return s.q.UserGetForUpdate(ctx, tx, id)
-		}, sqlkit.Infallible(userFromRow), p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
-			return s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
-				ID:                    row.ID,
-				Email:                 u.Email,
-				Plan:                  u.Plan,
-				ActiveCueLimit:        int32(u.ActiveCueLimit),
-				MonthlyExecutionLimit: int32(u.MonthlyExecutionLimit),
-				RateLimitPerMinute:    int32(u.RateLimitPerMinute),
-				WebhookSecretSealed:   u.WebhookSecretSealed,
-				AlertWebhookURL:       u.AlertWebhookURL,
-				AlertSecretSealed:     u.AlertSecretSealed,
-				UpdatedAt:             u.UpdatedAt,
-			})
+		}, userFromRow, p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
+			return s.q.UserUpdate(ctx, tx, (*dbsqlc.UserUpdateParams)(sqlkit.UserUpdateOf[int32](row.ID, u, times)))
+
 		})
 		return err
 	}))
@@ -124,8 +97,8 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		out = userFromRow(row)
-		return nil
+		out, err = userFromRow(row)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, "", err
@@ -143,21 +116,6 @@ func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) 
 	return utc(at), nil
 }
 
-func userFromRow(r *dbsqlc.User) *core.User {
-	return &core.User{
-		ID:                    core.TenantID(r.ID),
-		Email:                 r.Email,
-		APIKeyHash:            r.APIKeyHash,
-		APIKeyPrefix:          r.APIKeyPrefix,
-		APIKeySealed:          r.APIKeySealed,
-		Plan:                  r.Plan,
-		ActiveCueLimit:        int(r.ActiveCueLimit),
-		MonthlyExecutionLimit: int(r.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int(r.RateLimitPerMinute),
-		WebhookSecretSealed:   r.WebhookSecretSealed,
-		AlertWebhookURL:       r.AlertWebhookURL,
-		AlertSecretSealed:     r.AlertSecretSealed,
-		CreatedAt:             utc(r.CreatedAt),
-		UpdatedAt:             utc(r.UpdatedAt),
-	}
+func userFromRow(r *dbsqlc.User) (*core.User, error) {
+	return sqlkit.UserOf((*sqlkit.UserRow[int32, time.Time])(r), times)
 }

@@ -126,3 +126,7 @@ func textPtr(b []byte) *string {
 	}
 	return new(string(b))
 }
+
+// times stores times as fixed-width UTC text (see timeLayout and
+// sqlkit.Times).
+var times = sqlkit.Times[string]{Encode: timeArg, Decode: timeValue}

@@ -13,28 +13,11 @@ import (
 // UserCreate inserts p.User. ErrConflict when the email or key hash is taken.
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
-	u := p.User
-	var enc sqlkit.Args
-	args := &dbsqlc.UserInsertParams{
-		ID:                    enc.ID("user id", string(u.ID)),
-		Email:                 u.Email,
-		APIKeyHash:            u.APIKeyHash,
-		APIKeyPrefix:          u.APIKeyPrefix,
-		APIKeySealed:          u.APIKeySealed,
-		Plan:                  u.Plan,
-		ActiveCueLimit:        int64(u.ActiveCueLimit),
-		MonthlyExecutionLimit: int64(u.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int64(u.RateLimitPerMinute),
-		WebhookSecretSealed:   u.WebhookSecretSealed,
-		AlertWebhookURL:       u.AlertWebhookURL,
-		AlertSecretSealed:     u.AlertSecretSealed,
-		CreatedAt:             timeArg(u.CreatedAt),
-		UpdatedAt:             timeArg(u.UpdatedAt),
+	args, err := sqlkit.UserInsertOf[int64](p.User, times)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
 	}
-	if enc.Err != nil {
-		return nil, dbErr.Op(op, enc.Err)
-	}
-	row, err := s.q.UserInsert(ctx, s.wdb, args)
+	row, err := s.q.UserInsert(ctx, s.wdb, (*dbsqlc.UserInsertParams)(args))
 	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
@@ -74,18 +57,8 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.User, error) {
 			return s.q.UserGetForUpdate(ctx, tx, id)
 		}, userFromRow, p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
-			return s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
-				ID:                    row.ID,
-				Email:                 u.Email,
-				Plan:                  u.Plan,
-				ActiveCueLimit:        int64(u.ActiveCueLimit),
-				MonthlyExecutionLimit: int64(u.MonthlyExecutionLimit),
-				RateLimitPerMinute:    int64(u.RateLimitPerMinute),
-				WebhookSecretSealed:   u.WebhookSecretSealed,
-				AlertWebhookURL:       u.AlertWebhookURL,
-				AlertSecretSealed:     u.AlertSecretSealed,
-				UpdatedAt:             timeArg(u.UpdatedAt),
-			})
+			return s.q.UserUpdate(ctx, tx, (*dbsqlc.UserUpdateParams)(sqlkit.UserUpdateOf[int64](row.ID, u, times)))
+
 		})
 		return err
 	}))
@@ -147,25 +120,5 @@ func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) 
 }
 
 func userFromRow(r *dbsqlc.User) (*core.User, error) {
-	var d decoder
-	u := &core.User{
-		ID:                    core.TenantID(r.ID),
-		Email:                 r.Email,
-		APIKeyHash:            r.APIKeyHash,
-		APIKeyPrefix:          r.APIKeyPrefix,
-		APIKeySealed:          r.APIKeySealed,
-		Plan:                  r.Plan,
-		ActiveCueLimit:        int(r.ActiveCueLimit),
-		MonthlyExecutionLimit: int(r.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int(r.RateLimitPerMinute),
-		WebhookSecretSealed:   r.WebhookSecretSealed,
-		AlertWebhookURL:       r.AlertWebhookURL,
-		AlertSecretSealed:     r.AlertSecretSealed,
-		CreatedAt:             d.time(r.CreatedAt),
-		UpdatedAt:             d.time(r.UpdatedAt),
-	}
-	if d.Err != nil {
-		return nil, d.Err
-	}
-	return u, nil
+	return sqlkit.UserOf((*sqlkit.UserRow[int64, string])(r), times)
 }
