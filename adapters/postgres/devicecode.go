@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
@@ -17,28 +18,16 @@ import (
 // succeed. ErrConflict when a live row exists (or the id is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	var enc sqlkit.Args
-	args := &dbsqlc.DeviceCodeInsertParams{
-		ID:                    enc.ID("device code id", p.ID),
-		DeviceCode:            p.Code,
-		Email:                 p.Email,
-		Status:                p.Status,
-		APIKeySealed:          p.APIKeySealed,
-		VerificationTokenHash: p.VerificationTokenHash,
-		SessionTokenHash:      p.SessionTokenHash,
-		UserID:                enc.OptionalID("user id", (*string)(p.UserID)),
-		ExpiresAt:             p.ExpiresAt,
-		CreatedAt:             p.CreatedAt,
-	}
-	if enc.Err != nil {
-		return dbErr.Op(op, enc.Err)
+	args, err := sqlkit.DeviceCodeInsertOf(p, times)
+	if err != nil {
+		return dbErr.Op(op, err)
 	}
 	return s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := s.q.DeviceCodeDeleteReplaceable(ctx, tx, &dbsqlc.DeviceCodeDeleteReplaceableParams{DeviceCode: p.Code, Now: p.CreatedAt})
 		if err != nil {
 			return dbErr.Interpret(op+": replace", err)
 		}
-		err = s.q.DeviceCodeInsert(ctx, tx, args)
+		err = s.q.DeviceCodeInsert(ctx, tx, (*dbsqlc.DeviceCodeInsertParams)(args))
 		return dbErr.Interpret(op, err)
 	})
 }
@@ -46,14 +35,14 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 // DeviceCodeGet returns the row of a code. ErrNotFound when absent.
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGet(ctx, s.pool, p.Code)
-	return sqlkit.Row(dbErr, "device code get", row, err, sqlkit.Infallible(deviceCodeFromRow))
+	return sqlkit.Row(dbErr, "device code get", row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
 // p.Hash. ErrNotFound when none has.
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.pool, &p.Hash)
-	return sqlkit.Row(dbErr, "device code get by session token", row, err, sqlkit.Infallible(deviceCodeFromRow))
+	return sqlkit.Row(dbErr, "device code get by session token", row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeUpdate locks the code's row (FOR NO KEY UPDATE), runs p.Fn on
@@ -66,21 +55,12 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.DeviceCode, error) {
 			return s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
-		}, sqlkit.Infallible(deviceCodeFromRow), p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
-			var enc sqlkit.Args
-			args := &dbsqlc.DeviceCodeUpdateParams{
-				ID:                    row.ID,
-				Email:                 d.Email,
-				Status:                d.Status,
-				APIKeySealed:          d.APIKeySealed,
-				VerificationTokenHash: d.VerificationTokenHash,
-				SessionTokenHash:      d.SessionTokenHash,
-				UserID:                enc.OptionalID("user id", (*string)(d.UserID)),
+		}, deviceCodeFromRow, p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
+			args, err := sqlkit.DeviceCodeUpdateOf(row.ID, d)
+			if err != nil {
+				return nil, err
 			}
-			if enc.Err != nil {
-				return nil, enc.Err
-			}
-			return s.q.DeviceCodeUpdate(ctx, tx, args)
+			return s.q.DeviceCodeUpdate(ctx, tx, (*dbsqlc.DeviceCodeUpdateParams)(args))
 		})
 		return err
 	}))
@@ -96,18 +76,6 @@ func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgePara
 	return int(n), nil
 }
 
-func deviceCodeFromRow(r *dbsqlc.DeviceCode) *core.DeviceCode {
-	d := &core.DeviceCode{
-		ID:                    r.ID,
-		Code:                  r.DeviceCode,
-		Email:                 r.Email,
-		Status:                r.Status,
-		APIKeySealed:          r.APIKeySealed,
-		VerificationTokenHash: r.VerificationTokenHash,
-		SessionTokenHash:      r.SessionTokenHash,
-		ExpiresAt:             utc(r.ExpiresAt),
-		CreatedAt:             utc(r.CreatedAt),
-	}
-	d.UserID = sqlkit.Named[core.TenantID](r.UserID)
-	return d
+func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {
+	return sqlkit.DeviceCodeOf((*sqlkit.DeviceCodeRow[time.Time])(r), times)
 }

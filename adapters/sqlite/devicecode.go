@@ -17,28 +17,16 @@ import (
 // is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	var enc sqlkit.Args
-	args := &dbsqlc.DeviceCodeInsertParams{
-		ID:                    enc.ID("device code id", p.ID),
-		DeviceCode:            p.Code,
-		Email:                 p.Email,
-		Status:                p.Status,
-		APIKeySealed:          p.APIKeySealed,
-		VerificationTokenHash: p.VerificationTokenHash,
-		SessionTokenHash:      p.SessionTokenHash,
-		UserID:                enc.OptionalID("user id", (*string)(p.UserID)),
-		ExpiresAt:             timeArg(p.ExpiresAt),
-		CreatedAt:             timeArg(p.CreatedAt),
-	}
-	if enc.Err != nil {
-		return dbErr.Op(op, enc.Err)
+	args, err := sqlkit.DeviceCodeInsertOf(p, times)
+	if err != nil {
+		return dbErr.Op(op, err)
 	}
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		err := s.q.DeviceCodeDeleteReplaceable(ctx, tx, &dbsqlc.DeviceCodeDeleteReplaceableParams{DeviceCode: p.Code, Now: timeArg(p.CreatedAt)})
 		if err != nil {
 			return dbErr.Interpret(op+": replace", err)
 		}
-		err = s.q.DeviceCodeInsert(ctx, tx, args)
+		err = s.q.DeviceCodeInsert(ctx, tx, (*dbsqlc.DeviceCodeInsertParams)(args))
 		return dbErr.Interpret(op, err)
 	})
 }
@@ -69,20 +57,11 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.DeviceCode, error) {
 			return s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
 		}, deviceCodeFromRow, p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
-			var enc sqlkit.Args
-			args := &dbsqlc.DeviceCodeUpdateParams{
-				ID:                    row.ID,
-				Email:                 d.Email,
-				Status:                d.Status,
-				APIKeySealed:          d.APIKeySealed,
-				VerificationTokenHash: d.VerificationTokenHash,
-				SessionTokenHash:      d.SessionTokenHash,
-				UserID:                enc.OptionalID("user id", (*string)(d.UserID)),
+			args, err := sqlkit.DeviceCodeUpdateOf(row.ID, d)
+			if err != nil {
+				return nil, err
 			}
-			if enc.Err != nil {
-				return nil, enc.Err
-			}
-			return s.q.DeviceCodeUpdate(ctx, tx, args)
+			return s.q.DeviceCodeUpdate(ctx, tx, (*dbsqlc.DeviceCodeUpdateParams)(args))
 		})
 		return err
 	}))
@@ -99,21 +78,5 @@ func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgePara
 }
 
 func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {
-	var dec decoder
-	d := &core.DeviceCode{
-		ID:                    r.ID,
-		Code:                  r.DeviceCode,
-		Email:                 r.Email,
-		Status:                r.Status,
-		APIKeySealed:          r.APIKeySealed,
-		VerificationTokenHash: r.VerificationTokenHash,
-		SessionTokenHash:      r.SessionTokenHash,
-		ExpiresAt:             dec.time(r.ExpiresAt),
-		CreatedAt:             dec.time(r.CreatedAt),
-	}
-	if dec.Err != nil {
-		return nil, dec.Err
-	}
-	d.UserID = sqlkit.Named[core.TenantID](r.UserID)
-	return d, nil
+	return sqlkit.DeviceCodeOf((*sqlkit.DeviceCodeRow[string])(r), times)
 }
