@@ -22,34 +22,21 @@ import (
 // less means no limit.
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
-	execs := []*core.Execution{}
-	var cueID *string
-	if p.CueID != nil {
-		id := string(*p.CueID)
-		cueID = &id
-	}
+	cueID := sqlkit.Text(p.CueID)
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	var total int64
-	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
-		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-			MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Execution]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {
+			return s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
+				UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
+				MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, sqlkit.Infallible(executionFromRow), func() (int64, error) {
+			return s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
+				UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
+			})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		for _, row := range rows {
-			execs = append(execs, executionFromRow(row))
-		}
-		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-		})
-		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return execs, int(total), nil
+	}))
 }
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of

@@ -63,32 +63,18 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 // transaction). A Limit of 0 or less means no limit.
 func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core.Alert, int, error) {
 	const op = "alert list"
-	alerts := []*core.Alert{}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	since := timePtrArg(p.Since)
-	var total int64
-	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
-		alerts = alerts[:0]
-		rows, err := s.q.AlertList(ctx, tx, &dbsqlc.AlertListParams{
-			UserID: tenant, AlertType: p.Type, Since: since, MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Alert]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Alert, error) {
+			return s.q.AlertList(ctx, tx, &dbsqlc.AlertListParams{
+				UserID: tenant, AlertType: p.Type, Since: since, MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, alertFromRow, func() (int64, error) {
+			return s.q.AlertCount(ctx, tx, &dbsqlc.AlertCountParams{UserID: tenant, AlertType: p.Type, Since: since})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		for _, row := range rows {
-			a, err := alertFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			alerts = append(alerts, a)
-		}
-		total, err = s.q.AlertCount(ctx, tx, &dbsqlc.AlertCountParams{UserID: tenant, AlertType: p.Type, Since: since})
-		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return alerts, int(total), nil
+	}))
 }
 
 // AlertClaimDeliveries claims up to p.Limit alerts due for delivery in one

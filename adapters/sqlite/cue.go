@@ -102,30 +102,17 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 // Limit of 0 or less means no limit.
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
-	cues := []*core.Cue{}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
-	var total int64
-	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
-		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
-			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Cue]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Cue, error) {
+			return s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
+				UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, cueFromRow, func() (int64, error) {
+			return s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		for _, row := range rows {
-			c, err := cueFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			cues = append(cues, c)
-		}
-		total, err = s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
-		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return cues, int(total), nil
+	}))
 }
 
 // CueUpdate reads the tenant's cue under the write lock, runs p.Fn on it and

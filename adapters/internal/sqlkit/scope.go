@@ -63,3 +63,37 @@ func Rows[R, T any](e Errors, op string, id string, read func(id string) ([]R, e
 		return out, e.Op(op, err)
 	})
 }
+
+// Listing is a page of rows and the total count of rows matching.
+type Listing[T any] struct {
+	Items []T
+	Total int64
+}
+
+// NewListing returns an empty page: what a list of a tenant id that is not
+// a UUID (which owns no rows) returns.
+func NewListing[T any]() *Listing[T] { return &Listing[T]{Items: []T{}} }
+
+// Of finishes a list: the page when err is nil.
+func (l *Listing[T]) Of(err error) ([]T, int, error) {
+	if err != nil {
+		return nil, 0, err
+	}
+	return l.Items, int(l.Total), nil
+}
+
+// ReadPage fills l inside the caller's read transaction (so both
+// statements see one snapshot): read returns the page's rows (its error
+// interpreted with op), conv converts each (a failure prefixed with op),
+// and count the total matching.
+func ReadPage[R, T any](l *Listing[T], e Errors, op string, read func() ([]R, error), conv func(R) (T, error), count func() (int64, error)) error {
+	rows, err := read()
+	if err != nil {
+		return e.Interpret(op, err)
+	}
+	if l.Items, err = Convert(rows, conv); err != nil {
+		return e.Op(op, err)
+	}
+	l.Total, err = count()
+	return e.Interpret(op, err)
+}
