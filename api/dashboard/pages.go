@@ -133,7 +133,7 @@ func (h *Handler) cuePage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	data := map[string]any{
 		"Title": det.Cue.Name, "Cue": det.Cue, "Executions": det.Executions, "Total": det.Total,
-		"Timeline": buildTimeline(recent, h.d.Clock.Now()), "Live": true, "Payload": string(det.Cue.Payload),
+		"Timeline": buildTimeline(recent, h.d.Clock.Now()), "Live": true, "Payload": prettyJSON(det.Cue.Payload),
 		"Flash": r.URL.Query().Get("flash"),
 	}
 	if page > 1 {
@@ -172,7 +172,11 @@ func (h *Handler) createCue(w http.ResponseWriter, r *http.Request, s *session) 
 	if err == nil {
 		var created *core.CreatedCue
 		if created, err = h.d.Cues.Create(r.Context(), s.User, in); err == nil {
-			http.Redirect(w, r, Prefix+"/cues/"+string(created.Cue.ID)+"?flash="+url.QueryEscape(deref(created.Warning)), http.StatusSeeOther)
+			to := Prefix + "/cues/" + string(created.Cue.ID)
+			if created.Warning != nil {
+				to += "?flash=" + url.QueryEscape(*created.Warning)
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 	}
@@ -392,4 +396,21 @@ func tzOrUTC(tz string) string {
 		return "UTC"
 	}
 	return tz
+}
+
+// prettyJSON indents a stored JSON document for reading, with markup
+// characters as themselves (the template escapes them).
+func prettyJSON(raw json.RawMessage) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return string(raw)
+	}
+	return strings.TrimSpace(buf.String())
 }
