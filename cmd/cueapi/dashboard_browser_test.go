@@ -49,6 +49,7 @@ type browser struct {
 	allow  map[string]bool // URLs whose failed loads are expected (404 pages)
 	shots  string
 	prefix string
+	notify chan struct{} // signaled on every record
 }
 
 func newBrowser(t *testing.T, prefix string) *browser {
@@ -74,7 +75,7 @@ func newBrowser(t *testing.T, prefix string) *browser {
 		chromedp.WindowSize(1400, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	b := &browser{t: t, allow: map[string]bool{}, shots: screenshotDir(t), prefix: prefix}
+	b := &browser{t: t, allow: map[string]bool{}, shots: screenshotDir(t), prefix: prefix, notify: make(chan struct{}, 1)}
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
 	b.ctx = ctx
 	// Start the browser on a context without a deadline (it lives as long
@@ -123,6 +124,34 @@ func (b *browser) record(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.errs = append(b.errs, s)
+	select {
+	case b.notify <- struct{}{}:
+	default:
+	}
+}
+
+// takeRecorded waits (bounded) until a recorded error contains substr,
+// then clears the record and returns it.
+func (b *browser) takeRecorded(substr string) []string {
+	b.t.Helper()
+	timeout := time.After(browserWait)
+	for {
+		b.mu.Lock()
+		for _, e := range b.errs {
+			if strings.Contains(e, substr) {
+				got := b.errs
+				b.errs = nil
+				b.mu.Unlock()
+				return got
+			}
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.notify:
+		case <-timeout:
+			b.t.Fatalf("no recorded browser error contains %q", substr)
+		}
+	}
 }
 
 // expectNotFound lets the next load of url answer 404 without it counting
@@ -346,6 +375,12 @@ func TestDashboardXSS(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, string(raw))
 
 	br.signIn(e.srv.URL, key)
+	// The checks can fail: an inline script is refused by the CSP and the
+	// violation is recorded.
+	ran := get(br, chromedp.Evaluate[bool](`(() => { const s = document.createElement('script'); s.textContent = 'window.__ran = true'; document.body.appendChild(s); s.remove(); return window.__ran === true; })()`))
+	require.False(t, ran, "an inline script ran despite the CSP")
+	require.NotEmpty(t, br.takeRecorded("Content Security Policy"))
+
 	require.Equal(t, name, br.text(`tr[data-cue="`+cue.ID+`"] .cue-name`))
 	br.waitJS(`document.querySelectorAll('img[src="x"], script:not([src]), #injected, #injected2, svg[onload]').length === 0`)
 	br.shot("cues")
