@@ -202,7 +202,7 @@ func (b *browser) text(sel string) string {
 	q, err := json.Marshal(sel)
 	require.NoError(b.t, err)
 	b.waitJS(`!!document.querySelector(` + string(q) + `)`)
-	return strings.TrimSpace(get(b, chromedp.Evaluate[string](`document.querySelector(` + string(q) + `).textContent`)))
+	return strings.TrimSpace(get(b, chromedp.Evaluate[string](`document.querySelector(`+string(q)+`).textContent`)))
 }
 
 // waitJS polls a boolean expression until it is true, across page loads
@@ -226,7 +226,7 @@ func (b *browser) waitJS(expr string) {
 // clearField empties an input (the form comes pre-filled).
 func clearField(id string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(document.getElementById('` + id + `').value = '') === ''`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(document.getElementById('`+id+`').value = '') === ''`)(ctx, t)
 		return err
 	})
 }
