@@ -28,7 +28,10 @@ var funcs = template.FuncMap{
 	"ptrTime":  func(t time.Time) *time.Time { return &t },
 	"schedule": describeSchedule,
 	"badge":    execBadge,
-	"latency":  latency,
+	"statusClass": func(s core.ExecutionStatus) string {
+		return execBadge(&core.Execution{Status: s}).Class
+	},
+	"latency": latency,
 	"pct": func(used, limit int) int {
 		if limit <= 0 {
 			return 0
