@@ -34,10 +34,25 @@ func (s *PublishingStore) cueChanged(ctx context.Context, tenant TenantID, id Cu
 	s.publish(ctx, Change{Kind: ChangeCue, TenantID: tenant, EntityID: string(id), CueID: id})
 }
 
-func (s *PublishingStore) deliveriesChanged(ctx context.Context, ds []*Delivery) {
-	for _, d := range ds {
-		s.execChanged(ctx, d.Execution)
+// afterExec runs a store call that returns one execution and announces it.
+func afterExec[P any](s *PublishingStore, ctx context.Context, p P, call func(context.Context, P) (*Execution, error)) (*Execution, error) {
+	e, err := call(ctx, p)
+	if err == nil {
+		s.execChanged(ctx, e)
 	}
+	return e, err
+}
+
+// afterDeliveries runs a store call that returns executions (with their
+// cues) and announces each.
+func afterDeliveries[P any](s *PublishingStore, ctx context.Context, p P, call func(context.Context, P) ([]*Delivery, error)) ([]*Delivery, error) {
+	ds, err := call(ctx, p)
+	if err == nil {
+		for _, d := range ds {
+			s.execChanged(ctx, d.Execution)
+		}
+	}
+	return ds, err
 }
 
 // CueCreate announces the new cue.
@@ -95,20 +110,12 @@ func (s *PublishingStore) CueFireDue(ctx context.Context, p *CueFireDueParams) (
 
 // ExecutionCreate announces the new execution.
 func (s *PublishingStore) ExecutionCreate(ctx context.Context, p *ExecutionCreateParams) (*Execution, error) {
-	e, err := s.Store.ExecutionCreate(ctx, p)
-	if err == nil {
-		s.execChanged(ctx, e)
-	}
-	return e, err
+	return afterExec(s, ctx, p, s.Store.ExecutionCreate)
 }
 
 // ExecutionClaimDeliveries announces the executions now delivering.
 func (s *PublishingStore) ExecutionClaimDeliveries(ctx context.Context, p *ExecutionClaimDeliveriesParams) ([]*Delivery, error) {
-	ds, err := s.Store.ExecutionClaimDeliveries(ctx, p)
-	if err == nil {
-		s.deliveriesChanged(ctx, ds)
-	}
-	return ds, err
+	return afterDeliveries(s, ctx, p, s.Store.ExecutionClaimDeliveries)
 }
 
 // ExecutionRecordDeliveries announces the results that applied.
@@ -135,40 +142,24 @@ func (s *PublishingStore) ExecutionCancelUpcoming(ctx context.Context, p *Execut
 
 // ExecutionClaimWorker announces the claimed execution.
 func (s *PublishingStore) ExecutionClaimWorker(ctx context.Context, p *ExecutionClaimWorkerParams) (*Execution, error) {
-	e, err := s.Store.ExecutionClaimWorker(ctx, p)
-	if err == nil {
-		s.execChanged(ctx, e)
-	}
-	return e, err
+	return afterExec(s, ctx, p, s.Store.ExecutionClaimWorker)
 }
 
 // ExecutionUpdate announces the changed execution (outcomes, evidence,
 // verification, worker results).
 func (s *PublishingStore) ExecutionUpdate(ctx context.Context, p *ExecutionUpdateParams) (*Execution, error) {
-	e, err := s.Store.ExecutionUpdate(ctx, p)
-	if err == nil {
-		s.execChanged(ctx, e)
-	}
-	return e, err
+	return afterExec(s, ctx, p, s.Store.ExecutionUpdate)
 }
 
 // ExecutionSweepWorkerLeases announces the executions that failed or were
 // missed.
 func (s *PublishingStore) ExecutionSweepWorkerLeases(ctx context.Context, p *ExecutionSweepWorkerLeasesParams) ([]*Delivery, error) {
-	ds, err := s.Store.ExecutionSweepWorkerLeases(ctx, p)
-	if err == nil {
-		s.deliveriesChanged(ctx, ds)
-	}
-	return ds, err
+	return afterDeliveries(s, ctx, p, s.Store.ExecutionSweepWorkerLeases)
 }
 
 // ExecutionSweepOutcomeDeadlines announces the executions that timed out.
 func (s *PublishingStore) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *ExecutionSweepOutcomeDeadlinesParams) ([]*Delivery, error) {
-	ds, err := s.Store.ExecutionSweepOutcomeDeadlines(ctx, p)
-	if err == nil {
-		s.deliveriesChanged(ctx, ds)
-	}
-	return ds, err
+	return afterDeliveries(s, ctx, p, s.Store.ExecutionSweepOutcomeDeadlines)
 }
 
 // AlertCreate announces a created (not de-duplicated) alert.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,8 +9,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cueapi/cueapi/core"
 )
 
 // dashClient is a cookie-keeping HTTP client that does not follow
@@ -260,4 +264,54 @@ func TestDashboardSwitch(t *testing.T) {
 	require.False(t, load(map[string]string{"ENV": "production", "SESSION_SECRET": secret}).Dashboard)
 	require.True(t, load(map[string]string{"ENV": "production", "SESSION_SECRET": secret, "DASHBOARD": "on"}).Dashboard)
 	require.False(t, load(map[string]string{"DASHBOARD": "off"}).Dashboard)
+}
+
+// Committed changes reach the change feed: cue edits, fires, deliveries
+// and outcomes, each for its own tenant only (both backends).
+func TestChangeFeedPublishes(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			e := engineEnv(t, be)
+			rcv := newReceiver(t)
+			key, otherKey := e.register(), e.register()
+			u, other := e.userOf(key), e.userOf(otherKey)
+			mine, cancel := e.app.feed.Subscribe(t.Context(), u.ID)
+			defer cancel()
+			theirs, cancelTheirs := e.app.feed.Subscribe(t.Context(), other.ID)
+			defer cancelTheirs()
+			next := func() core.Change {
+				t.Helper()
+				select {
+				case c := <-mine:
+					return c
+				case <-time.After(10 * time.Second):
+					t.Fatal("no change announced")
+					return core.Change{}
+				}
+			}
+			c := e.createCue(key, `{"name":"fed","schedule":{"type":"recurring","cron":"0 9 * * *"},"callback":{"url":"`+rcv.url("/")+`"}}`)
+			got := next()
+			require.Equal(t, core.ChangeCue, got.Kind)
+			require.Equal(t, core.CueID(c.ID), got.CueID)
+
+			f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+			require.NoError(t, err)
+			got = next()
+			require.Equal(t, core.Change{Kind: core.ChangeExecution, TenantID: u.ID, EntityID: f.JSON200.ID, CueID: core.CueID(c.ID)}, got)
+			_, n := e.pump()
+			require.Equal(t, 1, n)
+			require.Equal(t, f.JSON200.ID, next().EntityID) // claimed (delivering)
+			require.Equal(t, f.JSON200.ID, next().EntityID) // recorded (success)
+			code, body := report(t, e, key, f.JSON200.ID, `{"success":true}`)
+			require.Equal(t, http.StatusOK, code, string(body))
+			require.Equal(t, f.JSON200.ID, next().EntityID)
+			select {
+			case c := <-theirs:
+				t.Fatalf("another tenant saw %+v", c)
+			default:
+			}
+		})
+	}
 }
