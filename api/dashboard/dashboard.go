@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,7 +40,12 @@ var staticFS embed.FS
 // Prefix is the path every dashboard URL starts with.
 const Prefix = "/dashboard"
 
-const cookieName = "cueapi_dashboard"
+const (
+	cookieName = "cueapi_dashboard"
+	// codeCookie remembers the device code of a magic link this browser
+	// asked for, so the hand-off is consumed once it is used.
+	codeCookie = "cueapi_dashboard_code"
+)
 
 // csp is the Content-Security-Policy of every dashboard response.
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
@@ -65,6 +71,10 @@ type Deps struct {
 	WorkerHeartbeatTimeout time.Duration
 	// SecureCookie marks the session cookie Secure (served over TLS).
 	SecureCookie bool
+	// DeviceLogin enables magic-link sign-in (nil: API keys only). The
+	// magic link's page sends the browser to DASHBOARD_URL/login, so
+	// DASHBOARD_URL must be BASE_URL/dashboard for it to land here.
+	DeviceLogin *core.DeviceLogin
 }
 
 // Handler serves /dashboard/…
@@ -103,6 +113,7 @@ func New(d Deps) (*Handler, error) {
 	h.mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", http.FileServerFS(static)))
 	h.mux.HandleFunc("GET "+Prefix+"/login", h.loginPage)
 	h.mux.HandleFunc("POST "+Prefix+"/login", h.login)
+	h.mux.HandleFunc("POST "+Prefix+"/login/email", h.emailLink)
 	h.mux.HandleFunc("GET "+Prefix+"/{$}", h.authed(func(w http.ResponseWriter, r *http.Request, _ *session) {
 		http.Redirect(w, r, Prefix+"/cues", http.StatusSeeOther)
 	}))
@@ -238,13 +249,17 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/cues", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, nil, http.StatusOK, "login", map[string]any{"Title": "Sign in"})
+	h.render(w, r, nil, http.StatusOK, "login", map[string]any{"Title": "Sign in", "Magic": h.d.DeviceLogin != nil})
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimSpace(r.PostFormValue("api_key"))
 	fail := func(msg string) {
-		h.render(w, r, nil, http.StatusUnauthorized, "login", map[string]any{"Title": "Sign in", "Error": msg})
+		h.render(w, r, nil, http.StatusUnauthorized, "login", map[string]any{"Title": "Sign in", "Error": msg, "Magic": h.d.DeviceLogin != nil})
+	}
+	if tok := r.PostFormValue("session_token"); tok != "" && h.d.DeviceLogin != nil {
+		h.magicLogin(w, r, tok, fail)
+		return
 	}
 	if !strings.HasPrefix(key, "cue_sk_") {
 		fail("Paste an API key (it starts with cue_sk_).")
@@ -264,6 +279,55 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	// expires after core.SessionTTL in any case.
 	h.setCookie(w, tok, 0)
 	http.Redirect(w, r, Prefix+"/cues", http.StatusSeeOther)
+}
+
+// magicLogin exchanges a magic link's one-time session token (single use,
+// through the same service as POST /v1/auth/session) for the cookie.
+func (h *Handler) magicLogin(w http.ResponseWriter, r *http.Request, tok string, fail func(string)) {
+	jwt, _, err := h.d.DeviceLogin.ExchangeSession(r.Context(), tok)
+	if err != nil {
+		fail(errorMessage(err))
+		return
+	}
+	if _, err := h.d.Sessions.Verify(jwt, h.d.Clock.Now()); err != nil {
+		fail("This server's dashboard sessions need SESSION_SECRET.")
+		return
+	}
+	if c, err := r.Cookie(codeCookie); err == nil && c.Value != "" {
+		// Consume the hand-off (a new account's key) the browser never
+		// needs: it is not kept until the code's purge.
+		_, _ = h.d.DeviceLogin.Poll(r.Context(), c.Value)
+		http.SetCookie(w, &http.Cookie{Name: codeCookie, Path: Prefix, MaxAge: -1, HttpOnly: true, Secure: h.d.SecureCookie, SameSite: http.SameSiteStrictMode})
+	}
+	h.setCookie(w, jwt, 0)
+	http.Redirect(w, r, Prefix+"/cues", http.StatusSeeOther)
+}
+
+// emailLink starts a magic-link sign-in: a device code of the dashboard's
+// own and the email, through the device-login service (its limits apply).
+func (h *Handler) emailLink(w http.ResponseWriter, r *http.Request) {
+	data := map[string]any{"Title": "Sign in", "Magic": h.d.DeviceLogin != nil}
+	if h.d.DeviceLogin == nil {
+		h.fail(w, r, nil, http.StatusNotFound, "Magic-link sign-in is not enabled.")
+		return
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	code := "DASH-" + strings.ToUpper(core.RandomHex(8))
+	if _, err = h.d.DeviceLogin.Create(r.Context(), code, ip); err == nil {
+		err = h.d.DeviceLogin.SubmitEmail(r.Context(), code, r.PostFormValue("email"), ip)
+	}
+	if err != nil {
+		data["Error"] = errorMessage(err)
+		h.render(w, r, nil, statusOf(err), "login", data)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: codeCookie, Value: code, Path: Prefix, MaxAge: int(core.DeviceCodeTTL.Seconds()),
+		HttpOnly: true, Secure: h.d.SecureCookie, SameSite: http.SameSiteLaxMode})
+	data["Sent"] = true
+	h.render(w, r, nil, http.StatusOK, "login", data)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, _ *session) {

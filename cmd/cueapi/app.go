@@ -185,7 +185,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		a.close()
 		return nil, err
 	}
-	if a.handler, err = a.withDashboard(h); err != nil {
+	if a.handler, err = a.withDashboard(h, deps.DeviceLogin); err != nil {
 		a.close()
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func openChangeFeed(ctx context.Context, cfg *config, log core.Logger) (core.Cha
 
 // withDashboard mounts the dashboard under /dashboard in front of the API
 // when DASHBOARD is on.
-func (a *app) withDashboard(apiHandler http.Handler) (http.Handler, error) {
+func (a *app) withDashboard(apiHandler http.Handler, dl *core.DeviceLogin) (http.Handler, error) {
 	if !a.cfg.Dashboard {
 		return apiHandler, nil
 	}
@@ -48,7 +48,7 @@ func (a *app) withDashboard(apiHandler http.Handler) (http.Handler, error) {
 		Log: a.log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Executions: a.executions,
 		Outcomes: a.outcomes, Workers: a.workers, Alerts: a.alerts, Usage: a.usage, Feed: a.feed,
 		Sessions: core.NewSessions(secret), CSRFKey: key[:], WorkerHeartbeatTimeout: a.cfg.WorkerHeartbeatTimeout,
-		SecureCookie: strings.HasPrefix(a.cfg.BaseURL, "https://"),
+		SecureCookie: strings.HasPrefix(a.cfg.BaseURL, "https://"), DeviceLogin: dl,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cueapi/cueapi/api/apiclient"
 )
 
 // chromiumPath is Debian's chromium (installed by .ci/run when missing).
@@ -342,6 +345,28 @@ func TestDashboardBrowser(t *testing.T) {
 	require.True(t, strings.HasPrefix(br.text("#secret-value"), "whsec_"), br.text("#secret-value"))
 	br.run(chromedp.Navigate(base+"/dashboard/cues/"+cueID+"/edit"), chromedp.WaitVisible(chromedp.CSS("#cue-form")))
 	br.shot("cue-edit")
+
+	// Sign out, then land from a magic link: the page's script takes the
+	// one-time token from the fragment, clears it and signs in.
+	br.run(chromedp.Click(chromedp.CSS(".signout button")))
+	br.waitJS(`!!document.querySelector('#api_key')`)
+	ctx := context.Background()
+	_, err := e.client.CreateDeviceCodeWithResponse(ctx, apiclient.DeviceCodeRequest{DeviceCode: "BRWS-12345"})
+	require.NoError(t, err)
+	_, err = e.client.SubmitDeviceCodeEmailWithResponse(ctx, apiclient.SubmitDeviceCodeEmailRequest{DeviceCode: "BRWS-12345", Email: "browser-magic@example.com"})
+	require.NoError(t, err)
+	link, err := url.Parse(e.mailer.link("browser-magic@example.com"))
+	require.NoError(t, err)
+	e.raw("GET", link.RequestURI(), "", "", nil)
+	p, err := e.client.PollDeviceCodeWithResponse(ctx, apiclient.DeviceCodeRequest{DeviceCode: "BRWS-12345"})
+	require.NoError(t, err)
+	require.NotNil(t, p.JSON200.SessionToken)
+	auth, err := json.Marshal(map[string]string{"sessionToken": *p.JSON200.SessionToken, "email": "browser-magic@example.com"})
+	require.NoError(t, err)
+	br.run(chromedp.Navigate(base + "/dashboard/login#auth=" + url.QueryEscape(string(auth))))
+	br.waitJS(`location.pathname === '/dashboard/cues' && !!document.querySelector('#cues')`)
+	require.Equal(t, "browser-magic@example.com", br.text(".who"))
+	require.Empty(t, get(br, chromedp.Evaluate[string](`location.hash`)))
 
 	br.requireClean()
 

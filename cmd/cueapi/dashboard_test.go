@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cueapi/cueapi/api/apiclient"
 	"github.com/cueapi/cueapi/core"
 )
 
@@ -314,4 +315,51 @@ func TestChangeFeedPublishes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Magic-link sign-in: the dashboard asks for a link (device-login service,
+// fake mailer), the link's page hands the one-time session token to
+// /dashboard/login, which exchanges it once for the cookie and consumes
+// the device code's hand-off.
+func TestDashboardMagicLink(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, backendSQLite, func(c *config) { c.DashboardURL = "http://127.0.0.1/dashboard" })
+	d := newDashClient(t, e)
+	resp, body := d.do("POST", "/dashboard/login/email", url.Values{"email": {"magic@example.com"}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Contains(t, body, `id="link-sent"`)
+	var code string
+	for _, c := range resp.Cookies() {
+		if c.Name == "cueapi_dashboard_code" {
+			code = c.Value
+		}
+	}
+	require.True(t, strings.HasPrefix(code, "DASH-"), code)
+	link := e.mailer.link("magic@example.com")
+	require.NotEmpty(t, link)
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	_, page := e.raw("GET", u.RequestURI(), "", "", nil)
+	require.Contains(t, string(page), `"http://127.0.0.1/dashboard" + "/login#auth="`)
+	i := strings.Index(string(page), `"sessionToken":"`)
+	require.GreaterOrEqual(t, i, 0, string(page))
+	tok := string(page)[i+len(`"sessionToken":"`):]
+	tok = tok[:strings.Index(tok, `"`)]
+
+	resp, _ = d.do("POST", "/dashboard/login", url.Values{"session_token": {"not-the-token"}}, nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, _ = d.do("POST", "/dashboard/login", url.Values{"session_token": {tok}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, body = d.do("GET", "/dashboard/settings", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, "magic@example.com")
+	// The hand-off (the new account's key) was consumed, not left waiting.
+	p, err := e.client.PollDeviceCodeWithResponse(context.Background(), apiclient.DeviceCodeRequest{DeviceCode: code})
+	require.NoError(t, err)
+	require.Equal(t, apiclient.DeviceCodeStatus("claimed"), p.JSON200.Status)
+	require.Nil(t, p.JSON200.APIKey)
+	// Single use.
+	d2 := newDashClient(t, e)
+	resp, _ = d2.do("POST", "/dashboard/login", url.Values{"session_token": {tok}}, nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }

@@ -95,7 +95,23 @@
     window.addEventListener('pagehide', function () { es.close(); });
   }
 
+  // ---- magic link landing: /dashboard/login#auth={"sessionToken":…} ----
+  function setupMagicLink() {
+    var form = $('magic'), field = $('session_token');
+    if (!form || !field || location.hash.indexOf('#auth=') !== 0) { return; }
+    var auth = null;
+    try { auth = JSON.parse(decodeURIComponent(location.hash.slice(6))); } catch (e) { auth = null; }
+    // The token leaves the address bar before anything else happens.
+    history.replaceState(null, '', location.pathname);
+    if (auth && typeof auth.sessionToken === 'string') {
+      field.value = auth.sessionToken;
+      form.submit();
+    }
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    setupMagicLink();
+    window.addEventListener('hashchange', setupMagicLink);
     setupPreview();
     setupLive();
   });
