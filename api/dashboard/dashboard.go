@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cueapi/cueapi/core"
@@ -79,10 +80,18 @@ type Deps struct {
 
 // Handler serves /dashboard/…
 type Handler struct {
-	d     Deps
-	mux   *http.ServeMux
-	pages map[string]*template.Template
+	d        Deps
+	mux      *http.ServeMux
+	pages    map[string]*template.Template
+	stopping chan struct{}
+	stopOnce sync.Once
 }
+
+// StopStreams ends every open live-feed stream (server shutdown: the
+// browsers reconnect to another replica or after the restart). Register
+// it with http.Server.RegisterOnShutdown, which does not end long-lived
+// responses by itself.
+func (h *Handler) StopStreams() { h.stopOnce.Do(func() { close(h.stopping) }) }
 
 // New builds the dashboard handler.
 func New(d Deps) (*Handler, error) {
@@ -90,7 +99,7 @@ func New(d Deps) (*Handler, error) {
 		d.Workers == nil || d.Alerts == nil || d.Usage == nil || d.Feed == nil || !d.Sessions.Enabled() || len(d.CSRFKey) < 32 {
 		return nil, errors.New("dashboard: missing dependency")
 	}
-	h := &Handler{d: d, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	h := &Handler{d: d, mux: http.NewServeMux(), pages: map[string]*template.Template{}, stopping: make(chan struct{})}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -52,6 +52,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-h.stopping:
+			return
 		case <-tick.C:
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
 				return

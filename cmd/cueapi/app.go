@@ -53,6 +53,8 @@ type app struct {
 	handler    http.Handler
 	feed       core.ChangeFeed
 	closeFeed  func()
+	// stopStreams ends the dashboard's live-feed streams (nil: none).
+	stopStreams func()
 }
 
 // overrides lets tests replace the clock and the resolver.

@@ -53,6 +53,7 @@ func (a *app) withDashboard(apiHandler http.Handler, dl *core.DeviceLogin) (http
 	if err != nil {
 		return nil, err
 	}
+	a.stopStreams = d.StopStreams
 	a.log.Info("dashboard enabled", "path", dashboard.Prefix+"/")
 	// A plain prefix switch (not a ServeMux): API paths reach the API's
 	// pipeline exactly as sent.

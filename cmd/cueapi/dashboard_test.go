@@ -363,3 +363,91 @@ func TestDashboardMagicLink(t *testing.T) {
 	resp, _ = d2.do("POST", "/dashboard/login", url.Values{"session_token": {tok}}, nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
+
+// The live feed is a Server-Sent Events stream of the signed-in tenant's
+// changes, described through the tenant-scoped services; StopStreams (on
+// server shutdown) ends it.
+func TestDashboardEventStream(t *testing.T) {
+	t.Parallel()
+	e := engineEnv(t, backendSQLite)
+	rcv := newReceiver(t)
+	key, otherKey := e.register(), e.register()
+	c := e.createCue(key, `{"name":"streamed","schedule":{"type":"recurring","cron":"0 9 * * *"},"callback":{"url":"`+rcv.url("/")+`"}}`)
+	foreign := e.createCue(otherKey, `{"name":"foreign","schedule":{"type":"recurring","cron":"0 9 * * *"},"callback":{"url":"`+rcv.url("/")+`"}}`)
+	d := newDashClient(t, e)
+	d.login(key)
+	req, err := http.NewRequest("GET", e.srv.URL+"/dashboard/events", nil)
+	require.NoError(t, err)
+	resp, err := d.c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 4096)
+		var pending string
+		for {
+			n, err := resp.Body.Read(buf)
+			pending += string(buf[:n])
+			for {
+				i := strings.Index(pending, "\n")
+				if i < 0 {
+					break
+				}
+				lines <- pending[:i]
+				pending = pending[i+1:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	nextData := func() map[string]any {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				require.True(t, ok, "stream ended")
+				if strings.HasPrefix(l, "data: ") {
+					var m map[string]any
+					require.NoError(t, json.Unmarshal([]byte(l[len("data: "):]), &m))
+					return m
+				}
+			case <-timeout:
+				t.Fatal("no event")
+			}
+		}
+	}
+	// Wait for the stream to be subscribed (its first comment line).
+	select {
+	case l := <-lines:
+		require.Equal(t, "retry: 2000", l)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream did not start")
+	}
+	_, err = e.client.FireCueWithResponse(context.Background(), foreign.ID, auth(otherKey))
+	require.NoError(t, err)
+	_, err = e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+	require.NoError(t, err)
+	m := nextData() // the foreign fire is never sent
+	require.Equal(t, "execution", m["kind"])
+	require.Equal(t, c.ID, m["cue_id"])
+	require.Equal(t, "streamed", m["cue_name"])
+	require.Equal(t, "pending", m["status"])
+
+	e.app.stopStreams()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("stream still open after StopStreams")
+		}
+	}
+}
