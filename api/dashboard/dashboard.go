@@ -126,6 +126,9 @@ func New(d Deps) (*Handler, error) {
 	h.mux.HandleFunc("GET "+Prefix+"/{$}", h.authed(func(w http.ResponseWriter, r *http.Request, _ *session) {
 		http.Redirect(w, r, Prefix+"/cues", http.StatusSeeOther)
 	}))
+	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, nil, http.StatusNotFound, "There is no such page.")
+	})
 	h.route("POST /logout", h.logout)
 	h.route("GET /cues", h.cuesPage)
 	h.route("GET /cues/new", h.newCuePage)

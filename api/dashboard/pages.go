@@ -32,8 +32,7 @@ func (h *Handler) cuesPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if st := r.URL.Query().Get("status"); st != "" {
 		status = &st
 	}
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
+	page := pageParam(r)
 	var (
 		cues  []*core.Cue
 		total int
@@ -89,6 +88,12 @@ func (h *Handler) cuesPage(w http.ResponseWriter, r *http.Request, s *session) {
 	h.render(w, r, s, http.StatusOK, "cues", data)
 }
 
+// pageParam is the 1-based ?page= number, clamped to a sane range.
+func pageParam(r *http.Request) int {
+	p, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	return min(max(p, 1), 100000)
+}
+
 // searchCues filters the tenant's cues by a case-insensitive substring of
 // the name or id.
 func (h *Handler) searchCues(r *http.Request, s *session, status *string, q string, page int) ([]*core.Cue, int, error) {
@@ -116,8 +121,7 @@ func (h *Handler) searchCues(r *http.Request, s *session, status *string, q stri
 func (h *Handler) cuePage(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	id := core.CueID(r.PathValue("id"))
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
+	page := pageParam(r)
 	det, err := h.d.Cues.Detail(ctx, s.User, id, execsPerPage, (page-1)*execsPerPage)
 	if err != nil {
 		h.failErr(w, r, s, err)

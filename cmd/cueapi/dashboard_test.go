@@ -451,3 +451,23 @@ func TestDashboardEventStream(t *testing.T) {
 		}
 	}
 }
+
+func TestDashboardOddRequests(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, backendSQLite, nil)
+	d := newDashClient(t, e)
+	d.login(e.register())
+	for _, p := range []string{"/dashboard/nope", "/dashboard/cues/cue_doesnotexist", "/dashboard/cues/" + strings.Repeat("x", 300)} {
+		resp, body := d.do("GET", p, nil, nil)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, p)
+		require.Contains(t, body, `id="error-title"`, p)
+	}
+	for _, q := range []string{"?page=-5", "?page=99999999999999999999", "?page=9223372036854775807", "?status=bogus", "?q=%00"} {
+		resp, _ := d.do("GET", "/dashboard/cues"+q, nil, nil)
+		require.Less(t, resp.StatusCode, 500, q)
+	}
+	resp, _ := d.do("GET", "/dashboard/static/app.js", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Content-Type"), "javascript")
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+}
