@@ -107,6 +107,9 @@ type AccountingStore interface {
 	// = NextAttempt, last_delivery_error), or given up (delivery_status
 	// failed). ErrNotFound when the alert is absent or no longer pending.
 	AlertRecordDelivery(ctx context.Context, p *AlertRecordDeliveryParams) error
+	// AlertAcknowledge marks the tenant's alert acknowledged (idempotent).
+	// ErrNotFound when absent, foreign, or not a UUID.
+	AlertAcknowledge(ctx context.Context, p *AlertAcknowledgeParams) error
 
 	// ---- usage ----
 

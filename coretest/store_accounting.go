@@ -37,6 +37,7 @@ func RunAccountingStoreContract(t *testing.T, newStore func(t *testing.T) Accoun
 	}
 	s := &accountingSuite{newStore: newStore, opts: opts}
 
+	t.Run("AlertAcknowledge", s.testAlertAcknowledge)
 	t.Run("AlertClaimDeliveries", s.testAlertClaimDeliveries)
 	t.Run("AlertCreate", s.testAlertCreate)
 	t.Run("AlertList", s.testAlertList)

@@ -144,6 +144,7 @@ func New(d Deps) (*Handler, error) {
 	h.route("POST /executions/{id}/verify", h.verify)
 	h.route("GET /workers", h.workersPage)
 	h.route("GET /alerts", h.alertsPage)
+	h.route("POST /alerts/{id}/ack", h.ackAlert)
 	h.route("GET /usage", h.usagePage)
 	h.route("GET /settings", h.settingsPage)
 	h.route("POST /settings/secret", h.secret)

@@ -322,6 +322,14 @@ func (h *Handler) alertsPage(w http.ResponseWriter, r *http.Request, s *session)
 	h.render(w, r, s, http.StatusOK, "alerts", map[string]any{"Title": "Alerts", "Alerts": as, "Total": total, "Live": true})
 }
 
+func (h *Handler) ackAlert(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := h.d.Alerts.Acknowledge(r.Context(), s.User, r.PathValue("id")); err != nil {
+		h.failErr(w, r, s, err)
+		return
+	}
+	back(w, r, Prefix+"/alerts")
+}
+
 func (h *Handler) usagePage(w http.ResponseWriter, r *http.Request, s *session) {
 	rep, err := h.d.Usage.Report(r.Context(), s.User, "")
 	if err != nil {

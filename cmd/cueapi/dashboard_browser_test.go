@@ -336,8 +336,17 @@ func TestDashboardBrowser(t *testing.T) {
 	require.Equal(t, "Not found", br.text("#error-title"))
 	br.shot("not-found")
 
+	// An alert appears live on the alerts page and is acknowledged there.
+	br.run(chromedp.Navigate(base+"/dashboard/alerts"), chromedp.WaitVisible(chromedp.CSS("#alerts")))
+	br.waitJS(`document.querySelector('#live-state').textContent === 'live'`)
+	alertID := e.raiseAlert(key, cueID)
+	br.waitJS(`!!document.querySelector('tr[data-alert="` + alertID + `"] button.ack')`)
+	br.shot("alerts")
+	br.run(chromedp.Click(chromedp.CSS(`tr[data-alert="` + alertID + `"] button.ack`)))
+	br.waitJS(`!!document.querySelector('tr[data-alert="` + alertID + `"] .ack-state')`)
+
 	// The other pages.
-	for _, p := range []string{"workers", "alerts", "usage", "settings"} {
+	for _, p := range []string{"workers", "usage", "settings"} {
 		br.run(chromedp.Navigate(base+"/dashboard/"+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		br.shot(p)
 	}

@@ -471,3 +471,46 @@ func TestDashboardOddRequests(t *testing.T) {
 	require.Contains(t, resp.Header.Get("Content-Type"), "javascript")
 	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 }
+
+// raiseAlert stores a consecutive_failures alert for the key's account.
+func (e *testEnv) raiseAlert(key string, cueID string) string {
+	e.t.Helper()
+	u := e.userOf(key)
+	cid := core.CueID(cueID)
+	a := &core.Alert{ID: core.NewUUID(), TenantID: u.ID, CueID: &cid, Type: core.AlertConsecutiveFailures,
+		Severity: core.SeverityWarning, Message: "3 consecutive failures", CreatedAt: e.clock.Now()}
+	created, err := e.app.store.AlertCreate(context.Background(), &core.AlertCreateParams{Alert: a, DedupWindow: core.AlertDedupWindow, Now: a.CreatedAt})
+	require.NoError(e.t, err)
+	require.True(e.t, created)
+	return a.ID
+}
+
+func TestDashboardAlertAcknowledge(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, backendSQLite, nil)
+	key, otherKey := e.register(), e.register()
+	mine := e.raiseAlert(key, "cue_aaaaaaaaaaaa")
+	theirs := e.raiseAlert(otherKey, "cue_bbbbbbbbbbbb")
+	d := newDashClient(t, e)
+	d.login(key)
+	_, page := d.do("GET", "/dashboard/alerts", nil, nil)
+	require.Contains(t, page, `action="/dashboard/alerts/`+mine+`/ack"`)
+	require.NotContains(t, page, theirs)
+
+	resp, _ := d.do("POST", "/dashboard/alerts/"+theirs+"/ack", url.Values{"csrf": {d.csrf}}, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, _ = d.do("POST", "/dashboard/alerts/"+mine+"/ack", url.Values{"csrf": {d.csrf}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	acked := func(key string) bool {
+		t.Helper()
+		l, err := e.client.ListAlertsWithResponse(context.Background(), &apiclient.ListAlertsParams{}, auth(key))
+		require.NoError(t, err)
+		require.Len(t, l.JSON200.Alerts, 1)
+		return l.JSON200.Alerts[0].Acknowledged
+	}
+	require.True(t, acked(key))
+	require.False(t, acked(otherKey))
+	_, page = d.do("GET", "/dashboard/alerts", nil, nil)
+	require.Contains(t, page, "ack-state")
+}
