@@ -11,7 +11,7 @@ import (
 // testAlertAcknowledge: the tenant's alert becomes acknowledged (and
 // stays so when acknowledged again); another tenant's alert, an unknown id
 // and a non-UUID are ErrNotFound and change nothing.
-func (s *accountingSuite) testAlertAcknowledge(t *testing.T) {
+func (s *storeSuite) testAlertAcknowledge(t *testing.T) {
 	t.Parallel()
 	b := s.setup(t)
 	u, other := acctUser(t, b.store, false), acctUser(t, b.store, false)

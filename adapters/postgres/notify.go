@@ -94,11 +94,11 @@ func NewChangeFeed(ctx context.Context, cfg ChangeFeedConfig) (*ChangeFeed, erro
 func (f *ChangeFeed) listen(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, f.cfg.URL)
 	if err != nil {
-		return nil, interpretError("listen connect", err)
+		return nil, dbErr.Interpret("listen connect", err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{f.cfg.Channel}.Sanitize()); err != nil {
 		_ = conn.Close(context.Background())
-		return nil, interpretError("listen", err)
+		return nil, dbErr.Interpret("listen", err)
 	}
 	return conn, nil
 }
@@ -175,7 +175,7 @@ func (f *ChangeFeed) Publish(ctx context.Context, c core.Change) error {
 		return err
 	}
 	_, err = f.pool.Exec(ctx, "SELECT pg_notify($1, $2)", f.cfg.Channel, string(b))
-	return interpretError("notify", err)
+	return dbErr.Interpret("notify", err)
 }
 
 // Subscribe registers a subscriber of this process (see core.ChangeFeed).

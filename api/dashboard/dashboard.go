@@ -355,7 +355,7 @@ func errorMessage(err error) string {
 		if len(ce.Details) > 0 {
 			var parts []string
 			for _, d := range ce.Details {
-				parts = append(parts, strings.TrimPrefix(d.Field, "body.")+": "+d.Message)
+				parts = append(parts, problemText(d))
 			}
 			return strings.Join(parts, "; ")
 		}

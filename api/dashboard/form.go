@@ -78,8 +78,6 @@ func formFromRequest(r *http.Request) *cueForm {
 	}
 }
 
-func formErr(field, msg string) error { return core.Unprocessable("body."+field, msg) }
-
 // input converts the form to the core input the JSON API would build; the
 // core service then applies every rule.
 func (f *cueForm) input(create bool) (*core.CueInput, error) {
