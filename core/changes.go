@@ -39,11 +39,11 @@ type Change struct {
 // changes (its buffer is bounded), so a subscriber must treat a change as a
 // hint to re-read, never as the data itself. Safe for concurrent use.
 type ChangeFeed interface {
-	// Publish announces a committed change to every subscriber of its
-	// tenant (and to all-tenant subscribers) in every process. Subscribers
-	// in this process receive it even when the cross-process transport is
-	// down.
-	Publish(ctx context.Context, c Change) error
+	// Publish announces committed changes (in one round trip for a batch)
+	// to every subscriber of their tenant (and to all-tenant subscribers)
+	// in every process. Subscribers in this process receive them even when
+	// the cross-process transport is down.
+	Publish(ctx context.Context, cs ...Change) error
 	// Subscribe returns a channel of the changes of tenant (every tenant
 	// when tenant is empty) published from now on. The channel is closed
 	// when ctx ends or cancel is called; cancel is idempotent.
@@ -73,24 +73,28 @@ func NewLocalFeed() *LocalFeed { return &LocalFeed{subs: map[*localSub]struct{}{
 
 var _ ChangeFeed = (*LocalFeed)(nil)
 
-// Publish delivers c to the matching subscribers of this process without
-// blocking (a full buffer drops c for that subscriber).
-func (f *LocalFeed) Publish(_ context.Context, c Change) error {
-	f.Deliver(c)
+// Publish delivers the changes to the matching subscribers of this
+// process without blocking (a full buffer drops a change for that
+// subscriber).
+func (f *LocalFeed) Publish(_ context.Context, cs ...Change) error {
+	f.Deliver(cs...)
 	return nil
 }
 
-// Deliver fans c out to this process's matching subscribers.
-func (f *LocalFeed) Deliver(c Change) {
+// Deliver fans the changes out to this process's matching subscribers, in
+// order.
+func (f *LocalFeed) Deliver(cs ...Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for s := range f.subs {
-		if s.tenant != "" && s.tenant != c.TenantID {
-			continue
-		}
-		select {
-		case s.ch <- c:
-		default:
+	for _, c := range cs {
+		for s := range f.subs {
+			if s.tenant != "" && s.tenant != c.TenantID {
+				continue
+			}
+			select {
+			case s.ch <- c:
+			default:
+			}
 		}
 	}
 }

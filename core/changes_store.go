@@ -18,15 +18,23 @@ func NewPublishingStore(store Store, feed ChangeFeed, log Logger) *PublishingSto
 	return &PublishingStore{Store: store, feed: feed, log: log}
 }
 
-func (s *PublishingStore) publish(ctx context.Context, c Change) {
-	if err := s.feed.Publish(context.WithoutCancel(ctx), c); err != nil {
-		s.log.Warn("change not published", "kind", string(c.Kind), "err", err)
+// publish announces a batch in one call (one round trip cross-process).
+func (s *PublishingStore) publish(ctx context.Context, cs ...Change) {
+	if len(cs) == 0 {
+		return
 	}
+	if err := s.feed.Publish(context.WithoutCancel(ctx), cs...); err != nil {
+		s.log.Warn("changes not published", "count", len(cs), "err", err)
+	}
+}
+
+func execChange(e *Execution) Change {
+	return Change{Kind: ChangeExecution, TenantID: e.TenantID, EntityID: string(e.ID), CueID: e.CueID}
 }
 
 func (s *PublishingStore) execChanged(ctx context.Context, e *Execution) {
 	if e != nil {
-		s.publish(ctx, Change{Kind: ChangeExecution, TenantID: e.TenantID, EntityID: string(e.ID), CueID: e.CueID})
+		s.publish(ctx, execChange(e))
 	}
 }
 
@@ -48,9 +56,11 @@ func afterExec[P any](s *PublishingStore, ctx context.Context, p P, call func(co
 func afterDeliveries[P any](s *PublishingStore, ctx context.Context, p P, call func(context.Context, P) ([]*Delivery, error)) ([]*Delivery, error) {
 	ds, err := call(ctx, p)
 	if err == nil {
+		cs := make([]Change, 0, len(ds))
 		for _, d := range ds {
-			s.execChanged(ctx, d.Execution)
+			cs = append(cs, execChange(d.Execution))
 		}
+		s.publish(ctx, cs...)
 	}
 	return ds, err
 }
@@ -101,9 +111,11 @@ func (s *PublishingStore) CueFireDue(ctx context.Context, p *CueFireDueParams) (
 	}
 	r, err := s.Store.CueFireDue(ctx, &q)
 	if err == nil && r.Inserted > 0 {
+		cs := make([]Change, 0, len(got))
 		for _, f := range got {
-			s.publish(ctx, Change{Kind: ChangeExecution, TenantID: f.tenant, CueID: f.cue})
+			cs = append(cs, Change{Kind: ChangeExecution, TenantID: f.tenant, CueID: f.cue})
 		}
+		s.publish(ctx, cs...)
 	}
 	return r, err
 }
@@ -122,11 +134,13 @@ func (s *PublishingStore) ExecutionClaimDeliveries(ctx context.Context, p *Execu
 func (s *PublishingStore) ExecutionRecordDeliveries(ctx context.Context, p *ExecutionRecordDeliveriesParams) ([]bool, error) {
 	applied, err := s.Store.ExecutionRecordDeliveries(ctx, p)
 	if err == nil {
+		var cs []Change
 		for i, r := range p.Results {
 			if i < len(applied) && applied[i] {
-				s.publish(ctx, Change{Kind: ChangeExecution, TenantID: r.TenantID, EntityID: string(r.ExecutionID), CueID: r.CueID})
+				cs = append(cs, Change{Kind: ChangeExecution, TenantID: r.TenantID, EntityID: string(r.ExecutionID), CueID: r.CueID})
 			}
 		}
+		s.publish(ctx, cs...)
 	}
 	return applied, err
 }

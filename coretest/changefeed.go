@@ -63,6 +63,19 @@ func RunChangeFeedContract(t *testing.T, newFeeds func(t *testing.T) (a, b core.
 		require.Equal(t, "e3", recv(t, onB).EntityID)
 	})
 
+	t.Run("a batch is delivered in order, filtered per tenant", func(t *testing.T) {
+		t.Parallel()
+		a, b := newFeeds(t)
+		ctx := t.Context()
+		ch, cancel := b.Subscribe(ctx, "u1")
+		defer cancel()
+		require.NoError(t, a.Publish(ctx))                                                                                    // empty: a no-op
+		require.NoError(t, a.Publish(ctx, change("u1", "b1"), change("u2", "other"), change("u1", "b2"), change("u1", "b3"))) // one call
+		for _, want := range []string{"b1", "b2", "b3"} {
+			require.Equal(t, want, recv(t, ch).EntityID)
+		}
+	})
+
 	t.Run("another tenant's changes are not delivered", func(t *testing.T) {
 		t.Parallel()
 		a, b := newFeeds(t)

@@ -166,15 +166,30 @@ func (f *ChangeFeed) deliver(payload string) {
 	f.local.Deliver(n.Change)
 }
 
-// Publish delivers c to this process's subscribers, then notifies the
-// other processes. The error reports only the notification.
-func (f *ChangeFeed) Publish(ctx context.Context, c core.Change) error {
-	f.local.Deliver(c)
-	b, err := json.Marshal(notification{Origin: f.origin, Change: c})
-	if err != nil {
-		return err
+// publishTimeout bounds a notification, so a database in trouble delays
+// the write that announces its change by at most this much.
+const publishTimeout = 2 * time.Second
+
+// Publish delivers the changes to this process's subscribers, then
+// notifies the other processes: one statement (one round trip) for the
+// batch. The error reports only the notification.
+func (f *ChangeFeed) Publish(ctx context.Context, cs ...core.Change) error {
+	if len(cs) == 0 {
+		return nil
 	}
-	_, err = f.pool.Exec(ctx, "SELECT pg_notify($1, $2)", f.cfg.Channel, string(b))
+	f.local.Deliver(cs...)
+	payloads := make([]string, len(cs))
+	for i, c := range cs {
+		b, err := json.Marshal(notification{Origin: f.origin, Change: c})
+		if err != nil {
+			return err
+		}
+		payloads[i] = string(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	// unnest keeps the array's order; NOTIFY keeps it within a transaction.
+	_, err := f.pool.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i", f.cfg.Channel, payloads)
 	return dbErr.Interpret("notify", err)
 }
 
