@@ -51,6 +51,10 @@ type app struct {
 	echo       *core.Echo
 	sweeper    *core.Sweeper
 	handler    http.Handler
+	feed       core.ChangeFeed
+	closeFeed  func()
+	// stopStreams ends the dashboard's live-feed streams (nil: none).
+	stopStreams func()
 }
 
 // overrides lets tests replace the clock and the resolver.
@@ -79,6 +83,12 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// Committed changes are announced on the change feed (dashboard live feed).
+	if a.feed, a.closeFeed, err = openChangeFeed(ctx, cfg, log); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("open change feed: %w", err)
+	}
+	store = core.NewPublishingStore(store, a.feed, log)
 	a.store = store
 
 	box, err := secretBox(cfg, a.clock, log)
@@ -177,7 +187,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		a.close()
 		return nil, err
 	}
-	a.handler = h
+	if a.handler, err = a.withDashboard(h, deps.DeviceLogin); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -225,6 +238,9 @@ func (a *app) close() {
 	}
 	if a.store != nil {
 		_ = a.store.Close()
+	}
+	if a.closeFeed != nil {
+		a.closeFeed()
 	}
 }
 

@@ -21,6 +21,9 @@ type config struct {
 	// DashboardURL receives the browser after a magic-link login ("" = none).
 	DashboardURL     string
 	DevLogMagicLinks bool
+	// Dashboard serves the built-in dashboard under /dashboard (DASHBOARD;
+	// default on except when ENV=production).
+	Dashboard bool
 
 	DatabaseURL string // empty: embedded SQLite in DataDir
 	DataDir     string
@@ -173,6 +176,7 @@ func loadConfig(lookup envFunc) (*config, error) {
 		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
 		HSTS:                         getBool("HSTS", false),
 	}
+	c.Dashboard = getBool("DASHBOARD", !c.production())
 	switch c.Env {
 	case "development", "test", "production":
 	default:
