@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// DefaultUserAgent is the User-Agent of outbound requests (engine.md §5.2).
+const DefaultUserAgent = "CueAPI/1.0"
+
 // MaxResponseBytes is how much of a receiver's response body is read.
 const MaxResponseBytes = 64 << 10
 

@@ -49,7 +49,7 @@ import (
 
 // DefaultUserAgent is sent when a request carries no User-Agent header
 // (engine.md §5.2).
-const DefaultUserAgent = "CueAPI/1.0"
+const DefaultUserAgent = core.DefaultUserAgent
 
 // DefaultMaxIdleConnsPerHost is the idle keep-alive connections kept per
 // host when Config.MaxIdleConnsPerHost is zero: high enough that a busy

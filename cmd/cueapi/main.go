@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 	}
 	log.Info("cueapi listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
-	waitEngine := a.runEngine(engineCtx)
+	waitEngine := a.Run(engineCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error

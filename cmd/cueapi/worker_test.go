@@ -1000,7 +1000,7 @@ cat > "$OUT/stdin"; echo "built $CUEAPI_TASK (attempt $CUEAPI_ATTEMPT)"`, map[st
 
 			// The lease runs out: the execution returns to the pool.
 			e.clock.Advance(901 * time.Second)
-			require.NoError(t, e.app.sweeper.SweepOnce(ctx))
+			require.NoError(t, e.app.Sweeper.SweepOnce(ctx))
 			ex = e.execution(key, id)
 			require.Equal(t, apiclient.ExecutionStatusPending, ex.Status)
 			require.Equal(t, 1, ex.Attempts)
