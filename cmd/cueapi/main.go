@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bench":
 		return runBench(ctx, args[1:], stdout)
 	case "worker":
-		return runWorker(ctx, args[1:], stdout, stderr)
+		return runWorker(ctx, args[1:], stderr)
 	case "serve", "migrate":
 	default:
 		fmt.Fprint(stderr, usage)
