@@ -149,3 +149,14 @@ func TestTableMarkdown(t *testing.T) {
 	require.Len(t, lines, len(table)+2)
 	require.Contains(t, b.String(), "| `core/...` | standard library, `core/...`, `github.com/adhocore/gronx` | `net/http/...`, `database/sql/...` |")
 }
+
+// TestArchitectureDocShowsTheTable: docs/architecture.md carries the table
+// as enforced (regenerate it with `go run ./internal/importcheck -table`).
+func TestArchitectureDocShowsTheTable(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/architecture.md")
+	require.NoError(t, err)
+	var b bytes.Buffer
+	writeTable(&b, table)
+	require.Contains(t, string(doc), b.String(), "docs/architecture.md is out of date: paste `go run ./internal/importcheck -table` into its Import table section")
+}
