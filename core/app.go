@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,9 +71,18 @@ const sweepEvery = time.Second
 //   - the sweeper hands expired worker claims and missed runs to the
 //     dispatcher's escalation and to alerts.
 func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
-	if p.Store == nil || p.Limiter == nil || p.AuthCache == nil || p.Deliverer == nil || p.Box == nil ||
-		p.Guard == nil || p.Clock == nil || p.Log == nil {
-		return nil, errors.New("core.NewApplication: missing port")
+	var missing []string
+	for name, set := range map[string]bool{
+		"Store": p.Store != nil, "Limiter": p.Limiter != nil, "AuthCache": p.AuthCache != nil,
+		"Deliverer": p.Deliverer != nil, "Box": p.Box != nil, "Guard": p.Guard != nil, "Clock": p.Clock != nil, "Log": p.Log != nil,
+	} {
+		if !set {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, errors.New("core.NewApplication: missing ports: " + strings.Join(missing, ", "))
 	}
 	a := &Application{}
 	a.Usage = NewUsage(p.Store, p.Store, p.Limiter, p.Clock)
