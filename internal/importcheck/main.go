@@ -4,9 +4,10 @@
 //	go run ./internal/importcheck          check ./..., exit 1 on a violation
 //	go run ./internal/importcheck -table   print the table as Markdown
 //
-// It reads the packages with `go list -e -json`, so it sees exactly the
-// imports the compiler sees for this platform, test files included, and it
-// names the file of every forbidden import.
+// It reads the packages with `go list -e -json` (for the host and for
+// windows, so files behind unix/!unix build constraints are both seen), so
+// it sees exactly the imports the compiler sees, test files included, and
+// it names the file of every forbidden import.
 package main
 
 import (
@@ -99,13 +100,33 @@ func (v violation) allowed() []string {
 	return v.Rule.Allow
 }
 
+// platforms are the GOOS values the packages are listed for: the host, and
+// windows for the files built only outside unix (such as workerd's
+// run_other.go).
+var platforms = []string{"", "windows"}
+
 // check lists the packages of the module in dir and returns every import
-// the table forbids, in package order.
+// the table forbids, in package order, once per distinct violation.
 func check(dir string, rows []row) ([]violation, error) {
-	pkgs, err := list(dir)
-	if err != nil {
-		return nil, err
+	var out []violation
+	seen := map[string]bool{}
+	for _, goos := range platforms {
+		pkgs, err := list(dir, goos)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range checkPackages(dir, rows, pkgs) {
+			if !seen[v.String()] {
+				seen[v.String()] = true
+				out = append(out, v)
+			}
+		}
 	}
+	return out, nil
+}
+
+// checkPackages applies the table to listed packages.
+func checkPackages(dir string, rows []row, pkgs []pkg) []violation {
 	var out []violation
 	for _, p := range pkgs {
 		if p.Module == nil {
@@ -158,13 +179,16 @@ func check(dir string, rows []row) ([]violation, error) {
 			out = append(out, violation{File: filepath.ToSlash(relDir), Package: rel, Import: strings.Join(deep, ", "), Deep: true, Rule: r})
 		}
 	}
-	return out, nil
+	return out
 }
 
-// list runs `go list -e -json ./...` in dir.
-func list(dir string) ([]pkg, error) {
+// list runs `go list -e -json ./...` in dir, for goos ("" = the host).
+func list(dir, goos string) ([]pkg, error) {
 	cmd := exec.Command("go", "list", "-e", "-json", "./...")
 	cmd.Dir = dir
+	if goos != "" {
+		cmd.Env = append(os.Environ(), "GOOS="+goos)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

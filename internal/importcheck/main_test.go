@@ -107,6 +107,10 @@ func TestPlantedViolations(t *testing.T) {
 			"newlayer: package newlayer is not in the import table"},
 		{"an adapter outside the table", "adapters/kafka/x.go", imports("kafka", mod+"core"),
 			"adapters/kafka: package adapters/kafka is not in the import table"},
+		{"a file built outside unix only", "workerd/other.go", "//go:build !unix\n\n" + imports("workerd", mod+"adapters/netguard"),
+			"workerd/other.go: workerd imports adapters/netguard: the worker daemon is an API client"},
+		{"a file built on unix only", "workerd/unix.go", "//go:build unix\n\n" + imports("workerd", mod+"core"),
+			"workerd/unix.go: workerd imports core: the worker daemon is an API client"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
