@@ -119,7 +119,7 @@ RETURNING *;
 -- ExecutionListExpiredLeases lists up to @max_rows worker claims whose
 -- lease expired by @now, oldest lease first, without locking them
 -- (executions_lease_idx).
-SELECT id, cue_id FROM executions
+SELECT id, cue_id, attempts FROM executions
 WHERE transport = 'worker' AND status = 'delivering' AND lease_expires_at <= @now::timestamptz
 ORDER BY lease_expires_at, id
 LIMIT @max_rows;
@@ -135,39 +135,44 @@ LIMIT @max_rows;
 
 -- name: CueLockManySkipLocked :many
 -- CueLockManySkipLocked locks the cues among @ids that no other
--- transaction holds, in id order, and returns what the sweeps' cue effects
+-- transaction holds, in id order, and returns what the sweeps' decisions
 -- depend on.
-SELECT id, schedule_type, on_failure_pause FROM cues
+SELECT id, schedule_type, on_failure_pause, retry_max_attempts FROM cues
 WHERE id = ANY(@ids::text[])
 ORDER BY id
 FOR NO KEY UPDATE SKIP LOCKED;
 
 -- name: ExecutionExpireLeases :many
--- ExecutionExpireLeases ends the expired worker claims among @ids whose
--- cue is among @cue_ids (cues the caller has locked), skipping rows another
--- transaction holds and re-checking each: back to pending, claimable again
--- from @now, while attempts remain; failed otherwise.
+-- ExecutionExpireLeases ends the expired worker claims among @ids (each
+-- still at the attempts listed in @attempts) whose cue is among @cue_ids
+-- (cues the caller has locked), skipping rows another transaction holds
+-- and re-checking each: those among @reset_ids (the caller decided they
+-- have attempts left) go back to pending, claimable again from @now; the
+-- others fail.
 WITH picked AS (
     SELECT e.id FROM executions AS e
-    WHERE e.id = ANY(@ids::uuid[]) AND e.cue_id = ANY(@cue_ids::text[])
+    JOIN (
+        SELECT unnest(@ids::uuid[]) AS id, unnest(@attempts::integer[]) AS attempts
+    ) AS l ON l.id = e.id AND l.attempts = e.attempts
+    WHERE e.cue_id = ANY(@cue_ids::text[])
       AND e.transport = 'worker' AND e.status = 'delivering'
       AND e.lease_expires_at <= @now::timestamptz
     ORDER BY e.id
-    FOR NO KEY UPDATE SKIP LOCKED
+    FOR NO KEY UPDATE OF e SKIP LOCKED
 )
 UPDATE executions AS x SET
-    status = CASE WHEN x.attempts < c.retry_max_attempts THEN 'pending' ELSE 'failed' END,
-    error_message = CASE WHEN x.attempts < c.retry_max_attempts THEN @reset_message::text ELSE @exhausted_message::text END,
-    claimed_by_worker = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_by_worker END,
-    claimed_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_at END,
-    started_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.started_at END,
-    last_heartbeat_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.last_heartbeat_at END,
-    due_at = CASE WHEN x.attempts < c.retry_max_attempts THEN @now::timestamptz END,
+    status = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN 'pending' ELSE 'failed' END,
+    error_message = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN @reset_message::text ELSE @exhausted_message::text END,
+    claimed_by_worker = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.claimed_by_worker END,
+    claimed_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.claimed_at END,
+    started_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.started_at END,
+    last_heartbeat_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.last_heartbeat_at END,
+    due_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN @now::timestamptz END,
     lease_expires_at = NULL,
     outcome_deadline_at = NULL,
     updated_at = @now::timestamptz
-FROM picked, cues AS c
-WHERE x.id = picked.id AND c.id = x.cue_id AND x.status = 'delivering'
+FROM picked
+WHERE x.id = picked.id AND x.status = 'delivering'
 RETURNING x.*;
 
 -- name: ExecutionMarkUnclaimedMissed :many

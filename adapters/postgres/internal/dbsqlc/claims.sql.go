@@ -11,20 +11,21 @@ import (
 )
 
 const cueLockManySkipLocked = `-- name: CueLockManySkipLocked :many
-SELECT id, schedule_type, on_failure_pause FROM cues
+SELECT id, schedule_type, on_failure_pause, retry_max_attempts FROM cues
 WHERE id = ANY($1::text[])
 ORDER BY id
 FOR NO KEY UPDATE SKIP LOCKED
 `
 
 type CueLockManySkipLockedRow struct {
-	ID             string
-	ScheduleType   string
-	OnFailurePause bool
+	ID               string
+	ScheduleType     string
+	OnFailurePause   bool
+	RetryMaxAttempts int32
 }
 
 // CueLockManySkipLocked locks the cues among @ids that no other
-// transaction holds, in id order, and returns what the sweeps' cue effects
+// transaction holds, in id order, and returns what the sweeps' decisions
 // depend on.
 func (q *Queries) CueLockManySkipLocked(ctx context.Context, db DBTX, ids []string) ([]*CueLockManySkipLockedRow, error) {
 	rows, err := db.Query(ctx, cueLockManySkipLocked, ids)
@@ -35,7 +36,12 @@ func (q *Queries) CueLockManySkipLocked(ctx context.Context, db DBTX, ids []stri
 	var items []*CueLockManySkipLockedRow
 	for rows.Next() {
 		var i CueLockManySkipLockedRow
-		if err := rows.Scan(&i.ID, &i.ScheduleType, &i.OnFailurePause); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.ScheduleType,
+			&i.OnFailurePause,
+			&i.RetryMaxAttempts,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)
@@ -376,46 +382,55 @@ func (q *Queries) ExecutionCueID(ctx context.Context, db DBTX, arg *ExecutionCue
 const executionExpireLeases = `-- name: ExecutionExpireLeases :many
 WITH picked AS (
     SELECT e.id FROM executions AS e
-    WHERE e.id = ANY($4::uuid[]) AND e.cue_id = ANY($5::text[])
+    JOIN (
+        SELECT unnest($5::uuid[]) AS id, unnest($6::integer[]) AS attempts
+    ) AS l ON l.id = e.id AND l.attempts = e.attempts
+    WHERE e.cue_id = ANY($7::text[])
       AND e.transport = 'worker' AND e.status = 'delivering'
-      AND e.lease_expires_at <= $3::timestamptz
+      AND e.lease_expires_at <= $4::timestamptz
     ORDER BY e.id
-    FOR NO KEY UPDATE SKIP LOCKED
+    FOR NO KEY UPDATE OF e SKIP LOCKED
 )
 UPDATE executions AS x SET
-    status = CASE WHEN x.attempts < c.retry_max_attempts THEN 'pending' ELSE 'failed' END,
-    error_message = CASE WHEN x.attempts < c.retry_max_attempts THEN $1::text ELSE $2::text END,
-    claimed_by_worker = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_by_worker END,
-    claimed_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_at END,
-    started_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.started_at END,
-    last_heartbeat_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.last_heartbeat_at END,
-    due_at = CASE WHEN x.attempts < c.retry_max_attempts THEN $3::timestamptz END,
+    status = CASE WHEN x.id = ANY($1::uuid[]) THEN 'pending' ELSE 'failed' END,
+    error_message = CASE WHEN x.id = ANY($1::uuid[]) THEN $2::text ELSE $3::text END,
+    claimed_by_worker = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.claimed_by_worker END,
+    claimed_at = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.claimed_at END,
+    started_at = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.started_at END,
+    last_heartbeat_at = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.last_heartbeat_at END,
+    due_at = CASE WHEN x.id = ANY($1::uuid[]) THEN $4::timestamptz END,
     lease_expires_at = NULL,
     outcome_deadline_at = NULL,
-    updated_at = $3::timestamptz
-FROM picked, cues AS c
-WHERE x.id = picked.id AND c.id = x.cue_id AND x.status = 'delivering'
+    updated_at = $4::timestamptz
+FROM picked
+WHERE x.id = picked.id AND x.status = 'delivering'
 RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
 `
 
 type ExecutionExpireLeasesParams struct {
+	ResetIds         []string
 	ResetMessage     string
 	ExhaustedMessage string
 	Now              time.Time
 	Ids              []string
+	Attempts         []int32
 	CueIds           []string
 }
 
-// ExecutionExpireLeases ends the expired worker claims among @ids whose
-// cue is among @cue_ids (cues the caller has locked), skipping rows another
-// transaction holds and re-checking each: back to pending, claimable again
-// from @now, while attempts remain; failed otherwise.
+// ExecutionExpireLeases ends the expired worker claims among @ids (each
+// still at the attempts listed in @attempts) whose cue is among @cue_ids
+// (cues the caller has locked), skipping rows another transaction holds
+// and re-checking each: those among @reset_ids (the caller decided they
+// have attempts left) go back to pending, claimable again from @now; the
+// others fail.
 func (q *Queries) ExecutionExpireLeases(ctx context.Context, db DBTX, arg *ExecutionExpireLeasesParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionExpireLeases,
+		arg.ResetIds,
 		arg.ResetMessage,
 		arg.ExhaustedMessage,
 		arg.Now,
 		arg.Ids,
+		arg.Attempts,
 		arg.CueIds,
 	)
 	if err != nil {
@@ -623,7 +638,7 @@ func (q *Queries) ExecutionGetForUpdate(ctx context.Context, db DBTX, arg *Execu
 }
 
 const executionListExpiredLeases = `-- name: ExecutionListExpiredLeases :many
-SELECT id, cue_id FROM executions
+SELECT id, cue_id, attempts FROM executions
 WHERE transport = 'worker' AND status = 'delivering' AND lease_expires_at <= $1::timestamptz
 ORDER BY lease_expires_at, id
 LIMIT $2
@@ -635,8 +650,9 @@ type ExecutionListExpiredLeasesParams struct {
 }
 
 type ExecutionListExpiredLeasesRow struct {
-	ID    string
-	CueID string
+	ID       string
+	CueID    string
+	Attempts int32
 }
 
 // ExecutionListExpiredLeases lists up to @max_rows worker claims whose
@@ -651,7 +667,7 @@ func (q *Queries) ExecutionListExpiredLeases(ctx context.Context, db DBTX, arg *
 	var items []*ExecutionListExpiredLeasesRow
 	for rows.Next() {
 		var i ExecutionListExpiredLeasesRow
-		if err := rows.Scan(&i.ID, &i.CueID); err != nil {
+		if err := rows.Scan(&i.ID, &i.CueID, &i.Attempts); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)
