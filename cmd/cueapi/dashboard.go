@@ -45,8 +45,8 @@ func (a *app) withDashboard(apiHandler http.Handler, dl *core.DeviceLogin) (http
 	}
 	key := sha256.Sum256([]byte("cueapi dashboard csrf\x00" + secret))
 	d, err := dashboard.New(dashboard.Deps{
-		Log: a.log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Executions: a.executions,
-		Outcomes: a.outcomes, Workers: a.workers, Alerts: a.alerts, Usage: a.usage, Feed: a.feed,
+		Log: a.log, Clock: a.clock, Accounts: a.Accounts, Cues: a.Cues, Executions: a.Executions,
+		Outcomes: a.Outcomes, Workers: a.Workers, Alerts: a.Alerts, Usage: a.Usage, Feed: a.feed,
 		Sessions: core.NewSessions(secret), CSRFKey: key[:], WorkerHeartbeatTimeout: a.cfg.WorkerHeartbeatTimeout,
 		SecureCookie: strings.HasPrefix(a.cfg.BaseURL, "https://"), DeviceLogin: dl,
 	})

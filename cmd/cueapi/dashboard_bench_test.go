@@ -37,7 +37,7 @@ func BenchmarkDashboard(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer a.close()
-	key, u, err := a.accounts.Register(ctx, "bench@example.com")
+	key, u, err := a.Accounts.Register(ctx, "bench@example.com")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func BenchmarkDashboard(b *testing.B) {
 	for i := range 1000 {
 		name := fmt.Sprintf("cue-%04d", i)
 		cron, tz, hook, method := "*/15 * * * *", "America/Los_Angeles", "https://hooks.example.com/h", "POST"
-		c, err := a.cues.Create(ctx, u, &core.CueInput{Name: &name, Schedule: &core.ScheduleInput{Type: "recurring", Cron: &cron, Timezone: &tz},
+		c, err := a.Cues.Create(ctx, u, &core.CueInput{Name: &name, Schedule: &core.ScheduleInput{Type: "recurring", Cron: &cron, Timezone: &tz},
 			Callback: &core.CallbackInput{URL: &hook, Method: &method}})
 		if err != nil {
 			b.Fatal(err)
@@ -54,7 +54,7 @@ func BenchmarkDashboard(b *testing.B) {
 		if i >= 950 {
 			for range 20 {
 				clock.Advance(time.Minute)
-				if _, err := a.executions.Fire(ctx, u, c.Cue.ID); err != nil {
+				if _, err := a.Executions.Fire(ctx, u, c.Cue.ID); err != nil {
 					b.Fatal(err)
 				}
 			}
