@@ -244,7 +244,9 @@ func TestFailover_RedisCut(t *testing.T) {
 // failingCache fails every call with err.
 type failingCache struct{ err error }
 
-func (f failingCache) Get(context.Context, string) (*core.User, bool, error) { return nil, false, f.err }
+func (f failingCache) Get(context.Context, string) (*core.User, bool, error) {
+	return nil, false, f.err
+}
 func (f failingCache) Put(context.Context, string, *core.User, time.Duration) error {
 	return f.err
 }
