@@ -3,11 +3,8 @@ package authcache_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,104 +17,6 @@ import (
 )
 
 var _ core.AuthCache = (*authcache.Failover)(nil)
-
-// cutProxy is a TCP proxy to a real server that the test can cut: while
-// cut, it closes every open connection and every new one at once. It
-// counts connection attempts (accepted connections).
-type cutProxy struct {
-	ln       net.Listener
-	upstream string
-	cut      atomic.Bool
-	accepts  atomic.Int32
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, upstream string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &cutProxy{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.closeAll()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *cutProxy) Addr() string { return p.ln.Addr().String() }
-
-// Cut drops every connection and refuses new ones until Restore.
-func (p *cutProxy) Cut() {
-	p.cut.Store(true)
-	p.closeAll()
-}
-
-func (p *cutProxy) Restore() { p.cut.Store(false) }
-
-func (p *cutProxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-func (p *cutProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut.Load() {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *cutProxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-	_ = c.Close()
-}
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.accepts.Add(1)
-		if !p.track(c) {
-			_ = c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.upstream)
-		if err != nil {
-			p.untrack(c)
-			continue
-		}
-		if !p.track(up) {
-			_ = up.Close()
-			p.untrack(c)
-			continue
-		}
-		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-	}
-}
-
-func (p *cutProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	p.untrack(dst)
-	p.untrack(src)
-}
 
 // recLog records log lines by level.
 type recLog struct {
@@ -150,7 +49,7 @@ func TestFailover_RedisCut(t *testing.T) {
 	t.Parallel()
 	opts, err := redis.ParseURL(testRedisURL(t))
 	require.NoError(t, err)
-	proxy := newCutProxy(t, opts.Addr)
+	proxy := coretest.NewFaultProxy(t, opts.Addr)
 	opts.Addr = proxy.Addr()
 	opts.MaxRetries, opts.DialerRetries, opts.DialTimeout = -1, 1, time.Second
 	client := redis.NewClient(opts)
@@ -198,7 +97,7 @@ func TestFailover_RedisCut(t *testing.T) {
 	delete(storeUsers, rotated)
 	require.Error(t, cache.Invalidate(t.Context(), rotated))
 	require.True(t, cache.Degraded())
-	dials := proxy.accepts.Load()
+	dials := proxy.Accepts()
 
 	for i := range 20 {
 		_, ok := authenticate(live)
@@ -207,18 +106,18 @@ func TestFailover_RedisCut(t *testing.T) {
 		require.False(t, ok, "the rotated key is refused")
 		clock.Advance(retryAfter / 40)
 	}
-	require.Equal(t, dials, proxy.accepts.Load(), "Redis is not dialled during the backoff")
+	require.Equal(t, dials, proxy.Accepts(), "Redis is not dialled during the backoff")
 	require.Equal(t, 1, log.count("WARN"), "one WARN per outage")
 
 	// Backoff elapsed, still cut: one probe, then back off again.
 	clock.Advance(retryAfter)
 	_, ok = authenticate(live)
 	require.True(t, ok)
-	probed := proxy.accepts.Load()
+	probed := proxy.Accepts()
 	require.Greater(t, probed, dials, "after the backoff Redis is probed again")
 	_, ok = authenticate(live)
 	require.True(t, ok)
-	require.Equal(t, probed, proxy.accepts.Load(), "a failed probe starts a new backoff")
+	require.Equal(t, probed, proxy.Accepts(), "a failed probe starts a new backoff")
 	require.Equal(t, 1, log.count("WARN"))
 
 	// Recovery: the failed invalidation is replayed before any entry is

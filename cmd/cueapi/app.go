@@ -146,6 +146,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		},
 		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
 	}
+	appCfg.Health.StoreKind = core.StoreSQLite
+	if cfg.DatabaseURL != "" {
+		appCfg.Health.StoreKind = core.StorePostgres
+	}
 	appCfg.Accounts.AllowRegister = cfg.AllowRegister || cfg.development()
 	appCfg.Accounts.DefaultPlan = cfg.DefaultPlan
 	appCfg.Accounts.DefaultActiveCueLimit = cfg.DefaultActiveCueLimit
