@@ -76,7 +76,7 @@ func principalFrom(ctx context.Context) *core.Principal {
 // rateExempt are the paths the global limiter ignores (exact match).
 var rateExempt = map[string]bool{
 	"/health": true, "/status": true, "/docs": true, "/openapi.json": true, "/redoc": true,
-	"/auth/device": true, "/v1/auth/verify": true,
+	"/auth/device": true, "/v1/auth/verify": true, "/v1/info": true,
 }
 
 // statusRecorder remembers the status written.

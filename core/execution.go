@@ -29,21 +29,96 @@ func NewExecutions(store Store, clock Clock) *Executions {
 // OnCreated registers a callback run after an execution was created.
 func (s *Executions) OnCreated(fn func()) { s.wake = fn }
 
-// ExecutionFilter filters a list of executions.
+// ExecutionFilter filters a list of executions, as the query string says
+// (nil or empty: no filter).
 type ExecutionFilter struct {
 	CueID        *string
 	Status       *string
-	OutcomeState *string
+	StatusIn     *string // comma-separated statuses; not with Status
+	OutcomeState *string // OutcomeUnknown matches executions without one
+	TriggeredBy  *string // TriggerScheduled matches scheduler-created executions
+	ResultType   *string
+	HasEvidence  *bool
+	WorkerID     *string
 }
 
-// List returns a page of the tenant's executions, newest first.
-func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) ([]*Execution, int, error) {
-	p := &ExecutionListParams{TenantID: u.ID, Status: f.Status, OutcomeState: f.OutcomeState, Limit: limit, Offset: offset}
+// OutcomeUnknown is the outcome_state filter value matching executions
+// without an outcome state.
+const OutcomeUnknown = "unknown"
+
+var (
+	errConflictingFilters = Invalid("conflicting_filters", "Pass either `status` or `status__in`, not both.")
+	errInvalidStatusIn    = Invalid("invalid_status_in", "`status__in` must list at least one status.")
+)
+
+// ExecutionPage is one page of a filtered execution list.
+type ExecutionPage struct {
+	Executions []*Execution
+	Total      int
+	// OldestClaimedAt is the earliest claimed_at over the whole filtered
+	// set (nil when none was ever claimed).
+	OldestClaimedAt *time.Time
+}
+
+// ListParams turns the query filter into the store's filter: statuses
+// from status or status__in (400 conflicting_filters when both, 400
+// invalid_status_in when status__in has no non-blank entry), "unknown"
+// outcome state and "scheduled" trigger as their NULL matches.
+func (f ExecutionFilter) ListParams(tenant TenantID, limit, offset int) (*ExecutionListParams, error) {
+	p := &ExecutionListParams{TenantID: tenant, ResultType: f.ResultType, WorkerID: f.WorkerID, Limit: limit, Offset: offset}
 	if f.CueID != nil {
 		id := CueID(*f.CueID)
 		p.CueID = &id
 	}
-	return s.store.ExecutionList(ctx, p)
+	if f.Status != nil && f.StatusIn != nil {
+		return nil, errConflictingFilters
+	}
+	if f.Status != nil {
+		p.Statuses = []string{*f.Status}
+	}
+	if f.StatusIn != nil {
+		for _, st := range strings.Split(*f.StatusIn, ",") {
+			if st = strings.TrimSpace(st); st != "" && !slices.Contains(p.Statuses, st) {
+				p.Statuses = append(p.Statuses, st)
+			}
+		}
+		if len(p.Statuses) == 0 {
+			return nil, errInvalidStatusIn
+		}
+	}
+	if f.OutcomeState != nil {
+		if *f.OutcomeState == OutcomeUnknown {
+			p.NoOutcomeState = true
+		} else {
+			p.OutcomeState = f.OutcomeState
+		}
+	}
+	if f.TriggeredBy != nil {
+		if *f.TriggeredBy == TriggerScheduled {
+			p.ScheduledOnly = true
+		} else {
+			p.TriggeredBy = f.TriggeredBy
+		}
+	}
+	p.HasEvidence = f.HasEvidence != nil && *f.HasEvidence
+	return p, nil
+}
+
+// List returns a page of the tenant's executions, newest first.
+func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) (*ExecutionPage, error) {
+	p, err := f.ListParams(u.ID, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	list, total, err := s.store.ExecutionList(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	oldest, err := s.store.ExecutionOldestClaimedAt(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &ExecutionPage{Executions: list, Total: total, OldestClaimedAt: oldest}, nil
 }
 
 // Get returns one of the tenant's executions; a malformed id is simply not
@@ -159,11 +234,22 @@ const (
 	OutcomeVerificationFailed  OutcomeState = "verification_failed"
 )
 
-// Trigger values of Execution.TriggeredBy (nil: the scheduler).
+// Trigger values of Execution.TriggeredBy (nil: the scheduler, shown as
+// TriggerScheduled).
 const (
+	TriggerScheduled  = "scheduled"
 	TriggerManualFire = "manual_fire"
 	TriggerReplay     = "replay"
 )
+
+// Trigger is what created the execution as the API shows it: the stored
+// trigger, or TriggerScheduled for scheduler-created executions.
+func (e *Execution) Trigger() string {
+	if e.TriggeredBy == nil {
+		return TriggerScheduled
+	}
+	return *e.TriggeredBy
+}
 
 // Outcome is what a handler reported about a run.
 type Outcome struct {
@@ -242,7 +328,8 @@ type ExecutionStore interface {
 	// ExecutionClaimWorker claims one worker-transport execution for a
 	// worker in a single conditional update: by ID when set, else the
 	// oldest claimable (optionally with payload task = Task). It must be
-	// pending with scheduled_for <= Now and belong to the tenant. Sets
+	// claimable (ClaimableStatuses) with scheduled_for <= Now and belong
+	// to the tenant. Sets
 	// status delivering, claimed_by_worker, claimed_at = started_at =
 	// last_attempt_at = Now, attempts + 1, lease_expires_at = due_at =
 	// Now + Lease, outcome_deadline_at = Now + the cue's
@@ -252,9 +339,10 @@ type ExecutionStore interface {
 	ExecutionClaimWorker(ctx context.Context, p *ExecutionClaimWorkerParams) (*Execution, error)
 
 	// ExecutionClaimable lists the tenant's worker-transport executions
-	// with status pending and scheduled_for <= Now, oldest scheduled_for
-	// first, filtered by the cue payload's "task" (in the query, before the
-	// limit) when Task is set.
+	// with a claimable status (ClaimableStatuses) and scheduled_for <= Now,
+	// oldest scheduled_for first, at most Limit. When set, Task and Agent
+	// keep only executions whose payload has that "task" / "agent" string;
+	// they are applied in the query, before the limit.
 	ExecutionClaimable(ctx context.Context, p *ExecutionClaimableParams) ([]*Claimable, error)
 
 	// ExecutionCreate inserts one execution (manual fire, replay) for a cue
@@ -267,8 +355,14 @@ type ExecutionStore interface {
 	ExecutionGet(ctx context.Context, p *ExecutionGetParams) (*Execution, error)
 
 	// ExecutionList returns a page of the tenant's executions, newest
-	// (created_at) first, ties by id, with the total matching count.
+	// (created_at) first, ties by id, with the total matching count. Every
+	// filter of p is applied in the query.
 	ExecutionList(ctx context.Context, p *ExecutionListParams) ([]*Execution, int, error)
+
+	// ExecutionOldestClaimedAt returns the earliest claimed_at among all
+	// the tenant's executions matching p's filters (Limit and Offset
+	// ignored); nil when none matches or none was claimed.
+	ExecutionOldestClaimedAt(ctx context.Context, p *ExecutionListParams) (*time.Time, error)
 
 	// ExecutionQueueStats counts the delivery queue for /health.
 	ExecutionQueueStats(ctx context.Context, p *ExecutionQueueStatsParams) (*QueueStats, error)
@@ -321,14 +415,21 @@ type ExecutionStore interface {
 	ExecutionUpdate(ctx context.Context, p *ExecutionUpdateParams) (*Execution, error)
 }
 
-// ExecutionListParams filters and pages a tenant's executions.
+// ExecutionListParams filters and pages a tenant's executions. Filters
+// combine with AND; nil, empty or false means no filter.
 type ExecutionListParams struct {
-	TenantID     TenantID
-	CueID        *CueID
-	Status       *string
-	OutcomeState *string
-	Limit        int
-	Offset       int
+	TenantID       TenantID
+	CueID          *CueID
+	Statuses       []string // status is one of these
+	OutcomeState   *string  // outcome_state equals
+	NoOutcomeState bool     // outcome_state IS NULL
+	TriggeredBy    *string  // triggered_by equals
+	ScheduledOnly  bool     // triggered_by IS NULL (scheduler-created)
+	ResultType     *string  // evidence result_type equals
+	HasEvidence    bool     // evidence external_id IS NOT NULL
+	WorkerID       *string  // claimed_by_worker equals
+	Limit          int
+	Offset         int
 }
 
 // ExecutionCreateParams inserts one execution.
@@ -416,8 +517,14 @@ type ExecutionClaimableParams struct {
 	TenantID TenantID
 	Now      time.Time
 	Task     *string
+	Agent    *string
 	Limit    int
 }
+
+// ClaimableStatuses are the statuses a worker execution can be claimed
+// from (clients.md C7: claimable lists both, and claim_next(task=…) claims
+// by id what it listed).
+var ClaimableStatuses = []ExecutionStatus{ExecPending, ExecRetryReady}
 
 // ExecutionClaimWorkerParams claims a worker execution.
 type ExecutionClaimWorkerParams struct {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,27 +13,51 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
+// executionFilter is the query form of p's filters (statuses as a JSON
+// array, nil when any); ok is false when the tenant id is not a UUID (no
+// execution can match).
+func executionFilter(p *core.ExecutionListParams) (f *dbsqlc.ExecutionCountParams, ok bool, err error) {
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return nil, false, nil
+	}
+	f = &dbsqlc.ExecutionCountParams{
+		UserID: tenant, OutcomeState: p.OutcomeState, NoOutcomeState: p.NoOutcomeState,
+		TriggeredBy: p.TriggeredBy, ScheduledOnly: p.ScheduledOnly, ResultType: p.ResultType,
+		HasEvidence: p.HasEvidence, WorkerID: p.WorkerID,
+	}
+	if p.CueID != nil {
+		id := string(*p.CueID)
+		f.CueID = &id
+	}
+	if len(p.Statuses) > 0 {
+		b, err := json.Marshal(p.Statuses)
+		if err != nil {
+			return nil, false, err
+		}
+		st := string(b)
+		f.Statuses = &st
+	}
+	return f, true, nil
+}
+
 // ExecutionList returns a page of the tenant's executions, newest
-// (created_at) first, ties by id descending, filtered by cue, status and
-// outcome state when given, and the total matching count. A Limit of 0 or
-// less means no limit.
+// (created_at) first, ties by id descending, filtered as p says, and the
+// total matching count. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, 0, nil
-	}
-	var cueID *string
-	if p.CueID != nil {
-		id := string(*p.CueID)
-		cueID = &id
+	f, ok, err := executionFilter(p)
+	if err != nil || !ok {
+		return execs, 0, dbErr.Op(op, err)
 	}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	var total int64
-	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
+	err = s.inReadTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
+			UserID: f.UserID, CueID: f.CueID, Statuses: f.Statuses, OutcomeState: f.OutcomeState,
+			NoOutcomeState: f.NoOutcomeState, TriggeredBy: f.TriggeredBy, ScheduledOnly: f.ScheduledOnly,
+			ResultType: f.ResultType, HasEvidence: f.HasEvidence, WorkerID: f.WorkerID,
 			MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
@@ -45,15 +70,37 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 			}
 			execs = append(execs, e)
 		}
-		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-		})
+		total, err = s.q.ExecutionCount(ctx, tx, f)
 		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return execs, int(total), nil
+}
+
+// ExecutionOldestClaimedAt returns the earliest claimed_at among the
+// executions p filters (nil when none was claimed).
+func (s *Store) ExecutionOldestClaimedAt(ctx context.Context, p *core.ExecutionListParams) (*time.Time, error) {
+	const op = "execution oldest claimed_at"
+	f, ok, err := executionFilter(p)
+	if err != nil || !ok {
+		return nil, dbErr.Op(op, err)
+	}
+	var oldest *time.Time
+	err = s.inReadTx(ctx, op, func(tx *sql.Tx) error {
+		v, err := s.q.ExecutionOldestClaimedAt(ctx, tx, (*dbsqlc.ExecutionOldestClaimedAtParams)(f))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		var d decoder
+		oldest = d.timePtr(v)
+		return dbErr.Op(op, d.Err)
+	})
+	return oldest, err
 }
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
@@ -376,7 +423,7 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 	}
 	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
 	rows, err := s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
-		UserID: tenant, Now: timeArg(p.Now), Task: p.Task, MaxRows: maxRows,
+		UserID: tenant, Now: timeArg(p.Now), Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
 	})
 	if err != nil {
 		return nil, dbErr.Interpret(op, err)

@@ -57,7 +57,7 @@ WITH picked AS (
     SELECT e.id, ($2::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
     FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
     WHERE e.id = $4 AND e.user_id = $5
-      AND e.transport = 'worker' AND e.status = 'pending'
+      AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
       AND e.scheduled_for <= $2::timestamptz
     FOR NO KEY UPDATE OF e
 )
@@ -73,7 +73,7 @@ UPDATE executions AS x SET
     outcome_deadline_at = picked.outcome_deadline_at,
     updated_at = $2::timestamptz
 FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
+WHERE x.id = picked.id AND x.status IN ('pending', 'retry_ready')
 RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
 `
 
@@ -86,7 +86,8 @@ type ExecutionClaimWorkerByIDParams struct {
 }
 
 // ExecutionClaimWorkerByID claims one execution by id for @worker_id if it
-// is the tenant's, worker transport, pending and scheduled by @now. The
+// is the tenant's, worker transport, pending or retry_ready and scheduled
+// by @now. The
 // selection waits for a concurrent claimer and then re-checks the row, so
 // the second of two claimers matches nothing.
 func (q *Queries) ExecutionClaimWorkerByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerByIDParams) (*Execution, error) {
@@ -147,7 +148,7 @@ WITH picked AS (
     SELECT e.id, ($2::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
     FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
     WHERE e.user_id = $4
-      AND e.transport = 'worker' AND e.status = 'pending'
+      AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
       AND e.scheduled_for <= $2::timestamptz
       AND ($5::text IS NULL OR c.payload -> 'task' = to_jsonb($5::text))
     ORDER BY e.scheduled_for, e.id
@@ -166,7 +167,7 @@ UPDATE executions AS x SET
     outcome_deadline_at = picked.outcome_deadline_at,
     updated_at = $2::timestamptz
 FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
+WHERE x.id = picked.id AND x.status IN ('pending', 'retry_ready')
 RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
 `
 
@@ -241,17 +242,19 @@ const executionClaimable = `-- name: ExecutionClaimable :many
 SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = $1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= $2::timestamptz
   AND ($3::text IS NULL OR cues.payload -> 'task' = to_jsonb($3::text))
+  AND ($4::text IS NULL OR cues.payload -> 'agent' = to_jsonb($4::text))
 ORDER BY executions.scheduled_for, executions.id
-LIMIT $4
+LIMIT $5
 `
 
 type ExecutionClaimableParams struct {
 	UserID  string
 	Now     time.Time
 	Task    *string
+	Agent   *string
 	MaxRows int32
 }
 
@@ -263,14 +266,16 @@ type ExecutionClaimableRow struct {
 // Pull-worker claims, execution read-modify-writes and the worker sweeps.
 // Lock order (as everywhere): a cue before its executions, usage rows last.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
-// ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
-// before the limit. It scans the partial index executions_claimable_idx.
+// ready to claim (pending or retry_ready, scheduled by @now), oldest
+// scheduled_for first, with their cues. The task and agent filters (the
+// payload's "task" / "agent" string) apply before the limit. It scans the
+// partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.Query(ctx, executionClaimable,
 		arg.UserID,
 		arg.Now,
 		arg.Task,
+		arg.Agent,
 		arg.MaxRows,
 	)
 	if err != nil {
