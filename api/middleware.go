@@ -269,6 +269,10 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	if pr := principalFrom(r.Context()); pr != nil && pr.KeyHash != "" && p.usage != nil && p.usage.ApproachingLimit(r.Context(), pr.User) {
 		w.Header().Set("X-CueAPI-Usage-Warning", "approaching_limit")
 	}
+	if wantsVerifyEcho(r) {
+		serveWithVerifyEcho(p.next, w, r, op.OperationID, body)
+		return
+	}
 	p.next.ServeHTTP(w, r)
 }
 

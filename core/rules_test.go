@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,25 @@ func TestAlertDeliveryRules(t *testing.T) {
 	require.False(t, core.HasAlertWebhook(new("")))
 	require.True(t, core.HasAlertWebhook(new("https://example.com/a")))
 	require.Equal(t, now.Add(-time.Hour), (&core.AlertCreateParams{Now: now, DedupWindow: time.Hour}).DedupSince())
+}
+
+func TestSlugBase(t *testing.T) {
+	t.Parallel()
+	for email, want := range map[string]string{
+		"Ops.Bot@example.com":                           "ops-bot",
+		"--a__b++c--@example.com":                       "a-b-c",
+		"héllo.wörld@example.com":                       "h-llo-w-rld",
+		"___@example.com":                               "user",
+		strings.Repeat("ab", 40) + "@x":                 strings.Repeat("ab", 30),
+		"x" + strings.Repeat("-", 58) + "y@example.com": "x-y",
+	} {
+		require.Equal(t, want, core.SlugBase(email), email)
+	}
+	long := strings.Repeat("a", 59) + "-b@example.com"
+	require.Equal(t, strings.Repeat("a", 59), core.SlugBase(long), "no trailing dash after the cut")
+	require.Equal(t, "ops-bot", core.SlugCandidate("ops-bot", 0))
+	require.Regexp(t, `^ops-bot-[0-9a-f]{4}$`, core.SlugCandidate("ops-bot", 1))
+	require.Regexp(t, `^ops-bot-[0-9a-f]{4}$`, core.SlugCandidate("ops-bot", 5))
+	require.Regexp(t, `^ops-bot-[0-9a-f]{8}$`, core.SlugCandidate("ops-bot", 6))
+	require.Regexp(t, `^`+strings.Repeat("a", 55)+`-[0-9a-f]{8}$`, core.SlugCandidate(strings.Repeat("a", 60), 6))
 }

@@ -23,6 +23,7 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 	row, err := s.q.UserInsert(ctx, s.pool, &dbsqlc.UserInsertParams{
 		ID:                    id,
 		Email:                 u.Email,
+		Slug:                  u.Slug,
 		APIKeyHash:            u.APIKeyHash,
 		APIKeyPrefix:          u.APIKeyPrefix,
 		APIKeySealed:          u.APIKeySealed,
@@ -181,6 +182,7 @@ func userFromRow(r *dbsqlc.User) *core.User {
 	return &core.User{
 		ID:                    core.TenantID(r.ID),
 		Email:                 r.Email,
+		Slug:                  r.Slug,
 		APIKeyHash:            r.APIKeyHash,
 		APIKeyPrefix:          r.APIKeyPrefix,
 		APIKeySealed:          r.APIKeySealed,

@@ -22,6 +22,7 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 	row, err := s.q.UserInsert(ctx, s.wdb, &dbsqlc.UserInsertParams{
 		ID:                    id,
 		Email:                 u.Email,
+		Slug:                  u.Slug,
 		APIKeyHash:            u.APIKeyHash,
 		APIKeyPrefix:          u.APIKeyPrefix,
 		APIKeySealed:          u.APIKeySealed,
@@ -192,6 +193,7 @@ func userFromRow(r *dbsqlc.User) (*core.User, error) {
 	u := &core.User{
 		ID:                    core.TenantID(r.ID),
 		Email:                 r.Email,
+		Slug:                  r.Slug,
 		APIKeyHash:            r.APIKeyHash,
 		APIKeyPrefix:          r.APIKeyPrefix,
 		APIKeySealed:          r.APIKeySealed,

@@ -8,3 +8,16 @@ CREATE INDEX executions_claimable_idx ON executions (user_id, scheduled_for)
 -- The worker_id filter of GET /v1/executions.
 CREATE INDEX executions_user_worker_idx ON executions (user_id, claimed_by_worker)
     WHERE claimed_by_worker IS NOT NULL;
+
+-- users.slug (clients.md G1): the right-hand side of agent@user addresses,
+-- derived from the e-mail local part (core.SlugBase). Existing users get
+-- the same derivation; duplicates are suffixed with the first 4 characters
+-- of their id.
+ALTER TABLE users ADD COLUMN slug text;
+UPDATE users SET slug = left(coalesce(nullif(trim(BOTH '-' FROM regexp_replace(
+    lower(split_part(email, '@', 1)), '[^a-z0-9]+', '-', 'g')), ''), 'user'), 55);
+UPDATE users AS u SET slug = u.slug || '-' || left(u.id::text, 4)
+FROM (SELECT id, row_number() OVER (PARTITION BY slug ORDER BY created_at, id) AS n FROM users) AS d
+WHERE d.id = u.id AND d.n > 1;
+ALTER TABLE users ALTER COLUMN slug SET NOT NULL;
+ALTER TABLE users ADD CONSTRAINT unique_user_slug UNIQUE (slug);
