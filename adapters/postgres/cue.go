@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,11 +95,7 @@ func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, er
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGet(ctx, s.pool, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
@@ -112,11 +107,7 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
@@ -330,7 +321,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: int32(min(p.Limit, math.MaxInt32))})
+		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: sqlkit.Clamp[int32](p.Limit)})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}

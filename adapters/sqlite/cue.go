@@ -94,11 +94,7 @@ func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, er
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
@@ -110,11 +106,7 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGetByName(ctx, s.rdb, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
