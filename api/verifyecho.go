@@ -42,7 +42,7 @@ func wantsVerifyEcho(r *http.Request) bool {
 // SHA-256 of it re-serialized with sorted keys and compact separators (of
 // the raw bytes when not JSON).
 func echoKeys(operationID string, body []byte) (received json.RawMessage, sha string) {
-	if operationID == "fireCue" {
+	if strings.EqualFold(operationID, "fireCue") { // the embedded spec may capitalize ids
 		return json.RawMessage("null"), emptySHA256
 	}
 	trimmed := bytes.TrimSpace(body)
