@@ -10,17 +10,25 @@ CREATE INDEX executions_user_worker_idx ON executions (user_id, claimed_by_worke
     WHERE claimed_by_worker IS NOT NULL;
 
 -- users.slug (clients.md G1): the right-hand side of agent@user addresses,
--- derived from the e-mail local part (core.SlugBase): lower-cased, every
--- run of characters outside [a-z0-9] one "-" (the ASCII characters an
--- address may hold are replaced, then runs collapsed; the local part is at
--- most 64 characters, so six passes suffice), trimmed, "user" if empty.
--- A local part with non-ASCII characters falls back to "user". Duplicates
--- are suffixed with the first 4 characters of their id.
+-- derived from the e-mail local part exactly as core.SlugBase does for new
+-- accounts: lower-cased, every character outside [a-z0-9] a "-" (walked
+-- one character at a time), runs of "-" collapsed (six passes collapse any
+-- run of a local part's at most 64 characters), trimmed, "user" if empty,
+-- cut to 60. Duplicates keep the base of the oldest account; the others
+-- get the base cut to 55 plus "-" and the first 4 characters of their id.
 ALTER TABLE users ADD COLUMN slug TEXT NOT NULL DEFAULT '';
-UPDATE users SET slug = trim(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(lower(substr(email, 1, instr(email, '@') - 1)), '!', '-'), '#', '-'), '$', '-'), '%', '-'), '&', '-'), '''', '-'), '*', '-'), '+', '-'), '.', '-'), '/', '-'), '=', '-'), '?', '-'), '^', '-'), '_', '-'), '`', '-'), '{', '-'), '|', '-'), '}', '-'), '~', '-'), '--', '-'), '--', '-'), '--', '-'), '--', '-'), '--', '-'), '--', '-'), '-');
-UPDATE users SET slug = 'user' WHERE slug = '' OR slug GLOB '*[^a-z0-9-]*';
-UPDATE users SET slug = substr(slug, 1, 55);
-UPDATE users SET slug = slug || '-' || substr(id, 1, 4)
+WITH RECURSIVE w(id, l, i, out) AS (
+    SELECT id, lower(substr(email, 1, instr(email, '@') - 1)), 1, '' FROM users
+    UNION ALL
+    SELECT id, l, i + 1, out || CASE WHEN substr(l, i, 1) GLOB '[a-z0-9]' THEN substr(l, i, 1) ELSE '-' END
+    FROM w WHERE i <= length(l)
+)
+UPDATE users SET slug = (
+    SELECT trim(replace(replace(replace(replace(replace(replace(w.out, '--', '-'), '--', '-'), '--', '-'), '--', '-'), '--', '-'), '--', '-'), '-') FROM w WHERE w.id = users.id AND w.i = length(w.l) + 1
+);
+UPDATE users SET slug = 'user' WHERE slug = '';
+UPDATE users SET slug = rtrim(substr(slug, 1, 60), '-');
+UPDATE users SET slug = rtrim(substr(slug, 1, 55), '-') || '-' || substr(id, 1, 4)
 WHERE EXISTS (
     SELECT 1 FROM users AS o
     WHERE o.slug = users.slug AND (o.created_at < users.created_at OR (o.created_at = users.created_at AND o.id < users.id))
