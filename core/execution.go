@@ -148,8 +148,9 @@ func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID) (*Execution
 
 var errInFlight = Conflict("execution_in_flight", "Cannot replay an execution that is still in progress")
 
-// Replay creates a new execution of a finished one's cue, with the cue's
-// current payload.
+// Replay creates a new pending execution of a finished one's cue that
+// carries what the original carried (its payload, including a fire's
+// override — clients.md C8), see Execution.ReplayCopy.
 func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Execution, error) {
 	orig, err := s.Get(ctx, u, id)
 	if err != nil {
@@ -158,24 +159,41 @@ func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Exec
 	if !orig.Status.Terminal() {
 		return nil, errInFlight
 	}
-	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: orig.CueID})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrExecutionNotFound
+	e, err := s.insert(ctx, orig.ReplayCopy(NewExecutionID(), s.clock.Now()))
+	if errors.Is(err, ErrCueNotFound) {
+		return nil, ErrExecutionNotFound // the cue went away meanwhile
 	}
-	if err != nil {
-		return nil, err
-	}
-	trig := TriggerReplay
-	from := orig.ID
-	return s.create(ctx, c, &trig, &from)
+	return e, err
 }
 
 func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *ExecutionID) (*Execution, error) {
 	now := s.clock.Now()
-	e := &Execution{
+	return s.insert(ctx, &Execution{
 		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
 		TriggeredBy: trig, ReplayedFrom: from, CreatedAt: now, UpdatedAt: now,
-	}
+	})
+}
+
+// ReplayCopy is the execution a replay of e creates as id at now: a copy
+// of e — so whatever e carries besides its run (its payload, including a
+// fire's payload_override) is carried forward — with every field of the
+// run reset: pending, scheduled for now, no attempts, claim, delivery,
+// outcome or evidence, triggered by replay of e.
+func (e *Execution) ReplayCopy(id ExecutionID, now time.Time) *Execution {
+	r := *e
+	r.ID, r.ScheduledFor, r.Status, r.CreatedAt, r.UpdatedAt = id, now, ExecPending, now, now
+	r.HTTPStatus, r.ResponseBody, r.Attempts, r.NextRetry, r.ErrorMessage = nil, nil, 0, nil, nil
+	r.StartedAt, r.DeliveredAt, r.LastAttemptAt, r.LeaseExpiresAt = nil, nil, nil, nil
+	r.ClaimedByWorker, r.ClaimedAt, r.LastHeartbeatAt = nil, nil, nil
+	r.Outcome, r.OutcomeState, r.OutcomeDeadlineAt, r.Evidence = nil, nil, nil, Evidence{}
+	trig, from := TriggerReplay, e.ID
+	r.TriggeredBy, r.ReplayedFrom = &trig, &from
+	return &r
+}
+
+// insert stores a new execution, taking the next microsecond when another
+// execution of the cue has the same scheduled time.
+func (s *Executions) insert(ctx context.Context, e *Execution) (*Execution, error) {
 	for i := 0; ; i++ {
 		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e})
 		if errors.Is(err, ErrConflict) && i < 3 {
