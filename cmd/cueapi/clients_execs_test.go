@@ -119,6 +119,7 @@ func TestClientsExecutions(t *testing.T) {
 				require.Empty(t, e.listIDs(key, "triggered_by=replay"))
 				// 31: --has-evidence (the CLI sends the string true) and --result-type.
 				require.Equal(t, []string{withEvidence}, e.listIDs(key, "has_evidence=true"))
+				require.Equal(t, []string{withEvidence}, e.listIDs(key, "has_evidence=TRUE"), "booleans in any case")
 				require.Len(t, e.listIDs(key, "has_evidence=false"), len(schedIDs)+3, "false means no filter")
 				require.ElementsMatch(t, []string{withEvidence, typedOnly}, e.listIDs(key, "result_type=pr"))
 				require.Empty(t, e.listIDs(key, "result_type=issue"))
