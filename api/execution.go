@@ -72,7 +72,7 @@ func (s *Server) ListExecutions(ctx context.Context, req apigen.ListExecutionsRe
 	if q.TriggeredBy != nil {
 		trig = new(string(*q.TriggeredBy))
 	}
-	page, err := s.deps.Executions.List(ctx, u, core.ExecutionFilter{
+	page, err := s.deps.Executions.Page(ctx, u, core.ExecutionFilter{
 		CueID: q.CueID, Status: q.Status, StatusIn: q.StatusIn, OutcomeState: q.OutcomeState, TriggeredBy: trig,
 		ResultType: q.ResultType, HasEvidence: q.HasEvidence, WorkerID: q.WorkerID,
 	}, limit, offset)

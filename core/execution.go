@@ -18,16 +18,14 @@ type Executions struct {
 	wake  func() // tells the dispatcher there is work; may be nil
 }
 
-// NewExecutions wires the executions service.
-func NewExecutions(store Store, clock Clock) *Executions {
+// NewExecutions wires the executions service. onCreated (may be nil) runs
+// after an execution was created: it tells the dispatcher there is work.
+func NewExecutions(store Store, clock Clock, onCreated func()) *Executions {
 	if store == nil || clock == nil {
 		panic("core.NewExecutions: nil dependency")
 	}
-	return &Executions{store: store, clock: clock}
+	return &Executions{store: store, clock: clock, wake: onCreated}
 }
-
-// OnCreated registers a callback run after an execution was created.
-func (s *Executions) OnCreated(fn func()) { s.wake = fn }
 
 // ExecutionFilter filters a list of executions, as the query string says
 // (nil or empty: no filter).
@@ -104,8 +102,19 @@ func (f ExecutionFilter) ListParams(tenant TenantID, limit, offset int) (*Execut
 	return p, nil
 }
 
-// List returns a page of the tenant's executions, newest first.
-func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) (*ExecutionPage, error) {
+// List returns a page of the tenant's executions, newest first, and the
+// total matching count.
+func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) ([]*Execution, int, error) {
+	p, err := f.ListParams(u.ID, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.store.ExecutionList(ctx, p)
+}
+
+// Page is List with the earliest claim time of the whole filtered set
+// (GET /v1/executions).
+func (s *Executions) Page(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) (*ExecutionPage, error) {
 	p, err := f.ListParams(u.ID, limit, offset)
 	if err != nil {
 		return nil, err
