@@ -157,7 +157,7 @@ func TestClientsExecutions(t *testing.T) {
 				e := newTestEnv(t, be, nil)
 				key := e.register()
 				_, id := workerExecution(t, e, key, "retry", `{"task":"t","agent":"bob"}`)
-				u, err := e.app.accounts.Authenticate(context.Background(), "Bearer "+key)
+				u, err := e.app.Accounts.Authenticate(context.Background(), "Bearer "+key)
 				require.NoError(t, err)
 				_, err = e.app.store.ExecutionUpdate(context.Background(), &core.ExecutionUpdateParams{TenantID: u.User.ID, ID: core.ExecutionID(id),
 					Fn: func(x *core.Execution, _ *core.Cue) (*core.CueEffect, error) {
