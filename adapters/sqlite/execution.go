@@ -354,9 +354,12 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 			UserID: tenant, Now: timeArg(p.Now), Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
 		})
 	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
-		c, cerr := cueFromRow(&r.Cue)
+		c, err := cueFromRow(&r.Cue)
+		if err != nil {
+			return nil, err
+		}
 		e, err := executionFromRow(&r.Execution)
-		return &core.Claimable{Execution: e, Cue: c}, errors.Join(cerr, err)
+		return &core.Claimable{Execution: e, Cue: c}, err
 	})
 }
 
