@@ -10,8 +10,15 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
-// errorBody is the wire envelope of spec/api.md §1.5.
+// errorBody is the wire envelope of spec/api.md §1.5, mirrored under
+// "detail" (clients.md Q1: the CLI reads detail.error, the SDK and MCP
+// server read error).
 type errorBody struct {
+	Error  errorFields `json:"error"`
+	Detail errorDetail `json:"detail"`
+}
+
+type errorDetail struct {
 	Error errorFields `json:"error"`
 }
 
@@ -92,6 +99,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
+	body.Detail.Error = body.Error
 	writeJSON(w, status, body)
 }
 
@@ -110,10 +118,12 @@ func renderDetails(problems []core.FieldError) ([]fieldDetail, string) {
 	return details, first.Field + ": " + first.Message
 }
 
+const internalErrorJSON = `{"error":{"code":"internal_error","message":"An internal error occurred","status":500},"detail":{"error":{"code":"internal_error","message":"An internal error occurred","status":500}}}`
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"An internal error occurred","status":500}}`)
+		status, b = http.StatusInternalServerError, []byte(internalErrorJSON)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

@@ -441,6 +441,30 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for ListExecutionsParamsTriggeredBy.
+const (
+	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
+	ListExecutionsParamsTriggeredByManualFire ListExecutionsParamsTriggeredBy = "manual_fire"
+	ListExecutionsParamsTriggeredByReplay     ListExecutionsParamsTriggeredBy = "replay"
+	ListExecutionsParamsTriggeredByScheduled  ListExecutionsParamsTriggeredBy = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListExecutionsParamsTriggeredBy enum.
+func (e ListExecutionsParamsTriggeredBy) Valid() bool {
+	switch e {
+	case ListExecutionsParamsTriggeredByChain:
+		return true
+	case ListExecutionsParamsTriggeredByManualFire:
+		return true
+	case ListExecutionsParamsTriggeredByReplay:
+		return true
+	case ListExecutionsParamsTriggeredByScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Alert defines model for Alert.
 type Alert struct {
 	// Acknowledged Always false.
@@ -529,7 +553,7 @@ type ClaimableExecution struct {
 	CueName     string `json:"cue_name"`
 	ExecutionID string `json:"execution_id"`
 
-	// Payload The cue's current payload.
+	// Payload The execution's payload.
 	Payload      json.RawMessage `json:"payload"`
 	ScheduledFor time.Time       `json:"scheduled_for"`
 
@@ -751,9 +775,15 @@ type EchoStoreResponse struct {
 	Stored bool `json:"stored"`
 }
 
-// Error The error envelope of every error response.
+// Error The error envelope of every error response (every status >= 400 has a JSON object
+// body, including unknown paths, wrong methods, 413 and 429). The same object is
+// mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+// official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+// read the top-level `error`. `detail` is always an object, never a string or list.
 type Error struct {
-	Error ErrorBody `json:"error"`
+	// Detail Identical copy of the envelope, for clients that read `detail.error`.
+	Detail ErrorMirror `json:"detail"`
+	Error  ErrorBody   `json:"error"`
 }
 
 // ErrorBody defines model for ErrorBody.
@@ -780,6 +810,11 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+// ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
+type ErrorMirror struct {
+	Error ErrorBody `json:"error"`
+}
+
 // Evidence defines model for Evidence.
 type Evidence struct {
 	Artifacts  *json.RawMessage `json:"artifacts"`
@@ -801,7 +836,7 @@ type Execution struct {
 	Attempts  int        `json:"attempts"`
 	ClaimedAt *time.Time `json:"claimed_at"`
 
-	// ClaimedByWorker Worker id holding the claim (worker transport).
+	// ClaimedByWorker Worker id of the current or last claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
 	CreatedAt       time.Time  `json:"created_at"`
 	CueID           string     `json:"cue_id"`
@@ -818,6 +853,9 @@ type Execution struct {
 	ID            string     `json:"id"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
 
+	// LastHeartbeatAt Last execution heartbeat of the claiming worker.
+	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+
 	// LeaseExpiresAt When the current claim lease expires.
 	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
 
@@ -833,13 +871,16 @@ type Execution struct {
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
 
+	// ResponseBody First 2000 characters of the last webhook response body.
+	ResponseBody *string `json:"response_body"`
+
 	// ScheduledFor Intended fire time (request time for manual fires and replays).
 	ScheduledFor time.Time       `json:"scheduled_for"`
 	StartedAt    *time.Time      `json:"started_at"`
 	Status       ExecutionStatus `json:"status"`
 
-	// TriggeredBy `manual_fire`, `replay`, or null for scheduler-created executions.
-	TriggeredBy *string   `json:"triggered_by"`
+	// TriggeredBy `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`.
+	TriggeredBy string    `json:"triggered_by"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -860,7 +901,10 @@ type ExecutionList struct {
 	HasMore bool `json:"has_more"`
 	Limit   int  `json:"limit"`
 	Offset  int  `json:"offset"`
-	Total   int  `json:"total"`
+
+	// OldestClaimedAt Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed.
+	OldestClaimedAt *string `json:"oldest_claimed_at"`
+	Total           int     `json:"total"`
 }
 
 // ExecutionStatus defines model for ExecutionStatus.
@@ -868,7 +912,12 @@ type ExecutionStatus string
 
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
-	CueID string `json:"cue_id"`
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison).
+	BodyReceived interface{} `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire.
+	BodyReceivedSha256 *string `json:"body_received_sha256,omitempty"`
+	CueID              string  `json:"cue_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
@@ -967,6 +1016,26 @@ type HealthWorkers struct {
 // HeartbeatStatus `active` under 180 s since the last heartbeat, `stale` under 900 s, `dead` otherwise.
 type HeartbeatStatus string
 
+// Info defines model for Info.
+type Info struct {
+	AuthenticationPaths struct {
+		// InternalTokenWithOnBehalfOf Internal-token authentication; not offered by this server (false).
+		InternalTokenWithOnBehalfOf bool `json:"internal_token_with_on_behalf_of"`
+
+		// PerUserAPIKey Always true.
+		PerUserAPIKey bool `json:"per_user_api_key"`
+	} `json:"authentication_paths"`
+
+	// AuthorizationBackend Name of the messaging authorization backend (`SameTenantAuthorizationBackend`).
+	AuthorizationBackend string `json:"authorization_backend"`
+
+	// DisabledPrimitives Subset of `cues`, `quotas`, `device_code`; empty here.
+	DisabledPrimitives []string `json:"disabled_primitives"`
+
+	// Version Server version.
+	Version string `json:"version"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -984,6 +1053,9 @@ type Me struct {
 	MonthlyExecutionLimit int    `json:"monthly_execution_limit"`
 	Plan                  string `json:"plan"`
 	RateLimitPerMinute    int    `json:"rate_limit_per_minute"`
+
+	// Slug The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration.
+	Slug string `json:"slug"`
 }
 
 // OnFailure defines model for OnFailure.
@@ -1005,13 +1077,22 @@ type OnFailureInput struct {
 	Webhook *string `json:"webhook,omitempty"`
 }
 
-// Outcome defines model for Outcome.
+// Outcome The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+// the execution's top-level `evidence` inside `outcome`, where the official SDK's
+// `Execution` model reads them.
 type Outcome struct {
-	Error      *string          `json:"error"`
-	Metadata   *json.RawMessage `json:"metadata"`
-	RecordedAt time.Time        `json:"recorded_at"`
-	Result     *string          `json:"result"`
-	Success    bool             `json:"success"`
+	Artifacts       *json.RawMessage `json:"artifacts"`
+	Error           *string          `json:"error"`
+	ExternalID      *string          `json:"external_id"`
+	Metadata        *json.RawMessage `json:"metadata"`
+	RecordedAt      time.Time        `json:"recorded_at"`
+	Result          *string          `json:"result"`
+	ResultRef       *string          `json:"result_ref"`
+	ResultType      *string          `json:"result_type"`
+	ResultURL       *string          `json:"result_url"`
+	Success         bool             `json:"success"`
+	Summary         *string          `json:"summary"`
+	ValidationState *string          `json:"validation_state"`
 }
 
 // OutcomeReportResponse defines model for OutcomeReportResponse.
@@ -1066,6 +1147,9 @@ type RegisterResponse struct {
 // ReplayResponse defines model for ReplayResponse.
 type ReplayResponse struct {
 	CueID string `json:"cue_id"`
+
+	// ExecutionID Same as `id` (the official CLI prints the new id from this key).
+	ExecutionID string `json:"execution_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
@@ -1330,7 +1414,10 @@ type UsagePeriod struct {
 // UsageRateLimit defines model for UsageRateLimit.
 type UsageRateLimit struct {
 	// CurrentUsage Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers.
-	CurrentUsage      int `json:"current_usage"`
+	CurrentUsage int `json:"current_usage"`
+
+	// Limit Same as `requests_per_minute` (the official CLI reads this key).
+	Limit             int `json:"limit"`
 	RequestsPerMinute int `json:"requests_per_minute"`
 }
 
@@ -1501,16 +1588,37 @@ type ListExecutionsParams struct {
 	// Status Execution status.
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// OutcomeState Outcome state, e.g. `verification_failed`.
+	// StatusIn Comma-separated execution statuses (blank entries dropped); not together with `status`.
+	StatusIn *string `form:"status__in,omitempty" json:"status__in,omitempty"`
+
+	// OutcomeState Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state.
 	OutcomeState *string `form:"outcome_state,omitempty" json:"outcome_state,omitempty"`
-	Limit        *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Offset       *int    `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// TriggeredBy What created the execution; `scheduled` matches scheduler-created executions.
+	TriggeredBy *ListExecutionsParamsTriggeredBy `form:"triggered_by,omitempty" json:"triggered_by,omitempty"`
+
+	// ResultType Exact match on the outcome evidence's `result_type`.
+	ResultType *string `form:"result_type,omitempty" json:"result_type,omitempty"`
+
+	// HasEvidence `true`: only executions whose evidence `external_id` is set; `false`: no filter.
+	HasEvidence *bool `form:"has_evidence,omitempty" json:"has_evidence,omitempty"`
+
+	// WorkerID Exact match on `claimed_by_worker`.
+	WorkerID *string `form:"worker_id,omitempty" json:"worker_id,omitempty"`
+	Limit    *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset   *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
+
+// ListExecutionsParamsTriggeredBy defines parameters for ListExecutions.
+type ListExecutionsParamsTriggeredBy string
 
 // ListClaimableExecutionsParams defines parameters for ListClaimableExecutions.
 type ListClaimableExecutionsParams struct {
-	// Task Keep only executions whose cue payload `task` equals this value.
+	// Task Keep only executions whose payload `task` equals this value.
 	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// Agent Keep only executions whose payload `agent` equals this value (executions without the key are excluded).
+	Agent *string `form:"agent,omitempty" json:"agent,omitempty"`
 }
 
 // HeartbeatExecutionParams defines parameters for HeartbeatExecution.
@@ -2005,7 +2113,12 @@ type ClientInterface interface {
 
 	// ListExecutions List executions
 	//
-	// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+	// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+	// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+	// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+	// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+	// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+	// (not just the page).
 	//
 	// Corresponds with GET /v1/executions (the `ListExecutions` operationId).
 	ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2034,9 +2147,10 @@ type ClientInterface interface {
 
 	// ListClaimableExecutions List executions a worker can claim
 	//
-	// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-	// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-	// has that `task` value.
+	// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+	// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+	// are applied before the 50-row cap, so a single-purpose worker is never starved by
+	// other work.
 	//
 	// Corresponds with GET /v1/executions/claimable (the `ListClaimableExecutions` operationId).
 	ListClaimableExecutions(ctx context.Context, params *ListClaimableExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2127,8 +2241,8 @@ type ClientInterface interface {
 
 	// ReplayExecution Replay a finished execution
 	//
-	// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-	// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+	// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+	// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 	// can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 	// 409 `execution_in_flight`.
 	//
@@ -2165,6 +2279,14 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/executions/{execution_id}/verify (the `VerifyExecution` operationId).
 	VerifyExecution(ctx context.Context, executionID ExecutionID, body VerifyExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInfo Operator info
+	//
+	// What this deployment is and which authentication paths and primitives it offers. No
+	// authentication, not rate limited, never contains secrets or per-user data.
+	//
+	// Corresponds with GET /v1/info (the `GetInfo` operationId).
+	GetInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUsage Plan limits and consumption for the current UTC month
 	//
@@ -2933,7 +3055,12 @@ func (c *Client) EchoStore(ctx context.Context, token EchoToken, body EchoStoreJ
 
 // ListExecutions List executions
 //
-// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+// (not just the page).
 //
 // Corresponds with GET /v1/executions (the `ListExecutions` operationId).
 func (c *Client) ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2992,9 +3119,10 @@ func (c *Client) ClaimNextExecution(ctx context.Context, body ClaimNextExecution
 
 // ListClaimableExecutions List executions a worker can claim
 //
-// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-// has that `task` value.
+// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+// are applied before the 50-row cap, so a single-purpose worker is never starved by
+// other work.
 //
 // Corresponds with GET /v1/executions/claimable (the `ListClaimableExecutions` operationId).
 func (c *Client) ListClaimableExecutions(ctx context.Context, params *ListClaimableExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3175,8 +3303,8 @@ func (c *Client) ReportOutcome(ctx context.Context, executionID ExecutionID, bod
 
 // ReplayExecution Replay a finished execution
 //
-// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 // can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 // 409 `execution_in_flight`.
 //
@@ -3244,6 +3372,24 @@ func (c *Client) VerifyExecutionWithBody(ctx context.Context, executionID Execut
 // Corresponds with POST /v1/executions/{execution_id}/verify (the `VerifyExecution` operationId).
 func (c *Client) VerifyExecution(ctx context.Context, executionID ExecutionID, body VerifyExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyExecutionRequest(c.Server, executionID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInfo Operator info
+//
+// What this deployment is and which authentication paths and primitives it offers. No
+// authentication, not rate limited, never contains secrets or per-user data.
+//
+// Corresponds with GET /v1/info (the `GetInfo` operationId).
+func (c *Client) GetInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInfoRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4535,9 +4681,69 @@ func NewListExecutionsRequest(server string, params *ListExecutionsParams) (*htt
 
 		}
 
+		if params.StatusIn != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status__in", *params.StatusIn, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.OutcomeState != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "outcome_state", *params.OutcomeState, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TriggeredBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "triggered_by", *params.TriggeredBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResultType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "result_type", *params.ResultType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.HasEvidence != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "has_evidence", *params.HasEvidence, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.WorkerID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "worker_id", *params.WorkerID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4656,6 +4862,18 @@ func NewListClaimableExecutionsRequest(server string, params *ListClaimableExecu
 		if params.Task != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "task", *params.Task, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Agent != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agent", *params.Agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5014,6 +5232,33 @@ func NewVerifyExecutionRequestWithBody(server string, executionID ExecutionID, c
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetInfoRequest constructs an http.Request for the GetInfo method
+func NewGetInfoRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -5593,7 +5838,12 @@ type ClientWithResponsesInterface interface {
 
 	// ListExecutionsWithResponse List executions
 	//
-	// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+	// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+	// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+	// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+	// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+	// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+	// (not just the page).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5624,9 +5874,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListClaimableExecutionsWithResponse List executions a worker can claim
 	//
-	// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-	// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-	// has that `task` value.
+	// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+	// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+	// are applied before the 50-row cap, so a single-purpose worker is never starved by
+	// other work.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5723,8 +5974,8 @@ type ClientWithResponsesInterface interface {
 
 	// ReplayExecutionWithResponse Replay a finished execution
 	//
-	// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-	// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+	// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+	// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 	// can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 	// 409 `execution_in_flight`.
 	//
@@ -5765,6 +6016,16 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/executions/{execution_id}/verify (the `VerifyExecution` operationId).
 	VerifyExecutionWithResponse(ctx context.Context, executionID ExecutionID, body VerifyExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyExecutionHTTPResponse, error)
+
+	// GetInfoWithResponse Operator info
+	//
+	// What this deployment is and which authentication paths and primitives it offers. No
+	// authentication, not rate limited, never contains secrets or per-user data.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/info (the `GetInfo` operationId).
+	GetInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetInfoHTTPResponse, error)
 
 	// GetUsageWithResponse Plan limits and consumption for the current UTC month
 	//
@@ -7736,6 +7997,8 @@ type ListExecutionsHTTPResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ExecutionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -7749,6 +8012,11 @@ type ListExecutionsHTTPResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListExecutionsHTTPResponse) GetJSON200() *ExecutionList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListExecutionsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8631,6 +8899,54 @@ func (r VerifyExecutionHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r VerifyExecutionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInfoHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Info
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInfoHTTPResponse) GetJSON200() *Info {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetInfoHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInfoHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInfoHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInfoHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInfoHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9525,7 +9841,12 @@ func (c *ClientWithResponses) EchoStoreWithResponse(ctx context.Context, token E
 
 // ListExecutionsWithResponse List executions
 //
-// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+// (not just the page).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9574,9 +9895,10 @@ func (c *ClientWithResponses) ClaimNextExecutionWithResponse(ctx context.Context
 
 // ListClaimableExecutionsWithResponse List executions a worker can claim
 //
-// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-// has that `task` value.
+// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+// are applied before the 50-row cap, so a single-purpose worker is never starved by
+// other work.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9727,8 +10049,8 @@ func (c *ClientWithResponses) ReportOutcomeWithResponse(ctx context.Context, exe
 
 // ReplayExecutionWithResponse Replay a finished execution
 //
-// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 // can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 // 409 `execution_in_flight`.
 //
@@ -9792,6 +10114,22 @@ func (c *ClientWithResponses) VerifyExecutionWithResponse(ctx context.Context, e
 		return nil, err
 	}
 	return ParseVerifyExecutionHTTPResponse(rsp)
+}
+
+// GetInfoWithResponse Operator info
+//
+// What this deployment is and which authentication paths and primitives it offers. No
+// authentication, not rate limited, never contains secrets or per-user data.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/info (the `GetInfo` operationId).
+func (c *ClientWithResponses) GetInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetInfoHTTPResponse, error) {
+	rsp, err := c.GetInfo(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInfoHTTPResponse(rsp)
 }
 
 // GetUsageWithResponse Plan limits and consumption for the current UTC month
@@ -11407,6 +11745,13 @@ func ParseListExecutionsHTTPResponse(rsp *http.Response) (*ListExecutionsHTTPRes
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12114,6 +12459,39 @@ func ParseVerifyExecutionHTTPResponse(rsp *http.Response) (*VerifyExecutionHTTPR
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInfoHTTPResponse parses an HTTP response from a GetInfoWithResponse call
+func ParseGetInfoHTTPResponse(rsp *http.Response) (*GetInfoHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInfoHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Info
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error

@@ -448,6 +448,30 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for ListExecutionsParamsTriggeredBy.
+const (
+	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
+	ListExecutionsParamsTriggeredByManualFire ListExecutionsParamsTriggeredBy = "manual_fire"
+	ListExecutionsParamsTriggeredByReplay     ListExecutionsParamsTriggeredBy = "replay"
+	ListExecutionsParamsTriggeredByScheduled  ListExecutionsParamsTriggeredBy = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListExecutionsParamsTriggeredBy enum.
+func (e ListExecutionsParamsTriggeredBy) Valid() bool {
+	switch e {
+	case ListExecutionsParamsTriggeredByChain:
+		return true
+	case ListExecutionsParamsTriggeredByManualFire:
+		return true
+	case ListExecutionsParamsTriggeredByReplay:
+		return true
+	case ListExecutionsParamsTriggeredByScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Alert defines model for Alert.
 type Alert struct {
 	// Acknowledged Always false.
@@ -536,7 +560,7 @@ type ClaimableExecution struct {
 	CueName     string `json:"cue_name"`
 	ExecutionID string `json:"execution_id"`
 
-	// Payload The cue's current payload.
+	// Payload The execution's payload.
 	Payload      json.RawMessage `json:"payload"`
 	ScheduledFor time.Time       `json:"scheduled_for"`
 
@@ -758,9 +782,15 @@ type EchoStoreResponse struct {
 	Stored bool `json:"stored"`
 }
 
-// Error The error envelope of every error response.
+// Error The error envelope of every error response (every status >= 400 has a JSON object
+// body, including unknown paths, wrong methods, 413 and 429). The same object is
+// mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+// official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+// read the top-level `error`. `detail` is always an object, never a string or list.
 type Error struct {
-	Error ErrorBody `json:"error"`
+	// Detail Identical copy of the envelope, for clients that read `detail.error`.
+	Detail ErrorMirror `json:"detail"`
+	Error  ErrorBody   `json:"error"`
 }
 
 // ErrorBody defines model for ErrorBody.
@@ -787,6 +817,11 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+// ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
+type ErrorMirror struct {
+	Error ErrorBody `json:"error"`
+}
+
 // Evidence defines model for Evidence.
 type Evidence struct {
 	Artifacts  *json.RawMessage `json:"artifacts"`
@@ -808,7 +843,7 @@ type Execution struct {
 	Attempts  int        `json:"attempts"`
 	ClaimedAt *time.Time `json:"claimed_at"`
 
-	// ClaimedByWorker Worker id holding the claim (worker transport).
+	// ClaimedByWorker Worker id of the current or last claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
 	CreatedAt       time.Time  `json:"created_at"`
 	CueID           string     `json:"cue_id"`
@@ -825,6 +860,9 @@ type Execution struct {
 	ID            string     `json:"id"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
 
+	// LastHeartbeatAt Last execution heartbeat of the claiming worker.
+	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+
 	// LeaseExpiresAt When the current claim lease expires.
 	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
 
@@ -840,13 +878,16 @@ type Execution struct {
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
 
+	// ResponseBody First 2000 characters of the last webhook response body.
+	ResponseBody *string `json:"response_body"`
+
 	// ScheduledFor Intended fire time (request time for manual fires and replays).
 	ScheduledFor time.Time       `json:"scheduled_for"`
 	StartedAt    *time.Time      `json:"started_at"`
 	Status       ExecutionStatus `json:"status"`
 
-	// TriggeredBy `manual_fire`, `replay`, or null for scheduler-created executions.
-	TriggeredBy *string   `json:"triggered_by"`
+	// TriggeredBy `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`.
+	TriggeredBy string    `json:"triggered_by"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -867,7 +908,10 @@ type ExecutionList struct {
 	HasMore bool `json:"has_more"`
 	Limit   int  `json:"limit"`
 	Offset  int  `json:"offset"`
-	Total   int  `json:"total"`
+
+	// OldestClaimedAt Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed.
+	OldestClaimedAt *string `json:"oldest_claimed_at"`
+	Total           int     `json:"total"`
 }
 
 // ExecutionStatus defines model for ExecutionStatus.
@@ -875,7 +919,12 @@ type ExecutionStatus string
 
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
-	CueID string `json:"cue_id"`
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison).
+	BodyReceived interface{} `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire.
+	BodyReceivedSha256 *string `json:"body_received_sha256,omitempty"`
+	CueID              string  `json:"cue_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
@@ -974,6 +1023,26 @@ type HealthWorkers struct {
 // HeartbeatStatus `active` under 180 s since the last heartbeat, `stale` under 900 s, `dead` otherwise.
 type HeartbeatStatus string
 
+// Info defines model for Info.
+type Info struct {
+	AuthenticationPaths struct {
+		// InternalTokenWithOnBehalfOf Internal-token authentication; not offered by this server (false).
+		InternalTokenWithOnBehalfOf bool `json:"internal_token_with_on_behalf_of"`
+
+		// PerUserAPIKey Always true.
+		PerUserAPIKey bool `json:"per_user_api_key"`
+	} `json:"authentication_paths"`
+
+	// AuthorizationBackend Name of the messaging authorization backend (`SameTenantAuthorizationBackend`).
+	AuthorizationBackend string `json:"authorization_backend"`
+
+	// DisabledPrimitives Subset of `cues`, `quotas`, `device_code`; empty here.
+	DisabledPrimitives []string `json:"disabled_primitives"`
+
+	// Version Server version.
+	Version string `json:"version"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -991,6 +1060,9 @@ type Me struct {
 	MonthlyExecutionLimit int    `json:"monthly_execution_limit"`
 	Plan                  string `json:"plan"`
 	RateLimitPerMinute    int    `json:"rate_limit_per_minute"`
+
+	// Slug The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration.
+	Slug string `json:"slug"`
 }
 
 // OnFailure defines model for OnFailure.
@@ -1012,13 +1084,22 @@ type OnFailureInput struct {
 	Webhook *string `json:"webhook,omitempty"`
 }
 
-// Outcome defines model for Outcome.
+// Outcome The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+// the execution's top-level `evidence` inside `outcome`, where the official SDK's
+// `Execution` model reads them.
 type Outcome struct {
-	Error      *string          `json:"error"`
-	Metadata   *json.RawMessage `json:"metadata"`
-	RecordedAt time.Time        `json:"recorded_at"`
-	Result     *string          `json:"result"`
-	Success    bool             `json:"success"`
+	Artifacts       *json.RawMessage `json:"artifacts"`
+	Error           *string          `json:"error"`
+	ExternalID      *string          `json:"external_id"`
+	Metadata        *json.RawMessage `json:"metadata"`
+	RecordedAt      time.Time        `json:"recorded_at"`
+	Result          *string          `json:"result"`
+	ResultRef       *string          `json:"result_ref"`
+	ResultType      *string          `json:"result_type"`
+	ResultURL       *string          `json:"result_url"`
+	Success         bool             `json:"success"`
+	Summary         *string          `json:"summary"`
+	ValidationState *string          `json:"validation_state"`
 }
 
 // OutcomeReportResponse defines model for OutcomeReportResponse.
@@ -1073,6 +1154,9 @@ type RegisterResponse struct {
 // ReplayResponse defines model for ReplayResponse.
 type ReplayResponse struct {
 	CueID string `json:"cue_id"`
+
+	// ExecutionID Same as `id` (the official CLI prints the new id from this key).
+	ExecutionID string `json:"execution_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
@@ -1337,7 +1421,10 @@ type UsagePeriod struct {
 // UsageRateLimit defines model for UsageRateLimit.
 type UsageRateLimit struct {
 	// CurrentUsage Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers.
-	CurrentUsage      int `json:"current_usage"`
+	CurrentUsage int `json:"current_usage"`
+
+	// Limit Same as `requests_per_minute` (the official CLI reads this key).
+	Limit             int `json:"limit"`
 	RequestsPerMinute int `json:"requests_per_minute"`
 }
 
@@ -1508,16 +1595,37 @@ type ListExecutionsParams struct {
 	// Status Execution status.
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// OutcomeState Outcome state, e.g. `verification_failed`.
+	// StatusIn Comma-separated execution statuses (blank entries dropped); not together with `status`.
+	StatusIn *string `form:"status__in,omitempty" json:"status__in,omitempty"`
+
+	// OutcomeState Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state.
 	OutcomeState *string `form:"outcome_state,omitempty" json:"outcome_state,omitempty"`
-	Limit        *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Offset       *int    `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// TriggeredBy What created the execution; `scheduled` matches scheduler-created executions.
+	TriggeredBy *ListExecutionsParamsTriggeredBy `form:"triggered_by,omitempty" json:"triggered_by,omitempty"`
+
+	// ResultType Exact match on the outcome evidence's `result_type`.
+	ResultType *string `form:"result_type,omitempty" json:"result_type,omitempty"`
+
+	// HasEvidence `true`: only executions whose evidence `external_id` is set; `false`: no filter.
+	HasEvidence *bool `form:"has_evidence,omitempty" json:"has_evidence,omitempty"`
+
+	// WorkerID Exact match on `claimed_by_worker`.
+	WorkerID *string `form:"worker_id,omitempty" json:"worker_id,omitempty"`
+	Limit    *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset   *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
+
+// ListExecutionsParamsTriggeredBy defines parameters for ListExecutions.
+type ListExecutionsParamsTriggeredBy string
 
 // ListClaimableExecutionsParams defines parameters for ListClaimableExecutions.
 type ListClaimableExecutionsParams struct {
-	// Task Keep only executions whose cue payload `task` equals this value.
+	// Task Keep only executions whose payload `task` equals this value.
 	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// Agent Keep only executions whose payload `agent` equals this value (executions without the key are excluded).
+	Agent *string `form:"agent,omitempty" json:"agent,omitempty"`
 }
 
 // HeartbeatExecutionParams defines parameters for HeartbeatExecution.
@@ -1687,6 +1795,9 @@ type ServerInterface interface {
 	// VerifyExecution Accept or reject an execution's outcome
 	// (POST /v1/executions/{execution_id}/verify)
 	VerifyExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
+	// GetInfo Operator info
+	// (GET /v1/info)
+	GetInfo(w http.ResponseWriter, r *http.Request)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(w http.ResponseWriter, r *http.Request)
@@ -2459,6 +2570,19 @@ func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http
 		return
 	}
 
+	// ------------- Optional query parameter "status__in" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status__in", r.URL.Query(), &params.StatusIn, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status__in"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status__in", Err: err})
+		}
+		return
+	}
+
 	// ------------- Optional query parameter "outcome_state" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome_state", r.URL.Query(), &params.OutcomeState, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -2468,6 +2592,58 @@ func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "outcome_state"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "outcome_state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "triggered_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "triggered_by", r.URL.Query(), &params.TriggeredBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "triggered_by"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "triggered_by", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "result_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "result_type", r.URL.Query(), &params.ResultType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "result_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "result_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "has_evidence" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "has_evidence", r.URL.Query(), &params.HasEvidence, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "has_evidence"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "has_evidence", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "worker_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "worker_id", r.URL.Query(), &params.WorkerID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "worker_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "worker_id", Err: err})
 		}
 		return
 	}
@@ -2541,6 +2717,19 @@ func (siw *ServerInterfaceWrapper) ListClaimableExecutions(w http.ResponseWriter
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "task"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "task", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "agent" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "agent", r.URL.Query(), &params.Agent, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "agent"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent", Err: err})
 		}
 		return
 	}
@@ -2788,6 +2977,20 @@ func (siw *ServerInterfaceWrapper) VerifyExecution(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// GetInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetInfo(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetInfo(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsage operation middleware
 func (siw *ServerInterfaceWrapper) GetUsage(w http.ResponseWriter, r *http.Request) {
 
@@ -2978,6 +3181,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/health", wrapper.Health)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/status", wrapper.Status)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/info", wrapper.GetInfo)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/auth/register", wrapper.Register)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/auth/key/regenerate", wrapper.RegenerateKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/auth/key", wrapper.RevealKey)
@@ -5409,7 +5613,21 @@ func (response ListExecutions200JSONResponse) VisitListExecutionsResponse(w http
 	return err
 }
 
-type ListExecutions401JSONResponse struct{ ErrorJSONResponse }
+type ListExecutions400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListExecutions400JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListExecutions401JSONResponse Error
 
 func (response ListExecutions401JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
 
@@ -6577,6 +6795,44 @@ func (response VerifyExecutiondefaultJSONResponse) VisitVerifyExecutionResponse(
 	return err
 }
 
+type GetInfoRequestObject struct {
+}
+
+type GetInfoResponseObject interface {
+	VisitGetInfoResponse(w http.ResponseWriter) error
+}
+
+type GetInfo200JSONResponse Info
+
+func (response GetInfo200JSONResponse) VisitGetInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInfodefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetInfodefaultJSONResponse) VisitGetInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsageRequestObject struct {
 }
 
@@ -7009,6 +7265,9 @@ type StrictServerInterface interface {
 	// VerifyExecution Accept or reject an execution's outcome
 	// (POST /v1/executions/{execution_id}/verify)
 	VerifyExecution(ctx context.Context, request VerifyExecutionRequestObject) (VerifyExecutionResponseObject, error)
+	// GetInfo Operator info
+	// (GET /v1/info)
+	GetInfo(ctx context.Context, request GetInfoRequestObject) (GetInfoResponseObject, error)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(ctx context.Context, request GetUsageRequestObject) (GetUsageResponseObject, error)
@@ -8126,6 +8385,30 @@ func (sh *strictHandler) VerifyExecution(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// GetInfo operation middleware
+func (sh *strictHandler) GetInfo(w http.ResponseWriter, r *http.Request) {
+	var request GetInfoRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInfo(ctx, request.(GetInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetInfoResponseObject); ok {
+		if err := validResponse.VisitGetInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsage operation middleware
 func (sh *strictHandler) GetUsage(w http.ResponseWriter, r *http.Request) {
 	var request GetUsageRequestObject
@@ -8236,251 +8519,279 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cttGnjD6Kl3ccyqkl6QoWfZJpNo6x5GdxDO+HUueTO0wRbSAJtkR2M2gG6I4XlftQ3zP8D3YPslX",
-	"/ft1Aw2gQUKy5cQT/zEZCwT6+rtf3/diuVpLwYRWvZP3vTXN6IpplsFfZzl7/tT8I2Eqzvhacyl6J+Yx",
-	"4QnpR3HOZhH5d3J4ROIlzWhsPhyMyTtxJeRGEJ4oQjNGjifHBF4WUs/mMhdJNO4Ne9wMtqZ62Rv2BF2x",
-	"3knPvMST3rCXsd9ynrGkd6KznA17Kl6yFTVr0du1eVPpjItF78OHYe9ZvJQX8oqJwFJTzoQexUupmCAs",
-	"XkqizZukTzVJGVWaHD72Fk+0JErLjA1aFghf33Z9NyzOzYJCh1n8CEf67t3zp4MxeUnTucxWLCmOUGeM",
-	"apYQqoiQmsAhtiyRuRFvf5I/y+yKZcE7rxzkBt4jvG0J+Pvt5//7mRRznq2eMqWzPNb8mjWX8jJXmlwy",
-	"wm5orNMticy40ZBIvWTZhitG9JIRxbJrlhEq1Mbc6/FkQqIYR6dwOG5dJSguGU1YVu7i7yO7nJG/nj07",
-	"aD/Cn5dMEMWEJlQksMbipsiSKkJJnFK+YtmQcE1WZpcrquMl6bNUGSR6SCKDQOX9yo1gWTTYsQFczeh5",
-	"snPZH8wtqbUUigHeP8symZl/xFJoJrT5J12vUx7D0R38qiTgWjni/5Wxee+k928HJTk5wF/VAY4Gs9RA",
-	"3/xAmLhmqVyzMZyf/ciM+SRlGUy9zuSaZZrj4mhsiEvKkoWBqfohP0k3dKvInKaKmXOxW72UMmVU9D4M",
-	"e9QMO8PnuxcOC7gwL34Y9mJEwBmFJRnsNP/qJVSzkeYrVs7ljnXoqNnJ+57I05RepswhQePVCtJ2+QBf",
-	"azxeMaXogrX8pmlCNd0xvrz8lcW6N+zdjBZyZB+a6x6/pZuXdmxzTeyaZVxvOx3huXsZAc2Rg3/0gD4U",
-	"JL9Gt7x78uYrd+jtZ1gFispl/VLf24chQtYLrkLQZX6Cf3HNVqrT/syQdg6aZXRr/k75imvvFrjQbMEy",
-	"85OczxVr+U1LTdPQT7WTs8t0H7j5isFbd33uXRwT+QquQcxlb9jb0EwYSDHHxzWPaeoNU0JRiRXeELGh",
-	"Heb2rtlsTnmaZ8yszsw1t1QDnsPtyFzHcsVmBm1krttn+ZldLqW8OmdxxvRbS6Fa7my2wZdnCt5uUobH",
-	"xySVG5bFVDGyZDce1x8SIck6Y3N+M27icejo67OFzvuMpuklja9aidQ6Y4YdDAm7ZoLMZeb4apwzZRZS",
-	"3SZSd9xxknAzFk3fVF5pHGNjUSumlzLZB9Y/XVy8eYlvfhj28ixt7uGVoYAp/ydLyLu3L0ifCsJWa70l",
-	"RhIgC8qFItFBNDglhtTUd0c2XC9lrgk1X5u97iF4tUswSyo2MyyOZtc1PBfrPIDwdznVugSnM0rsOMjg",
-	"ze7MrWZbkrCUm3/s2GPodmiavp73Tv7R/Z5+qa/rKZvTPNUg00ZvXp9fRM01GBDJqFBrmekWScuIm5dG",
-	"ntKnhIotEVKM8KavaWo0AUWOj45IPyoGQtnFfLNmMZ9zI7ZqEHi0XJOUXbN0CMNyoXjCSGxvCCWZxgKD",
-	"4LfUet1XAwM9p8RBBkIZYiYplmMGXdGbF0ws9LJ3cjT59mEXcAsAko6X79ZvZMrjLa4IDrh30kupZsqQ",
-	"37rEZ/dt7ivJU5aRRFrgJxmL88zMRmRs/sVEzBRZcaVYQjZLnjIjBm6oIonciPFURDhLROY8Y4pIkW5h",
-	"8JVU2oxmAM9+Xo44JBL+a0TOjMUySxRZyg1ZUbGdig3LGFFXfL1mySmJzL/c8EIKZr9S+Yopd4WC3Wgy",
-	"z3WeMW+aUxLRNI2mwtzjaM7TVOHa6utRRKYJU9rMovTQjArrP5xMyBqJA/6/OexRvh5Pjbbl2IxZoGF2",
-	"7rhpGuZRZ0aQfst+y1mIx5faycn7CmQ8ejTsrbhwfx/uo0LlQEHCg4to41oo7PtSnCek1sXBxg6N7soM",
-	"95EiUSF1jfIVKLiMpLAd0v/59du/Pns7O3vx5PnL2cXzl89ev7uYnT87e/3q6fmQWGAm300mA48Jtgkg",
-	"bvUNsa26sNZzMbhXqL4Blq61oTHNjV34atM3BirhRUVimQvNMtKfkI1RtIQhv1ajSoI78uXzoOiOWtT7",
-	"/cJ644U13aaSJuHlxzn7RhFECE3sq94CO8vglqgkszlqa92UEk3VVevC3HK+USQyL0ZI5IeEzw3xvz2j",
-	"rkFHIewX52sXVN9OeYbDAhh2AlNYnC+m7y7SB8CzId+3bbIF4EEbOctZK0WKPVGxG+evSjVN5v/WscQ+",
-	"MJsoz9JoEOaPp0SuUezxpbQK+2zwZCDPs3x9mwX73LO54JfAKUZZLsga3jl1JAkFGMv8gqupjNRBd3aI",
-	"XV3BO8F/s9wnVywjNM6kUoSmKVGa6lwxRfrHk+9IlORoC2EzB8YoutR5SWNiqwXlGet+cK/FD/hJ21VX",
-	"5Lz30x5bUZ5OeycEdk+mPXvj5pE5GvNoTXPFzAMwlHwIH6vT0xJGk5SLHezmHH8gRgkobForuiUbyjVA",
-	"FdeK2PEInRtC7QRjIi2ZJpdsLjMj9UzFJTNvKhLVdMXIqhMrRoWRUYhbG8oJK3rDV0ZUeDw5/nYyAW6O",
-	"Dw5bCZfHD1rJ9pPskuuMZlvyl/PXrwiidquoX4Pc9x+iMXklyat3Lzyd87QUfchL/j1RLOOoT+3XFPay",
-	"hozpbNsdxN6a1xEzuwLZit7MHO81cPTQQJUhSHI+n624yDWD5/84HJJHQ3L46JcWIHNkfx9ZPrfv2QXW",
-	"9JZu+7woPtmzQYsx4RX7Ro3uc//N+6rtkF9VQNufx9LEwHpqrMjy1OJU2/nROVOKS9HKk3TYo/JaoGhB",
-	"FH5v/SnzTK5A4k/YNY/ZKJYJM4tODXqv6ILHJOXiar95BacNLjtnuzlnF37ZqzGvW7Csu9mAb8ubjPaV",
-	"zECa3eEsUsSuhVxuaxpmf0VFbng5qHGowa1TulWE3cRpnrRKwzxA+MIuvnFooylVepblovVoOrPl5g/s",
-	"phi6hjFGGy0kR9iz5RCgBACbS4bEXG7KzHHJjKAdcmj+iZyIEumA2ojAcANmi3fbxUfxeCAKXxnxPv3J",
-	"qSmkb7irVfikYIM7qFEFr+zIIeGbXLShqLVZl6daaKh9Lgz+cbEgZk7O1MAcecYMR2KJE7ztQaswkt6W",
-	"XcI3IL3upXY5O8cX68y1I0sd9vJ1cmv6+PHctI2RWqiwrBMsaWATUEyTvuE41zQ1Epxh+AZ4WsyPzi0S",
-	"wDWNRjgugAQjRSbOk0rknFDP5l2sxznPFaHgUb69Ug0atOX0/pqKq/Yv0IOZYckuff0aMcAjsx4x92G9",
-	"ypwqlK52jxVnkuO2O+hYhbVW4KhFEHjKNOUBs/ATpA5prggla7qAWzAkr1TRSV+wTWGBHDT9LP9yIkVp",
-	"gym8kjWxIl5Kc1AGiqPa2xH5LTdkrIgMCtMlLyihcG92mgRfv/UshaO0xh/MY/+y7YRxzvaM2N1AtMMu",
-	"1BDfvlQp64sQff5MQsZXSaCrJNCdgVs3PMixS5Z9ZcS7GHGFVDYpcZPLBHhCCzMPm+7jnN3CaJ+z3yEK",
-	"B5Z4qxicErVaIiwViakAERVEywhFxOggQlU2OiVRocxGBxHqshGEiJqPjIbnK7PK6nh6yXjmqYRzLrha",
-	"opLhnKvUxTfiVAYW3EwG4jB6J+RtfQomnzOZsDcyTXfE6az57IptQzaldIv0NaLrdSavYUs2SPKKbUFW",
-	"vqYcMDPIFsHm3W3g8Pc3XGkuFrNcsSzAoCHEtLFEc9qgaePHhMaAkWSzlAoXHlNh4ycyds1oypJwUKI1",
-	"ps32Gd2ssU1mGNFBDq4PD2iulwd2gOgU4abLnrsxg/JyHU+oIYEdJgTt5betVkY0F85imbB9QcfmnVPy",
-	"eHR49K0fsd2Plyy+8ixhEPg7xIhfLq5pypOZN0002G+E9Fe1b2Nt0M5u1jxjasZFu5kmF5qnKKDKhBH7",
-	"Cem3OeFrEXXByJhomk8mD+Pvn5w/m717+wL+YggkuK3/18z1H/iWt1F8Mdp/OI0lDP297j6ukvg5qrNm",
-	"IkH+BDg8UwxYmgNdQ4W8UIM1LCJEhIx68abVfyOs5wZDljxLjOH3gxDj3yPQmeneghXnegcMfHxwmUWc",
-	"IrzM6jOQowCBU6QPUY2jmCqWECOLqEGFCFhDVJUKlHezUwqGaZLK0VGxJWaQXZPc8iwzFjN+XUiLNVSB",
-	"nRriNyTRv08mJ5MJEN7V/k2GSJ0Duw3lGsGu+DQAVt1JnYEHWGo7MOBhhuJ9GtPI6nK8aVxkfiAqphJN",
-	"bwAFvZL43FmlmuYO5obcG8P/vUwCsQ/weeta4ZumbBck9y9pvOSCjTJGEwM+RAl6xWYQsGu+GBI2XoxD",
-	"mUQBJNKUpwEp6w3G3CILBd6AdAy2EQFIGcBihAmdbSEYYJ3Jy5StIMuik33ADGUNVAGZ1IvQry7tp3xF",
-	"Rbl5+95p21K5NmKRpfZzztLE3DkYtdySkaSfEHzHDthO5308qSEhXTFCMaTvp4uLNzYgYkxer7gGt4pB",
-	"RcuAIURCyJlVMiKzLJ9njCzJ7xJlZuCkPLJWKCvNgVU4g2NpbueFtF7VXyUXLEEffjSOHIBdymQ7dsra",
-	"2EwZDUkEFqoxGsWCp9d6s2/wOtzwP8BlVfKPdtMd3Maec7jmCRNxSOzONJ/TuJrV8KFV1UVA3Uu02Y1m",
-	"maBp13yVT5h8ss5kksdt/IJp5AkGFJ2jK6ZZxllCIm/V5kozpvJUGyEmIjLzQpuj4tCiu3sC7ehAKt53",
-	"ft1lJnV93wqBe19X+WpF0Qi1912P2hhM77KeRkhcCR6VpVaOpbrpco1DD2greT6NhVWhIYgYe6NMAwTv",
-	"acN755yjiihJ5rTFQG1l1V12r72H78a43M7QVRRwMrr8S7KUKcixoEOA87ZfD+AbjDvN+lH5bQEGbKWq",
-	"jzoKYHUzj67u/8Ijg90MiAXhbLoR3U9ODgY+4dEVP9RASMGC/sOl1utZG2N9QZUuIjILz6Hlrr0uVuyQ",
-	"P+Hdu+dP270HFqQ/6mIwytupfSE6/LOjwS7QOfZC0u2HdyetaCF1RvWWmSFVoTxcI89xRRKjxeAJGwag",
-	"sy0XCzQK3NHrgcBwC5eH/aDFb41GASoK7sVVESSwM06zINU1g4D7eKbyOGZKIeezz6zh2DxDIa36XkXZ",
-	"t4Jb47m1QkJIDWCEDSAxuqJd3Lgbw1yndGsWlclVcyPPE6f+loZMveQK5HUb5NRpnkbkfG0eoZlIbDgR",
-	"qJ6kn1k9HP6aQ0xbOMqqHZBC0namP5JCdjPiFTzQ9+vwxQII9GUAhyLc3sxsz4JLSrfeDZsjKGLORi4Y",
-	"rXQRdLqH23uJdiYQ1zMICh+MT4KHJdev85fKjdRYWJN2loi/y2lSxc3asYd4fUWGCBDaCu2ro4zH/3aK",
-	"Qj8xmulLRncl1dbS7O+co2QkQYNNM6BroUTSDfn3SqpSzdCzXz8KpiDV5q3liO88nk+WS7IzVGBJ1Wwl",
-	"sxDFRg+SORajbVr9nYCfKQo7EO7Z01Xx/bX4u7wd7TzdXTZgi3P4h2VDpfPJekjxV/jnLGM0gaoAkD5i",
-	"1AEca1YiZ5d08x/4LsvdDjmXt1hOBdtU8tR4Eja47OZEr+RmPzLcGxOw/vEKLxh/KppcmToEL15uc2uQ",
-	"pePKmDdN+jFVbKSYUFzzawzUcDD25vX5RW/Y+/GZ+e+bd/DfJxdnPwXB4SdGU718I9M0pH05o5cXYJiy",
-	"jCwdUUWHYCCDP86ZmgEfibdxysIoCT/NkjxD2Wqlwq/5gUC1a1M207f0ieEKO4ESeqZmdCE7kAUvOsH/",
-	"MHidcKT/f87yAMF7BkaXwmxjlP1Lww+4TX5unKSH5ZfyJpTLlXC1ptpAX6EC/CovW6Jq3XA2LjcoQ1tF",
-	"wUhAkUd7oprQ0z64zRZGK0JgCidd18LXajUhAoFAmqZsVuVOtaFLsloZXUhNrLQCAt3DyYSoFrNsy4W2",
-	"E811gT07Kxj4mPZh2PvNAcj+jxCWAGazax4z1e2zc/d20C+0hHe2wIoWGU1avI2GlyhNV+s70+xrlilr",
-	"lKo5vaVQmgpNosPxZDwJm5oRKDru+Gf7cos7q1yLvy/vWN2ttKP1uXcDbVBQA8kca8QVcXUe+eQeAQPX",
-	"VcKVTwrcXcmrnoV+I3XjeM3bGvZuRuaL0TXNwD1qPn39196wd24/fec+NcgqlV5krAITME/dz7V3dHTV",
-	"/QJnnvBPOmCbWTCSV/Y8jeZtCUdxrixxkeop1L37dkLUqQ19x7oUhh5YsCeICKekdlFt5LmyNTPk3a7k",
-	"FX5Z3kgNZIvrcac6dBBWnEo7lP5cIs0Oht6NAWGwVGsSCM4EKQBpCunEtuoH9eG8fhth+g5Mtvgq4Db1",
-	"6n/U75z03/5wRh4+fPjdYFiJDPKWH6F+wcikQ/Ejf9stJ40zt4W5uYg2kouEZbhvoriIWXkYxfKHJAL8",
-	"dm9/ZxjUkEQJo0lUFvwLRrE5wmDeDdLwl0GtF/eXs9kOjap8SwWrY9q7dkZGt2Nz/uErtpFxM6xB1Rzz",
-	"B/DqVqLDy8h2NK8+efOcXLHt7ui49tQANdNLbrQ3oZct/l+Rry5ZRqgiUa7ogo09wQdiE8N7M0phszZX",
-	"U4OFqdPtLJCtEJCpUiqCG8qotlc3W7PMZiJ3UXDhiOzA1RseNqGi7eDad9G2suD5NAAihGll4HzTUlG7",
-	"b++UIbYz/JNdxB18ffbs3ABulp2rbinH1RLI6WdnmyXtMC+GNltzx5vHhHoVmOKcEYyKpSmxFvFqFn9R",
-	"UHL/rN451pSSty+IXlIk1vyaKUIhmGXsoniNjnpKzs/f/jCyQY3dQtKbp1y6JFqCfT6nv94Jc7fyLaJj",
-	"uKNnG+1EHSKrCouSHd6JYRUns7/eX9pP9y24UHYFgFbto00jEZTKK1KeDGVVTOggCXdGLLe2VmuNw44m",
-	"XDbcRB18VOfwLpwiVSFt5S2DeNvklNAym+KjywQ1dts0pNsF7bifc7dPJxrU/WBoPq+4wYr8icpbISdY",
-	"S3XLkKDxli2YYIb+f4qqls1iUxm75jJX9p1Zxq7lVadAw+AU7QOGzrrc21/ZtlPof/v6DcO7xeLtkC0D",
-	"7F5sxzu4xdEWdL/9qurV4z7y3LnSLGsNrG9hpK54NiUQSkPgNUKTJGNKkb6NrwlE0x8dlfJ2hwh6nH73",
-	"ym+dJ+IM6xABqq5mkZF4T4layo1A7calcXVNEIERy0qm8FYHLagAvV3bXKd0+3v4FPZ40c1IMuMLkHWY",
-	"X32eKrLg10w4xdSwpy/Xa2Fd1vfjsKifcgsEyEwXwkILnt5TdKaT8yqFTyeTLjFX1cBOb4BHnb73Bcfa",
-	"zRS1PodHxxNyudVMeXWvSB9Sdtz3My3lLKXZIliY4Q5CqJMnb38k1UDOW59ILbDT+/7wNt/vq4PbSr0H",
-	"d6mAu1OsrkST3vI8WkTyMAaVCdENxKkVG6v45AOO7noUvle/rIN5oPL6sDH3nsW36LqBHeyoSVZWUosq",
-	"qQjNve4kHYG9t0/6cOzX8jm8ZYr9h+CpXDOadpUVAypTSs34N9qw/jIcyTkRjMJwzTJIoIjleuu5YjsQ",
-	"rpbw/Z+XWz8TNRdFLmot2xLWHZl3nBYUEnZva+EDGed287TIKyEwPffKCNSjo3ckohahcc2sLN+YTi9b",
-	"Ndo4C+mTDVN8nDPojiIkMV8QdrPOMNc1OKpZ0j+lCNzi8yevnkB+HOjZ+XqdchYWoLr0BnHHhu1B6jXs",
-	"MJq9WMuuc2+hDaHDf37+evTt48khMTQebsEKaliOu1YHPZIiZlh50izCVup6d3HWMRw86Jus3gDpPyKQ",
-	"mwLh8VSQ6P+LyIrGmawW9vaaQ9UXWdjgojF5IrZ6ycWCQL8brqopvE4wizqtfw8cwOnBsRiIqBXsfHdx",
-	"1nESCyh1L5w5eFLdHdbOBw3Kq5sf3B+RwtaS6lAt0fy6C7zqjTrM2tDEhQsLGiyK0pCtpq1Wh8KeRPaj",
-	"Y7IsKkf+5eeL/TusDrhL40IFoX3RbSasyDkVSS4yRuOluXMMek149SFcqg33QcdUjd7Z8IGOSaiBYINh",
-	"Lwm6TG+RinqeX664LnOun5kT65qA31Vx/lx2BH95Oy8/vOn2XNz7rn1w0d5W4ye58aNwaMZIEWs8Js9X",
-	"q1yDAIOlO4AUWHZXZC8XnpaG07u8uXcQ2VMtOx7OQgfnRjP5hWVbJO+GVhU1wqlI/NKPuYiXVCzMyl3b",
-	"vyu2xV1lzJyGS5w5PjraXWzt01Q+h1LnGI0fM0xZNcpRKUAJKUZmA6egay6lrTUS2RR7LKZirdlGmNxk",
-	"BsEF6RdMArup4FfvP7TUDfwMJdK7FEOvm+u9Y/F+Iv2yUkmcMprZKrGdq4nVS5/fb62wtrv/wcClvfoV",
-	"E7qkziq/HFlRRdMrVjD8jyx8bq07RfVTI5HZl0lfMUais5yN28YrqsbfSxmzyl0XtcxWdGsuuQVu/wCV",
-	"xj/RHfrl0bqtrVZhvMPCIidlGnqjmCc+IqWxCw+vb198DIgaWPTJdYA8OiLR30B4BPve0EWYuH5L3+C3",
-	"35hvv8Fvv4m64fGnLGrerFDe4I7Im1x+pcegajyIxsuiABRqbB4h51qVsnSRu31qpeyCC/GFkLai8++Q",
-	"GP8J7adFOqp7xZCYNc2oZmX9dZc06N75dLbTP6T98xwzcwvXRd8wsUL67Ab7ni0zOLjOchGDMKsleVTR",
-	"Z+8Yn1EH/1Y9y74xs1Had0zEanj+P4lz3nniG4v8pXXHL3f4QSq+6OBdg/e8iOaHzm/RtDftRSiyKMJ1",
-	"p/tuUWlesU1RwQ3VmZ0G9Ttf+8sdF17NiLyDW63eJ3F3JeV3zuBZM0zzNOViMVuzjO9vFgmDfI+fvMEv",
-	"sDaA6vTlWY6x+NUEhr2fla0QPAjv9ulr9zIkZ3TeYrm3DtGHnUZ8SzV7AW9DMiyYAMKgXyYFLLVeq5OD",
-	"g4Sq5aWkWTKOc0bXfEz5gb23Dj5PG+ZYu+jiOIautGUl76845MpGqytvhbIqgDTNEHSrZplBO1erNVCr",
-	"WSQtFRQSuq3Hw767OCMQjNnIx25NxW6zyn/k6E2bARSDNbsZ1vfdenxneSi7gra0SH/K1hlDlkVTTsGV",
-	"EO2I0d0VacuymAk9g5KgwTf23Jr7sHOUdCn3dqgQZSuVFlHfRbRtsajaFlpP+FmF/lTP+aPOx74RdC2V",
-	"FzUmZgRyYFN+b8BwnskcChFoSQ5JwmK+oumQZEwkzEo9lMxTSTXpR8fjSTQ4JXZiEk2sEuKnEP9HJcYf",
-	"A7pD4t8r/AVrLaENByOcZxYH7wwFzV82PE1n7CZmLGlEfLfFftlb33vZlcMPbya0gFYYee2xmVqlMQz/",
-	"azkaDDJsqeOdx2bq8M+1fRcj+Z8FavPWll0S3Q5kosoToqJTc1QlVVGgkiDCRndie3fC2brVkqUGIq6A",
-	"ds/ysJfXSqbKyIBs7WVLxTRNWfaNIk/ePB8ZZfQyj69YNX3nMeRSTbAshnVv4HctST02c1ndLksh9NWw",
-	"trHQ0fytpt1XD2Zlbf9dNf2X5v1GhERbrdymjaB1Abc3OuBSdjdzgwS3cOe0nYt9GSxS+ZPcEEps1Mo8",
-	"T/0qPS50+MRl1fULWKKKNOvwDIZTEdlDnDVK0+Fjr0Sd97QsT0f6rDALoBloKsrG8qli4Vo9g6HL649I",
-	"P1zlZ1DtvWyT+gLL9Z7WCr3VFgvGTjNn0F/hn/0bXEP34Pr9Om/3aPfbqL+tEL8t5AlP5a3rjN0clG/B",
-	"jWJICr5x6uqRfZxhwlbT+zTJNh+6nMPvcZl+6kL3A9kjf+yxiOAwO3MUOgagN2PKa9bizVKxGHrHPD4m",
-	"UAkayuUu2c3uTjK7Y9GDKy6Sjms1rqlIUptWWw9K8/xEe2LSipTPWTfXbD3PNJgn2zXTCAPSDWHmtnRg",
-	"LfCMr5jTALHAbjHNLap92QIZMMeufN6flzJlzos0LJE8LEhUmtl3bVffOKz25QWuZljeeeD02mHHqzrV",
-	"YgT0Yalekw1PGX3QKVfaXIh7/7Tq77Xk0bwVCpXsDpWVw93Vm4AnpI+VY3HwUohcsox1aQ7deledzvPu",
-	"VbzQognFke5YhK0yR3XA9rWHS2x5ZS061deyNGlff3Y3bHM5iJd5xvX23Ixp7Z+MZix7kodSoZ8Il2pN",
-	"+i4P5X/++39H0MuR1mObYKFw4jBkeZZLrde9D2Z+LuYyaB8x0zgvpiIPHsQ5Uw8ekH7R30VmEBI5KvNY",
-	"f5WXajAm4Dabc0xthUgyRaiYigcPCsb14AGmonJFGAd/WRGCgmYFxRfCq53jyt+iKZySdZ6m5MEDPNkH",
-	"D06nwiCeLT/Ql9Bxxqu9Cfmu2cA8FbaYJTQpffDA8s4HD8ZTMRUXS6i4EOcrJmBxRcXxWApt2Jmjwz9K",
-	"a4wfkyKJR/NrRtaZVIykkF/LxVREas3iA7rm41USnWLByDlPGVnxLJPoNTBT/9u/kTMprpkAG5B58oBg",
-	"DIy5iEzm2o2KtQiig+vDaEjYjUF0Ev347IIcYECXEdThT6SXZSubny5evpgKgo0J8RWvL0c0NlO6hg+X",
-	"MuEMHZh/OX/9akxe0tQgp2vHIAW0nhHJWnKh8TITFqcU6lGaz7fgElNmwuh4MiEu0PBXJUXktU2xtTpz",
-	"czfayt8GiOzQyo4tbXkQmIJQMyxMgu5VsllSDe01uc1iLcKB4K26N7Y4OKrhaLRck5Rds9SMK+ckguJc",
-	"0N/GwP3Be0zQ+RCRPrjBn93ojBJu9Ekc1yxuzTL0uEeDMflBZkXQkhnURg5EhuZHNnhp2oPPMmlUqGTa",
-	"C90ApKAYeKaCHA4nx98OH/0/j23yyoJpEh0fPnSFyLycFXuuZmbqx7XCFD/YKIbtmiUkuvgvXBMXRQlg",
-	"5QchWXWO9L1cGep2MiC5SJmCa3aNoFeUrGh2BdizKiO3+tNeIDh72hvAmi5c6R+c29UNgYhhcgErRaqp",
-	"SK6wWEf0n+iHMnP3o6PJ0ePR5Hh0+O3F4eMTcFP9ZzQkj8nc4C0uIeELaEBcCcb6J8vkYEx+oiIZXeY8",
-	"1Wa88iT6c56xA8y3IlElP8tgWqjao3leAhDg2IpFgAmlR8wgb7yUEKXr+o+YDx0WY3gHHEk0hDj0YvIx",
-	"1ebg8Rhg2GoMvIYGUBbizGlC2oKVDRRmKRIwhhSx3KowtFEITAbAyRgcv7meN3TBBXYt4IrYApGXVIG1",
-	"AZsSHEQtzTTVsCBB7ljN8Gb3VmJi8zkDE7oba0iKwdynuVjjGgzM2lqUlnA+qRAP8zAyj2TG/wlPTsj3",
-	"wP+sGRpieW0fCgMGGbM04IoJjyPRnax2KurBxIQrlSODiuqNsR5EY/K91EuypNeM8ARXm5KML5ZajYkN",
-	"LIPbmoroeHKIlk9szFQEabvciyGJINlYGo0P7DUuTtn2KDKPishu25trKmQGbpjMb19C3jIl88zIrnJu",
-	"Y1ewYBCGUNru0BTLM8FHpC+A1B5PHg7cFUB1KGBbz7y2L7lyF+z6wkTvp5gdOO2dkPdTaLEx7Q3J1OW/",
-	"4B/Iuqa9D4biIk2ZiggmMcTV0shRWY/flc3AZUeGSDd7lhhQokkyFZFt0HJC/vEe0GTo+p18+CUaWpiI",
-	"4BfIc8GWHAg9a6qXFniKrhz4i6Ar195kOBUR5K82fgEHE8Z6Nn8ck9fCb+G8MtQqsnz8pK29yVSU3dhK",
-	"j+nBe99M8OEg1AMlGpMfmWAZj/HCFKQJOK4+FTE1PEHnmTipZgsAEx+S48kh6XusmyXFx2pgfj4+OJ48",
-	"Qq+xvYSp6BthhouFeeHwIRoVq8wL47SbTWfM8++mIvJq2aDjBAD+ES7Q2gXxCweeTkUpGln1gX5tyYon",
-	"Sco2NGNDX8BIoPWO0Q1QHkF5LPr7yEHe8yQi//Pf/4vMM6aW5N2750/J9bGRirDrUdHvyH3m/AKjF46+",
-	"+Q/fFm6Nxg9AA/vvBL9xOvnATAxySn027PltTmcEp2O2YYCQPLsx2iH8oU5KFmO4jQWuIbCRijw49MgY",
-	"AM8WRcQIoihHT+aaZXgIzulXhJ4ejh5PoOKXubAyOGyRyktQn83aMixIZQ8IFY4ROFFGP2PT0BMCbdig",
-	"LdPCtYM28zlPiPNHmH0jzQJZ0dBYsx3waFINxZ01+XZC/m8rvfOM2EJJXgY6jG+1gMZSaZrKjSJRsIpS",
-	"VMRmk8eTQbkqA0Iq5QbRpuLxhBgeKxK5GVoXjoUyx2RkNiyYsBRsCD/GoOeT52/G5FyuWIleU9HHexoB",
-	"i5inZlwQKMD8MEBOUwbckzm/YckIV+D2ZQ+MCrUx9NwgV+Fv828ZTfEpj5lV8zHuuvdkTeMlGx2NJ5j0",
-	"pFNWKI9eYceTHtSSBFPqmgm65r2T3sPxZPwQijXpJai9PvCZvxchi+P50twDho+bF5FBAmEXNmzKyEC4",
-	"r7VUYEaeihKSvUM7UJC1MYLPojF5yZUycnIEfRpRfSEU9Z3jo6MxeSU1YNdUWPTCcynIxPMEzNdmghdy",
-	"wcUb6/ctBCFwLjWzSv2taEkSrkDY7BuF7eAv5yOmYroORoFxMwTwINcJ+MR1rSotEGhcQi4aMtP9AjGO",
-	"KO6a348mE+ySJjSz7Z/ZjT5Y6lV6CmZdxfR/5Ho++hZyWVrHbXQTNPshqTkZ0EHHBiCOj47azCzForCn",
-	"GfZ1ATzr/IVnYOmd/OMXL9jS3pO3HDzvQW/Y03QBNSENwGARSEsxW8HSVn04mkyGhiYL1C5cWtW44OEg",
-	"TLjHXk3LIgfMFRydClCQQayBp2Ud5WqpUpkmTj18OCGqBFKyA0axIGVv771D0DOKDAe/Wi9Ged/7S78W",
-	"lsEQMMAbVsIcf/LL1eBotBlxdhbvau194uWWNv/g5T6aPAS51QmlJ1PIkpv2hlPrY4FnoTy+ae+/pr1G",
-	"It+05xq606m4pPGVoTrYU9NW/Dw1oNSY1MJNc+IyI7AcGlTDDhBzWibEhSa1SYJmXDB1Gd3NMw4Zmana",
-	"+rEjCJ47Y/69gWAtITMAgrZuMGTVr0nfbtVgmzvqAQDmo8nDz7iqJ6QBEh7sfGpMeckFXxlNlNGEC6YU",
-	"KUvOhHDF8NGUZbodXV6xDVMaPVXjqtow5ykIjbZzta3QW2l8B3HY0PPwFLSAucymAt5dG8YDmYkRuHpA",
-	"lZK5Hsn5KKNiwRqGiBDcveBKP8EN7OHMRhWTcyMNCAVC4jVzOWPQm6jW2KGtLVFLh+hW9l2eQG8X0x7u",
-	"Tc8/JXhRxLXHoRosF5DWyXVLan5oSehZ27Oa0IcuQq78sIDco0mltEct76wZiBSeoOj9EZjBH3ISGPKX",
-	"e6Q9AGHgZAoiOIgbUJ3ZXBDKQTh7RznoeHJ4m7dvJWMdH3332SSyqrPrH798qNAmc4D2jHypDB+U5MiI",
-	"9fBwZD0+ozJeIUihLgpHOrSwdlX5sJHW2igtEIhHHh+Plgz07ozpU5JSSIimaaqsVcSmfFQpzI9MNwst",
-	"9u4b2MIRHQHog8ba8Nb4LpD0R4GNH5km/ZT+k6dbS+DAvYfgUrj+FF8I4KTuEgKi/S4QOsiKmo3YTiCU",
-	"JvgWNS0Fdgwp5jxbjZ4ypbMcbNonEMUU2XA44IcxvoV8otKJtwpKu0p3NtlX6IzLVw7+btfmLa13r0Sw",
-	"U+HRAIS+YpsqhN4nZfyjwPNbsOV/JAh7xo1d4IohM4bCxZUwEt8OgclnWPJ+MLb2/SHhgsgsYRnYg6ei",
-	"kOy8QhkR6WMjNVAOHo8Oj74dgOWWBA23pP8ILF3P35j/m4qlzDOwHX9nNOVi1BmW0jLilFkeF+D/gmoQ",
-	"RgVBt8eBDRIYhCS/M6ASZVGNXhEG7brEfxKoLydwcUYfqgEhNgO7hnaH97KAdiR76t11GUR1J4S7DQod",
-	"Hz78lxBcKrh7rmmmCSW+QRbsSp2x9cAo6u0oW5qXSP+SKZ4wZZSjg+Oj7wZlpINRwhEP4Fpd21YSOacg",
-	"KPBTEYFZ/drgXlGXIUIjqOdJBHdohK7bsuib0cYiQEUuFrNcGUoA7G0AposiiEeKmDmJyeytXIxF0Wi8",
-	"w5lD+tEbmaaeEYEUvw0IvZTXjDyc2IEN8UBDPFrMZcJC6G8G/KMi/+QeFmD2u4sAnNlcQogadmFNHge4",
-	"Cyn4V0RuAMSPwm3fzdCO45Dtb73lWM1KJEQxkRg+vaILHpOUiyvIKWn45Zr8eSqOj45c0BWOuJMJPwTk",
-	"wZkPyOHE48kEWfJUHE+Oqzy5jCMYomBbZdguFKFaaA4t4UGbYKiK1j1h6s4yZZ8ZaXdXDwvg7ssSHLDA",
-	"5R249vGfnmszG1nkIRcYJn0quBvLbZ3YoJHhLVgIbPmjomysc/ai9b+1YCx5XdjkC947FbyIHwSmjMVc",
-	"o4PIxq5Ehv1DpNdmuSX96K9sC8JxUS92TEqVDNyiTMDMWBV3jLEp5quExdl2XcTVsKT2JZnzm3EUlLKL",
-	"Cru9e9Us62V8WwwdrkqvORCua+Vzv2j7Bx5BqAfXXpDtZNR4rlQO7m/BNm7kUyzxkybQ8l5puVYQc23U",
-	"U75asYRTzdIt6R9PDqsRalNhMOvomCxt9NZt7CVT0WYwCcKf1xHkS7KR7IHmV2yDDdb+jBaRTpC98qNG",
-	"GibZl+w+CdLLsCfPlvOxe/qi6Y1TF2yJouZVQCRPvAz2XcAILEM0sKCnqxjnamE6XD86gthGjFyOSF9p",
-	"KhKaJYVz2bCcqFGr6YRU6jDZmpvBmsd+dzPo+ODZsBrjRoOxtUPlCBhshmpyGbiBAvMlS6VYYKgRFTil",
-	"PagQjXKFmO5JtK0Xu/rM0myjzFQAM/Cd5P6p2Z/SOLUbk/Hsa7XGjNxbr2+2m9w6o2G7CHFW5H4Vkxm5",
-	"NbOCMdeqDLCvNVEqLM4n5HhyPBVRqWki7uHsWZGRkHBlRLrkNIywRSwBJKJVtGJXNbpFmMA93g+i1rto",
-	"fWZDcaMV1g4WZmMI7l/T/GpNRrTxsGY3Hlp77Q40lELlK2taKrI3a3ZeIi815YIlZbS2b/FayzS1UYhT",
-	"4enLPj5T0iiv7yHxYWkBsjP288JuPRU0zRhNthCzPcDEgnqqypBAIJ5bt6fIIU2Yiuj82fn589evZufP",
-	"zt4+u8AWJVIT0B4WeWZYfi3vMIbDMQpMkQK0w3lkOxPcEzmozPF7maJqvReCUXN4wZjudP8s/A+D4zYM",
-	"8PNThGc3WOSe0BJ/MVttXs/67kQrDjIGeSvtNONnmV25lvHCy1CopZjvwUiyHyFDMQ+wNh/V/mCwfvgv",
-	"AWG7hUQw/xBq85s6Axj6I9rD5NHx2Ezg6GObCUuGnbTI50SAf2JgGY2A3C0qIJUdouimAjI95jLb0CzB",
-	"mkFm7KI8aZlaiZ8TCu6IYgDSj3xXuJB6Khy/qfziZVY+t/KjvwOXR1X+6geDTgUyvUGZZVJPkoV8k2C6",
-	"ya4waixyBP6AF1xc7YtptRFt/tIcJXFsv+TubeGgrhdO9wyT4b6sl0sGVUusX7pt4mo3lj9ggsvfbAW2",
-	"Uw++MpbwjMUI3HXo9Jjnfa0mpp4d3y4MI/Z//xwcgNsRujVptmB6Zw6OIzIdozzBWylkrcF0ZKiKT2Rs",
-	"dzf81QilRag9cld8rYyi1stM5ouls0sOggGgny3281Zhn0W5rrvHf95OmftDRYv6JWFuE1T3e0aEkidi",
-	"CxVMwPnnWkmQJ6gtjX7LWc4SF3bDmSJXjK1tlgHAc0zXGhQfqgkT8D50n9vtOvliA02/xph29KjcEhFc",
-	"Of0OCT+2NgexZBOL1qUQXUgU0+PCErc7dSeYuHOGZeF3ijjPbmisyYrqeElk2cTT1vnuU9EoktaailNk",
-	"Qn3KxJdH/9KJL2c525/2YqBp/CdLY7EdDRx6wZ/gNAsykEC4dbAihiuOAvrRZilTNsIqSSSDsm0qj5eE",
-	"qqmoNm5ybe/GeZYanbzSFNWRBu1aCEYYjj0Vnlk9ztnMgCJEdz0kUB+nUZGjEvfl5rS1hKuuNxuHWv/G",
-	"Pp4p/s+iKkhhRXTNr+pjFZ1Mdy2A9KOyBdzYbvmEQH2fMXkyFbaWnCEdTvLbLHlqNERXZ67Iqi2LdUM1",
-	"7sNvJ0SRmGbAkelURBssaBG1WxbPcnavVkWvD+Nn9jKYnQXDT9lHORVuJ7U+/OqC+Djvv/VJGHxoUjFP",
-	"SCgq5SFNS5lmLZoZUBCvDhUm5ZKMzRlWk7TKssFALPs/DtTaMBM43KkA8HGosLR5O/kTqT24Y7w2LJKS",
-	"puB3rTTWafCkdnW6emlo5F1Zg5YR6TbCVugUZSWxNomvLE/lZL/ySasU+CPTeN01GTAkI9UmCAtLh59E",
-	"HKuv/A8pmGFRjDbjQJyzz4AZR1+s+QCRCF0ihSS7H5dupzqf5ez5U1CWW4KpWtoin7rA4JRRrFqErxTt",
-	"kU+LYgtarkdQ6hSKok4FmJ0NhvajUuIjXj9eHGAwLutPYisInW1tIHIpSUVYwHBe61WqSL+tiyqW43K9",
-	"VE8JLYoOu2JYU9FsdMp10et0cEqiQp6tdFQungZaK0+F11sZTO1QIpUroui1kefmBDVFtsYaPOEUyOOp",
-	"qNHEvVJvQ7qNyEFTEi5E3jtJsCAqe4NWZWUSFpUrYTOFfN8ev3Z/ImujdfhndoK3iKyGStr6rUAL+oVc",
-	"Dw1iMUfPoOHgM0i0X4NqPk0UXHeJ9mDOsVv4nUn67ig5ErmqnF5VwqLeMAhQQm6ATPPFAloeXG5PCLa0",
-	"mZnFRYOpyNiCZknKlCqbBrJvXFUfrHCRUlvuUKGBOStLTkOv48LOHCJwIYLwA8/CUvinw0kzxS6DbtHn",
-	"paZV/hnEfHM2Vj4RctMKzSxeyoP34L390O6iF1tSrehqZHiClWBpAlwRhqgVtdtQrgF2oQI2UdKwYsdS",
-	"tQyGejyLl/It0xln1/cKO/48O6M9sHGHRQdIHCr29YUnC+HmoUw+2VB3JbaXACXOpe8Ax4DKHcRXc9AX",
-	"MFQ7vfPyXIHegEUegh4gSH/g1QpHquRK9tq+BzZ60JDDh5MJUeOpCBanaMYbYqCDWspMFxX1H3t9irAg",
-	"MVRuRhnMK6ffh7UamZEcDieTifkfVuHfXdvicDIVCnfcSKgNlFR2bVyA1osRHIuZORiTaE4bTvOexDAz",
-	"/hs8CoMtH+4ZQ2Er+9HzM+Sl/25lJKATRgH4BsSxgkKG+EtT0hcSyPOgiayOylcaye5y2PUjyypn0E8A",
-	"/Hen1lmH1R0Z+NKsuwxcakx9lAPvma8rdzDhoOh1u0J4pSSA/OnjvHu1moC22yIUTRgSNl6Mw1X/2iat",
-	"92r7WlKvM4lw17rfv1iiwJ/Nyxi0RXkPA1QCaybtqD2j5YrHNE232IJJVbvSyjQxtKTUXdA5NipsSeWa",
-	"pqJfiIyXDDoZk8jFrkDHT7RCwDRl+czolfT2VWazY2lQeNnrF1pzrplfX7GbkvDcl5fNTPR7mStw7h2l",
-	"XrDkztdsu9/Dc2bO3uXNG0yxiOKcyMwDzNsgLPYN3FHgssDQEjUPrNl2BtFjkY9Vct5EXKM9Du2yp6LW",
-	"+gjFhSGhmqyk0uTRZEwiTdVVBDFotsmSN8MGmhIZHdWK11OxpLYBgf0QFIC2or1nbte7ZIjqMfyVsfX+",
-	"dbjZ2W85TRV2aMOVtMU/U3XV+7h4449EdnMMbWyweMHfdH8tleKX5iSMfjH4orXZGqcj1OFSTAXyqO64",
-	"VG2SszuWuHzVc4H2rftzSFZFhzyegO3Ad4J+o8KBwlW+dN+iU5tVu9jZnywkmIr99PfWNhD3MVh990Gc",
-	"J319xCyttpY8jhlLLDGe2zYSAc5QGpyhhVCIFYyxHeVUWJcT6XMRpznwMutb9HFAZmY+xheC8ERBdcCm",
-	"cGckwlJdq9QqgtWWwt2QuJ5jx61y3lcZ76uM9zvKeJSoNYv5nMd3EepqZIFd84TZbuAfSRlaAglovITy",
-	"YwsBHT2vGLh+AEKhfqdrkcm1KsunFJ0abNeQorHqVBROo6eSYZanGX21zjUreyWA2SOqFHcI81WoNljr",
-	"dNeP3mINUfvE1nB3HWTXTrJ2ZxdWCdHx98yd7316sN0kv2shlnIRO5xn9p3CU/PVff0HJzlPANoLUCda",
-	"guHYduu0CHJn6lP2378nwWSn1zkYaNNCJmxgevW3QmyAClI6Vy7vvGJtspHr5gMvfG8jGDSpjP4+wvbu",
-	"0Oox4fM5y1SZJeumsKLSoKXLFp6iL5jcMpUK12DP8v4VhGZP/wC1eMGoMjoDtjwe33889j0Siz8MQj+D",
-	"48QkAjhfEMRd0/uPFygcSbgnhH7LYgn590tWsGcqEmIlAFUXATxMgvCUSkb6Ckt4vxZhmxThmtBUSRg8",
-	"ZdpVTS4UiX6kjOKjVHQQWU1j0OIm3kVXyjXb6jSzDHbpclumIloxTROqacVV7B5ad/GE/PX7llKpZkuv",
-	"C1p9PyWmvDl+JzmkmN0sZRdhcd41d8xf5ZAvILIE0NJHe0O4hI+Nm4xrNpIiZoM7ky/sv39f1KuMwRNs",
-	"EzaLYH6XoitmYz+rUXi4PmjUD3Uyp8KzMA/G5LXRpwqyNCSOLg1JtOJKMRezXG8q59k5sR33JbNzQR74",
-	"fjGqg47lnbSYzVO+WOqW0rpm3s9iscSpdtEKfMO7oc8W9veFChj2wCiZc8HV8pMIFaGe8vcnYdiaCrTg",
-	"DwXJsVndVLNBd6SYij4kmxn96aTSo54ckOiV1OQHQBPXjMg3RcALxfRuPVOxZbZFOdbaS7e15qhFg+9o",
-	"RxuElzS78mu3vLEHe4/4FphudyQW1UVmyFeMa8G4l/KaVVjhN6oAGS0rIu9sXdzxR2DivfHH7yH40eYa",
-	"kT69VEzoYaUZwfsPETQStUnqrivQmDxJU7lxdSXt9qcCkFWRyJksZh5rLJ65pKJ6Z1XHn+tFYndI8n73",
-	"ETAlnmGCE54bLg474XwzzSeThzH8Af9k34QNiVh6676dDrVZPBH+w33TA3/WdlpQqTL1VXL/ciyIUP0E",
-	"G85DxYgwpdpDkXJFFzvr7r+DF+7Tyg0ThGqMKyy/VvSX/1LjHd6U+TrWpiJUvrLtWZxP15bnf3dxRlZS",
-	"QHN/d294R8WVoU2lZuMNkv13awU5+VAwCEMsLrckwn/OuNVZMmv6iZZUJCnkWfa5mEtbzYqmIAidTgWk",
-	"gNoajytio+IxXy5AXtHyWRgk74m81mb5nSwkjVXsKsh9JeQmZcniT1V79z7xC0+fJJStpCirungYhBCv",
-	"6jjUHmH/UirwfxqULAZ0EfZG7ljTBReor4aC3X624987zLVFkVUiCO1uv/ygsU1xrPtu9uB9QeX2lzKx",
-	"r/rVTMogRcI1WdKkMOXTjJGUzbWrb6I0TdkIfiVqw9i6rcwJXtjXSie7K51s3Ck1b/i2zjfP92bWYges",
-	"n/ULfs0EU8ryQppw+GudyUuminydIUZEeNV8IR7QRpQuGU31stfMN7HtF9TQ1eBWQ1uqD/4BVZlVkTHX",
-	"6FFJ5qncePNAUb/mLOdFkvGv8lKNK+k3KvD+c5Hwa57kNDUkjYuFst6qnA2LWEzIFRg6MRIX6Wtx40D1",
-	"lNBkb/I0HW18El1smHs1uPxluysPDNYuSnnfo8AUuA1boohyBSEy8Dks/ZqRuaszbcZF627bfqHTSmh5",
-	"P7vSa0xpori4gn4IRugy13v24jn5LefxldLUiLTl+cVLaYD0/wQAAP//",
+	"7L19c9s4sjf6VVA691akHEmWHSd3xq5T98k4mZ2czduNnZOtZzUlwiQkYUwBWgK0rM2Tqv0Q5zOcD7af",
+	"5Ba6ARIkQYl24szMTv7Y2Vgk8drobvTLrz/2YrlaS8GEVr2Tj701zeiKaZbBX2c5e/HM/CNhKs74WnMp",
+	"eifmZ8IT0o/inM0i8u/k8IjES5rR2Hw4GJP34krIjSA8UYRmjBxPjgm8LKSezWUukmjcG/a4aWxN9bI3",
+	"7Am6Yr2TnnmJJ71hL2N/y3nGkt6JznI27Kl4yVbUjEVv1+ZNpTMuFr1Pn4a95/FSXsgrJgJDTTkTehQv",
+	"pWKCsHgpiTZvkj7VJGVUaXL4xBs80ZIoLTM2aBkgfH3b8d2wODcDCi1m8RCW9P37F88GY/KKpnOZrVhS",
+	"LKHOGNUsIVQRITWBRWwZInMt3n4lP8jsimXBPa8s5AbeI7xtCPj89v3/5UyKOc9Wz5jSWR5rfs2aQ3mV",
+	"K00uGWE3NNbplkSm3WhIpF6ybMMVI3rJiGLZNcsIFWpj9vV4MiFRjK1TWBw3rpIUl4wmLCtn8ZeRHc7I",
+	"H8+eGbQv4YclE0QxoQkVCYyx2CmypIpQEqeUr1g2JFyTlZnliup4SfosVeYQPSKROUDl/sqNYFk02DEB",
+	"HM3oRbJz2J/MLqm1FIrBuX+eZTIz/4il0Exo80+6Xqc8hqU7+EVJOGtli/9Xxua9k96/HZTs5ACfqgNs",
+	"DXqpkb55QJi4ZqlcszGsn/3ItPk0ZRl0vc7kmmWa4+BobJhLypKFoan6Ij9NN3SryJymipl1sVO9lDJl",
+	"VPQ+DXvUNDvD33cPHAZwYV78NOzFeABnFIZkTqf5Vy+hmo00X7GyL7esQ8fNTj72RJ6m9DJl7hA0Xq0c",
+	"2i4f4GuNn1dMKbpgLc80TaimO9qXl7+wWPeGvZvRQo7sj2a7x+/o5pVt22wTu2YZ19tOS3juXkZCc+zg",
+	"rz3gDwXLr/Etb5+8/soZevMZVomislk/1+f2aYiU9ZKrEHWZR/AvrtlKdZqfadL2QbOMbs3fKV9x7e0C",
+	"F5otWGYeyflcsZZnWmqahh7VVs4O033g+isab531ubdxTOQr2AYxl71hb0MzYSjFLB/XPKap10xJReWp",
+	"8JqIDe8wu3fNZnPK0zxjZnSmr7nlGvA77I7MdSxXbGaOjcx1ey8f2OVSyqtzFmdMv7McqmXPZht8eabg",
+	"7SZneHJMUrlhWUwVI0t240n9IRGSrDM25zfj5jkOLX29t9B6n9E0vaTxVSuTWmfMiIMhYddMkLnMnFyN",
+	"c6bMQKrTRO6OM04Sbtqi6dvKK41lbAxqxfRSJvvI+qeLi7ev8M1Pw16epc05vDYcMOV/Zwl5/+4l6VNB",
+	"2Gqtt8RoAmRBuVAkOogGp8SwmvrsyIbrpcw1oeZrM9c9DK+2CWZIxWSGxdLs2oYXYp0HDvxdVrWuwemM",
+	"EtsOCngzO7Or2ZYkLOXmHzvmGNodmqZv5r2Tv3bfp5/r43rG5jRPNei00ds35xdRcwyGRDIq1FpmukXT",
+	"MurmpdGn9CmhYkuEFCPc6WuampuAIsdHR6QfFQ2h7mK+WbOYz7lRWzUoPFquScquWTqEZrlQPGEktjuE",
+	"mkxjgEHyW2q97quBoZ5T4igDqQxPJimGYxpd0ZuXTCz0sndyNPnuURdyCxCSjpfv129lyuMtjggWuHfS",
+	"S6lmyrDfusZn5232K8lTlpFEWuInGYvzzPRGZGz+xUTMFFlxpVhCNkueMqMGbqgiidyI8VRE2EtE5jxj",
+	"ikiRbqHxlVTatGYIz35etjgkEv5rVM6MxTJLFFnKDVlRsZ2KDcsYUVd8vWbJKYnMv1zzQgpmv1L5iim3",
+	"hYLdaDLPdZ4xr5tTEtE0jabC7ONoztNU4djq41FEpglT2vSi9NC0CuM/nEzIGpkD/r9Z7FG+Hk/NbcuJ",
+	"GTNAI+zcctM0LKPOjCL9jv0tZyEZX95OTj5WKOPx42FvxYX7+3AfFyobCjIeHESb1EJl39fiPCW1rg42",
+	"ZmjursxIHykSFbquUb6CCy4jKUyH9D+8effn5+9mZy+fvng1u3jx6vmb9xez8+dnb14/Ox8SS8zk+8lk",
+	"4AnBNgXEjb6htlUH1rou5uwVV9+ASNfa8JjmxC78a9MDQ5XwoiKxzIVmGelPyMZctIRhv/ZGlQRn5Ovn",
+	"QdUdb1Ef9yvrjRfWdJtKmuwfvn3RG15nDdyylGQ2x7tatyuJpuoqPCw4eTicB4pE5sUIWfyQ8Llh/bcX",
+	"0zXaKFT9YnXtgOrTKVdwWJDCTlIKK/NF990V+gBxNrT7tkm2kDvcRc5y1sqPYk9R7Cb3qzpNU/S/cwKx",
+	"D6ImyrM0GoSl4ymRa1R6fB2tIjwbEhmY8yxf32bAvuxsDvgVyIlRlguyhndOHUNC9cWKvuBoKi11uDm7",
+	"Y10dwXvB/2ZlT65YRmicSaUITVOiNNW5Yor0jyffkyjJ0RLCZo6MUXGpS5JGx/YOlGes+8K9ET/iJ21b",
+	"XdHyPk57bEV5Ou2dEJg9mfbsjpufzNKYn9Y0V8z8AGaST+Fldbe0hNEk5WKHsDnHB8RcAQqL1opuyYZy",
+	"DVTFtSK2PULnhk07tZhIy6TJJZvLzOg8U3HJzJuKRLWbYmQvEytGhdFQiBsbagkresNXRlF4Mjn+bjIB",
+	"WY4/HLYyLk8atDLtp9kl1xnNtuQ/z9+8Jni0WxX9GuV+/BSNyWtJXr9/6d04T0vFh7ziPxDFMo63qf33",
+	"hL2iIWM623YnsXfmdTyZXYlsRW9mTvIaOnpkqMowJDmfz1Zc5JrB7389HJLHQ3L4+OcWInNsfx9bPrfv",
+	"2QHWbi3d5nlRfLJngvbEhEfsmzS69/1f3ldti/y6Qtp+P5YnBsZTE0VWphar2i6PzplSXIpWmaTD/pQ3",
+	"AlULovB7602ZZ3IF+n7CrnnMRrFMmBl0ao73ii54TFIurvYbV7Db4LBztltydpGXvZrwuoXIupsF+Lay",
+	"ydy9khnosjtcRYrYsZDLbe1+2V9RkRtZDpc4vL+tU7pVhN3EaZ606sI8wPjCDr5xaKIpVXqW5aJ1aTqL",
+	"5eYDdlM0XTsx5i5aaI4wZysh4AoAYi4ZErO5KTPLJTOCVsih+SdKIkqkI2qjAsMOmCnebRafJeOBKXwT",
+	"xDtvT941hfSNdLXXPSnY4A7XqEJWdpSQ8E0u2o6otViXq1rcT/tcmPPHxYKYPjlTA7PkGTMSiSVO8bYL",
+	"rcKH9LbiEr4B7XUvt8vZOb5YF64dReqwl6+TW/PHz5embYLUUoUVnWBHA4uAYpr0jcS5pqnR4IzAN8TT",
+	"Ynx0TpHAWdNoguMCWDByZOL8qETOCfUs3sV4nOtcEQr+5NtfquEGbSW9P6Ziq/0N9GhmWIpL/36NJ8Bj",
+	"sx4z92m9KpwqnK62jxVXkpO2O/hYRbRW6KhFEXjGNOUBo/BT5A5prggla7qAXTAsr7yik75gm8L+OGh6",
+	"Wf7lVIrSBlP4JGtqRbyUZqEMFUe1tyPyt9ywsSIuKMyXvJCEwrnZqRN8/da9FG7SmnwwP/ubbTuMc7an",
+	"xe4Goh12oYb69nvVsn4Xqs8fScn4pgl01QS6C3DrhAc9dsmyb4J4lyCusMomJ25KmYBMaBHmYdN9nLNb",
+	"GO1z9ivE4MAQbxWBUx6tlvhKRWIqQEUF1TJCFTE6iPAqG52SqLjMRgcR3mUjCBA1H5kbnn+ZVfaOp5eM",
+	"Z96VcM4FV0u8ZDjXKnXRjdiVoQXXk6E4jN0J+VqfgcnnTCbsrUzTHVE6az67YtuQTSndIn+N6HqdyWuY",
+	"kg2RvGJb0JWvKYeTGRSLYPPu1nD4+xuuNBeLWa5YFhDQEGDaGKJZbbhp48eExnAiyWYpFQ48psJGT2Ts",
+	"mtGUJeGQRGtMm+0zulljm8wwnoMcXB8e0FwvD2wD0SnSTZc5dxMG5eY6mVA7BLaZELWX37ZaGdFcOItl",
+	"wvaFHJt3TsmT0eHRd368dj9esvjKs4RB2O8Q4325uKYpT2ZeN9FgvxHSH9W+ibVRO7tZ84ypGRftZppc",
+	"aJ6igioTRuwnpN/mgq/F0wXjYqJpPpk8in94ev589v7dS/iLIZHgtP5f09d/4FveRPHFaP/iNIYw9Oe6",
+	"e7lK5ue4zpqJBOUTnOGZYiDSHOkaLuQFGqxhECEmZK4Xb1v9N8J6bjBgybPEGHk/CAn+PQqd6e4dWHGu",
+	"d9DA54eW2YNTBJfZ+wxkKEDYFOlDTOMopoolxOgialBhAtYQVeUC5d7s1IKhm6SydFRsiWlkVye3XMuM",
+	"xYxfF9pi7ajATA3zG5Lo3yeTk8kEGO9q/yRDrM6R3YZyjWRXfBogq+6sztADDLWdGHAxQ9E+jW5kdThe",
+	"Ny4uPxBUUomlN4SCXkn8vbBK9fFXnArBQ/8fwCwxA8FzcE7FpUy2Q1Keltym9aypXqoh2WRSLAiGLKoh",
+	"OT58BFL7+Oj7wZgA/dAVc95SrqZixc1gWEJykbDMbJumPI3IP//x3+i6No+nvZOP//zH/3waTnv43PxQ",
+	"e/bpE350yWKjrJgzMRVyPucxpyk5e/mCZIwmyvUwho/HNnA8OohAENgYO3Oezp/9uVA4Xp29tUJkKkwr",
+	"Lm5xBHGLJIK2onE5eqOd4FWCCjvboY0+ogRJiciMpFxptI7XRaCzZe3NoXjFMZNiiKvR6ZsfZBKIWIHP",
+	"h67vVlKDj5uqeVBav6Lxkgs2MmtmTj9Rgl6xGURbmy+GhI0X41AaWIAHmmEFlOS3GDCNGhCIdhRDuCfA",
+	"EQxfYIQJnW0hlmOdycuUrSBFppN5xzRl7YuBK4WXXlEd2k/5iopy8va907ahcnMiiBXWc87SxBxZsEm6",
+	"IePhPMFDGtsG28W0z+ZqPNQcQ4rxmD9dXLy1p39M3qy4Bq+Y4aRWf4IIFyFn9o4YmWH5In9kJXaXEEFD",
+	"J+WStVJZac2t0hksS3M6L6V1iv8iuWAJhmBE48gRmOFaY3fXHpsuoyGJwMA4RptmcPVad/Ytbodr/kfY",
+	"rEry2G6xgdPosA72eDcG8CJhAtIxSCzXW6cDOFY/BBKL7fVRL6kG5lflfVHTzv1FWEhwLtc8YSIO3QAz",
+	"zec0rqbXfGq1uuCh26s/sBvNMkHTrolTXzALap3JJI/bVBemUT0xu+V8rjHNMs4SEnmjNuSZMZWn2ujT",
+	"kREWZYx9VCxadHentG0dNvpj59ddilzX9+19ZO/rKl+tKNpD977rcU7DtbqMpxGdWZJHZaiVZalOuhzj",
+	"0CPaSsJZY2BVaggejL3hzgHm/azhSHZ+ekWUJHPa4iux16ZdJti9i+/auNzO0GsZ8He7RODS1ZJlRkQb",
+	"jYcqbUMK+vWw0sG40wA+K+cyoFdYXf+zVgU438wTF/u/8DhiN7N2wUObzm33yN3OQPx5LMYPgBFSsKBX",
+	"e6n1etamL7w0++bihIubg1Uael18KyEv1/v3L561+7QsdX/WxkBDS0YzfcmoDvJkmJqXde1eLqjXUKtR",
+	"2JFe785xMQvCGUZCQ/ngRIM7MbGXsmE/vHv/6ENwbqeWniGVp9xoozJzRRJzz7cXxAh+5WKBZrM7+gWR",
+	"MG/hFLQftER2oNnMXLasUOWqCKPZGclcSJCaycx9PFN5HDOlUCDb36xrxfyGenD1vYo5zOrGjd+tnR6C",
+	"zuB02hArKrZuEuNucnyd0q0ZVCZXIUWxUA4LEtdLruBKZMMAO/aDh352aS+A1X5+hGvK0WQy8S2xtus0",
+	"yD1AKe/SdSOtpTZFoZlIbKwf2IVIP7NGMvhrDgGn4RDIdhoO3aUy/ZmCopuFvdAKfKcrXyxATl0GVj8q",
+	"ligi/SLwc2Rl5WBIIpz/zMzfknJKt6BXRvGSchG+AN3eabszm7+e0FO4RH3ZMyw1n7pgrexBTXY3hUbJ",
+	"ZXb5MKuMoLbQIX2nokeFJEyA01eYb/0s1c+wpxzsVBl/cp3u8K/VcDHunFRoNGZzxmbAaEOZ3xvy75Xc",
+	"wpptdv+dOJgzWOu3Buqwc3m+WPrXzuieJVWzlcxCIgSdvmZZ+Ipra7Mh4BqOwj6/OzqnMXt2VlXvaxoi",
+	"zVJuGGJUvhUReY2OYLJZypSROU+1oXyimG6Y1qsaJMRO2qY68fCuDvRKSEGLG91b9dDkd1LFLneT5Sf4",
+	"h5XnpZ/bBmPgU/jnLGMUzi9mNJvrHrY1KxlPF1yLH/kuJ4HhETPnEGlzaIO96y+js5w9fftiBBEw29Hz",
+	"eCkx5ys6cfZo2EZw92eM9FG/dWYiJiDv24YGmJNAM66kCEfBVsY1U0t69PjJ3Yd3/tPT0dHjJ4WyAoYO",
+	"ZynH4Y5vebXjLS4swTaVfFuehE2nu7WO13Kzn8Xdm8C3gUoVsT7+UtK40nXoNHkQE63R7k4DQ18Q6cdU",
+	"sZFiQnHNrzFizp3At2/OL3rD3p+em/++fQ//fXpx9lPwsPzEaKqXb2WahmwPznztRXqnLPMudRCZEQBS",
+	"iXOmZiDL422csjCjhUezJM9QhV+p8Gt+RGZt25QFXCiDE3CEnUgJQwRmdCE7MFIvTMz/MLidsKT/X87y",
+	"gBh7DiexMFomVNNLI+W5xaBorKTHAy/lTSipNuFqTbWhvuJS8Iu8bElvcM3ZBIngVc3eR0Gb9Thz5IX9",
+	"7m7cgjagDS3QhbvE1eKIa9A8gYhMTVM2q+octaZLoVNpXUhNrJ4K95dHkwlRLQ6Wlg1tFynr4vTsBJLx",
+	"T9qnYe9vjkD2f4S0BDSbXfOYqW6fnbu3gw76JbyzBUG9yGjSEvZhJK3SdLW+M8++ZpmyJtla9JEUSlOh",
+	"SXQ4nown4TsTEkXHGX+wL7fEFZRj8eflLavblfZjfe7tQBsV1EjS+vSLAGePfXKPgUEMQcKVzwrcXsmr",
+	"nqV+c9/C9pq7NezdjMwXo2uaQZyK+fTNn3vD3rn99L371BxWqfQiYxWagH7qfqe9rWPMxM+w5gn/og22",
+	"GcUjeWXXk4qtYxzFurLEpQyBqeTwuwlRpzYHCeGBDD+wZE/wIJyS2ka1sefK1EyTd9uS1/hluSM1ki22",
+	"x63q0FFYsSrtVPqhPDQ7BHo3AYRRq63ZeNgT5GKlKeA6WPAl6tN5fTfC/L16+Q8EQHgwTPU9J/13P56R",
+	"R48efT8YVkI0veFHNhyHTDpg0PnTbllp7Lkt3tiFFttYHJg3UVzErFyMYvhDEsH5dm9/bwTUkEQJo0lU",
+	"4q4Gw4kdYzDvBnn4CzGXAWtGbu4ourCsUr0MsDWzPeDcg8jYmdnamRSzS7ak6Xwm52EDovlihLG01W5O",
+	"4ejJ+RxuxqC0ceWQZPsAljEI3+bXLIPg4VlrlLPV4s0VKNRE/YDV2xvun2uIDsz8ZMb/jqt4SeMrJgKK",
+	"/GuI1MLrGBrgIKDZ/5jYj0k/OqcrdsEEFfqp/8YP+EIwwnbYS7gyV8pkts7MDZ9fh/S78/wSgt/nECek",
+	"MHBDagr/8qN4T+2t0SVuFMadNgTEwojTKvDPcZvt806BsFZahxd5GKbh8EqE9u5V0MiHBz9nsx0GpPIt",
+	"FUTvtkzQOXkcKzCMKcz7LBXOECOzzSNQyV+rO4Sfvn1Brth2d/x+e/KimpmzOFtJoZctIU4iX12yjFBF",
+	"olzRBRt7NwLIngjPbUlVADu0ecSh63Q7C+RTBi4bKRXBCWVU262bmTOOWCktKV5pvghbNWymwQNFckQt",
+	"Mq+SfsYXSz1aUpEQwFU0x4gumND/y7CSiNAkyZhSTA2GJGEZvzb3DYfcwUZmE0gqY5qSNc00gUiiBVca",
+	"r8AdrLqwjXbgdg2qxDhsEnDbHrcveNsiBreyQbuhk1ZmITZtyDXS9Hk+zRULP7KDuEO0il1C14DrZeeo",
+	"W5BNW7JifKgbJ41aBhmabC04DuJvqQdmGecMjXiAKIYDrEIiFdjc+3v11rFmWHj30sW6gVFSEQoiY+xS",
+	"ot6+Ob84Jefn734c2QyRbvl9zVUuvdfNg1igNzgvLsQ9O5eO4XeK9CuxXuSf//ifSkAo+KKigWmKUT0V",
+	"uoYQ6Ice23YjB5zqYDmiodEnM1Tdijjo82d/fqCmIioMjhFZyYSlNjhaL9kqFJB8T1F6LtywQ776rxbP",
+	"5667two4wsCx2wTK/Wbi8NDrEeRgXzdIr3TA2NUcFjHqXsydvz3DLxrY15jBz+2c4B2c+V2ZX1Uva5Nr",
+	"AEJ2gXVgFBbFhA5qRs6l5KZ+63tFIPqlQ+jNObwLm0RVSFl+x+BWlJz6vqbPxgdtzLbpsrcD2rE/526e",
+	"7ipaD+9BJ3wluqdInK68FYrtaQG1D11s37EFE8zoKl8CzL6JMZuxay5zZd+ZZexaXnXKMAp20d5gaK3L",
+	"uf2ZbTvl/LaP3yhntxh8cSEONrB7sB334BZLW+go7VtVB43+zHXnSrOsNaO2RelzNXMoAVZH4DV3ISB9",
+	"y/8CabRHR6V9Z9D1CrB75LdOEHeOXMgdUlezyChWp0Qt5UagNc2ZAbpmhkOLZQEDeKuD1a0gvV3TXKd0",
+	"x4nY4cPeLThcFk9klMh+RdE7e/mCrDNuHfuwVLy42XFlVitsk/lMr/mecETTksz4Am4CzC9zRRVZ8Gsm",
+	"nOnVCMTfr1/extd1dMm3QWJ389DXF72FBGWmC22lhVHcs5pfKbgwmQxvrfd7DTzu9L1/D6htVFFjYHh0",
+	"PCGXW82Uh7hL+gAW4L6faSlnKc0WQUi4O9wp3PXg9ktSvS/cekVq9wfv+8PbfL+v/kar+BjcpfJG93vJ",
+	"Ldej5coRPkElFFMzRqsKc1wJLQyAydQTSD3k5A6RHZXXh42+9wy+xTAUmMEONOQSwzkKWdq9ue5kHYG5",
+	"t3f6aOyjiB7eEtzrU3BVrhlNuyqrgTtbSk37N9pI0zKQ33nNzY3lmmWQ+wtZmmXsUQfG1ZJ5+mG59TFw",
+	"clGg4NRwXmDckInurmEhbfu2lntQsm7XT4vCFCLTcw/ArJ4MtwMCp4j7b+JB+N5jetl6pY6z0IW24XuO",
+	"cwaYCEIS8wVhN+sMUXaCrZoh/V2KwC6+ePr6KSBzwEU/X69TzsL6VJeahG7ZsCxhHT0bbRzFWHatewtv",
+	"CC3+i/M3o++eTA6J4fGwC1ZvwzJAtfpLkRQxQ8x7MwiLEfz+4qxjyl8wGKe6A6T/mEBaNWRDUkGi/xWR",
+	"FY0zWS0o5BWlrQ+yMFhHY/JUbPWSiwWBOptcVcGDnGIWdYt93k0HsHqwLIYiaqUC3l+cdezEEko97ARs",
+	"w9XZYc0uuMJ59bqC8yNSWBTbDjjt5uku8qoXCDRjQxMeDixoMSlA6Vtta62Owj0QWkfHZFlg1v/nh4v9",
+	"M6w2uOvKh/eF9kG32dAiF0VDcpExGi/NnmPCTsKrP8Km2vhWjMSo8TsbL9cR/iYQXTfsJcEYoVuA4Jzn",
+	"lyuuS7Sn52bFukJ/db25fy1Dhj+8nZsfnnQ7CtB9o65dtJfz+0lu/LBTmjFSpFWNyYvVKtegwCBoILAC",
+	"K+4K3KTCLdmI8ip37j2EslYLHoXxr8AT2ExwZtkW2bvhVUV1IioSH3Q+F/GSioUZuSs3Du42M6uMmdVw",
+	"ydHHR0e7YZ6/TM0lKLKEqYYxQ0uMuRyVCpSQYmQmcAp3zaW0KIeRBfdCGEdrTjfK5CYzB1yQfiEksIoj",
+	"fvXxUwti+VcoztSlDFPdX+Ati/eI9EuMxDhlNLP1KTrjGNeLLt0vSnHb3v9o6NJu/YoJXXJnlV+OrKqi",
+	"6RUrBP5nllyy1p2i7oLRyOzLpK8YI9FZzsZt7RX1qu4FQLmy1wWK8opuzSa30O1voMbRF9pDH5i529hq",
+	"tY06DCxyWqbhN4p56iNyGjvw8Pj2BYSCqoFws67y/NERif4LlEew7w1d5Jir8/oAv31gvn2A3z6Iup3j",
+	"L1lOqVkbqSEdUTY5DA1PQNVTKONlAT2LNzaPkXOtSl26gOo5tVp2IYX4QkhbS+ZXwEH6gvbTAnLEvWJY",
+	"zJpmVLMyfsyBMbh3vpzt9Ddp/zxH9JXCk9E3QqzQPrvRvmfLDDaus1zEoMxqSR5X7rN3DGaqk3/rPcu+",
+	"MbNpSXfMJ2+EHnyR6AAXCtAY5M+tM361ww9ScYYH9xrc90X6GlScjqa9aS9ClUURrjvtd8uV5jXbFNjR",
+	"eJ3ZaVC/87a/2rHhVfCHO3jZ6vXZd9dwee8MnjXDNE9TLhazNcv4/iL10MgP+Mlb/AKThFWnL89yTD6r",
+	"Zuzt/awswuZReLdP37iXMWGg6xTLuXWIKu7U4juq2Ut4G3A/wAQQJv0yC26p9VqdHBwkVC0vJc2ScZwz",
+	"uuZjyg/svnVwgdqY4NpGF8sxdKD6FWiAYpErE62OvJXKqgTSNEPQrZpl5ti5KhGBKjGhlAmAkkroth7n",
+	"/v7ijEDkcgNsphVnps0q/5mtN20GUIYCcxNq825dvrM8lE5os3sCPpx1xlBk0ZRTcCVEO2Lvd0XQsyxm",
+	"Qs+gGEHwjT275j7snP1Q6r0dwE1tjYQizakITS8GVZtC6wo/r/Cf6jp/1vrYN4KupXKjxsS0QA4scskN",
+	"GM4zmQPKkpbkkCQs5iuaDknGRMKs1kPJPJVUk350PJ5Eg1NiOybRxF5CfCSU/6gktWGiRkj9e41PEFoT",
+	"bTiYDjCzZ/DOVNB8suFpOmM3MWNJI5OjLfjM7vreza4sfngyoQG00sgbT8zUQHIx/rBlaTDKsSW9JI9N",
+	"1+HHtXkXLfmfBaqC1IZdMt0ObKIqEyI4pDLXJKqyqhCULdJGd2Z7d8bZOtVSpAZCvoB3z/Kwl9dqpsro",
+	"gGztpQfHNE1Z9kCRp29fjMxl9DKPr1g1X/UJJA9PwKfl3Bv4ndrDcVuiyyyUh/ISa0LhZi6FoBldVqG/",
+	"RludaK35VXnkqosZ2o7/qlkUqpuxsv6GrtaFV+b9RlRGW2WQpl2idQC3N3TgUHaXroYs8nCd6J2DfRXE",
+	"dP9JbgglNlJmnqc+4qKLlz5xqev9gn6RjmqYioPhVER2EWcN9GP82UNB9n4tEZBJv0itsaanqVgjJvwQ",
+	"nbdB3MUSEy8i/TBi4wAzYZyfw2bOB4br/VpLOagNFgysps+gj8Rf+7c4hu4ZBfvv2d1D/G9z5W6l+G2h",
+	"w3jX7Po9tZtT9B24bgwbwzdOHc7t5xlDbIrHl8mG+9RlHX6NzfTzNbovyB6dZ48VBpvZmZjRMeq+GUhf",
+	"s1BvlorFUCnzyTGBujdQXWLJbnbXzdwdgB8ccYHsUavoQ0WSWuyK9pTzfXFwJYJkN3dwHcwhCEbRNVkN",
+	"o/ANY+YWkroW7MZLKACsR1F0cwv4VItCBX3sAs34AGCE9vVhecjDCoWFbgoenPomF682Fqt9eIGtGZZ7",
+	"Hli9dtrxADtbDI8+LdUxKnCV0e+dcgWICO7906qP2bJHKC+zEwhhH1VWFndXJTaekH4Fs68Q/EuWsUbQ",
+	"7+PHw8571Wk97w6AilZUwGe8I8ZtpY9qg+1jD6OTethRnaBJLU9qxBQHFzMUG4LnMs+43p6bNq3NldGM",
+	"ZU/zEKzCU+FgG0jfJd/88x//E0HlelqPp4KBwopDk+VaLrVe9z6Z/rnFemnYZEw3znOqyMOHcc7Uw4ek",
+	"X1SzlBmEYY7KRPNf5KUajAm46uYcc88hek0RKqbi4cNCcD18iLniXBHGwUdXhL2gKUPxhfAA6lyFBTS/",
+	"U7LO05Q8fIgr+/DhKSZpW4yfvrSwqgUWIiSkZwME2UQ9GGpDPXxoZefDh+OpmIqLJcAaxfmKCRhcUaAn",
+	"lkIbceb48J+kdQBgfrlA7nDNyDqTipEUEuC5mIpIrVl8QNd8vEqiU7yfzXnKCJbeAk+F6frf/o2cSXHN",
+	"BNidzC8PCcbdmI3IZK5dq7ZU18H1YTQk7MYcdBL96fkFOcAgMqOow5/IL8vCnT9dvHo5FQTLsOMrXhXC",
+	"aGy6dOXtLmXCGTpN//P8zesxeUVTczhd8TkpoNCmSNaSC42bmbA4pQDwDeDi4IZTpsPoeDIhLrjxFyVF",
+	"5BWJtLjrFWAWQ0S2aVtAJ5EWgwu6INQ0C52gS5dsllRDgS9uU3eLECR4q+4BLhaOaldNjEBKv2lXzkkE",
+	"CJhQzdPQ/cFHTAr6FJE+uN6f3+iMEm7uk9iuGdyaZejljwZj8qPMikAp06iNVogMz49swNS0B59l0lyh",
+	"kmkvtAOQ9mLomQpyOJwcfzd8/P88sQkzC6ZJdHz4yKF9enkydl1Nz9SPpYUufrSRE9s1S0h08X9wTFwU",
+	"4PDKD3yy1znS9/JzqJvJgOQiZQq2GWQfsEayotkV4hmU0WL9aS8QED7tDWBMFw5fD/t24FwQpUwuYKTI",
+	"NRWx9eVI9L/R92X67kdHk6Mno8nx6PC7i8MnJ+Aa+9/RkDwhc3NucQgJX3CtagFgf2eZHIzJT1Qko8uc",
+	"p9q0V65Ef84zdoA5XiSq5ISZkxYCyja/lwQEZ2zFIjgJpRfOHN54KSEy2FVbNB+6U4whJbAk0RBi34vO",
+	"x1SbhXdl9kg97l5DuVtLcWY1IVXC6gYKUzMJGEOK+HFVGPcoBEMD4WQMlt9szw/mFPn39BOAGEFSjWkG",
+	"EKA7QYZJHyPuRYKRGqYHQKXlosSlBYtJUUi3cvQOAGUXo8td+LR58wBW+uDt+wtzHtQQTrAglBzd3PjF",
+	"E4stHRK9kWRluIZhCydYn6zAUo5wx08sgdsYEtOq43bqxMZRZYolxSKYrobufLtCxKCTmeYHZuKwVSHg",
+	"5oj06/enE8yr+Oc//nsXOHNodPVv6tPL2Mg7yeh4QcgU5JIiQfDpGA6CDSuRmYIUGzuGjG4sDyqyM5Ab",
+	"I1SiWYvBmHywJGUeY0ilI9iCH2NVRstigNLe0gUXiG/GFbEo7pdUgV0Lq8UdWHD3iEANuRK4QQ0LYed2",
+	"G5YmXkqrm7P5nIGDyLU1JEVj7tNcrHEMhjtawHgrop9WxJT5MaoArp2QH0DTsk4WiFS3BQI9PBgEuit1",
+	"H7pTqZuKeqg84UrlqApF9YLTD6Mx+UHqJVnSa0Z4UagOkKjUmNiwSVj9qYiOJ4do18eCx0UKgsssGpII",
+	"cvmlNsth/nRR+Lb2r/mpyFuwNa+nQmbgZMz8upLkHVMyz8wtSc7tAUb8RwwQtrg9FEkIPiJ9pI/jyaOB",
+	"2wIA+wQF6blXTjVXboNdvVW/fCn5OIXah9PekExddhf+gUrStPfpk63dsaJTEUEnRoxbaTwq4UgcghIO",
+	"OzLqQLOYpCElmiRTYWv+qRPy14/AkIeuEOWnnwuMoAieQBYX1kpE6llTvbTEU5RLxCeGk7onUxFBsnbj",
+	"CbhP8dg1H47JG1EeEghPVAApaTTGk7a6k1NRMucyHuDgo2+Q+nQQKk4ZjcmfmGAZj3HDFHBxx7OmIqZG",
+	"+9B5Jk6quTCgLg7J8eSQ9D0lkSUlwxuYx8cHx5PHGBNhN2Eq+kZt5mIxwFK4UVNNwiyEZjVQ8/v3UxF5",
+	"sGboFgSCf4wDtBZoW87Rkqe7DBcFovvAv7ZkxZMkZRuasaGvyiZQE9XcQlHzRc0/+svIUd6LBCvrzjOm",
+	"luT9+xfPyPWxkXBYN9ht4dh95rxeo5eOv/k/viucdo0HwAP77wW/cdafgenYytNqb4DfSszqjGB1zDQM",
+	"EZLnN0Y8YT3ik1KZMXqNJS4Q0FHl5jH02BgQzxYvIxHECI+ezjXLcBGcS7sIrD4cPZkAgKvZsDL0cZHK",
+	"SzDUmLFlCKNoF8gqKOAiHH2gmVmMEwLlzaFe7gL3G/tzfj7nATPzRp4FtxLDY810wF9PNVRg0eS7Cfm/",
+	"raDkGbGYeR7cArRv75uNodI0lRtFoiCgXlRkHpAnk0E5KkNCKuXmoE3Fkwkx2pxI5GZoHZSWypyQkdmw",
+	"UPekYEN4iIUoyIu3Y3IuV6w8XlPRx30agYiYp6ZdUF3B0DVASVOmk5A5v2HJCEfg5mUXjAq1MfzcHK7C",
+	"m+zvMjp9Uh4za1DCrILe0zWNl2x0NJ5gSp9OWWGm8HC6T3oADQ5G+zUTdM17J71H48n4EeD2WcRan/jM",
+	"34uQbft8afYBkyPMiygggbELGxRotG2c11oqcFhMRUnJ3qIdKMhJGsFn0Zi84kqBvoxlrxcWLg+01eOj",
+	"ozF5LTWcrqmwxwvXpWATLxJwlJgOXsoFF29tVEOhCIEbs5kz7U9FS5JwBdea/k8Xr14e/Of5iKmYroMx",
+	"jtw0ATKo51I9XDnh0taFZkyUoiGD8M9l8SXYiKPJBMtXC80QLVqzG32w1Kv0FBwIiun/yPV89B1karW2",
+	"26jSb+ZDUrMyYO0YG4I4PjpqM+gVg8LyuliZEs5Z5y88U17v5K8/e6HEdp+84eB6D3rDnqYLgPg2BIOY",
+	"3pZjtpKlhTg5mkyGhicLVMBd0uC4kOGgTLifPYjyIsPR4cdPBZhiQK2BX8uyGFXkeZkmzhDxaEJUSaRk",
+	"B40ivnhv775DSD+qDAe/WH9Zud/7kfwLG3SIGOANq2GOv/jmanBp23xP24u3tXY/cXNL71Jwcx9PHoHe",
+	"6pTSkynkgE57w6n15sFvoSzVae//THuNNNVp75PDvZ+KSxpfGa4DbNsBuJ8aUmp0aumm2XGZ71o2DXe6",
+	"DhRzWqZ7hjq1KbCmXTCqmrubZ4Y0OhPq+k7F70iC585tdG8kWEs3DpCgLQMBmBFr0rdTNafNLfUACPPx",
+	"5NFXHNVT0iAJj3a+9El5xQVfUcQ65YIpRUpApdBZMXI0ZZluPy6v2YYpjT7RcfXagMXUCkOMLbhQqeIN",
+	"WQZQjP4UbgFzmU0FvAuWHci7jcCpCFcpmeuRnI8yKhasYYgI0d1LrvRTnMAeyWyuYgCwbpbSKInXzGVE",
+	"Asx6rYpZWzFTz6jeSXyXK9DbJbSHe8EnTglulPX2gCps1h2SlrluAZ4IDQl9uHtGE/rQBaOVHxaUezSp",
+	"ANfUsiqboW/hDorid4Ee/CYngSZ/vkfeAxQG7szgAQd1A4ptmA1CPQh776gHHU8Ob/P2rXSs46Pvv5pG",
+	"VnWr/vXnTxXeZBbQrpGvleEPJTsyaj38OLK+xVEZGRPkUBdFyEZM05Q40Eu0sq7NpQXCTMmT49GSwb07",
+	"Y/qUpBTS/WmaKmsVsQlNVQ7zJ6abOKa9+ya2cOxQgPougAWZt8Z3oaTfCm38iWnST+nfebq1DA4cyUgu",
+	"hZNZ8YUASeo2IaDa7yKhg6yARMXqUKEk2Hd401Jgx5BizrPV6BlTOsvBpm09LTbwEuRhjG+hnHAXtahJ",
+	"SruQcZviK7TG5SsHf7Fj84bWu1cm2AnXN0Chr9mmSqH3yRl/K/T8Dmz5n0nCnnFjF7licJbhcHElYMm3",
+	"Q2BqJVYwGoytfX9IuCAyS1gG9uCpKDQ7v+YM6WO1Y7gcPBkdHn03AMstCRpuSf8xWLpevDX/NxVLmWdg",
+	"O/6+UslmhkBxRp0yw+MCPK2AdWKuIOj2OLDhKIOQ5ncGXKKEjOkVgfc/2OrtX4Tqyw5cRNunauiRxReo",
+	"HbvDexlA+yF75u11Ga53pwN3myN0fPjoX0JxqZzdcw1lYIhvkAW7UufTemAu6u1HtjQvkf4lUzxhylyO",
+	"Do6Pvh+UMTXmEo7nALZVWasHiZxTEC7wUxGBWR28zgXqSIRGUM+TCO7QCF23JaShuY1FcBS5WEDlLSve",
+	"BmC6KMLFpIiZ05jM3MrB2CMajXc4c0g/eivT1DMikOLZgNBLec3Io4lt2DAPNMSjxVwmLHT8TYO/1cM/",
+	"uYcBmPnuYgBnNlMW4tNdBIEnAe7CCv4VDzcQ4medbd/N0H7GAcvCessRq00kRDGRGDm9ogsek5SLK4jF",
+	"afjlmvJ5Ko6Pjlx4H7a4Uwg/gsODPR+Qw4knkwmK5Kk4nhxXZXIZRzBExbYqsF0oQhVGES3hQZtgCCPu",
+	"nk7qThC+r3xod2PjBc7uq5IcEL71DlL7+A8vtZmNLPIOFxgmfS64+5RbFOSgkeEdWAgsuFcBiuycvWj9",
+	"b4VDJm8Km3whe6eCF5GqIJQRqjg6iGzsSmTEP8QUbpZb0o/+zLagHBdoyGNSXsnALcoE9IyYz2OMTTFf",
+	"JSzOtusiroYltS/JnN+Mo6CWXeBH9+71ZlkHqW4xdDgMarMgXNfAoX/X9g9cglDlyL0k28mo8UKpHNzf",
+	"gm1cy6cIYJUa9Q4SatYKovvN9ZSvVizhVLN0S/rHk8NqhNpUmJN1dEyWNnrrNvaSqWgzmATpzyu483uy",
+	"keyh5tdsg2VB/4gWkU6UvfKjRhom2VfsPhnSq7Anz4JV2Tn9rvmNuy5YAK7mVkAkT7wMVhXBCCzDNBCu",
+	"1uEhOqRXd9aPjiC2EWPkI9JXmoqEZknhXDYiJ2ogkZ2QCsqYRZQNInr7hS6hnolnw2q0Gw3G1g6VI2Gw",
+	"GV6Ty8ANVJgvWSrFAkONqMAu7UKFeJSDGbsn1bYO5faVtdkGiFrgZOA7yf1zsz+kcWr3Sca1ryHpGb23",
+	"jt63m906o2G7CnFWZBkWnRm9NbOKMdeqDLCv1SgrLM4n5HhyPBVRedPEs+cXXAbLk60Vfho+sEUsAaQ8",
+	"Vm7FDhO9RZnAOd7PQa0XqfvKhuJGpbkdIszGENz/TfObNRmPjXdqdp9Da6/dcQylUPnKmpaKPOGanZfI",
+	"S0258Aud+xavtUxTG4U4Fd592T/PlDSKR3iH+LC0ANke+3lht54KmmaMJluI2R5gYkE9VWVIIBDPjdu7",
+	"yCFPmIro/Pn5+Ys3r2fnz8/ePb+IXOIT3B4WeWZEfi3DNYbFMReYIgVoh/PI1t24J3ZQ6ePXMkXVKosE",
+	"o+ZwgzHd6f5F+G/mjNswwK/PEZ7fYAkHQsvzi9lq8zq+QCdecZAxyFtp5xkfZHZl4R+9NLgGmMGeE0n2",
+	"H8hQzAOMzT9qvzFaP/yXoLDdSiKYfwi1+U2dCQz9Ee1h8uh4bCZw9LGIimXDTlvkcyLAPzGwgkZA7hYV",
+	"AJoAUXRTAZkec5ltaJYgOpVpuwDfLVMr8XNCwR1RNED6ke8KF1JPhZM3lSdeZuULqz/6M3B5VOVTPxh0",
+	"KlDoDcosk3qSLOSbBNNNdoVRY0Y3+ANecnG1L6bVRrT5Q3OcxIn9Urq3hYO6Sk/dM0yG+7JeLhng41i/",
+	"dFvH1VpDv8EEl/+yWH+nHn1lLOEZi5G469TpCc/7Gk1MPTu+HRhG7P/6OThAtyN0a9JswfTOHBzHZDpG",
+	"eYK3Usha/fbIcBWfydjahfjUKKVFqD1KV3ytjKLWy0zmi6WzSw6CAaBfLfbzVmGfBTDc3eM/b3eZ+01F",
+	"i/rgQ7cJqvs1I0LJU4FIFeD8c4VSyFO8LY3+lrOcJS7shjNFrhhb2ywDoOeYrjVcfKgmTMD7UFtxt+vk",
+	"dxto+i3GtKNH5ZYHwRWL6JDwY7E5iGWbCI+YQnQhUUyPC0vc7tSdYOLOGRY92KniPL+hsSYrquMlkWWJ",
+	"Woti36eiAcfXmopTZEJ9ycSXx//SiS9nOduf9mKoafwHS2Ox9Trc8YI/wWkWFCCBcOsgIoYDR4H70WYp",
+	"UzZyuEoAEKjyeEmomopqWTJX1HGcZ6m5k1dK/jrWoF2BzAjDsafCM6vHOZsZUoTorkcE8HEaiByVuC/X",
+	"p0WtrrrebBxq/Rv780zxvxeoIIUV0ZV2q7dV1OndNQDSj8oCh2M75RMC+D5j8nQqLGqhYR1O89sseWpu",
+	"iA7RsMiqLaHoAWv+8LsJUQC/BVmyUxFtENAiarcsnuXsXq2KXpXRr+xlMDMLhp+yz3Iq3E5rffTNBfF5",
+	"3n/rkzDnocnFPCWhAIZDnpYyzVpuZsBBPBwqTMolGZszxC21l2VzArGoxTiAtWE6cGenQsDHIQhz83by",
+	"B7r24Ixx2xAkJU3B71opG9WQSe3X6eqmoZF3ZQ1aRqXbCIsFK0oksTaNr4Sncrpf+UurFvgnpnG7azpg",
+	"SEeqdRBWlg6/iDpWH/lvUjFDUIw240Ccs69wMo5+t+YDPEToEik02f1n6XZX57OcvXgGl+WWYKqWot+n",
+	"LjA4ZRRRi/CVovj3aQG2oOV6BKC6APc4FWB2Nie0H5UaH/GqTWMDg3GJdIpFR3S2tYHIpSYVIYDhvFaJ",
+	"V5F+W41ghONylYJPCS3grR0Y1lQ0y/hyXVTyHZySqNBnK/XCi18DhcOnwqscDqZ2AOPliih6bfS5OcGb",
+	"IlsjBk84BfJ4Kmo8ca/W29BuI3LQ1IQLlfdOGiyoyl6jVV2ZhFXlSthMod+3x6/dn8raKIz/lZ3gLSqr",
+	"4ZIWKRh4Qb/Q66H8MebomWM4+Aoa7begmi8TBdddowWoY7D53pWl746SI5FD5fRQCQtka1CghNwAm+aL",
+	"BRTXuNyeECyeNAMc5sFUZGxBsyRlSpUlMdkDh+qDCBcptXCHCg3MWQluDmDBhZ05xOBCDOFHnoW18C93",
+	"Jk0Xuwy6RUWh2q3yj6Dmm7Wx+omQm1ZqZvFSHnwE7+2ndhe92JIqoqvR4QkiwdIEpCI0UQO121CugXYB",
+	"a50oaUSxE6laBkM9nsdL+Y7pjLPre6Udv5+d0R5YIsYeB0gcKub1O08WwslDQQayoW5LbNUKSpxL3xGO",
+	"IZU7qK9moS+gqXZ+5+W5Ar8BizwEPUCQ/sDDCkeu5CB7bYUNGz1o2OGjyYSo8VQEwSma8YYY6KCWMtNF",
+	"7YYnXkUsBCQG5GbUwbzCDX0Yq9EZyeFwMpmY/yHW+m5si8PJVCiccSOhNgCp7AoGAa8XI1gWAKoPcV2z",
+	"2rCa96SGmfbf4lKY0/Lpnk8oTGX/8fwKeem/GowE1FwpCN+QOCIoZHh+aUr6QgJ7HjQPq+PylTLJuxx2",
+	"/ciKyhlUrgD/3al11ikSy9UlF/bG+/T1M7QfZYyw0sHG1NjeNJqeib0uvqEPAVhRaiKLsG+OgK1KRaIl",
+	"VTNX1TI6Lb3mKYfYGostqKxR6lLqZSmgoMqD/Ws24wJvgubmK05D2enwCkYw+h/ZUBEYVkrF1dTscbYd",
+	"k0imCVN6ZrEtzHq6OkWMZik3qx35D4GRgB8W6rr5DtKp6Jub9y+50ragxYIN2pAMn/u2hw4mMVRlbwcs",
+	"WGpWuBaf5y2tx6avVnRkq1mwxFd8oTWmSB+WmpiV5kyRJJPrNUsGpxBIquWCgaERqNTt9+4Rmr283Sht",
+	"8UiEyhgSNl6Mw1iPpySyBB25A+KZh8piLqIoEAtNto23XkLyFkP+YAR9GbLEymGceuVyylG6n7KR+6gc",
+	"d2scoHdkK6Nz1WGLfooar3BNAXG1Tqn5KF5SLgKVX0Nk2PDru0V0bOEB1NOFYrOAINo2cO+d261qBHE7",
+	"J5in5G8slPYpau5GftlerH2lT0k0p6kyXwtpD3zb+HxWFxqgV4F0zyoVTOdyO0OvZeui+IUgvwF9dlZc",
+	"HBHsj3rwD9Q3wM/2SImgPd37MaDpIO7bDvwsLVc8pmm6xYKFqlo3HqW3Z3/BszAq7OHlmKaiX2gVl8xw",
+	"HwB0x/g7qI+NllTopoQAjl5Ln18UeRIIbwwve9W1awEC5ulrdlMK+/uKFDAd/VomV+x7B1wVMrJvGcO/",
+	"hvffrL3D/jAnxR4UFwjDPMK8zYHFKrs7QHqLE1oezQPreppBBGzknyo5bx7cOGeuyEnGpiLJ2bA47tWq",
+	"gXj/GRKqyUoqTR5PxiTSVF1ZbxJdMKEBfhLuRUlxMRpMBfiVDO2XiYVmtR5PRpnckJiuh0RJqJ8qFikb",
+	"rfNsbRQGu3xc2YJrStPsGhzoU+s/N2+06f5nbgl3XQKqa/pnxtYtyotDArRTZn/LaaqwMCrYZVqVQKqu",
+	"bqdEdRmEXezGKEg/oE5rBPqxl9M4zZMdMZ3Qcu/zskU+k82ZPWtTF4oX/MXpr6VS/NKs2Gqtt4PftS2y",
+	"JuMJdccgpgKlc3cuUi1xtjsTpHzVC2Dp2+CVIVkVlXR5MsR6lmUIywMVTvOoSuT7VjHbfJLFzP5gCR1U",
+	"7Jc8t7Zgu4/BZ7eP4jy98zN6abWU53HMWGIr485tEaCATCytJlAALiQEx1i2eipswADpc2E4pZHi1mTh",
+	"nwGZmf4YXwjCEwXYrk211ujCpXGogjQHoy3V2iFxFSOPWzXcb9rtN+32V9RuKVFrFvM5j++iztbYQmG8",
+	"+XzO0BIGRuMlgEcuBNQLNuoPV4UOWpbS5lqV4FdFnR1b86ko+DsVhcv/mWSYo29aX61zzcpKN2CHjCrQ",
+	"PGG5ClixtTql/egdIkA7qx1W4HCV5tfuTlHY+AftoUfPS+PY/cUfuU5+VRitchA7Qh+c3VHd2UH2Lfjo",
+	"q7Kcp0DtpcFYS3D72VrL9oDcmfsUeSn3pZjsjBkKhkm2sAmbVlR9VqgNgP+nc+VQQyp2Npt3ZD7wgq83",
+	"gkGJ4egvow+oBb1IIpLw+ZxlqsQ4cF1YVWnQUiMRV9FXTG6ZCItjsGt5/xeEYsi7uMVLRpW5M2gmkjtG",
+	"ST36rTCL38yBfg7LiSlgsL6giFvnyxdQKBxLuKcD/Y7FEtBTPKcaFQmxGoCqqwDeSYLgwgqeyAoLMLwR",
+	"LdY4rglNlYTGU6Yd5n1xkehHylx8lIoOInvTGLQE+eziK+WYLbbYLINZuszEqYhWTNOEaloJ9HE/2mCf",
+	"CfnzDy1A12ZKbwpefT8AgV4fv5IeUvRuhrKLsTgvuVvmb3rI7yAuEI6lf+wN4xL+adxkXLORFDEb3Jl9",
+	"WXf/PXGvMoJasE3YLILxAoqumI3cr8ZQ4/iiASTtbqFeO6xJxhdc0LRs6YEqS+aUBhRq7jIQfeAiBw3v",
+	"yHhiLjHkjbmMFTxtSBxTG5JoxZViLl2lXk/UM5JORUwFuWR2oAABsl8H63BB87ZJzOYpXyx1C6q66fer",
+	"mDuxq12MBt/wtverRXz/TrUTu2CGTAVXyy+ikfgif2SP3P2pJxZOhxbCpeBXFtCDajbofiimog95xuby",
+	"dUKipdZrF7Z4QKLXUpMf4Zi4OnS+HQNeKLp345mKLdMR+ec//tvCrKbbWl3swl0V7aiA84pmVz5s11u7",
+	"sPd43gLd7Q7CpbpICvx24lpO3Ct5zSpy9IEqSEbLir48Wxd7/Bkn8d6E6w8Q927TTEmfXiom9LBSh+bj",
+	"pwhqSFt8ElcQbkyepqncOEhhO/2pgMMKkXpo75h5orH4zeWT1otqO+FexwffcQ3wQ3vBDnmGua24bjg4",
+	"LIL2YJpPJo9i+AP+yR6ErZCIunjfHotaL57+/+m++YHfazsvqAAMflP7fz/mRwC+IjIjGQOwoDCn2sOR",
+	"uJjLVpc7xB9D3EbC1qncrpiA8kuIU8TjpZ9kZshnTfXSpidmfMU1v0ZTgQTT3Zi8llNR/WSIbgoPINW5",
+	"Gc05oFwoi2qmzEzXLBtBJpu524fO9J+YfmFmdI9HC9oP1mItl0jM5fgL55W8gXnKDBr3NnXJaOqDvOWK",
+	"LnbW0HkPL9ynzwM6CNULUQilaqTD7zr65W2Ze2stbELlK1tqzXn4bamd9xdnZCWFXnp7hntUbBla2GoW",
+	"/6Acf79WgK8DSScYcHO5JVER9R1ZiGU0BEZLKpIU0mn6hmosMiVNQbM9nQqAc7B4zStiM9ww9z1wttAO",
+	"Xpin70le1nr5lexljVHsKq5xJeQmZcniD4Wjf5/nC1efJJStpCgR2rwThBSv6meoPVvulVTgDTdHsmjQ",
+	"ZcsZEbSmCy7QABGK0/xg2793mmuLKaxE0trZ/v5DCDfFsu7b2YOPBZfbD0tmX/WRycr4WqOQLGlSOHZo",
+	"xkjK5tphlSlNUzaCp0RtGFu3QZbhhn1DLduNWrZxq9Tc4du6Yj1PrBmLbbC+1i/5NRNMKSsLacLhr3Um",
+	"L5kqcm+biidEh7rkLdSqmnHPtpSSGrp6GmroFNShq7Cgiuz3Rr1pMk/lxusHAHqbvZwXgCG/yEs1rqR+",
+	"qsD7L0TCr3mS09SwNC4WyvouczYsInMhZ2bo7gU4SP9aPg4goYU6e5un6Wjjs+hiwtzD0/SH7bY80Fi7",
+	"KuV9jwpTYDcs3CDlCgKm4HMY+jUjc1czwrSL5vq2+ULVtNDwPjgYVaY0UVxcQW0jo3SZ7T17+YL8Lefx",
+	"ldLUqLTl+sVLaYj0/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -319,7 +319,7 @@ func TestEngine(t *testing.T) {
 				require.Equal(t, 1, n)
 				ex := e.execution(key, f.JSON200.ID)
 				require.Equal(t, apiclient.ExecutionStatusSuccess, ex.Status)
-				require.Equal(t, "manual_fire", *ex.TriggeredBy)
+				require.Equal(t, "manual_fire", ex.TriggeredBy)
 				got, err := e.client.GetCueWithResponse(context.Background(), c.ID, &apiclient.GetCueParams{}, auth(key))
 				require.NoError(t, err)
 				require.Equal(t, apiclient.CueStatusActive, got.JSON200.Status, "a manual run does not complete a one-time cue")

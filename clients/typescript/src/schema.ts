@@ -48,6 +48,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operator info
+         * @description What this deployment is and which authentication paths and primitives it offers. No
+         *     authentication, not rate limited, never contains secrets or per-user data.
+         */
+        get: operations["getInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/register": {
         parameters: {
             query?: never;
@@ -476,7 +497,12 @@ export interface paths {
         };
         /**
          * List executions
-         * @description Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+         * @description Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+         *     `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+         *     non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+         *     `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+         *     entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+         *     (not just the page).
          */
         get: operations["listExecutions"];
         put?: never;
@@ -496,9 +522,10 @@ export interface paths {
         };
         /**
          * List executions a worker can claim
-         * @description The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-         *     `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-         *     has that `task` value.
+         * @description The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+         *     due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+         *     are applied before the 50-row cap, so a single-purpose worker is never starved by
+         *     other work.
          */
         get: operations["listClaimableExecutions"];
         put?: never;
@@ -644,8 +671,8 @@ export interface paths {
         put?: never;
         /**
          * Replay a finished execution
-         * @description Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-         *     cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+         * @description Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+         *     the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
          *     can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
          *     409 `execution_in_flight`.
          */
@@ -867,8 +894,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description The error envelope of every error response. */
+        /**
+         * @description The error envelope of every error response (every status >= 400 has a JSON object
+         *     body, including unknown paths, wrong methods, 413 and 429). The same object is
+         *     mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+         *     official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+         *     read the top-level `error`. `detail` is always an object, never a string or list.
+         */
         Error: {
+            error: components["schemas"]["ErrorBody"];
+            detail: components["schemas"]["ErrorMirror"];
+        };
+        /** @description Identical copy of the envelope, for clients that read `detail.error`. */
+        ErrorMirror: {
             error: components["schemas"]["ErrorBody"];
         };
         ErrorBody: {
@@ -989,6 +1027,20 @@ export interface components {
             /** @description `pending` executions of worker cues. */
             pending_worker_claims?: number;
         };
+        Info: {
+            /** @description Server version. */
+            version: string;
+            /** @description Name of the messaging authorization backend (`SameTenantAuthorizationBackend`). */
+            authorization_backend: string;
+            authentication_paths: {
+                /** @description Always true. */
+                per_user_api_key: boolean;
+                /** @description Internal-token authentication; not offered by this server (false). */
+                internal_token_with_on_behalf_of: boolean;
+            };
+            /** @description Subset of `cues`, `quotas`, `device_code`; empty here. */
+            disabled_primitives: string[];
+        };
         StatusResponse: {
             /** @enum {string} */
             status: "healthy" | "degraded" | "down";
@@ -1019,6 +1071,8 @@ export interface components {
         };
         Me: {
             email: string;
+            /** @description The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration. */
+            slug: string;
             plan: string;
             /** @description Cues with status `active` only. */
             active_cues: number;
@@ -1304,6 +1358,10 @@ export interface components {
             status: components["schemas"]["ExecutionStatus"];
             /** @description Always `manual_fire`. */
             triggered_by: string;
+            /** @description Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison). */
+            body_received?: unknown;
+            /** @description Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire. */
+            body_received_sha256?: string;
         };
         Execution: {
             /** @description UUID. */
@@ -1334,12 +1392,19 @@ export interface components {
             updated_at: string;
             /** @description `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome. */
             outcome_state: string | null;
-            /** @description `manual_fire`, `replay`, or null for scheduler-created executions. */
-            triggered_by: string | null;
-            /** @description Worker id holding the claim (worker transport). */
+            /** @description `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`. */
+            triggered_by: string;
+            /** @description Worker id of the current or last claim (worker transport). */
             claimed_by_worker: string | null;
             /** Format: date-time */
             claimed_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last execution heartbeat of the claiming worker.
+             */
+            last_heartbeat_at: string | null;
+            /** @description First 2000 characters of the last webhook response body. */
+            response_body: string | null;
             /**
              * Format: date-time
              * @description When the current claim lease expires.
@@ -1355,6 +1420,11 @@ export interface components {
             /** @description Evidence stored with the outcome; null when none. */
             evidence: components["schemas"]["Evidence"] | null;
         };
+        /**
+         * @description The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+         *     the execution's top-level `evidence` inside `outcome`, where the official SDK's
+         *     `Execution` model reads them.
+         */
         Outcome: {
             success: boolean;
             result: string | null;
@@ -1362,6 +1432,13 @@ export interface components {
             metadata: Record<string, unknown> | null;
             /** Format: date-time */
             recorded_at: string;
+            external_id: string | null;
+            result_url: string | null;
+            result_ref: string | null;
+            result_type: string | null;
+            summary: string | null;
+            artifacts: unknown[] | null;
+            validation_state: string | null;
         };
         Evidence: {
             external_id: string | null;
@@ -1385,6 +1462,8 @@ export interface components {
             offset: number;
             /** @description `offset + limit < total`. */
             has_more: boolean;
+            /** @description Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed. */
+            oldest_claimed_at: string | null;
         };
         ReportOutcomeRequest: {
             success: boolean;
@@ -1417,7 +1496,7 @@ export interface components {
             task: string | null;
             /** Format: date-time */
             scheduled_for: string;
-            /** @description The cue's current payload. */
+            /** @description The execution's payload. */
             payload: Record<string, unknown>;
             /** @description The execution's attempts counter (0 when never claimed). */
             attempt: number;
@@ -1443,6 +1522,8 @@ export interface components {
         ReplayResponse: {
             /** @description The new execution's id. */
             id: string;
+            /** @description Same as `id` (the official CLI prints the new id from this key). */
+            execution_id: string;
             cue_id: string;
             /** @description Now, `+00:00` form. */
             scheduled_for: string;
@@ -1571,6 +1652,8 @@ export interface components {
         };
         UsageRateLimit: {
             requests_per_minute: number;
+            /** @description Same as `requests_per_minute` (the official CLI reads this key). */
+            limit: number;
             /** @description Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers. */
             current_usage: number;
         };
@@ -1688,6 +1771,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatusResponse"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deployment info. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Info"];
                 };
             };
             default: components["responses"]["Error"];
@@ -2319,8 +2423,18 @@ export interface operations {
                 cue_id?: string;
                 /** @description Execution status. */
                 status?: string;
-                /** @description Outcome state, e.g. `verification_failed`. */
+                /** @description Comma-separated execution statuses (blank entries dropped); not together with `status`. */
+                status__in?: string;
+                /** @description Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state. */
                 outcome_state?: string;
+                /** @description What created the execution; `scheduled` matches scheduler-created executions. */
+                triggered_by?: "scheduled" | "manual_fire" | "replay" | "chain";
+                /** @description Exact match on the outcome evidence's `result_type`. */
+                result_type?: string;
+                /** @description `true`: only executions whose evidence `external_id` is set; `false`: no filter. */
+                has_evidence?: boolean;
+                /** @description Exact match on `claimed_by_worker`. */
+                worker_id?: string;
                 limit?: number;
                 offset?: number;
             };
@@ -2339,6 +2453,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionList"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -2348,8 +2463,10 @@ export interface operations {
     listClaimableExecutions: {
         parameters: {
             query?: {
-                /** @description Keep only executions whose cue payload `task` equals this value. */
+                /** @description Keep only executions whose payload `task` equals this value. */
                 task?: string;
+                /** @description Keep only executions whose payload `agent` equals this value (executions without the key are excluded). */
+                agent?: string;
             };
             header?: never;
             path?: never;

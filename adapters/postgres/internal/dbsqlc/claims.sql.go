@@ -64,7 +64,7 @@ UPDATE executions SET
     due_at = $3::timestamptz,
     outcome_deadline_at = $4::timestamptz,
     updated_at = $2::timestamptz
-WHERE id = $5 AND status = 'pending'
+WHERE id = $5 AND status IN ('pending', 'retry_ready')
 RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
 `
 
@@ -77,7 +77,7 @@ type ExecutionClaimWorkerParams struct {
 }
 
 // ExecutionClaimWorker claims a picked (locked) execution for @worker_id
-// if it is still pending.
+// if it is still claimable (pending or retry_ready).
 func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerParams) (*Execution, error) {
 	row := db.QueryRow(ctx, executionClaimWorker,
 		arg.WorkerID,
@@ -135,7 +135,7 @@ const executionClaimWorkerPickByID = `-- name: ExecutionClaimWorkerPickByID :one
 SELECT e.id, c.outcome_deadline_seconds
 FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.id = $1 AND e.user_id = $2
-  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= $3::timestamptz
 FOR NO KEY UPDATE OF e
 `
@@ -152,8 +152,8 @@ type ExecutionClaimWorkerPickByIDRow struct {
 }
 
 // ExecutionClaimWorkerPickByID locks one execution by id if it is the
-// tenant's, worker transport, pending and scheduled by @now, and returns its
-// cue's outcome deadline. It waits for a concurrent claimer and then
+// tenant's, worker transport, pending or retry_ready and scheduled by @now,
+// and returns its cue's outcome deadline. It waits for a concurrent claimer and then
 // re-checks the row, so the second of two claimers finds nothing.
 func (q *Queries) ExecutionClaimWorkerPickByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickByIDParams) (*ExecutionClaimWorkerPickByIDRow, error) {
 	row := db.QueryRow(ctx, executionClaimWorkerPickByID, arg.ID, arg.UserID, arg.Now)
@@ -166,7 +166,7 @@ const executionClaimWorkerPickNext = `-- name: ExecutionClaimWorkerPickNext :one
 SELECT e.id, c.outcome_deadline_seconds
 FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.user_id = $1
-  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= $2::timestamptz
   AND ($3::text IS NULL OR c.payload -> 'task' = to_jsonb($3::text))
 ORDER BY e.scheduled_for, e.id
@@ -201,17 +201,19 @@ const executionClaimable = `-- name: ExecutionClaimable :many
 SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = $1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= $2::timestamptz
   AND ($3::text IS NULL OR cues.payload -> 'task' = to_jsonb($3::text))
+  AND ($4::text IS NULL OR cues.payload -> 'agent' = to_jsonb($4::text))
 ORDER BY executions.scheduled_for, executions.id
-LIMIT $4
+LIMIT $5
 `
 
 type ExecutionClaimableParams struct {
 	UserID  string
 	Now     time.Time
 	Task    *string
+	Agent   *string
 	MaxRows int32
 }
 
@@ -223,14 +225,16 @@ type ExecutionClaimableRow struct {
 // Pull-worker claims, execution read-modify-writes and the worker sweeps.
 // Lock order (as everywhere): a cue before its executions, usage rows last.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
-// ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
-// before the limit. It scans the partial index executions_claimable_idx.
+// ready to claim (pending or retry_ready, scheduled by @now), oldest
+// scheduled_for first, with their cues. The task and agent filters (the
+// payload's "task" / "agent" string) apply before the limit. It scans the
+// partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.Query(ctx, executionClaimable,
 		arg.UserID,
 		arg.Now,
 		arg.Task,
+		arg.Agent,
 		arg.MaxRows,
 	)
 	if err != nil {

@@ -106,23 +106,42 @@ const executionCount = `-- name: ExecutionCount :one
 SELECT count(*) FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
-  AND ($3::text IS NULL OR status = $3::text)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
   AND ($4::text IS NULL OR outcome_state = $4::text)
+  AND (NOT $5::boolean OR outcome_state IS NULL)
+  AND ($6::text IS NULL OR triggered_by = $6::text)
+  AND (NOT $7::boolean OR triggered_by IS NULL)
+  AND ($8::text IS NULL OR evidence_result_type = $8::text)
+  AND (NOT $9::boolean OR evidence_external_id IS NOT NULL)
+  AND ($10::text IS NULL OR claimed_by_worker = $10::text)
 `
 
 type ExecutionCountParams struct {
-	UserID       string
-	CueID        *string
-	Status       *string
-	OutcomeState *string
+	UserID         string
+	CueID          *string
+	Statuses       []string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
 }
 
+// ExecutionCount counts the executions ExecutionList filters.
 func (q *Queries) ExecutionCount(ctx context.Context, db DBTX, arg *ExecutionCountParams) (int64, error) {
 	row := db.QueryRow(ctx, executionCount,
 		arg.UserID,
 		arg.CueID,
-		arg.Status,
+		arg.Statuses,
 		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
 	)
 	var count int64
 	err := row.Scan(&count)
@@ -422,27 +441,47 @@ const executionList = `-- name: ExecutionList :many
 SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
-  AND ($3::text IS NULL OR status = $3::text)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
   AND ($4::text IS NULL OR outcome_state = $4::text)
+  AND (NOT $5::boolean OR outcome_state IS NULL)
+  AND ($6::text IS NULL OR triggered_by = $6::text)
+  AND (NOT $7::boolean OR triggered_by IS NULL)
+  AND ($8::text IS NULL OR evidence_result_type = $8::text)
+  AND (NOT $9::boolean OR evidence_external_id IS NOT NULL)
+  AND ($10::text IS NULL OR claimed_by_worker = $10::text)
 ORDER BY created_at DESC, id DESC
-LIMIT $6 OFFSET $5
+LIMIT $12 OFFSET $11
 `
 
 type ExecutionListParams struct {
-	UserID       string
-	CueID        *string
-	Status       *string
-	OutcomeState *string
-	SkipRows     int32
-	MaxRows      int32
+	UserID         string
+	CueID          *string
+	Statuses       []string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
+	SkipRows       int32
+	MaxRows        int32
 }
 
+// ExecutionList is a page of a tenant's executions, newest first, with
+// every filter of core.ExecutionListParams (an empty @statuses: any).
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionList,
 		arg.UserID,
 		arg.CueID,
-		arg.Status,
+		arg.Statuses,
 		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
 		arg.SkipRows,
 		arg.MaxRows,
 	)
@@ -502,6 +541,56 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		return nil, err
 	}
 	return items, nil
+}
+
+const executionOldestClaimedAt = `-- name: ExecutionOldestClaimedAt :one
+SELECT claimed_at FROM executions
+WHERE user_id = $1
+  AND ($2::text IS NULL OR cue_id = $2::text)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
+  AND ($4::text IS NULL OR outcome_state = $4::text)
+  AND (NOT $5::boolean OR outcome_state IS NULL)
+  AND ($6::text IS NULL OR triggered_by = $6::text)
+  AND (NOT $7::boolean OR triggered_by IS NULL)
+  AND ($8::text IS NULL OR evidence_result_type = $8::text)
+  AND (NOT $9::boolean OR evidence_external_id IS NOT NULL)
+  AND ($10::text IS NULL OR claimed_by_worker = $10::text)
+  AND claimed_at IS NOT NULL
+ORDER BY claimed_at
+LIMIT 1
+`
+
+type ExecutionOldestClaimedAtParams struct {
+	UserID         string
+	CueID          *string
+	Statuses       []string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
+}
+
+// ExecutionOldestClaimedAt is the earliest claimed_at among the executions
+// ExecutionList filters; no row when none was claimed.
+func (q *Queries) ExecutionOldestClaimedAt(ctx context.Context, db DBTX, arg *ExecutionOldestClaimedAtParams) (*time.Time, error) {
+	row := db.QueryRow(ctx, executionOldestClaimedAt,
+		arg.UserID,
+		arg.CueID,
+		arg.Statuses,
+		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
+	)
+	var claimed_at *time.Time
+	err := row.Scan(&claimed_at)
+	return claimed_at, err
 }
 
 const executionQueueStats = `-- name: ExecutionQueueStats :one

@@ -157,6 +157,7 @@ type User struct {
 	AlertSecretSealed     *string
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+	Slug                  string
 }
 
 type Worker struct {

@@ -21,7 +21,7 @@ UPDATE executions SET
     due_at = CAST(?3 AS TEXT),
     outcome_deadline_at = ?4,
     updated_at = CAST(?2 AS TEXT)
-WHERE id = ?5 AND status = 'pending'
+WHERE id = ?5 AND status IN ('pending', 'retry_ready')
 RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
 `
 
@@ -34,7 +34,7 @@ type ExecutionClaimWorkerParams struct {
 }
 
 // ExecutionClaimWorker claims a picked execution for @worker_id if it is
-// still pending.
+// still claimable (pending or retry_ready).
 func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerParams) (*Execution, error) {
 	row := db.QueryRowContext(ctx, executionClaimWorker,
 		arg.WorkerID,
@@ -92,7 +92,7 @@ const executionClaimWorkerPickByID = `-- name: ExecutionClaimWorkerPickByID :one
 SELECT executions.id, cues.outcome_deadline_seconds
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.id = ?1 AND executions.user_id = ?2
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(?3 AS TEXT)
 `
 
@@ -108,8 +108,8 @@ type ExecutionClaimWorkerPickByIDRow struct {
 }
 
 // ExecutionClaimWorkerPickByID finds one execution by id if it is the
-// tenant's, worker transport, pending and scheduled by @now, and its cue's
-// outcome deadline.
+// tenant's, worker transport, pending or retry_ready and scheduled by @now,
+// and its cue's outcome deadline.
 func (q *Queries) ExecutionClaimWorkerPickByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickByIDParams) (*ExecutionClaimWorkerPickByIDRow, error) {
 	row := db.QueryRowContext(ctx, executionClaimWorkerPickByID, arg.ID, arg.UserID, arg.Now)
 	var i ExecutionClaimWorkerPickByIDRow
@@ -121,7 +121,7 @@ const executionClaimWorkerPickNext = `-- name: ExecutionClaimWorkerPickNext :one
 SELECT executions.id, cues.outcome_deadline_seconds
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = ?1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(?2 AS TEXT)
   AND (CAST(?3 AS TEXT) IS NULL
        OR (json_type(cues.payload, '$.task') = 'text'
@@ -156,19 +156,23 @@ const executionClaimable = `-- name: ExecutionClaimable :many
 SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = ?1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(?2 AS TEXT)
   AND (CAST(?3 AS TEXT) IS NULL
        OR (json_type(cues.payload, '$.task') = 'text'
            AND json_extract(cues.payload, '$.task') = CAST(?3 AS TEXT)))
+  AND (CAST(?4 AS TEXT) IS NULL
+       OR (json_type(cues.payload, '$.agent') = 'text'
+           AND json_extract(cues.payload, '$.agent') = CAST(?4 AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
-LIMIT ?4
+LIMIT ?5
 `
 
 type ExecutionClaimableParams struct {
 	UserID  string
 	Now     string
 	Task    *string
+	Agent   *string
 	MaxRows int64
 }
 
@@ -181,14 +185,16 @@ type ExecutionClaimableRow struct {
 // Every writer runs in a BEGIN IMMEDIATE transaction, which the database's
 // write lock makes exclusive; updates still re-check the state they expect.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
-// ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
-// before the limit. It scans the partial index executions_claimable_idx.
+// ready to claim (pending or retry_ready, scheduled by @now), oldest
+// scheduled_for first, with their cues. The task and agent filters (the
+// payload's "task" / "agent" string) apply before the limit. It scans the
+// partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.QueryContext(ctx, executionClaimable,
 		arg.UserID,
 		arg.Now,
 		arg.Task,
+		arg.Agent,
 		arg.MaxRows,
 	)
 	if err != nil {

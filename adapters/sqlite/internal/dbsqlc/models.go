@@ -153,6 +153,7 @@ type User struct {
 	AlertSecretSealed     *string
 	CreatedAt             string
 	UpdatedAt             string
+	Slug                  string
 }
 
 type Worker struct {
