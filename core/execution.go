@@ -56,21 +56,6 @@ func (s *Executions) Get(ctx context.Context, u *User, id ExecutionID) (*Executi
 	return e, err
 }
 
-// Fire creates a manual execution of the cue now, whatever its status, and
-// without touching its schedule, counters or lifecycle (a manual run of a
-// one-time cue does not complete it).
-func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID) (*Execution, error) {
-	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: cueID})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrCueNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	trig := TriggerManualFire
-	return s.create(ctx, c, &trig, nil)
-}
-
 var errInFlight = Conflict("execution_in_flight", "Cannot replay an execution that is still in progress")
 
 // Replay creates a new execution of a finished one's cue, with the cue's
@@ -92,17 +77,17 @@ func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Exec
 	}
 	trig := TriggerReplay
 	from := orig.ID
-	return s.create(ctx, c, &trig, &from)
+	now := s.clock.Now()
+	return s.create(ctx, &Execution{
+		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
+		TriggeredBy: &trig, ReplayedFrom: &from, CreatedAt: now, UpdatedAt: now,
+	}, nil)
 }
 
-func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *ExecutionID) (*Execution, error) {
-	now := s.clock.Now()
-	e := &Execution{
-		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
-		TriggeredBy: trig, ReplayedFrom: from, CreatedAt: now, UpdatedAt: now,
-	}
+// create inserts e (and binds claim's key to it); the wake-up follows.
+func (s *Executions) create(ctx context.Context, e *Execution, claim *IdempotencyClaim) (*Execution, error) {
 	for i := 0; ; i++ {
-		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e})
+		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e, Idempotency: claim})
 		if errors.Is(err, ErrConflict) && i < 3 {
 			// Two manual runs in the same microsecond: (cue, scheduled_for)
 			// is unique, so take the next microsecond.
@@ -163,6 +148,7 @@ const (
 const (
 	TriggerManualFire = "manual_fire"
 	TriggerReplay     = "replay"
+	TriggerChain      = "chain"
 )
 
 // Outcome is what a handler reported about a run.
@@ -214,6 +200,33 @@ type Execution struct {
 	ReplayedFrom      *ExecutionID
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+
+	// Fire options (clients.md §2.2). Payload is the effective payload
+	// snapshotted at fire time (nil: the cue's current payload).
+	Payload         json.RawMessage
+	PayloadOverride json.RawMessage // as sent; nil: none
+	MergeStrategy   *string         // with PayloadOverride
+	// RequiredAssertions are the outcome assertions a success must carry
+	// (fire exit_criteria); nil: the cue's verification.required_assertions.
+	RequiredAssertions *[]string
+	// Assertions is the outcome's assertions object (nil: none reported).
+	Assertions json.RawMessage
+	// On-success chaining: the source execution and the depth (0 unless
+	// chained).
+	ChainParentID *ExecutionID
+	ChainDepth    int
+}
+
+// EffectivePayload is what the execution delivers: its snapshot, else the
+// cue's payload, else {}.
+func (e *Execution) EffectivePayload(c *Cue) json.RawMessage {
+	switch {
+	case len(e.Payload) > 0:
+		return e.Payload
+	case c != nil && len(c.Payload) > 0:
+		return c.Payload
+	}
+	return json.RawMessage(`{}`)
 }
 
 // ExecutionStore persists executions and their delivery claims: webhook
@@ -334,6 +347,10 @@ type ExecutionListParams struct {
 // ExecutionCreateParams inserts one execution.
 type ExecutionCreateParams struct {
 	Execution *Execution
+	// Idempotency, when set, binds its key to the new execution in the
+	// same transaction; a live binding fails the create with
+	// *IdempotencyHeld and inserts nothing.
+	Idempotency *IdempotencyClaim
 }
 
 // ExecutionGetParams selects one of a tenant's executions.

@@ -28,6 +28,10 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 	if err != nil {
 		return nil, dbErr.Op(op, err)
 	}
+	opts, err := sqlkit.CueOptions(c)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
+	}
 	var out *core.Cue
 	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
@@ -73,11 +77,15 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			FiredCount:             int32(c.FiredCount),
 			SkippedCount:           int32(c.SkippedCount),
 			LastError:              c.LastError,
+			Options:                opts,
 			CreatedAt:              c.CreatedAt,
 			UpdatedAt:              c.UpdatedAt,
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
+		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, row.ID, nil); err != nil {
+			return err
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
@@ -181,7 +189,12 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
+		opts, err := sqlkit.CueOptions(c)
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
 		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
+			Options:                opts,
 			ID:                     row.ID,
 			UserID:                 row.UserID,
 			Name:                   c.Name,
@@ -302,6 +315,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              utc(r.CreatedAt),
 		UpdatedAt:              utc(r.UpdatedAt),
 	}
+	d.CueOptionsOf(c, r.Options)
 	if d.Err != nil {
 		return nil, d.Err
 	}

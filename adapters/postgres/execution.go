@@ -113,6 +113,12 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}
+	if args.Payload, err = sqlkit.CompactJSON(e.Payload, nil); err != nil {
+		return nil, dbErr.Op(op, fmt.Errorf("payload: %w", err))
+	}
+	if args.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, dbErr.Op(op, err)
+	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
 		if err != nil {
@@ -134,11 +140,22 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		}
 		args.ReplayedFrom = &from
 	}
-	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
+	var out *core.Execution
+	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, string(e.CueID), &id); err != nil {
+			return err
+		}
+		row, err := s.q.ExecutionCreate(ctx, tx, args)
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		out = executionFromRow(row)
+		return nil
+	})
 	if err != nil {
-		return nil, dbErr.Interpret(op, err)
+		return nil, err
 	}
-	return executionFromRow(row), nil
+	return out, nil
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
@@ -224,6 +241,9 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 		CreatedAt:   utc(r.CreatedAt),
 		UpdatedAt:   utc(r.UpdatedAt),
 	}
+	// Both columns are jsonb written by ExecutionOptions: they always decode.
+	var d sqlkit.Decoder
+	d.ExecutionOptionsOf(e, r.Options, r.Payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess,
@@ -610,6 +630,9 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
 		UpdatedAt:               e.UpdatedAt,
+	}
+	if a.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, fmt.Errorf("options: %w", err)
 	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)

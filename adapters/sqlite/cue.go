@@ -26,6 +26,10 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 	if err != nil {
 		return nil, dbErr.Op(op, err)
 	}
+	opts, err := sqlkit.CueOptions(c)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
+	}
 	var out *core.Cue
 	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
@@ -71,11 +75,15 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			FiredCount:             int64(c.FiredCount),
 			SkippedCount:           int64(c.SkippedCount),
 			LastError:              c.LastError,
+			Options:                string(opts),
 			CreatedAt:              timeArg(c.CreatedAt),
 			UpdatedAt:              timeArg(c.UpdatedAt),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
+		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, row.ID, nil); err != nil {
+			return err
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
@@ -179,7 +187,12 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
+		opts, err := sqlkit.CueOptions(c)
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
 		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
+			Options:                string(opts),
 			ID:                     row.ID,
 			UserID:                 row.UserID,
 			Name:                   c.Name,
@@ -300,6 +313,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              d.time(r.CreatedAt),
 		UpdatedAt:              d.time(r.UpdatedAt),
 	}
+	d.CueOptionsOf(c, []byte(r.Options))
 	if d.Err != nil {
 		return nil, d.Err
 	}

@@ -112,6 +112,14 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	if args.Payload, err = jsonPtrArg(e.Payload); err != nil {
+		return nil, dbErr.Op(op, fmt.Errorf("payload: %w", err))
+	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
+	}
+	args.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
@@ -133,12 +141,22 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		}
 		args.ReplayedFrom = &from
 	}
-	row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
+	var out *core.Execution
+	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, string(e.CueID), &id); err != nil {
+			return err
+		}
+		row, err := s.q.ExecutionCreate(ctx, tx, args)
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		out, err = executionFromRow(row)
+		return dbErr.Op(op, err)
+	})
 	if err != nil {
-		return nil, dbErr.Interpret(op, err)
+		return nil, err
 	}
-	out, err := executionFromRow(row)
-	return out, dbErr.Op(op, err)
+	return out, nil
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
@@ -225,6 +243,11 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		CreatedAt:   d.time(r.CreatedAt),
 		UpdatedAt:   d.time(r.UpdatedAt),
 	}
+	var payload []byte
+	if r.Payload != nil {
+		payload = []byte(*r.Payload)
+	}
+	d.ExecutionOptionsOf(e, []byte(r.Options), payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess != 0,
@@ -554,6 +577,11 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
+	a.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {

@@ -93,6 +93,7 @@ UPDATE executions SET
     evidence_metadata = @evidence_metadata,
     evidence_validation_state = @evidence_validation_state,
     evidence_produced_at = @evidence_produced_at,
+    options = @options,
     updated_at = @updated_at
 WHERE id = @id
 RETURNING *;
