@@ -804,11 +804,12 @@ func (s *Cues) Get(ctx context.Context, u *User, id CueID) (*Cue, error) {
 	return c, err
 }
 
-// CueDetail is a cue with a page of its executions.
+// CueDetail is a cue with a page of its executions and its statistics.
 type CueDetail struct {
 	Cue        *Cue
 	Executions []*Execution
 	Total      int
+	Stats      *CueStats
 }
 
 // Detail returns the cue and a page of its executions, newest first.
@@ -821,7 +822,11 @@ func (s *Cues) Detail(ctx context.Context, u *User, id CueID, limit, offset int)
 	if err != nil {
 		return nil, err
 	}
-	return &CueDetail{Cue: c, Executions: ex, Total: total}, nil
+	counts, err := s.store.CueExecutionCounts(ctx, &CueExecutionCountsParams{TenantID: u.ID, CueID: c.ID, Since: s.clock.Now().Add(-CueStatsWindow)})
+	if err != nil {
+		return nil, err
+	}
+	return &CueDetail{Cue: c, Executions: ex, Total: total, Stats: NewCueStats(counts)}, nil
 }
 
 // List returns a page of the tenant's cues.
@@ -1159,6 +1164,10 @@ type CueStore interface {
 	// updated_at = Now.
 	CueFireDue(ctx context.Context, p *CueFireDueParams) (*CueFireDueResult, error)
 
+	// CueExecutionCounts counts the tenant's cue's executions created at
+	// or after Since, per status.
+	CueExecutionCounts(ctx context.Context, p *CueExecutionCountsParams) (map[ExecutionStatus]int, error)
+
 	// CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 	CueGet(ctx context.Context, p *CueGetParams) (*Cue, error)
 
@@ -1186,6 +1195,13 @@ type CueCreateParams struct {
 	// Idempotency, when set, binds its key to the new cue in the same
 	// transaction; a live binding fails the create with *IdempotencyHeld.
 	Idempotency *IdempotencyClaim
+}
+
+// CueExecutionCountsParams selects a cue's recent executions.
+type CueExecutionCountsParams struct {
+	TenantID TenantID
+	CueID    CueID
+	Since    time.Time
 }
 
 // CueGetParams selects one of a tenant's cues.
@@ -1295,3 +1311,86 @@ func FailedRunStatus(schedule ScheduleType, pauseOnFailure bool, triggeredBy *st
 	}
 	return &st
 }
+
+// MaxBulkDelete bounds the ids of one bulk delete.
+const MaxBulkDelete = 100
+
+// BulkDeleteResult lists, in request order, the ids deleted and skipped.
+type BulkDeleteResult struct {
+	Deleted []CueID
+	Skipped []CueID
+}
+
+// BulkDelete deletes each of the tenant's cues among ids independently,
+// like Delete (clients.md §2.5): any other id (unknown, another tenant's,
+// repeated) is skipped. Nothing happens without confirmation.
+func (s *Cues) BulkDelete(ctx context.Context, u *User, ids []string, confirmed bool) (*BulkDeleteResult, error) {
+	if !confirmed {
+		return nil, errConfirm
+	}
+	switch {
+	case len(ids) == 0:
+		f := Body("ids")
+		f.Rule, f.Want, f.Limit = RuleMinItems, TypeArray, 1
+		return nil, Validation(f)
+	case len(ids) > MaxBulkDelete:
+		return nil, Body("ids").TooMany(TypeArray, MaxBulkDelete, len(ids)).Err()
+	}
+	out := &BulkDeleteResult{Deleted: []CueID{}, Skipped: []CueID{}}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		err := s.store.CueDelete(ctx, &CueDeleteParams{TenantID: u.ID, ID: CueID(id)})
+		switch {
+		case err == nil:
+			out.Deleted = append(out.Deleted, CueID(id))
+		case errors.Is(err, ErrNotFound):
+			out.Skipped = append(out.Skipped, CueID(id))
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CueStatsWindow is the period cue statistics cover.
+const CueStatsWindow = 7 * 24 * time.Hour
+
+// CueStats summarises a cue's executions created in the last
+// CueStatsWindow (clients.md §2.1.8).
+type CueStats struct {
+	WindowDays  int
+	Executions  int
+	Succeeded   int
+	Failed      int // failed and outcome_timeout
+	Missed      int
+	SuccessRate *float64 // of the finished ones; nil when none finished
+	MissRate    *float64
+}
+
+// NewCueStats computes the statistics from counts per execution status.
+func NewCueStats(counts map[ExecutionStatus]int) *CueStats {
+	st := &CueStats{WindowDays: int(CueStatsWindow / (24 * time.Hour))}
+	for status, n := range counts {
+		st.Executions += n
+		switch status {
+		case ExecSuccess:
+			st.Succeeded += n
+		case ExecFailed, ExecOutcomeTimeout:
+			st.Failed += n
+		case ExecMissed:
+			st.Missed += n
+		}
+	}
+	if finished := st.Succeeded + st.Failed + st.Missed; finished > 0 {
+		sr := round3(float64(st.Succeeded) / float64(finished))
+		mr := round3(float64(st.Missed) / float64(finished))
+		st.SuccessRate, st.MissRate = &sr, &mr
+	}
+	return st
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

@@ -33,6 +33,7 @@ type FireInput struct {
 // an earlier request with the same idempotency key created.
 type FireResult struct {
 	Execution *Execution
+	Payload   json.RawMessage // the effective payload
 	Replayed  bool
 }
 
@@ -184,7 +185,7 @@ func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID, in *FireInp
 			return nil, err
 		}
 		if rec != nil {
-			return s.replayFire(ctx, u, rec, fp)
+			return s.replayFire(ctx, u, c, rec, fp)
 		}
 		claim = newClaim(scope, *in.IdempotencyKey, fp, now)
 	}
@@ -215,17 +216,17 @@ func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID, in *FireInp
 	created, err := s.create(ctx, e, claim)
 	var held *IdempotencyHeld
 	if errors.As(err, &held) {
-		return s.replayFire(ctx, u, held.Record, claim.Fingerprint)
+		return s.replayFire(ctx, u, c, held.Record, claim.Fingerprint)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &FireResult{Execution: created}, nil
+	return &FireResult{Execution: created, Payload: created.EffectivePayload(c)}, nil
 }
 
 // replayFire answers a fire whose idempotency key is bound: the original
 // execution for the same body, 409 for another.
-func (s *Executions) replayFire(ctx context.Context, u *User, rec *IdempotencyRecord, fingerprint string) (*FireResult, error) {
+func (s *Executions) replayFire(ctx context.Context, u *User, c *Cue, rec *IdempotencyRecord, fingerprint string) (*FireResult, error) {
 	if rec.ExecutionID == nil {
 		return nil, fmt.Errorf("idempotency record %q has no execution", rec.Key)
 	}
@@ -236,7 +237,7 @@ func (s *Executions) replayFire(ctx context.Context, u *User, rec *IdempotencyRe
 	if err != nil {
 		return nil, err
 	}
-	return &FireResult{Execution: e, Replayed: true}, nil
+	return &FireResult{Execution: e, Payload: e.EffectivePayload(c), Replayed: true}, nil
 }
 
 // Chain fires the on_success_fire target of e's cue c after e succeeded

@@ -398,3 +398,22 @@ func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 	t, err := timeValue(*next)
 	return t, dbErr.Op(op, err)
 }
+
+// CueExecutionCounts counts the tenant's cue's executions created at or
+// after p.Since, per status.
+func (s *Store) CueExecutionCounts(ctx context.Context, p *core.CueExecutionCountsParams) (map[core.ExecutionStatus]int, error) {
+	const op = "cue execution counts"
+	counts := map[core.ExecutionStatus]int{}
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return counts, nil
+	}
+	rows, err := s.q.ExecutionCountByStatusSince(ctx, s.rdb, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: timeArg(p.Since)})
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	for _, r := range rows {
+		counts[core.ExecutionStatus(r.Status)] = int(r.N)
+	}
+	return counts, nil
+}

@@ -69,19 +69,49 @@ func (e AlertType) Valid() bool {
 
 // Defines values for CatchUpPolicy.
 const (
-	CatchUpPolicyAll    CatchUpPolicy = "all"
-	CatchUpPolicyLatest CatchUpPolicy = "latest"
-	CatchUpPolicySkip   CatchUpPolicy = "skip"
+	CatchUpPolicyReplayAll       CatchUpPolicy = "replay_all"
+	CatchUpPolicyRunOnceIfMissed CatchUpPolicy = "run_once_if_missed"
+	CatchUpPolicySkipMissed      CatchUpPolicy = "skip_missed"
 )
 
 // Valid indicates whether the value is a known member of the CatchUpPolicy enum.
 func (e CatchUpPolicy) Valid() bool {
 	switch e {
-	case CatchUpPolicyAll:
+	case CatchUpPolicyReplayAll:
 		return true
-	case CatchUpPolicyLatest:
+	case CatchUpPolicyRunOnceIfMissed:
 		return true
-	case CatchUpPolicySkip:
+	case CatchUpPolicySkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatchUpPolicyInput.
+const (
+	CatchUpPolicyInputAll             CatchUpPolicyInput = "all"
+	CatchUpPolicyInputLatest          CatchUpPolicyInput = "latest"
+	CatchUpPolicyInputReplayAll       CatchUpPolicyInput = "replay_all"
+	CatchUpPolicyInputRunOnceIfMissed CatchUpPolicyInput = "run_once_if_missed"
+	CatchUpPolicyInputSkip            CatchUpPolicyInput = "skip"
+	CatchUpPolicyInputSkipMissed      CatchUpPolicyInput = "skip_missed"
+)
+
+// Valid indicates whether the value is a known member of the CatchUpPolicyInput enum.
+func (e CatchUpPolicyInput) Valid() bool {
+	switch e {
+	case CatchUpPolicyInputAll:
+		return true
+	case CatchUpPolicyInputLatest:
+		return true
+	case CatchUpPolicyInputReplayAll:
+		return true
+	case CatchUpPolicyInputRunOnceIfMissed:
+		return true
+	case CatchUpPolicyInputSkip:
+		return true
+	case CatchUpPolicyInputSkipMissed:
 		return true
 	default:
 		return false
@@ -190,6 +220,24 @@ func (e ExecutionStatus) Valid() bool {
 	case ExecutionStatusRetrying:
 		return true
 	case ExecutionStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FireRequestMergeStrategy.
+const (
+	FireRequestMergeStrategyMerge   FireRequestMergeStrategy = "merge"
+	FireRequestMergeStrategyReplace FireRequestMergeStrategy = "replace"
+)
+
+// Valid indicates whether the value is a known member of the FireRequestMergeStrategy enum.
+func (e FireRequestMergeStrategy) Valid() bool {
+	switch e {
+	case FireRequestMergeStrategyMerge:
+		return true
+	case FireRequestMergeStrategyReplace:
 		return true
 	default:
 		return false
@@ -482,6 +530,17 @@ type AlertWebhookSecretResponse struct {
 	AlertWebhookSecret string `json:"alert_webhook_secret"`
 }
 
+// BulkDeleteRequest defines model for BulkDeleteRequest.
+type BulkDeleteRequest struct {
+	Ids []string `json:"ids"`
+}
+
+// BulkDeleteResponse defines model for BulkDeleteResponse.
+type BulkDeleteResponse struct {
+	Deleted []string `json:"deleted"`
+	Skipped []string `json:"skipped"`
+}
+
 // Callback Always present, even for worker cues.
 type Callback struct {
 	Headers map[string]string `json:"headers"`
@@ -508,11 +567,16 @@ type CallbackInput struct {
 	URL *string `json:"url,omitempty"`
 }
 
-// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down.
-// `latest` fires only the most recent missed occurrence, once, and records how many
-// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
+// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down, in
+// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+// resumes at the next future occurrence; `replay_all` back-fills the missed
+// occurrences oldest first, at most 100 per cue per catch-up.
 type CatchUpPolicy string
+
+// CatchUpPolicyInput A `CatchUpPolicy`; the older names `latest`, `skip` and `all` are accepted as
+// aliases of `run_once_if_missed`, `skip_missed` and `replay_all`.
+type CatchUpPolicyInput string
 
 // ClaimRequest defines model for ClaimRequest.
 type ClaimRequest struct {
@@ -551,12 +615,18 @@ type ClaimableList struct {
 
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback Required (with `url`) for webhook transport; optional for worker transport.
 	Callback *CallbackInput `json:"callback,omitempty"`
 
-	// CatchUp Missed-run policy; defaults to `latest`.
-	CatchUp     *CatchUpPolicy `json:"catch_up,omitempty"`
-	Description *string        `json:"description,omitempty"`
+	// CatchUp Missed-run policy; defaults to `run_once_if_missed`.
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery    json.RawMessage `json:"delivery,omitempty"`
+	Description *string         `json:"description,omitempty"`
 
 	// Name Unique per user across all statuses (409 `duplicate_cue_name`).
 	Name string `json:"name"`
@@ -564,12 +634,23 @@ type CreateCueRequest struct {
 	// OnFailure Defaults to `{"email": true, "webhook": null, "pause": false}`.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Arbitrary JSON object sent with every delivery; defaults to `{}`. No NUL characters; at most 1 MiB serialized.
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Defaults to `{"max_attempts": 3, "backoff_minutes": [1, 5, 15]}`.
 	Retry    *RetryPolicyInput `json:"retry,omitempty"`
@@ -590,16 +671,22 @@ type CreateSessionRequest struct {
 
 // Cue defines model for Cue.
 type Cue struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// FiredCount Executions created by the scheduler (manual fires and replays excluded).
 	FiredCount int `json:"fired_count"`
@@ -610,16 +697,19 @@ type Cue struct {
 	Name    string     `json:"name"`
 
 	// NextRun Next scheduled fire; null when paused, completed or failed, or after a one-time cue fired.
-	NextRun   *time.Time `json:"next_run"`
-	OnFailure *OnFailure `json:"on_failure"`
+	NextRun       *time.Time `json:"next_run"`
+	OnFailure     *OnFailure `json:"on_failure"`
+	OnSuccessFire *string    `json:"on_success_fire"`
 
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload json.RawMessage `json:"payload"`
-	Retry   RetryPolicy     `json:"retry"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
 
 	// RunCount Webhook delivery attempts (including retries) or reported worker outcomes.
 	RunCount int      `json:"run_count"`
@@ -641,16 +731,22 @@ type Cue struct {
 
 // CueDetail A cue plus a page of its executions (newest first).
 type CueDetail struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// ExecutionLimit Echo of the `execution_limit` query parameter.
 	ExecutionLimit int `json:"execution_limit"`
@@ -669,13 +765,19 @@ type CueDetail struct {
 	Name                   string     `json:"name"`
 	NextRun                *time.Time `json:"next_run"`
 	OnFailure              *OnFailure `json:"on_failure"`
+	OnSuccessFire          *string    `json:"on_success_fire"`
 	OutcomeDeadlineSeconds *int       `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload  json.RawMessage `json:"payload"`
-	Retry    RetryPolicy     `json:"retry"`
-	RunCount int             `json:"run_count"`
-	Schedule Schedule        `json:"schedule"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
+	RunCount               int             `json:"run_count"`
+	Schedule               Schedule        `json:"schedule"`
+
+	// Stats The last 7 days of executions (detail only).
+	Stats *CueStats `json:"stats,omitempty"`
 
 	// Status Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 	Status CueStatus `json:"status"`
@@ -697,8 +799,36 @@ type CueList struct {
 	Total  int   `json:"total"`
 }
 
+// CueStats defines model for CueStats.
+type CueStats struct {
+	Executions int      `json:"executions"`
+	Failed     int      `json:"failed"`
+	MissRate   *float64 `json:"miss_rate"`
+	Missed     int      `json:"missed"`
+	Succeeded  int      `json:"succeeded"`
+
+	// SuccessRate succeeded / finished (success, failed, missed, outcome_timeout); null when none finished.
+	SuccessRate *float64 `json:"success_rate"`
+	WindowDays  int      `json:"window_days"`
+}
+
 // CueStatus Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 type CueStatus string
+
+// Delivery defines model for Delivery.
+type Delivery struct {
+	OutcomeDeadlineSeconds int `json:"outcome_deadline_seconds"`
+	TimeoutSeconds         int `json:"timeout_seconds"`
+}
+
+// DeliveryInput defines model for DeliveryInput.
+type DeliveryInput struct {
+	// OutcomeDeadlineSeconds Seconds a delivered or claimed execution may wait for its outcome; defaults to 300.
+	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
+
+	// TimeoutSeconds HTTP timeout of this cue's webhook deliveries; defaults to 30.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
 
 // DeviceCodePollResponse defines model for DeviceCodePollResponse.
 type DeviceCodePollResponse struct {
@@ -805,8 +935,14 @@ type Evidence struct {
 // Execution defines model for Execution.
 type Execution struct {
 	// Attempts Delivery attempts or claims so far.
-	Attempts  int        `json:"attempts"`
-	ClaimedAt *time.Time `json:"claimed_at"`
+	Attempts int `json:"attempts"`
+
+	// ChainDepth 0 unless chained; a chained execution is its parent's depth + 1.
+	ChainDepth int `json:"chain_depth"`
+
+	// ChainParentID The execution whose success fired this one (`triggered_by: chain`).
+	ChainParentID *string    `json:"chain_parent_id"`
+	ClaimedAt     *time.Time `json:"claimed_at"`
 
 	// ClaimedByWorker Worker id holding the claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
@@ -836,6 +972,9 @@ type Execution struct {
 
 	// OutcomeState `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome.
 	OutcomeState *string `json:"outcome_state"`
+
+	// Payload The effective payload snapshotted at fire time (fires with `payload_override`); omitted otherwise.
+	Payload json.RawMessage `json:"payload,omitempty"`
 
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
@@ -873,14 +1012,41 @@ type ExecutionList struct {
 // ExecutionStatus defines model for ExecutionStatus.
 type ExecutionStatus string
 
+// FireRequest Every field is optional; unknown keys are ignored.
+type FireRequest struct {
+	// ExitCriteria Assertion keys a successful outcome must report; `[]` opts out of the cue's `verification.required_assertions`.
+	ExitCriteria *[]string `json:"exit_criteria,omitempty"`
+
+	// IdempotencyKey Per cue for 24 h; the same body answers the original execution, another body 409 `idempotency_key_conflict`.
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+
+	// MergeStrategy Defaults to `merge`.
+	MergeStrategy *FireRequestMergeStrategy `json:"merge_strategy,omitempty"`
+
+	// PayloadOverride Keys written over the cue payload (`merge`, shallow) or replacing it (`replace`) for this execution only.
+	PayloadOverride *json.RawMessage `json:"payload_override,omitempty"`
+
+	// SendAt ISO-8601 instant (no zone = UTC); a future one defers delivery and claimability until then, a past one fires now.
+	SendAt *string `json:"send_at,omitempty"`
+}
+
+// FireRequestMergeStrategy Defaults to `merge`.
+type FireRequestMergeStrategy string
+
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
 	CueID string `json:"cue_id"`
 
+	// ExecutionID Same as `id`.
+	ExecutionID string `json:"execution_id"`
+
 	// ID The new execution's id.
 	ID string `json:"id"`
 
-	// ScheduledFor Now, `+00:00` form.
+	// Payload The effective payload.
+	Payload json.RawMessage `json:"payload"`
+
+	// ScheduledFor Now or the future `send_at`, `+00:00` form.
 	ScheduledFor string          `json:"scheduled_for"`
 	Status       ExecutionStatus `json:"status"`
 
@@ -1090,9 +1256,14 @@ type ReplayResponse struct {
 
 // ReportOutcomeRequest defines model for ReportOutcomeRequest.
 type ReportOutcomeRequest struct {
-	Artifacts  *json.RawMessage `json:"artifacts,omitempty"`
-	Error      *string          `json:"error,omitempty"`
-	ExternalID *string          `json:"external_id,omitempty"`
+	Artifacts *json.RawMessage `json:"artifacts,omitempty"`
+
+	// Assertions Assertion key to any value (at most 10 KB). A success missing a key the
+	// execution requires (fire `exit_criteria`, else the cue's
+	// `verification.required_assertions`) gets `outcome_state: verification_failed`.
+	Assertions json.RawMessage `json:"assertions,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+	ExternalID *string         `json:"external_id,omitempty"`
 
 	// Metadata At most 10,240 bytes serialized (400 `metadata_too_large`).
 	Metadata   *json.RawMessage `json:"metadata,omitempty"`
@@ -1200,11 +1371,17 @@ type Transport string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback `url` replaces the URL only when non-null; `method` and `headers` are always overwritten (defaults `POST` and `{}`).
 	Callback *CallbackInput `json:"callback,omitempty"`
 
 	// CatchUp Missed-run policy.
-	CatchUp *CatchUpPolicy `json:"catch_up,omitempty"`
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 
 	// Description Replaces the description (cannot be cleared).
 	Description *string `json:"description,omitempty"`
@@ -1213,11 +1390,22 @@ type UpdateCueRequest struct {
 	// OnFailure Full replacement; omitted sub-fields take defaults.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Outcome deadline in seconds (see `Cue.outcome_deadline_seconds`).
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Replaces the payload (may be `{}`).
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Full replacement; omitted sub-fields take defaults.
 	Retry *RetryPolicyInput `json:"retry,omitempty"`
@@ -1346,13 +1534,17 @@ type Verification struct {
 	// Mode How a successful outcome is verified: `none` (accepted as `reported_success`),
 	// `require_external_id`, `require_result_url`, `require_artifacts` (evidence must be
 	// present, else `verification_failed`), `manual` (`verification_pending`).
-	Mode VerificationMode `json:"mode"`
+	Mode               VerificationMode `json:"mode"`
+	RequiredAssertions *[]string        `json:"required_assertions"`
 }
 
 // VerificationInput defines model for VerificationInput.
 type VerificationInput struct {
 	// Mode Defaults to `none`.
 	Mode *VerificationMode `json:"mode,omitempty"`
+
+	// RequiredAssertions Assertion keys every successful outcome must report (else `verification_failed`); the default of a fire's `exit_criteria`.
+	RequiredAssertions *[]string `json:"required_assertions,omitempty"`
 }
 
 // VerificationMode How a successful outcome is verified: `none` (accepted as `reported_success`),
@@ -1434,6 +1626,9 @@ type EchoToken = string
 // ExecutionID defines model for ExecutionID.
 type ExecutionID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // WorkerID defines model for WorkerID.
 type WorkerID = string
 
@@ -1495,10 +1690,32 @@ type ListCuesParams struct {
 	Offset *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// CreateCueParams defines parameters for CreateCue.
+type CreateCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// BulkDeleteCuesParams defines parameters for BulkDeleteCues.
+type BulkDeleteCuesParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
+}
+
 // GetCueParams defines parameters for GetCue.
 type GetCueParams struct {
 	ExecutionLimit  *int `form:"execution_limit,omitempty" json:"execution_limit,omitempty"`
 	ExecutionOffset *int `form:"execution_offset,omitempty" json:"execution_offset,omitempty"`
+}
+
+// FireCueParams defines parameters for FireCue.
+type FireCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListExecutionsParams defines parameters for ListExecutions.
@@ -1547,8 +1764,14 @@ type CreateSessionJSONRequestBody = CreateSessionRequest
 // CreateCueJSONRequestBody defines body for CreateCue for application/json ContentType.
 type CreateCueJSONRequestBody = CreateCueRequest
 
+// BulkDeleteCuesJSONRequestBody defines body for BulkDeleteCues for application/json ContentType.
+type BulkDeleteCuesJSONRequestBody = BulkDeleteRequest
+
 // UpdateCueJSONRequestBody defines body for UpdateCue for application/json ContentType.
 type UpdateCueJSONRequestBody = UpdateCueRequest
+
+// FireCueJSONRequestBody defines body for FireCue for application/json ContentType.
+type FireCueJSONRequestBody = FireRequest
 
 // EchoStoreJSONRequestBody defines body for EchoStore for application/json ContentType.
 type EchoStoreJSONRequestBody = EchoPayload
@@ -1635,7 +1858,10 @@ type ServerInterface interface {
 	ListCues(w http.ResponseWriter, r *http.Request, params ListCuesParams)
 	// CreateCue Create a cue
 	// (POST /v1/cues)
-	CreateCue(w http.ResponseWriter, r *http.Request)
+	CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(w http.ResponseWriter, r *http.Request, cueID CueID)
@@ -1645,9 +1871,9 @@ type ServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(w http.ResponseWriter, r *http.Request, cueID CueID)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
-	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID)
+	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams)
 	// EchoRetrieve Retrieve what was stored under a token
 	// (GET /v1/echo/{token})
 	EchoRetrieve(w http.ResponseWriter, r *http.Request, token EchoToken)
@@ -2228,8 +2454,76 @@ func (siw *ServerInterfaceWrapper) ListCues(w http.ResponseWriter, r *http.Reque
 // CreateCue operation middleware
 func (siw *ServerInterfaceWrapper) CreateCue(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateCue(w, r)
+		siw.Handler.CreateCue(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BulkDeleteCues operation middleware
+func (siw *ServerInterfaceWrapper) BulkDeleteCues(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BulkDeleteCuesParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BulkDeleteCues(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2361,8 +2655,32 @@ func (siw *ServerInterfaceWrapper) FireCue(w http.ResponseWriter, r *http.Reques
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FireCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.FireCue(w, r, cueID)
+		siw.Handler.FireCue(w, r, cueID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2999,6 +3317,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.DeleteCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.GetCue)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.UpdateCue)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/bulk-delete", wrapper.BulkDeleteCues)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/{cue_id}/fire", wrapper.FireCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions", wrapper.ListExecutions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions/claimable", wrapper.ListClaimableExecutions)
@@ -4712,11 +5031,26 @@ func (response ListCuesdefaultJSONResponse) VisitListCuesResponse(w http.Respons
 }
 
 type CreateCueRequestObject struct {
-	Body *CreateCueJSONRequestBody
+	Params CreateCueParams
+	Body   *CreateCueJSONRequestBody
 }
 
 type CreateCueResponseObject interface {
 	VisitCreateCueResponse(w http.ResponseWriter) error
+}
+
+type CreateCue200JSONResponse Cue
+
+func (response CreateCue200JSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateCue201JSONResponse Cue
@@ -4837,6 +5171,116 @@ type CreateCuedefaultJSONResponse struct {
 }
 
 func (response CreateCuedefaultJSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesRequestObject struct {
+	Params BulkDeleteCuesParams
+	Body   *BulkDeleteCuesJSONRequestBody
+}
+
+type BulkDeleteCuesResponseObject interface {
+	VisitBulkDeleteCuesResponse(w http.ResponseWriter) error
+}
+
+type BulkDeleteCues200JSONResponse BulkDeleteResponse
+
+func (response BulkDeleteCues200JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues400JSONResponse struct{ ErrorJSONResponse }
+
+func (response BulkDeleteCues400JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues401JSONResponse Error
+
+func (response BulkDeleteCues401JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues413JSONResponse Error
+
+func (response BulkDeleteCues413JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues422JSONResponse Error
+
+func (response BulkDeleteCues422JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues429JSONResponse Error
+
+func (response BulkDeleteCues429JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response BulkDeleteCuesdefaultJSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5158,7 +5602,9 @@ func (response UpdateCuedefaultJSONResponse) VisitUpdateCueResponse(w http.Respo
 }
 
 type FireCueRequestObject struct {
-	CueID CueID `json:"cue_id"`
+	CueID  CueID `json:"cue_id"`
+	Params FireCueParams
+	Body   *FireCueJSONRequestBody
 }
 
 type FireCueResponseObject interface {
@@ -5179,7 +5625,21 @@ func (response FireCue200JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	return err
 }
 
-type FireCue401JSONResponse struct{ ErrorJSONResponse }
+type FireCue400JSONResponse struct{ ErrorJSONResponse }
+
+func (response FireCue400JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue401JSONResponse Error
 
 func (response FireCue401JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
 
@@ -5203,6 +5663,48 @@ func (response FireCue404JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue409JSONResponse Error
+
+func (response FireCue409JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue413JSONResponse Error
+
+func (response FireCue413JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue422JSONResponse Error
+
+func (response FireCue422JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6958,6 +7460,9 @@ type StrictServerInterface interface {
 	// CreateCue Create a cue
 	// (POST /v1/cues)
 	CreateCue(ctx context.Context, request CreateCueRequestObject) (CreateCueResponseObject, error)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(ctx context.Context, request BulkDeleteCuesRequestObject) (BulkDeleteCuesResponseObject, error)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(ctx context.Context, request DeleteCueRequestObject) (DeleteCueResponseObject, error)
@@ -6967,7 +7472,7 @@ type StrictServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(ctx context.Context, request UpdateCueRequestObject) (UpdateCueResponseObject, error)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
 	FireCue(ctx context.Context, request FireCueRequestObject) (FireCueResponseObject, error)
 	// EchoRetrieve Retrieve what was stored under a token
@@ -7599,8 +8104,10 @@ func (sh *strictHandler) ListCues(w http.ResponseWriter, r *http.Request, params
 }
 
 // CreateCue operation middleware
-func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams) {
 	var request CreateCueRequestObject
+
+	request.Params = params
 
 	var body CreateCueJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -7622,6 +8129,39 @@ func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateCueResponseObject); ok {
 		if err := validResponse.VisitCreateCueResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BulkDeleteCues operation middleware
+func (sh *strictHandler) BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams) {
+	var request BulkDeleteCuesRequestObject
+
+	request.Params = params
+
+	var body BulkDeleteCuesJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BulkDeleteCues(ctx, request.(BulkDeleteCuesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BulkDeleteCues")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BulkDeleteCuesResponseObject); ok {
+		if err := validResponse.VisitBulkDeleteCuesResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -7716,10 +8256,21 @@ func (sh *strictHandler) UpdateCue(w http.ResponseWriter, r *http.Request, cueID
 }
 
 // FireCue operation middleware
-func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID) {
+func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams) {
 	var request FireCueRequestObject
 
 	request.CueID = cueID
+	request.Params = params
+
+	var body FireCueJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.FireCue(ctx, request.(FireCueRequestObject))
@@ -8236,251 +8787,282 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cttGnjD6Kl3ccyqkl6QoWfZJpNo6x5GdxDO+HUueTO0wRbSAJtkR2M2gG6I4XlftQ3zP8D3YPslX",
-	"/ft1Aw2gQUKy5cQT/zEZCwT6+rtf3/diuVpLwYRWvZP3vTXN6IpplsFfZzl7/tT8I2Eqzvhacyl6J+Yx",
-	"4QnpR3HOZhH5d3J4ROIlzWhsPhyMyTtxJeRGEJ4oQjNGjifHBF4WUs/mMhdJNO4Ne9wMtqZ62Rv2BF2x",
-	"3knPvMST3rCXsd9ynrGkd6KznA17Kl6yFTVr0du1eVPpjItF78OHYe9ZvJQX8oqJwFJTzoQexUupmCAs",
-	"XkqizZukTzVJGVWaHD72Fk+0JErLjA1aFghf33Z9NyzOzYJCh1n8CEf67t3zp4MxeUnTucxWLCmOUGeM",
-	"apYQqoiQmsAhtiyRuRFvf5I/y+yKZcE7rxzkBt4jvG0J+Pvt5//7mRRznq2eMqWzPNb8mjWX8jJXmlwy",
-	"wm5orNMticy40ZBIvWTZhitG9JIRxbJrlhEq1Mbc6/FkQqIYR6dwOG5dJSguGU1YVu7i7yO7nJG/nj07",
-	"aD/Cn5dMEMWEJlQksMbipsiSKkJJnFK+YtmQcE1WZpcrquMl6bNUGSR6SCKDQOX9yo1gWTTYsQFczeh5",
-	"snPZH8wtqbUUigHeP8symZl/xFJoJrT5J12vUx7D0R38qiTgWjni/5Wxee+k928HJTk5wF/VAY4Gs9RA",
-	"3/xAmLhmqVyzMZyf/ciM+SRlGUy9zuSaZZrj4mhsiEvKkoWBqfohP0k3dKvInKaKmXOxW72UMmVU9D4M",
-	"e9QMO8PnuxcOC7gwL34Y9mJEwBmFJRnsNP/qJVSzkeYrVs7ljnXoqNnJ+57I05RepswhQePVCtJ2+QBf",
-	"azxeMaXogrX8pmlCNd0xvrz8lcW6N+zdjBZyZB+a6x6/pZuXdmxzTeyaZVxvOx3huXsZAc2Rg3/0gD4U",
-	"JL9Gt7x78uYrd+jtZ1gFispl/VLf24chQtYLrkLQZX6Cf3HNVqrT/syQdg6aZXRr/k75imvvFrjQbMEy",
-	"85OczxVr+U1LTdPQT7WTs8t0H7j5isFbd33uXRwT+QquQcxlb9jb0EwYSDHHxzWPaeoNU0JRiRXeELGh",
-	"Heb2rtlsTnmaZ8yszsw1t1QDnsPtyFzHcsVmBm1krttn+ZldLqW8OmdxxvRbS6Fa7my2wZdnCt5uUobH",
-	"xySVG5bFVDGyZDce1x8SIck6Y3N+M27icejo67OFzvuMpuklja9aidQ6Y4YdDAm7ZoLMZeb4apwzZRZS",
-	"3SZSd9xxknAzFk3fVF5pHGNjUSumlzLZB9Y/XVy8eYlvfhj28ixt7uGVoYAp/ydLyLu3L0ifCsJWa70l",
-	"RhIgC8qFItFBNDglhtTUd0c2XC9lrgk1X5u97iF4tUswSyo2MyyOZtc1PBfrPIDwdznVugSnM0rsOMjg",
-	"ze7MrWZbkrCUm3/s2GPodmiavp73Tv7R/Z5+qa/rKZvTPNUg00ZvXp9fRM01GBDJqFBrmekWScuIm5dG",
-	"ntKnhIotEVKM8KavaWo0AUWOj45IPyoGQtnFfLNmMZ9zI7ZqEHi0XJOUXbN0CMNyoXjCSGxvCCWZxgKD",
-	"4LfUet1XAwM9p8RBBkIZYiYplmMGXdGbF0ws9LJ3cjT59mEXcAsAko6X79ZvZMrjLa4IDrh30kupZsqQ",
-	"37rEZ/dt7ivJU5aRRFrgJxmL88zMRmRs/sVEzBRZcaVYQjZLnjIjBm6oIonciPFURDhLROY8Y4pIkW5h",
-	"8JVU2oxmAM9+Xo44JBL+a0TOjMUySxRZyg1ZUbGdig3LGFFXfL1mySmJzL/c8EIKZr9S+Yopd4WC3Wgy",
-	"z3WeMW+aUxLRNI2mwtzjaM7TVOHa6utRRKYJU9rMovTQjArrP5xMyBqJA/6/OexRvh5Pjbbl2IxZoGF2",
-	"7rhpGuZRZ0aQfst+y1mIx5faycn7CmQ8ejTsrbhwfx/uo0LlQEHCg4to41oo7PtSnCek1sXBxg6N7soM",
-	"95EiUSF1jfIVKLiMpLAd0v/59du/Pns7O3vx5PnL2cXzl89ev7uYnT87e/3q6fmQWGAm300mA48Jtgkg",
-	"bvUNsa26sNZzMbhXqL4Blq61oTHNjV34atM3BirhRUVimQvNMtKfkI1RtIQhv1ajSoI78uXzoOiOWtT7",
-	"/cJ644U13aaSJuHlxzn7RhFECE3sq94CO8vglqgkszlqa92UEk3VVevC3HK+USQyL0ZI5IeEzw3xvz2j",
-	"rkFHIewX52sXVN9OeYbDAhh2AlNYnC+m7y7SB8CzId+3bbIF4EEbOctZK0WKPVGxG+evSjVN5v/WscQ+",
-	"MJsoz9JoEOaPp0SuUezxpbQK+2zwZCDPs3x9mwX73LO54JfAKUZZLsga3jl1JAkFGMv8gqupjNRBd3aI",
-	"XV3BO8F/s9wnVywjNM6kUoSmKVGa6lwxRfrHk+9IlORoC2EzB8YoutR5SWNiqwXlGet+cK/FD/hJ21VX",
-	"5Lz30x5bUZ5OeycEdk+mPXvj5pE5GvNoTXPFzAMwlHwIH6vT0xJGk5SLHezmHH8gRgkobForuiUbyjVA",
-	"FdeK2PEInRtC7QRjIi2ZJpdsLjMj9UzFJTNvKhLVdMXIqhMrRoWRUYhbG8oJK3rDV0ZUeDw5/nYyAW6O",
-	"Dw5bCZfHD1rJ9pPskuuMZlvyl/PXrwiidquoX4Pc9x+iMXklyat3Lzyd87QUfchL/j1RLOOoT+3XFPay",
-	"hozpbNsdxN6a1xEzuwLZit7MHO81cPTQQJUhSHI+n624yDWD5/84HJJHQ3L46JcWIHNkfx9ZPrfv2QXW",
-	"9JZu+7woPtmzQYsx4RX7Ro3uc//N+6rtkF9VQNufx9LEwHpqrMjy1OJU2/nROVOKS9HKk3TYo/JaoGhB",
-	"FH5v/SnzTK5A4k/YNY/ZKJYJM4tODXqv6ILHJOXiar95BacNLjtnuzlnF37ZqzGvW7Csu9mAb8ubjPaV",
-	"zECa3eEsUsSuhVxuaxpmf0VFbng5qHGowa1TulWE3cRpnrRKwzxA+MIuvnFooylVepblovVoOrPl5g/s",
-	"phi6hjFGGy0kR9iz5RCgBACbS4bEXG7KzHHJjKAdcmj+iZyIEumA2ojAcANmi3fbxUfxeCAKXxnxPv3J",
-	"qSmkb7irVfikYIM7qFEFr+zIIeGbXLShqLVZl6daaKh9Lgz+cbEgZk7O1MAcecYMR2KJE7ztQaswkt6W",
-	"XcI3IL3upXY5O8cX68y1I0sd9vJ1cmv6+PHctI2RWqiwrBMsaWATUEyTvuE41zQ1Epxh+AZ4WsyPzi0S",
-	"wDWNRjgugAQjRSbOk0rknFDP5l2sxznPFaHgUb69Ug0atOX0/pqKq/Yv0IOZYckuff0aMcAjsx4x92G9",
-	"ypwqlK52jxVnkuO2O+hYhbVW4KhFEHjKNOUBs/ATpA5prggla7qAWzAkr1TRSV+wTWGBHDT9LP9yIkVp",
-	"gym8kjWxIl5Kc1AGiqPa2xH5LTdkrIgMCtMlLyihcG92mgRfv/UshaO0xh/MY/+y7YRxzvaM2N1AtMMu",
-	"1BDfvlQp64sQff5MQsZXSaCrJNCdgVs3PMixS5Z9ZcS7GHGFVDYpcZPLBHhCCzMPm+7jnN3CaJ+z3yEK",
-	"B5Z4qxicErVaIiwViakAERVEywhFxOggQlU2OiVRocxGBxHqshGEiJqPjIbnK7PK6nh6yXjmqYRzLrha",
-	"opLhnKvUxTfiVAYW3EwG4jB6J+RtfQomnzOZsDcyTXfE6az57IptQzaldIv0NaLrdSavYUs2SPKKbUFW",
-	"vqYcMDPIFsHm3W3g8Pc3XGkuFrNcsSzAoCHEtLFEc9qgaePHhMaAkWSzlAoXHlNh4ycyds1oypJwUKI1",
-	"ps32Gd2ssU1mGNFBDq4PD2iulwd2gOgU4abLnrsxg/JyHU+oIYEdJgTt5betVkY0F85imbB9QcfmnVPy",
-	"eHR49K0fsd2Plyy+8ixhEPg7xIhfLq5pypOZN0002G+E9Fe1b2Nt0M5u1jxjasZFu5kmF5qnKKDKhBH7",
-	"Cem3OeFrEXXByJhomk8mD+Pvn5w/m717+wL+YggkuK3/18z1H/iWt1F8Mdp/OI0lDP297j6ukvg5qrNm",
-	"IkH+BDg8UwxYmgNdQ4W8UIM1LCJEhIx68abVfyOs5wZDljxLjOH3gxDj3yPQmeneghXnegcMfHxwmUWc",
-	"IrzM6jOQowCBU6QPUY2jmCqWECOLqEGFCFhDVJUKlHezUwqGaZLK0VGxJWaQXZPc8iwzFjN+XUiLNVSB",
-	"nRriNyTRv08mJ5MJEN7V/k2GSJ0Duw3lGsGu+DQAVt1JnYEHWGo7MOBhhuJ9GtPI6nK8aVxkfiAqphJN",
-	"bwAFvZL43FmlmuYO5obcG8P/vUwCsQ/weeta4ZumbBck9y9pvOSCjTJGEwM+RAl6xWYQsGu+GBI2XoxD",
-	"mUQBJNKUpwEp6w3G3CILBd6AdAy2EQFIGcBihAmdbSEYYJ3Jy5StIMuik33ADGUNVAGZ1IvQry7tp3xF",
-	"Rbl5+95p21K5NmKRpfZzztLE3DkYtdySkaSfEHzHDthO5308qSEhXTFCMaTvp4uLNzYgYkxer7gGt4pB",
-	"RcuAIURCyJlVMiKzLJ9njCzJ7xJlZuCkPLJWKCvNgVU4g2NpbueFtF7VXyUXLEEffjSOHIBdymQ7dsra",
-	"2EwZDUkEFqoxGsWCp9d6s2/wOtzwP8BlVfKPdtMd3Maec7jmCRNxSOzONJ/TuJrV8KFV1UVA3Uu02Y1m",
-	"maBp13yVT5h8ss5kksdt/IJp5AkGFJ2jK6ZZxllCIm/V5kozpvJUGyEmIjLzQpuj4tCiu3sC7ehAKt53",
-	"ft1lJnV93wqBe19X+WpF0Qi1912P2hhM77KeRkhcCR6VpVaOpbrpco1DD2greT6NhVWhIYgYe6NMAwTv",
-	"acN755yjiihJ5rTFQG1l1V12r72H78a43M7QVRRwMrr8S7KUKcixoEOA87ZfD+AbjDvN+lH5bQEGbKWq",
-	"jzoKYHUzj67u/8Ijg90MiAXhbLoR3U9ODgY+4dEVP9RASMGC/sOl1utZG2N9QZUuIjILz6Hlrr0uVuyQ",
-	"P+Hdu+dP270HFqQ/6mIwytupfSE6/LOjwS7QOfZC0u2HdyetaCF1RvWWmSFVoTxcI89xRRKjxeAJGwag",
-	"sy0XCzQK3NHrgcBwC5eH/aDFb41GASoK7sVVESSwM06zINU1g4D7eKbyOGZKIeezz6zh2DxDIa36XkXZ",
-	"t4Jb47m1QkJIDWCEDSAxuqJd3Lgbw1yndGsWlclVcyPPE6f+loZMveQK5HUb5NRpnkbkfG0eoZlIbDgR",
-	"qJ6kn1k9HP6aQ0xbOMqqHZBC0namP5JCdjPiFTzQ9+vwxQII9GUAhyLc3sxsz4JLSrfeDZsjKGLORi4Y",
-	"rXQRdLqH23uJdiYQ1zMICh+MT4KHJdev85fKjdRYWJN2loi/y2lSxc3asYd4fUWGCBDaCu2ro4zH/3aK",
-	"Qj8xmulLRncl1dbS7O+co2QkQYNNM6BroUTSDfn3SqpSzdCzXz8KpiDV5q3liO88nk+WS7IzVGBJ1Wwl",
-	"sxDFRg+SORajbVr9nYCfKQo7EO7Z01Xx/bX4u7wd7TzdXTZgi3P4h2VDpfPJekjxV/jnLGM0gaoAkD5i",
-	"1AEca1YiZ5d08x/4LsvdDjmXt1hOBdtU8tR4Eja47OZEr+RmPzLcGxOw/vEKLxh/KppcmToEL15uc2uQ",
-	"pePKmDdN+jFVbKSYUFzzawzUcDD25vX5RW/Y+/GZ+e+bd/DfJxdnPwXB4SdGU718I9M0pH05o5cXYJiy",
-	"jCwdUUWHYCCDP86ZmgEfibdxysIoCT/NkjxD2Wqlwq/5gUC1a1M207f0ieEKO4ESeqZmdCE7kAUvOsH/",
-	"MHidcKT/f87yAMF7BkaXwmxjlP1Lww+4TX5unKSH5ZfyJpTLlXC1ptpAX6EC/CovW6Jq3XA2LjcoQ1tF",
-	"wUhAkUd7oprQ0z64zRZGK0JgCidd18LXajUhAoFAmqZsVuVOtaFLsloZXUhNrLQCAt3DyYSoFrNsy4W2",
-	"E811gT07Kxj4mPZh2PvNAcj+jxCWAGazax4z1e2zc/d20C+0hHe2wIoWGU1avI2GlyhNV+s70+xrlilr",
-	"lKo5vaVQmgpNosPxZDwJm5oRKDru+Gf7cos7q1yLvy/vWN2ttKP1uXcDbVBQA8kca8QVcXUe+eQeAQPX",
-	"VcKVTwrcXcmrnoV+I3XjeM3bGvZuRuaL0TXNwD1qPn39196wd24/fec+NcgqlV5krAITME/dz7V3dHTV",
-	"/QJnnvBPOmCbWTCSV/Y8jeZtCUdxrixxkeop1L37dkLUqQ19x7oUhh5YsCeICKekdlFt5LmyNTPk3a7k",
-	"FX5Z3kgNZIvrcac6dBBWnEo7lP5cIs0Oht6NAWGwVGsSCM4EKQBpCunEtuoH9eG8fhth+g5Mtvgq4Db1",
-	"6n/U75z03/5wRh4+fPjdYFiJDPKWH6F+wcikQ/Ejf9stJ40zt4W5uYg2kouEZbhvoriIWXkYxfKHJAL8",
-	"dm9/ZxjUkEQJo0lUFvwLRrE5wmDeDdLwl0GtF/eXs9kOjap8SwWrY9q7dkZGt2Nz/uErtpFxM6xB1Rzz",
-	"B/DqVqLDy8h2NK8+efOcXLHt7ui49tQANdNLbrQ3oZct/l+Rry5ZRqgiUa7ogo09wQdiE8N7M0phszZX",
-	"U4OFqdPtLJCtEJCpUiqCG8qotlc3W7PMZiJ3UXDhiOzA1RseNqGi7eDad9G2suD5NAAihGll4HzTUlG7",
-	"b++UIbYz/JNdxB18ffbs3ABulp2rbinH1RLI6WdnmyXtMC+GNltzx5vHhHoVmOKcEYyKpSmxFvFqFn9R",
-	"UHL/rN451pSSty+IXlIk1vyaKUIhmGXsoniNjnpKzs/f/jCyQY3dQtKbp1y6JFqCfT6nv94Jc7fyLaJj",
-	"uKNnG+1EHSKrCouSHd6JYRUns7/eX9pP9y24UHYFgFbto00jEZTKK1KeDGVVTOggCXdGLLe2VmuNw44m",
-	"XDbcRB18VOfwLpwiVSFt5S2DeNvklNAym+KjywQ1dts0pNsF7bifc7dPJxrU/WBoPq+4wYr8icpbISdY",
-	"S3XLkKDxli2YYIb+f4qqls1iUxm75jJX9p1Zxq7lVadAw+AU7QOGzrrc21/ZtlPof/v6DcO7xeLtkC0D",
-	"7F5sxzu4xdEWdL/9qurV4z7y3LnSLGsNrG9hpK54NiUQSkPgNUKTJGNKkb6NrwlE0x8dlfJ2hwh6nH73",
-	"ym+dJ+IM6xABqq5mkZF4T4layo1A7calcXVNEIERy0qm8FYHLagAvV3bXKd0+3v4FPZ40c1IMuMLkHWY",
-	"X32eKrLg10w4xdSwpy/Xa2Fd1vfjsKifcgsEyEwXwkILnt5TdKaT8yqFTyeTLjFX1cBOb4BHnb73Bcfa",
-	"zRS1PodHxxNyudVMeXWvSB9Sdtz3My3lLKXZIliY4Q5CqJMnb38k1UDOW59ILbDT+/7wNt/vq4PbSr0H",
-	"d6mAu1OsrkST3vI8WkTyMAaVCdENxKkVG6v45AOO7noUvle/rIN5oPL6sDH3nsW36LqBHeyoSVZWUosq",
-	"qQjNve4kHYG9t0/6cOzX8jm8ZYr9h+CpXDOadpUVAypTSs34N9qw/jIcyTkRjMJwzTJIoIjleuu5YjsQ",
-	"rpbw/Z+XWz8TNRdFLmot2xLWHZl3nBYUEnZva+EDGed287TIKyEwPffKCNSjo3ckohahcc2sLN+YTi9b",
-	"Ndo4C+mTDVN8nDPojiIkMV8QdrPOMNc1OKpZ0j+lCNzi8yevnkB+HOjZ+XqdchYWoLr0BnHHhu1B6jXs",
-	"MJq9WMuuc2+hDaHDf37+evTt48khMTQebsEKaliOu1YHPZIiZlh50izCVup6d3HWMRw86Jus3gDpPyKQ",
-	"mwLh8VSQ6P+LyIrGmawW9vaaQ9UXWdjgojF5IrZ6ycWCQL8brqopvE4wizqtfw8cwOnBsRiIqBXsfHdx",
-	"1nESCyh1L5w5eFLdHdbOBw3Kq5sf3B+RwtaS6lAt0fy6C7zqjTrM2tDEhQsLGiyK0pCtpq1Wh8KeRPaj",
-	"Y7IsKkf+5eeL/TusDrhL40IFoX3RbSasyDkVSS4yRuOluXMMek149SFcqg33QcdUjd7Z8IGOSaiBYINh",
-	"Lwm6TG+RinqeX664LnOun5kT65qA31Vx/lx2BH95Oy8/vOn2XNz7rn1w0d5W4ye58aNwaMZIEWs8Js9X",
-	"q1yDAIOlO4AUWHZXZC8XnpaG07u8uXcQ2VMtOx7OQgfnRjP5hWVbJO+GVhU1wqlI/NKPuYiXVCzMyl3b",
-	"vyu2xV1lzJyGS5w5PjraXWzt01Q+h1LnGI0fM0xZNcpRKUAJKUZmA6egay6lrTUS2RR7LKZirdlGmNxk",
-	"BsEF6RdMArup4FfvP7TUDfwMJdK7FEOvm+u9Y/F+Iv2yUkmcMprZKrGdq4nVS5/fb62wtrv/wcClvfoV",
-	"E7qkziq/HFlRRdMrVjD8jyx8bq07RfVTI5HZl0lfMUais5yN28YrqsbfSxmzyl0XtcxWdGsuuQVu/wCV",
-	"xj/RHfrl0bqtrVZhvMPCIidlGnqjmCc+IqWxCw+vb198DIgaWPTJdYA8OiLR30B4BPve0EWYuH5L3+C3",
-	"35hvv8Fvv4m64fGnLGrerFDe4I7Im1x+pcegajyIxsuiABRqbB4h51qVsnSRu31qpeyCC/GFkLai8++Q",
-	"GP8J7adFOqp7xZCYNc2oZmX9dZc06N75dLbTP6T98xwzcwvXRd8wsUL67Ab7ni0zOLjOchGDMKsleVTR",
-	"Z+8Yn1EH/1Y9y74xs1Had0zEanj+P4lz3nniG4v8pXXHL3f4QSq+6OBdg/e8iOaHzm/RtDftRSiyKMJ1",
-	"p/tuUWlesU1RwQ3VmZ0G9Ttf+8sdF17NiLyDW63eJ3F3JeV3zuBZM0zzNOViMVuzjO9vFgmDfI+fvMEv",
-	"sDaA6vTlWY6x+NUEhr2fla0QPAjv9ulr9zIkZ3TeYrm3DtGHnUZ8SzV7AW9DMiyYAMKgXyYFLLVeq5OD",
-	"g4Sq5aWkWTKOc0bXfEz5gb23Dj5PG+ZYu+jiOIautGUl76845MpGqytvhbIqgDTNEHSrZplBO1erNVCr",
-	"WSQtFRQSuq3Hw767OCMQjNnIx25NxW6zyn/k6E2bARSDNbsZ1vfdenxneSi7gra0SH/K1hlDlkVTTsGV",
-	"EO2I0d0VacuymAk9g5KgwTf23Jr7sHOUdCn3dqgQZSuVFlHfRbRtsajaFlpP+FmF/lTP+aPOx74RdC2V",
-	"FzUmZgRyYFN+b8BwnskcChFoSQ5JwmK+oumQZEwkzEo9lMxTSTXpR8fjSTQ4JXZiEk2sEuKnEP9HJcYf",
-	"A7pD4t8r/AVrLaENByOcZxYH7wwFzV82PE1n7CZmLGlEfLfFftlb33vZlcMPbya0gFYYee2xmVqlMQz/",
-	"azkaDDJsqeOdx2bq8M+1fRcj+Z8FavPWll0S3Q5kosoToqJTc1QlVVGgkiDCRndie3fC2brVkqUGIq6A",
-	"ds/ysJfXSqbKyIBs7WVLxTRNWfaNIk/ePB8ZZfQyj69YNX3nMeRSTbAshnVv4HctST02c1ndLksh9NWw",
-	"trHQ0fytpt1XD2Zlbf9dNf2X5v1GhERbrdymjaB1Abc3OuBSdjdzgwS3cOe0nYt9GSxS+ZPcEEps1Mo8",
-	"T/0qPS50+MRl1fULWKKKNOvwDIZTEdlDnDVK0+Fjr0Sd97QsT0f6rDALoBloKsrG8qli4Vo9g6HL649I",
-	"P1zlZ1DtvWyT+gLL9Z7WCr3VFgvGTjNn0F/hn/0bXEP34Pr9Om/3aPfbqL+tEL8t5AlP5a3rjN0clG/B",
-	"jWJICr5x6uqRfZxhwlbT+zTJNh+6nMPvcZl+6kL3A9kjf+yxiOAwO3MUOgagN2PKa9bizVKxGHrHPD4m",
-	"UAkayuUu2c3uTjK7Y9GDKy6Sjms1rqlIUptWWw9K8/xEe2LSipTPWTfXbD3PNJgn2zXTCAPSDWHmtnRg",
-	"LfCMr5jTALHAbjHNLap92QIZMMeufN6flzJlzos0LJE8LEhUmtl3bVffOKz25QWuZljeeeD02mHHqzrV",
-	"YgT0Yalekw1PGX3QKVfaXIh7/7Tq77Xk0bwVCpXsDpWVw93Vm4AnpI+VY3HwUohcsox1aQ7deledzvPu",
-	"VbzQognFke5YhK0yR3XA9rWHS2x5ZS061deyNGlff3Y3bHM5iJd5xvX23Ixp7Z+MZix7kodSoZ8Il2pN",
-	"+i4P5X/++39H0MuR1mObYKFw4jBkeZZLrde9D2Z+LuYyaB8x0zgvpiIPHsQ5Uw8ekH7R30VmEBI5KvNY",
-	"f5WXajAm4Dabc0xthUgyRaiYigcPCsb14AGmonJFGAd/WRGCgmYFxRfCq53jyt+iKZySdZ6m5MEDPNkH",
-	"D06nwiCeLT/Ql9Bxxqu9Cfmu2cA8FbaYJTQpffDA8s4HD8ZTMRUXS6i4EOcrJmBxRcXxWApt2Jmjwz9K",
-	"a4wfkyKJR/NrRtaZVIykkF/LxVREas3iA7rm41USnWLByDlPGVnxLJPoNTBT/9u/kTMprpkAG5B58oBg",
-	"DIy5iEzm2o2KtQiig+vDaEjYjUF0Ev347IIcYECXEdThT6SXZSubny5evpgKgo0J8RWvL0c0NlO6hg+X",
-	"MuEMHZh/OX/9akxe0tQgp2vHIAW0nhHJWnKh8TITFqcU6lGaz7fgElNmwuh4MiEu0PBXJUXktU2xtTpz",
-	"czfayt8GiOzQyo4tbXkQmIJQMyxMgu5VsllSDe01uc1iLcKB4K26N7Y4OKrhaLRck5Rds9SMK+ckguJc",
-	"0N/GwP3Be0zQ+RCRPrjBn93ojBJu9Ekc1yxuzTL0uEeDMflBZkXQkhnURg5EhuZHNnhp2oPPMmlUqGTa",
-	"C90ApKAYeKaCHA4nx98OH/0/j23yyoJpEh0fPnSFyLycFXuuZmbqx7XCFD/YKIbtmiUkuvgvXBMXRQlg",
-	"5QchWXWO9L1cGep2MiC5SJmCa3aNoFeUrGh2BdizKiO3+tNeIDh72hvAmi5c6R+c29UNgYhhcgErRaqp",
-	"SK6wWEf0n+iHMnP3o6PJ0ePR5Hh0+O3F4eMTcFP9ZzQkj8nc4C0uIeELaEBcCcb6J8vkYEx+oiIZXeY8",
-	"1Wa88iT6c56xA8y3IlElP8tgWqjao3leAhDg2IpFgAmlR8wgb7yUEKXr+o+YDx0WY3gHHEk0hDj0YvIx",
-	"1ebg8Rhg2GoMvIYGUBbizGlC2oKVDRRmKRIwhhSx3KowtFEITAbAyRgcv7meN3TBBXYt4IrYApGXVIG1",
-	"AZsSHEQtzTTVsCBB7ljN8Gb3VmJi8zkDE7oba0iKwdynuVjjGgzM2lqUlnA+qRAP8zAyj2TG/wlPTsj3",
-	"wP+sGRpieW0fCgMGGbM04IoJjyPRnax2KurBxIQrlSODiuqNsR5EY/K91EuypNeM8ARXm5KML5ZajYkN",
-	"LIPbmoroeHKIlk9szFQEabvciyGJINlYGo0P7DUuTtn2KDKPishu25trKmQGbpjMb19C3jIl88zIrnJu",
-	"Y1ewYBCGUNru0BTLM8FHpC+A1B5PHg7cFUB1KGBbz7y2L7lyF+z6wkTvp5gdOO2dkPdTaLEx7Q3J1OW/",
-	"4B/Iuqa9D4biIk2ZiggmMcTV0shRWY/flc3AZUeGSDd7lhhQokkyFZFt0HJC/vEe0GTo+p18+CUaWpiI",
-	"4BfIc8GWHAg9a6qXFniKrhz4i6Ar195kOBUR5K82fgEHE8Z6Nn8ck9fCb+G8MtQqsnz8pK29yVSU3dhK",
-	"j+nBe99M8OEg1AMlGpMfmWAZj/HCFKQJOK4+FTE1PEHnmTipZgsAEx+S48kh6XusmyXFx2pgfj4+OJ48",
-	"Qq+xvYSp6BthhouFeeHwIRoVq8wL47SbTWfM8++mIvJq2aDjBAD+ES7Q2gXxCweeTkUpGln1gX5tyYon",
-	"Sco2NGNDX8BIoPWO0Q1QHkF5LPr7yEHe8yQi//Pf/4vMM6aW5N2750/J9bGRirDrUdHvyH3m/AKjF46+",
-	"+Q/fFm6Nxg9AA/vvBL9xOvnATAxySn027PltTmcEp2O2YYCQPLsx2iH8oU5KFmO4jQWuIbCRijw49MgY",
-	"AM8WRcQIoihHT+aaZXgIzulXhJ4ejh5PoOKXubAyOGyRyktQn83aMixIZQ8IFY4ROFFGP2PT0BMCbdig",
-	"LdPCtYM28zlPiPNHmH0jzQJZ0dBYsx3waFINxZ01+XZC/m8rvfOM2EJJXgY6jG+1gMZSaZrKjSJRsIpS",
-	"VMRmk8eTQbkqA0Iq5QbRpuLxhBgeKxK5GVoXjoUyx2RkNiyYsBRsCD/GoOeT52/G5FyuWIleU9HHexoB",
-	"i5inZlwQKMD8MEBOUwbckzm/YckIV+D2ZQ+MCrUx9NwgV+Fv828ZTfEpj5lV8zHuuvdkTeMlGx2NJ5j0",
-	"pFNWKI9eYceTHtSSBFPqmgm65r2T3sPxZPwQijXpJai9PvCZvxchi+P50twDho+bF5FBAmEXNmzKyEC4",
-	"r7VUYEaeihKSvUM7UJC1MYLPojF5yZUycnIEfRpRfSEU9Z3jo6MxeSU1YNdUWPTCcynIxPMEzNdmghdy",
-	"wcUb6/ctBCFwLjWzSv2taEkSrkDY7BuF7eAv5yOmYroORoFxMwTwINcJ+MR1rSotEGhcQi4aMtP9AjGO",
-	"KO6a348mE+ySJjSz7Z/ZjT5Y6lV6CmZdxfR/5Ho++hZyWVrHbXQTNPshqTkZ0EHHBiCOj47azCzForCn",
-	"GfZ1ATzr/IVnYOmd/OMXL9jS3pO3HDzvQW/Y03QBNSENwGARSEsxW8HSVn04mkyGhiYL1C5cWtW44OEg",
-	"TLjHXk3LIgfMFRydClCQQayBp2Ud5WqpUpkmTj18OCGqBFKyA0axIGVv771D0DOKDAe/Wi9Ged/7S78W",
-	"lsEQMMAbVsIcf/LL1eBotBlxdhbvau194uWWNv/g5T6aPAS51QmlJ1PIkpv2hlPrY4FnoTy+ae+/pr1G",
-	"It+05xq606m4pPGVoTrYU9NW/Dw1oNSY1MJNc+IyI7AcGlTDDhBzWibEhSa1SYJmXDB1Gd3NMw4Zmana",
-	"+rEjCJ47Y/69gWAtITMAgrZuMGTVr0nfbtVgmzvqAQDmo8nDz7iqJ6QBEh7sfGpMeckFXxlNlNGEC6YU",
-	"KUvOhHDF8NGUZbodXV6xDVMaPVXjqtow5ykIjbZzta3QW2l8B3HY0PPwFLSAucymAt5dG8YDmYkRuHpA",
-	"lZK5Hsn5KKNiwRqGiBDcveBKP8EN7OHMRhWTcyMNCAVC4jVzOWPQm6jW2KGtLVFLh+hW9l2eQG8X0x7u",
-	"Tc8/JXhRxLXHoRosF5DWyXVLan5oSehZ27Oa0IcuQq78sIDco0mltEct76wZiBSeoOj9EZjBH3ISGPKX",
-	"e6Q9AGHgZAoiOIgbUJ3ZXBDKQTh7RznoeHJ4m7dvJWMdH3332SSyqrPrH798qNAmc4D2jHypDB+U5MiI",
-	"9fBwZD0+ozJeIUihLgpHOrSwdlX5sJHW2igtEIhHHh+Plgz07ozpU5JSSIimaaqsVcSmfFQpzI9MNwst",
-	"9u4b2MIRHQHog8ba8Nb4LpD0R4GNH5km/ZT+k6dbS+DAvYfgUrj+FF8I4KTuEgKi/S4QOsiKmo3YTiCU",
-	"JvgWNS0Fdgwp5jxbjZ4ypbMcbNonEMUU2XA44IcxvoV8otKJtwpKu0p3NtlX6IzLVw7+btfmLa13r0Sw",
-	"U+HRAIS+YpsqhN4nZfyjwPNbsOV/JAh7xo1d4IohM4bCxZUwEt8OgclnWPJ+MLb2/SHhgsgsYRnYg6ei",
-	"kOy8QhkR6WMjNVAOHo8Oj74dgOWWBA23pP8ILF3P35j/m4qlzDOwHX9nNOVi1BmW0jLilFkeF+D/gmoQ",
-	"RgVBt8eBDRIYhCS/M6ASZVGNXhEG7brEfxKoLydwcUYfqgEhNgO7hnaH97KAdiR76t11GUR1J4S7DQod",
-	"Hz78lxBcKrh7rmmmCSW+QRbsSp2x9cAo6u0oW5qXSP+SKZ4wZZSjg+Oj7wZlpINRwhEP4Fpd21YSOacg",
-	"KPBTEYFZ/drgXlGXIUIjqOdJBHdohK7bsuib0cYiQEUuFrNcGUoA7G0AposiiEeKmDmJyeytXIxF0Wi8",
-	"w5lD+tEbmaaeEYEUvw0IvZTXjDyc2IEN8UBDPFrMZcJC6G8G/KMi/+QeFmD2u4sAnNlcQogadmFNHge4",
-	"Cyn4V0RuAMSPwm3fzdCO45Dtb73lWM1KJEQxkRg+vaILHpOUiyvIKWn45Zr8eSqOj45c0BWOuJMJPwTk",
-	"wZkPyOHE48kEWfJUHE+Oqzy5jCMYomBbZdguFKFaaA4t4UGbYKiK1j1h6s4yZZ8ZaXdXDwvg7ssSHLDA",
-	"5R249vGfnmszG1nkIRcYJn0quBvLbZ3YoJHhLVgIbPmjomysc/ai9b+1YCx5XdjkC947FbyIHwSmjMVc",
-	"o4PIxq5Ehv1DpNdmuSX96K9sC8JxUS92TEqVDNyiTMDMWBV3jLEp5quExdl2XcTVsKT2JZnzm3EUlLKL",
-	"Cru9e9Us62V8WwwdrkqvORCua+Vzv2j7Bx5BqAfXXpDtZNR4rlQO7m/BNm7kUyzxkybQ8l5puVYQc23U",
-	"U75asYRTzdIt6R9PDqsRalNhMOvomCxt9NZt7CVT0WYwCcKf1xHkS7KR7IHmV2yDDdb+jBaRTpC98qNG",
-	"GibZl+w+CdLLsCfPlvOxe/qi6Y1TF2yJouZVQCRPvAz2XcAILEM0sKCnqxjnamE6XD86gthGjFyOSF9p",
-	"KhKaJYVz2bCcqFGr6YRU6jDZmpvBmsd+dzPo+ODZsBrjRoOxtUPlCBhshmpyGbiBAvMlS6VYYKgRFTil",
-	"PagQjXKFmO5JtK0Xu/rM0myjzFQAM/Cd5P6p2Z/SOLUbk/Hsa7XGjNxbr2+2m9w6o2G7CHFW5H4Vkxm5",
-	"NbOCMdeqDLCvNVEqLM4n5HhyPBVRqWki7uHsWZGRkHBlRLrkNIywRSwBJKJVtGJXNbpFmMA93g+i1rto",
-	"fWZDcaMV1g4WZmMI7l/T/GpNRrTxsGY3Hlp77Q40lELlK2taKrI3a3ZeIi815YIlZbS2b/FayzS1UYhT",
-	"4enLPj5T0iiv7yHxYWkBsjP288JuPRU0zRhNthCzPcDEgnqqypBAIJ5bt6fIIU2Yiuj82fn589evZufP",
-	"zt4+u8AWJVIT0B4WeWZYfi3vMIbDMQpMkQK0w3lkOxPcEzmozPF7maJqvReCUXN4wZjudP8s/A+D4zYM",
-	"8PNThGc3WOSe0BJ/MVttXs/67kQrDjIGeSvtNONnmV25lvHCy1CopZjvwUiyHyFDMQ+wNh/V/mCwfvgv",
-	"AWG7hUQw/xBq85s6Axj6I9rD5NHx2Ezg6GObCUuGnbTI50SAf2JgGY2A3C0qIJUdouimAjI95jLb0CzB",
-	"mkFm7KI8aZlaiZ8TCu6IYgDSj3xXuJB6Khy/qfziZVY+t/KjvwOXR1X+6geDTgUyvUGZZVJPkoV8k2C6",
-	"ya4waixyBP6AF1xc7YtptRFt/tIcJXFsv+TubeGgrhdO9wyT4b6sl0sGVUusX7pt4mo3lj9ggsvfbAW2",
-	"Uw++MpbwjMUI3HXo9Jjnfa0mpp4d3y4MI/Z//xwcgNsRujVptmB6Zw6OIzIdozzBWylkrcF0ZKiKT2Rs",
-	"dzf81QilRag9cld8rYyi1stM5ouls0sOggGgny3281Zhn0W5rrvHf95OmftDRYv6JWFuE1T3e0aEkidi",
-	"CxVMwPnnWkmQJ6gtjX7LWc4SF3bDmSJXjK1tlgHAc0zXGhQfqgkT8D50n9vtOvliA02/xph29KjcEhFc",
-	"Of0OCT+2NgexZBOL1qUQXUgU0+PCErc7dSeYuHOGZeF3ijjPbmisyYrqeElk2cTT1vnuU9EoktaailNk",
-	"Qn3KxJdH/9KJL2c525/2YqBp/CdLY7EdDRx6wZ/gNAsykEC4dbAihiuOAvrRZilTNsIqSSSDsm0qj5eE",
-	"qqmoNm5ybe/GeZYanbzSFNWRBu1aCEYYjj0Vnlk9ztnMgCJEdz0kUB+nUZGjEvfl5rS1hKuuNxuHWv/G",
-	"Pp4p/s+iKkhhRXTNr+pjFZ1Mdy2A9KOyBdzYbvmEQH2fMXkyFbaWnCEdTvLbLHlqNERXZ67Iqi2LdUM1",
-	"7sNvJ0SRmGbAkelURBssaBG1WxbPcnavVkWvD+Nn9jKYnQXDT9lHORVuJ7U+/OqC+Djvv/VJGHxoUjFP",
-	"SCgq5SFNS5lmLZoZUBCvDhUm5ZKMzRlWk7TKssFALPs/DtTaMBM43KkA8HGosLR5O/kTqT24Y7w2LJKS",
-	"puB3rTTWafCkdnW6emlo5F1Zg5YR6TbCVugUZSWxNomvLE/lZL/ySasU+CPTeN01GTAkI9UmCAtLh59E",
-	"HKuv/A8pmGFRjDbjQJyzz4AZR1+s+QCRCF0ihSS7H5dupzqf5ez5U1CWW4KpWtoin7rA4JRRrFqErxTt",
-	"kU+LYgtarkdQ6hSKok4FmJ0NhvajUuIjXj9eHGAwLutPYisInW1tIHIpSUVYwHBe61WqSL+tiyqW43K9",
-	"VE8JLYoOu2JYU9FsdMp10et0cEqiQp6tdFQungZaK0+F11sZTO1QIpUroui1kefmBDVFtsYaPOEUyOOp",
-	"qNHEvVJvQ7qNyEFTEi5E3jtJsCAqe4NWZWUSFpUrYTOFfN8ev3Z/ImujdfhndoK3iKyGStr6rUAL+oVc",
-	"Dw1iMUfPoOHgM0i0X4NqPk0UXHeJ9mDOsVv4nUn67ig5ErmqnF5VwqLeMAhQQm6ATPPFAloeXG5PCLa0",
-	"mZnFRYOpyNiCZknKlCqbBrJvXFUfrHCRUlvuUKGBOStLTkOv48LOHCJwIYLwA8/CUvinw0kzxS6DbtHn",
-	"paZV/hnEfHM2Vj4RctMKzSxeyoP34L390O6iF1tSrehqZHiClWBpAlwRhqgVtdtQrgF2oQI2UdKwYsdS",
-	"tQyGejyLl/It0xln1/cKO/48O6M9sHGHRQdIHCr29YUnC+HmoUw+2VB3JbaXACXOpe8Ax4DKHcRXc9AX",
-	"MFQ7vfPyXIHegEUegh4gSH/g1QpHquRK9tq+BzZ60JDDh5MJUeOpCBanaMYbYqCDWspMFxX1H3t9irAg",
-	"MVRuRhnMK6ffh7UamZEcDieTifkfVuHfXdvicDIVCnfcSKgNlFR2bVyA1osRHIuZORiTaE4bTvOexDAz",
-	"/hs8CoMtH+4ZQ2Er+9HzM+Sl/25lJKATRgH4BsSxgkKG+EtT0hcSyPOgiayOylcaye5y2PUjyypn0E8A",
-	"/Hen1lmH1R0Z+NKsuwxcakx9lAPvma8rdzDhoOh1u0J4pSSA/OnjvHu1moC22yIUTRgSNl6Mw1X/2iat",
-	"92r7WlKvM4lw17rfv1iiwJ/Nyxi0RXkPA1QCaybtqD2j5YrHNE232IJJVbvSyjQxtKTUXdA5NipsSeWa",
-	"pqJfiIyXDDoZk8jFrkDHT7RCwDRl+czolfT2VWazY2lQeNnrF1pzrplfX7GbkvDcl5fNTPR7mStw7h2l",
-	"XrDkztdsu9/Dc2bO3uXNG0yxiOKcyMwDzNsgLPYN3FHgssDQEjUPrNl2BtFjkY9Vct5EXKM9Du2yp6LW",
-	"+gjFhSGhmqyk0uTRZEwiTdVVBDFotsmSN8MGmhIZHdWK11OxpLYBgf0QFIC2or1nbte7ZIjqMfyVsfX+",
-	"dbjZ2W85TRV2aMOVtMU/U3XV+7h4449EdnMMbWyweMHfdH8tleKX5iSMfjH4orXZGqcj1OFSTAXyqO64",
-	"VG2SszuWuHzVc4H2rftzSFZFhzyegO3Ad4J+o8KBwlW+dN+iU5tVu9jZnywkmIr99PfWNhD3MVh990Gc",
-	"J319xCyttpY8jhlLLDGe2zYSAc5QGpyhhVCIFYyxHeVUWJcT6XMRpznwMutb9HFAZmY+xheC8ERBdcCm",
-	"cGckwlJdq9QqgtWWwt2QuJ5jx61y3lcZ76uM9zvKeJSoNYv5nMd3EepqZIFd84TZbuAfSRlaAglovITy",
-	"YwsBHT2vGLh+AEKhfqdrkcm1KsunFJ0abNeQorHqVBROo6eSYZanGX21zjUreyWA2SOqFHcI81WoNljr",
-	"dNeP3mINUfvE1nB3HWTXTrJ2ZxdWCdHx98yd7316sN0kv2shlnIRO5xn9p3CU/PVff0HJzlPANoLUCda",
-	"guHYduu0CHJn6lP2378nwWSn1zkYaNNCJmxgevW3QmyAClI6Vy7vvGJtspHr5gMvfG8jGDSpjP4+wvbu",
-	"0Oox4fM5y1SZJeumsKLSoKXLFp6iL5jcMpUK12DP8v4VhGZP/wC1eMGoMjoDtjwe33889j0Siz8MQj+D",
-	"48QkAjhfEMRd0/uPFygcSbgnhH7LYgn590tWsGcqEmIlAFUXATxMgvCUSkb6Ckt4vxZhmxThmtBUSRg8",
-	"ZdpVTS4UiX6kjOKjVHQQWU1j0OIm3kVXyjXb6jSzDHbpclumIloxTROqacVV7B5ad/GE/PX7llKpZkuv",
-	"C1p9PyWmvDl+JzmkmN0sZRdhcd41d8xf5ZAvILIE0NJHe0O4hI+Nm4xrNpIiZoM7ky/sv39f1KuMwRNs",
-	"EzaLYH6XoitmYz+rUXi4PmjUD3Uyp8KzMA/G5LXRpwqyNCSOLg1JtOJKMRezXG8q59k5sR33JbNzQR74",
-	"fjGqg47lnbSYzVO+WOqW0rpm3s9iscSpdtEKfMO7oc8W9veFChj2wCiZc8HV8pMIFaGe8vcnYdiaCrTg",
-	"DwXJsVndVLNBd6SYij4kmxn96aTSo54ckOiV1OQHQBPXjMg3RcALxfRuPVOxZbZFOdbaS7e15qhFg+9o",
-	"RxuElzS78mu3vLEHe4/4FphudyQW1UVmyFeMa8G4l/KaVVjhN6oAGS0rIu9sXdzxR2DivfHH7yH40eYa",
-	"kT69VEzoYaUZwfsPETQStUnqrivQmDxJU7lxdSXt9qcCkFWRyJksZh5rLJ65pKJ6Z1XHn+tFYndI8n73",
-	"ETAlnmGCE54bLg474XwzzSeThzH8Af9k34QNiVh6676dDrVZPBH+w33TA3/WdlpQqTL1VXL/ciyIUP0E",
-	"G85DxYgwpdpDkXJFFzvr7r+DF+7Tyg0ThGqMKyy/VvSX/1LjHd6U+TrWpiJUvrLtWZxP15bnf3dxRlZS",
-	"QHN/d294R8WVoU2lZuMNkv13awU5+VAwCEMsLrckwn/OuNVZMmv6iZZUJCnkWfa5mEtbzYqmIAidTgWk",
-	"gNoajytio+IxXy5AXtHyWRgk74m81mb5nSwkjVXsKsh9JeQmZcniT1V79z7xC0+fJJStpCirungYhBCv",
-	"6jjUHmH/UirwfxqULAZ0EfZG7ljTBReor4aC3X624987zLVFkVUiCO1uv/ygsU1xrPtu9uB9QeX2lzKx",
-	"r/rVTMogRcI1WdKkMOXTjJGUzbWrb6I0TdkIfiVqw9i6rcwJXtjXSie7K51s3Ck1b/i2zjfP92bWYges",
-	"n/ULfs0EU8ryQppw+GudyUuminydIUZEeNV8IR7QRpQuGU31stfMN7HtF9TQ1eBWQ1uqD/4BVZlVkTHX",
-	"6FFJ5qncePNAUb/mLOdFkvGv8lKNK+k3KvD+c5Hwa57kNDUkjYuFst6qnA2LWEzIFRg6MRIX6Wtx40D1",
-	"lNBkb/I0HW18El1smHs1uPxluysPDNYuSnnfo8AUuA1boohyBSEy8Dks/ZqRuaszbcZF627bfqHTSmh5",
-	"P7vSa0xpori4gn4IRugy13v24jn5LefxldLUiLTl+cVLaYD0/wQAAP//",
+	"7L39cts4ti/6KijteytStiTLjpPTbdfUvWknPZ3d+bqxs3vqjLpEmIQkjClATYCWNTmp2g9xnuE+2H6S",
+	"U1gLIEESlGgnTqen88f0xBSJz4WF9flbH3qxXK2lYEKr3smH3ppmdMU0y+Cvs5y9eGb+kTAVZ3ytuRS9",
+	"E/OY8IT0ozhns4j8Ozk8IvGSZjQ2Hw7G5L24EnIjCE8UoRkjx5NjAi8LqWdzmYskGveGPW4aW1O97A17",
+	"gq5Y76RnXuJJb9jL2G85z1jSO9FZzoY9FS/Zipqx6O3avKl0xsWi9/HjsPc8XsoLecVEYKgpZ0KP4qVU",
+	"TBAWLyXR5k3Sp5qkjCpNDp94gydaEqVlxgYtA4Svbzu+GxbnZkChxSx+hCV9//7Fs8GYvKLpXGYrlhRL",
+	"qDNGNUsIVURITWARW4bIXIu3X8kXCVutpWYi3v7Mts3B/sBFooheMmJaZUqTS5lszaKZZ7EdY8aUzLOY",
+	"kbnMyNExWQ5Jkmf0Mt2eEEoyprMt2XC9NB9NhaIrRq7YllCRYHNUqI3Zi6PJpHiPyIwvuKDpkFAh9ZJl",
+	"+O7x5PupiHg57tkV285iKeYpj3U0Jm8EmXOzgEsGXzxQpP56RDZcqPFUuPVcMpqwrFxRb1lGZl38RVzR",
+	"m5dMLPSyd3L0+Mmwt+LC/X04DCzxLzK7YlnwWFVodQPvEd62y/j77bf4b2dSzHm2esaUzvJY82vWHMqr",
+	"3GwtI+yGxjrdksi0Gw0JLPyGK1xOxbJrlhXbdTyZkCjG1inQnxtXedrrK/u3kR3OyB/Pnhm0L+EvSyaI",
+	"YkIDMZkxFoeBLKkilMQp5SuWDQnXZGVmuaI6XpI+S5XhU49IZHhUeYTkRrAsGuyYAI5m9CLZOeyPZpfU",
+	"WgrFgLU+zzKZmX/EUmgmtPknXa9THsPSHfxDSWBnZYv/V8bmvZPevx2UHPsAf1UH2Br0UuMu5gfCxDVL",
+	"5ZqNYf3sR6bNpynLoOt1Jtcs0xwHR2PDv1OWLAxN1Rf5abqhW0XmNFXMrIud6qWUKaOi93HYo6bZGT7f",
+	"PXAYwIV58eOwZ/nHjMKQDAM0/+olVLOR5ivWa5ynobswTj70RJ6m9DJl7hA0Xq3wxS4f4GuNxyumFF2w",
+	"lt80TaimO9qXl/9gse4NezejhRzZh2a7x+/o5pVt22wTu2YZ19tOS3juXkZCc+zg7z3gD8WtWrsavH3y",
+	"+itn6M1nWCWKymb9Wp/bxyFS1kuuQtRlfoJ/cc1WqtP8TJO2D5pldGv+TvmKa28XuNBswTLzk5zPFWv5",
+	"TUtN09BPtZWzw3QfuP6Kxltnfe5tHBP5CrZBzGVv2NvQTBhKMcvHNY9p6jVTUlF5KrwmYsM7zO5ds9mc",
+	"8jTPmBmd6WtuuQY8h92RuY7lis3MsZG5bu/lF3a5lPLqnMUZ0+8sh2rZs9kGX54peLvJGZ4ck1RuWBZT",
+	"xciS3XiC1ZAISdYZm/ObcS90LzaWvt5baL1/yNOrZyxlmr1DeaQ5cp5USa15ZOnNC/zxcDKB+9v9WSe5",
+	"xtFSewfVtp4J/J7sHlmd4NUVX69v91FtyK7bsq3QBM5oml7S+KqV9a8zZi7ZIWHXTICUZ6WVOGfKbG91",
+	"snhnIh0lCTdt0fRt5ZW2aZSDWjG9lMk+ZvHTxcXbV/jmx2Evz9LmHF6beyXl/2QJef/uJelTQdhqrbfE",
+	"yFdkQblQJDqIBqfEMPD67EAglbkm1Hxt5rrnGqntgBlSMZlhsTS7tuGFWOcBwr7LqtZVD51RYttBsQnE",
+	"bcO/tiRhKTf/2DHH0O7QNH0z7538vfs+/Vof1zM2p3mqQRmL3r45v4iaYzAkklGh1jLTLfKr0ZMujZSq",
+	"TwkVWyKkGOFOX9PUqLCKHB8dkX5UNIQSoflmzWI+50bf0iBGarkmKbtm6RCa5ULxhJHY7hDKh40BBslv",
+	"qfW6rwaGek6JowykMuR3pBiOadRXLybfPepCbgFC0vHy/fqtTHlslTpY4N5JL8vFTIqYzfh8tuJKAW+o",
+	"y9R2DczeJXnKMpJIexBIxuI8Mz0TGZt/MREzRbAlslnylBlBe0MVSeRGDAkXU6FlQo0aFoO+ox6QaxnT",
+	"yzyl2XZMouaIIlDgFJEi3cJAVlJp07MhWHxlKsruh0TCf40GkLFYZokiS7khK0MDG5YxYnnfKYnMv2q9",
+	"CCmY+XYqMqbyFVOOBAS70WSe6zxj3mRPSZSxdUq3M5qmETHUMJrzNEUtuTk6RWSaGMV5zjOlh6ZxmM7h",
+	"ZELWyGPw/82ejfI1aqVOBghulzcJ0AXdaIKXfoUWCs5S4/IkqrwWnaIGniYsI0bvUSRKqWZKR0NcwwhW",
+	"O4IloBkjNI7ZGs0VU0FTTpWZ+Dy4u8PaNkBL3pp+ygoMezhO+w6IvC3rYvTCViGiVLbrGv/j/Rq/z/7L",
+	"hoIcHwfRJjSg7uorJZ7OVdduGjNMGVXMCFNSJCpkfaB8BSYxRlKYDun/8ubdz8/fzc5ePn3xanbx4tXz",
+	"N+8vZufPz968fnY+JJaLkO8nk4En07XJ0270DS2kOrDWdTFMrzCWBSRUrQ1zb07swrcCPDDHGV5UJJa5",
+	"0Cwj/QnZLJkgwtx71kCQBGfkq5tBTRSNAh/2656NF9Z0m0qahIcf58zwS2AhmthXvQF2ViktB09mczQ+",
+	"dNOxNVVXrQNzw3mgSGRejPB2HRI+N7fu7SWkGnUUumuxvnZA9emUazgsiGEnMYW106L77hpqgDz3CeJe",
+	"L8ExgnJ9lrerNaUSXd2VN2v6W84I/GxEH83FQoG1214z5OcfiGIZRxF4MERzdwJsl8VLCfei2bGIxCmj",
+	"mbl3ydunF2c/7RcEdxOg9+vIcOORXKPQOlpLc8SyQnCKPQWkmzxZlZWbIuU7J2j1QWyJ8iyNBmGp65S4",
+	"cfmyf0Uoa0h6cFvP8vVtBty4h5ujfgVX2ijLBVnDi6eO6aJsHLhNg8Nzonz34T2zX7SN7C3LRubwF6uH",
+	"dgagImt7IAmjScoFuw09fR76qYy1g6HPse3qHN8L/puVxnLFMkLjTCpFaJoSpanOjUzTP558T6IkR8Mt",
+	"mzkmhRpBXVJodGxNNnnGum/NG/EjftK2NxX16cO0x1aUp9PeCYHZk2nPbpp5ZJbGPFrTXDHzAKy6H8Nk",
+	"JMVM5XHMlJoZWbm5Yi8SI+QZAVrO0SNE05RlcHcxBQJ2QujcXLqMxktiW5vnqWenh0+5IRM2FX1wKnBx",
+	"TVOezGoDiOCAUkFy62+UmXnC+EKYDofmb0riJeWC6CU6/BI1FYZRoM+Kw8gGrRQKoudu8vlcNOssdu7U",
+	"tEtq5/iDmXi5aiu6JRvKNSwJ16o4hbjcjgOYJQEJh1wys1SE66m4ZOZNRaKa1TCyJpAVo8IoRsWJxnVZ",
+	"0Ru+MlL5k8nxd9Z0hg8OWxfNE6VaJZ6n2SXXGc225D/O37wmeLe0midqLPHDx2hMXkvy+v1Lz/p4WupZ",
+	"5BX3L8BPvdTKe31mJzST1yzLeBI4H89h5OCOBEtDTLNsSyhYJmClo3obEcETUH9eutYGY+If+MIr0zIp",
+	"T2NwTRQDv2LbALn9zLbKrrkZ+QNF2HzOwFHnZD87Gym0OWo4YnMfcbGYBXuJzJH7+6/uwIF3zUlat1Kv",
+	"fPPt40nrrAsTKjifu/Pad+b13Xd0nduu6M3MqRiGoT4y7NVwHDk3l7TINYPnfz8cksdDcvj41xZu66Tb",
+	"fdLnuX3PDrBmF+s2z4vikz0TtFdHeMS+K6J73//pfdW2yK8rbMjvxwpGgfHUJG6rOhSr2i52nzOluBSt",
+	"orcOh5q8EahBEYXf20CTeSZXcBcm7JrHbBTLhJlBp4YVr+iCxyTl4mq/UwS7DQ47Z7sUhE9kb74w3kUE",
+	"79Xk4c5S8F1dwHeXbtsozTMHKKZbROrbiZgg+8zA5LAjBkgVMTSX25rNtb+iIjc6CVgp0bi5TqnhzTdx",
+	"mietJgseuGLDkVvj0OqmVOlZlovW/egsXTd/YDdF07VdYDe6mHsCc7ayCGwNSKvJkJitBYcWSH7g+0Sh",
+	"D2QeakRIPJJGVYEdMFO82yw+SVQHQusiT+8fxjcxMWx/In0j+9mjKwUb3ME+tkuSu4X81O6c7SyedBRK",
+	"4JtctPEV69wvt7Wwffa5MEyDiwXE43GmBmbPM2aEAJY4q4fdaRXmLLeVUOAb0Jz33gs5O8cX6/JMRylm",
+	"2MvXya1vkk8XYHbfKNJKK+AQc9cL6Rs6uqapUXCMjGWot8Wj6OJHAoddo38MVF0XiklcyJlRqqnnxi7G",
+	"46IMFaEg0d/eXAu2WStc+WMqttrfQI9mPMHCt9ziCfDuBu8G8mm9eqNW2HNtHytRN04u2cFIK0JIhY52",
+	"MIg2buBJJ8MyoqjO+FuEumdMU56G/HPA99JcEUrWdAHba5h5aVUmfcE2hZtx0IzJ+CYeflXiYen0KKLa",
+	"aiJivJTOqhbV3o7Ib7nh7kXwfphde0GtRXhcp07w9Vv3UgTa1e5t89gnVWcrzNmeFrt7ZHY4Yhqi+B9V",
+	"Yv6XFWO/CYxfUGD8fFKduoXzC8U7FWCwZpPMASL/gyRGuZXzyq2WwJUIok5YQvozyJfdxUIbrwnq2ZJl",
+	"38S730W8q1xhzRuyefsH7uoWETEcwxDn7BbRCzn7HaLrYYi3iq0vmMaekI3mmGxUfPC3FVdqllHNqqdY",
+	"5pfpjvtU5KvL8vu2toEIWLLzZ6/36tEtPiYHZM4FV0uWkL79ZlhYu7D/IanZZAa+uQxCGl0bVQtY53lu",
+	"uEjkZmZ4cofd9d+uUX+5KMXGFKtYWxN/d3ZQRK7acukUiakAHRt04wh13OggQgNidEqiwoQYHUQ4HIxg",
+	"NB/NZVYxISprJdNLxjPPqGaXFqRBF6dIXSYbdmXYjuupnHgoEPGZp65UyXyXzBQ4iEgIu16qOxhqX+xg",
+	"oqHdqIaM3Gr0LYZLZ7dC+64NzOtgzKy6hB9NJuNPN0MGlrM66p8uLt4WYTAuhgED9zZVMxxnqj7CygAf",
+	"3XZ0H4O7cc1jdiYT9lam6Y7EnjU3V1nInZVukX1EdL3O5LWLzTW62hXbgs3omnIYWVAPgriTbg2Hv7/h",
+	"SnOxmOWKZQGNDHJSG0O0ISHuY0JjkCHIZikVDjymwqYGZOya0ZQl4SxG68eb7fP3WT+fzDBZgRxcHx7Q",
+	"XC8PbAPRKbKfLnPuJr6Wm+uk2NpRts38upMwWh2c6KmcxTIUw1DNUjbvnJIno8Oj7/ws+n68ZPGV58aC",
+	"TOEhqUTzeN1Eg/3+T39U+ybWRu3sZs0zpmZctLOdXGieokVCJozYT0i/Lcy5loIXTPqIpvlk8ij+4en5",
+	"89n7dy/hL4ZEgtP6f0xff8G3vInii9H+xWkMYejPdfdylXeou7zWTCQoUcMZnikGQrgjXXOZecHcaxhE",
+	"6C57Hi/l29YwH2EDfDAbx/NIGH43uG10oO3uHXgzrnfQwKfnTdmDU2ROWQMWBNJCyBvpQxrkKKaKJZgx",
+	"MagwgeJii5pGh30mDBuv6y8dFVtiGtnVyS3XMmMx49eFfls7KjBTw/yGJPr3yeRkMgHGu9o/yRCrc2Rn",
+	"7nIku+LTAFl1Z3WGHmCo7cSAixky1zS6kVlLumSRyh/IO6ik34MxA/xw+Nx5Z5rWeeaa3Jv0/4NMAtHl",
+	"8HnrWOGbptIYZPevaLzkgo0yRhNDPkQJesVmkOFrvhgSNl6MQ+gugUOkKU8DotNbTCfFKxTuBuRjMI0I",
+	"SOoUokqZ0NkWAnLXmbxM2aoSOLZ3raw/JaDsein9NakuX1FRTt6+d9o2VK6NWGS5/ZyzFAJiwQfjhows",
+	"/YTgO7bBdj7vn5PaIaQrRijmmYHwiS+OyZsV1xATYY6ivYAhTFnImZWQIzMs/84YWZbfJY9HJszDCGil",
+	"stJ7VaUzWJbmdF5KG9D1D8kFSzDUMxpHjsAuZbIdO/PS2HQZDUkELokxekGCq9e6s29xO1zzP8JmVQBL",
+	"dvMdnMaedbjmCRNxSOzONJ/TuAqDsM/eu5dpsxvNMkHTrgAXnxGtYp3JJI/b7gum8U6ANEIbcRLTLOMs",
+	"IZE3arOlGVN5qo0QExm1r8zajYpFi+4exmNbB1bxofPrDsqk6/tWCNz7uspXK4q6/t53PW5jTnqX8TSS",
+	"jkryqAy1sizVSZdjHHpEWwEGaQysSg3Bg7E3jy/A8J41olicVUARJcmctngkIQFglrC1XjYbnZBcpEwp",
+	"TBNgyanLGKhYGrgC+8KaZkzoB4pAY+TfyeGuHvHtGU/25CRa1dSavmyWhEuBgPR0vlgYYWh2uT3BwUWD",
+	"cRdit1L6Lh9F5zYutzMMFgmEGTmoKrKUKUjwoD1B/Fi/nj/VceSfBAXUFgPwiUsBl/zMu1H2f+FdAN2c",
+	"PcWV0XSNuZ+cBlBCozmzV9XkG/SPLbVez9pEipdU6cJaVcQOWbmi18VMFiL29+9fPGt3lNvD/EkbgxnE",
+	"TuEN3UC/uNvHJdHGXrqz/fDulwp6s5wrtqVnwA8oF9dIslyRxOhvuMLm6tPZlosFHu87OviRGG7h3bcf",
+	"tAS7oDmEiuLe5qoIEwxniVlDb3FJ1Uwh7mPnI8M73z6zTj7zDMXT6nsVM4cVWRvPrRkfIoHhRNgYVqMl",
+	"28F14kE7tfBmDowSdK2WEkRvqi3oIF8x0seQbRRoGwk+Rmd3ArtD17ttJEL3LDOMGTcLnclVWwJfFTev",
+	"uIlsvHmntWtkmtf6EZqJxEZ221VyiJLw1xySI8IB7+2HI6Q7ZfoTuX43k2wh0fhxBeW9HTgHOD1MZBw6",
+	"xAuPas0SFOH/I5cXUPrSOu3D7aMUduLH1TPuixgA/1oZljJc/c6s7EjtWm7eByUz2+W0r/Kb2rKH5JeK",
+	"XBS4PCr8vH5kvDu9KedVZc2dgu9PjGb6ktFdmGs1FMY7Y34Yud+cthnw8hAi1ob8ewX6o2bW268NByE9",
+	"av3WIAR3Ls9nw2bYGQm4pGq2kqFM5ggDEcyy8BXX1lpDIFwhCruL7jlgouJEbwmb8Ga0c3V3WfydkxL+",
+	"sFev76p3Mor75yxjNNn6Pnzb1qw8vF3QCH/kme+RCifOsjQx8oe73k6LzO8rtkWcZL4Q0ub51GmH61mc",
+	"cc0yTgPeCKXMu9I15eemO8kHslxRVLHpq3KNXmcvhvWBqooj4yJyiLou0H4RSnh1CITdEl6POiS81qCO",
+	"A3YwmxHgsJoR6wlAmStgzD4Gc3kLNdGYyQ4w5jokQgMuuYPFKlsYVp9RzRbbkI3AS1aFlyM/KgOeOJ4e",
+	"wynpKgbuSOuGDOlNZoQ4Qcxrjha8UFMcy5CoJU1TuXHZNimNjb7MNelHdlAWlwTELg8VQaTbz5CrrpgI",
+	"m+henL8Zffdkcki4UJoKTfpCkn8ase8v5P3F2eCU0AL8TDCSsLkhijKxSCSoUtFLnnK9Lb2ohkTI2iiW",
+	"GIWEGGubbpGIDRaGXKIVIKvdAlC/KsO29Ii3+C7ajDiCbSrgUjwJfn47VeJzIDs1b3iJZGk3MbKUEO2/",
+	"6u9NBLbRqRVJeNxNIm0DiWoVUGtSoduQ0DXpYVO2ZtQ5ZQVxL0k/poqNFBOKm40c+Dzn7Zvzi96w99fn",
+	"5r9v38N/n16c/RS8BX9iNNXLtzJNQ4Y259nxsslSlpGlkyUx6iWAwBrnTM1AvI63ccrCkgj8NEvyDNXo",
+	"VUtgmZ/eUL9DLeBiGfiBI+xEYxh+MaML2UEa8oKG/Q+D2wlL+v/lLA8hcoBnofBNJFTTSyMGcwSsbK6k",
+	"J9xcypsQaFDC1ZpqQ4eFtecf8rIlhdI1Z5Mwg+YSaxMyBzjyRK6opgu2N25BB9FUHujCGVJqSTk1TN9A",
+	"AKumKZtVhfJa06U0WWldSE2sEgeX3aPJhKgW32PLhrbfAuvi9OxEoPVP2sdh7zdHIPs/QloCms2uecxU",
+	"t8/O3dvB4IclvLMFCXyR0aQlpMaI0ErT1TrI5LsctGuWKet5qUV2SXv1R4fjyXgSvgiRKDrO+Bf7ckvM",
+	"RjkWf17esrpdaT/W594OtFFBjSStylBk/njsk3sMDOSzhCufFbi9klc9S/29Yc+219wtc2mbL0bXNIMY",
+	"IPPpm597w965/fS9+9QcVqn0ImMVmoB+6sEce1vHeJRfYc0T/lkbbPMARfLKrieA7CLjKNaVJS4tGTJ7",
+	"Dr+bEHVq85wRS9jwA0v2BA/CKaltVBt7rkzNNHm3LXmNX5Y7UiPZYnvcqg4dhRWr0k6lv5SHZseF3u0C",
+	"wsDy1ox/7AnyvdMUcOus5Zn6dF7fjTB/h0u2+CoQG+ThMNf3nPTf/XhGHj169P1gWAl/9YYfoVmFkUmH",
+	"kgD+tFtWGntuSwlw0f8kFwnLcN5EcRGzcjGK4Q9JBOfbvf29uaCGJEoYTaKqob4R8e8Yg3k3yMNfBY19",
+	"OL+czXYYksq3VLAsl91r509yM3bKY6BBDP+eYWWGZps/QuhSJee1tHWgJ+3p2xfkim13h4C362NqZjTd",
+	"2UqKkHseFDPMQgH9LDcKz9gTfHJVjdbx5rakKlCxomm4g67T7SyQgx2QqVIqghPKqLZbN1uzzCJ9dbHr",
+	"wRLZhqs7PGxSRdvCtc+ibWTB9WkQROiklenATQNtbb+9VYY8mPBPdhB3CGixa+cacL3sHHVLfkpLtoJv",
+	"UDJD6gatV0y2Zmszj6EEmkPNj3NGMIOIpsQ6P6vJIbcA9PPWsaaUvHuJAJg2qlcRChGbY5fxZHTUU3J+",
+	"/u7HkY3cv6N95k3pfW6JaP2SQWlOmLtVGAlGP3UM30LzeIfw4cKQbpt3Ylglksof76/tq/sOTNC7shx2",
+	"2boujFpO9bIEcjCcVTGhgyzc2e7d2FrNOO50NOmyERHQIRzhHN6FVaQqpK28Y5BUkpwSWiY5fzLaeGO2",
+	"Tf+iHdCO/Tl38yyKFtRCHtACXYl4KNKaK2+F4h1aaj6FBI13bMEEM/z/c9R6alo1M3bNZa7sO7OMXcur",
+	"TtH0wS7aGwytdTm3n9m2U35b+/jNhXeLwdsmWxrYPdiOe3CLpS34fvtW1bNzP3HdudIsa80ea7lIXUlJ",
+	"SiBelMBrhCZJxpQifRtEGkgZOzoq5e0OaWLY/e6R3zoZ0pn6Ic1BXc0iI/GeErUE1Gmj3Th0ha5ZkNBi",
+	"WYkK3uqgBRWkt2ua65Ru7+Qk+UQvx57goougB5FwKGq74NdMOMXUXE9hI/FeN8dX4M6wkTzjzxVbU3Nd",
+	"VFe5hQJkpgthoa2CxL2kIJRO7j0+diPbUrEtUtj8AhWDMXlaxENbIGlC8aslm4qSeOxyKgyyI1HFyx8N",
+	"CZR1LTzzU7HfNT8gC6Y9kEu49k9IKMJwJzz8Zw7cK+TnSkGwyaRL2HI1K8Rr4HGn732BvLahxaYNj44n",
+	"5HKrmfKw1R0SuP1+pqWcpTRbsJ3h692Feyen335Jqlkgt16RWlZIPYDjllkirfXhWm/FwV0qw+1UVyqp",
+	"KLdcjxZVJ8yZSiSqBkOqgaSHgLH8uKl6Cp+Hu97B7FJ5fdjoe8/gW2wIgRnsCE8pEeCr8UDNue4L8qnP",
+	"vb3TRxWkicPPADTxDjAUusrgAVU0pab9G23Yexn96pwzRhG7ZhlkX8ZyvfVc3B0YV0vu3y/LrQ9jkYsC",
+	"yKIG1cCxPDwvtcuQEnFbyynIjrfrp0UODJHpuYffVk+t2oFiUURiN1O6fScFvWy1FMRZSE9vuDjinEEt",
+	"diGJ+YKwm3WGQBnBVs2Q/ilFqNrM09dPIbke7Bf5ep1yFhZMu1Qid8uGxcjr0DiYCleMZde6t/CGnUFX",
+	"hsfDLlgBGIN0avVBIylihtVNIDAL8bbfX5x1zKgK+nyrO0D6jzHKEnLrqCDR/xuRFY0zWa1UWdL0oD7I",
+	"wrYZjclTsdVLI7uBGMZVFf/DCbxRp/HvoQNYPVgWQxG1ojDvL846dmIJpe7dNAtPqrPDmrIY+1jWkw3O",
+	"j0hhAZk7VHkwv+4ir3pZcImh6MXAgoagoqRFq8mw1VGzBwXn6Jgsi4oX//HLxf4ZVhvcpcmi4tU+6DbT",
+	"YOSctSQXGaPx0uw55lgkvPoQNtWGUaHDr8bvbFhGRwSLQBDHsJcEXdG3wLE4zy9XXJeALc/NinVF7+lq",
+	"kPhS9hl/eDs3PzzpdiCP+wZOumgvN/2T3PjRTTRjJXTZmLxYrXINAgzCxwErsNddAX1SeLAawQTlzr2H",
+	"iKlqVcgwhA04jYbdgughdtcr4JCLeEnFwoz8fT26PmNmNVzu6fHR0S5g8W+FKTsUpoRKlDYSnGGUvdH8",
+	"SunQ1QY7BUV6KV2FZAs+ZOsto+nJSMouDr1f3IBYQh2/+vCxpbLAl6pg+a0+ZRMdvu7Y8mjB+4n0S+A6",
+	"GKmt+NMZTbxeWO1+scLbduZHw2ksva+Y0OV9q/LLkRU+Nb1ihQj3rRbl11uL8k3tLBkFxr5M+ooxEp3l",
+	"bNzWXlEl9V7w3isHqcjEWdGtOUEtnPBb8cdvxR9vUfzxMzEzH3K/29hqRR87DCxyCrSRNhTzNGOUM+zA",
+	"94Dqt4RUghaFmMqkD8q+UQui/wS9GFwXQxeUuLJ6xgP89oH59gF++6AjrM3nrDPZLBrZEPxR7HboK+05",
+	"quYWccC4aIzyxDiuVWkmKDCtTq0BYX/66hcBDPuMrqECrMa9Yq6DNc2oZmVJzCKx1r7z+dxCX6Vr59wq",
+	"NM7b3TfSXKFYd6N9z00TbFxnuYhBT9eSPK6Y6u4Y0lcn/1YTkn1jZhN77ghZ0AgW+yzxXC54qzHIX1tn",
+	"/GqH67wSvhTcawi4KtSP9+9enpJo2pv2CrmO60773WKtec02BbI1Wmp2+grvvO2vdmx4FVvkDpEYta3z",
+	"2gvuivPl1HxuPE2NqLFmGceMzV2XADTyA37yFr9A5DDV6cuzHNO3qjlvez8r67t6FN7t0zfuZcjn6zzF",
+	"cm4dAtY7tfiOavYS3gZYGbBuhkm/zCNbar1WJwcHCVXLS0mzZBznjK75mPIDu28dwmRsZHxto4vlGLpa",
+	"IhWEjGKRKxOtjryVyqoE0rSw0q2aZebYuao7gaJlImnBV0votp5C8f7ijED8fgPZqBXUqM3h+ImtN82h",
+	"UNbHzGZYn3fr8p3loYQ8mx8TcE+vM4ZXFk05BS9ptCOtY1dyBstiJvQsby3JsmfX3IedE2tKubcDcq4t",
+	"BFIkChUJGsWgalNoXeHnFf5TXedPWh/7RtBrXm7UmJgWyIEFx7kBn2Amc4D00pIckoTFfEXTIcmYSJiV",
+	"eiiZp5Jq0o+OxxOjBdqOSTSxSogPtvOXSlqYrUQTEP9eFzVq1plE8zQmxczsGbwzFTR/2fA0nbGbmLGk",
+	"kSTUFi5sd33vZlcWPzyZ0ABaaeSNd83UEJh31ENycel3qGhUm3fRUrDmT+uwS6bbgU1U74QIDqnMNYmq",
+	"rCoKwAEhbXRntndnnK1TLa/UQJAu8O5ZHg5gsZKpMjIgW3sJtoWR8+nbFyOjjF7m8RWrZnw+gfTbCQLM",
+	"Wc8tfteSB2rBLtTtEttCXw1rEwstzX/WtPvqwqysW7Orpv/KvO/bu6oBqnetvFiPJpPVInFeJ/um2BIu",
+	"4uZ5e9sGzrhhEaqEnkHqddDU07JOO8Gy0D64GzDLmoWCSJ2DU+vrgBFirWprbawF9H4p3KyPezbtVbBW",
+	"wk9yEwYO44q45J4Tl/feL44uVaQJijoYTkXkjMsNhHR87CGle09LlHTSZ4UVBq1uU7HGWgs2Mjq8HUMH",
+	"yRORfhhydYDeCOe9tmn3geF6T2t447XBgh/A9Bn0fPtr/xbH0D39bb+JoXs+2m2sDa0nf1uIb56FoU6Q",
+	"3UJd3oFDHiPhzRunzmv+aXYgC+r+edJhP3ZZh99jM/3kwu4Lskfc22OAwmZ2ZhF2TBFrZn3VjPObpWIx",
+	"1Kx+ckygIBFUbVmym90VrHdniwVHXMCC1EotUZGkFvji7jWOC1CGWbcgnzoSRBDJomsuMKaMGcbMLY57",
+	"LYSZrwoPM9Z5Kbq5BUyxhbCCPnYhbvyylClzDtZhecjDcpvFfQoenPomF682Fqt9eIGtGZZ7Hli9dtrx",
+	"4HBbbK4+LdXBpHGVMZop5QpECPf+aTW4xrJH81Yo6L47VVYWd1eJPJ6QPhYwwcZLmX3JMtZI5Xj8eNh5",
+	"rzqt593hhdGADKitd0SPrvRRbbB97GHsXw94qhPwr+VJH/dI7q7Z5nDwXOYZ19tz06Y1NzOasexpHgIr",
+	"eSocGArpu0zR//6v/z8aYPBHLUoWBgorDk2Wa7nUet37aPrnYi6D5ijTjXMaK/LwYZwz9fAh6RfVamUG",
+	"wfWjEmniH/JSDcYEvJRzjuATEJOsCBVT8fBhcXE9fIgRKlwRxsE9WdZhBSuO4gvhodt5tVkvt4SSdZ6m",
+	"5OFDXNmHD0+nwhw8CxDUtzCUZSEEQKTIBoAVapUFMyTy8KG9Ox8+HE/FVFwsARMpzldMwOCKwlexFNpc",
+	"Z44P/1Va38eYFGm2GLGQScVICggYXExFpNYsPqBrPl4l0SnG4Mx5ysiKZ5lEJ43p+t/+jZxJcc0E6EPm",
+	"yUOC4RxmIzKZa9cqogVFB9eH0ZCwG3PQSfTX5xfkAEODjaAOfyK/LCuq/nTx6uVUELKmC2Zf8cpDRmPT",
+	"pas7eCkTztBf/B/nb16PySuamsPpqgJKARVQRQJxPbiZCYtTCkD6iNS7MMM1HUbHkwlxQU3/UFJEXvVO",
+	"WzghN3ujrfxtiMg2rWzb0gJ4QReEmmahE/Rmk82SaqMjmk2D7JEisBTeqju/i4WjGpZGyzVJ2TVLTbty",
+	"TiKIh4Iyq4buDz5gCu3HiPQh6uD5jc4o4UavxnbN4NYswwCHaDAmP8qsCH81jdpADRt4hWGw0x58lkmj",
+	"QiXTXmgHIJnR0DMV5HA4Of5u+Ph/PLFpkAumSXR8+MhBhXrZj3ZdTc/Uz5CALn60QSPbNUtIdPG/cExc",
+	"FPVYlB/xadU50veyLqmbycDWNjIdwd0HrJGsaHYFp2dVxgD3p71Ams+0N4AxXThwPuzbIXtB7gm5gJEi",
+	"11Qkt/m20f9Et5/pux8dTY6ejCbHo8PvLg6fnIBX8H9GQ/KEzM25xSEkfAE1nCuRr/9kmRyMyU9UJKPL",
+	"nKfatFeuBGT9HmBGNIkqGdTmpIVg6M3zkoDgjK1YBCehdECawxsvJeR7uDKY5kN3ijGaBpYkGkJGU9H5",
+	"mGqz8LgM0Gw1m0pDsSdLcWY1IQHOygYKcQQIGIWKrCBV2DUppLgA4WQMlt9sz1u64IK6QlUWuf6SKrA2",
+	"YG28AwtoHxGomFdiv6hhwYLcsprmIeAaWWwZ8GXbGpKiMfdpLtY4BkOzFiTfMs6nFeZhHkbmkcz4P+HJ",
+	"CfkB7j9r9YesEFsO0ZBBxiwPuGLCu5Hozqt2KuppKYQrleMFFdXrMz+MxuQHqZdkSa8Z4QmONiUZXyy1",
+	"GhMb0Aq7NRXR8eQQDc1YH7gICHVZfEMSARyINBof2GtcxostlWseFTlCtkT0VMgMvF6ZX0WTvGNK5pmR",
+	"XeXchgohpB8G46PNiFAEUISPSF8Aqz2ePBq4LQD8Rri2nnvVR3PlNtiVJ40+TDHPfNo7IR+mUOlx2huS",
+	"qcukxD/w6pr2PhqOizxlKiLoxDBXyyNHZVk4B2yFw44Mk26WzjSkRJNkKiJbJ/SE/P0DHJOhK7v58ddo",
+	"aGkigl8gYxIrQyL1rKleWuIpikPiL4KuXJXN4VREgDDR+AX8eRhY3/xxTN6I8pBAvJwClEBzj5+0Vdmc",
+	"irIoeOmgPvjgmwk+HoRKcUZj8lcmWMZj3DAFCWfuVp+KmJo7QeeZOKnmncElPiTHk0PS965ulhQfq4H5",
+	"+fjgePIYnfR2E6aib4QZLhbmhcNHaFSsXl6Y8dOsfWqefz8VkYc2h34qIPjHOEBrF8QvHHk6FaWop9wH",
+	"/rUlK54kKdvQjA19ASOBCrBGN0B5BOWx6G8jR3kvkoj893/9bzLPmFqS9+9fPCPXx0YqQkN1UXbXfebc",
+	"MKOXjr/5D98VXqTGD8AD++8Fv3E6+cB0DHJKvTc0a5vVGcHqmGkYIiTPb4x2CH+ok/KKMbeNJa4hXCMV",
+	"eXDosTEgni2KiBEErY6ezjXLcBGcj7WIyj4cPZkAJqfZsDIWb5HKS1CfzdgyhIy0C4QKxwh8VqNfaGYW",
+	"44RANXCoDrzA/cb+nOPJuX/MvJFngaxoeKyZDjiQMQxeafLdhPzfVnrnGbFQhl4cPrRvtYDGUKGggiJR",
+	"EOcwKhJhyJPJoByVISGVcnPQpuLJhJg7ViRyM7QeM0tl7pKR2bC4hKVgQ/gxBj2fvHg7JudyxcrjNRV9",
+	"3KcRXBHz1LQLAgWYHwZ405SpW2TOb1gywhG4edkFw/obeLgK96a/y2iKT3nMrJqP+R69p2saL9noaDzB",
+	"9FmdskJ59KCXT3qA9gym1DUTdM17J71H48n4EcAp6iWovT7xmb8XIYvj+dLsA7pyzIt4QQJjFzZKzchA",
+	"OK+1VGBGnoqSkr1FO1CQ/zeCz6IxeWVRYCLzY4TqC6Go7xwfHY3Ja6nhdE2FPV64LgWbeJGA+dp08FIu",
+	"uHhr3eyFIAROtiY+gT8VLUnCFQibfaOwHfzH+YipmK6DQXfcNAF3UM8l4bjiyaUFAo1LeIuGzHS/Qkgp",
+	"irvm96PJBIt1C80QAFizG32w1Kv0FMy6ium/5Ho++g6yIlvbbRS1N/MhqVkZ0EHHhiCOj47azCzFoLC0",
+	"NhbZhHPW+QvPwNI7+fuvXmyr3SdvOLjeg96wp+kCUJsNwSBMs+WYrWRpcZmOJpOh4ckCtQuXoDsu7nAQ",
+	"JtxjD3W6yCZ2kOBTAQoyiDXK1dVo1GIwoniaOPXw0YSokkjJDhpFyOje3n2HGHMUGQ7+Yb0Y5X7vB2cv",
+	"LIMhYoA3rIQ5/uybq8HRaHOrbS/e1tr9xM0tbf7BzX08eQRyqxNKT6aQbz3tDafWxwLPQhnh097/mvYa",
+	"KeHT3kcHZY7ZWYbrANt2mNynhpQanVq6aXZc5paXTYNq2IFiTsvU6lCnNt3ctAumLqO7ecYhIzOhrO9E",
+	"/I4keO6M+fdGgrXU/gAJWmR/wGdZk76dqjltbqkHQJiPJ4++4KiekgZJeLTzuU/KKy74ymiijCZcMKVI",
+	"CQoXOivmHi3Sr4PH5TXbMKXRUzWuqg1znoLQWMtj9OuvQ9g7lN4/BS1gLrOpgHfX5uKBHPcIXD2gSslc",
+	"j+R8lFGxYA1DRIjuXnKln+IE9tzMbzCvM4rNUhoh8Zq5XFUoFFurONdWI9YzdXa6vssV6O26tId7gV5O",
+	"MRFeEVfXk2qwXEA+KtctIC+hIaFnbc9oQh+6gMTyw4JyjyYVkKhaSmYz7ivcQVGUMNCD3+Qk0OSv98h7",
+	"gMLAyRQ84CBuQP0Es0EoB2HvHeWg48nhbd6+lYx1fPT9F5PIqs6uv//6scKbzALaNfKlMnxQsiMj1sPD",
+	"kfX4jMp4hSCHuigc6TFNU+Jwc7EC8NooLRD3SJ4cj5YM9O6M6VOSUoDWoGmqrFXEZthUOcxfmW5CIffu",
+	"m9jCER0B6rsAFmTeGt+Fkr4W2vgr06Sf0n/ydGsZHLj3LPiHc/0pvhBwk7pNCIj2u0joICtQlbHgTygr",
+	"850DCI3+NjqTYs6z1egZUzrLwaZ9AlFMDigU7sMY38J7osi0bpLSLnDt5vUVWuPylYO/2bF5Q+vdKxPs",
+	"BA0eoNDXbFOl0PvkjF8LPb8DW/4nkrBn3NhFrhgyYzhcXAkj8e0QmOuHRWkGY2vfHxIuiMwSloE9eCoK",
+	"yc6DXIpIHys8g3LwZHR49N0ALLckaLgl/cdg6Xrx1vzfVCxlnoHt+HujKRetzhCU0YhTZnhcgP8LcIWM",
+	"CoJujwMbJDAISX5nwCVKeKZeEXX+g0y2n43qyw5cnNHHakBIEQVdOXaH9zKA9kP2zNvrMojqTgfuNkfo",
+	"+PDRv4TgUjm755pmmlDiG2TBrtT5tB4YRb39yJbmJdK/ZIonTBnl6OD46PtBGelglHA8B7CtyoXFR84p",
+	"CAr8VERgVr82Z68sHoxGUM+TCO7QCF23JXyo0cYiOIpcLGa5MpwArrcBmC6KIB4pYuYkJjO3cjD2iEbj",
+	"Hc4c0o/eyjT1jAik+G1A6KW8ZuTRxDZsmAca4tFiLhMWOv6mwa/18E/uYQBmvrsYwJlN3YSoYRfW5N0A",
+	"d2EF/4qHGwjxk86272ZoP+MArmC95YiLKBKimEjMPb2iCx6TlAsAcmr65Zr381QcHx25oCtscecl/AgO",
+	"D/Z8QA4n3p1M8EqeiuPJcfVOLuMIhijYVi9sF4pQhSxFS3jQJhjCY7ynk7oT8PILH9rdOJSBs/uqJAeE",
+	"Sr7DrX38p7+1mY0s8g4XGCZ9Lrj7lFvE8aCR4R1YCCwyWAFA7py9aP1vhR4nbwqbfHH3TgUv4gfhUkZY",
+	"8OggsrErkbn+IdJrs9ySfvQz24JwXCCPj0mpkoFblAnoGfHVxxibYr5KWJxt10VcDUtqX5I5vxlHQSm7",
+	"wGrv3atmWQeEbzF0OLx3syBc14DY/9D2D1yCUJXMvSTbyajxQqkc3N+CbVzLmEMp0wQwD5WWawUx10Y9",
+	"5asVSzjVLN2S/vHksBqhNhXmZB0dk6WN3rqNvWQq2gwmQfrzanb9kWwke6j5NdtgCdQ/o0WkE2Wv/KiR",
+	"hkn2FbtPhvQq7Mmz6El2Tn9ofuPUBYsI1dwKiOSJl8EKPhiBZZgGQkM7gD6HS+nO+tERxDZi5HJE+kpT",
+	"kdAsKZzL5sqJGtBYJ6QCe2UBjoPo+X79UQCS9GxYjXajwdjaoXIkDDZDNbkM3ECB+ZKlUiww1IgK7NIu",
+	"VIhHOdyrexJt69hiX1iabaB6BU4GvpPcPzf7Uxqndp9kXPsatJuRe+twcrvZrTMatosQZ0XuV9GZkVsz",
+	"KxhzrcoA+1qZw8LifEKOJ8dTEZWaJp497D0rMhISroxIl5yGD2wRSwCJaBWt2NUfaBEmcI73c1DrdS6/",
+	"sKG4UaxyxxVmYwjuX9P8Zk3GY+Odmt3n0NprdxxDKVS+sqalInuzZucl8lJTLlhSRmv7Fq+1TFMbhTgV",
+	"nr7sn2dKGoVavEN8WFqAbI/9EsZ8KmiaMZpsIWZ7gIkF9VSVIYFAPDduT5FDnjAV0fnz8/MXb17Pzp+f",
+	"vXt+gcWuJABHz/kiz8yVX8s7jGFxjAJTpADtcB7ZGjf3xA4qffxepqhaFZ9g1BxuMKY73f8V/tWccRsG",
+	"+OU5wvMbLJdCaHl+MVttXs/67sQrDjIGeSvtPOMXmV1ZPEIvDa6RYr7nRJL9BzIU8wBj84/aV0brh/8S",
+	"FLZbSATzD6E2v6kzgaE/oj1MHh2PzQSOPhYssmzYSYt8TgT4Jwb2ohGQu0UFpLJDFN1UQKbHXGYbmiWI",
+	"GWTaLtBgy9RK/JxQcEcUDZB+5LvChdRT4e6byi9eZuULKz/6M3B5VOWvfjDoVOClNyizTOpJspBvEkw3",
+	"2RVGjSBH4A94ycXVvphWG9HmD81xEnftl7d7Wzioq6rWPcNkuC/r5ZIBaon1S7d1XK3r9RUmuPynRWA7",
+	"9egrYwnPWIzEXadO7/K8r9HE1LPj24FhxP7vn4MDdDtCtybNFkzvzMFxTKZjlCd4K4WcVcGlIsNVfCZj",
+	"64Tir0YoLULt8XbF18ooar3MZL5YOrvkIBgA+sViP28V9lnAdd09/vN2ytxXFS3qQ8LcJqju94wIJU/F",
+	"FhBMwPnnKneQp6gtjX7LWc4SF3bDmSJXjK1tlgHQc0zXGhQfqgkT8D4UKtvtOvnDBpp+izHt6FG55UFw",
+	"1Qs6JPxYbA5i2SaC1qUQXUgU0+PCErc7dSeYuHOGKPw7RZznNzTWZEV1vCSyLAdtYdX7VDRA0lpTcYpM",
+	"qM+Z+PL4Xzrx5Sxn+9NeDDWN/2RpLLaAhDte8Cc4zYIXSCDcOoiI4cBRQD/aLGXKRoiSRDKAbVN5vCRU",
+	"TUW1TparMTrOs9To5JXy2kU9S1eMNsJw7KnwzOpxzmaGFCG66xEBfJwGIkcl7sv1abGEq643G4da/8aV",
+	"dFP8nwUqSGFFdLXG6m0VNbF3DYD0o7L05NhO+YQAvs+YPJ0KiyVnWIeT/DZLnhoN0eHMFVm1JTY6gJ8f",
+	"fjchCmrvQZbsVEQbBLSI2i2LZzm79T37ImGrtdRMxNuf2dZesfdllvRKAn9hk6RZmhaB1uwOFYTRLOUs",
+	"c8gbaLcCIYiuGPGWafQz28JRAVA436fxOf0qLQM+K0npC/g9H31zunxavIP1whgaa/JtTyw6uMzTq1HC",
+	"UvZlNAJA1+QJ4WoqEIA2MXIO4NptxJCk/IqR6Nnzl88vngcADE8ChWptMXGmWYIAMBYkx683LhDQFlld",
+	"ZN+O/BgLnhQunSGxURBTkSvTz5BkbA2kD3kCXkvqiq/XMDHARwP9xZ1juPpCPPOHPL16BkMIS4R3VlA+",
+	"P/csh/o7sU9/AO360C9LqsmGKkcHGH2Oe/MncvHcJ0fBTSCKXbOMpi0Coc9Y3JlFbuL4S8DIBcKYB+mH",
+	"+AYkY3OGwLzW7miuSyxYMw7AFtnj1LRWHYcw+oFK/kQWJLt71MocCaFpCky3UhKuId63Wyarm4b+MlvT",
+	"GIAtNsKCHYsSlLFNeS6R/pwaXT5pVaj/ynRQ6gypm7UOwnrn4WfRbOsj/yp1XMQX2iGWfoGTcfSHtcTi",
+	"IULvcmEU2H+WbnfJn+XsxTO41lviUl2xdJYmAItkcYqL4vgpowgAh6/kAp3wyWmBW6PlegSo0YAvPRXg",
+	"wTMntB+VyjOJqRASwl1tA4NxCeWLVXV0trU5HaVSGiEW7LxWZVuRflv9bxTaXBXwU0IL/HaHKzgVzRLd",
+	"XBdVugenJCpMAyumlzKxwyqeWvzMyAOIngp5zbJNZgYlwGsJaNNcEUWvjZQ3J2h0Y2uEMwtnkx9PRY0n",
+	"7jUgNAwFETloGhUK68GdjAFgdfAarZodSNjqUIlALEwl7aHA7tq9r1jgr1J5t1DYwAv6hYkESptjurM5",
+	"hoMvoCp/i0/8PAHF+1VlJ9EezHmGyvJdWfrugGMSOYBjD+DVMGW+WECtmMvtCcFaYDMzlGhAMragWZIy",
+	"pcratuyBmgrrOABooJRanFiFZR+wAoHyMO4R1H5IEM5MZiT68DEif7EI7KavwXgqzpYsvmqYd6G10sQL",
+	"+MmkwRN5ac4i/aPJBHg71r+QGV9wM4xi0pYZed/Mrth2FksxT3lsLbsTAKtGXmlYecYTVlocLJ+zomnx",
+	"vOCu5uqLSB9HEYGBeexeht8GBaeMpVBG8xd6ZlMWZ1xYFVyKIH/8kWdfs23UDM/jrPfJSbGrdg2+KHTm",
+	"jIxDBxtakAUk4EAQn7PGVKjpi6SXfeO2n8htDR1YCVrIDcRkahIpJqCARCv/ZfFSHnyA0K2P7fF5Ykuq",
+	"cO5G6yQIA08TkOOgiRqi7YZyDdwWyl8QJY3w6IRAqIbVVD+fx0v5jumMs+t7Tc3z+9kZ6olVuyyXgMNT",
+	"zOsPnimMk4caOWDjswXKchsP6eL5HOEYUrmDwmUW+gKaar+hPZALuO3AHQ8Rj5ChN/AKhaAJ2OH126JH",
+	"NnXAMLFHkwlR46kIIlM1kw0wylEtZaaLcjpPvCKFWI3Auwm9Wjp9GKu5GsnhcDKZmP9hCZ7dwFaHEyM+",
+	"wIwbaBqBegquhpvMIDESlsX0HExIMKsNq3lPioNp/y0uxX3fbMVU9h/PLwBK87thSEEZrILwDYkjfFKG",
+	"59dIl0ICex40D6vj8pWi/buidfqRFRNmUEwIgndObaQOeoQYBNLYWBmIp2Hqk6J3nvvWnQ5GR1QWboeC",
+	"W0pBeD99WmhPDRDYlloGxKQhYePFOAz529ZpvVDrNzzdzizCbev+4KLyCPzZQoyC1lPvYYBLIGDiDuA5",
+	"LVc8pmm6xfqLquo9lmlieEmpbWNkzKiwfpZjmop+ITJeMnMMoBICBq5CuW9UVaGbEjs7ei0rbmiXYIS4",
+	"4PCyVyy8Flljfn3NbkrGc1+Je6aj38vAhn3vwHlDvL1vqfa/RxCJWXsHmmNOij0oLoKMeYR5mwOLRYN3",
+	"oFsXJ7Q8mgfW0TCD0PHIP1Vy3jy4Rnsc2mFPRa3uIYoLQ6N5rqTS5PFkTCJN1VUEARy2wqLXwwYqEhqd",
+	"1YrXU7GktvqQ/RAUgDbE/jM3610yRHUZfmZsvX8crnf2W05TheVZcSRtyU9UXfU+LdnoEw+7WYa2a7B4",
+	"wZ90fy2V4pdmJYx+MfhDa7O1m45Qd5ZiKvCO6n6WqhXydicSla96Tvu+NXQOyaooj8vR8Oa77R+ocJZQ",
+	"9V66b9GpzQ9TzOxPlg9ExX7+e2sbiPsY/BT7KM6Tvj6hl1ZbSx7HjCWWGc+tMThwM5QuEqgfGLoKxliL",
+	"eiqsk5T0uYjTHO6yIuavPAMyM/0xvhCEJwpC/prCnZEIS3WtAlQIoy2FuyFxBUePW+W8bzLeNxnvd5Tx",
+	"KFFrFvM5j+8i1NXYArvmCRMx+wycoSX0hcZLwB5dCCjnfcXAjQkUCuHErj4216rETivKNNmSYUVV9ako",
+	"MhOfSYYQD6b11TrXrCyUBGaPqILsFL5XAWq4Vua2H71DAHH7xBZwceXj106ydmsXVgnRVf3cre99xly4",
+	"Tn5XFLZyEDsch/adwlPzzQX4lbOcp0DtBakTLdGli6W67QG5M/cp0pruSzB5KorSvUUERcFAgqFhLWzC",
+	"ZqVVfyvEBoCP1LlyoDMVa5NNWzMfeAGnG8GgQnX0t9EvKAW9SCKS8PmcZaqEyHBdWFFp0FJiE1fRF0xu",
+	"maaAY7Bref8KQjHkXdziJaPK6AyaieSOAeCPvhZm8dUc6OewnJhBCOsLgritlPEZBArHEu7pQL9jsQTw",
+	"nSUrrmcqEmIlAFUXAbyTlLMHqgpHs8L6HW9E2CZFuCY0VRIaT5l2JRO8MC9lFB+looPIahqDFjfxLr5S",
+	"jtlC080ymKWLiJqKaMU0TaimFVexe2jdxRPy8w8tOOlmSm8KXn0/+JJeH7+THFL0boayi7E475pb5m9y",
+	"yB8gsgSOpX/sDeMS/mncZFyzkRQxG9yZfUH4+/a+uFcZNSrYJmwWEWU2MUYrVyNJcXzR0CHxT4VnYR6M",
+	"yRujTxVsaUgcXxpiWCVzUfb1irKenXMqYirIJbN9AQjMfjGqg47lrbSYzVO+WOoWXH3T7xexWGJXu3gF",
+	"vuHtUDWv+vCbgNE8qWbBKJlzwdXyswgV/q09sqfm/iQMmz5Ni/uhYDkW0oVqNuh+KKaiD+mRRn86IdFS",
+	"67WD1Dgg0WupyY9wTFwlQt8UAS8U3bvxTMWW6Yj893/9bwu0m25rldFdFk4ROxk6Z69oduUDt721C3uP",
+	"5y3Q3e5ILKqLXKZvJ67lxL2S16xyFT5QBcloWRF5Z+tijz/hJN7b/fgDBD82Mhz8SkQfPkZQRdwi1LiS",
+	"gGPyNE3lxoFK2+ljSoXRCpzJYuZdjcUzlwZXL6vu7uc6QvwOSd4vPQamxDNMycN1w8FhGbwH03wyeRTD",
+	"H/BP9iBsSETczft2OtR6+UKZBo1e23lBBWLym+T+x7EgAvQZkRnJGMBFhTnVHo6UK7rYWXTnPbxwn1Zu",
+	"6CBUYEQh9qphJn/oeIe3Zc6ZtakIla9sbTbn07W1ed5fnJGVFHrp7RvuUbFlaFOp2XiDbP/9WgGKBKAF",
+	"YojF5ZZE+M8ZtzpLZk0/EULRZCoifS7m0gLXQNJRuj2dCkhatgDPK2Kj4jHDM8Be0fJZGCTvib3Wevmd",
+	"LCSNUeyqxnEl5CZlyeIbKstnOl+4+iShbCVFCenmnSCkeFU/Q+0R9q+kAv+nOZJFgy7C3sgda7rgAvXV",
+	"ULDbL7b9e6e5tiiySgShne0fP2hsUyzrvp09+FBwuf3gO/ZVH3+nDFIkXJMlTQpTPs0YSdlcO0QepWnK",
+	"RvArURvG1m3APLhh37B5dmPzbNwqNXf4ts43z/dmxmIbrK/1S37NBFPK3oU04fDXOpOXTBX5OkOMiPCg",
+	"/CEe0EaULhlN9bLXzDextZfU0BXgUEOL0wv/gJIMqsiYaxSoJvNUbrx+ANG32cu5i+wl/5CXalxJv1GB",
+	"91+IhF/zJKepYWlcLJT1VuVsWMRiQq7A0ImROEhfixsH8H5Cnb3N03S08Vl0MWHuAXD6w3ZbHmisXZTy",
+	"vkeBKbAbFlSLcoWIe+ZzGPo1I3NXZMK0i9bdtvlCmbXQ8H5xuKtMaaK4uIJiSEboMtt79vIF+S3n8ZXS",
+	"1Ii05frFS2mI9P8EAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

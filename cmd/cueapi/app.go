@@ -165,6 +165,13 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	a.scheduler.OnFired(a.dispatcher.WakeAt)
 	a.cues.OnScheduleChange(a.scheduler.Wake)
 	a.executions.OnCreated(a.dispatcher.Wake)
+	chain := func(ctx context.Context, e *core.Execution, c *core.Cue) {
+		if _, err := a.executions.Chain(ctx, e, c); err != nil {
+			log.Error("on_success_fire: chained fire failed", "execution_id", string(e.ID), "cue_id", string(c.ID), "err", err)
+		}
+	}
+	a.dispatcher.OnSucceeded(chain)
+	a.outcomes.OnSucceeded(chain)
 
 	health := &api.Health{Store: store, Clock: a.clock, Scheduler: schedulerStatus(store), Queue: queueStats(store, a.clock)}
 	if a.redis != nil {

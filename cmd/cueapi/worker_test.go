@@ -967,7 +967,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 			dir := t.TempDir()
 			started := readFIFO(t, mkfifo(t, dir, "started"))
 			c := e.createCue(key, `{"name":"nightly-build","transport":"worker","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"payload":{"task":"build","ref":"main"}}`)
-			fired, err := e.client.FireCueWithResponse(ctx, c.ID, auth(key))
+			fired, err := e.client.FireCueWithResponse(ctx, c.ID, nil, apiclient.FireRequest{}, auth(key))
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, fired.StatusCode(), string(fired.Body))
 			id := fired.JSON200.ID

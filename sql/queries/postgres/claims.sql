@@ -4,14 +4,14 @@
 -- name: ExecutionClaimable :many
 -- ExecutionClaimable lists up to @max_rows of a tenant's worker executions
 -- ready to claim (pending, scheduled by @now), oldest scheduled_for first,
--- with their cues. The task filter (the payload's "task" string) applies
+-- with their cues. The task filter (the effective payload's "task" string) applies
 -- before the limit. It scans the partial index executions_claimable_idx.
 SELECT sqlc.embed(executions), sqlc.embed(cues)
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = @user_id
   AND executions.transport = 'worker' AND executions.status = 'pending'
   AND executions.scheduled_for <= @now::timestamptz
-  AND (sqlc.narg('task')::text IS NULL OR cues.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
+  AND (sqlc.narg('task')::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
@@ -27,7 +27,7 @@ WITH picked AS (
     WHERE e.user_id = @user_id
       AND e.transport = 'worker' AND e.status = 'pending'
       AND e.scheduled_for <= @now::timestamptz
-      AND (sqlc.narg('task')::text IS NULL OR c.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
+      AND (sqlc.narg('task')::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
     ORDER BY e.scheduled_for, e.id
     LIMIT 1
     FOR NO KEY UPDATE OF e SKIP LOCKED

@@ -5,7 +5,7 @@
 -- name: ExecutionClaimable :many
 -- ExecutionClaimable lists up to @max_rows of a tenant's worker executions
 -- ready to claim (pending, scheduled by @now), oldest scheduled_for first,
--- with their cues. The task filter (the payload's "task" string) applies
+-- with their cues. The task filter (the effective payload's "task" string) applies
 -- before the limit. It scans the partial index executions_claimable_idx.
 SELECT sqlc.embed(executions), sqlc.embed(cues)
 FROM executions JOIN cues ON cues.id = executions.cue_id
@@ -13,8 +13,8 @@ WHERE executions.user_id = @user_id
   AND executions.transport = 'worker' AND executions.status = 'pending'
   AND executions.scheduled_for <= CAST(@now AS TEXT)
   AND (CAST(sqlc.narg('task') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(sqlc.narg('task') AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
@@ -28,8 +28,8 @@ WHERE executions.user_id = @user_id
   AND executions.transport = 'worker' AND executions.status = 'pending'
   AND executions.scheduled_for <= CAST(@now AS TEXT)
   AND (CAST(sqlc.narg('task') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(sqlc.narg('task') AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT 1;
 

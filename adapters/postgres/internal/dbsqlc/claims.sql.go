@@ -151,7 +151,7 @@ WITH picked AS (
     WHERE e.user_id = $4
       AND e.transport = 'worker' AND e.status = 'pending'
       AND e.scheduled_for <= $2::timestamptz
-      AND ($5::text IS NULL OR c.payload -> 'task' = to_jsonb($5::text))
+      AND ($5::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb($5::text))
     ORDER BY e.scheduled_for, e.id
     LIMIT 1
     FOR NO KEY UPDATE OF e SKIP LOCKED
@@ -247,7 +247,7 @@ FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = $1
   AND executions.transport = 'worker' AND executions.status = 'pending'
   AND executions.scheduled_for <= $2::timestamptz
-  AND ($3::text IS NULL OR cues.payload -> 'task' = to_jsonb($3::text))
+  AND ($3::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'task' = to_jsonb($3::text))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT $4
 `
@@ -268,7 +268,7 @@ type ExecutionClaimableRow struct {
 // Lock order (as everywhere): a cue before its executions, usage rows last.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
 // ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
+// with their cues. The task filter (the effective payload's "task" string) applies
 // before the limit. It scans the partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.Query(ctx, executionClaimable,

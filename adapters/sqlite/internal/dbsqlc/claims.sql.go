@@ -126,8 +126,8 @@ WHERE executions.user_id = ?1
   AND executions.transport = 'worker' AND executions.status = 'pending'
   AND executions.scheduled_for <= CAST(?2 AS TEXT)
   AND (CAST(?3 AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(?3 AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(?3 AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT 1
 `
@@ -161,8 +161,8 @@ WHERE executions.user_id = ?1
   AND executions.transport = 'worker' AND executions.status = 'pending'
   AND executions.scheduled_for <= CAST(?2 AS TEXT)
   AND (CAST(?3 AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(?3 AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(?3 AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT ?4
 `
@@ -184,7 +184,7 @@ type ExecutionClaimableRow struct {
 // write lock makes exclusive; updates still re-check the state they expect.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
 // ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
+// with their cues. The task filter (the effective payload's "task" string) applies
 // before the limit. It scans the partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.QueryContext(ctx, executionClaimable,
