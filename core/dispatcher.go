@@ -73,7 +73,9 @@ type Dispatcher struct {
 // OnSucceeded registers a callback run, in the background, after a
 // successful delivery was recorded for an execution that needs no outcome
 // check (verification mode none and no required assertions).
-func (d *Dispatcher) OnSucceeded(fn func(ctx context.Context, e *Execution, c *Cue)) { d.onSucceeded = fn }
+func (d *Dispatcher) OnSucceeded(fn func(ctx context.Context, e *Execution, c *Cue)) {
+	d.onSucceeded = fn
+}
 
 // SetGate installs the monthly-limit gate.
 func (d *Dispatcher) SetGate(fn func(ctx context.Context, dl *Delivery) bool) { d.gate = fn }

@@ -33,7 +33,9 @@ type Outcomes struct {
 
 // OnSucceeded registers a callback run after an outcome report or a manual
 // verification settled an execution as a success (on-success chaining).
-func (s *Outcomes) OnSucceeded(fn func(ctx context.Context, e *Execution, c *Cue)) { s.onSucceeded = fn }
+func (s *Outcomes) OnSucceeded(fn func(ctx context.Context, e *Execution, c *Cue)) {
+	s.onSucceeded = fn
+}
 
 // SucceededWithoutCheck reports whether a successful delivery of e settles
 // it: no verification mode other than none and no required assertions.

@@ -389,7 +389,7 @@ func TestProtocolErrors(t *testing.T) {
 		require.Contains(t, string(body), `"Not Found"`)
 	})
 	t.Run("WrongMethodIs405", func(t *testing.T) {
-		resp, body := e.raw("POST", "/v1/cues/bulk-delete", key, `{}`, nil)
+		resp, body := e.raw("PUT", "/v1/cues/cue_doesnotexist", key, `{}`, nil)
 		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 		require.Equal(t, "http_error", errorCode(t, 405, body))
 	})
