@@ -142,12 +142,12 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	}
 	var out *core.Execution
 	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, string(e.CueID), &id); err != nil {
-			return err
-		}
 		row, err := s.q.ExecutionCreate(ctx, tx, args)
 		if err != nil {
 			return dbErr.Interpret(op, err)
+		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, string(e.CueID), &id); err != nil {
+			return err
 		}
 		out = executionFromRow(row)
 		return nil

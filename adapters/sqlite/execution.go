@@ -143,12 +143,12 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	}
 	var out *core.Execution
 	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
-		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, string(e.CueID), &id); err != nil {
-			return err
-		}
 		row, err := s.q.ExecutionCreate(ctx, tx, args)
 		if err != nil {
 			return dbErr.Interpret(op, err)
+		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, string(e.CueID), &id); err != nil {
+			return err
 		}
 		out, err = executionFromRow(row)
 		return dbErr.Op(op, err)
