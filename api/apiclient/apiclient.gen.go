@@ -2120,6 +2120,12 @@ type ClientInterface interface {
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
 	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/cues (the `CreateCue` operationId).
@@ -2134,6 +2140,12 @@ type ClientInterface interface {
 	// `invalid_schedule`, 400 `invalid_callback_url` (`on_failure.webhook: …`). A
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
+	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2991,6 +3003,12 @@ func (c *Client) ListCues(ctx context.Context, params *ListCuesParams, reqEditor
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
 //
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/cues (the `CreateCue` operationId).
@@ -3015,6 +3033,12 @@ func (c *Client) CreateCueWithBody(ctx context.Context, params *CreateCueParams,
 // `invalid_schedule`, 400 `invalid_callback_url` (`on_failure.webhook: …`). A
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
+//
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5914,6 +5938,12 @@ type ClientWithResponsesInterface interface {
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
 	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/cues (the `CreateCue` operationId).
@@ -5928,6 +5958,12 @@ type ClientWithResponsesInterface interface {
 	// `invalid_schedule`, 400 `invalid_callback_url` (`on_failure.webhook: …`). A
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
+	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9945,6 +9981,12 @@ func (c *ClientWithResponses) ListCuesWithResponse(ctx context.Context, params *
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
 //
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/cues (the `CreateCue` operationId).
@@ -9965,6 +10007,12 @@ func (c *ClientWithResponses) CreateCueWithBodyWithResponse(ctx context.Context,
 // `invalid_schedule`, 400 `invalid_callback_url` (`on_failure.webhook: …`). A
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
+//
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -632,3 +632,47 @@ func (e *testEnv) getCueRaw(key, id string) json.RawMessage {
 	require.NoError(e.t, json.Unmarshal(raw, &c))
 	return c.Payload
 }
+
+// TestCompatMCPFlatCreate is clients.md §4 rows 7 and 8: the MCP server's
+// flat create body.
+func TestCompatMCPFlatCreate(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t, be, nil)
+			key := e.register()
+			code, m := e.obj("POST", "/v1/cues", key, `{"name":"digest","cron":"*/5 * * * *","callback_url":"https://hooks.example.com/run","payload":{"task":"x"},"require_payload_override":true,"required_payload_keys":["message"]}`, nil)
+			require.Equal(t, http.StatusCreated, code, "%v", m)
+			require.Equal(t, map[string]any{"type": "recurring", "cron": "*/5 * * * *", "timezone": "UTC"}, m["schedule"])
+			require.Equal(t, "https://hooks.example.com/run", m["callback"].(map[string]any)["url"])
+			require.Equal(t, "webhook", m["transport"])
+			require.Equal(t, true, m["require_payload_override"])
+			require.Equal(t, []any{"message"}, m["required_payload_keys"])
+
+			code, m = e.obj("POST", "/v1/cues", key, `{"name":"later","at":"2027-01-01T00:00:00Z","worker":true,"timezone":"Europe/Paris","callback_url":"https://hooks.example.com/ignored"}`, nil)
+			require.Equal(t, http.StatusCreated, code, "%v", m)
+			require.Equal(t, "once", m["schedule"].(map[string]any)["type"])
+			require.Equal(t, "Europe/Paris", m["schedule"].(map[string]any)["timezone"])
+			require.Equal(t, "worker", m["transport"])
+			require.Nil(t, m["callback"].(map[string]any)["url"])
+
+			code, m = e.obj("POST", "/v1/cues", key, `{"name":"both","cron":"* * * * *","at":"2027-01-01T00:00:00Z","callback_url":"https://hooks.example.com/x"}`, nil)
+			inner := errOf(t, code, m, http.StatusBadRequest, "invalid_schedule")
+			require.Equal(t, "Specify either cron or at, not both", inner["message"])
+			code, m = e.obj("POST", "/v1/cues", key, `{"name":"neither","callback_url":"https://hooks.example.com/x"}`, nil)
+			inner = errOf(t, code, m, http.StatusUnprocessableEntity, "validation_error")
+			require.Equal(t, "body.schedule: Field required", inner["message"])
+			code, m = e.obj("POST", "/v1/cues", "", `{"name":"both","cron":"* * * * *","at":"x"}`, nil)
+			errOf(t, code, m, http.StatusUnauthorized, errorCodeOf(m))
+			_, list := e.obj("GET", "/v1/cues", key, "", nil)
+			require.Equal(t, float64(2), list["total"])
+		})
+	}
+}
+
+func errorCodeOf(m map[string]any) string {
+	inner, _ := m["error"].(map[string]any)
+	code, _ := inner["code"].(string)
+	return code
+}
