@@ -13,7 +13,10 @@ import (
 const Version = "1.0.0"
 
 // Server implements apigen.StrictServerInterface: it decodes DTOs, calls
-// core, and encodes the answer. It holds no business rules.
+// core, and encodes the answer. It holds no business rules. Its handlers
+// live one file per entity, as in core: user.go, cue.go, execution.go
+// (executions, claims, outcomes and evidence), worker.go, alert.go,
+// usage.go, echo.go and devicecode.go.
 type Server struct {
 	deps Deps
 }

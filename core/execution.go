@@ -253,14 +253,14 @@ type ExecutionStore interface {
 	ExecutionClaimDeliveries(ctx context.Context, p *ExecutionClaimDeliveriesParams) ([]*Delivery, error)
 
 	// ExecutionClaimWorker claims one worker-transport execution for a
-	// worker in a single conditional update: by ID when set, else the
+	// worker in one transaction: by ID when set, else the
 	// oldest claimable (optionally with payload task = Task). It must be
 	// pending with scheduled_for <= Now and belong to the tenant. Sets
 	// status delivering, claimed_by_worker, claimed_at = started_at =
 	// last_attempt_at = Now, attempts + 1, lease_expires_at = due_at =
-	// Now + Lease, outcome_deadline_at = Now + the cue's
-	// outcome_deadline_seconds (when set). A first claim (attempts 0 → 1)
-	// with CountUsage adds one execution to the tenant's month of Now.
+	// LeaseUntil, outcome_deadline_at = OutcomeDeadline(Now, the cue's
+	// outcome_deadline_seconds). A first claim (CountsUsage) adds one
+	// execution to the tenant's month of Now.
 	// Concurrent claimers never both win. ErrNotFound when nothing matched.
 	ExecutionClaimWorker(ctx context.Context, p *ExecutionClaimWorkerParams) (*Execution, error)
 

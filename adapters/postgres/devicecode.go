@@ -22,7 +22,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 	if !ok {
 		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
 	}
-	userID, err := deviceCodeUserArg(p.UserID)
+	userID, err := sqlkit.OptionalUUID("user id", (*string)(p.UserID))
 	if err != nil {
 		return dbErr.Op(op, err)
 	}
@@ -50,20 +50,14 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 // DeviceCodeGet returns the row of a code. ErrNotFound when absent.
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGet(ctx, s.pool, p.Code)
-	if err != nil {
-		return nil, dbErr.Interpret("device code get", err)
-	}
-	return deviceCodeFromRow(row), nil
+	return sqlkit.Row(dbErr, "device code get", row, err, sqlkit.Infallible(deviceCodeFromRow))
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
 // p.Hash. ErrNotFound when none has.
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.pool, &p.Hash)
-	if err != nil {
-		return nil, dbErr.Interpret("device code get by session token", err)
-	}
-	return deviceCodeFromRow(row), nil
+	return sqlkit.Row(dbErr, "device code get by session token", row, err, sqlkit.Infallible(deviceCodeFromRow))
 }
 
 // DeviceCodeUpdate locks the code's row (FOR NO KEY UPDATE), runs p.Fn on
@@ -82,7 +76,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 		if err := p.Fn(d); err != nil {
 			return err
 		}
-		userID, err := deviceCodeUserArg(d.UserID)
+		userID, err := sqlkit.OptionalUUID("user id", (*string)(d.UserID))
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
@@ -115,18 +109,6 @@ func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgePara
 		return 0, dbErr.Interpret("device code purge", err)
 	}
 	return int(n), nil
-}
-
-// deviceCodeUserArg is the user_id column of a device code.
-func deviceCodeUserArg(u *core.TenantID) (*string, error) {
-	if u == nil {
-		return nil, nil
-	}
-	id, ok := sqlkit.UUID(string(*u))
-	if !ok {
-		return nil, fmt.Errorf("user id %q is not a UUID", *u)
-	}
-	return &id, nil
 }
 
 func deviceCodeFromRow(r *dbsqlc.DeviceCode) *core.DeviceCode {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
@@ -36,17 +35,18 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 	if err != nil {
 		return nil, dbErr.Interpret(op, err)
 	}
-	var headers map[string]string
-	if err := json.Unmarshal(row.Headers, &headers); err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("decode headers: %w", err))
-	}
-	return &core.EchoEntry{
+	var d sqlkit.Decoder
+	e := &core.EchoEntry{
 		Token:      row.Token,
 		Body:       jsonValue(row.Body),
-		Headers:    headers,
+		Headers:    d.StringMap("headers", row.Headers),
 		ReceivedAt: utc(row.ReceivedAt),
 		ExpiresAt:  utc(row.ExpiresAt),
-	}, nil
+	}
+	if d.Err != nil {
+		return nil, dbErr.Op(op, d.Err)
+	}
+	return e, nil
 }
 
 // EchoPurge deletes the echo entries expired at p.Before (by index) in one

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -133,12 +132,8 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.OutcomeState != nil {
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
-	if e.ReplayedFrom != nil {
-		from, ok := sqlkit.UUID(string(*e.ReplayedFrom))
-		if !ok {
-			return nil, dbErr.Op(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
-		}
-		args.ReplayedFrom = &from
+	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
+		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Execution
 	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -171,10 +166,7 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return executionFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,
@@ -296,7 +288,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
-			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: int32(min(p.Limit, math.MaxInt32)),
+			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -482,10 +474,11 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 }
 
 // ExecutionClaimWorker claims one worker execution for p.WorkerID in one
-// conditional UPDATE: by id (waiting for a concurrent claimer, then
-// re-checking), or the oldest claimable one, optionally of payload task
-// p.Task (skipping rows other claimers hold, so concurrent claimers take
-// different executions). A first claim with CountUsage adds one execution
+// transaction: it locks the execution by id (waiting for a concurrent
+// claimer, then re-checking), or the oldest claimable one, optionally of
+// payload task p.Task (skipping rows other claimers hold, so concurrent
+// claimers take different executions), then claims it with an UPDATE that
+// re-checks it is pending, its outcome deadline from core.OutcomeDeadline. A first claim with CountUsage adds one execution
 // to the tenant's month of p.Now in the same transaction. ErrNotFound when
 // nothing matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
@@ -500,22 +493,25 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 			return nil, dbErr.Op(op, core.ErrNotFound)
 		}
 	}
-	leaseUntil := p.LeaseUntil()
 	var out *core.Execution
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var (
-			row *dbsqlc.Execution
-			err error
-		)
+		var deadline *int32
 		if p.ID != nil {
-			row, err = s.q.ExecutionClaimWorkerByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerByIDParams{
-				WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: leaseUntil, ID: id, UserID: tenant,
-			})
+			picked, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: p.Now})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			deadline = picked.OutcomeDeadlineSeconds
 		} else {
-			row, err = s.q.ExecutionClaimWorkerNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerNextParams{
-				WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: leaseUntil, UserID: tenant, Task: p.Task,
-			})
+			picked, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: p.Now, Task: p.Task})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			id, deadline = picked.ID, picked.OutcomeDeadlineSeconds
 		}
+		row, err := s.q.ExecutionClaimWorker(ctx, tx, &dbsqlc.ExecutionClaimWorkerParams{
+			WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: p.LeaseUntil(), OutcomeDeadlineAt: core.OutcomeDeadline(p.Now, intPtr(deadline)), ID: id,
+		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
@@ -678,7 +674,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	maxRows := int32(min(p.Limit, math.MaxInt32))
+	maxRows := sqlkit.Clamp[int32](p.Limit)
 	cutoff := p.UnclaimedCutoff()
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
@@ -843,7 +839,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 	}
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
-			Now: p.Now, MaxRows: int32(min(p.Limit, math.MaxInt32)),
+			Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)

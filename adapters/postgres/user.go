@@ -36,10 +36,7 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 		CreatedAt:             u.CreatedAt,
 		UpdatedAt:             u.UpdatedAt,
 	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
@@ -50,30 +47,21 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.UserGet(ctx, s.pool, id)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
 // ErrNotFound when none has.
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
 	row, err := s.q.UserGetByAPIKeyHash(ctx, s.pool, p.Hash)
-	if err != nil {
-		return nil, dbErr.Interpret("user get by api key hash", err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, "user get by api key hash", row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
 // none has it.
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
 	row, err := s.q.UserGetByEmail(ctx, s.pool, p.Email)
-	if err != nil {
-		return nil, dbErr.Interpret("user get by email", err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, "user get by email", row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserUpdate locks the user's row, runs p.Fn on it and saves the email,

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
@@ -64,18 +63,17 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 		return nil, dbErr.Interpret(op, err)
 	}
 	for _, r := range rows {
-		w := &core.Worker{
+		var d sqlkit.Decoder
+		workers = append(workers, &core.Worker{
 			TenantID:      core.TenantID(r.UserID),
 			WorkerID:      r.WorkerID,
+			Handlers:      d.Strings("handlers", r.Handlers),
 			LastHeartbeat: utc(r.LastHeartbeat),
 			CreatedAt:     utc(r.CreatedAt),
+		})
+		if d.Err != nil {
+			return nil, dbErr.Op(op, d.Err)
 		}
-		if r.Handlers != nil {
-			if err := json.Unmarshal(r.Handlers, &w.Handlers); err != nil {
-				return nil, dbErr.Op(op, fmt.Errorf("decode handlers: %w", err))
-			}
-		}
-		workers = append(workers, w)
 	}
 	return workers, nil
 }

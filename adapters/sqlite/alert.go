@@ -30,16 +30,9 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 	if !ok {
 		return false, dbErr.Op(op, fmt.Errorf("alert id %q is not a UUID", a.ID))
 	}
-	var cueID, execID *string
-	if a.CueID != nil {
-		cueID = new(string(*a.CueID))
-	}
-	if a.ExecutionID != nil {
-		e, ok := sqlkit.UUID(string(*a.ExecutionID))
-		if !ok {
-			return false, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", *a.ExecutionID))
-		}
-		execID = &e
+	execID, err := sqlkit.OptionalUUID("execution id", (*string)(a.ExecutionID))
+	if err != nil {
+		return false, dbErr.Op(op, err)
 	}
 	meta, err := jsonPtrArg(a.Metadata)
 	if err != nil {
@@ -48,7 +41,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 	args := &dbsqlc.AlertInsertUnlessRecentParams{
 		ID:           id,
 		UserID:       tenant,
-		CueID:        cueID,
+		CueID:        (*string)(a.CueID),
 		ExecutionID:  execID,
 		AlertType:    a.Type,
 		Severity:     a.Severity,

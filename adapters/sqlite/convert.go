@@ -110,3 +110,11 @@ func jsonValue(s *string) json.RawMessage {
 	}
 	return json.RawMessage(*s)
 }
+
+// bytesOf is a nullable TEXT column as bytes (NULL: nil).
+func bytesOf(s *string) []byte {
+	if s == nil {
+		return nil
+	}
+	return []byte(*s)
+}

@@ -18,10 +18,6 @@ import (
 func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
 	const op = "cue create"
 	c := p.Cue
-	tenant, ok := sqlkit.UUID(string(c.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	cols, err := sqlkit.CueJSONOf(c)
 	if err != nil {
 		return nil, dbErr.Op(op, err)
@@ -31,7 +27,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Cue
-	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err = s.tenantTx(ctx, op, c.TenantID, func(tx *sql.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
@@ -97,32 +93,20 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, error) {
 	const op = "cue get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, dbErr.Op(op, err)
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
+		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	})
 }
 
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
 // when it has none.
 func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
 	const op = "cue get by name"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.CueGetByName(ctx, s.rdb, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, dbErr.Op(op, err)
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGetByName(ctx, s.rdb, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
+		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	})
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
@@ -131,13 +115,9 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
 	cues := []*core.Cue{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return cues, 0, nil
-	}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	var total int64
-	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
 			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
 		})
@@ -166,12 +146,8 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 // absent or foreign; ErrConflict when the new name is taken.
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.Cue
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -246,36 +222,26 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 // ErrNotFound when absent or foreign.
 func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 	const op = "cue delete"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	n, err := s.q.CueDelete(ctx, s.wdb, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	if n == 0 {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	return nil
+	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
+		n, err := s.q.CueDelete(ctx, s.wdb, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
+		return dbErr.Affected(op, n, err)
+	})
 }
 
 // CueCountByStatus counts the tenant's cues per status; statuses without
 // cues are absent from the map.
 func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusParams) (map[core.CueStatus]int, error) {
-	counts := map[core.CueStatus]int{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
+	return sqlkit.Scan(string(p.TenantID), map[core.CueStatus]int{}, func(tenant string) (map[core.CueStatus]int, error) {
+		rows, err := s.q.CueCountByStatus(ctx, s.rdb, tenant)
+		if err != nil {
+			return nil, dbErr.Interpret("cue count by status", err)
+		}
+		counts := map[core.CueStatus]int{}
+		for _, r := range rows {
+			counts[core.CueStatus(r.Status)] = int(r.N)
+		}
 		return counts, nil
-	}
-	rows, err := s.q.CueCountByStatus(ctx, s.rdb, tenant)
-	if err != nil {
-		return nil, dbErr.Interpret("cue count by status", err)
-	}
-	for _, r := range rows {
-		counts[core.CueStatus(r.Status)] = int(r.N)
-	}
-	return counts, nil
+	})
 }
 
 func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {

@@ -22,7 +22,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 	if !ok {
 		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
 	}
-	userID, err := deviceCodeUserArg(p.UserID)
+	userID, err := sqlkit.OptionalUUID("user id", (*string)(p.UserID))
 	if err != nil {
 		return dbErr.Op(op, err)
 	}
@@ -51,11 +51,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	const op = "device code get"
 	row, err := s.q.DeviceCodeGet(ctx, s.rdb, p.Code)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	d, err := deviceCodeFromRow(row)
-	return d, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
@@ -63,11 +59,7 @@ func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) 
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	const op = "device code get by session token"
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.rdb, &p.Hash)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	d, err := deviceCodeFromRow(row)
-	return d, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeUpdate reads the code's row under the write lock, runs p.Fn on
@@ -89,7 +81,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 		if err := p.Fn(d); err != nil {
 			return err
 		}
-		userID, err := deviceCodeUserArg(d.UserID)
+		userID, err := sqlkit.OptionalUUID("user id", (*string)(d.UserID))
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
@@ -122,18 +114,6 @@ func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgePara
 		return 0, dbErr.Interpret("device code purge", err)
 	}
 	return int(n), nil
-}
-
-// deviceCodeUserArg is the user_id column of a device code.
-func deviceCodeUserArg(u *core.TenantID) (*string, error) {
-	if u == nil {
-		return nil, nil
-	}
-	id, ok := sqlkit.UUID(string(*u))
-	if !ok {
-		return nil, fmt.Errorf("user id %q is not a UUID", *u)
-	}
-	return &id, nil
 }
 
 func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {

@@ -36,15 +36,11 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 	if err != nil {
 		return nil, dbErr.Interpret(op, err)
 	}
-	var headers map[string]string
-	if err := json.Unmarshal([]byte(row.Headers), &headers); err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("decode headers: %w", err))
-	}
 	var d decoder
 	e := &core.EchoEntry{
 		Token:      row.Token,
 		Body:       json.RawMessage(row.Body),
-		Headers:    headers,
+		Headers:    d.StringMap("headers", []byte(row.Headers)),
 		ReceivedAt: d.time(row.ReceivedAt),
 		ExpiresAt:  d.time(row.ExpiresAt),
 	}

@@ -134,12 +134,8 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.OutcomeState != nil {
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
-	if e.ReplayedFrom != nil {
-		from, ok := sqlkit.UUID(string(*e.ReplayedFrom))
-		if !ok {
-			return nil, dbErr.Op(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
-		}
-		args.ReplayedFrom = &from
+	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
+		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Execution
 	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
@@ -172,11 +168,7 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.ExecutionGet(ctx, s.rdb, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	out, err := executionFromRow(row)
-	return out, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, executionFromRow)
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,

@@ -35,11 +35,7 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 		CreatedAt:             timeArg(u.CreatedAt),
 		UpdatedAt:             timeArg(u.UpdatedAt),
 	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
@@ -50,11 +46,7 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.UserGet(ctx, s.rdb, id)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
@@ -62,11 +54,7 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
 	const op = "user get by api key hash"
 	row, err := s.q.UserGetByAPIKeyHash(ctx, s.rdb, p.Hash)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
@@ -74,11 +62,7 @@ func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKey
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
 	const op = "user get by email"
 	row, err := s.q.UserGetByEmail(ctx, s.rdb, p.Email)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, dbErr.Op(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserUpdate reads the user's row under the write lock, runs p.Fn on it and

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
@@ -65,21 +64,16 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 	}
 	for _, r := range rows {
 		var d decoder
-		w := &core.Worker{
+		workers = append(workers, &core.Worker{
 			TenantID:      core.TenantID(r.UserID),
 			WorkerID:      r.WorkerID,
+			Handlers:      d.Strings("handlers", bytesOf(r.Handlers)),
 			LastHeartbeat: d.time(r.LastHeartbeat),
 			CreatedAt:     d.time(r.CreatedAt),
-		}
-		if r.Handlers != nil {
-			if err := json.Unmarshal([]byte(*r.Handlers), &w.Handlers); err != nil {
-				d.Fail(fmt.Errorf("decode handlers: %w", err))
-			}
-		}
+		})
 		if d.Err != nil {
 			return nil, dbErr.Op(op, d.Err)
 		}
-		workers = append(workers, w)
 	}
 	return workers, nil
 }

@@ -183,3 +183,23 @@ func Status(st *core.CueStatus) string {
 	}
 	return string(*st)
 }
+
+// Row finishes a single-row read: a query error is interpreted with op (no
+// rows: core.ErrNotFound); otherwise the row is converted by conv, a
+// conversion error prefixed with op.
+func Row[R, T any](e Errors, op string, row R, err error, conv func(R) (T, error)) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, e.Interpret(op, err)
+	}
+	t, err := conv(row)
+	if err != nil {
+		return zero, e.Op(op, err)
+	}
+	return t, nil
+}
+
+// Infallible adapts a conversion that cannot fail to Row.
+func Infallible[R, T any](conv func(R) T) func(R) (T, error) {
+	return func(r R) (T, error) { return conv(r), nil }
+}

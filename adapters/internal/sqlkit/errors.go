@@ -91,3 +91,15 @@ func InTx[Tx any](op string, e Errors, begin func() (Tx, error), commit func(Tx)
 	}
 	return e.Interpret(op, commit(tx))
 }
+
+// Affected finishes a write of one row by key: a query error is
+// interpreted; no row affected is core.ErrNotFound.
+func (e Errors) Affected(op string, n int64, err error) error {
+	if err != nil {
+		return e.Interpret(op, err)
+	}
+	if n == 0 {
+		return e.Op(op, core.ErrNotFound)
+	}
+	return nil
+}

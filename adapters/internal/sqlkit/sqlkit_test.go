@@ -189,3 +189,25 @@ func TestDeliveries(t *testing.T) {
 	_, err = sqlkit.Deliveries(execs, func([]string) ([]sqlkit.CueSecret, error) { return nil, errNoRows })
 	require.ErrorIs(t, err, errNoRows)
 }
+
+func TestRow(t *testing.T) {
+	double := func(n int) (int, error) {
+		if n < 0 {
+			return 0, errors.New("negative")
+		}
+		return 2 * n, nil
+	}
+	v, err := sqlkit.Row(kit, "get", 21, nil, double)
+	require.NoError(t, err)
+	require.Equal(t, 42, v)
+
+	_, err = sqlkit.Row(kit, "get", 0, errNoRows, double)
+	require.ErrorIs(t, err, core.ErrNotFound)
+
+	_, err = sqlkit.Row(kit, "get", -1, nil, double)
+	require.EqualError(t, err, "db: get: negative")
+
+	v, err = sqlkit.Row(kit, "get", 4, nil, sqlkit.Infallible(func(n int) int { return n + 1 }))
+	require.NoError(t, err)
+	require.Equal(t, 5, v)
+}

@@ -15,65 +15,49 @@ WHERE executions.user_id = @user_id
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
--- name: ExecutionClaimWorkerNext :one
--- ExecutionClaimWorkerNext claims a tenant's oldest claimable worker
--- execution (optionally of payload task @task) for @worker_id in one
--- statement: the selection skips rows another claimer has locked, and the
--- update re-checks the status. outcome_deadline_at is NULL when the cue has
--- no outcome deadline. No row when nothing is claimable.
-WITH picked AS (
-    SELECT e.id, (@now::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.user_id = @user_id
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= @now::timestamptz
-      AND (sqlc.narg('task')::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
-    ORDER BY e.scheduled_for, e.id
-    LIMIT 1
-    FOR NO KEY UPDATE OF e SKIP LOCKED
-)
-UPDATE executions AS x SET
-    status = 'delivering',
-    claimed_by_worker = @worker_id::text,
-    claimed_at = @now::timestamptz,
-    started_at = @now::timestamptz,
-    last_attempt_at = @now::timestamptz,
-    attempts = x.attempts + 1,
-    lease_expires_at = @lease_until::timestamptz,
-    due_at = @lease_until::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
-    updated_at = @now::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.*;
+-- name: ExecutionClaimWorkerPickNext :one
+-- ExecutionClaimWorkerPickNext locks a tenant's oldest claimable worker
+-- execution (optionally of payload task @task), skipping rows another
+-- claimer has locked, and returns its cue's outcome deadline. No row when
+-- nothing is claimable.
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.user_id = @user_id
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= @now::timestamptz
+  AND (sqlc.narg('task')::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
+ORDER BY e.scheduled_for, e.id
+LIMIT 1
+FOR NO KEY UPDATE OF e SKIP LOCKED;
 
--- name: ExecutionClaimWorkerByID :one
--- ExecutionClaimWorkerByID claims one execution by id for @worker_id if it
--- is the tenant's, worker transport, pending and scheduled by @now. The
--- selection waits for a concurrent claimer and then re-checks the row, so
--- the second of two claimers matches nothing.
-WITH picked AS (
-    SELECT e.id, (@now::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.id = @id AND e.user_id = @user_id
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= @now::timestamptz
-    FOR NO KEY UPDATE OF e
-)
-UPDATE executions AS x SET
+-- name: ExecutionClaimWorkerPickByID :one
+-- ExecutionClaimWorkerPickByID locks one execution by id if it is the
+-- tenant's, worker transport, pending and scheduled by @now, and returns its
+-- cue's outcome deadline. It waits for a concurrent claimer and then
+-- re-checks the row, so the second of two claimers finds nothing.
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.id = @id AND e.user_id = @user_id
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= @now::timestamptz
+FOR NO KEY UPDATE OF e;
+
+-- name: ExecutionClaimWorker :one
+-- ExecutionClaimWorker claims a picked (locked) execution for @worker_id
+-- if it is still pending.
+UPDATE executions SET
     status = 'delivering',
     claimed_by_worker = @worker_id::text,
     claimed_at = @now::timestamptz,
     started_at = @now::timestamptz,
     last_attempt_at = @now::timestamptz,
-    attempts = x.attempts + 1,
+    attempts = attempts + 1,
     lease_expires_at = @lease_until::timestamptz,
     due_at = @lease_until::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
+    outcome_deadline_at = sqlc.narg('outcome_deadline_at')::timestamptz,
     updated_at = @now::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.*;
+WHERE id = @id AND status = 'pending'
+RETURNING *;
 
 -- name: ExecutionCueID :one
 -- ExecutionCueID reads the cue of one of a tenant's executions (no lock),

@@ -52,50 +52,39 @@ func (q *Queries) CueLockManySkipLocked(ctx context.Context, db DBTX, ids []stri
 	return items, nil
 }
 
-const executionClaimWorkerByID = `-- name: ExecutionClaimWorkerByID :one
-WITH picked AS (
-    SELECT e.id, ($2::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.id = $4 AND e.user_id = $5
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= $2::timestamptz
-    FOR NO KEY UPDATE OF e
-)
-UPDATE executions AS x SET
+const executionClaimWorker = `-- name: ExecutionClaimWorker :one
+UPDATE executions SET
     status = 'delivering',
     claimed_by_worker = $1::text,
     claimed_at = $2::timestamptz,
     started_at = $2::timestamptz,
     last_attempt_at = $2::timestamptz,
-    attempts = x.attempts + 1,
+    attempts = attempts + 1,
     lease_expires_at = $3::timestamptz,
     due_at = $3::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
+    outcome_deadline_at = $4::timestamptz,
     updated_at = $2::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options
+WHERE id = $5 AND status = 'pending'
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
-type ExecutionClaimWorkerByIDParams struct {
-	WorkerID   string
-	Now        time.Time
-	LeaseUntil time.Time
-	ID         string
-	UserID     string
+type ExecutionClaimWorkerParams struct {
+	WorkerID          string
+	Now               time.Time
+	LeaseUntil        time.Time
+	OutcomeDeadlineAt *time.Time
+	ID                string
 }
 
-// ExecutionClaimWorkerByID claims one execution by id for @worker_id if it
-// is the tenant's, worker transport, pending and scheduled by @now. The
-// selection waits for a concurrent claimer and then re-checks the row, so
-// the second of two claimers matches nothing.
-func (q *Queries) ExecutionClaimWorkerByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerByIDParams) (*Execution, error) {
-	row := db.QueryRow(ctx, executionClaimWorkerByID,
+// ExecutionClaimWorker claims a picked (locked) execution for @worker_id
+// if it is still pending.
+func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerParams) (*Execution, error) {
+	row := db.QueryRow(ctx, executionClaimWorker,
 		arg.WorkerID,
 		arg.Now,
 		arg.LeaseUntil,
+		arg.OutcomeDeadlineAt,
 		arg.ID,
-		arg.UserID,
 	)
 	var i Execution
 	err := row.Scan(
@@ -144,99 +133,68 @@ func (q *Queries) ExecutionClaimWorkerByID(ctx context.Context, db DBTX, arg *Ex
 	return &i, err
 }
 
-const executionClaimWorkerNext = `-- name: ExecutionClaimWorkerNext :one
-WITH picked AS (
-    SELECT e.id, ($2::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.user_id = $4
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= $2::timestamptz
-      AND ($5::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb($5::text))
-    ORDER BY e.scheduled_for, e.id
-    LIMIT 1
-    FOR NO KEY UPDATE OF e SKIP LOCKED
-)
-UPDATE executions AS x SET
-    status = 'delivering',
-    claimed_by_worker = $1::text,
-    claimed_at = $2::timestamptz,
-    started_at = $2::timestamptz,
-    last_attempt_at = $2::timestamptz,
-    attempts = x.attempts + 1,
-    lease_expires_at = $3::timestamptz,
-    due_at = $3::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
-    updated_at = $2::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options
+const executionClaimWorkerPickByID = `-- name: ExecutionClaimWorkerPickByID :one
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.id = $1 AND e.user_id = $2
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= $3::timestamptz
+FOR NO KEY UPDATE OF e
 `
 
-type ExecutionClaimWorkerNextParams struct {
-	WorkerID   string
-	Now        time.Time
-	LeaseUntil time.Time
-	UserID     string
-	Task       *string
+type ExecutionClaimWorkerPickByIDParams struct {
+	ID     string
+	UserID string
+	Now    time.Time
 }
 
-// ExecutionClaimWorkerNext claims a tenant's oldest claimable worker
-// execution (optionally of payload task @task) for @worker_id in one
-// statement: the selection skips rows another claimer has locked, and the
-// update re-checks the status. outcome_deadline_at is NULL when the cue has
-// no outcome deadline. No row when nothing is claimable.
-func (q *Queries) ExecutionClaimWorkerNext(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerNextParams) (*Execution, error) {
-	row := db.QueryRow(ctx, executionClaimWorkerNext,
-		arg.WorkerID,
-		arg.Now,
-		arg.LeaseUntil,
-		arg.UserID,
-		arg.Task,
-	)
-	var i Execution
-	err := row.Scan(
-		&i.ID,
-		&i.CueID,
-		&i.UserID,
-		&i.Transport,
-		&i.ScheduledFor,
-		&i.Status,
-		&i.HTTPStatus,
-		&i.ResponseBody,
-		&i.Attempts,
-		&i.NextRetry,
-		&i.DueAt,
-		&i.ErrorMessage,
-		&i.StartedAt,
-		&i.DeliveredAt,
-		&i.LastAttemptAt,
-		&i.LeaseExpiresAt,
-		&i.ClaimedByWorker,
-		&i.ClaimedAt,
-		&i.LastHeartbeatAt,
-		&i.OutcomeSuccess,
-		&i.OutcomeResult,
-		&i.OutcomeError,
-		&i.OutcomeMetadata,
-		&i.OutcomeRecordedAt,
-		&i.OutcomeState,
-		&i.OutcomeDeadlineAt,
-		&i.EvidenceExternalID,
-		&i.EvidenceResultURL,
-		&i.EvidenceResultRef,
-		&i.EvidenceResultType,
-		&i.EvidenceSummary,
-		&i.EvidenceArtifacts,
-		&i.EvidenceMetadata,
-		&i.EvidenceValidationState,
-		&i.EvidenceProducedAt,
-		&i.TriggeredBy,
-		&i.ReplayedFrom,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Payload,
-		&i.Options,
-	)
+type ExecutionClaimWorkerPickByIDRow struct {
+	ID                     string
+	OutcomeDeadlineSeconds *int32
+}
+
+// ExecutionClaimWorkerPickByID locks one execution by id if it is the
+// tenant's, worker transport, pending and scheduled by @now, and returns its
+// cue's outcome deadline. It waits for a concurrent claimer and then
+// re-checks the row, so the second of two claimers finds nothing.
+func (q *Queries) ExecutionClaimWorkerPickByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickByIDParams) (*ExecutionClaimWorkerPickByIDRow, error) {
+	row := db.QueryRow(ctx, executionClaimWorkerPickByID, arg.ID, arg.UserID, arg.Now)
+	var i ExecutionClaimWorkerPickByIDRow
+	err := row.Scan(&i.ID, &i.OutcomeDeadlineSeconds)
+	return &i, err
+}
+
+const executionClaimWorkerPickNext = `-- name: ExecutionClaimWorkerPickNext :one
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.user_id = $1
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= $2::timestamptz
+  AND ($3::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb($3::text))
+ORDER BY e.scheduled_for, e.id
+LIMIT 1
+FOR NO KEY UPDATE OF e SKIP LOCKED
+`
+
+type ExecutionClaimWorkerPickNextParams struct {
+	UserID string
+	Now    time.Time
+	Task   *string
+}
+
+type ExecutionClaimWorkerPickNextRow struct {
+	ID                     string
+	OutcomeDeadlineSeconds *int32
+}
+
+// ExecutionClaimWorkerPickNext locks a tenant's oldest claimable worker
+// execution (optionally of payload task @task), skipping rows another
+// claimer has locked, and returns its cue's outcome deadline. No row when
+// nothing is claimable.
+func (q *Queries) ExecutionClaimWorkerPickNext(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickNextParams) (*ExecutionClaimWorkerPickNextRow, error) {
+	row := db.QueryRow(ctx, executionClaimWorkerPickNext, arg.UserID, arg.Now, arg.Task)
+	var i ExecutionClaimWorkerPickNextRow
+	err := row.Scan(&i.ID, &i.OutcomeDeadlineSeconds)
 	return &i, err
 }
 
