@@ -395,18 +395,15 @@ func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 // CueExecutionCounts counts the tenant's cue's executions created at or
 // after p.Since, per status.
 func (s *Store) CueExecutionCounts(ctx context.Context, p *core.CueExecutionCountsParams) (map[core.ExecutionStatus]int, error) {
-	const op = "cue execution counts"
-	counts := map[core.ExecutionStatus]int{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
+	return sqlkit.Scan(string(p.TenantID), map[core.ExecutionStatus]int{}, func(tenant string) (map[core.ExecutionStatus]int, error) {
+		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.pool, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: p.Since})
+		if err != nil {
+			return nil, dbErr.Interpret("cue execution counts", err)
+		}
+		counts := map[core.ExecutionStatus]int{}
+		for _, r := range rows {
+			counts[core.ExecutionStatus(r.Status)] = int(r.N)
+		}
 		return counts, nil
-	}
-	rows, err := s.q.ExecutionCountByStatusSince(ctx, s.pool, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: p.Since})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
-		counts[core.ExecutionStatus(r.Status)] = int(r.N)
-	}
-	return counts, nil
+	})
 }

@@ -14,15 +14,10 @@ import (
 // its age. ErrNotFound when there is none.
 func (s *Store) IdempotencyGet(ctx context.Context, p *core.IdempotencyGetParams) (*core.IdempotencyRecord, error) {
 	const op = "idempotency get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.IdempotencyGet(ctx, s.pool, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: p.Scope, Key: p.Key})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return idempotencyFromRow(row), nil
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.IdempotencyRecord, error) {
+		row, err := s.q.IdempotencyGet(ctx, s.pool, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: p.Scope, Key: p.Key})
+		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(idempotencyFromRow))
+	})
 }
 
 func idempotencyFromRow(row *dbsqlc.IdempotencyKey) *core.IdempotencyRecord {
@@ -32,32 +27,26 @@ func idempotencyFromRow(row *dbsqlc.IdempotencyKey) *core.IdempotencyRecord {
 }
 
 // claimIdempotency binds c's key (when c is set) to cueID/executionID inside
-// tx: an expired binding is replaced; a live one fails with
-// *core.IdempotencyHeld. A concurrent claim of the same key waits on the
+// tx (sqlkit.ClaimKey). A concurrent claim of the same key waits on the
 // primary key until the other transaction ends.
 func (s *Store) claimIdempotency(ctx context.Context, tx pgx.Tx, c *core.IdempotencyClaim, tenant, cueID string, executionID *string) error {
-	const op = "idempotency claim"
-	if c == nil {
-		return nil
-	}
-	if err := s.q.IdempotencyDeleteExpired(ctx, tx, &dbsqlc.IdempotencyDeleteExpiredParams{
-		UserID: tenant, Scope: c.Scope, Key: c.Key, ExpiredBefore: c.ExpiredBefore,
-	}); err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	n, err := s.q.IdempotencyInsert(ctx, tx, &dbsqlc.IdempotencyInsertParams{
-		UserID: tenant, Scope: c.Scope, Key: c.Key, Fingerprint: c.Fingerprint, CueID: cueID,
-		ExecutionID: executionID, CreatedAt: c.Now,
-	})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	if n == 1 {
-		return nil
-	}
-	row, err := s.q.IdempotencyGet(ctx, tx, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: c.Scope, Key: c.Key})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	return &core.IdempotencyHeld{Record: idempotencyFromRow(row)}
+	return sqlkit.ClaimKey(dbErr, c,
+		func() error {
+			return s.q.IdempotencyDeleteExpired(ctx, tx, &dbsqlc.IdempotencyDeleteExpiredParams{
+				UserID: tenant, Scope: c.Scope, Key: c.Key, ExpiredBefore: c.ExpiredBefore,
+			})
+		},
+		func() (int64, error) {
+			return s.q.IdempotencyInsert(ctx, tx, &dbsqlc.IdempotencyInsertParams{
+				UserID: tenant, Scope: c.Scope, Key: c.Key, Fingerprint: c.Fingerprint, CueID: cueID,
+				ExecutionID: executionID, CreatedAt: c.Now,
+			})
+		},
+		func() (*core.IdempotencyRecord, error) {
+			row, err := s.q.IdempotencyGet(ctx, tx, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: c.Scope, Key: c.Key})
+			if err != nil {
+				return nil, err
+			}
+			return idempotencyFromRow(row), nil
+		})
 }

@@ -13,15 +13,10 @@ import (
 // its age. ErrNotFound when there is none.
 func (s *Store) IdempotencyGet(ctx context.Context, p *core.IdempotencyGetParams) (*core.IdempotencyRecord, error) {
 	const op = "idempotency get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.IdempotencyGet(ctx, s.rdb, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: p.Scope, Key: p.Key})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	return idempotencyFromRow(row)
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.IdempotencyRecord, error) {
+		row, err := s.q.IdempotencyGet(ctx, s.rdb, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: p.Scope, Key: p.Key})
+		return sqlkit.Row(dbErr, op, row, err, idempotencyFromRow)
+	})
 }
 
 func idempotencyFromRow(row *dbsqlc.IdempotencyKey) (*core.IdempotencyRecord, error) {
@@ -32,35 +27,25 @@ func idempotencyFromRow(row *dbsqlc.IdempotencyKey) (*core.IdempotencyRecord, er
 }
 
 // claimIdempotency binds c's key (when c is set) to cueID/executionID inside
-// tx: an expired binding is replaced; a live one fails with
-// *core.IdempotencyHeld.
+// tx (sqlkit.ClaimKey).
 func (s *Store) claimIdempotency(ctx context.Context, tx *sql.Tx, c *core.IdempotencyClaim, tenant, cueID string, executionID *string) error {
-	const op = "idempotency claim"
-	if c == nil {
-		return nil
-	}
-	if err := s.q.IdempotencyDeleteExpired(ctx, tx, &dbsqlc.IdempotencyDeleteExpiredParams{
-		UserID: tenant, Scope: c.Scope, Key: c.Key, ExpiredBefore: timeArg(c.ExpiredBefore),
-	}); err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	n, err := s.q.IdempotencyInsert(ctx, tx, &dbsqlc.IdempotencyInsertParams{
-		UserID: tenant, Scope: c.Scope, Key: c.Key, Fingerprint: c.Fingerprint, CueID: cueID,
-		ExecutionID: executionID, CreatedAt: timeArg(c.Now),
-	})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	if n == 1 {
-		return nil
-	}
-	row, err := s.q.IdempotencyGet(ctx, tx, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: c.Scope, Key: c.Key})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	rec, err := idempotencyFromRow(row)
-	if err != nil {
-		return dbErr.Op(op, err)
-	}
-	return &core.IdempotencyHeld{Record: rec}
+	return sqlkit.ClaimKey(dbErr, c,
+		func() error {
+			return s.q.IdempotencyDeleteExpired(ctx, tx, &dbsqlc.IdempotencyDeleteExpiredParams{
+				UserID: tenant, Scope: c.Scope, Key: c.Key, ExpiredBefore: timeArg(c.ExpiredBefore),
+			})
+		},
+		func() (int64, error) {
+			return s.q.IdempotencyInsert(ctx, tx, &dbsqlc.IdempotencyInsertParams{
+				UserID: tenant, Scope: c.Scope, Key: c.Key, Fingerprint: c.Fingerprint, CueID: cueID,
+				ExecutionID: executionID, CreatedAt: timeArg(c.Now),
+			})
+		},
+		func() (*core.IdempotencyRecord, error) {
+			row, err := s.q.IdempotencyGet(ctx, tx, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: c.Scope, Key: c.Key})
+			if err != nil {
+				return nil, err
+			}
+			return idempotencyFromRow(row)
+		})
 }

@@ -118,3 +118,30 @@ func IdempotencyRecord(scope, key, fingerprint, cueID string, executionID *strin
 	}
 	return r
 }
+
+// ClaimKey is the idempotency claim both dialects run inside the
+// transaction that creates the bound row (claim nil: nothing to do):
+// deleteExpired frees a binding older than the claim's window, insert adds
+// the binding (1 row, or 0 when the key is held) and get reads the holder,
+// which the claim fails with as *core.IdempotencyHeld.
+func ClaimKey(e Errors, c *core.IdempotencyClaim, deleteExpired func() error, insert func() (int64, error), get func() (*core.IdempotencyRecord, error)) error {
+	const op = "idempotency claim"
+	if c == nil {
+		return nil
+	}
+	if err := deleteExpired(); err != nil {
+		return e.Interpret(op, err)
+	}
+	n, err := insert()
+	if err != nil {
+		return e.Interpret(op, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	rec, err := get()
+	if err != nil {
+		return e.Interpret(op, err)
+	}
+	return &core.IdempotencyHeld{Record: rec}
+}
