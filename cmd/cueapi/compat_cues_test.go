@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cueapi/cueapi/adapters/postgres/pgtest"
 	"github.com/cueapi/cueapi/core"
 )
 
@@ -675,4 +676,80 @@ func errorCodeOf(m map[string]any) string {
 	inner, _ := m["error"].(map[string]any)
 	code, _ := inner["code"].(string)
 	return code
+}
+
+// TestIdempotentFireAcrossProcesses: two `cueapi serve` processes on one
+// PostgreSQL database answer one execution for concurrent fires with the
+// same idempotency key, and a process started after both were killed
+// answers it too.
+func TestIdempotentFireAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts real server processes")
+	}
+	env := map[string]string{
+		"ENV": "development", "PORT": "0", "CUEAPI_DATA_DIR": t.TempDir(), "SESSION_SECRET": "idem-test-secret-0123456789abcdefghij",
+		"DATABASE_URL": pgtest.SchemaURL(t), "REDIS_URL": redisURL(t),
+		"REDIS_PREFIX": "t" + strings.ReplaceAll(core.NewUUID(), "-", "")[:12] + ":", "DEFAULT_RATE_LIMIT_PER_MINUTE": "10000",
+	}
+	a, b := startServer(t, env), startServer(t, env)
+	code, body := a.do(t, "POST", "/v1/auth/register", "", `{"email":"idem@example.com"}`)
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var reg struct {
+		APIKey string `json:"api_key"`
+	}
+	require.NoError(t, json.Unmarshal(body, &reg))
+	code, body = b.do(t, "POST", "/v1/cues", reg.APIKey, workerCue("idem", ""))
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var cue struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &cue))
+
+	fire := `{"idempotency_key":"once","payload_override":{"n":1}}`
+	const n = 10
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if i%2 == 1 {
+				p = b
+			}
+			req, err := http.NewRequest("POST", "http://"+p.addr+"/v1/cues/"+cue.ID+"/fire", strings.NewReader(fire))
+			if err != nil {
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+reg.APIKey)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			var m struct {
+				ID string `json:"id"`
+			}
+			if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&m) == nil {
+				ids[i] = m.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		require.NotEmpty(t, ids[i], "fire %d answered 200", i)
+		require.Equal(t, ids[0], ids[i])
+	}
+	a.kill()
+	b.kill()
+
+	c := startServer(t, env)
+	code, body = c.do(t, "POST", "/v1/cues/"+cue.ID+"/fire", reg.APIKey, fire)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Contains(t, string(body), `"id":"`+ids[0]+`"`)
+	code, body = c.do(t, "GET", "/v1/executions?cue_id="+cue.ID, reg.APIKey, "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Contains(t, string(body), `"total":1`)
 }
