@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -564,6 +565,30 @@ func TestCompatCues(t *testing.T) {
 				x := e.executions(key, b.ID)
 				require.Len(t, x, 1)
 				require.Equal(t, id, *x[0].ChainParentID)
+			})
+
+			t.Run("DeliveryTimeoutIsPerCue", func(t *testing.T) {
+				t.Parallel()
+				e := engineEnv(t, be)
+				release := make(chan struct{})
+				hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					select { // held until the client gives up or the test ends (bounded)
+					case <-r.Context().Done():
+					case <-release:
+					case <-time.After(30 * time.Second):
+					}
+				}))
+				t.Cleanup(hang.Close)
+				t.Cleanup(func() { close(release) }) // runs first
+				key := e.register()
+				c := e.createCue(key, webhookCue("t", hang.URL+"/", `,"delivery":{"timeout_seconds":1}`))
+				code, m := e.fire(key, c.ID, "")
+				require.Equal(t, http.StatusOK, code, "%v", m)
+				_, n := e.pump()
+				require.Equal(t, 1, n)
+				ex := e.execution(key, m["id"].(string))
+				require.Equal(t, "failed", string(ex.Status))
+				require.Equal(t, "Webhook endpoint timed out", *ex.ErrorMessage, "the cue's 1 s, not the 30 s default")
 			})
 
 			t.Run("BulkDelete", func(t *testing.T) { // rows 28, 29
