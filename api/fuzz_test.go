@@ -81,16 +81,16 @@ func newPipelineEnv(tb testing.TB) *pipelineEnv {
 	alerts := core.NewAlerts(store, noDelivery{}, box, clock, log)
 	deps := api.Deps{
 		Log: log, Clock: clock, Accounts: accounts,
-		Cues:        core.NewCues(core.CuesConfig{}, store, guard, clock),
-		Executions:  core.NewExecutions(store, clock),
+		Cues:        core.NewCues(core.CuesConfig{}, store, guard, clock, nil),
+		Executions:  core.NewExecutions(store, clock, nil),
 		Workers:     core.NewWorkers(core.WorkersConfig{ClaimLease: 15 * time.Minute, UnclaimedTimeout: 15 * time.Minute}, store, clock),
-		Outcomes:    core.NewOutcomes(store, alerts, clock),
+		Outcomes:    core.NewOutcomes(store, alerts, clock, nil),
 		Alerts:      alerts,
 		Usage:       core.NewUsage(store, store, allowAll{}, clock),
 		Echo:        core.NewEcho(store, allowAll{}, clock),
 		DeviceLogin: core.NewDeviceLogin(core.DeviceLoginConfig{BaseURL: "https://cueapi.example"}, store, store, accounts, allowAll{}, nil, clock, log),
 		Limiter:     allowAll{},
-		Health:      &api.Health{Store: store, Clock: clock},
+		Health:      &api.Health{Service: core.NewHealth(core.HealthConfig{}, store, nil, clock)},
 	}
 	h, err := api.NewHandler(deps)
 	require.NoError(tb, err)

@@ -54,7 +54,7 @@ func Spec() (*openapi3.T, error) {
 // NewHandler builds the whole HTTP handler: pipeline, validator, router and
 // the strict server.
 func NewHandler(d Deps) (http.Handler, error) {
-	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Workers == nil || d.Outcomes == nil || d.Alerts == nil || d.Usage == nil || d.Echo == nil || d.DeviceLogin == nil || d.Limiter == nil || d.Health == nil {
+	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Workers == nil || d.Outcomes == nil || d.Alerts == nil || d.Usage == nil || d.Echo == nil || d.DeviceLogin == nil || d.Limiter == nil || d.Health == nil || d.Health.Service == nil {
 		return nil, fmt.Errorf("api: missing dependency")
 	}
 	doc, err := Spec()

@@ -40,20 +40,18 @@ type Cues struct {
 	notify func() // wakes the scheduler after a schedule change; may be nil
 }
 
-// NewCues wires the cue service.
-func NewCues(cfg CuesConfig, store Store, guard URLGuard, clock Clock) *Cues {
+// NewCues wires the cue service. onScheduleChange (may be nil) runs after a
+// cue's next_run may have moved earlier (create, update, resume), so a
+// waiting scheduler re-plans.
+func NewCues(cfg CuesConfig, store Store, guard URLGuard, clock Clock, onScheduleChange func()) *Cues {
 	if store == nil || guard == nil || clock == nil {
 		panic("core.NewCues: nil dependency")
 	}
 	if cfg.WorkerHeartbeatTimeout == 0 {
-		cfg.WorkerHeartbeatTimeout = 180 * time.Second
+		cfg.WorkerHeartbeatTimeout = DefaultWorkerHeartbeatTimeout
 	}
-	return &Cues{cfg: cfg, store: store, guard: guard, clock: clock}
+	return &Cues{cfg: cfg, store: store, guard: guard, clock: clock, notify: onScheduleChange}
 }
-
-// OnScheduleChange registers a callback run after a cue's next_run may have
-// moved earlier (create, update, resume), so a waiting scheduler re-plans.
-func (s *Cues) OnScheduleChange(fn func()) { s.notify = fn }
 
 // ScheduleInput is a schedule as the client sent it.
 type ScheduleInput struct {

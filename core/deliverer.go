@@ -2,8 +2,14 @@ package core
 
 import (
 	"context"
+	"errors"
+	"net"
+	"net/url"
 	"time"
 )
+
+// DefaultUserAgent is the User-Agent of outbound requests (engine.md §5.2).
+const DefaultUserAgent = "CueAPI/1.0"
 
 // MaxResponseBytes is how much of a receiver's response body is read.
 const MaxResponseBytes = 64 << 10
@@ -18,6 +24,30 @@ type Deliverer interface {
 	// response is returned. Transport failures are *DeliveryError.
 	Send(ctx context.Context, req *OutboundRequest) (*OutboundResponse, error)
 }
+
+// Dialer is the SSRF policy at send time (security.md §3.5): the deliverer
+// re-checks every request's URL with it and opens every connection through
+// it, so only vetted addresses are ever dialed. adapters/netguard implements
+// it; cmd/cueapi hands it to the deliverer. Safe for concurrent use.
+type Dialer interface {
+	// CheckTarget parses raw as it will be sent and re-checks it: a scheme
+	// the policy allows (https only in production) and a host name. A
+	// refusal is a *URLRejection whose Message is the text users see.
+	CheckTarget(raw string) (*url.URL, error)
+	// DialContext connects like net.Dialer.DialContext, but only to
+	// addresses the policy allows. When no address of the host may be used
+	// (blocked, or the name does not resolve) the error wraps
+	// ErrDestinationBlocked.
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// MsgDestinationBlocked is what a delivery attempt refused by the SSRF
+// policy records (security.md §3.5).
+const MsgDestinationBlocked = "Callback URL resolved to blocked IP"
+
+// ErrDestinationBlocked is wrapped by Dialer.DialContext when no address of
+// the host may be connected to.
+var ErrDestinationBlocked = errors.New(MsgDestinationBlocked)
 
 // HeaderField is one request header; order is preserved.
 type HeaderField struct {

@@ -39,7 +39,7 @@ func DefaultDispatcherConfig() DispatcherConfig {
 	return DispatcherConfig{
 		Concurrency: 256, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
 		IdlePoll: 250 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
-		UserAgent: "CueAPI/1.0",
+		UserAgent: DefaultUserAgent,
 	}
 }
 
@@ -61,27 +61,22 @@ type Dispatcher struct {
 	wakeAt  time.Time // earliest due time announced by the scheduler
 	escalWG sync.WaitGroup
 
-	// gate, when set, says whether a scheduled delivery is blocked by the
-	// tenant's monthly limit.
-	gate func(ctx context.Context, tenant *Delivery) bool
-	// onFailed runs after a final failure was recorded (alerts).
-	onFailed func(ctx context.Context, d *Delivery)
-	// onSucceeded runs after a success was recorded (on-success chaining).
-	onSucceeded func(ctx context.Context, e *Execution, c *Cue)
+	hooks DispatcherHooks
 }
 
-// OnSucceeded registers a callback run, in the background, after a
-// successful delivery was recorded for an execution that needs no outcome
-// check (verification mode none and no required assertions).
-func (d *Dispatcher) OnSucceeded(fn func(ctx context.Context, e *Execution, c *Cue)) {
-	d.onSucceeded = fn
+// DispatcherHooks connect the dispatcher to the rest of core; NewApplication
+// sets them. A nil hook does nothing.
+type DispatcherHooks struct {
+	// Blocked says whether a scheduled delivery is blocked by the tenant's
+	// monthly limit (UsageService.Blocked).
+	Blocked func(ctx context.Context, d *Delivery) bool
+	// Failed runs after a final failure was recorded (Alerts.RunFinished).
+	Failed func(ctx context.Context, d *Delivery)
+	// Succeeded runs, in the background, after a successful delivery was
+	// recorded for an execution that needs no outcome check (verification
+	// mode none and no required assertions): on-success chaining.
+	Succeeded func(ctx context.Context, e *Execution, c *Cue)
 }
-
-// SetGate installs the monthly-limit gate.
-func (d *Dispatcher) SetGate(fn func(ctx context.Context, dl *Delivery) bool) { d.gate = fn }
-
-// OnFailed registers a callback run after a final failure was recorded.
-func (d *Dispatcher) OnFailed(fn func(ctx context.Context, dl *Delivery)) { d.onFailed = fn }
 
 // Escalate runs the on_failure policy of a delivery that failed for good
 // outside the dispatcher (worker leases, missed runs), in the background.
@@ -95,7 +90,7 @@ func (d *Dispatcher) Escalate(dl *Delivery, errorMessage string) {
 }
 
 // NewDispatcher wires a dispatcher.
-func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Dispatcher {
+func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger, hooks DispatcherHooks) *Dispatcher {
 	def := DefaultDispatcherConfig()
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = def.Concurrency
@@ -121,7 +116,7 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = def.UserAgent
 	}
-	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), hooks: hooks}
 }
 
 // Wake makes an idle dispatcher look for work now.
@@ -358,11 +353,11 @@ func (d *Dispatcher) record(ctx context.Context, rs []*attemptResult) error {
 		return fmt.Errorf("dispatcher: record: %w", err)
 	}
 	for i, r := range rs {
-		if i < len(applied) && applied[i] && d.onSucceeded != nil && r.result.Status == ExecSuccess && SucceededWithoutCheck(r.delivery.Execution, r.delivery.Cue) {
+		if i < len(applied) && applied[i] && d.hooks.Succeeded != nil && r.result.Status == ExecSuccess && SucceededWithoutCheck(r.delivery.Execution, r.delivery.Cue) {
 			d.escalWG.Add(1)
 			go func() {
 				defer d.escalWG.Done()
-				d.onSucceeded(context.Background(), r.delivery.Execution, r.delivery.Cue)
+				d.hooks.Succeeded(context.Background(), r.delivery.Execution, r.delivery.Cue)
 			}()
 		}
 		if i < len(applied) && applied[i] && r.escalate {
@@ -370,8 +365,8 @@ func (d *Dispatcher) record(ctx context.Context, rs []*attemptResult) error {
 			go func() {
 				defer d.escalWG.Done()
 				d.escalate(r)
-				if d.onFailed != nil {
-					d.onFailed(context.Background(), r.delivery)
+				if d.hooks.Failed != nil {
+					d.hooks.Failed(context.Background(), r.delivery)
 				}
 			}()
 		}
@@ -399,7 +394,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		d.fail(out, "Delivery interrupted and max attempts exhausted", nil)
 		return out
 	}
-	if d.gate != nil && e.TriggeredBy == nil && e.Attempts == 1 && d.gate(ctx, dl) {
+	if d.hooks.Blocked != nil && e.TriggeredBy == nil && e.Attempts == 1 && d.hooks.Blocked(ctx, dl) {
 		// Not an attempt: nothing was sent.
 		res.Attempts = e.Attempts - 1
 		msg := "Monthly execution limit reached"

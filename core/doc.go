@@ -1,8 +1,9 @@
 // Package core is the domain of cueapi: tenants (users), cues and their
 // schedules, executions and their leases, outcomes with evidence, workers and
 // alerts, together with the services that implement the use cases and the
-// ports (Store, RateLimiter, AuthCache, Deliverer, URLGuard, SecretBox, Clock)
-// that adapters implement.
+// ports (Store, RateLimiter, AuthCache, Deliverer, Dialer, URLGuard,
+// SecretBox, Pinger, Mailer, Clock) that adapters implement.
+// NewApplication (app.go) builds and connects every service over the ports.
 //
 // One file per entity holds its type, its rules, its service and its store
 // port: user.go (UserStore), cue.go (CueStore), execution.go

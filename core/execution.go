@@ -18,16 +18,14 @@ type Executions struct {
 	wake  func() // tells the dispatcher there is work; may be nil
 }
 
-// NewExecutions wires the executions service.
-func NewExecutions(store Store, clock Clock) *Executions {
+// NewExecutions wires the executions service. onCreated (may be nil) runs
+// after an execution was created: it tells the dispatcher there is work.
+func NewExecutions(store Store, clock Clock, onCreated func()) *Executions {
 	if store == nil || clock == nil {
 		panic("core.NewExecutions: nil dependency")
 	}
-	return &Executions{store: store, clock: clock}
+	return &Executions{store: store, clock: clock, wake: onCreated}
 }
-
-// OnCreated registers a callback run after an execution was created.
-func (s *Executions) OnCreated(fn func()) { s.wake = fn }
 
 // ExecutionFilter filters a list of executions.
 type ExecutionFilter struct {

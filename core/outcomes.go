@@ -53,9 +53,11 @@ func settledSuccess(e *Execution) bool {
 	return *e.OutcomeState == OutcomeReportedSuccess || *e.OutcomeState == OutcomeVerifiedSuccess
 }
 
-// NewOutcomes wires the outcomes service; alerts may be nil.
-func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock) *Outcomes {
-	return &Outcomes{store: store, alerts: alerts, clock: clock}
+// NewOutcomes wires the outcomes service; alerts and succeeded (run after
+// an outcome report or a manual verification settled an execution as a
+// success: on-success chaining) may be nil.
+func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock, succeeded func(ctx context.Context, e *Execution, c *Cue)) *Outcomes {
+	return &Outcomes{store: store, alerts: alerts, clock: clock, onSucceeded: succeeded}
 }
 
 // OutcomeInput is a reported outcome with its evidence.

@@ -50,8 +50,9 @@ type Scheduler struct {
 	maxCatch int
 }
 
-// NewScheduler wires a scheduler.
-func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Logger) *Scheduler {
+// NewScheduler wires a scheduler. onFired (may be nil) is told the earliest
+// due time of the executions a tick created: the dispatcher wakes on time.
+func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Logger, onFired func(earliestDue time.Time)) *Scheduler {
 	def := DefaultSchedulerConfig()
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = def.BatchSize
@@ -68,12 +69,8 @@ func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Lo
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = def.InstanceID
 	}
-	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), maxCatch: MaxCatchUpAll}
+	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), onFired: onFired, maxCatch: MaxCatchUpAll}
 }
-
-// OnFired registers a callback told the earliest due time of executions a
-// tick created (the dispatcher uses it to wake on time).
-func (s *Scheduler) OnFired(fn func(earliestDue time.Time)) { s.onFired = fn }
 
 // Wake makes a sleeping scheduler look at the database now.
 func (s *Scheduler) Wake() {

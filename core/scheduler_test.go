@@ -18,7 +18,7 @@ func (nopLog) Error(string, ...any) {}
 func TestScheduler_Plan(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
-	s := core.NewScheduler(core.SchedulerConfig{LookAhead: time.Second, MissedAfter: 5 * time.Minute}, nil, nil, nopLog{})
+	s := core.NewScheduler(core.SchedulerConfig{LookAhead: time.Second, MissedAfter: 5 * time.Minute}, nil, nil, nopLog{}, nil)
 	cron := func(expr string) *core.Cue {
 		e := expr
 		return &core.Cue{Status: core.CueActive, Schedule: core.Schedule{Type: core.ScheduleRecurring, Cron: &e, Timezone: "UTC"}, CatchUp: core.CatchUpLatest}

@@ -26,7 +26,7 @@ type Sweeper struct {
 // NewSweeper wires the sweeper.
 func NewSweeper(work sweeperStore, workers WorkersConfig, dispatcher *Dispatcher, alerts *Alerts, clock Clock, log Logger) *Sweeper {
 	if workers.UnclaimedTimeout <= 0 {
-		workers.UnclaimedTimeout = 900 * time.Second
+		workers.UnclaimedTimeout = DefaultWorkerUnclaimedTimeout
 	}
 	return &Sweeper{work: work, workers: workers, dispatcher: dispatcher, alerts: alerts, clock: clock, log: log}
 }

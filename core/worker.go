@@ -27,10 +27,10 @@ type Workers struct {
 // NewWorkers wires the workers service.
 func NewWorkers(cfg WorkersConfig, store workersStore, clock Clock) *Workers {
 	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = 900 * time.Second
+		cfg.ClaimLease = DefaultWorkerClaimTimeout
 	}
 	if cfg.UnclaimedTimeout <= 0 {
-		cfg.UnclaimedTimeout = 900 * time.Second
+		cfg.UnclaimedTimeout = DefaultWorkerUnclaimedTimeout
 	}
 	return &Workers{cfg: cfg, store: store, clock: clock}
 }
@@ -146,13 +146,35 @@ func (w *Workers) HeartbeatExecution(ctx context.Context, u *User, id ExecutionI
 	return until, err
 }
 
+// Worker timing: the fixed thresholds of the protocol and the defaults of
+// its settings (api.md §2 heartbeat_status, §5.1, §7.4).
+const (
+	// WorkerActiveWindow: a worker whose last heartbeat is younger is
+	// "active" in the worker list and counts in /health (fixed, not config).
+	WorkerActiveWindow = 180 * time.Second
+	// WorkerDeadAfter: from this heartbeat age on a worker is "dead"
+	// (fixed, not config); between the two it is "stale".
+	WorkerDeadAfter = 900 * time.Second
+	// DefaultWorkerHeartbeatTimeout is WORKER_HEARTBEAT_TIMEOUT_SECONDS'
+	// default: the create-time "No active workers" warning and the
+	// stale-claim sweep.
+	DefaultWorkerHeartbeatTimeout = 180 * time.Second
+	// DefaultWorkerClaimTimeout is WORKER_CLAIM_TIMEOUT_SECONDS' default:
+	// the lease of a worker claim.
+	DefaultWorkerClaimTimeout = 900 * time.Second
+	// DefaultWorkerUnclaimedTimeout is WORKER_UNCLAIMED_TIMEOUT_SECONDS'
+	// default: a worker execution nobody claims within it is missed.
+	DefaultWorkerUnclaimedTimeout = 900 * time.Second
+)
+
 // HeartbeatStatus classifies a worker's last heartbeat (fixed thresholds of
-// the protocol: active < 180 s ≤ stale < 900 s ≤ dead).
+// the protocol: active < WorkerActiveWindow ≤ stale < WorkerDeadAfter ≤
+// dead).
 func HeartbeatStatus(age time.Duration) string {
 	switch {
-	case age < 180*time.Second:
+	case age < WorkerActiveWindow:
 		return "active"
-	case age < 900*time.Second:
+	case age < WorkerDeadAfter:
 		return "stale"
 	}
 	return "dead"

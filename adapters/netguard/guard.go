@@ -49,7 +49,7 @@ const (
 // when no address of the host may be connected to, including when the name
 // is blocked or does not resolve. Its text is what a failed delivery
 // attempt records (security.md §3.5).
-var ErrBlocked = errors.New("Callback URL resolved to blocked IP") //nolint:staticcheck // ST1005: the text is fixed by security.md §3.5
+var ErrBlocked = core.ErrDestinationBlocked
 
 // Config is the policy's configuration.
 type Config struct {
@@ -202,6 +202,24 @@ func (g *Guard) AddrAllowed(a netip.Addr) bool {
 		}
 	}
 	return !addrBlocked(u)
+}
+
+// CheckTarget implements core.Dialer: the delivery-time check of a URL
+// about to be sent, parsed as Go's HTTP client will send it. It refuses an
+// unparseable URL (MsgInvalidURL), a scheme CheckScheme refuses, and a URL
+// without a host name (MsgNoHostname), each as a *core.URLRejection.
+func (g *Guard) CheckTarget(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", reject(MsgInvalidURL), err)
+	}
+	if err := g.CheckScheme(u); err != nil {
+		return nil, err
+	}
+	if u.Hostname() == "" {
+		return nil, reject(MsgNoHostname)
+	}
+	return u, nil
 }
 
 // CheckScheme is the delivery-time scheme re-check (security.md §3.5 D6):

@@ -12,7 +12,10 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
-var _ core.URLGuard = (*Guard)(nil)
+var (
+	_ core.URLGuard = (*Guard)(nil)
+	_ core.Dialer   = (*Guard)(nil)
+)
 
 // publicAddr stands for any public address in the fake resolver. Tests
 // never connect to it.
@@ -299,6 +302,40 @@ func TestCheckScheme(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
+			var rej *core.URLRejection
+			require.ErrorAs(t, err, &rej)
+			require.Equal(t, tt.msg, rej.Message)
+		})
+	}
+}
+
+// TestCheckTarget: the send-time check of core.Dialer parses the URL as the
+// HTTP client sends it and refuses with the fixed client-facing texts.
+func TestCheckTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  env
+		url  string
+		msg  string
+	}{
+		{name: "https in production", env: prod, url: "https://example.com/hook?x=1"},
+		{name: "http in development", env: dev, url: "http://example.com/"},
+		{name: "http in production", env: prod, url: "http://example.com/", msg: MsgHTTPSOnly},
+		{name: "other scheme", env: dev, url: "ftp://example.com/", msg: MsgHTTPOrHTTPS},
+		{name: "no host", env: dev, url: "https:///path", msg: MsgNoHostname},
+		{name: "unparseable", env: dev, url: "https://exa mple.com/%zz", msg: MsgInvalidURL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u, err := New(tt.env.config()).CheckTarget(tt.url)
+			if tt.msg == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.url, u.String())
+				return
+			}
+			require.Nil(t, u)
 			var rej *core.URLRejection
 			require.ErrorAs(t, err, &rej)
 			require.Equal(t, tt.msg, rej.Message)

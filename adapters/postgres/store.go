@@ -90,6 +90,14 @@ func (s *Store) tenantTx(ctx context.Context, op string, opts pgx.TxOptions, ten
 	})
 }
 
+// rowTx is tenantTx for an operation on one of the tenant's rows by id: an
+// id that is not a UUID names none either (sqlkit.Do2).
+func (s *Store) rowTx(ctx context.Context, op string, opts pgx.TxOptions, tenant core.TenantID, id string, fn func(tx pgx.Tx, tenant, id string) error) error {
+	return sqlkit.Do2(dbErr, op, string(tenant), id, func(tenant, id string) error {
+		return s.inTx(ctx, op, opts, func(tx pgx.Tx) error { return fn(tx, tenant, id) })
+	})
+}
+
 // tenantReadTx is inTx with readTx for a read of a tenant's rows: a tenant
 // id that is not a UUID owns none, so fn does not run and the result stays
 // empty (sqlkit.Scan).

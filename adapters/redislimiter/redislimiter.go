@@ -69,6 +69,14 @@ func New(client redis.UniversalClient, prefix string) *Limiter {
 	return &Limiter{client: client, prefix: prefix}
 }
 
+// Ping implements core.Pinger for /health: nil when Redis answers PING.
+func (l *Limiter) Ping(ctx context.Context) error {
+	if err := l.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redislimiter: ping: %w", err)
+	}
+	return nil
+}
+
 // Allow records one request in bucket key if fewer than limit requests were
 // accepted in (now−window, now], and reports the decision (see
 // core.RateLimiter). One round trip (EVALSHA). A limit of zero or less

@@ -97,6 +97,14 @@ func newTestLimiter(tb testing.TB) (*redislimiter.Limiter, *redis.Client, string
 	return redislimiter.New(client, prefix), client, prefix
 }
 
+var _ core.Pinger = (*redislimiter.Limiter)(nil)
+
+func TestLimiterPing(t *testing.T) {
+	t.Parallel()
+	l, _, _ := newTestLimiter(t)
+	require.NoError(t, l.Ping(t.Context()))
+}
+
 func TestLimiter(t *testing.T) {
 	t.Parallel()
 	coretest.RunLimiterContract(t, func(t *testing.T) core.RateLimiter {
@@ -124,6 +132,7 @@ func TestLimiter_Redis(t *testing.T) {
 		t.Cleanup(func() { _ = client.Close() })
 		l := redislimiter.New(client, "x:")
 
+		require.ErrorContains(t, l.Ping(t.Context()), "redislimiter: ping")
 		_, err := l.Allow(t.Context(), "k", 1, window, epoch)
 		require.ErrorContains(t, err, "redislimiter: allow")
 		_, err = l.Count(t.Context(), "k", window, epoch)

@@ -27,7 +27,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Cue
-	err = s.tenantTx(ctx, op, c.TenantID, func(tx *sql.Tx, tenant string) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, c.TenantID, func(tx *sql.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
@@ -62,7 +62,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			OnFailureEmail:         boolArg(c.OnFailure.Email),
 			OnFailureWebhook:       c.OnFailure.Webhook,
 			OnFailurePause:         boolArg(c.OnFailure.Pause),
-			VerificationMode:       sqlkit.Verification(c.Verification),
+			VerificationMode:       sqlkit.Text(c.Verification),
 			CatchUp:                string(c.CatchUp),
 			OutcomeDeadlineSeconds: int64Ptr(c.OutcomeDeadlineSeconds),
 			NextRun:                timePtrArg(c.NextRun),
@@ -83,11 +83,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
@@ -114,30 +110,17 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 // Limit of 0 or less means no limit.
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
-	cues := []*core.Cue{}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
-	var total int64
-	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
-		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
-			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Cue]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Cue, error) {
+			return s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
+				UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, cueFromRow, func() (int64, error) {
+			return s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		for _, row := range rows {
-			c, err := cueFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			cues = append(cues, c)
-		}
-		total, err = s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
-		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return cues, int(total), nil
+	}))
 }
 
 // CueUpdate reads the tenant's cue under the write lock, runs p.Fn on it and
@@ -147,75 +130,57 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
 	var out *core.Cue
-	err := s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
-		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		c, err := cueFromRow(row)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		if err := p.Fn(c); err != nil {
-			return err
-		}
-		cols, err := sqlkit.CueJSONOf(c)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		opts, err := sqlkit.CueOptions(c)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
-			Options:                string(opts),
-			ID:                     row.ID,
-			UserID:                 row.UserID,
-			Name:                   c.Name,
-			Description:            c.Description,
-			Status:                 string(c.Status),
-			ScheduleType:           string(c.Schedule.Type),
-			ScheduleCron:           c.Schedule.Cron,
-			ScheduleAt:             timePtrArg(c.Schedule.At),
-			ScheduleTimezone:       c.Schedule.Timezone,
-			CallbackURL:            c.Callback.URL,
-			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        string(cols.Headers),
-			Payload:                string(cols.Payload),
-			RetryMaxAttempts:       int64(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    string(cols.Backoff),
-			OnFailureEmail:         boolArg(c.OnFailure.Email),
-			OnFailureWebhook:       c.OnFailure.Webhook,
-			OnFailurePause:         boolArg(c.OnFailure.Pause),
-			VerificationMode:       sqlkit.Verification(c.Verification),
-			CatchUp:                string(c.CatchUp),
-			OutcomeDeadlineSeconds: int64Ptr(c.OutcomeDeadlineSeconds),
-			NextRun:                timePtrArg(c.NextRun),
-			LastRun:                timePtrArg(c.LastRun),
-			LastError:              c.LastError,
-			UpdatedAt:              timeArg(c.UpdatedAt),
-		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		if p.CancelUpcomingAfter != nil {
-			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, timeArg(*p.CancelUpcomingAfter))
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.Cue, error) {
+			return s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
+		}, cueFromRow, p.Fn, func(row *dbsqlc.Cue, c *core.Cue) (*dbsqlc.Cue, error) {
+			cols, err := sqlkit.CueJSONOf(c)
 			if err != nil {
-				return dbErr.Interpret(op, err)
+				return nil, err
 			}
-			if n > 0 {
-				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
-					return dbErr.Interpret(op, err)
-				}
+			opts, err := sqlkit.CueOptions(c)
+			if err != nil {
+				return nil, err
 			}
-		}
-		out, err = cueFromRow(row)
-		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+			row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
+				ID:                     row.ID,
+				UserID:                 row.UserID,
+				Name:                   c.Name,
+				Description:            c.Description,
+				Status:                 string(c.Status),
+				ScheduleType:           string(c.Schedule.Type),
+				ScheduleCron:           c.Schedule.Cron,
+				ScheduleAt:             timePtrArg(c.Schedule.At),
+				ScheduleTimezone:       c.Schedule.Timezone,
+				CallbackURL:            c.Callback.URL,
+				CallbackMethod:         c.Callback.Method,
+				CallbackHeaders:        string(cols.Headers),
+				Payload:                string(cols.Payload),
+				RetryMaxAttempts:       int64(c.Retry.MaxAttempts),
+				RetryBackoffMinutes:    string(cols.Backoff),
+				OnFailureEmail:         boolArg(c.OnFailure.Email),
+				OnFailureWebhook:       c.OnFailure.Webhook,
+				OnFailurePause:         boolArg(c.OnFailure.Pause),
+				VerificationMode:       sqlkit.Text(c.Verification),
+				CatchUp:                string(c.CatchUp),
+				OutcomeDeadlineSeconds: int64Ptr(c.OutcomeDeadlineSeconds),
+				NextRun:                timePtrArg(c.NextRun),
+				LastRun:                timePtrArg(c.LastRun),
+				LastError:              c.LastError,
+				Options:                string(opts),
+				UpdatedAt:              timeArg(c.UpdatedAt),
+			})
+			if err != nil || p.CancelUpcomingAfter == nil {
+				return row, err
+			}
+			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, timeArg(*p.CancelUpcomingAfter))
+			if err != nil || n == 0 {
+				return row, err
+			}
+			return s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID})
+		})
+		return err
+	}))
 }
 
 // CueDelete deletes the tenant's cue and, by cascade, its executions.
@@ -244,6 +209,12 @@ func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusPa
 	})
 }
 
+// cueSecretFromRow is a cue with its owner's sealed webhook secret.
+func cueSecretFromRow(r *dbsqlc.CueListForDeliveryRow) (sqlkit.CueSecret, error) {
+	c, err := cueFromRow(&r.Cue)
+	return sqlkit.CueSecret{Cue: c, SecretSealed: r.WebhookSecretSealed}, err
+}
+
 func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 	var d decoder
 	c := &core.Cue{
@@ -267,7 +238,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		Payload:                json.RawMessage(r.Payload),
 		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.Backoff([]byte(r.RetryBackoffMinutes))},
 		OnFailure:              core.OnFailure{Email: r.OnFailureEmail != 0, Webhook: r.OnFailureWebhook, Pause: r.OnFailurePause != 0},
-		Verification:           sqlkit.VerificationOf(r.VerificationMode),
+		Verification:           sqlkit.Named[core.VerificationMode](r.VerificationMode),
 		CatchUp:                core.CatchUpPolicy(r.CatchUp),
 		OutcomeDeadlineSeconds: intPtr(r.OutcomeDeadlineSeconds),
 		NextRun:                d.timePtr(r.NextRun),
@@ -300,7 +271,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		return res, nil
 	}
 	now := timeArg(p.Now)
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&res, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: timeArg(p.Horizon), MaxRows: int64(p.Limit)})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -343,11 +314,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		}
 		res.Cues = len(rows)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	}))
 }
 
 // CueNextDueAt returns the earliest next_run of all active cues (UTC).

@@ -112,6 +112,14 @@ func (s *Store) tenantTx(ctx context.Context, op string, tenant core.TenantID, f
 	})
 }
 
+// rowTx is tenantTx for an operation on one of the tenant's rows by id: an
+// id that is not a UUID names none either (sqlkit.Do2).
+func (s *Store) rowTx(ctx context.Context, op string, tenant core.TenantID, id string, fn func(tx *sql.Tx, tenant, id string) error) error {
+	return sqlkit.Do2(dbErr, op, string(tenant), id, func(tenant, id string) error {
+		return s.inTx(ctx, op, func(tx *sql.Tx) error { return fn(tx, tenant, id) })
+	})
+}
+
 // tenantReadTx is inReadTx for a read of a tenant's rows: a tenant id that
 // is not a UUID owns none, so fn does not run and the result stays empty
 // (sqlkit.Scan).

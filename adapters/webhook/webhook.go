@@ -1,16 +1,17 @@
 // Package webhook implements core.Deliverer: it sends the outbound HTTP
 // requests of cueapi (execution callbacks, failure webhooks, alert webhooks)
-// through the SSRF guard of adapters/netguard.
+// through the SSRF policy it is given as a core.Dialer (adapters/netguard in
+// the service).
 //
 // What it promises (security.md §3.5–3.6, engine.md §5.2–5.5):
 //
-//   - Every connection is opened by netguard.Guard.DialContext: the host is
+//   - Every connection is opened by the core.Dialer's DialContext: the host is
 //     resolved once, every address is vetted and only a vetted address is
 //     dialed (no DNS-rebinding gap between check and use). Proxies from the
 //     environment are ignored; TLS certificates are always verified and the
 //     URL's host name is kept for SNI, verification and the Host header.
-//   - The scheme is re-checked before each request (https only in
-//     production).
+//   - The URL is re-checked before each request by the core.Dialer's
+//     CheckTarget (scheme: https only in production; a host name).
 //   - Redirects are never followed: a 3xx is returned like any other status.
 //   - OutboundRequest.Timeout is one total deadline for the whole exchange —
 //     dial, TLS, writing the request, waiting for and reading the response —
@@ -24,7 +25,7 @@
 //
 // What it does not do: it does not sign, build or retry requests, interpret
 // status codes (a non-2xx is not an error here) or decide what is stored;
-// that is core's job. It does not vet URLs at save time (netguard.Guard.Check
+// that is core's job. It does not vet URLs at save time (core.URLGuard
 // does). It does not decompress response bodies and never sends
 // Accept-Encoding on its own.
 package webhook
@@ -39,18 +40,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/netguard"
 	"github.com/cueapi/cueapi/core"
 )
 
 // DefaultUserAgent is sent when a request carries no User-Agent header
 // (engine.md §5.2).
-const DefaultUserAgent = "CueAPI/1.0"
+const DefaultUserAgent = core.DefaultUserAgent
 
 // DefaultMaxIdleConnsPerHost is the idle keep-alive connections kept per
 // host when Config.MaxIdleConnsPerHost is zero: high enough that a busy
@@ -73,7 +72,7 @@ const drainBytes = 4 << 10
 // users see; the underlying error is kept in DeliveryError.Err for logs.
 const (
 	MsgTimeout = "Webhook endpoint timed out"
-	MsgBlocked = "Callback URL resolved to blocked IP"
+	MsgBlocked = core.MsgDestinationBlocked
 	MsgConnect = "Could not connect to webhook endpoint"
 	MsgOther   = "Webhook delivery failed"
 )
@@ -88,21 +87,22 @@ type Config struct {
 	MaxIdleConnsPerHost int
 }
 
-// Deliverer is the core.Deliverer over net/http and the SSRF guard. Build it
-// with New; safe for concurrent use.
+// Deliverer is the core.Deliverer over net/http and the SSRF policy. Build
+// it with New; safe for concurrent use.
 type Deliverer struct {
-	guard     *netguard.Guard
+	dialer    core.Dialer
 	client    *http.Client
 	transport *http.Transport
 	userAgent string
 }
 
-// New returns a Deliverer that connects only through guard. It builds one
-// http.Client, shared by every Send, so keep-alive connections are reused
-// across deliveries. guard must not be nil.
-func New(guard *netguard.Guard, cfg Config) *Deliverer {
-	if guard == nil {
-		panic("webhook: nil guard")
+// New returns a Deliverer that checks every URL with dialer and connects
+// only through it. It builds one http.Client, shared by every Send, so
+// keep-alive connections are reused across deliveries. dialer must not be
+// nil.
+func New(dialer core.Dialer, cfg Config) *Deliverer {
+	if dialer == nil {
+		panic("webhook: nil dialer")
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
@@ -112,7 +112,7 @@ func New(guard *netguard.Guard, cfg Config) *Deliverer {
 	}
 	transport := &http.Transport{
 		Proxy:       nil, // D3: never a proxy from the environment
-		DialContext: guard.DialContext,
+		DialContext: dialer.DialContext,
 		// D4: verification on; there is deliberately no option to skip it.
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:   true,
@@ -124,7 +124,7 @@ func New(guard *netguard.Guard, cfg Config) *Deliverer {
 		// request's context carries the one total deadline.
 	}
 	return &Deliverer{
-		guard:     guard,
+		dialer:    dialer,
 		transport: transport,
 		client: &http.Client{
 			Transport:     transport,
@@ -161,21 +161,14 @@ func (d *Deliverer) CloseIdleConnections() { d.transport.CloseIdleConnections() 
 // connection or the TLS handshake fails; DeliveryOther otherwise, including
 // when ctx is canceled (errors.Is(err, context.Canceled) then holds).
 func (d *Deliverer) Send(ctx context.Context, req *core.OutboundRequest) (*core.OutboundResponse, error) {
-	u, err := url.Parse(req.URL)
+	u, err := d.dialer.CheckTarget(req.URL)
 	if err != nil {
-		return nil, &core.DeliveryError{Kind: core.DeliveryBlocked, Message: netguard.MsgInvalidURL, Err: err}
-	}
-	if err := d.guard.CheckScheme(u); err != nil {
 		msg := MsgBlocked
 		var rej *core.URLRejection
 		if errors.As(err, &rej) {
-			msg = rej.Message // a fixed netguard text, e.g. "URL must use https:// in production"
+			msg = rej.Message // a fixed policy text, e.g. "URL must use https:// in production"
 		}
 		return nil, &core.DeliveryError{Kind: core.DeliveryBlocked, Message: msg, Err: err}
-	}
-	if u.Hostname() == "" {
-		return nil, &core.DeliveryError{Kind: core.DeliveryBlocked, Message: netguard.MsgNoHostname,
-			Err: errors.New("webhook: URL has no host")}
 	}
 
 	timeout := req.Timeout
@@ -299,7 +292,7 @@ func (d *Deliverer) classify(parent context.Context, err error) *core.DeliveryEr
 	}
 	kind, msg := core.DeliveryOther, MsgOther
 	switch {
-	case errors.Is(err, netguard.ErrBlocked):
+	case errors.Is(err, core.ErrDestinationBlocked):
 		kind, msg = core.DeliveryBlocked, MsgBlocked
 	case isTimeout(err):
 		kind, msg = core.DeliveryTimeout, MsgTimeout

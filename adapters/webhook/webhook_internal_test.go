@@ -15,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cueapi/cueapi/adapters/netguard"
 	"github.com/cueapi/cueapi/core"
 )
 
@@ -74,8 +73,8 @@ func TestClassify(t *testing.T) {
 		wantKind core.DeliveryErrorKind
 		wantMsg  string
 	}{
-		{name: "BlockedByGuard", err: urlErr(fmt.Errorf("%w: cannot resolve host", netguard.ErrBlocked)), wantKind: core.DeliveryBlocked, wantMsg: MsgBlocked},
-		{name: "BlockedByControlHook", err: urlErr(dialErr(netguard.ErrBlocked)), wantKind: core.DeliveryBlocked, wantMsg: MsgBlocked},
+		{name: "BlockedByGuard", err: urlErr(fmt.Errorf("%w: cannot resolve host", core.ErrDestinationBlocked)), wantKind: core.DeliveryBlocked, wantMsg: MsgBlocked},
+		{name: "BlockedByControlHook", err: urlErr(dialErr(core.ErrDestinationBlocked)), wantKind: core.DeliveryBlocked, wantMsg: MsgBlocked},
 		{name: "DeadlineExceeded", err: urlErr(context.DeadlineExceeded), wantKind: core.DeliveryTimeout, wantMsg: MsgTimeout},
 		{name: "DialTimeout", err: urlErr(dialErr(os.ErrDeadlineExceeded)), wantKind: core.DeliveryTimeout, wantMsg: MsgTimeout},
 		{name: "ParentDeadlineIsTimeout", parent: expired, err: urlErr(context.DeadlineExceeded), wantKind: core.DeliveryTimeout, wantMsg: MsgTimeout},

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,30 +29,25 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
-// app is the wired service: adapters, core services and the HTTP handler.
+// app is the wired service: the adapters, the core application and the
+// HTTP handler. newApp builds all of it; nothing is set afterwards.
 type app struct {
-	cfg        *config
-	log        *slog.Logger
-	clock      core.Clock
-	store      core.Store
-	redis      *redis.Client
-	guard      *netguard.Guard
-	box        core.SecretBox
-	accounts   *core.Accounts
-	cues       *core.Cues
-	executions *core.Executions
-	scheduler  *core.Scheduler
-	dispatcher *core.Dispatcher
-	workers    *core.Workers
-	outcomes   *core.Outcomes
-	alerts     *core.Alerts
-	usage      *core.UsageService
-	echo       *core.Echo
-	sweeper    *core.Sweeper
-	handler    http.Handler
+	*core.Application
+	cfg     *config
+	log     *slog.Logger
+	clock   core.Clock
+	store   core.Store
+	redis   *redis.Client
+	handler http.Handler
+	// feed announces committed changes (dashboard live feed); closeFeed
+	// releases it.
+	feed      core.ChangeFeed
+	closeFeed func()
+	// stopStreams ends the dashboard's live-feed streams (nil: none).
+	stopStreams func()
 }
 
-// overrides lets tests replace the clock and the resolver.
+// overrides lets tests replace the clock, the resolver and the mailer.
 type overrides struct {
 	clock    core.Clock
 	resolver core.Resolver
@@ -70,23 +64,35 @@ func openStore(ctx context.Context, cfg *config, log *slog.Logger) (core.Store, 
 	return sqlite.New(ctx, sqlite.Config{Path: path})
 }
 
-func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*app, error) {
-	a := &app{cfg: cfg, log: log, clock: ov.clock}
-	if a.clock == nil {
-		a.clock = core.SystemClock{}
+// newApp builds the whole service from cfg: the adapters (store, limiter,
+// auth cache, SSRF guard, deliverer, secret box), the core application over
+// them (core.NewApplication connects the services) and the HTTP handler.
+func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	clock := ov.clock
+	if clock == nil {
+		clock = core.SystemClock{}
 	}
+	a.clock = clock
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.store = store
-
-	box, err := secretBox(cfg, a.clock, log)
+	// Committed changes are announced on the change feed (dashboard live feed).
+	if a.feed, a.closeFeed, err = openChangeFeed(ctx, cfg, log); err != nil {
+		return nil, fmt.Errorf("open change feed: %w", err)
+	}
+	a.store = core.NewPublishingStore(store, a.feed, log)
+	box, err := secretBox(cfg, clock, log)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	a.box = box
 
 	resolver := ov.resolver
 	if resolver == nil {
@@ -95,19 +101,19 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	if len(cfg.WebhookAllowedCIDRs) > 0 {
 		log.Warn("WEBHOOK_ALLOWED_CIDRS lets callbacks reach otherwise blocked ranges", "cidrs", fmt.Sprint(cfg.WebhookAllowedCIDRs))
 	}
-	a.guard = netguard.New(netguard.Config{
+	guard := netguard.New(netguard.Config{
 		Production: cfg.production(), AllowHTTP: cfg.development(),
 		AllowedCIDRs: cfg.WebhookAllowedCIDRs, Resolver: resolver,
 	})
 
-	var (
-		limiter core.RateLimiter = memlimiter.New()
-		cache   core.AuthCache   = authcache.NewMemory(a.clock)
-	)
+	ports := core.Ports{
+		Store: a.store, Limiter: memlimiter.New(), AuthCache: authcache.NewMemory(clock),
+		Deliverer: webhook.New(guard, webhook.Config{MaxIdleConnsPerHost: cfg.WebhookConcurrency}),
+		Box:       box, Guard: guard, Clock: clock, Log: log, Mailer: ov.mailer,
+	}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
-			store.Close()
 			// The parser's error quotes the URL, password included.
 			return nil, errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
 		}
@@ -117,113 +123,52 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		opts.DialerRetries = 1
 		opts.MaxRetries = 1
 		a.redis = redis.NewClient(opts)
-		limiter = failoverlimiter.New(redislimiter.New(a.redis, cfg.RedisPrefix), memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
-		cache = authcache.NewRedis(a.redis, cfg.RedisPrefix, a.clock)
+		shared := redislimiter.New(a.redis, cfg.RedisPrefix)
+		ports.Limiter = failoverlimiter.New(shared, memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
+		ports.AuthCache = authcache.NewRedis(a.redis, cfg.RedisPrefix, clock)
+		ports.Redis = shared
 		log.Info("redis: shared rate limits and auth cache")
 	}
 
-	accCfg := core.DefaultAccountsConfig()
-	accCfg.AllowRegister = cfg.AllowRegister || cfg.development()
-	accCfg.DefaultPlan = cfg.DefaultPlan
-	accCfg.DefaultActiveCueLimit = cfg.DefaultActiveCueLimit
-	accCfg.DefaultMonthlyExecutionLimit = cfg.DefaultMonthlyExecutionLimit
-	accCfg.DefaultRateLimitPerMinute = cfg.DefaultRateLimitPerMinute
-	a.accounts = core.NewAccounts(accCfg, store, cache, box, a.guard, core.NewSessions(cfg.SessionSecret), a.clock, log)
-	a.cues = core.NewCues(core.CuesConfig{WorkerHeartbeatTimeout: cfg.WorkerHeartbeatTimeout}, store, a.guard, a.clock)
-
-	a.executions = core.NewExecutions(store, a.clock)
-	deliverer := webhook.New(a.guard, webhook.Config{MaxIdleConnsPerHost: cfg.WebhookConcurrency})
-	a.scheduler = core.NewScheduler(core.SchedulerConfig{
-		InstanceID: cfg.InstanceID, BatchSize: cfg.SchedulerBatchSize, LookAhead: cfg.SchedulerLookAhead,
-		MissedAfter: cfg.MissedRunThreshold,
-	}, store, a.clock, log)
-	a.dispatcher = core.NewDispatcher(core.DispatcherConfig{
-		Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
-	}, store, deliverer, box, a.clock, log)
-	deps := api.Deps{
-		Log: log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Executions: a.executions, Limiter: limiter,
-		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS,
-		CORSOrigins: cfg.CORSOrigins,
+	appCfg := core.ApplicationConfig{
+		Accounts:      core.DefaultAccountsConfig(),
+		SessionSecret: cfg.SessionSecret,
+		Cues:          core.CuesConfig{WorkerHeartbeatTimeout: cfg.WorkerHeartbeatTimeout},
+		Scheduler: core.SchedulerConfig{
+			InstanceID: cfg.InstanceID, BatchSize: cfg.SchedulerBatchSize, LookAhead: cfg.SchedulerLookAhead,
+			MissedAfter: cfg.MissedRunThreshold,
+		},
+		Dispatcher: core.DispatcherConfig{
+			Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
+		},
+		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
 	}
-	{
-		work := store
-		workersCfg := core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout}
-		a.alerts = core.NewAlerts(work, deliverer, box, a.clock, log)
-		a.outcomes = core.NewOutcomes(work, a.alerts, a.clock)
-		a.workers = core.NewWorkers(workersCfg, work, a.clock)
-		a.usage = core.NewUsage(store, work, limiter, a.clock)
-		a.echo = core.NewEcho(work, limiter, a.clock)
-		a.sweeper = core.NewSweeper(work, workersCfg, a.dispatcher, a.alerts, a.clock, log)
-		a.dispatcher.SetGate(func(ctx context.Context, d *core.Delivery) bool { return a.usage.Blocked(ctx, d.Execution.TenantID) })
-		a.dispatcher.OnFailed(func(ctx context.Context, d *core.Delivery) { a.alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) })
-		deps.Workers, deps.Outcomes, deps.Alerts, deps.Usage, deps.Echo = a.workers, a.outcomes, a.alerts, a.usage, a.echo
-		deps.DeviceLogin = core.NewDeviceLogin(core.DeviceLoginConfig{
-			BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: accCfg.AllowRegister,
-			LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
-		}, store, work, a.accounts, limiter, ov.mailer, a.clock, log)
+	appCfg.Accounts.AllowRegister = cfg.AllowRegister || cfg.development()
+	appCfg.Accounts.DefaultPlan = cfg.DefaultPlan
+	appCfg.Accounts.DefaultActiveCueLimit = cfg.DefaultActiveCueLimit
+	appCfg.Accounts.DefaultMonthlyExecutionLimit = cfg.DefaultMonthlyExecutionLimit
+	appCfg.Accounts.DefaultRateLimitPerMinute = cfg.DefaultRateLimitPerMinute
+	appCfg.DeviceLogin = core.DeviceLoginConfig{
+		BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: appCfg.Accounts.AllowRegister,
+		LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
 	}
-	a.scheduler.OnFired(a.dispatcher.WakeAt)
-	a.cues.OnScheduleChange(a.scheduler.Wake)
-	a.executions.OnCreated(a.dispatcher.Wake)
-	chain := func(ctx context.Context, e *core.Execution, c *core.Cue) {
-		if _, err := a.executions.Chain(ctx, e, c); err != nil {
-			log.Error("on_success_fire: chained fire failed", "execution_id", string(e.ID), "cue_id", string(c.ID), "err", err)
-		}
-	}
-	a.dispatcher.OnSucceeded(chain)
-	a.outcomes.OnSucceeded(chain)
-
-	health := &api.Health{Store: store, Clock: a.clock, Scheduler: schedulerStatus(store), Queue: queueStats(store, a.clock)}
-	if a.redis != nil {
-		rc := a.redis
-		health.RedisPing = func(ctx context.Context) error { return rc.Ping(ctx).Err() }
-	}
-	deps.Health = health
-	h, err := api.NewHandler(deps)
-	if err != nil {
-		a.close()
+	if a.Application, err = core.NewApplication(appCfg, ports); err != nil {
 		return nil, err
 	}
-	a.handler = h
+
+	h, err := api.NewHandler(api.Deps{
+		Log: log, Clock: clock, Limiter: ports.Limiter,
+		Accounts: a.Accounts, Cues: a.Cues, Executions: a.Executions, Workers: a.Workers, Outcomes: a.Outcomes,
+		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Health: &api.Health{Service: a.Health},
+		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS, CORSOrigins: cfg.CORSOrigins,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.handler, err = a.withDashboard(h, a.DeviceLogin); err != nil {
+		return nil, err
+	}
 	return a, nil
-}
-
-func schedulerStatus(store core.Store) api.SchedulerStatus {
-	return func(ctx context.Context) (time.Time, int, int, bool) {
-		hb, err := store.SchedulerHeartbeatLatest(ctx)
-		if err != nil {
-			return time.Time{}, 0, 0, false
-		}
-		return hb.LastRun, hb.CuesLastCycle, hb.CycleDurationMs, true
-	}
-}
-
-func queueStats(store core.Store, clock core.Clock) api.QueueStats {
-	return func(ctx context.Context) (int, int, int, int, error) {
-		q, err := store.ExecutionQueueStats(ctx, &core.ExecutionQueueStatsParams{Now: clock.Now()})
-		if err != nil {
-			return 0, 0, 0, 0, err
-		}
-		return q.PendingWebhooks, q.StaleDeliveries, q.PendingRetries, q.PendingWorkerClaims, nil
-	}
-}
-
-// runEngine runs the scheduler and the dispatcher until ctx ends.
-func (a *app) runEngine(ctx context.Context) (wait func()) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); a.scheduler.Run(ctx) }()
-	go func() { defer wg.Done(); a.dispatcher.Run(ctx) }()
-	if a.sweeper != nil {
-		wg.Add(2)
-		go func() { defer wg.Done(); a.sweeper.Run(ctx, time.Second) }()
-		go func() { defer wg.Done(); a.alerts.Run(ctx, time.Second) }()
-	}
-	return func() {
-		wg.Wait()
-		// Every producer of escalations has stopped: wait for the last ones.
-		a.dispatcher.Wait()
-	}
 }
 
 func (a *app) close() {
@@ -232,6 +177,9 @@ func (a *app) close() {
 	}
 	if a.store != nil {
 		_ = a.store.Close()
+	}
+	if a.closeFeed != nil {
+		a.closeFeed()
 	}
 }
 

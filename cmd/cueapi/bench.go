@@ -174,7 +174,7 @@ func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, time
 	}
 	defer a.close()
 
-	_, u, err := a.accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
+	_, u, err := a.Accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
 	if err != nil {
 		return res, err
 	}
@@ -187,7 +187,7 @@ func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, time
 	// Jump the engine's clock to 2 s before the due instant and start it.
 	clock.offset.Store(int64(due.Add(-2 * time.Second).Sub(time.Now())))
 	engineCtx, stop := context.WithCancel(ctx)
-	wait := a.runEngine(engineCtx)
+	wait := a.Run(engineCtx)
 	defer func() { stop(); wait() }()
 
 	deadline := time.NewTimer(timeout)

@@ -278,7 +278,7 @@ func TestCompatCues(t *testing.T) {
 				require.Equal(t, http.StatusConflict, code, "%v", m)
 				// Not missed 900 s after creation: the unclaimed timeout runs from send_at.
 				e.clock.Advance(10*time.Minute + 899*time.Second)
-				require.NoError(t, e.app.sweeper.SweepOnce(t.Context()))
+				require.NoError(t, e.app.Sweeper.SweepOnce(t.Context()))
 				require.Equal(t, "pending", string(e.execution(key, id).Status))
 				_, list = e.obj("GET", "/v1/executions/claimable", key, "", nil)
 				require.Len(t, list["executions"], 1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cueapi/cueapi/api"
+	"github.com/cueapi/cueapi/core"
 )
 
 // config is everything read from the environment. Only cmd reads the
@@ -21,6 +22,9 @@ type config struct {
 	// DashboardURL receives the browser after a magic-link login ("" = none).
 	DashboardURL     string
 	DevLogMagicLinks bool
+	// Dashboard serves the built-in dashboard under /dashboard (DASHBOARD;
+	// default on except when ENV=production).
+	Dashboard bool
 
 	DatabaseURL string // empty: embedded SQLite in DataDir
 	DataDir     string
@@ -57,6 +61,9 @@ type config struct {
 	LogLevel string
 	HSTS     bool
 }
+
+// seconds is d in whole seconds, for a *_SECONDS setting's default.
+func seconds(d time.Duration) int { return int(d / time.Second) }
 
 func (c *config) production() bool  { return c.Env == "production" }
 func (c *config) development() bool { return c.Env == "development" }
@@ -138,6 +145,8 @@ func loadConfig(lookup envFunc) (*config, error) {
 		return out
 	}
 
+	// The defaults of the settings core has policies for live in core.
+	acc, disp, sched := core.DefaultAccountsConfig(), core.DefaultDispatcherConfig(), core.DefaultSchedulerConfig()
 	c := &config{
 		Host:                         get("HOST", "127.0.0.1"),
 		Port:                         getInt("PORT", 8000),
@@ -156,23 +165,24 @@ func loadConfig(lookup envFunc) (*config, error) {
 		WebhookAllowedCIDRs:          getCIDRs("WEBHOOK_ALLOWED_CIDRS"),
 		TrustedProxies:               getCIDRs("TRUSTED_PROXIES"),
 		CORSOrigins:                  getOrigins("CORS_ORIGINS"),
-		DefaultPlan:                  get("DEFAULT_PLAN", "free"),
-		DefaultActiveCueLimit:        getInt("DEFAULT_ACTIVE_CUE_LIMIT", 10),
-		DefaultMonthlyExecutionLimit: getInt("DEFAULT_MONTHLY_EXECUTION_LIMIT", 300),
-		DefaultRateLimitPerMinute:    getInt("DEFAULT_RATE_LIMIT_PER_MINUTE", 60),
-		WorkerHeartbeatTimeout:       getSeconds("WORKER_HEARTBEAT_TIMEOUT_SECONDS", 180),
-		WorkerClaimTimeout:           getSeconds("WORKER_CLAIM_TIMEOUT_SECONDS", 900),
-		WorkerUnclaimedTimeout:       getSeconds("WORKER_UNCLAIMED_TIMEOUT_SECONDS", 900),
-		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", 30),
-		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", 256),
+		DefaultPlan:                  get("DEFAULT_PLAN", acc.DefaultPlan),
+		DefaultActiveCueLimit:        getInt("DEFAULT_ACTIVE_CUE_LIMIT", acc.DefaultActiveCueLimit),
+		DefaultMonthlyExecutionLimit: getInt("DEFAULT_MONTHLY_EXECUTION_LIMIT", acc.DefaultMonthlyExecutionLimit),
+		DefaultRateLimitPerMinute:    getInt("DEFAULT_RATE_LIMIT_PER_MINUTE", acc.DefaultRateLimitPerMinute),
+		WorkerHeartbeatTimeout:       getSeconds("WORKER_HEARTBEAT_TIMEOUT_SECONDS", seconds(core.DefaultWorkerHeartbeatTimeout)),
+		WorkerClaimTimeout:           getSeconds("WORKER_CLAIM_TIMEOUT_SECONDS", seconds(core.DefaultWorkerClaimTimeout)),
+		WorkerUnclaimedTimeout:       getSeconds("WORKER_UNCLAIMED_TIMEOUT_SECONDS", seconds(core.DefaultWorkerUnclaimedTimeout)),
+		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", seconds(disp.WebhookTimeout)),
+		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", disp.Concurrency),
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
-		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", 1000)) * time.Millisecond,
-		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", 500),
-		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", 300),
+		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", int(sched.LookAhead/time.Millisecond))) * time.Millisecond,
+		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", sched.BatchSize),
+		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", seconds(sched.MissedAfter)),
 		InstanceID:                   get("INSTANCE_ID", defaultInstanceID()),
 		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
 		HSTS:                         getBool("HSTS", false),
 	}
+	c.Dashboard = getBool("DASHBOARD", !c.production())
 	switch c.Env {
 	case "development", "test", "production":
 	default:

@@ -79,11 +79,11 @@ func engineEnv(t *testing.T, be backend) *testEnv {
 func (e *testEnv) pump() (fired, delivered int) {
 	e.t.Helper()
 	ctx := context.Background()
-	res, err := e.app.scheduler.Tick(ctx)
+	res, err := e.app.Scheduler.Tick(ctx)
 	require.NoError(e.t, err)
-	n, err := e.app.dispatcher.RunOnce(ctx)
+	n, err := e.app.Dispatcher.RunOnce(ctx)
 	require.NoError(e.t, err)
-	e.app.dispatcher.Wait()
+	e.app.Dispatcher.Wait()
 	return res.Inserted, n
 }
 
@@ -281,7 +281,7 @@ func TestEngine(t *testing.T) {
 				key := e.register()
 				c := e.createCue(key, `{"name":"crash","schedule":{"type":"recurring","cron":"1 10 * * *"},"callback":{"url":"`+rcv.url("/")+`"}}`)
 				e.clock.Set(testNow.Add(time.Minute))
-				_, err := e.app.scheduler.Tick(context.Background())
+				_, err := e.app.Scheduler.Tick(context.Background())
 				require.NoError(t, err)
 				// A process claims the delivery and dies before recording.
 				claimed, err := e.app.store.ExecutionClaimDeliveries(context.Background(), &core.ExecutionClaimDeliveriesParams{Now: e.clock.Now(), Lease: time.Minute, Limit: 10})

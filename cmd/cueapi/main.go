@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bench":
 		return runBench(ctx, args[1:], stdout)
 	case "worker":
-		return runWorker(ctx, args[1:], stdout, stderr)
+		return runWorker(ctx, args[1:], stderr)
 	case "serve", "migrate":
 	default:
 		fmt.Fprint(stderr, usage)
@@ -110,13 +110,16 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if a.stopStreams != nil {
+		srv.RegisterOnShutdown(a.stopStreams) // long-lived dashboard streams
+	}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err
 	}
 	log.Info("cueapi listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
-	waitEngine := a.runEngine(engineCtx)
+	waitEngine := a.Run(engineCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error

@@ -1,926 +1,172 @@
-//go:build unix
-
 package main
 
-// `cueapi worker`: the pull-worker daemon (the Go counterpart of the
-// reference's Python cueapi-worker). See docs/worker.md for the operator's
-// view; the decisions that matter for correctness are:
-//
-//   - Work is claimed by id (POST /v1/executions/{id}/claim) only for
-//     executions whose cue name, or else payload "task", has a handler, and
-//     only while a concurrency slot is free, so a claimed execution never
-//     waits in this process.
-//   - While a job runs, the execution heartbeat renews the claim's lease every
-//     lease/3. The lease is the safety net: whatever this process fails to
-//     report (crash, kill -9, drain expiry) goes back to the claimable pool
-//     when the lease runs out.
-//   - Jobs run in their own process group; a timeout or a drain expiry sends
-//     SIGTERM to the whole group, then SIGKILL after KillGrace.
-//   - Outcomes are retried on transport errors, 429 and 5xx; 409 means one is
-//     already recorded (outcomes are write-once), which is final.
+// `cueapi worker`: the command line of the pull-worker daemon (package
+// workerd): defaults, the environment, the -config file and flags, the
+// logger and the stop signals.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"sort"
-	"strconv"
+	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
-	"unicode/utf8"
 
-	"github.com/cueapi/cueapi/api/apiclient"
+	"github.com/cueapi/cueapi/workerd"
 )
 
-const (
-	workerOutputTail     = 64 << 10 // bytes of stdout/stderr kept per job
-	workerResultMax      = 2000     // characters of result / error reported
-	workerSummaryMax     = 500
-	workerIDFieldMax     = 500 // external_id, result_ref
-	workerResultTypeMax  = 100
-	workerResultURLMax   = 2083
-	workerOutcomeFileMax = 1 << 20 // larger outcome files are ignored
-	workerEnvPayloadMax  = 100_000 // larger payloads are on stdin only
-	workerReportAttempts = 5
-	workerDefaultLease   = 900 * time.Second
-	workerHTTPTimeout    = 30 * time.Second
-)
-
-func init() {
-	runWorkerFunc = func(ctx context.Context, cfg workerConfig, log *slog.Logger, stopNow <-chan struct{}) error {
-		w := newWorker(cfg, log)
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			select {
-			case <-stopNow:
-				w.StopNow()
-			case <-done:
-			}
-		}()
-		return w.Run(ctx)
+// runWorker is `cueapi worker`. The first SIGINT/SIGTERM stops claiming and
+// drains running jobs (up to -drain-timeout); a second one stops at once.
+func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := loadWorkerConfig(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-}
-
-// worker is one running pull worker.
-type worker struct {
-	cfg     workerConfig
-	log     *slog.Logger
-	api     *apiclient.ClientWithResponses
-	initErr error
-	names   []string
-
-	slots   chan struct{} // a token per running job
-	wake    chan struct{} // poll now (a job finished)
-	stopNow chan struct{} // closed by StopNow
-	stopOne sync.Once
-	jobs    sync.WaitGroup
-
-	mu      sync.Mutex
-	running map[string]bool // execution ids being run here
-}
-
-// newWorker builds a worker; configuration errors surface from Run.
-func newWorker(cfg workerConfig, log *slog.Logger) *worker {
-	cfg = cfg.withDefaults()
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	w := &worker{
-		cfg:     cfg,
-		log:     log,
-		names:   cfg.handlerNames(),
-		slots:   make(chan struct{}, cfg.Concurrency),
-		wake:    make(chan struct{}, 1),
-		stopNow: make(chan struct{}),
-		running: map[string]bool{},
-	}
-	if err := cfg.validate(); err != nil {
-		w.initErr = err
-		return w
-	}
-	base, _ := workerBaseURL(cfg.APIURL)
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: workerHTTPTimeout}
-	}
-	key, ua := "Bearer "+cfg.APIKey, "cueapi-worker-go/"+version
-	w.api, w.initErr = apiclient.NewClientWithResponses(base,
-		apiclient.WithHTTPClient(hc),
-		apiclient.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
-			r.Header.Set("Authorization", key)
-			r.Header.Set("User-Agent", ua)
-			return nil
-		}))
-	return w
-}
-
-// StopNow makes a draining Run abandon its running jobs immediately.
-func (w *worker) StopNow() { w.stopOne.Do(func() { close(w.stopNow) }) }
-
-// Run works until ctx is done, then drains and returns nil. It returns an
-// error only for a configuration problem or when the server rejects the
-// API key at start.
-func (w *worker) Run(ctx context.Context) error {
-	if w.initErr != nil {
-		return w.initErr
-	}
-	w.log.Info("worker starting", "worker_id", w.cfg.WorkerID, "api_url", redactedURL(w.cfg.APIURL),
-		"handlers", w.names, "concurrency", w.cfg.Concurrency, "poll_interval", w.cfg.PollInterval.String())
-	if err := w.heartbeat(ctx); err != nil {
-		var se *workerStatusError
-		if errors.As(err, &se) && se.status == http.StatusUnauthorized {
-			return fmt.Errorf("worker: the server rejected the API key: %w", err)
-		}
-		if ctx.Err() == nil {
-			w.log.Warn("worker heartbeat failed; continuing", "err", err)
-		}
-	}
-
-	// Jobs and the worker heartbeat outlive ctx: they are drained first.
-	jobsCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
-	defer abandon()
-	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		w.heartbeatLoop(hbCtx)
-	}()
-
-	w.pollLoop(ctx, jobsCtx)
-	w.drain(abandon)
-	stopHB()
-	<-hbDone
-	w.log.Info("worker stopped", "worker_id", w.cfg.WorkerID)
-	return nil
-}
-
-// ---- worker heartbeat ----
-
-func (w *worker) heartbeat(ctx context.Context) error {
-	names := w.names
-	resp, err := w.api.WorkerHeartbeatWithResponse(ctx, apiclient.WorkerHeartbeatRequest{WorkerID: w.cfg.WorkerID, Handlers: &names})
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode() != http.StatusOK {
-		return newWorkerStatusError(resp.StatusCode(), resp.Body)
-	}
-	return nil
-}
+	log := newLogger(stderr, cfg.LogLevel)
 
-func (w *worker) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(w.cfg.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := w.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("worker heartbeat failed", "err", err)
-			}
-		}
-	}
-}
-
-// ---- polling and claiming ----
-
-func (w *worker) pollLoop(ctx, jobsCtx context.Context) {
-	for {
-		w.poll(ctx, jobsCtx)
-		t := time.NewTimer(w.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		case <-w.wake:
-			t.Stop()
-		}
-	}
-}
-
-// poke asks the poll loop to look again now.
-func (w *worker) poke() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-// poll claims and starts what it can from one look at the claimable list.
-func (w *worker) poll(ctx, jobsCtx context.Context) {
-	if len(w.slots) == cap(w.slots) || ctx.Err() != nil {
-		return
-	}
-	resp, err := w.api.ListClaimableExecutionsWithResponse(ctx, nil)
-	if err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("listing claimable executions failed", "err", err)
-		}
-		return
-	}
-	if resp.StatusCode() != http.StatusOK || resp.JSON200 == nil {
-		w.log.Warn("listing claimable executions failed", "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-		return
-	}
-	for _, ex := range resp.JSON200.Executions {
-		if ctx.Err() != nil {
-			return
-		}
-		name, h, ok := w.handlerFor(ex)
-		if !ok {
-			w.log.Debug("no handler; skipping", "execution_id", ex.ExecutionID, "cue_name", ex.CueName)
-			continue
-		}
-		if w.isRunning(ex.ExecutionID) {
-			continue
-		}
-		select {
-		case w.slots <- struct{}{}:
-		default:
-			return // all slots busy
-		}
-		// The claim itself runs under jobsCtx: if it succeeds while a stop
-		// arrives, the job is run and drained like the others.
-		lease, ok := w.claim(jobsCtx, ex)
-		if !ok {
-			<-w.slots
-			continue
-		}
-		w.start(jobsCtx, ex, name, h, lease)
-	}
-}
-
-// handlerFor picks the handler by cue name, else by payload task.
-func (w *worker) handlerFor(ex apiclient.ClaimableExecution) (string, workerHandler, bool) {
-	if h, ok := w.cfg.Handlers[ex.CueName]; ok {
-		return ex.CueName, h, true
-	}
-	if ex.Task != nil {
-		if h, ok := w.cfg.Handlers[*ex.Task]; ok {
-			return *ex.Task, h, true
-		}
-	}
-	return "", workerHandler{}, false
-}
-
-func (w *worker) claim(ctx context.Context, ex apiclient.ClaimableExecution) (time.Duration, bool) {
-	resp, err := w.api.ClaimExecutionWithResponse(ctx, ex.ExecutionID, apiclient.ClaimRequest{WorkerID: w.cfg.WorkerID})
-	if err != nil {
-		w.log.Warn("claim failed", "execution_id", ex.ExecutionID, "err", err)
-		return 0, false
-	}
-	switch {
-	case resp.StatusCode() == http.StatusOK && resp.JSON200 != nil:
-		lease := time.Duration(resp.JSON200.LeaseSeconds) * time.Second
-		if lease <= 0 {
-			lease = workerDefaultLease
-		}
-		return lease, true
-	case resp.StatusCode() == http.StatusConflict:
-		w.log.Debug("execution no longer claimable (taken by another worker?)", "execution_id", ex.ExecutionID)
-	default:
-		w.log.Warn("claim failed", "execution_id", ex.ExecutionID, "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-	}
-	return 0, false
-}
-
-func (w *worker) isRunning(id string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.running[id]
-}
-
-func (w *worker) setRunning(id string, on bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if on {
-		w.running[id] = true
-	} else {
-		delete(w.running, id)
-	}
-}
-
-func (w *worker) runningCount() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.running)
-}
-
-// start runs a claimed execution in the background; it owns one slot.
-func (w *worker) start(ctx context.Context, ex apiclient.ClaimableExecution, name string, h workerHandler, lease time.Duration) {
-	w.setRunning(ex.ExecutionID, true)
-	w.jobs.Add(1)
-	go func() {
-		defer func() {
-			w.setRunning(ex.ExecutionID, false)
-			<-w.slots
-			w.jobs.Done()
-			w.poke()
-		}()
-		w.runJob(ctx, ex, name, h, lease)
-	}()
-}
-
-// drain waits for running jobs up to DrainTimeout (or StopNow), then
-// abandons the rest: their processes are killed and nothing is reported, so
-// their leases expire and the server hands them out again.
-func (w *worker) drain(abandon context.CancelFunc) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopNow := make(chan struct{})
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
 	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		w.jobs.Wait()
-		close(done)
-	}()
-	if w.runningCount() == 0 {
-		<-done // nothing running: only the last bookkeeping of finished jobs
-		return
-	}
-	w.log.Info("waiting for running jobs", "running", w.runningCount(), "drain_timeout", w.cfg.DrainTimeout.String())
-	t := time.NewTimer(w.cfg.DrainTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return
-	case <-t.C:
-	case <-w.stopNow:
-	}
-	w.log.Warn("abandoning running jobs: killed and not reported; their leases expire and the server hands them out again",
-		"running", w.runningCount())
-	abandon()
-	<-done
-}
-
-// ---- running a job ----
-
-// workerRun is what happened to a job's process.
-type workerRun struct {
-	startErr  error
-	exitCode  int // -1 when killed by a signal
-	exitErr   error
-	timedOut  bool
-	abandoned bool
-	stdout    string // tails
-	stderr    string
-	outcome   *workerOutcomeFile
-	duration  time.Duration
-}
-
-func (w *worker) runJob(ctx context.Context, ex apiclient.ClaimableExecution, name string, h workerHandler, lease time.Duration) {
-	log := w.log.With("execution_id", ex.ExecutionID, "cue_id", ex.CueID, "cue_name", ex.CueName, "handler", name)
-	log.Info("job claimed", "attempt", ex.Attempt+1, "lease", lease.String())
-
-	hbCtx, stopHB := context.WithCancel(ctx)
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		w.leaseLoop(hbCtx, ex.ExecutionID, lease/3, log)
-	}()
-	run := w.execute(ctx, ex, h, log)
-	stopHB()
-	<-hbDone
-
-	if run.abandoned {
-		log.Warn("job abandoned at shutdown; not reported (the lease will expire and the execution be handed out again)",
-			"duration_ms", run.duration.Milliseconds())
-		return
-	}
-	rep := buildWorkerReport(run, h, log)
-	log.Info("job finished", "success", rep.Success, "exit_code", run.exitCode, "timed_out", run.timedOut,
-		"duration_ms", run.duration.Milliseconds())
-	w.report(ctx, ex.ExecutionID, rep, log)
-}
-
-// leaseLoop renews the claim's lease until ctx is done or the claim is lost.
-func (w *worker) leaseLoop(ctx context.Context, id string, every time.Duration, log *slog.Logger) {
-	if every < 100*time.Millisecond {
-		every = 100 * time.Millisecond
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	wid := w.cfg.WorkerID
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		resp, err := w.api.HeartbeatExecutionWithResponse(ctx, id, &apiclient.HeartbeatExecutionParams{XWorkerID: &wid})
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
+		for n := 0; ; n++ {
+			select {
+			case <-done:
 				return
-			}
-			log.Warn("execution heartbeat failed", "err", err)
-		case resp.StatusCode() == http.StatusOK:
-			log.Debug("lease renewed")
-		case resp.StatusCode() == http.StatusForbidden, resp.StatusCode() == http.StatusNotFound, resp.StatusCode() == http.StatusConflict:
-			// The lease expired and the execution moved on (back to the
-			// pool, to another worker, or it has an outcome). The job keeps
-			// running; its outcome is still reported and is recorded unless
-			// another one was first (outcomes are write-once).
-			log.Warn("claim lost; no more lease renewals", "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-			return
-		default:
-			log.Warn("execution heartbeat failed", "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-		}
-	}
-}
-
-// execute runs the handler's command for ex: payload on stdin, context in
-// the environment, in its own process group, bounded by the handler timeout.
-// ctx being cancelled means "abandon": kill and do not report.
-func (w *worker) execute(ctx context.Context, ex apiclient.ClaimableExecution, h workerHandler, log *slog.Logger) (run workerRun) {
-	run.exitCode = -1
-	begin := time.Now()
-	defer func() { run.duration = time.Since(begin) }()
-
-	payload := []byte(ex.Payload)
-	if len(bytes.TrimSpace(payload)) == 0 || string(bytes.TrimSpace(payload)) == "null" {
-		payload = []byte("{}")
-	}
-	outFile, err := os.CreateTemp("", "cueapi-outcome-*.json")
-	if err != nil {
-		run.startErr = fmt.Errorf("creating the outcome file: %w", err)
-		return run
-	}
-	outPath := outFile.Name()
-	outFile.Close()
-	defer os.Remove(outPath)
-
-	if len(payload) > workerEnvPayloadMax {
-		log.Warn("payload too large for CUEAPI_PAYLOAD; it is on stdin only", "bytes", len(payload))
-	}
-	stdout, stderr := &tailBuffer{max: workerOutputTail}, &tailBuffer{max: workerOutputTail}
-	cmd := exec.Command(h.Argv[0], h.Argv[1:]...)
-	cmd.Env = workerJobEnv(os.Environ(), ex, payload, outPath, h.Env)
-	cmd.Dir = h.Workdir
-	cmd.Stdin = bytes.NewReader(payload)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A background child that keeps stdout/stderr open must not hold us.
-	cmd.WaitDelay = w.cfg.KillGrace
-	if err := cmd.Start(); err != nil {
-		run.startErr = err
-		return run
-	}
-	pgid := cmd.Process.Pid
-	waitc := make(chan error, 1)
-	go func() { waitc <- cmd.Wait() }()
-
-	timer := time.NewTimer(h.Timeout)
-	defer timer.Stop()
-	var waitErr error
-	select {
-	case waitErr = <-waitc:
-		// Whatever the handler left running in its process group would
-		// outlive its lease and timeout: stop it. (The group id cannot be
-		// reused while members remain, so this never hits another group.)
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	case <-timer.C:
-		run.timedOut = true
-		log.Warn("job timed out; stopping its process group", "timeout", h.Timeout.String())
-		waitErr = w.terminate(pgid, waitc)
-	case <-ctx.Done():
-		select {
-		case waitErr = <-waitc: // finished just in time: report it
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		default:
-			run.abandoned = true
-			w.terminate(pgid, waitc)
-			return run
-		}
-	}
-	run.stdout, run.stderr = stdout.String(), stderr.String()
-	if cmd.ProcessState != nil {
-		run.exitCode = cmd.ProcessState.ExitCode()
-	}
-	if waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay) {
-		run.exitErr = waitErr
-	} else if cmd.ProcessState != nil && !cmd.ProcessState.Success() {
-		run.exitErr = &exec.ExitError{ProcessState: cmd.ProcessState}
-	}
-	run.outcome = readWorkerOutcomeFile(outPath, log)
-	return run
-}
-
-// terminate stops a job's process group: SIGTERM, then SIGKILL after the
-// grace period (also to stragglers once the leader is gone).
-func (w *worker) terminate(pgid int, waitc <-chan error) error {
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	t := time.NewTimer(w.cfg.KillGrace)
-	defer t.Stop()
-	select {
-	case err := <-waitc:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return err
-	case <-t.C:
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return <-waitc
-}
-
-// workerJobEnv is the job's environment: the worker's own (without the API
-// key), the execution's context, then the handler's env.
-func workerJobEnv(base []string, ex apiclient.ClaimableExecution, payload []byte, outcomePath string, extra map[string]string) []string {
-	env := make([]string, 0, len(base)+8+len(extra))
-	for _, kv := range base {
-		if strings.HasPrefix(kv, "CUEAPI_API_KEY=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	task := ""
-	if ex.Task != nil {
-		task = *ex.Task
-	}
-	envPayload := string(payload)
-	if len(payload) > workerEnvPayloadMax {
-		envPayload = ""
-	}
-	scheduled := ""
-	if !ex.ScheduledFor.IsZero() {
-		scheduled = ex.ScheduledFor.UTC().Format(time.RFC3339Nano)
-	}
-	env = append(env,
-		"CUEAPI_EXECUTION_ID="+ex.ExecutionID,
-		"CUEAPI_CUE_ID="+ex.CueID,
-		"CUEAPI_CUE_NAME="+ex.CueName,
-		"CUEAPI_TASK="+task,
-		"CUEAPI_SCHEDULED_FOR="+scheduled,
-		"CUEAPI_ATTEMPT="+strconv.Itoa(ex.Attempt+1),
-		"CUEAPI_PAYLOAD="+envPayload,
-		"CUEAPI_OUTCOME_FILE="+outcomePath,
-	)
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		env = append(env, k+"="+extra[k])
-	}
-	return env
-}
-
-// ---- the outcome ----
-
-// workerOutcomeFile is what a handler may write to $CUEAPI_OUTCOME_FILE.
-type workerOutcomeFile struct {
-	Success    *bool
-	Result     *string
-	Error      *string
-	Metadata   json.RawMessage // an object
-	ExternalID *string
-	ResultURL  *string
-	ResultRef  *string
-	ResultType *string
-	Summary    *string
-	Artifacts  json.RawMessage // an array
-}
-
-// readWorkerOutcomeFile parses the outcome file; nil when it is empty,
-// missing or unusable (logged).
-func readWorkerOutcomeFile(path string, log *slog.Logger) *workerOutcomeFile {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, workerOutcomeFileMax+1))
-	if err != nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	if len(data) > workerOutcomeFileMax {
-		log.Warn("outcome file ignored: larger than 1 MiB")
-		return nil
-	}
-	out, err := parseWorkerOutcome(data)
-	if err != nil {
-		log.Warn("outcome file ignored", "err", err)
-		return nil
-	}
-	return out
-}
-
-func parseWorkerOutcome(data []byte) (*workerOutcomeFile, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	var o workerOutcomeFile
-	if raw, ok := m["success"]; ok && !isJSONNull(raw) {
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return nil, errors.New(`"success" is not a boolean`)
-		}
-		o.Success = &b
-	}
-	for key, dst := range map[string]**string{
-		"result": &o.Result, "error": &o.Error, "external_id": &o.ExternalID, "result_url": &o.ResultURL,
-		"result_ref": &o.ResultRef, "result_type": &o.ResultType, "summary": &o.Summary,
-	} {
-		if s, ok := jsonText(m[key]); ok {
-			*dst = &s
-		}
-	}
-	if raw := bytes.TrimSpace(m["metadata"]); len(raw) > 0 && !isJSONNull(raw) {
-		if raw[0] != '{' {
-			return nil, errors.New(`"metadata" is not an object`)
-		}
-		o.Metadata = raw
-	}
-	if raw := bytes.TrimSpace(m["artifacts"]); len(raw) > 0 && !isJSONNull(raw) {
-		if raw[0] != '[' {
-			return nil, errors.New(`"artifacts" is not an array`)
-		}
-		o.Artifacts = raw
-	}
-	return &o, nil
-}
-
-func isJSONNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
-// jsonText is a JSON string's value, or any other non-null value's compact
-// JSON text.
-func jsonText(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || isJSONNull(raw) {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, true
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, raw) != nil {
-		return "", false
-	}
-	return buf.String(), true
-}
-
-// buildWorkerReport turns a run into the outcome report: exit code 0 is
-// success (the outcome file's "success" may override it; a timeout or a
-// start failure cannot be overridden); the outcome file's fields win over
-// the captured output.
-func buildWorkerReport(run workerRun, h workerHandler, log *slog.Logger) apiclient.ReportOutcomeRequest {
-	o := run.outcome
-	if o == nil {
-		o = &workerOutcomeFile{}
-	}
-	var rep apiclient.ReportOutcomeRequest
-	var failure string // the worker's own error text
-	switch {
-	case run.startErr != nil:
-		failure = "cannot start handler: " + run.startErr.Error()
-	case run.timedOut:
-		failure = "timed out after " + h.Timeout.String()
-	case run.exitErr != nil:
-		failure = run.exitErr.Error()
-	}
-	rep.Success = failure == ""
-	if o.Success != nil && run.startErr == nil && !run.timedOut {
-		rep.Success = *o.Success
-	}
-
-	if o.Result != nil {
-		rep.Result = ptrString(firstChars(cleanText(*o.Result), workerResultMax))
-	} else if rep.Success {
-		if s := strings.TrimRight(cleanText(run.stdout), " \t\r\n"); s != "" {
-			rep.Result = ptrString(lastChars(s, workerResultMax))
-		}
-	}
-	switch {
-	case run.timedOut && o.Error != nil:
-		rep.Error = ptrString(firstChars(failure+": "+cleanText(*o.Error), workerResultMax))
-	case o.Error != nil:
-		rep.Error = ptrString(firstChars(cleanText(*o.Error), workerResultMax))
-	case !rep.Success:
-		msg := failure
-		if msg == "" {
-			msg = "handler reported failure"
-		}
-		if s := strings.TrimSpace(cleanText(run.stderr)); s != "" {
-			rest := workerResultMax - utf8.RuneCountInString(msg) - 2
-			if rest > 0 {
-				msg += ": " + lastChars(s, rest)
+			case s := <-sigc:
+				if n == 0 {
+					log.Info("stop requested; draining running jobs", "signal", s.String(), "drain_timeout", cfg.DrainTimeout.String())
+					cancel()
+				} else if n == 1 {
+					log.Warn("second stop request; abandoning running jobs", "signal", s.String())
+					close(stopNow)
+				}
 			}
 		}
-		rep.Error = ptrString(firstChars(msg, workerResultMax))
-	}
-
-	if len(o.Metadata) > 0 {
-		m := json.RawMessage(o.Metadata)
-		rep.Metadata = &m
-	}
-	if len(o.Artifacts) > 0 {
-		a := json.RawMessage(o.Artifacts)
-		rep.Artifacts = &a
-	}
-	rep.ExternalID = limitedField(o.ExternalID, workerIDFieldMax)
-	rep.ResultRef = limitedField(o.ResultRef, workerIDFieldMax)
-	rep.ResultType = limitedField(o.ResultType, workerResultTypeMax)
-	rep.Summary = limitedField(o.Summary, workerSummaryMax)
-	if o.ResultURL != nil {
-		u := strings.TrimSpace(*o.ResultURL)
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || len(u) > workerResultURLMax {
-			log.Warn("outcome file result_url ignored: not an http(s) URL of at most 2083 characters")
-		} else {
-			rep.ResultURL = &u
-		}
-	}
-	return rep
+	}()
+	return workerd.Run(runCtx, cfg, log, stopNow)
 }
 
-func limitedField(s *string, n int) *string {
-	if s == nil {
+// defaultWorkerConfig is the configuration before file and flags, with the
+// environment (CUEAPI_API_URL, falling back to CUEAPI_API_BASE the CLI uses;
+// CUEAPI_API_KEY) read through lookup.
+func defaultWorkerConfig(lookup envFunc) workerd.Config {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	cfg := workerd.DefaultConfig()
+	cfg.UserAgent = workerd.DefaultUserAgent + "/" + version
+	if v, ok := lookup("CUEAPI_API_URL"); ok && strings.TrimSpace(v) != "" {
+		cfg.APIURL = v
+	} else if v, ok := lookup("CUEAPI_API_BASE"); ok && strings.TrimSpace(v) != "" {
+		cfg.APIURL = v
+	}
+	if v, ok := lookup("CUEAPI_API_KEY"); ok {
+		cfg.APIKey = strings.TrimSpace(v)
+	}
+	return cfg
+}
+
+const workerUsage = `usage: cueapi worker [flags]
+
+Runs handlers for worker-transport cues: polls the claimable executions,
+claims those whose cue name (or payload "task") has a handler, runs the
+handler's command, keeps the claim's lease alive while it runs, and reports
+the outcome. See docs/worker.md.
+
+The API key comes from CUEAPI_API_KEY or api_key in the config file (there is
+deliberately no flag: command lines are visible to other users).
+
+flags:
+`
+
+// loadWorkerConfig builds the configuration: defaults and environment, then
+// the -config file, then flags given explicitly.
+func loadWorkerConfig(args []string, lookup envFunc, output io.Writer) (workerd.Config, error) {
+	cfg := defaultWorkerConfig(lookup)
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), workerUsage)
+		fs.PrintDefaults()
+	}
+	configPath := fs.String("config", "", "YAML configuration file")
+	apiURL := fs.String("api-url", cfg.APIURL, "API base URL, with or without /v1 (env CUEAPI_API_URL)")
+	workerID := fs.String("worker-id", cfg.WorkerID, "worker id reported to the server (default hostname-pid)")
+	poll := fs.Duration("poll-interval", cfg.PollInterval, "pause between polls of the claimable executions")
+	hb := fs.Duration("heartbeat-interval", cfg.HeartbeatInterval, "period of the worker heartbeat")
+	conc := fs.Int("concurrency", cfg.Concurrency, "jobs run at once")
+	drain := fs.Duration("drain-timeout", cfg.DrainTimeout, "on SIGINT/SIGTERM, wait this long for running jobs; then kill them unreported")
+	grace := fs.Duration("kill-grace", cfg.KillGrace, "pause between SIGTERM and SIGKILL when a job is stopped")
+	logLevel := fs.String("log-level", cfg.LogLevel, "debug, info, warn or error")
+	flagHandlers := map[string]workerd.Handler{}
+	var flagOrder []string
+	fs.Func("handler", "`name=command` run by /bin/sh -c for cues named (or payload task) name; repeatable", func(v string) error {
+		name, line, ok := strings.Cut(v, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.TrimSpace(line) == "" {
+			return errors.New("want name=command")
+		}
+		flagHandlers[name] = workerd.ShellHandler(line)
+		flagOrder = append(flagOrder, name)
 		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
 	}
-	v := firstChars(cleanText(*s), n)
-	if v == "" {
-		return nil
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("worker: unexpected arguments %q", fs.Args())
 	}
-	return &v
-}
-
-func ptrString(s string) *string { return &s }
-
-// cleanText makes s storable: valid UTF-8, no NUL characters.
-func cleanText(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-}
-
-// firstChars is s cut to its first n characters.
-func firstChars(s string, n int) string {
-	i := 0
-	for k := 0; k < n; k++ {
-		if i >= len(s) {
-			return s
+	if *configPath != "" {
+		data, err := os.ReadFile(*configPath)
+		if err != nil {
+			return cfg, fmt.Errorf("worker config: %w", err)
 		}
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i]
-}
-
-// lastChars is s cut to its last n characters.
-func lastChars(s string, n int) string {
-	i := len(s)
-	for k := 0; k < n; k++ {
-		if i <= 0 {
-			return s
+		f, err := workerd.ParseFile(data)
+		if err != nil {
+			return cfg, fmt.Errorf("worker config %s: %w", *configPath, err)
 		}
-		_, size := utf8.DecodeLastRuneInString(s[:i])
-		i -= size
+		f.Apply(&cfg)
 	}
-	return s[i:]
-}
-
-// report posts the outcome, retrying transient failures. ctx ending
-// (abandon at shutdown) stops the retries: the lease then expires.
-func (w *worker) report(ctx context.Context, id string, rep apiclient.ReportOutcomeRequest, log *slog.Logger) {
-	backoff := w.cfg.ReportBackoff
-	stripped := false
-	for attempt := 1; ; attempt++ {
-		resp, err := w.api.ReportOutcomeWithResponse(ctx, id, rep)
-		var wait time.Duration
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				log.Warn("outcome not reported (stopping); the lease will expire and the execution be handed out again")
-				return
-			}
-			log.Warn("outcome report failed", "attempt", attempt, "err", err)
-		case resp.StatusCode() == http.StatusOK:
-			log.Info("outcome reported", "success", rep.Success)
-			return
-		case resp.StatusCode() == http.StatusConflict:
-			log.Info("outcome already recorded; keeping the recorded one", "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-			return
-		case (resp.StatusCode() == http.StatusBadRequest || resp.StatusCode() == http.StatusUnprocessableEntity) && !stripped:
-			// Most likely a field from the outcome file (metadata over
-			// 10 KB, a bad URL...): report the essentials rather than
-			// leave the execution to its lease.
-			se := newWorkerStatusError(resp.StatusCode(), resp.Body)
-			log.Warn("outcome rejected; reporting it without the handler's metadata and evidence", "err", se)
-			rep = strippedWorkerReport(rep, se)
-			stripped = true
-			attempt--
-			continue
-		case resp.StatusCode() == http.StatusTooManyRequests || resp.StatusCode() >= 500:
-			log.Warn("outcome report failed", "attempt", attempt, "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-			if s, err := strconv.Atoi(resp.HTTPResponse.Header.Get("Retry-After")); err == nil && s > 0 {
-				wait = min(time.Duration(s)*time.Second, time.Minute)
-			}
-		default:
-			log.Error("outcome report failed; giving up", "err", newWorkerStatusError(resp.StatusCode(), resp.Body))
-			return
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "api-url":
+			cfg.APIURL = *apiURL
+		case "worker-id":
+			cfg.WorkerID = *workerID
+		case "poll-interval":
+			cfg.PollInterval = *poll
+		case "heartbeat-interval":
+			cfg.HeartbeatInterval = *hb
+		case "concurrency":
+			cfg.Concurrency = *conc
+		case "drain-timeout":
+			cfg.DrainTimeout = *drain
+		case "kill-grace":
+			cfg.KillGrace = *grace
+		case "log-level":
+			cfg.LogLevel = *logLevel
 		}
-		if attempt >= workerReportAttempts {
-			log.Error("outcome report failed; giving up (the lease will expire and the execution be handed out again)", "attempts", attempt)
-			return
-		}
-		if wait == 0 {
-			wait = backoff
-			backoff *= 2
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			log.Warn("outcome not reported (stopping); the lease will expire and the execution be handed out again")
-			return
-		case <-t.C:
-		}
+	})
+	for _, name := range flagOrder {
+		cfg.Handlers[name] = flagHandlers[name]
 	}
-}
-
-// strippedWorkerReport keeps success, result and error (with a note).
-func strippedWorkerReport(rep apiclient.ReportOutcomeRequest, why error) apiclient.ReportOutcomeRequest {
-	note := "cueapi worker: the server rejected the handler's outcome fields (" + why.Error() + "); reported without metadata and evidence"
-	msg := note
-	if rep.Error != nil && *rep.Error != "" {
-		msg = *rep.Error + " [" + note + "]"
+	if cfg.PollInterval <= 0 || cfg.HeartbeatInterval <= 0 {
+		return cfg, errors.New("poll_interval and heartbeat_interval must be positive")
 	}
-	return apiclient.ReportOutcomeRequest{Success: rep.Success, Result: rep.Result, Error: ptrString(firstChars(msg, workerResultMax))}
-}
-
-// ---- helpers ----
-
-// workerStatusError is an unexpected API answer.
-type workerStatusError struct {
-	status  int
-	code    string
-	message string
-}
-
-func newWorkerStatusError(status int, body []byte) *workerStatusError {
-	e := &workerStatusError{status: status}
-	var env apiclient.Error
-	if json.Unmarshal(body, &env) == nil {
-		e.code, e.message = env.Error.Code, firstChars(env.Error.Message, 200)
+	if cfg.Concurrency < 1 {
+		return cfg, errors.New("concurrency must be at least 1")
 	}
-	return e
-}
-
-func (e *workerStatusError) Error() string {
-	if e.code == "" {
-		return "HTTP " + strconv.Itoa(e.status)
-	}
-	return fmt.Sprintf("HTTP %d %s: %s", e.status, e.code, e.message)
-}
-
-// redactedURL hides a password in a URL before logging it.
-func redactedURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return "(invalid)"
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := len(p)
-	if len(p) >= t.max {
-		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
-		return n, nil
-	}
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 2*t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return n, nil
-}
-
-// String is the kept tail, starting at a character boundary.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b := t.buf
-	if len(b) > t.max {
-		b = b[len(b)-t.max:]
-	}
-	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
-		b = b[1:] // a character cut by the tail
-	}
-	return string(b)
+	cfg = cfg.WithDefaults()
+	return cfg, cfg.Validate()
 }

@@ -132,7 +132,7 @@ func TestWorkers(t *testing.T) {
 				require.Equal(t, http.StatusOK, hb.StatusCode(), string(hb.Body))
 				require.Equal(t, testNow.Add(1700*time.Second).Format("2006-01-02T15:04:05")+"+00:00", hb.JSON200.LeaseExtendedUntil)
 				e.clock.Advance(200 * time.Second)
-				require.NoError(t, e.app.sweeper.SweepOnce(ctx))
+				require.NoError(t, e.app.Sweeper.SweepOnce(ctx))
 
 				a := e.execution(key, id)
 				require.Equal(t, apiclient.ExecutionStatusDelivering, a.Status, "a heartbeating claim is not taken away")
@@ -147,7 +147,7 @@ func TestWorkers(t *testing.T) {
 
 				// Out of attempts (max 2): the next expiry fails it for good.
 				e.clock.Advance(901 * time.Second)
-				require.NoError(t, e.app.sweeper.SweepOnce(ctx))
+				require.NoError(t, e.app.Sweeper.SweepOnce(ctx))
 				b = e.execution(key, idB)
 				require.Equal(t, apiclient.ExecutionStatusFailed, b.Status)
 			})
@@ -186,11 +186,11 @@ func TestWorkers(t *testing.T) {
 				e.clock.Set(testNow.Add(30 * time.Second))
 				e.pump()
 				e.clock.Advance(899 * time.Second)
-				require.NoError(t, e.app.sweeper.SweepOnce(ctx))
+				require.NoError(t, e.app.Sweeper.SweepOnce(ctx))
 				require.Equal(t, apiclient.ExecutionStatusPending, e.executions(key, c.ID)[0].Status)
 				e.clock.Advance(2 * time.Second)
-				require.NoError(t, e.app.sweeper.SweepOnce(ctx))
-				e.app.dispatcher.Wait()
+				require.NoError(t, e.app.Sweeper.SweepOnce(ctx))
+				e.app.Dispatcher.Wait()
 				ex := e.executions(key, c.ID)[0]
 				require.Equal(t, apiclient.ExecutionStatusMissed, ex.Status)
 				require.Equal(t, "No worker claimed this execution within timeout window", *ex.ErrorMessage)

@@ -103,3 +103,15 @@ func (e Errors) Affected(op string, n int64, err error) error {
 	}
 	return nil
 }
+
+// Value finishes an operation that fills *v in a transaction: *v when err
+// is nil, the zero value and err otherwise. Arguments are evaluated in
+// order, so in Value(&out, s.inTx(…)) the transaction has run when *v is
+// read.
+func Value[T any](v *T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return *v, nil
+}

@@ -1,0 +1,138 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Ports are the adapters the application runs on; cmd/cueapi builds them.
+type Ports struct {
+	Store     Store
+	Limiter   RateLimiter
+	AuthCache AuthCache
+	Deliverer Deliverer
+	Box       SecretBox
+	Guard     URLGuard
+	Clock     Clock
+	Log       Logger
+	// Mailer sends magic links; nil when no email provider is configured.
+	Mailer Mailer
+	// Redis is probed by /health; nil when Redis is not configured.
+	Redis Pinger
+}
+
+// ApplicationConfig holds every service's policies.
+type ApplicationConfig struct {
+	Accounts AccountsConfig
+	// SessionSecret signs session tokens (SESSION_SECRET).
+	SessionSecret string
+	Cues          CuesConfig
+	Scheduler     SchedulerConfig
+	Dispatcher    DispatcherConfig
+	Workers       WorkersConfig
+	DeviceLogin   DeviceLoginConfig
+	Health        HealthConfig
+}
+
+// Application is every core service, wired to each other and to the ports.
+// The HTTP layer calls the use-case services; Run drives the engine
+// (scheduler, dispatcher, sweeps, alert deliveries).
+type Application struct {
+	Accounts    *Accounts
+	Cues        *Cues
+	Executions  *Executions
+	Workers     *Workers
+	Outcomes    *Outcomes
+	Alerts      *Alerts
+	Usage       *UsageService
+	Echo        *Echo
+	DeviceLogin *DeviceLogin
+	Health      *Health
+	Scheduler   *Scheduler
+	Dispatcher  *Dispatcher
+	Sweeper     *Sweeper
+
+	log Logger
+}
+
+// sweepEvery is the period of the worker sweep and of alert deliveries.
+const sweepEvery = time.Second
+
+// NewApplication builds the whole application. This is where the services
+// are connected; nothing is set on them afterwards:
+//
+//   - a cue created, changed or resumed wakes the scheduler;
+//   - a tick that fired executions wakes the dispatcher at the earliest due
+//     time, and so does a manual execution (fire, replay);
+//   - the dispatcher asks usage whether the tenant's monthly limit blocks a
+//     scheduled delivery, and tells alerts about every final failure;
+//   - the sweeper hands expired worker claims and missed runs to the
+//     dispatcher's escalation and to alerts.
+func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
+	var missing []string
+	for name, set := range map[string]bool{
+		"Store": p.Store != nil, "Limiter": p.Limiter != nil, "AuthCache": p.AuthCache != nil,
+		"Deliverer": p.Deliverer != nil, "Box": p.Box != nil, "Guard": p.Guard != nil, "Clock": p.Clock != nil, "Log": p.Log != nil,
+	} {
+		if !set {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, errors.New("core.NewApplication: missing ports: " + strings.Join(missing, ", "))
+	}
+	a := &Application{}
+	a.Usage = NewUsage(p.Store, p.Store, p.Limiter, p.Clock)
+	a.Alerts = NewAlerts(p.Store, p.Deliverer, p.Box, p.Clock, p.Log)
+	a.Dispatcher = NewDispatcher(cfg.Dispatcher, p.Store, p.Deliverer, p.Box, p.Clock, p.Log, DispatcherHooks{
+		Blocked:   func(ctx context.Context, d *Delivery) bool { return a.Usage.Blocked(ctx, d.Execution.TenantID) },
+		Failed:    func(ctx context.Context, d *Delivery) { a.Alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) },
+		Succeeded: func(ctx context.Context, e *Execution, c *Cue) { a.chain(ctx, e, c) },
+	})
+	a.Scheduler = NewScheduler(cfg.Scheduler, p.Store, p.Clock, p.Log, a.Dispatcher.WakeAt)
+	a.Accounts = NewAccounts(cfg.Accounts, p.Store, p.AuthCache, p.Box, p.Guard, NewSessions(cfg.SessionSecret), p.Clock, p.Log)
+	a.Cues = NewCues(cfg.Cues, p.Store, p.Guard, p.Clock, a.Scheduler.Wake)
+	a.Executions = NewExecutions(p.Store, p.Clock, a.Dispatcher.Wake)
+	a.Workers = NewWorkers(cfg.Workers, p.Store, p.Clock)
+	a.Outcomes = NewOutcomes(p.Store, a.Alerts, p.Clock, a.chain)
+	a.log = p.Log
+	a.Echo = NewEcho(p.Store, p.Limiter, p.Clock)
+	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, p.Mailer, p.Clock, p.Log)
+	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
+	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
+	return a, nil
+}
+
+// chain fires the on_success_fire target of a succeeded execution; a
+// failure is logged (the source execution's success stands).
+func (a *Application) chain(ctx context.Context, e *Execution, c *Cue) {
+	if _, err := a.Executions.Chain(ctx, e, c); err != nil {
+		a.log.Error("on_success_fire: chained fire failed", "execution_id", string(e.ID), "cue_id", string(c.ID), "err", err)
+	}
+}
+
+// Run runs the scheduler, the dispatcher, the worker sweep and the alert
+// deliveries until ctx ends. wait returns once they all stopped and the
+// last escalations finished.
+func (a *Application) Run(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, run := range []func(){
+		func() { a.Scheduler.Run(ctx) },
+		func() { a.Dispatcher.Run(ctx) },
+		func() { a.Sweeper.Run(ctx, sweepEvery) },
+		func() { a.Alerts.Run(ctx, sweepEvery) },
+	} {
+		wg.Add(1)
+		go func() { defer wg.Done(); run() }()
+	}
+	return func() {
+		wg.Wait()
+		// Every producer of escalations has stopped: wait for the last ones.
+		a.Dispatcher.Wait()
+	}
+}
