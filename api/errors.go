@@ -27,6 +27,8 @@ type errorFields struct {
 	Message string        `json:"message"`
 	Status  *int          `json:"status,omitempty"`
 	Details []fieldDetail `json:"details,omitempty"`
+	// MissingKeys lists the absent keys of missing_required_payload_keys.
+	MissingKeys []string `json:"missing_keys,omitempty"`
 }
 
 type fieldDetail struct {
@@ -88,7 +90,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if !known || status == http.StatusInternalServerError {
 		log.Error("request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message}}
+	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message, MissingKeys: e.MissingKeys}}
 	if !e.OmitStatus {
 		body.Error.Status = &status
 	}

@@ -16,7 +16,11 @@ func executionOut(e *core.Execution) apigen.Execution {
 		DeliveredAt: utcPtr(e.DeliveredAt), LastAttemptAt: utcPtr(e.LastAttemptAt), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 		TriggeredBy: e.Trigger(), ClaimedByWorker: e.ClaimedByWorker, ClaimedAt: utcPtr(e.ClaimedAt),
 		LastHeartbeatAt: utcPtr(e.LastHeartbeatAt), LeaseExpiresAt: utcPtr(e.LeaseExpiresAt), NextRetry: utcPtr(e.NextRetry),
-		ResponseBody: e.ResponseBody,
+		ResponseBody: e.ResponseBody, ChainDepth: e.ChainDepth, Payload: e.Payload,
+	}
+	if e.ChainParentID != nil {
+		p := string(*e.ChainParentID)
+		out.ChainParentID = &p
 	}
 	if e.OutcomeState != nil {
 		s := string(*e.OutcomeState)
@@ -44,19 +48,38 @@ func executionOut(e *core.Execution) apigen.Execution {
 	return out
 }
 
-// FireCue creates a manual execution now.
+// FireCue creates a manual execution now or at send_at.
 func (s *Server) FireCue(ctx context.Context, req apigen.FireCueRequestObject) (apigen.FireCueResponseObject, error) {
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.deps.Executions.Fire(ctx, u, core.CueID(req.CueID))
+	in := &core.FireInput{IdempotencyKey: (*string)(req.Params.IdempotencyKey)}
+	if b := req.Body; b != nil {
+		in.SendAt, in.ExitCriteria = b.SendAt, b.ExitCriteria
+		if b.PayloadOverride != nil {
+			in.PayloadOverride = *b.PayloadOverride
+		}
+		if b.MergeStrategy != nil {
+			m := string(*b.MergeStrategy)
+			in.MergeStrategy = &m
+		}
+		if b.IdempotencyKey != nil { // the body wins over the header
+			in.IdempotencyKey = b.IdempotencyKey
+		}
+	}
+	res, err := s.deps.Executions.Fire(ctx, u, core.CueID(req.CueID), in)
 	if err != nil {
 		return nil, err
 	}
+	e := res.Execution
+	trig := core.TriggerManualFire
+	if e.TriggeredBy != nil {
+		trig = *e.TriggeredBy
+	}
 	return apigen.FireCue200JSONResponse{
-		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
-		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: core.TriggerManualFire,
+		ID: string(e.ID), ExecutionID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
+		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: trig, Payload: res.Payload,
 	}, nil
 }
 
@@ -133,10 +156,7 @@ func (s *Server) ListClaimableExecutions(ctx context.Context, req apigen.ListCla
 	}
 	out := apigen.ClaimableList{Executions: make([]apigen.ClaimableExecution, 0, len(list))}
 	for _, c := range list {
-		payload := c.Cue.Payload
-		if len(payload) == 0 {
-			payload = json.RawMessage(`{}`)
-		}
+		payload := c.Execution.EffectivePayload(c.Cue)
 		out.Executions = append(out.Executions, apigen.ClaimableExecution{
 			ExecutionID: string(c.Execution.ID), CueID: string(c.Cue.ID), CueName: c.Cue.Name, Task: payloadTask(payload),
 			ScheduledFor: c.Execution.ScheduledFor.UTC(), Payload: payload, Attempt: c.Execution.Attempts,
@@ -218,6 +238,7 @@ func (s *Server) ReportOutcome(ctx context.Context, req apigen.ReportOutcomeRequ
 	e, err := s.deps.Outcomes.Report(ctx, u, core.ExecutionID(req.ExecutionID), &core.OutcomeInput{
 		Success: b.Success, Result: b.Result, Error: b.Error, Metadata: rawOf(b.Metadata), ExternalID: b.ExternalID,
 		ResultURL: b.ResultURL, ResultRef: b.ResultRef, ResultType: b.ResultType, Summary: b.Summary, Artifacts: rawOf(b.Artifacts),
+		Assertions: b.Assertions,
 	})
 	if err != nil {
 		return nil, err

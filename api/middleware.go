@@ -252,6 +252,18 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if r.Method == http.MethodPost && route.Path == "/v1/cues" && len(body) > 0 {
+		// The MCP server's flat create body (clients.md §2.1.11).
+		flat, err := normalizeFlatCreate(body)
+		if err != nil {
+			WriteError(w, r, p.log, err)
+			return
+		}
+		body = flat
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+
 	// 6. Validation of path/query/header/body against the spec.
 	in := &openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route,

@@ -49,8 +49,9 @@ func TestSpec(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
 
-		// The 42 of spec/api.md plus GET /v1/info (clients.md F1).
-		require.Len(t, bundle.ops, 43)
+		// The 42 of spec/api.md plus GET /v1/info (clients.md F1) and
+		// POST /v1/cues/bulk-delete (clients.md D1).
+		require.Len(t, bundle.ops, 44)
 	})
 
 	t.Run("EveryErrorStatusRefersToErrorResponse", func(t *testing.T) {

@@ -140,21 +140,6 @@ func (s *Executions) Get(ctx context.Context, u *User, id ExecutionID) (*Executi
 	return e, err
 }
 
-// Fire creates a manual execution of the cue now, whatever its status, and
-// without touching its schedule, counters or lifecycle (a manual run of a
-// one-time cue does not complete it).
-func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID) (*Execution, error) {
-	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: cueID})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrCueNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	trig := TriggerManualFire
-	return s.create(ctx, c, &trig, nil)
-}
-
 var errInFlight = Conflict("execution_in_flight", "Cannot replay an execution that is still in progress")
 
 // Replay creates a new pending execution of a finished one's cue that
@@ -168,43 +153,40 @@ func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Exec
 	if !orig.Status.Terminal() {
 		return nil, errInFlight
 	}
-	e, err := s.insert(ctx, orig.ReplayCopy(NewExecutionID(), s.clock.Now()))
+	e, err := s.create(ctx, orig.ReplayCopy(NewExecutionID(), s.clock.Now()), nil)
 	if errors.Is(err, ErrCueNotFound) {
 		return nil, ErrExecutionNotFound // the cue went away meanwhile
 	}
 	return e, err
 }
 
-func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *ExecutionID) (*Execution, error) {
-	now := s.clock.Now()
-	return s.insert(ctx, &Execution{
-		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
-		TriggeredBy: trig, ReplayedFrom: from, CreatedAt: now, UpdatedAt: now,
-	})
-}
-
 // ReplayCopy is the execution a replay of e creates as id at now: a copy
 // of e — so whatever e carries besides its run (its payload, including a
 // fire's payload_override) is carried forward — with every field of the
 // run reset: pending, scheduled for now, no attempts, claim, delivery,
-// outcome or evidence, triggered by replay of e.
+// outcome, assertions or evidence, no chain position, triggered by replay
+// of e. Carried: the effective payload, the override as sent and its merge
+// strategy, and the required assertions (exit criteria).
 func (e *Execution) ReplayCopy(id ExecutionID, now time.Time) *Execution {
 	r := *e
 	r.ID, r.ScheduledFor, r.Status, r.CreatedAt, r.UpdatedAt = id, now, ExecPending, now, now
 	r.HTTPStatus, r.ResponseBody, r.Attempts, r.NextRetry, r.ErrorMessage = nil, nil, 0, nil, nil
 	r.StartedAt, r.DeliveredAt, r.LastAttemptAt, r.LeaseExpiresAt = nil, nil, nil, nil
 	r.ClaimedByWorker, r.ClaimedAt, r.LastHeartbeatAt = nil, nil, nil
-	r.Outcome, r.OutcomeState, r.OutcomeDeadlineAt, r.Evidence = nil, nil, nil, Evidence{}
+	r.Outcome, r.OutcomeState, r.OutcomeDeadlineAt, r.Evidence, r.Assertions = nil, nil, nil, Evidence{}, nil
+	// A replay is started by hand, not by a parent's success.
+	r.ChainParentID, r.ChainDepth = nil, 0
 	trig, from := TriggerReplay, e.ID
 	r.TriggeredBy, r.ReplayedFrom = &trig, &from
 	return &r
 }
 
-// insert stores a new execution, taking the next microsecond when another
-// execution of the cue has the same scheduled time.
-func (s *Executions) insert(ctx context.Context, e *Execution) (*Execution, error) {
+// create inserts e (and binds claim's key to it), taking the next
+// microsecond when another execution of the cue has the same scheduled
+// time; the wake-up follows.
+func (s *Executions) create(ctx context.Context, e *Execution, claim *IdempotencyClaim) (*Execution, error) {
 	for i := 0; ; i++ {
-		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e})
+		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e, Idempotency: claim})
 		if errors.Is(err, ErrConflict) && i < 3 {
 			// Two manual runs in the same microsecond: (cue, scheduled_for)
 			// is unique, so take the next microsecond.
@@ -267,6 +249,7 @@ const (
 	TriggerScheduled  = "scheduled"
 	TriggerManualFire = "manual_fire"
 	TriggerReplay     = "replay"
+	TriggerChain      = "chain"
 )
 
 // Trigger is what created the execution as the API shows it: the stored
@@ -327,6 +310,33 @@ type Execution struct {
 	ReplayedFrom      *ExecutionID
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+
+	// Fire options (clients.md §2.2). Payload is the effective payload
+	// snapshotted at fire time (nil: the cue's current payload).
+	Payload         json.RawMessage
+	PayloadOverride json.RawMessage // as sent; nil: none
+	MergeStrategy   *string         // with PayloadOverride
+	// RequiredAssertions are the outcome assertions a success must carry
+	// (fire exit_criteria); nil: the cue's verification.required_assertions.
+	RequiredAssertions *[]string
+	// Assertions is the outcome's assertions object (nil: none reported).
+	Assertions json.RawMessage
+	// On-success chaining: the source execution and the depth (0 unless
+	// chained).
+	ChainParentID *ExecutionID
+	ChainDepth    int
+}
+
+// EffectivePayload is what the execution delivers: its snapshot, else the
+// cue's payload, else {}.
+func (e *Execution) EffectivePayload(c *Cue) json.RawMessage {
+	switch {
+	case len(e.Payload) > 0:
+		return e.Payload
+	case c != nil && len(c.Payload) > 0:
+		return c.Payload
+	}
+	return json.RawMessage(`{}`)
 }
 
 // ExecutionStore persists executions and their delivery claims: webhook
@@ -462,6 +472,10 @@ type ExecutionListParams struct {
 // ExecutionCreateParams inserts one execution.
 type ExecutionCreateParams struct {
 	Execution *Execution
+	// Idempotency, when set, binds its key to the new execution in the
+	// same transaction; a live binding fails the create with
+	// *IdempotencyHeld and inserts nothing.
+	Idempotency *IdempotencyClaim
 }
 
 // ExecutionGetParams selects one of a tenant's executions.

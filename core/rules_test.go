@@ -168,7 +168,7 @@ func TestReplayCopy(t *testing.T) {
 		"StartedAt": true, "DeliveredAt": true, "LastAttemptAt": true, "LeaseExpiresAt": true,
 		"ClaimedByWorker": true, "ClaimedAt": true, "LastHeartbeatAt": true,
 		"Outcome": true, "OutcomeState": true, "OutcomeDeadlineAt": true, "Evidence": true,
-		"TriggeredBy": true, "ReplayedFrom": true,
+		"TriggeredBy": true, "ReplayedFrom": true, "Assertions": true, "ChainParentID": true, "ChainDepth": true,
 	}
 	sv, gv := reflect.ValueOf(*src), reflect.ValueOf(*got)
 	for i := range sv.NumField() {

@@ -817,6 +817,9 @@ func RequireExecutionEqual(t *testing.T, prec time.Duration, want, got *core.Exe
 	}
 	requireJSONEqual(t, want.Evidence.Artifacts, got.Evidence.Artifacts, false, "Evidence.Artifacts")
 	requireJSONEqual(t, want.Evidence.Metadata, got.Evidence.Metadata, false, "Evidence.Metadata")
+	requireJSONEqual(t, want.Payload, got.Payload, false, "Payload")
+	requireJSONEqual(t, want.PayloadOverride, got.PayloadOverride, false, "PayloadOverride")
+	requireJSONEqual(t, want.Assertions, got.Assertions, false, "Assertions")
 	if want.Outcome == nil {
 		require.Nil(t, got.Outcome, "Outcome")
 	} else {
@@ -835,6 +838,7 @@ func RequireExecutionEqual(t *testing.T, prec time.Duration, want, got *core.Exe
 		e.LeaseExpiresAt, e.ClaimedAt, e.LastHeartbeatAt, e.OutcomeDeadlineAt = nil, nil, nil, nil
 		e.Evidence.ProducedAt, e.Evidence.Artifacts, e.Evidence.Metadata = nil, nil, nil
 		e.Outcome = nil
+		e.Payload, e.PayloadOverride, e.Assertions = nil, nil, nil
 	}
 	require.Equal(t, w, g)
 }
@@ -1092,6 +1096,14 @@ func fullExecution(c *core.Cue, replayedFrom core.ExecutionID) *core.Execution {
 	}
 	full.TriggeredBy = new(core.TriggerReplay)
 	full.ReplayedFrom = &replayedFrom
+	full.Payload = json.RawMessage(`{"task": "t2", "n": 1}`)
+	full.PayloadOverride = json.RawMessage(`{"task": "t2"}`)
+	full.MergeStrategy = new("merge")
+	full.RequiredAssertions = &[]string{}
+	full.Assertions = json.RawMessage(`{"done": true}`)
+	chainParent := core.ExecutionID(core.NewUUID())
+	full.ChainParentID = &chainParent
+	full.ChainDepth = 3
 	full.CreatedAt = oddTime(time.Hour + 8*time.Second)
 	full.UpdatedAt = oddTime(time.Hour + 9*time.Second)
 	return full

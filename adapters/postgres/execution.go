@@ -79,8 +79,14 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		if err != nil {
 			return nil, dbErr.Op(op, err)
 		}
-		row, err := s.q.ExecutionCreate(ctx, s.pool, args)
-		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
+		var out *core.Execution
+		return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			row, err := s.q.ExecutionCreate(ctx, tx, args)
+			if out, err = sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow)); err != nil {
+				return err
+			}
+			return s.claimIdempotency(ctx, tx, p.Idempotency, tenant, args.CueID, &args.ID)
+		}))
 	})
 }
 
@@ -130,6 +136,12 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		TriggeredBy:             e.TriggeredBy,
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
+	}
+	if args.Payload, err = sqlkit.CompactJSON(e.Payload, nil); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	if args.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, err
 	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
@@ -216,6 +228,9 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 		CreatedAt:   utc(r.CreatedAt),
 		UpdatedAt:   utc(r.UpdatedAt),
 	}
+	// Both columns are jsonb written by ExecutionOptions: they always decode.
+	var d sqlkit.Decoder
+	d.ExecutionOptionsOf(e, r.Options, r.Payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess,
@@ -558,6 +573,9 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
 		UpdatedAt:               e.UpdatedAt,
+	}
+	if a.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, fmt.Errorf("options: %w", err)
 	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)

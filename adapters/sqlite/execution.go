@@ -82,8 +82,14 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		if err != nil {
 			return nil, dbErr.Op(op, err)
 		}
-		row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
-		return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+		var out *core.Execution
+		return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
+			row, err := s.q.ExecutionCreate(ctx, tx, args)
+			if out, err = sqlkit.Row(dbErr, op, row, err, executionFromRow); err != nil {
+				return err
+			}
+			return s.claimIdempotency(ctx, tx, p.Idempotency, tenant, args.CueID, &args.ID)
+		}))
 	})
 }
 
@@ -134,6 +140,14 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	if args.Payload, err = jsonPtrArg(e.Payload); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, err
+	}
+	args.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
@@ -219,6 +233,11 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		CreatedAt:   d.time(r.CreatedAt),
 		UpdatedAt:   d.time(r.UpdatedAt),
 	}
+	var payload []byte
+	if r.Payload != nil {
+		payload = []byte(*r.Payload)
+	}
+	d.ExecutionOptionsOf(e, []byte(r.Options), payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess != 0,
@@ -500,6 +519,11 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
+	a.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {

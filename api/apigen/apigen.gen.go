@@ -69,19 +69,49 @@ func (e AlertType) Valid() bool {
 
 // Defines values for CatchUpPolicy.
 const (
-	CatchUpPolicyAll    CatchUpPolicy = "all"
-	CatchUpPolicyLatest CatchUpPolicy = "latest"
-	CatchUpPolicySkip   CatchUpPolicy = "skip"
+	CatchUpPolicyReplayAll       CatchUpPolicy = "replay_all"
+	CatchUpPolicyRunOnceIfMissed CatchUpPolicy = "run_once_if_missed"
+	CatchUpPolicySkipMissed      CatchUpPolicy = "skip_missed"
 )
 
 // Valid indicates whether the value is a known member of the CatchUpPolicy enum.
 func (e CatchUpPolicy) Valid() bool {
 	switch e {
-	case CatchUpPolicyAll:
+	case CatchUpPolicyReplayAll:
 		return true
-	case CatchUpPolicyLatest:
+	case CatchUpPolicyRunOnceIfMissed:
 		return true
-	case CatchUpPolicySkip:
+	case CatchUpPolicySkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatchUpPolicyInput.
+const (
+	CatchUpPolicyInputAll             CatchUpPolicyInput = "all"
+	CatchUpPolicyInputLatest          CatchUpPolicyInput = "latest"
+	CatchUpPolicyInputReplayAll       CatchUpPolicyInput = "replay_all"
+	CatchUpPolicyInputRunOnceIfMissed CatchUpPolicyInput = "run_once_if_missed"
+	CatchUpPolicyInputSkip            CatchUpPolicyInput = "skip"
+	CatchUpPolicyInputSkipMissed      CatchUpPolicyInput = "skip_missed"
+)
+
+// Valid indicates whether the value is a known member of the CatchUpPolicyInput enum.
+func (e CatchUpPolicyInput) Valid() bool {
+	switch e {
+	case CatchUpPolicyInputAll:
+		return true
+	case CatchUpPolicyInputLatest:
+		return true
+	case CatchUpPolicyInputReplayAll:
+		return true
+	case CatchUpPolicyInputRunOnceIfMissed:
+		return true
+	case CatchUpPolicyInputSkip:
+		return true
+	case CatchUpPolicyInputSkipMissed:
 		return true
 	default:
 		return false
@@ -190,6 +220,24 @@ func (e ExecutionStatus) Valid() bool {
 	case ExecutionStatusRetrying:
 		return true
 	case ExecutionStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FireRequestMergeStrategy.
+const (
+	FireRequestMergeStrategyMerge   FireRequestMergeStrategy = "merge"
+	FireRequestMergeStrategyReplace FireRequestMergeStrategy = "replace"
+)
+
+// Valid indicates whether the value is a known member of the FireRequestMergeStrategy enum.
+func (e FireRequestMergeStrategy) Valid() bool {
+	switch e {
+	case FireRequestMergeStrategyMerge:
+		return true
+	case FireRequestMergeStrategyReplace:
 		return true
 	default:
 		return false
@@ -506,6 +554,17 @@ type AlertWebhookSecretResponse struct {
 	AlertWebhookSecret string `json:"alert_webhook_secret"`
 }
 
+// BulkDeleteRequest defines model for BulkDeleteRequest.
+type BulkDeleteRequest struct {
+	Ids []string `json:"ids"`
+}
+
+// BulkDeleteResponse defines model for BulkDeleteResponse.
+type BulkDeleteResponse struct {
+	Deleted []string `json:"deleted"`
+	Skipped []string `json:"skipped"`
+}
+
 // Callback Always present, even for worker cues.
 type Callback struct {
 	Headers map[string]string `json:"headers"`
@@ -532,11 +591,16 @@ type CallbackInput struct {
 	URL *string `json:"url,omitempty"`
 }
 
-// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down.
-// `latest` fires only the most recent missed occurrence, once, and records how many
-// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
+// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down, in
+// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+// resumes at the next future occurrence; `replay_all` back-fills the missed
+// occurrences oldest first, at most 100 per cue per catch-up.
 type CatchUpPolicy string
+
+// CatchUpPolicyInput A `CatchUpPolicy`; the older names `latest`, `skip` and `all` are accepted as
+// aliases of `run_once_if_missed`, `skip_missed` and `replay_all`.
+type CatchUpPolicyInput string
 
 // ClaimRequest defines model for ClaimRequest.
 type ClaimRequest struct {
@@ -575,12 +639,18 @@ type ClaimableList struct {
 
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback Required (with `url`) for webhook transport; optional for worker transport.
 	Callback *CallbackInput `json:"callback,omitempty"`
 
-	// CatchUp Missed-run policy; defaults to `latest`.
-	CatchUp     *CatchUpPolicy `json:"catch_up,omitempty"`
-	Description *string        `json:"description,omitempty"`
+	// CatchUp Missed-run policy; defaults to `run_once_if_missed`.
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery    json.RawMessage `json:"delivery,omitempty"`
+	Description *string         `json:"description,omitempty"`
 
 	// Name Unique per user across all statuses (409 `duplicate_cue_name`).
 	Name string `json:"name"`
@@ -588,12 +658,23 @@ type CreateCueRequest struct {
 	// OnFailure Defaults to `{"email": true, "webhook": null, "pause": false}`.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Arbitrary JSON object sent with every delivery; defaults to `{}`. No NUL characters; at most 1 MiB serialized.
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Defaults to `{"max_attempts": 3, "backoff_minutes": [1, 5, 15]}`.
 	Retry    *RetryPolicyInput `json:"retry,omitempty"`
@@ -614,16 +695,22 @@ type CreateSessionRequest struct {
 
 // Cue defines model for Cue.
 type Cue struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// FiredCount Executions created by the scheduler (manual fires and replays excluded).
 	FiredCount int `json:"fired_count"`
@@ -634,16 +721,19 @@ type Cue struct {
 	Name    string     `json:"name"`
 
 	// NextRun Next scheduled fire; null when paused, completed or failed, or after a one-time cue fired.
-	NextRun   *time.Time `json:"next_run"`
-	OnFailure *OnFailure `json:"on_failure"`
+	NextRun       *time.Time `json:"next_run"`
+	OnFailure     *OnFailure `json:"on_failure"`
+	OnSuccessFire *string    `json:"on_success_fire"`
 
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload json.RawMessage `json:"payload"`
-	Retry   RetryPolicy     `json:"retry"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
 
 	// RunCount Webhook delivery attempts (including retries) or reported worker outcomes.
 	RunCount int      `json:"run_count"`
@@ -665,16 +755,22 @@ type Cue struct {
 
 // CueDetail A cue plus a page of its executions (newest first).
 type CueDetail struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// ExecutionLimit Echo of the `execution_limit` query parameter.
 	ExecutionLimit int `json:"execution_limit"`
@@ -693,13 +789,19 @@ type CueDetail struct {
 	Name                   string     `json:"name"`
 	NextRun                *time.Time `json:"next_run"`
 	OnFailure              *OnFailure `json:"on_failure"`
+	OnSuccessFire          *string    `json:"on_success_fire"`
 	OutcomeDeadlineSeconds *int       `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload  json.RawMessage `json:"payload"`
-	Retry    RetryPolicy     `json:"retry"`
-	RunCount int             `json:"run_count"`
-	Schedule Schedule        `json:"schedule"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
+	RunCount               int             `json:"run_count"`
+	Schedule               Schedule        `json:"schedule"`
+
+	// Stats The last 7 days of executions (detail only).
+	Stats *CueStats `json:"stats,omitempty"`
 
 	// Status Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 	Status CueStatus `json:"status"`
@@ -721,8 +823,36 @@ type CueList struct {
 	Total  int   `json:"total"`
 }
 
+// CueStats defines model for CueStats.
+type CueStats struct {
+	Executions int      `json:"executions"`
+	Failed     int      `json:"failed"`
+	MissRate   *float64 `json:"miss_rate"`
+	Missed     int      `json:"missed"`
+	Succeeded  int      `json:"succeeded"`
+
+	// SuccessRate succeeded / finished (success, failed, missed, outcome_timeout); null when none finished.
+	SuccessRate *float64 `json:"success_rate"`
+	WindowDays  int      `json:"window_days"`
+}
+
 // CueStatus Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 type CueStatus string
+
+// Delivery defines model for Delivery.
+type Delivery struct {
+	OutcomeDeadlineSeconds int `json:"outcome_deadline_seconds"`
+	TimeoutSeconds         int `json:"timeout_seconds"`
+}
+
+// DeliveryInput defines model for DeliveryInput.
+type DeliveryInput struct {
+	// OutcomeDeadlineSeconds Seconds a delivered or claimed execution may wait for its outcome; defaults to 300.
+	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
+
+	// TimeoutSeconds HTTP timeout of this cue's webhook deliveries; defaults to 30.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
 
 // DeviceCodePollResponse defines model for DeviceCodePollResponse.
 type DeviceCodePollResponse struct {
@@ -840,8 +970,14 @@ type Evidence struct {
 // Execution defines model for Execution.
 type Execution struct {
 	// Attempts Delivery attempts or claims so far.
-	Attempts  int        `json:"attempts"`
-	ClaimedAt *time.Time `json:"claimed_at"`
+	Attempts int `json:"attempts"`
+
+	// ChainDepth 0 unless chained; a chained execution is its parent's depth + 1.
+	ChainDepth int `json:"chain_depth"`
+
+	// ChainParentID The execution whose success fired this one (`triggered_by: chain`).
+	ChainParentID *string    `json:"chain_parent_id"`
+	ClaimedAt     *time.Time `json:"claimed_at"`
 
 	// ClaimedByWorker Worker id of the current or last claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
@@ -874,6 +1010,9 @@ type Execution struct {
 
 	// OutcomeState `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome.
 	OutcomeState *string `json:"outcome_state"`
+
+	// Payload The effective payload snapshotted at fire time (fires with `payload_override`); omitted otherwise.
+	Payload json.RawMessage `json:"payload,omitempty"`
 
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
@@ -917,6 +1056,27 @@ type ExecutionList struct {
 // ExecutionStatus defines model for ExecutionStatus.
 type ExecutionStatus string
 
+// FireRequest Every field is optional; unknown keys are ignored.
+type FireRequest struct {
+	// ExitCriteria Assertion keys a successful outcome must report; `[]` opts out of the cue's `verification.required_assertions`.
+	ExitCriteria *[]string `json:"exit_criteria,omitempty"`
+
+	// IdempotencyKey Per cue for 24 h; the same body answers the original execution, another body 409 `idempotency_key_conflict`.
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+
+	// MergeStrategy Defaults to `merge`.
+	MergeStrategy *FireRequestMergeStrategy `json:"merge_strategy,omitempty"`
+
+	// PayloadOverride Keys written over the cue payload (`merge`, shallow) or replacing it (`replace`) for this execution only.
+	PayloadOverride *json.RawMessage `json:"payload_override,omitempty"`
+
+	// SendAt ISO-8601 instant (no zone = UTC); a future one defers delivery and claimability until then, a past one fires now.
+	SendAt *string `json:"send_at,omitempty"`
+}
+
+// FireRequestMergeStrategy Defaults to `merge`.
+type FireRequestMergeStrategy string
+
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
 	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison).
@@ -926,10 +1086,16 @@ type FireResponse struct {
 	BodyReceivedSha256 *string `json:"body_received_sha256,omitempty"`
 	CueID              string  `json:"cue_id"`
 
+	// ExecutionID Same as `id`.
+	ExecutionID string `json:"execution_id"`
+
 	// ID The new execution's id.
 	ID string `json:"id"`
 
-	// ScheduledFor Now, `+00:00` form.
+	// Payload The effective payload.
+	Payload json.RawMessage `json:"payload"`
+
+	// ScheduledFor Now or the future `send_at`, `+00:00` form.
 	ScheduledFor string          `json:"scheduled_for"`
 	Status       ExecutionStatus `json:"status"`
 
@@ -1174,9 +1340,14 @@ type ReplayResponse struct {
 
 // ReportOutcomeRequest defines model for ReportOutcomeRequest.
 type ReportOutcomeRequest struct {
-	Artifacts  *json.RawMessage `json:"artifacts,omitempty"`
-	Error      *string          `json:"error,omitempty"`
-	ExternalID *string          `json:"external_id,omitempty"`
+	Artifacts *json.RawMessage `json:"artifacts,omitempty"`
+
+	// Assertions Assertion key to any value (at most 10 KB). A success missing a key the
+	// execution requires (fire `exit_criteria`, else the cue's
+	// `verification.required_assertions`) gets `outcome_state: verification_failed`.
+	Assertions json.RawMessage `json:"assertions,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+	ExternalID *string         `json:"external_id,omitempty"`
 
 	// Metadata At most 10,240 bytes serialized (400 `metadata_too_large`).
 	Metadata   *json.RawMessage `json:"metadata,omitempty"`
@@ -1284,11 +1455,17 @@ type Transport string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback `url` replaces the URL only when non-null; `method` and `headers` are always overwritten (defaults `POST` and `{}`).
 	Callback *CallbackInput `json:"callback,omitempty"`
 
 	// CatchUp Missed-run policy.
-	CatchUp *CatchUpPolicy `json:"catch_up,omitempty"`
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 
 	// Description Replaces the description (cannot be cleared).
 	Description *string `json:"description,omitempty"`
@@ -1297,11 +1474,22 @@ type UpdateCueRequest struct {
 	// OnFailure Full replacement; omitted sub-fields take defaults.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Outcome deadline in seconds (see `Cue.outcome_deadline_seconds`).
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Replaces the payload (may be `{}`).
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Full replacement; omitted sub-fields take defaults.
 	Retry *RetryPolicyInput `json:"retry,omitempty"`
@@ -1433,13 +1621,17 @@ type Verification struct {
 	// Mode How a successful outcome is verified: `none` (accepted as `reported_success`),
 	// `require_external_id`, `require_result_url`, `require_artifacts` (evidence must be
 	// present, else `verification_failed`), `manual` (`verification_pending`).
-	Mode VerificationMode `json:"mode"`
+	Mode               VerificationMode `json:"mode"`
+	RequiredAssertions *[]string        `json:"required_assertions"`
 }
 
 // VerificationInput defines model for VerificationInput.
 type VerificationInput struct {
 	// Mode Defaults to `none`.
 	Mode *VerificationMode `json:"mode,omitempty"`
+
+	// RequiredAssertions Assertion keys every successful outcome must report (else `verification_failed`); the default of a fire's `exit_criteria`.
+	RequiredAssertions *[]string `json:"required_assertions,omitempty"`
 }
 
 // VerificationMode How a successful outcome is verified: `none` (accepted as `reported_success`),
@@ -1521,6 +1713,9 @@ type EchoToken = string
 // ExecutionID defines model for ExecutionID.
 type ExecutionID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // WorkerID defines model for WorkerID.
 type WorkerID = string
 
@@ -1582,10 +1777,32 @@ type ListCuesParams struct {
 	Offset *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// CreateCueParams defines parameters for CreateCue.
+type CreateCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// BulkDeleteCuesParams defines parameters for BulkDeleteCues.
+type BulkDeleteCuesParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
+}
+
 // GetCueParams defines parameters for GetCue.
 type GetCueParams struct {
 	ExecutionLimit  *int `form:"execution_limit,omitempty" json:"execution_limit,omitempty"`
 	ExecutionOffset *int `form:"execution_offset,omitempty" json:"execution_offset,omitempty"`
+}
+
+// FireCueParams defines parameters for FireCue.
+type FireCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListExecutionsParams defines parameters for ListExecutions.
@@ -1655,8 +1872,14 @@ type CreateSessionJSONRequestBody = CreateSessionRequest
 // CreateCueJSONRequestBody defines body for CreateCue for application/json ContentType.
 type CreateCueJSONRequestBody = CreateCueRequest
 
+// BulkDeleteCuesJSONRequestBody defines body for BulkDeleteCues for application/json ContentType.
+type BulkDeleteCuesJSONRequestBody = BulkDeleteRequest
+
 // UpdateCueJSONRequestBody defines body for UpdateCue for application/json ContentType.
 type UpdateCueJSONRequestBody = UpdateCueRequest
+
+// FireCueJSONRequestBody defines body for FireCue for application/json ContentType.
+type FireCueJSONRequestBody = FireRequest
 
 // EchoStoreJSONRequestBody defines body for EchoStore for application/json ContentType.
 type EchoStoreJSONRequestBody = EchoPayload
@@ -1743,7 +1966,10 @@ type ServerInterface interface {
 	ListCues(w http.ResponseWriter, r *http.Request, params ListCuesParams)
 	// CreateCue Create a cue
 	// (POST /v1/cues)
-	CreateCue(w http.ResponseWriter, r *http.Request)
+	CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(w http.ResponseWriter, r *http.Request, cueID CueID)
@@ -1753,9 +1979,9 @@ type ServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(w http.ResponseWriter, r *http.Request, cueID CueID)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
-	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID)
+	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams)
 	// EchoRetrieve Retrieve what was stored under a token
 	// (GET /v1/echo/{token})
 	EchoRetrieve(w http.ResponseWriter, r *http.Request, token EchoToken)
@@ -2339,8 +2565,76 @@ func (siw *ServerInterfaceWrapper) ListCues(w http.ResponseWriter, r *http.Reque
 // CreateCue operation middleware
 func (siw *ServerInterfaceWrapper) CreateCue(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateCue(w, r)
+		siw.Handler.CreateCue(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BulkDeleteCues operation middleware
+func (siw *ServerInterfaceWrapper) BulkDeleteCues(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BulkDeleteCuesParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BulkDeleteCues(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2472,8 +2766,32 @@ func (siw *ServerInterfaceWrapper) FireCue(w http.ResponseWriter, r *http.Reques
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FireCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.FireCue(w, r, cueID)
+		siw.Handler.FireCue(w, r, cueID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3203,6 +3521,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.DeleteCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.GetCue)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.UpdateCue)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/bulk-delete", wrapper.BulkDeleteCues)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/{cue_id}/fire", wrapper.FireCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions", wrapper.ListExecutions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions/claimable", wrapper.ListClaimableExecutions)
@@ -4916,11 +5235,26 @@ func (response ListCuesdefaultJSONResponse) VisitListCuesResponse(w http.Respons
 }
 
 type CreateCueRequestObject struct {
-	Body *CreateCueJSONRequestBody
+	Params CreateCueParams
+	Body   *CreateCueJSONRequestBody
 }
 
 type CreateCueResponseObject interface {
 	VisitCreateCueResponse(w http.ResponseWriter) error
+}
+
+type CreateCue200JSONResponse Cue
+
+func (response CreateCue200JSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateCue201JSONResponse Cue
@@ -5041,6 +5375,116 @@ type CreateCuedefaultJSONResponse struct {
 }
 
 func (response CreateCuedefaultJSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesRequestObject struct {
+	Params BulkDeleteCuesParams
+	Body   *BulkDeleteCuesJSONRequestBody
+}
+
+type BulkDeleteCuesResponseObject interface {
+	VisitBulkDeleteCuesResponse(w http.ResponseWriter) error
+}
+
+type BulkDeleteCues200JSONResponse BulkDeleteResponse
+
+func (response BulkDeleteCues200JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues400JSONResponse struct{ ErrorJSONResponse }
+
+func (response BulkDeleteCues400JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues401JSONResponse Error
+
+func (response BulkDeleteCues401JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues413JSONResponse Error
+
+func (response BulkDeleteCues413JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues422JSONResponse Error
+
+func (response BulkDeleteCues422JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues429JSONResponse Error
+
+func (response BulkDeleteCues429JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response BulkDeleteCuesdefaultJSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5362,7 +5806,9 @@ func (response UpdateCuedefaultJSONResponse) VisitUpdateCueResponse(w http.Respo
 }
 
 type FireCueRequestObject struct {
-	CueID CueID `json:"cue_id"`
+	CueID  CueID `json:"cue_id"`
+	Params FireCueParams
+	Body   *FireCueJSONRequestBody
 }
 
 type FireCueResponseObject interface {
@@ -5383,7 +5829,21 @@ func (response FireCue200JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	return err
 }
 
-type FireCue401JSONResponse struct{ ErrorJSONResponse }
+type FireCue400JSONResponse struct{ ErrorJSONResponse }
+
+func (response FireCue400JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue401JSONResponse Error
 
 func (response FireCue401JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
 
@@ -5407,6 +5867,48 @@ func (response FireCue404JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue409JSONResponse Error
+
+func (response FireCue409JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue413JSONResponse Error
+
+func (response FireCue413JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue422JSONResponse Error
+
+func (response FireCue422JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7214,6 +7716,9 @@ type StrictServerInterface interface {
 	// CreateCue Create a cue
 	// (POST /v1/cues)
 	CreateCue(ctx context.Context, request CreateCueRequestObject) (CreateCueResponseObject, error)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(ctx context.Context, request BulkDeleteCuesRequestObject) (BulkDeleteCuesResponseObject, error)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(ctx context.Context, request DeleteCueRequestObject) (DeleteCueResponseObject, error)
@@ -7223,7 +7728,7 @@ type StrictServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(ctx context.Context, request UpdateCueRequestObject) (UpdateCueResponseObject, error)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
 	FireCue(ctx context.Context, request FireCueRequestObject) (FireCueResponseObject, error)
 	// EchoRetrieve Retrieve what was stored under a token
@@ -7858,8 +8363,10 @@ func (sh *strictHandler) ListCues(w http.ResponseWriter, r *http.Request, params
 }
 
 // CreateCue operation middleware
-func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams) {
 	var request CreateCueRequestObject
+
+	request.Params = params
 
 	var body CreateCueJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -7881,6 +8388,39 @@ func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateCueResponseObject); ok {
 		if err := validResponse.VisitCreateCueResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BulkDeleteCues operation middleware
+func (sh *strictHandler) BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams) {
+	var request BulkDeleteCuesRequestObject
+
+	request.Params = params
+
+	var body BulkDeleteCuesJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BulkDeleteCues(ctx, request.(BulkDeleteCuesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BulkDeleteCues")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BulkDeleteCuesResponseObject); ok {
+		if err := validResponse.VisitBulkDeleteCuesResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -7975,10 +8515,21 @@ func (sh *strictHandler) UpdateCue(w http.ResponseWriter, r *http.Request, cueID
 }
 
 // FireCue operation middleware
-func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID) {
+func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams) {
 	var request FireCueRequestObject
 
 	request.CueID = cueID
+	request.Params = params
+
+	var body FireCueJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.FireCue(ctx, request.(FireCueRequestObject))
@@ -8519,279 +9070,311 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L19c9s4sjf6VVA691akHEmWHSd3xq5T98k4mZ2czduNnZOtZzUlwiQkYUwBWgK0rM2Tqv0Q5zOcD7af",
-	"5Ba6ARIkQYl24szMTv7Y2Vgk8drobvTLrz/2YrlaS8GEVr2Tj701zeiKaZbBX2c5e/HM/CNhKs74WnMp",
-	"eifmZ8IT0o/inM0i8u/k8IjES5rR2Hw4GJP34krIjSA8UYRmjBxPjgm8LKSezWUukmjcG/a4aWxN9bI3",
-	"7Am6Yr2TnnmJJ71hL2N/y3nGkt6JznI27Kl4yVbUjEVv1+ZNpTMuFr1Pn4a95/FSXsgrJgJDTTkTehQv",
-	"pWKCsHgpiTZvkj7VJGVUaXL4xBs80ZIoLTM2aBkgfH3b8d2wODcDCi1m8RCW9P37F88GY/KKpnOZrVhS",
-	"LKHOGNUsIVQRITWBRWwZInMt3n4lP8jsimXBPa8s5AbeI7xtCPj89v3/5UyKOc9Wz5jSWR5rfs2aQ3mV",
-	"K00uGWE3NNbplkSm3WhIpF6ybMMVI3rJiGLZNcsIFWpj9vV4MiFRjK1TWBw3rpIUl4wmLCtn8ZeRHc7I",
-	"H8+eGbQv4YclE0QxoQkVCYyx2CmypIpQEqeUr1g2JFyTlZnliup4SfosVeYQPSKROUDl/sqNYFk02DEB",
-	"HM3oRbJz2J/MLqm1FIrBuX+eZTIz/4il0Exo80+6Xqc8hqU7+EVJOGtli/9Xxua9k96/HZTs5ACfqgNs",
-	"DXqpkb55QJi4ZqlcszGsn/3ItPk0ZRl0vc7kmmWa4+BobJhLypKFoan6Ij9NN3SryJymipl1sVO9lDJl",
-	"VPQ+DXvUNDvD33cPHAZwYV78NOzFeABnFIZkTqf5Vy+hmo00X7GyL7esQ8fNTj72RJ6m9DJl7hA0Xq0c",
-	"2i4f4GuNn1dMKbpgLc80TaimO9qXl7+wWPeGvZvRQo7sj2a7x+/o5pVt22wTu2YZ19tOS3juXkZCc+zg",
-	"rz3gDwXLr/Etb5+8/soZevMZVomislk/1+f2aYiU9ZKrEHWZR/AvrtlKdZqfadL2QbOMbs3fKV9x7e0C",
-	"F5otWGYeyflcsZZnWmqahh7VVs4O033g+isab531ubdxTOQr2AYxl71hb0MzYSjFLB/XPKap10xJReWp",
-	"8JqIDe8wu3fNZnPK0zxjZnSmr7nlGvA77I7MdSxXbGaOjcx1ey8f2OVSyqtzFmdMv7McqmXPZht8eabg",
-	"7SZneHJMUrlhWUwVI0t240n9IRGSrDM25zfj5jkOLX29t9B6n9E0vaTxVSuTWmfMiIMhYddMkLnMnFyN",
-	"c6bMQKrTRO6OM04Sbtqi6dvKK41lbAxqxfRSJvvI+qeLi7ev8M1Pw16epc05vDYcMOV/Zwl5/+4l6VNB",
-	"2Gqtt8RoAmRBuVAkOogGp8SwmvrsyIbrpcw1oeZrM9c9DK+2CWZIxWSGxdLs2oYXYp0HDvxdVrWuwemM",
-	"EtsOCngzO7Or2ZYkLOXmHzvmGNodmqZv5r2Tv3bfp5/r43rG5jRPNei00ds35xdRcwyGRDIq1FpmukXT",
-	"MurmpdGn9CmhYkuEFCPc6WuampuAIsdHR6QfFQ2h7mK+WbOYz7lRWzUoPFquScquWTqEZrlQPGEktjuE",
-	"mkxjgEHyW2q97quBoZ5T4igDqQxPJimGYxpd0ZuXTCz0sndyNPnuURdyCxCSjpfv129lyuMtjggWuHfS",
-	"S6lmyrDfusZn5232K8lTlpFEWuInGYvzzPRGZGz+xUTMFFlxpVhCNkueMqMGbqgiidyI8VRE2EtE5jxj",
-	"ikiRbqHxlVTatGYIz35etjgkEv5rVM6MxTJLFFnKDVlRsZ2KDcsYUVd8vWbJKYnMv1zzQgpmv1L5iim3",
-	"hYLdaDLPdZ4xr5tTEtE0jabC7ONoztNU4djq41FEpglT2vSi9NC0CuM/nEzIGpkD/r9Z7FG+Hk/NbcuJ",
-	"GTNAI+zcctM0LKPOjCL9jv0tZyEZX95OTj5WKOPx42FvxYX7+3AfFyobCjIeHESb1EJl39fiPCW1rg42",
-	"ZmjursxIHykSFbquUb6CCy4jKUyH9D+8effn5+9mZy+fvng1u3jx6vmb9xez8+dnb14/Ox8SS8zk+8lk",
-	"4AnBNgXEjb6htlUH1rou5uwVV9+ASNfa8JjmxC78a9MDQ5XwoiKxzIVmGelPyMZctIRhv/ZGlQRn5Ovn",
-	"QdUdb1Ef9yvrjRfWdJtKmuwfvn3RG15nDdyylGQ2x7tatyuJpuoqPCw4eTicB4pE5sUIWfyQ8Llh/bcX",
-	"0zXaKFT9YnXtgOrTKVdwWJDCTlIKK/NF990V+gBxNrT7tkm2kDvcRc5y1sqPYk9R7Cb3qzpNU/S/cwKx",
-	"D6ImyrM0GoSl4ymRa1R6fB2tIjwbEhmY8yxf32bAvuxsDvgVyIlRlguyhndOHUNC9cWKvuBoKi11uDm7",
-	"Y10dwXvB/2ZlT65YRmicSaUITVOiNNW5Yor0jyffkyjJ0RLCZo6MUXGpS5JGx/YOlGes+8K9ET/iJ21b",
-	"XdHyPk57bEV5Ou2dEJg9mfbsjpufzNKYn9Y0V8z8AGaST+Fldbe0hNEk5WKHsDnHB8RcAQqL1opuyYZy",
-	"DVTFtSK2PULnhk07tZhIy6TJJZvLzOg8U3HJzJuKRLWbYmQvEytGhdFQiBsbagkresNXRlF4Mjn+bjIB",
-	"WY4/HLYyLk8atDLtp9kl1xnNtuQ/z9+8Jni0WxX9GuV+/BSNyWtJXr9/6d04T0vFh7ziPxDFMo63qf33",
-	"hL2iIWM623YnsXfmdTyZXYlsRW9mTvIaOnpkqMowJDmfz1Zc5JrB7389HJLHQ3L4+OcWInNsfx9bPrfv",
-	"2QHWbi3d5nlRfLJngvbEhEfsmzS69/1f3ldti/y6Qtp+P5YnBsZTE0VWphar2i6PzplSXIpWmaTD/pQ3",
-	"AlULovB7602ZZ3IF+n7CrnnMRrFMmBl0ao73ii54TFIurvYbV7Db4LBztltydpGXvZrwuoXIupsF+Lay",
-	"ydy9khnosjtcRYrYsZDLbe1+2V9RkRtZDpc4vL+tU7pVhN3EaZ606sI8wPjCDr5xaKIpVXqW5aJ1aTqL",
-	"5eYDdlM0XTsx5i5aaI4wZysh4AoAYi4ZErO5KTPLJTOCVsih+SdKIkqkI2qjAsMOmCnebRafJeOBKXwT",
-	"xDtvT941hfSNdLXXPSnY4A7XqEJWdpSQ8E0u2o6otViXq1rcT/tcmPPHxYKYPjlTA7PkGTMSiSVO8bYL",
-	"rcKH9LbiEr4B7XUvt8vZOb5YF64dReqwl6+TW/PHz5embYLUUoUVnWBHA4uAYpr0jcS5pqnR4IzAN8TT",
-	"Ynx0TpHAWdNoguMCWDByZOL8qETOCfUs3sV4nOtcEQr+5NtfquEGbSW9P6Ziq/0N9GhmWIpL/36NJ8Bj",
-	"sx4z92m9KpwqnK62jxVXkpO2O/hYRbRW6KhFEXjGNOUBo/BT5A5prggla7qAXTAsr7yik75gm8L+OGh6",
-	"Wf7lVIrSBlP4JGtqRbyUZqEMFUe1tyPyt9ywsSIuKMyXvJCEwrnZqRN8/da9FG7SmnwwP/ubbTuMc7an",
-	"xe4Goh12oYb69nvVsn4Xqs8fScn4pgl01QS6C3DrhAc9dsmyb4J4lyCusMomJ25KmYBMaBHmYdN9nLNb",
-	"GO1z9ivE4MAQbxWBUx6tlvhKRWIqQEUF1TJCFTE6iPAqG52SqLjMRgcR3mUjCBA1H5kbnn+ZVfaOp5eM",
-	"Z96VcM4FV0u8ZDjXKnXRjdiVoQXXk6E4jN0J+VqfgcnnTCbsrUzTHVE6az67YtuQTSndIn+N6HqdyWuY",
-	"kg2RvGJb0JWvKYeTGRSLYPPu1nD4+xuuNBeLWa5YFhDQEGDaGKJZbbhp48eExnAiyWYpFQ48psJGT2Ts",
-	"mtGUJeGQRGtMm+0zulljm8wwnoMcXB8e0FwvD2wD0SnSTZc5dxMG5eY6mVA7BLaZELWX37ZaGdFcOItl",
-	"wvaFHJt3TsmT0eHRd368dj9esvjKs4RB2O8Q4325uKYpT2ZeN9FgvxHSH9W+ibVRO7tZ84ypGRftZppc",
-	"aJ6igioTRuwnpN/mgq/F0wXjYqJpPpk8in94ev589v7dS/iLIZHgtP5f09d/4FveRPHFaP/iNIYw9Oe6",
-	"e7lK5ue4zpqJBOUTnOGZYiDSHOkaLuQFGqxhECEmZK4Xb1v9N8J6bjBgybPEGHk/CAn+PQqd6e4dWHGu",
-	"d9DA54eW2YNTBJfZ+wxkKEDYFOlDTOMopoolxOgialBhAtYQVeUC5d7s1IKhm6SydFRsiWlkVye3XMuM",
-	"xYxfF9pi7ajATA3zG5Lo3yeTk8kEGO9q/yRDrM6R3YZyjWRXfBogq+6sztADDLWdGHAxQ9E+jW5kdThe",
-	"Ny4uPxBUUomlN4SCXkn8vbBK9fFXnArBQ/8fwCwxA8FzcE7FpUy2Q1Keltym9aypXqoh2WRSLAiGLKoh",
-	"OT58BFL7+Oj7wZgA/dAVc95SrqZixc1gWEJykbDMbJumPI3IP//x3+i6No+nvZOP//zH/3waTnv43PxQ",
-	"e/bpE350yWKjrJgzMRVyPucxpyk5e/mCZIwmyvUwho/HNnA8OohAENgYO3Oezp/9uVA4Xp29tUJkKkwr",
-	"Lm5xBHGLJIK2onE5eqOd4FWCCjvboY0+ogRJiciMpFxptI7XRaCzZe3NoXjFMZNiiKvR6ZsfZBKIWIHP",
-	"h67vVlKDj5uqeVBav6Lxkgs2MmtmTj9Rgl6xGURbmy+GhI0X41AaWIAHmmEFlOS3GDCNGhCIdhRDuCfA",
-	"EQxfYIQJnW0hlmOdycuUrSBFppN5xzRl7YuBK4WXXlEd2k/5iopy8va907ahcnMiiBXWc87SxBxZsEm6",
-	"IePhPMFDGtsG28W0z+ZqPNQcQ4rxmD9dXLy1p39M3qy4Bq+Y4aRWf4IIFyFn9o4YmWH5In9kJXaXEEFD",
-	"J+WStVJZac2t0hksS3M6L6V1iv8iuWAJhmBE48gRmOFaY3fXHpsuoyGJwMA4RptmcPVad/Ytbodr/kfY",
-	"rEry2G6xgdPosA72eDcG8CJhAtIxSCzXW6cDOFY/BBKL7fVRL6kG5lflfVHTzv1FWEhwLtc8YSIO3QAz",
-	"zec0rqbXfGq1uuCh26s/sBvNMkHTrolTXzALap3JJI/bVBemUT0xu+V8rjHNMs4SEnmjNuSZMZWn2ujT",
-	"kREWZYx9VCxadHentG0dNvpj59ddilzX9+19ZO/rKl+tKNpD977rcU7DtbqMpxGdWZJHZaiVZalOuhzj",
-	"0CPaSsJZY2BVaggejL3hzgHm/azhSHZ+ekWUJHPa4iux16ZdJti9i+/auNzO0GsZ8He7RODS1ZJlRkQb",
-	"jYcqbUMK+vWw0sG40wA+K+cyoFdYXf+zVgU438wTF/u/8DhiN7N2wUObzm33yN3OQPx5LMYPgBFSsKBX",
-	"e6n1etamL7w0++bihIubg1Uael18KyEv1/v3L561+7QsdX/WxkBDS0YzfcmoDvJkmJqXde1eLqjXUKtR",
-	"2JFe785xMQvCGUZCQ/ngRIM7MbGXsmE/vHv/6ENwbqeWniGVp9xoozJzRRJzz7cXxAh+5WKBZrM7+gWR",
-	"MG/hFLQftER2oNnMXLasUOWqCKPZGclcSJCaycx9PFN5HDOlUCDb36xrxfyGenD1vYo5zOrGjd+tnR6C",
-	"zuB02hArKrZuEuNucnyd0q0ZVCZXIUWxUA4LEtdLruBKZMMAO/aDh352aS+A1X5+hGvK0WQy8S2xtus0",
-	"yD1AKe/SdSOtpTZFoZlIbKwf2IVIP7NGMvhrDgGn4RDIdhoO3aUy/ZmCopuFvdAKfKcrXyxATl0GVj8q",
-	"ligi/SLwc2Rl5WBIIpz/zMzfknJKt6BXRvGSchG+AN3eabszm7+e0FO4RH3ZMyw1n7pgrexBTXY3hUbJ",
-	"ZXb5MKuMoLbQIX2nokeFJEyA01eYb/0s1c+wpxzsVBl/cp3u8K/VcDHunFRoNGZzxmbAaEOZ3xvy75Xc",
-	"wpptdv+dOJgzWOu3Buqwc3m+WPrXzuieJVWzlcxCIgSdvmZZ+Ipra7Mh4BqOwj6/OzqnMXt2VlXvaxoi",
-	"zVJuGGJUvhUReY2OYLJZypSROU+1oXyimG6Y1qsaJMRO2qY68fCuDvRKSEGLG91b9dDkd1LFLneT5Sf4",
-	"h5XnpZ/bBmPgU/jnLGMUzi9mNJvrHrY1KxlPF1yLH/kuJ4HhETPnEGlzaIO96y+js5w9fftiBBEw29Hz",
-	"eCkx5ys6cfZo2EZw92eM9FG/dWYiJiDv24YGmJNAM66kCEfBVsY1U0t69PjJ3Yd3/tPT0dHjJ4WyAoYO",
-	"ZynH4Y5vebXjLS4swTaVfFuehE2nu7WO13Kzn8Xdm8C3gUoVsT7+UtK40nXoNHkQE63R7k4DQ18Q6cdU",
-	"sZFiQnHNrzFizp3At2/OL3rD3p+em/++fQ//fXpx9lPwsPzEaKqXb2WahmwPznztRXqnLPMudRCZEQBS",
-	"iXOmZiDL422csjCjhUezJM9QhV+p8Gt+RGZt25QFXCiDE3CEnUgJQwRmdCE7MFIvTMz/MLidsKT/X87y",
-	"gBh7DiexMFomVNNLI+W5xaBorKTHAy/lTSipNuFqTbWhvuJS8Iu8bElvcM3ZBIngVc3eR0Gb9Thz5IX9",
-	"7m7cgjagDS3QhbvE1eKIa9A8gYhMTVM2q+octaZLoVNpXUhNrJ4K95dHkwlRLQ6Wlg1tFynr4vTsBJLx",
-	"T9qnYe9vjkD2f4S0BDSbXfOYqW6fnbu3gw76JbyzBUG9yGjSEvZhJK3SdLW+M8++ZpmyJtla9JEUSlOh",
-	"SXQ4nown4TsTEkXHGX+wL7fEFZRj8eflLavblfZjfe7tQBsV1EjS+vSLAGePfXKPgUEMQcKVzwrcXsmr",
-	"nqV+c9/C9pq7NezdjMwXo2uaQZyK+fTNn3vD3rn99L371BxWqfQiYxWagH7qfqe9rWPMxM+w5gn/og22",
-	"GcUjeWXXk4qtYxzFurLEpQyBqeTwuwlRpzYHCeGBDD+wZE/wIJyS2ka1sefK1EyTd9uS1/hluSM1ki22",
-	"x63q0FFYsSrtVPqhPDQ7BHo3AYRRq63ZeNgT5GKlKeA6WPAl6tN5fTfC/L16+Q8EQHgwTPU9J/13P56R",
-	"R48efT8YVkI0veFHNhyHTDpg0PnTbllp7Lkt3tiFFttYHJg3UVzErFyMYvhDEsH5dm9/bwTUkEQJo0lU",
-	"4q4Gw4kdYzDvBnn4CzGXAWtGbu4ourCsUr0MsDWzPeDcg8jYmdnamRSzS7ak6Xwm52EDovlihLG01W5O",
-	"4ejJ+RxuxqC0ceWQZPsAljEI3+bXLIPg4VlrlLPV4s0VKNRE/YDV2xvun2uIDsz8ZMb/jqt4SeMrJgKK",
-	"/GuI1MLrGBrgIKDZ/5jYj0k/OqcrdsEEFfqp/8YP+EIwwnbYS7gyV8pkts7MDZ9fh/S78/wSgt/nECek",
-	"MHBDagr/8qN4T+2t0SVuFMadNgTEwojTKvDPcZvt806BsFZahxd5GKbh8EqE9u5V0MiHBz9nsx0GpPIt",
-	"FUTvtkzQOXkcKzCMKcz7LBXOECOzzSNQyV+rO4Sfvn1Brth2d/x+e/KimpmzOFtJoZctIU4iX12yjFBF",
-	"olzRBRt7NwLIngjPbUlVADu0ecSh63Q7C+RTBi4bKRXBCWVU262bmTOOWCktKV5pvghbNWymwQNFckQt",
-	"Mq+SfsYXSz1aUpEQwFU0x4gumND/y7CSiNAkyZhSTA2GJGEZvzb3DYfcwUZmE0gqY5qSNc00gUiiBVca",
-	"r8AdrLqwjXbgdg2qxDhsEnDbHrcveNsiBreyQbuhk1ZmITZtyDXS9Hk+zRULP7KDuEO0il1C14DrZeeo",
-	"W5BNW7JifKgbJ41aBhmabC04DuJvqQdmGecMjXiAKIYDrEIiFdjc+3v11rFmWHj30sW6gVFSEQoiY+xS",
-	"ot6+Ob84Jefn734c2QyRbvl9zVUuvdfNg1igNzgvLsQ9O5eO4XeK9CuxXuSf//ifSkAo+KKigWmKUT0V",
-	"uoYQ6Ice23YjB5zqYDmiodEnM1Tdijjo82d/fqCmIioMjhFZyYSlNjhaL9kqFJB8T1F6LtywQ776rxbP",
-	"5667two4wsCx2wTK/Wbi8NDrEeRgXzdIr3TA2NUcFjHqXsydvz3DLxrY15jBz+2c4B2c+V2ZX1Uva5Nr",
-	"AEJ2gXVgFBbFhA5qRs6l5KZ+63tFIPqlQ+jNObwLm0RVSFl+x+BWlJz6vqbPxgdtzLbpsrcD2rE/526e",
-	"7ipaD+9BJ3wluqdInK68FYrtaQG1D11s37EFE8zoKl8CzL6JMZuxay5zZd+ZZexaXnXKMAp20d5gaK3L",
-	"uf2ZbTvl/LaP3yhntxh8cSEONrB7sB334BZLW+go7VtVB43+zHXnSrOsNaO2RelzNXMoAVZH4DV3ISB9",
-	"y/8CabRHR6V9Z9D1CrB75LdOEHeOXMgdUlezyChWp0Qt5UagNc2ZAbpmhkOLZQEDeKuD1a0gvV3TXKd0",
-	"x4nY4cPeLThcFk9klMh+RdE7e/mCrDNuHfuwVLy42XFlVitsk/lMr/mecETTksz4Am4CzC9zRRVZ8Gsm",
-	"nOnVCMTfr1/extd1dMm3QWJ389DXF72FBGWmC22lhVHcs5pfKbgwmQxvrfd7DTzu9L1/D6htVFFjYHh0",
-	"PCGXW82Uh7hL+gAW4L6faSlnKc0WQUi4O9wp3PXg9ktSvS/cekVq9wfv+8PbfL+v/kar+BjcpfJG93vJ",
-	"Ldej5coRPkElFFMzRqsKc1wJLQyAydQTSD3k5A6RHZXXh42+9wy+xTAUmMEONOQSwzkKWdq9ue5kHYG5",
-	"t3f6aOyjiB7eEtzrU3BVrhlNuyqrgTtbSk37N9pI0zKQ33nNzY3lmmWQ+wtZmmXsUQfG1ZJ5+mG59TFw",
-	"clGg4NRwXmDckInurmEhbfu2lntQsm7XT4vCFCLTcw/ArJ4MtwMCp4j7b+JB+N5jetl6pY6z0IW24XuO",
-	"cwaYCEIS8wVhN+sMUXaCrZoh/V2KwC6+ePr6KSBzwEU/X69TzsL6VJeahG7ZsCxhHT0bbRzFWHatewtv",
-	"CC3+i/M3o++eTA6J4fGwC1ZvwzJAtfpLkRQxQ8x7MwiLEfz+4qxjyl8wGKe6A6T/mEBaNWRDUkGi/xWR",
-	"FY0zWS0o5BWlrQ+yMFhHY/JUbPWSiwWBOptcVcGDnGIWdYt93k0HsHqwLIYiaqUC3l+cdezEEko97ARs",
-	"w9XZYc0uuMJ59bqC8yNSWBTbDjjt5uku8qoXCDRjQxMeDixoMSlA6Vtta62Owj0QWkfHZFlg1v/nh4v9",
-	"M6w2uOvKh/eF9kG32dAiF0VDcpExGi/NnmPCTsKrP8Km2vhWjMSo8TsbL9cR/iYQXTfsJcEYoVuA4Jzn",
-	"lyuuS7Sn52bFukJ/db25fy1Dhj+8nZsfnnQ7CtB9o65dtJfz+0lu/LBTmjFSpFWNyYvVKtegwCBoILAC",
-	"K+4K3KTCLdmI8ip37j2EslYLHoXxr8AT2ExwZtkW2bvhVUV1IioSH3Q+F/GSioUZuSs3Du42M6uMmdVw",
-	"ydHHR0e7YZ6/TM0lKLKEqYYxQ0uMuRyVCpSQYmQmcAp3zaW0KIeRBfdCGEdrTjfK5CYzB1yQfiEksIoj",
-	"fvXxUwti+VcoztSlDFPdX+Ati/eI9EuMxDhlNLP1KTrjGNeLLt0vSnHb3v9o6NJu/YoJXXJnlV+OrKqi",
-	"6RUrBP5nllyy1p2i7oLRyOzLpK8YI9FZzsZt7RX1qu4FQLmy1wWK8opuzSa30O1voMbRF9pDH5i529hq",
-	"tY06DCxyWqbhN4p56iNyGjvw8Pj2BYSCqoFws67y/NERif4LlEew7w1d5Jir8/oAv31gvn2A3z6Iup3j",
-	"L1lOqVkbqSEdUTY5DA1PQNVTKONlAT2LNzaPkXOtSl26gOo5tVp2IYX4QkhbS+ZXwEH6gvbTAnLEvWJY",
-	"zJpmVLMyfsyBMbh3vpzt9Ddp/zxH9JXCk9E3QqzQPrvRvmfLDDaus1zEoMxqSR5X7rN3DGaqk3/rPcu+",
-	"MbNpSXfMJ2+EHnyR6AAXCtAY5M+tM361ww9ScYYH9xrc90X6GlScjqa9aS9ClUURrjvtd8uV5jXbFNjR",
-	"eJ3ZaVC/87a/2rHhVfCHO3jZ6vXZd9dwee8MnjXDNE9TLhazNcv4/iL10MgP+Mlb/AKThFWnL89yTD6r",
-	"Zuzt/awswuZReLdP37iXMWGg6xTLuXWIKu7U4juq2Ut4G3A/wAQQJv0yC26p9VqdHBwkVC0vJc2ScZwz",
-	"uuZjyg/svnVwgdqY4NpGF8sxdKD6FWiAYpErE62OvJXKqgTSNEPQrZpl5ti5KhGBKjGhlAmAkkroth7n",
-	"/v7ijEDkcgNsphVnps0q/5mtN20GUIYCcxNq825dvrM8lE5os3sCPpx1xlBk0ZRTcCVEO2Lvd0XQsyxm",
-	"Qs+gGEHwjT275j7snP1Q6r0dwE1tjYQizakITS8GVZtC6wo/r/Cf6jp/1vrYN4KupXKjxsS0QA4scskN",
-	"GM4zmQPKkpbkkCQs5iuaDknGRMKs1kPJPJVUk350PJ5Eg1NiOybRxF5CfCSU/6gktWGiRkj9e41PEFoT",
-	"bTiYDjCzZ/DOVNB8suFpOmM3MWNJI5OjLfjM7vreza4sfngyoQG00sgbT8zUQHIx/rBlaTDKsSW9JI9N",
-	"1+HHtXkXLfmfBaqC1IZdMt0ObKIqEyI4pDLXJKqyqhCULdJGd2Z7d8bZOtVSpAZCvoB3z/Kwl9dqpsro",
-	"gGztpQfHNE1Z9kCRp29fjMxl9DKPr1g1X/UJJA9PwKfl3Bv4ndrDcVuiyyyUh/ISa0LhZi6FoBldVqG/",
-	"RludaK35VXnkqosZ2o7/qlkUqpuxsv6GrtaFV+b9RlRGW2WQpl2idQC3N3TgUHaXroYs8nCd6J2DfRXE",
-	"dP9JbgglNlJmnqc+4qKLlz5xqev9gn6RjmqYioPhVER2EWcN9GP82UNB9n4tEZBJv0itsaanqVgjJvwQ",
-	"nbdB3MUSEy8i/TBi4wAzYZyfw2bOB4br/VpLOagNFgysps+gj8Rf+7c4hu4ZBfvv2d1D/G9z5W6l+G2h",
-	"w3jX7Po9tZtT9B24bgwbwzdOHc7t5xlDbIrHl8mG+9RlHX6NzfTzNbovyB6dZ48VBpvZmZjRMeq+GUhf",
-	"s1BvlorFUCnzyTGBujdQXWLJbnbXzdwdgB8ccYHsUavoQ0WSWuyK9pTzfXFwJYJkN3dwHcwhCEbRNVkN",
-	"o/ANY+YWkroW7MZLKACsR1F0cwv4VItCBX3sAs34AGCE9vVhecjDCoWFbgoenPomF682Fqt9eIGtGZZ7",
-	"Hli9dtrxADtbDI8+LdUxKnCV0e+dcgWICO7906qP2bJHKC+zEwhhH1VWFndXJTaekH4Fs68Q/EuWsUbQ",
-	"7+PHw8571Wk97w6AilZUwGe8I8ZtpY9qg+1jD6OTethRnaBJLU9qxBQHFzMUG4LnMs+43p6bNq3NldGM",
-	"ZU/zEKzCU+FgG0jfJd/88x//E0HlelqPp4KBwopDk+VaLrVe9z6Z/rnFemnYZEw3znOqyMOHcc7Uw4ek",
-	"X1SzlBmEYY7KRPNf5KUajAm46uYcc88hek0RKqbi4cNCcD18iLniXBHGwUdXhL2gKUPxhfAA6lyFBTS/",
-	"U7LO05Q8fIgr+/DhKSZpW4yfvrSwqgUWIiSkZwME2UQ9GGpDPXxoZefDh+OpmIqLJcAaxfmKCRhcUaAn",
-	"lkIbceb48J+kdQBgfrlA7nDNyDqTipEUEuC5mIpIrVl8QNd8vEqiU7yfzXnKCJbeAk+F6frf/o2cSXHN",
-	"BNidzC8PCcbdmI3IZK5dq7ZU18H1YTQk7MYcdBL96fkFOcAgMqOow5/IL8vCnT9dvHo5FQTLsOMrXhXC",
-	"aGy6dOXtLmXCGTpN//P8zesxeUVTczhd8TkpoNCmSNaSC42bmbA4pQDwDeDi4IZTpsPoeDIhLrjxFyVF",
-	"5BWJtLjrFWAWQ0S2aVtAJ5EWgwu6INQ0C52gS5dsllRDgS9uU3eLECR4q+4BLhaOaldNjEBKv2lXzkkE",
-	"CJhQzdPQ/cFHTAr6FJE+uN6f3+iMEm7uk9iuGdyaZejljwZj8qPMikAp06iNVogMz49swNS0B59l0lyh",
-	"kmkvtAOQ9mLomQpyOJwcfzd8/P88sQkzC6ZJdHz4yKF9enkydl1Nz9SPpYUufrSRE9s1S0h08X9wTFwU",
-	"4PDKD3yy1znS9/JzqJvJgOQiZQq2GWQfsEayotkV4hmU0WL9aS8QED7tDWBMFw5fD/t24FwQpUwuYKTI",
-	"NRWx9eVI9L/R92X67kdHk6Mno8nx6PC7i8MnJ+Aa+9/RkDwhc3NucQgJX3CtagFgf2eZHIzJT1Qko8uc",
-	"p9q0V65Ef84zdoA5XiSq5ISZkxYCyja/lwQEZ2zFIjgJpRfOHN54KSEy2FVbNB+6U4whJbAk0RBi34vO",
-	"x1SbhXdl9kg97l5DuVtLcWY1IVXC6gYKUzMJGEOK+HFVGPcoBEMD4WQMlt9szw/mFPn39BOAGEFSjWkG",
-	"EKA7QYZJHyPuRYKRGqYHQKXlosSlBYtJUUi3cvQOAGUXo8td+LR58wBW+uDt+wtzHtQQTrAglBzd3PjF",
-	"E4stHRK9kWRluIZhCydYn6zAUo5wx08sgdsYEtOq43bqxMZRZYolxSKYrobufLtCxKCTmeYHZuKwVSHg",
-	"5oj06/enE8yr+Oc//nsXOHNodPVv6tPL2Mg7yeh4QcgU5JIiQfDpGA6CDSuRmYIUGzuGjG4sDyqyM5Ab",
-	"I1SiWYvBmHywJGUeY0ilI9iCH2NVRstigNLe0gUXiG/GFbEo7pdUgV0Lq8UdWHD3iEANuRK4QQ0LYed2",
-	"G5YmXkqrm7P5nIGDyLU1JEVj7tNcrHEMhjtawHgrop9WxJT5MaoArp2QH0DTsk4WiFS3BQI9PBgEuit1",
-	"H7pTqZuKeqg84UrlqApF9YLTD6Mx+UHqJVnSa0Z4UagOkKjUmNiwSVj9qYiOJ4do18eCx0UKgsssGpII",
-	"cvmlNsth/nRR+Lb2r/mpyFuwNa+nQmbgZMz8upLkHVMyz8wtSc7tAUb8RwwQtrg9FEkIPiJ9pI/jyaOB",
-	"2wIA+wQF6blXTjVXboNdvVW/fCn5OIXah9PekExddhf+gUrStPfpk63dsaJTEUEnRoxbaTwq4UgcghIO",
-	"OzLqQLOYpCElmiRTYWv+qRPy14/AkIeuEOWnnwuMoAieQBYX1kpE6llTvbTEU5RLxCeGk7onUxFBsnbj",
-	"CbhP8dg1H47JG1EeEghPVAApaTTGk7a6k1NRMucyHuDgo2+Q+nQQKk4ZjcmfmGAZj3HDFHBxx7OmIqZG",
-	"+9B5Jk6quTCgLg7J8eSQ9D0lkSUlwxuYx8cHx5PHGBNhN2Eq+kZt5mIxwFK4UVNNwiyEZjVQ8/v3UxF5",
-	"sGboFgSCf4wDtBZoW87Rkqe7DBcFovvAv7ZkxZMkZRuasaGvyiZQE9XcQlHzRc0/+svIUd6LBCvrzjOm",
-	"luT9+xfPyPWxkXBYN9ht4dh95rxeo5eOv/k/viucdo0HwAP77wW/cdafgenYytNqb4DfSszqjGB1zDQM",
-	"EZLnN0Y8YT3ik1KZMXqNJS4Q0FHl5jH02BgQzxYvIxHECI+ezjXLcBGcS7sIrD4cPZkAgKvZsDL0cZHK",
-	"SzDUmLFlCKNoF8gqKOAiHH2gmVmMEwLlzaFe7gL3G/tzfj7nATPzRp4FtxLDY810wF9PNVRg0eS7Cfm/",
-	"raDkGbGYeR7cArRv75uNodI0lRtFoiCgXlRkHpAnk0E5KkNCKuXmoE3Fkwkx2pxI5GZoHZSWypyQkdmw",
-	"UPekYEN4iIUoyIu3Y3IuV6w8XlPRx30agYiYp6ZdUF3B0DVASVOmk5A5v2HJCEfg5mUXjAq1MfzcHK7C",
-	"m+zvMjp9Uh4za1DCrILe0zWNl2x0NJ5gSp9OWWGm8HC6T3oADQ5G+zUTdM17J71H48n4EeD2WcRan/jM",
-	"34uQbft8afYBkyPMiygggbELGxRotG2c11oqcFhMRUnJ3qIdKMhJGsFn0Zi84kqBvoxlrxcWLg+01eOj",
-	"ozF5LTWcrqmwxwvXpWATLxJwlJgOXsoFF29tVEOhCIEbs5kz7U9FS5JwBdea/k8Xr14e/Of5iKmYroMx",
-	"jtw0ATKo51I9XDnh0taFZkyUoiGD8M9l8SXYiKPJBMtXC80QLVqzG32w1Kv0FBwIiun/yPV89B1karW2",
-	"26jSb+ZDUrMyYO0YG4I4PjpqM+gVg8LyuliZEs5Z5y88U17v5K8/e6HEdp+84eB6D3rDnqYLgPg2BIOY",
-	"3pZjtpKlhTg5mkyGhicLVMBd0uC4kOGgTLifPYjyIsPR4cdPBZhiQK2BX8uyGFXkeZkmzhDxaEJUSaRk",
-	"B40ivnhv775DSD+qDAe/WH9Zud/7kfwLG3SIGOANq2GOv/jmanBp23xP24u3tXY/cXNL71Jwcx9PHoHe",
-	"6pTSkynkgE57w6n15sFvoSzVae//THuNNNVp75PDvZ+KSxpfGa4DbNsBuJ8aUmp0aumm2XGZ71o2DXe6",
-	"DhRzWqZ7hjq1KbCmXTCqmrubZ4Y0OhPq+k7F70iC585tdG8kWEs3DpCgLQMBmBFr0rdTNafNLfUACPPx",
-	"5NFXHNVT0iAJj3a+9El5xQVfUcQ65YIpRUpApdBZMXI0ZZluPy6v2YYpjT7RcfXagMXUCkOMLbhQqeIN",
-	"WQZQjP4UbgFzmU0FvAuWHci7jcCpCFcpmeuRnI8yKhasYYgI0d1LrvRTnMAeyWyuYgCwbpbSKInXzGVE",
-	"Asx6rYpZWzFTz6jeSXyXK9DbJbSHe8EnTglulPX2gCps1h2SlrluAZ4IDQl9uHtGE/rQBaOVHxaUezSp",
-	"ANfUsiqboW/hDorid4Ee/CYngSZ/vkfeAxQG7szgAQd1A4ptmA1CPQh776gHHU8Ob/P2rXSs46Pvv5pG",
-	"VnWr/vXnTxXeZBbQrpGvleEPJTsyaj38OLK+xVEZGRPkUBdFyEZM05Q40Eu0sq7NpQXCTMmT49GSwb07",
-	"Y/qUpBTS/WmaKmsVsQlNVQ7zJ6abOKa9+ya2cOxQgPougAWZt8Z3oaTfCm38iWnST+nfebq1DA4cyUgu",
-	"hZNZ8YUASeo2IaDa7yKhg6yARMXqUKEk2Hd401Jgx5BizrPV6BlTOsvBpm09LTbwEuRhjG+hnHAXtahJ",
-	"SruQcZviK7TG5SsHf7Fj84bWu1cm2AnXN0Chr9mmSqH3yRl/K/T8Dmz5n0nCnnFjF7licJbhcHElYMm3",
-	"Q2BqJVYwGoytfX9IuCAyS1gG9uCpKDQ7v+YM6WO1Y7gcPBkdHn03AMstCRpuSf8xWLpevDX/NxVLmWdg",
-	"O/6+UslmhkBxRp0yw+MCPK2AdWKuIOj2OLDhKIOQ5ncGXKKEjOkVgfc/2OrtX4Tqyw5cRNunauiRxReo",
-	"HbvDexlA+yF75u11Ga53pwN3myN0fPjoX0JxqZzdcw1lYIhvkAW7UufTemAu6u1HtjQvkf4lUzxhylyO",
-	"Do6Pvh+UMTXmEo7nALZVWasHiZxTEC7wUxGBWR28zgXqSIRGUM+TCO7QCF23JaShuY1FcBS5WEDlLSve",
-	"BmC6KMLFpIiZ05jM3MrB2CMajXc4c0g/eivT1DMikOLZgNBLec3Io4lt2DAPNMSjxVwmLHT8TYO/1cM/",
-	"uYcBmPnuYgBnNlMW4tNdBIEnAe7CCv4VDzcQ4medbd/N0H7GAcvCessRq00kRDGRGDm9ogsek5SLK4jF",
-	"afjlmvJ5Ko6Pjlx4H7a4Uwg/gsODPR+Qw4knkwmK5Kk4nhxXZXIZRzBExbYqsF0oQhVGES3hQZtgCCPu",
-	"nk7qThC+r3xod2PjBc7uq5IcEL71DlL7+A8vtZmNLPIOFxgmfS64+5RbFOSgkeEdWAgsuFcBiuycvWj9",
-	"b4VDJm8Km3whe6eCF5GqIJQRqjg6iGzsSmTEP8QUbpZb0o/+zLagHBdoyGNSXsnALcoE9IyYz2OMTTFf",
-	"JSzOtusiroYltS/JnN+Mo6CWXeBH9+71ZlkHqW4xdDgMarMgXNfAoX/X9g9cglDlyL0k28mo8UKpHNzf",
-	"gm1cy6cIYJUa9Q4SatYKovvN9ZSvVizhVLN0S/rHk8NqhNpUmJN1dEyWNnrrNvaSqWgzmATpzyu483uy",
-	"keyh5tdsg2VB/4gWkU6UvfKjRhom2VfsPhnSq7Anz4JV2Tn9rvmNuy5YAK7mVkAkT7wMVhXBCCzDNBCu",
-	"1uEhOqRXd9aPjiC2EWPkI9JXmoqEZknhXDYiJ2ogkZ2QCsqYRZQNInr7hS6hnolnw2q0Gw3G1g6VI2Gw",
-	"GV6Ty8ANVJgvWSrFAkONqMAu7UKFeJSDGbsn1bYO5faVtdkGiFrgZOA7yf1zsz+kcWr3Sca1ryHpGb23",
-	"jt63m906o2G7CnFWZBkWnRm9NbOKMdeqDLCv1SgrLM4n5HhyPBVRedPEs+cXXAbLk60Vfho+sEUsAaQ8",
-	"Vm7FDhO9RZnAOd7PQa0XqfvKhuJGpbkdIszGENz/TfObNRmPjXdqdp9Da6/dcQylUPnKmpaKPOGanZfI",
-	"S0258Aud+xavtUxTG4U4Fd592T/PlDSKR3iH+LC0ANke+3lht54KmmaMJluI2R5gYkE9VWVIIBDPjdu7",
-	"yCFPmIro/Pn5+Ys3r2fnz8/ePb+IXOIT3B4WeWZEfi3DNYbFMReYIgVoh/PI1t24J3ZQ6ePXMkXVKosE",
-	"o+ZwgzHd6f5F+G/mjNswwK/PEZ7fYAkHQsvzi9lq8zq+QCdecZAxyFtp5xkfZHZl4R+9NLgGmMGeE0n2",
-	"H8hQzAOMzT9qvzFaP/yXoLDdSiKYfwi1+U2dCQz9Ee1h8uh4bCZw9LGIimXDTlvkcyLAPzGwgkZA7hYV",
-	"AJoAUXRTAZkec5ltaJYgOpVpuwDfLVMr8XNCwR1RNED6ke8KF1JPhZM3lSdeZuULqz/6M3B5VOVTPxh0",
-	"KlDoDcosk3qSLOSbBNNNdoVRY0Y3+ANecnG1L6bVRrT5Q3OcxIn9Urq3hYO6Sk/dM0yG+7JeLhng41i/",
-	"dFvH1VpDv8EEl/+yWH+nHn1lLOEZi5G469TpCc/7Gk1MPTu+HRhG7P/6OThAtyN0a9JswfTOHBzHZDpG",
-	"eYK3Usha/fbIcBWfydjahfjUKKVFqD1KV3ytjKLWy0zmi6WzSw6CAaBfLfbzVmGfBTDc3eM/b3eZ+01F",
-	"i/rgQ7cJqvs1I0LJU4FIFeD8c4VSyFO8LY3+lrOcJS7shjNFrhhb2ywDoOeYrjVcfKgmTMD7UFtxt+vk",
-	"dxto+i3GtKNH5ZYHwRWL6JDwY7E5iGWbCI+YQnQhUUyPC0vc7tSdYOLOGRY92KniPL+hsSYrquMlkWWJ",
-	"Woti36eiAcfXmopTZEJ9ycSXx//SiS9nOduf9mKoafwHS2Ox9Trc8YI/wWkWFCCBcOsgIoYDR4H70WYp",
-	"UzZyuEoAEKjyeEmomopqWTJX1HGcZ6m5k1dK/jrWoF2BzAjDsafCM6vHOZsZUoTorkcE8HEaiByVuC/X",
-	"p0WtrrrebBxq/Rv780zxvxeoIIUV0ZV2q7dV1OndNQDSj8oCh2M75RMC+D5j8nQqLGqhYR1O89sseWpu",
-	"iA7RsMiqLaHoAWv+8LsJUQC/BVmyUxFtENAiarcsnuXsXq2KXpXRr+xlMDMLhp+yz3Iq3E5rffTNBfF5",
-	"3n/rkzDnocnFPCWhAIZDnpYyzVpuZsBBPBwqTMolGZszxC21l2VzArGoxTiAtWE6cGenQsDHIQhz83by",
-	"B7r24Ixx2xAkJU3B71opG9WQSe3X6eqmoZF3ZQ1aRqXbCIsFK0oksTaNr4Sncrpf+UurFvgnpnG7azpg",
-	"SEeqdRBWlg6/iDpWH/lvUjFDUIw240Ccs69wMo5+t+YDPEToEik02f1n6XZX57OcvXgGl+WWYKqWot+n",
-	"LjA4ZRRRi/CVovj3aQG2oOV6BKC6APc4FWB2Nie0H5UaH/GqTWMDg3GJdIpFR3S2tYHIpSYVIYDhvFaJ",
-	"V5F+W41ghONylYJPCS3grR0Y1lQ0y/hyXVTyHZySqNBnK/XCi18DhcOnwqscDqZ2AOPliih6bfS5OcGb",
-	"IlsjBk84BfJ4Kmo8ca/W29BuI3LQ1IQLlfdOGiyoyl6jVV2ZhFXlSthMod+3x6/dn8raKIz/lZ3gLSqr",
-	"4ZIWKRh4Qb/Q66H8MebomWM4+Aoa7begmi8TBdddowWoY7D53pWl746SI5FD5fRQCQtka1CghNwAm+aL",
-	"BRTXuNyeECyeNAMc5sFUZGxBsyRlSpUlMdkDh+qDCBcptXCHCg3MWQluDmDBhZ05xOBCDOFHnoW18C93",
-	"Jk0Xuwy6RUWh2q3yj6Dmm7Wx+omQm1ZqZvFSHnwE7+2ndhe92JIqoqvR4QkiwdIEpCI0UQO121CugXYB",
-	"a50oaUSxE6laBkM9nsdL+Y7pjLPre6Udv5+d0R5YIsYeB0gcKub1O08WwslDQQayoW5LbNUKSpxL3xGO",
-	"IZU7qK9moS+gqXZ+5+W5Ar8BizwEPUCQ/sDDCkeu5CB7bYUNGz1o2OGjyYSo8VQEwSma8YYY6KCWMtNF",
-	"7YYnXkUsBCQG5GbUwbzCDX0Yq9EZyeFwMpmY/yHW+m5si8PJVCiccSOhNgCp7AoGAa8XI1gWAKoPcV2z",
-	"2rCa96SGmfbf4lKY0/Lpnk8oTGX/8fwKeem/GowE1FwpCN+QOCIoZHh+aUr6QgJ7HjQPq+PylTLJuxx2",
-	"/ciKyhlUrgD/3al11ikSy9UlF/bG+/T1M7QfZYyw0sHG1NjeNJqeib0uvqEPAVhRaiKLsG+OgK1KRaIl",
-	"VTNX1TI6Lb3mKYfYGostqKxR6lLqZSmgoMqD/Ws24wJvgubmK05D2enwCkYw+h/ZUBEYVkrF1dTscbYd",
-	"k0imCVN6ZrEtzHq6OkWMZik3qx35D4GRgB8W6rr5DtKp6Jub9y+50ragxYIN2pAMn/u2hw4mMVRlbwcs",
-	"WGpWuBaf5y2tx6avVnRkq1mwxFd8oTWmSB+WmpiV5kyRJJPrNUsGpxBIquWCgaERqNTt9+4Rmr283Sht",
-	"8UiEyhgSNl6Mw1iPpySyBB25A+KZh8piLqIoEAtNto23XkLyFkP+YAR9GbLEymGceuVyylG6n7KR+6gc",
-	"d2scoHdkK6Nz1WGLfooar3BNAXG1Tqn5KF5SLgKVX0Nk2PDru0V0bOEB1NOFYrOAINo2cO+d261qBHE7",
-	"J5in5G8slPYpau5GftlerH2lT0k0p6kyXwtpD3zb+HxWFxqgV4F0zyoVTOdyO0OvZeui+IUgvwF9dlZc",
-	"HBHsj3rwD9Q3wM/2SImgPd37MaDpIO7bDvwsLVc8pmm6xYKFqlo3HqW3Z3/BszAq7OHlmKaiX2gVl8xw",
-	"HwB0x/g7qI+NllTopoQAjl5Ln18UeRIIbwwve9W1awEC5ulrdlMK+/uKFDAd/VomV+x7B1wVMrJvGcO/",
-	"hvffrL3D/jAnxR4UFwjDPMK8zYHFKrs7QHqLE1oezQPreppBBGzknyo5bx7cOGeuyEnGpiLJ2bA47tWq",
-	"gXj/GRKqyUoqTR5PxiTSVF1ZbxJdMKEBfhLuRUlxMRpMBfiVDO2XiYVmtR5PRpnckJiuh0RJqJ8qFikb",
-	"rfNsbRQGu3xc2YJrStPsGhzoU+s/N2+06f5nbgl3XQKqa/pnxtYtyotDArRTZn/LaaqwMCrYZVqVQKqu",
-	"bqdEdRmEXezGKEg/oE5rBPqxl9M4zZMdMZ3Qcu/zskU+k82ZPWtTF4oX/MXpr6VS/NKs2Gqtt4PftS2y",
-	"JuMJdccgpgKlc3cuUi1xtjsTpHzVC2Dp2+CVIVkVlXR5MsR6lmUIywMVTvOoSuT7VjHbfJLFzP5gCR1U",
-	"7Jc8t7Zgu4/BZ7eP4jy98zN6abWU53HMWGIr485tEaCATCytJlAALiQEx1i2eipswADpc2E4pZHi1mTh",
-	"nwGZmf4YXwjCEwXYrk211ujCpXGogjQHoy3V2iFxFSOPWzXcb9rtN+32V9RuKVFrFvM5j++iztbYQmG8",
-	"+XzO0BIGRuMlgEcuBNQLNuoPV4UOWpbS5lqV4FdFnR1b86ko+DsVhcv/mWSYo29aX61zzcpKN2CHjCrQ",
-	"PGG5ClixtTql/egdIkA7qx1W4HCV5tfuTlHY+AftoUfPS+PY/cUfuU5+VRitchA7Qh+c3VHd2UH2Lfjo",
-	"q7Kcp0DtpcFYS3D72VrL9oDcmfsUeSn3pZjsjBkKhkm2sAmbVlR9VqgNgP+nc+VQQyp2Npt3ZD7wgq83",
-	"gkGJ4egvow+oBb1IIpLw+ZxlqsQ4cF1YVWnQUiMRV9FXTG6ZCItjsGt5/xeEYsi7uMVLRpW5M2gmkjtG",
-	"ST36rTCL38yBfg7LiSlgsL6giFvnyxdQKBxLuKcD/Y7FEtBTPKcaFQmxGoCqqwDeSYLgwgqeyAoLMLwR",
-	"LdY4rglNlYTGU6Yd5n1xkehHylx8lIoOInvTGLQE+eziK+WYLbbYLINZuszEqYhWTNOEaloJ9HE/2mCf",
-	"CfnzDy1A12ZKbwpefT8AgV4fv5IeUvRuhrKLsTgvuVvmb3rI7yAuEI6lf+wN4xL+adxkXLORFDEb3Jl9",
-	"WXf/PXGvMoJasE3YLILxAoqumI3cr8ZQ4/iiASTtbqFeO6xJxhdc0LRs6YEqS+aUBhRq7jIQfeAiBw3v",
-	"yHhiLjHkjbmMFTxtSBxTG5JoxZViLl2lXk/UM5JORUwFuWR2oAABsl8H63BB87ZJzOYpXyx1C6q66fer",
-	"mDuxq12MBt/wtverRXz/TrUTu2CGTAVXyy+ikfgif2SP3P2pJxZOhxbCpeBXFtCDajbofiimog95xuby",
-	"dUKipdZrF7Z4QKLXUpMf4Zi4OnS+HQNeKLp345mKLdMR+ec//tvCrKbbWl3swl0V7aiA84pmVz5s11u7",
-	"sPd43gLd7Q7CpbpICvx24lpO3Ct5zSpy9IEqSEbLir48Wxd7/Bkn8d6E6w8Q927TTEmfXiom9LBSh+bj",
-	"pwhqSFt8ElcQbkyepqncOEhhO/2pgMMKkXpo75h5orH4zeWT1otqO+FexwffcQ3wQ3vBDnmGua24bjg4",
-	"LIL2YJpPJo9i+AP+yR6ErZCIunjfHotaL57+/+m++YHfazsvqAAMflP7fz/mRwC+IjIjGQOwoDCn2sOR",
-	"uJjLVpc7xB9D3EbC1qncrpiA8kuIU8TjpZ9kZshnTfXSpidmfMU1v0ZTgQTT3Zi8llNR/WSIbgoPINW5",
-	"Gc05oFwoi2qmzEzXLBtBJpu524fO9J+YfmFmdI9HC9oP1mItl0jM5fgL55W8gXnKDBr3NnXJaOqDvOWK",
-	"LnbW0HkPL9ynzwM6CNULUQilaqTD7zr65W2Ze2stbELlK1tqzXn4bamd9xdnZCWFXnp7hntUbBla2GoW",
-	"/6Acf79WgK8DSScYcHO5JVER9R1ZiGU0BEZLKpIU0mn6hmosMiVNQbM9nQqAc7B4zStiM9ww9z1wttAO",
-	"Xpin70le1nr5lexljVHsKq5xJeQmZcniD4Wjf5/nC1efJJStpCgR2rwThBSv6meoPVvulVTgDTdHsmjQ",
-	"ZcsZEbSmCy7QABGK0/xg2793mmuLKaxE0trZ/v5DCDfFsu7b2YOPBZfbD0tmX/WRycr4WqOQLGlSOHZo",
-	"xkjK5tphlSlNUzaCp0RtGFu3QZbhhn1DLduNWrZxq9Tc4du6Yj1PrBmLbbC+1i/5NRNMKSsLacLhr3Um",
-	"L5kqcm+biidEh7rkLdSqmnHPtpSSGrp6GmroFNShq7Cgiuz3Rr1pMk/lxusHAHqbvZwXgCG/yEs1rqR+",
-	"qsD7L0TCr3mS09SwNC4WyvouczYsInMhZ2bo7gU4SP9aPg4goYU6e5un6Wjjs+hiwtzD0/SH7bY80Fi7",
-	"KuV9jwpTYDcs3CDlCgKm4HMY+jUjc1czwrSL5vq2+ULVtNDwPjgYVaY0UVxcQW0jo3SZ7T17+YL8Lefx",
-	"ldLUqLTl+sVLaYj0/w8AAP//",
+	"7P39cts4ti8M3wpK+30rUg8ly46T023X1HPSTno6u/P1xM7uqTPqEmESkjCmAA0B2tHkpGouYl/DvrC5",
+	"kqewFkCCJCjRTpzunskf0xOLJD4XFtbnb30YJHK9kYIJrQYnHwYbmtM10yyHv84K9vyp+UfKVJLzjeZS",
+	"DE7Mz4SnZBgnBZvH5A/k8IgkK5rTxHw4mpB34krIG0F4qgjNGTmeHhN4WUg9X8hCpPFkEA24aWxD9WoQ",
+	"DQRds8HJwLzE00E0yNnfCp6zdHCi84JFA5Ws2JqasejtxrypdM7FcvDxYzR4lqzkhbxiIjDUjDOhx8lK",
+	"KiYIS1aSaPMmGVJNMkaVJoePvcETLYnSMmejjgHC17cd33uWFGZAocUsH8KSvnv3/OloQl7SbCHzNUvL",
+	"JdQ5o5qlhCoipCawiB1DZK7F26/k85StN1IzkWx/Ytv2YL/nIlVErxgxrTKlyaVMt2bRzG+JHWPOlCzy",
+	"hJGFzMnRMVlFJC1yepltTwglOdP5ltxwvTIfzYSia0au2JZQkWJzVKgbsxdH02n5HpE5X3JBs4hQIfWK",
+	"5fju8fS7mYh5Ne75FdvOEykWGU90PCGvBVlws4ArBl88UKT5ekxuuFCTmXDruWI0ZXm1ot6yjM26+Iu4",
+	"pu9fMLHUq8HJ0aPH0WDNhfv7MAos8c8yv2J58FjVaPUG3iO8a5fx+e23+M9nUix4vn7KlM6LRPNr1h7K",
+	"y8JsLSPsPU10tiWxaTeOCCz8DVe4nIrl1ywvt+t4OiVxgq1ToD83ruq0N1f2z2M7nLE/nj0z6F7Cn1dM",
+	"EMWEBmIyYywPA1lRRShJMsrXLI8I12RtZrmmOlmRIcuU4VMPSWx4VHWE5I1geTzaMQEczfh5unPYH80u",
+	"qY0UigFrfZbnMjf/SKTQTGjzT7rZZDyBpTv4q5LAzqoW/385WwxOBv9xUHHsA3yqDrA16KXBXcwDwsQ1",
+	"y+SGTWD97EemzScZy6HrTS43LNccB0cTw78zli4NTTUX+Ul2Q7eKLGimmFkXO9VLKTNGxeBjNKCm2Tn+",
+	"vnvgMIAL8+LHaGD5x5zCkAwDNP8apFSzseZrNmidp8hdGCcfBqLIMnqZMXcIWq/W+GKfD/C11s9rphRd",
+	"so5nmqZU0x3ty8u/skQPosH78VKO7Y9muydv6c1L27bZJnbNcq63vZbw3L2MhObYwV8GwB/KW7VxNXj7",
+	"5PVXzdCbT1Qnitpm/dKc28cIKesFVyHqMo/gX1yzteo1P9Ok7YPmOd2avzO+5trbBS40W7LcPJKLhWId",
+	"z7TUNAs9aqycHab7wPVXNt4563Nv45go1rANYiEH0eCG5sJQilk+rnlCM6+ZioqqU+E1kRjeYXbvms0X",
+	"lGdFzszoTF8LyzXgd9gdWehErtncHBtZ6O5efmaXKymvzlmSM/3WcqiOPZvf4MtzBW+3OcPjY5LJG5Yn",
+	"VDGyYu89wSoiQpJNzhb8/WQQuhdbS9/sLbTe3xfZ1VOWMc3eojzSHjlP66TWPrL0/XN8eDidwv3t/myS",
+	"XOtoqb2D6lrPFJ6nu0fWJHh1xTeb233UGLLrtmorNIEzmmWXNLnqZP2bnJlLNiLsmgmQ8qy0khRMme2t",
+	"TxbvTKSjNOWmLZq9qb3SNY1qUGumVzLdxyx+vLh48xLf/BgNijxrz+GVuVcy/neWkndvX5AhFYStN3pL",
+	"jHxFlpQLReKDeHRKDANvzg4EUlloQs3XZq57rpHGDpghlZOJyqXZtQ3PxaYIEPZdVrWpeuicEtsOik0g",
+	"bhv+tSUpy7j5x445hnaHZtnrxeDkL/336ZfmuJ6yBS0yDcpY/Ob1+UXcHoMhkZwKtZG57pBfjZ50aaRU",
+	"fUqo2BIhxRh3+ppmRoVV5PjoiAzjsiGUCM03G5bwBTf6lgYxUssNydg1yyJolgvFU0YSu0MoH7YGGCS/",
+	"ldaboRoZ6jkljjKQypDfkXI4plFfvZh++7APuQUISSerd5s3MuOJVepggQcng7wQcykSNueL+ZorBbyh",
+	"KVPbNTB7lxYZy0kq7UEgOUuK3PRMZGL+xUTCFMGWyM2KZ8wI2jdUkVTeiIhwMRNaptSoYQnoO+oBuZYJ",
+	"vSwymm8nJG6PKAYFThEpsi0MZC2VNj0bgsVXZqLqPiIS/ms0gJwlMk8VWckbsjY0cMNyRizvOyWx+Vej",
+	"FyEFM9/ORM5UsWbKkYBg7zVZFLrImTfZUxLnbJPR7ZxmWUwMNYwXPMtQS26PThGZpUZxXvBc6cg0DtM5",
+	"nE7JBnkM/r/Zs3GxQa3UyQDB7fImAbqgG03w0q/RQslZGlyexLXX4lPUwLOU5cToPYrEGdVM6TjCNYxh",
+	"tWNYApozQpOEbdBcMRM041SZiS+Cuxs1tgFa8tb0U1YgGuA47Tsg8nasi9ELO4WIStluavyP9mv8Pvuv",
+	"GgpyfBxEl9CAuquvlHg6V1O7ac0wY1QxI0xJkaqQ9YHyNZjEGMlgOmT48+u3Pz17Oz978eT5y/nF85fP",
+	"Xr+7mJ8/O3v96ul5RCwXId9NpyNPpuuSp93oW1pIfWCd62KYXmksC0ioWhvm3p7YhW8FeGCOM7yoSCIL",
+	"oVlOhlNys2KCCHPvWQNBGpyRr24GNVE0CnzYr3u2XtjQbSZpun/49kVveL0VSsu/0/kCTQ/9NGxN1VV4",
+	"WMCrcDgPFInNizHerRHhC3Pn3l4+atBGqbmWq2sH1JxOtYJRSQo7SSmsm5bd99dPA8S5Twz3egmOEVTr",
+	"s6JbqalU6PquvN7QvxWMwGMj+Ggulgps3faSIT99TxTLOQrAowiN3SkwXZasJNyKZsdikmSM5ubWJW+e",
+	"XJz9uF8M3E2A3tOx4cVjuUGRdbyR5oDlpdiUeOpHP2myLim3Bcq3TswagtASF3kWj8Iy1ylx4/Il/5pI",
+	"1pLz4K6eF5vbDLh1C7dH/RIutHFeCLKBF08dy0XJOHCXBofnBPn+w3tqv+ga2RuWj83hL1cPrQxARdby",
+	"QFJG04wLdht6+jz0UxtrDzOfY9r1Ob4T/G9WFisUywlNcqkUoVlGlKa6MBLN8Hj6HYnTAs22bO6YFOoD",
+	"TTmh1bE12BQ56781r8UP+EnX3tSUpw+zAVtTns0GJwRmT2YDu2nmJ7M05qcNLRQzP4BN92OYjKSYqyJJ",
+	"mFJzIym3V+x5akQ8Iz7LBfqDaJax3Ej6RnFewAmkC3PlMpqsiG1tUWSelR4+5YZM2EwMwaXAxTXNeDpv",
+	"DCCGA0oFKay3UebmF8aXwnQYmb8pSVaUC6JX6O5L1UwYRoEeKw4jG3VSKAieu8nnc9Gss9e5U9Mtp53j",
+	"AzPxatXWdEtuKNewJFyr8hTicjsOYJYE5BtyycxSEa5n4pKZNxWJGzbD2BpA1owKoxaVJxrXZU3f87WR",
+	"yR9Pj7+1hjP84bBz0TxBqlPeeZJfcp3TfEv+8/z1K4J3S6dxosESP3yMJ+SVJK/evfBsj6eVlkVecv8C",
+	"/NRLrbrX53ZCc3nN8pyngfPxDEYOzkiwMyQ0z7eEgl0CVjputhETPAHN3yvH2mhC/ANf+mQ6JuXpC66J",
+	"cuBXbBsgt5/YVtk1NyN/oAhbLBi46ZzsZ2cjhTZHDUds7iMulvNgL7E5cn/5xR048K05SetWypVvvH00",
+	"7Zx1aUAF13N/XvvWvL77jm5y2zV9P3cKhmGoDw17NRxHLswlLQrN4Pe/HEbkUUQOH/3SwW2ddLtP+jy3",
+	"79kBNqxi/eZ5UX6yZ4L26giP2HdE9O/7v7yvuhb5VY0N+f1YwSgwnobEbVWHclW7xe5zphSXolP01uFA",
+	"k9cCNSii8HsbZrLI5RruwpRd84SNE5kyM+jMsOI1XfKEZFxc7XeJYLfBYRdsl4LwiezNF8b7iOCDhjzc",
+	"Wwq+qwP47tJtF6V5xgDFdIdIfTsRE2SfORgcdkQAqTKC5nLbsLgO11QURicBGyWaNjcZNbz5fZIVaafB",
+	"ggeu2HDc1iS0uhlVep4XonM/ekvX7Qfsfdl0YxfYe13OPYU5W1kEtgak1TQiZmvBnQWSH3g+UegDmYca",
+	"ERKPpFFVYAfMFO82i08S1YHQ+sjT+4fxVUwM25/I0Mh+9uhKwUZ3sI/tkuRuIT91u2Z7iyc9hRL4phBd",
+	"fMW69qttLS2fQy4M0+BiCdF4nKmR2fOcGSGApc7qYXdahTnLbSUU+AY05733QsHO8cWmPNNTiokGxSa9",
+	"9U3y6QLM7htFWmkF3GHueiFDQ0fXNDMKjpGxDPV2+BNd9EjgsGv0joGq6wIxiQs4M0o19ZzY5XhcjKEi",
+	"FCT625trwTZrhSt/TOVW+xvo0YwnWPiWWzwB3t3g3UA+rddv1Bp7buxjLebGySU7GGlNCKnR0Q4G0cUN",
+	"POkkquKJmoy/Q6h7yjTlWcg7B3wvKxShZEOXsL2GmVdWZTIU7KZ0Mo7aERlfxcPflHhYOT3KmLaGiJis",
+	"pLOqxY23Y/K3wnD3MnQ/zK69kNYyOK5XJ/j6rXspw+wa97b52SdVZyss2J4W+3tkdjhiWqL471Vi/pcV",
+	"Y78KjF9QYPx8Up26hfMLxTsVYLBmk8wBIv+LpEa5lYvarZbClQiiTlhC+neQL/uLhTZaE9SzFcu/ine/",
+	"inhXu8LaN2T79g/c1R0iYjiGISnYLaIXCvYrxNbDEG8VWV8yjT0hG+0x2Zj44LM1V2qeU83qp1gWl9mO",
+	"+1QU68vq+662gQhYuvOx13v96JYfkwOy4IKrFUvJ0H4TldYu7D8iDZvMyDeXQUCja6NuAes9zxsuUnkz",
+	"Nzy5x+76bzeov1qUcmPKVWysib87OyiiUF2ZdIokVICODbpxjDpufBCjATE+JXFpQowPYhwOxi+ajxYy",
+	"r5kQlbWS6RXjuWdUs0sL0qCLUqQujw27MmzH9VRNPBSG+NRTV+pkvktmChxEJIRdLzUdDI0vdjDR0G7U",
+	"Q0ZuNfoOw6WzW6F914bl9TBm1l3CD6fTyaebIQPLWR/1jxcXb8owGBfDkBTsgSqDZOx0OFPNEdYG+PC2",
+	"o/sY3I1rnrAzmbI3Mst2pPVsuLnKQu6sbIvsI6abTS6vXWSu0dWu2BZsRteUw8iCehDEnfRrOPz9e640",
+	"F8t5oVge0MggI7U1RBsS4j4mNAEZgtyspMKBJ1TYxICcXTOasTScw2j9ePN9/j7r55M5piqQg+vDA1ro",
+	"1YFtID5F9tNnzv3E12pznRTbOMq2mV92EkangxM9lfNEhmIY6jnK5p1T8nh8ePStn0M/TFYsufLcWJAn",
+	"HJFaNI/XTTza7//0R7VvYl3Uzt5veM7UnItutlMIzTO0SMiUEfsJGXYFOTcS8IIpH/GsmE4fJt8/OX82",
+	"f/f2BfzFkEhwWv+P6euP+JY3UXwx3r84rSFE/lx3L1d1h7rLa8NEihI1nOG5YiCEO9I1l5kXyr2BQYTu",
+	"smfJSr7pDPMRNsAHc3E8j4Thd6PbRgfa7t6CN+N6Bw18etaUPThl3pQ1YEEgLYS8kSEkQY4TqliK+RKj",
+	"GhMoL7a4bXTYZ8Kw8br+0lGxJaaRXZ3cci1zljB+Xeq3jaMCMzXMLyLxH6bTk+kUGO96/yRDrM6RnbnL",
+	"kezKTwNk1Z/VGXqAoXYTAy5myFzT6kbmHcmSZSJ/IGy/lnwPxgzww+HvpXdmiL/iVAge+j8Cs0TIAi8O",
+	"biYuZbqNSHVaXPDjhuqVishNLsWSYDaeisjx4UO4tY+PvhtNCNAPXTMXVMfVTKy5GQxLSSFSlptt05Rn",
+	"MfnnP/4bw0fN49ng5MM///E/H6PZAJ+bHxrPPn7Ejy5ZYmRexPaQiwVPOM3I2YvnJGc0Va6HCXw8sZnm",
+	"8UEMF4FNGTPn6fzpT6XA8fLsjb1EZsK04lLyxpCSR2JoK55UozfSCRo/qLCzjazNnhIkJSNUZlxpdFM3",
+	"r0DnetkLuvCSI/RChKvR65vvZRrICYDPI9d3J6nBx22dP3hbv6TJigs2NmtmTj9Rgl6xOaRnmy8iwibL",
+	"SQiaJ8ADzbACku8bzAVGCQiudryGcE+AI5xCUDATOt9CPPUml5cZW9fi/vYumnWHBWwVHh5DQygv1lRU",
+	"k7fvnXYNlZsTQexlveAsg3hmcKG5IePhPMFDmtgGu69pn801eKg5hhSTBEF3wBcn5PWaawhpMZzUyk8Q",
+	"ZS7k3Co4sRmWf+WP7Y3dJwlLpswDeOikssr5WKczWJb2dF5IG4/3V8kFSzFSN57EjsAM15o46+DEdBlH",
+	"JAaP0gSdWMHV69zZN7gdrvkfYLNqaDO7rw2cRo91sMc7EOvOBOA3kERutk4GcKw+AhKz+a0YfA5sq8b7",
+	"4rZb9rOwkOBcrnnKRBLSAHPNFzSp43Hscz3slR/Ye81yQbO+SCufETZlk8u0SLpEF6ZRPIF8Vhv8lNA8",
+	"5ywlsTdqQ545U0WmjTwdm8uiSh+Py0WL7x5RZluHjf7Q+3WHqdP3fauP7H1dFes1RbPT3nc9zmm4Vp/x",
+	"tPLfKvKoDbW2LPVJV2OMPKKtIdS0BlanhuDB2JtQGmDeT1sBVc5ApYiSZEE7nOOQizJP2Uav2o1OSSEy",
+	"phRmrLD01CWv1IxeXIGpa0NzJvQDRaAx8gdyuKtHfHvO92WXWiuJtcLahB2XjQM4CXy5NHL5/HJ7goOL",
+	"R5M+xG4Vxl3ust5tXG7nGLcUiHhzmGlVVEFupg6yHlXaRjUOm1l9PSfxSfBUXZEpn7gqwPPn3kW5/wvv",
+	"Lujngixvj7bD1j1yemkF1+eMsXVHRNBru9J6M++SlF6YfXM21FJnsuLSoI/xNkT37949f9odvmHP9Sdt",
+	"DDS0YjTXl4zq4G0EU/MA6tzLJfUaajWqCtLr3e8azLB3JqHQUH52l6I7MYkHB2A/vHv/6O91wQodPQO+",
+	"RrXRRlngiqQFI0OrGsfwKxdL5Dp3DIFBwrxF/Iv9oCMcDA2GRs204gRXZSBtOI/SukLKu7NhLHQfOy8y",
+	"iiL2N+sGN7+hBlB/r2YItFpB63fr6IJYeTidNsqbiq2bRC9+uBuyoJUlpgTdqJUE7YZqC8rJ14wMMakB",
+	"dYZWCtzolEinEzn0ydvG6vTPw8SsCrPQuVx3pbjWcSXLC9JmZEx6Sn/AyOaXVp2v9/MDKJ1H0+nUt6vb",
+	"rrMgRwQVq0/XLRiIxhSFZiK1aRd2gxzYK/y1gMylcDZK97kMaca5/sTLr5+/pJTx/KCfSpIJHMFyiWIy",
+	"LHNwxvb+H0UkxvljGnLk0GpAS4hRLAreLbcPGtoJ5tgEwChDcvz7NKrk2KawUNuDhjzSvggrzrkrhqbO",
+	"3BoLHZLharJh6NYM3F61C6V5lppn2BN42vJwXSbfqSD86Aa1w5vagE29M0iP0Y/MGZzD5RKCsLshf6hh",
+	"9TQs8fstIEEMnka/DczPncvz2eBUdgbvrqiar2UIfCDG2CGzLHzNtbXQEYgwisMe3jvGOCF+17yu0jSk",
+	"Yppn3DDMuHorJuZKAwZ+s5IZIwueaYhuUEy3HCmN8J0bqlwERC8e3zcOqxab0xGN5a16aPI7qWKXc9HF",
+	"Q8AfVobxo4KcsOf+Oc8ZhfNdhgvZtuYVY+oDe/oDz33ndzhHn2WpEeScnHBa+lmu2BYB2flSSJtS2KR5",
+	"rudJzjXLOQ04PpUy70rXlA+D4URISKhHmc9myssNBrh44fIPVF2um5RBitR1gfapUG69gzrtl1t/1CO3",
+	"voGpHrDZ2uQjBwqPoHLgj6qhvvtg75WY1YZ9JztQ35voKy1c9h4WyXxprrGcarbchmxAXl48vBz7AWDw",
+	"i7uLEjAw95WndyBIABjDTW6kYVGxk3pUO44lImpFs0zeuMS+jCZGk+SaDGM7KAuBBPKrB8Aisu1ngMVQ",
+	"TIR54/Pz1+NvH08PCRdKU6HJUEjyd8Pk/kjeXZyNTgktURYFIylbGKKochhFipyQXvKM620VsGFIhGyM",
+	"bIwBjwjmeNMv6LnFwpBLdN30hgbnzkneFeQE+syfx2cFe/Lm+RjiuLfjZ8lKIhZPfOJ8lMDspa1TMETN",
+	"37kOmAC4Sht1aO5LmnMlRTj+vTauuVrRo0eP7z688x+fjI8ePS5VHjB+O+8pDndyS6NXUwAKe8Vi3uGF",
+	"7DJhCnZTA8njafDz22msnwNiry23STy0lsRje07i/QLcvak7Nk2gptRM+ukiXWh9napJQx9wGxISIjyI",
+	"4M7UZqeYYsADGSZUsbFiQnGzkSOfI795fX4xiAZ/emb+++Yd/PfJxdmPQRnhR0YzvXojsyxkZnY+Wi+t",
+	"N2O5Z7+D8MMAEHZSMDUHFSfZJhkLy5fwaJ4WOVpr1h0Rvn6eWVPCsLi3VQQejrAXjWEc3JwuZQ/50cve",
+	"8D8Mbics6f9bsCIEjQSspfTMpVTTS6PccMQNbq+kJ/pdyvch9LaUqw3Vhg5LW8lf5WVHLrtrzmbDB61y",
+	"1vQISr4nkMZehtLuxi32KzqKAl04e10jO7IBrR7IJNA0Y/O6qtVoupK1a60LqYlV30EUeDidEtURRdCx",
+	"od135KY8PTuBwP2T9jEa/M0RyP6PkJaAZvNrnjDV77Nz93YwCm0F72xBP1nmNO2IbTQKhtJ0vQky+T4H",
+	"7ZrlyvodGyG20gpG8eFkOpmGL0Ikip4z/tm+3BE8V43Fn5e3rG5Xuo/1ubcDXVTQIEmrUJUpmB775B4D",
+	"A+k15cpnBW6v5NXAUv8gGtj22rtlLm3zxfia5hCMaT59/dMgGpzbT9+5T81hlUovc1ajCeinGVyxt3UM",
+	"DPwF1jzln7XBLv9nLK/segLWOTKOcl1Z6vAhwIJ8+O2UqFMLOIGQ7oYfWLIneBBOSWOjuthzbWqmybtt",
+	"ySv8stqRBsmW2+NWNXIUVq5KN5X+XB2aHRd6vwsIM3w6oVewJwDeyDIAELUODurTeXM3wvy9bhMNRPl5",
+	"cPjNPSfDtz+ckYcPH343imp5CN7wYxtzSqY9KrP40+5Yaey5KzfLpWHZgFOYN1FcJKxajHL4EYnhfLu3",
+	"vzMXVETilNE0rvuDWqlXjjGYd4M8/LlYyIARtzBKly6daFSvAmwNvEaCZpgeMjdbO5difslWNFvM5SLs",
+	"VzFfjDFhpN7NKRw9uViAQRCENq5cfbUhoDqOwkbMDcshQ2bemcpjxXuj04WaaB6wZnvR/rmG6MDMT+b8",
+	"77iKlzS5YiIgyL+CcGTUL9EvAVk7/sfEfkyGsdEPL5igQj/x3/geXwimkUSDlCujI6fzTc7XoBeE4jGL",
+	"S0gUXEAwrMLoRKkp/MtPVTm1arDLp+5fvafzwj/HbbbPe2V72Ns6vMhRmIbDKxHau5dB3wYe/ILNd9jN",
+	"q7dUsGyoZYLOn+9YgbM5BRpEKpxj5aguR2kNlaMZ+/PkzXNyxba7k9S6DRVqbs7ifC1FKGoLLBaYJwuG",
+	"i0LRJZt4GkGh6gGp3txWVAUqarWPOHSdbecBlJiAspFREZxQTrXdurk544hF2pGanBXLsI3EptM9UKRA",
+	"eGzzKhnmfLnS4xUVKYG6OOYY0SUT+n8bVhITmqY5U4qpUURSlvNro284ZEw2NptAMpnQjGxorgmEyy45",
+	"GF97nQjcRjtwuwZ1YozaBNy1x90L3rWIwa1s0W7opFXYKm3XWYM0fZ5PC9UBMmIHcYeQTLuErgHXy85R",
+	"dyT7dqR++iZzdxvtxykuJ9vwJkCSCfUKECUFQ6skYPfjAOuZtrdAR/bWsWFYePvCBXSDlVURClfGxKWP",
+	"v3l9fnFKzs/f/jC2aZB3tEC/rgKV2gexhOpzATuQ3OM83ehaGtYCmsk///E/tawHcNHHI9MUo3omdKPQ",
+	"iJ9fY9uNXeErBwIZR0aetNV1y2Sf86c/PVAzEZeWyJisZcoymwGkV2wdyrq5p1B0F1PfA4XrVwtad+ru",
+	"rWJLMTr6NtHgv5lgc3T2BjnYl41Er/zOdjWjMhHLCyz3tyf6rNHrrRn80s0J3sKZ35XevMu3YvgDVDgs",
+	"EdyMwKKY0EHJyHnS3dRvrVcEAh17RFmew7uwSVSFhOW3DLSi9NR3nn1ymaHWbNuRTHZAO/bn3M2zrFXW",
+	"iOREf3AtkLPEM6q9FQrj7Cj1GlJs37IlE8zIKp+jxGvbi5azay4LZd+Z5+xaXvVKow120d1gaK2ruf3E",
+	"tr2ALbrHb4SzWwy+VIiDDewebM89uMXSljJK91Y1YXk+cd250izvhI3oEPpcJXlKgNUReM0pBGRo+V8A",
+	"K+LoqLLvjPqqALtHfmsUFOdahgRZdTWPjWB1StQKys2IrDID9IU/gRarArTwVg+rW0l6u6a5yeiOE/FZ",
+	"nPIYnVDL6t7k3EYqwFLxUrPjyqzW6D78+HuitC+CEURmaFSRJb9mwplezYUYdoPudeT/Bhz2Nuz4C/nq",
+	"64veQYIy16W00lW77l7E/CrmbU/InVEEqdiW4Bl+abzRhDwp099sCRtC8asVm4mKluzqKkxeIHEt6C+O",
+	"CMsQAgED9WZif6TeiCyZ9uD1Qe44IaHMjZ2FqT5zQkSpPtUKEU+n0a31Ka+BR72+9/WrxoaWmxYdHU/J",
+	"5VYz5VV1cjWI7PdzLeU8o/mS7cxW7K+rObXr9ktS18NuvSINvawZz3lLPa2zLnXntTy6S0Xq/vreLdej",
+	"Q5ULc6YKA7cdzFcvzxSC5PWh4JroE17Fpx4RM7XXo1bfewbfYXALzGBHtGpVeyoOeTC8ue6L+W3OvbvT",
+	"hzWMu8PPAHH3FtDb+ioBAV04o6b999qw9yoXzkUjGE3wmuUAHAIQD1VMVw/G1QFb8fNq6wPoFaKE0GuA",
+	"xMG4AcbGqbchLea2HhEQXm/XT4cgGiLTcw85uplJvwM/r0wza4NJ+V55etlpqkjykKGg5dNPCgaASkIS",
+	"8wVh7zc5QvQFWzVD+rsUoTqXT149AVgvMKAUm03GWVhOdYy6D5D2hXm3BcqJtqNyLLvWvYM37IzBNjwe",
+	"dsHKwxiVelpCqSBUjhQJw7qKEKeNlX7eXZz1zJoPBjnVd4AMH2HSBUApUEHi/x2TNU1yWa+QX9H0qDnI",
+	"0hEQT8gTsdUrI7uBGMZVHXnQCbxxv1Sa3XQAqwfLYiiiUY7y3cVZz04soTTDecDmXp/dKebpQioEyrCd",
+	"8yNS2FIwPerLmae7yOvCDrEM9MGMunJgQUtUWUyv02bZ6YDdg795dExWZa29//z5Yv8M6w3uUqVRD+se",
+	"dJdtMnbRSaQQOaPJyuw55oemvP4jbKqNG8YIlwa/s3GIPbHzAlGL0SANxl7dAkHvvLhcc11BRT4zK9YX",
+	"N7SvReRLGYj84e3c/PCkuyEE7xuy9cIvUNAAOJM3fjgvzVkFmjwhz9frQoMAg8DVwArsdVeCLpbu3lb0",
+	"XLVz7yBEuF6PPgyeCR7WqF9OHaTyeKXjCpGsqFiakb9rJtvlzKyGwxc5PjraVdLoa0n8HiXxoQa+TQxj",
+	"aL4zml8lHbqqxKegSK+kxX+OLewp4qRbH4yRlF1a2rC8AQEP2X714WNHTbMvVTv/a2X8dl2qpmfNowXv",
+	"ERlWkNkwUltrtHcdo2ZJ5/utUtS1Mz8YTmPpfc2Eru5bVVyOrfCp6RUrRbivVfB/u1XwXzfOklFg7Mtk",
+	"qBgj8VnBJl3txaPJPZYmrR2kMjF3TbfmBHVwwq9l57+Wnb9F2fnPxMz8Yl/9xtYoN99jYLFToI20oZin",
+	"GaOcYQe+p5xXRw4BaFFYzYUMQdk3akH8X6AXg+sicsHGa6tnPMBvH5hvH+C3D3qiGH7OCvftcvUtwR/F",
+	"boew1w1ZYW4RV5IDjVGeGMe1qswEJYTpqTUg7Eez+CL4sJ/RNVQCErpXzHWwoTnVrAo5LnE27Dufzy30",
+	"m3TtnFuFxjm/h0aaKxXrfrTvuWmCjeu8EAno6VqSRzVT3R3jX5vk32lCsm/MbSbrHZGXWtFqnyWgzEWP",
+	"tQb5S+eMX+5wndfip4J7DRFfpfrx7u2LUxLPBrNBKddx3Wu/O6w1r9hNWVMHLTU7fYV33vaXOza8DqN2",
+	"h8CMxtZ57QV3xflyGj43nmVG1NiwnCNEwa5LABr5Hj95g18gUIbq9eVZgfnK9STvvZ89q16vKLzfp6/d",
+	"y5hj1neK1dx6JKL0avEt1ewFvA0IemDdDJN+lTi90nqjTg4OUqpWl5Lm6SQpGN3wCeUHdt96RM3YNJLG",
+	"RpfLEbkqhjUQrXKRaxOtj7yTyuoE0raw0q2a5+bYuXqfgXLJoSw7AJpN6baZGvXu4oxAsksLtrETsbHL",
+	"4fiJrbfNoVBQFNPZGvPuXL6zIpSBbhNCA+7pTc7wyqIZp+AljXeka+1KumJ5woSeF53FIPfsmvuwd8Jc",
+	"Jff2KPpgSxCWmbFlNlM5qMYUOlf4WY3/1Nf5k9bHvhH0mlcbNSGmBXJgMf7eg08wlwXglWpJDknKEr6m",
+	"WURyJlJmpR5KFpmkmgzj48nUaIG2YxJPrRLiYwb+sZYHbWtgBsS/V2V1zE0u0TyNGWRzewbvTAXtJzc8",
+	"y+bsfcJY2kr+64pXtru+d7Nrix+eTGgAnTTy2rtmGsVDdlRidYHxd6il2ph32VKw2mjnsCum24NN1O+E",
+	"GA6pLDSJ66wqVOIDaaM/s7074+ycanWlBqKEgXfPi3AAi5VMlZEB2cZDlCiNnE/ePB8bZfSySK5YHeLg",
+	"MeBNTMFg6Ty3+J3aw3E7ApIt+pPycjFDEcou66wdkFyjv1ZbvWit/VV15OqLGdqO/2pYFOqbsbau1L7W",
+	"hZfmfd/GVg+KvWud+WYEm6yXxPY62TfFjhAVN8/b21Nwxi0rVC3cDfBNgualjnXaiddpa7XtxOy0pqgg",
+	"6vro1PpXYIQAEOIsnI0g4i8F3flxz6a9DJYW+1HehLFLuSIuo+nEgcsMS3aBx7YBcD+KZiJ2Bu1WER78",
+	"2SvG4/1aFeIhwzL51Vr6ZmKDpclsNHZ4O0ow75gMw/D5I/SAOI+5xbYJDNf7tZEU2Bgs+B5Mn0Fvu7/2",
+	"b3AM/XP+9ps1+ifh3cbC0Xnyt6XI6Fk1mgTZL7zmLQQBYPS9eePUeeo/zfZkkzA/T776xz7r8Gtspp9R",
+	"2X9B9oiYe4xe2MzO1MmeeXHtVLeGQ+BmpVgyj8kfyONjAuVXocjhir1vEMOtUuSCIy6xtxqFZalIM4su",
+	"ddebNhpU0Pf9AouacEtBuKi+6eSYJ2cYM7f1gRph07wC68GyiGU3t6j7YHEioY9dsFY/A0q6fT2qDnlY",
+	"frPgisGD09zk8tXWYnUPL7A1UbXngdXrph2vkkCHndenpSaKFK4yRlBlXIEI4d4/rQf0WPYIVU53QhXt",
+	"o8ra4u4qCM5TMqzBBJcX/4rlrJU+8uhR1Huveq3n3SszoNEagOPvWJyj1ke9we6xh8smeOiOvWomWJ70",
+	"cY/k7pptDwfPZZFzvT03bVoTN6M5y58UIeCjJ8IBK5GhS4/95z/+Jx5hwEkjMhcGCisOTVZrudJ6M/ho",
+	"+ucWja1lAjPdOEe1It98kxRMffMNGUqXQSBzCOgfV1Awf5WXajQh4BldcESHgThoRaiYiW++KS+ub77B",
+	"qBiuCOPgEi0DKNFypPhSeBCyrtAfejso2RRZRr75Blf2m29OEUbFovANLdZzVasHIGPyEeJ6oxwMJYq/",
+	"+cbend98M5mJmbhYAfBgUqyZgMGVdWITKbS5zhwf/pO0/hZEgBHIHa4Z2eRSMZIBRA0XMxGrDUsO6IZP",
+	"1ml8iurwgmeMYAVocAyZrv/jP8iZFNdMgD5kfvmGYAiJ2YhcFtq1aitGH1wfxhFh781BJ/Gfnl2QAwxH",
+	"NoI6/In8Mi7LOf948fLFTBCyoUtmX/GK4ccT06Wrsn4pU87QR/2f569fTchLmpnD6WqgS2HWj4kUYolw",
+	"M1OWZBQqE2GxgKUZrukwPp5OiQuk+quSIiZDC9JTFsGqQacZIrJN2zquqbQomdAFoaZZ6AQ96ORmRTXU",
+	"meYWXKMMZoW3mg73cuGodkWtCYDumHblgsQQg0UOrg8PDN0ffMC03Y8xGUKkw7P3OqeEG70a2zWD27Ac",
+	"gyri0YT8IPMy5NY0aoNDbLAXht7OBvBZLo0Klc4GoR2ABEpDz1SQw2h6/G306H89tqmXS6ZJfHz40OFx",
+	"exmXdl1Nz9TPyoAufrCBKtsNS0l88X9xTFyUVa2UH2Vq1Tky9DI9qZvJyJbPNB3B3QeskaxpfoWIQ1Xc",
+	"8XA2CKQWzQYjGNOFQ8DFvh18JuS7kAsYKXJNRWyZcxL/H3Q1mr6H8dH06PF4ejw+/Pbi8PEJeCL/TxyR",
+	"x2Rhzi0OIeVLrlUj2vbvLJejCfmRinR8WfBMm/aqlYBM4wPMwiZxLWvbnLRQBR/ze0VAcMbWLIaTUDk9",
+	"zeFNVhJyTFzRf/OhO8UYwQNLEkeQRVV2PqHaLLyr9k6aGVwa6olaijOrCUl3VjZQCJ5AwChUZiKp0pZK",
+	"Ia0GCCdnsPxme743p8jX008ABAxJFULbDIXtqmtAhpi7JVIMjDE9AG48FxVyPFiO3rw+v2gfvQMMu4So",
+	"S5eIY948gJU+ePPuAjK5IzjBglBy9P69X8O/3NKI6BtJ1oZrGLZwgmWyy/INMe74iSVwG7JjWnXcTp3Y",
+	"EMNcsbRcBNNV5M63DQ5Fmcw0PzITh60K1YqIybCpP51g6OA///Hfu+pBhEbX/KY5vZyNvZOMfi4ENUMu",
+	"KVKsd5HAQbBRPDJXENNqx5DTG8uDyjw/5MYIZmzWYjQhP1uSMo8xft0RbMmPBTBty2KA0t7QJRfUVd21",
+	"5aUuqQK7FhYtP7BVp2ICpcwraCUVlZed221YmmQlrWxehTPatiJSNuY+LcQGx2C4o61kZa/oJ7VryvwY",
+	"1yBRT8j3IGlZnxbkPNk69R5iG0LRVrIP3SnUzUQz6YpwpQoUheKSw9jn38QT8r3UK7Ki14zwsl46YEWq",
+	"CbHh2rD6MxEfTw/RjUISmbIq3NnlqEYkBrQdqc1ymD9dPhcWhoOfygw4fBTPhMzBp5vPhdTzhSxEGk/I",
+	"W6ZkkRstSS7sAUaEZkw1sch6FEkIPiJDpI/j6cOR2wKA4wYBCcUjCDc0DalaLXgSf5ghisJscEI+zKAE",
+	"/2wQkZnLE8Y/UEiaDT5+tEUH13QmYujEXOP2Nh5XgGEO4xCHHRtxwEMTwxLzQEo0TWfClp5XJ+QvH4Ah",
+	"RxZvl338pUTxi+EJ5ANjyX6kng3VK0s8ZdV+fGI4qXsyEzHAqbSegLcaj1374YS8FtUhgWhQBaDPRmJE",
+	"/ga1noR0Zb5iIhczUTHnKvzi4INvkPp44F8TY2fOnZA/McFynuCGKeDijmfNREKN9KGLXJzUsypBXIzI",
+	"8fSQDD0hkaUVwxuZx8cHx9NHGIJiN2EmhkZs5mJpXjh8WDquPDEJ89ni1gaa37+bidgDHkUvLBD8Ixyg",
+	"tUDjF448nTJsGR6ExWtzUtc8TTN2Q3MW+aJsasRGYrRQlHxR8o//PHaU9xwwJP+bLHKmVuTdu+dPyfWx",
+	"ueHQJeK2cOI+c07G8QvH3/wf35Y+0tYD4IHDd4K/d9afkenY3qf13tCBYlZnDKtjpmGIkDx7b64n+MPc",
+	"rJ5K4tQRuKDjmuYReWwMiGeLykgMIdnjJwvNclwEF0FQ5hwcjh9PAWLdbFgVabrM5CUYaszYcgQ6tgtk",
+	"BRTwyI5/prlZjBNCN5tc0sTIybjf2J9zqzqHo5k38izQSgyPNdOB8AhM8lCafDsl/397UfKcWFRbL8sE",
+	"2rf6ZmuoUD1MkTgIeRuXaV7k8XRUjcqQkMq4OWgz8XhKjDQnUnkTWX+wpTJ3ycg8KsU9KVgED7H2FXn+",
+	"ZkLO5ZpVx2smhrhPY7giFplpF0RXMHSN8KapEhPJgr9n6RhH4OZlFwyLzeHhKp33/i6j0yfjCbMGJcxm",
+	"GjzZ0GTFxkeTKSaH64yVZgqvksbJAIp3gNF+wwTd8MHJ4OFkOnkIyLoWU94nPvP3MmTbPl+ZfUCnoXkR",
+	"L0hg7MLGYBppG+e1kQocFjNRUbK3aAcKslvH8Fk8IS8txlEM2OaoKBOK0urx0dGEvJIaTtdM2OOF61Ky",
+	"iecpOEpMBy/kkos3NoikFITAndtG3/CnoiVJuQK1ZvjjxcsXB/95PmYqoZtgSCk3TcAdNHApZoOk7pJ2",
+	"Zky8RUMG4V+qqrGwEUfTKUQ/SKEZ1nPQ7L0+WOl1dgoOBMX0Hwu9GH8LOb+d7TZz7AZmPiQzKwPWjokh",
+	"iOOjoy6DXjmoAyz2Ae3BOev9hWfKG5z85RcvctvukzccXO/RIBpouoQiHIZgsOqG5ZidZGlByI6m08jw",
+	"ZIECuEs/n5R3OAgT7meviEiZK+8qvMwEmGJArFGuTFqrtJYRxbPUGSIeTomqiJTsoFGsADLYu++QQYEi",
+	"w8Ffrb+s2u/9tXZKG3SIGOANK2FOPvvmanBpW+QA24u3tXY/cXMr71Jwcx9NH4Lc6oTSkxmgCcwG0cx6",
+	"8+C3EN7BbPB/Z4MW4MFs8NFVpsHcQ8N1gG27EiunhpRanVq6aXdcISdUTYNO14NiTivggFCnFkzBtAtG",
+	"VaO7eWZIIzOhrO9E/J4keO7cRvdGgg3gigAJ2kJNgD60IUM7VXPa3FKPgDAfTR9+wVE9IS2S8Gjnc5+U",
+	"l1zwNUU0ci6YUqSCPAydFXOPluACwePyit0wpdEnOqmrDVjluZWlW2ZikRiTOsxNEp+CFrCQ+UzAu2DZ",
+	"AQSHGJyKoErJQo/lYpxTsWQtQ0SI7l5wpZ/gBPbczK8xazlOzFIaIfGauUxsKITSKK9sfgoF1XhG9V7X",
+	"d7UCg12XdrQXxugUYR6U9faAKGzWHbKtue6AMAoNCX24e0YT+tDF/lUflpR7NK1BoDUSjtuRhuEOyqrc",
+	"gR78JqeBJn+5R94DFAbuzOABB3EDymGZDUI5CHvvKQcdTw9v8/atZKzjo+++mERWd6v+5ZePNd5kFtCu",
+	"kS+V4Q8VOzJiPfw4tr7FcRUZE+RQF2XIRkKzjDhYarSybozSAlG95PHxeMVA786ZPiUZBeAYmmXKWkVs",
+	"/lidw/yJ6TbS+OC+iS0cOxSgvgtgQeatyV0o6bdCG39imgwz+neebS2DA0eyhbZxTmbFlwJuUrcJAdF+",
+	"Fwkd5CVoOdZvDOUcv3Xwt/Gfx2dSLHi+Hj9lSucF2LStp8UGXsJ9mOBbeE+UOAJtUtqFXd++vkJrXL1y",
+	"8Gc7Nm9og3tlgr2Q9wMU+ord1Cn0Pjnjb4We34It/xNJ2DNu7CJXDM4yHC6pBSz5dgjMZMUag6OJte9H",
+	"hAsi85TlYA+eiVKy86vCkWEGMU2gHDweHx59OwLLLQkabsnwEVi6nr8x/zcTK1nkYDv+rlZrbo6Qo0ac",
+	"MsPjAjytgJplVBB0exzYcJRRSPI7Ay5RgY8NyjyH72W6/WxUX3XgIto+1kOPynj72rE7vJcBdB+yp95e",
+	"V+F6dzpwtzlCx4cP/yUEl9rZPddQqI34BlmwK/U+rQdGUe8+spV5iQwvmeIpU0Y5Ojg++m5UxdQYJRzP",
+	"AWyrcgkYsXMKggI/EzGY1cHrXALyxGgE9TyJ4A6N0XVbgeMabSyGo8jFEmpj2uttBKaLMlxMioQ5icnM",
+	"rRqMPaLxZIczhwzjNzLLPCMCKZ+NCL2U14w8nNqGDfNAQzxazGXKQsffNPhbPfzTexiAme8uBnBmE5Mh",
+	"Pt1FEHg3wF1Ywb/i4QZC/KSz7bsZus84QIdYbzmifoqUKCZSc0+v6ZInJOMCYMrafrn2/TwTx0dHLrwP",
+	"W9x5CT+Ew4M9H5DDqXcnE7ySZ+J4ely/k6s4gggF2/qF7UIR6oC8aAkP2gRDaKP3dFJ3wrl+4UO7G2U1",
+	"cHZfVuSAQOB3uLWP/+1vbWYji7zDBYZJnwvuPuUWTz9oZHgLFgKLe1fC6ztnL1r/O4H1yevSJl/evTPB",
+	"y0hVuJQR9D4+iG3sSmyuf4gpvFltyTD+iW1BOC5x9SekUsnALcoE9IzVAyYYm2K+SlmSbzdlXA1LG1+S",
+	"BX8/iYNSdlmJYHCvmmWz3EGHocNVMzALwnWjzMDv2v6BSxCq7byXZHsZNZ4rVYD7W7Ab1zJm68osBURP",
+	"peVGQXS/UU/5es1STjXLtmR4PD2sR6jNhDlZR8dkZaO3bmMvmYkug0mQ/rySeL8nG8kean7FbrBw97+j",
+	"RaQXZa/9qJGWSfYlu0+G9DLsybPYYHZOv2t+49QFi3fW3gqI5ElWwfpUGIFlmAYCnzv4SYe66s760RHE",
+	"NmKMfEyGSlOR0jwtncvmyolbwG8npAbqZuG7g7Uh/FLUAJPq2bBa7cajibVDFUgYbI5qchW4gQLzJcuk",
+	"WGKoERXYpV2oEI9yqG73JNo2kfO+sDTbwqwLnAx8J71/bvZvaZzafZJx7RvAhUbubYIl7ma3zmjYLUKc",
+	"lVmGZWdGbs2tYMy1qgLsG1VES4vzCTmeHs9EXGmaePaw97zMSEi5MiJdeho+sGUsAaQ81rRiV12jQ5jA",
+	"Od7PQW2Wkf3ChuJWLdgdV5iNIbh/TfOrNRmPjXdqdp9Da6/dcQylUMXampbKPOGGnZfIS025YGkVre1b",
+	"vDYyy2wU4kx4+rJ/nilplSHyDvFhZQGyPQ4rkP6ZoFnOaLqFmO0RJhY0U1UiAoF4btyeIoc8YSbi82fn",
+	"589fv5qfPzt7++widolPoD0si9xc+Y0M1wQWxygwZQrQDueRreB0T+yg1sevZYpq1KgKRs3hBmO60/1f",
+	"4b+ZM27DAL88R3j2HosBEVqdX8xWWzTxBXrxioOcQd5KN8/4WeZXFm3TS4NrgRnsOZFk/4EMxTzA2Pyj",
+	"9huj9cN/CQrbLSSC+YdQm9/Um8DQH9EdJo+Ox3YCxxDLcVk27KRFviAC/BMje9EIyN2iAkATIIpuJiDT",
+	"YyHzG5qniE5l2i6xjqvUSvycUHBHlA2QYey7woXUM+Hum9oTL7PyuZUf/Rm4PKrqqR8MOhN46Y2qLJNm",
+	"kizkmwTTTXaFUWNGN/gDXnBxtS+m1Ua0+UNznMRd+9Xt3hUO6moG9s8wifZlvVwywMexfumujutV636D",
+	"CS7/ZbH+Tj36ylnKc5YgcTep07s872s0CfXs+HZgGLH/6+fgAN2O0a1J8yXTO3NwHJPpGeUJ3koh53UY",
+	"s9hwFZ/J2Cq4+NQIpWWoPd6u+FoVRa1XuSyWK2eXHAUDQL9Y7Oetwj5LYLi7x3/eTpn7TUWL+uBDtwmq",
+	"+zUjQskTgUgV4PxzdWnIE9SWxn8rWMFSF3bDmSJXjG1slgHQc0I3GhQfqgkT8D6U4dvtOvndBpp+jTHt",
+	"6VG55UFwtTl6JPxYbA5i2SbCI2YQXUgU05PSErc7dSeYuHOGNSZ2ijjP3tNEkzXVyYrIqti5LRowpKIF",
+	"x9eZilNmQn3OxJdH/9KJL2cF25/2Yqhp8m+WxmLLo7jjBX+C0yx4gQTCrYOIGA4cBfSjm5XM2NjhKgFA",
+	"oCqSFaFqJupV4FwF3UmRZ0YnrxWPL6u1ulLLMYZjz4RnVk8KNjekCNFdDwng47QQOWpxX65Pi1pdd73Z",
+	"ONTmN65goeJ/L1FBSiuiq6TXbKus+L5rAGQYV4VVJ3bKJwTwfSbkyUxY1ELDOpzkd7PimdEQHaJhmVVb",
+	"If8DtP/ht1OiAH4LsmRnIr5BQAuEI3mCoEwl0EJVof6y0GhziZNcCgzHoTpuweEhrP/LszczgcmEDxRZ",
+	"ZFRbTCvAMswBgN3WIT6xLR5gcyL1CxGW4BVQh3A0E5cMsMtjbyHj+uLhG6r6eWKhyHFlHLaYfW0m4pKW",
+	"TuzixafkUlYzxSBjjaALXQX8h/H5hiV8sZ0JC9FkPgarlEb0FtNkvMN+e1awW0szz1O23kjNRLL9iW2t",
+	"IHNfxl+vrPgXNvyapelQG8wZoIIwmmec5SW0GlAqiJp0zYi3TOOf2BZ2FOjc9xx9Tu9Vx4DPqgP7BbzL",
+	"D7+6tj4tqsT6ugyNtW9HT/g8uCyyq3HKMvZl9C5Ay+Up4WomEFA6NdIk4FTeiIhk/IqR+OmzF88ungUA",
+	"SU8Cxa5pzghOIEWYHQtFVEF2waHJuLIXSmzfjv1IFp6WjrOI2FiTmSiU6SciOdsA6cMl4LWkrvhmAxMD",
+	"FDrQEt05BgEjxDO/L7KrpzCEsNx9ZzXw83PPaqi/Evv0B9Ctdf68oprcUOXoAGP8cW/+jRxp98lRcBOI",
+	"Ytcsp1mH2O0zFndmkZs4/hIwJYLI6wEnIooEydmCIdC2te6a6xKLXk0C4FD2OLVtgsehmhtAJf9Gdjq7",
+	"e9TKHCmhWQZMt1ZWsqVEddt/65uGXklbFx3gQ26EBS8XFfRll4miwlN0xorql06zxZ+YDkqdIaW+0UFY",
+	"uz/8LPaD5sh/k5YERHHaIZZ+gZNx9Lu1d+MhQh9+aXrZf5Zud8mfFez5U7jWO6J/EQ4Ww365KnHHT10m",
+	"S8YowuzhK4XAUIf0tEQH0nIzRrX3im3VTKCKeHREhpVaGZOECtAAGbENjCZ1DTZnOt9aTbNS/WNE3F00",
+	"KvUrMnSo6Kq4HFvQbk2vmBXa7OapU0LLegxOpTf6brPMP9dlpf/Rqac3r5leydQOq/zVopTGHuD7TMhr",
+	"llt9HnzDgB7PFVH02kh5C4KmTbZB0Lhwzv7xTDR44l4zTcscE5ODtummtNHcyeQCth2v0bpxh4RtO7U4",
+	"z9Ig1R1w7a7d+4q4/k0q7xbaHnjBsDREGbqxhQTMMRx9AVX5axTo5wnb3q8q17D5QVm+K0vfHdZNYgcj",
+	"7cHoGqbMl0uo/XS5PSFY228OZQJGJGdLmqcZU6qqj80eqJmw7hkAYMqoReNVWMbFYdhXNSuwSEVkQfdl",
+	"TuIPH2PyR1tRwfQ1mszE2YolVy0jOrRWGdIBpZq0eCKvzFlkeDSdAm/HejYy50tuhlFO2jIj75v5FdvO",
+	"EykWGU+s/XwKkODIKw0rz3nKKouD5XNWNC1/L7mrufpiMsRRxGDGn7iX4dmo5JSJFMpo/kLPbWLonAur",
+	"gksR5I8/8Py3bBs1w/M4631yUuyqW4MvCxc6I2PkwFlLsoA0JwiVdNaYGjV9kSS+r9z2E7mtoQMrQQt5",
+	"gz4GEismoCBMJ/9lyUoefIAAuY/dUZBiS+qg+UbrJAi2T1OQ46CJBm7wDeUauC2UsyFKGuHRCYFQ3a6t",
+	"fj5LVvIt0zln1/eaAOn3szOgFqvwWS4Bh6ec1+88HxsnDzWvwMZnCw4WNurURU06wjGkcgeFyyz0BTTV",
+	"fUN7UCJw20HQA8SVQh7kyCvHgiZgVxXBFjGzCRqGiT2cTomazEQQ/6ud0oGxpGolc12Wx3rsFR3Fmg/e",
+	"TejVxhrCWM3VSA6j6XRq/oflbHbDhx1OjfgAM25hlgSqVriajDKH9FNYFvCbhi5Gs9qwmvekOJj23+BS",
+	"3PfNVk5l//H8AtA/vxpSF5S1KwnfkDiCVOV4fo10KSSw51H7sDouXxlQ9sREDWMrJsyhOBi45U9tPJQi",
+	"iVxfcmFtNE9ePUWLZ84Iq2KYmJpY3bgd/LE3iiryUZZrgnlsixiZI2ALf5J4RdXcFQ6PTysHmRFijaBp",
+	"x23NqOi/98oZzoT9az7nAm0XS37NxGkIAAhewSQR/yMbjQvDyqi4mpk9zrcTEsssZUrPLXyYWU9XChId",
+	"06rCFoOHwEgg1A1K5/oxaDMxFFKTvxZK25phSzbqAot+5lvLehhxUfm6HXZzJVXiWnxaQFoz/W+9pmNb",
+	"MIylnqqGrTFFhrDUxKw0Z4qkudxsWDo6hZgKLZcMTOMYmeLgm3aO0Ozl7UZp63MjGllE2GQ5CcNpn5LY",
+	"EnTsDojvQS3r5YmyBj802TXeZpXuWwwZnHlVVDirhnHqVSSsRul+ysfuo2rcnakW3pGtjc4V4C/7Kcvo",
+	"g6oN19Umo+ajZEW5CBTXD5FhK3TSLaJjCw8UiW09fwBp7xq4987tVjUGF/0JpoL7GwvVE90wSMze20JP",
+	"HEt0KaZPSbygmTJfC2kPfNf4fFYXGqBX5H3PKpVM53I7t7FNXZ36tba/Yqn3FlwcEewPLPUP1FdM9e5g",
+	"1KAHyPsxIOkgtO4OiFIt1zyhWbbFmtCqHgGDt7dnMcSzMC49ONWYZmJYShVloKFLcRDLEpQFuqmqLMSv",
+	"ZC2UxqWiYgUJeBm/DkUHmqev2Pvqsr+vFG/T0a/lJMC+dyCCIiP7CsryawTCmbV38GrmpNiD4mKNmUeY",
+	"tzmw5gTsrINQntDqaB5YZ+kckoxi/1TJRfvgQnAb1pHL2UykBYvK414vzIz6T0SoJmupNHk0nZBYU3Xl",
+	"AoCXTGhA+Aa9KC0Vo9FMgCfU0H6F3WBW69F0nMsbktBNRJSEEvVimbHxpsg3RmCwy8eVrWmrNM2vIeRj",
+	"ZiM+zBtdsv+ZW8JdSkB9TX9ibNMhvDiwZTtl9reCZgprz4NdplMIpOrqdkJUn0HYxW6NggwD4rRGLEWr",
+	"nCZZke5Im4GWB5+WkPuJbM7sWZe4UL7gL85wI5Xil2bF1hu9Hf2ubZGNO55QdwwSKvB27s9F6lVkdyfb",
+	"Vq96IVdD66aKyJpmC5mvwR8SYcnwKujqgQpn0tZv5PsWMbu86OXM/s1yZqnYf/Pc2oLtPgYv8z6K8+TO",
+	"T+il01JeJAljqUJmubCuvMCdWFlNoMZu6BKcEIh1mgkb4kKGXBhOaW7xMmK7OgMyN/0xvhSEpwoCttti",
+	"rZGFK+NQDcwXRluJtRFxRbmPOyXcr9LtV+n2V5RuKVGQv8WTu4izDbZQGm8+nTN0BC7SZAX43EvB/85S",
+	"EH+4KmVQYBhgv+ZaVfiiZSlDW1YTYhZRMC6z959KhjBIpvX1ptCsKiYIdsi4hn4YvlcBjr9RCn4Yv8Ui",
+	"G85qh2mAVlymG6dTlDb+UXew3LPKOHZ/EXOuk18VqbQaxI6wD2d3VHd2kH0N4PiiLOcJUHtlMNYSA3Jk",
+	"rs3pxQNyZ+5Tpv7el2DyRJTl7cv4t5KBBAN7O9iEzdyuPyvFBoBY1oVywGw1O5tN7TYfeOkCN4LlIJf8",
+	"efwzSkHP05ikfLFguapgpFwXVlQadZShxlX0BZNbJpnhGOxa3r+CUA55F7d4wagyOoNmIr1j+s7D3wqz",
+	"+M0c6GewnJhlD+sLgrh1vnwGgcKxhHs60G9ZIgGgznOqUZESKwGopgjgnaSCPVB1yLY11rh6LTqscVwT",
+	"mikJjWdMu7JCXpCuMoqPUvFBbDWNUUeQzy6+Uo3ZwrfOc5ili2ediXjNNE2pprVAH/ejDfaZkp++76gl",
+	"Yqb0uuTV94PB7PXxK8khZe9mKLsYi/OSu2X+Kof8DuIC4Vj6x94wLuGfxpucazaWImGjO7Mv6+6/J+5V",
+	"xfwLdhM2i4gKCwJzTep5ADi+eAS4KFsull3B9A9UVZWwMqBQiOoHk0wjhj4eTchro4yVPC0ijqlFGFHP",
+	"XIJVs2S7ZySdiYQKcsnsQAFlbb8M1kNB87ZJzBcZX650R+Ea0+8XMXdiV7sYDb7hbW8dUuPwq3TSPuZm",
+	"wQyZCq5Wn0Ui8a/8sT1y9yeeWOQMWl4uJb+ymGlUs1H/QzETQ8iMN8rXCYlXWm9c2OIBiV9JTX6AY+JK",
+	"/fp2DHih7N6NZya2TMfkn//4b4tkn20tkKmrDuNhKnUXGXxJ8ysfGfWNXdh7PG+B7nYH4VJdprF+PXEd",
+	"J+6lvGa1e/SBKklGy5q8PN+Ue/wJJ/HeLtfvIe69ldzml/r78DEma4jRhRhaV3N3Qp5kmbxxVRvs9DGb",
+	"jkGkHto75t7VWP7mMqCjRqClu9ybJVh2qAF+aC/YIc8wGxvXDQeHdWYfzIrp9GECf8A/2YOwFRKBre/b",
+	"Y9Ho5QslmbV67eYFNQznr2L/78f8CNiiROYkZ4DHGOZUezgSFwvZ6XKH+GOI20jZJpPbNRNQ4RKhIHmy",
+	"8pPMDPlsqF7ZFNucr7nm12gqkGC6m5BXcibqnyCqno9B79yM5hxQLpQFjlVmphuWjyGTzej2oTP9J6af",
+	"mxnd49GC9oPl7qslEgs5+cx5Ja9hnjKHxr1NXTGa+Ti6haLLnWUK38EL9+nzgA5CJdkUotWb2+F3Hf3y",
+	"psoftxY2oYq1rWbrPPy2muG7izOylkKvvD3DPSq3DC1sDYt/8B5/t1GACAVJJxhwc7l1mJgQp45VLNAQ",
+	"GCOsXK5io+cupAWhgwTibHs6EwBAYktirInNcEO0hsDZQjt4aZ6+p/uy0cuvZC9rjWJX/bIrIW8yli6/",
+	"Iqx9pvOFq09SytZSVCC43glCilfNM9SdLfdSAlptYo5k2aDLljNX0IYuuUADRChO82fb/r3TXFdMYS2S",
+	"1s729x9CeFMu676dPfhQcrn9QHr2VR9Lr4qvNQLJiqalY4fmjGRsoR26ntI0Y2N4StQNY5sukD3csK84",
+	"e7tx9m7cKrV3+LauWM8Ta8ZiG2yu9Qt+zQRTyt6FNOXw1yaXl0yVubdtwROiQ13yFkpV7bhnW61SRa5k",
+	"mYqcgBq5IlaqzH73CxxmcskFWWTyxusHaiC0ezl3Qe3kr/JSTWqpnyrw/nOR8mueFjQzLI2LpbK+y4JF",
+	"ZWQu5MxETi/AQfpq+SSA3Rfq7E2RZeMbn0WXE+YeZLk/bLflgca6RSnvexSYArthATIpV4ieaz6HoV8z",
+	"snBluUy7aK7vmi8Upg0N72eHVM+UJoqLKygfaYQus71nL56TvxU8uVKaGpG2Wr9kJQ2R/n8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -44,8 +44,8 @@ func (e *testEnv) listIDs(key, query string) []string {
 	return ids
 }
 
-// fire fires a cue and returns the execution id.
-func (e *testEnv) fire(key, cueID string) string {
+// fireID fires a cue and returns the execution id.
+func (e *testEnv) fireID(key, cueID string) string {
 	e.t.Helper()
 	out := e.getJSON("POST", "/v1/cues/"+cueID+"/fire", key, "", nil, http.StatusOK)
 	return out["id"].(string)

@@ -304,7 +304,7 @@ func TestEngine(t *testing.T) {
 				rcv := newReceiver(t)
 				key := e.register()
 				c := e.createCue(key, `{"name":"m","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":"`+rcv.url("/")+`"}}`)
-				f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+				f, err := e.client.FireCueWithResponse(context.Background(), c.ID, nil, apiclient.FireRequest{}, auth(key))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusOK, f.StatusCode(), string(f.Body))
 				require.Equal(t, "manual_fire", f.JSON200.TriggeredBy)

@@ -5,15 +5,15 @@
 -- ExecutionClaimable lists up to @max_rows of a tenant's worker executions
 -- ready to claim (pending or retry_ready, scheduled by @now), oldest
 -- scheduled_for first, with their cues. The task and agent filters (the
--- payload's "task" / "agent" string) apply before the limit. It scans the
--- partial index executions_claimable_idx.
+-- effective payload's "task" / "agent" string) apply before the limit. It
+-- scans the partial index executions_claimable_idx.
 SELECT sqlc.embed(executions), sqlc.embed(cues)
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = @user_id
   AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= @now::timestamptz
-  AND (sqlc.narg('task')::text IS NULL OR cues.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
-  AND (sqlc.narg('agent')::text IS NULL OR cues.payload -> 'agent' = to_jsonb(sqlc.narg('agent')::text))
+  AND (sqlc.narg('task')::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
+  AND (sqlc.narg('agent')::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'agent' = to_jsonb(sqlc.narg('agent')::text))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
@@ -27,7 +27,7 @@ FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.user_id = @user_id
   AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= @now::timestamptz
-  AND (sqlc.narg('task')::text IS NULL OR c.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
+  AND (sqlc.narg('task')::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
 ORDER BY e.scheduled_for, e.id
 LIMIT 1
 FOR NO KEY UPDATE OF e SKIP LOCKED;
@@ -97,6 +97,7 @@ UPDATE executions SET
     evidence_metadata = @evidence_metadata,
     evidence_validation_state = @evidence_validation_state,
     evidence_produced_at = @evidence_produced_at,
+    options = @options,
     updated_at = @updated_at
 WHERE id = @id
 RETURNING *;

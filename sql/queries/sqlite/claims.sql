@@ -6,19 +6,19 @@
 -- ExecutionClaimable lists up to @max_rows of a tenant's worker executions
 -- ready to claim (pending or retry_ready, scheduled by @now), oldest
 -- scheduled_for first, with their cues. The task and agent filters (the
--- payload's "task" / "agent" string) apply before the limit. It scans the
--- partial index executions_claimable_idx.
+-- effective payload's "task" / "agent" string) apply before the limit. It
+-- scans the partial index executions_claimable_idx.
 SELECT sqlc.embed(executions), sqlc.embed(cues)
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = @user_id
   AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(@now AS TEXT)
   AND (CAST(sqlc.narg('task') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(sqlc.narg('task') AS TEXT)))
   AND (CAST(sqlc.narg('agent') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.agent') = 'text'
-           AND json_extract(cues.payload, '$.agent') = CAST(sqlc.narg('agent') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.agent') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.agent') = CAST(sqlc.narg('agent') AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
@@ -32,8 +32,8 @@ WHERE executions.user_id = @user_id
   AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(@now AS TEXT)
   AND (CAST(sqlc.narg('task') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(sqlc.narg('task') AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT 1;
 
@@ -97,6 +97,7 @@ UPDATE executions SET
     evidence_metadata = @evidence_metadata,
     evidence_validation_state = @evidence_validation_state,
     evidence_produced_at = @evidence_produced_at,
+    options = @options,
     updated_at = @updated_at
 WHERE id = @id
 RETURNING *;

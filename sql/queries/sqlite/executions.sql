@@ -11,7 +11,7 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, created_at, updated_at
+    triggered_by, replayed_from, payload, options, created_at, updated_at
 )
 SELECT
     @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
@@ -23,7 +23,7 @@ SELECT
     @evidence_external_id, @evidence_result_url, @evidence_result_ref,
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
-    @triggered_by, @replayed_from, @created_at, @updated_at
+    @triggered_by, @replayed_from, @payload, @options, @created_at, @updated_at
 FROM cues
 WHERE cues.id = @cue_id AND cues.user_id = @user_id
 RETURNING *;
@@ -150,3 +150,10 @@ SELECT
        AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
     (SELECT count(*) FROM executions AS x4
      WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims;
+
+-- name: ExecutionCountByStatusSince :many
+-- ExecutionCountByStatusSince counts a cue's executions created at or after
+-- @since per status (cue statistics).
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = @cue_id AND user_id = @user_id AND created_at >= @since
+GROUP BY status;

@@ -30,7 +30,7 @@ UPDATE executions AS e SET
     updated_at = $1::timestamptz
 FROM picked
 WHERE e.id = picked.id
-RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at
+RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options
 `
 
 type ExecutionClaimDeliveriesParams struct {
@@ -91,6 +91,8 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -148,6 +150,45 @@ func (q *Queries) ExecutionCount(ctx context.Context, db DBTX, arg *ExecutionCou
 	return count, err
 }
 
+const executionCountByStatusSince = `-- name: ExecutionCountByStatusSince :many
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = $1 AND user_id = $2 AND created_at >= $3
+GROUP BY status
+`
+
+type ExecutionCountByStatusSinceParams struct {
+	CueID  string
+	UserID string
+	Since  time.Time
+}
+
+type ExecutionCountByStatusSinceRow struct {
+	Status string
+	N      int64
+}
+
+// ExecutionCountByStatusSince counts a cue's executions created at or after
+// @since per status (cue statistics).
+func (q *Queries) ExecutionCountByStatusSince(ctx context.Context, db DBTX, arg *ExecutionCountByStatusSinceParams) ([]*ExecutionCountByStatusSinceRow, error) {
+	rows, err := db.Query(ctx, executionCountByStatusSince, arg.CueID, arg.UserID, arg.Since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionCountByStatusSinceRow
+	for rows.Next() {
+		var i ExecutionCountByStatusSinceRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionCreate = `-- name: ExecutionCreate :one
 INSERT INTO executions (
     id, cue_id, user_id, transport, scheduled_for, status,
@@ -159,7 +200,7 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, created_at, updated_at
+    triggered_by, replayed_from, payload, options, created_at, updated_at
 )
 SELECT
     $1, cues.id, cues.user_id, cues.transport, $2, $3,
@@ -171,10 +212,10 @@ SELECT
     $24, $25, $26,
     $27, $28, $29,
     $30, $31, $32,
-    $33, $34, $35, $36
+    $33, $34, $35, $36, $37, $38
 FROM cues
-WHERE cues.id = $37 AND cues.user_id = $38
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+WHERE cues.id = $39 AND cues.user_id = $40
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionCreateParams struct {
@@ -212,6 +253,8 @@ type ExecutionCreateParams struct {
 	EvidenceProducedAt      *time.Time
 	TriggeredBy             *string
 	ReplayedFrom            *string
+	Payload                 []byte
+	Options                 []byte
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
 	CueID                   string
@@ -256,6 +299,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.EvidenceProducedAt,
 		arg.TriggeredBy,
 		arg.ReplayedFrom,
+		arg.Payload,
+		arg.Options,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -302,6 +347,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -329,7 +376,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = $1 AND user_id = $2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = $1 AND user_id = $2
 `
 
 type ExecutionGetParams struct {
@@ -380,6 +427,8 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -438,7 +487,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
@@ -532,6 +581,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
