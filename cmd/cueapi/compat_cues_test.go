@@ -239,6 +239,20 @@ func TestCompatCues(t *testing.T) {
 				ex := e.execution(key, merged)
 				require.JSONEq(t, `{"a":1,"b":{"y":2},"c":3}`, string(ex.Payload))
 				require.JSONEq(t, `{"a":1,"b":{"x":1}}`, string(e.getCueRaw(key, c.ID)), "the cue payload is untouched")
+
+				// A replay carries the fire's effective payload forward (C8).
+				e.clock.Advance(time.Millisecond)
+				code, m = e.obj("POST", "/v1/executions/"+merged+"/replay", key, "", nil)
+				require.Equal(t, http.StatusOK, code, "%v", m)
+				replayID := m["execution_id"].(string)
+				require.Equal(t, m["id"], replayID)
+				require.NotEqual(t, merged, replayID)
+				_, n = e.pump()
+				require.Equal(t, 1, n)
+				got := webhookPayloads(t, rcv)
+				require.Len(t, got, 3)
+				require.Equal(t, 2, countOf(got, `{"a":1,"b":{"y":2},"c":3}`), "the replay delivered the merged payload, not the cue's")
+				require.JSONEq(t, `{"a":1,"b":{"y":2},"c":3}`, string(e.execution(key, replayID).Payload))
 			})
 
 			t.Run("DeferredWebhookFire", func(t *testing.T) { // row 11
@@ -777,4 +791,15 @@ func TestIdempotentFireAcrossProcesses(t *testing.T) {
 	code, body = c.do(t, "GET", "/v1/executions?cue_id="+cue.ID, reg.APIKey, "")
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.Contains(t, string(body), `"total":1`)
+}
+
+// countOf counts the entries of list equal to v.
+func countOf(list []string, v string) int {
+	n := 0
+	for _, x := range list {
+		if x == v {
+			n++
+		}
+	}
+	return n
 }
