@@ -23,6 +23,10 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 	if err != nil {
 		return nil, dbErr.Op(op, err)
 	}
+	opts, err := sqlkit.CueOptions(c)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
+	}
 	var out *core.Cue
 	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, c.TenantID, func(tx pgx.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
@@ -68,11 +72,15 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			FiredCount:             int32(c.FiredCount),
 			SkippedCount:           int32(c.SkippedCount),
 			LastError:              c.LastError,
+			Options:                opts,
 			CreatedAt:              c.CreatedAt,
 			UpdatedAt:              c.UpdatedAt,
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
+		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, row.ID, nil); err != nil {
+			return err
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
@@ -131,6 +139,10 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			if err != nil {
 				return nil, err
 			}
+			opts, err := sqlkit.CueOptions(c)
+			if err != nil {
+				return nil, err
+			}
 			row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
 				ID:                     row.ID,
 				UserID:                 row.UserID,
@@ -156,6 +168,7 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 				NextRun:                c.NextRun,
 				LastRun:                c.LastRun,
 				LastError:              c.LastError,
+				Options:                opts,
 				UpdatedAt:              c.UpdatedAt,
 			})
 			if err != nil || p.CancelUpcomingAfter == nil {
@@ -238,6 +251,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              utc(r.CreatedAt),
 		UpdatedAt:              utc(r.UpdatedAt),
 	}
+	d.CueOptionsOf(c, r.Options)
 	if d.Err != nil {
 		return nil, d.Err
 	}
@@ -343,4 +357,20 @@ func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
 	}
 	return utc(*next), nil
+}
+
+// CueExecutionCounts counts the tenant's cue's executions created at or
+// after p.Since, per status.
+func (s *Store) CueExecutionCounts(ctx context.Context, p *core.CueExecutionCountsParams) (map[core.ExecutionStatus]int, error) {
+	return sqlkit.Scan(string(p.TenantID), map[core.ExecutionStatus]int{}, func(tenant string) (map[core.ExecutionStatus]int, error) {
+		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.pool, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: p.Since})
+		if err != nil {
+			return nil, dbErr.Interpret("cue execution counts", err)
+		}
+		counts := map[core.ExecutionStatus]int{}
+		for _, r := range rows {
+			counts[core.ExecutionStatus(r.Status)] = int(r.N)
+		}
+		return counts, nil
+	})
 }

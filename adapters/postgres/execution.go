@@ -16,27 +16,56 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
+// executionFilter is the query form of p's filters for tenant (statuses
+// empty when any).
+func executionFilter(tenant string, p *core.ExecutionListParams) *dbsqlc.ExecutionCountParams {
+	statuses := p.Statuses
+	if statuses == nil {
+		statuses = []string{}
+	}
+	return &dbsqlc.ExecutionCountParams{
+		UserID: tenant, CueID: sqlkit.Text(p.CueID), Statuses: statuses, OutcomeState: p.OutcomeState,
+		NoOutcomeState: p.NoOutcomeState, TriggeredBy: p.TriggeredBy, ScheduledOnly: p.ScheduledOnly,
+		ResultType: p.ResultType, HasEvidence: p.HasEvidence, WorkerID: p.WorkerID,
+	}
+}
+
 // ExecutionList returns a page of the tenant's executions, newest
-// (created_at) first, ties by id descending, filtered by cue, status and
-// outcome state when given, and the total matching count. A Limit of 0 or
-// less means no limit.
+// (created_at) first, ties by id descending, filtered as p says, and the
+// total matching count. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
-	cueID := sqlkit.Text(p.CueID)
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
 	page := sqlkit.NewListing[*core.Execution]()
 	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		f := executionFilter(tenant, p)
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {
 			return s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
-				UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
+				UserID: f.UserID, CueID: f.CueID, Statuses: f.Statuses, OutcomeState: f.OutcomeState,
+				NoOutcomeState: f.NoOutcomeState, TriggeredBy: f.TriggeredBy, ScheduledOnly: f.ScheduledOnly,
+				ResultType: f.ResultType, HasEvidence: f.HasEvidence, WorkerID: f.WorkerID,
 				MaxRows: maxRows, SkipRows: skipRows,
 			})
 		}, sqlkit.Infallible(executionFromRow), func() (int64, error) {
-			return s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
-				UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-			})
+			return s.q.ExecutionCount(ctx, tx, f)
 		})
 	}))
+}
+
+// ExecutionOldestClaimedAt returns the earliest claimed_at among the
+// executions p filters (nil when none was claimed).
+func (s *Store) ExecutionOldestClaimedAt(ctx context.Context, p *core.ExecutionListParams) (*time.Time, error) {
+	const op = "execution oldest claimed_at"
+	var oldest *time.Time
+	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		v, err := s.q.ExecutionOldestClaimedAt(ctx, tx, (*dbsqlc.ExecutionOldestClaimedAtParams)(executionFilter(tenant, p)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		oldest = utcPtr(v)
+		return dbErr.Interpret(op, err)
+	})
+	return oldest, err
 }
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
@@ -50,8 +79,14 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		if err != nil {
 			return nil, dbErr.Op(op, err)
 		}
-		row, err := s.q.ExecutionCreate(ctx, s.pool, args)
-		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
+		var out *core.Execution
+		return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			row, err := s.q.ExecutionCreate(ctx, tx, args)
+			if out, err = sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow)); err != nil {
+				return err
+			}
+			return s.claimIdempotency(ctx, tx, p.Idempotency, tenant, args.CueID, &args.ID)
+		}))
 	})
 }
 
@@ -101,6 +136,12 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		TriggeredBy:             e.TriggeredBy,
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
+	}
+	if args.Payload, err = sqlkit.CompactJSON(e.Payload, nil); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	if args.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, err
 	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
@@ -187,6 +228,9 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 		CreatedAt:   utc(r.CreatedAt),
 		UpdatedAt:   utc(r.UpdatedAt),
 	}
+	// Both columns are jsonb written by ExecutionOptions: they always decode.
+	var d sqlkit.Decoder
+	d.ExecutionOptionsOf(e, r.Options, r.Payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess,
@@ -390,7 +434,7 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
 	return sqlkit.Rows(dbErr, "execution claimable", string(p.TenantID), func(tenant string) ([]*dbsqlc.ExecutionClaimableRow, error) {
 		return s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
-			UserID: tenant, Now: p.Now, Task: p.Task, MaxRows: maxRows,
+			UserID: tenant, Now: p.Now, Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
 		})
 	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
 		c, err := cueFromRow(&r.Cue)
@@ -529,6 +573,9 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
 		UpdatedAt:               e.UpdatedAt,
+	}
+	if a.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, fmt.Errorf("options: %w", err)
 	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)

@@ -22,6 +22,10 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 	if err != nil {
 		return nil, dbErr.Op(op, err)
 	}
+	opts, err := sqlkit.CueOptions(c)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
+	}
 	var out *core.Cue
 	return sqlkit.Value(&out, s.tenantTx(ctx, op, c.TenantID, func(tx *sql.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
@@ -67,11 +71,15 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			FiredCount:             int64(c.FiredCount),
 			SkippedCount:           int64(c.SkippedCount),
 			LastError:              c.LastError,
+			Options:                string(opts),
 			CreatedAt:              timeArg(c.CreatedAt),
 			UpdatedAt:              timeArg(c.UpdatedAt),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
+		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, row.ID, nil); err != nil {
+			return err
 		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
@@ -130,6 +138,10 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			if err != nil {
 				return nil, err
 			}
+			opts, err := sqlkit.CueOptions(c)
+			if err != nil {
+				return nil, err
+			}
 			row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
 				ID:                     row.ID,
 				UserID:                 row.UserID,
@@ -155,6 +167,7 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 				NextRun:                timePtrArg(c.NextRun),
 				LastRun:                timePtrArg(c.LastRun),
 				LastError:              c.LastError,
+				Options:                string(opts),
 				UpdatedAt:              timeArg(c.UpdatedAt),
 			})
 			if err != nil || p.CancelUpcomingAfter == nil {
@@ -237,6 +250,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              d.time(r.CreatedAt),
 		UpdatedAt:              d.time(r.UpdatedAt),
 	}
+	d.CueOptionsOf(c, []byte(r.Options))
 	if d.Err != nil {
 		return nil, d.Err
 	}
@@ -316,4 +330,20 @@ func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 	}
 	t, err := timeValue(*next)
 	return t, dbErr.Op(op, err)
+}
+
+// CueExecutionCounts counts the tenant's cue's executions created at or
+// after p.Since, per status.
+func (s *Store) CueExecutionCounts(ctx context.Context, p *core.CueExecutionCountsParams) (map[core.ExecutionStatus]int, error) {
+	return sqlkit.Scan(string(p.TenantID), map[core.ExecutionStatus]int{}, func(tenant string) (map[core.ExecutionStatus]int, error) {
+		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.rdb, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: timeArg(p.Since)})
+		if err != nil {
+			return nil, dbErr.Interpret("cue execution counts", err)
+		}
+		counts := map[core.ExecutionStatus]int{}
+		for _, r := range rows {
+			counts[core.ExecutionStatus(r.Status)] = int(r.N)
+		}
+		return counts, nil
+	})
 }

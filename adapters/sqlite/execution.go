@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,27 +13,62 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
+// executionFilter is the query form of p's filters for tenant (statuses
+// as a JSON array, nil when any).
+func executionFilter(tenant string, p *core.ExecutionListParams) *dbsqlc.ExecutionCountParams {
+	f := &dbsqlc.ExecutionCountParams{
+		UserID: tenant, CueID: sqlkit.Text(p.CueID), OutcomeState: p.OutcomeState,
+		NoOutcomeState: p.NoOutcomeState, TriggeredBy: p.TriggeredBy, ScheduledOnly: p.ScheduledOnly,
+		ResultType: p.ResultType, HasEvidence: p.HasEvidence, WorkerID: p.WorkerID,
+	}
+	if len(p.Statuses) > 0 {
+		b, _ := json.Marshal(p.Statuses) // a []string always encodes
+		st := string(b)
+		f.Statuses = &st
+	}
+	return f
+}
+
 // ExecutionList returns a page of the tenant's executions, newest
-// (created_at) first, ties by id descending, filtered by cue, status and
-// outcome state when given, and the total matching count. A Limit of 0 or
-// less means no limit.
+// (created_at) first, ties by id descending, filtered as p says, and the
+// total matching count. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
-	cueID := sqlkit.Text(p.CueID)
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	page := sqlkit.NewListing[*core.Execution]()
 	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		f := executionFilter(tenant, p)
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {
 			return s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
-				UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
+				UserID: f.UserID, CueID: f.CueID, Statuses: f.Statuses, OutcomeState: f.OutcomeState,
+				NoOutcomeState: f.NoOutcomeState, TriggeredBy: f.TriggeredBy, ScheduledOnly: f.ScheduledOnly,
+				ResultType: f.ResultType, HasEvidence: f.HasEvidence, WorkerID: f.WorkerID,
 				MaxRows: maxRows, SkipRows: skipRows,
 			})
 		}, executionFromRow, func() (int64, error) {
-			return s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
-				UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-			})
+			return s.q.ExecutionCount(ctx, tx, f)
 		})
 	}))
+}
+
+// ExecutionOldestClaimedAt returns the earliest claimed_at among the
+// executions p filters (nil when none was claimed).
+func (s *Store) ExecutionOldestClaimedAt(ctx context.Context, p *core.ExecutionListParams) (*time.Time, error) {
+	const op = "execution oldest claimed_at"
+	var oldest *time.Time
+	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		v, err := s.q.ExecutionOldestClaimedAt(ctx, tx, (*dbsqlc.ExecutionOldestClaimedAtParams)(executionFilter(tenant, p)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		var d decoder
+		oldest = d.timePtr(v)
+		return dbErr.Op(op, d.Err)
+	})
+	return oldest, err
 }
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
@@ -46,8 +82,14 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		if err != nil {
 			return nil, dbErr.Op(op, err)
 		}
-		row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
-		return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+		var out *core.Execution
+		return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
+			row, err := s.q.ExecutionCreate(ctx, tx, args)
+			if out, err = sqlkit.Row(dbErr, op, row, err, executionFromRow); err != nil {
+				return err
+			}
+			return s.claimIdempotency(ctx, tx, p.Idempotency, tenant, args.CueID, &args.ID)
+		}))
 	})
 }
 
@@ -98,6 +140,14 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	if args.Payload, err = jsonPtrArg(e.Payload); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, err
+	}
+	args.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
@@ -183,6 +233,11 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		CreatedAt:   d.time(r.CreatedAt),
 		UpdatedAt:   d.time(r.UpdatedAt),
 	}
+	var payload []byte
+	if r.Payload != nil {
+		payload = []byte(*r.Payload)
+	}
+	d.ExecutionOptionsOf(e, []byte(r.Options), payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess != 0,
@@ -315,7 +370,7 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
 	return sqlkit.Rows(dbErr, "execution claimable", string(p.TenantID), func(tenant string) ([]*dbsqlc.ExecutionClaimableRow, error) {
 		return s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
-			UserID: tenant, Now: timeArg(p.Now), Task: p.Task, MaxRows: maxRows,
+			UserID: tenant, Now: timeArg(p.Now), Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
 		})
 	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
 		c, err := cueFromRow(&r.Cue)
@@ -464,6 +519,11 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
+	a.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {

@@ -69,19 +69,49 @@ func (e AlertType) Valid() bool {
 
 // Defines values for CatchUpPolicy.
 const (
-	CatchUpPolicyAll    CatchUpPolicy = "all"
-	CatchUpPolicyLatest CatchUpPolicy = "latest"
-	CatchUpPolicySkip   CatchUpPolicy = "skip"
+	CatchUpPolicyReplayAll       CatchUpPolicy = "replay_all"
+	CatchUpPolicyRunOnceIfMissed CatchUpPolicy = "run_once_if_missed"
+	CatchUpPolicySkipMissed      CatchUpPolicy = "skip_missed"
 )
 
 // Valid indicates whether the value is a known member of the CatchUpPolicy enum.
 func (e CatchUpPolicy) Valid() bool {
 	switch e {
-	case CatchUpPolicyAll:
+	case CatchUpPolicyReplayAll:
 		return true
-	case CatchUpPolicyLatest:
+	case CatchUpPolicyRunOnceIfMissed:
 		return true
-	case CatchUpPolicySkip:
+	case CatchUpPolicySkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatchUpPolicyInput.
+const (
+	CatchUpPolicyInputAll             CatchUpPolicyInput = "all"
+	CatchUpPolicyInputLatest          CatchUpPolicyInput = "latest"
+	CatchUpPolicyInputReplayAll       CatchUpPolicyInput = "replay_all"
+	CatchUpPolicyInputRunOnceIfMissed CatchUpPolicyInput = "run_once_if_missed"
+	CatchUpPolicyInputSkip            CatchUpPolicyInput = "skip"
+	CatchUpPolicyInputSkipMissed      CatchUpPolicyInput = "skip_missed"
+)
+
+// Valid indicates whether the value is a known member of the CatchUpPolicyInput enum.
+func (e CatchUpPolicyInput) Valid() bool {
+	switch e {
+	case CatchUpPolicyInputAll:
+		return true
+	case CatchUpPolicyInputLatest:
+		return true
+	case CatchUpPolicyInputReplayAll:
+		return true
+	case CatchUpPolicyInputRunOnceIfMissed:
+		return true
+	case CatchUpPolicyInputSkip:
+		return true
+	case CatchUpPolicyInputSkipMissed:
 		return true
 	default:
 		return false
@@ -190,6 +220,24 @@ func (e ExecutionStatus) Valid() bool {
 	case ExecutionStatusRetrying:
 		return true
 	case ExecutionStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FireRequestMergeStrategy.
+const (
+	FireRequestMergeStrategyMerge   FireRequestMergeStrategy = "merge"
+	FireRequestMergeStrategyReplace FireRequestMergeStrategy = "replace"
+)
+
+// Valid indicates whether the value is a known member of the FireRequestMergeStrategy enum.
+func (e FireRequestMergeStrategy) Valid() bool {
+	switch e {
+	case FireRequestMergeStrategyMerge:
+		return true
+	case FireRequestMergeStrategyReplace:
 		return true
 	default:
 		return false
@@ -493,6 +541,30 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for ListExecutionsParamsTriggeredBy.
+const (
+	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
+	ListExecutionsParamsTriggeredByManualFire ListExecutionsParamsTriggeredBy = "manual_fire"
+	ListExecutionsParamsTriggeredByReplay     ListExecutionsParamsTriggeredBy = "replay"
+	ListExecutionsParamsTriggeredByScheduled  ListExecutionsParamsTriggeredBy = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListExecutionsParamsTriggeredBy enum.
+func (e ListExecutionsParamsTriggeredBy) Valid() bool {
+	switch e {
+	case ListExecutionsParamsTriggeredByChain:
+		return true
+	case ListExecutionsParamsTriggeredByManualFire:
+		return true
+	case ListExecutionsParamsTriggeredByReplay:
+		return true
+	case ListExecutionsParamsTriggeredByScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Alert defines model for Alert.
 type Alert struct {
 	// Acknowledged Always false.
@@ -527,6 +599,17 @@ type AlertWebhookSecretResponse struct {
 	AlertWebhookSecret string `json:"alert_webhook_secret"`
 }
 
+// BulkDeleteRequest defines model for BulkDeleteRequest.
+type BulkDeleteRequest struct {
+	Ids []string `json:"ids"`
+}
+
+// BulkDeleteResponse defines model for BulkDeleteResponse.
+type BulkDeleteResponse struct {
+	Deleted []string `json:"deleted"`
+	Skipped []string `json:"skipped"`
+}
+
 // Callback Always present, even for worker cues.
 type Callback struct {
 	Headers map[string]string `json:"headers"`
@@ -553,11 +636,16 @@ type CallbackInput struct {
 	URL *string `json:"url,omitempty"`
 }
 
-// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down.
-// `latest` fires only the most recent missed occurrence, once, and records how many
-// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
+// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down, in
+// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+// resumes at the next future occurrence; `replay_all` back-fills the missed
+// occurrences oldest first, at most 100 per cue per catch-up.
 type CatchUpPolicy string
+
+// CatchUpPolicyInput A `CatchUpPolicy`; the older names `latest`, `skip` and `all` are accepted as
+// aliases of `run_once_if_missed`, `skip_missed` and `replay_all`.
+type CatchUpPolicyInput string
 
 // ClaimRequest defines model for ClaimRequest.
 type ClaimRequest struct {
@@ -581,7 +669,7 @@ type ClaimableExecution struct {
 	CueName     string `json:"cue_name"`
 	ExecutionID string `json:"execution_id"`
 
-	// Payload The cue's current payload.
+	// Payload The execution's payload.
 	Payload      json.RawMessage `json:"payload"`
 	ScheduledFor time.Time       `json:"scheduled_for"`
 
@@ -596,12 +684,18 @@ type ClaimableList struct {
 
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback Required (with `url`) for webhook transport; optional for worker transport.
 	Callback *CallbackInput `json:"callback,omitempty"`
 
-	// CatchUp Missed-run policy; defaults to `latest`.
-	CatchUp     *CatchUpPolicy `json:"catch_up,omitempty"`
-	Description *string        `json:"description,omitempty"`
+	// CatchUp Missed-run policy; defaults to `run_once_if_missed`.
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery    json.RawMessage `json:"delivery,omitempty"`
+	Description *string         `json:"description,omitempty"`
 
 	// Name Unique per user across all statuses (409 `duplicate_cue_name`).
 	Name string `json:"name"`
@@ -609,12 +703,23 @@ type CreateCueRequest struct {
 	// OnFailure Defaults to `{"email": true, "webhook": null, "pause": false}`.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Arbitrary JSON object sent with every delivery; defaults to `{}`. No NUL characters; at most 1 MiB serialized.
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Defaults to `{"max_attempts": 3, "backoff_minutes": [1, 5, 15]}`.
 	Retry    *RetryPolicyInput `json:"retry,omitempty"`
@@ -635,16 +740,22 @@ type CreateSessionRequest struct {
 
 // Cue defines model for Cue.
 type Cue struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// FiredCount Executions created by the scheduler (manual fires and replays excluded).
 	FiredCount int `json:"fired_count"`
@@ -655,16 +766,19 @@ type Cue struct {
 	Name    string     `json:"name"`
 
 	// NextRun Next scheduled fire; null when paused, completed or failed, or after a one-time cue fired.
-	NextRun   *time.Time `json:"next_run"`
-	OnFailure *OnFailure `json:"on_failure"`
+	NextRun       *time.Time `json:"next_run"`
+	OnFailure     *OnFailure `json:"on_failure"`
+	OnSuccessFire *string    `json:"on_success_fire"`
 
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload json.RawMessage `json:"payload"`
-	Retry   RetryPolicy     `json:"retry"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
 
 	// RunCount Webhook delivery attempts (including retries) or reported worker outcomes.
 	RunCount int      `json:"run_count"`
@@ -686,16 +800,22 @@ type Cue struct {
 
 // CueDetail A cue plus a page of its executions (newest first).
 type CueDetail struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// ExecutionLimit Echo of the `execution_limit` query parameter.
 	ExecutionLimit int `json:"execution_limit"`
@@ -714,13 +834,19 @@ type CueDetail struct {
 	Name                   string     `json:"name"`
 	NextRun                *time.Time `json:"next_run"`
 	OnFailure              *OnFailure `json:"on_failure"`
+	OnSuccessFire          *string    `json:"on_success_fire"`
 	OutcomeDeadlineSeconds *int       `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload  json.RawMessage `json:"payload"`
-	Retry    RetryPolicy     `json:"retry"`
-	RunCount int             `json:"run_count"`
-	Schedule Schedule        `json:"schedule"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
+	RunCount               int             `json:"run_count"`
+	Schedule               Schedule        `json:"schedule"`
+
+	// Stats The last 7 days of executions (detail only).
+	Stats *CueStats `json:"stats,omitempty"`
 
 	// Status Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 	Status CueStatus `json:"status"`
@@ -742,8 +868,36 @@ type CueList struct {
 	Total  int   `json:"total"`
 }
 
+// CueStats defines model for CueStats.
+type CueStats struct {
+	Executions int      `json:"executions"`
+	Failed     int      `json:"failed"`
+	MissRate   *float64 `json:"miss_rate"`
+	Missed     int      `json:"missed"`
+	Succeeded  int      `json:"succeeded"`
+
+	// SuccessRate succeeded / finished (success, failed, missed, outcome_timeout); null when none finished.
+	SuccessRate *float64 `json:"success_rate"`
+	WindowDays  int      `json:"window_days"`
+}
+
 // CueStatus Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 type CueStatus string
+
+// Delivery defines model for Delivery.
+type Delivery struct {
+	OutcomeDeadlineSeconds int `json:"outcome_deadline_seconds"`
+	TimeoutSeconds         int `json:"timeout_seconds"`
+}
+
+// DeliveryInput defines model for DeliveryInput.
+type DeliveryInput struct {
+	// OutcomeDeadlineSeconds Seconds a delivered or claimed execution may wait for its outcome; defaults to 300.
+	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
+
+	// TimeoutSeconds HTTP timeout of this cue's webhook deliveries; defaults to 30.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
 
 // DeviceCodePollResponse defines model for DeviceCodePollResponse.
 type DeviceCodePollResponse struct {
@@ -803,9 +957,15 @@ type EchoStoreResponse struct {
 	Stored bool `json:"stored"`
 }
 
-// Error The error envelope of every error response.
+// Error The error envelope of every error response (every status >= 400 has a JSON object
+// body, including unknown paths, wrong methods, 413 and 429). The same object is
+// mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+// official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+// read the top-level `error`. `detail` is always an object, never a string or list.
 type Error struct {
-	Error ErrorBody `json:"error"`
+	// Detail Identical copy of the envelope, for clients that read `detail.error`.
+	Detail ErrorMirror `json:"detail"`
+	Error  ErrorBody   `json:"error"`
 }
 
 // ErrorBody defines model for ErrorBody.
@@ -832,6 +992,11 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+// ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
+type ErrorMirror struct {
+	Error ErrorBody `json:"error"`
+}
+
 // Evidence defines model for Evidence.
 type Evidence struct {
 	Artifacts  *json.RawMessage `json:"artifacts"`
@@ -850,10 +1015,16 @@ type Evidence struct {
 // Execution defines model for Execution.
 type Execution struct {
 	// Attempts Delivery attempts or claims so far.
-	Attempts  int        `json:"attempts"`
-	ClaimedAt *time.Time `json:"claimed_at"`
+	Attempts int `json:"attempts"`
 
-	// ClaimedByWorker Worker id holding the claim (worker transport).
+	// ChainDepth 0 unless chained; a chained execution is its parent's depth + 1.
+	ChainDepth int `json:"chain_depth"`
+
+	// ChainParentID The execution whose success fired this one (`triggered_by: chain`).
+	ChainParentID *string    `json:"chain_parent_id"`
+	ClaimedAt     *time.Time `json:"claimed_at"`
+
+	// ClaimedByWorker Worker id of the current or last claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
 	CreatedAt       time.Time  `json:"created_at"`
 	CueID           string     `json:"cue_id"`
@@ -870,6 +1041,9 @@ type Execution struct {
 	ID            string     `json:"id"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
 
+	// LastHeartbeatAt Last execution heartbeat of the claiming worker.
+	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+
 	// LeaseExpiresAt When the current claim lease expires.
 	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
 
@@ -882,16 +1056,22 @@ type Execution struct {
 	// OutcomeState `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome.
 	OutcomeState *string `json:"outcome_state"`
 
+	// Payload The effective payload snapshotted at fire time (fires with `payload_override`); omitted otherwise.
+	Payload json.RawMessage `json:"payload,omitempty"`
+
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
+
+	// ResponseBody First 2000 characters of the last webhook response body.
+	ResponseBody *string `json:"response_body"`
 
 	// ScheduledFor Intended fire time (request time for manual fires and replays).
 	ScheduledFor time.Time       `json:"scheduled_for"`
 	StartedAt    *time.Time      `json:"started_at"`
 	Status       ExecutionStatus `json:"status"`
 
-	// TriggeredBy `manual_fire`, `replay`, or null for scheduler-created executions.
-	TriggeredBy *string   `json:"triggered_by"`
+	// TriggeredBy `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`.
+	TriggeredBy string    `json:"triggered_by"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -912,20 +1092,55 @@ type ExecutionList struct {
 	HasMore bool `json:"has_more"`
 	Limit   int  `json:"limit"`
 	Offset  int  `json:"offset"`
-	Total   int  `json:"total"`
+
+	// OldestClaimedAt Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed.
+	OldestClaimedAt *string `json:"oldest_claimed_at"`
+	Total           int     `json:"total"`
 }
 
 // ExecutionStatus defines model for ExecutionStatus.
 type ExecutionStatus string
 
+// FireRequest Every field is optional; unknown keys are ignored.
+type FireRequest struct {
+	// ExitCriteria Assertion keys a successful outcome must report; `[]` opts out of the cue's `verification.required_assertions`.
+	ExitCriteria *[]string `json:"exit_criteria,omitempty"`
+
+	// IdempotencyKey Per cue for 24 h; the same body answers the original execution, another body 409 `idempotency_key_conflict`.
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+
+	// MergeStrategy Defaults to `merge`.
+	MergeStrategy *FireRequestMergeStrategy `json:"merge_strategy,omitempty"`
+
+	// PayloadOverride Keys written over the cue payload (`merge`, shallow) or replacing it (`replace`) for this execution only.
+	PayloadOverride *json.RawMessage `json:"payload_override,omitempty"`
+
+	// SendAt ISO-8601 instant (no zone = UTC); a future one defers delivery and claimability until then, a past one fires now.
+	SendAt *string `json:"send_at,omitempty"`
+}
+
+// FireRequestMergeStrategy Defaults to `merge`.
+type FireRequestMergeStrategy string
+
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
-	CueID string `json:"cue_id"`
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison).
+	BodyReceived interface{} `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire.
+	BodyReceivedSha256 *string `json:"body_received_sha256,omitempty"`
+	CueID              string  `json:"cue_id"`
+
+	// ExecutionID Same as `id`.
+	ExecutionID string `json:"execution_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
 
-	// ScheduledFor Now, `+00:00` form.
+	// Payload The effective payload.
+	Payload json.RawMessage `json:"payload"`
+
+	// ScheduledFor Now or the future `send_at`, `+00:00` form.
 	ScheduledFor string          `json:"scheduled_for"`
 	Status       ExecutionStatus `json:"status"`
 
@@ -1047,6 +1262,26 @@ type HealthWorkers struct {
 // HeartbeatStatus `active` under 180 s since the last heartbeat, `stale` under 900 s, `dead` otherwise.
 type HeartbeatStatus string
 
+// Info defines model for Info.
+type Info struct {
+	AuthenticationPaths struct {
+		// InternalTokenWithOnBehalfOf Internal-token authentication; not offered by this server (false).
+		InternalTokenWithOnBehalfOf bool `json:"internal_token_with_on_behalf_of"`
+
+		// PerUserAPIKey Always true.
+		PerUserAPIKey bool `json:"per_user_api_key"`
+	} `json:"authentication_paths"`
+
+	// AuthorizationBackend Name of the messaging authorization backend (`SameTenantAuthorizationBackend`).
+	AuthorizationBackend string `json:"authorization_backend"`
+
+	// DisabledPrimitives Subset of `cues`, `quotas`, `device_code`; empty here.
+	DisabledPrimitives []string `json:"disabled_primitives"`
+
+	// Version Server version.
+	Version string `json:"version"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -1064,6 +1299,9 @@ type Me struct {
 	MonthlyExecutionLimit int    `json:"monthly_execution_limit"`
 	Plan                  string `json:"plan"`
 	RateLimitPerMinute    int    `json:"rate_limit_per_minute"`
+
+	// Slug The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration.
+	Slug string `json:"slug"`
 }
 
 // OnFailure defines model for OnFailure.
@@ -1085,13 +1323,22 @@ type OnFailureInput struct {
 	Webhook *string `json:"webhook,omitempty"`
 }
 
-// Outcome defines model for Outcome.
+// Outcome The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+// the execution's top-level `evidence` inside `outcome`, where the official SDK's
+// `Execution` model reads them.
 type Outcome struct {
-	Error      *string          `json:"error"`
-	Metadata   *json.RawMessage `json:"metadata"`
-	RecordedAt time.Time        `json:"recorded_at"`
-	Result     *string          `json:"result"`
-	Success    bool             `json:"success"`
+	Artifacts       *json.RawMessage `json:"artifacts"`
+	Error           *string          `json:"error"`
+	ExternalID      *string          `json:"external_id"`
+	Metadata        *json.RawMessage `json:"metadata"`
+	RecordedAt      time.Time        `json:"recorded_at"`
+	Result          *string          `json:"result"`
+	ResultRef       *string          `json:"result_ref"`
+	ResultType      *string          `json:"result_type"`
+	ResultURL       *string          `json:"result_url"`
+	Success         bool             `json:"success"`
+	Summary         *string          `json:"summary"`
+	ValidationState *string          `json:"validation_state"`
 }
 
 // OutcomeReportResponse defines model for OutcomeReportResponse.
@@ -1147,6 +1394,9 @@ type RegisterResponse struct {
 type ReplayResponse struct {
 	CueID string `json:"cue_id"`
 
+	// ExecutionID Same as `id` (the official CLI prints the new id from this key).
+	ExecutionID string `json:"execution_id"`
+
 	// ID The new execution's id.
 	ID string `json:"id"`
 
@@ -1163,9 +1413,14 @@ type ReplayResponse struct {
 
 // ReportOutcomeRequest defines model for ReportOutcomeRequest.
 type ReportOutcomeRequest struct {
-	Artifacts  *json.RawMessage `json:"artifacts,omitempty"`
-	Error      *string          `json:"error,omitempty"`
-	ExternalID *string          `json:"external_id,omitempty"`
+	Artifacts *json.RawMessage `json:"artifacts,omitempty"`
+
+	// Assertions Assertion key to any value (at most 10 KB). A success missing a key the
+	// execution requires (fire `exit_criteria`, else the cue's
+	// `verification.required_assertions`) gets `outcome_state: verification_failed`.
+	Assertions json.RawMessage `json:"assertions,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+	ExternalID *string         `json:"external_id,omitempty"`
 
 	// Metadata At most 10,240 bytes serialized (400 `metadata_too_large`).
 	Metadata   *json.RawMessage `json:"metadata,omitempty"`
@@ -1273,11 +1528,17 @@ type Transport string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback `url` replaces the URL only when non-null; `method` and `headers` are always overwritten (defaults `POST` and `{}`).
 	Callback *CallbackInput `json:"callback,omitempty"`
 
 	// CatchUp Missed-run policy.
-	CatchUp *CatchUpPolicy `json:"catch_up,omitempty"`
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 
 	// Description Replaces the description (cannot be cleared).
 	Description *string `json:"description,omitempty"`
@@ -1286,11 +1547,22 @@ type UpdateCueRequest struct {
 	// OnFailure Full replacement; omitted sub-fields take defaults.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Outcome deadline in seconds (see `Cue.outcome_deadline_seconds`).
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Replaces the payload (may be `{}`).
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Full replacement; omitted sub-fields take defaults.
 	Retry *RetryPolicyInput `json:"retry,omitempty"`
@@ -1410,7 +1682,10 @@ type UsagePeriod struct {
 // UsageRateLimit defines model for UsageRateLimit.
 type UsageRateLimit struct {
 	// CurrentUsage Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers.
-	CurrentUsage      int `json:"current_usage"`
+	CurrentUsage int `json:"current_usage"`
+
+	// Limit Same as `requests_per_minute` (the official CLI reads this key).
+	Limit             int `json:"limit"`
 	RequestsPerMinute int `json:"requests_per_minute"`
 }
 
@@ -1419,13 +1694,17 @@ type Verification struct {
 	// Mode How a successful outcome is verified: `none` (accepted as `reported_success`),
 	// `require_external_id`, `require_result_url`, `require_artifacts` (evidence must be
 	// present, else `verification_failed`), `manual` (`verification_pending`).
-	Mode VerificationMode `json:"mode"`
+	Mode               VerificationMode `json:"mode"`
+	RequiredAssertions *[]string        `json:"required_assertions"`
 }
 
 // VerificationInput defines model for VerificationInput.
 type VerificationInput struct {
 	// Mode Defaults to `none`.
 	Mode *VerificationMode `json:"mode,omitempty"`
+
+	// RequiredAssertions Assertion keys every successful outcome must report (else `verification_failed`); the default of a fire's `exit_criteria`.
+	RequiredAssertions *[]string `json:"required_assertions,omitempty"`
 }
 
 // VerificationMode How a successful outcome is verified: `none` (accepted as `reported_success`),
@@ -1507,6 +1786,9 @@ type EchoToken = string
 // ExecutionID defines model for ExecutionID.
 type ExecutionID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // WorkerID defines model for WorkerID.
 type WorkerID = string
 
@@ -1568,10 +1850,32 @@ type ListCuesParams struct {
 	Offset *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// CreateCueParams defines parameters for CreateCue.
+type CreateCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// BulkDeleteCuesParams defines parameters for BulkDeleteCues.
+type BulkDeleteCuesParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
+}
+
 // GetCueParams defines parameters for GetCue.
 type GetCueParams struct {
 	ExecutionLimit  *int `form:"execution_limit,omitempty" json:"execution_limit,omitempty"`
 	ExecutionOffset *int `form:"execution_offset,omitempty" json:"execution_offset,omitempty"`
+}
+
+// FireCueParams defines parameters for FireCue.
+type FireCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListExecutionsParams defines parameters for ListExecutions.
@@ -1581,16 +1885,37 @@ type ListExecutionsParams struct {
 	// Status Execution status.
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// OutcomeState Outcome state, e.g. `verification_failed`.
+	// StatusIn Comma-separated execution statuses (blank entries dropped); not together with `status`.
+	StatusIn *string `form:"status__in,omitempty" json:"status__in,omitempty"`
+
+	// OutcomeState Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state.
 	OutcomeState *string `form:"outcome_state,omitempty" json:"outcome_state,omitempty"`
-	Limit        *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Offset       *int    `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// TriggeredBy What created the execution; `scheduled` matches scheduler-created executions.
+	TriggeredBy *ListExecutionsParamsTriggeredBy `form:"triggered_by,omitempty" json:"triggered_by,omitempty"`
+
+	// ResultType Exact match on the outcome evidence's `result_type`.
+	ResultType *string `form:"result_type,omitempty" json:"result_type,omitempty"`
+
+	// HasEvidence `true`: only executions whose evidence `external_id` is set; `false`: no filter.
+	HasEvidence *bool `form:"has_evidence,omitempty" json:"has_evidence,omitempty"`
+
+	// WorkerID Exact match on `claimed_by_worker`.
+	WorkerID *string `form:"worker_id,omitempty" json:"worker_id,omitempty"`
+	Limit    *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset   *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
+
+// ListExecutionsParamsTriggeredBy defines parameters for ListExecutions.
+type ListExecutionsParamsTriggeredBy string
 
 // ListClaimableExecutionsParams defines parameters for ListClaimableExecutions.
 type ListClaimableExecutionsParams struct {
-	// Task Keep only executions whose cue payload `task` equals this value.
+	// Task Keep only executions whose payload `task` equals this value.
 	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// Agent Keep only executions whose payload `agent` equals this value (executions without the key are excluded).
+	Agent *string `form:"agent,omitempty" json:"agent,omitempty"`
 }
 
 // HeartbeatExecutionParams defines parameters for HeartbeatExecution.
@@ -1620,8 +1945,14 @@ type CreateSessionJSONRequestBody = CreateSessionRequest
 // CreateCueJSONRequestBody defines body for CreateCue for application/json ContentType.
 type CreateCueJSONRequestBody = CreateCueRequest
 
+// BulkDeleteCuesJSONRequestBody defines body for BulkDeleteCues for application/json ContentType.
+type BulkDeleteCuesJSONRequestBody = BulkDeleteRequest
+
 // UpdateCueJSONRequestBody defines body for UpdateCue for application/json ContentType.
 type UpdateCueJSONRequestBody = UpdateCueRequest
+
+// FireCueJSONRequestBody defines body for FireCue for application/json ContentType.
+type FireCueJSONRequestBody = FireRequest
 
 // EchoStoreJSONRequestBody defines body for EchoStore for application/json ContentType.
 type EchoStoreJSONRequestBody = EchoPayload
@@ -1708,7 +2039,10 @@ type ServerInterface interface {
 	ListCues(w http.ResponseWriter, r *http.Request, params ListCuesParams)
 	// CreateCue Create a cue
 	// (POST /v1/cues)
-	CreateCue(w http.ResponseWriter, r *http.Request)
+	CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(w http.ResponseWriter, r *http.Request, cueID CueID)
@@ -1718,9 +2052,9 @@ type ServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(w http.ResponseWriter, r *http.Request, cueID CueID)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
-	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID)
+	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams)
 	// EchoRetrieve Retrieve what was stored under a token
 	// (GET /v1/echo/{token})
 	EchoRetrieve(w http.ResponseWriter, r *http.Request, token EchoToken)
@@ -1760,6 +2094,9 @@ type ServerInterface interface {
 	// VerifyExecution Accept or reject an execution's outcome
 	// (POST /v1/executions/{execution_id}/verify)
 	VerifyExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
+	// GetInfo Operator info
+	// (GET /v1/info)
+	GetInfo(w http.ResponseWriter, r *http.Request)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(w http.ResponseWriter, r *http.Request)
@@ -2301,8 +2638,76 @@ func (siw *ServerInterfaceWrapper) ListCues(w http.ResponseWriter, r *http.Reque
 // CreateCue operation middleware
 func (siw *ServerInterfaceWrapper) CreateCue(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateCue(w, r)
+		siw.Handler.CreateCue(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BulkDeleteCues operation middleware
+func (siw *ServerInterfaceWrapper) BulkDeleteCues(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BulkDeleteCuesParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BulkDeleteCues(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2434,8 +2839,32 @@ func (siw *ServerInterfaceWrapper) FireCue(w http.ResponseWriter, r *http.Reques
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FireCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.FireCue(w, r, cueID)
+		siw.Handler.FireCue(w, r, cueID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2532,6 +2961,19 @@ func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http
 		return
 	}
 
+	// ------------- Optional query parameter "status__in" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status__in", r.URL.Query(), &params.StatusIn, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status__in"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status__in", Err: err})
+		}
+		return
+	}
+
 	// ------------- Optional query parameter "outcome_state" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome_state", r.URL.Query(), &params.OutcomeState, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -2541,6 +2983,58 @@ func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "outcome_state"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "outcome_state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "triggered_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "triggered_by", r.URL.Query(), &params.TriggeredBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "triggered_by"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "triggered_by", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "result_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "result_type", r.URL.Query(), &params.ResultType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "result_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "result_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "has_evidence" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "has_evidence", r.URL.Query(), &params.HasEvidence, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "has_evidence"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "has_evidence", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "worker_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "worker_id", r.URL.Query(), &params.WorkerID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "worker_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "worker_id", Err: err})
 		}
 		return
 	}
@@ -2614,6 +3108,19 @@ func (siw *ServerInterfaceWrapper) ListClaimableExecutions(w http.ResponseWriter
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "task"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "task", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "agent" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "agent", r.URL.Query(), &params.Agent, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "agent"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent", Err: err})
 		}
 		return
 	}
@@ -2861,6 +3368,20 @@ func (siw *ServerInterfaceWrapper) VerifyExecution(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// GetInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetInfo(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetInfo(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsage operation middleware
 func (siw *ServerInterfaceWrapper) GetUsage(w http.ResponseWriter, r *http.Request) {
 
@@ -3051,6 +3572,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/health", wrapper.Health)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/status", wrapper.Status)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/info", wrapper.GetInfo)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/auth/register", wrapper.Register)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/auth/key/regenerate", wrapper.RegenerateKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/auth/key", wrapper.RevealKey)
@@ -3072,6 +3594,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.DeleteCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.GetCue)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.UpdateCue)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/bulk-delete", wrapper.BulkDeleteCues)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/{cue_id}/fire", wrapper.FireCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions", wrapper.ListExecutions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions/claimable", wrapper.ListClaimableExecutions)
@@ -4785,11 +5308,26 @@ func (response ListCuesdefaultJSONResponse) VisitListCuesResponse(w http.Respons
 }
 
 type CreateCueRequestObject struct {
-	Body *CreateCueJSONRequestBody
+	Params CreateCueParams
+	Body   *CreateCueJSONRequestBody
 }
 
 type CreateCueResponseObject interface {
 	VisitCreateCueResponse(w http.ResponseWriter) error
+}
+
+type CreateCue200JSONResponse Cue
+
+func (response CreateCue200JSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateCue201JSONResponse Cue
@@ -4910,6 +5448,116 @@ type CreateCuedefaultJSONResponse struct {
 }
 
 func (response CreateCuedefaultJSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesRequestObject struct {
+	Params BulkDeleteCuesParams
+	Body   *BulkDeleteCuesJSONRequestBody
+}
+
+type BulkDeleteCuesResponseObject interface {
+	VisitBulkDeleteCuesResponse(w http.ResponseWriter) error
+}
+
+type BulkDeleteCues200JSONResponse BulkDeleteResponse
+
+func (response BulkDeleteCues200JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues400JSONResponse struct{ ErrorJSONResponse }
+
+func (response BulkDeleteCues400JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues401JSONResponse Error
+
+func (response BulkDeleteCues401JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues413JSONResponse Error
+
+func (response BulkDeleteCues413JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues422JSONResponse Error
+
+func (response BulkDeleteCues422JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues429JSONResponse Error
+
+func (response BulkDeleteCues429JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response BulkDeleteCuesdefaultJSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5231,7 +5879,9 @@ func (response UpdateCuedefaultJSONResponse) VisitUpdateCueResponse(w http.Respo
 }
 
 type FireCueRequestObject struct {
-	CueID CueID `json:"cue_id"`
+	CueID  CueID `json:"cue_id"`
+	Params FireCueParams
+	Body   *FireCueJSONRequestBody
 }
 
 type FireCueResponseObject interface {
@@ -5252,7 +5902,21 @@ func (response FireCue200JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	return err
 }
 
-type FireCue401JSONResponse struct{ ErrorJSONResponse }
+type FireCue400JSONResponse struct{ ErrorJSONResponse }
+
+func (response FireCue400JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue401JSONResponse Error
 
 func (response FireCue401JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
 
@@ -5276,6 +5940,48 @@ func (response FireCue404JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue409JSONResponse Error
+
+func (response FireCue409JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue413JSONResponse Error
+
+func (response FireCue413JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue422JSONResponse Error
+
+func (response FireCue422JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5482,7 +6188,21 @@ func (response ListExecutions200JSONResponse) VisitListExecutionsResponse(w http
 	return err
 }
 
-type ListExecutions401JSONResponse struct{ ErrorJSONResponse }
+type ListExecutions400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListExecutions400JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListExecutions401JSONResponse Error
 
 func (response ListExecutions401JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
 
@@ -6650,6 +7370,44 @@ func (response VerifyExecutiondefaultJSONResponse) VisitVerifyExecutionResponse(
 	return err
 }
 
+type GetInfoRequestObject struct {
+}
+
+type GetInfoResponseObject interface {
+	VisitGetInfoResponse(w http.ResponseWriter) error
+}
+
+type GetInfo200JSONResponse Info
+
+func (response GetInfo200JSONResponse) VisitGetInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInfodefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetInfodefaultJSONResponse) VisitGetInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsageRequestObject struct {
 }
 
@@ -7031,6 +7789,9 @@ type StrictServerInterface interface {
 	// CreateCue Create a cue
 	// (POST /v1/cues)
 	CreateCue(ctx context.Context, request CreateCueRequestObject) (CreateCueResponseObject, error)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(ctx context.Context, request BulkDeleteCuesRequestObject) (BulkDeleteCuesResponseObject, error)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(ctx context.Context, request DeleteCueRequestObject) (DeleteCueResponseObject, error)
@@ -7040,7 +7801,7 @@ type StrictServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(ctx context.Context, request UpdateCueRequestObject) (UpdateCueResponseObject, error)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
 	FireCue(ctx context.Context, request FireCueRequestObject) (FireCueResponseObject, error)
 	// EchoRetrieve Retrieve what was stored under a token
@@ -7082,6 +7843,9 @@ type StrictServerInterface interface {
 	// VerifyExecution Accept or reject an execution's outcome
 	// (POST /v1/executions/{execution_id}/verify)
 	VerifyExecution(ctx context.Context, request VerifyExecutionRequestObject) (VerifyExecutionResponseObject, error)
+	// GetInfo Operator info
+	// (GET /v1/info)
+	GetInfo(ctx context.Context, request GetInfoRequestObject) (GetInfoResponseObject, error)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(ctx context.Context, request GetUsageRequestObject) (GetUsageResponseObject, error)
@@ -7672,8 +8436,10 @@ func (sh *strictHandler) ListCues(w http.ResponseWriter, r *http.Request, params
 }
 
 // CreateCue operation middleware
-func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams) {
 	var request CreateCueRequestObject
+
+	request.Params = params
 
 	var body CreateCueJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -7695,6 +8461,39 @@ func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateCueResponseObject); ok {
 		if err := validResponse.VisitCreateCueResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BulkDeleteCues operation middleware
+func (sh *strictHandler) BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams) {
+	var request BulkDeleteCuesRequestObject
+
+	request.Params = params
+
+	var body BulkDeleteCuesJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BulkDeleteCues(ctx, request.(BulkDeleteCuesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BulkDeleteCues")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BulkDeleteCuesResponseObject); ok {
+		if err := validResponse.VisitBulkDeleteCuesResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -7789,10 +8588,21 @@ func (sh *strictHandler) UpdateCue(w http.ResponseWriter, r *http.Request, cueID
 }
 
 // FireCue operation middleware
-func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID) {
+func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams) {
 	var request FireCueRequestObject
 
 	request.CueID = cueID
+	request.Params = params
+
+	var body FireCueJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.FireCue(ctx, request.(FireCueRequestObject))
@@ -8199,6 +9009,30 @@ func (sh *strictHandler) VerifyExecution(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// GetInfo operation middleware
+func (sh *strictHandler) GetInfo(w http.ResponseWriter, r *http.Request) {
+	var request GetInfoRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInfo(ctx, request.(GetInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetInfoResponseObject); ok {
+		if err := validResponse.VisitGetInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsage operation middleware
 func (sh *strictHandler) GetUsage(w http.ResponseWriter, r *http.Request) {
 	var request GetUsageRequestObject
@@ -8309,259 +9143,323 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39cts4tueroHR3q6VcSZYdJ9tt163dtJOezky+buxMT91RlwiTkIQ2BaoJ0LImN1X3IfYZ9sHuk2zh",
-	"HAAESVCinTjdmc4f0xNTJD4Pzjk4H7/zvhdnq3UmmFCyd/K+t6Y5XTHFcvjrrGDPn+p/JEzGOV8rnone",
-	"iX5MeEL6UVywWUT+lRwekXhJcxrrDwdj8k5ciWwjCE8koTkjx5NjAi+LTM3mWSGSaNwb9rhubE3Vsjfs",
-	"CbpivZOefoknvWEvZ78WPGdJ70TlBRv2ZLxkK6rHorZr/aZUOReL3ocPw96zeJldZFdMBIaacibUKF5m",
-	"kgnC4mVGlH6T9KkiKaNSkcPH3uCJyohUWc4GLQOEr287vhsWF3pAocV0P8KSvnv3/OlgTF7SdJ7lK5a4",
-	"JVQ5o4olhEoiMkVgEVuGyGyLt1/Jn7L8iuXBPa8s5AbeI7xtCPj77fv/21km5jxfPWVS5UWs+DVrDuVl",
-	"IRW5ZITd0FilWxLpdqMhydSS5RsuGVFLRiTLr1lOqJAbva/HkwmJYmydwuLYcZWkuGQ0YXk5i7+NzHBG",
-	"/nj2zKB9CX9aMkEkE4pQkcAY3U6RJZWEkjilfMXyIeGKrPQsV1TFS9JnqdSH6CGJ9AEq9zfbCJZHgx0T",
-	"wNGMnic7h/1B75JcZ0IyOPfP8jzL9T/iTCgmlP4nXa9THsPSHfwiMzhrZYv/I2fz3knvXw5KdnKAv8oD",
-	"bA16qZG+/oEwcc3SbM3GsH7mI93mk5Tl0PU6z9YsVxwHR2PNXFKWLDRN1Rf5SbqhW0nmNJVMr4uZ6mWW",
-	"pYyK3odhj+pmZ/h898BhABf6xQ/DXowHcEZhSPp06n/1EqrYSPEVK/uyyzq03OzkfU8UaUovU2YPQePV",
-	"yqHt8gG+1ni8YlLSBWv5TdGEKrqj/ezyFxar3rB3M1pkI/NQb/f4Ld28NG3rbWLXLOdq22kJz+3LSGiW",
-	"Hfy9B/zBsfwa3/L2yeuvnKE3n2GVKCqb9XN9bh+GSFkvuAxRl/4J/sUVW8lO89NNmj5ontOt/jvlK668",
-	"XeBCsQXL9U/ZfC5Zy28qUzQN/VRbOTNM+4HtzzXeOutzb+OYKFawDWKe9Ya9Dc2FphS9fFzxmKZeMyUV",
-	"lafCayLWvEPv3jWbzSlPi5zp0em+5oZrwHPYnaxQcbZiM31sskK19/ITu1xm2dU5i3Om3hoO1bJnsw2+",
-	"PJPwdpMzPD4mabZheUwlI0t240n9IREZWedszm/GzXMcWvp6b6H1PqNpeknjq1Ymtc6ZFgdDwq6ZIPMs",
-	"t3I1LpjUA6lOE7k7zjhJuG6Lpm8qrzSWsTGoFVPLLNlH1j9eXLx5iW9+GPaKPG3O4ZXmgCn/B0vIu7cv",
-	"SJ8KwlZrtSVaEyALyoUk0UE0OCWa1dRnRzZcLbNCEaq/1nPdw/Bqm6CH5CYzdEuzaxuei3UROPB3WdW6",
-	"BqdySkw7KOD17PSu5luSsJTrf+yYY2h3aJq+nvdO/t59n36uj+spm9MiVaDTRm9en19EzTFoEsmpkOss",
-	"Vy2allY3L7U+pU4JFVsiMjHCnb6mqb4JSHJ8dET6kWsIdRf9zZrFfM612qpA4VHZmqTsmqVDaJYLyRNG",
-	"YrNDqMk0Bhgkv6VS674caOo5JZYykMrwZBI3HN3oit68YGKhlr2To8m3D7uQW4CQVLx8t36TpTze4ohg",
-	"gXsnvZQqJjX7rWt8Zt56v5IiZTlJMkP8JGdxkeveSBbrfzERM0lWXEqWkM2Sp0yrgRsqSZJtxHgqIuwl",
-	"InOeM0kykW6h8VUmlW5NE575vGxxSDL4r1Y5cxZneSLJMtuQFRXbqdiwnBF5xddrlpySSP/LNi8ywcxX",
-	"slgxabdQsBtF5oUqcuZ1c0oimqbRVOh9HM15mkocW308kmRpwqTSvUg11K3C+A8nE7JG5oD/rxd7VKzH",
-	"U33bsmJGD1ALO7vcNA3LqDOtSL9lvxYsJOPL28nJ+wplPHo07K24sH8f7uNCZUNBxoODaJNaqOz7Wpyn",
-	"pNbVwcYM9d2VaemTiUSGrmuUr+CCy0gK0yH9n16//cuzt7OzF0+ev5xdPH/57PW7i9n5s7PXr56eD4kh",
-	"ZvLdZDLwhGCbAmJH31DbqgNrXRd99tzVNyDSldI8pjmxC//a9I2mSnhRkjgrhGI56U/IRl+0hGa/5kaV",
-	"BGfk6+dB1R1vUe/3K+uNF9Z0m2Y0CQ8/Ltg3kuCBUMS86g2wsw5umEoym+NtrdulRFF51TowO5xvJIn0",
-	"ixEy+SHhc838by+oa9ThlH23vmZA9emUazh0xLCTmMLqvOu+u0ofIM+Gft82yRaCh9vIWcFaOVLsqYrd",
-	"JH9Vq2kK/7dWJPZB2ERFnkaDsHw8Jdka1R5fS6uIz4ZMBvY8K9a3GbAvPZsDfgmSYpQXgqzhnVPLklCB",
-	"McIvOJpKSx3uzvZgV0fwTvBfjfQpJMsJjfNMSkLTlEhFVSGZJP3jyXckSgq0hbCZJWNUXeqypNGxuQUV",
-	"Oeu+cK/FD/hJ21ZX9Lz30x5bUZ5OeycEZk+mPbPj+pFeGv1oTQvJ9AMwlHwIL6u9pyWMJikXO8TNOf5A",
-	"9CXA2bRWdEs2lCugKq4kMe0ROteM2irGJDNsmlyyeZZrrWcqLpl+U5KodleMzHVixajQOgqxY0M9YUVv",
-	"+EqrCo8nx99OJiDN8cFhK+Py5EEr236SX3KV03xL/nz++hXBo92q6tco9/2HaExeZeTVuxfenfO0VH3I",
-	"S/49kSzneJ/af1PYKxpypvJtdxJ7q1/Hk9mVyFb0ZmZlr6ajh5qqNEPK5vPZiotCMXj+98MheTQkh49+",
-	"biEyy/b3seVz854ZYO3e0m2eF+6TPRM0JyY8Yt+o0b3vv3pftS3yqwpp+/0YnhgYT00UGZnqVrVdHp0z",
-	"KXkmWmWSCntUXgtULYjE740/ZZ5nK9D4E3bNYzaKs4TpQaf6eK/ogsck5eJqv3kFuw0Ou2C7JWcXedmr",
-	"Ca9biKy72YBvK5v07SuZgTa7w1kkiRkLudzWbpj9FRWFluVwjcMb3DqlW0nYTZwWSas2zAOML+ziG4cm",
-	"mlKpZnkhWpems1hu/sBuXNO1E6Nvo05zhDkbCQGXABBzyZDozU2ZXq4sJ2iHHOp/oiSiJLNErVVg2AE9",
-	"xbvN4qNkPDCFr4J43/3JXlNIX0tXc+HLBBvc4RrlZGVHCQnfFKLtiBqbdbmq7oba50KfPy4WRPfJmRzo",
-	"Jc+ZlkgssYq3WWgZPqS3FZfwDWive7ldwc7xxbpw7ShSh71indyaP368NG0TpIYqjOgESxrYBCRTpK8l",
-	"zjVNtQanBb4mnhbzo3WLBM6aQiMcF8CCkSMT60kl2ZxQz+btxmOd55JQ8Cjf/lINN2gj6f0xua32N9Cj",
-	"mWEpLv37NZ4Aj816zNyn9apwqnC62j5WnElW2u7gYxXRWqGjFkXgKVOUB8zCT5A7pIUklKzpAnZBs7zy",
-	"ik76gm2cBXLQ9LP806kUpQ3GeSVrakW8zPRCaSqOam9H5NdCszEXGRTmS15QgnNvduoEX791L85RWpMP",
-	"+rG/2abDuGB7WuxuINphF2qob1+qlvVFqD5/JCXjqybQVRPoLsCNGx702CXLvwriXYK4wiqbnLgpZQIy",
-	"oUWYh033ccFuYbQv2G8QhQNDvFUMTnm0WiIsJYmpABUVVMsIVcToIMKrbHRKIneZjQ4ivMtGECKqP9I3",
-	"PP8yK80dTy0Zz70r4ZwLLpd4ybDOVWrjG7ErTQu2J01xGL0T8rY+BZPPWZawN1ma7ojTWfPZFduGbErp",
-	"FvlrRNfrPLuGKZkgySu2BV35mnI4mUGxCDbvbg2Hv7/hUnGxmBWS5QEBDSGmjSHq1YabNn5MaAwnkmyW",
-	"mcSBx1SY+ImcXTOasiQclGiMabN9RjdjbMtyjOggB9eHB7RQywPTQHSKdNNlzt2EQbm5VibUDoFpJkTt",
-	"5betVkY0F87iLGH7go71O6fk8ejw6Fs/YrsfL1l85VnCIPB3iBG/XFzTlCczr5tosN8I6Y9q38TaqJ3d",
-	"rHnO5IyLdjNNIRRPUUHNEkbMJ6Tf5oSvRdQFI2OiaTGZPIy/f3L+bPbu7Qv4iyGR4LT+t+7r3/Atb6L4",
-	"YrR/cRpDGPpz3b1cJfOzXGfNRILyCc7wTDIQaZZ0NRfyQg3WMIgQE9LXizet/hthPDcYsuRZYrS8H4QE",
-	"/x6FTnf3Fqw41zto4OODy8zBceFl5j4DOQoQOEX6ENU4iqlkCdG6iBxUmIAxRFW5QLk3O7Vg6CapLB0V",
-	"W6Ib2dXJLdcyZzHj105brB0VmKlmfkMS/etkcjKZAONd7Z9kiNVZsttQrpDs3KcBsurO6jQ9wFDbiQEX",
-	"MxTv0+gmqw7H68ZG5geiYirR9JpQ0CuJz61VqmnuYLbJvTH832dJIPYBPm8dK3zT1O2C7P4ljZdcsFHO",
-	"aKLJh0hBr9gMAnb1F0PCxotxKJMocIgU5WlAy3qDMbcoQkE2IB+DaURAUpqwGGFC5VsIBljn2WXKVpBl",
-	"0ck+oJsyBqqATupF6FeH9mOxoqKcvHnvtG2oXGm1yHD7OWdpovccjFp2yMjSTwi+Yxps5/P+OakdQrpi",
-	"hGJI348XF29MQMSYvF5xBW4VfRSNAIYQCZHNzCUj0sPyZcbIsPwuUWaaTsola6Wy0hxYpTNYluZ0XmTG",
-	"q/pLxgVL0IcfjSNLYJdZsh3by9pYdxkNSQQWqjEaxYKr17qzb3A7bPM/wGZV8o928x2cxp51uOYJE3FI",
-	"7c4Vn9O4mtXwofWqi4S6l2mzG8VyQdOu+SqfMPlknWdJEbfJC6ZQJmhStI6umOY5ZwmJvFHrLc2ZLFKl",
-	"lZiIZLkX2hy5RYvu7gk0rQOreN/5dZuZ1PV9owTufV0WqxVFI9Tedz1uo096l/E0QuJK8qgMtbIs1UmX",
-	"Yxx6RFvJ82kMrEoNwYOxN8o0wPCeNrx31jkqiczInLYYqI2uusvutXfxbRuX2xm6igJORpt/SZZZCnos",
-	"3CHAeduvB/ANxp16/aj8toAANlrVRy0FiLqZx1f3f+GxwW4GRMc4m25E+5PVg0FOeHzFDzUQmWBB/+FS",
-	"qfWsTbC+oFK5iEznOTTStdfFih3yJ7x79/xpu/fAkPRHbQxGedtrX4gP/2R5sA10jr2QdPPh3VkrWkit",
-	"Ub2lZ0hVKBdX63NckkTfYnCFtQBQ+ZaLBRoF7uj1QGK4hcvDfNDit0ajABVOenHpggR2xmk6Vl0zCNiP",
-	"Z7KIYyYlSj7zzBiO9TNU0qrvVS77RnFrPDdWSAipgRNhAkj0XdEMbtxNYK5TutWDyrNVcyLPE3v9LQ2Z",
-	"askl6OsmyKlTP43I+Vo/QjGRmHAiuHqSfm7u4fDXHGLawlFW7YQU0rZz9ZEcspsRz8lA36/DFwtg0JeB",
-	"MxTh9GZ6eoZcUrr1dlgvgYs5G9lgtNJF0Gkfbu8l2plAXM8gcD4YnwUPS6lfly+VHamJsCbvLA/+LqdJ",
-	"9WzWlj0k6ys6RIDRVnhf/ch48m+nKvQjo7m6ZHRXUm0tzf7OOUpaE9SnaQZ8LZRIuiH/WklVqhl69t+P",
-	"gilItX5rOeI7l+eT5ZLsDBVYUjlbZXmIY6MHSS+Lvm2a+zsBP1MUdiDcs6er4vtr8Xd5M9q5urtswObM",
-	"4R9GDJXOJ+MhxV/hn7Oc0QRQASB9RF8HsK1ZeTi7pJv/wHdZ7nboubzFcirYppKnxpOwwWW3JHqVbfYf",
-	"hnsTAsY/XpEF40/Fkytdh+jFy21uDbK0Uhnzpkk/ppKNJBOSK36NgRqWxt68Pr/oDXt/eqb/++Yd/PfJ",
-	"xdmPQXL4kdFULc/sGobcVuH4M8j45ZJs8kwsQC3YLHm8JHPj7i+j/k5JZmxnaME22QaNoVxxEYoYkr+m",
-	"XDGwWkTrTKpFziQ6JJ174JREK7bK8m1E+saOqY8TBJ1GOUu4jEhfLmnOkoH7MqeKIdcB8JyE0EItSUzj",
-	"JfNXE7vXx830Ddd03RmczITL5roOezcj/f3omubgp9ANnf/7C2zoTdnQS9vQW2xoh2EyStgipwlLohNI",
-	"k8ZEZ1quN3gDJelLxkiEuxYNTkmERlT8CO91InNf+TPNroAtYS9WZeg4udd/6Q17T8tv0Xr/c/3EwBYP",
-	"d3kXavQowzyHJnQNLtFLtuTGe67nz2Nmvek8h8slI33Mv8c9Z3MGydmBYEi9/TPY/r2YEbUzoydJFZsZ",
-	"YrrD50DFt/4u5Ezp1cYy9OfVvuBvsjQNmV9e+ycXI4xTlpOl1aowIiAA4REXTM5AkYy3ccrCMhl+miVF",
-	"jperlQy/5kcC1vi2NKn+pVMcR9hJlqBrekYXWQe9wAtP8j9sX9J/L1gR0HiegdXV2W0TquilVgi5QT9o",
-	"rKQn5i+zm1AyZ8LlmiotfpwN4JfssiWs3jZnAvODl2hjKTDs0ykfUe3W0964gQtAM2KgC3u9rsWv1kBh",
-	"ApGAiqZsVlVPG2zS6lWV1jUTMNcVkAAPJxMiW/wyLRu6Q2uqsKtbnGFQTdbu7O3/0pzTD8Per5a89n+E",
-	"lAgUDyyy4yjP7dtBt/IS3tn6IiOkX2hVVCq6Wt9Z5btmuTQ27VrMTCakokKR6HA8GU/CSgWSVMcZ/2Re",
-	"bvGGl2Px5+Utq92VdqZw7u1A7Zi3cOCoQIhJF5brMV/usT/wfCdc+oykItnh7OhLO7Z3G8F+bj59Zz/9",
-	"4KlDHk1AP7dWG6yuYNWpT9hgm1dB66C4nlRsLdtx68oSqy+kAJv57YTIU5M5g7A2mpsYsid4EE5JbaPa",
-	"mHtlarrJu23JK/yy3JEayXraKq6q4zNuVdqp9Kfy0OxQB7qJL7wDtOaQYU+QQZSmgEZgQIOoT+f13QhL",
-	"BxDR7qtA1IUHH1Tfc9J/+8MZefjw4XeDYSWw0Bt+hOYJRiYdsNP8abesNPbcFiVrA2JJIRKW47yJ5CJm",
-	"5WK44Q9JBOfbvv2dFm9DfQ+gSVTihQaDYC1j0O8GefjLoNEM51ew2Q6DTPmWDILrmr22Pgo7Y73+4S02",
-	"gbUzhLBrtvkDBIVUkkvKxBj0zjx585xcse3u4Nr2zCI5U0suZ6tMqGVL+IgoVpf6TilJVEi6YGNPbYLQ",
-	"5vDcllQGoP2aBjDoOt3OAslOAY0spSI4ofKWMFuz3AAZdLGPwRKZhqs7PGxSRdvCtc+ibWTB9WkQROik",
-	"lXk3TUNnbb+9VYbQ8PBPZhB3CBUwa2cbsL3sHHULml9LHLgP7qCHtMM7EZpsLZpHPybUA3CLC0YwqJ6m",
-	"xDjUqiAgDo92f6/eOtauNG9fELWkyKz5NZOEQizc2CYBvHl9fnFKzs/f/jAyMdHdMlqaq1x6NFtiBT9n",
-	"uI9V5m4VmoBxJR0DY9DM3CEw0xmkTfNWDavEqPjj/bl9dd+CB3ZX/HjVvdK09wDSpsuY1JxVMqGCLNza",
-	"wO3YWo299nQ06bLhZe7g4j6Hd2EVqQzdVt4yMNAlp4SWyVgfjTLWmG3TD2cGtGN/zu08rWpQd6Oj963i",
-	"RXfpV5W3Qj70FnDckKLxli2YYJr/fwpQ3CZWXc6ueVZI884sZ9fZVac45WAX7Q2G1rqc21/YtlPmUPv4",
-	"tcC7xeBNky0N7B5sxz24xdI6vt++VXXwyY9cdy4Vy1vzcloEqcXepwQi8Qi8RmiS5ExK0jfheYFknKOj",
-	"Ut/ukICD3e8e+a3TzKxfDgLI5dUs0hrvKZHLbCPwdmOzQLvml0GLJRAyvNXhFuRIb9c01ynd/hYuyT1B",
-	"OLqlLOcL0HWYX7yCSrLg10zYi6kWT1+u09NEvNyPv7O+yi0UkOXKKQst5/SegrutnlfBTZ5MuoRsVuPC",
-	"vQYedfreVxxrO+OggodHxxNyuVVMerB5pA8Zf/b7mcqyWUrzRRDX5Q5KqNUnb78k1TjwW69ILS7c+/7w",
-	"Nt/vg9Fu5d6DuwBo71SrK8Hot1yPFpU8fIJKPIXGwalhFVZCegJxMvUkHg/+sIN5oPL6sNH3nsG33HUD",
-	"M9gBaVgCMUaVTKbmXHeyjsDc2zt9OPahwA5vidDxIbgq14ymXXXFwJUppbr9G6VFfxnNaJ0I+sJwzXLI",
-	"v4qz9dZz5HZgXC3ZPz8tt34ieyFcKnstWRvGHel37C0opOze1sIHOs7t+mnRV0Jkeu6hkNSTK3bksbvI",
-	"2mZSp29Mp5etN9o4D90nG6b4uGBQXElkRH9B2M06x1T5YKt6SP/IRGAXnz959QTSa+GeXazXKWdhBapL",
-	"aSG7bFhdqA6Bickwbiy71r2FN4QW//n569G3jyeHRPN42AWjqCGaf62MQpSJmCFwrR6EAfp7d3HWMZsk",
-	"6Jus7gDpPyKQ2gbZNVSQ6P9EZEXjPKvWBfBqy9UH6Wxw0Zg8EVu15GJBoFwWl1UEAKuYRZ3Gv4cOYPVg",
-	"WTRF1PB+312cdezEEErdC6cXnlRnh6U34Ablld0Izo9kwkDRdQBb1b/uIq96nR89NjRx4cCCBguHLNtq",
-	"2mp1KOzBwTg6JksHPPvnny72z7Da4K4bF14Q2gfdZsJy4XekEDmj8VLveTQkJkSv/hTd0d7D0zJYzXl6",
-	"IKgPYorQf1VjiybKoGOqeyAmYdhLgp7VWyS8nxeXK65KZIdnemG7wnx0vV9/LnODP7ydNBKedHvG/30j",
-	"rFy0F+/5Mdv4oT40Z8RlNIzJ89WqUKDnIEAQcAwjFR1GgnPINHzj5c69g/ChanGDMNYF+ECaKXYs36IU",
-	"0CzNVSKgIvEBZgsRL6lY6JHb4qJXbIuzypleDZued3x0tBvS8dPUV4CCCpjzEzNMjNd3qFLPEpkY6QlA",
-	"FK5aZgbRKDJAHgjZZIzeWufc5PqAC9J3sgRrNuFX7z+0oJN+hkIMXUou1K363rJ4P5F+iYcUpwwij8e3",
-	"wSysF1i4X0TCtr3/QdOl2foVE6rkzrK4HBmNRtEr5vSCjyyvYIxADmNZK27mZRPZfFawcVt7rjbFvYAl",
-	"VvbaISau6FZvcgvd/g7qGXyiPfRBGLuNrVbHoMPAIquMan4jmadlIqcxAw+Pb18YDagaCC1n68weHZHo",
-	"r6BjghlwaANRbFW3b/Dbb/S33+C330TdzvGnLJ3QrIPQkI4om2wWtyegajKIxksHM4cXO4+RcyVLldsh",
-	"RJwaZdxJIb4QmcGN/w3gNz6hmdUlvdtXNItZU0gMcVUebGqyfefTmVh/l2bSc8z/dx4OyJ5w2mc32vdM",
-	"nsHGVV6IGJRZlZFHlWvvHcM46uTfeh0zb8xMKPgd0z0bAQKfxIdvHfaNQf7cOuOXO9wlFZd1cK/Bye5S",
-	"BqC+ZDTtTXsRqiyScNVpv1uuNK/YxuFE4nVmp939ztv+cseGV/Ou7+B9q1dj3Y3X/s7aRWv2a56mXCxm",
-	"a5bz/SVpoZHv8ZM3+AUikMhOX54VGLJfzZLY+1lZcMWj8G6fvrYvQwZI5ymWc+sQpNipxbdUsRfwNqTc",
-	"gwkgTPpl7sBSqbU8OThIqFxeZjRPxnHB6JqPKT8w+9bBNWqiIWsb7ZZjaAF0K9nFbpErE62OvJXKqgTS",
-	"NEPQrZzl+thZROgAInwo3xJwWhK6rYfNvrs4IxCz2UB9aAV8aDPef2TrTZsBQE4zSC2szbt1+c6KUBKG",
-	"iYkOuHrWOUORRVNOweMQ7Qjl3RWQy/KYCTUD4OHgG3t2zX7YOZi61Hs74NAZPGQXHO6Cct2galNoXeFn",
-	"Ff5TXeePWh/zRtADVW7UmOgWyIEBFrgB+3qeFQB3ojJySBIW8xVNhyRnImFG66FknmZUkX50PJ5Eg1Ni",
-	"OibRxFxCfKCCf6ukAmDcd0j9e4W/IKIb2nAwEHpmzuCdqaD5y4an6YzdxIwljcDwthAxs+t7N7uy+OHJ",
-	"hAbQSiOvPTFTwzPEKMGWpcFYxJZqAUWsuw7/XJu3a8n/LIAAXht2yXQ7sImqTIhcPfioyqqiAF4p0kZ3",
-	"Znt3xtk61VKkBgKzgHfPirAz2GimUuuAbO0lVcU0TVn+jSRP3jwf6cvoZRFfsWqWz2NIuZog+I7xguB3",
-	"Lbk/Bh9B3i6ZIfTVsDax0NL8tXa7ry7Mytj+u970X+r3G4EUbYjcTRtB6wBub3TAoewuGQl5cOH6jDsH",
-	"+zIIhftjtiGUmOCWeZH6WGA2wvjEJt/1HS1RSZpoX4PhVERmEWcNAEx87AFhek9LEEzSZ84sgGagqVgj",
-	"lO4Q/a1BRLDB0KKHRKQfxhIbVCu8m9y/wHC9pzU4ydpgwdip+wz6K/y1f4Nj6B6Dv//O2z0o/jbX31aK",
-	"3zp9wrvy1u+M3fyYb8GNolkKvnFqUQ8/zjBhMDs/TU7Ohy7r8Ftspp/h0H1B9ugfeywi2MzOVIaOcerN",
-	"0POatXizlCyGClWPjwngzQMo95Ld7K5XtTtkPThil5tcQ9KnIklN9m09ds3zE+0JXXOZobNurtl6Omow",
-	"nbZrQhLGrWvGzA1AaS0+ja+YvQEijLfr5haYggaFA/rYlfb70zJLmfUiDctDHlYkDHRF8ODUN9m92lis",
-	"9uEFtmZY7nlg9dppx8O2azEC+rRUR37EVUYfdMql0hti3z+t+nsNe9RvhSIqu1NlZXF3VUDhCekjPjU2",
-	"XiqRS5azLiXoW/eq03reHSsQLZoAwXZHqMdKH9UG28ceBvLz0C86ofgZntQIAw4uZihOA89lkXO1Pddt",
-	"GvsnoznLnxShjOknwmZkk75NV/nv//p/EYB30XoIFAwUVhyaLNdyqdS690H3z8U8C9pHdDfWiynJgwdx",
-	"weSDB6TvqkhlOUROjsp011+ySzkYE3CbzTlmwELAmSRUTMWDB05wPXiAGatcEsbBX+ZCUNCsIPlCeAA9",
-	"FmQbTeGUrIs0JQ8e4Mo+eHA6FfrgGZSCvoEsKxF+IS02H+inwkDmQinkBw+M7HzwYDwVU3GxBGCGuFgx",
-	"AYNzdQ3iTCgtziwf/lNmjPFj4nJ9FL9mZJ1nkpEU0nC5mIpIrll8QNd8vEqiU4SlnfOUkRXP8wy9Brrr",
-	"f/kXcpaJaybABqSfPCAYA6M3Is8KZVtFyILo4PowGhJ2ow86if707IIcYECXVtThT+SXZcGsHy9evpgK",
-	"guVP8RWv+k801l3asjKXWcIZOjD/fP761Zi8pKk+nLboSyagwJVI1hkXCjczYXFKAfVWf74Fl5jUHUbH",
-	"kwmx8Yi/yExEXnEmgwhc6L1RRv/WRGSalqbtzKCIQBeE6mahE3Svks2SKijiy02yqwsHgrfq3li3cFTB",
-	"0qhsTVJ2zVLdbjYnEUAAQhUtTfcH7zGP50NE+uAGf3ajckq4vk9iu3pwa5ajxz0ajMkPWe6ClnSjJnIg",
-	"0jw/MsFL0x58lmf6CpVMe6EdgEwVTc9UkMPh5Pjb4aP/9djkuCyYItHx4UMLd+iltph11T1TP/wVuvjB",
-	"RDFs1ywh0cV/4pi4cEDj0g9CMtc50vdSaqidyYAUImUSttmWm19RsqL5FZyeVRm51Z/2AjHc094AxnRh",
-	"EYKwbwsvAoHF5AJGilxTkkIipkf0H+iH0n33o6PJ0ePR5Hh0+O3F4eMTcFP9RzQkj8lcn1scQsIXUOa8",
-	"Eoz1D5ZngzH5kYpkdFnwVOn2ypXoz3nODjAti0SVNC590kKYsvp5SUBwxlYsgpNQesT04Y2XGQTz2ipH",
-	"+kN7ijG8A5YkGkK4uut8TJVeeFwGaLYaKq+gzJyhOL2akN1gdAOJyYwEjCEu5Fs6QxuF+GUgnJzB8uvt",
-	"eUMXXGBtFC6JgaG9pBKsDVj65CBqKdkrh44F2WXVzevZG42JzecMTOi2rSFxjdlPC7HGMWiaNYi3hnE+",
-	"qTAP/TDSj7Kc/wOenJDvQf4ZMzSE/JpqN5oMcmZ4wBUTnkSiO0XtVNRjjgmXskABFdXL7z2IxuT7TC3J",
-	"kl4zwhMcbUpyvlgqOSYmsAx2ayqi48khWj6x/JuL5bYpGkMSQU5ypm98YK+x4cymEpp+5ALATQXAqchy",
-	"cMPkfpEk8pbJrMi17prNTewK4gphCKWpQU8RxQk+In0BrPZ48nBgtwBApEBsPfOKSxXSbrCtPhW9n2IS",
-	"4bR3Qt5PoZDPtDckU5smg3+g6Jr2PmiOizxlKiLoRDNXwyNHZdUPi66Bw440k25WRgII0CSZCgP4KU/I",
-	"39/DMRnaqkoffo6GhiYi+AXSYbDwD1LPmqqlIR5X+wd/EXRliygNpyKCNNfGL+BgwljP5o9j8lr4heJX",
-	"mltFRo6ftBVRmoqy5mPpMT1475sJPhyEKi1FY/InJljOY9wwCdkEVqpPRUy1TFBFLk6qSQUgxIfkeHJI",
-	"+p7oZon7WA70z8cHx5NH6DU2mzAVfa3McLHQLxw+RKNiVXhhnHaztJV+/t1URB7kDTpOgOAf4QCNXRC/",
-	"sORpryiuXF4f+NeWrHiSpGxDczb0FYwECnzpuwHqI6iPRX8bWcp7nkTkv//r/5J5zuSSvHv3/Cm5PtZa",
-	"EdZWc1XV7GfWLzB6Yfmb//Ctc2s0fgAe2H8n+I29kw90x6Cn1HsDXDBA6h0hoGmCudbk2Y2+HcIf8qQU",
-	"MVraGOIaghip6INDj40B8WxRRYwginL0ZK5YjotgnX4u9PRw9HgCwGB6w8rgsEWaXcL1GVGEAbfKLBBe",
-	"OEbgRBn9hKWJTwgUe4TibwtbdF73Zz0h1h+h5408C3RFzWP1dMCjSRVAyCvy7YT8T6O985wYPCUvUR3a",
-	"N7eAxlBpmmYbSaIg2FLkYrPJ48mgHJUmIZlyfdCm4vGEaBkrkmwzNC4cQ2VWyGT50AnhTLAh/BjDPZ88",
-	"fzMm59mKlcdrKvq4TyMQEfNUtwsKBZgfBihpyoB7Muc3LBnhCOy8zIJRITean+vD5fxt/i6jKT7lMTPX",
-	"fIy77j1Z03jJRkfjCeZGqZS5y6OH/3jSA8hJMKWumaBr3jvpPRxPxg8B00kt4drrE5/+exGyOJ4v9T5g",
-	"+DjgF8PsgbELEzaldSCc1zqTYEaeipKSvUU7kJC1MYLPojF5yaXUenIE1WDx+kIo3neOj47G5FWm4HRN",
-	"hTleuC6OTTxPwHytO3iRLbh4Y/y+ThEC51Iz+dSfispIwiUom319YTv48/mIyZiug1FgXDcBMsjWGz+x",
-	"tfFKCwQal1CKhsx0P0OMI6q7+vejyQRhWoUyGOeK3aiDpVqlp2DWlUz9W6Hmo28hl6W13UbNUj0fkuqV",
-	"gTvoWBPE8dFRm5nFDQorJ2L1KDhnnb/wDCy9k7//7AVbmn3yhoPrPegNe4ouADpSEwxiRRqO2UqWBhzi",
-	"aDIZap4s8HZh06rGToaDMuGgyctsVCzbakFJpwJux6DTQApkidRchTPN0sTeDR9OiCwplJQEGlm81Yhc",
-	"MbaWVWTvbyTejfseWLw1kLiBDQmmrE0F1sdlyakDitcTcvCgby2kqhalcSbmfFHkLBmY4uS4SxEWo8W7",
-	"S85oWuKT18DIQ8cLITd7e0kW4rVR2zn4xThgSlLdD27rjJohOoY3zDqNPzldKvCRmmQ+04tHlYYUkS5L",
-	"d0WQLt8ymnDBpDwhjyYPQfu2qvXJFHL9pr3h1HiK4FkoaXHa+89pr5m1OO190JcKd5kuCdnAm5I+mLv0",
-	"3ZnH1NY8B/YFSnxi3zMUM6eKpqjd7Ck5AKmRBHIjtUIgM8KtGINTOBX1qZozV5/u/qxLPUs9Ee/QTIXt",
-	"Si8qmNhPda+kY6d+Cic0b5dvKjqc8tMygzHUqcnq1O2CbVJftj1rnl7nakXgMNtoHLxz6325t4NXS7QN",
-	"HDyDBw1oCWvSN1PVHNIu9QCO46PJw884qguf7j1S+tSc4SUXfEVTkttDTUoQoRBv0CpPynLVzh5esQ2T",
-	"Cp2K4+oNb85T0O/nmIFvMJcrlVAhZB6K4J7ChW2e5fpkgKUmlwySSCPwysGtNyvUKJuPcioWrGEzClHc",
-	"Cy7VE5zAHiVK35qzuRYyQoI+f81seh8Uq6tV+mmrU+dZpTtpWuUK9HbpV8O9gAunBDeK2HppVIGRCTJw",
-	"uWoBWwgNCZ2ge0YT+tAGM5YfOso9mlTAWmopgs2YsXAHrhhUoAe/yUmgyZ/vkesAhYE/MHC0n6BmCHjb",
-	"eoNQZcXeO6qsx5PD27x9K3X4+Oi7z6Y8V/2Sf//5Q4U36QU0a+Qr0PigZEf6BgYPR8Y5NypDS4Ic6sLF",
-	"PMRa4lucRVQV1/p+CTGT5PHxaMnARJIzdUpSCrnrNE2lMWCZ7Jwqh/kTU03ozN59E1s4+KZNsMBb47tQ",
-	"0u+FNv7EFOmn9B883RoGB55YJBfnpZV8IfTt28FWBm5hu0joIHconFggQqpwlC0U5oz+NjrT95N8NXrK",
-	"pMoL0PVOIOAsMpGLIA9jfAvlRKU0e5WUdoGxNsVXaI3LVw7+ZsbmDa13r0ywE5RsgEJfsU2VQu+TM/5e",
-	"6PktuF0+koQ9O9QucsXoJs3h4krEj28ywjxBLGIwGBtXzJBwQbI8YTmY7qfCaXYepklE+lhZE64Fj0eH",
-	"R98OwMhOgjZ20n8ERsnnb/T/TcUyK3Iw839HIq/VGYKjaXVKD48LcFUCcIe+fKCH6sDEcwxCmt8ZcIkS",
-	"/6TnIta/z5LtJ6P6sgMbEvahGrtjkuVrx+7wXgbQfsieentdxrvd6cDd5ggdHz78p1BcKmf3XNFcEUp8",
-	"2zmYADuf1gN9RW8/sqUlkPQvmeQJk/pydHB89N2gDErR1288B7Ctto43iaz/Fq7uUxGBB+Ranz0HoRGh",
-	"vdpz+oLnOkIvewnjp29jERxFLhazQmpOAOJtAPYZF2+ViZhZjUnPrRyMOaLReIffjfSjN1maeuYD4n4b",
-	"EHqZXTPycGIa1swDfSbo3MiSoI1PN/h7PfyTexiAnu8uBnBm0j6xQqOJQPMkwF1YwT/j4QZC/Kiz7XuE",
-	"2s84ADOYwAYEHhMJkUwkWk6v6ILHJOXiCtJ/Gi7UpnyeiuOjIxsfhy3uFMIP4fBgzwfkcOLJZIIieSqO",
-	"J8dVmVyGfAxRsa0KbBs1UoUORKdF0BoYAjy7p5O6E1HuMx/a3UBvgbP7siQHhCy9g9Q+/sNLbWaCwLzD",
-	"BYZJnwvuPuUG+bfFS6KKXBikKgcEbP3yGKzYCgFMXjtrvJO9U8FdqCcIZYTnjQ4iE2YUafEPQXmb5Zb0",
-	"o7+wLSjHDgF4TMorGXiwmYCeEed4jGFE+quExfl27UKgWFL7ksz5zTgKatkOM7l3rzfLOjBzi6HD4i7r",
-	"BeGqBoj8Rds/cAlCVdX2kmwno8ZzKQuIVBBsY1s+RTSmVKt34J1YSwiP19dTvlqxhFPF0i3pH08Oq8GE",
-	"U6FP1tExWZpAu9vYS6aizWASpD+vxsuXZCPZQ82v2AZL5v0RLSKdKHvlB/g0TLIv2X0ypJfBPXtikJfM",
-	"nL5ofmOvCwZNqrkVEHQVL4OVNDBYTjMNxF614H4WttSe9aMjCEPFIPOI9KWiIqF54tzKWuREDVitE1KB",
-	"zDLwqEEUa79eHdTw8GxYjXajwdjYoQokDDbDa3IZmoAK8yVLM7HAqDAqsEuzUCEeZTGz7km1reOSfWZt",
-	"toEIFjgZ+E5y/9zsD2mc2n2Sce1rsHBa761D0e1mt9Zo2K5CnLk0PdeZ1ltzoxhzJctciFpZLGdxPiHH",
-	"k+OpiMqbJp497D13ySMJl1qlS07DB9bFEkDOYOVWbAG+W5QJnOP9HNR6XbTPbChuFDfbIcJMDMH93zS/",
-	"WpPx2HinZvc5NPbaHccwE7IwsZHEJdrW7Lwku1SUC5aUgfW+xWudpamJGZ0K777sn2dKGgUTvEN8WFqA",
-	"TI/9wtmtp4KmOaPJFsLrB5gDUs8qGmK0oR23d5FDnjAV0fmz8/Pnr1/Nzp+dvX12ETWDRhspojEsjr7A",
-	"uGytHc4jU2vinthBpY/fyhRVq6YRjJfDDcbMtPsX4b+bM24CAD8/R3h2g/UICC3PLyYWzusJ+p14xUHO",
-	"IMWonWf8lOVXBsvQy1hsoAHsOZFk/4EMxTzA2Pyj9juj9cN/CgrbrSSC+YdQk4rWmcDQH9Ge0YCOx2au",
-	"TR8rghg2bLVFPicC/BMDI2hEggH9gDoAUXRTAUk58yzf0DxBeCfdtkOSLbNg8XNCwR3hGiD9yHeFi0xN",
-	"hZU3lV+8JNjnRn/0Z2BT3spf/WDQqUChNygTgur5zJAaFMwM2hVAjXhU4A94wcXVvphWE9HmD81yEiv2",
-	"S+neFg5qqxt1TwYa7ktQumQAMGP80m0dVwvn/A5zkf5qwPJOPfrKWcJzFiNx16nTE573NZqYenZ8MzCM",
-	"1f/t06WAbkfo1qT5gqmd6VKWyXSM8gRvpchqJcMjzVV8JmPq9eGvWil1ofYoXfG1MopaLfOsWCytXXIQ",
-	"DAD9bLGftwr7dMhqd4//vN1l7ncVLeqj99wmqO63jAglT8QWwGbA+WerfpAneFsa/VqwgiU27IYzCdl4",
-	"JssA6DmmawUXH6oIE/A+1BPc7Tr5YgNNv8aYdvSo3PIg2MoHHRJ+DIwKMWwT8QVTiC4kkqmxs8TtTt0J",
-	"Ju6cIYL/ThXn2Q2NFVlRFS9JVpZlNZDsfSoaeHatqTguE+pTJr48+qdOfDkr2P60F01N4z9YGospPmGP",
-	"F/wJTrOgAAmEWwfBSyyODdyPNsssZSMEtCI5IOzJIl4SKqeiWmPLVigcF3lKIJnWK3NrWYOy1R4jDMee",
-	"Cs+sHhdspkkRorseEoAyaoCnVOK+bJ8G9rnqejNxqPVvzOOZ5P9wAC7OimjrlNXbcrVpdw2A9KOyWt/Y",
-	"TPmEABTTmDyZCgP7p1mH1fw2S57qG6KFBHT5tCWuOgCnH347IZLENAeJTKci2iD2SNRuWTwr2L1aFb2S",
-	"mZ/Zy6BnFgw/ZR/lVLid1vrwqwvi47z/xiehz0OTi3lKggM1RJ6WMsVabmbAQTzIMEzKxXz43Lss6xOI",
-	"FRrGAVgU3YE9OxUCPg5hgOu3kz/QtQdnjNuGYAdpCn7XSg2khkxqv05XNw2NvCtj0NIq3UYYMFVRgr61",
-	"aXwlkpjV/conrVrgn5jC7a7pgCEdqdZBWFk6/CTqWH3kv0vFDEFA2owDccE+w8k4+mLNB3iI0CXiNNn9",
-	"Z+l2V+ezgj1/CpfllmCqlgrWpzYwOGUUAabwFVfJ+tSBLahsPQJUWsDomQowO+sT2o9KjY94pZOxgcG4",
-	"hArFqh0q35pA5FKTihBrcl4rKytJv63gLSLz2LK3p4Q6fGiLWzYVzZq0XLmytIADZPXZSvFr9zRQBXsq",
-	"vDLYYGoHNFsuiaTXWp+bE7wpsjUiJoVTII+nosYT92q9De02IgdNTdipvHfSYEFV9hqt6sokrCpXwmac",
-	"ft8ev3Z/KmujyvtndoK3qKyaSxqoXeAFfafXQy1fzNHTx3DwGTTar0E1nyYKrrtGezDnWNj9zix9d5Qc",
-	"iSyAqgcg6aChQYES2QbYNF8soDrF5faEYPWhmR5cNJiKnC1onqRMyrK+I/vGovogwkVKDTKlRANzXqKD",
-	"Q1lqZ2cOMbgQQ/iB52Et/NOdSd3FLoOuK8lTu1X+EdR8vTZGPxHZppWaWbzMDt6D9/ZDu4tebEkVfFfr",
-	"8ARBe2kCUhGaqOEPbihXQLsAVk5kpkWxFakqC4Z6PIuX2Vumcs6u75V2/H52RntgjRVzHCBxyM3rC08W",
-	"wslDRQOyoXZLTNkHSqxL3xKOJpU7qK96oS+gqXZ+5+W5Ar8BizwEPUCQ/sCDdUeuZNGVTYkKEz2o2eHD",
-	"yYTI8VQEwSma8YYY6CCXWa5c8YPHXkkpxI4GkG3UwbzKB30Yq9YZyeFwMpno/2HBhN3YFoeTqZA440ZC",
-	"bQD92lbcAV4vRrAsuudgTKJebVjNe1LDdPtvcCn0aflwzycUprL/eH6GvPTfDEYCipY4wtckjggKOZ5f",
-	"mpK+yIA9D5qH1XL5Ss3fXQ67fmRE5QxKP4D/7tQ46xDXkYEvzbjLwKXG5Ec58J75d+UOJhxUvW4HhFdq",
-	"AiifPs67V8MENIUxATRhSNh4MQ6j/rV1Wi+r9xVSrzOLsNu6379YHoE/mpcxaIvyHga4BGIm7cCeUdmK",
-	"xzRNt1gtS1YLCGdponlJeXdB59jI2ZLKMU1F36mMlwyKTpPIxq5AcVa0QkA3JXxm9Crz5lVmsyM0KLzs",
-	"lXatOdf0r6/YTcl47svLpjv6rcwV2PcOqBeE3PmabfdbeM702tu8eX1SzEGxTmTmEeZtDiyWeNwBcOlO",
-	"aHk0D4zZdgbRY5F/qrJ58+Dq2+PQDHsqalWqUF0YEqrIKpOKPJqMSaSovLKI8JDL5/WwgfpR+o5q1Oup",
-	"WFJTK8J8CBeANtDeMzvrXTpEdRn+wth6/zhs7+zXgqYSi+nhSNrin6m86n1cvPFHHna9DG1i0L3gT7q/",
-	"zqTkl3ol9P1i8EXfZmuSjlB7lmIqUEZ1P0vVeka7Y4nLVz0XaN+4P4dk5YoZ8gRsB74T9BsZDhSuyqX7",
-	"Vp3arNpuZn+wkGAq9vPfW9tA7Mdg9d1HcZ729RG9tNpaijhmLDHMeG6KfgQkQ2lwhmpPIVEwxsqhU2Fc",
-	"TqSPdTu0LDO+Rf8MZLnuj/GFIDyRgA7YVO60Rlhe1ypYRTDaUrkbElse7rhVz/uq433V8X5DHY8SuWYx",
-	"n/P4LkpdjS2wa54wU7j9IzlDSyABjZcAP7YQUHz1ioHrBygU8DttARauZAmf4io1mHohrgbuVDin0dOM",
-	"YZanbn21LhQrayWA2SOqgDuE5SqgDdaKEvajt4ghap4YDHdb7HdtNWu7duErITr+ntn1vU8Ptu3kNwVi",
-	"KQexw3lm3nGemq/u6985y3kC1O5InagMDMemsKo5IHfmPi6y+b4Uk51e52CgTQubMIHp1d+c2gAIUqpw",
-	"1cMq1iYTua4/8ML3NoJBPdHobyOsxA9VORM+n7NcllmytgujKg1aqorhKvqKyS1TqXAMZi3v/4LghryL",
-	"W7xgVOo7A1anHt9/PPY9MovfzYF+BsuJSQSwvqCIG7DsT6BQWJZwTwf6LYszyL9fMieeqUiI0QBkXQXw",
-	"ThKEp1Qy0lcI4f1ahG1SUJYtlRk0njJlUZPdRaIfSX3xkTI6iMxNY9DiJt7FV8oxG3SaWQ6ztLktUxGt",
-	"mKIJVbTiKrYPjbt4Qv7yfQtUqp7Sa8er7wdiyuvjN9JDXO96KLsYi/Wu2WX+qod8AZElcCz9Y68Zl/BP",
-	"4ybnio0yEbPBndkXBBNv74t7lTF4gm3CZhFTiZKumIn9rEbh4fiioQXjnQrPwjwYk9f6PuXY0pBYvjQk",
-	"0YpLyWzMcr2onGfnxMrpl8z0BXng+9WoDncsb6XFbJ7yxVK1QOvqfj+LxRK72sUr8A1vhz5b2N8XqmCY",
-	"BaNkzgWXy0+iVITK/9+fhmEwFaiTD47lmKxuqtig+6GYir4rvnpCoqVSa5tVe0CiV5kiP8AxscWIfFME",
-	"vOC6t+OZii0z1eQRay/d1sqiulrs0Y4yCC9pfuVjt7wxC3uP5y3Q3e5ILKpcZsjXE9dy4l5m16wiCr+R",
-	"jmRUVlF5Z2u3xx9xEu9NPn4PwY8m14j06aVkQg0rxQjef4igkKhJUrdVgcbkSZpmG4sraaY/FXBYJYms",
-	"yWLmiUb3zCYV1SurWvlcB4ndocn71UfAlHiGCU64bjg4rITzzbSYTB7G8Af8k30TNiQi9NZ9Ox1qvXgq",
-	"/If75gd+r+28oIIy9VVz/3IsiIB+QrKc5AwQI8Kcag9HKiRd7MTdfwcv3KeVGzoIYYxLhF9z9fS/1HiH",
-	"N2W+jrGpCFmsTHkW69M18PzvLs7IKhNq6e0b7pHbMrSp1Gy8Qbb/bi0hJx8AgzDE4nJLIvznjJs7S25M",
-	"P9GSiiSFPMs+F/PMoFnRFBSh06mAFFCD8bgiJioe8+UC7BUtn84geU/stdbLb2QhaYxiFyD3lcg2KUsW",
-	"fyjs3fs8X7j6JKFslYkS1cU7QUjxsn6G2iPsX2YS/J/6SLoGbYS91jvWdMEF3ldDwW4/mfbvnebaosgq",
-	"EYRmtl9+0NjGLeu+nT1477jcfigT86qPZlIGKRKuyJImzpRPc0ZSNlcW30QqmrIR/ErkhrF1G8wJbthX",
-	"pJPdSCcbu0rNHb6t883zvemxmAbra/2CXzPBpDSykCYc/lrn2SWTLl9niBERHpovxAOaiNIlo6la9pr5",
-	"Jqb8ghxaDG45NFB98A9AZZYuY65Ro5LM02zj9QOgfs1ezl2S8S/ZpRxX0m9k4P3nIuHXPCloqlkaFwtp",
-	"vFUFG7pYTMgVGFo1Egfp3+LGAfSUUGdvijQdbXwW7SbMPQwuf9h2ywONtatS3veoMAV2w0AUUS4hRAY+",
-	"h6FfMzK3ONO6XbTuts0XKq2EhveThV5jUhHJxRXUQ9BKl97esxfPya8Fj6+kolqlLdcvXmaaSP9/AAAA",
-	"//8=",
+	"7L39chs3ti/6Kiiee8tkhqQoWfZJpJq6x5GdiXf8dSx5Z+oMU2yoGyQRNQGmgZbMyXHVPMR+hv1g8yS3",
+	"sBaARnejSUq2nGTGf0zGYnfjc2Fhff7Wr71UrtZSMKFV7+TX3poWdMU0K+Cvs5I9f2r+kTGVFnytuRS9",
+	"E/Mz4RnpJ2nJZgn5Ezk8IumSFjQ1Hw7G5J24EvJGEJ4pQgtGjifHBF4WUs/mshRZMu4Ne9w0tqZ62Rv2",
+	"BF2x3knPvMSz3rBXsF9KXrCsd6KLkg17Kl2yFTVj0Zu1eVPpgotF78OHYe9ZupQX8oqJyFBzzoQepUup",
+	"mCAsXUqizZukTzXJGVWaHD4OBk+0JErLgg06Bghf33Z871lamgHFFtM/hCV99+7508GYvKT5XBYrlvkl",
+	"1AWjmmWEKiKkJrCIHUNkrsXbr+TzjK3WUjORbn5gm/Zgv+UiU0QvGTGtMqXJpcw2ZtHMb6kdY8GULIuU",
+	"kbksyNExWQ5JVhb0Mt+cEEoKposNueF6aT6aCkVXjFyxDaEiw+aoUDdmL44mE/8ekQVfcEHzIaFC6iUr",
+	"8N3jyTdTkfBq3LMrtpmlUsxznupkTF4LMudmAZcMvnigSPP1hNxwocZT4dZzyWjGimpFg2UZmXUJF3FF",
+	"379gYqGXvZOjR4+HvRUX7u/DYWSJf5TFFSuix6pGqzfwHuFdu4zPb7/Ffz2TYs6L1VOmdFGmml+z9lBe",
+	"lmZrGWHvaarzDUlMu8mQwMLfcIXLqVhxzQq/XceTCUlSbJ0C/blxVae9ubJ/HdnhjMLx7JhB9xL+uGSC",
+	"KCY0EJMZoz8MZEkVoSTNKV+xYki4JiszyxXV6ZL0Wa4Mn3pIEsOjqiMkbwQrksGWCeBoRs+zrcP+YHZJ",
+	"raVQDFjrs6KQhflHKoVmQpt/0vU65yks3cHPSgI7q1r8fwo27530/sdBxbEP8Kk6wNaglwZ3MQ8IE9cs",
+	"l2s2hvWzH5k2n+SsgK7XhVyzQnMcHE0N/85ZtjA01VzkJ/kN3Sgyp7liZl3sVC+lzBkVvQ/DHjXNzvD3",
+	"7QOHAVyYFz8Me5Z/zCgMyTBA869eRjUbab5ivdZ5GroL4+TXnijznF7mzB2C1qs1vrjPB/ha6+cVU4ou",
+	"WMczTTOq6Zb25eXPLNW9Ye/9aCFH9kez3eO39OalbdtsE7tmBdebvZbw3L2MhObYwd96wB/8rdq4GoJ9",
+	"CvqrZhjMZ1gnitpm/dSc24chUtYLrmLUZR7Bv7hmK7XX/EyTtg9aFHRj/s75iutgF7jQbMEK80jO54p1",
+	"PNNS0zz2qLFydpjuA9efb7xz1ufBxjFRrmAbxFz2hr0bWghDKWb5uOYpzYNmKiqqTkXQRGp4h9m9azab",
+	"U56XBTOjM33NLdeA32F3ZKlTuWIzc2xkqbt7+ZFdLqW8OmdpwfRby6E69mx2gy/PFLzd5gyPj0kub1iR",
+	"UsXIkr0PBKshEZKsCzbn78e92L3YWvpmb7H1/rbMr56ynGn2FuWR9sh5Vie19pGl75/jw8PJBO5v92eT",
+	"5FpHS+0cVNd6ZvA82z6yJsGrK75e3+6jxpBdt1VbsQmc0Ty/pOlVJ+tfF8xcskPCrpkAKc9KK2nJlNne",
+	"+mTxzkQ6yjJu2qL5m9orXdOoBrVieimzXczi+4uLNy/xzQ/DXlnk7Tm8MvdKzv/OMvLu7QvSp4Kw1Vpv",
+	"iJGvyIJyoUhykAxOiWHgzdmBQCpLTaj52sx1xzXS2AEzJD+ZoV+abdvwXKzLCGHfZVWbqocuKLHtoNgE",
+	"4rbhXxuSsZybf2yZY2x3aJ6/nvdO/rb/Pv3UHNdTNqdlrkEZS968Pr9I2mMwJFJQoday0B3yq9GTLo2U",
+	"qk8JFRsipBjhTl/T3KiwihwfHZF+4htCidB8s2Ypn3Ojb2kQI7Vck5xds3wIzXKheMZIancI5cPWAKPk",
+	"t9R63VcDQz2nxFEGUhnyO+KHYxoN1YvJ1w/3IbcIIel0+W79RuY8tUodLHDvpFeUYiZFymZ8PltxpYA3",
+	"NGVquwZm77IyZwXJpD0IpGBpWZieiUzNv5hImSLYErlZ8pwZQfuGKpLJGzEkXEyFlhk1algK+o56QK5l",
+	"Si/LnBabMUnaI0pAgVNEinwDA1lJpU3PhmDxlamouh8SCf81GkDBUllkiizlDVkZGrhhBSOW952SxPyr",
+	"0YuQgplvp6Jgqlwx5UhAsPeazEtdFiyY7ClJCrbO6WZG8zwhhhpGc57nqCW3R6eIzDOjOM95ofTQNA7T",
+	"OZxMyBp5DP6/2bNRuUat1MkA0e0KJgG6oBtN9NKv0YLnLA0uT5Laa8kpauB5xgpi9B5FkpxqpnQyxDVM",
+	"YLUTWAJaMELTlK3RXDEVNOdUmYnPo7s7bGwDtBSs6ceswLCH47TvgMjbsS5GL+wUIiplu6nxP9qt8Yfs",
+	"v2ooyvFxEF1CA+quoVIS6FxN7aY1w5xRxYwwJUWmYtYHyldgEmMkh+mQ/o+v3/7w7O3s7MWT5y9nF89f",
+	"Pnv97mJ2/uzs9aun50NiuQj5ZjIZBDJdlzztRt/SQuoD61wXw/S8sSwioWptmHt7YhehFeCBOc7woiKp",
+	"LIVmBelPyM2SCSLMvWcNBFl0RqG6GdVE0Sjw627ds/XCmm5ySbPdw7cvBsPbW6G0/DubzdH0sJ+Gram6",
+	"ig8LeBUO54EiiXkxwbt1SPjc3Lm3l48atOE1V7+6dkDN6VQrOPSksJWU4rqp735//TRCnLvE8KCX6BhB",
+	"tT4ru5WaSoWu78rrNf2lZAQeG8FHc7FQYOu2lwz54VuiWMFRAB4M0didAdNl6VLCrWh2LCFpzmhhbl3y",
+	"5snF2fe7xcDtBBg8HRlePJJrFFlHa2kOWOHFpjRQP/aTJuuSclugfOvErD4ILUlZ5MkgLnOdEjeuUPKv",
+	"iWQtOQ/u6lm5vs2AW7dwe9Qv4UIbFaUga3jx1LFclIwjd2l0eE6Q3394T+0XXSN7w4qROfx+9dDKAFRk",
+	"LQ8kYzTLuWC3oadPQz+1se5h5nNMuz7Hd4L/YmWxUrGC0LSQShGa50Rpqksj0fSPJ9+QJCvRbMtmjkmh",
+	"PtCUE1odW4NNWbD9t+a1+A4/6dqbmvL067THVpTn094JgdmTac9umvnJLI35aU1LxcwPYNP9ECcjKWaq",
+	"TFOm1MxIyu0Ve54ZEc+Iz3KO/iCa56wwkr5RnOdwAuncXLmMpktiW5uXeWClh0+5IRM2FX1wKXBxTXOe",
+	"zRoDSOCAUkFK622UhfmF8YUwHQ7N35SkS8oF0Ut092VqKgyjQI8Vh5ENOikUBM/t5POpaNbZ69yp6ZbT",
+	"zvGBmXi1aiu6ITeUa1gSrpU/hbjcjgOYJQH5hlwys1SE66m4ZOZNRZKGzTCxBpAVo8KoRf5E47qs6Hu+",
+	"MjL548nx19Zwhj8cdi5aIEh1yjtPikuuC1psyH+cv35F8G7pNE40WOKvH5IxeSXJq3cvAtvjaaVlkZc8",
+	"vAA/9lKr7vWZndBMXrOi4FnkfDyDkYMzEuwMKS2KDaFgl4CVTpptJARPQPP3yrE2GJPwwHufTMekAn3B",
+	"NeEHfsU2EXL7gW2UXXMz8geKsPmcgZvOyX52NlJoc9RwxOY+4mIxi/aSmCP3t5/cgQPfmpO0bqVchcbb",
+	"R5POWXsDKrie9+e1b83r2+/oJrdd0fczp2AYhvrQsFfDceTcXNKi1Ax+/9vhkDwaksNHP3VwWyfd7pI+",
+	"z+17doANq9h+87zwn+yYoL064iMOHRH79/2fwVddi/yqxobCfqxgFBlPQ+K2qoNf1W6x+5wpxaXoFL11",
+	"PNDktUANiij83oaZzAu5grswY9c8ZaNUZswMOjeseEUXPCU5F1e7XSLYbXTYJdumIHwkewuF8X1E8F5D",
+	"Ht5bCr6rA/ju0m0XpQXGAMV0h0h9OxETZJ8ZGBy2RAApH0FzuWlYXPsrKkqjk4CNEk2b65wa3vw+zcus",
+	"02DBI1dsPG5rHFvdnCo9K0rRuR97S9ftB+y9b7qxC+y99nPPYM5WFoGtAWk1GxKzteDOAskPPJ8o9IHM",
+	"Q40IiUfSqCqwA2aKd5vFR4nqQGj7yNO7h/FFTIzbn0jfyH726ErBBnewj22T5G4hP3W7ZvcWT/YUSuCb",
+	"UnTxFevar7bVWz77XBimwcUCovE4UwOz5wUzQgDLnNXD7rSKc5bbSijwDWjOO++Fkp3ji015Zk8pZtgr",
+	"19mtb5KPF2C23yjSSivgDnPXC+kbOrqmuVFwjIxlqLfDn+iiRyKHXaN3DFRdF4hJXMCZUapp4MT243Ex",
+	"hopQkOhvb64F26wVrsIx+a0ONzCgmUCwCC23eAKCuyG4gUJar9+oNfbc2MdazI2TS7Yw0poQUqOjLQyi",
+	"ixsE0smwiidqMv4Ooe4p05TnMe8c8L28VISSNV3A9hpmXlmVSV+wG+9kHLQjMr6Ih78r8bByeviYtoaI",
+	"mC6ls6oljbcT8ktpuLsP3Y+z6yCk1QfH7dUJvn7rXnyYXePeNj+HpOpshSXb0eL+HpktjpiWKP5HlZj/",
+	"ZcXYLwLjZxQYP51Up27h/ELxTkUYrNkkc4DI/ySZUW7lvHarZXAlgqgTl5D+HeTL/cVCG60J6tmSFV/E",
+	"u99EvKtdYe0bsn37R+7qDhExHsOQluwW0Qsl+w1i62GIt4qs90xjR8hGe0w2Jj76bMWVmhVUs/opluVl",
+	"vuU+FeXqsvq+q20gApZtfRz0Xj+6/mNyQOZccLVkGenbb4be2oX9D0nDJjMIzWUQ0OjaqFvA9p7nDReZ",
+	"vJkZnrzH7oZvN6i/WhS/MX4VG2sS7s4WiihVVyadIikVoGODbpygjpscJGhATE5J4k2IyUGCw8H4RfPR",
+	"XBY1E6KyVjK9ZLwIjGp2aUEadFGK1OWxYVeG7bieqonHwhCfBupKncy3yUyRg4iEsO2lpoOh8cUWJhrb",
+	"jXrIyK1G32G4dHYrtO/asLw9jJl1l/DDyWT88WbIyHLWR/39xcUbHwbjYhjSkj1QPkjGTocz1RxhbYAP",
+	"bzu6D9HduOYpO5MZeyPzfEtaz5qbqyzmzso3yD4Sul4X8tpF5hpd7YptwGZ0TTmMLKoHQdzJfg3Hv3/P",
+	"leZiMSsVKyIaGWSktoZoQ0Lcx4SmIEOQm6VUOPCUCpsYULBrRnOWxXMYrR9vtsvfZ/18ssBUBXJwfXhA",
+	"S708sA0kp8h+9pnzfuJrtblOim0cZdvMT1sJo9PBiZ7KWSpjMQz1HGXzzil5PDo8+jrMoe+nS5ZeBW4s",
+	"yBMeklo0T9BNMtjt/wxHtWtiXdTO3q95wdSMi262UwrNc7RIyIwR+wnpdwU5NxLwoikfybScTB6m3z45",
+	"fzZ79/YF/MWQSHBa/5/p68/4VjBRfDHZvTitIQzDuW5fruoOdZfXmokMJWo4wzPFQAh3pGsusyCUew2D",
+	"iN1lz9KlfNMZ5iNsgA/m4gQeCcPvBreNDrTdvQVvxvUWGvj4rCl7cHzelDVgQSAthLyRPiRBjlKqWIb5",
+	"EoMaE/AXW9I2OuwyYdh43XDpqNgQ08i2Tm65lgVLGb/2+m3jqMBMDfMbkuRPk8nJZAKMd7V7kjFW58jO",
+	"3OVIdv7TCFntz+oMPcBQu4kBFzNmrml1I4uOZEmfyB8J268l34MxA/xw+Lv3zvTxV5wKwUP/Z2CWCFkQ",
+	"xMFNxaXMNkNSnRYX/LimeqmG5KaQYkEwG08NyfHhQ7i1j4++GYwJ0A9dMRdUx9VUrLgZDMtIKTJWmG3T",
+	"lOcJ+ec//gvDR83jae/k13/+478/DKc9fG5+aDz78AE/umSpkXkR20PO5zzlNCdnL56TgtFMuR7G8PHY",
+	"ZponBwlcBDZlzJyn86c/eIHj5dkbe4lMhWnFpeSNICWPJNBWMq5Gb6QTNH5QYWc7tDZ7SpCUjFCZc6XR",
+	"Td28Ap3rZSfowkuO0AtDXI29vvlWZpGcAPh86PruJDX4uK3zR2/rlzRdcsFGZs3M6SdK0Cs2g/Rs88WQ",
+	"sPFiHIPmifBAM6yI5PsGc4FRAoKrHa8h3BPgCKcQFMyELjYQT70u5GXOVrW4v52LZt1hEVtFgMfQEMrL",
+	"FRXV5O17p11D5eZEEHtZzznLIZ4ZXGhuyHg4T/CQprbB7ms6ZHMNHmqOIcUkQdAd8MUxeb3iGkJaDCe1",
+	"8hNEmQs5swpOYoYVXvkje2Pvk4QlMxYAPHRSWeV8rNMZLEt7Oi+kjcf7WXLBMozUTcaJIzDDtcbOOjg2",
+	"XSZDkoBHaYxOrOjqde7sG9wO1/x3sFk1tJnt1wZOY491sMc7EuvOBOA3kFSuN04GcKx+CCRm81sx+BzY",
+	"Vo33JW237CdhIdG5XPOMiTSmARaaz2lax+PY5XrYKT+w95oVgub7Iq18QtiUdSGzMu0SXZhG8QTyWW3w",
+	"U0qLgrOMJMGoDXkWTJW5NvJ0Yi6LKn088YuW3D2izLYOG/3r3q87TJ1937f6yM7XVblaUTQ77Xw34JyG",
+	"a+0znlb+W0UetaHWlqU+6WqMw4Boawg1rYHVqSF6MHYmlEaY99NWQJUzUCmiJJnTDuc45KLMMrbWy3aj",
+	"E1KKnCmFGSssO3XJKzWjF1dg6lrTggn9QBFojPyJHG7rEd+e8V3ZpdZKYq2wNmHHZeMATgJfLIxcPrvc",
+	"nODgksF4H2K3CuM2d9nebVxuZhi3FIl4c5hpVVRBYaYOsh5V2kY19ptZfXtO4qPgqboiUz5yVYDnz4KL",
+	"cvcXwV2wnwvS3x5th6175PTSCq7PGWPrjoio13ap9XrWJSm9MPvmbKheZ7LiUm8f422M7t+9e/60O3zD",
+	"nuuP2hhoaMlooS8Z1dHbCKYWANS5lz31Gmo1qgrS693vGsywdyah2FB+dJeiOzFpAAdgP7x7/+jvdcEK",
+	"HT0Dvka10UZZ4IpkJSN9qxon8CsXC+Q6dwyBQcK8RfyL/aAjHAwNhkbNtOIEVz6QNp5HaV0h/u5sGAvd",
+	"x86LjKKI/c26wc1vqAHU36sZAq1W0PrdOrogVh5Op43ypmLjJrEXP9wOWdDKElOCrtVSgnZDtQXl5CtG",
+	"+pjUgDpDKwVucEqk04kc+uRtY3X2z8PErAqz0IVcdaW41nEl/QVpMzLGe0p/wMhml1adr/fzHSidR5PJ",
+	"JLSr267zKEcEFWufrlswEI0pCs1EZtMu7AY5sFf4aw6ZS/FslO5zGdOMC/2Rl99+/hIv44VBP5UkEzmC",
+	"fokS0vc5OCN7/w+GJMH5Yxry0KHVgJaQoFgUvVtuHzS0FcyxCYDhQ3LC+3RYybFNYaG2Bw15pH0RVpxz",
+	"WwxNnbk1Fjomw9Vkw9itGbm9ahdK8yw1z3Ag8LTl4bpMvlVB+N4Naos3tQGbemeQHqMfmTM4g8slBmF3",
+	"Q/5Uw+ppWOJ3W0CiGDyNfhuYn1uX55PBqWwN3l1SNVvJGPhAgrFDZln4imtroSMQYZTEPbx3jHFC/K5Z",
+	"XaVpSMW0yLlhmEn1VkLMlQYM/GYpc0bmPNcQ3aCYbjlSGuE7N1S5CIi9ePy+cVi12JyOaKxg1WOT30oV",
+	"25yLLh4C/rAyTBgV5IQ9989ZwSicbx8uZNuaVYxpH9jT73gROr/jOfosz4wg5+SEU+9nuWIbBGTnCyFt",
+	"SmGT5rmepQXXrOA04vhUyrwrXVMhDIYTISGhHmU+mykv1xjgEoTLP1B1uW7sgxSp6wLtU7Hcegd1ul9u",
+	"/dEeufUNTPWIzdYmHzlQeASVA39UDfU9BHuvxKw27DvZgvreRF9p4bLvYZEsFuYaK6hmi03MBhTkxcPL",
+	"SRgABr+4uygFA/O+8vQWBAkAY7gpjDQsKnZSj2rHsQyJWtI8lzcusS+nqdEkuSb9xA7KQiCB/BoAsIh8",
+	"8wlgMRQTcd74/Pz16OvHk0PChdJUaNIXkvzdMLk/k3cXZ4NTQj3KomAkY3NDFFUOo8iQE9JLnnO9qQI2",
+	"DImQtZGNMeARwRxv9gt6brEw5BJdN72hwZlzkncFOYE+89fRWcmevHk+gjjuzehZupSIxZOcOB8lMHtp",
+	"6xT0UfN3rgMmAK7SRh2a+5IWXEkRj3+vjWumlvTo0eO7D+/8+yejo0ePvcoDxm/nPcXhjm9p9GoKQHGv",
+	"WMI7vJBdJkzBbmogeTyLfn47jfVTQOy15TaJh9aSeGLPSbJbgLs3dcemCdSUmvF+ukgXWl+natLQB9yG",
+	"xISIACK4M7XZKaYY8ED6KVVspJhQ3GzkIOTIb16fX/SGvb88M/998w7+++Ti7PuojPA9o7lenrnFjQXJ",
+	"xZMzASyXKxuHYZjVzZKnSzK36RBVrm1l1sB4GQur0hrKFRexhDT1S841Q5VzLZVeFEwllp9ba+ypuZhW",
+	"stgkpG/d7kbQgBshKVjGlVFvl7Rg2cB/ae47FKGhskdGaKmXJKXpkoWrid2bHbR9gyfGdAaXXsZVe13N",
+	"6THfj65pAVFRpqHz//0CG3pTNfTSNfQWG9riR08ytihoxrLkxCIMw5ir9YawEUX6ijEfHjI4dSEj+BHy",
+	"QiH9V+FM5RXIqtiL06H3nNzrH3rD3tPqW4wV+ql5lGCLh9timRr0qOIcjGZ0DYaiS7bkNnTGzJ+nzIXS",
+	"8AJM58zcutqlixfmjjUacixTuNTLGWz/Tuj1xpkxk6SazSwx3eFzoOJbfxcL3eo1xjIM59W94G9knsf8",
+	"TK/Dk4t5/TkrAgM+xB9HkPDTkqkZ2DjSTZqzuIIJj2ZZWaC5dtUR4h8mmjZVDAt8XYXg4gj3umQwEHZG",
+	"F3IPBTJI3wo/7F7S/12yMoaNBrKFd81nVNNLqsCYbk5oeyUD3e9Svo/BN2Zcrak2F5E3lv4sLzvALFxz",
+	"Fg4japa3vgfLPr1GmgQpitsbt+DP6CmOdOEM9o306EZthUgqkaY5m9VtLS026ZTtWuuGCVj7HdwADycT",
+	"ojrCiDo2dAtcdY1d3eIMg8yy9mdv95f2nH4Y9n5x5LX7I6REoHhgkXuO8ty9HQ1iXcI7m/DKiMkXmq+Y",
+	"0nS1jsqI+xzTa1YoG7bQiNCXVq9KDseT8SQuVCBJ7TnjH+3LHbG31VjCeQXL6nalmymcBzvQOOYdHDix",
+	"9hifwR0wXx6wP1B+M65CRlK72eHs9IY9295tLvZz++k79+mHQBwKaAL6ubXY4GQFJ059wga7wieMDIrr",
+	"CaUSkO34dWWZkxfAAXX49YSoU4tXgxUhDDexZE/wIJySxkZ1Mffa1EyTd9uSV/hltSMNkg2kVVxVz2f8",
+	"qnRT6Y/VodkiDux3faEO0InchD0Bbk+eA/6w9Y/SkM6buxG/HeoulUiQcFBNo7nnpP/2uzPy8OHDbwbD",
+	"WhpTMPzEhqyTyR6FncJpd6w09tyV2umyOG28OsybKC5SVi2GH/6QJHC+3dvfmOttaPQAmiV1d3Irc9Mx",
+	"BvNulIc/F3MZ8QGVeomhoeiDp3oZYWvgdBY0x+yymdnamRSzS7ak+Xwm53G3rPlihPlm9W5O4ejJ+Rz8",
+	"CSDyceXKM/YBFHYQ94GsWQEJdrPOTEBrHdBFGS321zxgzfaGu+caowMzP1nwv+MqGp2MxdTgV5DNgOYp",
+	"dGtC0l/4MbEfk35yTlfsggkq9JPwjW/xhWgW2rCXcUUvc5bN1oVRHvh1TDo8Ly8hz3gOsfQKg5ulpvCv",
+	"MNPt1FrRHBzD/sW/Oi/8c9xm+3yvZDF7W8cXeRin4fhKxPbuZdQ1ige/ZLMtbrfqLRWtOmyZoAsHcqzA",
+	"mawjDSIVzrDwXFecRQ3Upxk6+OTNc3LFNttzXLvtnGpmzuJsJUUs6BMMnphmD3bPUtEFGwf6RKnq8ezB",
+	"3JZURQrytY84dJ1vZhGQqYiqklMRnVClPs/MGUco4w5kg7xcdBgoMBv3gSIlouubV0m/4IulHi2pyAiU",
+	"1TLHiC6Y0P/LsJKE0CwrmFJMDYYkYwW/NtqKA9ZlI7MJJJcpzcmaFppAtP2Cg+9mrxOB22gHbtegTozD",
+	"NgF37XH3gnctYnQrW7QbO2kVNFPb894gzZDn01J1YBTZQdwhotsuoWvA9bJ11B1YAR2Z46HHzd1Gu2HO",
+	"/WQbzkjIUaNB/bK0ZOjUgNIfOMB6ov4twNWDdWyYJd6+cPkg4KRRhMKVMXboE29en1+ckvPzt9+NbBb1",
+	"HR1Yr6s4x/ZB9EifLt4PcgNdoAx6pvu1fAjyz3/8dy1pCsyIycA0xaieCt2oUxSm59l2E1c3z2HIJkMj",
+	"T9ri3D5X8PzpDw/UVCTekZGQlcxYbhMI9ZKtYkl795TJ4lJy9gDx+81yXpy6e6vQdEyuuE0yye8mVwVj",
+	"RaIc7PMmslRhK3Y1hz6PM8hLCbdn+EmTX1oz+KmbE7yFM78NHWGba9bwByiQ6gEgjcCimNBRycgF4rip",
+	"31qviMRJ7xGkfQ7vwiZRFROW3zLQirLT0Pf+0VXKWrNtB0LaAW3Zn3M3T1/qsBEIjuEktThwD4dWeysW",
+	"Bd5RKTqm2L5lCyaYkVU+RYXothO+YNdclsq+MyvYtbzaKws/2kV3g7G1rub2A9vshYvTPX4jnN1i8F4h",
+	"jjawfbB77sEtltbLKN1b1UT1+sh150qzohN1pkPoe2kL8lICrI7Aa04hIH3L/yJQM0dHlX1nsK8KsH3k",
+	"twZRcpEpkF+vrmaJEaxOiVpCtSqRV2aAfdGToMWqfjW8tYfVzZPetmmuc7rlRHySmB4MbqqBQqwLbgOd",
+	"YKm41+y4Mqs1uI8woB1JHhfRAEQzNKrIgl8z4Uyv5kKMO1F3xgH9DuJ9bNbCZwr1qS96BwnKQntppav0",
+	"5b2I+VXI7I6IXaMIUrHx2DthZc3BmDzx2bO2Ahah+NWSTUVFS3Z1FeY+kaQWM5wMCcsRQQXjfKdid6Dv",
+	"gCyYDqpzgNxxQmKJX1vr2n3ifCqvPtXqmE8mw1vrU0EDj/b6PtSvGhvqN214dDwhlxvNVFAUzpUws9/P",
+	"tJSznBYLtjXZeX9dzaldt1+Suh526xVp6GXNcPBb6mmdZe07r+XBXQra76/v3XI9OlS5OGeqILTbscD1",
+	"6m4xRO8QSbIJXhMUjNsj3qb2+rDV947BdxjcIjPYEuxela5LYh6MYK67Ugaac+/u9GENIvPwEyBkvgXw",
+	"x32VgIgunFPT/ntt2HuVSuuiEYwmeM0KwB0ChJgqImwPxtWBevPjchPib5bCI3A2MCZh3ICC5dTbmBZz",
+	"W48ICK+366dDEI2R6XkAPN8E4tgCv+mzVNtYdKFXnl52mirSImYoaPn005IBHpuQxHxB2Pt1gQif0VbN",
+	"kP4uRaxM7pNXTwAVEAwo5XqdcxaXUx2j3geH/8K828L0RduRH8u2de/gDVtTOAyPh12w8jAGtZ96JCZE",
+	"2pIiZViWFdI8sFDYu4uzPUE3okFO9R0g/UeYswVILFSQ5H8lZEXTQg6r0q+1XOpBc5DeEZCMyROx0Usj",
+	"u4EYxlUduNQJvMl+mXjb6QBWD5bFUESjmu27i7M9O7GE0gznAZt7fXanmOYPmVQow3bOj0hhK0ntUZ7S",
+	"PN1GXhd2iD7QBxNy/cCilihfi7PTZtnpgN0B33t0TJa+VOd//Hixe4b1Brep0qiHdQ+6yzbp4/hJKQpG",
+	"06XZ82RIbKx/81eMawt+PK2i3r1nHLIDIDgZA2EabNGGK+6J0BkJbhz2smiI1i1wOs/LyxXXFSDtM7Ow",
+	"+6IT72s4+Vx2pHB4W2kkPuluoNL7Boa+CMugNGAU5U0YM0wLVkGzj8nz1arUIOcgPD5wDHsremhX7xVu",
+	"BdlVO/cO4pDPylD1j0P0giN2uF/mLiQ+BAUqS5EuqViYkb9rpvQWzKyGQzE6PjraVjitIS6s6S8lI/CY",
+	"KKY1FwvVMA8EKuZg6ACTzPBYupQs6yxD/9mU9bCY256lfOwXXZWbEwDPs/mmaOUzCmIlRLra55CrpJfS",
+	"oswnFlwZqzFYV40RqF3ya99flIC6br/69UNH5cSw5Ny+MwuKz3VN7yVkoo+Kcksh6o8pQdfV7xtWjKCO",
+	"o81rcIUHzCK4HHJXaeE2ZPVpyKhR/a7pgAtoIXhE+hUwP4zUVjTeu1pas3D8/dZC69qZ7wynsfS+YkJX",
+	"960qL0dWRtX0inlJL44R1S6qFgMiMnKjC1ej5pZ/oLBSCUL3IUM24kEIMhCkes89eNFU9GtCYGMAvrCC",
+	"g0GQhfmF8YUwHWLZZUQExPCWnNFMTQUII1r6chiDTmrcZpMMwr4/BX3uX4vkdeMsGT3HvmwzCs9KNu5q",
+	"LxmM77EAcu0g+fT/Fd2YE9TBCT9phbv49VtY9IqUFsWGUM/gI8he1s7a/H3mcXwHY/L0bvFXnbX2IngK",
+	"zI/8gYrAluFspNCGtq1lGE37s2gvkF36t58chXcBcACP2huA49HkFsUA92NlLbPgvTGzsKTgfmOr2yT2",
+	"GVji9GwjbSgWKNAoZ9iB7yga2JFqAFoU1owifbAJGLUg+U9Qn8HDMXQxySurZzzAbx+Ybx/gtw/2xEr9",
+	"+DKB1bI15hozhKLY7XA8u4FxzC3iCv+gzSoQ47hWlTXBAyWfWjvDbsycz4JC/Qk9SB721L1iroM1heR5",
+	"H5ns0XzsO5/Oe/S79ACdW4XG+cghw9wr1vvRfuDNiTaui1KkoKdrSR7VLHp3DJNtkn+npcm+MbPpsnfE",
+	"d2sFtX2SuDMXZNYa5E+dM365xcNeC7OK7jUEhnn1493bF6ckmfamPS/Xcb3XfndYa16xG1+5Cy01W12K",
+	"d972l1s2vA7WeIf4jcbWBe1Fd8W5fBquOZ7nRtRYs4IjEMq2SwAa+RY/eYNfIByP2uvLsxLTmuuZ5Ds/",
+	"e1a9XlH4fp++di9jKtq+U6zmtke+yl4tvqWavYC3AacTrJtx0q/yq5dar9XJwUFG1fJS0iIbpyWjaz6m",
+	"/MDu2x7BNTbbpLHRfjmGrlZqDarPL3JtovWRd1JZnUDaFla6UbPCHDtXVThSlD2WjAdw1hndNDOo3l2c",
+	"EciJaYHDduLCdvklP7L1tjkUyhZj1ltj3p3Ld1bGEtVt3mjEi70uGF5ZNOcUnKnJlqyubblZrEiZ0LOy",
+	"s+Tsjl1zH+6dV1fJvXuUlrGFTn0CrU968oNqTKFzhZ/V+E99nT9qfewbUed6tVFjYlogBxZJ9D24DgtZ",
+	"AiqyluSQZCzlK5oPScFExqzUQ8k8l1STfnI8nhgt0HZMkolVQkJk0j/X0qVtpd2I+PfK1+BdFxLN05ho",
+	"NrNn8M5U0H5yw/N8xt6njGWtHMGusGa76zs3u7b48cnEBtBJI6+Da6ZRomhLvWcXP3+His2NefuWojWN",
+	"O4ddMd092ET9TkjgkMpSk6TOqmKFhJA29me2d2ecnVOtrtRIMDHw7lkZj3OxkqkyMiBbB8AT3sj55M3z",
+	"kVFGL8v0itWREB4DLMUEDJbOwYvfqR0ctyNu2WLMqSBlMxbI7JLT2nHLNfprtbUXrbW/qo5cfTFj2/Gf",
+	"DYtCfTNW1pW6r3XhpXk/tLHVY2e7M9q3G7CagW6yXng/6GTXFDsiWdw8b29PwRm3rFC1qDiAQYmalzrW",
+	"aSsqsK0IuRUZ2JqiorUdBqfWvwIjBBwRZ+FsxBp/LoDgDzs27WW0gOH38iaOkMwVcYlPJw6Dpu/ZBR7b",
+	"RhmNwXAqEmfQbpX6wp+Dkl/Br1W5L9L3ObLW0jcVayyAaIO249vhSwYkpB8v0jFAD4jzmFsInMhwg18b",
+	"uYONwYLvwfQZ9baHa/8Gx7B/auBus8b+uXq3sXB0nvyNFxkDq0aTIPeLwnkLQQAYpG/eOHWe+o+zPdlc",
+	"zU+T1v5hn3X4LTYzTLzcf0F2iJg7jF7YzNYMyz3T59oZcQ2HwM1SsXSWkD+Rx8cEijxDKdUle98ghltl",
+	"0kVH7CG6GuWrqchyC0J115t22KsKbOwXWNREZYqiSu2bdY7pdIYxc1uFrBFdzStMHyy+6ru5RXUZC0YJ",
+	"fWxDv/oRajHY14fVIY/LbxbBMXpwmpvsX20tVvfwIlszrPY8snrdtBPUK+mw84a01ASbwlXGCKqcKxAh",
+	"3Pun9YAeyx6hlvJWRKNdVFlb3IaNAvDQR+lSKgaZeP0aGLm/+JesYK0sk0ePhnvv1V7reff6L2i0hvIU",
+	"dywBVOuj3mD32OPFWQIQyL0qs1ie9GGH5O6abQ8Hz2VZcL05N21aEzejBSuelDF8pCfC4S+Rvsui/ec/",
+	"/jsZYMBJI4AXBgorDk1Wa7nUet37YPrnFrStZQIz3ThHtSJffZWWTH31FelLl2ggC4j7H1WIMT/LSzUY",
+	"E/CMzjmCyEC4tCJUTMVXX/mL66uvMCqGK8I4uER9ACVajhRfiACn1pUTRW8HJesyz8lXX+HKfvXVKaKt",
+	"WLC+vkXuriqCAbJMMcDqASgHQyH0r76yd+dXX42nYiouloBPmJYrJmBwvhp1KoU215njw3+R1t+CQDEC",
+	"ucM1I+tCKkZyQLLhYioStWbpAV3z8SpLTlEdnvOcEawzD44h0/X/+B/kTIprJkAfMr98RTCExGxEIUvt",
+	"WrV16Q+uD5MhYe/NQSfJX55dkAMMRzaCOvyJ/DLxReO/v3j5YioIWdMFs6/QUi8PMEQ3GZsuLW8klzLj",
+	"DH3U/3H++tWYvKS5OZwss9X3hVk/JjKIJcLNzFiaU6h/hiVJFma4psPkeDIhLpDqZyVFQvoWy8eX2qsh",
+	"rBkisk3batGZtGCa0AWhplnoBD3o5GZJNVSz5xaDwwezwltNh7tfOKpd6XwC2DymXTknCcRgkYPrwwND",
+	"9we/Ynbvh4T0IdLh2XtdUMKNXo3tmsGtWYFBFclgTL6ThQ+5NY3a4BAb7IWht9MefFZIo0Jl015sByDP",
+	"0tAzFeRwODn+evjofz62GZoLpklyfPjQof4HiZl2XU3PNEzegC6+s4EqmzXLSHLxf3FMXPjaeSqMMrXq",
+	"HOkHCaHUzWRgi/SajuDuA9ZIVrS4QmCiKu64P+1FMpCmvQGM6cIB5WLfDmUT0mLIBYwUuaYipU0FTv4P",
+	"uhpN3/3kaHL0eDQ5Hh1+fXH4+AQ8kf8nGZLHZG7OLQ4h4wuuVSPa9u+skIMx+Z6KbHRZ8lyb9qqVgITk",
+	"A0zWJkktuductFidMPN7RUBwxlYsgZNQOT3N4U2XElJRsDoJFr1wpxgjeGBJkiEkW/nOx1SbhcdlgGbr",
+	"iV4aqhZbijOrCbl5VjZQiLFAwCjkE5aUt6VSyL4BwikYLL/Znm/NKQr19BPACkNShdA2Q2HbqqeQPqZ4",
+	"iQwDY0wPUJ2Ci6o+BViO3rw+v2gfvQMMu4SoS5evY948gJU+ePPuAhK+h3CCBaHk6P17y6uAbvyWDom+",
+	"kWRluIZhCydYjN8XiUlwx08sgduQHdOq43bqxIYYFoplfhFMV0N3vm1wKMpkpvmBmThsVawiTUL6Tf3p",
+	"BEMH//mP/9pWdSY2uuY3zekVbBScZPRzIfYZckmRYVWdFA6CjeKRhYKYVjuGgt5YHuTTAZEbI+axWYvB",
+	"mPxoSco8xvh1R7CeHwtg2pbFAKW9oQsuqKvtbYvYXVIFdi0w8SYHtrZdQn4pzQ3pEZjU0F92brdhadKl",
+	"tLJ5Fc5o2xoS35j7tBRrHIPhjrZenr2in9SuKfNjUkNOPSHfgqRlfVqQGoVgwEkA7IaItZXsQ7cKdVPR",
+	"zM0iXKkSRaHEcxj7/KtkTL6VekmW9JoRnuFocwKQkmpMbLg2rP5UJMeTQ3SjkFRmrAp3dqmsQ5IAKI/U",
+	"Zjkg98qmfWH5SfjJJ8rho2QqZAE+3WImpJ7NZSmyZEzeMiXLwmhJcm4PMAI5Y6qJBeCjSELwEekjfRxP",
+	"Hg7cFgBqNwhIKB5BuKFpyG6wuGa5XDOS/DpFsIVp74T8Ou2Z+U17QzJ16cT4BwpJ096HD7a06YpORQKd",
+	"mGvc3sajClfMQSHisBMjDgSgY1hFBWuuZNlU2Aor6oT87VdgyEMLy8s+/OTB/hJ4AmnDcFjHSD1rqpeW",
+	"eAA+lxXuieGk7slUJIC60noC3mo8du2HY/JaVIcEokEVYEMbiRH5G1SUE9IVE0yInE9FxZyr8IuDX0OD",
+	"1IeD8JoYOXPumPyFCVbwFDdMARd3PGsqUmqkD10W4qSefAni4pAcTw5JPxASWVYxvIF5fHxwPHmEISh2",
+	"E6aib8RmLhbmhcOH3nEViEmYz5a0NtD8/s1UJAE+KXphgeAf4QCtBRq/cOTplGHL8CAsXpuTuuJZlrMb",
+	"WrBhKMpmRmwkRgtFyRcl/+SvI0d5zwFq8r/IvGBqSd69e/6UXB+bGw5dIm4Lx+4z52QcvXD8LfzxrfeR",
+	"th4AD+y/E/y9s/4MTMf2Pq33hg4UszojrCCTIfQPefbeXE/wh7lZA5XEqSNwQSc1zWMYsDEgng0qIwmE",
+	"ZI+ezDUrcBFcBIHPOTgcPZ4AErvZsCrSdJHLSzDUYNkmwEO2C2QFFPDIjn6khVmME0LX60LS1MjJuN/Y",
+	"n3OrOoejmTfyLNBKDI8104HwCEzyUJp8PSH/r70oeUEs+G2QZQLtW32zNVSoUahIEkXGTXyaF3k8GVSj",
+	"MiSkcm4O2lQ8nhAjzYlM3gytP9hSmbtkZDH04p4UbAgPscIeef5mTM7lilXHayr6uE8juCLmuWkXRFcw",
+	"dA3wpqkSE8mcv2fZCEfg5mUXDEta4uHyzvtwl9Hpk/OUWYMSZjP1nqxpumSjo/EEc8h1zryZIii4cdKD",
+	"Gh9gtF8zQde8d9J7OJ6MHwIAr4WeD4nP/L2I2bbPl2Yf0GkIBaNg9sDYhY3BNNI2zmstFTgspqKi5GDR",
+	"DhRkt47gs2RMXloopAQg0FFRJhSl1eOjozF5JTWcrqmwxwvXxbOJ5xk4SkwHL+SCizc2iMQLQuDObYN0",
+	"hFPRkmRcgVrT//7i5YuD/zgfMZXSdTSklJsm4A7quRSzXlp3STszJt6iMYPwT1VtatiIo8kE6+IIbYvK",
+	"afZeHyz1Kj8FB4Ji+s+lno++hpzfznabOXY9Mx+Sm5UBa8fYEMTx0VGXQc8P6gBrgkB7cM72/iIw5fVO",
+	"/vZTELlt9ykYDq73oDfsabqAWh2GYLA4h+WYnWRpscqOJpOh4ckCBXCXfj72dzgIE74WXCWmw5n1VWCm",
+	"AuwwINMoV4mxVbzLyOF55qwQDydEVRRKKgJNXIGbhFwxtlb1UmoPlENRrqrzOVOcH9iQYGr/VHCR5mUG",
+	"ScC2Mp+ZkK/H8tbVsDFXaSrFnC/KgmWDU3Om3C4lgCGhUOkoGM2rgnCN6m+x44U1Tno7SRaSP1DaOfjZ",
+	"uvoqUt1dTcibz2N0DG/YdRp/crrU4I23oAe2l4AqLSkiXVaOsShdvmU044IpdUIeTR6C9O1E65MpYCJM",
+	"e8Op9UnCbzFwh2nv/057bXSHae+DUSq82aYiZFtPhvTBsFow2ApiM2eBfYEQn7n3LMXMqaY5Sjc7ajwC",
+	"hASUzACBQEnCta/MfDSZTEVzqvbMNae7G53CzBLjqPyhmQrXlVlUcOacml7Jnp2GUBfQvFu+qdjjlJ9W",
+	"SA+xTi36hWkXrOBG2Q7sxmadUTlzOlmcbbQO3rnz893bwWsAkkQOni3ABahSa9K3UzUc0i31AI7jo8nD",
+	"zziqi5DuA1L61JzhJRd8RRFfHg41qUAsY7zBiDweByLKHl6xG6Y0uq/HdQ0Py/63Eqp90hxJMP/GXPrJ",
+	"KShsc1mYkwGWmkIxANtIwP8LWq8s9UjORwUVC9ayGcUo7gVX+glOYIcQ9RoTzJPULKWR56+ZS5qH0jaN",
+	"evvmp1j8U+D/2EvSqlagt02+Gu4EpjpFRA5lHXOgtZh1h8R4rjtAqWJDQnf7jtHEPnRhmtWHnnKPJjVQ",
+	"u0ZueDsoNN4BbnS8h7DJSaTJn+6R6wCFgec5crSfoGQIBc7MBqHIir3vKbIeTw5v8/atxOHjo28+m/Bc",
+	"94D/7acPNd5kFtCuUShA4w8VOzIaGPw4sm7gURXEFOVQFz66JjU3vgMaR1FxbfRLCMAmj49HSwYmkoLp",
+	"U5JTwPihea6sAcum+tU5zF+YbmPH9+6b2OJhXl0XC7w1vgsl/V5o4y9Mk35O/87zjWVw4PO3KEQuHkDx",
+	"hTDat8dtj2hh20jooPAw9FiRU+l4yD4AGid/HZ0Z/aRYjZ4ypYsSZD3rFLMxsnAfpvgW3hMe8qFNStuq",
+	"EbSvr9gaV68c/NWOLRha716Z4F61FCIU+ord1Cn0Pjnj74We34Lb5SNJOLBDbSNXjKMzHC6txZaFJiNM",
+	"OsaqkYOxdcUMCRdEFhkrwHQ/FV6yC+v8kX4O4WegFjweHR59PQAjO4na2En/ERgln78x/zcVS1kWYOb/",
+	"plY9cIYgskacMsPjApziAHBmlA/0UB3YyKFBTPI7Ay5R4cT1fErKtzLbfDKqrzpwwYcf6lFiPjWiduwO",
+	"72UA3YfsabDXVWTlnQ7cbY7Q8eHDfwnBpXZ2zzWU3iOh7RxMgHuf1gOjoncf2coSSPqXTPGMKaMcHRwf",
+	"fTOowp+M+o3nALZVuVyZxPlvQXWfigQ8IBAg4LGTErRXB05f8Fwn6GWv4I6NNpbAUeRiAdVO7fU2APuM",
+	"j+yTImVOYjJzqwZjj2gy3uJ3I/3kjczzwHxA/LMBoZfympGHE9uwYR7oM0HnhsyiNj7T4O/18E/uYQBm",
+	"vtsYwJnNIQejqAv2CG6Au7CCf8XDDYT4UWc79Ah1n3FAebGBDQjQKjKimMjMPb2iC56SnAtAlGu7UNv3",
+	"81QcHx25SExscesl/BAOD/Z8QA4nwZ1M8EqeiuPJcf1OrkI+hijY1i9sFzVSh1hGp0XUGhgDhr2nk7oV",
+	"efczH9rtgLiRs/uyIgeEdr/DrX38b39rMxsEFhwuMEyGXHD7KbcVEjq8JLoshIUo9AUTnF8ew2I7SyWQ",
+	"194a7+/eqeA+qBguZSxjkBwkNswoMdc/hH/eLDekn/zANiAc+0oJY1KpZODBZgJ6xnoQYwwjMl9lLC02",
+	"ax8CxbLGl2TO34+TqJTta0v07lWzbBaw6DB0uPoUZkG4bhSO+EPbP3AJYtW6d5LsXkaN50qVEKkg2I1r",
+	"GROrZZ4B+KrScq0gEcOop3y1YhmnmuUb0j+eHNaDCafCnKyjY7K0gXa3sZdMRZfBJEp/QZHDP5KNZAc1",
+	"v2I3WIr939Eishdlr8IAn5ZJ9iW7T4b0MrpnTyyMm53TH5rfOHXBQtO1twKCrtJltOIYBssZpoEY9Q4p",
+	"1AHkurN+dARhqJjOkJC+0lRktMi8W9lcOUkLo++E1PD3LNJ6tNpHWFwcEG0DG1ar3WQwtnaoEgmDzVBN",
+	"rkITUGC+ZLkUC4wKowK7tAsV41EOgO+eRNsmyOFnlmZb8IKRk4HvZPfPzf4tjVPbTzKufQNj0si9TVzL",
+	"7ezWGQ27RYgznxDqOzNya2EFY65VlQvRqAvrLc4n5HhyPBVJpWni2cPeC588knFlRLrsNH5gfSwBZKfW",
+	"tGJXCKVDmMA53s9BbRYG/syG4lZ13y1XmI0huH9N84s1GY9NcGq2n0Nrr91yDKVQpY2NJD6lu2HnJfJS",
+	"Uy5YVgXWhxavtcxzGzM6FYG+HJ5nSlqFpYJDfFhZgGyP/aqewlTQvGA020B4/QBzQJpZRUOMNnTjDhQ5",
+	"5AlTkZw/Oz9//vrV7PzZ2dtnF0k7aLSVjJzC4hgFxmdrbXEe2Zpc98QOan38VqaoRtWxaLwcbjBmpt3/",
+	"Ff67OeM2APDzc4Rn77FuE6HV+cXEwnkTCmIvXnFQMEgx6uYZP8riygKjBhmLLdyJHSeS7D6QsZgHGFt4",
+	"1H5ntH74L0Fh24VEMP8QalPR9iYw9Ed0ZzSg47Gda9PHymmWDTtpkc+JAP/EwF40IsOAfsC3gCi6qYCk",
+	"nLksbmiRIZCYadvDUldZsPg5oeCO8A2QfhK6woXUU+Hum9qTIAn2uZUfwxm4lLfqaRgMOhV46Q2qhKBm",
+	"PjOkBkUzg7YFUGPyPfgDXnBxtSum1Ua0hUNznMRd+9Xt3hUO6qpA7p8MNNyVoHTJAMrI+qW7Oq4XGPwd",
+	"5iL9p4VlPA3oq2AZL1iKxN2kzuDyvK/RpDSw49uBYaz+b58uBXQ7QrcmLRZMb02XckxmzyhP8FYKOasj",
+	"ziWGq4RMxtY1xqdGKPWh9ni74mtVFLVeFrJcLJ1dchANAP1ssZ+3Cvv0GH53j/+8nTL3u4oWDXGibhNU",
+	"91tGhJInAkFFwPnnSgiRJ6gtjX4pWckyF3bDmYJsPJtlAPSc0rUGxYdqwgS8DxUTt7tO/rCBpl9iTPf0",
+	"qNzyILgyKnsk/FgYFWLZJiJZ5hBdSBTTY2+J2566E03cOcNyIFtFnGfvaarJiup0SWRVvt7Wd+hT0UJO",
+	"7EzF8ZlQnzLx5dG/dOLLWcl2p70Yahr/m6Wx2Eo27njBn+A0i14gkXDrKHiJw7EB/ehmKXM2chBYgOWo",
+	"ynRJqJqKesE+V+x4XBY5gWRavHDgXPrCuq4qdoLh2FMRmNXTks0MKUJ010MCUEYt8JRa3Jfr0wKM111v",
+	"Ng61+Y2rLan43z2Ai7ciuqKHzbZ8Df9tAyD9pKqBO7ZTPiEAxTQmT6bCAkwa1uEkv5slz42G6MAnfT5t",
+	"VaQBqjAcfj0hCpDSID92KpIbxB5B5JgniJ/lMTH8eMllqdHmkqSFFBiOQ3XSQi7EzOGXZ2+mApMJHygy",
+	"z6m28GMAO1kAVr4tGX1iWzzA5kQW1oz0OCNQMnIwFZcMYOaTYCGT+uLhG6r6eWxR43FlHAycfW0qEk9L",
+	"J3bxklNyKauZYpCxRnyMRrygX55+cr5mKZ9vpsKiaZmPwSqlEWjHNJlssd+elezW0szzjK3WUjORbn5g",
+	"GyvI3JfxN6gA/5kNv2ZpOtQGcwaoIIwWOWeFR8EDSgVRk64YCZZp9APbwI4CnYeeo0/pveoY8Fl1YD+D",
+	"d/nhF9fWx0WVWF+XobH27RgInweXZX41yljOPo/eBcDGPCNcTQVif2dGmgRI0RsxJDm/YiR5+uzFs4tn",
+	"EezYk0hdclowghPIEBHJopJU6GpwaHKu7IWS2LeTMJKFZ95xNiQ21mQqSmX6GZKCrYH04RIIWlJXfL2G",
+	"iQFgIGiJ7hyDgBHjmd+W+dVTGEJc7r6zGvjpuWc11N+IfYYD6NY6f1xSTW6ocnSAMf64N/9GjrT75Ci4",
+	"CUSxa1bQvEPsDhmLO7PITRx/iZgSQeQNMC4RRQIBXIrAumuuS6xPNo7geNnj1LYJHsfKowCV/BvZ6ezu",
+	"UStzZITmOTDdWgXQlhLVbf+tbxp6JW0Je4APuREWZ15UKKVdJooK+tIZK6pfOs0Wf2E6KnXGlPpGB3Ht",
+	"/vCT2A+aI/9dWhIQtWqLWPoZTsbRH9bejYcIffje9LL7LN3ukj8r2fOncK13RP8ici+G/XLlIeJPXSZL",
+	"zigiIuIrpcBQh+zUowNpuR6h2nvFNmoqUEU8OiL9Sq1MHA7YJSO2gcG4rsEWTBcbq2lWqn+C4MjzMs9d",
+	"ZZeVmSPpOwB7VV6OLL66plfMCm1289Qpob50hlPpjb7rteuCKaYV4RoS90DDPg305hXTS5nZYflfLaBs",
+	"EmDzT4W8ZoXV58E3DED/XBFFr42UNydo2mRrhPiL5+wfT0WDJ+4007TMMQk5aJtuvI3mTiYXsO0EjdaN",
+	"OyRu26nFeXqDVHfAtbt27yvi+nepvNsqBMAL+t4QZejG1nwwx3DwGVTlL1GgnyZse7eqXCujAMryXVn6",
+	"9rBukjjE7wDx2DBlvlhAma7LzQnBMowzqOgwIAVb0CLLmVJVKXP2QE2Fdc8AAFNOLXCywoo7rtxAVV4E",
+	"64kMbX0EWZDk1w8J+bMtfmH6Goyn4mzJ0quWER1aqwzpAChOWjyRV+Ys0j+aTIC3I4KkLPiCm2H4SVtm",
+	"FHwzu2KbWSrFPOeptZ9PAL0deaVh5QXPWGVxsHzOiqb+d89dzdWXkD6OIgEz/ti9DM8GnlOmUiij+Qs9",
+	"s4mhMy6sCi5FlD9+x4vfs23UDC/grPfJSbGrbg3e15h0Rsahg9L1ZAFpThAq6awxNWr6LEl8X7jtR3Jb",
+	"QwdWghbyBn0MJFFMQO2eTv7L0qU8+BUC5D50R0GKDanXNzBaJ8G6CDQDOQ6aaEA831CugdtC5SGipBEe",
+	"nRAIhQjb6uezdCnfMl1wdn2vCZBhP1sDarFgouUScHj8vP7g+dg4eShPBjY+WxuytFGnLmrSEY4hlTso",
+	"XGahL6Cp7hs6gBKB2w6CHiCuFPIgB0HlHDQBuwIWtt6cTdAwTOzhZELUeCqi+F/tlA6MJVVLWWhfyexx",
+	"UB8Wy3MEN2FQxqwPYzVXIzkcTiYT8z+sPLQdPuxwYsQHmHELsyRSYMSVz5QFpJ/CsoDfNHYxmtWG1bwn",
+	"xcG0/waX4r5vNj+V3cfzM0D//GZIXVCB0BO+IXEEqSrw/BrpUkhgz4P2YXVcvjKg7IiJ6idWTJhBHTdw",
+	"y5/aeChFUrm65MLaaJ68eooWz4IRVsUwMTW2unE7+GNnFNUwRFmuCeaJrTdljoCt0UqSJVUzV+M9Oa0c",
+	"ZEaINYKmHbc1o6L/Pqg8ORX2r9mMC7RdLPg1E6cxACB4BZNEwo9sNC4MK6fiamr2uNiMSSLzjCk9s/Bh",
+	"Zj1d1U50TKsKWwweAiOBUDeochzGoE1FX0hNfi6VtuXdFmzQBRb9LLSW7WHEReXrdtjNlVSJa/FxAWnN",
+	"9L/Vio5sbTeWBaoatsYU6cNSE7PSnCmSFXK9hgILZpW0XDAwjWNkioNv2jpCs5e3G6UtpY5oZEPCxotx",
+	"HE77lCSWoBN3QEIPqi9tKIgMm+wab7Og+i2GDM68KiqcVcM4DYpHVqN0PxUj91E17s5Ui+DI1kbHRLky",
+	"jMn3A3WfvaoN19U6p+ajdEl5WBp+Gxm2QifdIjq28ECRpGCqzC1Ie9fAg3dut6oJuOhPMBU83FgodOmG",
+	"QRL23tbk4lhNTTF9SpI5zZX5Wkh74LvGF7K62ACDevw7VskzncvNzMY2dXUalkX/gqW+t+DiiGB3YGl4",
+	"oL5gqncHo0Y9QMGPEUkHoXW3QJRqueIpzfMNlu9W9QgYvL0DiyGehZH34FRjmoq+lyp8oKFLcRALD8oC",
+	"3VRVFpJXshZK41JRsYIEvIxfx6IDzdNX7H112d9Xirfp6LdyEmDfWxBBkZF9AWX5LQLhzNo7eDVzUuxB",
+	"cbHGLCDM2xxYcwK21kHwJ7Q6mgfWWTqDJKMkPFVy3j64ENyGJf8KNhVZyYb+uNdraKP+MyRUk5VUmjya",
+	"jEmiqbpyAcALJjQgfINelHnFaDAV4Ak1tF9hN5jVejQZFfKGpHQ9JEoSShQXi5yN1mWxNgKDXT6ubPlh",
+	"pWlxDSEfUxvxYd7okv3P3BJuUwLqa/oDY+sO4cWBLdsps19KmpuV4wrtMp1CIFVXtxOi9hmEXezWKEg/",
+	"Ik5rxFK0yimWa+uuYGNa7n1cQu5HsjmzZ13ign8hXJz+WirFL82KrdZ6M/hD2yIbdzyh7hikVODtvD8X",
+	"qRf83Z5sW70ahFz1rZtqSFY0n8tiBf6QIVZ3r4KuHqh4Jm39Rr5vEbPLi+5n9m+WM0vF7pvn1hZs9zF4",
+	"mXdRXCB3fkQvnZbyMk0ZyxQyy7l15UXuxMpqAuWQY5fgmECs01TYEBfSx8KW5hb3EdvVGZCF6Y/xhSA8",
+	"UxCw3RZrjSxcGYdqYL4w2kqsHRJXP/24U8L9It1+kW5/Q+mWEgX5Wzy9izjbYAveePPxnKEjcJGmS8Dn",
+	"Xgj+d5aB+MOVl0GrCqVcqwpf1JcytAU1sRAuCMY+e/+pZAiDZFpfrUvNqmKCYIdMauiH8XsV4PgbVfv7",
+	"yVsssuGsdpgGaMVlunY6hbfxD7qD5Z5VxrH7i5hznfymSKXVILaEfTi7o7qzg+xLAMdnZTlPgNorg7GW",
+	"GJAjC21OLx6QO3Mfn/p7X4LJE7HxTkoX/+YZSDSwt4NN2Mzt+jMvNgDEsi59ee2anc2mdpsPgnSBG8EK",
+	"kEv+OvoRpaDnWUIyPp+zQlUwUq4LKyoNOspu4yqGgsktk8xwDHYt719B8EPexi1eMKqMzqCZyO6YvvPw",
+	"98IsfjcH+hksJ2bZw/qCIG6dL59AoHAs4Z4O9FuWSgCoC5xqVGTESgCqKQIEJ6lkD1Qdsm2FNa5eiw5r",
+	"HNeE5kpC4znTrqxQEKSrjOKjVHKQWE1j0BHks42vVGO28K2zAmbp4lmnIlkxTTOqaS3Qx/1og30m5Idv",
+	"O2qJmCm99rz6fjCYgz5+IznE926Gso2xOC+5W+YvcsgfIC4QjmV47A3jEuFpvCm4ZiMpUja4M/uy7v57",
+	"4l5VzL9gN3GziKiwIDDXpJ4HgONLBoCLsuFi0RVM/0BVVQkrAwqFqH4wyTRi6JPBmLw2ypjnaUPimNoQ",
+	"I+qZS7BqlmwPjKRTkVJBLpkdKKCs7ZbB9lDQgm0Ss3nOF0vdUbjG9PtZzJ3Y1TZGg28E21uH1Dj8Ip20",
+	"j7lZMEOmgqvlJ5FIwit/ZI/c/YknFjmD+svF8yuLmUY1G+x/KKaiD5nxRvk6IclS67ULWzwgySupyXdw",
+	"TFyp39COAS/47t14pmLDdEL++Y//skj2+cYCmbrqMAGmUneRwZe0uAqRUd/Yhb3H8xbpbnsQLtU+jfXL",
+	"ies4cS/lNavdow+UJxkta/LybO33+CNO4r1drt9C3HsruS0s9ffrh4SsIEYXYmhdzd0xeZLn8sZVbbDT",
+	"x2w6BpF6aO+YBVej/81lQA8bgZbucm+WYNmiBoShvWCHPMNsbFw3HBzWmX0wLSeThyn8Af9kD+JWSAS2",
+	"vm+PRaOXz5Rk1uq1mxfUMJy/iP1/HPMjYIsSWZCCAR5jnFPt4EhczGWnyx3ijyFuI2PrXG5WTECFS4SC",
+	"5OkyTDIz5LOmemlTbAu+4ppfo6lAguluTF7Jqah/gqh6IQa9czOac0C5UBY4VpmZrlkxgkw2o9vHzvRf",
+	"mH5uZnSPRwvaj5a7r5ZIzOX4E+eVvIZ5ygIaDzZ1yWge4uiWii62lil8By/cp88DOoiVZFOIVm9uhz90",
+	"9MubKn/cWtiEKle2mq3z8Ntqhu8uzshKCr0M9gz3yG8ZWtgaFv/oPf5urQARCpJOMODmcuMwMSFOHatY",
+	"oCEwQVi5QiVGz51LC0IHCcT55nQqAIDElsRYEZvhhmgNkbOFdnBvnr6n+7LRy29kL2uNYlv9sishb3KW",
+	"Lb4grH2i84WrTzLKVlJUILjBCUKKV80z1J0t91ICWm1qjqRv0GXLmStoTRdcoAEiFqf5o23/3mmuK6aw",
+	"FklrZ/vHDyG88cu6a2cPfvVcbjeQnn01xNKr4muNQLKkmXfs0IKRnM21Q9dTmuZsBE+JumFs3QWyhxv2",
+	"BWdvO87ejVul9g7f1hUbeGLNWGyDzbV+wa+ZYErZu5BmHP5aF/KSKZ972xY8ITrUJW+hVNWOe7bVKtXQ",
+	"lSxTQyegDl0RK+Wz38MCh7lccEHmubwJ+oEaCO1ezl1QO/lZXqpxLfVTRd5/LjJ+zbOS5oalcbFQ1ndZ",
+	"sqGPzIWcmaHTC3CQoVo+jmD3xTp7U+b56CZk0X7CPIAsD4fttjzSWLcoFXyPAlNkNyxAJuUK0XPN5zD0",
+	"a0bmriyXaRfN9V3zhcK0seH96JDqmdJEcXEF5SON0GW29+zFc/JLydMrpakRaav1S5fSEOn/HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -64,6 +64,7 @@ type UserRow[I int32 | int64, T any] struct {
 	AlertSecretSealed     *string
 	CreatedAt             T
 	UpdatedAt             T
+	Slug                  string
 }
 
 // UserUpdateRow mirrors UserUpdate's parameters.
@@ -86,6 +87,7 @@ func UserOf[I int32 | int64, T any](r *UserRow[I, T], at Times[T]) (*core.User, 
 	u := &core.User{
 		ID:                    core.TenantID(r.ID),
 		Email:                 r.Email,
+		Slug:                  r.Slug,
 		APIKeyHash:            r.APIKeyHash,
 		APIKeyPrefix:          r.APIKeyPrefix,
 		APIKeySealed:          r.APIKeySealed,
@@ -123,6 +125,7 @@ func UserInsertOf[I int32 | int64, T any](u *core.User, at Times[T]) (*UserRow[I
 		AlertSecretSealed:     u.AlertSecretSealed,
 		CreatedAt:             at.Encode(u.CreatedAt),
 		UpdatedAt:             at.Encode(u.UpdatedAt),
+		Slug:                  u.Slug,
 	}
 	return r, enc.Err
 }
