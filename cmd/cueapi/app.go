@@ -125,7 +125,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		a.redis = redis.NewClient(opts)
 		shared := redislimiter.New(a.redis, cfg.RedisPrefix)
 		ports.Limiter = failoverlimiter.New(shared, memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
-		ports.AuthCache = authcache.NewRedis(a.redis, cfg.RedisPrefix, clock)
+		// Like the limiter, the auth cache backs off while Redis is
+		// unreachable: requests authenticate from the store meanwhile.
+		ports.AuthCache = authcache.NewFailover(authcache.NewRedis(a.redis, cfg.RedisPrefix, clock), clock, log,
+			authcache.FailoverConfig{RetryAfter: 5 * time.Second})
 		ports.Redis = shared
 		log.Info("redis: shared rate limits and auth cache")
 	}
@@ -142,6 +145,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 			Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
 		},
 		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
+	}
+	appCfg.Health.StoreKind = core.StoreSQLite
+	if cfg.DatabaseURL != "" {
+		appCfg.Health.StoreKind = core.StorePostgres
 	}
 	appCfg.Accounts.AllowRegister = cfg.AllowRegister || cfg.development()
 	appCfg.Accounts.DefaultPlan = cfg.DefaultPlan

@@ -95,6 +95,11 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
+	unlock, err := lockDataDir(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	a, err := newApp(ctx, cfg, log, overrides{})
 	if err != nil {
 		return err
