@@ -97,6 +97,10 @@ bench/micro: ## micro-benchmarks, ITERATIONS iterations each
 bench/e2e: ## BENCH_CUES one-time cues due at once, delivered to a local sink, on SQLite and PostgreSQL, next to pgbench
 	BENCH_CUES=$(BENCH_CUES) scripts/bench-e2e.sh
 
+.PHONY: dup/adapters
+dup/adapters: ## share of the PostgreSQL adapter's lines repeated in the SQLite adapter (target <= 25 %)
+	python3 scripts/adapter-duplication.py .
+
 .PHONY: db/reset
 db/reset: ## delete the embedded database in ./data
 	rm -f data/cueapi.db data/cueapi.db-wal data/cueapi.db-shm

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -407,3 +408,22 @@ func (p *AlertCreateParams) DedupSince() time.Time { return p.Now.Add(-p.DedupWi
 
 // LeaseUntil is when the claimed alerts may be claimed again.
 func (p *AlertClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
+
+// AlertAcknowledgeParams selects one of a tenant's alerts.
+type AlertAcknowledgeParams struct {
+	TenantID TenantID
+	ID       string
+}
+
+// ErrAlertNotFound is an absent or foreign alert.
+var ErrAlertNotFound = NotFound("alert_not_found", "Alert not found")
+
+// Acknowledge marks one of the caller's alerts as seen (the dashboard's
+// acknowledge action); the alert's acknowledged field reports it.
+func (a *Alerts) Acknowledge(ctx context.Context, u *User, id string) error {
+	err := a.store.AlertAcknowledge(ctx, &AlertAcknowledgeParams{TenantID: u.ID, ID: id})
+	if errors.Is(err, ErrNotFound) {
+		return ErrAlertNotFound
+	}
+	return err
+}
