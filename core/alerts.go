@@ -34,12 +34,20 @@ type Alerts struct {
 	log       Logger
 	wake      chan struct{}
 	mu        sync.Mutex
+	notifier  *Notifier
+	obs       Observer
 }
 
 // NewAlerts wires the alerts service.
 func NewAlerts(store WorkStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Alerts {
-	return &Alerts{store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	return &Alerts{store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), obs: NopObserver{}}
 }
+
+// SetNotifier makes new alerts also go out by email.
+func (a *Alerts) SetNotifier(n *Notifier) { a.notifier = n }
+
+// SetObserver makes the service count alert webhook deliveries.
+func (a *Alerts) SetObserver(o Observer) { a.obs = observerOr(o) }
 
 func (a *Alerts) raise(ctx context.Context, al *Alert) {
 	al.ID = NewUUID()
@@ -53,6 +61,7 @@ func (a *Alerts) raise(ctx context.Context, al *Alert) {
 		return
 	}
 	if created {
+		a.notifier.AlertRaised(al)
 		select {
 		case a.wake <- struct{}{}:
 		default:
@@ -172,6 +181,7 @@ func (a *Alerts) DeliverOnce(ctx context.Context) (int, error) {
 func (a *Alerts) deliver(ctx context.Context, d *AlertDelivery) {
 	al := d.Alert
 	record := func(delivered bool, msg string) {
+		a.obs.AlertDelivered(delivered)
 		p := &AlertRecordDeliveryParams{ID: al.ID, Now: a.clock.Now(), Delivered: delivered}
 		if !delivered {
 			p.Error = &msg

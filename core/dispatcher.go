@@ -32,6 +32,10 @@ type DispatcherConfig struct {
 	FailureWebhookTimeout time.Duration
 	// UserAgent of every outbound request.
 	UserAgent string
+	// Notifier sends on_failure emails (nil: none are sent).
+	Notifier *Notifier
+	// Observer receives delivery measurements (nil: none).
+	Observer Observer
 }
 
 // DefaultDispatcherConfig returns production defaults.
@@ -112,6 +116,7 @@ func NewDispatcher(cfg DispatcherConfig, store EngineStore, deliverer Deliverer,
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = def.UserAgent
 	}
+	cfg.Observer = observerOr(cfg.Observer)
 	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -380,6 +385,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		// The previous attempt's process died after its claim: that attempt
 		// counted, and there is none left. Fail without sending.
 		res.Attempts = maxAttempts
+		d.cfg.Observer.LeaseExpired("delivery")
 		d.fail(out, "Delivery interrupted and max attempts exhausted", nil)
 		return out
 	}
@@ -405,7 +411,13 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		d.failOrRetry(out, "Webhook delivery failed", nil, 0)
 		return out
 	}
+	started := d.clock.Now()
+	if e.Attempts == 1 && e.TriggeredBy == nil {
+		d.cfg.Observer.DeliveryLag(max(started.Sub(e.ScheduledFor), 0))
+	}
+	d.cfg.Observer.DeliveryStarted()
 	resp, err := d.deliverer.Send(ctx, req)
+	defer func() { d.cfg.Observer.DeliveryFinished(deliveryOutcome(res, err), d.clock.Now().Sub(started)) }()
 	if err != nil {
 		msg := "Webhook delivery failed"
 		var de *DeliveryError
@@ -436,6 +448,26 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 	}
 	d.failOrRetry(out, httpErrorMessage(status), &status, retryAfter)
 	return out
+}
+
+// deliveryOutcome classifies a finished attempt for the Observer.
+func deliveryOutcome(res *DeliveryResult, err error) DeliveryOutcome {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		switch de.Kind {
+		case DeliveryTimeout:
+			return DeliveryTimedOut
+		case DeliveryBlocked:
+			return DeliveryBlockedSSRF
+		}
+	}
+	switch res.Status {
+	case ExecSuccess:
+		return DeliverySuccess
+	case ExecRetrying:
+		return DeliveryRetry
+	}
+	return DeliveryFailed
 }
 
 // httpErrorMessage is the protocol's text for a non-2xx answer.
@@ -615,7 +647,15 @@ type failureEvent struct {
 func (d *Dispatcher) escalate(r *attemptResult) {
 	c, res := r.delivery.Cue, r.result
 	if c.OnFailure.Email {
-		d.log.Info("on_failure email not sent: no email provider is configured", "cue_id", string(c.ID), "execution_id", string(res.ExecutionID))
+		if d.cfg.Notifier.Enabled() {
+			errText := ""
+			if res.ErrorMessage != nil {
+				errText = *res.ErrorMessage
+			}
+			d.cfg.Notifier.ExecutionFailed(res.TenantID, c, res.ExecutionID, errText)
+		} else {
+			d.log.Info("on_failure email not sent: no email provider is configured", "cue_id", string(c.ID), "execution_id", string(res.ExecutionID))
+		}
 	}
 	if c.OnFailure.Webhook == nil || *c.OnFailure.Webhook == "" {
 		return
