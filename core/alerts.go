@@ -235,14 +235,18 @@ func (a *Alerts) deliver(ctx context.Context, d *AlertDelivery) {
 		return
 	}
 	ts := a.clock.Now().Unix()
-	resp, err := a.deliverer.Send(ctx, &OutboundRequest{Method: "POST", URL: d.URL, Body: canon, Timeout: 10 * time.Second, Header: []HeaderField{
+	tctx := ctx
+	if al.ExecutionID != nil {
+		tctx = WithTrace(ctx, ExecutionTrace(*al.ExecutionID))
+	}
+	resp, err := a.deliverer.Send(ctx, &OutboundRequest{Method: "POST", URL: d.URL, Body: canon, Timeout: 10 * time.Second, Header: withTraceHeaders(tctx, []HeaderField{
 		{"Content-Type", "application/json"},
 		{"X-CueAPI-Signature", canonjson.Sign(secret, ts, canon)},
 		{"X-CueAPI-Timestamp", strconv.FormatInt(ts, 10)},
 		{"X-CueAPI-Alert-Id", al.ID},
 		{"X-CueAPI-Alert-Type", al.Type},
 		{"User-Agent", "CueAPI/1.0"},
-	}})
+	})})
 	switch {
 	case err != nil:
 		record(false, err.Error())

@@ -36,6 +36,11 @@ type DispatcherConfig struct {
 	Notifier *Notifier
 	// Observer receives delivery measurements (nil: none).
 	Observer Observer
+	// Tracer records a span per attempt (nil: none).
+	Tracer Tracer
+	// Traces holds the trace context of request-created executions (nil:
+	// every execution traces under its own id).
+	Traces *TraceCarrier
 }
 
 // DefaultDispatcherConfig returns production defaults.
@@ -117,6 +122,7 @@ func NewDispatcher(cfg DispatcherConfig, store EngineStore, deliverer Deliverer,
 		cfg.UserAgent = def.UserAgent
 	}
 	cfg.Observer = observerOr(cfg.Observer)
+	cfg.Tracer = tracerOr(cfg.Tracer)
 	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -415,9 +421,23 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 	if e.Attempts == 1 && e.TriggeredBy == nil {
 		d.cfg.Observer.DeliveryLag(max(started.Sub(e.ScheduledFor), 0))
 	}
+	ctx, endSpan := d.cfg.Tracer.Start(WithTrace(ctx, d.executionTrace(e.ID, started)), "webhook.deliver", SpanClient,
+		SpanAttr{"http.request.method", req.Method}, SpanAttr{"cueapi.attempt", strconv.Itoa(e.Attempts)})
+	req.Header = withTraceHeaders(ctx, req.Header)
 	d.cfg.Observer.DeliveryStarted()
 	resp, err := d.deliverer.Send(ctx, req)
-	defer func() { d.cfg.Observer.DeliveryFinished(deliveryOutcome(res, err), d.clock.Now().Sub(started)) }()
+	defer func() {
+		outcome := deliveryOutcome(res, err)
+		d.cfg.Observer.DeliveryFinished(outcome, d.clock.Now().Sub(started))
+		if outcome == DeliverySuccess {
+			endSpan(nil)
+		} else {
+			endSpan(errors.New(string(outcome)))
+		}
+		if res.Status != ExecRetrying {
+			d.cfg.Traces.Forget(e.ID)
+		}
+	}()
 	if err != nil {
 		msg := "Webhook delivery failed"
 		var de *DeliveryError
@@ -447,6 +467,35 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		retryAfter = resp.RetryAfter
 	}
 	d.failOrRetry(out, httpErrorMessage(status), &status, retryAfter)
+	return out
+}
+
+// executionTrace is the trace an execution's webhooks continue: the
+// creating request's, else the execution's own.
+func (d *Dispatcher) executionTrace(id ExecutionID, now time.Time) TraceContext {
+	if tc, ok := d.cfg.Traces.Get(id, now); ok {
+		return tc
+	}
+	return ExecutionTrace(id)
+}
+
+// withTraceHeaders sets traceparent (and tracestate) from ctx, replacing any
+// a cue configured.
+func withTraceHeaders(ctx context.Context, h []HeaderField) []HeaderField {
+	tc, ok := TraceFrom(ctx)
+	if !ok {
+		return h
+	}
+	out := h[:0:0]
+	for _, f := range h {
+		if !strings.EqualFold(f.Name, "traceparent") && !strings.EqualFold(f.Name, "tracestate") {
+			out = append(out, f)
+		}
+	}
+	out = append(out, HeaderField{"traceparent", tc.TraceParent})
+	if tc.TraceState != "" {
+		out = append(out, HeaderField{"tracestate", tc.TraceState})
+	}
 	return out
 }
 
@@ -695,6 +744,7 @@ func (d *Dispatcher) escalate(r *attemptResult) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.FailureWebhookTimeout+time.Second)
 	defer cancel()
+	req.Header = withTraceHeaders(WithTrace(ctx, ChildTrace(d.executionTrace(res.ExecutionID, d.clock.Now()))), req.Header)
 	resp, err := d.deliverer.Send(ctx, req)
 	switch {
 	case err != nil:

@@ -8,9 +8,10 @@ import (
 // Executions implements reading executions and creating manual ones (fire,
 // replay). Safe for concurrent use.
 type Executions struct {
-	store Store
-	clock Clock
-	wake  func() // tells the dispatcher there is work; may be nil
+	store  Store
+	clock  Clock
+	wake   func() // tells the dispatcher there is work; may be nil
+	traces *TraceCarrier
 }
 
 // NewExecutions wires the executions service.
@@ -23,6 +24,10 @@ func NewExecutions(store Store, clock Clock) *Executions {
 
 // OnCreated registers a callback run after an execution was created.
 func (s *Executions) OnCreated(fn func()) { s.wake = fn }
+
+// SetTraces makes executions created by a request carry the request's
+// trace context to their delivery.
+func (s *Executions) SetTraces(c *TraceCarrier) { s.traces = c }
 
 // ExecutionFilter filters a list of executions.
 type ExecutionFilter struct {
@@ -109,6 +114,9 @@ func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *Exe
 		}
 		if err != nil {
 			return nil, err
+		}
+		if tc, ok := TraceFrom(ctx); ok {
+			s.traces.Put(created.ID, tc, now)
 		}
 		if s.wake != nil {
 			s.wake()

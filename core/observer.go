@@ -87,3 +87,12 @@ func observerOr(o Observer) Observer {
 	}
 	return o
 }
+
+// PoolStats is one store connection pool at one instant (metrics).
+type PoolStats struct {
+	// Pool names the pool ("main"; SQLite: "write" and "read").
+	Pool             string
+	Max, InUse, Idle int
+	WaitCount        int64         // acquisitions that had to wait, ever
+	WaitDuration     time.Duration // their total wait
+}
