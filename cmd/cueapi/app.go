@@ -50,6 +50,8 @@ type app struct {
 	usage      *core.UsageService
 	echo       *core.Echo
 	sweeper    *core.Sweeper
+	notifier   *core.Notifier
+	ops        *ops
 	handler    http.Handler
 }
 
@@ -121,6 +123,13 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		cache = authcache.NewRedis(a.redis, cfg.RedisPrefix, a.clock)
 		log.Info("redis: shared rate limits and auth cache")
 	}
+	if a.ops, err = newOps(ctx, cfg, log); err != nil {
+		a.close()
+		return nil, err
+	}
+	limiter, cache = a.ops.instrument(limiter, cache)
+	a.ops.storeMetrics(store, a.clock)
+	a.notifier = a.ops.notifier(cfg, store, limiter, a.clock, log)
 
 	accCfg := core.DefaultAccountsConfig()
 	accCfg.AllowRegister = cfg.AllowRegister || cfg.development()
@@ -128,28 +137,34 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	accCfg.DefaultActiveCueLimit = cfg.DefaultActiveCueLimit
 	accCfg.DefaultMonthlyExecutionLimit = cfg.DefaultMonthlyExecutionLimit
 	accCfg.DefaultRateLimitPerMinute = cfg.DefaultRateLimitPerMinute
+	accCfg.Notifier = a.notifier
 	a.accounts = core.NewAccounts(accCfg, store, cache, box, a.guard, core.NewSessions(cfg.SessionSecret), a.clock, log)
 	a.cues = core.NewCues(core.CuesConfig{WorkerHeartbeatTimeout: cfg.WorkerHeartbeatTimeout}, store, a.guard, a.clock)
 
 	a.executions = core.NewExecutions(store, a.clock)
+	a.executions.SetTraces(a.ops.traces)
 	deliverer := webhook.New(a.guard, webhook.Config{MaxIdleConnsPerHost: cfg.WebhookConcurrency})
 	a.scheduler = core.NewScheduler(core.SchedulerConfig{
 		InstanceID: cfg.InstanceID, BatchSize: cfg.SchedulerBatchSize, LookAhead: cfg.SchedulerLookAhead,
-		MissedAfter: cfg.MissedRunThreshold,
+		MissedAfter: cfg.MissedRunThreshold, Observer: a.ops.observer(),
 	}, store, a.clock, log)
 	a.dispatcher = core.NewDispatcher(core.DispatcherConfig{
 		Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
+		Notifier: a.notifier, Observer: a.ops.observer(), Tracer: a.ops.coreTracer(), Traces: a.ops.traces,
 	}, store, deliverer, box, a.clock, log)
 	deps := api.Deps{
 		Log: log, Clock: a.clock, Accounts: a.accounts, Cues: a.cues, Executions: a.executions, Limiter: limiter,
 		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS,
-		CORSOrigins: cfg.CORSOrigins,
+		CORSOrigins: cfg.CORSOrigins, Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
 	}
 	{
 		work := store
-		workersCfg := core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout}
+		workersCfg := core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout, Observer: a.ops.observer()}
 		a.alerts = core.NewAlerts(work, deliverer, box, a.clock, log)
+		a.alerts.SetNotifier(a.notifier)
+		a.alerts.SetObserver(a.ops.observer())
 		a.outcomes = core.NewOutcomes(work, a.alerts, a.clock)
+		a.outcomes.SetObserver(a.ops.observer())
 		a.workers = core.NewWorkers(workersCfg, work, a.clock)
 		a.usage = core.NewUsage(store, work, limiter, a.clock)
 		a.echo = core.NewEcho(work, limiter, a.clock)
@@ -160,7 +175,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		deps.DeviceLogin = core.NewDeviceLogin(core.DeviceLoginConfig{
 			BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: accCfg.AllowRegister,
 			LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
-		}, store, work, a.accounts, limiter, ov.mailer, a.clock, log)
+		}, store, work, a.accounts, limiter, a.magicLinkMailer(ov), a.clock, log)
 	}
 	a.scheduler.OnFired(a.dispatcher.WakeAt)
 	a.cues.OnScheduleChange(a.scheduler.Wake)
@@ -207,6 +222,10 @@ func (a *app) runEngine(ctx context.Context) (wait func()) {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.scheduler.Run(ctx) }()
 	go func() { defer wg.Done(); a.dispatcher.Run(ctx) }()
+	if a.notifier != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.notifier.Run(ctx) }()
+	}
 	if a.sweeper != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); a.sweeper.Run(ctx, time.Second) }()
@@ -219,7 +238,22 @@ func (a *app) runEngine(ctx context.Context) (wait func()) {
 	}
 }
 
+// magicLinkMailer sends device-login magic links: a test's override, else
+// the notifier (nil without a mail relay).
+func (a *app) magicLinkMailer(ov overrides) core.Mailer {
+	if ov.mailer != nil {
+		return ov.mailer
+	}
+	if a.notifier != nil {
+		return a.notifier
+	}
+	return nil
+}
+
 func (a *app) close() {
+	if a.ops != nil {
+		a.ops.close()
+	}
 	if a.redis != nil {
 		_ = a.redis.Close()
 	}
