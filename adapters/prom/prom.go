@@ -153,13 +153,17 @@ func (m *Metrics) WorkerClaimed() { m.workerClaims.Inc() }
 func (m *Metrics) LeaseExpired(kind string) { m.leaseExpiries.WithLabelValues(kind).Inc() }
 
 // OutcomeRecorded implements core.Observer.
-func (m *Metrics) OutcomeRecorded(state core.OutcomeState) { m.outcomes.WithLabelValues(string(state)).Inc() }
+func (m *Metrics) OutcomeRecorded(state core.OutcomeState) {
+	m.outcomes.WithLabelValues(string(state)).Inc()
+}
 
 // AlertDelivered implements core.Observer.
 func (m *Metrics) AlertDelivered(ok bool) { m.alerts.WithLabelValues(result(ok, "delivered")).Inc() }
 
 // MailSent implements core.Observer.
-func (m *Metrics) MailSent(kind string, ok bool) { m.emails.WithLabelValues(kind, result(ok, "sent")).Inc() }
+func (m *Metrics) MailSent(kind string, ok bool) {
+	m.emails.WithLabelValues(kind, result(ok, "sent")).Inc()
+}
 
 func result(ok bool, yes string) string {
 	if ok {
@@ -235,7 +239,11 @@ var (
 
 type poolCollector struct{ stats func() []core.PoolStats }
 
-func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolConns; ch <- poolWaits; ch <- poolWait }
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConns
+	ch <- poolWaits
+	ch <- poolWait
+}
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.stats() {

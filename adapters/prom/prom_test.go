@@ -53,7 +53,9 @@ func TestDecoratorsCount(t *testing.T) {
 		require.NoError(t, err)
 	}
 	m.LimiterDegraded(func() bool { return true })
-	m.Pools(func() []core.PoolStats { return []core.PoolStats{{Pool: "main", Max: 8, InUse: 3, Idle: 5, WaitCount: 2, WaitDuration: time.Second}} })
+	m.Pools(func() []core.PoolStats {
+		return []core.PoolStats{{Pool: "main", Max: 8, InUse: 3, Idle: 5, WaitCount: 2, WaitDuration: time.Second}}
+	})
 	expected := `
 # HELP cueapi_rate_limit_decisions_total Rate limiter decisions (allowed, limited, error).
 # TYPE cueapi_rate_limit_decisions_total counter

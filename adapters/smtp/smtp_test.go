@@ -163,4 +163,3 @@ type nopLog struct{}
 func (nopLog) Info(string, ...any)  {}
 func (nopLog) Warn(string, ...any)  {}
 func (nopLog) Error(string, ...any) {}
-

@@ -149,6 +149,8 @@ func TestMetricsListener(t *testing.T) {
 		require.Equal(t, ok, err == nil, "%s: %v", addr, err)
 	}
 	require.NoError(t, checkMetricsAddr("0.0.0.0:9464", "tok"))
-	_, err = loadConfig(func(k string) (string, bool) { return map[string]string{"METRICS_ADDR": "0.0.0.0:9464"}[k], k == "METRICS_ADDR" })
+	_, err = loadConfig(func(k string) (string, bool) {
+		return map[string]string{"METRICS_ADDR": "0.0.0.0:9464"}[k], k == "METRICS_ADDR"
+	})
 	require.ErrorContains(t, err, "METRICS_TOKEN")
 }
