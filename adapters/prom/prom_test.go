@@ -2,9 +2,12 @@ package prom_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +76,57 @@ cueapi_store_pool_connections{pool="main",state="max"} 8
 `
 	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected),
 		"cueapi_rate_limit_decisions_total", "cueapi_rate_limiter_degraded", "cueapi_store_pool_connections"))
+}
+
+// docs/grafana-dashboard.json is built from these names: every cueapi_
+// series it queries exists.
+func TestDashboardUsesExistingMetrics(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	require.NoError(t, err)
+	var dash struct {
+		Panels []struct {
+			Targets []struct{ Expr string } `json:"targets"`
+		} `json:"panels"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &dash))
+	m := prom.New("v")
+	m.LimiterDegraded(func() bool { return false })
+	m.Pools(func() []core.PoolStats { return []core.PoolStats{{Pool: "main"}} })
+	m.Backlog(func(context.Context) (map[string]int, error) { return map[string]int{"webhook_due": 0}, nil })
+	m.HTTPRequest("GET", "/health", 200, time.Millisecond)
+	m.CueFired(0)
+	m.DeliveryLag(0)
+	m.DeliveryStarted()
+	m.DeliveryFinished(core.DeliverySuccess, 0)
+	m.WorkerClaimed()
+	m.LeaseExpired("worker")
+	m.OutcomeRecorded(core.OutcomeReportedSuccess)
+	m.AlertDelivered(true)
+	m.MailSent(core.MailAlert, true)
+	fams, err := m.Registry().Gather()
+	require.NoError(t, err)
+	have := map[string]bool{}
+	for _, f := range fams {
+		have[f.GetName()] = true
+		if f.GetType().String() == "HISTOGRAM" {
+			have[f.GetName()+"_bucket"] = true
+		}
+	}
+	re := regexp.MustCompile(`\b(cueapi|go|process)_[a-z_]+`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range re.FindAllString(tg.Expr, -1) {
+				n++
+				require.True(t, have[name], "the dashboard queries %s, which is not exported", name)
+			}
+		}
+	}
+	require.Greater(t, n, 25)
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "cueapi_") && f.GetName() != "cueapi_build_info" {
+			require.Contains(t, string(raw), f.GetName(), "the dashboard shows every cueapi metric")
+		}
+	}
 }
