@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cueapi/cueapi/adapters/authcache"
@@ -63,9 +64,15 @@ type overrides struct {
 }
 
 func openStore(ctx context.Context, cfg *config, log *slog.Logger) (core.Store, error) {
+	return openTracedStore(ctx, cfg, log, nil)
+}
+
+// openTracedStore opens the store; tracer (PostgreSQL only, may be nil)
+// records its queries.
+func openTracedStore(ctx context.Context, cfg *config, log *slog.Logger, tracer pgx.QueryTracer) (core.Store, error) {
 	if cfg.DatabaseURL != "" {
 		log.Info("store: postgresql")
-		return postgres.New(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.DBMaxConns)})
+		return postgres.New(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.DBMaxConns), Tracer: tracer})
 	}
 	path := filepath.Join(cfg.DataDir, "cueapi.db")
 	log.Info("store: embedded sqlite", "path", path)
@@ -77,8 +84,14 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 	if a.clock == nil {
 		a.clock = core.SystemClock{}
 	}
-	store, err := openStore(ctx, cfg, log)
+	o, err := newOps(ctx, cfg, log)
 	if err != nil {
+		return nil, err
+	}
+	a.ops = o
+	store, err := openTracedStore(ctx, cfg, log, a.ops.queryTracer())
+	if err != nil {
+		a.ops.close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.store = store
@@ -122,10 +135,6 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (*
 		limiter = failoverlimiter.New(redislimiter.New(a.redis, cfg.RedisPrefix), memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
 		cache = authcache.NewRedis(a.redis, cfg.RedisPrefix, a.clock)
 		log.Info("redis: shared rate limits and auth cache")
-	}
-	if a.ops, err = newOps(ctx, cfg, log); err != nil {
-		a.close()
-		return nil, err
 	}
 	limiter, cache = a.ops.instrument(limiter, cache)
 	a.ops.storeMetrics(store, a.clock)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cueapi/cueapi/adapters/failoverlimiter"
 	"github.com/cueapi/cueapi/adapters/otel"
 	"github.com/cueapi/cueapi/adapters/prom"
@@ -65,6 +67,15 @@ func (o *ops) coreTracer() core.Tracer {
 		return nil
 	}
 	return o.tracer
+}
+
+// queryTracer records PostgreSQL queries inside traced operations (nil
+// when tracing is off).
+func (o *ops) queryTracer() pgx.QueryTracer {
+	if o.tracer == nil {
+		return nil
+	}
+	return o.tracer.QueryTracer()
 }
 
 // instrument counts limiter decisions and auth-cache lookups.

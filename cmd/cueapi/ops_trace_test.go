@@ -70,37 +70,55 @@ func TestTraceparentReachesTheWebhook(t *testing.T) {
 
 func TestSpansReachTheOTLPCollector(t *testing.T) {
 	t.Parallel()
-	col := oteltest.Start(t)
-	e := engineEnv(t, backendSQLite)
-	e.stop()
-	e.cfg.OTLPEndpoint = col.URL
-	e.start()
-	key := e.register()
-	rcv := newReceiver(t)
-	c := e.createCue(key, fmt.Sprintf(`{"name":"otlp","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":%q}}`, rcv.url("/")))
-	fireTraced(t, e, key, c.ID)
-	_, n := e.pump()
-	require.Equal(t, 1, n)
-	got, ok := core.ParseTraceParent(rcv.requests()[0].header.Get("traceparent"), "")
-	require.True(t, ok)
-	require.Equal(t, incomingTraceID, got.TraceID())
-	e.app.ops.close() // flush
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			col := oteltest.Start(t)
+			e := engineEnv(t, be)
+			e.stop()
+			e.cfg.OTLPEndpoint = col.URL
+			e.start()
+			key := e.register()
+			rcv := newReceiver(t)
+			c := e.createCue(key, fmt.Sprintf(`{"name":"otlp","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":%q}}`, rcv.url("/")))
+			fireTraced(t, e, key, c.ID)
+			_, n := e.pump()
+			require.Equal(t, 1, n)
+			got, ok := core.ParseTraceParent(rcv.requests()[0].header.Get("traceparent"), "")
+			require.True(t, ok)
+			require.Equal(t, incomingTraceID, got.TraceID())
+			e.app.ops.close() // flush
 
-	var server, client *oteltest.Span
-	for _, s := range col.Spans() {
-		switch s.Name {
-		case "POST /v1/cues/{cue_id}/fire":
-			server = &s
-		case "webhook.deliver":
-			client = &s
-		}
+			var server, client *oteltest.Span
+			var queries []oteltest.Span
+			for _, s := range col.Spans() {
+				switch {
+				case s.Name == "POST /v1/cues/{cue_id}/fire":
+					server = &s
+				case s.Name == "webhook.deliver":
+					client = &s
+				case strings.HasPrefix(s.Name, "db ") && s.TraceID == incomingTraceID:
+					queries = append(queries, s)
+				}
+			}
+			require.NotNil(t, server, "request span exported: %+v", col.Spans())
+			require.NotNil(t, client, "delivery span exported: %+v", col.Spans())
+			require.Equal(t, incomingTraceID, server.TraceID)
+			require.Equal(t, "00f067aa0ba902b7", server.ParentSpanID)
+			require.Equal(t, incomingTraceID, client.TraceID)
+			require.Equal(t, client.SpanID, got.TraceParent[36:52], "the webhook names the delivery span as its parent")
+			require.Equal(t, "/v1/cues/{cue_id}/fire", server.Attrs["http.route"])
+			require.Equal(t, version, server.Resource["service.version"])
+			if be == backendPostgres {
+				// request -> store: the fire's queries are children of the request span.
+				require.NotEmpty(t, queries, "query spans: %+v", col.Spans())
+				names := map[string]bool{}
+				for _, q := range queries {
+					require.Equal(t, server.SpanID, q.ParentSpanID)
+					names[q.Name] = true
+				}
+				require.True(t, names["db CueGet"], "%v", names)
+			}
+		})
 	}
-	require.NotNil(t, server, "request span exported: %+v", col.Spans())
-	require.NotNil(t, client, "delivery span exported: %+v", col.Spans())
-	require.Equal(t, incomingTraceID, server.TraceID)
-	require.Equal(t, "00f067aa0ba902b7", server.ParentSpanID)
-	require.Equal(t, incomingTraceID, client.TraceID)
-	require.Equal(t, client.SpanID, got.TraceParent[36:52], "the webhook names the delivery span as its parent")
-	require.Equal(t, "/v1/cues/{cue_id}/fire", server.Attrs["http.route"])
-	require.Equal(t, version, server.Resource["service.version"])
 }
