@@ -18,16 +18,18 @@ type observed struct {
 	router routers.Router
 	obs    core.Observer
 	tracer core.Tracer
+	off    bool // no observer and no tracer
 }
 
 func observe(next http.Handler, router routers.Router, obs core.Observer, tracer core.Tracer) http.Handler {
+	o := &observed{next: next, router: router, obs: obs, tracer: tracer, off: obs == nil && tracer == nil}
 	if obs == nil {
-		obs = core.NopObserver{}
+		o.obs = core.NopObserver{}
 	}
 	if tracer == nil {
-		tracer = core.NopTracer{}
+		o.tracer = core.NopTracer{}
 	}
-	return &observed{next: next, router: router, obs: obs, tracer: tracer}
+	return o
 }
 
 // knownMethods bounds the method label.
@@ -37,6 +39,15 @@ var knownMethods = map[string]bool{
 }
 
 func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if tc, ok := core.ParseTraceParent(r.Header.Get("traceparent"), r.Header.Get("tracestate")); ok {
+		ctx = core.WithTrace(ctx, tc)
+	}
+	if o.off {
+		// Neither metrics nor spans: only the trace context is carried.
+		o.next.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
 	start := time.Now()
 	route := "other"
 	if rt, _, err := o.router.FindRoute(r); err == nil {
@@ -47,10 +58,6 @@ func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method := r.Method
 	if !knownMethods[method] {
 		method = "OTHER"
-	}
-	ctx := r.Context()
-	if tc, ok := core.ParseTraceParent(r.Header.Get("traceparent"), r.Header.Get("tracestate")); ok {
-		ctx = core.WithTrace(ctx, tc)
 	}
 	ctx, end := o.tracer.Start(ctx, method+" "+route, core.SpanServer,
 		core.SpanAttr{Key: "http.request.method", Value: method}, core.SpanAttr{Key: "http.route", Value: route})
