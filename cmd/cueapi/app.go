@@ -231,19 +231,22 @@ func (a *app) runEngine(ctx context.Context) (wait func()) {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.scheduler.Run(ctx) }()
 	go func() { defer wg.Done(); a.dispatcher.Run(ctx) }()
-	if a.notifier != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); a.notifier.Run(ctx) }()
-	}
 	if a.sweeper != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); a.sweeper.Run(ctx, time.Second) }()
 		go func() { defer wg.Done(); a.alerts.Run(ctx, time.Second) }()
 	}
+	// The notifier outlives the producers: it stops (sending what is still
+	// queued) once the last escalation queued its email.
+	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
+	notified := make(chan struct{})
+	go func() { defer close(notified); a.notifier.Run(nctx) }()
 	return func() {
 		wg.Wait()
 		// Every producer of escalations has stopped: wait for the last ones.
 		a.dispatcher.Wait()
+		stopNotifier()
+		<-notified
 	}
 }
 
