@@ -11,7 +11,7 @@ BENCH_CUES ?= 10000
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-GENERATED := api/apigen api/apiclient adapters/postgres/internal/dbsqlc adapters/sqlite/internal/dbsqlc core/zones.gen.go
+GENERATED := api/apigen api/apiclient adapters/postgres/internal/dbsqlc adapters/sqlite/internal/dbsqlc core/zones.gen.go clients/typescript/src/schema.ts
 
 .PHONY: help
 help: ## list the targets
@@ -30,8 +30,12 @@ image: ## container image with podman or docker (IMAGE_FROM=prebuilt: FROM scrat
 	scripts/image.sh
 
 .PHONY: test
-test: ## run the whole test suite with the race detector (PostgreSQL and Redis contract runs included)
+test: test/ts ## run the whole test suite with the race detector (PostgreSQL and Redis contract runs included)
 	go test -race -count=1 ./...
+
+.PHONY: test/ts
+test/ts: ## TypeScript client: compile-only types test and node --test suite against a live server (Node >= 18.17)
+	clients/typescript/scripts/make.sh test
 
 .PHONY: test/short
 test/short: ## run the tests without the race detector
@@ -61,7 +65,7 @@ vuln: bin/govulncheck bin/indexdb ## govulncheck against an offline copy of the 
 	VULNDB_VERSION=$(VULNDB_VERSION) scripts/vulncheck.sh
 
 .PHONY: generate
-generate: generate/openapi generate/sqlc generate/zones ## regenerate all generated code
+generate: generate/openapi generate/sqlc generate/zones generate/ts ## regenerate all generated code
 
 .PHONY: generate/openapi
 generate/openapi:
@@ -75,6 +79,10 @@ generate/sqlc: $(SQLC)
 .PHONY: generate/zones
 generate/zones:
 	go run ./core/internal/zonegen core/zones.gen.go
+
+.PHONY: generate/ts
+generate/ts: ## TypeScript client types from openapi.yaml (Node >= 18.17)
+	clients/typescript/scripts/make.sh generate
 
 .PHONY: verify
 verify: $(SQLC) ## fail if generated code is stale

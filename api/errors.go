@@ -85,14 +85,29 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if !e.OmitStatus {
 		body.Error.Status = &status
 	}
-	for _, d := range e.Details {
-		body.Error.Details = append(body.Error.Details, fieldDetail(d))
+	if len(e.Details) > 0 {
+		body.Error.Details, body.Error.Message = renderDetails(e.Details)
 	}
 	if e.Kind == core.KindRateLimited && e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, status, body)
+}
+
+// renderDetails renders validation problems (api.md §1.5 (b)): each as
+// field and message, and the envelope's message "<field>: <message>" of the
+// first (just the message when it has no location).
+func renderDetails(problems []core.FieldError) ([]fieldDetail, string) {
+	details := make([]fieldDetail, len(problems))
+	for i, p := range problems {
+		details[i] = fieldDetail{Field: p.Name(), Message: detailMessage(p)}
+	}
+	first := details[0]
+	if first.Field == "" {
+		return details, first.Message
+	}
+	return details, first.Field + ": " + first.Message
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

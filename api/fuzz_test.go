@@ -164,11 +164,30 @@ func (e *pipelineEnv) check(t *testing.T, tg fuzzTarget, body []byte) {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 			Status  *int   `json:"status"`
+			Details []struct {
+				Field   string `json:"field"`
+				Message string `json:"message"`
+			} `json:"details"`
 		} `json:"error"`
 	}
 	require.NoError(t, json.Unmarshal(out, &env), where)
 	require.NotEmpty(t, env.Error.Code, where+": "+string(out))
 	require.NotEmpty(t, env.Error.Message, where+": "+string(out))
+	require.NotContains(t, env.Error.Message, "Invalid request", where+": "+string(out))
+	if env.Error.Code == "validation_error" {
+		// api.md §1.5 (b): details list every problem, each naming its
+		// field; message is the first one's "<field>: <message>".
+		require.NotEmpty(t, env.Error.Details, where+": "+string(out))
+		first := env.Error.Details[0]
+		want := first.Message
+		if first.Field != "" {
+			want = first.Field + ": " + first.Message
+		}
+		require.Equal(t, want, env.Error.Message, where)
+		for _, d := range env.Error.Details {
+			require.NotEmpty(t, d.Message, where+": "+string(out))
+		}
+	}
 	if env.Error.Status != nil {
 		require.Equal(t, rec.Code, *env.Error.Status, where)
 	}

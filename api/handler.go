@@ -95,7 +95,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	inner := apigen.HandlerWithOptions(strict, apigen.StdHTTPServerOptions{
 		BaseRouter: mux,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			WriteError(w, r, d.Log, core.Unprocessable("", err.Error()))
+			WriteError(w, r, d.Log, bindingError(r, err))
 		},
 	})
 	p := &pipeline{

@@ -13,13 +13,11 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
@@ -37,6 +35,7 @@ const (
 	ctxClientIP
 	ctxHeader
 	ctxNonce
+	ctxRoute
 )
 
 // htmlPages get a nonce-based Content-Security-Policy.
@@ -215,6 +214,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation
+	r = r.WithContext(context.WithValue(r.Context(), ctxRoute, route))
 
 	// Identifiers and query values that no store can hold (NUL, invalid
 	// UTF-8) are bad input: the path is simply not found, a query value is a
@@ -226,7 +226,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range r.URL.Query() {
 		for _, v := range vs {
 			if !storable(k) || !storable(v) {
-				WriteError(w, r, p.log, core.Unprocessable("query."+strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), ""), "String should not contain null or invalid characters"))
+				WriteError(w, r, p.log, core.Query(strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "")).Unstorable().Err())
 				return
 			}
 		}
@@ -391,175 +391,4 @@ func (p *pipeline) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// validationError converts kin-openapi's request errors into the 422
-// validation envelope with pydantic-style messages.
-func validationError(err error) error {
-	var details []core.FieldError
-	collectRequestErrors(err, &details)
-	if len(details) == 0 {
-		details = append(details, core.FieldError{Field: "body", Message: "Invalid request"})
-	}
-	sort.SliceStable(details, func(i, j int) bool { return false })
-	first := details[0]
-	msg := first.Message
-	if first.Field != "" {
-		msg = first.Field + ": " + first.Message
-	}
-	return &core.Error{Kind: core.KindUnprocessable, Code: "validation_error", Message: msg, Details: details}
-}
-
-func collectRequestErrors(err error, out *[]core.FieldError) {
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
-		for _, e := range me {
-			collectRequestErrors(e, out)
-		}
-		return
-	}
-	var re *openapi3filter.RequestError
-	if !errors.As(err, &re) {
-		*out = append(*out, core.FieldError{Field: "body", Message: "Invalid request"})
-		return
-	}
-	loc := "body"
-	if re.Parameter != nil {
-		loc = re.Parameter.In + "." + re.Parameter.Name
-	}
-	if re.Err == nil {
-		msg := re.Reason
-		if strings.Contains(msg, "value is required but missing") || strings.Contains(msg, "must have a value") {
-			msg = "Field required"
-		}
-		*out = append(*out, core.FieldError{Field: loc, Message: msg})
-		return
-	}
-	collectSchemaErrors(loc, re.Err, out)
-}
-
-func collectSchemaErrors(loc string, err error, out *[]core.FieldError) {
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
-		for _, e := range me {
-			collectSchemaErrors(loc, e, out)
-		}
-		return
-	}
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
-		field := loc
-		for _, p := range se.JSONPointer() {
-			field += "." + p
-		}
-		msg := schemaMessage(se)
-		if se.SchemaField == "properties" && strings.HasPrefix(se.Reason, "property ") {
-			if name, ok := quoted(se.Reason); ok {
-				field += "." + name
-			}
-		}
-		*out = append(*out, core.FieldError{Field: field, Message: msg})
-		return
-	}
-	var pe *openapi3filter.ParseError
-	if errors.As(err, &pe) {
-		*out = append(*out, core.FieldError{Field: loc, Message: "Input should be a valid integer, unable to parse string as an integer"})
-		return
-	}
-	msg := err.Error()
-	if errors.Is(err, openapi3filter.ErrInvalidRequired) || strings.Contains(msg, "value is required") {
-		msg = "Field required"
-	} else if strings.Contains(msg, "Content-Type") || strings.Contains(msg, "content type") {
-		msg = "Input should be a valid dictionary"
-	}
-	*out = append(*out, core.FieldError{Field: loc, Message: msg})
-}
-
-func quoted(s string) (string, bool) {
-	i := strings.IndexByte(s, '"')
-	j := strings.LastIndexByte(s, '"')
-	if i < 0 || j <= i {
-		return "", false
-	}
-	return s[i+1 : j], true
-}
-
-// schemaMessage renders a schema violation in pydantic v2 wording where the
-// clients might show it.
-func schemaMessage(se *openapi3.SchemaError) string {
-	s := se.Schema
-	switch se.SchemaField {
-	case "required":
-		return "Field required"
-	case "properties":
-		if strings.HasSuffix(se.Reason, "is unsupported") {
-			return "Extra inputs are not permitted"
-		}
-	case "maxLength":
-		if s != nil && s.MaxLength != nil {
-			return fmt.Sprintf("String should have at most %d characters", *s.MaxLength)
-		}
-	case "minLength":
-		if s != nil {
-			return fmt.Sprintf("String should have at least %d character", s.MinLength) + plural(s.MinLength)
-		}
-	case "maximum":
-		if s != nil && s.Max != nil {
-			return fmt.Sprintf("Input should be less than or equal to %s", num(*s.Max))
-		}
-	case "minimum":
-		if s != nil && s.Min != nil {
-			return fmt.Sprintf("Input should be greater than or equal to %s", num(*s.Min))
-		}
-	case "enum":
-		if s != nil && len(s.Enum) > 0 {
-			return "Input should be " + enumList(s.Enum)
-		}
-	case "type", "nullable":
-		if s != nil && s.Type != nil {
-			switch {
-			case s.Type.Is("object"):
-				return "Input should be a valid dictionary"
-			case s.Type.Is("integer"):
-				return "Input should be a valid integer"
-			case s.Type.Is("string"):
-				return "Input should be a valid string"
-			case s.Type.Is("boolean"):
-				return "Input should be a valid boolean"
-			case s.Type.Is("array"):
-				return "Input should be a valid list"
-			case s.Type.Is("number"):
-				return "Input should be a valid number"
-			}
-		}
-	case "maxItems":
-		if s != nil && s.MaxItems != nil {
-			return fmt.Sprintf("List should have at most %d items", *s.MaxItems)
-		}
-	case "maxProperties":
-		if s != nil && s.MaxProps != nil {
-			return fmt.Sprintf("Dictionary should have at most %d items", *s.MaxProps)
-		}
-	}
-	return se.Reason
-}
-
-func plural(n uint64) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func enumList(vals []any) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = fmt.Sprintf("'%v'", v)
-	}
-	if len(q) == 1 {
-		return q[0]
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }

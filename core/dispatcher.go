@@ -59,7 +59,7 @@ func DefaultDispatcherConfig() DispatcherConfig {
 // counted. Safe for concurrent use.
 type Dispatcher struct {
 	cfg       DispatcherConfig
-	store     EngineStore
+	store     ExecutionStore
 	deliverer Deliverer
 	box       SecretBox
 	clock     Clock
@@ -95,7 +95,7 @@ func (d *Dispatcher) Escalate(dl *Delivery, errorMessage string) {
 }
 
 // NewDispatcher wires a dispatcher.
-func NewDispatcher(cfg DispatcherConfig, store EngineStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Dispatcher {
+func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Dispatcher {
 	def := DefaultDispatcherConfig()
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = def.Concurrency
@@ -542,7 +542,7 @@ func (d *Dispatcher) failOrRetry(out *attemptResult, msg string, status *int, re
 	res, c := out.result, out.delivery.Cue
 	res.HTTPStatus = status
 	res.CountRun = true
-	if res.Attempt < c.Retry.MaxAttempts {
+	if c.Retry.AttemptsLeft(res.Attempt) {
 		res.Status = ExecRetrying
 		res.ErrorMessage = &msg
 		wait := backoffFor(c.Retry.BackoffMinutes, res.Attempt)
@@ -565,14 +565,7 @@ func (d *Dispatcher) fail(out *attemptResult, msg string, status *int) {
 	res.HTTPStatus = status
 	res.ErrorMessage = &msg
 	res.SetLastRun = true
-	switch {
-	case dl.Cue.Schedule.Type == ScheduleOnce && dl.Execution.TriggeredBy == nil:
-		st := CueFailed
-		res.CueStatus = &st
-	case dl.Cue.Schedule.Type == ScheduleRecurring && dl.Cue.OnFailure.Pause:
-		st := CuePaused
-		res.CueStatus = &st
-	}
+	res.CueStatus = FailedRunStatus(dl.Cue.Schedule.Type, dl.Cue.OnFailure.Pause, dl.Execution.TriggeredBy)
 	out.escalate = true
 }
 

@@ -4,6 +4,16 @@
 // ports (Store, RateLimiter, AuthCache, Deliverer, URLGuard, SecretBox, Clock)
 // that adapters implement.
 //
+// One file per entity holds its type, its rules, its service and its store
+// port: user.go (UserStore), cue.go (CueStore), execution.go
+// (ExecutionStore: executions and delivery claims), worker.go
+// (WorkerStore), alert.go (AlertStore), usage.go (UsageStore), echo.go
+// (EchoStore), devicecode.go (DeviceCodeStore), scheduler.go
+// (SchedulerStore); store.go embeds them all in Store for wiring.
+// adapters/postgres, adapters/sqlite, coretest and api use the same file
+// names. Store adapters only persist: every decision is computed here and
+// handed to them as data.
+//
 // Vocabulary:
 //
 //   - Tenant: a user account. Every stored row belongs to exactly one tenant and

@@ -20,13 +20,13 @@ const (
 // (rate-limited per client IP), and an authenticated caller reads it back.
 // Safe for concurrent use.
 type Echo struct {
-	store   WorkStore
+	store   EchoStore
 	limiter RateLimiter
 	clock   Clock
 }
 
 // NewEcho wires the echo sink.
-func NewEcho(store WorkStore, limiter RateLimiter, clock Clock) *Echo {
+func NewEcho(store EchoStore, limiter RateLimiter, clock Clock) *Echo {
 	return &Echo{store: store, limiter: limiter, clock: clock}
 }
 
@@ -42,9 +42,9 @@ func (s *Echo) Put(ctx context.Context, token string, body []byte, headers map[s
 		return Invalid("invalid_json", "Request body is not valid JSON")
 	}
 	if rawHasNUL(body) || strings.ContainsRune(token, 0) {
-		return Unprocessable("body", "Values should not contain null characters")
+		return Body().HasNul(TypeObject).Err()
 	}
-	if err := checkJSONShape("body", body); err != nil {
+	if err := checkJSONShape(Body(), body); err != nil {
 		return err
 	}
 	now := s.clock.Now()
@@ -85,3 +85,36 @@ func compactJSON(b []byte) (json.RawMessage, error) {
 	}
 	return c, nil
 }
+
+// EchoEntry is a stored echo-sink request.
+type EchoEntry struct {
+	Token      string
+	Body       json.RawMessage
+	Headers    map[string]string
+	ReceivedAt time.Time
+	ExpiresAt  time.Time
+}
+
+// EchoStore persists echo-sink entries. Every method is safe for concurrent
+// use by any number of processes sharing the database; tenant-scoped methods
+// return ErrNotFound for another tenant's rows. Methods are sorted by name.
+type EchoStore interface {
+	// EchoGet returns the entry if it has not expired at Now. ErrNotFound
+	// otherwise.
+	EchoGet(ctx context.Context, p *EchoGetParams) (*EchoEntry, error)
+
+	// EchoPurge deletes echo entries expired at Before; returns how many went.
+	EchoPurge(ctx context.Context, p *EchoPurgeParams) (int, error)
+
+	// EchoPut stores (overwrites) an echo entry.
+	EchoPut(ctx context.Context, p *EchoEntry) error
+}
+
+// EchoGetParams reads an echo entry as of Now.
+type EchoGetParams struct {
+	Token string
+	Now   time.Time
+}
+
+// EchoPurgeParams deletes expired echo entries.
+type EchoPurgeParams struct{ Before time.Time }

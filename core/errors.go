@@ -3,6 +3,8 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,6 +44,8 @@ var (
 
 // Error is a coded domain error: Code is the stable machine-readable slug of
 // the wire protocol (e.g. "cue_not_found") and Message the human text.
+// Validation errors (Code "validation_error") carry no Message: their text
+// is rendered by the HTTP layer from Details.
 type Error struct {
 	Kind    Kind
 	Code    string
@@ -49,7 +53,8 @@ type Error struct {
 	// OmitStatus reproduces the one reference envelope without "status"
 	// (verification-pending's 409 no_outcome).
 	OmitStatus bool
-	// Details lists per-field problems for KindUnprocessable.
+	// Details lists every field problem of a validation error, in the order
+	// found.
 	Details []FieldError
 	// RetryAfter is set for KindRateLimited.
 	RetryAfter time.Duration
@@ -57,18 +62,19 @@ type Error struct {
 	Err error
 }
 
-// FieldError is one validation problem; Field is the dotted location
-// ("body.schedule.type").
-type FieldError struct {
-	Field   string
-	Message string
-}
-
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	msg := e.Message
+	if msg == "" && len(e.Details) > 0 {
+		parts := make([]string, len(e.Details))
+		for i, d := range e.Details {
+			parts[i] = d.String()
+		}
+		msg = strings.Join(parts, "; ")
 	}
-	return e.Code + ": " + e.Message
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, msg, e.Err)
+	}
+	return e.Code + ": " + msg
 }
 
 // Unwrap returns the cause.
@@ -103,19 +109,193 @@ func NotFound(code, message string) *Error { return NewError(KindNotFound, code,
 // Conflict is a 409-class coded error.
 func Conflict(code, message string) *Error { return NewError(KindConflict, code, message) }
 
-// Unprocessable is a 422 validation_error with one field problem. The message
-// follows the wire format "<field>: <message>".
-func Unprocessable(field, message string) *Error {
-	msg := message
-	if field != "" {
-		msg = field + ": " + message
+// CodeValidation is the code of every validation error.
+const CodeValidation = "validation_error"
+
+// Validation is the validation error listing problems, or nil when there
+// are none.
+func Validation(problems ...FieldError) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	return &Error{Kind: KindUnprocessable, Code: "validation_error", Message: msg,
-		Details: []FieldError{{Field: field, Message: message}}}
+	return &Error{Kind: KindUnprocessable, Code: CodeValidation, Details: problems}
 }
 
-// ValueError is the whole-object 422 of the reference ("body: Value error, …").
-func ValueError(message string) *Error { return Unprocessable("body", "Value error, "+message) }
+// Location says where in a request a field was found.
+type Location string
+
+// Request locations.
+const (
+	InBody   Location = "body"
+	InQuery  Location = "query"
+	InPath   Location = "path"
+	InHeader Location = "header"
+)
+
+// ValueType is the type a field was expected to have (or had).
+type ValueType string
+
+// Value types.
+const (
+	TypeString   ValueType = "string"
+	TypeInteger  ValueType = "integer"
+	TypeNumber   ValueType = "number"
+	TypeBoolean  ValueType = "boolean"
+	TypeObject   ValueType = "object"
+	TypeArray    ValueType = "array"
+	TypeDatetime ValueType = "datetime"
+	TypeURL      ValueType = "url"
+)
+
+// Rule is the constraint a field broke.
+type Rule int
+
+// Rules. The fields of FieldError each rule uses are named in brackets.
+const (
+	RuleInvalid    Rule = iota // a domain rule of the field [Reason]
+	RuleRequired               // the field is missing
+	RuleExtra                  // the field is not accepted here
+	RuleType                   // not of the expected type [Want; Got when known]
+	RuleEnum                   // not one of the allowed values [Allowed]
+	RuleMin                    // a number below the bound [Limit]
+	RuleMax                    // a number above the bound [Limit]
+	RuleMinLength              // a string shorter than Limit characters [Limit; Want TypeURL for URLs]
+	RuleMaxLength              // a string longer than Limit characters [Limit; Want TypeURL for URLs]
+	RuleMinItems               // a list or object with fewer entries [Limit, Count; Want TypeArray or TypeObject]
+	RuleMaxItems               // a list or object with more entries [Limit, Count; Want TypeArray or TypeObject]
+	RulePattern                // a string not matching a regular expression [Reason = the pattern]
+	RuleNul                    // contains NUL characters [Want: TypeString, or the container type]
+	RuleUnstorable             // text no store can hold (NUL, invalid UTF-8)
+	RuleDepth                  // JSON nested deeper than Limit levels [Limit]
+	RuleURLScheme              // a URL whose scheme is not allowed [Allowed]
+	RuleEmail                  // not an email address [Reason]
+	RuleCrossField             // a rule across fields of the whole object [Reason]
+)
+
+var ruleNames = [...]string{"invalid", "required", "extra", "type", "enum", "min", "max", "min_length",
+	"max_length", "min_items", "max_items", "pattern", "nul", "unstorable", "depth", "url_scheme", "email", "cross_field"}
+
+func (r Rule) String() string {
+	if int(r) < len(ruleNames) {
+		return ruleNames[r]
+	}
+	return "rule(" + strconv.Itoa(int(r)) + ")"
+}
+
+// FieldError is one validation problem: which field (location and path —
+// object keys and list indices, outermost first), which rule, and the rule's
+// data. It carries no wire text; the HTTP layer renders it.
+type FieldError struct {
+	In      Location
+	Path    []string
+	Rule    Rule
+	Want    ValueType
+	Got     ValueType
+	Limit   int
+	Count   int
+	Allowed []string
+	Reason  string
+}
+
+// Body names a field of the request body (no path: the whole body).
+func Body(path ...string) FieldError { return FieldError{In: InBody, Path: path} }
+
+// Query names a query parameter.
+func Query(name string) FieldError { return FieldError{In: InQuery, Path: []string{name}} }
+
+// Index extends the field's path with a list index.
+func (f FieldError) Index(i int) FieldError { return f.Key(strconv.Itoa(i)) }
+
+// Key extends the field's path with an object key.
+func (f FieldError) Key(k string) FieldError {
+	f.Path = append(append([]string(nil), f.Path...), k)
+	return f
+}
+
+// Required: the field is missing.
+func (f FieldError) Required() FieldError { f.Rule = RuleRequired; return f }
+
+// NotA: the field is not of type t.
+func (f FieldError) NotA(t ValueType) FieldError { f.Rule, f.Want = RuleType, t; return f }
+
+// OneOf: the field is none of allowed.
+func (f FieldError) OneOf(allowed ...string) FieldError {
+	f.Rule, f.Allowed = RuleEnum, allowed
+	return f
+}
+
+// Below: the number is less than min.
+func (f FieldError) Below(min int) FieldError { f.Rule, f.Limit = RuleMin, min; return f }
+
+// Above: the number is greater than max.
+func (f FieldError) Above(max int) FieldError { f.Rule, f.Limit = RuleMax, max; return f }
+
+// TooLong: the string has more than max characters.
+func (f FieldError) TooLong(max int) FieldError { f.Rule, f.Limit = RuleMaxLength, max; return f }
+
+// TooMany: the list (TypeArray) or object (TypeObject) has count entries,
+// more than max.
+func (f FieldError) TooMany(of ValueType, max, count int) FieldError {
+	f.Rule, f.Want, f.Limit, f.Count = RuleMaxItems, of, max, count
+	return f
+}
+
+// HasNul: the value (a string, or strings inside a container of type of)
+// contains NUL characters.
+func (f FieldError) HasNul(of ValueType) FieldError { f.Rule, f.Want = RuleNul, of; return f }
+
+// Unstorable: the value holds text no store can keep (NUL, invalid UTF-8).
+func (f FieldError) Unstorable() FieldError { f.Rule = RuleUnstorable; return f }
+
+// TooDeep: the JSON value nests more than max levels.
+func (f FieldError) TooDeep(max int) FieldError { f.Rule, f.Limit = RuleDepth, max; return f }
+
+// NotEmail: the field is not an email address, for reason.
+func (f FieldError) NotEmail(reason string) FieldError {
+	f.Rule, f.Reason = RuleEmail, reason
+	return f
+}
+
+// Because: the field breaks a domain rule, stated by reason.
+func (f FieldError) Because(reason string) FieldError {
+	f.Rule, f.Reason = RuleInvalid, reason
+	return f
+}
+
+// Err is the validation error with this single problem.
+func (f FieldError) Err() *Error {
+	return &Error{Kind: KindUnprocessable, Code: CodeValidation, Details: []FieldError{f}}
+}
+
+// Name is the dotted field name: location then path ("body.retry.max_attempts").
+func (f FieldError) Name() string {
+	parts := make([]string, 0, len(f.Path)+1)
+	if f.In != "" {
+		parts = append(parts, string(f.In))
+	}
+	return strings.Join(append(parts, f.Path...), ".")
+}
+
+// String is a log-friendly form (not the wire text).
+func (f FieldError) String() string {
+	s := f.Name() + ": " + f.Rule.String()
+	switch f.Rule {
+	case RuleMin, RuleMax, RuleMinLength, RuleMaxLength, RuleMinItems, RuleMaxItems, RuleDepth:
+		s += " " + strconv.Itoa(f.Limit)
+	case RuleType:
+		s += " " + string(f.Want)
+	case RuleEnum, RuleURLScheme:
+		s += " " + strings.Join(f.Allowed, "|")
+	case RuleInvalid, RulePattern, RuleEmail, RuleCrossField:
+		s += " " + f.Reason
+	}
+	return s
+}
+
+// crossField is the whole-object validation error of a rule across fields.
+func crossField(reason string) *Error {
+	return FieldError{In: InBody, Rule: RuleCrossField, Reason: reason}.Err()
+}
 
 // RateLimited is a 429 with a Retry-After.
 func RateLimited(message string, retryAfter time.Duration) *Error {

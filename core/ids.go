@@ -97,3 +97,12 @@ func randRead(b []byte) {
 		panic(fmt.Sprintf("crypto/rand: %v", err))
 	}
 }
+
+// TenantID identifies a user account (a UUID string).
+type TenantID string
+
+// CueID identifies a cue: "cue_" + 12 characters of [a-z0-9].
+type CueID string
+
+// ExecutionID identifies an execution (a lowercase UUID v4 string).
+type ExecutionID string

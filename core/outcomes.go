@@ -25,14 +25,14 @@ const (
 // Outcomes records what handlers report and the verification of it. Safe
 // for concurrent use.
 type Outcomes struct {
-	store  WorkStore
+	store  ExecutionStore
 	alerts *Alerts
 	clock  Clock
 	obs    Observer
 }
 
 // NewOutcomes wires the outcomes service; alerts may be nil.
-func NewOutcomes(store WorkStore, alerts *Alerts, clock Clock) *Outcomes {
+func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock) *Outcomes {
 	return &Outcomes{store: store, alerts: alerts, clock: clock, obs: NopObserver{}}
 }
 
@@ -77,44 +77,55 @@ func nonEmptyJSON(raw json.RawMessage) bool {
 
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
+// textField is an optional string body field with its length limit.
+type textField struct {
+	name string
+	v    *string
+	max  int
+}
+
+// checkTexts returns the length and NUL problems of fields.
+func checkTexts(fields []textField) []FieldError {
+	var errs []FieldError
+	for _, f := range fields {
+		switch {
+		case f.v == nil:
+		case len([]rune(*f.v)) > f.max:
+			errs = append(errs, Body(f.name).TooLong(f.max))
+		case hasNUL(f.v):
+			errs = append(errs, Body(f.name).HasNul(TypeString))
+		}
+	}
+	return errs
+}
+
 // validateOutcome covers what the schema cannot (and, defensively, what it
 // can): lengths, and NUL characters, which PostgreSQL text and jsonb refuse.
 func validateOutcome(in *OutcomeInput) error {
-	for _, f := range []struct {
-		name string
-		v    *string
-		max  int
-	}{
+	errs := checkTexts([]textField{
 		{"result", in.Result, MaxOutcomeText}, {"error", in.Error, MaxOutcomeText},
 		{"external_id", in.ExternalID, MaxEvidenceID}, {"result_ref", in.ResultRef, MaxEvidenceID},
 		{"result_type", in.ResultType, MaxResultType}, {"summary", in.Summary, MaxEvidenceSummary},
 		{"result_url", in.ResultURL, MaxURLLength},
-	} {
-		if f.v == nil {
-			continue
-		}
-		if n := len([]rune(*f.v)); n > f.max {
-			return Unprocessable("body."+f.name, fmt.Sprintf("String should have at most %d characters", f.max))
-		}
-		if hasNUL(f.v) {
-			return Unprocessable("body."+f.name, "String should not contain null characters")
-		}
-	}
-	if in.ResultURL != nil && *in.ResultURL != "" {
-		if err := checkURLType("body.result_url", *in.ResultURL); err != nil {
-			return err
+	})
+	if len(errs) == 0 && in.ResultURL != nil && *in.ResultURL != "" {
+		if fe, ok := checkURLType(Body("result_url"), *in.ResultURL); !ok {
+			errs = append(errs, fe)
 		}
 	}
 	if rawHasNUL(in.Metadata) {
-		return Unprocessable("body.metadata", "Values should not contain null characters")
+		errs = append(errs, Body("metadata").HasNul(TypeObject))
 	}
 	if rawHasNUL(in.Artifacts) {
-		return Unprocessable("body.artifacts", "Values should not contain null characters")
+		errs = append(errs, Body("artifacts").HasNul(TypeArray))
 	}
-	if err := checkJSONShape("body.metadata", in.Metadata); err != nil {
+	if err := Validation(errs...); err != nil {
 		return err
 	}
-	return checkJSONShape("body.artifacts", in.Artifacts)
+	if err := checkJSONShape(Body("metadata"), in.Metadata); err != nil {
+		return err
+	}
+	return checkJSONShape(Body("artifacts"), in.Artifacts)
 }
 
 // OutcomeStateFor is the verification state of a reported outcome.
@@ -156,7 +167,7 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 	if len(in.Metadata) > 0 && strings.TrimSpace(string(in.Metadata)) != "null" {
 		n, err := canonjson.PythonDefaultSize(in.Metadata)
 		if err != nil {
-			return nil, Unprocessable("body.metadata", "Input should be a valid dictionary")
+			return nil, Body("metadata").NotA(TypeObject).Err()
 		}
 		metaSize = n
 	}
@@ -250,7 +261,7 @@ type VerifyResult struct {
 // Verify settles a reported outcome by hand.
 func (s *Outcomes) Verify(ctx context.Context, u *User, id ExecutionID, valid bool, reason *string) (*VerifyResult, error) {
 	if hasNUL(reason) {
-		return nil, Unprocessable("body.reason", "String should not contain null characters")
+		return nil, Body("reason").HasNul(TypeString).Err()
 	}
 	now := s.clock.Now()
 	var out VerifyResult
@@ -319,25 +330,24 @@ type EvidenceInput struct {
 // re-evaluated when new evidence could satisfy it (the reference never
 // re-evaluated); manual decisions (verified/failed by hand) are kept.
 func (s *Outcomes) AppendEvidence(ctx context.Context, u *User, id ExecutionID, in *EvidenceInput) (*Execution, error) {
-	for _, f := range []struct {
-		name string
-		v    *string
-		max  int
-	}{{"external_id", in.ExternalID, MaxEvidenceID}, {"result_ref", in.ResultRef, MaxEvidenceID}, {"result_type", in.ResultType, MaxResultType}, {"result_url", in.ResultURL, MaxURLLength}} {
-		if f.v != nil && len([]rune(*f.v)) > f.max {
-			return nil, Unprocessable("body."+f.name, fmt.Sprintf("String should have at most %d characters", f.max))
-		}
-		if hasNUL(f.v) {
-			return nil, Unprocessable("body."+f.name, "String should not contain null characters")
-		}
+	errs := checkTexts([]textField{{"external_id", in.ExternalID, MaxEvidenceID}, {"result_ref", in.ResultRef, MaxEvidenceID},
+		{"result_type", in.ResultType, MaxResultType}, {"result_url", in.ResultURL, MaxURLLength}})
+	if hasNUL(in.Summary) {
+		errs = append(errs, Body("summary").HasNul(TypeString))
 	}
-	if hasNUL(in.Summary) || rawHasNUL(in.Artifacts) || rawHasNUL(in.Metadata) {
-		return nil, Unprocessable("body", "Values should not contain null characters")
+	if rawHasNUL(in.Artifacts) {
+		errs = append(errs, Body("artifacts").HasNul(TypeArray))
 	}
-	if err := checkJSONShape("body.artifacts", in.Artifacts); err != nil {
+	if rawHasNUL(in.Metadata) {
+		errs = append(errs, Body("metadata").HasNul(TypeObject))
+	}
+	if err := Validation(errs...); err != nil {
 		return nil, err
 	}
-	if err := checkJSONShape("body.metadata", in.Metadata); err != nil {
+	if err := checkJSONShape(Body("artifacts"), in.Artifacts); err != nil {
+		return nil, err
+	}
+	if err := checkJSONShape(Body("metadata"), in.Metadata); err != nil {
 		return nil, err
 	}
 	if len(in.Metadata) > 0 && strings.TrimSpace(string(in.Metadata)) != "null" {
@@ -393,9 +403,5 @@ func applyEvidence(ev *Evidence, in *EvidenceInput) {
 // outcomeDeadline is when an execution delivered or claimed at now must
 // report its outcome, or nil.
 func outcomeDeadline(c *Cue, now time.Time) *time.Time {
-	if c.OutcomeDeadlineSeconds == nil {
-		return nil
-	}
-	t := now.Add(time.Duration(*c.OutcomeDeadlineSeconds) * time.Second)
-	return &t
+	return OutcomeDeadline(now, c.OutcomeDeadlineSeconds)
 }

@@ -44,7 +44,7 @@ func DefaultSchedulerConfig() SchedulerConfig {
 // for concurrent use.
 type Scheduler struct {
 	cfg      SchedulerConfig
-	store    EngineStore
+	store    schedulerStore
 	clock    Clock
 	log      Logger
 	wake     chan struct{}
@@ -53,7 +53,7 @@ type Scheduler struct {
 }
 
 // NewScheduler wires a scheduler.
-func NewScheduler(cfg SchedulerConfig, store EngineStore, clock Clock, log Logger) *Scheduler {
+func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Logger) *Scheduler {
 	def := DefaultSchedulerConfig()
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = def.BatchSize
@@ -273,4 +273,31 @@ func (s *Scheduler) Plan(c *Cue, now time.Time) FirePlan {
 		}
 	}
 	return plan
+}
+
+// SchedulerHeartbeat is one scheduler cycle.
+type SchedulerHeartbeat struct {
+	InstanceID      string
+	LastRun         time.Time
+	CuesLastCycle   int
+	CycleDurationMs int
+}
+
+// SchedulerStore persists the scheduler instances' heartbeats. Every method
+// is safe for concurrent use by any number of processes sharing the
+// database; tenant-scoped methods return ErrNotFound for another tenant's
+// rows. Methods are sorted by name.
+type SchedulerStore interface {
+	// SchedulerHeartbeatLatest returns the most recent cycle of any
+	// instance. ErrNotFound when none was recorded.
+	SchedulerHeartbeatLatest(ctx context.Context) (*SchedulerHeartbeat, error)
+
+	// SchedulerHeartbeatPut records a scheduler cycle of one instance.
+	SchedulerHeartbeatPut(ctx context.Context, p *SchedulerHeartbeat) error
+}
+
+// schedulerStore is what the Scheduler persists through.
+type schedulerStore interface {
+	CueStore
+	SchedulerStore
 }

@@ -12,7 +12,7 @@ import (
 // housekeeping. Every step is a conditional update, so any number of
 // replicas may sweep at once. Safe for concurrent use.
 type Sweeper struct {
-	work       WorkStore
+	work       sweeperStore
 	workers    WorkersConfig
 	dispatcher *Dispatcher
 	alerts     *Alerts
@@ -24,7 +24,7 @@ type Sweeper struct {
 }
 
 // NewSweeper wires the sweeper.
-func NewSweeper(work WorkStore, workers WorkersConfig, dispatcher *Dispatcher, alerts *Alerts, clock Clock, log Logger) *Sweeper {
+func NewSweeper(work sweeperStore, workers WorkersConfig, dispatcher *Dispatcher, alerts *Alerts, clock Clock, log Logger) *Sweeper {
 	if workers.UnclaimedTimeout <= 0 {
 		workers.UnclaimedTimeout = 900 * time.Second
 	}
@@ -81,7 +81,10 @@ func (s *Sweeper) SweepOnce(ctx context.Context) error {
 	due := now.Sub(s.lastPurge) >= time.Hour
 	s.mu.Unlock()
 	if due {
-		if _, err := s.work.DeviceCodePurge(ctx, &DeviceCodePurgeParams{Before: now.Add(-24 * time.Hour)}); err != nil {
+		before := now.Add(-24 * time.Hour)
+		_, codeErr := s.work.DeviceCodePurge(ctx, &DeviceCodePurgeParams{Before: before})
+		_, echoErr := s.work.EchoPurge(ctx, &EchoPurgeParams{Before: before})
+		if err := errors.Join(codeErr, echoErr); err != nil {
 			errs = append(errs, err)
 		} else {
 			s.mu.Lock()
@@ -106,4 +109,11 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// sweeperStore is what the Sweeper persists through.
+type sweeperStore interface {
+	DeviceCodeStore
+	EchoStore
+	ExecutionStore
 }

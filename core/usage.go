@@ -17,8 +17,8 @@ const GracePeriod = 24 * time.Hour
 // webhook delivery, or a worker's first claim — webhook and worker
 // executions alike. Safe for concurrent use.
 type UsageService struct {
-	store   Store
-	work    WorkStore
+	store   usageReader
+	work    UsageStore
 	limiter RateLimiter
 	clock   Clock
 
@@ -33,7 +33,7 @@ type gateEntry struct {
 }
 
 // NewUsage wires the usage service.
-func NewUsage(store Store, work WorkStore, limiter RateLimiter, clock Clock) *UsageService {
+func NewUsage(store usageReader, work UsageStore, limiter RateLimiter, clock Clock) *UsageService {
 	return &UsageService{store: store, work: work, limiter: limiter, clock: clock, cache: map[TenantID]gateEntry{}, warn: map[TenantID]gateEntry{}}
 }
 
@@ -172,4 +172,72 @@ func (s *UsageService) ApproachingLimit(ctx context.Context, u *User) bool {
 	s.warn[u.ID] = gateEntry{blocked: warn, at: now}
 	s.mu.Unlock()
 	return warn
+}
+
+// Usage is a tenant's count for one month.
+type Usage struct {
+	MonthStart     time.Time
+	Executions     int
+	GraceStartedAt *time.Time
+}
+
+// UsageStore persists monthly execution usage and reads the outcome figures
+// of a period. Every method is safe for concurrent use by any number of
+// processes sharing the database; tenant-scoped methods return ErrNotFound
+// for another tenant's rows. Methods are sorted by name.
+type UsageStore interface {
+	// OutcomeCounts counts the tenant's executions created in [From, To):
+	// with an outcome, of those successful, and failed ones (outcome
+	// success=false, or no outcome and status failed or missed).
+	OutcomeCounts(ctx context.Context, p *OutcomeCountsParams) (*OutcomeCounts, error)
+
+	// UsageCount adds N executions to the tenant's month. ErrNotFound for an
+	// unknown tenant.
+	UsageCount(ctx context.Context, p *UsageCountParams) error
+
+	// UsageGet returns the tenant's usage for the month starting Month
+	// (zero values when nothing was counted; never ErrNotFound).
+	UsageGet(ctx context.Context, p *UsageGetParams) (*Usage, error)
+
+	// UsageStartGrace sets grace_started_at = Now for the month when unset
+	// and returns the stored value. ErrNotFound for an unknown tenant.
+	UsageStartGrace(ctx context.Context, p *UsageStartGraceParams) (time.Time, error)
+}
+
+// UsageGetParams selects a month (MonthStart: first day, UTC).
+type UsageGetParams struct {
+	TenantID   TenantID
+	MonthStart time.Time
+}
+
+// UsageStartGraceParams starts the grace period of a month.
+type UsageStartGraceParams struct {
+	TenantID   TenantID
+	MonthStart time.Time
+	Now        time.Time
+}
+
+// UsageCountParams adds executions to a month.
+type UsageCountParams struct {
+	TenantID   TenantID
+	MonthStart time.Time
+	N          int
+}
+
+// OutcomeCountsParams selects executions created in [From, To).
+type OutcomeCountsParams struct {
+	TenantID TenantID
+	From, To time.Time
+}
+
+// OutcomeCounts are a tenant's outcome figures for a period.
+type OutcomeCounts struct {
+	Reported, Succeeded, Failed int
+}
+
+// usageReader is what UsageService reads besides usage: cue counts and
+// the user's limits.
+type usageReader interface {
+	CueStore
+	UserStore
 }

@@ -26,7 +26,10 @@ type StoreOpts struct {
 }
 
 // RunStoreContract runs the core.Store contract: the executable form of the
-// doc comments in core/ports.go. Change both together.
+// doc comments of the entity ports (core/user.go, cue.go, execution.go,
+// worker.go, alert.go, usage.go, echo.go, devicecode.go, scheduler.go).
+// Each port's cases live in the coretest file of the same name. Change both
+// together. opts.MonthlyUsage enables the usage checks.
 //
 // newStore must return a fresh, empty, migrated store, isolated from every
 // other call (a new file, a new schema), and register its own cleanup. Every
@@ -38,6 +41,10 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	}
 	s := &storeSuite{newStore: newStore, opts: opts}
 
+	t.Run("AlertClaimDeliveries", s.testAlertClaimDeliveries)
+	t.Run("AlertCreate", s.testAlertCreate)
+	t.Run("AlertList", s.testAlertList)
+	t.Run("AlertRecordDelivery", s.testAlertRecordDelivery)
 	t.Run("CueCountByStatus", s.testCueCountByStatus)
 	t.Run("CueCreate", s.testCueCreate)
 	t.Run("CueDelete", s.testCueDelete)
@@ -47,23 +54,44 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("CueList", s.testCueList)
 	t.Run("CueNextDueAt", s.testCueNextDueAt)
 	t.Run("CueUpdate", s.testCueUpdate)
+	t.Run("DeviceCodeCreate", s.testDeviceCodeCreate)
+	t.Run("DeviceCodeGet", s.testDeviceCodeGet)
+	t.Run("DeviceCodeGetBySessionToken", s.testDeviceCodeGetBySessionToken)
+	t.Run("DeviceCodePurge", s.testDeviceCodePurge)
+	t.Run("DeviceCodeUpdate", s.testDeviceCodeUpdate)
+	t.Run("EchoGet", s.testEchoGet)
+	t.Run("EchoPurge", s.testEchoPurge)
+	t.Run("EchoPut", s.testEchoPut)
 	t.Run("ExecutionCancelUpcoming", s.testExecutionCancelUpcoming)
 	t.Run("ExecutionClaimDeliveries", s.testExecutionClaimDeliveries)
+	t.Run("ExecutionClaimWorker", s.testExecutionClaimWorker)
+	t.Run("ExecutionClaimable", s.testExecutionClaimable)
 	t.Run("ExecutionCreate", s.testExecutionCreate)
 	t.Run("ExecutionGet", s.testExecutionGet)
 	t.Run("ExecutionList", s.testExecutionList)
 	t.Run("ExecutionQueueStats", s.testExecutionQueueStats)
+	t.Run("ExecutionRecentFinished", s.testExecutionRecentFinished)
 	t.Run("ExecutionRecordDeliveries", s.testExecutionRecordDeliveries)
+	t.Run("ExecutionSweepOutcomeDeadlines", s.testExecutionSweepOutcomeDeadlines)
+	t.Run("ExecutionSweepWorkerLeases", s.testExecutionSweepWorkerLeases)
+	t.Run("ExecutionUpdate", s.testExecutionUpdate)
+	t.Run("OutcomeCounts", s.testOutcomeCounts)
 	t.Run("Ping", s.testPing)
 	t.Run("RotatedKeyGet", s.testRotatedKeyGet)
 	t.Run("SchedulerHeartbeatLatest", s.testSchedulerHeartbeatLatest)
 	t.Run("SchedulerHeartbeatPut", s.testSchedulerHeartbeatPut)
+	t.Run("UsageCount", s.testUsageCount)
+	t.Run("UsageGet", s.testUsageGet)
+	t.Run("UsageStartGrace", s.testUsageStartGrace)
 	t.Run("UserCreate", s.testUserCreate)
 	t.Run("UserGet", s.testUserGet)
 	t.Run("UserGetByAPIKeyHash", s.testUserGetByAPIKeyHash)
 	t.Run("UserRotateAPIKey", s.testUserRotateAPIKey)
 	t.Run("UserUpdate", s.testUserUpdate)
 	t.Run("WorkerCountActive", s.testWorkerCountActive)
+	t.Run("WorkerDelete", s.testWorkerDelete)
+	t.Run("WorkerHeartbeat", s.testWorkerHeartbeat)
+	t.Run("WorkerList", s.testWorkerList)
 }
 
 // storeSuite is what every store subtest shares.
@@ -169,3 +197,22 @@ func requireCueEqual(t *testing.T, prec time.Duration, want, got *core.Cue) {
 	}
 	require.Equal(t, w, g)
 }
+
+// accountingBundle is one subtest's fresh world.
+type accountingBundle struct {
+	ctx   context.Context
+	store core.Store
+}
+
+func (s *storeSuite) setupAcct(t *testing.T) *accountingBundle {
+	t.Helper()
+	return &accountingBundle{ctx: t.Context(), store: s.newStore(t)}
+}
+
+// acctNow is the "now" of the accounting cases: a whole second, so that
+// edges one microsecond away are exact in every store.
+var acctNow = time.Date(2026, 3, 20, 16, 0, 0, 0, time.UTC)
+
+// engineNow is the "now" of the engine cases: after FactoryTime, so
+// factory cues (next run FactoryTime+5m) are due.
+var engineNow = FactoryTime.Add(time.Hour)

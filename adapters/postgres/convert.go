@@ -3,26 +3,11 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"math"
-	"strings"
 	"time"
-
-	"github.com/cueapi/cueapi/core"
 )
 
 // Conversions between core values and column values. sqlc rows never leave
 // this package.
-
-// uuidArg returns the canonical (lowercase) form of a UUID id and whether s
-// is one at all. Ids that are not UUIDs cannot name a row, so callers answer
-// ErrNotFound (or an empty result) without asking the database.
-func uuidArg(s string) (string, bool) {
-	if !core.IsUUID(s) {
-		return "", false
-	}
-	return strings.ToLower(s), true
-}
 
 // utc returns t in UTC (pgx returns times in the local zone).
 func utc(t time.Time) time.Time { return t.UTC() }
@@ -34,16 +19,6 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-// pageArgs clamps a limit and offset to the int32 range of LIMIT/OFFSET; a
-// limit of 0 or less means no limit.
-func pageArgs(limit, offset int) (maxRows, skipRows int32) {
-	if limit <= 0 || limit > math.MaxInt32 {
-		limit = math.MaxInt32
-	}
-	offset = min(max(offset, 0), math.MaxInt32)
-	return int32(limit), int32(offset)
 }
 
 func int32Ptr(v *int) *int32 {
@@ -62,19 +37,6 @@ func intPtr(v *int32) *int {
 	return &n
 }
 
-// jsonArg returns raw compacted, or def when raw is empty (def nil stores
-// NULL). It fails when raw is not JSON.
-func jsonArg(raw json.RawMessage, def []byte) ([]byte, error) {
-	if len(raw) == 0 {
-		return def, nil
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
 // jsonValue returns a jsonb column compact (PostgreSQL renders jsonb with
 // spaces); NULL stays nil.
 func jsonValue(b []byte) json.RawMessage {
@@ -86,64 +48,4 @@ func jsonValue(b []byte) json.RawMessage {
 		return json.RawMessage(b) // jsonb is always valid JSON
 	}
 	return buf.Bytes()
-}
-
-// headersArg encodes callback headers; nil stores {}.
-func headersArg(h map[string]string) ([]byte, error) {
-	if h == nil {
-		return []byte("{}"), nil
-	}
-	return json.Marshal(h)
-}
-
-// decoder converts one row's columns, keeping the first failure, so row
-// conversions read as one struct literal followed by a single error check.
-type decoder struct{ err error }
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-}
-
-// headers decodes callback_headers.
-func (d *decoder) headers(b []byte) map[string]string {
-	var h map[string]string
-	if err := json.Unmarshal(b, &h); err != nil {
-		d.fail(fmt.Errorf("decode callback_headers: %w", err))
-	}
-	return h
-}
-
-// backoffArg encodes retry backoff minutes; nil stores [].
-func backoffArg(m []int) ([]byte, error) {
-	if m == nil {
-		return []byte("[]"), nil
-	}
-	return json.Marshal(m)
-}
-
-// backoff decodes retry_backoff_minutes.
-func (d *decoder) backoff(b []byte) []int {
-	var m []int
-	if err := json.Unmarshal(b, &m); err != nil {
-		d.fail(fmt.Errorf("decode retry_backoff_minutes: %w", err))
-	}
-	return m
-}
-
-func verificationArg(v *core.VerificationMode) *string {
-	if v == nil {
-		return nil
-	}
-	s := string(*v)
-	return &s
-}
-
-func verificationValue(s *string) *core.VerificationMode {
-	if s == nil {
-		return nil
-	}
-	v := core.VerificationMode(*s)
-	return &v
 }

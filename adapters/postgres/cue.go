@@ -2,10 +2,11 @@ package postgres
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -18,32 +19,29 @@ import (
 func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
 	const op = "cue create"
 	c := p.Cue
-	tenant, ok := uuidArg(string(c.TenantID))
+	tenant, ok := sqlkit.UUID(string(c.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	cols, err := cueColumnsOf(c)
+	cols, err := sqlkit.CueJSONOf(c)
 	if err != nil {
-		return nil, opError(op, err)
+		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Cue
 	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
-			return interpretError(op+": lock tenant", err)
+			return dbErr.Interpret(op+": lock tenant", err)
 		}
 		taken, err := s.q.CueNameTaken(ctx, tx, &dbsqlc.CueNameTakenParams{UserID: tenant, Name: c.Name})
 		if err != nil {
-			return interpretError(op, err)
-		}
-		if taken {
-			return opError(op, fmt.Errorf("%w: name %q is taken", core.ErrConflict, c.Name))
+			return dbErr.Interpret(op, err)
 		}
 		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
-		if n >= int64(p.ActiveCueLimit) {
-			return opError(op, core.ErrLimitExceeded)
+		if err := p.Admit(taken, int(n)); err != nil {
+			return dbErr.Op(op, err)
 		}
 		row, err := s.q.CueInsert(ctx, tx, &dbsqlc.CueInsertParams{
 			ID:                     string(c.ID),
@@ -58,14 +56,14 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			ScheduleTimezone:       c.Schedule.Timezone,
 			CallbackURL:            c.Callback.URL,
 			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        cols.headers,
-			Payload:                cols.payload,
+			CallbackHeaders:        cols.Headers,
+			Payload:                cols.Payload,
 			RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    cols.backoff,
+			RetryBackoffMinutes:    cols.Backoff,
 			OnFailureEmail:         c.OnFailure.Email,
 			OnFailureWebhook:       c.OnFailure.Webhook,
 			OnFailurePause:         c.OnFailure.Pause,
-			VerificationMode:       verificationArg(c.Verification),
+			VerificationMode:       sqlkit.Verification(c.Verification),
 			CatchUp:                string(c.CatchUp),
 			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
 			NextRun:                c.NextRun,
@@ -78,10 +76,10 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			UpdatedAt:              c.UpdatedAt,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out, err = cueFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -92,32 +90,24 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, error) {
 	const op = "cue get"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGet(ctx, s.pool, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
 // when it has none.
 func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
 	const op = "cue get by name"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
@@ -126,28 +116,28 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
 	cues := []*core.Cue{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return cues, 0, nil
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
 	var total int64
 	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
 		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
 			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			c, err := cueFromRow(row)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			cues = append(cues, c)
 		}
 		total, err = s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -161,26 +151,26 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 // ErrConflict when the new name is taken.
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var out *core.Cue
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		c, err := cueFromRow(row)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		if err := p.Fn(c); err != nil {
 			return err
 		}
-		cols, err := cueColumnsOf(c)
+		cols, err := sqlkit.CueJSONOf(c)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
 			ID:                     row.ID,
@@ -194,14 +184,14 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			ScheduleTimezone:       c.Schedule.Timezone,
 			CallbackURL:            c.Callback.URL,
 			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        cols.headers,
-			Payload:                cols.payload,
+			CallbackHeaders:        cols.Headers,
+			Payload:                cols.Payload,
 			RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    cols.backoff,
+			RetryBackoffMinutes:    cols.Backoff,
 			OnFailureEmail:         c.OnFailure.Email,
 			OnFailureWebhook:       c.OnFailure.Webhook,
 			OnFailurePause:         c.OnFailure.Pause,
-			VerificationMode:       verificationArg(c.Verification),
+			VerificationMode:       sqlkit.Verification(c.Verification),
 			CatchUp:                string(c.CatchUp),
 			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
 			NextRun:                c.NextRun,
@@ -210,21 +200,21 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			UpdatedAt:              c.UpdatedAt,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if p.CancelUpcomingAfter != nil {
 			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, *p.CancelUpcomingAfter)
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 			if n > 0 {
 				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
-					return interpretError(op, err)
+					return dbErr.Interpret(op, err)
 				}
 			}
 		}
 		out, err = cueFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -236,16 +226,16 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 // ErrNotFound when absent or foreign.
 func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 	const op = "cue delete"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	n, err := s.q.CueDelete(ctx, s.pool, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
 	if err != nil {
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	}
 	if n == 0 {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	return nil
 }
@@ -254,13 +244,13 @@ func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 // cues are absent from the map.
 func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusParams) (map[core.CueStatus]int, error) {
 	counts := map[core.CueStatus]int{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return counts, nil
 	}
 	rows, err := s.q.CueCountByStatus(ctx, s.pool, tenant)
 	if err != nil {
-		return nil, interpretError("cue count by status", err)
+		return nil, dbErr.Interpret("cue count by status", err)
 	}
 	for _, r := range rows {
 		counts[core.CueStatus(r.Status)] = int(r.N)
@@ -268,28 +258,8 @@ func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusPa
 	return counts, nil
 }
 
-// cueColumns holds a cue's JSON columns, encoded.
-type cueColumns struct{ headers, payload, backoff []byte }
-
-func cueColumnsOf(c *core.Cue) (cueColumns, error) {
-	var (
-		cols cueColumns
-		err  error
-	)
-	if cols.headers, err = headersArg(c.Callback.Headers); err != nil {
-		return cols, err
-	}
-	if cols.payload, err = jsonArg(c.Payload, []byte("{}")); err != nil {
-		return cols, fmt.Errorf("payload: %w", err)
-	}
-	if cols.backoff, err = backoffArg(c.Retry.BackoffMinutes); err != nil {
-		return cols, err
-	}
-	return cols, nil
-}
-
 func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
-	var d decoder
+	var d sqlkit.Decoder
 	c := &core.Cue{
 		ID:          core.CueID(r.ID),
 		TenantID:    core.TenantID(r.UserID),
@@ -306,12 +276,12 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		Callback: core.Callback{
 			URL:     r.CallbackURL,
 			Method:  r.CallbackMethod,
-			Headers: d.headers(r.CallbackHeaders),
+			Headers: d.Headers(r.CallbackHeaders),
 		},
 		Payload:                jsonValue(r.Payload),
-		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.backoff(r.RetryBackoffMinutes)},
+		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.Backoff(r.RetryBackoffMinutes)},
 		OnFailure:              core.OnFailure{Email: r.OnFailureEmail, Webhook: r.OnFailureWebhook, Pause: r.OnFailurePause},
-		Verification:           verificationValue(r.VerificationMode),
+		Verification:           sqlkit.VerificationOf(r.VerificationMode),
 		CatchUp:                core.CatchUpPolicy(r.CatchUp),
 		OutcomeDeadlineSeconds: intPtr(r.OutcomeDeadlineSeconds),
 		NextRun:                utcPtr(r.NextRun),
@@ -323,8 +293,113 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              utc(r.CreatedAt),
 		UpdatedAt:              utc(r.UpdatedAt),
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	return c, nil
+}
+
+// CueFireDue fires one batch in one transaction of three statements,
+// whatever its size: it locks up to p.Limit active cues due by p.Horizon
+// (oldest next_run first, FOR NO KEY UPDATE SKIP LOCKED, so concurrent
+// schedulers take disjoint batches), calls p.Plan on each, inserts every
+// planned execution in one INSERT … SELECT FROM unnest(…) ON CONFLICT
+// (cue_id, scheduled_for) DO NOTHING, and saves every cue in one
+// UPDATE … FROM unnest(…), counting into fired_count only the executions
+// actually inserted.
+func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core.CueFireDueResult, error) {
+	const op = "cue fire due"
+	res := &core.CueFireDueResult{}
+	if p.Limit <= 0 {
+		return res, nil
+	}
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// Firing is idempotent ((cue, scheduled_for) is unique): a batch lost
+		// in a crash is fired again, so its commit need not wait for the WAL
+		// flush. Anything delivered from it was claimed and recorded later,
+		// and a synchronous commit flushes every earlier one.
+		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: sqlkit.Clamp[int32](p.Limit)})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		n := len(rows)
+		ins := &dbsqlc.ExecutionInsertFiredParams{Now: p.Now}
+		save := &dbsqlc.CueSaveFiredParams{
+			Now:           p.Now,
+			Ids:           make([]string, n),
+			NextRuns:      make([]time.Time, n),
+			HasNextRuns:   make([]bool, n),
+			Statuses:      make([]string, n),
+			LastErrors:    make([]string, n),
+			HasLastErrors: make([]bool, n),
+			Skipped:       make([]int32, n),
+			Fired:         make([]int32, n),
+		}
+		for i, row := range rows {
+			c, err := cueFromRow(row)
+			if err != nil {
+				return dbErr.Op(op, err)
+			}
+			plan := p.Plan(c)
+			for _, at := range plan.Occurrences {
+				ins.Ids = append(ins.Ids, string(core.NewExecutionID()))
+				ins.CueIds = append(ins.CueIds, row.ID)
+				ins.UserIds = append(ins.UserIds, row.UserID)
+				ins.Transports = append(ins.Transports, row.Transport)
+				ins.ScheduledFors = append(ins.ScheduledFors, at)
+			}
+			save.Ids[i] = row.ID
+			if plan.NextRun != nil {
+				save.NextRuns[i], save.HasNextRuns[i] = *plan.NextRun, true
+			}
+			save.Statuses[i] = string(plan.Status)
+			if plan.LastError != nil {
+				save.LastErrors[i], save.HasLastErrors[i] = *plan.LastError, true
+			}
+			save.Skipped[i] = int32(plan.Skipped)
+		}
+		if len(ins.Ids) > 0 {
+			inserted, err := s.q.ExecutionInsertFired(ctx, tx, ins)
+			if err != nil {
+				return dbErr.Interpret(op+": insert executions", err)
+			}
+			perCue := make(map[string]int32, n)
+			for _, cueID := range inserted {
+				perCue[cueID]++
+			}
+			for i, id := range save.Ids {
+				save.Fired[i] = perCue[id]
+			}
+			res.Inserted = len(inserted)
+		}
+		if err := s.q.CueSaveFired(ctx, tx, save); err != nil {
+			return dbErr.Interpret(op+": save cues", err)
+		}
+		res.Cues = n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// CueNextDueAt returns the earliest next_run of all active cues (UTC).
+// ErrNotFound when no active cue has one.
+func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
+	const op = "cue next due at"
+	next, err := s.q.CueNextDueAt(ctx, s.pool)
+	if err != nil {
+		return time.Time{}, dbErr.Interpret(op, err)
+	}
+	if next == nil {
+		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
+	}
+	return utc(*next), nil
 }

@@ -25,7 +25,9 @@
 // payloads are returned compact. Queries live in sql/queries/postgres and are
 // compiled by sqlc into internal/dbsqlc; this package converts between those
 // rows and core types, and sends every database failure through
-// interpretError.
+// dbErr. Plumbing shared with the other SQL adapter (migrations runner,
+// transaction and error skeletons, column codecs) lives in
+// adapters/internal/sqlkit; decisions live in core.
 //
 // The package reads no environment: the caller passes a Config. The pgtest
 // subpackage builds isolated stores for tests.

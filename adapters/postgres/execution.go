@@ -1,13 +1,17 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -19,7 +23,7 @@ import (
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	execs := []*core.Execution{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return execs, 0, nil
 	}
@@ -28,7 +32,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 		id := string(*p.CueID)
 		cueID = &id
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
 	var total int64
 	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
 		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
@@ -36,7 +40,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 			MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			execs = append(execs, executionFromRow(row))
@@ -44,7 +48,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
 			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
 		})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -54,26 +58,26 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
 // its tenant, with the cue's transport and due_at derived from the status
-// (see dueAtOf). It returns the stored row. ErrNotFound when the cue is
+// (see core.Execution.InitialDueAt). It returns the stored row. ErrNotFound when the cue is
 // absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
 	e := p.Execution
-	tenant, ok := uuidArg(string(e.TenantID))
+	tenant, ok := sqlkit.UUID(string(e.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(e.ID))
+	id, ok := sqlkit.UUID(string(e.ID))
 	if !ok {
-		return nil, opError(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+		return nil, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
 	}
-	artifacts, err := jsonArg(e.Evidence.Artifacts, nil)
+	artifacts, err := sqlkit.CompactJSON(e.Evidence.Artifacts, nil)
 	if err != nil {
-		return nil, opError(op, fmt.Errorf("evidence artifacts: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("evidence artifacts: %w", err))
 	}
-	evidenceMeta, err := jsonArg(e.Evidence.Metadata, nil)
+	evidenceMeta, err := sqlkit.CompactJSON(e.Evidence.Metadata, nil)
 	if err != nil {
-		return nil, opError(op, fmt.Errorf("evidence metadata: %w", err))
+		return nil, dbErr.Op(op, fmt.Errorf("evidence metadata: %w", err))
 	}
 	args := &dbsqlc.ExecutionCreateParams{
 		ID:                      id,
@@ -85,7 +89,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		ResponseBody:            e.ResponseBody,
 		Attempts:                int32(e.Attempts),
 		NextRetry:               e.NextRetry,
-		DueAt:                   dueAtOf(e),
+		DueAt:                   e.InitialDueAt(),
 		ErrorMessage:            e.ErrorMessage,
 		StartedAt:               e.StartedAt,
 		DeliveredAt:             e.DeliveredAt,
@@ -109,9 +113,9 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		UpdatedAt:               e.UpdatedAt,
 	}
 	if e.Outcome != nil {
-		meta, err := jsonArg(e.Outcome.Metadata, nil)
+		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
 		if err != nil {
-			return nil, opError(op, fmt.Errorf("outcome metadata: %w", err))
+			return nil, dbErr.Op(op, fmt.Errorf("outcome metadata: %w", err))
 		}
 		args.OutcomeSuccess = &e.Outcome.Success
 		args.OutcomeResult = e.Outcome.Result
@@ -122,52 +126,27 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 	if e.OutcomeState != nil {
 		args.OutcomeState = new(string(*e.OutcomeState))
 	}
-	if e.ReplayedFrom != nil {
-		from, ok := uuidArg(string(*e.ReplayedFrom))
-		if !ok {
-			return nil, opError(op, fmt.Errorf("replayed_from %q is not a UUID", *e.ReplayedFrom))
-		}
-		args.ReplayedFrom = &from
+	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
+		return nil, dbErr.Op(op, err)
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	return executionFromRow(row), nil
-}
-
-// dueAtOf is when the dispatcher may next act on a new execution: its
-// scheduled time while pending, its next retry while retrying, its lease
-// expiry while delivering; never once terminal.
-func dueAtOf(e *core.Execution) *time.Time {
-	switch e.Status {
-	case core.ExecPending:
-		return &e.ScheduledFor
-	case core.ExecRetrying, core.ExecRetryReady:
-		return e.NextRetry
-	case core.ExecDelivering:
-		return e.LeaseExpiresAt
-	}
-	return nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
 // absent, foreign, or when the id or tenant is not a UUID.
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	return executionFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,
@@ -177,7 +156,7 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 // when the cue is absent or foreign.
 func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
 	const op = "execution cancel upcoming"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return 0, nil
 	}
@@ -188,10 +167,10 @@ func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCa
 			return nil
 		}
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, p.Now)
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return 0, err
@@ -263,4 +242,643 @@ func (s *Store) cancelUpcoming(ctx context.Context, tx pgx.Tx, cueID, userID str
 		return n, err
 	}
 	return n, s.q.CueSubtractFired(ctx, tx, &dbsqlc.CueSubtractFiredParams{N: int32(n), Now: now, ID: cueID, UserID: userID})
+}
+
+// ExecutionClaimDeliveries claims up to p.Limit due webhook executions in
+// one transaction of two statements: one UPDATE claims them (its selection
+// locks FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint
+// sets, and re-checks each row, so a row claimed meanwhile is passed over),
+// one SELECT reads their cues and the owners' sealed webhook secrets. The
+// deliveries are ordered by scheduled time, then id.
+func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionClaimDeliveriesParams) ([]*core.Delivery, error) {
+	const op = "execution claim deliveries"
+	out := []*core.Delivery{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// A claim lost in a crash only means the execution is claimed again
+		// (at-least-once either way), so its commit need not wait for the WAL
+		// flush; attempt results are recorded with synchronous commits, and
+		// their flush covers every earlier claim.
+		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
+			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
+		})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		out, err = s.deliveriesOf(ctx, tx, rows)
+		return dbErr.Interpret(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExecutionRecordDeliveries stores p.Results in one transaction of at most
+// four statements, whatever their number: it locks the results' cues in id
+// order (so concurrent batches, schedulers and cancellations, which all lock
+// a cue before its executions, never deadlock), updates the executions that
+// are still delivering with attempts == Attempt from one unnest(…), then
+// applies the applied results' cue effects aggregated per cue (run counts
+// summed, last status wins) and their usage aggregated per tenant. A nil
+// result, or one whose id is not a UUID, is not applied.
+func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.ExecutionRecordDeliveriesParams) ([]bool, error) {
+	const op = "execution record deliveries"
+	applied := make([]bool, len(p.Results))
+	args := recordArgs(p)
+	if len(args.Ids) == 0 {
+		return applied, nil
+	}
+	cueIDs := make([]string, 0, len(p.Results))
+	for _, r := range p.Results {
+		if r != nil {
+			cueIDs = append(cueIDs, string(r.CueID))
+		}
+	}
+	slices.Sort(cueIDs)
+	cueIDs = slices.Compact(cueIDs)
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		clear(applied)
+		if err := s.q.CueLockMany(ctx, tx, cueIDs); err != nil {
+			return dbErr.Interpret(op+": lock cues", err)
+		}
+		rows, err := s.q.ExecutionRecordDeliveries(ctx, tx, args)
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		owners := make([]*dbsqlc.ExecutionRecordDeliveriesRow, len(p.Results))
+		for _, row := range rows {
+			applied[row.Idx] = true
+			owners[row.Idx] = row
+		}
+		fx := core.NewRunEffects(p.Now)
+		for i, r := range p.Results {
+			if applied[i] {
+				fx.AddResult(core.CueID(owners[i].CueID), core.TenantID(owners[i].UserID), r)
+			}
+		}
+		return s.applyRunEffects(ctx, tx, op, fx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+// recordArgs lays the results out as the arrays of the batch update, in
+// execution id order (so rows are locked in one order); Idxs maps each back
+// to its position in p.Results.
+func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecordDeliveriesParams {
+	type item struct {
+		idx int
+		id  string
+	}
+	items := make([]item, 0, len(p.Results))
+	for i, r := range p.Results {
+		if r == nil {
+			continue
+		}
+		if id, ok := sqlkit.UUID(string(r.ExecutionID)); ok {
+			items = append(items, item{i, id})
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int { return cmp.Or(strings.Compare(a.id, b.id), cmp.Compare(a.idx, b.idx)) })
+	n := len(items)
+	a := &dbsqlc.ExecutionRecordDeliveriesParams{
+		Now:                   p.Now,
+		Idxs:                  make([]int32, n),
+		Ids:                   make([]string, n),
+		Attempt:               make([]int32, n),
+		Attempts:              make([]int32, n),
+		Statuses:              make([]string, n),
+		ResponseCodes:         make([]int32, n),
+		HasResponseCodes:      make([]bool, n),
+		ResponseBodies:        make([]string, n),
+		HasResponseBodies:     make([]bool, n),
+		ErrorMessages:         make([]string, n),
+		HasErrorMessages:      make([]bool, n),
+		NextRetries:           make([]time.Time, n),
+		HasNextRetries:        make([]bool, n),
+		DueAts:                make([]time.Time, n),
+		HasDueAts:             make([]bool, n),
+		OutcomeDeadlineAts:    make([]time.Time, n),
+		HasOutcomeDeadlineAts: make([]bool, n),
+	}
+	for j, it := range items {
+		r := p.Results[it.idx]
+		a.Idxs[j] = int32(it.idx)
+		a.Ids[j] = it.id
+		a.Attempt[j] = sqlkit.Clamp[int32](r.Attempt)
+		a.Attempts[j] = sqlkit.Clamp[int32](r.Attempts)
+		a.Statuses[j] = string(r.Status)
+		if r.HTTPStatus != nil {
+			a.ResponseCodes[j], a.HasResponseCodes[j] = sqlkit.Clamp[int32](*r.HTTPStatus), true
+		}
+		if r.ResponseBody != nil {
+			a.ResponseBodies[j], a.HasResponseBodies[j] = *r.ResponseBody, true
+		}
+		if r.ErrorMessage != nil {
+			a.ErrorMessages[j], a.HasErrorMessages[j] = *r.ErrorMessage, true
+		}
+		if next, due := r.RetryTimes(p.Now); due != nil {
+			if next != nil {
+				a.NextRetries[j], a.HasNextRetries[j] = *next, true
+			}
+			a.DueAts[j], a.HasDueAts[j] = *due, true
+		}
+		if r.OutcomeDeadlineAt != nil {
+			a.OutcomeDeadlineAts[j], a.HasOutcomeDeadlineAts[j] = *r.OutcomeDeadlineAt, true
+		}
+	}
+	return a
+}
+
+// ExecutionQueueStats counts the delivery queue as of p.Now in one
+// statement whose counts each scan a partial index: webhook executions
+// pending and due, delivering with an expired lease, and retrying or
+// retry_ready; worker executions pending.
+func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueStatsParams) (*core.QueueStats, error) {
+	row, err := s.q.ExecutionQueueStats(ctx, s.pool, p.Now)
+	if err != nil {
+		return nil, dbErr.Interpret("execution queue stats", err)
+	}
+	return &core.QueueStats{
+		PendingWebhooks:     int(row.PendingWebhooks),
+		StaleDeliveries:     int(row.StaleDeliveries),
+		PendingRetries:      int(row.PendingRetries),
+		PendingWorkerClaims: int(row.PendingWorkerClaims),
+	}, nil
+}
+
+// ExecutionClaimable lists the tenant's worker executions that are pending
+// and scheduled by p.Now, oldest scheduled_for first (ties by id), with
+// their cues, in one statement over executions_claimable_idx. Task keeps
+// only executions whose cue payload's "task" is that string, before the
+// limit. A Limit of 0 or less means no limit.
+func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
+	const op = "execution claimable"
+	out := []*core.Claimable{}
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return out, nil
+	}
+	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
+	rows, err := s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
+		UserID: tenant, Now: p.Now, Task: p.Task, MaxRows: maxRows,
+	})
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	for _, r := range rows {
+		c, err := cueFromRow(&r.Cue)
+		if err != nil {
+			return nil, dbErr.Op(op, err)
+		}
+		out = append(out, &core.Claimable{Execution: executionFromRow(&r.Execution), Cue: c})
+	}
+	return out, nil
+}
+
+// ExecutionClaimWorker claims one worker execution for p.WorkerID in one
+// transaction: it locks the execution by id (waiting for a concurrent
+// claimer, then re-checking), or the oldest claimable one, optionally of
+// payload task p.Task (skipping rows other claimers hold, so concurrent
+// claimers take different executions), then claims it with an UPDATE that
+// re-checks it is pending, its outcome deadline from core.OutcomeDeadline. A first claim with CountUsage adds one execution
+// to the tenant's month of p.Now in the same transaction. ErrNotFound when
+// nothing matched or the id is not a UUID.
+func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
+	const op = "execution claim worker"
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return nil, dbErr.Op(op, core.ErrNotFound)
+	}
+	var id string
+	if p.ID != nil {
+		if id, ok = sqlkit.UUID(string(*p.ID)); !ok {
+			return nil, dbErr.Op(op, core.ErrNotFound)
+		}
+	}
+	var out *core.Execution
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var deadline *int32
+		if p.ID != nil {
+			picked, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: p.Now})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			deadline = picked.OutcomeDeadlineSeconds
+		} else {
+			picked, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: p.Now, Task: p.Task})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			id, deadline = picked.ID, picked.OutcomeDeadlineSeconds
+		}
+		row, err := s.q.ExecutionClaimWorker(ctx, tx, &dbsqlc.ExecutionClaimWorkerParams{
+			WorkerID: p.WorkerID, Now: p.Now, LeaseUntil: p.LeaseUntil(), OutcomeDeadlineAt: core.OutcomeDeadline(p.Now, intPtr(deadline)), ID: id,
+		})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		if p.CountsUsage(int(row.Attempts)) {
+			fx := core.NewRunEffects(p.Now)
+			fx.Add("", core.TenantID(tenant), core.CueEffect{CountUsage: true})
+			if err := s.applyRunEffects(ctx, tx, op, fx); err != nil {
+				return err
+			}
+		}
+		out = executionFromRow(row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
+// both locked FOR NO KEY UPDATE (the cue first: the order CueFireDue and
+// ExecutionRecordDeliveries lock in), so concurrent calls on one execution
+// run one after the other. It saves the fields the port lists (due_at
+// derived, see core.Execution.SavedDueAt) and applies the returned CueEffect and usage in
+// the same transaction. Fn's error aborts and is returned as is.
+// ErrNotFound when the execution is absent or foreign, or an id is not a
+// UUID.
+func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
+	const op = "execution update"
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return nil, dbErr.Op(op, core.ErrNotFound)
+	}
+	id, ok := sqlkit.UUID(string(p.ID))
+	if !ok {
+		return nil, dbErr.Op(op, core.ErrNotFound)
+	}
+	var out *core.Execution
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		cueID, err := s.q.ExecutionCueID(ctx, tx, &dbsqlc.ExecutionCueIDParams{ID: id, UserID: tenant})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		cueRow, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: cueID, UserID: tenant})
+		if err != nil {
+			return dbErr.Interpret(op+": lock cue", err)
+		}
+		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		c, err := cueFromRow(cueRow)
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
+		e := executionFromRow(row)
+		eff, err := p.Fn(e, c)
+		if err != nil {
+			return err
+		}
+		args, err := saveArgs(row.ID, e, e.SavedDueAt(row.DueAt))
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
+		saved, err := s.q.ExecutionSave(ctx, tx, args)
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		out = executionFromRow(saved)
+		if eff == nil {
+			return nil
+		}
+		fx := core.NewRunEffects(eff.Now)
+		fx.Add(core.CueID(cueID), core.TenantID(tenant), *eff)
+		return s.applyRunEffects(ctx, tx, op, fx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// saveArgs lays out the fields a read-modify-write saves; current is the
+// row's due_at.
+func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.ExecutionSaveParams, error) {
+	artifacts, err := sqlkit.CompactJSON(e.Evidence.Artifacts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evidence artifacts: %w", err)
+	}
+	evidenceMeta, err := sqlkit.CompactJSON(e.Evidence.Metadata, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evidence metadata: %w", err)
+	}
+	a := &dbsqlc.ExecutionSaveParams{
+		ID:                      id,
+		Status:                  string(e.Status),
+		ErrorMessage:            e.ErrorMessage,
+		DeliveredAt:             e.DeliveredAt,
+		LeaseExpiresAt:          e.LeaseExpiresAt,
+		DueAt:                   dueAt,
+		ClaimedByWorker:         e.ClaimedByWorker,
+		ClaimedAt:               e.ClaimedAt,
+		LastHeartbeatAt:         e.LastHeartbeatAt,
+		OutcomeDeadlineAt:       e.OutcomeDeadlineAt,
+		EvidenceExternalID:      e.Evidence.ExternalID,
+		EvidenceResultURL:       e.Evidence.ResultURL,
+		EvidenceResultRef:       e.Evidence.ResultRef,
+		EvidenceResultType:      e.Evidence.ResultType,
+		EvidenceSummary:         e.Evidence.Summary,
+		EvidenceArtifacts:       artifacts,
+		EvidenceMetadata:        evidenceMeta,
+		EvidenceValidationState: e.Evidence.ValidationState,
+		EvidenceProducedAt:      e.Evidence.ProducedAt,
+		UpdatedAt:               e.UpdatedAt,
+	}
+	if e.Outcome != nil {
+		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
+		if err != nil {
+			return nil, fmt.Errorf("outcome metadata: %w", err)
+		}
+		a.OutcomeSuccess = &e.Outcome.Success
+		a.OutcomeResult = e.Outcome.Result
+		a.OutcomeError = e.Outcome.Error
+		a.OutcomeMetadata = meta
+		a.OutcomeRecordedAt = &e.Outcome.RecordedAt
+	}
+	if e.OutcomeState != nil {
+		a.OutcomeState = new(string(*e.OutcomeState))
+	}
+	return a, nil
+}
+
+// ExecutionSweepWorkerLeases runs the two worker sweep steps in one
+// transaction (so a failure leaves nothing changed and unescalated) and
+// returns the executions that became failed, then those that became missed
+// (each ordered by scheduled time, then id), with their cues as updated
+// and the owners' sealed webhook secrets.
+//
+// Expired claims: it lists up to p.Limit worker executions delivering with
+// lease_expires_at <= p.Now (oldest lease first), locks their cues (id
+// order, skipping locked ones), then those executions (skipping locked
+// ones) and, re-checking each, returns it to pending (claim fields,
+// heartbeat and outcome deadline cleared, due_at = p.Now, ResetMessage)
+// while the locked cue's retry policy leaves attempts
+// (core.RetryPolicy.AttemptsLeft), else fails it (ExhaustedMessage).
+// Unclaimed: the same for up to p.Limit pending worker executions with
+// due_at <= p.Now - p.UnclaimedTimeout, which become missed
+// (MissedMessage). For each failed or missed execution the cue gets
+// last_run = p.Now and, when active, status failed (a one-time cue's
+// scheduled run) or paused with next_run cleared (a recurring cue with
+// on_failure.pause). Rows another transaction holds are left to a later
+// sweep, so concurrent sweepers never wait for each other (nor deadlock
+// with the cue-then-execution lockers).
+func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.ExecutionSweepWorkerLeasesParams) ([]*core.Delivery, error) {
+	const op = "execution sweep worker leases"
+	out := []*core.Delivery{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	maxRows := sqlkit.Clamp[int32](p.Limit)
+	cutoff := p.UnclaimedCutoff()
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		out = out[:0]
+		failed, err := s.sweepStep(ctx, tx, op, p.Now,
+			func() ([]sweepCandidate, error) {
+				rows, err := s.q.ExecutionListExpiredLeases(ctx, tx, &dbsqlc.ExecutionListExpiredLeasesParams{Now: p.Now, MaxRows: maxRows})
+				cands := make([]sweepCandidate, len(rows))
+				for i, r := range rows {
+					cands[i] = sweepCandidate{id: r.ID, cueID: r.CueID, attempts: r.Attempts}
+				}
+				return cands, err
+			},
+			func(cands []sweepCandidate, cues map[string]*dbsqlc.CueLockManySkipLockedRow, cueIDs []string) ([]*dbsqlc.Execution, error) {
+				a := &dbsqlc.ExecutionExpireLeasesParams{
+					ResetMessage: p.ResetMessage, ExhaustedMessage: p.ExhaustedMessage, Now: p.Now, CueIds: cueIDs, ResetIds: []string{},
+				}
+				for _, c := range cands {
+					a.Ids = append(a.Ids, c.id)
+					a.Attempts = append(a.Attempts, c.attempts)
+					if cue, ok := cues[c.cueID]; ok && (core.RetryPolicy{MaxAttempts: int(cue.RetryMaxAttempts)}).AttemptsLeft(int(c.attempts)) {
+						a.ResetIds = append(a.ResetIds, c.id)
+					}
+				}
+				return s.q.ExecutionExpireLeases(ctx, tx, a)
+			})
+		if err != nil {
+			return err
+		}
+		missed, err := s.sweepStep(ctx, tx, op+": unclaimed", p.Now,
+			func() ([]sweepCandidate, error) {
+				rows, err := s.q.ExecutionListUnclaimed(ctx, tx, &dbsqlc.ExecutionListUnclaimedParams{Cutoff: cutoff, MaxRows: maxRows})
+				cands := make([]sweepCandidate, len(rows))
+				for i, r := range rows {
+					cands[i] = sweepCandidate{id: r.ID, cueID: r.CueID}
+				}
+				return cands, err
+			},
+			func(cands []sweepCandidate, _ map[string]*dbsqlc.CueLockManySkipLockedRow, cueIDs []string) ([]*dbsqlc.Execution, error) {
+				ids := make([]string, len(cands))
+				for i, c := range cands {
+					ids[i] = c.id
+				}
+				return s.q.ExecutionMarkUnclaimedMissed(ctx, tx, &dbsqlc.ExecutionMarkUnclaimedMissedParams{
+					MissedMessage: p.MissedMessage, Now: p.Now, Ids: ids, CueIds: cueIDs, Cutoff: cutoff,
+				})
+			})
+		if err != nil {
+			return err
+		}
+		out = append(append(out, failed...), missed...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sweepCandidate is an execution a sweep may change, read without a lock.
+type sweepCandidate struct {
+	id, cueID string
+	attempts  int32 // as listed (expired leases only)
+}
+
+// sweepStep runs one worker sweep step in tx: list reads the candidates,
+// their cues are locked (id order, skipping locked ones), update decides
+// (through core) and changes the candidates of the locked cues (skipping locked rows, re-checking
+// each) and returns them; the ones that ended (failed or missed) get their
+// cue effects and are returned as deliveries, ordered by scheduled time,
+// then id.
+func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Time,
+	list func() ([]sweepCandidate, error),
+	update func(cands []sweepCandidate, cues map[string]*dbsqlc.CueLockManySkipLockedRow, lockedIDs []string) ([]*dbsqlc.Execution, error),
+) ([]*core.Delivery, error) {
+	cands, err := list()
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	cueIDs := make([]string, 0, len(cands))
+	for _, c := range cands {
+		cueIDs = append(cueIDs, c.cueID)
+	}
+	slices.Sort(cueIDs)
+	locked, err := s.q.CueLockManySkipLocked(ctx, tx, slices.Compact(cueIDs))
+	if err != nil {
+		return nil, dbErr.Interpret(op+": lock cues", err)
+	}
+	if len(locked) == 0 {
+		return nil, nil
+	}
+	cues := make(map[string]*dbsqlc.CueLockManySkipLockedRow, len(locked))
+	lockedIDs := make([]string, 0, len(locked))
+	for _, c := range locked {
+		cues[c.ID] = c
+		lockedIDs = append(lockedIDs, c.ID)
+	}
+	rows, err := update(cands, cues, lockedIDs)
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	fx := core.NewRunEffects(now)
+	var ended []*dbsqlc.Execution
+	for _, r := range rows {
+		if r.Status == string(core.ExecPending) {
+			continue // reset: claimable again
+		}
+		ended = append(ended, r)
+		c := cues[r.CueID]
+		fx.AddSwept(core.CueID(r.CueID), core.ScheduleType(c.ScheduleType), c.OnFailurePause, r.TriggeredBy)
+	}
+	if len(ended) == 0 {
+		return nil, nil
+	}
+	if err := s.applyRunEffects(ctx, tx, op, fx); err != nil {
+		return nil, err
+	}
+	out, err := s.deliveriesOf(ctx, tx, ended)
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	return out, nil
+}
+
+// deliveriesOf pairs executions with their cues and the owners' sealed
+// webhook secrets, read in tx (see sqlkit.Deliveries).
+func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
+	execs := make([]*core.Execution, len(rows))
+	for i, r := range rows {
+		execs[i] = executionFromRow(r)
+	}
+	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
+		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
+		if err != nil {
+			return nil, err
+		}
+		cues := make([]sqlkit.CueSecret, len(cueRows))
+		for i, cr := range cueRows {
+			c, err := cueFromRow(&cr.Cue)
+			if err != nil {
+				return nil, err
+			}
+			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
+		}
+		return cues, nil
+	})
+}
+
+// ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose
+// outcome deadline passed by p.Now without an outcome (oldest deadline
+// first, skipping rows another transaction holds, re-checking each):
+// status outcome_timeout, outcome deadline, lease and due_at cleared. It
+// returns them (ordered by scheduled time, then id) with their cues and the
+// owners' sealed webhook secrets.
+func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.ExecutionSweepOutcomeDeadlinesParams) ([]*core.Delivery, error) {
+	const op = "execution sweep outcome deadlines"
+	out := []*core.Delivery{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
+			Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit),
+		})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		if len(rows) == 0 {
+			out = []*core.Delivery{}
+			return nil
+		}
+		out, err = s.deliveriesOf(ctx, tx, rows)
+		return dbErr.Interpret(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExecutionRecentFinished returns the tenant's cue's latest executions
+// whose status is success, failed, missed or outcome_timeout, newest
+// created_at first (ties by id descending), at most p.Limit (0 or less: no
+// limit); empty for a tenant that is not a UUID.
+func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
+	const op = "execution recent finished"
+	execs := []*core.Execution{}
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return execs, nil
+	}
+	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
+	rows, err := s.q.ExecutionRecentFinished(ctx, s.pool, &dbsqlc.ExecutionRecentFinishedParams{
+		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
+	})
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	for _, r := range rows {
+		execs = append(execs, executionFromRow(r))
+	}
+	return execs, nil
+}
+
+// applyRunEffects stores fx in tx in at most two statements: the cue
+// effects, then the usage, each in id order.
+func (s *Store) applyRunEffects(ctx context.Context, tx pgx.Tx, op string, fx *core.RunEffects) error {
+	if cues := fx.Cues(); len(cues) > 0 {
+		cu := &dbsqlc.CueRecordDeliveriesParams{Now: fx.Now}
+		for _, e := range cues {
+			cu.Ids = append(cu.Ids, string(e.CueID))
+			cu.Runs = append(cu.Runs, sqlkit.Clamp[int32](e.Runs))
+			cu.SetLastRuns = append(cu.SetLastRuns, e.SetLastRun)
+			cu.Statuses = append(cu.Statuses, sqlkit.Status(e.Status))
+		}
+		if err := s.q.CueRecordDeliveries(ctx, tx, cu); err != nil {
+			return dbErr.Interpret(op+": update cues", err)
+		}
+	}
+	if usage := fx.Usage(); len(usage) > 0 {
+		ua := &dbsqlc.UsageMonthlyAddParams{MonthStart: fx.Month}
+		for _, u := range usage {
+			ua.UserIds = append(ua.UserIds, string(u.TenantID))
+			ua.Counts = append(ua.Counts, sqlkit.Clamp[int32](u.Executions))
+		}
+		if err := s.q.UsageMonthlyAdd(ctx, tx, ua); err != nil {
+			return dbErr.Interpret(op+": count usage", err)
+		}
+	}
+	return nil
 }

@@ -2,14 +2,11 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/sql/migrations"
 )
 
@@ -27,54 +24,46 @@ const (
 )
 
 // Migrate applies the migrations of migrations.Postgres that are not yet
-// recorded in schema_migrations, in file-name order, in one transaction
+// recorded in schema_migrations (see sqlkit.Migrate), in one transaction
 // under an advisory lock, so concurrent callers (replicas starting at once)
 // are safe: the first applies, the others find nothing left to do. New calls
 // it; calling it again is a no-op.
 func (s *Store) Migrate(ctx context.Context) error {
 	const op = "migrate"
-	names, err := fs.Glob(migrations.Postgres, "*.up.sql")
-	if err != nil {
-		return opError(op, err)
-	}
-	sort.Strings(names)
 	return s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, migrateLockSQL); err != nil {
-			return interpretError(op+": lock", err)
-		}
-		if _, err := tx.Exec(ctx, migrateInitSQL); err != nil {
-			return interpretError(op+": init", err)
-		}
-		rows, err := tx.Query(ctx, migrateAppliedSQL)
-		if err != nil {
-			return interpretError(op, err)
-		}
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return interpretError(op, err)
-		}
-		done := make(map[string]bool, len(applied))
-		for _, v := range applied {
-			done[v] = true
-		}
-		for _, name := range names {
-			version := strings.TrimSuffix(name, ".up.sql")
-			if done[version] {
-				continue
-			}
-			body, err := fs.ReadFile(migrations.Postgres, name)
-			if err != nil {
-				return opError(op, err)
-			}
-			// Without arguments pgx uses the simple protocol, which runs a
-			// multi-statement file.
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return interpretError(fmt.Sprintf("%s %s", op, name), err)
-			}
-			if _, err := tx.Exec(ctx, migrateRecordSQL, version, time.Now().UTC()); err != nil {
-				return interpretError(op, err)
-			}
-		}
-		return nil
+		return dbErr.Interpret(op, sqlkit.Migrate(ctx, migrations.Postgres, migrator{tx}))
 	})
+}
+
+// migrator is sqlkit.Migrator on a PostgreSQL transaction.
+type migrator struct{ tx pgx.Tx }
+
+func (m migrator) Lock(ctx context.Context) error { return m.exec(ctx, migrateLockSQL) }
+
+func (m migrator) Init(ctx context.Context) error { return m.exec(ctx, migrateInitSQL) }
+
+func (m migrator) Applied(ctx context.Context) (map[string]bool, error) {
+	rows, err := m.tx.Query(ctx, migrateAppliedSQL)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	done := make(map[string]bool, len(versions))
+	for _, v := range versions {
+		done[v] = true
+	}
+	return done, err
+}
+
+// Apply runs a file without arguments, so pgx uses the simple protocol,
+// which runs several statements.
+func (m migrator) Apply(ctx context.Context, body string) error { return m.exec(ctx, body) }
+
+func (m migrator) Record(ctx context.Context, version string, at time.Time) error {
+	return m.exec(ctx, migrateRecordSQL, version, at)
+}
+
+func (m migrator) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := m.tx.Exec(ctx, sql, args...)
+	return err
 }

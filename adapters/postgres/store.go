@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
-	"github.com/cueapi/cueapi/core"
 )
 
 // Config configures a Store.
@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error {
-	return interpretError("ping", s.pool.Ping(ctx))
+	return dbErr.Interpret("ping", s.pool.Ping(ctx))
 }
 
 // Close closes the pool, waiting for connections in use to be released. It
@@ -74,53 +74,39 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// inTx runs fn in a transaction and commits when fn returns nil. fn's error
-// is returned as is (so a Fn callback's error reaches the caller untouched);
-// fn must pass its own query errors through interpretError.
+// inTx runs fn in a transaction and commits when fn returns nil (see
+// sqlkit.InTx): fn's error is returned as is; fn must pass its own query
+// errors through dbErr.
 func (s *Store) inTx(ctx context.Context, op string, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, opts)
-	if err != nil {
-		return interpretError(op, err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return interpretError(op, tx.Commit(ctx))
+	return sqlkit.InTx(op, dbErr,
+		func() (pgx.Tx, error) { return s.pool.BeginTx(ctx, opts) },
+		func(tx pgx.Tx) error { return tx.Commit(ctx) },
+		func(tx pgx.Tx) { _ = tx.Rollback(ctx) }, // a no-op once committed
+		fn)
 }
 
 // readTx is the options of a consistent read of several statements.
 var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 
-// interpretError is the one translation of database failures: no rows become
-// core.ErrNotFound, unique violations core.ErrConflict; everything is
-// prefixed with the operation.
-func interpretError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return opError(op, core.ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505": // unique_violation
-			return fmt.Errorf("postgres: %s: %w (%s)", op, core.ErrConflict, pgErr.ConstraintName)
-		case "22021", "22P05": // character_not_in_repertoire (NUL, invalid UTF-8), untranslatable_character
-			// Text PostgreSQL cannot store is bad input, never a 500; the API
-			// refuses it earlier, this is the safety net.
-			return fmt.Errorf("postgres: %s: %w", op, core.Unprocessable("", "Input contains characters that cannot be stored"))
-		}
-	}
-	return opError(op, err)
-}
+// dbErr is the one translation of PostgreSQL failures (see sqlkit.Errors):
+// no rows become core.ErrNotFound, unique violations core.ErrConflict,
+// text PostgreSQL cannot store a 422; Tenant maps foreign key violations to
+// core.ErrNotFound.
+var dbErr = sqlkit.Errors{Prefix: "postgres", NoRows: pgx.ErrNoRows, Classify: classify}
 
-// opError prefixes err with the operation, keeping it matchable; nil stays
-// nil.
-func opError(op string, err error) error {
-	if err == nil {
-		return nil
+// classify names what a PostgreSQL error means to the port.
+func classify(err error) (sqlkit.Class, string) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return sqlkit.Other, ""
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	switch pgErr.Code {
+	case "23505": // unique_violation
+		return sqlkit.Unique, pgErr.ConstraintName
+	case "23503": // foreign_key_violation
+		return sqlkit.ForeignKey, pgErr.ConstraintName
+	case "22021", "22P05": // character_not_in_repertoire (NUL, invalid UTF-8), untranslatable_character
+		return sqlkit.BadText, ""
+	}
+	return sqlkit.Other, ""
 }

@@ -25,16 +25,6 @@ func TestStore(t *testing.T) {
 	coretest.RunStoreContract(t, func(t *testing.T) core.Store { return pgtest.NewStore(t) }, storeOpts)
 }
 
-func TestAccountingStore(t *testing.T) {
-	t.Parallel()
-	coretest.RunAccountingStoreContract(t, func(t *testing.T) coretest.AccountingStoreUnderTest { return pgtest.NewStore(t) }, storeOpts)
-}
-
-func TestWorkerStore(t *testing.T) {
-	t.Parallel()
-	coretest.RunWorkerStoreContract(t, func(t *testing.T) coretest.WorkerStoreUnderTest { return pgtest.NewStore(t) }, storeOpts)
-}
-
 func BenchmarkStore(b *testing.B) {
 	coretest.BenchEngine(b, func(b *testing.B) core.Store { return pgtest.NewStore(b) })
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -15,9 +16,9 @@ import (
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
 	u := p.User
-	id, ok := uuidArg(string(u.ID))
+	id, ok := sqlkit.UUID(string(u.ID))
 	if !ok {
-		return nil, opError(op, fmt.Errorf("user id %q is not a UUID", u.ID))
+		return nil, dbErr.Op(op, fmt.Errorf("user id %q is not a UUID", u.ID))
 	}
 	row, err := s.q.UserInsert(ctx, s.pool, &dbsqlc.UserInsertParams{
 		ID:                    id,
@@ -35,44 +36,32 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 		CreatedAt:             u.CreatedAt,
 		UpdatedAt:             u.UpdatedAt,
 	})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.UserGet(ctx, s.pool, id)
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
 // ErrNotFound when none has.
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
 	row, err := s.q.UserGetByAPIKeyHash(ctx, s.pool, p.Hash)
-	if err != nil {
-		return nil, interpretError("user get by api key hash", err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, "user get by api key hash", row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
 // none has it.
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
 	row, err := s.q.UserGetByEmail(ctx, s.pool, p.Email)
-	if err != nil {
-		return nil, interpretError("user get by email", err)
-	}
-	return userFromRow(row), nil
+	return sqlkit.Row(dbErr, "user get by email", row, err, sqlkit.Infallible(userFromRow))
 }
 
 // UserUpdate locks the user's row, runs p.Fn on it and saves the email,
@@ -81,15 +70,15 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 // absent; ErrConflict when the new email is taken.
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var out *core.User
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		u := userFromRow(row)
 		if err := p.Fn(u); err != nil {
@@ -108,7 +97,7 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 			UpdatedAt:             u.UpdatedAt,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out = userFromRow(row)
 		return nil
@@ -125,9 +114,9 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 // when absent; ErrConflict when the new hash is taken.
 func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
 	const op = "user rotate api key"
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, "", opError(op, core.ErrNotFound)
+		return nil, "", dbErr.Op(op, core.ErrNotFound)
 	}
 	var (
 		out     *core.User
@@ -136,7 +125,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		oldHash = row.APIKeyHash
 		err = s.q.RotatedKeyInsert(ctx, tx, &dbsqlc.RotatedKeyInsertParams{
@@ -145,7 +134,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 			RotatedAt: p.Now,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		row, err = s.q.UserSetAPIKey(ctx, tx, &dbsqlc.UserSetAPIKeyParams{
 			ID:           id,
@@ -155,7 +144,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 			UpdatedAt:    p.Now,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out = userFromRow(row)
 		return nil
@@ -171,7 +160,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) (time.Time, error) {
 	at, err := s.q.RotatedKeyGet(ctx, s.pool, p.Hash)
 	if err != nil {
-		return time.Time{}, interpretError("rotated key get", err)
+		return time.Time{}, dbErr.Interpret("rotated key get", err)
 	}
 	return utc(at), nil
 }

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -12,7 +14,7 @@ import (
 func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActiveParams) (int, error) {
 	var tenant *string
 	if p.TenantID != "" {
-		id, ok := uuidArg(string(p.TenantID))
+		id, ok := sqlkit.UUID(string(p.TenantID))
 		if !ok {
 			return 0, nil
 		}
@@ -20,7 +22,76 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 	}
 	n, err := s.q.WorkerCountActive(ctx, s.pool, &dbsqlc.WorkerCountActiveParams{Since: p.Since, UserID: tenant})
 	if err != nil {
-		return 0, interpretError("worker count active", err)
+		return 0, dbErr.Interpret("worker count active", err)
 	}
 	return int(n), nil
+}
+
+// WorkerHeartbeat upserts the tenant's worker: handlers replaced (nil stores
+// NULL), last_heartbeat = p.Now, created_at kept from the first heartbeat.
+// ErrNotFound when the tenant is not a UUID.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatParams) error {
+	const op = "worker heartbeat"
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return dbErr.Op(op, core.ErrNotFound)
+	}
+	var handlers []byte
+	if p.Handlers != nil {
+		b, err := json.Marshal(p.Handlers)
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
+		handlers = b
+	}
+	return dbErr.Interpret(op, s.q.WorkerHeartbeat(ctx, s.pool, &dbsqlc.WorkerHeartbeatParams{
+		UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: p.Now,
+	}))
+}
+
+// WorkerList returns the tenant's workers, most recent heartbeat first (ties
+// by worker id); empty for a tenant that is not a UUID.
+func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
+	const op = "worker list"
+	workers := []*core.Worker{}
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return workers, nil
+	}
+	rows, err := s.q.WorkerList(ctx, s.pool, tenant)
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	for _, r := range rows {
+		var d sqlkit.Decoder
+		workers = append(workers, &core.Worker{
+			TenantID:      core.TenantID(r.UserID),
+			WorkerID:      r.WorkerID,
+			Handlers:      d.Strings("handlers", r.Handlers),
+			LastHeartbeat: utc(r.LastHeartbeat),
+			CreatedAt:     utc(r.CreatedAt),
+		})
+		if d.Err != nil {
+			return nil, dbErr.Op(op, d.Err)
+		}
+	}
+	return workers, nil
+}
+
+// WorkerDelete deletes the tenant's worker. ErrNotFound when absent or
+// foreign.
+func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
+	const op = "worker delete"
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return dbErr.Op(op, core.ErrNotFound)
+	}
+	n, err := s.q.WorkerDelete(ctx, s.pool, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
+	if err != nil {
+		return dbErr.Interpret(op, err)
+	}
+	if n == 0 {
+		return dbErr.Op(op, core.ErrNotFound)
+	}
+	return nil
 }

@@ -1,14 +1,11 @@
 package sqlite
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
-	"strings"
 	"time"
 
-	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 )
 
 // Conversions between core values and column values. sqlc rows never leave
@@ -43,19 +40,13 @@ func timePtrArg(t *time.Time) *string {
 
 // decoder converts one row's columns, keeping the first failure, so row
 // conversions read as one struct literal followed by a single error check.
-type decoder struct{ err error }
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-}
+type decoder struct{ sqlkit.Decoder }
 
 // time decodes a NOT NULL time column.
 func (d *decoder) time(s string) time.Time {
 	t, err := timeValue(s)
 	if err != nil {
-		d.fail(err)
+		d.Fail(err)
 	}
 	return t
 }
@@ -67,26 +58,6 @@ func (d *decoder) timePtr(s *string) *time.Time {
 	}
 	t := d.time(*s)
 	return &t
-}
-
-// uuidArg returns the canonical (lowercase) form of a UUID id and whether s
-// is one at all. Ids that are not UUIDs cannot name a row, so callers answer
-// ErrNotFound (or an empty result) without asking the database; lowercasing
-// matches PostgreSQL's case-insensitive uuid type.
-func uuidArg(s string) (string, bool) {
-	if !core.IsUUID(s) {
-		return "", false
-	}
-	return strings.ToLower(s), true
-}
-
-// pageArgs maps a limit and offset to LIMIT/OFFSET; a limit of 0 or less
-// means no limit.
-func pageArgs(limit, offset int) (maxRows, skipRows int64) {
-	if limit <= 0 {
-		return math.MaxInt64, int64(max(offset, 0))
-	}
-	return int64(limit), int64(max(offset, 0))
 }
 
 func boolArg(b bool) int64 {
@@ -115,14 +86,8 @@ func intPtr(v *int64) *int {
 // jsonArg returns raw compacted, or def when raw is empty. It fails when
 // raw is not JSON.
 func jsonArg(raw json.RawMessage, def string) (string, error) {
-	if len(raw) == 0 {
-		return def, nil
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return "", fmt.Errorf("invalid JSON: %w", err)
-	}
-	return buf.String(), nil
+	b, err := sqlkit.CompactJSON(raw, []byte(def))
+	return string(b), err
 }
 
 // jsonPtrArg is jsonArg for a nullable column: empty stores NULL.
@@ -146,54 +111,10 @@ func jsonValue(s *string) json.RawMessage {
 	return json.RawMessage(*s)
 }
 
-// headersArg encodes callback headers; nil stores {}.
-func headersArg(h map[string]string) (string, error) {
-	if h == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(h)
-	return string(b), err
-}
-
-// headers decodes callback_headers.
-func (d *decoder) headers(s string) map[string]string {
-	var h map[string]string
-	if err := json.Unmarshal([]byte(s), &h); err != nil {
-		d.fail(fmt.Errorf("decode callback_headers: %w", err))
-	}
-	return h
-}
-
-// backoffArg encodes retry backoff minutes; nil stores [].
-func backoffArg(m []int) (string, error) {
-	if m == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-// backoff decodes retry_backoff_minutes.
-func (d *decoder) backoff(s string) []int {
-	var m []int
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		d.fail(fmt.Errorf("decode retry_backoff_minutes: %w", err))
-	}
-	return m
-}
-
-func verificationArg(v *core.VerificationMode) *string {
-	if v == nil {
-		return nil
-	}
-	s := string(*v)
-	return &s
-}
-
-func verificationValue(s *string) *core.VerificationMode {
+// bytesOf is a nullable TEXT column as bytes (NULL: nil).
+func bytesOf(s *string) []byte {
 	if s == nil {
 		return nil
 	}
-	v := core.VerificationMode(*s)
-	return &v
+	return []byte(*s)
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
+	"time"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -17,32 +18,29 @@ import (
 func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
 	const op = "cue create"
 	c := p.Cue
-	tenant, ok := uuidArg(string(c.TenantID))
+	tenant, ok := sqlkit.UUID(string(c.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	cols, err := cueColumnsOf(c)
+	cols, err := sqlkit.CueJSONOf(c)
 	if err != nil {
-		return nil, opError(op, err)
+		return nil, dbErr.Op(op, err)
 	}
 	var out *core.Cue
 	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
-			return interpretError(op+": lock tenant", err)
+			return dbErr.Interpret(op+": lock tenant", err)
 		}
 		taken, err := s.q.CueNameTaken(ctx, tx, &dbsqlc.CueNameTakenParams{UserID: tenant, Name: c.Name})
 		if err != nil {
-			return interpretError(op, err)
-		}
-		if taken {
-			return opError(op, fmt.Errorf("%w: name %q is taken", core.ErrConflict, c.Name))
+			return dbErr.Interpret(op, err)
 		}
 		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
-		if n >= int64(p.ActiveCueLimit) {
-			return opError(op, core.ErrLimitExceeded)
+		if err := p.Admit(taken, int(n)); err != nil {
+			return dbErr.Op(op, err)
 		}
 		row, err := s.q.CueInsert(ctx, tx, &dbsqlc.CueInsertParams{
 			ID:                     string(c.ID),
@@ -57,14 +55,14 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			ScheduleTimezone:       c.Schedule.Timezone,
 			CallbackURL:            c.Callback.URL,
 			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        cols.headers,
-			Payload:                cols.payload,
+			CallbackHeaders:        string(cols.Headers),
+			Payload:                string(cols.Payload),
 			RetryMaxAttempts:       int64(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    cols.backoff,
+			RetryBackoffMinutes:    string(cols.Backoff),
 			OnFailureEmail:         boolArg(c.OnFailure.Email),
 			OnFailureWebhook:       c.OnFailure.Webhook,
 			OnFailurePause:         boolArg(c.OnFailure.Pause),
-			VerificationMode:       verificationArg(c.Verification),
+			VerificationMode:       sqlkit.Verification(c.Verification),
 			CatchUp:                string(c.CatchUp),
 			OutcomeDeadlineSeconds: int64Ptr(c.OutcomeDeadlineSeconds),
 			NextRun:                timePtrArg(c.NextRun),
@@ -77,10 +75,10 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			UpdatedAt:              timeArg(c.UpdatedAt),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out, err = cueFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -91,32 +89,24 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, error) {
 	const op = "cue get"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
 // when it has none.
 func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
 	const op = "cue get by name"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.CueGetByName(ctx, s.rdb, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	c, err := cueFromRow(row)
-	return c, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
@@ -125,28 +115,28 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
 	cues := []*core.Cue{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return cues, 0, nil
 	}
-	maxRows, skipRows := pageArgs(p.Limit, p.Offset)
+	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	var total int64
 	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
 			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		for _, row := range rows {
 			c, err := cueFromRow(row)
 			if err != nil {
-				return opError(op, err)
+				return dbErr.Op(op, err)
 			}
 			cues = append(cues, c)
 		}
 		total, err = s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -160,26 +150,26 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 // absent or foreign; ErrConflict when the new name is taken.
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var out *core.Cue
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		c, err := cueFromRow(row)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		if err := p.Fn(c); err != nil {
 			return err
 		}
-		cols, err := cueColumnsOf(c)
+		cols, err := sqlkit.CueJSONOf(c)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
 			ID:                     row.ID,
@@ -193,14 +183,14 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			ScheduleTimezone:       c.Schedule.Timezone,
 			CallbackURL:            c.Callback.URL,
 			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        cols.headers,
-			Payload:                cols.payload,
+			CallbackHeaders:        string(cols.Headers),
+			Payload:                string(cols.Payload),
 			RetryMaxAttempts:       int64(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    cols.backoff,
+			RetryBackoffMinutes:    string(cols.Backoff),
 			OnFailureEmail:         boolArg(c.OnFailure.Email),
 			OnFailureWebhook:       c.OnFailure.Webhook,
 			OnFailurePause:         boolArg(c.OnFailure.Pause),
-			VerificationMode:       verificationArg(c.Verification),
+			VerificationMode:       sqlkit.Verification(c.Verification),
 			CatchUp:                string(c.CatchUp),
 			OutcomeDeadlineSeconds: int64Ptr(c.OutcomeDeadlineSeconds),
 			NextRun:                timePtrArg(c.NextRun),
@@ -209,21 +199,21 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 			UpdatedAt:              timeArg(c.UpdatedAt),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		if p.CancelUpcomingAfter != nil {
 			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, timeArg(*p.CancelUpcomingAfter))
 			if err != nil {
-				return interpretError(op, err)
+				return dbErr.Interpret(op, err)
 			}
 			if n > 0 {
 				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
-					return interpretError(op, err)
+					return dbErr.Interpret(op, err)
 				}
 			}
 		}
 		out, err = cueFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -235,16 +225,16 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 // ErrNotFound when absent or foreign.
 func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 	const op = "cue delete"
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	n, err := s.q.CueDelete(ctx, s.wdb, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
 	if err != nil {
-		return interpretError(op, err)
+		return dbErr.Interpret(op, err)
 	}
 	if n == 0 {
-		return opError(op, core.ErrNotFound)
+		return dbErr.Op(op, core.ErrNotFound)
 	}
 	return nil
 }
@@ -253,38 +243,18 @@ func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 // cues are absent from the map.
 func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusParams) (map[core.CueStatus]int, error) {
 	counts := map[core.CueStatus]int{}
-	tenant, ok := uuidArg(string(p.TenantID))
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
 	if !ok {
 		return counts, nil
 	}
 	rows, err := s.q.CueCountByStatus(ctx, s.rdb, tenant)
 	if err != nil {
-		return nil, interpretError("cue count by status", err)
+		return nil, dbErr.Interpret("cue count by status", err)
 	}
 	for _, r := range rows {
 		counts[core.CueStatus(r.Status)] = int(r.N)
 	}
 	return counts, nil
-}
-
-// cueColumns holds a cue's JSON columns, encoded.
-type cueColumns struct{ headers, payload, backoff string }
-
-func cueColumnsOf(c *core.Cue) (cueColumns, error) {
-	var (
-		cols cueColumns
-		err  error
-	)
-	if cols.headers, err = headersArg(c.Callback.Headers); err != nil {
-		return cols, err
-	}
-	if cols.payload, err = jsonArg(c.Payload, "{}"); err != nil {
-		return cols, fmt.Errorf("payload: %w", err)
-	}
-	if cols.backoff, err = backoffArg(c.Retry.BackoffMinutes); err != nil {
-		return cols, err
-	}
-	return cols, nil
 }
 
 func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
@@ -305,12 +275,12 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		Callback: core.Callback{
 			URL:     r.CallbackURL,
 			Method:  r.CallbackMethod,
-			Headers: d.headers(r.CallbackHeaders),
+			Headers: d.Headers([]byte(r.CallbackHeaders)),
 		},
 		Payload:                json.RawMessage(r.Payload),
-		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.backoff(r.RetryBackoffMinutes)},
+		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.Backoff([]byte(r.RetryBackoffMinutes))},
 		OnFailure:              core.OnFailure{Email: r.OnFailureEmail != 0, Webhook: r.OnFailureWebhook, Pause: r.OnFailurePause != 0},
-		Verification:           verificationValue(r.VerificationMode),
+		Verification:           sqlkit.VerificationOf(r.VerificationMode),
 		CatchUp:                core.CatchUpPolicy(r.CatchUp),
 		OutcomeDeadlineSeconds: intPtr(r.OutcomeDeadlineSeconds),
 		NextRun:                d.timePtr(r.NextRun),
@@ -322,8 +292,87 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              d.time(r.CreatedAt),
 		UpdatedAt:              d.time(r.UpdatedAt),
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	return c, nil
+}
+
+// CueFireDue fires one batch in one write transaction: it reads up to
+// p.Limit active cues due by p.Horizon (oldest next_run first; the write
+// lock keeps every other writer out, so concurrent calls take disjoint
+// batches), calls p.Plan on each, inserts the planned executions with
+// INSERT … ON CONFLICT (cue_id, scheduled_for) DO NOTHING and saves each
+// cue, counting into fired_count only the executions actually inserted. The
+// per-row statements are prepared once per batch.
+func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core.CueFireDueResult, error) {
+	const op = "cue fire due"
+	res := &core.CueFireDueResult{}
+	if p.Limit <= 0 {
+		return res, nil
+	}
+	now := timeArg(p.Now)
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: timeArg(p.Horizon), MaxRows: int64(p.Limit)})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		db := newStmtCache(tx)
+		for _, row := range rows {
+			c, err := cueFromRow(row)
+			if err != nil {
+				return dbErr.Op(op, err)
+			}
+			plan := p.Plan(c)
+			var fired int64
+			for _, at := range plan.Occurrences {
+				n, err := s.q.ExecutionInsertFired(ctx, db, &dbsqlc.ExecutionInsertFiredParams{
+					ID:           string(core.NewExecutionID()),
+					CueID:        row.ID,
+					UserID:       row.UserID,
+					Transport:    row.Transport,
+					ScheduledFor: timeArg(at),
+					Now:          now,
+				})
+				if err != nil {
+					return dbErr.Interpret(op+": insert execution", err)
+				}
+				fired += n
+			}
+			err = s.q.CueSaveFired(ctx, db, &dbsqlc.CueSaveFiredParams{
+				ID:        row.ID,
+				NextRun:   timePtrArg(plan.NextRun),
+				Status:    string(plan.Status),
+				LastError: plan.LastError,
+				Skipped:   int64(plan.Skipped),
+				Fired:     fired,
+				Now:       now,
+			})
+			if err != nil {
+				return dbErr.Interpret(op+": save cue", err)
+			}
+			res.Inserted += int(fired)
+		}
+		res.Cues = len(rows)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// CueNextDueAt returns the earliest next_run of all active cues (UTC).
+// ErrNotFound when no active cue has one.
+func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
+	const op = "cue next due at"
+	next, err := s.q.CueNextDueAt(ctx, s.rdb)
+	if err != nil {
+		return time.Time{}, dbErr.Interpret(op, err)
+	}
+	if next == nil {
+		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
+	}
+	t, err := timeValue(*next)
+	return t, dbErr.Op(op, err)
 }

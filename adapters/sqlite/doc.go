@@ -25,7 +25,9 @@
 // booleans INTEGER. Queries live in sql/queries/sqlite and are compiled by
 // sqlc into internal/dbsqlc, with the same names as the PostgreSQL ones; this
 // package converts between those rows and core types, and sends every
-// database failure through interpretError.
+// database failure through dbErr. Plumbing shared with the other SQL adapter
+// (migrations runner, transaction and error skeletons, column codecs) lives
+// in adapters/internal/sqlkit; decisions live in core.
 //
 // The package reads no environment: the caller passes a Config. The
 // sqlitetest subpackage builds throwaway stores for tests.

@@ -3,12 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 	"time"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/sql/migrations"
 )
 
@@ -23,47 +20,27 @@ const (
 )
 
 // Migrate applies the migrations of migrations.SQLite that are not yet
-// recorded in schema_migrations, in file-name order, in one write
+// recorded in schema_migrations (see sqlkit.Migrate), in one write
 // transaction (which holds the database's write lock, so a concurrent
 // migrator waits and then finds nothing left to do). New calls it; calling
 // it again is a no-op.
 func (s *Store) Migrate(ctx context.Context) error {
 	const op = "migrate"
-	names, err := fs.Glob(migrations.SQLite, "*.up.sql")
-	if err != nil {
-		return opError(op, err)
-	}
-	sort.Strings(names)
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, migrateInitSQL); err != nil {
-			return interpretError(op+": init", err)
-		}
-		done, err := appliedVersions(ctx, tx)
-		if err != nil {
-			return interpretError(op, err)
-		}
-		for _, name := range names {
-			version := strings.TrimSuffix(name, ".up.sql")
-			if done[version] {
-				continue
-			}
-			body, err := fs.ReadFile(migrations.SQLite, name)
-			if err != nil {
-				return opError(op, err)
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return interpretError(fmt.Sprintf("%s %s", op, name), err)
-			}
-			if _, err := tx.ExecContext(ctx, migrateRecordSQL, version, timeArg(time.Now())); err != nil {
-				return interpretError(op, err)
-			}
-		}
-		return nil
+		return dbErr.Interpret(op, sqlkit.Migrate(ctx, migrations.SQLite, migrator{tx}))
 	})
 }
 
-func appliedVersions(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
-	rows, err := tx.QueryContext(ctx, migrateAppliedSQL)
+// migrator is sqlkit.Migrator on a SQLite write transaction.
+type migrator struct{ tx *sql.Tx }
+
+// Lock is a no-op: the write transaction holds the database's write lock.
+func (m migrator) Lock(context.Context) error { return nil }
+
+func (m migrator) Init(ctx context.Context) error { return m.exec(ctx, migrateInitSQL) }
+
+func (m migrator) Applied(ctx context.Context) (map[string]bool, error) {
+	rows, err := m.tx.QueryContext(ctx, migrateAppliedSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -77,4 +54,15 @@ func appliedVersions(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
 		done[v] = true
 	}
 	return done, rows.Err()
+}
+
+func (m migrator) Apply(ctx context.Context, body string) error { return m.exec(ctx, body) }
+
+func (m migrator) Record(ctx context.Context, version string, at time.Time) error {
+	return m.exec(ctx, migrateRecordSQL, version, timeArg(at))
+}
+
+func (m migrator) exec(ctx context.Context, query string, args ...any) error {
+	_, err := m.tx.ExecContext(ctx, query, args...)
+	return err
 }

@@ -12,8 +12,8 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
-	"github.com/cueapi/cueapi/core"
 )
 
 // Config configures a Store.
@@ -79,9 +79,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 // Ping checks both the writer and the readers can reach the file.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.wdb.PingContext(ctx); err != nil {
-		return interpretError("ping", err)
+		return dbErr.Interpret("ping", err)
 	}
-	return interpretError("ping", s.rdb.PingContext(ctx))
+	return dbErr.Interpret("ping", s.rdb.PingContext(ctx))
 }
 
 // Close closes all connections.
@@ -89,10 +89,9 @@ func (s *Store) Close() error {
 	return errors.Join(s.rdb.Close(), s.wdb.Close())
 }
 
-// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits when fn
-// returns nil. fn's error is returned as is (so a Fn callback's error
-// reaches the caller untouched); fn must pass its own query errors through
-// interpretError.
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits when
+// fn returns nil (see sqlkit.InTx): fn's error is returned as is; fn must
+// pass its own query errors through dbErr.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	return s.runTx(ctx, s.wdb, nil, op, fn)
 }
@@ -104,44 +103,32 @@ func (s *Store) inReadTx(ctx context.Context, op string, fn func(tx *sql.Tx) err
 }
 
 func (s *Store) runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, opts)
-	if err != nil {
-		return interpretError(op, err)
-	}
-	defer func() { _ = tx.Rollback() }() // a no-op once committed
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return interpretError(op, tx.Commit())
+	return sqlkit.InTx(op, dbErr,
+		func() (*sql.Tx, error) { return db.BeginTx(ctx, opts) },
+		(*sql.Tx).Commit,
+		func(tx *sql.Tx) { _ = tx.Rollback() }, // a no-op once committed
+		fn)
 }
 
-// interpretError is the one translation of database failures: no rows become
-// core.ErrNotFound, unique (and primary key) violations core.ErrConflict;
-// everything is prefixed with the operation.
-func interpretError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return opError(op, core.ErrNotFound)
-	}
+// dbErr is the one translation of SQLite failures (see sqlkit.Errors): no
+// rows become core.ErrNotFound, unique and primary key violations
+// core.ErrConflict; Tenant maps foreign key violations to
+// core.ErrNotFound.
+var dbErr = sqlkit.Errors{Prefix: "sqlite", NoRows: sql.ErrNoRows, Classify: classify}
+
+// classify names what a SQLite error means to the port.
+func classify(err error) (sqlkit.Class, string) {
 	var sqErr *sqlite.Error
-	if errors.As(err, &sqErr) {
-		switch sqErr.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("sqlite: %s: %w (%s)", op, core.ErrConflict, sqErr.Error())
-		}
+	if !errors.As(err, &sqErr) {
+		return sqlkit.Other, ""
 	}
-	return opError(op, err)
-}
-
-// opError prefixes err with the operation, keeping it matchable; nil stays
-// nil.
-func opError(op string, err error) error {
-	if err == nil {
-		return nil
+	switch sqErr.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return sqlkit.Unique, sqErr.Error()
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return sqlkit.ForeignKey, sqErr.Error()
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return sqlkit.Other, ""
 }
 
 // stmtCache runs a transaction's statements as prepared statements, each

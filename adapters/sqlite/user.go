@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 )
@@ -14,9 +15,9 @@ import (
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
 	u := p.User
-	id, ok := uuidArg(string(u.ID))
+	id, ok := sqlkit.UUID(string(u.ID))
 	if !ok {
-		return nil, opError(op, fmt.Errorf("user id %q is not a UUID", u.ID))
+		return nil, dbErr.Op(op, fmt.Errorf("user id %q is not a UUID", u.ID))
 	}
 	row, err := s.q.UserInsert(ctx, s.wdb, &dbsqlc.UserInsertParams{
 		ID:                    id,
@@ -34,26 +35,18 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 		CreatedAt:             timeArg(u.CreatedAt),
 		UpdatedAt:             timeArg(u.UpdatedAt),
 	})
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	row, err := s.q.UserGet(ctx, s.rdb, id)
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
@@ -61,11 +54,7 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
 	const op = "user get by api key hash"
 	row, err := s.q.UserGetByAPIKeyHash(ctx, s.rdb, p.Hash)
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
@@ -73,11 +62,7 @@ func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKey
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
 	const op = "user get by email"
 	row, err := s.q.UserGetByEmail(ctx, s.rdb, p.Email)
-	if err != nil {
-		return nil, interpretError(op, err)
-	}
-	out, err := userFromRow(row)
-	return out, opError(op, err)
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserUpdate reads the user's row under the write lock, runs p.Fn on it and
@@ -86,19 +71,19 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 // is. ErrNotFound when absent; ErrConflict when the new email is taken.
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, opError(op, core.ErrNotFound)
+		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
 	var out *core.User
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		u, err := userFromRow(row)
 		if err != nil {
-			return opError(op, err)
+			return dbErr.Op(op, err)
 		}
 		if err := p.Fn(u); err != nil {
 			return err
@@ -116,10 +101,10 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 			UpdatedAt:             timeArg(u.UpdatedAt),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out, err = userFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -133,9 +118,9 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 // when absent; ErrConflict when the new hash is taken.
 func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
 	const op = "user rotate api key"
-	id, ok := uuidArg(string(p.ID))
+	id, ok := sqlkit.UUID(string(p.ID))
 	if !ok {
-		return nil, "", opError(op, core.ErrNotFound)
+		return nil, "", dbErr.Op(op, core.ErrNotFound)
 	}
 	var (
 		out     *core.User
@@ -144,7 +129,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		oldHash = row.APIKeyHash
 		err = s.q.RotatedKeyInsert(ctx, tx, &dbsqlc.RotatedKeyInsertParams{
@@ -153,7 +138,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 			RotatedAt: timeArg(p.Now),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		row, err = s.q.UserSetAPIKey(ctx, tx, &dbsqlc.UserSetAPIKeyParams{
 			ID:           id,
@@ -163,10 +148,10 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 			UpdatedAt:    timeArg(p.Now),
 		})
 		if err != nil {
-			return interpretError(op, err)
+			return dbErr.Interpret(op, err)
 		}
 		out, err = userFromRow(row)
-		return opError(op, err)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, "", err
@@ -180,10 +165,10 @@ func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) 
 	const op = "rotated key get"
 	at, err := s.q.RotatedKeyGet(ctx, s.rdb, p.Hash)
 	if err != nil {
-		return time.Time{}, interpretError(op, err)
+		return time.Time{}, dbErr.Interpret(op, err)
 	}
 	t, err := timeValue(at)
-	return t, opError(op, err)
+	return t, dbErr.Op(op, err)
 }
 
 func userFromRow(r *dbsqlc.User) (*core.User, error) {
@@ -204,8 +189,8 @@ func userFromRow(r *dbsqlc.User) (*core.User, error) {
 		CreatedAt:             d.time(r.CreatedAt),
 		UpdatedAt:             d.time(r.UpdatedAt),
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	return u, nil
 }

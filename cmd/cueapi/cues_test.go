@@ -165,6 +165,15 @@ func TestCues(t *testing.T) {
 					resp, body := e.raw("GET", "/v1/cues?"+q, key, "", nil)
 					require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, q)
 					require.Equal(t, "validation_error", errorCode(t, 422, body), q)
+					// The detail names the parameter (out-of-range values used to be reported as "body").
+					var env struct {
+						Error struct {
+							Details []struct{ Field string } `json:"details"`
+						} `json:"error"`
+					}
+					require.NoError(t, json.Unmarshal(body, &env), q)
+					require.NotEmpty(t, env.Error.Details, q)
+					require.Equal(t, "query."+strings.SplitN(q, "=", 2)[0], env.Error.Details[0].Field, q)
 				}
 			})
 

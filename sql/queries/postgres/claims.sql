@@ -15,65 +15,49 @@ WHERE executions.user_id = @user_id
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
--- name: ExecutionClaimWorkerNext :one
--- ExecutionClaimWorkerNext claims a tenant's oldest claimable worker
--- execution (optionally of payload task @task) for @worker_id in one
--- statement: the selection skips rows another claimer has locked, and the
--- update re-checks the status. outcome_deadline_at is NULL when the cue has
--- no outcome deadline. No row when nothing is claimable.
-WITH picked AS (
-    SELECT e.id, (@now::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.user_id = @user_id
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= @now::timestamptz
-      AND (sqlc.narg('task')::text IS NULL OR c.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
-    ORDER BY e.scheduled_for, e.id
-    LIMIT 1
-    FOR NO KEY UPDATE OF e SKIP LOCKED
-)
-UPDATE executions AS x SET
-    status = 'delivering',
-    claimed_by_worker = @worker_id::text,
-    claimed_at = @now::timestamptz,
-    started_at = @now::timestamptz,
-    last_attempt_at = @now::timestamptz,
-    attempts = x.attempts + 1,
-    lease_expires_at = @lease_until::timestamptz,
-    due_at = @lease_until::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
-    updated_at = @now::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.*;
+-- name: ExecutionClaimWorkerPickNext :one
+-- ExecutionClaimWorkerPickNext locks a tenant's oldest claimable worker
+-- execution (optionally of payload task @task), skipping rows another
+-- claimer has locked, and returns its cue's outcome deadline. No row when
+-- nothing is claimable.
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.user_id = @user_id
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= @now::timestamptz
+  AND (sqlc.narg('task')::text IS NULL OR c.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
+ORDER BY e.scheduled_for, e.id
+LIMIT 1
+FOR NO KEY UPDATE OF e SKIP LOCKED;
 
--- name: ExecutionClaimWorkerByID :one
--- ExecutionClaimWorkerByID claims one execution by id for @worker_id if it
--- is the tenant's, worker transport, pending and scheduled by @now. The
--- selection waits for a concurrent claimer and then re-checks the row, so
--- the second of two claimers matches nothing.
-WITH picked AS (
-    SELECT e.id, (@now::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.id = @id AND e.user_id = @user_id
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= @now::timestamptz
-    FOR NO KEY UPDATE OF e
-)
-UPDATE executions AS x SET
+-- name: ExecutionClaimWorkerPickByID :one
+-- ExecutionClaimWorkerPickByID locks one execution by id if it is the
+-- tenant's, worker transport, pending and scheduled by @now, and returns its
+-- cue's outcome deadline. It waits for a concurrent claimer and then
+-- re-checks the row, so the second of two claimers finds nothing.
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.id = @id AND e.user_id = @user_id
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= @now::timestamptz
+FOR NO KEY UPDATE OF e;
+
+-- name: ExecutionClaimWorker :one
+-- ExecutionClaimWorker claims a picked (locked) execution for @worker_id
+-- if it is still pending.
+UPDATE executions SET
     status = 'delivering',
     claimed_by_worker = @worker_id::text,
     claimed_at = @now::timestamptz,
     started_at = @now::timestamptz,
     last_attempt_at = @now::timestamptz,
-    attempts = x.attempts + 1,
+    attempts = attempts + 1,
     lease_expires_at = @lease_until::timestamptz,
     due_at = @lease_until::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
+    outcome_deadline_at = sqlc.narg('outcome_deadline_at')::timestamptz,
     updated_at = @now::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.*;
+WHERE id = @id AND status = 'pending'
+RETURNING *;
 
 -- name: ExecutionCueID :one
 -- ExecutionCueID reads the cue of one of a tenant's executions (no lock),
@@ -119,7 +103,7 @@ RETURNING *;
 -- ExecutionListExpiredLeases lists up to @max_rows worker claims whose
 -- lease expired by @now, oldest lease first, without locking them
 -- (executions_lease_idx).
-SELECT id, cue_id FROM executions
+SELECT id, cue_id, attempts FROM executions
 WHERE transport = 'worker' AND status = 'delivering' AND lease_expires_at <= @now::timestamptz
 ORDER BY lease_expires_at, id
 LIMIT @max_rows;
@@ -135,39 +119,44 @@ LIMIT @max_rows;
 
 -- name: CueLockManySkipLocked :many
 -- CueLockManySkipLocked locks the cues among @ids that no other
--- transaction holds, in id order, and returns what the sweeps' cue effects
+-- transaction holds, in id order, and returns what the sweeps' decisions
 -- depend on.
-SELECT id, schedule_type, on_failure_pause FROM cues
+SELECT id, schedule_type, on_failure_pause, retry_max_attempts FROM cues
 WHERE id = ANY(@ids::text[])
 ORDER BY id
 FOR NO KEY UPDATE SKIP LOCKED;
 
 -- name: ExecutionExpireLeases :many
--- ExecutionExpireLeases ends the expired worker claims among @ids whose
--- cue is among @cue_ids (cues the caller has locked), skipping rows another
--- transaction holds and re-checking each: back to pending, claimable again
--- from @now, while attempts remain; failed otherwise.
+-- ExecutionExpireLeases ends the expired worker claims among @ids (each
+-- still at the attempts listed in @attempts) whose cue is among @cue_ids
+-- (cues the caller has locked), skipping rows another transaction holds
+-- and re-checking each: those among @reset_ids (the caller decided they
+-- have attempts left) go back to pending, claimable again from @now; the
+-- others fail.
 WITH picked AS (
     SELECT e.id FROM executions AS e
-    WHERE e.id = ANY(@ids::uuid[]) AND e.cue_id = ANY(@cue_ids::text[])
+    JOIN (
+        SELECT unnest(@ids::uuid[]) AS id, unnest(@attempts::integer[]) AS attempts
+    ) AS l ON l.id = e.id AND l.attempts = e.attempts
+    WHERE e.cue_id = ANY(@cue_ids::text[])
       AND e.transport = 'worker' AND e.status = 'delivering'
       AND e.lease_expires_at <= @now::timestamptz
     ORDER BY e.id
-    FOR NO KEY UPDATE SKIP LOCKED
+    FOR NO KEY UPDATE OF e SKIP LOCKED
 )
 UPDATE executions AS x SET
-    status = CASE WHEN x.attempts < c.retry_max_attempts THEN 'pending' ELSE 'failed' END,
-    error_message = CASE WHEN x.attempts < c.retry_max_attempts THEN @reset_message::text ELSE @exhausted_message::text END,
-    claimed_by_worker = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_by_worker END,
-    claimed_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_at END,
-    started_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.started_at END,
-    last_heartbeat_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.last_heartbeat_at END,
-    due_at = CASE WHEN x.attempts < c.retry_max_attempts THEN @now::timestamptz END,
+    status = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN 'pending' ELSE 'failed' END,
+    error_message = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN @reset_message::text ELSE @exhausted_message::text END,
+    claimed_by_worker = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.claimed_by_worker END,
+    claimed_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.claimed_at END,
+    started_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.started_at END,
+    last_heartbeat_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN NULL ELSE x.last_heartbeat_at END,
+    due_at = CASE WHEN x.id = ANY(@reset_ids::uuid[]) THEN @now::timestamptz END,
     lease_expires_at = NULL,
     outcome_deadline_at = NULL,
     updated_at = @now::timestamptz
-FROM picked, cues AS c
-WHERE x.id = picked.id AND c.id = x.cue_id AND x.status = 'delivering'
+FROM picked
+WHERE x.id = picked.id AND x.status = 'delivering'
 RETURNING x.*;
 
 -- name: ExecutionMarkUnclaimedMissed :many

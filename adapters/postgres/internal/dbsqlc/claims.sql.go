@@ -11,20 +11,21 @@ import (
 )
 
 const cueLockManySkipLocked = `-- name: CueLockManySkipLocked :many
-SELECT id, schedule_type, on_failure_pause FROM cues
+SELECT id, schedule_type, on_failure_pause, retry_max_attempts FROM cues
 WHERE id = ANY($1::text[])
 ORDER BY id
 FOR NO KEY UPDATE SKIP LOCKED
 `
 
 type CueLockManySkipLockedRow struct {
-	ID             string
-	ScheduleType   string
-	OnFailurePause bool
+	ID               string
+	ScheduleType     string
+	OnFailurePause   bool
+	RetryMaxAttempts int32
 }
 
 // CueLockManySkipLocked locks the cues among @ids that no other
-// transaction holds, in id order, and returns what the sweeps' cue effects
+// transaction holds, in id order, and returns what the sweeps' decisions
 // depend on.
 func (q *Queries) CueLockManySkipLocked(ctx context.Context, db DBTX, ids []string) ([]*CueLockManySkipLockedRow, error) {
 	rows, err := db.Query(ctx, cueLockManySkipLocked, ids)
@@ -35,7 +36,12 @@ func (q *Queries) CueLockManySkipLocked(ctx context.Context, db DBTX, ids []stri
 	var items []*CueLockManySkipLockedRow
 	for rows.Next() {
 		var i CueLockManySkipLockedRow
-		if err := rows.Scan(&i.ID, &i.ScheduleType, &i.OnFailurePause); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.ScheduleType,
+			&i.OnFailurePause,
+			&i.RetryMaxAttempts,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)
@@ -46,50 +52,39 @@ func (q *Queries) CueLockManySkipLocked(ctx context.Context, db DBTX, ids []stri
 	return items, nil
 }
 
-const executionClaimWorkerByID = `-- name: ExecutionClaimWorkerByID :one
-WITH picked AS (
-    SELECT e.id, ($2::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.id = $4 AND e.user_id = $5
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= $2::timestamptz
-    FOR NO KEY UPDATE OF e
-)
-UPDATE executions AS x SET
+const executionClaimWorker = `-- name: ExecutionClaimWorker :one
+UPDATE executions SET
     status = 'delivering',
     claimed_by_worker = $1::text,
     claimed_at = $2::timestamptz,
     started_at = $2::timestamptz,
     last_attempt_at = $2::timestamptz,
-    attempts = x.attempts + 1,
+    attempts = attempts + 1,
     lease_expires_at = $3::timestamptz,
     due_at = $3::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
+    outcome_deadline_at = $4::timestamptz,
     updated_at = $2::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
+WHERE id = $5 AND status = 'pending'
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
 `
 
-type ExecutionClaimWorkerByIDParams struct {
-	WorkerID   string
-	Now        time.Time
-	LeaseUntil time.Time
-	ID         string
-	UserID     string
+type ExecutionClaimWorkerParams struct {
+	WorkerID          string
+	Now               time.Time
+	LeaseUntil        time.Time
+	OutcomeDeadlineAt *time.Time
+	ID                string
 }
 
-// ExecutionClaimWorkerByID claims one execution by id for @worker_id if it
-// is the tenant's, worker transport, pending and scheduled by @now. The
-// selection waits for a concurrent claimer and then re-checks the row, so
-// the second of two claimers matches nothing.
-func (q *Queries) ExecutionClaimWorkerByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerByIDParams) (*Execution, error) {
-	row := db.QueryRow(ctx, executionClaimWorkerByID,
+// ExecutionClaimWorker claims a picked (locked) execution for @worker_id
+// if it is still pending.
+func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerParams) (*Execution, error) {
+	row := db.QueryRow(ctx, executionClaimWorker,
 		arg.WorkerID,
 		arg.Now,
 		arg.LeaseUntil,
+		arg.OutcomeDeadlineAt,
 		arg.ID,
-		arg.UserID,
 	)
 	var i Execution
 	err := row.Scan(
@@ -136,97 +131,68 @@ func (q *Queries) ExecutionClaimWorkerByID(ctx context.Context, db DBTX, arg *Ex
 	return &i, err
 }
 
-const executionClaimWorkerNext = `-- name: ExecutionClaimWorkerNext :one
-WITH picked AS (
-    SELECT e.id, ($2::timestamptz) + c.outcome_deadline_seconds * interval '1 second' AS outcome_deadline_at
-    FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
-    WHERE e.user_id = $4
-      AND e.transport = 'worker' AND e.status = 'pending'
-      AND e.scheduled_for <= $2::timestamptz
-      AND ($5::text IS NULL OR c.payload -> 'task' = to_jsonb($5::text))
-    ORDER BY e.scheduled_for, e.id
-    LIMIT 1
-    FOR NO KEY UPDATE OF e SKIP LOCKED
-)
-UPDATE executions AS x SET
-    status = 'delivering',
-    claimed_by_worker = $1::text,
-    claimed_at = $2::timestamptz,
-    started_at = $2::timestamptz,
-    last_attempt_at = $2::timestamptz,
-    attempts = x.attempts + 1,
-    lease_expires_at = $3::timestamptz,
-    due_at = $3::timestamptz,
-    outcome_deadline_at = picked.outcome_deadline_at,
-    updated_at = $2::timestamptz
-FROM picked
-WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
+const executionClaimWorkerPickByID = `-- name: ExecutionClaimWorkerPickByID :one
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.id = $1 AND e.user_id = $2
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= $3::timestamptz
+FOR NO KEY UPDATE OF e
 `
 
-type ExecutionClaimWorkerNextParams struct {
-	WorkerID   string
-	Now        time.Time
-	LeaseUntil time.Time
-	UserID     string
-	Task       *string
+type ExecutionClaimWorkerPickByIDParams struct {
+	ID     string
+	UserID string
+	Now    time.Time
 }
 
-// ExecutionClaimWorkerNext claims a tenant's oldest claimable worker
-// execution (optionally of payload task @task) for @worker_id in one
-// statement: the selection skips rows another claimer has locked, and the
-// update re-checks the status. outcome_deadline_at is NULL when the cue has
-// no outcome deadline. No row when nothing is claimable.
-func (q *Queries) ExecutionClaimWorkerNext(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerNextParams) (*Execution, error) {
-	row := db.QueryRow(ctx, executionClaimWorkerNext,
-		arg.WorkerID,
-		arg.Now,
-		arg.LeaseUntil,
-		arg.UserID,
-		arg.Task,
-	)
-	var i Execution
-	err := row.Scan(
-		&i.ID,
-		&i.CueID,
-		&i.UserID,
-		&i.Transport,
-		&i.ScheduledFor,
-		&i.Status,
-		&i.HTTPStatus,
-		&i.ResponseBody,
-		&i.Attempts,
-		&i.NextRetry,
-		&i.DueAt,
-		&i.ErrorMessage,
-		&i.StartedAt,
-		&i.DeliveredAt,
-		&i.LastAttemptAt,
-		&i.LeaseExpiresAt,
-		&i.ClaimedByWorker,
-		&i.ClaimedAt,
-		&i.LastHeartbeatAt,
-		&i.OutcomeSuccess,
-		&i.OutcomeResult,
-		&i.OutcomeError,
-		&i.OutcomeMetadata,
-		&i.OutcomeRecordedAt,
-		&i.OutcomeState,
-		&i.OutcomeDeadlineAt,
-		&i.EvidenceExternalID,
-		&i.EvidenceResultURL,
-		&i.EvidenceResultRef,
-		&i.EvidenceResultType,
-		&i.EvidenceSummary,
-		&i.EvidenceArtifacts,
-		&i.EvidenceMetadata,
-		&i.EvidenceValidationState,
-		&i.EvidenceProducedAt,
-		&i.TriggeredBy,
-		&i.ReplayedFrom,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
+type ExecutionClaimWorkerPickByIDRow struct {
+	ID                     string
+	OutcomeDeadlineSeconds *int32
+}
+
+// ExecutionClaimWorkerPickByID locks one execution by id if it is the
+// tenant's, worker transport, pending and scheduled by @now, and returns its
+// cue's outcome deadline. It waits for a concurrent claimer and then
+// re-checks the row, so the second of two claimers finds nothing.
+func (q *Queries) ExecutionClaimWorkerPickByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickByIDParams) (*ExecutionClaimWorkerPickByIDRow, error) {
+	row := db.QueryRow(ctx, executionClaimWorkerPickByID, arg.ID, arg.UserID, arg.Now)
+	var i ExecutionClaimWorkerPickByIDRow
+	err := row.Scan(&i.ID, &i.OutcomeDeadlineSeconds)
+	return &i, err
+}
+
+const executionClaimWorkerPickNext = `-- name: ExecutionClaimWorkerPickNext :one
+SELECT e.id, c.outcome_deadline_seconds
+FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
+WHERE e.user_id = $1
+  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.scheduled_for <= $2::timestamptz
+  AND ($3::text IS NULL OR c.payload -> 'task' = to_jsonb($3::text))
+ORDER BY e.scheduled_for, e.id
+LIMIT 1
+FOR NO KEY UPDATE OF e SKIP LOCKED
+`
+
+type ExecutionClaimWorkerPickNextParams struct {
+	UserID string
+	Now    time.Time
+	Task   *string
+}
+
+type ExecutionClaimWorkerPickNextRow struct {
+	ID                     string
+	OutcomeDeadlineSeconds *int32
+}
+
+// ExecutionClaimWorkerPickNext locks a tenant's oldest claimable worker
+// execution (optionally of payload task @task), skipping rows another
+// claimer has locked, and returns its cue's outcome deadline. No row when
+// nothing is claimable.
+func (q *Queries) ExecutionClaimWorkerPickNext(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickNextParams) (*ExecutionClaimWorkerPickNextRow, error) {
+	row := db.QueryRow(ctx, executionClaimWorkerPickNext, arg.UserID, arg.Now, arg.Task)
+	var i ExecutionClaimWorkerPickNextRow
+	err := row.Scan(&i.ID, &i.OutcomeDeadlineSeconds)
 	return &i, err
 }
 
@@ -376,46 +342,55 @@ func (q *Queries) ExecutionCueID(ctx context.Context, db DBTX, arg *ExecutionCue
 const executionExpireLeases = `-- name: ExecutionExpireLeases :many
 WITH picked AS (
     SELECT e.id FROM executions AS e
-    WHERE e.id = ANY($4::uuid[]) AND e.cue_id = ANY($5::text[])
+    JOIN (
+        SELECT unnest($5::uuid[]) AS id, unnest($6::integer[]) AS attempts
+    ) AS l ON l.id = e.id AND l.attempts = e.attempts
+    WHERE e.cue_id = ANY($7::text[])
       AND e.transport = 'worker' AND e.status = 'delivering'
-      AND e.lease_expires_at <= $3::timestamptz
+      AND e.lease_expires_at <= $4::timestamptz
     ORDER BY e.id
-    FOR NO KEY UPDATE SKIP LOCKED
+    FOR NO KEY UPDATE OF e SKIP LOCKED
 )
 UPDATE executions AS x SET
-    status = CASE WHEN x.attempts < c.retry_max_attempts THEN 'pending' ELSE 'failed' END,
-    error_message = CASE WHEN x.attempts < c.retry_max_attempts THEN $1::text ELSE $2::text END,
-    claimed_by_worker = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_by_worker END,
-    claimed_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.claimed_at END,
-    started_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.started_at END,
-    last_heartbeat_at = CASE WHEN x.attempts < c.retry_max_attempts THEN NULL ELSE x.last_heartbeat_at END,
-    due_at = CASE WHEN x.attempts < c.retry_max_attempts THEN $3::timestamptz END,
+    status = CASE WHEN x.id = ANY($1::uuid[]) THEN 'pending' ELSE 'failed' END,
+    error_message = CASE WHEN x.id = ANY($1::uuid[]) THEN $2::text ELSE $3::text END,
+    claimed_by_worker = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.claimed_by_worker END,
+    claimed_at = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.claimed_at END,
+    started_at = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.started_at END,
+    last_heartbeat_at = CASE WHEN x.id = ANY($1::uuid[]) THEN NULL ELSE x.last_heartbeat_at END,
+    due_at = CASE WHEN x.id = ANY($1::uuid[]) THEN $4::timestamptz END,
     lease_expires_at = NULL,
     outcome_deadline_at = NULL,
-    updated_at = $3::timestamptz
-FROM picked, cues AS c
-WHERE x.id = picked.id AND c.id = x.cue_id AND x.status = 'delivering'
+    updated_at = $4::timestamptz
+FROM picked
+WHERE x.id = picked.id AND x.status = 'delivering'
 RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
 `
 
 type ExecutionExpireLeasesParams struct {
+	ResetIds         []string
 	ResetMessage     string
 	ExhaustedMessage string
 	Now              time.Time
 	Ids              []string
+	Attempts         []int32
 	CueIds           []string
 }
 
-// ExecutionExpireLeases ends the expired worker claims among @ids whose
-// cue is among @cue_ids (cues the caller has locked), skipping rows another
-// transaction holds and re-checking each: back to pending, claimable again
-// from @now, while attempts remain; failed otherwise.
+// ExecutionExpireLeases ends the expired worker claims among @ids (each
+// still at the attempts listed in @attempts) whose cue is among @cue_ids
+// (cues the caller has locked), skipping rows another transaction holds
+// and re-checking each: those among @reset_ids (the caller decided they
+// have attempts left) go back to pending, claimable again from @now; the
+// others fail.
 func (q *Queries) ExecutionExpireLeases(ctx context.Context, db DBTX, arg *ExecutionExpireLeasesParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionExpireLeases,
+		arg.ResetIds,
 		arg.ResetMessage,
 		arg.ExhaustedMessage,
 		arg.Now,
 		arg.Ids,
+		arg.Attempts,
 		arg.CueIds,
 	)
 	if err != nil {
@@ -623,7 +598,7 @@ func (q *Queries) ExecutionGetForUpdate(ctx context.Context, db DBTX, arg *Execu
 }
 
 const executionListExpiredLeases = `-- name: ExecutionListExpiredLeases :many
-SELECT id, cue_id FROM executions
+SELECT id, cue_id, attempts FROM executions
 WHERE transport = 'worker' AND status = 'delivering' AND lease_expires_at <= $1::timestamptz
 ORDER BY lease_expires_at, id
 LIMIT $2
@@ -635,8 +610,9 @@ type ExecutionListExpiredLeasesParams struct {
 }
 
 type ExecutionListExpiredLeasesRow struct {
-	ID    string
-	CueID string
+	ID       string
+	CueID    string
+	Attempts int32
 }
 
 // ExecutionListExpiredLeases lists up to @max_rows worker claims whose
@@ -651,7 +627,7 @@ func (q *Queries) ExecutionListExpiredLeases(ctx context.Context, db DBTX, arg *
 	var items []*ExecutionListExpiredLeasesRow
 	for rows.Next() {
 		var i ExecutionListExpiredLeasesRow
-		if err := rows.Scan(&i.ID, &i.CueID); err != nil {
+		if err := rows.Scan(&i.ID, &i.CueID, &i.Attempts); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
+	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
+)
+
+// monthArg is the stored form (a date) of the usage month of t, as
+// core.MonthStart defines it.
+func monthArg(t time.Time) string { return core.MonthStart(t).Format(time.DateOnly) }
+
+// UsageGet returns the tenant's usage of the UTC month of p.MonthStart:
+// zero executions and no grace start when it has no row (never
+// ErrNotFound).
+func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usage, error) {
+	const op = "usage get"
+	out := &core.Usage{MonthStart: core.MonthStart(p.MonthStart)}
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return out, nil
+	}
+	row, err := s.q.UsageGet(ctx, s.rdb, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: monthArg(p.MonthStart)})
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	var d decoder
+	out.Executions = int(row.ExecutionCount)
+	out.GraceStartedAt = d.timePtr(row.GraceStartedAt)
+	if d.Err != nil {
+		return nil, dbErr.Op(op, d.Err)
+	}
+	return out, nil
+}
+
+// UsageStartGrace sets grace_started_at = p.Now on the tenant's row of the
+// month (creating it) unless already set, in one upsert, and returns the
+// stored value. ErrNotFound when the tenant does not exist.
+func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGraceParams) (time.Time, error) {
+	const op = "usage start grace"
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
+	}
+	at, err := s.q.UsageStartGrace(ctx, s.wdb, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), Now: new(timeArg(p.Now))})
+	if err != nil {
+		return time.Time{}, dbErr.Tenant(op, err)
+	}
+	if at == nil { // the upsert never leaves it NULL
+		return time.Time{}, dbErr.Op(op, errors.New("grace_started_at is NULL"))
+	}
+	t, err := timeValue(*at)
+	return t, dbErr.Op(op, err)
+}
+
+// UsageCount adds p.N executions to the tenant's month in one upsert; N 0
+// is a no-op. ErrNotFound when the tenant does not exist.
+func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error {
+	const op = "usage count"
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return dbErr.Op(op, core.ErrNotFound)
+	}
+	if p.N == 0 {
+		return nil
+	}
+	err := s.q.UsageMonthlyAdd(ctx, s.wdb, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), N: int64(p.N)})
+	return dbErr.Tenant(op, err)
+}
+
+// OutcomeCounts counts the tenant's executions created in [From, To) in
+// one statement: with an outcome, of those successful, and failed (a
+// failure outcome, or no outcome and status failed or missed).
+func (s *Store) OutcomeCounts(ctx context.Context, p *core.OutcomeCountsParams) (*core.OutcomeCounts, error) {
+	tenant, ok := sqlkit.UUID(string(p.TenantID))
+	if !ok {
+		return &core.OutcomeCounts{}, nil
+	}
+	row, err := s.q.OutcomeCounts(ctx, s.rdb, &dbsqlc.OutcomeCountsParams{UserID: tenant, CreatedFrom: timeArg(p.From), CreatedTo: timeArg(p.To)})
+	if err != nil {
+		return nil, dbErr.Interpret("outcome counts", err)
+	}
+	return &core.OutcomeCounts{Reported: int(row.Reported), Succeeded: int(row.Succeeded), Failed: int(row.Failed)}, nil
+}

@@ -1,0 +1,636 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Executions implements reading executions and creating manual ones (fire,
+// replay). Safe for concurrent use.
+type Executions struct {
+	store  Store
+	clock  Clock
+	wake   func() // tells the dispatcher there is work; may be nil
+	traces *TraceCarrier
+}
+
+// NewExecutions wires the executions service.
+func NewExecutions(store Store, clock Clock) *Executions {
+	if store == nil || clock == nil {
+		panic("core.NewExecutions: nil dependency")
+	}
+	return &Executions{store: store, clock: clock}
+}
+
+// OnCreated registers a callback run after an execution was created.
+func (s *Executions) OnCreated(fn func()) { s.wake = fn }
+
+// SetTraces makes executions created by a request carry the request's
+// trace context to their delivery.
+func (s *Executions) SetTraces(c *TraceCarrier) { s.traces = c }
+
+// ExecutionFilter filters a list of executions.
+type ExecutionFilter struct {
+	CueID        *string
+	Status       *string
+	OutcomeState *string
+}
+
+// List returns a page of the tenant's executions, newest first.
+func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) ([]*Execution, int, error) {
+	p := &ExecutionListParams{TenantID: u.ID, Status: f.Status, OutcomeState: f.OutcomeState, Limit: limit, Offset: offset}
+	if f.CueID != nil {
+		id := CueID(*f.CueID)
+		p.CueID = &id
+	}
+	return s.store.ExecutionList(ctx, p)
+}
+
+// Get returns one of the tenant's executions; a malformed id is simply not
+// found.
+func (s *Executions) Get(ctx context.Context, u *User, id ExecutionID) (*Execution, error) {
+	e, err := s.store.ExecutionGet(ctx, &ExecutionGetParams{TenantID: u.ID, ID: id})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrExecutionNotFound
+	}
+	return e, err
+}
+
+// Fire creates a manual execution of the cue now, whatever its status, and
+// without touching its schedule, counters or lifecycle (a manual run of a
+// one-time cue does not complete it).
+func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID) (*Execution, error) {
+	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: cueID})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrCueNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	trig := TriggerManualFire
+	return s.create(ctx, c, &trig, nil)
+}
+
+var errInFlight = Conflict("execution_in_flight", "Cannot replay an execution that is still in progress")
+
+// Replay creates a new execution of a finished one's cue, with the cue's
+// current payload.
+func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Execution, error) {
+	orig, err := s.Get(ctx, u, id)
+	if err != nil {
+		return nil, err
+	}
+	if !orig.Status.Terminal() {
+		return nil, errInFlight
+	}
+	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: orig.CueID})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrExecutionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	trig := TriggerReplay
+	from := orig.ID
+	return s.create(ctx, c, &trig, &from)
+}
+
+func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *ExecutionID) (*Execution, error) {
+	now := s.clock.Now()
+	e := &Execution{
+		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
+		TriggeredBy: trig, ReplayedFrom: from, CreatedAt: now, UpdatedAt: now,
+	}
+	for i := 0; ; i++ {
+		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e})
+		if errors.Is(err, ErrConflict) && i < 3 {
+			// Two manual runs in the same microsecond: (cue, scheduled_for)
+			// is unique, so take the next microsecond.
+			e.ScheduledFor = e.ScheduledFor.Add(1000)
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrCueNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		if tc, ok := TraceFrom(ctx); ok {
+			s.traces.Put(created.ID, tc, now)
+		}
+		if s.wake != nil {
+			s.wake()
+		}
+		return created, nil
+	}
+}
+
+// ExecutionStatus is the delivery state of an execution.
+type ExecutionStatus string
+
+// Execution statuses.
+const (
+	ExecPending        ExecutionStatus = "pending"
+	ExecDelivering     ExecutionStatus = "delivering"
+	ExecSuccess        ExecutionStatus = "success"
+	ExecFailed         ExecutionStatus = "failed"
+	ExecRetrying       ExecutionStatus = "retrying"
+	ExecRetryReady     ExecutionStatus = "retry_ready"
+	ExecMissed         ExecutionStatus = "missed"
+	ExecPendingOutcome ExecutionStatus = "pending_outcome"
+	ExecOutcomeTimeout ExecutionStatus = "outcome_timeout"
+)
+
+// Terminal reports whether no further delivery will happen.
+func (s ExecutionStatus) Terminal() bool {
+	switch s {
+	case ExecSuccess, ExecFailed, ExecMissed, ExecOutcomeTimeout:
+		return true
+	}
+	return false
+}
+
+// OutcomeState is the verification state of a reported outcome.
+type OutcomeState string
+
+// Outcome states.
+const (
+	OutcomeReportedSuccess     OutcomeState = "reported_success"
+	OutcomeReportedFailure     OutcomeState = "reported_failure"
+	OutcomeVerifiedSuccess     OutcomeState = "verified_success"
+	OutcomeVerificationPending OutcomeState = "verification_pending"
+	OutcomeVerificationFailed  OutcomeState = "verification_failed"
+)
+
+// Trigger values of Execution.TriggeredBy (nil: the scheduler).
+const (
+	TriggerManualFire = "manual_fire"
+	TriggerReplay     = "replay"
+)
+
+// Outcome is what a handler reported about a run.
+type Outcome struct {
+	Success    bool
+	Result     *string
+	Error      *string
+	Metadata   json.RawMessage
+	RecordedAt time.Time
+}
+
+// Evidence backs a reported outcome.
+type Evidence struct {
+	ExternalID      *string
+	ResultURL       *string
+	ResultRef       *string
+	ResultType      *string
+	Summary         *string
+	Artifacts       json.RawMessage
+	Metadata        json.RawMessage
+	ValidationState *string
+	ProducedAt      *time.Time
+}
+
+// Execution is one occurrence of a cue.
+type Execution struct {
+	ID                ExecutionID
+	CueID             CueID
+	TenantID          TenantID
+	ScheduledFor      time.Time
+	Status            ExecutionStatus
+	HTTPStatus        *int
+	ResponseBody      *string
+	Attempts          int
+	NextRetry         *time.Time
+	ErrorMessage      *string
+	StartedAt         *time.Time
+	DeliveredAt       *time.Time
+	LastAttemptAt     *time.Time
+	LeaseExpiresAt    *time.Time
+	ClaimedByWorker   *string
+	ClaimedAt         *time.Time
+	LastHeartbeatAt   *time.Time
+	Outcome           *Outcome
+	OutcomeState      *OutcomeState
+	OutcomeDeadlineAt *time.Time
+	Evidence          Evidence
+	TriggeredBy       *string
+	ReplayedFrom      *ExecutionID
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// ExecutionStore persists executions and their delivery claims: webhook
+// claims and results, worker claims, read-modify-writes (outcomes, evidence)
+// and the sweeps of expired leases and outcome deadlines. Every method is
+// safe for concurrent use by any number of processes sharing the database;
+// tenant-scoped methods return ErrNotFound for another tenant's rows.
+// Methods are sorted by name.
+type ExecutionStore interface {
+	// ExecutionCancelUpcoming deletes the cue's scheduler-created executions
+	// (triggered_by NULL) that are still pending and not yet due
+	// (scheduled_for > Now) — materialized ahead by the look-ahead — and
+	// decrements fired_count by the number deleted. Used when a cue is
+	// paused or rescheduled. Returns how many were deleted.
+	ExecutionCancelUpcoming(ctx context.Context, p *ExecutionCancelUpcomingParams) (int, error)
+
+	// ExecutionClaimDeliveries claims up to Limit webhook executions that are
+	// due: status pending, retrying or retry_ready with due_at <= Now, or
+	// delivering whose lease (due_at) expired — oldest due_at first. Each is
+	// set to delivering with attempts+1 (an attempt is counted when it
+	// starts, so one cut short by a crash still counts), started_at (if
+	// unset) and last_attempt_at = Now, lease_expires_at = due_at = Now+Lease.
+	// Two concurrent callers never claim the same execution.
+	ExecutionClaimDeliveries(ctx context.Context, p *ExecutionClaimDeliveriesParams) ([]*Delivery, error)
+
+	// ExecutionClaimWorker claims one worker-transport execution for a
+	// worker in one transaction: by ID when set, else the
+	// oldest claimable (optionally with payload task = Task). It must be
+	// pending with scheduled_for <= Now and belong to the tenant. Sets
+	// status delivering, claimed_by_worker, claimed_at = started_at =
+	// last_attempt_at = Now, attempts + 1, lease_expires_at = due_at =
+	// LeaseUntil, outcome_deadline_at = OutcomeDeadline(Now, the cue's
+	// outcome_deadline_seconds). A first claim (CountsUsage) adds one
+	// execution to the tenant's month of Now.
+	// Concurrent claimers never both win. ErrNotFound when nothing matched.
+	ExecutionClaimWorker(ctx context.Context, p *ExecutionClaimWorkerParams) (*Execution, error)
+
+	// ExecutionClaimable lists the tenant's worker-transport executions
+	// with status pending and scheduled_for <= Now, oldest scheduled_for
+	// first, filtered by the cue payload's "task" (in the query, before the
+	// limit) when Task is set.
+	ExecutionClaimable(ctx context.Context, p *ExecutionClaimableParams) ([]*Claimable, error)
+
+	// ExecutionCreate inserts one execution (manual fire, replay) for a cue
+	// of the tenant. ErrNotFound when the cue is absent or foreign;
+	// ErrConflict when (cue, scheduled_for) exists.
+	ExecutionCreate(ctx context.Context, p *ExecutionCreateParams) (*Execution, error)
+
+	// ExecutionGet returns one of the tenant's executions. ErrNotFound when
+	// absent, foreign, or when the id is not a UUID.
+	ExecutionGet(ctx context.Context, p *ExecutionGetParams) (*Execution, error)
+
+	// ExecutionList returns a page of the tenant's executions, newest
+	// (created_at) first, ties by id, with the total matching count.
+	ExecutionList(ctx context.Context, p *ExecutionListParams) ([]*Execution, int, error)
+
+	// ExecutionQueueStats counts the delivery queue for /health.
+	ExecutionQueueStats(ctx context.Context, p *ExecutionQueueStatsParams) (*QueueStats, error)
+
+	// ExecutionRecentFinished returns the cue's latest executions (newest
+	// created_at first, at most Limit) whose status is success, failed,
+	// missed or outcome_timeout — for failure streaks.
+	ExecutionRecentFinished(ctx context.Context, p *ExecutionRecentFinishedParams) ([]*Execution, error)
+
+	// ExecutionRecordDeliveries stores attempt results in one transaction.
+	// A result applies only while its execution is still delivering with
+	// attempts == Attempt (the claim is still the caller's). It sets status,
+	// attempts = Attempts, http_status, response_body, error_message (NULL on
+	// success), last_attempt_at = Now, delivered_at = Now on success,
+	// next_retry and due_at = NextRetry when retrying (NULL otherwise),
+	// lease_expires_at NULL, outcome_deadline_at, updated_at. The returned
+	// slice says which applied. Applied results also update the cue
+	// (run_count, last_run, status) and the monthly usage as the result says.
+	ExecutionRecordDeliveries(ctx context.Context, p *ExecutionRecordDeliveriesParams) ([]bool, error)
+
+	// ExecutionSweepOutcomeDeadlines marks executions whose outcome
+	// deadline passed without an outcome (outcome_recorded_at NULL,
+	// outcome_deadline_at <= Now): status outcome_timeout,
+	// outcome_deadline_at NULL. At most Limit. Returns them with their cues.
+	ExecutionSweepOutcomeDeadlines(ctx context.Context, p *ExecutionSweepOutcomeDeadlinesParams) ([]*Delivery, error)
+
+	// ExecutionSweepWorkerLeases handles worker executions whose lease
+	// expired (status delivering, lease_expires_at <= Now): each goes back
+	// to pending (claim fields cleared, due_at = Now, error_message =
+	// ResetMessage) when attempts < the cue's max attempts, else to failed
+	// (error_message = ExhaustedMessage; a one-time cue fails, a recurring
+	// cue with on_failure.pause pauses). Then worker executions still
+	// pending whose due_at <= Now - UnclaimedTimeout become missed
+	// (error_message = MissedMessage; same cue effects). At most Limit of
+	// each. Returns the executions that became failed or missed, with their
+	// cues and sealed webhook secrets, for escalation.
+	ExecutionSweepWorkerLeases(ctx context.Context, p *ExecutionSweepWorkerLeasesParams) ([]*Delivery, error)
+
+	// ExecutionUpdate runs Fn on the tenant's locked execution (with a copy
+	// of its cue) and saves what Fn leaves in these execution fields:
+	// status, error_message, delivered_at, lease_expires_at, due_at,
+	// claimed_by_worker, claimed_at, last_heartbeat_at, outcome (all
+	// fields), outcome_state, outcome_deadline_at, evidence (all fields),
+	// updated_at — plus the CueEffect it returns (nil: none). due_at is
+	// derived: lease_expires_at while delivering, unchanged while pending,
+	// retrying or retry_ready, NULL otherwise. Fn's error
+	// aborts without saving and is returned as is. Concurrent calls on one
+	// execution are serialized (so a write-once check in Fn is race-free).
+	// ErrNotFound when absent, foreign, or not a UUID.
+	ExecutionUpdate(ctx context.Context, p *ExecutionUpdateParams) (*Execution, error)
+}
+
+// ExecutionListParams filters and pages a tenant's executions.
+type ExecutionListParams struct {
+	TenantID     TenantID
+	CueID        *CueID
+	Status       *string
+	OutcomeState *string
+	Limit        int
+	Offset       int
+}
+
+// ExecutionCreateParams inserts one execution.
+type ExecutionCreateParams struct {
+	Execution *Execution
+}
+
+// ExecutionGetParams selects one of a tenant's executions.
+type ExecutionGetParams struct {
+	TenantID TenantID
+	ID       ExecutionID
+}
+
+// ExecutionClaimDeliveriesParams claims due webhook executions.
+type ExecutionClaimDeliveriesParams struct {
+	Now   time.Time
+	Lease time.Duration
+	Limit int
+}
+
+// Delivery is a claimed webhook execution with what its attempt needs,
+// read at claim time (so retries see the cue's current callback, payload
+// and policies, and the owner's current secret).
+type Delivery struct {
+	Execution           *Execution
+	Cue                 *Cue
+	WebhookSecretSealed string
+}
+
+// DeliveryResult is the outcome of one attempt (or the decision not to make
+// one, e.g. an expired lease with no attempts left).
+type DeliveryResult struct {
+	ExecutionID  ExecutionID
+	CueID        CueID
+	TenantID     TenantID
+	Attempt      int // the claim's attempts value (fencing)
+	Attempts     int // the attempts value to store (normally Attempt)
+	Status       ExecutionStatus
+	HTTPStatus   *int
+	ResponseBody *string
+	ErrorMessage *string
+	NextRetry    *time.Time // status retrying: when to try again
+	// Cue effects.
+	CountRun   bool       // run_count + 1
+	SetLastRun bool       // last_run = Now
+	CueStatus  *CueStatus // completed / failed / paused (paused clears next_run); applied only to an active cue
+	// Usage: +1 execution in the tenant's current month.
+	CountUsage bool
+	// OutcomeDeadlineAt is set on success when the cue has an outcome deadline.
+	OutcomeDeadlineAt *time.Time
+}
+
+// ExecutionRecordDeliveriesParams stores attempt results.
+type ExecutionRecordDeliveriesParams struct {
+	Now     time.Time
+	Results []*DeliveryResult
+}
+
+// ExecutionCancelUpcomingParams selects a cue's upcoming executions.
+type ExecutionCancelUpcomingParams struct {
+	TenantID TenantID
+	CueID    CueID
+	Now      time.Time
+}
+
+// ExecutionQueueStatsParams counts the queue as of Now.
+type ExecutionQueueStatsParams struct{ Now time.Time }
+
+// QueueStats is the delivery queue as /health reports it.
+type QueueStats struct {
+	PendingWebhooks     int // webhook executions pending and due
+	StaleDeliveries     int // delivering with an expired lease
+	PendingRetries      int // retrying or retry_ready
+	PendingWorkerClaims int // worker executions pending
+}
+
+// Claimable is a worker execution ready to be claimed, with its cue.
+type Claimable struct {
+	Execution *Execution
+	Cue       *Cue
+}
+
+// ExecutionClaimableParams lists claimable executions.
+type ExecutionClaimableParams struct {
+	TenantID TenantID
+	Now      time.Time
+	Task     *string
+	Limit    int
+}
+
+// ExecutionClaimWorkerParams claims a worker execution.
+type ExecutionClaimWorkerParams struct {
+	TenantID   TenantID
+	ID         *ExecutionID // nil: the oldest claimable
+	Task       *string      // with ID nil: only executions whose payload task matches
+	WorkerID   string
+	Now        time.Time
+	Lease      time.Duration
+	CountUsage bool
+}
+
+// ExecutionUpdateParams is a read-modify-write of one execution.
+type ExecutionUpdateParams struct {
+	TenantID TenantID
+	ID       ExecutionID
+	Fn       func(e *Execution, c *Cue) (*CueEffect, error)
+}
+
+// ExecutionSweepWorkerLeasesParams tunes the worker sweep.
+type ExecutionSweepWorkerLeasesParams struct {
+	Now              time.Time
+	UnclaimedTimeout time.Duration
+	Limit            int
+	ResetMessage     string
+	ExhaustedMessage string
+	MissedMessage    string
+}
+
+// ExecutionSweepOutcomeDeadlinesParams tunes the outcome-deadline sweep.
+type ExecutionSweepOutcomeDeadlinesParams struct {
+	Now   time.Time
+	Limit int
+}
+
+// ExecutionRecentFinishedParams selects a cue's latest finished executions.
+type ExecutionRecentFinishedParams struct {
+	TenantID TenantID
+	CueID    CueID
+	Limit    int
+}
+
+// SavedDueAt is the due_at a read-modify-write (ExecutionUpdate) stores
+// for e, given the row's current due_at: the lease expiry while
+// delivering, the current value while pending, retrying or retry_ready,
+// none otherwise.
+func (e *Execution) SavedDueAt(current *time.Time) *time.Time {
+	switch e.Status {
+	case ExecDelivering:
+		return e.LeaseExpiresAt
+	case ExecPending, ExecRetrying, ExecRetryReady:
+		return current
+	}
+	return nil
+}
+
+// RetryTimes are the next_retry and due_at a store saves for the result:
+// NextRetry for both while retrying (due at now when NextRetry is missing,
+// so the execution cannot get stuck), none otherwise.
+func (r *DeliveryResult) RetryTimes(now time.Time) (next, due *time.Time) {
+	if r.Status != ExecRetrying {
+		return nil, nil
+	}
+	if r.NextRetry == nil {
+		return nil, &now
+	}
+	return r.NextRetry, r.NextRetry
+}
+
+// CountsUsage reports whether a claim that left the execution at attempts
+// counts one execution of usage: a first claim (attempts 1) when the caller
+// asked for it.
+func (p *ExecutionClaimWorkerParams) CountsUsage(attempts int) bool {
+	return p.CountUsage && attempts == 1
+}
+
+// OutcomeDeadline is the outcome deadline of a run delivered (webhook) or
+// claimed (worker) at now, for a cue whose outcome deadline is seconds
+// (nil: none).
+func OutcomeDeadline(now time.Time, seconds *int) *time.Time {
+	if seconds == nil {
+		return nil
+	}
+	t := now.Add(time.Duration(*seconds) * time.Second)
+	return &t
+}
+
+// RunEffects aggregates what execution changes do to their cues and to
+// monthly usage, so that a store applies them as data, in one batch, in a
+// fixed lock order. Per cue: runs to add, whether last_run becomes Now,
+// and the status to apply (the last one added wins; applied only to an
+// active cue, paused clearing next_run). Per tenant: executions to count in
+// Month, the UTC month of Now.
+type RunEffects struct {
+	Now   time.Time
+	Month time.Time
+	cues  map[CueID]*CueRunEffect
+	usage map[TenantID]int
+}
+
+// CueRunEffect is the aggregated effect on one cue.
+type CueRunEffect struct {
+	CueID      CueID
+	Runs       int
+	SetLastRun bool
+	Status     *CueStatus
+}
+
+// UsageEffect is the aggregated usage of one tenant.
+type UsageEffect struct {
+	TenantID   TenantID
+	Executions int
+}
+
+// NewRunEffects starts an empty aggregation as of now.
+func NewRunEffects(now time.Time) *RunEffects {
+	return &RunEffects{Now: now, Month: MonthStart(now), cues: map[CueID]*CueRunEffect{}, usage: map[TenantID]int{}}
+}
+
+// Add folds in one effect on cue (owned by tenant); effects must come in
+// their order (the last status wins).
+func (fx *RunEffects) Add(cue CueID, tenant TenantID, eff CueEffect) {
+	if eff.CountRun || eff.SetLastRun || eff.Status != nil {
+		e := fx.cues[cue]
+		if e == nil {
+			e = &CueRunEffect{CueID: cue}
+			fx.cues[cue] = e
+		}
+		if eff.CountRun {
+			e.Runs++
+		}
+		e.SetLastRun = e.SetLastRun || eff.SetLastRun
+		if eff.Status != nil {
+			e.Status = eff.Status
+		}
+	}
+	if eff.CountUsage {
+		fx.usage[tenant]++
+	}
+}
+
+// AddResult folds in an applied delivery result of an execution of cue.
+func (fx *RunEffects) AddResult(cue CueID, tenant TenantID, r *DeliveryResult) {
+	fx.Add(cue, tenant, CueEffect{CountRun: r.CountRun, SetLastRun: r.SetLastRun, Status: r.CueStatus, CountUsage: r.CountUsage})
+}
+
+// AddSwept folds in an execution a worker sweep failed or marked missed:
+// last_run = Now and FailedRunStatus.
+func (fx *RunEffects) AddSwept(cue CueID, schedule ScheduleType, pauseOnFailure bool, triggeredBy *string) {
+	fx.Add(cue, "", CueEffect{SetLastRun: true, Status: FailedRunStatus(schedule, pauseOnFailure, triggeredBy)})
+}
+
+// Cues returns the cue effects in cue id order (the order to lock in).
+func (fx *RunEffects) Cues() []*CueRunEffect {
+	out := make([]*CueRunEffect, 0, len(fx.cues))
+	for _, e := range fx.cues {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b *CueRunEffect) int { return strings.Compare(string(a.CueID), string(b.CueID)) })
+	return out
+}
+
+// Usage returns the usage effects in tenant id order (the order to lock
+// in).
+func (fx *RunEffects) Usage() []UsageEffect {
+	out := make([]UsageEffect, 0, len(fx.usage))
+	for t, n := range fx.usage {
+		out = append(out, UsageEffect{TenantID: t, Executions: n})
+	}
+	slices.SortFunc(out, func(a, b UsageEffect) int { return strings.Compare(string(a.TenantID), string(b.TenantID)) })
+	return out
+}
+
+// SortDeliveries orders deliveries as the store ports return them: by
+// scheduled time, then id.
+func SortDeliveries(ds []*Delivery) {
+	slices.SortFunc(ds, func(a, b *Delivery) int {
+		return cmp.Or(a.Execution.ScheduledFor.Compare(b.Execution.ScheduledFor), strings.Compare(string(a.Execution.ID), string(b.Execution.ID)))
+	})
+}
+
+// InitialDueAt is the due_at of a new execution (ExecutionCreate): when the
+// dispatcher may next act on it — its scheduled time while pending, its
+// next retry while retrying, its lease expiry while delivering; never once
+// terminal.
+func (e *Execution) InitialDueAt() *time.Time {
+	switch e.Status {
+	case ExecPending:
+		return &e.ScheduledFor
+	case ExecRetrying, ExecRetryReady:
+		return e.NextRetry
+	case ExecDelivering:
+		return e.LeaseExpiresAt
+	}
+	return nil
+}
+
+// LeaseUntil is when the claims' lease expires.
+func (p *ExecutionClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
+
+// LeaseUntil is when the claim's lease expires.
+func (p *ExecutionClaimWorkerParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
+
+// UnclaimedCutoff is the latest due_at of a pending worker execution that
+// went unclaimed for too long (it becomes missed).
+func (p *ExecutionSweepWorkerLeasesParams) UnclaimedCutoff() time.Time {
+	return p.Now.Add(-p.UnclaimedTimeout)
+}
