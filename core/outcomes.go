@@ -28,11 +28,12 @@ type Outcomes struct {
 	store  ExecutionStore
 	alerts *Alerts
 	clock  Clock
+	obs    Observer
 }
 
 // NewOutcomes wires the outcomes service; alerts may be nil.
 func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock) *Outcomes {
-	return &Outcomes{store: store, alerts: alerts, clock: clock}
+	return &Outcomes{store: store, alerts: alerts, clock: clock, obs: NopObserver{}}
 }
 
 // OutcomeInput is a reported outcome with its evidence.
@@ -227,6 +228,9 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 	if err != nil {
 		return nil, err
 	}
+	if e.OutcomeState != nil {
+		s.obs.OutcomeRecorded(*e.OutcomeState)
+	}
 	if s.alerts != nil && cue != nil {
 		if e.OutcomeState != nil && *e.OutcomeState == OutcomeVerificationFailed {
 			s.alerts.VerificationFailed(ctx, e, cue)
@@ -291,6 +295,7 @@ func (s *Outcomes) Verify(ctx context.Context, u *User, id ExecutionID, valid bo
 	if err != nil {
 		return nil, err
 	}
+	s.obs.OutcomeRecorded(out.State)
 	return &out, nil
 }
 
