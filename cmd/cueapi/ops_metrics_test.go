@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -153,4 +155,43 @@ func TestMetricsListener(t *testing.T) {
 		return map[string]string{"METRICS_ADDR": "0.0.0.0:9464"}[k], k == "METRICS_ADDR"
 	})
 	require.ErrorContains(t, err, "METRICS_TOKEN")
+}
+
+// A real `cueapi serve` process serves /metrics on METRICS_ADDR, only with
+// the bearer token when one is set.
+func TestMetricsListenerInAServerProcess(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a real server process")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	srv := startServer(t, map[string]string{
+		"ENV": "development", "PORT": "0", "CUEAPI_DATA_DIR": t.TempDir(),
+		"METRICS_ADDR": addr, "METRICS_TOKEN": "scrape-token",
+	})
+	code, _ := srv.do(t, "GET", "/health", "", "")
+	require.Equal(t, http.StatusOK, code)
+	get := func(token string) (int, string) {
+		req, err := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	code, _ = get("")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, body := get("scrape-token")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `cueapi_http_requests_total{method="GET",route="/health",status="200"} 1`)
+	require.Contains(t, body, "cueapi_build_info{version=")
+	require.Contains(t, body, `cueapi_store_pool_connections{pool="write",state="max"}`)
 }
