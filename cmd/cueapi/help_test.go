@@ -153,3 +153,20 @@ func TestBaseURLFollowsTheListenAddress(t *testing.T) {
 		require.Empty(t, cfg.DashboardURL, "no token leaves for another origin unless configured")
 	}
 }
+
+// The image's HEALTHCHECK: exit 0 against a healthy server, 1 when nothing
+// answers.
+func TestHealthcheckCommand(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a real server process")
+	}
+	srv := startServer(t, map[string]string{"ENV": "development", "PORT": "0", "CUEAPI_DATA_DIR": t.TempDir()})
+	code, stdout, stderr := cueapiProc(t, nil, "healthcheck", "-url", "http://"+srv.addr+"/health")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "healthy\n", stdout)
+	srv.kill()
+	code, _, stderr = cueapiProc(t, nil, "healthcheck", "-url", "http://"+srv.addr+"/health", "-timeout", "2s")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "healthcheck:")
+}
