@@ -303,6 +303,10 @@ type Alert struct {
 // database; tenant-scoped methods return ErrNotFound for another tenant's
 // rows. Methods are sorted by name.
 type AlertStore interface {
+	// AlertAcknowledge marks the tenant's alert acknowledged (idempotent).
+	// ErrNotFound when absent, foreign, or not a UUID.
+	AlertAcknowledge(ctx context.Context, p *AlertAcknowledgeParams) error
+
 	// AlertClaimDeliveries claims up to Limit alerts due for delivery
 	// (delivery_status pending, next_delivery_at <= Now): next_delivery_at =
 	// Now + Lease, delivery_attempts + 1. Returns them with the tenant's

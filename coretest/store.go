@@ -42,6 +42,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	s := &storeSuite{newStore: newStore, opts: opts}
 
 	t.Run("AlertClaimDeliveries", s.testAlertClaimDeliveries)
+	t.Run("AlertAcknowledge", s.testAlertAcknowledge)
 	t.Run("AlertCreate", s.testAlertCreate)
 	t.Run("AlertList", s.testAlertList)
 	t.Run("AlertRecordDelivery", s.testAlertRecordDelivery)

@@ -34,10 +34,19 @@ import (
 // HTTP handler. newApp builds all of it; nothing is set afterwards.
 type app struct {
 	*core.Application
+	cfg     *config
+	log     *slog.Logger
+	clock   core.Clock
 	store   core.Store
 	redis   *redis.Client
 	ops     *ops
 	handler http.Handler
+	// feed announces committed changes (dashboard live feed); closeFeed
+	// releases it.
+	feed      core.ChangeFeed
+	closeFeed func()
+	// stopStreams ends the dashboard's live-feed streams (nil: none).
+	stopStreams func()
 }
 
 // overrides lets tests replace the clock, the resolver and the mailer.
@@ -67,7 +76,7 @@ func openTracedStore(ctx context.Context, cfg *config, log *slog.Logger, tracer 
 // auth cache, SSRF guard, deliverer, secret box), the core application over
 // them (core.NewApplication connects the services) and the HTTP handler.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_ *app, err error) {
-	a := &app{}
+	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -77,6 +86,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	if clock == nil {
 		clock = core.SystemClock{}
 	}
+	a.clock = clock
 	if a.ops, err = newOps(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -85,6 +95,11 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.store = store
+	// Committed changes are announced on the change feed (dashboard live feed).
+	if a.feed, a.closeFeed, err = openChangeFeed(ctx, cfg, log); err != nil {
+		return nil, fmt.Errorf("open change feed: %w", err)
+	}
+	a.store = core.NewPublishingStore(store, a.feed, log)
 	box, err := secretBox(cfg, clock, log)
 	if err != nil {
 		return nil, err
@@ -156,7 +171,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		return nil, err
 	}
 
-	a.handler, err = api.NewHandler(api.Deps{
+	h, err := api.NewHandler(api.Deps{
 		Log: log, Clock: clock, Limiter: ports.Limiter,
 		Accounts: a.Accounts, Cues: a.Cues, Executions: a.Executions, Workers: a.Workers, Outcomes: a.Outcomes,
 		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Health: &api.Health{Service: a.Health},
@@ -164,6 +179,9 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
 	})
 	if err != nil {
+		return nil, err
+	}
+	if a.handler, err = a.withDashboard(h, a.DeviceLogin); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -178,6 +196,9 @@ func (a *app) close() {
 	}
 	if a.store != nil {
 		_ = a.store.Close()
+	}
+	if a.closeFeed != nil {
+		a.closeFeed()
 	}
 }
 

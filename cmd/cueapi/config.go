@@ -22,6 +22,9 @@ type config struct {
 	// DashboardURL receives the browser after a magic-link login ("" = none).
 	DashboardURL     string
 	DevLogMagicLinks bool
+	// Dashboard serves the built-in dashboard under /dashboard (DASHBOARD;
+	// default on except when ENV=production).
+	Dashboard bool
 
 	DatabaseURL string // empty: embedded SQLite in DataDir
 	DataDir     string
@@ -218,6 +221,7 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	if err := checkMetricsAddr(c.MetricsAddr, c.MetricsToken); err != nil {
 		errs = append(errs, err.Error())
 	}
+	c.Dashboard = getBool("DASHBOARD", !c.production())
 	switch c.Env {
 	case "development", "test", "production":
 	default:

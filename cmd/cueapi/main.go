@@ -111,6 +111,9 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if a.stopStreams != nil {
+		srv.RegisterOnShutdown(a.stopStreams) // long-lived dashboard streams
+	}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err

@@ -76,3 +76,9 @@ UPDATE alerts SET
     next_delivery_at = sqlc.narg('next_delivery_at'),
     last_delivery_error = coalesce(sqlc.narg('last_delivery_error'), last_delivery_error)
 WHERE id = @id AND delivery_status = 'pending';
+
+-- name: AlertAcknowledge :execrows
+-- AlertAcknowledge marks one of the tenant's alerts acknowledged (any
+-- number of times).
+UPDATE alerts SET acknowledged = true
+WHERE id = @id AND user_id = @user_id;

@@ -10,6 +10,26 @@ import (
 	"time"
 )
 
+const alertAcknowledge = `-- name: AlertAcknowledge :execrows
+UPDATE alerts SET acknowledged = true
+WHERE id = $1 AND user_id = $2
+`
+
+type AlertAcknowledgeParams struct {
+	ID     string
+	UserID string
+}
+
+// AlertAcknowledge marks one of the tenant's alerts acknowledged (any
+// number of times).
+func (q *Queries) AlertAcknowledge(ctx context.Context, db DBTX, arg *AlertAcknowledgeParams) (int64, error) {
+	result, err := db.Exec(ctx, alertAcknowledge, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const alertClaim = `-- name: AlertClaim :exec
 UPDATE alerts SET
     next_delivery_at = $1::timestamptz,

@@ -10,6 +10,26 @@ import (
 	"strings"
 )
 
+const alertAcknowledge = `-- name: AlertAcknowledge :execrows
+UPDATE alerts SET acknowledged = 1
+WHERE id = ?1 AND user_id = ?2
+`
+
+type AlertAcknowledgeParams struct {
+	ID     string
+	UserID string
+}
+
+// AlertAcknowledge marks one of the tenant's alerts acknowledged (any
+// number of times).
+func (q *Queries) AlertAcknowledge(ctx context.Context, db DBTX, arg *AlertAcknowledgeParams) (int64, error) {
+	result, err := db.ExecContext(ctx, alertAcknowledge, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const alertClaim = `-- name: AlertClaim :exec
 UPDATE alerts SET
     next_delivery_at = CAST(?1 AS TEXT),
