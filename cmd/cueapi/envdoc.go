@@ -57,6 +57,7 @@ var envHelp = map[string]string{
 	"METRICS_TOKEN":                    "Bearer token required by `/metrics` when set.",
 	"OTEL_EXPORTER_OTLP_ENDPOINT":      "OpenTelemetry collector base URL (OTLP/HTTP, e.g. `http://127.0.0.1:4318`): spans for requests and webhook deliveries. Empty: tracing off (webhooks still carry `traceparent`).",
 	"OTEL_EXPORTER_OTLP_HEADERS":       "Headers sent to the collector, `k1=v1,k2=v2`.",
+	"DASHBOARD":                        "Serve the built-in dashboard under `/dashboard` (on by default except with `ENV=production`).",
 }
 
 // envShown replaces defaults computed at start-up with what they mean.
@@ -64,6 +65,7 @@ var envShown = map[string]string{
 	"INSTANCE_ID":            "hostname-pid",
 	"BASE_URL":               "empty",
 	"DELIVERY_LEASE_SECONDS": "0",
+	"DASHBOARD":              "true (false in production)",
 }
 
 // envTable lists every variable in the order readConfig reads them.
