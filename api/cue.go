@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/cueapi/cueapi/api/apigen"
 	"github.com/cueapi/cueapi/core"
@@ -21,11 +22,15 @@ func cueInputFromCreate(b *apigen.CreateCueRequest) *core.CueInput {
 		in.Payload = *b.Payload
 	}
 	in.Verification, in.VerificationSet = verificationIn(b.Verification)
+	if b.Verification != nil {
+		in.RequiredAssertions = b.Verification.RequiredAssertions
+	}
 	if b.CatchUp != nil {
 		c := string(*b.CatchUp)
 		in.CatchUp = &c
 	}
-	return in
+	in.RequirePayloadOverride, in.RequiredPayloadKeys = b.RequirePayloadOverride, b.RequiredPayloadKeys
+	return hostedIn(in, b.Delivery, b.Alerts, b.OnSuccessFire)
 }
 
 func cueInputFromUpdate(b *apigen.UpdateCueRequest) *core.CueInput {
@@ -40,9 +45,46 @@ func cueInputFromUpdate(b *apigen.UpdateCueRequest) *core.CueInput {
 		in.Payload = *b.Payload
 	}
 	in.Verification, in.VerificationSet = verificationIn(b.Verification)
+	if b.Verification != nil {
+		in.RequiredAssertions = b.Verification.RequiredAssertions
+	}
 	if b.CatchUp != nil {
 		c := string(*b.CatchUp)
 		in.CatchUp = &c
+	}
+	in.RequirePayloadOverride, in.RequiredPayloadKeys = b.RequirePayloadOverride, b.RequiredPayloadKeys
+	return hostedIn(in, b.Delivery, b.Alerts, b.OnSuccessFire)
+}
+
+// isNull reports whether a raw JSON value is null.
+func isNull(raw json.RawMessage) bool { return strings.TrimSpace(string(raw)) == "null" }
+
+// hostedIn copies the hosted fields whose null means "clear" (absent keys
+// stay unset). The request validator has checked their types.
+func hostedIn(in *core.CueInput, delivery, alerts, onSuccessFire json.RawMessage) *core.CueInput {
+	if len(delivery) > 0 {
+		in.DeliverySet = true
+		if !isNull(delivery) {
+			var d apigen.DeliveryInput
+			if err := json.Unmarshal(delivery, &d); err == nil {
+				in.Delivery = &core.DeliveryInput{TimeoutSeconds: d.TimeoutSeconds, OutcomeDeadlineSeconds: d.OutcomeDeadlineSeconds}
+			} else {
+				in.Delivery = &core.DeliveryInput{}
+			}
+		}
+	}
+	if len(alerts) > 0 {
+		in.AlertsSet = true
+		if !isNull(alerts) {
+			in.Alerts = alerts
+		}
+	}
+	if len(onSuccessFire) > 0 {
+		in.OnSuccessFireSet = true
+		var id string
+		if !isNull(onSuccessFire) && json.Unmarshal(onSuccessFire, &id) == nil {
+			in.OnSuccessFire = &id
+		}
 	}
 	return in
 }
@@ -111,7 +153,8 @@ func cueOut(c *core.Cue, warning *string) apigen.Cue {
 		Payload:   c.Payload,
 		Retry:     apigen.RetryPolicy{MaxAttempts: c.Retry.MaxAttempts, BackoffMinutes: c.Retry.BackoffMinutes},
 		OnFailure: &apigen.OnFailure{Email: c.OnFailure.Email, Webhook: c.OnFailure.Webhook, Pause: c.OnFailure.Pause},
-		CatchUp:   apigen.CatchUpPolicy(c.CatchUp), OutcomeDeadlineSeconds: c.OutcomeDeadlineSeconds,
+		CatchUp:   apigen.CatchUpPolicy(c.CatchUp.ClientName()), OutcomeDeadlineSeconds: c.OutcomeDeadlineSeconds,
+		RequirePayloadOverride: c.RequirePayloadOverride, RequiredPayloadKeys: strsOut(c.RequiredPayloadKeys),
 		NextRun: utcPtr(c.NextRun), LastRun: utcPtr(c.LastRun), RunCount: c.RunCount, FiredCount: c.FiredCount,
 		Warning: warning, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
@@ -129,9 +172,32 @@ func cueOut(c *core.Cue, warning *string) apigen.Cue {
 		out.Payload = json.RawMessage(`{}`)
 	}
 	if c.Verification != nil {
-		out.Verification = &apigen.Verification{Mode: apigen.VerificationMode(*c.Verification)}
+		out.Verification = &apigen.Verification{Mode: apigen.VerificationMode(*c.Verification), RequiredAssertions: strsOut(c.RequiredAssertions)}
+	}
+	if c.Delivery != nil {
+		d := apigen.Delivery{TimeoutSeconds: c.Delivery.TimeoutSeconds, OutcomeDeadlineSeconds: core.DefaultDeliveryOutcomeDeadline}
+		if c.OutcomeDeadlineSeconds != nil {
+			d.OutcomeDeadlineSeconds = *c.OutcomeDeadlineSeconds
+		}
+		out.Delivery = &d
+	}
+	if c.Alerts != nil {
+		a := c.Alerts
+		out.Alerts = &a
+	}
+	if c.OnSuccessFire != nil {
+		id := string(*c.OnSuccessFire)
+		out.OnSuccessFire = &id
 	}
 	return out
+}
+
+// strsOut renders a string list that may be null.
+func strsOut(v []string) *[]string {
+	if v == nil {
+		return nil
+	}
+	return &v
 }
 
 // CreateCue creates a cue.
@@ -140,9 +206,20 @@ func (s *Server) CreateCue(ctx context.Context, req apigen.CreateCueRequestObjec
 	if err != nil {
 		return nil, err
 	}
-	created, err := s.deps.Cues.Create(ctx, u, cueInputFromCreate(req.Body))
+	in := cueInputFromCreate(req.Body)
+	if k := req.Params.IdempotencyKey; k != nil {
+		fp, err := core.Fingerprint(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		in.IdempotencyKey, in.Fingerprint = (*string)(k), fp
+	}
+	created, err := s.deps.Cues.Create(ctx, u, in)
 	if err != nil {
 		return nil, err
+	}
+	if created.Replayed {
+		return apigen.CreateCue200JSONResponse(cueOut(created.Cue, nil)), nil
 	}
 	return apigen.CreateCue201JSONResponse(cueOut(created.Cue, created.Warning)), nil
 }
@@ -183,6 +260,8 @@ func (s *Server) GetCue(ctx context.Context, req apigen.GetCueRequestObject) (ap
 		Verification: c.Verification, CatchUp: c.CatchUp, OutcomeDeadlineSeconds: c.OutcomeDeadlineSeconds,
 		NextRun: c.NextRun, LastRun: c.LastRun, RunCount: c.RunCount, FiredCount: c.FiredCount, Warning: nil,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RequirePayloadOverride: c.RequirePayloadOverride, RequiredPayloadKeys: c.RequiredPayloadKeys,
+		Delivery: c.Delivery, Alerts: c.Alerts, OnSuccessFire: c.OnSuccessFire, Stats: statsOut(d.Stats),
 		Executions: make([]apigen.Execution, 0, len(d.Executions)), ExecutionTotal: d.Total,
 		ExecutionLimit: limit, ExecutionOffset: offset,
 	}
@@ -215,4 +294,34 @@ func (s *Server) DeleteCue(ctx context.Context, req apigen.DeleteCueRequestObjec
 		return nil, err
 	}
 	return apigen.DeleteCue204Response{}, nil
+}
+
+func statsOut(st *core.CueStats) *apigen.CueStats {
+	if st == nil {
+		return nil
+	}
+	return &apigen.CueStats{
+		WindowDays: st.WindowDays, Executions: st.Executions, Succeeded: st.Succeeded, Failed: st.Failed,
+		Missed: st.Missed, SuccessRate: st.SuccessRate, MissRate: st.MissRate,
+	}
+}
+
+// BulkDeleteCues deletes several cues, each on its own.
+func (s *Server) BulkDeleteCues(ctx context.Context, req apigen.BulkDeleteCuesRequestObject) (apigen.BulkDeleteCuesResponseObject, error) {
+	u, err := s.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.deps.Cues.BulkDelete(ctx, u, req.Body.Ids, confirmed((*string)(req.Params.XConfirmDestructive)))
+	if err != nil {
+		return nil, err
+	}
+	out := apigen.BulkDeleteResponse{Deleted: make([]string, len(res.Deleted)), Skipped: make([]string, len(res.Skipped))}
+	for i, id := range res.Deleted {
+		out.Deleted[i] = string(id)
+	}
+	for i, id := range res.Skipped {
+		out.Skipped[i] = string(id)
+	}
+	return apigen.BulkDeleteCues200JSONResponse(out), nil
 }

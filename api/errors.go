@@ -10,8 +10,15 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
-// errorBody is the wire envelope of spec/api.md §1.5.
+// errorBody is the wire envelope of spec/api.md §1.5, mirrored under
+// "detail" (clients.md Q1: the CLI reads detail.error, the SDK and MCP
+// server read error).
 type errorBody struct {
+	Error  errorFields `json:"error"`
+	Detail errorDetail `json:"detail"`
+}
+
+type errorDetail struct {
 	Error errorFields `json:"error"`
 }
 
@@ -20,6 +27,8 @@ type errorFields struct {
 	Message string        `json:"message"`
 	Status  *int          `json:"status,omitempty"`
 	Details []fieldDetail `json:"details,omitempty"`
+	// MissingKeys lists the absent keys of missing_required_payload_keys.
+	MissingKeys []string `json:"missing_keys,omitempty"`
 }
 
 type fieldDetail struct {
@@ -81,7 +90,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if !known || status == http.StatusInternalServerError {
 		log.Error("request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message}}
+	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message, MissingKeys: e.MissingKeys}}
 	if !e.OmitStatus {
 		body.Error.Status = &status
 	}
@@ -92,6 +101,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
+	body.Detail.Error = body.Error
 	writeJSON(w, status, body)
 }
 
@@ -110,10 +120,12 @@ func renderDetails(problems []core.FieldError) ([]fieldDetail, string) {
 	return details, first.Field + ": " + first.Message
 }
 
+const internalErrorJSON = `{"error":{"code":"internal_error","message":"An internal error occurred","status":500},"detail":{"error":{"code":"internal_error","message":"An internal error occurred","status":500}}}`
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"An internal error occurred","status":500}}`)
+		status, b = http.StatusInternalServerError, []byte(internalErrorJSON)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

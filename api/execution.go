@@ -14,8 +14,13 @@ func executionOut(e *core.Execution) apigen.Execution {
 		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: e.ScheduledFor.UTC(), Status: apigen.ExecutionStatus(e.Status),
 		HTTPStatus: e.HTTPStatus, Attempts: e.Attempts, ErrorMessage: e.ErrorMessage, StartedAt: utcPtr(e.StartedAt),
 		DeliveredAt: utcPtr(e.DeliveredAt), LastAttemptAt: utcPtr(e.LastAttemptAt), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
-		TriggeredBy: e.TriggeredBy, ClaimedByWorker: e.ClaimedByWorker, ClaimedAt: utcPtr(e.ClaimedAt),
-		LeaseExpiresAt: utcPtr(e.LeaseExpiresAt), NextRetry: utcPtr(e.NextRetry),
+		TriggeredBy: e.Trigger(), ClaimedByWorker: e.ClaimedByWorker, ClaimedAt: utcPtr(e.ClaimedAt),
+		LastHeartbeatAt: utcPtr(e.LastHeartbeatAt), LeaseExpiresAt: utcPtr(e.LeaseExpiresAt), NextRetry: utcPtr(e.NextRetry),
+		ResponseBody: e.ResponseBody, ChainDepth: e.ChainDepth, Payload: e.Payload,
+	}
+	if e.ChainParentID != nil {
+		p := string(*e.ChainParentID)
+		out.ChainParentID = &p
 	}
 	if e.OutcomeState != nil {
 		s := string(*e.OutcomeState)
@@ -26,8 +31,14 @@ func executionOut(e *core.Execution) apigen.Execution {
 		out.ReplayedFrom = &s
 	}
 	if o := e.Outcome; o != nil {
-		out.Outcome = &apigen.Outcome{Success: o.Success, Result: o.Result, Error: o.Error, Metadata: rawPtr(o.Metadata), RecordedAt: o.RecordedAt.UTC()}
 		ev := e.Evidence
+		// The evidence is repeated inside outcome, where the SDK's
+		// Execution model reads it (clients.md C1).
+		out.Outcome = &apigen.Outcome{
+			Success: o.Success, Result: o.Result, Error: o.Error, Metadata: rawPtr(o.Metadata), RecordedAt: o.RecordedAt.UTC(),
+			ExternalID: ev.ExternalID, ResultURL: ev.ResultURL, ResultRef: ev.ResultRef, ResultType: ev.ResultType,
+			Summary: ev.Summary, Artifacts: rawPtr(ev.Artifacts), ValidationState: ev.ValidationState,
+		}
 		out.Evidence = &apigen.Evidence{
 			ExternalID: ev.ExternalID, ResultURL: ev.ResultURL, ResultRef: ev.ResultRef, ResultType: ev.ResultType,
 			Summary: ev.Summary, Artifacts: rawPtr(ev.Artifacts), Metadata: rawPtr(ev.Metadata),
@@ -37,19 +48,38 @@ func executionOut(e *core.Execution) apigen.Execution {
 	return out
 }
 
-// FireCue creates a manual execution now.
+// FireCue creates a manual execution now or at send_at.
 func (s *Server) FireCue(ctx context.Context, req apigen.FireCueRequestObject) (apigen.FireCueResponseObject, error) {
 	u, err := s.user(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.deps.Executions.Fire(ctx, u, core.CueID(req.CueID))
+	in := &core.FireInput{IdempotencyKey: (*string)(req.Params.IdempotencyKey)}
+	if b := req.Body; b != nil {
+		in.SendAt, in.ExitCriteria = b.SendAt, b.ExitCriteria
+		if b.PayloadOverride != nil {
+			in.PayloadOverride = *b.PayloadOverride
+		}
+		if b.MergeStrategy != nil {
+			m := string(*b.MergeStrategy)
+			in.MergeStrategy = &m
+		}
+		if b.IdempotencyKey != nil { // the body wins over the header
+			in.IdempotencyKey = b.IdempotencyKey
+		}
+	}
+	res, err := s.deps.Executions.Fire(ctx, u, core.CueID(req.CueID), in)
 	if err != nil {
 		return nil, err
 	}
+	e := res.Execution
+	trig := core.TriggerManualFire
+	if e.TriggeredBy != nil {
+		trig = *e.TriggeredBy
+	}
 	return apigen.FireCue200JSONResponse{
-		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
-		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: core.TriggerManualFire,
+		ID: string(e.ID), ExecutionID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
+		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: trig, Payload: res.Payload,
 	}, nil
 }
 
@@ -60,14 +90,26 @@ func (s *Server) ListExecutions(ctx context.Context, req apigen.ListExecutionsRe
 		return nil, err
 	}
 	limit, offset := intOr(req.Params.Limit, 20), intOr(req.Params.Offset, 0)
-	list, total, err := s.deps.Executions.List(ctx, u, core.ExecutionFilter{
-		CueID: req.Params.CueID, Status: req.Params.Status, OutcomeState: req.Params.OutcomeState,
+	q := req.Params
+	var trig *string
+	if q.TriggeredBy != nil {
+		trig = new(string(*q.TriggeredBy))
+	}
+	page, err := s.deps.Executions.Page(ctx, u, core.ExecutionFilter{
+		CueID: q.CueID, Status: q.Status, StatusIn: q.StatusIn, OutcomeState: q.OutcomeState, TriggeredBy: trig,
+		ResultType: q.ResultType, HasEvidence: q.HasEvidence, WorkerID: q.WorkerID,
 	}, limit, offset)
 	if err != nil {
 		return nil, err
 	}
-	out := apigen.ExecutionList{Executions: make([]apigen.Execution, 0, len(list)), Total: total, Limit: limit, Offset: offset, HasMore: offset+limit < total}
-	for _, e := range list {
+	out := apigen.ExecutionList{
+		Executions: make([]apigen.Execution, 0, len(page.Executions)), Total: page.Total, Limit: limit, Offset: offset,
+		HasMore: offset+limit < page.Total,
+	}
+	if page.OldestClaimedAt != nil {
+		out.OldestClaimedAt = new(pyTime(*page.OldestClaimedAt))
+	}
+	for _, e := range page.Executions {
 		out.Executions = append(out.Executions, executionOut(e))
 	}
 	return apigen.ListExecutions200JSONResponse(out), nil
@@ -97,7 +139,7 @@ func (s *Server) ReplayExecution(ctx context.Context, req apigen.ReplayExecution
 		return nil, err
 	}
 	return apigen.ReplayExecution200JSONResponse{
-		ID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
+		ID: string(e.ID), ExecutionID: string(e.ID), CueID: string(e.CueID), ScheduledFor: pyTime(e.ScheduledFor),
 		Status: apigen.ExecutionStatus(e.Status), TriggeredBy: core.TriggerReplay, ReplayedFrom: string(req.ExecutionID),
 	}, nil
 }
@@ -108,16 +150,13 @@ func (s *Server) ListClaimableExecutions(ctx context.Context, req apigen.ListCla
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.deps.Workers.Claimable(ctx, u, req.Params.Task)
+	list, err := s.deps.Workers.Claimable(ctx, u, req.Params.Task, req.Params.Agent)
 	if err != nil {
 		return nil, err
 	}
 	out := apigen.ClaimableList{Executions: make([]apigen.ClaimableExecution, 0, len(list))}
 	for _, c := range list {
-		payload := c.Cue.Payload
-		if len(payload) == 0 {
-			payload = json.RawMessage(`{}`)
-		}
+		payload := c.Execution.EffectivePayload(c.Cue)
 		out.Executions = append(out.Executions, apigen.ClaimableExecution{
 			ExecutionID: string(c.Execution.ID), CueID: string(c.Cue.ID), CueName: c.Cue.Name, Task: payloadTask(payload),
 			ScheduledFor: c.Execution.ScheduledFor.UTC(), Payload: payload, Attempt: c.Execution.Attempts,
@@ -199,6 +238,7 @@ func (s *Server) ReportOutcome(ctx context.Context, req apigen.ReportOutcomeRequ
 	e, err := s.deps.Outcomes.Report(ctx, u, core.ExecutionID(req.ExecutionID), &core.OutcomeInput{
 		Success: b.Success, Result: b.Result, Error: b.Error, Metadata: rawOf(b.Metadata), ExternalID: b.ExternalID,
 		ResultURL: b.ResultURL, ResultRef: b.ResultRef, ResultType: b.ResultType, Summary: b.Summary, Artifacts: rawOf(b.Artifacts),
+		Assertions: b.Assertions,
 	})
 	if err != nil {
 		return nil, err

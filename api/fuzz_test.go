@@ -84,7 +84,7 @@ func newPipelineEnv(tb testing.TB) *pipelineEnv {
 		Cues:        core.NewCues(core.CuesConfig{}, store, guard, clock, nil),
 		Executions:  core.NewExecutions(store, clock, nil),
 		Workers:     core.NewWorkers(core.WorkersConfig{ClaimLease: 15 * time.Minute, UnclaimedTimeout: 15 * time.Minute}, store, clock),
-		Outcomes:    core.NewOutcomes(store, alerts, clock),
+		Outcomes:    core.NewOutcomes(store, alerts, clock, nil),
 		Alerts:      alerts,
 		Usage:       core.NewUsage(store, store, allowAll{}, clock),
 		Echo:        core.NewEcho(store, allowAll{}, clock),

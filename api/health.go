@@ -66,3 +66,11 @@ func (h *Health) Ready(ctx context.Context) (string, string, bool) {
 	}
 	return "healthy", "", true
 }
+
+// GetInfo describes the deployment (clients.md F1): no secrets, no
+// per-user data.
+func (s *Server) GetInfo(context.Context, apigen.GetInfoRequestObject) (apigen.GetInfoResponseObject, error) {
+	out := apigen.Info{Version: Version, AuthorizationBackend: "SameTenantAuthorizationBackend", DisabledPrimitives: []string{}}
+	out.AuthenticationPaths.PerUserAPIKey = true
+	return apigen.GetInfo200JSONResponse(out), nil
+}

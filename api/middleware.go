@@ -76,7 +76,7 @@ func principalFrom(ctx context.Context) *core.Principal {
 // rateExempt are the paths the global limiter ignores (exact match).
 var rateExempt = map[string]bool{
 	"/health": true, "/status": true, "/docs": true, "/openapi.json": true, "/redoc": true,
-	"/auth/device": true, "/v1/auth/verify": true,
+	"/auth/device": true, "/v1/auth/verify": true, "/v1/info": true,
 }
 
 // statusRecorder remembers the status written.
@@ -252,6 +252,18 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if r.Method == http.MethodPost && route.Path == "/v1/cues" && len(body) > 0 {
+		// The MCP server's flat create body (clients.md §2.1.11).
+		flat, err := normalizeFlatCreate(body)
+		if err != nil {
+			WriteError(w, r, p.log, err)
+			return
+		}
+		body = flat
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+
 	// 6. Validation of path/query/header/body against the spec.
 	in := &openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route,
@@ -268,6 +280,10 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if pr := principalFrom(r.Context()); pr != nil && pr.KeyHash != "" && p.usage != nil && p.usage.ApproachingLimit(r.Context(), pr.User) {
 		w.Header().Set("X-CueAPI-Usage-Warning", "approaching_limit")
+	}
+	if wantsVerifyEcho(r) {
+		serveWithVerifyEcho(p.next, w, r, op.OperationID, body)
+		return
 	}
 	p.next.ServeHTTP(w, r)
 }

@@ -53,7 +53,7 @@ func (s *Server) GetUsage(ctx context.Context, _ apigen.GetUsageRequestObject) (
 			Percentage: pct, ProjectedMonthEnd: r.Projected, WillExceedLimit: r.ExecLimit > 0 && r.Projected >= r.ExecLimit,
 		},
 		Outcomes:   apigen.UsageOutcomes{Reported: r.Outcomes.Reported, Succeeded: r.Outcomes.Succeeded, Failed: r.Outcomes.Failed},
-		RateLimit:  apigen.UsageRateLimit{RequestsPerMinute: r.RatePerMinute, CurrentUsage: r.RateCurrent},
+		RateLimit:  apigen.UsageRateLimit{RequestsPerMinute: r.RatePerMinute, Limit: r.RatePerMinute, CurrentUsage: r.RateCurrent},
 		UpgradeURL: "https://dashboard.cueapi.ai/billing",
 	}, nil
 }

@@ -57,7 +57,7 @@ func (s *Server) GetMe(ctx context.Context, _ apigen.GetMeRequestObject) (apigen
 		return nil, err
 	}
 	return apigen.GetMe200JSONResponse{
-		Email: me.User.Email, Plan: me.User.Plan, ActiveCues: me.ActiveCues, ActiveCueLimit: me.User.ActiveCueLimit,
+		Email: me.User.Email, Slug: me.User.Slug, Plan: me.User.Plan, ActiveCues: me.ActiveCues, ActiveCueLimit: me.User.ActiveCueLimit,
 		ExecutionsThisMonth: me.ExecutionsThisMonth, MonthlyExecutionLimit: me.User.MonthlyExecutionLimit,
 		RateLimitPerMinute: me.User.RateLimitPerMinute, HasWebhookSecret: me.HasWebhookSecret, APIKeyPrefix: me.User.APIKeyPrefix,
 	}, nil

@@ -65,6 +65,8 @@ type Application struct {
 	Scheduler  *Scheduler
 	Dispatcher *Dispatcher
 	Sweeper    *Sweeper
+
+	log Logger
 }
 
 // sweepEvery is the period of the worker sweep and of alert deliveries.
@@ -114,8 +116,9 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.Alerts = NewAlerts(p.Store, p.Deliverer, p.Box, p.Clock, p.Log)
 	a.Alerts.notifier, a.Alerts.obs = a.Notifier, observerOr(p.Observer)
 	a.Dispatcher = NewDispatcher(cfg.Dispatcher, p.Store, p.Deliverer, p.Box, p.Clock, p.Log, DispatcherHooks{
-		Blocked: func(ctx context.Context, d *Delivery) bool { return a.Usage.Blocked(ctx, d.Execution.TenantID) },
-		Failed:  func(ctx context.Context, d *Delivery) { a.Alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) },
+		Blocked:   func(ctx context.Context, d *Delivery) bool { return a.Usage.Blocked(ctx, d.Execution.TenantID) },
+		Failed:    func(ctx context.Context, d *Delivery) { a.Alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) },
+		Succeeded: func(ctx context.Context, e *Execution, c *Cue) { a.chain(ctx, e, c) },
 	})
 	a.Scheduler = NewScheduler(cfg.Scheduler, p.Store, p.Clock, p.Log, a.Dispatcher.WakeAt)
 	a.Accounts = NewAccounts(cfg.Accounts, p.Store, p.AuthCache, p.Box, p.Guard, NewSessions(cfg.SessionSecret), p.Clock, p.Log)
@@ -123,13 +126,22 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.Executions = NewExecutions(p.Store, p.Clock, a.Dispatcher.Wake)
 	a.Executions.traces = traces
 	a.Workers = NewWorkers(cfg.Workers, p.Store, p.Clock)
-	a.Outcomes = NewOutcomes(p.Store, a.Alerts, p.Clock)
+	a.Outcomes = NewOutcomes(p.Store, a.Alerts, p.Clock, a.chain)
 	a.Outcomes.obs = observerOr(p.Observer)
+	a.log = p.Log
 	a.Echo = NewEcho(p.Store, p.Limiter, p.Clock)
 	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, mailer, p.Clock, p.Log)
 	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
 	return a, nil
+}
+
+// chain fires the on_success_fire target of a succeeded execution; a
+// failure is logged (the source execution's success stands).
+func (a *Application) chain(ctx context.Context, e *Execution, c *Cue) {
+	if _, err := a.Executions.Chain(ctx, e, c); err != nil {
+		a.log.Error("on_success_fire: chained fire failed", "execution_id", string(e.ID), "cue_id", string(c.ID), "err", err)
+	}
 }
 
 // Run runs the scheduler, the dispatcher, the worker sweep and the alert

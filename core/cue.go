@@ -99,12 +99,57 @@ type CueInput struct {
 	VerificationSet        bool
 	CatchUp                *string
 	OutcomeDeadlineSeconds *int
+
+	// Hosted cue fields (clients.md §2.1). A *Set flag with a nil value
+	// clears the field (PATCH with an explicit null).
+	RequirePayloadOverride *bool
+	RequiredPayloadKeys    *[]string // [] clears
+	Delivery               *DeliveryInput
+	DeliverySet            bool
+	Alerts                 json.RawMessage // a JSON object
+	AlertsSet              bool
+	RequiredAssertions     *[]string // verification.required_assertions (with VerificationSet)
+	OnSuccessFire          *string
+	OnSuccessFireSet       bool
+	// IdempotencyKey (create only) binds the request body's Fingerprint
+	// to the created cue for IdempotencyWindow.
+	IdempotencyKey *string
+	Fingerprint    string
+}
+
+// DeliveryInput is a cue's delivery policy as sent; nil fields take
+// defaults.
+type DeliveryInput struct {
+	TimeoutSeconds         *int
+	OutcomeDeadlineSeconds *int
+}
+
+// Delivery policy defaults and limits (clients.md §2.1.4).
+const (
+	DefaultDeliveryTimeout         = 30
+	MaxDeliveryTimeout             = 300
+	DefaultDeliveryOutcomeDeadline = 300
+	MaxRequiredPayloadKeys         = 50
+	MaxRequiredPayloadKeyLen       = 255
+	MaxRequiredAssertions          = 20
+	MaxAssertionKeyLen             = 100
+	MaxAlertsBytes                 = 10 * 1024
+	// MaxChainDepth: an execution at this depth chains no further.
+	MaxChainDepth = 10
+)
+
+// DeliveryPolicy is a cue's per-cue webhook timeout and outcome deadline.
+type DeliveryPolicy struct {
+	TimeoutSeconds int
 }
 
 // CreatedCue is a new cue plus the create-time warning.
 type CreatedCue struct {
 	Cue     *Cue
 	Warning *string
+	// Replayed is true when an idempotent retry returned the cue an
+	// earlier request created.
+	Replayed bool
 }
 
 const noWorkersWarning = "No active workers found. Start a cueapi-worker to process this cue."
@@ -140,6 +185,20 @@ func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, 
 	}
 	if err := validateStructure(in); err != nil {
 		return nil, err
+	}
+	var claim *IdempotencyClaim
+	if in.IdempotencyKey != nil {
+		if fe := checkIdempotencyKey(FieldError{In: InHeader, Path: []string{"Idempotency-Key"}}, in.IdempotencyKey); fe != nil {
+			return nil, Validation(*fe)
+		}
+		rec, err := liveRecord(ctx, s.store, u.ID, scopeCueCreate, *in.IdempotencyKey, now)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			return s.replayCreate(ctx, u, rec, in.Fingerprint)
+		}
+		claim = newClaim(scopeCueCreate, *in.IdempotencyKey, in.Fingerprint, now)
 	}
 
 	// Semantic checks, in the reference's order.
@@ -179,8 +238,14 @@ func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, 
 	if err := s.applyPolicies(ctx, cue, in); err != nil {
 		return nil, err
 	}
-	created, err := s.store.CueCreate(ctx, &CueCreateParams{Cue: cue, ActiveCueLimit: u.ActiveCueLimit})
+	if err := s.checkOnSuccessFire(ctx, u, cue.ID, in); err != nil {
+		return nil, err
+	}
+	created, err := s.store.CueCreate(ctx, &CueCreateParams{Cue: cue, ActiveCueLimit: u.ActiveCueLimit, Idempotency: claim})
+	var held *IdempotencyHeld
 	switch {
+	case errors.As(err, &held):
+		return s.replayCreate(ctx, u, held.Record, in.Fingerprint)
 	case errors.Is(err, ErrConflict):
 		return nil, dupName(*in.Name)
 	case errors.Is(err, ErrLimitExceeded):
@@ -201,6 +266,52 @@ func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, 
 	}
 	s.wake()
 	return out, nil
+}
+
+// replayCreate answers a create whose idempotency key is bound: the
+// original cue for the same body, 409 for another.
+func (s *Cues) replayCreate(ctx context.Context, u *User, rec *IdempotencyRecord, fingerprint string) (*CreatedCue, error) {
+	if rec.Fingerprint != fingerprint {
+		return nil, idempotencyConflict("cue: " + string(rec.CueID))
+	}
+	c, err := s.Get(ctx, u, rec.CueID)
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedCue{Cue: c, Replayed: true}, nil
+}
+
+const errOnSuccessFireLoop = "on_success_fire would form a loop: %s"
+
+// checkOnSuccessFire validates the chaining target of cue id: a cue of the
+// caller (another tenant's cue is reported exactly like a missing one) whose
+// own chain does not lead back to id.
+func (s *Cues) checkOnSuccessFire(ctx context.Context, u *User, id CueID, in *CueInput) error {
+	if !in.OnSuccessFireSet || in.OnSuccessFire == nil {
+		return nil
+	}
+	target := CueID(*in.OnSuccessFire)
+	path := []string{string(id)}
+	seen := map[CueID]bool{id: true}
+	for next, i := &target, 0; next != nil && i <= MaxChainDepth; i++ {
+		path = append(path, string(*next))
+		if seen[*next] {
+			return Invalid("invalid_on_success_fire", fmt.Sprintf(errOnSuccessFireLoop, strings.Join(path, " -> ")))
+		}
+		seen[*next] = true
+		c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: *next})
+		if errors.Is(err, ErrNotFound) {
+			if i == 0 {
+				return Invalid("invalid_on_success_fire", fmt.Sprintf("on_success_fire: cue '%s' not found", target))
+			}
+			return nil // a dangling link further down ends the chain
+		}
+		if err != nil {
+			return err
+		}
+		next = c.OnSuccessFire
+	}
+	return nil
 }
 
 func (s *Cues) wake() {
@@ -290,18 +401,76 @@ func validateStructure(in *CueInput) error {
 		}
 	}
 	if in.CatchUp != nil {
-		switch CatchUpPolicy(*in.CatchUp) {
-		case CatchUpLatest, CatchUpSkip, CatchUpAll:
-		default:
-			errs = append(errs, Body("catch_up").OneOf(string(CatchUpLatest), string(CatchUpSkip), string(CatchUpAll)))
+		if _, ok := ParseCatchUp(*in.CatchUp); !ok {
+			errs = append(errs, Body("catch_up").OneOf(CatchUpRunOnceIfMissed, CatchUpSkipMissed, CatchUpReplayAll))
 		}
 	}
+	errs = append(errs, validateHosted(in)...)
 	if d := in.OutcomeDeadlineSeconds; d != nil && *d < 1 {
 		errs = append(errs, Body("outcome_deadline_seconds").Below(1))
 	} else if d != nil && *d > MaxOutcomeDeadline {
 		errs = append(errs, Body("outcome_deadline_seconds").Above(MaxOutcomeDeadline))
 	}
 	return Validation(errs...)
+}
+
+// validateHosted checks the hosted cue fields (clients.md §2.1).
+func validateHosted(in *CueInput) []FieldError {
+	var errs []FieldError
+	if in.RequiredPayloadKeys != nil {
+		errs = append(errs, checkKeyList(Body("required_payload_keys"), *in.RequiredPayloadKeys, MaxRequiredPayloadKeys, MaxRequiredPayloadKeyLen)...)
+	}
+	if in.RequiredAssertions != nil {
+		errs = append(errs, checkKeyList(Body("verification", "required_assertions"), *in.RequiredAssertions, MaxRequiredAssertions, MaxAssertionKeyLen)...)
+	}
+	if d := in.Delivery; d != nil {
+		if t := d.TimeoutSeconds; t != nil && *t < 1 {
+			errs = append(errs, Body("delivery", "timeout_seconds").Below(1))
+		} else if t != nil && *t > MaxDeliveryTimeout {
+			errs = append(errs, Body("delivery", "timeout_seconds").Above(MaxDeliveryTimeout))
+		}
+		if o := d.OutcomeDeadlineSeconds; o != nil && *o < 1 {
+			errs = append(errs, Body("delivery", "outcome_deadline_seconds").Below(1))
+		} else if o != nil && *o > MaxOutcomeDeadline {
+			errs = append(errs, Body("delivery", "outcome_deadline_seconds").Above(MaxOutcomeDeadline))
+		}
+	}
+	if in.AlertsSet && in.Alerts != nil {
+		if t := strings.TrimSpace(string(in.Alerts)); !strings.HasPrefix(t, "{") {
+			errs = append(errs, Body("alerts").NotA(TypeObject))
+		} else if len(in.Alerts) > MaxAlertsBytes {
+			f := Body("alerts").Because(fmt.Sprintf("Alerts must be at most %d bytes serialized", MaxAlertsBytes))
+			errs = append(errs, f)
+		} else if err := checkJSONShape(Body("alerts"), in.Alerts); err != nil {
+			errs = append(errs, Body("alerts").TooDeep(MaxJSONDepth))
+		}
+	}
+	if in.OnSuccessFireSet && in.OnSuccessFire != nil && (*in.OnSuccessFire == "" || len(*in.OnSuccessFire) > MaxNameLength) {
+		errs = append(errs, Body("on_success_fire").Because("Must be a cue id"))
+	}
+	return errs
+}
+
+// checkKeyList checks a list of keys: at most max entries of 1..maxLen
+// characters without NUL.
+func checkKeyList(field FieldError, keys []string, max, maxLen int) []FieldError {
+	if len(keys) > max {
+		return []FieldError{field.TooMany(TypeArray, max, len(keys))}
+	}
+	var errs []FieldError
+	for i, k := range keys {
+		switch n := len([]rune(k)); {
+		case n == 0:
+			f := field.Index(i)
+			f.Rule, f.Limit = RuleMinLength, 1
+			errs = append(errs, f)
+		case n > maxLen:
+			errs = append(errs, field.Index(i).TooLong(maxLen))
+		case strings.ContainsRune(k, 0):
+			errs = append(errs, field.Index(i).HasNul(TypeString))
+		}
+	}
+	return errs
 }
 
 // MaxJSONDepth bounds the nesting of stored JSON values (payloads,
@@ -568,13 +737,60 @@ func (s *Cues) applyPolicies(ctx context.Context, cue *Cue, in *CueInput) error 
 		cue.Verification = &mode
 	}
 	if in.CatchUp != nil {
-		cue.CatchUp = CatchUpPolicy(*in.CatchUp)
+		cue.CatchUp, _ = ParseCatchUp(*in.CatchUp)
 	}
 	if in.OutcomeDeadlineSeconds != nil {
 		d := *in.OutcomeDeadlineSeconds
 		cue.OutcomeDeadlineSeconds = &d
 	}
+	applyHosted(cue, in)
 	return nil
+}
+
+// applyHosted sets the hosted cue fields present in the input.
+func applyHosted(cue *Cue, in *CueInput) {
+	if in.RequirePayloadOverride != nil {
+		cue.RequirePayloadOverride = *in.RequirePayloadOverride
+	}
+	if in.RequiredPayloadKeys != nil {
+		cue.RequiredPayloadKeys = append([]string{}, *in.RequiredPayloadKeys...)
+	}
+	if in.VerificationSet {
+		cue.RequiredAssertions = nil
+		if in.RequiredAssertions != nil {
+			cue.RequiredAssertions = append([]string{}, *in.RequiredAssertions...)
+		}
+	}
+	if in.DeliverySet {
+		cue.Delivery = nil
+		if d := in.Delivery; d != nil {
+			pol := &DeliveryPolicy{TimeoutSeconds: DefaultDeliveryTimeout}
+			if d.TimeoutSeconds != nil {
+				pol.TimeoutSeconds = *d.TimeoutSeconds
+			}
+			deadline := DefaultDeliveryOutcomeDeadline
+			if d.OutcomeDeadlineSeconds != nil {
+				deadline = *d.OutcomeDeadlineSeconds
+			}
+			cue.Delivery = pol
+			cue.OutcomeDeadlineSeconds = &deadline
+		}
+	}
+	if in.AlertsSet {
+		cue.Alerts = nil
+		if in.Alerts != nil && strings.TrimSpace(string(in.Alerts)) != "null" {
+			if c, err := canonjson.Compact(in.Alerts); err == nil {
+				cue.Alerts = c
+			}
+		}
+	}
+	if in.OnSuccessFireSet {
+		cue.OnSuccessFire = nil
+		if in.OnSuccessFire != nil {
+			id := CueID(*in.OnSuccessFire)
+			cue.OnSuccessFire = &id
+		}
+	}
 }
 
 // Get returns one of the tenant's cues.
@@ -586,11 +802,12 @@ func (s *Cues) Get(ctx context.Context, u *User, id CueID) (*Cue, error) {
 	return c, err
 }
 
-// CueDetail is a cue with a page of its executions.
+// CueDetail is a cue with a page of its executions and its statistics.
 type CueDetail struct {
 	Cue        *Cue
 	Executions []*Execution
 	Total      int
+	Stats      *CueStats
 }
 
 // Detail returns the cue and a page of its executions, newest first.
@@ -603,7 +820,11 @@ func (s *Cues) Detail(ctx context.Context, u *User, id CueID, limit, offset int)
 	if err != nil {
 		return nil, err
 	}
-	return &CueDetail{Cue: c, Executions: ex, Total: total}, nil
+	counts, err := s.store.CueExecutionCounts(ctx, &CueExecutionCountsParams{TenantID: u.ID, CueID: c.ID, Since: s.clock.Now().Add(-CueStatsWindow)})
+	if err != nil {
+		return nil, err
+	}
+	return &CueDetail{Cue: c, Executions: ex, Total: total, Stats: NewCueStats(counts)}, nil
 }
 
 // List returns a page of the tenant's cues.
@@ -629,6 +850,12 @@ func (s *Cues) Update(ctx context.Context, u *User, id CueID, in *CueInput) (*Cu
 	}
 	if in.Status != nil && *in.Status != string(CueActive) && *in.Status != string(CuePaused) {
 		return nil, crossField("status must be 'active' or 'paused'")
+	}
+	if err := s.checkOnSuccessFire(ctx, u, id, in); err != nil {
+		if _, gerr := s.Get(ctx, u, id); gerr != nil {
+			return nil, gerr // 404 first
+		}
+		return nil, err
 	}
 	now := s.clock.Now()
 	var cancelAfter *time.Time
@@ -838,6 +1065,38 @@ const (
 	CatchUpAll CatchUpPolicy = "all"
 )
 
+// Catch-up policy names of today's clients (clients.md §2.1.2); the API
+// answers in them and accepts the older names as aliases.
+const (
+	CatchUpRunOnceIfMissed = "run_once_if_missed"
+	CatchUpSkipMissed      = "skip_missed"
+	CatchUpReplayAll       = "replay_all"
+)
+
+// ParseCatchUp reads a catch-up policy in either vocabulary.
+func ParseCatchUp(s string) (CatchUpPolicy, bool) {
+	switch s {
+	case CatchUpRunOnceIfMissed, string(CatchUpLatest):
+		return CatchUpLatest, true
+	case CatchUpSkipMissed, string(CatchUpSkip):
+		return CatchUpSkip, true
+	case CatchUpReplayAll, string(CatchUpAll):
+		return CatchUpAll, true
+	}
+	return "", false
+}
+
+// ClientName is the policy's name in today's clients' vocabulary.
+func (p CatchUpPolicy) ClientName() string {
+	switch p {
+	case CatchUpSkip:
+		return CatchUpSkipMissed
+	case CatchUpAll:
+		return CatchUpReplayAll
+	}
+	return CatchUpRunOnceIfMissed
+}
+
 // MaxCatchUpAll bounds the back-fill of CatchUpAll.
 const MaxCatchUpAll = 100
 
@@ -865,6 +1124,14 @@ type Cue struct {
 	LastError              *string // scheduler-side problem (e.g. a cron that no longer evaluates)
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+
+	// Hosted cue fields (clients.md §2.1).
+	RequirePayloadOverride bool
+	RequiredPayloadKeys    []string        // nil: never set; [] stored as sent
+	Delivery               *DeliveryPolicy // nil: one-phase defaults (WEBHOOK_TIMEOUT_SECONDS)
+	Alerts                 json.RawMessage // an opaque JSON object; nil: none
+	RequiredAssertions     []string        // verification.required_assertions; nil: none
+	OnSuccessFire          *CueID          // fired after each successful execution
 }
 
 // CueStore persists cues, including the scheduler's batch firing of due
@@ -895,6 +1162,10 @@ type CueStore interface {
 	// updated_at = Now.
 	CueFireDue(ctx context.Context, p *CueFireDueParams) (*CueFireDueResult, error)
 
+	// CueExecutionCounts counts the tenant's cue's executions created at
+	// or after Since, per status.
+	CueExecutionCounts(ctx context.Context, p *CueExecutionCountsParams) (map[ExecutionStatus]int, error)
+
 	// CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 	CueGet(ctx context.Context, p *CueGetParams) (*Cue, error)
 
@@ -919,6 +1190,16 @@ type CueStore interface {
 type CueCreateParams struct {
 	Cue            *Cue
 	ActiveCueLimit int
+	// Idempotency, when set, binds its key to the new cue in the same
+	// transaction; a live binding fails the create with *IdempotencyHeld.
+	Idempotency *IdempotencyClaim
+}
+
+// CueExecutionCountsParams selects a cue's recent executions.
+type CueExecutionCountsParams struct {
+	TenantID TenantID
+	CueID    CueID
+	Since    time.Time
 }
 
 // CueGetParams selects one of a tenant's cues.
@@ -1028,3 +1309,86 @@ func FailedRunStatus(schedule ScheduleType, pauseOnFailure bool, triggeredBy *st
 	}
 	return &st
 }
+
+// MaxBulkDelete bounds the ids of one bulk delete.
+const MaxBulkDelete = 100
+
+// BulkDeleteResult lists, in request order, the ids deleted and skipped.
+type BulkDeleteResult struct {
+	Deleted []CueID
+	Skipped []CueID
+}
+
+// BulkDelete deletes each of the tenant's cues among ids independently,
+// like Delete (clients.md §2.5): any other id (unknown, another tenant's,
+// repeated) is skipped. Nothing happens without confirmation.
+func (s *Cues) BulkDelete(ctx context.Context, u *User, ids []string, confirmed bool) (*BulkDeleteResult, error) {
+	if !confirmed {
+		return nil, errConfirm
+	}
+	switch {
+	case len(ids) == 0:
+		f := Body("ids")
+		f.Rule, f.Want, f.Limit = RuleMinItems, TypeArray, 1
+		return nil, Validation(f)
+	case len(ids) > MaxBulkDelete:
+		return nil, Body("ids").TooMany(TypeArray, MaxBulkDelete, len(ids)).Err()
+	}
+	out := &BulkDeleteResult{Deleted: []CueID{}, Skipped: []CueID{}}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		err := s.store.CueDelete(ctx, &CueDeleteParams{TenantID: u.ID, ID: CueID(id)})
+		switch {
+		case err == nil:
+			out.Deleted = append(out.Deleted, CueID(id))
+		case errors.Is(err, ErrNotFound):
+			out.Skipped = append(out.Skipped, CueID(id))
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CueStatsWindow is the period cue statistics cover.
+const CueStatsWindow = 7 * 24 * time.Hour
+
+// CueStats summarises a cue's executions created in the last
+// CueStatsWindow (clients.md §2.1.8).
+type CueStats struct {
+	WindowDays  int
+	Executions  int
+	Succeeded   int
+	Failed      int // failed and outcome_timeout
+	Missed      int
+	SuccessRate *float64 // of the finished ones; nil when none finished
+	MissRate    *float64
+}
+
+// NewCueStats computes the statistics from counts per execution status.
+func NewCueStats(counts map[ExecutionStatus]int) *CueStats {
+	st := &CueStats{WindowDays: int(CueStatsWindow / (24 * time.Hour))}
+	for status, n := range counts {
+		st.Executions += n
+		switch status {
+		case ExecSuccess:
+			st.Succeeded += n
+		case ExecFailed, ExecOutcomeTimeout:
+			st.Failed += n
+		case ExecMissed:
+			st.Missed += n
+		}
+	}
+	if finished := st.Succeeded + st.Failed + st.Missed; finished > 0 {
+		sr := round3(float64(st.Succeeded) / float64(finished))
+		mr := round3(float64(st.Missed) / float64(finished))
+		st.SuccessRate, st.MissRate = &sr, &mr
+	}
+	return st
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

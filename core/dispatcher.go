@@ -81,6 +81,10 @@ type DispatcherHooks struct {
 	Blocked func(ctx context.Context, d *Delivery) bool
 	// Failed runs after a final failure was recorded (Alerts.RunFinished).
 	Failed func(ctx context.Context, d *Delivery)
+	// Succeeded runs, in the background, after a successful delivery was
+	// recorded for an execution that needs no outcome check (verification
+	// mode none and no required assertions): on-success chaining.
+	Succeeded func(ctx context.Context, e *Execution, c *Cue)
 }
 
 // Escalate runs the on_failure policy of a delivery that failed for good
@@ -360,6 +364,13 @@ func (d *Dispatcher) record(ctx context.Context, rs []*attemptResult) error {
 		return fmt.Errorf("dispatcher: record: %w", err)
 	}
 	for i, r := range rs {
+		if i < len(applied) && applied[i] && d.hooks.Succeeded != nil && r.result.Status == ExecSuccess && SucceededWithoutCheck(r.delivery.Execution, r.delivery.Cue) {
+			d.escalWG.Add(1)
+			go func() {
+				defer d.escalWG.Done()
+				d.hooks.Succeeded(context.Background(), r.delivery.Execution, r.delivery.Cue)
+			}()
+		}
 		if i < len(applied) && applied[i] && r.escalate {
 			d.escalWG.Add(1)
 			go func() {
@@ -619,10 +630,7 @@ func PyTime(t time.Time) string {
 // SignedWebhook builds the canonical body and the signature headers of an
 // execution webhook (api.md §6.1–6.2).
 func SignedWebhook(e *Execution, c *Cue, secret string, now time.Time) (body []byte, headers []HeaderField, err error) {
-	payload := c.Payload
-	if len(payload) == 0 {
-		payload = json.RawMessage(`{}`)
-	}
+	payload := e.EffectivePayload(c)
 	scheduled := PyTime(e.ScheduledFor)
 	raw, err := json.Marshal(webhookBody{Attempt: e.Attempts, CueID: string(c.ID), ExecutionID: string(e.ID), Name: c.Name, Payload: payload, ScheduledFor: scheduled})
 	if err != nil {
@@ -667,7 +675,16 @@ func (d *Dispatcher) buildRequest(dl *Delivery, now time.Time) (*OutboundRequest
 		}
 		headers = append(headers, HeaderField{k, v})
 	}
-	return &OutboundRequest{Method: dl.Cue.Callback.Method, URL: *dl.Cue.Callback.URL, Header: headers, Body: body, Timeout: d.cfg.WebhookTimeout}, nil
+	return &OutboundRequest{Method: dl.Cue.Callback.Method, URL: *dl.Cue.Callback.URL, Header: headers, Body: body, Timeout: d.webhookTimeout(dl.Cue)}, nil
+}
+
+// webhookTimeout is the cue's delivery.timeout_seconds, else the
+// configured webhook timeout.
+func (d *Dispatcher) webhookTimeout(c *Cue) time.Duration {
+	if c.Delivery != nil && c.Delivery.TimeoutSeconds > 0 {
+		return time.Duration(c.Delivery.TimeoutSeconds) * time.Second
+	}
+	return d.cfg.WebhookTimeout
 }
 
 // failureEvent is the on_failure webhook body (api.md §6.3), signed like

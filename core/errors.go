@@ -56,6 +56,9 @@ type Error struct {
 	// Details lists every field problem of a validation error, in the order
 	// found.
 	Details []FieldError
+	// MissingKeys is rendered inside the envelope as error.missing_keys
+	// (missing_required_payload_keys).
+	MissingKeys []string
 	// RetryAfter is set for KindRateLimited.
 	RetryAfter time.Duration
 	// Err is an optional wrapped cause (never shown to clients).

@@ -28,21 +28,107 @@ func NewExecutions(store Store, clock Clock, onCreated func()) *Executions {
 	return &Executions{store: store, clock: clock, wake: onCreated}
 }
 
-// ExecutionFilter filters a list of executions.
+// ExecutionFilter filters a list of executions, as the query string says
+// (nil or empty: no filter).
 type ExecutionFilter struct {
 	CueID        *string
 	Status       *string
-	OutcomeState *string
+	StatusIn     *string // comma-separated statuses; not with Status
+	OutcomeState *string // OutcomeUnknown matches executions without one
+	TriggeredBy  *string // TriggerScheduled matches scheduler-created executions
+	ResultType   *string
+	HasEvidence  *bool
+	WorkerID     *string
 }
 
-// List returns a page of the tenant's executions, newest first.
-func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) ([]*Execution, int, error) {
-	p := &ExecutionListParams{TenantID: u.ID, Status: f.Status, OutcomeState: f.OutcomeState, Limit: limit, Offset: offset}
+// OutcomeUnknown is the outcome_state filter value matching executions
+// without an outcome state.
+const OutcomeUnknown = "unknown"
+
+var (
+	errConflictingFilters = Invalid("conflicting_filters", "Pass either `status` or `status__in`, not both.")
+	errInvalidStatusIn    = Invalid("invalid_status_in", "`status__in` must list at least one status.")
+)
+
+// ExecutionPage is one page of a filtered execution list.
+type ExecutionPage struct {
+	Executions []*Execution
+	Total      int
+	// OldestClaimedAt is the earliest claimed_at over the whole filtered
+	// set (nil when none was ever claimed).
+	OldestClaimedAt *time.Time
+}
+
+// ListParams turns the query filter into the store's filter: statuses
+// from status or status__in (400 conflicting_filters when both, 400
+// invalid_status_in when status__in has no non-blank entry), "unknown"
+// outcome state and "scheduled" trigger as their NULL matches.
+func (f ExecutionFilter) ListParams(tenant TenantID, limit, offset int) (*ExecutionListParams, error) {
+	p := &ExecutionListParams{TenantID: tenant, ResultType: f.ResultType, WorkerID: f.WorkerID, Limit: limit, Offset: offset}
 	if f.CueID != nil {
 		id := CueID(*f.CueID)
 		p.CueID = &id
 	}
+	if f.Status != nil && f.StatusIn != nil {
+		return nil, errConflictingFilters
+	}
+	if f.Status != nil {
+		p.Statuses = []string{*f.Status}
+	}
+	if f.StatusIn != nil {
+		for _, st := range strings.Split(*f.StatusIn, ",") {
+			if st = strings.TrimSpace(st); st != "" && !slices.Contains(p.Statuses, st) {
+				p.Statuses = append(p.Statuses, st)
+			}
+		}
+		if len(p.Statuses) == 0 {
+			return nil, errInvalidStatusIn
+		}
+	}
+	if f.OutcomeState != nil {
+		if *f.OutcomeState == OutcomeUnknown {
+			p.NoOutcomeState = true
+		} else {
+			p.OutcomeState = f.OutcomeState
+		}
+	}
+	if f.TriggeredBy != nil {
+		if *f.TriggeredBy == TriggerScheduled {
+			p.ScheduledOnly = true
+		} else {
+			p.TriggeredBy = f.TriggeredBy
+		}
+	}
+	p.HasEvidence = f.HasEvidence != nil && *f.HasEvidence
+	return p, nil
+}
+
+// List returns a page of the tenant's executions, newest first, and the
+// total matching count.
+func (s *Executions) List(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) ([]*Execution, int, error) {
+	p, err := f.ListParams(u.ID, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
 	return s.store.ExecutionList(ctx, p)
+}
+
+// Page is List with the earliest claim time of the whole filtered set
+// (GET /v1/executions).
+func (s *Executions) Page(ctx context.Context, u *User, f ExecutionFilter, limit, offset int) (*ExecutionPage, error) {
+	p, err := f.ListParams(u.ID, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	list, total, err := s.store.ExecutionList(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	oldest, err := s.store.ExecutionOldestClaimedAt(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &ExecutionPage{Executions: list, Total: total, OldestClaimedAt: oldest}, nil
 }
 
 // Get returns one of the tenant's executions; a malformed id is simply not
@@ -55,25 +141,11 @@ func (s *Executions) Get(ctx context.Context, u *User, id ExecutionID) (*Executi
 	return e, err
 }
 
-// Fire creates a manual execution of the cue now, whatever its status, and
-// without touching its schedule, counters or lifecycle (a manual run of a
-// one-time cue does not complete it).
-func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID) (*Execution, error) {
-	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: cueID})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrCueNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	trig := TriggerManualFire
-	return s.create(ctx, c, &trig, nil)
-}
-
 var errInFlight = Conflict("execution_in_flight", "Cannot replay an execution that is still in progress")
 
-// Replay creates a new execution of a finished one's cue, with the cue's
-// current payload.
+// Replay creates a new pending execution of a finished one's cue that
+// carries what the original carried (its payload, including a fire's
+// override — clients.md C8), see Execution.ReplayCopy.
 func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Execution, error) {
 	orig, err := s.Get(ctx, u, id)
 	if err != nil {
@@ -82,26 +154,40 @@ func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Exec
 	if !orig.Status.Terminal() {
 		return nil, errInFlight
 	}
-	c, err := s.store.CueGet(ctx, &CueGetParams{TenantID: u.ID, ID: orig.CueID})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrExecutionNotFound
+	e, err := s.create(ctx, orig.ReplayCopy(NewExecutionID(), s.clock.Now()), nil)
+	if errors.Is(err, ErrCueNotFound) {
+		return nil, ErrExecutionNotFound // the cue went away meanwhile
 	}
-	if err != nil {
-		return nil, err
-	}
-	trig := TriggerReplay
-	from := orig.ID
-	return s.create(ctx, c, &trig, &from)
+	return e, err
 }
 
-func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *ExecutionID) (*Execution, error) {
-	now := s.clock.Now()
-	e := &Execution{
-		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
-		TriggeredBy: trig, ReplayedFrom: from, CreatedAt: now, UpdatedAt: now,
-	}
+// ReplayCopy is the execution a replay of e creates as id at now: a copy
+// of e — so whatever e carries besides its run (its payload, including a
+// fire's payload_override) is carried forward — with every field of the
+// run reset: pending, scheduled for now, no attempts, claim, delivery,
+// outcome, assertions or evidence, no chain position, triggered by replay
+// of e. Carried: the effective payload, the override as sent and its merge
+// strategy, and the required assertions (exit criteria).
+func (e *Execution) ReplayCopy(id ExecutionID, now time.Time) *Execution {
+	r := *e
+	r.ID, r.ScheduledFor, r.Status, r.CreatedAt, r.UpdatedAt = id, now, ExecPending, now, now
+	r.HTTPStatus, r.ResponseBody, r.Attempts, r.NextRetry, r.ErrorMessage = nil, nil, 0, nil, nil
+	r.StartedAt, r.DeliveredAt, r.LastAttemptAt, r.LeaseExpiresAt = nil, nil, nil, nil
+	r.ClaimedByWorker, r.ClaimedAt, r.LastHeartbeatAt = nil, nil, nil
+	r.Outcome, r.OutcomeState, r.OutcomeDeadlineAt, r.Evidence, r.Assertions = nil, nil, nil, Evidence{}, nil
+	// A replay is started by hand, not by a parent's success.
+	r.ChainParentID, r.ChainDepth = nil, 0
+	trig, from := TriggerReplay, e.ID
+	r.TriggeredBy, r.ReplayedFrom = &trig, &from
+	return &r
+}
+
+// create inserts e (and binds claim's key to it), taking the next
+// microsecond when another execution of the cue has the same scheduled
+// time; the wake-up follows.
+func (s *Executions) create(ctx context.Context, e *Execution, claim *IdempotencyClaim) (*Execution, error) {
 	for i := 0; ; i++ {
-		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e})
+		created, err := s.store.ExecutionCreate(ctx, &ExecutionCreateParams{Execution: e, Idempotency: claim})
 		if errors.Is(err, ErrConflict) && i < 3 {
 			// Two manual runs in the same microsecond: (cue, scheduled_for)
 			// is unique, so take the next microsecond.
@@ -115,7 +201,7 @@ func (s *Executions) create(ctx context.Context, c *Cue, trig *string, from *Exe
 			return nil, err
 		}
 		if tc, ok := TraceFrom(ctx); ok {
-			s.traces.Put(created.ID, tc, now)
+			s.traces.Put(created.ID, tc, s.clock.Now())
 		}
 		if s.wake != nil {
 			s.wake()
@@ -161,11 +247,23 @@ const (
 	OutcomeVerificationFailed  OutcomeState = "verification_failed"
 )
 
-// Trigger values of Execution.TriggeredBy (nil: the scheduler).
+// Trigger values of Execution.TriggeredBy (nil: the scheduler, shown as
+// TriggerScheduled).
 const (
+	TriggerScheduled  = "scheduled"
 	TriggerManualFire = "manual_fire"
 	TriggerReplay     = "replay"
+	TriggerChain      = "chain"
 )
+
+// Trigger is what created the execution as the API shows it: the stored
+// trigger, or TriggerScheduled for scheduler-created executions.
+func (e *Execution) Trigger() string {
+	if e.TriggeredBy == nil {
+		return TriggerScheduled
+	}
+	return *e.TriggeredBy
+}
 
 // Outcome is what a handler reported about a run.
 type Outcome struct {
@@ -216,6 +314,33 @@ type Execution struct {
 	ReplayedFrom      *ExecutionID
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+
+	// Fire options (clients.md §2.2). Payload is the effective payload
+	// snapshotted at fire time (nil: the cue's current payload).
+	Payload         json.RawMessage
+	PayloadOverride json.RawMessage // as sent; nil: none
+	MergeStrategy   *string         // with PayloadOverride
+	// RequiredAssertions are the outcome assertions a success must carry
+	// (fire exit_criteria); nil: the cue's verification.required_assertions.
+	RequiredAssertions *[]string
+	// Assertions is the outcome's assertions object (nil: none reported).
+	Assertions json.RawMessage
+	// On-success chaining: the source execution and the depth (0 unless
+	// chained).
+	ChainParentID *ExecutionID
+	ChainDepth    int
+}
+
+// EffectivePayload is what the execution delivers: its snapshot, else the
+// cue's payload, else {}.
+func (e *Execution) EffectivePayload(c *Cue) json.RawMessage {
+	switch {
+	case len(e.Payload) > 0:
+		return e.Payload
+	case c != nil && len(c.Payload) > 0:
+		return c.Payload
+	}
+	return json.RawMessage(`{}`)
 }
 
 // ExecutionStore persists executions and their delivery claims: webhook
@@ -244,7 +369,8 @@ type ExecutionStore interface {
 	// ExecutionClaimWorker claims one worker-transport execution for a
 	// worker in one transaction: by ID when set, else the
 	// oldest claimable (optionally with payload task = Task). It must be
-	// pending with scheduled_for <= Now and belong to the tenant. Sets
+	// claimable (ClaimableStatuses) with scheduled_for <= Now and belong
+	// to the tenant. Sets
 	// status delivering, claimed_by_worker, claimed_at = started_at =
 	// last_attempt_at = Now, attempts + 1, lease_expires_at = due_at =
 	// LeaseUntil, outcome_deadline_at = OutcomeDeadline(Now, the cue's
@@ -254,9 +380,10 @@ type ExecutionStore interface {
 	ExecutionClaimWorker(ctx context.Context, p *ExecutionClaimWorkerParams) (*Execution, error)
 
 	// ExecutionClaimable lists the tenant's worker-transport executions
-	// with status pending and scheduled_for <= Now, oldest scheduled_for
-	// first, filtered by the cue payload's "task" (in the query, before the
-	// limit) when Task is set.
+	// with a claimable status (ClaimableStatuses) and scheduled_for <= Now,
+	// oldest scheduled_for first, at most Limit. When set, Task and Agent
+	// keep only executions whose payload has that "task" / "agent" string;
+	// they are applied in the query, before the limit.
 	ExecutionClaimable(ctx context.Context, p *ExecutionClaimableParams) ([]*Claimable, error)
 
 	// ExecutionCreate inserts one execution (manual fire, replay) for a cue
@@ -269,8 +396,14 @@ type ExecutionStore interface {
 	ExecutionGet(ctx context.Context, p *ExecutionGetParams) (*Execution, error)
 
 	// ExecutionList returns a page of the tenant's executions, newest
-	// (created_at) first, ties by id, with the total matching count.
+	// (created_at) first, ties by id, with the total matching count. Every
+	// filter of p is applied in the query.
 	ExecutionList(ctx context.Context, p *ExecutionListParams) ([]*Execution, int, error)
+
+	// ExecutionOldestClaimedAt returns the earliest claimed_at among all
+	// the tenant's executions matching p's filters (Limit and Offset
+	// ignored); nil when none matches or none was claimed.
+	ExecutionOldestClaimedAt(ctx context.Context, p *ExecutionListParams) (*time.Time, error)
 
 	// ExecutionQueueStats counts the delivery queue for /health.
 	ExecutionQueueStats(ctx context.Context, p *ExecutionQueueStatsParams) (*QueueStats, error)
@@ -323,19 +456,30 @@ type ExecutionStore interface {
 	ExecutionUpdate(ctx context.Context, p *ExecutionUpdateParams) (*Execution, error)
 }
 
-// ExecutionListParams filters and pages a tenant's executions.
+// ExecutionListParams filters and pages a tenant's executions. Filters
+// combine with AND; nil, empty or false means no filter.
 type ExecutionListParams struct {
-	TenantID     TenantID
-	CueID        *CueID
-	Status       *string
-	OutcomeState *string
-	Limit        int
-	Offset       int
+	TenantID       TenantID
+	CueID          *CueID
+	Statuses       []string // status is one of these
+	OutcomeState   *string  // outcome_state equals
+	NoOutcomeState bool     // outcome_state IS NULL
+	TriggeredBy    *string  // triggered_by equals
+	ScheduledOnly  bool     // triggered_by IS NULL (scheduler-created)
+	ResultType     *string  // evidence result_type equals
+	HasEvidence    bool     // evidence external_id IS NOT NULL
+	WorkerID       *string  // claimed_by_worker equals
+	Limit          int
+	Offset         int
 }
 
 // ExecutionCreateParams inserts one execution.
 type ExecutionCreateParams struct {
 	Execution *Execution
+	// Idempotency, when set, binds its key to the new execution in the
+	// same transaction; a live binding fails the create with
+	// *IdempotencyHeld and inserts nothing.
+	Idempotency *IdempotencyClaim
 }
 
 // ExecutionGetParams selects one of a tenant's executions.
@@ -418,8 +562,14 @@ type ExecutionClaimableParams struct {
 	TenantID TenantID
 	Now      time.Time
 	Task     *string
+	Agent    *string
 	Limit    int
 }
+
+// ClaimableStatuses are the statuses a worker execution can be claimed
+// from (clients.md C7: claimable lists both, and claim_next(task=…) claims
+// by id what it listed).
+var ClaimableStatuses = []ExecutionStatus{ExecPending, ExecRetryReady}
 
 // ExecutionClaimWorkerParams claims a worker execution.
 type ExecutionClaimWorkerParams struct {

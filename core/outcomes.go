@@ -25,15 +25,40 @@ const (
 // Outcomes records what handlers report and the verification of it. Safe
 // for concurrent use.
 type Outcomes struct {
-	store  ExecutionStore
-	alerts *Alerts
-	clock  Clock
-	obs    Observer
+	store       ExecutionStore
+	alerts      *Alerts
+	clock       Clock
+	onSucceeded func(ctx context.Context, e *Execution, c *Cue)
+	obs         Observer
 }
 
-// NewOutcomes wires the outcomes service; alerts may be nil.
-func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock) *Outcomes {
-	return &Outcomes{store: store, alerts: alerts, clock: clock, obs: NopObserver{}}
+// OnSucceeded registers a callback run after an outcome report or a manual
+// verification settled an execution as a success (on-success chaining).
+func (s *Outcomes) OnSucceeded(fn func(ctx context.Context, e *Execution, c *Cue)) {
+	s.onSucceeded = fn
+}
+
+// SucceededWithoutCheck reports whether a successful delivery of e settles
+// it: no verification mode other than none and no required assertions.
+func SucceededWithoutCheck(e *Execution, c *Cue) bool {
+	return (c.Verification == nil || *c.Verification == VerifyNone) && len(RequiredAssertionsOf(e, c)) == 0
+}
+
+// settledSuccess reports whether e's outcome makes it a success that may
+// chain: success status (worker) or a reported success (webhook), with an
+// outcome state of reported_success or verified_success.
+func settledSuccess(e *Execution) bool {
+	if e.Outcome == nil || !e.Outcome.Success || e.OutcomeState == nil {
+		return false
+	}
+	return *e.OutcomeState == OutcomeReportedSuccess || *e.OutcomeState == OutcomeVerifiedSuccess
+}
+
+// NewOutcomes wires the outcomes service; alerts and succeeded (run after
+// an outcome report or a manual verification settled an execution as a
+// success: on-success chaining) may be nil.
+func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock, succeeded func(ctx context.Context, e *Execution, c *Cue)) *Outcomes {
+	return &Outcomes{store: store, alerts: alerts, clock: clock, onSucceeded: succeeded, obs: NopObserver{}}
 }
 
 // OutcomeInput is a reported outcome with its evidence.
@@ -48,6 +73,8 @@ type OutcomeInput struct {
 	ResultType *string
 	Summary    *string
 	Artifacts  json.RawMessage
+	// Assertions maps assertion keys to values (clients.md §2.4.6).
+	Assertions json.RawMessage
 }
 
 var (
@@ -122,6 +149,17 @@ func validateOutcome(in *OutcomeInput) error {
 	if err := checkJSONShape(Body("metadata"), in.Metadata); err != nil {
 		return err
 	}
+	if a := strings.TrimSpace(string(in.Assertions)); a != "" && a != "null" {
+		if !strings.HasPrefix(a, "{") || rawHasNUL(in.Assertions) {
+			return Body("assertions").NotA(TypeObject).Err()
+		}
+		if len(a) > MaxMetadataBytes {
+			return Body("assertions").Because("Assertions must be at most 10240 bytes serialized").Err()
+		}
+		if err := checkJSONShape(Body("assertions"), in.Assertions); err != nil {
+			return err
+		}
+	}
 	return checkJSONShape(Body("artifacts"), in.Artifacts)
 }
 
@@ -192,6 +230,13 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 			ev.ProducedAt = &now
 		}
 		state, vstate := OutcomeStateFor(in.Success, c.Verification, ev, in.Artifacts)
+		if a := in.Assertions; len(a) > 0 && strings.TrimSpace(string(a)) != "null" {
+			e.Assertions = compactOrNil(a)
+		}
+		if in.Success && len(MissingAssertions(RequiredAssertionsOf(e, c), e.Assertions)) > 0 {
+			invalid := "invalid"
+			state, vstate = OutcomeVerificationFailed, &invalid
+		}
 		e.OutcomeState = &state
 		if vstate != nil {
 			ev.ValidationState = vstate
@@ -237,6 +282,9 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 		}
 		s.alerts.RunFinished(ctx, u.ID, cue)
 	}
+	if s.onSucceeded != nil && cue != nil && settledSuccess(e) {
+		s.onSucceeded(ctx, e, cue)
+	}
 	return e, nil
 }
 
@@ -262,7 +310,9 @@ func (s *Outcomes) Verify(ctx context.Context, u *User, id ExecutionID, valid bo
 	}
 	now := s.clock.Now()
 	var out VerifyResult
-	_, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, _ *Cue) (*CueEffect, error) {
+	var cue *Cue
+	e, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, c *Cue) (*CueEffect, error) {
+		cue = c
 		cur := "None"
 		if e.OutcomeState != nil {
 			cur = string(*e.OutcomeState)
@@ -296,6 +346,9 @@ func (s *Outcomes) Verify(ctx context.Context, u *User, id ExecutionID, valid bo
 		return nil, err
 	}
 	s.obs.OutcomeRecorded(out.State)
+	if s.onSucceeded != nil && cue != nil && settledSuccess(e) {
+		s.onSucceeded(ctx, e, cue)
+	}
 	return &out, nil
 }
 

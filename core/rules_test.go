@@ -1,6 +1,8 @@
 package core_test
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +129,96 @@ func TestAlertDeliveryRules(t *testing.T) {
 	require.False(t, core.HasAlertWebhook(new("")))
 	require.True(t, core.HasAlertWebhook(new("https://example.com/a")))
 	require.Equal(t, now.Add(-time.Hour), (&core.AlertCreateParams{Now: now, DedupWindow: time.Hour}).DedupSince())
+}
+
+func TestSlugBase(t *testing.T) {
+	t.Parallel()
+	for email, want := range map[string]string{
+		"Ops.Bot@example.com":                           "ops-bot",
+		"--a__b++c--@example.com":                       "a-b-c",
+		"héllo.wörld@example.com":                       "h-llo-w-rld",
+		"___@example.com":                               "user",
+		strings.Repeat("ab", 40) + "@x":                 strings.Repeat("ab", 30),
+		"x" + strings.Repeat("-", 58) + "y@example.com": "x-y",
+	} {
+		require.Equal(t, want, core.SlugBase(email), email)
+	}
+	long := strings.Repeat("a", 59) + "-b@example.com"
+	require.Equal(t, strings.Repeat("a", 59), core.SlugBase(long), "no trailing dash after the cut")
+	require.Equal(t, "ops-bot", core.SlugCandidate("ops-bot", 0))
+	require.Regexp(t, `^ops-bot-[0-9a-f]{4}$`, core.SlugCandidate("ops-bot", 1))
+	require.Regexp(t, `^ops-bot-[0-9a-f]{4}$`, core.SlugCandidate("ops-bot", 5))
+	require.Regexp(t, `^ops-bot-[0-9a-f]{8}$`, core.SlugCandidate("ops-bot", 6))
+	require.Regexp(t, `^`+strings.Repeat("a", 55)+`-[0-9a-f]{8}$`, core.SlugCandidate(strings.Repeat("a", 60), 6))
+}
+
+// ReplayCopy carries every field of the source that is not part of its
+// run — including fields added later (a fire's payload) — and resets the
+// run.
+func TestReplayCopy(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	src := &core.Execution{}
+	fillAll(reflect.ValueOf(src).Elem())
+	got := src.ReplayCopy("new-id", now)
+
+	reset := map[string]bool{
+		"ID": true, "ScheduledFor": true, "Status": true, "CreatedAt": true, "UpdatedAt": true,
+		"HTTPStatus": true, "ResponseBody": true, "Attempts": true, "NextRetry": true, "ErrorMessage": true,
+		"StartedAt": true, "DeliveredAt": true, "LastAttemptAt": true, "LeaseExpiresAt": true,
+		"ClaimedByWorker": true, "ClaimedAt": true, "LastHeartbeatAt": true,
+		"Outcome": true, "OutcomeState": true, "OutcomeDeadlineAt": true, "Evidence": true,
+		"TriggeredBy": true, "ReplayedFrom": true, "Assertions": true, "ChainParentID": true, "ChainDepth": true,
+	}
+	sv, gv := reflect.ValueOf(*src), reflect.ValueOf(*got)
+	for i := range sv.NumField() {
+		name := sv.Type().Field(i).Name
+		if !reset[name] {
+			require.Equal(t, sv.Field(i).Interface(), gv.Field(i).Interface(), "%s is carried forward", name)
+		}
+	}
+	want := core.Execution{
+		ID: "new-id", CueID: src.CueID, TenantID: src.TenantID, ScheduledFor: now, Status: core.ExecPending,
+		CreatedAt: now, UpdatedAt: now, TriggeredBy: new(core.TriggerReplay), ReplayedFrom: new(src.ID),
+	}
+	for i := range sv.NumField() {
+		if name := sv.Type().Field(i).Name; reset[name] {
+			require.Equal(t, reflect.ValueOf(want).Field(i).Interface(), gv.Field(i).Interface(), "%s is reset", name)
+		}
+	}
+	require.NotSame(t, src, got)
+}
+
+// fillAll sets every settable field of v to a non-zero value.
+func fillAll(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			v.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillAll(v.Field(i))
+			}
+		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fillAll(v.Elem())
+	case reflect.String:
+		v.SetString("x-" + v.Type().Name())
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(7)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			v.SetBytes([]byte(`{"k":1}`))
+		} else {
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+			fillAll(v.Index(0))
+		}
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+	}
 }

@@ -21,6 +21,7 @@ type Store interface {
 	DeviceCodeStore
 	EchoStore
 	ExecutionStore
+	IdempotencyStore
 	SchedulerStore
 	UsageStore
 	UserStore

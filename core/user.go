@@ -173,14 +173,76 @@ func (a *Accounts) createUser(ctx context.Context, email string, sealKey bool) (
 		}
 		u.APIKeySealed = &s
 	}
-	u, err = a.store.UserCreate(ctx, &UserCreateParams{User: u})
-	if errors.Is(err, ErrConflict) {
-		return "", nil, errDupEmail
+	base := SlugBase(email)
+	for attempt := 0; ; attempt++ {
+		u.Slug = SlugCandidate(base, attempt)
+		created, err := a.store.UserCreate(ctx, &UserCreateParams{User: u})
+		if errors.Is(err, ErrConflict) {
+			// The email or the slug is taken: only a free email is worth
+			// another slug.
+			if _, gerr := a.userByEmail(ctx, email); !errors.Is(gerr, ErrNotFound) || attempt >= slugAttempts {
+				return "", nil, errDupEmail
+			}
+			continue
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return key, created, nil
 	}
-	if err != nil {
-		return "", nil, err
+}
+
+// slugAttempts bounds the suffixed candidates tried after the base slug.
+const slugAttempts = 6
+
+// SlugBase derives an account slug from an e-mail address (clients.md
+// §2.8.1): the local part lower-cased, every run of characters outside
+// [a-z0-9] replaced by one "-", leading and trailing "-" trimmed, "user"
+// when nothing is left, cut to 60 characters.
+func SlugBase(email string) string {
+	local := email
+	if at := strings.LastIndexByte(email, '@'); at >= 0 {
+		local = email[:at]
 	}
-	return key, u, nil
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(local) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	s := b.String()
+	if s == "" {
+		s = "user"
+	}
+	return strings.TrimRight(cutString(s, 60), "-")
+}
+
+// SlugCandidate is the slug tried at attempt n for base: the base first,
+// then the base cut to 59 characters plus "-" and 4 random hex digits (up
+// to 5 times), then the base cut to 55 plus "-" and 8 random hex digits.
+func SlugCandidate(base string, n int) string {
+	switch {
+	case n == 0:
+		return base
+	case n <= 5:
+		return strings.TrimRight(cutString(base, 59), "-") + "-" + RandomHex(2)
+	}
+	return strings.TrimRight(cutString(base, 55), "-") + "-" + RandomHex(4)
+}
+
+// cutString is s cut to at most n bytes (s is ASCII).
+func cutString(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (a *Accounts) userByEmail(ctx context.Context, email string) (*User, error) {
@@ -467,6 +529,7 @@ func NormalizeEmail(s string) (string, error) {
 type User struct {
 	ID                    TenantID
 	Email                 string
+	Slug                  string // unique; the right-hand side of agent@user addresses
 	APIKeyHash            string // lowercase hex SHA-256 of the whole key
 	APIKeyPrefix          string // first 12 characters of the key
 	APIKeySealed          *string

@@ -79,13 +79,21 @@ func (w *Workers) Delete(ctx context.Context, u *User, workerID string) error {
 	return err
 }
 
-// Claimable lists executions ready to claim (task filter applied before the
-// 50-row cut).
-func (w *Workers) Claimable(ctx context.Context, u *User, task *string) ([]*Claimable, error) {
-	if task != nil && *task == "" {
-		task = nil
+// maxClaimable is how many claimable executions one listing returns.
+const maxClaimable = 50
+
+// Claimable lists executions ready to claim; the payload task and agent
+// filters (empty: none) apply before the 50-row cut.
+func (w *Workers) Claimable(ctx context.Context, u *User, task, agent *string) ([]*Claimable, error) {
+	return w.store.ExecutionClaimable(ctx, &ExecutionClaimableParams{TenantID: u.ID, Now: w.clock.Now(), Task: presentString(task), Agent: presentString(agent), Limit: maxClaimable})
+}
+
+// presentString is s, or nil when s is empty.
+func presentString(s *string) *string {
+	if s == nil || *s == "" {
+		return nil
 	}
-	return w.store.ExecutionClaimable(ctx, &ExecutionClaimableParams{TenantID: u.ID, Now: w.clock.Now(), Task: task, Limit: 50})
+	return s
 }
 
 var (
@@ -111,8 +119,9 @@ func (w *Workers) ClaimNext(ctx context.Context, u *User, workerID string) (*Exe
 	return e, err
 }
 
-// Claim claims one execution by id. Every failure (unknown, foreign, not
-// worker transport, not pending) is the same 409.
+// Claim claims one execution by id, from pending or retry_ready. Every
+// failure (unknown, foreign, not worker transport, not claimable) is the
+// same 409.
 func (w *Workers) Claim(ctx context.Context, u *User, id ExecutionID, workerID string) (*Execution, error) {
 	if strings.ContainsRune(workerID, 0) {
 		return nil, errWorkerIDNul

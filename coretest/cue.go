@@ -194,6 +194,12 @@ func (s *storeSuite) testCueCreate(t *testing.T) {
 		c.LastError = new("cron evaluation failed")
 		c.CreatedAt = oddTime(-2 * time.Hour)
 		c.UpdatedAt = oddTime(-90 * time.Minute)
+		c.RequirePayloadOverride = true
+		c.RequiredPayloadKeys = []string{"message", "task"}
+		c.Delivery = &core.DeliveryPolicy{TimeoutSeconds: 60}
+		c.Alerts = json.RawMessage(`{"consecutive_failures": 3}`)
+		c.RequiredAssertions = []string{}
+		c.OnSuccessFire = new(core.CueID("cue_target000001"))
 
 		created, err := b.store.CueCreate(b.ctx, &core.CueCreateParams{Cue: c, ActiveCueLimit: 10})
 		require.NoError(t, err)

@@ -817,6 +817,9 @@ func RequireExecutionEqual(t *testing.T, prec time.Duration, want, got *core.Exe
 	}
 	requireJSONEqual(t, want.Evidence.Artifacts, got.Evidence.Artifacts, false, "Evidence.Artifacts")
 	requireJSONEqual(t, want.Evidence.Metadata, got.Evidence.Metadata, false, "Evidence.Metadata")
+	requireJSONEqual(t, want.Payload, got.Payload, false, "Payload")
+	requireJSONEqual(t, want.PayloadOverride, got.PayloadOverride, false, "PayloadOverride")
+	requireJSONEqual(t, want.Assertions, got.Assertions, false, "Assertions")
 	if want.Outcome == nil {
 		require.Nil(t, got.Outcome, "Outcome")
 	} else {
@@ -835,6 +838,7 @@ func RequireExecutionEqual(t *testing.T, prec time.Duration, want, got *core.Exe
 		e.LeaseExpiresAt, e.ClaimedAt, e.LastHeartbeatAt, e.OutcomeDeadlineAt = nil, nil, nil, nil
 		e.Evidence.ProducedAt, e.Evidence.Artifacts, e.Evidence.Metadata = nil, nil, nil
 		e.Outcome = nil
+		e.Payload, e.PayloadOverride, e.Assertions = nil, nil, nil
 	}
 	require.Equal(t, w, g)
 }
@@ -931,12 +935,12 @@ func runExecutionListCases(t *testing.T, newStore func(t *testing.T) core.Store,
 		require.Equal(t, 3, total)
 		require.Equal(t, want(func(e *core.Execution) bool { return e.CueID == c1.ID }), ids)
 
-		ids, total = list(core.ExecutionListParams{Status: new(string(core.ExecSuccess)), Limit: 100})
+		ids, total = list(core.ExecutionListParams{Statuses: []string{string(core.ExecSuccess)}, Limit: 100})
 		require.Equal(t, 3, total)
 		require.Equal(t, want(func(e *core.Execution) bool { return e.Status == core.ExecSuccess }), ids)
 
 		ids, total = list(core.ExecutionListParams{
-			CueID: &c1.ID, Status: new(string(core.ExecSuccess)), OutcomeState: new(string(core.OutcomeReportedSuccess)), Limit: 100,
+			CueID: &c1.ID, Statuses: []string{string(core.ExecSuccess)}, OutcomeState: new(string(core.OutcomeReportedSuccess)), Limit: 100,
 		})
 		require.Equal(t, 1, total)
 		require.Equal(t, want(func(e *core.Execution) bool {
@@ -947,6 +951,74 @@ func runExecutionListCases(t *testing.T, newStore func(t *testing.T) core.Store,
 		require.Zero(t, total, "another tenant's cue has no executions for this tenant")
 	})
 
+	t.Run("FiltersOfTodaysClients", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		u := CreateUser(t, s, nil)
+		c := CreateCue(t, s, u.ID, nil)
+		claimedAt := FactoryTime.Add(3 * time.Minute)
+		mk := func(minute int, edit func(e *core.Execution)) *core.Execution {
+			e := NewExecution(c, FactoryTime.Add(time.Duration(minute)*time.Minute))
+			e.CreatedAt = e.ScheduledFor
+			edit(e)
+			require.NoError(t, insert(t.Context(), s, e))
+			return e
+		}
+		scheduled := mk(0, func(e *core.Execution) {})
+		manual := mk(1, func(e *core.Execution) {
+			e.TriggeredBy, e.Status = new(core.TriggerManualFire), core.ExecFailed
+		})
+		evidence := mk(2, func(e *core.Execution) {
+			e.TriggeredBy, e.Status = new(core.TriggerReplay), core.ExecSuccess
+			e.Outcome = &core.Outcome{Success: true, RecordedAt: FactoryTime}
+			e.OutcomeState = new(core.OutcomeReportedSuccess)
+			e.Evidence.ExternalID, e.Evidence.ResultType = new("PR-1"), new("pr")
+		})
+		typed := mk(3, func(e *core.Execution) {
+			e.Status = core.ExecSuccess
+			e.Evidence.ResultType = new("pr")
+			e.ClaimedByWorker, e.ClaimedAt = new("w1"), new(claimedAt.Add(time.Minute))
+		})
+		claimed := mk(4, func(e *core.Execution) {
+			e.Status = core.ExecDelivering
+			e.ClaimedByWorker, e.ClaimedAt, e.LeaseExpiresAt, e.Attempts = new("w2"), new(claimedAt), new(claimedAt.Add(time.Hour)), 1
+		})
+		list := func(p core.ExecutionListParams) []core.ExecutionID {
+			p.TenantID, p.Limit = u.ID, 100
+			execs, total, err := s.ExecutionList(t.Context(), &p)
+			require.NoError(t, err)
+			require.Equal(t, len(execs), total)
+			return executionIDs(execs)
+		}
+		ids := func(es ...*core.Execution) []core.ExecutionID { return executionIDs(es) }
+		require.Equal(t, ids(claimed, typed, scheduled), list(core.ExecutionListParams{ScheduledOnly: true}))
+		require.Equal(t, ids(manual), list(core.ExecutionListParams{TriggeredBy: new(core.TriggerManualFire)}))
+		require.Equal(t, ids(typed, evidence), list(core.ExecutionListParams{ResultType: new("pr")}))
+		require.Equal(t, ids(evidence), list(core.ExecutionListParams{HasEvidence: true}))
+		require.Equal(t, ids(claimed, typed, manual, scheduled), list(core.ExecutionListParams{NoOutcomeState: true}))
+		require.Equal(t, ids(typed), list(core.ExecutionListParams{WorkerID: new("w1")}))
+		require.Equal(t, ids(claimed, manual, scheduled), list(core.ExecutionListParams{Statuses: []string{"pending", "delivering", "failed"}}))
+		require.Equal(t, ids(typed), list(core.ExecutionListParams{Statuses: []string{"success"}, ScheduledOnly: true, ResultType: new("pr")}))
+
+		oldest := func(p core.ExecutionListParams) *time.Time {
+			p.TenantID = u.ID
+			at, err := s.ExecutionOldestClaimedAt(t.Context(), &p)
+			require.NoError(t, err)
+			return at
+		}
+		requireTimePtrEqual(t, prec, &claimedAt, oldest(core.ExecutionListParams{Limit: 1, Offset: 3}), "over the whole set, not the page")
+		requireTimePtrEqual(t, prec, new(claimedAt.Add(time.Minute)), oldest(core.ExecutionListParams{WorkerID: new("w1")}), "worker w1")
+		require.Nil(t, oldest(core.ExecutionListParams{TriggeredBy: new(core.TriggerManualFire)}), "nothing claimed")
+		require.Nil(t, oldest(core.ExecutionListParams{WorkerID: new("nobody")}), "empty set")
+		other := CreateUser(t, s, nil)
+		at, err := s.ExecutionOldestClaimedAt(t.Context(), &core.ExecutionListParams{TenantID: other.ID})
+		require.NoError(t, err)
+		require.Nil(t, at, "another tenant")
+		at, err = s.ExecutionOldestClaimedAt(t.Context(), &core.ExecutionListParams{TenantID: "not-a-uuid"})
+		require.NoError(t, err)
+		require.Nil(t, at)
+	})
+
 	t.Run("ReturnsEmptyForTenantWithoutExecutions", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
@@ -955,7 +1027,7 @@ func runExecutionListCases(t *testing.T, newStore func(t *testing.T) core.Store,
 
 		for _, p := range []*core.ExecutionListParams{
 			{TenantID: u.ID, Limit: 10},
-			{TenantID: u.ID, CueID: &c.ID, Status: new(string(core.ExecPending)), OutcomeState: new(string(core.OutcomeReportedSuccess)), Limit: 10},
+			{TenantID: u.ID, CueID: &c.ID, Statuses: []string{string(core.ExecPending)}, OutcomeState: new(string(core.OutcomeReportedSuccess)), Limit: 10},
 			{TenantID: "not-a-uuid", Limit: 10},
 		} {
 			execs, total, err := s.ExecutionList(t.Context(), p)
@@ -1024,6 +1096,14 @@ func fullExecution(c *core.Cue, replayedFrom core.ExecutionID) *core.Execution {
 	}
 	full.TriggeredBy = new(core.TriggerReplay)
 	full.ReplayedFrom = &replayedFrom
+	full.Payload = json.RawMessage(`{"task": "t2", "n": 1}`)
+	full.PayloadOverride = json.RawMessage(`{"task": "t2"}`)
+	full.MergeStrategy = new("merge")
+	full.RequiredAssertions = &[]string{}
+	full.Assertions = json.RawMessage(`{"done": true}`)
+	chainParent := core.ExecutionID(core.NewUUID())
+	full.ChainParentID = &chainParent
+	full.ChainDepth = 3
 	full.CreatedAt = oddTime(time.Hour + 8*time.Second)
 	full.UpdatedAt = oddTime(time.Hour + 9*time.Second)
 	return full
@@ -1234,6 +1314,33 @@ func (s *storeSuite) testExecutionClaimable(t *testing.T) {
 		require.Empty(t, b.claimable(u.ID, now, new("absent"), 50))
 	})
 
+	t.Run("FiltersByAgentAndTaskBeforeLimit", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupWorker(t)
+		u := CreateUser(t, b.store, nil)
+		now := engineNow
+		others := b.workerCue(u.ID, func(c *core.Cue) { c.Payload = json.RawMessage(`{"agent":"alice","task":"t"}`) })
+		bob := b.workerCue(u.ID, func(c *core.Cue) { c.Payload = json.RawMessage(`{"agent":"bob","task":"t"}`) })
+		bobOther := b.workerCue(u.ID, func(c *core.Cue) { c.Payload = json.RawMessage(`{"agent":"bob","task":"u"}`) })
+		number := b.workerCue(u.ID, func(c *core.Cue) { c.Payload = json.RawMessage(`{"agent":1}`) })
+		for i := range 60 {
+			b.pending(others, now.Add(-time.Hour+time.Duration(i)*time.Second))
+		}
+		b.pending(number, now.Add(-2*time.Hour))
+		wb := b.pending(bob, now.Add(-time.Minute))
+		wbo := b.pending(bobOther, now.Add(-30*time.Second))
+
+		list := func(task, agent *string) []core.ExecutionID {
+			got, err := b.store.ExecutionClaimable(b.ctx, &core.ExecutionClaimableParams{TenantID: u.ID, Now: now, Task: task, Agent: agent, Limit: 50})
+			require.NoError(t, err)
+			return claimableIDs(got)
+		}
+		require.Equal(t, []core.ExecutionID{wb.ID, wbo.ID}, list(nil, new("bob")), "behind 60 older items of another agent")
+		require.Equal(t, []core.ExecutionID{wb.ID}, list(new("t"), new("bob")), "task and agent combine with AND")
+		require.Empty(t, list(nil, new("1")), "only a string agent matches")
+		require.Empty(t, list(nil, new("carol")))
+	})
+
 	t.Run("ListsOnlyDuePendingWorkerExecutions", func(t *testing.T) {
 		t.Parallel()
 		b := s.setupWorker(t)
@@ -1246,7 +1353,10 @@ func (s *storeSuite) testExecutionClaimable(t *testing.T) {
 		late := b.pending(wc, now.Add(-2*time.Minute))
 		onTime := b.pending(wc, now)
 		b.pending(wc, now.Add(time.Microsecond))
-		for i, st := range []core.ExecutionStatus{core.ExecDelivering, core.ExecRetryReady, core.ExecSuccess, core.ExecFailed, core.ExecMissed} {
+		retry := NewExecution(wc, now.Add(-time.Minute))
+		retry.Status, retry.Attempts = core.ExecRetryReady, 1
+		b.create(retry)
+		for i, st := range []core.ExecutionStatus{core.ExecDelivering, core.ExecRetrying, core.ExecSuccess, core.ExecFailed, core.ExecMissed} {
 			e := NewExecution(wc, now.Add(-time.Hour+time.Duration(i)*time.Second))
 			e.Status = st
 			if st == core.ExecDelivering {
@@ -1258,8 +1368,8 @@ func (s *storeSuite) testExecutionClaimable(t *testing.T) {
 		b.pending(foreign, now.Add(-time.Minute))
 
 		got := b.claimable(u.ID, now, nil, 50)
-		require.Len(t, got, 2)
-		for i, e := range []*core.Execution{late, onTime} {
+		require.Len(t, got, 3)
+		for i, e := range []*core.Execution{late, retry, onTime} {
 			RequireExecutionEqual(t, s.opts.TimePrecision, e, got[i].Execution)
 			requireCueEqual(t, s.opts.TimePrecision, wc, got[i].Cue)
 		}
@@ -1332,6 +1442,28 @@ func (s *storeSuite) testExecutionClaimWorker(t *testing.T) {
 		})
 		require.ErrorIs(t, err, core.ErrNotFound, "a claimed execution is not pending")
 		require.Empty(t, b.claimable(u.ID, at, nil, 50))
+	})
+
+	t.Run("ClaimsByIDAndNextFromRetryReady", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupWorker(t)
+		u := CreateUser(t, b.store, nil)
+		c := b.workerCue(u.ID, nil)
+		byID := NewExecution(c, engineNow.Add(-2*time.Minute))
+		byID.Status, byID.Attempts = core.ExecRetryReady, 1
+		b.create(byID)
+		next := NewExecution(c, engineNow.Add(-time.Minute))
+		next.Status, next.Attempts = core.ExecRetryReady, 1
+		b.create(next)
+
+		got := b.claim(byID, "worker-1", engineNow, workerLease)
+		require.Equal(t, core.ExecDelivering, got.Status)
+		require.Equal(t, 2, got.Attempts)
+		require.Equal(t, "worker-1", *got.ClaimedByWorker)
+		got, err := b.claimNext(u.ID, nil, engineNow)
+		require.NoError(t, err)
+		require.Equal(t, next.ID, got.ID)
+		require.Equal(t, core.ExecDelivering, got.Status)
 	})
 
 	t.Run("ClaimsNextOldestFirst", func(t *testing.T) {

@@ -24,7 +24,7 @@ type UserOpts struct {
 }
 
 // NewUser returns a valid user that is not stored yet: a fresh id and API
-// key (hash and prefix of core.NewAPIKey), a unique email, the free plan's
+// key (hash and prefix of core.NewAPIKey), a unique email and slug, the free plan's
 // limits and a placeholder sealed webhook secret.
 func NewUser(opts *UserOpts) *core.User {
 	if opts == nil {
@@ -32,9 +32,11 @@ func NewUser(opts *UserOpts) *core.User {
 	}
 	key := core.NewAPIKey()
 	created := cmp.Or(opts.CreatedAt, FactoryTime)
+	email := cmp.Or(opts.Email, "user-"+core.RandomHex(8)+"@example.com")
 	return &core.User{
 		ID:                    core.NewTenantID(),
-		Email:                 cmp.Or(opts.Email, "user-"+core.RandomHex(8)+"@example.com"),
+		Email:                 email,
+		Slug:                  core.SlugCandidate(core.SlugBase(email), 1),
 		APIKeyHash:            core.HashAPIKey(key),
 		APIKeyPrefix:          core.APIKeyPrefix(key),
 		Plan:                  cmp.Or(opts.Plan, "free"),

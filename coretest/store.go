@@ -49,6 +49,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("CueCountByStatus", s.testCueCountByStatus)
 	t.Run("CueCreate", s.testCueCreate)
 	t.Run("CueDelete", s.testCueDelete)
+	t.Run("CueExecutionCounts", s.testCueExecutionCounts)
 	t.Run("CueFireDue", s.testCueFireDue)
 	t.Run("CueGet", s.testCueGet)
 	t.Run("CueGetByName", s.testCueGetByName)
@@ -76,6 +77,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("ExecutionSweepOutcomeDeadlines", s.testExecutionSweepOutcomeDeadlines)
 	t.Run("ExecutionSweepWorkerLeases", s.testExecutionSweepWorkerLeases)
 	t.Run("ExecutionUpdate", s.testExecutionUpdate)
+	t.Run("Idempotency", s.testIdempotency)
 	t.Run("OutcomeCounts", s.testOutcomeCounts)
 	t.Run("Ping", s.testPing)
 	t.Run("RotatedKeyGet", s.testRotatedKeyGet)
@@ -184,11 +186,12 @@ func requireCueEqual(t *testing.T, prec time.Duration, want, got *core.Cue) {
 	requireTimePtrEqual(t, prec, want.NextRun, got.NextRun, "NextRun")
 	requireTimePtrEqual(t, prec, want.LastRun, got.LastRun, "LastRun")
 	requireJSONEqual(t, want.Payload, got.Payload, true, "Payload")
+	requireJSONEqual(t, want.Alerts, got.Alerts, false, "Alerts")
 	w, g := *want, *got
 	for _, c := range []*core.Cue{&w, &g} {
 		c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
 		c.Schedule.At, c.NextRun, c.LastRun = nil, nil, nil
-		c.Payload = nil
+		c.Payload, c.Alerts = nil, nil
 		if len(c.Callback.Headers) == 0 {
 			c.Callback.Headers = nil
 		}

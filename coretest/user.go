@@ -41,6 +41,19 @@ func (s *storeSuite) testUserCreate(t *testing.T) {
 		require.ErrorIs(t, err, core.ErrConflict)
 	})
 
+	t.Run("ReturnsConflictForDuplicateSlug", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		dup := NewUser(nil)
+		dup.Slug = u.Slug
+		_, err := b.store.UserCreate(b.ctx, &core.UserCreateParams{User: dup})
+		require.ErrorIs(t, err, core.ErrConflict)
+		got, err := b.store.UserGet(b.ctx, &core.UserGetParams{ID: u.ID})
+		require.NoError(t, err)
+		require.Equal(t, u.Slug, got.Slug)
+	})
+
 	t.Run("ReturnsConflictForDuplicateKeyHash", func(t *testing.T) {
 		t.Parallel()
 		b := s.setup(t)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"time"
 )
 
@@ -48,4 +49,11 @@ func jsonValue(b []byte) json.RawMessage {
 		return json.RawMessage(b) // jsonb is always valid JSON
 	}
 	return buf.Bytes()
+}
+
+// times stores times as timestamptz: pgx takes time.Time as is and returns
+// it in the local zone, so decoding converts to UTC (see sqlkit.Times).
+var times = sqlkit.Times[time.Time]{
+	Encode: func(t time.Time) time.Time { return t },
+	Decode: func(t time.Time) (time.Time, error) { return t.UTC(), nil },
 }

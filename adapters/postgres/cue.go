@@ -19,16 +19,16 @@ import (
 func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
 	const op = "cue create"
 	c := p.Cue
-	tenant, ok := sqlkit.UUID(string(c.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	cols, err := sqlkit.CueJSONOf(c)
 	if err != nil {
 		return nil, dbErr.Op(op, err)
 	}
+	opts, err := sqlkit.CueOptions(c)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
+	}
 	var out *core.Cue
-	err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, c.TenantID, func(tx pgx.Tx, tenant string) error {
 		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
@@ -63,7 +63,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			OnFailureEmail:         c.OnFailure.Email,
 			OnFailureWebhook:       c.OnFailure.Webhook,
 			OnFailurePause:         c.OnFailure.Pause,
-			VerificationMode:       sqlkit.Verification(c.Verification),
+			VerificationMode:       sqlkit.Text(c.Verification),
 			CatchUp:                string(c.CatchUp),
 			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
 			NextRun:                c.NextRun,
@@ -72,42 +72,38 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 			FiredCount:             int32(c.FiredCount),
 			SkippedCount:           int32(c.SkippedCount),
 			LastError:              c.LastError,
+			Options:                opts,
 			CreatedAt:              c.CreatedAt,
 			UpdatedAt:              c.UpdatedAt,
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
+		if err := s.claimIdempotency(ctx, tx, p.Idempotency, tenant, row.ID, nil); err != nil {
+			return err
+		}
 		out, err = cueFromRow(row)
 		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, error) {
 	const op = "cue get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.CueGet(ctx, s.pool, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
-	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGet(ctx, s.pool, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
+		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	})
 }
 
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
 // when it has none.
 func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
 	const op = "cue get by name"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-	return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
+		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	})
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
@@ -115,34 +111,17 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 // Limit of 0 or less means no limit.
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
-	cues := []*core.Cue{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return cues, 0, nil
-	}
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	var total int64
-	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
-		rows, err := s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
-			UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Cue]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Cue, error) {
+			return s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
+				UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, cueFromRow, func() (int64, error) {
+			return s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		for _, row := range rows {
-			c, err := cueFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			cues = append(cues, c)
-		}
-		total, err = s.q.CueCount(ctx, tx, &dbsqlc.CueCountParams{UserID: tenant, Status: p.Status})
-		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return cues, int(total), nil
+	}))
 }
 
 // CueUpdate locks the tenant's cue, runs p.Fn on it and saves everything Fn
@@ -151,111 +130,90 @@ func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue
 // ErrConflict when the new name is taken.
 func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.Cue, error) {
 	const op = "cue update"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.Cue
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		row, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		c, err := cueFromRow(row)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		if err := p.Fn(c); err != nil {
-			return err
-		}
-		cols, err := sqlkit.CueJSONOf(c)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
-			ID:                     row.ID,
-			UserID:                 row.UserID,
-			Name:                   c.Name,
-			Description:            c.Description,
-			Status:                 string(c.Status),
-			ScheduleType:           string(c.Schedule.Type),
-			ScheduleCron:           c.Schedule.Cron,
-			ScheduleAt:             c.Schedule.At,
-			ScheduleTimezone:       c.Schedule.Timezone,
-			CallbackURL:            c.Callback.URL,
-			CallbackMethod:         c.Callback.Method,
-			CallbackHeaders:        cols.Headers,
-			Payload:                cols.Payload,
-			RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
-			RetryBackoffMinutes:    cols.Backoff,
-			OnFailureEmail:         c.OnFailure.Email,
-			OnFailureWebhook:       c.OnFailure.Webhook,
-			OnFailurePause:         c.OnFailure.Pause,
-			VerificationMode:       sqlkit.Verification(c.Verification),
-			CatchUp:                string(c.CatchUp),
-			OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
-			NextRun:                c.NextRun,
-			LastRun:                c.LastRun,
-			LastError:              c.LastError,
-			UpdatedAt:              c.UpdatedAt,
-		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		if p.CancelUpcomingAfter != nil {
-			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, *p.CancelUpcomingAfter)
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.Cue, error) {
+			return s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.ID), UserID: tenant})
+		}, cueFromRow, p.Fn, func(row *dbsqlc.Cue, c *core.Cue) (*dbsqlc.Cue, error) {
+			cols, err := sqlkit.CueJSONOf(c)
 			if err != nil {
-				return dbErr.Interpret(op, err)
+				return nil, err
 			}
-			if n > 0 {
-				if row, err = s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID}); err != nil {
-					return dbErr.Interpret(op, err)
-				}
+			opts, err := sqlkit.CueOptions(c)
+			if err != nil {
+				return nil, err
 			}
-		}
-		out, err = cueFromRow(row)
-		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+			row, err = s.q.CueUpdate(ctx, tx, &dbsqlc.CueUpdateParams{
+				ID:                     row.ID,
+				UserID:                 row.UserID,
+				Name:                   c.Name,
+				Description:            c.Description,
+				Status:                 string(c.Status),
+				ScheduleType:           string(c.Schedule.Type),
+				ScheduleCron:           c.Schedule.Cron,
+				ScheduleAt:             c.Schedule.At,
+				ScheduleTimezone:       c.Schedule.Timezone,
+				CallbackURL:            c.Callback.URL,
+				CallbackMethod:         c.Callback.Method,
+				CallbackHeaders:        cols.Headers,
+				Payload:                cols.Payload,
+				RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
+				RetryBackoffMinutes:    cols.Backoff,
+				OnFailureEmail:         c.OnFailure.Email,
+				OnFailureWebhook:       c.OnFailure.Webhook,
+				OnFailurePause:         c.OnFailure.Pause,
+				VerificationMode:       sqlkit.Text(c.Verification),
+				CatchUp:                string(c.CatchUp),
+				OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
+				NextRun:                c.NextRun,
+				LastRun:                c.LastRun,
+				LastError:              c.LastError,
+				Options:                opts,
+				UpdatedAt:              c.UpdatedAt,
+			})
+			if err != nil || p.CancelUpcomingAfter == nil {
+				return row, err
+			}
+			n, err := s.cancelUpcoming(ctx, tx, row.ID, row.UserID, *p.CancelUpcomingAfter)
+			if err != nil || n == 0 {
+				return row, err
+			}
+			return s.q.CueGet(ctx, tx, &dbsqlc.CueGetParams{ID: row.ID, UserID: row.UserID})
+		})
+		return err
+	}))
 }
 
 // CueDelete deletes the tenant's cue and, by cascade, its executions.
 // ErrNotFound when absent or foreign.
 func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 	const op = "cue delete"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	n, err := s.q.CueDelete(ctx, s.pool, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	if n == 0 {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	return nil
+	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
+		n, err := s.q.CueDelete(ctx, s.pool, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
+		return dbErr.Affected(op, n, err)
+	})
 }
 
 // CueCountByStatus counts the tenant's cues per status; statuses without
 // cues are absent from the map.
 func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusParams) (map[core.CueStatus]int, error) {
-	counts := map[core.CueStatus]int{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
+	return sqlkit.Scan(string(p.TenantID), map[core.CueStatus]int{}, func(tenant string) (map[core.CueStatus]int, error) {
+		rows, err := s.q.CueCountByStatus(ctx, s.pool, tenant)
+		if err != nil {
+			return nil, dbErr.Interpret("cue count by status", err)
+		}
+		counts := map[core.CueStatus]int{}
+		for _, r := range rows {
+			counts[core.CueStatus(r.Status)] = int(r.N)
+		}
 		return counts, nil
-	}
-	rows, err := s.q.CueCountByStatus(ctx, s.pool, tenant)
-	if err != nil {
-		return nil, dbErr.Interpret("cue count by status", err)
-	}
-	for _, r := range rows {
-		counts[core.CueStatus(r.Status)] = int(r.N)
-	}
-	return counts, nil
+	})
+}
+
+// cueSecretFromRow is a cue with its owner's sealed webhook secret.
+func cueSecretFromRow(r *dbsqlc.CueListForDeliveryRow) (sqlkit.CueSecret, error) {
+	c, err := cueFromRow(&r.Cue)
+	return sqlkit.CueSecret{Cue: c, SecretSealed: r.WebhookSecretSealed}, err
 }
 
 func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
@@ -281,7 +239,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		Payload:                jsonValue(r.Payload),
 		Retry:                  core.RetryPolicy{MaxAttempts: int(r.RetryMaxAttempts), BackoffMinutes: d.Backoff(r.RetryBackoffMinutes)},
 		OnFailure:              core.OnFailure{Email: r.OnFailureEmail, Webhook: r.OnFailureWebhook, Pause: r.OnFailurePause},
-		Verification:           sqlkit.VerificationOf(r.VerificationMode),
+		Verification:           sqlkit.Named[core.VerificationMode](r.VerificationMode),
 		CatchUp:                core.CatchUpPolicy(r.CatchUp),
 		OutcomeDeadlineSeconds: intPtr(r.OutcomeDeadlineSeconds),
 		NextRun:                utcPtr(r.NextRun),
@@ -293,6 +251,7 @@ func cueFromRow(r *dbsqlc.Cue) (*core.Cue, error) {
 		CreatedAt:              utc(r.CreatedAt),
 		UpdatedAt:              utc(r.UpdatedAt),
 	}
+	d.CueOptionsOf(c, r.Options)
 	if d.Err != nil {
 		return nil, d.Err
 	}
@@ -313,7 +272,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 	if p.Limit <= 0 {
 		return res, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&res, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// Firing is idempotent ((cue, scheduled_for) is unique): a batch lost
 		// in a crash is fired again, so its commit need not wait for the WAL
 		// flush. Anything delivered from it was claimed and recorded later,
@@ -383,11 +342,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 		}
 		res.Cues = n
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	}))
 }
 
 // CueNextDueAt returns the earliest next_run of all active cues (UTC).
@@ -402,4 +357,20 @@ func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
 	}
 	return utc(*next), nil
+}
+
+// CueExecutionCounts counts the tenant's cue's executions created at or
+// after p.Since, per status.
+func (s *Store) CueExecutionCounts(ctx context.Context, p *core.CueExecutionCountsParams) (map[core.ExecutionStatus]int, error) {
+	return sqlkit.Scan(string(p.TenantID), map[core.ExecutionStatus]int{}, func(tenant string) (map[core.ExecutionStatus]int, error) {
+		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.pool, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: p.Since})
+		if err != nil {
+			return nil, dbErr.Interpret("cue execution counts", err)
+		}
+		counts := map[core.ExecutionStatus]int{}
+		for _, r := range rows {
+			counts[core.ExecutionStatus(r.Status)] = int(r.N)
+		}
+		return counts, nil
+	})
 }

@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
@@ -18,11 +18,7 @@ import (
 // succeed. ErrConflict when a live row exists (or the id is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	id, ok := sqlkit.UUID(p.ID)
-	if !ok {
-		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
-	}
-	userID, err := sqlkit.OptionalUUID("user id", (*string)(p.UserID))
+	args, err := sqlkit.DeviceCodeInsertOf(p, times)
 	if err != nil {
 		return dbErr.Op(op, err)
 	}
@@ -31,18 +27,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 		if err != nil {
 			return dbErr.Interpret(op+": replace", err)
 		}
-		err = s.q.DeviceCodeInsert(ctx, tx, &dbsqlc.DeviceCodeInsertParams{
-			ID:                    id,
-			DeviceCode:            p.Code,
-			Email:                 p.Email,
-			Status:                p.Status,
-			APIKeySealed:          p.APIKeySealed,
-			VerificationTokenHash: p.VerificationTokenHash,
-			SessionTokenHash:      p.SessionTokenHash,
-			UserID:                userID,
-			ExpiresAt:             p.ExpiresAt,
-			CreatedAt:             p.CreatedAt,
-		})
+		err = s.q.DeviceCodeInsert(ctx, tx, (*dbsqlc.DeviceCodeInsertParams)(args))
 		return dbErr.Interpret(op, err)
 	})
 }
@@ -50,14 +35,14 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 // DeviceCodeGet returns the row of a code. ErrNotFound when absent.
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGet(ctx, s.pool, p.Code)
-	return sqlkit.Row(dbErr, "device code get", row, err, sqlkit.Infallible(deviceCodeFromRow))
+	return sqlkit.Row(dbErr, "device code get", row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
 // p.Hash. ErrNotFound when none has.
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
 	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.pool, &p.Hash)
-	return sqlkit.Row(dbErr, "device code get by session token", row, err, sqlkit.Infallible(deviceCodeFromRow))
+	return sqlkit.Row(dbErr, "device code get by session token", row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeUpdate locks the code's row (FOR NO KEY UPDATE), runs p.Fn on
@@ -67,38 +52,18 @@ func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceC
 func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdateParams) (*core.DeviceCode, error) {
 	const op = "device code update"
 	var out *core.DeviceCode
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		row, err := s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		d := deviceCodeFromRow(row)
-		if err := p.Fn(d); err != nil {
-			return err
-		}
-		userID, err := sqlkit.OptionalUUID("user id", (*string)(d.UserID))
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		row, err = s.q.DeviceCodeUpdate(ctx, tx, &dbsqlc.DeviceCodeUpdateParams{
-			ID:                    row.ID,
-			Email:                 d.Email,
-			Status:                d.Status,
-			APIKeySealed:          d.APIKeySealed,
-			VerificationTokenHash: d.VerificationTokenHash,
-			SessionTokenHash:      d.SessionTokenHash,
-			UserID:                userID,
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.DeviceCode, error) {
+			return s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
+		}, deviceCodeFromRow, p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
+			args, err := sqlkit.DeviceCodeUpdateOf(row.ID, d)
+			if err != nil {
+				return nil, err
+			}
+			return s.q.DeviceCodeUpdate(ctx, tx, (*dbsqlc.DeviceCodeUpdateParams)(args))
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out = deviceCodeFromRow(row)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+		return err
+	}))
 }
 
 // DeviceCodePurge deletes the device codes that expired before p.Before
@@ -111,20 +76,6 @@ func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgePara
 	return int(n), nil
 }
 
-func deviceCodeFromRow(r *dbsqlc.DeviceCode) *core.DeviceCode {
-	d := &core.DeviceCode{
-		ID:                    r.ID,
-		Code:                  r.DeviceCode,
-		Email:                 r.Email,
-		Status:                r.Status,
-		APIKeySealed:          r.APIKeySealed,
-		VerificationTokenHash: r.VerificationTokenHash,
-		SessionTokenHash:      r.SessionTokenHash,
-		ExpiresAt:             utc(r.ExpiresAt),
-		CreatedAt:             utc(r.CreatedAt),
-	}
-	if r.UserID != nil {
-		d.UserID = new(core.TenantID(*r.UserID))
-	}
-	return d
+func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {
+	return sqlkit.DeviceCodeOf((*sqlkit.DeviceCodeRow[time.Time])(r), times)
 }

@@ -16,44 +16,56 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
+// executionFilter is the query form of p's filters for tenant (statuses
+// empty when any).
+func executionFilter(tenant string, p *core.ExecutionListParams) *dbsqlc.ExecutionCountParams {
+	statuses := p.Statuses
+	if statuses == nil {
+		statuses = []string{}
+	}
+	return &dbsqlc.ExecutionCountParams{
+		UserID: tenant, CueID: sqlkit.Text(p.CueID), Statuses: statuses, OutcomeState: p.OutcomeState,
+		NoOutcomeState: p.NoOutcomeState, TriggeredBy: p.TriggeredBy, ScheduledOnly: p.ScheduledOnly,
+		ResultType: p.ResultType, HasEvidence: p.HasEvidence, WorkerID: p.WorkerID,
+	}
+}
+
 // ExecutionList returns a page of the tenant's executions, newest
-// (created_at) first, ties by id descending, filtered by cue, status and
-// outcome state when given, and the total matching count. A Limit of 0 or
-// less means no limit.
+// (created_at) first, ties by id descending, filtered as p says, and the
+// total matching count. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
-	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, 0, nil
-	}
-	var cueID *string
-	if p.CueID != nil {
-		id := string(*p.CueID)
-		cueID = &id
-	}
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	var total int64
-	err := s.inTx(ctx, op, readTx, func(tx pgx.Tx) error {
-		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-			MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Execution]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		f := executionFilter(tenant, p)
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {
+			return s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
+				UserID: f.UserID, CueID: f.CueID, Statuses: f.Statuses, OutcomeState: f.OutcomeState,
+				NoOutcomeState: f.NoOutcomeState, TriggeredBy: f.TriggeredBy, ScheduledOnly: f.ScheduledOnly,
+				ResultType: f.ResultType, HasEvidence: f.HasEvidence, WorkerID: f.WorkerID,
+				MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, sqlkit.Infallible(executionFromRow), func() (int64, error) {
+			return s.q.ExecutionCount(ctx, tx, f)
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
+	}))
+}
+
+// ExecutionOldestClaimedAt returns the earliest claimed_at among the
+// executions p filters (nil when none was claimed).
+func (s *Store) ExecutionOldestClaimedAt(ctx context.Context, p *core.ExecutionListParams) (*time.Time, error) {
+	const op = "execution oldest claimed_at"
+	var oldest *time.Time
+	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		v, err := s.q.ExecutionOldestClaimedAt(ctx, tx, (*dbsqlc.ExecutionOldestClaimedAtParams)(executionFilter(tenant, p)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
 		}
-		for _, row := range rows {
-			execs = append(execs, executionFromRow(row))
-		}
-		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-		})
+		oldest = utcPtr(v)
 		return dbErr.Interpret(op, err)
 	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return execs, int(total), nil
+	return oldest, err
 }
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
@@ -62,22 +74,35 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 // absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
-	e := p.Execution
-	tenant, ok := sqlkit.UUID(string(e.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
+	return sqlkit.Find(dbErr, op, string(p.Execution.TenantID), func(tenant string) (*core.Execution, error) {
+		args, err := createArgs(p.Execution, tenant)
+		if err != nil {
+			return nil, dbErr.Op(op, err)
+		}
+		var out *core.Execution
+		return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			row, err := s.q.ExecutionCreate(ctx, tx, args)
+			if out, err = sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow)); err != nil {
+				return err
+			}
+			return s.claimIdempotency(ctx, tx, p.Idempotency, tenant, args.CueID, &args.ID)
+		}))
+	})
+}
+
+// createArgs lays out the fields of an execution inserted as given.
+func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams, error) {
 	id, ok := sqlkit.UUID(string(e.ID))
 	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+		return nil, fmt.Errorf("execution id %q is not a UUID", e.ID)
 	}
 	artifacts, err := sqlkit.CompactJSON(e.Evidence.Artifacts, nil)
 	if err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("evidence artifacts: %w", err))
+		return nil, fmt.Errorf("evidence artifacts: %w", err)
 	}
 	evidenceMeta, err := sqlkit.CompactJSON(e.Evidence.Metadata, nil)
 	if err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("evidence metadata: %w", err))
+		return nil, fmt.Errorf("evidence metadata: %w", err)
 	}
 	args := &dbsqlc.ExecutionCreateParams{
 		ID:                      id,
@@ -112,10 +137,16 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}
+	if args.Payload, err = sqlkit.CompactJSON(e.Payload, nil); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	if args.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, err
+	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
 		if err != nil {
-			return nil, dbErr.Op(op, fmt.Errorf("outcome metadata: %w", err))
+			return nil, fmt.Errorf("outcome metadata: %w", err)
 		}
 		args.OutcomeSuccess = &e.Outcome.Success
 		args.OutcomeResult = e.Outcome.Result
@@ -123,30 +154,19 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		args.OutcomeMetadata = meta
 		args.OutcomeRecordedAt = &e.Outcome.RecordedAt
 	}
-	if e.OutcomeState != nil {
-		args.OutcomeState = new(string(*e.OutcomeState))
-	}
-	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
-		return nil, dbErr.Op(op, err)
-	}
-	row, err := s.q.ExecutionCreate(ctx, s.pool, args)
-	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
+	args.OutcomeState = sqlkit.Text(e.OutcomeState)
+	args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom))
+	return args, err
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
 // absent, foreign, or when the id or tenant is not a UUID.
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
+	return sqlkit.Find2(dbErr, op, string(p.TenantID), string(p.ID), func(tenant, id string) (*core.Execution, error) {
+		row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
+		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
+	})
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,
@@ -156,26 +176,21 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 // when the cue is absent or foreign.
 func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
 	const op = "execution cancel upcoming"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return 0, nil
-	}
-	var n int64
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+	return sqlkit.Scan(string(p.TenantID), 0, func(tenant string) (n int, err error) {
+		err = s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			deleted, err := s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, p.Now)
+			n = int(deleted)
 			return dbErr.Interpret(op, err)
-		}
-		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, p.Now)
-		return dbErr.Interpret(op, err)
+		})
+		return n, err
 	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n), nil
 }
 
 func executionFromRow(r *dbsqlc.Execution) *core.Execution {
@@ -213,6 +228,9 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 		CreatedAt:   utc(r.CreatedAt),
 		UpdatedAt:   utc(r.UpdatedAt),
 	}
+	// Both columns are jsonb written by ExecutionOptions: they always decode.
+	var d sqlkit.Decoder
+	d.ExecutionOptionsOf(e, r.Options, r.Payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess,
@@ -222,14 +240,8 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 			RecordedAt: utc(*r.OutcomeRecordedAt),
 		}
 	}
-	if r.OutcomeState != nil {
-		st := core.OutcomeState(*r.OutcomeState)
-		e.OutcomeState = &st
-	}
-	if r.ReplayedFrom != nil {
-		id := core.ExecutionID(*r.ReplayedFrom)
-		e.ReplayedFrom = &id
-	}
+	e.OutcomeState = sqlkit.Named[core.OutcomeState](r.OutcomeState)
+	e.ReplayedFrom = sqlkit.Named[core.ExecutionID](r.ReplayedFrom)
 	return e
 }
 
@@ -256,7 +268,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// A claim lost in a crash only means the execution is claimed again
 		// (at-least-once either way), so its commit need not wait for the WAL
 		// flush; attempt results are recorded with synchronous commits, and
@@ -275,11 +287,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecordDeliveries stores p.Results in one transaction of at most
@@ -305,7 +313,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 	}
 	slices.Sort(cueIDs)
 	cueIDs = slices.Compact(cueIDs)
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&applied, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		clear(applied)
 		if err := s.q.CueLockMany(ctx, tx, cueIDs); err != nil {
 			return dbErr.Interpret(op+": lock cues", err)
@@ -329,11 +337,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			}
 		}
 		return s.applyRunEffects(ctx, tx, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return applied, nil
+	}))
 }
 
 // recordArgs lays the results out as the arrays of the batch update, in
@@ -427,27 +431,15 @@ func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueS
 // only executions whose cue payload's "task" is that string, before the
 // limit. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
-	const op = "execution claimable"
-	out := []*core.Claimable{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return out, nil
-	}
 	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
-	rows, err := s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
-		UserID: tenant, Now: p.Now, Task: p.Task, MaxRows: maxRows,
-	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
+	return sqlkit.Rows(dbErr, "execution claimable", string(p.TenantID), func(tenant string) ([]*dbsqlc.ExecutionClaimableRow, error) {
+		return s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
+			UserID: tenant, Now: p.Now, Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
+		})
+	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
 		c, err := cueFromRow(&r.Cue)
-		if err != nil {
-			return nil, dbErr.Op(op, err)
-		}
-		out = append(out, &core.Claimable{Execution: executionFromRow(&r.Execution), Cue: c})
-	}
-	return out, nil
+		return &core.Claimable{Execution: executionFromRow(&r.Execution), Cue: c}, err
+	})
 }
 
 // ExecutionClaimWorker claims one worker execution for p.WorkerID in one
@@ -460,25 +452,19 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 // nothing matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
 	const op = "execution claim worker"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	var id string
-	if p.ID != nil {
-		if id, ok = sqlkit.UUID(string(*p.ID)); !ok {
-			return nil, dbErr.Op(op, core.ErrNotFound)
-		}
-	}
 	var out *core.Execution
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, p.TenantID, func(tx pgx.Tx, tenant string) error {
+		var id string
 		var deadline *int32
 		if p.ID != nil {
-			picked, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: p.Now})
+			picked, err := sqlkit.Find(dbErr, op, string(*p.ID), func(id string) (*dbsqlc.ExecutionClaimWorkerPickByIDRow, error) {
+				picked, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: p.Now})
+				return picked, dbErr.Interpret(op, err)
+			})
 			if err != nil {
-				return dbErr.Interpret(op, err)
+				return err
 			}
-			deadline = picked.OutcomeDeadlineSeconds
+			id, deadline = picked.ID, picked.OutcomeDeadlineSeconds
 		} else {
 			picked, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: p.Now, Task: p.Task})
 			if err != nil {
@@ -501,11 +487,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 		}
 		out = executionFromRow(row)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
@@ -518,16 +500,8 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // UUID.
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.Execution
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.rowTx(ctx, op, pgx.TxOptions{}, p.TenantID, string(p.ID), func(tx pgx.Tx, tenant, id string) error {
 		cueID, err := s.q.ExecutionCueID(ctx, tx, &dbsqlc.ExecutionCueIDParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -564,11 +538,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		fx := core.NewRunEffects(eff.Now)
 		fx.Add(core.CueID(cueID), core.TenantID(tenant), *eff)
 		return s.applyRunEffects(ctx, tx, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // saveArgs lays out the fields a read-modify-write saves; current is the
@@ -604,6 +574,9 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}
+	if a.Options, err = sqlkit.ExecutionOptions(e); err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
 	if e.Outcome != nil {
 		meta, err := sqlkit.CompactJSON(e.Outcome.Metadata, nil)
 		if err != nil {
@@ -615,9 +588,7 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		a.OutcomeMetadata = meta
 		a.OutcomeRecordedAt = &e.Outcome.RecordedAt
 	}
-	if e.OutcomeState != nil {
-		a.OutcomeState = new(string(*e.OutcomeState))
-	}
+	a.OutcomeState = sqlkit.Text(e.OutcomeState)
 	return a, nil
 }
 
@@ -650,7 +621,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	}
 	maxRows := sqlkit.Clamp[int32](p.Limit)
 	cutoff := p.UnclaimedCutoff()
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
 		failed, err := s.sweepStep(ctx, tx, op, p.Now,
 			func() ([]sweepCandidate, error) {
@@ -700,11 +671,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		}
 		out = append(append(out, failed...), missed...)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // sweepCandidate is an execution a sweep may change, read without a lock.
@@ -778,25 +745,10 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 // deliveriesOf pairs executions with their cues and the owners' sealed
 // webhook secrets, read in tx (see sqlkit.Deliveries).
 func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
-	execs := make([]*core.Execution, len(rows))
-	for i, r := range rows {
-		execs[i] = executionFromRow(r)
-	}
-	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
-		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
-		if err != nil {
-			return nil, err
-		}
-		cues := make([]sqlkit.CueSecret, len(cueRows))
-		for i, cr := range cueRows {
-			c, err := cueFromRow(&cr.Cue)
-			if err != nil {
-				return nil, err
-			}
-			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
-		}
-		return cues, nil
-	})
+	execs, _ := sqlkit.Convert(rows, sqlkit.Infallible(executionFromRow))
+	return sqlkit.Deliveries(execs, func(ids []string) ([]*dbsqlc.CueListForDeliveryRow, error) {
+		return s.q.CueListForDelivery(ctx, tx, ids)
+	}, cueSecretFromRow)
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose
@@ -811,7 +763,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
 			Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit),
 		})
@@ -824,11 +776,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecentFinished returns the tenant's cue's latest executions
@@ -836,23 +784,12 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 // created_at first (ties by id descending), at most p.Limit (0 or less: no
 // limit); empty for a tenant that is not a UUID.
 func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
-	const op = "execution recent finished"
-	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, nil
-	}
 	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
-	rows, err := s.q.ExecutionRecentFinished(ctx, s.pool, &dbsqlc.ExecutionRecentFinishedParams{
-		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
-	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
-		execs = append(execs, executionFromRow(r))
-	}
-	return execs, nil
+	return sqlkit.Rows(dbErr, "execution recent finished", string(p.TenantID), func(tenant string) ([]*dbsqlc.Execution, error) {
+		return s.q.ExecutionRecentFinished(ctx, s.pool, &dbsqlc.ExecutionRecentFinishedParams{
+			CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
+		})
+	}, sqlkit.Infallible(executionFromRow))
 }
 
 // applyRunEffects stores fx in tx in at most two statements: the cue

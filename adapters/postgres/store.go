@@ -11,6 +11,7 @@ import (
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
 )
 
 // Config configures a Store.
@@ -83,6 +84,33 @@ func (s *Store) inTx(ctx context.Context, op string, opts pgx.TxOptions, fn func
 		func(tx pgx.Tx) error { return tx.Commit(ctx) },
 		func(tx pgx.Tx) { _ = tx.Rollback(ctx) }, // a no-op once committed
 		fn)
+}
+
+// tenantTx is inTx for an operation on the rows of a tenant: fn gets its
+// canonical id; a tenant id that is not a UUID names none, so the result is
+// core.ErrNotFound without a transaction (sqlkit.Do).
+func (s *Store) tenantTx(ctx context.Context, op string, opts pgx.TxOptions, tenant core.TenantID, fn func(tx pgx.Tx, tenant string) error) error {
+	return sqlkit.Do(dbErr, op, string(tenant), func(tenant string) error {
+		return s.inTx(ctx, op, opts, func(tx pgx.Tx) error { return fn(tx, tenant) })
+	})
+}
+
+// rowTx is tenantTx for an operation on one of the tenant's rows by id: an
+// id that is not a UUID names none either (sqlkit.Do2).
+func (s *Store) rowTx(ctx context.Context, op string, opts pgx.TxOptions, tenant core.TenantID, id string, fn func(tx pgx.Tx, tenant, id string) error) error {
+	return sqlkit.Do2(dbErr, op, string(tenant), id, func(tenant, id string) error {
+		return s.inTx(ctx, op, opts, func(tx pgx.Tx) error { return fn(tx, tenant, id) })
+	})
+}
+
+// tenantReadTx is inTx with readTx for a read of a tenant's rows: a tenant
+// id that is not a UUID owns none, so fn does not run and the result stays
+// empty (sqlkit.Scan).
+func (s *Store) tenantReadTx(ctx context.Context, op string, tenant core.TenantID, fn func(tx pgx.Tx, tenant string) error) error {
+	_, err := sqlkit.Scan(string(tenant), struct{}{}, func(tenant string) (struct{}, error) {
+		return struct{}{}, s.inTx(ctx, op, readTx, func(tx pgx.Tx) error { return fn(tx, tenant) })
+	})
+	return err
 }
 
 // readTx is the options of a consistent read of several statements.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,53 +14,35 @@ import (
 // UserCreate inserts p.User. ErrConflict when the email or key hash is taken.
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
-	u := p.User
-	id, ok := sqlkit.UUID(string(u.ID))
-	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("user id %q is not a UUID", u.ID))
+	args, err := sqlkit.UserInsertOf[int32](p.User, times)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
 	}
-	row, err := s.q.UserInsert(ctx, s.pool, &dbsqlc.UserInsertParams{
-		ID:                    id,
-		Email:                 u.Email,
-		APIKeyHash:            u.APIKeyHash,
-		APIKeyPrefix:          u.APIKeyPrefix,
-		APIKeySealed:          u.APIKeySealed,
-		Plan:                  u.Plan,
-		ActiveCueLimit:        int32(u.ActiveCueLimit),
-		MonthlyExecutionLimit: int32(u.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int32(u.RateLimitPerMinute),
-		WebhookSecretSealed:   u.WebhookSecretSealed,
-		AlertWebhookURL:       u.AlertWebhookURL,
-		AlertSecretSealed:     u.AlertSecretSealed,
-		CreatedAt:             u.CreatedAt,
-		UpdatedAt:             u.UpdatedAt,
-	})
-	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
+	row, err := s.q.UserInsert(ctx, s.pool, (*dbsqlc.UserInsertParams)(args))
+	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.UserGet(ctx, s.pool, id)
-	return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(userFromRow))
+	return sqlkit.Find(dbErr, op, string(p.ID), func(id string) (*core.User, error) {
+		row, err := s.q.UserGet(ctx, s.pool, id)
+		return sqlkit.Row(dbErr, op, row, err, userFromRow)
+	})
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
 // ErrNotFound when none has.
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
 	row, err := s.q.UserGetByAPIKeyHash(ctx, s.pool, p.Hash)
-	return sqlkit.Row(dbErr, "user get by api key hash", row, err, sqlkit.Infallible(userFromRow))
+	return sqlkit.Row(dbErr, "user get by api key hash", row, err, userFromRow)
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
 // none has it.
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
 	row, err := s.q.UserGetByEmail(ctx, s.pool, p.Email)
-	return sqlkit.Row(dbErr, "user get by email", row, err, sqlkit.Infallible(userFromRow))
+	return sqlkit.Row(dbErr, "user get by email", row, err, userFromRow)
 }
 
 // UserUpdate locks the user's row, runs p.Fn on it and saves the email,
@@ -70,42 +51,16 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 // absent; ErrConflict when the new email is taken.
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.User
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		row, err := s.q.UserGetForUpdate(ctx, tx, id)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		u := userFromRow(row)
-		if err := p.Fn(u); err != nil {
-			return err
-		}
-		row, err = s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
-			ID:                    id,
-			Email:                 u.Email,
-			Plan:                  u.Plan,
-			ActiveCueLimit:        int32(u.ActiveCueLimit),
-			MonthlyExecutionLimit: int32(u.MonthlyExecutionLimit),
-			RateLimitPerMinute:    int32(u.RateLimitPerMinute),
-			WebhookSecretSealed:   u.WebhookSecretSealed,
-			AlertWebhookURL:       u.AlertWebhookURL,
-			AlertSecretSealed:     u.AlertSecretSealed,
-			UpdatedAt:             u.UpdatedAt,
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.User, error) {
+			return s.q.UserGetForUpdate(ctx, tx, id)
+		}, userFromRow, p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
+			return s.q.UserUpdate(ctx, tx, (*dbsqlc.UserUpdateParams)(sqlkit.UserUpdateOf[int32](row.ID, u, times)))
+
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out = userFromRow(row)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+		return err
+	}))
 }
 
 // UserRotateAPIKey replaces the user's key hash, prefix and sealed copy,
@@ -114,15 +69,11 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 // when absent; ErrConflict when the new hash is taken.
 func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
 	const op = "user rotate api key"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, "", dbErr.Op(op, core.ErrNotFound)
-	}
 	var (
 		out     *core.User
 		oldHash string
 	)
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := s.tenantTx(ctx, op, pgx.TxOptions{}, p.ID, func(tx pgx.Tx, id string) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -146,8 +97,8 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		out = userFromRow(row)
-		return nil
+		out, err = userFromRow(row)
+		return dbErr.Op(op, err)
 	})
 	if err != nil {
 		return nil, "", err
@@ -165,21 +116,6 @@ func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) 
 	return utc(at), nil
 }
 
-func userFromRow(r *dbsqlc.User) *core.User {
-	return &core.User{
-		ID:                    core.TenantID(r.ID),
-		Email:                 r.Email,
-		APIKeyHash:            r.APIKeyHash,
-		APIKeyPrefix:          r.APIKeyPrefix,
-		APIKeySealed:          r.APIKeySealed,
-		Plan:                  r.Plan,
-		ActiveCueLimit:        int(r.ActiveCueLimit),
-		MonthlyExecutionLimit: int(r.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int(r.RateLimitPerMinute),
-		WebhookSecretSealed:   r.WebhookSecretSealed,
-		AlertWebhookURL:       r.AlertWebhookURL,
-		AlertSecretSealed:     r.AlertSecretSealed,
-		CreatedAt:             utc(r.CreatedAt),
-		UpdatedAt:             utc(r.UpdatedAt),
-	}
+func userFromRow(r *dbsqlc.User) (*core.User, error) {
+	return sqlkit.UserOf((*sqlkit.UserRow[int32, time.Time])(r), times)
 }

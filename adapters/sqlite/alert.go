@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
@@ -22,42 +21,29 @@ import (
 func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (bool, error) {
 	const op = "alert create"
 	a := p.Alert
-	tenant, ok := sqlkit.UUID(string(a.TenantID))
-	if !ok {
-		return false, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(a.ID)
-	if !ok {
-		return false, dbErr.Op(op, fmt.Errorf("alert id %q is not a UUID", a.ID))
-	}
-	execID, err := sqlkit.OptionalUUID("execution id", (*string)(a.ExecutionID))
-	if err != nil {
-		return false, dbErr.Op(op, err)
-	}
-	meta, err := jsonPtrArg(a.Metadata)
-	if err != nil {
-		return false, dbErr.Op(op, fmt.Errorf("metadata: %w", err))
-	}
-	args := &dbsqlc.AlertInsertUnlessRecentParams{
-		ID:           id,
-		UserID:       tenant,
-		CueID:        (*string)(a.CueID),
-		ExecutionID:  execID,
-		AlertType:    a.Type,
-		Severity:     a.Severity,
-		Message:      a.Message,
-		Metadata:     meta,
-		Acknowledged: boolArg(a.Acknowledged),
-		CreatedAt:    timeArg(a.CreatedAt),
-		DedupSince:   timeArg(p.DedupSince()),
-	}
 	var created bool
-	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantTx(ctx, op, a.TenantID, func(tx *sql.Tx, tenant string) error {
+		var enc sqlkit.Args
+		args := &dbsqlc.AlertInsertUnlessRecentParams{
+			ID:           enc.ID("alert id", a.ID),
+			UserID:       tenant,
+			CueID:        (*string)(a.CueID),
+			ExecutionID:  enc.OptionalID("execution id", (*string)(a.ExecutionID)),
+			AlertType:    a.Type,
+			Severity:     a.Severity,
+			Message:      a.Message,
+			Metadata:     textPtr(enc.JSON("metadata", a.Metadata, nil)),
+			Acknowledged: boolArg(a.Acknowledged),
+			CreatedAt:    timeArg(a.CreatedAt),
+			DedupSince:   timeArg(p.DedupSince()),
+		}
+		if enc.Err != nil {
+			return dbErr.Op(op, enc.Err)
+		}
 		url, err := s.q.AlertUserLock(ctx, tx, tenant)
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		args.DeliveryStatus, args.NextDeliveryAt = nil, nil
 		if core.HasAlertWebhook(url) {
 			args.DeliveryStatus, args.NextDeliveryAt = new(core.AlertDeliveryPending), new(timeArg(p.Now))
 		}
@@ -68,10 +54,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 		created = n > 0
 		return nil
 	})
-	if err != nil {
-		return false, err
-	}
-	return created, nil
+	return created, err
 }
 
 // AlertList returns a page of the tenant's alerts, newest (created_at)
@@ -80,36 +63,18 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 // transaction). A Limit of 0 or less means no limit.
 func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core.Alert, int, error) {
 	const op = "alert list"
-	alerts := []*core.Alert{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return alerts, 0, nil
-	}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	since := timePtrArg(p.Since)
-	var total int64
-	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
-		alerts = alerts[:0]
-		rows, err := s.q.AlertList(ctx, tx, &dbsqlc.AlertListParams{
-			UserID: tenant, AlertType: p.Type, Since: since, MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Alert]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Alert, error) {
+			return s.q.AlertList(ctx, tx, &dbsqlc.AlertListParams{
+				UserID: tenant, AlertType: p.Type, Since: since, MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, alertFromRow, func() (int64, error) {
+			return s.q.AlertCount(ctx, tx, &dbsqlc.AlertCountParams{UserID: tenant, AlertType: p.Type, Since: since})
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		for _, row := range rows {
-			a, err := alertFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			alerts = append(alerts, a)
-		}
-		total, err = s.q.AlertCount(ctx, tx, &dbsqlc.AlertCountParams{UserID: tenant, AlertType: p.Type, Since: since})
-		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return alerts, int(total), nil
+	}))
 }
 
 // AlertClaimDeliveries claims up to p.Limit alerts due for delivery in one
@@ -125,7 +90,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: timeArg(p.Now), MaxRows: int64(p.Limit)})
 		if err != nil {
@@ -158,11 +123,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // AlertRecordDelivery stores one attempt's result on an alert still
@@ -173,22 +134,14 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 // longer pending (another claimer recorded it first).
 func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeliveryParams) error {
 	const op = "alert record delivery"
-	id, ok := sqlkit.UUID(p.ID)
-	if !ok {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
 	status, deliveredAt, next := p.Stored()
-	args := &dbsqlc.AlertRecordDeliveryParams{
-		ID: id, DeliveryStatus: &status, DeliveredAt: timePtrArg(deliveredAt), NextDeliveryAt: timePtrArg(next), LastDeliveryError: p.Error,
-	}
-	n, err := s.q.AlertRecordDelivery(ctx, s.wdb, args)
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	if n == 0 {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	return nil
+	return sqlkit.Do(dbErr, op, p.ID, func(id string) error {
+		args := &dbsqlc.AlertRecordDeliveryParams{
+			ID: id, DeliveryStatus: &status, DeliveredAt: timePtrArg(deliveredAt), NextDeliveryAt: timePtrArg(next), LastDeliveryError: p.Error,
+		}
+		n, err := s.q.AlertRecordDelivery(ctx, s.wdb, args)
+		return dbErr.Affected(op, n, err)
+	})
 }
 
 func alertFromRow(r *dbsqlc.Alert) (*core.Alert, error) {
@@ -210,11 +163,7 @@ func alertFromRow(r *dbsqlc.Alert) (*core.Alert, error) {
 	if d.Err != nil {
 		return nil, d.Err
 	}
-	if r.CueID != nil {
-		a.CueID = new(core.CueID(*r.CueID))
-	}
-	if r.ExecutionID != nil {
-		a.ExecutionID = new(core.ExecutionID(*r.ExecutionID))
-	}
+	a.CueID = sqlkit.Named[core.CueID](r.CueID)
+	a.ExecutionID = sqlkit.Named[core.ExecutionID](r.ExecutionID)
 	return a, nil
 }

@@ -118,3 +118,15 @@ func bytesOf(s *string) []byte {
 	}
 	return []byte(*s)
 }
+
+// textPtr is a nullable TEXT column of bytes (nil: NULL).
+func textPtr(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	return new(string(b))
+}
+
+// times stores times as fixed-width UTC text (see timeLayout and
+// sqlkit.Times).
+var times = sqlkit.Times[string]{Encode: timeArg, Decode: timeValue}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
@@ -18,11 +17,7 @@ import (
 // is taken).
 func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error {
 	const op = "device code create"
-	id, ok := sqlkit.UUID(p.ID)
-	if !ok {
-		return dbErr.Op(op, fmt.Errorf("device code id %q is not a UUID", p.ID))
-	}
-	userID, err := sqlkit.OptionalUUID("user id", (*string)(p.UserID))
+	args, err := sqlkit.DeviceCodeInsertOf(p, times)
 	if err != nil {
 		return dbErr.Op(op, err)
 	}
@@ -31,18 +26,7 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 		if err != nil {
 			return dbErr.Interpret(op+": replace", err)
 		}
-		err = s.q.DeviceCodeInsert(ctx, tx, &dbsqlc.DeviceCodeInsertParams{
-			ID:                    id,
-			DeviceCode:            p.Code,
-			Email:                 p.Email,
-			Status:                p.Status,
-			APIKeySealed:          p.APIKeySealed,
-			VerificationTokenHash: p.VerificationTokenHash,
-			SessionTokenHash:      p.SessionTokenHash,
-			UserID:                userID,
-			ExpiresAt:             timeArg(p.ExpiresAt),
-			CreatedAt:             timeArg(p.CreatedAt),
-		})
+		err = s.q.DeviceCodeInsert(ctx, tx, (*dbsqlc.DeviceCodeInsertParams)(args))
 		return dbErr.Interpret(op, err)
 	})
 }
@@ -69,41 +53,18 @@ func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceC
 func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdateParams) (*core.DeviceCode, error) {
 	const op = "device code update"
 	var out *core.DeviceCode
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		row, err := s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		d, err := deviceCodeFromRow(row)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		if err := p.Fn(d); err != nil {
-			return err
-		}
-		userID, err := sqlkit.OptionalUUID("user id", (*string)(d.UserID))
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		row, err = s.q.DeviceCodeUpdate(ctx, tx, &dbsqlc.DeviceCodeUpdateParams{
-			ID:                    row.ID,
-			Email:                 d.Email,
-			Status:                d.Status,
-			APIKeySealed:          d.APIKeySealed,
-			VerificationTokenHash: d.VerificationTokenHash,
-			SessionTokenHash:      d.SessionTokenHash,
-			UserID:                userID,
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.DeviceCode, error) {
+			return s.q.DeviceCodeGetForUpdate(ctx, tx, p.Code)
+		}, deviceCodeFromRow, p.Fn, func(row *dbsqlc.DeviceCode, d *core.DeviceCode) (*dbsqlc.DeviceCode, error) {
+			args, err := sqlkit.DeviceCodeUpdateOf(row.ID, d)
+			if err != nil {
+				return nil, err
+			}
+			return s.q.DeviceCodeUpdate(ctx, tx, (*dbsqlc.DeviceCodeUpdateParams)(args))
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out, err = deviceCodeFromRow(row)
-		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+		return err
+	}))
 }
 
 // DeviceCodePurge deletes the device codes that expired before p.Before
@@ -117,23 +78,5 @@ func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgePara
 }
 
 func deviceCodeFromRow(r *dbsqlc.DeviceCode) (*core.DeviceCode, error) {
-	var dec decoder
-	d := &core.DeviceCode{
-		ID:                    r.ID,
-		Code:                  r.DeviceCode,
-		Email:                 r.Email,
-		Status:                r.Status,
-		APIKeySealed:          r.APIKeySealed,
-		VerificationTokenHash: r.VerificationTokenHash,
-		SessionTokenHash:      r.SessionTokenHash,
-		ExpiresAt:             dec.time(r.ExpiresAt),
-		CreatedAt:             dec.time(r.CreatedAt),
-	}
-	if dec.Err != nil {
-		return nil, dec.Err
-	}
-	if r.UserID != nil {
-		d.UserID = new(core.TenantID(*r.UserID))
-	}
-	return d, nil
+	return sqlkit.DeviceCodeOf((*sqlkit.DeviceCodeRow[string])(r), times)
 }

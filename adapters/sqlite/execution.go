@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,48 +13,62 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
+// executionFilter is the query form of p's filters for tenant (statuses
+// as a JSON array, nil when any).
+func executionFilter(tenant string, p *core.ExecutionListParams) *dbsqlc.ExecutionCountParams {
+	f := &dbsqlc.ExecutionCountParams{
+		UserID: tenant, CueID: sqlkit.Text(p.CueID), OutcomeState: p.OutcomeState,
+		NoOutcomeState: p.NoOutcomeState, TriggeredBy: p.TriggeredBy, ScheduledOnly: p.ScheduledOnly,
+		ResultType: p.ResultType, HasEvidence: p.HasEvidence, WorkerID: p.WorkerID,
+	}
+	if len(p.Statuses) > 0 {
+		b, _ := json.Marshal(p.Statuses) // a []string always encodes
+		st := string(b)
+		f.Statuses = &st
+	}
+	return f
+}
+
 // ExecutionList returns a page of the tenant's executions, newest
-// (created_at) first, ties by id descending, filtered by cue, status and
-// outcome state when given, and the total matching count. A Limit of 0 or
-// less means no limit.
+// (created_at) first, ties by id descending, filtered as p says, and the
+// total matching count. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
-	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, 0, nil
-	}
-	var cueID *string
-	if p.CueID != nil {
-		id := string(*p.CueID)
-		cueID = &id
-	}
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
-	var total int64
-	err := s.inReadTx(ctx, op, func(tx *sql.Tx) error {
-		rows, err := s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-			MaxRows: maxRows, SkipRows: skipRows,
+	page := sqlkit.NewListing[*core.Execution]()
+	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		f := executionFilter(tenant, p)
+		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {
+			return s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
+				UserID: f.UserID, CueID: f.CueID, Statuses: f.Statuses, OutcomeState: f.OutcomeState,
+				NoOutcomeState: f.NoOutcomeState, TriggeredBy: f.TriggeredBy, ScheduledOnly: f.ScheduledOnly,
+				ResultType: f.ResultType, HasEvidence: f.HasEvidence, WorkerID: f.WorkerID,
+				MaxRows: maxRows, SkipRows: skipRows,
+			})
+		}, executionFromRow, func() (int64, error) {
+			return s.q.ExecutionCount(ctx, tx, f)
 		})
+	}))
+}
+
+// ExecutionOldestClaimedAt returns the earliest claimed_at among the
+// executions p filters (nil when none was claimed).
+func (s *Store) ExecutionOldestClaimedAt(ctx context.Context, p *core.ExecutionListParams) (*time.Time, error) {
+	const op = "execution oldest claimed_at"
+	var oldest *time.Time
+	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		v, err := s.q.ExecutionOldestClaimedAt(ctx, tx, (*dbsqlc.ExecutionOldestClaimedAtParams)(executionFilter(tenant, p)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		for _, row := range rows {
-			e, err := executionFromRow(row)
-			if err != nil {
-				return dbErr.Op(op, err)
-			}
-			execs = append(execs, e)
-		}
-		total, err = s.q.ExecutionCount(ctx, tx, &dbsqlc.ExecutionCountParams{
-			UserID: tenant, CueID: cueID, Status: p.Status, OutcomeState: p.OutcomeState,
-		})
-		return dbErr.Interpret(op, err)
+		var d decoder
+		oldest = d.timePtr(v)
+		return dbErr.Op(op, d.Err)
 	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return execs, int(total), nil
+	return oldest, err
 }
 
 // ExecutionCreate inserts p.Execution as given (every field) for a cue of
@@ -62,22 +77,35 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 // absent or foreign; ErrConflict when (cue, scheduled_for) or the id exists.
 func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreateParams) (*core.Execution, error) {
 	const op = "execution create"
-	e := p.Execution
-	tenant, ok := sqlkit.UUID(string(e.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
+	return sqlkit.Find(dbErr, op, string(p.Execution.TenantID), func(tenant string) (*core.Execution, error) {
+		args, err := createArgs(p.Execution, tenant)
+		if err != nil {
+			return nil, dbErr.Op(op, err)
+		}
+		var out *core.Execution
+		return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
+			row, err := s.q.ExecutionCreate(ctx, tx, args)
+			if out, err = sqlkit.Row(dbErr, op, row, err, executionFromRow); err != nil {
+				return err
+			}
+			return s.claimIdempotency(ctx, tx, p.Idempotency, tenant, args.CueID, &args.ID)
+		}))
+	})
+}
+
+// createArgs lays out the fields of an execution inserted as given.
+func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams, error) {
 	id, ok := sqlkit.UUID(string(e.ID))
 	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("execution id %q is not a UUID", e.ID))
+		return nil, fmt.Errorf("execution id %q is not a UUID", e.ID)
 	}
 	artifacts, err := jsonPtrArg(e.Evidence.Artifacts)
 	if err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("evidence artifacts: %w", err))
+		return nil, fmt.Errorf("evidence artifacts: %w", err)
 	}
 	evidenceMeta, err := jsonPtrArg(e.Evidence.Metadata)
 	if err != nil {
-		return nil, dbErr.Op(op, fmt.Errorf("evidence metadata: %w", err))
+		return nil, fmt.Errorf("evidence metadata: %w", err)
 	}
 	args := &dbsqlc.ExecutionCreateParams{
 		ID:                      id,
@@ -112,10 +140,18 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	if args.Payload, err = jsonPtrArg(e.Payload); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, err
+	}
+	args.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
-			return nil, dbErr.Op(op, fmt.Errorf("outcome metadata: %w", err))
+			return nil, fmt.Errorf("outcome metadata: %w", err)
 		}
 		args.OutcomeSuccess = new(boolArg(e.Outcome.Success))
 		args.OutcomeResult = e.Outcome.Result
@@ -123,30 +159,19 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *core.ExecutionCreatePara
 		args.OutcomeMetadata = meta
 		args.OutcomeRecordedAt = new(timeArg(e.Outcome.RecordedAt))
 	}
-	if e.OutcomeState != nil {
-		args.OutcomeState = new(string(*e.OutcomeState))
-	}
-	if args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom)); err != nil {
-		return nil, dbErr.Op(op, err)
-	}
-	row, err := s.q.ExecutionCreate(ctx, s.wdb, args)
-	return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	args.OutcomeState = sqlkit.Text(e.OutcomeState)
+	args.ReplayedFrom, err = sqlkit.OptionalUUID("replayed_from", (*string)(e.ReplayedFrom))
+	return args, err
 }
 
 // ExecutionGet returns one of the tenant's executions. ErrNotFound when
 // absent, foreign, or when the id or tenant is not a UUID.
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.ExecutionGet(ctx, s.rdb, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
-	return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	return sqlkit.Find2(dbErr, op, string(p.TenantID), string(p.ID), func(tenant, id string) (*core.Execution, error) {
+		row, err := s.q.ExecutionGet(ctx, s.rdb, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
+		return sqlkit.Row(dbErr, op, row, err, executionFromRow)
+	})
 }
 
 // ExecutionCancelUpcoming deletes the tenant's cue's pending,
@@ -155,26 +180,21 @@ func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*
 // many it deleted: 0 when the cue is absent or foreign.
 func (s *Store) ExecutionCancelUpcoming(ctx context.Context, p *core.ExecutionCancelUpcomingParams) (int, error) {
 	const op = "execution cancel upcoming"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return 0, nil
-	}
-	var n int64
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+	return sqlkit.Scan(string(p.TenantID), 0, func(tenant string) (n int, err error) {
+		err = s.inTx(ctx, op, func(tx *sql.Tx) error {
+			_, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: string(p.CueID), UserID: tenant})
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			deleted, err := s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, timeArg(p.Now))
+			n = int(deleted)
 			return dbErr.Interpret(op, err)
-		}
-		n, err = s.cancelUpcoming(ctx, tx, string(p.CueID), tenant, timeArg(p.Now))
-		return dbErr.Interpret(op, err)
+		})
+		return n, err
 	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n), nil
 }
 
 func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
@@ -213,6 +233,11 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		CreatedAt:   d.time(r.CreatedAt),
 		UpdatedAt:   d.time(r.UpdatedAt),
 	}
+	var payload []byte
+	if r.Payload != nil {
+		payload = []byte(*r.Payload)
+	}
+	d.ExecutionOptionsOf(e, []byte(r.Options), payload)
 	if r.OutcomeRecordedAt != nil {
 		e.Outcome = &core.Outcome{
 			Success:    r.OutcomeSuccess != nil && *r.OutcomeSuccess != 0,
@@ -222,14 +247,8 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 			RecordedAt: d.time(*r.OutcomeRecordedAt),
 		}
 	}
-	if r.OutcomeState != nil {
-		st := core.OutcomeState(*r.OutcomeState)
-		e.OutcomeState = &st
-	}
-	if r.ReplayedFrom != nil {
-		id := core.ExecutionID(*r.ReplayedFrom)
-		e.ReplayedFrom = &id
-	}
+	e.OutcomeState = sqlkit.Named[core.OutcomeState](r.OutcomeState)
+	e.ReplayedFrom = sqlkit.Named[core.ExecutionID](r.ReplayedFrom)
 	if d.Err != nil {
 		return nil, d.Err
 	}
@@ -258,7 +277,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
 		})
@@ -270,11 +289,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecordDeliveries stores p.Results in one write transaction: each
@@ -290,7 +305,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 		return applied, nil
 	}
 	now := timeArg(p.Now)
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&applied, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		clear(applied)
 		db := newStmtCache(tx)
 		fx := core.NewRunEffects(p.Now)
@@ -326,11 +341,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 			fx.AddResult(core.CueID(owner.CueID), core.TenantID(owner.UserID), r)
 		}
 		return s.applyRunEffects(ctx, db, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return applied, nil
+	}))
 }
 
 // ExecutionQueueStats counts the delivery queue as of p.Now in one
@@ -356,31 +367,19 @@ func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueS
 // only executions whose cue payload's "task" is that string, before the
 // limit. A Limit of 0 or less means no limit.
 func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
-	const op = "execution claimable"
-	out := []*core.Claimable{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return out, nil
-	}
 	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
-	rows, err := s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
-		UserID: tenant, Now: timeArg(p.Now), Task: p.Task, MaxRows: maxRows,
-	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
+	return sqlkit.Rows(dbErr, "execution claimable", string(p.TenantID), func(tenant string) ([]*dbsqlc.ExecutionClaimableRow, error) {
+		return s.q.ExecutionClaimable(ctx, s.rdb, &dbsqlc.ExecutionClaimableParams{
+			UserID: tenant, Now: timeArg(p.Now), Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
+		})
+	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
 		c, err := cueFromRow(&r.Cue)
 		if err != nil {
-			return nil, dbErr.Op(op, err)
+			return nil, err
 		}
 		e, err := executionFromRow(&r.Execution)
-		if err != nil {
-			return nil, dbErr.Op(op, err)
-		}
-		out = append(out, &core.Claimable{Execution: e, Cue: c})
-	}
-	return out, nil
+		return &core.Claimable{Execution: e, Cue: c}, err
+	})
 }
 
 // ExecutionClaimWorker claims one worker execution for p.WorkerID in one
@@ -391,26 +390,20 @@ func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimab
 // matched or the id is not a UUID.
 func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaimWorkerParams) (*core.Execution, error) {
 	const op = "execution claim worker"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	var id string
-	if p.ID != nil {
-		if id, ok = sqlkit.UUID(string(*p.ID)); !ok {
-			return nil, dbErr.Op(op, core.ErrNotFound)
-		}
-	}
 	now := timeArg(p.Now)
 	var out *core.Execution
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
+		var id string
 		var deadline *int64
 		if p.ID != nil {
-			row, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: now})
+			row, err := sqlkit.Find(dbErr, op, string(*p.ID), func(id string) (*dbsqlc.ExecutionClaimWorkerPickByIDRow, error) {
+				row, err := s.q.ExecutionClaimWorkerPickByID(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickByIDParams{ID: id, UserID: tenant, Now: now})
+				return row, dbErr.Interpret(op, err)
+			})
 			if err != nil {
-				return dbErr.Interpret(op, err)
+				return err
 			}
-			deadline = row.OutcomeDeadlineSeconds
+			id, deadline = row.ID, row.OutcomeDeadlineSeconds
 		} else {
 			row, err := s.q.ExecutionClaimWorkerPickNext(ctx, tx, &dbsqlc.ExecutionClaimWorkerPickNextParams{UserID: tenant, Now: now, Task: p.Task})
 			if err != nil {
@@ -434,11 +427,7 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 		}
 		out, err = executionFromRow(row)
 		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue
@@ -450,16 +439,8 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 // absent or foreign, or an id is not a UUID.
 func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
 	const op = "execution update"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.Execution
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.rowTx(ctx, op, p.TenantID, string(p.ID), func(tx *sql.Tx, tenant, id string) error {
 		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -502,11 +483,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		fx := core.NewRunEffects(eff.Now)
 		fx.Add(core.CueID(row.CueID), core.TenantID(tenant), *eff)
 		return s.applyRunEffects(ctx, tx, op, fx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // saveArgs lays out the fields a read-modify-write saves; current is the
@@ -542,6 +519,11 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
+	opts, err := sqlkit.ExecutionOptions(e)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
+	a.Options = string(opts)
 	if e.Outcome != nil {
 		meta, err := jsonPtrArg(e.Outcome.Metadata)
 		if err != nil {
@@ -553,9 +535,7 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		a.OutcomeMetadata = meta
 		a.OutcomeRecordedAt = new(timeArg(e.Outcome.RecordedAt))
 	}
-	if e.OutcomeState != nil {
-		a.OutcomeState = new(string(*e.OutcomeState))
-	}
+	a.OutcomeState = sqlkit.Text(e.OutcomeState)
 	return a, nil
 }
 
@@ -584,7 +564,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 	}
 	now := timeArg(p.Now)
 	cutoff := timeArg(p.UnclaimedCutoff())
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		db := newStmtCache(tx)
 		failed, err := s.sweepStep(ctx, tx, db, op, p.Now, func(fx *core.RunEffects) ([]*dbsqlc.Execution, error) {
@@ -642,11 +622,7 @@ func (s *Store) ExecutionSweepWorkerLeases(ctx context.Context, p *core.Executio
 		}
 		out = append(append(out, failed...), missed...)
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // sweepStep runs one worker sweep step in tx: step changes the executions
@@ -698,29 +674,13 @@ func (s *Store) applyRunEffects(ctx context.Context, db dbsqlc.DBTX, op string, 
 // deliveriesOf pairs executions with their cues and the owners' sealed
 // webhook secrets, read in tx (see sqlkit.Deliveries).
 func (s *Store) deliveriesOf(ctx context.Context, tx *sql.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
-	execs := make([]*core.Execution, len(rows))
-	for i, r := range rows {
-		e, err := executionFromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		execs[i] = e
+	execs, err := sqlkit.Convert(rows, executionFromRow)
+	if err != nil {
+		return nil, err
 	}
-	return sqlkit.Deliveries(execs, func(ids []string) ([]sqlkit.CueSecret, error) {
-		cueRows, err := s.q.CueListForDelivery(ctx, tx, ids)
-		if err != nil {
-			return nil, err
-		}
-		cues := make([]sqlkit.CueSecret, len(cueRows))
-		for i, cr := range cueRows {
-			c, err := cueFromRow(&cr.Cue)
-			if err != nil {
-				return nil, err
-			}
-			cues[i] = sqlkit.CueSecret{Cue: c, SecretSealed: cr.WebhookSecretSealed}
-		}
-		return cues, nil
-	})
+	return sqlkit.Deliveries(execs, func(ids []string) ([]*dbsqlc.CueListForDeliveryRow, error) {
+		return s.q.CueListForDelivery(ctx, tx, ids)
+	}, cueSecretFromRow)
 }
 
 // ExecutionSweepOutcomeDeadlines times out up to p.Limit executions whose
@@ -734,7 +694,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionExpireOutcomeDeadlines(ctx, tx, &dbsqlc.ExecutionExpireOutcomeDeadlinesParams{
 			Now: timeArg(p.Now), MaxRows: int64(p.Limit),
 		})
@@ -747,11 +707,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 		}
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}))
 }
 
 // ExecutionRecentFinished returns the tenant's cue's latest executions
@@ -759,25 +715,10 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 // created_at first (ties by id descending), at most p.Limit (0 or less: no
 // limit); empty for a tenant that is not a UUID.
 func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
-	const op = "execution recent finished"
-	execs := []*core.Execution{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return execs, nil
-	}
 	maxRows, _ := sqlkit.Page[int64](p.Limit, 0)
-	rows, err := s.q.ExecutionRecentFinished(ctx, s.rdb, &dbsqlc.ExecutionRecentFinishedParams{
-		CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
-	})
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
-		e, err := executionFromRow(r)
-		if err != nil {
-			return nil, dbErr.Op(op, err)
-		}
-		execs = append(execs, e)
-	}
-	return execs, nil
+	return sqlkit.Rows(dbErr, "execution recent finished", string(p.TenantID), func(tenant string) ([]*dbsqlc.Execution, error) {
+		return s.q.ExecutionRecentFinished(ctx, s.rdb, &dbsqlc.ExecutionRecentFinishedParams{
+			CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
+		})
+	}, executionFromRow)
 }

@@ -21,24 +21,22 @@ func monthArg(t time.Time) string { return core.MonthStart(t).Format(time.DateOn
 func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usage, error) {
 	const op = "usage get"
 	out := &core.Usage{MonthStart: core.MonthStart(p.MonthStart)}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
+	return sqlkit.Scan(string(p.TenantID), out, func(tenant string) (*core.Usage, error) {
+		row, err := s.q.UsageGet(ctx, s.rdb, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: monthArg(p.MonthStart)})
+		if errors.Is(err, sql.ErrNoRows) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
+		var d decoder
+		out.Executions = int(row.ExecutionCount)
+		out.GraceStartedAt = d.timePtr(row.GraceStartedAt)
+		if d.Err != nil {
+			return nil, dbErr.Op(op, d.Err)
+		}
 		return out, nil
-	}
-	row, err := s.q.UsageGet(ctx, s.rdb, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: monthArg(p.MonthStart)})
-	if errors.Is(err, sql.ErrNoRows) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	var d decoder
-	out.Executions = int(row.ExecutionCount)
-	out.GraceStartedAt = d.timePtr(row.GraceStartedAt)
-	if d.Err != nil {
-		return nil, dbErr.Op(op, d.Err)
-	}
-	return out, nil
+	})
 }
 
 // UsageStartGrace sets grace_started_at = p.Now on the tenant's row of the
@@ -46,47 +44,41 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 // stored value. ErrNotFound when the tenant does not exist.
 func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGraceParams) (time.Time, error) {
 	const op = "usage start grace"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
-	}
-	at, err := s.q.UsageStartGrace(ctx, s.wdb, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), Now: new(timeArg(p.Now))})
-	if err != nil {
-		return time.Time{}, dbErr.Tenant(op, err)
-	}
-	if at == nil { // the upsert never leaves it NULL
-		return time.Time{}, dbErr.Op(op, errors.New("grace_started_at is NULL"))
-	}
-	t, err := timeValue(*at)
-	return t, dbErr.Op(op, err)
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (time.Time, error) {
+		at, err := s.q.UsageStartGrace(ctx, s.wdb, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), Now: new(timeArg(p.Now))})
+		if err != nil {
+			return time.Time{}, dbErr.Tenant(op, err)
+		}
+		if at == nil { // the upsert never leaves it NULL
+			return time.Time{}, dbErr.Op(op, errors.New("grace_started_at is NULL"))
+		}
+		t, err := timeValue(*at)
+		return t, dbErr.Op(op, err)
+	})
 }
 
 // UsageCount adds p.N executions to the tenant's month in one upsert; N 0
 // is a no-op. ErrNotFound when the tenant does not exist.
 func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error {
 	const op = "usage count"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	if p.N == 0 {
-		return nil
-	}
-	err := s.q.UsageMonthlyAdd(ctx, s.wdb, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), N: int64(p.N)})
-	return dbErr.Tenant(op, err)
+	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
+		if p.N == 0 {
+			return nil
+		}
+		err := s.q.UsageMonthlyAdd(ctx, s.wdb, &dbsqlc.UsageMonthlyAddParams{UserID: tenant, MonthStart: monthArg(p.MonthStart), N: int64(p.N)})
+		return dbErr.Tenant(op, err)
+	})
 }
 
 // OutcomeCounts counts the tenant's executions created in [From, To) in
 // one statement: with an outcome, of those successful, and failed (a
 // failure outcome, or no outcome and status failed or missed).
 func (s *Store) OutcomeCounts(ctx context.Context, p *core.OutcomeCountsParams) (*core.OutcomeCounts, error) {
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return &core.OutcomeCounts{}, nil
-	}
-	row, err := s.q.OutcomeCounts(ctx, s.rdb, &dbsqlc.OutcomeCountsParams{UserID: tenant, CreatedFrom: timeArg(p.From), CreatedTo: timeArg(p.To)})
-	if err != nil {
-		return nil, dbErr.Interpret("outcome counts", err)
-	}
-	return &core.OutcomeCounts{Reported: int(row.Reported), Succeeded: int(row.Succeeded), Failed: int(row.Failed)}, nil
+	return sqlkit.Scan(string(p.TenantID), &core.OutcomeCounts{}, func(tenant string) (*core.OutcomeCounts, error) {
+		row, err := s.q.OutcomeCounts(ctx, s.rdb, &dbsqlc.OutcomeCountsParams{UserID: tenant, CreatedFrom: timeArg(p.From), CreatedTo: timeArg(p.To)})
+		if err != nil {
+			return nil, dbErr.Interpret("outcome counts", err)
+		}
+		return &core.OutcomeCounts{Reported: int(row.Reported), Succeeded: int(row.Succeeded), Failed: int(row.Failed)}, nil
+	})
 }

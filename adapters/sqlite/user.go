@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
@@ -14,39 +13,21 @@ import (
 // UserCreate inserts p.User. ErrConflict when the email or key hash is taken.
 func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core.User, error) {
 	const op = "user create"
-	u := p.User
-	id, ok := sqlkit.UUID(string(u.ID))
-	if !ok {
-		return nil, dbErr.Op(op, fmt.Errorf("user id %q is not a UUID", u.ID))
+	args, err := sqlkit.UserInsertOf[int64](p.User, times)
+	if err != nil {
+		return nil, dbErr.Op(op, err)
 	}
-	row, err := s.q.UserInsert(ctx, s.wdb, &dbsqlc.UserInsertParams{
-		ID:                    id,
-		Email:                 u.Email,
-		APIKeyHash:            u.APIKeyHash,
-		APIKeyPrefix:          u.APIKeyPrefix,
-		APIKeySealed:          u.APIKeySealed,
-		Plan:                  u.Plan,
-		ActiveCueLimit:        int64(u.ActiveCueLimit),
-		MonthlyExecutionLimit: int64(u.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int64(u.RateLimitPerMinute),
-		WebhookSecretSealed:   u.WebhookSecretSealed,
-		AlertWebhookURL:       u.AlertWebhookURL,
-		AlertSecretSealed:     u.AlertSecretSealed,
-		CreatedAt:             timeArg(u.CreatedAt),
-		UpdatedAt:             timeArg(u.UpdatedAt),
-	})
+	row, err := s.q.UserInsert(ctx, s.wdb, (*dbsqlc.UserInsertParams)(args))
 	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
 // UserGet returns the user. ErrNotFound when absent (or id is not a UUID).
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
-	row, err := s.q.UserGet(ctx, s.rdb, id)
-	return sqlkit.Row(dbErr, op, row, err, userFromRow)
+	return sqlkit.Find(dbErr, op, string(p.ID), func(id string) (*core.User, error) {
+		row, err := s.q.UserGet(ctx, s.rdb, id)
+		return sqlkit.Row(dbErr, op, row, err, userFromRow)
+	})
 }
 
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
@@ -71,45 +52,16 @@ func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams
 // is. ErrNotFound when absent; ErrConflict when the new email is taken.
 func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core.User, error) {
 	const op = "user update"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, dbErr.Op(op, core.ErrNotFound)
-	}
 	var out *core.User
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		row, err := s.q.UserGetForUpdate(ctx, tx, id)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		u, err := userFromRow(row)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		if err := p.Fn(u); err != nil {
-			return err
-		}
-		row, err = s.q.UserUpdate(ctx, tx, &dbsqlc.UserUpdateParams{
-			ID:                    id,
-			Email:                 u.Email,
-			Plan:                  u.Plan,
-			ActiveCueLimit:        int64(u.ActiveCueLimit),
-			MonthlyExecutionLimit: int64(u.MonthlyExecutionLimit),
-			RateLimitPerMinute:    int64(u.RateLimitPerMinute),
-			WebhookSecretSealed:   u.WebhookSecretSealed,
-			AlertWebhookURL:       u.AlertWebhookURL,
-			AlertSecretSealed:     u.AlertSecretSealed,
-			UpdatedAt:             timeArg(u.UpdatedAt),
+	return sqlkit.Value(&out, s.tenantTx(ctx, op, p.ID, func(tx *sql.Tx, id string) (err error) {
+		out, err = sqlkit.Modify(dbErr, op, func() (*dbsqlc.User, error) {
+			return s.q.UserGetForUpdate(ctx, tx, id)
+		}, userFromRow, p.Fn, func(row *dbsqlc.User, u *core.User) (*dbsqlc.User, error) {
+			return s.q.UserUpdate(ctx, tx, (*dbsqlc.UserUpdateParams)(sqlkit.UserUpdateOf[int64](row.ID, u, times)))
+
 		})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out, err = userFromRow(row)
-		return dbErr.Op(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+		return err
+	}))
 }
 
 // UserRotateAPIKey replaces the user's key hash, prefix and sealed copy,
@@ -118,15 +70,11 @@ func (s *Store) UserUpdate(ctx context.Context, p *core.UserUpdateParams) (*core
 // when absent; ErrConflict when the new hash is taken.
 func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyParams) (*core.User, string, error) {
 	const op = "user rotate api key"
-	id, ok := sqlkit.UUID(string(p.ID))
-	if !ok {
-		return nil, "", dbErr.Op(op, core.ErrNotFound)
-	}
 	var (
 		out     *core.User
 		oldHash string
 	)
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tenantTx(ctx, op, p.ID, func(tx *sql.Tx, id string) error {
 		row, err := s.q.UserGetForUpdate(ctx, tx, id)
 		if err != nil {
 			return dbErr.Interpret(op, err)
@@ -172,25 +120,5 @@ func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) 
 }
 
 func userFromRow(r *dbsqlc.User) (*core.User, error) {
-	var d decoder
-	u := &core.User{
-		ID:                    core.TenantID(r.ID),
-		Email:                 r.Email,
-		APIKeyHash:            r.APIKeyHash,
-		APIKeyPrefix:          r.APIKeyPrefix,
-		APIKeySealed:          r.APIKeySealed,
-		Plan:                  r.Plan,
-		ActiveCueLimit:        int(r.ActiveCueLimit),
-		MonthlyExecutionLimit: int(r.MonthlyExecutionLimit),
-		RateLimitPerMinute:    int(r.RateLimitPerMinute),
-		WebhookSecretSealed:   r.WebhookSecretSealed,
-		AlertWebhookURL:       r.AlertWebhookURL,
-		AlertSecretSealed:     r.AlertSecretSealed,
-		CreatedAt:             d.time(r.CreatedAt),
-		UpdatedAt:             d.time(r.UpdatedAt),
-	}
-	if d.Err != nil {
-		return nil, d.Err
-	}
-	return u, nil
+	return sqlkit.UserOf((*sqlkit.UserRow[int64, string])(r), times)
 }

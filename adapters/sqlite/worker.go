@@ -32,10 +32,6 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 // ErrNotFound when the tenant is not a UUID.
 func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatParams) error {
 	const op = "worker heartbeat"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
 	var handlers *string
 	if p.Handlers != nil {
 		b, err := json.Marshal(p.Handlers)
@@ -44,54 +40,38 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatPara
 		}
 		handlers = new(string(b))
 	}
-	return dbErr.Interpret(op, s.q.WorkerHeartbeat(ctx, s.wdb, &dbsqlc.WorkerHeartbeatParams{
-		UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: timeArg(p.Now),
-	}))
+	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
+		err := s.q.WorkerHeartbeat(ctx, s.wdb, &dbsqlc.WorkerHeartbeatParams{
+			UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: timeArg(p.Now),
+		})
+		return dbErr.Interpret(op, err)
+	})
 }
 
 // WorkerList returns the tenant's workers, most recent heartbeat first (ties
 // by worker id); empty for a tenant that is not a UUID.
 func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
-	const op = "worker list"
-	workers := []*core.Worker{}
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return workers, nil
-	}
-	rows, err := s.q.WorkerList(ctx, s.rdb, tenant)
-	if err != nil {
-		return nil, dbErr.Interpret(op, err)
-	}
-	for _, r := range rows {
+	return sqlkit.Rows(dbErr, "worker list", string(p.TenantID), func(tenant string) ([]*dbsqlc.Worker, error) {
+		return s.q.WorkerList(ctx, s.rdb, tenant)
+	}, func(r *dbsqlc.Worker) (*core.Worker, error) {
 		var d decoder
-		workers = append(workers, &core.Worker{
+		w := &core.Worker{
 			TenantID:      core.TenantID(r.UserID),
 			WorkerID:      r.WorkerID,
 			Handlers:      d.Strings("handlers", bytesOf(r.Handlers)),
 			LastHeartbeat: d.time(r.LastHeartbeat),
 			CreatedAt:     d.time(r.CreatedAt),
-		})
-		if d.Err != nil {
-			return nil, dbErr.Op(op, d.Err)
 		}
-	}
-	return workers, nil
+		return w, d.Err
+	})
 }
 
 // WorkerDelete deletes the tenant's worker. ErrNotFound when absent or
 // foreign.
 func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
 	const op = "worker delete"
-	tenant, ok := sqlkit.UUID(string(p.TenantID))
-	if !ok {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	n, err := s.q.WorkerDelete(ctx, s.wdb, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
-	if err != nil {
-		return dbErr.Interpret(op, err)
-	}
-	if n == 0 {
-		return dbErr.Op(op, core.ErrNotFound)
-	}
-	return nil
+	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
+		n, err := s.q.WorkerDelete(ctx, s.wdb, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
+		return dbErr.Affected(op, n, err)
+	})
 }

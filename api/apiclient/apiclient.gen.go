@@ -62,19 +62,49 @@ func (e AlertType) Valid() bool {
 
 // Defines values for CatchUpPolicy.
 const (
-	CatchUpPolicyAll    CatchUpPolicy = "all"
-	CatchUpPolicyLatest CatchUpPolicy = "latest"
-	CatchUpPolicySkip   CatchUpPolicy = "skip"
+	CatchUpPolicyReplayAll       CatchUpPolicy = "replay_all"
+	CatchUpPolicyRunOnceIfMissed CatchUpPolicy = "run_once_if_missed"
+	CatchUpPolicySkipMissed      CatchUpPolicy = "skip_missed"
 )
 
 // Valid indicates whether the value is a known member of the CatchUpPolicy enum.
 func (e CatchUpPolicy) Valid() bool {
 	switch e {
-	case CatchUpPolicyAll:
+	case CatchUpPolicyReplayAll:
 		return true
-	case CatchUpPolicyLatest:
+	case CatchUpPolicyRunOnceIfMissed:
 		return true
-	case CatchUpPolicySkip:
+	case CatchUpPolicySkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatchUpPolicyInput.
+const (
+	CatchUpPolicyInputAll             CatchUpPolicyInput = "all"
+	CatchUpPolicyInputLatest          CatchUpPolicyInput = "latest"
+	CatchUpPolicyInputReplayAll       CatchUpPolicyInput = "replay_all"
+	CatchUpPolicyInputRunOnceIfMissed CatchUpPolicyInput = "run_once_if_missed"
+	CatchUpPolicyInputSkip            CatchUpPolicyInput = "skip"
+	CatchUpPolicyInputSkipMissed      CatchUpPolicyInput = "skip_missed"
+)
+
+// Valid indicates whether the value is a known member of the CatchUpPolicyInput enum.
+func (e CatchUpPolicyInput) Valid() bool {
+	switch e {
+	case CatchUpPolicyInputAll:
+		return true
+	case CatchUpPolicyInputLatest:
+		return true
+	case CatchUpPolicyInputReplayAll:
+		return true
+	case CatchUpPolicyInputRunOnceIfMissed:
+		return true
+	case CatchUpPolicyInputSkip:
+		return true
+	case CatchUpPolicyInputSkipMissed:
 		return true
 	default:
 		return false
@@ -183,6 +213,24 @@ func (e ExecutionStatus) Valid() bool {
 	case ExecutionStatusRetrying:
 		return true
 	case ExecutionStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FireRequestMergeStrategy.
+const (
+	FireRequestMergeStrategyMerge   FireRequestMergeStrategy = "merge"
+	FireRequestMergeStrategyReplace FireRequestMergeStrategy = "replace"
+)
+
+// Valid indicates whether the value is a known member of the FireRequestMergeStrategy enum.
+func (e FireRequestMergeStrategy) Valid() bool {
+	switch e {
+	case FireRequestMergeStrategyMerge:
+		return true
+	case FireRequestMergeStrategyReplace:
 		return true
 	default:
 		return false
@@ -441,6 +489,30 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for ListExecutionsParamsTriggeredBy.
+const (
+	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
+	ListExecutionsParamsTriggeredByManualFire ListExecutionsParamsTriggeredBy = "manual_fire"
+	ListExecutionsParamsTriggeredByReplay     ListExecutionsParamsTriggeredBy = "replay"
+	ListExecutionsParamsTriggeredByScheduled  ListExecutionsParamsTriggeredBy = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListExecutionsParamsTriggeredBy enum.
+func (e ListExecutionsParamsTriggeredBy) Valid() bool {
+	switch e {
+	case ListExecutionsParamsTriggeredByChain:
+		return true
+	case ListExecutionsParamsTriggeredByManualFire:
+		return true
+	case ListExecutionsParamsTriggeredByReplay:
+		return true
+	case ListExecutionsParamsTriggeredByScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Alert defines model for Alert.
 type Alert struct {
 	// Acknowledged Always false.
@@ -475,6 +547,17 @@ type AlertWebhookSecretResponse struct {
 	AlertWebhookSecret string `json:"alert_webhook_secret"`
 }
 
+// BulkDeleteRequest defines model for BulkDeleteRequest.
+type BulkDeleteRequest struct {
+	Ids []string `json:"ids"`
+}
+
+// BulkDeleteResponse defines model for BulkDeleteResponse.
+type BulkDeleteResponse struct {
+	Deleted []string `json:"deleted"`
+	Skipped []string `json:"skipped"`
+}
+
 // Callback Always present, even for worker cues.
 type Callback struct {
 	Headers map[string]string `json:"headers"`
@@ -501,11 +584,16 @@ type CallbackInput struct {
 	URL *string `json:"url,omitempty"`
 }
 
-// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down.
-// `latest` fires only the most recent missed occurrence, once, and records how many
-// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
+// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down, in
+// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+// resumes at the next future occurrence; `replay_all` back-fills the missed
+// occurrences oldest first, at most 100 per cue per catch-up.
 type CatchUpPolicy string
+
+// CatchUpPolicyInput A `CatchUpPolicy`; the older names `latest`, `skip` and `all` are accepted as
+// aliases of `run_once_if_missed`, `skip_missed` and `replay_all`.
+type CatchUpPolicyInput string
 
 // ClaimRequest defines model for ClaimRequest.
 type ClaimRequest struct {
@@ -529,7 +617,7 @@ type ClaimableExecution struct {
 	CueName     string `json:"cue_name"`
 	ExecutionID string `json:"execution_id"`
 
-	// Payload The cue's current payload.
+	// Payload The execution's payload.
 	Payload      json.RawMessage `json:"payload"`
 	ScheduledFor time.Time       `json:"scheduled_for"`
 
@@ -544,12 +632,18 @@ type ClaimableList struct {
 
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback Required (with `url`) for webhook transport; optional for worker transport.
 	Callback *CallbackInput `json:"callback,omitempty"`
 
-	// CatchUp Missed-run policy; defaults to `latest`.
-	CatchUp     *CatchUpPolicy `json:"catch_up,omitempty"`
-	Description *string        `json:"description,omitempty"`
+	// CatchUp Missed-run policy; defaults to `run_once_if_missed`.
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery    json.RawMessage `json:"delivery,omitempty"`
+	Description *string         `json:"description,omitempty"`
 
 	// Name Unique per user across all statuses (409 `duplicate_cue_name`).
 	Name string `json:"name"`
@@ -557,12 +651,23 @@ type CreateCueRequest struct {
 	// OnFailure Defaults to `{"email": true, "webhook": null, "pause": false}`.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Arbitrary JSON object sent with every delivery; defaults to `{}`. No NUL characters; at most 1 MiB serialized.
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Defaults to `{"max_attempts": 3, "backoff_minutes": [1, 5, 15]}`.
 	Retry    *RetryPolicyInput `json:"retry,omitempty"`
@@ -583,16 +688,22 @@ type CreateSessionRequest struct {
 
 // Cue defines model for Cue.
 type Cue struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// FiredCount Executions created by the scheduler (manual fires and replays excluded).
 	FiredCount int `json:"fired_count"`
@@ -603,16 +714,19 @@ type Cue struct {
 	Name    string     `json:"name"`
 
 	// NextRun Next scheduled fire; null when paused, completed or failed, or after a one-time cue fired.
-	NextRun   *time.Time `json:"next_run"`
-	OnFailure *OnFailure `json:"on_failure"`
+	NextRun       *time.Time `json:"next_run"`
+	OnFailure     *OnFailure `json:"on_failure"`
+	OnSuccessFire *string    `json:"on_success_fire"`
 
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload json.RawMessage `json:"payload"`
-	Retry   RetryPolicy     `json:"retry"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
 
 	// RunCount Webhook delivery attempts (including retries) or reported worker outcomes.
 	RunCount int      `json:"run_count"`
@@ -634,16 +748,22 @@ type Cue struct {
 
 // CueDetail A cue plus a page of its executions (newest first).
 type CueDetail struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// ExecutionLimit Echo of the `execution_limit` query parameter.
 	ExecutionLimit int `json:"execution_limit"`
@@ -662,13 +782,19 @@ type CueDetail struct {
 	Name                   string     `json:"name"`
 	NextRun                *time.Time `json:"next_run"`
 	OnFailure              *OnFailure `json:"on_failure"`
+	OnSuccessFire          *string    `json:"on_success_fire"`
 	OutcomeDeadlineSeconds *int       `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload  json.RawMessage `json:"payload"`
-	Retry    RetryPolicy     `json:"retry"`
-	RunCount int             `json:"run_count"`
-	Schedule Schedule        `json:"schedule"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
+	RunCount               int             `json:"run_count"`
+	Schedule               Schedule        `json:"schedule"`
+
+	// Stats The last 7 days of executions (detail only).
+	Stats *CueStats `json:"stats,omitempty"`
 
 	// Status Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 	Status CueStatus `json:"status"`
@@ -690,8 +816,36 @@ type CueList struct {
 	Total  int   `json:"total"`
 }
 
+// CueStats defines model for CueStats.
+type CueStats struct {
+	Executions int      `json:"executions"`
+	Failed     int      `json:"failed"`
+	MissRate   *float64 `json:"miss_rate"`
+	Missed     int      `json:"missed"`
+	Succeeded  int      `json:"succeeded"`
+
+	// SuccessRate succeeded / finished (success, failed, missed, outcome_timeout); null when none finished.
+	SuccessRate *float64 `json:"success_rate"`
+	WindowDays  int      `json:"window_days"`
+}
+
 // CueStatus Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 type CueStatus string
+
+// Delivery defines model for Delivery.
+type Delivery struct {
+	OutcomeDeadlineSeconds int `json:"outcome_deadline_seconds"`
+	TimeoutSeconds         int `json:"timeout_seconds"`
+}
+
+// DeliveryInput defines model for DeliveryInput.
+type DeliveryInput struct {
+	// OutcomeDeadlineSeconds Seconds a delivered or claimed execution may wait for its outcome; defaults to 300.
+	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
+
+	// TimeoutSeconds HTTP timeout of this cue's webhook deliveries; defaults to 30.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
 
 // DeviceCodePollResponse defines model for DeviceCodePollResponse.
 type DeviceCodePollResponse struct {
@@ -751,9 +905,15 @@ type EchoStoreResponse struct {
 	Stored bool `json:"stored"`
 }
 
-// Error The error envelope of every error response.
+// Error The error envelope of every error response (every status >= 400 has a JSON object
+// body, including unknown paths, wrong methods, 413 and 429). The same object is
+// mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+// official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+// read the top-level `error`. `detail` is always an object, never a string or list.
 type Error struct {
-	Error ErrorBody `json:"error"`
+	// Detail Identical copy of the envelope, for clients that read `detail.error`.
+	Detail ErrorMirror `json:"detail"`
+	Error  ErrorBody   `json:"error"`
 }
 
 // ErrorBody defines model for ErrorBody.
@@ -780,6 +940,11 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+// ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
+type ErrorMirror struct {
+	Error ErrorBody `json:"error"`
+}
+
 // Evidence defines model for Evidence.
 type Evidence struct {
 	Artifacts  *json.RawMessage `json:"artifacts"`
@@ -798,10 +963,16 @@ type Evidence struct {
 // Execution defines model for Execution.
 type Execution struct {
 	// Attempts Delivery attempts or claims so far.
-	Attempts  int        `json:"attempts"`
-	ClaimedAt *time.Time `json:"claimed_at"`
+	Attempts int `json:"attempts"`
 
-	// ClaimedByWorker Worker id holding the claim (worker transport).
+	// ChainDepth 0 unless chained; a chained execution is its parent's depth + 1.
+	ChainDepth int `json:"chain_depth"`
+
+	// ChainParentID The execution whose success fired this one (`triggered_by: chain`).
+	ChainParentID *string    `json:"chain_parent_id"`
+	ClaimedAt     *time.Time `json:"claimed_at"`
+
+	// ClaimedByWorker Worker id of the current or last claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
 	CreatedAt       time.Time  `json:"created_at"`
 	CueID           string     `json:"cue_id"`
@@ -818,6 +989,9 @@ type Execution struct {
 	ID            string     `json:"id"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
 
+	// LastHeartbeatAt Last execution heartbeat of the claiming worker.
+	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+
 	// LeaseExpiresAt When the current claim lease expires.
 	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
 
@@ -830,16 +1004,22 @@ type Execution struct {
 	// OutcomeState `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome.
 	OutcomeState *string `json:"outcome_state"`
 
+	// Payload The effective payload snapshotted at fire time (fires with `payload_override`); omitted otherwise.
+	Payload json.RawMessage `json:"payload,omitempty"`
+
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
+
+	// ResponseBody First 2000 characters of the last webhook response body.
+	ResponseBody *string `json:"response_body"`
 
 	// ScheduledFor Intended fire time (request time for manual fires and replays).
 	ScheduledFor time.Time       `json:"scheduled_for"`
 	StartedAt    *time.Time      `json:"started_at"`
 	Status       ExecutionStatus `json:"status"`
 
-	// TriggeredBy `manual_fire`, `replay`, or null for scheduler-created executions.
-	TriggeredBy *string   `json:"triggered_by"`
+	// TriggeredBy `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`.
+	TriggeredBy string    `json:"triggered_by"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -860,20 +1040,55 @@ type ExecutionList struct {
 	HasMore bool `json:"has_more"`
 	Limit   int  `json:"limit"`
 	Offset  int  `json:"offset"`
-	Total   int  `json:"total"`
+
+	// OldestClaimedAt Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed.
+	OldestClaimedAt *string `json:"oldest_claimed_at"`
+	Total           int     `json:"total"`
 }
 
 // ExecutionStatus defines model for ExecutionStatus.
 type ExecutionStatus string
 
+// FireRequest Every field is optional; unknown keys are ignored.
+type FireRequest struct {
+	// ExitCriteria Assertion keys a successful outcome must report; `[]` opts out of the cue's `verification.required_assertions`.
+	ExitCriteria *[]string `json:"exit_criteria,omitempty"`
+
+	// IdempotencyKey Per cue for 24 h; the same body answers the original execution, another body 409 `idempotency_key_conflict`.
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+
+	// MergeStrategy Defaults to `merge`.
+	MergeStrategy *FireRequestMergeStrategy `json:"merge_strategy,omitempty"`
+
+	// PayloadOverride Keys written over the cue payload (`merge`, shallow) or replacing it (`replace`) for this execution only.
+	PayloadOverride *json.RawMessage `json:"payload_override,omitempty"`
+
+	// SendAt ISO-8601 instant (no zone = UTC); a future one defers delivery and claimability until then, a past one fires now.
+	SendAt *string `json:"send_at,omitempty"`
+}
+
+// FireRequestMergeStrategy Defaults to `merge`.
+type FireRequestMergeStrategy string
+
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
-	CueID string `json:"cue_id"`
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison).
+	BodyReceived interface{} `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire.
+	BodyReceivedSha256 *string `json:"body_received_sha256,omitempty"`
+	CueID              string  `json:"cue_id"`
+
+	// ExecutionID Same as `id`.
+	ExecutionID string `json:"execution_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
 
-	// ScheduledFor Now, `+00:00` form.
+	// Payload The effective payload.
+	Payload json.RawMessage `json:"payload"`
+
+	// ScheduledFor Now or the future `send_at`, `+00:00` form.
 	ScheduledFor string          `json:"scheduled_for"`
 	Status       ExecutionStatus `json:"status"`
 
@@ -967,6 +1182,26 @@ type HealthWorkers struct {
 // HeartbeatStatus `active` under 180 s since the last heartbeat, `stale` under 900 s, `dead` otherwise.
 type HeartbeatStatus string
 
+// Info defines model for Info.
+type Info struct {
+	AuthenticationPaths struct {
+		// InternalTokenWithOnBehalfOf Internal-token authentication; not offered by this server (false).
+		InternalTokenWithOnBehalfOf bool `json:"internal_token_with_on_behalf_of"`
+
+		// PerUserAPIKey Always true.
+		PerUserAPIKey bool `json:"per_user_api_key"`
+	} `json:"authentication_paths"`
+
+	// AuthorizationBackend Name of the messaging authorization backend (`SameTenantAuthorizationBackend`).
+	AuthorizationBackend string `json:"authorization_backend"`
+
+	// DisabledPrimitives Subset of `cues`, `quotas`, `device_code`; empty here.
+	DisabledPrimitives []string `json:"disabled_primitives"`
+
+	// Version Server version.
+	Version string `json:"version"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -984,6 +1219,9 @@ type Me struct {
 	MonthlyExecutionLimit int    `json:"monthly_execution_limit"`
 	Plan                  string `json:"plan"`
 	RateLimitPerMinute    int    `json:"rate_limit_per_minute"`
+
+	// Slug The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration.
+	Slug string `json:"slug"`
 }
 
 // OnFailure defines model for OnFailure.
@@ -1005,13 +1243,22 @@ type OnFailureInput struct {
 	Webhook *string `json:"webhook,omitempty"`
 }
 
-// Outcome defines model for Outcome.
+// Outcome The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+// the execution's top-level `evidence` inside `outcome`, where the official SDK's
+// `Execution` model reads them.
 type Outcome struct {
-	Error      *string          `json:"error"`
-	Metadata   *json.RawMessage `json:"metadata"`
-	RecordedAt time.Time        `json:"recorded_at"`
-	Result     *string          `json:"result"`
-	Success    bool             `json:"success"`
+	Artifacts       *json.RawMessage `json:"artifacts"`
+	Error           *string          `json:"error"`
+	ExternalID      *string          `json:"external_id"`
+	Metadata        *json.RawMessage `json:"metadata"`
+	RecordedAt      time.Time        `json:"recorded_at"`
+	Result          *string          `json:"result"`
+	ResultRef       *string          `json:"result_ref"`
+	ResultType      *string          `json:"result_type"`
+	ResultURL       *string          `json:"result_url"`
+	Success         bool             `json:"success"`
+	Summary         *string          `json:"summary"`
+	ValidationState *string          `json:"validation_state"`
 }
 
 // OutcomeReportResponse defines model for OutcomeReportResponse.
@@ -1067,6 +1314,9 @@ type RegisterResponse struct {
 type ReplayResponse struct {
 	CueID string `json:"cue_id"`
 
+	// ExecutionID Same as `id` (the official CLI prints the new id from this key).
+	ExecutionID string `json:"execution_id"`
+
 	// ID The new execution's id.
 	ID string `json:"id"`
 
@@ -1083,9 +1333,14 @@ type ReplayResponse struct {
 
 // ReportOutcomeRequest defines model for ReportOutcomeRequest.
 type ReportOutcomeRequest struct {
-	Artifacts  *json.RawMessage `json:"artifacts,omitempty"`
-	Error      *string          `json:"error,omitempty"`
-	ExternalID *string          `json:"external_id,omitempty"`
+	Artifacts *json.RawMessage `json:"artifacts,omitempty"`
+
+	// Assertions Assertion key to any value (at most 10 KB). A success missing a key the
+	// execution requires (fire `exit_criteria`, else the cue's
+	// `verification.required_assertions`) gets `outcome_state: verification_failed`.
+	Assertions json.RawMessage `json:"assertions,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+	ExternalID *string         `json:"external_id,omitempty"`
 
 	// Metadata At most 10,240 bytes serialized (400 `metadata_too_large`).
 	Metadata   *json.RawMessage `json:"metadata,omitempty"`
@@ -1193,11 +1448,17 @@ type Transport string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback `url` replaces the URL only when non-null; `method` and `headers` are always overwritten (defaults `POST` and `{}`).
 	Callback *CallbackInput `json:"callback,omitempty"`
 
 	// CatchUp Missed-run policy.
-	CatchUp *CatchUpPolicy `json:"catch_up,omitempty"`
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 
 	// Description Replaces the description (cannot be cleared).
 	Description *string `json:"description,omitempty"`
@@ -1206,11 +1467,22 @@ type UpdateCueRequest struct {
 	// OnFailure Full replacement; omitted sub-fields take defaults.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Outcome deadline in seconds (see `Cue.outcome_deadline_seconds`).
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Replaces the payload (may be `{}`).
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Full replacement; omitted sub-fields take defaults.
 	Retry *RetryPolicyInput `json:"retry,omitempty"`
@@ -1330,7 +1602,10 @@ type UsagePeriod struct {
 // UsageRateLimit defines model for UsageRateLimit.
 type UsageRateLimit struct {
 	// CurrentUsage Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers.
-	CurrentUsage      int `json:"current_usage"`
+	CurrentUsage int `json:"current_usage"`
+
+	// Limit Same as `requests_per_minute` (the official CLI reads this key).
+	Limit             int `json:"limit"`
 	RequestsPerMinute int `json:"requests_per_minute"`
 }
 
@@ -1339,13 +1614,17 @@ type Verification struct {
 	// Mode How a successful outcome is verified: `none` (accepted as `reported_success`),
 	// `require_external_id`, `require_result_url`, `require_artifacts` (evidence must be
 	// present, else `verification_failed`), `manual` (`verification_pending`).
-	Mode VerificationMode `json:"mode"`
+	Mode               VerificationMode `json:"mode"`
+	RequiredAssertions *[]string        `json:"required_assertions"`
 }
 
 // VerificationInput defines model for VerificationInput.
 type VerificationInput struct {
 	// Mode Defaults to `none`.
 	Mode *VerificationMode `json:"mode,omitempty"`
+
+	// RequiredAssertions Assertion keys every successful outcome must report (else `verification_failed`); the default of a fire's `exit_criteria`.
+	RequiredAssertions *[]string `json:"required_assertions,omitempty"`
 }
 
 // VerificationMode How a successful outcome is verified: `none` (accepted as `reported_success`),
@@ -1427,6 +1706,9 @@ type EchoToken = string
 // ExecutionID defines model for ExecutionID.
 type ExecutionID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // WorkerID defines model for WorkerID.
 type WorkerID = string
 
@@ -1488,10 +1770,32 @@ type ListCuesParams struct {
 	Offset *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// CreateCueParams defines parameters for CreateCue.
+type CreateCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// BulkDeleteCuesParams defines parameters for BulkDeleteCues.
+type BulkDeleteCuesParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
+}
+
 // GetCueParams defines parameters for GetCue.
 type GetCueParams struct {
 	ExecutionLimit  *int `form:"execution_limit,omitempty" json:"execution_limit,omitempty"`
 	ExecutionOffset *int `form:"execution_offset,omitempty" json:"execution_offset,omitempty"`
+}
+
+// FireCueParams defines parameters for FireCue.
+type FireCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListExecutionsParams defines parameters for ListExecutions.
@@ -1501,16 +1805,37 @@ type ListExecutionsParams struct {
 	// Status Execution status.
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// OutcomeState Outcome state, e.g. `verification_failed`.
+	// StatusIn Comma-separated execution statuses (blank entries dropped); not together with `status`.
+	StatusIn *string `form:"status__in,omitempty" json:"status__in,omitempty"`
+
+	// OutcomeState Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state.
 	OutcomeState *string `form:"outcome_state,omitempty" json:"outcome_state,omitempty"`
-	Limit        *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Offset       *int    `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// TriggeredBy What created the execution; `scheduled` matches scheduler-created executions.
+	TriggeredBy *ListExecutionsParamsTriggeredBy `form:"triggered_by,omitempty" json:"triggered_by,omitempty"`
+
+	// ResultType Exact match on the outcome evidence's `result_type`.
+	ResultType *string `form:"result_type,omitempty" json:"result_type,omitempty"`
+
+	// HasEvidence `true`: only executions whose evidence `external_id` is set; `false`: no filter.
+	HasEvidence *bool `form:"has_evidence,omitempty" json:"has_evidence,omitempty"`
+
+	// WorkerID Exact match on `claimed_by_worker`.
+	WorkerID *string `form:"worker_id,omitempty" json:"worker_id,omitempty"`
+	Limit    *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset   *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
+
+// ListExecutionsParamsTriggeredBy defines parameters for ListExecutions.
+type ListExecutionsParamsTriggeredBy string
 
 // ListClaimableExecutionsParams defines parameters for ListClaimableExecutions.
 type ListClaimableExecutionsParams struct {
-	// Task Keep only executions whose cue payload `task` equals this value.
+	// Task Keep only executions whose payload `task` equals this value.
 	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// Agent Keep only executions whose payload `agent` equals this value (executions without the key are excluded).
+	Agent *string `form:"agent,omitempty" json:"agent,omitempty"`
 }
 
 // HeartbeatExecutionParams defines parameters for HeartbeatExecution.
@@ -1540,8 +1865,14 @@ type CreateSessionJSONRequestBody = CreateSessionRequest
 // CreateCueJSONRequestBody defines body for CreateCue for application/json ContentType.
 type CreateCueJSONRequestBody = CreateCueRequest
 
+// BulkDeleteCuesJSONRequestBody defines body for BulkDeleteCues for application/json ContentType.
+type BulkDeleteCuesJSONRequestBody = BulkDeleteRequest
+
 // UpdateCueJSONRequestBody defines body for UpdateCue for application/json ContentType.
 type UpdateCueJSONRequestBody = UpdateCueRequest
+
+// FireCueJSONRequestBody defines body for FireCue for application/json ContentType.
+type FireCueJSONRequestBody = FireRequest
 
 // EchoStoreJSONRequestBody defines body for EchoStore for application/json ContentType.
 type EchoStoreJSONRequestBody = EchoPayload
@@ -1897,10 +2228,16 @@ type ClientInterface interface {
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
 	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/cues (the `CreateCue` operationId).
-	CreateCueWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateCueWithBody(ctx context.Context, params *CreateCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateCue Create a cue
 	//
@@ -1912,10 +2249,40 @@ type ClientInterface interface {
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
 	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/cues (the `CreateCue` operationId).
-	CreateCue(ctx context.Context, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateCue(ctx context.Context, params *CreateCueParams, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BulkDeleteCuesWithBody Delete several cues
+	//
+	// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+	// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+	// with their executions and listed in `deleted`; any other id (unknown, another
+	// user's, repeated) is listed in `skipped`. Both keep request order.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+	BulkDeleteCuesWithBody(ctx context.Context, params *BulkDeleteCuesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BulkDeleteCues Delete several cues
+	//
+	// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+	// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+	// with their executions and listed in `deleted`; any other id (unknown, another
+	// user's, repeated) is listed in `skipped`. Both keep request order.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+	BulkDeleteCues(ctx context.Context, params *BulkDeleteCuesParams, body BulkDeleteCuesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteCue Delete a cue and all its executions
 	//
@@ -1963,14 +2330,33 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/cues/{cue_id} (the `UpdateCue` operationId).
 	UpdateCue(ctx context.Context, cueID CueID, body UpdateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// FireCue Fire a cue now
+	// FireCueWithBody Fire a cue now or at `send_at`
 	//
-	// Creates a `pending` execution scheduled for now (`triggered_by: manual_fire`)
-	// regardless of the cue's status and plan limits. Any request body is ignored. 404
-	// `cue_not_found`.
+	// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+	// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+	// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+	// the original execution, 409 `idempotency_key_conflict`), 400
+	// `payload_override_required`, 400 `missing_required_payload_keys` (with
+	// `error.missing_keys`), 400 `inconsistent_message_instruction`.
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
-	FireCue(ctx context.Context, cueID CueID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FireCueWithBody(ctx context.Context, cueID CueID, params *FireCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FireCue Fire a cue now or at `send_at`
+	//
+	// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+	// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+	// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+	// the original execution, 409 `idempotency_key_conflict`), 400
+	// `payload_override_required`, 400 `missing_required_payload_keys` (with
+	// `error.missing_keys`), 400 `inconsistent_message_instruction`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
+	FireCue(ctx context.Context, cueID CueID, params *FireCueParams, body FireCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EchoRetrieve Retrieve what was stored under a token
 	//
@@ -2005,7 +2391,12 @@ type ClientInterface interface {
 
 	// ListExecutions List executions
 	//
-	// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+	// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+	// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+	// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+	// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+	// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+	// (not just the page).
 	//
 	// Corresponds with GET /v1/executions (the `ListExecutions` operationId).
 	ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2034,9 +2425,10 @@ type ClientInterface interface {
 
 	// ListClaimableExecutions List executions a worker can claim
 	//
-	// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-	// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-	// has that `task` value.
+	// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+	// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+	// are applied before the 50-row cap, so a single-purpose worker is never starved by
+	// other work.
 	//
 	// Corresponds with GET /v1/executions/claimable (the `ListClaimableExecutions` operationId).
 	ListClaimableExecutions(ctx context.Context, params *ListClaimableExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2127,8 +2519,8 @@ type ClientInterface interface {
 
 	// ReplayExecution Replay a finished execution
 	//
-	// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-	// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+	// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+	// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 	// can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 	// 409 `execution_in_flight`.
 	//
@@ -2165,6 +2557,14 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/executions/{execution_id}/verify (the `VerifyExecution` operationId).
 	VerifyExecution(ctx context.Context, executionID ExecutionID, body VerifyExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInfo Operator info
+	//
+	// What this deployment is and which authentication paths and primitives it offers. No
+	// authentication, not rate limited, never contains secrets or per-user data.
+	//
+	// Corresponds with GET /v1/info (the `GetInfo` operationId).
+	GetInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUsage Plan limits and consumption for the current UTC month
 	//
@@ -2725,11 +3125,17 @@ func (c *Client) ListCues(ctx context.Context, params *ListCuesParams, reqEditor
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
 //
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/cues (the `CreateCue` operationId).
-func (c *Client) CreateCueWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCueRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateCueWithBody(ctx context.Context, params *CreateCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCueRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2750,11 +3156,61 @@ func (c *Client) CreateCueWithBody(ctx context.Context, contentType string, body
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
 //
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/cues (the `CreateCue` operationId).
-func (c *Client) CreateCue(ctx context.Context, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCueRequest(c.Server, body)
+func (c *Client) CreateCue(ctx context.Context, params *CreateCueParams, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCueRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BulkDeleteCuesWithBody Delete several cues
+//
+// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+// with their executions and listed in `deleted`; any other id (unknown, another
+// user's, repeated) is listed in `skipped`. Both keep request order.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+func (c *Client) BulkDeleteCuesWithBody(ctx context.Context, params *BulkDeleteCuesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBulkDeleteCuesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BulkDeleteCues Delete several cues
+//
+// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+// with their executions and listed in `deleted`; any other id (unknown, another
+// user's, repeated) is listed in `skipped`. Both keep request order.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+func (c *Client) BulkDeleteCues(ctx context.Context, params *BulkDeleteCuesParams, body BulkDeleteCuesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBulkDeleteCuesRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2851,15 +3307,44 @@ func (c *Client) UpdateCue(ctx context.Context, cueID CueID, body UpdateCueJSONR
 	return c.Client.Do(req)
 }
 
-// FireCue Fire a cue now
+// FireCueWithBody Fire a cue now or at `send_at`
 //
-// Creates a `pending` execution scheduled for now (`triggered_by: manual_fire`)
-// regardless of the cue's status and plan limits. Any request body is ignored. 404
-// `cue_not_found`.
+// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+// the original execution, 409 `idempotency_key_conflict`), 400
+// `payload_override_required`, 400 `missing_required_payload_keys` (with
+// `error.missing_keys`), 400 `inconsistent_message_instruction`.
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
-func (c *Client) FireCue(ctx context.Context, cueID CueID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewFireCueRequest(c.Server, cueID)
+func (c *Client) FireCueWithBody(ctx context.Context, cueID CueID, params *FireCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFireCueRequestWithBody(c.Server, cueID, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FireCue Fire a cue now or at `send_at`
+//
+// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+// the original execution, 409 `idempotency_key_conflict`), 400
+// `payload_override_required`, 400 `missing_required_payload_keys` (with
+// `error.missing_keys`), 400 `inconsistent_message_instruction`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
+func (c *Client) FireCue(ctx context.Context, cueID CueID, params *FireCueParams, body FireCueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFireCueRequest(c.Server, cueID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2933,7 +3418,12 @@ func (c *Client) EchoStore(ctx context.Context, token EchoToken, body EchoStoreJ
 
 // ListExecutions List executions
 //
-// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+// (not just the page).
 //
 // Corresponds with GET /v1/executions (the `ListExecutions` operationId).
 func (c *Client) ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2992,9 +3482,10 @@ func (c *Client) ClaimNextExecution(ctx context.Context, body ClaimNextExecution
 
 // ListClaimableExecutions List executions a worker can claim
 //
-// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-// has that `task` value.
+// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+// are applied before the 50-row cap, so a single-purpose worker is never starved by
+// other work.
 //
 // Corresponds with GET /v1/executions/claimable (the `ListClaimableExecutions` operationId).
 func (c *Client) ListClaimableExecutions(ctx context.Context, params *ListClaimableExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3175,8 +3666,8 @@ func (c *Client) ReportOutcome(ctx context.Context, executionID ExecutionID, bod
 
 // ReplayExecution Replay a finished execution
 //
-// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 // can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 // 409 `execution_in_flight`.
 //
@@ -3244,6 +3735,24 @@ func (c *Client) VerifyExecutionWithBody(ctx context.Context, executionID Execut
 // Corresponds with POST /v1/executions/{execution_id}/verify (the `VerifyExecution` operationId).
 func (c *Client) VerifyExecution(ctx context.Context, executionID ExecutionID, body VerifyExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyExecutionRequest(c.Server, executionID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInfo Operator info
+//
+// What this deployment is and which authentication paths and primitives it offers. No
+// authentication, not rate limited, never contains secrets or per-user data.
+//
+// Corresponds with GET /v1/info (the `GetInfo` operationId).
+func (c *Client) GetInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInfoRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4175,18 +4684,18 @@ func NewListCuesRequest(server string, params *ListCuesParams) (*http.Request, e
 }
 
 // NewCreateCueRequest calls the generic CreateCue builder with application/json body
-func NewCreateCueRequest(server string, body CreateCueJSONRequestBody) (*http.Request, error) {
+func NewCreateCueRequest(server string, params *CreateCueParams, body CreateCueJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateCueRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateCueRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateCueRequestWithBody constructs an http.Request for the CreateCue method, with any body, and a specified content type
-func NewCreateCueRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateCueRequestWithBody(server string, params *CreateCueParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4210,6 +4719,76 @@ func NewCreateCueRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewBulkDeleteCuesRequest calls the generic BulkDeleteCues builder with application/json body
+func NewBulkDeleteCuesRequest(server string, params *BulkDeleteCuesParams, body BulkDeleteCuesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBulkDeleteCuesRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewBulkDeleteCuesRequestWithBody constructs an http.Request for the BulkDeleteCues method, with any body, and a specified content type
+func NewBulkDeleteCuesRequestWithBody(server string, params *BulkDeleteCuesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cues/bulk-delete")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XConfirmDestructive != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Confirm-Destructive", *params.XConfirmDestructive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Confirm-Destructive", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4368,8 +4947,19 @@ func NewUpdateCueRequestWithBody(server string, cueID CueID, contentType string,
 	return req, nil
 }
 
-// NewFireCueRequest constructs an http.Request for the FireCue method
-func NewFireCueRequest(server string, cueID CueID) (*http.Request, error) {
+// NewFireCueRequest calls the generic FireCue builder with application/json body
+func NewFireCueRequest(server string, cueID CueID, params *FireCueParams, body FireCueJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFireCueRequestWithBody(server, cueID, params, "application/json", bodyReader)
+}
+
+// NewFireCueRequestWithBody constructs an http.Request for the FireCue method, with any body, and a specified content type
+func NewFireCueRequestWithBody(server string, cueID CueID, params *FireCueParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4394,9 +4984,26 @@ func NewFireCueRequest(server string, cueID CueID) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -4535,9 +5142,69 @@ func NewListExecutionsRequest(server string, params *ListExecutionsParams) (*htt
 
 		}
 
+		if params.StatusIn != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status__in", *params.StatusIn, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.OutcomeState != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "outcome_state", *params.OutcomeState, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TriggeredBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "triggered_by", *params.TriggeredBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResultType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "result_type", *params.ResultType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.HasEvidence != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "has_evidence", *params.HasEvidence, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.WorkerID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "worker_id", *params.WorkerID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4656,6 +5323,18 @@ func NewListClaimableExecutionsRequest(server string, params *ListClaimableExecu
 		if params.Task != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "task", *params.Task, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Agent != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agent", *params.Agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5014,6 +5693,33 @@ func NewVerifyExecutionRequestWithBody(server string, executionID ExecutionID, c
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetInfoRequest constructs an http.Request for the GetInfo method
+func NewGetInfoRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -5477,10 +6183,16 @@ type ClientWithResponsesInterface interface {
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
 	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/cues (the `CreateCue` operationId).
-	CreateCueWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error)
+	CreateCueWithBodyWithResponse(ctx context.Context, params *CreateCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error)
 
 	// CreateCueWithResponse Create a cue
 	//
@@ -5492,10 +6204,40 @@ type ClientWithResponsesInterface interface {
 	// worker cue created while no worker heartbeated in the last 180 s carries a
 	// `warning`.
 	//
+	// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+	// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+	// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+	// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+	// either cron or at, not both`).
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/cues (the `CreateCue` operationId).
-	CreateCueWithResponse(ctx context.Context, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error)
+	CreateCueWithResponse(ctx context.Context, params *CreateCueParams, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error)
+
+	// BulkDeleteCuesWithBodyWithResponse Delete several cues
+	//
+	// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+	// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+	// with their executions and listed in `deleted`; any other id (unknown, another
+	// user's, repeated) is listed in `skipped`. Both keep request order.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+	BulkDeleteCuesWithBodyWithResponse(ctx context.Context, params *BulkDeleteCuesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BulkDeleteCuesHTTPResponse, error)
+
+	// BulkDeleteCuesWithResponse Delete several cues
+	//
+	// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+	// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+	// with their executions and listed in `deleted`; any other id (unknown, another
+	// user's, repeated) is listed in `skipped`. Both keep request order.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+	BulkDeleteCuesWithResponse(ctx context.Context, params *BulkDeleteCuesParams, body BulkDeleteCuesJSONRequestBody, reqEditors ...RequestEditorFn) (*BulkDeleteCuesHTTPResponse, error)
 
 	// DeleteCueWithResponse Delete a cue and all its executions
 	//
@@ -5547,16 +6289,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/cues/{cue_id} (the `UpdateCue` operationId).
 	UpdateCueWithResponse(ctx context.Context, cueID CueID, body UpdateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCueHTTPResponse, error)
 
-	// FireCueWithResponse Fire a cue now
+	// FireCueWithBodyWithResponse Fire a cue now or at `send_at`
 	//
-	// Creates a `pending` execution scheduled for now (`triggered_by: manual_fire`)
-	// regardless of the cue's status and plan limits. Any request body is ignored. 404
-	// `cue_not_found`.
+	// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+	// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+	// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+	// the original execution, 409 `idempotency_key_conflict`), 400
+	// `payload_override_required`, 400 `missing_required_payload_keys` (with
+	// `error.missing_keys`), 400 `inconsistent_message_instruction`.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
-	FireCueWithResponse(ctx context.Context, cueID CueID, reqEditors ...RequestEditorFn) (*FireCueHTTPResponse, error)
+	FireCueWithBodyWithResponse(ctx context.Context, cueID CueID, params *FireCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FireCueHTTPResponse, error)
+
+	// FireCueWithResponse Fire a cue now or at `send_at`
+	//
+	// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+	// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+	// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+	// the original execution, 409 `idempotency_key_conflict`), 400
+	// `payload_override_required`, 400 `missing_required_payload_keys` (with
+	// `error.missing_keys`), 400 `inconsistent_message_instruction`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
+	FireCueWithResponse(ctx context.Context, cueID CueID, params *FireCueParams, body FireCueJSONRequestBody, reqEditors ...RequestEditorFn) (*FireCueHTTPResponse, error)
 
 	// EchoRetrieveWithResponse Retrieve what was stored under a token
 	//
@@ -5593,7 +6352,12 @@ type ClientWithResponsesInterface interface {
 
 	// ListExecutionsWithResponse List executions
 	//
-	// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+	// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+	// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+	// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+	// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+	// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+	// (not just the page).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5624,9 +6388,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListClaimableExecutionsWithResponse List executions a worker can claim
 	//
-	// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-	// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-	// has that `task` value.
+	// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+	// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+	// are applied before the 50-row cap, so a single-purpose worker is never starved by
+	// other work.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5723,8 +6488,8 @@ type ClientWithResponsesInterface interface {
 
 	// ReplayExecutionWithResponse Replay a finished execution
 	//
-	// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-	// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+	// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+	// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 	// can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 	// 409 `execution_in_flight`.
 	//
@@ -5765,6 +6530,16 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/executions/{execution_id}/verify (the `VerifyExecution` operationId).
 	VerifyExecutionWithResponse(ctx context.Context, executionID ExecutionID, body VerifyExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyExecutionHTTPResponse, error)
+
+	// GetInfoWithResponse Operator info
+	//
+	// What this deployment is and which authentication paths and primitives it offers. No
+	// authentication, not rate limited, never contains secrets or per-user data.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/info (the `GetInfo` operationId).
+	GetInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetInfoHTTPResponse, error)
 
 	// GetUsageWithResponse Plan limits and consumption for the current UTC month
 	//
@@ -7202,6 +7977,8 @@ func (r ListCuesHTTPResponse) ContentType() string {
 type CreateCueHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Cue
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Cue
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -7220,6 +7997,11 @@ type CreateCueHTTPResponse struct {
 	JSON429 *Error
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateCueHTTPResponse) GetJSON200() *Cue {
+	return r.JSON200
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7290,6 +8072,89 @@ func (r CreateCueHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateCueHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type BulkDeleteCuesHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BulkDeleteResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSON200() *BulkDeleteResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r BulkDeleteCuesHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r BulkDeleteCuesHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BulkDeleteCuesHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BulkDeleteCuesHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BulkDeleteCuesHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7536,10 +8401,18 @@ type FireCueHTTPResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *FireResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *Error
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -7551,6 +8424,11 @@ func (r FireCueHTTPResponse) GetJSON200() *FireResponse {
 	return r.JSON200
 }
 
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FireCueHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r FireCueHTTPResponse) GetJSON401() *Error {
 	return r.JSON401
@@ -7559,6 +8437,21 @@ func (r FireCueHTTPResponse) GetJSON401() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r FireCueHTTPResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r FireCueHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r FireCueHTTPResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FireCueHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -7736,6 +8629,8 @@ type ListExecutionsHTTPResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ExecutionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -7749,6 +8644,11 @@ type ListExecutionsHTTPResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListExecutionsHTTPResponse) GetJSON200() *ExecutionList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListExecutionsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8637,6 +9537,54 @@ func (r VerifyExecutionHTTPResponse) ContentType() string {
 	return ""
 }
 
+type GetInfoHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Info
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInfoHTTPResponse) GetJSON200() *Info {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetInfoHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInfoHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInfoHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInfoHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInfoHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetUsageHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9349,11 +10297,17 @@ func (c *ClientWithResponses) ListCuesWithResponse(ctx context.Context, params *
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
 //
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/cues (the `CreateCue` operationId).
-func (c *ClientWithResponses) CreateCueWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error) {
-	rsp, err := c.CreateCueWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateCueWithBodyWithResponse(ctx context.Context, params *CreateCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error) {
+	rsp, err := c.CreateCueWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -9370,15 +10324,57 @@ func (c *ClientWithResponses) CreateCueWithBodyWithResponse(ctx context.Context,
 // worker cue created while no worker heartbeated in the last 180 s carries a
 // `warning`.
 //
+// A body without `schedule` but with `cron` or `at` at the top level (the MCP
+// server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+// become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+// `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+// either cron or at, not both`).
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/cues (the `CreateCue` operationId).
-func (c *ClientWithResponses) CreateCueWithResponse(ctx context.Context, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error) {
-	rsp, err := c.CreateCue(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateCueWithResponse(ctx context.Context, params *CreateCueParams, body CreateCueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCueHTTPResponse, error) {
+	rsp, err := c.CreateCue(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseCreateCueHTTPResponse(rsp)
+}
+
+// BulkDeleteCuesWithBodyWithResponse Delete several cues
+//
+// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+// with their executions and listed in `deleted`; any other id (unknown, another
+// user's, repeated) is listed in `skipped`. Both keep request order.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+func (c *ClientWithResponses) BulkDeleteCuesWithBodyWithResponse(ctx context.Context, params *BulkDeleteCuesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BulkDeleteCuesHTTPResponse, error) {
+	rsp, err := c.BulkDeleteCuesWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBulkDeleteCuesHTTPResponse(rsp)
+}
+
+// BulkDeleteCuesWithResponse Delete several cues
+//
+// Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+// handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+// with their executions and listed in `deleted`; any other id (unknown, another
+// user's, repeated) is listed in `skipped`. Both keep request order.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cues/bulk-delete (the `BulkDeleteCues` operationId).
+func (c *ClientWithResponses) BulkDeleteCuesWithResponse(ctx context.Context, params *BulkDeleteCuesParams, body BulkDeleteCuesJSONRequestBody, reqEditors ...RequestEditorFn) (*BulkDeleteCuesHTTPResponse, error) {
+	rsp, err := c.BulkDeleteCues(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBulkDeleteCuesHTTPResponse(rsp)
 }
 
 // DeleteCueWithResponse Delete a cue and all its executions
@@ -9455,17 +10451,40 @@ func (c *ClientWithResponses) UpdateCueWithResponse(ctx context.Context, cueID C
 	return ParseUpdateCueHTTPResponse(rsp)
 }
 
-// FireCueWithResponse Fire a cue now
+// FireCueWithBodyWithResponse Fire a cue now or at `send_at`
 //
-// Creates a `pending` execution scheduled for now (`triggered_by: manual_fire`)
-// regardless of the cue's status and plan limits. Any request body is ignored. 404
-// `cue_not_found`.
+// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+// the original execution, 409 `idempotency_key_conflict`), 400
+// `payload_override_required`, 400 `missing_required_payload_keys` (with
+// `error.missing_keys`), 400 `inconsistent_message_instruction`.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
-func (c *ClientWithResponses) FireCueWithResponse(ctx context.Context, cueID CueID, reqEditors ...RequestEditorFn) (*FireCueHTTPResponse, error) {
-	rsp, err := c.FireCue(ctx, cueID, reqEditors...)
+func (c *ClientWithResponses) FireCueWithBodyWithResponse(ctx context.Context, cueID CueID, params *FireCueParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FireCueHTTPResponse, error) {
+	rsp, err := c.FireCueWithBody(ctx, cueID, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFireCueHTTPResponse(rsp)
+}
+
+// FireCueWithResponse Fire a cue now or at `send_at`
+//
+// Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+// status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+// Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+// the original execution, 409 `idempotency_key_conflict`), 400
+// `payload_override_required`, 400 `missing_required_payload_keys` (with
+// `error.missing_keys`), 400 `inconsistent_message_instruction`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cues/{cue_id}/fire (the `FireCue` operationId).
+func (c *ClientWithResponses) FireCueWithResponse(ctx context.Context, cueID CueID, params *FireCueParams, body FireCueJSONRequestBody, reqEditors ...RequestEditorFn) (*FireCueHTTPResponse, error) {
+	rsp, err := c.FireCue(ctx, cueID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -9525,7 +10544,12 @@ func (c *ClientWithResponses) EchoStoreWithResponse(ctx context.Context, token E
 
 // ListExecutionsWithResponse List executions
 //
-// Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+// Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+// `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+// non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+// `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+// entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+// (not just the page).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9574,9 +10598,10 @@ func (c *ClientWithResponses) ClaimNextExecutionWithResponse(ctx context.Context
 
 // ListClaimableExecutionsWithResponse List executions a worker can claim
 //
-// The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-// `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-// has that `task` value.
+// The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+// due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+// are applied before the 50-row cap, so a single-purpose worker is never starved by
+// other work.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9727,8 +10752,8 @@ func (c *ClientWithResponses) ReportOutcomeWithResponse(ctx context.Context, exe
 
 // ReplayExecutionWithResponse Replay a finished execution
 //
-// Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-// cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+// Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+// the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
 // can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
 // 409 `execution_in_flight`.
 //
@@ -9792,6 +10817,22 @@ func (c *ClientWithResponses) VerifyExecutionWithResponse(ctx context.Context, e
 		return nil, err
 	}
 	return ParseVerifyExecutionHTTPResponse(rsp)
+}
+
+// GetInfoWithResponse Operator info
+//
+// What this deployment is and which authentication paths and primitives it offers. No
+// authentication, not rate limited, never contains secrets or per-user data.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/info (the `GetInfo` operationId).
+func (c *ClientWithResponses) GetInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetInfoHTTPResponse, error) {
+	rsp, err := c.GetInfo(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInfoHTTPResponse(rsp)
 }
 
 // GetUsageWithResponse Plan limits and consumption for the current UTC month
@@ -10970,6 +12011,13 @@ func ParseCreateCueHTTPResponse(rsp *http.Response) (*CreateCueHTTPResponse, err
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Cue
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
 		var dest Cue
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11004,6 +12052,74 @@ func ParseCreateCueHTTPResponse(rsp *http.Response) (*CreateCueHTTPResponse, err
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseBulkDeleteCuesHTTPResponse parses an HTTP response from a BulkDeleteCuesWithResponse call
+func ParseBulkDeleteCuesHTTPResponse(rsp *http.Response) (*BulkDeleteCuesHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BulkDeleteCuesHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BulkDeleteResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -11252,6 +12368,13 @@ func ParseFireCueHTTPResponse(rsp *http.Response) (*FireCueHTTPResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11265,6 +12388,27 @@ func ParseFireCueHTTPResponse(rsp *http.Response) (*FireCueHTTPResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Error
@@ -11406,6 +12550,13 @@ func ParseListExecutionsHTTPResponse(rsp *http.Response) (*ListExecutionsHTTPRes
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Error
@@ -12114,6 +13265,39 @@ func ParseVerifyExecutionHTTPResponse(rsp *http.Response) (*VerifyExecutionHTTPR
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInfoHTTPResponse parses an HTTP response from a GetInfoWithResponse call
+func ParseGetInfoHTTPResponse(rsp *http.Response) (*GetInfoHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInfoHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Info
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error

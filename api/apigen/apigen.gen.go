@@ -69,19 +69,49 @@ func (e AlertType) Valid() bool {
 
 // Defines values for CatchUpPolicy.
 const (
-	CatchUpPolicyAll    CatchUpPolicy = "all"
-	CatchUpPolicyLatest CatchUpPolicy = "latest"
-	CatchUpPolicySkip   CatchUpPolicy = "skip"
+	CatchUpPolicyReplayAll       CatchUpPolicy = "replay_all"
+	CatchUpPolicyRunOnceIfMissed CatchUpPolicy = "run_once_if_missed"
+	CatchUpPolicySkipMissed      CatchUpPolicy = "skip_missed"
 )
 
 // Valid indicates whether the value is a known member of the CatchUpPolicy enum.
 func (e CatchUpPolicy) Valid() bool {
 	switch e {
-	case CatchUpPolicyAll:
+	case CatchUpPolicyReplayAll:
 		return true
-	case CatchUpPolicyLatest:
+	case CatchUpPolicyRunOnceIfMissed:
 		return true
-	case CatchUpPolicySkip:
+	case CatchUpPolicySkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatchUpPolicyInput.
+const (
+	CatchUpPolicyInputAll             CatchUpPolicyInput = "all"
+	CatchUpPolicyInputLatest          CatchUpPolicyInput = "latest"
+	CatchUpPolicyInputReplayAll       CatchUpPolicyInput = "replay_all"
+	CatchUpPolicyInputRunOnceIfMissed CatchUpPolicyInput = "run_once_if_missed"
+	CatchUpPolicyInputSkip            CatchUpPolicyInput = "skip"
+	CatchUpPolicyInputSkipMissed      CatchUpPolicyInput = "skip_missed"
+)
+
+// Valid indicates whether the value is a known member of the CatchUpPolicyInput enum.
+func (e CatchUpPolicyInput) Valid() bool {
+	switch e {
+	case CatchUpPolicyInputAll:
+		return true
+	case CatchUpPolicyInputLatest:
+		return true
+	case CatchUpPolicyInputReplayAll:
+		return true
+	case CatchUpPolicyInputRunOnceIfMissed:
+		return true
+	case CatchUpPolicyInputSkip:
+		return true
+	case CatchUpPolicyInputSkipMissed:
 		return true
 	default:
 		return false
@@ -190,6 +220,24 @@ func (e ExecutionStatus) Valid() bool {
 	case ExecutionStatusRetrying:
 		return true
 	case ExecutionStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FireRequestMergeStrategy.
+const (
+	FireRequestMergeStrategyMerge   FireRequestMergeStrategy = "merge"
+	FireRequestMergeStrategyReplace FireRequestMergeStrategy = "replace"
+)
+
+// Valid indicates whether the value is a known member of the FireRequestMergeStrategy enum.
+func (e FireRequestMergeStrategy) Valid() bool {
+	switch e {
+	case FireRequestMergeStrategyMerge:
+		return true
+	case FireRequestMergeStrategyReplace:
 		return true
 	default:
 		return false
@@ -448,6 +496,30 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for ListExecutionsParamsTriggeredBy.
+const (
+	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
+	ListExecutionsParamsTriggeredByManualFire ListExecutionsParamsTriggeredBy = "manual_fire"
+	ListExecutionsParamsTriggeredByReplay     ListExecutionsParamsTriggeredBy = "replay"
+	ListExecutionsParamsTriggeredByScheduled  ListExecutionsParamsTriggeredBy = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListExecutionsParamsTriggeredBy enum.
+func (e ListExecutionsParamsTriggeredBy) Valid() bool {
+	switch e {
+	case ListExecutionsParamsTriggeredByChain:
+		return true
+	case ListExecutionsParamsTriggeredByManualFire:
+		return true
+	case ListExecutionsParamsTriggeredByReplay:
+		return true
+	case ListExecutionsParamsTriggeredByScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Alert defines model for Alert.
 type Alert struct {
 	// Acknowledged Always false.
@@ -482,6 +554,17 @@ type AlertWebhookSecretResponse struct {
 	AlertWebhookSecret string `json:"alert_webhook_secret"`
 }
 
+// BulkDeleteRequest defines model for BulkDeleteRequest.
+type BulkDeleteRequest struct {
+	Ids []string `json:"ids"`
+}
+
+// BulkDeleteResponse defines model for BulkDeleteResponse.
+type BulkDeleteResponse struct {
+	Deleted []string `json:"deleted"`
+	Skipped []string `json:"skipped"`
+}
+
 // Callback Always present, even for worker cues.
 type Callback struct {
 	Headers map[string]string `json:"headers"`
@@ -508,11 +591,16 @@ type CallbackInput struct {
 	URL *string `json:"url,omitempty"`
 }
 
-// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down.
-// `latest` fires only the most recent missed occurrence, once, and records how many
-// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
+// CatchUpPolicy What the scheduler does with recurring occurrences missed while it was down, in
+// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+// resumes at the next future occurrence; `replay_all` back-fills the missed
+// occurrences oldest first, at most 100 per cue per catch-up.
 type CatchUpPolicy string
+
+// CatchUpPolicyInput A `CatchUpPolicy`; the older names `latest`, `skip` and `all` are accepted as
+// aliases of `run_once_if_missed`, `skip_missed` and `replay_all`.
+type CatchUpPolicyInput string
 
 // ClaimRequest defines model for ClaimRequest.
 type ClaimRequest struct {
@@ -536,7 +624,7 @@ type ClaimableExecution struct {
 	CueName     string `json:"cue_name"`
 	ExecutionID string `json:"execution_id"`
 
-	// Payload The cue's current payload.
+	// Payload The execution's payload.
 	Payload      json.RawMessage `json:"payload"`
 	ScheduledFor time.Time       `json:"scheduled_for"`
 
@@ -551,12 +639,18 @@ type ClaimableList struct {
 
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback Required (with `url`) for webhook transport; optional for worker transport.
 	Callback *CallbackInput `json:"callback,omitempty"`
 
-	// CatchUp Missed-run policy; defaults to `latest`.
-	CatchUp     *CatchUpPolicy `json:"catch_up,omitempty"`
-	Description *string        `json:"description,omitempty"`
+	// CatchUp Missed-run policy; defaults to `run_once_if_missed`.
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery    json.RawMessage `json:"delivery,omitempty"`
+	Description *string         `json:"description,omitempty"`
 
 	// Name Unique per user across all statuses (409 `duplicate_cue_name`).
 	Name string `json:"name"`
@@ -564,12 +658,23 @@ type CreateCueRequest struct {
 	// OnFailure Defaults to `{"email": true, "webhook": null, "pause": false}`.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Arbitrary JSON object sent with every delivery; defaults to `{}`. No NUL characters; at most 1 MiB serialized.
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Defaults to `{"max_attempts": 3, "backoff_minutes": [1, 5, 15]}`.
 	Retry    *RetryPolicyInput `json:"retry,omitempty"`
@@ -590,16 +695,22 @@ type CreateSessionRequest struct {
 
 // Cue defines model for Cue.
 type Cue struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// FiredCount Executions created by the scheduler (manual fires and replays excluded).
 	FiredCount int `json:"fired_count"`
@@ -610,16 +721,19 @@ type Cue struct {
 	Name    string     `json:"name"`
 
 	// NextRun Next scheduled fire; null when paused, completed or failed, or after a one-time cue fired.
-	NextRun   *time.Time `json:"next_run"`
-	OnFailure *OnFailure `json:"on_failure"`
+	NextRun       *time.Time `json:"next_run"`
+	OnFailure     *OnFailure `json:"on_failure"`
+	OnSuccessFire *string    `json:"on_success_fire"`
 
 	// OutcomeDeadlineSeconds Seconds an execution may wait for its outcome after delivery or claim before it
 	// becomes `outcome_timeout`; null means no deadline.
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload json.RawMessage `json:"payload"`
-	Retry   RetryPolicy     `json:"retry"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
 
 	// RunCount Webhook delivery attempts (including retries) or reported worker outcomes.
 	RunCount int      `json:"run_count"`
@@ -641,16 +755,22 @@ type Cue struct {
 
 // CueDetail A cue plus a page of its executions (newest first).
 type CueDetail struct {
+	Alerts *json.RawMessage `json:"alerts"`
+
 	// Callback Always present, even for worker cues.
 	Callback Callback `json:"callback"`
 
-	// CatchUp What the scheduler does with recurring occurrences missed while it was down.
-	// `latest` fires only the most recent missed occurrence, once, and records how many
-	// were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-	// back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-	CatchUp     CatchUpPolicy `json:"catch_up"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Description *string       `json:"description"`
+	// CatchUp What the scheduler does with recurring occurrences missed while it was down, in
+	// today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+	// occurrence, once, and records how many were skipped; `skip_missed` fires none and
+	// resumes at the next future occurrence; `replay_all` back-fills the missed
+	// occurrences oldest first, at most 100 per cue per catch-up.
+	CatchUp   CatchUpPolicy `json:"catch_up"`
+	CreatedAt time.Time     `json:"created_at"`
+
+	// Delivery Null when never set.
+	Delivery    *Delivery `json:"delivery"`
+	Description *string   `json:"description"`
 
 	// ExecutionLimit Echo of the `execution_limit` query parameter.
 	ExecutionLimit int `json:"execution_limit"`
@@ -669,13 +789,19 @@ type CueDetail struct {
 	Name                   string     `json:"name"`
 	NextRun                *time.Time `json:"next_run"`
 	OnFailure              *OnFailure `json:"on_failure"`
+	OnSuccessFire          *string    `json:"on_success_fire"`
 	OutcomeDeadlineSeconds *int       `json:"outcome_deadline_seconds"`
 
 	// Payload The cue payload (`{}` when none).
-	Payload  json.RawMessage `json:"payload"`
-	Retry    RetryPolicy     `json:"retry"`
-	RunCount int             `json:"run_count"`
-	Schedule Schedule        `json:"schedule"`
+	Payload                json.RawMessage `json:"payload"`
+	RequirePayloadOverride bool            `json:"require_payload_override"`
+	RequiredPayloadKeys    *[]string       `json:"required_payload_keys"`
+	Retry                  RetryPolicy     `json:"retry"`
+	RunCount               int             `json:"run_count"`
+	Schedule               Schedule        `json:"schedule"`
+
+	// Stats The last 7 days of executions (detail only).
+	Stats *CueStats `json:"stats,omitempty"`
 
 	// Status Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 	Status CueStatus `json:"status"`
@@ -697,8 +823,36 @@ type CueList struct {
 	Total  int   `json:"total"`
 }
 
+// CueStats defines model for CueStats.
+type CueStats struct {
+	Executions int      `json:"executions"`
+	Failed     int      `json:"failed"`
+	MissRate   *float64 `json:"miss_rate"`
+	Missed     int      `json:"missed"`
+	Succeeded  int      `json:"succeeded"`
+
+	// SuccessRate succeeded / finished (success, failed, missed, outcome_timeout); null when none finished.
+	SuccessRate *float64 `json:"success_rate"`
+	WindowDays  int      `json:"window_days"`
+}
+
 // CueStatus Clients can set only `active`/`paused`; `completed`/`failed` are set for one-time cues after their execution finishes.
 type CueStatus string
+
+// Delivery defines model for Delivery.
+type Delivery struct {
+	OutcomeDeadlineSeconds int `json:"outcome_deadline_seconds"`
+	TimeoutSeconds         int `json:"timeout_seconds"`
+}
+
+// DeliveryInput defines model for DeliveryInput.
+type DeliveryInput struct {
+	// OutcomeDeadlineSeconds Seconds a delivered or claimed execution may wait for its outcome; defaults to 300.
+	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
+
+	// TimeoutSeconds HTTP timeout of this cue's webhook deliveries; defaults to 30.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
 
 // DeviceCodePollResponse defines model for DeviceCodePollResponse.
 type DeviceCodePollResponse struct {
@@ -758,9 +912,15 @@ type EchoStoreResponse struct {
 	Stored bool `json:"stored"`
 }
 
-// Error The error envelope of every error response.
+// Error The error envelope of every error response (every status >= 400 has a JSON object
+// body, including unknown paths, wrong methods, 413 and 429). The same object is
+// mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+// official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+// read the top-level `error`. `detail` is always an object, never a string or list.
 type Error struct {
-	Error ErrorBody `json:"error"`
+	// Detail Identical copy of the envelope, for clients that read `detail.error`.
+	Detail ErrorMirror `json:"detail"`
+	Error  ErrorBody   `json:"error"`
 }
 
 // ErrorBody defines model for ErrorBody.
@@ -787,6 +947,11 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+// ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
+type ErrorMirror struct {
+	Error ErrorBody `json:"error"`
+}
+
 // Evidence defines model for Evidence.
 type Evidence struct {
 	Artifacts  *json.RawMessage `json:"artifacts"`
@@ -805,10 +970,16 @@ type Evidence struct {
 // Execution defines model for Execution.
 type Execution struct {
 	// Attempts Delivery attempts or claims so far.
-	Attempts  int        `json:"attempts"`
-	ClaimedAt *time.Time `json:"claimed_at"`
+	Attempts int `json:"attempts"`
 
-	// ClaimedByWorker Worker id holding the claim (worker transport).
+	// ChainDepth 0 unless chained; a chained execution is its parent's depth + 1.
+	ChainDepth int `json:"chain_depth"`
+
+	// ChainParentID The execution whose success fired this one (`triggered_by: chain`).
+	ChainParentID *string    `json:"chain_parent_id"`
+	ClaimedAt     *time.Time `json:"claimed_at"`
+
+	// ClaimedByWorker Worker id of the current or last claim (worker transport).
 	ClaimedByWorker *string    `json:"claimed_by_worker"`
 	CreatedAt       time.Time  `json:"created_at"`
 	CueID           string     `json:"cue_id"`
@@ -825,6 +996,9 @@ type Execution struct {
 	ID            string     `json:"id"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
 
+	// LastHeartbeatAt Last execution heartbeat of the claiming worker.
+	LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+
 	// LeaseExpiresAt When the current claim lease expires.
 	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
 
@@ -837,16 +1011,22 @@ type Execution struct {
 	// OutcomeState `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome.
 	OutcomeState *string `json:"outcome_state"`
 
+	// Payload The effective payload snapshotted at fire time (fires with `payload_override`); omitted otherwise.
+	Payload json.RawMessage `json:"payload,omitempty"`
+
 	// ReplayedFrom Id of the execution this one replays.
 	ReplayedFrom *string `json:"replayed_from"`
+
+	// ResponseBody First 2000 characters of the last webhook response body.
+	ResponseBody *string `json:"response_body"`
 
 	// ScheduledFor Intended fire time (request time for manual fires and replays).
 	ScheduledFor time.Time       `json:"scheduled_for"`
 	StartedAt    *time.Time      `json:"started_at"`
 	Status       ExecutionStatus `json:"status"`
 
-	// TriggeredBy `manual_fire`, `replay`, or null for scheduler-created executions.
-	TriggeredBy *string   `json:"triggered_by"`
+	// TriggeredBy `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`.
+	TriggeredBy string    `json:"triggered_by"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -867,20 +1047,55 @@ type ExecutionList struct {
 	HasMore bool `json:"has_more"`
 	Limit   int  `json:"limit"`
 	Offset  int  `json:"offset"`
-	Total   int  `json:"total"`
+
+	// OldestClaimedAt Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed.
+	OldestClaimedAt *string `json:"oldest_claimed_at"`
+	Total           int     `json:"total"`
 }
 
 // ExecutionStatus defines model for ExecutionStatus.
 type ExecutionStatus string
 
+// FireRequest Every field is optional; unknown keys are ignored.
+type FireRequest struct {
+	// ExitCriteria Assertion keys a successful outcome must report; `[]` opts out of the cue's `verification.required_assertions`.
+	ExitCriteria *[]string `json:"exit_criteria,omitempty"`
+
+	// IdempotencyKey Per cue for 24 h; the same body answers the original execution, another body 409 `idempotency_key_conflict`.
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+
+	// MergeStrategy Defaults to `merge`.
+	MergeStrategy *FireRequestMergeStrategy `json:"merge_strategy,omitempty"`
+
+	// PayloadOverride Keys written over the cue payload (`merge`, shallow) or replacing it (`replace`) for this execution only.
+	PayloadOverride *json.RawMessage `json:"payload_override,omitempty"`
+
+	// SendAt ISO-8601 instant (no zone = UTC); a future one defers delivery and claimability until then, a past one fires now.
+	SendAt *string `json:"send_at,omitempty"`
+}
+
+// FireRequestMergeStrategy Defaults to `merge`.
+type FireRequestMergeStrategy string
+
 // FireResponse defines model for FireResponse.
 type FireResponse struct {
-	CueID string `json:"cue_id"`
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison).
+	BodyReceived interface{} `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire.
+	BodyReceivedSha256 *string `json:"body_received_sha256,omitempty"`
+	CueID              string  `json:"cue_id"`
+
+	// ExecutionID Same as `id`.
+	ExecutionID string `json:"execution_id"`
 
 	// ID The new execution's id.
 	ID string `json:"id"`
 
-	// ScheduledFor Now, `+00:00` form.
+	// Payload The effective payload.
+	Payload json.RawMessage `json:"payload"`
+
+	// ScheduledFor Now or the future `send_at`, `+00:00` form.
 	ScheduledFor string          `json:"scheduled_for"`
 	Status       ExecutionStatus `json:"status"`
 
@@ -974,6 +1189,26 @@ type HealthWorkers struct {
 // HeartbeatStatus `active` under 180 s since the last heartbeat, `stale` under 900 s, `dead` otherwise.
 type HeartbeatStatus string
 
+// Info defines model for Info.
+type Info struct {
+	AuthenticationPaths struct {
+		// InternalTokenWithOnBehalfOf Internal-token authentication; not offered by this server (false).
+		InternalTokenWithOnBehalfOf bool `json:"internal_token_with_on_behalf_of"`
+
+		// PerUserAPIKey Always true.
+		PerUserAPIKey bool `json:"per_user_api_key"`
+	} `json:"authentication_paths"`
+
+	// AuthorizationBackend Name of the messaging authorization backend (`SameTenantAuthorizationBackend`).
+	AuthorizationBackend string `json:"authorization_backend"`
+
+	// DisabledPrimitives Subset of `cues`, `quotas`, `device_code`; empty here.
+	DisabledPrimitives []string `json:"disabled_primitives"`
+
+	// Version Server version.
+	Version string `json:"version"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -991,6 +1226,9 @@ type Me struct {
 	MonthlyExecutionLimit int    `json:"monthly_execution_limit"`
 	Plan                  string `json:"plan"`
 	RateLimitPerMinute    int    `json:"rate_limit_per_minute"`
+
+	// Slug The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration.
+	Slug string `json:"slug"`
 }
 
 // OnFailure defines model for OnFailure.
@@ -1012,13 +1250,22 @@ type OnFailureInput struct {
 	Webhook *string `json:"webhook,omitempty"`
 }
 
-// Outcome defines model for Outcome.
+// Outcome The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+// the execution's top-level `evidence` inside `outcome`, where the official SDK's
+// `Execution` model reads them.
 type Outcome struct {
-	Error      *string          `json:"error"`
-	Metadata   *json.RawMessage `json:"metadata"`
-	RecordedAt time.Time        `json:"recorded_at"`
-	Result     *string          `json:"result"`
-	Success    bool             `json:"success"`
+	Artifacts       *json.RawMessage `json:"artifacts"`
+	Error           *string          `json:"error"`
+	ExternalID      *string          `json:"external_id"`
+	Metadata        *json.RawMessage `json:"metadata"`
+	RecordedAt      time.Time        `json:"recorded_at"`
+	Result          *string          `json:"result"`
+	ResultRef       *string          `json:"result_ref"`
+	ResultType      *string          `json:"result_type"`
+	ResultURL       *string          `json:"result_url"`
+	Success         bool             `json:"success"`
+	Summary         *string          `json:"summary"`
+	ValidationState *string          `json:"validation_state"`
 }
 
 // OutcomeReportResponse defines model for OutcomeReportResponse.
@@ -1074,6 +1321,9 @@ type RegisterResponse struct {
 type ReplayResponse struct {
 	CueID string `json:"cue_id"`
 
+	// ExecutionID Same as `id` (the official CLI prints the new id from this key).
+	ExecutionID string `json:"execution_id"`
+
 	// ID The new execution's id.
 	ID string `json:"id"`
 
@@ -1090,9 +1340,14 @@ type ReplayResponse struct {
 
 // ReportOutcomeRequest defines model for ReportOutcomeRequest.
 type ReportOutcomeRequest struct {
-	Artifacts  *json.RawMessage `json:"artifacts,omitempty"`
-	Error      *string          `json:"error,omitempty"`
-	ExternalID *string          `json:"external_id,omitempty"`
+	Artifacts *json.RawMessage `json:"artifacts,omitempty"`
+
+	// Assertions Assertion key to any value (at most 10 KB). A success missing a key the
+	// execution requires (fire `exit_criteria`, else the cue's
+	// `verification.required_assertions`) gets `outcome_state: verification_failed`.
+	Assertions json.RawMessage `json:"assertions,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+	ExternalID *string         `json:"external_id,omitempty"`
 
 	// Metadata At most 10,240 bytes serialized (400 `metadata_too_large`).
 	Metadata   *json.RawMessage `json:"metadata,omitempty"`
@@ -1200,11 +1455,17 @@ type Transport string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
+	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
+
 	// Callback `url` replaces the URL only when non-null; `method` and `headers` are always overwritten (defaults `POST` and `{}`).
 	Callback *CallbackInput `json:"callback,omitempty"`
 
 	// CatchUp Missed-run policy.
-	CatchUp *CatchUpPolicy `json:"catch_up,omitempty"`
+	CatchUp *CatchUpPolicyInput `json:"catch_up,omitempty"`
+
+	// Delivery Per-cue webhook timeout and outcome deadline; `null` clears on PATCH.
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 
 	// Description Replaces the description (cannot be cleared).
 	Description *string `json:"description,omitempty"`
@@ -1213,11 +1474,22 @@ type UpdateCueRequest struct {
 	// OnFailure Full replacement; omitted sub-fields take defaults.
 	OnFailure *OnFailureInput `json:"on_failure,omitempty"`
 
+	// OnSuccessFire Id of one of the caller's cues fired after each successful execution of this one
+	// (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+	// back to this cue); `null` clears on PATCH.
+	OnSuccessFire json.RawMessage `json:"on_success_fire,omitempty"`
+
 	// OutcomeDeadlineSeconds Outcome deadline in seconds (see `Cue.outcome_deadline_seconds`).
 	OutcomeDeadlineSeconds *int `json:"outcome_deadline_seconds,omitempty"`
 
 	// Payload Replaces the payload (may be `{}`).
 	Payload *json.RawMessage `json:"payload,omitempty"`
+
+	// RequirePayloadOverride Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false.
+	RequirePayloadOverride *bool `json:"require_payload_override,omitempty"`
+
+	// RequiredPayloadKeys Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears.
+	RequiredPayloadKeys *[]string `json:"required_payload_keys,omitempty"`
 
 	// Retry Full replacement; omitted sub-fields take defaults.
 	Retry *RetryPolicyInput `json:"retry,omitempty"`
@@ -1337,7 +1609,10 @@ type UsagePeriod struct {
 // UsageRateLimit defines model for UsageRateLimit.
 type UsageRateLimit struct {
 	// CurrentUsage Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers.
-	CurrentUsage      int `json:"current_usage"`
+	CurrentUsage int `json:"current_usage"`
+
+	// Limit Same as `requests_per_minute` (the official CLI reads this key).
+	Limit             int `json:"limit"`
 	RequestsPerMinute int `json:"requests_per_minute"`
 }
 
@@ -1346,13 +1621,17 @@ type Verification struct {
 	// Mode How a successful outcome is verified: `none` (accepted as `reported_success`),
 	// `require_external_id`, `require_result_url`, `require_artifacts` (evidence must be
 	// present, else `verification_failed`), `manual` (`verification_pending`).
-	Mode VerificationMode `json:"mode"`
+	Mode               VerificationMode `json:"mode"`
+	RequiredAssertions *[]string        `json:"required_assertions"`
 }
 
 // VerificationInput defines model for VerificationInput.
 type VerificationInput struct {
 	// Mode Defaults to `none`.
 	Mode *VerificationMode `json:"mode,omitempty"`
+
+	// RequiredAssertions Assertion keys every successful outcome must report (else `verification_failed`); the default of a fire's `exit_criteria`.
+	RequiredAssertions *[]string `json:"required_assertions,omitempty"`
 }
 
 // VerificationMode How a successful outcome is verified: `none` (accepted as `reported_success`),
@@ -1434,6 +1713,9 @@ type EchoToken = string
 // ExecutionID defines model for ExecutionID.
 type ExecutionID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // WorkerID defines model for WorkerID.
 type WorkerID = string
 
@@ -1495,10 +1777,32 @@ type ListCuesParams struct {
 	Offset *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// CreateCueParams defines parameters for CreateCue.
+type CreateCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// BulkDeleteCuesParams defines parameters for BulkDeleteCues.
+type BulkDeleteCuesParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
+}
+
 // GetCueParams defines parameters for GetCue.
 type GetCueParams struct {
 	ExecutionLimit  *int `form:"execution_limit,omitempty" json:"execution_limit,omitempty"`
 	ExecutionOffset *int `form:"execution_offset,omitempty" json:"execution_offset,omitempty"`
+}
+
+// FireCueParams defines parameters for FireCue.
+type FireCueParams struct {
+	// IdempotencyKey Binds the request body to the created resource for 24 h, durably: a retry with the
+	// same key and body answers 200 with the original, another body 409
+	// `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListExecutionsParams defines parameters for ListExecutions.
@@ -1508,16 +1812,37 @@ type ListExecutionsParams struct {
 	// Status Execution status.
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// OutcomeState Outcome state, e.g. `verification_failed`.
+	// StatusIn Comma-separated execution statuses (blank entries dropped); not together with `status`.
+	StatusIn *string `form:"status__in,omitempty" json:"status__in,omitempty"`
+
+	// OutcomeState Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state.
 	OutcomeState *string `form:"outcome_state,omitempty" json:"outcome_state,omitempty"`
-	Limit        *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Offset       *int    `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// TriggeredBy What created the execution; `scheduled` matches scheduler-created executions.
+	TriggeredBy *ListExecutionsParamsTriggeredBy `form:"triggered_by,omitempty" json:"triggered_by,omitempty"`
+
+	// ResultType Exact match on the outcome evidence's `result_type`.
+	ResultType *string `form:"result_type,omitempty" json:"result_type,omitempty"`
+
+	// HasEvidence `true`: only executions whose evidence `external_id` is set; `false`: no filter.
+	HasEvidence *bool `form:"has_evidence,omitempty" json:"has_evidence,omitempty"`
+
+	// WorkerID Exact match on `claimed_by_worker`.
+	WorkerID *string `form:"worker_id,omitempty" json:"worker_id,omitempty"`
+	Limit    *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset   *int    `form:"offset,omitempty" json:"offset,omitempty"`
 }
+
+// ListExecutionsParamsTriggeredBy defines parameters for ListExecutions.
+type ListExecutionsParamsTriggeredBy string
 
 // ListClaimableExecutionsParams defines parameters for ListClaimableExecutions.
 type ListClaimableExecutionsParams struct {
-	// Task Keep only executions whose cue payload `task` equals this value.
+	// Task Keep only executions whose payload `task` equals this value.
 	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// Agent Keep only executions whose payload `agent` equals this value (executions without the key are excluded).
+	Agent *string `form:"agent,omitempty" json:"agent,omitempty"`
 }
 
 // HeartbeatExecutionParams defines parameters for HeartbeatExecution.
@@ -1547,8 +1872,14 @@ type CreateSessionJSONRequestBody = CreateSessionRequest
 // CreateCueJSONRequestBody defines body for CreateCue for application/json ContentType.
 type CreateCueJSONRequestBody = CreateCueRequest
 
+// BulkDeleteCuesJSONRequestBody defines body for BulkDeleteCues for application/json ContentType.
+type BulkDeleteCuesJSONRequestBody = BulkDeleteRequest
+
 // UpdateCueJSONRequestBody defines body for UpdateCue for application/json ContentType.
 type UpdateCueJSONRequestBody = UpdateCueRequest
+
+// FireCueJSONRequestBody defines body for FireCue for application/json ContentType.
+type FireCueJSONRequestBody = FireRequest
 
 // EchoStoreJSONRequestBody defines body for EchoStore for application/json ContentType.
 type EchoStoreJSONRequestBody = EchoPayload
@@ -1635,7 +1966,10 @@ type ServerInterface interface {
 	ListCues(w http.ResponseWriter, r *http.Request, params ListCuesParams)
 	// CreateCue Create a cue
 	// (POST /v1/cues)
-	CreateCue(w http.ResponseWriter, r *http.Request)
+	CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(w http.ResponseWriter, r *http.Request, cueID CueID)
@@ -1645,9 +1979,9 @@ type ServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(w http.ResponseWriter, r *http.Request, cueID CueID)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
-	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID)
+	FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams)
 	// EchoRetrieve Retrieve what was stored under a token
 	// (GET /v1/echo/{token})
 	EchoRetrieve(w http.ResponseWriter, r *http.Request, token EchoToken)
@@ -1687,6 +2021,9 @@ type ServerInterface interface {
 	// VerifyExecution Accept or reject an execution's outcome
 	// (POST /v1/executions/{execution_id}/verify)
 	VerifyExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
+	// GetInfo Operator info
+	// (GET /v1/info)
+	GetInfo(w http.ResponseWriter, r *http.Request)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(w http.ResponseWriter, r *http.Request)
@@ -2228,8 +2565,76 @@ func (siw *ServerInterfaceWrapper) ListCues(w http.ResponseWriter, r *http.Reque
 // CreateCue operation middleware
 func (siw *ServerInterfaceWrapper) CreateCue(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateCue(w, r)
+		siw.Handler.CreateCue(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BulkDeleteCues operation middleware
+func (siw *ServerInterfaceWrapper) BulkDeleteCues(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BulkDeleteCuesParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BulkDeleteCues(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2361,8 +2766,32 @@ func (siw *ServerInterfaceWrapper) FireCue(w http.ResponseWriter, r *http.Reques
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FireCueParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.FireCue(w, r, cueID)
+		siw.Handler.FireCue(w, r, cueID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2459,6 +2888,19 @@ func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http
 		return
 	}
 
+	// ------------- Optional query parameter "status__in" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status__in", r.URL.Query(), &params.StatusIn, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status__in"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status__in", Err: err})
+		}
+		return
+	}
+
 	// ------------- Optional query parameter "outcome_state" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome_state", r.URL.Query(), &params.OutcomeState, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -2468,6 +2910,58 @@ func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "outcome_state"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "outcome_state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "triggered_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "triggered_by", r.URL.Query(), &params.TriggeredBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "triggered_by"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "triggered_by", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "result_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "result_type", r.URL.Query(), &params.ResultType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "result_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "result_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "has_evidence" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "has_evidence", r.URL.Query(), &params.HasEvidence, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "has_evidence"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "has_evidence", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "worker_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "worker_id", r.URL.Query(), &params.WorkerID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "worker_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "worker_id", Err: err})
 		}
 		return
 	}
@@ -2541,6 +3035,19 @@ func (siw *ServerInterfaceWrapper) ListClaimableExecutions(w http.ResponseWriter
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "task"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "task", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "agent" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "agent", r.URL.Query(), &params.Agent, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "agent"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent", Err: err})
 		}
 		return
 	}
@@ -2788,6 +3295,20 @@ func (siw *ServerInterfaceWrapper) VerifyExecution(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// GetInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetInfo(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetInfo(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsage operation middleware
 func (siw *ServerInterfaceWrapper) GetUsage(w http.ResponseWriter, r *http.Request) {
 
@@ -2978,6 +3499,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/health", wrapper.Health)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/status", wrapper.Status)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/info", wrapper.GetInfo)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/auth/register", wrapper.Register)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/auth/key/regenerate", wrapper.RegenerateKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/auth/key", wrapper.RevealKey)
@@ -2999,6 +3521,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.DeleteCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.GetCue)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/cues/{cue_id}", wrapper.UpdateCue)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/bulk-delete", wrapper.BulkDeleteCues)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/cues/{cue_id}/fire", wrapper.FireCue)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions", wrapper.ListExecutions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/executions/claimable", wrapper.ListClaimableExecutions)
@@ -4712,11 +5235,26 @@ func (response ListCuesdefaultJSONResponse) VisitListCuesResponse(w http.Respons
 }
 
 type CreateCueRequestObject struct {
-	Body *CreateCueJSONRequestBody
+	Params CreateCueParams
+	Body   *CreateCueJSONRequestBody
 }
 
 type CreateCueResponseObject interface {
 	VisitCreateCueResponse(w http.ResponseWriter) error
+}
+
+type CreateCue200JSONResponse Cue
+
+func (response CreateCue200JSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateCue201JSONResponse Cue
@@ -4837,6 +5375,116 @@ type CreateCuedefaultJSONResponse struct {
 }
 
 func (response CreateCuedefaultJSONResponse) VisitCreateCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesRequestObject struct {
+	Params BulkDeleteCuesParams
+	Body   *BulkDeleteCuesJSONRequestBody
+}
+
+type BulkDeleteCuesResponseObject interface {
+	VisitBulkDeleteCuesResponse(w http.ResponseWriter) error
+}
+
+type BulkDeleteCues200JSONResponse BulkDeleteResponse
+
+func (response BulkDeleteCues200JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues400JSONResponse struct{ ErrorJSONResponse }
+
+func (response BulkDeleteCues400JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues401JSONResponse Error
+
+func (response BulkDeleteCues401JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues413JSONResponse Error
+
+func (response BulkDeleteCues413JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues422JSONResponse Error
+
+func (response BulkDeleteCues422JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCues429JSONResponse Error
+
+func (response BulkDeleteCues429JSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkDeleteCuesdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response BulkDeleteCuesdefaultJSONResponse) VisitBulkDeleteCuesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5158,7 +5806,9 @@ func (response UpdateCuedefaultJSONResponse) VisitUpdateCueResponse(w http.Respo
 }
 
 type FireCueRequestObject struct {
-	CueID CueID `json:"cue_id"`
+	CueID  CueID `json:"cue_id"`
+	Params FireCueParams
+	Body   *FireCueJSONRequestBody
 }
 
 type FireCueResponseObject interface {
@@ -5179,7 +5829,21 @@ func (response FireCue200JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	return err
 }
 
-type FireCue401JSONResponse struct{ ErrorJSONResponse }
+type FireCue400JSONResponse struct{ ErrorJSONResponse }
+
+func (response FireCue400JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue401JSONResponse Error
 
 func (response FireCue401JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
 
@@ -5203,6 +5867,48 @@ func (response FireCue404JSONResponse) VisitFireCueResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue409JSONResponse Error
+
+func (response FireCue409JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue413JSONResponse Error
+
+func (response FireCue413JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireCue422JSONResponse Error
+
+func (response FireCue422JSONResponse) VisitFireCueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5409,7 +6115,21 @@ func (response ListExecutions200JSONResponse) VisitListExecutionsResponse(w http
 	return err
 }
 
-type ListExecutions401JSONResponse struct{ ErrorJSONResponse }
+type ListExecutions400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListExecutions400JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListExecutions401JSONResponse Error
 
 func (response ListExecutions401JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
 
@@ -6577,6 +7297,44 @@ func (response VerifyExecutiondefaultJSONResponse) VisitVerifyExecutionResponse(
 	return err
 }
 
+type GetInfoRequestObject struct {
+}
+
+type GetInfoResponseObject interface {
+	VisitGetInfoResponse(w http.ResponseWriter) error
+}
+
+type GetInfo200JSONResponse Info
+
+func (response GetInfo200JSONResponse) VisitGetInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInfodefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetInfodefaultJSONResponse) VisitGetInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsageRequestObject struct {
 }
 
@@ -6958,6 +7716,9 @@ type StrictServerInterface interface {
 	// CreateCue Create a cue
 	// (POST /v1/cues)
 	CreateCue(ctx context.Context, request CreateCueRequestObject) (CreateCueResponseObject, error)
+	// BulkDeleteCues Delete several cues
+	// (POST /v1/cues/bulk-delete)
+	BulkDeleteCues(ctx context.Context, request BulkDeleteCuesRequestObject) (BulkDeleteCuesResponseObject, error)
 	// DeleteCue Delete a cue and all its executions
 	// (DELETE /v1/cues/{cue_id})
 	DeleteCue(ctx context.Context, request DeleteCueRequestObject) (DeleteCueResponseObject, error)
@@ -6967,7 +7728,7 @@ type StrictServerInterface interface {
 	// UpdateCue Update a cue
 	// (PATCH /v1/cues/{cue_id})
 	UpdateCue(ctx context.Context, request UpdateCueRequestObject) (UpdateCueResponseObject, error)
-	// FireCue Fire a cue now
+	// FireCue Fire a cue now or at `send_at`
 	// (POST /v1/cues/{cue_id}/fire)
 	FireCue(ctx context.Context, request FireCueRequestObject) (FireCueResponseObject, error)
 	// EchoRetrieve Retrieve what was stored under a token
@@ -7009,6 +7770,9 @@ type StrictServerInterface interface {
 	// VerifyExecution Accept or reject an execution's outcome
 	// (POST /v1/executions/{execution_id}/verify)
 	VerifyExecution(ctx context.Context, request VerifyExecutionRequestObject) (VerifyExecutionResponseObject, error)
+	// GetInfo Operator info
+	// (GET /v1/info)
+	GetInfo(ctx context.Context, request GetInfoRequestObject) (GetInfoResponseObject, error)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(ctx context.Context, request GetUsageRequestObject) (GetUsageResponseObject, error)
@@ -7599,8 +8363,10 @@ func (sh *strictHandler) ListCues(w http.ResponseWriter, r *http.Request, params
 }
 
 // CreateCue operation middleware
-func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request, params CreateCueParams) {
 	var request CreateCueRequestObject
+
+	request.Params = params
 
 	var body CreateCueJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -7622,6 +8388,39 @@ func (sh *strictHandler) CreateCue(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateCueResponseObject); ok {
 		if err := validResponse.VisitCreateCueResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BulkDeleteCues operation middleware
+func (sh *strictHandler) BulkDeleteCues(w http.ResponseWriter, r *http.Request, params BulkDeleteCuesParams) {
+	var request BulkDeleteCuesRequestObject
+
+	request.Params = params
+
+	var body BulkDeleteCuesJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BulkDeleteCues(ctx, request.(BulkDeleteCuesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BulkDeleteCues")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BulkDeleteCuesResponseObject); ok {
+		if err := validResponse.VisitBulkDeleteCuesResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -7716,10 +8515,21 @@ func (sh *strictHandler) UpdateCue(w http.ResponseWriter, r *http.Request, cueID
 }
 
 // FireCue operation middleware
-func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID) {
+func (sh *strictHandler) FireCue(w http.ResponseWriter, r *http.Request, cueID CueID, params FireCueParams) {
 	var request FireCueRequestObject
 
 	request.CueID = cueID
+	request.Params = params
+
+	var body FireCueJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.FireCue(ctx, request.(FireCueRequestObject))
@@ -8126,6 +8936,30 @@ func (sh *strictHandler) VerifyExecution(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// GetInfo operation middleware
+func (sh *strictHandler) GetInfo(w http.ResponseWriter, r *http.Request) {
+	var request GetInfoRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInfo(ctx, request.(GetInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetInfoResponseObject); ok {
+		if err := validResponse.VisitGetInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsage operation middleware
 func (sh *strictHandler) GetUsage(w http.ResponseWriter, r *http.Request) {
 	var request GetUsageRequestObject
@@ -8236,252 +9070,312 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cttGuiD+Kl08v1+F9JAUJcveRKpTu47sTDzj21ryZOoMU0QLaJIdgd0MuiGK4+Oq8xD7DPtg50m2",
-	"+vu6gQbQICHZcuKJ/5iMBQJ9/e7X971YrtZSMKFV7+R9b00zumKaZfDXWc6ePzX/SJiKM77WXIreiXlM",
-	"eEL6UZyzWUT+RA6PSLykGY3Nh4MxeSeuhNwIwhNFaMbI8eSYwMtC6tlc5iKJxr1hj5vB1lQve8OeoCvW",
-	"O+mZl3jSG/Yy9mvOM5b0TnSWs2FPxUu2omYters2byqdcbHoffgw7D2Ll/JCXjERWGrKmdCjeCkVE4TF",
-	"S0m0eZP0qSYpo0qTw8fe4omWRGmZsUHLAuHr267vhsW5WVDoMIsf4UjfvXv+dDAmL2k6l9mKJcUR6oxR",
-	"zRJCFRFSEzjEliUyN+LtT/InmV2xLHjnlYPcwHuEty0Bf7/9/H8/k2LOs9VTpnSWx5pfs+ZSXuZKk0tG",
-	"2A2NdbolkRk3GhKplyzbcMWIXjKiWHbNMkKF2ph7PZ5MSBTj6BQOx62rBMUlownLyl38fWSXM/LXs2cH",
-	"7Uf405IJopjQhIoE1ljcFFlSRSiJU8pXLBsSrsnK7HJFdbwkfZYqg0QPSWQQqLxfuREsiwY7NoCrGT1P",
-	"di77g7kltZZCMcD7Z1kmM/OPWArNhDb/pOt1ymM4uoNflARcK0f8/zI27530/u2gJCcH+Ks6wNFglhro",
-	"mx8IE9cslWs2hvOzH5kxn6Qsg6nXmVyzTHNcHI0NcUlZsjAwVT/kJ+mGbhWZ01Qxcy52q5dSpoyK3odh",
-	"j5phZ/h898JhARfmxQ/DXowIOKOwJIOd5l+9hGo20nzFyrncsQ4dNTt53xN5mtLLlDkkaLxaQdouH+Br",
-	"jccrphRdsJbfNE2opjvGl5e/sFj3hr2b0UKO7ENz3eO3dPPSjm2uiV2zjOttpyM8dy8joDly8I8e0IeC",
-	"5NfolndP3nzlDr39DKtAUbmsn+t7+zBEyHrBVQi6zE/wL67ZSnXanxnSzkGzjG7N3ylfce3dAheaLVhm",
-	"fpLzuWItv2mpaRr6qXZydpnuAzdfMXjrrs+9i2MiX8E1iLnsDXsbmgkDKeb4uOYxTb1hSigqscIbIja0",
-	"w9zeNZvNKU/zjJnVmbnmlmrAc7gdmetYrtjMoI3MdfssP7HLpZRX5yzOmH5rKVTLnc02+PJMwdtNyvD4",
-	"mKRyw7KYKkaW7Mbj+kMiJFlnbM5vxk08Dh19fbbQeZ/RNL2k8VUrkVpnzLCDIWHXTJC5zBxfjXOmzEKq",
-	"20TqjjtOEm7GoumbyiuNY2wsasX0Uib7wPrHi4s3L/HND8NenqXNPbwyFDDl/2QJeff2BelTQdhqrbfE",
-	"SAJkQblQJDqIBqfEkJr67siG66XMNaHma7PXPQSvdglmScVmhsXR7LqG52KdBxD+Lqdal+B0RokdBxm8",
-	"2Z251WxLEpZy848dewzdDk3T1/PeyT+639PP9XU9ZXOapxpk2ujN6/OLqLkGAyIZFWotM90iaRlx89LI",
-	"U/qUULElQooR3vQ1TY0moMjx0RHpR8VAKLuYb9Ys5nNuxFYNAo+Wa5Kya5YOYVguFE8Yie0NoSTTWGAQ",
-	"/JZar/tqYKDnlDjIQChDzCTFcsygK3rzgomFXvZOjibfPuwCbgFA0vHy3fqNTHm8xRXBAfdOeinVTBny",
-	"W5f47L7NfSV5yjKSSAv8JGNxnpnZiIzNv5iImSIrrhRLyGbJU2bEwA1VJJEbMZ6KCGeJyJxnTBEp0i0M",
-	"vpJKm9EM4NnPyxGHRMJ/jciZsVhmiSJLuSErKrZTsWEZI+qKr9csOSWR+ZcbXkjB7FcqXzHlrlCwG03m",
-	"uc4z5k1zSiKaptFUmHsczXmaKlxbfT2KyDRhSptZlB6aUWH9h5MJWSNxwP83hz3K1+Op0bYcmzELNMzO",
-	"HTdNwzzqzAjSb9mvOQvx+FI7OXlfgYxHj4a9FRfu78N9VKgcKEh4cBFtXAuFfV+K84TUujjY2KHRXZnh",
-	"PlIkKqSuUb4CBZeRFLZD+j+9fvvXZ29nZy+ePH85u3j+8tnrdxez82dnr189PR8SC8zku8lk4DHBNgHE",
-	"rb4htlUX1nouBvcK1TfA0rU2NKa5sQtfbfrGQCW8qEgsc6FZRvoTsjGKljDk12pUSXBHvnweFN1Ri3q/",
-	"X1hvvLCm21TSJLz8OGffKIIIoYl91VtgZxncEpVkNkdtrZtSoqm6al2YW843ikTmxQiJ/JDwuSH+t2fU",
-	"NegohP3ifO2C6tspz3BYAMNOYAqL88X03UX6AHg25Pu2TbYAPGgjZzlrpUixJyp24/xVqabJ/N86ltgH",
-	"ZhPlWRoNwvzxlMg1ij2+lFZhnw2eDOR5lq9vs2CfezYX/BI4xSjLBVnDO6eOJKEAY5lfcDWVkTrozg6x",
-	"qyt4J/ivlvvkimWExplUitA0JUpTnSumSP948h2JkhxtIWzmwBhFlzovaUxstaA8Y90P7rX4AT9pu+qK",
-	"nPd+2mMrytNp74TA7sm0Z2/cPDJHYx6taa6YeQCGkg/hY3V6WsJoknKxg92c4w/EKAGFTWtFt2RDuQao",
-	"4loROx6hc0OonWBMpCXT5JLNZWaknqm4ZOZNRaKarhhZdWLFqDAyCnFrQzlhRW/4yogKjyfH304mwM3x",
-	"wWEr4fL4QSvZfpJdcp3RbEv+cv76FUHUbhX1a5D7/kM0Jq8kefXuhadznpaiD3nJvyeKZRz1qf2awl7W",
-	"kDGdbbuD2FvzOmJmVyBb0ZuZ470Gjh4aqDIESc7nsxUXuWbw/B+HQ/JoSA4f/dwCZI7s7yPL5/Y9u8Ca",
-	"3tJtnxfFJ3s2aDEmvGLfqNF97r95X7Ud8qsKaPvzWJoYWE+NFVmeWpxqOz86Z0pxKVp5kg57VF4LFC2I",
-	"wu+tP2WeyRVI/Am75jEbxTJhZtGpQe8VXfCYpFxc7Tev4LTBZedsN+fswi97NeZ1C5Z1NxvwbXmT0b6S",
-	"GUizO5xFiti1kMttTcPsr6jIDS8HNQ41uHVKt4qwmzjNk1ZpmAcIX9jFNw5tNKVKz7JctB5NZ7bc/IHd",
-	"FEPXMMZoo4XkCHu2HAKUAGBzyZCYy02ZOS6ZEbRDDs0/kRNRIh1QGxEYbsBs8W67+CgeD0ThKyPepz85",
-	"NYX0DXe1Cp8UbHAHNarglR05JHyTizYUtTbr8lQLDbXPhcE/LhbEzMmZGpgjz5jhSCxxgrc9aBVG0tuy",
-	"S/gGpNe91C5n5/hinbl2ZKnDXr5Obk0fP56btjFSCxWWdYIlDWwCimnSNxznmqZGgjMM3wBPi/nRuUUC",
-	"uKbRCMcFkGCkyMR5UomcE+rZvIv1OOe5IhQ8yrdXqkGDtpzeX1Nx1f4FejAzLNmlr18jBnhk1iPmPqxX",
-	"mVOF0tXuseJMctx2Bx2rsNYKHLUIAk+ZpjxgFn6C1CHNFaFkTRdwC4bklSo66Qu2KSyQg6af5V9OpCht",
-	"MIVXsiZWxEtpDspAcVR7OyK/5oaMFZFBYbrkBSUU7s1Ok+Drt56lcJTW+IN57F+2nTDO2Z4RuxuIdtiF",
-	"GuLblyplfRGizx9JyPgqCXSVBLozcOuGBzl2ybKvjHgXI66QyiYlbnKZAE9oYeZh032cs1sY7XP2G0Th",
-	"wBJvFYNTolZLhKUiMRUgooJoGaGIGB1EqMpGpyQqlNnoIEJdNoIQUfOR0fB8ZVZZHU8vGc88lXDOBVdL",
-	"VDKcc5W6+EacysCCm8lAHEbvhLytT8HkcyYT9kam6Y44nTWfXbFtyKaUbpG+RnS9zuQ1bMkGSV6xLcjK",
-	"15QDZgbZIti8uw0c/v6GK83FYpYrlgUYNISYNpZoThs0bfyY0BgwkmyWUuHCYyps/ETGrhlNWRIOSrTG",
-	"tNk+o5s1tskMIzrIwfXhAc318sAOEJ0i3HTZczdmUF6u4wk1JLDDhKC9/LbVyojmwlksE7Yv6Ni8c0oe",
-	"jw6PvvUjtvvxksVXniUMAn+HGPHLxTVNeTLzpokG+42Q/qr2bawN2tnNmmdMzbhoN9PkQvMUBVSZMGI/",
-	"If02J3wtoi4YGRNN88nkYfz9k/Nns3dvX8BfDIEEt/U/zVz/jm95G8UXo/2H01jC0N/r7uMqiZ+jOmsm",
-	"EuRPgMMzxYClOdA1VMgLNVjDIkJEyKgXb1r9N8J6bjBkybPEGH4/CDH+PQKdme4tWHGud8DAxweXWcQp",
-	"wsusPgM5ChA4RfoQ1TiKqWIJMbKIGlSIgDVEValAeTc7pWCYJqkcHRVbYgbZNcktzzJjMePXhbRYQxXY",
-	"qSF+QxL9aTI5mUyA8K72bzJE6hzYbSjXCHbFpwGw6k7qDDzAUtuBAQ8zFO/TmEZWl+NN4yLzA1ExlWh6",
-	"AyjolcTnzirVNHcwN+TeGP7vZRKIfYDPW9cK3zRluyC5f0njJRdslDGaGPAhStArNoOAXfPFkLDxYhzK",
-	"JAogkaY8DUhZbzDmFlko8AakY7CNCEDKABYjTOhsC8EA60xepmwFWRad7ANmKGugCsikXoR+dWk/5isq",
-	"ys3b907blsq1EYsstZ9zlibmzsGo5ZaMJP2E4Dt2wHY67+NJDQnpihGKIX0/Xly8sQERY/J6xTW4VQwq",
-	"WgYMIRJCzqySEZll+TxjZEl+lygzAyflkbVCWWkOrMIZHEtzOy+k9ar+IrlgCfrwo3HkAOxSJtuxU9bG",
-	"ZspoSCKwUI3RKBY8vdabfYPX4Yb/AS6rkn+0m+7gNvacwzVPmIhDYnem+ZzG1ayGD62qLgLqXqLNbjTL",
-	"BE275qt8wuSTdSaTPG7jF0wjTzCg6BxdMc0yzhISeas2V5oxlafaCDERkZkX2hwVhxbd3RNoRwdS8b7z",
-	"6y4zqev7Vgjc+7rKVyuKRqi973rUxmB6l/U0QuJK8KgstXIs1U2Xaxx6QFvJ82ksrAoNQcTYG2UaIHhP",
-	"G9475xxVREkypy0Gaiur7rJ77T18N8bldoauooCT0eVfkqVMQY4FHQKct/16AN9g3GnWj8pvCzBgK1V9",
-	"1FEAq5t5dHX/Fx4Z7GZALAhn043ofnJyMPAJj674oQZCChb0Hy61Xs/aGOsLqnQRkVl4Di137XWxYof8",
-	"Ce/ePX/a7j2wIP1RF4NR3k7tC9HhnxwNdoHOsReSbj+8O2lFC6kzqrfMDKkK5eEaeY4rkhgtBk/YMACd",
-	"bblYoFHgjl4PBIZbuDzsBy1+azQKUFFwL66KIIGdcZoFqa4ZBNzHM5XHMVMKOZ99Zg3H5hkKadX3Ksq+",
-	"Fdwaz60VEkJqACNsAInRFe3ixt0Y5jqlW7OoTK6aG3meOPW3NGTqJVcgr9sgp07zNCLna/MIzURiw4lA",
-	"9ST9zOrh8NccYtrCUVbtgBSStjP9kRSymxGv4IG+X4cvFkCgLwM4FOH2ZmZ7FlxSuvVu2BxBEXM2csFo",
-	"pYug0z3c3ku0M4G4nkFQ+GB8EjwsuX6dv1RupMbCmrSzRPxdTpMqbtaOPcTrKzJEgNBWaF8dZTz+t1MU",
-	"+pHRTF8yuiuptpZmf+ccJSMJGmyaAV0LJZJuyJ8qqUo1Q89+/SiYglSbt5YjvvN4Plkuyc5QgSVVs5XM",
-	"QhQbPUjmWIy2afV3An6mKOxAuGdPV8X31+Lv8na083R32YAtzuEflg2VzifrIcVf4Z+zjNEEqgJA+ohR",
-	"B3CsWYmcXdLNf+C7LHc75FzeYjkVbFPJU+NJ2OCymxO9kpv9yHBvTMD6xyu8YPypaHJl6hC8eLnNrUGW",
-	"jitj3jTpx1SxkWJCcc2vMVDDwdib1+cXvWHvz8/Mf9+8g/8+uTj7MQgOPzKa6uUbmaYh7csZvbwAw5Rl",
-	"ZOmIKjoEAxn8cc7UDPhIvI1TFkZJ+GmW5BnKVisVfs0PBKpdm7KZvqVPDFfYCZTQMzWjC9mBLHjRCf6H",
-	"weuEI/3fOcsDBO8ZGF0Ks41R9i8NP+A2+blxkh6WX8qbUC5XwtWaagN9hQrwi7xsiap1w9m43KAMbRUF",
-	"IwFFHu2JakJP++A2WxitCIEpnHRdC1+r1YQIBAJpmrJZlTvVhi7JamV0ITWx0goIdA8nE6JazLItF9pO",
-	"NNcF9uysYOBj2odh71cHIPs/QlgCmM2uecxUt8/O3dtBv9AS3tkCK1pkNGnxNhpeojRdre9Ms69ZpqxR",
-	"KuB3Ax/2N4rYt4bo9KMrRnAEQhX4Qeiau3ci0o8Ox5MxTkouc54mZZ0N+xLhAsVsLsUpwff/hOJFxq65",
-	"ecX6B/xBILmHEnC0y1wPghtCOO14CT/Zl1s8bOXx+Eft3bQDlHZKc+4BRRtg1rAkx7J1RaifR9G5R1PB",
-	"m5Zw5VMnBz7yqmcR0igCOF4TgIa9m5H5YnRNM/DYmk9f/7U37J3bT9+5Tw39kEovMlYBU5in7nrbOzp6",
-	"D3+GM0/4Jx2wzVIZySt7nlRsHS0rzpUlLng+hVJ8306IOrXR+Fgqw5Aoi4kEcfOU1C6qjWNUtmaGvNuV",
-	"vMIvyxupgWxxPe5Uhw7CilNph9KfSqTZIWN044kYv9Wal4IzQVZCmkKGsy1EQn04r99GmOUA3y++Cnhy",
-	"vZIk9Tsn/bc/nJGHDx9+NxhWgpW85Ueo8jAy6VCPyd92y0njzG2Rdy7IjuQiYRnumyguYlYeRrH8IYkA",
-	"v93b3xmeOSRRwmgSlTUIg4F1jjCYd4Ns5WVQEcf95Wy2Q8kr31LBgp32rp3d0+3YnH/4im2w3gzLYjXH",
-	"/AEczZWA9TLYHi2+T948J1dsuztgrz1bQc30khuFUuhli0ta5KtLlgEzzBVdsLEni0G4ZHhvRk9tlgtr",
-	"KtUwdbqdBRIoAmJeSkVwQxnV9upma5bZ5OguOjcckR24esPDJlS0HVz7LtpWFjyfBkCEMK2M5W8aT2r3",
-	"7Z0yhJuGf7KLuIP70Z6dG8DNsnPVLRXCWmJL/YRxs6QdFs/QZmsRAuYxoV5RqDhnBAN1aUqskb5aWKCo",
-	"cbl/Vu8ca3rS2xdELykSa37NFKEgV45dYLFRm0/J+fnbH0Y2zrJblHzzlEsvSUv80ecMIXDC3K3cneir",
-	"7uhsR9NVh2Cvwshlh3diWMXv7a/35/bTfQtenV0xqVWTbVPzgOp9RRaWoayKCR0k4c6u5tbWakBy2NGE",
-	"y4bnqoPb7BzehVOkKqRAvWWgPiWnhJYJHh9duaix26Zt3y5ox/2cu3060aDumkOLfsUzV6R0VN4K+eVa",
-	"Cm6GBI23bMEEM/T/UxTabNa/MsqkzJV9Z5axa3nVKfYxOEX7gKGzLvf2V7btlI3Qvn7D8G6xeDtkywC7",
-	"F9vxDm5xtAXdb7+qekG7jzx3rjTLWmP9Wxipq+dNCUT3EHiN0CTJmFKkb0N+AgH+R0elvN0hqB+n373y",
-	"W6euOFs/BKWqq1lkJN5TopZyI1C7cZllXXNWYMSyuCq81UELKkBv1zbXKd3+Fm6OPY59M5LM+AJkHeYX",
-	"xKeKLPg1E04xNezpy3WkWC/6/fhQ6qfcAgEy04Ww0IKn9xQw6uS8Si3WyaRLGFg11tQb4FGn733BsXYz",
-	"RfnR4dHxhFxuNVNeKS7Shywi9/1MSzlLabYI1oq4gxDq5MnbH0k1tvTWJ1KLNfW+P7zN9/tK87ZS78Fd",
-	"ivLuFKsrAa63PI8WkTyMQWWOdgNxavXPKmECAd97PTHAK6nWwTxQeX3YmHvP4lt03cAOdpRJK4u7RZXs",
-	"iOZed5KOwN7bJ3049ssLHd4y6/9D8FSuGU27yooBlSmlZvwbbVh/GSHlnAhGYbhmGeR0xHK99bzDHQhX",
-	"S0bBT8utnxybiyI9tpYACuuOzDtOCwoJu7e18IGMc7t5WuSVEJiee5UN6gHbO3Jji2i9ZqKYb0ynl60a",
-	"bZyF9MmGKT7OGTRsEZKYLwi7WWeYfhsc1Szpn1IEbvH5k1dPIGUP9Ox8vU45CwtQXdqVuGPDjiX1snoY",
-	"YF+sZde5t9CG0OE/P389+vbx5JAYGg+3YAU1rBBeK80eSREzLIZpFmGLh727OOsYoR66nbPqDZD+IwLp",
-	"MhCxTwWJ/ldEVjTOZLXWuNevqr7IwgYXjckTsdVLLhYEWvBwVc0qdoJZ1Gn9e+AATg+OxUBErYbou4uz",
-	"jpNYQKl74czBk+rusJw/aFBeKf/g/ogUtrxVhwKO5tdd4FXvHWLWhiYuXFjQYFFUq2w1bbU6FPbk1h8d",
-	"k2VRzPIvP13s32F1wF0aFyoI7YtuM2FFzqlIcpExGi/NnWMcbsKrD+FSbQQSOqZq9M5GNHTMiw3EPwx7",
-	"SdBleovs2PP8csV1mQb+zJxY15oAXRXnz2VH8Je38/LDm25PD77vcgwX7Z0+fpQbPzCIZowU4c9j8ny1",
-	"yjUIMFhNBEiBZXdFQnXhaWk4vcubewfBRtVK6OHEeHBuNPNxWLZF8m5oVVG2nIrEr0aZi3hJxcKs3HUi",
-	"vGJb3FXGzGm4XJ7jo6Pd9d8+TTF2qL6OCQIxwyxaoxyVApSQYmQ2cAq65lLa8ieRzfrH+i7Wmm2EyU1m",
-	"EFyQfsEksMELfvX+Q0spw89Qtb1Lffa6ud47Fu8n0i+Lp8Qpo5ktXNu5wFm9Gvv9li9ru/sfDFzaq18x",
-	"oUvqrPLLkRVVNL1iBcP/yFrs1rpTFGQ1Epl9mfQVYyQ6y9m4bbyikP29VFar3HVRXm1Ft+aSW+D2d1D8",
-	"/BPdoV+xrdvaakXPOywsclKmoTeKeeIjUhq78PD69sXHgKiBdahcU8qjIxL9DYRHsO8NXYSJawH1DX77",
-	"jfn2G/z2m6gbHn/KOuvNoukN7oi8yaV8egyqxoNovCxqUqHG5hFyrlUpSxfp5KdWyi64EF8IaYtM/wa5",
-	"+p/QflpkyLpXDIlZ04xqVpaEd3mM7p1PZzv9Xdo/zzFZuHBd9A0TK6TPbrDv2TKDg+ssFzEIs1qSRxV9",
-	"9o7xGXXwb9Wz7BszGzh+x9ywhuf/kzjnnSe+scifW3f8cocfpOKLDt41eM+LBANoRhdNe9NehCKLIlx3",
-	"uu8WleYV2xRF5VCd2WlQv/O1v9xx4dUkzTu41eqtG3cXd37nDJ41wzRPUy4WszXL+P7+lTDI9/jJG/wC",
-	"yxWoTl+e5ZgeUM2p2PtZ2Z3Bg/Bun752L0O+SOctlnvrEH3YacS3VLMX8Dbk54IJIAz6Z1IoTYUm0VLr",
-	"tTo5OEioWl5KmiVjzEwYU35g762Dz9OGOdYuujiOoau2WUlFLA65stHqyluhrAogTTME3apZZtDOlY8N",
-	"lI8WSUtRh4Ru6/Gw7y7OCARjNlLEW7PD26zyHzl602YA9WnNbob1fbce31keyq6gLV3bn7J1xpBl0ZRT",
-	"cCVEO2J0d0XasixmQs+gSmnwjT235j7sHCVdyr0dilbZ4qlF1HcRbVssqraF1hN+VqE/1XP+qPOxbwRd",
-	"S+VFjYkZgRzYLOQbMJxnMofaCFqSQ5KwmK9oOiQZEwmzUg8l81RSTfrR8XgSDU6JnZhEE6uE+FnN/16J",
-	"8ceA7pD49wp/wfJPaMPBCOeZxcE7Q0Hzlw1P0xm7iRlLGhHfbbFf9tb3Xnbl8MObCS2gFUZee2ymVvwM",
-	"w/9ajgaDDFtKi+exmTr8c23fxUj+Z4FywbVll0S3A5mo8oSoSGqLqqQqChQ3RNjoTmzvTjhbt1qy1EDE",
-	"FdDuWR728lrJVBkZkK29bKmYpinkBz5583xklNHLPL5i1fSdx5BLNcFKHda9gd+1JPXYZGp1uyyF0FfD",
-	"2sZCR/O3mnZfPZiVtf131fRfmvcbERJt5XubNoLWBdze6IBL2d1fDhLcws3cdi72ZbBu5o9yQyixUSvz",
-	"PPULB7nQ4ROXVdcvYIkq0iwNNBhORWQPcdaoloePvap53tOyYh7ps8IsgGagqSh73aeKhcsHDYau1EBE",
-	"+uHCQ4NqO2ib1BdYrve0Vnuutlgwdpo5g/4K/+zf4Bq6B9fv13m7R7vfRv1thfhtIU94Km9dZ+zmoHwL",
-	"bhRDUvCNU1ci7eMME7bA36dJtvnQ5Rx+i8v0Uxe6H8ge+WOPRQSH2Zmj0DEAvRlTXrMWb5aKxdDO5vEx",
-	"geLUUMF3yW52N7fZHYseXHGRdFwru01Fktq02npQmucn2hOTVqR8zrq5Zut5psE82a6ZRhiQbggzt9UM",
-	"a4FnfMWcBog1f4tpblGAzNbsgDl25fP+tJQpc16kYYnkYUGi0l+/awf9xmG1Ly9wNcPyzgOn1w47XiGs",
-	"FiOgD0v1MnFFKQWakpQrbS7EvX9a9fda8mjeCoVKdofKyuHuapfAE9LHYrauZIRj/EuWsS79qlvvqtN5",
-	"3r2wGFo0oV7THevCVeaoDti+9nDVL6+sRaeSX5Ym7WsZ74ZtLgfxMs+43p6bMa39k9GMZU/yUCr0E+FS",
-	"rUnf5aH893/93wjaS9J6bBMsFE4chizPcqn1uvfBzM/FXAbtI2Ya58VU5MGDOGfqwQPSL1rOyAxCIkdl",
-	"Husv8lINxgTcZnOOqa0QSaYIFVPx4EHBuB48wFRUrgjj4C8rQlDQrKD4QnjlfFxFXjSFU7LO05Q8eIAn",
-	"++DB6VQYxLPlB/oSmuB45UAh3zUbmKfC1teEvqkPHlje+eDBeCqm4mIJFRfifMUELK4ogh5LoQ07c3T4",
-	"z9Ia48ekSOLR/JqRdSYVIynk13IxFZFas/iArvl4lUSnWMNyzlNGVjzLJHoNzNT/9m/kTIprJsAGZJ48",
-	"IBgDYy4ik7l2o2Itgujg+jAaEnZjEJ1Ef352QQ4woMsI6vAn0suyu86PFy9fTAXBXon4itcqJBqbKV0P",
-	"ikuZcIYOzL+cv341Ji9papDTdYiQArrhiGQtudB4mQmLUwolMs3nW3CJKTNhdDyZEBdo+IuC+jVFJxdb",
-	"PjQ3d6Ot/G2AyA6t7NjSlgeBKQg1w8Ik6F4lmyXV0PGT2yzWIhwI3qp7Y4uDoxqORss1Sdk1S824ck4i",
-	"qBcGLXcM3B+8xwSdDxHpgxv82Y3OKOFGn8RxzeLWLEOPezQYkx9kVgQtmUFt5EBkaH5kg5emPfgsk0aF",
-	"Sqa90A1ACoqBZyrI4XBy/O3w0f94bJNXFkyT6PjwoauN5uWs2HM1M1M/rhWm+MFGMWzXLCHRxX/imrgo",
-	"qhIrPwjJqnOk7+XKULeTAclFyhRcs+tNvaJkRbMrwJ5VGbnVn/YCwdnT3gDWdOFK/+Dcrm4IRAyTC1gp",
-	"Uk1FcoXFOqL/QD+UmbsfHU2OHo8mx6PDby8OH5+Am+o/oiF5TOYGb3EJCV9AT+RKMNY/WSYHY/IjFcno",
-	"MuepNuOVJ9Gf84wdYL4ViSr5WQbTQgUozfMSgADHViwCTCg9YgZ546WEKF3XEsV86LAYwzvgSKIhxKEX",
-	"k4+pNgePxwDDVmPgNfSkshBnThPSFqxsoDBLkYAxpIjlLqtHUQhMBsDJGBy/uZ43dMEFNlLgitialZdU",
-	"gbUB+yQcRC39PdWwIEHuWM3wZvdWYmLzOQMTuhtrSIrB3Ke5WOMaDMza8piWcD6pEA/zMDKPZMb/CU9O",
-	"yPfA/6wZGmJ5XemrjTkNSwOumPA4Et3JaqeiHkxMuFI5Mqio3qvrQTQm30u9JEt6zQhPcLUpyfhiqdWY",
-	"2MAyuK2piI4nh2j5xF5RRZC2y70YkgiSjaXR+MBe4+KUbdsk86iI7LbtwqZCZuCGyfyOKuQtUzLPjOwq",
-	"5zZ2BQsGYQilbVhNsTwTfET6Akjt8eThwF0BVIcCtvXM60STK3fBrlVN9H6K2YHT3gl5P4WuH9PekExd",
-	"/gv+gaxr2vtgKC7SlKmIYBJDXC2NHJUtAlzZDFx2ZIh0s42KASWaJFMR2Z4xJ+Qf7wFNhq4Fy4efo6GF",
-	"iQh+gTwX7BKC0LOmemmBp2gUgr8IunIdV4ZTEUH+auMXcDBhrGfzxzF5Lfyu0itDrSLLx0/aOq5MRdkg",
-	"rvSYHrz3zQQfDkJtWaIx+TMTLOMxXpiCNAHH1acipoYn6DwTJ9VsAWDiQ3I8OSR9j3WzpPhYDczPxwfH",
-	"k0foNbaXMBV9I8xwsTAvHD5Eo2KVeWGcdrMPjnn+3VREXi0bdJwAwD/CBVq7IH7hwNOpKEVvrT7Qry1Z",
-	"8SRJ2YZmbOgLGAl0AzK6AcojKI9Ffx85yHueROS//+v/kHnG1JK8e/f8Kbk+NlIRNmIqWjC5z5xfYPTC",
-	"0Tf/4dvCrdH4AWhg/53gN04nH5iJQU6pz4ZtyM3pjOB0zDYMEJJnN0Y7hD/UScliDLexwDUENlKRB4ce",
-	"GQPg2aKIGEEU5ejJXLMMD8E5/YrQ08PR4wlU/DIXVgaHLVJ5CeqzWVuGBansAaHCMQInyugn7GN6QqAz",
-	"HHSKWrgO1WY+5wlx/gizb6RZICsaGmu2Ax5NqqHetCbfTsj/b6V3nhFbKMnLQIfxrRbQWCpNU7lRJApW",
-	"UYqK2GzyeDIoV2VASKXcINpUPJ4Qw2NFIjdD68KxUOaYjMyGBROWgg3hxxj0fPL8zZicyxUr0Wsq+nhP",
-	"I2AR89SMCwIFmB8GyGnKgHsy5zcsGeEK3L7sgVGhNoaeG+Qq/G3+LaMpPuUxs2o+xl33nqxpvGSjo/EE",
-	"k550ygrl0SvseNKD4pNgSl0zQde8d9J7OJ6MH0KxJr0EtdcHPvP3ImRxPF+ae8DwcfMiMkgg7MKGTRkZ",
-	"CPe1lgrMyFNRQrJ3aAcKsjZG8Fk0Ji+5UkZOjqB1JKovhKK+c3x0NCavpAbsmgqLXnguBZl4noD52kzw",
-	"Qi64eGP9voUgBM6lZlapvxUtScIVCJt9o7Ad/OV8xFRM18EoMG6GAB7kmhOfuEZapQUCjUvIRUNmup8h",
-	"xhHFXfP70WSCjduEZrYjNbvRB0u9Sk/BrKuY/vdcz0ffQi5L67iNBodmPyQ1JwM66NgAxPHRUZuZpVgU",
-	"tlnDVjOAZ52/8AwsvZN//OwFW9p78paD5z3oDXuaLqAmpAEYLAJpKWYrWNqqD0eTydDQZIHahUurGhc8",
-	"HIQJ99iraVnkgLmCo1MBCjKINfC0LO1cLVUq08Sphw8nRJVASnbAKBak7O29dwh6RpHh4BfrxSjve3/p",
-	"18IyGAIGeMNKmONPfrkaHI02I87O4l2tvU+83NLmH7zcR5OHILc6ofRkClly095wan0s8CyUxzft/ee0",
-	"10jkm/Zcj3k6FZc0vjJUB9t82oqfpwaUGpNauGlOXGYElkODatgBYk7LhLjQpDZJ0IwLpi6ju3nGISMz",
-	"VbtRdgTBc2fMvzcQrCVkBkDQ1g2GrPo16dutGmxzRz0AwHw0efgZV/WENEDCg51PjSkvueAro4kymnDB",
-	"lCJlyZkQrhg+mrJMt6PLK7ZhSqOnalxVG+Y8BaHRNtO2FXorvfggDhvaMJ6CFjCX2VTAu2vDeCAzMQJX",
-	"D6hSMtcjOR9lVCxYwxARgrsXXOknuIE9nNmoYnJupAGhQEi8Zi5nDNol1XpNtHVKamla3cq+yxPo7WLa",
-	"w73p+acEL4q4jj1Ug+UC0jq5bknNDy0JPWt7VhP60EXIlR8WkHs0qZT2qOWdNQORwhMU7UgCM/hDTgJD",
-	"/nyPtAcgDJxMQQQHcQOqM5sLQjkIZ+8oBx1PDm/z9q1krOOj7z6bRFZ1dv3j5w8V2mQO0J6RL5Xhg5Ic",
-	"GbEeHo6sx2dUxisEKdRF4UiHrtquKh/29lobpQUC8cjj49GSgd6dMX1KUgoJ0TRNlbWK2JSPKoX5M9PN",
-	"Qou9+wa2cERHAPqw54B5a3wXSPq9wMafmSb9lP6Tp1tL4MC9h+BSuP4UXwjgpO4SAqL9LhA6yIqajdhO",
-	"IJQm+BY1LQV2DCnmPFuNnjKlsxxs2icQxRTZcDjghzG+hXyi0hy4Ckq7Snc22VfojMtXDv5u1+YtrXev",
-	"RLBT4dEAhL5imyqE3idl/L3A81uw5X8kCHvGjV3giiEzhsLFlTAS3w6ByWdY8n4wtvb9IeGCyCxhGdiD",
-	"p6KQ7LxCGRHpY283UA4ejw6Pvh2A5ZYEDbek/wgsXc/fmP+biqXMM7Adf2c05WLUGZbSMuKUWR4X4P+C",
-	"ahBGBUG3x4ENEhiEJL8zoBJlUY1eEQbtGtd/EqgvJ3BxRh+qASE2A7uGdof3soB2JHvq3XUZRHUnhLsN",
-	"Ch0fPvyXEFwquHuuaaYJJb5BFuxKnbH1wCjq7ShbmpdI/5IpnjBllKOD46PvBmWkg1HCEQ/gWl0nWRI5",
-	"pyAo8FMRgVn92uBeUZchQiOo50kEd2iErtuy6JvRxiJARS4Ws1wZSgDsbQCmiyKIR4qYOYnJ7K1cjEXR",
-	"aLzDmUP60RuZpp4RgRS/DQi9lNeMPJzYgQ3xQEM8WsxlwkLobwb8vSL/5B4WYPa7iwCc2VxCiBp2YU0e",
-	"B7gLKfhXRG4AxI/Cbd/N0I7jkO1vveVYzUokRDGRGD69ogsek5SLK8gpafjlmvx5Ko6PjlzQFY64kwk/",
-	"BOTBmQ/I4cTjyQRZ8lQcT46rPLmMIxiiYFtl2C4UoVpoDi3hQZtgqIrWPWHqzjJlnxlpd1cPC+DuyxIc",
-	"sMDlHbj28R+eazMbWeQhFxgmfSq4G8ttndigkeEtWAhs+aOibKxz9qL1v7VgLHld2OQL3jsVvIgfBKaM",
-	"xVyjg8jGrkSG/UOk12a5Jf3or2wLwnFRL3ZMSpUM3KJMwMxYFXeMsSnmq4TF2XZdxNWwpPYlmfObcRSU",
-	"sosKu7171SzrZXxbDB2uSq85EK5r5XO/aPsHHkGoB9dekO1k1HiuVA7ub8E2buRTLPGTJtCFX2m5VhBz",
-	"bdRTvlqxhFPN0i3pH08OqxFqU2Ew6+iYLG301m3sJVPRZjAJwp/XEeRLspHsgeZXbIMN1v6IFpFOkL3y",
-	"o0YaJtmX7D4J0suwJ8+W87F7+qLpjVMXbImi5lVAJE+8DPZdwAgsQzSwoKerGOdqYTpcPzqC2EaMXI5I",
-	"X2kqEpolhXPZsJyoUavphFTqMNmam8Gax353M+j44NmwGuNGg7G1Q+UIGGyGanIZuIEC8yVLpVhgqBEV",
-	"OKU9qBCNcoWY7km0rRe7+szSbKPMVAAz8J3k/qnZH9I4tRuT8exrtcaM3Fuvb7ab3DqjYbsIcVbkfhWT",
-	"Gbk1s4Ix16oMsK81USoszifkeHI8FVGpaSLu4exZkZGQcGVEuuQ0jLBFLAEkolW0Ylc1ukWYwD3eD6LW",
-	"u2h9ZkNxoxXWDhZmYwjuX9P8ak1GtPGwZjceWnvtDjSUQuUra1oqsjdrdl4iLzXlgiVltLZv8VrLNLVR",
-	"iFPh6cs+PlPSKK/vIfFhaQGyM/bzwm49FTTNGE22ELM9wMSCeqrKkEAgnlu3p8ghTZiK6PzZ+fnz169m",
-	"58/O3j67wBYlUhPQHhZ5Zlh+Le8whsMxCkyRArTDeWQ7E9wTOajM8VuZomq9F4JRc3jBmO50/yz8d4Pj",
-	"Ngzw81OEZzdY5J7QEn8xW21ez/ruRCsOMgZ5K+004yeZXbmW8cLLUKilmO/BSLIfIUMxD7A2H9V+Z7B+",
-	"+C8BYbuFRDD/EGrzmzoDGPoj2sPk0fHYTODoY5sJS4adtMjnRIB/YmAZjYDcLSoglR2i6KYCMj3mMtvQ",
-	"LMGaQWbsojxpmVqJnxMK7ohiANKPfFe4kHoqHL+p/OJlVj638qO/A5dHVf7qB4NOBTK9QZllUk+ShXyT",
-	"YLrJrjBqLHIE/oAXXFzti2m1EW3+0hwlcWy/5O5t4aCuF073DJPhvqyXSwZVS6xfum3iajeW32GCy99s",
-	"BbZTD74ylvCMxQjcdej0mOd9rSamnh3fLgwj9n/7HByA2xG6NWm2YHpnDo4jMh2jPMFbKWStwXRkqIpP",
-	"ZGx3N/zVCKVFqD1yV3ytjKLWy0zmi6WzSw6CAaCfLfbzVmGfRbmuu8d/3k6Z+11Fi/olYW4TVPdbRoSS",
-	"J2ILFUzA+edaSZAnqC2Nfs1ZzhIXdsOZIleMrW2WAcBzTNcaFB+qCRPwPnSf2+06+WIDTb/GmHb0qNwS",
-	"EVw5/Q4JP7Y2B7FkE4vWpRBdSBTT48IStzt1J5i4c4Zl4XeKOM9uaKzJiup4SWTZxNPW+e5T0SiS1pqK",
-	"U2RCfcrEl0f/0okvZznbn/ZioGn8B0tjsR0NHHrBn+A0CzKQQLh1sCKGK44C+tFmKVM2wipJJIOybSqP",
-	"l4Sqqag2bnJt78Z5lhqdvNIU1ZEG7VoIRhiOPRWeWT3O2cyAIkR3PSRQH6dRkaMS9+XmtLWEq643G4da",
-	"/8Y+nin+z6IqSGFFdM2v6mMVnUx3LYD0o7IF3Nhu+YRAfZ8xeTIVtpacIR1O8tsseWo0RFdnrsiqLYt1",
-	"QzXuw28nRJGYZsCR6VREGyxoEbVbFs9ydq9WRa8P42f2MpidBcNP2Uc5FW4ntT786oL4OO+/9UkYfGhS",
-	"MU9IKCrlIU1LmWYtmhlQEK8OFSblkozNGVaTtMqywUAs+z8O1NowEzjcqQDwcaiwtHk7+QOpPbhjvDYs",
-	"kpKm4HetNNZp8KR2dbp6aWjkXVmDlhHpNsJW6BRlJbE2ia8sT+Vkv/JJqxT4Z6bxumsyYEhGqk0QFpYO",
-	"P4k4Vl/571Iww6IYbcaBOGefATOOvljzASIRukQKSXY/Lt1OdT7L2fOnoCy3BFO1tEU+dYHBKaNYtQhf",
-	"KdojnxbFFrRcj6DUKRRFnQowOxsM7UelxEe8frw4wGBc1p/EVhA629pA5FKSirCA4bzWq1SRflsXVSzH",
-	"5XqpnhJaFB12xbCmotnolOui1+nglESFPFvpqFw8DbRWngqvtzKY2qFEKldE0Wsjz80JaopsjTV4wimQ",
-	"x1NRo4l7pd6GdBuRg6YkXIi8d5JgQVT2Bq3KyiQsKlfCZgr5vj1+7f5E1kbr8M/sBG8RWQ2VtPVbgRb0",
-	"C7keGsRijp5Bw8FnkGi/BtV8mii47hLtwZxjt/A7k/TdUXIkclU5vaqERb1hEKCE3ACZ5osFtDy43J4Q",
-	"bGkzM4uLBlORsQXNkpQpVTYNZN+4qj5Y4SKlttyhQgNzVpachl7HhZ05ROBCBOEHnoWl8E+Hk2aKXQbd",
-	"os9LTav8I4j55mysfCLkphWaWbyUB+/Be/uh3UUvtqRa0dXI8AQrwdIEuCIMUStqt6FcA+xCBWyipGHF",
-	"jqVqGQz1eBYv5VumM86u7xV2/Hl2Rntg4w6LDpA4VOzrC08Wws1DmXyyoe5KbC8BSpxL3wGOAZU7iK/m",
-	"oC9gqHZ65+W5Ar0BizwEPUCQ/sCrFY5UyZXstX0PbPSgIYcPJxOixlMRLE7RjDfEQAe1lJkuKuo/9voU",
-	"YUFiqNyMMphXTr8PazUyIzkcTiYT8z+swr+7tsXhZCoU7riRUBsoqezauACtFyM4FjNzMCbRnDac5j2J",
-	"YWb8N3gUBls+3DOGwlb2o+dnyEv/zcpIQCeMAvANiGMFhQzxl6akLySQ50ETWR2VrzSS3eWw60eWVc6g",
-	"nwD4706tsw6rOzLwpVl3GbjUmPooB94zX1fuYMJB0et2hfBKSQD508d592o1AW23RSiaMCRsvBiHq/61",
-	"TVrv1fa1pF5nEuGudb9/sUSBP5qXMWiL8h4GqATWTNpRe0bLFY9pmm6xBZOqdqWVaWJoSam7oHNsVNiS",
-	"yjVNRb8QGS8ZdDImkYtdgY6faIWAacrymdEr6e2rzGbH0qDwstcvtOZcM7++Yjcl4bkvL5uZ6LcyV+Dc",
-	"O0q9YMmdr9l2v4XnzJy9y5s3mGIRxTmRmQeYt0FY7Bu4o8BlgaElah5Ys+0MosciH6vkvIm4Rnsc2mVP",
-	"Ra31EYoLQ0I1WUmlyaPJmESaqqsIYtBskyVvhg00JTI6qhWvp2JJbQMC+yEoAG1Fe8/crnfJENVj+Ctj",
-	"6/3rcLOzX3OaKuzQhitpi3+m6qr3cfHGH4ns5hja2GDxgr/p/loqxS/NSRj9YvBFa7M1Tkeow6WYCuRR",
-	"3XGp2iRndyxx+arnAu1b9+eQrIoOeTwB24HvBP1GhQOFq3zpvkWnNqt2sbM/WEgwFfvp761tIO5jsPru",
-	"gzhP+vqIWVptLXkcM5ZYYjy3bSQCnKE0OEMLoRArGGM7yqmwLifS5yJOc+Bl1rfo44DMzHyMLwThiYLq",
-	"gE3hzkiEpbpWqVUEqy2FuyFxPceOW+W8rzLeVxnvN5TxKFFrFvM5j+8i1NXIArvmCbPdwD+SMrQEEtB4",
-	"CeXHFgI6el4xcP0AhEL9Ttcik2tVlk8pOjXYriFFY9WpKJxGTyXDLE8z+mqda1b2SgCzR1Qp7hDmq1Bt",
-	"sNbprh+9xRqi9omt4e46yK6dZO3OLqwSouPvmTvf+/Rgu0l+00Is5SJ2OM/sO4Wn5qv7+ndOcp4AtBeg",
-	"TrQEw7Ht1mkR5M7Up+y/f0+CyU6vczDQpoVM2MD06m+F2AAVpHSuXN55xdpkI9fNB1743kYwaFIZ/X2E",
-	"7d2h1WPC53OWqTJL1k1hRaVBS5ctPEVfMLllKhWuwZ7l/SsIzZ7+AWrxglFldAZseTy+/3jseyQWvxuE",
-	"fgbHiUkEcL4giLum9x8vUDiScE8I/ZbFEvLvl6xgz1QkxEoAqi4CeJgE4SmVjPQVlvB+LcI2KcI1oamS",
-	"MHjKtKuaXCgS/UgZxUep6CCymsagxU28i66Ua7bVaWYZ7NLltkxFtGKaJlTTiqvYPbTu4gn56/ctpVLN",
-	"ll4XtPp+Skx5c/xGckgxu1nKLsLivGvumL/KIV9AZAmgpY/2hnAJHxs3GddsJEXMBncmX9h//76oVxmD",
-	"J9gmbBbB/C5FV8zGflaj8HB90Kgf6mROhWdhHozJa6NPFWRpSBxdGpJoxZViLma53lTOs3NiO+5LZueC",
-	"PPD9YlQHHcs7aTGbp3yx1C2ldc28n8ViiVPtohX4hndDny3s7wsVMOyBUTLngqvlJxEqQj3l70/CsDUV",
-	"aMEfCpJjs7qpZoPuSDEVfUg2M/rTSaVHPTkg0SupyQ+AJq4ZkW+KgBeK6d16pmLLbItyrLWXbmvNUYsG",
-	"39GONggvaXbl1255Yw/2HvEtMN3uSCyqi8yQrxjXgnEv5TWrsMJvVAEyWlZE3tm6uOOPwMR744/fQ/Cj",
-	"zTUifXqpmNDDSjOC9x8iaCRqk9RdV6AxeZKmcuPqStrtTwUgqyKRM1nMPNZYPHNJRfXOqo4/14vE7pDk",
-	"/e4jYEo8wwQnPDdcHHbC+WaaTyYPY/gD/sm+CRsSsfTWfTsdarN4IvyH+6YH/qzttKBSZeqr5P7lWBCh",
-	"+gk2nIeKEWFKtYci5Youdtbdfwcv3KeVGyYI1RhXWH6t6C//pcY7vCnzdaxNRah8ZduzOJ+uLc//7uKM",
-	"rKSA5v7u3vCOiitDm0rNxhsk++/WCnLyoWAQhlhcbkmE/5xxq7Nk1vQTLalIUsiz7HMxl7aaFU1BEDqd",
-	"CkgBtTUeV8RGxWO+XIC8ouWzMEjeE3mtzfIbWUgaq9hVkPtKyE3KksUfqvbufeIXnj5JKFtJUVZ18TAI",
-	"IV7Vcag9wv6lVOD/NChZDOgi7I3csaYLLlBfDQW7/WTHv3eYa4siq0QQ2t1++UFjm+JY993swfuCyu0v",
-	"ZWJf9auZlEGKhGuypElhyqcZIymba1ffRGmashH8StSGsXVbmRO8sK+VTnZXOtm4U2re8G2db57vzazF",
-	"Dlg/6xf8mgmmlOWFNOHw1zqTl0wV+TpDjIjwqvlCPKCNKF0ymuplr5lvYtsvqKGrwa2GtlQf/AOqMqsi",
-	"Y67Ro5LMU7nx5oGifs1Zzosk41/kpRpX0m9U4P3nIuHXPMlpakgaFwtlvVU5GxaxmJArMHRiJC7S1+LG",
-	"geopocne5Gk62vgkutgw92pw+ct2Vx4YrF2U8r5HgSlwG7ZEEeUKQmTgc1j6NSNzV2fajIvW3bb9QqeV",
-	"0PJ+cqXXmNJEcXEF/RCM0GWu9+zFc/JrzuMrpakRacvzi5fSAOn/CwAA//8=",
+	"7P39cts4ti8M3wpK+30rUg8ly46T023X1HPSTno6u/P1xM7uqTPqEmESkjCmAA0B2tHkpGouYl/DvrC5",
+	"kqewFkCCJCjRTpzunskf0xOLJD4XFtbnb30YJHK9kYIJrQYnHwYbmtM10yyHv84K9vyp+UfKVJLzjeZS",
+	"DE7Mz4SnZBgnBZvH5A/k8IgkK5rTxHw4mpB34krIG0F4qgjNGTmeHhN4WUg9X8hCpPFkEA24aWxD9WoQ",
+	"DQRds8HJwLzE00E0yNnfCp6zdHCi84JFA5Ws2JqasejtxrypdM7FcvDxYzR4lqzkhbxiIjDUjDOhx8lK",
+	"KiYIS1aSaPMmGVJNMkaVJoePvcETLYnSMmejjgHC17cd33uWFGZAocUsH8KSvnv3/OloQl7SbCHzNUvL",
+	"JdQ5o5qlhCoipCawiB1DZK7F26/k85StN1IzkWx/Ytv2YL/nIlVErxgxrTKlyaVMt2bRzG+JHWPOlCzy",
+	"hJGFzMnRMVlFJC1yepltTwglOdP5ltxwvTIfzYSia0au2JZQkWJzVKgbsxdH02n5HpE5X3JBs4hQIfWK",
+	"5fju8fS7mYh5Ne75FdvOEykWGU90PCGvBVlws4ArBl88UKT5ekxuuFCTmXDruWI0ZXm1ot6yjM26+Iu4",
+	"pu9fMLHUq8HJ0aPH0WDNhfv7MAos8c8yv2J58FjVaPUG3iO8a5fx+e23+M9nUix4vn7KlM6LRPNr1h7K",
+	"y8JsLSPsPU10tiWxaTeOCCz8DVe4nIrl1ywvt+t4OiVxgq1ToD83ruq0N1f2z2M7nLE/nj0z6F7Cn1dM",
+	"EMWEBmIyYywPA1lRRShJMsrXLI8I12RtZrmmOlmRIcuU4VMPSWx4VHWE5I1geTzaMQEczfh5unPYH80u",
+	"qY0UigFrfZbnMjf/SKTQTGjzT7rZZDyBpTv4q5LAzqoW/385WwxOBv9xUHHsA3yqDrA16KXBXcwDwsQ1",
+	"y+SGTWD97EemzScZy6HrTS43LNccB0cTw78zli4NTTUX+Ul2Q7eKLGimmFkXO9VLKTNGxeBjNKCm2Tn+",
+	"vnvgMIAL8+LHaGD5x5zCkAwDNP8apFSzseZrNmidp8hdGCcfBqLIMnqZMXcIWq/W+GKfD/C11s9rphRd",
+	"so5nmqZU0x3ty8u/skQPosH78VKO7Y9muydv6c1L27bZJnbNcq63vZbw3L2MhObYwV8GwB/KW7VxNXj7",
+	"5PVXzdCbT1Qnitpm/dKc28cIKesFVyHqMo/gX1yzteo1P9Ok7YPmOd2avzO+5trbBS40W7LcPJKLhWId",
+	"z7TUNAs9aqycHab7wPVXNt4563Nv45go1rANYiEH0eCG5sJQilk+rnlCM6+ZioqqU+E1kRjeYXbvms0X",
+	"lGdFzszoTF8LyzXgd9gdWehErtncHBtZ6O5efmaXKymvzlmSM/3WcqiOPZvf4MtzBW+3OcPjY5LJG5Yn",
+	"VDGyYu89wSoiQpJNzhb8/WQQuhdbS9/sLbTe3xfZ1VOWMc3eojzSHjlP66TWPrL0/XN8eDidwv3t/myS",
+	"XOtoqb2D6lrPFJ6nu0fWJHh1xTeb233UGLLrtmorNIEzmmWXNLnqZP2bnJlLNiLsmgmQ8qy0khRMme2t",
+	"TxbvTKSjNOWmLZq9qb3SNY1qUGumVzLdxyx+vLh48xLf/BgNijxrz+GVuVcy/neWkndvX5AhFYStN3pL",
+	"jHxFlpQLReKDeHRKDANvzg4EUlloQs3XZq57rpHGDpghlZOJyqXZtQ3PxaYIEPZdVrWpeuicEtsOik0g",
+	"bhv+tSUpy7j5x445hnaHZtnrxeDkL/336ZfmuJ6yBS0yDcpY/Ob1+UXcHoMhkZwKtZG57pBfjZ50aaRU",
+	"fUqo2BIhxRh3+ppmRoVV5PjoiAzjsiGUCM03G5bwBTf6lgYxUssNydg1yyJolgvFU0YSu0MoH7YGGCS/",
+	"ldaboRoZ6jkljjKQypDfkXI4plFfvZh++7APuQUISSerd5s3MuOJVepggQcng7wQcykSNueL+ZorBbyh",
+	"KVPbNTB7lxYZy0kq7UEgOUuK3PRMZGL+xUTCFMGWyM2KZ8wI2jdUkVTeiIhwMRNaptSoYQnoO+oBuZYJ",
+	"vSwymm8nJG6PKAYFThEpsi0MZC2VNj0bgsVXZqLqPiIS/ms0gJwlMk8VWckbsjY0cMNyRizvOyWx+Vej",
+	"FyEFM9/ORM5UsWbKkYBg7zVZFLrImTfZUxLnbJPR7ZxmWUwMNYwXPMtQS26PThGZpUZxXvBc6cg0DtM5",
+	"nE7JBnkM/r/Zs3GxQa3UyQDB7fImAbqgG03w0q/RQslZGlyexLXX4lPUwLOU5cToPYrEGdVM6TjCNYxh",
+	"tWNYApozQpOEbdBcMRM041SZiS+Cuxs1tgFa8tb0U1YgGuA47Tsg8nasi9ELO4WIStluavyP9mv8Pvuv",
+	"GgpyfBxEl9CAuquvlHg6V1O7ac0wY1QxI0xJkaqQ9YHyNZjEGMlgOmT48+u3Pz17Oz978eT5y/nF85fP",
+	"Xr+7mJ8/O3v96ul5RCwXId9NpyNPpuuSp93oW1pIfWCd62KYXmksC0ioWhvm3p7YhW8FeGCOM7yoSCIL",
+	"oVlOhlNys2KCCHPvWQNBGpyRr24GNVE0CnzYr3u2XtjQbSZpun/49kVveL0VSsu/0/kCTQ/9NGxN1VV4",
+	"WMCrcDgPFInNizHerRHhC3Pn3l4+atBGqbmWq2sH1JxOtYJRSQo7SSmsm5bd99dPA8S5Twz3egmOEVTr",
+	"s6JbqalU6PquvN7QvxWMwGMj+Ggulgps3faSIT99TxTLOQrAowiN3SkwXZasJNyKZsdikmSM5ubWJW+e",
+	"XJz9uF8M3E2A3tOx4cVjuUGRdbyR5oDlpdiUeOpHP2myLim3Bcq3TswagtASF3kWj8Iy1ylx4/Il/5pI",
+	"1pLz4K6eF5vbDLh1C7dH/RIutHFeCLKBF08dy0XJOHCXBofnBPn+w3tqv+ga2RuWj83hL1cPrQxARdby",
+	"QFJG04wLdht6+jz0UxtrDzOfY9r1Ob4T/G9WFisUywlNcqkUoVlGlKa6MBLN8Hj6HYnTAs22bO6YFOoD",
+	"TTmh1bE12BQ56781r8UP+EnX3tSUpw+zAVtTns0GJwRmT2YDu2nmJ7M05qcNLRQzP4BN92OYjKSYqyJJ",
+	"mFJzIym3V+x5akQ8Iz7LBfqDaJax3Ej6RnFewAmkC3PlMpqsiG1tUWSelR4+5YZM2EwMwaXAxTXNeDpv",
+	"DCCGA0oFKay3UebmF8aXwnQYmb8pSVaUC6JX6O5L1UwYRoEeKw4jG3VSKAieu8nnc9Gss9e5U9Mtp53j",
+	"AzPxatXWdEtuKNewJFyr8hTicjsOYJYE5BtyycxSEa5n4pKZNxWJGzbD2BpA1owKoxaVJxrXZU3f87WR",
+	"yR9Pj7+1hjP84bBz0TxBqlPeeZJfcp3TfEv+8/z1K4J3S6dxosESP3yMJ+SVJK/evfBsj6eVlkVecv8C",
+	"/NRLrbrX53ZCc3nN8pyngfPxDEYOzkiwMyQ0z7eEgl0CVjputhETPAHN3yvH2mhC/ANf+mQ6JuXpC66J",
+	"cuBXbBsgt5/YVtk1NyN/oAhbLBi46ZzsZ2cjhTZHDUds7iMulvNgL7E5cn/5xR048K05SetWypVvvH00",
+	"7Zx1aUAF13N/XvvWvL77jm5y2zV9P3cKhmGoDw17NRxHLswlLQrN4Pe/HEbkUUQOH/3SwW2ddLtP+jy3",
+	"79kBNqxi/eZ5UX6yZ4L26giP2HdE9O/7v7yvuhb5VY0N+f1YwSgwnobEbVWHclW7xe5zphSXolP01uFA",
+	"k9cCNSii8HsbZrLI5RruwpRd84SNE5kyM+jMsOI1XfKEZFxc7XeJYLfBYRdsl4LwiezNF8b7iOCDhjzc",
+	"Wwq+qwP47tJtF6V5xgDFdIdIfTsRE2SfORgcdkQAqTKC5nLbsLgO11QURicBGyWaNjcZNbz5fZIVaafB",
+	"ggeu2HDc1iS0uhlVep4XonM/ekvX7Qfsfdl0YxfYe13OPYU5W1kEtgak1TQiZmvBnQWSH3g+UegDmYca",
+	"ERKPpFFVYAfMFO82i08S1YHQ+sjT+4fxVUwM25/I0Mh+9uhKwUZ3sI/tkuRuIT91u2Z7iyc9hRL4phBd",
+	"fMW69qttLS2fQy4M0+BiCdF4nKmR2fOcGSGApc7qYXdahTnLbSUU+AY05733QsHO8cWmPNNTiokGxSa9",
+	"9U3y6QLM7htFWmkF3GHueiFDQ0fXNDMKjpGxDPV2+BNd9EjgsGv0joGq6wIxiQs4M0o19ZzY5XhcjKEi",
+	"FCT625trwTZrhSt/TOVW+xvo0YwnWPiWWzwB3t3g3UA+rddv1Bp7buxjLebGySU7GGlNCKnR0Q4G0cUN",
+	"POkkquKJmoy/Q6h7yjTlWcg7B3wvKxShZEOXsL2GmVdWZTIU7KZ0Mo7aERlfxcPflHhYOT3KmLaGiJis",
+	"pLOqxY23Y/K3wnD3MnQ/zK69kNYyOK5XJ/j6rXspw+wa97b52SdVZyss2J4W+3tkdjhiWqL471Vi/pcV",
+	"Y78KjF9QYPx8Up26hfMLxTsVYLBmk8wBIv+LpEa5lYvarZbClQiiTlhC+neQL/uLhTZaE9SzFcu/ine/",
+	"inhXu8LaN2T79g/c1R0iYjiGISnYLaIXCvYrxNbDEG8VWV8yjT0hG+0x2Zj44LM1V2qeU83qp1gWl9mO",
+	"+1QU68vq+662gQhYuvOx13v96JYfkwOy4IKrFUvJ0H4TldYu7D8iDZvMyDeXQUCja6NuAes9zxsuUnkz",
+	"Nzy5x+76bzeov1qUcmPKVWysib87OyiiUF2ZdIokVICODbpxjDpufBCjATE+JXFpQowPYhwOxi+ajxYy",
+	"r5kQlbWS6RXjuWdUs0sL0qCLUqQujw27MmzH9VRNPBSG+NRTV+pkvktmChxEJIRdLzUdDI0vdjDR0G7U",
+	"Q0ZuNfoOw6WzW6F914bl9TBm1l3CD6fTyaebIQPLWR/1jxcXb8owGBfDkBTsgSqDZOx0OFPNEdYG+PC2",
+	"o/sY3I1rnrAzmbI3Mst2pPVsuLnKQu6sbIvsI6abTS6vXWSu0dWu2BZsRteUw8iCehDEnfRrOPz9e640",
+	"F8t5oVge0MggI7U1RBsS4j4mNAEZgtyspMKBJ1TYxICcXTOasTScw2j9ePN9/j7r55M5piqQg+vDA1ro",
+	"1YFtID5F9tNnzv3E12pznRTbOMq2mV92EkangxM9lfNEhmIY6jnK5p1T8nh8ePStn0M/TFYsufLcWJAn",
+	"HJFaNI/XTTza7//0R7VvYl3Uzt5veM7UnItutlMIzTO0SMiUEfsJGXYFOTcS8IIpH/GsmE4fJt8/OX82",
+	"f/f2BfzFkEhwWv+P6euP+JY3UXwx3r84rSFE/lx3L1d1h7rLa8NEihI1nOG5YiCEO9I1l5kXyr2BQYTu",
+	"smfJSr7pDPMRNsAHc3E8j4Thd6PbRgfa7t6CN+N6Bw18etaUPThl3pQ1YEEgLYS8kSEkQY4TqliK+RKj",
+	"GhMoL7a4bXTYZ8Kw8br+0lGxJaaRXZ3cci1zljB+Xeq3jaMCMzXMLyLxH6bTk+kUGO96/yRDrM6RnbnL",
+	"kezKTwNk1Z/VGXqAoXYTAy5myFzT6kbmHcmSZSJ/IGy/lnwPxgzww+HvpXdmiL/iVAge+j8Cs0TIAi8O",
+	"biYuZbqNSHVaXPDjhuqVishNLsWSYDaeisjx4UO4tY+PvhtNCNAPXTMXVMfVTKy5GQxLSSFSlptt05Rn",
+	"MfnnP/4bw0fN49ng5MM///E/H6PZAJ+bHxrPPn7Ejy5ZYmRexPaQiwVPOM3I2YvnJGc0Va6HCXw8sZnm",
+	"8UEMF4FNGTPn6fzpT6XA8fLsjb1EZsK04lLyxpCSR2JoK55UozfSCRo/qLCzjazNnhIkJSNUZlxpdFM3",
+	"r0DnetkLuvCSI/RChKvR65vvZRrICYDPI9d3J6nBx22dP3hbv6TJigs2NmtmTj9Rgl6xOaRnmy8iwibL",
+	"SQiaJ8ADzbACku8bzAVGCQiudryGcE+AI5xCUDATOt9CPPUml5cZW9fi/vYumnWHBWwVHh5DQygv1lRU",
+	"k7fvnXYNlZsTQexlveAsg3hmcKG5IePhPMFDmtgGu69pn801eKg5hhSTBEF3wBcn5PWaawhpMZzUyk8Q",
+	"ZS7k3Co4sRmWf+WP7Y3dJwlLpswDeOikssr5WKczWJb2dF5IG4/3V8kFSzFSN57EjsAM15o46+DEdBlH",
+	"JAaP0gSdWMHV69zZN7gdrvkfYLNqaDO7rw2cRo91sMc7EOvOBOA3kERutk4GcKw+AhKz+a0YfA5sq8b7",
+	"4rZb9rOwkOBcrnnKRBLSAHPNFzSp43Hscz3slR/Ye81yQbO+SCufETZlk8u0SLpEF6ZRPIF8Vhv8lNA8",
+	"5ywlsTdqQ545U0WmjTwdm8uiSh+Py0WL7x5RZluHjf7Q+3WHqdP3fauP7H1dFes1RbPT3nc9zmm4Vp/x",
+	"tPLfKvKoDbW2LPVJV2OMPKKtIdS0BlanhuDB2JtQGmDeT1sBVc5ApYiSZEE7nOOQizJP2Uav2o1OSSEy",
+	"phRmrLD01CWv1IxeXIGpa0NzJvQDRaAx8gdyuKtHfHvO92WXWiuJtcLahB2XjQM4CXy5NHL5/HJ7goOL",
+	"R5M+xG4Vxl3ust5tXG7nGLcUiHhzmGlVVEFupg6yHlXaRjUOm1l9PSfxSfBUXZEpn7gqwPPn3kW5/wvv",
+	"Lujngixvj7bD1j1yemkF1+eMsXVHRNBru9J6M++SlF6YfXM21FJnsuLSoI/xNkT37949f9odvmHP9Sdt",
+	"DDS0YjTXl4zq4G0EU/MA6tzLJfUaajWqCtLr3e8azLB3JqHQUH52l6I7MYkHB2A/vHv/6O91wQodPQO+",
+	"RrXRRlngiqQFI0OrGsfwKxdL5Dp3DIFBwrxF/Iv9oCMcDA2GRs204gRXZSBtOI/SukLKu7NhLHQfOy8y",
+	"iiL2N+sGN7+hBlB/r2YItFpB63fr6IJYeTidNsqbiq2bRC9+uBuyoJUlpgTdqJUE7YZqC8rJ14wMMakB",
+	"dYZWCtzolEinEzn0ydvG6vTPw8SsCrPQuVx3pbjWcSXLC9JmZEx6Sn/AyOaXVp2v9/MDKJ1H0+nUt6vb",
+	"rrMgRwQVq0/XLRiIxhSFZiK1aRd2gxzYK/y1gMylcDZK97kMaca5/sTLr5+/pJTx/KCfSpIJHMFyiWIy",
+	"LHNwxvb+H0UkxvljGnLk0GpAS4hRLAreLbcPGtoJ5tgEwChDcvz7NKrk2KawUNuDhjzSvggrzrkrhqbO",
+	"3BoLHZLharJh6NYM3F61C6V5lppn2BN42vJwXSbfqSD86Aa1w5vagE29M0iP0Y/MGZzD5RKCsLshf6hh",
+	"9TQs8fstIEEMnka/DczPncvz2eBUdgbvrqiar2UIfCDG2CGzLHzNtbXQEYgwisMe3jvGOCF+17yu0jSk",
+	"Yppn3DDMuHorJuZKAwZ+s5IZIwueaYhuUEy3HCmN8J0bqlwERC8e3zcOqxab0xGN5a16aPI7qWKXc9HF",
+	"Q8AfVobxo4KcsOf+Oc8ZhfNdhgvZtuYVY+oDe/oDz33ndzhHn2WpEeScnHBa+lmu2BYB2flSSJtS2KR5",
+	"rudJzjXLOQ04PpUy70rXlA+D4URISKhHmc9myssNBrh44fIPVF2um5RBitR1gfapUG69gzrtl1t/1CO3",
+	"voGpHrDZ2uQjBwqPoHLgj6qhvvtg75WY1YZ9JztQ35voKy1c9h4WyXxprrGcarbchmxAXl48vBz7AWDw",
+	"i7uLEjAw95WndyBIABjDTW6kYVGxk3pUO44lImpFs0zeuMS+jCZGk+SaDGM7KAuBBPKrB8Aisu1ngMVQ",
+	"TIR54/Pz1+NvH08PCRdKU6HJUEjyd8Pk/kjeXZyNTgktURYFIylbGKKochhFipyQXvKM620VsGFIhGyM",
+	"bIwBjwjmeNMv6LnFwpBLdN30hgbnzkneFeQE+syfx2cFe/Lm+RjiuLfjZ8lKIhZPfOJ8lMDspa1TMETN",
+	"37kOmAC4Sht1aO5LmnMlRTj+vTauuVrRo0eP7z688x+fjI8ePS5VHjB+O+8pDndyS6NXUwAKe8Vi3uGF",
+	"7DJhCnZTA8njafDz22msnwNiry23STy0lsRje07i/QLcvak7Nk2gptRM+ukiXWh9napJQx9wGxISIjyI",
+	"4M7UZqeYYsADGSZUsbFiQnGzkSOfI795fX4xiAZ/emb+++Yd/PfJxdmPQRnhR0YzvXojsyxkZnY+Wi+t",
+	"N2O5Z7+D8MMAEHZSMDUHFSfZJhkLy5fwaJ4WOVpr1h0Rvn6eWVPCsLi3VQQejrAXjWEc3JwuZQ/50cve",
+	"8D8Mbics6f9bsCIEjQSspfTMpVTTS6PccMQNbq+kJ/pdyvch9LaUqw3Vhg5LW8lf5WVHLrtrzmbDB61y",
+	"1vQISr4nkMZehtLuxi32KzqKAl04e10jO7IBrR7IJNA0Y/O6qtVoupK1a60LqYlV30EUeDidEtURRdCx",
+	"od135KY8PTuBwP2T9jEa/M0RyP6PkJaAZvNrnjDV77Nz93YwCm0F72xBP1nmNO2IbTQKhtJ0vQky+T4H",
+	"7ZrlyvodA1F+EOz0QBH7VlTJyvb+NbdkUjC64e6dmAzjw8l0gp2Sy4JnaQVXb18iXKDdiUtxSvD9P6Cu",
+	"nLNrbl6x4Sx+I4BiRAmE9cpCj4ITQjrtuQk/25c74vmq5fGX2ttpRyjdnObcI4ouwmycEqvjlVmhHkfn",
+	"Hk8FgTrlyudOjnzk1cAeyEE0sO21CcjIEeaL8TXNIT7UfPr6p0E0OLefvnOfGv4hlV7mrEam0E8z3mNv",
+	"6xir+Auseco/a4NdLtlYXtn1BPh15GXlurLUQVaAUfvw2ylRpxYDA1HmDYuyJ5Hg2TwljY3qujFqUzNN",
+	"3m1LXuGX1Y40SLbcHreqkaOwclW6qfTn6tDskDH63YmYdNSJBoM9ARZIlgGmqfW5UJ/Om7sRvnLqZtpA",
+	"4KGH0N/cczJ8+8MZefjw4XejqJYa4Q0/tmGwZNqjWIw/7Y6Vxp670sVcZpiNgYV5E8VFwqrFKIcfkRjO",
+	"t3v7O3NnRiROGU3juouqlQ3mGIN5N3itPBcLGbArF0YP1KVfj+pVgK2BI0vQDDNW5mZr51LML9mKZou5",
+	"XIRdPeaLMeaw1Ls5haMnFwuwUYIcyZUr+TYEoMlR2K66YTkk7cw7s4usxmHUzFATzQPWbC/aP9cQHZj5",
+	"yZz/HVfxkiZXTAR0i1cQIY0qL7pK4L71Pyb2YzKMjcp6wQQV+on/xvf4Qhy+KlOujNqezjc5X4OqEgoR",
+	"LS4hd3EBF73CgEmpKfzLz545tZq5S/HuX1CoUwY5x222z3sloNjbOrzIUZiGwysR2ruXQXcLHvyCzXeY",
+	"8qu3VLCSqWWCLsTAsQJnBgs0iFQ4x2JWXb7bGlBIMxzpyZvn5Iptd+fNddtO1NycxflailAgGRhRMHUX",
+	"pMRC0SWbeEpKoeoxst7cVlQFiny1jzh0nW3nAeCagP6TURGcUE613bq5OeMIj9qRLZ0Vy7CobDP8HihS",
+	"IGK3eZUMc75c6fGKipRAqR5zjOiSCf2/DSuJCU3TnCnF1CgiKcv5tVGBHFgnG5tNIJlMaEY2NNcEIniX",
+	"HOzBvU4EbqMduF2DOjFGbQLu2uPuBe9axOBWtmg3dNIquJe2N69Bmj7Pp4XqwD2xg7hDlKhdQteA62Xn",
+	"qDvyjzuyUX0rvruN9kMnl5NtODgg74V6NZGSgqGhFMoJ4ADryb+3AGz21rFh63j7wsWYg+FXEQpXxsRl",
+	"tL95fX5xSs7P3/4wtpmZdzSKv65ip9oHsUQPdDFEkG/knO/o7RrWYqzJP//xP7VEDIgaiEemKUb1TOhG",
+	"7RM/5ce2G7taXA6XMo6MPGkL/pb5R+dPf3qgZiIujaMxWcuUZTYpSa/YOpQIdE/R8S7Mvwcw2K8WR+/U",
+	"3VuFu2LA9m0C1H8z8e/ofw5ysC8bHF+5wu1qRmVumBfr7m9P9FkD6lsz+KWbE7yFM78r43qXu8fwByi6",
+	"WILKGYFFMaGDkpFz7rup31qvCMRe9gj8PId3YZOoCgnLbxloRemp78/75MpHrdm2g6vsgHbsz7mbZ1k+",
+	"rRFcii7qWmxpCbFUeysUWdpRfTak2L5lSyaYkVU+R9XZtmMvZ9dcFsq+M8/Ztbzqldkb7KK7wdBaV3P7",
+	"iW17YW10j98IZ7cYfKkQBxvYPdiee3CLpS1llO6taiIFfeK6c6VZ3olk0SH0ueL2lACrI/CaUwjI0PK/",
+	"AHzF0VFl3xn1VQF2j/zWwCzO2w05u+pqHhvB6pSoFVTAEVllBuiLyAItVjVx4a0eVreS9HZNc5PRHSfi",
+	"s8QJYMBELdF8k3MbPAFLxUvNjiuzWqP7CC3YEzh+EQxqMkOjiiz5NRPO9GouxLBndm9swW8ghsBGQn+h",
+	"8IH6oneQoMx1Ka10ldO7FzG/CsPbEwVoFEEqtiWeh1+tbzQhT8qMPFtVh1D8asVmoqIlu7oK8ylIXItD",
+	"jCPCMkRlwNjBmdgfPDgiS6Y9xH+QO05IKJlkZ62sz5yjUapPtdrI02l0a33Ka+BRr+99/aqxoeWmRUfH",
+	"U3K51Ux5haZcWST7/VxLOc9ovmQ7Eyj762pO7br9ktT1sFuvSEMva4aY3lJP6yyV3Xktj+5SJLu/vnfL",
+	"9ehQ5cKcqYLlbccX1itGhVCCfXS6JiCGV4SqRxBP7fWo1feewXcY3AIz2BFAW5XDikMeDG+u+8KQm3Pv",
+	"7vRhDXbv8DOg7r0FQLm+SkBAF86oaf+9Nuy9Ss9z0QhGE7xmOWCZAOpEFWbWg3F1IGn8vNr6mH6FKFH9",
+	"Grh1MG5A1nHqbUiLua1HBITX2/XTIYiGyPTcA7NuJvfvgPQrM9/a+Fa+V55edpoqkjxkKGj59JOCAcaT",
+	"kMR8Qdj7TY6ogcFWzZD+LkWo9OaTV08AaQwMKMVmk3EWllMdo+6D7X1h3m3hhKLtqBzLrnXv4A07w8IN",
+	"j4ddsPIwBsqeluguiN4jRcKw1COEjmPxoXcXZz0T+UO7c1bfATJ8hHkggO5ABYn/d0zWNMllvWh/RdOj",
+	"5iBLR0A8IU/EVq+M7AZiGFd1MEQn8Mb9snt20wGsHiyLoYhGhcx3F2c9O7GE0gznAZt7fXanmDoM2Rko",
+	"w3bOj0hhq9P0KHlnnu4irws7xDLQB5P8yoEFLVFlfb9Om2WnA3YPJOjRMVmV5f/+8+eL/TOsN7hLlUY9",
+	"rHvQXbbJ2EUnkULkjCYrs+eYspry+o+wqTaUGSNcGvzOhkb2hPMLBFJGgzQYe3ULUL/z4nLNdYVe+cys",
+	"WF8o074WkS9lIPKHt3Pzw5PuRjW8bxTZC79mQgNzTd74EcY0ZxWO84Q8X68LDQIMYmkDK7DXXYkDWbp7",
+	"W9Fz1c69g6jleon8MJ4neFijfml+kF3kVbMrRLKiYmlG/q6Z/5czsxoO8uT46GhXlaWvVfp7VOmHsvw2",
+	"V42h+c5ofpV06Aoln4IivZIWkjq2SKwI3W59MEZSdplyw/IGBIhm+9WHjx1l1r5UOf+vxfrbpbKanjWP",
+	"FrxHZFiheMNIbfnT3qWVmlWm77dwUtfO/GA4jaX3NRO6um9VcTm2wqemV6wU4b4W5v/tFuZ/3ThLRoGx",
+	"L5OhYozEZwWbdLUXjyb3WC21dpDKXOE13ZoT1MEJv1bC/1oJ/xaV8D8TM/Prj/UbW6MCfo+BxU6BNtKG",
+	"Yp5mjHKGHfieCmMdOQSgRWGBGTIEZd+oBfF/gV4MrovIBRuvrZ7xAL99YL59gN8+6Ams+DmL7rcr6LcE",
+	"fxS7HehfN4qGuUVclRA0RnliHNeqMhOUqKqn1oCwH2Dji0DWfkbXUImR6F4x18GG5lSzKuS4hP6w73w+",
+	"t9Bv0rVzbhUa5/weGmmuVKz70b7npgk2rvNCJKCna0ke1Ux1d4x/bZJ/pwnJvjG3ybV3BINqRat9loAy",
+	"Fz3WGuQvnTN+ucN1XoufCu41RHyV6se7ty9OSTwbzAalXMd1r/3usNa8YjdlmR+01Oz0Fd5521/u2PA6",
+	"stsdAjMaW+e1F9wV58tp+Nx4lhlRY8NyjqgJuy4BaOR7/OQNfoHYHarXl2cFplDX8873fvaser2i8H6f",
+	"vnYvY45Z3ylWc+uRiNKrxbdUsxfwNoD6gXUzTPpn0oLcxCutN+rk4CClanUpaZ5OMHt7QvmB3bceUTM2",
+	"jaSx0eVyRK6wYg3Xq1zk2kTrI++ksjqBtC2sdKvmuTl2rgRpoIJzKMsOsG9Tum2mRr27OCOQ7NJCkuwE",
+	"kexyOH5i621zKNQ4xXS2xrw7l++sCGWg24TQgHt6kzO8smjGKXhJ4x3pWruSrlieMKHnRWd9yj275j7s",
+	"nTBXyb096lDYqohlZmyZzVQOqjGFzhV+VuM/9XX+pPWxbwS95tVGTYhpgRxY2MH34BPMZQEQqlqSQ5Ky",
+	"hK9pFpGciZRZqYeSRSapJsP4eDI1WqDtmMRTq4T4MIZ/rOVB27KcAfHvVVmwc5NLNE9jBtncnsE7U0H7",
+	"yQ3Psjl7nzCWtpL/uuKV7a7v3eza4ocnExpAJ4289q6ZRj2THcVhXWD8Hcq7NuZdthQsgNo57Irp9mAT",
+	"9TshLoE/4jqrClUdQdroz2zvzjg7p1pdqYEoYeDd8yIcwGIlU2VkQLbxECVKI+eTN8/HRhm9LJIrVoc4",
+	"eAx4E1MwWDrPLX6n9nDcjoBkC0ilvFzMUISyyzprByTX6K/VVi9aa39VHbn6Yoa2478aFoX6ZqytK7Wv",
+	"deGled+3sdWDYu9a+r4ZwSbrVbq9TvZNsSNExc3z9vYUnHHLClULdwN8k6B5qWOddkKI2vJxO2FErSkq",
+	"CAQ/OrX+FRghAIQ4C2cjiPhLoYl+3LNpL4PVzn6UN2E4Va6Iy2g6ceAyw5Jd4LFtYO6PopmInUG7VRcI",
+	"f/bqA3m/VrWByLBMfrWWvpnYYLU0G40d3o4SXzwmwzCi/wg9IM5jbrFtAsP1fm0kBTYGC74H02fQ2+6v",
+	"/RscQ/+cv/1mjf5JeLexcHSe/G0pMnpWjSZB9guveQtBABh9b944dZ76T7M92STMz5Ov/rHPOvwam+ln",
+	"VPZfkD0i5h6jFzazM3WyZ15cO9Wt4RC4WSmWzGPyB/L4mEBFWKi7uGLvG8RwqxS54IhL7K1GrVsq0syi",
+	"S931po0GFRp/v8CiJtxSEC6qbzo55skZxsxtyaJG2DSvwHqwUmPZzS1KUVjoSuhjF6zVzwDcbl+PqkMe",
+	"lt8s3mPw4DQ3uXy1tVjdwwtsTVTteWD1umnHK27QYef1aamJIlUiCtIMSqqaDXHvn9YDeix7hMKrO6GK",
+	"9lFlbXF31SjnKRnWkIvLi3/FctZKH3n0KOq9V73W8+7FItBoDVj2d6wXUuuj3mD32MOVHDx0x15lHCxP",
+	"+rhHcnfNtoeD57LIud6emzatiZvRnOVPihDw0RPhgJXI0KXH/vMf/xOPMOCkEZkLA4UVhyartVxpvRl8",
+	"NP1zi8bWMoGZbpyjWpFvvkkKpr75hgylyyCQOQT0jysomL/KSzWaEPCMLjiiw0ActCJUzMQ335QX1zff",
+	"YFQMV4RxcImWAZRoOVJ8KTxUW1d7EL0dlGyKLCPffIMr+803pwijYlH4hhZ+uiofBJAx+QihxlEOhqrJ",
+	"33xj785vvpnMxExcrAB4MCnWTMDgytK1iRTaXGeOD/9JWn8LIsAI5A7XjGxyqRjJAKKGi5mI1YYlB3TD",
+	"J+s0PkV1eMEzRrAoNTiGTNf/8R/kTIprJkAfMr98QzCExGxELgvtWrVFrA+uD+OIsPfmoJP4T88uyAGG",
+	"IxtBHf5EfhmXFaZ/vHj5YiYI2dAls6949fnjienSFX6/lCln6KP+z/PXrybkJc3M4XRl2aUw68dECrFE",
+	"uJkpSzIKxZKwfsHSDNd0GB9Pp8QFUv1VAYyrBekp63LVoNMMEdmmbWnZVFqUTOiCUNMsdIIedHKzohpK",
+	"X3MLrlEGs8JbTYd7uXBUuzrbBEB3TLtyQWKIwSIH14cHhu4PPmDa7seYDCHS4dl7nVPCjV6N7ZrBbViO",
+	"QRXxaEJ+kHkZcmsatcEhNtgLQ29nA/gsl0aFSmeD0A5AAqWhZyrIYTQ9/jZ69L8e29TLJdMkPj586CDC",
+	"vYxLu66mZ+pnZUAXP9hAle2GpSS++L84Ji7KQlvKjzK16hwZepme1M1kZCt6mo7g7gPWSNY0v0LEoSru",
+	"eDgbBFKLZoMRjOnCIeBi3w4+E/JdyAWMFLmmIrbyOon/D7oaTd/D+Gh69Hg8PR4ffntx+PgEPJH/J47I",
+	"Y7Iw5xaHkPIl16oRbft3lsvRhPxIRTq+LHimTXvVSkCm8QFmYZO4lrVtTlqoqJD5vSIgOGNrFsNJqJye",
+	"5vAmKwk5JljKABHy3SnGCB5YkjiCLKqy8wnVZuFdAXrSzODSUOLUUpxZTUi6s7KBQvAEAkahMhOpAlGm",
+	"kFYDhJMzWH6zPd+bU+Tr6ScAAoakCqFthsJ2lVogQ8zdEikGxpgeAMqeiwrMHixHb16fX7SP3gGGXULU",
+	"pUvEMW8ewEofvHl3AZncEZxgQSg5ev/e8iqgm3JLI6JvJFkbrmHYwglW7i4rSsS44yeWwG3IjmnVcTt1",
+	"YkMMc8XSchFMV5E73zY4FGUy0/zITBy2KlS+IibDpv50gqGD//zHf+8qUREaXfOb5vRyNvZOMvq5ENQM",
+	"uaRIsQRHAgfBRvHIXEFMqx1DTm8sDyrz/JAbI5ixWYvRhPxsSco8xvh1R7AlPxbAtC2LAUp7Q5dcUFcI",
+	"2Fa8uqQK7FpYR/3AFsKKCVRXr6CVVFRedm63YWmSlbSyeRXOaNuKSNmY+7QQGxyD4Y62uJa9op/Urinz",
+	"Y1yDRD0h34OkZX1akPPksMYrxDaEoq1kH7pTqJuJZtIV4UoVKArFJYexz7+JJ+R7qVdkRa8Z4WUJd8CK",
+	"VBNiw7Vh9WciPp4eohuFJDJlVbizy1GNSAxoO1Kb5TB/unwurFUHP5UZcPgongmZg083nwup5wtZiDSe",
+	"kLdMySI3WpJc2AOMCM2YamKR9SiSEHxEhkgfx9OHI7cFAMcNAhKKRxBuaBpStfL0JP4wQxSF2eCEfJgN",
+	"zPxmg4jMXJ4w/oFC0mzw8aOtg7imMxFDJ+Yat7fxuAIMcxiHOOzYiAMemhhWvQdSomk6E7Yavjohf/kA",
+	"DDmyeLvs4y8lil8MTyAfGA7rBKlnQ/XKEg/g4rLcPTGc1D2ZiRjgVFpPwFuNx679cEJei+qQQDSoAtBn",
+	"IzEif4PyU0K6ymMxkYuZqJhzFX5x8ME3SH088K+JsTPnTsifmGA5T3DDFHBxx7NmIqFG+tBFLk7qWZUg",
+	"LkbkeHpIhp6QyNKK4Y3M4+OD4+kjDEGxmzATQyM2c7E0Lxw+LB1XnpiE+WxxawPN79/NROwBj6IXFgj+",
+	"EQ7QWqDxC0eeThm2DA/C4rU5qWuephm7oTmLfFE2NWIjMVooSr4o+cd/HjvKew4Ykv9NFjlTK/Lu3fOn",
+	"5PrY3HDoEnFbOHGfOSfj+IXjb/6Pb0sfaesB8MDhO8HfO+vPyHRs79N6b+hAMaszhtUx0zBESJ69N9cT",
+	"/GFuVk8lceoIXNBxTfOIPDYGxLNFZSSGkOzxk4VmOS6CiyAocw4Ox4+nALFuNqyKNF1m8hIMNWZsOQId",
+	"2wWyAgp4ZMc/09wsxgmhm00uaWLkZNxv7M+5VZ3D0cwbeRZoJYbHmulAeAQmeShNvp2S/7+9KHlOLKqt",
+	"l2UC7Vt9szVUKGimSByEvI3LNC/yeDqqRmVISGXcHLSZeDwlRpoTqbyJrD/YUpm7ZGQeleKeFCyCh1iO",
+	"izx/MyHncs2q4zUTQ9ynMVwRi8y0C6IrGLpGeNNUiYlkwd+zdIwjcPOyC4b17/Bwlc57f5fR6ZPxhFmD",
+	"EmYzDZ5saLJi46PJFJPDdcZKM4VXSeNkANU+wGi/YYJu+OBk8HAynTwEZF2LKe8Tn/l7GbJtn6/MPqDT",
+	"0LyIFyQwdmFjMI20jfPaSAUOi5moKNlbtAMF2a1j+CyekJcW4ygGbHNUlAlFafX46GhCXkkNp2sm7PHC",
+	"dSnZxPMUHCWmgxdyycUbG0RSCkLgzm2jb/hT0ZKkXIFaM/zx4uWLg/88HzOV0E0wpJSbJuAOGrgUs0FS",
+	"d0k7MybeoiGD8C9VIVvYiKPpFKIfpNAM6zlo9l4frPQ6OwUHgmL6j4VejL+FnN/Odps5dgMzH5KZlQFr",
+	"x8QQxPHRUZdBrxzUARb7gPbgnPX+wjPlDU7+8osXuW33yRsOrvdoEA00XUIRDkMwWHXDcsxOsrQgZEfT",
+	"aWR4skAB3KWfT8o7HIQJ97NXRKTMlXcVXmYCTDEg1ihXua1V7cuI4lnqDBEPp0RVREp20ChWABns3XfI",
+	"oECR4eCv1l9W7ff+WjulDTpEDPCGlTAnn31zNbi0LXKA7cXbWrufuLmVdym4uY+mD0FudULpyQzQBGaD",
+	"aGa9efBbCO9gNvi/s0EL8GA2+Ogq02DuoeE6wLZdiZVTQ0qtTi3dtDuukBOqpkGn60ExpxVwQKhTC6Zg",
+	"2gWjqtHdPDOkkZlQ1ncifk8SPHduo3sjwQZwRYAEbaEmQB/akKGdqjltbqlHQJiPpg+/4KiekBZJeLTz",
+	"uU/KSy74miIaORdMKVJBHobOirlHS3CB4HF5xW6Y0ugTndTVBiw83crSLTOxSIxJHeYmiU9BC1jIfCbg",
+	"XbDsAIJDDE5FUKVkocdyMc6pWLKWISJEdy+40k9wAntu5teYtRwnZimNkHjNXCY2FEJpVHw2P4WCajyj",
+	"eq/ru1qBwa5LO9oLY3SKMA/KentAFDbrDtnWXHdAGIWGhD7cPaMJfehi/6oPS8o9mtYg0BoJx+1Iw3AH",
+	"ZaHwQA9+k9NAk7/cI+8BCgN3ZvCAg7gB5bDMBqEchL33lIOOp4e3eftWMtbx0XdfTCKru1X/8svHGm8y",
+	"C2jXyJfK8IeKHRmxHn4cW9/iuIqMCXKoizJkI6FZRhwsNVpZN0Zpgahe8vh4vGKgd+dMn5KMAnAMzTJl",
+	"rSI2f6zOYf7EdBtpfHDfxBaOHQpQHxZ5NG9N7kJJvxXa+BPTZJjRv/NsaxkcOJIttI1zMiu+FHCTuk0I",
+	"iPa7SOggL0HLsX5jKOf4rYO/jf88PpNiwfP1+ClTOi/Apm09LTbwEu7DBN/Ce6LEEWiT0i7s+vb1FVrj",
+	"6pWDP9uxeUMb3CsT7IW8H6DQV+ymTqH3yRl/K/T8Fmz5n0jCnnFjF7licJbhcEktYMm3Q2AmK9YYHE2s",
+	"fT8iXBCZpywHe/BMlJKdXxWODDOIaQLl4PH48OjbEVhuSdBwS4aPwNL1/I35v5lYySIH2/F3tVpzc4Qc",
+	"NeKUGR4X4GkF1CyjgqDb48CGo4xCkt8ZcIkKfGxQ5jl8L9PtZ6P6qgMX0faxHnpUxtvXjt3hvQyg+5A9",
+	"9fa6Cte704G7zRE6Pnz4LyG41M7uuYZCbcQ3yIJdqfdpPTCKeveRrcxLZHjJFE+ZMsrRwfHRd6MqpsYo",
+	"4XgOYFuVS8CInVMQFPiZiMGsDl7nEpAnRiOo50kEd2iMrtsKHNdoYzEcRS6WUBvTXm8jMF2U4WJSJMxJ",
+	"TGZu1WDsEY0nO5w5ZBi/kVnmGRFI+WxE6KW8ZuTh1DZsmAca4tFiLlMWOv6mwd/q4Z/ewwDMfHcxgDOb",
+	"mAzx6S6CwLsB7sIK/hUPNxDiJ51t383QfcYBOsR6yxH1U6REMZGae3pNlzwhGRcAU9b2y7Xv55k4Pjpy",
+	"4X3Y4s5L+CEcHuz5gBxOvTuZ4JU8E8fT4/qdXMURRCjY1i9sF4pQB+RFS3jQJhhCG72nk7oTzvULH9rd",
+	"KKuBs/uyIgcEAr/DrX38b39rMxtZ5B0uMEz6XHD3Kbd4+kEjw1uwEFjcuxJe3zl70frfCaxPXpc2+fLu",
+	"nQleRqrCpYyg9/FBbGNXYnP9Q0zhzWpLhvFPbAvCcYmrPyGVSgZuUSagZ6weMMHYFPNVypJ8uynjalja",
+	"+JIs+PtJHJSyy0oEg3vVLJvlDjoMHa6agVkQrhtlBn7X9g9cglBt570k28uo8VypAtzfgt24ljFbV2Yp",
+	"IHoqLTcKovuNesrXa5Zyqlm2JcPj6WE9Qm0mzMk6OiYrG711G3vJTHQZTIL055XE+z3ZSPZQ8yt2g4W7",
+	"/x0tIr0oe+1HjbRMsi/ZfTKkl2FPnsUGs3P6XfMbpy5YvLP2VkAkT7IK1qfCCCzDNBD43MFPOtRVd9aP",
+	"jiC2EWPkYzJUmoqU5mnpXDZXTtwCfjshNVA3C98drA3hl6IGmFTPhtVqNx5NrB2qQMJgc1STq8ANFJgv",
+	"WSbFEkONqMAu7UKFeJRDdbsn0baJnPeFpdkWZl3gZOA76f1zs39L49Tuk4xr3wAuNHJvEyxxN7t1RsNu",
+	"EeKszDIsOzNya24FY65VFWDfqCJaWpxPyPH0eCbiStPEs4e952VGQsqVEenS0/CBLWMJIOWxphW76hod",
+	"wgTO8X4OarOM7Bc2FLdqwe64wmwMwf1rml+tyXhsvFOz+xxae+2OYyiFKtbWtFTmCTfsvEReasoFS6to",
+	"bd/itZFZZqMQZ8LTl/3zTEmrDJF3iA8rC5DtcViB9M8EzXJG0y3EbI8wsaCZqhIRCMRz4/YUOeQJMxGf",
+	"Pzs/f/761fz82dnbZxexS3wC7WFZ5ObKb2S4JrA4RoEpU4B2OI9sBad7Yge1Pn4tU1SjRlUwag43GNOd",
+	"7v8K/82ccRsG+OU5wrP3WAyI0Or8Yrbaookv0ItXHOQM8la6ecbPMr+yaJteGlwLzGDPiST7D2Qo5gHG",
+	"5h+13xitH/5LUNhuIRHMP4Ta/KbeBIb+iO4weXQ8thM4hliOy7JhJy3yBRHgnxjZi0ZA7hYVAJoAUXQz",
+	"AZkeC5nf0DxFdCrTdol1XKVW4ueEgjuibIAMY98VLqSeCXff1J54mZXPrfzoz8DlUVVP/WDQmcBLb1Rl",
+	"mTSTZCHfJJhusiuMGjO6wR/wgourfTGtNqLNH5rjJO7ar273rnBQVzOwf4ZJtC/r5ZIBPo71S3d1XK9a",
+	"9xtMcPkvi/V36tFXzlKeswSJu0md3uV5X6NJqGfHtwPDiP1fPwcH6HaMbk2aL5nemYPjmEzPKE/wVgo5",
+	"r8OYxYar+EzGVsHFp0YoLUPt8XbF16ooar3KZbFcObvkKBgA+sViP28V9lkCw909/vN2ytxvKlrUBx+6",
+	"TVDdrxkRSp4IRKoA55+rS0OeoLY0/lvBCpa6sBvOFLlibGOzDICeE7rRoPhQTZiA96EM327Xye820PRr",
+	"jGlPj8otD4KrzdEj4cdicxDLNhEeMYPoQqKYnpSWuN2pO8HEnTOsMbFTxHn2niaarKlOVkRWxc5t0YAh",
+	"FS04vs5UnDIT6nMmvjz6l058OSvY/rQXQ02Tf7M0FlsexR0v+BOcZsELJBBuHUTEcOAooB/drGTGxg5X",
+	"CQACVZGsCFUzUa8C5yroToo8Mzp5rXh8Wa3VlVqOMRx7JjyzelKwuSFFiO56SAAfp4XIUYv7cn1a1Oq6",
+	"683GoTa/cQULFf97iQpSWhFdJb1mW2XF910DIMO4Kqw6sVM+IYDvMyFPZsKiFhrW4SS/mxXPjIboEA3L",
+	"rNoK+R+g/Q+/nRIF8FuQJTsT8Q0CWiAcyRMEZSqBFqoK9ZeFRptLnORSYDgO1XELDg9h/V+evZkJTCZ8",
+	"oMgio9piWgGWYQ4A7LYO8Ylt8QCbE6lfiLAEr4A6hKOZuGSAXR57CxnXFw/fUNXPEwtFjivjsMXsazMR",
+	"l7R0YhcvPiWXspopBhlrBF3oKuA/jM83LOGL7UxYiCbzMVilNKK3mCbjHfbbs4LdWpp5nrL1Rmomku1P",
+	"bGsFmfsy/nplxb+w4dcsTYfaYM4AFYTRPOMsL6HVgFJB1KRrRrxlGv/EtrCjQOe+5+hzeq86BnxWHdgv",
+	"4F1++NW19WlRJdbXZWisfTt6wufBZZFdjVOWsS+jdwFaLk8JVzOBgNKpkSYBp/JGRCTjV4zET5+9eHbx",
+	"LABIehIodk1zRnACKcLsWCiiCrILDk3Glb1QYvt27Eey8LR0nEXExprMRKFMPxHJ2QZIHy4BryV1xTcb",
+	"mBig0IGW6M4xCBghnvl9kV09hSGE5e47q4Gfn3tWQ/2V2Kc/gG6t8+cV1eSGKkcHGOOPe/Nv5Ei7T46C",
+	"m0AUu2Y5zTrEbp+xuDOL3MTxl4ApEUReDzgRUSRIzhYMgbatdddcl1j0ahIAh7LHqW0TPA7V3AAq+Tey",
+	"09ndo1bmSAnNMmC6tbKSLSWq2/5b3zT0Stq66AAfciMseLmooC+7TBQVnqIzVlS/dJot/sR0UOoMKfWN",
+	"DsLa/eFnsR80R/6btCQgitMOsfQLnIyj3629Gw8R+vBL08v+s3S7S/6sYM+fwrXeEf2LcLAY9stViTt+",
+	"6jJZMkYRZg9fKQSGOqSnJTqQlpsxqr1XbKtmAlXEoyMyrNTKmCRUgAbIiG1gNKlrsDnT+dZqmpXqHyPi",
+	"7qJRqV+RoUNFV8Xl2IJ2a3rFrNBmN0+dElrWY3AqvdF3m2X+uS4r/Y9OPb15zfRKpnZY5a8WpTT2AN9n",
+	"Ql6z3Orz4BsG9HiuiKLXRspbEDRtsg2CxoVz9o9nosET95ppWuaYmBy0TTeljeZOJhew7XiN1o07JGzb",
+	"qcV5lgap7oBrd+3eV8T1b1J5t9D2wAuGpSHK0I0tJGCO4egLqMpfo0A/T9j2flW5hs0PyvJdWfrusG4S",
+	"OxhpD0bXMGW+XELtp8vtCcHafnMoEzAiOVvSPM2YUlV9bPZAzYR1zwAAU0YtGq/CMi4Ow76qWYFFKiIL",
+	"ui9zEn/4GJM/2ooKpq/RZCbOViy5ahnRobXKkA4o1aTFE3llziLDo+kUeDvWs5E5X3IzjHLSlhl538yv",
+	"2HaeSLHIeGLt51OABEdeaVh5zlNWWRwsn7Oiafl7yV3N1ReTIY4iBjP+xL0Mz0Ylp0ykUEbzF3puE0Pn",
+	"XFgVXIogf/yB579l26gZnsdZ75OTYlfdGnxZuNAZGSMHzlqSBaQ5Qaiks8bUqOmLJPF95bafyG0NHVgJ",
+	"Wsgb9DGQWDEBBWE6+S9LVvLgAwTIfeyOghRbUgfNN1onQbB9moIcB000cINvKNfAbaGcDVHSCI9OCITq",
+	"dm3181mykm+Zzjm7vtcESL+fnQG1WIXPcgk4POW8fuf52Dh5qHkFNj5bcLCwUacuatIRjiGVOyhcZqEv",
+	"oKnuG9qDEoHbDoIeIK4U8iBHXjkWNAG7qgi2iJlN0DBM7OF0StRkJoL4X+2UDowlVSuZ67I81mOv6CjW",
+	"fPBuQq821hDGaq5GchhNp1PzPyxnsxs+7HBqxAeYcQuzJFC1wtVklDmkn8KygN80dDGa1YbVvCfFwbT/",
+	"Bpfivm+2cir7j+cXgP751ZC6oKxdSfiGxBGkKsfza6RLIYE9j9qH1XH5yoCyJyZqGFsxYQ7FwcAtf2rj",
+	"oRRJ5PqSC2ujefLqKVo8c0ZYFcPE1MTqxu3gj71RVJGPslwTzGNbxMgcAVv4k8QrquaucHh8WjnIjBBr",
+	"BE07bmtGRf+9V85wJuxf8zkXaLtY8msmTkMAQPAKJon4H9loXBhWRsXVzOxxvp2QWGYpU3pu4cPMerpS",
+	"kOiYVhW2GDwERgKhblA6149Bm4mhkJr8tVDa1gxbslEXWPQz31rWw4iLytftsJsrqRLX4tMC0prpf+s1",
+	"HduCYSz1VDVsjSkyhKUmZqU5UyTN5WbD0tEpxFRouWRgGsfIFAfftHOEZi9vN0pbnxvRyCLCJstJGE77",
+	"lMSWoGN3QHwPalkvT5Q1+KHJrvE2q3TfYsjgzKuiwlk1jFOvImE1SvdTPnYfVePuTLXwjmxtdK4Af9lP",
+	"WUYfVG24rjYZNR8lK8pFoLh+iAxboZNuER1beKBIbOv5A0h718C9d263qjG46E8wFdzfWKie6IZBYvbe",
+	"FnriWKJLMX1K4gXNlPlaSHvgu8bns7rQAL0i73tWqWQ6l9u5jW3q6tSvtf0VS7234OKIYH9gqX+gvmKq",
+	"dwejBj1A3o8BSQehdXdAlGq55gnNsi3WhFb1CBi8vT2LIZ6FcenBqcY0E8NSqigDDV2Kg1iWoCzQTVVl",
+	"IX4la6E0LhUVK0jAy/h1KDrQPH3F3leX/X2leJuOfi0nAfa9AxEUGdlXUJZfIxDOrL2DVzMnxR4UF2vM",
+	"PMK8zYE1J2BnHYTyhFZH88A6S+eQZBT7p0ou2gcXgtuwjlzOZiItWFQe93phZtR/IkI1WUulyaPphMSa",
+	"qisXALxkQgPCN+hFaakYjWYCPKGG9ivsBrNaj6bjXN6QhG4ioiSUqBfLjI03Rb4xAoNdPq5sTVulaX4N",
+	"IR8zG/Fh3uiS/c/cEu5SAupr+hNjmw7hxYEt2ymzvxU0U1h7HuwynUIgVVe3E6L6DMIudmsUZBgQpzVi",
+	"KVrlNMmKdEfaDLQ8+LSE3E9kc2bPusSF8gV/cYYbqRS/NCu23ujt6Hdti2zc8YS6Y5BQgbdzfy5SryK7",
+	"O9m2etULuRpaN1VE1jRbyHwN/pAIS4ZXQVcPVDiTtn4j37eI2eVFL2f2b5YzS8X+m+fWFmz3MXiZ91Gc",
+	"J3d+Qi+dlvIiSRhLFTLLhXXlBe7EymoCNXZDl+CEQKzTTNgQFzLkwnBKc4uXEdvVGZC56Y/xpSA8VRCw",
+	"3RZrjSxcGYdqYL4w2kqsjYgryn3cKeF+lW6/Sre/onRLiYL8LZ7cRZxtsIXSePPpnKEjcJEmK8DnXgr+",
+	"d5aC+MNVKYMCwwD7NdeqwhctSxnaspoQs4iCcZm9/1QyhEEyra83hWZVMUGwQ8Y19MPwvQpw/I1S8MP4",
+	"LRbZcFY7TAO04jLdOJ2itPGPuoPlnlXGsfuLmHOd/KpIpdUgdoR9OLujurOD7GsAxxdlOU+A2iuDsZYY",
+	"kCNzbU4vHpA7c58y9fe+BJMnoixvX8a/lQwkGNjbwSZs5nb9WSk2AMSyLpQDZqvZ2Wxqt/nASxe4ESwH",
+	"ueTP459RCnqexiTliwXLVQUj5bqwotKooww1rqIvmNwyyQzHYNfy/hWEcsi7uMULRpXRGTQT6R3Tdx7+",
+	"VpjFb+ZAP4PlxCx7WF8QxK3z5TMIFI4l3NOBfssSCQB1nlONipRYCUA1RQDvJBXsgapDtq2xxtVr0WGN",
+	"45rQTEloPGPalRXygnSVUXyUig9iq2mMOoJ8dvGVaswWvnWewyxdPOtMxGumaUo1rQX6uB9tsM+U/PR9",
+	"Ry0RM6XXJa++Hwxmr49fSQ4pezdD2cVYnJfcLfNXOeR3EBcIx9I/9oZxCf803uRcs7EUCRvdmX1Zd/89",
+	"ca8q5l+wm7BZRFRYEJhrUs8DwPHFI8BF2XKx7Aqmf6CqqoSVAYVCVD+YZBox9PFoQl4bZazkaRFxTC3C",
+	"iHrmEqyaJds9I+lMJFSQS2YHCihr+2WwHgqat01ivsj4cqU7CteYfr+IuRO72sVo8A1ve+uQGodfpZP2",
+	"MTcLZshUcLX6LBKJf+WP7ZG7P/HEImfQ8nIp+ZXFTKOajfofipkYQma8Ub5OSLzSeuPCFg9I/Epq8gMc",
+	"E1fq17djwAtl9248M7FlOib//Md/WyT7bGuBTF11GA9TqbvI4EuaX/nIqG/swt7jeQt0tzsIl+oyjfXr",
+	"ies4cS/lNavdow9USTJa1uTl+abc4084ifd2uX4Pce+t5Da/1N+HjzFZQ4wuxNC6mrsT8iTL5I2r2mCn",
+	"j9l0DCL10N4x967G8jeXAR01Ai3d5d4swbJDDfBDe8EOeYbZ2LhuODisM/tgVkynDxP4A/7JHoStkAhs",
+	"fd8ei0YvXyjJrNVrNy+oYTh/Fft/P+ZHwBYlMic5AzzGMKfaw5G4WMhOlzvEH0PcRso2mdyumYAKlwgF",
+	"yZOVn2RmyGdD9cqm2OZ8zTW/RlOBBNPdhLySM1H/BFH1fAx652Y054ByoSxwrDIz3bB8DJlsRrcPnek/",
+	"Mf3czOgejxa0Hyx3Xy2RWMjJZ84reQ3zlDk07m3qitHMx9EtFF3uLFP4Dl64T58HdBAqyaYQrd7cDr/r",
+	"6Jc3Vf64tbAJVaxtNVvn4bfVDN9dnJG1FHrl7RnuUbllaGFrWPyD9/i7jQJEKEg6wYCby63DxIQ4daxi",
+	"gYbAGGHlchUbPXchLQgdJBBn29OZAAASWxJjTWyGG6I1BM4W2sFL8/Q93ZeNXn4le1lrFLvql10JeZOx",
+	"dPkVYe0znS9cfZJStpaiAsH1ThBSvGqeoe5suZcS0GoTcyTLBl22nLmCNnTJBRogQnGaP9v2753mumIK",
+	"a5G0dra//xDCm3JZ9+3swYeSy+0H0rOv+lh6VXytEUhWNC0dOzRnJGML7dD1lKYZG8NTom4Y23SB7OGG",
+	"fcXZ242zd+NWqb3Dt3XFep5YMxbbYHOtX/BrJphS9i6kKYe/Nrm8ZKrMvW0LnhAd6pK3UKpqxz3bapUq",
+	"ciXLVOQE1MgVsVJl9rtf4DCTSy7IIpM3Xj9QA6Hdy7kLaid/lZdqUkv9VIH3n4uUX/O0oJlhaVwslfVd",
+	"FiwqI3MhZyZyegEO0lfLJwHsvlBnb4osG9/4LLqcMPcgy/1huy0PNNYtSnnfo8AU2A0LkEm5QvRc8zkM",
+	"/ZqRhSvLZdpFc33XfKEwbWh4PzukeqY0UVxcQflII3SZ7T178Zz8reDJldLUiLTV+iUraYj0/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

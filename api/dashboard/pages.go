@@ -221,7 +221,7 @@ func (h *Handler) setCueStatus(w http.ResponseWriter, r *http.Request, s *sessio
 
 func (h *Handler) fireCue(w http.ResponseWriter, r *http.Request, s *session) {
 	id := core.CueID(r.PathValue("id"))
-	if _, err := h.d.Executions.Fire(r.Context(), s.User, id); err != nil {
+	if _, err := h.d.Executions.Fire(r.Context(), s.User, id, nil); err != nil {
 		h.failErr(w, r, s, err)
 		return
 	}

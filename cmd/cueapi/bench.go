@@ -201,7 +201,7 @@ func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, time
 	}
 	// Wait until every result is recorded.
 	for {
-		_, done, err := a.store.ExecutionList(ctx, &core.ExecutionListParams{TenantID: u.ID, Status: ptrTo(string(core.ExecSuccess)), Limit: 1})
+		_, done, err := a.store.ExecutionList(ctx, &core.ExecutionListParams{TenantID: u.ID, Statuses: []string{string(core.ExecSuccess)}, Limit: 1})
 		if err != nil {
 			return res, err
 		}

@@ -36,7 +36,7 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				key := e.register()
-				resp, err := e.client.CreateCueWithResponse(ctx, createBody("morning-brief"), auth(key))
+				resp, err := e.client.CreateCueWithResponse(ctx, nil, createBody("morning-brief"), auth(key))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 				c := resp.JSON201
@@ -54,7 +54,7 @@ func TestCues(t *testing.T) {
 				require.Nil(t, c.Warning)
 				require.Nil(t, c.LastRun)
 				require.JSONEq(t, `{"task":"daily_brief"}`, string(c.Payload))
-				require.Equal(t, apiclient.CatchUpPolicyLatest, c.CatchUp)
+				require.Equal(t, apiclient.CatchUpPolicyRunOnceIfMissed, c.CatchUp)
 
 				// Raw shape: always-present nulls, no "at" for recurring cues.
 				_, raw := e.raw("GET", "/v1/cues/"+c.ID, key, "", nil)
@@ -77,7 +77,7 @@ func TestCues(t *testing.T) {
 					Callback:     &apiclient.CallbackInput{URL: ptr("https://hooks.example.com/run"), Method: ptr(apiclient.HTTPMethodPUT), Headers: &map[string]string{"X-Team": "ops"}},
 					Verification: &apiclient.VerificationInput{},
 				}
-				resp, err := e.client.CreateCueWithResponse(ctx, body, auth(key))
+				resp, err := e.client.CreateCueWithResponse(ctx, nil, body, auth(key))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 				require.Equal(t, "2026-03-21T08:30:00+00:00", *resp.JSON201.Schedule.At)
@@ -92,7 +92,7 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				key := e.register()
-				resp, err := e.client.CreateCueWithResponse(ctx, apiclient.CreateCueRequest{
+				resp, err := e.client.CreateCueWithResponse(ctx, nil, apiclient.CreateCueRequest{
 					Name: "pull", Transport: ptr(apiclient.TransportWorker),
 					Schedule: apiclient.ScheduleInput{Type: "recurring", Cron: ptr("*/5 * * * *")},
 				}, auth(key))
@@ -111,7 +111,7 @@ func TestCues(t *testing.T) {
 				key := e.register()
 				b := createBody("payload")
 				b.Payload = ptr(json.RawMessage(`{"big": 123456789012345678901234567890, "f": 1.5, "u": "é😀", "nested": {"a": [1, {"b": null}]}}`))
-				resp, err := e.client.CreateCueWithResponse(ctx, b, auth(key))
+				resp, err := e.client.CreateCueWithResponse(ctx, nil, b, auth(key))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 				require.Contains(t, string(resp.JSON201.Payload), "123456789012345678901234567890")
@@ -125,7 +125,7 @@ func TestCues(t *testing.T) {
 				var ids []string
 				for i := 0; i < 7; i++ {
 					e.clock.Advance(time.Second)
-					r, err := e.client.CreateCueWithResponse(ctx, createBody(fmt.Sprintf("c%d", i)), auth(key))
+					r, err := e.client.CreateCueWithResponse(ctx, nil, createBody(fmt.Sprintf("c%d", i)), auth(key))
 					require.NoError(t, err)
 					require.Equal(t, http.StatusCreated, r.StatusCode())
 					ids = append(ids, r.JSON201.ID)
@@ -181,7 +181,7 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				key := e.register()
-				c, err := e.client.CreateCueWithResponse(ctx, createBody("patch-me"), auth(key))
+				c, err := e.client.CreateCueWithResponse(ctx, nil, createBody("patch-me"), auth(key))
 				require.NoError(t, err)
 				id := c.JSON201.ID
 
@@ -220,10 +220,10 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				key := e.register()
-				c, err := e.client.CreateCueWithResponse(ctx, createBody("keep"), auth(key))
+				c, err := e.client.CreateCueWithResponse(ctx, nil, createBody("keep"), auth(key))
 				require.NoError(t, err)
 				id := c.JSON201.ID
-				_, err = e.client.CreateCueWithResponse(ctx, createBody("taken"), auth(key))
+				_, err = e.client.CreateCueWithResponse(ctx, nil, createBody("taken"), auth(key))
 				require.NoError(t, err)
 
 				cases := []struct {
@@ -302,15 +302,15 @@ func TestCues(t *testing.T) {
 
 				// Uniqueness first, then the plan limit.
 				for _, n := range []string{"one", "two"} {
-					r, err := e.client.CreateCueWithResponse(ctx, createBody(n), auth(key))
+					r, err := e.client.CreateCueWithResponse(ctx, nil, createBody(n), auth(key))
 					require.NoError(t, err)
 					require.Equal(t, http.StatusCreated, r.StatusCode())
 				}
-				dup, err := e.client.CreateCueWithResponse(ctx, createBody("one"), auth(key))
+				dup, err := e.client.CreateCueWithResponse(ctx, nil, createBody("one"), auth(key))
 				require.NoError(t, err)
 				require.Equal(t, "duplicate_cue_name", errorCode(t, 409, dup.Body))
 				require.Contains(t, string(dup.Body), "A cue named 'one' already exists")
-				lim, err := e.client.CreateCueWithResponse(ctx, createBody("three"), auth(key))
+				lim, err := e.client.CreateCueWithResponse(ctx, nil, createBody("three"), auth(key))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusForbidden, lim.StatusCode())
 				require.Equal(t, "cue_limit_exceeded", errorCode(t, 403, lim.Body))
@@ -321,7 +321,7 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				owner, intruder := e.register(), e.register()
-				c, err := e.client.CreateCueWithResponse(ctx, createBody("private"), auth(owner))
+				c, err := e.client.CreateCueWithResponse(ctx, nil, createBody("private"), auth(owner))
 				require.NoError(t, err)
 				id := c.JSON201.ID
 				for _, m := range []string{"GET", "DELETE"} {
@@ -336,7 +336,7 @@ func TestCues(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 0, l.JSON200.Total)
 				// Same name is fine for another tenant.
-				o, err := e.client.CreateCueWithResponse(ctx, createBody("private"), auth(intruder))
+				o, err := e.client.CreateCueWithResponse(ctx, nil, createBody("private"), auth(intruder))
 				require.NoError(t, err)
 				require.Equal(t, http.StatusCreated, o.StatusCode())
 			})
@@ -345,7 +345,7 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				key := e.register()
-				c, err := e.client.CreateCueWithResponse(ctx, createBody("bye"), auth(key))
+				c, err := e.client.CreateCueWithResponse(ctx, nil, createBody("bye"), auth(key))
 				require.NoError(t, err)
 				d, err := e.client.DeleteCueWithResponse(ctx, c.JSON201.ID, auth(key))
 				require.NoError(t, err)
@@ -360,7 +360,7 @@ func TestCues(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				key := e.register()
-				c, err := e.client.CreateCueWithResponse(ctx, createBody("durable"), auth(key))
+				c, err := e.client.CreateCueWithResponse(ctx, nil, createBody("durable"), auth(key))
 				require.NoError(t, err)
 				e.restart()
 				got, err := e.client.GetCueWithResponse(ctx, c.JSON201.ID, &apiclient.GetCueParams{}, auth(key))
@@ -389,7 +389,7 @@ func TestProtocolErrors(t *testing.T) {
 		require.Contains(t, string(body), `"Not Found"`)
 	})
 	t.Run("WrongMethodIs405", func(t *testing.T) {
-		resp, body := e.raw("POST", "/v1/cues/bulk-delete", key, `{}`, nil)
+		resp, body := e.raw("PUT", "/v1/cues/cue_doesnotexist", key, `{}`, nil)
 		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 		require.Equal(t, "http_error", errorCode(t, 405, body))
 	})

@@ -54,7 +54,7 @@ func BenchmarkDashboard(b *testing.B) {
 		if i >= 950 {
 			for range 20 {
 				clock.Advance(time.Minute)
-				if _, err := a.Executions.Fire(ctx, u, c.Cue.ID); err != nil {
+				if _, err := a.Executions.Fire(ctx, u, c.Cue.ID, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -401,7 +401,7 @@ func TestDashboardXSS(t *testing.T) {
 	})
 	require.NoError(t, err)
 	cue := e.createCue(key, string(body))
-	f, err := e.client.FireCueWithResponse(context.Background(), cue.ID, auth(key))
+	f, err := e.client.FireCueWithResponse(context.Background(), cue.ID, nil, apiclient.FireRequest{}, auth(key))
 	require.NoError(t, err)
 	_, n := e.pump()
 	require.Equal(t, 1, n)

@@ -297,7 +297,7 @@ func TestChangeFeedPublishes(t *testing.T) {
 			require.Equal(t, core.ChangeCue, got.Kind)
 			require.Equal(t, core.CueID(c.ID), got.CueID)
 
-			f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+			f, err := e.client.FireCueWithResponse(context.Background(), c.ID, nil, apiclient.FireRequest{}, auth(key))
 			require.NoError(t, err)
 			got = next()
 			require.Equal(t, core.Change{Kind: core.ChangeExecution, TenantID: u.ID, EntityID: f.JSON200.ID, CueID: core.CueID(c.ID)}, got)
@@ -428,9 +428,9 @@ func TestDashboardEventStream(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("stream did not start")
 	}
-	_, err = e.client.FireCueWithResponse(context.Background(), foreign.ID, auth(otherKey))
+	_, err = e.client.FireCueWithResponse(context.Background(), foreign.ID, nil, apiclient.FireRequest{}, auth(otherKey))
 	require.NoError(t, err)
-	_, err = e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+	_, err = e.client.FireCueWithResponse(context.Background(), c.ID, nil, apiclient.FireRequest{}, auth(key))
 	require.NoError(t, err)
 	m := nextData() // the foreign fire is never sent
 	require.Equal(t, "execution", m["kind"])

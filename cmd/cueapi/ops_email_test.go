@@ -115,7 +115,7 @@ func TestEmailOverSMTP(t *testing.T) {
 				bad := newReceiver(t, 500)
 				name := `nightly <b>&"x"</b>`
 				c := e.createCue(key, fmt.Sprintf(`{"name":%q,"schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":%q},"retry":{"max_attempts":1}}`, name, bad.url("/")))
-				f, err := e.client.FireCueWithResponse(ctx, c.ID, auth(key))
+				f, err := e.client.FireCueWithResponse(ctx, c.ID, nil, apiclient.FireRequest{}, auth(key))
 				require.NoError(t, err)
 				_, n := e.pump()
 				require.Equal(t, 1, n)

@@ -25,7 +25,7 @@ func deliveredExecution(t *testing.T, e *testEnv, key string, rcv *receiver, mod
 		ver = `,"verification":{"mode":"` + mode + `"}`
 	}
 	c := e.createCue(key, fmt.Sprintf(`{"name":"v-%s-%d","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":"%s"}%s}`, mode, time.Now().UnixNano(), rcv.url("/"), ver))
-	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, nil, apiclient.FireRequest{}, auth(key))
 	require.NoError(t, err)
 	_, n := e.pump()
 	require.Equal(t, 1, n)

@@ -68,7 +68,7 @@ func TestValidationMessages(t *testing.T) {
 		{name: "CreateBadVerificationMode", method: "POST", path: "/v1/cues", body: cue(`,"verification":{"mode":"evidence_required"}`),
 			message: "body.verification.mode: Input should be 'none', 'require_external_id', 'require_result_url', 'require_artifacts' or 'manual'"},
 		{name: "CreateBadCatchUp", method: "POST", path: "/v1/cues", body: cue(`,"catch_up":"some"`),
-			message: "body.catch_up: Input should be 'skip', 'latest' or 'all'"},
+			message: "body.catch_up: Input should be 'run_once_if_missed', 'skip_missed', 'replay_all', 'latest', 'skip' or 'all'"},
 		{name: "CreateDeadlineZero", method: "POST", path: "/v1/cues", body: cue(`,"outcome_deadline_seconds":0`),
 			message: "body.outcome_deadline_seconds: Input should be greater than or equal to 1"},
 		{name: "CreatePayloadArray", method: "POST", path: "/v1/cues", body: cue(`,"payload":[1]`),

@@ -169,7 +169,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 			key := e.register()
 			dir := t.TempDir()
 			c := e.createCue(key, `{"name":"nightly-build","transport":"worker","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"payload":{"task":"build","ref":"main"}}`)
-			fired, err := e.client.FireCueWithResponse(ctx, c.ID, auth(key))
+			fired, err := e.client.FireCueWithResponse(ctx, c.ID, nil, apiclient.FireRequest{}, auth(key))
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, fired.StatusCode(), string(fired.Body))
 			id := fired.JSON200.ID

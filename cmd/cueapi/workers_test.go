@@ -22,7 +22,7 @@ func workerExecution(t *testing.T, e *testEnv, key, name, payload string) (strin
 		payload = `{}`
 	}
 	c := e.createCue(key, fmt.Sprintf(`{"name":%q,"transport":"worker","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"payload":%s,"retry":{"max_attempts":2}}`, name, payload))
-	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, nil, apiclient.FireRequest{}, auth(key))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, f.StatusCode(), string(f.Body))
 	return c.ID, f.JSON200.ID
@@ -61,7 +61,7 @@ func TestWorkers(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, http.StatusNoContent, d.StatusCode())
 				// A worker seen recently silences the create-time warning.
-				c, err := e.client.CreateCueWithResponse(ctx, apiclient.CreateCueRequest{Name: "pull", Transport: ptr(apiclient.TransportWorker), Schedule: apiclient.ScheduleInput{Type: "recurring", Cron: ptr("0 * * * *")}}, auth(key))
+				c, err := e.client.CreateCueWithResponse(ctx, nil, apiclient.CreateCueRequest{Name: "pull", Transport: ptr(apiclient.TransportWorker), Schedule: apiclient.ScheduleInput{Type: "recurring", Cron: ptr("0 * * * *")}}, auth(key))
 				require.NoError(t, err)
 				require.Nil(t, c.JSON201.Warning)
 			})
@@ -235,7 +235,7 @@ func TestHeartbeatRenewsOnlyWorkerLeases(t *testing.T) {
 	rcv := newReceiver(t)
 	key := e.register()
 	c := e.createCue(key, `{"name":"hook","schedule":{"type":"once","at":"2027-01-01T00:00:00Z"},"callback":{"url":"`+rcv.url("/")+`"}}`)
-	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, auth(key))
+	f, err := e.client.FireCueWithResponse(context.Background(), c.ID, nil, apiclient.FireRequest{}, auth(key))
 	require.NoError(t, err)
 	claimed, err := e.app.store.ExecutionClaimDeliveries(context.Background(), &core.ExecutionClaimDeliveriesParams{Now: e.clock.Now(), Lease: time.Minute, Limit: 1})
 	require.NoError(t, err)

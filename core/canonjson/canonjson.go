@@ -70,6 +70,24 @@ func Canonical(raw []byte) ([]byte, error) {
 	return e.buf, nil
 }
 
+// SortedCompact returns what Python's json.dumps(obj, sort_keys=True,
+// separators=(",", ":"), ensure_ascii=False) writes for raw: keys sorted at
+// every level, no spaces, non-ASCII characters (and DEL) raw, integers
+// verbatim, floats in repr form. It is the layout hashed by the body
+// verification echo (clients.md §2.6.5). A lone surrogate escape yields
+// ErrLoneSurrogate.
+func SortedCompact(raw []byte) ([]byte, error) {
+	v, _, err := parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	e := encoder{sort: true, compact: true, buf: make([]byte, 0, len(raw)+16)}
+	if err := e.value(&v); err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
 // PythonDefaultSize returns the length in bytes of Python's default
 // json.dumps(obj): keys in input order (a duplicate key counted once, with
 // its last value), ASCII escaping, ", " and ": " separators. It measures
@@ -561,11 +579,12 @@ func (p *parser) str() (string, error) {
 
 // encoder writes (or only measures) a value in one of Python's layouts.
 type encoder struct {
-	sort  bool // sort_keys=True
-	ascii bool // ensure_ascii=True
-	count bool // measure only: n counts the bytes, buf stays empty
-	n     int
-	buf   []byte
+	sort    bool // sort_keys=True
+	ascii   bool // ensure_ascii=True
+	compact bool // separators=(",", ":")
+	count   bool // measure only: n counts the bytes, buf stays empty
+	n       int
+	buf     []byte
 }
 
 func (e *encoder) write(s string) {
@@ -606,7 +625,7 @@ func (e *encoder) value(v *value) error {
 		e.writeByte('[')
 		for i := range v.items {
 			if i > 0 {
-				e.write(", ")
+				e.write(e.itemSep())
 			}
 			if err := e.value(&v.items[i]); err != nil {
 				return err
@@ -620,12 +639,12 @@ func (e *encoder) value(v *value) error {
 		e.writeByte('{')
 		for i := range v.members {
 			if i > 0 {
-				e.write(", ")
+				e.write(e.itemSep())
 			}
 			if err := e.str(v.members[i].key); err != nil {
 				return err
 			}
-			e.write(": ")
+			e.write(e.keySep())
 			if err := e.value(&v.members[i].val); err != nil {
 				return err
 			}
@@ -633,6 +652,21 @@ func (e *encoder) value(v *value) error {
 		e.writeByte('}')
 	}
 	return nil
+}
+
+// itemSep and keySep are the separators of the layout.
+func (e *encoder) itemSep() string {
+	if e.compact {
+		return ","
+	}
+	return ", "
+}
+
+func (e *encoder) keySep() string {
+	if e.compact {
+		return ":"
+	}
+	return ": "
 }
 
 const hexDigits = "0123456789abcdef"

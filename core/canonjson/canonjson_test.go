@@ -374,3 +374,24 @@ func semanticEqual(t *testing.T, a, b any) bool {
 		return reflect.DeepEqual(a, b)
 	}
 }
+
+func TestSortedCompact(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{`{"b": [1, 2.50, {"d": null, "c": true}], "a": "héllo ✓"}`, `{"a":"héllo ✓","b":[1,2.5,{"c":true,"d":null}]}`},
+		{` "x\u00e9\n" `, `"xé\n"`},
+		{`[]`, `[]`},
+		{`1e2`, `100.0`},
+	} {
+		got, err := canonjson.SortedCompact([]byte(tc.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("SortedCompact(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	if _, err := canonjson.SortedCompact([]byte(`{"a":"\ud800"}`)); !errors.Is(err, canonjson.ErrLoneSurrogate) {
+		t.Errorf("lone surrogate: %v", err)
+	}
+}

@@ -158,24 +158,6 @@ func (d *Decoder) StringMap(what string, b []byte) map[string]string {
 	return m
 }
 
-// Verification is the verification_mode column of a mode.
-func Verification(v *core.VerificationMode) *string {
-	if v == nil {
-		return nil
-	}
-	s := string(*v)
-	return &s
-}
-
-// VerificationOf is the mode of a verification_mode column.
-func VerificationOf(s *string) *core.VerificationMode {
-	if s == nil {
-		return nil
-	}
-	v := core.VerificationMode(*s)
-	return &v
-}
-
 // Status is the status column of a cue effect ("" keeps the status).
 func Status(st *core.CueStatus) string {
 	if st == nil {
@@ -202,4 +184,88 @@ func Row[R, T any](e Errors, op string, row R, err error, conv func(R) (T, error
 // Infallible adapts a conversion that cannot fail to Row.
 func Infallible[R, T any](conv func(R) T) func(R) (T, error) {
 	return func(r R) (T, error) { return conv(r), nil }
+}
+
+// Args converts one write's arguments, keeping the first failure (the
+// counterpart of Decoder), so argument lists read as one struct literal
+// followed by a single error check.
+type Args struct{ Err error }
+
+// Fail records err unless an earlier failure is recorded.
+func (a *Args) Fail(err error) {
+	if a.Err == nil {
+		a.Err = err
+	}
+}
+
+// ID is the canonical form of a new row's id, which must be a UUID; what
+// names it in the error.
+func (a *Args) ID(what, id string) string {
+	canon, ok := UUID(id)
+	if !ok {
+		a.Fail(fmt.Errorf("%s %q is not a UUID", what, id))
+	}
+	return canon
+}
+
+// OptionalID is ID for a nullable id column: nil stays nil.
+func (a *Args) OptionalID(what string, id *string) *string {
+	canon, err := OptionalUUID(what, id)
+	if err != nil {
+		a.Fail(err)
+	}
+	return canon
+}
+
+// JSON is CompactJSON of a JSON column (empty stores def); what names it
+// in the error.
+func (a *Args) JSON(what string, raw json.RawMessage, def []byte) []byte {
+	b, err := CompactJSON(raw, def)
+	if err != nil {
+		a.Fail(fmt.Errorf("%s: %w", what, err))
+	}
+	return b
+}
+
+// Modify is a read-modify-write of one row inside the caller's
+// transaction: read locks and returns the row (its error interpreted with
+// op), conv converts it (a failure prefixed with op), fn changes the value
+// (its error aborts and is returned as is), and save stores the value
+// over the row it was read from and returns the stored row (its error
+// interpreted), converted again.
+func Modify[R, T any](e Errors, op string, read func() (R, error), conv func(R) (T, error), fn func(T) error, save func(R, T) (R, error)) (T, error) {
+	var zero T
+	row, err := read()
+	if err != nil {
+		return zero, e.Interpret(op, err)
+	}
+	t, err := conv(row)
+	if err != nil {
+		return zero, e.Op(op, err)
+	}
+	if err := fn(t); err != nil {
+		return zero, err
+	}
+	row, err = save(row, t)
+	return Row(e, op, row, err, conv)
+}
+
+// Named is a nullable text column as a pointer to a string type (nil
+// stays nil).
+func Named[T ~string](s *string) *T {
+	if s == nil {
+		return nil
+	}
+	v := T(*s)
+	return &v
+}
+
+// Text is the nullable text column of a pointer to a string type (nil
+// stores NULL).
+func Text[T ~string](v *T) *string {
+	if v == nil {
+		return nil
+	}
+	s := string(*v)
+	return &s
 }

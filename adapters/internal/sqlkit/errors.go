@@ -91,3 +91,27 @@ func InTx[Tx any](op string, e Errors, begin func() (Tx, error), commit func(Tx)
 	}
 	return e.Interpret(op, commit(tx))
 }
+
+// Affected finishes a write of one row by key: a query error is
+// interpreted; no row affected is core.ErrNotFound.
+func (e Errors) Affected(op string, n int64, err error) error {
+	if err != nil {
+		return e.Interpret(op, err)
+	}
+	if n == 0 {
+		return e.Op(op, core.ErrNotFound)
+	}
+	return nil
+}
+
+// Value finishes an operation that fills *v in a transaction: *v when err
+// is nil, the zero value and err otherwise. Arguments are evaluated in
+// order, so in Value(&out, s.inTx(…)) the transaction has run when *v is
+// read.
+func Value[T any](v *T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return *v, nil
+}

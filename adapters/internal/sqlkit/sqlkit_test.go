@@ -160,6 +160,9 @@ func TestCodecs(t *testing.T) {
 	require.ErrorContains(t, d.Err, "retry_backoff_minutes", "the first failure is kept")
 }
 
+// same is the identity conversion of a cue row.
+func same(c sqlkit.CueSecret) (sqlkit.CueSecret, error) { return c, nil }
+
 func TestDeliveries(t *testing.T) {
 	at := time.Date(2026, 3, 20, 16, 0, 0, 0, time.UTC)
 	execs := []*core.Execution{
@@ -172,7 +175,7 @@ func TestDeliveries(t *testing.T) {
 		asked = ids
 		return []sqlkit.CueSecret{{Cue: &core.Cue{ID: "cue_b"}, SecretSealed: "sb"}, {Cue: &core.Cue{ID: "cue_a"}, SecretSealed: "sa"}}, nil
 	}
-	ds, err := sqlkit.Deliveries(execs, read)
+	ds, err := sqlkit.Deliveries(execs, read, same)
 	require.NoError(t, err)
 	require.Equal(t, []string{"cue_a", "cue_b"}, asked, "distinct ids, sorted")
 	var got []string
@@ -183,10 +186,14 @@ func TestDeliveries(t *testing.T) {
 
 	_, err = sqlkit.Deliveries(execs, func([]string) ([]sqlkit.CueSecret, error) {
 		return []sqlkit.CueSecret{{Cue: &core.Cue{ID: "cue_a"}}}, nil
-	})
+	}, same)
 	require.ErrorContains(t, err, "cue cue_b of execution e3 is missing")
 
-	_, err = sqlkit.Deliveries(execs, func([]string) ([]sqlkit.CueSecret, error) { return nil, errNoRows })
+	bad := errors.New("bad row")
+	_, err = sqlkit.Deliveries(execs, read, func(sqlkit.CueSecret) (sqlkit.CueSecret, error) { return sqlkit.CueSecret{}, bad })
+	require.ErrorIs(t, err, bad, "a conversion failure is reported")
+
+	_, err = sqlkit.Deliveries(execs, func([]string) ([]sqlkit.CueSecret, error) { return nil, errNoRows }, same)
 	require.ErrorIs(t, err, errNoRows)
 }
 

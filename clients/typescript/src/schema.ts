@@ -48,6 +48,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operator info
+         * @description What this deployment is and which authentication paths and primitives it offers. No
+         *     authentication, not rate limited, never contains secrets or per-user data.
+         */
+        get: operations["getInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/register": {
         parameters: {
             query?: never;
@@ -396,6 +417,12 @@ export interface paths {
          *     `invalid_schedule`, 400 `invalid_callback_url` (`on_failure.webhook: …`). A
          *     worker cue created while no worker heartbeated in the last 180 s carries a
          *     `warning`.
+         *
+         *     A body without `schedule` but with `cron` or `at` at the top level (the MCP
+         *     server's flat body) is first rewritten: `cron`/`at` and `timezone` (default `UTC`)
+         *     become `schedule`, `callback_url` becomes `callback.url`, `worker: true` becomes
+         *     `transport: worker`; both `cron` and `at` give 400 `invalid_schedule` (`Specify
+         *     either cron or at, not both`).
          */
         post: operations["createCue"];
         delete?: never;
@@ -442,6 +469,29 @@ export interface paths {
         patch: operations["updateCue"];
         trace?: never;
     };
+    "/v1/cues/bulk-delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete several cues
+         * @description Requires `X-Confirm-Destructive: true`, else 400 `confirmation_required`. Each id is
+         *     handled on its own, like `DELETE /v1/cues/{cue_id}`: the caller's cues are deleted
+         *     with their executions and listed in `deleted`; any other id (unknown, another
+         *     user's, repeated) is listed in `skipped`. Both keep request order.
+         */
+        post: operations["bulkDeleteCues"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/cues/{cue_id}/fire": {
         parameters: {
             query?: never;
@@ -455,10 +505,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Fire a cue now
-         * @description Creates a `pending` execution scheduled for now (`triggered_by: manual_fire`)
-         *     regardless of the cue's status and plan limits. Any request body is ignored. 404
-         *     `cue_not_found`.
+         * Fire a cue now or at `send_at`
+         * @description Creates a `pending` execution (`triggered_by: manual_fire`) regardless of the cue's
+         *     status and plan limits. The body is optional (absent, empty or `{}` = plain fire).
+         *     Checks, in order: 422 body validation, 404 `cue_not_found`, idempotency (200 with
+         *     the original execution, 409 `idempotency_key_conflict`), 400
+         *     `payload_override_required`, 400 `missing_required_payload_keys` (with
+         *     `error.missing_keys`), 400 `inconsistent_message_instruction`.
          */
         post: operations["fireCue"];
         delete?: never;
@@ -476,7 +529,12 @@ export interface paths {
         };
         /**
          * List executions
-         * @description Newest (`created_at`) first; filters are exact string matches. 422 for out-of-range `limit`/`offset`.
+         * @description Newest (`created_at`) first; filters combine with AND and are exact matches. 422
+         *     `validation_error` for out-of-range `limit`/`offset`, an unknown `triggered_by` or a
+         *     non-boolean `has_evidence`; 400 `conflicting_filters` when both `status` and
+         *     `status__in` are given; 400 `invalid_status_in` when `status__in` has no non-blank
+         *     entry. `oldest_claimed_at` is the earliest `claimed_at` over the whole filtered set
+         *     (not just the page).
          */
         get: operations["listExecutions"];
         put?: never;
@@ -496,9 +554,10 @@ export interface paths {
         };
         /**
          * List executions a worker can claim
-         * @description The caller's `pending` / `retry_ready` executions of worker-transport cues, oldest
-         *     `scheduled_for` first, at most 50. `task` keeps only executions whose cue payload
-         *     has that `task` value.
+         * @description The caller's `pending` / `retry_ready` executions of worker-transport cues that are
+         *     due, oldest `scheduled_for` first, at most 50. `task` and `agent` (combined with AND)
+         *     are applied before the 50-row cap, so a single-purpose worker is never starved by
+         *     other work.
          */
         get: operations["listClaimableExecutions"];
         put?: never;
@@ -644,8 +703,8 @@ export interface paths {
         put?: never;
         /**
          * Replay a finished execution
-         * @description Creates a new `pending` execution on the same cue (`triggered_by: replay`, current
-         *     cue payload). Only `success`, `failed`, `missed` and `outcome_timeout` executions
+         * @description Creates a new `pending` execution on the same cue (`triggered_by: replay`) carrying
+         *     the original execution's payload (including a fire's `payload_override`). Only `success`, `failed`, `missed` and `outcome_timeout` executions
          *     can be replayed. Any request body is ignored. Errors: 404 `execution_not_found`,
          *     409 `execution_in_flight`.
          */
@@ -867,8 +926,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description The error envelope of every error response. */
+        /**
+         * @description The error envelope of every error response (every status >= 400 has a JSON object
+         *     body, including unknown paths, wrong methods, 413 and 429). The same object is
+         *     mirrored under `detail` — `{"error":{…},"detail":{"error":{…}}}` — because the
+         *     official CLI reads `detail.error.message`/`code` while the SDK and the MCP server
+         *     read the top-level `error`. `detail` is always an object, never a string or list.
+         */
         Error: {
+            error: components["schemas"]["ErrorBody"];
+            detail: components["schemas"]["ErrorMirror"];
+        };
+        /** @description Identical copy of the envelope, for clients that read `detail.error`. */
+        ErrorMirror: {
             error: components["schemas"]["ErrorBody"];
         };
         ErrorBody: {
@@ -912,14 +982,21 @@ export interface components {
          */
         VerificationMode: "none" | "require_external_id" | "require_result_url" | "require_artifacts" | "manual";
         /**
-         * @description What the scheduler does with recurring occurrences missed while it was down.
-         *     `latest` fires only the most recent missed occurrence, once, and records how many
-         *     were skipped; `skip` fires none and resumes at the next future occurrence; `all`
-         *     back-fills the missed occurrences oldest first, at most 100 per cue per catch-up.
-         * @default latest
+         * @description What the scheduler does with recurring occurrences missed while it was down, in
+         *     today's clients' vocabulary. `run_once_if_missed` fires only the most recent missed
+         *     occurrence, once, and records how many were skipped; `skip_missed` fires none and
+         *     resumes at the next future occurrence; `replay_all` back-fills the missed
+         *     occurrences oldest first, at most 100 per cue per catch-up.
+         * @default run_once_if_missed
          * @enum {string}
          */
-        CatchUpPolicy: "skip" | "latest" | "all";
+        CatchUpPolicy: "run_once_if_missed" | "skip_missed" | "replay_all";
+        /**
+         * @description A `CatchUpPolicy`; the older names `latest`, `skip` and `all` are accepted as
+         *     aliases of `run_once_if_missed`, `skip_missed` and `replay_all`.
+         * @enum {string}
+         */
+        CatchUpPolicyInput: "run_once_if_missed" | "skip_missed" | "replay_all" | "latest" | "skip" | "all";
         /** @enum {string} */
         ExecutionStatus: "pending" | "delivering" | "success" | "failed" | "retrying" | "retry_ready" | "missed" | "pending_outcome" | "outcome_timeout";
         /** @enum {string} */
@@ -989,6 +1066,20 @@ export interface components {
             /** @description `pending` executions of worker cues. */
             pending_worker_claims?: number;
         };
+        Info: {
+            /** @description Server version. */
+            version: string;
+            /** @description Name of the messaging authorization backend (`SameTenantAuthorizationBackend`). */
+            authorization_backend: string;
+            authentication_paths: {
+                /** @description Always true. */
+                per_user_api_key: boolean;
+                /** @description Internal-token authentication; not offered by this server (false). */
+                internal_token_with_on_behalf_of: boolean;
+            };
+            /** @description Subset of `cues`, `quotas`, `device_code`; empty here. */
+            disabled_primitives: string[];
+        };
         StatusResponse: {
             /** @enum {string} */
             status: "healthy" | "degraded" | "down";
@@ -1019,6 +1110,8 @@ export interface components {
         };
         Me: {
             email: string;
+            /** @description The account's unique slug (right-hand side of `agent@user` addresses), derived from the e-mail local part at registration. */
+            slug: string;
             plan: string;
             /** @description Cues with status `active` only. */
             active_cues: number;
@@ -1112,13 +1205,27 @@ export interface components {
             on_failure?: components["schemas"]["OnFailureInput"] | null;
             /** @description Null means no verification policy. */
             verification?: components["schemas"]["VerificationInput"] | null;
-            /** @description Missed-run policy; defaults to `latest`. */
-            catch_up?: components["schemas"]["CatchUpPolicy"] | null;
+            /** @description Missed-run policy; defaults to `run_once_if_missed`. */
+            catch_up?: components["schemas"]["CatchUpPolicyInput"] | null;
             /**
              * @description Seconds an execution may wait for its outcome after delivery or claim before it
              *     becomes `outcome_timeout`; null means no deadline.
              */
             outcome_deadline_seconds?: number | null;
+            /** @description Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false. */
+            require_payload_override?: boolean | null;
+            /** @description Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears. */
+            required_payload_keys?: string[] | null;
+            /** @description Per-cue webhook timeout and outcome deadline; `null` clears on PATCH. */
+            delivery?: components["schemas"]["DeliveryInput"] | null;
+            /** @description Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH. */
+            alerts?: Record<string, unknown> | null;
+            /**
+             * @description Id of one of the caller's cues fired after each successful execution of this one
+             *     (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+             *     back to this cue); `null` clears on PATCH.
+             */
+            on_success_fire?: string | null;
         };
         /** @description Every field is optional and null means unchanged. Unknown keys are rejected with 422. */
         UpdateCueRequest: {
@@ -1139,9 +1246,23 @@ export interface components {
             on_failure?: components["schemas"]["OnFailureInput"] | null;
             verification?: components["schemas"]["VerificationInput"] | null;
             /** @description Missed-run policy. */
-            catch_up?: components["schemas"]["CatchUpPolicy"] | null;
+            catch_up?: components["schemas"]["CatchUpPolicyInput"] | null;
             /** @description Outcome deadline in seconds (see `Cue.outcome_deadline_seconds`). */
             outcome_deadline_seconds?: number | null;
+            /** @description Every fire must carry a non-null `payload_override` (400 `payload_override_required`). Defaults to false. */
+            require_payload_override?: boolean | null;
+            /** @description Keys every fire's effective payload must contain (400 `missing_required_payload_keys`); `[]` clears. */
+            required_payload_keys?: string[] | null;
+            /** @description Per-cue webhook timeout and outcome deadline; `null` clears on PATCH. */
+            delivery?: components["schemas"]["DeliveryInput"] | null;
+            /** @description Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH. */
+            alerts?: Record<string, unknown> | null;
+            /**
+             * @description Id of one of the caller's cues fired after each successful execution of this one
+             *     (400 `invalid_on_success_fire` for an unknown or foreign cue, or a chain that leads
+             *     back to this cue); `null` clears on PATCH.
+             */
+            on_success_fire?: string | null;
         };
         ScheduleInput: {
             /** @description `once` or `recurring`; any other value is 400 `invalid_schedule` on create. */
@@ -1182,6 +1303,14 @@ export interface components {
         VerificationInput: {
             /** @description Defaults to `none`. */
             mode?: components["schemas"]["VerificationMode"] | null;
+            /** @description Assertion keys every successful outcome must report (else `verification_failed`); the default of a fire's `exit_criteria`. */
+            required_assertions?: string[] | null;
+        };
+        DeliveryInput: {
+            /** @description HTTP timeout of this cue's webhook deliveries; defaults to 30. */
+            timeout_seconds?: number | null;
+            /** @description Seconds a delivered or claimed execution may wait for its outcome; defaults to 300. */
+            outcome_deadline_seconds?: number | null;
         };
         Cue: {
             /** @description `cue_` + 12 characters. */
@@ -1217,6 +1346,12 @@ export interface components {
              *     becomes `outcome_timeout`; null means no deadline.
              */
             outcome_deadline_seconds: number | null;
+            require_payload_override: boolean;
+            required_payload_keys: string[] | null;
+            /** @description Null when never set. */
+            delivery: components["schemas"]["Delivery"] | null;
+            alerts: Record<string, unknown> | null;
+            on_success_fire: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1247,6 +1382,14 @@ export interface components {
             warning: string | null;
             catch_up: components["schemas"]["CatchUpPolicy"];
             outcome_deadline_seconds: number | null;
+            require_payload_override: boolean;
+            required_payload_keys: string[] | null;
+            /** @description Null when never set. */
+            delivery: components["schemas"]["Delivery"] | null;
+            alerts: Record<string, unknown> | null;
+            on_success_fire: string | null;
+            /** @description The last 7 days of executions (detail only). */
+            stats?: components["schemas"]["CueStats"] | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1288,6 +1431,48 @@ export interface components {
         };
         Verification: {
             mode: components["schemas"]["VerificationMode"];
+            required_assertions: string[] | null;
+        };
+        Delivery: {
+            timeout_seconds: number;
+            outcome_deadline_seconds: number;
+        };
+        CueStats: {
+            window_days: number;
+            executions: number;
+            succeeded: number;
+            failed: number;
+            missed: number;
+            /**
+             * Format: double
+             * @description succeeded / finished (success, failed, missed, outcome_timeout); null when none finished.
+             */
+            success_rate: number | null;
+            /** Format: double */
+            miss_rate: number | null;
+        };
+        BulkDeleteRequest: {
+            ids: string[];
+        };
+        BulkDeleteResponse: {
+            deleted: string[];
+            skipped: string[];
+        };
+        /** @description Every field is optional; unknown keys are ignored. */
+        FireRequest: {
+            /** @description ISO-8601 instant (no zone = UTC); a future one defers delivery and claimability until then, a past one fires now. */
+            send_at?: string | null;
+            /** @description Keys written over the cue payload (`merge`, shallow) or replacing it (`replace`) for this execution only. */
+            payload_override?: Record<string, unknown> | null;
+            /**
+             * @description Defaults to `merge`.
+             * @enum {string|null}
+             */
+            merge_strategy?: "merge" | "replace" | null;
+            /** @description Assertion keys a successful outcome must report; `[]` opts out of the cue's `verification.required_assertions`. */
+            exit_criteria?: string[] | null;
+            /** @description Per cue for 24 h; the same body answers the original execution, another body 409 `idempotency_key_conflict`. */
+            idempotency_key?: string | null;
         };
         CueList: {
             cues: components["schemas"]["Cue"][];
@@ -1298,14 +1483,28 @@ export interface components {
         FireResponse: {
             /** @description The new execution's id. */
             id: string;
+            /** @description Same as `id`. */
+            execution_id: string;
+            /** @description The effective payload. */
+            payload: Record<string, unknown>;
             cue_id: string;
-            /** @description Now, `+00:00` form. */
+            /** @description Now or the future `send_at`, `+00:00` form. */
             scheduled_for: string;
             status: components["schemas"]["ExecutionStatus"];
             /** @description Always `manual_fire`. */
             triggered_by: string;
+            /** @description Only with `X-CueAPI-Verify-Echo: true`: always null on fire (the clients then skip their comparison). */
+            body_received?: unknown;
+            /** @description Only with `X-CueAPI-Verify-Echo: true`: SHA-256 of the empty string on fire. */
+            body_received_sha256?: string;
         };
         Execution: {
+            /** @description The execution whose success fired this one (`triggered_by: chain`). */
+            chain_parent_id: string | null;
+            /** @description 0 unless chained; a chained execution is its parent's depth + 1. */
+            chain_depth: number;
+            /** @description The effective payload snapshotted at fire time (fires with `payload_override`); omitted otherwise. */
+            payload?: Record<string, unknown>;
             /** @description UUID. */
             id: string;
             cue_id: string;
@@ -1334,12 +1533,19 @@ export interface components {
             updated_at: string;
             /** @description `reported_success`, `reported_failure`, `verified_success`, `verification_pending`, `verification_failed`, or null before any outcome. */
             outcome_state: string | null;
-            /** @description `manual_fire`, `replay`, or null for scheduler-created executions. */
-            triggered_by: string | null;
-            /** @description Worker id holding the claim (worker transport). */
+            /** @description `scheduled` (scheduler-created), `manual_fire`, `replay` or `chain`. */
+            triggered_by: string;
+            /** @description Worker id of the current or last claim (worker transport). */
             claimed_by_worker: string | null;
             /** Format: date-time */
             claimed_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last execution heartbeat of the claiming worker.
+             */
+            last_heartbeat_at: string | null;
+            /** @description First 2000 characters of the last webhook response body. */
+            response_body: string | null;
             /**
              * Format: date-time
              * @description When the current claim lease expires.
@@ -1355,6 +1561,11 @@ export interface components {
             /** @description Evidence stored with the outcome; null when none. */
             evidence: components["schemas"]["Evidence"] | null;
         };
+        /**
+         * @description The reported outcome. The evidence keys (`external_id` … `validation_state`) repeat
+         *     the execution's top-level `evidence` inside `outcome`, where the official SDK's
+         *     `Execution` model reads them.
+         */
         Outcome: {
             success: boolean;
             result: string | null;
@@ -1362,6 +1573,13 @@ export interface components {
             metadata: Record<string, unknown> | null;
             /** Format: date-time */
             recorded_at: string;
+            external_id: string | null;
+            result_url: string | null;
+            result_ref: string | null;
+            result_type: string | null;
+            summary: string | null;
+            artifacts: unknown[] | null;
+            validation_state: string | null;
         };
         Evidence: {
             external_id: string | null;
@@ -1385,9 +1603,17 @@ export interface components {
             offset: number;
             /** @description `offset + limit < total`. */
             has_more: boolean;
+            /** @description Earliest `claimed_at` over the whole filtered set, `+00:00` form; null when none was claimed. */
+            oldest_claimed_at: string | null;
         };
         ReportOutcomeRequest: {
             success: boolean;
+            /**
+             * @description Assertion key to any value (at most 10 KB). A success missing a key the
+             *     execution requires (fire `exit_criteria`, else the cue's
+             *     `verification.required_assertions`) gets `outcome_state: verification_failed`.
+             */
+            assertions?: Record<string, unknown> | null;
             result?: string | null;
             error?: string | null;
             /** @description At most 10,240 bytes serialized (400 `metadata_too_large`). */
@@ -1417,7 +1643,7 @@ export interface components {
             task: string | null;
             /** Format: date-time */
             scheduled_for: string;
-            /** @description The cue's current payload. */
+            /** @description The execution's payload. */
             payload: Record<string, unknown>;
             /** @description The execution's attempts counter (0 when never claimed). */
             attempt: number;
@@ -1443,6 +1669,8 @@ export interface components {
         ReplayResponse: {
             /** @description The new execution's id. */
             id: string;
+            /** @description Same as `id` (the official CLI prints the new id from this key). */
+            execution_id: string;
             cue_id: string;
             /** @description Now, `+00:00` form. */
             scheduled_for: string;
@@ -1571,6 +1799,8 @@ export interface components {
         };
         UsageRateLimit: {
             requests_per_minute: number;
+            /** @description Same as `requests_per_minute` (the official CLI reads this key). */
+            limit: number;
             /** @description Requests accepted in the caller's API-key bucket in the last 60 s; 0 for session callers. */
             current_usage: number;
         };
@@ -1633,6 +1863,12 @@ export interface components {
         EchoToken: string;
         /** @description Must be exactly `true`, otherwise the server answers 400 `confirmation_required`. */
         XConfirmDestructive: string;
+        /**
+         * @description Binds the request body to the created resource for 24 h, durably: a retry with the
+         *     same key and body answers 200 with the original, another body 409
+         *     `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+         */
+        IdempotencyKey: string;
         /** @description When sent and the execution has a claimer, it must match (else 403 `not_execution_owner`). */
         XWorkerID: string;
     };
@@ -1688,6 +1924,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatusResponse"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deployment info. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Info"];
                 };
             };
             default: components["responses"]["Error"];
@@ -2166,7 +2423,14 @@ export interface operations {
     createCue: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Binds the request body to the created resource for 24 h, durably: a retry with the
+                 *     same key and body answers 200 with the original, another body 409
+                 *     `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2176,6 +2440,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The cue an earlier request with the same Idempotency-Key and body created. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cue"];
+                };
+            };
             /** @description Cue created. */
             201: {
                 headers: {
@@ -2286,19 +2559,63 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    bulkDeleteCues: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be exactly `true`, otherwise the server answers 400 `confirmation_required`. */
+                "X-Confirm-Destructive"?: components["parameters"]["XConfirmDestructive"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkDeleteRequest"];
+            };
+        };
+        responses: {
+            /** @description What was deleted and skipped. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkDeleteResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
     fireCue: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Binds the request body to the created resource for 24 h, durably: a retry with the
+                 *     same key and body answers 200 with the original, another body 409
+                 *     `idempotency_key_conflict`. On fire the body's `idempotency_key` wins.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description Cue id (`cue_` + 12 characters). Unknown ids are 404 `cue_not_found`. */
                 cue_id: components["parameters"]["CueID"];
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["FireRequest"];
+            };
+        };
         responses: {
-            /** @description Execution created. */
+            /** @description Execution created, or the original one for a repeated idempotency key. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2307,8 +2624,12 @@ export interface operations {
                     "application/json": components["schemas"]["FireResponse"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            422: components["responses"]["Error"];
             429: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2319,8 +2640,18 @@ export interface operations {
                 cue_id?: string;
                 /** @description Execution status. */
                 status?: string;
-                /** @description Outcome state, e.g. `verification_failed`. */
+                /** @description Comma-separated execution statuses (blank entries dropped); not together with `status`. */
+                status__in?: string;
+                /** @description Outcome state, e.g. `verification_failed`; `unknown` matches executions without an outcome state. */
                 outcome_state?: string;
+                /** @description What created the execution; `scheduled` matches scheduler-created executions. */
+                triggered_by?: "scheduled" | "manual_fire" | "replay" | "chain";
+                /** @description Exact match on the outcome evidence's `result_type`. */
+                result_type?: string;
+                /** @description `true`: only executions whose evidence `external_id` is set; `false`: no filter. */
+                has_evidence?: boolean;
+                /** @description Exact match on `claimed_by_worker`. */
+                worker_id?: string;
                 limit?: number;
                 offset?: number;
             };
@@ -2339,6 +2670,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionList"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -2348,8 +2680,10 @@ export interface operations {
     listClaimableExecutions: {
         parameters: {
             query?: {
-                /** @description Keep only executions whose cue payload `task` equals this value. */
+                /** @description Keep only executions whose payload `task` equals this value. */
                 task?: string;
+                /** @description Keep only executions whose payload `agent` equals this value (executions without the key are excluded). */
+                agent?: string;
             };
             header?: never;
             path?: never;

@@ -3,15 +3,17 @@
 
 -- name: ExecutionClaimable :many
 -- ExecutionClaimable lists up to @max_rows of a tenant's worker executions
--- ready to claim (pending, scheduled by @now), oldest scheduled_for first,
--- with their cues. The task filter (the payload's "task" string) applies
--- before the limit. It scans the partial index executions_claimable_idx.
+-- ready to claim (pending or retry_ready, scheduled by @now), oldest
+-- scheduled_for first, with their cues. The task and agent filters (the
+-- effective payload's "task" / "agent" string) apply before the limit. It
+-- scans the partial index executions_claimable_idx.
 SELECT sqlc.embed(executions), sqlc.embed(cues)
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = @user_id
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= @now::timestamptz
-  AND (sqlc.narg('task')::text IS NULL OR cues.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
+  AND (sqlc.narg('task')::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
+  AND (sqlc.narg('agent')::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'agent' = to_jsonb(sqlc.narg('agent')::text))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
@@ -23,28 +25,28 @@ LIMIT @max_rows;
 SELECT e.id, c.outcome_deadline_seconds
 FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.user_id = @user_id
-  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= @now::timestamptz
-  AND (sqlc.narg('task')::text IS NULL OR c.payload -> 'task' = to_jsonb(sqlc.narg('task')::text))
+  AND (sqlc.narg('task')::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb(sqlc.narg('task')::text))
 ORDER BY e.scheduled_for, e.id
 LIMIT 1
 FOR NO KEY UPDATE OF e SKIP LOCKED;
 
 -- name: ExecutionClaimWorkerPickByID :one
 -- ExecutionClaimWorkerPickByID locks one execution by id if it is the
--- tenant's, worker transport, pending and scheduled by @now, and returns its
--- cue's outcome deadline. It waits for a concurrent claimer and then
+-- tenant's, worker transport, pending or retry_ready and scheduled by @now,
+-- and returns its cue's outcome deadline. It waits for a concurrent claimer and then
 -- re-checks the row, so the second of two claimers finds nothing.
 SELECT e.id, c.outcome_deadline_seconds
 FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.id = @id AND e.user_id = @user_id
-  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= @now::timestamptz
 FOR NO KEY UPDATE OF e;
 
 -- name: ExecutionClaimWorker :one
 -- ExecutionClaimWorker claims a picked (locked) execution for @worker_id
--- if it is still pending.
+-- if it is still claimable (pending or retry_ready).
 UPDATE executions SET
     status = 'delivering',
     claimed_by_worker = @worker_id::text,
@@ -56,7 +58,7 @@ UPDATE executions SET
     due_at = @lease_until::timestamptz,
     outcome_deadline_at = sqlc.narg('outcome_deadline_at')::timestamptz,
     updated_at = @now::timestamptz
-WHERE id = @id AND status = 'pending'
+WHERE id = @id AND status IN ('pending', 'retry_ready')
 RETURNING *;
 
 -- name: ExecutionCueID :one
@@ -95,6 +97,7 @@ UPDATE executions SET
     evidence_metadata = @evidence_metadata,
     evidence_validation_state = @evidence_validation_state,
     evidence_produced_at = @evidence_produced_at,
+    options = @options,
     updated_at = @updated_at
 WHERE id = @id
 RETURNING *;

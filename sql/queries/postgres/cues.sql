@@ -5,7 +5,7 @@ INSERT INTO cues (
     callback_url, callback_method, callback_headers, payload,
     retry_max_attempts, retry_backoff_minutes,
     on_failure_email, on_failure_webhook, on_failure_pause,
-    verification_mode, catch_up, outcome_deadline_seconds,
+    verification_mode, catch_up, outcome_deadline_seconds, options,
     next_run, last_run, run_count, fired_count, skipped_count, last_error,
     created_at, updated_at
 ) VALUES (
@@ -14,7 +14,7 @@ INSERT INTO cues (
     @callback_url, @callback_method, @callback_headers, @payload,
     @retry_max_attempts, @retry_backoff_minutes,
     @on_failure_email, @on_failure_webhook, @on_failure_pause,
-    @verification_mode, @catch_up, @outcome_deadline_seconds,
+    @verification_mode, @catch_up, @outcome_deadline_seconds, @options,
     @next_run, @last_run, @run_count, @fired_count, @skipped_count, @last_error,
     @created_at, @updated_at
 )
@@ -76,6 +76,7 @@ UPDATE cues SET
     verification_mode = @verification_mode,
     catch_up = @catch_up,
     outcome_deadline_seconds = @outcome_deadline_seconds,
+    options = @options,
     next_run = @next_run,
     last_run = @last_run,
     last_error = @last_error,

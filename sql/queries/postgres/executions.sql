@@ -11,7 +11,7 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, created_at, updated_at
+    triggered_by, replayed_from, payload, options, created_at, updated_at
 )
 SELECT
     @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
@@ -23,7 +23,7 @@ SELECT
     @evidence_external_id, @evidence_result_url, @evidence_result_ref,
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
-    @triggered_by, @replayed_from, @created_at, @updated_at
+    @triggered_by, @replayed_from, @payload, @options, @created_at, @updated_at
 FROM cues
 WHERE cues.id = @cue_id AND cues.user_id = @user_id
 RETURNING *;
@@ -32,20 +32,53 @@ RETURNING *;
 SELECT * FROM executions WHERE id = @id AND user_id = @user_id;
 
 -- name: ExecutionList :many
+-- ExecutionList is a page of a tenant's executions, newest first, with
+-- every filter of core.ExecutionListParams (an empty @statuses: any).
 SELECT * FROM executions
 WHERE user_id = @user_id
   AND (sqlc.narg('cue_id')::text IS NULL OR cue_id = sqlc.narg('cue_id')::text)
-  AND (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
+  AND (cardinality(@statuses::text[]) = 0 OR status = ANY(@statuses::text[]))
   AND (sqlc.narg('outcome_state')::text IS NULL OR outcome_state = sqlc.narg('outcome_state')::text)
+  AND (NOT @no_outcome_state::boolean OR outcome_state IS NULL)
+  AND (sqlc.narg('triggered_by')::text IS NULL OR triggered_by = sqlc.narg('triggered_by')::text)
+  AND (NOT @scheduled_only::boolean OR triggered_by IS NULL)
+  AND (sqlc.narg('result_type')::text IS NULL OR evidence_result_type = sqlc.narg('result_type')::text)
+  AND (NOT @has_evidence::boolean OR evidence_external_id IS NOT NULL)
+  AND (sqlc.narg('worker_id')::text IS NULL OR claimed_by_worker = sqlc.narg('worker_id')::text)
 ORDER BY created_at DESC, id DESC
 LIMIT @max_rows OFFSET @skip_rows;
 
 -- name: ExecutionCount :one
+-- ExecutionCount counts the executions ExecutionList filters.
 SELECT count(*) FROM executions
 WHERE user_id = @user_id
   AND (sqlc.narg('cue_id')::text IS NULL OR cue_id = sqlc.narg('cue_id')::text)
-  AND (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
-  AND (sqlc.narg('outcome_state')::text IS NULL OR outcome_state = sqlc.narg('outcome_state')::text);
+  AND (cardinality(@statuses::text[]) = 0 OR status = ANY(@statuses::text[]))
+  AND (sqlc.narg('outcome_state')::text IS NULL OR outcome_state = sqlc.narg('outcome_state')::text)
+  AND (NOT @no_outcome_state::boolean OR outcome_state IS NULL)
+  AND (sqlc.narg('triggered_by')::text IS NULL OR triggered_by = sqlc.narg('triggered_by')::text)
+  AND (NOT @scheduled_only::boolean OR triggered_by IS NULL)
+  AND (sqlc.narg('result_type')::text IS NULL OR evidence_result_type = sqlc.narg('result_type')::text)
+  AND (NOT @has_evidence::boolean OR evidence_external_id IS NOT NULL)
+  AND (sqlc.narg('worker_id')::text IS NULL OR claimed_by_worker = sqlc.narg('worker_id')::text);
+
+-- name: ExecutionOldestClaimedAt :one
+-- ExecutionOldestClaimedAt is the earliest claimed_at among the executions
+-- ExecutionList filters; no row when none was claimed.
+SELECT claimed_at FROM executions
+WHERE user_id = @user_id
+  AND (sqlc.narg('cue_id')::text IS NULL OR cue_id = sqlc.narg('cue_id')::text)
+  AND (cardinality(@statuses::text[]) = 0 OR status = ANY(@statuses::text[]))
+  AND (sqlc.narg('outcome_state')::text IS NULL OR outcome_state = sqlc.narg('outcome_state')::text)
+  AND (NOT @no_outcome_state::boolean OR outcome_state IS NULL)
+  AND (sqlc.narg('triggered_by')::text IS NULL OR triggered_by = sqlc.narg('triggered_by')::text)
+  AND (NOT @scheduled_only::boolean OR triggered_by IS NULL)
+  AND (sqlc.narg('result_type')::text IS NULL OR evidence_result_type = sqlc.narg('result_type')::text)
+  AND (NOT @has_evidence::boolean OR evidence_external_id IS NOT NULL)
+  AND (sqlc.narg('worker_id')::text IS NULL OR claimed_by_worker = sqlc.narg('worker_id')::text)
+  AND claimed_at IS NOT NULL
+ORDER BY claimed_at
+LIMIT 1;
 
 -- name: ExecutionInsertFired :many
 -- ExecutionInsertFired inserts a fired batch's executions (pending, due at
@@ -150,3 +183,10 @@ SELECT
        AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
     (SELECT count(*) FROM executions AS x4
      WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims;
+
+-- name: ExecutionCountByStatusSince :many
+-- ExecutionCountByStatusSince counts a cue's executions created at or after
+-- @since per status (cue statistics).
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = @cue_id AND user_id = @user_id AND created_at >= @since
+GROUP BY status;

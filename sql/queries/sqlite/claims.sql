@@ -4,17 +4,21 @@
 
 -- name: ExecutionClaimable :many
 -- ExecutionClaimable lists up to @max_rows of a tenant's worker executions
--- ready to claim (pending, scheduled by @now), oldest scheduled_for first,
--- with their cues. The task filter (the payload's "task" string) applies
--- before the limit. It scans the partial index executions_claimable_idx.
+-- ready to claim (pending or retry_ready, scheduled by @now), oldest
+-- scheduled_for first, with their cues. The task and agent filters (the
+-- effective payload's "task" / "agent" string) apply before the limit. It
+-- scans the partial index executions_claimable_idx.
 SELECT sqlc.embed(executions), sqlc.embed(cues)
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = @user_id
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(@now AS TEXT)
   AND (CAST(sqlc.narg('task') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+  AND (CAST(sqlc.narg('agent') AS TEXT) IS NULL
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.agent') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.agent') = CAST(sqlc.narg('agent') AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT @max_rows;
 
@@ -25,27 +29,27 @@ LIMIT @max_rows;
 SELECT executions.id, cues.outcome_deadline_seconds
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = @user_id
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(@now AS TEXT)
   AND (CAST(sqlc.narg('task') AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(sqlc.narg('task') AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(sqlc.narg('task') AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT 1;
 
 -- name: ExecutionClaimWorkerPickByID :one
 -- ExecutionClaimWorkerPickByID finds one execution by id if it is the
--- tenant's, worker transport, pending and scheduled by @now, and its cue's
--- outcome deadline.
+-- tenant's, worker transport, pending or retry_ready and scheduled by @now,
+-- and its cue's outcome deadline.
 SELECT executions.id, cues.outcome_deadline_seconds
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.id = @id AND executions.user_id = @user_id
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(@now AS TEXT);
 
 -- name: ExecutionClaimWorker :one
 -- ExecutionClaimWorker claims a picked execution for @worker_id if it is
--- still pending.
+-- still claimable (pending or retry_ready).
 UPDATE executions SET
     status = 'delivering',
     claimed_by_worker = CAST(@worker_id AS TEXT),
@@ -57,7 +61,7 @@ UPDATE executions SET
     due_at = CAST(@lease_until AS TEXT),
     outcome_deadline_at = @outcome_deadline_at,
     updated_at = CAST(@now AS TEXT)
-WHERE id = @id AND status = 'pending'
+WHERE id = @id AND status IN ('pending', 'retry_ready')
 RETURNING *;
 
 -- name: ExecutionGetForUpdate :one
@@ -93,6 +97,7 @@ UPDATE executions SET
     evidence_metadata = @evidence_metadata,
     evidence_validation_state = @evidence_validation_state,
     evidence_produced_at = @evidence_produced_at,
+    options = @options,
     updated_at = @updated_at
 WHERE id = @id
 RETURNING *;

@@ -11,7 +11,7 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, created_at, updated_at
+    triggered_by, replayed_from, payload, options, created_at, updated_at
 )
 SELECT
     @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
@@ -23,7 +23,7 @@ SELECT
     @evidence_external_id, @evidence_result_url, @evidence_result_ref,
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
-    @triggered_by, @replayed_from, @created_at, @updated_at
+    @triggered_by, @replayed_from, @payload, @options, @created_at, @updated_at
 FROM cues
 WHERE cues.id = @cue_id AND cues.user_id = @user_id
 RETURNING *;
@@ -32,20 +32,53 @@ RETURNING *;
 SELECT * FROM executions WHERE id = @id AND user_id = @user_id;
 
 -- name: ExecutionList :many
+-- ExecutionList is a page of a tenant's executions, newest first, with
+-- every filter of core.ExecutionListParams (an empty @statuses: any).
 SELECT * FROM executions
 WHERE user_id = @user_id
   AND (CAST(sqlc.narg('cue_id') AS TEXT) IS NULL OR cue_id = CAST(sqlc.narg('cue_id') AS TEXT))
-  AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
+  AND (CAST(sqlc.narg('statuses') AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(sqlc.narg('statuses') AS TEXT))))
   AND (CAST(sqlc.narg('outcome_state') AS TEXT) IS NULL OR outcome_state = CAST(sqlc.narg('outcome_state') AS TEXT))
+  AND (NOT CAST(@no_outcome_state AS BOOLEAN) OR outcome_state IS NULL)
+  AND (CAST(sqlc.narg('triggered_by') AS TEXT) IS NULL OR triggered_by = CAST(sqlc.narg('triggered_by') AS TEXT))
+  AND (NOT CAST(@scheduled_only AS BOOLEAN) OR triggered_by IS NULL)
+  AND (CAST(sqlc.narg('result_type') AS TEXT) IS NULL OR evidence_result_type = CAST(sqlc.narg('result_type') AS TEXT))
+  AND (NOT CAST(@has_evidence AS BOOLEAN) OR evidence_external_id IS NOT NULL)
+  AND (CAST(sqlc.narg('worker_id') AS TEXT) IS NULL OR claimed_by_worker = CAST(sqlc.narg('worker_id') AS TEXT))
 ORDER BY created_at DESC, id DESC
 LIMIT @max_rows OFFSET @skip_rows;
 
 -- name: ExecutionCount :one
+-- ExecutionCount counts the executions ExecutionList filters.
 SELECT count(*) FROM executions
 WHERE user_id = @user_id
   AND (CAST(sqlc.narg('cue_id') AS TEXT) IS NULL OR cue_id = CAST(sqlc.narg('cue_id') AS TEXT))
-  AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
-  AND (CAST(sqlc.narg('outcome_state') AS TEXT) IS NULL OR outcome_state = CAST(sqlc.narg('outcome_state') AS TEXT));
+  AND (CAST(sqlc.narg('statuses') AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(sqlc.narg('statuses') AS TEXT))))
+  AND (CAST(sqlc.narg('outcome_state') AS TEXT) IS NULL OR outcome_state = CAST(sqlc.narg('outcome_state') AS TEXT))
+  AND (NOT CAST(@no_outcome_state AS BOOLEAN) OR outcome_state IS NULL)
+  AND (CAST(sqlc.narg('triggered_by') AS TEXT) IS NULL OR triggered_by = CAST(sqlc.narg('triggered_by') AS TEXT))
+  AND (NOT CAST(@scheduled_only AS BOOLEAN) OR triggered_by IS NULL)
+  AND (CAST(sqlc.narg('result_type') AS TEXT) IS NULL OR evidence_result_type = CAST(sqlc.narg('result_type') AS TEXT))
+  AND (NOT CAST(@has_evidence AS BOOLEAN) OR evidence_external_id IS NOT NULL)
+  AND (CAST(sqlc.narg('worker_id') AS TEXT) IS NULL OR claimed_by_worker = CAST(sqlc.narg('worker_id') AS TEXT));
+
+-- name: ExecutionOldestClaimedAt :one
+-- ExecutionOldestClaimedAt is the earliest claimed_at among the executions
+-- ExecutionList filters; no row when none was claimed.
+SELECT claimed_at FROM executions
+WHERE user_id = @user_id
+  AND (CAST(sqlc.narg('cue_id') AS TEXT) IS NULL OR cue_id = CAST(sqlc.narg('cue_id') AS TEXT))
+  AND (CAST(sqlc.narg('statuses') AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(sqlc.narg('statuses') AS TEXT))))
+  AND (CAST(sqlc.narg('outcome_state') AS TEXT) IS NULL OR outcome_state = CAST(sqlc.narg('outcome_state') AS TEXT))
+  AND (NOT CAST(@no_outcome_state AS BOOLEAN) OR outcome_state IS NULL)
+  AND (CAST(sqlc.narg('triggered_by') AS TEXT) IS NULL OR triggered_by = CAST(sqlc.narg('triggered_by') AS TEXT))
+  AND (NOT CAST(@scheduled_only AS BOOLEAN) OR triggered_by IS NULL)
+  AND (CAST(sqlc.narg('result_type') AS TEXT) IS NULL OR evidence_result_type = CAST(sqlc.narg('result_type') AS TEXT))
+  AND (NOT CAST(@has_evidence AS BOOLEAN) OR evidence_external_id IS NOT NULL)
+  AND (CAST(sqlc.narg('worker_id') AS TEXT) IS NULL OR claimed_by_worker = CAST(sqlc.narg('worker_id') AS TEXT))
+  AND claimed_at IS NOT NULL
+ORDER BY claimed_at
+LIMIT 1;
 
 -- name: ExecutionInsertFired :execrows
 -- ExecutionInsertFired inserts one fired occurrence (pending, due at its
@@ -117,3 +150,10 @@ SELECT
        AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
     (SELECT count(*) FROM executions AS x4
      WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims;
+
+-- name: ExecutionCountByStatusSince :many
+-- ExecutionCountByStatusSince counts a cue's executions created at or after
+-- @since per status (cue statistics).
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = @cue_id AND user_id = @user_id AND created_at >= @since
+GROUP BY status;

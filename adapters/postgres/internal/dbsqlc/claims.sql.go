@@ -64,8 +64,8 @@ UPDATE executions SET
     due_at = $3::timestamptz,
     outcome_deadline_at = $4::timestamptz,
     updated_at = $2::timestamptz
-WHERE id = $5 AND status = 'pending'
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+WHERE id = $5 AND status IN ('pending', 'retry_ready')
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionClaimWorkerParams struct {
@@ -77,7 +77,7 @@ type ExecutionClaimWorkerParams struct {
 }
 
 // ExecutionClaimWorker claims a picked (locked) execution for @worker_id
-// if it is still pending.
+// if it is still claimable (pending or retry_ready).
 func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerParams) (*Execution, error) {
 	row := db.QueryRow(ctx, executionClaimWorker,
 		arg.WorkerID,
@@ -127,6 +127,8 @@ func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *Execut
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -135,7 +137,7 @@ const executionClaimWorkerPickByID = `-- name: ExecutionClaimWorkerPickByID :one
 SELECT e.id, c.outcome_deadline_seconds
 FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.id = $1 AND e.user_id = $2
-  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= $3::timestamptz
 FOR NO KEY UPDATE OF e
 `
@@ -152,8 +154,8 @@ type ExecutionClaimWorkerPickByIDRow struct {
 }
 
 // ExecutionClaimWorkerPickByID locks one execution by id if it is the
-// tenant's, worker transport, pending and scheduled by @now, and returns its
-// cue's outcome deadline. It waits for a concurrent claimer and then
+// tenant's, worker transport, pending or retry_ready and scheduled by @now,
+// and returns its cue's outcome deadline. It waits for a concurrent claimer and then
 // re-checks the row, so the second of two claimers finds nothing.
 func (q *Queries) ExecutionClaimWorkerPickByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickByIDParams) (*ExecutionClaimWorkerPickByIDRow, error) {
 	row := db.QueryRow(ctx, executionClaimWorkerPickByID, arg.ID, arg.UserID, arg.Now)
@@ -166,9 +168,9 @@ const executionClaimWorkerPickNext = `-- name: ExecutionClaimWorkerPickNext :one
 SELECT e.id, c.outcome_deadline_seconds
 FROM executions AS e JOIN cues AS c ON c.id = e.cue_id
 WHERE e.user_id = $1
-  AND e.transport = 'worker' AND e.status = 'pending'
+  AND e.transport = 'worker' AND e.status IN ('pending', 'retry_ready')
   AND e.scheduled_for <= $2::timestamptz
-  AND ($3::text IS NULL OR c.payload -> 'task' = to_jsonb($3::text))
+  AND ($3::text IS NULL OR COALESCE(e.payload, c.payload) -> 'task' = to_jsonb($3::text))
 ORDER BY e.scheduled_for, e.id
 LIMIT 1
 FOR NO KEY UPDATE OF e SKIP LOCKED
@@ -198,20 +200,22 @@ func (q *Queries) ExecutionClaimWorkerPickNext(ctx context.Context, db DBTX, arg
 
 const executionClaimable = `-- name: ExecutionClaimable :many
 
-SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at
+SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = $1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= $2::timestamptz
-  AND ($3::text IS NULL OR cues.payload -> 'task' = to_jsonb($3::text))
+  AND ($3::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'task' = to_jsonb($3::text))
+  AND ($4::text IS NULL OR COALESCE(executions.payload, cues.payload) -> 'agent' = to_jsonb($4::text))
 ORDER BY executions.scheduled_for, executions.id
-LIMIT $4
+LIMIT $5
 `
 
 type ExecutionClaimableParams struct {
 	UserID  string
 	Now     time.Time
 	Task    *string
+	Agent   *string
 	MaxRows int32
 }
 
@@ -223,14 +227,16 @@ type ExecutionClaimableRow struct {
 // Pull-worker claims, execution read-modify-writes and the worker sweeps.
 // Lock order (as everywhere): a cue before its executions, usage rows last.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
-// ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
-// before the limit. It scans the partial index executions_claimable_idx.
+// ready to claim (pending or retry_ready, scheduled by @now), oldest
+// scheduled_for first, with their cues. The task and agent filters (the
+// effective payload's "task" / "agent" string) apply before the limit. It
+// scans the partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.Query(ctx, executionClaimable,
 		arg.UserID,
 		arg.Now,
 		arg.Task,
+		arg.Agent,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -280,6 +286,8 @@ func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *Executio
 			&i.Execution.ReplayedFrom,
 			&i.Execution.CreatedAt,
 			&i.Execution.UpdatedAt,
+			&i.Execution.Payload,
+			&i.Execution.Options,
 			&i.Cue.ID,
 			&i.Cue.UserID,
 			&i.Cue.Name,
@@ -310,6 +318,7 @@ func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *Executio
 			&i.Cue.LastError,
 			&i.Cue.CreatedAt,
 			&i.Cue.UpdatedAt,
+			&i.Cue.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -364,7 +373,7 @@ UPDATE executions AS x SET
     updated_at = $4::timestamptz
 FROM picked
 WHERE x.id = picked.id AND x.status = 'delivering'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
+RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options
 `
 
 type ExecutionExpireLeasesParams struct {
@@ -440,6 +449,8 @@ func (q *Queries) ExecutionExpireLeases(ctx context.Context, db DBTX, arg *Execu
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -468,7 +479,7 @@ UPDATE executions AS x SET
     updated_at = $1::timestamptz
 FROM picked
 WHERE x.id = picked.id AND x.outcome_recorded_at IS NULL AND x.outcome_deadline_at <= $1::timestamptz
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
+RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options
 `
 
 type ExecutionExpireOutcomeDeadlinesParams struct {
@@ -529,6 +540,8 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -541,7 +554,7 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 }
 
 const executionGetForUpdate = `-- name: ExecutionGetForUpdate :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
 `
 
 type ExecutionGetForUpdateParams struct {
@@ -593,6 +606,8 @@ func (q *Queries) ExecutionGetForUpdate(ctx context.Context, db DBTX, arg *Execu
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -694,7 +709,7 @@ UPDATE executions AS x SET
     updated_at = $2::timestamptz
 FROM picked
 WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at
+RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options
 `
 
 type ExecutionMarkUnclaimedMissedParams struct {
@@ -764,6 +779,8 @@ func (q *Queries) ExecutionMarkUnclaimedMissed(ctx context.Context, db DBTX, arg
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -776,7 +793,7 @@ func (q *Queries) ExecutionMarkUnclaimedMissed(ctx context.Context, db DBTX, arg
 }
 
 const executionRecentFinished = `-- name: ExecutionRecentFinished :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
 WHERE cue_id = $1 AND user_id = $2
   AND status IN ('success', 'failed', 'missed', 'outcome_timeout')
 ORDER BY created_at DESC, id DESC
@@ -840,6 +857,8 @@ func (q *Queries) ExecutionRecentFinished(ctx context.Context, db DBTX, arg *Exe
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -877,9 +896,10 @@ UPDATE executions SET
     evidence_metadata = $22,
     evidence_validation_state = $23,
     evidence_produced_at = $24,
-    updated_at = $25
-WHERE id = $26
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+    options = $25,
+    updated_at = $26
+WHERE id = $27
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionSaveParams struct {
@@ -907,6 +927,7 @@ type ExecutionSaveParams struct {
 	EvidenceMetadata        []byte
 	EvidenceValidationState *string
 	EvidenceProducedAt      *time.Time
+	Options                 []byte
 	UpdatedAt               time.Time
 	ID                      string
 }
@@ -938,6 +959,7 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		arg.EvidenceMetadata,
 		arg.EvidenceValidationState,
 		arg.EvidenceProducedAt,
+		arg.Options,
 		arg.UpdatedAt,
 		arg.ID,
 	)
@@ -982,6 +1004,8 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }

@@ -88,7 +88,7 @@ func (q *Queries) CueDelete(ctx context.Context, db DBTX, arg *CueDeleteParams) 
 }
 
 const cueGet = `-- name: CueGet :one
-SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues WHERE id = $1 AND user_id = $2
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues WHERE id = $1 AND user_id = $2
 `
 
 type CueGetParams struct {
@@ -130,12 +130,13 @@ func (q *Queries) CueGet(ctx context.Context, db DBTX, arg *CueGetParams) (*Cue,
 		&i.LastError,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
 	)
 	return &i, err
 }
 
 const cueGetByName = `-- name: CueGetByName :one
-SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues WHERE user_id = $1 AND name = $2
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues WHERE user_id = $1 AND name = $2
 `
 
 type CueGetByNameParams struct {
@@ -177,12 +178,13 @@ func (q *Queries) CueGetByName(ctx context.Context, db DBTX, arg *CueGetByNamePa
 		&i.LastError,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
 	)
 	return &i, err
 }
 
 const cueGetForUpdate = `-- name: CueGetForUpdate :one
-SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
 `
 
 type CueGetForUpdateParams struct {
@@ -225,6 +227,7 @@ func (q *Queries) CueGetForUpdate(ctx context.Context, db DBTX, arg *CueGetForUp
 		&i.LastError,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -236,7 +239,7 @@ INSERT INTO cues (
     callback_url, callback_method, callback_headers, payload,
     retry_max_attempts, retry_backoff_minutes,
     on_failure_email, on_failure_webhook, on_failure_pause,
-    verification_mode, catch_up, outcome_deadline_seconds,
+    verification_mode, catch_up, outcome_deadline_seconds, options,
     next_run, last_run, run_count, fired_count, skipped_count, last_error,
     created_at, updated_at
 ) VALUES (
@@ -245,11 +248,11 @@ INSERT INTO cues (
     $11, $12, $13, $14,
     $15, $16,
     $17, $18, $19,
-    $20, $21, $22,
-    $23, $24, $25, $26, $27, $28,
-    $29, $30
+    $20, $21, $22, $23,
+    $24, $25, $26, $27, $28, $29,
+    $30, $31
 )
-RETURNING id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at
+RETURNING id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options
 `
 
 type CueInsertParams struct {
@@ -275,6 +278,7 @@ type CueInsertParams struct {
 	VerificationMode       *string
 	CatchUp                string
 	OutcomeDeadlineSeconds *int32
+	Options                []byte
 	NextRun                *time.Time
 	LastRun                *time.Time
 	RunCount               int32
@@ -309,6 +313,7 @@ func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg *CueInsertParams) 
 		arg.VerificationMode,
 		arg.CatchUp,
 		arg.OutcomeDeadlineSeconds,
+		arg.Options,
 		arg.NextRun,
 		arg.LastRun,
 		arg.RunCount,
@@ -350,12 +355,13 @@ func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg *CueInsertParams) 
 		&i.LastError,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
 	)
 	return &i, err
 }
 
 const cueList = `-- name: CueList :many
-SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues
 WHERE user_id = $1
   AND ($2::text IS NULL OR status = $2::text)
 ORDER BY created_at DESC, id DESC
@@ -414,6 +420,7 @@ func (q *Queries) CueList(ctx context.Context, db DBTX, arg *CueListParams) ([]*
 			&i.LastError,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -426,7 +433,7 @@ func (q *Queries) CueList(ctx context.Context, db DBTX, arg *CueListParams) ([]*
 }
 
 const cueListDue = `-- name: CueListDue :many
-SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at FROM cues
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues
 WHERE status = 'active' AND next_run IS NOT NULL AND next_run <= $1::timestamptz
 ORDER BY next_run
 LIMIT $2
@@ -481,6 +488,7 @@ func (q *Queries) CueListDue(ctx context.Context, db DBTX, arg *CueListDueParams
 			&i.LastError,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -493,7 +501,7 @@ func (q *Queries) CueListDue(ctx context.Context, db DBTX, arg *CueListDueParams
 }
 
 const cueListForDelivery = `-- name: CueListForDelivery :many
-SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, users.webhook_secret_sealed
+SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options, users.webhook_secret_sealed
 FROM cues JOIN users ON users.id = cues.user_id
 WHERE cues.id = ANY($1::text[])
 `
@@ -545,6 +553,7 @@ func (q *Queries) CueListForDelivery(ctx context.Context, db DBTX, ids []string)
 			&i.Cue.LastError,
 			&i.Cue.CreatedAt,
 			&i.Cue.UpdatedAt,
+			&i.Cue.Options,
 			&i.WebhookSecretSealed,
 		); err != nil {
 			return nil, err
@@ -733,12 +742,13 @@ UPDATE cues SET
     verification_mode = $17,
     catch_up = $18,
     outcome_deadline_seconds = $19,
-    next_run = $20,
-    last_run = $21,
-    last_error = $22,
-    updated_at = $23
-WHERE id = $24 AND user_id = $25
-RETURNING id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at
+    options = $20,
+    next_run = $21,
+    last_run = $22,
+    last_error = $23,
+    updated_at = $24
+WHERE id = $25 AND user_id = $26
+RETURNING id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options
 `
 
 type CueUpdateParams struct {
@@ -761,6 +771,7 @@ type CueUpdateParams struct {
 	VerificationMode       *string
 	CatchUp                string
 	OutcomeDeadlineSeconds *int32
+	Options                []byte
 	NextRun                *time.Time
 	LastRun                *time.Time
 	LastError              *string
@@ -792,6 +803,7 @@ func (q *Queries) CueUpdate(ctx context.Context, db DBTX, arg *CueUpdateParams) 
 		arg.VerificationMode,
 		arg.CatchUp,
 		arg.OutcomeDeadlineSeconds,
+		arg.Options,
 		arg.NextRun,
 		arg.LastRun,
 		arg.LastError,
@@ -831,6 +843,7 @@ func (q *Queries) CueUpdate(ctx context.Context, db DBTX, arg *CueUpdateParams) 
 		&i.LastError,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
 	)
 	return &i, err
 }

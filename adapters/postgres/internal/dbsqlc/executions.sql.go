@@ -30,7 +30,7 @@ UPDATE executions AS e SET
     updated_at = $1::timestamptz
 FROM picked
 WHERE e.id = picked.id
-RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at
+RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options
 `
 
 type ExecutionClaimDeliveriesParams struct {
@@ -91,6 +91,8 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -106,27 +108,85 @@ const executionCount = `-- name: ExecutionCount :one
 SELECT count(*) FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
-  AND ($3::text IS NULL OR status = $3::text)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
   AND ($4::text IS NULL OR outcome_state = $4::text)
+  AND (NOT $5::boolean OR outcome_state IS NULL)
+  AND ($6::text IS NULL OR triggered_by = $6::text)
+  AND (NOT $7::boolean OR triggered_by IS NULL)
+  AND ($8::text IS NULL OR evidence_result_type = $8::text)
+  AND (NOT $9::boolean OR evidence_external_id IS NOT NULL)
+  AND ($10::text IS NULL OR claimed_by_worker = $10::text)
 `
 
 type ExecutionCountParams struct {
-	UserID       string
-	CueID        *string
-	Status       *string
-	OutcomeState *string
+	UserID         string
+	CueID          *string
+	Statuses       []string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
 }
 
+// ExecutionCount counts the executions ExecutionList filters.
 func (q *Queries) ExecutionCount(ctx context.Context, db DBTX, arg *ExecutionCountParams) (int64, error) {
 	row := db.QueryRow(ctx, executionCount,
 		arg.UserID,
 		arg.CueID,
-		arg.Status,
+		arg.Statuses,
 		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
 	)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const executionCountByStatusSince = `-- name: ExecutionCountByStatusSince :many
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = $1 AND user_id = $2 AND created_at >= $3
+GROUP BY status
+`
+
+type ExecutionCountByStatusSinceParams struct {
+	CueID  string
+	UserID string
+	Since  time.Time
+}
+
+type ExecutionCountByStatusSinceRow struct {
+	Status string
+	N      int64
+}
+
+// ExecutionCountByStatusSince counts a cue's executions created at or after
+// @since per status (cue statistics).
+func (q *Queries) ExecutionCountByStatusSince(ctx context.Context, db DBTX, arg *ExecutionCountByStatusSinceParams) ([]*ExecutionCountByStatusSinceRow, error) {
+	rows, err := db.Query(ctx, executionCountByStatusSince, arg.CueID, arg.UserID, arg.Since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionCountByStatusSinceRow
+	for rows.Next() {
+		var i ExecutionCountByStatusSinceRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const executionCreate = `-- name: ExecutionCreate :one
@@ -140,7 +200,7 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, created_at, updated_at
+    triggered_by, replayed_from, payload, options, created_at, updated_at
 )
 SELECT
     $1, cues.id, cues.user_id, cues.transport, $2, $3,
@@ -152,10 +212,10 @@ SELECT
     $24, $25, $26,
     $27, $28, $29,
     $30, $31, $32,
-    $33, $34, $35, $36
+    $33, $34, $35, $36, $37, $38
 FROM cues
-WHERE cues.id = $37 AND cues.user_id = $38
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+WHERE cues.id = $39 AND cues.user_id = $40
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionCreateParams struct {
@@ -193,6 +253,8 @@ type ExecutionCreateParams struct {
 	EvidenceProducedAt      *time.Time
 	TriggeredBy             *string
 	ReplayedFrom            *string
+	Payload                 []byte
+	Options                 []byte
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
 	CueID                   string
@@ -237,6 +299,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.EvidenceProducedAt,
 		arg.TriggeredBy,
 		arg.ReplayedFrom,
+		arg.Payload,
+		arg.Options,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -283,6 +347,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -310,7 +376,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = $1 AND user_id = $2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = $1 AND user_id = $2
 `
 
 type ExecutionGetParams struct {
@@ -361,6 +427,8 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -419,30 +487,50 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
-  AND ($3::text IS NULL OR status = $3::text)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
   AND ($4::text IS NULL OR outcome_state = $4::text)
+  AND (NOT $5::boolean OR outcome_state IS NULL)
+  AND ($6::text IS NULL OR triggered_by = $6::text)
+  AND (NOT $7::boolean OR triggered_by IS NULL)
+  AND ($8::text IS NULL OR evidence_result_type = $8::text)
+  AND (NOT $9::boolean OR evidence_external_id IS NOT NULL)
+  AND ($10::text IS NULL OR claimed_by_worker = $10::text)
 ORDER BY created_at DESC, id DESC
-LIMIT $6 OFFSET $5
+LIMIT $12 OFFSET $11
 `
 
 type ExecutionListParams struct {
-	UserID       string
-	CueID        *string
-	Status       *string
-	OutcomeState *string
-	SkipRows     int32
-	MaxRows      int32
+	UserID         string
+	CueID          *string
+	Statuses       []string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
+	SkipRows       int32
+	MaxRows        int32
 }
 
+// ExecutionList is a page of a tenant's executions, newest first, with
+// every filter of core.ExecutionListParams (an empty @statuses: any).
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionList,
 		arg.UserID,
 		arg.CueID,
-		arg.Status,
+		arg.Statuses,
 		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
 		arg.SkipRows,
 		arg.MaxRows,
 	)
@@ -493,6 +581,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -502,6 +592,56 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		return nil, err
 	}
 	return items, nil
+}
+
+const executionOldestClaimedAt = `-- name: ExecutionOldestClaimedAt :one
+SELECT claimed_at FROM executions
+WHERE user_id = $1
+  AND ($2::text IS NULL OR cue_id = $2::text)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
+  AND ($4::text IS NULL OR outcome_state = $4::text)
+  AND (NOT $5::boolean OR outcome_state IS NULL)
+  AND ($6::text IS NULL OR triggered_by = $6::text)
+  AND (NOT $7::boolean OR triggered_by IS NULL)
+  AND ($8::text IS NULL OR evidence_result_type = $8::text)
+  AND (NOT $9::boolean OR evidence_external_id IS NOT NULL)
+  AND ($10::text IS NULL OR claimed_by_worker = $10::text)
+  AND claimed_at IS NOT NULL
+ORDER BY claimed_at
+LIMIT 1
+`
+
+type ExecutionOldestClaimedAtParams struct {
+	UserID         string
+	CueID          *string
+	Statuses       []string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
+}
+
+// ExecutionOldestClaimedAt is the earliest claimed_at among the executions
+// ExecutionList filters; no row when none was claimed.
+func (q *Queries) ExecutionOldestClaimedAt(ctx context.Context, db DBTX, arg *ExecutionOldestClaimedAtParams) (*time.Time, error) {
+	row := db.QueryRow(ctx, executionOldestClaimedAt,
+		arg.UserID,
+		arg.CueID,
+		arg.Statuses,
+		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
+	)
+	var claimed_at *time.Time
+	err := row.Scan(&claimed_at)
+	return claimed_at, err
 }
 
 const executionQueueStats = `-- name: ExecutionQueueStats :one

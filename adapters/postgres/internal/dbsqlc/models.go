@@ -57,6 +57,7 @@ type Cue struct {
 	LastError              *string
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+	Options                []byte
 }
 
 type DeviceCode struct {
@@ -120,6 +121,18 @@ type Execution struct {
 	ReplayedFrom            *string
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
+	Payload                 []byte
+	Options                 []byte
+}
+
+type IdempotencyKey struct {
+	UserID      string
+	Scope       string
+	Key         string
+	Fingerprint string
+	CueID       string
+	ExecutionID *string
+	CreatedAt   time.Time
 }
 
 type RotatedKey struct {
@@ -157,6 +170,7 @@ type User struct {
 	AlertSecretSealed     *string
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+	Slug                  string
 }
 
 type Worker struct {

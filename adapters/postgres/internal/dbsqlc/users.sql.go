@@ -37,7 +37,7 @@ func (q *Queries) RotatedKeyInsert(ctx context.Context, db DBTX, arg *RotatedKey
 }
 
 const userGet = `-- name: UserGet :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at FROM users WHERE id = $1
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGet(ctx context.Context, db DBTX, id string) (*User, error) {
@@ -58,12 +58,13 @@ func (q *Queries) UserGet(ctx context.Context, db DBTX, id string) (*User, error
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }
 
 const userGetByAPIKeyHash = `-- name: UserGetByAPIKeyHash :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at FROM users WHERE api_key_hash = $1
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE api_key_hash = $1
 `
 
 func (q *Queries) UserGetByAPIKeyHash(ctx context.Context, db DBTX, apiKeyHash string) (*User, error) {
@@ -84,12 +85,13 @@ func (q *Queries) UserGetByAPIKeyHash(ctx context.Context, db DBTX, apiKeyHash s
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at FROM users WHERE email = $1
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE email = $1
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*User, error) {
@@ -110,12 +112,13 @@ func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*U
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }
 
 const userGetForUpdate = `-- name: UserGetForUpdate :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at FROM users WHERE id = $1 FOR NO KEY UPDATE
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // UserGetForUpdate locks the row for a read-modify-write. NO KEY UPDATE is
@@ -139,6 +142,7 @@ func (q *Queries) UserGetForUpdate(ctx context.Context, db DBTX, id string) (*Us
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }
@@ -148,14 +152,14 @@ INSERT INTO users (
     id, email, api_key_hash, api_key_prefix, api_key_sealed, plan,
     active_cue_limit, monthly_execution_limit, rate_limit_per_minute,
     webhook_secret_sealed, alert_webhook_url, alert_secret_sealed,
-    created_at, updated_at
+    created_at, updated_at, slug
 ) VALUES (
     $1, $2, $3, $4, $5, $6,
     $7, $8, $9,
     $10, $11, $12,
-    $13, $14
+    $13, $14, $15
 )
-RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at
+RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug
 `
 
 type UserInsertParams struct {
@@ -173,6 +177,7 @@ type UserInsertParams struct {
 	AlertSecretSealed     *string
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+	Slug                  string
 }
 
 func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams) (*User, error) {
@@ -191,6 +196,7 @@ func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams
 		arg.AlertSecretSealed,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.Slug,
 	)
 	var i User
 	err := row.Scan(
@@ -208,6 +214,7 @@ func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }
@@ -219,7 +226,7 @@ UPDATE users SET
     api_key_sealed = $3,
     updated_at = $4
 WHERE id = $5
-RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at
+RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug
 `
 
 type UserSetAPIKeyParams struct {
@@ -254,6 +261,7 @@ func (q *Queries) UserSetAPIKey(ctx context.Context, db DBTX, arg *UserSetAPIKey
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }
@@ -270,7 +278,7 @@ UPDATE users SET
     alert_secret_sealed = $8,
     updated_at = $9
 WHERE id = $10
-RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at
+RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug
 `
 
 type UserUpdateParams struct {
@@ -315,6 +323,7 @@ func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg *UserUpdateParams
 		&i.AlertSecretSealed,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Slug,
 	)
 	return &i, err
 }

@@ -21,8 +21,8 @@ UPDATE executions SET
     due_at = CAST(?3 AS TEXT),
     outcome_deadline_at = ?4,
     updated_at = CAST(?2 AS TEXT)
-WHERE id = ?5 AND status = 'pending'
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+WHERE id = ?5 AND status IN ('pending', 'retry_ready')
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionClaimWorkerParams struct {
@@ -34,7 +34,7 @@ type ExecutionClaimWorkerParams struct {
 }
 
 // ExecutionClaimWorker claims a picked execution for @worker_id if it is
-// still pending.
+// still claimable (pending or retry_ready).
 func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerParams) (*Execution, error) {
 	row := db.QueryRowContext(ctx, executionClaimWorker,
 		arg.WorkerID,
@@ -84,6 +84,8 @@ func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *Execut
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -92,7 +94,7 @@ const executionClaimWorkerPickByID = `-- name: ExecutionClaimWorkerPickByID :one
 SELECT executions.id, cues.outcome_deadline_seconds
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.id = ?1 AND executions.user_id = ?2
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(?3 AS TEXT)
 `
 
@@ -108,8 +110,8 @@ type ExecutionClaimWorkerPickByIDRow struct {
 }
 
 // ExecutionClaimWorkerPickByID finds one execution by id if it is the
-// tenant's, worker transport, pending and scheduled by @now, and its cue's
-// outcome deadline.
+// tenant's, worker transport, pending or retry_ready and scheduled by @now,
+// and its cue's outcome deadline.
 func (q *Queries) ExecutionClaimWorkerPickByID(ctx context.Context, db DBTX, arg *ExecutionClaimWorkerPickByIDParams) (*ExecutionClaimWorkerPickByIDRow, error) {
 	row := db.QueryRowContext(ctx, executionClaimWorkerPickByID, arg.ID, arg.UserID, arg.Now)
 	var i ExecutionClaimWorkerPickByIDRow
@@ -121,11 +123,11 @@ const executionClaimWorkerPickNext = `-- name: ExecutionClaimWorkerPickNext :one
 SELECT executions.id, cues.outcome_deadline_seconds
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = ?1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(?2 AS TEXT)
   AND (CAST(?3 AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(?3 AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(?3 AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
 LIMIT 1
 `
@@ -153,22 +155,26 @@ func (q *Queries) ExecutionClaimWorkerPickNext(ctx context.Context, db DBTX, arg
 
 const executionClaimable = `-- name: ExecutionClaimable :many
 
-SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at
+SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = ?1
-  AND executions.transport = 'worker' AND executions.status = 'pending'
+  AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
   AND executions.scheduled_for <= CAST(?2 AS TEXT)
   AND (CAST(?3 AS TEXT) IS NULL
-       OR (json_type(cues.payload, '$.task') = 'text'
-           AND json_extract(cues.payload, '$.task') = CAST(?3 AS TEXT)))
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.task') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.task') = CAST(?3 AS TEXT)))
+  AND (CAST(?4 AS TEXT) IS NULL
+       OR (json_type(COALESCE(executions.payload, cues.payload), '$.agent') = 'text'
+           AND json_extract(COALESCE(executions.payload, cues.payload), '$.agent') = CAST(?4 AS TEXT)))
 ORDER BY executions.scheduled_for, executions.id
-LIMIT ?4
+LIMIT ?5
 `
 
 type ExecutionClaimableParams struct {
 	UserID  string
 	Now     string
 	Task    *string
+	Agent   *string
 	MaxRows int64
 }
 
@@ -181,14 +187,16 @@ type ExecutionClaimableRow struct {
 // Every writer runs in a BEGIN IMMEDIATE transaction, which the database's
 // write lock makes exclusive; updates still re-check the state they expect.
 // ExecutionClaimable lists up to @max_rows of a tenant's worker executions
-// ready to claim (pending, scheduled by @now), oldest scheduled_for first,
-// with their cues. The task filter (the payload's "task" string) applies
-// before the limit. It scans the partial index executions_claimable_idx.
+// ready to claim (pending or retry_ready, scheduled by @now), oldest
+// scheduled_for first, with their cues. The task and agent filters (the
+// effective payload's "task" / "agent" string) apply before the limit. It
+// scans the partial index executions_claimable_idx.
 func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *ExecutionClaimableParams) ([]*ExecutionClaimableRow, error) {
 	rows, err := db.QueryContext(ctx, executionClaimable,
 		arg.UserID,
 		arg.Now,
 		arg.Task,
+		arg.Agent,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -238,6 +246,8 @@ func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *Executio
 			&i.Execution.ReplayedFrom,
 			&i.Execution.CreatedAt,
 			&i.Execution.UpdatedAt,
+			&i.Execution.Payload,
+			&i.Execution.Options,
 			&i.Cue.ID,
 			&i.Cue.UserID,
 			&i.Cue.Name,
@@ -268,6 +278,7 @@ func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *Executio
 			&i.Cue.LastError,
 			&i.Cue.CreatedAt,
 			&i.Cue.UpdatedAt,
+			&i.Cue.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -296,7 +307,7 @@ WHERE id IN (
     ORDER BY outcome_deadline_at, id
     LIMIT CAST(?2 AS INTEGER)
 )
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionExpireOutcomeDeadlinesParams struct {
@@ -356,6 +367,8 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -379,7 +392,7 @@ UPDATE executions SET
     outcome_deadline_at = NULL,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?3 AND status = 'delivering' AND lease_expires_at <= CAST(?2 AS TEXT)
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionFailLeaseParams struct {
@@ -433,12 +446,14 @@ func (q *Queries) ExecutionFailLease(ctx context.Context, db DBTX, arg *Executio
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
 
 const executionGetForUpdate = `-- name: ExecutionGetForUpdate :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = ?1 AND user_id = ?2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = ?1 AND user_id = ?2
 `
 
 type ExecutionGetForUpdateParams struct {
@@ -492,6 +507,8 @@ func (q *Queries) ExecutionGetForUpdate(ctx context.Context, db DBTX, arg *Execu
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -612,7 +629,7 @@ UPDATE executions SET
     due_at = NULL,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?3 AND status = 'pending' AND due_at <= CAST(?4 AS TEXT)
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionMarkUnclaimedMissedParams struct {
@@ -672,12 +689,14 @@ func (q *Queries) ExecutionMarkUnclaimedMissed(ctx context.Context, db DBTX, arg
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
 
 const executionRecentFinished = `-- name: ExecutionRecentFinished :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
 WHERE cue_id = ?1 AND user_id = ?2
   AND status IN ('success', 'failed', 'missed', 'outcome_timeout')
 ORDER BY created_at DESC, id DESC
@@ -741,6 +760,8 @@ func (q *Queries) ExecutionRecentFinished(ctx context.Context, db DBTX, arg *Exe
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -768,7 +789,7 @@ UPDATE executions SET
     outcome_deadline_at = NULL,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?3 AND status = 'delivering' AND lease_expires_at <= CAST(?2 AS TEXT)
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionResetLeaseParams struct {
@@ -822,6 +843,8 @@ func (q *Queries) ExecutionResetLease(ctx context.Context, db DBTX, arg *Executi
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -852,9 +875,10 @@ UPDATE executions SET
     evidence_metadata = ?22,
     evidence_validation_state = ?23,
     evidence_produced_at = ?24,
-    updated_at = ?25
-WHERE id = ?26
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+    options = ?25,
+    updated_at = ?26
+WHERE id = ?27
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionSaveParams struct {
@@ -882,6 +906,7 @@ type ExecutionSaveParams struct {
 	EvidenceMetadata        *string
 	EvidenceValidationState *string
 	EvidenceProducedAt      *string
+	Options                 string
 	UpdatedAt               string
 	ID                      string
 }
@@ -913,6 +938,7 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		arg.EvidenceMetadata,
 		arg.EvidenceValidationState,
 		arg.EvidenceProducedAt,
+		arg.Options,
 		arg.UpdatedAt,
 		arg.ID,
 	)
@@ -957,6 +983,8 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }

@@ -26,7 +26,7 @@ WHERE id IN (
     ORDER BY due_at
     LIMIT CAST(?3 AS INTEGER)
 )
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionClaimDeliveriesParams struct {
@@ -87,6 +87,8 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -105,27 +107,88 @@ const executionCount = `-- name: ExecutionCount :one
 SELECT count(*) FROM executions
 WHERE user_id = ?1
   AND (CAST(?2 AS TEXT) IS NULL OR cue_id = CAST(?2 AS TEXT))
-  AND (CAST(?3 AS TEXT) IS NULL OR status = CAST(?3 AS TEXT))
+  AND (CAST(?3 AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(?3 AS TEXT))))
   AND (CAST(?4 AS TEXT) IS NULL OR outcome_state = CAST(?4 AS TEXT))
+  AND (NOT CAST(?5 AS BOOLEAN) OR outcome_state IS NULL)
+  AND (CAST(?6 AS TEXT) IS NULL OR triggered_by = CAST(?6 AS TEXT))
+  AND (NOT CAST(?7 AS BOOLEAN) OR triggered_by IS NULL)
+  AND (CAST(?8 AS TEXT) IS NULL OR evidence_result_type = CAST(?8 AS TEXT))
+  AND (NOT CAST(?9 AS BOOLEAN) OR evidence_external_id IS NOT NULL)
+  AND (CAST(?10 AS TEXT) IS NULL OR claimed_by_worker = CAST(?10 AS TEXT))
 `
 
 type ExecutionCountParams struct {
-	UserID       string
-	CueID        *string
-	Status       *string
-	OutcomeState *string
+	UserID         string
+	CueID          *string
+	Statuses       *string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
 }
 
+// ExecutionCount counts the executions ExecutionList filters.
 func (q *Queries) ExecutionCount(ctx context.Context, db DBTX, arg *ExecutionCountParams) (int64, error) {
 	row := db.QueryRowContext(ctx, executionCount,
 		arg.UserID,
 		arg.CueID,
-		arg.Status,
+		arg.Statuses,
 		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
 	)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const executionCountByStatusSince = `-- name: ExecutionCountByStatusSince :many
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = ?1 AND user_id = ?2 AND created_at >= ?3
+GROUP BY status
+`
+
+type ExecutionCountByStatusSinceParams struct {
+	CueID  string
+	UserID string
+	Since  string
+}
+
+type ExecutionCountByStatusSinceRow struct {
+	Status string
+	N      int64
+}
+
+// ExecutionCountByStatusSince counts a cue's executions created at or after
+// @since per status (cue statistics).
+func (q *Queries) ExecutionCountByStatusSince(ctx context.Context, db DBTX, arg *ExecutionCountByStatusSinceParams) ([]*ExecutionCountByStatusSinceRow, error) {
+	rows, err := db.QueryContext(ctx, executionCountByStatusSince, arg.CueID, arg.UserID, arg.Since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionCountByStatusSinceRow
+	for rows.Next() {
+		var i ExecutionCountByStatusSinceRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const executionCreate = `-- name: ExecutionCreate :one
@@ -139,7 +202,7 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, created_at, updated_at
+    triggered_by, replayed_from, payload, options, created_at, updated_at
 )
 SELECT
     ?1, cues.id, cues.user_id, cues.transport, ?2, ?3,
@@ -151,10 +214,10 @@ SELECT
     ?24, ?25, ?26,
     ?27, ?28, ?29,
     ?30, ?31, ?32,
-    ?33, ?34, ?35, ?36
+    ?33, ?34, ?35, ?36, ?37, ?38
 FROM cues
-WHERE cues.id = ?37 AND cues.user_id = ?38
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at
+WHERE cues.id = ?39 AND cues.user_id = ?40
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
 `
 
 type ExecutionCreateParams struct {
@@ -192,6 +255,8 @@ type ExecutionCreateParams struct {
 	EvidenceProducedAt      *string
 	TriggeredBy             *string
 	ReplayedFrom            *string
+	Payload                 *string
+	Options                 string
 	CreatedAt               string
 	UpdatedAt               string
 	CueID                   string
@@ -236,6 +301,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.EvidenceProducedAt,
 		arg.TriggeredBy,
 		arg.ReplayedFrom,
+		arg.Payload,
+		arg.Options,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -282,6 +349,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -309,7 +378,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions WHERE id = ?1 AND user_id = ?2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = ?1 AND user_id = ?2
 `
 
 type ExecutionGetParams struct {
@@ -360,6 +429,8 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.ReplayedFrom,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Payload,
+		&i.Options,
 	)
 	return &i, err
 }
@@ -397,30 +468,50 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
 WHERE user_id = ?1
   AND (CAST(?2 AS TEXT) IS NULL OR cue_id = CAST(?2 AS TEXT))
-  AND (CAST(?3 AS TEXT) IS NULL OR status = CAST(?3 AS TEXT))
+  AND (CAST(?3 AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(?3 AS TEXT))))
   AND (CAST(?4 AS TEXT) IS NULL OR outcome_state = CAST(?4 AS TEXT))
+  AND (NOT CAST(?5 AS BOOLEAN) OR outcome_state IS NULL)
+  AND (CAST(?6 AS TEXT) IS NULL OR triggered_by = CAST(?6 AS TEXT))
+  AND (NOT CAST(?7 AS BOOLEAN) OR triggered_by IS NULL)
+  AND (CAST(?8 AS TEXT) IS NULL OR evidence_result_type = CAST(?8 AS TEXT))
+  AND (NOT CAST(?9 AS BOOLEAN) OR evidence_external_id IS NOT NULL)
+  AND (CAST(?10 AS TEXT) IS NULL OR claimed_by_worker = CAST(?10 AS TEXT))
 ORDER BY created_at DESC, id DESC
-LIMIT ?6 OFFSET ?5
+LIMIT ?12 OFFSET ?11
 `
 
 type ExecutionListParams struct {
-	UserID       string
-	CueID        *string
-	Status       *string
-	OutcomeState *string
-	SkipRows     int64
-	MaxRows      int64
+	UserID         string
+	CueID          *string
+	Statuses       *string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
+	SkipRows       int64
+	MaxRows        int64
 }
 
+// ExecutionList is a page of a tenant's executions, newest first, with
+// every filter of core.ExecutionListParams (an empty @statuses: any).
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
 	rows, err := db.QueryContext(ctx, executionList,
 		arg.UserID,
 		arg.CueID,
-		arg.Status,
+		arg.Statuses,
 		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
 		arg.SkipRows,
 		arg.MaxRows,
 	)
@@ -471,6 +562,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.ReplayedFrom,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
 		); err != nil {
 			return nil, err
 		}
@@ -483,6 +576,56 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		return nil, err
 	}
 	return items, nil
+}
+
+const executionOldestClaimedAt = `-- name: ExecutionOldestClaimedAt :one
+SELECT claimed_at FROM executions
+WHERE user_id = ?1
+  AND (CAST(?2 AS TEXT) IS NULL OR cue_id = CAST(?2 AS TEXT))
+  AND (CAST(?3 AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(?3 AS TEXT))))
+  AND (CAST(?4 AS TEXT) IS NULL OR outcome_state = CAST(?4 AS TEXT))
+  AND (NOT CAST(?5 AS BOOLEAN) OR outcome_state IS NULL)
+  AND (CAST(?6 AS TEXT) IS NULL OR triggered_by = CAST(?6 AS TEXT))
+  AND (NOT CAST(?7 AS BOOLEAN) OR triggered_by IS NULL)
+  AND (CAST(?8 AS TEXT) IS NULL OR evidence_result_type = CAST(?8 AS TEXT))
+  AND (NOT CAST(?9 AS BOOLEAN) OR evidence_external_id IS NOT NULL)
+  AND (CAST(?10 AS TEXT) IS NULL OR claimed_by_worker = CAST(?10 AS TEXT))
+  AND claimed_at IS NOT NULL
+ORDER BY claimed_at
+LIMIT 1
+`
+
+type ExecutionOldestClaimedAtParams struct {
+	UserID         string
+	CueID          *string
+	Statuses       *string
+	OutcomeState   *string
+	NoOutcomeState bool
+	TriggeredBy    *string
+	ScheduledOnly  bool
+	ResultType     *string
+	HasEvidence    bool
+	WorkerID       *string
+}
+
+// ExecutionOldestClaimedAt is the earliest claimed_at among the executions
+// ExecutionList filters; no row when none was claimed.
+func (q *Queries) ExecutionOldestClaimedAt(ctx context.Context, db DBTX, arg *ExecutionOldestClaimedAtParams) (*string, error) {
+	row := db.QueryRowContext(ctx, executionOldestClaimedAt,
+		arg.UserID,
+		arg.CueID,
+		arg.Statuses,
+		arg.OutcomeState,
+		arg.NoOutcomeState,
+		arg.TriggeredBy,
+		arg.ScheduledOnly,
+		arg.ResultType,
+		arg.HasEvidence,
+		arg.WorkerID,
+	)
+	var claimed_at *string
+	err := row.Scan(&claimed_at)
+	return claimed_at, err
 }
 
 const executionQueueStats = `-- name: ExecutionQueueStats :one

@@ -53,6 +53,7 @@ type Cue struct {
 	LastError              *string
 	CreatedAt              string
 	UpdatedAt              string
+	Options                string
 }
 
 type DeviceCode struct {
@@ -116,6 +117,18 @@ type Execution struct {
 	ReplayedFrom            *string
 	CreatedAt               string
 	UpdatedAt               string
+	Payload                 *string
+	Options                 string
+}
+
+type IdempotencyKey struct {
+	UserID      string
+	Scope       string
+	Key         string
+	Fingerprint string
+	CueID       string
+	ExecutionID *string
+	CreatedAt   string
 }
 
 type RotatedKey struct {
@@ -153,6 +166,7 @@ type User struct {
 	AlertSecretSealed     *string
 	CreatedAt             string
 	UpdatedAt             string
+	Slug                  string
 }
 
 type Worker struct {
