@@ -25,6 +25,10 @@ run: ## run the service on the embedded default (SQLite in ./data, in-process li
 build: ## build bin/cueapi
 	go build -o bin/cueapi ./cmd/cueapi
 
+.PHONY: image
+image: ## container image with podman or docker (IMAGE_FROM=prebuilt: FROM scratch, no registry needed)
+	scripts/image.sh
+
 .PHONY: test
 test: test/ts ## run the whole test suite with the race detector (PostgreSQL and Redis contract runs included)
 	go test -race -count=1 ./...

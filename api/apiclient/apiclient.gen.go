@@ -1210,7 +1210,7 @@ type HealthResponse struct {
 	// Timestamp Now, `+00:00` form.
 	Timestamp string `json:"timestamp"`
 
-	// Version Constant `1.0.0`.
+	// Version The server's version, the same string as `cueapi version` (`1.0.0` for builds without version information; `1.0.0+<revision>` for builds from a checkout).
 	Version string `json:"version"`
 
 	// Workers Omitted when the database is down.

@@ -1021,7 +1021,7 @@ export interface components {
         HealthResponse: {
             /** @enum {string} */
             status: "healthy" | "degraded";
-            /** @description Constant `1.0.0`. */
+            /** @description The server's version, the same string as `cueapi version` (`1.0.0` for builds without version information; `1.0.0+<revision>` for builds from a checkout). */
             version: string;
             /** @description Now, `+00:00` form. */
             timestamp: string;
