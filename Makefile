@@ -31,7 +31,7 @@ image: ## container image with podman or docker (IMAGE_FROM=prebuilt: FROM scrat
 
 .PHONY: test
 test: test/ts ## run the whole test suite with the race detector (PostgreSQL and Redis contract runs included)
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout=30m ./...
 
 .PHONY: test/ts
 test/ts: ## TypeScript client: compile-only types test and node --test suite against a live server (Node >= 18.17)
@@ -39,7 +39,7 @@ test/ts: ## TypeScript client: compile-only types test and node --test suite aga
 
 .PHONY: test/short
 test/short: ## run the tests without the race detector
-	go test -count=1 ./...
+	go test -count=1 -timeout=30m ./...
 
 .PHONY: vet
 vet: ## go vet
