@@ -32,6 +32,9 @@ type DispatcherConfig struct {
 	FailureWebhookTimeout time.Duration
 	// UserAgent of every outbound request.
 	UserAgent string
+	// ShutdownGrace is how long Run, once its context ends, lets attempts
+	// in flight finish before it cancels them and releases their leases.
+	ShutdownGrace time.Duration
 }
 
 // DefaultDispatcherConfig returns production defaults.
@@ -39,7 +42,7 @@ func DefaultDispatcherConfig() DispatcherConfig {
 	return DispatcherConfig{
 		Concurrency: 256, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
 		IdlePoll: 250 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
-		UserAgent: DefaultUserAgent,
+		UserAgent: DefaultUserAgent, ShutdownGrace: 10 * time.Second,
 	}
 }
 
@@ -116,6 +119,9 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = def.UserAgent
 	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = def.ShutdownGrace
+	}
 	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), hooks: hooks}
 }
 
@@ -165,8 +171,15 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
+// errShutdown cancels the attempts still in flight when the shutdown grace
+// ran out.
+var errShutdown = errors.New("dispatcher: shutdown grace elapsed")
+
 // Run delivers until ctx ends. A claimer keeps up to Concurrency attempts in
-// flight; a recorder writes results in batches.
+// flight; a recorder writes results in batches. When ctx ends Run stops
+// claiming, lets attempts in flight finish for up to ShutdownGrace, then
+// cancels the rest and releases their leases (see release), records what
+// it has and returns.
 func (d *Dispatcher) Run(ctx context.Context) {
 	resCh := make(chan *attemptResult, d.cfg.Concurrency)
 	slots := make(chan struct{}, d.cfg.Concurrency)
@@ -176,8 +189,23 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		defer close(recDone)
 		d.recordLoop(resCh)
 	}()
+	attemptCtx, cancelAttempts := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelAttempts(nil)
 	defer func() {
-		inflight.Wait()
+		done := make(chan struct{})
+		go func() {
+			inflight.Wait()
+			close(done)
+		}()
+		grace := time.NewTimer(d.cfg.ShutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+			d.log.Warn("dispatcher shutdown grace elapsed; cancelling attempts in flight and releasing their leases", "grace", d.cfg.ShutdownGrace.String())
+			cancelAttempts(errShutdown)
+			<-done
+		}
 		close(resCh)
 		<-recDone
 		// Escalations started by other components (the sweeper) may still
@@ -229,10 +257,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				// Attempts outlive a shutdown request by at most their own
-				// timeout, so results are recorded rather than left to
-				// lease expiry.
-				resCh <- d.attempt(context.WithoutCancel(ctx), dl)
+				// Attempts outlive a shutdown request by at most the
+				// shutdown grace, so results are recorded rather than left
+				// to lease expiry.
+				resCh <- d.attempt(attemptCtx, dl)
 				<-slots
 				select {
 				case freed <- struct{}{}:
@@ -417,6 +445,10 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		return out
 	}
 	resp, err := d.deliverer.Send(ctx, req)
+	if err != nil && errors.Is(context.Cause(ctx), errShutdown) {
+		d.release(out)
+		return out
+	}
 	if err != nil {
 		msg := "Webhook delivery failed"
 		var de *DeliveryError
@@ -447,6 +479,21 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 	}
 	d.failOrRetry(out, httpErrorMessage(status), &status, retryAfter)
 	return out
+}
+
+// release turns an attempt cancelled by shutdown into a result that hands
+// the execution back at once without counting the attempt: retrying, due
+// now, attempts back to the pre-claim value, no run or usage counted. The
+// receiver may have seen the request, so the next claimer sends it again
+// (at-least-once) under the same attempt number; the result is fenced on
+// the claim like any other, so a takeover is never undone.
+func (d *Dispatcher) release(out *attemptResult) {
+	res := out.result
+	msg := "Delivery interrupted by shutdown; retried at once"
+	res.Status = ExecRetrying
+	res.Attempts = res.Attempt - 1
+	res.ErrorMessage = &msg
+	res.NextRetry = nil
 }
 
 // httpErrorMessage is the protocol's text for a non-2xx answer.

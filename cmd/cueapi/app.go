@@ -143,6 +143,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		},
 		Dispatcher: core.DispatcherConfig{
 			Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
+			ShutdownGrace: cfg.ShutdownGrace,
 		},
 		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
 	}
