@@ -54,6 +54,7 @@ type config struct {
 	WebhookConcurrency     int
 	DeliveryLease          time.Duration
 	ShutdownGrace          time.Duration
+	DeliveryResultBuffer   int
 	SchedulerLookAhead     time.Duration
 	SchedulerBatchSize     int
 	MissedRunThreshold     time.Duration
@@ -177,6 +178,7 @@ func loadConfig(lookup envFunc) (*config, error) {
 		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", disp.Concurrency),
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
 		ShutdownGrace:                getSeconds("SHUTDOWN_GRACE_SECONDS", seconds(disp.ShutdownGrace)),
+		DeliveryResultBuffer:         getInt("DELIVERY_RESULT_BUFFER", disp.ResultBuffer),
 		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", int(sched.LookAhead/time.Millisecond))) * time.Millisecond,
 		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", sched.BatchSize),
 		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", seconds(sched.MissedAfter)),
@@ -193,8 +195,8 @@ func loadConfig(lookup envFunc) (*config, error) {
 	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
 		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
 	}
-	if c.ShutdownGrace <= 0 {
-		errs = append(errs, "SHUTDOWN_GRACE_SECONDS must be positive")
+	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
+		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
 	}
 	if c.DeliveryLease != 0 && c.DeliveryLease <= c.WebhookTimeout {
 		errs = append(errs, "DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")
