@@ -41,6 +41,12 @@ type DispatcherConfig struct {
 	// Traces holds the trace context of request-created executions (nil:
 	// every execution traces under its own id).
 	Traces *TraceCarrier
+	// ShutdownGrace is how long Run, once its context ends, lets attempts
+	// in flight finish before it cancels them and releases their leases.
+	ShutdownGrace time.Duration
+	// ResultBuffer bounds the results kept for another try after their
+	// store write failed; beyond it the oldest are dropped to lease expiry.
+	ResultBuffer int
 }
 
 // DefaultDispatcherConfig returns production defaults.
@@ -48,7 +54,8 @@ func DefaultDispatcherConfig() DispatcherConfig {
 	return DispatcherConfig{
 		Concurrency: 256, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
 		IdlePoll: 250 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
-		UserAgent: DefaultUserAgent,
+		UserAgent: DefaultUserAgent, ShutdownGrace: 10 * time.Second,
+		ResultBuffer: 4096,
 	}
 }
 
@@ -127,6 +134,12 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	}
 	cfg.Observer = observerOr(cfg.Observer)
 	cfg.Tracer = tracerOr(cfg.Tracer)
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = def.ShutdownGrace
+	}
+	if cfg.ResultBuffer <= 0 {
+		cfg.ResultBuffer = def.ResultBuffer
+	}
 	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), hooks: hooks}
 }
 
@@ -176,8 +189,15 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
+// errShutdown cancels the attempts still in flight when the shutdown grace
+// ran out.
+var errShutdown = errors.New("dispatcher: shutdown grace elapsed")
+
 // Run delivers until ctx ends. A claimer keeps up to Concurrency attempts in
-// flight; a recorder writes results in batches.
+// flight; a recorder writes results in batches. When ctx ends Run stops
+// claiming, lets attempts in flight finish for up to ShutdownGrace, then
+// cancels the rest and releases their leases (see release), records what
+// it has and returns.
 func (d *Dispatcher) Run(ctx context.Context) {
 	resCh := make(chan *attemptResult, d.cfg.Concurrency)
 	slots := make(chan struct{}, d.cfg.Concurrency)
@@ -187,8 +207,23 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		defer close(recDone)
 		d.recordLoop(resCh)
 	}()
+	attemptCtx, cancelAttempts := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelAttempts(nil)
 	defer func() {
-		inflight.Wait()
+		done := make(chan struct{})
+		go func() {
+			inflight.Wait()
+			close(done)
+		}()
+		grace := time.NewTimer(d.cfg.ShutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+			d.log.Warn("dispatcher shutdown grace elapsed; cancelling attempts in flight and releasing their leases", "grace", d.cfg.ShutdownGrace.String())
+			cancelAttempts(errShutdown)
+			<-done
+		}
 		close(resCh)
 		<-recDone
 		// Escalations started by other components (the sweeper) may still
@@ -240,10 +275,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				// Attempts outlive a shutdown request by at most their own
-				// timeout, so results are recorded rather than left to
-				// lease expiry.
-				resCh <- d.attempt(context.WithoutCancel(ctx), dl)
+				// Attempts outlive a shutdown request by at most the
+				// shutdown grace, so results are recorded rather than left
+				// to lease expiry.
+				resCh <- d.attempt(attemptCtx, dl)
 				<-slots
 				select {
 				case freed <- struct{}{}:
@@ -290,17 +325,39 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) {
 
 // recordLoop batches results: it flushes when 256 are waiting or 5 ms after
 // the first of a batch arrived. Up to two flushes run at once (each locks
-// its cues in id order, so concurrent flushes cannot deadlock).
+// its cues in id order, so concurrent flushes cannot deadlock). Results
+// whose write failed are kept in order (at most ResultBuffer) and written
+// again with backoff while their leases last, so a store outage shorter
+// than the lease sends nothing twice; what is dropped, or lost in a crash,
+// is retried after lease expiry (at-least-once).
 func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 	const maxBatch = 256
 	var (
 		buf     []*attemptResult
 		timer   *time.Timer
 		tick    <-chan time.Time
+		retryT  *time.Timer
+		retryC  <-chan time.Time
 		flushes sync.WaitGroup
 		sem     = make(chan struct{}, 2)
+		kept    = &keptResults{max: d.cfg.ResultBuffer, kick: make(chan struct{}, 1)}
 	)
-	defer flushes.Wait()
+	write := func(batch []*attemptResult, retry bool, timeout time.Duration) {
+		sem <- struct{}{}
+		flushes.Add(1)
+		go func() {
+			defer flushes.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			if err := d.record(ctx, batch); err != nil {
+				d.log.Error("dispatcher record failed; keeping the results to write again", "err", err, "count", len(batch))
+				d.keep(kept, batch, retry)
+				return
+			}
+			kept.succeeded()
+		}()
+	}
 	flush := func() {
 		if len(buf) == 0 {
 			return
@@ -311,23 +368,25 @@ func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 			timer.Stop()
 			timer, tick = nil, nil
 		}
-		sem <- struct{}{}
-		flushes.Add(1)
-		go func() {
-			defer flushes.Done()
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := d.record(ctx, batch); err != nil {
-				d.log.Error("dispatcher record failed; the leases will expire and the executions be retried", "err", err, "count", len(batch))
-			}
-		}()
+		write(batch, false, 30*time.Second)
 	}
 	for {
 		select {
 		case r, ok := <-in:
 			if !ok {
 				flush()
+				flushes.Wait()
+				if retryT != nil {
+					retryT.Stop()
+				}
+				// Shutdown: one last try within the grace, then lease expiry.
+				if batch := d.takeKept(kept, d.cfg.ResultBuffer); len(batch) > 0 {
+					ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownGrace)
+					if err := d.record(ctx, batch); err != nil {
+						d.log.Warn("dispatcher results not written at shutdown; their executions are retried after lease expiry", "err", err, "count", len(batch))
+					}
+					cancel()
+				}
 				return
 			}
 			buf = append(buf, r)
@@ -340,8 +399,113 @@ func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 		case <-tick:
 			timer, tick = nil, nil
 			flush()
+		case <-kept.kick:
+			if retryT == nil {
+				retryT = time.NewTimer(kept.wait())
+				retryC = retryT.C
+			}
+		case <-retryC:
+			retryT, retryC = nil, nil
+			if batch := d.takeKept(kept, maxBatch); len(batch) > 0 {
+				write(batch, true, 30*time.Second)
+			}
 		}
 	}
+}
+
+// keptResults holds results whose store write failed, oldest first.
+type keptResults struct {
+	mu      sync.Mutex
+	q       []*attemptResult
+	max     int
+	backoff time.Duration
+	kick    chan struct{}
+}
+
+// keep stores a batch that failed to be written: a retried batch goes back
+// to the front (it is the oldest), a new one to the back. Beyond the bound
+// the oldest are dropped to lease expiry.
+func (d *Dispatcher) keep(k *keptResults, batch []*attemptResult, retry bool) {
+	k.mu.Lock()
+	if retry {
+		k.q = append(append([]*attemptResult{}, batch...), k.q...)
+	} else {
+		k.q = append(k.q, batch...)
+	}
+	dropped := 0
+	if over := len(k.q) - k.max; over > 0 {
+		dropped = over
+		k.q = append([]*attemptResult{}, k.q[over:]...)
+	}
+	switch {
+	case k.backoff == 0:
+		k.backoff = 100 * time.Millisecond
+	case k.backoff < 5*time.Second:
+		k.backoff *= 2
+	}
+	k.mu.Unlock()
+	if dropped > 0 {
+		d.log.Warn("dispatcher result buffer full; dropped the oldest results, their executions are retried after lease expiry", "dropped", dropped, "buffer", k.max)
+	}
+	k.signal()
+}
+
+// succeeded resets the backoff after a write and asks for the next kept
+// batch, if any.
+func (k *keptResults) succeeded() {
+	k.mu.Lock()
+	k.backoff = 0
+	more := len(k.q) > 0
+	k.mu.Unlock()
+	if more {
+		k.signal()
+	}
+}
+
+func (k *keptResults) signal() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (k *keptResults) wait() time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.backoff
+}
+
+// takeKept takes up to n kept results, with a WARN for those whose lease
+// expired meanwhile.
+func (d *Dispatcher) takeKept(k *keptResults, n int) []*attemptResult {
+	batch, expired := k.take(d.clock.Now(), n)
+	if expired > 0 {
+		d.log.Warn("dispatcher results not written before their leases expired; their executions are retried", "count", expired)
+	}
+	return batch
+}
+
+// take removes up to n of the oldest kept results whose lease has not yet
+// expired at now (an expired one may already be claimed by another
+// process: writing it would be fenced off anyway).
+func (k *keptResults) take(now time.Time, n int) (batch []*attemptResult, expired int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	live := k.q[:0]
+	for _, r := range k.q {
+		if lu := r.delivery.Execution.LeaseExpiresAt; lu == nil || now.Before(*lu) {
+			live = append(live, r)
+		}
+	}
+	expired = len(k.q) - len(live)
+	clear(k.q[len(live):])
+	k.q = live
+	if n > len(k.q) {
+		n = len(k.q)
+	}
+	batch = append([]*attemptResult{}, k.q[:n]...)
+	k.q = append([]*attemptResult{}, k.q[n:]...)
+	return batch, expired
 }
 
 // attemptResult is one finished attempt and what to do after recording it.
@@ -437,6 +601,12 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 	req.Header = withTraceHeaders(ctx, req.Header)
 	d.cfg.Observer.DeliveryStarted()
 	resp, err := d.deliverer.Send(ctx, req)
+	if err != nil && errors.Is(context.Cause(ctx), errShutdown) {
+		d.release(out)
+		d.cfg.Observer.DeliveryFinished(DeliveryRetry, d.clock.Now().Sub(started))
+		endSpan(errors.New("interrupted by shutdown"))
+		return out
+	}
 	defer func() {
 		outcome := deliveryOutcome(res, err)
 		d.cfg.Observer.DeliveryFinished(outcome, d.clock.Now().Sub(started))
@@ -528,6 +698,21 @@ func deliveryOutcome(res *DeliveryResult, err error) DeliveryOutcome {
 		return DeliveryRetry
 	}
 	return DeliveryFailed
+}
+
+// release turns an attempt cancelled by shutdown into a result that hands
+// the execution back at once without counting the attempt: retrying, due
+// now, attempts back to the pre-claim value, no run or usage counted. The
+// receiver may have seen the request, so the next claimer sends it again
+// (at-least-once) under the same attempt number; the result is fenced on
+// the claim like any other, so a takeover is never undone.
+func (d *Dispatcher) release(out *attemptResult) {
+	res := out.result
+	msg := "Delivery interrupted by shutdown; retried at once"
+	res.Status = ExecRetrying
+	res.Attempts = res.Attempt - 1
+	res.ErrorMessage = &msg
+	res.NextRetry = nil
 }
 
 // httpErrorMessage is the protocol's text for a non-2xx answer.

@@ -54,6 +54,8 @@ type overrides struct {
 	clock    core.Clock
 	resolver core.Resolver
 	mailer   core.Mailer
+	// wrapStore wraps the store (fault injection).
+	wrapStore func(core.Store) core.Store
 }
 
 func openStore(ctx context.Context, cfg *config, log *slog.Logger) (core.Store, error) {
@@ -100,6 +102,9 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		return nil, fmt.Errorf("open change feed: %w", err)
 	}
 	a.store = core.NewPublishingStore(store, a.feed, log)
+	if ov.wrapStore != nil {
+		a.store = ov.wrapStore(a.store)
+	}
 	box, err := secretBox(cfg, clock, log)
 	if err != nil {
 		return nil, err
@@ -157,6 +162,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		},
 		Dispatcher: core.DispatcherConfig{
 			Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
+			ShutdownGrace: cfg.ShutdownGrace, ResultBuffer: cfg.DeliveryResultBuffer,
 		},
 		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
 	}

@@ -53,6 +53,8 @@ type config struct {
 	WebhookTimeout         time.Duration
 	WebhookConcurrency     int
 	DeliveryLease          time.Duration
+	ShutdownGrace          time.Duration
+	DeliveryResultBuffer   int
 	SchedulerLookAhead     time.Duration
 	SchedulerBatchSize     int
 	MissedRunThreshold     time.Duration
@@ -202,6 +204,8 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", seconds(disp.WebhookTimeout)),
 		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", disp.Concurrency),
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
+		ShutdownGrace:                getSeconds("SHUTDOWN_GRACE_SECONDS", seconds(disp.ShutdownGrace)),
+		DeliveryResultBuffer:         getInt("DELIVERY_RESULT_BUFFER", disp.ResultBuffer),
 		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", int(sched.LookAhead/time.Millisecond))) * time.Millisecond,
 		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", sched.BatchSize),
 		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", seconds(sched.MissedAfter)),
@@ -229,6 +233,9 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	}
 	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
 		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
+	}
+	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
+		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
 	}
 	if c.DeliveryLease != 0 && c.DeliveryLease <= c.WebhookTimeout {
 		errs = append(errs, "DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")

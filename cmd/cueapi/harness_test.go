@@ -50,7 +50,8 @@ type testEnv struct {
 	clock    *coretest.StubClock
 	resolver *netguard.FakeResolver
 	mailer   *fakeMailer
-	logOut   io.Writer // captures the server's logs (newTestEnvWithLog)
+	logOut   io.Writer                   // captures the server's logs (newTestEnvWithLog)
+	wrap     func(core.Store) core.Store // fault injection (shutdown_test.go)
 	client   *apiclient.ClientWithResponses
 	http     *http.Client
 }
@@ -105,7 +106,7 @@ func (e *testEnv) start() {
 }
 
 func (e *testEnv) overrides() overrides {
-	ov := overrides{clock: e.clock, resolver: e.resolver}
+	ov := overrides{clock: e.clock, resolver: e.resolver, wrapStore: e.wrap}
 	if e.mailer != nil {
 		ov.mailer = e.mailer
 	}

@@ -140,13 +140,15 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The engine stops claiming now; deliveries in flight get the shutdown
+	// grace (then are cancelled and their leases released) while HTTP
+	// requests drain for the same grace.
+	stopEngine()
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		serveErr = errors.Join(serveErr, err)
 	}
-	// In-flight deliveries finish (bounded by their timeout) and are recorded.
-	stopEngine()
 	waitEngine()
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
