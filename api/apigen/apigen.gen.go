@@ -1209,6 +1209,22 @@ type Info struct {
 	Version string `json:"version"`
 }
 
+// LiveClaimRequest defines model for LiveClaimRequest.
+type LiveClaimRequest struct {
+	// SessionToken The live session's token; stored, compared in constant time, never returned.
+	SessionToken string `json:"session_token"`
+}
+
+// LiveClaimResponse defines model for LiveClaimResponse.
+type LiveClaimResponse struct {
+	// Attested Always `true`.
+	Attested    bool   `json:"attested"`
+	ExecutionID string `json:"execution_id"`
+
+	// LiveClaimedAt When the execution was first attested (`Z` form).
+	LiveClaimedAt time.Time `json:"live_claimed_at"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -1893,6 +1909,9 @@ type ClaimExecutionJSONRequestBody = ClaimRequest
 // UpdateEvidenceJSONRequestBody defines body for UpdateEvidence for application/json ContentType.
 type UpdateEvidenceJSONRequestBody = UpdateEvidenceRequest
 
+// LiveClaimExecutionJSONRequestBody defines body for LiveClaimExecution for application/json ContentType.
+type LiveClaimExecutionJSONRequestBody = LiveClaimRequest
+
 // ReportOutcomeJSONRequestBody defines body for ReportOutcome for application/json ContentType.
 type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 
@@ -2009,6 +2028,9 @@ type ServerInterface interface {
 	// HeartbeatExecution Extend the lease of a claimed execution
 	// (POST /v1/executions/{execution_id}/heartbeat)
 	HeartbeatExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID, params HeartbeatExecutionParams)
+	// LiveClaimExecution Attest that a live session runs an execution
+	// (POST /v1/executions/{execution_id}/live-claim)
+	LiveClaimExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
 	// ReportOutcome Report the outcome of an execution (write-once)
 	// (POST /v1/executions/{execution_id}/outcome)
 	ReportOutcome(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
@@ -3191,6 +3213,32 @@ func (siw *ServerInterfaceWrapper) HeartbeatExecution(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// LiveClaimExecution operation middleware
+func (siw *ServerInterfaceWrapper) LiveClaimExecution(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionID ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.LiveClaimExecution(w, r, executionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ReportOutcome operation middleware
 func (siw *ServerInterfaceWrapper) ReportOutcome(w http.ResponseWriter, r *http.Request) {
 
@@ -3531,6 +3579,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/claim", wrapper.ClaimExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/heartbeat", wrapper.HeartbeatExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/replay", wrapper.ReplayExecution)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/live-claim", wrapper.LiveClaimExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/verify", wrapper.VerifyExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/verification-pending", wrapper.MarkVerificationPending)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/executions/{execution_id}/evidence", wrapper.UpdateEvidence)
@@ -6831,6 +6880,130 @@ func (response HeartbeatExecutiondefaultJSONResponse) VisitHeartbeatExecutionRes
 	return err
 }
 
+type LiveClaimExecutionRequestObject struct {
+	ExecutionID ExecutionID `json:"execution_id"`
+	Body        *LiveClaimExecutionJSONRequestBody
+}
+
+type LiveClaimExecutionResponseObject interface {
+	VisitLiveClaimExecutionResponse(w http.ResponseWriter) error
+}
+
+type LiveClaimExecution200JSONResponse LiveClaimResponse
+
+func (response LiveClaimExecution200JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution401JSONResponse struct{ ErrorJSONResponse }
+
+func (response LiveClaimExecution401JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution404JSONResponse Error
+
+func (response LiveClaimExecution404JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution409JSONResponse Error
+
+func (response LiveClaimExecution409JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution413JSONResponse Error
+
+func (response LiveClaimExecution413JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution422JSONResponse Error
+
+func (response LiveClaimExecution422JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution429JSONResponse Error
+
+func (response LiveClaimExecution429JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecutiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response LiveClaimExecutiondefaultJSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReportOutcomeRequestObject struct {
 	ExecutionID ExecutionID `json:"execution_id"`
 	Body        *ReportOutcomeJSONRequestBody
@@ -7758,6 +7931,9 @@ type StrictServerInterface interface {
 	// HeartbeatExecution Extend the lease of a claimed execution
 	// (POST /v1/executions/{execution_id}/heartbeat)
 	HeartbeatExecution(ctx context.Context, request HeartbeatExecutionRequestObject) (HeartbeatExecutionResponseObject, error)
+	// LiveClaimExecution Attest that a live session runs an execution
+	// (POST /v1/executions/{execution_id}/live-claim)
+	LiveClaimExecution(ctx context.Context, request LiveClaimExecutionRequestObject) (LiveClaimExecutionResponseObject, error)
 	// ReportOutcome Report the outcome of an execution (write-once)
 	// (POST /v1/executions/{execution_id}/outcome)
 	ReportOutcome(ctx context.Context, request ReportOutcomeRequestObject) (ReportOutcomeResponseObject, error)
@@ -8815,6 +8991,39 @@ func (sh *strictHandler) HeartbeatExecution(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// LiveClaimExecution operation middleware
+func (sh *strictHandler) LiveClaimExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID) {
+	var request LiveClaimExecutionRequestObject
+
+	request.ExecutionID = executionID
+
+	var body LiveClaimExecutionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.LiveClaimExecution(ctx, request.(LiveClaimExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LiveClaimExecution")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LiveClaimExecutionResponseObject); ok {
+		if err := validResponse.VisitLiveClaimExecutionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ReportOutcome operation middleware
 func (sh *strictHandler) ReportOutcome(w http.ResponseWriter, r *http.Request, executionID ExecutionID) {
 	var request ReportOutcomeRequestObject
@@ -9070,311 +9279,321 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cts4ti8M3wpK+30rUg8ly46T023X1HPSTno6u/P1xM7uqTPqEmESkjCmAA0B2tHkpGouYl/DvrC5",
-	"kqewFkCCJCjRTpzunskf0xOLJD4XFtbnb30YJHK9kYIJrQYnHwYbmtM10yyHv84K9vyp+UfKVJLzjeZS",
-	"DE7Mz4SnZBgnBZvH5A/k8IgkK5rTxHw4mpB34krIG0F4qgjNGTmeHhN4WUg9X8hCpPFkEA24aWxD9WoQ",
-	"DQRds8HJwLzE00E0yNnfCp6zdHCi84JFA5Ws2JqasejtxrypdM7FcvDxYzR4lqzkhbxiIjDUjDOhx8lK",
-	"KiYIS1aSaPMmGVJNMkaVJoePvcETLYnSMmejjgHC17cd33uWFGZAocUsH8KSvnv3/OloQl7SbCHzNUvL",
-	"JdQ5o5qlhCoipCawiB1DZK7F26/k85StN1IzkWx/Ytv2YL/nIlVErxgxrTKlyaVMt2bRzG+JHWPOlCzy",
-	"hJGFzMnRMVlFJC1yepltTwglOdP5ltxwvTIfzYSia0au2JZQkWJzVKgbsxdH02n5HpE5X3JBs4hQIfWK",
-	"5fju8fS7mYh5Ne75FdvOEykWGU90PCGvBVlws4ArBl88UKT5ekxuuFCTmXDruWI0ZXm1ot6yjM26+Iu4",
-	"pu9fMLHUq8HJ0aPH0WDNhfv7MAos8c8yv2J58FjVaPUG3iO8a5fx+e23+M9nUix4vn7KlM6LRPNr1h7K",
-	"y8JsLSPsPU10tiWxaTeOCCz8DVe4nIrl1ywvt+t4OiVxgq1ToD83ruq0N1f2z2M7nLE/nj0z6F7Cn1dM",
-	"EMWEBmIyYywPA1lRRShJMsrXLI8I12RtZrmmOlmRIcuU4VMPSWx4VHWE5I1geTzaMQEczfh5unPYH80u",
-	"qY0UigFrfZbnMjf/SKTQTGjzT7rZZDyBpTv4q5LAzqoW/385WwxOBv9xUHHsA3yqDrA16KXBXcwDwsQ1",
-	"y+SGTWD97EemzScZy6HrTS43LNccB0cTw78zli4NTTUX+Ul2Q7eKLGimmFkXO9VLKTNGxeBjNKCm2Tn+",
-	"vnvgMIAL8+LHaGD5x5zCkAwDNP8apFSzseZrNmidp8hdGCcfBqLIMnqZMXcIWq/W+GKfD/C11s9rphRd",
-	"so5nmqZU0x3ty8u/skQPosH78VKO7Y9muydv6c1L27bZJnbNcq63vZbw3L2MhObYwV8GwB/KW7VxNXj7",
-	"5PVXzdCbT1Qnitpm/dKc28cIKesFVyHqMo/gX1yzteo1P9Ok7YPmOd2avzO+5trbBS40W7LcPJKLhWId",
-	"z7TUNAs9aqycHab7wPVXNt4563Nv45go1rANYiEH0eCG5sJQilk+rnlCM6+ZioqqU+E1kRjeYXbvms0X",
-	"lGdFzszoTF8LyzXgd9gdWehErtncHBtZ6O5efmaXKymvzlmSM/3WcqiOPZvf4MtzBW+3OcPjY5LJG5Yn",
-	"VDGyYu89wSoiQpJNzhb8/WQQuhdbS9/sLbTe3xfZ1VOWMc3eojzSHjlP66TWPrL0/XN8eDidwv3t/myS",
-	"XOtoqb2D6lrPFJ6nu0fWJHh1xTeb233UGLLrtmorNIEzmmWXNLnqZP2bnJlLNiLsmgmQ8qy0khRMme2t",
-	"TxbvTKSjNOWmLZq9qb3SNY1qUGumVzLdxyx+vLh48xLf/BgNijxrz+GVuVcy/neWkndvX5AhFYStN3pL",
-	"jHxFlpQLReKDeHRKDANvzg4EUlloQs3XZq57rpHGDpghlZOJyqXZtQ3PxaYIEPZdVrWpeuicEtsOik0g",
-	"bhv+tSUpy7j5x445hnaHZtnrxeDkL/336ZfmuJ6yBS0yDcpY/Ob1+UXcHoMhkZwKtZG57pBfjZ50aaRU",
-	"fUqo2BIhxRh3+ppmRoVV5PjoiAzjsiGUCM03G5bwBTf6lgYxUssNydg1yyJolgvFU0YSu0MoH7YGGCS/",
-	"ldaboRoZ6jkljjKQypDfkXI4plFfvZh++7APuQUISSerd5s3MuOJVepggQcng7wQcykSNueL+ZorBbyh",
-	"KVPbNTB7lxYZy0kq7UEgOUuK3PRMZGL+xUTCFMGWyM2KZ8wI2jdUkVTeiIhwMRNaptSoYQnoO+oBuZYJ",
-	"vSwymm8nJG6PKAYFThEpsi0MZC2VNj0bgsVXZqLqPiIS/ms0gJwlMk8VWckbsjY0cMNyRizvOyWx+Vej",
-	"FyEFM9/ORM5UsWbKkYBg7zVZFLrImTfZUxLnbJPR7ZxmWUwMNYwXPMtQS26PThGZpUZxXvBc6cg0DtM5",
-	"nE7JBnkM/r/Zs3GxQa3UyQDB7fImAbqgG03w0q/RQslZGlyexLXX4lPUwLOU5cToPYrEGdVM6TjCNYxh",
-	"tWNYApozQpOEbdBcMRM041SZiS+Cuxs1tgFa8tb0U1YgGuA47Tsg8nasi9ELO4WIStluavyP9mv8Pvuv",
-	"GgpyfBxEl9CAuquvlHg6V1O7ac0wY1QxI0xJkaqQ9YHyNZjEGMlgOmT48+u3Pz17Oz978eT5y/nF85fP",
-	"Xr+7mJ8/O3v96ul5RCwXId9NpyNPpuuSp93oW1pIfWCd62KYXmksC0ioWhvm3p7YhW8FeGCOM7yoSCIL",
-	"oVlOhlNys2KCCHPvWQNBGpyRr24GNVE0CnzYr3u2XtjQbSZpun/49kVveL0VSsu/0/kCTQ/9NGxN1VV4",
-	"WMCrcDgPFInNizHerRHhC3Pn3l4+atBGqbmWq2sH1JxOtYJRSQo7SSmsm5bd99dPA8S5Twz3egmOEVTr",
-	"s6JbqalU6PquvN7QvxWMwGMj+Ggulgps3faSIT99TxTLOQrAowiN3SkwXZasJNyKZsdikmSM5ubWJW+e",
-	"XJz9uF8M3E2A3tOx4cVjuUGRdbyR5oDlpdiUeOpHP2myLim3Bcq3TswagtASF3kWj8Iy1ylx4/Il/5pI",
-	"1pLz4K6eF5vbDLh1C7dH/RIutHFeCLKBF08dy0XJOHCXBofnBPn+w3tqv+ga2RuWj83hL1cPrQxARdby",
-	"QFJG04wLdht6+jz0UxtrDzOfY9r1Ob4T/G9WFisUywlNcqkUoVlGlKa6MBLN8Hj6HYnTAs22bO6YFOoD",
-	"TTmh1bE12BQ56781r8UP+EnX3tSUpw+zAVtTns0GJwRmT2YDu2nmJ7M05qcNLRQzP4BN92OYjKSYqyJJ",
-	"mFJzIym3V+x5akQ8Iz7LBfqDaJax3Ej6RnFewAmkC3PlMpqsiG1tUWSelR4+5YZM2EwMwaXAxTXNeDpv",
-	"DCCGA0oFKay3UebmF8aXwnQYmb8pSVaUC6JX6O5L1UwYRoEeKw4jG3VSKAieu8nnc9Gss9e5U9Mtp53j",
-	"AzPxatXWdEtuKNewJFyr8hTicjsOYJYE5BtyycxSEa5n4pKZNxWJGzbD2BpA1owKoxaVJxrXZU3f87WR",
-	"yR9Pj7+1hjP84bBz0TxBqlPeeZJfcp3TfEv+8/z1K4J3S6dxosESP3yMJ+SVJK/evfBsj6eVlkVecv8C",
-	"/NRLrbrX53ZCc3nN8pyngfPxDEYOzkiwMyQ0z7eEgl0CVjputhETPAHN3yvH2mhC/ANf+mQ6JuXpC66J",
-	"cuBXbBsgt5/YVtk1NyN/oAhbLBi46ZzsZ2cjhTZHDUds7iMulvNgL7E5cn/5xR048K05SetWypVvvH00",
-	"7Zx1aUAF13N/XvvWvL77jm5y2zV9P3cKhmGoDw17NRxHLswlLQrN4Pe/HEbkUUQOH/3SwW2ddLtP+jy3",
-	"79kBNqxi/eZ5UX6yZ4L26giP2HdE9O/7v7yvuhb5VY0N+f1YwSgwnobEbVWHclW7xe5zphSXolP01uFA",
-	"k9cCNSii8HsbZrLI5RruwpRd84SNE5kyM+jMsOI1XfKEZFxc7XeJYLfBYRdsl4LwiezNF8b7iOCDhjzc",
-	"Wwq+qwP47tJtF6V5xgDFdIdIfTsRE2SfORgcdkQAqTKC5nLbsLgO11QURicBGyWaNjcZNbz5fZIVaafB",
-	"ggeu2HDc1iS0uhlVep4XonM/ekvX7Qfsfdl0YxfYe13OPYU5W1kEtgak1TQiZmvBnQWSH3g+UegDmYca",
-	"ERKPpFFVYAfMFO82i08S1YHQ+sjT+4fxVUwM25/I0Mh+9uhKwUZ3sI/tkuRuIT91u2Z7iyc9hRL4phBd",
-	"fMW69qttLS2fQy4M0+BiCdF4nKmR2fOcGSGApc7qYXdahTnLbSUU+AY05733QsHO8cWmPNNTiokGxSa9",
-	"9U3y6QLM7htFWmkF3GHueiFDQ0fXNDMKjpGxDPV2+BNd9EjgsGv0joGq6wIxiQs4M0o19ZzY5XhcjKEi",
-	"FCT625trwTZrhSt/TOVW+xvo0YwnWPiWWzwB3t3g3UA+rddv1Bp7buxjLebGySU7GGlNCKnR0Q4G0cUN",
-	"POkkquKJmoy/Q6h7yjTlWcg7B3wvKxShZEOXsL2GmVdWZTIU7KZ0Mo7aERlfxcPflHhYOT3KmLaGiJis",
-	"pLOqxY23Y/K3wnD3MnQ/zK69kNYyOK5XJ/j6rXspw+wa97b52SdVZyss2J4W+3tkdjhiWqL471Vi/pcV",
-	"Y78KjF9QYPx8Up26hfMLxTsVYLBmk8wBIv+LpEa5lYvarZbClQiiTlhC+neQL/uLhTZaE9SzFcu/ine/",
-	"inhXu8LaN2T79g/c1R0iYjiGISnYLaIXCvYrxNbDEG8VWV8yjT0hG+0x2Zj44LM1V2qeU83qp1gWl9mO",
-	"+1QU68vq+662gQhYuvOx13v96JYfkwOy4IKrFUvJ0H4TldYu7D8iDZvMyDeXQUCja6NuAes9zxsuUnkz",
-	"Nzy5x+76bzeov1qUcmPKVWysib87OyiiUF2ZdIokVICODbpxjDpufBCjATE+JXFpQowPYhwOxi+ajxYy",
-	"r5kQlbWS6RXjuWdUs0sL0qCLUqQujw27MmzH9VRNPBSG+NRTV+pkvktmChxEJIRdLzUdDI0vdjDR0G7U",
-	"Q0ZuNfoOw6WzW6F914bl9TBm1l3CD6fTyaebIQPLWR/1jxcXb8owGBfDkBTsgSqDZOx0OFPNEdYG+PC2",
-	"o/sY3I1rnrAzmbI3Mst2pPVsuLnKQu6sbIvsI6abTS6vXWSu0dWu2BZsRteUw8iCehDEnfRrOPz9e640",
-	"F8t5oVge0MggI7U1RBsS4j4mNAEZgtyspMKBJ1TYxICcXTOasTScw2j9ePN9/j7r55M5piqQg+vDA1ro",
-	"1YFtID5F9tNnzv3E12pznRTbOMq2mV92EkangxM9lfNEhmIY6jnK5p1T8nh8ePStn0M/TFYsufLcWJAn",
-	"HJFaNI/XTTza7//0R7VvYl3Uzt5veM7UnItutlMIzTO0SMiUEfsJGXYFOTcS8IIpH/GsmE4fJt8/OX82",
-	"f/f2BfzFkEhwWv+P6euP+JY3UXwx3r84rSFE/lx3L1d1h7rLa8NEihI1nOG5YiCEO9I1l5kXyr2BQYTu",
-	"smfJSr7pDPMRNsAHc3E8j4Thd6PbRgfa7t6CN+N6Bw18etaUPThl3pQ1YEEgLYS8kSEkQY4TqliK+RKj",
-	"GhMoL7a4bXTYZ8Kw8br+0lGxJaaRXZ3cci1zljB+Xeq3jaMCMzXMLyLxH6bTk+kUGO96/yRDrM6RnbnL",
-	"kezKTwNk1Z/VGXqAoXYTAy5myFzT6kbmHcmSZSJ/IGy/lnwPxgzww+HvpXdmiL/iVAge+j8Cs0TIAi8O",
-	"biYuZbqNSHVaXPDjhuqVishNLsWSYDaeisjx4UO4tY+PvhtNCNAPXTMXVMfVTKy5GQxLSSFSlptt05Rn",
-	"MfnnP/4bw0fN49ng5MM///E/H6PZAJ+bHxrPPn7Ejy5ZYmRexPaQiwVPOM3I2YvnJGc0Va6HCXw8sZnm",
-	"8UEMF4FNGTPn6fzpT6XA8fLsjb1EZsK04lLyxpCSR2JoK55UozfSCRo/qLCzjazNnhIkJSNUZlxpdFM3",
-	"r0DnetkLuvCSI/RChKvR65vvZRrICYDPI9d3J6nBx22dP3hbv6TJigs2NmtmTj9Rgl6xOaRnmy8iwibL",
-	"SQiaJ8ADzbACku8bzAVGCQiudryGcE+AI5xCUDATOt9CPPUml5cZW9fi/vYumnWHBWwVHh5DQygv1lRU",
-	"k7fvnXYNlZsTQexlveAsg3hmcKG5IePhPMFDmtgGu69pn801eKg5hhSTBEF3wBcn5PWaawhpMZzUyk8Q",
-	"ZS7k3Co4sRmWf+WP7Y3dJwlLpswDeOikssr5WKczWJb2dF5IG4/3V8kFSzFSN57EjsAM15o46+DEdBlH",
-	"JAaP0gSdWMHV69zZN7gdrvkfYLNqaDO7rw2cRo91sMc7EOvOBOA3kERutk4GcKw+AhKz+a0YfA5sq8b7",
-	"4rZb9rOwkOBcrnnKRBLSAHPNFzSp43Hscz3slR/Ye81yQbO+SCufETZlk8u0SLpEF6ZRPIF8Vhv8lNA8",
-	"5ywlsTdqQ545U0WmjTwdm8uiSh+Py0WL7x5RZluHjf7Q+3WHqdP3fauP7H1dFes1RbPT3nc9zmm4Vp/x",
-	"tPLfKvKoDbW2LPVJV2OMPKKtIdS0BlanhuDB2JtQGmDeT1sBVc5ApYiSZEE7nOOQizJP2Uav2o1OSSEy",
-	"phRmrLD01CWv1IxeXIGpa0NzJvQDRaAx8gdyuKtHfHvO92WXWiuJtcLahB2XjQM4CXy5NHL5/HJ7goOL",
-	"R5M+xG4Vxl3ust5tXG7nGLcUiHhzmGlVVEFupg6yHlXaRjUOm1l9PSfxSfBUXZEpn7gqwPPn3kW5/wvv",
-	"Lujngixvj7bD1j1yemkF1+eMsXVHRNBru9J6M++SlF6YfXM21FJnsuLSoI/xNkT37949f9odvmHP9Sdt",
-	"DDS0YjTXl4zq4G0EU/MA6tzLJfUaajWqCtLr3e8azLB3JqHQUH52l6I7MYkHB2A/vHv/6O91wQodPQO+",
-	"RrXRRlngiqQFI0OrGsfwKxdL5Dp3DIFBwrxF/Iv9oCMcDA2GRs204gRXZSBtOI/SukLKu7NhLHQfOy8y",
-	"iiL2N+sGN7+hBlB/r2YItFpB63fr6IJYeTidNsqbiq2bRC9+uBuyoJUlpgTdqJUE7YZqC8rJ14wMMakB",
-	"dYZWCtzolEinEzn0ydvG6vTPw8SsCrPQuVx3pbjWcSXLC9JmZEx6Sn/AyOaXVp2v9/MDKJ1H0+nUt6vb",
-	"rrMgRwQVq0/XLRiIxhSFZiK1aRd2gxzYK/y1gMylcDZK97kMaca5/sTLr5+/pJTx/KCfSpIJHMFyiWIy",
-	"LHNwxvb+H0UkxvljGnLk0GpAS4hRLAreLbcPGtoJ5tgEwChDcvz7NKrk2KawUNuDhjzSvggrzrkrhqbO",
-	"3BoLHZLharJh6NYM3F61C6V5lppn2BN42vJwXSbfqSD86Aa1w5vagE29M0iP0Y/MGZzD5RKCsLshf6hh",
-	"9TQs8fstIEEMnka/DczPncvz2eBUdgbvrqiar2UIfCDG2CGzLHzNtbXQEYgwisMe3jvGOCF+17yu0jSk",
-	"Yppn3DDMuHorJuZKAwZ+s5IZIwueaYhuUEy3HCmN8J0bqlwERC8e3zcOqxab0xGN5a16aPI7qWKXc9HF",
-	"Q8AfVobxo4KcsOf+Oc8ZhfNdhgvZtuYVY+oDe/oDz33ndzhHn2WpEeScnHBa+lmu2BYB2flSSJtS2KR5",
-	"rudJzjXLOQ04PpUy70rXlA+D4URISKhHmc9myssNBrh44fIPVF2um5RBitR1gfapUG69gzrtl1t/1CO3",
-	"voGpHrDZ2uQjBwqPoHLgj6qhvvtg75WY1YZ9JztQ35voKy1c9h4WyXxprrGcarbchmxAXl48vBz7AWDw",
-	"i7uLEjAw95WndyBIABjDTW6kYVGxk3pUO44lImpFs0zeuMS+jCZGk+SaDGM7KAuBBPKrB8Aisu1ngMVQ",
-	"TIR54/Pz1+NvH08PCRdKU6HJUEjyd8Pk/kjeXZyNTgktURYFIylbGKKochhFipyQXvKM620VsGFIhGyM",
-	"bIwBjwjmeNMv6LnFwpBLdN30hgbnzkneFeQE+syfx2cFe/Lm+RjiuLfjZ8lKIhZPfOJ8lMDspa1TMETN",
-	"37kOmAC4Sht1aO5LmnMlRTj+vTauuVrRo0eP7z688x+fjI8ePS5VHjB+O+8pDndyS6NXUwAKe8Vi3uGF",
-	"7DJhCnZTA8njafDz22msnwNiry23STy0lsRje07i/QLcvak7Nk2gptRM+ukiXWh9napJQx9wGxISIjyI",
-	"4M7UZqeYYsADGSZUsbFiQnGzkSOfI795fX4xiAZ/emb+++Yd/PfJxdmPQRnhR0YzvXojsyxkZnY+Wi+t",
-	"N2O5Z7+D8MMAEHZSMDUHFSfZJhkLy5fwaJ4WOVpr1h0Rvn6eWVPCsLi3VQQejrAXjWEc3JwuZQ/50cve",
-	"8D8Mbics6f9bsCIEjQSspfTMpVTTS6PccMQNbq+kJ/pdyvch9LaUqw3Vhg5LW8lf5WVHLrtrzmbDB61y",
-	"1vQISr4nkMZehtLuxi32KzqKAl04e10jO7IBrR7IJNA0Y/O6qtVoupK1a60LqYlV30EUeDidEtURRdCx",
-	"od135KY8PTuBwP2T9jEa/M0RyP6PkJaAZvNrnjDV77Nz93YwCm0F72xBP1nmNO2IbTQKhtJ0vQky+T4H",
-	"7ZrlyvodGyG20gpG8eFkOpmGL0Ikip4z/tm+3BE8V43Fn5e3rG5Xuo/1ubcDXVTQIEmrUJUpmB775B4D",
-	"A+k15cpnBW6v5NXAUv8gGtj22rtlLm3zxfia5hCMaT59/dMgGpzbT9+5T81hlUovc1ajCeinGVyxt3UM",
-	"DPwF1jzln7XBLv9nLK/segLWOTKOcl1Z6vAhwIJ8+O2UqFMLOIGQ7oYfWLIneBBOSWOjuthzbWqmybtt",
-	"ySv8stqRBsmW2+NWNXIUVq5KN5X+XB2aHRd6vwsIM3w6oVewJwDeyDIAELUODurTeXM3wvy9bhMNRPl5",
-	"cPjNPSfDtz+ckYcPH343imp5CN7wYxtzSqY9KrP40+5Yaey5KzfLpWHZgFOYN1FcJKxajHL4EYnhfLu3",
-	"vzMXVETilNE0rvuDWqlXjjGYd4M8/LlYyIARtzBKly6daFSvAmwNvEaCZpgeMjdbO5difslWNFvM5SLs",
-	"VzFfjDFhpN7NKRw9uViAQRCENq5cfbUhoDqOwkbMDcshQ2bemcpjxXuj04WaaB6wZnvR/rmG6MDMT+b8",
-	"77iKlzS5YiIgyL+CcGTUL9EvAVk7/sfEfkyGsdEPL5igQj/x3/geXwimkUSDlCujI6fzTc7XoBeE4jGL",
-	"S0gUXEAwrMLoRKkp/MtPVTm1arDLp+5fvafzwj/HbbbPe2V72Ns6vMhRmIbDKxHau5dB3wYe/ILNd9jN",
-	"q7dUsGyoZYLOn+9YgbM5BRpEKpxj5aguR2kNlaMZ+/PkzXNyxba7k9S6DRVqbs7ifC1FKGoLLBaYJwuG",
-	"i0LRJZt4GkGh6gGp3txWVAUqarWPOHSdbecBlJiAspFREZxQTrXdurk544hF2pGanBXLsI3EptM9UKRA",
-	"eGzzKhnmfLnS4xUVKYG6OOYY0SUT+n8bVhITmqY5U4qpUURSlvNro284ZEw2NptAMpnQjGxorgmEyy45",
-	"GF97nQjcRjtwuwZ1YozaBNy1x90L3rWIwa1s0W7opFXYKm3XWYM0fZ5PC9UBMmIHcYeQTLuErgHXy85R",
-	"dyT7dqR++iZzdxvtxykuJ9vwJkCSCfUKECUFQ6skYPfjAOuZtrdAR/bWsWFYePvCBXSDlVURClfGxKWP",
-	"v3l9fnFKzs/f/jC2aZB3tEC/rgKV2gexhOpzATuQ3OM83ehaGtYCmsk///E/tawHcNHHI9MUo3omdKPQ",
-	"iJ9fY9uNXeErBwIZR0aetNV1y2Sf86c/PVAzEZeWyJisZcoymwGkV2wdyrq5p1B0F1PfA4XrVwtad+ru",
-	"rWJLMTr6NtHgv5lgc3T2BjnYl41Er/zOdjWjMhHLCyz3tyf6rNHrrRn80s0J3sKZ35XevMu3YvgDVDgs",
-	"EdyMwKKY0EHJyHnS3dRvrVcEAh17RFmew7uwSVSFhOW3DLSi9NR3nn1ymaHWbNuRTHZAO/bn3M2zrFXW",
-	"iOREf3AtkLPEM6q9FQrj7Cj1GlJs37IlE8zIKp+jxGvbi5azay4LZd+Z5+xaXvVKow120d1gaK2ruf3E",
-	"tr2ALbrHb4SzWwy+VIiDDewebM89uMXSljJK91Y1YXk+cd250izvhI3oEPpcJXlKgNUReM0pBGRo+V8A",
-	"K+LoqLLvjPqqALtHfmsUFOdahgRZdTWPjWB1StQKys2IrDID9IU/gRarArTwVg+rW0l6u6a5yeiOE/FZ",
-	"nPIYnVDL6t7k3EYqwFLxUrPjyqzW6D78+HuitC+CEURmaFSRJb9mwplezYUYdoPudeT/Bhz2Nuz4C/nq",
-	"64veQYIy16W00lW77l7E/CrmbU/InVEEqdiW4Bl+abzRhDwp099sCRtC8asVm4mKluzqKkxeIHEt6C+O",
-	"CMsQAgED9WZif6TeiCyZ9uD1Qe44IaHMjZ2FqT5zQkSpPtUKEU+n0a31Ka+BR72+9/WrxoaWmxYdHU/J",
-	"5VYz5VV1cjWI7PdzLeU8o/mS7cxW7K+rObXr9ktS18NuvSINvawZz3lLPa2zLnXntTy6S0Xq/vreLdej",
-	"Q5ULc6YKA7cdzFcvzxSC5PWh4JroE17Fpx4RM7XXo1bfewbfYXALzGBHtGpVeyoOeTC8ue6L+W3OvbvT",
-	"hzWMu8PPAHH3FtDb+ioBAV04o6b999qw9yoXzkUjGE3wmuUAHAIQD1VMVw/G1QFb8fNq6wPoFaKE0GuA",
-	"xMG4AcbGqbchLea2HhEQXm/XT4cgGiLTcw85uplJvwM/r0wza4NJ+V55etlpqkjykKGg5dNPCgaASkIS",
-	"8wVh7zc5QvQFWzVD+rsUoTqXT149AVgvMKAUm03GWVhOdYy6D5D2hXm3BcqJtqNyLLvWvYM37IzBNjwe",
-	"dsHKwxiVelpCqSBUjhQJw7qKEKeNlX7eXZz1zJoPBjnVd4AMH2HSBUApUEHi/x2TNU1yWa+QX9H0qDnI",
-	"0hEQT8gTsdUrI7uBGMZVHXnQCbxxv1Sa3XQAqwfLYiiiUY7y3cVZz04soTTDecDmXp/dKebpQioEyrCd",
-	"8yNS2FIwPerLmae7yOvCDrEM9MGMunJgQUtUWUyv02bZ6YDdg795dExWZa29//z5Yv8M6w3uUqVRD+se",
-	"dJdtMnbRSaQQOaPJyuw55oemvP4jbKqNG8YIlwa/s3GIPbHzAlGL0SANxl7dAkHvvLhcc11BRT4zK9YX",
-	"N7SvReRLGYj84e3c/PCkuyEE7xuy9cIvUNAAOJM3fjgvzVkFmjwhz9frQoMAg8DVwArsdVeCLpbu3lb0",
-	"XLVz7yBEuF6PPgyeCR7WqF9OHaTyeKXjCpGsqFiakb9rJtvlzKyGwxc5PjraVdLoa0n8HiXxoQa+TQxj",
-	"aL4zml8lHbqqxKegSK+kxX+OLewp4qRbH4yRlF1a2rC8AQEP2X714WNHTbMvVTv/a2X8dl2qpmfNowXv",
-	"ERlWkNkwUltrtHcdo2ZJ5/utUtS1Mz8YTmPpfc2Eru5bVVyOrfCp6RUrRbivVfB/u1XwXzfOklFg7Mtk",
-	"qBgj8VnBJl3txaPJPZYmrR2kMjF3TbfmBHVwwq9l57+Wnb9F2fnPxMz8Yl/9xtYoN99jYLFToI20oZin",
-	"GaOcYQe+p5xXRw4BaFFYzYUMQdk3akH8X6AXg+sicsHGa6tnPMBvH5hvH+C3D3qiGH7OCvftcvUtwR/F",
-	"boew1w1ZYW4RV5IDjVGeGMe1qswEJYTpqTUg7Eez+CL4sJ/RNVQCErpXzHWwoTnVrAo5LnE27Dufzy30",
-	"m3TtnFuFxjm/h0aaKxXrfrTvuWmCjeu8EAno6VqSRzVT3R3jX5vk32lCsm/MbSbrHZGXWtFqnyWgzEWP",
-	"tQb5S+eMX+5wndfip4J7DRFfpfrx7u2LUxLPBrNBKddx3Wu/O6w1r9hNWVMHLTU7fYV33vaXOza8DqN2",
-	"h8CMxtZ57QV3xflyGj43nmVG1NiwnCNEwa5LABr5Hj95g18gUIbq9eVZgfnK9STvvZ89q16vKLzfp6/d",
-	"y5hj1neK1dx6JKL0avEt1ewFvA0IemDdDJN+lTi90nqjTg4OUqpWl5Lm6SQpGN3wCeUHdt96RM3YNJLG",
-	"RpfLEbkqhjUQrXKRaxOtj7yTyuoE0raw0q2a5+bYuXqfgXLJoSw7AJpN6baZGvXu4oxAsksLtrETsbHL",
-	"4fiJrbfNoVBQFNPZGvPuXL6zIpSBbhNCA+7pTc7wyqIZp+AljXeka+1KumJ5woSeF53FIPfsmvuwd8Jc",
-	"Jff2KPpgSxCWmbFlNlM5qMYUOlf4WY3/1Nf5k9bHvhH0mlcbNSGmBXJgMf7eg08wlwXglWpJDknKEr6m",
-	"WURyJlJmpR5KFpmkmgzj48nUaIG2YxJPrRLiYwb+sZYHbWtgBsS/V2V1zE0u0TyNGWRzewbvTAXtJzc8",
-	"y+bsfcJY2kr+64pXtru+d7Nrix+eTGgAnTTy2rtmGsVDdlRidYHxd6il2ph32VKw2mjnsCum24NN1O+E",
-	"GA6pLDSJ66wqVOIDaaM/s7074+ycanWlBqKEgXfPi3AAi5VMlZEB2cZDlCiNnE/ePB8bZfSySK5YHeLg",
-	"MeBNTMFg6Ty3+J3aw3E7ApIt+pPycjFDEcou66wdkFyjv1ZbvWit/VV15OqLGdqO/2pYFOqbsbau1L7W",
-	"hZfmfd/GVg+KvWud+WYEm6yXxPY62TfFjhAVN8/b21Nwxi0rVC3cDfBNgualjnXaiddpa7XtxOy0pqgg",
-	"6vro1PpXYIQAEOIsnI0g4i8F3flxz6a9DJYW+1HehLFLuSIuo+nEgcsMS3aBx7YBcD+KZiJ2Bu1WER78",
-	"2SvG4/1aFeIhwzL51Vr6ZmKDpclsNHZ4O0ow75gMw/D5I/SAOI+5xbYJDNf7tZEU2Bgs+B5Mn0Fvu7/2",
-	"b3AM/XP+9ps1+ifh3cbC0Xnyt6XI6Fk1mgTZL7zmLQQBYPS9eePUeeo/zfZkkzA/T776xz7r8Gtspp9R",
-	"2X9B9oiYe4xe2MzO1MmeeXHtVLeGQ+BmpVgyj8kfyONjAuVXocjhir1vEMOtUuSCIy6xtxqFZalIM4su",
-	"ddebNhpU0Pf9AouacEtBuKi+6eSYJ2cYM7f1gRph07wC68GyiGU3t6j7YHEioY9dsFY/A0q6fT2qDnlY",
-	"frPgisGD09zk8tXWYnUPL7A1UbXngdXrph2vkkCHndenpSaKFK4yRlBlXIEI4d4/rQf0WPYIVU53QhXt",
-	"o8ra4u4qCM5TMqzBBJcX/4rlrJU+8uhR1Huveq3n3SszoNEagOPvWJyj1ke9we6xh8smeOiOvWomWJ70",
-	"cY/k7pptDwfPZZFzvT03bVoTN6M5y58UIeCjJ8IBK5GhS4/95z/+Jx5hwEkjMhcGCisOTVZrudJ6M/ho",
-	"+ucWja1lAjPdOEe1It98kxRMffMNGUqXQSBzCOgfV1Awf5WXajQh4BldcESHgThoRaiYiW++KS+ub77B",
-	"qBiuCOPgEi0DKNFypPhSeBCyrtAfejso2RRZRr75Blf2m29OEUbFovANLdZzVasHIGPyEeJ6oxwMJYq/",
-	"+cbend98M5mJmbhYAfBgUqyZgMGVdWITKbS5zhwf/pO0/hZEgBHIHa4Z2eRSMZIBRA0XMxGrDUsO6IZP",
-	"1ml8iurwgmeMYAVocAyZrv/jP8iZFNdMgD5kfvmGYAiJ2YhcFtq1aitGH1wfxhFh781BJ/Gfnl2QAwxH",
-	"NoI6/In8Mi7LOf948fLFTBCyoUtmX/GK4ccT06Wrsn4pU87QR/2f569fTchLmpnD6WqgS2HWj4kUYolw",
-	"M1OWZBQqE2GxgKUZrukwPp5OiQuk+quSIiZDC9JTFsGqQacZIrJN2zquqbQomdAFoaZZ6AQ96ORmRTXU",
-	"meYWXKMMZoW3mg73cuGodkWtCYDumHblgsQQg0UOrg8PDN0ffMC03Y8xGUKkw7P3OqeEG70a2zWD27Ac",
-	"gyri0YT8IPMy5NY0aoNDbLAXht7OBvBZLo0Klc4GoR2ABEpDz1SQw2h6/G306H89tqmXS6ZJfHz40OFx",
-	"exmXdl1Nz9TPyoAufrCBKtsNS0l88X9xTFyUVa2UH2Vq1Tky9DI9qZvJyJbPNB3B3QeskaxpfoWIQ1Xc",
-	"8XA2CKQWzQYjGNOFQ8DFvh18JuS7kAsYKXJNRWyZcxL/H3Q1mr6H8dH06PF4ejw+/Pbi8PEJeCL/TxyR",
-	"x2Rhzi0OIeVLrlUj2vbvLJejCfmRinR8WfBMm/aqlYBM4wPMwiZxLWvbnLRQBR/ze0VAcMbWLIaTUDk9",
-	"zeFNVhJyTFzRf/OhO8UYwQNLEkeQRVV2PqHaLLyr9k6aGVwa6olaijOrCUl3VjZQCJ5AwChUZiKp0pZK",
-	"Ia0GCCdnsPxme743p8jX008ABAxJFULbDIXtqmtAhpi7JVIMjDE9AG48FxVyPFiO3rw+v2gfvQMMu4So",
-	"S5eIY948gJU+ePPuAjK5IzjBglBy9P69X8O/3NKI6BtJ1oZrGLZwgmWyy/INMe74iSVwG7JjWnXcTp3Y",
-	"EMNcsbRcBNNV5M63DQ5Fmcw0PzITh60K1YqIybCpP51g6OA///Hfu+pBhEbX/KY5vZyNvZOMfi4ENUMu",
-	"KVKsd5HAQbBRPDJXENNqx5DTG8uDyjw/5MYIZmzWYjQhP1uSMo8xft0RbMmPBTBty2KA0t7QJRfUVd21",
-	"5aUuqQK7FhYtP7BVp2ICpcwraCUVlZed221YmmQlrWxehTPatiJSNuY+LcQGx2C4o61kZa/oJ7VryvwY",
-	"1yBRT8j3IGlZnxbkPNk69R5iG0LRVrIP3SnUzUQz6YpwpQoUheKSw9jn38QT8r3UK7Ki14zwsl46YEWq",
-	"CbHh2rD6MxEfTw/RjUISmbIq3NnlqEYkBrQdqc1ymD9dPhcWhoOfygw4fBTPhMzBp5vPhdTzhSxEGk/I",
-	"W6ZkkRstSS7sAUaEZkw1sch6FEkIPiJDpI/j6cOR2wKA4wYBCcUjCDc0DalaLXgSf5ghisJscEI+zKAE",
-	"/2wQkZnLE8Y/UEiaDT5+tEUH13QmYujEXOP2Nh5XgGEO4xCHHRtxwEMTwxLzQEo0TWfClp5XJ+QvH4Ah",
-	"RxZvl338pUTxi+EJ5ANjyX6kng3VK0s8ZdV+fGI4qXsyEzHAqbSegLcaj1374YS8FtUhgWhQBaDPRmJE",
-	"/ga1noR0Zb5iIhczUTHnKvzi4INvkPp44F8TY2fOnZA/McFynuCGKeDijmfNREKN9KGLXJzUsypBXIzI",
-	"8fSQDD0hkaUVwxuZx8cHx9NHGIJiN2EmhkZs5mJpXjh8WDquPDEJ89ni1gaa37+bidgDHkUvLBD8Ixyg",
-	"tUDjF448nTJsGR6ExWtzUtc8TTN2Q3MW+aJsasRGYrRQlHxR8o//PHaU9xwwJP+bLHKmVuTdu+dPyfWx",
-	"ueHQJeK2cOI+c07G8QvH3/wf35Y+0tYD4IHDd4K/d9afkenY3qf13tCBYlZnDKtjpmGIkDx7b64n+MPc",
-	"rJ5K4tQRuKDjmuYReWwMiGeLykgMIdnjJwvNclwEF0FQ5hwcjh9PAWLdbFgVabrM5CUYaszYcgQ6tgtk",
-	"BRTwyI5/prlZjBNCN5tc0sTIybjf2J9zqzqHo5k38izQSgyPNdOB8AhM8lCafDsl/397UfKcWFRbL8sE",
-	"2rf6ZmuoUD1MkTgIeRuXaV7k8XRUjcqQkMq4OWgz8XhKjDQnUnkTWX+wpTJ3ycg8KsU9KVgED7H2FXn+",
-	"ZkLO5ZpVx2smhrhPY7giFplpF0RXMHSN8KapEhPJgr9n6RhH4OZlFwyLzeHhKp33/i6j0yfjCbMGJcxm",
-	"GjzZ0GTFxkeTKSaH64yVZgqvksbJAIp3gNF+wwTd8MHJ4OFkOnkIyLoWU94nPvP3MmTbPl+ZfUCnoXkR",
-	"L0hg7MLGYBppG+e1kQocFjNRUbK3aAcKslvH8Fk8IS8txlEM2OaoKBOK0urx0dGEvJIaTtdM2OOF61Ky",
-	"iecpOEpMBy/kkos3NoikFITAndtG3/CnoiVJuQK1ZvjjxcsXB/95PmYqoZtgSCk3TcAdNHApZoOk7pJ2",
-	"Zky8RUMG4V+qqrGwEUfTKUQ/SKEZ1nPQ7L0+WOl1dgoOBMX0Hwu9GH8LOb+d7TZz7AZmPiQzKwPWjokh",
-	"iOOjoy6DXjmoAyz2Ae3BOev9hWfKG5z85RcvctvukzccXO/RIBpouoQiHIZgsOqG5ZidZGlByI6m08jw",
-	"ZIECuEs/n5R3OAgT7meviEiZK+8qvMwEmGJArFGuTFqrtJYRxbPUGSIeTomqiJTsoFGsADLYu++QQYEi",
-	"w8Ffrb+s2u/9tXZKG3SIGOANK2FOPvvmanBpW+QA24u3tXY/cXMr71Jwcx9NH4Lc6oTSkxmgCcwG0cx6",
-	"8+C3EN7BbPB/Z4MW4MFs8NFVpsHcQ8N1gG27EiunhpRanVq6aXdcISdUTYNO14NiTivggFCnFkzBtAtG",
-	"VaO7eWZIIzOhrO9E/J4keO7cRvdGgg3gigAJ2kJNgD60IUM7VXPa3FKPgDAfTR9+wVE9IS2S8Gjnc5+U",
-	"l1zwNUU0ci6YUqSCPAydFXOPluACwePyit0wpdEnOqmrDVjluZWlW2ZikRiTOsxNEp+CFrCQ+UzAu2DZ",
-	"AQSHGJyKoErJQo/lYpxTsWQtQ0SI7l5wpZ/gBPbczK8xazlOzFIaIfGauUxsKITSKK9sfgoF1XhG9V7X",
-	"d7UCg12XdrQXxugUYR6U9faAKGzWHbKtue6AMAoNCX24e0YT+tDF/lUflpR7NK1BoDUSjtuRhuEOyqrc",
-	"gR78JqeBJn+5R94DFAbuzOABB3EDymGZDUI5CHvvKQcdTw9v8/atZKzjo+++mERWd6v+5ZePNd5kFtCu",
-	"kS+V4Q8VOzJiPfw4tr7FcRUZE+RQF2XIRkKzjDhYarSybozSAlG95PHxeMVA786ZPiUZBeAYmmXKWkVs",
-	"/lidw/yJ6TbS+OC+iS0cOxSgvgtgQeatyV0o6bdCG39imgwz+neebS2DA0eyhbZxTmbFlwJuUrcJAdF+",
-	"Fwkd5CVoOdZvDOUcv3Xwt/Gfx2dSLHi+Hj9lSucF2LStp8UGXsJ9mOBbeE+UOAJtUtqFXd++vkJrXL1y",
-	"8Gc7Nm9og3tlgr2Q9wMU+ord1Cn0Pjnjb4We34It/xNJ2DNu7CJXDM4yHC6pBSz5dgjMZMUag6OJte9H",
-	"hAsi85TlYA+eiVKy86vCkWEGMU2gHDweHx59OwLLLQkabsnwEVi6nr8x/zcTK1nkYDv+rlZrbo6Qo0ac",
-	"MsPjAjytgJplVBB0exzYcJRRSPI7Ay5RgY8NyjyH72W6/WxUX3XgIto+1kOPynj72rE7vJcBdB+yp95e",
-	"V+F6dzpwtzlCx4cP/yUEl9rZPddQqI34BlmwK/U+rQdGUe8+spV5iQwvmeIpU0Y5Ojg++m5UxdQYJRzP",
-	"AWyrcgkYsXMKggI/EzGY1cHrXALyxGgE9TyJ4A6N0XVbgeMabSyGo8jFEmpj2uttBKaLMlxMioQ5icnM",
-	"rRqMPaLxZIczhwzjNzLLPCMCKZ+NCL2U14w8nNqGDfNAQzxazGXKQsffNPhbPfzTexiAme8uBnBmE5Mh",
-	"Pt1FEHg3wF1Ywb/i4QZC/KSz7bsZus84QIdYbzmifoqUKCZSc0+v6ZInJOMCYMrafrn2/TwTx0dHLrwP",
-	"W9x5CT+Ew4M9H5DDqXcnE7ySZ+J4ely/k6s4gggF2/qF7UIR6oC8aAkP2gRDaKP3dFJ3wrl+4UO7G2U1",
-	"cHZfVuSAQOB3uLWP/+1vbWYji7zDBYZJnwvuPuUWTz9oZHgLFgKLe1fC6ztnL1r/O4H1yevSJl/evTPB",
-	"y0hVuJQR9D4+iG3sSmyuf4gpvFltyTD+iW1BOC5x9SekUsnALcoE9IzVAyYYm2K+SlmSbzdlXA1LG1+S",
-	"BX8/iYNSdlmJYHCvmmWz3EGHocNVMzALwnWjzMDv2v6BSxCq7byXZHsZNZ4rVYD7W7Ab1zJm68osBURP",
-	"peVGQXS/UU/5es1STjXLtmR4PD2sR6jNhDlZR8dkZaO3bmMvmYkug0mQ/rySeL8nG8kean7FbrBw97+j",
-	"RaQXZa/9qJGWSfYlu0+G9DLsybPYYHZOv2t+49QFi3fW3gqI5ElWwfpUGIFlmAYCnzv4SYe66s760RHE",
-	"NmKMfEyGSlOR0jwtncvmyolbwG8npAbqZuG7g7Uh/FLUAJPq2bBa7cajibVDFUgYbI5qchW4gQLzJcuk",
-	"WGKoERXYpV2oEI9yqG73JNo2kfO+sDTbwqwLnAx8J71/bvZvaZzafZJx7RvAhUbubYIl7ma3zmjYLUKc",
-	"lVmGZWdGbs2tYMy1qgLsG1VES4vzCTmeHs9EXGmaePaw97zMSEi5MiJdeho+sGUsAaQ81rRiV12jQ5jA",
-	"Od7PQW2Wkf3ChuJWLdgdV5iNIbh/TfOrNRmPjXdqdp9Da6/dcQylUMXampbKPOGGnZfIS025YGkVre1b",
-	"vDYyy2wU4kx4+rJ/nilplSHyDvFhZQGyPQ4rkP6ZoFnOaLqFmO0RJhY0U1UiAoF4btyeIoc8YSbi82fn",
-	"589fv5qfPzt7++widolPoD0si9xc+Y0M1wQWxygwZQrQDueRreB0T+yg1sevZYpq1KgKRs3hBmO60/1f",
-	"4b+ZM27DAL88R3j2HosBEVqdX8xWWzTxBXrxioOcQd5KN8/4WeZXFm3TS4NrgRnsOZFk/4EMxTzA2Pyj",
-	"9huj9cN/CQrbLSSC+YdQm9/Um8DQH9EdJo+Ox3YCxxDLcVk27KRFviAC/BMje9EIyN2iAkATIIpuJiDT",
-	"YyHzG5qniE5l2i6xjqvUSvycUHBHlA2QYey7woXUM+Hum9oTL7PyuZUf/Rm4PKrqqR8MOhN46Y2qLJNm",
-	"kizkmwTTTXaFUWNGN/gDXnBxtS+m1Ua0+UNznMRd+9Xt3hUO6moG9s8wifZlvVwywMexfumujutV636D",
-	"CS7/ZbH+Tj36ylnKc5YgcTep07s872s0CfXs+HZgGLH/6+fgAN2O0a1J8yXTO3NwHJPpGeUJ3koh53UY",
-	"s9hwFZ/J2Cq4+NQIpWWoPd6u+FoVRa1XuSyWK2eXHAUDQL9Y7Oetwj5LYLi7x3/eTpn7TUWL+uBDtwmq",
-	"+zUjQskTgUgV4PxzdWnIE9SWxn8rWMFSF3bDmSJXjG1slgHQc0I3GhQfqgkT8D6U4dvtOvndBpp+jTHt",
-	"6VG55UFwtTl6JPxYbA5i2SbCI2YQXUgU05PSErc7dSeYuHOGNSZ2ijjP3tNEkzXVyYrIqti5LRowpKIF",
-	"x9eZilNmQn3OxJdH/9KJL2cF25/2Yqhp8m+WxmLLo7jjBX+C0yx4gQTCrYOIGA4cBfSjm5XM2NjhKgFA",
-	"oCqSFaFqJupV4FwF3UmRZ0YnrxWPL6u1ulLLMYZjz4RnVk8KNjekCNFdDwng47QQOWpxX65Pi1pdd73Z",
-	"ONTmN65goeJ/L1FBSiuiq6TXbKus+L5rAGQYV4VVJ3bKJwTwfSbkyUxY1ELDOpzkd7PimdEQHaJhmVVb",
-	"If8DtP/ht1OiAH4LsmRnIr5BQAuEI3mCoEwl0EJVof6y0GhziZNcCgzHoTpuweEhrP/LszczgcmEDxRZ",
-	"ZFRbTCvAMswBgN3WIT6xLR5gcyL1CxGW4BVQh3A0E5cMsMtjbyHj+uLhG6r6eWKhyHFlHLaYfW0m4pKW",
-	"TuzixafkUlYzxSBjjaALXQX8h/H5hiV8sZ0JC9FkPgarlEb0FtNkvMN+e1awW0szz1O23kjNRLL9iW2t",
-	"IHNfxl+vrPgXNvyapelQG8wZoIIwmmec5SW0GlAqiJp0zYi3TOOf2BZ2FOjc9xx9Tu9Vx4DPqgP7BbzL",
-	"D7+6tj4tqsT6ugyNtW9HT/g8uCyyq3HKMvZl9C5Ay+Up4WomEFA6NdIk4FTeiIhk/IqR+OmzF88ungUA",
-	"SU8Cxa5pzghOIEWYHQtFVEF2waHJuLIXSmzfjv1IFp6WjrOI2FiTmSiU6SciOdsA6cMl4LWkrvhmAxMD",
-	"FDrQEt05BgEjxDO/L7KrpzCEsNx9ZzXw83PPaqi/Evv0B9Ctdf68oprcUOXoAGP8cW/+jRxp98lRcBOI",
-	"Ytcsp1mH2O0zFndmkZs4/hIwJYLI6wEnIooEydmCIdC2te6a6xKLXk0C4FD2OLVtgsehmhtAJf9Gdjq7",
-	"e9TKHCmhWQZMt1ZWsqVEddt/65uGXklbFx3gQ26EBS8XFfRll4miwlN0xorql06zxZ+YDkqdIaW+0UFY",
-	"uz/8LPaD5sh/k5YERHHaIZZ+gZNx9Lu1d+MhQh9+aXrZf5Zud8mfFez5U7jWO6J/EQ4Ww365KnHHT10m",
-	"S8YowuzhK4XAUIf0tEQH0nIzRrX3im3VTKCKeHREhpVaGZOECtAAGbENjCZ1DTZnOt9aTbNS/WNE3F00",
-	"KvUrMnSo6Kq4HFvQbk2vmBXa7OapU0LLegxOpTf6brPMP9dlpf/Rqac3r5leydQOq/zVopTGHuD7TMhr",
-	"llt9HnzDgB7PFVH02kh5C4KmTbZB0Lhwzv7xTDR44l4zTcscE5ODtummtNHcyeQCth2v0bpxh4RtO7U4",
-	"z9Ig1R1w7a7d+4q4/k0q7xbaHnjBsDREGbqxhQTMMRx9AVX5axTo5wnb3q8q17D5QVm+K0vfHdZNYgcj",
-	"7cHoGqbMl0uo/XS5PSFY228OZQJGJGdLmqcZU6qqj80eqJmw7hkAYMqoReNVWMbFYdhXNSuwSEVkQfdl",
-	"TuIPH2PyR1tRwfQ1mszE2YolVy0jOrRWGdIBpZq0eCKvzFlkeDSdAm/HejYy50tuhlFO2jIj75v5FdvO",
-	"EykWGU+s/XwKkODIKw0rz3nKKouD5XNWNC1/L7mrufpiMsRRxGDGn7iX4dmo5JSJFMpo/kLPbWLonAur",
-	"gksR5I8/8Py3bBs1w/M4631yUuyqW4MvCxc6I2PkwFlLsoA0JwiVdNaYGjV9kSS+r9z2E7mtoQMrQQt5",
-	"gz4GEismoCBMJ/9lyUoefIAAuY/dUZBiS+qg+UbrJAi2T1OQ46CJBm7wDeUauC2UsyFKGuHRCYFQ3a6t",
-	"fj5LVvIt0zln1/eaAOn3szOgFqvwWS4Bh6ec1+88HxsnDzWvwMZnCw4WNurURU06wjGkcgeFyyz0BTTV",
-	"fUN7UCJw20HQA8SVQh7kyCvHgiZgVxXBFjGzCRqGiT2cTomazEQQ/6ud0oGxpGolc12Wx3rsFR3Fmg/e",
-	"TejVxhrCWM3VSA6j6XRq/oflbHbDhx1OjfgAM25hlgSqVriajDKH9FNYFvCbhi5Gs9qwmvekOJj23+BS",
-	"3PfNVk5l//H8AtA/vxpSF5S1KwnfkDiCVOV4fo10KSSw51H7sDouXxlQ9sREDWMrJsyhOBi45U9tPJQi",
-	"iVxfcmFtNE9ePUWLZ84Iq2KYmJpY3bgd/LE3iiryUZZrgnlsixiZI2ALf5J4RdXcFQ6PTysHmRFijaBp",
-	"x23NqOi/98oZzoT9az7nAm0XS37NxGkIAAhewSQR/yMbjQvDyqi4mpk9zrcTEsssZUrPLXyYWU9XChId",
-	"06rCFoOHwEgg1A1K5/oxaDMxFFKTvxZK25phSzbqAot+5lvLehhxUfm6HXZzJVXiWnxaQFoz/W+9pmNb",
-	"MIylnqqGrTFFhrDUxKw0Z4qkudxsWDo6hZgKLZcMTOMYmeLgm3aO0Ozl7UZp63MjGllE2GQ5CcNpn5LY",
-	"EnTsDojvQS3r5YmyBj802TXeZpXuWwwZnHlVVDirhnHqVSSsRul+ysfuo2rcnakW3pGtjc4V4C/7Kcvo",
-	"g6oN19Umo+ajZEW5CBTXD5FhK3TSLaJjCw8UiW09fwBp7xq4987tVjUGF/0JpoL7GwvVE90wSMze20JP",
-	"HEt0KaZPSbygmTJfC2kPfNf4fFYXGqBX5H3PKpVM53I7t7FNXZ36tba/Yqn3FlwcEewPLPUP1FdM9e5g",
-	"1KAHyPsxIOkgtO4OiFIt1zyhWbbFmtCqHgGDt7dnMcSzMC49ONWYZmJYShVloKFLcRDLEpQFuqmqLMSv",
-	"ZC2UxqWiYgUJeBm/DkUHmqev2Pvqsr+vFG/T0a/lJMC+dyCCIiP7CsryawTCmbV38GrmpNiD4mKNmUeY",
-	"tzmw5gTsrINQntDqaB5YZ+kckoxi/1TJRfvgQnAb1pHL2UykBYvK414vzIz6T0SoJmupNHk0nZBYU3Xl",
-	"AoCXTGhA+Aa9KC0Vo9FMgCfU0H6F3WBW69F0nMsbktBNRJSEEvVimbHxpsg3RmCwy8eVrWmrNM2vIeRj",
-	"ZiM+zBtdsv+ZW8JdSkB9TX9ibNMhvDiwZTtl9reCZgprz4NdplMIpOrqdkJUn0HYxW6NggwD4rRGLEWr",
-	"nCZZke5Im4GWB5+WkPuJbM7sWZe4UL7gL85wI5Xil2bF1hu9Hf2ubZGNO55QdwwSKvB27s9F6lVkdyfb",
-	"Vq96IVdD66aKyJpmC5mvwR8SYcnwKujqgQpn0tZv5PsWMbu86OXM/s1yZqnYf/Pc2oLtPgYv8z6K8+TO",
-	"T+il01JeJAljqUJmubCuvMCdWFlNoMZu6BKcEIh1mgkb4kKGXBhOaW7xMmK7OgMyN/0xvhSEpwoCttti",
-	"rZGFK+NQDcwXRluJtRFxRbmPOyXcr9LtV+n2V5RuKVGQv8WTu4izDbZQGm8+nTN0BC7SZAX43EvB/85S",
-	"EH+4KmVQYBhgv+ZaVfiiZSlDW1YTYhZRMC6z959KhjBIpvX1ptCsKiYIdsi4hn4YvlcBjr9RCn4Yv8Ui",
-	"G85qh2mAVlymG6dTlDb+UXew3LPKOHZ/EXOuk18VqbQaxI6wD2d3VHd2kH0N4PiiLOcJUHtlMNYSA3Jk",
-	"rs3pxQNyZ+5Tpv7el2DyRJTl7cv4t5KBBAN7O9iEzdyuPyvFBoBY1oVywGw1O5tN7TYfeOkCN4LlIJf8",
-	"efwzSkHP05ikfLFguapgpFwXVlQadZShxlX0BZNbJpnhGOxa3r+CUA55F7d4wagyOoNmIr1j+s7D3wqz",
-	"+M0c6GewnJhlD+sLgrh1vnwGgcKxhHs60G9ZIgGgznOqUZESKwGopgjgnaSCPVB1yLY11rh6LTqscVwT",
-	"mikJjWdMu7JCXpCuMoqPUvFBbDWNUUeQzy6+Uo3ZwrfOc5ili2ediXjNNE2pprVAH/ejDfaZkp++76gl",
-	"Yqb0uuTV94PB7PXxK8khZe9mKLsYi/OSu2X+Kof8DuIC4Vj6x94wLuGfxpucazaWImGjO7Mv6+6/J+5V",
-	"xfwLdhM2i4gKCwJzTep5ADi+eAS4KFsull3B9A9UVZWwMqBQiOoHk0wjhj4eTchro4yVPC0ijqlFGFHP",
-	"XIJVs2S7ZySdiYQKcsnsQAFlbb8M1kNB87ZJzBcZX650R+Ea0+8XMXdiV7sYDb7hbW8dUuPwq3TSPuZm",
-	"wQyZCq5Wn0Ui8a/8sT1y9yeeWOQMWl4uJb+ymGlUs1H/QzETQ8iMN8rXCYlXWm9c2OIBiV9JTX6AY+JK",
-	"/fp2DHih7N6NZya2TMfkn//4b4tkn20tkKmrDuNhKnUXGXxJ8ysfGfWNXdh7PG+B7nYH4VJdprF+PXEd",
-	"J+6lvGa1e/SBKklGy5q8PN+Ue/wJJ/HeLtfvIe69ldzml/r78DEma4jRhRhaV3N3Qp5kmbxxVRvs9DGb",
-	"jkGkHto75t7VWP7mMqCjRqClu9ybJVh2qAF+aC/YIc8wGxvXDQeHdWYfzIrp9GECf8A/2YOwFRKBre/b",
-	"Y9Ho5QslmbV67eYFNQznr2L/78f8CNiiROYkZ4DHGOZUezgSFwvZ6XKH+GOI20jZJpPbNRNQ4RKhIHmy",
-	"8pPMDPlsqF7ZFNucr7nm12gqkGC6m5BXcibqnyCqno9B79yM5hxQLpQFjlVmphuWjyGTzej2oTP9J6af",
-	"mxnd49GC9oPl7qslEgs5+cx5Ja9hnjKHxr1NXTGa+Ti6haLLnWUK38EL9+nzgA5CJdkUotWb2+F3Hf3y",
-	"psoftxY2oYq1rWbrPPy2muG7izOylkKvvD3DPSq3DC1sDYt/8B5/t1GACAVJJxhwc7l1mJgQp45VLNAQ",
-	"GCOsXK5io+cupAWhgwTibHs6EwBAYktirInNcEO0hsDZQjt4aZ6+p/uy0cuvZC9rjWJX/bIrIW8yli6/",
-	"Iqx9pvOFq09SytZSVCC43glCilfNM9SdLfdSAlptYo5k2aDLljNX0IYuuUADRChO82fb/r3TXFdMYS2S",
-	"1s729x9CeFMu676dPfhQcrn9QHr2VR9Lr4qvNQLJiqalY4fmjGRsoR26ntI0Y2N4StQNY5sukD3csK84",
-	"e7tx9m7cKrV3+LauWM8Ta8ZiG2yu9Qt+zQRTyt6FNOXw1yaXl0yVubdtwROiQ13yFkpV7bhnW61SRa5k",
-	"mYqcgBq5IlaqzH73CxxmcskFWWTyxusHaiC0ezl3Qe3kr/JSTWqpnyrw/nOR8mueFjQzLI2LpbK+y4JF",
-	"ZWQu5MxETi/AQfpq+SSA3Rfq7E2RZeMbn0WXE+YeZLk/bLflgca6RSnvexSYArthATIpV4ieaz6HoV8z",
-	"snBluUy7aK7vmi8Upg0N72eHVM+UJoqLKygfaYQus71nL56TvxU8uVKaGpG2Wr9kJQ2R/n8BAAD//w==",
+	"7P39cts4ti8M3wpK+30rUg8ly46T023X1HPSTno6u/P1xM7uqTPqEmESkjCmAA1B2tHkpGouYl/DvrC5",
+	"kqewFgCCJCjRTpzunskf0xOLJD4XFtbnb30YJHK9kYKJQg1OPgw2NKdrVrAc/jor2fOn+h8pU0nONwWX",
+	"YnCifyY8JcM4Kdk8Jn8gh0ckWdGcJvrD0YS8E1dC3gjCU0Vozsjx9JjAy0IW84UsRRpPBtGA68Y2tFgN",
+	"ooGgazY4GeiXeDqIBjn7W8lzlg5Oirxk0UAlK7ameizFdqPfVEXOxXLw8WM0eJas5IW8YiIw1IwzUYyT",
+	"lVRMEJasJCn0m2RIC5Ixqgpy+NgbPCkkUYXM2ahjgPD1bcf3niWlHlBoMd1DWNJ3754/HU3IS5otZL5m",
+	"qVvCIme0YCmhighZEFjEjiEy2+LtV/J5ytYbWTCRbH9i2/Zgv+ciVaRYMaJbZaoglzLd6kXTvyVmjDlT",
+	"sswTRhYyJ0fHZBWRtMzpZbY9IZTkrMi35IYXK/3RTCi6ZuSKbQkVKTZHhbrRe3E0nbr3iMz5kguaRYQK",
+	"WaxYju8eT7+biZhX455fse08kWKR8aSIJ+S1IAuuF3DF4IsHijRfj8kNF2oyE3Y9V4ymLK9W1FuWsV4X",
+	"fxHX9P0LJpbFanBy9OhxNFhzYf8+jAJL/LPMr1gePFY1Wr2B9wjv2mV8fvst/vOZFAuer58yVeRlUvBr",
+	"1h7Ky1JvLSPsPU2KbEti3W4cEVj4G65wORXLr1nutut4OiVxgq1ToD87ruq0N1f2z2MznLE/nj0z6F7C",
+	"n1dMEMVEAcSkx+gOA1lRRShJMsrXLI8IL8haz3JNi2RFhixTmk89JLHmUdURkjeC5fFoxwRwNOPn6c5h",
+	"f9S7pDZSKAas9Vmey1z/I5GiYKLQ/6SbTcYTWLqDvyoJ7Kxq8f+Xs8XgZPAfBxXHPsCn6gBbg14a3EU/",
+	"IExcs0xu2ATWz3yk23ySsRy63uRyw/KC4+Boovl3xtKlpqnmIj/JbuhWkQXNFNPrYqZ6KWXGqBh8jAZU",
+	"NzvH33cPHAZwoV/8GA0M/5hTGJJmgPpfg5QWbFzwNRu0zlNkL4yTDwNRZhm9zJg9BK1Xa3yxzwf4Wuvn",
+	"NVOKLlnHs4KmtKA72peXf2VJMYgG78dLOTY/6u2evKU3L03bepvYNct5se21hOf2ZSQ0yw7+MgD+4G7V",
+	"xtXg7ZPXXzVDbz5RnShqm/VLc24fI6SsF1yFqEs/gn/xgq1Vr/npJk0fNM/pVv+d8TUvvF3gomBLlutH",
+	"crFQrONZIQuahR41Vs4M035g+3ONd8763Ns4Jso1bINYyEE0uKG50JSil48XPKGZ10xFRdWp8JpINO/Q",
+	"u3fN5gvKszJnenS6r4XhGvA77I4si0Su2VwfG1kW3b38zC5XUl6dsyRnxVvDoTr2bH6DL88VvN3mDI+P",
+	"SSZvWJ5QxciKvfcEq4gISTY5W/D3k0HoXmwtfbO30Hp/X2ZXT1nGCvYW5ZH2yHlaJ7X2kaXvn+PDw+kU",
+	"7m/7Z5PkWkdL7R1U13qm8DzdPbImwasrvtnc7qPGkG23VVuhCZzRLLukyVUn69/kTF+yEWHXTICUZ6SV",
+	"pGRKb299snhnIh2lKddt0exN7ZWuaVSDWrNiJdN9zOLHi4s3L/HNj9GgzLP2HF7peyXjf2cpeff2BRlS",
+	"Qdh6U2yJlq/IknKhSHwQj06JZuDN2YFAKsuCUP21nuuea6SxA3pIbjKRW5pd2/BcbMoAYd9lVZuqR5FT",
+	"YtpBsQnEbc2/tiRlGdf/2DHH0O7QLHu9GJz8pf8+/dIc11O2oGVWgDIWv3l9fhG3x6BJJKdCbWRedMiv",
+	"Wk+61FJqcUqo2BIhxRh3+ppmWoVV5PjoiAxj1xBKhPqbDUv4gmt9qwAxspAbkrFrlkXQLBeKp4wkZodQ",
+	"PmwNMEh+q6LYDNVIU88psZSBVIb8jrjh6EZ99WL67cM+5BYgpCJZvdu8kRlPjFIHCzw4GeSlmEuRsDlf",
+	"zNdcKeANTZnarIHeu7TMWE5SaQ4CyVlS5rpnIhP9LyYSpgi2RG5WPGNa0L6hiqTyRkSEi5koZEq1GpaA",
+	"vqMekGuZ0Msyo/l2QuL2iGJQ4BSRItvCQNZSFbpnTbD4ykxU3UdEwn+1BpCzROapIit5Q9aaBm5Yzojh",
+	"fack1v9q9CKkYPrbmciZKtdMWRIQ7H1BFmVR5syb7CmJc7bJ6HZOsywmmhrGC55lqCW3R6eIzFKtOC94",
+	"ropINw7TOZxOyQZ5DP6/3rNxuUGt1MoAwe3yJgG6oB1N8NKv0YLjLA0uT+Laa/EpauBZynKi9R5F4owW",
+	"TBVxhGsYw2rHsAQ0Z4QmCduguWImaMap0hNfBHc3amwDtOSt6aesQDTAcZp3QOTtWBetF3YKEZWy3dT4",
+	"H+3X+H32XzUU5Pg4iC6hAXVXXynxdK6mdtOaYcaoYlqYkiJVIesD5WswiTGSwXTI8OfXb3969nZ+9uLJ",
+	"85fzi+cvn71+dzE/f3b2+tXT84gYLkK+m05HnkzXJU/b0be0kPrAOtdFMz1nLAtIqEWhmXt7Yhe+FeCB",
+	"Ps7woiKJLEXBcjKckpsVE0Toe88YCNLgjHx1M6iJolHgw37ds/XChm4zSdP9wzcvesPrrVAa/p3OF2h6",
+	"6KdhF1RdhYcFvAqH80CRWL8Y490aEb7Qd+7t5aMGbTjN1a2uGVBzOtUKRo4UdpJSWDd13ffXTwPEuU8M",
+	"93oJjhFU67OyW6mpVOj6rrze0L+VjMBjLfgUXCwV2LrNJUN++p4olnMUgEcRGrtTYLosWUm4FfWOxSTJ",
+	"GM31rUvePLk4+3G/GLibAL2nY82Lx3KDIut4I/UBy53YlHjqRz9psi4ptwXKt1bMGoLQEpd5Fo/CMtcp",
+	"sePyJf+aSNaS8+Cunpeb2wy4dQu3R/0SLrRxXgqygRdPLctFyThwlwaHZwX5/sN7ar7oGtkblo/14Xer",
+	"h1YGoCJjeSApo2nGBbsNPX0e+qmNtYeZzzLt+hzfCf43I4uViuWEJrlUitAsI6qgRaklmuHx9DsSpyWa",
+	"bdncMinUB5pyQqtjY7Apc9Z/a16LH/CTrr2pKU8fZgO2pjybDU4IzJ7MBmbT9E96afRPG1oqpn8Am+7H",
+	"MBlJMVdlkjCl5lpSbq/Y81SLeFp8lgv0B9EsY7mW9LXivIATSBf6ymU0WRHT2qLMPCs9fMo1mbCZGIJL",
+	"gYtrmvF03hhADAeUClIab6PM9S+ML4XuMNJ/U5KsKBekWKG7L1UzoRkFeqw4jGzUSaEgeO4mn89Fs9Ze",
+	"Z09Nt5x2jg/0xKtVW9MtuaG8gCXhhXKnEJfbcgC9JCDfkEuml4rwYiYumX5TkbhhM4yNAWTNqNBqkTvR",
+	"uC5r+p6vtUz+eHr8rTGc4Q+HnYvmCVKd8s6T/JIXOc235D/PX78ieLd0GicaLPHDx3hCXkny6t0Lz/Z4",
+	"WmlZ5CX3L8BPvdSqe31uJjSX1yzPeRo4H89g5OCMBDtDQvN8SyjYJWCl42YbMcET0Py9cqyNJsQ/8M4n",
+	"0zEpT1+wTbiBX7FtgNx+Yltl1lyP/IEibLFg4Kazsp+ZjRSFPmo4Yn0fcbGcB3uJ9ZH7yy/2wIFvzUpa",
+	"t1KufOPto2nnrJ0BFVzP/XntW/367ju6yW3X9P3cKhiaoT7U7FVzHLnQl7QoCwa//+UwIo8icvjolw5u",
+	"a6XbfdLnuXnPDLBhFes3zwv3yZ4JmqsjPGLfEdG/7//yvupa5Fc1NuT3YwSjwHgaErdRHdyqdovd50wp",
+	"LkWn6F2EA01eC9SgiMLvTZjJIpdruAtTds0TNk5kyvSgM82K13TJE5JxcbXfJYLdBoddsl0KwieyN18Y",
+	"7yOCDxrycG8p+K4O4LtLt12U5hkDFCs6ROrbiZgg+8zB4LAjAki5CJrLbcPiOlxTUWqdBGyUaNrcZFTz",
+	"5vdJVqadBgseuGLDcVuT0OpmVBXzvBSd+9Fbum4/YO9d041dYO8LN/cU5mxkEdgakFbTiOitBXcWSH7g",
+	"+UShD2QeqkVIPJJaVYEd0FO82yw+SVQHQusjT+8fxlcxMWx/IkMt+5mjKwUb3cE+tkuSu4X81O2a7S2e",
+	"9BRK4JtSdPEV49qvttVZPodcaKbBxRKi8ThTI73nOdNCAEut1cPstApzlttKKPANaM5774WSneOLTXmm",
+	"pxQTDcpNeuub5NMFmN03ijTSCrjD7PVChpqOrmmmFRwtY2nq7fAn2uiRwGEv0DsGqq4NxCQ24Ewr1dRz",
+	"Yrvx2BhDRShI9Lc314Jt1ghX/pjcVvsb6NGMJ1j4lls8Ad7d4N1APq3Xb9Qae27sYy3mxsolOxhpTQip",
+	"0dEOBtHFDTzpJKriiZqMv0Ooe8oKyrOQdw74XlYqQsmGLmF7NTOvrMpkKNiNczKO2hEZX8XD35R4WDk9",
+	"XExbQ0RMVtJa1eLG2zH5W6m5uwvdD7NrL6TVBcf16gRfv3UvLsyucW/rn31StbbCku1psb9HZocjpiWK",
+	"/14l5n9ZMfarwPgFBcbPJ9WpWzi/ULxTAQarN0kfIPK/SKqVW7mo3WopXIkg6oQlpH8H+bK/WGiiNUE9",
+	"W7H8q3j3q4h3tSusfUO2b//AXd0hIoZjGJKS3SJ6oWS/Qmw9DPFWkfWOaewJ2WiPycTEB5+tuVLznBas",
+	"fopleZntuE9Fub6svu9qG4iApTsfe73Xj677mByQBRdcrVhKhuabyFm7sP+INGwyI99cBgGNto26Baz3",
+	"PG+4SOXNXPPkHrvrv92g/mpR3Ma4VWysib87OyiiVF2ZdIokVICODbpxjDpufBCjATE+JbEzIcYHMQ4H",
+	"4xf1RwuZ10yIyljJihXjuWdUM0sL0qCNUqQ2jw270mzH9lRNPBSG+NRTV+pkvktmChxEJIRdLzUdDI0v",
+	"djDR0G7UQ0ZuNfoOw6W1W6F914Tl9TBm1l3CD6fTyaebIQPLWR/1jxcXb1wYjI1hSEr2QLkgGTMdzlRz",
+	"hLUBPrzt6D4Gd+OaJ+xMpuyNzLIdaT0brq+ykDsr2yL7iOlmk8trG5mrdbUrtgWb0TXlMLKgHgRxJ/0a",
+	"Dn//nquCi+W8VCwPaGSQkdoaogkJsR8TmoAMQW5WUuHAEypMYkDOrhnNWBrOYTR+vPk+f5/x88kcUxXI",
+	"wfXhAS2L1YFpID5F9tNnzv3E12pzrRTbOMqmmV92EkangxM9lfNEhmIY6jnK+p1T8nh8ePStn0M/TFYs",
+	"ufLcWJAnHJFaNI/XTTza7//0R7VvYl3Uzt5veM7UnItutlOKgmdokZApI+YTMuwKcm4k4AVTPuJZOZ0+",
+	"TL5/cv5s/u7tC/iLIZHgtP4f3dcf8S1vovhivH9xWkOI/LnuXq7qDrWX14aJFCVqOMNzxUAIt6SrLzMv",
+	"lHsDgwjdZc+SlXzTGeYjTIAP5uJ4HgnN70a3jQ403b0Fb8b1Dhr49Kwpc3Bc3pQxYEEgLYS8kSEkQY4T",
+	"qliK+RKjGhNwF1vcNjrsM2GYeF1/6ajYEt3Irk5uuZY5Sxi/dvpt46jATDXzi0j8h+n0ZDoFxrveP8kQ",
+	"q7Nkp+9yJDv3aYCs+rM6TQ8w1G5iwMUMmWta3ci8I1nSJfIHwvZryfdgzAA/HP7uvDND/BWnQvDQ/xGY",
+	"JUIWeHFwM3Ep021EqtNigx83tFipiNzkUiwJZuOpiBwfPoRb+/jou9GEAP3QNbNBdVzNxJrrwbCUlCJl",
+	"ud62gvIsJv/8x39j+Kh+PBucfPjnP/7nYzQb4HP9Q+PZx4/40SVLtMyL2B5yseAJpxk5e/Gc5IymyvYw",
+	"gY8nJtM8PojhIjApY/o8nT/9yQkcL8/emEtkJnQrNiVvDCl5JIa24kk1ei2doPGDCjPbyNjsKUFS0kJl",
+	"xlWBburmFWhdL3tBF15yhF6IcDV6ffO9TAM5AfB5ZPvuJDX4uK3zB2/rlzRZccHGes306SdK0Cs2h/Rs",
+	"/UVE2GQ5CUHzBHigHlZA8n2DucAoAcHVjtcQ7glwhFMICmaiyLcQT73J5WXG1rW4v72LZtxhAVuFh8fQ",
+	"EMrLNRXV5M17p11D5fpEEHNZLzjLIJ4ZXGh2yHg4T/CQJqbB7mvaZ3MNHqqPIcUkQdAd8MUJeb3mBYS0",
+	"aE5q5CeIMhdybhScWA/Lv/LH5sbuk4QlU+YBPHRSWeV8rNMZLEt7Oi+kicf7q+SCpRipG09iS2Caa02s",
+	"dXCiu4wjEoNHaYJOrODqde7sG9wO2/wPsFk1tJnd1wZOo8c6mOMdiHVnAvAbSCI3WysDWFYfAYmZ/FYM",
+	"Pge2VeN9cdst+1lYSHAu1zxlIglpgHnBFzSp43Hscz3slR/Y+4LlgmZ9kVY+I2zKJpdpmXSJLqxA8QTy",
+	"WU3wU0LznLOUxN6oNXnmTJVZoeXpWF8WVfp47BYtvntEmWkdNvpD79ctpk7f940+svd1Va7XFM1Oe9/1",
+	"OKfmWn3G08p/q8ijNtTastQnXY0x8oi2hlDTGlidGoIHY29CaYB5P20FVFkDlSJKkgXtcI5DLso8ZZti",
+	"1W50SkqRMaUwY4WlpzZ5pWb04gpMXRuaM1E8UAQaI38gh7t6xLfnfF92qbGSGCusSdix2TiAk8CXSy2X",
+	"zy+3Jzi4eDTpQ+xGYdzlLuvdxuV2jnFLgYg3i5lWRRXkeuog61FVmKjGYTOrr+ckPgmeqisy5RNXBXj+",
+	"3Lso93/h3QX9XJDu9mg7bO0jq5dWcH3WGFt3RAS9tqui2My7JKUXet+sDdXpTEZcGvQx3obo/t2750+7",
+	"wzfMuf6kjYGGVozmxSWjRfA2gql5AHX2ZUe9mlq1qoL0eve7BjPsrUkoNJSf7aVoT0ziwQGYD+/eP/p7",
+	"bbBCR8+Ar1FttFYWuCJpycjQqMYx/MrFErnOHUNgkDBvEf9iPugIB0ODoVYzjTjBlQukDedRGleIuzsb",
+	"xkL7sfUioyhifjNucP0bagD192qGQKMVtH43ji6IlYfTaaK8qdjaSfTih7shC1pZYkrQjVpJ0G5oYUA5",
+	"+ZqRISY1oM7QSoEbnRJpdSKLPnnbWJ3+eZiYVaEXOpfrrhTXOq6kuyBNRsakp/QHjGx+adT5ej8/gNJ5",
+	"NJ1Ofbu66ToLckRQsfp03YKBaExRFEykJu3CbJAFe4W/FpC5FM5G6T6XIc04Lz7x8uvnL3Eynh/0U0ky",
+	"gSPoligmQ5eDMzb3/ygiMc4f05Aji1YDWkKMYlHwbrl90NBOMMcmAIYLyfHv06iSY5vCQm0PGvJI+yKs",
+	"OOeuGJo6c2ssdEiGq8mGoVszcHvVLpTmWWqeYU/gacvDdZl8p4Lwox3UDm9qAzb1ziA9Wj/SZ3AOl0sI",
+	"wu6G/KGG1dOwxO+3gAQxeBr9NjA/dy7PZ4NT2Rm8u6JqvpYh8IEYY4f0svA1L4yFjkCEURz28N4xxgnx",
+	"u+Z1laYhFdM845phxtVbMdFXGjDwm5XMGFnwrIDoBsWKliOlEb5zQ5WNgOjF4/vGYdViczqisbxVD01+",
+	"J1Xsci7aeAj4w8gwflSQFfbsP+c5o3C+XbiQaWteMaY+sKc/8Nx3fodz9FmWakHOygmnzs9yxbYIyM6X",
+	"QpqUwibN82Ke5LxgOacBx6dS+l1pm/JhMKwICQn1KPOZTHm5wQAXL1z+garLdRMXpEhtF2ifCuXWW6jT",
+	"frn1Rz1y6xuY6gGbrUk+sqDwCCoH/qga6rsP9l6JWW3Yd7ID9b2JvtLCZe9hkcyX+hrLacGW25ANyMuL",
+	"h5djPwAMfrF3UQIG5r7y9A4ECQBjuMm1NCwqdlKPasexREStaJbJG5vYl9FEa5K8IMPYDMpAIIH86gGw",
+	"iGz7GWAxFBNh3vj8/PX428fTQ8KFKqgoyFBI8nfN5P5I3l2cjU4JdSiLgpGULTRRVDmMIkVOSC95xott",
+	"FbChSYRstGyMAY8I5njTL+i5xcKQS3Td9JoG59ZJ3hXkBPrMn8dnJXvy5vkY4ri342fJSiIWT3xifZTA",
+	"7KWpUzBEzd+6DpgAuEoTdajvS5pzJUU4/r02rrla0aNHj+8+vPMfn4yPHj12Kg8Yv633FIc7uaXRqykA",
+	"hb1iMe/wQnaZMAW7qYHk8TT4+e001s8BsdeW2yQeWkPisTkn8X4B7t7UHZMmUFNqJv10kS60vk7VpKEP",
+	"2A0JCREeRHBnarNVTDHggQwTqthYMaG43siRz5HfvD6/GESDPz3T/33zDv775OLsx6CM8COjWbF6I7Ms",
+	"ZGa2PlovrTdjuWe/g/DDABB2UjI1BxUn2SYZC8uX8Gieljlaa9YdEb5+nllTwjC4t1UEHo6wF41hHNyc",
+	"LmUP+dHL3vA/DG4nLOn/W7IyBI0ErMV55lJa0Eut3HDEDW6vpCf6Xcr3IfS2lKsNLTQdOlvJX+VlRy67",
+	"bc5kwwetcsb0CEq+J5DGXobS7sYN9is6igJdWHtdIzuyAa0eyCQoaMbmdVWr0XQla9daF7IgRn0HUeDh",
+	"dEpURxRBx4Z235Ebd3p2AoH7J+1jNPibJZD9HyEtAc3m1zxhqt9n5/btYBTaCt7Zgn6yzGnaEduoFQxV",
+	"0PUmyOT7HLRrlivjd2yE2EojGMWHk+lkGr4IkSh6zvhn83JH8Fw1Fn9e3rLaXek+1ufeDnRRQYMkjULl",
+	"UjA99sk9BgbSa8qVzwrsXsmrgaH+QTQw7bV3S1/a+ovxNc0hGFN/+vqnQTQ4N5++s5/qwypVscxZjSag",
+	"n2Zwxd7WMTDwF1jzlH/WBrv8n7G8MusJWOfIONy6stTiQ4AF+fDbKVGnBnACId01PzBkT/AgnJLGRnWx",
+	"59rUdJN325JX+GW1Iw2SddtjVzWyFOZWpZtKf64OzY4Lvd8FhBk+ndAr2BMAb2QZAIgaBwf16by5G2H+",
+	"XreJBqL8PDj85p6T4dsfzsjDhw+/G0W1PARv+LGJOSXTHpVZ/Gl3rDT23JWbZdOwTMApzJsoLhJWLYYb",
+	"fkRiON/27e/0BRWROGU0jev+oFbqlWUM+t0gD38uFjJgxC210lU4JxotVgG2Bl4jQTNMD5nrrZ1LMb9k",
+	"K5ot5nIR9qvoL8aYMFLv5hSOnlwswCAIQhtXtr7aEFAdR2Ej5oblkCEz70zlMeK91ulCTTQPWLO9aP9c",
+	"Q3Sg5ydz/ndcxUuaXDEREORfQTgy6pfol4CsHf9jYj4mw1jrhxdMUFE88d/4Hl8IppFEg5QrrSOn803O",
+	"16AXhOIxy0tIFFxAMKzC6ERZUPiXn6pyatRgm0/dv3pP54V/jttsnvfK9jC3dXiRozANh1citHcv+DXb",
+	"XQ9hT3IUpPFrTdq890BhmtSpCROJjCEDb6TECjyYUoBh2jkrylygfdW3Wx59e7uCC/WR7pltp2OnKJgq",
+	"dtTCw2y08And7/MBjrrDneBCJLxILapMZLIdGxnG/wfFzd5O2CZvt7NsV2hojDC0jC+DDjG8LUo23+Fs",
+	"qd5SwVqz5ua0QSD2/rCGykCDyLrmWG6sy7teg3JpBow9efOcXLHt7szGbuuWmmsGPl9LEQr1AzMXJleD",
+	"tatUdMkmnhpZqnoUsze3FVWBMmxtqoOus+08AC0U0FAzKoITymlhtm6uLwYEsO3IZ8/KZZgTmBzMB4qU",
+	"iKmuXyXDnC9XxXhFRUqgmJLmvXTJRPG/9f0TE5qmOVOKqVFEUpbza62kWjhVNtabQDKZ0IxsaK7PAcnZ",
+	"koPFvhcbxW00AzdrUCfGqE3AXXvcveBdixjcyhbthk5aBcjT9rc2SNMXFGipOpBpzCDuEMdrltA2YHvZ",
+	"OeqODPGOfGHfz2JFmP3g1m6yDRcUZCZRr2pVUjI0ZUPBBxxgPT37FpDa3jo2rFFvX9gsADDNK0JBzphY",
+	"zIE3r88vTsn5+dsfxiZ39o5ui9dVdFv7IDp8RxvlBRlhNjwC/ZHDWhQ8+ec//qeWKgNxHfFIN8VoMRNF",
+	"ozqNn5Rl2o1ttTSLHBpHWgkxJZldhtj5058eqJmInfk6JmuZssykjRUrtg6lat1T/oJNxOgB3farZTpY",
+	"G8mtApIxpP42KQS/mQwFjBAIcrAvm75QBSuY1Yxc9p6XjeBvT/RZUx5aM/ilmxO8hTO/Kyd+l0NO8wco",
+	"i+lg/7TAopgogpKRDb+wU7+1MhqIju0RmnsO78ImURXSsN4yUKXTU9/j+sm1qVqzbYe/mQHt2J9zO09X",
+	"4K4R/otBBLXoXweCVXsrFPvbUR84ZA15y5ZMMC2rfI66wG3Xa86uuSyVeWees2t51Sv3OthFd4Ohta7m",
+	"9hPb9kJD6R6/Fs5uMXhnRQk2sHuwPffgFkvrZJTurWpiOX3iunNVsLzTjtAh9L00ZVgpAVZH4DWrEJCh",
+	"4X8BgJGjo8ooOOqrAuwe+a2hc2w8AmRVq6t5rAWrU6JWUKNIZJXtqC9mDrRYVS2Gt3qYah3p7ZrmJqM7",
+	"TsRnieTAkJYaFMAm5ya8BZaKO82OK71ao/sI/tgT2n8RDDvTQ6OKLPk1E9Zery/EsO98b/THbyDKw8Sq",
+	"f6EAj/qid5CgzAsnrXQVPLwXMb8KlNwTp6kVQSq2DnHFr6c4mpAnLmfS1D0iFL9asZmoaMmsrsKMFxLX",
+	"IkXjiLAMcTMwunMm9od3jsiSFV5NBpA7Tkgo3WdnNbPPnEXj1Kda9erpNLq1PuU18KjX975+1dhQt2nR",
+	"0fGUXG4LprxSYLZwlfl+Xkg5z2i+ZDtTXPvralbtuv2S1PWwW69IQy9rBgHfUk/rLGbeeS2P7lLGvL++",
+	"d8v16FDlwpypAk5uR4DWa3qFcJx9/MAmZIlXJqxHmFXt9ajV957BdxjcAjPYEeJcFSyLQ24vb677AsWb",
+	"c+/u9GENGPHwM+AivgXIv75KQEAXzqhu/32h2XuVQGlDWLQmeM1yQJsBXJAqELAH4+rAOvl5tfVRF0vh",
+	"cBcbyIIwbsA+suptSIu5rUcEhNfb9dMhiIbI9NyDG2/63HaALrrcxDYCmR/KQS87TRVJHjIUtAJBkpIB",
+	"CpeQRH9B2PtNjh7FYKt6SH+XIlQc9cmrJ4AFBwaUcrPJOAvLqZZR90Ffv9DvtpBc0XbkxrJr3Tt4w87A",
+	"fc3jYReMPIyhzKcOfwfxlaRIGBbjhOB+LA/17uKsJ9RCMDKuvgNk+AgzdQB/gwoS/++YrGmSy6gq+FnL",
+	"oB01B+kcAfGEPBHbYqVlNxDDuKrDVVqBN+6Xf7WbDmD1YFk0RTRqmL67OOvZiSGUZgwY2NzrszvF5G7I",
+	"n0EZtnN+RApTP6hHUUL9dBd5XZghuugwTMN0AwtaolwFxk6bZacDdk9cwtExWbkCjf/588X+GdYb3KVK",
+	"ox7WPegu22RsQ9pIKXJGk5Xec0wqTnn9R9hUE2yOYVENfmeCV3sCLgZCXaNBGgzYuwXs4nl5ueZFhS/6",
+	"TK9YX7DZvhaRL2Ug8oe3c/PDk+7GnbxvnN8Lv6pFAxVP3vgx4DRnFdL2hDxfr8sCBBhEOwdWYK47h9Tp",
+	"3L2tkMtq595BXPlZ6ev0YcRV8LBG/RIxIf/LqzdYimRFxVKP/F0zQzNnejUsKM3x0dGuOlgNOWBD/1Yy",
+	"Ao+JYkXBxVI19H5PdxxFFv9GD48lK8nS29S9vx8t3K/N1bMyi/miqxBvDFhoJn0QzXda86ukQ1vK+hQU",
+	"6ZU0oOGxwcpFcH3jg9GSss1lHLobEEC0zVcfPnYUwvMriPWdmVdLrGt6LyGxeJyXO+oKf0pFsa5+37B8",
+	"DGX5TJ6KxZHXi2BTgi1w/m3I6vOQUaOYWdOz5tGC94gMK5x1GKkpUNu7+FWzDvj9lrbq2pkfNKcx9L5m",
+	"oqjuW1Vejo3wWdAr5kS4MORPu0ZWCFdGC4Q2Do3qW/6BwsITiMSGDFlLA37OuJe5u3BYNDMxrEl3jQE4",
+	"nHyb1S5z/QvjS6E7xCq6CPCGcSsZo6maCc0bIBDHVDcYdVLjLmOjlwTwOeizf2mJ142zpBUY8zIZKsZI",
+	"fFaySVd78Whyj/VsawfJZXOv6VafoA5O+FkLloWv39yAESQ0z7eEOgYfAGoyBtTm73MHyzqakKd3C6zq",
+	"LJ0WSI9nbuQPVACFCmcjRaFp25h80WY/D/YSjwwCA1J4F54C8KjeeAqPpreo7daPlbXsfffGzPwKcf3G",
+	"Vjc29BlYbBVoLW0o5mnGKGeYge+pAdeReAJaFJYAIkNQ9rVaEP8X6MXguohssPHa6BkP8NsH+tsH+O2D",
+	"ntCXn171rVq2xlxDFk4Uuy0sYzfOib5FbB0XNEZ5YhwvVGUmcLi3p8aAsB8C5YuACn9G15BDsbSv6Otg",
+	"Q3NasCrk2IGzmHc+n1voN+naOTcKjXV+D7U05xTrfrTvuWmCjRd5KRLQ0wtJHtVMdXeMf22Sf6cJybwx",
+	"N+nPd4TrakWrfZaAMhs91hrkL50zfrnDdV6LnwruNUR8OfXj3dsXpySeDWYDJ9fxotd+d1hrXrEbV4gJ",
+	"LTU7fYV33vaXOza8jr13h8CMxtZ57QV3xfpyGj43nmVa1NiwnCOuxa5LABr5Hj95g18guorq9eVZiUnu",
+	"dWSAvZ89q16vKLzfp6/ty5iY2HeK1dx6JKL0avEtLdgLeBtgF8G6GSb9Ktt+VRQbdXJwkFK1upQ0TydJ",
+	"yeiGTyg/MPvWI2rGpJE0NtotR2RLX9aQ19wi1yZaH3knldUJpG1hpVs1z/Wxs0ViAzW2Q6mZgE6c0m0z",
+	"NerdxRmBZJdWmlknzGeXw/ETW2+bQ6EKLeZANubduXxnZQi2wGQRB9zTm5zhlUUzTsFLGu9I19qVdMXy",
+	"hIliXnZWEN2za/bD3glzldzbo1KIqVvp0qldNpMbVGMKnSv8rMZ/6uv8Setj3gh6zauNmhDdAjkwwJDv",
+	"wSeYyxJAbgtJDknKEr6mWURyJlJmpB5KFpmkBRnGx5Op1gJNxySeGiXEB5r8Yy153hRODYh/r1xJ1U0u",
+	"0TyNGWRzcwbvTAXtJzc8y+bsfcJY2kr+64pXNru+d7Nrix+eTGgAnTTy2rtmGhVndpTvtYHxdyjA25i3",
+	"aylYorZz2BXT7cEm6ndCDIdUlgWJ66wqVBcGaaM/s7074+ycanWlBqKEgXfPy3AAi5FMlZYB2caDIXFG",
+	"zidvno+1MnpZJlesjovxGEBKpmCwtJ5b/E7t4bgdAckGMkx5uZihCGWbddYOSK7RX6utXrTW/qo6cvXF",
+	"DG3HfzUsCvXNWBtXal/rwkv9vm9jqwfFduMb7DZgNSPYZL2OutfJvil2hKjYed7enoIzblmhauFuAIoT",
+	"NC91rNNOkFdT4G8n0KsxRQWh+kenxr8CIwRUGWvhbAQRfym81497Nu1lsB7dj/ImDHjLFbEZTScWkWjo",
+	"2AUe20ZVhFE0E7E1aLcqN+HPXgUn79eqehMZuuRXY+mbiQ3WszPR2OHtcAjwMRmGay6M0ANiPeYGECkw",
+	"XO/XRlJgY7Dge9B9Br3t/tq/wTH0z/nbb9bon4R3GwtH58nfOpHRs2o0CbJfeM1bCALA6Hv9hoUg+UTb",
+	"k0nC/Dz56h/7rMOvsZl+RmX/BdkjYu4xemEzO1Mne+bFtVPdGg6Bm5ViyTwmfyCPjwnU7IXKmCv2vkEM",
+	"t0qRC47YAbY1qhFTkWYGkuyuN200qOol9AssamJ0BTHG+qaTY56cZszcFJVqhE3zCuEJEWtcN7coFmLA",
+	"RaGPXVhoPwO0vnk9qg55WH4ziJzBg9PcZPdqa7G6hxfYmqja88DqddOOV36iw87r01ITegxXGSOoMq5A",
+	"hLDvn9YDegx7hNK4O/Gt9lFlbXF3VZHnKRnWsKXdxb9iOWuljzx6FPXeq17refdyHmi0hmoDd6zoUuuj",
+	"3mD32MO1NjxI0F6FNgxP+rhHcrfNtoeD57LMebE9120aEzejOcuflCHgoyfCAiuRoU2P/ec//iceYcBJ",
+	"IzIXBgorDk1Wa7kqis3go+6fGwi/lglMd2Md1Yp8801SMvXNN2QobQaBzCGgf1xBwfxVXqrRhIBndMER",
+	"HQbioBWhYia++cZdXN98g1ExXBHGwSXqAijRcqT4Uni4w7Y6JHo7KNmUWUa++QZX9ptvThFGxUA3Dg1A",
+	"eFXgCSBj8hGCwaMcDHWtv/nG3J3ffDOZiZm4WAFaZVKumYDBueLCiRSFvs4sH/6TNP4WRIARyB2uGdnk",
+	"UiF0myJczESsNiw5oBs+WafxKarDC54xgmXDwTGku/6P/yBnUlwzAfqQ/uUbgiEkeiNyWRa2VVNm/OD6",
+	"MI4Ie68POon/9OyCHGA4shbU4U/kl7GrAf7jxcsXM0HIhi6ZeYWWxeoAQ3Tjie7Slua/lCln6KP+z/PX",
+	"rybkJc304bSF86XQ68dECrFEuJkpSzIK5aywwsRSD1d3GB9Pp8QGUv1VSRGToQHpcZXTanh7mohM06b4",
+	"byoNtCp0QahuFjpBDzq5WdECUO+4AddwwazwVtPh7haOFrYSOgHQHd2uXJAYYrDIwfXhgab7gw+Ytvsx",
+	"JkOIdHj2vsgp4Vqvxnb14DYsx6CKeDQhP8jchdzqRk1wiAn2wtDb2QA+y6VWodLZILQDkECp6ZkKchhN",
+	"j7+NHv2vxyb1cskKEh8fPrQg7l7GpVlX3TP1szKgix9MoMp2w1ISX/xfHBMXrhSa8qNMjTpHhl6mJ7Uz",
+	"GZmaq7ojuPuANZI1za8QcaiKOx7OBoHUotlgBGO6sLDJ2LfFXIV8F3IBI0WuqYipjU8sWp/uexgfTY8e",
+	"j6fH48NvLw4fn4An8v/EEXlMFvrc4hBSvuSFakTb/p3lcjQhP1KRji9LnhW6vWolINP4ALOwSVzL2tYn",
+	"LVT2Sf9eERCcsTWL4SRUTk99eJOVhBwTLDaBNQzsKcYIHliSOIIsKtf5hBZ64XEZoNl6BlcBRWgNxenV",
+	"hKQ7IxsoBE8gYBRymUjK2VIppNUA4eQMll9vz/f6FPl6+gmAgCGpQmibprBdxTDIEHO3RIqBMboHKDbA",
+	"RVVuACxHb16fX7SP3gGGXULUpU3E0W8ewEofvHl3AZncEZxgQSg5ev/e8CqgG7elESluJFlrrqHZwgnW",
+	"Vnc1P2Lc8RND4CZkR7dquZ06MSGGuWKpWwTdVWTPtwkORZlMNz/SE4etChUYicmwqT+dYOjgP//x37uK",
+	"iIRG1/ymOb2cjb2TjH4uBDVDLilSxBZN4CCYKB6ZK4hpNWPI6Y3hQS7PD7kxImDrtRhNyM+GpPRjjF+3",
+	"BOv4MUKVGhYDlPaGLrmgtlSzqUl2SRXYtbDS/YEpVRYTqH9fQSupyF12drdhaZKVNLJ5Fc5o2oqIa8x+",
+	"WooNjkFzR1P+zFzRT2rXlP4xruHonpDvQdIyPi3IeUJo6NhDbEP84kr2oTuFuploJl0RrlSJolDsOIx5",
+	"/k08Id/LYkVW9JoR7orsA1akmhATrg2rPxPx8fQQ3SgkkSmrwp1tjmpEYkDbkYVeDv2nzefCaoLwk8uA",
+	"w0fxTMgcfLr5XMhivpClSOMJecuULHOtJcmFOcAI642pJgZZjyIJwUdkiPRxPH04slsAGO4gIKF4BOGG",
+	"uiGzweKaZXLDSPxhhigKs8EJ+TAb6PnNBhGZ2Txh/AOFpNng40dTqXJNZyKGTvQ1bm7jcQUYZjEOcdix",
+	"Fgc8NDHoEUmJpulMxCkrKM/UCfnLB2DIkQFpZh9/cSh+MTyBfGA4rBOkng0tVoZ4AEyZ5faJ5qT2yUzE",
+	"AKfSegLeajx27YcT8lpUhwSiQRUghWuJEfkbFAgT0taGi4lczETFnKvwi4MPvkHq44F/TYytOXdC/sQE",
+	"y3mCG6aAi1ueNRMJFQaw+KSeVQniYkSOp4dk6AmJLK0Y3kg/Pj44nj7CEBSzCTMx1GIzF0v9wuFD57jy",
+	"xCTMZ4tbG6h//24mYg94FL2wQPCPcIDGAo1fWPK0yrBheBAWX+iTuuZpmrEbmrPIF2VTLTYSrYWi5IuS",
+	"f/znsaW854Ah+d9kkTO1Iu/ePX9Kro/1DYcuEbuFE/uZdTKOX1j+5v/41vlIWw+ABw7fCf7eWn9GumNz",
+	"n9Z7QweKXp0xrI6ehiZC8uy9vp7gD32zeiqJVUfggo5rmkfksTEgni0qIzGEZI+fLAqW4yLYCAKXc3A4",
+	"fjwFXH69YVWk6TKTl2Co0WPLEejYLJARUMAjO/6Z5noxTgjdbHJJEy0n435jf9atah2Oet7Is0Ar0TxW",
+	"TwfCIzDJQxXk2yn5/5uLkufEoNp6WSbQvtE3W0OFknOKxEHI29ileZHH01E1Kk1CKuP6oM3E4ynR0pxI",
+	"5U1k/MGGyuwlI/PIiXtSsAgeYsE08vzNhJzLNauO10wMcZ/GcEUsMt0uiK5g6BrhTVMlJpIFf8/SMY7A",
+	"zsssGFYoxMPlnPf+LqPTJ+MJMwYlzGYaPNnQZMXGR5MpJocXGXNmCq/8yskAKr6A0X7DBN3wwcng4WQ6",
+	"eQjIuqYQgU98+u9lyLZ9vtL7gE5D/SJekMDYhYnB1NI2zmsjFTgsZqKiZG/RDhRkt47hs3hCXhqMoxgA",
+	"8VFRJhSl1eOjowl5JQs4XTNhjheui2MTz1NwlOgOXsglF29MEIkThMCd20bf8KdSSJJyBWrN8MeLly8O",
+	"/vN8zFRCN8GQUq6bgDtoYFPMBkndJW3NmHiLhgzCv1SlhmEjjqZTiH6QomBYBKRg74uDVbHOTsGBoFjx",
+	"x7JYjL+FnN/Odps5dgM9H5LplQFrx0QTxPHRUZdBzw3qACvEQHtwznp/4ZnyBid/+cWL3Db75A0H13s0",
+	"iAYFXULlFk0wWKrFcMxOsjQgZEfTaaR5skAB3KafT9wdDsKE/dmrPONy5W1ZoJkAUwyINcrW1mvVY9Oi",
+	"eJZaQ8TDKVEVkZIdNIplYwZ79x0yKFBkOPir8ZdV+72/QJOzQYeIAd4wEubks29uAS5tgxxgevG21uwn",
+	"bm7lXQpu7qPpQ5BbrVB6MgM0gdkgmhlvHvwWwjuYDf7vbNACPJgNPtpyRph7qLkOsG1bl+dUk1KrU0M3",
+	"7Y4r5ISqadDpelDMaQUcEOrUgCnodsGoqnU3zwypZSaU9a2I35MEz63b6N5IsAFcESBBU90L0Ic2ZGim",
+	"qk+bXeoREOaj6cMvOKonpEUSHu187pPykgu+pohGzgVTilSQh6Gzou9RBy4QPC6v2A1TBfpEJ3W1AUuD",
+	"t7J0XSYWiTGpQ98k8SloAQuZzwS8C5YdQHCIwakIqpQsi7FcjHMqlqxliAjR3Quuiic4gT0382vMWo4T",
+	"vZRaSLxmNhMbquc0anLrn0JBNZ5Rvdf1Xa3AYNelHe2FMTpFmAdlvD0gCut1h2xrXnRAGIWGhD7cPaMJ",
+	"fWhj/6oPHeUeTWsQaI2E43akYbgDV8o90IPf5DTQ5C/3yHuAwsCdGTzgIG5ADTW9QSgHYe895aDj6eFt",
+	"3r6VjHV89N0Xk8jqbtW//PKxxpv0Apo18qUy/KFiR1qshx/Hxrc4riJjghzqwoVsJDTLiIWlRivrRist",
+	"ENVLHh+PVwz07pwVpySjABxDs0wZq4jJH6tzmD+xoo00PrhvYgvHDgWo7wJYkH5rchdK+q3Qxp9YQYYZ",
+	"/TvPtobBgSPZQNtYJ7PiSwE3qd2EgGi/i4QOcgdajkU/QznHby38bfzn8ZkUC56vx0+ZKvISbNrG02IC",
+	"L+E+TPAtvCccjkCblHZh17evr9AaV68c/NmMzRva4F6ZYC/k/QCFvmI3dQq9T874W6Hnt2DL/0QS9owb",
+	"u8gVg7M0h0tqAUu+HQIzWbEw5Whi7PsR4YLIPGU52INnwkl2filBMswgpgmUg8fjw6NvR2C5JUHDLRk+",
+	"AkvX8zf6/2ZiJcscbMff1QoUzhFyVItTenhcgKcVULO0CoJujwMTjjIKSX5nwCUq8LGBy3P4Xqbbz0b1",
+	"VQc2ou1jPfTIxdvXjt3hvQyg+5A99fa6Cte704G7zRE6Pnz4LyG41M7ueQGF2ohvkAW7Uu/TeqAV9e4j",
+	"W5mXyPCSKZ4ypZWjg+Oj70ZVTI1WwvEcwLYqm4ARW6cgKPAzEYNZHbzODpAnRiOo50kEd2iMrtsKHFdr",
+	"YzEcRS6WUFDVXG8jMF24cDEpEmYlJj23ajDmiMaTHc4cMozfyCzzjAjEPRsReimvGXk4NQ1r5oGGeLSY",
+	"y5SFjr9u8Ld6+Kf3MAA9310M4MwkJkN8uo0g8G6Au7CCf8XDDYT4SWfbdzN0n3GADjHeckT9FClRTKT6",
+	"nl7TJU9IxgXAlLX9cu37eSaOj45seB+2uPMSfgiHB3s+IIdT704meCXPxPH0uH4nV3EEEQq29QvbhiLU",
+	"AXnREh60CYbQRu/ppO6Ec/3Ch3Y3ymrg7L6syAGBwO9wax//29/azEQWeYcLDJM+F9x9yg2eftDI8BYs",
+	"BAb3zsHrW2cvWv87gfXJa2eTd3fvTHAXqQqXMoLexwexiV2J9fUPMYU3qy0Zxj+xLQjHDld/QiqVDNyi",
+	"TEDPWD1ggrEp+quUJfl24+JqWNr4kiz4+0kclLJdJYLBvWqWzXIHHYYOW81ALwgvGmUGftf2D1yCUG3n",
+	"vSTby6jxXKkS3N+C3diWMVtXZikgeqpCbhRE92v1lK/XLOW0YNmWDI+nh/UItZnQJ+vomKxM9NZt7CUz",
+	"0WUwCdKfVxLv92Qj2UPNr9gNFu7+d7SI9KLstR810jLJvmT3yZBehj15BhvMzOl3zW+sumDwztpbAZE8",
+	"ySpYnwojsDTTQOBzCz9pUVftWT86gthGjJGPyVAVVKQ0T51zWV85cQv47YTUQN0MfHewNoRfihpgUj0b",
+	"VqvdeDQxdqgSCYPNUU2uAjdQYL5kmRRLDDWiArs0CxXiURbV7Z5E2yZy3heWZluYdYGTge+k98/N/i2N",
+	"U7tPMq59A7hQy71NsMTd7NYaDbtFiDOXZeg603JrbgRjXqgqwL5RRdRZnE/I8fR4JuJK08Szh73nLiMh",
+	"5UqLdOlp+MC6WAJIeaxpxba6RocwgXO8n4PaLCP7hQ3FrVqwO64wE0Nw/5rmV2syHhvv1Ow+h8Zeu+MY",
+	"SqHKtTEtuTzhhp2XyMuCcsHSKlrbt3htZJaZKMSZ8PRl/zxT0ipD5B3iw8oCZHocViD9M0GznNF0CzHb",
+	"I0wsaKaqRAQC8ey4PUUOecJMxOfPzs+fv341P3929vbZRWwTn0B7WJa5vvIbGa4JLI5WYFwK0A7nkang",
+	"dE/soNbHr2WKatSoCkbN4QZjutP9X+G/mTNuwgC/PEd49h6LARFanV/MVls08QV68YqDnEHeSjfP+Fnm",
+	"VwZt00uDa4EZ7DmRZP+BDMU8wNj8o/Ybo/XDfwkK2y0kgvmHUJPf1JvA0B/RHSaPjsd2AscQy3EZNmyl",
+	"Rb4gAvwTI3PRCMjdogJAEyCKbiYg02Mh8xuap4hOpdt2WMdVaiV+Tii4I1wDZBj7rnAhi5mw903tiZdZ",
+	"+dzIj/4MbB5V9dQPBp0JvPRGVZZJM0kW8k2C6Sa7wqgxoxv8AS+4uNoX02oi2vyhWU5ir/3qdu8KB7U1",
+	"A/tnmET7sl4uGeDjGL90V8f1qnW/wQSX/zJYf6cefeUs5TlLkLib1Oldnvc1moR6dnwzMIzY//VzcIBu",
+	"x+jWpPmSFTtzcCyT6RnlCd5KIed1GLNYcxWfyZgquPhUC6Uu1B5vV3ytiqIuVrkslytrlxwFA0C/WOzn",
+	"rcI+HTDc3eM/b6fM/aaiRX3wodsE1f2aEaHkiUCkCnD+2bo05AlqS+O/laxkqQ274UyRK8Y2JssA6Dmh",
+	"mwIUH1oQJuB9KMO323Xyuw00/Rpj2tOjcsuDYGtz9Ej4MdgcxLBNhEfMILqQKFZMnCVud+pOMHHnDGtM",
+	"7BRxnr2nSUHWtEhWRFbFzk3RgCEVLTi+zlQclwn1ORNfHv1LJ76clWx/2oumpsm/WRqLKY9ijxf8CU6z",
+	"4AUSCLcOImJYcBTQj25WMmNji6sEAIGqTFaEqpmoV4GzFXQnZZ5pnbxWPN5Va7WllmMMx54Jz6yelGyu",
+	"SRGiux4SwMdpIXLU4r5snwa1uu56M3GozW9swULF/+5QQZwV0VbSa7blKr7vGgAZxlVh1YmZ8gkBfJ8J",
+	"eTITBrVQsw4r+d2seKY1RIto6LJqK+R/gPY//HZKFMBvQZbsTMQ3CGiBcCRPEJTJAS1UFeovywJtLnGS",
+	"S4HhOLSIW3B4COv/8uzNTGAy4QNFFhktDKYVYBnmAMBu6hCfmBYPsDmR+oUIHXgF1CEczcQlA+zy2FvI",
+	"uL54+Iaqfp4YKHJcGYstZl6bidjR0olZvPiUXMpqphhkXCDoQlcB/2F8vmEJX2xnwkA06Y/BKlUgeotu",
+	"Mt5hvz0r2a2lmecpW29kwUSy/YltjSBzX8Zfr6z4Fzb86qXpUBv0GaCCMJpnnOUOWg0oFURNumbEW6bx",
+	"T2wLOwp07nuOPqf3qmPAZ9WB/QLe5YdfXVufFlVifF2axtq3oyd8HlyW2dU4ZRn7MnoXoOXylHA1Ewgo",
+	"nWppEnAqb0REMn7FSPz02YtnF88CgKQngWLXNGcEJ5AizI6BIqogu+DQZFyZCyU2b8d+JAtPneMsIibW",
+	"ZCZKpfuJSM42QPpwCXgtqSu+2cDEAIUOtER7jkHACPHM78vs6ikMISx331kN/Pzcsxrqr8Q+/QF0a50/",
+	"r2hBbqiydIAx/rg3/0aOtPvkKLgJRLFrltOsQ+z2GYs9s8hNLH8JmBJB5PWAExFFguRswRBo21h39XWJ",
+	"Ra8mAXAoc5zaNsHjUM0NoJJ/Izud2T1qZI6U0CwDplsrK9lSorrtv/VNQ6+kqYsO8CE3woCXiwr6sstE",
+	"UeEpWmNF9Uun2eJPrAhKnSGlvtFBWLs//Cz2g+bIf5OWBERx2iGWfoGTcfS7tXfjIUIfvjO97D9Lt7vk",
+	"z0r2/Clc6x3RvwgHi2G/XDnc8VObyZIxijB7+EopMNQhPXXoQIXcjFHtvWJbNROoIh4dkWGlVsYkoQI0",
+	"QEZMA6NJXYPNWZFvjaZZqf4xIu4uGpX6FRlaVHRVXo4NaHdBr5gR2szmqVNCXT0Gq9JrfbdZ5p8XrtL/",
+	"6NTTm9esWMnUDMv9alBKYw/wfSbkNcuNPg++YUCP54ooeq2lvAVB0ybbIGhcOGf/eCYaPHGvmaZljonJ",
+	"Qdt042w0dzK5gG3Ha7Ru3CFh204tztMZpLoDru21e18R179J5d1A2wMvGDpDlKYbU0hAH8PRF1CVv0aB",
+	"fp6w7f2qcg2bH5Tlu7L03WHdJLYw0h6MrmbKfLmE2k+X2xOCtf3mUCZgRHK2pHmaMaWq+tjsgZoJ454B",
+	"AKaMGjRehWVcLIZ9VbMCi1REBnRf5iT+8DEmfzQVFXRfo8lMnK1YctUyokNrlSEdUKpJiyfyypxFhkfT",
+	"KfB2rGcjc77kehhu0oYZed/Mr9h2nkixyHhi7OdTgARHXqlZec5TVlkcDJ8zoqn73XFXffXFZIijiMGM",
+	"P7Evw7OR45SJFEpr/qKYm8TQORdGBZciyB9/4Plv2Taqh+dx1vvkpNhVtwbvChdaI2NkwVkdWUCaE4RK",
+	"WmtMjZq+SBLfV277idxW04GRoIW8QR8DiRUTUBCmk/+yZCUPPkCA3MfuKEixJXXQfK11EgTbpynIcdBE",
+	"Azf4hvICuC2UsyFKauHRCoFQ3a6tfj5LVvItK3LOru81AdLvZ2dALVbhM1wCDo+b1+88HxsnDzWvwMZn",
+	"Cg6WJurURk1awtGkcgeFSy/0BTTVfUN7UCJw20HQA8SVQh7kyCvHgiZgWxXBFDEzCRqaiT2cTomazEQQ",
+	"/6ud0oGxpGol88KVx3rsFR3Fmg/eTejVxhrCWPXVSA6j6XSq/4flbHbDhx1OtfgAM25hlgSqVtiajDKH",
+	"9FNYFvCbhi5GvdqwmvekOOj23+BS3PfN5qay/3h+AeifXw2pC8raOcLXJI4gVTmeXy1dCgnsedQ+rJbL",
+	"VwaUPTFRw9iICXMoDgZu+VMTD6VIIteXXBgbzZNXT9HimTPCqhgmpiZGN24Hf+yNoop8lOWaYB6bIkb6",
+	"CJjCnyReUTW3hcPj08pBpoVYLWiacRszKvrvvXKGM2H+ms+5QNvFkl8zcRoCAIJXMEnE/8hE48KwMiqu",
+	"ZnqP8+2ExDJLmSrmBj5Mr6ctBYmOaVVhi8FDYCQQ6galc/0YtJkYClmQv5aqMDXDlmzUBRb9zLeW9TDi",
+	"ovJ1O+zmSqrEtfi0gLRm+t96TcemYBhLPVUNW2OKDGGpiV5pzhRJc7nZsHR0CjEVhVwyMI1jZIqFb9o5",
+	"Qr2Xtxulqc+NaGQRYZPlJAynfUpiQ9CxPSC+B9XVyxOuBj802TXeZpXuWwwZnHlVVDirhnHqVSSsRml/",
+	"ysf2o2rcnakW3pGtjc4W4Hf9uDL6oGrDdbXJqP4oWVEuAsX1Q2TYCp20i2jZwgNFYlPPH0DauwbuvXO7",
+	"VY3BRX+CqeD+xkL1RDsMErP3ptATxxJdihWnJF7QTOmvhTQHvmt8PqsLDdAr8r5nlRzTudzOTWxTV6d+",
+	"re2vWOq9BRdLBPsDS/0D9RVTvTsYNegB8n4MSDoIrbsDorSQa57QLNtiTWhVj4DB29uzGOJZGDsPTjWm",
+	"mRg6qcIFGtoUB7F0oCzQTVVlIX4la6E0NhUVK0jAy/h1KDpQP33F3leX/X2leOuOfi0nAfa9AxEUGdlX",
+	"UJZfIxBOr72FV9MnxRwUG2vMPMK8zYHVJ2BnHQR3QqujeWCcpXNIMor9UyUX7YMLwW1YRy5nM5GWLHLH",
+	"vV6YGfWfiNCCrKUqyKPphMQFVVc2AHjJRAEI36AXpU4xGs0EeEI17VfYDXq1Hk3HubwhCd1EREkoUS+W",
+	"GRtvynyjBQazfFyZmraqoPk1hHzMTMSHfqNL9j+zS7hLCaiv6U+MbTqEFwu2bKbM/lbSTGHtebDLdAqB",
+	"VF3dTojqMwiz2K1RkGFAnC4QS9Eop0lWpjvSZqDlwacl5H4im9N71iUuuBf8xRlupFL8Uq/YelNsR79r",
+	"W2TjjifUHoOECryd+3ORehXZ3cm21ateyNXQuKkisqbZQuZr8IdEWDK8Crp6oMKZtPUb+b5FzC4vupvZ",
+	"v1nOLBX7b55bW7Dtx+Bl3kdxntz5Cb10WsrLJGEsVcgsF8aVF7gTK6sJ1NgNXYITArFOM2FCXMiQC80p",
+	"9S3uIrarMyBz3R/jS0F4qiBguy3Walm4Mg7VwHxhtJVYGxFblPu4U8L9Kt1+lW5/RemWEgX5Wzy5izjb",
+	"YAvOePPpnKEjcJEmK8DnXgr+d5aC+MOVk0GBYYD9mheqwhd1pQxNWU2IWUTB2GXvP5UMYZB06+tNWbCq",
+	"mCDYIeMa+mH4XgU4/kYp+GH8FotsWKsdpgEacZlurE7hbPyj7mC5Z5Vx7P4i5mwnvypSaTWIHWEf1u6o",
+	"7uwg+xrA8UVZzhOg9spgXEgMyJF5oU8vHpA7cx+X+ntfgskT4crbu/g3x0CCgb0dbMJkbtefObEBIJaL",
+	"UllgtpqdzaR26w+8dIEbwXKQS/48/hmloOdpTFK+WLBcVTBStgsjKo06ylDjKvqCyS2TzHAMZi3vX0Fw",
+	"Q97FLV4wqrTOUDCR3jF95+FvhVn8Zg70M1hOzLKH9QVB3DhfPoNAoel+fK/KxluWSMCoW5mEfgurt5IZ",
+	"3MtNTNa8NPVDfNs4luxTk3VKzg6nIwyRxYueFgXT5xmduy4GCINybMwPlga2edsGmI7QJeXCQbnCUwxf",
+	"ArDJoQtgLEyH+JUzq+GHAFG3X3JBPccgvs5x0GDCt//0ErJmwi4SYrNGnUAYzcVzZgcX7iOvdXuHR9/6",
+	"AUlh0981+yIKk+voVxKAvP53I4dV6q8Wgb1tArthbYsmX6WdX0HagS0xVniiWZnbFGAifew4ezmkFZru",
+	"nT1WYQeaaRkdSTWVJE/WKNkDVQe1XGMVwNeiw1/BC0IzJaHxjBWswWc1OymThCkVH8TGFjPqCIPczebs",
+	"mC27y2GWNuJ/JuI1K2hKC1oLhbQ/mnDIKfnp+45qS3pKr500ez8o9V4fvxKjcr3roexiVjaOyC7zV03t",
+	"dxA5DcfSP/ZatBP+abzJecHGUiRsdGf2ZQKi7ol7VVlRgt2EDceiQsvBbLx6phSOLx4BctSWi2VXutED",
+	"VdVtrUzMFPKewGjdyDKKRxPyWmRb4nhaRCxTizDniNkUVMuutNgny8J3/s5EQgW5ZGaggEO5X0vtYcLy",
+	"tknMFxlfroqO0l663y/iEMKudjEafMPb3jro0OFX/a19zPWCaTIVXK0+i87mX/ljc+TuTzwx2ELUXS6O",
+	"XxlUSVqwUf9DMRNDwA5hImEnJF4VxcYqMwckfiUL8gMcE1sM3bf0wguuezuemdiyIib//Md/m1of2dZA",
+	"Pdv6WR7qXHcZ1pc0v/Kxo9+Yhb3H8xbobneaAi1cov/XE9dx4l7Ka1a7Rx8oRzKFrMnL843b4084ifd2",
+	"uX4PmUGt9F+/GOqHjzFZQxYD2AZsVfIJeZJl8sbWtTHTx3xjBrHMaBGee1ej+81iRESNUHR7uTeLVO1Q",
+	"A/zkB/DUnCFeBa4bDg4rcT+YldPpwwT+gH+yB2E/DUL/37eJotHLF0rDbfXazQtqKPdfxf7fj8kC0JeJ",
+	"zEnOALE2zKn2cCQuFrIzKOlnNLRyRVK2yeR2zQTUAEawXJ6s/DRcTT4bWqwMCEHO17zg12gqkODcmJBX",
+	"cibqnyDuqF+lwwZi6HNAuVAGWlvpmW5YPoZcX63bh870n1jxXM/oHo8WtB84R0+9JRILOfnMmXevYZ4y",
+	"h8a9TV0xmvlI46Wiy52FXN/BC/fpFYYOQkUrFdbz0LfD7zo+8E2FsGEsbEKVa1Pv28ZAmXqv7y7OyFqK",
+	"YuXtGe6R2zK0sDV8osF7/N1GAWYepOVhSOLl1qIGQyYP1vlBQ2CMwJu5irWeu5AGphMgFrLt6UwARJMp",
+	"GrS2Hg/EswmcLfQUOgfePd2XjV5+JXtZaxS7KjxeCXmTsXT5FYPyM50vXH2SUraWooIJ904QUrxqnqHu",
+	"fOKXEvC8E30kXYM2n1hfQRu65AINEKFI9p9N+/dOc11R17VcAzPb33+Q9Y1b1n07e/DBcbn9UKPmVR9t",
+	"tMpA0ALJiqbO9U1zRjK2KCz+qCpoZjzZRN0wtumCIcUN+4pEuhuJ9MauUnuHbxus4sWq6LGYBptr/YJf",
+	"M8GUMnchTTn8tcnlJVMOnaAteEL8vE1vRamqnRli6vmqyBZ1VJEVUCPrMlQuVsAvAZvJJRdkkckbrx+o",
+	"EtPu5dym/ZC/yks1qSXHq8D7z0XKr3la0kyzNC6WykR3lCxyuQuQVRhZvQAH6avlkwC6aaizN2WWjW98",
+	"Fu0mzL2iDv6w7ZYHGusWpbzvUWAK7IaBEKZcIb64/hyGfs3IwhYu1O2iub5rvlC6OzS8n20tD6YKori4",
+	"ggK76Lhn5OzFc/K3kidXqqBapK3WL1lJTaT/XwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
