@@ -134,6 +134,8 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
 		TriggeredBy:             e.TriggeredBy,
+		LiveClaimSessionToken:   e.LiveClaimSessionToken,
+		LiveClaimedAt:           e.LiveClaimedAt,
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}

@@ -137,6 +137,8 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
 		TriggeredBy:             e.TriggeredBy,
+		LiveClaimSessionToken:   e.LiveClaimSessionToken,
+		LiveClaimedAt:           timePtrArg(e.LiveClaimedAt),
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}

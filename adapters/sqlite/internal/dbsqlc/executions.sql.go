@@ -204,7 +204,8 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, payload, options, created_at, updated_at
+    triggered_by, replayed_from, payload, options,
+    live_claim_session_token, live_claimed_at, created_at, updated_at
 )
 SELECT
     ?1, cues.id, cues.user_id, cues.transport, ?2, ?3,
@@ -216,9 +217,10 @@ SELECT
     ?24, ?25, ?26,
     ?27, ?28, ?29,
     ?30, ?31, ?32,
-    ?33, ?34, ?35, ?36, ?37, ?38
+    ?33, ?34, ?35, ?36,
+    ?37, ?38, ?39, ?40
 FROM cues
-WHERE cues.id = ?39 AND cues.user_id = ?40
+WHERE cues.id = ?41 AND cues.user_id = ?42
 RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
@@ -259,6 +261,8 @@ type ExecutionCreateParams struct {
 	ReplayedFrom            *string
 	Payload                 *string
 	Options                 string
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *string
 	CreatedAt               string
 	UpdatedAt               string
 	CueID                   string
@@ -305,6 +309,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.ReplayedFrom,
 		arg.Payload,
 		arg.Options,
+		arg.LiveClaimSessionToken,
+		arg.LiveClaimedAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
