@@ -25,6 +25,10 @@ run: ## run the service on the embedded default (SQLite in ./data, in-process li
 build: ## build bin/cueapi
 	go build -o bin/cueapi ./cmd/cueapi
 
+.PHONY: image
+image: ## container image with podman or docker (IMAGE_FROM=prebuilt: FROM scratch, no registry needed)
+	scripts/image.sh
+
 .PHONY: test
 test: test/ts ## run the whole test suite with the race detector (PostgreSQL and Redis contract runs included)
 	go test -race -count=1 ./...
@@ -96,6 +100,10 @@ bench/micro: ## micro-benchmarks, ITERATIONS iterations each
 .PHONY: bench/e2e
 bench/e2e: ## BENCH_CUES one-time cues due at once, delivered to a local sink, on SQLite and PostgreSQL, next to pgbench
 	BENCH_CUES=$(BENCH_CUES) scripts/bench-e2e.sh
+
+.PHONY: dup/adapters
+dup/adapters: ## share of the PostgreSQL adapter's lines repeated in the SQLite adapter (target <= 25 %)
+	python3 scripts/adapter-duplication.py .
 
 .PHONY: db/reset
 db/reset: ## delete the embedded database in ./data

@@ -38,6 +38,10 @@ type Deps struct {
 	// CORSOrigins are the exact origins (validated by ParseCORSOrigin) that
 	// are echoed with credentials allowed; empty: "*" without credentials.
 	CORSOrigins []string
+	// Observer counts requests by route template (nil: none).
+	Observer core.Observer
+	// Tracer records a span per request (nil: none).
+	Tracer core.Tracer
 }
 
 // Spec returns the embedded OpenAPI document with servers cleared (so the
@@ -99,5 +103,5 @@ func NewHandler(d Deps) (http.Handler, error) {
 		trustedProxies: d.TrustedProxies, hsts: d.HSTS, next: inner, serveSpec: d.ServeSpec, usage: d.Usage,
 		cors: newCORS(d.CORSOrigins),
 	}
-	return p, nil
+	return observe(p, router, d.Observer, d.Tracer), nil
 }

@@ -47,6 +47,10 @@ func (h *Health) Report(ctx context.Context) apigen.HealthResponse {
 			out.Services.Worker = apigen.HealthServicesWorkerOK
 		}
 	}
+	c := r.Components()
+	out.Components = &apigen.HealthComponents{
+		Store: component(c.Store), RateLimiter: component(c.RateLimiter), AuthCache: component(c.AuthCache),
+	}
 	if q := r.Queue; q != nil {
 		out.Queue = apigen.HealthQueue{PendingOutbox: &q.PendingWebhooks, StaleExecutions: &q.StaleDeliveries,
 			PendingRetries: &q.PendingRetries, PendingWorkerClaims: &q.PendingWorkerClaims}
@@ -54,13 +58,24 @@ func (h *Health) Report(ctx context.Context) apigen.HealthResponse {
 	return out
 }
 
-// Ready is the /status answer: status, reason and whether it is 200.
+func component(c core.HealthComponent) apigen.HealthComponent {
+	out := apigen.HealthComponent{Kind: apigen.HealthComponentKind(c.Kind), Status: apigen.HealthComponentStatus(c.State)}
+	if c.Detail != "" {
+		d := c.Detail
+		out.Detail = &d
+	}
+	return out
+}
+
+// Ready is the /status answer: status, reason and whether it is 200. Only
+// a store outage fails readiness; Redis down leaves the replica serving on
+// its fallbacks.
 func (h *Health) Ready(ctx context.Context) (string, string, bool) {
 	switch h.Service.Ready(ctx) {
 	case core.NotReadyStore:
-		return "down", "postgres unreachable", false
-	case core.NotReadyRedis:
-		return "down", "redis unreachable", false
+		return "down", h.Service.StoreKind() + " unreachable", false
+	case core.ReadyRedisFallback:
+		return "degraded", "redis unreachable; fallback active", true
 	case core.ReadyPollerStale:
 		return "degraded", "poller stale", true
 	}

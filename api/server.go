@@ -9,8 +9,8 @@ import (
 	"github.com/cueapi/cueapi/core"
 )
 
-// Version is reported by /health.
-const Version = "1.0.0"
+// Version is reported by /health: the binary's one version string.
+var Version = core.Version()
 
 // Server implements apigen.StrictServerInterface: it decodes DTOs, calls
 // core, and encodes the answer. It holds no business rules. Its handlers

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -34,11 +35,13 @@ type Alerts struct {
 	log       Logger
 	wake      chan struct{}
 	mu        sync.Mutex
+	notifier  *Notifier
+	obs       Observer
 }
 
 // NewAlerts wires the alerts service.
 func NewAlerts(store alertsStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Alerts {
-	return &Alerts{store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	return &Alerts{store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), obs: NopObserver{}}
 }
 
 func (a *Alerts) raise(ctx context.Context, al *Alert) {
@@ -53,6 +56,7 @@ func (a *Alerts) raise(ctx context.Context, al *Alert) {
 		return
 	}
 	if created {
+		a.notifier.AlertRaised(al)
 		select {
 		case a.wake <- struct{}{}:
 		default:
@@ -172,6 +176,7 @@ func (a *Alerts) DeliverOnce(ctx context.Context) (int, error) {
 func (a *Alerts) deliver(ctx context.Context, d *AlertDelivery) {
 	al := d.Alert
 	record := func(delivered bool, msg string) {
+		a.obs.AlertDelivered(delivered)
 		p := &AlertRecordDeliveryParams{ID: al.ID, Now: a.clock.Now(), Delivered: delivered}
 		if !delivered {
 			p.Error = &msg
@@ -225,14 +230,18 @@ func (a *Alerts) deliver(ctx context.Context, d *AlertDelivery) {
 		return
 	}
 	ts := a.clock.Now().Unix()
-	resp, err := a.deliverer.Send(ctx, &OutboundRequest{Method: "POST", URL: d.URL, Body: canon, Timeout: 10 * time.Second, Header: []HeaderField{
+	tctx := ctx
+	if al.ExecutionID != nil {
+		tctx = WithTrace(ctx, ExecutionTrace(*al.ExecutionID))
+	}
+	resp, err := a.deliverer.Send(ctx, &OutboundRequest{Method: "POST", URL: d.URL, Body: canon, Timeout: 10 * time.Second, Header: withTraceHeaders(tctx, []HeaderField{
 		{"Content-Type", "application/json"},
 		{"X-CueAPI-Signature", canonjson.Sign(secret, ts, canon)},
 		{"X-CueAPI-Timestamp", strconv.FormatInt(ts, 10)},
 		{"X-CueAPI-Alert-Id", al.ID},
 		{"X-CueAPI-Alert-Type", al.Type},
 		{"User-Agent", "CueAPI/1.0"},
-	}})
+	})})
 	switch {
 	case err != nil:
 		record(false, err.Error())
@@ -407,3 +416,22 @@ func (p *AlertCreateParams) DedupSince() time.Time { return p.Now.Add(-p.DedupWi
 
 // LeaseUntil is when the claimed alerts may be claimed again.
 func (p *AlertClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
+
+// AlertAcknowledgeParams selects one of a tenant's alerts.
+type AlertAcknowledgeParams struct {
+	TenantID TenantID
+	ID       string
+}
+
+// ErrAlertNotFound is an absent or foreign alert.
+var ErrAlertNotFound = NotFound("alert_not_found", "Alert not found")
+
+// Acknowledge marks one of the caller's alerts as seen (the dashboard's
+// acknowledge action); the alert's acknowledged field reports it.
+func (a *Alerts) Acknowledge(ctx context.Context, u *User, id string) error {
+	err := a.store.AlertAcknowledge(ctx, &AlertAcknowledgeParams{TenantID: u.ID, ID: id})
+	if errors.Is(err, ErrNotFound) {
+		return ErrAlertNotFound
+	}
+	return err
+}

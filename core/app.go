@@ -23,6 +23,13 @@ type Ports struct {
 	Mailer Mailer
 	// Redis is probed by /health; nil when Redis is not configured.
 	Redis Pinger
+	// Mail relays the service's emails (magic links when Mailer is nil,
+	// on_failure, alerts, rotation notices); nil: no email.
+	Mail MailSender
+	// Observer receives measurements (metrics); nil: none.
+	Observer Observer
+	// Tracer records spans; nil: none (the trace context still travels).
+	Tracer Tracer
 }
 
 // ApplicationConfig holds every service's policies.
@@ -36,6 +43,7 @@ type ApplicationConfig struct {
 	Workers       WorkersConfig
 	DeviceLogin   DeviceLoginConfig
 	Health        HealthConfig
+	Notifier      NotifierConfig
 }
 
 // Application is every core service, wired to each other and to the ports.
@@ -52,9 +60,11 @@ type Application struct {
 	Echo        *Echo
 	DeviceLogin *DeviceLogin
 	Health      *Health
-	Scheduler   *Scheduler
-	Dispatcher  *Dispatcher
-	Sweeper     *Sweeper
+	// Notifier sends the service's emails; nil without Ports.Mail.
+	Notifier   *Notifier
+	Scheduler  *Scheduler
+	Dispatcher *Dispatcher
+	Sweeper    *Sweeper
 
 	log Logger
 }
@@ -87,8 +97,24 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 		return nil, errors.New("core.NewApplication: missing ports: " + strings.Join(missing, ", "))
 	}
 	a := &Application{}
+	// Operations: email, measurements, trace context. Each is optional.
+	if p.Mail != nil {
+		cfg.Notifier.Observer = p.Observer
+		a.Notifier = NewNotifier(cfg.Notifier, p.Mail, p.Store, p.Limiter, p.Clock, p.Log)
+	}
+	traces := NewTraceCarrier(100_000, time.Hour)
+	cfg.Accounts.Notifier = a.Notifier
+	cfg.Scheduler.Observer = p.Observer
+	cfg.Workers.Observer = p.Observer
+	cfg.Dispatcher.Notifier, cfg.Dispatcher.Observer, cfg.Dispatcher.Tracer, cfg.Dispatcher.Traces = a.Notifier, p.Observer, p.Tracer, traces
+	mailer := p.Mailer // magic links: a test's mailer, else the notifier
+	if mailer == nil && a.Notifier != nil {
+		mailer = a.Notifier
+	}
+
 	a.Usage = NewUsage(p.Store, p.Store, p.Limiter, p.Clock)
 	a.Alerts = NewAlerts(p.Store, p.Deliverer, p.Box, p.Clock, p.Log)
+	a.Alerts.notifier, a.Alerts.obs = a.Notifier, observerOr(p.Observer)
 	a.Dispatcher = NewDispatcher(cfg.Dispatcher, p.Store, p.Deliverer, p.Box, p.Clock, p.Log, DispatcherHooks{
 		Blocked:   func(ctx context.Context, d *Delivery) bool { return a.Usage.Blocked(ctx, d.Execution.TenantID) },
 		Failed:    func(ctx context.Context, d *Delivery) { a.Alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) },
@@ -98,11 +124,13 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.Accounts = NewAccounts(cfg.Accounts, p.Store, p.AuthCache, p.Box, p.Guard, NewSessions(cfg.SessionSecret), p.Clock, p.Log)
 	a.Cues = NewCues(cfg.Cues, p.Store, p.Guard, p.Clock, a.Scheduler.Wake)
 	a.Executions = NewExecutions(p.Store, p.Clock, a.Dispatcher.Wake)
+	a.Executions.traces = traces
 	a.Workers = NewWorkers(cfg.Workers, p.Store, p.Clock)
 	a.Outcomes = NewOutcomes(p.Store, a.Alerts, p.Clock, a.chain)
+	a.Outcomes.obs = observerOr(p.Observer)
 	a.log = p.Log
 	a.Echo = NewEcho(p.Store, p.Limiter, p.Clock)
-	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, p.Mailer, p.Clock, p.Log)
+	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, mailer, p.Clock, p.Log)
 	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
 	return a, nil
@@ -130,9 +158,16 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()
 	}
+	// The notifier outlives the producers: it stops (sending what is still
+	// queued) once the last escalation queued its email.
+	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
+	notified := make(chan struct{})
+	go func() { defer close(notified); a.Notifier.Run(nctx) }()
 	return func() {
 		wg.Wait()
 		// Every producer of escalations has stopped: wait for the last ones.
 		a.Dispatcher.Wait()
+		stopNotifier()
+		<-notified
 	}
 }

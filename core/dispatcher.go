@@ -32,6 +32,15 @@ type DispatcherConfig struct {
 	FailureWebhookTimeout time.Duration
 	// UserAgent of every outbound request.
 	UserAgent string
+	// Notifier sends on_failure emails (nil: none are sent).
+	Notifier *Notifier
+	// Observer receives delivery measurements (nil: none).
+	Observer Observer
+	// Tracer records a span per attempt (nil: none).
+	Tracer Tracer
+	// Traces holds the trace context of request-created executions (nil:
+	// every execution traces under its own id).
+	Traces *TraceCarrier
 }
 
 // DefaultDispatcherConfig returns production defaults.
@@ -116,6 +125,8 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = def.UserAgent
 	}
+	cfg.Observer = observerOr(cfg.Observer)
+	cfg.Tracer = tracerOr(cfg.Tracer)
 	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), hooks: hooks}
 }
 
@@ -391,6 +402,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		// The previous attempt's process died after its claim: that attempt
 		// counted, and there is none left. Fail without sending.
 		res.Attempts = maxAttempts
+		d.cfg.Observer.LeaseExpired("delivery")
 		d.fail(out, "Delivery interrupted and max attempts exhausted", nil)
 		return out
 	}
@@ -416,7 +428,27 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 		d.failOrRetry(out, "Webhook delivery failed", nil, 0)
 		return out
 	}
+	started := d.clock.Now()
+	if e.Attempts == 1 && e.TriggeredBy == nil {
+		d.cfg.Observer.DeliveryLag(max(started.Sub(e.ScheduledFor), 0))
+	}
+	ctx, endSpan := d.cfg.Tracer.Start(WithTrace(ctx, d.executionTrace(e.ID, started)), "webhook.deliver", SpanClient,
+		SpanAttr{"http.request.method", req.Method}, SpanAttr{"cueapi.attempt", strconv.Itoa(e.Attempts)})
+	req.Header = withTraceHeaders(ctx, req.Header)
+	d.cfg.Observer.DeliveryStarted()
 	resp, err := d.deliverer.Send(ctx, req)
+	defer func() {
+		outcome := deliveryOutcome(res, err)
+		d.cfg.Observer.DeliveryFinished(outcome, d.clock.Now().Sub(started))
+		if outcome == DeliverySuccess {
+			endSpan(nil)
+		} else {
+			endSpan(errors.New(string(outcome)))
+		}
+		if res.Status != ExecRetrying {
+			d.cfg.Traces.Forget(e.ID)
+		}
+	}()
 	if err != nil {
 		msg := "Webhook delivery failed"
 		var de *DeliveryError
@@ -447,6 +479,55 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
 	}
 	d.failOrRetry(out, httpErrorMessage(status), &status, retryAfter)
 	return out
+}
+
+// executionTrace is the trace an execution's webhooks continue: the
+// creating request's, else the execution's own.
+func (d *Dispatcher) executionTrace(id ExecutionID, now time.Time) TraceContext {
+	if tc, ok := d.cfg.Traces.Get(id, now); ok {
+		return tc
+	}
+	return ExecutionTrace(id)
+}
+
+// withTraceHeaders sets traceparent (and tracestate) from ctx, replacing any
+// a cue configured.
+func withTraceHeaders(ctx context.Context, h []HeaderField) []HeaderField {
+	tc, ok := TraceFrom(ctx)
+	if !ok {
+		return h
+	}
+	out := h[:0:0]
+	for _, f := range h {
+		if !strings.EqualFold(f.Name, "traceparent") && !strings.EqualFold(f.Name, "tracestate") {
+			out = append(out, f)
+		}
+	}
+	out = append(out, HeaderField{"traceparent", tc.TraceParent})
+	if tc.TraceState != "" {
+		out = append(out, HeaderField{"tracestate", tc.TraceState})
+	}
+	return out
+}
+
+// deliveryOutcome classifies a finished attempt for the Observer.
+func deliveryOutcome(res *DeliveryResult, err error) DeliveryOutcome {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		switch de.Kind {
+		case DeliveryTimeout:
+			return DeliveryTimedOut
+		case DeliveryBlocked:
+			return DeliveryBlockedSSRF
+		}
+	}
+	switch res.Status {
+	case ExecSuccess:
+		return DeliverySuccess
+	case ExecRetrying:
+		return DeliveryRetry
+	}
+	return DeliveryFailed
 }
 
 // httpErrorMessage is the protocol's text for a non-2xx answer.
@@ -625,7 +706,15 @@ type failureEvent struct {
 func (d *Dispatcher) escalate(r *attemptResult) {
 	c, res := r.delivery.Cue, r.result
 	if c.OnFailure.Email {
-		d.log.Info("on_failure email not sent: no email provider is configured", "cue_id", string(c.ID), "execution_id", string(res.ExecutionID))
+		if d.cfg.Notifier.Enabled() {
+			errText := ""
+			if res.ErrorMessage != nil {
+				errText = *res.ErrorMessage
+			}
+			d.cfg.Notifier.ExecutionFailed(res.TenantID, c, res.ExecutionID, errText)
+		} else {
+			d.log.Info("on_failure email not sent: no email provider is configured", "cue_id", string(c.ID), "execution_id", string(res.ExecutionID))
+		}
 	}
 	if c.OnFailure.Webhook == nil || *c.OnFailure.Webhook == "" {
 		return
@@ -665,6 +754,7 @@ func (d *Dispatcher) escalate(r *attemptResult) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.FailureWebhookTimeout+time.Second)
 	defer cancel()
+	req.Header = withTraceHeaders(WithTrace(ctx, ChildTrace(d.executionTrace(res.ExecutionID, d.clock.Now()))), req.Header)
 	resp, err := d.deliverer.Send(ctx, req)
 	switch {
 	case err != nil:

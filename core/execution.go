@@ -16,9 +16,10 @@ import (
 // Executions implements reading executions and creating manual ones (fire,
 // replay). Safe for concurrent use.
 type Executions struct {
-	store Store
-	clock Clock
-	wake  func() // tells the dispatcher there is work; may be nil
+	store  Store
+	clock  Clock
+	wake   func() // tells the dispatcher there is work; may be nil
+	traces *TraceCarrier
 }
 
 // NewExecutions wires the executions service. onCreated (may be nil) runs
@@ -204,6 +205,9 @@ func (s *Executions) create(ctx context.Context, e *Execution, claim *Idempotenc
 		}
 		if err != nil {
 			return nil, err
+		}
+		if tc, ok := TraceFrom(ctx); ok {
+			s.traces.Put(created.ID, tc, s.clock.Now())
 		}
 		if s.wake != nil {
 			s.wake()

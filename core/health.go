@@ -38,10 +38,54 @@ const (
 type HealthConfig struct {
 	// PollerStaleAfter: DefaultPollerStaleAfter when zero.
 	PollerStaleAfter time.Duration
+	// StoreKind names the store adapter in reports: StoreSQLite or
+	// StorePostgres (the default, as the reference reports).
+	StoreKind string
+}
+
+// Component kinds named by health reports.
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+	SharedMemory  = "memory" // per-process limiter and auth cache
+	SharedRedis   = "redis"  // shared by every replica
+)
+
+// ComponentState is a component's state in a health report.
+type ComponentState string
+
+// Component states.
+const (
+	ComponentOK ComponentState = "ok"
+	// ComponentDegraded: the component is down and a fallback serves.
+	ComponentDegraded ComponentState = "degraded"
+	// ComponentError: the component is down and nothing replaces it.
+	ComponentError ComponentState = "error"
+)
+
+// HealthComponent is one adapter behind the service.
+type HealthComponent struct {
+	Kind  string
+	State ComponentState
+	// Detail explains a state other than ok; empty otherwise.
+	Detail string
+}
+
+// HealthComponents are the adapters behind the service: the store, and
+// the rate limiter and auth cache (Redis with a per-process fallback, or
+// per-process only).
+type HealthComponents struct {
+	Store, RateLimiter, AuthCache HealthComponent
 }
 
 // Health answers liveness (/health) and readiness (/status) from the
 // store, Redis and the scheduler's heartbeat. Safe for concurrent use.
+//
+// Redis is never needed to serve: the rate limiter falls back to a
+// per-process limiter and the auth cache to the store while it is down
+// (adapters/failoverlimiter, adapters/authcache.Failover). So Redis down
+// degrades health but leaves the replica ready; only the store decides
+// readiness.
 type Health struct {
 	cfg   HealthConfig
 	store HealthStore
@@ -58,13 +102,18 @@ func NewHealth(cfg HealthConfig, store HealthStore, redis Pinger, clock Clock) *
 	if cfg.PollerStaleAfter <= 0 {
 		cfg.PollerStaleAfter = DefaultPollerStaleAfter
 	}
+	if cfg.StoreKind == "" {
+		cfg.StoreKind = StorePostgres
+	}
 	return &Health{cfg: cfg, store: store, redis: redis, clock: clock}
 }
 
 // HealthReport is the state of the service and its dependencies.
 type HealthReport struct {
-	Now     time.Time
-	StoreOK bool
+	Now time.Time
+	// StoreKind is StoreSQLite or StorePostgres.
+	StoreKind string
+	StoreOK   bool
 	// RedisOK is true when Redis answers or is not configured.
 	RedisConfigured, RedisOK bool
 	// Poller is the latest scheduler cycle; nil when none is recorded (or
@@ -81,6 +130,31 @@ type HealthReport struct {
 // Degraded reports whether a dependency is down or the poller is stale
 // (no worker does not degrade).
 func (r *HealthReport) Degraded() bool { return !r.StoreOK || !r.RedisOK || r.PollerStale }
+
+// Components names the adapters and their state.
+func (r *HealthReport) Components() HealthComponents {
+	c := HealthComponents{
+		Store:       HealthComponent{Kind: r.StoreKind, State: ComponentOK},
+		RateLimiter: HealthComponent{Kind: SharedMemory, State: ComponentOK},
+		AuthCache:   HealthComponent{Kind: SharedMemory, State: ComponentOK},
+	}
+	if !r.StoreOK {
+		c.Store.State, c.Store.Detail = ComponentError, r.StoreKind+" unreachable"
+	}
+	if r.RedisConfigured {
+		c.RateLimiter.Kind, c.AuthCache.Kind = SharedRedis, SharedRedis
+		if !r.RedisOK {
+			c.RateLimiter.State, c.RateLimiter.Detail = ComponentDegraded,
+				"redis unreachable; fallback active: per-replica in-memory limits"
+			c.AuthCache.State, c.AuthCache.Detail = ComponentDegraded,
+				"redis unreachable; fallback active: keys checked against the store"
+		}
+	}
+	return c
+}
+
+// StoreKind is StoreSQLite or StorePostgres.
+func (h *Health) StoreKind() string { return h.cfg.StoreKind }
 
 func (h *Health) pingStore(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, healthProbeTimeout)
@@ -110,7 +184,7 @@ func (h *Health) poller(ctx context.Context, now time.Time) (*SchedulerHeartbeat
 // Report probes every dependency.
 func (h *Health) Report(ctx context.Context) *HealthReport {
 	now := h.clock.Now()
-	r := &HealthReport{Now: now, RedisConfigured: h.redis != nil}
+	r := &HealthReport{Now: now, StoreKind: h.cfg.StoreKind, RedisConfigured: h.redis != nil}
 	r.StoreOK = h.pingStore(ctx)
 	r.RedisOK = h.pingRedis(ctx)
 	r.Poller, r.PollerStale = h.poller(ctx, now)
@@ -133,18 +207,21 @@ type Readiness int
 const (
 	Ready            Readiness = iota // everything answers
 	ReadyPollerStale                  // serving, but the scheduler heartbeat is stale
-	NotReadyStore                     // the store does not answer
-	NotReadyRedis                     // Redis is configured and does not answer
+	// ReadyRedisFallback: serving, but Redis is configured and does not
+	// answer; the limiter and auth cache run on their fallbacks.
+	ReadyRedisFallback
+	NotReadyStore // the store does not answer: this replica cannot serve
 )
 
-// Ready checks what serving needs: the store, Redis when configured, then
-// the scheduler heartbeat's age.
+// Ready checks what serving needs — the store — then what degrades it:
+// Redis when configured (its fallbacks keep the replica serving), then the
+// scheduler heartbeat's age.
 func (h *Health) Ready(ctx context.Context) Readiness {
 	if !h.pingStore(ctx) {
 		return NotReadyStore
 	}
 	if !h.pingRedis(ctx) {
-		return NotReadyRedis
+		return ReadyRedisFallback
 	}
 	if _, stale := h.poller(ctx, h.clock.Now()); stale {
 		return ReadyPollerStale

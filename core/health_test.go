@@ -115,6 +115,30 @@ func TestHealth(t *testing.T) {
 		require.True(t, r.Degraded())
 		require.False(t, r.RedisOK)
 		require.NotNil(t, r.ActiveWorkers)
-		require.Equal(t, core.NotReadyRedis, h.Ready(t.Context()))
+		require.Equal(t, core.ReadyRedisFallback, h.Ready(t.Context()), "Redis down leaves the replica ready")
+		c := r.Components()
+		require.Equal(t, core.HealthComponent{Kind: core.StorePostgres, State: core.ComponentOK}, c.Store)
+		require.Equal(t, core.SharedRedis, c.RateLimiter.Kind)
+		require.Equal(t, core.ComponentDegraded, c.RateLimiter.State)
+		require.Contains(t, c.RateLimiter.Detail, "fallback active")
+		require.Equal(t, core.SharedRedis, c.AuthCache.Kind)
+		require.Equal(t, core.ComponentDegraded, c.AuthCache.State)
+	})
+	t.Run("components name the real adapters", func(t *testing.T) {
+		t.Parallel()
+		h := core.NewHealth(core.HealthConfig{StoreKind: core.StoreSQLite}, &healthStore{}, nil, coretest.NewStubClock(now))
+		c := h.Report(t.Context()).Components()
+		require.Equal(t, core.HealthComponents{
+			Store:       core.HealthComponent{Kind: core.StoreSQLite, State: core.ComponentOK},
+			RateLimiter: core.HealthComponent{Kind: core.SharedMemory, State: core.ComponentOK},
+			AuthCache:   core.HealthComponent{Kind: core.SharedMemory, State: core.ComponentOK},
+		}, c)
+		require.Equal(t, core.StoreSQLite, h.StoreKind())
+
+		h = core.NewHealth(core.HealthConfig{StoreKind: core.StoreSQLite}, &healthStore{down: true}, pinger{}, coretest.NewStubClock(now))
+		c = h.Report(t.Context()).Components()
+		require.Equal(t, core.HealthComponent{Kind: core.StoreSQLite, State: core.ComponentError, Detail: "sqlite unreachable"}, c.Store)
+		require.Equal(t, core.HealthComponent{Kind: core.SharedRedis, State: core.ComponentOK}, c.RateLimiter)
+		require.Equal(t, core.NotReadyStore, h.Ready(t.Context()))
 	})
 }

@@ -29,6 +29,7 @@ type Outcomes struct {
 	alerts      *Alerts
 	clock       Clock
 	onSucceeded func(ctx context.Context, e *Execution, c *Cue)
+	obs         Observer
 }
 
 // OnSucceeded registers a callback run after an outcome report or a manual
@@ -57,7 +58,7 @@ func settledSuccess(e *Execution) bool {
 // an outcome report or a manual verification settled an execution as a
 // success: on-success chaining) may be nil.
 func NewOutcomes(store ExecutionStore, alerts *Alerts, clock Clock, succeeded func(ctx context.Context, e *Execution, c *Cue)) *Outcomes {
-	return &Outcomes{store: store, alerts: alerts, clock: clock, onSucceeded: succeeded}
+	return &Outcomes{store: store, alerts: alerts, clock: clock, onSucceeded: succeeded, obs: NopObserver{}}
 }
 
 // OutcomeInput is a reported outcome with its evidence.
@@ -272,6 +273,9 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 	if err != nil {
 		return nil, err
 	}
+	if e.OutcomeState != nil {
+		s.obs.OutcomeRecorded(*e.OutcomeState)
+	}
 	if s.alerts != nil && cue != nil {
 		if e.OutcomeState != nil && *e.OutcomeState == OutcomeVerificationFailed {
 			s.alerts.VerificationFailed(ctx, e, cue)
@@ -341,6 +345,7 @@ func (s *Outcomes) Verify(ctx context.Context, u *User, id ExecutionID, valid bo
 	if err != nil {
 		return nil, err
 	}
+	s.obs.OutcomeRecorded(out.State)
 	if s.onSucceeded != nil && cue != nil && settledSuccess(e) {
 		s.onSucceeded(ctx, e, cue)
 	}

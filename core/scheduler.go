@@ -26,6 +26,8 @@ type SchedulerConfig struct {
 	MissedAfter time.Duration
 	// MaxBatchesPerTick bounds one tick's work so heartbeats keep flowing.
 	MaxBatchesPerTick int
+	// Observer receives the firing lag of every occurrence (nil: none).
+	Observer Observer
 }
 
 // DefaultSchedulerConfig returns production defaults.
@@ -69,6 +71,7 @@ func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Lo
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = def.InstanceID
 	}
+	cfg.Observer = observerOr(cfg.Observer)
 	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), onFired: onFired, maxCatch: MaxCatchUpAll}
 }
 
@@ -96,7 +99,10 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	earliest := time.Time{}
 	for i := 0; i < s.cfg.MaxBatchesPerTick; i++ {
 		now := s.clock.Now()
-		var batchEarliest time.Time
+		var (
+			batchEarliest time.Time
+			lags          []time.Duration
+		)
 		r, err := s.store.CueFireDue(ctx, &CueFireDueParams{
 			Now: now, Horizon: now.Add(s.cfg.LookAhead), Limit: s.cfg.BatchSize,
 			Plan: func(c *Cue) FirePlan {
@@ -105,12 +111,16 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 					if batchEarliest.IsZero() || o.Before(batchEarliest) {
 						batchEarliest = o
 					}
+					lags = append(lags, max(now.Sub(o), 0))
 				}
 				return p
 			},
 		})
 		if err != nil {
 			return res, fmt.Errorf("scheduler: fire due cues: %w", err)
+		}
+		for _, l := range lags {
+			s.cfg.Observer.CueFired(l)
 		}
 		res.Cues += r.Cues
 		res.Inserted += r.Inserted

@@ -28,6 +28,7 @@ func NewSweeper(work sweeperStore, workers WorkersConfig, dispatcher *Dispatcher
 	if workers.UnclaimedTimeout <= 0 {
 		workers.UnclaimedTimeout = DefaultWorkerUnclaimedTimeout
 	}
+	workers.Observer = observerOr(workers.Observer)
 	return &Sweeper{work: work, workers: workers, dispatcher: dispatcher, alerts: alerts, clock: clock, log: log}
 }
 
@@ -53,6 +54,11 @@ func (s *Sweeper) SweepOnce(ctx context.Context) error {
 		msg := MsgUnclaimed
 		if d.Execution.ErrorMessage != nil {
 			msg = *d.Execution.ErrorMessage
+		}
+		if msg == MsgUnclaimed {
+			s.workers.Observer.LeaseExpired("unclaimed")
+		} else {
+			s.workers.Observer.LeaseExpired("worker")
 		}
 		if s.dispatcher != nil {
 			s.dispatcher.Escalate(d, msg)

@@ -21,6 +21,8 @@ type AccountsConfig struct {
 	AuthCacheTTL time.Duration
 	// RotatedKeyGrace is how long a rotated key answers key_rotated.
 	RotatedKeyGrace time.Duration
+	// Notifier emails key and secret rotation notices (nil: logged only).
+	Notifier *Notifier
 }
 
 // DefaultAccountsConfig returns the reference defaults.
@@ -278,6 +280,7 @@ func (a *Accounts) RegenerateKey(ctx context.Context, u *User, confirmed bool) (
 		a.log.Warn("auth cache write failed", "err", err)
 	}
 	a.log.Info("api key rotated", "user_id", string(u.ID), "rotated_at", a.clock.Now().Format(time.RFC3339))
+	a.cfg.Notifier.KeyRotated(u.ID, a.clock.Now())
 	return key, nil
 }
 
@@ -409,6 +412,8 @@ func (a *Accounts) RegenerateWebhookSecret(ctx context.Context, u *User, confirm
 		return "", err
 	}
 	a.refreshCache(ctx, updated)
+	a.log.Info("webhook secret rotated", "user_id", string(u.ID), "rotated_at", a.clock.Now().Format(time.RFC3339))
+	a.cfg.Notifier.WebhookSecretRotated(u.ID, a.clock.Now())
 	return secret, nil
 }
 

@@ -14,6 +14,8 @@ type WorkersConfig struct {
 	// UnclaimedTimeout: a pending worker execution nobody claimed for this
 	// long becomes missed.
 	UnclaimedTimeout time.Duration
+	// Observer counts claims and expired leases (nil: none).
+	Observer Observer
 }
 
 // Workers implements the pull-worker protocol: registration, listing,
@@ -32,6 +34,7 @@ func NewWorkers(cfg WorkersConfig, store workersStore, clock Clock) *Workers {
 	if cfg.UnclaimedTimeout <= 0 {
 		cfg.UnclaimedTimeout = DefaultWorkerUnclaimedTimeout
 	}
+	cfg.Observer = observerOr(cfg.Observer)
 	return &Workers{cfg: cfg, store: store, clock: clock}
 }
 
@@ -110,6 +113,9 @@ func (w *Workers) ClaimNext(ctx context.Context, u *User, workerID string) (*Exe
 	if errors.Is(err, ErrNotFound) {
 		return nil, errNothingToClaim
 	}
+	if err == nil {
+		w.cfg.Observer.WorkerClaimed()
+	}
 	return e, err
 }
 
@@ -126,6 +132,9 @@ func (w *Workers) Claim(ctx context.Context, u *User, id ExecutionID, workerID s
 	e, err := w.store.ExecutionClaimWorker(ctx, &ExecutionClaimWorkerParams{TenantID: u.ID, ID: &id, WorkerID: workerID, Now: w.clock.Now(), Lease: w.cfg.ClaimLease, CountUsage: true})
 	if errors.Is(err, ErrNotFound) {
 		return nil, errNotClaimable
+	}
+	if err == nil {
+		w.cfg.Observer.WorkerClaimed()
 	}
 	return e, err
 }

@@ -163,3 +163,12 @@ func alertFromRow(r *dbsqlc.Alert) *core.Alert {
 	a.ExecutionID = sqlkit.Named[core.ExecutionID](r.ExecutionID)
 	return a
 }
+
+// AlertAcknowledge marks the tenant's alert acknowledged.
+func (s *Store) AlertAcknowledge(ctx context.Context, p *core.AlertAcknowledgeParams) error {
+	const op = "alert acknowledge"
+	return sqlkit.Do2(dbErr, op, string(p.TenantID), p.ID, func(tenant, id string) error {
+		n, err := s.q.AlertAcknowledge(ctx, s.pool, &dbsqlc.AlertAcknowledgeParams{ID: id, UserID: tenant})
+		return dbErr.Affected(op, n, err)
+	})
+}

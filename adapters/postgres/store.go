@@ -24,6 +24,8 @@ type Config struct {
 	// MaxConns caps the pool; 0 keeps pgxpool's default (the larger of 4 and
 	// the number of CPUs).
 	MaxConns int32
+	// Tracer, when set, records every query (tracing).
+	Tracer pgx.QueryTracer
 }
 
 // Store is core.Store on PostgreSQL. It is safe for concurrent use.
@@ -41,6 +43,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
+	}
+	if cfg.Tracer != nil {
+		pcfg.ConnConfig.Tracer = cfg.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

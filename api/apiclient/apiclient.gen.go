@@ -261,6 +261,51 @@ func (e HTTPMethod) Valid() bool {
 	}
 }
 
+// Defines values for HealthComponentKind.
+const (
+	HealthComponentKindMemory   HealthComponentKind = "memory"
+	HealthComponentKindPostgres HealthComponentKind = "postgres"
+	HealthComponentKindRedis    HealthComponentKind = "redis"
+	HealthComponentKindSQLite   HealthComponentKind = "sqlite"
+)
+
+// Valid indicates whether the value is a known member of the HealthComponentKind enum.
+func (e HealthComponentKind) Valid() bool {
+	switch e {
+	case HealthComponentKindMemory:
+		return true
+	case HealthComponentKindPostgres:
+		return true
+	case HealthComponentKindRedis:
+		return true
+	case HealthComponentKindSQLite:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HealthComponentStatus.
+const (
+	HealthComponentStatusDegraded HealthComponentStatus = "degraded"
+	HealthComponentStatusError    HealthComponentStatus = "error"
+	HealthComponentStatusOK       HealthComponentStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the HealthComponentStatus enum.
+func (e HealthComponentStatus) Valid() bool {
+	switch e {
+	case HealthComponentStatusDegraded:
+		return true
+	case HealthComponentStatusError:
+		return true
+	case HealthComponentStatusOK:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthResponseStatus.
 const (
 	HealthResponseStatusDegraded HealthResponseStatus = "degraded"
@@ -1099,6 +1144,31 @@ type FireResponse struct {
 // HTTPMethod Webhook request method (case-sensitive).
 type HTTPMethod string
 
+// HealthComponent defines model for HealthComponent.
+type HealthComponent struct {
+	// Detail What is wrong and which fallback is active; omitted when `ok`.
+	Detail *string `json:"detail,omitempty"`
+
+	// Kind `sqlite` or `postgres` for the store; `memory` (per process) or `redis` (shared) for the rate limiter and auth cache.
+	Kind HealthComponentKind `json:"kind"`
+
+	// Status `degraded`: down, and a fallback serves (see `detail`); `error`: down with no fallback.
+	Status HealthComponentStatus `json:"status"`
+}
+
+// HealthComponentKind `sqlite` or `postgres` for the store; `memory` (per process) or `redis` (shared) for the rate limiter and auth cache.
+type HealthComponentKind string
+
+// HealthComponentStatus `degraded`: down, and a fallback serves (see `detail`); `error`: down with no fallback.
+type HealthComponentStatus string
+
+// HealthComponents The adapters behind the service and their state (not in the reference).
+type HealthComponents struct {
+	AuthCache   HealthComponent `json:"auth_cache"`
+	RateLimiter HealthComponent `json:"rate_limiter"`
+	Store       HealthComponent `json:"store"`
+}
+
 // HealthPoller Omitted when no poller heartbeat exists.
 type HealthPoller struct {
 	CuesLastCycle   *int `json:"cues_last_cycle,omitempty"`
@@ -1126,6 +1196,9 @@ type HealthQueue struct {
 
 // HealthResponse defines model for HealthResponse.
 type HealthResponse struct {
+	// Components The adapters behind the service and their state (not in the reference).
+	Components *HealthComponents `json:"components,omitempty"`
+
 	// Poller Omitted when no poller heartbeat exists.
 	Poller *HealthPoller `json:"poller,omitempty"`
 
@@ -1137,7 +1210,7 @@ type HealthResponse struct {
 	// Timestamp Now, `+00:00` form.
 	Timestamp string `json:"timestamp"`
 
-	// Version Constant `1.0.0`.
+	// Version The server's version, the same string as `cueapi version` (`1.0.0` for builds without version information; `1.0.0+<revision>` for builds from a checkout).
 	Version string `json:"version"`
 
 	// Workers Omitted when the database is down.
@@ -1438,7 +1511,7 @@ type SessionResponse struct {
 
 // StatusResponse defines model for StatusResponse.
 type StatusResponse struct {
-	// Reason `postgres unreachable`, `redis unreachable` or `poller stale`; omitted when healthy.
+	// Reason `postgres unreachable`, `sqlite unreachable`, `redis unreachable; fallback active` or `poller stale`; omitted when healthy.
 	Reason *string              `json:"reason,omitempty"`
 	Status StatusResponseStatus `json:"status"`
 }
@@ -1999,16 +2072,22 @@ type ClientInterface interface {
 
 	// Health Detailed health report
 	//
-	// Always 200, even when degraded. `status` is `degraded` when the postgres or redis
+	// Always 200, even when degraded. `status` is `degraded` when the store or redis
 	// check fails or the poller heartbeat is older than 30 s. Not rate limited.
+	// `services` keeps the reference's keys (`postgres` reports the store, sqlite
+	// included; `redis` is `ok` when Redis is not configured); `components` names the
+	// real adapters and their state.
 	//
 	// Corresponds with GET /health (the `Health` operationId).
 	Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Status Minimal readiness status
 	//
-	// 503 `{"status":"down","reason":"postgres unreachable"|"redis unreachable"}` when a
-	// backing store is down; 200 `{"status":"degraded","reason":"poller stale"}` when the
+	// Readiness: 503 `{"status":"down","reason":"postgres unreachable"|"sqlite unreachable"}`
+	// only when the store is down (this replica cannot serve). Redis down is not fatal —
+	// the rate limiter and auth cache fall back — so it answers 200
+	// `{"status":"degraded","reason":"redis unreachable; fallback active"}` (the reference
+	// answers 503 here); 200 `{"status":"degraded","reason":"poller stale"}` when the
 	// poller heartbeat is older than 30 s; otherwise 200 `{"status":"healthy"}`. These
 	// bodies are not error envelopes. Not rate limited.
 	//
@@ -2674,8 +2753,11 @@ func (c *Client) DeviceLoginPage(ctx context.Context, params *DeviceLoginPagePar
 
 // Health Detailed health report
 //
-// Always 200, even when degraded. `status` is `degraded` when the postgres or redis
+// Always 200, even when degraded. `status` is `degraded` when the store or redis
 // check fails or the poller heartbeat is older than 30 s. Not rate limited.
+// `services` keeps the reference's keys (`postgres` reports the store, sqlite
+// included; `redis` is `ok` when Redis is not configured); `components` names the
+// real adapters and their state.
 //
 // Corresponds with GET /health (the `Health` operationId).
 func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2692,8 +2774,11 @@ func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 
 // Status Minimal readiness status
 //
-// 503 `{"status":"down","reason":"postgres unreachable"|"redis unreachable"}` when a
-// backing store is down; 200 `{"status":"degraded","reason":"poller stale"}` when the
+// Readiness: 503 `{"status":"down","reason":"postgres unreachable"|"sqlite unreachable"}`
+// only when the store is down (this replica cannot serve). Redis down is not fatal —
+// the rate limiter and auth cache fall back — so it answers 200
+// `{"status":"degraded","reason":"redis unreachable; fallback active"}` (the reference
+// answers 503 here); 200 `{"status":"degraded","reason":"poller stale"}` when the
 // poller heartbeat is older than 30 s; otherwise 200 `{"status":"healthy"}`. These
 // bodies are not error envelopes. Not rate limited.
 //
@@ -6051,8 +6136,11 @@ type ClientWithResponsesInterface interface {
 
 	// HealthWithResponse Detailed health report
 	//
-	// Always 200, even when degraded. `status` is `degraded` when the postgres or redis
+	// Always 200, even when degraded. `status` is `degraded` when the store or redis
 	// check fails or the poller heartbeat is older than 30 s. Not rate limited.
+	// `services` keeps the reference's keys (`postgres` reports the store, sqlite
+	// included; `redis` is `ok` when Redis is not configured); `components` names the
+	// real adapters and their state.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6061,8 +6149,11 @@ type ClientWithResponsesInterface interface {
 
 	// StatusWithResponse Minimal readiness status
 	//
-	// 503 `{"status":"down","reason":"postgres unreachable"|"redis unreachable"}` when a
-	// backing store is down; 200 `{"status":"degraded","reason":"poller stale"}` when the
+	// Readiness: 503 `{"status":"down","reason":"postgres unreachable"|"sqlite unreachable"}`
+	// only when the store is down (this replica cannot serve). Redis down is not fatal —
+	// the rate limiter and auth cache fall back — so it answers 200
+	// `{"status":"degraded","reason":"redis unreachable; fallback active"}` (the reference
+	// answers 503 here); 200 `{"status":"degraded","reason":"poller stale"}` when the
 	// poller heartbeat is older than 30 s; otherwise 200 `{"status":"healthy"}`. These
 	// bodies are not error envelopes. Not rate limited.
 	//
@@ -10133,8 +10224,11 @@ func (c *ClientWithResponses) DeviceLoginPageWithResponse(ctx context.Context, p
 
 // HealthWithResponse Detailed health report
 //
-// Always 200, even when degraded. `status` is `degraded` when the postgres or redis
+// Always 200, even when degraded. `status` is `degraded` when the store or redis
 // check fails or the poller heartbeat is older than 30 s. Not rate limited.
+// `services` keeps the reference's keys (`postgres` reports the store, sqlite
+// included; `redis` is `ok` when Redis is not configured); `components` names the
+// real adapters and their state.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10149,8 +10243,11 @@ func (c *ClientWithResponses) HealthWithResponse(ctx context.Context, reqEditors
 
 // StatusWithResponse Minimal readiness status
 //
-// 503 `{"status":"down","reason":"postgres unreachable"|"redis unreachable"}` when a
-// backing store is down; 200 `{"status":"degraded","reason":"poller stale"}` when the
+// Readiness: 503 `{"status":"down","reason":"postgres unreachable"|"sqlite unreachable"}`
+// only when the store is down (this replica cannot serve). Redis down is not fatal —
+// the rate limiter and auth cache fall back — so it answers 200
+// `{"status":"degraded","reason":"redis unreachable; fallback active"}` (the reference
+// answers 503 here); 200 `{"status":"degraded","reason":"poller stale"}` when the
 // poller heartbeat is older than 30 s; otherwise 200 `{"status":"healthy"}`. These
 // bodies are not error envelopes. Not rate limited.
 //

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cueapi/cueapi/adapters/authcache"
@@ -38,6 +39,7 @@ type app struct {
 	clock   core.Clock
 	store   core.Store
 	redis   *redis.Client
+	ops     *ops
 	handler http.Handler
 	// feed announces committed changes (dashboard live feed); closeFeed
 	// releases it.
@@ -55,9 +57,15 @@ type overrides struct {
 }
 
 func openStore(ctx context.Context, cfg *config, log *slog.Logger) (core.Store, error) {
+	return openTracedStore(ctx, cfg, log, nil)
+}
+
+// openTracedStore opens the store; tracer (PostgreSQL only, may be nil)
+// records its queries.
+func openTracedStore(ctx context.Context, cfg *config, log *slog.Logger, tracer pgx.QueryTracer) (core.Store, error) {
 	if cfg.DatabaseURL != "" {
 		log.Info("store: postgresql")
-		return postgres.New(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.DBMaxConns)})
+		return postgres.New(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.DBMaxConns), Tracer: tracer})
 	}
 	path := filepath.Join(cfg.DataDir, "cueapi.db")
 	log.Info("store: embedded sqlite", "path", path)
@@ -79,7 +87,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		clock = core.SystemClock{}
 	}
 	a.clock = clock
-	store, err := openStore(ctx, cfg, log)
+	if a.ops, err = newOps(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	store, err := openTracedStore(ctx, cfg, log, a.ops.queryTracer())
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -110,6 +121,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		Store: a.store, Limiter: memlimiter.New(), AuthCache: authcache.NewMemory(clock),
 		Deliverer: webhook.New(guard, webhook.Config{MaxIdleConnsPerHost: cfg.WebhookConcurrency}),
 		Box:       box, Guard: guard, Clock: clock, Log: log, Mailer: ov.mailer,
+		Mail: a.ops.mail, Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
 	}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -125,10 +137,15 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		a.redis = redis.NewClient(opts)
 		shared := redislimiter.New(a.redis, cfg.RedisPrefix)
 		ports.Limiter = failoverlimiter.New(shared, memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
-		ports.AuthCache = authcache.NewRedis(a.redis, cfg.RedisPrefix, clock)
+		// Like the limiter, the auth cache backs off while Redis is
+		// unreachable: requests authenticate from the store meanwhile.
+		ports.AuthCache = authcache.NewFailover(authcache.NewRedis(a.redis, cfg.RedisPrefix, clock), clock, log,
+			authcache.FailoverConfig{RetryAfter: 5 * time.Second})
 		ports.Redis = shared
 		log.Info("redis: shared rate limits and auth cache")
 	}
+	ports.Limiter, ports.AuthCache = a.ops.instrument(ports.Limiter, ports.AuthCache)
+	a.ops.storeMetrics(store, clock)
 
 	appCfg := core.ApplicationConfig{
 		Accounts:      core.DefaultAccountsConfig(),
@@ -143,6 +160,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		},
 		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
 	}
+	appCfg.Health.StoreKind = core.StoreSQLite
+	if cfg.DatabaseURL != "" {
+		appCfg.Health.StoreKind = core.StorePostgres
+	}
 	appCfg.Accounts.AllowRegister = cfg.AllowRegister || cfg.development()
 	appCfg.Accounts.DefaultPlan = cfg.DefaultPlan
 	appCfg.Accounts.DefaultActiveCueLimit = cfg.DefaultActiveCueLimit
@@ -152,6 +173,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: appCfg.Accounts.AllowRegister,
 		LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
 	}
+	appCfg.Notifier = core.NotifierConfig{BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL}
 	if a.Application, err = core.NewApplication(appCfg, ports); err != nil {
 		return nil, err
 	}
@@ -161,6 +183,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		Accounts: a.Accounts, Cues: a.Cues, Executions: a.Executions, Workers: a.Workers, Outcomes: a.Outcomes,
 		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Health: &api.Health{Service: a.Health},
 		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS, CORSOrigins: cfg.CORSOrigins,
+		Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
 	})
 	if err != nil {
 		return nil, err
@@ -172,6 +195,9 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 }
 
 func (a *app) close() {
+	if a.ops != nil {
+		a.ops.close()
+	}
 	if a.redis != nil {
 		_ = a.redis.Close()
 	}

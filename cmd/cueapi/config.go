@@ -60,6 +60,17 @@ type config struct {
 
 	LogLevel string
 	HSTS     bool
+
+	// SMTPURL and SMTPFrom configure the mail relay ("" = no email).
+	SMTPURL  string
+	SMTPFrom string
+	// MetricsAddr is the separate /metrics listener ("" = off);
+	// MetricsToken, when set, is required as a bearer token.
+	MetricsAddr  string
+	MetricsToken string
+	// OTLPEndpoint turns tracing on (OpenTelemetry over OTLP/HTTP).
+	OTLPEndpoint string
+	OTLPHeaders  string
 }
 
 // seconds is d in whole seconds, for a *_SECONDS setting's default.
@@ -70,19 +81,34 @@ func (c *config) development() bool { return c.Env == "development" }
 
 type envFunc func(string) (string, bool)
 
-func loadConfig(lookup envFunc) (*config, error) {
+func loadConfig(lookup envFunc) (*config, error) { return readConfig(lookup, nil) }
+
+// readConfig reads the configuration; seen, when set, is told every
+// variable read with its default (the --help table is built from it).
+func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	get := func(k, def string) string {
-		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+	if seen == nil {
+		seen = func(string, string) {}
+	}
+	raw := func(k string) string {
+		if v, ok := lookup(k); ok {
 			return strings.TrimSpace(v)
+		}
+		return ""
+	}
+	get := func(k, def string) string {
+		seen(k, def)
+		if v := raw(k); v != "" {
+			return v
 		}
 		return def
 	}
 	var errs []string
 	getInt := func(k string, def int) int {
-		v := get(k, "")
+		seen(k, strconv.Itoa(def))
+		v := raw(k)
 		if v == "" {
 			return def
 		}
@@ -94,7 +120,8 @@ func loadConfig(lookup envFunc) (*config, error) {
 		return n
 	}
 	getBool := func(k string, def bool) bool {
-		v := strings.ToLower(get(k, ""))
+		seen(k, strconv.FormatBool(def))
+		v := strings.ToLower(raw(k))
 		switch v {
 		case "":
 			return def
@@ -151,8 +178,8 @@ func loadConfig(lookup envFunc) (*config, error) {
 		Host:                         get("HOST", "127.0.0.1"),
 		Port:                         getInt("PORT", 8000),
 		Env:                          get("ENV", "development"),
-		BaseURL:                      strings.TrimRight(get("BASE_URL", "http://localhost:8000"), "/"),
-		DashboardURL:                 strings.TrimRight(get("DASHBOARD_URL", "https://dashboard.cueapi.ai"), "/"),
+		BaseURL:                      strings.TrimRight(get("BASE_URL", ""), "/"),
+		DashboardURL:                 strings.TrimRight(get("DASHBOARD_URL", ""), "/"),
 		DevLogMagicLinks:             getBool("DEV_LOG_MAGIC_LINKS", false),
 		DatabaseURL:                  get("DATABASE_URL", ""),
 		DataDir:                      get("CUEAPI_DATA_DIR", "./data"),
@@ -181,6 +208,18 @@ func loadConfig(lookup envFunc) (*config, error) {
 		InstanceID:                   get("INSTANCE_ID", defaultInstanceID()),
 		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
 		HSTS:                         getBool("HSTS", false),
+		SMTPURL:                      get("SMTP_URL", ""),
+		SMTPFrom:                     get("SMTP_FROM", ""),
+		MetricsAddr:                  get("METRICS_ADDR", ""),
+		MetricsToken:                 get("METRICS_TOKEN", ""),
+		OTLPEndpoint:                 get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		OTLPHeaders:                  get("OTEL_EXPORTER_OTLP_HEADERS", ""),
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = listenURL(c.Host, c.Port)
+	}
+	if err := checkMetricsAddr(c.MetricsAddr, c.MetricsToken); err != nil {
+		errs = append(errs, err.Error())
 	}
 	c.Dashboard = getBool("DASHBOARD", !c.production())
 	switch c.Env {

@@ -1,9 +1,13 @@
 // Command cueapi runs the cueapi scheduling service.
 //
-//	cueapi serve     run the API, scheduler and dispatcher
-//	cueapi migrate   apply database migrations and exit
-//	cueapi worker    run handler commands for worker-transport cues
-//	cueapi version   print the version
+//	cueapi serve        run the API, scheduler and dispatcher
+//	cueapi migrate      apply database migrations and exit
+//	cueapi worker       run handler commands for worker-transport cues
+//	cueapi bench        measure delivery throughput and lateness
+//	cueapi healthcheck  probe a running server's /health (container health checks)
+//	cueapi version      print the version
+//
+// Every command answers -h/--help without starting or changing anything.
 package main
 
 import (
@@ -21,9 +25,6 @@ import (
 	"time"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "cueapi:", err)
@@ -31,35 +32,35 @@ func main() {
 	}
 }
 
-const usage = `usage: cueapi <command>
-
-commands:
-  serve     run the API, scheduler and dispatcher (default)
-  migrate   apply database migrations and exit
-  bench     measure delivery throughput and lateness (see -h)
-  worker    run handler commands for worker-transport cues (see -h)
-  version   print the version
-`
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	if h, ok := commandHelp[cmd]; ok && len(args) > 1 && wantsHelp(args[1:]) {
+		fmt.Fprint(stdout, h)
+		return nil
+	}
 	switch cmd {
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cueapi", version)
 		return nil
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
+	case "help", "--help", "-h", "-help":
+		fmt.Fprint(stdout, usage())
 		return nil
 	case "bench":
-		return runBench(ctx, args[1:], stdout)
+		return helpIsSuccess(runBench(ctx, args[1:], stdout))
 	case "worker":
 		return runWorker(ctx, args[1:], stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "serve", "migrate":
+		if len(args) > 1 {
+			fmt.Fprint(stderr, commandHelp[cmd])
+			return fmt.Errorf("%s takes no arguments (configuration comes from the environment; see cueapi --help)", cmd)
+		}
 	default:
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	cfg, err := loadConfig(nil)
@@ -95,6 +96,11 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
+	unlock, err := lockDataDir(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	a, err := newApp(ctx, cfg, log, overrides{})
 	if err != nil {
 		return err
@@ -119,6 +125,12 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 	}
 	log.Info("cueapi listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
+	waitMetrics, err := a.ops.serveMetrics(engineCtx, cfg, log)
+	if err != nil {
+		stopEngine()
+		return err
+	}
+	defer waitMetrics()
 	waitEngine := a.Run(engineCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

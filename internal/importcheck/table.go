@@ -85,6 +85,9 @@ var table = []row{
 	adapter("redislimiter", "github.com/redis/go-redis/v9/..."),
 	adapter("sqlite", "sql/migrations", "modernc.org/sqlite/..."),
 	adapter("webhook"),
+	adapter("smtp", "github.com/emersion/go-smtp/...", "github.com/emersion/go-sasl/..."),
+	adapter("prom", "github.com/prometheus/..."),
+	adapter("otel", "go.opentelemetry.io/...", "google.golang.org/protobuf/...", "github.com/jackc/pgx/v5"),
 	{
 		Packages:  "api/...",
 		Allow:     []string{"std", "core/...", "api/...", "github.com/getkin/kin-openapi/...", "github.com/oapi-codegen/runtime/..."},

@@ -13,8 +13,11 @@ export interface paths {
         };
         /**
          * Detailed health report
-         * @description Always 200, even when degraded. `status` is `degraded` when the postgres or redis
+         * @description Always 200, even when degraded. `status` is `degraded` when the store or redis
          *     check fails or the poller heartbeat is older than 30 s. Not rate limited.
+         *     `services` keeps the reference's keys (`postgres` reports the store, sqlite
+         *     included; `redis` is `ok` when Redis is not configured); `components` names the
+         *     real adapters and their state.
          */
         get: operations["health"];
         put?: never;
@@ -34,8 +37,11 @@ export interface paths {
         };
         /**
          * Minimal readiness status
-         * @description 503 `{"status":"down","reason":"postgres unreachable"|"redis unreachable"}` when a
-         *     backing store is down; 200 `{"status":"degraded","reason":"poller stale"}` when the
+         * @description Readiness: 503 `{"status":"down","reason":"postgres unreachable"|"sqlite unreachable"}`
+         *     only when the store is down (this replica cannot serve). Redis down is not fatal —
+         *     the rate limiter and auth cache fall back — so it answers 200
+         *     `{"status":"degraded","reason":"redis unreachable; fallback active"}` (the reference
+         *     answers 503 here); 200 `{"status":"degraded","reason":"poller stale"}` when the
          *     poller heartbeat is older than 30 s; otherwise 200 `{"status":"healthy"}`. These
          *     bodies are not error envelopes. Not rate limited.
          */
@@ -1043,7 +1049,7 @@ export interface components {
         HealthResponse: {
             /** @enum {string} */
             status: "healthy" | "degraded";
-            /** @description Constant `1.0.0`. */
+            /** @description The server's version, the same string as `cueapi version` (`1.0.0` for builds without version information; `1.0.0+<revision>` for builds from a checkout). */
             version: string;
             /** @description Now, `+00:00` form. */
             timestamp: string;
@@ -1051,6 +1057,27 @@ export interface components {
             poller?: components["schemas"]["HealthPoller"];
             workers?: components["schemas"]["HealthWorkers"];
             queue: components["schemas"]["HealthQueue"];
+            components?: components["schemas"]["HealthComponents"];
+        };
+        /** @description The adapters behind the service and their state (not in the reference). */
+        HealthComponents: {
+            store: components["schemas"]["HealthComponent"];
+            rate_limiter: components["schemas"]["HealthComponent"];
+            auth_cache: components["schemas"]["HealthComponent"];
+        };
+        HealthComponent: {
+            /**
+             * @description `sqlite` or `postgres` for the store; `memory` (per process) or `redis` (shared) for the rate limiter and auth cache.
+             * @enum {string}
+             */
+            kind: "sqlite" | "postgres" | "memory" | "redis";
+            /**
+             * @description `degraded`: down, and a fallback serves (see `detail`); `error`: down with no fallback.
+             * @enum {string}
+             */
+            status: "ok" | "degraded" | "error";
+            /** @description What is wrong and which fallback is active; omitted when `ok`. */
+            detail?: string;
         };
         HealthServices: {
             /** @enum {string} */
@@ -1111,7 +1138,7 @@ export interface components {
         StatusResponse: {
             /** @enum {string} */
             status: "healthy" | "degraded" | "down";
-            /** @description `postgres unreachable`, `redis unreachable` or `poller stale`; omitted when healthy. */
+            /** @description `postgres unreachable`, `sqlite unreachable`, `redis unreachable; fallback active` or `poller stale`; omitted when healthy. */
             reason?: string;
         };
         RegisterRequest: {
@@ -1959,7 +1986,7 @@ export interface operations {
                     "application/json": components["schemas"]["StatusResponse"];
                 };
             };
-            /** @description A backing store is unreachable. */
+            /** @description The store is unreachable. */
             503: {
                 headers: {
                     [name: string]: unknown;
