@@ -144,6 +144,25 @@ func (s *Server) ReplayExecution(ctx context.Context, req apigen.ReplayExecution
 	}, nil
 }
 
+// LiveClaimExecution records a live session's attestation of an
+// execution (clients.md C10); the session token is never echoed.
+func (s *Server) LiveClaimExecution(ctx context.Context, req apigen.LiveClaimExecutionRequestObject) (apigen.LiveClaimExecutionResponseObject, error) {
+	u, err := s.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body == nil { // the request validator requires the body first
+		return nil, core.Body("session_token").Required().Err()
+	}
+	a, err := s.deps.Executions.LiveClaim(ctx, u, core.ExecutionID(req.ExecutionID), req.Body.SessionToken)
+	if err != nil {
+		return nil, err
+	}
+	return apigen.LiveClaimExecution200JSONResponse{
+		Attested: true, ExecutionID: string(a.ExecutionID), LiveClaimedAt: a.LiveClaimedAt.UTC(),
+	}, nil
+}
+
 // ListClaimableExecutions lists worker executions ready to claim.
 func (s *Server) ListClaimableExecutions(ctx context.Context, req apigen.ListClaimableExecutionsRequestObject) (apigen.ListClaimableExecutionsResponseObject, error) {
 	u, err := s.user(ctx)

@@ -50,8 +50,9 @@ func TestSpec(t *testing.T) {
 		bundle := setup(t)
 
 		// The 42 of spec/api.md plus GET /v1/info (clients.md F1) and
-		// POST /v1/cues/bulk-delete (clients.md D1).
-		require.Len(t, bundle.ops, 44)
+		// POST /v1/cues/bulk-delete (clients.md D1) and
+		// POST /v1/executions/{execution_id}/live-claim (clients.md C10).
+		require.Len(t, bundle.ops, 45)
 	})
 
 	t.Run("EveryErrorStatusRefersToErrorResponse", func(t *testing.T) {

@@ -3,11 +3,14 @@ package core
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Executions implements reading executions and creating manual ones (fire,
@@ -165,7 +168,8 @@ func (s *Executions) Replay(ctx context.Context, u *User, id ExecutionID) (*Exec
 // of e — so whatever e carries besides its run (its payload, including a
 // fire's payload_override) is carried forward — with every field of the
 // run reset: pending, scheduled for now, no attempts, claim, delivery,
-// outcome, assertions or evidence, no chain position, triggered by replay
+// outcome, assertions or evidence, no chain position, no live-claim
+// attestation, triggered by replay
 // of e. Carried: the effective payload, the override as sent and its merge
 // strategy, and the required assertions (exit criteria).
 func (e *Execution) ReplayCopy(id ExecutionID, now time.Time) *Execution {
@@ -177,6 +181,8 @@ func (e *Execution) ReplayCopy(id ExecutionID, now time.Time) *Execution {
 	r.Outcome, r.OutcomeState, r.OutcomeDeadlineAt, r.Evidence, r.Assertions = nil, nil, nil, Evidence{}, nil
 	// A replay is started by hand, not by a parent's success.
 	r.ChainParentID, r.ChainDepth = nil, 0
+	// The attestation belongs to the attested run.
+	r.LiveClaimSessionToken, r.LiveClaimedAt = nil, nil
 	trig, from := TriggerReplay, e.ID
 	r.TriggeredBy, r.ReplayedFrom = &trig, &from
 	return &r
@@ -329,6 +335,11 @@ type Execution struct {
 	// chained).
 	ChainParentID *ExecutionID
 	ChainDepth    int
+	// Live-claim attestation (clients.md §2.4.8): the session token that
+	// attested the execution (never shown by the API) and when; both nil
+	// until attested.
+	LiveClaimSessionToken *string
+	LiveClaimedAt         *time.Time
 }
 
 // EffectivePayload is what the execution delivers: its snapshot, else the
@@ -777,4 +788,58 @@ func (p *ExecutionClaimWorkerParams) LeaseUntil() time.Time { return p.Now.Add(p
 // went unclaimed for too long (it becomes missed).
 func (p *ExecutionSweepWorkerLeasesParams) UnclaimedCutoff() time.Time {
 	return p.Now.Add(-p.UnclaimedTimeout)
+}
+
+// MaxLiveClaimToken is the longest live-claim session token, in characters.
+const MaxLiveClaimToken = 128
+
+var errAlreadyAttested = Conflict("already_attested", "Execution already has a live-claim attestation from a different session token")
+
+// LiveClaim is the attestation POST /v1/executions/{id}/live-claim answers
+// with; the session token is never part of it.
+type LiveClaim struct {
+	ExecutionID   ExecutionID
+	LiveClaimedAt time.Time
+}
+
+// LiveClaim attests that the session holding token runs the tenant's
+// execution (clients.md §2.4.8): the first attestation stores the token and
+// the time; the same token again returns the stored time; another token is
+// 409 already_attested. Tokens are compared in constant time. A missing,
+// foreign or malformed id is execution_not_found.
+func (s *Executions) LiveClaim(ctx context.Context, u *User, id ExecutionID, token string) (*LiveClaim, error) {
+	field := Body("session_token")
+	switch n := utf8.RuneCountInString(token); {
+	case n == 0:
+		field.Rule, field.Limit = RuleMinLength, 1
+		return nil, field.Err()
+	case n > MaxLiveClaimToken:
+		return nil, field.TooLong(MaxLiveClaimToken).Err()
+	case strings.ContainsRune(token, 0) || !utf8.ValidString(token):
+		return nil, field.Unstorable().Err()
+	}
+	now := s.clock.Now()
+	e, err := s.store.ExecutionUpdate(ctx, &ExecutionUpdateParams{TenantID: u.ID, ID: id, Fn: func(e *Execution, _ *Cue) (*CueEffect, error) {
+		switch {
+		case e.LiveClaimSessionToken == nil:
+			e.LiveClaimSessionToken, e.LiveClaimedAt, e.UpdatedAt = &token, &now, now
+		case !sameToken(*e.LiveClaimSessionToken, token):
+			return nil, errAlreadyAttested
+		}
+		return nil, nil
+	}})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrExecutionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &LiveClaim{ExecutionID: e.ID, LiveClaimedAt: *e.LiveClaimedAt}, nil
+}
+
+// sameToken compares two secrets in time independent of their contents
+// and lengths (both are hashed to the same length first).
+func sameToken(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }

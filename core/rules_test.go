@@ -169,6 +169,7 @@ func TestReplayCopy(t *testing.T) {
 		"ClaimedByWorker": true, "ClaimedAt": true, "LastHeartbeatAt": true,
 		"Outcome": true, "OutcomeState": true, "OutcomeDeadlineAt": true, "Evidence": true,
 		"TriggeredBy": true, "ReplayedFrom": true, "Assertions": true, "ChainParentID": true, "ChainDepth": true,
+		"LiveClaimSessionToken": true, "LiveClaimedAt": true,
 	}
 	sv, gv := reflect.ValueOf(*src), reflect.ValueOf(*got)
 	for i := range sv.NumField() {

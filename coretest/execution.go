@@ -812,6 +812,7 @@ func RequireExecutionEqual(t *testing.T, prec time.Duration, want, got *core.Exe
 		{"LastHeartbeatAt", want.LastHeartbeatAt, got.LastHeartbeatAt},
 		{"OutcomeDeadlineAt", want.OutcomeDeadlineAt, got.OutcomeDeadlineAt},
 		{"Evidence.ProducedAt", want.Evidence.ProducedAt, got.Evidence.ProducedAt},
+		{"LiveClaimedAt", want.LiveClaimedAt, got.LiveClaimedAt},
 	} {
 		requireTimePtrEqual(t, prec, f.want, f.got, f.name)
 	}
@@ -839,6 +840,7 @@ func RequireExecutionEqual(t *testing.T, prec time.Duration, want, got *core.Exe
 		e.Evidence.ProducedAt, e.Evidence.Artifacts, e.Evidence.Metadata = nil, nil, nil
 		e.Outcome = nil
 		e.Payload, e.PayloadOverride, e.Assertions = nil, nil, nil
+		e.LiveClaimedAt = nil
 	}
 	require.Equal(t, w, g)
 }
@@ -1104,6 +1106,8 @@ func fullExecution(c *core.Cue, replayedFrom core.ExecutionID) *core.Execution {
 	chainParent := core.ExecutionID(core.NewUUID())
 	full.ChainParentID = &chainParent
 	full.ChainDepth = 3
+	full.LiveClaimSessionToken = new("session-token")
+	full.LiveClaimedAt = new(oddTime(time.Hour + 10*time.Second))
 	full.CreatedAt = oddTime(time.Hour + 8*time.Second)
 	full.UpdatedAt = oddTime(time.Hour + 9*time.Second)
 	return full
@@ -1711,6 +1715,36 @@ func (s *storeSuite) testExecutionUpdate(t *testing.T) {
 		if s.opts.MonthlyUsage != nil {
 			require.Equal(t, usageBefore, b.usage(u.ID, engineNow))
 		}
+	})
+
+	t.Run("SavesLiveClaim", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupWorker(t)
+		u := CreateUser(t, b.store, nil)
+		e := b.pending(b.workerCue(u.ID, nil), engineNow.Add(-time.Minute))
+		require.Nil(t, e.LiveClaimSessionToken)
+		require.Nil(t, e.LiveClaimedAt)
+		at := oddTime(time.Minute)
+		token := strings.Repeat("t", core.MaxLiveClaimToken)
+
+		got := b.update(e, func(x *core.Execution, _ *core.Cue) (*core.CueEffect, error) {
+			x.LiveClaimSessionToken, x.LiveClaimedAt, x.UpdatedAt = &token, &at, at
+			return nil, nil
+		})
+		want := *e
+		want.LiveClaimSessionToken, want.LiveClaimedAt, want.UpdatedAt = &token, &at, at
+		RequireExecutionEqual(t, s.opts.TimePrecision, &want, got)
+		RequireExecutionEqual(t, s.opts.TimePrecision, &want, b.get(e))
+
+		// A later read-modify-write keeps the attestation it did not touch.
+		later := at.Add(time.Second)
+		got = b.update(e, func(x *core.Execution, _ *core.Cue) (*core.CueEffect, error) {
+			x.ErrorMessage, x.UpdatedAt = new("noted"), later
+			return nil, nil
+		})
+		want.ErrorMessage, want.UpdatedAt = new("noted"), later
+		RequireExecutionEqual(t, s.opts.TimePrecision, &want, got)
+		RequireExecutionEqual(t, s.opts.TimePrecision, &want, b.get(e))
 	})
 
 	t.Run("AppliesCueStatusOnlyToActiveCue", func(t *testing.T) {

@@ -134,6 +134,8 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
 		TriggeredBy:             e.TriggeredBy,
+		LiveClaimSessionToken:   e.LiveClaimSessionToken,
+		LiveClaimedAt:           e.LiveClaimedAt,
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}
@@ -224,9 +226,11 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 			ValidationState: r.EvidenceValidationState,
 			ProducedAt:      utcPtr(r.EvidenceProducedAt),
 		},
-		TriggeredBy: r.TriggeredBy,
-		CreatedAt:   utc(r.CreatedAt),
-		UpdatedAt:   utc(r.UpdatedAt),
+		TriggeredBy:           r.TriggeredBy,
+		CreatedAt:             utc(r.CreatedAt),
+		UpdatedAt:             utc(r.UpdatedAt),
+		LiveClaimSessionToken: r.LiveClaimSessionToken,
+		LiveClaimedAt:         utcPtr(r.LiveClaimedAt),
 	}
 	// Both columns are jsonb written by ExecutionOptions: they always decode.
 	var d sqlkit.Decoder
@@ -572,6 +576,8 @@ func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.Execution
 		EvidenceMetadata:        evidenceMeta,
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      e.Evidence.ProducedAt,
+		LiveClaimSessionToken:   e.LiveClaimSessionToken,
+		LiveClaimedAt:           e.LiveClaimedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}
 	if a.Options, err = sqlkit.ExecutionOptions(e); err != nil {

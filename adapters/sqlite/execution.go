@@ -137,6 +137,8 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
 		TriggeredBy:             e.TriggeredBy,
+		LiveClaimSessionToken:   e.LiveClaimSessionToken,
+		LiveClaimedAt:           timePtrArg(e.LiveClaimedAt),
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
@@ -229,9 +231,11 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 			ValidationState: r.EvidenceValidationState,
 			ProducedAt:      d.timePtr(r.EvidenceProducedAt),
 		},
-		TriggeredBy: r.TriggeredBy,
-		CreatedAt:   d.time(r.CreatedAt),
-		UpdatedAt:   d.time(r.UpdatedAt),
+		TriggeredBy:           r.TriggeredBy,
+		CreatedAt:             d.time(r.CreatedAt),
+		UpdatedAt:             d.time(r.UpdatedAt),
+		LiveClaimSessionToken: r.LiveClaimSessionToken,
+		LiveClaimedAt:         d.timePtr(r.LiveClaimedAt),
 	}
 	var payload []byte
 	if r.Payload != nil {
@@ -517,6 +521,8 @@ func saveArgs(id string, e *core.Execution, current *time.Time) (*dbsqlc.Executi
 		EvidenceMetadata:        evidenceMeta,
 		EvidenceValidationState: e.Evidence.ValidationState,
 		EvidenceProducedAt:      timePtrArg(e.Evidence.ProducedAt),
+		LiveClaimSessionToken:   e.LiveClaimSessionToken,
+		LiveClaimedAt:           timePtrArg(e.LiveClaimedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
 	opts, err := sqlkit.ExecutionOptions(e)

@@ -1275,6 +1275,22 @@ type Info struct {
 	Version string `json:"version"`
 }
 
+// LiveClaimRequest defines model for LiveClaimRequest.
+type LiveClaimRequest struct {
+	// SessionToken The live session's token; stored, compared in constant time, never returned.
+	SessionToken string `json:"session_token"`
+}
+
+// LiveClaimResponse defines model for LiveClaimResponse.
+type LiveClaimResponse struct {
+	// Attested Always `true`.
+	Attested    bool   `json:"attested"`
+	ExecutionID string `json:"execution_id"`
+
+	// LiveClaimedAt When the execution was first attested (`Z` form).
+	LiveClaimedAt time.Time `json:"live_claimed_at"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -1959,6 +1975,9 @@ type ClaimExecutionJSONRequestBody = ClaimRequest
 // UpdateEvidenceJSONRequestBody defines body for UpdateEvidence for application/json ContentType.
 type UpdateEvidenceJSONRequestBody = UpdateEvidenceRequest
 
+// LiveClaimExecutionJSONRequestBody defines body for LiveClaimExecution for application/json ContentType.
+type LiveClaimExecutionJSONRequestBody = LiveClaimRequest
+
 // ReportOutcomeJSONRequestBody defines body for ReportOutcome for application/json ContentType.
 type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 
@@ -2571,6 +2590,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/executions/{execution_id}/heartbeat (the `HeartbeatExecution` operationId).
 	HeartbeatExecution(ctx context.Context, executionID ExecutionID, params *HeartbeatExecutionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiveClaimExecutionWithBody Attest that a live session runs an execution
+	//
+	// Records that the session holding `session_token` runs the execution
+	// (clients.md C10). The first attestation stores the token and the time; the same
+	// token again returns the stored time (idempotent). The token is never returned.
+	// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+	// session token), 422 `validation_error` (`session_token` missing, empty or over
+	// 128 characters).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+	LiveClaimExecutionWithBody(ctx context.Context, executionID ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiveClaimExecution Attest that a live session runs an execution
+	//
+	// Records that the session holding `session_token` runs the execution
+	// (clients.md C10). The first attestation stores the token and the time; the same
+	// token again returns the stored time (idempotent). The token is never returned.
+	// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+	// session token), 422 `validation_error` (`session_token` missing, empty or over
+	// 128 characters).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+	LiveClaimExecution(ctx context.Context, executionID ExecutionID, body LiveClaimExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReportOutcomeWithBody Report the outcome of an execution (write-once)
 	//
@@ -3695,6 +3742,54 @@ func (c *Client) UpdateEvidence(ctx context.Context, executionID ExecutionID, bo
 // Corresponds with POST /v1/executions/{execution_id}/heartbeat (the `HeartbeatExecution` operationId).
 func (c *Client) HeartbeatExecution(ctx context.Context, executionID ExecutionID, params *HeartbeatExecutionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHeartbeatExecutionRequest(c.Server, executionID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiveClaimExecutionWithBody Attest that a live session runs an execution
+//
+// Records that the session holding `session_token` runs the execution
+// (clients.md C10). The first attestation stores the token and the time; the same
+// token again returns the stored time (idempotent). The token is never returned.
+// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+// session token), 422 `validation_error` (`session_token` missing, empty or over
+// 128 characters).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+func (c *Client) LiveClaimExecutionWithBody(ctx context.Context, executionID ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiveClaimExecutionRequestWithBody(c.Server, executionID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiveClaimExecution Attest that a live session runs an execution
+//
+// Records that the session holding `session_token` runs the execution
+// (clients.md C10). The first attestation stores the token and the time; the same
+// token again returns the stored time (idempotent). The token is never returned.
+// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+// session token), 422 `validation_error` (`session_token` missing, empty or over
+// 128 characters).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+func (c *Client) LiveClaimExecution(ctx context.Context, executionID ExecutionID, body LiveClaimExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiveClaimExecutionRequest(c.Server, executionID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5620,6 +5715,53 @@ func NewHeartbeatExecutionRequest(server string, executionID ExecutionID, params
 	return req, nil
 }
 
+// NewLiveClaimExecutionRequest calls the generic LiveClaimExecution builder with application/json body
+func NewLiveClaimExecutionRequest(server string, executionID ExecutionID, body LiveClaimExecutionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLiveClaimExecutionRequestWithBody(server, executionID, "application/json", bodyReader)
+}
+
+// NewLiveClaimExecutionRequestWithBody constructs an http.Request for the LiveClaimExecution method, with any body, and a specified content type
+func NewLiveClaimExecutionRequestWithBody(server string, executionID ExecutionID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "execution_id", executionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/executions/%s/live-claim", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewReportOutcomeRequest calls the generic ReportOutcome builder with application/json body
 func NewReportOutcomeRequest(server string, executionID ExecutionID, body ReportOutcomeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6552,6 +6694,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/executions/{execution_id}/heartbeat (the `HeartbeatExecution` operationId).
 	HeartbeatExecutionWithResponse(ctx context.Context, executionID ExecutionID, params *HeartbeatExecutionParams, reqEditors ...RequestEditorFn) (*HeartbeatExecutionHTTPResponse, error)
+
+	// LiveClaimExecutionWithBodyWithResponse Attest that a live session runs an execution
+	//
+	// Records that the session holding `session_token` runs the execution
+	// (clients.md C10). The first attestation stores the token and the time; the same
+	// token again returns the stored time (idempotent). The token is never returned.
+	// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+	// session token), 422 `validation_error` (`session_token` missing, empty or over
+	// 128 characters).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+	LiveClaimExecutionWithBodyWithResponse(ctx context.Context, executionID ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiveClaimExecutionHTTPResponse, error)
+
+	// LiveClaimExecutionWithResponse Attest that a live session runs an execution
+	//
+	// Records that the session holding `session_token` runs the execution
+	// (clients.md C10). The first attestation stores the token and the time; the same
+	// token again returns the stored time (idempotent). The token is never returned.
+	// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+	// session token), 422 `validation_error` (`session_token` missing, empty or over
+	// 128 characters).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+	LiveClaimExecutionWithResponse(ctx context.Context, executionID ExecutionID, body LiveClaimExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*LiveClaimExecutionHTTPResponse, error)
 
 	// ReportOutcomeWithBodyWithResponse Report the outcome of an execution (write-once)
 	//
@@ -9282,6 +9452,96 @@ func (r HeartbeatExecutionHTTPResponse) ContentType() string {
 	return ""
 }
 
+type LiveClaimExecutionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LiveClaimResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON200() *LiveClaimResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r LiveClaimExecutionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r LiveClaimExecutionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LiveClaimExecutionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LiveClaimExecutionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LiveClaimExecutionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ReportOutcomeHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10809,6 +11069,46 @@ func (c *ClientWithResponses) HeartbeatExecutionWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseHeartbeatExecutionHTTPResponse(rsp)
+}
+
+// LiveClaimExecutionWithBodyWithResponse Attest that a live session runs an execution
+//
+// Records that the session holding `session_token` runs the execution
+// (clients.md C10). The first attestation stores the token and the time; the same
+// token again returns the stored time (idempotent). The token is never returned.
+// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+// session token), 422 `validation_error` (`session_token` missing, empty or over
+// 128 characters).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+func (c *ClientWithResponses) LiveClaimExecutionWithBodyWithResponse(ctx context.Context, executionID ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiveClaimExecutionHTTPResponse, error) {
+	rsp, err := c.LiveClaimExecutionWithBody(ctx, executionID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiveClaimExecutionHTTPResponse(rsp)
+}
+
+// LiveClaimExecutionWithResponse Attest that a live session runs an execution
+//
+// Records that the session holding `session_token` runs the execution
+// (clients.md C10). The first attestation stores the token and the time; the same
+// token again returns the stored time (idempotent). The token is never returned.
+// Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+// session token), 422 `validation_error` (`session_token` missing, empty or over
+// 128 characters).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/executions/{execution_id}/live-claim (the `LiveClaimExecution` operationId).
+func (c *ClientWithResponses) LiveClaimExecutionWithResponse(ctx context.Context, executionID ExecutionID, body LiveClaimExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*LiveClaimExecutionHTTPResponse, error) {
+	rsp, err := c.LiveClaimExecution(ctx, executionID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiveClaimExecutionHTTPResponse(rsp)
 }
 
 // ReportOutcomeWithBodyWithResponse Report the outcome of an execution (write-once)
@@ -13069,6 +13369,81 @@ func ParseHeartbeatExecutionHTTPResponse(rsp *http.Response) (*HeartbeatExecutio
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLiveClaimExecutionHTTPResponse parses an HTTP response from a LiveClaimExecutionWithResponse call
+func ParseLiveClaimExecutionHTTPResponse(rsp *http.Response) (*LiveClaimExecutionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LiveClaimExecutionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LiveClaimResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Error

@@ -1282,6 +1282,22 @@ type Info struct {
 	Version string `json:"version"`
 }
 
+// LiveClaimRequest defines model for LiveClaimRequest.
+type LiveClaimRequest struct {
+	// SessionToken The live session's token; stored, compared in constant time, never returned.
+	SessionToken string `json:"session_token"`
+}
+
+// LiveClaimResponse defines model for LiveClaimResponse.
+type LiveClaimResponse struct {
+	// Attested Always `true`.
+	Attested    bool   `json:"attested"`
+	ExecutionID string `json:"execution_id"`
+
+	// LiveClaimedAt When the execution was first attested (`Z` form).
+	LiveClaimedAt time.Time `json:"live_claimed_at"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	ActiveCueLimit int `json:"active_cue_limit"`
@@ -1966,6 +1982,9 @@ type ClaimExecutionJSONRequestBody = ClaimRequest
 // UpdateEvidenceJSONRequestBody defines body for UpdateEvidence for application/json ContentType.
 type UpdateEvidenceJSONRequestBody = UpdateEvidenceRequest
 
+// LiveClaimExecutionJSONRequestBody defines body for LiveClaimExecution for application/json ContentType.
+type LiveClaimExecutionJSONRequestBody = LiveClaimRequest
+
 // ReportOutcomeJSONRequestBody defines body for ReportOutcome for application/json ContentType.
 type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 
@@ -2082,6 +2101,9 @@ type ServerInterface interface {
 	// HeartbeatExecution Extend the lease of a claimed execution
 	// (POST /v1/executions/{execution_id}/heartbeat)
 	HeartbeatExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID, params HeartbeatExecutionParams)
+	// LiveClaimExecution Attest that a live session runs an execution
+	// (POST /v1/executions/{execution_id}/live-claim)
+	LiveClaimExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
 	// ReportOutcome Report the outcome of an execution (write-once)
 	// (POST /v1/executions/{execution_id}/outcome)
 	ReportOutcome(w http.ResponseWriter, r *http.Request, executionID ExecutionID)
@@ -3264,6 +3286,32 @@ func (siw *ServerInterfaceWrapper) HeartbeatExecution(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// LiveClaimExecution operation middleware
+func (siw *ServerInterfaceWrapper) LiveClaimExecution(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionID ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.LiveClaimExecution(w, r, executionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ReportOutcome operation middleware
 func (siw *ServerInterfaceWrapper) ReportOutcome(w http.ResponseWriter, r *http.Request) {
 
@@ -3604,6 +3652,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/claim", wrapper.ClaimExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/heartbeat", wrapper.HeartbeatExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/replay", wrapper.ReplayExecution)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/live-claim", wrapper.LiveClaimExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/verify", wrapper.VerifyExecution)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/executions/{execution_id}/verification-pending", wrapper.MarkVerificationPending)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/executions/{execution_id}/evidence", wrapper.UpdateEvidence)
@@ -6904,6 +6953,130 @@ func (response HeartbeatExecutiondefaultJSONResponse) VisitHeartbeatExecutionRes
 	return err
 }
 
+type LiveClaimExecutionRequestObject struct {
+	ExecutionID ExecutionID `json:"execution_id"`
+	Body        *LiveClaimExecutionJSONRequestBody
+}
+
+type LiveClaimExecutionResponseObject interface {
+	VisitLiveClaimExecutionResponse(w http.ResponseWriter) error
+}
+
+type LiveClaimExecution200JSONResponse LiveClaimResponse
+
+func (response LiveClaimExecution200JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution401JSONResponse struct{ ErrorJSONResponse }
+
+func (response LiveClaimExecution401JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution404JSONResponse Error
+
+func (response LiveClaimExecution404JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution409JSONResponse Error
+
+func (response LiveClaimExecution409JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution413JSONResponse Error
+
+func (response LiveClaimExecution413JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution422JSONResponse Error
+
+func (response LiveClaimExecution422JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecution429JSONResponse Error
+
+func (response LiveClaimExecution429JSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiveClaimExecutiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response LiveClaimExecutiondefaultJSONResponse) VisitLiveClaimExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReportOutcomeRequestObject struct {
 	ExecutionID ExecutionID `json:"execution_id"`
 	Body        *ReportOutcomeJSONRequestBody
@@ -7831,6 +8004,9 @@ type StrictServerInterface interface {
 	// HeartbeatExecution Extend the lease of a claimed execution
 	// (POST /v1/executions/{execution_id}/heartbeat)
 	HeartbeatExecution(ctx context.Context, request HeartbeatExecutionRequestObject) (HeartbeatExecutionResponseObject, error)
+	// LiveClaimExecution Attest that a live session runs an execution
+	// (POST /v1/executions/{execution_id}/live-claim)
+	LiveClaimExecution(ctx context.Context, request LiveClaimExecutionRequestObject) (LiveClaimExecutionResponseObject, error)
 	// ReportOutcome Report the outcome of an execution (write-once)
 	// (POST /v1/executions/{execution_id}/outcome)
 	ReportOutcome(ctx context.Context, request ReportOutcomeRequestObject) (ReportOutcomeResponseObject, error)
@@ -8888,6 +9064,39 @@ func (sh *strictHandler) HeartbeatExecution(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// LiveClaimExecution operation middleware
+func (sh *strictHandler) LiveClaimExecution(w http.ResponseWriter, r *http.Request, executionID ExecutionID) {
+	var request LiveClaimExecutionRequestObject
+
+	request.ExecutionID = executionID
+
+	var body LiveClaimExecutionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.LiveClaimExecution(ctx, request.(LiveClaimExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LiveClaimExecution")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LiveClaimExecutionResponseObject); ok {
+		if err := validResponse.VisitLiveClaimExecutionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ReportOutcome operation middleware
 func (sh *strictHandler) ReportOutcome(w http.ResponseWriter, r *http.Request, executionID ExecutionID) {
 	var request ReportOutcomeRequestObject
@@ -9144,92 +9353,92 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
 	"7L39chs3ti/6Kiiee8tkhqQoWfZJpJq6x5GdiXf8dSx5Z+oMU2yoGyQRNQGmgZbMyXHVPMR+hv1g8yS3",
-	"sBaARnejSUq2nGTGf0zGYnfjc2Fhff7Wr71UrtZSMKFV7+TX3poWdMU0K+Cvs5I9f2r+kTGVFnytuRS9",
-	"E/Mz4RnpJ2nJZgn5Ezk8IumSFjQ1Hw7G5J24EvJGEJ4pQgtGjifHBF4WUs/mshRZMu4Ne9w0tqZ62Rv2",
-	"BF2x3knPvMSz3rBXsF9KXrCsd6KLkg17Kl2yFTVj0Zu1eVPpgotF78OHYe9ZupQX8oqJyFBzzoQepUup",
-	"mCAsXUqizZukTzXJGVWaHD4OBk+0JErLgg06Bghf33Z871lamgHFFtM/hCV99+7508GYvKT5XBYrlvkl",
-	"1AWjmmWEKiKkJrCIHUNkrsXbr+TzjK3WUjORbn5gm/Zgv+UiU0QvGTGtMqXJpcw2ZtHMb6kdY8GULIuU",
-	"kbksyNExWQ5JVhb0Mt+cEEoKposNueF6aT6aCkVXjFyxDaEiw+aoUDdmL44mE/8ekQVfcEHzIaFC6iUr",
-	"8N3jyTdTkfBq3LMrtpmlUsxznupkTF4LMudmAZcMvnigSPP1hNxwocZT4dZzyWjGimpFg2UZmXUJF3FF",
-	"379gYqGXvZOjR4+HvRUX7u/DYWSJf5TFFSuix6pGqzfwHuFdu4zPb7/Ffz2TYs6L1VOmdFGmml+z9lBe",
+	"sBaARnejSUq2nGTGf0zGanbjc2Fhff7Wr71UrtZSMKFV7+TX3poWdMU0K+Cvs5I9f2r+kTGVFnytuRS9",
+	"E/OY8Iz0k7Rks4T8iRwekXRJC5qaDwdj8k5cCXkjCM8UoQUjx5NjAi8LqWdzWYosGfeGPW4aW1O97A17",
+	"gq5Y76RnXuJZb9gr2C8lL1jWO9FFyYY9lS7Zipqx6M3avKl0wcWi9+HDsPcsXcoLecVEZKg5Z0KP0qVU",
+	"TBCWLiXR5k3Sp5rkjCpNDh8HgydaEqVlwQYdA4Svbzu+9ywtzYBii+l/hCV99+7508GYvKT5XBYrlvkl",
+	"1AWjmmWEKiKkJrCIHUNkrsXbr+TzjK3WUjORbn5gm/Zgv+UiU0QvGTGtMqXJpcw2ZtHMs9SOsWBKlkXK",
+	"yFwW5OiYLIckKwt6mW9OCCUF08WG3HC9NB9NhaIrRq7YhlCRYXNUqBuzF0eTiX+PyIIvuKD5kFAh9ZIV",
+	"+O7x5JupSHg17tkV28xSKeY5T3UyJq8FmXOzgEsGXzxQpPl6Qm64UOOpcOu5ZDRjRbWiwbKMzLqEi7ii",
+	"718wsdDL3snRo8fD3ooL9/fhMLLEP8riihXRY1Wj1Rt4j/CuXcbfb7/Ffz2TYs6L1VOmdFGmml+z9lBe",
 	"lmZrGWHvaarzDUlMu8mQwMLfcIXLqVhxzQq/XceTCUlSbJ0C/blxVae9ubJ/HdnhjMLx7JhB9xL+uGSC",
 	"KCY0EJMZoz8MZEkVoSTNKV+xYki4JiszyxXV6ZL0Wa4Mn3pIEsOjqiMkbwQrksGWCeBoRs+zrcP+YHZJ",
-	"raVQDFjrs6KQhflHKoVmQpt/0vU65yks3cHPSgI7q1r8fwo27530/sdBxbEP8Kk6wNaglwZ3MQ8IE9cs",
-	"l2s2hvWzH5k2n+SsgK7XhVyzQnMcHE0N/85ZtjA01VzkJ/kN3Sgyp7liZl3sVC+lzBkVvQ/DHjXNzvD3",
-	"7QOHAVyYFz8Me5Z/zCgMyTBA869eRjUbab5ivdZ5GroL4+TXnijznF7mzB2C1qs1vrjPB/ha6+cVU4ou",
-	"WMczTTOq6Zb25eXPLNW9Ye/9aCFH9kez3eO39OalbdtsE7tmBdebvZbw3L2MhObYwd96wB/8rdq4GoJ9",
-	"CvqrZhjMZ1gnitpm/dSc24chUtYLrmLUZR7Bv7hmK7XX/EyTtg9aFHRj/s75iutgF7jQbMEK80jO54p1",
-	"PNNS0zz2qLFydpjuA9efb7xz1ufBxjFRrmAbxFz2hr0bWghDKWb5uOYpzYNmKiqqTkXQRGp4h9m9azab",
-	"U56XBTOjM33NLdeA32F3ZKlTuWIzc2xkqbt7+ZFdLqW8OmdpwfRby6E69mx2gy/PFLzd5gyPj0kub1iR",
-	"UsXIkr0PBKshEZKsCzbn78e92L3YWvpmb7H1/rbMr56ynGn2FuWR9sh5Vie19pGl75/jw8PJBO5v92eT",
-	"5FpHS+0cVNd6ZvA82z6yJsGrK75e3+6jxpBdt1VbsQmc0Ty/pOlVJ+tfF8xcskPCrpkAKc9KK2nJlNne",
-	"+mTxzkQ6yjJu2qL5m9orXdOoBrVieimzXczi+4uLNy/xzQ/DXlnk7Tm8MvdKzv/OMvLu7QvSp4Kw1Vpv",
-	"iJGvyIJyoUhykAxOiWHgzdmBQCpLTaj52sx1xzXS2AEzJD+ZoV+abdvwXKzLCGHfZVWbqocuKLHtoNgE",
-	"4rbhXxuSsZybf2yZY2x3aJ6/nvdO/rb/Pv3UHNdTNqdlrkEZS968Pr9I2mMwJFJQoday0B3yq9GTLo2U",
-	"qk8JFRsipBjhTl/T3KiwihwfHZF+4htCidB8s2Ypn3Ojb2kQI7Vck5xds3wIzXKheMZIancI5cPWAKPk",
-	"t9R63VcDQz2nxFEGUhnyO+KHYxoN1YvJ1w/3IbcIIel0+W79RuY8tUodLHDvpFeUYiZFymZ8PltxpYA3",
-	"NGVquwZm77IyZwXJpD0IpGBpWZieiUzNv5hImSLYErlZ8pwZQfuGKpLJGzEkXEyFlhk1algK+o56QK5l",
-	"Si/LnBabMUnaI0pAgVNEinwDA1lJpU3PhmDxlamouh8SCf81GkDBUllkiizlDVkZGrhhBSOW952SxPyr",
-	"0YuQgplvp6Jgqlwx5UhAsPeazEtdFiyY7ClJCrbO6WZG8zwhhhpGc57nqCW3R6eIzDOjOM95ofTQNA7T",
-	"OZxMyBp5DP6/2bNRuUat1MkA0e0KJgG6oBtN9NKv0YLnLA0uT5Laa8kpauB5xgpi9B5FkpxqpnQyxDVM",
-	"YLUTWAJaMELTlK3RXDEVNOdUmYnPo7s7bGwDtBSs6ceswLCH47TvgMjbsS5GL+wUIiplu6nxP9qt8Yfs",
-	"v2ooyvFxEF1CA+quoVIS6FxN7aY1w5xRxYwwJUWmYtYHyldgEmMkh+mQ/o+v3/7w7O3s7MWT5y9nF89f",
-	"Pnv97mJ2/uzs9aun50NiuQj5ZjIZBDJdlzztRt/SQuoD61wXw/S8sSwioWptmHt7YhehFeCBOc7woiKp",
-	"LIVmBelPyM2SCSLMvWcNBFl0RqG6GdVE0Sjw627ds/XCmm5ySbPdw7cvBsPbW6G0/DubzdH0sJ+Gram6",
-	"ig8LeBUO54EiiXkxwbt1SPjc3Lm3l48atOE1V7+6dkDN6VQrOPSksJWU4rqp735//TRCnLvE8KCX6BhB",
-	"tT4ru5WaSoWu78rrNf2lZAQeG8FHc7FQYOu2lwz54VuiWMFRAB4M0didAdNl6VLCrWh2LCFpzmhhbl3y",
-	"5snF2fe7xcDtBBg8HRlePJJrFFlHa2kOWOHFpjRQP/aTJuuSclugfOvErD4ILUlZ5MkgLnOdEjeuUPKv",
-	"iWQtOQ/u6lm5vs2AW7dwe9Qv4UIbFaUga3jx1LFclIwjd2l0eE6Q3394T+0XXSN7w4qROfx+9dDKAFRk",
-	"LQ8kYzTLuWC3oadPQz+1se5h5nNMuz7Hd4L/YmWxUrGC0LSQShGa50Rpqksj0fSPJ9+QJCvRbMtmjkmh",
-	"PtCUE1odW4NNWbD9t+a1+A4/6dqbmvL067THVpTn094JgdmTac9umvnJLI35aU1LxcwPYNP9ECcjKWaq",
-	"TFOm1MxIyu0Ve54ZEc+Iz3KO/iCa56wwkr5RnOdwAuncXLmMpktiW5uXeWClh0+5IRM2FX1wKXBxTXOe",
-	"zRoDSOCAUkFK622UhfmF8YUwHQ7N35SkS8oF0Ut092VqKgyjQI8Vh5ENOikUBM/t5POpaNbZ69yp6ZbT",
-	"zvGBmXi1aiu6ITeUa1gSrpU/hbjcjgOYJQH5hlwys1SE66m4ZOZNRZKGzTCxBpAVo8KoRf5E47qs6Hu+",
-	"MjL548nx19Zwhj8cdi5aIEh1yjtPikuuC1psyH+cv35F8G7pNE40WOKvH5IxeSXJq3cvAtvjaaVlkZc8",
-	"vAA/9lKr7vWZndBMXrOi4FnkfDyDkYMzEuwMKS2KDaFgl4CVTpptJARPQPP3yrE2GJPwwHufTMekAn3B",
-	"NeEHfsU2EXL7gW2UXXMz8geKsPmcgZvOyX52NlJoc9RwxOY+4mIxi/aSmCP3t5/cgQPfmpO0bqVchcbb",
-	"R5POWXsDKrie9+e1b83r2+/oJrdd0fczp2AYhvrQsFfDceTcXNKi1Ax+/9vhkDwaksNHP3VwWyfd7pI+",
-	"z+17doANq9h+87zwn+yYoL064iMOHRH79/2fwVddi/yqxobCfqxgFBlPQ+K2qoNf1W6x+5wpxaXoFL11",
-	"PNDktUANiij83oaZzAu5grswY9c8ZaNUZswMOjeseEUXPCU5F1e7XSLYbXTYJdumIHwkewuF8X1E8F5D",
-	"Ht5bCr6rA/ju0m0XpQXGAMV0h0h9OxETZJ8ZGBy2RAApH0FzuWlYXPsrKkqjk4CNEk2b65wa3vw+zcus",
-	"02DBI1dsPG5rHFvdnCo9K0rRuR97S9ftB+y9b7qxC+y99nPPYM5WFoGtAWk1GxKzteDOAskPPJ8o9IHM",
-	"Q40IiUfSqCqwA2aKd5vFR4nqQGj7yNO7h/FFTIzbn0jfyH726ErBBnewj22T5G4hP3W7ZvcWT/YUSuCb",
-	"UnTxFevar7bVWz77XBimwcUCovE4UwOz5wUzQgDLnNXD7rSKc5bbSijwDWjOO++Fkp3ji015Zk8pZtgr",
-	"19mtb5KPF2C23yjSSivgDnPXC+kbOrqmuVFwjIxlqLfDn+iiRyKHXaN3DFRdF4hJXMCZUapp4MT243Ex",
-	"hopQkOhvb64F26wVrsIx+a0ONzCgmUCwCC23eAKCuyG4gUJar9+oNfbc2MdazI2TS7Yw0poQUqOjLQyi",
-	"ixsE0smwiidqMv4Ooe4p05TnMe8c8L28VISSNV3A9hpmXlmVSV+wG+9kHLQjMr6Ih78r8bByeviYtoaI",
-	"mC6ls6oljbcT8ktpuLsP3Y+z6yCk1QfH7dUJvn7rXnyYXePeNj+HpOpshSXb0eL+HpktjpiWKP5HlZj/",
-	"ZcXYLwLjZxQYP51Up27h/ELxTkUYrNkkc4DI/ySZUW7lvHarZXAlgqgTl5D+HeTL/cVCG60J6tmSFV/E",
-	"u99EvKtdYe0bsn37R+7qDhExHsOQluwW0Qsl+w1i62GIt4qs90xjR8hGe0w2Jj76bMWVmhVUs/opluVl",
-	"vuU+FeXqsvq+q20gApZtfRz0Xj+6/mNyQOZccLVkGenbb4be2oX9D0nDJjMIzWUQ0OjaqFvA9p7nDReZ",
-	"vJkZnrzH7oZvN6i/WhS/MX4VG2sS7s4WiihVVyadIikVoGODbpygjpscJGhATE5J4k2IyUGCw8H4RfPR",
-	"XBY1E6KyVjK9ZLwIjGp2aUEadFGK1OWxYVeG7bieqonHwhCfBupKncy3yUyRg4iEsO2lpoOh8cUWJhrb",
-	"jXrIyK1G32G4dHYrtO/asLw9jJl1l/DDyWT88WbIyHLWR/39xcUbHwbjYhjSkj1QPkjGTocz1RxhbYAP",
-	"bzu6D9HduOYpO5MZeyPzfEtaz5qbqyzmzso3yD4Sul4X8tpF5hpd7YptwGZ0TTmMLKoHQdzJfg3Hv3/P",
-	"leZiMSsVKyIaGWSktoZoQ0Lcx4SmIEOQm6VUOPCUCpsYULBrRnOWxXMYrR9vtsvfZ/18ssBUBXJwfXhA",
-	"S708sA0kp8h+9pnzfuJrtblOim0cZdvMT1sJo9PBiZ7KWSpjMQz1HGXzzil5PDo8+jrMoe+nS5ZeBW4s",
-	"yBMeklo0T9BNMtjt/wxHtWtiXdTO3q95wdSMi262UwrNc7RIyIwR+wnpdwU5NxLwoikfybScTB6m3z45",
-	"fzZ79/YF/MWQSHBa/5/p68/4VjBRfDHZvTitIQzDuW5fruoOdZfXmokMJWo4wzPFQAh3pGsusyCUew2D",
-	"iN1lz9KlfNMZ5iNsgA/m4gQeCcPvBreNDrTdvQVvxvUWGvj4rCl7cHzelDVgQSAthLyRPiRBjlKqWIb5",
-	"EoMaE/AXW9I2OuwyYdh43XDpqNgQ08i2Tm65lgVLGb/2+m3jqMBMDfMbkuRPk8nJZAKMd7V7kjFW58jO",
-	"3OVIdv7TCFntz+oMPcBQu4kBFzNmrml1I4uOZEmfyB8J268l34MxA/xw+Lv3zvTxV5wKwUP/Z2CWCFkQ",
-	"xMFNxaXMNkNSnRYX/LimeqmG5KaQYkEwG08NyfHhQ7i1j4++GYwJ0A9dMRdUx9VUrLgZDMtIKTJWmG3T",
-	"lOcJ+ec//gvDR83jae/k13/+478/DKc9fG5+aDz78AE/umSpkXkR20PO5zzlNCdnL56TgtFMuR7G8PHY",
-	"ZponBwlcBDZlzJyn86c/eIHj5dkbe4lMhWnFpeSNICWPJNBWMq5Gb6QTNH5QYWc7tDZ7SpCUjFCZc6XR",
-	"Td28Ap3rZSfowkuO0AtDXI29vvlWZpGcAPh86PruJDX4uK3zR2/rlzRdcsFGZs3M6SdK0Cs2g/Rs88WQ",
-	"sPFiHIPmifBAM6yI5PsGc4FRAoKrHa8h3BPgCKcQFMyELjYQT70u5GXOVrW4v52LZt1hEVtFgMfQEMrL",
-	"FRXV5O17p11D5eZEEHtZzznLIZ4ZXGhuyHg4T/CQprbB7ms6ZHMNHmqOIcUkQdAd8MUxeb3iGkJaDCe1",
-	"8hNEmQs5swpOYoYVXvkje2Pvk4QlMxYAPHRSWeV8rNMZLEt7Oi+kjcf7WXLBMozUTcaJIzDDtcbOOjg2",
-	"XSZDkoBHaYxOrOjqde7sG9wO1/x3sFk1tJnt1wZOY491sMc7EuvOBOA3kFSuN04GcKx+CCRm81sx+BzY",
-	"Vo33JW237CdhIdG5XPOMiTSmARaaz2lax+PY5XrYKT+w95oVgub7Iq18QtiUdSGzMu0SXZhG8QTyWW3w",
-	"U0qLgrOMJMGoDXkWTJW5NvJ0Yi6LKn088YuW3D2izLYOG/3r3q87TJ1937f6yM7XVblaUTQ77Xw34JyG",
-	"a+0znlb+W0UetaHWlqU+6WqMw4Boawg1rYHVqSF6MHYmlEaY99NWQJUzUCmiJJnTDuc45KLMMrbWy3aj",
-	"E1KKnCmFGSssO3XJKzWjF1dg6lrTggn9QBFojPyJHG7rEd+e8V3ZpdZKYq2wNmHHZeMATgJfLIxcPrvc",
-	"nODgksF4H2K3CuM2d9nebVxuZhi3FIl4c5hpVVRBYaYOsh5V2kY19ptZfXtO4qPgqboiUz5yVYDnz4KL",
-	"cvcXwV2wnwvS3x5th6175PTSCq7PGWPrjoio13ap9XrWJSm9MPvmbKheZ7LiUm8f422M7t+9e/60O3zD",
-	"nuuP2hhoaMlooS8Z1dHbCKYWANS5lz31Gmo1qgrS693vGsywdyah2FB+dJeiOzFpAAdgP7x7/+jvdcEK",
-	"HT0Dvka10UZZ4IpkJSN9qxon8CsXC+Q6dwyBQcK8RfyL/aAjHAwNhkbNtOIEVz6QNp5HaV0h/u5sGAvd",
-	"x86LjKKI/c26wc1vqAHU36sZAq1W0PrdOrogVh5Op43ypmLjJrEXP9wOWdDKElOCrtVSgnZDtQXl5CtG",
+	"raVQDFjrs6KQhflHKoVmQpt/0vU65yks3cHPSgI7q1r8fwo27530/sdBxbEP8Fd1gK1BLw3uYn4gTFyz",
+	"XK7ZGNbPfmTafJKzArpeF3LNCs1xcDQ1/Dtn2cLQVHORn+Q3dKPInOaKmXWxU72UMmdU9D4Me9Q0O8Pn",
+	"2wcOA7gwL34Y9iz/mFEYkmGA5l+9jGo20nzFeq3zNHQXxsmvPVHmOb3MmTsErVdrfHGfD/C11uMVU4ou",
+	"WMdvmmZU0y3ty8ufWap7w9770UKO7EOz3eO39OalbdtsE7tmBdebvZbw3L2MhObYwd96wB/8rdq4GoJ9",
+	"CvqrZhjMZ1gnitpm/dSc24chUtYLrmLUZX6Cf3HNVmqv+ZkmbR+0KOjG/J3zFdfBLnCh2YIV5ic5nyvW",
+	"8ZuWmuaxnxorZ4fpPnD9+cY7Z30ebBwT5Qq2Qcxlb9i7oYUwlGKWj2ue0jxopqKi6lQETaSGd5jdu2az",
+	"OeV5WTAzOtPX3HINeA67I0udyhWbmWMjS93dy4/scinl1TlLC6bfWg7VsWezG3x5puDtNmd4fExyecOK",
+	"lCpGlux9IFgNiZBkXbA5fz/uxe7F1tI3e4ut97dlfvWU5UyztyiPtEfOszqptY8sff8cfzycTOD+dn82",
+	"Sa51tNTOQXWtZwa/Z9tH1iR4dcXX69t91Biy67ZqKzaBM5rnlzS96mT964KZS3ZI2DUTIOVZaSUtmTLb",
+	"W58s3plIR1nGTVs0f1N7pWsa1aBWTC9ltotZfH9x8eYlvvlh2CuLvD2HV+ZeyfnfWUbevX1B+lQQtlrr",
+	"DTHyFVlQLhRJDpLBKTEMvDk7EEhlqQk1X5u57rhGGjtghuQnM/RLs20bnot1GSHsu6xqU/XQBSW2HRSb",
+	"QNw2/GtDMpZz848tc4ztDs3z1/Peyd/236efmuN6yua0zDUoY8mb1+cXSXsMhkQKKtRaFrpDfjV60qWR",
+	"UvUpoWJDhBQj3OlrmhsVVpHjoyPST3xDKBGab9Ys5XNu9C0NYqSWa5Kza5YPoVkuFM8YSe0OoXzYGmCU",
+	"/JZar/tqYKjnlDjKQCpDfkf8cEyjoXox+frhPuQWISSdLt+t38icp1apgwXunfSKUsykSNmMz2crrhTw",
+	"hqZMbdfA7F1W5qwgmbQHgRQsLQvTM5Gp+RcTKVMEWyI3S54zI2jfUEUyeSOGhIup0DKjRg1LQd9RD8i1",
+	"TOllmdNiMyZJe0QJKHCKSJFvYCArqbTp2RAsvjIVVfdDIuG/RgMoWCqLTJGlvCErQwM3rGDE8r5Tkph/",
+	"NXoRUjDz7VQUTJUrphwJCPZek3mpy4IFkz0lScHWOd3MaJ4nxFDDaM7zHLXk9ugUkXlmFOc5L5QemsZh",
+	"OoeTCVkjj8H/N3s2KteolToZILpdwSRAF3SjiV76NVrwnKXB5UlSey05RQ08z1hBjN6jSJJTzZROhriG",
+	"Cax2AktAC0ZomrI1miumguacKjPxeXR3h41tgJaCNf2YFRj2cJz2HRB5O9bF6IWdQkSlbDc1/ke7Nf6Q",
+	"/VcNRTk+DqJLaEDdNVRKAp2rqd20ZpgzqpgRpqTIVMz6QPkKTGKM5DAd0v/x9dsfnr2dnb148vzl7OL5",
+	"y2ev313Mzp+dvX719HxILBch30wmg0Cm65Kn3ehbWkh9YJ3rYpieN5ZFJFStDXNvT+witAI8MMcZXlQk",
+	"laXQrCD9CblZMkGEufesgSCLzihUN6OaKBoFft2te7ZeWNNNLmm2e/j2xWB4eyuUln9nszmaHvbTsDVV",
+	"V/FhAa/C4TxQJDEvJni3Dgmfmzv39vJRgza85upX1w6oOZ1qBYeeFLaSUlw39d3vr59GiHOXGB70Eh0j",
+	"qNZnZbdSU6nQ9V15vaa/lIzAz0bw0VwsFNi67SVDfviWKFZwFIAHQzR2Z8B0WbqUcCuaHUtImjNamFuX",
+	"vHlycfb9bjFwOwEGv44MLx7JNYqso7U0B6zwYlMaqB/7SZN1SbktUL51YlYfhJakLPJkEJe5TokbVyj5",
+	"10SylpwHd/WsXN9mwK1buD3ql3ChjYpSkDW8eOpYLkrGkbs0OjwnyO8/vKf2i66RvWHFyBx+v3poZQAq",
+	"spYHkjGa5Vyw29DTp6Gf2lj3MPM5pl2f4zvBf7GyWKlYQWhaSKUIzXOiNNWlkWj6x5NvSJKVaLZlM8ek",
+	"UB9oygmtjq3BpizY/lvzWnyHn3TtTU15+nXaYyvK82nvhMDsybRnN808MktjHq1pqZh5ADbdD3EykmKm",
+	"yjRlSs2MpNxeseeZEfGM+Czn6A+iec4KI+kbxXkOJ5DOzZXLaLoktrV5mQdWeviUGzJhU9EHlwIX1zTn",
+	"2awxgAQOKBWktN5GWZgnjC+E6XBo/qYkXVIuiF6iuy9TU2EYBXqsOIxs0EmhIHhuJ59PRbPOXudOTbec",
+	"do4/mIlXq7aiG3JDuYYl4Vr5U4jL7TiAWRKQb8glM0tFuJ6KS2beVCRp2AwTawBZMSqMWuRPNK7Lir7n",
+	"KyOTP54cf20NZ/jgsHPRAkGqU955UlxyXdBiQ/7j/PUrgndLp3GiwRJ//ZCMyStJXr17EdgeTysti7zk",
+	"4QX4sZdada/P7IRm8poVBc8i5+MZjByckWBnSGlRbAgFuwSsdNJsIyF4AprPK8faYEzCA+99Mh2TCvQF",
+	"14Qf+BXbRMjtB7ZRds3NyB8owuZzBm46J/vZ2UihzVHDEZv7iIvFLNpLYo7c335yBw58a07SupVyFRpv",
+	"H006Z+0NqOB63p/XvjWvb7+jm9x2Rd/PnIJhGOpDw14Nx5Fzc0mLUjN4/rfDIXk0JIePfurgtk663SV9",
+	"ntv37AAbVrH95nnhP9kxQXt1xEccOiL27/s/g6+6FvlVjQ2F/VjBKDKehsRtVQe/qt1i9zlTikvRKXrr",
+	"eKDJa4EaFFH4vQ0zmRdyBXdhxq55ykapzJgZdG5Y8YoueEpyLq52u0Sw2+iwS7ZNQfhI9hYK4/uI4L2G",
+	"PLy3FHxXB/DdpdsuSguMAYrpDpH6diImyD4zMDhsiQBSPoLmctOwuPZXVJRGJwEbJZo21zk1vPl9mpdZ",
+	"p8GCR67YeNzWOLa6OVV6VpSicz/2lq7bP7D3vunGLrD32s89gzlbWQS2BqTVbEjM1oI7CyQ/8Hyi0Acy",
+	"DzUiJB5Jo6rADpgp3m0WHyWqA6HtI0/vHsYXMTFufyJ9I/vZoysFG9zBPrZNkruF/NTtmt1bPNlTKIFv",
+	"StHFV6xrv9pWb/nsc2GYBhcLiMbjTA3MnhfMCAEsc1YPu9MqzlluK6HAN6A577wXSnaOLzblmT2lmGGv",
+	"XGe3vkk+XoDZfqNIK62AO8xdL6Rv6Oia5kbBMTKWod4Of6KLHokcdo3eMVB1XSAmcQFnRqmmgRPbj8fF",
+	"GCpCQaK/vbkWbLNWuArH5Lc63MCAZgLBIrTc4gkI7obgBgppvX6j1thzYx9rMTdOLtnCSGtCSI2OtjCI",
+	"Lm4QSCfDKp6oyfg7hLqnTFOex7xzwPfyUhFK1nQB22uYeWVVJn3BbryTcdCOyPgiHv6uxMPK6eFj2hoi",
+	"YrqUzqqWNN5OyC+l4e4+dD/OroOQVh8ct1cn+Pqte/Fhdo172zwOSdXZCku2o8X9PTJbHDEtUfyPKjH/",
+	"y4qxXwTGzygwfjqpTt3C+YXinYowWLNJ5gCR/0kyo9zKee1Wy+BKBFEnLiH9O8iX+4uFNloT1LMlK76I",
+	"d7+JeFe7wto3ZPv2j9zVHSJiPIYhLdktohdK9hvE1sMQbxVZ75nGjpCN9phsTHz0txVXalZQzeqnWJaX",
+	"+Zb7VJSry+r7rraBCFi29eeg9/rR9R+TAzLngqsly0jffjP01i7sf0gaNplBaC6DgEbXRt0Ctvc8b7jI",
+	"5M3M8OQ9djd8u0H91aL4jfGr2FiTcHe2UESpujLpFEmpAB0bdOMEddzkIEEDYnJKEm9CTA4SHA7GL5qP",
+	"5rKomRCVtZLpJeNFYFSzSwvSoItSpC6PDbsybMf1VE08Fob4NFBX6mS+TWaKHEQkhG0vNR0MjS+2MNHY",
+	"btRDRm41+g7DpbNboX3XhuXtYcysu4QfTibjjzdDRpazPurvLy7e+DAYF8OQluyB8kEydjqcqeYIawN8",
+	"eNvRfYjuxjVP2ZnM2BuZ51vSetbcXGUxd1a+QfaR0PW6kNcuMtfoaldsAzaja8phZFE9COJO9ms4/v17",
+	"rjQXi1mpWBHRyCAjtTVEGxLiPiY0BRmC3CylwoGnVNjEgIJdM5qzLJ7DaP14s13+PuvnkwWmKpCD68MD",
+	"WurlgW0gOUX2s8+c9xNfq811UmzjKNtmftpKGJ0OTvRUzlIZi2Go5yibd07J49Hh0ddhDn0/XbL0KnBj",
+	"QZ7wkNSieYJuksFu/2c4ql0T66J29n7NC6ZmXHSznVJonqNFQmaM2E9IvyvIuZGAF035SKblZPIw/fbJ",
+	"+bPZu7cv4C+GRILT+v9MX3/Gt4KJ4ovJ7sVpDWEYznX7clV3qLu81kxkKFHDGZ4pBkK4I11zmQWh3GsY",
+	"ROwue5Yu5ZvOMB9hA3wwFyfwSBh+N7htdKDt7i14M6630MDHZ03Zg+PzpqwBCwJpIeSN9CEJcpRSxTLM",
+	"lxjUmIC/2JK20WGXCcPG64ZLR8WGmEa2dXLLtSxYyvi1128bRwVmapjfkCR/mkxOJhNgvKvdk4yxOkd2",
+	"5i5HsvOfRshqf1Zn6AGG2k0MuJgxc02rG1l0JEv6RP5I2H4t+R6MGeCHw+feO9PHpzgVgof+z8AsEbIg",
+	"iIObikuZbYakOi0u+HFN9VINyU0hxYJgNp4akuPDh3BrHx99MxgToB+6Yi6ojqupWHEzGJaRUmSsMNum",
+	"Kc8T8s9//BeGj5qfp72TX//5j//+MJz28HfzoPHbhw/40SVLjcyL2B5yPucppzk5e/GcFIxmyvUwho/H",
+	"NtM8OUjgIrApY+Y8nT/9wQscL8/e2EtkKkwrLiVvBCl5JIG2knE1eiOdoPGDCjvbobXZU4KkZITKnCuN",
+	"burmFehcLztBF15yhF4Y4mrs9c23MovkBMDnQ9d3J6nBx22dP3pbv6Tpkgs2MmtmTj9Rgl6xGaRnmy+G",
+	"hI0X4xg0T4QHmmFFJN83mAuMEhBc7XgN4Z4ARziFoGAmdLGBeOp1IS9ztqrF/e1cNOsOi9gqAjyGhlBe",
+	"rqioJm/fO+0aKjcngtjLes5ZDvHM4EJzQ8bDeYKHNLUNdl/TIZtr8FBzDCkmCYLugC+OyesV1xDSYjip",
+	"lZ8gylzImVVwEjOs8Mof2Rt7nyQsmbEA4KGTyirnY53OYFna03khbTzez5ILlmGkbjJOHIEZrjV21sGx",
+	"6TIZkgQ8SmN0YkVXr3Nn3+B2uOa/g82qoc1svzZwGnusgz3ekVh3JgC/gaRyvXEygGP1QyAxm9+KwefA",
+	"tmq8L2m7ZT8JC4nO5ZpnTKQxDbDQfE7TOh7HLtfDTvmBvdesEDTfF2nlE8KmrAuZlWmX6MI0iieQz2qD",
+	"n1JaFJxlJAlGbcizYKrMtZGnE3NZVOnjiV+05O4RZbZ12Ohf937dYers+77VR3a+rsrViqLZaee7Aec0",
+	"XGuf8bTy3yryqA21tiz1SVdjHAZEW0OoaQ2sTg3Rg7EzoTTCvJ+2AqqcgUoRJcmcdjjHIRdllrG1XrYb",
+	"nZBS5EwpzFhh2alLXqkZvbgCU9eaFkzoB4pAY+RP5HBbj/j2jO/KLrVWEmuFtQk7LhsHcBL4YmHk8tnl",
+	"5gQHlwzG+xC7VRi3ucv2buNyM8O4pUjEm8NMq6IKCjN1kPWo0jaqsd/M6ttzEh8FT9UVmfKRqwI8fxZc",
+	"lLu/CO6C/VyQ/vZoO2zdT04vreD6nDG27oiIem2XWq9nXZLSC7NvzobqdSYrLvX2Md7G6P7du+dPu8M3",
+	"7Ln+qI2BhpaMFvqSUR29jWBqAUCde9lTr6FWo6ogvd79rsEMe2cSig3lR3cpuhOTBnAA9sO794/+Xhes",
+	"0NEz4GtUG22UBa5IVjLSt6pxAk+5WCDXuWMIDBLmLeJf7Acd4WBoMDRqphUnuPKBtPE8SusK8Xdnw1jo",
+	"PnZeZBRF7DPrBjfPUAOov1czBFqtoPXcOrogVh5Op43ypmLjJrEXP9wOWdDKElOCrtVSgnZDtQXl5CtG",
 	"+pjUgDpDKwVucEqk04kc+uRtY3X2z8PErAqz0IVcdaW41nEl/QVpMzLGe0p/wMhml1adr/fzHSidR5PJ",
 	"JLSr267zKEcEFWufrlswEI0pCs1EZtMu7AY5sFf4aw6ZS/FslO5zGdOMC/2Rl99+/hIv44VBP5UkEzmC",
 	"fokS0vc5OCN7/w+GJMH5Yxry0KHVgJaQoFgUvVtuHzS0FcyxCYDhQ3LC+3RYybFNYaG2Bw15pH0RVpxz",
@@ -9239,18 +9448,18 @@ var swaggerSpec = []string{
 	"25yLLh4C/rAyTBgV5IQ9989ZwSicbx8uZNuaVYxpH9jT73gROr/jOfosz4wg5+SEU+9nuWIbBGTnCyFt",
 	"SmGT5rmepQXXrOA04vhUyrwrXVMhDIYTISGhHmU+mykv1xjgEoTLP1B1uW7sgxSp6wLtU7Hcegd1ul9u",
 	"/dEeufUNTPWIzdYmHzlQeASVA39UDfU9BHuvxKw27DvZgvreRF9p4bLvYZEsFuYaK6hmi03MBhTkxcPL",
-	"SRgABr+4uygFA/O+8vQWBAkAY7gpjDQsKnZSj2rHsQyJWtI8lzcusS+nqdEkuSb9xA7KQiCB/BoAsIh8",
-	"8wlgMRQTcd74/Pz16OvHk0PChdJUaNIXkvzdMLk/k3cXZ4NTQj3KomAkY3NDFFUOo8iQE9JLnnO9qQI2",
-	"DImQtZGNMeARwRxv9gt6brEw5BJdN72hwZlzkncFOYE+89fRWcmevHk+gjjuzehZupSIxZOcOB8lMHtp",
-	"6xT0UfN3rgMmAK7SRh2a+5IWXEkRj3+vjWumlvTo0eO7D+/8+yejo0ePvcoDxm/nPcXhjm9p9GoKQHGv",
-	"WMI7vJBdJkzBbmogeTyLfn47jfVTQOy15TaJh9aSeGLPSbJbgLs3dcemCdSUmvF+ukgXWl+natLQB9yG",
-	"xISIACK4M7XZKaYY8ED6KVVspJhQ3GzkIOTIb16fX/SGvb88M/998w7+++Ti7PuojPA9o7lenrnFjQXJ",
-	"xZMzASyXKxuHYZjVzZKnSzK36RBVrm1l1sB4GQur0hrKFRexhDT1S841Q5VzLZVeFEwllp9ba+ypuZhW",
-	"stgkpG/d7kbQgBshKVjGlVFvl7Rg2cB/ae47FKGhskdGaKmXJKXpkoWrid2bHbR9gyfGdAaXXsZVe13N",
-	"6THfj65pAVFRpqHz//0CG3pTNfTSNfQWG9riR08ytihoxrLkxCIMw5ir9YawEUX6ijEfHjI4dSEj+BHy",
-	"QiH9V+FM5RXIqtiL06H3nNzrH3rD3tPqW4wV+ql5lGCLh9timRr0qOIcjGZ0DYaiS7bkNnTGzJ+nzIXS",
-	"8AJM58zcutqlixfmjjUacixTuNTLGWz/Tuj1xpkxk6SazSwx3eFzoOJbfxcL3eo1xjIM59W94G9knsf8",
-	"TK/Dk4t5/TkrAgM+xB9HkPDTkqkZ2DjSTZqzuIIJj2ZZWaC5dtUR4h8mmjZVDAt8XYXg4gj3umQwEHZG",
+	"SRgABk/cXZSCgXlfeXoLggSAMdwURhoWFTupR7XjWIZELWmeyxuX2JfT1GiSXJN+YgdlIZBAfg0AWES+",
+	"+QSwGIqJOG98fv569PXjySHhQmkqNOkLSf5umNyfybuLs8EpoR5lUTCSsbkhiiqHUWTICeklz7neVAEb",
+	"hkTI2sjGGPCIYI43+wU9t1gYcomum97Q4Mw5ybuCnECf+evorGRP3jwfQRz3ZvQsXUrE4klOnI8SmL20",
+	"dQr6qPk71wETAFdpow7NfUkLrqSIx7/XxjVTS3r06PHdh3f+/ZPR0aPHXuUB47fznuJwx7c0ejUFoLhX",
+	"LOEdXsguE6ZgNzWQPJ5FP7+dxvopIPbacpvEQ2tJPLHnJNktwN2bumPTBGpKzXg/XaQLra9TNWnoA25D",
+	"YkJEABHcmdrsFFMMeCD9lCo2UkwobjZyEHLkN6/PL3rD3l+emf++eQf/fXJx9n1URvie0Vwvz9zixoLk",
+	"4smZAJbLlY3DMMzqZsnTJZnbdIgq17Yya2C8jIVVaQ3liotYQpr6Jeeaocq5lkovCqYSy8+tNfbUXEwr",
+	"WWwS0rdudyNowI2QFCzjyqi3S1qwbOC/NPcditBQ2SMjtNRLktJ0ycLVxO7NDtq+wRNjOoNLL+Oqva7m",
+	"9JjvR9e0gKgo09D5/36BDb2pGnrpGnqLDW3xoycZWxQ0Y1lyYhGGYczVekPYiCJ9xZgPDxmcupAR/Ah5",
+	"oZD+q3Cm8gpkVezF6dB7Tu71D71h72n1LcYK/dQ8SrDFw22xTA16VHEORjO6BkPRJVtyGzpj5s9T5kJp",
+	"eAGmc2ZuXe3SxQtzxxoNOZYpXOrlDLZ/J/R648yYSVLNZpaY7vA5UPGtv4uFbvUaYxmG8+pe8Dcyz2N+",
+	"ptfhycW8/pwVgQEf4o8jSPhpydQMbBzpJs1ZXMGEn2ZZWaC5dtUR4h8mmjZVDAt8XYXg4gj3umQwEHZG",
 	"F3IPBTJI3wo/7F7S/12yMoaNBrKFd81nVNNLqsCYbk5oeyUD3e9Svo/BN2Zcrak2F5E3lv4sLzvALFxz",
 	"Fg4japa3vgfLPr1GmgQpitsbt+DP6CmOdOEM9o306EZthUgqkaY5m9VtLS026ZTtWuuGCVj7HdwADycT",
 	"ojrCiDo2dAtcdY1d3eIMg8yy9mdv95f2nH4Y9n5x5LX7I6REoHhgkXuO8ty9HQ1iXcI7m/DKiMkXmq+Y",
@@ -9263,204 +9472,210 @@ var swaggerSpec = []string{
 	"JnWMwbwbvVaei7mMuKVKvcRoVQwLoHoZYWvgBxc0x4S3mdnamRSzS7ak+Xwm53FPsflihClw9W5O4ejJ",
 	"+RxcHCCFcuUqRvYBp3YQd8usWQE5f7PO5ERrsNBFGa0/2DxgzfaGu+caowMzP1nwv+MqGjWRxTTzV5Bg",
 	"gRYz9LTCfRt+TOzHpJ+c0xW7YIIK/SR841t8IYlflRlX9DJn2WxdGH2GX8cE1vPyElKf53DRK4y3lprC",
-	"v8Lku1Nr2HMIEfvXI+uUQc5xm+3zvfLX7G0dX+RhnIbjKxHbu5dRby0e/JLNtngCq7dUtBCyZYIuQsmx",
-	"AmdFjzSIVDjDWnhdoR81nKFmNOOTN8/JFdtsT7vtNr2qmTmLs5UUsThUsMFi5j9IiaWiCzYOVJxS1UPs",
-	"g7ktqYrUCGwfceg638wiuFcR7SmnIjqhSqOfmTOO6ModYAt5ueiwmWCC8ANFSgT8N6+SfsEXSz1aUpER",
-	"qPRljhFdMKH/l2ElCaFZVjClmBoMScYKfm0UKIf1y0ZmE0guU5qTNS00gQSABQd30l4nArfRDtyuQZ0Y",
-	"h20C7trj7gXvWsToVrZoN3bSKrSodjBAgzRDnk9L1QGbZAdxhyBzu4SuAdfL1lF3wBd0JLOHTkB3G+1G",
-	"XveTbfhHIW2OBiXV0pKhnwWqkeAA69gBt8B7D9axYSl5+8KlqIDfSBEKV8bYAWK8eX1+cUrOz99+N7KJ",
-	"3Xf0qb2uQi/bB9GDj7oQREhXdLE76Czv11I0yD//8d+1PC6wbCYD0xSjeip0o3RSmDFo201cKT8Ha5sM",
-	"jTxp64X79MXzpz88UFOReN9KQlYyY7nNadRLtorlEd5Tco3LEtoDV/A3S8Nx6u6touUx3+M2+S2/m/QZ",
-	"DF+JcrDPm1tTRdLY1Rz61NIgVSbcnuEnzcdpzeCnbk7wFs78NsCGbd5iwx+gZqvHpDQCi2JCRyUjFxvk",
-	"pn5rvSISur1H3Pg5vAubRFVMWH7LQCvKTsNwgI8unNaabTs20w5oy/6cu3n66ouN2HSMcKmFpnuEttpb",
-	"scD0juLVMcX2LVswwYys8imKVrfjAgp2zWWp7Duzgl3Lq72AAaJddDcYW+tqbj+wzV5QPd3jN8LZLQbv",
-	"FeJoA9sHu+ce3GJpvYzSvVVNoLGPXHeuNCs6gXA6hL6XtkYwJcDqCLzmFALSt/wvgn5zdFTZdwb7qgDb",
-	"R35rXCcXLAMp/+pqlhjB6pSoJRTQEnllBtgX0AlarEpqw1t7WN086W2b5jqnW07EJwkzwnirGk7FuuA2",
-	"9gqWinvNjiuzWoP7iEzakXdyEY2JNEOjiiz4NRPO9GouxLhfd2do0u8gBMkmUnym6KP6oneQoCy0l1a6",
-	"qnHei5hfRfHuCCI2iiAVGw8HFBb7HIzJE5/Qa4tyEYpfLdlUVLRkV1dhOhZJamHMyZCwHEFdMPR4KnbH",
-	"Hg/IgumgYAjIHScklou2tdTeJ07x8upTrbT6ZDK8tT4VNPBor+9D/aqxoX7ThkfHE3K50UwFdepcVTX7",
-	"/UxLOctpsWBb86/319Wc2nX7JanrYbdekYZe1oxQv6We1llpv/NaHtylxv7++t4t16NDlYtzpgrVux2e",
-	"XC84FwMZD8Etm3g6QQ27PUKAaq8PW33vGHyHwS0ygy3x91U1vSTmwQjmuiuLoTn37k4f1lA7Dz8BaOdb",
-	"wKPcVwmI6MI5Ne2/14a9V9m9LhrBaILXrAAoJACtqYLU9mBcHUA8Py43ISRoKTwoaAP2EsYNwFxOvY1p",
-	"Mbf1iIDwert+OgTRGJmeB1j4TWyQLYigPnG2DY8XeuXpZaepIi1ihoKWTz8tGUDECUnMF4S9XxcIOhpt",
-	"1Qzp71LEKvc+efUEgArBgFKu1zlncTnVMep9SgNcmHdbMMNoO/Jj2bbuHbxha1aJ4fGwC1Yexjj7Uw8O",
-	"heBfUqQMK8VC5gnWLnt3cbYnDkhsd87qO0D6jzCNDMBhqCDJ/0rIiqaFHFbVaGvp3YPmIL0jIBmTJ2Kj",
-	"l0Z2AzGMqzqWqhN4k/2SA7fTAaweLIuhiEaB3XcXZ3t2YgmlGc4DNvf67E4ReQCSu1CG7ZwfkcIWt9qj",
-	"YqZ5uo28LuwQfaAP5gj7gUUtUb48aKfNstMBuwNR+OiYLH310P/48WL3DOsNblOlUQ/rHnSXbdKnFpBS",
-	"FIymS7PnyZDY9IPmrxjXFvx4WgXie884JCxAvDQGwjTYoo2g3BM0NBJvOexl0RCtW0CHnpeXK64rjNxn",
-	"ZmH3BUze13DyuexI4fC20kh80t3YqfeNVX0RVmZpIDvKmzCMmRasQosfk+erValBzkHEfuAY9lb0aLPe",
-	"K9wKsqt27h2ERp+VoeofRw0GR+xwv2RiyMUIamaWIl1SsTAjf9fMMi6YWQ0HrHR8dLStlltDXFjTX0pG",
-	"4DFRTGsuFqphHghUzMHQYTiZ4bF0KVnWWRn/synrYX25PasL2S+6ikkngOdnU2DRymcUxEqIdOXYIX1K",
-	"L6UFvk8s3jMWiLCuGiNQu3zcvr8oAQjefvXrh45ijmEVvH1nFtTD65reS0iOHxXlltrYH1MVr6vfN6wY",
-	"QWlJm2rhaiGYRXBp7a74w23I6tOQUaMgX9MBF9BC8Ij0q1oBMFJbZHnvAm7NWvb3W56ta2e+M5zG0vuK",
-	"CV3dt6q8HFkZVdMr5iW9OGxVu85bDBvJyI0uXI2aW/6BwuIpiCaIDNmIByHuQZB9Pvd4SlPRrwmBjQH4",
-	"Wg8OmUEW5hfGF8J0iJWgEaQQw1tyRjM1FSCMaOkrdAw6qXGbTTII+/4U9Ll/eZTXjbNk9Bz7sk1yPCvZ",
-	"uKu9ZDC+x5rMtYPkEQlWdGNOUAcn/KRF9+LXb2EBNVJaFBtCPYOPgI1ZO2vz95mHFh6MydO7xV91lv+L",
-	"QDwwP/IHKoKkhrORQhvatpZhNO3Por1AwuvffnIU3oUJAjxqb0yQR5Nb1Cfcj5W1zIL3xszCKof7ja1u",
-	"k9hnYInTs420oVigQKOcYQe+o45hR6oBaFFYxor0wSZg1ILkP0F9Bg/H0MUkr6ye8QC/fWC+fYDfPtgT",
-	"vvXjKxdWy9aYa8wQimK3gxbtxuoxt4irRYQ2q0CM41pV1gSP3Xxq7Qy7YXw+CzD2J/QgeSRW94q5DtYU",
-	"8vl9ZLIHGLLvfDrv0e/SA3RuFRrnI4ekd69Y70f7gTcn2rguSpGCnq4leVSz6N0xTLZJ/p2WJvvGzGbw",
-	"3hFyrhXU9knizlyQWWuQP3XO+OUWD3stzCq61xAY5tWPd29fnJJk2pv2vFzH9V773WGtecVufDExtNRs",
-	"dSneedtfbtnwOn7kHeI3GlsXtBfdFefyabjmeJ4bUWPNCo7YLNsuAWjkW/zkDX6BCEFqry/PSsy0rie3",
-	"7/zsWfV6ReH7ffravYypaPtOsZrbHvkqe7X4lmr2At4G6FCwbsZJ/0xaKK1kqfVanRwcZFQtLyUtsjEm",
-	"eY8pP7D7tkdwjc02aWy0X46hK99aQw/0i1ybaH3knVRWJ5C2hZVu1Kwwx84VOo7UiY8l4wHCdkY3zQyq",
-	"dxdnBHJiWni1nVC1XX7Jj2y9bQ6FSsqY9daYd+fynZWxRHWbNxrxYq8LhlcWzTkFZ2qyJatrW24WK1Im",
-	"9KzsrIK7Y9fch3vn1VVy7x7VbmztVZ9A65Oe/KAaU+hc4Wc1/lNf549aH/tG1LlebdSYmBbIgQU3fQ+u",
-	"w0KWANSsJTkkGUv5iuZDUjCRMSv1UDLPJdWknxyPJ0YLtB2TZGKVkBAs9c+1dGlb/Dci/r3yZYHXhUTz",
-	"NCaazewZvDMVtJ/c8DyfsfcpY1krR7ArrNnu+s7Nri1+fDKxAXTSyOvgmmlUTdpSgtrFz9+hiHRj3r6l",
-	"aJnlzmFXTHcPNlG/ExKPD5LUWVWsthHSxv7M9u6Ms3Oq1ZUaCSYG3j0r43EuVjJVRgZk6wB4whs5n7x5",
-	"PjLK6GWZXrE6EsJjgKWYgMHSOXjxO7WD43bELVvYOxWkbMYCmV1yWjtuuUZ/rbb2orX2V9WRqy9mbDv+",
-	"s2FRqG/GyrpS97UuvDTvhza2euxsd0b7dgNWM9ANPaixTnZNsSOSxc3z9vYUnHHLClWLigMYlKh5qWOd",
-	"tgIV2yKVW8GKrSkqWm5icGr9KzBCwBFxFs5GrPHnwiz+sGPTXkZrKn4vb+KgzVwRl/h04jBo+p5d4LFt",
-	"VPYYDKcicQbtVvUx/DmoQhb8WlUgI32fI2stfVOxxpqMNmg7vh2+ikFC+vG6IQP0gDiPuYXAiQw3+LWR",
-	"O9gYLPgeTJ9Rb3u49m9wDPunBu42a+yfq3cbC0fnyd94kTGwajQJcr8onLcQBIBB+uaNU+ep/zjbk83V",
-	"/DRp7R/2WYffYjPDxMv9F2SHiLnD6IXNbM2w3DN9rp0R13AI3CwVS2cJ+RN5fEyg7jRUd12y9w1iuFUm",
-	"XXTEHqKrUVGbiiy3IFR3vWmHvarmx36BRU1Upiiq1L5Z55hOZxgzt4XRGtHVvML0wXqwvptbFLyx+JjQ",
-	"xzb0qx+hPIR9fVgd8rj8ZkElowenucn+1dZidQ8vsjXDas8jq9dNO0EJlQ47b0hLTbApDzxIcyjcbDbE",
-	"vX9aD+ix7BHKO29FNNpFlbXFbdgoAKJ9lC6lYpCJ16/ho/uLf8kK1soyefRouPde7bWedy9Jg0ZrqJhx",
-	"x6pEtT7qDXaPPV4vJgCB3KtYjOVJH3ZI7q7Z9nDwXJYF15tz06Y1cTNasOJJGcNHeiIc/hLpuyzaf/7j",
-	"v5MBBpw0AnhhoLDi0GS1lkut170Ppn9uQdtaJjDTjXNUK/LVV2nJ1Fdfkb50iQaygLj/UYUY87O8VIMx",
-	"Ac/onCOIDIRLK0LFVHz1lb+4vvoKo2K4IoyDS9QHUKLlSPGFCKBzXYVT9HZQsi7znHz1Fa7sV1+dItqK",
-	"BevrWzDxqkgZIMsUAyxogHIw1Gb/6it7d3711XgqpuJiCfiEabliAgbnC2SnUmhznTk+/Bdp/S0IFCOQ",
-	"O1wzsi6kYiQHJBsupiJRa5Ye0DUfr7LkFNXhOc8ZwdL34BgyXf+P/0HOpLhmAvQh88tXBENIzEYUstSu",
-	"VVsq/+D6MBkS9t4cdJL85dkFOcBwZCOow5/ILxNfx/77i5cvpoKQNV0w+wot9fIAQ3STsenS8kZyKTPO",
-	"0Ef9H+evX43JS5qbw8ky+JtIYdaPiQxiiXAzM5bmFEqyYZWUhRmu6TA5nkyIC6T6WQHaq8Xy8dX/aghr",
-	"hohs07aAdSYtmCZ0QahpFjpBDzq5WVINBfa5xeDwwazwVtPh7heOalfNnwA2j2lXzkkCMVjk4PrwwND9",
-	"wa+Y3fshIX2IdHj2XheUcKNXY7tmcGtWYFBFMhiT72ThQ25NozY4xAZ7YejttAefFdKoUNm0F9sByLM0",
-	"9EwFORxOjr8ePvqfj22G5oJpkhwfPnSFCILETLuupmcaJm9AF9/ZQJXNmmUkufi/OCYufDk/FUaZWnWO",
-	"9IOEUOpmMrB1g01HcPcBayQrWlwhMFEVd9yf9iIZSNPeAMZ04YBysW+HsglpMeQCRopcU5HSpgIn/wdd",
-	"jabvfnI0OXo8mhyPDr++OHx8Ap7I/5MMyWMyN+cWh5DxBdeqEW37d1bIwZh8T0U2uix5rk171UpAQvIB",
-	"JmuTpJbcbU5arHSZ+b0iIDhjK5bASaicnubwpksJqShYMAXrcLhTjBE8sCTJEJKtfOdjqs3C4zJAs/VE",
-	"Lw2FlC3FmdWE3DwrGyjEWCBgFPIJSxXWMoXsGyCcgsHym+351pyiUE8/AawwJFUIbTMUtq2gC+ljipfI",
-	"MDDG9AAFM7ioSmaA5ejN6/OL9tE7wLBLiLp0+TrmzQNY6YM37y4g4XsIJ1gQSo7ev7e8CujGb+mQ6BtJ",
-	"VoZrGLZwQpJa3ZoEd/zEErgN2TGtOm6nTmyIYaFY5hfBdDV059sGh6JMZpofmInDVsWK5CSk39SfTjB0",
-	"8J//+K9thXBio2t+05xewUbBSUY/F2KfIZcUGRb6SeEg2CgeWSiIabVjKOiN5UE+HRC5MWIem7UYjMmP",
-	"lqTMY4xfdwTr+bEApm1ZDFDaG7rggrpy47au3iVVYNcCE29yYMvtJeSX0tyQHoFJDf1l53YbliZdSiub",
-	"V+GMtq0h8Y25T0uxxjEY7mhL+Nkr+kntmjI/JjXk1BPyLUha1qcFqVEOkrwCdkPE2kr2oVuFuqlo5mYR",
-	"rlSJolDiOYx9/lUyJt9KvSRLes0Iz3C0OQFISTUmNlwbVn8qkuPJIbpRSCozVoU7u1TWIUkAlEdqsxyQ",
-	"e2XTvrAiJvzkE+XwUTIVsgCfbjETUs/mshRZMiZvmZJlYbQkObcHGIGcMdXEAvBRJCH4iPSRPo4nDwdu",
-	"CwC1GwQkFI8g3NA0ZDdYXLNcrhlJfp0i2MK0d0J+nfbM/Ka9IZm6dGL8A4Wkae/DB1ttdUWnIoFOzDVu",
-	"b+NRhSvmoBBx2IkRBwLQMSzsgmVgsmwqbNEXdUL+9isw5KGF5WUffvJgfwk8gbRhOKxjpJ411UtLPACf",
-	"ywr3xHBS92QqEkBdaT0BbzUeu/bDMXktqkMC0aAKsKGNxIj8DYrcCenqGyZEzqeiYs5V+MXBr6FB6sNB",
-	"eE2MnDl3TP7CBCt4ihumgIs7njUVKTXShy4LcVJPvgRxcUiOJ4ekHwiJLKsY3sA8Pj44njzCEBS7CVPR",
-	"N2IzFwvzwuFD77gKxCTMZ0taG2h+/2YqkgCfFL2wQPCPcIDWAo1fOPJ0yrBleBAWr81JXfEsy9kNLdgw",
-	"FGUzIzYSo4Wi5IuSf/LXkaO85wA1+V9kXjC1JO/ePX9Kro/NDYcuEbeFY/eZczKOXjj+Fv741vtIWw+A",
-	"B/bfCf7eWX8GpmN7n9Z7QweKWZ0RFrXJEPqHPHtvrif4w9ysgUri1BG4oJOa5jEM2BgQzwaVkQRCskdP",
-	"5poVuAgugsDnHByOHk8Aid1sWBVpusjlJRhqsJIU4CHbBbICCnhkRz/SwizGCaHrdSFpauRk3G/sz7lV",
-	"ncPRzBt5Fmglhsea6UB4BCZ5KE2+npD/116UvCAW/DbIMoH2rb7ZGiqUTVQkiSLjJj7NizyeDKpRGRJS",
-	"OTcHbSoeT4iR5kQmb4bWH2ypzF0yshh6cU8KNoSHWPSPPH8zJudyxarjNRV93KcRXBHz3LQLoisYugZ4",
-	"01SJiWTO37NshCNw87ILhlU28XB55324y+j0yXnKrEEJs5l6T9Y0XbLR0XiCOeQ6Z95MERTcOOlBURAw",
-	"2q+ZoGveO+k9HE/GDwGA10LPh8Rn/l7EbNvnS7MP6DSEGlYwe2DswsZgGmkb57WWChwWU1FRcrBoBwqy",
-	"W0fwWTImLy0UUgIQ6KgoE4rS6vHR0Zi8khpO11TY44Xr4tnE8wwcJaaDF3LBxRsbROIFIXDntkE6wqlo",
-	"STKuQK3pf3/x8sXBf5yPmErpOhpSyk0TcAf1XIpZL627pJ0ZE2/RmEH4p6pcNmzE0WSCpXqEtnXuNHuv",
-	"D5Z6lZ+CA0Ex/edSz0dfQ85vZ7vNHLuemQ/JzcqAtWNsCOL46KjLoOcHdYA1QaA9OGd7fxGY8nonf/sp",
-	"iNy2+xQMB9d70Bv2NF1ArQ5DMFicw3LMTrK0WGVHk8nQ8GSBArhLPx/7OxyECV+erhLT4cz6KjBTAXYY",
-	"kGmUKw7Zqidm5PA8c1aIhxOiKgolFYEmrsBNQq4YW6t6dbcHyqEoVwUDnSnOD2xIMLV/KrhI8zKDJGBb",
-	"LNBMyNdjeetq2JirNJVizhdlwbLBqTlTbpcSwJBQqHQUjOZVjbpGQbrY8cIaJ72dJAvJHyjtHPxsXX0V",
-	"qe6uJuTN5zE6hjfsOo0/OV1q8MZb0APbS0CVlhSRLivHWJQu3zKaccGUOiGPJg9B+nai9ckUMBGmveHU",
-	"+iThtxi4w7T3f6e9NrrDtPfBKBXebFMRsq0nQ/pgWC0YbAWxmbPAvkCIz9x7lmLmVNMcpZsdZScBQgJK",
-	"ZoBAoCTh2heLPppMpqI5VXvmmtPdjU5hZolxVP7QTIXryiwqOHNOTa9kz05DqAto3i3fVOxxyk8rpIdY",
-	"pxb9wrQLVnCjbAd2Y7POqJw5nSzONloH79z5+e7t4DUASSIHzxbgAlSpNenbqRoO6ZZ6AMfx0eThZxzV",
-	"RUj3ASl9as7wkgu+oogvD4eaVCCWMd5gRB6PAxFlD6/YDVMa3dfjuoY35znI942Eap80RxLMvzGXfnIK",
-	"CttcFuZkgKWmUAzANhLw/4LWK0s9kvNRQcWCtWxGMYp7wZV+ghPYIUS9xgTzJDVLaeT5a+aS5qG0jYvF",
-	"sAAE5qdY/FPg/9hL0qpWoLdNvhruBKY6RUQOZR1zoLWYdYfEeK47QKliQ0J3+47RxD50YZrVh55yjyY1",
-	"ULtGbng7KDTeAW50vIewyUmkyZ/ukesAhYHnOXK0n6BkCAXOzAahyIq97ymyHk8Ob/P2rcTh46NvPpvw",
-	"XPeA/+2nDzXeZBbQrlEoQOMPFTsyGhj8OLJu4FEVxBTlUBc+uiY1N74DGkdRcW30SwjAJo+PR0sGJpKC",
-	"6VOSU8D4oXmurAHLpvrVOcxfmG5jx/fum9jiYV5dFwu8Nb4LJf1eaOMvTJN+Tv/O841lcODztyhELh5A",
-	"8YUw2rfHbY9oYdtI6KDwMPRYkVPpeMg+ABonfx2dGf2kWI2eMqWLEmQ96xSzMbJwH6b4Ft4THvKhTUrb",
-	"qhG0r6/YGlevHPzVji0YWu9emeBetRQiFPqK3dQp9D454++Fnt+C2+UjSTiwQ20jV4yjMxwurcWWhSYj",
-	"TDrGqpGDsXXFDAkXRBYZK8B0PxVesgvr/JF+DuFnoBY8Hh0efT0AIzuJ2thJ/xEYJZ+/Mf83FUtZFmDm",
-	"/6ZWPXCGILJGnDLD4wKc4gBwZpQP9FAd2MihQUzyOwMuUeHE9XxKyrcy23wyqq86cMGHH+pRYj41onbs",
-	"Du9lAN2H7Gmw11Vk5Z0O3G2O0PHhw38JwaV2ds81lN4joe0cTIB7n9YDo6J3H9nKEkj6l0zxjCmjHB0c",
-	"H30zqMKfjPqN5wC2VblcmcT5b0F1n4oEPCAQIOCxkxK0VwdOX/BcJ+hlr+COjTaWwFHkYgHVTu31NgD7",
-	"jI/skyJlTmIyc6sGY49oMt7idyP95I3M88B8QPyzAaGX8pqRhxPbsGEe6DNB54bMojY+0+Dv9fBP7mEA",
-	"Zr7bGMCZzSEHo6gL9ghugLuwgn/Fww2E+FFnO/QIdZ9xQHmxgQ0I0CoyopjIzD29oguekpwLQJRru1Db",
-	"9/NUHB8duUhMbHHrJfwQDg/2fEAOJ8GdTPBKnorjyXH9Tq5CPoYo2NYvbBc1UodYRqdF1BoYA4a9p5O6",
-	"FXn3Mx/a7YC4kbP7siIHhHa/w619/G9/azMbBBYcLjBMhlxw+ym3FRI6vCS6LISFKPQFE5xfHsNiO0sl",
-	"kNfeGu/v3qngPqgYLmUsY5AcJDbMKDHXP4R/3iw3pJ/8wDYgHPtKCWNSqWTgwWYCesZ6EGMMIzJfZSwt",
-	"NmsfAsWyxpdkzt+Pk6iU7WtL9O5Vs2wWsOgwdLj6FGZBuG4UjvhD2z9wCWLVuneS7F5GjedKlRCpINiN",
-	"axkTq2WeAfiq0nKtIBHDqKd8tWIZp5rlG9I/nhzWgwmnwpyso2OytIF2t7GXTEWXwSRKf0GRwz+SjWQH",
-	"Nb9iN1iK/d/RIrIXZa/CAJ+WSfYlu0+G9DK6Z08sjJud0x+a3zh1wULTtbcCgq7SZbTiGAbLGaaBGPUO",
-	"KdQB5LqzfnQEYaiYzpCQvtJUZLTIvFvZXDlJC6PvhNTw9yzSerTaR1hcHBBtAxtWq91kMLZ2qBIJg81Q",
-	"Ta5CE1BgvmS5FAuMCqMCu7QLFeNRDoDvnkTbJsjhZ5ZmW/CCkZOB72T3z83+LY1T208yrn0DY9LIvU1c",
-	"y+3s1hkNu0WIM58Q6jszcmthBWOuVZUL0agL6y3OJ+R4cjwVSaVp4tnD3gufPJJxZUS67DR+YH0sAWSn",
-	"1rRiVwilQ5jAOd7PQW0WBv7MhuJWdd8tV5iNIbh/TfOLNRmPTXBqtp9Da6/dcgylUKWNjSQ+pbth5yXy",
-	"UlMuWFYF1ocWr7XMcxszOhWBvhyeZ0pahaWCQ3xYWYBsj/2qnsJU0LxgNNtAeP0Ac0CaWUVDjDZ04w4U",
-	"OeQJU5GcPzs/f/761ez82dnbZxdJO2i0lYycwuIYBcZna21xHtmaXPfEDmp9/FamqEbVsWi8HG4wZqbd",
-	"/xX+uznjNgDw83OEZ++xbhOh1fnFxMJ5EwpiL15xUDBIMermGT/K4soCowYZiy3ciR0nkuw+kLGYBxhb",
-	"eNR+Z7R++C9BYduFRDD/EGpT0fYmMPRHdGc0oOOxnWvTx8pplg07aZHPiQD/xMBeNCLDgH7At4AouqmA",
-	"pJy5LG5okSGQmGnbw1JXWbD4OaHgjvANkH4SusKF1FPh7pvakyAJ9rmVH8MZuJS36mkYDDoVeOkNqoSg",
-	"Zj4zpAZFM4O2BVBj8j34A15wcbUrptVGtIVDc5zEXfvV7d4VDuqqQO6fDDTclaB0yQDKyPqluzquFxj8",
-	"HeYi/aeFZTwN6KtgGS9YisTdpM7g8ryv0aQ0sOPbgWGs/m+fLgV0O0K3Ji0WTG9Nl3JMZs8oT/BWCjmr",
-	"I84lhquETMbWNcanRij1ofZ4u+JrVRS1XhayXCydXXIQDQD9bLGftwr79Bh+d4//vJ0y97uKFg1xom4T",
-	"VPdbRoSSJwJBRcD550oIkSeoLY1+KVnJMhd2w5mCbDybZQD0nNK1BsWHasIEvA8VE7e7Tv6wgaZfYkz3",
-	"9Kjc8iC4Mip7JPxYGBVi2SYiWeYQXUgU02NvidueuhNN3DnDciBbRZxn72mqyYrqdElkVb7e1nfoU9FC",
-	"TuxMxfGZUJ8y8eXRv3Tiy1nJdqe9GGoa/5ulsdhKNu54wZ/gNIteIJFw6yh4icOxAf3oZilzNnIQWIDl",
-	"qMp0SaiainrBPlfseFwWOYFkWrxw4Fz6wrquKnaC4dhTEZjV05LNDClCdNdDAlBGLfCUWtyX69MCjNdd",
-	"bzYOtfmNqy2p+N89gIu3Irqih822fA3/bQMg/aSqgTu2Uz4hAMU0Jk+mwgJMGtbhJL+bJc+NhujAJ30+",
-	"bVWkAaowHH49IQqQ0iA/diqSG8QeQeSYJ4if5TEx/HjJZanR5pKkhRQYjkN10kIuxMzhl2dvpgKTCR8o",
-	"Ms+ptvBjADtZAFa+LRl9Yls8wOZEFtaM9DgjUDJyMBWXDGDmk2Ahk/ri4Ruq+nlsUeNxZRwMnH1tKhJP",
-	"Syd28ZJTcimrmWKQsUZ8jEa8oF+efnK+Zimfb6bCommZj8EqpRFoxzSZbLHfnpXs1tLM84yt1lIzkW5+",
-	"YBsryNyX8TeoAP+ZDb9maTrUBnMGqCCMFjlnhUfBA0oFUZOuGAmWafQD28COAp2HnqNP6b3qGPBZdWA/",
-	"g3f54RfX1sdFlVhfl6Gx9u0YCJ8Hl2V+NcpYzj6P3gXAxjwjXE0FYn9nRpoESNEbMSQ5v2IkefrsxbOL",
-	"ZxHs2JNIXXJaMIITyBARyaKSVOhqcGhyruyFkti3kzCShWfecTYkNtZkKkpl+hmSgq2B9OESCFpSV3y9",
-	"hokBYCBoie4cg4AR45nflvnVUxhCXO6+sxr46blnNdTfiH2GA+jWOn9cUk1uqHJ0gDH+uDf/Ro60++Qo",
-	"uAlEsWtW0LxD7A4ZizuzyE0cf4mYEkHkDTAuEUUCAVyKwLprrkusTzaO4HjZ49S2CR7HyqMAlfwb2ens",
-	"7lErc2SE5jkw3VoF0JYS1W3/rW8aeiVtCXuAD7kRFmdeVCilXSaKCvrSGSuqXzrNFn9hOip1xpT6Rgdx",
-	"7f7wk9gPmiP/XVoSELVqi1j6GU7G0R/W3o2HCH343vSy+yzd7pI/K9nzp3Ctd0T/InIvhv1y5SHiT10m",
-	"S84oIiLiK6XAUIfs1KMDabkeodp7xTZqKlBFPDoi/UqtTBwO2CUjtoHBuK7BFkwXG6tpVqp/guDI8zLP",
-	"XWWXlZkj6TsAe1Vejiy+uqZXzAptdvPUKaG+dIZT6Y2+67XrgimmFeEaEvdAwz4N9OYV00uZ2WH5Xy2g",
-	"bBJg80+FvGaF1efBNwxA/1wRRa+NlDcnaNpka4T4i+fsH09FgyfuNNO0zDEJOWibbryN5k4mF7DtBI3W",
-	"jTskbtupxXl6g1R3wLW7du8r4vp3qbzbKgTAC/reEGXoxtZ8MMdw8BlU5S9RoJ8mbHu3qlwrowDK8l1Z",
-	"+vawbpI4xO8A8dgwZb5YQJmuy80JwTKMM6joMCAFW9Aiy5lSVSlz9kBNhXXPAABTTi1wssKKO67cQFVe",
-	"BOuJDG19BFmQ5NcPCfmzLX5h+hqMp+JsydKrlhEdWqsM6QAoTlo8kVfmLNI/mkyAtyOCpCz4gpth+Elb",
-	"ZhR8M7tim1kqxTznqbWfTwC9HXmlYeUFz1hlcbB8zoqm/nfPXc3Vl5A+jiIBM/7YvQzPBp5TplIoo/kL",
-	"PbOJoTMurAouRZQ/fseL37Nt1Awv4Kz3yUmxq24N3teYdEbGoYPS9WQBaU4QKumsMTVq+ixJfF+47Udy",
-	"W0MHVoIW8gZ9DCRRTEDtnk7+y9KlPPgVAuQ+dEdBig2p1zcwWifBugg0AzkOmmhAPN9QroHbQuUhoqQR",
-	"Hp0QCIUI2+rns3Qp3zJdcHZ9rwmQYT9bA2qxYKLlEnB4/Lz+4PnYOHkoTwY2PlsbsrRRpy5q0hGOIZU7",
-	"KFxmoS+gqe4bOoASgdsOgh4grhTyIAdB5Rw0AbsCFrbenE3QMEzs4WRC1Hgqovhf7ZQOjCVVS1loX8ns",
-	"cVAfFstzBDdhUMasD2M1VyM5HE4mE/M/rDy0HT7scGLEB5hxC7MkUmDElc+UBaSfwrKA3zR2MZrVhtW8",
-	"J8XBtP8Gl+K+bzY/ld3H8zNA//xmSF1QgdATviFxBKkq8Pwa6VJIYM+D9mF1XL4yoOyIieonVkyYQR03",
-	"cMuf2ngoRVK5uuTC2mievHqKFs+CEVbFMDE1trpxO/hjZxTVMERZrgnmia03ZY6ArdFKkiVVM1fjPTmt",
-	"HGRGiDWCph23NaOi/z6oPDkV9q/ZjAu0XSz4NROnMQAgeAWTRMKPbDQuDCun4mpq9rjYjEki84wpPbPw",
-	"YWY9XdVOdEyrClsMHgIjgVA3qHIcxqBNRV9ITX4ulbbl3RZs0AUW/Sy0lu1hxEXl63bYzZVUiWvxcQFp",
-	"zfS/1YqObG03lgWqGrbGFOnDUhOz0pwpkhVyvYYCC2aVtFwwMI1jZIqDb9o6QrOXtxulLaWOaGRDwsaL",
-	"cRxO+5QklqATd0BCD6ovbSiIDJvsGm+zoPothgzOvCoqnFXDOA2KR1ajdD8VI/dRNe7OVIvgyNZGx0S5",
-	"MozJ9wN1n72qDdfVOqfmo3RJeVgafhsZtkIn3SI6tvBAkaRgqswtSHvXwIN3breqCbjoTzAVPNxYKHTp",
-	"hkES9t7W5OJYTU0xfUqSOc2V+VpIe+C7xheyutgAg3r8O1bJM53LzczGNnV1GpZF/4Klvrfg4ohgd2Bp",
-	"eKC+YKp3B6NGPUDBjxFJB6F1t0CUarniKc3zDZbvVvUIGLy9A4shnoWR9+BUY5qKvpcqfKChS3EQCw/K",
-	"At1UVRaSV7IWSuNSUbGCBLyMX8eiA83TV+x9ddnfV4q36ei3chJg31sQQZGRfQFl+S0C4czaO3g1c1Ls",
-	"QXGxxiwgzNscWHMCttZB8Ce0OpoH1lk6gySjJDxVct4+uBDchiX/CjYVWcmG/rjXa2ij/jMkVJOVVJo8",
-	"moxJoqm6cgHACyY0IHyDXpR5xWgwFeAJNbRfYTeY1Xo0GRXyhqR0PSRKEkoUF4ucjdZlsTYCg10+rmz5",
-	"YaVpcQ0hH1Mb8WHe6JL9z9wSblMC6mv6A2PrDuHFgS3bKbNfSpqbleMK7TKdQiBVV7cTovYZhF3s1ihI",
-	"PyJOa8RStMoplmvrrmBjWu59XELuR7I5s2dd4oJ/IVyc/loqxS/Niq3WejP4Q9siG3c8oe4YpFTg7bw/",
-	"F6kX/N2ebFu9GoRc9a2bakhWNJ/LYgX+kCFWd6+Crh6oeCZt/Ua+bxGzy4vuZ/ZvljNLxe6b59YWbPcx",
-	"eJl3UVwgd35EL52W8jJNGcsUMsu5deVF7sTKagLlkGOX4JhArNNU2BAX0sfCluYW9xHb1RmQhemP8YUg",
-	"PFMQsN0Wa40sXBmHamC+MNpKrB0SVz/9uFPC/SLdfpFuf0PplhIF+Vs8vYs422AL3njz8ZyhI3CRpkvA",
-	"514I/neWgfjDlZdBqwqlXKsKX9SXMrQFNbEQLgjGPnv/qWQIg2RaX61LzapigmCHTGroh/F7FeD4G1X7",
-	"+8lbLLLhrHaYBmjFZbp2OoW38Q+6g+WeVcax+4uYc538pkil1SC2hH04u6O6s4PsSwDHZ2U5T4DaK4Ox",
-	"lhiQIwttTi8ekDtzH5/6e1+CyROx8U5KF//mGUg0sLeDTdjM7fozLzYAxLIufXntmp3NpnabD4J0gRvB",
-	"CpBL/jr6EaWg51lCMj6fs0JVMFKuCysqDTrKbuMqhoLJLZPMcAx2Le9fQfBD3sYtXjCqjM6gmcjumL7z",
-	"8PfCLH43B/oZLCdm2cP6giBunS+fQKBwLOGeDvRblkoAqAucalRkxEoAqikCBCepZA9UHbJthTWuXosO",
-	"axzXhOZKQuM5066sUBCkq4zio1RykFhNY9AR5LONr1RjtvCtswJm6eJZpyJZMU0zqmkt0Mf9aIN9JuSH",
-	"bztqiZgpvfa8+n4wmIM+fiM5xPduhrKNsTgvuVvmL3LIHyAuEI5leOwN4xLhabwpuGYjKVI2uDP7su7+",
-	"e+JeVcy/YDdxs4iosCAw16SeB4DjSwaAi7LhYtEVTP9AVVUJKwMKhah+MMk0YuiTwZi8NsqY52lD4pja",
-	"ECPqmUuwapZsD4ykU5FSQS6ZHSigrO2WwfZQ0IJtErN5zhdL3VG4xvT7Wcyd2NU2RoNvBNtbh9Q4/CKd",
-	"tI+5WTBDpoKr5SeRSMIrf2SP3P2JJxY5g/rLxfMri5lGNRvsfyimog+Z8Ub5OiHJUuu1C1s8IMkrqcl3",
-	"cExcqd/QjgEv+O7deKZiw3RC/vmP/7JI9vnGApm66jABplJ3kcGXtLgKkVHf2IW9x/MW6W57EC7VPo31",
-	"y4nrOHEv5TWr3aMPlCcZLWvy8mzt9/gjTuK9Xa7fQtx7K7ktLPX364eErCBGF2JoXc3dMXmS5/LGVW2w",
-	"08dsOgaRemjvmAVXo//NZUAPG4GW7nJvlmDZogaEob1ghzzDbGxcNxwc1pl9MC0nk4cp/AH/ZA/iVkgE",
-	"tr5vj0Wjl8+UZNbqtZsX1DCcv4j9fxzzI2CLElmQggEeY5xT7eBIXMxlp8sd4o8hbiNj61xuVkxAhUuE",
-	"guTpMkwyM+SzpnppU2wLvuKaX6OpQILpbkxeyamof4KoeiEGvXMzmnNAuVAWOFaZma5ZMYJMNqPbx870",
-	"X5h+bmZ0j0cL2o+Wu6+WSMzl+BPnlbyGecoCGg82dcloHuLolooutpYpfAcv3KfPAzqIlWRTiFZvboc/",
-	"dPTLmyp/3FrYhCpXtpqt8/DbaobvLs7ISgq9DPYM98hvGVrYGhb/6D3+bq0AEQqSTjDg5nLjMDEhTh2r",
-	"WKAhMEFYuUIlRs+dSwtCBwnE+eZ0KgCAxJbEWBGb4YZoDZGzhXZwb56+p/uy0ctvZC9rjWJb/bIrIW9y",
-	"li2+IKx9ovOFq08yylZSVCC4wQlCilfNM9SdLfdSAlptao6kb9Bly5kraE0XXKABIhan+aNt/95prium",
-	"sBZJa2f7xw8hvPHLumtnD371XG43kJ59NcTSq+JrjUCypJl37NCCkZzNtUPXU5rmbARPibphbN0Fsocb",
-	"9gVnbzvO3o1bpfYO39YVG3hizVhsg821fsGvmWBK2buQZhz+Whfykimfe9sWPCE61CVvoVTVjnu21SrV",
-	"0JUsU0MnoA5dESvls9/DAoe5XHBB5rm8CfqBGgjtXs5dUDv5WV6qcS31U0Xefy4yfs2zkuaGpXGxUNZ3",
-	"WbKhj8yFnJmh0wtwkKFaPo5g98U6e1Pm+egmZNF+wjyALA+H7bY80li3KBV8jwJTZDcsQCblCtFzzecw",
-	"9GtG5q4sl2kXzfVd84XCtLHh/eiQ6pnSRHFxBeUjjdBltvfsxXPyS8nTK6WpEWmr9UuX0hDp/x8AAP//",
+	"v8Lku1Nr2HMIEfvXI+uUQc5xm+3ve+Wv2ds6vsjDOA3HVyK2dy/4Ndte4WVHuicAk/BrD+/6QGHi56kN",
+	"fBta0yzeSKm0tm1MksLEk4LpshDoMQo9MUdf366ETH2kO2bb6arWmim9pbon5tfGT+huLzZw1C0OUh/0",
+	"FcSeUmVzLdzYSD/5PygB7x1W0uTtbpbtmjONEcaW8WXUxY+3RclmW9zH1VsqWj3b3pwurM3dH871EmkQ",
+	"WdcMCyh2xQvVwKmaIbBP3jwnV2yzPVe7216vZoaBz1ZSxIKXwXCPcBGgWpSKLtg40ItLVc/LCOa2pCpS",
+	"WLJNddB1vplFwNIiKndORXRClRloZi4GhOTuQOjIy0WHoQ2zyh8oUmKVCPMq6Rd8sdSjJRUZgfJwhvfS",
+	"BRP6f5n7JyE0ywqmFFODIclYwa+N1u0AotnIbALJZUpzsqaFOQekYAsOPsi92Chuox24XYM6MQ7bBNy1",
+	"x90L3rWI0a1s0W7spFUQY+0IkgZphoICLVUH1pYdxB0yE+wSugZcL1tH3YF50YGAEHqOnQizG67fT7bh",
+	"VIdcSxrU4UtLhs45KGGDA6wDTtyiSECwjg3z2tsXLq8JnI2KUJAzxg5F5c3r84tTcn7+9ruRRQO4oyP2",
+	"dRWv2z6IHrHWxa1CjqsL+MIIi34tr4f88x//XUv+A3N4MjBNMaqnQjfqbYVpprbdxNV/dFjIydAoIbbI",
+	"vM95PX/6wwM1FYl3yCVkJTOW20RYvWSrWPLpPWVkudSyPcAof7PcLWcjuVWKBSYJ3SYp6neTc4UxT1EO",
+	"9nkTsqrwK7uaQ5+PHORXhdsz/KRJXK0Z/NTNCd7Cmd+G8rEtxMDwByj064FMjcCimNBRycgFlLmp31oZ",
+	"jcT775FscA7vwiZRFdOw3jJQpbPTMIbko6vttWbbDui1A9qyP+dunr5kZyOhAcOiavkMHtav9lYsm6Gj",
+	"4nnMGvKWLZhgRlb5FJXO28EkBbvmslT2nVnBruXVXmgS0S66G4ytdTW3H9hmL3yn7vEb4ewWg/dWlGgD",
+	"2we75x7cYmm9jNK9VU10uo9cd640KzrtCB1C30tbWJoSYHUEXnMKAelb/heBTDo6qoyCg31VgO0jvzUY",
+	"mIuwApwIdTVLjGB1StQSqq6JvLId7YsCBi1WddjhrT1MtZ70tk1zndMtJ+KTxKZhkF4N3GRdcBuwB0vF",
+	"vWbHlVmtwX2Es+1IVrqIBtKaoVFFFvyaCWevNxdiPBhgZzzb7yBuzWbffKaQtfqid5CgLLSXVrpKuN6L",
+	"mF+Ffu+IPDeKIBUbjyEVVogdjMkTnwVuK7kRil8t2VRUtGRXV2EOH0lqse/JkLAckYAwXn0qdgesD8iC",
+	"6aDKDMgdJySWwLi1PuMnzgv06lOtHv9kMry1PhU08Giv70P9qrGhftOGR8cTcrnRTAXFDV0pPvv9TEs5",
+	"y2mxYFuT9vfX1Zzadfslqetht16Rhl7WTGu4pZ5WX9Ol1uu+GpB3b190Xsut6q6Trx8OP52+d8v16FDl",
+	"4pypgoJvx7TXqxTGkOlDRNQmCFNQ+HCPuLHa68NW3zsG32Fwi8xgS9JGVYIxibm9grnuSn1pzr2704c1",
+	"qNfDT4D0+hZATPdVAiK6cE5N+++1Ye9VSrgLYTGa4DUrAD8LkI6qyMY9GFcHetOPy02II1sKjyTbwEqF",
+	"cQOam1NvY1rMbT0iILzerp8OQTRGpudBAYWmz20LjKzPtm5jKoahHPSy01SRFjFDQSsQJC0Z4AoKScwX",
+	"hL1fF+hRjLZqhvR3KWLlnp+8egLolmBAKdfrnLO4nOoY9T71JC7Muy1sarQd+bFsW/cO3rA1FcnweNgF",
+	"Kw9jcsapRxRDxDgpUoblhSFdCQvevbs42xM8JrY7Z/UdIP1HmHsIiEJUkOR/JWRF00IOqxLGNUyAQXOQ",
+	"3hGQjMkTsdFLI7uBGMZVHYDXCbzJfhml2+kAVg+WxVBEoyrzu4uzPTuxhNKMAQObe312pwhXARmBKMN2",
+	"zo9IYSui7VFm1fy6jbwu7BB9dBgmlvuBRS1RvqZsp82y0wG7Iy7h6JgsfcnZ//jxYvcM6w1uU6VRD+se",
+	"dJdt0uejkFIUjKZLs+fJkNicleZTDIYMHp5W2RveMw5ZLhBkj9FTDbZow273RJqNBOkOe1k0ru8WeLPn",
+	"5eWK6wpY+ZlZ2H1Rtvc1nHwuO1I4vK00Ep90N+DufQOcX4TlfBpwoPImjH2nBatKDIzJ89Wq1CDnYJkH",
+	"4Bj2VvQQxd4r3IrMrHbuHcTTn5Wh6h+HmgZH7HC/DHRI4AkKrZYiXVKxMCN/10xNL5hZDYfGdXx0tK0A",
+	"YENcWNNfSkbgZ6KY1lwsVMM8EKiYg6ED/jLDY+lSsuyUJGacrrq74b6QaDf+bMp6WJRwz5JU9ouuCuQJ",
+	"gEDavGm08hkFsRIiXQ1/yLnTS2mrJSQWJByrilhXjRGoXRJ331+UUD3AfvXrh44KoGHpxH1nFhRR7Jre",
+	"S0BUGBXlloLqH1NKsavfN6wYQT1Sm5/jCmiYRXBYCK5iyG3I6tOQUaOKY9MBF9BC8BPpVwUmYKS2Mvfe",
+	"Vf9quAWP7rumX9fOfGc4jaX3FRO6um9VeTmyMqqmV8xLenGss3ZxwBiglpEbXbgaNbf8A4UVdxCCEhmy",
+	"EQ9CsIwAsmDuQbimol8TAhsD8AVCHJyHLMwTxhfCdIjlwxHZEsNbckYzNRUgjGjpy7oMOqlxm00yyBX4",
+	"FPS5f02d142zZPQc+7LNjD0r2birvWQwvsdC3rWD5GEsVnRjTlAHJ/yklRrj129hUVhSWhQbQj2DjyDU",
+	"WTtr8/nM41EPxuTp3eKvOmtGRnBBmB/5AxWB38PZSKENbVvLMJr2Z9FeIEv6bz85Cu8CkgEetTeQzKPJ",
+	"LYpa7sfKWmbBe2NmYWnM/cZWt0nsM7DE6dlG2lAsUKBRzrAD31H8siM/BbQorH1G+mATMGpB8p+gPoOH",
+	"Y+hikldWz3iA3z4w3z7Abx/sifn78eUuq2VrzDVmCEWx2+HRdgM8mVvEFbBCm1UgxnGtKmuCB/w+tXaG",
+	"3dhPnwVN/RN6kDx8r3vFXAdrCiAQPjLZo1LZdz6d9+h36QE6twqN85EDUoJXrPej/cCbE21cF6VIQU/X",
+	"kjyqWfTuGCbbJP9OS5N9Y2bTvu+IU9gKavskcWcuyKw1yJ86Z/xyi4e9FmYV3WsIDPPqx7u3L05JMu1N",
+	"e16u43qv/e6w1rxiN74CHVpqtroU77ztL7dseB109A7xG42tC9qL7opz+TRcczzPjaixZgVHQJ9tlwA0",
+	"8i1+8ga/QFgptdeXZyWm59cREXZ+9qx6vaLw/T597V7G/MV9p1jNbY98lb1afEs1ewFvA94sWDfjpH/m",
+	"ctSSpdZrdXJwkFG1vJS0yMaIDDCm/MDu2x7BNTbbpLHRfjmGruZvDXLSL3JtovWRd1JZnUDaFla6UbPC",
+	"HDtXHbutlUQzOAGWPaObZgbVu4szAjkxrWy0TnzjLr/kR7beNodC+W1MlWzMu3P5zsoYuoFNNo54sdcF",
+	"wyuL5pyCMzXZktW1LTeLFSkTelZ2lk7esWvuw73z6iq5d48SSbZgr8+69klPflCNKXSu8LMa/6mv80et",
+	"j30j6lyvNmpMTAvkwCLivgfXYSFLQPfWkhySjKV8RfMhKZjImJV6KJnnkmrST47HE6MF2o5JMrFKSIiw",
+	"++dajr2tGB0R/175WtLrQqJ5GhPNZvYM3pkK2r/c8DyfsfcpY1krR7ArrNnu+s7Nri1+fDKxAXTSyOvg",
+	"mmmU2tpSt9zFz9+h8nhj3r6laG3uzmFXTHcPNlG/ExIPKpPUWVWsIBbSxv7M9u6Ms3Oq1ZUaCSYG3j0r",
+	"43EuVjJVRgZk6wCtxBs5n7x5PjLK6GWZXrE6fMZjwDKZgMHSOXjxO7WD43bELVusRBWkbMYCmV1yWjtu",
+	"uUZ/rbb2orX2V9WRqy9mbDv+s2FRqG/GyrpS97UuvDTvhza2euxsNwzCdgNWM9ANPaixTnZNsSOSxc3z",
+	"9vYUnHHLClWLigPsnKh5qWOdtqJb28qmWxGurSkqWqNkcGr9KzBCAJ9xFs5GrPHnArr+sGPTXkYLcX4v",
+	"b+JI31wRl/h04oCL+p5d4LFtlIMZDKcicQbtVsk6fByUrgueVmXrSN/nyFpL31SssZCnDdqOb4cvfZGQ",
+	"frzYzAA9IM5jbnGTIsMNnjZyBxuDBd+D6TPqbQ/X/g2OYf/UwN1mjf1z9W5j4eg8+RsvMgZWjSZB7heF",
+	"8xaCADBI37zhkEo+0vZkczU/TVr7h33W4bfYzDDxcv8F2SFi7jB6YTNbMyz3TJ9rZ8Q1HAI3S8XSWUL+",
+	"RB4fEyhWDiWBl+x9gxhulUkXHbHHdWuUYaciyy1y2V1v2mGvKhSzX2BRE8orCkW2b9Y5ptMZxsxtNb1G",
+	"dDWvgKAQ2MZ3c4sqSRZUFfrYBpn2I9QUsa8Pq0Mel98sEmn04DQ32b/aWqzu4UW2ZljteWT1umknqLvT",
+	"YecNaamJUObRKmkO1b7Nhrj3T+sBPZY9Qk3wrTBYu6iytrgNGwXg+o/SpVQMMvH6NVB9f/EvWcFaWSaP",
+	"Hg333qu91vPudYzQaA1lVu5YyqrWR73B7rHHiwwFyKF7VRiyPOnDDsndNdseDp7LsuB6c27atCZuRgtW",
+	"PClj+EhPhMNfIn2XRfvPf/x3MsCAk0YALwwUVhyarNZyqfW698H0zy3SX8sEZrpxjmpFvvoqLZn66ivS",
+	"ly7RQBYQ9z+qEGN+lpdqMCbgGZ1zBJGBcGlFqJiKr77yF9dXX2FUDFeEcXCJ+gBKtBwpvhAB3rIri4ve",
+	"DkrWZZ6Tr77Clf3qq1NEW7EIj32LQF9VtgNkmWKAVTBQDoaC/l99Ze/Or74aT8VUXCwB1DItV0zA4HxV",
+	"9VQKba4zx4f/Iq2/BYFiBHKHa0bWhVSI8KYIF1ORqDVLD+iaj1dZcorq8JznjKygIDg4hkzX/+N/kDMp",
+	"rpkAfcg8+YpgCInZiEKW2rWKcI/JwfVhMiTsvTnoJPnLswtygOHIRlCHP5FfJg6xnXx/8fLFVBCypgtm",
+	"X6GlXh5giG4yNl1a3kguZcYZ+qj/4/z1qzF5SXNzOFkGfxMpzPoxkUEsEW5mxtKcQh0/LK2zMMM1HSbH",
+	"kwlxgVQ/K4AItlg+vmRkDZbPEJFt2lY9z6RFYIUuCDXNQifoQSc3S6oBHI9bDA4fzApvNR3ufuGohqXR",
+	"ck0Am8e0K+ckgRgscnB9eGDo/uBXzO79kJA+RDo8e68LSrjRq7FdM7g1KzCoIhmMyXey8CG3plEbHGKD",
+	"vTD0dtqDzwppVKhs2ovtAORZGnqmghwOJ8dfDx/9z8c2Q3PBNEmODx+66hVBYqZdV9MzDZM3oIvvbKDK",
+	"Zs0yklz8XxwTF74GpAqjTK06R/pBQih1MxnYYtOmI7j7gDWSFS2uEJioijvuT3uRDKRpbwBjunDoyti3",
+	"g2aFtBhyASNFrqlIaVOBHaif6bufHE2OHo8mx6PDry8OH5+AJ/L/JEPymMzNucUhZHzBtWpE2/6dFXIw",
+	"Jt9TkY0uS55r0161EpCQfIDJ2iSpJXebkxard2eeVwQEZ2zFEjgJldPTHN50KSEVBavsYPEWd4oxggeW",
+	"JBlCspXvfEy1WXhcBmi2nuilofq2pTizmpCbZ2UDhRgLBIxCPmGpAuimkH0DhFMwWH6zPd+aUxTq6SeA",
+	"FYakCqFthsK2VQEifUzxEhkGxpgeoMoKF1WdFbAcvXl9ftE+egcYdglRly5fx7x5ACt98ObdBSR8D+EE",
+	"C0LJ0fv3llcB3fgtHRJ9I8nKcA3DFk5IUit2lOCOn1gCtyE7plXH7dSJDTEsFMv8Ipiuhu582+BQlMlM",
+	"8wMzcdiqWGWlhPSb+tMJhg7+8x//ta16Umx0zW+a0yvYKDjJ6OdC7DPkkiJDCNIUDoKN4pGFgphWO4aC",
+	"3lge5NMBkRsjULZZi8GY/GhJyvyM8euOYD0/RkRTy2KA0t7QBRfU1ai3xRgvqQK7Fph4kwNbozEhv5Tm",
+	"hvQITGroLzu327A06VJa2bwKZ7RtDYlvzH1aijWOwXBHW/fRXtFPateUeZjU4HZPyLcgaVmfFqRGORz7",
+	"CtgNYY4r2YduFeqmopmbRbhSJYpCiecw9vevkjH5VuolWdJrRniGo80JQEqqMbHh2rD6U5EcTw7RjUJS",
+	"mbEq3Nmlsg5JAqA8UpvlgNwrm/aFZVThkU+Uw5+SqZAF+HSLmZB6NpelyJIxecuULAujJcm5PcCI/o2p",
+	"JhaAjyIJwUekj/RxPHk4cFsAUO8gIKF4BOGGpiG7weKa5XLNSPLrFMEWpr0T8uu0Z+Y37Q3J1KUT4x8o",
+	"JE17Hz7YEr0rOhUJdGKucXsbjypcMQeFiMNOjDgQgI5hNSCsHZRlU2ErBakT8rdfgSEPLZYz+/CTB/tL",
+	"4BdIG4bDOkbqWVO9tMQDmMuscL8YTup+mYoEUFdav4C3Go9d+8cxeS2qQwLRoAoAxY3EiPwNKiMK6Ypi",
+	"JkTOp6JizlX4xcGvoUHqw0F4TYycOXdM/sIEK3iKG6aAizueNRUpFRbX+KSefAni4pAcTw5JPxASWVYx",
+	"vIH5+fjgePIIQ1DsJkxF34jNXCzMC4cPveMqEJMwny1pbaB5/s1UJAE+KXphgeAf4QCtBRq/cOTplGHL",
+	"8CAsXpuTuuJZlrMbWrBhKMpmRmwkRgtFyRcl/+SvI0d5zwFq8r/IvGBqSd69e/6UXB+bGw5dIm4Lx+4z",
+	"52QcvXD8LXz41vtIWz8AD+y/E/y9s/4MTMf2Pq33hg4UszojrISUIfQPefbeXE/wh7lZA5XEqSNwQSc1",
+	"zWMYsDEgng0qIwmEZI+ezDUrcBFcBIHPOTgcPZ4AfL/ZsCrSdJHLSzDUYPkxwEO2C2QFFPDIjn6khVmM",
+	"E0LX60LS1MjJuN/Yn3OrOoejmTfyLNBKDI8104HwCEzyUJp8PSH/r70oeUEs+G2QZQLtW32zNVSotalI",
+	"EkXGTXyaF3k8GVSjMiSkcm4O2lQ8nhAjzYlM3gytP9hSmbtkZDH04p4UbAg/YqVI8vzNmJzLFauO11T0",
+	"cZ9GcEXMc9MuiK5g6BrgTVMlJpI5f8+yEY7AzcsuGJZmxcPlnffhLqPTJ+cpswYlzGbqPVnTdMlGR+MJ",
+	"5pDrnHkzRVCl5aQHlWTAaL9mgq5576T3cDwZPwQAXluvICQ+8/ciZts+X5p9QKchFD6D2QNjFzYG00jb",
+	"OK+1VOCwmIqKkoNFO1CQ3TqCz5IxeWmhkBLAzUdFmVCUVo+PjsbkldRwuqbCHi9cF88mnmfgKDEdvJAL",
+	"Lt7YIBIvCIE7tw3SEU5FS5JxBWpN//uLly8O/uN8xFRK19GQUm6agDuo51LMemndJe3MmHiLxgzCP1U1",
+	"1mEjjiYTrO8ktC2OqNl7fbDUq/wUHAiK6T+Xej76GnJ+O9tt5tj1zHxIblYGrB1jQxDHR0ddBj0/qAMs",
+	"JAPtwTnb+4vAlNc7+dtPQeS23adgOLjeg96wp+kCCrwYgsGKLpZjdpKlxSo7mkyGhicLFMBd+vnY3+Eg",
+	"TPiahpWYDmfWlw6aCrDDgEyjXEXRVhE6I4fnmbNCPJwQVVEoqQg0cVWREnLF2FrVSwI+UA5Fuaoy6Uxx",
+	"fmBDgqn9U8FFmpcZJAHbCpNmQr6Iz1tX+MhcpakUc74oC5YNTs2ZcruUAIaEQqWjYDSvChs2qhjGjhcW",
+	"xuntJFlI/kBp5+Bn6+qrSHV3CSpvPo/RMbxh12n8yelSgzfegh7YXgKqtKSIdFk5xqJ0+ZbRjAum1Al5",
+	"NHkI0rcTrU+mgIkw7Q2n1icJz2LgDtPe/5322ugO094Ho1R4s01FyLYIEemDYbVgsBXEZs4C+wIhPnPv",
+	"WYqZU01zlG521CoFCAmoswICgZKEa19h/GgymYrmVO2Za053NzqFmSXGUflDMxWuK7Oo4Mw5Nb2SPTsN",
+	"oS6gebd8U7HHKT+tkB5inVr0C9MuWMGNsh3Yjc06o3LmdLI422gdvHPn57u3g9cAJIkcPFu1DVCl1qRv",
+	"p2o4pFvqARzHR5OHn3FUFyHdB6T0qTnDSy74iiK+PBxqUoFYxniDEXk8DkSUPbxiN0xpdF+P6xrenOcg",
+	"3zcSqn3SHEkw/8Zc+skpKGxzWZiTAZaaQjEA20jA/wtaryz1SM5HBRUL1rIZxSjuBVf6CU5ghxD1GhPM",
+	"k9QspZHnr5lLmod6SC4WwwIQmEex+KfA/7GXpFWtQG+bfDXcCUx1iogcyjrmQGsx6w6J8Vx3gFLFhoTu",
+	"9h2jiX3owjSrDz3lHk1qoHaN3PB2UGi8A9zoeA9hk5NIkz/dI9cBCgPPc+RoP0HJEKrimQ1CkRV731Nk",
+	"PZ4c3ubtW4nDx0fffDbhue4B/9tPH2q8ySygXaNQgMYHFTsyGhg8HFk38KgKYopyqAsfXZOaG98BjaOo",
+	"uDb6JQRgk8fHoyUDE0nB9CnJKWD80DxX1oBlU/3qHOYvTLex43v3TWzxMK+uiwXeGt+Fkn4vtPEXpkk/",
+	"p3/n+cYyOPD5WxQiFw+g+EIY7dvjtke0sG0kdFB4GHos46p0PGQfAI2Tv47OjH5SrEZPmdJFCbKedYrZ",
+	"GFm4D1N8C+8JD/nQJqVt1Qja11dsjatXDv5qxxYMrXevTHCvWgoRCn3FbuoUep+c8fdCz2/B7fKRJBzY",
+	"obaRK8bRGQ6X1mLLQpMRJh1jqdHB2LpihoQLIouMFWC6nwov2YXFIUk/h/AzUAsejw6Pvh6AkZ1Ebeyk",
+	"/wiMks/fmP+biqUsCzDzf1MrOTlDEFkjTpnhcQFOcQA4M8oHeqgObOTQICb5nQGXqHDiej4l5VuZbT4Z",
+	"1VcduODDD/UoMZ8aUTt2h/cygO5D9jTY6yqy8k4H7jZH6Pjw4b+E4FI7u+caSu+R0HYOJsC9T+uBUdG7",
+	"j2xlCST9S6Z4xpRRjg6Oj74ZVOFPRv3GcwDbqlyuTOL8t6C6T0UCHhAIEPDYSQnaqwOnL3iuE/SyV3DH",
+	"RhtL4ChysYASufZ6G4B9xkf2SZEyJzGZuVWDsUc0GW/xu5F+8kbmeWA+IP63AaGX8pqRhxPbsGEe6DNB",
+	"54bMojY+0+Dv9fBP7mEAZr7bGMCZzSEHo6gL9ghugLuwgn/Fww2E+FFnO/QIdZ9xQHmxgQ0I0CoyopjI",
+	"zD29oguekpwLQJRru1Db9/NUHB8duUhMbHHrJfwQDg/2fEAOJ8GdTPBKnorjyXH9Tq5CPoYo2NYvbBc1",
+	"UodYRqdF1BoYA4a9p5O6FXn3Mx/a7YC4kbP7siIHhHa/w619/G9/azMbBBYcLjBMhlxw+ym3FRI6vCS6",
+	"LISFKPQFE5xfHsNiO0slkNfeGu/v3qngPqgYLmUsY5AcJDbMKDHXP4R/3iw3pJ/8wDYgHPtKCWNSqWTg",
+	"wWYCesZ6EGMMIzJfZSwtNmsfAsWyxpdkzt+Pk6iU7WtL9O5Vs2wWsOgwdLj6FGZBuG4UjvhD2z9wCWLV",
+	"uneS7F5GjedKlRCpINiNaxkTq2WeAfiq0nKtIBHDqKd8tWIZp5rlG9I/nhzWgwmnwpyso2OytIF2t7GX",
+	"TEWXwSRKf0GRwz+SjWQHNb9iN1iK/d/RIrIXZa/CAJ+WSfYlu0+G9DK6Z08sjJud0x+a3zh1wULTtbcC",
+	"gq7SZbTiGAbLGaaBGPUOKdQB5LqzfnQEYaiYzpCQvtJUZLTIvFvZXDlJC6PvhNTw9yzSerTaR1hcHBBt",
+	"AxtWq91kMLZ2qBIJg81QTa5CE1BgvmS5FAuMCqMCu7QLFeNRDoDvnkTbJsjhZ5ZmW/CCkZOB72T3z83+",
+	"LY1T208yrn0DY9LIvU1cy+3s1hkNu0WIM58Q6jszcmthBWOuVZUL0agL6y3OJ+R4cjwVSaVp4tnD3guf",
+	"PJJxZUS67DR+YH0sAWSn1rRiVwilQ5jAOd7PQW0WBv7MhuJWdd8tV5iNIbh/TfOLNRmPTXBqtp9Da6/d",
+	"cgylUKWNjSQ+pbth5yXyUlMuWFYF1ocWr7XMcxszOhWBvhyeZ0pahaWCQ3xYWYBsj/2qnsJU0LxgNNtA",
+	"eP0Ac0CaWUVDjDZ04w4UOeQJU5GcPzs/f/761ez82dnbZxdJO2i0lYycwuIYBcZna21xHtmaXPfEDmp9",
+	"/FamqEbVsWi8HG4wZqbd/xX+uznjNgDw83OEZ++xbhOh1fnFxMJ5EwpiL15xUDBIMermGT/K4soCowYZ",
+	"iy3ciR0nkuw+kLGYBxhbeNR+Z7R++C9BYduFRDD/EGpT0fYmMPRHdGc0oOOxnWvTx8pplg07aZHPiQD/",
+	"xMBeNCLDgH7At4AouqmApJy5LG5okSGQmGnbw1JXWbD4OaHgjvANkH4SusKF1FPh7pvaL0ES7HMrP4Yz",
+	"cClv1a9hMOhU4KU3qBKCmvnMkBoUzQzaFkCNyffgD3jBxdWumFYb0RYOzXESd+1Xt3tXOKirArl/MtBw",
+	"V4LSJQMoI+uX7uq4XmDwd5iL9J8WlvE0oK+CZbxgKRJ3kzqDy/O+RpPSwI5vB4ax+r99uhTQ7QjdmrRY",
+	"ML01XcoxmT2jPMFbKeSsjjiXGK4SMhlb1xh/NUKpD7XH2xVfq6Ko9bKQ5WLp7JKDaADoZ4v9vFXYp8fw",
+	"u3v85+2Uud9VtGiIE3WboLrfMiKUPBEIKgLOP1dCiDxBbWn0S8lKlrmwG84UZOPZLAOg55SuNSg+VBMm",
+	"4H2omLjddfKHDTT9EmO6p0fllgfBlVHZI+HHwqgQyzYRyTKH6EKimB57S9z21J1o4s4ZlgPZKuI8e09T",
+	"TVZUp0siq/L1tr5Dn4oWcmJnKo7PhPqUiS+P/qUTX85KtjvtxVDT+N8sjcVWsnHHC/4Ep1n0AomEW0fB",
+	"SxyODehHN0uZs5GDwAIsR1WmS0LVVNQL9rlix+OyyAkk0+KFA+fSF9Z1VbETDMeeisCsnpZsZkgRorse",
+	"EoAyaoGn1OK+XJ8WYLzuerNxqM1vXG1Jxf/uAVy8FdEVPWy25Wv4bxsA6SdVDdyxnfIJASimMXkyFRZg",
+	"0rAOJ/ndLHluNEQHPunzaasiDVCF4fDrCVGAlAb5sVOR3CD2CCLHPEH8LI+J4cdLLkuNNpckLaTAcByq",
+	"kxZyIWYOvzx7MxWYTPhAkXlOtYUfA9jJArDybcnoE9viATYnsrBmpMcZgZKRg6m4ZAAznwQLmdQXD99Q",
+	"1eOxRY3HlXEwcPa1qUg8LZ3YxUtOyaWsZopBxhrxMRrxgn55+sn5mqV8vpkKi6ZlPgarlEagHdNkssV+",
+	"e1ayW0szzzO2WkvNRLr5gW2sIHNfxt+gAvxnNvyapelQG8wZoIIwWuScFR4FDygVRE26YiRYptEPbAM7",
+	"CnQeeo4+pfeqY8Bn1YH9DN7lh19cWx8XVWJ9XYbG2rdjIHweXJb51ShjOfs8ehcAG/OMcDUViP2dGWkS",
+	"IEVvxJDk/IqR5OmzF88unkWwY08idclpwQhOIENEJItKUqGrwaHJubIXSmLfTsJIFp55x9mQ2FiTqSiV",
+	"6WdICrYG0odLIGhJXfH1GiYGgIGgJbpzDAJGjGd+W+ZXT2EIcbn7zmrgp+ee1VB/I/YZDqBb6/xxSTW5",
+	"ocrRAcb44978GznS7pOj4CYQxa5ZQfMOsTtkLO7MIjdx/CViSgSRN8C4RBQJBHApAuuuuS6xPtk4guNl",
+	"j1PbJngcK48CVPJvZKezu0etzJERmufAdGsVQFtKVLf9t75p6JW0JewBPuRGWJx5UaGUdpkoKuhLZ6yo",
+	"nnSaLf7CdFTqjCn1jQ7i2v3hJ7EfNEf+u7QkIGrVFrH0M5yMoz+svRsPEfrwvell91m63SV/VrLnT+Fa",
+	"74j+ReReDPvlykPEn7pMlpxRRETEV0qBoQ7ZqUcH0nI9QrX3im3UVKCKeHRE+pVamTgcsEtGbAODcV2D",
+	"LZguNlbTrFT/BMGR52Weu8ouKzNH0ncA9qq8HFl8dU2vmBXa7OapU0J96Qyn0ht912vXBVNMK8I1JO6B",
+	"hn0a6M0rppcys8PyTy2gbBJg80+FvGaF1efBNwxA/1wRRa+NlDcnaNpka4T4i+fsH09FgyfuNNO0zDEJ",
+	"OWibbryN5k4mF7DtBI3WjTskbtupxXl6g1R3wLW7du8r4vp3qbzbKgTAC/reEGXoxtZ8MMdw8BlU5S9R",
+	"oJ8mbHu3qlwrowDK8l1Z+vawbpI4xO8A8dgwZb5YQJmuy80JwTKMM6joMCAFW9Aiy5lSVSlz9kBNhXXP",
+	"AABTTi1wssKKO67cQFVeBOuJDG19BFmQ5NcPCfmzLX5h+hqMp+JsydKrlhEdWqsM6QAoTlo8kVfmLNI/",
+	"mkyAtyOCpCz4gpth+ElbZhR8M7tim1kqxTznqbWfTwC9HXmlYeUFz1hlcbB8zoqm/rnnrubqS0gfR5GA",
+	"GX/sXobfBp5TplIoo/kLPbOJoTMurAouRZQ/fseL37Nt1Awv4Kz3yUmxq24N3teYdEbGoYPS9WQBaU4Q",
+	"KumsMTVq+ixJfF+47UdyW0MHVoIW8gZ9DCRRTEDtnk7+y9KlPPgVAuQ+dEdBig2p1zcwWifBugg0AzkO",
+	"mmhAPN9QroHbQuUhoqQRHp0QCIUI2+rns3Qp3zJdcHZ9rwmQYT9bA2qxYKLlEnB4/Lz+4PnYOHkoTwY2",
+	"PlsbsrRRpy5q0hGOIZU7KFxmoS+gqe4bOoASgdsOgh4grhTyIAdB5Rw0AbsCFrbenE3QMEzs4WRC1Hgq",
+	"ovhf7ZQOjCVVS1loX8nscVAfFstzBDdhUMasD2M1VyM5HE4mE/M/rDy0HT7scGLEB5hxC7MkUmDElc+U",
+	"BaSfwrKA3zR2MZrVhtW8J8XBtP8Gl+K+bzY/ld3H8zNA//xmSF1QgdATviFxBKkq8Pwa6VJIYM+D9mF1",
+	"XL4yoOyIieonVkyYQR03cMuf2ngoRVK5uuTC2mievHqKFs+CEVbFMDE1trpxO/hjZxTVMERZrgnmia03",
+	"ZY6ArdFKkiVVM1fjPTmtHGRGiDWCph23NaOi/z6oPDkV9q/ZjAu0XSz4NROnMQAgeAWTRMKPbDQuDCun",
+	"4mpq9rjYjEki84wpPbPwYWY9XdVOdEyrClsMfgRGAqFuUOU4jEGbir6QmvxcKm3Luy3YoAss+lloLdvD",
+	"iIvK1+2wmyupEtfi4wLSmul/qxUd2dpuLAtUNWyNKdKHpSZmpTlTJCvkeg0FFswqablgYBrHyBQH37R1",
+	"hGYvbzdKW0od0ciGhI0X4zic9ilJLEEn7oCEHlRf2lAQGTbZNd5mQfVbDBmceVVUOKuGcRoUj6xG6R4V",
+	"I/dRNe7OVIvgyNZGx0S5MozJ9wN1n72qDdfVOqfmo3RJeVgafhsZtkIn3SI6tvBAkaRgqswtSHvXwIN3",
+	"breqCbjoTzAVPNxYKHTphkES9t7W5OJYTU0xfUqSOc2V+VpIe+C7xheyutgAg3r8O1bJM53LzczGNnV1",
+	"GpZF/4Klvrfg4ohgd2BpeKC+YKp3B6NGPUDBw4ikg9C6WyBKtVzxlOb5Bst3q3oEDN7egcUQz8LIe3Cq",
+	"MU1F30sVPtDQpTiIhQdlgW6qKgvJK1kLpXGpqFhBAl7Gr2PRgebXV+x9ddnfV4q36ei3chJg31sQQZGR",
+	"fQFl+S0C4czaO3g1c1LsQXGxxiwgzNscWHMCttZB8Ce0OpoH1lk6gySjJDxVct4+uBDchiX/CjYVWcmG",
+	"/rjXa2ij/jMkVJOVVJo8moxJoqm6cgHACyY0IHyDXpR5xWgwFeAJNbRfYTeY1Xo0GRXyhqR0PSRKEkoU",
+	"F4ucjdZlsTYCg10+rmz5YaVpcQ0hH1Mb8WHe6JL9z9wSblMC6mv6A2PrDuHFgS3bKbNfSpqbleMK7TKd",
+	"QiBVV7cTovYZhF3s1ihIPyJOa8RStMoplmvrrmBjWu59XELuR7I5s2dd4oJ/IVyc/loqxS/Niq3WejP4",
+	"Q9siG3c8oe4YpFTg7bw/F6kX/N2ebFu9GoRc9a2bakhWNJ/LYgX+kCFWd6+Crh6oeCZt/Ua+bxGzy4vu",
+	"Z/ZvljNLxe6b59YWbPcxeJl3UVwgd35EL52W8jJNGcsUMsu5deVF7sTKagLlkGOX4JhArNNU2BAX0sfC",
+	"luYW9xHb1RmQhemP8YUgPFMQsN0Wa40sXBmHamC+MNpKrB0SVz/9uFPC/SLdfpFuf0PplhIF+Vs8vYs4",
+	"22AL3njz8ZyhI3CRpkvA514I/neWgfjDlZdBqwqlXKsKX9SXMrQFNbEQLgjGPnv/qWQIg2RaX61Lzapi",
+	"gmCHTGroh/F7FeD4G1X7+8lbLLLhrHaYBmjFZbp2OoW38Q+6g+WeVcax+4uYc538pkil1SC2hH04u6O6",
+	"s4PsSwDHZ2U5T4DaK4OxlhiQIwttTi8ekDtzH5/6e1+CyROx8U5KF//mGUg0sLeDTdjM7fpvXmwAiGVd",
+	"+vLaNTubTe02HwTpAjeCFSCX/HX0I0pBz7OEZHw+Z4WqYKRcF1ZUGnSU3cZVDAWTWyaZ4RjsWt6/guCH",
+	"vI1bvGBUGZ1BM5HdMX3n4e+FWfxuDvQzWE7Msof1BUHcOl8+gUBh6H50r8rGW5ZKwKhb2oR+B6u3lDnc",
+	"y01M1qK09UNC2ziW7FPjVUbODicDDJHFi55qzcx5RueujwHCoBwX84OlgV3etgWmI3RBufBQrr7oegav",
+	"k74PYNS2Q/zKm9XwQ4Co2y25oJ5jEV9nOGgw4bt/BglZU+EWCbFZh51AGM3F82YHH+4jr017h0dfhwFJ",
+	"cdPfNfssCpPv6DcSgIL+tyOHVeqvEYGDbQK7YW2Lxl+knd9A2oEtsVZ4YliZ3xRgIvvYcXZySCc03Tt7",
+	"rMIODNOyOpJqKkmBrFGyB6oOarnCKoCvRYe/gmtCcyWh8Zxp1uCzhp2UacqUSg4Sa4sZdIRBbmdzbsyO",
+	"3RUwSxfxPxXJimmaUU1roZDuoQ2HnJAfvu2otmSm9NpLs/eDUh/08RsxKt+7Gco2ZuXiiNwyf9HU/gCR",
+	"03Asw2NvRDsRnsabgms2kiJlgzuzLxsQdU/cq8qKEuwmbjgWFVoOZuPVM6VwfMkAkKM2XCy60o0eqKpu",
+	"a2VippD3BEbrRpZRMhiT1yLfEM/ThsQxtSHmHDGXgurYlRH7ZKlD5+9UpFSQS2YHCjiUu7XUPUxYwTaJ",
+	"2Tzni6XuKO1l+v0sDiHsahujwTeC7a2DDh1+0d/ax9wsmCFTwdXyk+hs4ZU/skfu/sQTiy1E/eXi+ZVF",
+	"laSaDfY/FFPRB+wQJlJ2QpKl1munzByQ5JXU5Ds4Jq4YemjphRd89248U7FhOiH//Md/2Vof+cZCPbv6",
+	"WQHqXHcZ1pe0uAqxo9/Yhb3H8xbpbnuaAtU+0f/Lies4cS/lNavdow+UJxkta/LybO33+CNO4r1drt9C",
+	"ZlAr/Tcshvrrh4SsIIsBbAOuKvmYPMlzeePq2tjpY74xg1hmtAjPgqvRP3MYEcNGKLq73JtFqraoAWHy",
+	"A3hqzhCvAtcNB4eVuB9My8nkYQp/wD/Zg7ifBqH/79tE0ejlM6Xhtnrt5gU1lPsvYv8fx2QB6MtEFqRg",
+	"gFgb51Q7OBIXc9kZlPQjGlq5Ihlb53KzYgJqACNYLk+XYRquIZ811UsLQlDwFdf8Gk0FEpwbY/JKTkX9",
+	"E8QdDat0uEAMcw4oF8pCaysz0zUrRpDra3T72Jn+C9PPzYzu8WhB+5Fz9DRYIjGX40+cefca5ikLaDzY",
+	"1CWjeYg0Xiq62FrI9R28cJ9eYeggVrRSYT0Pczv8oeMD31QIG9bCJlS5svW+XQyUrff67uKMrKTQy2DP",
+	"cI/8lqGFreETjd7j79YKMPMgLQ9DEi83DjUYMnmwzg8aAhME3ixUYvTcubQwnQCxkG9OpwIgmmzRoJXz",
+	"eCCeTeRsoafQO/Du6b5s9PIb2ctao9hW4fFKyJucZYsvGJSf6Hzh6pOMspUUFUx4cIKQ4lXzDHXnE7+U",
+	"gOedmiPpG3T5xOYKWtMFF2iAiEWy/2jbv3ea64q6ruUa2Nn+8YOsb/yy7trZg189l9sNNWpfDdFGqwwE",
+	"I5AsaeZd37RgJGdz7fBHlaa59WQTdcPYuguGFDfsCxLpdiTSG7dK7R2+bbBKEKtixmIbbK71C37NBFPK",
+	"3oU04/DXupCXTHl0grbgCfHzLr0Vpap2Zoit56uGrqijGjoBdehchsrHCoQlYHO54ILMc3kT9ANVYtq9",
+	"nLu0H/KzvFTjWnK8irz/XGT8mmclzQ1L42KhbHRHyYY+dwGyCodOL8BBhmr5OIJuGuvsTZnno5uQRfsJ",
+	"86CoQzhst+WRxrpFqeB7FJgiu2EhhClXiC9uPoehXzMyd4ULTbtoru+aL5Tujg3vR1fLgylNFBdXUGAX",
+	"HfeMnL14Tn4peXqlNDUibbV+6VIaIv3/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -721,6 +721,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/executions/{execution_id}/live-claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Execution id (UUID). Malformed ids are treated as not found. */
+                execution_id: components["parameters"]["ExecutionID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Attest that a live session runs an execution
+         * @description Records that the session holding `session_token` runs the execution
+         *     (clients.md C10). The first attestation stores the token and the time; the same
+         *     token again returns the stored time (idempotent). The token is never returned.
+         *     Errors: 404 `execution_not_found`, 409 `already_attested` (attested by another
+         *     session token), 422 `validation_error` (`session_token` missing, empty or over
+         *     128 characters).
+         */
+        post: operations["liveClaimExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/executions/{execution_id}/verify": {
         parameters: {
             query?: never;
@@ -1706,6 +1734,20 @@ export interface components {
             triggered_by: string;
             /** @description The original execution id as given in the path. */
             replayed_from: string;
+        };
+        LiveClaimRequest: {
+            /** @description The live session's token; stored, compared in constant time, never returned. */
+            session_token: string;
+        };
+        LiveClaimResponse: {
+            /** @description Always `true`. */
+            attested: boolean;
+            execution_id: string;
+            /**
+             * Format: date-time
+             * @description When the execution was first attested (`Z` form).
+             */
+            live_claimed_at: string;
         };
         VerifyExecutionRequest: {
             /** @description Defaults to true. */
@@ -2915,6 +2957,40 @@ export interface operations {
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    liveClaimExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Execution id (UUID). Malformed ids are treated as not found. */
+                execution_id: components["parameters"]["ExecutionID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveClaimRequest"];
+            };
+        };
+        responses: {
+            /** @description The execution is attested by this session token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveClaimResponse"];
+                };
+            };
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            422: components["responses"]["Error"];
             429: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };

@@ -98,6 +98,8 @@ UPDATE executions SET
     evidence_validation_state = @evidence_validation_state,
     evidence_produced_at = @evidence_produced_at,
     options = @options,
+    live_claim_session_token = @live_claim_session_token,
+    live_claimed_at = @live_claimed_at,
     updated_at = @updated_at
 WHERE id = @id
 RETURNING *;

@@ -11,7 +11,8 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, payload, options, created_at, updated_at
+    triggered_by, replayed_from, payload, options,
+    live_claim_session_token, live_claimed_at, created_at, updated_at
 )
 SELECT
     @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
@@ -23,7 +24,8 @@ SELECT
     @evidence_external_id, @evidence_result_url, @evidence_result_ref,
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
-    @triggered_by, @replayed_from, @payload, @options, @created_at, @updated_at
+    @triggered_by, @replayed_from, @payload, @options,
+    @live_claim_session_token, @live_claimed_at, @created_at, @updated_at
 FROM cues
 WHERE cues.id = @cue_id AND cues.user_id = @user_id
 RETURNING *;

@@ -30,7 +30,7 @@ UPDATE executions AS e SET
     updated_at = $1::timestamptz
 FROM picked
 WHERE e.id = picked.id
-RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options
+RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options, e.live_claim_session_token, e.live_claimed_at
 `
 
 type ExecutionClaimDeliveriesParams struct {
@@ -93,6 +93,8 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.UpdatedAt,
 			&i.Payload,
 			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -200,7 +202,8 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, payload, options, created_at, updated_at
+    triggered_by, replayed_from, payload, options,
+    live_claim_session_token, live_claimed_at, created_at, updated_at
 )
 SELECT
     $1, cues.id, cues.user_id, cues.transport, $2, $3,
@@ -212,10 +215,11 @@ SELECT
     $24, $25, $26,
     $27, $28, $29,
     $30, $31, $32,
-    $33, $34, $35, $36, $37, $38
+    $33, $34, $35, $36,
+    $37, $38, $39, $40
 FROM cues
-WHERE cues.id = $39 AND cues.user_id = $40
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+WHERE cues.id = $41 AND cues.user_id = $42
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionCreateParams struct {
@@ -255,6 +259,8 @@ type ExecutionCreateParams struct {
 	ReplayedFrom            *string
 	Payload                 []byte
 	Options                 []byte
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *time.Time
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
 	CueID                   string
@@ -301,6 +307,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.ReplayedFrom,
 		arg.Payload,
 		arg.Options,
+		arg.LiveClaimSessionToken,
+		arg.LiveClaimedAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -349,6 +357,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -376,7 +386,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = $1 AND user_id = $2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions WHERE id = $1 AND user_id = $2
 `
 
 type ExecutionGetParams struct {
@@ -429,6 +439,8 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -487,7 +499,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
@@ -583,6 +595,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.UpdatedAt,
 			&i.Payload,
 			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
 		); err != nil {
 			return nil, err
 		}

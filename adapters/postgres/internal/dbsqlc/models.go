@@ -123,6 +123,8 @@ type Execution struct {
 	UpdatedAt               time.Time
 	Payload                 []byte
 	Options                 []byte
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *time.Time
 }
 
 type IdempotencyKey struct {

@@ -22,7 +22,7 @@ UPDATE executions SET
     outcome_deadline_at = ?4,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?5 AND status IN ('pending', 'retry_ready')
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionClaimWorkerParams struct {
@@ -86,6 +86,8 @@ func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *Execut
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -155,7 +157,7 @@ func (q *Queries) ExecutionClaimWorkerPickNext(ctx context.Context, db DBTX, arg
 
 const executionClaimable = `-- name: ExecutionClaimable :many
 
-SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options
+SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, executions.live_claim_session_token, executions.live_claimed_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = ?1
   AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
@@ -248,6 +250,8 @@ func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *Executio
 			&i.Execution.UpdatedAt,
 			&i.Execution.Payload,
 			&i.Execution.Options,
+			&i.Execution.LiveClaimSessionToken,
+			&i.Execution.LiveClaimedAt,
 			&i.Cue.ID,
 			&i.Cue.UserID,
 			&i.Cue.Name,
@@ -307,7 +311,7 @@ WHERE id IN (
     ORDER BY outcome_deadline_at, id
     LIMIT CAST(?2 AS INTEGER)
 )
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionExpireOutcomeDeadlinesParams struct {
@@ -369,6 +373,8 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 			&i.UpdatedAt,
 			&i.Payload,
 			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -392,7 +398,7 @@ UPDATE executions SET
     outcome_deadline_at = NULL,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?3 AND status = 'delivering' AND lease_expires_at <= CAST(?2 AS TEXT)
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionFailLeaseParams struct {
@@ -448,12 +454,14 @@ func (q *Queries) ExecutionFailLease(ctx context.Context, db DBTX, arg *Executio
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
 
 const executionGetForUpdate = `-- name: ExecutionGetForUpdate :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = ?1 AND user_id = ?2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions WHERE id = ?1 AND user_id = ?2
 `
 
 type ExecutionGetForUpdateParams struct {
@@ -509,6 +517,8 @@ func (q *Queries) ExecutionGetForUpdate(ctx context.Context, db DBTX, arg *Execu
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -629,7 +639,7 @@ UPDATE executions SET
     due_at = NULL,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?3 AND status = 'pending' AND due_at <= CAST(?4 AS TEXT)
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionMarkUnclaimedMissedParams struct {
@@ -691,12 +701,14 @@ func (q *Queries) ExecutionMarkUnclaimedMissed(ctx context.Context, db DBTX, arg
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
 
 const executionRecentFinished = `-- name: ExecutionRecentFinished :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions
 WHERE cue_id = ?1 AND user_id = ?2
   AND status IN ('success', 'failed', 'missed', 'outcome_timeout')
 ORDER BY created_at DESC, id DESC
@@ -762,6 +774,8 @@ func (q *Queries) ExecutionRecentFinished(ctx context.Context, db DBTX, arg *Exe
 			&i.UpdatedAt,
 			&i.Payload,
 			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -789,7 +803,7 @@ UPDATE executions SET
     outcome_deadline_at = NULL,
     updated_at = CAST(?2 AS TEXT)
 WHERE id = ?3 AND status = 'delivering' AND lease_expires_at <= CAST(?2 AS TEXT)
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionResetLeaseParams struct {
@@ -845,6 +859,8 @@ func (q *Queries) ExecutionResetLease(ctx context.Context, db DBTX, arg *Executi
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -876,9 +892,11 @@ UPDATE executions SET
     evidence_validation_state = ?23,
     evidence_produced_at = ?24,
     options = ?25,
-    updated_at = ?26
-WHERE id = ?27
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+    live_claim_session_token = ?26,
+    live_claimed_at = ?27,
+    updated_at = ?28
+WHERE id = ?29
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionSaveParams struct {
@@ -907,6 +925,8 @@ type ExecutionSaveParams struct {
 	EvidenceValidationState *string
 	EvidenceProducedAt      *string
 	Options                 string
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *string
 	UpdatedAt               string
 	ID                      string
 }
@@ -939,6 +959,8 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		arg.EvidenceValidationState,
 		arg.EvidenceProducedAt,
 		arg.Options,
+		arg.LiveClaimSessionToken,
+		arg.LiveClaimedAt,
 		arg.UpdatedAt,
 		arg.ID,
 	)
@@ -985,6 +1007,8 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }

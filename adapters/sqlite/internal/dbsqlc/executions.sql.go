@@ -26,7 +26,7 @@ WHERE id IN (
     ORDER BY due_at
     LIMIT CAST(?3 AS INTEGER)
 )
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionClaimDeliveriesParams struct {
@@ -89,6 +89,8 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.UpdatedAt,
 			&i.Payload,
 			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -202,7 +204,8 @@ INSERT INTO executions (
     evidence_external_id, evidence_result_url, evidence_result_ref,
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
-    triggered_by, replayed_from, payload, options, created_at, updated_at
+    triggered_by, replayed_from, payload, options,
+    live_claim_session_token, live_claimed_at, created_at, updated_at
 )
 SELECT
     ?1, cues.id, cues.user_id, cues.transport, ?2, ?3,
@@ -214,10 +217,11 @@ SELECT
     ?24, ?25, ?26,
     ?27, ?28, ?29,
     ?30, ?31, ?32,
-    ?33, ?34, ?35, ?36, ?37, ?38
+    ?33, ?34, ?35, ?36,
+    ?37, ?38, ?39, ?40
 FROM cues
-WHERE cues.id = ?39 AND cues.user_id = ?40
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options
+WHERE cues.id = ?41 AND cues.user_id = ?42
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
 `
 
 type ExecutionCreateParams struct {
@@ -257,6 +261,8 @@ type ExecutionCreateParams struct {
 	ReplayedFrom            *string
 	Payload                 *string
 	Options                 string
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *string
 	CreatedAt               string
 	UpdatedAt               string
 	CueID                   string
@@ -303,6 +309,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.ReplayedFrom,
 		arg.Payload,
 		arg.Options,
+		arg.LiveClaimSessionToken,
+		arg.LiveClaimedAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -351,6 +359,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -378,7 +388,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions WHERE id = ?1 AND user_id = ?2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions WHERE id = ?1 AND user_id = ?2
 `
 
 type ExecutionGetParams struct {
@@ -431,6 +441,8 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.UpdatedAt,
 		&i.Payload,
 		&i.Options,
+		&i.LiveClaimSessionToken,
+		&i.LiveClaimedAt,
 	)
 	return &i, err
 }
@@ -468,7 +480,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions
 WHERE user_id = ?1
   AND (CAST(?2 AS TEXT) IS NULL OR cue_id = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(?3 AS TEXT))))
@@ -564,6 +576,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.UpdatedAt,
 			&i.Payload,
 			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -119,6 +119,8 @@ type Execution struct {
 	UpdatedAt               string
 	Payload                 *string
 	Options                 string
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *string
 }
 
 type IdempotencyKey struct {
