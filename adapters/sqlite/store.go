@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -70,11 +71,36 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{wdb: wdb, rdb: rdb, q: dbsqlc.New()}
 	// The writer connects first: it switches the file to WAL and creates
 	// the schema before any reader opens it.
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.migrateOnOpen(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// migrateOnOpen is Migrate, tried again while the database is busy: when
+// several openers meet a brand-new file, switching it to WAL can answer
+// SQLITE_BUSY at once (busy_timeout does not cover the journal-mode change),
+// although the other opener finishes in milliseconds. Bounded: 20 tries.
+func (s *Store) migrateOnOpen(ctx context.Context) error {
+	var err error
+	for try := 1; try <= 20; try++ {
+		if err = s.Migrate(ctx); err == nil || !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var sqErr *sqlite.Error
+	return errors.As(err, &sqErr) && sqErr.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Ping checks both the writer and the readers can reach the file.
