@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
+		n, err := s.q.CueCountTowardLimit(ctx, tx, &dbsqlc.CueCountTowardLimitParams{UserID: tenant, MaxCount: int32(max(0, min(p.ActiveCueLimit, math.MaxInt32)))})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}

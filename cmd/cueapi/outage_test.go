@@ -12,6 +12,21 @@ import (
 	"github.com/cueapi/cueapi/coretest"
 )
 
+// throughProxy is a configuration change that reaches the server the URL
+// *field(cfg) names through a fault proxy, created on first use and kept
+// in *proxy (the harness may apply the change more than once).
+func throughProxy(t *testing.T, proxy **coretest.FaultProxy, field func(*config) *string) func(*config) {
+	return func(cfg *config) {
+		u, err := url.Parse(*field(cfg))
+		require.NoError(t, err)
+		if *proxy == nil {
+			*proxy = coretest.NewFaultProxy(t, u.Host)
+		}
+		u.Host = (*proxy).Addr()
+		*field(cfg) = u.String()
+	}
+}
+
 // TestStoreCut reaches PostgreSQL through an in-test proxy and cuts it:
 // API calls answer 503 with Retry-After and the service_unavailable code
 // in the envelope (mirrored under detail), never a 500; the outage is
@@ -19,15 +34,7 @@ import (
 func TestStoreCut(t *testing.T) {
 	t.Parallel()
 	var proxy *coretest.FaultProxy
-	e, logs := newTestEnvWithLog(t, backendPostgres, func(cfg *config) {
-		u, err := url.Parse(cfg.DatabaseURL)
-		require.NoError(t, err)
-		if proxy == nil {
-			proxy = coretest.NewFaultProxy(t, u.Host)
-		}
-		u.Host = proxy.Addr()
-		cfg.DatabaseURL = u.String()
-	})
+	e, logs := newTestEnvWithLog(t, backendPostgres, throughProxy(t, &proxy, func(cfg *config) *string { return &cfg.DatabaseURL }))
 	key := e.register()
 	create := `{"name":"outage-%d","schedule":{"type":"once","at":"2030-01-01T00:00:00Z"},"callback":{"url":"https://example.com/hook"}}`
 	r, b := e.raw("POST", "/v1/cues", key, strings.Replace(create, "%d", "0", 1), nil)
