@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,7 +36,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		n, err := s.q.CueCountTowardLimit(ctx, tx, &dbsqlc.CueCountTowardLimitParams{UserID: tenant, MaxCount: int32(max(0, min(p.ActiveCueLimit, math.MaxInt32)))})
+		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}

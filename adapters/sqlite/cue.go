@@ -35,7 +35,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		n, err := s.q.CueCountTowardLimit(ctx, tx, &dbsqlc.CueCountTowardLimitParams{UserID: tenant, MaxCount: int64(max(0, p.ActiveCueLimit))})
+		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}

@@ -35,11 +35,8 @@ SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 
 -- name: CueCountTowardLimit :one
 -- CueCountTowardLimit counts the cues that count against the tenant's
--- active cue limit, active and paused ones, up to max_count (the limit:
--- the admission decision needs no more), reading cues_user_status_idx.
-SELECT count(*) FROM (
-    SELECT 1 FROM cues WHERE user_id = @user_id AND status IN ('active', 'paused') LIMIT @max_count
-) AS counted;
+-- active cue limit: active and paused ones.
+SELECT count(*) FROM cues WHERE user_id = @user_id AND status IN ('active', 'paused');
 
 -- name: CueList :many
 SELECT * FROM cues

@@ -58,21 +58,13 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 }
 
 const cueCountTowardLimit = `-- name: CueCountTowardLimit :one
-SELECT count(*) FROM (
-    SELECT 1 FROM cues WHERE user_id = $1 AND status IN ('active', 'paused') LIMIT $2
-) AS counted
+SELECT count(*) FROM cues WHERE user_id = $1 AND status IN ('active', 'paused')
 `
 
-type CueCountTowardLimitParams struct {
-	UserID   string
-	MaxCount int32
-}
-
 // CueCountTowardLimit counts the cues that count against the tenant's
-// active cue limit, active and paused ones, up to max_count (the limit:
-// the admission decision needs no more), reading cues_user_status_idx.
-func (q *Queries) CueCountTowardLimit(ctx context.Context, db DBTX, arg *CueCountTowardLimitParams) (int64, error) {
-	row := db.QueryRow(ctx, cueCountTowardLimit, arg.UserID, arg.MaxCount)
+// active cue limit: active and paused ones.
+func (q *Queries) CueCountTowardLimit(ctx context.Context, db DBTX, userID string) (int64, error) {
+	row := db.QueryRow(ctx, cueCountTowardLimit, userID)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
