@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/cueapi/cueapi/core"
 )
@@ -90,6 +92,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if !known || status == http.StatusInternalServerError {
 		log.Error("request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	if e.Kind == core.KindUnavailable && e.Err != nil {
+		outageOf(log).failed(log, e.Code, err, time.Now())
+	}
 	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message, MissingKeys: e.MissingKeys}}
 	if !e.OmitStatus {
 		body.Error.Status = &status
@@ -97,12 +102,58 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if len(e.Details) > 0 {
 		body.Error.Details, body.Error.Message = renderDetails(e.Details)
 	}
-	if e.Kind == core.KindRateLimited && e.RetryAfter > 0 {
+	if (e.Kind == core.KindRateLimited || e.Kind == core.KindUnavailable) && e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	body.Detail.Error = body.Error
 	writeJSON(w, status, body)
+}
+
+// outageLogInterval is the least time between two log lines of one
+// dependency outage.
+const outageLogInterval = time.Minute
+
+// outageLog aggregates the log of a dependency outage: one WARN when
+// requests start failing, then at most one summary line per
+// outageLogInterval counting the failures since the last line — never a
+// line per request. A failure after a quiet interval starts a new outage.
+type outageLog struct {
+	mu         sync.Mutex
+	started    time.Time // zero: no outage
+	lastLine   time.Time
+	lastFail   time.Time
+	suppressed int
+}
+
+// outages holds one outageLog per logger (one per server).
+var outages sync.Map // *slog.Logger -> *outageLog
+
+func outageOf(log *slog.Logger) *outageLog {
+	o, _ := outages.LoadOrStore(log, &outageLog{})
+	return o.(*outageLog)
+}
+
+func (o *outageLog) failed(log *slog.Logger, code string, err error, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.started.IsZero() && now.Sub(o.lastFail) > outageLogInterval {
+		if o.suppressed > 0 {
+			log.Warn("dependency outage ended", "since", o.started, "failed_requests", o.suppressed)
+		}
+		o.started = time.Time{}
+	}
+	o.lastFail = now
+	switch {
+	case o.started.IsZero():
+		o.started, o.lastLine, o.suppressed = now, now, 0
+		log.Warn("dependency unavailable; answering 503 until it recovers", "code", code, "err", err)
+	case now.Sub(o.lastLine) >= outageLogInterval:
+		log.Warn("dependency still unavailable", "code", code, "since", o.started, "failed_requests", o.suppressed+1, "err", err)
+		o.lastLine, o.suppressed = now, 0
+	default:
+		o.suppressed++
+	}
 }
 
 // renderDetails renders validation problems (api.md §1.5 (b)): each as

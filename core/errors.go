@@ -305,6 +305,29 @@ func RateLimited(message string, retryAfter time.Duration) *Error {
 	return &Error{Kind: KindRateLimited, Code: "rate_limit_exceeded", Message: message, RetryAfter: retryAfter}
 }
 
+// Codes of a dependency outage (503 with Retry-After).
+const (
+	CodeServiceUnavailable = "service_unavailable"
+	CodeStorageFull        = "storage_full"
+)
+
+// OutageRetryAfter is the Retry-After of a dependency outage.
+const OutageRetryAfter = 5 * time.Second
+
+// Unavailable is the 503 of a dependency (the store, Redis) that cannot
+// serve right now; cause is logged, never sent.
+func Unavailable(cause error) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable,
+		Message: "The service is temporarily unavailable; retry later", RetryAfter: OutageRetryAfter, Err: cause}
+}
+
+// StorageFull is the 503 of a store whose disk is full; cause is logged,
+// never sent.
+func StorageFull(cause error) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeStorageFull,
+		Message: "Storage is full; retry later", RetryAfter: OutageRetryAfter, Err: cause}
+}
+
 // Canonical not-found errors of the protocol.
 var (
 	ErrCueNotFound       = NotFound("cue_not_found", "Cue not found")

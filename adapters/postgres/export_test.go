@@ -21,3 +21,18 @@ func (s *Store) MonthlyUsageForTest(ctx context.Context, tenant core.TenantID, m
 	}
 	return int(n), dbErr.Interpret("monthly usage", err)
 }
+
+// SeedCuesForTest bulk-inserts n cues of tenant (two thirds active, one
+// third completed) for the create benchmark.
+func (s *Store) SeedCuesForTest(ctx context.Context, tenant core.TenantID, n int) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO cues (id, user_id, name, status, transport, schedule_type, schedule_timezone,
+    callback_method, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_pause, created_at, updated_at)
+SELECT 'cue_seed' || g, $1, 'seed-' || g, CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'active' END, 'worker', 'once', 'UTC',
+    'POST', 3, '[1]', false, false, now(), now()
+FROM generate_series(1, $2::int) AS g`, string(tenant), n)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, "ANALYZE cues")
+	return err
+}

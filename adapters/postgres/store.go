@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -122,13 +125,35 @@ var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnl
 // core.ErrNotFound.
 var dbErr = sqlkit.Errors{Prefix: "postgres", NoRows: pgx.ErrNoRows, Classify: classify}
 
+// unreachable reports whether err means the server could not be reached or
+// the connection broke: a failed connect, a network error, a connection
+// closed mid-query, a deadline while acquiring or waiting.
+func unreachable(err error) bool {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
+}
+
 // classify names what a PostgreSQL error means to the port.
 func classify(err error) (sqlkit.Class, string) {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
+		if unreachable(err) {
+			return sqlkit.Unavailable, ""
+		}
 		return sqlkit.Other, ""
 	}
+	switch {
+	case strings.HasPrefix(pgErr.Code, "08"): // connection_exception
+		return sqlkit.Unavailable, pgErr.Code
+	}
 	switch pgErr.Code {
+	case "57P01", "57P02", "57P03", "53300": // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+		return sqlkit.Unavailable, pgErr.Code
+	case "53100": // disk_full
+		return sqlkit.Full, pgErr.Code
 	case "23505": // unique_violation
 		return sqlkit.Unique, pgErr.ConstraintName
 	case "23503": // foreign_key_violation

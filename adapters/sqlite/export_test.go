@@ -20,3 +20,19 @@ func (s *Store) MonthlyUsageForTest(ctx context.Context, tenant core.TenantID, m
 	}
 	return int(n), dbErr.Interpret("monthly usage", err)
 }
+
+// SeedCuesForTest bulk-inserts n cues of tenant (two thirds active, one
+// third completed) for the create benchmark.
+func (s *Store) SeedCuesForTest(ctx context.Context, tenant core.TenantID, n int) error {
+	_, err := s.wdb.ExecContext(ctx, `WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+INSERT INTO cues (id, user_id, name, status, transport, schedule_type, schedule_timezone,
+    callback_method, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_pause, created_at, updated_at)
+SELECT 'cue_seed' || n, ?, 'seed-' || n, CASE WHEN n % 3 = 0 THEN 'completed' ELSE 'active' END, 'worker', 'once', 'UTC',
+    'POST', 3, '[1]', 0, 0, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'
+FROM g`, n, string(tenant))
+	if err != nil {
+		return err
+	}
+	_, err = s.wdb.ExecContext(ctx, "ANALYZE cues")
+	return err
+}

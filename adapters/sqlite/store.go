@@ -182,6 +182,13 @@ func classify(err error) (sqlkit.Class, string) {
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return sqlkit.ForeignKey, sqErr.Error()
 	}
+	// Primary result codes (the low byte of extended ones).
+	switch sqErr.Code() & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return sqlkit.Full, sqErr.Error()
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN:
+		return sqlkit.Unavailable, sqErr.Error()
+	}
 	return sqlkit.Other, ""
 }
 

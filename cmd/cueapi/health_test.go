@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -46,15 +45,7 @@ func TestHealthComponents(t *testing.T) {
 func TestRedisCut(t *testing.T) {
 	t.Parallel()
 	var proxy *coretest.FaultProxy
-	e, logs := newTestEnvWithLog(t, backendPostgres, func(cfg *config) {
-		u, err := url.Parse(cfg.RedisURL)
-		require.NoError(t, err)
-		if proxy == nil {
-			proxy = coretest.NewFaultProxy(t, u.Host)
-		}
-		u.Host = proxy.Addr()
-		cfg.RedisURL = u.String()
-	})
+	e, logs := newTestEnvWithLog(t, backendPostgres, throughProxy(t, &proxy, func(cfg *config) *string { return &cfg.RedisURL }))
 	key := e.register()
 	status := func() (int, map[string]string) {
 		r, body := e.raw("GET", "/status", "", "", nil)

@@ -21,6 +21,11 @@ const (
 	// BadText is text the database cannot store (NUL, invalid encoding):
 	// bad input, never a 500.
 	BadText
+	// Unavailable is a database that cannot serve right now (connection
+	// lost or refused, shutting down, busy): a 503, never a 500.
+	Unavailable
+	// Full is a database whose disk is full: a 503 storage_full.
+	Full
 )
 
 // Errors is the one translation of a dialect's database failures into the
@@ -46,7 +51,8 @@ func (e Errors) Op(op string, err error) error {
 
 // Interpret translates err: no rows become core.ErrNotFound, unique
 // violations core.ErrConflict, unstorable text a 422; everything is
-// prefixed with the operation. nil stays nil.
+// prefixed with the operation; an unavailable or full database becomes
+// core.Unavailable or core.StorageFull. nil stays nil.
 func (e Errors) Interpret(op string, err error) error {
 	if err == nil {
 		return nil
@@ -60,6 +66,10 @@ func (e Errors) Interpret(op string, err error) error {
 	case BadText:
 		// The API refuses such text earlier; this is the safety net.
 		return e.Op(op, core.FieldError{}.Unstorable().Err())
+	case Unavailable:
+		return e.Op(op, core.Unavailable(err))
+	case Full:
+		return e.Op(op, core.StorageFull(err))
 	}
 	return e.Op(op, err)
 }
