@@ -167,8 +167,10 @@ func (h *Handler) renderCue(w http.ResponseWriter, r *http.Request, s *session, 
 		"Title": det.Cue.Name, "Cue": det.Cue, "Executions": det.Executions, "Total": det.Total,
 		"Timeline": buildTimeline(recent, h.d.Clock.Now()), "Live": true, "Payload": prettyJSON(det.Cue.Payload),
 		"Flash": r.URL.Query().Get("flash"), "Fire": f, "FireError": msg,
-		// A refused fire's form stays open; the page path, not the POST's.
+		// A refused fire's form stays open.
 		"FireOpen": msg != "" || det.Cue.RequirePayloadOverride || len(det.Cue.RequiredPayloadKeys) > 0,
+		// Forms' "back" is the cue's page, also when answering the POST.
+		"Path": Prefix + "/cues/" + sid,
 	}
 	if page > 1 {
 		data["Prev"] = Prefix + "/cues/" + sid + "?page=" + strconv.Itoa(page-1)

@@ -578,6 +578,7 @@ func TestDashboardFireOverride(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0, body)
 		rest := body[i+len(`id="fire-error" role="alert">`):]
 		require.Contains(t, body, "<details open>", "the form stays open")
+		require.NotContains(t, body, `name="back" value="/dashboard/cues/`+cueID+`/fire"`, "forms go back to the cue's page")
 		return rest[:strings.Index(rest, "</p>")]
 	}
 
@@ -614,6 +615,13 @@ func TestDashboardFireOverride(t *testing.T) {
 		require.NotContains(t, body, "<script>1</script>")
 		require.Contains(t, body, `{&#34;x&#34;:&lt;/textarea&gt;&lt;script&gt;1&lt;/script&gt;</textarea>`)
 		require.Contains(t, body, `<option value="replace" selected>`)
+	})
+	t.Run("the refused page's address leads back to the cue", func(t *testing.T) {
+		resp, _ := d.do("GET", "/dashboard/cues/"+c.ID+"/fire", nil, nil)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Equal(t, "/dashboard/cues/"+c.ID, resp.Header.Get("Location"))
+		_, body := d.do("POST", "/dashboard/cues/"+c.ID+"/fire", url.Values{"csrf": {d.csrf}, "payload_override": {`{`}}, nil)
+		require.Contains(t, body, `name="back" value="/dashboard/cues/`+c.ID+`"`) // the replay forms
 	})
 	t.Run("an override that is not an object", func(t *testing.T) {
 		msg := refused(t, c.ID, url.Values{"payload_override": {`[1,2]`}, "merge_strategy": {"merge"}})
