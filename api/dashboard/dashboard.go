@@ -138,6 +138,11 @@ func New(d Deps) (*Handler, error) {
 	h.route("POST /cues/{id}", h.updateCue)
 	h.route("POST /cues/{id}/status", h.setCueStatus)
 	h.route("POST /cues/{id}/fire", h.fireCue)
+	// A refused fire's page sits at .../fire: its live refresh and a
+	// reload land on the cue's page.
+	h.route("GET /cues/{id}/fire", func(w http.ResponseWriter, r *http.Request, _ *session) {
+		http.Redirect(w, r, Prefix+"/cues/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
+	})
 	h.route("GET /cues/{id}/delete", h.deleteCuePage)
 	h.route("POST /cues/{id}/delete", h.deleteCue)
 	h.route("POST /executions/{id}/replay", h.replay)
@@ -423,7 +428,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		return
 	}
 	data["Session"] = s
-	data["Path"] = r.URL.Path
+	if _, ok := data["Path"]; !ok {
+		data["Path"] = r.URL.Path
+	}
 	data["Now"] = h.d.Clock.Now()
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {

@@ -119,6 +119,34 @@ func (h *Handler) searchCues(r *http.Request, s *session, status *string, q stri
 }
 
 func (h *Handler) cuePage(w http.ResponseWriter, r *http.Request, s *session) {
+	h.renderCue(w, r, s, http.StatusOK, &fireForm{Strategy: core.MergeShallow}, "")
+}
+
+// fireForm is the cue page's fire form as typed, so a refused fire is
+// shown again as it was.
+type fireForm struct {
+	Override, Strategy string
+}
+
+// input is the form as a core fire body: an empty override is none.
+func (f *fireForm) input() (*core.FireInput, error) {
+	in := &core.FireInput{}
+	if f.Override == "" {
+		return in, nil
+	}
+	if f.Strategy != "" {
+		in.MergeStrategy = &f.Strategy
+	}
+	if !json.Valid([]byte(f.Override)) {
+		return nil, core.Invalid("invalid_json", "Payload override is not valid JSON.")
+	}
+	in.PayloadOverride = json.RawMessage(f.Override)
+	return in, nil
+}
+
+// renderCue shows the cue's detail page with the fire form f and its
+// error msg (none: "").
+func (h *Handler) renderCue(w http.ResponseWriter, r *http.Request, s *session, status int, f *fireForm, msg string) {
 	ctx := r.Context()
 	id := core.CueID(r.PathValue("id"))
 	page := pageParam(r)
@@ -138,7 +166,11 @@ func (h *Handler) cuePage(w http.ResponseWriter, r *http.Request, s *session) {
 	data := map[string]any{
 		"Title": det.Cue.Name, "Cue": det.Cue, "Executions": det.Executions, "Total": det.Total,
 		"Timeline": buildTimeline(recent, h.d.Clock.Now()), "Live": true, "Payload": prettyJSON(det.Cue.Payload),
-		"Flash": r.URL.Query().Get("flash"),
+		"Flash": r.URL.Query().Get("flash"), "Fire": f, "FireError": msg,
+		// A refused fire's form stays open.
+		"FireOpen": msg != "" || det.Cue.RequirePayloadOverride || len(det.Cue.RequiredPayloadKeys) > 0,
+		// Forms' "back" is the cue's page, also when answering the POST.
+		"Path": Prefix + "/cues/" + sid,
 	}
 	if page > 1 {
 		data["Prev"] = Prefix + "/cues/" + sid + "?page=" + strconv.Itoa(page-1)
@@ -146,7 +178,7 @@ func (h *Handler) cuePage(w http.ResponseWriter, r *http.Request, s *session) {
 	if page*execsPerPage < det.Total {
 		data["Next"] = Prefix + "/cues/" + sid + "?page=" + strconv.Itoa(page+1)
 	}
-	h.render(w, r, s, http.StatusOK, "cue", data)
+	h.render(w, r, s, status, "cue", data)
 }
 
 func (h *Handler) newCuePage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -221,11 +253,24 @@ func (h *Handler) setCueStatus(w http.ResponseWriter, r *http.Request, s *sessio
 
 func (h *Handler) fireCue(w http.ResponseWriter, r *http.Request, s *session) {
 	id := core.CueID(r.PathValue("id"))
-	if _, err := h.d.Executions.Fire(r.Context(), s.User, id, nil); err != nil {
+	f := &fireForm{Override: strings.TrimSpace(r.PostFormValue("payload_override")), Strategy: r.PostFormValue("merge_strategy")}
+	in, err := f.input()
+	var res *core.FireResult
+	if err == nil {
+		res, err = h.d.Executions.Fire(r.Context(), s.User, id, in)
+	}
+	if err != nil {
+		// Refusals (bad override, a cue's per-fire requirements) are shown
+		// on the cue's page with the form as typed; a missing cue or a
+		// failure is the error page.
+		if st := statusOf(err); st == http.StatusBadRequest {
+			h.renderCue(w, r, s, st, f, errorMessage(err))
+			return
+		}
 		h.failErr(w, r, s, err)
 		return
 	}
-	back(w, r, Prefix+"/cues/"+string(id))
+	http.Redirect(w, r, Prefix+"/cues/"+string(id)+"?flash="+url.QueryEscape("Fired: execution "+string(res.Execution.ID)), http.StatusSeeOther)
 }
 
 func (h *Handler) deleteCuePage(w http.ResponseWriter, r *http.Request, s *session) {

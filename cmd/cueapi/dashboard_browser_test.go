@@ -291,15 +291,25 @@ func TestDashboardBrowser(t *testing.T) {
 	require.True(t, strings.HasPrefix(cueID, "cue_"), loc)
 	br.waitJS(`document.querySelector('#live-state').textContent === 'live'`)
 
-	// Fire from the browser (replica B), deliver on replica A: the
-	// delivery appears in B's live feed.
-	br.run(chromedp.Click(chromedp.CSS("#fire")))
+	// Fire from the browser (replica B) with a payload override, deliver
+	// on replica A: the override reaches the receiver and the delivery
+	// appears in B's live feed.
+	br.run(
+		chromedp.Click(chromedp.CSS("#fire-form summary")),
+		chromedp.WaitVisible(chromedp.CSS("#fire-override")),
+		chromedp.SendKeys(chromedp.CSS("#fire-override"), `{"run":"from the browser"}`),
+		chromedp.Click(chromedp.CSS("#fire")),
+	)
 	br.waitJS(`document.querySelectorAll('#executions tr[data-execution]').length === 1`)
+	require.Contains(t, br.text("#flash"), "Fired: execution ")
 	br.waitJS(`document.querySelector('#live-state').textContent === 'live'`)
 	start := time.Now()
 	_, n := e.pump()
 	require.Equal(t, 1, n)
 	require.Len(t, rcv.requests(), 1)
+	var delivered struct{ Payload map[string]any }
+	require.NoError(t, json.Unmarshal(rcv.requests()[0].body, &delivered))
+	require.Equal(t, map[string]any{"run": "from the browser"}, delivered.Payload)
 	br.waitJS(`!!document.querySelector('#feed li[data-status="success"]')`)
 	t.Logf("live feed: delivery on the other replica shown after %s", time.Since(start).Round(time.Millisecond))
 	require.Contains(t, br.text(`#feed li[data-status="success"]`), "HTTP 200")

@@ -514,3 +514,134 @@ func TestDashboardAlertAcknowledge(t *testing.T) {
 	_, page = d.do("GET", "/dashboard/alerts", nil, nil)
 	require.Contains(t, page, "ack-state")
 }
+
+// The cue page's fire form: a payload override (merge or replace) reaches
+// the receiver; refusals (bad JSON, not an object, the cue's per-fire
+// requirements) are shown on the page, escaped, with the form as typed,
+// and create nothing.
+func TestDashboardFireOverride(t *testing.T) {
+	t.Parallel()
+	e := engineEnv(t, backendSQLite)
+	rcv := newReceiver(t)
+	key := e.register()
+	d := newDashClient(t, e)
+	d.login(key)
+	c := e.createCue(key, `{"name":"fire me","schedule":{"type":"recurring","cron":"0 9 * * *"},"callback":{"url":"`+rcv.url("/hook")+`"},`+
+		`"payload":{"task":"daily","keep":1}}`)
+	strict := e.createCue(key, `{"name":"strict","schedule":{"type":"recurring","cron":"0 9 * * *"},"callback":{"url":"`+rcv.url("/strict")+`"},`+
+		`"payload":{"task":"x"},"require_payload_override":true,"required_payload_keys":["task","ticket"]}`)
+
+	// delivered fires the form and returns the payload the receiver got.
+	delivered := func(t *testing.T, cueID string, form url.Values) map[string]any {
+		t.Helper()
+		form.Set("csrf", d.csrf)
+		before := len(rcv.requests())
+		resp, body := d.do("POST", "/dashboard/cues/"+cueID+"/fire", form, nil)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+		loc := resp.Header.Get("Location")
+		require.True(t, strings.HasPrefix(loc, "/dashboard/cues/"+cueID+"?flash="), loc)
+		_, page := d.do("GET", loc, nil, nil)
+		i := strings.Index(page, `id="flash">Fired: execution `)
+		require.GreaterOrEqual(t, i, 0, page)
+		id := page[i+len(`id="flash">Fired: execution `):]
+		id = id[:strings.Index(id, "<")]
+		ex := e.execution(key, id)
+		require.Equal(t, cueID, ex.CueID)
+		require.Equal(t, "manual_fire", ex.TriggeredBy)
+		// Same-instant fires get distinct microseconds: step past them.
+		e.clock.Set(e.clock.Now().Add(time.Second))
+		require.Contains(t, page, `data-execution="`+id+`"`)
+		_, n := e.pump()
+		require.Equal(t, 1, n)
+		reqs := rcv.requests()
+		require.Len(t, reqs, before+1)
+		var got struct{ Payload map[string]any }
+		require.NoError(t, json.Unmarshal(reqs[before].body, &got), string(reqs[before].body))
+		if form.Get("payload_override") != "" { // stored as the execution's payload
+			var stored map[string]any
+			require.NoError(t, json.Unmarshal(ex.Payload, &stored))
+			require.Equal(t, got.Payload, stored)
+		} else {
+			require.Empty(t, ex.Payload)
+		}
+		return got.Payload
+	}
+	// refused fires the form and returns the page's error text.
+	refused := func(t *testing.T, cueID string, form url.Values) string {
+		t.Helper()
+		form.Set("csrf", d.csrf)
+		n := len(e.executions(key, cueID))
+		resp, body := d.do("POST", "/dashboard/cues/"+cueID+"/fire", form, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+		require.Equal(t, n, len(e.executions(key, cueID)), "a refused fire creates nothing")
+		i := strings.Index(body, `id="fire-error" role="alert">`)
+		require.GreaterOrEqual(t, i, 0, body)
+		rest := body[i+len(`id="fire-error" role="alert">`):]
+		require.Contains(t, body, "<details open>", "the form stays open")
+		require.NotContains(t, body, `name="back" value="/dashboard/cues/`+cueID+`/fire"`, "forms go back to the cue's page")
+		return rest[:strings.Index(rest, "</p>")]
+	}
+
+	t.Run("the cue page has the form with the CSRF token", func(t *testing.T) {
+		_, page := d.do("GET", "/dashboard/cues/"+c.ID, nil, nil)
+		require.Contains(t, page, `id="fire-form"`)
+		require.Contains(t, page, `name="payload_override"`)
+		require.Contains(t, page, `<option value="replace"`)
+		require.Contains(t, page, `name="csrf" value="`+d.csrf+`"`)
+		resp, _ := d.do("POST", "/dashboard/cues/"+c.ID+"/fire", url.Values{"payload_override": {`{"a":1}`}}, nil)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Empty(t, e.executions(key, c.ID))
+	})
+	t.Run("no override: the cue's payload", func(t *testing.T) {
+		require.Equal(t, map[string]any{"task": "daily", "keep": float64(1)}, delivered(t, c.ID, url.Values{"merge_strategy": {"merge"}}))
+	})
+	t.Run("merge: the override's keys over the cue's payload", func(t *testing.T) {
+		got := delivered(t, c.ID, url.Values{"payload_override": {` {"task":"manual","extra":[1,2]} `}, "merge_strategy": {"merge"}})
+		require.Equal(t, map[string]any{"task": "manual", "keep": float64(1), "extra": []any{float64(1), float64(2)}}, got)
+	})
+	t.Run("replace: the override alone", func(t *testing.T) {
+		got := delivered(t, c.ID, url.Values{"payload_override": {`{"only":true}`}, "merge_strategy": {"replace"}})
+		require.Equal(t, map[string]any{"only": true}, got)
+	})
+	t.Run("invalid JSON is a form error, shown as typed and escaped", func(t *testing.T) {
+		msg := refused(t, c.ID, url.Values{"payload_override": {`{"x":</textarea><script>1</script>`}, "merge_strategy": {"replace"}})
+		require.Equal(t, "Payload override is not valid JSON.", msg)
+		_, body := d.do("GET", "/dashboard/cues/"+c.ID, nil, nil)
+		require.NotContains(t, body, "<script>1</script>")
+	})
+	t.Run("the typed override is shown again escaped", func(t *testing.T) {
+		resp, body := d.do("POST", "/dashboard/cues/"+c.ID+"/fire", url.Values{"csrf": {d.csrf}, "payload_override": {`{"x":</textarea><script>1</script>`}, "merge_strategy": {"replace"}}, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.NotContains(t, body, "<script>1</script>")
+		require.Contains(t, body, `{&#34;x&#34;:&lt;/textarea&gt;&lt;script&gt;1&lt;/script&gt;</textarea>`)
+		require.Contains(t, body, `<option value="replace" selected>`)
+	})
+	t.Run("the refused page's address leads back to the cue", func(t *testing.T) {
+		resp, _ := d.do("GET", "/dashboard/cues/"+c.ID+"/fire", nil, nil)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Equal(t, "/dashboard/cues/"+c.ID, resp.Header.Get("Location"))
+		_, body := d.do("POST", "/dashboard/cues/"+c.ID+"/fire", url.Values{"csrf": {d.csrf}, "payload_override": {`{`}}, nil)
+		require.Contains(t, body, `name="back" value="/dashboard/cues/`+c.ID+`"`) // the replay forms
+	})
+	t.Run("an override that is not an object", func(t *testing.T) {
+		msg := refused(t, c.ID, url.Values{"payload_override": {`[1,2]`}, "merge_strategy": {"merge"}})
+		require.Contains(t, msg, "payload_override")
+	})
+	t.Run("a bad merge strategy", func(t *testing.T) {
+		msg := refused(t, c.ID, url.Values{"payload_override": {`{"a":1}`}, "merge_strategy": {"deep"}})
+		require.Contains(t, msg, "merge_strategy")
+	})
+	t.Run("a cue that requires an override refuses a fire without one", func(t *testing.T) {
+		_, page := d.do("GET", "/dashboard/cues/"+strict.ID, nil, nil)
+		require.Contains(t, page, "<details open>", "the form is open for a cue that needs it")
+		require.Contains(t, page, "(required by this cue)")
+		msg := refused(t, strict.ID, url.Values{"merge_strategy": {"merge"}})
+		require.Equal(t, "This cue requires payload_override on every fire", msg)
+	})
+	t.Run("missing required keys are named", func(t *testing.T) {
+		msg := refused(t, strict.ID, url.Values{"payload_override": {`{"note":"hi"}`}, "merge_strategy": {"replace"}})
+		require.Equal(t, "Missing required payload keys: task, ticket", msg)
+		got := delivered(t, strict.ID, url.Values{"payload_override": {`{"ticket":"T-1"}`}, "merge_strategy": {"merge"}})
+		require.Equal(t, map[string]any{"task": "x", "ticket": "T-1"}, got)
+	})
+}
