@@ -3,7 +3,7 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 	"time"
 )
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -27,7 +27,7 @@
 // rows and core types, and sends every database failure through
 // dbErr. Plumbing shared with the other SQL adapter (migrations runner,
 // transaction and error skeletons, column codecs) lives in
-// adapters/internal/sqlkit; decisions live in core.
+// sql/sqlkit; decisions live in core.
 //
 // The package reads no environment: the caller passes a Config. The pgtest
 // subpackage builds isolated stores for tests.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // EchoPut stores the entry under its token, overwriting any previous one,

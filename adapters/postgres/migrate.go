@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/sql/migrations"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // Migration bookkeeping and the lock are the only SQL outside sqlc.

@@ -3,9 +3,9 @@ package postgres
 import (
 	"context"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // SchedulerHeartbeatPut records p as its instance's latest cycle, replacing

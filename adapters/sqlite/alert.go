@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // AlertCreate inserts p.Alert unless the tenant has an alert of the same

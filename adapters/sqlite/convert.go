@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // Conversions between core values and column values. sqlc rows never leave

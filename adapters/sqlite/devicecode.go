@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // DeviceCodeCreate inserts the device code in one write transaction of two

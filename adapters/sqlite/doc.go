@@ -27,7 +27,7 @@
 // package converts between those rows and core types, and sends every
 // database failure through dbErr. Plumbing shared with the other SQL adapter
 // (migrations runner, transaction and error skeletons, column codecs) lives
-// in adapters/internal/sqlkit; decisions live in core.
+// in sql/sqlkit; decisions live in core.
 //
 // The package reads no environment: the caller passes a Config. The
 // sqlitetest subpackage builds throwaway stores for tests.

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // EchoPut stores the entry under its token, overwriting any previous one,

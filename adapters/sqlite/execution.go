@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // executionFilter is the query form of p's filters for tenant (statuses

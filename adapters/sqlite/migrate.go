@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/sql/migrations"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // Migration bookkeeping is the only SQL outside sqlc.

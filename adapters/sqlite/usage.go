@@ -6,9 +6,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // monthArg is the stored form (a date) of the usage month of t, as

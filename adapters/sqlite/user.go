@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/cueapi/cueapi/adapters/internal/sqlkit"
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // UserCreate inserts p.User. ErrConflict when the email or key hash is taken.

@@ -37,15 +37,16 @@ var testLibs = []string{"github.com/stretchr/testify/...", "go.uber.org/goleak"}
 // neighbours.
 var integrationTests = append([]string{"coretest", "adapters/..."}, testLibs...)
 
-// adapter is the row of one adapter: core, its own subtree, the shared
-// adapter helpers and its technology.
+// adapter is the row of one adapter: core, its own subtree and its
+// technology (for the SQL adapters: the migrations and the SQL plumbing of
+// sql/sqlkit).
 func adapter(name string, technology ...string) row {
-	allow := append([]string{"std", "core/...", "adapters/" + name + "/...", "adapters/internal/..."}, technology...)
+	allow := append([]string{"std", "core/...", "adapters/" + name + "/..."}, technology...)
 	return row{
 		Packages:  "adapters/" + name + "/...",
 		Allow:     allow,
 		TestAllow: integrationTests,
-		Why:       "an adapter imports core, adapters/internal and its own technology only, never another adapter, api or cmd",
+		Why:       "an adapter imports core and its own technology only, never another adapter, api or cmd",
 	}
 }
 
@@ -70,20 +71,14 @@ var table = []row{
 		TestAllow: testLibs,
 		Why:       "the contract suites import core and testing libraries only, so every adapter can run them",
 	},
-	{
-		Packages:  "adapters/internal/...",
-		Allow:     []string{"std", "core/...", "adapters/internal/...", "sql/migrations"},
-		TestAllow: append([]string{"coretest"}, testLibs...),
-		Why:       "the helpers shared by adapters import core and the standard library only",
-	},
 	adapter("authcache", "github.com/redis/go-redis/v9/..."),
 	alsoInTests(adapter("failoverlimiter"), "github.com/redis/go-redis/v9/..."), // runs over a real Redis limiter
 	adapter("fernet"),
 	adapter("memlimiter"),
 	adapter("netguard", "golang.org/x/net/idna"),
-	adapter("postgres", "sql/migrations", "github.com/jackc/pgx/v5/..."),
+	adapter("postgres", "sql/migrations", "sql/sqlkit", "github.com/jackc/pgx/v5/..."),
 	adapter("redislimiter", "github.com/redis/go-redis/v9/..."),
-	adapter("sqlite", "sql/migrations", "modernc.org/sqlite/..."),
+	adapter("sqlite", "sql/migrations", "sql/sqlkit", "modernc.org/sqlite/..."),
 	adapter("webhook"),
 	adapter("smtp", "github.com/emersion/go-smtp/...", "github.com/emersion/go-sasl/..."),
 	adapter("prom", "github.com/prometheus/..."),
@@ -99,6 +94,13 @@ var table = []row{
 		Allow:     []string{"std", "workerd/...", "api/apiclient", "gopkg.in/yaml.v3"},
 		TestAllow: testLibs,
 		Why:       "the worker daemon is an API client: it imports the generated client and its config-file parser only, never core, the server or an adapter",
+	},
+	{
+		Packages:  "sql/sqlkit",
+		Allow:     []string{"std", "core/...", "sql/migrations"},
+		Deny:      []string{"database/sql/..."},
+		TestAllow: append([]string{"coretest"}, testLibs...),
+		Why:       "the SQL plumbing both SQL adapters share is technology-neutral: core, the migrations and the standard library (no driver, no database/sql)",
 	},
 	{
 		Packages: "sql/...",

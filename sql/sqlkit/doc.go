@@ -5,8 +5,9 @@
 // skeleton, column codecs (UUID ids, JSON columns, paging) and the pairing
 // of claimed executions with their cues.
 //
-// It is internal to adapters and technology-neutral: it imports core and
-// the standard library only — never database/sql, a driver or another
-// adapter (adapters never import each other; both SQL adapters import
-// this package instead). Domain rules live in core, not here.
+// It is not an adapter: it lives beside the migrations and queries it
+// serves and is technology-neutral — it imports core, the migrations and
+// the standard library only, never database/sql or a driver (make lint
+// enforces it). Adapters never import each other; both SQL adapters import
+// this package. Domain rules live in core, not here.
 package sqlkit
