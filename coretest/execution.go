@@ -788,6 +788,7 @@ func NewExecution(c *core.Cue, scheduledFor time.Time) *core.Execution {
 		Status:       core.ExecPending,
 		CreatedAt:    scheduledFor,
 		UpdatedAt:    scheduledFor,
+		Destination:  c.Destination(),
 	}
 }
 
