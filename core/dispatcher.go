@@ -218,7 +218,9 @@ func (d *Dispatcher) rotation() []DeliverySource {
 }
 
 // claim asks src for up to limit jobs under the current per-destination
-// room; roomLimited reports whether some destination was held back.
+// room; roomLimited reports whether some destination may have been held
+// back (its room was below PerDestination, or the claim took all of it):
+// a slot freeing up may then let more be claimed.
 func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit int) (jobs []*DeliveryJob, roomLimited bool, err error) {
 	now := d.clock.Now()
 	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: d.dests.room(now)}
@@ -232,8 +234,16 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit int) (
 	if err != nil {
 		return nil, roomLimited, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
 	}
+	per := map[string]int{}
 	for _, j := range jobs {
 		j.source = src
+		per[j.Destination]++
+	}
+	for dest, n := range per {
+		if n >= c.RoomFor(dest) {
+			roomLimited = true
+			break
+		}
 	}
 	return jobs, roomLimited, nil
 }
