@@ -252,8 +252,9 @@ type BreakerState struct {
 
 // Breakers lists the destinations with attempts in flight, failures or an
 // open breaker in this process.
-func (d *Dispatcher) Breakers() []BreakerState {
-	t := d.dests
+func (d *Dispatcher) Breakers() []BreakerState { return d.dests.list() }
+
+func (t *destinations) list() []BreakerState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]BreakerState, 0, len(t.m))
