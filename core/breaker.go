@@ -144,9 +144,9 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
 	}
 }
 
-// begin decides whether an attempt to d may go out now; elastic attempts
-// were claimed while d was alone and may exceed the limit.
-func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, until time.Time) {
+// reserve counts a claimed job of d in flight from its claim on, so the
+// next claim's room already leaves it out; begin then decides its fate.
+func (t *destinations) reserve(d string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[d]
@@ -154,21 +154,44 @@ func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, unt
 		s = &destState{}
 		t.m[d] = s
 	}
+	s.inflight++
+}
+
+// begin decides whether a reserved attempt to d may go out now; elastic
+// attempts were claimed while d was alone and may exceed the limit. Unless
+// it is sent (gateGo, gateProbe: call end), the reservation is dropped.
+func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[d]
+	if s == nil { // not reserved: count it now
+		s = &destState{inflight: 1}
+		t.m[d] = s
+	}
 	switch {
 	case s.open(now):
-		return gatePark, s.openUntil
+		g, until = gatePark, s.openUntil
 	case s.halfOpen(now):
-		if s.probing || s.inflight > 0 {
-			return gateBusy, time.Time{}
+		if !s.probing {
+			s.probing = true
+			return gateProbe, time.Time{}
 		}
-		s.probing = true
-		s.inflight++
-		return gateProbe, time.Time{}
-	case s.inflight >= t.limit && !elastic:
-		return gateBusy, time.Time{}
+		g = gateBusy
+	case s.inflight > t.limit && !elastic:
+		g = gateBusy
+	default:
+		return gateGo, time.Time{}
 	}
-	s.inflight++
-	return gateGo, time.Time{}
+	s.inflight--
+	t.forgetIdle(d, s)
+	return g, until
+}
+
+// forgetIdle drops the state of a destination with nothing to remember.
+func (t *destinations) forgetIdle(d string, s *destState) {
+	if s.inflight == 0 && s.fails == 0 && s.openUntil.IsZero() && !s.probing {
+		delete(t.m, d)
+	}
 }
 
 // end books a finished attempt that begin let go; notBefore is the
@@ -202,9 +225,7 @@ func (t *destinations) end(d string, probe bool, h health, notBefore, now time.T
 			t.trip(s, notBefore, now)
 		}
 	}
-	if s.inflight == 0 && s.fails == 0 && s.openUntil.IsZero() {
-		delete(t.m, d)
-	}
+	t.forgetIdle(d, s)
 }
 
 // trip opens s's breaker: the cool-down doubles with every opening since

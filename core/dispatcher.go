@@ -247,6 +247,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 	}
 	for _, j := range jobs {
 		j.elastic = c.RoomFor(j.Destination) > c.PerDestination
+		d.dests.reserve(j.Destination)
 	}
 	d.dests.observe(per, c.RoomFor)
 	return jobs, roomLimited, nil
