@@ -18,7 +18,7 @@ type DispatcherConfig struct {
 	BatchSize int
 	// PerDestination bounds deliveries in flight to one destination
 	// (host[:port]) in this process, and the jobs of one destination one
-	// claim takes; 0: Concurrency/8, at least 1.
+	// claim takes; 0: DefaultPerDestination(Concurrency).
 	PerDestination int
 	// BreakerFailures consecutive failures of one destination (timeouts,
 	// connection errors, 429, 5xx) open its circuit breaker; 0: 5.
@@ -67,6 +67,13 @@ func DefaultDispatcherConfig() DispatcherConfig {
 		ResultBuffer:    4096,
 		BreakerFailures: 5, BreakerCooldown: 30 * time.Second, BreakerMaxCooldown: 10 * time.Minute,
 	}
+}
+
+// DefaultPerDestination is the per-destination limit for a concurrency:
+// an eighth of it, at least 4 (all of it when smaller: with so few slots
+// a share would only slow a single destination down).
+func DefaultPerDestination(concurrency int) int {
+	return max(concurrency/8, min(concurrency, 4), 1)
 }
 
 // Dispatcher is the one delivery engine: it runs every registered
@@ -120,7 +127,7 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 		cfg.BatchSize = def.BatchSize
 	}
 	if cfg.PerDestination <= 0 {
-		cfg.PerDestination = max(cfg.Concurrency/8, 1)
+		cfg.PerDestination = DefaultPerDestination(cfg.Concurrency)
 	}
 	if cfg.PerDestination > cfg.Concurrency {
 		cfg.PerDestination = cfg.Concurrency
