@@ -29,6 +29,7 @@ type destinations struct {
 	limit    int
 	solo     string
 	soloSet  bool
+	parkTurn bool // this claim parks open destinations' jobs
 	failures int
 	cooldown time.Duration
 	maxCool  time.Duration
@@ -79,10 +80,15 @@ func (s *destState) halfOpen(now time.Time) bool {
 
 // room is the per-destination room of the next claim, given the engine's
 // free slots: free per-destination slots of destinations with attempts in
-// flight, the full limit for parked ones (to park their due jobs), one
-// probe or none for half-open ones; for a destination alone, every free
-// slot but one limit's worth.
-func (t *destinations) room(now time.Time, free int) map[string]int {
+// flight; for open (parked) ones every free slot on every other claim (to
+// park their due jobs) and none on the others; one probe or none for
+// half-open ones; for a destination alone, every free slot but one
+// limit's worth.
+//
+// alternate false makes every claim a parking one (RunOnce); skippedOpen
+// reports that this claim skipped open destinations, so the next should
+// come at once.
+func (t *destinations) room(now time.Time, free int, alternate bool) (room map[string]int, skippedOpen bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out map[string]int
@@ -104,13 +110,22 @@ func (t *destinations) room(now time.Time, free int) map[string]int {
 			}
 		}
 	}
+	t.parkTurn = !t.parkTurn || !alternate
 	for d, s := range t.m {
 		if _, ok := out[d]; ok {
 			continue
 		}
 		switch {
 		case s.open(now):
-			// Claimed only to be parked.
+			// Claimed only to be parked, many at a time, every other
+			// claim; skipped by the others, so a parked backlog never
+			// fills a claim's scan (see DeliveryClaim).
+			if t.parkTurn {
+				set(d, max(free, t.limit))
+			} else {
+				set(d, 0)
+				skippedOpen = true
+			}
 		case s.halfOpen(now):
 			if s.probing || s.inflight > 0 {
 				set(d, 0)
@@ -121,7 +136,7 @@ func (t *destinations) room(now time.Time, free int) map[string]int {
 			set(d, max(t.limit-s.inflight, 0))
 		}
 	}
-	return out
+	return out, skippedOpen
 }
 
 // observe learns from a claim's jobs per destination whether one

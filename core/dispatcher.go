@@ -227,10 +227,13 @@ func (d *Dispatcher) rotation() []DeliverySource {
 // claim asks src for up to limit jobs under the current per-destination
 // room; roomLimited reports whether some destination may have been held
 // back (its room was below PerDestination, or the claim took all of it):
-// a slot freeing up may then let more be claimed.
-func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free int) (jobs []*DeliveryJob, roomLimited bool, err error) {
+// a slot freeing up may then let more be claimed. again reports that the
+// claim skipped parked destinations, whose jobs the next claim parks.
+// alternate is false for RunOnce (every claim parks).
+func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free int, alternate bool) (jobs []*DeliveryJob, roomLimited, again bool, err error) {
 	now := d.clock.Now()
-	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: d.dests.room(now, free)}
+	room, again := d.dests.room(now, free, alternate)
+	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: room}
 	for _, r := range c.Room {
 		if r != c.PerDestination {
 			roomLimited = true
@@ -239,7 +242,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 	}
 	jobs, err = src.Claim(ctx, c)
 	if err != nil {
-		return nil, roomLimited, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
+		return nil, roomLimited, again, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
 	}
 	per := map[string]int{}
 	for _, j := range jobs {
@@ -257,7 +260,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 		d.dests.reserve(j.Destination)
 	}
 	d.dests.observe(per, c.RoomFor)
-	return jobs, roomLimited, nil
+	return jobs, roomLimited, again, nil
 }
 
 // RunOnce claims one batch of due jobs from every source, delivers them and
@@ -266,7 +269,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	total := 0
 	for _, src := range d.rotation() {
-		jobs, _, err := d.claim(ctx, src, d.cfg.BatchSize, d.cfg.Concurrency)
+		jobs, _, _, err := d.claim(ctx, src, d.cfg.BatchSize, d.cfg.Concurrency, false)
 		if err != nil {
 			return total, err
 		}
@@ -372,13 +375,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				break
 			}
 			limit := min(free, d.cfg.BatchSize)
-			jobs, limited, err := d.claim(ctx, src, limit, free)
+			jobs, limited, again, err := d.claim(ctx, src, limit, free, true)
 			if err != nil {
 				claimErr = err
 				continue
 			}
 			roomLimited = roomLimited || limited
-			if len(jobs) == limit {
+			if len(jobs) == limit || again {
 				more = true
 			}
 			free -= len(jobs)
