@@ -163,3 +163,8 @@ func classify(err error) (sqlkit.Class, string) {
 	}
 	return sqlkit.Other, ""
 }
+
+// Pool is the store's connection pool. The composition root's benchmark
+// (`cueapi bench -api`) reads through it for its bare-pgx baseline, so both
+// sides share one pool; nothing else may use it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -58,8 +58,25 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	concurrency := fs.Int("concurrency", 256, "deliveries in flight")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	apiMode := fs.Bool("api", false, "measure the request path instead (requests/s of the API next to a bare pgx handler, create rate at stored-cue sizes)")
+	redisURL := fs.String("redis-url", os.Getenv("BENCH_REDIS_URL"), "-api: Redis URL for shared rate limits and auth cache (empty: in-process)")
+	duration := fs.Duration("duration", 2*time.Second, "-api: how long each load phase runs")
+	readClients := fs.Int("clients", 32, "-api: concurrent clients for the read phases (writes use 16)")
+	sizes := fs.String("sizes", "1000,100000", "-api: stored-cue counts at which the create rate is measured")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *apiMode {
+		c := apiBenchConfig{stores: splitList(*stores), pgURL: *pgURL, redisURL: *redisURL, duration: *duration,
+			readClients: *readClients, profile: *cpuprofile}
+		for _, s := range splitList(*sizes) {
+			var n int
+			if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
+				return fmt.Errorf("-sizes: %q is not a count", s)
+			}
+			c.sizes = append(c.sizes, n)
+		}
+		return runBenchAPI(ctx, c, stdout)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
