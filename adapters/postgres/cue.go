@@ -111,8 +111,8 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	page := sqlkit.NewListing[*core.Cue]()
-	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+	page := sqlkit.NewListing[*core.Cue]().Window(p.Limit, p.Offset)
+	return page.Of(s.tenantRead(p.TenantID, func(tx dbsqlc.DBTX, tenant string) error {
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Cue, error) {
 			return s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
 				UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,

@@ -113,7 +113,7 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
-	page := sqlkit.NewListing[*core.Cue]()
+	page := sqlkit.NewListing[*core.Cue]().Window(p.Limit, p.Offset)
 	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Cue, error) {
 			return s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
