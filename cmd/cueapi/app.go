@@ -203,6 +203,19 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	return a, nil
 }
 
+// Run starts the engine (core.Application.Run) and, next to it, the
+// cross-process wake-ups: changes committed by any replica wake this one's
+// scheduler and dispatcher (core.Application.FollowChanges).
+func (a *app) Run(ctx context.Context) (wait func()) {
+	waitEngine := a.Application.Run(ctx)
+	followed := make(chan struct{})
+	go func() { defer close(followed); a.FollowChanges(ctx, a.feed) }()
+	return func() {
+		waitEngine()
+		<-followed
+	}
+}
+
 func (a *app) close() {
 	if a.ops != nil {
 		a.ops.close()
