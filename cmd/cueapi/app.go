@@ -48,6 +48,8 @@ type app struct {
 	// releases it.
 	feed      core.ChangeFeed
 	closeFeed func()
+	// authLocal is the in-process auth cache (nil without Redis).
+	authLocal *authcache.Local
 	// stopStreams ends the dashboard's live-feed streams (nil: none).
 	stopStreams func()
 }
@@ -147,7 +149,12 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		ports.Limiter = failoverlimiter.New(shared, memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
 		// Like the limiter, the auth cache backs off while Redis is
 		// unreachable: requests authenticate from the store meanwhile.
-		ports.AuthCache = authcache.NewFailover(authcache.NewRedis(a.redis, cfg.RedisPrefix, clock), clock, log,
+		// Requests authenticate from memory while this replica's
+		// invalidation subscription is healthy (authcache.Local), from
+		// Redis otherwise.
+		local := authcache.NewLocal(authcache.NewRedis(a.redis, cfg.RedisPrefix, clock), clock, log, authcache.LocalConfig{})
+		a.authLocal = local
+		ports.AuthCache = authcache.NewFailover(local, clock, log,
 			authcache.FailoverConfig{RetryAfter: 5 * time.Second})
 		ports.Redis = shared
 		log.Info("redis: shared rate limits and auth cache")
@@ -219,6 +226,9 @@ func (a *app) Run(ctx context.Context) (wait func()) {
 func (a *app) close() {
 	if a.ops != nil {
 		a.ops.close()
+	}
+	if a.authLocal != nil {
+		a.authLocal.Close()
 	}
 	if a.redis != nil {
 		_ = a.redis.Close()
