@@ -314,6 +314,9 @@ func benchAPIStore(ctx context.Context, store string, c apiBenchConfig, stdout i
 	if err != nil {
 		return nil, err
 	}
+	if err := env.analyze(ctx); err != nil {
+		return nil, err
+	}
 	reads := []struct {
 		name, path string
 		bare       string // SQL for the bare handler ($1 = id, $2 = tenant); "" none
@@ -353,10 +356,31 @@ func benchAPIStore(ctx context.Context, store string, c apiBenchConfig, stdout i
 	fmt.Fprintf(stdout, "  %-28s api %8.0f/s\n", row.Name, row.API)
 	rows = append(rows, row)
 
-	// Outcomes: each execution takes one (write-once).
+	// Outcomes: each execution takes one (write-once); the executions
+	// belong to the 50 cues in turn (an outcome locks its cue's row).
 	if env.pool != nil {
-		ids, err := env.seedExecutions(ctx, cueID, 30000)
-		if err != nil {
+		var cues []string
+		if err := pgxscan(ctx, env.pool, &cues, `SELECT id FROM cues WHERE user_id = $1`, string(env.tenant)); err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, c := range cues {
+			got, err := env.seedExecutions(ctx, c, 30000/len(cues))
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, got...)
+		}
+		// Interleave the cues, as independent receivers would report.
+		per := 30000 / len(cues)
+		mixed := make([]string, 0, len(ids))
+		for i := 0; i < per; i++ {
+			for j := range cues {
+				mixed = append(mixed, ids[j*per+i])
+			}
+		}
+		ids = mixed
+		if _, err := env.pool.Exec(ctx, "ANALYZE executions"); err != nil {
 			return nil, err
 		}
 		row := apiBenchRow{Store: store, Name: "POST /v1/executions/{id}/outcome", Clients: 16, TargetPerSecond: 2000, Target: "≥ 2000/s"}
@@ -494,6 +518,23 @@ VALUES (?, ?, ?, 'webhook', ?, 'success', 200, 1, ?, ?, ?)`, id, cue, string(e.t
 	return ids, tx.Commit()
 }
 
+// pgxscan reads one text column of query's rows into out.
+func pgxscan(ctx context.Context, pool *pgxpool.Pool, out *[]string, query string, args ...any) error {
+	rows, err := pool.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		*out = append(*out, v)
+	}
+	return rows.Err()
+}
+
 func (e *apiEnv) sqliteDB() (*sql.DB, error) {
 	db, err := sql.Open("sqlite", e.dbPath+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)")
 	if err != nil {
@@ -504,8 +545,9 @@ func (e *apiEnv) sqliteDB() (*sql.DB, error) {
 }
 
 // seedCues bulk-inserts n worker cues of the tenant numbered from..from+n
-// (two thirds active, one third completed) in one statement, then
-// refreshes the planner's statistics.
+// (two thirds active, one third completed) in one statement — the
+// migration 0010 triggers keep the active cue count — then refreshes the
+// planner's statistics.
 func (e *apiEnv) seedCues(ctx context.Context, from, n int) error {
 	if n <= 0 {
 		return nil
@@ -518,10 +560,8 @@ SELECT 'cue_seed' || md5($1 || g), $1::uuid, 'seed-' || g, CASE WHEN g % 3 = 0 T
 FROM generate_series($2::int + 1, $2::int + $3::int) AS g`, string(e.tenant), from, n); err != nil {
 			return err
 		}
-		if _, err := e.pool.Exec(ctx, "ANALYZE cues"); err != nil {
-			return err
-		}
-		return e.seedCounter(ctx)
+		_, err := e.pool.Exec(ctx, "ANALYZE cues")
+		return err
 	}
 	db, err := e.sqliteDB()
 	if err != nil {
@@ -536,17 +576,25 @@ SELECT 'cue_seed' || hex(randomblob(8)) || n, ?, 'seed-' || n, CASE WHEN n % 3 =
 FROM g`, from+1, from+n, string(e.tenant)); err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, "ANALYZE cues"); err != nil {
-		return err
-	}
-	return e.seedCounterSQLite(ctx, db)
+	_, err = db.ExecContext(ctx, "ANALYZE cues")
+	return err
 }
 
-// seedCounter and seedCounterSQLite bring a maintained per-account count
-// up to date after a bulk insert that bypassed the store (no-op when the
-// schema has none).
-func (e *apiEnv) seedCounter(context.Context) error                { return nil }
-func (e *apiEnv) seedCounterSQLite(context.Context, *sql.DB) error { return nil }
+// analyze refreshes the planner's statistics after seeding (as autovacuum
+// would in a while).
+func (e *apiEnv) analyze(ctx context.Context) error {
+	if e.pool != nil {
+		_, err := e.pool.Exec(ctx, "ANALYZE")
+		return err
+	}
+	db, err := e.sqliteDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "ANALYZE")
+	return err
+}
 
 func splitList(s string) []string {
 	var out []string
