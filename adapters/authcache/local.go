@@ -165,9 +165,16 @@ func (l *Local) Get(ctx context.Context, keyHash string) (*core.User, bool, erro
 	return u, true, nil
 }
 
-// Put writes the shared cache only (memory fills from it on the next Get).
+// Put writes the shared cache and, as a change of the user must show at
+// once everywhere, drops the key from every replica's memory (waiting for
+// their acknowledgements like Invalidate); memory refills from the shared
+// cache on the next Get.
 func (l *Local) Put(ctx context.Context, keyHash string, u *core.User, ttl time.Duration) error {
-	return l.shared.Put(ctx, keyHash, u, ttl)
+	l.drop(keyHash)
+	if err := l.shared.Put(ctx, keyHash, u, ttl); err != nil {
+		return err
+	}
+	return l.broadcast(ctx, keyHash)
 }
 
 // Invalidate removes the entry from the shared cache and from every
@@ -177,6 +184,12 @@ func (l *Local) Invalidate(ctx context.Context, keyHash string) error {
 	if err := l.shared.Invalidate(ctx, keyHash); err != nil {
 		return err
 	}
+	return l.broadcast(ctx, keyHash)
+}
+
+// broadcast tells every subscribed replica to drop keyHash from memory
+// and waits (up to AckWait) until each has confirmed.
+func (l *Local) broadcast(ctx context.Context, keyHash string) error {
 	nonce := core.RandomHex(8)
 	ch := make(chan struct{}, 64)
 	l.mu.Lock()

@@ -130,3 +130,36 @@ func TestLocal_SubscriptionLost(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "the invalidation b missed is in effect after it re-subscribed")
 }
+
+// TestLocal_PutReachesEveryReplica: Put is how a changed user (email,
+// secrets, limits) reaches the caches; a replica holding the old copy in
+// memory serves the new one on its next Get.
+func TestLocal_PutReachesEveryReplica(t *testing.T) {
+	t.Parallel()
+	url := testRedisURL(t)
+	clientA, clientB := testClient(t, url), testClient(t, url)
+	prefix := testPrefix(t, clientA)
+	clock := coretest.NewStubClock(epoch)
+	a, b := newLocal(t, clientA, prefix, clock), newLocal(t, clientB, prefix, clock)
+	waitHealthy(t, a)
+	waitHealthy(t, b)
+	ctx := t.Context()
+
+	h := hashOf(4000)
+	u := coretest.AuthCacheUser(h)
+	require.NoError(t, a.Put(ctx, h, u, time.Minute))
+	for _, c := range []*authcache.Local{a, b} {
+		_, ok, err := c.Get(ctx, h) // both hold it in memory
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	changed := *u
+	changed.Email = "changed@example.com"
+	require.NoError(t, b.Put(ctx, h, &changed, time.Minute))
+	for name, c := range map[string]*authcache.Local{"a": a, "b": b} {
+		got, ok, err := c.Get(ctx, h)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "changed@example.com", got.Email, "replica %s serves the changed user", name)
+	}
+}
