@@ -48,6 +48,7 @@ type apiBenchConfig struct {
 	readClients int
 	sizes       []int
 	profile     string // CPU profile file ("": none)
+	lateness    bool   // also run the firing-lateness scenarios
 }
 
 // runBenchAPI is `cueapi bench -api`: the request path measured against a
@@ -96,6 +97,10 @@ func runBenchAPI(ctx context.Context, c apiBenchConfig, stdout io.Writer) error 
 		fmt.Fprintf(stdout, "%-8s %-34s %7d %10.0f %10s %7s %7d  %s %s\n", r.Store, r.Name, r.Clients, r.API, bare, ratio, r.Errors, r.Target, met)
 	}
 	fmt.Fprintln(stdout, "\napi: the whole service over loopback HTTP (auth, rate limit, validation, store); bare: net/http + one pgx query over the same pool, no auth.")
+	if c.lateness {
+		fmt.Fprintln(stdout)
+		return runLateness(ctx, c, stdout)
+	}
 	return nil
 }
 
