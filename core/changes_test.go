@@ -63,3 +63,31 @@ func TestFollowChangesWakesSchedulerAndDispatcher(t *testing.T) {
 	require.Empty(t, disp, "only the fire wakes the dispatcher")
 	require.Empty(t, sched, "only the cue change wakes the scheduler")
 }
+
+// TestDueWakerWakesAtEveryInstant: each distinct announced instant gets its
+// own wake (duplicates within a millisecond coalesce; past instants wake
+// at once); Stop cancels what is pending.
+func TestDueWakerWakesAtEveryInstant(t *testing.T) {
+	t.Parallel()
+	woken := make(chan struct{}, 16)
+	clock := coretest.NewStubClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	w := core.NewDueWaker(clock, func() { woken <- struct{}{} })
+	now := clock.Now()
+	w.At(now.Add(-time.Second), now, now.Add(100*time.Microsecond), now.Add(time.Millisecond))
+	for i := 0; i < 3; i++ { // -1 s, now (= now+100µs, same millisecond), +1 ms
+		select {
+		case <-woken:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("wake %d did not come", i+1)
+		}
+	}
+	require.Eventually(t, func() bool { return w.Pending() == 0 }, 5*time.Second, time.Millisecond)
+	require.Empty(t, woken, "an instant within the same millisecond coalesces")
+
+	w.At(now.Add(time.Hour))
+	require.Equal(t, 1, w.Pending())
+	w.Stop()
+	require.Zero(t, w.Pending())
+	w.At(now.Add(time.Hour))
+	require.Zero(t, w.Pending(), "a stopped waker arranges nothing")
+}
