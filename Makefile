@@ -91,7 +91,7 @@ verify: $(SQLC) ## fail if generated code is stale
 	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "untracked generated files"; exit 1; }
 
 .PHONY: bench
-bench: bench/micro bench/e2e ## all benchmarks: micro (ITERATIONS=n) and end-to-end delivery (BENCH_CUES=n)
+bench: bench/micro bench/e2e bench/api ## all benchmarks: micro (ITERATIONS=n), end-to-end delivery (BENCH_CUES=n) and the request path
 
 .PHONY: bench/micro
 bench/micro: ## micro-benchmarks, ITERATIONS iterations each
@@ -100,6 +100,10 @@ bench/micro: ## micro-benchmarks, ITERATIONS iterations each
 .PHONY: bench/e2e
 bench/e2e: ## BENCH_CUES one-time cues due at once, delivered to a local sink, on SQLite and PostgreSQL, next to pgbench
 	BENCH_CUES=$(BENCH_CUES) scripts/bench-e2e.sh
+
+.PHONY: bench/api
+bench/api: ## request path: API req/s next to a bare pgx handler, create rate at 1k/100k stored cues (BENCH_PROFILE=1: CPU profile top)
+	BENCH_PROFILE=$(BENCH_PROFILE) scripts/bench-api.sh
 
 .PHONY: dup/adapters
 dup/adapters: ## share of the PostgreSQL adapter's lines repeated in the SQLite adapter (target <= 25 %)

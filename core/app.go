@@ -67,6 +67,9 @@ type Application struct {
 	Sweeper    *Sweeper
 
 	log Logger
+	// dueWaker wakes the dispatcher at every due instant the scheduler (or
+	// another replica) announced.
+	dueWaker *DueWaker
 }
 
 // sweepEvery is the period of the worker sweep and of alert deliveries.
@@ -121,6 +124,8 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 		Succeeded: func(ctx context.Context, e *Execution, c *Cue) { a.chain(ctx, e, c) },
 	})
 	a.Scheduler = NewScheduler(cfg.Scheduler, p.Store, p.Clock, p.Log, a.Dispatcher.WakeAt)
+	a.dueWaker = NewDueWaker(p.Clock, a.Dispatcher.Wake)
+	a.Scheduler.NotifyDue(func(dues []time.Time) { a.dueWaker.At(dues...) })
 	a.Accounts = NewAccounts(cfg.Accounts, p.Store, p.AuthCache, p.Box, p.Guard, NewSessions(cfg.SessionSecret), p.Clock, p.Log)
 	a.Cues = NewCues(cfg.Cues, p.Store, p.Guard, p.Clock, a.Scheduler.Wake)
 	a.Executions = NewExecutions(p.Store, p.Clock, a.Dispatcher.Wake)
@@ -154,6 +159,7 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Dispatcher.Run(ctx) },
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
 		func() { a.Alerts.Run(ctx, sweepEvery) },
+		func() { <-ctx.Done(); a.dueWaker.Stop() },
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()

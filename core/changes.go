@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // ChangeKind says what kind of entity changed.
@@ -30,6 +31,10 @@ type Change struct {
 	EntityID string `json:"e"`
 	// CueID is the cue the execution or alert belongs to, when known.
 	CueID CueID `json:"c,omitempty"`
+	// DueAt, on an execution change that created executions (a fire), is
+	// when the earliest of them becomes deliverable: dispatchers in every
+	// process wake for it (FollowChanges).
+	DueAt *time.Time `json:"t,omitempty"`
 }
 
 // ChangeFeed is the change-notification port: a publish/subscribe channel
@@ -131,4 +136,33 @@ func (f *LocalFeed) Subscribers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.subs)
+}
+
+// FollowChanges wakes this process's scheduler and dispatcher for changes
+// committed by any process (the feed spans every replica on PostgreSQL):
+// a created, edited or deleted cue wakes the scheduler, a fire wakes the
+// dispatcher for its due instant. Replicas thereby react at once instead of
+// at their next poll; the polls stay as the fallback (delivery is
+// best-effort). It returns when ctx ends.
+func (a *Application) FollowChanges(ctx context.Context, feed ChangeFeed) {
+	FollowChanges(ctx, feed, a.Scheduler.Wake, func(t time.Time) {
+		a.Dispatcher.WakeAt(t)
+		a.dueWaker.At(t)
+	})
+}
+
+// FollowChanges calls wakeScheduler for every cue change and
+// wakeDispatcherAt for every fire (an execution change with DueAt) on
+// feed, until ctx ends.
+func FollowChanges(ctx context.Context, feed ChangeFeed, wakeScheduler func(), wakeDispatcherAt func(time.Time)) {
+	ch, cancel := feed.Subscribe(ctx, "")
+	defer cancel()
+	for c := range ch {
+		switch {
+		case c.Kind == ChangeCue:
+			wakeScheduler()
+		case c.Kind == ChangeExecution && c.DueAt != nil:
+			wakeDispatcherAt(*c.DueAt)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package core
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // PublishingStore decorates a Store: after each write that changes a cue,
 // an execution or the alerts commits, it publishes a Change on the feed.
@@ -98,6 +101,7 @@ func (s *PublishingStore) CueFireDue(ctx context.Context, p *CueFireDueParams) (
 	type fired struct {
 		tenant TenantID
 		cue    CueID
+		due    time.Time
 	}
 	var got []fired
 	plan := p.Plan
@@ -105,7 +109,13 @@ func (s *PublishingStore) CueFireDue(ctx context.Context, p *CueFireDueParams) (
 	q.Plan = func(c *Cue) FirePlan {
 		fp := plan(c)
 		if len(fp.Occurrences) > 0 {
-			got = append(got, fired{c.TenantID, c.ID})
+			due := fp.Occurrences[0]
+			for _, o := range fp.Occurrences[1:] {
+				if o.Before(due) {
+					due = o
+				}
+			}
+			got = append(got, fired{c.TenantID, c.ID, due})
 		}
 		return fp
 	}
@@ -113,7 +123,7 @@ func (s *PublishingStore) CueFireDue(ctx context.Context, p *CueFireDueParams) (
 	if err == nil && r.Inserted > 0 {
 		cs := make([]Change, 0, len(got))
 		for _, f := range got {
-			cs = append(cs, Change{Kind: ChangeExecution, TenantID: f.tenant, CueID: f.cue})
+			cs = append(cs, Change{Kind: ChangeExecution, TenantID: f.tenant, CueID: f.cue, DueAt: &f.due})
 		}
 		s.publish(ctx, cs...)
 	}

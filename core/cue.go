@@ -154,6 +154,48 @@ type CreatedCue struct {
 
 const noWorkersWarning = "No active workers found. Start a cueapi-worker to process this cue."
 
+// buildCreate applies the request's callback, payload, schedule and
+// policies to cue (Create's validation after the name and limit).
+func (s *Cues) buildCreate(ctx context.Context, u *User, cue *Cue, in *CueInput, now time.Time) error {
+	if in.Callback != nil {
+		if err := s.applyCallback(ctx, cue, in.Callback, true); err != nil {
+			return err
+		}
+	}
+	if in.Payload != nil {
+		p, err := checkPayload(in.Payload)
+		if err != nil {
+			return err
+		}
+		cue.Payload = p
+	}
+	if err := s.applySchedule(cue, in.Schedule, now); err != nil {
+		return err
+	}
+	if err := s.applyPolicies(ctx, cue, in); err != nil {
+		return err
+	}
+	return s.checkOnSuccessFire(ctx, u, cue.ID, in)
+}
+
+// createPrecheck reports a taken name or a reached active cue limit (nil:
+// neither): the errors the reference puts before the remaining validation.
+func (s *Cues) createPrecheck(ctx context.Context, u *User, name string) error {
+	if _, err := s.store.CueGetByName(ctx, &CueGetByNameParams{TenantID: u.ID, Name: name}); err == nil {
+		return dupName(name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	counts, err := s.store.CueCountByStatus(ctx, &CueCountByStatusParams{TenantID: u.ID})
+	if err != nil {
+		return err
+	}
+	if counts[CueActive]+counts[CuePaused] >= u.ActiveCueLimit {
+		return limitErr(u.ActiveCueLimit)
+	}
+	return nil
+}
+
 // Create validates and stores a new cue, in the protocol's order of checks.
 func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, error) {
 	now := s.clock.Now()
@@ -201,44 +243,20 @@ func (s *Cues) Create(ctx context.Context, u *User, in *CueInput) (*CreatedCue, 
 		claim = newClaim(scopeCueCreate, *in.IdempotencyKey, in.Fingerprint, now)
 	}
 
-	// Semantic checks, in the reference's order.
-	if _, err := s.store.CueGetByName(ctx, &CueGetByNameParams{TenantID: u.ID, Name: *in.Name}); err == nil {
-		return nil, dupName(*in.Name)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	counts, err := s.store.CueCountByStatus(ctx, &CueCountByStatusParams{TenantID: u.ID})
-	if err != nil {
-		return nil, err
-	}
-	if counts[CueActive]+counts[CuePaused] >= u.ActiveCueLimit {
-		return nil, limitErr(u.ActiveCueLimit)
-	}
+	// Semantic checks, in the reference's order: a taken name, then the
+	// active cue limit, then the rest. The store admits a valid cue (name
+	// and limit) atomically in its one transaction, so the first two are
+	// looked up separately only when the rest fails (createPrecheck).
 	cue := &Cue{
 		ID: NewCueID(), TenantID: u.ID, Name: *in.Name, Description: in.Description,
 		Status: CueActive, Transport: transport, Retry: DefaultRetryPolicy(), OnFailure: DefaultOnFailure(),
 		CatchUp: CatchUpLatest, Payload: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now,
 	}
 	cue.Callback = Callback{Method: "POST", Headers: map[string]string{}}
-	if in.Callback != nil {
-		if err := s.applyCallback(ctx, cue, in.Callback, true); err != nil {
-			return nil, err
+	if err := s.buildCreate(ctx, u, cue, in, now); err != nil {
+		if perr := s.createPrecheck(ctx, u, *in.Name); perr != nil {
+			return nil, perr
 		}
-	}
-	if in.Payload != nil {
-		p, err := checkPayload(in.Payload)
-		if err != nil {
-			return nil, err
-		}
-		cue.Payload = p
-	}
-	if err := s.applySchedule(cue, in.Schedule, now); err != nil {
-		return nil, err
-	}
-	if err := s.applyPolicies(ctx, cue, in); err != nil {
-		return nil, err
-	}
-	if err := s.checkOnSuccessFire(ctx, u, cue.ID, in); err != nil {
 		return nil, err
 	}
 	created, err := s.store.CueCreate(ctx, &CueCreateParams{Cue: cue, ActiveCueLimit: u.ActiveCueLimit, Idempotency: claim})

@@ -43,12 +43,15 @@ func DefaultSchedulerConfig() SchedulerConfig {
 // until the earliest next_run (or a wake-up), never on a fixed tick. Safe
 // for concurrent use.
 type Scheduler struct {
-	cfg      SchedulerConfig
-	store    schedulerStore
-	clock    Clock
-	log      Logger
-	wake     chan struct{}
-	onFired  func(earliestDue time.Time)
+	cfg     SchedulerConfig
+	store   schedulerStore
+	clock   Clock
+	log     Logger
+	wake    chan struct{}
+	onFired func(earliestDue time.Time)
+	// onDue (may be nil) is told every distinct due instant a tick created
+	// executions for (see DueWaker).
+	onDue    func(dues []time.Time)
 	maxCatch int
 }
 
@@ -75,6 +78,10 @@ func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Lo
 	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), onFired: onFired, maxCatch: MaxCatchUpAll}
 }
 
+// NotifyDue sets fn to be told, after each tick that created executions,
+// every distinct instant they are due at. Call before Run.
+func (s *Scheduler) NotifyDue(fn func(dues []time.Time)) { s.onDue = fn }
+
 // Wake makes a sleeping scheduler look at the database now.
 func (s *Scheduler) Wake() {
 	select {
@@ -97,11 +104,13 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	start := s.clock.Now()
 	var res TickResult
 	earliest := time.Time{}
+	var dues []time.Time
 	for i := 0; i < s.cfg.MaxBatchesPerTick; i++ {
 		now := s.clock.Now()
 		var (
 			batchEarliest time.Time
 			lags          []time.Duration
+			batchDues     []time.Time
 		)
 		r, err := s.store.CueFireDue(ctx, &CueFireDueParams{
 			Now: now, Horizon: now.Add(s.cfg.LookAhead), Limit: s.cfg.BatchSize,
@@ -112,6 +121,9 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 						batchEarliest = o
 					}
 					lags = append(lags, max(now.Sub(o), 0))
+					if o.After(now) && s.onDue != nil {
+						batchDues = append(batchDues, o)
+					}
 				}
 				return p
 			},
@@ -127,12 +139,18 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 		if r.Inserted > 0 && (earliest.IsZero() || batchEarliest.Before(earliest)) {
 			earliest = batchEarliest
 		}
+		if r.Inserted > 0 {
+			dues = append(dues, batchDues...)
+		}
 		if r.Cues < s.cfg.BatchSize {
 			break
 		}
 	}
 	if res.Inserted > 0 && s.onFired != nil {
 		s.onFired(earliest)
+	}
+	if len(dues) > 0 && s.onDue != nil {
+		s.onDue(dues)
 	}
 	next, err := s.store.CueNextDueAt(ctx)
 	switch {

@@ -63,6 +63,19 @@ func RunChangeFeedContract(t *testing.T, newFeeds func(t *testing.T) (a, b core.
 		require.Equal(t, "e3", recv(t, onB).EntityID)
 	})
 
+	t.Run("a fire's due instant reaches the other replica", func(t *testing.T) {
+		t.Parallel()
+		a, b := newFeeds(t)
+		ctx := t.Context()
+		onB, cancelB := b.Subscribe(ctx, "")
+		defer cancelB()
+		due := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+		require.NoError(t, a.Publish(ctx, core.Change{Kind: core.ChangeExecution, TenantID: "u1", CueID: "cue_abcdefabcdef", DueAt: &due}))
+		got := recv(t, onB)
+		require.NotNil(t, got.DueAt, "FollowChanges wakes dispatchers from it")
+		require.True(t, due.Equal(*got.DueAt), "got %v", *got.DueAt)
+	})
+
 	t.Run("a batch is delivered in order, filtered per tenant", func(t *testing.T) {
 		t.Parallel()
 		a, b := newFeeds(t)

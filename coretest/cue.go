@@ -143,6 +143,43 @@ func (s *storeSuite) testCueCreate(t *testing.T) {
 		require.ErrorIs(t, err, core.ErrLimitExceeded)
 	})
 
+	t.Run("LimitFollowsEveryStatusChangeAndDeletion", func(t *testing.T) {
+		// The count the limit is checked against is maintained as cues
+		// change status or disappear (migration 0010), not recounted: each
+		// transition must move it.
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		create := func() error {
+			_, err := b.store.CueCreate(b.ctx, &core.CueCreateParams{Cue: NewCue(u.ID, nil), ActiveCueLimit: 2})
+			return err
+		}
+		setStatus := func(id core.CueID, st core.CueStatus) {
+			_, err := b.store.CueUpdate(b.ctx, &core.CueUpdateParams{TenantID: u.ID, ID: id, Fn: func(c *core.Cue) error {
+				c.Status = st
+				return nil
+			}})
+			require.NoError(t, err)
+		}
+		a := CreateCue(t, b.store, u.ID, &CueOpts{Status: core.CueActive})
+		p := CreateCue(t, b.store, u.ID, &CueOpts{Status: core.CuePaused})
+		require.ErrorIs(t, create(), core.ErrLimitExceeded, "active + paused = 2")
+		setStatus(p.ID, core.CueActive) // paused -> active: still counted
+		require.ErrorIs(t, create(), core.ErrLimitExceeded)
+		setStatus(a.ID, core.CueCompleted)
+		require.NoError(t, create(), "a completed cue frees its place")
+		require.ErrorIs(t, create(), core.ErrLimitExceeded)
+		setStatus(a.ID, core.CuePaused) // completed -> paused: counted again (3)
+		require.ErrorIs(t, create(), core.ErrLimitExceeded)
+		require.NoError(t, b.store.CueDelete(b.ctx, &core.CueDeleteParams{TenantID: u.ID, ID: p.ID}))
+		require.ErrorIs(t, create(), core.ErrLimitExceeded, "3 - 1 deleted = 2")
+		require.NoError(t, b.store.CueDelete(b.ctx, &core.CueDeleteParams{TenantID: u.ID, ID: a.ID}))
+		require.NoError(t, create(), "a deleted cue frees its place")
+		counts, err := b.store.CueCountByStatus(b.ctx, &core.CueCountByStatusParams{TenantID: u.ID})
+		require.NoError(t, err)
+		require.Equal(t, 2, counts[core.CueActive]+counts[core.CuePaused], "the maintained count agrees with a recount")
+	})
+
 	t.Run("ReturnsConflictForDuplicateName", func(t *testing.T) {
 		t.Parallel()
 		b := s.setup(t)

@@ -62,25 +62,32 @@ func NewRedis(client redis.UniversalClient, prefix string, clock core.Clock) *Re
 // less than TombstoneTTL ago. Errors: Redis failing, or an undecodable entry
 // (wrapped); callers fall back to the store (security.md §1.3 step 4).
 func (r *Redis) Get(ctx context.Context, keyHash string) (*core.User, bool, error) {
+	u, _, ok, err := r.get(ctx, keyHash)
+	return u, ok, err
+}
+
+// get is Get that also returns the entry's expiry (Local keeps a copy no
+// longer than that).
+func (r *Redis) get(ctx context.Context, keyHash string) (*core.User, time.Time, bool, error) {
 	vals, err := r.client.MGet(ctx, r.entryKey(keyHash), r.tombstoneKey(keyHash)).Result()
 	if err != nil {
-		return nil, false, fmt.Errorf("authcache: get: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("authcache: get: %w", err)
 	}
 	if len(vals) != 2 || vals[1] != nil || vals[0] == nil {
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
 	s, isString := vals[0].(string)
 	if !isString {
-		return nil, false, fmt.Errorf("authcache: get: unexpected value %T", vals[0])
+		return nil, time.Time{}, false, fmt.Errorf("authcache: get: unexpected value %T", vals[0])
 	}
 	u, expiresAt, ok, err := decodeEntry([]byte(s))
 	if err != nil {
-		return nil, false, fmt.Errorf("authcache: get: decode: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("authcache: get: decode: %w", err)
 	}
 	if !ok || !r.clock.Now().Before(expiresAt) {
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
-	return u, true, nil
+	return u, expiresAt, true, nil
 }
 
 // Put caches u for ttl (rounded down to milliseconds). It does nothing when

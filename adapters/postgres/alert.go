@@ -67,8 +67,8 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core.Alert, int, error) {
 	const op = "alert list"
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	page := sqlkit.NewListing[*core.Alert]()
-	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+	page := sqlkit.NewListing[*core.Alert]().Window(p.Limit, p.Offset)
+	return page.Of(s.tenantRead(p.TenantID, func(tx dbsqlc.DBTX, tenant string) error {
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Alert, error) {
 			return s.q.AlertList(ctx, tx, &dbsqlc.AlertListParams{
 				UserID: tenant, AlertType: p.Type, Since: p.Since, MaxRows: maxRows, SkipRows: skipRows,

@@ -29,18 +29,17 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 	}
 	var out *core.Cue
 	return sqlkit.Value(&out, s.tenantTx(ctx, op, pgx.TxOptions{}, c.TenantID, func(tx pgx.Tx, tenant string) error {
-		if _, err := s.q.UserGetForUpdate(ctx, tx, tenant); err != nil {
+		// Two statements: the settle's snapshot must start after the lock
+		// is held (see UserLockForCreate). The count is maintained
+		// (migration 0010), so admission costs the same at any table size.
+		if err := s.q.UserLockForCreate(ctx, tx, tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
-		taken, err := s.q.CueNameTaken(ctx, tx, &dbsqlc.CueNameTakenParams{UserID: tenant, Name: c.Name})
+		adm, err := s.q.CueCountSettle(ctx, tx, &dbsqlc.CueCountSettleParams{UserID: tenant, Name: c.Name})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		n, err := s.q.CueCountTowardLimit(ctx, tx, tenant)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		if err := p.Admit(taken, int(n)); err != nil {
+		if err := p.Admit(adm.NameTaken, int(adm.ActiveCueCount)); err != nil {
 			return dbErr.Op(op, err)
 		}
 		row, err := s.q.CueInsert(ctx, tx, &dbsqlc.CueInsertParams{
@@ -112,8 +111,8 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 func (s *Store) CueList(ctx context.Context, p *core.CueListParams) ([]*core.Cue, int, error) {
 	const op = "cue list"
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	page := sqlkit.NewListing[*core.Cue]()
-	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+	page := sqlkit.NewListing[*core.Cue]().Window(p.Limit, p.Offset)
+	return page.Of(s.tenantRead(p.TenantID, func(tx dbsqlc.DBTX, tenant string) error {
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Cue, error) {
 			return s.q.CueList(ctx, tx, &dbsqlc.CueListParams{
 				UserID: tenant, Status: p.Status, MaxRows: maxRows, SkipRows: skipRows,

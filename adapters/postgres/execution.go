@@ -36,8 +36,8 @@ func executionFilter(tenant string, p *core.ExecutionListParams) *dbsqlc.Executi
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-	page := sqlkit.NewListing[*core.Execution]()
-	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+	page := sqlkit.NewListing[*core.Execution]().Window(p.Limit, p.Offset)
+	return page.Of(s.tenantRead(p.TenantID, func(tx dbsqlc.DBTX, tenant string) error {
 		f := executionFilter(tenant, p)
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {
 			return s.q.ExecutionList(ctx, tx, &dbsqlc.ExecutionListParams{
@@ -57,7 +57,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) 
 func (s *Store) ExecutionOldestClaimedAt(ctx context.Context, p *core.ExecutionListParams) (*time.Time, error) {
 	const op = "execution oldest claimed_at"
 	var oldest *time.Time
-	err := s.tenantReadTx(ctx, op, p.TenantID, func(tx pgx.Tx, tenant string) error {
+	err := s.tenantRead(p.TenantID, func(tx dbsqlc.DBTX, tenant string) error {
 		v, err := s.q.ExecutionOldestClaimedAt(ctx, tx, (*dbsqlc.ExecutionOldestClaimedAtParams)(executionFilter(tenant, p)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil

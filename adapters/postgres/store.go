@@ -106,18 +106,17 @@ func (s *Store) rowTx(ctx context.Context, op string, opts pgx.TxOptions, tenant
 	})
 }
 
-// tenantReadTx is inTx with readTx for a read of a tenant's rows: a tenant
-// id that is not a UUID owns none, so fn does not run and the result stays
-// empty (sqlkit.Scan).
-func (s *Store) tenantReadTx(ctx context.Context, op string, tenant core.TenantID, fn func(tx pgx.Tx, tenant string) error) error {
+// tenantRead runs a read of a tenant's rows on the pool, without a
+// transaction (no BEGIN/COMMIT round trips): a tenant id that is not a
+// UUID owns none, so fn does not run and the result stays empty
+// (sqlkit.Scan). A list's page usually shows its total (sqlkit.ReadPage);
+// when not, the count is a second statement.
+func (s *Store) tenantRead(tenant core.TenantID, fn func(db dbsqlc.DBTX, tenant string) error) error {
 	_, err := sqlkit.Scan(string(tenant), struct{}{}, func(tenant string) (struct{}, error) {
-		return struct{}{}, s.inTx(ctx, op, readTx, func(tx pgx.Tx) error { return fn(tx, tenant) })
+		return struct{}{}, fn(s.pool, tenant)
 	})
 	return err
 }
-
-// readTx is the options of a consistent read of several statements.
-var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 
 // dbErr is the one translation of PostgreSQL failures (see sqlkit.Errors):
 // no rows become core.ErrNotFound, unique violations core.ErrConflict,
@@ -163,3 +162,8 @@ func classify(err error) (sqlkit.Class, string) {
 	}
 	return sqlkit.Other, ""
 }
+
+// Pool is the store's connection pool. The composition root's benchmark
+// (`cueapi bench -api`) reads through it for its bare-pgx baseline, so both
+// sides share one pool; nothing else may use it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -65,7 +65,7 @@ func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core
 	const op = "alert list"
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
 	since := timePtrArg(p.Since)
-	page := sqlkit.NewListing[*core.Alert]()
+	page := sqlkit.NewListing[*core.Alert]().Window(p.Limit, p.Offset)
 	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Alert, error) {
 			return s.q.AlertList(ctx, tx, &dbsqlc.AlertListParams{

@@ -35,7 +35,7 @@ func executionFilter(tenant string, p *core.ExecutionListParams) *dbsqlc.Executi
 func (s *Store) ExecutionList(ctx context.Context, p *core.ExecutionListParams) ([]*core.Execution, int, error) {
 	const op = "execution list"
 	maxRows, skipRows := sqlkit.Page[int64](p.Limit, p.Offset)
-	page := sqlkit.NewListing[*core.Execution]()
+	page := sqlkit.NewListing[*core.Execution]().Window(p.Limit, p.Offset)
 	return page.Of(s.tenantReadTx(ctx, op, p.TenantID, func(tx *sql.Tx, tenant string) error {
 		f := executionFilter(tenant, p)
 		return sqlkit.ReadPage(page, dbErr, op, func() ([]*dbsqlc.Execution, error) {

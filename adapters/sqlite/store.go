@@ -52,7 +52,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create directory: %w", err)
 		}
 	}
-	wdb, err := sql.Open("sqlite", cfg.Path+"?"+commonPragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	wdb, err := openCached(cfg.Path + "?" + commonPragmas + "&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -60,7 +60,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	rdb, err := sql.Open("sqlite", cfg.Path+"?"+commonPragmas+"&_pragma=query_only(1)")
+	rdb, err := openCached(cfg.Path + "?" + commonPragmas + "&_pragma=query_only(1)")
 	if err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)

@@ -34,17 +34,22 @@ import (
 // HTTP handler. newApp builds all of it; nothing is set afterwards.
 type app struct {
 	*core.Application
-	cfg     *config
-	log     *slog.Logger
-	clock   core.Clock
-	store   core.Store
-	redis   *redis.Client
-	ops     *ops
-	handler http.Handler
+	cfg   *config
+	log   *slog.Logger
+	clock core.Clock
+	store core.Store
+	// rawStore is the adapter under the decorators (the API benchmark's
+	// bare baseline reads through its pool).
+	rawStore core.Store
+	redis    *redis.Client
+	ops      *ops
+	handler  http.Handler
 	// feed announces committed changes (dashboard live feed); closeFeed
 	// releases it.
 	feed      core.ChangeFeed
 	closeFeed func()
+	// authLocal is the in-process auth cache (nil without Redis).
+	authLocal *authcache.Local
 	// stopStreams ends the dashboard's live-feed streams (nil: none).
 	stopStreams func()
 }
@@ -96,7 +101,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	a.store = store
+	a.store, a.rawStore = store, store
 	// Committed changes are announced on the change feed (dashboard live feed).
 	if a.feed, a.closeFeed, err = openChangeFeed(ctx, cfg, log); err != nil {
 		return nil, fmt.Errorf("open change feed: %w", err)
@@ -144,7 +149,12 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		ports.Limiter = failoverlimiter.New(shared, memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
 		// Like the limiter, the auth cache backs off while Redis is
 		// unreachable: requests authenticate from the store meanwhile.
-		ports.AuthCache = authcache.NewFailover(authcache.NewRedis(a.redis, cfg.RedisPrefix, clock), clock, log,
+		// Requests authenticate from memory while this replica's
+		// invalidation subscription is healthy (authcache.Local), from
+		// Redis otherwise.
+		local := authcache.NewLocal(authcache.NewRedis(a.redis, cfg.RedisPrefix, clock), clock, log, authcache.LocalConfig{})
+		a.authLocal = local
+		ports.AuthCache = authcache.NewFailover(local, clock, log,
 			authcache.FailoverConfig{RetryAfter: 5 * time.Second})
 		ports.Redis = shared
 		log.Info("redis: shared rate limits and auth cache")
@@ -202,9 +212,25 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	return a, nil
 }
 
+// Run starts the engine (core.Application.Run) and, next to it, the
+// cross-process wake-ups: changes committed by any replica wake this one's
+// scheduler and dispatcher (core.Application.FollowChanges).
+func (a *app) Run(ctx context.Context) (wait func()) {
+	waitEngine := a.Application.Run(ctx)
+	followed := make(chan struct{})
+	go func() { defer close(followed); a.FollowChanges(ctx, a.feed) }()
+	return func() {
+		waitEngine()
+		<-followed
+	}
+}
+
 func (a *app) close() {
 	if a.ops != nil {
 		a.ops.close()
+	}
+	if a.authLocal != nil {
+		a.authLocal.Close()
 	}
 	if a.redis != nil {
 		_ = a.redis.Close()

@@ -61,10 +61,28 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	fairCues := fs.Int("fair-cues", 500, "fairness run: this many cues to a slow (10 s) and as many to a fast destination, due at once (0: skip)")
 	slowDelay := fs.Duration("slow-delay", 10*time.Second, "fairness run: how long the slow destination takes to answer")
+	apiMode := fs.Bool("api", false, "measure the request path instead (requests/s of the API next to a bare pgx handler, create rate at stored-cue sizes)")
+	redisURL := fs.String("redis-url", os.Getenv("BENCH_REDIS_URL"), "-api: Redis URL for shared rate limits and auth cache (empty: in-process)")
+	duration := fs.Duration("duration", 2*time.Second, "-api: how long each load phase runs")
+	readClients := fs.Int("clients", 32, "-api: concurrent clients for the read phases (writes use 16)")
+	sizes := fs.String("sizes", "1000,100000", "-api: stored-cue counts at which the create rate is measured")
+	lateness := fs.Bool("lateness", true, "-api: also measure firing lateness (1,000 cues/s on one process; 300 cues at one instant on 3 PostgreSQL replicas)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	benchPerDestination = *perDest
+	if *apiMode {
+		c := apiBenchConfig{stores: splitList(*stores), pgURL: *pgURL, redisURL: *redisURL, duration: *duration,
+			readClients: *readClients, profile: *cpuprofile, lateness: *lateness}
+		for _, s := range splitList(*sizes) {
+			var n int
+			if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
+				return fmt.Errorf("-sizes: %q is not a count", s)
+			}
+			c.sizes = append(c.sizes, n)
+		}
+		return runBenchAPI(ctx, c, stdout)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

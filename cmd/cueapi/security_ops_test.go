@@ -258,7 +258,12 @@ func TestSecurityReplicaRotation(t *testing.T) {
 	confirm := map[string]string{"X-Confirm-Destructive": "true"}
 
 	key := e1.register()
-	for i := 0; i < 3; i++ { // authenticated (and cached) on replica 2
+	// Both replicas authenticate from memory (authcache.Local), the case
+	// where a missed invalidation would let the old key in.
+	for _, e := range []*testEnv{e1, e2} {
+		require.Eventually(t, e.app.authLocal.Healthy, 10*time.Second, 5*time.Millisecond)
+	}
+	for i := 0; i < 3; i++ { // authenticated (and cached in memory) on replica 2
 		resp, body := e2.sec("GET", "/v1/cues", key, "", nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	}

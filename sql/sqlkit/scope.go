@@ -68,6 +68,18 @@ func Rows[R, T any](e Errors, op string, id string, read func(id string) ([]R, e
 type Listing[T any] struct {
 	Items []T
 	Total int64
+	// limit and offset are the page's window (Window); limit <= 0: none.
+	limit, offset int
+	windowed      bool
+}
+
+// Window records the page's limit and offset, which lets ReadPage skip the
+// count statement when the page itself shows the total: a partial page
+// (fewer rows than the limit, and either rows or offset 0) ends the
+// result, so the total is offset + rows.
+func (l *Listing[T]) Window(limit, offset int) *Listing[T] {
+	l.limit, l.offset, l.windowed = limit, max(offset, 0), true
+	return l
 }
 
 // NewListing returns an empty page: what a list of a tenant id that is not
@@ -82,10 +94,11 @@ func (l *Listing[T]) Of(err error) ([]T, int, error) {
 	return l.Items, int(l.Total), nil
 }
 
-// ReadPage fills l inside the caller's read transaction (so both
-// statements see one snapshot): read returns the page's rows (its error
-// interpreted with op), conv converts each (a failure prefixed with op),
-// and count the total matching.
+// ReadPage fills l: read returns the page's rows (its error interpreted
+// with op), conv converts each (a failure prefixed with op), and count the
+// total matching, which runs only when the page does not show it (see
+// Window). Without a surrounding transaction the count is a second
+// statement: under concurrent writes it may include or miss those writes.
 func ReadPage[R, T any](l *Listing[T], e Errors, op string, read func() ([]R, error), conv func(R) (T, error), count func() (int64, error)) error {
 	rows, err := read()
 	if err != nil {
@@ -93,6 +106,10 @@ func ReadPage[R, T any](l *Listing[T], e Errors, op string, read func() ([]R, er
 	}
 	if l.Items, err = Convert(rows, conv); err != nil {
 		return e.Op(op, err)
+	}
+	if n := len(rows); l.windowed && (n > 0 || l.offset == 0) && (l.limit <= 0 || n < l.limit) {
+		l.Total = int64(l.offset + n)
+		return nil
 	}
 	l.Total, err = count()
 	return e.Interpret(op, err)

@@ -218,3 +218,35 @@ func TestRow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 5, v)
 }
+
+// TestReadPageCountsOnlyWhenThePageCannotTell: a partial page ends the
+// result, so its total is offset + rows without a count statement; a full
+// page, or an empty page past the end, needs the count.
+func TestReadPageCountsOnlyWhenThePageCannotTell(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                 string
+		limit, offset, rows  int
+		wantCount            bool
+		wantTotal, countSays int64
+	}{
+		{name: "PartialFirstPage", limit: 10, rows: 3, wantTotal: 3},
+		{name: "PartialLaterPage", limit: 10, offset: 20, rows: 4, wantTotal: 24},
+		{name: "NoLimit", limit: 0, rows: 7, wantTotal: 7},
+		{name: "EmptyFirstPage", limit: 10, rows: 0, wantTotal: 0},
+		{name: "FullPage", limit: 2, rows: 2, wantCount: true, countSays: 9, wantTotal: 9},
+		{name: "EmptyPagePastTheEnd", limit: 10, offset: 50, rows: 0, wantCount: true, countSays: 12, wantTotal: 12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := sqlkit.NewListing[int]().Window(tc.limit, tc.offset)
+			counted := false
+			err := sqlkit.ReadPage(l, kit, "list", func() ([]int, error) { return make([]int, tc.rows), nil },
+				func(v int) (int, error) { return v, nil },
+				func() (int64, error) { counted = true; return tc.countSays, nil })
+			require.NoError(t, err)
+			require.Equal(t, tc.wantCount, counted)
+			require.Equal(t, tc.wantTotal, l.Total)
+		})
+	}
+}

@@ -65,6 +65,9 @@ type UserRow[I int32 | int64, T any] struct {
 	CreatedAt             T
 	UpdatedAt             T
 	Slug                  string
+	// ActiveCueCount is the settled part of the maintained active cue
+	// count (migration 0010); only CueCreate reads it.
+	ActiveCueCount I
 }
 
 // UserUpdateRow mirrors UserUpdate's parameters.

@@ -33,10 +33,21 @@ SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 -- name: CueNameTaken :one
 SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 
--- name: CueCountTowardLimit :one
--- CueCountTowardLimit counts the cues that count against the tenant's
--- active cue limit: active and paused ones.
-SELECT count(*) FROM cues WHERE user_id = @user_id AND status IN ('active', 'paused');
+-- name: UserLockForCreate :exec
+-- UserLockForCreate takes the tenant's row lock before CueCountSettle,
+-- which must run as a separate statement: its snapshot then includes the
+-- deltas of every creation that held the lock before.
+SELECT 1 FROM users WHERE id = @id FOR NO KEY UPDATE;
+
+-- name: CueCountSettle :one
+-- CueCountSettle folds the tenant's committed cue_count_deltas into
+-- users.active_cue_count (migration 0010) and returns the cues that count
+-- against the active cue limit (active and paused ones) and whether @name
+-- is taken. Run under UserLockForCreate.
+WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = @user_id RETURNING delta)
+UPDATE users u SET active_cue_count = u.active_cue_count + (SELECT coalesce(sum(d.delta), 0) FROM d)::integer
+WHERE u.id = @user_id
+RETURNING u.active_cue_count, EXISTS (SELECT 1 FROM cues c WHERE c.user_id = u.id AND c.name = @name::text) AS name_taken;
 
 -- name: CueList :many
 SELECT * FROM cues

@@ -3,12 +3,12 @@ INSERT INTO users (
     id, email, api_key_hash, api_key_prefix, api_key_sealed, plan,
     active_cue_limit, monthly_execution_limit, rate_limit_per_minute,
     webhook_secret_sealed, alert_webhook_url, alert_secret_sealed,
-    created_at, updated_at, slug
+    created_at, updated_at, slug, active_cue_count
 ) VALUES (
     @id, @email, @api_key_hash, @api_key_prefix, @api_key_sealed, @plan,
     @active_cue_limit, @monthly_execution_limit, @rate_limit_per_minute,
     @webhook_secret_sealed, @alert_webhook_url, @alert_secret_sealed,
-    @created_at, @updated_at, @slug
+    @created_at, @updated_at, @slug, @active_cue_count
 )
 RETURNING *;
 

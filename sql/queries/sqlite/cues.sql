@@ -34,10 +34,18 @@ SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 -- name: CueNameTaken :one
 SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 
--- name: CueCountTowardLimit :one
--- CueCountTowardLimit counts the cues that count against the tenant's
--- active cue limit: active and paused ones.
-SELECT count(*) FROM cues WHERE user_id = @user_id AND status IN ('active', 'paused');
+-- name: CueCountSettle :one
+-- CueCountSettle adds the tenant's cue_count_deltas to
+-- users.active_cue_count (migration 0010) and returns the cues that count
+-- against the active cue limit (active and paused ones); CueCountDeltasClear
+-- then drops the folded deltas. Both run in the write transaction, so no
+-- delta can come in between.
+UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = @id)
+WHERE id = @id
+RETURNING active_cue_count;
+
+-- name: CueCountDeltasClear :exec
+DELETE FROM cue_count_deltas WHERE user_id = @id;
 
 -- name: CueList :many
 SELECT * FROM cues

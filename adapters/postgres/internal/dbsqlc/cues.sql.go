@@ -57,17 +57,32 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 	return items, nil
 }
 
-const cueCountTowardLimit = `-- name: CueCountTowardLimit :one
-SELECT count(*) FROM cues WHERE user_id = $1 AND status IN ('active', 'paused')
+const cueCountSettle = `-- name: CueCountSettle :one
+WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = $1 RETURNING delta)
+UPDATE users u SET active_cue_count = u.active_cue_count + (SELECT coalesce(sum(d.delta), 0) FROM d)::integer
+WHERE u.id = $1
+RETURNING u.active_cue_count, EXISTS (SELECT 1 FROM cues c WHERE c.user_id = u.id AND c.name = $2::text) AS name_taken
 `
 
-// CueCountTowardLimit counts the cues that count against the tenant's
-// active cue limit: active and paused ones.
-func (q *Queries) CueCountTowardLimit(ctx context.Context, db DBTX, userID string) (int64, error) {
-	row := db.QueryRow(ctx, cueCountTowardLimit, userID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+type CueCountSettleParams struct {
+	UserID string
+	Name   string
+}
+
+type CueCountSettleRow struct {
+	ActiveCueCount int32
+	NameTaken      bool
+}
+
+// CueCountSettle folds the tenant's committed cue_count_deltas into
+// users.active_cue_count (migration 0010) and returns the cues that count
+// against the active cue limit (active and paused ones) and whether @name
+// is taken. Run under UserLockForCreate.
+func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, arg *CueCountSettleParams) (*CueCountSettleRow, error) {
+	row := db.QueryRow(ctx, cueCountSettle, arg.UserID, arg.Name)
+	var i CueCountSettleRow
+	err := row.Scan(&i.ActiveCueCount, &i.NameTaken)
+	return &i, err
 }
 
 const cueDelete = `-- name: CueDelete :execrows
@@ -846,4 +861,16 @@ func (q *Queries) CueUpdate(ctx context.Context, db DBTX, arg *CueUpdateParams) 
 		&i.Options,
 	)
 	return &i, err
+}
+
+const userLockForCreate = `-- name: UserLockForCreate :exec
+SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// UserLockForCreate takes the tenant's row lock before CueCountSettle,
+// which must run as a separate statement: its snapshot then includes the
+// deltas of every creation that held the lock before.
+func (q *Queries) UserLockForCreate(ctx context.Context, db DBTX, id string) error {
+	_, err := db.Exec(ctx, userLockForCreate, id)
+	return err
 }

@@ -60,6 +60,11 @@ type Cue struct {
 	Options                []byte
 }
 
+type CueCountDelta struct {
+	UserID string
+	Delta  int32
+}
+
 type DeviceCode struct {
 	ID                    string
 	DeviceCode            string
@@ -174,6 +179,7 @@ type User struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	Slug                  string
+	ActiveCueCount        int32
 }
 
 type Worker struct {

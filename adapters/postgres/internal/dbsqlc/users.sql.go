@@ -37,7 +37,7 @@ func (q *Queries) RotatedKeyInsert(ctx context.Context, db DBTX, arg *RotatedKey
 }
 
 const userGet = `-- name: UserGet :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE id = $1
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGet(ctx context.Context, db DBTX, id string) (*User, error) {
@@ -59,12 +59,13 @@ func (q *Queries) UserGet(ctx context.Context, db DBTX, id string) (*User, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }
 
 const userGetByAPIKeyHash = `-- name: UserGetByAPIKeyHash :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE api_key_hash = $1
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count FROM users WHERE api_key_hash = $1
 `
 
 func (q *Queries) UserGetByAPIKeyHash(ctx context.Context, db DBTX, apiKeyHash string) (*User, error) {
@@ -86,12 +87,13 @@ func (q *Queries) UserGetByAPIKeyHash(ctx context.Context, db DBTX, apiKeyHash s
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE email = $1
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count FROM users WHERE email = $1
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*User, error) {
@@ -113,12 +115,13 @@ func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*U
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }
 
 const userGetForUpdate = `-- name: UserGetForUpdate :one
-SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug FROM users WHERE id = $1 FOR NO KEY UPDATE
+SELECT id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count FROM users WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // UserGetForUpdate locks the row for a read-modify-write. NO KEY UPDATE is
@@ -143,6 +146,7 @@ func (q *Queries) UserGetForUpdate(ctx context.Context, db DBTX, id string) (*Us
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }
@@ -152,14 +156,14 @@ INSERT INTO users (
     id, email, api_key_hash, api_key_prefix, api_key_sealed, plan,
     active_cue_limit, monthly_execution_limit, rate_limit_per_minute,
     webhook_secret_sealed, alert_webhook_url, alert_secret_sealed,
-    created_at, updated_at, slug
+    created_at, updated_at, slug, active_cue_count
 ) VALUES (
     $1, $2, $3, $4, $5, $6,
     $7, $8, $9,
     $10, $11, $12,
-    $13, $14, $15
+    $13, $14, $15, $16
 )
-RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug
+RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count
 `
 
 type UserInsertParams struct {
@@ -178,6 +182,7 @@ type UserInsertParams struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	Slug                  string
+	ActiveCueCount        int32
 }
 
 func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams) (*User, error) {
@@ -197,6 +202,7 @@ func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.Slug,
+		arg.ActiveCueCount,
 	)
 	var i User
 	err := row.Scan(
@@ -215,6 +221,7 @@ func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }
@@ -226,7 +233,7 @@ UPDATE users SET
     api_key_sealed = $3,
     updated_at = $4
 WHERE id = $5
-RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug
+RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count
 `
 
 type UserSetAPIKeyParams struct {
@@ -262,6 +269,7 @@ func (q *Queries) UserSetAPIKey(ctx context.Context, db DBTX, arg *UserSetAPIKey
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }
@@ -278,7 +286,7 @@ UPDATE users SET
     alert_secret_sealed = $8,
     updated_at = $9
 WHERE id = $10
-RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug
+RETURNING id, email, api_key_hash, api_key_prefix, api_key_sealed, plan, active_cue_limit, monthly_execution_limit, rate_limit_per_minute, webhook_secret_sealed, alert_webhook_url, alert_secret_sealed, created_at, updated_at, slug, active_cue_count
 `
 
 type UserUpdateParams struct {
@@ -324,6 +332,7 @@ func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg *UserUpdateParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Slug,
+		&i.ActiveCueCount,
 	)
 	return &i, err
 }

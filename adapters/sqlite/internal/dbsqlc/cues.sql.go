@@ -60,17 +60,31 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 	return items, nil
 }
 
-const cueCountTowardLimit = `-- name: CueCountTowardLimit :one
-SELECT count(*) FROM cues WHERE user_id = ?1 AND status IN ('active', 'paused')
+const cueCountDeltasClear = `-- name: CueCountDeltasClear :exec
+DELETE FROM cue_count_deltas WHERE user_id = ?1
 `
 
-// CueCountTowardLimit counts the cues that count against the tenant's
-// active cue limit: active and paused ones.
-func (q *Queries) CueCountTowardLimit(ctx context.Context, db DBTX, userID string) (int64, error) {
-	row := db.QueryRowContext(ctx, cueCountTowardLimit, userID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+func (q *Queries) CueCountDeltasClear(ctx context.Context, db DBTX, id string) error {
+	_, err := db.ExecContext(ctx, cueCountDeltasClear, id)
+	return err
+}
+
+const cueCountSettle = `-- name: CueCountSettle :one
+UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = ?1)
+WHERE id = ?1
+RETURNING active_cue_count
+`
+
+// CueCountSettle adds the tenant's cue_count_deltas to
+// users.active_cue_count (migration 0010) and returns the cues that count
+// against the active cue limit (active and paused ones); CueCountDeltasClear
+// then drops the folded deltas. Both run in the write transaction, so no
+// delta can come in between.
+func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, id string) (int64, error) {
+	row := db.QueryRowContext(ctx, cueCountSettle, id)
+	var active_cue_count int64
+	err := row.Scan(&active_cue_count)
+	return active_cue_count, err
 }
 
 const cueDelete = `-- name: CueDelete :execrows

@@ -56,6 +56,11 @@ type Cue struct {
 	Options                string
 }
 
+type CueCountDelta struct {
+	UserID string
+	Delta  int64
+}
+
 type DeviceCode struct {
 	ID                    string
 	DeviceCode            string
@@ -170,6 +175,7 @@ type User struct {
 	CreatedAt             string
 	UpdatedAt             string
 	Slug                  string
+	ActiveCueCount        int64
 }
 
 type Worker struct {
