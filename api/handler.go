@@ -27,6 +27,7 @@ type Deps struct {
 	Usage       *core.UsageService
 	Echo        *core.Echo
 	DeviceLogin *core.DeviceLogin
+	Events      *core.Events
 	Limiter     core.RateLimiter
 	Health      *Health
 	// ServeSpec exposes GET /openapi.json (off in production).

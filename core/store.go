@@ -20,6 +20,7 @@ type Store interface {
 	CueStore
 	DeviceCodeStore
 	EchoStore
+	EventStore
 	ExecutionStore
 	IdempotencyStore
 	SchedulerStore

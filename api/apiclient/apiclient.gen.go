@@ -111,6 +111,24 @@ func (e CatchUpPolicyInput) Valid() bool {
 	}
 }
 
+// Defines values for CreateSubscriptionRequestDeliveryTarget.
+const (
+	CreateSubscriptionRequestDeliveryTargetPull    CreateSubscriptionRequestDeliveryTarget = "pull"
+	CreateSubscriptionRequestDeliveryTargetWebhook CreateSubscriptionRequestDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the CreateSubscriptionRequestDeliveryTarget enum.
+func (e CreateSubscriptionRequestDeliveryTarget) Valid() bool {
+	switch e {
+	case CreateSubscriptionRequestDeliveryTargetPull:
+		return true
+	case CreateSubscriptionRequestDeliveryTargetWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CueStatus.
 const (
 	CueStatusActive    CueStatus = "active"
@@ -489,6 +507,24 @@ func (e StatusResponseStatus) Valid() bool {
 	}
 }
 
+// Defines values for SubscriptionDeliveryTarget.
+const (
+	SubscriptionDeliveryTargetPull    SubscriptionDeliveryTarget = "pull"
+	SubscriptionDeliveryTargetWebhook SubscriptionDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionDeliveryTarget enum.
+func (e SubscriptionDeliveryTarget) Valid() bool {
+	switch e {
+	case SubscriptionDeliveryTargetPull:
+		return true
+	case SubscriptionDeliveryTargetWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Transport.
 const (
 	TransportWebhook Transport = "webhook"
@@ -534,6 +570,21 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for PullEventsParamsWait.
+const (
+	PullEventsParamsWaitLong PullEventsParamsWait = "long"
+)
+
+// Valid indicates whether the value is a known member of the PullEventsParamsWait enum.
+func (e PullEventsParamsWait) Valid() bool {
+	switch e {
+	case PullEventsParamsWaitLong:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListExecutionsParamsTriggeredBy.
 const (
 	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
@@ -556,6 +607,11 @@ func (e ListExecutionsParamsTriggeredBy) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AckSubscriptionRequest defines model for AckSubscriptionRequest.
+type AckSubscriptionRequest struct {
+	AckedEventID int64 `json:"acked_event_id"`
 }
 
 // Alert defines model for Alert.
@@ -730,6 +786,23 @@ type CreateSessionRequest struct {
 	// Token One-time session token from the device-code poll or magic link.
 	Token string `json:"token"`
 }
+
+// CreateSubscriptionRequest defines model for CreateSubscriptionRequest.
+type CreateSubscriptionRequest struct {
+	DeliveryTarget CreateSubscriptionRequestDeliveryTarget `json:"delivery_target"`
+
+	// EventType `message.delivered`, `message.digest` or `turn.pass` (else 400 `unknown_event_type`).
+	EventType string `json:"event_type"`
+
+	// InlineBody Put the message body into `message.delivered` payloads (bodies up to 32,768 bytes).
+	InlineBody *bool `json:"inline_body,omitempty"`
+
+	// WebhookURL Required for `webhook`, forbidden for `pull`.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+}
+
+// CreateSubscriptionRequestDeliveryTarget defines model for CreateSubscriptionRequest.DeliveryTarget.
+type CreateSubscriptionRequestDeliveryTarget string
 
 // Cue defines model for Cue.
 type Cue struct {
@@ -988,6 +1061,25 @@ type ErrorDetail struct {
 // ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
 type ErrorMirror struct {
 	Error ErrorBody `json:"error"`
+}
+
+// Event defines model for Event.
+type Event struct {
+	// EmittedAt +00:00 form with microseconds.
+	EmittedAt string `json:"emitted_at"`
+	EventType string `json:"event_type"`
+
+	// ID Strictly increasing per deployment; the cursor.
+	ID               int64           `json:"id"`
+	Payload          json.RawMessage `json:"payload"`
+	RecipientAgentID string          `json:"recipient_agent_id"`
+}
+
+// EventPage defines model for EventPage.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	HasMore    bool    `json:"has_more"`
+	NextCursor *int64  `json:"next_cursor"`
 }
 
 // Evidence defines model for Evidence.
@@ -1532,6 +1624,54 @@ type SubmitDeviceCodeEmailResponse struct {
 	Status DeviceCodeStatus `json:"status"`
 }
 
+// Subscription defines model for Subscription.
+type Subscription struct {
+	ConsecutiveFailures int `json:"consecutive_failures"`
+
+	// CreatedAt +00:00 form.
+	CreatedAt      string                     `json:"created_at"`
+	DeliveryTarget SubscriptionDeliveryTarget `json:"delivery_target"`
+
+	// DetachedAt +00:00 form.
+	DetachedAt       *string            `json:"detached_at"`
+	EventType        string             `json:"event_type"`
+	ID               openapi_types.UUID `json:"id"`
+	InlineBody       bool               `json:"inline_body"`
+	LastAckedEventID *int64             `json:"last_acked_event_id"`
+
+	// LastDispatchedAt +00:00 form.
+	LastDispatchedAt      *string `json:"last_dispatched_at"`
+	LastDispatchedEventID *int64  `json:"last_dispatched_event_id"`
+
+	// PausedUntil Circuit-breaker pause end, +00:00 form.
+	PausedUntil       *string `json:"paused_until"`
+	SubscriberAgentID string  `json:"subscriber_agent_id"`
+
+	// WebhookSecret `whsec_` + 64 hex, in the create response of a webhook subscription only.
+	WebhookSecret *string `json:"webhook_secret"`
+
+	// WebhookURL Redacted to `scheme://host[:port]`.
+	WebhookURL *string `json:"webhook_url"`
+}
+
+// SubscriptionDeliveryTarget defines model for Subscription.DeliveryTarget.
+type SubscriptionDeliveryTarget string
+
+// SubscriptionAcked defines model for SubscriptionAcked.
+type SubscriptionAcked struct {
+	Acked bool `json:"acked"`
+}
+
+// SubscriptionDetached defines model for SubscriptionDetached.
+type SubscriptionDetached struct {
+	Detached bool `json:"detached"`
+}
+
+// SubscriptionList defines model for SubscriptionList.
+type SubscriptionList struct {
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
 // Transport How executions are delivered. Immutable after creation.
 type Transport string
 
@@ -1813,6 +1953,19 @@ type DeviceLoginPageParams struct {
 	Code string `form:"code" json:"code"`
 }
 
+// PullEventsParams defines parameters for PullEvents.
+type PullEventsParams struct {
+	Since     *int64  `form:"since,omitempty" json:"since,omitempty"`
+	Limit     *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// Wait Only `long` (other values are 422).
+	Wait *PullEventsParamsWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// PullEventsParamsWait defines parameters for PullEvents.
+type PullEventsParamsWait string
+
 // ListAlertsParams defines parameters for ListAlerts.
 type ListAlertsParams struct {
 	// AlertType One of `consecutive_failures`, `outcome_timeout`, `verification_failed` (checked by the server).
@@ -1932,6 +2085,12 @@ type HeartbeatExecutionParams struct {
 	// XWorkerID When sent and the execution has a claimer, it must match (else 403 `not_execution_owner`).
 	XWorkerID *XWorkerID `json:"X-Worker-Id,omitempty"`
 }
+
+// CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
+type CreateSubscriptionJSONRequestBody = CreateSubscriptionRequest
+
+// AckSubscriptionJSONRequestBody defines body for AckSubscription for application/json ContentType.
+type AckSubscriptionJSONRequestBody = AckSubscriptionRequest
 
 // CreateDeviceCodeJSONRequestBody defines body for CreateDeviceCode for application/json ContentType.
 type CreateDeviceCodeJSONRequestBody = DeviceCodeRequest
@@ -2093,6 +2252,84 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /status (the `Status` operationId).
 	Status(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PullEvents Pull an agent's events after a cursor
+	//
+	// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+	// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+	// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+	// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+	// subscriptions (of `event_type` when given) to `next_cursor`.
+	// With `wait=long` an empty read is held open until an event arrives (answered within
+	// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+	// `{"events": [], "next_cursor": null, "has_more": false}`.
+	// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+	//
+	// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+	PullEvents(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSubscriptions List an agent's active subscriptions
+	//
+	// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+	//
+	// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptions(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSubscriptionWithBody Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithBody(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSubscription Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscription(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DetachSubscription Detach a subscription (idempotent)
+	//
+	// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+	// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+	//
+	// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+	DetachSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckSubscriptionWithBody Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscriptionWithBody(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckSubscription Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAlerts List alerts
 	//
@@ -2785,6 +3022,154 @@ func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // Corresponds with GET /status (the `Status` operationId).
 func (c *Client) Status(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStatusRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PullEvents Pull an agent's events after a cursor
+//
+// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+// subscriptions (of `event_type` when given) to `next_cursor`.
+// With `wait=long` an empty read is held open until an event arrives (answered within
+// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+// `{"events": [], "next_cursor": null, "has_more": false}`.
+// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+//
+// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+func (c *Client) PullEvents(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPullEventsRequest(c.Server, ref, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSubscriptions List an agent's active subscriptions
+//
+// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+//
+// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+func (c *Client) ListSubscriptions(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSubscriptionsRequest(c.Server, ref)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSubscriptionWithBody Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *Client) CreateSubscriptionWithBody(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSubscriptionRequestWithBody(c.Server, ref, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSubscription Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *Client) CreateSubscription(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSubscriptionRequest(c.Server, ref, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DetachSubscription Detach a subscription (idempotent)
+//
+// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+//
+// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+func (c *Client) DetachSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDetachSubscriptionRequest(c.Server, ref, subscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckSubscriptionWithBody Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *Client) AckSubscriptionWithBody(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckSubscriptionRequestWithBody(c.Server, ref, subscriptionID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckSubscription Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *Client) AckSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckSubscriptionRequest(c.Server, ref, subscriptionID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4132,6 +4517,279 @@ func NewStatusRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPullEventsRequest constructs an http.Request for the PullEvents method
+func NewPullEventsRequest(server string, ref string, params *PullEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListSubscriptionsRequest constructs an http.Request for the ListSubscriptions method
+func NewListSubscriptionsRequest(server string, ref string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateSubscriptionRequest calls the generic CreateSubscription builder with application/json body
+func NewCreateSubscriptionRequest(server string, ref string, body CreateSubscriptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSubscriptionRequestWithBody(server, ref, "application/json", bodyReader)
+}
+
+// NewCreateSubscriptionRequestWithBody constructs an http.Request for the CreateSubscription method, with any body, and a specified content type
+func NewCreateSubscriptionRequestWithBody(server string, ref string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDetachSubscriptionRequest constructs an http.Request for the DetachSubscription method
+func NewDetachSubscriptionRequest(server string, ref string, subscriptionID openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "subscription_id", subscriptionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAckSubscriptionRequest calls the generic AckSubscription builder with application/json body
+func NewAckSubscriptionRequest(server string, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAckSubscriptionRequestWithBody(server, ref, subscriptionID, "application/json", bodyReader)
+}
+
+// NewAckSubscriptionRequestWithBody constructs an http.Request for the AckSubscription method, with any body, and a specified content type
+func NewAckSubscriptionRequestWithBody(server string, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "subscription_id", subscriptionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions/%s/ack", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6162,6 +6820,90 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /status (the `Status` operationId).
 	StatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StatusHTTPResponse, error)
 
+	// PullEventsWithResponse Pull an agent's events after a cursor
+	//
+	// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+	// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+	// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+	// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+	// subscriptions (of `event_type` when given) to `next_cursor`.
+	// With `wait=long` an empty read is held open until an event arrives (answered within
+	// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+	// `{"events": [], "next_cursor": null, "has_more": false}`.
+	// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+	PullEventsWithResponse(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*PullEventsHTTPResponse, error)
+
+	// ListSubscriptionsWithResponse List an agent's active subscriptions
+	//
+	// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptionsWithResponse(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*ListSubscriptionsHTTPResponse, error)
+
+	// CreateSubscriptionWithBodyWithResponse Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithBodyWithResponse(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error)
+
+	// CreateSubscriptionWithResponse Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithResponse(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error)
+
+	// DetachSubscriptionWithResponse Detach a subscription (idempotent)
+	//
+	// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+	// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+	DetachSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DetachSubscriptionHTTPResponse, error)
+
+	// AckSubscriptionWithBodyWithResponse Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscriptionWithBodyWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error)
+
+	// AckSubscriptionWithResponse Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error)
+
 	// ListAlertsWithResponse List alerts
 	//
 	// Newest first. 400 `invalid_filter` for an unknown non-empty `alert_type`; 422 for
@@ -6993,6 +7735,421 @@ func (r StatusHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StatusHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PullEventsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON200() *EventPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PullEventsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PullEventsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PullEventsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PullEventsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PullEventsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSubscriptionsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON200() *SubscriptionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSubscriptionsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSubscriptionsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSubscriptionsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSubscriptionsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateSubscriptionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Subscription
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON201() *Subscription {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSubscriptionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSubscriptionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSubscriptionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSubscriptionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DetachSubscriptionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionDetached
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON200() *SubscriptionDetached {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DetachSubscriptionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DetachSubscriptionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DetachSubscriptionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DetachSubscriptionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AckSubscriptionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionAcked
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON200() *SubscriptionAcked {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AckSubscriptionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AckSubscriptionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AckSubscriptionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AckSubscriptionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10262,6 +11419,132 @@ func (c *ClientWithResponses) StatusWithResponse(ctx context.Context, reqEditors
 	return ParseStatusHTTPResponse(rsp)
 }
 
+// PullEventsWithResponse Pull an agent's events after a cursor
+//
+// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+// subscriptions (of `event_type` when given) to `next_cursor`.
+// With `wait=long` an empty read is held open until an event arrives (answered within
+// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+// `{"events": [], "next_cursor": null, "has_more": false}`.
+// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+func (c *ClientWithResponses) PullEventsWithResponse(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*PullEventsHTTPResponse, error) {
+	rsp, err := c.PullEvents(ctx, ref, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePullEventsHTTPResponse(rsp)
+}
+
+// ListSubscriptionsWithResponse List an agent's active subscriptions
+//
+// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*ListSubscriptionsHTTPResponse, error) {
+	rsp, err := c.ListSubscriptions(ctx, ref, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSubscriptionsHTTPResponse(rsp)
+}
+
+// CreateSubscriptionWithBodyWithResponse Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *ClientWithResponses) CreateSubscriptionWithBodyWithResponse(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error) {
+	rsp, err := c.CreateSubscriptionWithBody(ctx, ref, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSubscriptionHTTPResponse(rsp)
+}
+
+// CreateSubscriptionWithResponse Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *ClientWithResponses) CreateSubscriptionWithResponse(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error) {
+	rsp, err := c.CreateSubscription(ctx, ref, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSubscriptionHTTPResponse(rsp)
+}
+
+// DetachSubscriptionWithResponse Detach a subscription (idempotent)
+//
+// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+func (c *ClientWithResponses) DetachSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DetachSubscriptionHTTPResponse, error) {
+	rsp, err := c.DetachSubscription(ctx, ref, subscriptionID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDetachSubscriptionHTTPResponse(rsp)
+}
+
+// AckSubscriptionWithBodyWithResponse Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *ClientWithResponses) AckSubscriptionWithBodyWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error) {
+	rsp, err := c.AckSubscriptionWithBody(ctx, ref, subscriptionID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckSubscriptionHTTPResponse(rsp)
+}
+
+// AckSubscriptionWithResponse Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *ClientWithResponses) AckSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error) {
+	rsp, err := c.AckSubscription(ctx, ref, subscriptionID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckSubscriptionHTTPResponse(rsp)
+}
+
 // ListAlertsWithResponse List alerts
 //
 // Newest first. 400 `invalid_filter` for an unknown non-empty `alert_type`; 422 for
@@ -11400,6 +12683,346 @@ func ParseStatusHTTPResponse(rsp *http.Response) (*StatusHTTPResponse, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePullEventsHTTPResponse parses an HTTP response from a PullEventsWithResponse call
+func ParsePullEventsHTTPResponse(rsp *http.Response) (*PullEventsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PullEventsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSubscriptionsHTTPResponse parses an HTTP response from a ListSubscriptionsWithResponse call
+func ParseListSubscriptionsHTTPResponse(rsp *http.Response) (*ListSubscriptionsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSubscriptionsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSubscriptionHTTPResponse parses an HTTP response from a CreateSubscriptionWithResponse call
+func ParseCreateSubscriptionHTTPResponse(rsp *http.Response) (*CreateSubscriptionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSubscriptionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Subscription
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDetachSubscriptionHTTPResponse parses an HTTP response from a DetachSubscriptionWithResponse call
+func ParseDetachSubscriptionHTTPResponse(rsp *http.Response) (*DetachSubscriptionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DetachSubscriptionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionDetached
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAckSubscriptionHTTPResponse parses an HTTP response from a AckSubscriptionWithResponse call
+func ParseAckSubscriptionHTTPResponse(rsp *http.Response) (*AckSubscriptionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AckSubscriptionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionAcked
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error

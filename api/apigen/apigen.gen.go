@@ -118,6 +118,24 @@ func (e CatchUpPolicyInput) Valid() bool {
 	}
 }
 
+// Defines values for CreateSubscriptionRequestDeliveryTarget.
+const (
+	CreateSubscriptionRequestDeliveryTargetPull    CreateSubscriptionRequestDeliveryTarget = "pull"
+	CreateSubscriptionRequestDeliveryTargetWebhook CreateSubscriptionRequestDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the CreateSubscriptionRequestDeliveryTarget enum.
+func (e CreateSubscriptionRequestDeliveryTarget) Valid() bool {
+	switch e {
+	case CreateSubscriptionRequestDeliveryTargetPull:
+		return true
+	case CreateSubscriptionRequestDeliveryTargetWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CueStatus.
 const (
 	CueStatusActive    CueStatus = "active"
@@ -496,6 +514,24 @@ func (e StatusResponseStatus) Valid() bool {
 	}
 }
 
+// Defines values for SubscriptionDeliveryTarget.
+const (
+	SubscriptionDeliveryTargetPull    SubscriptionDeliveryTarget = "pull"
+	SubscriptionDeliveryTargetWebhook SubscriptionDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionDeliveryTarget enum.
+func (e SubscriptionDeliveryTarget) Valid() bool {
+	switch e {
+	case SubscriptionDeliveryTargetPull:
+		return true
+	case SubscriptionDeliveryTargetWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Transport.
 const (
 	TransportWebhook Transport = "webhook"
@@ -541,6 +577,21 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for PullEventsParamsWait.
+const (
+	PullEventsParamsWaitLong PullEventsParamsWait = "long"
+)
+
+// Valid indicates whether the value is a known member of the PullEventsParamsWait enum.
+func (e PullEventsParamsWait) Valid() bool {
+	switch e {
+	case PullEventsParamsWaitLong:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListExecutionsParamsTriggeredBy.
 const (
 	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
@@ -563,6 +614,11 @@ func (e ListExecutionsParamsTriggeredBy) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AckSubscriptionRequest defines model for AckSubscriptionRequest.
+type AckSubscriptionRequest struct {
+	AckedEventID int64 `json:"acked_event_id"`
 }
 
 // Alert defines model for Alert.
@@ -737,6 +793,23 @@ type CreateSessionRequest struct {
 	// Token One-time session token from the device-code poll or magic link.
 	Token string `json:"token"`
 }
+
+// CreateSubscriptionRequest defines model for CreateSubscriptionRequest.
+type CreateSubscriptionRequest struct {
+	DeliveryTarget CreateSubscriptionRequestDeliveryTarget `json:"delivery_target"`
+
+	// EventType `message.delivered`, `message.digest` or `turn.pass` (else 400 `unknown_event_type`).
+	EventType string `json:"event_type"`
+
+	// InlineBody Put the message body into `message.delivered` payloads (bodies up to 32,768 bytes).
+	InlineBody *bool `json:"inline_body,omitempty"`
+
+	// WebhookURL Required for `webhook`, forbidden for `pull`.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+}
+
+// CreateSubscriptionRequestDeliveryTarget defines model for CreateSubscriptionRequest.DeliveryTarget.
+type CreateSubscriptionRequestDeliveryTarget string
 
 // Cue defines model for Cue.
 type Cue struct {
@@ -995,6 +1068,25 @@ type ErrorDetail struct {
 // ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
 type ErrorMirror struct {
 	Error ErrorBody `json:"error"`
+}
+
+// Event defines model for Event.
+type Event struct {
+	// EmittedAt +00:00 form with microseconds.
+	EmittedAt string `json:"emitted_at"`
+	EventType string `json:"event_type"`
+
+	// ID Strictly increasing per deployment; the cursor.
+	ID               int64           `json:"id"`
+	Payload          json.RawMessage `json:"payload"`
+	RecipientAgentID string          `json:"recipient_agent_id"`
+}
+
+// EventPage defines model for EventPage.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	HasMore    bool    `json:"has_more"`
+	NextCursor *int64  `json:"next_cursor"`
 }
 
 // Evidence defines model for Evidence.
@@ -1539,6 +1631,54 @@ type SubmitDeviceCodeEmailResponse struct {
 	Status DeviceCodeStatus `json:"status"`
 }
 
+// Subscription defines model for Subscription.
+type Subscription struct {
+	ConsecutiveFailures int `json:"consecutive_failures"`
+
+	// CreatedAt +00:00 form.
+	CreatedAt      string                     `json:"created_at"`
+	DeliveryTarget SubscriptionDeliveryTarget `json:"delivery_target"`
+
+	// DetachedAt +00:00 form.
+	DetachedAt       *string            `json:"detached_at"`
+	EventType        string             `json:"event_type"`
+	ID               openapi_types.UUID `json:"id"`
+	InlineBody       bool               `json:"inline_body"`
+	LastAckedEventID *int64             `json:"last_acked_event_id"`
+
+	// LastDispatchedAt +00:00 form.
+	LastDispatchedAt      *string `json:"last_dispatched_at"`
+	LastDispatchedEventID *int64  `json:"last_dispatched_event_id"`
+
+	// PausedUntil Circuit-breaker pause end, +00:00 form.
+	PausedUntil       *string `json:"paused_until"`
+	SubscriberAgentID string  `json:"subscriber_agent_id"`
+
+	// WebhookSecret `whsec_` + 64 hex, in the create response of a webhook subscription only.
+	WebhookSecret *string `json:"webhook_secret"`
+
+	// WebhookURL Redacted to `scheme://host[:port]`.
+	WebhookURL *string `json:"webhook_url"`
+}
+
+// SubscriptionDeliveryTarget defines model for Subscription.DeliveryTarget.
+type SubscriptionDeliveryTarget string
+
+// SubscriptionAcked defines model for SubscriptionAcked.
+type SubscriptionAcked struct {
+	Acked bool `json:"acked"`
+}
+
+// SubscriptionDetached defines model for SubscriptionDetached.
+type SubscriptionDetached struct {
+	Detached bool `json:"detached"`
+}
+
+// SubscriptionList defines model for SubscriptionList.
+type SubscriptionList struct {
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
 // Transport How executions are delivered. Immutable after creation.
 type Transport string
 
@@ -1820,6 +1960,19 @@ type DeviceLoginPageParams struct {
 	Code string `form:"code" json:"code"`
 }
 
+// PullEventsParams defines parameters for PullEvents.
+type PullEventsParams struct {
+	Since     *int64  `form:"since,omitempty" json:"since,omitempty"`
+	Limit     *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// Wait Only `long` (other values are 422).
+	Wait *PullEventsParamsWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// PullEventsParamsWait defines parameters for PullEvents.
+type PullEventsParamsWait string
+
 // ListAlertsParams defines parameters for ListAlerts.
 type ListAlertsParams struct {
 	// AlertType One of `consecutive_failures`, `outcome_timeout`, `verification_failed` (checked by the server).
@@ -1940,6 +2093,12 @@ type HeartbeatExecutionParams struct {
 	XWorkerID *XWorkerID `json:"X-Worker-Id,omitempty"`
 }
 
+// CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
+type CreateSubscriptionJSONRequestBody = CreateSubscriptionRequest
+
+// AckSubscriptionJSONRequestBody defines body for AckSubscription for application/json ContentType.
+type AckSubscriptionJSONRequestBody = AckSubscriptionRequest
+
 // CreateDeviceCodeJSONRequestBody defines body for CreateDeviceCode for application/json ContentType.
 type CreateDeviceCodeJSONRequestBody = DeviceCodeRequest
 
@@ -2005,6 +2164,21 @@ type ServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(w http.ResponseWriter, r *http.Request)
+	// PullEvents Pull an agent's events after a cursor
+	// (GET /v1/agents/{ref}/events)
+	PullEvents(w http.ResponseWriter, r *http.Request, ref string, params PullEventsParams)
+	// ListSubscriptions List an agent's active subscriptions
+	// (GET /v1/agents/{ref}/subscriptions)
+	ListSubscriptions(w http.ResponseWriter, r *http.Request, ref string)
+	// CreateSubscription Subscribe an agent to an event type
+	// (POST /v1/agents/{ref}/subscriptions)
+	CreateSubscription(w http.ResponseWriter, r *http.Request, ref string)
+	// DetachSubscription Detach a subscription (idempotent)
+	// (DELETE /v1/agents/{ref}/subscriptions/{subscription_id})
+	DetachSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID)
+	// AckSubscription Raise a subscription's acknowledgement watermark
+	// (PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack)
+	AckSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(w http.ResponseWriter, r *http.Request, params ListAlertsParams)
@@ -2194,6 +2368,209 @@ func (siw *ServerInterfaceWrapper) Status(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Status(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PullEvents operation middleware
+func (siw *ServerInterfaceWrapper) PullEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PullEventsParams
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "event_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event_type", r.URL.Query(), &params.EventType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "event_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PullEvents(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSubscriptions operation middleware
+func (siw *ServerInterfaceWrapper) ListSubscriptions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSubscriptions(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateSubscription operation middleware
+func (siw *ServerInterfaceWrapper) CreateSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateSubscription(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DetachSubscription operation middleware
+func (siw *ServerInterfaceWrapper) DetachSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "subscription_id" -------------
+	var subscriptionID openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subscription_id", r.PathValue("subscription_id"), &subscriptionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DetachSubscription(w, r, ref, subscriptionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AckSubscription operation middleware
+func (siw *ServerInterfaceWrapper) AckSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "subscription_id" -------------
+	var subscriptionID openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subscription_id", r.PathValue("subscription_id"), &subscriptionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AckSubscription(w, r, ref, subscriptionID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3663,6 +4040,11 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/alerts", wrapper.ListAlerts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoRetrieve)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoStore)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions", wrapper.ListSubscriptions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions", wrapper.CreateSubscription)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions/{subscription_id}", wrapper.DetachSubscription)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions/{subscription_id}/ack", wrapper.AckSubscription)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/events", wrapper.PullEvents)
 
 	return m
 }
@@ -3807,6 +4189,556 @@ type StatusdefaultJSONResponse struct {
 }
 
 func (response StatusdefaultJSONResponse) VisitStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEventsRequestObject struct {
+	Ref    string `json:"ref"`
+	Params PullEventsParams
+}
+
+type PullEventsResponseObject interface {
+	VisitPullEventsResponse(w http.ResponseWriter) error
+}
+
+type PullEvents200JSONResponse EventPage
+
+func (response PullEvents200JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents400JSONResponse struct{ ErrorJSONResponse }
+
+func (response PullEvents400JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents401JSONResponse Error
+
+func (response PullEvents401JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents404JSONResponse Error
+
+func (response PullEvents404JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents422JSONResponse Error
+
+func (response PullEvents422JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents429JSONResponse Error
+
+func (response PullEvents429JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEventsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response PullEventsdefaultJSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptionsRequestObject struct {
+	Ref string `json:"ref"`
+}
+
+type ListSubscriptionsResponseObject interface {
+	VisitListSubscriptionsResponse(w http.ResponseWriter) error
+}
+
+type ListSubscriptions200JSONResponse SubscriptionList
+
+func (response ListSubscriptions200JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListSubscriptions400JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions401JSONResponse Error
+
+func (response ListSubscriptions401JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions404JSONResponse Error
+
+func (response ListSubscriptions404JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions429JSONResponse Error
+
+func (response ListSubscriptions429JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptionsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListSubscriptionsdefaultJSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscriptionRequestObject struct {
+	Ref  string `json:"ref"`
+	Body *CreateSubscriptionJSONRequestBody
+}
+
+type CreateSubscriptionResponseObject interface {
+	VisitCreateSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type CreateSubscription201JSONResponse Subscription
+
+func (response CreateSubscription201JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateSubscription400JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription401JSONResponse Error
+
+func (response CreateSubscription401JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription404JSONResponse Error
+
+func (response CreateSubscription404JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription409JSONResponse Error
+
+func (response CreateSubscription409JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription422JSONResponse Error
+
+func (response CreateSubscription422JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription429JSONResponse Error
+
+func (response CreateSubscription429JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscriptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateSubscriptiondefaultJSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscriptionRequestObject struct {
+	Ref            string             `json:"ref"`
+	SubscriptionID openapi_types.UUID `json:"subscription_id"`
+}
+
+type DetachSubscriptionResponseObject interface {
+	VisitDetachSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type DetachSubscription200JSONResponse SubscriptionDetached
+
+func (response DetachSubscription200JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DetachSubscription400JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription401JSONResponse Error
+
+func (response DetachSubscription401JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription404JSONResponse Error
+
+func (response DetachSubscription404JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription422JSONResponse Error
+
+func (response DetachSubscription422JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription429JSONResponse Error
+
+func (response DetachSubscription429JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscriptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DetachSubscriptiondefaultJSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscriptionRequestObject struct {
+	Ref            string             `json:"ref"`
+	SubscriptionID openapi_types.UUID `json:"subscription_id"`
+	Body           *AckSubscriptionJSONRequestBody
+}
+
+type AckSubscriptionResponseObject interface {
+	VisitAckSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type AckSubscription200JSONResponse SubscriptionAcked
+
+func (response AckSubscription200JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription400JSONResponse struct{ ErrorJSONResponse }
+
+func (response AckSubscription400JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription401JSONResponse Error
+
+func (response AckSubscription401JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription404JSONResponse Error
+
+func (response AckSubscription404JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription422JSONResponse Error
+
+func (response AckSubscription422JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription429JSONResponse Error
+
+func (response AckSubscription429JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscriptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AckSubscriptiondefaultJSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7908,6 +8840,21 @@ type StrictServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(ctx context.Context, request StatusRequestObject) (StatusResponseObject, error)
+	// PullEvents Pull an agent's events after a cursor
+	// (GET /v1/agents/{ref}/events)
+	PullEvents(ctx context.Context, request PullEventsRequestObject) (PullEventsResponseObject, error)
+	// ListSubscriptions List an agent's active subscriptions
+	// (GET /v1/agents/{ref}/subscriptions)
+	ListSubscriptions(ctx context.Context, request ListSubscriptionsRequestObject) (ListSubscriptionsResponseObject, error)
+	// CreateSubscription Subscribe an agent to an event type
+	// (POST /v1/agents/{ref}/subscriptions)
+	CreateSubscription(ctx context.Context, request CreateSubscriptionRequestObject) (CreateSubscriptionResponseObject, error)
+	// DetachSubscription Detach a subscription (idempotent)
+	// (DELETE /v1/agents/{ref}/subscriptions/{subscription_id})
+	DetachSubscription(ctx context.Context, request DetachSubscriptionRequestObject) (DetachSubscriptionResponseObject, error)
+	// AckSubscription Raise a subscription's acknowledgement watermark
+	// (PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack)
+	AckSubscription(ctx context.Context, request AckSubscriptionRequestObject) (AckSubscriptionResponseObject, error)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(ctx context.Context, request ListAlertsRequestObject) (ListAlertsResponseObject, error)
@@ -8142,6 +9089,153 @@ func (sh *strictHandler) Status(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(StatusResponseObject); ok {
 		if err := validResponse.VisitStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PullEvents operation middleware
+func (sh *strictHandler) PullEvents(w http.ResponseWriter, r *http.Request, ref string, params PullEventsParams) {
+	var request PullEventsRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PullEvents(ctx, request.(PullEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PullEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PullEventsResponseObject); ok {
+		if err := validResponse.VisitPullEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSubscriptions operation middleware
+func (sh *strictHandler) ListSubscriptions(w http.ResponseWriter, r *http.Request, ref string) {
+	var request ListSubscriptionsRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSubscriptions(ctx, request.(ListSubscriptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSubscriptions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSubscriptionsResponseObject); ok {
+		if err := validResponse.VisitListSubscriptionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateSubscription operation middleware
+func (sh *strictHandler) CreateSubscription(w http.ResponseWriter, r *http.Request, ref string) {
+	var request CreateSubscriptionRequestObject
+
+	request.Ref = ref
+
+	var body CreateSubscriptionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateSubscription(ctx, request.(CreateSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateSubscriptionResponseObject); ok {
+		if err := validResponse.VisitCreateSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DetachSubscription operation middleware
+func (sh *strictHandler) DetachSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID) {
+	var request DetachSubscriptionRequestObject
+
+	request.Ref = ref
+	request.SubscriptionID = subscriptionID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DetachSubscription(ctx, request.(DetachSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DetachSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DetachSubscriptionResponseObject); ok {
+		if err := validResponse.VisitDetachSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AckSubscription operation middleware
+func (sh *strictHandler) AckSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID) {
+	var request AckSubscriptionRequestObject
+
+	request.Ref = ref
+	request.SubscriptionID = subscriptionID
+
+	var body AckSubscriptionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AckSubscription(ctx, request.(AckSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AckSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AckSubscriptionResponseObject); ok {
+		if err := validResponse.VisitAckSubscriptionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -9352,332 +10446,363 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs3ti/6Kiiee8tkhqQoWfZJpJq6x5GdiXf8dSx5Z+oMU2yoGyQRNQGmgZbMyXHVPMR+hv1g8yS3",
-	"sBaARnejSUq2nGTGf0zGYnfjc2Fhff7Wr71UrtZSMKFV7+TX3poWdMU0K+Cvs5I9f2r+kTGVFnytuRS9",
-	"E/Mz4RnpJ2nJZgn5Ezk8IumSFjQ1Hw7G5J24EvJGEJ4pQgtGjifHBF4WUs/mshRZMu4Ne9w0tqZ62Rv2",
-	"BF2x3knPvMSz3rBXsF9KXrCsd6KLkg17Kl2yFTVj0Zu1eVPpgotF78OHYe9ZupQX8oqJyFBzzoQepUup",
-	"mCAsXUqizZukTzXJGVWaHD4OBk+0JErLgg06Bghf33Z871lamgHFFtM/hCV99+7508GYvKT5XBYrlvkl",
-	"1AWjmmWEKiKkJrCIHUNkrsXbr+TzjK3WUjORbn5gm/Zgv+UiU0QvGTGtMqXJpcw2ZtHMb6kdY8GULIuU",
-	"kbksyNExWQ5JVhb0Mt+cEEoKposNueF6aT6aCkVXjFyxDaEiw+aoUDdmL44mE/8ekQVfcEHzIaFC6iUr",
-	"8N3jyTdTkfBq3LMrtpmlUsxznupkTF4LMudmAZcMvnigSPP1hNxwocZT4dZzyWjGimpFg2UZmXUJF3FF",
-	"379gYqGXvZOjR4+HvRUX7u/DYWSJf5TFFSuix6pGqzfwHuFdu4zPb7/Ffz2TYs6L1VOmdFGmml+z9lBe",
-	"lmZrGWHvaarzDUlMu8mQwMLfcIXLqVhxzQq/XceTCUlSbJ0C/blxVae9ubJ/HdnhjMLx7JhB9xL+uGSC",
-	"KCY0EJMZoz8MZEkVoSTNKV+xYki4JiszyxXV6ZL0Wa4Mn3pIEsOjqiMkbwQrksGWCeBoRs+zrcP+YHZJ",
-	"raVQDFjrs6KQhflHKoVmQpt/0vU65yks3cHPSgI7q1r8fwo27530/sdBxbEP8Kk6wNaglwZ3MQ8IE9cs",
-	"l2s2hvWzH5k2n+SsgK7XhVyzQnMcHE0N/85ZtjA01VzkJ/kN3Sgyp7liZl3sVC+lzBkVvQ/DHjXNzvD3",
-	"7QOHAVyYFz8Me5Z/zCgMyTBA869eRjUbab5ivdZ5GroL4+TXnijznF7mzB2C1qs1vrjPB/ha6+cVU4ou",
-	"WMczTTOq6Zb25eXPLNW9Ye/9aCFH9kez3eO39OalbdtsE7tmBdebvZbw3L2MhObYwd96wB/8rdq4GoJ9",
-	"CvqrZhjMZ1gnitpm/dSc24chUtYLrmLUZR7Bv7hmK7XX/EyTtg9aFHRj/s75iutgF7jQbMEK80jO54p1",
-	"PNNS0zz2qLFydpjuA9efb7xz1ufBxjFRrmAbxFz2hr0bWghDKWb5uOYpzYNmKiqqTkXQRGp4h9m9azab",
-	"U56XBTOjM33NLdeA32F3ZKlTuWIzc2xkqbt7+ZFdLqW8OmdpwfRby6E69mx2gy/PFLzd5gyPj0kub1iR",
-	"UsXIkr0PBKshEZKsCzbn78e92L3YWvpmb7H1/rbMr56ynGn2FuWR9sh5Vie19pGl75/jw8PJBO5v92eT",
-	"5FpHS+0cVNd6ZvA82z6yJsGrK75e3+6jxpBdt1VbsQmc0Ty/pOlVJ+tfF8xcskPCrpkAKc9KK2nJlNne",
-	"+mTxzkQ6yjJu2qL5m9orXdOoBrVieimzXczi+4uLNy/xzQ/DXlnk7Tm8MvdKzv/OMvLu7QvSp4Kw1Vpv",
-	"iJGvyIJyoUhykAxOiWHgzdmBQCpLTaj52sx1xzXS2AEzJD+ZoV+abdvwXKzLCGHfZVWbqocuKLHtoNgE",
-	"4rbhXxuSsZybf2yZY2x3aJ6/nvdO/rb/Pv3UHNdTNqdlrkEZS968Pr9I2mMwJFJQoday0B3yq9GTLo2U",
-	"qk8JFRsipBjhTl/T3KiwihwfHZF+4htCidB8s2Ypn3Ojb2kQI7Vck5xds3wIzXKheMZIancI5cPWAKPk",
-	"t9R63VcDQz2nxFEGUhnyO+KHYxoN1YvJ1w/3IbcIIel0+W79RuY8tUodLHDvpFeUYiZFymZ8PltxpYA3",
-	"NGVquwZm77IyZwXJpD0IpGBpWZieiUzNv5hImSLYErlZ8pwZQfuGKpLJGzEkXEyFlhk1algK+o56QK5l",
-	"Si/LnBabMUnaI0pAgVNEinwDA1lJpU3PhmDxlamouh8SCf81GkDBUllkiizlDVkZGrhhBSOW952SxPyr",
-	"0YuQgplvp6Jgqlwx5UhAsPeazEtdFiyY7ClJCrbO6WZG8zwhhhpGc57nqCW3R6eIzDOjOM95ofTQNA7T",
-	"OZxMyBp5DP6/2bNRuUat1MkA0e0KJgG6oBtN9NKv0YLnLA0uT5Laa8kpauB5xgpi9B5FkpxqpnQyxDVM",
-	"YLUTWAJaMELTlK3RXDEVNOdUmYnPo7s7bGwDtBSs6ceswLCH47TvgMjbsS5GL+wUIiplu6nxP9qt8Yfs",
-	"v2ooyvFxEF1CA+quoVIS6FxN7aY1w5xRxYwwJUWmYtYHyldgEmMkh+mQ/o+v3/7w7O3s7MWT5y9nF89f",
-	"Pnv97mJ2/uzs9aun50NiuQj5ZjIZBDJdlzztRt/SQuoD61wXw/S8sSwioWptmHt7YhehFeCBOc7woiKp",
-	"LIVmBelPyM2SCSLMvWcNBFl0RqG6GdVE0Sjw627ds/XCmm5ySbPdw7cvBsPbW6G0/DubzdH0sJ+Gram6",
-	"ig8LeBUO54EiiXkxwbt1SPjc3Lm3l48atOE1V7+6dkDN6VQrOPSksJWU4rqp735//TRCnLvE8KCX6BhB",
-	"tT4ru5WaSoWu78rrNf2lZAQeG8FHc7FQYOu2lwz54VuiWMFRAB4M0didAdNl6VLCrWh2LCFpzmhhbl3y",
-	"5snF2fe7xcDtBBg8HRlePJJrFFlHa2kOWOHFpjRQP/aTJuuSclugfOvErD4ILUlZ5MkgLnOdEjeuUPKv",
-	"iWQtOQ/u6lm5vs2AW7dwe9Qv4UIbFaUga3jx1LFclIwjd2l0eE6Q3394T+0XXSN7w4qROfx+9dDKAFRk",
-	"LQ8kYzTLuWC3oadPQz+1se5h5nNMuz7Hd4L/YmWxUrGC0LSQShGa50Rpqksj0fSPJ9+QJCvRbMtmjkmh",
-	"PtCUE1odW4NNWbD9t+a1+A4/6dqbmvL067THVpTn094JgdmTac9umvnJLI35aU1LxcwPYNP9ECcjKWaq",
-	"TFOm1MxIyu0Ve54ZEc+Iz3KO/iCa56wwkr5RnOdwAuncXLmMpktiW5uXeWClh0+5IRM2FX1wKXBxTXOe",
-	"zRoDSOCAUkFK622UhfmF8YUwHQ7N35SkS8oF0Ut092VqKgyjQI8Vh5ENOikUBM/t5POpaNbZ69yp6ZbT",
-	"zvGBmXi1aiu6ITeUa1gSrpU/hbjcjgOYJQH5hlwys1SE66m4ZOZNRZKGzTCxBpAVo8KoRf5E47qs6Hu+",
-	"MjL548nx19Zwhj8cdi5aIEh1yjtPikuuC1psyH+cv35F8G7pNE40WOKvH5IxeSXJq3cvAtvjaaVlkZc8",
-	"vAA/9lKr7vWZndBMXrOi4FnkfDyDkYMzEuwMKS2KDaFgl4CVTpptJARPQPP3yrE2GJPwwHufTMekAn3B",
-	"NeEHfsU2EXL7gW2UXXMz8geKsPmcgZvOyX52NlJoc9RwxOY+4mIxi/aSmCP3t5/cgQPfmpO0bqVchcbb",
-	"R5POWXsDKrie9+e1b83r2+/oJrdd0fczp2AYhvrQsFfDceTcXNKi1Ax+/9vhkDwaksNHP3VwWyfd7pI+",
-	"z+17doANq9h+87zwn+yYoL064iMOHRH79/2fwVddi/yqxobCfqxgFBlPQ+K2qoNf1W6x+5wpxaXoFL11",
-	"PNDktUANiij83oaZzAu5grswY9c8ZaNUZswMOjeseEUXPCU5F1e7XSLYbXTYJdumIHwkewuF8X1E8F5D",
-	"Ht5bCr6rA/ju0m0XpQXGAMV0h0h9OxETZJ8ZGBy2RAApH0FzuWlYXPsrKkqjk4CNEk2b65wa3vw+zcus",
-	"02DBI1dsPG5rHFvdnCo9K0rRuR97S9ftB+y9b7qxC+y99nPPYM5WFoGtAWk1GxKzteDOAskPPJ8o9IHM",
-	"Q40IiUfSqCqwA2aKd5vFR4nqQGj7yNO7h/FFTIzbn0jfyH726ErBBnewj22T5G4hP3W7ZvcWT/YUSuCb",
-	"UnTxFevar7bVWz77XBimwcUCovE4UwOz5wUzQgDLnNXD7rSKc5bbSijwDWjOO++Fkp3ji015Zk8pZtgr",
-	"19mtb5KPF2C23yjSSivgDnPXC+kbOrqmuVFwjIxlqLfDn+iiRyKHXaN3DFRdF4hJXMCZUapp4MT243Ex",
-	"hopQkOhvb64F26wVrsIx+a0ONzCgmUCwCC23eAKCuyG4gUJar9+oNfbc2MdazI2TS7Yw0poQUqOjLQyi",
-	"ixsE0smwiidqMv4Ooe4p05TnMe8c8L28VISSNV3A9hpmXlmVSV+wG+9kHLQjMr6Ih78r8bByeviYtoaI",
-	"mC6ls6oljbcT8ktpuLsP3Y+z6yCk1QfH7dUJvn7rXnyYXePeNj+HpOpshSXb0eL+HpktjpiWKP5HlZj/",
-	"ZcXYLwLjZxQYP51Up27h/ELxTkUYrNkkc4DI/ySZUW7lvHarZXAlgqgTl5D+HeTL/cVCG60J6tmSFV/E",
-	"u99EvKtdYe0bsn37R+7qDhExHsOQluwW0Qsl+w1i62GIt4qs90xjR8hGe0w2Jj76bMWVmhVUs/opluVl",
-	"vuU+FeXqsvq+q20gApZtfRz0Xj+6/mNyQOZccLVkGenbb4be2oX9D0nDJjMIzWUQ0OjaqFvA9p7nDReZ",
-	"vJkZnrzH7oZvN6i/WhS/MX4VG2sS7s4WiihVVyadIikVoGODbpygjpscJGhATE5J4k2IyUGCw8H4RfPR",
-	"XBY1E6KyVjK9ZLwIjGp2aUEadFGK1OWxYVeG7bieqonHwhCfBupKncy3yUyRg4iEsO2lpoOh8cUWJhrb",
-	"jXrIyK1G32G4dHYrtO/asLw9jJl1l/DDyWT88WbIyHLWR/39xcUbHwbjYhjSkj1QPkjGTocz1RxhbYAP",
-	"bzu6D9HduOYpO5MZeyPzfEtaz5qbqyzmzso3yD4Sul4X8tpF5hpd7YptwGZ0TTmMLKoHQdzJfg3Hv3/P",
-	"leZiMSsVKyIaGWSktoZoQ0Lcx4SmIEOQm6VUOPCUCpsYULBrRnOWxXMYrR9vtsvfZ/18ssBUBXJwfXhA",
-	"S708sA0kp8h+9pnzfuJrtblOim0cZdvMT1sJo9PBiZ7KWSpjMQz1HGXzzil5PDo8+jrMoe+nS5ZeBW4s",
-	"yBMeklo0T9BNMtjt/wxHtWtiXdTO3q95wdSMi262UwrNc7RIyIwR+wnpdwU5NxLwoikfybScTB6m3z45",
-	"fzZ79/YF/MWQSHBa/5/p68/4VjBRfDHZvTitIQzDuW5fruoOdZfXmokMJWo4wzPFQAh3pGsusyCUew2D",
-	"iN1lz9KlfNMZ5iNsgA/m4gQeCcPvBreNDrTdvQVvxvUWGvj4rCl7cHzelDVgQSAthLyRPiRBjlKqWIb5",
-	"EoMaE/AXW9I2OuwyYdh43XDpqNgQ08i2Tm65lgVLGb/2+m3jqMBMDfMbkuRPk8nJZAKMd7V7kjFW58jO",
-	"3OVIdv7TCFntz+oMPcBQu4kBFzNmrml1I4uOZEmfyB8J268l34MxA/xw+Lv3zvTxV5wKwUP/Z2CWCFkQ",
-	"xMFNxaXMNkNSnRYX/LimeqmG5KaQYkEwG08NyfHhQ7i1j4++GYwJ0A9dMRdUx9VUrLgZDMtIKTJWmG3T",
-	"lOcJ+ec//gvDR83jae/k13/+478/DKc9fG5+aDz78AE/umSpkXkR20PO5zzlNCdnL56TgtFMuR7G8PHY",
-	"ZponBwlcBDZlzJyn86c/eIHj5dkbe4lMhWnFpeSNICWPJNBWMq5Gb6QTNH5QYWc7tDZ7SpCUjFCZc6XR",
-	"Td28Ap3rZSfowkuO0AtDXI29vvlWZpGcAPh86PruJDX4uK3zR2/rlzRdcsFGZs3M6SdK0Cs2g/Rs88WQ",
-	"sPFiHIPmifBAM6yI5PsGc4FRAoKrHa8h3BPgCKcQFMyELjYQT70u5GXOVrW4v52LZt1hEVtFgMfQEMrL",
-	"FRXV5O17p11D5eZEEHtZzznLIZ4ZXGhuyHg4T/CQprbB7ms6ZHMNHmqOIcUkQdAd8MUxeb3iGkJaDCe1",
-	"8hNEmQs5swpOYoYVXvkje2Pvk4QlMxYAPHRSWeV8rNMZLEt7Oi+kjcf7WXLBMozUTcaJIzDDtcbOOjg2",
-	"XSZDkoBHaYxOrOjqde7sG9wO1/x3sFk1tJnt1wZOY491sMc7EuvOBOA3kFSuN04GcKx+CCRm81sx+BzY",
-	"Vo33JW237CdhIdG5XPOMiTSmARaaz2lax+PY5XrYKT+w95oVgub7Iq18QtiUdSGzMu0SXZhG8QTyWW3w",
-	"U0qLgrOMJMGoDXkWTJW5NvJ0Yi6LKn088YuW3D2izLYOG/3r3q87TJ1937f6yM7XVblaUTQ77Xw34JyG",
-	"a+0znlb+W0UetaHWlqU+6WqMw4Boawg1rYHVqSF6MHYmlEaY99NWQJUzUCmiJJnTDuc45KLMMrbWy3aj",
-	"E1KKnCmFGSssO3XJKzWjF1dg6lrTggn9QBFojPyJHG7rEd+e8V3ZpdZKYq2wNmHHZeMATgJfLIxcPrvc",
-	"nODgksF4H2K3CuM2d9nebVxuZhi3FIl4c5hpVVRBYaYOsh5V2kY19ptZfXtO4qPgqboiUz5yVYDnz4KL",
-	"cvcXwV2wnwvS3x5th6175PTSCq7PGWPrjoio13ap9XrWJSm9MPvmbKheZ7LiUm8f422M7t+9e/60O3zD",
-	"nuuP2hhoaMlooS8Z1dHbCKYWANS5lz31Gmo1qgrS693vGsywdyah2FB+dJeiOzFpAAdgP7x7/+jvdcEK",
-	"HT0Dvka10UZZ4IpkJSN9qxon8CsXC+Q6dwyBQcK8RfyL/aAjHAwNhkbNtOIEVz6QNp5HaV0h/u5sGAvd",
-	"x86LjKKI/c26wc1vqAHU36sZAq1W0PrdOrogVh5Op43ypmLjJrEXP9wOWdDKElOCrtVSgnZDtQXl5CtG",
-	"+pjUgDpDKwVucEqk04kc+uRtY3X2z8PErAqz0IVcdaW41nEl/QVpMzLGe0p/wMhml1adr/fzHSidR5PJ",
-	"JLSr267zKEcEFWufrlswEI0pCs1EZtMu7AY5sFf4aw6ZS/FslO5zGdOMC/2Rl99+/hIv44VBP5UkEzmC",
-	"fokS0vc5OCN7/w+GJMH5Yxry0KHVgJaQoFgUvVtuHzS0FcyxCYDhQ3LC+3RYybFNYaG2Bw15pH0RVpxz",
-	"WwxNnbk1Fjomw9Vkw9itGbm9ahdK8yw1z3Ag8LTl4bpMvlVB+N4Naos3tQGbemeQHqMfmTM4g8slBmF3",
-	"Q/5Uw+ppWOJ3W0CiGDyNfhuYn1uX55PBqWwN3l1SNVvJGPhAgrFDZln4imtroSMQYZTEPbx3jHFC/K5Z",
-	"XaVpSMW0yLlhmEn1VkLMlQYM/GYpc0bmPNcQ3aCYbjlSGuE7N1S5CIi9ePy+cVi12JyOaKxg1WOT30oV",
-	"25yLLh4C/rAyTBgV5IQ9989ZwSicbx8uZNuaVYxpH9jT73gROr/jOfosz4wg5+SEU+9nuWIbBGTnCyFt",
-	"SmGT5rmepQXXrOA04vhUyrwrXVMhDIYTISGhHmU+mykv1xjgEoTLP1B1uW7sgxSp6wLtU7Hcegd1ul9u",
-	"/dEeufUNTPWIzdYmHzlQeASVA39UDfU9BHuvxKw27DvZgvreRF9p4bLvYZEsFuYaK6hmi03MBhTkxcPL",
-	"SRgABr+4uygFA/O+8vQWBAkAY7gpjDQsKnZSj2rHsQyJWtI8lzcusS+nqdEkuSb9xA7KQiCB/BoAsIh8",
-	"8wlgMRQTcd74/Pz16OvHk0PChdJUaNIXkvzdMLk/k3cXZ4NTQj3KomAkY3NDFFUOo8iQE9JLnnO9qQI2",
-	"DImQtZGNMeARwRxv9gt6brEw5BJdN72hwZlzkncFOYE+89fRWcmevHk+gjjuzehZupSIxZOcOB8lMHtp",
-	"6xT0UfN3rgMmAK7SRh2a+5IWXEkRj3+vjWumlvTo0eO7D+/8+yejo0ePvcoDxm/nPcXhjm9p9GoKQHGv",
-	"WMI7vJBdJkzBbmogeTyLfn47jfVTQOy15TaJh9aSeGLPSbJbgLs3dcemCdSUmvF+ukgXWl+natLQB9yG",
-	"xISIACK4M7XZKaYY8ED6KVVspJhQ3GzkIOTIb16fX/SGvb88M/998w7+++Ti7PuojPA9o7lenrnFjQXJ",
-	"xZMzASyXKxuHYZjVzZKnSzK36RBVrm1l1sB4GQur0hrKFRexhDT1S841Q5VzLZVeFEwllp9ba+ypuZhW",
-	"stgkpG/d7kbQgBshKVjGlVFvl7Rg2cB/ae47FKGhskdGaKmXJKXpkoWrid2bHbR9gyfGdAaXXsZVe13N",
-	"6THfj65pAVFRpqHz//0CG3pTNfTSNfQWG9riR08ytihoxrLkxCIMw5ir9YawEUX6ijEfHjI4dSEj+BHy",
-	"QiH9V+FM5RXIqtiL06H3nNzrH3rD3tPqW4wV+ql5lGCLh9timRr0qOIcjGZ0DYaiS7bkNnTGzJ+nzIXS",
-	"8AJM58zcutqlixfmjjUacixTuNTLGWz/Tuj1xpkxk6SazSwx3eFzoOJbfxcL3eo1xjIM59W94G9knsf8",
-	"TK/Dk4t5/TkrAgM+xB9HkPDTkqkZ2DjSTZqzuIIJj2ZZWaC5dtUR4h8mmjZVDAt8XYXg4gj3umQwEHZG",
-	"F3IPBTJI3wo/7F7S/12yMoaNBrKFd81nVNNLqsCYbk5oeyUD3e9Svo/BN2Zcrak2F5E3lv4sLzvALFxz",
-	"Fg4japa3vgfLPr1GmgQpitsbt+DP6CmOdOEM9o306EZthUgqkaY5m9VtLS026ZTtWuuGCVj7HdwADycT",
-	"ojrCiDo2dAtcdY1d3eIMg8yy9mdv95f2nH4Y9n5x5LX7I6REoHhgkXuO8ty9HQ1iXcI7m/DKiMkXmq+Y",
-	"0nS1jsqI+xzTa1YoG7YQCRKGWMkHiti3hpWqbcV3I2SnJaNr7t5JSD85HE/G2Cm5LHmeVdUu7EuECzRb",
-	"cylOCb7/JzS1Feyam1dsNFzYCICgUQJZAbLUg+iEkMr33IQf7csd4cDV8oRLHey0I5RuPnUeEEWD83Rc",
-	"Cok1Efmk8uA+4AFHBn084yrkbTVhA45zb9iz7d1G1ji3n75zn34IJLSATKGfW0syTnxxEt4nbLArosOI",
-	"xbieUL0BOaFfV5Y5EQZ8YodfT4g6tRA6WKTCMDh7EgmezVPS2Kiu+6Y2NdPk3bbkFX5Z7UiDZAMBGlfV",
-	"sz6/Kt1U+mN1aLZIKPvdqKiWdIJJYU8AJZTnAIlsXbY0pPPmbsQvrLqXJxK3HBT4aO456b/97ow8fPjw",
-	"m8GwllkVDD+xUfRksketqXDaHSuNPXdlm7rEUhtCD/MmiouUVYvhhz8kCZxv9/Y35sYdGtWEZkndw91K",
-	"JnWMwbwbvVaei7mMuKVKvcRoVQwLoHoZYWvgBxc0x4S3mdnamRSzS7ak+Xwm53FPsflihClw9W5O4ejJ",
-	"+RxcHCCFcuUqRvYBp3YQd8usWQE5f7PO5ERrsNBFGa0/2DxgzfaGu+caowMzP1nwv+MqGjWRxTTzV5Bg",
-	"gRYz9LTCfRt+TOzHpJ+c0xW7YIIK/SR841t8IYlflRlX9DJn2WxdGH2GX8cE1vPyElKf53DRK4y3lprC",
-	"v8Lku1Nr2HMIEfvXI+uUQc5xm+3zvfLX7G0dX+RhnIbjKxHbuxf8mm2v8LIj3ROASfi1h3d9oDDx89QG",
-	"vg2taRZvpFRa2zYmSWHiScF0WQj0GIWemKOvb1dCpj7SHbPtdFVrzZTeUt0T82vjJ3S3Fxs46hYHqQ/6",
-	"CmJPqbK5Fm5spJ/8H5SA9w4rafJ2N8t2zZnGCGPL+DLq4sfbomSzLe7j6i0VrZ5tb04X1ubuD+d6iTSI",
-	"rGuGBRS74oVq4FTNENgnb56TK7bZnqvdba9XM8PAZyspYsHLYLhHuAhQLUpFF2wc6MWlqudlBHNbUhUp",
-	"LNmmOug638wiYGkRlTunIjqhygw0MxcDQnJ3IHTk5aLD0IZZ5Q8UKbFKhHmV9Au+WOrRkoqMQHk4w3vp",
-	"ggn9v8z9kxCaZQVTiqnBkGSs4NdG63YA0WxkNoHkMqU5WdPCnANSsAUHH+RebBS30Q7crkGdGIdtAu7a",
-	"4+4F71rE6Fa2aDd20iqIsXYESYM0Q0GBlqoDa8sO4g6ZCXYJXQOul62j7sC86EBACD3HToTZDdfvJ9tw",
-	"qkOuJQ3q8KUlQ+cclLDBAdYBJ25RJCBYx4Z57e0Ll9cEzkZFKMgZY4ei8ub1+cUpOT9/+93IogHc0RH7",
-	"uorXbR9Ej1jr4lYhx9UFfGGERb+W10P++Y//riX/gTk8GZimGNVToRv1tsI0U9tu4uo/OizkZGiUEFtk",
-	"3ue8nj/94YGaisQ75BKykhnLbSKsXrJVLPn0njKyXGrZHmCUv1nulrOR3CrFApOEbpMU9bvJucKYpygH",
-	"+7wJWVX4lV3Noc9HDvKrwu0ZftIkrtYMfurmBG/hzG9D+dgWYmD4AxT69UCmRmBRTOioZOQCytzUb62M",
-	"RuL990g2OId3YZOoimlYbxmo0tlpGEPy0dX2WrNtB/TaAW3Zn3M3T1+ys5HQgGFRtXwGD+tXeyuWzdBR",
-	"8TxmDXnLFkwwI6t8ikrn7WCSgl1zWSr7zqxg1/JqLzSJaBfdDcbWuprbD2yzF75T9/iNcHaLwXsrSrSB",
-	"7YPdcw9usbReRuneqiY63UeuO1eaFZ12hA6h76UtLE0JsDoCrzmFgPQt/4tAJh0dVUbBwb4qwPaR3xoM",
-	"zEVYAU6EupolRrA6JWoJVddEXtmO9kUBgxarOuzw1h6mWk9626a5zumWE/FJYtMwSK8GbrIuuA3Yg6Xi",
-	"XrPjyqzW4D7C2XYkK11EA2nN0KgiC37NhLPXmwsxHgywM57tdxC3ZrNvPlPIWn3RO0hQFtpLK10lXO9F",
-	"zK9Cv3dEnhtFkIqNx5AKK8QOxuSJzwK3ldwIxa+WbCoqWrKrqzCHjyS12PdkSFiOSEAYrz4VuwPWB2TB",
-	"dFBlBuSOExJLYNxan/ET5wV69alWj38yGd5anwoaeLTX96F+1dhQv2nDo+MJudxopoLihq4Un/1+pqWc",
-	"5bRYsK1J+/vrak7tuv2S1PWwW69IQy9rpjXcUk+rr+lS63VfDci7ty86r+VWddfJ1w+Hn07fu+V6dKhy",
-	"cc5UQcG3Y9rrVQpjyPQhImoThCkofLhH3Fjt9WGr7x2D7zC4RWawJWmjKsGYxNxewVx3pb40597d6cMa",
-	"1OvhJ0B6fQsgpvsqARFdOKem/ffasPcqJdyFsBhN8JoVgJ8FSEdVZOMejKsDvenH5SbEkS2FR5JtYKXC",
-	"uAHNzam3MS3mth4REF5v10+HIBoj0/OggELT57YFRtZnW7cxFcNQDnrZaapIi5ihoBUIkpYMcAWFJOYL",
-	"wt6vC/QoRls1Q/q7FLFyz09ePQF0SzCglOt1zllcTnWMep96Ehfm3RY2NdqO/Fi2rXsHb9iaimR4POyC",
-	"lYcxOePUI4ohYpwUKcPywpCuhAXv3l2c7QkeE9uds/oOkP4jzD0ERCEqSPK/ErKiaSGHVQnjGibAoDlI",
-	"7whIxuSJ2Oilkd1ADOOqDsDrBN5kv4zS7XQAqwfLYiiiUZX53cXZnp1YQmnGgIHNvT67U4SrgIxAlGE7",
-	"50eksBXR9iizap5uI68LO0QfHYaJ5X5gUUuUrynbabPsdMDuiEs4OiZLX3L2P3682D3DeoPbVGnUw7oH",
-	"3WWb9PkopBQFo+nS7HkyJDZnpfkrBkMGP55W2RveMw5ZLhBkj9FTDbZow273RJqNBOkOe1k0ru8WeLPn",
-	"5eWK6wpY+ZlZ2H1Rtvc1nHwuO1I4vK00Ep90N+DufQOcX4TlfBpwoPImjH2nBatKDIzJ89Wq1CDnYJkH",
-	"4Bj2VvQQxd4r3IrMrHbuHcTTn5Wh6h+HmgZH7HC/DHRI4AkKrZYiXVKxMCN/10xNL5hZDYfGdXx0tK0A",
-	"YENcWNNfSkbgMVFMay4WqmEeCFTMwdABf5nhsXQpWXZKEjNOV93dcF9ItBt/NmU9LEq4Z0kq+0VXBfIE",
-	"QCBt3jRa+YyCWAmRroY/5NzppbTVEhILEo5VRayrxgjULom77y9KqB5gv/r1Q0cF0LB04r4zC4oodk3v",
-	"JSAqjIpyS0H1jyml2NXvG1aMoB6pzc9xBTTMIjgsBFcx5DZk9WnIqFHFsemAC2gheET6VYEJGKmtzL13",
-	"1b8absGj+67p17Uz3xlOY+l9xYSu7ltVXo6sjKrpFfOSXhzrrF0cMAaoZeRGF65GzS3/QGHFHYSgRIZs",
-	"xIMQLCOALJh7EK6p6NeEwMYAfIEQB+chC/ML4wthOsTy4YhsieEtOaOZmgoQRrT0ZV0GndS4zSYZ5Ap8",
-	"Cvrcv6bO68ZZMnqOfdlmxp6VbNzVXjIY32Mh79pB8jAWK7oxJ6iDE37SSo3x67ewKCwpLYoNoZ7BRxDq",
-	"rJ21+fvM41EPxuTp3eKvOmtGRnBBmB/5AxWB38PZSKENbVvLMJr2Z9FeIEv6bz85Cu8CkgEetTeQzKPJ",
-	"LYpa7sfKWmbBe2NmYWnM/cZWt0nsM7DE6dlG2lAsUKBRzrAD31H8siM/BbQorH1G+mATMGpB8p+gPoOH",
-	"Y+hikldWz3iA3z4w3z7Abx/sifn78eUuq2VrzDVmCEWx2+HRdgM8mVvEFbBCm1UgxnGtKmuCB/w+tXaG",
-	"3dhPnwVN/RN6kDx8r3vFXAdrCiAQPjLZo1LZdz6d9+h36QE6twqN85EDUoJXrPej/cCbE21cF6VIQU/X",
-	"kjyqWfTuGCbbJP9OS5N9Y2bTvu+IU9gKavskcWcuyKw1yJ86Z/xyi4e9FmYV3WsIDPPqx7u3L05JMu1N",
-	"e16u43qv/e6w1rxiN74CHVpqtroU77ztL7dseB109A7xG42tC9qL7opz+TRcczzPjaixZgVHQJ9tlwA0",
-	"8i1+8ga/QFgptdeXZyWm59cREXZ+9qx6vaLw/T597V7G/MV9p1jNbY98lb1afEs1ewFvA94sWDfjpH/m",
-	"ctSSpdZrdXJwkFG1vJS0yMaIDDCm/MDu2x7BNTbbpLHRfjmGruZvDXLSL3JtovWRd1JZnUDaFla6UbPC",
-	"HDtXHbutlUQzOAGWPaObZgbVu4szAjkxrWy0TnzjLr/kR7beNodC+W1MlWzMu3P5zsoYuoFNNo54sdcF",
-	"wyuL5pyCMzXZktW1LTeLFSkTelZ2lk7esWvuw73z6iq5d48SSbZgr8+69klPflCNKXSu8LMa/6mv80et",
-	"j30j6lyvNmpMTAvkwCLivgfXYSFLQPfWkhySjKV8RfMhKZjImJV6KJnnkmrST47HE6MF2o5JMrFKSIiw",
-	"++dajr2tGB0R/175WtLrQqJ5GhPNZvYM3pkK2k9ueJ7P2PuUsayVI9gV1mx3fedm1xY/PpnYADpp5HVw",
-	"zTRKbW2pW+7i5+9Qebwxb99StDZ357ArprsHm6jfCYkHlUnqrCpWEAtpY39me3fG2TnV6kqNBBMD756V",
-	"8TgXK5kqIwOydYBW4o2cT948Hxll9LJMr1gdPuMxYJlMwGDpHLz4ndrBcTvili1WogpSNmOBzC45rR23",
-	"XKO/Vlt70Vr7q+rI1Rczth3/2bAo1DdjZV2p+1oXXpr3QxtbPXa2GwZhuwGrGeiGHtRYJ7um2BHJ4uZ5",
-	"e3sKzrhlhapFxQF2TtS81LFOW9GtbWXTrQjX1hQVrVEyOLX+FRghgM84C2cj1vhzAV1/2LFpL6OFOL+X",
-	"N3Gkb66IS3w6ccBFfc8u8Ng2ysEMhlOROIN2q2Qd/hyUrgt+rcrWkb7PkbWWvqlYYyFPG7Qd3w5f+iIh",
-	"/XixmQF6QJzH3OImRYYb/NrIHWwMFnwPps+otz1c+zc4hv1TA3ebNfbP1buNhaPz5G+8yBhYNZoEuV8U",
-	"zlsIAsAgffOGQyr5SNuTzdX8NGntH/ZZh99iM8PEy/0XZIeIucPohc1szbDcM32unRHXcAjcLBVLZwn5",
-	"E3l8TKBYOZQEXrL3DWK4VSZddMQe161Rhp2KLLfIZXe9aYe9qlDMfoFFTSivKBTZvlnnmE5nGDO31fQa",
-	"0dW8AoJCYBvfzS2qJFlQVehjG2Taj1BTxL4+rA55XH6zSKTRg9PcZP9qa7G6hxfZmmG155HV66adoO5O",
-	"h503pKUmQplHq6Q5VPs2G+LeP60H9Fj2CDXBt8Jg7aLK2uI2bBSA6z9Kl1IxyMTr10D1/cW/ZAVrZZk8",
-	"ejTce6/2Ws+71zFCozWUWbljKataH/UGu8ceLzIUIIfuVWHI8qQPOyR312x7OHguy4Lrzblp05q4GS1Y",
-	"8aSM4SM9EQ5/ifRdFu0///HfyQADThoBvDBQWHFoslrLpdbr3gfTP7dIfy0TmOnGOaoV+eqrtGTqq69I",
-	"X7pEA1lA3P+oQoz5WV6qwZiAZ3TOEUQGwqUVoWIqvvrKX1xffYVRMVwRxsEl6gMo0XKk+EIEeMuuLC56",
-	"OyhZl3lOvvoKV/arr04RbcUiPPYtAn1V2Q6QZYoBVsFAORgK+n/1lb07v/pqPBVTcbEEUMu0XDEBg/NV",
-	"1VMptLnOHB/+i7T+FgSKEcgdrhlZF1IhwpsiXExFotYsPaBrPl5lySmqw3OeM7KCguDgGDJd/4//Qc6k",
-	"uGYC9CHzy1cEQ0jMRhSy1K5VhHtMDq4PkyFh781BJ8lfnl2QAwxHNoI6/In8MnGI7eT7i5cvpoKQNV0w",
-	"+wot9fIAQ3STsenS8kZyKTPO0Ef9H+evX43JS5qbw8ky+JtIYdaPiQxiiXAzM5bmFOr4YWmdhRmu6TA5",
-	"nkyIC6T6WQFEsMXy8SUja7B8hohs07bqeSYtAit0QahpFjpBDzq5WVIN4HjcYnD4YFZ4q+lw9wtHNSyN",
-	"lmsC2DymXTknCcRgkYPrwwND9we/Ynbvh4T0IdLh2XtdUMKNXo3tmsGtWYFBFclgTL6ThQ+5NY3a4BAb",
-	"7IWht9MefFZIo0Jl015sByDP0tAzFeRwODn+evjofz62GZoLpklyfPjQVa8IEjPtupqeaZi8AV18ZwNV",
-	"NmuWkeTi/+KYuPA1IFUYZWrVOdIPEkKpm8nAFps2HcHdB6yRrGhxhcBEVdxxf9qLZCBNewMY04VDV8a+",
-	"HTQrpMWQCxgpck1FSpsK7ED9TN/95Ghy9Hg0OR4dfn1x+PgEPJH/JxmSx2Ruzi0OIeMLrlUj2vbvrJCD",
-	"Mfmeimx0WfJcm/aqlYCE5ANM1iZJLbnbnLRYvTvze0VAcMZWLIGTUDk9zeFNlxJSUbDKDhZvcacYI3hg",
-	"SZIhJFv5zsdUm4XHZYBm64leGqpvW4ozqwm5eVY2UIixQMAo5BOWKoBuCtk3QDgFg+U32/OtOUWhnn4C",
-	"WGFIqhDaZihsWxUg0scUL5FhYIzpAaqscFHVWQHL0ZvX5xfto3eAYZcQdenydcybB7DSB2/eXUDC9xBO",
-	"sCCUHL1/b3kV0I3f0iHRN5KsDNcwbOGEJLViRwnu+IklcBuyY1p13E6d2BDDQrHML4LpaujOtw0ORZnM",
-	"ND8wE4etilVWSki/qT+dYOjgP//xX9uqJ8VG1/ymOb2CjYKTjH4uxD5DLikyhCBN4SDYKB5ZKIhptWMo",
-	"6I3lQT4dELkxAmWbtRiMyY+WpMxjjF93BOv5MSKaWhYDlPaGLrigrka9LcZ4SRXYtcDEmxzYGo0J+aU0",
-	"N6RHYFJDf9m53YalSZfSyuZVOKNta0h8Y+7TUqxxDIY72rqP9op+UrumzI9JDW73hHwLkpb1aUFqlMOx",
-	"r4DdEOa4kn3oVqFuKpq5WYQrVaIolHgOY59/lYzJt1IvyZJeM8IzHG1OAFJSjYkN14bVn4rkeHKIbhSS",
-	"yoxV4c4ulXVIEgDlkdosB+Re2bQvLKMKP/lEOXyUTIUswKdbzITUs7ksRZaMyVumZFkYLUnO7QFG9G9M",
-	"NbEAfBRJCD4ifaSP48nDgdsCgHoHAQnFIwg3NA3ZDRbXLJdrRpJfpwi2MO2dkF+nPTO/aW9Ipi6dGP9A",
-	"IWna+/DBluhd0alIoBNzjdvbeFThijkoRBx2YsSBAHQMqwFh7aAsmwpbKUidkL/9Cgx5aLGc2YefPNhf",
-	"Ak8gbRgO6xipZ0310hIPYC6zwj0xnNQ9mYoEUFdaT8Bbjceu/XBMXovqkEA0qAJAcSMxIn+DyohCuqKY",
-	"CZHzqaiYcxV+cfBraJD6cBBeEyNnzh2TvzDBCp7ihing4o5nTUVKhcU1PqknX4K4OCTHk0PSD4REllUM",
-	"b2AeHx8cTx5hCIrdhKnoG7GZi4V54fChd1wFYhLmsyWtDTS/fzMVSYBPil5YIPhHOEBrgbZb3odkAPZ+",
-	"jRlT1s8g8s0AmdKjyUM4aFORQKTx6Mlcs+KEPHJlCUjGzGIxkW6ITf0AFQOPLhHy5sScPqgmMQtS3dH3",
-	"NhUemF8W5G0zFXJI1LKEJCwsVAU1NdQGS3gpLQu6YLM53F311h4oknEF5cbMY0B0MVMxcjadG15mS+xj",
-	"bkU4t8RZkdzRdYYCexlAyoA2XGzFsyxnN7Rgw1DMz4xITYyGjloBakXJX0fuVD4HGM7/IvOCqSV59+75",
-	"U3J9bG5/dBc58h67z5wDdvTC8f7wx7fef9x6APdD/53g792cBqZjK2vUe0PnkqGcEVaJyhAWiTx7b65u",
-	"+MNIHYG65lQ1EF6SmlY2DFg8HKwNKmr1hTaL4KIrfD7G4ejxBEobGGKuonAXubwEI1ZVmk0Ks6fQeZTA",
-	"Dho04hbUCnvg3R79SAuzeCeErteFpKnROfDs4Pici9o5b806If8HDc/cV2YEEGqCCTNKk68n5P+1Qgcv",
-	"iAUSDjJ2oH2ru7enlufyRpEkijKc+JQ58ngyqEZlSE7l3DCtqXg8IUYyFpm8GVrfuqVKd2HLYuhFZynY",
-	"EB5i1U3y/M2YnMsVq1jVVPRxX0dw3c5z0y6oAWA0HOCtXSV5kjl/z7IRjsDNyy4YlrlFRuUDIUKqQAda",
-	"zlNmjXOYGdZ7sqbpko2OxhPMx9c58yafoOLNSQ+q8oADZM0EXfPeSe/heDJ+CGDGtvZDSKzm70XMT3C+",
-	"NPuADlgoIgezh0tS2HhWo7ngvNZSgfNnKirKDxbtQEGm8Ag+S8bkpYWVSqAGARodCEXJ//joaExeSQ2n",
-	"cSrsccR18WzleQZOJ9PBC7ng4o0NyPFCJbjG24An4VS0NFwSVMT+9xcvXxz8x/mIqZSuo+G53DQB93nP",
-	"pev10rp735mEUSKJGdd/qurVw0YcTSZYK0toW2hSs/f6YKlX+Sk4YxTTfy71fPQ15E93ttvMV+yZ+ZDc",
-	"rAxYjsaGII6PjrqMo35QB1iUB9qDc7b3F4FZtHfyt5+CKHi7T8FwcL0HvWFP0wUUyzEEg9VxLIftJEuL",
-	"+3Y0mQwNDxd4EbtU/rGXh0Aw8/UhK5UHzqwvwzQVYNMC+VC56qytgn5Gp8kzZ9F5OCGqolBSEajjwyoh",
-	"V4ytVb284gPlEKmrip3OrOkHNiQIkzAVXKR5mUFCta3WaSbkCyK9dUWkzNWbSjHni7Jg2eDUnCm3Swng",
-	"cShU4ApG86pIZKMiZOx4YZGh3k6ShUQalBwPfrZu04pUd5fz8q6IGB3DG3adxp+cLjVENlgACdtLQJWW",
-	"FJEuKydjlC7fMppxwZQ6AVHLaDJOTTmZAr7EtDecWv8u/BYDypj2/u+010bKmPY+GAXNm8AqQrYFnYwA",
-	"CGXGYCtqoigoRJl7z1LMnGqaozS0o+4rwHFAzRoQCJQkXPtq7UeTyVQ0p2rPXHO6u5E+zCwxJs0fmqlw",
-	"XZlFBcfYqemV7NlpCBsCzbvlm4o9TvlphZoR69QiiZh2waOg2FQENnizzqjoOv02zjZaB+/c+Uzv7eA1",
-	"wF0iB89WwAOErjXp26kaDumWegDH8dHk4Wcc1UVI9wEpfWrO8JILvqKI1Q+HmlSAoDHeYEQej6kRZQ+v",
-	"2A1TGkMBxnVtec5z0Acayek+AZEkmMtkLv3kFJTfuSzMyQCrV6EYAJck4EsHC4Is9UjORwUVC9ayv8Uo",
-	"7gVX+glOYIcQ9RqT9ZPULKWR56+ZAyCA2lIursWCOZifYrFkgS9pL0mrWoHeNvlquBPk6xTRTZR1coLW",
-	"YtYdFGGuOwC+YkPC0IUdo4l96EJeqw895R5NagCBjTz7doBtvAPc6HgPYZOTSJM/3SPXAQoDL37kaD9B",
-	"yRAqDJoNQpEVe99TZD2eHN7m7VuJw8dH33w24bkeTfC3nz7UeJNZQLtGoQCNP1TsyGhg8OPIutRHVUBY",
-	"lENd+Eil1Nz4DrQdRcW10S8hmJ08Ph4tGZhUCqZPSU4BL4nmubLGQJs2Wecwf2G6jcPfu29ii4fMdV0s",
-	"8Nb4LpT0e6GNvzBN+jn9O883lsFB/IRFdHKxFYovhNG+PQZ+RAvbRkIHhYf0x5K4SsfTHwAcOvnr6Mzo",
-	"J8Vq9JQpXZQg61kHo403hvswxbfwnvDwGW1S2lbZoX19xda4euXgr3ZswdB698oE96pLEaHQV+ymTqH3",
-	"yRl/L/T8FlxYH0nCgR1qG7liTKLhcGktTi80GWECN5ZtHYytW2tIuCCyyFgBbpCp8JJdWGiT9HMI5QO1",
-	"4PHo8OjrATgsSNRfQfqPwCj5/I35v6lYyrIAl8k3tfKdMwTkNeKUGR4XEGAAYHFG+UBv34GNwhrEJL8z",
-	"4BIV5l7Pp/d8K7PNJ6P6qgMXyPmhHnHn00xqx+7wXgbQfcieBntdRane6cDd5ggdHz78lxBcamf3XEMZ",
-	"QxLazsEEuPdpPTAqeveRrSyBpH/JFM+YMsrRwfHRN4MqlMyo33gOYFuVyztKnC8cVPepSMADAsEWHocq",
-	"QXt14ECHKIAEnYMVdLTRxhI4ilwsoNywvd4GYJ/xUZJSpMxJTGZu1WDsEU3GW3yYpJ+8kXkemA+IfzYg",
-	"9FJeM/JwYhs2zAN9JujckFnUxmca/L0e/sk9DMDMdxsDOLP5+GAUdYEzwQ1wF1bwr3i4gRA/6myHHqHu",
-	"Mw6IOTZIBMFuRUYUE5m5p1d0wVOScwHofG2Xa/t+norjoyMX1Yotbr2EH8LhwZ4PyOEkuJMJXslTcTw5",
-	"rt/JVfjMEAXb+oXtInDqcNXotIhaA2Mgu/d0UreiGH/mQ7sdXDhydl9W5IAw+Xe4tY//7W9tZgPqgsMF",
-	"hsmQC24/5bbaRIeXRJeFsHCPvviE88vbmJqushPktbfG+7t3KrgP0IZLGUtCJAeJDdlKzPUPobQ3yw3p",
-	"Jz+wDQjHPlJiTCqVDDzYTEDPWFtjjCFZ5quMpcVm7cPJWNb4ksz5+3ESlbJ9nY7evWqWzWIgHYYOV+vD",
-	"LAjXjSIcf2j7By5BrPL5TpLdy6jxXKkSIhUEu3EtY5K6zDMAslVarhUktRj1lK9WLONUs3xD+seTw3pg",
-	"5lSYk3V0TJY2aPE29pKp6DKYROkvKBj5R7KR7KDmV+wGy9r/O1pE9qLsVRjg0zLJvmT3yZBeRvfsiYXE",
-	"s3P6Q/Mbpy5YmL/2VkDQVbqMVm/DYDnDNBDv36GuOrBhd9aPjiCkF1NDEtJXmoqMFpl3K5srJ2nhHZ6Q",
-	"GpahRa2PVk4JC7UDOnBgw2q1mwzG1g5VImGwGarJVWgCCsyXLJdigVFhVGCXdqFiPMqBGd6TaNsEjPzM",
-	"0mwLqjFyMvCd7P652b+lcWr7Sca1b+B1Grm3iRG6nd06o2G3CHHmk2t9Z0ZuLaxgzLWq8koaNXa9xfmE",
-	"HE+OpyKpNE08e9h74RNxMq6MSJedxg+sjyWATN+aVuyKynQIEzjH+zmozSLLn9lQ3KqUvOUKszEE969p",
-	"frEm47EJTs32c2jttVuOoRSqtLGRxKfHN+y8RF5qygXLqkD80OK1lnluY0anItCXw/NMSatIV3CIDysL",
-	"kO2xX9WmmAqaF4xmGwivH2A+TTNDa4jRhm7ctQwAwxOmIjl/dn7+/PWr2fmzs7fPLpJ20GgrsTuFxTEK",
-	"jM982+I8svXN7okd1Pr4rUxRjQpu0Xg53GDM8rv/K/x3c8ZtAODn5wjP3mMNLEKr84tJmvMmrMZevOKg",
-	"YJCS1M0zfpTFlQWZDbI/WxgeO04k2X0gYzEPMLbwqP3OaP3wX4LCtguJYP4h1Kau7U1g6I/ozmhAx2M7",
-	"16aPVegsG3bSIp8TAf6Jgb1oRIYB/YAVAlF0UwFJOXNZ3NAiQ1A207aH+K4yivFzQsEd4Rsg/SR0hQup",
-	"p8LdN7UnQULxcys/hjNwKXLV0zAYdCrw0htUCUHN3HBIDYpmBm0LoEYgA/AHvODialdMq41oC4fmOIm7",
-	"9qvbvSsc1FXU3D8ZaLgrQemSASyU9Ut3dVwv1vg7zEX6TwtxeRrQV8EyXrAUibtJncHleV+jSWlgx7cD",
-	"w1j93z5dCuh2hG5NWiyY3pou5ZjMnlGe4K0UclZH70sMVwmZjK0RjU+NUOpD7fF2xdeqKGq9LGS5WDq7",
-	"5CAaAPrZYj9vFfbp8RDvHv95O2XudxUtGmJu3Sao7reMCCVPBAK0gPPPlWMiT1BbGv1SspJlLuyGMwXZ",
-	"eDbLAOg5pWsNig/VhAl4H6pPbned/GEDTb/EmO7pUbnlQXAlafZI+LGQNMSyTUQFzSG6kCimx94Stz11",
-	"J5q4c4alVbaKOM/e01STFdXpkkgLQ186+Yz0qWihUHam4vhMqE+Z+PLoXzrx5axku9NeDDWN/83SWGxV",
-	"IHe84E9wmkUvkEi4dRQIxmECgX50s5Q5Gzk4McDFVGW6JFRNRb34oSscPS6LnEAyLV44cC59kWJXYTzB",
-	"cOypCMzqaclmhhQhuushAVioFhBNLe7L9WnB2uuuNxuH2vzG1elU/O8eDMdbEV0ByWZbDoZu6wBIP6nq",
-	"CY/tlE8IwFqNyZOpsGCdhnU4ye9myXOjITogT59PWxW8gIoWh19PiALUOciPnYrkBrFHEKfrCWKReUwM",
-	"P15yWWq0uSRpIQWG41CdtFAgMXP45dmbqcBkwgeKzHOqLZQbQHgWUHfAlt8+sS0eYHMiC+tvepwRKL85",
-	"mIpLBpD9SbCQSX3x8A1V/Ty2CPy4Mg5Sz742FYmnpRO7eMkpuZTVTDHIWCM+RiNe0C9PPzlfs5TPN1Nh",
-	"kcnMx2CV0gjMY5pMtthvz0p2a2nmecZWa6mZSDc/sI0VZO7L+BtU0//Mhl+zNB1qgzkDVBBGi5yzwiMK",
-	"AqWCqElXjATLNPqBbWBHgc5Dz9Gn9F51DPisOrCfwbv88Itr6+OiSqyvy9BY+3YMhM+DyzK/GmUsZ59H",
-	"7wKQaJ4RrqYCcdQBhgrgWW/EkOT8ipHk6bMXzy6eRXB4TyI13mnBCE4gQ0Qki0pSIdXBocm5shdKYt9O",
-	"wkgWnnnH2ZDYWJOpKJXpZ0gKtgbSh0sgaEld8fUaJgbgi6AlunMMAkaMZ35b5ldPYQhxufvOauCn557V",
-	"UH8j9hkOoFvr/HFJNbmhytEBxvjj3vwbOdLuk6PgJhDFrllB8w6xO2Qs7swiN3H8JWJKBJE3wAtFFAkE",
-	"cCkC6665LrHW2ziC42WPU9smeBwrNQNU8m9kp7O7R63MkRGa58B0a9VUW0pUt/23vmnolVxZD4wsDC+3",
-	"mP2iQnztMlFUMKLOWFH90mm2+AvTUakzptQ3Oohr94efxH7QHPnv0pKAqFVbxNLPcDKO/rD2bjxE6MP3",
-	"ppfdZ+l2l/xZyZ4/hWu9I/oXUZAx7JcrD7d/6jJZckYRERFfKQWGOmSnHh1Iy/UI1d4rtlFTgSri0RHp",
-	"V2pl4nDALhmxDQzGdQ0WYGCtplmp/gkCTc/LPHdVclZmjqTvigGo8nJkseo1vWJWaLObp04J9WVInEpv",
-	"9F2vXRdMMa0I15C4Bxr2aaA3r5heyswOy/9qAWiToM7BVMhrVlh9HnzDUDQBcG6vjZQ3J2jaZGuE+Ivn",
-	"7B9PRYMn7jTTtMwxCTlom268jeZOJhew7QSN1o07JG7bqcV5eoNUd8C1u3bvK+L6d6m824oOwAv63hBl",
-	"6MbWzxAAm3z/qvKXKNBPE7a9W1WulaQAZfmuLH17WDdJHHp6gHhsmDJfLKDk2eXmhGBJyxlUxxiQgi1o",
-	"keVMqaosPHugpsK6ZwCAKacWOFlh9SJXuqEq1YK1WYa21oQsSPLrh4T82RYSMX0NxlNxtmTpVcuIDq1V",
-	"hnQAZyctnsgrcxbpH00mFhsdQmgLvuBmGH7SlhkF38yu2GaWSjHPeWrt5xNAwkdeaVh5wTNWWRwsn7Oi",
-	"qf/dc1dz9SWkbxHawYw/di/Ds4HnlKkUymj+Qs9sYuiMC6uCSxHlj9/x4vdsGzXDCzjrfXJS7Kpbg/f1",
-	"Op2RceigdD1ZQJoThEo6a0yNmj5LEt8XbvuR3NbQgZWghbxBHwNJFBNQB6mT/7J0KQ9+hQC5D91RkGJD",
-	"6rUijNZJsMYEzUCOgyYaEM83lGvgtlDFiShphEcnBEJRx7b6+SxdyrdMF5xd32sCZNjP1oBaLD5puQQc",
-	"Hj+vP3g+Nk4eSr2Bjc/W2Sxt1KmLmnSEY0jlDgqXWegLaKr7hg6gROC2g6AHiCuFPMhBUIUITcCu4IWt",
-	"3WcTNAwTeziZEDWeiij+VzulA2NJ1VIW2leFexzU2sVSJ8FNGJSE68NYzdVIDoeTycT8D6s4bYcPO5wY",
-	"8QFm3MIsiRRrcaVIZQHpp7As4DeNXYxmtWE170lxMO2/waW475vNT2X38fwM0D+/GVIXVHP0hG9IHEGq",
-	"Cjy/RroUEtjzoH1YHZevDCg7YqL6iRUTZlATD9zypzYeSpFUri65sDaaJ6+eosWzYIRVMUxMja1u3A7+",
-	"2BlFNQxRlmuCeWJrd5kjYOvdkmRJ1czVy09OKweZEWKNoGnHbc2o6L8PqnhOhf1rNuMCbRcLfs3EaQwA",
-	"CF7BJJHwIxuNC8PKqbiamj0uNmOSyDxjSs8sfJhZT1cBFR3TqsIWg4fASCDUDSpGhzFoU9EXUpOfS6Vt",
-	"qbwFG3SBRT8LrWV7GHFR+boddnMlVeJafFxAWjP9b7WiI1snj2WBqoatMUX6sNTErDRnimSFXK+hwIJZ",
-	"JS0XDEzjGJni4Ju2jtDs5e1GacvSIxrZkLDxYhyH0z4liSXoxB2Q0IPqy0QKIsMmu8bbLE5/iyGDM6+K",
-	"CmfVME6DQpzVKN1Pxch9VI27M9UiOLK10TFRrgxj8v1ADW2vasN1tc6p+ShdUh6W2d9Ghq3QSbeIji08",
-	"UCQpmCpzC9LeNfDgndutagIu+hNMBQ83FoqGumGQhL239c04VqZTTJ+SZE5zZb4W0h74rvGFrC42QF8D",
-	"fOcqeaZzuZnZ2KauTsMS81+w1PcWXBwR7A4sDQ/UF0z17mDUqAco+DEi6SC07haIUi1XPKV5vsFS6Koe",
-	"AYO3d2AxxLMw8h6cakxT0fdShQ80dCkOYuFBWaCbqspC8krWQmlcKipWkICX8etYdKB5+oq9ry77+0rx",
-	"Nh39Vk4C7HsLIigysi+gLL9FIJxZewevZk6KPSgu1pgFhHmbA2tOwNY6CP6EVkfzwDpLZ5BklISnSs7b",
-	"BxeC27DkX8GmIivZ0B/3ej1y1H+GhGqykkqTR5MxSTRVVy4AeMGEBoRv0IsyrxgNpgI8oYb2K+wGs1qP",
-	"JqNC3pCUrodESUKJ4mKRs9G6LNZGYLDLx5Ut5aw0La4h5GNqIz7MG12y/5lbwm1KQH1Nf2Bs3SG8OLBl",
-	"O2X2S0lzs3JcoV2mUwik6up2QtQ+g7CL3RoF6UfEaY1YilY5xXJt3RVsTMu9j0vI/Ug2Z/asS1zwL4SL",
-	"019LpfilWbHVWm8Gf2hbZOOOJ9Qdg5QKvJ335yL14snbk22rV4OQq751Uw3JiuZzWazAHzLESvlV0NUD",
-	"Fc+krd/I9y1idnnR/cz+zXJmqdh989zagu0+Bi/zLooL5M6P6KXTUl6mKWOZQmY5t668yJ1YWU2gfHLs",
-	"EhwTiHWaChviQvpY2NLc4j5iuzoDsjD9Mb4QhGcKArbbYq2RhSvjUA3MF0ZbibVD4mrRH3dKuF+k2y/S",
-	"7W8o3VKiIH+Lp3cRZxtswRtvPp4zdAQu0nQJ+NwLwf/OMhB/uPIyaFWhlGtV4Yv6Uoa2oCYWwgXB2Gfv",
-	"P5UMYZBM66t1qVlVTBDskEkN/TB+rwIc/zcAcGG/NTrwWyyy4ax2mAZoxWW6djqFt/EPuoPlnlXGsfuL",
-	"mHOd/KZIpdUgtoR9OLujurOD7EsAx2dlOU+A2iuDsZYYkCMLbU4vHpA7cx+f+ntfgskTsfFOShf/5hlI",
-	"NLC3g03YzO36My82AMSyLn157ZqdzaZ2mw+CdIEbwQqQS/46+hGloOdZQjI+n7NCVTBSrgsrKg06ym7j",
-	"KoaCyS2TzHAMdi3vX0HwQ97GLV4wqozOoJnI7pi+8/D3wix+Nwf6GSwnZtnD+oIgbp0vn0CgMHQ/uldl",
-	"4y1LJWDULW1Cv4PVW8oc7uUmJmtR2vohoW0cS/ap8SojZ4eTAYbI4kVPtWbmPKNz18cAYVCOi/nB0sAu",
-	"b9sC0xG6oFx4KFdfdD2D10nfBzBq2yF+5c1q+CFA1O2WXFDPsYivMxw0mPDdP4OErKlwi4TYrMNOIIzm",
-	"4nmzgw/3kdemvcOjr8OApLjp75p9FoXJd/QbCUBB/9uRwyr114jAwTaB3bC2ReMv0s5vIO3AllgrPDGs",
-	"zG8KMJF97Dg7OaQTmu6dPVZhB4ZpWR1JNZWkQNYo2QNVB7VcYRXA16LDX8E1obmS0HjONGvwWcNOyjRl",
-	"SiUHibXFDDrCILezOTdmx+4KmKWL+J+KZMU0zaimtVBI96MNh5yQH77tqLZkpvTaS7P3g1If9PEbMSrf",
-	"uxnKNmbl4ojcMn/R1P4AkdNwLMNjb0Q7EZ7Gm4JrNpIiZYM7sy8bEHVP3KvKihLsJm44FhVaDmbj1TOl",
-	"cHzJAJCjNlwsutKNHqiqbmtlYqaQ9wRG60aWUTIYk9ci3xDP04bEMbUh5hwxl4Lq2JUR+2SpQ+fvVKRU",
-	"kEtmBwo4lLu11D1MWME2idk854ul7ijtZfr9LA4h7Gobo8E3gu2tgw4dftHf2sfcLJghU8HV8pPobOGV",
-	"P7JH7v7EE4stRP3l4vmVRZWkmg32PxRT0QfsECZSdkKSpdZrp8wckOSV1OQ7OCauGHpo6YUXfPduPFOx",
-	"YToh//zHf9laH/nGQj27+lkB6lx3GdaXtLgKsaPf2IW9x/MW6W57mgLVPtH/y4nrOHEv5TWr3aMPlCcZ",
-	"LWvy8mzt9/gjTuK9Xa7fQmZQK/03LIb664eErCCLAWwDrir5mDzJc3nj6trY6WO+MYNYZrQIz4Kr0f/m",
-	"MCKGjVB0d7k3i1RtUQPC5Afw1JwhXgWuGw4OK3E/mJaTycMU/oB/sgdxPw1C/9+3iaLRy2dKw2312s0L",
-	"aij3X8T+P47JAtCXiSxIwQCxNs6pdnAkLuayMyjpRzS0ckUyts7lZsUE1ABGsFyeLsM0XEM+a6qXFoSg",
-	"4Cuu+TWaCiQ4N8bklZyK+ieIOxpW6XCBGOYcUC6UhdZWZqZrVowg19fo9rEz/Remn5sZ3ePRgvYj5+hp",
-	"sERiLsefOPPuNcxTFtB4sKlLRvMQabxUdLG1kOs7eOE+vcLQQaxopcJ6HuZ2+EPHB76pEDashU2ocmXr",
-	"fbsYKFvv9d3FGVlJoZfBnuEe+S1DC1vDJxq9x9+tFWDmQVoehiRebhxqMGTyYJ0fNAQmCLxZqMTouXNp",
-	"YToBYiHfnE4FQDTZokEr5/FAPJvI2UJPoXfg3dN92ejlN7KXtUaxrcLjlZA3OcsWXzAoP9H5wtUnGWUr",
-	"KSqY8OAEIcWr5hnqzid+KQHPOzVH0jfo8onNFbSmCy7QABGLZP/Rtn/vNNcVdV3LNbCz/eMHWd/4Zd21",
-	"swe/ei63G2rUvhqijVYZCEYgWdLMu75pwUjO5trhjypNc+vJJuqGsXUXDClu2Bck0u1IpDduldo7fNtg",
-	"lSBWxYzFNthc6xf8mgmmlL0Lacbhr3UhL5ny6ARtwRPi5116K0pV7cwQW89XDV1RRzV0AurQuQyVjxUI",
-	"S8DmcsEFmefyJugHqsS0ezl3aT/kZ3mpxrXkeBV5/7nI+DXPSpoblsbFQtnojpINfe4CZBUOnV6AgwzV",
-	"8nEE3TTW2Zsyz0c3IYv2E+ZBUYdw2G7LI411i1LB9ygwRXbDQghTrhBf3HwOQ79mZO4KF5p20VzfNV8o",
-	"3R0b3o+ulgdTmigurqDALjruGTl78Zz8UvL0SmlqRNpq/dKlNET6/wcAAP//",
+	"7L39chs3ti/6Kiiee8tkNklRsuydSDV1jyM7E+/461jyztQJU2yoGxQxagJMAy2J4+Oq+es+wK39DPvB",
+	"5kluYS0AjW6iyZZs2cmM/5iM1ezG58LC+vyt971ULldSMKFV7+h9b0ULumSaFfDXScmePzX/yJhKC77S",
+	"XIrekXlMeEb6SVqyWUL+jewfkHRBC5qaDwdj8k5cCnktCM8UoQUjh5NDAi8LqWdzWYosGfeGPW4aW1G9",
+	"6A17gi5Z76hnXuJZb9gr2G8lL1jWO9JFyYY9lS7Ykpqx6PXKvKl0wcVF78OHYe9ZupBn8pKJyFBzzoQe",
+	"pQupmCAsXUiizZukTzXJGVWa7D8OBk+0JErLgg1aBghf33Z8NywtzYBii+l/hCV99+7508GYvKT5XBZL",
+	"lvkl1AWjmmWEKiKkJrCILUNkrsXbr+TzjC1XUjORrn9i683Bfs9FpoheMGJaZUqTc5mtzaKZZ6kdY8GU",
+	"LIuUkbksyMEhWQxJVhb0PF8fEUoKpos1ueZ6YT6aCkWXjFyyNaEiw+aoUNdmLw4mE/8ekQW/4ILmQ0KF",
+	"1AtW4LuHk++mIuHVuGeXbD1LpZjnPNXJmLwWZM7NAi4YfPFAkebrCbnmQo2nwq3ngtGMFdWKBssyMusS",
+	"LuKS3rxg4kIvekcHjx4Pe0su3N/7w8gS/yyLS1ZEj1WNVq/hPcLbdhl/v/0W/+VEijkvlk+Z0kWZan7F",
+	"NofysjRbywi7oanO1yQx7SZDAgt/zRUup2LFFSv8dh1OJiRJsXUK9OfGVZ325sr+ZWSHMwrHs2MG7Uv4",
+	"84IJopjQQExmjP4wkAVVhJI0p3zJiiHhmizNLJdUpwvSZ7kyfOohSQyPqo6QvBasSAZbJoCjGT3Ptg77",
+	"g9kltZJCMWCtz4pCFuYfqRSaCW3+SVernKewdHt/VRLYWdXi/1Wwee+o9z/2Ko69h7+qPWwNemlwF/MD",
+	"YeKK5XLFxrB+9iPT5pP08rQ89x+8xUMNY8kybh7R/E0hV6zQ3Ix7TnPFhr1V8Oh9j6aXLJuxKya0Icej",
+	"9z3Du6juHfW40I8Pe3Ao+LJc9o4m/khwodkFK3q4Mo5+f2m29qv/QJ7/laW692HYe5KzAga5MQ4hr3OW",
+	"XbBskzSe5Nd0rQjMwOymbfVcypxRYZqlptkZPt++3DCAM/Pih2HPcr0Z1bWpZ1SzkeZL1tvgAkN3zR29",
+	"74kyz+l5ztzR3Xi1xs27fICvbTxeMqXoBWv5TdOMarqlfbv6w97N6EKO7ENDpOO39PqlbdsQF7tiBdfr",
+	"Tkt46l5uEgFwNS8LNC60YJ+C/qoZBvMZ1omitlmtlPWCqxh1mZ/gX1yzpeo0P9Ok7YMWBV2bv3O+5DrY",
+	"BX8Ohj05nyvW8puWmuaxn5rHB4fpPnD9+cZbZ30abBwT5qz+0uNiLnvD3jUthKEUs3xc85TmQTMVFVWn",
+	"ImgiNRzP7N4Vm80pz8uCmdGZvuaW18Fz2B1Z6lQu2cwcG1nq9l5+ZucLKS9PWVow/dby1ZY9m13jyzMF",
+	"b29yhseHJJfXrEipYmTBbgJxcEiEJKuCzfnNuBe7zTeWvtlbbL2/L/PLpyxnmgUMtz5yntVJbfPI0pvn",
+	"+OP+ZAIM1v3ZJLmNo6V2DqptPTP4Pds+sibBq0u+Wt3uo8aQXbdVW7EJnNA8P6fpZSvrXxXMiAZDYi4X",
+	"kE2tjJWWTJntrU8Wb3rVfhm2T6Ma1JLphcx2MYsfz87evMQ3Pwx7ZZFvzuGVuVdy/jeWkXdvX5A+FYQt",
+	"V3pNjFRILigXiiR7yeCYGAbenB2I0bLUhJqvzVx3XCONHTBD8pMZ+qXZtg3PxaqMEPZdVrWpMOmCEtsO",
+	"CnugJBj+tSYZy7n5x5Y5xnaH5vnree/ol+779GtzXE/ZnJa5BhUyefP69CzZHIMhkYIKtZKFbpG6jXZ3",
+	"bmRrfUyoWBMhxQh3+ormRvFW5PDggPQT3xDKseabFUv5nBstUYPwq+WK5OyK5UNolgvFM0ZSu0Mo1W4M",
+	"MEp+C61XfTUw1HNMHGUglSG/I344ptFQKZp8+7ALuUUISaeLd6s3MuepVUVhgXtHvaIUMylSNuPz2ZIr",
+	"BbyhqQnYNTB7l5U5K0gm7UEgBUvLwvRMZGr+xUTKFMGWyPWC58yoB9dUkUxeiyHhYiq0zKhRHlPQ0tQD",
+	"ciVTel7mtFiPSbI5ogTUTkWkyNcwkKVU2vRsCBZfmYqq+yGR8F+jtxQslUWmyEJek6WhgWtWMGJ53zFJ",
+	"zL8avQgpmPl2KgqmyiVTjgQEu9FkXuqyYMFkj0lSsFVO1zOa5wkx1DCa8zxH3X5zdIrIPDPq/pwXSg9N",
+	"4zCd/cmErJDH4P+bPRuVK9SlnQwQ3a5gEqDButFEL/0aLXjO0uDyJKm9lhyj3SDPWEGMtqZIklPNlE6G",
+	"uIYJrHYCS0ALRmiashUaWaaC5pwqM/F5dHeHjW2AloI1/ZgVGPZwnPYdEHlb1sVos61CRGUiaNopHu22",
+	"U4Tsv2ooyvFxEG1CA2rcoVIS6FxN7WZjhjmjihlhSopMxWwmlC/BkMdIDtMh/Z9fv/3p2dvZyYsnz1/O",
+	"zp6/fPb63dns9NnJ61dPT4fEchHy3WQyCGS6NnnajX5DC6kPrHVdDNPzJr6IhKq1Ye6bEzsLbRcPzHGG",
+	"FxVJZSk0K0h/Qq4XTBBh7j1r1siiMwrVzagmiqaM97t1z40XVnSdS5rtHr59MRheZ4XS8u9sNkeDSTcN",
+	"W1N1GR8W8CoczgNFEvNignfrkPC5uXNvLx81aMNrrn517YCa06lWcOhJYSspxXVT3313/TRCnLvE8KCX",
+	"6BhBtT4p25WaSoWu78rrFf2tZAR+NoKP5uJCgYXeXjLkp++JYgVHAXgwRBN9BkyXpQsJt6LZsYSkOaOF",
+	"uXXJmydnJz/uFgO3E2Dw68jw4pFcocg6WklzwAovNqWB+tFNmqxLypsC5VsnZvVBaEnKIk8GcZnrmLhx",
+	"hZJ/TSTbkPPgrp6Vq9sMeOMW3hz1S7jQRkUpyApePHYsFyXjyF0aHZ4T5LsP76n9om1kb1gxMoffrx5a",
+	"GYCKrOWBZIxmORfsNvT0aeinNtYOZj7HtOtzfCf4b1YWKxUrCE0LqRSheU6Upro0Ek3/cPIdSbISjc1s",
+	"5pgU6gNNOWGjY2uwKQvWfWteix/wk7a9qSlP76c9tqQ8n/aOCMyeTHt208wjszTm0YqWipkHYNP9ECcj",
+	"KWaqTFOm1MxIypsr9jwzIp4Rn+UcvVg0z1lhJH2jOM/hBNK5uXIZTRfEtjYv88C3AJ9yQyZsKvrgCOHi",
+	"iuY8mzUGkMABpYKU1kcqC/OE8QthOhyavylJF5QLohfopMzUVBhGgX42DiMbtFIoCJ7byedT0ayz17lT",
+	"0y6nneIPZuLVqi3pmlxTrmFJuFb+FOJyOw5glgTkG3LOzFIRrqfinJk3FUkaNsPEGkCWjAqjFvkTjeuy",
+	"pDfoiHg8OfzWGs7wwX7rogWCVKu886Q457qgxZr8x+nrVwTvllbjRIMlvv+QjMkrSV69exHYHo8rLYu8",
+	"5OEF+LGXWnWvz+yEZvKKFQXPIufjGYwcXKhgZ0hpUawJBbsErHTSbCMheAKazyt34GBMwgPvfTItkwr0",
+	"BdeEH/glW0fI7Se2VnbNzcgfKMLmcwbORSf72dlIoc1RwxGb+4iLi1m0l8QcuV9+dQcOPIJO0rqVchUa",
+	"bx9NWmftDajgMO/Oa9+a17ff0U1uu6Q3M6dgGIb60LBXw3Hk3FzSotQMnv+yPySPhmT/0a8t3NZJt7uk",
+	"z1P7nh1gwyrWbZ5n/pMdE7RXR3zEoSOie9//GXzVtsivamwo7McKRpHxNCRuqzr4VW0Xu0+ZUnUHbl30",
+	"1vHwmNcCNSii8HsbHDMv5BLuwoxd8ZSNUpkxM+jcsOIlveApybm43O0SwW63DPujnc+Opc40LS7Qu+OM",
+	"LqsSbCl2+6P2E3QzO5dvfW0S608c2y7Q6OMf8gumdGIWJNFlIcYrqlTi4wgmJLEX/KzqIy5g7eAVXMDN",
+	"ei6zSDzOmxKtfHZUGBLDhaH6zdE7zqdI/1xmnClSrswBeXgw/PfH35LztWZq0I0NOydX1Fb8NjQP+9M3",
+	"NH+e8yyzvpfEbE+yYSw+/PbWune1h8MNcoiSXsm26aYfebOGemAX7a/XUMU6K2B3jT24u2LVxuQCO5Ri",
+	"ukWbu512A2L3DGxdW0LmlA85O183jP39JRWlUYfBPI5W9VVOjVhwk+Zl1mor4xHpLh7oOI6tbk6VnhWl",
+	"aN2Pzord5g/sxjfd2AV2o/3cM5izFYNha0BRyobEbC14UkHpAKc76hsgblOjveBtYLRk2AEzxbvN4qO0",
+	"RCC0Lqrc7mF81VDipk/SN2qHPbpSsMEdTLPblIhbiO7tUQGdJeOO8jB8U4o2vmKjSqpt9Ub3PheGaXBx",
+	"AeGrnKmB2fOCGfmTZc7gZndaxTnLbYVj+AaMNjvvhZKd4otNUbqjAD3slavs1jfJx8vO228UaQVl8MS6",
+	"64X0DR1d0dzo1kbQMdTb4sp2gUuRw67RMQtWFhe5TFyEJpFzQoP4CT8eF5SrCAVl8vaeAnALWLk+HJPf",
+	"6nADA5oJBIvQaYAnILgbghsopPX6jVpjz419rIV7OblkCyOtCSE1OtrCINq4QSCdDKtQtibjbxHqnjJN",
+	"eR5zDAPfy0tFKFkZMVnOgZlXDg3SF+za+7cHm8FAX8XD35V4WPnbfDhlQ0RMF9IZdJPG2wn5rTTc3ee6",
+	"xNl1EAPu4zI7dYKv37oXH+HZuLfN45BUnZm6ZDta7O4M3OID3BDF/6gS8z+tGPtVYPyMAuOnk+rULfyu",
+	"KN6pCIM1m2QOEPl3khnlVs5rt1oGVyKIOnEJ6V9BvuwuFtpAYVDPFqz4Kt59EfGudoVt3pCbt3/krm4R",
+	"EePhM2nJbhE4U7IvkNYBQ7xVUodnGjuihTbHZNMxor8tuVKzgmpWP8WyPM+33KeiXJ5X37e1DUTAsq0/",
+	"B73Xj67/mOyRORdcLVhG+vabobd2Yf9D0rDJDEJzGcTSujbqFrDO87zmIpPXM8OTO+xu+HaD+qtF8Rvj",
+	"V7GxJuHubKGIUrWlniqSUgE6NujGCeq4yV6CBsTkmCTehJjsJTgcDJ01H81lUTMhKmsl0wvGi8CoZpcW",
+	"pEHnq6Eu8RO7MmzH9VRNPObBeRqoK3Uy3yYzRQ4iEsK2l5q+rcYXW5hobDfq0Uq3Gn2L4ZJ4V4+3R7Ks",
+	"gzGzHo3wcDIZf7wZMrKc9VH/eHb2xkdgufCZtGQPlI/PstPhTDVHWBvgw9uO7kN0N654yk5kxt7IPN+S",
+	"Ubbi5iqLeVLzNbKPhK5WhbxyQeFGV7tka7AZXVEOI4vqQRDy1K3h+Pc3XGkuLmalYkVEI4MU7o0h2mgk",
+	"9zGhKcgQ5HohFQ48pcLmpBTsitGcZfH0WetCnu1yNVsXsywwS4bsXe3v0VIv9mwDyTGyny5z7ia+Vpvr",
+	"pNjGUbbN/LqVMFp96+gkn6UyFj5TT+o37xyTx6P9g29D0Il+umDpZeDGgsT6IakFkgXdJIPdrvdwVLsm",
+	"1kbt7GbFC6ZmXLSznVJonqNFQmaM2E9Ivy2+vpH7GfUgJ9NyMnmYfv/k9Nns3dsX8BdDIsFp/T+mrz/h",
+	"W8FE8cVk9+JsDGEYznX7clV3qA80YCJDiRrO8EwxEMId6ZrLLMgiWMEgYnfZs3Qh37RGmAkbW4ZpYIFH",
+	"wvC7wW0DU213b8GbcbWFBj4+Yc8eHJ+yZw1YEMMN0ZakD/m3o5QqlmGqzqDGBKoYhk2jwy4Thg0VD5eO",
+	"ijUxjWzr5JZrWbCU8Suv3zaOCszUML8hSf5tMjmaTIDxLndPMsbqHNmZuxzJzn8aIavurM7QAwy1nRhw",
+	"MWPmmo1uZNGSp+uRLyIZIzW0CjBmgB8On3vvTB+f4lQIHvo/AbNEjI8gBHMqzmW2HpLqtLi42xXVCzUk",
+	"14UUFwQTQdWQHO4/hFv78OC7wZgA/dAlc/GcXE3FkpvBsIyUImOF2TZNeZ6Qf/z9vzBy2fw87R29/8ff",
+	"//vDcNrD382Dxm8fPuBH5yw1Mi+C4cj5nKec5uTkxXNSMJop18MYPh7bsJ5kL4GLwGYrmvN0+vQnL3C8",
+	"PHljL5GpMK24bNARZIOSBNpKxtXojXSCxg8q7GyH1mZPCZKSESpzrjS6qZtXoHO97EQpeckRq2SIq9Hp",
+	"m+9lFklHgc+Hru9WUvveRk41dP7obf2Spgsu2MismTn9RAl6yWaADGC+GBI2vhjHsKwiPNAMKyL5vsE0",
+	"dJSA4GrHawj3BDjCMcSjM6GLNYTyrwp5nrNlLeR056JZd1jEVhFAgTSE8nJJRTV5+95x21C5ORHEXtZz",
+	"znIIpQcXmhsyHs4jPKSpbbD9mg7ZXIOHmmNIMT8VdAd8cUxeL7mGkBbDSa38BAkOQs6sgpOYYYVX/sje",
+	"2F3y/2TGAmyRViqrnI91OoNl2ZzOC2lDQf8quWAZBokn48QRmOFaY2cdHEPw4JAk4FEaoxMrunqtO/sG",
+	"t8M1/wNsVg2eafu1gdPosA72eEfSLJgA6BCSytXayQCO1UNwoEutxrwHYFs13pdsumU/CQuJzuXKYjI1",
+	"+kNii97yeLHDvY7bueRpIa0CHNfYatGnLUA+TVGi4IDIxUVaMKoMX15BJNIql+slE/rYegcLJYua8cph",
+	"MW11Ad1PblzBUr4yezujFxVKVAdLei22M9JKaCsP9qZ1R9/Yw9HY1SsHf9iNuwJtRPjqgqrZUhYt7iyw",
+	"4eO+RDGyOpgtNsJeVa/ebjCG+BrwjIk0ZtcoNJ/TtL4KuxxqO6VidqNZIWjeFbrqE+JQrQqZlWmbQM40",
+	"Ct0AEGBD+lJaFJxlJAlGbZhuwVSZa6MlQrR3hceR+EVL7h4naVsHcnvf+XXHM7q+b7Xsna+rcrmkaEzd",
+	"+W4gD5i7uMt4NhKKK/KoDbW2LPVJV2McBkRbg/zaGFidGqIHY2eGfkQkeboRJujMroooSea0JeQDkvtm",
+	"GVvpxWajE1KKnCmFKYAsO3bZgDVTLldgwF3Rggn9QBFojPwb2d/WI74947vS9a3tz/oWbAakS28E4Bl+",
+	"cWG0zdn5+ggHlwzGXYjdmkG2OYE7t3G+nmE0XiSO00FnVrEyhZk6aDBUaRur22+mSXecxEfh/bXFW33k",
+	"qoAkMwvEv91fBHdBN8e6vz02wxDcT87aUqG2OhdD3b0WjUVYaL2atcn/L8y+Oc+AtwRYJaDXxSURo/t3",
+	"754/bQ9Ksuf6ozYGGlowWuhzRnX0NoKpBTil7mVPvYZajaCH9Hr3uwYhS5yhMzaUn92l6E5MGuCr2A/v",
+	"3j9GMbgQnJaeAbCo2mijAnNFspKRvjX4JPCUiwvkOncM7ELCvEVUl/2gJcgRzeBUeHGCKx8eHk9Mtw4+",
+	"f3c2TODuYxcbgaKIfWaDO8wz1Gvr79XM21bX3Xhu3beQAQKn0+YuULF2k+jED7djwGyk3SpBV2ohQWen",
+	"2mIz8yUjfUzVQU14I6d4cEyk0/QdCPFtI9Buo7Cscro2C13IZRtmQB1e2F+QNs9o3FH6A0bWkt73A5hS",
+	"DiaTSegtsl3nUY4IhoMuXW/g6jSmKDQTmU0mshvkML/hrzmkgsZzrNrPZczeU+iPvPy6eQG9jBeGslWS",
+	"TOQI+iVKSN9nlo3s/T8YkgTnj7gOQwf/hTmhKBZF75bbh8JtRcdtIgr5QLPwPh1WcmxTWKjtQUMe2bwI",
+	"K865LTKsztwaCx2T4WqyYezWjNxetQuleZaaZzgQeDbl4bpMvlVB+NENakuMQAOH+s6oZ0Y/MmdwBpdL",
+	"DBP0mvxbDfys4V/abdeLgpo1+m2AKG9dnk+GT7U1JD00tDTOLEbEmWXhS66t3ZlA3FwSj1u4Y+QeAiLO",
+	"6ipNQyqmRc4Nw0yqtxJirjRg4NcLmTMy57mGmB3F9IZ7sBGUdk2Vi+vpxOO7RhfWIs5aYgyDVY9NfitV",
+	"bHOZuygf+MPKMGGsmxP23D9nBaNwvn0QnG1rVjGmLjjSP/AiDOmIg56wPDOCnJMTjr338JKtsS4HvxDS",
+	"Jso2aZ7rWVpwzQpOI+58pcy70jUV4go5ERIQSlDms9AjcoVhW0ESyANVl+vGPvSWui7QPhUDK3HY0d3A",
+	"Sg46gJU0SmtEPBE2pc7VBkF7NXhZa8U/wpoflZi1Wf2DbCn+0URb2CjP0cEiWVyYa6ygml2sYzagAGgE",
+	"Xk7CsEZ44u6iFIyyXeXpLZA8gG5zXRhpWFTspJ6rgWMZErWgeS6vXbpqTlOjSXJN+okdlMWUA/k1QLQS",
+	"+foT4AwpJuK88fnp69G3jyf7hAulqdCkLyT5m2FyfyLvzk4Gx4R62FrBSMbmhiiqzFyRISek5zznel2F",
+	"IRkSISsjG2MYL6LjXncL5d9gYcgl2m56Q4MzF/rRFroH+sxfRicle/Lm+QiyE9ajZ+lCIrhZcuQ878Ds",
+	"pS1X00fN3znEmAD8XxtLa+5LWnAlRTyrozaumVrQg0eP7z680x+fjA4ePfYqDxi/XUwADnd8S6NXUwCK",
+	"+3oT3uJbbzNhCnZdQx3lWfTz22msnwKzdFNuk3hoLYkn9pwkuwW4e1N3bPJLTakZd9NF2uBPW1WThj7g",
+	"NiQmRASY660J+04xxTAe0k+pYiPFhOJmIwchR37z+vSsN+z9+Zn575t38N8nZyc/RmWEHxnN9eLELW4s",
+	"9DOecgzo41zZ6CLDrK4XPF2QuU3yqTLIK7MGRoFZnKqNoVxyEUuzVL/lXDNUOVdS6YuCqcTyc2uNPTYX",
+	"01IW64T0bTCJETTgRkgKlnFl1NsFLVg28F+a+w5FaCjwlBFa6gVJabpg4Wpi92YHbd/giTGdwaWXcbW5",
+	"rub0mO9HV7SAWD/T0On/eoENvakaeukaeosNbYkOSTJ2UdCMZcmRhWyHMVfrDcFQivQVYz7oaXDsAqHw",
+	"I+SFQvqvwpnKS5BVsRenQ3ec3OufesPe0+pbjID7tXmUYIuH2yL0GvSo4hyMZnQFhqJztuA2IMzMn6fM",
+	"BYjxAkznzNy62oEgFOaONRpyLP+91IsZbP/OWhaNM2MmSTWbWWK6w+dAxbf+LhaQ2GuMZRjOq33B38g8",
+	"j/mZXocnF9EqclYEBnyIqo+UFklLpmZg40jXac7iCib8NMvKAs21y5bElTB9uqli2EoCVWA5jrDTJYNx",
+	"KzN6ITsokEFSYvhh+5L+r5KVMbBJkC28az6jmp5TBcZ0c0I3VzLQ/c7lTQwPN+NqRbW5iLyx9K/yvAWi",
+	"xTVnQV6iZnnre7Ds02ukSZB4u71xi6aPnuJIF85g30j6bxSriSTIaZqzWd3WssEmnbJda90wAWu/gxvg",
+	"4WRCVEtwXMuGbsH/r7GrW5xhkFlW/uzt/tKe0w/D3m+OvHZ/hJQIFA8ssuMoT93b0dDsBbyzDq+MmHyh",
+	"+ZIpTZerqIzY5ZhesULZsIVI6DtEAD9QxL41rFRtK74bITstGV1x905C+sn+eDLGTsl5yfOsKh9kXyJc",
+	"oNmaS3FM8P1/Q1Nbwa64ecXGeIaNAKokJZDrIks9iE4IqbzjJvxsX24Jcq+WJ1zqYKcdobTzqdOAKBqc",
+	"p+VScLiPHiohuA94wJFBH8+4CnlbTdiA49wb9mx7t5E1Tu2n79ynHwIJLSBT6OfWkowTX5yE9wkbbIvo",
+	"MGIxrieUw0FO6NeVZU6EAZ/Y/rcToo4tMBRW/TEMzp5EgmfzmDQ2qu2+qU3NNHm3LXmFX1Y70iDZQIDG",
+	"VfWsz69KO5X+XB2aLRJKtxsV1ZJWiDTsCQCy8hww5q3LloZ03tyN+IVV9/JEovGDiknNPSf9tz+ckIcP",
+	"H343GNbyBYPhJzY3hEw6FO8Lp92y0thzWw61S5e2iSEwb6K4SFm1GH74Q5LA+XZvf2du3KFRTWiW1D3c",
+	"GynSjjGYd6PXynMxlxG3VKkXGIONYQFULyJsDfzgguaYxjkzWzuTYnbOFjSfz+Q87ik2X4wwsbPezTEc",
+	"PTmfg4sDpFCuXOHgPiD6DuJumRUrIJN11ppyaw0WuiijBV2bB6zZ3nD3XGN0YOYnC/43XEWjJrKYZv4K",
+	"0obmATov3Lfhx8R+TPrJKV2yMyao0E/CN77HF5L4VZlxRc9zls1WhdFn+FVMYD0tzyGhfw4XvcIsAqkp",
+	"/CtMKT22hj2He9K9wGOrDHKK22x/75SVaW/r+CIP4zQcX4nY3r3gV2x7yawdScwAt8OvPF72A4XpzMc2",
+	"8G1oTbN4I6XS2rYx9Q/TqQqmy0Kgxyj0xBx8e7uaXPWR7phtq6taa6b0lnLJmDUeP6G7vdjAUbc4SH3Q",
+	"VxB7SpXNIHJjI/3kf6ME3DmspMnb3Sw3i3g1RhhbxpdRFz/eFiWbbXEfV2/FIDdcWU6Xx+jvD+d6iTSI",
+	"rGuGFWnb4oVqkGvNENgnb56TS7bejkDQbq9XM8PAZ0spYsHLYLhHEBRQLUpAIA/04lLVs42CuS2oilTq",
+	"3aQ66DpfzyIQgBGVO6ciOqHKDDQzFwPWOGjBncnLixZDG2IlPFCkxLI75lXSL/jFQo8WVGQE6m0a3gsZ",
+	"K//T3D8JoVlWMKWYGgxJxgp+ZbRuh7jPRmYTSC5TmpMVLcw5IAW74OCD7MRGcRvtwO0a1IlxuEnAbXvc",
+	"vuBtixjdyg3ajZ20CjgvknhVJ81QUKClakm5cdD/t89MsEvoGnC9bB11C5JLC65H6Dl2Isxu4H0/2YZT",
+	"HTKIaVDYNC0ZOuegJhgOsA6jcouqK8E6Nsxrb1+4bD1wNipCQc4YO2ygN69Pz47J6enbH0YW4+KOjtjX",
+	"Vbzu5kH0OMwubhUyt13AF0ZY9Gt5PeQff//vWkormMOTgWmKUT0VulHAMEyetu0mrqCuQ/hOhkYJKVDe",
+	"95ncp09/eqCmIvEOuYQsZcZym96tF2wZS6m+p4wslzDZAWL1i+VuORvJrVIsMEnoNklRv5ucK4x5inKw",
+	"z5uQVYVf2dUc+iz7IL8q3J7hJ03i2pjBr+2c4C2c+W3YNdtCDAx/gMrpHp7XCCyKCR2VjFxAmZv6rZXR",
+	"SLx/h2SDU3gXNomqmIb1loEqnR2HMSQfXb50Y7abAb12QFv259TN09dAbiQ0YFhULZ/Bg1XW3oplMzQf",
+	"b0GIe8sumGBGVnmSs0LbmIFTkEu2aEbm3XaBNAgmKdgVl6Wy78wKdiUvO2GkRLtobzC21tXcfmLrTqhl",
+	"7eM3wtktBu+tKNEGtg+24x7cYmmrkkStW9XEXPzIdedKs6LVjtAi9L20lfopAVZH4DWnEJC+5X8RILCD",
+	"g8ooOOiqAmwf+a0h7lyEFaCfqMtZYgSrY6IWUMZS5JXtqCu2HbRobncoa4ir0cFU60lv2zRXOd1yIj5J",
+	"bBoG6dUge1YFtwF7sFTca3ZcmdUa3Ec4245kpbNoIK0ZGlXkgl8x4ez15kKMBwPsjGf7HcSt2eybzxSy",
+	"Vl/0FhKUhfbSSltN7HsR86vQ7x2R50YRpGLtkdHCktuDMXnis8BtaUxC8asFm4qKluzqKszhI0kt9j0Z",
+	"EiiK5+PVp2J3wPqAXDAd1E4CueOIxBIYtxa8/cR5gV59qtWsm0yGt9anggYedfo+1K8aG+o3bXhwOME6",
+	"fkG1WFfb1H4/01LOclpcsK1J+911Nad23X5J6nrYrVekoZc10xpuqafV13Sh9aqvBuTd2xet1/JGNcfJ",
+	"tw+Hn07fu+V6tKhycc5UFTjYjGmvl32N1VsIcX6b0GJBJdkOcWO114cbfe8YfIvBLTKDLUkbVU3bJOb2",
+	"Cua6K/WlOff2Th/WAIz3PwF+8VuA5u2qBER04Zya9m+0Ye9VSrgLYTGa4BUrABUO8LuqyMYOjKsFk+zn",
+	"xTpERy6Fx0duIADDuAGj0Km3MS3mth4REF5v10+LIBoj09OgLEjT57YFHNlnW28ihYahHPS81VSRFjFD",
+	"wUYgSFoyQMsUkpgvCLtZFehRjLZqhvQ3KWL185+8egKYrWBAKVernLO4nOoYdZcqKWfm3Q3EdbQd+bFs",
+	"W/cW3rA1FcnweNgFKw9jcsaxx8lDHEQpUob12iFdCcs4vjs76QgeE9udk/oOkP4jzD0ERCEqSPI/E7Kk",
+	"aSGHVU34GibAoDlI7whIxuSJWOuFkd1ADOOqDivtBN6kW0bpdjqA1YNlMRTRKHP/7uykYyfxesyw8KQ+",
+	"u2OEq4CMQJRhW+dHpLB1/jrUrTa/biOvMztEHx2GieV+YFFLlC/S3WqzbHXA7ohLODgkC1/D+z9+Pts9",
+	"w3qD21Rp1MPaB91mm/T5KKQUBaPpwux5MiQ2Z6X5FIMhg4fHVfaG94xDlgsE2WP0VIMt2rDbjvjJkSDd",
+	"YS+LxvXdAkX5tDxfcl3BhT8zC9sVO76r4eRz2ZHC4W2lkfik22Gk7xu2PywsHwtJFwp01yvmTM8tMl8d",
+	"7KsV8HO8rZLi3UrTZ0xTw2y6dN0B7KsD0qj3s5UlmEJ2laKPQCkAWEh6yTJb9b7RcFeoS9tSlbrxSRah",
+	"2eZHDhEr1bRhc5zwIi25Hp0XjF6yAmtwEyayIbntuBXS8jkrtsGnxizgDYZ8vVAshaqMjw/Jgt0Mt5e/",
+	"tdkyKjhKu9LCNwcT1a7fsszILRmIBXDc2dHe3kIq/cvRShb61+SOlddiS9VAkW2eyvpQh5t+gZDqtxBR",
+	"lGbjR2IYZ0ANkmrg64T8YBfHe5JaN8kGME03307a5vcIO3lqBxTPinW/7OjKv7qrtziwTEib3bFlapfD",
+	"hhFjw5ASdhEb5llYELEBqC6vwzwrWrCqSNOYPF8uSw06NRbKgv22Gpgv8uAjkDayAKrD9g5yt07K0Mwc",
+	"L9YBQT/DbmgnkCwalKovRbqg4sKM/F0TBqVgZjUc8uPhwcG2EsoN1XRFfysZgZ+JYlpzcaEapujAnDkY",
+	"OpBJMzyWLiTLjklixpmQNGfUaPiCQFL3+LMZhsOyzh2LetovUFHdRBVMAHDYYnSgR+nd2xeBwUJIMTKT",
+	"g/xuvZC23lRiy6xgXTYbFiCvWOEAQ/peKYP6S/ar9x9aaqiHxae7ziwoQ902vZeA3jMqSmGLvLfUhb5r",
+	"Meq2ft+wYgQV3e3t5kqQmUVwuDuu5tptyOrTkFGjDnbz1gxoIfiJ9KsSXTBSlnVDsnV1k2sYOY/uuypy",
+	"2878YDiNpXcEsne6nSrPR9Yeoukl81aFOK7mZnnlGHijFD49w5xdSJOEmoUId4wM2aiiITBTAI8z94CP",
+	"U9GvGRwaA/Al1hx0lCzME8YvhOkQbK0W4hlDKXNGMzUVoPhq6QvjDVqpcZv/K8hL+xT02b0q4evGWTKi",
+	"pn3ZojCclGzc1l4y+AQ1CFthXmoHyUMmLenanKAWTvhJa13Hr9/CIn6ltCjWhHoGH0FDtT695vOZr+gx",
+	"GJOnd4v1ba26HcGgYn7kD1QE6hVnI4U2tG29kOhGnkV7AUSOX351FN4GWgY8qjNo2aPJLcqCd2NlGy6o",
+	"e2NmYXHxbmOr27+7DCxxNl0jbSgWGGtRzrAD31E+vCUXEix2WD2W9MH+fHhwQJL/BFMteNOHLv9laW1a",
+	"D/DbB+bbB/jtg4748h9fMLxatsZcY043FLsd9nk7mKC5RVwJUPSPBGIc16qyXPviEsfWpr0bZ/CzVO74",
+	"hNEKHirevWKugxUFwCGfBeMREO07ny5S4XcZbXBqFRoXjwWoPN6IO+hoJfKRA9HGdVGKlFqjy6Oa9+iO",
+	"KRlN8m/1atg3ZhZi5I6YuBsB1J8kxtkFNG8M8tfWGb/cEs1VC+mN7jUEIXv1493bF8ckmfamPS/Xcd3N",
+	"pBv3DLxi176GL3oFtoav3HnbX27Z8DrA9R1iBRtbF7QX3RUVrep0zvPciBorVnAEj9t2CUAj3+Mnb/AL",
+	"hDBUnb48KREKpo6+s/OzZ9XrFYV3+/S1exlz5btOsZpbh9zITi2+pZq9gLcB2xw8aXHSP3H50MlC65U6",
+	"2tvLqFqcS1pkY0ShGVO+Z/etQyCnzWxsbLRfDrt9jYL6fpFrE62PvJXK6gSyafikazUrzLETZrxRj1IU",
+	"LQBKgGR03czWfXd2QiD/ciPzuRVLvy0G5iNb33S9FZD9A2n5jXm3Lt9JGUPSscAWkYipVcHwyqI5pxC4",
+	"k2zJIN6WB8yKlAk9M1/H39ixa+7DzjncldzbochkiUDWHuHDJ9j6QTWm0LrCz2r8p77OH7U+9o1oIFe1",
+	"UWNiWiB7Fn39BsJUCllCJQktyT7JWMqXNB+SgomMWamHknkuqSb95HA8MVqg7ZgkE6uEhGjuf6rhuWC6",
+	"eUz8e4W/YDE4NE9jUvPMnsE7U8HmL9c8z2fsJmUs28hHb/N92F3fudm1xY9PJjaAVhp5HVwzjWKlmEXV",
+	"sjSYq9WSJF+mpuv4z415+5bCzzzie+uwK6bbgU3U74TEA5gldVYVKykqso2k063M9u6Ms3Wq1ZUaSVwB",
+	"3j0r4zGVVjJVRgZkqwAZyxs5n7x5PjLK6HmZXrI6VNNjwM0Cz7QPJsLv1A6O25IjY3F5VQAPEEuacYnQ",
+	"mzkyNfrbaKsTrW1+VR25+mLGtuM/GxaF+mYsbdhOV+vCS/N+aGOr52m0Q+5sN2A1g6oxWifWya4ptkRN",
+	"unne3p6CM96wQtUisAGnLWpealmnrZUUbG34rdUUrCkqWg9rcGz9KzBCDIWwFs5GXsvnKqrwYcemvYyW",
+	"Mv9RXserSnBFXJLtkQPJ63t2gce2UXpsMJyKxBm0N8qj4uOgTGrwtCqRSvoej8Fa+qZihaXQbYJQfDt8",
+	"maWE9OOFzQboAXEec4vRFxlu8LSRp94YLPgeTJ9Rb3u49m9wDN3T0HebNbrnhd/GwtF68tdeZAysGk2C",
+	"7Bbx+RaCADAhzLzhULE+0vZkcQE+DYTKhy7r8CU2M0zy774gO0TMHUYvbGZrNn/HVO3bxZ7l8poVKVWM",
+	"LNhNgxhulbUdHbHHEK0PcUFFlluUzLvetMNeVZSsWxBrEzYyCnvZFeEEU7cNY+a2cmsjk4dXoIMIoua7",
+	"uUVFPgvgDX1sg+f8GepX2deH1SGPy28W9bpL6ffq1Y3Fah9eZGuG1Z5HVq+ddoIaby123pCWmmiYHhmZ",
+	"5iTnCkQI9/5xPaDHskfz1nbIxV1UWVvcho0CasiM0oVUDLK++7UCLv7iX7CCbWQ0Pno07LxXndbz7jXz",
+	"0GgNJb3uWDax1ke9wfaxx+MOA5TqThGHliftijV0zW4OB89lWXC9PoV4WTRxM1qw4kkZw+J7IhzWH+k7",
+	"xIZ//P2/kwEGnDSSRTAI16w4NFmt5ULrVe/DB4j+RlTZDROY6cY5qhX55pu0ZOqbb0hfuqQ2WUCO2ahC",
+	"J/urPFeDMQHP6JwjYBkEuypCxVR8842/uL75BqNiuCKMg0vUB1Ci5UjxCxFg+7sS7OjtoGRV5jn55htc",
+	"2W++OUZkL4sm3LfVTqoqqoBiVgyw4hLKwWZI5Jtv7N35zTfjqZiKswUAKKflkgkYnGnmx7OzNxDvYK4z",
+	"x4f/LK2/BUHJBHKHK0ZWhVSIJqoIF1ORqBVL9+iKj5dZcozq8JznjCx5UUh0DJmu/8f/ICdSXDEB+pB5",
+	"8g3BEBKzEYUstWsVoYWTvav9ZEjYjTnoJPnzszOyh6kvRlCHP5FfJq46CPnx7OWLqSBkRS+YfYWWerGH",
+	"6SDJ2HRpeSM5lxln6KP+j9PXr8bkJc3N4WQZ/E2kMOvHRAaxRLiZGUtzCjVjsYzbhRmu6TA5nEyIC6T6",
+	"qwI4eosb58sT1yBgDRHZppVtW1q0b+iCUNMsdIIedHK9oBqAWLnFe/LBrPBW0+HuF45qWBotVwRw4Ey7",
+	"ck4SiMEie1f7e4bu994jksSHhPQh0uHZjS4o4UavxnbN4FaswKCKZDAmP8jCh9yaRm1wiA32wtDbaQ8+",
+	"K6RRobJpL7YDkNNv6JkKsj+cHH47fPTvjy0awAXTJDncf+gqJQUgAHZdTc80TBSELn6wgSrrFctIcvZ/",
+	"cExc+FQBFUaZWnWO9APwAepmMiClyJmCbYa7D1gjWdLiEkHwqrjj/rQXyXad9gYwpjOH5I99OxhwSMEk",
+	"ZzBS5JqKlBZ2wgHImr77ycHk4PFocjja//Zs//EReCL/dzIkj8ncnFscQsYvuFaNaNu/sUIOxuRHKrLR",
+	"eclzbdqrVgLAL/YQGIQkNSARc9JitVXN84qA4IwtWQInoXJ6msObLiSkPWJFNywU5k4xRvDAkiRDSOz1",
+	"nY+pNguPywDN1pOKtZEKHMWZ1YQ8cCsbKMTzIWAU8smxVTEICpmeQDgFg+U32/O9OUWhnn4EuJRIqhDa",
+	"ZihsW8U50sd0YpFhYIzpASp6cVHV9ALL0ZvXp2ebR28Pwy4h6tLlhpo392Cl9968OwNwkSGcYEEoObi5",
+	"sbwK6MZv6ZDoa0mWhmsYtnBEklphvQR3/MgSuA3ZMa06bqeObIhhoVjmF8F0NXTn2waHokxmmh+YicNW",
+	"xar4JaTf1J+OMHTwH3//r22V+mKja37TnF7BRsFJRj8X4mwilxQZwl2ncBBsFI8sFMS02jEU9NryIJ96",
+	"jtwYizKYtRiMyc+WpMzPGL/uCNbzY0TPtiwGKO0NveACkdS5Irbw7zlVYNcCE2+yZ+sBJ+S30tyQHu1P",
+	"Df1l53YbliZdSCubV+GMtq0h8Y25T0uxwjEY7mhrDNsr+kntmjIPkxq0+xH5HiQt69OCNFxXM6UCEUVI",
+	"/Ur2oVuFuqlo5gETrlSJolDiOYz9/ZtkTL6XekEW9IoRnuFocwLwxWpMbLg2rP5UJIeTfXSjkFRmrAp3",
+	"drAJQ5IAAJzUZjkgz9emGGPJbnjkk7Lxp2QqZAE+3WImpJ7NZSmyZEzeMiXLwmhJcm4PMFaawFQTC/ZK",
+	"kYTgI9JH+jicPBy4LYCyIiAgoXgE4YamIbvB4orlcsVI8n6KwD7T3hF5P+2Z+U17QzJ10BX4BwpJ096H",
+	"D7Yc/JJORQKdmGvc3sajCsPSwe7isBMjDgQAl1h5DuvUZdlU2Kp06oj88h4Y8tDWDWAffvXAsgn8AhAV",
+	"cFjHSD0rqheWeADfnxXuF8NJ3S9TkQDC18Yv4K3GY7f545i8FmFq4NLci4mVGJG/QRVeIV0B5oTI+VRU",
+	"zLkKv9h7HxqkPuyF18TImXPH5M9MsIKnuGEKuLjjWVORUmEx9I/qif4gLg7J4WSf9AMhkWUVwxuYnw/3",
+	"DiePMATFbsJU9I3YzMWFeWH/oXdcBWIS5k4nGxtonn83FUmAhY1eWCD4RzhAa4G2W96HZAB2s8KMKetn",
+	"EPl6gEzp0eQhHLSpSCDSePRkrllxRB65EjgkY2axmEjXxKZ+gIqBR5cIeX1kTh9ULpoFsCroe5sKXwRG",
+	"FuRtM+1+SNSihCQsLIoI9ZvUGstFKi0LesFmc7i76q09UCTjCkpbmp8BPcxMxcjZdG54GYE4a5tbEc4t",
+	"cVYkd3SdocBeBpAyoA0XW/Isy9k1LdgwFPMzI1ITo6GjVoBaUfKXkTuVzwHy+b/IvGBqQd69e/6UXB2a",
+	"2x/dRY68x+4z54AdvXC8P3z41vuPN36A+6H/TvAbN6eB6djKGvXe0LlkKGeEFQkzhOAjz27M1Q1/GKkj",
+	"UNecqgbCS1LTyoYBi4eDtUZFrb7QZhFcdIXPx9gfPZ5AGR1DzFUU7kUuz8GIVZUBlcLsKXQeJbC9Bo24",
+	"BbXCHni3Rz/TwizeEaGrVSFpanQOPDs4Pueids5bs07I/0HDM/eVGQGEmmDCjNLk2wn5v63QwQtiQeuD",
+	"jB1o3+rum1PLc3mtSBJFtE98yhx5PBlUozIkp3JumNZUPJ4QIxmLTF4PrW/dUqW7sGUx9KKzFGwIP2KF",
+	"Z/L8zZicyiWrWNVU9HFfR3DdznPTLqgBYDQc4K1dJXmSOb9h2QhH4OZlFwxLqiOj8oEQIVWgAy3nKbPG",
+	"OcwM6z1Z0XTBRgfjCWK/6Jx5k09QXe2oBxXgwAGyYoKueO+o93A8GT+EnGZbZygkVvP3RcxPcLow+4AO",
+	"WChYCrOHS1LYeFajueC8VlKB82cqKsoPFm1PASrFCD5LxuSlhTBMoN4NGh0IRcn/8OBgTF5JDadxKuxx",
+	"xHXxbOV5Bk4n08ELecHFGxuQ44VKcI1vgmuFU9HScElQEfs/nr18sfcfpyOmUrqKhudy0wTc5z2XrtdL",
+	"6+59ZxJGiSRmXP8Vgs9RSTW/H0wmFgRD26LGmt3ovYVe5sfgjFFM/6nU89G3kGLd2m4zX7Fn5kNyszJg",
+	"ORobgjg8OGgzjvpB7WEBOGgPzlnnLwKzaO/ol1+DKHi7T8FwcL0HvWFP0wsozGYIBiuxWQ7bSpYWY/Rg",
+	"MhkaHi7wInawMWMvD4Fg5msRVyoPnFlf8m8qwKYF8qFylcA3iscanSbPnEXn4YSoikJJRaCOD6uEXDK2",
+	"UvVSvg+Uq35QVYd2Zk0/sCFBSJ6p4CLNywwSqm1laDMhX3zvrStYaK7eVIo5vygLlg2OzZlyu5QA9pNC",
+	"Ba5gNK8KEjeqD8eOFxa06+0kWUikQclx76/WbVqR6u7Skd4VEaNjeMOu0/iT06WGyAYLVmR7CajSkiLS",
+	"ZeVkjNLlW0YzLphSRyBqGU3GqSlHU8AymvaGU+vfhWcxUKZp7/9Me5uoTNPeB6OgeRNYRci2eKARAKGk",
+	"JWxFTRQFhShz71mKmVNNc5SGdtQYB+gnqI8GAoGShLtrDE7hVDSnas9cc7q7UaXMLDEmzR+aqXBdmUUF",
+	"x9ix6ZV07DSEqILm3fJNRYdTflwhNMU6tahVpl3wKCg2FYEN3qwzKrpOv42zjY2Dd+p8pvd28BpAYpGD",
+	"Z6utAhrkivTtVA2HdEs9gOP4aPLwM47qLKT7gJQ+NWd4yQVfUqwLA4eaVODTMd5gRJ4L6OV9weYf9gBf",
+	"pp1XPIOf0YST8MzVxgRnOCilkBefVGA5lm4hJc2opipFDd3IKTzzUIRTYQ1kY5IIdqNnaVkoo+darxjP",
+	"nC0QgkyhfV8Fj/StHdQZ2dngeCqSBVWzpSwYNlKUrOJAcJVbHXNMTqTQXJjfYVpYbvNPJBzHeCqeoBvQ",
+	"ViqyPeNykYJyxRRJIkA9iRs4LPMDZTkGNDYVNWAY0t+ydhjlWB/SzzDea8r1n3IpLpLKCGy230xwwfLM",
+	"qLSCgKsAXoC1o0UBomsfuZQ1zXIxFfTciPaPJmSphoTmSrqauWhDc4z6upCaEa5Bpzcsh6yoUiwbotvT",
+	"N2u4jzVEvJ8iipLhQeSXX4dk2gsmZB6abTSP3daZZ5B2/sFM1xIfBVP6SpN/Jxldq2NCCbYQMkHYprX1",
+	"PC0Y/KQ0UWVxxa/APQWNxZjYmzLPsatNuTwmS2MkSCg8+/M8GW6Cgnn8gUkspSPehYs1jnSBgaIVDHAT",
+	"4qBrFzV8q6qfnYEcmyi0+ZokSI79AFMT9+3w4KBVJzF0XOvbBWOaxmJwir/e4z0DBAC6WYSZP0EGIueO",
+	"ikBJwd47KimHk/1bvX14m7dvpS4dHnz32ZSrerTJL79+qN1d5uAZDuU4pWWuaOpzhzy4yOxdBYXJd6nP",
+	"PnUBGvckuKKgJ1gKdEWmOivFsRt0A04sepG+Rn4EAXbHBCMRrY0f7rJhmN1rxOMuYHd1PvaCK31aG8x9",
+	"ymVNmLUWGcjefrVF+t0dn9/LgTALGR6I2OJ9kvNA+hIB1BJ6oWcJiFuFLTg6U3l5AVVH4V/J4JhkLAfL",
+	"ZIBChEcAefzk0H0a+OM+0YkbgvIZEUzBzQNglLLIWHEErhbwEgfOtH4ZYM5B7eoajmMCmk9iRLNkL7EH",
+	"EBIXak4inJsFygVvUWTCQ3Qs2Q5noVTXh0dHU5FY59zYh6MlQ1I95BdMgdvACJtjI14lg2HdX7UxgT6O",
+	"Hm20hCLcW0H8ZELrcbOxAHIgIX3zpaJzptcELE3w9ndTkYTkN0MMf/RHRcizJvxCnAIYAOiSWTnUrAgG",
+	"K7ipEJzKAEPdPIAocEgCloIrRnOXlAYPnCdE5OuYQHcCUYE1wEafCva9xaH9JExwsyMX/PuhHqXpU5Nq",
+	"3Hj/XrhxjBPjQLPfG+OdfPcvIOWcOnhZz9mxflJwIGI8faeosfe+djB59gG5pGHV24zRYBtyEKpG4QLi",
+	"tEFFBNkl9HoEA86Narkm7oOhvwFk4dDp6mqtuUzQTeKPPiqHVdAkrsI//t//r+XuiHpQTP8bZ/ozSDce",
+	"sjZyrtxvEBRsFGajaWppV2vwVU/4JCcIVxkSEwMy6/OMLVfSbPbg96QkbGjIp43D0X/37vnT43rgLFSg",
+	"CHXl+hgaJ33reHYgsndQYjY5y55Fqf26otEVBYd1GsmnOIV6dFEroVHsms+svRIt/At+sbA+DmCktTmr",
+	"qbDSl/vd6gyhI8AxJERgVmPSuASg+203QIwRP0kvP4Nk1ejlVmLV/VwDCI8eMw4FGULNewBX/us98Gnu",
+	"gbfUUHX9GgAt2W8AJNZcU82KJS0ut4lVHlc8aq15xa69tWZcV5rmPIeYqAZArwdhJAniuYHqdwxa6VwW",
+	"UwHvQlA3gLcn1oUiCyJLPZLzUWFIZSMGOXYEX3Cln+AEdlxyrxGwOImVDoDYZJvbawGtzaNYPn2QT9Mp",
+	"2qRagd6t+PpGUa1jRHhXNtELIrfMuoOFkOuWglrdjPaR0dzSFH/QsMTfzRCPG93qT9jqPrhPizhQWJtp",
+	"r7KI4wbdP4f7g/IsNOm5w+qDiPBBxY5KvUCeNLIGkFGVFB/lUGc+W9uIXMQVScdwmRUrFAdAH/L4cLRg",
+	"N9acckxyCjUjaJ4r69S00JF1DvNnpjfr3vfum9jisAFtznV4a3wXSvq90MafmSb9nP6N52vL4AYoytXQ",
+	"PhW/EEac8LVlIpFo20hor/Al9EGEj5pT37pizMlfRidSzHmxHD1lShclSJk2ycpirsB9mOJbeE94CPFN",
+	"UqoK+EcpqnF9xda4emXvL3ZswdB698oEt41+G4W+Ytd1Cr1Pzvi7kc8gjecjSTiIxd1GrojLYDhcWsMq",
+	"CMNmEcSWfDeZEEgc33QZQFBYZVv3desS0s/BCw4Ogsej/YNvB5C0QaI5G6T/CAKzn78x/zcVC1kWaD4n",
+	"SdBqZTyH4XEBSZZQMEdqYjOe9mwm+qDdsl3VuLsn7avq4AvZs8MBtB+yp8FeV0gddzpwtzJE7z/8pxBc",
+	"6lZqTQsNWUJV/gCEQXc+rXsrmeftRzawPfTPmeIZA/vM3uHBd4PKMiwLdw5gW5XDXktcPiB4iaYigSwQ",
+	"SDj1tTgSjNkPkgghEzLBBKmqVLPRxhI4ilxczEplOAFcbwOIUfVIEVKkzElMZm7VYOwRTcZb8rhIP3kj",
+	"8zwIoST+twGh5/KKkYcT27BhHpg3ggkeMovGOZsGf6+Hf3IPAzDz3cYATiwmMQSGO9djcAPchRX8Mx5u",
+	"IMSPOtthVkz7GYeqATZRFovLiowoJjJzTy/pBU9JzgVUKNpMO9u8n6fi8ODAIXtgi1sv4YdweLDnPbI/",
+	"Ce5kglfyVIDDKbyTNzz49QvbZSHXy0Nj4kY0IjpW1PaeTurWqsGf31S6pZhv5Oy+rMgBy9Lf4dY+/Je/",
+	"tZm1/geHC634ARfcfsov2XpLpoguC2FLXuWUC81utM9NtHnFBUvlFSvAqpnK1ZqglDsmr70jwt+9U8E9",
+	"SA1cyquCzflNsueCYBJz/QOcyPViTfrJT2wNwrHPFh2TSiWDLD4moOe3ECUyxrR081XG0mK98in1LGt8",
+	"Seb8ZpxEpWxs6ye27t2rZmk72WXouGRrwMYwC8I1phNUy/GH1hdhCWrVBSxt7STZTkaN50pBHDIR7Nq1",
+	"fOyiw6GYn9JypQDYy6infLlkGaea5WvSP5zs18EppsKcrINDsrDADbexl0xFm8EkSn9ubkiDfxgbyQ5q",
+	"fsWuzRb8a1pEOlH2Mkxy3jDJvmT3yZBexkPfbVkgO6c/NL9x6oItdbS5Fa1+/CcOMMAwDax57CrPuYKL",
+	"7qwfHACsCcJjJaSvNBUZLTKfWmeunGSj5tMRqdVzspV7jwM0Kl/v7fT07Q8j55Dr121YG+0mg7G1Q5VI",
+	"GGyGanKVHIUC8znLpbjAzHiX+2MXKsajXEGnexJtm0WzPrM0u1GuKnIy8J3PEVP5r2ic2n6Sce0bNcuM",
+	"3Nusk7ad3TqjYbsIceIBRn1nRm4trGDMtaqwtdQCLFgiX1tcXKvRHpHDyeFUJJWmiWcPey88GFnGlRHp",
+	"suP4gfWxBIB2WtOKiY1NbxEmcI73c1Bd81/IUFx1335Q3RWWfkQQ9OHXA3sbvRSPTXBqtp9Da6/dcgyl",
+	"UKXFhyAeIrhh5yXyXFMuWFaBEYUWr5XMc4ubMRWBvhyeZ0qaYHjhId6vLEC2x35Vn3sqXKh0qVg2QEyx",
+	"JkrdEBEX3LhrKEiGJ0xFcvrs9PT561ez02cnb5+dJZvAGRvgtiksDkScOfS/Lc6jU7vW95oRgX18KVOU",
+	"630bZgBuMCId3v8V/rs54xYE4fNzhGc3GAtJaHV+Eahy3oQW78Qr9goGsGztPONnWVxa5IIAAXMDx3zH",
+	"iSS7D2Qs5gHGFh613xmt7/9TUNh2IRHMP4Ra+L7OBIb+iHZUJ3Q8buKN9UG+cGzYSYt8TgT4Jwb2ohEZ",
+	"ghoBXjpE0U0FhHzPZXFNiwwL05i2fZnTClUVPycU3BG+AdJPQle4kHoq3H1T+yUAVX1u5cdwBg4msPo1",
+	"DAadCrz0BhUoWhMfF/J+ouho20BkEMwZ/AEvuLjcFdNqI9rCoTlO4q796nZvCweFDz4uCaEJ0nbOoDSG",
+	"9Uu3dRx4l36feGz/act8HQf0VbCMFyzVNqq9Tp3B5Xlfo0lpYMe3A0O8oi8PGQd0O0K3JiSyboWMc0ym",
+	"Y5QneCuFnNUrGCWGq4RMZgGoxi5nth/ADeHtiq9VUdR6UcjyYuHskoNoAOhni/28Vdinrwl19/jPPyg4",
+	"wJ+ZrtUduU1Q3ZeMCCVPBILUg/PPVsgYkyeoLY1+K1nJMhd2w5kCREKbZQD0nNKVBsWHasIEvE+M/Ljd",
+	"dfKHDTT9GmPa0aNyy4PgyvJ3SPixsPzEsk2sjJZDdCFRTI+9JW576k40cecEy8tvFXGe3dBUkyXV6YJI",
+	"W4q3dPIZ6VOxUYmrNRXHo8F9ysSXR//UiS8nJdud9mKoafwvlsaSIum64wV/gtPsFggtm2D4ri4C6EfX",
+	"C5mzkSupArXBVJkuCFVTkfwneMDgqyHksJzT9HJcFjnChOCFA+fSsQZdUKFWstCJRzOpzOppyWaGFCG6",
+	"6yGB0hgbYPy1uC/Xpy1YW3e92TjU5jf28Uzxv/mCAN6KyJfsb1KwjbZcKZ6tAyD9xKbolQUb2ykfESjt",
+	"MSZPpsIWLDOsw0l+1wueGw3RFTPzmKJV0W8AXNz/dkIUVN4BjNCpSK4Rfx1rlTxBpB2PC+7HS85LbWEV",
+	"00IKDMehOtmohIXoqS9P3kwFJhM+UGSeU23L2UAZswJqL18XXGsmjmyLe9icyLCC0d+wFLHDWk/enZ0k",
+	"g6k4Z1C2OAkWMqkvHr6hqsdjW4UYV8aVFbKvTUXiaenILl5yTM5lNVMMMtaIEd6IF/TL009OVyzl8/VU",
+	"2Oos5mOwSmksTmCaTLbYb09Kdmtp5rlDSkjXP7G1FWTuy/h7Un4pr61Zmha1wZwBKgijRc4B1BKrKgGl",
+	"epiSYJlGP7E17CjQeeg5+pTeq5YBn1QH9jN4lx9+dW19XFSJ9XUZGtu8HQPhc++8zC9HFUDPfetdUCiT",
+	"ZwAWgbVkoRQHlKi7FkOS80tGkqfPXjw7exapRYhlejygR+ogPS0YnEUcQ2T2qloPHJqcK3uhJPbtJIxk",
+	"4Zl3nA0dzuxUlMr0MyQFWwHpwyUQtKQu+WoFE4MCVKAlunMMAkaMZ35f5pdPYQhxufvOauCn557VUL8Q",
+	"+wwH0K51/rygmlxT5UEBIcYf9+ZfyJF2v3hHZmWJYlesoHmL2B0yFndmtwGAgSkRRN6gZhqiSCCIfRFY",
+	"d811WUC9onEEicsep02b4GGs3D5Qyb+Qnc7uHrUyR0ZongPTrZhkTIlqt//WNw29kkvrgZGF4eW2brGo",
+	"qt61mSiqUmrOWFE9aTVb/JnpqNQZhZWud9CGYf0p7AfNkf8uLQlYuWOLWDr+ivbTbu/GQ2ShTZ3pZfdZ",
+	"ut0lf1Ky5097W1C8sBIkhv1y5UsOH7tMlpxRrAqFr5QCQx2yY48OpOVqhGrvJVurqUAV8eCA9Cu1MnG1",
+	"UM6ZxY3KBuO6Bgul8KymWan+CRbbnJd5Dmj9NAUcJEX6riCyKs9Htl6vppfMCm128wBQ3/XiVHqj73rt",
+	"umCKaUU4AFeihn0c6M1Lphcys8PyT20RviSo9TwV8ooVVp8H3zDgZEGtvysj5c0JmjbZCsscxXP2D6ei",
+	"wRN3mmk2zDEJ2ds03XgbzZ1MLmDbCRqtG3dI3LZTi/P0Bqn2gGt37d5XxPXvUnm3Va2BF/S9IcrQja0h",
+	"LqB05B8a3PZfKmx7t6pcK8sdQZ7sztK3h3WTxFWQDao+GqbMLy5YwbLZ+fqILKkoaT6DCuEDUrALWmQ5",
+	"U8plnKcle6CmwrpnAIApp7Z4pEJYa1e+uipXj/Xph7Z+iyxI8v5DQv5ki6mbvgbjqThZsPRyF8y5RSRv",
+	"8kRembNIvyrLAiG0Bb/gZhh+0pYZBd/MLtl6lkoxz3lq7ecTqAaMvNKw8oJnrLI4WD5nRVP/3HNXc/Ul",
+	"pG+Lw4AZf+xeht8qfPJUCmU0f6FnNjF0xoVVwaWI8scfePF7to2a4QWc9T45KXbVrsE/84RujYxDV07Q",
+	"kwWkOUGopLPG1KjpsyTxfeW2H8ltDR1YCVrIa/QxkEQxkc2oTlr5L0sXcu89BMh9aI+CFGtSr5dttE6C",
+	"dbZpBnIcNNEoc3lNuQZui+WplDTCoxMCtYxG0z5LF/It0wVnV/eaABn2szWgFsbpbI9DLLdg5/UHz8fG",
+	"yZNrZ+PDLSGljTp1UZMeVTVdyDsoXGahz6Cp9hs6gBKB2w6CHiCuFPIgBx732JmAXdFvHGtiEzTmUKxs",
+	"QtR4KqL4X5spHRhLqhay0K642P5jCGKkqRk+lnsPbsKq3jvpw1jN1Uj2h5PJxPyPnK81U9vhw/YnRnyA",
+	"GW9glkQK1pO+lxqEFCNYFvCbxi5Gs9qwmvekOJj23+BS3PfN5qey+3h+BuifL4bUJYGvO8I3JI4gVQWe",
+	"XyNdCgnsebB5WB2XrwwoO2Ki+okVE8ytMXAVrDAeSpFULs+5sDaaJ6+eosWzYIRVMUxMja1uvBn8sTOK",
+	"ahiiLNcEcwguoFNhjsC5lDmjgkARSHbFMyZSgF92DjIjxBpB047bmlHRf+8uKChLY/+azbhA2wWUYzyO",
+	"AQDBK5gkEn5ko3FhWDkVl1Ozx8V6TBIsSjiz8GFmPV29S3RMqwpbDH4ERgKhbguZ12PQpqIvpCZ/LZX2",
+	"FS4HbWDRz0JrWQcjLipft8NurqRKXIuPC0hrpv8tl3SkmBm6kTVYoy+mSB+WmpiV5kyRrJCrFRSZNquk",
+	"5QUD07gt+Gnhm7aO0Ozl7Ub5GsG0EY1sSNj4YhyH0z72ZaISd0BCD6qLqqGCyLDJtvE6EG946XZDBmde",
+	"FRXOqmEcV5bHrBqle1SM3EfVuFtTLYIjGy336PvpDXuBqg3X1Sqn5qN0QbmIlYQcdgiddIvo2MIDRZKC",
+	"qTK3IO1tAw/eud2qJuCiP8JU8HBjF1JVwyAJu9GsEDSH2g9GAGb6mCRQ/zQ5MiwED3zb+EJWFxug5Ykd",
+	"VskznfP1zMY2tRbthJ87cIevWOqh4OKIYHdgaXigvmKqtwejRj1AwcOIpIPQulsgSrVc8pTm+ZrAm6oe",
+	"AWNLClcWQzwLI+/BqcY0FX0vVfhAQ5fiIC48KAt0U1VZSF7JWiiNS0XFChLwMn4diw40v75iN9Vlf18p",
+	"3qajL+UkwL63IIIiI/sKyvIlAuHM2ofFt+1BcbHGLCDM2xxYcwK21kHwJ7Q6mnvWWTqDJKMkPFVyvnlw",
+	"IbgNsnDBlZqVbOiPuxdPZnNQWIz+4+vYk0eTMUk0VZcuAPiCCQ0I36AXZV4xGkwFeEIN7VfYDWa1Hk1G",
+	"hbwmKV0NiZKEEsXFRc5Gq7JYGYHBLh9XRDCjEChNiysI+ZjaiA/zRpvsf+KWcJsSUF/TnxhbtQgvDmzZ",
+	"Tpn9VtJcYVlOsMu0CoFUXd5OiOoyCLvYG6Mg/Yg4rRFL0SqnaV5mW9JmoOXexyXkfiSbM3vWJi74F8LF",
+	"6a+kUvzcrNhypdeDP7QtsnHHE+qOQUoF3s7ducj7KlLIBsm1B1tVrwYhV33rphqSJc3nsliCPwQsv2HQ",
+	"1QMVz6St38j3LWK2edH9zP7Fcmap2H3z3NqC7T4GL/Muigvkzo/opdVSXqYpY5lCZulKLkfuxMpqIuf+",
+	"PNUvwTGBWKepsCEupM+F4ZTmFvcR29UZCOqB80xBwPamWGtk4co4VAPzhdFWYu3QXnCHk8NWCferdPtV",
+	"uv2C0i0lCvK3eHoXcbbBFrzx5uM5Q0vgIk0XgM99IfjfWAbiD1deBgWGAfZrrlWFL+pLGdpaohCziIKx",
+	"z95/KhnCIJnWl6tSs6qYINghkxr6YfxeBTj+7wDgwn5rdOC3WGTDWe0wDdCKy3TldApv4x+0B8s9q4xj",
+	"9xcx5zr5okil1SC2hH04u6O6s4PsawDHZ2U5T4DaK4OxlhiQIwttTi8ekDtzH5/6e1+CyROx9k5KF//m",
+	"GUg0sLeFTdjM7fpvXmwAiGVdKgfMVrOz2dRu80GQLnAtWAFyyV9GP6MU9DxLSMbnc1aoCkbKdWFFpSin",
+	"+dGtYiiY3DLJDMdg1/L+FQQ/5G3c4gWjyugMmonsjuk7D38vzOJ3c6CfwXJilj2sLwji1vnyCQQKQ/ej",
+	"e1U23rJUAkbdwib0O1i9hczhXm5ishalrR8S2saxZJ8aLzNysj8ZYIgsXvRUa2bOMzp3fQwQBuW4mB8s",
+	"Dezyti0wHaEXlAsP5Qq/YvgSgE32fQCjth3iV96shh8CRN1uyQX1HIv4OsNBgwnf/TNIyJoKt0iIzTps",
+	"BcJoLp43O/hwH3ll2ts/+DYMSIqb/q7YZ1GYfEdfSAAK+t+OHFapv0YEDrYJ7Ia1LRp/lXa+gLQDW2Kt",
+	"8MSwMr8pwES62HF2ckgnNN07e6zCDgzTsjqSaipJgaxRsgeqDmq5xCqAr0WLv4JrQnMlofGcadbgs4ad",
+	"lGnKlEr2EmuLGbSEQW5nc27Mjt0VMEsX8T8VyZJpmlFNa6GQ7qENh5yQn75vqbZkpvTaS7P3g1If9PGF",
+	"GJXv3QxlG7NycURumb9qan+AyGk4luGxN6KdCE/jdcE1G0mRssGd2ZcNiLon7lVlRQl2HTcciwotB7Px",
+	"6plSOL5kAMhRay4u2tKNHqiqbmtlYqaQ9wRG60aWUTIYk9ciXxPP04bEMbUh5hwxl4Lq2JUR+2SpQ+fv",
+	"VKRUkHNmBwo4lLu11A4mrGCbxGye84uFbintZfr9LA4h7Gobo8E3gu2tgw7tf9XfNo+5WTBDpoKrxSfR",
+	"2cIrf2SP3P2JJxZbiPrLxfMriypJNRt0PxRT0QfsECZSdkSShdYrp8zskeSV1OQHOCauGHpo6YUXfPdu",
+	"PFOxZjoh//j7f9laH/naQj27+lkB6lx7GdaXtLgMsaPf2IW9x/MW6W57mgLVPtH/64lrOXEv5RWr3aMP",
+	"lCcZLWvy8mzl9/gjTuK9Xa7fQ2bQRvpvWAz1/YeELCGLAWwDrir5mDzJc3nt6trY6WO+MYNYZrQIz4Kr",
+	"0T9zGBHDRii6u9ybRaq2qAFh8gN4ak4QrwLXDQeHlbgfTMvJ5GEKf8A/2YO4nwah/+/bRNHo5TOl4W70",
+	"2s4Laij3X8X+P47JAtCXiSxIwQCxNs6pdnAkLuayNSjpZzS0ckUytsrleskE1ABGsFyeLsI0XEM+K6oX",
+	"FoSg4Euu+RWaCiQ4N8bklZyK+ieIOxpW6XCBGOYcUC6UhdZWZqYrVowg19fo9rEz/Wemn5sZ3ePRgvYj",
+	"5+hpsERiLsefOPPuNcxTFtB4sKkLRvMQabxU9GJrIdd38MJ9eoWhg1jRSoX1PMzt8IeOD3xTIWxYC5tQ",
+	"5dLW+3YxULbe67uzE7KUQi+CPcM98luGFraGTzR6j79bKcDMg7Q8DEk8XzvUYMjkwTo/aAhMEHizUInR",
+	"c+fSwnQCxEK+Pp4KgGiyRYOWzuOBeDaRs4WeQu/Au6f7stHLF7KXbYxiW4XHSyGvc5ZdfMWg/ETnC1ef",
+	"ZJQtpahgwoMThBSvmmeoPZ/4pQQ879QcSd+gyyc2V9CKXnCBBohYJPvPtv17p7m2qOtaroGd7R8/yPra",
+	"L+uund1777ncbqhR+2qINlplIBiBZEEz7/qmBSM5m2uHP6o0za0nm6hrxlZtMKS4YV+RSLcjkV67Vdrc",
+	"4dsGqwSxKmYstsHmWr/gV0wwpexdSDMOf60Kec6URyfYFDwhft6lt6JUtZkZYuv5qqEr6qiGTkAdOpeh",
+	"8rECYQnYXF5wQea5vA76gSoxm72curQf8ld5rsa15HgVef+5yPgVz0qaG5bGxYWy0R0lG/rcBcgqHDq9",
+	"AAcZquXjCLpprLM3ZZ6PrkMW7SfMg6IO4bDdlkcaaxelgu9RYIrshoUQplwhvrj5HIZ+xcjcFS407aK5",
+	"vm2+ULo7NryfXS0PpjRRXFxCgV103DNy8uI5+a3k6aXS1Ii01fqlCxkb7oW5ftgVAmSuyjwnc+bStNKy",
+	"UOAbzaW4GK1kniPOjCrPfRvuq6rKSEi02LA5HP9/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -956,6 +956,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents/{ref}/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent (opaque `agt_` id or `agent_slug@user_slug`); deleted or foreign agents are 404 `agent_not_found`. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List an agent's active subscriptions
+         * @description Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+         */
+        get: operations["listSubscriptions"];
+        put?: never;
+        /**
+         * Subscribe an agent to an event type
+         * @description Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+         *     400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+         *     `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+         *     with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+         *     `subscription_exists` (an active subscription of the agent for the same event type and
+         *     delivery target). The webhook secret is revealed in this response only.
+         */
+        post: operations["createSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Detach a subscription (idempotent)
+         * @description Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+         *     subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+         */
+        delete: operations["detachSubscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/subscriptions/{subscription_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Raise a subscription's acknowledgement watermark
+         * @description Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+         *     active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+         */
+        patch: operations["ackSubscription"];
+        trace?: never;
+    };
+    "/v1/agents/{ref}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Pull an agent's events after a cursor
+         * @description Events with `id > since` (and of `event_type` when given), ascending by id, at most
+         *     `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+         *     `has_more` is true when the page is full. Continue with `since = next_cursor`.
+         *     A pull that returned events raises `last_acked_event_id` of the agent's active pull
+         *     subscriptions (of `event_type` when given) to `next_cursor`.
+         *     With `wait=long` an empty read is held open until an event arrives (answered within
+         *     about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+         *     `{"events": [], "next_cursor": null, "has_more": false}`.
+         *     Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+         */
+        get: operations["pullEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1908,6 +2023,73 @@ export interface components {
             };
             /** @description Store time, `+00:00` form; only when `delivered`. */
             received_at?: string;
+        };
+        CreateSubscriptionRequest: {
+            /** @description `message.delivered`, `message.digest` or `turn.pass` (else 400 `unknown_event_type`). */
+            event_type: string;
+            /** @enum {string} */
+            delivery_target: "pull" | "webhook";
+            /** @description Required for `webhook`, forbidden for `pull`. */
+            webhook_url?: string | null;
+            /** @description Put the message body into `message.delivered` payloads (bodies up to 32,768 bytes). */
+            inline_body?: boolean | null;
+        };
+        Subscription: {
+            /** Format: uuid */
+            id: string;
+            subscriber_agent_id: string;
+            event_type: string;
+            /** @enum {string} */
+            delivery_target: "pull" | "webhook";
+            /** @description Redacted to `scheme://host[:port]`. */
+            webhook_url: string | null;
+            /** @description `whsec_` + 64 hex, in the create response of a webhook subscription only. */
+            webhook_secret: string | null;
+            inline_body: boolean;
+            /** Format: int64 */
+            last_dispatched_event_id: number | null;
+            /** @description +00:00 form. */
+            last_dispatched_at: string | null;
+            /** Format: int64 */
+            last_acked_event_id: number | null;
+            consecutive_failures: number;
+            /** @description Circuit-breaker pause end, +00:00 form. */
+            paused_until: string | null;
+            /** @description +00:00 form. */
+            created_at: string;
+            /** @description +00:00 form. */
+            detached_at: string | null;
+        };
+        SubscriptionList: {
+            subscriptions: components["schemas"]["Subscription"][];
+        };
+        SubscriptionDetached: {
+            detached: boolean;
+        };
+        AckSubscriptionRequest: {
+            /** Format: int64 */
+            acked_event_id: number;
+        };
+        SubscriptionAcked: {
+            acked: boolean;
+        };
+        Event: {
+            /**
+             * Format: int64
+             * @description Strictly increasing per deployment; the cursor.
+             */
+            id: number;
+            event_type: string;
+            recipient_agent_id: string;
+            payload: Record<string, unknown>;
+            /** @description +00:00 form with microseconds. */
+            emitted_at: string;
+        };
+        EventPage: {
+            events: components["schemas"]["Event"][];
+            /** Format: int64 */
+            next_cursor: number | null;
+            has_more: boolean;
         };
     };
     responses: {
@@ -3279,6 +3461,169 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             413: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listSubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent (opaque `agt_` id or `agent_slug@user_slug`); deleted or foreign agents are 404 `agent_not_found`. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active subscriptions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent (opaque `agt_` id or `agent_slug@user_slug`); deleted or foreign agents are 404 `agent_not_found`. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    detachSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Detached (or nothing to detach). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDetached"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ackSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AckSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Acknowledged (or nothing to change). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAcked"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    pullEvents: {
+        parameters: {
+            query?: {
+                since?: number;
+                limit?: number;
+                event_type?: string;
+                /** @description Only `long` (other values are 422). */
+                wait?: "long";
+            };
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
             429: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };

@@ -81,6 +81,18 @@ type EchoEntry struct {
 	ExpiresAt  time.Time
 }
 
+type Event struct {
+	ID               int64
+	UserID           string
+	EventType        string
+	RecipientAgentID string
+	Payload          []byte
+	EmittedAt        time.Time
+	IdempotencyKey   *string
+	DigestedAt       *time.Time
+	Priority         *int16
+}
+
 type Execution struct {
 	ID                      string
 	CueID                   string
@@ -148,6 +160,26 @@ type SchedulerHeartbeat struct {
 	LastRun         time.Time
 	CuesLastCycle   int32
 	CycleDurationMs int32
+}
+
+type Subscription struct {
+	ID                    string
+	UserID                string
+	SubscriberAgentID     string
+	EventType             string
+	DeliveryTarget        string
+	WebhookUrl            *string
+	WebhookSecretSealed   *string
+	InlineBody            bool
+	LastDispatchedEventID *int64
+	LastDispatchedAt      *time.Time
+	LastAckedEventID      *int64
+	ConsecutiveFailures   int32
+	PausedUntil           *time.Time
+	LastP4At              *time.Time
+	LeaseUntil            *time.Time
+	CreatedAt             time.Time
+	DetachedAt            *time.Time
 }
 
 type UsageMonthly struct {

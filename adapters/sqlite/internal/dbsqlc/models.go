@@ -77,6 +77,18 @@ type EchoEntry struct {
 	ExpiresAt  string
 }
 
+type Event struct {
+	ID               int64
+	UserID           string
+	EventType        string
+	RecipientAgentID string
+	Payload          string
+	EmittedAt        string
+	IdempotencyKey   *string
+	DigestedAt       *string
+	Priority         *int64
+}
+
 type Execution struct {
 	ID                      string
 	CueID                   string
@@ -144,6 +156,26 @@ type SchedulerHeartbeat struct {
 	LastRun         string
 	CuesLastCycle   int64
 	CycleDurationMs int64
+}
+
+type Subscription struct {
+	ID                    string
+	UserID                string
+	SubscriberAgentID     string
+	EventType             string
+	DeliveryTarget        string
+	WebhookUrl            *string
+	WebhookSecretSealed   *string
+	InlineBody            int64
+	LastDispatchedEventID *int64
+	LastDispatchedAt      *string
+	LastAckedEventID      *int64
+	ConsecutiveFailures   int64
+	PausedUntil           *string
+	LastP4At              *string
+	LeaseUntil            *string
+	CreatedAt             string
+	DetachedAt            *string
 }
 
 type UsageMonthly struct {
