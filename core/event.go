@@ -165,10 +165,66 @@ type EventStore interface {
 	// subscription ID; nothing happens (no error) otherwise.
 	SubscriptionDetach(ctx context.Context, p *SubscriptionDetachParams) error
 
+	// SubscriptionDue lists up to Limit active webhook subscriptions that are
+	// neither paused nor leased at Now and have events of their type after
+	// their dispatch watermark, lowest watermark first.
+	SubscriptionDue(ctx context.Context, p *SubscriptionDueParams) ([]*Subscription, error)
+
+	// SubscriptionLease leases those of IDs still free (not leased, not
+	// paused, active) at Now until LeaseUntil and returns each with up to
+	// MaxEvents events of its type after its watermark, ascending. Two
+	// claimers never lease the same subscription at once.
+	SubscriptionLease(ctx context.Context, p *SubscriptionLeaseParams) ([]*SubscriptionBatch, error)
+
 	// SubscriptionList returns the agent's active subscriptions, oldest first
 	// (ties by id).
 	SubscriptionList(ctx context.Context, p *SubscriptionListParams) ([]*Subscription, error)
+
+	// SubscriptionRecordDispatches stores dispatch results in one
+	// transaction, each fenced on the lease it was claimed under
+	// (applied[i] false when that lease was lost), and releases the lease.
+	// The acknowledgement watermark is only ever raised.
+	SubscriptionRecordDispatches(ctx context.Context, p *SubscriptionRecordDispatchesParams) ([]bool, error)
 }
+
+// SubscriptionDueParams lists subscriptions with events to dispatch.
+type SubscriptionDueParams struct {
+	Now   time.Time
+	Limit int
+}
+
+// SubscriptionLeaseParams leases subscriptions for dispatch.
+type SubscriptionLeaseParams struct {
+	IDs        []string
+	Now        time.Time
+	LeaseUntil time.Time
+	MaxEvents  int
+}
+
+// SubscriptionBatch is a leased subscription and its pending events.
+type SubscriptionBatch struct {
+	Sub        *Subscription
+	Events     []*Event
+	LeaseUntil time.Time
+}
+
+// SubscriptionDispatch is what one dispatch attempt leaves on a
+// subscription (core decides every value).
+type SubscriptionDispatch struct {
+	ID string
+	// ClaimedLease fences the write on the claim.
+	ClaimedLease          time.Time
+	LastDispatchedEventID *int64
+	// AckedEventID raises last_acked_event_id (nil: unchanged).
+	AckedEventID        *int64
+	LastDispatchedAt    *time.Time
+	ConsecutiveFailures int
+	PausedUntil         *time.Time
+	LastP4At            *time.Time
+}
+
+// SubscriptionRecordDispatchesParams stores dispatch results.
+type SubscriptionRecordDispatchesParams struct{ Results []*SubscriptionDispatch }
 
 // EventDigestParams writes one digest and marks its sources.
 type EventDigestParams struct {
@@ -449,4 +505,59 @@ func PayloadPriority(payload json.RawMessage) int {
 		return 3
 	}
 	return int(n)
+}
+
+// MessageEventFields are the message facts a message.delivered event
+// carries (clients.md §2.15.6).
+type MessageEventFields struct {
+	MessageID        string
+	SenderAgentID    string
+	RecipientAgentID string
+	ThreadID         string
+	ReplyTo          *string
+	Priority         int
+	CorrelationID    *string
+	Subject          *string
+	Body             string
+}
+
+// MessageDeliveredEvent builds the message.delivered event of a new
+// message for its recipient (owned by tenant); inline puts the body into
+// the payload (or body_omitted when it is over EventInlineBodyMax bytes).
+// Its idempotency key is "message.delivered:<message id>".
+func MessageDeliveredEvent(tenant TenantID, m MessageEventFields, inline bool, now time.Time) *EventEmit {
+	p := map[string]any{
+		"message_id": m.MessageID, "sender_agent_id": m.SenderAgentID, "recipient_agent_id": m.RecipientAgentID,
+		"thread_id": m.ThreadID, "reply_to": m.ReplyTo, "priority": m.Priority, "correlation_id": m.CorrelationID,
+		"subject": m.Subject,
+	}
+	if inline {
+		if n := len(m.Body); n <= EventInlineBodyMax {
+			p["body"] = m.Body
+		} else {
+			p["body_omitted"], p["body_size_bytes"] = "size_too_large", n
+		}
+	}
+	payload, _ := json.Marshal(p) // strings, numbers and nil only: cannot fail
+	prio := m.Priority
+	return &EventEmit{
+		TenantID: tenant, Type: EventMessageDelivered, RecipientAgentID: m.RecipientAgentID, Payload: payload,
+		EmittedAt: now, IdempotencyKey: EventMessageDelivered + ":" + m.MessageID, Priority: &prio,
+	}
+}
+
+// InlineWanted reports whether the agent (of tenant) has an active
+// message.delivered subscription with inline_body: the decision is made
+// once per event, so every consumer sees the same payload.
+func (s *Events) InlineWanted(ctx context.Context, tenant TenantID, agent string) (bool, error) {
+	subs, err := s.store.SubscriptionList(ctx, &SubscriptionListParams{TenantID: tenant, AgentID: agent})
+	if err != nil {
+		return false, err
+	}
+	for _, sub := range subs {
+		if sub.EventType == EventMessageDelivered && sub.InlineBody {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -205,3 +205,82 @@ func (s *Store) SubscriptionAckPulls(ctx context.Context, p *core.SubscriptionAc
 	})
 	return dbErr.Interpret("subscription ack pulls", err)
 }
+
+// SubscriptionDue lists webhook subscriptions with events to dispatch.
+func (s *Store) SubscriptionDue(ctx context.Context, p *core.SubscriptionDueParams) ([]*core.Subscription, error) {
+	rows, err := s.q.SubscriptionDue(ctx, s.pool, &dbsqlc.SubscriptionDueParams{Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit)})
+	if err != nil {
+		return nil, dbErr.Interpret("subscription due", err)
+	}
+	out := make([]*core.Subscription, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, subscriptionFromRow(r))
+	}
+	return out, nil
+}
+
+// SubscriptionLease leases the free subscriptions among p.IDs (one
+// conditional update) and reads each one's pending events, in one
+// transaction.
+func (s *Store) SubscriptionLease(ctx context.Context, p *core.SubscriptionLeaseParams) ([]*core.SubscriptionBatch, error) {
+	const op = "subscription lease"
+	var out []*core.SubscriptionBatch
+	ids := make([]string, 0, len(p.IDs))
+	for _, id := range p.IDs {
+		if c, ok := sqlkit.UUID(id); ok {
+			ids = append(ids, c)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := s.q.SubscriptionLease(ctx, tx, &dbsqlc.SubscriptionLeaseParams{LeaseUntil: &p.LeaseUntil, Ids: ids, Now: p.Now})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		for _, r := range rows {
+			sub := subscriptionFromRow(r)
+			evs, err := s.q.SubscriptionPendingEvents(ctx, tx, &dbsqlc.SubscriptionPendingEventsParams{
+				RecipientAgentID: sub.AgentID, EventType: sub.EventType, Since: sqlkit.Watermark(sub.LastDispatchedEventID),
+				MaxRows: sqlkit.Clamp[int32](p.MaxEvents),
+			})
+			if err != nil {
+				return dbErr.Interpret(op+": events", err)
+			}
+			b := &core.SubscriptionBatch{Sub: sub, LeaseUntil: p.LeaseUntil}
+			for _, e := range evs {
+				b.Events = append(b.Events, eventFromRow(e))
+			}
+			out = append(out, b)
+		}
+		return nil
+	}))
+}
+
+// SubscriptionRecordDispatches stores dispatch results, fenced on their
+// leases, in one transaction.
+func (s *Store) SubscriptionRecordDispatches(ctx context.Context, p *core.SubscriptionRecordDispatchesParams) ([]bool, error) {
+	const op = "subscription record dispatches"
+	applied := make([]bool, len(p.Results))
+	return sqlkit.Value(&applied, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		for i, r := range p.Results {
+			id, ok := sqlkit.UUID(r.ID)
+			if !ok {
+				applied[i] = false
+				continue
+			}
+			n, err := s.q.SubscriptionRecordDispatch(ctx, tx, &dbsqlc.SubscriptionRecordDispatchParams{
+				LastDispatchedEventID: r.LastDispatchedEventID, AckedEventID: r.AckedEventID, LastDispatchedAt: r.LastDispatchedAt,
+				ConsecutiveFailures: sqlkit.Clamp[int32](r.ConsecutiveFailures), PausedUntil: r.PausedUntil, LastP4At: r.LastP4At,
+				ID: id, ClaimedLease: &r.ClaimedLease,
+			})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			applied[i] = n > 0
+		}
+		return nil
+	}))
+}

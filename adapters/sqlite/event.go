@@ -204,3 +204,82 @@ func (s *Store) SubscriptionAckPulls(ctx context.Context, p *core.SubscriptionAc
 	})
 	return dbErr.Interpret("subscription ack pulls", err)
 }
+
+// SubscriptionDue lists webhook subscriptions with events to dispatch.
+func (s *Store) SubscriptionDue(ctx context.Context, p *core.SubscriptionDueParams) ([]*core.Subscription, error) {
+	const op = "subscription due"
+	rows, err := s.q.SubscriptionDue(ctx, s.rdb, &dbsqlc.SubscriptionDueParams{Now: timeArg(p.Now), MaxRows: sqlkit.Clamp[int64](p.Limit)})
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	out, err := sqlkit.Convert(rows, subscriptionFromRow)
+	return out, dbErr.Op(op, err)
+}
+
+// SubscriptionLease leases the free subscriptions among p.IDs (one
+// conditional update) and reads each one's pending events, in one
+// transaction.
+func (s *Store) SubscriptionLease(ctx context.Context, p *core.SubscriptionLeaseParams) ([]*core.SubscriptionBatch, error) {
+	const op = "subscription lease"
+	var out []*core.SubscriptionBatch
+	ids := make([]string, 0, len(p.IDs))
+	for _, id := range p.IDs {
+		if c, ok := sqlkit.UUID(id); ok {
+			ids = append(ids, c)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := s.q.SubscriptionLease(ctx, tx, &dbsqlc.SubscriptionLeaseParams{LeaseUntil: new(timeArg(p.LeaseUntil)), Ids: ids, Now: timeArg(p.Now)})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		subs, err := sqlkit.Convert(rows, subscriptionFromRow)
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
+		for _, sub := range subs {
+			rows, err := s.q.SubscriptionPendingEvents(ctx, tx, &dbsqlc.SubscriptionPendingEventsParams{
+				RecipientAgentID: sub.AgentID, EventType: sub.EventType, Since: sqlkit.Watermark(sub.LastDispatchedEventID),
+				MaxRows: sqlkit.Clamp[int64](p.MaxEvents),
+			})
+			if err != nil {
+				return dbErr.Interpret(op+": events", err)
+			}
+			evs, err := sqlkit.Convert(rows, eventFromRow)
+			if err != nil {
+				return dbErr.Op(op, err)
+			}
+			out = append(out, &core.SubscriptionBatch{Sub: sub, Events: evs, LeaseUntil: p.LeaseUntil})
+		}
+		return nil
+	}))
+}
+
+// SubscriptionRecordDispatches stores dispatch results, fenced on their
+// leases, in one transaction.
+func (s *Store) SubscriptionRecordDispatches(ctx context.Context, p *core.SubscriptionRecordDispatchesParams) ([]bool, error) {
+	const op = "subscription record dispatches"
+	applied := make([]bool, len(p.Results))
+	return sqlkit.Value(&applied, s.inTx(ctx, op, func(tx *sql.Tx) error {
+		for i, r := range p.Results {
+			id, ok := sqlkit.UUID(r.ID)
+			if !ok {
+				continue
+			}
+			n, err := s.q.SubscriptionRecordDispatch(ctx, tx, &dbsqlc.SubscriptionRecordDispatchParams{
+				LastDispatchedEventID: r.LastDispatchedEventID, AckedEventID: r.AckedEventID, LastDispatchedAt: timePtrArg(r.LastDispatchedAt),
+				ConsecutiveFailures: int64(r.ConsecutiveFailures), PausedUntil: timePtrArg(r.PausedUntil), LastP4At: timePtrArg(r.LastP4At),
+				ID: id, ClaimedLease: new(timeArg(r.ClaimedLease)),
+			})
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			applied[i] = n > 0
+		}
+		return nil
+	}))
+}

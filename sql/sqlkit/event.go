@@ -97,3 +97,11 @@ func TenantRow(tenant core.TenantID, id string) (string, string, bool) {
 	rid, ok2 := UUID(id)
 	return user, rid, ok1 && ok2
 }
+
+// Watermark is a nullable event watermark as a cursor (0 when none).
+func Watermark(id *int64) int64 {
+	if id == nil {
+		return 0
+	}
+	return *id
+}

@@ -58,3 +58,49 @@ WHERE user_id = @user_id AND subscriber_agent_id = @subscriber_agent_id AND deta
   AND delivery_target = 'pull'
   AND (CAST(sqlc.narg('event_type') AS TEXT) IS NULL OR event_type = CAST(sqlc.narg('event_type') AS TEXT))
   AND (last_acked_event_id IS NULL OR last_acked_event_id < @event_id);
+
+-- name: SubscriptionDue :many
+-- SubscriptionDue lists active webhook subscriptions, neither paused nor
+-- leased at @now, with events after their watermark; lowest watermark first.
+SELECT s.* FROM subscriptions AS s
+WHERE s.delivery_target = 'webhook' AND s.detached_at IS NULL
+  AND (s.paused_until IS NULL OR s.paused_until <= CAST(@now AS TEXT))
+  AND (s.lease_until IS NULL OR s.lease_until <= CAST(@now AS TEXT))
+  AND EXISTS (
+      SELECT 1 FROM events AS e
+      WHERE e.recipient_agent_id = s.subscriber_agent_id AND e.event_type = s.event_type
+        AND e.id > COALESCE(s.last_dispatched_event_id, 0)
+  )
+ORDER BY COALESCE(s.last_dispatched_event_id, 0), s.id
+LIMIT @max_rows;
+
+-- name: SubscriptionLease :many
+-- SubscriptionLease leases the listed subscriptions still free at @now
+-- (a conditional update: concurrent claimers lease disjoint sets).
+UPDATE subscriptions SET lease_until = @lease_until
+WHERE id IN (sqlc.slice('ids')) AND delivery_target = 'webhook' AND detached_at IS NULL
+  AND (lease_until IS NULL OR lease_until <= CAST(@now AS TEXT))
+  AND (paused_until IS NULL OR paused_until <= CAST(@now AS TEXT))
+RETURNING *;
+
+-- name: SubscriptionPendingEvents :many
+SELECT * FROM events
+WHERE recipient_agent_id = @recipient_agent_id AND event_type = @event_type AND id > @since
+ORDER BY id
+LIMIT @max_rows;
+
+-- name: SubscriptionRecordDispatch :execrows
+-- SubscriptionRecordDispatch stores a dispatch result, fenced on the lease
+-- it was claimed under; the acknowledgement watermark never goes down.
+UPDATE subscriptions SET
+    last_dispatched_event_id = sqlc.narg('last_dispatched_event_id'),
+    last_acked_event_id = CASE
+        WHEN CAST(sqlc.narg('acked_event_id') AS INTEGER) IS NOT NULL
+         AND (last_acked_event_id IS NULL OR last_acked_event_id < CAST(sqlc.narg('acked_event_id') AS INTEGER))
+        THEN CAST(sqlc.narg('acked_event_id') AS INTEGER) ELSE last_acked_event_id END,
+    last_dispatched_at = sqlc.narg('last_dispatched_at'),
+    consecutive_failures = @consecutive_failures,
+    paused_until = sqlc.narg('paused_until'),
+    last_p4_at = sqlc.narg('last_p4_at'),
+    lease_until = NULL
+WHERE id = @id AND lease_until = @claimed_lease;

@@ -309,6 +309,68 @@ func (q *Queries) SubscriptionDetach(ctx context.Context, db DBTX, arg *Subscrip
 	return err
 }
 
+const subscriptionDue = `-- name: SubscriptionDue :many
+SELECT s.id, s.user_id, s.subscriber_agent_id, s.event_type, s.delivery_target, s.webhook_url, s.webhook_secret_sealed, s.inline_body, s.last_dispatched_event_id, s.last_dispatched_at, s.last_acked_event_id, s.consecutive_failures, s.paused_until, s.last_p4_at, s.lease_until, s.created_at, s.detached_at FROM subscriptions AS s
+WHERE s.delivery_target = 'webhook' AND s.detached_at IS NULL
+  AND (s.paused_until IS NULL OR s.paused_until <= CAST(?1 AS TEXT))
+  AND (s.lease_until IS NULL OR s.lease_until <= CAST(?1 AS TEXT))
+  AND EXISTS (
+      SELECT 1 FROM events AS e
+      WHERE e.recipient_agent_id = s.subscriber_agent_id AND e.event_type = s.event_type
+        AND e.id > COALESCE(s.last_dispatched_event_id, 0)
+  )
+ORDER BY COALESCE(s.last_dispatched_event_id, 0), s.id
+LIMIT ?2
+`
+
+type SubscriptionDueParams struct {
+	Now     string
+	MaxRows int64
+}
+
+// SubscriptionDue lists active webhook subscriptions, neither paused nor
+// leased at @now, with events after their watermark; lowest watermark first.
+func (q *Queries) SubscriptionDue(ctx context.Context, db DBTX, arg *SubscriptionDueParams) ([]*Subscription, error) {
+	rows, err := db.QueryContext(ctx, subscriptionDue, arg.Now, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Subscription
+	for rows.Next() {
+		var i Subscription
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.SubscriberAgentID,
+			&i.EventType,
+			&i.DeliveryTarget,
+			&i.WebhookUrl,
+			&i.WebhookSecretSealed,
+			&i.InlineBody,
+			&i.LastDispatchedEventID,
+			&i.LastDispatchedAt,
+			&i.LastAckedEventID,
+			&i.ConsecutiveFailures,
+			&i.PausedUntil,
+			&i.LastP4At,
+			&i.LeaseUntil,
+			&i.CreatedAt,
+			&i.DetachedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionInsert = `-- name: SubscriptionInsert :exec
 INSERT INTO subscriptions (
     id, user_id, subscriber_agent_id, event_type, delivery_target, webhook_url, webhook_secret_sealed, inline_body, created_at
@@ -342,6 +404,75 @@ func (q *Queries) SubscriptionInsert(ctx context.Context, db DBTX, arg *Subscrip
 		arg.CreatedAt,
 	)
 	return err
+}
+
+const subscriptionLease = `-- name: SubscriptionLease :many
+UPDATE subscriptions SET lease_until = ?1
+WHERE id IN (/*SLICE:ids*/?) AND delivery_target = 'webhook' AND detached_at IS NULL
+  AND (lease_until IS NULL OR lease_until <= CAST(?3 AS TEXT))
+  AND (paused_until IS NULL OR paused_until <= CAST(?3 AS TEXT))
+RETURNING id, user_id, subscriber_agent_id, event_type, delivery_target, webhook_url, webhook_secret_sealed, inline_body, last_dispatched_event_id, last_dispatched_at, last_acked_event_id, consecutive_failures, paused_until, last_p4_at, lease_until, created_at, detached_at
+`
+
+type SubscriptionLeaseParams struct {
+	LeaseUntil *string
+	Ids        []string
+	Now        string
+}
+
+// SubscriptionLease leases the listed subscriptions still free at @now
+// (a conditional update: concurrent claimers lease disjoint sets).
+func (q *Queries) SubscriptionLease(ctx context.Context, db DBTX, arg *SubscriptionLeaseParams) ([]*Subscription, error) {
+	query := subscriptionLease
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.LeaseUntil)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	queryParams = append(queryParams, arg.Now)
+	rows, err := db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Subscription
+	for rows.Next() {
+		var i Subscription
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.SubscriberAgentID,
+			&i.EventType,
+			&i.DeliveryTarget,
+			&i.WebhookUrl,
+			&i.WebhookSecretSealed,
+			&i.InlineBody,
+			&i.LastDispatchedEventID,
+			&i.LastDispatchedAt,
+			&i.LastAckedEventID,
+			&i.ConsecutiveFailures,
+			&i.PausedUntil,
+			&i.LastP4At,
+			&i.LeaseUntil,
+			&i.CreatedAt,
+			&i.DetachedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const subscriptionList = `-- name: SubscriptionList :many
@@ -394,4 +525,101 @@ func (q *Queries) SubscriptionList(ctx context.Context, db DBTX, arg *Subscripti
 		return nil, err
 	}
 	return items, nil
+}
+
+const subscriptionPendingEvents = `-- name: SubscriptionPendingEvents :many
+SELECT id, user_id, event_type, recipient_agent_id, payload, emitted_at, idempotency_key, digested_at, priority FROM events
+WHERE recipient_agent_id = ?1 AND event_type = ?2 AND id > ?3
+ORDER BY id
+LIMIT ?4
+`
+
+type SubscriptionPendingEventsParams struct {
+	RecipientAgentID string
+	EventType        string
+	Since            int64
+	MaxRows          int64
+}
+
+func (q *Queries) SubscriptionPendingEvents(ctx context.Context, db DBTX, arg *SubscriptionPendingEventsParams) ([]*Event, error) {
+	rows, err := db.QueryContext(ctx, subscriptionPendingEvents,
+		arg.RecipientAgentID,
+		arg.EventType,
+		arg.Since,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Event
+	for rows.Next() {
+		var i Event
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.EventType,
+			&i.RecipientAgentID,
+			&i.Payload,
+			&i.EmittedAt,
+			&i.IdempotencyKey,
+			&i.DigestedAt,
+			&i.Priority,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const subscriptionRecordDispatch = `-- name: SubscriptionRecordDispatch :execrows
+UPDATE subscriptions SET
+    last_dispatched_event_id = ?1,
+    last_acked_event_id = CASE
+        WHEN CAST(?2 AS INTEGER) IS NOT NULL
+         AND (last_acked_event_id IS NULL OR last_acked_event_id < CAST(?2 AS INTEGER))
+        THEN CAST(?2 AS INTEGER) ELSE last_acked_event_id END,
+    last_dispatched_at = ?3,
+    consecutive_failures = ?4,
+    paused_until = ?5,
+    last_p4_at = ?6,
+    lease_until = NULL
+WHERE id = ?7 AND lease_until = ?8
+`
+
+type SubscriptionRecordDispatchParams struct {
+	LastDispatchedEventID *int64
+	AckedEventID          *int64
+	LastDispatchedAt      *string
+	ConsecutiveFailures   int64
+	PausedUntil           *string
+	LastP4At              *string
+	ID                    string
+	ClaimedLease          *string
+}
+
+// SubscriptionRecordDispatch stores a dispatch result, fenced on the lease
+// it was claimed under; the acknowledgement watermark never goes down.
+func (q *Queries) SubscriptionRecordDispatch(ctx context.Context, db DBTX, arg *SubscriptionRecordDispatchParams) (int64, error) {
+	result, err := db.ExecContext(ctx, subscriptionRecordDispatch,
+		arg.LastDispatchedEventID,
+		arg.AckedEventID,
+		arg.LastDispatchedAt,
+		arg.ConsecutiveFailures,
+		arg.PausedUntil,
+		arg.LastP4At,
+		arg.ID,
+		arg.ClaimedLease,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
