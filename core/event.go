@@ -221,6 +221,9 @@ type SubscriptionDispatch struct {
 	ConsecutiveFailures int
 	PausedUntil         *time.Time
 	LastP4At            *time.Time
+	// NextLease keeps the subscription leased until then (nil releases it):
+	// a batch held back entirely waits out the debounce.
+	NextLease *time.Time
 }
 
 // SubscriptionRecordDispatchesParams stores dispatch results.

@@ -274,7 +274,7 @@ func (s *Store) SubscriptionRecordDispatches(ctx context.Context, p *core.Subscr
 			n, err := s.q.SubscriptionRecordDispatch(ctx, tx, &dbsqlc.SubscriptionRecordDispatchParams{
 				LastDispatchedEventID: r.LastDispatchedEventID, AckedEventID: r.AckedEventID, LastDispatchedAt: r.LastDispatchedAt,
 				ConsecutiveFailures: sqlkit.Clamp[int32](r.ConsecutiveFailures), PausedUntil: r.PausedUntil, LastP4At: r.LastP4At,
-				ID: id, ClaimedLease: &r.ClaimedLease,
+				ID: id, ClaimedLease: &r.ClaimedLease, NextLease: r.NextLease,
 			})
 			if err != nil {
 				return dbErr.Interpret(op, err)

@@ -273,7 +273,7 @@ func (s *Store) SubscriptionRecordDispatches(ctx context.Context, p *core.Subscr
 			n, err := s.q.SubscriptionRecordDispatch(ctx, tx, &dbsqlc.SubscriptionRecordDispatchParams{
 				LastDispatchedEventID: r.LastDispatchedEventID, AckedEventID: r.AckedEventID, LastDispatchedAt: timePtrArg(r.LastDispatchedAt),
 				ConsecutiveFailures: int64(r.ConsecutiveFailures), PausedUntil: timePtrArg(r.PausedUntil), LastP4At: timePtrArg(r.LastP4At),
-				ID: id, ClaimedLease: new(timeArg(r.ClaimedLease)),
+				ID: id, ClaimedLease: new(timeArg(r.ClaimedLease)), NextLease: timePtrArg(r.NextLease),
 			})
 			if err != nil {
 				return dbErr.Interpret(op, err)

@@ -91,7 +91,8 @@ LIMIT @max_rows;
 
 -- name: SubscriptionRecordDispatch :execrows
 -- SubscriptionRecordDispatch stores a dispatch result, fenced on the lease
--- it was claimed under; the acknowledgement watermark never goes down.
+-- it was claimed under (@next_lease: NULL releases it, a time keeps it
+-- leased until then); the acknowledgement watermark never goes down.
 UPDATE subscriptions SET
     last_dispatched_event_id = sqlc.narg('last_dispatched_event_id'),
     last_acked_event_id = CASE
@@ -102,5 +103,5 @@ UPDATE subscriptions SET
     consecutive_failures = @consecutive_failures,
     paused_until = sqlc.narg('paused_until'),
     last_p4_at = sqlc.narg('last_p4_at'),
-    lease_until = NULL
+    lease_until = sqlc.narg('next_lease')
 WHERE id = @id AND lease_until = @claimed_lease;

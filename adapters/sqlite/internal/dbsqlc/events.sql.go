@@ -590,8 +590,8 @@ UPDATE subscriptions SET
     consecutive_failures = ?4,
     paused_until = ?5,
     last_p4_at = ?6,
-    lease_until = NULL
-WHERE id = ?7 AND lease_until = ?8
+    lease_until = ?7
+WHERE id = ?8 AND lease_until = ?9
 `
 
 type SubscriptionRecordDispatchParams struct {
@@ -601,12 +601,14 @@ type SubscriptionRecordDispatchParams struct {
 	ConsecutiveFailures   int64
 	PausedUntil           *string
 	LastP4At              *string
+	NextLease             *string
 	ID                    string
 	ClaimedLease          *string
 }
 
 // SubscriptionRecordDispatch stores a dispatch result, fenced on the lease
-// it was claimed under; the acknowledgement watermark never goes down.
+// it was claimed under (@next_lease: NULL releases it, a time keeps it
+// leased until then); the acknowledgement watermark never goes down.
 func (q *Queries) SubscriptionRecordDispatch(ctx context.Context, db DBTX, arg *SubscriptionRecordDispatchParams) (int64, error) {
 	result, err := db.ExecContext(ctx, subscriptionRecordDispatch,
 		arg.LastDispatchedEventID,
@@ -615,6 +617,7 @@ func (q *Queries) SubscriptionRecordDispatch(ctx context.Context, db DBTX, arg *
 		arg.ConsecutiveFailures,
 		arg.PausedUntil,
 		arg.LastP4At,
+		arg.NextLease,
 		arg.ID,
 		arg.ClaimedLease,
 	)
