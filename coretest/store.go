@@ -41,6 +41,11 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	}
 	s := &storeSuite{newStore: newStore, opts: opts}
 
+	t.Run("AgentCreate", s.testAgentCreate)
+	t.Run("AgentGet", s.testAgentGet)
+	t.Run("AgentList", s.testAgentList)
+	t.Run("AgentTouch", s.testAgentTouch)
+	t.Run("AgentUpdate", s.testAgentUpdate)
 	t.Run("AlertClaimDeliveries", s.testAlertClaimDeliveries)
 	t.Run("AlertAcknowledge", s.testAlertAcknowledge)
 	t.Run("AlertCreate", s.testAlertCreate)

@@ -59,7 +59,7 @@ func eventFromRow(r *dbsqlc.Event) *core.Event {
 func subscriptionFromRow(r *dbsqlc.Subscription) *core.Subscription {
 	return &core.Subscription{
 		ID: r.ID, TenantID: core.TenantID(r.UserID), AgentID: r.SubscriberAgentID, EventType: r.EventType,
-		Target: r.DeliveryTarget, WebhookURL: r.WebhookUrl, SecretSealed: r.WebhookSecretSealed, InlineBody: r.InlineBody,
+		Target: r.DeliveryTarget, WebhookURL: r.WebhookURL, SecretSealed: r.WebhookSecretSealed, InlineBody: r.InlineBody,
 		LastDispatchedEventID: r.LastDispatchedEventID, LastDispatchedAt: utcPtr(r.LastDispatchedAt),
 		LastAckedEventID: r.LastAckedEventID, ConsecutiveFailures: int(r.ConsecutiveFailures),
 		PausedUntil: utcPtr(r.PausedUntil), LastP4At: utcPtr(r.LastP4At), CreatedAt: utc(r.CreatedAt),
@@ -150,7 +150,7 @@ func (s *Store) SubscriptionCreate(ctx context.Context, p *core.Subscription) er
 	return sqlkit.Do2(dbErr, op, string(p.TenantID), p.ID, func(user, id string) error {
 		err := s.q.SubscriptionInsert(ctx, s.pool, &dbsqlc.SubscriptionInsertParams{
 			ID: id, UserID: user, SubscriberAgentID: p.AgentID, EventType: p.EventType, DeliveryTarget: p.Target,
-			WebhookUrl: p.WebhookURL, WebhookSecretSealed: p.SecretSealed, InlineBody: p.InlineBody, CreatedAt: p.CreatedAt,
+			WebhookURL: p.WebhookURL, WebhookSecretSealed: p.SecretSealed, InlineBody: p.InlineBody, CreatedAt: p.CreatedAt,
 		})
 		return dbErr.Tenant(op, err)
 	})

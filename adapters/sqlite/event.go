@@ -60,7 +60,7 @@ func subscriptionFromRow(r *dbsqlc.Subscription) (*core.Subscription, error) {
 	var d decoder
 	sub := &core.Subscription{
 		ID: r.ID, TenantID: core.TenantID(r.UserID), AgentID: r.SubscriberAgentID, EventType: r.EventType,
-		Target: r.DeliveryTarget, WebhookURL: r.WebhookUrl, SecretSealed: r.WebhookSecretSealed, InlineBody: r.InlineBody != 0,
+		Target: r.DeliveryTarget, WebhookURL: r.WebhookURL, SecretSealed: r.WebhookSecretSealed, InlineBody: r.InlineBody != 0,
 		LastDispatchedEventID: r.LastDispatchedEventID, LastDispatchedAt: d.timePtr(r.LastDispatchedAt),
 		LastAckedEventID: r.LastAckedEventID, ConsecutiveFailures: int(r.ConsecutiveFailures),
 		PausedUntil: d.timePtr(r.PausedUntil), LastP4At: d.timePtr(r.LastP4At), CreatedAt: d.time(r.CreatedAt),
@@ -151,7 +151,7 @@ func (s *Store) SubscriptionCreate(ctx context.Context, p *core.Subscription) er
 		}
 		err := s.q.SubscriptionInsert(ctx, s.wdb, &dbsqlc.SubscriptionInsertParams{
 			ID: id, UserID: user, SubscriberAgentID: p.AgentID, EventType: p.EventType, DeliveryTarget: p.Target,
-			WebhookUrl: p.WebhookURL, WebhookSecretSealed: p.SecretSealed, InlineBody: inline, CreatedAt: timeArg(p.CreatedAt),
+			WebhookURL: p.WebhookURL, WebhookSecretSealed: p.SecretSealed, InlineBody: inline, CreatedAt: timeArg(p.CreatedAt),
 		})
 		return dbErr.Tenant(op, err)
 	})

@@ -337,7 +337,7 @@ func (q *Queries) SubscriptionDue(ctx context.Context, db DBTX, arg *Subscriptio
 			&i.SubscriberAgentID,
 			&i.EventType,
 			&i.DeliveryTarget,
-			&i.WebhookUrl,
+			&i.WebhookURL,
 			&i.WebhookSecretSealed,
 			&i.InlineBody,
 			&i.LastDispatchedEventID,
@@ -374,7 +374,7 @@ type SubscriptionInsertParams struct {
 	SubscriberAgentID   string
 	EventType           string
 	DeliveryTarget      string
-	WebhookUrl          *string
+	WebhookURL          *string
 	WebhookSecretSealed *string
 	InlineBody          bool
 	CreatedAt           time.Time
@@ -387,7 +387,7 @@ func (q *Queries) SubscriptionInsert(ctx context.Context, db DBTX, arg *Subscrip
 		arg.SubscriberAgentID,
 		arg.EventType,
 		arg.DeliveryTarget,
-		arg.WebhookUrl,
+		arg.WebhookURL,
 		arg.WebhookSecretSealed,
 		arg.InlineBody,
 		arg.CreatedAt,
@@ -426,7 +426,7 @@ func (q *Queries) SubscriptionLease(ctx context.Context, db DBTX, arg *Subscript
 			&i.SubscriberAgentID,
 			&i.EventType,
 			&i.DeliveryTarget,
-			&i.WebhookUrl,
+			&i.WebhookURL,
 			&i.WebhookSecretSealed,
 			&i.InlineBody,
 			&i.LastDispatchedEventID,
@@ -475,7 +475,7 @@ func (q *Queries) SubscriptionList(ctx context.Context, db DBTX, arg *Subscripti
 			&i.SubscriberAgentID,
 			&i.EventType,
 			&i.DeliveryTarget,
-			&i.WebhookUrl,
+			&i.WebhookURL,
 			&i.WebhookSecretSealed,
 			&i.InlineBody,
 			&i.LastDispatchedEventID,

@@ -8,6 +8,22 @@ import (
 	"time"
 )
 
+type Agent struct {
+	ID                  string
+	UserID              string
+	Slug                string
+	DisplayName         string
+	WebhookURL          *string
+	WebhookSecretSealed *string
+	Metadata            string
+	Status              string
+	ParentAgentID       *string
+	LastSeenAt          *time.Time
+	DeletedAt           *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
 type Alert struct {
 	ID                string
 	UserID            string
@@ -149,6 +165,43 @@ type IdempotencyKey struct {
 	CreatedAt   time.Time
 }
 
+type Message struct {
+	ID                     string
+	UserID                 string
+	ToUserID               string
+	FromAgentID            string
+	ToAgentID              string
+	ThreadID               string
+	ReplyTo                *string
+	Subject                *string
+	Body                   string
+	Preview                string
+	Priority               int32
+	ExpectsReply           bool
+	ReplyToAgentID         *string
+	DeliveryState          string
+	Metadata               string
+	IdempotencyKey         *string
+	IdempotencyFingerprint *string
+	CorrelationID          *string
+	NotificationFor        *string
+	DeliveryMode           *string
+	EffectiveDeliveryMode  string
+	LiveFallbackMode       *string
+	SendAt                 *time.Time
+	Attempts               int32
+	NextAttemptAt          *time.Time
+	LeaseExpiresAt         *time.Time
+	LastError              *string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+	DeliveredAt            *time.Time
+	ReadAt                 *time.Time
+	AckedAt                *time.Time
+	FailedAt               *time.Time
+	ExpiresAt              time.Time
+}
+
 type RotatedKey struct {
 	KeyHash   string
 	UserID    string
@@ -168,7 +221,7 @@ type Subscription struct {
 	SubscriberAgentID     string
 	EventType             string
 	DeliveryTarget        string
-	WebhookUrl            *string
+	WebhookURL            *string
 	WebhookSecretSealed   *string
 	InlineBody            bool
 	LastDispatchedEventID *int64
@@ -180,6 +233,12 @@ type Subscription struct {
 	LeaseUntil            *time.Time
 	CreatedAt             time.Time
 	DetachedAt            *time.Time
+}
+
+type UsageMessagesMonthly struct {
+	UserID       string
+	MonthStart   time.Time
+	MessageCount int32
 }
 
 type UsageMonthly struct {

@@ -345,7 +345,7 @@ func (q *Queries) SubscriptionDue(ctx context.Context, db DBTX, arg *Subscriptio
 			&i.SubscriberAgentID,
 			&i.EventType,
 			&i.DeliveryTarget,
-			&i.WebhookUrl,
+			&i.WebhookURL,
 			&i.WebhookSecretSealed,
 			&i.InlineBody,
 			&i.LastDispatchedEventID,
@@ -385,7 +385,7 @@ type SubscriptionInsertParams struct {
 	SubscriberAgentID   string
 	EventType           string
 	DeliveryTarget      string
-	WebhookUrl          *string
+	WebhookURL          *string
 	WebhookSecretSealed *string
 	InlineBody          int64
 	CreatedAt           string
@@ -398,7 +398,7 @@ func (q *Queries) SubscriptionInsert(ctx context.Context, db DBTX, arg *Subscrip
 		arg.SubscriberAgentID,
 		arg.EventType,
 		arg.DeliveryTarget,
-		arg.WebhookUrl,
+		arg.WebhookURL,
 		arg.WebhookSecretSealed,
 		arg.InlineBody,
 		arg.CreatedAt,
@@ -449,7 +449,7 @@ func (q *Queries) SubscriptionLease(ctx context.Context, db DBTX, arg *Subscript
 			&i.SubscriberAgentID,
 			&i.EventType,
 			&i.DeliveryTarget,
-			&i.WebhookUrl,
+			&i.WebhookURL,
 			&i.WebhookSecretSealed,
 			&i.InlineBody,
 			&i.LastDispatchedEventID,
@@ -501,7 +501,7 @@ func (q *Queries) SubscriptionList(ctx context.Context, db DBTX, arg *Subscripti
 			&i.SubscriberAgentID,
 			&i.EventType,
 			&i.DeliveryTarget,
-			&i.WebhookUrl,
+			&i.WebhookURL,
 			&i.WebhookSecretSealed,
 			&i.InlineBody,
 			&i.LastDispatchedEventID,

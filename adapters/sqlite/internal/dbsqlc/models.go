@@ -4,6 +4,22 @@
 
 package dbsqlc
 
+type Agent struct {
+	ID                  string
+	UserID              string
+	Slug                string
+	DisplayName         string
+	WebhookURL          *string
+	WebhookSecretSealed *string
+	Metadata            string
+	Status              string
+	ParentAgentID       *string
+	LastSeenAt          *string
+	DeletedAt           *string
+	CreatedAt           string
+	UpdatedAt           string
+}
+
 type Alert struct {
 	ID                string
 	UserID            string
@@ -145,6 +161,43 @@ type IdempotencyKey struct {
 	CreatedAt   string
 }
 
+type Message struct {
+	ID                     string
+	UserID                 string
+	ToUserID               string
+	FromAgentID            string
+	ToAgentID              string
+	ThreadID               string
+	ReplyTo                *string
+	Subject                *string
+	Body                   string
+	Preview                string
+	Priority               int64
+	ExpectsReply           int64
+	ReplyToAgentID         *string
+	DeliveryState          string
+	Metadata               string
+	IdempotencyKey         *string
+	IdempotencyFingerprint *string
+	CorrelationID          *string
+	NotificationFor        *string
+	DeliveryMode           *string
+	EffectiveDeliveryMode  string
+	LiveFallbackMode       *string
+	SendAt                 *string
+	Attempts               int64
+	NextAttemptAt          *string
+	LeaseExpiresAt         *string
+	LastError              *string
+	CreatedAt              string
+	UpdatedAt              string
+	DeliveredAt            *string
+	ReadAt                 *string
+	AckedAt                *string
+	FailedAt               *string
+	ExpiresAt              string
+}
+
 type RotatedKey struct {
 	KeyHash   string
 	UserID    string
@@ -164,7 +217,7 @@ type Subscription struct {
 	SubscriberAgentID     string
 	EventType             string
 	DeliveryTarget        string
-	WebhookUrl            *string
+	WebhookURL            *string
 	WebhookSecretSealed   *string
 	InlineBody            int64
 	LastDispatchedEventID *int64
@@ -176,6 +229,12 @@ type Subscription struct {
 	LeaseUntil            *string
 	CreatedAt             string
 	DetachedAt            *string
+}
+
+type UsageMessagesMonthly struct {
+	UserID       string
+	MonthStart   string
+	MessageCount int64
 }
 
 type UsageMonthly struct {
