@@ -30,6 +30,9 @@ type Ports struct {
 	Observer Observer
 	// Tracer records spans; nil: none (the trace context still travels).
 	Tracer Tracer
+	// Changes is the change feed the store publishes on (it wakes held
+	// event long-polls on every replica); nil: polls re-read every second.
+	Changes ChangeFeed
 }
 
 // ApplicationConfig holds every service's policies.
@@ -44,6 +47,7 @@ type ApplicationConfig struct {
 	DeviceLogin   DeviceLoginConfig
 	Health        HealthConfig
 	Notifier      NotifierConfig
+	Events        EventsConfig
 }
 
 // Application is every core service, wired to each other and to the ports.
@@ -65,6 +69,11 @@ type Application struct {
 	Scheduler  *Scheduler
 	Dispatcher *Dispatcher
 	Sweeper    *Sweeper
+	// Events is the agent event feed and subscriptions; EventHub wakes its
+	// long-polls; EventJobs runs digests and retention.
+	Events    *Events
+	EventHub  *EventHub
+	EventJobs *EventJobs
 
 	log Logger
 }
@@ -133,6 +142,20 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, mailer, p.Clock, p.Log)
 	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
+	changes := p.Changes
+	if changes == nil {
+		changes = NewLocalFeed()
+	}
+	a.EventHub = NewEventHub(changes)
+	agents := NewAgents(p.Store, p.Store, p.Guard, p.Box, p.Clock)
+	a.Events = NewEvents(cfg.Events, p.Store, func(ctx context.Context, tenant TenantID, ref string) (string, error) {
+		ag, err := agents.ResolveOwned(ctx, tenant, ref, false)
+		if err != nil {
+			return "", err
+		}
+		return string(ag.ID), nil
+	}, p.Guard, p.Box, p.Clock, a.EventHub, p.Log)
+	a.EventJobs = NewEventJobs(cfg.Events, p.Store, p.Clock, p.Log)
 	return a, nil
 }
 
@@ -154,6 +177,8 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Dispatcher.Run(ctx) },
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
 		func() { a.Alerts.Run(ctx, sweepEvery) },
+		func() { a.EventHub.Run(ctx) },
+		func() { a.EventJobs.Run(ctx, sweepEvery) },
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()

@@ -49,6 +49,23 @@ const (
 	EventPullMaxLimit = 1000
 )
 
+// Webhook subscription dispatch policy (clients.md §2.15.8).
+const (
+	// SubscriptionBatchMax bounds the events of one webhook batch.
+	SubscriptionBatchMax = 50
+	// SubscriptionPauseAfter consecutive failures pause a subscription.
+	SubscriptionPauseAfter = 10
+	// SubscriptionPause is how long a failing subscription is paused.
+	SubscriptionPause = time.Hour
+	// DefaultPriority4Debounce holds back priority-4 events this long after
+	// a batch holding one was delivered to the subscription.
+	DefaultPriority4Debounce = 2 * time.Second
+	// subscriptionWebhookTimeout bounds one batch POST.
+	subscriptionWebhookTimeout = 30 * time.Second
+	// subscriptionDueScan bounds the subscriptions one claim looks at.
+	subscriptionDueScan = 100
+)
+
 // Event is an append-only row addressed to one recipient agent. ID is
 // strictly increasing per recipient in commit order: the pull cursor.
 type Event struct {

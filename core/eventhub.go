@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // EventHub wakes held long-polls: one subscription to the change feed (so
@@ -15,17 +16,21 @@ type EventHub struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
+	woken   atomic.Int64
+	ready   chan struct{}
+	once    sync.Once
 }
 
 // NewEventHub returns a hub over feed; Run it.
 func NewEventHub(feed ChangeFeed) *EventHub {
-	return &EventHub{feed: feed, waiters: map[string]map[chan struct{}]struct{}{}}
+	return &EventHub{feed: feed, waiters: map[string]map[chan struct{}]struct{}{}, ready: make(chan struct{})}
 }
 
 // Run delivers the feed's event changes to waiters until ctx ends.
 func (h *EventHub) Run(ctx context.Context) {
 	ch, cancel := h.feed.Subscribe(ctx, "")
 	defer cancel()
+	h.once.Do(func() { close(h.ready) })
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,6 +51,7 @@ func (h *EventHub) Notify(agent string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.waiters[agent] {
+		h.woken.Add(1)
 		select {
 		case w <- struct{}{}:
 		default:
@@ -86,3 +92,9 @@ func (h *EventHub) Waiting() int {
 	}
 	return n
 }
+
+// Woken counts the wake-ups handed to held polls (tests).
+func (h *EventHub) Woken() int64 { return h.woken.Load() }
+
+// Ready is closed once Run listens to the feed.
+func (h *EventHub) Ready() <-chan struct{} { return h.ready }

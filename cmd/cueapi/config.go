@@ -54,11 +54,16 @@ type config struct {
 	WebhookConcurrency     int
 	DeliveryLease          time.Duration
 	ShutdownGrace          time.Duration
-	DeliveryResultBuffer   int
-	SchedulerLookAhead     time.Duration
-	SchedulerBatchSize     int
-	MissedRunThreshold     time.Duration
-	InstanceID             string
+	// Events: long-poll hold, digest period and minimum batch, p=4 debounce.
+	EventLongPoll        time.Duration
+	DigestPeriod         time.Duration
+	DigestMinBatch       int
+	Priority4Debounce    time.Duration
+	DeliveryResultBuffer int
+	SchedulerLookAhead   time.Duration
+	SchedulerBatchSize   int
+	MissedRunThreshold   time.Duration
+	InstanceID           string
 
 	LogLevel string
 	HSTS     bool
@@ -206,6 +211,10 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
 		ShutdownGrace:                getSeconds("SHUTDOWN_GRACE_SECONDS", seconds(disp.ShutdownGrace)),
 		DeliveryResultBuffer:         getInt("DELIVERY_RESULT_BUFFER", disp.ResultBuffer),
+		EventLongPoll:                getSeconds("EVENTS_LONG_POLL_SECONDS", seconds(core.DefaultLongPollTimeout)),
+		DigestPeriod:                 getSeconds("DIGEST_PERIOD_SECONDS", 600),
+		DigestMinBatch:               getInt("DIGEST_MIN_BATCH_SIZE", 1),
+		Priority4Debounce:            getSeconds("PRIORITY_4_DEBOUNCE_SECONDS", seconds(core.DefaultPriority4Debounce)),
 		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", int(sched.LookAhead/time.Millisecond))) * time.Millisecond,
 		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", sched.BatchSize),
 		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", seconds(sched.MissedAfter)),
@@ -236,6 +245,9 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	}
 	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
 		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
+	}
+	if c.EventLongPoll <= 0 || c.DigestPeriod <= 0 || c.DigestMinBatch < 1 || c.Priority4Debounce < 0 {
+		errs = append(errs, "EVENTS_LONG_POLL_SECONDS, DIGEST_PERIOD_SECONDS and DIGEST_MIN_BATCH_SIZE must be positive; PRIORITY_4_DEBOUNCE_SECONDS non-negative")
 	}
 	if c.DeliveryLease != 0 && c.DeliveryLease <= c.WebhookTimeout {
 		errs = append(errs, "DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")
