@@ -348,3 +348,30 @@ func TestCompatEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestEventLongPollAcrossReplicas holds a poll on replica A and writes the
+// event through replica B (PostgreSQL, two app instances, each with its own
+// LISTEN connection): the poll returns it, woken by the notification.
+func TestEventLongPollAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	a := newTestEnv(t, backendPostgres, nil)
+	b := &testEnv{t: t, cfg: a.cfg, clock: a.clock, mailer: &fakeMailer{}, resolver: a.resolver}
+	b.start()
+	u := a.eventsUser("bee")
+	ref := string(u.agent.ID)
+	hub := a.runEventHub()
+	got := make(chan eventPage, 1)
+	go func() { got <- a.pullNoFail(u.key, ref, "?wait=long") }()
+	eventually(t, 10*time.Second, func() bool { return hub.Waiting() > 0 })
+	require.Equal(t, 0, b.app.EventHub.Waiting())
+	ev := b.emitMessage(u, 3, "from replica B")
+	select {
+	case p := <-got:
+		require.Len(t, p.Events, 1)
+		require.Equal(t, ev.ID, p.Events[0].ID)
+		require.NotContains(t, p.Events[0].Payload, "body", "no inline subscription: no body")
+		require.Positive(t, hub.Woken(), "replica B's notification woke replica A's poll")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poll held on replica A did not return the event written on replica B")
+	}
+}
