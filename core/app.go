@@ -30,6 +30,8 @@ type Ports struct {
 	Observer Observer
 	// Tracer records spans; nil: none (the trace context still travels).
 	Tracer Tracer
+	// MessageEvents is told when a message becomes delivered; nil: nobody.
+	MessageEvents MessageEvents
 }
 
 // ApplicationConfig holds every service's policies.
@@ -44,6 +46,7 @@ type ApplicationConfig struct {
 	DeviceLogin   DeviceLoginConfig
 	Health        HealthConfig
 	Notifier      NotifierConfig
+	Messaging     MessagingConfig
 }
 
 // Application is every core service, wired to each other and to the ports.
@@ -65,12 +68,20 @@ type Application struct {
 	Scheduler  *Scheduler
 	Dispatcher *Dispatcher
 	Sweeper    *Sweeper
+	// Agents and Messages are the messaging services; MessageSweeper runs
+	// the message lifetime jobs.
+	Agents         *Agents
+	Messages       *Messages
+	MessageSweeper *MessageSweeper
 
 	log Logger
 }
 
 // sweepEvery is the period of the worker sweep and of alert deliveries.
 const sweepEvery = time.Second
+
+// messageSweepEvery is the period of the message lifetime jobs.
+const messageSweepEvery = time.Minute
 
 // NewApplication builds the whole application. This is where the services
 // are connected; nothing is set on them afterwards:
@@ -133,6 +144,10 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, mailer, p.Clock, p.Log)
 	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
+	a.Agents = NewAgents(p.Store, p.Store, p.Guard, p.Box, p.Clock)
+	cfg.Messaging.Events = p.MessageEvents
+	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, nil)
+	a.MessageSweeper = NewMessageSweeper(p.Store, p.Clock, p.Log)
 	return a, nil
 }
 
@@ -154,6 +169,7 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Dispatcher.Run(ctx) },
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
 		func() { a.Alerts.Run(ctx, sweepEvery) },
+		func() { a.MessageSweeper.Run(ctx, messageSweepEvery) },
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()

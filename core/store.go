@@ -23,6 +23,7 @@ type Store interface {
 	EchoStore
 	ExecutionStore
 	IdempotencyStore
+	MessageStore
 	SchedulerStore
 	UsageStore
 	UserStore

@@ -25,6 +25,45 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AgentStatus.
+const (
+	AgentStatusAway    AgentStatus = "away"
+	AgentStatusOffline AgentStatus = "offline"
+	AgentStatusOnline  AgentStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the AgentStatus enum.
+func (e AgentStatus) Valid() bool {
+	switch e {
+	case AgentStatusAway:
+		return true
+	case AgentStatusOffline:
+		return true
+	case AgentStatusOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AgentPresencePreferredContact.
+const (
+	AgentPresencePreferredContactAsync AgentPresencePreferredContact = "async"
+	AgentPresencePreferredContactSync  AgentPresencePreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the AgentPresencePreferredContact enum.
+func (e AgentPresencePreferredContact) Valid() bool {
+	switch e {
+	case AgentPresencePreferredContactAsync:
+		return true
+	case AgentPresencePreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AlertSeverity.
 const (
 	AlertSeverityCritical AlertSeverity = "critical"
@@ -430,6 +469,69 @@ func (e HeartbeatStatus) Valid() bool {
 	}
 }
 
+// Defines values for MessageEffectiveDeliveryMode.
+const (
+	MessageEffectiveDeliveryModeBg      MessageEffectiveDeliveryMode = "bg"
+	MessageEffectiveDeliveryModeInbox   MessageEffectiveDeliveryMode = "inbox"
+	MessageEffectiveDeliveryModeLive    MessageEffectiveDeliveryMode = "live"
+	MessageEffectiveDeliveryModeWebhook MessageEffectiveDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the MessageEffectiveDeliveryMode enum.
+func (e MessageEffectiveDeliveryMode) Valid() bool {
+	switch e {
+	case MessageEffectiveDeliveryModeBg:
+		return true
+	case MessageEffectiveDeliveryModeInbox:
+		return true
+	case MessageEffectiveDeliveryModeLive:
+		return true
+	case MessageEffectiveDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageState.
+const (
+	MessageStateAcked      MessageState = "acked"
+	MessageStateClaimed    MessageState = "claimed"
+	MessageStateDelivered  MessageState = "delivered"
+	MessageStateDelivering MessageState = "delivering"
+	MessageStateExpired    MessageState = "expired"
+	MessageStateFailed     MessageState = "failed"
+	MessageStateQueued     MessageState = "queued"
+	MessageStateRead       MessageState = "read"
+	MessageStateRetryReady MessageState = "retry_ready"
+)
+
+// Valid indicates whether the value is a known member of the MessageState enum.
+func (e MessageState) Valid() bool {
+	switch e {
+	case MessageStateAcked:
+		return true
+	case MessageStateClaimed:
+		return true
+	case MessageStateDelivered:
+		return true
+	case MessageStateDelivering:
+		return true
+	case MessageStateExpired:
+		return true
+	case MessageStateFailed:
+		return true
+	case MessageStateQueued:
+		return true
+	case MessageStateRead:
+		return true
+	case MessageStateRetryReady:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OutcomeState.
 const (
 	OutcomeStateReportedFailure     OutcomeState = "reported_failure"
@@ -457,6 +559,24 @@ func (e OutcomeState) Valid() bool {
 	}
 }
 
+// Defines values for RosterAgentPreferredContact.
+const (
+	RosterAgentPreferredContactAsync RosterAgentPreferredContact = "async"
+	RosterAgentPreferredContactSync  RosterAgentPreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the RosterAgentPreferredContact enum.
+func (e RosterAgentPreferredContact) Valid() bool {
+	switch e {
+	case RosterAgentPreferredContactAsync:
+		return true
+	case RosterAgentPreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleType.
 const (
 	ScheduleTypeOnce      ScheduleType = "once"
@@ -469,6 +589,48 @@ func (e ScheduleType) Valid() bool {
 	case ScheduleTypeOnce:
 		return true
 	case ScheduleTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestDeliveryMode.
+const (
+	SendMessageRequestDeliveryModeBg      SendMessageRequestDeliveryMode = "bg"
+	SendMessageRequestDeliveryModeInbox   SendMessageRequestDeliveryMode = "inbox"
+	SendMessageRequestDeliveryModeLive    SendMessageRequestDeliveryMode = "live"
+	SendMessageRequestDeliveryModeWebhook SendMessageRequestDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestDeliveryMode enum.
+func (e SendMessageRequestDeliveryMode) Valid() bool {
+	switch e {
+	case SendMessageRequestDeliveryModeBg:
+		return true
+	case SendMessageRequestDeliveryModeInbox:
+		return true
+	case SendMessageRequestDeliveryModeLive:
+		return true
+	case SendMessageRequestDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestLiveFallbackMode.
+const (
+	SendMessageRequestLiveFallbackModeFallbackToBackground SendMessageRequestLiveFallbackMode = "fallback_to_background"
+	SendMessageRequestLiveFallbackModeLiveOnly             SendMessageRequestLiveFallbackMode = "live_only"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestLiveFallbackMode enum.
+func (e SendMessageRequestLiveFallbackMode) Valid() bool {
+	switch e {
+	case SendMessageRequestLiveFallbackModeFallbackToBackground:
+		return true
+	case SendMessageRequestLiveFallbackModeLiveOnly:
 		return true
 	default:
 		return false
@@ -508,6 +670,27 @@ func (e Transport) Valid() bool {
 	case TransportWebhook:
 		return true
 	case TransportWorker:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateAgentRequestStatus.
+const (
+	UpdateAgentRequestStatusAway    UpdateAgentRequestStatus = "away"
+	UpdateAgentRequestStatusOffline UpdateAgentRequestStatus = "offline"
+	UpdateAgentRequestStatusOnline  UpdateAgentRequestStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the UpdateAgentRequestStatus enum.
+func (e UpdateAgentRequestStatus) Valid() bool {
+	switch e {
+	case UpdateAgentRequestStatusAway:
+		return true
+	case UpdateAgentRequestStatusOffline:
+		return true
+	case UpdateAgentRequestStatusOnline:
 		return true
 	default:
 		return false
@@ -563,6 +746,65 @@ func (e ListExecutionsParamsTriggeredBy) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Agent defines model for Agent.
+type Agent struct {
+	CreatedAt   time.Time  `json:"created_at"`
+	DeletedAt   *time.Time `json:"deleted_at"`
+	DisplayName string     `json:"display_name"`
+
+	// ID `agt_` + 12 characters.
+	ID            string          `json:"id"`
+	LastSeenAt    *time.Time      `json:"last_seen_at"`
+	Metadata      json.RawMessage `json:"metadata"`
+	ParentAgentID *string         `json:"parent_agent_id"`
+	Slug          string          `json:"slug"`
+	Status        AgentStatus     `json:"status"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+
+	// UserID Owner's user id.
+	UserID string `json:"user_id"`
+
+	// WebhookSecret Only in the create response of an agent created with a `webhook_url`; null elsewhere.
+	WebhookSecret *string `json:"webhook_secret"`
+	WebhookURL    *string `json:"webhook_url"`
+}
+
+// AgentStatus defines model for Agent.Status.
+type AgentStatus string
+
+// AgentList defines model for AgentList.
+type AgentList struct {
+	Agents []Agent `json:"agents"`
+	Limit  int     `json:"limit"`
+	Offset int     `json:"offset"`
+	Total  int     `json:"total"`
+}
+
+// AgentPresence defines model for AgentPresence.
+type AgentPresence struct {
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive      *map[string]interface{}       `json:"default_live"`
+	DerivedStatus    string                        `json:"derived_status"`
+	Etag             string                        `json:"etag"`
+	LabeledSessions  []map[string]interface{}      `json:"labeled_sessions"`
+	LastSeenRelative string                        `json:"last_seen_relative"`
+	Online           bool                          `json:"online"`
+	PreferredContact AgentPresencePreferredContact `json:"preferred_contact"`
+	Slug             string                        `json:"slug"`
+	Status           string                        `json:"status"`
+}
+
+// AgentPresencePreferredContact defines model for AgentPresence.PreferredContact.
+type AgentPresencePreferredContact string
+
+// AgentWebhookSecret defines model for AgentWebhookSecret.
+type AgentWebhookSecret struct {
+	// WebhookSecret `whsec_` + 64 hex.
+	WebhookSecret string `json:"webhook_secret"`
 }
 
 // Alert defines model for Alert.
@@ -680,6 +922,23 @@ type ClaimableExecution struct {
 // ClaimableList defines model for ClaimableList.
 type ClaimableList struct {
 	Executions []ClaimableExecution `json:"executions"`
+}
+
+// CreateAgentRequest defines model for CreateAgentRequest.
+type CreateAgentRequest struct {
+	DisplayName string `json:"display_name"`
+
+	// Metadata Free-form object (default `{}`), at most 10240 bytes serialized.
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// ParentAgentID A background agent of the caller (one without a parent); the new agent is its Live sibling.
+	ParentAgentID *string `json:"parent_agent_id,omitempty"`
+
+	// Slug Unique per user; derived from `display_name` when absent.
+	Slug *string `json:"slug,omitempty"`
+
+	// WebhookURL Push target (SSRF policy applies); absent or null = poll-only.
+	WebhookURL *string `json:"webhook_url,omitempty"`
 }
 
 // CreateCueRequest defines model for CreateCueRequest.
@@ -1320,6 +1579,91 @@ type Me struct {
 	Slug string `json:"slug"`
 }
 
+// Message defines model for Message.
+type Message struct {
+	AckedAt *time.Time `json:"acked_at"`
+
+	// BccEmitted Send responses only; ids of the `notify` copies (empty on an idempotent repeat).
+	BccEmitted *[]string `json:"bcc_emitted,omitempty"`
+	Body       string    `json:"body"`
+
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: the message body exactly as received.
+	BodyReceived *string `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 (hex) of `body_received` in UTF-8.
+	BodyReceivedSha256     *string      `json:"body_received_sha256,omitempty"`
+	CorrelationID          *string      `json:"correlation_id"`
+	CreatedAt              time.Time    `json:"created_at"`
+	DeliveredAt            *time.Time   `json:"delivered_at"`
+	DeliveryState          MessageState `json:"delivery_state"`
+	DispatchPriorityBucket *int         `json:"dispatch_priority_bucket"`
+
+	// EffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+	EffectiveDeliveryMode MessageEffectiveDeliveryMode `json:"effective_delivery_mode"`
+	ExpectsReply          bool                         `json:"expects_reply"`
+	ExpiresAt             time.Time                    `json:"expires_at"`
+	FailedAt              *time.Time                   `json:"failed_at"`
+	From                  MessageFrom                  `json:"from"`
+	FromAgentID           string                       `json:"from_agent_id"`
+
+	// ID `msg_` + 12 characters.
+	ID                   string          `json:"id"`
+	IdempotencyKey       *string         `json:"idempotency_key"`
+	MessageDispatchError *string         `json:"message_dispatch_error"`
+	Metadata             json.RawMessage `json:"metadata"`
+
+	// Preview First 200 characters of `body`.
+	Preview        string       `json:"preview"`
+	Priority       int          `json:"priority"`
+	QueuedAt       time.Time    `json:"queued_at"`
+	ReadAt         *time.Time   `json:"read_at"`
+	ReplyTo        *string      `json:"reply_to"`
+	ReplyToAgent   *string      `json:"reply_to_agent"`
+	ReplyToAgentID *string      `json:"reply_to_agent_id"`
+	SendAt         *time.Time   `json:"send_at"`
+	State          MessageState `json:"state"`
+	Subject        *string      `json:"subject"`
+	ThreadID       string       `json:"thread_id"`
+
+	// To The recipient's agent id.
+	To        string    `json:"to"`
+	ToAgentID string    `json:"to_agent_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UserID The sender's user id.
+	UserID string `json:"user_id"`
+}
+
+// MessageEffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+type MessageEffectiveDeliveryMode string
+
+// MessageFrom defines model for MessageFrom.
+type MessageFrom struct {
+	AgentID string `json:"agent_id"`
+
+	// Slug `agent_slug@user_slug`.
+	Slug string `json:"slug"`
+}
+
+// MessagePage `messages`/`total`/`limit`/`offset`, or with `count_only=true` only `count`.
+type MessagePage struct {
+	Count    *int       `json:"count,omitempty"`
+	Limit    *int       `json:"limit,omitempty"`
+	Messages *[]Message `json:"messages,omitempty"`
+	Offset   *int       `json:"offset,omitempty"`
+	Total    *int       `json:"total,omitempty"`
+}
+
+// MessageState defines model for MessageState.
+type MessageState string
+
+// MessageStateChange defines model for MessageStateChange.
+type MessageStateChange struct {
+	AckedAt       *time.Time   `json:"acked_at"`
+	DeliveryState MessageState `json:"delivery_state"`
+	ReadAt        *time.Time   `json:"read_at"`
+}
+
 // OnFailure defines model for OnFailure.
 type OnFailure struct {
 	Email   bool    `json:"email"`
@@ -1477,6 +1821,49 @@ type RevealKeyResponse struct {
 	Prefix *string `json:"prefix,omitempty"`
 }
 
+// Roster defines model for Roster.
+type Roster struct {
+	Agents []RosterAgent `json:"agents"`
+
+	// Etag Same as the `ETag` header.
+	Etag        string    `json:"etag"`
+	GeneratedAt time.Time `json:"generated_at"`
+}
+
+// RosterAgent defines model for RosterAgent.
+type RosterAgent struct {
+	// BucketedSeen Same as `last_seen_relative`.
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive *map[string]interface{} `json:"default_live"`
+
+	// DerivedStatus The asserted `away`/`offline`, else `online` when seen in the last 300 s, `away` in the last 1800 s, else `offline`.
+	DerivedStatus string `json:"derived_status"`
+
+	// Description `metadata.description` when a string.
+	Description *string `json:"description"`
+	DisplayName string  `json:"display_name"`
+
+	// LabeledSessions Always empty (no live sessions on this server).
+	LabeledSessions []map[string]interface{} `json:"labeled_sessions"`
+
+	// LastSeenRelative `never`, `active now`, `<m>m ago`, `<h>h ago` or `<d>d ago`.
+	LastSeenRelative string `json:"last_seen_relative"`
+
+	// Name The slug.
+	Name             string                      `json:"name"`
+	Online           bool                        `json:"online"`
+	PreferredContact RosterAgentPreferredContact `json:"preferred_contact"`
+	Slug             string                      `json:"slug"`
+
+	// Status Same as `derived_status`.
+	Status string `json:"status"`
+}
+
+// RosterAgentPreferredContact defines model for RosterAgent.PreferredContact.
+type RosterAgentPreferredContact string
+
 // Schedule defines model for Schedule.
 type Schedule struct {
 	// At One-time fire time, `+00:00` form; omitted when absent.
@@ -1507,6 +1894,46 @@ type ScheduleInput struct {
 
 // ScheduleType defines model for ScheduleType.
 type ScheduleType string
+
+// SendMessageRequest defines model for SendMessageRequest.
+type SendMessageRequest struct {
+	// Body 1–32768 characters and at most 32768 UTF-8 bytes, no NUL.
+	Body          string  `json:"body"`
+	CorrelationID *string `json:"correlation_id,omitempty"`
+
+	// DeliveryMode A hint; the mode used is `effective_delivery_mode`.
+	DeliveryMode     *SendMessageRequestDeliveryMode     `json:"delivery_mode,omitempty"`
+	ExpectsReply     *bool                               `json:"expects_reply,omitempty"`
+	LiveFallbackMode *SendMessageRequestLiveFallbackMode `json:"live_fallback_mode,omitempty"`
+
+	// Metadata At most 10240 bytes serialized (else 400 `metadata_too_large`).
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// Notify Agents that get a one-line copy (not the body) in the same thread.
+	Notify *[]string `json:"notify,omitempty"`
+
+	// Priority Default 3.
+	Priority *int `json:"priority,omitempty"`
+
+	// ReplyTo Parent message (the sender's user or the recipient owner must see it, else 404 `reply_to_not_found`).
+	ReplyTo *string `json:"reply_to,omitempty"`
+
+	// ReplyToAgent Agent address replies should go to.
+	ReplyToAgent *string `json:"reply_to_agent,omitempty"`
+
+	// SendAt Deliver at this instant (no zone = UTC); a past one sends now.
+	SendAt  *string `json:"send_at,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+
+	// To Recipient agent address.
+	To string `json:"to"`
+}
+
+// SendMessageRequestDeliveryMode A hint; the mode used is `effective_delivery_mode`.
+type SendMessageRequestDeliveryMode string
+
+// SendMessageRequestLiveFallbackMode defines model for SendMessageRequest.LiveFallbackMode.
+type SendMessageRequestLiveFallbackMode string
 
 // SessionResponse defines model for SessionResponse.
 type SessionResponse struct {
@@ -1541,6 +1968,21 @@ type SubmitDeviceCodeEmailResponse struct {
 
 // Transport How executions are delivered. Immutable after creation.
 type Transport string
+
+// UpdateAgentRequest defines model for UpdateAgentRequest.
+type UpdateAgentRequest struct {
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// Metadata Replaces the whole object.
+	Metadata *json.RawMessage          `json:"metadata,omitempty"`
+	Status   *UpdateAgentRequestStatus `json:"status,omitempty"`
+
+	// WebhookURL Absent = unchanged; null = clear URL and secret; string = set (secret kept or minted).
+	WebhookURL json.RawMessage `json:"webhook_url,omitempty"`
+}
+
+// UpdateAgentRequestStatus defines model for UpdateAgentRequest.Status.
+type UpdateAgentRequestStatus string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
@@ -1793,6 +2235,9 @@ type WorkerList struct {
 	Workers []Worker `json:"workers"`
 }
 
+// AgentRef defines model for AgentRef.
+type AgentRef = string
+
 // CueID defines model for CueID.
 type CueID = string
 
@@ -1804,6 +2249,33 @@ type ExecutionID = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IncludeDeleted defines model for IncludeDeleted.
+type IncludeDeleted = bool
+
+// MessageCountOnly defines model for MessageCountOnly.
+type MessageCountOnly = bool
+
+// MessageCounterpart defines model for MessageCounterpart.
+type MessageCounterpart = string
+
+// MessageID defines model for MessageID.
+type MessageID = string
+
+// MessageLimit defines model for MessageLimit.
+type MessageLimit = int
+
+// MessageOffset defines model for MessageOffset.
+type MessageOffset = int
+
+// MessageSince defines model for MessageSince.
+type MessageSince = string
+
+// MessageStateFilter defines model for MessageStateFilter.
+type MessageStateFilter = string
+
+// MessageThreadID defines model for MessageThreadID.
+type MessageThreadID = string
 
 // WorkerID defines model for WorkerID.
 type WorkerID = string
@@ -1818,6 +2290,75 @@ type XWorkerID = string
 type DeviceLoginPageParams struct {
 	// Code The device code to display (HTML/JS-escaped by the server).
 	Code string `form:"code" json:"code"`
+}
+
+// ListAgentsParams defines parameters for ListAgents.
+type ListAgentsParams struct {
+	// Status `online`, `offline` or `away` (the asserted status).
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+
+	// Limit Default 50.
+	Limit  *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// GetAgentRosterParams defines parameters for GetAgentRoster.
+type GetAgentRosterParams struct {
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// GetAgentParams defines parameters for GetAgent.
+type GetAgentParams struct {
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+}
+
+// GetAgentInboxParams defines parameters for GetAgentInbox.
+type GetAgentInboxParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// GetAgentSentParams defines parameters for GetAgentSent.
+type GetAgentSentParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// RegenerateAgentWebhookSecretJSONBody defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretJSONBody = map[string]interface{}
+
+// RegenerateAgentWebhookSecretParams defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
 }
 
 // ListAlertsParams defines parameters for ListAlerts.
@@ -1940,6 +2481,30 @@ type HeartbeatExecutionParams struct {
 	XWorkerID *XWorkerID `json:"X-Worker-Id,omitempty"`
 }
 
+// SendMessageParams defines parameters for SendMessage.
+type SendMessageParams struct {
+	// XCueapiFromAgent The sending agent's address (required; absent or empty is 400 `missing_from_agent`).
+	XCueapiFromAgent *string `json:"X-Cueapi-From-Agent,omitempty"`
+
+	// IdempotencyKey Per sender user for 24 h; at most 255 characters (else 400 `invalid_idempotency_key`).
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// AckMessageJSONBody defines parameters for AckMessage.
+type AckMessageJSONBody = map[string]interface{}
+
+// MarkMessageReadJSONBody defines parameters for MarkMessageRead.
+type MarkMessageReadJSONBody = map[string]interface{}
+
+// CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
+type CreateAgentJSONRequestBody = CreateAgentRequest
+
+// UpdateAgentJSONRequestBody defines body for UpdateAgent for application/json ContentType.
+type UpdateAgentJSONRequestBody = UpdateAgentRequest
+
+// RegenerateAgentWebhookSecretJSONRequestBody defines body for RegenerateAgentWebhookSecret for application/json ContentType.
+type RegenerateAgentWebhookSecretJSONRequestBody = RegenerateAgentWebhookSecretJSONBody
+
 // CreateDeviceCodeJSONRequestBody defines body for CreateDeviceCode for application/json ContentType.
 type CreateDeviceCodeJSONRequestBody = DeviceCodeRequest
 
@@ -1991,6 +2556,15 @@ type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 // VerifyExecutionJSONRequestBody defines body for VerifyExecution for application/json ContentType.
 type VerifyExecutionJSONRequestBody = VerifyExecutionRequest
 
+// SendMessageJSONRequestBody defines body for SendMessage for application/json ContentType.
+type SendMessageJSONRequestBody = SendMessageRequest
+
+// AckMessageJSONRequestBody defines body for AckMessage for application/json ContentType.
+type AckMessageJSONRequestBody = AckMessageJSONBody
+
+// MarkMessageReadJSONRequestBody defines body for MarkMessageRead for application/json ContentType.
+type MarkMessageReadJSONRequestBody = MarkMessageReadJSONBody
+
 // WorkerHeartbeatJSONRequestBody defines body for WorkerHeartbeat for application/json ContentType.
 type WorkerHeartbeatJSONRequestBody = WorkerHeartbeatRequest
 
@@ -2005,6 +2579,39 @@ type ServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(w http.ResponseWriter, r *http.Request)
+	// ListAgents List the caller's agents
+	// (GET /v1/agents)
+	ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams)
+	// CreateAgent Create an agent
+	// (POST /v1/agents)
+	CreateAgent(w http.ResponseWriter, r *http.Request)
+	// GetAgentRoster The caller's live agents with derived presence
+	// (GET /v1/agents/roster)
+	GetAgentRoster(w http.ResponseWriter, r *http.Request, params GetAgentRosterParams)
+	// DeleteAgent Soft-delete an agent
+	// (DELETE /v1/agents/{ref})
+	DeleteAgent(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgent Get one of the caller's agents
+	// (GET /v1/agents/{ref})
+	GetAgent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentParams)
+	// UpdateAgent Update an agent
+	// (PATCH /v1/agents/{ref})
+	UpdateAgent(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	// (GET /v1/agents/{ref}/inbox)
+	GetAgentInbox(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentInboxParams)
+	// GetAgentPresence One agent's derived presence
+	// (GET /v1/agents/{ref}/presence)
+	GetAgentPresence(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgentSent Messages one of the caller's agents sent
+	// (GET /v1/agents/{ref}/sent)
+	GetAgentSent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentSentParams)
+	// GetAgentWebhookSecret The agent's push signing secret
+	// (GET /v1/agents/{ref}/webhook-secret)
+	GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	// (POST /v1/agents/{ref}/webhook-secret/regenerate)
+	RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef, params RegenerateAgentWebhookSecretParams)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(w http.ResponseWriter, r *http.Request, params ListAlertsParams)
@@ -2119,6 +2726,18 @@ type ServerInterface interface {
 	// GetInfo Operator info
 	// (GET /v1/info)
 	GetInfo(w http.ResponseWriter, r *http.Request)
+	// SendMessage Send a message from one of the caller's agents
+	// (POST /v1/messages)
+	SendMessage(w http.ResponseWriter, r *http.Request, params SendMessageParams)
+	// GetMessage Read one message
+	// (GET /v1/messages/{message_id})
+	GetMessage(w http.ResponseWriter, r *http.Request, messageID MessageID)
+	// AckMessage Acknowledge a message
+	// (POST /v1/messages/{message_id}/ack)
+	AckMessage(w http.ResponseWriter, r *http.Request, messageID MessageID)
+	// MarkMessageRead Mark a message read
+	// (POST /v1/messages/{message_id}/read)
+	MarkMessageRead(w http.ResponseWriter, r *http.Request, messageID MessageID)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(w http.ResponseWriter, r *http.Request)
@@ -2194,6 +2813,569 @@ func (siw *ServerInterfaceWrapper) Status(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Status(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAgents operation middleware
+func (siw *ServerInterfaceWrapper) ListAgents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAgentsParams
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "include_deleted" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_deleted", r.URL.Query(), &params.IncludeDeleted, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_deleted"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_deleted", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAgents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAgent operation middleware
+func (siw *ServerInterfaceWrapper) CreateAgent(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAgent(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentRoster operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentRoster(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentRosterParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentRoster(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAgent operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAgent(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgent operation middleware
+func (siw *ServerInterfaceWrapper) GetAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentParams
+
+	// ------------- Optional query parameter "include_deleted" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_deleted", r.URL.Query(), &params.IncludeDeleted, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_deleted"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_deleted", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgent(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateAgent operation middleware
+func (siw *ServerInterfaceWrapper) UpdateAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateAgent(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentInbox operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentInbox(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentInboxParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "thread_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "thread_id", r.URL.Query(), &params.ThreadID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "thread_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "thread_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "counterpart" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "counterpart", r.URL.Query(), &params.Counterpart, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "counterpart"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "counterpart", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "count_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count_only", r.URL.Query(), &params.CountOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "count_only"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "count_only", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentInbox(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentPresence operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentPresence(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentPresence(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentSent operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentSent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentSentParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "thread_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "thread_id", r.URL.Query(), &params.ThreadID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "thread_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "thread_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "counterpart" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "counterpart", r.URL.Query(), &params.Counterpart, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "counterpart"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "counterpart", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "count_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count_only", r.URL.Query(), &params.CountOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "count_only"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "count_only", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentSent(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentWebhookSecret(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegenerateAgentWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RegenerateAgentWebhookSecretParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegenerateAgentWebhookSecret(w, r, ref, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3430,6 +4612,144 @@ func (siw *ServerInterfaceWrapper) GetInfo(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// SendMessage operation middleware
+func (siw *ServerInterfaceWrapper) SendMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SendMessageParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Cueapi-From-Agent" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Cueapi-From-Agent")]; found {
+		var XCueapiFromAgent string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Cueapi-From-Agent", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Cueapi-From-Agent", valueList[0], &XCueapiFromAgent, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Cueapi-From-Agent", Err: err})
+			return
+		}
+
+		params.XCueapiFromAgent = &XCueapiFromAgent
+
+	}
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SendMessage(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMessage operation middleware
+func (siw *ServerInterfaceWrapper) GetMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMessage(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AckMessage operation middleware
+func (siw *ServerInterfaceWrapper) AckMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AckMessage(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// MarkMessageRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkMessageRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkMessageRead(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsage operation middleware
 func (siw *ServerInterfaceWrapper) GetUsage(w http.ResponseWriter, r *http.Request) {
 
@@ -3663,6 +4983,21 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/alerts", wrapper.ListAlerts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoRetrieve)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoStore)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents", wrapper.ListAgents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents", wrapper.CreateAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/roster", wrapper.GetAgentRoster)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.DeleteAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.GetAgent)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.UpdateAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/webhook-secret", wrapper.GetAgentWebhookSecret)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents/{ref}/webhook-secret/regenerate", wrapper.RegenerateAgentWebhookSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/presence", wrapper.GetAgentPresence)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/inbox", wrapper.GetAgentInbox)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/sent", wrapper.GetAgentSent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages", wrapper.SendMessage)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/messages/{message_id}", wrapper.GetMessage)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages/{message_id}/read", wrapper.MarkMessageRead)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages/{message_id}/ack", wrapper.AckMessage)
 
 	return m
 }
@@ -3807,6 +5142,1137 @@ type StatusdefaultJSONResponse struct {
 }
 
 func (response StatusdefaultJSONResponse) VisitStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentsRequestObject struct {
+	Params ListAgentsParams
+}
+
+type ListAgentsResponseObject interface {
+	VisitListAgentsResponse(w http.ResponseWriter) error
+}
+
+type ListAgents200JSONResponse AgentList
+
+func (response ListAgents200JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListAgents400JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents401JSONResponse Error
+
+func (response ListAgents401JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents422JSONResponse Error
+
+func (response ListAgents422JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents429JSONResponse Error
+
+func (response ListAgents429JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListAgentsdefaultJSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgentRequestObject struct {
+	Body *CreateAgentJSONRequestBody
+}
+
+type CreateAgentResponseObject interface {
+	VisitCreateAgentResponse(w http.ResponseWriter) error
+}
+
+type CreateAgent201JSONResponse Agent
+
+func (response CreateAgent201JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateAgent400JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent401JSONResponse Error
+
+func (response CreateAgent401JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent404JSONResponse Error
+
+func (response CreateAgent404JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent409JSONResponse Error
+
+func (response CreateAgent409JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent422JSONResponse Error
+
+func (response CreateAgent422JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent429JSONResponse Error
+
+func (response CreateAgent429JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateAgentdefaultJSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRosterRequestObject struct {
+	Params GetAgentRosterParams
+}
+
+type GetAgentRosterResponseObject interface {
+	VisitGetAgentRosterResponse(w http.ResponseWriter) error
+}
+
+type GetAgentRoster200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type GetAgentRoster200JSONResponse struct {
+	Body    Roster
+	Headers GetAgentRoster200ResponseHeaders
+}
+
+func (response GetAgentRoster200JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRoster304ResponseHeaders struct {
+	ETag *string
+}
+
+type GetAgentRoster304Response struct {
+	Headers GetAgentRoster304ResponseHeaders
+}
+
+func (response GetAgentRoster304Response) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetAgentRoster401JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentRoster401JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRoster429JSONResponse Error
+
+func (response GetAgentRoster429JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRosterdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentRosterdefaultJSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgentRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type DeleteAgentResponseObject interface {
+	VisitDeleteAgentResponse(w http.ResponseWriter) error
+}
+
+type DeleteAgent204Response struct {
+}
+
+func (response DeleteAgent204Response) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DeleteAgent400JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent401JSONResponse Error
+
+func (response DeleteAgent401JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent404JSONResponse Error
+
+func (response DeleteAgent404JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent429JSONResponse Error
+
+func (response DeleteAgent429JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteAgentdefaultJSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentParams
+}
+
+type GetAgentResponseObject interface {
+	VisitGetAgentResponse(w http.ResponseWriter) error
+}
+
+type GetAgent200JSONResponse Agent
+
+func (response GetAgent200JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgent400JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent401JSONResponse Error
+
+func (response GetAgent401JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent404JSONResponse Error
+
+func (response GetAgent404JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent429JSONResponse Error
+
+func (response GetAgent429JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentdefaultJSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentRequestObject struct {
+	Ref  AgentRef `json:"ref"`
+	Body *UpdateAgentJSONRequestBody
+}
+
+type UpdateAgentResponseObject interface {
+	VisitUpdateAgentResponse(w http.ResponseWriter) error
+}
+
+type UpdateAgent200JSONResponse Agent
+
+func (response UpdateAgent200JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response UpdateAgent400JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent401JSONResponse Error
+
+func (response UpdateAgent401JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent404JSONResponse Error
+
+func (response UpdateAgent404JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent422JSONResponse Error
+
+func (response UpdateAgent422JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent429JSONResponse Error
+
+func (response UpdateAgent429JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdateAgentdefaultJSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInboxRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentInboxParams
+}
+
+type GetAgentInboxResponseObject interface {
+	VisitGetAgentInboxResponse(w http.ResponseWriter) error
+}
+
+type GetAgentInbox200JSONResponse MessagePage
+
+func (response GetAgentInbox200JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentInbox400JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox401JSONResponse Error
+
+func (response GetAgentInbox401JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox404JSONResponse Error
+
+func (response GetAgentInbox404JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox422JSONResponse Error
+
+func (response GetAgentInbox422JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox429JSONResponse Error
+
+func (response GetAgentInbox429JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInboxdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentInboxdefaultJSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresenceRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type GetAgentPresenceResponseObject interface {
+	VisitGetAgentPresenceResponse(w http.ResponseWriter) error
+}
+
+type GetAgentPresence200JSONResponse AgentPresence
+
+func (response GetAgentPresence200JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentPresence400JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence401JSONResponse Error
+
+func (response GetAgentPresence401JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence404JSONResponse Error
+
+func (response GetAgentPresence404JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence429JSONResponse Error
+
+func (response GetAgentPresence429JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresencedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentPresencedefaultJSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSentRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentSentParams
+}
+
+type GetAgentSentResponseObject interface {
+	VisitGetAgentSentResponse(w http.ResponseWriter) error
+}
+
+type GetAgentSent200JSONResponse MessagePage
+
+func (response GetAgentSent200JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentSent400JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent401JSONResponse Error
+
+func (response GetAgentSent401JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent404JSONResponse Error
+
+func (response GetAgentSent404JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent422JSONResponse Error
+
+func (response GetAgentSent422JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent429JSONResponse Error
+
+func (response GetAgentSent429JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentSentdefaultJSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecretRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type GetAgentWebhookSecretResponseObject interface {
+	VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type GetAgentWebhookSecret200JSONResponse AgentWebhookSecret
+
+func (response GetAgentWebhookSecret200JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentWebhookSecret400JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret401JSONResponse Error
+
+func (response GetAgentWebhookSecret401JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret404JSONResponse Error
+
+func (response GetAgentWebhookSecret404JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret429JSONResponse Error
+
+func (response GetAgentWebhookSecret429JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentWebhookSecretdefaultJSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecretRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params RegenerateAgentWebhookSecretParams
+	Body   *RegenerateAgentWebhookSecretJSONRequestBody
+}
+
+type RegenerateAgentWebhookSecretResponseObject interface {
+	VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type RegenerateAgentWebhookSecret200JSONResponse AgentWebhookSecret
+
+func (response RegenerateAgentWebhookSecret200JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RegenerateAgentWebhookSecret400JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret401JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret401JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret404JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret404JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret409JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret409JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret429JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret429JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RegenerateAgentWebhookSecretdefaultJSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7581,6 +10047,469 @@ func (response GetInfodefaultJSONResponse) VisitGetInfoResponse(w http.ResponseW
 	return err
 }
 
+type SendMessageRequestObject struct {
+	Params SendMessageParams
+	Body   *SendMessageJSONRequestBody
+}
+
+type SendMessageResponseObject interface {
+	VisitSendMessageResponse(w http.ResponseWriter) error
+}
+
+type SendMessage200JSONResponse Message
+
+func (response SendMessage200JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage201ResponseHeaders struct {
+	XCueAPIPriorityDowngraded *string
+}
+
+type SendMessage201JSONResponse struct {
+	Body    Message
+	Headers SendMessage201ResponseHeaders
+}
+
+func (response SendMessage201JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XCueAPIPriorityDowngraded != nil {
+		w.Header().Set("X-CueAPI-Priority-Downgraded", fmt.Sprint(*response.Headers.XCueAPIPriorityDowngraded))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage400JSONResponse struct{ ErrorJSONResponse }
+
+func (response SendMessage400JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage401JSONResponse Error
+
+func (response SendMessage401JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage402JSONResponse Error
+
+func (response SendMessage402JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage403JSONResponse Error
+
+func (response SendMessage403JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage404JSONResponse Error
+
+func (response SendMessage404JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage409JSONResponse Error
+
+func (response SendMessage409JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage413JSONResponse Error
+
+func (response SendMessage413JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage422JSONResponse Error
+
+func (response SendMessage422JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage429JSONResponse Error
+
+func (response SendMessage429JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response SendMessagedefaultJSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessageRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+}
+
+type GetMessageResponseObject interface {
+	VisitGetMessageResponse(w http.ResponseWriter) error
+}
+
+type GetMessage200JSONResponse Message
+
+func (response GetMessage200JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage401JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetMessage401JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage404JSONResponse Error
+
+func (response GetMessage404JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage429JSONResponse Error
+
+func (response GetMessage429JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetMessagedefaultJSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessageRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+	Body      *AckMessageJSONRequestBody
+}
+
+type AckMessageResponseObject interface {
+	VisitAckMessageResponse(w http.ResponseWriter) error
+}
+
+type AckMessage200JSONResponse MessageStateChange
+
+func (response AckMessage200JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage401JSONResponse struct{ ErrorJSONResponse }
+
+func (response AckMessage401JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage404JSONResponse Error
+
+func (response AckMessage404JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage409JSONResponse Error
+
+func (response AckMessage409JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage429JSONResponse Error
+
+func (response AckMessage429JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AckMessagedefaultJSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageReadRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+	Body      *MarkMessageReadJSONRequestBody
+}
+
+type MarkMessageReadResponseObject interface {
+	VisitMarkMessageReadResponse(w http.ResponseWriter) error
+}
+
+type MarkMessageRead200JSONResponse MessageStateChange
+
+func (response MarkMessageRead200JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead401JSONResponse struct{ ErrorJSONResponse }
+
+func (response MarkMessageRead401JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead404JSONResponse Error
+
+func (response MarkMessageRead404JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead409JSONResponse Error
+
+func (response MarkMessageRead409JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead429JSONResponse Error
+
+func (response MarkMessageRead429JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageReaddefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response MarkMessageReaddefaultJSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsageRequestObject struct {
 }
 
@@ -7908,6 +10837,39 @@ type StrictServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(ctx context.Context, request StatusRequestObject) (StatusResponseObject, error)
+	// ListAgents List the caller's agents
+	// (GET /v1/agents)
+	ListAgents(ctx context.Context, request ListAgentsRequestObject) (ListAgentsResponseObject, error)
+	// CreateAgent Create an agent
+	// (POST /v1/agents)
+	CreateAgent(ctx context.Context, request CreateAgentRequestObject) (CreateAgentResponseObject, error)
+	// GetAgentRoster The caller's live agents with derived presence
+	// (GET /v1/agents/roster)
+	GetAgentRoster(ctx context.Context, request GetAgentRosterRequestObject) (GetAgentRosterResponseObject, error)
+	// DeleteAgent Soft-delete an agent
+	// (DELETE /v1/agents/{ref})
+	DeleteAgent(ctx context.Context, request DeleteAgentRequestObject) (DeleteAgentResponseObject, error)
+	// GetAgent Get one of the caller's agents
+	// (GET /v1/agents/{ref})
+	GetAgent(ctx context.Context, request GetAgentRequestObject) (GetAgentResponseObject, error)
+	// UpdateAgent Update an agent
+	// (PATCH /v1/agents/{ref})
+	UpdateAgent(ctx context.Context, request UpdateAgentRequestObject) (UpdateAgentResponseObject, error)
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	// (GET /v1/agents/{ref}/inbox)
+	GetAgentInbox(ctx context.Context, request GetAgentInboxRequestObject) (GetAgentInboxResponseObject, error)
+	// GetAgentPresence One agent's derived presence
+	// (GET /v1/agents/{ref}/presence)
+	GetAgentPresence(ctx context.Context, request GetAgentPresenceRequestObject) (GetAgentPresenceResponseObject, error)
+	// GetAgentSent Messages one of the caller's agents sent
+	// (GET /v1/agents/{ref}/sent)
+	GetAgentSent(ctx context.Context, request GetAgentSentRequestObject) (GetAgentSentResponseObject, error)
+	// GetAgentWebhookSecret The agent's push signing secret
+	// (GET /v1/agents/{ref}/webhook-secret)
+	GetAgentWebhookSecret(ctx context.Context, request GetAgentWebhookSecretRequestObject) (GetAgentWebhookSecretResponseObject, error)
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	// (POST /v1/agents/{ref}/webhook-secret/regenerate)
+	RegenerateAgentWebhookSecret(ctx context.Context, request RegenerateAgentWebhookSecretRequestObject) (RegenerateAgentWebhookSecretResponseObject, error)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(ctx context.Context, request ListAlertsRequestObject) (ListAlertsResponseObject, error)
@@ -8022,6 +10984,18 @@ type StrictServerInterface interface {
 	// GetInfo Operator info
 	// (GET /v1/info)
 	GetInfo(ctx context.Context, request GetInfoRequestObject) (GetInfoResponseObject, error)
+	// SendMessage Send a message from one of the caller's agents
+	// (POST /v1/messages)
+	SendMessage(ctx context.Context, request SendMessageRequestObject) (SendMessageResponseObject, error)
+	// GetMessage Read one message
+	// (GET /v1/messages/{message_id})
+	GetMessage(ctx context.Context, request GetMessageRequestObject) (GetMessageResponseObject, error)
+	// AckMessage Acknowledge a message
+	// (POST /v1/messages/{message_id}/ack)
+	AckMessage(ctx context.Context, request AckMessageRequestObject) (AckMessageResponseObject, error)
+	// MarkMessageRead Mark a message read
+	// (POST /v1/messages/{message_id}/read)
+	MarkMessageRead(ctx context.Context, request MarkMessageReadRequestObject) (MarkMessageReadResponseObject, error)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(ctx context.Context, request GetUsageRequestObject) (GetUsageResponseObject, error)
@@ -8142,6 +11116,318 @@ func (sh *strictHandler) Status(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(StatusResponseObject); ok {
 		if err := validResponse.VisitStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAgents operation middleware
+func (sh *strictHandler) ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams) {
+	var request ListAgentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAgents(ctx, request.(ListAgentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAgents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAgentsResponseObject); ok {
+		if err := validResponse.VisitListAgentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateAgent operation middleware
+func (sh *strictHandler) CreateAgent(w http.ResponseWriter, r *http.Request) {
+	var request CreateAgentRequestObject
+
+	var body CreateAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAgent(ctx, request.(CreateAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateAgentResponseObject); ok {
+		if err := validResponse.VisitCreateAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentRoster operation middleware
+func (sh *strictHandler) GetAgentRoster(w http.ResponseWriter, r *http.Request, params GetAgentRosterParams) {
+	var request GetAgentRosterRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentRoster(ctx, request.(GetAgentRosterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentRoster")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentRosterResponseObject); ok {
+		if err := validResponse.VisitGetAgentRosterResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAgent operation middleware
+func (sh *strictHandler) DeleteAgent(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request DeleteAgentRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAgent(ctx, request.(DeleteAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteAgentResponseObject); ok {
+		if err := validResponse.VisitDeleteAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgent operation middleware
+func (sh *strictHandler) GetAgent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentParams) {
+	var request GetAgentRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgent(ctx, request.(GetAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentResponseObject); ok {
+		if err := validResponse.VisitGetAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateAgent operation middleware
+func (sh *strictHandler) UpdateAgent(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request UpdateAgentRequestObject
+
+	request.Ref = ref
+
+	var body UpdateAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAgent(ctx, request.(UpdateAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateAgentResponseObject); ok {
+		if err := validResponse.VisitUpdateAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentInbox operation middleware
+func (sh *strictHandler) GetAgentInbox(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentInboxParams) {
+	var request GetAgentInboxRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentInbox(ctx, request.(GetAgentInboxRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentInbox")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentInboxResponseObject); ok {
+		if err := validResponse.VisitGetAgentInboxResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentPresence operation middleware
+func (sh *strictHandler) GetAgentPresence(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request GetAgentPresenceRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentPresence(ctx, request.(GetAgentPresenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentPresence")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentPresenceResponseObject); ok {
+		if err := validResponse.VisitGetAgentPresenceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentSent operation middleware
+func (sh *strictHandler) GetAgentSent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentSentParams) {
+	var request GetAgentSentRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentSent(ctx, request.(GetAgentSentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentSent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentSentResponseObject); ok {
+		if err := validResponse.VisitGetAgentSentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentWebhookSecret operation middleware
+func (sh *strictHandler) GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request GetAgentWebhookSecretRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentWebhookSecret(ctx, request.(GetAgentWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentWebhookSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentWebhookSecretResponseObject); ok {
+		if err := validResponse.VisitGetAgentWebhookSecretResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RegenerateAgentWebhookSecret operation middleware
+func (sh *strictHandler) RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef, params RegenerateAgentWebhookSecretParams) {
+	var request RegenerateAgentWebhookSecretRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	var body RegenerateAgentWebhookSecretJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateAgentWebhookSecret(ctx, request.(RegenerateAgentWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateAgentWebhookSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RegenerateAgentWebhookSecretResponseObject); ok {
+		if err := validResponse.VisitRegenerateAgentWebhookSecretResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -9242,6 +12528,137 @@ func (sh *strictHandler) GetInfo(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// SendMessage operation middleware
+func (sh *strictHandler) SendMessage(w http.ResponseWriter, r *http.Request, params SendMessageParams) {
+	var request SendMessageRequestObject
+
+	request.Params = params
+
+	var body SendMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SendMessage(ctx, request.(SendMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SendMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SendMessageResponseObject); ok {
+		if err := validResponse.VisitSendMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMessage operation middleware
+func (sh *strictHandler) GetMessage(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request GetMessageRequestObject
+
+	request.MessageID = messageID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMessage(ctx, request.(GetMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMessageResponseObject); ok {
+		if err := validResponse.VisitGetMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AckMessage operation middleware
+func (sh *strictHandler) AckMessage(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request AckMessageRequestObject
+
+	request.MessageID = messageID
+
+	var body AckMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AckMessage(ctx, request.(AckMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AckMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AckMessageResponseObject); ok {
+		if err := validResponse.VisitAckMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// MarkMessageRead operation middleware
+func (sh *strictHandler) MarkMessageRead(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request MarkMessageReadRequestObject
+
+	request.MessageID = messageID
+
+	var body MarkMessageReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkMessageRead(ctx, request.(MarkMessageReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkMessageRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkMessageReadResponseObject); ok {
+		if err := validResponse.VisitMarkMessageReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsage operation middleware
 func (sh *strictHandler) GetUsage(w http.ResponseWriter, r *http.Request) {
 	var request GetUsageRequestObject
@@ -9352,332 +12769,417 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs3ti/6Kiiee8tkhqQoWfZJpJq6x5GdiXf8dSx5Z+oMU2yoGyQRNQGmgZbMyXHVPMR+hv1g8yS3",
-	"sBaARnejSUq2nGTGf0zGYnfjc2Fhff7Wr71UrtZSMKFV7+TX3poWdMU0K+Cvs5I9f2r+kTGVFnytuRS9",
-	"E/Mz4RnpJ2nJZgn5Ezk8IumSFjQ1Hw7G5J24EvJGEJ4pQgtGjifHBF4WUs/mshRZMu4Ne9w0tqZ62Rv2",
-	"BF2x3knPvMSz3rBXsF9KXrCsd6KLkg17Kl2yFTVj0Zu1eVPpgotF78OHYe9ZupQX8oqJyFBzzoQepUup",
-	"mCAsXUqizZukTzXJGVWaHD4OBk+0JErLgg06Bghf33Z871lamgHFFtM/hCV99+7508GYvKT5XBYrlvkl",
-	"1AWjmmWEKiKkJrCIHUNkrsXbr+TzjK3WUjORbn5gm/Zgv+UiU0QvGTGtMqXJpcw2ZtHMb6kdY8GULIuU",
-	"kbksyNExWQ5JVhb0Mt+cEEoKposNueF6aT6aCkVXjFyxDaEiw+aoUDdmL44mE/8ekQVfcEHzIaFC6iUr",
-	"8N3jyTdTkfBq3LMrtpmlUsxznupkTF4LMudmAZcMvnigSPP1hNxwocZT4dZzyWjGimpFg2UZmXUJF3FF",
-	"379gYqGXvZOjR4+HvRUX7u/DYWSJf5TFFSuix6pGqzfwHuFdu4zPb7/Ffz2TYs6L1VOmdFGmml+z9lBe",
-	"lmZrGWHvaarzDUlMu8mQwMLfcIXLqVhxzQq/XceTCUlSbJ0C/blxVae9ubJ/HdnhjMLx7JhB9xL+uGSC",
-	"KCY0EJMZoz8MZEkVoSTNKV+xYki4JiszyxXV6ZL0Wa4Mn3pIEsOjqiMkbwQrksGWCeBoRs+zrcP+YHZJ",
-	"raVQDFjrs6KQhflHKoVmQpt/0vU65yks3cHPSgI7q1r8fwo27530/sdBxbEP8Kk6wNaglwZ3MQ8IE9cs",
-	"l2s2hvWzH5k2n+SsgK7XhVyzQnMcHE0N/85ZtjA01VzkJ/kN3Sgyp7liZl3sVC+lzBkVvQ/DHjXNzvD3",
-	"7QOHAVyYFz8Me5Z/zCgMyTBA869eRjUbab5ivdZ5GroL4+TXnijznF7mzB2C1qs1vrjPB/ha6+cVU4ou",
-	"WMczTTOq6Zb25eXPLNW9Ye/9aCFH9kez3eO39OalbdtsE7tmBdebvZbw3L2MhObYwd96wB/8rdq4GoJ9",
-	"CvqrZhjMZ1gnitpm/dSc24chUtYLrmLUZR7Bv7hmK7XX/EyTtg9aFHRj/s75iutgF7jQbMEK80jO54p1",
-	"PNNS0zz2qLFydpjuA9efb7xz1ufBxjFRrmAbxFz2hr0bWghDKWb5uOYpzYNmKiqqTkXQRGp4h9m9azab",
-	"U56XBTOjM33NLdeA32F3ZKlTuWIzc2xkqbt7+ZFdLqW8OmdpwfRby6E69mx2gy/PFLzd5gyPj0kub1iR",
-	"UsXIkr0PBKshEZKsCzbn78e92L3YWvpmb7H1/rbMr56ynGn2FuWR9sh5Vie19pGl75/jw8PJBO5v92eT",
-	"5FpHS+0cVNd6ZvA82z6yJsGrK75e3+6jxpBdt1VbsQmc0Ty/pOlVJ+tfF8xcskPCrpkAKc9KK2nJlNne",
-	"+mTxzkQ6yjJu2qL5m9orXdOoBrVieimzXczi+4uLNy/xzQ/DXlnk7Tm8MvdKzv/OMvLu7QvSp4Kw1Vpv",
-	"iJGvyIJyoUhykAxOiWHgzdmBQCpLTaj52sx1xzXS2AEzJD+ZoV+abdvwXKzLCGHfZVWbqocuKLHtoNgE",
-	"4rbhXxuSsZybf2yZY2x3aJ6/nvdO/rb/Pv3UHNdTNqdlrkEZS968Pr9I2mMwJFJQoday0B3yq9GTLo2U",
-	"qk8JFRsipBjhTl/T3KiwihwfHZF+4htCidB8s2Ypn3Ojb2kQI7Vck5xds3wIzXKheMZIancI5cPWAKPk",
-	"t9R63VcDQz2nxFEGUhnyO+KHYxoN1YvJ1w/3IbcIIel0+W79RuY8tUodLHDvpFeUYiZFymZ8PltxpYA3",
-	"NGVquwZm77IyZwXJpD0IpGBpWZieiUzNv5hImSLYErlZ8pwZQfuGKpLJGzEkXEyFlhk1algK+o56QK5l",
-	"Si/LnBabMUnaI0pAgVNEinwDA1lJpU3PhmDxlamouh8SCf81GkDBUllkiizlDVkZGrhhBSOW952SxPyr",
-	"0YuQgplvp6Jgqlwx5UhAsPeazEtdFiyY7ClJCrbO6WZG8zwhhhpGc57nqCW3R6eIzDOjOM95ofTQNA7T",
-	"OZxMyBp5DP6/2bNRuUat1MkA0e0KJgG6oBtN9NKv0YLnLA0uT5Laa8kpauB5xgpi9B5FkpxqpnQyxDVM",
-	"YLUTWAJaMELTlK3RXDEVNOdUmYnPo7s7bGwDtBSs6ceswLCH47TvgMjbsS5GL+wUIiplu6nxP9qt8Yfs",
-	"v2ooyvFxEF1CA+quoVIS6FxN7aY1w5xRxYwwJUWmYtYHyldgEmMkh+mQ/o+v3/7w7O3s7MWT5y9nF89f",
-	"Pnv97mJ2/uzs9aun50NiuQj5ZjIZBDJdlzztRt/SQuoD61wXw/S8sSwioWptmHt7YhehFeCBOc7woiKp",
-	"LIVmBelPyM2SCSLMvWcNBFl0RqG6GdVE0Sjw627ds/XCmm5ySbPdw7cvBsPbW6G0/DubzdH0sJ+Gram6",
-	"ig8LeBUO54EiiXkxwbt1SPjc3Lm3l48atOE1V7+6dkDN6VQrOPSksJWU4rqp735//TRCnLvE8KCX6BhB",
-	"tT4ru5WaSoWu78rrNf2lZAQeG8FHc7FQYOu2lwz54VuiWMFRAB4M0didAdNl6VLCrWh2LCFpzmhhbl3y",
-	"5snF2fe7xcDtBBg8HRlePJJrFFlHa2kOWOHFpjRQP/aTJuuSclugfOvErD4ILUlZ5MkgLnOdEjeuUPKv",
-	"iWQtOQ/u6lm5vs2AW7dwe9Qv4UIbFaUga3jx1LFclIwjd2l0eE6Q3394T+0XXSN7w4qROfx+9dDKAFRk",
-	"LQ8kYzTLuWC3oadPQz+1se5h5nNMuz7Hd4L/YmWxUrGC0LSQShGa50Rpqksj0fSPJ9+QJCvRbMtmjkmh",
-	"PtCUE1odW4NNWbD9t+a1+A4/6dqbmvL067THVpTn094JgdmTac9umvnJLI35aU1LxcwPYNP9ECcjKWaq",
-	"TFOm1MxIyu0Ve54ZEc+Iz3KO/iCa56wwkr5RnOdwAuncXLmMpktiW5uXeWClh0+5IRM2FX1wKXBxTXOe",
-	"zRoDSOCAUkFK622UhfmF8YUwHQ7N35SkS8oF0Ut092VqKgyjQI8Vh5ENOikUBM/t5POpaNbZ69yp6ZbT",
-	"zvGBmXi1aiu6ITeUa1gSrpU/hbjcjgOYJQH5hlwys1SE66m4ZOZNRZKGzTCxBpAVo8KoRf5E47qs6Hu+",
-	"MjL548nx19Zwhj8cdi5aIEh1yjtPikuuC1psyH+cv35F8G7pNE40WOKvH5IxeSXJq3cvAtvjaaVlkZc8",
-	"vAA/9lKr7vWZndBMXrOi4FnkfDyDkYMzEuwMKS2KDaFgl4CVTpptJARPQPP3yrE2GJPwwHufTMekAn3B",
-	"NeEHfsU2EXL7gW2UXXMz8geKsPmcgZvOyX52NlJoc9RwxOY+4mIxi/aSmCP3t5/cgQPfmpO0bqVchcbb",
-	"R5POWXsDKrie9+e1b83r2+/oJrdd0fczp2AYhvrQsFfDceTcXNKi1Ax+/9vhkDwaksNHP3VwWyfd7pI+",
-	"z+17doANq9h+87zwn+yYoL064iMOHRH79/2fwVddi/yqxobCfqxgFBlPQ+K2qoNf1W6x+5wpxaXoFL11",
-	"PNDktUANiij83oaZzAu5grswY9c8ZaNUZswMOjeseEUXPCU5F1e7XSLYbXTYJdumIHwkewuF8X1E8F5D",
-	"Ht5bCr6rA/ju0m0XpQXGAMV0h0h9OxETZJ8ZGBy2RAApH0FzuWlYXPsrKkqjk4CNEk2b65wa3vw+zcus",
-	"02DBI1dsPG5rHFvdnCo9K0rRuR97S9ftB+y9b7qxC+y99nPPYM5WFoGtAWk1GxKzteDOAskPPJ8o9IHM",
-	"Q40IiUfSqCqwA2aKd5vFR4nqQGj7yNO7h/FFTIzbn0jfyH726ErBBnewj22T5G4hP3W7ZvcWT/YUSuCb",
-	"UnTxFevar7bVWz77XBimwcUCovE4UwOz5wUzQgDLnNXD7rSKc5bbSijwDWjOO++Fkp3ji015Zk8pZtgr",
-	"19mtb5KPF2C23yjSSivgDnPXC+kbOrqmuVFwjIxlqLfDn+iiRyKHXaN3DFRdF4hJXMCZUapp4MT243Ex",
-	"hopQkOhvb64F26wVrsIx+a0ONzCgmUCwCC23eAKCuyG4gUJar9+oNfbc2MdazI2TS7Yw0poQUqOjLQyi",
-	"ixsE0smwiidqMv4Ooe4p05TnMe8c8L28VISSNV3A9hpmXlmVSV+wG+9kHLQjMr6Ih78r8bByeviYtoaI",
-	"mC6ls6oljbcT8ktpuLsP3Y+z6yCk1QfH7dUJvn7rXnyYXePeNj+HpOpshSXb0eL+HpktjpiWKP5HlZj/",
-	"ZcXYLwLjZxQYP51Up27h/ELxTkUYrNkkc4DI/ySZUW7lvHarZXAlgqgTl5D+HeTL/cVCG60J6tmSFV/E",
-	"u99EvKtdYe0bsn37R+7qDhExHsOQluwW0Qsl+w1i62GIt4qs90xjR8hGe0w2Jj76bMWVmhVUs/opluVl",
-	"vuU+FeXqsvq+q20gApZtfRz0Xj+6/mNyQOZccLVkGenbb4be2oX9D0nDJjMIzWUQ0OjaqFvA9p7nDReZ",
-	"vJkZnrzH7oZvN6i/WhS/MX4VG2sS7s4WiihVVyadIikVoGODbpygjpscJGhATE5J4k2IyUGCw8H4RfPR",
-	"XBY1E6KyVjK9ZLwIjGp2aUEadFGK1OWxYVeG7bieqonHwhCfBupKncy3yUyRg4iEsO2lpoOh8cUWJhrb",
-	"jXrIyK1G32G4dHYrtO/asLw9jJl1l/DDyWT88WbIyHLWR/39xcUbHwbjYhjSkj1QPkjGTocz1RxhbYAP",
-	"bzu6D9HduOYpO5MZeyPzfEtaz5qbqyzmzso3yD4Sul4X8tpF5hpd7YptwGZ0TTmMLKoHQdzJfg3Hv3/P",
-	"leZiMSsVKyIaGWSktoZoQ0Lcx4SmIEOQm6VUOPCUCpsYULBrRnOWxXMYrR9vtsvfZ/18ssBUBXJwfXhA",
-	"S708sA0kp8h+9pnzfuJrtblOim0cZdvMT1sJo9PBiZ7KWSpjMQz1HGXzzil5PDo8+jrMoe+nS5ZeBW4s",
-	"yBMeklo0T9BNMtjt/wxHtWtiXdTO3q95wdSMi262UwrNc7RIyIwR+wnpdwU5NxLwoikfybScTB6m3z45",
-	"fzZ79/YF/MWQSHBa/5/p68/4VjBRfDHZvTitIQzDuW5fruoOdZfXmokMJWo4wzPFQAh3pGsusyCUew2D",
-	"iN1lz9KlfNMZ5iNsgA/m4gQeCcPvBreNDrTdvQVvxvUWGvj4rCl7cHzelDVgQSAthLyRPiRBjlKqWIb5",
-	"EoMaE/AXW9I2OuwyYdh43XDpqNgQ08i2Tm65lgVLGb/2+m3jqMBMDfMbkuRPk8nJZAKMd7V7kjFW58jO",
-	"3OVIdv7TCFntz+oMPcBQu4kBFzNmrml1I4uOZEmfyB8J268l34MxA/xw+Lv3zvTxV5wKwUP/Z2CWCFkQ",
-	"xMFNxaXMNkNSnRYX/LimeqmG5KaQYkEwG08NyfHhQ7i1j4++GYwJ0A9dMRdUx9VUrLgZDMtIKTJWmG3T",
-	"lOcJ+ec//gvDR83jae/k13/+478/DKc9fG5+aDz78AE/umSpkXkR20PO5zzlNCdnL56TgtFMuR7G8PHY",
-	"ZponBwlcBDZlzJyn86c/eIHj5dkbe4lMhWnFpeSNICWPJNBWMq5Gb6QTNH5QYWc7tDZ7SpCUjFCZc6XR",
-	"Td28Ap3rZSfowkuO0AtDXI29vvlWZpGcAPh86PruJDX4uK3zR2/rlzRdcsFGZs3M6SdK0Cs2g/Rs88WQ",
-	"sPFiHIPmifBAM6yI5PsGc4FRAoKrHa8h3BPgCKcQFMyELjYQT70u5GXOVrW4v52LZt1hEVtFgMfQEMrL",
-	"FRXV5O17p11D5eZEEHtZzznLIZ4ZXGhuyHg4T/CQprbB7ms6ZHMNHmqOIcUkQdAd8MUxeb3iGkJaDCe1",
-	"8hNEmQs5swpOYoYVXvkje2Pvk4QlMxYAPHRSWeV8rNMZLEt7Oi+kjcf7WXLBMozUTcaJIzDDtcbOOjg2",
-	"XSZDkoBHaYxOrOjqde7sG9wO1/x3sFk1tJnt1wZOY491sMc7EuvOBOA3kFSuN04GcKx+CCRm81sx+BzY",
-	"Vo33JW237CdhIdG5XPOMiTSmARaaz2lax+PY5XrYKT+w95oVgub7Iq18QtiUdSGzMu0SXZhG8QTyWW3w",
-	"U0qLgrOMJMGoDXkWTJW5NvJ0Yi6LKn088YuW3D2izLYOG/3r3q87TJ1937f6yM7XVblaUTQ77Xw34JyG",
-	"a+0znlb+W0UetaHWlqU+6WqMw4Boawg1rYHVqSF6MHYmlEaY99NWQJUzUCmiJJnTDuc45KLMMrbWy3aj",
-	"E1KKnCmFGSssO3XJKzWjF1dg6lrTggn9QBFojPyJHG7rEd+e8V3ZpdZKYq2wNmHHZeMATgJfLIxcPrvc",
-	"nODgksF4H2K3CuM2d9nebVxuZhi3FIl4c5hpVVRBYaYOsh5V2kY19ptZfXtO4qPgqboiUz5yVYDnz4KL",
-	"cvcXwV2wnwvS3x5th6175PTSCq7PGWPrjoio13ap9XrWJSm9MPvmbKheZ7LiUm8f422M7t+9e/60O3zD",
-	"nuuP2hhoaMlooS8Z1dHbCKYWANS5lz31Gmo1qgrS693vGsywdyah2FB+dJeiOzFpAAdgP7x7/+jvdcEK",
-	"HT0Dvka10UZZ4IpkJSN9qxon8CsXC+Q6dwyBQcK8RfyL/aAjHAwNhkbNtOIEVz6QNp5HaV0h/u5sGAvd",
-	"x86LjKKI/c26wc1vqAHU36sZAq1W0PrdOrogVh5Op43ypmLjJrEXP9wOWdDKElOCrtVSgnZDtQXl5CtG",
-	"+pjUgDpDKwVucEqk04kc+uRtY3X2z8PErAqz0IVcdaW41nEl/QVpMzLGe0p/wMhml1adr/fzHSidR5PJ",
-	"JLSr267zKEcEFWufrlswEI0pCs1EZtMu7AY5sFf4aw6ZS/FslO5zGdOMC/2Rl99+/hIv44VBP5UkEzmC",
-	"fokS0vc5OCN7/w+GJMH5Yxry0KHVgJaQoFgUvVtuHzS0FcyxCYDhQ3LC+3RYybFNYaG2Bw15pH0RVpxz",
-	"WwxNnbk1Fjomw9Vkw9itGbm9ahdK8yw1z3Ag8LTl4bpMvlVB+N4Naos3tQGbemeQHqMfmTM4g8slBmF3",
-	"Q/5Uw+ppWOJ3W0CiGDyNfhuYn1uX55PBqWwN3l1SNVvJGPhAgrFDZln4imtroSMQYZTEPbx3jHFC/K5Z",
-	"XaVpSMW0yLlhmEn1VkLMlQYM/GYpc0bmPNcQ3aCYbjlSGuE7N1S5CIi9ePy+cVi12JyOaKxg1WOT30oV",
-	"25yLLh4C/rAyTBgV5IQ9989ZwSicbx8uZNuaVYxpH9jT73gROr/jOfosz4wg5+SEU+9nuWIbBGTnCyFt",
-	"SmGT5rmepQXXrOA04vhUyrwrXVMhDIYTISGhHmU+mykv1xjgEoTLP1B1uW7sgxSp6wLtU7Hcegd1ul9u",
-	"/dEeufUNTPWIzdYmHzlQeASVA39UDfU9BHuvxKw27DvZgvreRF9p4bLvYZEsFuYaK6hmi03MBhTkxcPL",
-	"SRgABr+4uygFA/O+8vQWBAkAY7gpjDQsKnZSj2rHsQyJWtI8lzcusS+nqdEkuSb9xA7KQiCB/BoAsIh8",
-	"8wlgMRQTcd74/Pz16OvHk0PChdJUaNIXkvzdMLk/k3cXZ4NTQj3KomAkY3NDFFUOo8iQE9JLnnO9qQI2",
-	"DImQtZGNMeARwRxv9gt6brEw5BJdN72hwZlzkncFOYE+89fRWcmevHk+gjjuzehZupSIxZOcOB8lMHtp",
-	"6xT0UfN3rgMmAK7SRh2a+5IWXEkRj3+vjWumlvTo0eO7D+/8+yejo0ePvcoDxm/nPcXhjm9p9GoKQHGv",
-	"WMI7vJBdJkzBbmogeTyLfn47jfVTQOy15TaJh9aSeGLPSbJbgLs3dcemCdSUmvF+ukgXWl+natLQB9yG",
-	"xISIACK4M7XZKaYY8ED6KVVspJhQ3GzkIOTIb16fX/SGvb88M/998w7+++Ti7PuojPA9o7lenrnFjQXJ",
-	"xZMzASyXKxuHYZjVzZKnSzK36RBVrm1l1sB4GQur0hrKFRexhDT1S841Q5VzLZVeFEwllp9ba+ypuZhW",
-	"stgkpG/d7kbQgBshKVjGlVFvl7Rg2cB/ae47FKGhskdGaKmXJKXpkoWrid2bHbR9gyfGdAaXXsZVe13N",
-	"6THfj65pAVFRpqHz//0CG3pTNfTSNfQWG9riR08ytihoxrLkxCIMw5ir9YawEUX6ijEfHjI4dSEj+BHy",
-	"QiH9V+FM5RXIqtiL06H3nNzrH3rD3tPqW4wV+ql5lGCLh9timRr0qOIcjGZ0DYaiS7bkNnTGzJ+nzIXS",
-	"8AJM58zcutqlixfmjjUacixTuNTLGWz/Tuj1xpkxk6SazSwx3eFzoOJbfxcL3eo1xjIM59W94G9knsf8",
-	"TK/Dk4t5/TkrAgM+xB9HkPDTkqkZ2DjSTZqzuIIJj2ZZWaC5dtUR4h8mmjZVDAt8XYXg4gj3umQwEHZG",
-	"F3IPBTJI3wo/7F7S/12yMoaNBrKFd81nVNNLqsCYbk5oeyUD3e9Svo/BN2Zcrak2F5E3lv4sLzvALFxz",
-	"Fg4japa3vgfLPr1GmgQpitsbt+DP6CmOdOEM9o306EZthUgqkaY5m9VtLS026ZTtWuuGCVj7HdwADycT",
-	"ojrCiDo2dAtcdY1d3eIMg8yy9mdv95f2nH4Y9n5x5LX7I6REoHhgkXuO8ty9HQ1iXcI7m/DKiMkXmq+Y",
-	"0nS1jsqI+xzTa1YoG7YQCRKGWMkHiti3hpWqbcV3I2SnJaNr7t5JSD85HE/G2Cm5LHmeVdUu7EuECzRb",
-	"cylOCb7/JzS1Feyam1dsNFzYCICgUQJZAbLUg+iEkMr33IQf7csd4cDV8oRLHey0I5RuPnUeEEWD83Rc",
-	"Cok1Efmk8uA+4AFHBn084yrkbTVhA45zb9iz7d1G1ji3n75zn34IJLSATKGfW0syTnxxEt4nbLArosOI",
-	"xbieUL0BOaFfV5Y5EQZ8YodfT4g6tRA6WKTCMDh7EgmezVPS2Kiu+6Y2NdPk3bbkFX5Z7UiDZAMBGlfV",
-	"sz6/Kt1U+mN1aLZIKPvdqKiWdIJJYU8AJZTnAIlsXbY0pPPmbsQvrLqXJxK3HBT4aO456b/97ow8fPjw",
-	"m8GwllkVDD+xUfRksketqXDaHSuNPXdlm7rEUhtCD/MmiouUVYvhhz8kCZxv9/Y35sYdGtWEZkndw91K",
-	"JnWMwbwbvVaei7mMuKVKvcRoVQwLoHoZYWvgBxc0x4S3mdnamRSzS7ak+Xwm53FPsflihClw9W5O4ejJ",
-	"+RxcHCCFcuUqRvYBp3YQd8usWQE5f7PO5ERrsNBFGa0/2DxgzfaGu+caowMzP1nwv+MqGjWRxTTzV5Bg",
-	"gRYz9LTCfRt+TOzHpJ+c0xW7YIIK/SR841t8IYlflRlX9DJn2WxdGH2GX8cE1vPyElKf53DRK4y3lprC",
-	"v8Lku1Nr2HMIEfvXI+uUQc5xm+3zvfLX7G0dX+RhnIbjKxHbuxf8mm2v8LIj3ROASfi1h3d9oDDx89QG",
-	"vg2taRZvpFRa2zYmSWHiScF0WQj0GIWemKOvb1dCpj7SHbPtdFVrzZTeUt0T82vjJ3S3Fxs46hYHqQ/6",
-	"CmJPqbK5Fm5spJ/8H5SA9w4rafJ2N8t2zZnGCGPL+DLq4sfbomSzLe7j6i0VrZ5tb04X1ubuD+d6iTSI",
-	"rGuGBRS74oVq4FTNENgnb56TK7bZnqvdba9XM8PAZyspYsHLYLhHuAhQLUpFF2wc6MWlqudlBHNbUhUp",
-	"LNmmOug638wiYGkRlTunIjqhygw0MxcDQnJ3IHTk5aLD0IZZ5Q8UKbFKhHmV9Au+WOrRkoqMQHk4w3vp",
-	"ggn9v8z9kxCaZQVTiqnBkGSs4NdG63YA0WxkNoHkMqU5WdPCnANSsAUHH+RebBS30Q7crkGdGIdtAu7a",
-	"4+4F71rE6Fa2aDd20iqIsXYESYM0Q0GBlqoDa8sO4g6ZCXYJXQOul62j7sC86EBACD3HToTZDdfvJ9tw",
-	"qkOuJQ3q8KUlQ+cclLDBAdYBJ25RJCBYx4Z57e0Ll9cEzkZFKMgZY4ei8ub1+cUpOT9/+93IogHc0RH7",
-	"uorXbR9Ej1jr4lYhx9UFfGGERb+W10P++Y//riX/gTk8GZimGNVToRv1tsI0U9tu4uo/OizkZGiUEFtk",
-	"3ue8nj/94YGaisQ75BKykhnLbSKsXrJVLPn0njKyXGrZHmCUv1nulrOR3CrFApOEbpMU9bvJucKYpygH",
-	"+7wJWVX4lV3Noc9HDvKrwu0ZftIkrtYMfurmBG/hzG9D+dgWYmD4AxT69UCmRmBRTOioZOQCytzUb62M",
-	"RuL990g2OId3YZOoimlYbxmo0tlpGEPy0dX2WrNtB/TaAW3Zn3M3T1+ys5HQgGFRtXwGD+tXeyuWzdBR",
-	"8TxmDXnLFkwwI6t8ikrn7WCSgl1zWSr7zqxg1/JqLzSJaBfdDcbWuprbD2yzF75T9/iNcHaLwXsrSrSB",
-	"7YPdcw9usbReRuneqiY63UeuO1eaFZ12hA6h76UtLE0JsDoCrzmFgPQt/4tAJh0dVUbBwb4qwPaR3xoM",
-	"zEVYAU6EupolRrA6JWoJVddEXtmO9kUBgxarOuzw1h6mWk9626a5zumWE/FJYtMwSK8GbrIuuA3Yg6Xi",
-	"XrPjyqzW4D7C2XYkK11EA2nN0KgiC37NhLPXmwsxHgywM57tdxC3ZrNvPlPIWn3RO0hQFtpLK10lXO9F",
-	"zK9Cv3dEnhtFkIqNx5AKK8QOxuSJzwK3ldwIxa+WbCoqWrKrqzCHjyS12PdkSFiOSEAYrz4VuwPWB2TB",
-	"dFBlBuSOExJLYNxan/ET5wV69alWj38yGd5anwoaeLTX96F+1dhQv2nDo+MJudxopoLihq4Un/1+pqWc",
-	"5bRYsK1J+/vrak7tuv2S1PWwW69IQy9rpjXcUk+rr+lS63VfDci7ty86r+VWddfJ1w+Hn07fu+V6dKhy",
-	"cc5UQcG3Y9rrVQpjyPQhImoThCkofLhH3Fjt9WGr7x2D7zC4RWawJWmjKsGYxNxewVx3pb40597d6cMa",
-	"1OvhJ0B6fQsgpvsqARFdOKem/ffasPcqJdyFsBhN8JoVgJ8FSEdVZOMejKsDvenH5SbEkS2FR5JtYKXC",
-	"uAHNzam3MS3mth4REF5v10+HIBoj0/OggELT57YFRtZnW7cxFcNQDnrZaapIi5ihoBUIkpYMcAWFJOYL",
-	"wt6vC/QoRls1Q/q7FLFyz09ePQF0SzCglOt1zllcTnWMep96Ehfm3RY2NdqO/Fi2rXsHb9iaimR4POyC",
-	"lYcxOePUI4ohYpwUKcPywpCuhAXv3l2c7QkeE9uds/oOkP4jzD0ERCEqSPK/ErKiaSGHVQnjGibAoDlI",
-	"7whIxuSJ2Oilkd1ADOOqDsDrBN5kv4zS7XQAqwfLYiiiUZX53cXZnp1YQmnGgIHNvT67U4SrgIxAlGE7",
-	"50eksBXR9iizap5uI68LO0QfHYaJ5X5gUUuUrynbabPsdMDuiEs4OiZLX3L2P3682D3DeoPbVGnUw7oH",
-	"3WWb9PkopBQFo+nS7HkyJDZnpfkrBkMGP55W2RveMw5ZLhBkj9FTDbZow273RJqNBOkOe1k0ru8WeLPn",
-	"5eWK6wpY+ZlZ2H1Rtvc1nHwuO1I4vK00Ep90N+DufQOcX4TlfBpwoPImjH2nBatKDIzJ89Wq1CDnYJkH",
-	"4Bj2VvQQxd4r3IrMrHbuHcTTn5Wh6h+HmgZH7HC/DHRI4AkKrZYiXVKxMCN/10xNL5hZDYfGdXx0tK0A",
-	"YENcWNNfSkbgMVFMay4WqmEeCFTMwdABf5nhsXQpWXZKEjNOV93dcF9ItBt/NmU9LEq4Z0kq+0VXBfIE",
-	"QCBt3jRa+YyCWAmRroY/5NzppbTVEhILEo5VRayrxgjULom77y9KqB5gv/r1Q0cF0LB04r4zC4oodk3v",
-	"JSAqjIpyS0H1jyml2NXvG1aMoB6pzc9xBTTMIjgsBFcx5DZk9WnIqFHFsemAC2gheET6VYEJGKmtzL13",
-	"1b8absGj+67p17Uz3xlOY+l9xYSu7ltVXo6sjKrpFfOSXhzrrF0cMAaoZeRGF65GzS3/QGHFHYSgRIZs",
-	"xIMQLCOALJh7EK6p6NeEwMYAfIEQB+chC/ML4wthOsTy4YhsieEtOaOZmgoQRrT0ZV0GndS4zSYZ5Ap8",
-	"Cvrcv6bO68ZZMnqOfdlmxp6VbNzVXjIY32Mh79pB8jAWK7oxJ6iDE37SSo3x67ewKCwpLYoNoZ7BRxDq",
-	"rJ21+fvM41EPxuTp3eKvOmtGRnBBmB/5AxWB38PZSKENbVvLMJr2Z9FeIEv6bz85Cu8CkgEetTeQzKPJ",
-	"LYpa7sfKWmbBe2NmYWnM/cZWt0nsM7DE6dlG2lAsUKBRzrAD31H8siM/BbQorH1G+mATMGpB8p+gPoOH",
-	"Y+hikldWz3iA3z4w3z7Abx/sifn78eUuq2VrzDVmCEWx2+HRdgM8mVvEFbBCm1UgxnGtKmuCB/w+tXaG",
-	"3dhPnwVN/RN6kDx8r3vFXAdrCiAQPjLZo1LZdz6d9+h36QE6twqN85EDUoJXrPej/cCbE21cF6VIQU/X",
-	"kjyqWfTuGCbbJP9OS5N9Y2bTvu+IU9gKavskcWcuyKw1yJ86Z/xyi4e9FmYV3WsIDPPqx7u3L05JMu1N",
-	"e16u43qv/e6w1rxiN74CHVpqtroU77ztL7dseB109A7xG42tC9qL7opz+TRcczzPjaixZgVHQJ9tlwA0",
-	"8i1+8ga/QFgptdeXZyWm59cREXZ+9qx6vaLw/T597V7G/MV9p1jNbY98lb1afEs1ewFvA94sWDfjpH/m",
-	"ctSSpdZrdXJwkFG1vJS0yMaIDDCm/MDu2x7BNTbbpLHRfjmGruZvDXLSL3JtovWRd1JZnUDaFla6UbPC",
-	"HDtXHbutlUQzOAGWPaObZgbVu4szAjkxrWy0TnzjLr/kR7beNodC+W1MlWzMu3P5zsoYuoFNNo54sdcF",
-	"wyuL5pyCMzXZktW1LTeLFSkTelZ2lk7esWvuw73z6iq5d48SSbZgr8+69klPflCNKXSu8LMa/6mv80et",
-	"j30j6lyvNmpMTAvkwCLivgfXYSFLQPfWkhySjKV8RfMhKZjImJV6KJnnkmrST47HE6MF2o5JMrFKSIiw",
-	"++dajr2tGB0R/175WtLrQqJ5GhPNZvYM3pkK2k9ueJ7P2PuUsayVI9gV1mx3fedm1xY/PpnYADpp5HVw",
-	"zTRKbW2pW+7i5+9Qebwxb99StDZ357ArprsHm6jfCYkHlUnqrCpWEAtpY39me3fG2TnV6kqNBBMD756V",
-	"8TgXK5kqIwOydYBW4o2cT948Hxll9LJMr1gdPuMxYJlMwGDpHLz4ndrBcTvili1WogpSNmOBzC45rR23",
-	"XKO/Vlt70Vr7q+rI1Rczth3/2bAo1DdjZV2p+1oXXpr3QxtbPXa2GwZhuwGrGeiGHtRYJ7um2BHJ4uZ5",
-	"e3sKzrhlhapFxQF2TtS81LFOW9GtbWXTrQjX1hQVrVEyOLX+FRghgM84C2cj1vhzAV1/2LFpL6OFOL+X",
-	"N3Gkb66IS3w6ccBFfc8u8Ng2ysEMhlOROIN2q2Qd/hyUrgt+rcrWkb7PkbWWvqlYYyFPG7Qd3w5f+iIh",
-	"/XixmQF6QJzH3OImRYYb/NrIHWwMFnwPps+otz1c+zc4hv1TA3ebNfbP1buNhaPz5G+8yBhYNZoEuV8U",
-	"zlsIAsAgffOGQyr5SNuTzdX8NGntH/ZZh99iM8PEy/0XZIeIucPohc1szbDcM32unRHXcAjcLBVLZwn5",
-	"E3l8TKBYOZQEXrL3DWK4VSZddMQe161Rhp2KLLfIZXe9aYe9qlDMfoFFTSivKBTZvlnnmE5nGDO31fQa",
-	"0dW8AoJCYBvfzS2qJFlQVehjG2Taj1BTxL4+rA55XH6zSKTRg9PcZP9qa7G6hxfZmmG155HV66adoO5O",
-	"h503pKUmQplHq6Q5VPs2G+LeP60H9Fj2CDXBt8Jg7aLK2uI2bBSA6z9Kl1IxyMTr10D1/cW/ZAVrZZk8",
-	"ejTce6/2Ws+71zFCozWUWbljKataH/UGu8ceLzIUIIfuVWHI8qQPOyR312x7OHguy4Lrzblp05q4GS1Y",
-	"8aSM4SM9EQ5/ifRdFu0///HfyQADThoBvDBQWHFoslrLpdbr3gfTP7dIfy0TmOnGOaoV+eqrtGTqq69I",
-	"X7pEA1lA3P+oQoz5WV6qwZiAZ3TOEUQGwqUVoWIqvvrKX1xffYVRMVwRxsEl6gMo0XKk+EIEeMuuLC56",
-	"OyhZl3lOvvoKV/arr04RbcUiPPYtAn1V2Q6QZYoBVsFAORgK+n/1lb07v/pqPBVTcbEEUMu0XDEBg/NV",
-	"1VMptLnOHB/+i7T+FgSKEcgdrhlZF1IhwpsiXExFotYsPaBrPl5lySmqw3OeM7KCguDgGDJd/4//Qc6k",
-	"uGYC9CHzy1cEQ0jMRhSy1K5VhHtMDq4PkyFh781BJ8lfnl2QAwxHNoI6/In8MnGI7eT7i5cvpoKQNV0w",
-	"+wot9fIAQ3STsenS8kZyKTPO0Ef9H+evX43JS5qbw8ky+JtIYdaPiQxiiXAzM5bmFOr4YWmdhRmu6TA5",
-	"nkyIC6T6WQFEsMXy8SUja7B8hohs07bqeSYtAit0QahpFjpBDzq5WVIN4HjcYnD4YFZ4q+lw9wtHNSyN",
-	"lmsC2DymXTknCcRgkYPrwwND9we/Ynbvh4T0IdLh2XtdUMKNXo3tmsGtWYFBFclgTL6ThQ+5NY3a4BAb",
-	"7IWht9MefFZIo0Jl015sByDP0tAzFeRwODn+evjofz62GZoLpklyfPjQVa8IEjPtupqeaZi8AV18ZwNV",
-	"NmuWkeTi/+KYuPA1IFUYZWrVOdIPEkKpm8nAFps2HcHdB6yRrGhxhcBEVdxxf9qLZCBNewMY04VDV8a+",
-	"HTQrpMWQCxgpck1FSpsK7ED9TN/95Ghy9Hg0OR4dfn1x+PgEPJH/JxmSx2Ruzi0OIeMLrlUj2vbvrJCD",
-	"Mfmeimx0WfJcm/aqlYCE5ANM1iZJLbnbnLRYvTvze0VAcMZWLIGTUDk9zeFNlxJSUbDKDhZvcacYI3hg",
-	"SZIhJFv5zsdUm4XHZYBm64leGqpvW4ozqwm5eVY2UIixQMAo5BOWKoBuCtk3QDgFg+U32/OtOUWhnn4C",
-	"WGFIqhDaZihsWxUg0scUL5FhYIzpAaqscFHVWQHL0ZvX5xfto3eAYZcQdenydcybB7DSB2/eXUDC9xBO",
-	"sCCUHL1/b3kV0I3f0iHRN5KsDNcwbOGEJLViRwnu+IklcBuyY1p13E6d2BDDQrHML4LpaujOtw0ORZnM",
-	"ND8wE4etilVWSki/qT+dYOjgP//xX9uqJ8VG1/ymOb2CjYKTjH4uxD5DLikyhCBN4SDYKB5ZKIhptWMo",
-	"6I3lQT4dELkxAmWbtRiMyY+WpMxjjF93BOv5MSKaWhYDlPaGLrigrka9LcZ4SRXYtcDEmxzYGo0J+aU0",
-	"N6RHYFJDf9m53YalSZfSyuZVOKNta0h8Y+7TUqxxDIY72rqP9op+UrumzI9JDW73hHwLkpb1aUFqlMOx",
-	"r4DdEOa4kn3oVqFuKpq5WYQrVaIolHgOY59/lYzJt1IvyZJeM8IzHG1OAFJSjYkN14bVn4rkeHKIbhSS",
-	"yoxV4c4ulXVIEgDlkdosB+Re2bQvLKMKP/lEOXyUTIUswKdbzITUs7ksRZaMyVumZFkYLUnO7QFG9G9M",
-	"NbEAfBRJCD4ifaSP48nDgdsCgHoHAQnFIwg3NA3ZDRbXLJdrRpJfpwi2MO2dkF+nPTO/aW9Ipi6dGP9A",
-	"IWna+/DBluhd0alIoBNzjdvbeFThijkoRBx2YsSBAHQMqwFh7aAsmwpbKUidkL/9Cgx5aLGc2YefPNhf",
-	"Ak8gbRgO6xipZ0310hIPYC6zwj0xnNQ9mYoEUFdaT8Bbjceu/XBMXovqkEA0qAJAcSMxIn+DyohCuqKY",
-	"CZHzqaiYcxV+cfBraJD6cBBeEyNnzh2TvzDBCp7ihing4o5nTUVKhcU1PqknX4K4OCTHk0PSD4REllUM",
-	"b2AeHx8cTx5hCIrdhKnoG7GZi4V54fChd1wFYhLmsyWtDTS/fzMVSYBPil5YIPhHOEBrgbZb3odkAPZ+",
-	"jRlT1s8g8s0AmdKjyUM4aFORQKTx6Mlcs+KEPHJlCUjGzGIxkW6ITf0AFQOPLhHy5sScPqgmMQtS3dH3",
-	"NhUemF8W5G0zFXJI1LKEJCwsVAU1NdQGS3gpLQu6YLM53F311h4oknEF5cbMY0B0MVMxcjadG15mS+xj",
-	"bkU4t8RZkdzRdYYCexlAyoA2XGzFsyxnN7Rgw1DMz4xITYyGjloBakXJX0fuVD4HGM7/IvOCqSV59+75",
-	"U3J9bG5/dBc58h67z5wDdvTC8f7wx7fef9x6APdD/53g792cBqZjK2vUe0PnkqGcEVaJyhAWiTx7b65u",
-	"+MNIHYG65lQ1EF6SmlY2DFg8HKwNKmr1hTaL4KIrfD7G4ejxBEobGGKuonAXubwEI1ZVmk0Ks6fQeZTA",
-	"Dho04hbUCnvg3R79SAuzeCeErteFpKnROfDs4Pici9o5b806If8HDc/cV2YEEGqCCTNKk68n5P+1Qgcv",
-	"iAUSDjJ2oH2ru7enlufyRpEkijKc+JQ58ngyqEZlSE7l3DCtqXg8IUYyFpm8GVrfuqVKd2HLYuhFZynY",
-	"EB5i1U3y/M2YnMsVq1jVVPRxX0dw3c5z0y6oAWA0HOCtXSV5kjl/z7IRjsDNyy4YlrlFRuUDIUKqQAda",
-	"zlNmjXOYGdZ7sqbpko2OxhPMx9c58yafoOLNSQ+q8oADZM0EXfPeSe/heDJ+CGDGtvZDSKzm70XMT3C+",
-	"NPuADlgoIgezh0tS2HhWo7ngvNZSgfNnKirKDxbtQEGm8Ag+S8bkpYWVSqAGARodCEXJ//joaExeSQ2n",
-	"cSrsccR18WzleQZOJ9PBC7ng4o0NyPFCJbjG24An4VS0NFwSVMT+9xcvXxz8x/mIqZSuo+G53DQB93nP",
-	"pev10rp735mEUSKJGdd/qurVw0YcTSZYK0toW2hSs/f6YKlX+Sk4YxTTfy71fPQ15E93ttvMV+yZ+ZDc",
-	"rAxYjsaGII6PjrqMo35QB1iUB9qDc7b3F4FZtHfyt5+CKHi7T8FwcL0HvWFP0wUUyzEEg9VxLIftJEuL",
-	"+3Y0mQwNDxd4EbtU/rGXh0Aw8/UhK5UHzqwvwzQVYNMC+VC56qytgn5Gp8kzZ9F5OCGqolBSEajjwyoh",
-	"V4ytVb284gPlEKmrip3OrOkHNiQIkzAVXKR5mUFCta3WaSbkCyK9dUWkzNWbSjHni7Jg2eDUnCm3Swng",
-	"cShU4ApG86pIZKMiZOx4YZGh3k6ShUQalBwPfrZu04pUd5fz8q6IGB3DG3adxp+cLjVENlgACdtLQJWW",
-	"FJEuKydjlC7fMppxwZQ6AVHLaDJOTTmZAr7EtDecWv8u/BYDypj2/u+010bKmPY+GAXNm8AqQrYFnYwA",
-	"CGXGYCtqoigoRJl7z1LMnGqaozS0o+4rwHFAzRoQCJQkXPtq7UeTyVQ0p2rPXHO6u5E+zCwxJs0fmqlw",
-	"XZlFBcfYqemV7NlpCBsCzbvlm4o9TvlphZoR69QiiZh2waOg2FQENnizzqjoOv02zjZaB+/c+Uzv7eA1",
-	"wF0iB89WwAOErjXp26kaDumWegDH8dHk4Wcc1UVI9wEpfWrO8JILvqKI1Q+HmlSAoDHeYEQej6kRZQ+v",
-	"2A1TGkMBxnVtec5z0Acayek+AZEkmMtkLv3kFJTfuSzMyQCrV6EYAJck4EsHC4Is9UjORwUVC9ayv8Uo",
-	"7gVX+glOYIcQ9RqT9ZPULKWR56+ZAyCA2lIursWCOZifYrFkgS9pL0mrWoHeNvlquBPk6xTRTZR1coLW",
-	"YtYdFGGuOwC+YkPC0IUdo4l96EJeqw895R5NagCBjTz7doBtvAPc6HgPYZOTSJM/3SPXAQoDL37kaD9B",
-	"yRAqDJoNQpEVe99TZD2eHN7m7VuJw8dH33w24bkeTfC3nz7UeJNZQLtGoQCNP1TsyGhg8OPIutRHVUBY",
-	"lENd+Eil1Nz4DrQdRcW10S8hmJ08Ph4tGZhUCqZPSU4BL4nmubLGQJs2Wecwf2G6jcPfu29ii4fMdV0s",
-	"8Nb4LpT0e6GNvzBN+jn9O883lsFB/IRFdHKxFYovhNG+PQZ+RAvbRkIHhYf0x5K4SsfTHwAcOvnr6Mzo",
-	"J8Vq9JQpXZQg61kHo403hvswxbfwnvDwGW1S2lbZoX19xda4euXgr3ZswdB698oE96pLEaHQV+ymTqH3",
-	"yRl/L/T8FlxYH0nCgR1qG7liTKLhcGktTi80GWECN5ZtHYytW2tIuCCyyFgBbpCp8JJdWGiT9HMI5QO1",
-	"4PHo8OjrATgsSNRfQfqPwCj5/I35v6lYyrIAl8k3tfKdMwTkNeKUGR4XEGAAYHFG+UBv34GNwhrEJL8z",
-	"4BIV5l7Pp/d8K7PNJ6P6qgMXyPmhHnHn00xqx+7wXgbQfcieBntdRane6cDd5ggdHz78lxBcamf3XEMZ",
-	"QxLazsEEuPdpPTAqeveRrSyBpH/JFM+YMsrRwfHRN4MqlMyo33gOYFuVyztKnC8cVPepSMADAsEWHocq",
-	"QXt14ECHKIAEnYMVdLTRxhI4ilwsoNywvd4GYJ/xUZJSpMxJTGZu1WDsEU3GW3yYpJ+8kXkemA+IfzYg",
-	"9FJeM/JwYhs2zAN9JujckFnUxmca/L0e/sk9DMDMdxsDOLP5+GAUdYEzwQ1wF1bwr3i4gRA/6myHHqHu",
-	"Mw6IOTZIBMFuRUYUE5m5p1d0wVOScwHofG2Xa/t+norjoyMX1Yotbr2EH8LhwZ4PyOEkuJMJXslTcTw5",
-	"rt/JVfjMEAXb+oXtInDqcNXotIhaA2Mgu/d0UreiGH/mQ7sdXDhydl9W5IAw+Xe4tY//7W9tZgPqgsMF",
-	"hsmQC24/5bbaRIeXRJeFsHCPvviE88vbmJqushPktbfG+7t3KrgP0IZLGUtCJAeJDdlKzPUPobQ3yw3p",
-	"Jz+wDQjHPlJiTCqVDDzYTEDPWFtjjCFZ5quMpcVm7cPJWNb4ksz5+3ESlbJ9nY7evWqWzWIgHYYOV+vD",
-	"LAjXjSIcf2j7By5BrPL5TpLdy6jxXKkSIhUEu3EtY5K6zDMAslVarhUktRj1lK9WLONUs3xD+seTw3pg",
-	"5lSYk3V0TJY2aPE29pKp6DKYROkvKBj5R7KR7KDmV+wGy9r/O1pE9qLsVRjg0zLJvmT3yZBeRvfsiYXE",
-	"s3P6Q/Mbpy5YmL/2VkDQVbqMVm/DYDnDNBDv36GuOrBhd9aPjiCkF1NDEtJXmoqMFpl3K5srJ2nhHZ6Q",
-	"GpahRa2PVk4JC7UDOnBgw2q1mwzG1g5VImGwGarJVWgCCsyXLJdigVFhVGCXdqFiPMqBGd6TaNsEjPzM",
-	"0mwLqjFyMvCd7P652b+lcWr7Sca1b+B1Grm3iRG6nd06o2G3CHHmk2t9Z0ZuLaxgzLWq8koaNXa9xfmE",
-	"HE+OpyKpNE08e9h74RNxMq6MSJedxg+sjyWATN+aVuyKynQIEzjH+zmozSLLn9lQ3KqUvOUKszEE969p",
-	"frEm47EJTs32c2jttVuOoRSqtLGRxKfHN+y8RF5qygXLqkD80OK1lnluY0anItCXw/NMSatIV3CIDysL",
-	"kO2xX9WmmAqaF4xmGwivH2A+TTNDa4jRhm7ctQwAwxOmIjl/dn7+/PWr2fmzs7fPLpJ20GgrsTuFxTEK",
-	"jM982+I8svXN7okd1Pr4rUxRjQpu0Xg53GDM8rv/K/x3c8ZtAODn5wjP3mMNLEKr84tJmvMmrMZevOKg",
-	"YJCS1M0zfpTFlQWZDbI/WxgeO04k2X0gYzEPMLbwqP3OaP3wX4LCtguJYP4h1Kau7U1g6I/ozmhAx2M7",
-	"16aPVegsG3bSIp8TAf6Jgb1oRIYB/YAVAlF0UwFJOXNZ3NAiQ1A207aH+K4yivFzQsEd4Rsg/SR0hQup",
-	"p8LdN7UnQULxcys/hjNwKXLV0zAYdCrw0htUCUHN3HBIDYpmBm0LoEYgA/AHvODialdMq41oC4fmOIm7",
-	"9qvbvSsc1FXU3D8ZaLgrQemSASyU9Ut3dVwv1vg7zEX6TwtxeRrQV8EyXrAUibtJncHleV+jSWlgx7cD",
-	"w1j93z5dCuh2hG5NWiyY3pou5ZjMnlGe4K0UclZH70sMVwmZjK0RjU+NUOpD7fF2xdeqKGq9LGS5WDq7",
-	"5CAaAPrZYj9vFfbp8RDvHv95O2XudxUtGmJu3Sao7reMCCVPBAK0gPPPlWMiT1BbGv1SspJlLuyGMwXZ",
-	"eDbLAOg5pWsNig/VhAl4H6pPbned/GEDTb/EmO7pUbnlQXAlafZI+LGQNMSyTUQFzSG6kCimx94Stz11",
-	"J5q4c4alVbaKOM/e01STFdXpkkgLQ186+Yz0qWihUHam4vhMqE+Z+PLoXzrx5axku9NeDDWN/83SWGxV",
-	"IHe84E9wmkUvkEi4dRQIxmECgX50s5Q5Gzk4McDFVGW6JFRNRb34oSscPS6LnEAyLV44cC59kWJXYTzB",
-	"cOypCMzqaclmhhQhuushAVioFhBNLe7L9WnB2uuuNxuH2vzG1elU/O8eDMdbEV0ByWZbDoZu6wBIP6nq",
-	"CY/tlE8IwFqNyZOpsGCdhnU4ye9myXOjITogT59PWxW8gIoWh19PiALUOciPnYrkBrFHEKfrCWKReUwM",
-	"P15yWWq0uSRpIQWG41CdtFAgMXP45dmbqcBkwgeKzHOqLZQbQHgWUHfAlt8+sS0eYHMiC+tvepwRKL85",
-	"mIpLBpD9SbCQSX3x8A1V/Ty2CPy4Mg5Sz742FYmnpRO7eMkpuZTVTDHIWCM+RiNe0C9PPzlfs5TPN1Nh",
-	"kcnMx2CV0gjMY5pMtthvz0p2a2nmecZWa6mZSDc/sI0VZO7L+BtU0//Mhl+zNB1qgzkDVBBGi5yzwiMK",
-	"AqWCqElXjATLNPqBbWBHgc5Dz9Gn9F51DPisOrCfwbv88Itr6+OiSqyvy9BY+3YMhM+DyzK/GmUsZ59H",
-	"7wKQaJ4RrqYCcdQBhgrgWW/EkOT8ipHk6bMXzy6eRXB4TyI13mnBCE4gQ0Qki0pSIdXBocm5shdKYt9O",
-	"wkgWnnnH2ZDYWJOpKJXpZ0gKtgbSh0sgaEld8fUaJgbgi6AlunMMAkaMZ35b5ldPYQhxufvOauCn557V",
-	"UH8j9hkOoFvr/HFJNbmhytEBxvjj3vwbOdLuk6PgJhDFrllB8w6xO2Qs7swiN3H8JWJKBJE3wAtFFAkE",
-	"cCkC6665LrHW2ziC42WPU9smeBwrNQNU8m9kp7O7R63MkRGa58B0a9VUW0pUt/23vmnolVxZD4wsDC+3",
-	"mP2iQnztMlFUMKLOWFH90mm2+AvTUakzptQ3Oohr94efxH7QHPnv0pKAqFVbxNLPcDKO/rD2bjxE6MP3",
-	"ppfdZ+l2l/xZyZ4/hWu9I/oXUZAx7JcrD7d/6jJZckYRERFfKQWGOmSnHh1Iy/UI1d4rtlFTgSri0RHp",
-	"V2pl4nDALhmxDQzGdQ0WYGCtplmp/gkCTc/LPHdVclZmjqTvigGo8nJkseo1vWJWaLObp04J9WVInEpv",
-	"9F2vXRdMMa0I15C4Bxr2aaA3r5heyswOy/9qAWiToM7BVMhrVlh9HnzDUDQBcG6vjZQ3J2jaZGuE+Ivn",
-	"7B9PRYMn7jTTtMwxCTlom268jeZOJhew7QSN1o07JG7bqcV5eoNUd8C1u3bvK+L6d6m824oOwAv63hBl",
-	"6MbWzxAAm3z/qvKXKNBPE7a9W1WulaQAZfmuLH17WDdJHHp6gHhsmDJfLKDk2eXmhGBJyxlUxxiQgi1o",
-	"keVMqaosPHugpsK6ZwCAKacWOFlh9SJXuqEq1YK1WYa21oQsSPLrh4T82RYSMX0NxlNxtmTpVcuIDq1V",
-	"hnQAZyctnsgrcxbpH00mFhsdQmgLvuBmGH7SlhkF38yu2GaWSjHPeWrt5xNAwkdeaVh5wTNWWRwsn7Oi",
-	"qf/dc1dz9SWkbxHawYw/di/Ds4HnlKkUymj+Qs9sYuiMC6uCSxHlj9/x4vdsGzXDCzjrfXJS7Kpbg/f1",
-	"Op2RceigdD1ZQJoThEo6a0yNmj5LEt8XbvuR3NbQgZWghbxBHwNJFBNQB6mT/7J0KQ9+hQC5D91RkGJD",
-	"6rUijNZJsMYEzUCOgyYaEM83lGvgtlDFiShphEcnBEJRx7b6+SxdyrdMF5xd32sCZNjP1oBaLD5puQQc",
-	"Hj+vP3g+Nk4eSr2Bjc/W2Sxt1KmLmnSEY0jlDgqXWegLaKr7hg6gROC2g6AHiCuFPMhBUIUITcCu4IWt",
-	"3WcTNAwTeziZEDWeiij+VzulA2NJ1VIW2leFexzU2sVSJ8FNGJSE68NYzdVIDoeTycT8D6s4bYcPO5wY",
-	"8QFm3MIsiRRrcaVIZQHpp7As4DeNXYxmtWE170lxMO2/waW475vNT2X38fwM0D+/GVIXVHP0hG9IHEGq",
-	"Cjy/RroUEtjzoH1YHZevDCg7YqL6iRUTZlATD9zypzYeSpFUri65sDaaJ6+eosWzYIRVMUxMja1u3A7+",
-	"2BlFNQxRlmuCeWJrd5kjYOvdkmRJ1czVy09OKweZEWKNoGnHbc2o6L8PqnhOhf1rNuMCbRcLfs3EaQwA",
-	"CF7BJJHwIxuNC8PKqbiamj0uNmOSyDxjSs8sfJhZT1cBFR3TqsIWg4fASCDUDSpGhzFoU9EXUpOfS6Vt",
-	"qbwFG3SBRT8LrWV7GHFR+boddnMlVeJafFxAWjP9b7WiI1snj2WBqoatMUX6sNTErDRnimSFXK+hwIJZ",
-	"JS0XDEzjGJni4Ju2jtDs5e1GacvSIxrZkLDxYhyH0z4liSXoxB2Q0IPqy0QKIsMmu8bbLE5/iyGDM6+K",
-	"CmfVME6DQpzVKN1Pxch9VI27M9UiOLK10TFRrgxj8v1ADW2vasN1tc6p+ShdUh6W2d9Ghq3QSbeIji08",
-	"UCQpmCpzC9LeNfDgndutagIu+hNMBQ83FoqGumGQhL239c04VqZTTJ+SZE5zZb4W0h74rvGFrC42QF8D",
-	"fOcqeaZzuZnZ2KauTsMS81+w1PcWXBwR7A4sDQ/UF0z17mDUqAco+DEi6SC07haIUi1XPKV5vsFS6Koe",
-	"AYO3d2AxxLMw8h6cakxT0fdShQ80dCkOYuFBWaCbqspC8krWQmlcKipWkICX8etYdKB5+oq9ry77+0rx",
-	"Nh39Vk4C7HsLIigysi+gLL9FIJxZewevZk6KPSgu1pgFhHmbA2tOwNY6CP6EVkfzwDpLZ5BklISnSs7b",
-	"BxeC27DkX8GmIivZ0B/3ej1y1H+GhGqykkqTR5MxSTRVVy4AeMGEBoRv0IsyrxgNpgI8oYb2K+wGs1qP",
-	"JqNC3pCUrodESUKJ4mKRs9G6LNZGYLDLx5Ut5aw0La4h5GNqIz7MG12y/5lbwm1KQH1Nf2Bs3SG8OLBl",
-	"O2X2S0lzs3JcoV2mUwik6up2QtQ+g7CL3RoF6UfEaY1YilY5xXJt3RVsTMu9j0vI/Ug2Z/asS1zwL4SL",
-	"019LpfilWbHVWm8Gf2hbZOOOJ9Qdg5QKvJ335yL14snbk22rV4OQq751Uw3JiuZzWazAHzLESvlV0NUD",
-	"Fc+krd/I9y1idnnR/cz+zXJmqdh989zagu0+Bi/zLooL5M6P6KXTUl6mKWOZQmY5t668yJ1YWU2gfHLs",
-	"EhwTiHWaChviQvpY2NLc4j5iuzoDsjD9Mb4QhGcKArbbYq2RhSvjUA3MF0ZbibVD4mrRH3dKuF+k2y/S",
-	"7W8o3VKiIH+Lp3cRZxtswRtvPp4zdAQu0nQJ+NwLwf/OMhB/uPIyaFWhlGtV4Yv6Uoa2oCYWwgXB2Gfv",
-	"P5UMYZBM66t1qVlVTBDskEkN/TB+rwIc/zcAcGG/NTrwWyyy4ax2mAZoxWW6djqFt/EPuoPlnlXGsfuL",
-	"mHOd/KZIpdUgtoR9OLujurOD7EsAx2dlOU+A2iuDsZYYkCMLbU4vHpA7cx+f+ntfgskTsfFOShf/5hlI",
-	"NLC3g03YzO36My82AMSyLn157ZqdzaZ2mw+CdIEbwQqQS/46+hGloOdZQjI+n7NCVTBSrgsrKg06ym7j",
-	"KoaCyS2TzHAMdi3vX0HwQ97GLV4wqozOoJnI7pi+8/D3wix+Nwf6GSwnZtnD+oIgbp0vn0CgMHQ/uldl",
-	"4y1LJWDULW1Cv4PVW8oc7uUmJmtR2vohoW0cS/ap8SojZ4eTAYbI4kVPtWbmPKNz18cAYVCOi/nB0sAu",
-	"b9sC0xG6oFx4KFdfdD2D10nfBzBq2yF+5c1q+CFA1O2WXFDPsYivMxw0mPDdP4OErKlwi4TYrMNOIIzm",
-	"4nmzgw/3kdemvcOjr8OApLjp75p9FoXJd/QbCUBB/9uRwyr114jAwTaB3bC2ReMv0s5vIO3AllgrPDGs",
-	"zG8KMJF97Dg7OaQTmu6dPVZhB4ZpWR1JNZWkQNYo2QNVB7VcYRXA16LDX8E1obmS0HjONGvwWcNOyjRl",
-	"SiUHibXFDDrCILezOTdmx+4KmKWL+J+KZMU0zaimtVBI96MNh5yQH77tqLZkpvTaS7P3g1If9PEbMSrf",
-	"uxnKNmbl4ojcMn/R1P4AkdNwLMNjb0Q7EZ7Gm4JrNpIiZYM7sy8bEHVP3KvKihLsJm44FhVaDmbj1TOl",
-	"cHzJAJCjNlwsutKNHqiqbmtlYqaQ9wRG60aWUTIYk9ci3xDP04bEMbUh5hwxl4Lq2JUR+2SpQ+fvVKRU",
-	"kEtmBwo4lLu11D1MWME2idk854ul7ijtZfr9LA4h7Gobo8E3gu2tgw4dftHf2sfcLJghU8HV8pPobOGV",
-	"P7JH7v7EE4stRP3l4vmVRZWkmg32PxRT0QfsECZSdkKSpdZrp8wckOSV1OQ7OCauGHpo6YUXfPduPFOx",
-	"YToh//zHf9laH/nGQj27+lkB6lx3GdaXtLgKsaPf2IW9x/MW6W57mgLVPtH/y4nrOHEv5TWr3aMPlCcZ",
-	"LWvy8mzt9/gjTuK9Xa7fQmZQK/03LIb664eErCCLAWwDrir5mDzJc3nj6trY6WO+MYNYZrQIz4Kr0f/m",
-	"MCKGjVB0d7k3i1RtUQPC5Afw1JwhXgWuGw4OK3E/mJaTycMU/oB/sgdxPw1C/9+3iaLRy2dKw2312s0L",
-	"aij3X8T+P47JAtCXiSxIwQCxNs6pdnAkLuayMyjpRzS0ckUyts7lZsUE1ABGsFyeLsM0XEM+a6qXFoSg",
-	"4Cuu+TWaCiQ4N8bklZyK+ieIOxpW6XCBGOYcUC6UhdZWZqZrVowg19fo9rEz/Remn5sZ3ePRgvYj5+hp",
-	"sERiLsefOPPuNcxTFtB4sKlLRvMQabxUdLG1kOs7eOE+vcLQQaxopcJ6HuZ2+EPHB76pEDashU2ocmXr",
-	"fbsYKFvv9d3FGVlJoZfBnuEe+S1DC1vDJxq9x9+tFWDmQVoehiRebhxqMGTyYJ0fNAQmCLxZqMTouXNp",
-	"YToBYiHfnE4FQDTZokEr5/FAPJvI2UJPoXfg3dN92ejlN7KXtUaxrcLjlZA3OcsWXzAoP9H5wtUnGWUr",
-	"KSqY8OAEIcWr5hnqzid+KQHPOzVH0jfo8onNFbSmCy7QABGLZP/Rtn/vNNcVdV3LNbCz/eMHWd/4Zd21",
-	"swe/ei63G2rUvhqijVYZCEYgWdLMu75pwUjO5trhjypNc+vJJuqGsXUXDClu2Bck0u1IpDduldo7fNtg",
-	"lSBWxYzFNthc6xf8mgmmlL0Lacbhr3UhL5ny6ARtwRPi5116K0pV7cwQW89XDV1RRzV0AurQuQyVjxUI",
-	"S8DmcsEFmefyJugHqsS0ezl3aT/kZ3mpxrXkeBV5/7nI+DXPSpoblsbFQtnojpINfe4CZBUOnV6AgwzV",
-	"8nEE3TTW2Zsyz0c3IYv2E+ZBUYdw2G7LI411i1LB9ygwRXbDQghTrhBf3HwOQ79mZO4KF5p20VzfNV8o",
-	"3R0b3o+ulgdTmigurqDALjruGTl78Zz8UvL0SmlqRNpq/dKlNET6/wcAAP//",
+	"7L39dhs3tif6KliauctkDklRsuyTSKvXHEd2Oj7x11hyp9c0MyyoCiTRKgLsAkoyO+O1+q/7AHfOM5wH",
+	"6ye5C3sDKFQRRRZly0lO/Ed3LFYVPjc29udv/3yQyuVKCia0Ojj9+WBFC7pkmhXw15M5E/otm5l/Z0yl",
+	"BV9pLsXB6cFrwYicEb1gJKV5zooHilDztjolCZ3raUL+hRwdE5qvFlSUS1bwVA2ILMxTJvRU5eX830rF",
+	"CvhXMhE9litGTsZjknBxQ3OeTfFNmmUFUyrpj8g7cS3krRiQmSwYnwvTXsZypllmeye0MI2cTITtR0g9",
+	"nclSZMloIg4GB9yMfkX14mBwIOiSHZweFGx2MDgo2N9KXrDs4FQXJRscqHTBltTMXK9X5jWlCy7mBx8+",
+	"DA7OS/b86eainJeM8Iz0krRkbgHSBS1oaha0Gj/hmR8ogZeDUcbHaF7i2Z7DfJYu5KW8ZiIy1JwzoYfp",
+	"QiomCEsXkmjzJulRTXJGlSZHj4PBEy2J0rJg/ZYBwtf7ju89S0szoNhi+oewpO/ePX/aH5GXNJ/JYsky",
+	"v4S6YBS2XxEhNYFFbBkicy3uv5LPM7ZcSc1Euv6BrTcH+y0XmYLTYFplSpMrma3NosEJsWMsmJJlkTJD",
+	"vuT4hCwGJCsLepWvTwklBdPFmtxyvTAfTYSiS0au2ZpQkWFzVKhbsxfH47F/j8iCz7mg+YBQIfWCFfju",
+	"yfibiUh4Ne7pNVtPUylmOU91MiKvBZlxs4ALBl88UKT5ekJuuVDBuVkwmrGiWtFgWYZmXcJFXNL3L5iY",
+	"68XB6fGjx4ODJRfu76NBbIlFmpcZe4rHeXOJ7XOi5EwPG4e+l7EZLXNNZjRXAYn+rWTFuhouxyam9uuD",
+	"yJ5fSZkzKmBEL5lSdM7OZSn0a5HDtseaTc0LU2ne2KNFVqxooTfn+UTgrIjle2eEiyv5/pSYDsgSW1Bk",
+	"Vsgl4fqMKCZ086GWhOu2VUiD3rdTvR1u7HTaR8julmoeY3fxU2gHuf8ZtF2+4EseWbanlgIejdvmncOH",
+	"DRLly3J5cHo8HgOB4l8VeXKh2ZwVYfevZzPFdBspSHxa68Q1O97W7AUXKYtds+G2Oj5iFiXV+ZrQmWYF",
+	"0QuuCBdKU6FJT0jydykY+QN5d3neehQU9NdpwS801ew7nmtWRO4RuVzSoWJGbjBDy1jOb1ixJsp8pc4I",
+	"FaS0t54ZFVf1Kx5em86g9aR1sOalboO9XBSMZkixsaY0PEfi29bcj7K4ZkX0kq/dnLfwHuFtdw4+35/Y",
+	"/3wuxYwXy6dM6aJMNb+JUMfL0lw0jLD3FMghMe0mAwLXwC1XyNwVK25Y4S8PWP4UW6dwG7pxVevf5PN/",
+	"HtrhDMPx7JhB+xL+uGAC+BZcbWaM/momC6oIJWlO+ZIVA8I1WZpZLqlOF8TJiA9JYiSm6kKXt4IVSX/L",
+	"BHA0w+fbN/6D2SW1kkIxEICfFYUEqk+l0EzAuaerVc5TWLrDvyoJwlXV4n830uTpwX87rOTqQ3yqDrE1",
+	"6KUh65gHhIkblssVG8H62Y+8GA7SeSFXrNAcB2fZwZTCMyMXmX8dZFSzoeZLs0GN+Zl+4erb9o0o85xe",
+	"5cyR6WYbXK1yup7i2v68+QKPXN+hUlBdEqPYGHOq9FQxJj5qlEumaUZ1uM3y6q8sNdz5/XAuh/ZHs4Wj",
+	"t/TWMhDz6YoWoHiAAoGT2dmd0WKii2GYVwn7xYS5Bv5yIEXOhZmDnM3sv+gtXR/8FGm2XGV77zFoVbE9",
+	"eG1OyQNFzAuWZW18fMuuFlJeTxVLC6ZbbiQuArmWuBNjFELqpBd3V4GcSkni2i2LPDkjZjmJOcy3C1aw",
+	"UZf9DBrosCEfQnb7lwPgv25d7GY1CLnew8ZCBATl93STUhrEWztvg/DA1na22nhLoR8GeOZfcBU59yj0",
+	"wg2n2VLt4jrIPT74PmhR0DWcMydJNcWSgZNjos+01DSPPWqsuR2m+2DgBTDbeOus3xRMMSsO1Wd+VabX",
+	"sJxmgaOnzSoC0zx6YT7Jb+laIfUZQcm8RRRTikuhiBQoSuGF2d9CldWAM1bwG4ZyDJ7yjSExTeOcIadX",
+	"LIfJ4ABqO7rR08bueUIrWE6dgLDRiWU2EX1kcLAq2IwVBcuMXqhpqkMupdYiNZwJ/vvT3Tje9kNpT6Fn",
+	"h421DI5Zfd+jc4/NpkEOkRW3u9NKij8iE7jwzLBOj7uYZXK7UCyFa+/xCVmw9xGW21iURpPRkeWsiLGF",
+	"1IjZOcvmMfXZkj4oyMEoAmqgptkp/r6Do5g3L82LHwZ3kkKsNavLvVoz2nT5AF+LiAN4vcefVaLC9hO/",
+	"U3RQ7IYVXK87LeGFezl6XXmTX8NuFexT0F81w9pNVSOK2ma1UlbLpWMe7XHpAI3+ApcODnO/S6e2FwEL",
+	"5GImjSRAC2EoxSwf1zyleZQfVqciaCI1gpHZvRs2nVGelwUzozN9zawSAb/D7shSp3LJpubYyFK391Jj",
+	"S2+t+NWyZ9NdTOrxCcnlLStSqpjhUYF4PiBCEsNXeQfOFe0ttt7flvk1mvneorF0c+Q8i96GwZGl75/j",
+	"wyNru3F/Nklu42ipnYNqW8+ssk22j6xJ8Oqar1b7fdQYcmCutG3FJnBO8/yKptetrH8FYpUeEHbDBJig",
+	"rfEiLRkoYvXJogqNdJRl3LRF8ze1V9qmUQ1qyfRCZruYxfeXl29e4ptGfUEBvz6HV+ZeyfnfWUbevX1B",
+	"elQQtlzpNVlRvSBzyoUiyWHSt6pFY3aghchSE2q+7qBuNHYANQI7mYFfmm3b8Fysyghh32VVm34RXVBi",
+	"20ErCuhYDMxuzv7WSXitdofm+evZwelfuu/TT4O4ARaMz8mb1xeXyeYYDIkUVKiVjFm+wZwlJJi0FNNn",
+	"hIo1EVIMcadvaF6iAfH4mPQS3xAaiMw3K5byGWcZoRr0Uy1XJGc3LB9As1wonqG/0uxQ0o8OMEp+C61X",
+	"PdU31HNGHGUglSG/I344ptHQ9zH++mEXcosQkk4X71ZvZM5T63GCBT44PShKMZUiZVM+my65UsAbmiY2",
+	"uwZm77IyZwXJpD0IpGBpWZieiUzNv4yypQi2RG4XPGeEa3JLFcnA28rFRGiZ0fUDRVIwf6oH5Eam9KrM",
+	"abEekWRzRAl4lxQ6JsxAllJp07MhWHxlIqruB0TC/1ORmZdkkSmykLdkaWjglhWMWN53RhLzr0YvQgpm",
+	"vp2IgqlyyZQjAcHeazIrdVmwYLJnJCkYqP40zxNiqGE443mOLrzN0Ski84wpbXpTemAah+kcjcdkhTwG",
+	"/2v2bFiu0GXmZIDodgWTANOwG0300q/RgucsDS5PktpryRm6B/OMFURQsyZJTjVTOhngGiaw2gksAS0Y",
+	"oWnKVuhLnQiac6rMxGfR3R00tgFaCtb0Y1bA6GlmnPYdEHlb1iWnfNkqRFS296Y78tFud2RNJ/MNRTk+",
+	"DqJNaEBTdhbXwJvazaaNgFHFjDAlRaZizgjKl+CvZySH6ZDej6/f/vDs7fT8xZPnL6eXz18+e/3ucnrx",
+	"7Pz1q6cXA+I8pd+Mx/1ApmuTp93oN7SQ+sBa18UwPe/Jj0ioWhvmvjmxy9Ap8MAcZ3hREeu9JL0xuV0w",
+	"QYS596y/IIvOKFQ3o5poqx175+6s6DqXNNs9fPtiMLzOCqXl39l0hp6Ibhq2puo6PizgVTicB4ok5sUE",
+	"79YB4TNz5+4vHzVow2uufnXtgJrTqVZw4ElhKynFdVPffXf9NEKcu8TwoJfoGEG1thFTniPFhTywwjQF",
+	"7qZbZS+OVTdi1Hf9u4KxoSEbgqOtwiWSnz8k/fA6Oz4Zk6u1ZmAE5Shw7xYl7+JQaV5e5g6eF7IUNqij",
+	"Hl1GeuaCr6R4bLB/Zu/4W/sNV4RrRV6AWZdf5VzMO/kWnCmzPqh3gv/NXuylYsUZsQZKjL1Iwv1KkBnR",
+	"KyOPNyTAxyfNvWuOZ2VovzBd/u+/0OHfx8Nvfur9j1P7z+FPP48Hj48/uCf9//HfD3a7R+ozeVOqBdG0",
+	"mDNNehcXb78jK5ARCPgymeqf2aETWaAC9QfzRj400tuGQHvy9b78oUba7YfnvGy3CFT2p4Y/akXNJsFj",
+	"ozVoLuYKotgsSZMfvg2IuT/AMLYMJBaWLiSIlGY6CUlzRgvwA7x5cnn+/ccSfvB0aASZoVwhKxiupLmd",
+	"Cq9zpIHu3k0Vq6uZm9rYW6ej9EDiT8oiT/pxheWMuHGFanNNn9lQkkDQnZarfQa8IcJujvolSIPDohSW",
+	"QM+cvIJqZUQQjQ7PacHdh/fUftE2sjesGJqb068emuiAiqzZjmSMZjkXbB96+jT0UxtrBxu5u2K28jtC",
+	"00IqRWieE/TEMEV6J+NvSJKVGALBpu6GR2W6eWVFvFHOCtp9a16L7/CTtr2pWR5+nhywJeX55OCUwOzJ",
+	"xPFG85NZGvPTipaKmR/gKv4QJyMppqpMU6bU1KiZkZjEzFxTMhILDVanGZxADNJiNF0Q29qszIOIF/iU",
+	"GzJhE9GrRUc1BpDAAQ0jqgofCZ2aqZqnJF1Q8M9jIG+mJsIwCoxF5TCyfiuFgta2nXw+Fc06Y7c7Ne1K",
+	"zgU+MBOvVm1J1+SWcg1LYi59dwpxuX0cmrTKAbliZqkI1xNxxcybiiQNg7sLTFgyKhQR0p9oXBcfLvh4",
+	"fPJ1M2KwZdECLaRVWXhSXHFd0GJN/v3i9SsnpLVZ9hos8ecPyYi8kuTVuxeB4f6skunIS/7tp5Xm7M0+",
+	"tROayhtWFDyLnI9nMHIIMwYjXUqLYk0oGPVgpZNmGwnBE9D8vQpS649IeOC9Q7NlUoGy7ZrwA79m6wi5",
+	"/cDWyq65GfkDRdhsxiDkzSlOdjZSaHPUcMTmPuJiPo32kpgj95ef3IGDODWnpuwr53vPx6Nx66y99wGC",
+	"yrvz2rfm9e13dJPbLun7qdPODUN9aNir4ThyZi5pUWoGv//laEAeDcjRo59auK1TDXepbhf2PTvAhkm5",
+	"2zwv/Sc7JmivjviIQy9e977/FHzVtsivamwo7McKRpHxNGRuq3f7VW0Xuy8wGqJV9NbxFJLXAs0PLoDG",
+	"JpCAcmTuwozd8JQNU5kxUCYMK17SOU9JzsX1bn8idhsddsm2KQgfyd5CYbyLCH7QkIc7S8F3jZ64u3Tb",
+	"RmmBJU0x3SJS7ydiguwzBWvdltyeKqb9at1wV/SWVJRGJwEDP/oFjBKpCHsPaRxt1r5o9Gk0I6s9+rQo",
+	"xd0jT1vtiYK99003doG9137uGczZyiKwNSCtZgNithYTX4zkB2EDKPSBzEONCIlH0qgqsANminebxUeJ",
+	"6kBoXeTp3cP4IibGjbekZ2Q/e3SlYP07GJe3SXJ7yE/tcQ2dxZOOQgl8U4o2vmLjYqpt9W6DHuZ+cTGH",
+	"PDvOVN/secGMEMAyZ/WwO63inGVfCaUeDLn1XighzaZUG/JMRynmbpHiHy/AbL9RpLMz3lIUqc31QnqG",
+	"jm5obhQcI2MZ6m1xxrvQq8hh1+ha3hKKHkSA+PG4fB1FKEj0+/s6wLFhhatwTEG4arWBAc0EgkXo9sAT",
+	"ENwNwQ0U0nr9Rq2x58Y+1gLWnFyyhZG2x6VvYRBt3CCQTgZVMF6T8bcIdU+ZpjyPeQeA7+WlAtP/HLbX",
+	"MPPKJUN6gt16D31/M5zpi3j4qxIPK49hHs/nfJYupLOqJY23EwJZfcSDFcTZdZAe5iNLO3WCr+/di49R",
+	"bdzb5ueQVJ2tsGQ7WuzuztzixdwQxX+rEvN/WTH2i8D4GQXGTyfVqT2cXyjeqQiDNZtkDhD5V5IZ5VbO",
+	"ardaBlciiDpxCen3IF92FwvDBK+OmYVfxLtPLt7VrrDNG3Lz9o/c1S0iYjwAKC3ZHqE/JfsFElNgiHul",
+	"pXimsSPeaXNMNqEk+mzJlZoWVLP6KZblVb7lPhXl8qr6vq1tIAKWbX0c9F4/uv5jckhmXHC1YBnp2W8G",
+	"3tqF/Q9IwybTD81lEA3s2qhbwDrP85aLTN5ODU/usLvh2w3qrxbFb4xfxcaahLuzhSJK1YZKoUhKBejY",
+	"oBsnqOMmhwkaEJMzkngTYnKY4HAw+Nd8NJNFzYSoPMAI40VgVLNLC9KgC/GlDhMCuzJsx/VUTTwWw/s0",
+	"UFfqZL5NZoocRCSEbS81HQyNL7Yw0dhu1ENG9hp9i+HS2a3QvmtjWjsYM+su4Yfj8ejjzZCR5ayP+vvL",
+	"yzc+DMbFMKQle6B8kIydDmeqOcLaAB/uO7oP0d244Sk7lxl7I/N8S07cipurrAXYANhHQlerQt64sHaj",
+	"q12zNdiMbiiHkUX1IIg76dZw/Pv3XGku5tNSxaB2EN1lY4g2JMR9TGgKMgS5XUiFA0+psFk1BbthNGdZ",
+	"PAHY+vGmu/x91s8nC8zzIYc3R4e01ItD20Byhuyny5y7ia/V5joptplKjj//tJUwWh2c6KmcpjIWw1DH",
+	"+zHvnJHHw6Pjr0N0vF66YOl14MYCCIFBHeso6Cbp7/Z/hqPaNbE2amfvV7xgaspFO9spheY5WiRkxoj9",
+	"hPTaMgQa2avRgNNkUo7HD9Nvn1w8m757+wL+YkgkOK3/Yfr6A74VTBRfTHYvzsYQBuFcty/XxQYiy4qJ",
+	"DCVqOMNTxUAId6RrLrMgD2IFg4jdZc/ShXzTGuYjbIAPJrIFHgnD7/r7Rgfa7t6CN+NmCw18fMqhPTg+",
+	"6dAasCCQFkLeSA8yiIcpVSzDZKN+jQn4iy3ZNDrsMmHYeN1w6ahYE9PItk72XMuCpQzQJ2jETngBMzXM",
+	"b0CSfxmPT8djYLzL3ZPcBgRk7nIkO/9phKy6szpDDzDUdmLAxWyBJ6x3I4uWTGMPihXJeakBWYExA/xw",
+	"+Lv3zvSYx4grFcFD/wdglgj/FcTBTcSVzNYDUp0WF/y4onqhBuS2kGJOMJVVDcjJ0UO4tU+Ov+mPCNAP",
+	"XTIXVMfVRCy5GQzLSCkyVpht05TnCfnnP/4Dw0fN48nB6c///Md/fhhMDvC5+aHx7MMH/OiKpUbmRdRO",
+	"OZvxlNOcnL94TgpGM+V6GMHHIwvTkBwmcBHYfEtzni6e/uAFjpfnb+wlMhGmFZfPOoR8VpJAW8moGr2R",
+	"TtD4QYWd7cDa7ClBUjJCZc6VRjd18wp0rpedAGYvOcKYDXA1On3zrcwiCTXw+cD13Upq8PGmzh+9rV/S",
+	"dMEFG5o1M6efKEGv2RSwDcwXA8JG81EMdDfCA82wIpIv4hOhFJ7A1Y7XEO4JcIQzCApmQhdriKdeFfIq",
+	"Z8ta3N/ORbPusIitIgAzaQjl5ZKKavL2vbO2oXJImbGX9YyzHOKZwYXmhoyH8xQPaWobbL+mQzbX4KHm",
+	"GFLMsAXdAV8ckddLriGkxXBSKz9BlLmQU6vgJGZY4ZU/tDd2lwxGmbEAHaWVyirnY53OYFk2p/NC2ni8",
+	"v0ouHM5ZMkocgRmuNXLWwZHpMhmQBDxKI3RiRVevdWff4Ha45r+DzaohN26/NnAaHdbBHu9IrDsTAH5C",
+	"UrlaOxnAsXqA5HbJ4Rh8DmyrxvuSTbfsJ2Eh0bnc8CwOIkYLzWc0rYPZ7HI97JQf2HvNCkHzrjBFnxBz",
+	"aFXIrEzbRBemUTyBZHAb/JTSouAsI0kwakOeBVNlrgGjDzLBPPZC4hctuXtEmW29QDz5rq87QKqu73fD",
+	"BxwcqHK5pGh22vluwDkRi3ZvAMKQPGpDrS1LfdLVGAcB0dbgnTYGVqeG6MHYmY2tYujKzYAqZ6BSREky",
+	"oy3OcchFmWZspRebjY5JKXKmFGassOzMJa/UjF42pxMzPh8oAo2RfyFH23q0Cad8V2q2tZJYK6xN2HHZ",
+	"OAAywudzI5dPr9anOLik3yml1CqMHwVh6tq4Wk8xbikS8ebwh6uogqKwiZzgVsSoxl4zq6/jJD4K260t",
+	"MuUjVwV4/jS4KHd/EdwF3VyQ/vbYdNi6R04vrYD4nTG27oiIem0XWq+mbZLSC7NvzobqdSYrLh10Md7G",
+	"6P7du+dP28M37Ln+qI2BhhaMFvqKUR29jWBqAdize9lTr6FWo6ogvd79rkF4CmcSig3lR3cpuhOTBlga",
+	"9sO794/+Xhes0NIzgNNUG22UBa5IVjLSs6pxAr9yMUeuc8cQGCTMPeJf7Act4WBoMDRqphUnuPKBtPE8",
+	"SusK8Xdnw1joPnZeZBRF7G/WDW5+Qw2g/l7NEGi1go3fraNr4NPbbZQ3FWs3iU78cDvex0aWmBJ0pRYS",
+	"tBuqbbkNvmSkh0kNqDNspMD1z4h0OpFDct83Vqd7HiZmVZiFLuSyLcW1jtHuL0ibkTHqKP0BI5teWXW+",
+	"AVIBSufxeDwO7eq26zzKEUHF6gTv0MRQaVYW0UxkNu3CbpAr4wJ/zSBzKZ6N0n4uY5px8bHY6938JV7G",
+	"C4N+KkkmcgT9EiWk53Nwhvb+7w9IgvPHNOSBg3oCLSFBsSh6t+wfNLQVCbWJHuNDcsL7dFDJsU1hobYH",
+	"DXlk8yKsOOe2GJo6c2ssdEyGq8mGsVszcnvVLpTmWWqe4UDg2ZSH6zL5VgXhezeoLd7UBubwnRGujH5k",
+	"zuAULpcY/uMt+Zca0FXDEr/bAhIFsGr02wDM3bo8nwyLaGvw7oKq6VLGwAcSjB0yy8KXXFsLHYEIoyTu",
+	"4b1jjBOC303rKk1DKqZFzg3DTKq3EmKuNGDgtwuZM4JlXlhGFNMbjpRG+M4tVS4CohOP7xqHVYvNaYnG",
+	"ClY9NvmtVLHNuejiIeAPK8OEUUFO2HP/nBaMwvn24UK2rWnFmLpgBn/Hi9D5Hc/RZ3lmBDknJ5x5P8s1",
+	"W2OpNT4X0qYUNmme62lacM0KHsGfeqKUeVe6pkIYDCdCQkI9ynw2U16uMMAlCJd/oOpy3cgHKVLXBdqn",
+	"Yrn1Die4W279cYfc+ka1tIjN1iYfuXJvCFcF/qhaPbewjFslZm0WdCNb6rk10Vce7wKdilgki7m5xgqq",
+	"2XzdWmEL8+Lh5SQMAINf3F2UgoG5qzy9BUECwBhuCyMNi4qd1KPacSwDohY0z+WtS+zLaWo0Sa5JL7GD",
+	"shBIIL8GACwW5Oqjod9FnDc+v3g9/Prx+KitRtcZoR6iVDCSsZkhiiqHUWTICekVz7leVwEbhkTIysjG",
+	"GPCISKi33YKeN1gYcom2m97Q4NQ5yduCnECf+fPwvGRP3jwfQhz3evgsXUjE4klOnY8SmL20FQh7qPk7",
+	"1wETgPVqow7NfUkLrqSIx7/XxjVVC3r86PHdh3fx/ZPh8aPHXuUB47fznuJwR3savZoCUNwrlvAWL2Sb",
+	"CVOw2xrCZEs5n/001k+BT7kpt0k8tJbEE3tOkt0C3L2pOzZNoKbUjLrpIm1Ql62qSUMfcBsSEyICfO3W",
+	"1GanmGLAA+mlVLGhYkJxs5H9kCO/eX1xeTA4+OMz8/9v3sH/P7k8/z4qI3zPaK4X525xY0Fy8eRMQJrm",
+	"ysZhGGZ1u+DpgsxsOkSVa1uZNTBexsKqbAzlmotYQpr6W841Q5VzJZWeF0wllp9ba+yZuZiWslgnpGfd",
+	"7kbQgBshKVjGlVFvF7RgWd9/ae47FKGhSl5GaKkXJKXpgoWrid2bHbR9gyfGdAaXXsbV5rqa02O+H97Q",
+	"AqKiTEMX//MFNvSmauila+gtNrTFj55kbF7QjGXJqYXnhjFX6w1hI4r0FGM+PKR/5kJG8CPkhUL6r8KZ",
+	"ymuQVbEXp0N3nNzrHw4GB0+rbzFW6KfmUYItHmyLZWrQo4pzMJrRFRiKrtiC29AZM3+eMhdKwwusRWlu",
+	"Xe3SxaFUkNGQY5nCpV5MYft31i1onBkzSarZ1BLTHT4HKt77u1jo1kFjLINwXu0L/kbmeczP9Do8uZjX",
+	"n7MiMOBD/HGkjERaMjUFG0e6TnMWVzDh0TQrCzTXLltC/MNE06aKYVHjqxBcHGGnSwYDYad0LjsokEH6",
+	"Vvhh+5L+z5KVMWw0kC28az6jml5RBcZ0c0I3VzLQ/a7k+xh8Y8bVimpzEXlj6V/lVQuYhWvOwmFEzfLW",
+	"92DZp9dIkyBFcXvjFjkdPcWRLpzBvpEe3ShMEkkl0jRn07qtZYNNOmW71rphAtZ+BzfAw/GYqJYwopYN",
+	"3YL1XmNXe5xhkFlW/uzt/tKe0w+Dg7858tr9EVIiUDywyI6jvHBvR4NYF/DOOrwyYvKF5kumNF2uojJi",
+	"l2N6wwplwxYiQcIQK/lAEfvWoFK1rfhuhOy0ZHTF3TsJ6SVHo/EIOyVXJc+zqlSMfYlwgWZrLsUZwff/",
+	"BU1tBbvh5hUbDRc2AiBolEBWgCx1P15qE6i84yb8aF9uCQeulidc6mCnHaG086mLgCganKflUkisicgn",
+	"lQf3AQ84MujjGVchb6sJG3CcDwYHtr19ZI0L++k79+mHQEILi65e30WSceKLk/A+YYNtER1GLLZo4mLt",
+	"OKFfV5Y5EQZ8Ykdfj4k6sxA6WOHFMDh7EgmezTPS2Ki2+6Y2NdPk3bbkFX5Z7UiDZAMBGlfVsz6/Ku1U",
+	"+mN1aLZIKN1uVFRLWsGksCeAEspzgERWrpxtQOfN3YhfWHUvTyRuOaiO09xz0nv73Tl5+PDhN/1BLbMq",
+	"GH5io+jJuEOhtnDaLSuNPbdlm7rEUhtCD/MmUFK+Wgw//AFJ4Hy7t78xN+7AqCY0S+oe7o1kUscYzLvR",
+	"a+W5mMmIW6rUC4xWxbAAqhcRtgZ+cEFzTHibmq2dSjG9Yguaz6ZyFvcUmy+GmAJX7+YMjp6czcDFAVKo",
+	"LyZLeoBT24+7ZVasgJy/aWtyojVY6KKMFu9sHrBme4Pdc43RgZmfLPjfcRWNmshimvkrSLBAixl6WuG+",
+	"DT8m9mPSSy7okl0yQYV+Er7xLb6QxK/KjCt6lbNsuiqMPsNvYgLrRXkFqc8zuOgVxltLTeFfYfLdmTXs",
+	"OYSI7sX8WmWQC9xm+7xT/pq9reOLPIjTcHwlYnv3gt+w7eWRdqR7AjBJUB/5gcLEzzMb+Dawplm8kVJp",
+	"bduYJIWJJwXTZSHQYxR6Yo6/3q/+Un2kO2bb6qrWmim9pTQu5tfGT+huLzZw1C0OUh/0FcSeUmVzLdzY",
+	"SC/5XygBdw4rafJ2N8vNgk2NEcaW8WXUxY+3RcmmW9zH1VsxcAJXgtFlfPn7w7leIg0i65pi9dG2eKEa",
+	"OFUzBPbJm+fkmq2352q32+vV1DDw6VKKWPAyGO4RLgJUi1LRORsFenGp6nkZwdwWVEWqsm5SHXSdr6cR",
+	"sLSIyp3TeEn0ygw0NRcDQnK3IHRE6+CAoQ2zyh8oUmKVCPMq6RV8vtDDBRUZgdqKhvdCKZ5/M/dPQmiW",
+	"FUwppvqDevUcOAlDswkklynNyYoW5hyQgs05+CA7sVHcRl/QH9agToyDTQJu2+P2BW9bxOhWbtBu/KT5",
+	"8OWNiJqPDBG7StMpQ2E4dk9B6BoySWVz1Xjmz04ipOazdUJSueJMkR7elNJoI8R7n8FVzyjqtd1vTxf5",
+	"tznkT+NcrAQQ62Bn72mq87U5oK71TsEk9+NU7C3Y+z4ckVr7ibk/311+N/w67lqUBRa5714C/SNQIz+S",
+	"9pzTugr13WbZsIfgAt5FKQ/sl0a2kQXX6ykW/t8y6RA20Xkzp34Uy2iOqAf1r3TFgqV8xQ1hL2hGqDef",
+	"vnv7wjAlZU4NSjYsV4wkXFzJ97XwhxwVlqs5CNtX8v2Br8kVVVzY+xVLtZoWbJWv20Lnwuj1btuIsUQf",
+	"tYcuDrjDzn1nXrWf1Kq7dXJjJ0s17wgxGQm16RDPAmOceqryuYZ7JeftnYzHbji73RLg3JBYgBnEHaHu",
+	"GMQva7Dn7XfIC0Y/jjaAWqdadkzIw5eRMu7wSVd+F0Te3D2qem9upUokiS4j1AtY+pbDgeu5KXR5rvRA",
+	"uQKH8SiPxoJ9gjDswQEYENqiT8yKg7kdCoVFRxULnnBtNjlGfQbhcgUkV624lSSqwxYclSZnjdHUxj1V",
+	"y6ls8pqNK7gRDd6IIndnbFCJciFbrqi1xuC3XH6tnMyyaqAfR8Mbpy7kE43I9bYLc4u8+p29Gxoy6zba",
+	"i+sUqCVMzUNQFeBfHWJwgj2EhreM9U00jz6xi6mSwwRDpQ8TzMc/tAHVmCaEch0oPVMjJf8B0bcQVw9N",
+	"rhFndzvK7BbNzY2oc8B4cN00Rey7QlW2LeKF44xOzkFqagYz18OVKzQbPA41/CQ4FQGO0lZwwHAU5wsq",
+	"7kdj+jip9SMv1Q3UrwZnivCTGNFXmNWbKQkNW0doeaalagFvdsLr/qnuVid3Dbheto66BUSxBVIvDEV2",
+	"NvHd9d/8ZBtR2gDeQ81tWxbgKk5LhtGeUBMVB1hHMNyj6lywjo14jbcvHFAGKIKKUDBcjxws55vXF5dn",
+	"5OLi7XdDCy93x8je11UCaEzIsCVQXCIkgCa5DCIM2e/VgCLIP//xnzU0GSDVpG+NAhOhG9XPQ9wi265R",
+	"esFi5IrrJAOjjRXoQPIgShdPf3igJiLxEZ4JMVdUbpGV9IItY2hG9wTx0Vl/+AXBQJzTfU+9QJW53gdl",
+	"41cD4oFJNFEO9nkRPqp8HruaAw9wFQiX4fYMPikqyMYMfmrnBG/hzG+DjdwWs274w4rqRVUZg1BFXOXz",
+	"1tIHbup7ezcjCeQdstfD+1nFXHZvGfhms7MwKWF/wPiGm2VjtpsZonZAW/ZnQ+pqZsijnF9LkPc48bW3",
+	"YunxzZ+3yF9v2ZwJVlDNnuSs0DYI/QIM3Vtcbebddg9HaOBgN1yWyr4zLdiNvO4ETxjtor3B2FpXc/uB",
+	"rTsBBreP/5qt9xm8d8tHG9g+2I57sMfSehmlfauacOcfue5caVa0OqZbhL6XpQIQY0qA1RF4zXmYSM/y",
+	"vwgG7/FxFWXS7+pT2j7yvdGlXcoOAA+q62liBKszohZQxtsolS4YoSusNLRobnco64yr0UF/9qS3bZqr",
+	"nG45EZ8k2QmzvmpomauC2wwwWCruXYVcmdXq30d+1A70i8toZqYZGlVkzm+YcAFg5kKMR5fvTJD6FSRC",
+	"WTiHz5QDVV/0FhKUhfbSSgujuB8xv8ol3pHKbBRBKtYelNhVXB+TH77tj8gTDytmS4MTil8t2ERUtGRX",
+	"VyEoDElqydSJdTj5BOiJ2J0B3SdzpoOypSB3nJIYIs7Wgv+fGGjGq09hnvJ4PB7srU8FDTzq9H2oXzU2",
+	"1G/a4PhkTK7WmqmgWr6r7W6/n2oppzkt5mwrClx3Xc2pXfsvSV0P23tFGnpZM09+Tz2tvqYLrVc91Qfn",
+	"adu13G8mrI+/fjj4dPrenuvRosrFOVNVW2wzSbpe9j5W6iy0xzZRfYNK+h0SkWqvDzb63jH4FoNbZAZb",
+	"UACqmv5JLBIkmOsuLIXm3Ns7fVirHXL0CUqHvIWqGF2VgIgunFPT/ntt2HuFMeZyIowmeMMKAGQG6Nwq",
+	"Va6rDzsWTrgOC5OUwpcmaRTfgHEDPLhTb2NazL4hdiC87tdPiyAaJVOpbPpkxM/U3U2CzTyZ29zKJskx",
+	"TefbYaqTZ5d0ntiyB9Glc0rZRyBc1Zqwoxq4qbavzpN5NEsbfYYsmyoWC+r1EjjkI5h3pujZvGFtIOhw",
+	"8qYQ3rK13F5PyFq8sCIOKS7g+NsvTOivwJirlswDiEUEUYdlJKG3dI1+u5wL5oSlRAr4E2nTTLKWpfHQ",
+	"5h/Ax838DXhkW7GttqxLrd7tho8R5YVR8LtL6rH5aJ2Of8aVkZSnrfVRc3rFcthtXPPWLcIwvk571OTi",
+	"1eZslMzbIKLIWkAoeDJwMb9EyFvzl8WTx6yVJaFzWf26wF8X8Cskn9pCMfh7Br9Ht8UtVCRiIS/ncfMk",
+	"EEuLewzyxLEuo9AUgz08IMBapOakwn9jxjPn+d4bIj+pn4IOapktWGnDYGtk0yxjaee7cdQCdS2yr4MG",
+	"Z4mtTYNbRKgzxs4ugvKrzYj9LUWoPFbjZkWWMBGMXrXapdMidnY30sjSkkFVEiGJ+YKw96sC5xMPxeFL",
+	"9ncpIlT4/MmrJ1AbB6zl5WqVc9YSzmOl8i7VaC/NuxuV7dBR4Meybd1bBMGtQEbmdoNdsNwToV3OfD0C",
+	"rDchRcqSEXllwY6WjApF3l2ed4Seju3OeX0HSO8RIpcBHjkVJPm3hCxpWsgBqdTxMOKu3xyk9/omI/JE",
+	"rPXCKOpwAXBVL9/lrBtJNzy67XQAqwfLYiii7lxO3l2ed+zEEkozgxQcrPXZnSHYLeCJocGidX7mUsAI",
+	"p92MB55uI69LO0SfW4qwlH5gUc55wURm9eTA+BOvXgWu+EEErWpzYY7++Y//+/D4Xx/XSrcBeoqlFXwI",
+	"sdhoChiYY//q3YuGtgrv7UST24zcriG0PdonMiUeyfyELLjQCCtn3iClYoDil7TEdu0TstzBKtMIYd4d",
+	"DAFJSA5zxk8qHBAEW0FQkH1JS0iKmxeyFFmncXWx9sSNPXDu79Pig9kVkYHNq7opc6YJhTqs5qJGlRGw",
+	"a8wuG8LuO7YL8AYYK7k9EaPCNTzqgGsYhh1H9fCGDv5o39qiYRRxMxYHMrdcEkdPb8SaOtAmH7AvbwUr",
+	"ED9SMUa4tvL7yfgE7doQDFnVeopu44pqzQozgv+9VPPpX+jw7+PhNz/9fHT84b8fdAptjuyn902Zt7kh",
+	"tYUs84zMJdGyG3B1G6SgrcdhGBeI71uQBT0+oGmsKz5gLbp5b64V29m3fsNouDZASHukgkKoK3D36KWD",
+	"YsGWwIbWtL8d2bDHJ2ThtCby7z9e7r4Z6w1u87ehs6Z90G0BDB4FjZSiYDRdmE0xWhRClTV/RQiO4Mez",
+	"CjPM52MCthpAO2HOfkOctmAvHesbRqBhBgdZFE1ijyqHF+XVkuuqnOczs7Bda7t29a5+LmdzOLytNBKf",
+	"dHuZx/suq3vpKslEitDJ2xBxiRasKmw9Is+Xy1KDMRSLi4OkabUpXxjTh45u4IFUO/cOYtmB095NSGxa",
+	"V5p8bhdYcKuY8RbRZlUAfY0Ldxd8zY1T5RV4a6A6GBzQW7qOrpEL1Ij6aZ6Abkz+QEqRQmx1ZlG4/0DS",
+	"nNECs99ERjCo48whKf0BisX38FdyzVZQbWhpLvhs069z8vWuG+PTOBhjln0kkfOysxbRCRob1gQWClVa",
+	"v3wj8q6JmV0wMxZXJujk+DiCQpOzIub0eL2ifysZgcdmxTUXc9VwMwfSa3/gKhKZ4bF0Ic1+JmacCe4n",
+	"WPsAAXT02Zy+qb1huhefObdfoF1iswRNAtXpivCIGTqtnBFCiqGZHICB6oW0ZdwTW704gX2xIX/yhhUO",
+	"XbrndXAoa26/+vlDEgceTiETp1ztMzOdLt6tQv/b5vReAtT7sCgFWcGL0c6dUte9c1fBra3fN6wYpiXz",
+	"ma+usr9ZBAfSnjGaGY6zD1l9GjLaam6vsdvgEelVle9hpJY97S7e1HIh7K60JHw0ZvdiS/UUiM2d+c5w",
+	"GkvvS2bUfSeSqfJqaM1fml4zb0SKF2ESLiwU8I7bKv0YTcHhaFAjCD5QgMNoa+PhnW0kyBDFP8BSn/nq",
+	"QBPRq9mXGgNAvDwqfJ0BWZhfGJ8L0yH4UW09QNSLc0YzNREgr2qJ3aQl67dS47bYlk969VQhvu6ETC00",
+	"aISrN86S0eXtyxay97xko7b2kn5N8348Pvl6PN5X/W7FBK8dJI+vv6Rrc4JaOOEdgl5Avpzuxv53129h",
+	"y0OktCjWhHoGHymdZeN1mr9PfaHc/og8vVsej4+0co2bO76lYAHzI3+gInXBcDZSaEPbNsIIQ8Sm0V4A",
+	"vvkvPzkKb6tw0Ulo9ZagRx0sQb6AXTdWthFecm/MTAVOo25jq7s7ugwscSZ8I20oFtjmUc6wA4+Pbxdw",
+	"HijaFDCCnNnx+JgkfwLLPETKDRxY0tKqog/w2wfm2wf47YOOxUjD0L/uS/an4Ktq2RpzbRe7XaHM9soz",
+	"5haxASwU3WGBGMe1qhwVvhLxmXVh7C5K81nKPH/CSERfV9S9Yq6DFQV0eg+Z5Mvl2Hc+XRTirzKS8MIq",
+	"NC7WGszg3vbS72jI9FGB0cZ1UYoUTDlakkc1Z+Ed0y2b5N9qjLRvTG1W/h0LqG0kR32S/CWXrLQxyJ9a",
+	"Z/xyS6R2LV0nbo0APTcA3jkjyeRgcuDlOq477XeLQe8Vu3UgZtaYtzU09c7b/nLLhtdhOO6QB9DYuqC9",
+	"6K7EEcaueJ4bUWPFCo6VRrZdAtDIt/jJG/wC692oTl+el4gbXodq3/nZs+r1isK7ffravYzAql2nWM2t",
+	"A5BepxbfUs1ewNuAwAIG8DjpnzvwzGSh9UqdHh5mVC2uJC2yEUKWjyg/tPvWIRrIwuA1Ntovh92+Qb0W",
+	"nl/k2kTrI2+lsjqBbBrh6VpNC3PshBlvNEI4Ci0L9aIzum5CO767PCcA1rcBk9laeLUtvvUjW9+0mBcQ",
+	"xgkYro15ty7feRmDXbcoyBHn36pgeGXRnFNEkdoCN7kNNJIVKRN6ar6Ov7Fj19yHnQE/K7m3pehCjcEp",
+	"CxliY9A8GqMfVGMKrSv8rMZ/6uv8Uetj34gGaVcbNcLIjENbqvM9RCVBRAPKHUckYylf0nxACnB3o9RD",
+	"ySyXVJNecjIaGy3QdkySsVVCwtKff6iBfyM2aUz8e4VPwNMv0TyNCJhTewbvTAWbT255nk/Z+5SxbAO8",
+	"tC091u76zs2uLX58MrEBtNLI6+CaqVOIzZBuWRrMw25BVC1T03X8cWPevqXwswg8TmPYFdPtwCbqd0Li",
+	"q10kdVYVwTaytNGd2d6dcbZOtbpSI0mpwLunZTxfwkqmysiAbBWUUfBGzidvng+NMopxrrW48MdQZGEM",
+	"BksXA4DfqR0ctyW+1xZxUwGWbCwh1oGcbOa/1uhvo61OtLb5VXXk6osZ244/NSwK9c1wgV1drQsvzfuh",
+	"ja2eg9ke2LTdgNVMmEIne6yTXVNsCZJ189zfnoIz3rBC1bKroKhH1LzUsk5by+6iTXJ76V1rikpiqaL9",
+	"M+tfwRAwOTO3E1o4Gzmrn6sC74cdm/YyGjP5vbyNlyDmijgAjVNXUaXn2QUe2zoKR9IfTETiDNohRNKA",
+	"+J8r+0b4q7dOJaTnsZaspW8iVgVTTLhItvh2+Jr8CeklMZiPpI8eEBc3YAu6RIYb/NrAoGkMFnwPps9o",
+	"sEG49m9wDN0hZnabNbpjvuxj4Wg9+WsvMgZWjY24wU6BWm8hCACTvc0broTCR9qeLObPp4FH+9BlHX6J",
+	"zQwBfLovyA4Rc4fRC5vZitTTEYZlE1mliUW9UCwFFOTHJySXt6xIqWJkwd5vx0TejsgSHbEvOFUf4oKK",
+	"LLclle560w4OfLmfabfYs2aNoWiNpK7oZQjLYhgzF2ksAYxXFWqw4obvpmudjaraI/SxrZbTjxDxZV8f",
+	"VIc8Lr/ZEonRg9PcZP/qxmK1Dy+yNYNqzyOr1047fs9a7bwhLTVLJ/kyejQnOVcgQrj3z+oBPZY9mre2",
+	"B7bvosra4jZsFFBwfJgupGKA6NKrVfv2F/+CFWwjqu3Ro0Hnveq0nq2J5+m1kLc5y+Zt/gE0Wk+Bau+W",
+	"gVzro95g+9hf8Nj+ByUNO6VoW570YYfk7prdHA6ey7Lgen1h2rQmbkYLVjwpY4VbnghXGIb0HBrTP//x",
+	"n0kfA04aMd4wUFhxaLJay4XWq4MPpn9uS5BtmMBMN85RrchXX6UlU199RXrS5TDKAlIKhxXy6F/lleqP",
+	"CHhGZxzBSCETSxEqJuKrr/zF9dVXGBXDFWEcXKI+xhYtR4rPRVAI1vSFGLzkak0oWZV5Tr76Clf2q6/O",
+	"ELXTlp7r2SyLW190HBBKiz6W50c52AyJfPWVvTu/+mo0ERNxuYBqe2m5BLhyPM7fX16+gXgHc505PvxH",
+	"af0tCDgqkDvcMLIqpMLSU4pwMRGJWrH0kK74aJklZ6gOz3jOyJIXhUTHkOn6v/03ci7FDROgD5lfviIY",
+	"QmI2opCldq1iHbrk8OYoGRD23hx0kvzx2SU5xIh1I6jDnzb/1pWSJt9fvnwxEYSs6JzZV2ipF4cYxZ2M",
+	"TJeWN5IrmXGGPup/v3j9akRe0twcTpbB37akChMZxBLhZmYszWkBSLBQv2Ruhms6TE7GY+ICqf6qoHap",
+	"xYQlV2wmC9YoRmeIyDZt04oyaUtDQheEmmahE/Sgk9sF1VC1i1ssRx/MCm81He5+4SgmJmm5IoDxatqV",
+	"M5JADBY5vDk6NHR/+DOiRH1ISA8iHZ691wUl3OjV2K4Z3IoVGFSR9EfkO1n4kFvTqA0OscFeGHo7OYDP",
+	"CmlUqGxyENsByN4y9EwFORqMT74ePPrXxzb5a840SU6OHrqy+kG6l11X0zMN80Khi+9soMp6xTKSXP4f",
+	"HBMXQWmdIMrUqnOkF+SaUTeTPilFzhRsM9x9wBrJkhbXCHBbxR33JgeR5ObJQR/GdOnKvmLfrmYkZNyS",
+	"Sxgpck3IpEKAC1ttzPTdS47Hx4+H45Ph0deXR49PwRP5v5IBeUxm5tziEDI+51o1om3/zgrZH5HvqciG",
+	"VyXPtWmvWgkAtjpE0C+S1EDCzEnLGVWojoqMZdNSaA6qckVAcMaWLIGTUDk9zeFNFxKyXLFSD/yWuFOM",
+	"ETywJMkA8rh95yOqzcLjMkCz9RxybaQCR3FmNQHjxcoGCrH6CBiFfC50VTmYQgoWEE7BYPnN9nxrTlGo",
+	"p58C5jSSKoS2GQrbVkmI9DB7XGQYGGN6MMrCkAvFhIJigH2wHL15fXG5efQOMewSoi5dKrB58xBW+vDN",
+	"u0sADhvACRaEkuP37y2vArrxWzog+laSpeEahi2cbhQ0gh0/tQRuQ3ZMq47bqVMbYlgolvlFMF0N3Pm2",
+	"waEok2HWIxUZbFWsOlNCek396RRDB//5j//wFZjs1RMKerHRNb9pTq9gw+Ako58LMbSRS4oMayOmcBBs",
+	"FI8sFMS02jEU9NbyII80gNwYK/iateiPyI+WpMxjjF93BOv5MZZatCwGKO0NnXOBZTe5IlgRgFxRBXat",
+	"Rq0D8rfS3JAeyVcN/GXndhuWJl1IK5tX4Yy2rQHxjblPS7HCMRjuiFUW3BX9pHZNmR+TWh3QU/ItSFrW",
+	"pwXZc67AdgUQjvVXK9mHbhXqJqKZvke4UiWKQonnMPb5V8mIfCv1gizoDSM8w9HmBGrdqRGx4dqw+hOR",
+	"nIyP0I1CUpmxKtzZQSINSALgrlKb5YD0PJsZaCsgmJ98Dj4+SiZCFuDTLYLM1RF5y5QsC6MlyZk9wFiW",
+	"GFNNLJA7RRKCj0gP6eNk/LDvtgBqUIOAhOIRhBuahuwGixuWyxUjyc8TBO2bHJySnycHZn6TgwGZOFgq",
+	"/AOFpMnBB3O34+01EQl0Yq5xexsPK3xqB6mPw06MOBCAV0OPSEo0yyYiyZimPFen5C8/A0MeuPTgDz95",
+	"0PgEngD8FBzWEVLPimqLJYPFYFnhnhhO6p5MRALonRtPwFtt0Z82Ho7Ia1EdEogGVVDp2EiMyN9Oxt+Q",
+	"RMipg7gncjYRFXOuwi8Ofw4NUh8Ow2ti6My5I/JHJljBU9wwBVzc8ayJSKmwBVdP67gOIC4OyMn4iPQC",
+	"IZFlFcPrm8cnhyfjRxiCYjdhInpGbOZibl44eugdV4GYhCmPycYGmt+/mYgkKJyIXlgg+Ec4QGuBtlve",
+	"g2QARBVgGbF+BpGv+8iUHo0fwkGbiAQijYdPZpoVp+SRh1bKmFksJtI1sakfoGLg0SVC3p6a0wdl7qcB",
+	"ZBr63ibCVwyXBXnbzJYdELUoIQkLqokTKPav1sBhEqVlQedsOoO7q97aA0Uyrq4NbZrHgAxqpmLkbDoz",
+	"vIxAnLXNrQjnljgrkju6zlBgLwNIGdCGiy15luXslhZsEIr5mRGpidHQUStArSj589CdyudQzuE/yKxg",
+	"akHevXv+lNycmNsf3UWOvEfuM+eAHb5wvD/88a33H288gPuh907w925OfdOxlTXqvaFzyVDOECjHTMMc",
+	"UPLsvbm64Q8jdQTqmlPVQHhJalrZIGDxcLDWqKjVF9osgouu8PkYR8PHY6i5boi5isKd5/IKjFhmbAWm",
+	"SAmzp9B5lMAOGzTiFtQKe+DdHv5IC7N4p4SuVoWkqdE58Ozg+JyL2jlvzToh/wcNz9xXZgQQaoIJM0qT",
+	"r8fk/7FCBy+IrXAaZOxA+1Z335xanstbRZJo+dPEp8yRx+N+NSpDcirnhmlNxOMxMZKxyOTtgDgMKXjF",
+	"XdiyGHjRWQo2gIcpWOfI8zcjciGXrGJVE9HDfR3CdTvLTbugBoDRsI+3dpXkSWb8PcuGOAI3L7tgVKhb",
+	"czcaRuUDIUKqQAdazlNmjXOYGXbwZEXTBRsej8YI9aNz5k0+B0GV8IOj0RjfkSsm6IofnB48HI1HD6Eo",
+	"ji1KHxKr+Xse8xNcLMw+oAPWvIjCBlySwsazGs0F57WSCpw/E1FRfrBohwqSyYfwWTIiLy08cQLF0dHo",
+	"QChK/ifHxyPySmo4jRNhjyOui2crzzNwOpkOXsg5F29sQI4XKsE1vonJFk5FS2LzsUnv+8uXLw7//WLI",
+	"VEpX0fBcbpqA+/zApesdpHX3vjMJo0QSM67/BMHnqKSa58fjMRbxEtqCemj2Xh8u9DI/A2eMYvoPpZ4N",
+	"v4YU+9Z2m/mKB2Y+JDcrA5ajkSGIk+PjNuOoH9QhCFEBDGPnLwKz6MHpX34KouDtPgXDwfXuHwwONJ0r",
+	"MAiXenHwk2nEcthWsrTogsfj8cDwcIEXsUN7GHl5CAQz93NQdxXOrLlBAZxiIsCmBfKhckgvFo7COzFA",
+	"p8kzZ9F5OCaqolBSEajjwyoh14ytlNVpZqxgIjWXsq1s5EA0Em/W9AMbEETSmAgu0rzMIKEaRooT8iVk",
+	"UViwqlsqxYzPy4Jl/TNzptwuJQD1pVCBKxjNCc3oymNQIX8GD2TseH2PG7GTZCGRBiXHw79at2lFqjs8",
+	"crleeFdEjI7hDbtOo09OlxoiGyzGiO0loEpLikiXlZMxSpdvGc24YEqdgqhlNBmnppxOAIJkcjCYWP8u",
+	"/BbDUpkc/J/JwSaYyuTgg1HQvAmsImSwfd8KIwByC/uT0pooCgpR5t6zFDOjmuYoDaFpwBMyChfmPJLU",
+	"XDmA2EIgBdYIBEoS7q4xOIUT0ZyqPXPN6e4GgzGzxJg0f2gmwnVlFhUcY2dQ0bZjpyGyDDTvlm8iOpzy",
+	"swpYJdapBZsx7YJHQbGJCGzwZp1R0XX6bZxtbBy8C+czvbeD18D/iRy8C2RlgPS8Ij07VcMh3VL34Tg+",
+	"Gj/8jKO6DOk+IKVPzRlecsGXFGu+waEmVWGJGG8wIo9Hio6yh1fslimNoQAj8qTKQQ/vqzo4YoXEWieP",
+	"F1xpRG/bJfE4WOJBBS0MuiPiEMNJ88jG2F2rqFNBtrYKIYP4ulcjPHyOd9pTlhuR/MB8EUd7ezRuG4eL",
+	"F62GEQCzN/LSNwNSf462aSuY1hp1zYwjzfx0jycTNhY83RHyf4LSk9FVYf9RrMPeO4p1J+Ojfd7eS2Q8",
+	"Of7mswmYdY/7X376UDu/ZgHrsdbUHRgvcVq48w8DuIgj7nQjGCrCBZFFxopTsDqBwTywK/bKEH7HyWxg",
+	"3BobwQ3rvWGpYaMumfuMsPeGOrgmCc2WXABS9YrDf0q0LbjEqwFJ1FpptsRzq8qVkVDAtHYyEbaicWWu",
+	"JYd1FrICbENEDET/RhL+hGGjJ3CHu08ceg5Ej5LexcXb7ywqTB8bCDIq4eNvSGJmN9X0mgnnRJkIP0fz",
+	"ED3oAKZIcyjZC/jGvQwZgd2cavkqL0SCKyeF4fgTYQGk0S6ShGhaCUQQJM4IC0lV5ls0nQ5zfsMS2259",
+	"DhCAkRZMT4SNjPvnP/4TuDHCS4E4hFZOSBZP2QAj9UHcctYjka9jN/k5RFI8sWWxrbniW4sU+0n4RdCD",
+	"C5H6UI9l8QHcNY519Gk5Voxb4dCy+2dS45O93v7md8AAce0JFcTVZN/gezW55bDwBTCi4svrAjPErtZw",
+	"qgakcXTZezy6gF688t7AkSto0btl9LoPsAu5USGsDA7slCqSME0BMNp7Zm/BHZ48nw1fScGGL6lOFwlh",
+	"fytprowGAvWmHo5P0A9Wc9vGDuIfGYpMts7HhtwEYgFauCu5oNb5wcfZde5+vuyQW6Rh3LcRxlxmNhDu",
+	"HGyF51LoQubbLUeDA7NBO6xLHwYHD/GQNTPINVnKDBIYXDAjOM4b4+nWxb6iya/lrF2GcgbUurCHAkjT",
+	"XVnoLgck8h1H8eeCzT7gYpszFrHMQq01ewKnVMPBQQ+CPZeoTJyMyHO4Vq/ke4uqaG5FTdeg2KDitGlU",
+	"NQ1UV1aNqk+iuMDsV8jlfzXUcSFnemh3ZRs7HjjGG2dcmyxrT13r3pWWNg6F4Mu9pJ4vkACcZf8L2bSQ",
+	"zR+ZjgLjbdVj9iIQKzPOgDRWcMVFckVCSZkrogs+tMUdaQTL1UZSOTRXh5RpeE9WyBVe+hbFtbeSeT4E",
+	"Z/uZr1FE/kBuGIQb1pH8ampJ3zIzPQA7u/nMVrjkCrzltgcLEWt+kYKNKoj9BphnDS+3Bqg6ET1USsBZ",
+	"BbpIH2x74KR6WpeB4PfxSUz8CICD70kPiEATd9IDPhMTsCGUuFS/ukP/25Txccv3kPFBsDjEuhttgv7T",
+	"uEo+IhepXLFTFwiFiX6eu1tp3RYPAE5h2YMsJiIrmcdARHsnS05ddrD5i1wZVZ+m18wh57pANXMcc6YU",
+	"SQBHCUp1JKcT4b0gVWwgtjTjuWaFG7eCEKwSAoCwv6xk/jdf9AHnMhH2qkLrAnTIihUtdAIK/gCdB4AL",
+	"dgbW/b+WylZDWNE565MrBmgOIJthYkQyETZYHqNP5yCaGemrinqEXh/UKuTZNRTydkRqluOJCBbiDxij",
+	"6zwkCQTMlUJPDk6J+OAHbaRQIYnimVuubRrSc1uWZb/LxIK7QQLld7AFBx3swe4rSALr/v4l1B95/nSP",
+	"T86rzdzjK4el1PX912hI3nNYr0W+vl/5zPYGQRJbzcrudA+cKxzo6Qu//iT8+qVjnbamA+ZgdxLy3L58",
+	"nJgXuw28WtoabwHIytbOQHJuBKnLqn6jK1RXq/F4ajhgVZcP74OqcOdEAI9v1upL0IazjTm9qZTo+5Vj",
+	"fEeR4+KefdFdWgj9tagutS7mj09M0sqSQDyqjS5ZkHvg6u6CUORr4lVCCgVQ/5oogBKGrWMKcTW2zNCZ",
+	"T73MKjHJKAU3XHGId6jfwmobpV/cRef/cgt/uYW/3MIdb+H2ixfspJ/l9rXmlWGF1RFlWlBYTshp04Rm",
+	"M9asDuZzAQNE21Erg6mhidz7fVrvrS2yB55+uVa3+Bnctboq1QLy7Stz12e4WevkelgwV0keYBk+wvoY",
+	"DcBI/jw8l2LGi+XwKVO6KEHPd5mpXBGXjo74KmgwTPELzAuqajCc+XMSxN03jZsueSr83UIFsFtnVETY",
+	"eG//EOy9ht2YCKo15IpQDWEC+KXLsHSg8ZEr/61fxujB3G9d/2yXLFgxe6vdzebYBL/48OFXwSqqDfmN",
+	"hxf8WpiLLcRSM0h1ZDKOU/iiYh0CIGvGfZSoN6rz+AoMJEEwd0OLyRnEYblQqlJARjcU90sATAgipWSp",
+	"h3I2LKiYs40E5NgZhJhKnMCOmMrXKDYYRqMgoQnKC2N2KQRaWmAvW83K/BQD0wvANDqlmlQrsCsGc0cB",
+	"9TMs76YsygukbZl1h0xArluKp0dDQjnqc1tH0y2G01P28XhwPwGdvoewyc8e3GlWvkNwJ2zQl+DObcGd",
+	"1B1Wz47wh4odlXqBPGnYUcq+9FBtRh8g7lLGXJkVKxQHNF/y+GS4YO99icqcQk1RmufKxgnauhGbcrcZ",
+	"zeeTuzd62xlZH16oR79Zt3kvp3/n+doyuD5eabVSH+13WlkL6W8joabkGxVf36LwqchWOdaXDm+VXUfb",
+	"BMYYRX0qgfG+4tm2jH4bhb76jCLfr0csAwyPjyThIBF3G7kiKKPhcGkNqDDMmcUKNuSb8ZgAahzAQgzC",
+	"IPlaNHlQazohvRywDMFz+nh4dPx1HxAbSBSwgfQeQVb28zfmPxOxkGXRt/HmQatTiPlQRpwyw+MCEJag",
+	"Wq7UxHqRDy0MXb89RLuqS31P8RlVB79QmHY4gPZD9jTY6wqm804Hbi896OjhfwnBpR75p2mhASKkAg+A",
+	"HOjOp/VwJfO8/chWqdCkd8UUz5gyytHhyfE3/SqOSRbuHMC2Kge8HsRYXC7YRCQAAQFoU74QZ4IJ+wGC",
+	"EMAgJRi8kDjAIYjySFz41bRUhhPA9QYh3xVMpBQpcxKTmVs1GHtEk9EWEBfSS97IPA/yJ4l/1if0St4w",
+	"8nBsGzbMA0EjEN1BZtEkZ9Pgr/Xwj+9hAGa+2xjAuS1IhNE01j4e3AB3YQX/FQ83EOJHne0QEqP9jEPJ",
+	"QIuSBZgbNo47M/f0ks55SnIuoDzxJubM5v08ESfHxw7WE1vcegk/hMODPR+So3FwJxO8kicCvBPhnVwl",
+	"pNk8uPqF7SDIotmusXRoWKiKhJ/Bit3PSY329Qsd2paxtJ/dlxU5qLuGWZ787m9tZsPygsMFhsmQC24/",
+	"5ddsvQUmQpeFsPWuc8qFZu+1ByayoGIFS+UNK8CqmcrVmqCUOyKvPRyBv3sngnuEWriUVwWb8ffJYWLd",
+	"lgnkm1IuyO1iTXrJD2wNwrGHihqRSiUDCB8moOe37IbRfISpp+arjKXFeuXx9FjW+JLM+PtR0o/7OExb",
+	"P7D1wb1qlraTXYaOa7YG37pZEK4RS6Bajt+0vghLUCstaGlrJ8l2Mmo8V6oEqCbBbl3LWKVH5hm41JWW",
+	"KwWo3kY95cslyzjVLF+T3sn4qI5MORHmZB2fkIVFbdzHXgKhsFGDyVYfG9Lgb8ZGsoOaX7FbswW/T4tI",
+	"J8pehqGNGybZl/caSvgyHuhjawLbOf2m+Y1TF2yd482taE0teuLQAg3TACxVX3ZeSDE0F5o768fH4JZH",
+	"bOyE9JSmIqNF5nF1zJWTbBR8PiW1Ys42GeksgKL2xd4vLt5+N3QOuV7dhrXRbtIfWTtUiYTBpqgmV9hM",
+	"KDBfsVyKOcLiUYFd2oVqTxJ6ye41Q+jlL6WCbtSqjpwMfOdz5JL+Ho1T3bKJagXLjdzbLJK+nd06o2G7",
+	"CHHuq4v4ziqIDUW4VhWwtlqABUvka1sUx2q0pxYAJYA+ucUyIab3wiORZ1wZkS47ix9YH0sAkCU1rdgF",
+	"6bcIE9zCCNzHQXXN/0KG4qr79oPqrrD0IyA+Tr4c2H300gDRo+2uDc+htdduOYZSqNKCQxJfH6hh5yXy",
+	"SlMuHOJOZQtEi9dK5rmNUZ6IQF8OzzMlTST88BAfVRYg26NHVIIIH4sWVCoLqnS0AVE/QLhFN+4aBLLh",
+	"CRORXDy7uHj++tX04tn522eXySZq5kZlmxQWxyYWI/T/FufRhV3r+0T4sX38UqYo1/s2wEDcYCxzcP9X",
+	"+K/mjFsExM/PEZ69x7x7Qqvzi1UqZs26Yp14xWHBAJO9nWf8KItr5RF3KjTtRhGzHSeS7D6QsZgHGFt4",
+	"1H5ltH70X4LCtguJYP4h1GL3dyYw9Ee0pxii43ETbLwH8oVjw05a5DMiwD/RtxeNyBDRGIqlQRTdRAAq",
+	"+UwWt7TIfLB2RtXiStIiC0qq4OeEgjvCN0B6SegKF1JPhLtvak+CiirPrfwYzsDVCKiehsGgE4GXXr9C",
+	"RG8Wx4F08yg0+jYEWazkBP6AF1xc74pptRFt4dAcJ3HXfnW7t4WDwgd7oaEPdiG0XzGoi2n90m0dB96l",
+	"XycY+59sje+zgL4KlvGCpUjcTeoMLs/7Gk1KAzu+HRiCFf/yePFAt0N0a9JizvRWvHjHZD4yl4rPakzG",
+	"pjU7rJoAaxhvV3ytiqLWi0KW84WzS/ajAaCfLfZzr7BPXxD67vGfv2GQpbDo6D5Bdb9kRCh5IhBoD5x/",
+	"LrWIPEFtaYjwJi7shjMFMEk2ywDoOaUrDYoP1YQJeJ8Y+XG76+Q3G2j6Jca0o0dlz4OQlqxrwo+tyUcs",
+	"28Sy6DlEFxLF9Mhb4ran7kQTd87NMHaIOM/e01STJdXpwmbuQ3lOlM9Ij4qNMtwfCYW+Z+LLo//SiS/n",
+	"Jdud9mKoafQ7S2NJkXTd8YI/2yHJI+HW0Up4rigi6EeAbjd09VShMLgq0wWhaiKSP4EHDL4aEAeyNyqL",
+	"HGGq8MKBc+lYgy6oUIBCjuHYExGY1dOSIRq3efSQQF3MjUp87cB+TTByG4fa/Mb+PFX8774aoLci8iX7",
+	"uxRsoy2HzbF1AKSX2BS9smAjO+VTAnU9R+TJRNhq5YZ1OMnvdsFzoyG6Sua+oAjLLM4xyanS5OjrMVFQ",
+	"dhcKhExEcovF17BQ6RNMFfbJyX68AI4GNpckLaSwFRx0slEGGws6vDx/MxGYTPhAkVlOta1lCzXMC6VJ",
+	"wW4LrjUTp7bFQ2xOZFi+GJavKrSWvLs8T/oTgeBmwcAGJKkvnoc/CwnJvIYr4zK37WsTkXhaOrWLl5yR",
+	"K1nNFIOMNRYIa8QL+uXpJRcrlvLZeiJsaVbzMVilNFYmNE0mW+y35yXbH141Y8uV1Eyk6x/Y+qNSrHcb",
+	"f8/LX8pra5amRW0wZ4AKwmiRc1ZUwN2GUkHUpEtGgmUa/sDWsKNA56Hn6FN6r1oGfF4d2M/gXX74xbX1",
+	"SdDrDY1t3o6B8Hl4VebXwwon+771rmc0XRCeQS2KBRVZDjkN4LOWt2JAcn7NSPL02Ytnl882q6HbGr0e",
+	"bSYtLUCUhfJGaApblq0q1QuHJufKXigO+DsJI1l45h1nA2JjTSaiVKafASnYCkgfLoGgJXXNVyuYGFSf",
+	"Bi3RnWMQMGI889syv0aU0Ljc/ZkBKrYxg2qovxD7DAfQrnX+uKCa3FJVFVUQGbF78ztypN0nR8FNIIrd",
+	"sILmLWJ3yFjcmd2Gww+mRBB5g4LpiCKBFeyKwLprrssCihW3Ye6jGLIv4v7vwU5nd49amSMjNM+B6VZM",
+	"MqZEtdt/65uGXsml9cDIwvByBOZwUXuGkbaZKKo66s5YUf3Sarb4I9NRqTOm1Dc6iGv3R5/EftAc+a/S",
+	"koBlO7eIpaMv2Hft9m48ROjD96aX3Wdpv0v+vGTPn24rLPAMwLgx7JcrIldYOttXEMgZxZLQ+EpQYsCF",
+	"B2m5GqLai0D9qCIeH5NepVYmrhDqFSO2gf6orsFCHXyraVaqf2LEsomYlXnuSgUsARmwJ5ccyhOo8mqI",
+	"AclE02tmhTa7eQoKGthenEpv9F2vXRdMMQ2FjLS0GvZZoDcvmV5Ih4Xuf7UVdWBwFk93IuQNK6w+D77h",
+	"BaRdKKLojZHyZgRNm2yFNY7jOfsnE9HgiTvNNBvmmIQcbppuvI3mTiYXsO0EjdaNOyRu26nFeXqDVHvA",
+	"tbt27yvi+lepvLt6DIYX9LwhqoHT3P9tY6v9rsK2d6vKTqI9nPHiDoCNAUvfHtZNkhUTGZCTv1KAKfP5",
+	"nBUsm16tT8mSipLmUzOUpE8KNqdFBnUeHCJryR6oibDuGQBgyqnAkBdVR1Z0dwfpYcmJgS0FJwuS/Pwh",
+	"IX/APEti+uqPJgLreg62F/aECptkgyfyypxFesfjMfB2LKEtCz7nZhh+0pYZBd9Mr9l6mkoxy3lq7efj",
+	"iUgcrzSsvOAZqywOls9Z0dT/7rmrufoS0sNRJGDGH7mX4Vnfc8pUCmU0f6GnNjF0yoVVwaWI8sfvePFr",
+	"to2a4QWc9T45KXbVrsE/84RujYweutmTBaQ5Qaiks8bUqOmzJPF94bYfyW0NHVgJWshb9DFUZW9a+S9L",
+	"F/LwZwiQ+9AeBSnWUHafCQ2yS4YFc1MqoF4MyHHQxKhWMzy5pVwDty2F5jlR0giPTgjUMhpN+yxdyLdM",
+	"F5zd3GsCZNjP1oBaGKezPcLh8fP6jedj4+TJrbPx4ZaQ0kaduqhJRziGVO6gcJmFvoSm2m/oAEoEbjsI",
+	"eoC4UsiD7PuCRM4EbPUNO9bEJmgYJvZwPCZqNBFR/K/NlA6MJVULWWhm2CIV5OgxBDHS1Azf3FJHD4Ob",
+	"UEs5zWkxZwnpwVjN1UiOBuPx2PyPXK01U9vhw47GRnyAGW9gltRHaUg6ceVLZQHpp7AsWMo0cjGa1YbV",
+	"vCfFwbT/Bpfivm82P5Xdx/MzQP/8YkhdEvi6I3xD4ghSVeD5NdKlkMCe+5uH1XH5yoCyIyaql1gxwdwa",
+	"fXTLn/nCIqlcXnFhbTRPXj1Fi2fBCKtimJgaWd14M/hjZxTVIERZrgnmEFxAJ8IcgSspc0YFSRZUTdkN",
+	"z5hIAX7ZOciMEGsETTtua0ZF/727oKjIJsL+NZ1ygbYLW0ItAgAEr2CSSPiRjcaFYeVUXE/MHhfrEUlk",
+	"njGlpxY+zBVOgxxscEyrClsMHgIjqYo+hjFoE9ELirphtbZ+G1j0s9Ba1sGIi8rXftjNlVSJa/FxAWnN",
+	"9L/lkg4VM0M3sgZr9MUU6cFSE7PSnCko4LliWR9L32k5Z2Aax8gUB9+0dYRmL/cb5WsE00Y0sgFho/ko",
+	"Dqd9RhJL0Ik7IKEH1dfGEESGTbaN14F4w0v7DRmceVVUOKuGcVZZHrNqlO6nYug+qsbdmmoRHNna6Jgo",
+	"l4Yx+X4OBgeBqg3X1Sqn5qN0Qbk4+GnQhQw3QifdIjq28ECRpGCqzC1Ie9vAg3f2W9UEXPSnmAoebiwU",
+	"nnTDIAl7r1khaD7lGTACxfQZSWY0V+ZrIe2BbxtfyOpiA7Q8scMqeaZztZ7a2Ka2TvFxB+7wBUs9FFwc",
+	"EewOLA0P1BdM9fZg1KgHKPgxIukgtO4WiFItlzyleb4m8KaqR8Dg7R1YDPEsDL0HpxrTRPS8VNGss2o+",
+	"daAs0E1VZSF5JWuhNC4VFStIwMv4dSw60Dx9xd5Xl/19pXibjn4pJwH2vQURFBnZF1CWXyIQzqy9g1cz",
+	"J8UeFBdrzALC3OfAmhOwtQ6CP6HV0Ty0ztIpJBkl4amSs82DC8FtkIULrtSsZAN/3L14Mp2BwmL0nwGh",
+	"miyl0uTReEQSTdW1CwCeM6EB4Rv0oswrRv2JAE8oVGTy2A1mtR6Nh4W8JSldDYiShBLFxTxnw1VZrIzA",
+	"YJePKyKYUQiUpsUNhHxMbMSHeaNN9j93S7hNCaiv6Q+MrVqEFwe2bKfM/lbSXGFVabDLtAqBVF3vJ0R1",
+	"GYRd7I1RkF5EnNaIpWiVU6wU3l7BxhYp/5iE3I9kc2bP2sQF/0K4OL2VVIpfmRVbrvS6/5u2RTbueELd",
+	"MUipwNu5Oxf5uYoUskFy7cFW1atByFXPuqkGZEnzmSyW4A8By28YdPVAxTNp6zfyfYuYbV50P7PfWc4s",
+	"Fbtvnr0t2O5j8DLvorhA7vyIXlot5WWaMpYpZJYzV4V1806srCZy5s9T/RIcEYh1mggb4kJ6XBhOaW5x",
+	"H7FdnQFZmP4YnwvCM9X3ZQlrYq2RhSvjUA3MF0ZbibUDe8GdjE9aJdwv0u0X6fYXlG4pUZC/xdO7iLMN",
+	"tuCNNx/PGVoCF2m6AHzuueB/ZxmIP1x5GRQYBtivuVYVvqgvZXhm8zWu2VqhYOyz959KhjBIpvXlqtSs",
+	"KiaI5chr6IfxexXg+LGKqf3W6MBvsciGs9phGqAVl+nK6RText9vD5Z7VhnH7i9iznXyiyKVVoPYEvbh",
+	"7I7qzg6yLwEcn5XlPAFqrwzGWmJAjiy0Ob14QO7MfXzq730JJk/E2jspm5WF44G9LWzCZm7Xn3mxASCW",
+	"dakcMFvNzmZTu80HQbrArWAFyCV/Hv6IUtDzLCEZn81YoSoYKdeFFZWinOZ7t4qhYLJnkhmOwa7l/SsI",
+	"fsjbuMULRpXRGTQT2R3Tdx5+qVvcONDPYDkxyx7WFwRx63z5BAKFofvhvSobb1kqAaNuYRP6HazeQuZw",
+	"LzcxWYvS1g8JbeNYsk+Nlhk5Pxr3MUQWL3qqNTPnGZ27PgYIg3JczA+WBnZ52xaYjtA55cJDucJTDF8C",
+	"sMmeD2DUtkP8ypvV8EOAqNstuaCeYxFfpzhoMOG7fwYJWRPhFgmxWQetQBjNxfNmBx/uI29Me0fHX4cB",
+	"SXHT3w37LAqT7+gXEoCC/rcjh1XqrxGBg20Cu2Fti0ZfpJ1fQNqBLbFWeGJYmd8UYCJd7Dg7OaQTmu6d",
+	"PVZhB4ZpWR1JNZWkQNYo2QNVB7VcYhXA16LFX8E1obmS0HjONGvwWcNOyjRlSiWHibXF9FvCILezOTdm",
+	"x+4KmKWL+J+IZMk0zaimtVBI96MNhxyTH75tqbZkpvTaS7P3g1If9PELMSrfuxnKNmbl4ojcMn/R1H4D",
+	"kdNwLMNjb0Q7EZ7G24JrNpQiZf07sy8bEHVP3KvKihLsNm44FhVaDmbj1TOlcHxJH5Cj1lzM29KNHqiq",
+	"bmtlYqaQ9wRG60aWUdIfkdciXxPP0wbEMbUB5hwxl4Lq2JUR+2SpQ+fvRKRUkCtmBwo4lLu11A4mrGCb",
+	"xHSW8/lCt5T2Mv1+FocQdrWN0eAbwfbWQYeOvuhvm8fcLJghU8HV4pPobOGVP7RH7v7EE4stRP3l4vmV",
+	"RZWkmvW7H4qJ6AF2CBMpOyXJQuuVU2YOSfJKavIdHBNXDD209MILvns3nolYM52Qf/7jP2ytj3xtoZ5d",
+	"/awAda69DOtLWlyH2NFv7MLe43mLdLc9TYFqn+j/5cS1nLiX8obV7tEHypOMljV5ebrye/wRJ/HeLtdv",
+	"ITNoI/03LIb684eELCGLAWwDrir5iDzJc3nr6trY6WO+MYNYZrQIT4Or0f/mMCIGjVB0d7k3i1RtUQPC",
+	"5Afw1JwjXgWuGw4OK3E/mJTj8cMU/oB/sgdxPw1C/9+3iaLRy2dKw93otZ0X1FDuv4j9vx2TBaAvE1mQ",
+	"ggFibZxT7eBIXMxka1DSj2ho5YpkbJXL9ZIJqAGMYLk8XYRpuIZ8VlQvLAhBwZdc8xs0FUhwbozIKzkR",
+	"9U8QdzSs0uECMcw5oFwoC62tzExXrBhCrq/R7WNn+o9MPzczusejBe1HztHTYInETI4+cebda5inLKDx",
+	"YFMXjOYh0riFLFBb6plZWAe0ebtgm1suVBTgoaozds3WakAS89ymhz08/tfHX09EZQ42m/Tu8rvh15h4",
+	"OiCv3r0IrMUDckWzKg18QJJVwaWZbmLoVfGMkaN//uP/PhpMhLlG8vVUywQ9a0s1nybkX8jRcf+sDvZg",
+	"mP8UwzHPoOI/GNSVzK3y26hSal6c2qKFiYWvwB+rW6ffyLlrQFMkpIfG8ONHj0JjuBtYzCRlLVHHJy4p",
+	"17z8cCKSavgwAIBUS85IYmauIcHPrYSdJF7YQmo+WyfBTF2DaSGVmmomqIewgGWSxRXPMsgzLljKV+AH",
+	"QVtBFUd46kzShRkvNZe/mgijdOPJ8+2BeNw/iyN91BEdLE06X+o2nI9GeTnTzN9KqanC6GSIq3ahyEaM",
+	"ALvj8mwitiQ4G66x5KLUbECu1oCPckYsBggmfA48JsgtF5m8nSqWSpEpoAPTsCPT6YLPF9Oqm4T0ljhO",
+	"KsjRmLj3yImh4olQMMSVXdsqsdqWAuO5YReZvBXzgmYgVfoWHlb22cd6gUjkprmJMK0gmf/z//3//E6S",
+	"FeVVD2aLkbnY5HSAdC3ZkzfPh29sF8OnruPsdCJQ3jM0dEwSWPNwDZdS6EW+9utma6abIxwuJHx/Ehze",
+	"4EydITUfj49G5EfIhfQjQnFl+CxdSId9jen1dgo0y9REAOeZFixl/AYGBWm++RrLLiGNIffCQGnM069/",
+	"NVULevzocVRvu2Aie4nN7IpSvwTvI0YDwaF8oFwdVLPyaNY9Iyhom81GJxrEKMY5VxUNjvtVhYPDKtEV",
+	"H35XyOXwyc7g8I1o9jeeXpAKXSn5M59IUGdjpFfh+7YxwPbhNoCsd8exf3qZO9jIX8je7sioxR3Y5Izo",
+	"i/dwN0ljDZNPDv69ZXwXhmJ7gt26wcFWW4QL0+42PrIpbWA+alXw2/M3gPH1HxrW9xBZNfAxw2eH/l1g",
+	"LjCOLeW77l1jOf5tRqD8LrQhc+QJ9ecJjRWCeZQ0F5EOzDbM2vTy8oYEffizh//akrjxJ674Vc4ceDHy",
+	"2QcKOW2FE+MuaXdZQBgY4JKbUVp+e2JER+wyAEqOKTnVNfVLsTA70N9RPsdbRjOgqaVf/AgR7RuAZ5c5",
+	"zOWIEuAhTa/3Nw+GrbcZBxNXmdOnUNSMbVPw/HPAvjsjrs50Qo2YDp94yNk62qAz2W+Q75P0OiTfu13/",
+	"lvtjsZ77tqbZ4YLV/Bzm2nYqzLVp8TK+GNVbzFbXQt7mLINyzFuP0tbjYMjwns4DkvZhdS5owbofDPOf",
+	"O52Ll7S49lIrzb4cjt+hx4kW14EUUyAZtB+NEg5PJZpsyAnv7ltKeNcmI7yzM1jJQv+mk4HfVHC6NpxO",
+	"qHK5wqLALuERrSHk3eU5AUtJsGu4R37LMJyukQAR5UPvVgoKZAAGF+YfX61diTCA7cGi3hj1l2CVnUIl",
+	"pMfFTNqaPICnmq/PJgLw2G2F8KULb0bw6ogtBNMCfLT+PTnHGr38Qsr6xijanWXB7fWl4MynOV+4+iSj",
+	"bClFVRMwOEFI8ap5htrBA19KKN6XmiPpG3TggUJqsqJzLjDaKAZb8aNt/95prg1ioQYsYmf720dUuPXL",
+	"umtnD3/2XG53XSH7alhaqIIbIVyTBc18nosR5XI2015f1zS3aStE3TK2aqs5hBv2pezQ9rJDt26VNnd4",
+	"X8U4SEwzY7ENNtf6Bb9hgill70KacfhrVcgrpjwU6aaXGYyJDssOXaibhvMntnb9gDx589y6P603euDy",
+	"A5Q38mTshqdsmMqMkVzOuSCzXN4G/UBJ6M1eLhzGD/mrvFKjGhKmirz/XGT8hmclzQ1L42KubCpXyQYe",
+	"qAQgxAYuCAAHGcbgjCKljGKdvSnzfHgbsmg/YR5UcA2H7bY80li7KBV8jwJTZDdsvTDKFRYTNJ/D0G+Y",
+	"c2Njuxib2zZfCu1EOvjRFe5lShPFxTUplcvSYeT8xXPyt5Kn10pTI9JW65cuZKS1l95RijbHgV2zVakW",
+	"FRUVUmlrKFwVTDGRslEDCUi1Ns4UuWL6lkH+GfbBxZV8z4A8hSY3nN2G+2WzU22sZbhpXrf48NOH/z8A",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -46,6 +46,8 @@ var envHelp = map[string]string{
 	"WEBHOOK_CONCURRENCY":              "Deliveries in flight per process.",
 	"DELIVERY_LEASE_SECONDS":           "How long a claimed delivery is held before another process may retry it (a process that died mid-attempt). `0`: `WEBHOOK_TIMEOUT_SECONDS` + 30; otherwise it must exceed `WEBHOOK_TIMEOUT_SECONDS`.",
 	"SHUTDOWN_GRACE_SECONDS":           "On SIGTERM/SIGINT the process stops claiming deliveries, drains HTTP requests and lets deliveries in flight finish for this long; then it cancels them and releases their leases so another replica (or the next start) retries them at once (same attempt number, not counted). Set the supervisor's stop timeout to the grace plus about 5 s (Kubernetes `terminationGracePeriodSeconds: 15`, systemd `TimeoutStopSec=15`, `docker stop -t 15`).",
+	"MESSAGE_TTL_DAYS":                 "Days a message lives: `expires_at` = send time + this. A background job marks older messages `expired` and deletes acked and expired ones 7 days later.",
+	"DISABLE_QUOTA_ENFORCEMENT":        "`true` skips the message quotas (per-minute send rate by plan, the priority 4–5 limits, the monthly message quota).",
 	"DELIVERY_RESULT_BUFFER":           "Delivery results kept in memory when their database write fails; they are written again with backoff while their leases last, so an outage shorter than the lease sends nothing twice. When full, the oldest are dropped (WARN) and retried after lease expiry.",
 	"SCHEDULER_LOOKAHEAD_MS":           "Executions are created this long before they are due (never delivered early), so bursts of cues due at one instant are ready on time. `0` disables.",
 	"SCHEDULER_BATCH_SIZE":             "Due cues fired per transaction.",
