@@ -33,6 +33,8 @@ type Ports struct {
 	// Changes is the change feed the store publishes on (it wakes held
 	// event long-polls on every replica); nil: polls re-read every second.
 	Changes ChangeFeed
+	// MessageEvents is told when a message becomes delivered; nil: nobody.
+	MessageEvents MessageEvents
 }
 
 // ApplicationConfig holds every service's policies.
@@ -48,6 +50,7 @@ type ApplicationConfig struct {
 	Health        HealthConfig
 	Notifier      NotifierConfig
 	Events        EventsConfig
+	Messaging     MessagingConfig
 }
 
 // Application is every core service, wired to each other and to the ports.
@@ -74,12 +77,20 @@ type Application struct {
 	Events    *Events
 	EventHub  *EventHub
 	EventJobs *EventJobs
+	// Agents and Messages are the messaging services; MessageSweeper runs
+	// the message lifetime jobs.
+	Agents         *Agents
+	Messages       *Messages
+	MessageSweeper *MessageSweeper
 
 	log Logger
 }
 
 // sweepEvery is the period of the worker sweep and of alert deliveries.
 const sweepEvery = time.Second
+
+// messageSweepEvery is the period of the message lifetime jobs.
+const messageSweepEvery = time.Minute
 
 // NewApplication builds the whole application. This is where the services
 // are connected; nothing is set on them afterwards:
@@ -142,20 +153,24 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, mailer, p.Clock, p.Log)
 	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
+	a.Agents = NewAgents(p.Store, p.Store, p.Guard, p.Box, p.Clock)
 	changes := p.Changes
 	if changes == nil {
 		changes = NewLocalFeed()
 	}
 	a.EventHub = NewEventHub(changes)
-	agents := NewAgents(p.Store, p.Store, p.Guard, p.Box, p.Clock)
 	a.Events = NewEvents(cfg.Events, p.Store, func(ctx context.Context, tenant TenantID, ref string) (string, error) {
-		ag, err := agents.ResolveOwned(ctx, tenant, ref, false)
+		ag, err := a.Agents.ResolveOwned(ctx, tenant, ref, false)
 		if err != nil {
 			return "", err
 		}
 		return string(ag.ID), nil
 	}, p.Guard, p.Box, p.Clock, a.EventHub, p.Log)
 	a.EventJobs = NewEventJobs(cfg.Events, p.Store, p.Clock, p.Log)
+	cfg.Messaging.Emit = a.Events.MessageEvents
+	cfg.Messaging.Events = p.MessageEvents
+	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, nil)
+	a.MessageSweeper = NewMessageSweeper(p.Store, p.Clock, p.Log)
 	return a, nil
 }
 
@@ -179,6 +194,7 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Alerts.Run(ctx, sweepEvery) },
 		func() { a.EventHub.Run(ctx) },
 		func() { a.EventJobs.Run(ctx, sweepEvery) },
+		func() { a.MessageSweeper.Run(ctx, messageSweepEvery) },
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()

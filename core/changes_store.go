@@ -220,3 +220,16 @@ func (s *PublishingStore) EventDigest(ctx context.Context, p *EventDigestParams)
 	}
 	return e, err
 }
+
+// MessageCreate announces the events written with the new messages.
+func (s *PublishingStore) MessageCreate(ctx context.Context, p *MessageCreateParams) ([]*Message, error) {
+	ms, err := s.Store.MessageCreate(ctx, p)
+	if err == nil && len(p.Events) > 0 {
+		evs := make([]*Event, len(p.Events))
+		for i, e := range p.Events {
+			evs[i] = &Event{TenantID: e.TenantID, RecipientAgentID: e.RecipientAgentID}
+		}
+		s.eventsChanged(ctx, evs)
+	}
+	return ms, err
+}

@@ -515,13 +515,13 @@ func (s *Events) hold(ctx context.Context, p *EventListParams) ([]*Event, error)
 // PayloadPriority reads payload.priority: 1-5, else 3 (clients.md §2.15.8).
 func PayloadPriority(payload json.RawMessage) int {
 	var p struct {
-		Priority *json.Number `json:"priority"`
+		Priority any `json:"priority"`
 	}
-	if json.Unmarshal(payload, &p) != nil || p.Priority == nil {
+	if json.Unmarshal(payload, &p) != nil {
 		return 3
 	}
-	n, err := p.Priority.Int64()
-	if err != nil || n < 1 || n > 5 {
+	n, ok := p.Priority.(float64)
+	if !ok || n != float64(int(n)) || n < 1 || n > 5 {
 		return 3
 	}
 	return int(n)
@@ -580,4 +580,31 @@ func (s *Events) InlineWanted(ctx context.Context, tenant TenantID, agent string
 		}
 	}
 	return false, nil
+}
+
+// MessageEvents builds the message.delivered event of each new message
+// (main message and notify copies alike) for its recipient; the send path
+// writes them in the messages' transaction.
+func (s *Events) MessageEvents(ctx context.Context, ms []*Message, now time.Time) ([]*EventEmit, error) {
+	out := make([]*EventEmit, 0, len(ms))
+	inline := map[AgentID]bool{}
+	for _, m := range ms {
+		want, seen := inline[m.ToAgentID]
+		if !seen {
+			var err error
+			if want, err = s.InlineWanted(ctx, m.ToTenantID, string(m.ToAgentID)); err != nil {
+				return nil, err
+			}
+			inline[m.ToAgentID] = want
+		}
+		f := MessageEventFields{
+			MessageID: string(m.ID), SenderAgentID: string(m.FromAgentID), RecipientAgentID: string(m.ToAgentID),
+			ThreadID: string(m.ThreadID), Priority: m.Priority, CorrelationID: m.CorrelationID, Subject: m.Subject, Body: m.Body,
+		}
+		if m.ReplyTo != nil {
+			f.ReplyTo = new(string(*m.ReplyTo))
+		}
+		out = append(out, MessageDeliveredEvent(m.ToTenantID, f, want, now))
+	}
+	return out, nil
 }

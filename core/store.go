@@ -24,6 +24,7 @@ type Store interface {
 	EventStore
 	ExecutionStore
 	IdempotencyStore
+	MessageStore
 	SchedulerStore
 	UsageStore
 	UserStore

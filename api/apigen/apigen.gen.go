@@ -25,6 +25,45 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AgentStatus.
+const (
+	AgentStatusAway    AgentStatus = "away"
+	AgentStatusOffline AgentStatus = "offline"
+	AgentStatusOnline  AgentStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the AgentStatus enum.
+func (e AgentStatus) Valid() bool {
+	switch e {
+	case AgentStatusAway:
+		return true
+	case AgentStatusOffline:
+		return true
+	case AgentStatusOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AgentPresencePreferredContact.
+const (
+	AgentPresencePreferredContactAsync AgentPresencePreferredContact = "async"
+	AgentPresencePreferredContactSync  AgentPresencePreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the AgentPresencePreferredContact enum.
+func (e AgentPresencePreferredContact) Valid() bool {
+	switch e {
+	case AgentPresencePreferredContactAsync:
+		return true
+	case AgentPresencePreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AlertSeverity.
 const (
 	AlertSeverityCritical AlertSeverity = "critical"
@@ -448,6 +487,69 @@ func (e HeartbeatStatus) Valid() bool {
 	}
 }
 
+// Defines values for MessageEffectiveDeliveryMode.
+const (
+	MessageEffectiveDeliveryModeBg      MessageEffectiveDeliveryMode = "bg"
+	MessageEffectiveDeliveryModeInbox   MessageEffectiveDeliveryMode = "inbox"
+	MessageEffectiveDeliveryModeLive    MessageEffectiveDeliveryMode = "live"
+	MessageEffectiveDeliveryModeWebhook MessageEffectiveDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the MessageEffectiveDeliveryMode enum.
+func (e MessageEffectiveDeliveryMode) Valid() bool {
+	switch e {
+	case MessageEffectiveDeliveryModeBg:
+		return true
+	case MessageEffectiveDeliveryModeInbox:
+		return true
+	case MessageEffectiveDeliveryModeLive:
+		return true
+	case MessageEffectiveDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageState.
+const (
+	MessageStateAcked      MessageState = "acked"
+	MessageStateClaimed    MessageState = "claimed"
+	MessageStateDelivered  MessageState = "delivered"
+	MessageStateDelivering MessageState = "delivering"
+	MessageStateExpired    MessageState = "expired"
+	MessageStateFailed     MessageState = "failed"
+	MessageStateQueued     MessageState = "queued"
+	MessageStateRead       MessageState = "read"
+	MessageStateRetryReady MessageState = "retry_ready"
+)
+
+// Valid indicates whether the value is a known member of the MessageState enum.
+func (e MessageState) Valid() bool {
+	switch e {
+	case MessageStateAcked:
+		return true
+	case MessageStateClaimed:
+		return true
+	case MessageStateDelivered:
+		return true
+	case MessageStateDelivering:
+		return true
+	case MessageStateExpired:
+		return true
+	case MessageStateFailed:
+		return true
+	case MessageStateQueued:
+		return true
+	case MessageStateRead:
+		return true
+	case MessageStateRetryReady:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OutcomeState.
 const (
 	OutcomeStateReportedFailure     OutcomeState = "reported_failure"
@@ -475,6 +577,24 @@ func (e OutcomeState) Valid() bool {
 	}
 }
 
+// Defines values for RosterAgentPreferredContact.
+const (
+	RosterAgentPreferredContactAsync RosterAgentPreferredContact = "async"
+	RosterAgentPreferredContactSync  RosterAgentPreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the RosterAgentPreferredContact enum.
+func (e RosterAgentPreferredContact) Valid() bool {
+	switch e {
+	case RosterAgentPreferredContactAsync:
+		return true
+	case RosterAgentPreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleType.
 const (
 	ScheduleTypeOnce      ScheduleType = "once"
@@ -487,6 +607,48 @@ func (e ScheduleType) Valid() bool {
 	case ScheduleTypeOnce:
 		return true
 	case ScheduleTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestDeliveryMode.
+const (
+	SendMessageRequestDeliveryModeBg      SendMessageRequestDeliveryMode = "bg"
+	SendMessageRequestDeliveryModeInbox   SendMessageRequestDeliveryMode = "inbox"
+	SendMessageRequestDeliveryModeLive    SendMessageRequestDeliveryMode = "live"
+	SendMessageRequestDeliveryModeWebhook SendMessageRequestDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestDeliveryMode enum.
+func (e SendMessageRequestDeliveryMode) Valid() bool {
+	switch e {
+	case SendMessageRequestDeliveryModeBg:
+		return true
+	case SendMessageRequestDeliveryModeInbox:
+		return true
+	case SendMessageRequestDeliveryModeLive:
+		return true
+	case SendMessageRequestDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestLiveFallbackMode.
+const (
+	SendMessageRequestLiveFallbackModeFallbackToBackground SendMessageRequestLiveFallbackMode = "fallback_to_background"
+	SendMessageRequestLiveFallbackModeLiveOnly             SendMessageRequestLiveFallbackMode = "live_only"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestLiveFallbackMode enum.
+func (e SendMessageRequestLiveFallbackMode) Valid() bool {
+	switch e {
+	case SendMessageRequestLiveFallbackModeFallbackToBackground:
+		return true
+	case SendMessageRequestLiveFallbackModeLiveOnly:
 		return true
 	default:
 		return false
@@ -544,6 +706,27 @@ func (e Transport) Valid() bool {
 	case TransportWebhook:
 		return true
 	case TransportWorker:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateAgentRequestStatus.
+const (
+	UpdateAgentRequestStatusAway    UpdateAgentRequestStatus = "away"
+	UpdateAgentRequestStatusOffline UpdateAgentRequestStatus = "offline"
+	UpdateAgentRequestStatusOnline  UpdateAgentRequestStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the UpdateAgentRequestStatus enum.
+func (e UpdateAgentRequestStatus) Valid() bool {
+	switch e {
+	case UpdateAgentRequestStatusAway:
+		return true
+	case UpdateAgentRequestStatusOffline:
+		return true
+	case UpdateAgentRequestStatusOnline:
 		return true
 	default:
 		return false
@@ -619,6 +802,65 @@ func (e ListExecutionsParamsTriggeredBy) Valid() bool {
 // AckSubscriptionRequest defines model for AckSubscriptionRequest.
 type AckSubscriptionRequest struct {
 	AckedEventID int64 `json:"acked_event_id"`
+}
+
+// Agent defines model for Agent.
+type Agent struct {
+	CreatedAt   time.Time  `json:"created_at"`
+	DeletedAt   *time.Time `json:"deleted_at"`
+	DisplayName string     `json:"display_name"`
+
+	// ID `agt_` + 12 characters.
+	ID            string          `json:"id"`
+	LastSeenAt    *time.Time      `json:"last_seen_at"`
+	Metadata      json.RawMessage `json:"metadata"`
+	ParentAgentID *string         `json:"parent_agent_id"`
+	Slug          string          `json:"slug"`
+	Status        AgentStatus     `json:"status"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+
+	// UserID Owner's user id.
+	UserID string `json:"user_id"`
+
+	// WebhookSecret Only in the create response of an agent created with a `webhook_url`; null elsewhere.
+	WebhookSecret *string `json:"webhook_secret"`
+	WebhookURL    *string `json:"webhook_url"`
+}
+
+// AgentStatus defines model for Agent.Status.
+type AgentStatus string
+
+// AgentList defines model for AgentList.
+type AgentList struct {
+	Agents []Agent `json:"agents"`
+	Limit  int     `json:"limit"`
+	Offset int     `json:"offset"`
+	Total  int     `json:"total"`
+}
+
+// AgentPresence defines model for AgentPresence.
+type AgentPresence struct {
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive      *map[string]interface{}       `json:"default_live"`
+	DerivedStatus    string                        `json:"derived_status"`
+	Etag             string                        `json:"etag"`
+	LabeledSessions  []map[string]interface{}      `json:"labeled_sessions"`
+	LastSeenRelative string                        `json:"last_seen_relative"`
+	Online           bool                          `json:"online"`
+	PreferredContact AgentPresencePreferredContact `json:"preferred_contact"`
+	Slug             string                        `json:"slug"`
+	Status           string                        `json:"status"`
+}
+
+// AgentPresencePreferredContact defines model for AgentPresence.PreferredContact.
+type AgentPresencePreferredContact string
+
+// AgentWebhookSecret defines model for AgentWebhookSecret.
+type AgentWebhookSecret struct {
+	// WebhookSecret `whsec_` + 64 hex.
+	WebhookSecret string `json:"webhook_secret"`
 }
 
 // Alert defines model for Alert.
@@ -736,6 +978,23 @@ type ClaimableExecution struct {
 // ClaimableList defines model for ClaimableList.
 type ClaimableList struct {
 	Executions []ClaimableExecution `json:"executions"`
+}
+
+// CreateAgentRequest defines model for CreateAgentRequest.
+type CreateAgentRequest struct {
+	DisplayName string `json:"display_name"`
+
+	// Metadata Free-form object (default `{}`), at most 10240 bytes serialized.
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// ParentAgentID A background agent of the caller (one without a parent); the new agent is its Live sibling.
+	ParentAgentID *string `json:"parent_agent_id,omitempty"`
+
+	// Slug Unique per user; derived from `display_name` when absent.
+	Slug *string `json:"slug,omitempty"`
+
+	// WebhookURL Push target (SSRF policy applies); absent or null = poll-only.
+	WebhookURL *string `json:"webhook_url,omitempty"`
 }
 
 // CreateCueRequest defines model for CreateCueRequest.
@@ -1412,6 +1671,91 @@ type Me struct {
 	Slug string `json:"slug"`
 }
 
+// Message defines model for Message.
+type Message struct {
+	AckedAt *time.Time `json:"acked_at"`
+
+	// BccEmitted Send responses only; ids of the `notify` copies (empty on an idempotent repeat).
+	BccEmitted *[]string `json:"bcc_emitted,omitempty"`
+	Body       string    `json:"body"`
+
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: the message body exactly as received.
+	BodyReceived *string `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 (hex) of `body_received` in UTF-8.
+	BodyReceivedSha256     *string      `json:"body_received_sha256,omitempty"`
+	CorrelationID          *string      `json:"correlation_id"`
+	CreatedAt              time.Time    `json:"created_at"`
+	DeliveredAt            *time.Time   `json:"delivered_at"`
+	DeliveryState          MessageState `json:"delivery_state"`
+	DispatchPriorityBucket *int         `json:"dispatch_priority_bucket"`
+
+	// EffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+	EffectiveDeliveryMode MessageEffectiveDeliveryMode `json:"effective_delivery_mode"`
+	ExpectsReply          bool                         `json:"expects_reply"`
+	ExpiresAt             time.Time                    `json:"expires_at"`
+	FailedAt              *time.Time                   `json:"failed_at"`
+	From                  MessageFrom                  `json:"from"`
+	FromAgentID           string                       `json:"from_agent_id"`
+
+	// ID `msg_` + 12 characters.
+	ID                   string          `json:"id"`
+	IdempotencyKey       *string         `json:"idempotency_key"`
+	MessageDispatchError *string         `json:"message_dispatch_error"`
+	Metadata             json.RawMessage `json:"metadata"`
+
+	// Preview First 200 characters of `body`.
+	Preview        string       `json:"preview"`
+	Priority       int          `json:"priority"`
+	QueuedAt       time.Time    `json:"queued_at"`
+	ReadAt         *time.Time   `json:"read_at"`
+	ReplyTo        *string      `json:"reply_to"`
+	ReplyToAgent   *string      `json:"reply_to_agent"`
+	ReplyToAgentID *string      `json:"reply_to_agent_id"`
+	SendAt         *time.Time   `json:"send_at"`
+	State          MessageState `json:"state"`
+	Subject        *string      `json:"subject"`
+	ThreadID       string       `json:"thread_id"`
+
+	// To The recipient's agent id.
+	To        string    `json:"to"`
+	ToAgentID string    `json:"to_agent_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UserID The sender's user id.
+	UserID string `json:"user_id"`
+}
+
+// MessageEffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+type MessageEffectiveDeliveryMode string
+
+// MessageFrom defines model for MessageFrom.
+type MessageFrom struct {
+	AgentID string `json:"agent_id"`
+
+	// Slug `agent_slug@user_slug`.
+	Slug string `json:"slug"`
+}
+
+// MessagePage `messages`/`total`/`limit`/`offset`, or with `count_only=true` only `count`.
+type MessagePage struct {
+	Count    *int       `json:"count,omitempty"`
+	Limit    *int       `json:"limit,omitempty"`
+	Messages *[]Message `json:"messages,omitempty"`
+	Offset   *int       `json:"offset,omitempty"`
+	Total    *int       `json:"total,omitempty"`
+}
+
+// MessageState defines model for MessageState.
+type MessageState string
+
+// MessageStateChange defines model for MessageStateChange.
+type MessageStateChange struct {
+	AckedAt       *time.Time   `json:"acked_at"`
+	DeliveryState MessageState `json:"delivery_state"`
+	ReadAt        *time.Time   `json:"read_at"`
+}
+
 // OnFailure defines model for OnFailure.
 type OnFailure struct {
 	Email   bool    `json:"email"`
@@ -1569,6 +1913,49 @@ type RevealKeyResponse struct {
 	Prefix *string `json:"prefix,omitempty"`
 }
 
+// Roster defines model for Roster.
+type Roster struct {
+	Agents []RosterAgent `json:"agents"`
+
+	// Etag Same as the `ETag` header.
+	Etag        string    `json:"etag"`
+	GeneratedAt time.Time `json:"generated_at"`
+}
+
+// RosterAgent defines model for RosterAgent.
+type RosterAgent struct {
+	// BucketedSeen Same as `last_seen_relative`.
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive *map[string]interface{} `json:"default_live"`
+
+	// DerivedStatus The asserted `away`/`offline`, else `online` when seen in the last 300 s, `away` in the last 1800 s, else `offline`.
+	DerivedStatus string `json:"derived_status"`
+
+	// Description `metadata.description` when a string.
+	Description *string `json:"description"`
+	DisplayName string  `json:"display_name"`
+
+	// LabeledSessions Always empty (no live sessions on this server).
+	LabeledSessions []map[string]interface{} `json:"labeled_sessions"`
+
+	// LastSeenRelative `never`, `active now`, `<m>m ago`, `<h>h ago` or `<d>d ago`.
+	LastSeenRelative string `json:"last_seen_relative"`
+
+	// Name The slug.
+	Name             string                      `json:"name"`
+	Online           bool                        `json:"online"`
+	PreferredContact RosterAgentPreferredContact `json:"preferred_contact"`
+	Slug             string                      `json:"slug"`
+
+	// Status Same as `derived_status`.
+	Status string `json:"status"`
+}
+
+// RosterAgentPreferredContact defines model for RosterAgent.PreferredContact.
+type RosterAgentPreferredContact string
+
 // Schedule defines model for Schedule.
 type Schedule struct {
 	// At One-time fire time, `+00:00` form; omitted when absent.
@@ -1599,6 +1986,46 @@ type ScheduleInput struct {
 
 // ScheduleType defines model for ScheduleType.
 type ScheduleType string
+
+// SendMessageRequest defines model for SendMessageRequest.
+type SendMessageRequest struct {
+	// Body 1–32768 characters and at most 32768 UTF-8 bytes, no NUL.
+	Body          string  `json:"body"`
+	CorrelationID *string `json:"correlation_id,omitempty"`
+
+	// DeliveryMode A hint; the mode used is `effective_delivery_mode`.
+	DeliveryMode     *SendMessageRequestDeliveryMode     `json:"delivery_mode,omitempty"`
+	ExpectsReply     *bool                               `json:"expects_reply,omitempty"`
+	LiveFallbackMode *SendMessageRequestLiveFallbackMode `json:"live_fallback_mode,omitempty"`
+
+	// Metadata At most 10240 bytes serialized (else 400 `metadata_too_large`).
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// Notify Agents that get a one-line copy (not the body) in the same thread.
+	Notify *[]string `json:"notify,omitempty"`
+
+	// Priority Default 3.
+	Priority *int `json:"priority,omitempty"`
+
+	// ReplyTo Parent message (the sender's user or the recipient owner must see it, else 404 `reply_to_not_found`).
+	ReplyTo *string `json:"reply_to,omitempty"`
+
+	// ReplyToAgent Agent address replies should go to.
+	ReplyToAgent *string `json:"reply_to_agent,omitempty"`
+
+	// SendAt Deliver at this instant (no zone = UTC); a past one sends now.
+	SendAt  *string `json:"send_at,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+
+	// To Recipient agent address.
+	To string `json:"to"`
+}
+
+// SendMessageRequestDeliveryMode A hint; the mode used is `effective_delivery_mode`.
+type SendMessageRequestDeliveryMode string
+
+// SendMessageRequestLiveFallbackMode defines model for SendMessageRequest.LiveFallbackMode.
+type SendMessageRequestLiveFallbackMode string
 
 // SessionResponse defines model for SessionResponse.
 type SessionResponse struct {
@@ -1681,6 +2108,21 @@ type SubscriptionList struct {
 
 // Transport How executions are delivered. Immutable after creation.
 type Transport string
+
+// UpdateAgentRequest defines model for UpdateAgentRequest.
+type UpdateAgentRequest struct {
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// Metadata Replaces the whole object.
+	Metadata *json.RawMessage          `json:"metadata,omitempty"`
+	Status   *UpdateAgentRequestStatus `json:"status,omitempty"`
+
+	// WebhookURL Absent = unchanged; null = clear URL and secret; string = set (secret kept or minted).
+	WebhookURL json.RawMessage `json:"webhook_url,omitempty"`
+}
+
+// UpdateAgentRequestStatus defines model for UpdateAgentRequest.Status.
+type UpdateAgentRequestStatus string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
@@ -1933,6 +2375,9 @@ type WorkerList struct {
 	Workers []Worker `json:"workers"`
 }
 
+// AgentRef defines model for AgentRef.
+type AgentRef = string
+
 // CueID defines model for CueID.
 type CueID = string
 
@@ -1944,6 +2389,33 @@ type ExecutionID = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IncludeDeleted defines model for IncludeDeleted.
+type IncludeDeleted = bool
+
+// MessageCountOnly defines model for MessageCountOnly.
+type MessageCountOnly = bool
+
+// MessageCounterpart defines model for MessageCounterpart.
+type MessageCounterpart = string
+
+// MessageID defines model for MessageID.
+type MessageID = string
+
+// MessageLimit defines model for MessageLimit.
+type MessageLimit = int
+
+// MessageOffset defines model for MessageOffset.
+type MessageOffset = int
+
+// MessageSince defines model for MessageSince.
+type MessageSince = string
+
+// MessageStateFilter defines model for MessageStateFilter.
+type MessageStateFilter = string
+
+// MessageThreadID defines model for MessageThreadID.
+type MessageThreadID = string
 
 // WorkerID defines model for WorkerID.
 type WorkerID = string
@@ -1960,6 +2432,30 @@ type DeviceLoginPageParams struct {
 	Code string `form:"code" json:"code"`
 }
 
+// ListAgentsParams defines parameters for ListAgents.
+type ListAgentsParams struct {
+	// Status `online`, `offline` or `away` (the asserted status).
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+
+	// Limit Default 50.
+	Limit  *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// GetAgentRosterParams defines parameters for GetAgentRoster.
+type GetAgentRosterParams struct {
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// GetAgentParams defines parameters for GetAgent.
+type GetAgentParams struct {
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+}
+
 // PullEventsParams defines parameters for PullEvents.
 type PullEventsParams struct {
 	Since     *int64  `form:"since,omitempty" json:"since,omitempty"`
@@ -1972,6 +2468,51 @@ type PullEventsParams struct {
 
 // PullEventsParamsWait defines parameters for PullEvents.
 type PullEventsParamsWait string
+
+// GetAgentInboxParams defines parameters for GetAgentInbox.
+type GetAgentInboxParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// GetAgentSentParams defines parameters for GetAgentSent.
+type GetAgentSentParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// RegenerateAgentWebhookSecretJSONBody defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretJSONBody = map[string]interface{}
+
+// RegenerateAgentWebhookSecretParams defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
+}
 
 // ListAlertsParams defines parameters for ListAlerts.
 type ListAlertsParams struct {
@@ -2093,11 +2634,35 @@ type HeartbeatExecutionParams struct {
 	XWorkerID *XWorkerID `json:"X-Worker-Id,omitempty"`
 }
 
+// SendMessageParams defines parameters for SendMessage.
+type SendMessageParams struct {
+	// XCueapiFromAgent The sending agent's address (required; absent or empty is 400 `missing_from_agent`).
+	XCueapiFromAgent *string `json:"X-Cueapi-From-Agent,omitempty"`
+
+	// IdempotencyKey Per sender user for 24 h; at most 255 characters (else 400 `invalid_idempotency_key`).
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// AckMessageJSONBody defines parameters for AckMessage.
+type AckMessageJSONBody = map[string]interface{}
+
+// MarkMessageReadJSONBody defines parameters for MarkMessageRead.
+type MarkMessageReadJSONBody = map[string]interface{}
+
+// CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
+type CreateAgentJSONRequestBody = CreateAgentRequest
+
+// UpdateAgentJSONRequestBody defines body for UpdateAgent for application/json ContentType.
+type UpdateAgentJSONRequestBody = UpdateAgentRequest
+
 // CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
 type CreateSubscriptionJSONRequestBody = CreateSubscriptionRequest
 
 // AckSubscriptionJSONRequestBody defines body for AckSubscription for application/json ContentType.
 type AckSubscriptionJSONRequestBody = AckSubscriptionRequest
+
+// RegenerateAgentWebhookSecretJSONRequestBody defines body for RegenerateAgentWebhookSecret for application/json ContentType.
+type RegenerateAgentWebhookSecretJSONRequestBody = RegenerateAgentWebhookSecretJSONBody
 
 // CreateDeviceCodeJSONRequestBody defines body for CreateDeviceCode for application/json ContentType.
 type CreateDeviceCodeJSONRequestBody = DeviceCodeRequest
@@ -2150,6 +2715,15 @@ type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 // VerifyExecutionJSONRequestBody defines body for VerifyExecution for application/json ContentType.
 type VerifyExecutionJSONRequestBody = VerifyExecutionRequest
 
+// SendMessageJSONRequestBody defines body for SendMessage for application/json ContentType.
+type SendMessageJSONRequestBody = SendMessageRequest
+
+// AckMessageJSONRequestBody defines body for AckMessage for application/json ContentType.
+type AckMessageJSONRequestBody = AckMessageJSONBody
+
+// MarkMessageReadJSONRequestBody defines body for MarkMessageRead for application/json ContentType.
+type MarkMessageReadJSONRequestBody = MarkMessageReadJSONBody
+
 // WorkerHeartbeatJSONRequestBody defines body for WorkerHeartbeat for application/json ContentType.
 type WorkerHeartbeatJSONRequestBody = WorkerHeartbeatRequest
 
@@ -2164,9 +2738,36 @@ type ServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(w http.ResponseWriter, r *http.Request)
+	// ListAgents List the caller's agents
+	// (GET /v1/agents)
+	ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams)
+	// CreateAgent Create an agent
+	// (POST /v1/agents)
+	CreateAgent(w http.ResponseWriter, r *http.Request)
+	// GetAgentRoster The caller's live agents with derived presence
+	// (GET /v1/agents/roster)
+	GetAgentRoster(w http.ResponseWriter, r *http.Request, params GetAgentRosterParams)
+	// DeleteAgent Soft-delete an agent
+	// (DELETE /v1/agents/{ref})
+	DeleteAgent(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgent Get one of the caller's agents
+	// (GET /v1/agents/{ref})
+	GetAgent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentParams)
+	// UpdateAgent Update an agent
+	// (PATCH /v1/agents/{ref})
+	UpdateAgent(w http.ResponseWriter, r *http.Request, ref AgentRef)
 	// PullEvents Pull an agent's events after a cursor
 	// (GET /v1/agents/{ref}/events)
 	PullEvents(w http.ResponseWriter, r *http.Request, ref string, params PullEventsParams)
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	// (GET /v1/agents/{ref}/inbox)
+	GetAgentInbox(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentInboxParams)
+	// GetAgentPresence One agent's derived presence
+	// (GET /v1/agents/{ref}/presence)
+	GetAgentPresence(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgentSent Messages one of the caller's agents sent
+	// (GET /v1/agents/{ref}/sent)
+	GetAgentSent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentSentParams)
 	// ListSubscriptions List an agent's active subscriptions
 	// (GET /v1/agents/{ref}/subscriptions)
 	ListSubscriptions(w http.ResponseWriter, r *http.Request, ref string)
@@ -2179,6 +2780,12 @@ type ServerInterface interface {
 	// AckSubscription Raise a subscription's acknowledgement watermark
 	// (PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack)
 	AckSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID)
+	// GetAgentWebhookSecret The agent's push signing secret
+	// (GET /v1/agents/{ref}/webhook-secret)
+	GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	// (POST /v1/agents/{ref}/webhook-secret/regenerate)
+	RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef, params RegenerateAgentWebhookSecretParams)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(w http.ResponseWriter, r *http.Request, params ListAlertsParams)
@@ -2293,6 +2900,18 @@ type ServerInterface interface {
 	// GetInfo Operator info
 	// (GET /v1/info)
 	GetInfo(w http.ResponseWriter, r *http.Request)
+	// SendMessage Send a message from one of the caller's agents
+	// (POST /v1/messages)
+	SendMessage(w http.ResponseWriter, r *http.Request, params SendMessageParams)
+	// GetMessage Read one message
+	// (GET /v1/messages/{message_id})
+	GetMessage(w http.ResponseWriter, r *http.Request, messageID MessageID)
+	// AckMessage Acknowledge a message
+	// (POST /v1/messages/{message_id}/ack)
+	AckMessage(w http.ResponseWriter, r *http.Request, messageID MessageID)
+	// MarkMessageRead Mark a message read
+	// (POST /v1/messages/{message_id}/read)
+	MarkMessageRead(w http.ResponseWriter, r *http.Request, messageID MessageID)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(w http.ResponseWriter, r *http.Request)
@@ -2377,6 +2996,227 @@ func (siw *ServerInterfaceWrapper) Status(w http.ResponseWriter, r *http.Request
 	handler.ServeHTTP(w, r)
 }
 
+// ListAgents operation middleware
+func (siw *ServerInterfaceWrapper) ListAgents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAgentsParams
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "include_deleted" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_deleted", r.URL.Query(), &params.IncludeDeleted, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_deleted"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_deleted", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAgents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAgent operation middleware
+func (siw *ServerInterfaceWrapper) CreateAgent(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAgent(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentRoster operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentRoster(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentRosterParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentRoster(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAgent operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAgent(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgent operation middleware
+func (siw *ServerInterfaceWrapper) GetAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentParams
+
+	// ------------- Optional query parameter "include_deleted" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_deleted", r.URL.Query(), &params.IncludeDeleted, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_deleted"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_deleted", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgent(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateAgent operation middleware
+func (siw *ServerInterfaceWrapper) UpdateAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateAgent(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // PullEvents operation middleware
 func (siw *ServerInterfaceWrapper) PullEvents(w http.ResponseWriter, r *http.Request) {
 
@@ -2449,6 +3289,272 @@ func (siw *ServerInterfaceWrapper) PullEvents(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.PullEvents(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentInbox operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentInbox(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentInboxParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "thread_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "thread_id", r.URL.Query(), &params.ThreadID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "thread_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "thread_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "counterpart" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "counterpart", r.URL.Query(), &params.Counterpart, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "counterpart"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "counterpart", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "count_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count_only", r.URL.Query(), &params.CountOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "count_only"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "count_only", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentInbox(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentPresence operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentPresence(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentPresence(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentSent operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentSent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentSentParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "thread_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "thread_id", r.URL.Query(), &params.ThreadID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "thread_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "thread_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "counterpart" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "counterpart", r.URL.Query(), &params.Counterpart, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "counterpart"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "counterpart", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "count_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count_only", r.URL.Query(), &params.CountOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "count_only"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "count_only", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentSent(w, r, ref, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2571,6 +3677,82 @@ func (siw *ServerInterfaceWrapper) AckSubscription(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.AckSubscription(w, r, ref, subscriptionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentWebhookSecret(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegenerateAgentWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RegenerateAgentWebhookSecretParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegenerateAgentWebhookSecret(w, r, ref, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3807,6 +4989,144 @@ func (siw *ServerInterfaceWrapper) GetInfo(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// SendMessage operation middleware
+func (siw *ServerInterfaceWrapper) SendMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SendMessageParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Cueapi-From-Agent" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Cueapi-From-Agent")]; found {
+		var XCueapiFromAgent string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Cueapi-From-Agent", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Cueapi-From-Agent", valueList[0], &XCueapiFromAgent, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Cueapi-From-Agent", Err: err})
+			return
+		}
+
+		params.XCueapiFromAgent = &XCueapiFromAgent
+
+	}
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SendMessage(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMessage operation middleware
+func (siw *ServerInterfaceWrapper) GetMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMessage(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AckMessage operation middleware
+func (siw *ServerInterfaceWrapper) AckMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AckMessage(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// MarkMessageRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkMessageRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkMessageRead(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsage operation middleware
 func (siw *ServerInterfaceWrapper) GetUsage(w http.ResponseWriter, r *http.Request) {
 
@@ -4040,6 +5360,21 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/alerts", wrapper.ListAlerts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoRetrieve)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoStore)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents", wrapper.ListAgents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents", wrapper.CreateAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/roster", wrapper.GetAgentRoster)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.DeleteAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.GetAgent)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.UpdateAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/webhook-secret", wrapper.GetAgentWebhookSecret)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents/{ref}/webhook-secret/regenerate", wrapper.RegenerateAgentWebhookSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/presence", wrapper.GetAgentPresence)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/inbox", wrapper.GetAgentInbox)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/sent", wrapper.GetAgentSent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages", wrapper.SendMessage)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/messages/{message_id}", wrapper.GetMessage)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages/{message_id}/read", wrapper.MarkMessageRead)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages/{message_id}/ack", wrapper.AckMessage)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions", wrapper.ListSubscriptions)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions", wrapper.CreateSubscription)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions/{subscription_id}", wrapper.DetachSubscription)
@@ -4200,6 +5535,616 @@ func (response StatusdefaultJSONResponse) VisitStatusResponse(w http.ResponseWri
 	return err
 }
 
+type ListAgentsRequestObject struct {
+	Params ListAgentsParams
+}
+
+type ListAgentsResponseObject interface {
+	VisitListAgentsResponse(w http.ResponseWriter) error
+}
+
+type ListAgents200JSONResponse AgentList
+
+func (response ListAgents200JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListAgents400JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents401JSONResponse Error
+
+func (response ListAgents401JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents422JSONResponse Error
+
+func (response ListAgents422JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents429JSONResponse Error
+
+func (response ListAgents429JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListAgentsdefaultJSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgentRequestObject struct {
+	Body *CreateAgentJSONRequestBody
+}
+
+type CreateAgentResponseObject interface {
+	VisitCreateAgentResponse(w http.ResponseWriter) error
+}
+
+type CreateAgent201JSONResponse Agent
+
+func (response CreateAgent201JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateAgent400JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent401JSONResponse Error
+
+func (response CreateAgent401JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent404JSONResponse Error
+
+func (response CreateAgent404JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent409JSONResponse Error
+
+func (response CreateAgent409JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent422JSONResponse Error
+
+func (response CreateAgent422JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent429JSONResponse Error
+
+func (response CreateAgent429JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateAgentdefaultJSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRosterRequestObject struct {
+	Params GetAgentRosterParams
+}
+
+type GetAgentRosterResponseObject interface {
+	VisitGetAgentRosterResponse(w http.ResponseWriter) error
+}
+
+type GetAgentRoster200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type GetAgentRoster200JSONResponse struct {
+	Body    Roster
+	Headers GetAgentRoster200ResponseHeaders
+}
+
+func (response GetAgentRoster200JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRoster304ResponseHeaders struct {
+	ETag *string
+}
+
+type GetAgentRoster304Response struct {
+	Headers GetAgentRoster304ResponseHeaders
+}
+
+func (response GetAgentRoster304Response) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetAgentRoster401JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentRoster401JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRoster429JSONResponse Error
+
+func (response GetAgentRoster429JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRosterdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentRosterdefaultJSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgentRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type DeleteAgentResponseObject interface {
+	VisitDeleteAgentResponse(w http.ResponseWriter) error
+}
+
+type DeleteAgent204Response struct {
+}
+
+func (response DeleteAgent204Response) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DeleteAgent400JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent401JSONResponse Error
+
+func (response DeleteAgent401JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent404JSONResponse Error
+
+func (response DeleteAgent404JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent429JSONResponse Error
+
+func (response DeleteAgent429JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteAgentdefaultJSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentParams
+}
+
+type GetAgentResponseObject interface {
+	VisitGetAgentResponse(w http.ResponseWriter) error
+}
+
+type GetAgent200JSONResponse Agent
+
+func (response GetAgent200JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgent400JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent401JSONResponse Error
+
+func (response GetAgent401JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent404JSONResponse Error
+
+func (response GetAgent404JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent429JSONResponse Error
+
+func (response GetAgent429JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentdefaultJSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentRequestObject struct {
+	Ref  AgentRef `json:"ref"`
+	Body *UpdateAgentJSONRequestBody
+}
+
+type UpdateAgentResponseObject interface {
+	VisitUpdateAgentResponse(w http.ResponseWriter) error
+}
+
+type UpdateAgent200JSONResponse Agent
+
+func (response UpdateAgent200JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response UpdateAgent400JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent401JSONResponse Error
+
+func (response UpdateAgent401JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent404JSONResponse Error
+
+func (response UpdateAgent404JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent422JSONResponse Error
+
+func (response UpdateAgent422JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent429JSONResponse Error
+
+func (response UpdateAgent429JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdateAgentdefaultJSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PullEventsRequestObject struct {
 	Ref    string `json:"ref"`
 	Params PullEventsParams
@@ -4299,6 +6244,321 @@ type PullEventsdefaultJSONResponse struct {
 }
 
 func (response PullEventsdefaultJSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInboxRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentInboxParams
+}
+
+type GetAgentInboxResponseObject interface {
+	VisitGetAgentInboxResponse(w http.ResponseWriter) error
+}
+
+type GetAgentInbox200JSONResponse MessagePage
+
+func (response GetAgentInbox200JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentInbox400JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox401JSONResponse Error
+
+func (response GetAgentInbox401JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox404JSONResponse Error
+
+func (response GetAgentInbox404JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox422JSONResponse Error
+
+func (response GetAgentInbox422JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox429JSONResponse Error
+
+func (response GetAgentInbox429JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInboxdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentInboxdefaultJSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresenceRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type GetAgentPresenceResponseObject interface {
+	VisitGetAgentPresenceResponse(w http.ResponseWriter) error
+}
+
+type GetAgentPresence200JSONResponse AgentPresence
+
+func (response GetAgentPresence200JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentPresence400JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence401JSONResponse Error
+
+func (response GetAgentPresence401JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence404JSONResponse Error
+
+func (response GetAgentPresence404JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence429JSONResponse Error
+
+func (response GetAgentPresence429JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresencedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentPresencedefaultJSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSentRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentSentParams
+}
+
+type GetAgentSentResponseObject interface {
+	VisitGetAgentSentResponse(w http.ResponseWriter) error
+}
+
+type GetAgentSent200JSONResponse MessagePage
+
+func (response GetAgentSent200JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentSent400JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent401JSONResponse Error
+
+func (response GetAgentSent401JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent404JSONResponse Error
+
+func (response GetAgentSent404JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent422JSONResponse Error
+
+func (response GetAgentSent422JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent429JSONResponse Error
+
+func (response GetAgentSent429JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentSentdefaultJSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4739,6 +6999,212 @@ type AckSubscriptiondefaultJSONResponse struct {
 }
 
 func (response AckSubscriptiondefaultJSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecretRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type GetAgentWebhookSecretResponseObject interface {
+	VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type GetAgentWebhookSecret200JSONResponse AgentWebhookSecret
+
+func (response GetAgentWebhookSecret200JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentWebhookSecret400JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret401JSONResponse Error
+
+func (response GetAgentWebhookSecret401JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret404JSONResponse Error
+
+func (response GetAgentWebhookSecret404JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret429JSONResponse Error
+
+func (response GetAgentWebhookSecret429JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentWebhookSecretdefaultJSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecretRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params RegenerateAgentWebhookSecretParams
+	Body   *RegenerateAgentWebhookSecretJSONRequestBody
+}
+
+type RegenerateAgentWebhookSecretResponseObject interface {
+	VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type RegenerateAgentWebhookSecret200JSONResponse AgentWebhookSecret
+
+func (response RegenerateAgentWebhookSecret200JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RegenerateAgentWebhookSecret400JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret401JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret401JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret404JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret404JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret409JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret409JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret429JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret429JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RegenerateAgentWebhookSecretdefaultJSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8513,6 +10979,469 @@ func (response GetInfodefaultJSONResponse) VisitGetInfoResponse(w http.ResponseW
 	return err
 }
 
+type SendMessageRequestObject struct {
+	Params SendMessageParams
+	Body   *SendMessageJSONRequestBody
+}
+
+type SendMessageResponseObject interface {
+	VisitSendMessageResponse(w http.ResponseWriter) error
+}
+
+type SendMessage200JSONResponse Message
+
+func (response SendMessage200JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage201ResponseHeaders struct {
+	XCueAPIPriorityDowngraded *string
+}
+
+type SendMessage201JSONResponse struct {
+	Body    Message
+	Headers SendMessage201ResponseHeaders
+}
+
+func (response SendMessage201JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XCueAPIPriorityDowngraded != nil {
+		w.Header().Set("X-CueAPI-Priority-Downgraded", fmt.Sprint(*response.Headers.XCueAPIPriorityDowngraded))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage400JSONResponse struct{ ErrorJSONResponse }
+
+func (response SendMessage400JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage401JSONResponse Error
+
+func (response SendMessage401JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage402JSONResponse Error
+
+func (response SendMessage402JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage403JSONResponse Error
+
+func (response SendMessage403JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage404JSONResponse Error
+
+func (response SendMessage404JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage409JSONResponse Error
+
+func (response SendMessage409JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage413JSONResponse Error
+
+func (response SendMessage413JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage422JSONResponse Error
+
+func (response SendMessage422JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage429JSONResponse Error
+
+func (response SendMessage429JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response SendMessagedefaultJSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessageRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+}
+
+type GetMessageResponseObject interface {
+	VisitGetMessageResponse(w http.ResponseWriter) error
+}
+
+type GetMessage200JSONResponse Message
+
+func (response GetMessage200JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage401JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetMessage401JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage404JSONResponse Error
+
+func (response GetMessage404JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage429JSONResponse Error
+
+func (response GetMessage429JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetMessagedefaultJSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessageRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+	Body      *AckMessageJSONRequestBody
+}
+
+type AckMessageResponseObject interface {
+	VisitAckMessageResponse(w http.ResponseWriter) error
+}
+
+type AckMessage200JSONResponse MessageStateChange
+
+func (response AckMessage200JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage401JSONResponse struct{ ErrorJSONResponse }
+
+func (response AckMessage401JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage404JSONResponse Error
+
+func (response AckMessage404JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage409JSONResponse Error
+
+func (response AckMessage409JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage429JSONResponse Error
+
+func (response AckMessage429JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AckMessagedefaultJSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageReadRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+	Body      *MarkMessageReadJSONRequestBody
+}
+
+type MarkMessageReadResponseObject interface {
+	VisitMarkMessageReadResponse(w http.ResponseWriter) error
+}
+
+type MarkMessageRead200JSONResponse MessageStateChange
+
+func (response MarkMessageRead200JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead401JSONResponse struct{ ErrorJSONResponse }
+
+func (response MarkMessageRead401JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead404JSONResponse Error
+
+func (response MarkMessageRead404JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead409JSONResponse Error
+
+func (response MarkMessageRead409JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead429JSONResponse Error
+
+func (response MarkMessageRead429JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageReaddefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response MarkMessageReaddefaultJSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsageRequestObject struct {
 }
 
@@ -8840,9 +11769,36 @@ type StrictServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(ctx context.Context, request StatusRequestObject) (StatusResponseObject, error)
+	// ListAgents List the caller's agents
+	// (GET /v1/agents)
+	ListAgents(ctx context.Context, request ListAgentsRequestObject) (ListAgentsResponseObject, error)
+	// CreateAgent Create an agent
+	// (POST /v1/agents)
+	CreateAgent(ctx context.Context, request CreateAgentRequestObject) (CreateAgentResponseObject, error)
+	// GetAgentRoster The caller's live agents with derived presence
+	// (GET /v1/agents/roster)
+	GetAgentRoster(ctx context.Context, request GetAgentRosterRequestObject) (GetAgentRosterResponseObject, error)
+	// DeleteAgent Soft-delete an agent
+	// (DELETE /v1/agents/{ref})
+	DeleteAgent(ctx context.Context, request DeleteAgentRequestObject) (DeleteAgentResponseObject, error)
+	// GetAgent Get one of the caller's agents
+	// (GET /v1/agents/{ref})
+	GetAgent(ctx context.Context, request GetAgentRequestObject) (GetAgentResponseObject, error)
+	// UpdateAgent Update an agent
+	// (PATCH /v1/agents/{ref})
+	UpdateAgent(ctx context.Context, request UpdateAgentRequestObject) (UpdateAgentResponseObject, error)
 	// PullEvents Pull an agent's events after a cursor
 	// (GET /v1/agents/{ref}/events)
 	PullEvents(ctx context.Context, request PullEventsRequestObject) (PullEventsResponseObject, error)
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	// (GET /v1/agents/{ref}/inbox)
+	GetAgentInbox(ctx context.Context, request GetAgentInboxRequestObject) (GetAgentInboxResponseObject, error)
+	// GetAgentPresence One agent's derived presence
+	// (GET /v1/agents/{ref}/presence)
+	GetAgentPresence(ctx context.Context, request GetAgentPresenceRequestObject) (GetAgentPresenceResponseObject, error)
+	// GetAgentSent Messages one of the caller's agents sent
+	// (GET /v1/agents/{ref}/sent)
+	GetAgentSent(ctx context.Context, request GetAgentSentRequestObject) (GetAgentSentResponseObject, error)
 	// ListSubscriptions List an agent's active subscriptions
 	// (GET /v1/agents/{ref}/subscriptions)
 	ListSubscriptions(ctx context.Context, request ListSubscriptionsRequestObject) (ListSubscriptionsResponseObject, error)
@@ -8855,6 +11811,12 @@ type StrictServerInterface interface {
 	// AckSubscription Raise a subscription's acknowledgement watermark
 	// (PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack)
 	AckSubscription(ctx context.Context, request AckSubscriptionRequestObject) (AckSubscriptionResponseObject, error)
+	// GetAgentWebhookSecret The agent's push signing secret
+	// (GET /v1/agents/{ref}/webhook-secret)
+	GetAgentWebhookSecret(ctx context.Context, request GetAgentWebhookSecretRequestObject) (GetAgentWebhookSecretResponseObject, error)
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	// (POST /v1/agents/{ref}/webhook-secret/regenerate)
+	RegenerateAgentWebhookSecret(ctx context.Context, request RegenerateAgentWebhookSecretRequestObject) (RegenerateAgentWebhookSecretResponseObject, error)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(ctx context.Context, request ListAlertsRequestObject) (ListAlertsResponseObject, error)
@@ -8969,6 +11931,18 @@ type StrictServerInterface interface {
 	// GetInfo Operator info
 	// (GET /v1/info)
 	GetInfo(ctx context.Context, request GetInfoRequestObject) (GetInfoResponseObject, error)
+	// SendMessage Send a message from one of the caller's agents
+	// (POST /v1/messages)
+	SendMessage(ctx context.Context, request SendMessageRequestObject) (SendMessageResponseObject, error)
+	// GetMessage Read one message
+	// (GET /v1/messages/{message_id})
+	GetMessage(ctx context.Context, request GetMessageRequestObject) (GetMessageResponseObject, error)
+	// AckMessage Acknowledge a message
+	// (POST /v1/messages/{message_id}/ack)
+	AckMessage(ctx context.Context, request AckMessageRequestObject) (AckMessageResponseObject, error)
+	// MarkMessageRead Mark a message read
+	// (POST /v1/messages/{message_id}/read)
+	MarkMessageRead(ctx context.Context, request MarkMessageReadRequestObject) (MarkMessageReadResponseObject, error)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(ctx context.Context, request GetUsageRequestObject) (GetUsageResponseObject, error)
@@ -9096,6 +12070,175 @@ func (sh *strictHandler) Status(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ListAgents operation middleware
+func (sh *strictHandler) ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams) {
+	var request ListAgentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAgents(ctx, request.(ListAgentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAgents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAgentsResponseObject); ok {
+		if err := validResponse.VisitListAgentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateAgent operation middleware
+func (sh *strictHandler) CreateAgent(w http.ResponseWriter, r *http.Request) {
+	var request CreateAgentRequestObject
+
+	var body CreateAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAgent(ctx, request.(CreateAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateAgentResponseObject); ok {
+		if err := validResponse.VisitCreateAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentRoster operation middleware
+func (sh *strictHandler) GetAgentRoster(w http.ResponseWriter, r *http.Request, params GetAgentRosterParams) {
+	var request GetAgentRosterRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentRoster(ctx, request.(GetAgentRosterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentRoster")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentRosterResponseObject); ok {
+		if err := validResponse.VisitGetAgentRosterResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAgent operation middleware
+func (sh *strictHandler) DeleteAgent(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request DeleteAgentRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAgent(ctx, request.(DeleteAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteAgentResponseObject); ok {
+		if err := validResponse.VisitDeleteAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgent operation middleware
+func (sh *strictHandler) GetAgent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentParams) {
+	var request GetAgentRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgent(ctx, request.(GetAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentResponseObject); ok {
+		if err := validResponse.VisitGetAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateAgent operation middleware
+func (sh *strictHandler) UpdateAgent(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request UpdateAgentRequestObject
+
+	request.Ref = ref
+
+	var body UpdateAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAgent(ctx, request.(UpdateAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateAgentResponseObject); ok {
+		if err := validResponse.VisitUpdateAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // PullEvents operation middleware
 func (sh *strictHandler) PullEvents(w http.ResponseWriter, r *http.Request, ref string, params PullEventsParams) {
 	var request PullEventsRequestObject
@@ -9116,6 +12259,86 @@ func (sh *strictHandler) PullEvents(w http.ResponseWriter, r *http.Request, ref 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(PullEventsResponseObject); ok {
 		if err := validResponse.VisitPullEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentInbox operation middleware
+func (sh *strictHandler) GetAgentInbox(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentInboxParams) {
+	var request GetAgentInboxRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentInbox(ctx, request.(GetAgentInboxRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentInbox")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentInboxResponseObject); ok {
+		if err := validResponse.VisitGetAgentInboxResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentPresence operation middleware
+func (sh *strictHandler) GetAgentPresence(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request GetAgentPresenceRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentPresence(ctx, request.(GetAgentPresenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentPresence")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentPresenceResponseObject); ok {
+		if err := validResponse.VisitGetAgentPresenceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentSent operation middleware
+func (sh *strictHandler) GetAgentSent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentSentParams) {
+	var request GetAgentSentRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentSent(ctx, request.(GetAgentSentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentSent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentSentResponseObject); ok {
+		if err := validResponse.VisitGetAgentSentResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -9236,6 +12459,69 @@ func (sh *strictHandler) AckSubscription(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(AckSubscriptionResponseObject); ok {
 		if err := validResponse.VisitAckSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentWebhookSecret operation middleware
+func (sh *strictHandler) GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request GetAgentWebhookSecretRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentWebhookSecret(ctx, request.(GetAgentWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentWebhookSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentWebhookSecretResponseObject); ok {
+		if err := validResponse.VisitGetAgentWebhookSecretResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RegenerateAgentWebhookSecret operation middleware
+func (sh *strictHandler) RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef, params RegenerateAgentWebhookSecretParams) {
+	var request RegenerateAgentWebhookSecretRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	var body RegenerateAgentWebhookSecretJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateAgentWebhookSecret(ctx, request.(RegenerateAgentWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateAgentWebhookSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RegenerateAgentWebhookSecretResponseObject); ok {
+		if err := validResponse.VisitRegenerateAgentWebhookSecretResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -10336,6 +13622,137 @@ func (sh *strictHandler) GetInfo(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// SendMessage operation middleware
+func (sh *strictHandler) SendMessage(w http.ResponseWriter, r *http.Request, params SendMessageParams) {
+	var request SendMessageRequestObject
+
+	request.Params = params
+
+	var body SendMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SendMessage(ctx, request.(SendMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SendMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SendMessageResponseObject); ok {
+		if err := validResponse.VisitSendMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMessage operation middleware
+func (sh *strictHandler) GetMessage(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request GetMessageRequestObject
+
+	request.MessageID = messageID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMessage(ctx, request.(GetMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMessageResponseObject); ok {
+		if err := validResponse.VisitGetMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AckMessage operation middleware
+func (sh *strictHandler) AckMessage(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request AckMessageRequestObject
+
+	request.MessageID = messageID
+
+	var body AckMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AckMessage(ctx, request.(AckMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AckMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AckMessageResponseObject); ok {
+		if err := validResponse.VisitAckMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// MarkMessageRead operation middleware
+func (sh *strictHandler) MarkMessageRead(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request MarkMessageReadRequestObject
+
+	request.MessageID = messageID
+
+	var body MarkMessageReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkMessageRead(ctx, request.(MarkMessageReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkMessageRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkMessageReadResponseObject); ok {
+		if err := validResponse.VisitMarkMessageReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsage operation middleware
 func (sh *strictHandler) GetUsage(w http.ResponseWriter, r *http.Request) {
 	var request GetUsageRequestObject
@@ -10446,363 +13863,447 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs3ti/6Kiiee8tkNklRsuydSDV1jyM7E+/461jyztQJU2yoGxQxagJMAy2J4+Oq+es+wK39DPvB",
-	"5kluYS0AjW6iyZZs2cmM/5iM1ezG58LC+vyt971ULldSMKFV7+h9b0ULumSaFfDXScmePzX/yJhKC77S",
-	"XIrekXlMeEb6SVqyWUL+jewfkHRBC5qaDwdj8k5cCnktCM8UoQUjh5NDAi8LqWdzWYosGfeGPW4aW1G9",
-	"6A17gi5Z76hnXuJZb9gr2G8lL1jWO9JFyYY9lS7Ykpqx6PXKvKl0wcVF78OHYe9ZupBn8pKJyFBzzoQe",
-	"pQupmCAsXUiizZukTzXJGVWa7D8OBk+0JErLgg1aBghf33Z8NywtzYBii+l/hCV99+7508GYvKT5XBZL",
-	"lvkl1AWjmmWEKiKkJrCILUNkrsXbr+TzjC1XUjORrn9i683Bfs9FpoheMGJaZUqTc5mtzaKZZ6kdY8GU",
-	"LIuUkbksyMEhWQxJVhb0PF8fEUoKpos1ueZ6YT6aCkWXjFyyNaEiw+aoUNdmLw4mE/8ekQW/4ILmQ0KF",
-	"1AtW4LuHk++mIuHVuGeXbD1LpZjnPNXJmLwWZM7NAi4YfPFAkebrCbnmQo2nwq3ngtGMFdWKBssyMusS",
-	"LuKS3rxg4kIvekcHjx4Pe0su3N/7w8gS/yyLS1ZEj1WNVq/hPcLbdhl/v/0W/+VEijkvlk+Z0kWZan7F",
-	"NofysjRbywi7oanO1yQx7SZDAgt/zRUup2LFFSv8dh1OJiRJsXUK9OfGVZ325sr+ZWSHMwrHs2MG7Uv4",
-	"84IJopjQQExmjP4wkAVVhJI0p3zJiiHhmizNLJdUpwvSZ7kyfOohSQyPqo6QvBasSAZbJoCjGT3Ptg77",
-	"g9kltZJCMWCtz4pCFuYfqRSaCW3+SVernKewdHt/VRLYWdXi/1Wwee+o9z/2Ko69h7+qPWwNemlwF/MD",
-	"YeKK5XLFxrB+9iPT5pP08rQ89x+8xUMNY8kybh7R/E0hV6zQ3Ix7TnPFhr1V8Oh9j6aXLJuxKya0Icej",
-	"9z3Du6juHfW40I8Pe3Ao+LJc9o4m/khwodkFK3q4Mo5+f2m29qv/QJ7/laW692HYe5KzAga5MQ4hr3OW",
-	"XbBskzSe5Nd0rQjMwOymbfVcypxRYZqlptkZPt++3DCAM/Pih2HPcr0Z1bWpZ1SzkeZL1tvgAkN3zR29",
-	"74kyz+l5ztzR3Xi1xs27fICvbTxeMqXoBWv5TdOMarqlfbv6w97N6EKO7ENDpOO39PqlbdsQF7tiBdfr",
-	"Tkt46l5uEgFwNS8LNC60YJ+C/qoZBvMZ1omitlmtlPWCqxh1mZ/gX1yzpeo0P9Ok7YMWBV2bv3O+5DrY",
-	"BX8Ohj05nyvW8puWmuaxn5rHB4fpPnD9+cZbZ30abBwT5qz+0uNiLnvD3jUthKEUs3xc85TmQTMVFVWn",
-	"ImgiNRzP7N4Vm80pz8uCmdGZvuaW18Fz2B1Z6lQu2cwcG1nq9l5+ZucLKS9PWVow/dby1ZY9m13jyzMF",
-	"b29yhseHJJfXrEipYmTBbgJxcEiEJKuCzfnNuBe7zTeWvtlbbL2/L/PLpyxnmgUMtz5yntVJbfPI0pvn",
-	"+OP+ZAIM1v3ZJLmNo6V2DqptPTP4Pds+sibBq0u+Wt3uo8aQXbdVW7EJnNA8P6fpZSvrXxXMiAZDYi4X",
-	"kE2tjJWWTJntrU8Wb3rVfhm2T6Ma1JLphcx2MYsfz87evMQ3Pwx7ZZFvzuGVuVdy/jeWkXdvX5A+FYQt",
-	"V3pNjFRILigXiiR7yeCYGAbenB2I0bLUhJqvzVx3XCONHTBD8pMZ+qXZtg3PxaqMEPZdVrWpMOmCEtsO",
-	"CnugJBj+tSYZy7n5x5Y5xnaH5vnree/ol+779GtzXE/ZnJa5BhUyefP69CzZHIMhkYIKtZKFbpG6jXZ3",
-	"bmRrfUyoWBMhxQh3+ormRvFW5PDggPQT3xDKseabFUv5nBstUYPwq+WK5OyK5UNolgvFM0ZSu0Mo1W4M",
-	"MEp+C61XfTUw1HNMHGUglSG/I344ptFQKZp8+7ALuUUISaeLd6s3MuepVUVhgXtHvaIUMylSNuPz2ZIr",
-	"BbyhqQnYNTB7l5U5K0gm7UEgBUvLwvRMZGr+xUTKFMGWyPWC58yoB9dUkUxeiyHhYiq0zKhRHlPQ0tQD",
-	"ciVTel7mtFiPSbI5ogTUTkWkyNcwkKVU2vRsCBZfmYqq+yGR8F+jtxQslUWmyEJek6WhgWtWMGJ53zFJ",
-	"zL8avQgpmPl2KgqmyiVTjgQEu9FkXuqyYMFkj0lSsFVO1zOa5wkx1DCa8zxH3X5zdIrIPDPq/pwXSg9N",
-	"4zCd/cmErJDH4P+bPRuVK9SlnQwQ3a5gEqDButFEL/0aLXjO0uDyJKm9lhyj3SDPWEGMtqZIklPNlE6G",
-	"uIYJrHYCS0ALRmiashUaWaaC5pwqM/F5dHeHjW2AloI1/ZgVGPZwnPYdEHlb1sVos61CRGUiaNopHu22",
-	"U4Tsv2ooyvFxEG1CA2rcoVIS6FxN7WZjhjmjihlhSopMxWwmlC/BkMdIDtMh/Z9fv/3p2dvZyYsnz1/O",
-	"zp6/fPb63dns9NnJ61dPT4fEchHy3WQyCGS6NnnajX5DC6kPrHVdDNPzJr6IhKq1Ye6bEzsLbRcPzHGG",
-	"FxVJZSk0K0h/Qq4XTBBh7j1r1siiMwrVzagmiqaM97t1z40XVnSdS5rtHr59MRheZ4XS8u9sNkeDSTcN",
-	"W1N1GR8W8CoczgNFEvNignfrkPC5uXNvLx81aMNrrn517YCa06lWcOhJYSspxXVT3313/TRCnLvE8KCX",
-	"6BhBtT4p25WaSoWu78rrFf2tZAR+NoKP5uJCgYXeXjLkp++JYgVHAXgwRBN9BkyXpQsJt6LZsYSkOaOF",
-	"uXXJmydnJz/uFgO3E2Dw68jw4pFcocg6WklzwAovNqWB+tFNmqxLypsC5VsnZvVBaEnKIk8GcZnrmLhx",
-	"hZJ/TSTbkPPgrp6Vq9sMeOMW3hz1S7jQRkUpyApePHYsFyXjyF0aHZ4T5LsP76n9om1kb1gxMoffrx5a",
-	"GYCKrOWBZIxmORfsNvT0aeinNtYOZj7HtOtzfCf4b1YWKxUrCE0LqRSheU6Upro0Ek3/cPIdSbISjc1s",
-	"5pgU6gNNOWGjY2uwKQvWfWteix/wk7a9qSlP76c9tqQ8n/aOCMyeTHt208wjszTm0YqWipkHYNP9ECcj",
-	"KWaqTFOm1MxIypsr9jwzIp4Rn+UcvVg0z1lhJH2jOM/hBNK5uXIZTRfEtjYv88C3AJ9yQyZsKvrgCOHi",
-	"iuY8mzUGkMABpYKU1kcqC/OE8QthOhyavylJF5QLohfopMzUVBhGgX42DiMbtFIoCJ7byedT0ayz17lT",
-	"0y6nneIPZuLVqi3pmlxTrmFJuFb+FOJyOw5glgTkG3LOzFIRrqfinJk3FUkaNsPEGkCWjAqjFvkTjeuy",
-	"pDfoiHg8OfzWGs7wwX7rogWCVKu886Q457qgxZr8x+nrVwTvllbjRIMlvv+QjMkrSV69exHYHo8rLYu8",
-	"5OEF+LGXWnWvz+yEZvKKFQXPIufjGYwcXKhgZ0hpUawJBbsErHTSbCMheAKazyt34GBMwgPvfTItkwr0",
-	"BdeEH/glW0fI7Se2VnbNzcgfKMLmcwbORSf72dlIoc1RwxGb+4iLi1m0l8QcuV9+dQcOPIJO0rqVchUa",
-	"bx9NWmftDajgMO/Oa9+a17ff0U1uu6Q3M6dgGIb60LBXw3Hk3FzSotQMnv+yPySPhmT/0a8t3NZJt7uk",
-	"z1P7nh1gwyrWbZ5n/pMdE7RXR3zEoSOie9//GXzVtsivamwo7McKRpHxNCRuqzr4VW0Xu0+ZUnUHbl30",
-	"1vHwmNcCNSii8HsbHDMv5BLuwoxd8ZSNUpkxM+jcsOIlveApybm43O0SwW63DPujnc+Opc40LS7Qu+OM",
-	"LqsSbCl2+6P2E3QzO5dvfW0S608c2y7Q6OMf8gumdGIWJNFlIcYrqlTi4wgmJLEX/KzqIy5g7eAVXMDN",
-	"ei6zSDzOmxKtfHZUGBLDhaH6zdE7zqdI/1xmnClSrswBeXgw/PfH35LztWZq0I0NOydX1Fb8NjQP+9M3",
-	"NH+e8yyzvpfEbE+yYSw+/PbWune1h8MNcoiSXsm26aYfebOGemAX7a/XUMU6K2B3jT24u2LVxuQCO5Ri",
-	"ukWbu512A2L3DGxdW0LmlA85O183jP39JRWlUYfBPI5W9VVOjVhwk+Zl1mor4xHpLh7oOI6tbk6VnhWl",
-	"aN2Pzord5g/sxjfd2AV2o/3cM5izFYNha0BRyobEbC14UkHpAKc76hsgblOjveBtYLRk2AEzxbvN4qO0",
-	"RCC0Lqrc7mF81VDipk/SN2qHPbpSsMEdTLPblIhbiO7tUQGdJeOO8jB8U4o2vmKjSqpt9Ub3PheGaXBx",
-	"AeGrnKmB2fOCGfmTZc7gZndaxTnLbYVj+AaMNjvvhZKd4otNUbqjAD3slavs1jfJx8vO228UaQVl8MS6",
-	"64X0DR1d0dzo1kbQMdTb4sp2gUuRw67RMQtWFhe5TFyEJpFzQoP4CT8eF5SrCAVl8vaeAnALWLk+HJPf",
-	"6nADA5oJBIvQaYAnILgbghsopPX6jVpjz419rIV7OblkCyOtCSE1OtrCINq4QSCdDKtQtibjbxHqnjJN",
-	"eR5zDAPfy0tFKFkZMVnOgZlXDg3SF+za+7cHm8FAX8XD35V4WPnbfDhlQ0RMF9IZdJPG2wn5rTTc3ee6",
-	"xNl1EAPu4zI7dYKv37oXH+HZuLfN45BUnZm6ZDta7O4M3OID3BDF/6gS8z+tGPtVYPyMAuOnk+rULfyu",
-	"KN6pCIM1m2QOEPl3khnlVs5rt1oGVyKIOnEJ6V9BvuwuFtpAYVDPFqz4Kt59EfGudoVt3pCbt3/krm4R",
-	"EePhM2nJbhE4U7IvkNYBQ7xVUodnGjuihTbHZNMxor8tuVKzgmpWP8WyPM+33KeiXJ5X37e1DUTAsq0/",
-	"B73Xj67/mOyRORdcLVhG+vabobd2Yf9D0rDJDEJzGcTSujbqFrDO87zmIpPXM8OTO+xu+HaD+qtF8Rvj",
-	"V7GxJuHubKGIUrWlniqSUgE6NujGCeq4yV6CBsTkmCTehJjsJTgcDJ01H81lUTMhKmsl0wvGi8CoZpcW",
-	"pEHnq6Eu8RO7MmzH9VRNPObBeRqoK3Uy3yYzRQ4iEsK2l5q+rcYXW5hobDfq0Uq3Gn2L4ZJ4V4+3R7Ks",
-	"gzGzHo3wcDIZf7wZMrKc9VH/eHb2xkdgufCZtGQPlI/PstPhTDVHWBvgw9uO7kN0N654yk5kxt7IPN+S",
-	"Ubbi5iqLeVLzNbKPhK5WhbxyQeFGV7tka7AZXVEOI4vqQRDy1K3h+Pc3XGkuLmalYkVEI4MU7o0h2mgk",
-	"9zGhKcgQ5HohFQ48pcLmpBTsitGcZfH0WetCnu1yNVsXsywwS4bsXe3v0VIv9mwDyTGyny5z7ia+Vpvr",
-	"pNjGUbbN/LqVMFp96+gkn6UyFj5TT+o37xyTx6P9g29D0Il+umDpZeDGgsT6IakFkgXdJIPdrvdwVLsm",
-	"1kbt7GbFC6ZmXLSznVJonqNFQmaM2E9Ivy2+vpH7GfUgJ9NyMnmYfv/k9Nns3dsX8BdDIsFp/T+mrz/h",
-	"W8FE8cVk9+JsDGEYznX7clV3qA80YCJDiRrO8EwxEMId6ZrLLMgiWMEgYnfZs3Qh37RGmAkbW4ZpYIFH",
-	"wvC7wW0DU213b8GbcbWFBj4+Yc8eHJ+yZw1YEMMN0ZakD/m3o5QqlmGqzqDGBKoYhk2jwy4Thg0VD5eO",
-	"ijUxjWzr5JZrWbCU8Suv3zaOCszUML8hSf5tMjmaTIDxLndPMsbqHNmZuxzJzn8aIavurM7QAwy1nRhw",
-	"MWPmmo1uZNGSp+uRLyIZIzW0CjBmgB8On3vvTB+f4lQIHvo/AbNEjI8gBHMqzmW2HpLqtLi42xXVCzUk",
-	"14UUFwQTQdWQHO4/hFv78OC7wZgA/dAlc/GcXE3FkpvBsIyUImOF2TZNeZ6Qf/z9vzBy2fw87R29/8ff",
-	"//vDcNrD382Dxm8fPuBH5yw1Mi+C4cj5nKec5uTkxXNSMJop18MYPh7bsJ5kL4GLwGYrmvN0+vQnL3C8",
-	"PHljL5GpMK24bNARZIOSBNpKxtXojXSCxg8q7GyH1mZPCZKSESpzrjS6qZtXoHO97EQpeckRq2SIq9Hp",
-	"m+9lFklHgc+Hru9WUvveRk41dP7obf2Spgsu2MismTn9RAl6yWaADGC+GBI2vhjHsKwiPNAMKyL5vsE0",
-	"dJSA4GrHawj3BDjCMcSjM6GLNYTyrwp5nrNlLeR056JZd1jEVhFAgTSE8nJJRTV5+95x21C5ORHEXtZz",
-	"znIIpQcXmhsyHs4jPKSpbbD9mg7ZXIOHmmNIMT8VdAd8cUxeL7mGkBbDSa38BAkOQs6sgpOYYYVX/sje",
-	"2F3y/2TGAmyRViqrnI91OoNl2ZzOC2lDQf8quWAZBokn48QRmOFaY2cdHEPw4JAk4FEaoxMrunqtO/sG",
-	"t8M1/wNsVg2eafu1gdPosA72eEfSLJgA6BCSytXayQCO1UNwoEutxrwHYFs13pdsumU/CQuJzuXKYjI1",
-	"+kNii97yeLHDvY7bueRpIa0CHNfYatGnLUA+TVGi4IDIxUVaMKoMX15BJNIql+slE/rYegcLJYua8cph",
-	"MW11Ad1PblzBUr4yezujFxVKVAdLei22M9JKaCsP9qZ1R9/Yw9HY1SsHf9iNuwJtRPjqgqrZUhYt7iyw",
-	"4eO+RDGyOpgtNsJeVa/ebjCG+BrwjIk0ZtcoNJ/TtL4KuxxqO6VidqNZIWjeFbrqE+JQrQqZlWmbQM40",
-	"Ct0AEGBD+lJaFJxlJAlGbZhuwVSZa6MlQrR3hceR+EVL7h4naVsHcnvf+XXHM7q+b7Xsna+rcrmkaEzd",
-	"+W4gD5i7uMt4NhKKK/KoDbW2LPVJV2McBkRbg/zaGFidGqIHY2eGfkQkeboRJujMroooSea0JeQDkvtm",
-	"GVvpxWajE1KKnCmFKYAsO3bZgDVTLldgwF3Rggn9QBFojPwb2d/WI74947vS9a3tz/oWbAakS28E4Bl+",
-	"cWG0zdn5+ggHlwzGXYjdmkG2OYE7t3G+nmE0XiSO00FnVrEyhZk6aDBUaRur22+mSXecxEfh/bXFW33k",
-	"qoAkMwvEv91fBHdBN8e6vz02wxDcT87aUqG2OhdD3b0WjUVYaL2atcn/L8y+Oc+AtwRYJaDXxSURo/t3",
-	"754/bQ9Ksuf6ozYGGlowWuhzRnX0NoKpBTil7mVPvYZajaCH9Hr3uwYhS5yhMzaUn92l6E5MGuCr2A/v",
-	"3j9GMbgQnJaeAbCo2mijAnNFspKRvjX4JPCUiwvkOncM7ELCvEVUl/2gJcgRzeBUeHGCKx8eHk9Mtw4+",
-	"f3c2TODuYxcbgaKIfWaDO8wz1Gvr79XM21bX3Xhu3beQAQKn0+YuULF2k+jED7djwGyk3SpBV2ohQWen",
-	"2mIz8yUjfUzVQU14I6d4cEyk0/QdCPFtI9Buo7Cscro2C13IZRtmQB1e2F+QNs9o3FH6A0bWkt73A5hS",
-	"DiaTSegtsl3nUY4IhoMuXW/g6jSmKDQTmU0mshvkML/hrzmkgsZzrNrPZczeU+iPvPy6eQG9jBeGslWS",
-	"TOQI+iVKSN9nlo3s/T8YkgTnj7gOQwf/hTmhKBZF75bbh8JtRcdtIgr5QLPwPh1WcmxTWKjtQUMe2bwI",
-	"K865LTKsztwaCx2T4WqyYezWjNxetQuleZaaZzgQeDbl4bpMvlVB+NENakuMQAOH+s6oZ0Y/MmdwBpdL",
-	"DBP0mvxbDfys4V/abdeLgpo1+m2AKG9dnk+GT7U1JD00tDTOLEbEmWXhS66t3ZlA3FwSj1u4Y+QeAiLO",
-	"6ipNQyqmRc4Nw0yqtxJirjRg4NcLmTMy57mGmB3F9IZ7sBGUdk2Vi+vpxOO7RhfWIs5aYgyDVY9NfitV",
-	"bHOZuygf+MPKMGGsmxP23D9nBaNwvn0QnG1rVjGmLjjSP/AiDOmIg56wPDOCnJMTjr338JKtsS4HvxDS",
-	"Jso2aZ7rWVpwzQpOI+58pcy70jUV4go5ERIQSlDms9AjcoVhW0ESyANVl+vGPvSWui7QPhUDK3HY0d3A",
-	"Sg46gJU0SmtEPBE2pc7VBkF7NXhZa8U/wpoflZi1Wf2DbCn+0URb2CjP0cEiWVyYa6ygml2sYzagAGgE",
-	"Xk7CsEZ44u6iFIyyXeXpLZA8gG5zXRhpWFTspJ6rgWMZErWgeS6vXbpqTlOjSXJN+okdlMWUA/k1QLQS",
-	"+foT4AwpJuK88fnp69G3jyf7hAulqdCkLyT5m2FyfyLvzk4Gx4R62FrBSMbmhiiqzFyRISek5zznel2F",
-	"IRkSISsjG2MYL6LjXncL5d9gYcgl2m56Q4MzF/rRFroH+sxfRicle/Lm+QiyE9ajZ+lCIrhZcuQ878Ds",
-	"pS1X00fN3znEmAD8XxtLa+5LWnAlRTyrozaumVrQg0eP7z680x+fjA4ePfYqDxi/XUwADnd8S6NXUwCK",
-	"+3oT3uJbbzNhCnZdQx3lWfTz22msnwKzdFNuk3hoLYkn9pwkuwW4e1N3bPJLTakZd9NF2uBPW1WThj7g",
-	"NiQmRASY660J+04xxTAe0k+pYiPFhOJmIwchR37z+vSsN+z9+Zn575t38N8nZyc/RmWEHxnN9eLELW4s",
-	"9DOecgzo41zZ6CLDrK4XPF2QuU3yqTLIK7MGRoFZnKqNoVxyEUuzVL/lXDNUOVdS6YuCqcTyc2uNPTYX",
-	"01IW64T0bTCJETTgRkgKlnFl1NsFLVg28F+a+w5FaCjwlBFa6gVJabpg4Wpi92YHbd/giTGdwaWXcbW5",
-	"rub0mO9HV7SAWD/T0On/eoENvakaeukaeosNbYkOSTJ2UdCMZcmRhWyHMVfrDcFQivQVYz7oaXDsAqHw",
-	"I+SFQvqvwpnKS5BVsRenQ3ec3OufesPe0+pbjID7tXmUYIuH2yL0GvSo4hyMZnQFhqJztuA2IMzMn6fM",
-	"BYjxAkznzNy62oEgFOaONRpyLP+91IsZbP/OWhaNM2MmSTWbWWK6w+dAxbf+LhaQ2GuMZRjOq33B38g8",
-	"j/mZXocnF9EqclYEBnyIqo+UFklLpmZg40jXac7iCib8NMvKAs21y5bElTB9uqli2EoCVWA5jrDTJYNx",
-	"KzN6ITsokEFSYvhh+5L+r5KVMbBJkC28az6jmp5TBcZ0c0I3VzLQ/c7lTQwPN+NqRbW5iLyx9K/yvAWi",
-	"xTVnQV6iZnnre7Ds02ukSZB4u71xi6aPnuJIF85g30j6bxSriSTIaZqzWd3WssEmnbJda90wAWu/gxvg",
-	"4WRCVEtwXMuGbsH/r7GrW5xhkFlW/uzt/tKe0w/D3m+OvHZ/hJQIFA8ssuMoT93b0dDsBbyzDq+MmHyh",
-	"+ZIpTZerqIzY5ZhesULZsIVI6DtEAD9QxL41rFRtK74bITstGV1x905C+sn+eDLGTsl5yfOsKh9kXyJc",
-	"oNmaS3FM8P1/Q1Nbwa64ecXGeIaNAKokJZDrIks9iE4IqbzjJvxsX24Jcq+WJ1zqYKcdobTzqdOAKBqc",
-	"p+VScLiPHiohuA94wJFBH8+4CnlbTdiA49wb9mx7t5E1Tu2n79ynHwIJLSBT6OfWkowTX5yE9wkbbIvo",
-	"MGIxrieUw0FO6NeVZU6EAZ/Y/rcToo4tMBRW/TEMzp5EgmfzmDQ2qu2+qU3NNHm3LXmFX1Y70iDZQIDG",
-	"VfWsz69KO5X+XB2aLRJKtxsV1ZJWiDTsCQCy8hww5q3LloZ03tyN+IVV9/JEovGDiknNPSf9tz+ckIcP",
-	"H343GNbyBYPhJzY3hEw6FO8Lp92y0thzWw61S5e2iSEwb6K4SFm1GH74Q5LA+XZvf2du3KFRTWiW1D3c",
-	"GynSjjGYd6PXynMxlxG3VKkXGIONYQFULyJsDfzgguaYxjkzWzuTYnbOFjSfz+Q87ik2X4wwsbPezTEc",
-	"PTmfg4sDpFCuXOHgPiD6DuJumRUrIJN11ppyaw0WuiijBV2bB6zZ3nD3XGN0YOYnC/43XEWjJrKYZv4K",
-	"0obmATov3Lfhx8R+TPrJKV2yMyao0E/CN77HF5L4VZlxRc9zls1WhdFn+FVMYD0tzyGhfw4XvcIsAqkp",
-	"/CtMKT22hj2He9K9wGOrDHKK22x/75SVaW/r+CIP4zQcX4nY3r3gV2x7yawdScwAt8OvPF72A4XpzMc2",
-	"8G1oTbN4I6XS2rYx9Q/TqQqmy0Kgxyj0xBx8e7uaXPWR7phtq6taa6b0lnLJmDUeP6G7vdjAUbc4SH3Q",
-	"VxB7SpXNIHJjI/3kf6ME3DmspMnb3Sw3i3g1RhhbxpdRFz/eFiWbbXEfV2/FIDdcWU6Xx+jvD+d6iTSI",
-	"rGuGFWnb4oVqkGvNENgnb56TS7bejkDQbq9XM8PAZ0spYsHLYLhHEBRQLUpAIA/04lLVs42CuS2oilTq",
-	"3aQ66DpfzyIQgBGVO6ciOqHKDDQzFwPWOGjBncnLixZDG2IlPFCkxLI75lXSL/jFQo8WVGQE6m0a3gsZ",
-	"K//T3D8JoVlWMKWYGgxJxgp+ZbRuh7jPRmYTSC5TmpMVLcw5IAW74OCD7MRGcRvtwO0a1IlxuEnAbXvc",
-	"vuBtixjdyg3ajZ20CjgvknhVJ81QUKClakm5cdD/t89MsEvoGnC9bB11C5JLC65H6Dl2Isxu4H0/2YZT",
-	"HTKIaVDYNC0ZOuegJhgOsA6jcouqK8E6Nsxrb1+4bD1wNipCQc4YO2ygN69Pz47J6enbH0YW4+KOjtjX",
-	"Vbzu5kH0OMwubhUyt13AF0ZY9Gt5PeQff//vWkormMOTgWmKUT0VulHAMEyetu0mrqCuQ/hOhkYJKVDe",
-	"95ncp09/eqCmIvEOuYQsZcZym96tF2wZS6m+p4wslzDZAWL1i+VuORvJrVIsMEnoNklRv5ucK4x5inKw",
-	"z5uQVYVf2dUc+iz7IL8q3J7hJ03i2pjBr+2c4C2c+W3YNdtCDAx/gMrpHp7XCCyKCR2VjFxAmZv6rZXR",
-	"SLx/h2SDU3gXNomqmIb1loEqnR2HMSQfXb50Y7abAb12QFv259TN09dAbiQ0YFhULZ/Bg1XW3oplMzQf",
-	"b0GIe8sumGBGVnmSs0LbmIFTkEu2aEbm3XaBNAgmKdgVl6Wy78wKdiUvO2GkRLtobzC21tXcfmLrTqhl",
-	"7eM3wtktBu+tKNEGtg+24x7cYmmrkkStW9XEXPzIdedKs6LVjtAi9L20lfopAVZH4DWnEJC+5X8RILCD",
-	"g8ooOOiqAmwf+a0h7lyEFaCfqMtZYgSrY6IWUMZS5JXtqCu2HbRobncoa4ir0cFU60lv2zRXOd1yIj5J",
-	"bBoG6dUge1YFtwF7sFTca3ZcmdUa3Ec4245kpbNoIK0ZGlXkgl8x4ez15kKMBwPsjGf7HcSt2eybzxSy",
-	"Vl/0FhKUhfbSSltN7HsR86vQ7x2R50YRpGLtkdHCktuDMXnis8BtaUxC8asFm4qKluzqKszhI0kt9j0Z",
-	"EiiK5+PVp2J3wPqAXDAd1E4CueOIxBIYtxa8/cR5gV59qtWsm0yGt9anggYedfo+1K8aG+o3bXhwOME6",
-	"fkG1WFfb1H4/01LOclpcsK1J+911Nad23X5J6nrYrVekoZc10xpuqafV13Sh9aqvBuTd2xet1/JGNcfJ",
-	"tw+Hn07fu+V6tKhycc5UFTjYjGmvl32N1VsIcX6b0GJBJdkOcWO114cbfe8YfIvBLTKDLUkbVU3bJOb2",
-	"Cua6K/WlOff2Th/WAIz3PwF+8VuA5u2qBER04Zya9m+0Ye9VSrgLYTGa4BUrABUO8LuqyMYOjKsFk+zn",
-	"xTpERy6Fx0duIADDuAGj0Km3MS3mth4REF5v10+LIBoj09OgLEjT57YFHNlnW28ihYahHPS81VSRFjFD",
-	"wUYgSFoyQMsUkpgvCLtZFehRjLZqhvQ3KWL185+8egKYrWBAKVernLO4nOoYdZcqKWfm3Q3EdbQd+bFs",
-	"W/cW3rA1FcnweNgFKw9jcsaxx8lDHEQpUob12iFdCcs4vjs76QgeE9udk/oOkP4jzD0ERCEqSPI/E7Kk",
-	"aSGHVU34GibAoDlI7whIxuSJWOuFkd1ADOOqDivtBN6kW0bpdjqA1YNlMRTRKHP/7uykYyfxesyw8KQ+",
-	"u2OEq4CMQJRhW+dHpLB1/jrUrTa/biOvMztEHx2GieV+YFFLlC/S3WqzbHXA7ohLODgkC1/D+z9+Pts9",
-	"w3qD21Rp1MPaB91mm/T5KKQUBaPpwux5MiQ2Z6X5FIMhg4fHVfaG94xDlgsE2WP0VIMt2rDbjvjJkSDd",
-	"YS+LxvXdAkX5tDxfcl3BhT8zC9sVO76r4eRz2ZHC4W2lkfik22Gk7xu2PywsHwtJFwp01yvmTM8tMl8d",
-	"7KsV8HO8rZLi3UrTZ0xTw2y6dN0B7KsD0qj3s5UlmEJ2laKPQCkAWEh6yTJb9b7RcFeoS9tSlbrxSRah",
-	"2eZHDhEr1bRhc5zwIi25Hp0XjF6yAmtwEyayIbntuBXS8jkrtsGnxizgDYZ8vVAshaqMjw/Jgt0Mt5e/",
-	"tdkyKjhKu9LCNwcT1a7fsszILRmIBXDc2dHe3kIq/cvRShb61+SOlddiS9VAkW2eyvpQh5t+gZDqtxBR",
-	"lGbjR2IYZ0ANkmrg64T8YBfHe5JaN8kGME03307a5vcIO3lqBxTPinW/7OjKv7qrtziwTEib3bFlapfD",
-	"hhFjw5ASdhEb5llYELEBqC6vwzwrWrCqSNOYPF8uSw06NRbKgv22Gpgv8uAjkDayAKrD9g5yt07K0Mwc",
-	"L9YBQT/DbmgnkCwalKovRbqg4sKM/F0TBqVgZjUc8uPhwcG2EsoN1XRFfysZgZ+JYlpzcaEapujAnDkY",
-	"OpBJMzyWLiTLjklixpmQNGfUaPiCQFL3+LMZhsOyzh2LetovUFHdRBVMAHDYYnSgR+nd2xeBwUJIMTKT",
-	"g/xuvZC23lRiy6xgXTYbFiCvWOEAQ/peKYP6S/ar9x9aaqiHxae7ziwoQ902vZeA3jMqSmGLvLfUhb5r",
-	"Meq2ft+wYgQV3e3t5kqQmUVwuDuu5tptyOrTkFGjDnbz1gxoIfiJ9KsSXTBSlnVDsnV1k2sYOY/uuypy",
-	"2878YDiNpXcEsne6nSrPR9Yeoukl81aFOK7mZnnlGHijFD49w5xdSJOEmoUId4wM2aiiITBTAI8z94CP",
-	"U9GvGRwaA/Al1hx0lCzME8YvhOkQbK0W4hlDKXNGMzUVoPhq6QvjDVqpcZv/K8hL+xT02b0q4evGWTKi",
-	"pn3ZojCclGzc1l4y+AQ1CFthXmoHyUMmLenanKAWTvhJa13Hr9/CIn6ltCjWhHoGH0FDtT695vOZr+gx",
-	"GJOnd4v1ba26HcGgYn7kD1QE6hVnI4U2tG29kOhGnkV7AUSOX351FN4GWgY8qjNo2aPJLcqCd2NlGy6o",
-	"e2NmYXHxbmOr27+7DCxxNl0jbSgWGGtRzrAD31E+vCUXEix2WD2W9MH+fHhwQJL/BFMteNOHLv9laW1a",
-	"D/DbB+bbB/jtg4748h9fMLxatsZcY043FLsd9nk7mKC5RVwJUPSPBGIc16qyXPviEsfWpr0bZ/CzVO74",
-	"hNEKHirevWKugxUFwCGfBeMREO07ny5S4XcZbXBqFRoXjwWoPN6IO+hoJfKRA9HGdVGKlFqjy6Oa9+iO",
-	"KRlN8m/1atg3ZhZi5I6YuBsB1J8kxtkFNG8M8tfWGb/cEs1VC+mN7jUEIXv1493bF8ckmfamPS/Xcd3N",
-	"pBv3DLxi176GL3oFtoav3HnbX27Z8DrA9R1iBRtbF7QX3RUVrep0zvPciBorVnAEj9t2CUAj3+Mnb/AL",
-	"hDBUnb48KREKpo6+s/OzZ9XrFYV3+/S1exlz5btOsZpbh9zITi2+pZq9gLcB2xw8aXHSP3H50MlC65U6",
-	"2tvLqFqcS1pkY0ShGVO+Z/etQyCnzWxsbLRfDrt9jYL6fpFrE62PvJXK6gSyafikazUrzLETZrxRj1IU",
-	"LQBKgGR03czWfXd2QiD/ciPzuRVLvy0G5iNb33S9FZD9A2n5jXm3Lt9JGUPSscAWkYipVcHwyqI5pxC4",
-	"k2zJIN6WB8yKlAk9M1/H39ixa+7DzjncldzbochkiUDWHuHDJ9j6QTWm0LrCz2r8p77OH7U+9o1oIFe1",
-	"UWNiWiB7Fn39BsJUCllCJQktyT7JWMqXNB+SgomMWamHknkuqSb95HA8MVqg7ZgkE6uEhGjuf6rhuWC6",
-	"eUz8e4W/YDE4NE9jUvPMnsE7U8HmL9c8z2fsJmUs28hHb/N92F3fudm1xY9PJjaAVhp5HVwzjWKlmEXV",
-	"sjSYq9WSJF+mpuv4z415+5bCzzzie+uwK6bbgU3U74TEA5gldVYVKykqso2k063M9u6Ms3Wq1ZUaSVwB",
-	"3j0r4zGVVjJVRgZkqwAZyxs5n7x5PjLK6HmZXrI6VNNjwM0Cz7QPJsLv1A6O25IjY3F5VQAPEEuacYnQ",
-	"mzkyNfrbaKsTrW1+VR25+mLGtuM/GxaF+mYsbdhOV+vCS/N+aGOr52m0Q+5sN2A1g6oxWifWya4ptkRN",
-	"unne3p6CM96wQtUisAGnLWpealmnrZUUbG34rdUUrCkqWg9rcGz9KzBCDIWwFs5GXsvnKqrwYcemvYyW",
-	"Mv9RXserSnBFXJLtkQPJ63t2gce2UXpsMJyKxBm0N8qj4uOgTGrwtCqRSvoej8Fa+qZihaXQbYJQfDt8",
-	"maWE9OOFzQboAXEec4vRFxlu8LSRp94YLPgeTJ9Rb3u49m9wDN3T0HebNbrnhd/GwtF68tdeZAysGk2C",
-	"7Bbx+RaCADAhzLzhULE+0vZkcQE+DYTKhy7r8CU2M0zy774gO0TMHUYvbGZrNn/HVO3bxZ7l8poVKVWM",
-	"LNhNgxhulbUdHbHHEK0PcUFFlluUzLvetMNeVZSsWxBrEzYyCnvZFeEEU7cNY+a2cmsjk4dXoIMIoua7",
-	"uUVFPgvgDX1sg+f8GepX2deH1SGPy28W9bpL6ffq1Y3Fah9eZGuG1Z5HVq+ddoIaby123pCWmmiYHhmZ",
-	"5iTnCkQI9/5xPaDHskfz1nbIxV1UWVvcho0CasiM0oVUDLK++7UCLv7iX7CCbWQ0Pno07LxXndbz7jXz",
-	"0GgNJb3uWDax1ke9wfaxx+MOA5TqThGHliftijV0zW4OB89lWXC9PoV4WTRxM1qw4kkZw+J7IhzWH+k7",
-	"xIZ//P2/kwEGnDSSRTAI16w4NFmt5ULrVe/DB4j+RlTZDROY6cY5qhX55pu0ZOqbb0hfuqQ2WUCO2ahC",
-	"J/urPFeDMQHP6JwjYBkEuypCxVR8842/uL75BqNiuCKMg0vUB1Ci5UjxCxFg+7sS7OjtoGRV5jn55htc",
-	"2W++OUZkL4sm3LfVTqoqqoBiVgyw4hLKwWZI5Jtv7N35zTfjqZiKswUAKKflkgkYnGnmx7OzNxDvYK4z",
-	"x4f/LK2/BUHJBHKHK0ZWhVSIJqoIF1ORqBVL9+iKj5dZcozq8JznjCx5UUh0DJmu/8f/ICdSXDEB+pB5",
-	"8g3BEBKzEYUstWsVoYWTvav9ZEjYjTnoJPnzszOyh6kvRlCHP5FfJq46CPnx7OWLqSBkRS+YfYWWerGH",
-	"6SDJ2HRpeSM5lxln6KP+j9PXr8bkJc3N4WQZ/E2kMOvHRAaxRLiZGUtzCjVjsYzbhRmu6TA5nEyIC6T6",
-	"qwI4eosb58sT1yBgDRHZppVtW1q0b+iCUNMsdIIedHK9oBqAWLnFe/LBrPBW0+HuF45qWBotVwRw4Ey7",
-	"ck4SiMEie1f7e4bu994jksSHhPQh0uHZjS4o4UavxnbN4FaswKCKZDAmP8jCh9yaRm1wiA32wtDbaQ8+",
-	"K6RRobJpL7YDkNNv6JkKsj+cHH47fPTvjy0awAXTJDncf+gqJQUgAHZdTc80TBSELn6wgSrrFctIcvZ/",
-	"cExc+FQBFUaZWnWO9APwAepmMiClyJmCbYa7D1gjWdLiEkHwqrjj/rQXyXad9gYwpjOH5I99OxhwSMEk",
-	"ZzBS5JqKlBZ2wgHImr77ycHk4PFocjja//Zs//EReCL/dzIkj8ncnFscQsYvuFaNaNu/sUIOxuRHKrLR",
-	"eclzbdqrVgLAL/YQGIQkNSARc9JitVXN84qA4IwtWQInoXJ6msObLiSkPWJFNywU5k4xRvDAkiRDSOz1",
-	"nY+pNguPywDN1pOKtZEKHMWZ1YQ8cCsbKMTzIWAU8smxVTEICpmeQDgFg+U32/O9OUWhnn4EuJRIqhDa",
-	"ZihsW8U50sd0YpFhYIzpASp6cVHV9ALL0ZvXp2ebR28Pwy4h6tLlhpo392Cl9968OwNwkSGcYEEoObi5",
-	"sbwK6MZv6ZDoa0mWhmsYtnBEklphvQR3/MgSuA3ZMa06bqeObIhhoVjmF8F0NXTn2waHokxmmh+YicNW",
-	"xar4JaTf1J+OMHTwH3//r22V+mKja37TnF7BRsFJRj8X4mwilxQZwl2ncBBsFI8sFMS02jEU9NryIJ96",
-	"jtwYizKYtRiMyc+WpMzPGL/uCNbzY0TPtiwGKO0NveACkdS5Irbw7zlVYNcCE2+yZ+sBJ+S30tyQHu1P",
-	"Df1l53YbliZdSCubV+GMtq0h8Y25T0uxwjEY7mhrDNsr+kntmjIPkxq0+xH5HiQt69OCNFxXM6UCEUVI",
-	"/Ur2oVuFuqlo5gETrlSJolDiOYz9/ZtkTL6XekEW9IoRnuFocwLwxWpMbLg2rP5UJIeTfXSjkFRmrAp3",
-	"drAJQ5IAAJzUZjkgz9emGGPJbnjkk7Lxp2QqZAE+3WImpJ7NZSmyZEzeMiXLwmhJcm4PMFaawFQTC/ZK",
-	"kYTgI9JH+jicPBy4LYCyIiAgoXgE4YamIbvB4orlcsVI8n6KwD7T3hF5P+2Z+U17QzJ10BX4BwpJ096H",
-	"D7Yc/JJORQKdmGvc3sajCsPSwe7isBMjDgQAl1h5DuvUZdlU2Kp06oj88h4Y8tDWDWAffvXAsgn8AhAV",
-	"cFjHSD0rqheWeADfnxXuF8NJ3S9TkQDC18Yv4K3GY7f545i8FmFq4NLci4mVGJG/QRVeIV0B5oTI+VRU",
-	"zLkKv9h7HxqkPuyF18TImXPH5M9MsIKnuGEKuLjjWVORUmEx9I/qif4gLg7J4WSf9AMhkWUVwxuYnw/3",
-	"DiePMATFbsJU9I3YzMWFeWH/oXdcBWIS5k4nGxtonn83FUmAhY1eWCD4RzhAa4G2W96HZAB2s8KMKetn",
-	"EPl6gEzp0eQhHLSpSCDSePRkrllxRB65EjgkY2axmEjXxKZ+gIqBR5cIeX1kTh9ULpoFsCroe5sKXwRG",
-	"FuRtM+1+SNSihCQsLIoI9ZvUGstFKi0LesFmc7i76q09UCTjCkpbmp8BPcxMxcjZdG54GYE4a5tbEc4t",
-	"cVYkd3SdocBeBpAyoA0XW/Isy9k1LdgwFPMzI1ITo6GjVoBaUfKXkTuVzwHy+b/IvGBqQd69e/6UXB2a",
-	"2x/dRY68x+4z54AdvXC8P3z41vuPN36A+6H/TvAbN6eB6djKGvXe0LlkKGeEFQkzhOAjz27M1Q1/GKkj",
-	"UNecqgbCS1LTyoYBi4eDtUZFrb7QZhFcdIXPx9gfPZ5AGR1DzFUU7kUuz8GIVZUBlcLsKXQeJbC9Bo24",
-	"BbXCHni3Rz/TwizeEaGrVSFpanQOPDs4Pueids5bs07I/0HDM/eVGQGEmmDCjNLk2wn5v63QwQtiQeuD",
-	"jB1o3+rum1PLc3mtSBJFtE98yhx5PBlUozIkp3JumNZUPJ4QIxmLTF4PrW/dUqW7sGUx9KKzFGwIP2KF",
-	"Z/L8zZicyiWrWNVU9HFfR3DdznPTLqgBYDQc4K1dJXmSOb9h2QhH4OZlFwxLqiOj8oEQIVWgAy3nKbPG",
-	"OcwM6z1Z0XTBRgfjCWK/6Jx5k09QXe2oBxXgwAGyYoKueO+o93A8GT+EnGZbZygkVvP3RcxPcLow+4AO",
-	"WChYCrOHS1LYeFajueC8VlKB82cqKsoPFm1PASrFCD5LxuSlhTBMoN4NGh0IRcn/8OBgTF5JDadxKuxx",
-	"xHXxbOV5Bk4n08ELecHFGxuQ44VKcI1vgmuFU9HScElQEfs/nr18sfcfpyOmUrqKhudy0wTc5z2XrtdL",
-	"6+59ZxJGiSRmXP8Vgs9RSTW/H0wmFgRD26LGmt3ovYVe5sfgjFFM/6nU89G3kGLd2m4zX7Fn5kNyszJg",
-	"ORobgjg8OGgzjvpB7WEBOGgPzlnnLwKzaO/ol1+DKHi7T8FwcL0HvWFP0wsozGYIBiuxWQ7bSpYWY/Rg",
-	"MhkaHi7wInawMWMvD4Fg5msRVyoPnFlf8m8qwKYF8qFylcA3iscanSbPnEXn4YSoikJJRaCOD6uEXDK2",
-	"UvVSvg+Uq35QVYd2Zk0/sCFBSJ6p4CLNywwSqm1laDMhX3zvrStYaK7eVIo5vygLlg2OzZlyu5QA9pNC",
-	"Ba5gNK8KEjeqD8eOFxa06+0kWUikQclx76/WbVqR6u7Skd4VEaNjeMOu0/iT06WGyAYLVmR7CajSkiLS",
-	"ZeVkjNLlW0YzLphSRyBqGU3GqSlHU8AymvaGU+vfhWcxUKZp7/9Me5uoTNPeB6OgeRNYRci2eKARAKGk",
-	"JWxFTRQFhShz71mKmVNNc5SGdtQYB+gnqI8GAoGShLtrDE7hVDSnas9cc7q7UaXMLDEmzR+aqXBdmUUF",
-	"x9ix6ZV07DSEqILm3fJNRYdTflwhNMU6tahVpl3wKCg2FYEN3qwzKrpOv42zjY2Dd+p8pvd28BpAYpGD",
-	"Z6utAhrkivTtVA2HdEs9gOP4aPLwM47qLKT7gJQ+NWd4yQVfUqwLA4eaVODTMd5gRJ4L6OV9weYf9gBf",
-	"pp1XPIOf0YST8MzVxgRnOCilkBefVGA5lm4hJc2opipFDd3IKTzzUIRTYQ1kY5IIdqNnaVkoo+darxjP",
-	"nC0QgkyhfV8Fj/StHdQZ2dngeCqSBVWzpSwYNlKUrOJAcJVbHXNMTqTQXJjfYVpYbvNPJBzHeCqeoBvQ",
-	"ViqyPeNykYJyxRRJIkA9iRs4LPMDZTkGNDYVNWAY0t+ydhjlWB/SzzDea8r1n3IpLpLKCGy230xwwfLM",
-	"qLSCgKsAXoC1o0UBomsfuZQ1zXIxFfTciPaPJmSphoTmSrqauWhDc4z6upCaEa5Bpzcsh6yoUiwbotvT",
-	"N2u4jzVEvJ8iipLhQeSXX4dk2gsmZB6abTSP3daZZ5B2/sFM1xIfBVP6SpN/Jxldq2NCCbYQMkHYprX1",
-	"PC0Y/KQ0UWVxxa/APQWNxZjYmzLPsatNuTwmS2MkSCg8+/M8GW6Cgnn8gUkspSPehYs1jnSBgaIVDHAT",
-	"4qBrFzV8q6qfnYEcmyi0+ZokSI79AFMT9+3w4KBVJzF0XOvbBWOaxmJwir/e4z0DBAC6WYSZP0EGIueO",
-	"ikBJwd47KimHk/1bvX14m7dvpS4dHnz32ZSrerTJL79+qN1d5uAZDuU4pWWuaOpzhzy4yOxdBYXJd6nP",
-	"PnUBGvckuKKgJ1gKdEWmOivFsRt0A04sepG+Rn4EAXbHBCMRrY0f7rJhmN1rxOMuYHd1PvaCK31aG8x9",
-	"ymVNmLUWGcjefrVF+t0dn9/LgTALGR6I2OJ9kvNA+hIB1BJ6oWcJiFuFLTg6U3l5AVVH4V/J4JhkLAfL",
-	"ZIBChEcAefzk0H0a+OM+0YkbgvIZEUzBzQNglLLIWHEErhbwEgfOtH4ZYM5B7eoajmMCmk9iRLNkL7EH",
-	"EBIXak4inJsFygVvUWTCQ3Qs2Q5noVTXh0dHU5FY59zYh6MlQ1I95BdMgdvACJtjI14lg2HdX7UxgT6O",
-	"Hm20hCLcW0H8ZELrcbOxAHIgIX3zpaJzptcELE3w9ndTkYTkN0MMf/RHRcizJvxCnAIYAOiSWTnUrAgG",
-	"K7ipEJzKAEPdPIAocEgCloIrRnOXlAYPnCdE5OuYQHcCUYE1wEafCva9xaH9JExwsyMX/PuhHqXpU5Nq",
-	"3Hj/XrhxjBPjQLPfG+OdfPcvIOWcOnhZz9mxflJwIGI8faeosfe+djB59gG5pGHV24zRYBtyEKpG4QLi",
-	"tEFFBNkl9HoEA86Narkm7oOhvwFk4dDp6mqtuUzQTeKPPiqHVdAkrsI//t//r+XuiHpQTP8bZ/ozSDce",
-	"sjZyrtxvEBRsFGajaWppV2vwVU/4JCcIVxkSEwMy6/OMLVfSbPbg96QkbGjIp43D0X/37vnT43rgLFSg",
-	"CHXl+hgaJ33reHYgsndQYjY5y55Fqf26otEVBYd1GsmnOIV6dFEroVHsms+svRIt/At+sbA+DmCktTmr",
-	"qbDSl/vd6gyhI8AxJERgVmPSuASg+203QIwRP0kvP4Nk1ejlVmLV/VwDCI8eMw4FGULNewBX/us98Gnu",
-	"gbfUUHX9GgAt2W8AJNZcU82KJS0ut4lVHlc8aq15xa69tWZcV5rmPIeYqAZArwdhJAniuYHqdwxa6VwW",
-	"UwHvQlA3gLcn1oUiCyJLPZLzUWFIZSMGOXYEX3Cln+AEdlxyrxGwOImVDoDYZJvbawGtzaNYPn2QT9Mp",
-	"2qRagd6t+PpGUa1jRHhXNtELIrfMuoOFkOuWglrdjPaR0dzSFH/QsMTfzRCPG93qT9jqPrhPizhQWJtp",
-	"r7KI4wbdP4f7g/IsNOm5w+qDiPBBxY5KvUCeNLIGkFGVFB/lUGc+W9uIXMQVScdwmRUrFAdAH/L4cLRg",
-	"N9acckxyCjUjaJ4r69S00JF1DvNnpjfr3vfum9jisAFtznV4a3wXSvq90MafmSb9nP6N52vL4AYoytXQ",
-	"PhW/EEac8LVlIpFo20hor/Al9EGEj5pT37pizMlfRidSzHmxHD1lShclSJk2ycpirsB9mOJbeE94CPFN",
-	"UqoK+EcpqnF9xda4emXvL3ZswdB698oEt41+G4W+Ytd1Cr1Pzvi7kc8gjecjSTiIxd1GrojLYDhcWsMq",
-	"CMNmEcSWfDeZEEgc33QZQFBYZVv3desS0s/BCw4Ogsej/YNvB5C0QaI5G6T/CAKzn78x/zcVC1kWaD4n",
-	"SdBqZTyH4XEBSZZQMEdqYjOe9mwm+qDdsl3VuLsn7avq4AvZs8MBtB+yp8FeV0gddzpwtzJE7z/8pxBc",
-	"6lZqTQsNWUJV/gCEQXc+rXsrmeftRzawPfTPmeIZA/vM3uHBd4PKMiwLdw5gW5XDXktcPiB4iaYigSwQ",
-	"SDj1tTgSjNkPkgghEzLBBKmqVLPRxhI4ilxczEplOAFcbwOIUfVIEVKkzElMZm7VYOwRTcZb8rhIP3kj",
-	"8zwIoST+twGh5/KKkYcT27BhHpg3ggkeMovGOZsGf6+Hf3IPAzDz3cYATiwmMQSGO9djcAPchRX8Mx5u",
-	"IMSPOtthVkz7GYeqATZRFovLiowoJjJzTy/pBU9JzgVUKNpMO9u8n6fi8ODAIXtgi1sv4YdweLDnPbI/",
-	"Ce5kglfyVIDDKbyTNzz49QvbZSHXy0Nj4kY0IjpW1PaeTurWqsGf31S6pZhv5Oy+rMgBy9Lf4dY+/Je/",
-	"tZm1/geHC634ARfcfsov2XpLpoguC2FLXuWUC81utM9NtHnFBUvlFSvAqpnK1ZqglDsmr70jwt+9U8E9",
-	"SA1cyquCzflNsueCYBJz/QOcyPViTfrJT2wNwrHPFh2TSiWDLD4moOe3ECUyxrR081XG0mK98in1LGt8",
-	"Seb8ZpxEpWxs6ye27t2rZmk72WXouGRrwMYwC8I1phNUy/GH1hdhCWrVBSxt7STZTkaN50pBHDIR7Nq1",
-	"fOyiw6GYn9JypQDYy6infLlkGaea5WvSP5zs18EppsKcrINDsrDADbexl0xFm8EkSn9ubkiDfxgbyQ5q",
-	"fsWuzRb8a1pEOlH2Mkxy3jDJvmT3yZBexkPfbVkgO6c/NL9x6oItdbS5Fa1+/CcOMMAwDax57CrPuYKL",
-	"7qwfHACsCcJjJaSvNBUZLTKfWmeunGSj5tMRqdVzspV7jwM0Kl/v7fT07Q8j55Dr121YG+0mg7G1Q5VI",
-	"GGyGanKVHIUC8znLpbjAzHiX+2MXKsajXEGnexJtm0WzPrM0u1GuKnIy8J3PEVP5r2ic2n6Sce0bNcuM",
-	"3Nusk7ad3TqjYbsIceIBRn1nRm4trGDMtaqwtdQCLFgiX1tcXKvRHpHDyeFUJJWmiWcPey88GFnGlRHp",
-	"suP4gfWxBIB2WtOKiY1NbxEmcI73c1Bd81/IUFx1335Q3RWWfkQQ9OHXA3sbvRSPTXBqtp9Da6/dcgyl",
-	"UKXFhyAeIrhh5yXyXFMuWFaBEYUWr5XMc4ubMRWBvhyeZ0qaYHjhId6vLEC2x35Vn3sqXKh0qVg2QEyx",
-	"JkrdEBEX3LhrKEiGJ0xFcvrs9PT561ez02cnb5+dJZvAGRvgtiksDkScOfS/Lc6jU7vW95oRgX18KVOU",
-	"630bZgBuMCId3v8V/rs54xYE4fNzhGc3GAtJaHV+Eahy3oQW78Qr9goGsGztPONnWVxa5IIAAXMDx3zH",
-	"iSS7D2Qs5gHGFh613xmt7/9TUNh2IRHMP4Ra+L7OBIb+iHZUJ3Q8buKN9UG+cGzYSYt8TgT4Jwb2ohEZ",
-	"ghoBXjpE0U0FhHzPZXFNiwwL05i2fZnTClUVPycU3BG+AdJPQle4kHoq3H1T+yUAVX1u5cdwBg4msPo1",
-	"DAadCrz0BhUoWhMfF/J+ouho20BkEMwZ/AEvuLjcFdNqI9rCoTlO4q796nZvCweFDz4uCaEJ0nbOoDSG",
-	"9Uu3dRx4l36feGz/act8HQf0VbCMFyzVNqq9Tp3B5Xlfo0lpYMe3A0O8oi8PGQd0O0K3JiSyboWMc0ym",
-	"Y5QneCuFnNUrGCWGq4RMZgGoxi5nth/ADeHtiq9VUdR6UcjyYuHskoNoAOhni/28Vdinrwl19/jPPyg4",
-	"wJ+ZrtUduU1Q3ZeMCCVPBILUg/PPVsgYkyeoLY1+K1nJMhd2w5kCREKbZQD0nNKVBsWHasIEvE+M/Ljd",
-	"dfKHDTT9GmPa0aNyy4PgyvJ3SPixsPzEsk2sjJZDdCFRTI+9JW576k40cecEy8tvFXGe3dBUkyXV6YJI",
-	"W4q3dPIZ6VOxUYmrNRXHo8F9ysSXR//UiS8nJdud9mKoafwvlsaSIum64wV/gtPsFggtm2D4ri4C6EfX",
-	"C5mzkSupArXBVJkuCFVTkfwneMDgqyHksJzT9HJcFjnChOCFA+fSsQZdUKFWstCJRzOpzOppyWaGFCG6",
-	"6yGB0hgbYPy1uC/Xpy1YW3e92TjU5jf28Uzxv/mCAN6KyJfsb1KwjbZcKZ6tAyD9xKbolQUb2ykfESjt",
-	"MSZPpsIWLDOsw0l+1wueGw3RFTPzmKJV0W8AXNz/dkIUVN4BjNCpSK4Rfx1rlTxBpB2PC+7HS85LbWEV",
-	"00IKDMehOtmohIXoqS9P3kwFJhM+UGSeU23L2UAZswJqL18XXGsmjmyLe9icyLCC0d+wFLHDWk/enZ0k",
-	"g6k4Z1C2OAkWMqkvHr6hqsdjW4UYV8aVFbKvTUXiaenILl5yTM5lNVMMMtaIEd6IF/TL009OVyzl8/VU",
-	"2Oos5mOwSmksTmCaTLbYb09Kdmtp5rlDSkjXP7G1FWTuy/h7Un4pr61Zmha1wZwBKgijRc4B1BKrKgGl",
-	"epiSYJlGP7E17CjQeeg5+pTeq5YBn1QH9jN4lx9+dW19XFSJ9XUZGtu8HQPhc++8zC9HFUDPfetdUCiT",
-	"ZwAWgbVkoRQHlKi7FkOS80tGkqfPXjw7exapRYhlejygR+ogPS0YnEUcQ2T2qloPHJqcK3uhJPbtJIxk",
-	"4Zl3nA0dzuxUlMr0MyQFWwHpwyUQtKQu+WoFE4MCVKAlunMMAkaMZ35f5pdPYQhxufvOauCn557VUL8Q",
-	"+wwH0K51/rygmlxT5UEBIcYf9+ZfyJF2v3hHZmWJYlesoHmL2B0yFndmtwGAgSkRRN6gZhqiSCCIfRFY",
-	"d811WUC9onEEicsep02b4GGs3D5Qyb+Qnc7uHrUyR0ZongPTrZhkTIlqt//WNw29kkvrgZGF4eW2brGo",
-	"qt61mSiqUmrOWFE9aTVb/JnpqNQZhZWud9CGYf0p7AfNkf8uLQlYuWOLWDr+ivbTbu/GQ2ShTZ3pZfdZ",
-	"ut0lf1Ky5097W1C8sBIkhv1y5UsOH7tMlpxRrAqFr5QCQx2yY48OpOVqhGrvJVurqUAV8eCA9Cu1MnG1",
-	"UM6ZxY3KBuO6Bgul8KymWan+CRbbnJd5Dmj9NAUcJEX6riCyKs9Htl6vppfMCm128wBQ3/XiVHqj73rt",
-	"umCKaUU4AFeihn0c6M1Lphcys8PyT20RviSo9TwV8ooVVp8H3zDgZEGtvysj5c0JmjbZCsscxXP2D6ei",
-	"wRN3mmk2zDEJ2ds03XgbzZ1MLmDbCRqtG3dI3LZTi/P0Bqn2gGt37d5XxPXvUnm3Va2BF/S9IcrQja0h",
-	"LqB05B8a3PZfKmx7t6pcK8sdQZ7sztK3h3WTxFWQDao+GqbMLy5YwbLZ+fqILKkoaT6DCuEDUrALWmQ5",
-	"U8plnKcle6CmwrpnAIApp7Z4pEJYa1e+uipXj/Xph7Z+iyxI8v5DQv5ki6mbvgbjqThZsPRyF8y5RSRv",
-	"8kRembNIvyrLAiG0Bb/gZhh+0pYZBd/MLtl6lkoxz3lq7ecTqAaMvNKw8oJnrLI4WD5nRVP/3HNXc/Ul",
-	"pG+Lw4AZf+xeht8qfPJUCmU0f6FnNjF0xoVVwaWI8scfePF7to2a4QWc9T45KXbVrsE/84RujYxDV07Q",
-	"kwWkOUGopLPG1KjpsyTxfeW2H8ltDR1YCVrIa/QxkEQxkc2oTlr5L0sXcu89BMh9aI+CFGtSr5dttE6C",
-	"dbZpBnIcNNEoc3lNuQZui+WplDTCoxMCtYxG0z5LF/It0wVnV/eaABn2szWgFsbpbI9DLLdg5/UHz8fG",
-	"yZNrZ+PDLSGljTp1UZMeVTVdyDsoXGahz6Cp9hs6gBKB2w6CHiCuFPIgBx732JmAXdFvHGtiEzTmUKxs",
-	"QtR4KqL4X5spHRhLqhay0K642P5jCGKkqRk+lnsPbsKq3jvpw1jN1Uj2h5PJxPyPnK81U9vhw/YnRnyA",
-	"GW9glkQK1pO+lxqEFCNYFvCbxi5Gs9qwmvekOJj23+BS3PfN5qey+3h+BuifL4bUJYGvO8I3JI4gVQWe",
-	"XyNdCgnsebB5WB2XrwwoO2Ki+okVE8ytMXAVrDAeSpFULs+5sDaaJ6+eosWzYIRVMUxMja1uvBn8sTOK",
-	"ahiiLNcEcwguoFNhjsC5lDmjgkARSHbFMyZSgF92DjIjxBpB047bmlHRf+8uKChLY/+azbhA2wWUYzyO",
-	"AQDBK5gkEn5ko3FhWDkVl1Ozx8V6TBIsSjiz8GFmPV29S3RMqwpbDH4ERgKhbguZ12PQpqIvpCZ/LZX2",
-	"FS4HbWDRz0JrWQcjLipft8NurqRKXIuPC0hrpv8tl3SkmBm6kTVYoy+mSB+WmpiV5kyRrJCrFRSZNquk",
-	"5QUD07gt+Gnhm7aO0Ozl7Ub5GsG0EY1sSNj4YhyH0z72ZaISd0BCD6qLqqGCyLDJtvE6EG946XZDBmde",
-	"FRXOqmEcV5bHrBqle1SM3EfVuFtTLYIjGy336PvpDXuBqg3X1Sqn5qN0QbmIlYQcdgiddIvo2MIDRZKC",
-	"qTK3IO1tAw/eud2qJuCiP8JU8HBjF1JVwyAJu9GsEDSH2g9GAGb6mCRQ/zQ5MiwED3zb+EJWFxug5Ykd",
-	"VskznfP1zMY2tRbthJ87cIevWOqh4OKIYHdgaXigvmKqtwejRj1AwcOIpIPQulsgSrVc8pTm+ZrAm6oe",
-	"AWNLClcWQzwLI+/BqcY0FX0vVfhAQ5fiIC48KAt0U1VZSF7JWiiNS0XFChLwMn4diw40v75iN9Vlf18p",
-	"3qajL+UkwL63IIIiI/sKyvIlAuHM2ofFt+1BcbHGLCDM2xxYcwK21kHwJ7Q6mnvWWTqDJKMkPFVyvnlw",
-	"IbgNsnDBlZqVbOiPuxdPZnNQWIz+4+vYk0eTMUk0VZcuAPiCCQ0I36AXZV4xGkwFeEIN7VfYDWa1Hk1G",
-	"hbwmKV0NiZKEEsXFRc5Gq7JYGYHBLh9XRDCjEChNiysI+ZjaiA/zRpvsf+KWcJsSUF/TnxhbtQgvDmzZ",
-	"Tpn9VtJcYVlOsMu0CoFUXd5OiOoyCLvYG6Mg/Yg4rRFL0SqnaV5mW9JmoOXexyXkfiSbM3vWJi74F8LF",
-	"6a+kUvzcrNhypdeDP7QtsnHHE+qOQUoF3s7ducj7KlLIBsm1B1tVrwYhV33rphqSJc3nsliCPwQsv2HQ",
-	"1QMVz6St38j3LWK2edH9zP7Fcmap2H3z3NqC7T4GL/Muigvkzo/opdVSXqYpY5lCZulKLkfuxMpqIuf+",
-	"PNUvwTGBWKepsCEupM+F4ZTmFvcR29UZCOqB80xBwPamWGtk4co4VAPzhdFWYu3QXnCHk8NWCferdPtV",
-	"uv2C0i0lCvK3eHoXcbbBFrzx5uM5Q0vgIk0XgM99IfjfWAbiD1deBgWGAfZrrlWFL+pLGdpaohCziIKx",
-	"z95/KhnCIJnWl6tSs6qYINghkxr6YfxeBTj+7wDgwn5rdOC3WGTDWe0wDdCKy3TldApv4x+0B8s9q4xj",
-	"9xcx5zr5okil1SC2hH04u6O6s4PsawDHZ2U5T4DaK4OxlhiQIwttTi8ekDtzH5/6e1+CyROx9k5KF//m",
-	"GUg0sLeFTdjM7fpvXmwAiGVdKgfMVrOz2dRu80GQLnAtWAFyyV9GP6MU9DxLSMbnc1aoCkbKdWFFpSin",
-	"+dGtYiiY3DLJDMdg1/L+FQQ/5G3c4gWjyugMmonsjuk7D38vzOJ3c6CfwXJilj2sLwji1vnyCQQKQ/ej",
-	"e1U23rJUAkbdwib0O1i9hczhXm5ishalrR8S2saxZJ8aLzNysj8ZYIgsXvRUa2bOMzp3fQwQBuW4mB8s",
-	"Dezyti0wHaEXlAsP5Qq/YvgSgE32fQCjth3iV96shh8CRN1uyQX1HIv4OsNBgwnf/TNIyJoKt0iIzTps",
-	"BcJoLp43O/hwH3ll2ts/+DYMSIqb/q7YZ1GYfEdfSAAK+t+OHFapv0YEDrYJ7Ia1LRp/lXa+gLQDW2Kt",
-	"8MSwMr8pwES62HF2ckgnNN07e6zCDgzTsjqSaipJgaxRsgeqDmq5xCqAr0WLv4JrQnMlofGcadbgs4ad",
-	"lGnKlEr2EmuLGbSEQW5nc27Mjt0VMEsX8T8VyZJpmlFNa6GQ7qENh5yQn75vqbZkpvTaS7P3g1If9PGF",
-	"GJXv3QxlG7NycURumb9qan+AyGk4luGxN6KdCE/jdcE1G0mRssGd2ZcNiLon7lVlRQl2HTcciwotB7Px",
-	"6plSOL5kAMhRay4u2tKNHqiqbmtlYqaQ9wRG60aWUTIYk9ciXxPP04bEMbUh5hwxl4Lq2JUR+2SpQ+fv",
-	"VKRUkHNmBwo4lLu11A4mrGCbxGye84uFbintZfr9LA4h7Gobo8E3gu2tgw7tf9XfNo+5WTBDpoKrxSfR",
-	"2cIrf2SP3P2JJxZbiPrLxfMriypJNRt0PxRT0QfsECZSdkSShdYrp8zskeSV1OQHOCauGHpo6YUXfPdu",
-	"PFOxZjoh//j7f9laH/naQj27+lkB6lx7GdaXtLgMsaPf2IW9x/MW6W57mgLVPtH/64lrOXEv5RWr3aMP",
-	"lCcZLWvy8mzl9/gjTuK9Xa7fQ2bQRvpvWAz1/YeELCGLAWwDrir5mDzJc3nt6trY6WO+MYNYZrQIz4Kr",
-	"0T9zGBHDRii6u9ybRaq2qAFh8gN4ak4QrwLXDQeHlbgfTMvJ5GEKf8A/2YO4nwah/+/bRNHo5TOl4W70",
-	"2s4Laij3X8X+P47JAtCXiSxIwQCxNs6pdnAkLuayNSjpZzS0ckUytsrleskE1ABGsFyeLsI0XEM+K6oX",
-	"FoSg4Euu+RWaCiQ4N8bklZyK+ieIOxpW6XCBGOYcUC6UhdZWZqYrVowg19fo9rEz/Wemn5sZ3ePRgvYj",
-	"5+hpsERiLsefOPPuNcxTFtB4sKkLRvMQabxU9GJrIdd38MJ9eoWhg1jRSoX1PMzt8IeOD3xTIWxYC5tQ",
-	"5dLW+3YxULbe67uzE7KUQi+CPcM98luGFraGTzR6j79bKcDMg7Q8DEk8XzvUYMjkwTo/aAhMEHizUInR",
-	"c+fSwnQCxEK+Pp4KgGiyRYOWzuOBeDaRs4WeQu/Au6f7stHLF7KXbYxiW4XHSyGvc5ZdfMWg/ETnC1ef",
-	"ZJQtpahgwoMThBSvmmeoPZ/4pQQ879QcSd+gyyc2V9CKXnCBBohYJPvPtv17p7m2qOtaroGd7R8/yPra",
-	"L+uund1777ncbqhR+2qINlplIBiBZEEz7/qmBSM5m2uHP6o0za0nm6hrxlZtMKS4YV+RSLcjkV67Vdrc",
-	"4dsGqwSxKmYstsHmWr/gV0wwpexdSDMOf60Kec6URyfYFDwhft6lt6JUtZkZYuv5qqEr6qiGTkAdOpeh",
-	"8rECYQnYXF5wQea5vA76gSoxm72curQf8ld5rsa15HgVef+5yPgVz0qaG5bGxYWy0R0lG/rcBcgqHDq9",
-	"AAcZquXjCLpprLM3ZZ6PrkMW7SfMg6IO4bDdlkcaaxelgu9RYIrshoUQplwhvrj5HIZ+xcjcFS407aK5",
-	"vm2+ULo7NryfXS0PpjRRXFxCgV103DNy8uI5+a3k6aXS1Ii01fqlCxkb7oW5ftgVAmSuyjwnc+bStNKy",
-	"UOAbzaW4GK1kniPOjCrPfRvuq6rKSEi02LA5HP9/AAAA//8=",
+	"7L39dttGtif6KrU4c5fJNEhRsuxOpJU1x5Gdjk/8NZbc6TVhhigBRbJaYBUbVZDE9nit/us+wJ3zDOfB",
+	"+knuqr2rgAJYIEHZcpLT/qM7FgHUd+3v/dvve4lcrqRgQqveyfveiuZ0yTTL4a8ncyb0WzYz/06ZSnK+",
+	"0lyK3knvtWBEzoheMJLQLGP5A0WoeVudkJjO9TQmfyCHR4RmqwUVxZLlPFERkbl5yoSeqqyY/1uhWA7/",
+	"iieizzLFyPF4TGIurmnG0ym+SdM0Z0rFgxF5J66EvBERmcmc8bkw7aUsY5qltndCc9PI8UTYfoTU05ks",
+	"RBqPJqIX9bgZ/YrqRS/qCbpkvZNezma9qJezvxU8Z2nvROcFi3oqWbAlNTPX65V5Temci3nvw4eod1aw",
+	"5083F+WsYISnpB8nBXMLkCxoThOzoNX4CU/LgRJ42RtleIzmJZ7uOcxnyUJeyCsmAkPNOBN6mCykYoKw",
+	"ZCGJNm+SPtUkY1RpcvjYGzzRkigtczZoGSB8ve/4bllSmAGFFrN8CEv67t3zp4MReUmzmcyXLC2XUOeM",
+	"wvYrIqQmsIgtQ2Suxf1X8nnKliupmUjWP7L15mC/4yJVcBtMq0xpcinTtVk0uCF2jDlTssgTZo4vOTom",
+	"i4ikRU4vs/UJoSRnOl+TG64X5qOJUHTJyBVbEypSbI4KdWP24mg8Lt8jMudzLmgWESqkXrAc3z0efzMR",
+	"Ma/GPb1i62kixSzjiY5H5LUgM24WcMHgiweKNF+PyQ0Xyrs3C0ZTllcr6i3L0KyLv4hLevuCible9E6O",
+	"Hj2Oeksu3N+HUWiJRZIVKXuK13lzie1zouRMDxuXvp+yGS0yTWY0U94R/VvB8nU1XI5NTO3XvcCeX0qZ",
+	"MSpgRC+ZUnTOzmQh9GuRwbaHmk3MC1Np3tijRZavaK435/lE4KyIpXunhItLeXtCTAdkiS0oMsvlknB9",
+	"ShQTuvlQS8J12yokXu/bT70dbuh22kdI7pZqHiJ34VtoB7n/HbRdvuBLHli2p/YEPBq3zTuDDxtHlC+L",
+	"Ze/kaDyGA4p/VceTC83mLPe7fz2bKabbjoLEp7VOXLPjbc2ec5GwEJv1t9XREbMoic7WhM40y4lecEW4",
+	"UJoKTfpCkr9Lwci35N3FWetVUNBfpwU/11Sz73mmWR7gI3K5pEPFjNxghpayjF+zfE2U+UqdEipIYbme",
+	"GRVXdRYPr01n0HrcOljzUrfBXixyRlM8saGmNDzHw7etuZ9kfsXyIJOvcc4beI/wNp6Dz/c/7H85k2LG",
+	"8+VTpnReJJpfB07Hy8IwGkbYLYXjEJt244gAG7jhCom7Yvk1y0vmAcufYOsUuKEbV7X+TTr/l6EdztAf",
+	"z44ZtC/hTwsmgG4BazNjLFkzWVBFKEkyypcsjwjXZGlmuaQ6WRAnIz4ksZGYKoYubwTL48GWCeBohs+3",
+	"b/wHs0tqJYViIAA/y3MJpz6RQjMB956uVhlPYOkO/qokCFdVi//dSJMnvf92UMnVB/hUHWBr0EtD1jEP",
+	"CBPXLJMrNoL1sx+BGJ5cnReX5QdvUcSAsaQpNz/R7E0uVyzX3IwbuGDUW3k/ve/R5IqlU3ZthGIO/NVI",
+	"UlQjPXp83It2karq/P7cbO2X8gN5+VeW6N6HCJUH0Clq47BEbEp1bQwp1Wyo+dIcq8aumNUChr3tG1Fk",
+	"Gb3MmLtcm21wtcroeoon4v3mCzwgdPiqTMXaRqExZlTpqWJMfNQol0zTlGr/cNoVjXq3w7kc2h/NwRu9",
+	"pTeW7JlPVzQHdWle7fDO7ozuFVwMQ3IL2C8mzIn4uSdFxoWZg5zN7L/oDV17W199XazSvfcYdMHQHrw2",
+	"d/uBIuYFS2g3Pr5hlwspr6aKJTnTLXyUC08aJ+6eGzWWOpnLcViQrimJXbtFnsWnxCwnMSToZsFyNuqy",
+	"n14DHTakccmAa7h1sZvVOMj1HjYWwjtQ5Z5unpTG4a3dt8i/sLWdbb3zL7gK3HsU1YEva7ZUu2glUo8P",
+	"ZR80z+ka7pmT/5oUKnLSV/CZlppmoUdNwobDdB9EpdhoG2+d9ZucKWaFuPrML4vkCpbTLHDwtln1ZZoF",
+	"2fyT7IauFZ4+I96Zt4hiSnEpFJECBUBk84Mtp7IacMpyfs1Q+sJbvjEkpmmYMmT0kmUwGRxAbUc3etrY",
+	"vfKg5SyjTqzZ6MQSm4AWZdgam7E8Z6nRZjVNtE+l1FokhjLBf3+5G8XbfintLSzJYWMtvWtW3/fg3EOz",
+	"aRyHwIrb3Wk9ij8hETgviWH9PO4ilvHNQrEE2N7jY7JgtwGS21iURpPBkWUsD5GFxCgHGUvnIaXfHn0Q",
+	"aLxReKeBmman+PsOimLevDAvfojuJIVYG1wXvlozNXX5AF8LiAPI3sPPKlFh+43fKToods1yrtedlvDc",
+	"vRxkV6WhsmFt8/bJ66+aYY1T1Q5FbbNaT1YL0zGP9mA6cEZ/BaaDw9yP6dT2wiOBXMykkQRoLsxJMcvH",
+	"NU9oFqSH1a3wmkiMYGR275pNZ5RnRc7M6ExfM6v6wO+wO7LQiVyyqbk2stDtvdTI0lsrfrXs2XQXkXp8",
+	"TDJ5w/KEKmZolCeeR0RIYugq70C5gr2F1vu7IrtC46Snf9VHztMgN/SuLL19jg8PrcXJ/dk8chtXS+0c",
+	"VNt6ppVFtX1kzQOvrvhqtd9HjSF7RlbbVmgCZzTLLmly1Ur6VyBW6YgYXRMM59bkkhQMFLH6ZFHxV+26",
+	"cfs0qkEtmV7IdBex+OHi4s1LfNOoLyjg1+fwyvCVjP+dpeTd2xekTwVhy5VekxXVCzKnXCgSH8QDq1o0",
+	"ZgdaiCw0oebrDupGYwdQI7CTicql2bYNz8WqCBzsu6xq05ujc0psO2j7AR2LgbHQWQ07Ca/V7tAsez3r",
+	"nfzcfZ9+icJmYzCZx29en1/Em2MwRySnQq1kyF4PRjghwRCnmD4lVKyJkGKIO31NswLNnkdHpB+XDaFZ",
+	"y3yzYgmfcZYSqkE/1XJFMnbNsgia5ULxFL2sZofiQXCAweO30HrVVwNzek6JOxl4ypDekXI4plHfYzP+",
+	"+mGX4xY4SDpZvFu9kRlPrJ8MFrh30ssLMZUiYVM+my65UkAbmoZBuwZm79IiYzlJpb0IJGdJkZueiUzM",
+	"v4yypQi2RG4WPGOEa3JDFUnBR8zFRGiZ0vUDRRIw2qoH5Fom9LLIaL4ekXhzRDH4xBS6U8xAllJp07M5",
+	"sPjKRFTdR0TC/1ORmpdkniqykDdkac7ADcsZsbTvlMTmX41ehBTMfDsROVPFkil3BAS71WRW6CJn3mRP",
+	"SZwzUP1plsXEnIbhjGcZOh43R6eIzFKmtOlN6cg0DtM5HI/JCmkM/tfs2bBYoaPPyQDB7fImAQZtN5og",
+	"06+dhZKyNKg8iWuvxafo1MxSlhNBzZrEGdVM6TjCNYxhtWNYApozQpOErdADPBE041SZic+Cuxs1tgFa",
+	"8tb0Y1bA6GlmnPYdEHlb1iWjfNkqRFQeg6YT9dFuJ2pNJysbClJ8HESb0IAG+DSsgTe1m00bAaOKGWFK",
+	"ilSFXCiULyHKgJEMpkP6P71+++Ozt9OzF0+ev5xePH/57PW7i+n5s7PXr56eR8T5d78ZjweeTNcmT7vR",
+	"b2gh9YG1roshemX8QUBC1doQ982JXfiujAfmOsOLilifK+mPyc2CCSIM37NejjQ4I1/dDGqirXbsnbuz",
+	"outM0nT38O2L3vA6K5SWfqfTGfpPumnYmqqr8LCAVuFwHigSmxdj5K0R4TPDc/eXjxpno9Rcy9W1A2pO",
+	"p1rBqDwKW49SWDctu++unwYO5y4x3OslOEZQrW2c113cSk23yl4Uq27EqO/69zljQ3NsCI62CvKI33+I",
+	"Bz47Ozoek8u1ZmAE5Shw7xYl7+JQaTIvw4PnuSyEDUWpx8SRvmHwlRSPDQ5OLY+/sd9wRbhW5AWYdfll",
+	"xsW8k2/BmTLrg3on+N8sYy8Uy0+JNVBixEjs71eMxIheGnm8IQE+Pm7uXXM8K3P2c9Pl//6ZDv8+Hn7z",
+	"S/9/nNh/Dn95P44eH31wTwb/47/3drtH6jN5U6gF0TSfM0365+dvvycrkBEIeGCZGpzaoROZowL1rXkj",
+	"GxrpbUOgPf56X/pQO9rtl+esaLcIVPanhj9qRc0mwWOjNWgu5gpi7+yRJj9+5x3mQYTBdylILCxZSBAp",
+	"zXRikmSM5uAHePPk4uyHjz343tOhEWSGcoWkYLiShjvlpc6ReLp7N1WsrmZuamNvnY7SB4k/LvIsHoQV",
+	"llPixuWrzTV9ZkNJAkF3Wqz2GfCGCLs56pcgDQ7zQtgDeurkFVQrA4JocHhOC+4+vKf2i7aRvWH50HDO",
+	"cvXQRAenyJrtSMpomnHB9jlPn+b81MbawUbuWMxWekdokkulCM0ygp4Ypkj/ePwNidMCAzfY1HF4VKab",
+	"LCvgjXJW0O5b81p8j5+07U3N8vB+0mNLyrNJ74TA7MnE0Ubzk1ka89OKFoqZH4AVfwgfIymmqkgSptTU",
+	"qJmBSMrUsCkZiOAGq9MMbiCGljGaLIhtbVZkXpwOfMrNMWET0a/FdDUGEMMF9ePA8jJ+OzFTNU9JsqDg",
+	"n8fw41RNhCEUGEHLYWSD1hMKWtv24/Opzqwzdrtb067knOMDM/Fq1ZZ0TW4o17Akhum7W4jLXUbPSasc",
+	"kEtmlopwPRGXzLypSNwwuLvAhCWjQhEhyxuN61IGOT4eH3/djHNsWTRPC2lVFp7kl1znNF+Tfz9//coJ",
+	"aW2WvQZJfP8hHpFXkrx698Iz3J9WMh15yb/7tNKc5exTO6GpvGZ5ztPA/XgGI4fgaDDSJTTP14SCUQ9W",
+	"Om62ERO8Ac3fq9C6wYj4F750aLZMylO2XRPlwK/YOnDcfmRrZdfcjPyBImw2YxCo5xQnOxsptLlqOGLD",
+	"j7iYT4O9xObK/fyLu3AQXefUlH3l/NLz8WjcOuvS+wCh8N1p7Vvz+nYe3aS2S3o7ddq5IagPDXk1FEfO",
+	"DJMWhWbw+8+HEXkUkcNHv7RQW6ca7lLdzu17doANk3K3eV6Un+yYoGUd4RH7Xrzuff/Z+6ptkV/VyJDf",
+	"jxWMAuNpyNxW7y5XtV3sPsdoiFbRW4cTX14LND+4ABqb9gLKkeGFKbvmCRsmMmWgTBhSvKRznpCMi6vd",
+	"/kTsdsuwPzqQ05HUKapGvt92VWReEFjQ+Ighmy5eohH4YZ3xI9sFWkzLH/mcKR1DDpcucjFaUaVi4uVt",
+	"WQY/rfoIC1g7aAWH0JrppUzXIaUQTeR2VJjswoU59Zujd5RPkf6lTDlTpFiZC/LwKPrj46/RZjDoRoa3",
+	"aqpvfd9KefsgTe2Sp6l1XMZme+JPoJh6exhtHIfg0SvYNt30Izmrrwd20f56DVWsswJ218CduytWbUTO",
+	"M+Iqplu0uf20GxC7p2Ao3pIMVyWBXK4bnrL+korCqMPgW0KX1CqjRiy4hbynNkNzMPA5mMLYHvicF+Lu",
+	"Qc+tpmzBbsumG7vAbnU59xTmbMVg2BpQlNKImK3FTDGjdEDECuobIG5To70gNzBaMuyAmeLdZvFRWiIc",
+	"tC6q3O5hfNFQwn4D0jdqh726UrDBHfwa25SIPUT39pCazpJxR3kYvilEG12xIVnVtpYeqz4mS3Ixh8RU",
+	"ztTA7HnOjPzJUmdwszutwpRlX+G4Hoe7lS8UkJdWqA1RuqMAfbckhY+XnbdzFOlM3DcUtTnDXkjfnKNr",
+	"mhnd2gg65vS2xIG4qL/AZdcY1bAlC8ILPirH4xLcFKGgTO7vZgOfmpXr/TF5kdLVBnpnxhMsfI8b3gCP",
+	"N3gcyD/rdY5aI8+NfazFSjq5ZAshbU+J2EIg2qiBJ51EVRxok/C3CHVPmaY8CzmmgO5lhQKv0xy21xDz",
+	"yhtI+oLdlMEhg81Iui/i4W9KPKyc1Vk4AfpZspDOoBs33o4JpMGSEt0jTK69fMoyqLlTJ/j63r2U4dEN",
+	"vm1+9o+qM1MXbEeL3T3pWxzoG6L471Vi/i8rxn4RGD+jwPjppDq1h98VxTsVILBmk8wFIn8kqVFu5azG",
+	"1VJgiSDqhCWkfwX5srtY6OcWdkxq/SLefXLxrsbCNjnkJvcP8OoWETEce5YUbI+os4L9CjlRMMS9MqJK",
+	"orEj1G5zTDaXKfhsyZWa5lSz+i2WxWW2hZ+KYnlZfd/WNhwClm597PVev7rlx+SAzLjgasFS0rffRKW1",
+	"C/uPSMMmM/DNZRCI7tqoW8A6z/OGi1TeTA1N7rC7/tuN018tSrkx5So21sTfnS0nolBtMC6KJFSAjg26",
+	"cYw6bnwQowExPiVxaUKMD2IcDsadm49mMq+ZEFWJyMN47hnV7NKCNOh8NdSBqGBXhuy4nqqJhzw4Tz11",
+	"pX7Mt8lMgYuIB2HbS03fVuOLLUQ0tBv1aKW9Rt9iuCSlq6e0R7K0gzGzHo3wcDwefbwZMrCc9VH/cHHx",
+	"pozAcuEzScEeqDI+y06HM9UcYW2AD/cd3YfgblzzhJ3JlL2RWbYlHXPFDStrwdQA8hHT1SqX1y6jwuhq",
+	"V2wNNqNrymFkQT0IQp66NRz+/pYrzcV8WqgQNhXCIW0M0UYjuY8JTUCGIDcLqXDgCRU2oStn14xmLA3n",
+	"nlsX8nSXq9m6mGWOKWbk4PrwgBZ6cWAbiE+R/HSZczfxtdpcJ8U2UQzw51+2HoxW3zo6yaeJDIXP1AGy",
+	"zDun5PHw8OhrH06ynyxYcuW5sQC9IqqDg3ndxIPdrnd/VLsm1nba2e2K50xNuWgnO4XQPEOLhEwZsZ+Q",
+	"fltySiNxOuhBjifFePww+e7J+bPpu7cv4C+GhwSn9T9MX9/iW95E8cV49+JsDCHy57p9uc43wIBWTKQo",
+	"UcMdnioGQrg7uoaZeSk4KxhEiJc9SxbyTWuEmbCxZZhD6XkkDL0b7BuYart7C96M6y1n4OOzXe3FKfNd",
+	"rQELYrgh2pL0IXl9mFDFUsxzG9SIQBXDsGl02GXCsKHi/tJRsSamkW2d7LmWOUsYAJ/QgJ3wHGZqiF9E",
+	"4j+MxyfjMRDe5e5JbsOgMrwcj135aeBYdSd15jzAUNsPAy5mC55nvRuZtyS5lyhygXSrGvIbGDPAD4e/",
+	"l96ZPitBFQtF8NJ/C8QS8fK8EMyJuJTpOiLVbXFxtyuqFyoiN7kUc4JZ1Coix4cPgWsfH30zGBE4P3TJ",
+	"XDwnVxOx5GYwLCWFSFlutk1TnsXkn//4D4xcNo8nvZP3//zHf36IJj18bn5oPPvwAT+6ZImReRHmVs5m",
+	"POE0I2cvnpOc0VS5Hkbw8ciG9cQHMTACm+pr7tP50x9LgePl2RvLRCbCtOJSqYeQSk1iaCseVaM30gka",
+	"P6iws42szZ4SPEpGqMy40uimbrJA53rZifj3kiPuX4Sr0emb72QayOWCzyPXd+tR+85GTjV0/iC3fkmT",
+	"BRdsaNbM3H6iBL1iU4DVMF9EhI3moxBKdYAGmmEFJF+ExkIpPAbWjmwI9wQowinEozOh8zWE8q9yeZmx",
+	"ZS3kdOeiWXdYwFbh4eg0hPJiSUU1efveadtQOWRrWWY94yyDUHpwobkh4+U8wUua2Abb2bRP5ho01FxD",
+	"isndoDvgiyPyesk1hLQYSmrlJ0hwEHJqFZzYDMtn+UPLsbskz8qUecA8raescj7Wzxksy+Z0XkgbCvpX",
+	"yYWD2ItHsTtghmqNnHVwBMGDEYnBozRCJ1Zw9Vp39g1uh2v+e9isGtTpdraB0+iwDvZ6B9IsmADcHZLI",
+	"1drJAI7UQ3CgwyXAvAcgWzXaF2+6ZT8JCQnO5ToI18nwsAW5PDJ24Ou4nUue5NIqwGGNrRZ92gmC89yB",
+	"HXOR5IwqQ5dXEIm0yuR6yYQ+td7BXMm8ZrxyuKZbXUD3kxuXs4SveDN9tIMlvRbbGWjFt5V7e9O6o2/s",
+	"5Wjs6vVeYIx4NgJ0dUHVdCnzFncW2PBxX4J4sx3MFhthr6pXb9cbQ3gNeBpGZaS55jOa1Fdhl0Ntp1TM",
+	"bjXLBc264r59QhC3VS7TImkTyJlGoRvQNWxIX0LznLOUxN6oDdHNmSoyDaCnkFpbgtnE5aLFd4+TtK3n",
+	"WFak6+uOZnR9vxvgatRTxXJJ0Zi6811PHkBI8r0RXf3jURtqbVnqk67GGHmHtoaXtzGw+mkIXoyd8BYq",
+	"BLLfDBN0ZldFlCQz2hLyAcl905St9GKz0TEpRMaUwhRAlp66bMCaKdcmyWMK/QNFoDHyB3K4rUebwc93",
+	"YV1Y25/1LdgMSJfeCKhNfD432ub0cn2Cg4sHnXL0rRnkozChXRuX6ylG4wXiOB0MfRUrk+c2Mx6c5Rir",
+	"22+mSXecxEeBZbbFW33kqoAkM/XEv91feLygm2O95B6bYQjukbO2VPVYnIuh7l4LxiIstF5N2+T/F2bf",
+	"nGegtARYJaDXxSUROvfv3j1/2h6UZO/1R20MNLRgNNeXjOogN4KpeZj/7uXy9JrTagQ9PK935zWI9+MM",
+	"naGh/OSYorsxiQdOZD+8e/8YxeBCcFp6BrSvaqONCswVSQtG+tbgE8OvXMyR6twxsAsP5h5RXfaDliBH",
+	"NINTUYoTXJXh4eHEdOvgK3lnwwTuPnaxESiK2N9scIf5DfXa+ns187bVdTd+t+7bqMQLsbkLVKzdJDrR",
+	"w+0AShtpt0rQlVpI0NmptlWX+JKRPqbqoCa8kVM8OCXSafquoMe+EWj7KCyrjK7NQudy2YYZUC/VUTJI",
+	"m2c06ij9ASFrSe/7HkwpR+Px2PcW2a6zIEUEw0EnvJwmKFWzwJRmIrXJRHaDXDUv+GsGqaDhHKv2exmy",
+	"9+QfW8yimxewlPH8ULZKkglcwXKJYtIvM8uGlv8PIhLj/BHXIXLYeZgTimJRkLfsHwq3FVq6CcdVBpr5",
+	"/DSq5NimsFDbg4Y8sskIK8q5LTKsTtwaCx2S4WqyYYhrBrhXjaE071LzDnsCz6Y8XJfJtyoIP7hBbYkR",
+	"aIC43xky0OhH5g5OgbmEAHVvyB9qyIEN/9Juu14QEbDRbwOBfOvyfDJwt60h6b6hpXFnMSLOLAtfcm3t",
+	"zgTi5uJw3MIdI/cQTXRaV2kaUjHNM24IZly9FRPD0oCA3yxkxghW+2IpUUxvuAcbQWk3VLm4nk40vmt0",
+	"YS3irCXG0Fv10OS3noptLnMX5QN/WBnGj3Vzwp775zRnFO53GQRn25pWhKkLCPv3PPdDOsKgJyxLjSDn",
+	"5ITT0nt4xdZYcZPPhbSJss0zz/U0yblmOQ8A+j1RyrwrXVM+rpATIQGhBGU+Cz0iVxi25SWBPFB1uW5U",
+	"ht5S1wXap0JgJQ54vRtYyVEHsJJG0cyAJ8Km1Lmqn2ivBi9rraynX82zErM263qSLWU9m2gLj3eh+AUs",
+	"kvncsLGcajZftxZaRKAReDn2wxrhF8eLEjDKdpWnt0DyALrNTW6kYVGRk3quBo4lImpBs0zeuHTVjCZG",
+	"k+Sa9GM7KIspB/Krh2hlUQM/upaGCNPG5+evh18/Hh+2lWo8JbTEfBaMpGxmDkWVmStSpIT0kmdcr6sw",
+	"JHNEyMrIxhjGi9DSN91C+TdIGFKJNk5vzuDUhX60he6BPvOX4VnBnrx5PoTshPXwWbKQCG4WnzjPOxB7",
+	"aQvR9lHzdw4xJgA828bSGn5Jc66kCGd11MY1VQt69Ojx3Yd3/sOT4dGjx6XKA8ZvFxOAwx3tafRqCkBh",
+	"X2/MW3zrbSZMwW5qkL0t9dH201g/BeDvptwm8dLaIx7bexLvFuDuTd2xyS81pWbUTRdpww5uVU0a+oDb",
+	"kJAQ4RUsaE3Yd4ophvGQfkIVGyomFDcbOfAp8pvX5xe9qPenZ+b/37yD/39ycfZDUEb4gdFML87c4oZC",
+	"P8MpxwDdz5WNLjLE6mbBkwWZ2SSfKoO8MmtgFJjFqdoYyhUXoTRL9beMa4Yq50oqPc+Zii09t9bYU8OY",
+	"ljJfx6Rvg0mMoAEcIc5ZypVRbxc0Z+mg/NLwOxShoVhqSmihFyShyYL5q4ndmx20fYMnxnQGTC/lanNd",
+	"ze0x3w+vaQ6xfqah8//5Aht6UzX00jX0FhvaEh0Sp2ye05Sl8YmtdwBjrtYbgqEU6SvGyqCnwakLhMKP",
+	"kBYKWX7lz1RegayKvTgduuPkXv/Yi3pPq28xAu6X5lWCLY62Reg1zqMKUzCa0hUYii7ZgtuAMDN/njAX",
+	"IMZzLElsuK52IAhQe81oyKH890IvprD9OwvBNO6MmSTVbGoP0x0+h1O893ehgMReYyyRP6/2BX8jsyzk",
+	"Z3rt31xEq8hY7hnwIao+UJcnKZiago0jWScZCyuY8GiaFjmaa5ctiSt++nRTxbBlOKrAchxhJyaDcStT",
+	"OpcdFEgvKdH/sH1J/2fBihDYJMgWpWs+pZpeUgXGdHNDN1fS0/0u5W0IDzflakW1YUSlsfSv8rIFosU1",
+	"Z0FegmZ563uw5LPUSGMv8XZ747YUBXqKA104g30j6b9R6SmQIKdpxqZ1W8sGmXTKdq11QwSs/Q44wMPx",
+	"mKiW4LiWDd1SPKNGrva4wyCzrMq7t/tLe08/RL2/ueO1+yM8iXDigUR2HOW5ezsYmr2Ad9Y+ywjJF5ov",
+	"mdJ0uQrKiF2u6TXLlQ1bCIS+QwTwA0XsW1Glalvx3QjZScHoirt3YtKPD0fjEXZKLguepVXtLfsS4QLN",
+	"1lyKU4Lv/wFNbTm75uYVG+PpNwKokpRAross9CBcuxhOecdN+Mm+3BLkXi2Pv9TeTruD0k6nzr1D0aA8",
+	"LUzB4T6WUAkeP+AeRQZ9POXKp201YQOucy/q2fb2kTXO7afv3KcfPAnNr2J9dRdJxokvTsL7hA22RXQY",
+	"sdiWZxBrRwnLdWWpE2HAJ3b49ZioUwsMhSWzDIGzN5Hg3TwljY1q4ze1qZkm77Ylr/DLakcaR9YToHFV",
+	"S9JXrkr7Kf2pujRbJJRuHBXVklaINOwJALKyDDDmlasP7p3z5m6EGVbdyxOIxvfKjTX3nPTffn9GHj58",
+	"+M0gquULesOPbW4IGXeofOlPu2Wlsee2HGqXLm0TQ2DeRHGRsGoxyuFHJIb77d7+xnDcyKgmNI3rHu6N",
+	"FGlHGMy7QbbyXMxkwC1V6AXGYGNYANWLAFkDP7igGaZxTs3WTqWYXrIFzWZTOQt7is0XQ0zsrHdzCldP",
+	"zmbg4gAptKzOTfqA6DsIu2VWLIdM1mlryq01WOi8CFZDbl6wZnvR7rmGzoGZn8z533EVjZrIQpr5K0gb",
+	"mnnovMBv/Y+J/Zj043O6ZBdMUKGf+G98hy/EYVaZckUvM5ZOV7nRZ/h1SGA9Ly4hoX8GjF5hFoHUFP7l",
+	"p5SeWsOewz3pXh21VQY5x222zztlZVpuHV7kKHyGwysR2rsX/Jptrze3I4kZ4Ha8gvMPFKYzn9rAt8ia",
+	"ZpEjJdLatjH1D9OpcqaLXKDHyPfEHH29X0G7+kh3zLbVVa01U3pLrXHMGg/f0N1ebKCoWxykZdCXF3tK",
+	"lc0gcmMj/fh/oQTcOaykSdvdLDcr4DVGGFrGl0EXP3KLgk23uI+rt0KQG66mrctjLPmHc70EGkTSNcVy",
+	"zm3xQjXItWYI7JM3z8kVW29HIGi316upIeDTpRSh4GUw3CMICqgWBSCQe3pxoerZRt7cFlQFylxvnjro",
+	"OltPAxCAAZU7oyI4ocoMNDWMAWsctODOBAuLgaENsRIeKFJg2R3zKunnfL7QwwUVKYFitYb2QsbKvxn+",
+	"ExOapjlTiqlBVC9HBjdhaDaBZDKhGVnR3NwDkrM5Bx9kJzKK22gHbtegfhijzQPctsftC962iMGt3Di7",
+	"4ZtWhi9vRNR8ZIjYZZJMbYJQiE9B6BoSSWUzMHla3p1YSM1n65gkcsWZIn3klNJoI6T0PoOrnlHUa7tz",
+	"Txf5tznkT+Nc3CgPwG4pZJBRUEah9U7BJPfjVOwv2O0Arkit/djwz3cX3w+/DrsWZZ6zjHrM517C9j9N",
+	"bH5Zk6AM9d1m2bCX4BzeRSkP7JdGtpE51+vpZZFcIXXcHfReejOn5SiWwcznsk5DpSuW+XZkQVNCS/Pp",
+	"u7cvDFFS5tagZANFL2IuLuVtLfwhQ4Xlcg7C9qW83VWO43bFEq2mOVtl67bQOT96vds2YizRR+2hiwPu",
+	"sHPfm1ftJ9vyHVuAU5dq3hE4NRBq0yGeBcY4LU9VmUG7V3Le3sl47Jqzmy0Bzg2JBYhB2BHqrkGYWYM9",
+	"b79LnjP6cWcDTutUy44Jefgynow7fNKV3nmRN3ePqt6bWqkCj0SXEeoFLH3L5cD13BS6Sqr0QLmKseEo",
+	"j8aCfYIw7KgHBoS26BOz4mBuh8qLwVGFgidcm02KUZ+Bv1zekatW3EoS1WXzrkqTsobO1AafquVUNmnN",
+	"BgtuRIM3osjdHYsqUc4ny9VprRH4LcyvlZJZUg3nx53hjVvn04lG5Hobw9wir35veUNDZt129sI6BWoJ",
+	"U/MQVAX4V4cYHG8PoeEtY30TRIdwxaJUfBBjqPRBjCgTBzagGtOEUK4DpWdqpORvEVMO0SLR5Bpwdrdj",
+	"J2/R3NyIOgeMe+ymKWLfFYC1bRHPHWV0cg6epmYwcz1cucJowutQQwWDW+Ghg22FvPRHcbag4n40po+T",
+	"Wj+SqW5g2TUoU4CehA59hcQeQPKo2zp8yzMtVAuGgxNe9091tzq5a8D1snXULdCgLUCRfiiys4nvruRW",
+	"TrYRpQ2QVNRw2yIHV3FSMIz2hCLTOMA6LuceZTy9dWzEa7x94eBfQBFUhILheuTAZt+8Pr84Jefnb78f",
+	"WtDEO0b2vq4SQENChi3s4xIhAQrMZRBhyH6/BhRB/vmP/6xhJMFRjQfWKDARNTMn2I0rNC7brlF6wWLk",
+	"SkbFkdHGcnQgldBg509/fKAmIi4jPGNiWFRm8cL0gi1DGF33BPHRWX/4FcFAnNN9T71AFZneB2XjNwPi",
+	"gUk0QQr2eRE+qnweu5pRCdvmCZf+9kSfFBVkYwa/tFOCt3Dnt4GhbotZN/RhRfWiqvdCqIIC0EHlxGUo",
+	"uanv7d0MJJB3yF73+bMKuezeMvDNpqd+UsL+ZRAabpaN2W5miNoBbdmfDamrmSGPcn4tQb6sflB7K5Qe",
+	"3/x5i/z1ls2ZYDnV7EnGcm2D0M/B0L3F1Wbebfdw+AYOds1loew705xdy6tOoJvBLtobDK11Nbcf2boT",
+	"DHb7+K/Yep/Bl275YAPbB9txD/ZY2qrGbetWNUH8P3LdudIsb3VMtwh9LwsF0NyUAKkj8JrzMJG+pX8B",
+	"ZOmjoyrKZNDVp7R95HtjpruUHYDTVFfT2AhWp0Qt5A0moJXBCF3B0qFFw92hTj6uRgf9uTx626a5yuiW",
+	"G/FJkp0w66uGAbvKuc0Ag6XipauQK7Nag/vIj9qBfnERzMw0Q6OKzPk1Ey4AzDDEcHT5zgSp30AilIVz",
+	"+Ew5UPVFbzmCMteltNJCKO5HzK9yiXekMhtFkIp1CbWtyVIqTQ7H5MfvBiPypIQVW3IF6JUUv1qwiajO",
+	"kl1dhaAwJK4lU8fW4VQmQE/E7gzoAZkz7RXjBbnjhIQQcVB5+hiVozvQTKk+1Yqgj8fR3vqU18CjTt/7",
+	"+lVjQ8tNi46Ox1gY3nAObslqH+oSuO+nWsppRvM524oC111Xc2rX/ktS18P2XpGGXtbMk99TT6uv6ULr",
+	"VV8NwHnaxpYHG9Xwv34YfTp9b8/1aFHlwpSpqpi3mSRNkys5m9nwkGABP98e28SqprdTH4JxRyJS7fVo",
+	"o+8dg28xuAVmsAUF4OfDiDyKyOGjX+JQJIg3111YCs25t3f6sFYR5/ATFMR5C7VeuioBAV04o6b9W23I",
+	"e4Ux5nIijCZ4zXKAGQdA6CpVrqsPOxROuPbL7RSiLLjTKCkD4wbQe6fehrSYfUPsQHjdr58WQTR4TKWy",
+	"6ZMBP1N3Nwk282TeAmHMNJ1vB1+Pn13QeWyLeQSXzillH4FwVWvCjipyU21fnSfzYJY2+gxZOlUsFNRb",
+	"SuCQj2DemaJn85q1QfvDzZtCeMvWIpJ9IWvxwoo4pDiP4m9nmNBfjjFXLZkHEIsIog5LSUxv6Br9dhkX",
+	"zAlLsRTwJ55NM8lalsZDm38AHzfzN+CRbcW22rIutSrOGz5GlBdG3u8uqcfmo3W6/ilXRlKetlb9zegl",
+	"y2C3cc1btwjD+DrtUZOKV5uzUQhy4xAF1gJCwePIxfwSIW/MX7ZKAmatLAmdy+rXBf66gF8h+dSWP8Lf",
+	"U/g9uC1uoQIRC1kxD5sn4bC0uMcgTxyrjQpNMdijBARYi8TcVPhvyHjmPN97F36I67egg1pmy7DaMNja",
+	"sWkWZ7Xz3bhqnroW2NeoQVlCa9OgFoHTGSJn515R4WbE/pbSaiVW42adIT8RjF622qWTPHR3N9LIkoJB",
+	"rR0hifmCsNtVjvMJh+LwJfu7FIFT+PzJqydQ8Qms5cVqlXHWEs5jpfIuNZYvzLsb9RrRUVCOZdu6twiC",
+	"W4GMDHeDXbDUE6FdTssqG1hFRYqExSPyyoIdLRkViry7OOsIPR3anbP6DpD+I0QuAzxyKkj8bzFZ0iSX",
+	"EanUcT/ibtAcZOn1jUfkiVjrhVHUgQFwVS9K56wbcTc8uu3nAFYPlsWciLpzOX53cdaxE3tQmhmk4GCt",
+	"z+4UwW4BTwwNFq3zM0wBI5x2Ex54uu14XdghlrmlCEtZDixIOc+ZSK2e7Bl/wjXZwBUfBdCqNhfm8J//",
+	"+L8Pj/74uFaQENBT7FnBhxCLjaaAyFz7V+9eNLRVeG8nmtxm5HYNoe3RPpEp4UjmJ2TBXRkU8wYpFAMU",
+	"v7gltmufkOUOVplGCPPuYAhIQnKYM+Wk/AFBsBUEBdmXtISkuHkuC5F2GlcXa0/Y2AP3/j4tPphdERjY",
+	"vKoGNGeaUKgubBg1qoyAXWN22RzsgSO7AG+AsZLbEzEqXMPDDriGfthxUA9v6OCP9q2Y60cRN2NxIHPL",
+	"JXH09UasqQNtKgP25Y1gOeJHKsYI11Z+Px4fo10bgiGrCmbBbVxRrVluRvC/l2o+/ZkO/z4efvPL+8Oj",
+	"D/+91ym0ObCfpW/KvM3NUVvIIkvJXBItuwFXt0EK2nochnCB+L4FWbDEBzSNdcUHrEU37021Qjv7ttww",
+	"6q8NHKQ9UkEh1BWoe5DpoFiwJbChNe1vRzbs0TFZOK2J/PtPF7s5Y73Bbf42dNa0D7otgKFEQSOFyBlN",
+	"FmZTjBaFUGXNXxGCw/vxtMIMK/MxAVsNoJ0wZ78hTluwl45VOwPQMFEvDaJJ7FG787y4XHJdFal9Zha2",
+	"a8Xirt7Vz+Vs9oe39YyEJ91evPS+i0WfF5c1C0gzEFoocHABu4f4lBbDcD1XrbXM3Ki3TTrShkHXlPNV",
+	"kWU7MrBSpqkRUrt03aHETIf6dqV1sCgwzWHjNdDNp408SV9+Aoh6iAPGHhsNdy2wZluqAMM+ySI02/zI",
+	"IUK8bisi/BnPk4Lr4WXO6BXLCbxNmEgjsu+4FZ7lS5ZvT6PZDJNpJhYuFEsgpe3xMVmw28hJanjKq9IV",
+	"cuYlGSrvKu0CI94cTNAF95alRr1JQZ2E685ODg4WUumfT1Yy17/E+we6oYs/sFSN2oXNW1kfarQZPOSf",
+	"+i2HKHhmw1ciChOgxpHayOOp6MEuivcksbFUgVSELgFgSVtwlN/JUzugMBare7Kjq/LVXb2Fyxn4Z7O7",
+	"56XGHDYMxxveVr+L0DAvXNWyQBlfeeOj+9GckTL7ZESeL5eFBscbnWmW4zW0lruytHiZprCBPVVdtneQ",
+	"NwVS/d0MEk1LflOm3gVM36rSvkVkc+WVWcCFuwuW84YEVxqLrTOkF/XoDV0H12grQXoCdljyLSlEAnk8",
+	"qa348C1JMkZzzLQWKUGqcOpQ+74limnSx1/JFVtBZbul4RLpZgzB8de7iNqnCWYJeZHxiJwVnS1Wncow",
+	"wJrAQqH5tFy+EXnXrM+QMzMWV5Lu+OgogHiWsTzkYH+9on8rGIHHZsU1F3PVCGnyLCWDyFW/M8NjyUKa",
+	"/YzNOGPcT/AsAdr06LMFGCVWm+le6OzMfoE28M1yZzFUQs39K2bOaeX4FlIMzeQAeFovZBrDisToMlYx",
+	"7IsNL5fXLHeVDPqlvTd+8/r8wn71/kMcBrlPIOuzWO0zM50s3q38WI/N6b2EsiLDvBBkBS8GO3f8vHvn",
+	"rlpoW79vWD5MClYKQLZ2CSyCKwiSMpoairPPsfo0x2ira7dGbr1HpJ9QISTojDBSS552FwpsYQi7q/qJ",
+	"MvK/e2G/errd5s58byiNPe9YYdup/6q4HFpXi6ZXrHRYhAv+CZeCANj6bVXlpChx48zdBSNfUjBXhxV5",
+	"NqPJwq8Y49XtmJWV6CaiX/NlNAaA2KxUlDVtZG5+YXwuTIcQs2Nrz6INNmM0VRMBthEtsZukYIPW07gt",
+	"jvKTsp4qncTdkKmFoQ5Q9cZdMtqIfdnCw58VbNTWXjyoWXkfj4+/Ho/3NfW21p+oXaSylsuSrs0NaqGE",
+	"dwiwBDFzurvOjGO/uS1FlNA8XxNaEvhAmUYbG9r8fepk23gwIk/vljNaRvW6xg2PbymOw8qRP1CBGpQ4",
+	"Gym0Ods2mhXDkafBXqBUwM+/uBPeVk2pk9Baeh0edfA6lMVSu5GyjVDGeyNmygtQ6Da2umu9y8Bi5y42",
+	"0oZinh8Y5Qw78PD4doG0glEXFN/YubiOjkj8Z/ACQ1R25ID5ltbs+QC/fWC+fYDfPuhY+NoPM+++ZH/2",
+	"vqqWrTHXdrHbFWVur3JmuIgNlqQYeuGJcVyryileVr0/te7y3QXQ7inf+N6i3ssa1u4Vww5WFCqhlPB8",
+	"ZWk2+86ni3j/TUatn1uFxuX1gMu1tPMPOhoSywj0YOM6L0RCrV3uUS0w5Y6p/c3j3+r4sm9MLQLMHYt1",
+	"biTifpJcWZcYuzHIX1pn/HJLVlAtNTRsjQA91wN5OyXxpDfplXId192s/mHn0St24wAzreNoaxrEnbf9",
+	"5ZYNr0M+3SHnrLF1XnvBXQmjWV7yLDOixorlHKtabWMC0Mh3+Mkb/AJrq6lOX54VWKOiXhZk52fPqter",
+	"E97t09fuZQTx7jrFam4dQFs7tfiWavYC3ga0L3C2ho/+mQNqjhdar9TJwUFK1eJS0jwdYXmMEeUHdt86",
+	"RJ5ayNXGRpfLYbcvqtddLRe5NtH6yFtPWf2AbNrG6VpNc3PthBlv0OkYhDF/QZUmKV03YYTfXZwRAIbd",
+	"gGRuLfLdlkvxka1vemdzSBkAvPDGvFuX76wIlfiwiPuBQJNVzpBl0YxTRCzcAm28DaCY5QkTemq+Dr+x",
+	"Y9fch53BpSu5t6XAT43AKQtPZeOdS+TfclCNKbSu8LMa/amv80etj30jmBBUbdQIowAPbFnoW4iAheg5",
+	"lDsOScoSvqRZRHIIrUKph5JZJqkm/fh4NDZaoO2YxGOrhPhlpr+tFZpAHOyQ+PcKn0BUmUTzNKItT+0d",
+	"vPMp2Hxyw7Nsym4TxtINoOw295jd9Z2bXVv88GRCA2g9I689NlM/IRaNo2VpEPOjBb27SEzX4ceNeZct",
+	"+Z8FoNgaw66IbgcyUecJcVlZKa6TqgCOnj0b3Ynt3Qln61QrlhoAQADaPS3CuXlWMlVGBmQrr2RPaeR8",
+	"8ub50CijmFNRy0F6DAV9IHihjDfD79QOituSS2ILhioPtzwEvuAAtTaxFmrnb6OtTmdt86vqytUXM7Qd",
+	"f25YFOqb4YKIu1oXXpr3fRtbPd+/PYh2uwGrmZyLAV2hTnZNsSUhw81zf3sKznjDClXL5IUCUkHzUss6",
+	"bS3xjjbJ7WXerSkqDsESDE6tfwXDjSFaxlo4G/gIn6va+4cdm/YyGJ//g7wJl7vnijiwphNXvatfkgu8",
+	"tnXEp3gQTUTsDNo+HF9Eyp8r+4b/a2mdikm/xPWzlr6JWOVMMeGipsPbEblSyTHpxyFIqXiAHhAXN2CL",
+	"hwWG6/3awDtrDBZ8D6bPYLCBv/ZvcAzd4cx2mzW644vtY+FovfnrUmT0rBobMeqdgoLfQhAAAouYN1y5",
+	"no+0PVl8uU8Dxfmhyzr8Gpvpg8V1X5AdIuYOoxc2sxUVriPk137hiZm8YXlCFSMLdrsdf387+ldwxGVx",
+	"w/oQF1SkmS3fd1dOG/XK0nLTbnHOzXp2wXp8XZEyEQLMEGYuklCyMa+qoWF1p7KbrjWdqsrC0Me2uoE/",
+	"QcSXfT2qLnlYfrPleIMXp7nJ5asbi9U+vMDWRNWeB1av/eyUe9Zq5/XPUrNMX1mylWYk4wpECPf+aT2g",
+	"x5JH89b2JKpdp7K2uA0bRcaZ0MNkIRUD9DBbVseVpnWMf8FythHV9uhR1HmvOq1nK8hJciXkTcbSeZt/",
+	"AI3WUzi1d0O7qPVRb7B97OHQVK98bqegVEuTdoWjumY3h4P3ssi5Xp9DSDWauBnNWf6kCBUJeyJcETLS",
+	"d8h///zHf8YDDDhp5BNhnLZZcWiyWsuF1qvehw+QIDCTQROY6cY5qhX56qukYOqrr0hfunx5mUP6+rBC",
+	"uf6rvFSDEQHP6Iwj8DXEQytCxUR89VXJuL76CqNiuCKMg0u0jLFFy5Hic+EVHTd9Id47uVwTSlZFlpGv",
+	"vsKV/eqrU0SItmVO+zajz31s0bDzgflVWGXBDIl89ZXlnV99NZqIibhYQGXXpFhCaQy8zj9cXLyBeAfD",
+	"zhwd/pO0/hYEtxZIHa4ZWeVSYZlDRbiYiFitWHJAV3y0TONTVIdnPGNkyfNcomPIdP3f/hs5k+KaCdCH",
+	"zC9fEQwhMRuRy0K7VrHmaXxwfRhHhN2ai07iPz27IAeYHWUEdfjTYj1AEBxO5OWLiSBkRefMvkILvTjA",
+	"jKF4ZLq0tJFcypQz9FH/+/nrVyPykmbmcrIU/rblu5hIIZYINzNlSUZzQB2HWllzM1zTYXw8HhMXSPVX",
+	"BXWyLf44uWQzmbNG4VNziGzTNoU1lbYMMXRBqGkWOkEPOrlZUA0VIrnFDS6DWeGtpsO9XDiKSbBargjg",
+	"iZt25YzEEINFDq4PD8y5P3iPiIQfYtKHSIdntzqnhBu9Gts1g1uxHIMq4sGIfC/zMuTWNGqDQ2ywF4be",
+	"TnrwWS6NCpVOeqEdgExhc56pIIfR+Pjr6NEfH9tE4znTJD4+fEisPcRLLbbranqmPgYBdPG9DVRZr1hK",
+	"4ov/g2Piwivj5kWZWnWO9L28ZupmMiCFyJiCbQbeB6SRLGl+hWDqVdxxf9ILAGlMegMY04UrMY59u/rE",
+	"gO5ALmCkSDUhaxfBlGxlS9N3Pz4aHz0ejo+Hh19fHD4+AU/k/4oj8pjMzL3FIaR8zrVqRNv+neVyMCI/",
+	"UJEOLwueadNetRIAoniAAJOY+VICUpqbljGqUB0VqcsDMb9XBwju2JLFcBMqp6e5vMlCAqICVoWD32J3",
+	"izGCB5YkjgAzpOx8RLVZeFwGaLaOV6KNVOBOnFlNwBOzsoFCXFgCRqESd6OqUk8h3RcOTs5g+c32fGdu",
+	"ka+nn0B9AzyqENpmTti2qnWkj0glIsXAGNODURaGXCgmFBSeHYDl6M3r84vNq3eAYZcQdelgJ8ybB7DS",
+	"B2/eXQBIZQQ3WBBKjm5vLa2Cc1NuaUT0jSRLQzUMWTjZKJ4HO35iD7gN2TGtOmqnTmyIYa5YWi6C6Spy",
+	"99sGh6JMhhn2VKSwVaFKgDHpN/WnEwwd/Oc//qOs9mdZjy/ohUbX/KY5vZwNvZuMfi6s14BUUqRYhzeB",
+	"i2CjeGSuIKbVjiGnN5YGlag2SI2xWrxZi8GI/GSPlHmM8evuwJb0GMv6WhIDJ+0NnXOBJZ65Ilh9hlxS",
+	"BXatRl0d8rfCcMgSNV5FJbNzuw1Lkyyklc2rcEbbVkTKxtynhVjhGAx1xIo+jkU/qbEp82Ncqzl9Qr4D",
+	"Scv6tCBTGyGmYq8YBdb6rmQfulWom4hmqjjhShUoCsUlhbHPv4pH5DupF2RBrxnhKY42I1BXVY2IDdeG",
+	"1Z+I+Hh8iG4UksiUVeHODn4vIjEAiUttlgNSwW0Wuq22Y34q8V7wUTwRMgefbu6hJIzIW6ZkkRstSc7s",
+	"BcYS+JhqYouGUDxC8BHp4/k4Hj8cuC14BmKT+QPFIwg3NA3ZDRbXLJMrRuL3EwSInfROyPtJz8xv0ovI",
+	"xEEg4h8oJE16HwxvR+41ETF0Yti45cbDqhaCK9+Cw46NOOAVSoAe8SjRNJ2IOGWa8kydkJ/fA0GOHBTF",
+	"h1/KAiUxPAGoQ7isIzw9K6otbhkWHme5e2IoqXsyETEgRW88AW+1RRrceDgir4WfPbo0fDG2EiPSt+Px",
+	"NyQWcurKqRA5m4iKOFfhFwfvfYPUhwOfTQydOXdE/sQEy3mCG6aAijuaNREJFba490kdQwjExYgcjw9J",
+	"3xMSWVoRvIF5fHxwPH6EISh2Eyaib8RmLubmhcOHpePKE5MwvT7e2EDz+zcTEXtFetELCwf+EQ7QWqDt",
+	"lvchGQARbFhKrJ9BZOsBEqVH44dw0SYihkjj4ZOZZvkJeVTC+KXMLBYTyZrY1A9QMfDqEiFvTsztyyG9",
+	"34PnRN/bRKRUU0Mnzb6/bSIzREQtCkjCIqlNV7gs1BooTKy0zOmcTWfAu+qtPVAk5erKnE3zGFCozVSM",
+	"nE1nhpYRiLO2uRX+3GJnRXJX1xkKLDOAlAFtqNiSp2nGbmjOIl/MT41ITYyGjloBakXxX4buVj6H0kH/",
+	"QWY5Uwvy7t3zp+T62HB/dBe54z1ynzkH7PCFo/3+j29L//HGA+AP/XeC37o5DUzHVtao94bOJXNyhnBy",
+	"zDTMBSXPbg3rhj+M1OGpa05VA+ElrmllkUfi4WKtUVGrL7RZBBddUeZjHA4fjweRGeDx0TdVFO48k5dg",
+	"xDJjyzFFSpg9hc6DB+ygcUbcglphD7zbw59obhbvhNDVKpc0MToH3h0cn3NRO+etWSek/6DhGX5lRgCh",
+	"JpgwozT5ekz+Hyt08JzYatpexg60b3X3zallmbxRJA6W2o7LlDnyeDyoRmWOnMq4IVoT8XhMjGQsUnkT",
+	"EYdXCK84hi3zqBSdpWARPEzAOkeevxmRc7lkFamaiD7u6xDY7Swz7YIaAEbDAXLtKsmTzPgtS4c4Ajcv",
+	"u2BUqBvDGw2hKgMh/FOBDrSMJ8wa5zAzrPdkRZMFGx6NxggrpzNWmnywkouy6GajMb4jV0zQFe+d9B6O",
+	"xqOHkPauF2Cs8g+r+Xse8hOcL8w+oAPWvIjCBjBJYeNZjeaC81pJBc6fiahOvrdoBwqAS4bwWTwiLy0U",
+	"fmwexmh0IBQl/+OjoxF5JTXcxomw1xHXpSQrz1NwOpkOXsg5F29sQE4pVIJrfBP/05+KlsTmY5P+Dxcv",
+	"Xxz8+/mQqYSuguG53DQB/Lzn0vV6Sd2970zCKJGEjOu/QPA5Kqnm+dF4bHFStAWQ0uxWHyz0MjsFZ4xi",
+	"+ttCz4ZfQxZ+a7vNfMWemQ/JzMqA5WhkDsTx0VGbcbQc1AEIUR7kb+cvPLNo7+TnX7woeLtP3nBwvQe9",
+	"qKfpXIFBuNCL3i+mEUthW4+lRbI9Go8jQ8MFMmKHLDQq5SEQzNzPXo1vuLOGgwIQ0kSATQvkQ+VQxSz0",
+	"UenEAJ0mS51F5+GYqOqEkuqAOjqsYnLF2EpZnWbGciYSw5RtFT0H2BSXZs1yYBFB1KaJ4CLJihQSqmGk",
+	"OKGyXDkKC1Z1S6SY8XmRs3Rwau6U26UYYCUVKnA5oxmhKV2VeIdIn8EDGbpeP+BG7DyykEiDkuPBX63b",
+	"tDqqOzxymV6UrojQOYY37DqNPvm51BDZYPGsbC/eqbRHEc9l5WQMnsu3jKZcMKVOQNQymoxTU04mAHc1",
+	"6UUT69+F30K4XZPe/5n0NoG7Jr0PRkErTWDVQQbb940wAiC3EHMJrYmioBCl7j17YmZU0wylITQNlAcZ",
+	"hQtzH0liWA6ggxFIgTUCgZKEOzYGt3AimlO1d6453d3AY2aWGJNWXpqJcF2ZRQXH2ClUT+/YqY9iBs27",
+	"5ZuIDrf8tALxCnVqgc1Mu+BRUGwiPBu8WWdUdJ1+GyYbGxfv3PlM7+3iNbDmAhfvHEkZVBVYkb6dqqGQ",
+	"bqkHcB0fjR9+xlFd+OfeO0qfmjK85IIvKdYXhUtNqiJGIdpgRJ6yKkGQPLxiN0xpDAUYkSdVDrrPr+pA",
+	"vBXqd/14vOBKI1LoLonHQeBHFYw96I6IeQ83rUTRx+5aRZ0KHrxVCInC616N8OA58rSnLDMiec98EUYW",
+	"fTRuG4eLF62G4RUBaeSlbwakvg+2aatl1xp1zYwDzfxyjzcTNhY83YHj/wSlJ6Orwv6jWIe9dxTrjseH",
+	"+7y9l8h4fPTNZxMw6x73n3/5ULu/ZgHrsdbUXZhS4rSlNT5EwIgD7nQjGCrCBZF5yvITsDqBwdyzK/YL",
+	"H37HyWxg3BobwQ1ri2JZe6MuGX5G2K05HVyTmKZLLqAqworDfwq0LbjEq4jEaq00W+K9VcXKSChgWjue",
+	"CFs9vzLXkoM6CVkBji5CtKF/I/Z/wrDRY+Dh7hOHngPRo6R/fv72e4sKM8AGvIxK+PgbEpvZTTW9YsI5",
+	"USainKN5iB50AO6lGZSHByz9foqEwG5OtXyVFyLGlZPCUPyJsMUK0C4S+2haMUQQxM4IC0lV5ls0nQ4z",
+	"fs1i2259DhCAkeRMT4SNjPvnP/4TqDHCS4E4hFZOSBZPmIXzA3HLWY9Etg5x8jOIpMAiLWXc/HcW1/GT",
+	"0AuvBxci9aEey1IGcNco1uGnpVghaoVDS++fSI2P93r7m38BAohrT6jAuxWiezW55SAviy0FxZfXOWaI",
+	"Xa7hVkWkcXXZLV5dQMpfld7AkSue1L9h9GoAsAuZUSGsDA7klCoSM02hOEHpmb0Bd3j8fDZ8JQUbvqQ6",
+	"WcSE/a2gmTIaCNQ2fDg+Rj9YzW0buoh/Yigy2ZpSG3ITiAVo4a7kglrnvY+z69z9ftkht0jDuG8jjLlM",
+	"bSDcGdgKz6TQucy2W46intmgHdalD1HvIV6yZga5JkuZQgKDC2YEx3ljPN262Fc0+a3ctQtfzoC6SvZS",
+	"wNF0LAvd5VD1YsdVfJ+z2QdcbHPHApZZqOtpb+CUarg46EGw9xKVieMReQ5s9VLeWlRFwxU1XYNig4rT",
+	"plHVNFCxrNqpPg5i0LPfIJX/zZyOcznTQ7sr28hx5AhvmHBtkqw9da17V1raKBQC/ffjer5ADHCWgy/H",
+	"puXY/InpIDDeVj1mrwNiZcYZHA3AUg7liviSMldE53xoCwnTAJarjaRyaK4OKdPQnjSXK2T6FsW1v5JZ",
+	"NgRn+2lZD498S64ZhBvWkfxqasnAEjMdgZ3dfGarKXMF3nLbg4WINb9IwUZVOZcGmGcNL7cGqDoRfVRK",
+	"wFkFusgAbHvgpHpal4Hg9/FxSPzwgIPvSQ8IQBN30gM+ExGwIZS4VL+5S//7lPFxy/eQ8UGwOAB49HZD",
+	"5bPrSnaJeYpBcYxAog4EzABmZ1xhvVubOsBlDSJCVYLRQ0ZX4GlZgW0ibPDeiMSC3eppUuRK5rGL2Oep",
+	"o3WQAA/tV3p331IWFwDMBqcTES+omi5lzixpKljlHQFDmY1/GREjCnNhnsO0YDLkW+KPYzQRTzBFARza",
+	"Zc+4XCSnXDFXMbWOMx+7gcMyGxptsReLLJuIGq456W9ZO8zArg/J2iso199mUszjStMxEpyZ4IJlKZEr",
+	"JgiEMcMLsHY0z8Gt3kcPig0b5WIi6KUsNHk0JksVoT6GwUwC4/ucE+kml0aS1BBv9HBMFFlRpYyOp/F1",
+	"2+zReOyCpN5PsAiAmvROyM+/RGTS8yZkfjTbaH52W2d+A0jMD2a69vBRCPNdafJHktK1MuwBW/AdNLBN",
+	"axsVv2DwSGmiivyaX0PoPDQWIsdviizDrlo0wabxm6PgXhHC8l6Po82aFluNxy026E27dtkF2rU9K/cd",
+	"zdy18gw1+/n2JLPN4pvZmsR4HPteKUHlOGOrE8Gc41rfZck3GSwBeK9CKxwAiBvZamm3p+gLy/oULMtc",
+	"vJJhPVCOuGIYorvkHiOzvCog3G6KGHURuTyCKwoxDPYEmgntFbAT4qBYJbGNgT4NG7VH5DyRK3biQokx",
+	"Vb7Uj6y9y5Z6A4ZmBWyZT0RasBJFGD2GLD5x+BrmL3JZaBIDX7Io8i7U2wi0GVOKxIBECIUV45OJKDll",
+	"FV2PLc14ZnbDjltBEHMBIbTYX1qw8reyRB/OZSKssof2eeiQ5Sua6xhM5JHH7k7BP/7XQtnadea+Dcgl",
+	"AzwksG5gamE8ETbdzGfrhvtVeQPuOHn1zO0aCnkzIjXf60R4C/EtZrm4GIMYQs4LoYFTfSgHbZiwkETx",
+	"1C3XNhvjc1tEcz91zMKjAgTB97AFvQ4eVfcVMKju719AtcjnT/f45KzazD2+cmiEXd9/ja7YPYdlONL9",
+	"Wjhsb7vZhbvdkQsmg/P0hX18Evbx0pFOW4EPUUw6mUncvnycoSTEDUrDbmvEItQmsJZ6knHBRuSiqrbv",
+	"yorXKvKfGApYVVFHfoCRjwLUCqDxzcrqMeoG24jTm8oMfb+WgLKjwHVxz75Y/1oO+mtRMbUuDoRPfKSV",
+	"PQLhuHC6ZF72HqFWfzdcr6xgXgkpFMri1EQBlDCgbIaNTLVFYU9L8IK0EpOMUnHNFYeIwToXVttO+vld",
+	"rOZfuPAXLvyFC3fkwu2MFzyNn4X7blQmDIcvoG0INIBT6x6wuaBgV4x8FHijXXSpm7kZlXleG8x9xu82",
+	"Kza2+d6sYueP6wvT3RY06BknQov3SWwTpC+x0F5M53oag+k7JzaaT2XF/N8gDRvdTadlqI1XrarucSIb",
+	"gYCfyvrRFhuJ+dzRPsGRUanTu5KwMVgA4pW5gAfO0wgAlzXXH87NSvwY+rg5YRtwaTuc+hb2Pvx0MhGx",
+	"pUKjyrYQkepHPmcK0kt1kYvRigLYZj2ecmMCfRw95vIRimUBqyDJ2M8ybDZWc632zZeKzpheE8hIgre/",
+	"mYjYP35T8HAqzFsOHM+aIwJCMSFRxAhs6BMwK4KgFm4qBKcyQEikshYxOlDB0HLNaObAi7vHPNZqv95n",
+	"6KPf0a8UAVmvc/slEPI3FX7jKlWXlN0w9dJJZr0hGzR9p6hx8L52MXm6NWKrSloEG6OrxjzpIc7OBxs3",
+	"TZBcQq8nMGAbLe0+iEoOIHOXQVJ3MRpmgum05dVH62YV2ICr8M//9/9r4R3BTFvT/8ad/gzSTVn9OnCv",
+	"3DMI/RYSAbO0tKs1+CLuf5IbhKsMANbeMevzlC1X0mz24LfksNnwVp43Lkf/3bvnT0/rAGsQLun7Letj",
+	"aNz0reMpncFFAW92cijtoCwHtprxlxUNrmhr9BrGyQYjNoxi1/zNesQwE3TB5wubCwuEtDZnNRFW+mp4",
+	"oPyEUUeQMDhOjUiDCUD32zhAiBA/Sa4+g2TV6OVXCijzh/DELFbQ5uMhyTb5AK78Fz7wafjAW2pOdZ0N",
+	"gJZcbgAAsN5QzfIlza+6ilVW5xhWeOVBEw7IKkJOm2HEFrXPetFLPETPnjNqNRHXENXv3SNS760tuxme",
+	"frHRbMm1cPaZVaEWgDlchfx+Bt9I/bge5GzOhDlbLMCh94rADhpa4r8Mz6SY8Xw5fMqUzgtgOw6dkyvi",
+	"IHkRYx6DphP8ArHRqjrUp+U98bCHmgHeDkDO/93CJbMbZxfA0rllBItgtxp2YyKo1oCXRTWkSuKXDmXS",
+	"Fc4N8LW35TIGL+Z+6/oXu2Teilm/xN1YZRMA/MOH3wSpqDbkd25Z+M1wOEwKqIUUdSQyjlJkLO8MAlGz",
+	"BqJPtGRnznJaVqEmMRa0BZvmKZhbXTp5IQDVll5mzIY2Q7a4LPRQzoa5kYE2QFhDdxBwJXACO7S31+j4",
+	"MYRGAajbNZs6hE0Am7DFTTRfMlmAUTVUUMgDFO8Et1WtQG8vheX5+evh14/HhyVw8inBjbJI9wBdZ9Yd",
+	"whC5HpFXEgCVLeT3u4uzVliMjcjgwGj2jPc9aoT7fjJQCz9o+dcDuDAr3wHgAjboC8DFVl+Vu6wlOcIf",
+	"KnJU6AXSpGFHKfuiLFeT0CwjjikjXtiK5YpDRUPy+Hi4YLeWIJ6SzAj98ImymRO2dvam3G1G8/nk7o3e",
+	"dqIL+Qz18HebOtjP6N95trYEboAsrVbuvJ2nFTVYo7Yj1JR8g+LrWxQ+Fdkqx9qic1tk19E2gTF0oj6V",
+	"wHhfOf1bRr/thL76jCLfb0csAxzzjzzCHhjptuOKhakMhUtqxZp83FCs4k++GY8JVM7Z9IXXEHXw0yki",
+	"nfYzSLUBz/fj4eHR1wNArSZB0GrSfwTItM/fmP9MxEIW+cBi7nitVl5hGB4XUGXCEGxAoMM8gANbimfQ",
+	"7rJFmM6zCtP0U5sVqw5+JUetP4D2S/bU2+uqVNmdLtxeetDhw/8Sgkvd/apprgEmvQJQBhzYzrf1YCWz",
+	"rP3Kekb1/iVTPGXgeDg4PvpmULk8Ze7uAWyrcsVnvSyZiwWbiBhgsKHixoquM0lT0o8RtNirogClIGJM",
+	"P4ld0QXI04ldCvq0UIYSAHsD2JuqVJYUCXMSk5lbNRh7RePRFiB70o/fyCzzMCRJ+WxA6KW8ZuTh2DZs",
+	"iAcCZyPCtUyDQK+mwd/q5R/fwwDMfLcRgDOsRW3zoWxMjccB7kIK/itebjiIH3W3fVjw9jt+rmXuKoUA",
+	"7rjFskkNn17SOU9IxsUVOPU2cPc3+fNEHB8dudJm2OJWJvwQLg/2fEAOxx5PJsiSJwK8Ez5P3ghNqzNs",
+	"V4YliPgZgoSFhaqO8DNYsfu5qcG+fj0fYGgs7Xf3ZXUc1F2hJo7/5bk2s25t73Khe9qjgttv+RVbb4HK",
+	"1kUu8EJDlTPNbnVZnMEWVslZIq9ZDlbNRK7WBKXcEXldethL3jsRvKzSB0x5lbMZv40PXHRnDJiblAty",
+	"s1iTfvwjW4NwXJbLGJFKJYMyBkxAz28h/HGE8Jvmq5Ql+XpV1hRiaeNLMuO3o3gQ9nGYtn5k6969apa2",
+	"k12Gjiu2huwIsyBcI55ytRy/a30RlgDTEiwnt2dr55HtZNR4rhSAHYADxrZ86iAoIClCablSUNnUqKd8",
+	"uWQpp5pla9I/Hh/Wq3NNhLlZR8dkYStX7WMvgWTmoMFkq48Nz+Dvxkay4zS/YjdmC/41LSKdTvbST07d",
+	"MMm+vNdk0JfhVK0EMrKIndPvmt44dYHinDa3ojVA7YmrmGSIBtSTI8tCaXLJwPGHWDl414+OwC2P9UFj",
+	"0leaipTmaVlbwLAc6yP0fPcnZNKb9GLEY1MOkO3UK8cJ0C2G/J+fv/1+6Bxy/boNa6PdeDCydqgCDwab",
+	"oppcITChwHzJMinmWBrIAQzZhWoHSnvJ7hUl7eWvpYJW3bdTM3zncyQL/Csap7ohqlnihCfYyL01s/O7",
+	"ty+2k1tnNGwXIc7KCutlZxXMuCJcq6q4qFqABUtka6x/4jTaEwsC78G/32CpdNN7XlZjTbkyIl16Gr6w",
+	"ZSwBwLbXtGIHs9AiTHALpXwfF9U1/ysZiqvu2y+qY2HJR2T3HH+5sPvopR6qeRuv9e+htdduuYZSqMIW",
+	"yDI8eKj5kjXtvEReasqFqzpQ2QLR4rWSWWazzCfC05f9+0xJsxqwf4kPKwuQ7bFMnIQIH5sDVChbWOJw",
+	"o0xvhCWn3LhrZSANTZiI+PzZ+fnz16+m58/O3j67iDcrh21U909gcSy4KpY/3uI8Ordrfa+pftjHr2WK",
+	"cr1vK5qEG4ylnu+fhf9m7ritAvX5KcKzWwzyJ7S6v1ipG+1V3pXrRCsOcgZ1adtpxk8yv1Jl1YGqomi9",
+	"s9GOG0l2X8hQzAOMzb9qv7Gzfvhf4oRtFxLB/EOorV/c+YChP6IdJAodj5sFV/sgXzgy7KRFPiMC/BMD",
+	"y2hEilUdCVT+XNE5mwjIZZrJ/IbmaRmsnVK1uJQ0T72y8vg5oeCOKBsg/dh3hQupJ8Lxm9oTr6r8cys/",
+	"+jNwdZKrp34w6EQg0xtUVWEhktGHGJpDqlWgPOy2Knp/hgUHf8ALLq52xbTaiDZ/aI6SOLZfcfe2cFD4",
+	"4OOy65pVai+ZWRLnl27r2PMu/TYL0sJucKOFVOcrZynPWaJtulb9dHrM875GY3cZ7fh2YFiw8devmQvn",
+	"dohuTUBo2Foz1xGZj8yl4rMakbHAdA6v36u3iNwVX6uiqPUil8V84eySg2AA6GeL/dwr7NOW/oo/Iv7z",
+	"d1xoQvvQH3sE1f2aEaHkicBiQ+D8c6lF5AlqS0MEqHVhN5wpKBVhswzgPCd0pUHxoZowAe8TIz9ud538",
+	"bgNNv8SYdvSo7HkRkoJ1TfiJtdQ0i4klm3rhwJYZVDMZlZa47ak7wcSdMzOMHSLOs1uaaLKkOllY7EWS",
+	"FE4+I30q1q4KC00SttJQ4/djysHumfjy6L904stZwXanvZjTNPoXS2NJ8Oi66wV/tpdlDUOPxRXs2BRE",
+	"uJj0ceFBP4IKP0NM4CR5kTFFVJEsCFUTEf8ZPGDwVURcoaFRkWeIf4UMB+6lIw06p0JBJdYSpqsyqycF",
+	"w4qk5tFDEpu/GzFljbivWnGjZkFWG4fa/Mb+PFX879CTWYPSisiX7O9SsI22HLrq1gGQfmxT9IqcjeyU",
+	"T8g///GfRkd7MhE3Mr9iOZAOJ/ndLHhmNERin5VF1R1wmK3qcvj1mCiS0Bw4Mp2I+IbmhsrGo4mYiCeY",
+	"KlwmJ5fjBXh7rN2S5FLYKtY6NrwbrZMrkrFrlmFR65dnbyYCkwkfKDLLqMayhFAQBrKbcnaTc62ZOLEt",
+	"HmBzIiVxuXykX6LZvrs4iwcTgfD03sAiEtcXrwSw9w+SeQ1XxmVu29cmIi7P0oldvPiUXMpqphhkrGNU",
+	"guvxguXy9OPzFUv4bD0RjIOP1XwMVikdgV3JNBlvsd+eFWz/EnMOAihZ/8jWH5Vivdv4e1b8Wl5bszQt",
+	"aoO5A1QQRvOMQ+UcW7zUnNQSf8tbpuGPbA07Cufc9xx9Su9Vy4DPqgv7GbzLD7+4tj5JBV9zxja5oyd8",
+	"HlwW2dWwQp67b73rGU0WhKeAgrSgIs0gpwF81vJGRCTjV4zET5+9eHbxjJSDfG/YIE8/xCd1vODE1Q2y",
+	"KKcWSlMvGM8Ju4Xscikw/zTjyjIUV/w09iNZeFo6ziJXzGoiCmX6iUjOVnD0gQl4LakrvlrBxL4zVBe0",
+	"RHePQcAI0czviuwK67yE5e7PDFCxjRhUQ/2VyKc/gHat86cF1eSGqqqwtEiJ3Zt/IUfa/QL5QRFaxa5Z",
+	"TrMWsdsnLO7ObkO2BFMiiLwVgCRBFAmSsxnLc8+6a9hlzpaUi7a6wyiG7Ft1+F/BTmd3j1qZIyU0y4Do",
+	"VkQypES123/rm4ZeyaX1wMjc0HIE5nBRe4aQtpkoyjFMnbGi+qXVbPEnpoNSZ7B2Xb2DtkJ5n8J+0Bz5",
+	"b9KS8JRpyrMtYunoC4xdu70bL5HF7Haml913aT8mf1aw50+3FVd+BvjbGPbLFZHwO83KKsoZo9eQZ4Cv",
+	"eGWWXXiQlqshqr1YrBhVxKMj0q/UypgkVIAGyCwgYjoY1TXYnOl8bTXNSvWPjVg2EbMiy1y55CWgzvfl",
+	"kkOJZlVcDme2ACe9YlZos5sHVTtdL06lN/puqV3nTDGtCAdEZtSwTz29ecn0QrpqduWvC0ZTlisYnK2I",
+	"NBHymuVWnwffMABAckUUvTZS3oygaZOtwNenwjn7xxPRoIk7zTQb5piYHGyabkobzZ1MLmDb8RqtG3dI",
+	"2LZTi/MsDVLtAdeO7d5XxPVvUnl3NakNLeiXhqhGpa3B7xtb7V8qbHu3quwk2oMZz+8A2OiR9O1h3SRe",
+	"YRHsuGIpQJT5fM5ylk4v1ydkSUVBs6kZSjwgOZvTPIVKna6mTsEeqImw7hkAYMqowJAXVUdWdLyD9LFo",
+	"aGSLRMucxO8/xORbzLMkpq/BaCLOFiy52lW/w5baaNJEXpmzSL+q/QwhtDmfczOMctKWGHnfTK/YeppI",
+	"Mct4Yu3n44mIHa00pDznKassDpbOWdG0/L2krob1xaRvK1CDGX/kXoZnVeGNRAplNH+hpzYxdMqFVcGl",
+	"CNLH73n+W7aNmuF5lPU+KSl21a7BPysPujUylsW3ymMBaU4QKumsMbXT9FmS+L5Q24+ktuYcWAlayBv0",
+	"MVSFi1vpL0sW8uA9BMh9aI+CFGtCC71gQoPskoLWaSRYrHdv5DhoYoQFBgsF/BoK5AO1xRr4Shrh0QmB",
+	"WgajaZ8lC/mW6Zyz63tNgPT72RpQC+N0tscI6wjZef3O87Fx8uTG2fhwS0hho05d1GQJF54s5B0ULrPQ",
+	"F9BUO4f2oESA20HQA8SVQh7koAT0dyZgq2/YscY2QcMQsYfjMVGjiQjif22mdGAsqVrIXDNDFqkgh48h",
+	"iJEmZviGSx0+9DihlnKa0XzOYtKHsRrWSA6j8Xhs/kcu15qp7fBhh2MjPsCMNzBL6qM0Rzom/VJqEFIM",
+	"YVnAbxpijGa1YTXvSXEw7b/BpbhvzlZOZff1/AzQP78aUpcEuu4OvjniCFKV4/010qWQQJ4Hm5fVUfnK",
+	"gLIjJqofWzHBcI2BK83oSsMmcnnJhbXRPHn1FC2eOSOsimFiamR1483gj51RVJGPslwTzCG4gE6EuQKX",
+	"UmaMChIvqJqya54ykQD8snOQGSHWCJp23NaMiv57x6Cg3pr9azrlAm0Xtgh+AAAIXsEkEf8jG40Lw8qo",
+	"uJqYPc7XIxJLqG45tfBhrvQ95GCDY1pV2GLwEAgJhLotZFaPQZuIvleWH+vtD9rAop/51rIORlxUvvbD",
+	"bq6kSlyLjwtIa6b/LZd0qJgZupE1WKMvpkgflpqYleZMkTSXqxVLB6cQU6HlnIFpHCNTHHzT1hGavdxv",
+	"lK8RTBvRyCLCRvNRGE77tKx/GLsL4ntQy9oYgki/ybbxOhBveGm/IYMzr4oKZ9UwTivLY1qN0v2UD91H",
+	"1bhbUy28K1sbHRPF0hCmsp9e1PNUbWBXq4yaj5IF5aL3S9TlGG6ETrpFdGThgSJxzlSRWZD2toF77+y3",
+	"qjG46E8wFdzf2IVU1TBIzG41ywXNoKgRlJnXpySe0UyZr4W0F75tfD6pCw3Q0sQOq1QSncv11MY2tXWK",
+	"jztQhy9Y6r7g4g7B7sBS/0J9wVRvD0YNeoC8HwOSDkLrboEo1XLJE5plawJvqnoEDHJvz2KId2FYenCq",
+	"MU1Ev5QqykBDl+Ig5iUoC3RTVVmIX8laKI1LRcUKEvAyfh2KDjRPX7HbitnfV4q36ejXchJg31sQQZGQ",
+	"fQFl+TUC4czaO3g1c1PsRXGxxsw7mPtcWHMDttZBKG9odTUPrLN0CklGsX+r5Gzz4kJwG2Thgis1LVhU",
+	"XvdSPJnOQGEx+k9EqCZLqTR5NB6RWFN15QKA50xoQPgGvSgtFaPBRIAnFCoyldgNZrUejYe5vCEJXUVE",
+	"SUKJ4mKeseGqyFdGYLDLxxURzCgEStP8GkI+Jjbiw7zRJvufuSXcpgTU1/RHxlYtwosDW7ZTZn8raKaw",
+	"3jTYZVqFQKqu9hOiugzCLvbGKEg/IE5rxFK0ymmSFemWtBloufdxCbkfSebMnrWJC+UL/uL0V1IpfmlW",
+	"bLnS68Hv2hbZ4PGEumuQUIHcuTsVeV9FCtkgufZgq+pVL+Sqb91UEVnSbCbzJfhDwPLrB109UOFM2jpH",
+	"vm8Rs82LXs7sXyxnlordnGdvC7b7GLzMu06cJ3d+RC+tlvIiSRhLFRLLmXXlBXhiZTWRs/I+1ZngiECs",
+	"00TYEBfS58JQSsPFy4jt6g7IvCxzzlM1KMsS1sRaIwtXxqEamC+MthJrI8vgjsfHrRLuF+n2i3T7K0q3",
+	"lCjI3+LJXcTZBlkojTcfTxlaAhdpsgB87rngf2cpiD9clTIoEAywX3OtKnzRspShLZINMYsoGJfZ+08l",
+	"Qxgk0/pyVWhWFRMEO2RcQz8M81WA48cqpvZbowO/xSIbzmqHaYBWXKYrp1OUNv5Be7Dcs8o4dn8Rc66T",
+	"XxWptBrElrAPZ3dUd3aQfQng+Kwk5wmc9spgrCUG5Mhcm9uLF+TO1KdM/b0vweSJWJdOymZl4XBgbwuZ",
+	"sJnb9Wel2AAQy7pQDpitZmezqd3mAy9d4EawHOSSvwx/QinoeRqTlM9mLFcVjJTrwopKQUrzg1tFXzDZ",
+	"M8kMx2DX8v4VhHLI26jFC0aV0Rk0E+kd03cefqlb3LjQz2A5Mcse1hcEcet8+QQChTn3w3tVNt6yRAJG",
+	"3cIm9DtYvYXMgC83MVnzwtYP8W3jWLJPjZYpOTscDzBEFhk91ZqZ+4zO3TIGCINyXMwPlgZ2edsWmI7Q",
+	"OeWihHKFpxi+BGCT/TKAUdsO8avSrIYfAkTdbskF9RyL+DrFQYMJ3/3TS8iaCLdIiM0atQJhNBevNDuU",
+	"4T7y2rR3ePS1H5AUNv1ds8+iMJUd/UoCkNf/duSwSv01IrC3TWA3rG3R6Iu08ytIO7Al1gpPDCkrNwWI",
+	"SBc7zk4K6YSmeyePVdiBIVpWR1JNJcmTNQr2QNVBLZdYBfC1aPFXcE1opiQ0njHNGnTWkJMiSZhS8UFs",
+	"bTGDljDI7WTOjdmRuxxm6SL+JyJeMk1TqmktFNL9aMMhx+TH71qqLZkpvS6l2ftBqff6+JUIVdm7Gco2",
+	"YuXiiNwyf9HUfgeR03At/WtvRDvh38abnGs2lCJhgzuTLxsQdU/Uq8qKEuwmbDgWFVoOZuPVM6VwfPEA",
+	"kKPWXMzb0o0eqKpua2VippD3BEbrRpZRPBiR1yJbk5KmRcQRtQhzjphLQXXkyoh9stC+83ciEirIJbMD",
+	"BRzK3VpqBxOWt01iOsv4fKFbSnuZfj+LQwi72kZo8A1ve+ugQ4df9LfNa24WzBxTwdXik+hsPssf2it3",
+	"f+KJxRaiJXMp6ZVFlaSaDbpfionoA3YIEwk7IfFC65VTZg5I/Epq8j1cE1cM3bf0wgtl9248E7FmOib/",
+	"/Md/2Fof2dpCPbv6WR7qXHsZ1pc0v/Kxo9/Yhb3H+xbobnuaAtVlov+XG9dy417Ka1bjow9UeWS0rMnL",
+	"01W5xx9xE++NuX4HmUEb6b9+MdT3H2KyhCwGsA24quQj8iTL5I2ra2Onj/nGDGKZ0SI89Vhj+ZvDiIga",
+	"oeiOuTeLVG1RA/zkB/DUnCFeBa4bDg4rcT+YFOPxwwT+gH+yB2E/DUL/37eJotHLZ0rD3ei1nRbUUO6/",
+	"iP2/H5MFoC8TmZOcAWJtmFLtoEhczGRrUNJPaGjliqRslcn1kgmoAYxguTxZ+Gm45visqF5YEIKcL7nm",
+	"12gqkODcGJFXciLqnyDuqF+lwwVimHtAuVAWWluZma5YPoRcX6Pbh+70n5h+bmZ0j1cL2g/co6feEomZ",
+	"HH3izLvXME+ZQ+Pepi4YzXykcQtZoLbUM7OwDmjzdsE2N1yoIMBDVWfsiq1VRGLz3KaHPTz64+OvJ6Iy",
+	"B5tNenfx/fBrTDyNyKt3LzxrcUQuaVqlgUckXuVcmunG5rwqnjJy+M9//N9H0UQYNpKtp1rG6Flbqvk0",
+	"Jn8gh0eD0zrYgyH+UwzHPIWK/2BQVzKzym+jSql5cWqLFsYWvgJ/rLjOoJFz14CmiEkfjeFHjx75xnA3",
+	"sJBJylqijo5dUq55+eFExNXwYQAAqRafktjMXEOCn1sJO0lk2OL/Z++Ketu2gfBf4VszwE7aNOtD/RRk",
+	"GxCgAYylWV482LR4tjnLpCpK1oyir/sB+4n7JQPvSIq2JLspYgRB8hQEsI4UeXc6Hu++TxdytplEb+oF",
+	"Jrk2ZlyA4gHCApdJ51MpBPYZ55DIDO9BKFdQ1xF+9Cnp3M6X24+/GSl76CbLC/IwPP5p0I70sY3o4HTS",
+	"36Xuw/nYoZezYr6UuuCGqpOxrtqXItswAvOOq8FI7Wlwtl5jJVVZQI9NN4iPMmAOA4QaPnsBE6SSSuhq",
+	"bCDRShjUAyvYq+l4IeeLcT3MhJ2saJ5csXdvmf8du7BaPFIGp5i5ta0bqx0VmEytuxC6UvOcC4wqg4T3",
+	"dX72Q7EgJHIrbqSsFFLz//75N+wky7isR7BbTM7FNacjpGsJl8Pr/tAN0f/FDyw+jhTFe1aHztkE1zxe",
+	"w5VWxSLdhHVznOnWhOOFxOcvIuONbGpA2nz+9t0pu8deyDAjClf6vyYL7bGvqb3evQIXwowUep5xDgnI",
+	"NU4K23zTDdEukY6R96JCaerT335qbBb8/OcPree2W1DihsQcqlL/jLePVA2ERvnGeB5Uu/KU1h0wCrTt",
+	"ZtMlGtYotnuuuhqc9qsuB8dV4pns/5brVf/yYHF4o5p9GPSFtNBTyQ9CI8G2G2MnNb5vlwPsnu4OkPXh",
+	"OvbHj7mjjXyifLtXo47rwF3PSHfxAe5msrOGk0cH/94zv1ursScKKj853GqHcGHl7vMjzWiD+lFrwu/g",
+	"3xDGNzxoXd97ctXox6yf7YffonPBeeyh7zr6ieX8eVagvIjTkDV5xoM9UbJCQUBJ8xXp6Gzjrs0QLzci",
+	"6LOvAf5rT+PGH9LIaQoevJj87BtDnrbGifEfaf+xwDIwxCW3s3T+9sKGjjRkBJTcdsipP1NP5cLcRF9Q",
+	"P8fvwAXq1CosfosSPbQAzy1z3MvRqoBnPFk+PD0YS+9KDk48M2doodhKto3x5l8i9t2AeZ7pCbdhOj4S",
+	"IGe30QZ9yr6hvpfJMlbfH/v8O+9PZD3Hzqa56WLW/Arftcsq7GfT4WW8JtU70lZLpasUBNIx7zWlveZg",
+	"1fBI9kCqfVbbBc/h+w3D/vkhu7jh+TJErVy8GscLvHHi+TKKYnJSg27TKNF46tCkESfcHTtKuOuKEe7c",
+	"G2Q6L551M/CwhtN15XTKlKuMSIF9wyNlQ9jd5yuGmZJo12iPwpZROd1OA0SrH7rLDBJkIAYX9R9PN54i",
+	"DGF7iNSbqv4mxLKTmwk7kWqmHScP4qmmm8FIIR67Ywhf+fJmAq9uyYVQW0Co1j/S5djOKE90WG/Movuy",
+	"LPp6vRLOPI590eozwWGlVc0JGFkQabzZtaFu8MAbjeR9iTXJINCDBypdsIzPpaJqozbYinsn/+g61wWx",
+	"sAUs4t72+SMqVGFZD+3s2dfg5Q7zCrmfxtRCNdwIkwVbcBH6XGwol8KsCOf1gqeubYWZCiDr4hyiDXul",
+	"HdpPO1T5VWru8EMPxlFjmp2LE7i71p/kGhQY476FXEj8L8v1FEyAIm3eMmMy0WPZ0RVqM3F+6bjre+xy",
+	"eO2uP91tdM/3B5iQ5BGwlgn0Ey2ApXouFZuluorGQUro5ii3HuOH/aWn5nQLCdO0/P5aCbmWouSpdWlS",
+	"zY1r5SqhF4BKEEKs54sAaJJxDc5pC5VR22DDMk37VeyiwwvLiME1nrbf8hZh3aFU9DwFTC274fjCuDRE",
+	"Jmgfx6mvwV9jk1yqze16X45yWga498S9YApmpFqy0vguHWBXn67Zl1ImS1NwG9LW65csdNt05/bzA2ti",
+	"w8nKNGUz8JhMSZkbbIRItZr3M52mdFllymmQ4Z+qKYVjpSXBLePehAtaynX23F5lpVnU2ptrU7gEZZaD",
+	"AZXA6Q4CUbdwMGwKRQXY90ZjSDXVfwOahSrYWkIV64nrinU1nrGyhDPNtz+//R8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

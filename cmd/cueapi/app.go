@@ -181,6 +181,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	}
 	appCfg.Events = core.EventsConfig{LongPollTimeout: cfg.EventLongPoll, DigestPeriod: cfg.DigestPeriod, DigestMinBatch: cfg.DigestMinBatch}
 	appCfg.Notifier = core.NotifierConfig{BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL}
+	appCfg.Messaging = cfg.messaging()
 	if a.Application, err = core.NewApplication(appCfg, ports); err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	h, err := api.NewHandler(api.Deps{
 		Log: log, Clock: clock, Limiter: ports.Limiter,
 		Accounts: a.Accounts, Cues: a.Cues, Executions: a.Executions, Workers: a.Workers, Outcomes: a.Outcomes,
-		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Events: a.Events, Health: &api.Health{Service: a.Health},
+		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Agents: a.Agents, Messages: a.Messages, Events: a.Events, Health: &api.Health{Service: a.Health},
 		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS, CORSOrigins: cfg.CORSOrigins,
 		Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
 	})

@@ -12,18 +12,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cueapi/cueapi/core"
-	"github.com/cueapi/cueapi/coretest"
 )
 
 // The rows of clients.md §4 "Events" (65-71): subscriptions, the pull feed
 // with cursors and acknowledgement, long-poll, webhook fan-out, digests, on
 // both stores.
 
-// eventsUser is a registered account with an agent.
+// eventsUser is a registered account with an agent (the recipient of the
+// events under test) and a second agent that sends it messages.
 type eventsUser struct {
 	key    string
 	tenant core.TenantID
 	agent  *core.Agent
+	sender string
 }
 
 func (e *testEnv) eventsUser(slug string) *eventsUser {
@@ -31,25 +32,28 @@ func (e *testEnv) eventsUser(slug string) *eventsUser {
 	key := e.register()
 	p, err := e.app.Accounts.Authenticate(context.Background(), "Bearer "+key)
 	require.NoError(e.t, err)
-	a := coretest.CreateAgent(e.t, e.app.store, p.User.ID, slug)
-	return &eventsUser{key: key, tenant: p.User.ID, agent: a}
+	mk := func(slug string) string {
+		code, m := e.obj("POST", "/v1/agents", key, fmt.Sprintf(`{"display_name":%q,"slug":%q}`, slug, slug), nil)
+		require.Equal(e.t, http.StatusCreated, code, "%v", m)
+		return m["id"].(string)
+	}
+	id := mk(slug)
+	sender := mk(slug + "-sender")
+	a, err := e.app.Agents.AgentByID(context.Background(), core.AgentID(id), false)
+	require.NoError(e.t, err)
+	return &eventsUser{key: key, tenant: p.User.ID, agent: a, sender: sender}
 }
 
-// emitMessage writes the message.delivered event of a new message to u's
-// agent as the send path does (inline body when a subscription asks).
-func (e *testEnv) emitMessage(u *eventsUser, prio int, body string) *core.Event {
+// emitMessage sends a message to u's agent (POST /v1/messages): the send
+// writes its message.delivered event in the same transaction. It returns
+// the message id.
+func (e *testEnv) emitMessage(u *eventsUser, prio int, body string) string {
 	e.t.Helper()
-	ctx := context.Background()
-	inline, err := e.app.Events.InlineWanted(ctx, u.tenant, string(u.agent.ID))
+	b, err := json.Marshal(map[string]any{"to": string(u.agent.ID), "body": body, "priority": prio, "subject": "hi"})
 	require.NoError(e.t, err)
-	id := "msg_" + core.RandomHex(6)
-	ev := core.MessageDeliveredEvent(u.tenant, core.MessageEventFields{
-		MessageID: id, SenderAgentID: string(u.agent.ID), RecipientAgentID: string(u.agent.ID), ThreadID: id,
-		Priority: prio, Subject: new("hi"), Body: body,
-	}, inline, e.clock.Now())
-	got, err := e.app.store.EventEmit(ctx, &core.EventEmitParams{Events: []*core.EventEmit{ev}})
-	require.NoError(e.t, err)
-	return got[0]
+	code, m := e.obj("POST", "/v1/messages", u.key, string(b), map[string]string{"X-Cueapi-From-Agent": u.sender})
+	require.Equal(e.t, http.StatusCreated, code, "%v", m)
+	return m["id"].(string)
 }
 
 type eventPage struct {
@@ -130,16 +134,21 @@ func TestCompatEvents(t *testing.T) {
 				require.Nil(t, m["webhook_secret"])
 				require.Equal(t, string(b.agent.ID), m["subscriber_agent_id"])
 				e.emitMessage(b, 3, "hello body")
-				big := e.emitMessage(b, 3, strings.Repeat("x", core.EventInlineBodyMax+1))
+				big := e.emitMessage(b, 3, strings.Repeat("é", core.EventInlineBodyMax/2)) // the largest body a send accepts
 				p := e.pull(b.key, string(b.agent.ID), "")
 				require.Len(t, p.Events, 2)
 				require.Equal(t, "hello body", p.Events[0].Payload["body"])
 				require.Equal(t, "message.delivered", p.Events[0].EventType)
 				require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$`, p.Events[0].EmittedAt)
-				require.Equal(t, big.ID, p.Events[1].ID)
-				require.Equal(t, "size_too_large", p.Events[1].Payload["body_omitted"])
-				require.Equal(t, float64(core.EventInlineBodyMax+1), p.Events[1].Payload["body_size_bytes"])
-				require.NotContains(t, p.Events[1].Payload, "body")
+				require.Equal(t, big, p.Events[1].Payload["message_id"])
+				require.Equal(t, string(b.agent.ID), p.Events[1].Payload["recipient_agent_id"])
+				require.Equal(t, b.sender, p.Events[1].Payload["sender_agent_id"])
+				require.Equal(t, big, p.Events[1].Payload["thread_id"])
+				require.Equal(t, "hi", p.Events[1].Payload["subject"])
+				require.Equal(t, float64(3), p.Events[1].Payload["priority"])
+				require.Contains(t, p.Events[1].Payload, "reply_to")
+				require.Contains(t, p.Events[1].Payload, "correlation_id")
+				require.Equal(t, strings.Repeat("é", core.EventInlineBodyMax/2), p.Events[1].Payload["body"])
 			})
 
 			t.Run("CreateRefusals", func(t *testing.T) { // row 66
@@ -181,12 +190,17 @@ func TestCompatEvents(t *testing.T) {
 				e := newTestEnv(t, be, nil)
 				b := e.eventsUser("bee")
 				ref := string(b.agent.ID)
+				for range 3 {
+					e.emitMessage(b, 3, "x")
+				}
+				var ids []int64 // read before any subscription exists: nothing acknowledged
+				for _, ev := range e.pull(b.key, ref, "").Events {
+					ids = append(ids, ev.ID)
+				}
+				require.Len(t, ids, 3)
 				code, sub := e.obj("POST", "/v1/agents/"+ref+"/subscriptions", b.key, `{"event_type":"message.delivered","delivery_target":"pull"}`, nil)
 				require.Equal(t, http.StatusCreated, code, "%v", sub)
-				var ids []int64
-				for range 3 {
-					ids = append(ids, e.emitMessage(b, 3, "x").ID)
-				}
+				require.Nil(t, sub["last_acked_event_id"])
 				p := e.pull(b.key, ref, "?limit=2")
 				require.Len(t, p.Events, 2)
 				require.True(t, p.HasMore)
@@ -248,11 +262,11 @@ func TestCompatEvents(t *testing.T) {
 				hub := e.runEventHub()
 				go func() { got <- e.pullNoFail(b.key, ref, "?wait=long") }()
 				eventually(t, 10*time.Second, func() bool { return hub.Waiting() > 0 })
-				ev := e.emitMessage(b, 3, "x")
+				msg := e.emitMessage(b, 3, "x")
 				select {
 				case p := <-got:
 					require.Len(t, p.Events, 1)
-					require.Equal(t, ev.ID, p.Events[0].ID)
+					require.Equal(t, msg, p.Events[0].Payload["message_id"])
 					require.Positive(t, hub.Woken(), "the event woke the poll (not its periodic re-read)")
 				case <-time.After(10 * time.Second):
 					t.Fatal("held poll did not return the event")
@@ -305,15 +319,15 @@ func TestCompatEvents(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, be, nil)
 				b := e.eventsUser("bee")
-				old := e.emitMessage(b, 3, "old")
+				e.emitMessage(b, 3, "old")
 				e.clock.Advance(6 * 24 * time.Hour)
 				fresh := e.emitMessage(b, 3, "fresh")
+				require.Len(t, e.pull(b.key, string(b.agent.ID), "").Events, 2)
 				e.clock.Advance(24*time.Hour + time.Minute)
 				require.NoError(t, e.app.EventJobs.RunOnce(context.Background()))
 				p := e.pull(b.key, string(b.agent.ID), "")
 				require.Len(t, p.Events, 1, "events older than 7 days are deleted")
-				require.Equal(t, fresh.ID, p.Events[0].ID)
-				require.Greater(t, fresh.ID, old.ID)
+				require.Equal(t, fresh, p.Events[0].Payload["message_id"])
 			})
 
 			t.Run("Tenancy", func(t *testing.T) {
@@ -364,11 +378,11 @@ func TestEventLongPollAcrossReplicas(t *testing.T) {
 	go func() { got <- a.pullNoFail(u.key, ref, "?wait=long") }()
 	eventually(t, 10*time.Second, func() bool { return hub.Waiting() > 0 })
 	require.Equal(t, 0, b.app.EventHub.Waiting())
-	ev := b.emitMessage(u, 3, "from replica B")
+	msg := b.emitMessage(u, 3, "from replica B")
 	select {
 	case p := <-got:
 		require.Len(t, p.Events, 1)
-		require.Equal(t, ev.ID, p.Events[0].ID)
+		require.Equal(t, msg, p.Events[0].Payload["message_id"])
 		require.NotContains(t, p.Events[0].Payload, "body", "no inline subscription: no body")
 		require.Positive(t, hub.Woken(), "replica B's notification woke replica A's poll")
 	case <-time.After(10 * time.Second):

@@ -68,6 +68,11 @@ type config struct {
 	LogLevel string
 	HSTS     bool
 
+	// MessageTTL sets a message's expires_at (MESSAGE_TTL_DAYS);
+	// DisableQuotaEnforcement skips the message quotas.
+	MessageTTL              time.Duration
+	DisableQuotaEnforcement bool
+
 	// SMTPURL and SMTPFrom configure the mail relay ("" = no email).
 	SMTPURL  string
 	SMTPFrom string
@@ -221,6 +226,8 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		InstanceID:                   get("INSTANCE_ID", defaultInstanceID()),
 		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
 		HSTS:                         getBool("HSTS", false),
+		MessageTTL:                   time.Duration(getInt("MESSAGE_TTL_DAYS", 30)) * 24 * time.Hour,
+		DisableQuotaEnforcement:      getBool("DISABLE_QUOTA_ENFORCEMENT", false),
 		SMTPURL:                      get("SMTP_URL", ""),
 		SMTPFrom:                     get("SMTP_FROM", ""),
 		MetricsAddr:                  get("METRICS_ADDR", ""),
@@ -242,6 +249,9 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	}
 	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
 		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
+	}
+	if c.MessageTTL <= 0 {
+		errs = append(errs, "MESSAGE_TTL_DAYS must be positive")
 	}
 	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
 		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
@@ -296,4 +306,11 @@ func defaultInstanceID() string {
 		h = "cueapi"
 	}
 	return h + "-" + strconv.Itoa(os.Getpid())
+}
+
+// messaging is the messaging policy of the configuration.
+func (c *config) messaging() core.MessagingConfig {
+	m := core.DefaultMessagingConfig()
+	m.TTL, m.DisableQuotas = c.MessageTTL, c.DisableQuotaEnforcement
+	return m
 }

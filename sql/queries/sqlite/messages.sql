@@ -1,0 +1,85 @@
+-- name: MessageInsert :one
+INSERT INTO messages (id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview,
+    priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint,
+    correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts,
+    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at)
+VALUES (@id, @user_id, @to_user_id, @from_agent_id, @to_agent_id, @thread_id, @reply_to, @subject, @body, @preview,
+    @priority, @expects_reply, @reply_to_agent_id, @delivery_state, @metadata, @idempotency_key, @idempotency_fingerprint,
+    @correlation_id, @notification_for, @delivery_mode, @effective_delivery_mode, @live_fallback_mode, @send_at, @attempts,
+    @next_attempt_at, @lease_expires_at, @last_error, @created_at, @updated_at, @delivered_at, @read_at, @acked_at, @failed_at, @expires_at)
+RETURNING *;
+
+-- name: MessageReleaseKey :exec
+-- MessageReleaseKey frees a sender user's expired idempotency key.
+UPDATE messages SET idempotency_key = NULL
+WHERE user_id = @user_id AND idempotency_key = @idempotency_key AND created_at < @before;
+
+-- name: MessageUsageIncrement :exec
+INSERT INTO usage_messages_monthly (user_id, month_start, message_count) VALUES (@user_id, @month_start, 1)
+ON CONFLICT (user_id, month_start) DO UPDATE SET message_count = usage_messages_monthly.message_count + 1;
+
+-- name: MessageMonthCount :one
+SELECT CAST(COALESCE((SELECT message_count FROM usage_messages_monthly WHERE user_id = @user_id AND month_start = @month_start), 0) AS INTEGER);
+
+-- name: MessageGet :one
+SELECT * FROM messages
+WHERE id = @id AND (CAST(sqlc.narg('viewer') AS TEXT) IS NULL OR user_id = CAST(sqlc.narg('viewer') AS TEXT) OR to_user_id = CAST(sqlc.narg('viewer') AS TEXT));
+
+-- name: MessageGetForUpdate :one
+SELECT * FROM messages
+WHERE id = @id AND (CAST(sqlc.narg('viewer') AS TEXT) IS NULL OR user_id = CAST(sqlc.narg('viewer') AS TEXT) OR to_user_id = CAST(sqlc.narg('viewer') AS TEXT));
+
+-- name: MessageGetByKey :one
+SELECT * FROM messages WHERE user_id = @user_id AND idempotency_key = @idempotency_key;
+
+-- name: MessageUpdate :one
+UPDATE messages SET delivery_state = @delivery_state, attempts = @attempts, next_attempt_at = @next_attempt_at,
+    lease_expires_at = @lease_expires_at, last_error = @last_error, updated_at = @updated_at,
+    delivered_at = @delivered_at, read_at = @read_at, acked_at = @acked_at, failed_at = @failed_at
+WHERE id = @id
+RETURNING *;
+
+-- name: MessageDeliverQueued :many
+-- MessageDeliverQueued delivers an inbox's queued, due messages (of one
+-- sender when from_agent_id is set).
+UPDATE messages SET delivery_state = 'delivered', delivered_at = @now, updated_at = @now, next_attempt_at = NULL
+WHERE to_agent_id = @to_agent_id AND delivery_state = 'queued'
+  AND (send_at IS NULL OR send_at <= @now)
+  AND (CAST(sqlc.narg('from_agent_id') AS TEXT) IS NULL OR from_agent_id = CAST(sqlc.narg('from_agent_id') AS TEXT))
+RETURNING *;
+
+-- name: MessageList :many
+SELECT * FROM messages
+WHERE (CASE WHEN CAST(@inbox AS INTEGER) THEN to_agent_id ELSE from_agent_id END) = @agent_id
+  AND (CAST(sqlc.narg('sender') AS TEXT) IS NULL OR user_id = CAST(sqlc.narg('sender') AS TEXT))
+  AND (CAST(sqlc.narg('states') AS TEXT) IS NULL OR delivery_state IN (SELECT value FROM json_each(CAST(sqlc.narg('states') AS TEXT))))
+  AND (CAST(sqlc.narg('since') AS TEXT) IS NULL OR created_at > CAST(sqlc.narg('since') AS TEXT))
+  AND (CAST(sqlc.narg('thread_id') AS TEXT) IS NULL OR thread_id = CAST(sqlc.narg('thread_id') AS TEXT))
+  AND (CAST(sqlc.narg('counterpart') AS TEXT) IS NULL OR (CASE WHEN CAST(@inbox AS INTEGER) THEN from_agent_id ELSE to_agent_id END) = CAST(sqlc.narg('counterpart') AS TEXT))
+  AND (CAST(sqlc.narg('due_by') AS TEXT) IS NULL OR send_at IS NULL OR send_at <= CAST(sqlc.narg('due_by') AS TEXT))
+ORDER BY created_at DESC, id DESC
+LIMIT @max_rows OFFSET @skip_rows;
+
+-- name: MessageCount :one
+SELECT count(*) FROM messages
+WHERE (CASE WHEN CAST(@inbox AS INTEGER) THEN to_agent_id ELSE from_agent_id END) = @agent_id
+  AND (CAST(sqlc.narg('sender') AS TEXT) IS NULL OR user_id = CAST(sqlc.narg('sender') AS TEXT))
+  AND (CAST(sqlc.narg('states') AS TEXT) IS NULL OR delivery_state IN (SELECT value FROM json_each(CAST(sqlc.narg('states') AS TEXT))))
+  AND (CAST(sqlc.narg('since') AS TEXT) IS NULL OR created_at > CAST(sqlc.narg('since') AS TEXT))
+  AND (CAST(sqlc.narg('thread_id') AS TEXT) IS NULL OR thread_id = CAST(sqlc.narg('thread_id') AS TEXT))
+  AND (CAST(sqlc.narg('counterpart') AS TEXT) IS NULL OR (CASE WHEN CAST(@inbox AS INTEGER) THEN from_agent_id ELSE to_agent_id END) = CAST(sqlc.narg('counterpart') AS TEXT))
+  AND (CAST(sqlc.narg('due_by') AS TEXT) IS NULL OR send_at IS NULL OR send_at <= CAST(sqlc.narg('due_by') AS TEXT));
+
+-- name: MessageExpire :execrows
+UPDATE messages SET delivery_state = 'expired', updated_at = @now, next_attempt_at = NULL
+WHERE id IN (SELECT e.id FROM messages e WHERE e.expires_at < @now AND e.delivery_state NOT IN ('acked', 'expired') LIMIT @max_rows);
+
+-- name: MessagePurge :execrows
+DELETE FROM messages
+WHERE id IN (SELECT p.id FROM messages p
+             WHERE (p.delivery_state = 'acked' AND p.acked_at < @before) OR (p.delivery_state = 'expired' AND p.expires_at < @before)
+             LIMIT @max_rows);
+
+-- name: MessageReleaseKeys :execrows
+UPDATE messages SET idempotency_key = NULL
+WHERE id IN (SELECT k.id FROM messages k WHERE k.idempotency_key IS NOT NULL AND k.created_at < @before LIMIT @max_rows);
