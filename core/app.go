@@ -167,6 +167,8 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 		return string(ag.ID), nil
 	}, p.Guard, p.Box, p.Clock, a.EventHub, p.Log)
 	a.EventJobs = NewEventJobs(cfg.Events, p.Store, p.Clock, p.Log)
+	// Webhook subscriptions go out through the one delivery engine.
+	a.Dispatcher.Register(newSubscriptionSource(p.Store, p.Box, p.Clock, p.Log, cfg.Events.Priority4Debounce, a.Dispatcher.Config().UserAgent))
 	cfg.Messaging.Emit = a.Events.MessageEvents
 	cfg.Messaging.Events = p.MessageEvents
 	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, nil)

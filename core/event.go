@@ -62,6 +62,8 @@ const (
 	DefaultPriority4Debounce = 2 * time.Second
 	// subscriptionWebhookTimeout bounds one batch POST.
 	subscriptionWebhookTimeout = 30 * time.Second
+	// subscriptionRetryAfter is the wait before a failed batch is sent again.
+	subscriptionRetryAfter = 5 * time.Second
 	// subscriptionDueScan bounds the subscriptions one claim looks at.
 	subscriptionDueScan = 100
 )
@@ -320,6 +322,10 @@ type EventsConfig struct {
 	// DigestMinBatch is the fewest low-priority events a digest bundles (1
 	// when 0).
 	DigestMinBatch int
+	// Priority4Debounce holds back priority-4 events of a webhook
+	// subscription after a delivered batch holding one
+	// (DefaultPriority4Debounce when 0; negative disables).
+	Priority4Debounce time.Duration
 }
 
 // Events is the event feed and subscription service. Safe for concurrent

@@ -365,3 +365,105 @@ func (s *storeSuite) testSubscriptionDetachAndAck(t *testing.T) {
 		require.Empty(t, foreign)
 	})
 }
+
+func (s *storeSuite) testSubscriptionDispatch(t *testing.T) {
+	t.Parallel()
+
+	t.Run("DueLeaseAndFencedRecord", func(t *testing.T) {
+		t.Parallel()
+		w := s.eventSetup(t)
+		now := oddTime(0)
+		hook := s.newSub(w, w.u.ID, w.a, core.EventMessageDelivered, core.DeliveryWebhook)
+		pull := s.newSub(w, w.u.ID, w.a, core.EventMessageDelivered, core.DeliveryPull)
+		idle := s.newSub(w, w.u.ID, w.a2, core.EventMessageDelivered, core.DeliveryWebhook)
+		for _, sub := range []*core.Subscription{hook, pull, idle} {
+			require.NoError(t, w.store.SubscriptionCreate(w.ctx, sub))
+		}
+		digest := msgEvent(w.u.ID, w.a, 3, now)
+		digest.Type = core.EventMessageDigest
+		evs := w.emit(t, msgEvent(w.u.ID, w.a, 3, now), digest, msgEvent(w.u.ID, w.a, 4, now), msgEvent(w.u.ID, w.a, 1, now))
+		due := func(at time.Time) []string {
+			subs, err := w.store.SubscriptionDue(w.ctx, &core.SubscriptionDueParams{Now: at, Limit: 100})
+			require.NoError(t, err)
+			var out []string
+			for _, s := range subs {
+				if s.TenantID == w.u.ID {
+					out = append(out, s.ID)
+				}
+			}
+			return out
+		}
+		// Only webhook subscriptions with events of their type are due.
+		require.Equal(t, []string{hook.ID}, due(now))
+
+		lease := func(at time.Time, max int) []*core.SubscriptionBatch {
+			bs, err := w.store.SubscriptionLease(w.ctx, &core.SubscriptionLeaseParams{IDs: []string{hook.ID, pull.ID, "bad"}, Now: at, LeaseUntil: at.Add(time.Minute), MaxEvents: max})
+			require.NoError(t, err)
+			return bs
+		}
+		bs := lease(now, 2)
+		require.Len(t, bs, 1)
+		require.Equal(t, hook.ID, bs[0].Sub.ID)
+		require.Equal(t, []int64{evs[0].ID, evs[2].ID}, ids(bs[0].Events), "events of its type after the watermark, at most MaxEvents")
+		require.Equal(t, *hook.SecretSealed, *bs[0].Sub.SecretSealed)
+		// Leased: neither due nor leasable until the lease ends.
+		require.Empty(t, due(now))
+		require.Empty(t, lease(now.Add(time.Second), 2))
+
+		// A result under another lease is refused; under the claimed one it applies.
+		last := evs[2].ID
+		wrong := &core.SubscriptionDispatch{ID: hook.ID, ClaimedLease: now.Add(time.Hour), LastDispatchedEventID: &last, AckedEventID: &last}
+		ok := &core.SubscriptionDispatch{ID: hook.ID, ClaimedLease: bs[0].LeaseUntil, LastDispatchedEventID: &last, AckedEventID: &last,
+			LastDispatchedAt: &now, LastP4At: &now}
+		applied, err := w.store.SubscriptionRecordDispatches(w.ctx, &core.SubscriptionRecordDispatchesParams{Results: []*core.SubscriptionDispatch{wrong, ok}})
+		require.NoError(t, err)
+		require.Equal(t, []bool{false, true}, applied)
+		subs, err := w.store.SubscriptionList(w.ctx, &core.SubscriptionListParams{TenantID: w.u.ID, AgentID: w.a})
+		require.NoError(t, err)
+		var got *core.Subscription
+		for _, s := range subs {
+			if s.ID == hook.ID {
+				got = s
+			}
+		}
+		require.Equal(t, last, *got.LastDispatchedEventID)
+		require.Equal(t, last, *got.LastAckedEventID)
+		requireTimePtrEqual(t, s.opts.TimePrecision, &now, got.LastP4At, "LastP4At")
+		// Released: due again for the remaining event.
+		require.Equal(t, []string{hook.ID}, due(now))
+		bs = lease(now, 50)
+		require.Equal(t, []int64{evs[3].ID}, ids(bs[0].Events))
+
+		// Failure with a pause: not due while paused, and a kept lease holds it.
+		pause := now.Add(time.Hour)
+		applied, err = w.store.SubscriptionRecordDispatches(w.ctx, &core.SubscriptionRecordDispatchesParams{Results: []*core.SubscriptionDispatch{{
+			ID: hook.ID, ClaimedLease: bs[0].LeaseUntil, LastDispatchedEventID: &last, ConsecutiveFailures: 10, PausedUntil: &pause,
+		}}})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true}, applied)
+		require.Empty(t, due(now.Add(time.Minute)))
+		require.Equal(t, []string{hook.ID}, due(pause))
+		bs = lease(pause, 50)
+		require.Len(t, bs, 1)
+		require.Equal(t, 10, bs[0].Sub.ConsecutiveFailures)
+		// An explicit ack above the dispatch watermark is never lowered by a record.
+		require.NoError(t, w.store.SubscriptionAck(w.ctx, &core.SubscriptionAckParams{TenantID: w.u.ID, AgentID: w.a, ID: hook.ID, EventID: last + 100}))
+		keep := pause.Add(time.Minute)
+		_, err = w.store.SubscriptionRecordDispatches(w.ctx, &core.SubscriptionRecordDispatchesParams{Results: []*core.SubscriptionDispatch{{
+			ID: hook.ID, ClaimedLease: bs[0].LeaseUntil, LastDispatchedEventID: &last, AckedEventID: &last, NextLease: &keep,
+		}}})
+		require.NoError(t, err)
+		require.Empty(t, due(pause.Add(time.Second)), "kept leased until NextLease")
+		require.Equal(t, []string{hook.ID}, due(keep))
+		subs, err = w.store.SubscriptionList(w.ctx, &core.SubscriptionListParams{TenantID: w.u.ID, AgentID: w.a})
+		require.NoError(t, err)
+		for _, s := range subs {
+			if s.ID == hook.ID {
+				require.Equal(t, last+100, *s.LastAckedEventID)
+			}
+		}
+		// Detached subscriptions are never due.
+		require.NoError(t, w.store.SubscriptionDetach(w.ctx, &core.SubscriptionDetachParams{TenantID: w.u.ID, AgentID: w.a, ID: hook.ID, Now: now}))
+		require.Empty(t, due(keep))
+	})
+}

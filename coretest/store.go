@@ -94,6 +94,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("SchedulerHeartbeatPut", s.testSchedulerHeartbeatPut)
 	t.Run("SubscriptionCreate", s.testSubscriptionCreate)
 	t.Run("SubscriptionDetachAndAck", s.testSubscriptionDetachAndAck)
+	t.Run("SubscriptionDispatch", s.testSubscriptionDispatch)
 	t.Run("UsageCount", s.testUsageCount)
 	t.Run("UsageGet", s.testUsageGet)
 	t.Run("UsageStartGrace", s.testUsageStartGrace)

@@ -163,6 +163,8 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		Dispatcher: core.DispatcherConfig{
 			Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
 			ShutdownGrace: cfg.ShutdownGrace, ResultBuffer: cfg.DeliveryResultBuffer,
+			PerDestination: cfg.DeliveryPerDestination, BreakerFailures: cfg.DeliveryBreakerFailures,
+			BreakerCooldown: cfg.DeliveryBreakerCooldown, BreakerMaxCooldown: cfg.DeliveryBreakerMaxCooldown,
 		},
 		Workers: core.WorkersConfig{ClaimLease: cfg.WorkerClaimTimeout, UnclaimedTimeout: cfg.WorkerUnclaimedTimeout},
 	}
@@ -179,7 +181,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: appCfg.Accounts.AllowRegister,
 		LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
 	}
-	appCfg.Events = core.EventsConfig{LongPollTimeout: cfg.EventLongPoll, DigestPeriod: cfg.DigestPeriod, DigestMinBatch: cfg.DigestMinBatch}
+	appCfg.Events = core.EventsConfig{LongPollTimeout: cfg.EventLongPoll, DigestPeriod: cfg.DigestPeriod, DigestMinBatch: cfg.DigestMinBatch, Priority4Debounce: cfg.Priority4Debounce}
+	if cfg.Priority4Debounce == 0 {
+		appCfg.Events.Priority4Debounce = -1 // PRIORITY_4_DEBOUNCE_SECONDS=0: no debounce
+	}
 	appCfg.Notifier = core.NotifierConfig{BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL}
 	appCfg.Messaging = cfg.messaging()
 	if a.Application, err = core.NewApplication(appCfg, ports); err != nil {

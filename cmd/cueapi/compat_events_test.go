@@ -389,3 +389,88 @@ func TestEventLongPollAcrossReplicas(t *testing.T) {
 		t.Fatal("the poll held on replica A did not return the event written on replica B")
 	}
 }
+
+// TestCompatEventWebhooks is row 70 and M9: webhook subscriptions go out
+// through the delivery engine as signed batches; ten failures in a row
+// pause the subscription for an hour; a later 2xx clears the counter and
+// advances both watermarks.
+func TestCompatEventWebhooks(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			e := engineEnv(t, be)
+			b := e.eventsUser("bee")
+			ref := string(b.agent.ID)
+			statuses := make([]int, 40)
+			for i := range statuses {
+				statuses[i] = http.StatusInternalServerError
+			}
+			r := newReceiver(t, statuses...)
+			code, sub := e.obj("POST", "/v1/agents/"+ref+"/subscriptions", b.key,
+				fmt.Sprintf(`{"event_type":"message.delivered","delivery_target":"webhook","webhook_url":%q}`, r.url("/hook")), nil)
+			require.Equal(t, http.StatusCreated, code, "%v", sub)
+			secret := sub["webhook_secret"].(string)
+			msg := e.emitMessage(b, 3, "x")
+			state := func() map[string]any { return e.subscriptions(b.key, ref)[0] }
+
+			for i := 0; i < 300 && state()["consecutive_failures"] != float64(10); i++ {
+				e.pump()
+				e.clock.Advance(10 * time.Second)
+			}
+			s := state()
+			require.Equal(t, float64(10), s["consecutive_failures"])
+			require.Nil(t, s["last_dispatched_event_id"], "a failure never advances the watermark")
+			paused, err := time.Parse("2006-01-02T15:04:05.999999-07:00", s["paused_until"].(string))
+			require.NoError(t, err)
+			require.WithinDuration(t, e.clock.Now().Add(time.Hour), paused, 15*time.Second)
+
+			reqs := r.requests()
+			require.NotEmpty(t, reqs)
+			first := reqs[0]
+			verifyLikeSDK(t, secret, first)
+			require.Equal(t, "1", first.header.Get("X-CueAPI-Event-Count"))
+			var body struct {
+				DeliveryID     string `json:"delivery_id"`
+				SubscriptionID string `json:"subscription_id"`
+				Events         []struct {
+					ID        int64          `json:"id"`
+					EventType string         `json:"event_type"`
+					Payload   map[string]any `json:"payload"`
+					EmittedAt string         `json:"emitted_at"`
+				} `json:"events"`
+			}
+			require.NoError(t, json.Unmarshal(first.body, &body))
+			require.Len(t, body.Events, 1)
+			ev := body.Events[0]
+			require.Equal(t, msg, ev.Payload["message_id"])
+			require.Equal(t, fmt.Sprintf("dlv_%s_%d_%d", sub["id"], ev.ID, ev.ID), body.DeliveryID)
+			require.Equal(t, sub["id"], body.SubscriptionID)
+
+			// Paused: nothing is sent.
+			sent := len(r.requests())
+			e.pump()
+			require.Len(t, r.requests(), sent)
+
+			// After the pause a 2xx clears the counter and advances both watermarks.
+			r.mu.Lock()
+			r.next = nil
+			r.mu.Unlock()
+			e.clock.Advance(time.Hour + time.Minute)
+			for i := 0; i < 20 && state()["last_dispatched_event_id"] == nil; i++ {
+				e.pump()
+				e.clock.Advance(10 * time.Second)
+			}
+			s = state()
+			require.Equal(t, float64(0), s["consecutive_failures"])
+			require.Equal(t, float64(ev.ID), s["last_dispatched_event_id"])
+			require.Equal(t, float64(ev.ID), s["last_acked_event_id"])
+			require.NotNil(t, s["last_dispatched_at"])
+			require.Nil(t, s["paused_until"])
+			// Delivered once: nothing more to send.
+			sent = len(r.requests())
+			e.pump()
+			require.Len(t, r.requests(), sent)
+		})
+	}
+}

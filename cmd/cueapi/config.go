@@ -60,10 +60,15 @@ type config struct {
 	DigestMinBatch       int
 	Priority4Debounce    time.Duration
 	DeliveryResultBuffer int
-	SchedulerLookAhead   time.Duration
-	SchedulerBatchSize   int
-	MissedRunThreshold   time.Duration
-	InstanceID           string
+	// Fair delivery: per-destination limit and circuit breaker.
+	DeliveryPerDestination     int
+	DeliveryBreakerFailures    int
+	DeliveryBreakerCooldown    time.Duration
+	DeliveryBreakerMaxCooldown time.Duration
+	SchedulerLookAhead         time.Duration
+	SchedulerBatchSize         int
+	MissedRunThreshold         time.Duration
+	InstanceID                 string
 
 	LogLevel string
 	HSTS     bool
@@ -220,6 +225,10 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		DigestPeriod:                 getSeconds("DIGEST_PERIOD_SECONDS", 600),
 		DigestMinBatch:               getInt("DIGEST_MIN_BATCH_SIZE", 1),
 		Priority4Debounce:            getSeconds("PRIORITY_4_DEBOUNCE_SECONDS", seconds(core.DefaultPriority4Debounce)),
+		DeliveryPerDestination:       getInt("DELIVERY_PER_DESTINATION_CONCURRENCY", 0),
+		DeliveryBreakerFailures:      getInt("DELIVERY_BREAKER_FAILURES", disp.BreakerFailures),
+		DeliveryBreakerCooldown:      getSeconds("DELIVERY_BREAKER_COOLDOWN_SECONDS", seconds(disp.BreakerCooldown)),
+		DeliveryBreakerMaxCooldown:   getSeconds("DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS", seconds(disp.BreakerMaxCooldown)),
 		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", int(sched.LookAhead/time.Millisecond))) * time.Millisecond,
 		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", sched.BatchSize),
 		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", seconds(sched.MissedAfter)),
@@ -258,6 +267,9 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	}
 	if c.EventLongPoll <= 0 || c.DigestPeriod <= 0 || c.DigestMinBatch < 1 || c.Priority4Debounce < 0 {
 		errs = append(errs, "EVENTS_LONG_POLL_SECONDS, DIGEST_PERIOD_SECONDS and DIGEST_MIN_BATCH_SIZE must be positive; PRIORITY_4_DEBOUNCE_SECONDS non-negative")
+	}
+	if c.DeliveryPerDestination < 0 || c.DeliveryBreakerFailures < 1 || c.DeliveryBreakerCooldown <= 0 || c.DeliveryBreakerMaxCooldown < c.DeliveryBreakerCooldown {
+		errs = append(errs, "DELIVERY_PER_DESTINATION_CONCURRENCY must be non-negative, DELIVERY_BREAKER_FAILURES and DELIVERY_BREAKER_COOLDOWN_SECONDS positive, DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS at least the cool-down")
 	}
 	if c.DeliveryLease != 0 && c.DeliveryLease <= c.WebhookTimeout {
 		errs = append(errs, "DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")

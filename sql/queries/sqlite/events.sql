@@ -78,9 +78,11 @@ LIMIT @max_rows;
 -- SubscriptionLease leases the listed subscriptions still free at @now
 -- (a conditional update: concurrent claimers lease disjoint sets).
 UPDATE subscriptions SET lease_until = @lease_until
-WHERE id IN (sqlc.slice('ids')) AND delivery_target = 'webhook' AND detached_at IS NULL
-  AND (lease_until IS NULL OR lease_until <= CAST(@now AS TEXT))
+WHERE (lease_until IS NULL OR lease_until <= CAST(@now AS TEXT))
   AND (paused_until IS NULL OR paused_until <= CAST(@now AS TEXT))
+  AND delivery_target = 'webhook' AND detached_at IS NULL
+  -- The slice comes last: sqlc numbers the parameters after it wrongly.
+  AND id IN (sqlc.slice('ids'))
 RETURNING *;
 
 -- name: SubscriptionPendingEvents :many

@@ -408,16 +408,18 @@ func (q *Queries) SubscriptionInsert(ctx context.Context, db DBTX, arg *Subscrip
 
 const subscriptionLease = `-- name: SubscriptionLease :many
 UPDATE subscriptions SET lease_until = ?1
-WHERE id IN (/*SLICE:ids*/?) AND delivery_target = 'webhook' AND detached_at IS NULL
-  AND (lease_until IS NULL OR lease_until <= CAST(?3 AS TEXT))
-  AND (paused_until IS NULL OR paused_until <= CAST(?3 AS TEXT))
+WHERE (lease_until IS NULL OR lease_until <= CAST(?2 AS TEXT))
+  AND (paused_until IS NULL OR paused_until <= CAST(?2 AS TEXT))
+  AND delivery_target = 'webhook' AND detached_at IS NULL
+  -- The slice comes last: sqlc numbers the parameters after it wrongly.
+  AND id IN (/*SLICE:ids*/?)
 RETURNING id, user_id, subscriber_agent_id, event_type, delivery_target, webhook_url, webhook_secret_sealed, inline_body, last_dispatched_event_id, last_dispatched_at, last_acked_event_id, consecutive_failures, paused_until, last_p4_at, lease_until, created_at, detached_at
 `
 
 type SubscriptionLeaseParams struct {
 	LeaseUntil *string
-	Ids        []string
 	Now        string
+	Ids        []string
 }
 
 // SubscriptionLease leases the listed subscriptions still free at @now
@@ -426,6 +428,7 @@ func (q *Queries) SubscriptionLease(ctx context.Context, db DBTX, arg *Subscript
 	query := subscriptionLease
 	var queryParams []interface{}
 	queryParams = append(queryParams, arg.LeaseUntil)
+	queryParams = append(queryParams, arg.Now)
 	if len(arg.Ids) > 0 {
 		for _, v := range arg.Ids {
 			queryParams = append(queryParams, v)
@@ -434,7 +437,6 @@ func (q *Queries) SubscriptionLease(ctx context.Context, db DBTX, arg *Subscript
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
-	queryParams = append(queryParams, arg.Now)
 	rows, err := db.QueryContext(ctx, query, queryParams...)
 	if err != nil {
 		return nil, err

@@ -149,6 +149,7 @@ type Execution struct {
 	Options                 string
 	LiveClaimSessionToken   *string
 	LiveClaimedAt           *string
+	Destination             string
 }
 
 type IdempotencyKey struct {
