@@ -10,7 +10,6 @@ import (
 	"github.com/cueapi/cueapi/core/canonjson"
 )
 
-
 // subscriptionSource is the DeliverySource of webhook subscriptions: each
 // job is one leased subscription and its batch of events. It goes through
 // the dispatcher's engine like cue executions (slots, fairness and the
