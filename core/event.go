@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -339,6 +340,9 @@ type Events struct {
 	clock   Clock
 	hub     *EventHub
 	log     Logger
+
+	released    chan struct{}
+	releaseOnce sync.Once
 }
 
 // NewEvents wires the event service. hub wakes held long-polls.
@@ -352,7 +356,7 @@ func NewEvents(cfg EventsConfig, store EventStore, resolve AgentResolver, guard 
 	if cfg.DigestMinBatch <= 0 {
 		cfg.DigestMinBatch = 1
 	}
-	return &Events{cfg: cfg, store: store, resolve: resolve, guard: guard, box: box, clock: clock, hub: hub, log: log}
+	return &Events{cfg: cfg, store: store, resolve: resolve, guard: guard, box: box, clock: clock, hub: hub, log: log, released: make(chan struct{})}
 }
 
 // SubscriptionInput is a create request.
@@ -512,11 +516,18 @@ func (s *Events) hold(ctx context.Context, p *EventListParams) ([]*Event, error)
 			return nil, nil
 		case <-deadline.C:
 			return nil, nil
+		case <-s.released:
+			return nil, nil
 		case <-wake:
 		case <-reread.C:
 		}
 	}
 }
+
+// Release answers every held long-poll now (with what is there, usually
+// nothing) and makes later ones answer at once: on shutdown, so held polls
+// do not hold up the HTTP drain. Idempotent.
+func (s *Events) Release() { s.releaseOnce.Do(func() { close(s.released) }) }
 
 // PayloadPriority reads payload.priority: 1-5, else 3 (clients.md §2.15.8).
 func PayloadPriority(payload json.RawMessage) int {

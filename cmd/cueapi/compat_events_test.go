@@ -252,6 +252,23 @@ func TestCompatEvents(t *testing.T) {
 				require.Equal(t, 0, e.app.EventHub.Waiting(), "the poll unregistered")
 			})
 
+			t.Run("LongPollReleasedOnShutdown", func(t *testing.T) {
+				t.Parallel()
+				e := newTestEnv(t, be, nil) // a 30 s hold
+				b := e.eventsUser("bee")
+				hub := e.runEventHub()
+				got := make(chan eventPage, 1)
+				go func() { got <- e.pullNoFail(b.key, string(b.agent.ID), "?wait=long") }()
+				eventually(t, 10*time.Second, func() bool { return hub.Waiting() > 0 })
+				e.app.Events.Release()
+				select {
+				case p := <-got:
+					require.Empty(t, p.Events)
+				case <-time.After(10 * time.Second):
+					t.Fatal("a released poll was still held")
+				}
+			})
+
 			t.Run("LongPollWakes", func(t *testing.T) { // row 68
 				t.Parallel()
 				e := newTestEnv(t, be, nil)

@@ -14,6 +14,10 @@ import (
 
 // config is everything read from the environment. Only cmd reads the
 // environment; adapters and core get explicit values.
+// maxLongPoll keeps a held long-poll well inside the server's 60 s write
+// timeout.
+const maxLongPoll = 50 * time.Second
+
 type config struct {
 	Host    string
 	Port    int
@@ -265,8 +269,8 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
 		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
 	}
-	if c.EventLongPoll <= 0 || c.DigestPeriod <= 0 || c.DigestMinBatch < 1 || c.Priority4Debounce < 0 {
-		errs = append(errs, "EVENTS_LONG_POLL_SECONDS, DIGEST_PERIOD_SECONDS and DIGEST_MIN_BATCH_SIZE must be positive; PRIORITY_4_DEBOUNCE_SECONDS non-negative")
+	if c.EventLongPoll <= 0 || c.EventLongPoll > maxLongPoll || c.DigestPeriod <= 0 || c.DigestMinBatch < 1 || c.Priority4Debounce < 0 {
+		errs = append(errs, "EVENTS_LONG_POLL_SECONDS must be 1-50 (the HTTP write timeout is 60 s), DIGEST_PERIOD_SECONDS and DIGEST_MIN_BATCH_SIZE positive, PRIORITY_4_DEBOUNCE_SECONDS non-negative")
 	}
 	if c.DeliveryPerDestination < 0 || c.DeliveryBreakerFailures < 1 || c.DeliveryBreakerCooldown <= 0 || c.DeliveryBreakerMaxCooldown < c.DeliveryBreakerCooldown {
 		errs = append(errs, "DELIVERY_PER_DESTINATION_CONCURRENCY must be non-negative, DELIVERY_BREAKER_FAILURES and DELIVERY_BREAKER_COOLDOWN_SECONDS positive, DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS at least the cool-down")

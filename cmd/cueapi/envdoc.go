@@ -51,7 +51,7 @@ var envHelp = map[string]string{
 	"DELIVERY_BREAKER_FAILURES":             "Consecutive failures (timeouts, connection errors, 429, 5xx) of one destination that open its circuit breaker: its due deliveries are then parked without being sent — each counts as a failed attempt and is due again when the cool-down ends — and hold no slot.",
 	"DELIVERY_BREAKER_COOLDOWN_SECONDS":     "How long an open breaker parks its destination; a longer `Retry-After` from the destination wins. Then one probe goes out: success closes the breaker, failure reopens it for twice as long.",
 	"DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS": "Upper bound of the doubling cool-down (a receiver's `Retry-After` may still park longer, up to 6 h).",
-	"EVENTS_LONG_POLL_SECONDS":              "How long `GET /v1/agents/{ref}/events?wait=long` holds a pull with nothing to return before answering `{\"events\": []}` (clients wait at least this long; the SDK and CLI default to a 30 s timeout).",
+	"EVENTS_LONG_POLL_SECONDS":              "How long `GET /v1/agents/{ref}/events?wait=long` holds a pull with nothing to return before answering `{\"events\": []}` (1-50; clients need a longer HTTP timeout, the SDK and CLI default to 30 s). On shutdown held polls answer at once.",
 	"DIGEST_PERIOD_SECONDS":                 "Period of `message.digest` emission: each period, every agent's undigested priority-1/2 `message.delivered` events are bundled into one digest event.",
 	"DIGEST_MIN_BATCH_SIZE":                 "Fewest low-priority events a `message.digest` bundles; agents with fewer wait for the next period.",
 	"PRIORITY_4_DEBOUNCE_SECONDS":           "Webhook subscriptions: priority-4 events are held back for this long after a batch holding one was delivered to the subscription (`0` disables).",
