@@ -43,9 +43,10 @@ const (
 	// DefaultLongPollTimeout is how long a wait=long pull is held open.
 	DefaultLongPollTimeout = 30 * time.Second
 	// longPollReread bounds how long a held poll trusts notifications alone:
-	// it re-reads at least this often, so a lost notification delays an
-	// answer by at most this much.
-	longPollReread = time.Second
+	// it re-reads this often, so a lost notification (a full subscriber
+	// buffer, a LISTEN connection reconnecting) delays an answer by at most
+	// this much, while 1,000 held polls cost 200 reads a second, not 1,000.
+	longPollReread = 5 * time.Second
 	// EventPullMaxLimit is the largest page of a pull.
 	EventPullMaxLimit = 1000
 )
