@@ -2,23 +2,32 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/cueapi/cueapi/core/canonjson"
 )
 
-// DispatcherConfig tunes webhook delivery.
+// DispatcherConfig tunes outbound delivery (every DeliverySource).
 type DispatcherConfig struct {
 	// Concurrency bounds deliveries in flight in this process.
 	Concurrency int
 	// BatchSize bounds one claim transaction.
 	BatchSize int
+	// PerDestination bounds deliveries in flight to one destination
+	// (host[:port]) in this process, and the jobs of one destination one
+	// claim takes; 0: Concurrency/8, at least 1.
+	PerDestination int
+	// BreakerFailures consecutive failures of one destination (timeouts,
+	// connection errors, 429, 5xx) open its circuit breaker; 0: 5.
+	BreakerFailures int
+	// BreakerCooldown is how long an open breaker parks its destination;
+	// each reopening after a failed probe doubles it, up to
+	// BreakerMaxCooldown. A longer Retry-After wins (up to MaxRetryAfter).
+	BreakerCooldown    time.Duration
+	BreakerMaxCooldown time.Duration
 	// WebhookTimeout is the total deadline of one attempt.
 	WebhookTimeout time.Duration
 	// Lease is how long a claimed attempt may run before another process
@@ -55,29 +64,36 @@ func DefaultDispatcherConfig() DispatcherConfig {
 		Concurrency: 256, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
 		IdlePoll: 250 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
 		UserAgent: DefaultUserAgent, ShutdownGrace: 10 * time.Second,
-		ResultBuffer: 4096,
+		ResultBuffer:    4096,
+		BreakerFailures: 5, BreakerCooldown: 30 * time.Second, BreakerMaxCooldown: 10 * time.Minute,
 	}
 }
 
-// Dispatcher delivers due webhook executions: it claims them in batches
-// under a lease, sends them concurrently (bounded), and records results in
-// batches. Delivery is at-least-once: a process that dies mid-attempt leaves
-// a lease that expires, and the execution is claimed again with the attempt
-// counted. Safe for concurrent use.
+// Dispatcher is the one delivery engine: it runs every registered
+// DeliverySource (cue executions first) through one pool of Concurrency
+// slots. It claims due jobs in batches under a lease, fairly: at most
+// PerDestination in flight per destination, round-robin across
+// destinations within a claim, saturated destinations skipped; free slots
+// are refilled as soon as they free up while work is due. A circuit breaker
+// per destination parks a failing destination's jobs (each parked job
+// counts as a failed attempt, due again when the cool-down ends) so they
+// hold no slot. Results are recorded in batches, kept across store blips.
+// Delivery is at-least-once: a process that dies mid-attempt leaves a
+// lease that expires, and the job is claimed again. Safe for concurrent use.
 type Dispatcher struct {
 	cfg       DispatcherConfig
-	store     ExecutionStore
 	deliverer Deliverer
-	box       SecretBox
 	clock     Clock
 	log       Logger
 	wake      chan struct{}
 
 	mu      sync.Mutex
 	wakeAt  time.Time // earliest due time announced by the scheduler
-	escalWG sync.WaitGroup
+	sources []DeliverySource
+	turn    int // the source that claims first in the next round
 
-	hooks DispatcherHooks
+	dests *destinations
+	exec  *executionSource
 }
 
 // DispatcherHooks connect the dispatcher to the rest of core; NewApplication
@@ -94,18 +110,7 @@ type DispatcherHooks struct {
 	Succeeded func(ctx context.Context, e *Execution, c *Cue)
 }
 
-// Escalate runs the on_failure policy of a delivery that failed for good
-// outside the dispatcher (worker leases, missed runs), in the background.
-func (d *Dispatcher) Escalate(dl *Delivery, errorMessage string) {
-	res := &DeliveryResult{ExecutionID: dl.Execution.ID, CueID: dl.Cue.ID, TenantID: dl.Execution.TenantID, Attempts: 0, ErrorMessage: &errorMessage}
-	d.escalWG.Add(1)
-	go func() {
-		defer d.escalWG.Done()
-		d.escalate(&attemptResult{result: res, delivery: dl, escalate: true})
-	}()
-}
-
-// NewDispatcher wires a dispatcher.
+// NewDispatcher wires the engine with cue executions as its first source.
 func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger, hooks DispatcherHooks) *Dispatcher {
 	def := DefaultDispatcherConfig()
 	if cfg.Concurrency <= 0 {
@@ -113,6 +118,21 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = def.BatchSize
+	}
+	if cfg.PerDestination <= 0 {
+		cfg.PerDestination = max(cfg.Concurrency/8, 1)
+	}
+	if cfg.PerDestination > cfg.Concurrency {
+		cfg.PerDestination = cfg.Concurrency
+	}
+	if cfg.BreakerFailures <= 0 {
+		cfg.BreakerFailures = def.BreakerFailures
+	}
+	if cfg.BreakerCooldown <= 0 {
+		cfg.BreakerCooldown = def.BreakerCooldown
+	}
+	if cfg.BreakerMaxCooldown < cfg.BreakerCooldown {
+		cfg.BreakerMaxCooldown = max(def.BreakerMaxCooldown, cfg.BreakerCooldown)
 	}
 	if cfg.WebhookTimeout <= 0 {
 		cfg.WebhookTimeout = def.WebhookTimeout
@@ -140,8 +160,23 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	if cfg.ResultBuffer <= 0 {
 		cfg.ResultBuffer = def.ResultBuffer
 	}
-	return &Dispatcher{cfg: cfg, store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), hooks: hooks}
+	d := &Dispatcher{cfg: cfg, deliverer: deliverer, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	d.dests = newDestinations(cfg)
+	d.exec = newExecutionSource(cfg, store, deliverer, box, clock, log, hooks)
+	d.sources = []DeliverySource{d.exec}
+	return d
 }
+
+// Register adds a kind of delivery to the engine; call it before Run
+// (NewApplication registers the built-in sources).
+func (d *Dispatcher) Register(src DeliverySource) {
+	d.mu.Lock()
+	d.sources = append(d.sources, src)
+	d.mu.Unlock()
+}
+
+// Config is the effective configuration (defaults applied).
+func (d *Dispatcher) Config() DispatcherConfig { return d.cfg }
 
 // Wake makes an idle dispatcher look for work now.
 func (d *Dispatcher) Wake() {
@@ -162,45 +197,108 @@ func (d *Dispatcher) WakeAt(t time.Time) {
 	d.Wake()
 }
 
-// RunOnce claims one batch of due executions, delivers them and records the
-// results; it returns how many were claimed. Tests drive it with a stub
-// clock; Run uses the same steps continuously.
-func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	batch, err := d.store.ExecutionClaimDeliveries(ctx, &ExecutionClaimDeliveriesParams{Now: d.clock.Now(), Lease: d.cfg.Lease, Limit: d.cfg.BatchSize})
-	if err != nil {
-		return 0, fmt.Errorf("dispatcher: claim: %w", err)
+// Escalate runs the on_failure policy of a delivery that failed for good
+// outside the dispatcher (worker leases, missed runs), in the background.
+func (d *Dispatcher) Escalate(dl *Delivery, errorMessage string) { d.exec.Escalate(dl, errorMessage) }
+
+// Wait blocks until background escalations finished (tests, shutdown).
+func (d *Dispatcher) Wait() { d.exec.escalWG.Wait() }
+
+// rotation returns the sources, starting with the one whose turn it is.
+func (d *Dispatcher) rotation() []DeliverySource {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := len(d.sources)
+	out := make([]DeliverySource, 0, n)
+	for i := range n {
+		out = append(out, d.sources[(d.turn+i)%n])
 	}
-	results := make([]*attemptResult, len(batch))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, d.cfg.Concurrency)
-	for i, dl := range batch {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = d.attempt(ctx, dl)
-		}()
-	}
-	wg.Wait()
-	if err := d.record(ctx, results); err != nil {
-		return len(batch), err
-	}
-	return len(batch), nil
+	d.turn = (d.turn + 1) % n
+	return out
 }
+
+// claim asks src for up to limit jobs under the current per-destination
+// room; roomLimited reports whether some destination may have been held
+// back (its room was below PerDestination, or the claim took all of it):
+// a slot freeing up may then let more be claimed.
+func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit int) (jobs []*DeliveryJob, roomLimited bool, err error) {
+	now := d.clock.Now()
+	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: d.dests.room(now)}
+	for _, r := range c.Room {
+		if r < c.PerDestination {
+			roomLimited = true
+			break
+		}
+	}
+	jobs, err = src.Claim(ctx, c)
+	if err != nil {
+		return nil, roomLimited, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
+	}
+	per := map[string]int{}
+	for _, j := range jobs {
+		j.source = src
+		per[j.Destination]++
+	}
+	for dest, n := range per {
+		if n >= c.RoomFor(dest) {
+			roomLimited = true
+			break
+		}
+	}
+	return jobs, roomLimited, nil
+}
+
+// RunOnce claims one batch of due jobs from every source, delivers them and
+// records the results; it returns how many were claimed. Tests drive it
+// with a stub clock; Run uses the same steps continuously.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	total := 0
+	for _, src := range d.rotation() {
+		jobs, _, err := d.claim(ctx, src, d.cfg.BatchSize)
+		if err != nil {
+			return total, err
+		}
+		total += len(jobs)
+		done := make([]*DeliveryAttempt, len(jobs))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, d.cfg.Concurrency)
+		for i, j := range jobs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				done[i] = d.attempt(ctx, j)
+			}()
+		}
+		wg.Wait()
+		if err := d.recordSource(ctx, src, done); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// shutdownMessage is the message of an attempt cut short by shutdown.
+const shutdownMessage = "Delivery interrupted by shutdown; retried at once"
 
 // errShutdown cancels the attempts still in flight when the shutdown grace
 // ran out.
 var errShutdown = errors.New("dispatcher: shutdown grace elapsed")
 
+// refillWindow is how long a claim waits for more slots to free up once
+// one did (so a busy engine claims a few at a time, not one per finished
+// attempt); never longer while work is due.
+const refillWindow = 5 * time.Millisecond
+
 // Run delivers until ctx ends. A claimer keeps up to Concurrency attempts in
-// flight; a recorder writes results in batches. When ctx ends Run stops
-// claiming, lets attempts in flight finish for up to ShutdownGrace, then
-// cancels the rest and releases their leases (see release), records what
-// it has and returns.
+// flight, refilling slots as they free up; a recorder writes results in
+// batches. When ctx ends Run stops claiming, lets attempts in flight finish
+// for up to ShutdownGrace, then cancels the rest and releases their leases
+// (AttemptReleased), records what it has and returns.
 func (d *Dispatcher) Run(ctx context.Context) {
-	resCh := make(chan *attemptResult, d.cfg.Concurrency)
-	slots := make(chan struct{}, d.cfg.Concurrency)
+	resCh := make(chan *DeliveryAttempt, d.cfg.Concurrency)
+	var busy atomic.Int64
 	var inflight sync.WaitGroup
 	recDone := make(chan struct{})
 	go func() {
@@ -230,22 +328,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		// be added; the owner waits for them with Wait once every producer
 		// has stopped.
 	}()
-	backoff := 100 * time.Millisecond
-	// Claim in batches: wait until a quarter of the slots are free rather
-	// than claiming one execution per finished attempt (every claim is a
-	// transaction).
-	threshold := d.cfg.BatchSize
-	if threshold > d.cfg.Concurrency {
-		threshold = d.cfg.Concurrency
-	}
-	threshold /= 4
-	if threshold < 1 {
-		threshold = 1
-	}
+	threshold := max(min(d.cfg.BatchSize, d.cfg.Concurrency)/4, 1)
 	freed := make(chan struct{}, 1)
+	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		free := d.cfg.Concurrency - len(slots)
-		if free < threshold || free <= 0 {
+		free := d.cfg.Concurrency - int(busy.Load())
+		if free <= 0 {
 			select {
 			case <-freed:
 			case <-ctx.Done():
@@ -253,43 +341,72 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 			continue
 		}
-		limit := free
-		if limit > d.cfg.BatchSize {
-			limit = d.cfg.BatchSize
+		if free < threshold && busy.Load() > 0 {
+			// Let a few more attempts finish, briefly, before claiming.
+			t := time.NewTimer(refillWindow)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			free = d.cfg.Concurrency - int(busy.Load())
 		}
-		batch, err := d.store.ExecutionClaimDeliveries(ctx, &ExecutionClaimDeliveriesParams{Now: d.clock.Now(), Lease: d.cfg.Lease, Limit: limit})
-		if err != nil {
+		more, roomLimited := false, false
+		var claimErr error
+		for _, src := range d.rotation() {
+			if free <= 0 {
+				more = true
+				break
+			}
+			limit := min(free, d.cfg.BatchSize)
+			jobs, limited, err := d.claim(ctx, src, limit)
+			if err != nil {
+				claimErr = err
+				continue
+			}
+			roomLimited = roomLimited || limited
+			if len(jobs) == limit {
+				more = true
+			}
+			free -= len(jobs)
+			for _, j := range jobs {
+				busy.Add(1)
+				inflight.Add(1)
+				go func() {
+					defer inflight.Done()
+					// Attempts outlive a shutdown request by at most the
+					// shutdown grace, so results are recorded rather than
+					// left to lease expiry.
+					resCh <- d.attempt(attemptCtx, j)
+					busy.Add(-1)
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
+		if claimErr != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			d.log.Error("dispatcher claim failed", "err", err)
-			d.sleep(ctx, backoff)
-			if backoff < 5*time.Second {
-				backoff *= 2
-			}
+			d.log.Error("dispatcher claim failed", "err", claimErr)
+			d.sleep(ctx, backoff, nil)
+			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		for _, dl := range batch {
-			slots <- struct{}{}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				// Attempts outlive a shutdown request by at most the
-				// shutdown grace, so results are recorded rather than left
-				// to lease expiry.
-				resCh <- d.attempt(attemptCtx, dl)
-				<-slots
-				select {
-				case freed <- struct{}{}:
-				default:
-				}
-			}()
-		}
-		if len(batch) == limit {
+		if more {
 			continue // more may be due
 		}
-		d.sleep(ctx, d.idleWait())
+		// Nothing more is due, except for destinations held back: a slot
+		// freeing up may make room for them.
+		var wakeOnFree <-chan struct{}
+		if roomLimited {
+			wakeOnFree = freed
+		}
+		d.sleep(ctx, d.idleWait(), wakeOnFree)
 	}
 }
 
@@ -307,10 +424,13 @@ func (d *Dispatcher) idleWait() time.Duration {
 		}
 	}
 	d.mu.Unlock()
+	if open := d.dests.nextReopen(d.clock.Now()); open > 0 && open < wait {
+		wait = open
+	}
 	return wait
 }
 
-func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) {
+func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration, freed <-chan struct{}) {
 	if wait <= 0 {
 		return
 	}
@@ -319,21 +439,112 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-d.wake:
+	case <-freed:
 	case <-t.C:
 	}
 }
 
+// attempt makes one attempt of a claimed job (or parks or hands it back
+// without sending) and settles it with its source.
+func (d *Dispatcher) attempt(ctx context.Context, j *DeliveryJob) *DeliveryAttempt {
+	src := j.source
+	now := d.clock.Now()
+	a := &DeliveryAttempt{Job: j, Started: now}
+	gate, until := d.dests.begin(j.Destination, now)
+	switch gate {
+	case gatePark:
+		a.Outcome, a.NotBefore, a.At = AttemptParked, until, now
+		a.Message = "Destination unavailable: circuit breaker open after repeated failures"
+		src.Settle(a)
+		return a
+	case gateBusy:
+		a.Outcome, a.At = AttemptReleased, now
+		a.Message = "Destination busy; handed back"
+		src.Settle(a)
+		return a
+	}
+	health := healthNeutral
+	defer func() { d.dests.end(j.Destination, gate == gateProbe, health, a.NotBefore, d.clock.Now()) }()
+	req, err := src.Request(ctx, j, now)
+	if err != nil {
+		d.log.Error("delivery request not built", "kind", src.Kind(), "id", j.ID, "err", err)
+		a.Outcome, a.Err, a.Message, a.At = AttemptFailed, err, "Webhook delivery failed", d.clock.Now()
+		src.Settle(a)
+		return a
+	}
+	if req == nil {
+		a.Outcome, a.At = AttemptSkipped, d.clock.Now()
+		src.Settle(a)
+		return a
+	}
+	sctx, endSpan := ctx, func(error) {}
+	if j.Span != "" {
+		sctx, endSpan = d.cfg.Tracer.Start(WithTrace(ctx, j.Trace), j.Span, SpanClient,
+			SpanAttr{"http.request.method", req.Method}, SpanAttr{"cueapi.attempt", strconv.Itoa(j.Attempt)})
+		req.Header = withTraceHeaders(sctx, req.Header)
+	}
+	resp, err := d.deliverer.Send(sctx, req)
+	switch {
+	case err != nil && errors.Is(context.Cause(ctx), errShutdown):
+		a.Outcome, a.Err = AttemptReleased, err
+		a.Message = shutdownMessage
+		endSpan(errors.New("interrupted by shutdown"))
+	case err != nil:
+		a.Outcome, a.Err, a.Message = AttemptFailed, err, "Webhook delivery failed"
+		var de *DeliveryError
+		if errors.As(err, &de) {
+			a.Message = de.Message
+			if de.Kind != DeliveryBlocked {
+				health = healthSick
+			}
+		} else {
+			health = healthSick
+		}
+		endSpan(errors.New(a.Message))
+	case resp.Status >= 200 && resp.Status < 300:
+		a.Outcome, a.Status, a.Body = AttemptDelivered, resp.Status, resp.Body
+		health = healthOK
+		endSpan(nil)
+	default:
+		a.Outcome, a.Status, a.Body = AttemptFailed, resp.Status, resp.Body
+		a.Message = httpErrorMessage(resp.Status)
+		if (resp.Status == 429 || resp.Status == 503) && resp.RetryAfter > 0 {
+			a.NotBefore = d.clock.Now().Add(min(resp.RetryAfter, d.cfg.MaxRetryAfter))
+		}
+		health = healthOK // it answered
+		if resp.Status == 429 || resp.Status >= 500 {
+			health = healthSick
+		}
+		endSpan(errors.New(a.Message))
+	}
+	a.At = d.clock.Now()
+	src.Settle(a)
+	return a
+}
+
+// recordSource records one source's attempts.
+func (d *Dispatcher) recordSource(ctx context.Context, src DeliverySource, done []*DeliveryAttempt) error {
+	if len(done) == 0 {
+		return nil
+	}
+	if _, err := src.Record(ctx, d.clock.Now(), done); err != nil {
+		return fmt.Errorf("dispatcher: record %s: %w", src.Kind(), err)
+	}
+	return nil
+}
+
 // recordLoop batches results: it flushes when 256 are waiting or 5 ms after
-// the first of a batch arrived. Up to two flushes run at once (each locks
-// its cues in id order, so concurrent flushes cannot deadlock). Results
-// whose write failed are kept in order (at most ResultBuffer) and written
-// again with backoff while their leases last, so a store outage shorter
-// than the lease sends nothing twice; what is dropped, or lost in a crash,
-// is retried after lease expiry (at-least-once).
-func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
+// the first of a batch arrived, one Record per source. Up to two flushes
+// run at once (each locks its rows in a fixed order, so concurrent flushes
+// cannot deadlock). Results whose write failed are kept in order (at most
+// ResultBuffer) and written again with backoff while their leases last, so
+// a store outage shorter than the lease sends nothing twice; what is
+// dropped, or lost in a crash, is retried after lease expiry
+// (at-least-once).
+func (d *Dispatcher) recordLoop(in <-chan *DeliveryAttempt) {
 	const maxBatch = 256
 	var (
-		buf     []*attemptResult
+		buf     []*DeliveryAttempt
 		timer   *time.Timer
 		tick    <-chan time.Time
 		retryT  *time.Timer
@@ -342,7 +553,7 @@ func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 		sem     = make(chan struct{}, 2)
 		kept    = &keptResults{max: d.cfg.ResultBuffer, kick: make(chan struct{}, 1)}
 	)
-	write := func(batch []*attemptResult, retry bool, timeout time.Duration) {
+	write := func(batch []*DeliveryAttempt, retry bool, timeout time.Duration) {
 		sem <- struct{}{}
 		flushes.Add(1)
 		go func() {
@@ -350,9 +561,15 @@ func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			if err := d.record(ctx, batch); err != nil {
-				d.log.Error("dispatcher record failed; keeping the results to write again", "err", err, "count", len(batch))
-				d.keep(kept, batch, retry)
+			var failed []*DeliveryAttempt
+			for _, g := range bySource(batch) {
+				if err := d.recordSource(ctx, g[0].Job.source, g); err != nil {
+					d.log.Error("dispatcher record failed; keeping the results to write again", "err", err, "count", len(g))
+					failed = append(failed, g...)
+				}
+			}
+			if len(failed) > 0 {
+				d.keep(kept, failed, retry)
 				return
 			}
 			kept.succeeded()
@@ -382,8 +599,10 @@ func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 				// Shutdown: one last try within the grace, then lease expiry.
 				if batch := d.takeKept(kept, d.cfg.ResultBuffer); len(batch) > 0 {
 					ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownGrace)
-					if err := d.record(ctx, batch); err != nil {
-						d.log.Warn("dispatcher results not written at shutdown; their executions are retried after lease expiry", "err", err, "count", len(batch))
+					for _, g := range bySource(batch) {
+						if err := d.recordSource(ctx, g[0].Job.source, g); err != nil {
+							d.log.Warn("dispatcher results not written at shutdown; their jobs are retried after lease expiry", "err", err, "count", len(g))
+						}
 					}
 					cancel()
 				}
@@ -413,10 +632,26 @@ func (d *Dispatcher) recordLoop(in <-chan *attemptResult) {
 	}
 }
 
-// keptResults holds results whose store write failed, oldest first.
+// bySource splits attempts by source, keeping their order.
+func bySource(batch []*DeliveryAttempt) [][]*DeliveryAttempt {
+	var groups [][]*DeliveryAttempt
+	idx := map[DeliverySource]int{}
+	for _, a := range batch {
+		i, ok := idx[a.Job.source]
+		if !ok {
+			i = len(groups)
+			idx[a.Job.source] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], a)
+	}
+	return groups
+}
+
+// keptResults holds attempts whose store write failed, oldest first.
 type keptResults struct {
 	mu      sync.Mutex
-	q       []*attemptResult
+	q       []*DeliveryAttempt
 	max     int
 	backoff time.Duration
 	kick    chan struct{}
@@ -425,17 +660,17 @@ type keptResults struct {
 // keep stores a batch that failed to be written: a retried batch goes back
 // to the front (it is the oldest), a new one to the back. Beyond the bound
 // the oldest are dropped to lease expiry.
-func (d *Dispatcher) keep(k *keptResults, batch []*attemptResult, retry bool) {
+func (d *Dispatcher) keep(k *keptResults, batch []*DeliveryAttempt, retry bool) {
 	k.mu.Lock()
 	if retry {
-		k.q = append(append([]*attemptResult{}, batch...), k.q...)
+		k.q = append(append([]*DeliveryAttempt{}, batch...), k.q...)
 	} else {
 		k.q = append(k.q, batch...)
 	}
 	dropped := 0
 	if over := len(k.q) - k.max; over > 0 {
 		dropped = over
-		k.q = append([]*attemptResult{}, k.q[over:]...)
+		k.q = append([]*DeliveryAttempt{}, k.q[over:]...)
 	}
 	switch {
 	case k.backoff == 0:
@@ -445,7 +680,7 @@ func (d *Dispatcher) keep(k *keptResults, batch []*attemptResult, retry bool) {
 	}
 	k.mu.Unlock()
 	if dropped > 0 {
-		d.log.Warn("dispatcher result buffer full; dropped the oldest results, their executions are retried after lease expiry", "dropped", dropped, "buffer", k.max)
+		d.log.Warn("dispatcher result buffer full; dropped the oldest results, their jobs are retried after lease expiry", "dropped", dropped, "buffer", k.max)
 	}
 	k.signal()
 }
@@ -477,10 +712,10 @@ func (k *keptResults) wait() time.Duration {
 
 // takeKept takes up to n kept results, with a WARN for those whose lease
 // expired meanwhile.
-func (d *Dispatcher) takeKept(k *keptResults, n int) []*attemptResult {
+func (d *Dispatcher) takeKept(k *keptResults, n int) []*DeliveryAttempt {
 	batch, expired := k.take(d.clock.Now(), n)
 	if expired > 0 {
-		d.log.Warn("dispatcher results not written before their leases expired; their executions are retried", "count", expired)
+		d.log.Warn("dispatcher results not written before their leases expired; their jobs are retried", "count", expired)
 	}
 	return batch
 }
@@ -488,12 +723,12 @@ func (d *Dispatcher) takeKept(k *keptResults, n int) []*attemptResult {
 // take removes up to n of the oldest kept results whose lease has not yet
 // expired at now (an expired one may already be claimed by another
 // process: writing it would be fenced off anyway).
-func (k *keptResults) take(now time.Time, n int) (batch []*attemptResult, expired int) {
+func (k *keptResults) take(now time.Time, n int) (batch []*DeliveryAttempt, expired int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	live := k.q[:0]
 	for _, r := range k.q {
-		if lu := r.delivery.Execution.LeaseExpiresAt; lu == nil || now.Before(*lu) {
+		if lu := r.Job.LeaseUntil; lu.IsZero() || now.Before(lu) {
 			live = append(live, r)
 		}
 	}
@@ -503,448 +738,7 @@ func (k *keptResults) take(now time.Time, n int) (batch []*attemptResult, expire
 	if n > len(k.q) {
 		n = len(k.q)
 	}
-	batch = append([]*attemptResult{}, k.q[:n]...)
-	k.q = append([]*attemptResult{}, k.q[n:]...)
+	batch = append([]*DeliveryAttempt{}, k.q[:n]...)
+	k.q = append([]*DeliveryAttempt{}, k.q[n:]...)
 	return batch, expired
-}
-
-// attemptResult is one finished attempt and what to do after recording it.
-type attemptResult struct {
-	result   *DeliveryResult
-	delivery *Delivery
-	escalate bool
-}
-
-func (d *Dispatcher) record(ctx context.Context, rs []*attemptResult) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	params := &ExecutionRecordDeliveriesParams{Now: d.clock.Now(), Results: make([]*DeliveryResult, len(rs))}
-	for i, r := range rs {
-		params.Results[i] = r.result
-	}
-	applied, err := d.store.ExecutionRecordDeliveries(ctx, params)
-	if err != nil {
-		return fmt.Errorf("dispatcher: record: %w", err)
-	}
-	for i, r := range rs {
-		if i < len(applied) && applied[i] && d.hooks.Succeeded != nil && r.result.Status == ExecSuccess && SucceededWithoutCheck(r.delivery.Execution, r.delivery.Cue) {
-			d.escalWG.Add(1)
-			go func() {
-				defer d.escalWG.Done()
-				d.hooks.Succeeded(context.Background(), r.delivery.Execution, r.delivery.Cue)
-			}()
-		}
-		if i < len(applied) && applied[i] && r.escalate {
-			d.escalWG.Add(1)
-			go func() {
-				defer d.escalWG.Done()
-				d.escalate(r)
-				if d.hooks.Failed != nil {
-					d.hooks.Failed(context.Background(), r.delivery)
-				}
-			}()
-		}
-	}
-	return nil
-}
-
-// Wait blocks until background escalations finished (tests, shutdown).
-func (d *Dispatcher) Wait() { d.escalWG.Wait() }
-
-// attempt makes (or, for an exhausted expired lease, declines) one delivery
-// attempt and computes its result.
-func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) *attemptResult {
-	e, c := dl.Execution, dl.Cue
-	res := &DeliveryResult{ExecutionID: e.ID, CueID: e.CueID, TenantID: e.TenantID, Attempt: e.Attempts, Attempts: e.Attempts}
-	out := &attemptResult{result: res, delivery: dl}
-	maxAttempts := c.Retry.MaxAttempts
-	if maxAttempts < 1 {
-		maxAttempts = 1
-	}
-	if e.Attempts > maxAttempts {
-		// The previous attempt's process died after its claim: that attempt
-		// counted, and there is none left. Fail without sending.
-		res.Attempts = maxAttempts
-		d.cfg.Observer.LeaseExpired("delivery")
-		d.fail(out, "Delivery interrupted and max attempts exhausted", nil)
-		return out
-	}
-	if d.hooks.Blocked != nil && e.TriggeredBy == nil && e.Attempts == 1 && d.hooks.Blocked(ctx, dl) {
-		// Not an attempt: nothing was sent.
-		res.Attempts = e.Attempts - 1
-		msg := "Monthly execution limit reached"
-		res.Status = ExecFailed
-		res.ErrorMessage = &msg
-		if c.Schedule.Type == ScheduleOnce {
-			st := CueFailed
-			res.CueStatus = &st
-		}
-		return out
-	}
-	if c.Callback.URL == nil || *c.Callback.URL == "" {
-		d.failOrRetry(out, "URL must have a hostname", nil, 0)
-		return out
-	}
-	req, err := d.buildRequest(dl, d.clock.Now())
-	if err != nil {
-		d.log.Error("build webhook failed", "execution_id", string(e.ID), "err", err)
-		d.failOrRetry(out, "Webhook delivery failed", nil, 0)
-		return out
-	}
-	started := d.clock.Now()
-	if e.Attempts == 1 && e.TriggeredBy == nil {
-		d.cfg.Observer.DeliveryLag(max(started.Sub(e.ScheduledFor), 0))
-	}
-	ctx, endSpan := d.cfg.Tracer.Start(WithTrace(ctx, d.executionTrace(e.ID, started)), "webhook.deliver", SpanClient,
-		SpanAttr{"http.request.method", req.Method}, SpanAttr{"cueapi.attempt", strconv.Itoa(e.Attempts)})
-	req.Header = withTraceHeaders(ctx, req.Header)
-	d.cfg.Observer.DeliveryStarted()
-	resp, err := d.deliverer.Send(ctx, req)
-	if err != nil && errors.Is(context.Cause(ctx), errShutdown) {
-		d.release(out)
-		d.cfg.Observer.DeliveryFinished(DeliveryRetry, d.clock.Now().Sub(started))
-		endSpan(errors.New("interrupted by shutdown"))
-		return out
-	}
-	defer func() {
-		outcome := deliveryOutcome(res, err)
-		d.cfg.Observer.DeliveryFinished(outcome, d.clock.Now().Sub(started))
-		if outcome == DeliverySuccess {
-			endSpan(nil)
-		} else {
-			endSpan(errors.New(string(outcome)))
-		}
-		if res.Status != ExecRetrying {
-			d.cfg.Traces.Forget(e.ID)
-		}
-	}()
-	if err != nil {
-		msg := "Webhook delivery failed"
-		var de *DeliveryError
-		if errors.As(err, &de) {
-			msg = de.Message
-		}
-		d.failOrRetry(out, msg, nil, 0)
-		return out
-	}
-	status := resp.Status
-	if status >= 200 && status < 300 {
-		res.Status = ExecSuccess
-		res.HTTPStatus = &status
-		// Receivers may answer anything: keep text every store can hold.
-		body := truncateRunes(strings.ReplaceAll(strings.ToValidUTF8(string(resp.Body), "\uFFFD"), "\x00", "\uFFFD"), 2000)
-		res.ResponseBody = &body
-		res.CountRun, res.SetLastRun, res.CountUsage = true, true, true
-		if c.Schedule.Type == ScheduleOnce && e.TriggeredBy == nil {
-			st := CueCompleted
-			res.CueStatus = &st
-		}
-		res.OutcomeDeadlineAt = outcomeDeadline(c, d.clock.Now())
-		return out
-	}
-	var retryAfter time.Duration
-	if status == 429 || status == 503 {
-		retryAfter = resp.RetryAfter
-	}
-	d.failOrRetry(out, httpErrorMessage(status), &status, retryAfter)
-	return out
-}
-
-// executionTrace is the trace an execution's webhooks continue: the
-// creating request's, else the execution's own.
-func (d *Dispatcher) executionTrace(id ExecutionID, now time.Time) TraceContext {
-	if tc, ok := d.cfg.Traces.Get(id, now); ok {
-		return tc
-	}
-	return ExecutionTrace(id)
-}
-
-// withTraceHeaders sets traceparent (and tracestate) from ctx, replacing any
-// a cue configured.
-func withTraceHeaders(ctx context.Context, h []HeaderField) []HeaderField {
-	tc, ok := TraceFrom(ctx)
-	if !ok {
-		return h
-	}
-	out := h[:0:0]
-	for _, f := range h {
-		if !strings.EqualFold(f.Name, "traceparent") && !strings.EqualFold(f.Name, "tracestate") {
-			out = append(out, f)
-		}
-	}
-	out = append(out, HeaderField{"traceparent", tc.TraceParent})
-	if tc.TraceState != "" {
-		out = append(out, HeaderField{"tracestate", tc.TraceState})
-	}
-	return out
-}
-
-// deliveryOutcome classifies a finished attempt for the Observer.
-func deliveryOutcome(res *DeliveryResult, err error) DeliveryOutcome {
-	var de *DeliveryError
-	if errors.As(err, &de) {
-		switch de.Kind {
-		case DeliveryTimeout:
-			return DeliveryTimedOut
-		case DeliveryBlocked:
-			return DeliveryBlockedSSRF
-		}
-	}
-	switch res.Status {
-	case ExecSuccess:
-		return DeliverySuccess
-	case ExecRetrying:
-		return DeliveryRetry
-	}
-	return DeliveryFailed
-}
-
-// release turns an attempt cancelled by shutdown into a result that hands
-// the execution back at once without counting the attempt: retrying, due
-// now, attempts back to the pre-claim value, no run or usage counted. The
-// receiver may have seen the request, so the next claimer sends it again
-// (at-least-once) under the same attempt number; the result is fenced on
-// the claim like any other, so a takeover is never undone.
-func (d *Dispatcher) release(out *attemptResult) {
-	res := out.result
-	msg := "Delivery interrupted by shutdown; retried at once"
-	res.Status = ExecRetrying
-	res.Attempts = res.Attempt - 1
-	res.ErrorMessage = &msg
-	res.NextRetry = nil
-}
-
-// httpErrorMessage is the protocol's text for a non-2xx answer.
-func httpErrorMessage(status int) string {
-	switch {
-	case status == 404:
-		return "Webhook endpoint not found (404)"
-	case status == 408:
-		return "Webhook endpoint timed out"
-	case status == 500:
-		return "Webhook endpoint returned server error (500)"
-	case status >= 400 && status < 500:
-		return fmt.Sprintf("Webhook endpoint rejected request (%d)", status)
-	case status >= 500 && status < 600:
-		return fmt.Sprintf("Webhook endpoint server error (%d)", status)
-	}
-	return fmt.Sprintf("Webhook delivery failed (%d)", status)
-}
-
-// failOrRetry schedules the next attempt, or fails for good when none is
-// left.
-func (d *Dispatcher) failOrRetry(out *attemptResult, msg string, status *int, retryAfter time.Duration) {
-	res, c := out.result, out.delivery.Cue
-	res.HTTPStatus = status
-	res.CountRun = true
-	if c.Retry.AttemptsLeft(res.Attempt) {
-		res.Status = ExecRetrying
-		res.ErrorMessage = &msg
-		wait := backoffFor(c.Retry.BackoffMinutes, res.Attempt)
-		if retryAfter > wait {
-			wait = retryAfter
-			if wait > d.cfg.MaxRetryAfter {
-				wait = d.cfg.MaxRetryAfter
-			}
-		}
-		next := d.clock.Now().Add(wait)
-		res.NextRetry = &next
-		return
-	}
-	d.fail(out, msg, status)
-}
-
-func (d *Dispatcher) fail(out *attemptResult, msg string, status *int) {
-	res, dl := out.result, out.delivery
-	res.Status = ExecFailed
-	res.HTTPStatus = status
-	res.ErrorMessage = &msg
-	res.SetLastRun = true
-	res.CueStatus = FailedRunStatus(dl.Cue.Schedule.Type, dl.Cue.OnFailure.Pause, dl.Execution.TriggeredBy)
-	out.escalate = true
-}
-
-// backoffFor is the wait after failed attempt number attempt (1-based):
-// backoff[min(attempt-1, len-1)] minutes, one minute when the list is empty.
-func backoffFor(backoff []int, attempt int) time.Duration {
-	if len(backoff) == 0 {
-		return time.Minute
-	}
-	i := attempt - 1
-	if i >= len(backoff) {
-		i = len(backoff) - 1
-	}
-	if i < 0 {
-		i = 0
-	}
-	return time.Duration(backoff[i]) * time.Minute
-}
-
-func truncateRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
-}
-
-// webhookBody is the signed body of an execution webhook.
-type webhookBody struct {
-	Attempt      int             `json:"attempt"`
-	CueID        string          `json:"cue_id"`
-	ExecutionID  string          `json:"execution_id"`
-	Name         string          `json:"name"`
-	Payload      json.RawMessage `json:"payload"`
-	ScheduledFor string          `json:"scheduled_for"`
-}
-
-// PyTime renders an instant in the reference's "+00:00" form with
-// microseconds only when non-zero.
-func PyTime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05") + "+00:00"
-	}
-	return t.Format("2006-01-02T15:04:05.000000") + "+00:00"
-}
-
-// SignedWebhook builds the canonical body and the signature headers of an
-// execution webhook (api.md §6.1–6.2).
-func SignedWebhook(e *Execution, c *Cue, secret string, now time.Time) (body []byte, headers []HeaderField, err error) {
-	payload := e.EffectivePayload(c)
-	scheduled := PyTime(e.ScheduledFor)
-	raw, err := json.Marshal(webhookBody{Attempt: e.Attempts, CueID: string(c.ID), ExecutionID: string(e.ID), Name: c.Name, Payload: payload, ScheduledFor: scheduled})
-	if err != nil {
-		return nil, nil, err
-	}
-	body, err = canonjson.Canonical(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	ts := now.Unix()
-	headers = []HeaderField{
-		{"Content-Type", "application/json"},
-		{"X-CueAPI-Signature", canonjson.Sign(secret, ts, body)},
-		{"X-CueAPI-Timestamp", strconv.FormatInt(ts, 10)},
-		{"X-CueAPI-Cue-Id", string(c.ID)},
-		{"X-CueAPI-Execution-Id", string(e.ID)},
-		{"X-CueAPI-Scheduled-For", scheduled},
-		{"X-CueAPI-Attempt", strconv.Itoa(e.Attempts)},
-	}
-	return body, headers, nil
-}
-
-func (d *Dispatcher) buildRequest(dl *Delivery, now time.Time) (*OutboundRequest, error) {
-	secret, err := d.box.Open(dl.WebhookSecretSealed)
-	if err != nil {
-		return nil, fmt.Errorf("open webhook secret: %w", err)
-	}
-	body, headers, err := SignedWebhook(dl.Execution, dl.Cue, secret, now)
-	if err != nil {
-		return nil, err
-	}
-	if dl.Cue.Callback.Method == "GET" {
-		// A GET carries no body: sign exactly what is sent, "<timestamp>.".
-		body = nil
-		headers[1].Value = canonjson.Sign(secret, now.Unix(), nil)
-	}
-	headers = append(headers, HeaderField{"User-Agent", d.cfg.UserAgent})
-	for k, v := range dl.Cue.Callback.Headers {
-		// Reserved names were refused when saved; never let one through.
-		if reservedHeader(k) || strings.EqualFold(k, "user-agent") {
-			continue
-		}
-		headers = append(headers, HeaderField{k, v})
-	}
-	return &OutboundRequest{Method: dl.Cue.Callback.Method, URL: *dl.Cue.Callback.URL, Header: headers, Body: body, Timeout: d.webhookTimeout(dl.Cue)}, nil
-}
-
-// webhookTimeout is the cue's delivery.timeout_seconds, else the
-// configured webhook timeout.
-func (d *Dispatcher) webhookTimeout(c *Cue) time.Duration {
-	if c.Delivery != nil && c.Delivery.TimeoutSeconds > 0 {
-		return time.Duration(c.Delivery.TimeoutSeconds) * time.Second
-	}
-	return d.cfg.WebhookTimeout
-}
-
-// failureEvent is the on_failure webhook body (api.md §6.3), signed like
-// execution webhooks (the reference sent it unsigned).
-type failureEvent struct {
-	Attempts       int    `json:"attempts"`
-	CueID          string `json:"cue_id"`
-	CueName        string `json:"cue_name"`
-	DashboardURL   string `json:"dashboard_url"`
-	Event          string `json:"event"`
-	ExecutionID    string `json:"execution_id"`
-	FailedAt       string `json:"failed_at"`
-	LastError      string `json:"last_error"`
-	LastHTTPStatus *int   `json:"last_http_status"`
-}
-
-// escalate runs the cue's on_failure policy after a final failure was
-// recorded (pausing happened in the same transaction).
-func (d *Dispatcher) escalate(r *attemptResult) {
-	c, res := r.delivery.Cue, r.result
-	if c.OnFailure.Email {
-		if d.cfg.Notifier.Enabled() {
-			errText := ""
-			if res.ErrorMessage != nil {
-				errText = *res.ErrorMessage
-			}
-			d.cfg.Notifier.ExecutionFailed(res.TenantID, c, res.ExecutionID, errText)
-		} else {
-			d.log.Info("on_failure email not sent: no email provider is configured", "cue_id", string(c.ID), "execution_id", string(res.ExecutionID))
-		}
-	}
-	if c.OnFailure.Webhook == nil || *c.OnFailure.Webhook == "" {
-		return
-	}
-	name := c.Name
-	if name == "" {
-		name = string(c.ID)
-	}
-	lastErr := ""
-	if res.ErrorMessage != nil {
-		lastErr = truncateRunes(*res.ErrorMessage, 500)
-	}
-	raw, err := json.Marshal(failureEvent{
-		Event: "cue.failed", CueID: string(c.ID), CueName: name, ExecutionID: string(res.ExecutionID), Attempts: res.Attempts,
-		LastHTTPStatus: res.HTTPStatus, LastError: lastErr, FailedAt: PyTime(d.clock.Now()), DashboardURL: "https://dashboard.cueapi.ai",
-	})
-	if err != nil {
-		return
-	}
-	body, err := canonjson.Canonical(raw)
-	if err != nil {
-		return
-	}
-	secret, err := d.box.Open(r.delivery.WebhookSecretSealed)
-	if err != nil {
-		d.log.Error("on_failure webhook not sent: cannot open the signing secret", "cue_id", string(c.ID), "err", err)
-		return
-	}
-	ts := d.clock.Now().Unix()
-	req := &OutboundRequest{Method: "POST", URL: *c.OnFailure.Webhook, Body: body, Timeout: d.cfg.FailureWebhookTimeout, Header: []HeaderField{
-		{"Content-Type", "application/json"},
-		{"X-CueAPI-Signature", canonjson.Sign(secret, ts, body)},
-		{"X-CueAPI-Timestamp", strconv.FormatInt(ts, 10)},
-		{"X-CueAPI-Cue-Id", string(c.ID)},
-		{"X-CueAPI-Execution-Id", string(res.ExecutionID)},
-		{"User-Agent", d.cfg.UserAgent},
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.FailureWebhookTimeout+time.Second)
-	defer cancel()
-	req.Header = withTraceHeaders(WithTrace(ctx, ChildTrace(d.executionTrace(res.ExecutionID, d.clock.Now()))), req.Header)
-	resp, err := d.deliverer.Send(ctx, req)
-	switch {
-	case err != nil:
-		d.log.Warn("on_failure webhook failed", "cue_id", string(c.ID), "err", err.Error())
-	case resp.Status < 200 || resp.Status >= 300:
-		d.log.Warn("on_failure webhook rejected", "cue_id", string(c.ID), "status", resp.Status)
-	}
 }

@@ -340,6 +340,10 @@ type Execution struct {
 	// until attested.
 	LiveClaimSessionToken *string
 	LiveClaimedAt         *time.Time
+	// Destination is DestinationOf the cue's callback URL when the
+	// execution was created: the key deliveries are shared fairly by
+	// (per-destination limits, breaker). "" for worker transport.
+	Destination string
 }
 
 // EffectivePayload is what the execution delivers: its snapshot, else the
@@ -370,7 +374,11 @@ type ExecutionStore interface {
 
 	// ExecutionClaimDeliveries claims up to Limit webhook executions that are
 	// due: status pending, retrying or retry_ready with due_at <= Now, or
-	// delivering whose lease (due_at) expired — oldest due_at first. Each is
+	// delivering whose lease (due_at) expired. Fair across destinations
+	// (the stored Destination): at most RoomFor(destination) executions of
+	// each, oldest due_at first within a destination, and round-robin
+	// across destinations (every destination's first before any second;
+	// ties by due_at). Each is
 	// set to delivering with attempts+1 (an attempt is counted when it
 	// starts, so one cut short by a crash still counts), started_at (if
 	// unset) and last_attempt_at = Now, lease_expires_at = due_at = Now+Lease.
@@ -504,6 +512,17 @@ type ExecutionClaimDeliveriesParams struct {
 	Now   time.Time
 	Lease time.Duration
 	Limit int
+	// PerDestination bounds the executions of one destination (0: no
+	// bound); Room lowers it for some destinations (0: skip one). See
+	// DeliveryClaim.
+	PerDestination int
+	Room           map[string]int
+}
+
+// RoomFor is how many executions of destination d the claim may take.
+func (p *ExecutionClaimDeliveriesParams) RoomFor(d string) int {
+	c := DeliveryClaim{Limit: p.Limit, PerDestination: p.PerDestination, Room: p.Room}
+	return c.RoomFor(d)
 }
 
 // Delivery is a claimed webhook execution with what its attempt needs,

@@ -201,6 +201,7 @@ func (s *Executions) Fire(ctx context.Context, u *User, cueID CueID, in *FireInp
 	e := &Execution{
 		ID: NewExecutionID(), CueID: c.ID, TenantID: c.TenantID, ScheduledFor: now, Status: ExecPending,
 		TriggeredBy: &trig, CreatedAt: now, UpdatedAt: now, RequiredAssertions: in.ExitCriteria,
+		Destination: c.Destination(),
 	}
 	if sendAt != nil && sendAt.After(now) {
 		e.ScheduledFor = *sendAt
@@ -262,6 +263,7 @@ func (s *Executions) Chain(ctx context.Context, e *Execution, c *Cue) (*Executio
 	x := &Execution{
 		ID: NewExecutionID(), CueID: target.ID, TenantID: target.TenantID, ScheduledFor: now, Status: ExecPending,
 		TriggeredBy: &trig, CreatedAt: now, UpdatedAt: now, ChainParentID: &parent, ChainDepth: e.ChainDepth + 1,
+		Destination: target.Destination(),
 	}
 	// The window never ends for a chain link: a source succeeds once.
 	claim := &IdempotencyClaim{Scope: scopeChain + string(e.ID), Key: "on_success_fire", Fingerprint: string(target.ID), Now: now}

@@ -681,6 +681,9 @@ func (s *storeSuite) testCueFireDue(t *testing.T) {
 			require.Len(t, execs, 1)
 			want := NewExecution(c, *c.NextRun)
 			want.ID, want.CreatedAt, want.UpdatedAt = execs[0].ID, now, now
+			// A fired execution records its cue's destination (fair delivery).
+			want.Destination = c.Destination()
+			require.NotEmpty(t, want.Destination, "cue %s destination", c.ID)
 			RequireExecutionEqual(t, s.opts.TimePrecision, want, execs[0])
 			require.True(t, core.IsUUID(string(execs[0].ID)), "execution id %q", execs[0].ID)
 		}

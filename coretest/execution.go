@@ -18,6 +18,63 @@ import (
 func (s *storeSuite) testExecutionClaimDeliveries(t *testing.T) {
 	t.Parallel()
 
+	t.Run("FairAcrossDestinations", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		c := CreateCue(t, b.store, u.ID, nil)
+		now := engineNow
+		// slow's backlog is the oldest: an oldest-first claim would take
+		// only slow's executions.
+		byDest := map[string][]core.ExecutionID{}
+		add := func(dest string, n int, from time.Duration) {
+			for i := range n {
+				e := NewExecution(c, now.Add(-from+time.Duration(i)*time.Millisecond))
+				e.Destination = dest
+				byDest[dest] = append(byDest[dest], createExecution(t, b.store, e).ID)
+			}
+		}
+		add("slow.example", 8, time.Hour)
+		add("fast.example:8443", 3, time.Minute)
+		add("other.example", 2, time.Second)
+		count := func(ds []*core.Delivery) map[string]int {
+			n := map[string]int{}
+			for _, d := range ds {
+				require.Contains(t, byDest[d.Execution.Destination], d.Execution.ID, "destination %q", d.Execution.Destination)
+				n[d.Execution.Destination]++
+			}
+			return n
+		}
+		claim := func(p core.ExecutionClaimDeliveriesParams) []*core.Delivery {
+			p.Now, p.Lease = now, time.Minute
+			ds, err := b.store.ExecutionClaimDeliveries(b.ctx, &p)
+			require.NoError(t, err)
+			return ds
+		}
+
+		// Round-robin: every destination's first before any second, at most
+		// PerDestination each, oldest first within a destination.
+		ds := claim(core.ExecutionClaimDeliveriesParams{Limit: 5, PerDestination: 2})
+		require.Equal(t, map[string]int{"slow.example": 2, "fast.example:8443": 2, "other.example": 1}, count(ds))
+		for _, d := range ds {
+			if d.Execution.Destination == "slow.example" {
+				require.Contains(t, byDest["slow.example"][:2], d.Execution.ID, "oldest first within a destination")
+			}
+		}
+
+		// Room 0 skips a destination; a smaller room lowers the bound.
+		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 10, PerDestination: 3, Room: map[string]int{"slow.example": 0, "other.example": 5}})
+		require.Equal(t, map[string]int{"fast.example:8443": 1, "other.example": 1}, count(ds), "room 0 skipped slow; the room never exceeds PerDestination")
+
+		// Without a per-destination bound: oldest first, as many as Limit.
+		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 4})
+		require.Equal(t, map[string]int{"slow.example": 4}, count(ds))
+		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 10, Room: map[string]int{"slow.example": 1}})
+		require.Equal(t, map[string]int{"slow.example": 1}, count(ds))
+		require.Empty(t, claim(core.ExecutionClaimDeliveriesParams{Limit: 10, PerDestination: 1, Room: map[string]int{"slow.example": 0}}), "everything else is leased")
+		require.Len(t, claim(core.ExecutionClaimDeliveriesParams{Limit: 10, PerDestination: 1}), 1, "slow's last one")
+	})
+
 	t.Run("ClaimsOnlyDueWebhookExecutions", func(t *testing.T) {
 		t.Parallel()
 		b := s.setup(t)
@@ -788,6 +845,7 @@ func NewExecution(c *core.Cue, scheduledFor time.Time) *core.Execution {
 		Status:       core.ExecPending,
 		CreatedAt:    scheduledFor,
 		UpdatedAt:    scheduledFor,
+		Destination:  c.Destination(),
 	}
 }
 

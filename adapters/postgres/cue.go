@@ -306,12 +306,14 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 				return dbErr.Op(op, err)
 			}
 			plan := p.Plan(c)
+			dest := c.Destination()
 			for _, at := range plan.Occurrences {
 				ins.Ids = append(ins.Ids, string(core.NewExecutionID()))
 				ins.CueIds = append(ins.CueIds, row.ID)
 				ins.UserIds = append(ins.UserIds, row.UserID)
 				ins.Transports = append(ins.Transports, row.Transport)
 				ins.ScheduledFors = append(ins.ScheduledFors, at)
+				ins.Destinations = append(ins.Destinations, dest)
 			}
 			save.Ids[i] = row.ID
 			if plan.NextRun != nil {

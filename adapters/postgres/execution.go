@@ -136,6 +136,7 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		TriggeredBy:             e.TriggeredBy,
 		LiveClaimSessionToken:   e.LiveClaimSessionToken,
 		LiveClaimedAt:           e.LiveClaimedAt,
+		Destination:             e.Destination,
 		CreatedAt:               e.CreatedAt,
 		UpdatedAt:               e.UpdatedAt,
 	}
@@ -231,6 +232,7 @@ func executionFromRow(r *dbsqlc.Execution) *core.Execution {
 		UpdatedAt:             utc(r.UpdatedAt),
 		LiveClaimSessionToken: r.LiveClaimSessionToken,
 		LiveClaimedAt:         utcPtr(r.LiveClaimedAt),
+		Destination:           r.Destination,
 	}
 	// Both columns are jsonb written by ExecutionOptions: they always decode.
 	var d sqlkit.Decoder
@@ -272,6 +274,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if p.Limit <= 0 {
 		return out, nil
 	}
+	room := sqlkit.RoomOf(p)
 	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// A claim lost in a crash only means the execution is claimed again
 		// (at-least-once either way), so its commit need not wait for the WAL
@@ -282,6 +285,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
+			PerDestination: sqlkit.Clamp[int32](room.PerDestination), RoomDestinations: room.Destinations, RoomSizes: room.Sizes,
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)

@@ -284,6 +284,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 			}
 			plan := p.Plan(c)
 			var fired int64
+			dest := c.Destination()
 			for _, at := range plan.Occurrences {
 				n, err := s.q.ExecutionInsertFired(ctx, db, &dbsqlc.ExecutionInsertFiredParams{
 					ID:           string(core.NewExecutionID()),
@@ -291,6 +292,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 					UserID:       row.UserID,
 					Transport:    row.Transport,
 					ScheduledFor: timeArg(at),
+					Destination:  dest,
 					Now:          now,
 				})
 				if err != nil {

@@ -139,6 +139,7 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 		TriggeredBy:             e.TriggeredBy,
 		LiveClaimSessionToken:   e.LiveClaimSessionToken,
 		LiveClaimedAt:           timePtrArg(e.LiveClaimedAt),
+		Destination:             e.Destination,
 		CreatedAt:               timeArg(e.CreatedAt),
 		UpdatedAt:               timeArg(e.UpdatedAt),
 	}
@@ -236,6 +237,7 @@ func executionFromRow(r *dbsqlc.Execution) (*core.Execution, error) {
 		UpdatedAt:             d.time(r.UpdatedAt),
 		LiveClaimSessionToken: r.LiveClaimSessionToken,
 		LiveClaimedAt:         d.timePtr(r.LiveClaimedAt),
+		Destination:           r.Destination,
 	}
 	var payload []byte
 	if r.Payload != nil {
@@ -281,9 +283,11 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	if p.Limit <= 0 {
 		return out, nil
 	}
+	room := sqlkit.RoomOf(p)
 	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
+			PerDestination: int64(room.PerDestination), Room: room.JSON,
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)

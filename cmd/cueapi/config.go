@@ -55,10 +55,15 @@ type config struct {
 	DeliveryLease          time.Duration
 	ShutdownGrace          time.Duration
 	DeliveryResultBuffer   int
-	SchedulerLookAhead     time.Duration
-	SchedulerBatchSize     int
-	MissedRunThreshold     time.Duration
-	InstanceID             string
+	// Fair delivery: per-destination limit and circuit breaker.
+	DeliveryPerDestination     int
+	DeliveryBreakerFailures    int
+	DeliveryBreakerCooldown    time.Duration
+	DeliveryBreakerMaxCooldown time.Duration
+	SchedulerLookAhead         time.Duration
+	SchedulerBatchSize         int
+	MissedRunThreshold         time.Duration
+	InstanceID                 string
 
 	LogLevel string
 	HSTS     bool
@@ -211,6 +216,10 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
 		ShutdownGrace:                getSeconds("SHUTDOWN_GRACE_SECONDS", seconds(disp.ShutdownGrace)),
 		DeliveryResultBuffer:         getInt("DELIVERY_RESULT_BUFFER", disp.ResultBuffer),
+		DeliveryPerDestination:       getInt("DELIVERY_PER_DESTINATION_CONCURRENCY", 0),
+		DeliveryBreakerFailures:      getInt("DELIVERY_BREAKER_FAILURES", disp.BreakerFailures),
+		DeliveryBreakerCooldown:      getSeconds("DELIVERY_BREAKER_COOLDOWN_SECONDS", seconds(disp.BreakerCooldown)),
+		DeliveryBreakerMaxCooldown:   getSeconds("DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS", seconds(disp.BreakerMaxCooldown)),
 		SchedulerLookAhead:           time.Duration(getInt("SCHEDULER_LOOKAHEAD_MS", int(sched.LookAhead/time.Millisecond))) * time.Millisecond,
 		SchedulerBatchSize:           getInt("SCHEDULER_BATCH_SIZE", sched.BatchSize),
 		MissedRunThreshold:           getSeconds("MISSED_RUN_THRESHOLD_SECONDS", seconds(sched.MissedAfter)),
@@ -246,6 +255,9 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	}
 	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
 		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
+	}
+	if c.DeliveryPerDestination < 0 || c.DeliveryBreakerFailures < 1 || c.DeliveryBreakerCooldown <= 0 || c.DeliveryBreakerMaxCooldown < c.DeliveryBreakerCooldown {
+		errs = append(errs, "DELIVERY_PER_DESTINATION_CONCURRENCY must be non-negative, DELIVERY_BREAKER_FAILURES and DELIVERY_BREAKER_COOLDOWN_SECONDS positive, DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS at least the cool-down")
 	}
 	if c.DeliveryLease != 0 && c.DeliveryLease <= c.WebhookTimeout {
 		errs = append(errs, "DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")

@@ -1,6 +1,7 @@
 package sqlkit
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -60,4 +61,36 @@ func Convert[R, T any](rows []R, conv func(R) (T, error)) ([]T, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// Room is a claim's per-destination room as the SQL claims take it: the
+// default bound (PerDestination, or Limit when unbounded) and the
+// destinations with their own, as parallel arrays (PostgreSQL unnest) and
+// as a JSON object (SQLite json_each), in destination order.
+type Room struct {
+	PerDestination int
+	Destinations   []string
+	Sizes          []int32
+	JSON           string
+}
+
+// RoomOf is p's room.
+func RoomOf(p *core.ExecutionClaimDeliveriesParams) Room {
+	r := Room{PerDestination: p.PerDestination, Destinations: []string{}, Sizes: []int32{}}
+	if r.PerDestination <= 0 {
+		r.PerDestination = p.Limit
+	}
+	for d := range p.Room {
+		r.Destinations = append(r.Destinations, d)
+	}
+	slices.Sort(r.Destinations)
+	obj := make(map[string]int, len(r.Destinations))
+	for _, d := range r.Destinations {
+		n := p.RoomFor(d)
+		r.Sizes = append(r.Sizes, Clamp[int32](n))
+		obj[d] = n
+	}
+	raw, _ := json.Marshal(obj) // a map of strings to ints always encodes
+	r.JSON = string(raw)
+	return r
 }

@@ -12,7 +12,7 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, payload, options,
-    live_claim_session_token, live_claimed_at, created_at, updated_at
+    live_claim_session_token, live_claimed_at, destination, created_at, updated_at
 )
 SELECT
     @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
@@ -25,7 +25,7 @@ SELECT
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
     @triggered_by, @replayed_from, @payload, @options,
-    @live_claim_session_token, @live_claimed_at, @created_at, @updated_at
+    @live_claim_session_token, @live_claimed_at, @destination, @created_at, @updated_at
 FROM cues
 WHERE cues.id = @cue_id AND cues.user_id = @user_id
 RETURNING *;
@@ -86,29 +86,50 @@ LIMIT 1;
 -- ExecutionInsertFired inserts a fired batch's executions (pending, due at
 -- their scheduled time), one array element each, skipping occurrences that
 -- already have one; it returns the cue of each inserted row.
-INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
-SELECT v.id, v.cue_id, v.user_id, v.transport, v.scheduled_for, 'pending', 0, v.scheduled_for, @now, @now
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, destination, created_at, updated_at)
+SELECT v.id, v.cue_id, v.user_id, v.transport, v.scheduled_for, 'pending', 0, v.scheduled_for, v.destination, @now, @now
 FROM (
     SELECT unnest(@ids::uuid[]) AS id,
            unnest(@cue_ids::text[]) AS cue_id,
            unnest(@user_ids::uuid[]) AS user_id,
            unnest(@transports::text[]) AS transport,
-           unnest(@scheduled_fors::timestamptz[]) AS scheduled_for
+           unnest(@scheduled_fors::timestamptz[]) AS scheduled_for,
+           unnest(@destinations::text[]) AS destination
 ) AS v
 ON CONFLICT (cue_id, scheduled_for) DO NOTHING
 RETURNING cue_id;
 
 -- name: ExecutionClaimDeliveries :many
 -- ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
--- oldest due_at first, skipping rows another claimer has locked; the
--- selection scans the partial index executions_dispatch_idx.
-WITH picked AS (
-    SELECT id FROM executions
-    WHERE transport = 'webhook'
-      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND due_at <= @now::timestamptz
-    ORDER BY due_at
+-- fairly across destinations: within a destination oldest due_at first, at
+-- most its room (@room_sizes for @room_destinations, else
+-- @per_destination); across destinations round-robin (every destination's
+-- first before any second). The ranking reads the partial index
+-- executions_dispatch_dest_idx; the chosen rows are re-checked and locked
+-- FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets.
+WITH room AS (
+    SELECT unnest(@room_destinations::text[]) AS destination,
+           unnest(@room_sizes::integer[]) AS room
+), ranked AS (
+    SELECT x.id, x.due_at,
+           row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
+           coalesce(r.room, @per_destination::integer) AS room
+    FROM executions AS x
+    LEFT JOIN room AS r ON r.destination = x.destination
+    WHERE x.transport = 'webhook'
+      AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND x.due_at <= @now::timestamptz
+), chosen AS (
+    SELECT id FROM ranked
+    WHERE rn <= room
+    ORDER BY rn, due_at, id
     LIMIT @max_rows
+), picked AS (
+    SELECT x.id FROM executions AS x
+    WHERE x.id IN (SELECT id FROM chosen)
+      AND x.transport = 'webhook'
+      AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND x.due_at <= @now::timestamptz
     FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE executions AS e SET

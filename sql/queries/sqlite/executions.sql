@@ -12,7 +12,7 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, payload, options,
-    live_claim_session_token, live_claimed_at, created_at, updated_at
+    live_claim_session_token, live_claimed_at, destination, created_at, updated_at
 )
 SELECT
     @id, cues.id, cues.user_id, cues.transport, @scheduled_for, @status,
@@ -25,7 +25,7 @@ SELECT
     @evidence_result_type, @evidence_summary, @evidence_artifacts,
     @evidence_metadata, @evidence_validation_state, @evidence_produced_at,
     @triggered_by, @replayed_from, @payload, @options,
-    @live_claim_session_token, @live_claimed_at, @created_at, @updated_at
+    @live_claim_session_token, @live_claimed_at, @destination, @created_at, @updated_at
 FROM cues
 WHERE cues.id = @cue_id AND cues.user_id = @user_id
 RETURNING *;
@@ -85,14 +85,17 @@ LIMIT 1;
 -- name: ExecutionInsertFired :execrows
 -- ExecutionInsertFired inserts one fired occurrence (pending, due at its
 -- scheduled time) unless it already has an execution.
-INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
-VALUES (@id, @cue_id, @user_id, @transport, @scheduled_for, 'pending', 0, @scheduled_for, @now, @now)
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, destination, created_at, updated_at)
+VALUES (@id, @cue_id, @user_id, @transport, @scheduled_for, 'pending', 0, @scheduled_for, @destination, @now, @now)
 ON CONFLICT (cue_id, scheduled_for) DO NOTHING;
 
 -- name: ExecutionClaimDeliveries :many
 -- ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
--- oldest due_at first (the partial index executions_dispatch_idx); the
--- surrounding BEGIN IMMEDIATE transaction makes the claim exclusive.
+-- fairly across destinations: within a destination oldest due_at first, at
+-- most its room (@room, a JSON object destination -> room, else
+-- @per_destination); across destinations round-robin (every destination's
+-- first before any second). The surrounding BEGIN IMMEDIATE transaction
+-- makes the claim exclusive.
 UPDATE executions SET
     status = 'delivering',
     attempts = attempts + 1,
@@ -102,11 +105,18 @@ UPDATE executions SET
     due_at = CAST(@lease_until AS TEXT),
     updated_at = CAST(@now AS TEXT)
 WHERE id IN (
-    SELECT id FROM executions
-    WHERE transport = 'webhook'
-      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND due_at <= CAST(@now AS TEXT)
-    ORDER BY due_at
+    SELECT id FROM (
+        SELECT x.id, x.due_at,
+               row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
+               coalesce((SELECT r.value FROM json_each(CAST(@room AS TEXT)) AS r WHERE r.key = x.destination),
+                        CAST(@per_destination AS INTEGER)) AS room
+        FROM executions AS x
+        WHERE x.transport = 'webhook'
+          AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+          AND x.due_at <= CAST(@now AS TEXT)
+    )
+    WHERE rn <= room
+    ORDER BY rn, due_at, id
     LIMIT CAST(@max_rows AS INTEGER)
 )
 RETURNING *;

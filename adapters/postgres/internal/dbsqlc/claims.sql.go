@@ -65,7 +65,7 @@ UPDATE executions SET
     outcome_deadline_at = $4::timestamptz,
     updated_at = $2::timestamptz
 WHERE id = $5 AND status IN ('pending', 'retry_ready')
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
 
 type ExecutionClaimWorkerParams struct {
@@ -131,6 +131,7 @@ func (q *Queries) ExecutionClaimWorker(ctx context.Context, db DBTX, arg *Execut
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }
@@ -202,7 +203,7 @@ func (q *Queries) ExecutionClaimWorkerPickNext(ctx context.Context, db DBTX, arg
 
 const executionClaimable = `-- name: ExecutionClaimable :many
 
-SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, executions.live_claim_session_token, executions.live_claimed_at, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options
+SELECT executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, executions.live_claim_session_token, executions.live_claimed_at, executions.destination, cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options
 FROM executions JOIN cues ON cues.id = executions.cue_id
 WHERE executions.user_id = $1
   AND executions.transport = 'worker' AND executions.status IN ('pending', 'retry_ready')
@@ -292,6 +293,7 @@ func (q *Queries) ExecutionClaimable(ctx context.Context, db DBTX, arg *Executio
 			&i.Execution.Options,
 			&i.Execution.LiveClaimSessionToken,
 			&i.Execution.LiveClaimedAt,
+			&i.Execution.Destination,
 			&i.Cue.ID,
 			&i.Cue.UserID,
 			&i.Cue.Name,
@@ -377,7 +379,7 @@ UPDATE executions AS x SET
     updated_at = $4::timestamptz
 FROM picked
 WHERE x.id = picked.id AND x.status = 'delivering'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options, x.live_claim_session_token, x.live_claimed_at
+RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options, x.live_claim_session_token, x.live_claimed_at, x.destination
 `
 
 type ExecutionExpireLeasesParams struct {
@@ -457,6 +459,7 @@ func (q *Queries) ExecutionExpireLeases(ctx context.Context, db DBTX, arg *Execu
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -485,7 +488,7 @@ UPDATE executions AS x SET
     updated_at = $1::timestamptz
 FROM picked
 WHERE x.id = picked.id AND x.outcome_recorded_at IS NULL AND x.outcome_deadline_at <= $1::timestamptz
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options, x.live_claim_session_token, x.live_claimed_at
+RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options, x.live_claim_session_token, x.live_claimed_at, x.destination
 `
 
 type ExecutionExpireOutcomeDeadlinesParams struct {
@@ -550,6 +553,7 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -562,7 +566,7 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 }
 
 const executionGetForUpdate = `-- name: ExecutionGetForUpdate :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination FROM executions WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
 `
 
 type ExecutionGetForUpdateParams struct {
@@ -618,6 +622,7 @@ func (q *Queries) ExecutionGetForUpdate(ctx context.Context, db DBTX, arg *Execu
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }
@@ -719,7 +724,7 @@ UPDATE executions AS x SET
     updated_at = $2::timestamptz
 FROM picked
 WHERE x.id = picked.id AND x.status = 'pending'
-RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options, x.live_claim_session_token, x.live_claimed_at
+RETURNING x.id, x.cue_id, x.user_id, x.transport, x.scheduled_for, x.status, x.http_status, x.response_body, x.attempts, x.next_retry, x.due_at, x.error_message, x.started_at, x.delivered_at, x.last_attempt_at, x.lease_expires_at, x.claimed_by_worker, x.claimed_at, x.last_heartbeat_at, x.outcome_success, x.outcome_result, x.outcome_error, x.outcome_metadata, x.outcome_recorded_at, x.outcome_state, x.outcome_deadline_at, x.evidence_external_id, x.evidence_result_url, x.evidence_result_ref, x.evidence_result_type, x.evidence_summary, x.evidence_artifacts, x.evidence_metadata, x.evidence_validation_state, x.evidence_produced_at, x.triggered_by, x.replayed_from, x.created_at, x.updated_at, x.payload, x.options, x.live_claim_session_token, x.live_claimed_at, x.destination
 `
 
 type ExecutionMarkUnclaimedMissedParams struct {
@@ -793,6 +798,7 @@ func (q *Queries) ExecutionMarkUnclaimedMissed(ctx context.Context, db DBTX, arg
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -805,7 +811,7 @@ func (q *Queries) ExecutionMarkUnclaimedMissed(ctx context.Context, db DBTX, arg
 }
 
 const executionRecentFinished = `-- name: ExecutionRecentFinished :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination FROM executions
 WHERE cue_id = $1 AND user_id = $2
   AND status IN ('success', 'failed', 'missed', 'outcome_timeout')
 ORDER BY created_at DESC, id DESC
@@ -873,6 +879,7 @@ func (q *Queries) ExecutionRecentFinished(ctx context.Context, db DBTX, arg *Exe
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -915,7 +922,7 @@ UPDATE executions SET
     live_claimed_at = $27,
     updated_at = $28
 WHERE id = $29
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
 
 type ExecutionSaveParams struct {
@@ -1028,6 +1035,7 @@ func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSave
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }

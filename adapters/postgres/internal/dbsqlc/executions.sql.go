@@ -11,13 +11,29 @@ import (
 )
 
 const executionClaimDeliveries = `-- name: ExecutionClaimDeliveries :many
-WITH picked AS (
-    SELECT id FROM executions
-    WHERE transport = 'webhook'
-      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND due_at <= $1::timestamptz
-    ORDER BY due_at
-    LIMIT $3
+WITH room AS (
+    SELECT unnest($3::text[]) AS destination,
+           unnest($4::integer[]) AS room
+), ranked AS (
+    SELECT x.id, x.due_at,
+           row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
+           coalesce(r.room, $5::integer) AS room
+    FROM executions AS x
+    LEFT JOIN room AS r ON r.destination = x.destination
+    WHERE x.transport = 'webhook'
+      AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND x.due_at <= $1::timestamptz
+), chosen AS (
+    SELECT id FROM ranked
+    WHERE rn <= room
+    ORDER BY rn, due_at, id
+    LIMIT $6
+), picked AS (
+    SELECT x.id FROM executions AS x
+    WHERE x.id IN (SELECT id FROM chosen)
+      AND x.transport = 'webhook'
+      AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+      AND x.due_at <= $1::timestamptz
     FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE executions AS e SET
@@ -30,20 +46,34 @@ UPDATE executions AS e SET
     updated_at = $1::timestamptz
 FROM picked
 WHERE e.id = picked.id
-RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options, e.live_claim_session_token, e.live_claimed_at
+RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options, e.live_claim_session_token, e.live_claimed_at, e.destination
 `
 
 type ExecutionClaimDeliveriesParams struct {
-	Now        time.Time
-	LeaseUntil time.Time
-	MaxRows    int32
+	Now              time.Time
+	LeaseUntil       time.Time
+	RoomDestinations []string
+	RoomSizes        []int32
+	PerDestination   int32
+	MaxRows          int32
 }
 
 // ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
-// oldest due_at first, skipping rows another claimer has locked; the
-// selection scans the partial index executions_dispatch_idx.
+// fairly across destinations: within a destination oldest due_at first, at
+// most its room (@room_sizes for @room_destinations, else
+// @per_destination); across destinations round-robin (every destination's
+// first before any second). The ranking reads the partial index
+// executions_dispatch_dest_idx; the chosen rows are re-checked and locked
+// FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets.
 func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
-	rows, err := db.Query(ctx, executionClaimDeliveries, arg.Now, arg.LeaseUntil, arg.MaxRows)
+	rows, err := db.Query(ctx, executionClaimDeliveries,
+		arg.Now,
+		arg.LeaseUntil,
+		arg.RoomDestinations,
+		arg.RoomSizes,
+		arg.PerDestination,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +125,7 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -203,7 +234,7 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, payload, options,
-    live_claim_session_token, live_claimed_at, created_at, updated_at
+    live_claim_session_token, live_claimed_at, destination, created_at, updated_at
 )
 SELECT
     $1, cues.id, cues.user_id, cues.transport, $2, $3,
@@ -216,10 +247,10 @@ SELECT
     $27, $28, $29,
     $30, $31, $32,
     $33, $34, $35, $36,
-    $37, $38, $39, $40
+    $37, $38, $39, $40, $41
 FROM cues
-WHERE cues.id = $41 AND cues.user_id = $42
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
+WHERE cues.id = $42 AND cues.user_id = $43
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
 
 type ExecutionCreateParams struct {
@@ -261,6 +292,7 @@ type ExecutionCreateParams struct {
 	Options                 []byte
 	LiveClaimSessionToken   *string
 	LiveClaimedAt           *time.Time
+	Destination             string
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
 	CueID                   string
@@ -309,6 +341,7 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.Options,
 		arg.LiveClaimSessionToken,
 		arg.LiveClaimedAt,
+		arg.Destination,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -359,6 +392,7 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }
@@ -386,7 +420,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions WHERE id = $1 AND user_id = $2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination FROM executions WHERE id = $1 AND user_id = $2
 `
 
 type ExecutionGetParams struct {
@@ -441,19 +475,21 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const executionInsertFired = `-- name: ExecutionInsertFired :many
-INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
-SELECT v.id, v.cue_id, v.user_id, v.transport, v.scheduled_for, 'pending', 0, v.scheduled_for, $1, $1
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, destination, created_at, updated_at)
+SELECT v.id, v.cue_id, v.user_id, v.transport, v.scheduled_for, 'pending', 0, v.scheduled_for, v.destination, $1, $1
 FROM (
     SELECT unnest($2::uuid[]) AS id,
            unnest($3::text[]) AS cue_id,
            unnest($4::uuid[]) AS user_id,
            unnest($5::text[]) AS transport,
-           unnest($6::timestamptz[]) AS scheduled_for
+           unnest($6::timestamptz[]) AS scheduled_for,
+           unnest($7::text[]) AS destination
 ) AS v
 ON CONFLICT (cue_id, scheduled_for) DO NOTHING
 RETURNING cue_id
@@ -466,6 +502,7 @@ type ExecutionInsertFiredParams struct {
 	UserIds       []string
 	Transports    []string
 	ScheduledFors []time.Time
+	Destinations  []string
 }
 
 // ExecutionInsertFired inserts a fired batch's executions (pending, due at
@@ -479,6 +516,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 		arg.UserIds,
 		arg.Transports,
 		arg.ScheduledFors,
+		arg.Destinations,
 	)
 	if err != nil {
 		return nil, err
@@ -499,7 +537,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination FROM executions
 WHERE user_id = $1
   AND ($2::text IS NULL OR cue_id = $2::text)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
@@ -597,6 +635,7 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}

@@ -141,6 +141,7 @@ type Execution struct {
 	Options                 []byte
 	LiveClaimSessionToken   *string
 	LiveClaimedAt           *time.Time
+	Destination             string
 }
 
 type IdempotencyKey struct {

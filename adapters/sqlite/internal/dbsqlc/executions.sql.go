@@ -19,27 +19,45 @@ UPDATE executions SET
     due_at = CAST(?2 AS TEXT),
     updated_at = CAST(?1 AS TEXT)
 WHERE id IN (
-    SELECT id FROM executions
-    WHERE transport = 'webhook'
-      AND status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND due_at <= CAST(?1 AS TEXT)
-    ORDER BY due_at
-    LIMIT CAST(?3 AS INTEGER)
+    SELECT id FROM (
+        SELECT x.id, x.due_at,
+               row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
+               coalesce((SELECT r.value FROM json_each(CAST(?3 AS TEXT)) AS r WHERE r.key = x.destination),
+                        CAST(?4 AS INTEGER)) AS room
+        FROM executions AS x
+        WHERE x.transport = 'webhook'
+          AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+          AND x.due_at <= CAST(?1 AS TEXT)
+    )
+    WHERE rn <= room
+    ORDER BY rn, due_at, id
+    LIMIT CAST(?5 AS INTEGER)
 )
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
 
 type ExecutionClaimDeliveriesParams struct {
-	Now        string
-	LeaseUntil string
-	MaxRows    int64
+	Now            string
+	LeaseUntil     string
+	Room           string
+	PerDestination int64
+	MaxRows        int64
 }
 
 // ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
-// oldest due_at first (the partial index executions_dispatch_idx); the
-// surrounding BEGIN IMMEDIATE transaction makes the claim exclusive.
+// fairly across destinations: within a destination oldest due_at first, at
+// most its room (@room, a JSON object destination -> room, else
+// @per_destination); across destinations round-robin (every destination's
+// first before any second). The surrounding BEGIN IMMEDIATE transaction
+// makes the claim exclusive.
 func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
-	rows, err := db.QueryContext(ctx, executionClaimDeliveries, arg.Now, arg.LeaseUntil, arg.MaxRows)
+	rows, err := db.QueryContext(ctx, executionClaimDeliveries,
+		arg.Now,
+		arg.LeaseUntil,
+		arg.Room,
+		arg.PerDestination,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +109,7 @@ func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *Ex
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -205,7 +224,7 @@ INSERT INTO executions (
     evidence_result_type, evidence_summary, evidence_artifacts,
     evidence_metadata, evidence_validation_state, evidence_produced_at,
     triggered_by, replayed_from, payload, options,
-    live_claim_session_token, live_claimed_at, created_at, updated_at
+    live_claim_session_token, live_claimed_at, destination, created_at, updated_at
 )
 SELECT
     ?1, cues.id, cues.user_id, cues.transport, ?2, ?3,
@@ -218,10 +237,10 @@ SELECT
     ?27, ?28, ?29,
     ?30, ?31, ?32,
     ?33, ?34, ?35, ?36,
-    ?37, ?38, ?39, ?40
+    ?37, ?38, ?39, ?40, ?41
 FROM cues
-WHERE cues.id = ?41 AND cues.user_id = ?42
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at
+WHERE cues.id = ?42 AND cues.user_id = ?43
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
 
 type ExecutionCreateParams struct {
@@ -263,6 +282,7 @@ type ExecutionCreateParams struct {
 	Options                 string
 	LiveClaimSessionToken   *string
 	LiveClaimedAt           *string
+	Destination             string
 	CreatedAt               string
 	UpdatedAt               string
 	CueID                   string
@@ -311,6 +331,7 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.Options,
 		arg.LiveClaimSessionToken,
 		arg.LiveClaimedAt,
+		arg.Destination,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.CueID,
@@ -361,6 +382,7 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }
@@ -388,7 +410,7 @@ func (q *Queries) ExecutionDeleteUpcoming(ctx context.Context, db DBTX, arg *Exe
 }
 
 const executionGet = `-- name: ExecutionGet :one
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions WHERE id = ?1 AND user_id = ?2
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination FROM executions WHERE id = ?1 AND user_id = ?2
 `
 
 type ExecutionGetParams struct {
@@ -443,13 +465,14 @@ func (q *Queries) ExecutionGet(ctx context.Context, db DBTX, arg *ExecutionGetPa
 		&i.Options,
 		&i.LiveClaimSessionToken,
 		&i.LiveClaimedAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const executionInsertFired = `-- name: ExecutionInsertFired :execrows
-INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5, ?6, ?6)
+INSERT INTO executions (id, cue_id, user_id, transport, scheduled_for, status, attempts, due_at, destination, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5, ?6, ?7, ?7)
 ON CONFLICT (cue_id, scheduled_for) DO NOTHING
 `
 
@@ -459,6 +482,7 @@ type ExecutionInsertFiredParams struct {
 	UserID       string
 	Transport    string
 	ScheduledFor string
+	Destination  string
 	Now          string
 }
 
@@ -471,6 +495,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 		arg.UserID,
 		arg.Transport,
 		arg.ScheduledFor,
+		arg.Destination,
 		arg.Now,
 	)
 	if err != nil {
@@ -480,7 +505,7 @@ func (q *Queries) ExecutionInsertFired(ctx context.Context, db DBTX, arg *Execut
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at FROM executions
+SELECT id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination FROM executions
 WHERE user_id = ?1
   AND (CAST(?2 AS TEXT) IS NULL OR cue_id = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR status IN (SELECT value FROM json_each(CAST(?3 AS TEXT))))
@@ -578,6 +603,7 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.Options,
 			&i.LiveClaimSessionToken,
 			&i.LiveClaimedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}

@@ -137,6 +137,7 @@ type Execution struct {
 	Options                 string
 	LiveClaimSessionToken   *string
 	LiveClaimedAt           *string
+	Destination             string
 }
 
 type IdempotencyKey struct {

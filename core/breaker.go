@@ -1,0 +1,224 @@
+package core
+
+import (
+	"sync"
+	"time"
+)
+
+// destinations tracks, per destination (host[:port]) and in this process,
+// the attempts in flight and a circuit breaker:
+//
+//   - closed: up to PerDestination attempts in flight; BreakerFailures
+//     consecutive failures (timeouts, connection errors, 429, 5xx) open it;
+//   - open until the cool-down ends: jobs of the destination are claimed
+//     and parked at once (a failed attempt each, due again no earlier than
+//     the end of the cool-down), so they hold no slot and other replicas
+//     do not send them either;
+//   - half-open after the cool-down: one probe goes out; success (or any
+//     answer that is not a failure) closes the breaker, a failure opens it
+//     again for twice as long (up to BreakerMaxCooldown).
+//
+// The cool-down is at least the receiver's Retry-After. Safe for
+// concurrent use.
+type destinations struct {
+	limit    int
+	failures int
+	cooldown time.Duration
+	maxCool  time.Duration
+	maxRetry time.Duration
+	mu       sync.Mutex
+	m        map[string]*destState
+}
+
+type destState struct {
+	inflight  int
+	fails     int       // consecutive failures
+	trips     int       // openings since the last success
+	openUntil time.Time // zero: closed
+	probing   bool      // half-open: the probe is in flight
+}
+
+func newDestinations(cfg DispatcherConfig) *destinations {
+	return &destinations{limit: cfg.PerDestination, failures: cfg.BreakerFailures, cooldown: cfg.BreakerCooldown,
+		maxCool: cfg.BreakerMaxCooldown, maxRetry: cfg.MaxRetryAfter, m: map[string]*destState{}}
+}
+
+// gate is what begin decided for one attempt.
+type gate int
+
+const (
+	gateGo    gate = iota // send (counted in flight: call end)
+	gateProbe             // send as the half-open probe (call end)
+	gatePark              // breaker open: park without sending
+	gateBusy              // no room (limit reached, or a probe in flight): hand back
+)
+
+// health is what an attempt says about its destination.
+type health int
+
+const (
+	healthNeutral health = iota // nothing learnt (not sent, refused by policy)
+	healthOK                    // it answered
+	healthSick                  // timeout, connection failure, 429, 5xx
+)
+
+// open reports whether s's breaker is open (cool-down running) at now.
+func (s *destState) open(now time.Time) bool { return !s.openUntil.IsZero() && now.Before(s.openUntil) }
+
+// halfOpen reports whether s's cool-down ended without a success since.
+func (s *destState) halfOpen(now time.Time) bool {
+	return !s.openUntil.IsZero() && !now.Before(s.openUntil)
+}
+
+// room is the per-destination room of the next claim: free slots of
+// destinations with attempts in flight, the full limit for parked ones (to
+// park their due jobs), one probe or none for half-open ones.
+func (t *destinations) room(now time.Time) map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out map[string]int
+	set := func(d string, r int) {
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[d] = r
+	}
+	for d, s := range t.m {
+		switch {
+		case s.open(now):
+			// Claimed only to be parked.
+		case s.halfOpen(now):
+			if s.probing || s.inflight > 0 {
+				set(d, 0)
+			} else {
+				set(d, 1)
+			}
+		case s.inflight > 0:
+			set(d, max(t.limit-s.inflight, 0))
+		}
+	}
+	return out
+}
+
+// begin decides whether an attempt to d may go out now.
+func (t *destinations) begin(d string, now time.Time) (g gate, until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[d]
+	if s == nil {
+		s = &destState{}
+		t.m[d] = s
+	}
+	switch {
+	case s.open(now):
+		return gatePark, s.openUntil
+	case s.halfOpen(now):
+		if s.probing || s.inflight > 0 {
+			return gateBusy, time.Time{}
+		}
+		s.probing = true
+		s.inflight++
+		return gateProbe, time.Time{}
+	case s.inflight >= t.limit:
+		return gateBusy, time.Time{}
+	}
+	s.inflight++
+	return gateGo, time.Time{}
+}
+
+// end books a finished attempt that begin let go; notBefore is the
+// receiver's Retry-After as a time (zero: none).
+func (t *destinations) end(d string, probe bool, h health, notBefore, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[d]
+	if s == nil {
+		return
+	}
+	s.inflight--
+	if probe {
+		s.probing = false
+	}
+	switch h {
+	case healthOK:
+		s.fails, s.trips, s.openUntil = 0, 0, time.Time{}
+	case healthSick:
+		s.fails++
+		switch {
+		case probe || s.halfOpen(now):
+			t.trip(s, notBefore, now)
+		case s.open(now):
+			// Attempts that were in flight when it opened: a later
+			// Retry-After extends the cool-down.
+			if notBefore.After(s.openUntil) {
+				s.openUntil = notBefore
+			}
+		case s.fails >= t.failures:
+			t.trip(s, notBefore, now)
+		}
+	}
+	if s.inflight == 0 && s.fails == 0 && s.openUntil.IsZero() {
+		delete(t.m, d)
+	}
+}
+
+// trip opens s's breaker: the cool-down doubles with every opening since
+// the last success, and a longer Retry-After wins.
+func (t *destinations) trip(s *destState, notBefore, now time.Time) {
+	s.trips++
+	cool := t.cooldown
+	for i := 1; i < s.trips && cool < t.maxCool; i++ {
+		cool *= 2
+	}
+	cool = min(cool, t.maxCool)
+	until := now.Add(cool)
+	if lim := now.Add(t.maxRetry); notBefore.After(lim) {
+		notBefore = lim
+	}
+	if notBefore.After(until) {
+		until = notBefore
+	}
+	s.openUntil = until
+}
+
+// nextReopen is how long until the earliest open breaker turns half-open
+// (0: none is open).
+func (t *destinations) nextReopen(now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var next time.Duration
+	for _, s := range t.m {
+		if s.open(now) {
+			if w := s.openUntil.Sub(now); next == 0 || w < next {
+				next = w
+			}
+		}
+	}
+	return next
+}
+
+// BreakerState is one destination's breaker as /health and tests see it.
+type BreakerState struct {
+	Destination string
+	InFlight    int
+	Failures    int
+	OpenUntil   *time.Time // nil: closed
+}
+
+// Breakers lists the destinations with attempts in flight, failures or an
+// open breaker in this process.
+func (d *Dispatcher) Breakers() []BreakerState {
+	t := d.dests
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]BreakerState, 0, len(t.m))
+	for name, s := range t.m {
+		b := BreakerState{Destination: name, InFlight: s.inflight, Failures: s.fails}
+		if !s.openUntil.IsZero() {
+			u := s.openUntil
+			b.OpenUntil = &u
+		}
+		out = append(out, b)
+	}
+	return out
+}
