@@ -146,7 +146,9 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
 	a.Agents = NewAgents(p.Store, p.Store, p.Guard, p.Box, p.Clock)
 	cfg.Messaging.Events = p.MessageEvents
-	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, nil)
+	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, a.Dispatcher.WakeAt)
+	// Message pushes are one more source of the one delivery engine.
+	a.Dispatcher.Register(NewMessagePushSource(p.Store, a.Agents, a.Dispatcher.Config(), cfg.Messaging.PushUserCap, p.MessageEvents, p.Log))
 	a.MessageSweeper = NewMessageSweeper(p.Store, p.Clock, p.Log)
 	return a, nil
 }

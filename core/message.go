@@ -83,6 +83,9 @@ type Message struct {
 	AckedAt        *time.Time
 	FailedAt       *time.Time
 	ExpiresAt      time.Time
+	// Destination is DestinationOf the recipient's webhook URL at send time
+	// ("" without one): the delivery engine's fairness and breaker key.
+	Destination string
 }
 
 // MessageStore persists messages and the monthly message counters. Every
@@ -117,6 +120,19 @@ type MessageStore interface {
 	// MessageMonthCount returns the sender user's message count of the
 	// month starting p.Month (0 without a row).
 	MessageMonthCount(ctx context.Context, p *MessageMonthCountParams) (int, error)
+
+	// MessagePushClaim claims up to p.Limit due pushes under a lease until
+	// p.LeaseUntil(), fairly across destinations as
+	// ExecutionClaimDeliveries does: messages queued, retry_ready or
+	// delivering (a lost lease) whose next_attempt_at is due become
+	// delivering with attempts + 1 and next_attempt_at = the lease end.
+	// Concurrent claimers never get the same message.
+	MessagePushClaim(ctx context.Context, p *MessagePushClaimParams) ([]*Message, error)
+
+	// MessagePushRecord stores push results in one transaction, each only
+	// while its message is still delivering with attempts = Attempt; it
+	// returns the stored message of each applied result (nil otherwise).
+	MessagePushRecord(ctx context.Context, p *MessagePushRecordParams) ([]*Message, error)
 
 	// MessageSweep applies the lifetime jobs up to p.Limit rows each:
 	// messages expiring before p.Now and not acked or expired become
@@ -189,6 +205,29 @@ type MessageMonthCountParams struct {
 	Month    time.Time
 }
 
+// MessagePushClaimParams is a push claim: the same shape as an execution
+// delivery claim.
+type MessagePushClaimParams = ExecutionClaimDeliveriesParams
+
+// MessagePushRecordParams are push results to store.
+type MessagePushRecordParams struct {
+	Now     time.Time
+	Results []*MessagePushResult
+}
+
+// MessagePushResult is what one push attempt decided (computed in core).
+type MessagePushResult struct {
+	ID MessageID
+	// Attempt is the attempt the claim held (the fence).
+	Attempt       int
+	State         string
+	Attempts      int
+	NextAttemptAt *time.Time
+	LastError     *string
+	DeliveredAt   *time.Time
+	FailedAt      *time.Time
+}
+
 // MessageSweepParams are the lifetime jobs' boundaries.
 type MessageSweepParams struct {
 	Now           time.Time
@@ -228,6 +267,9 @@ type MessagingConfig struct {
 	DefaultMonthlyLimit int
 	// Events is told about deliveries (nil: nobody).
 	Events MessageEvents
+	// PushUserCap bounds a sender user's pushes in flight per process
+	// (MAX_CONCURRENT_DELIVERIES_PER_USER; 0: MessagePushUserCap).
+	PushUserCap int
 }
 
 // Message limits of the protocol.
@@ -537,7 +579,7 @@ func (s *Messages) newMessage(id MessageID, sender TenantID, from, to *Agent, no
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), Priority: defaultMessagePrio,
 	}
 	if to.WebhookURL != nil {
-		m.EffectiveDeliveryMode = ModeWebhook
+		m.EffectiveDeliveryMode, m.Destination = ModeWebhook, DestinationOf(*to.WebhookURL)
 		due := now
 		if sendAt != nil {
 			due = *sendAt
