@@ -92,13 +92,14 @@ type Message struct {
 // method is safe for concurrent use. Methods are sorted by name.
 type MessageStore interface {
 	// MessageCreate inserts p.Messages (the message, then its notify copies)
-	// in one transaction with their effects: keys of the sender user's
-	// messages equal to the first message's idempotency key and created
-	// before p.ReleaseKeysBefore are released (set NULL) first; the sender
-	// user's usage_messages_monthly row of p.Month is incremented when
-	// p.CountUsage; p.SenderID's last_seen_at becomes p.Now. ErrConflict
-	// when the idempotency key is held by another live message; nothing is
-	// written then.
+	// in one transaction: keys of the sender user's messages equal to the
+	// first message's idempotency key and created before
+	// p.ReleaseKeysBefore are released (set NULL) first. Right after the
+	// commit (so concurrent sends of one user do not queue on one row) the
+	// sender user's usage_messages_monthly row of p.Month is incremented
+	// when p.CountUsage, and p.TouchSender's last_seen_at becomes p.Now
+	// when set. ErrConflict when the idempotency key is held by another
+	// live message; nothing is written then.
 	MessageCreate(ctx context.Context, p *MessageCreateParams) ([]*Message, error)
 
 	// MessageGet returns the message when p.Viewer is its sender user or its
@@ -150,8 +151,9 @@ type MessageStore interface {
 
 // MessageCreateParams inserts messages (see MessageStore.MessageCreate).
 type MessageCreateParams struct {
-	Messages          []*Message
-	SenderID          AgentID
+	Messages []*Message
+	// TouchSender, when set, is the sender agent to mark seen at Now.
+	TouchSender       *AgentID
 	CountUsage        bool
 	Month             time.Time
 	Now               time.Time
@@ -524,13 +526,14 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 		m.IdempotencyKey, m.IdempotencyFingerprint = in.IdempotencyKey, &fp
 	}
 	rows := []*Message{m}
-	fromAddr, err := s.agents.Address(ctx, from)
-	if err != nil {
-		return nil, err
-	}
-	toAddr, err := s.agents.Address(ctx, to)
-	if err != nil {
-		return nil, err
+	var fromAddr, toAddr string
+	if len(notify) > 0 {
+		if fromAddr, err = s.agents.Address(ctx, from); err != nil {
+			return nil, err
+		}
+		if toAddr, err = s.agents.Address(ctx, to); err != nil {
+			return nil, err
+		}
 	}
 	for _, n := range notify {
 		c := s.newMessage(NewMessageID(), u.ID, from, n, now, sendAt)
@@ -545,10 +548,11 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 		c.Metadata, _ = json.Marshal(map[string]string{"notification_for": string(m.ID)})
 		rows = append(rows, c)
 	}
-	created, err := s.store.MessageCreate(ctx, &MessageCreateParams{
-		Messages: rows, SenderID: from.ID, CountUsage: true, Month: MonthStart(now), Now: now,
-		ReleaseKeysBefore: now.Add(-IdempotencyWindow),
-	})
+	p := &MessageCreateParams{Messages: rows, CountUsage: true, Month: MonthStart(now), Now: now, ReleaseKeysBefore: now.Add(-IdempotencyWindow)}
+	if from.LastSeenAt == nil || now.Sub(*from.LastSeenAt) >= seenGranularity {
+		p.TouchSender = &from.ID
+	}
+	created, err := s.store.MessageCreate(ctx, p)
 	if errors.Is(err, ErrConflict) && in.IdempotencyKey != nil {
 		// A concurrent send with the same key won.
 		if res, rerr := s.replay(ctx, u.ID, *in.IdempotencyKey, fp, now); res != nil || rerr != nil {
@@ -693,6 +697,10 @@ func (s *Messages) thread(ctx context.Context, tenant TenantID, replyTo *string)
 	}
 	return parent.ThreadID, &parent.ID, nil
 }
+
+// seenGranularity is how stale an agent's last_seen_at may be before a
+// send refreshes it (presence shows "active now" below a minute).
+const seenGranularity = 10 * time.Second
 
 // preview is the first 200 characters of body.
 func preview(body string) string {

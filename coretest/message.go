@@ -50,7 +50,7 @@ func NewMessage(from, to *core.Agent, created time.Time) *core.Message {
 func (b *msgBundle) create(msgs ...*core.Message) []*core.Message {
 	b.t.Helper()
 	out, err := b.store.MessageCreate(b.ctx, &core.MessageCreateParams{
-		Messages: msgs, SenderID: msgs[0].FromAgentID, CountUsage: true, Month: core.MonthStart(msgs[0].CreatedAt),
+		Messages: msgs, TouchSender: &msgs[0].FromAgentID, CountUsage: true, Month: core.MonthStart(msgs[0].CreatedAt),
 		Now: msgs[0].CreatedAt, ReleaseKeysBefore: msgs[0].CreatedAt.Add(-core.IdempotencyWindow),
 	})
 	require.NoError(b.t, err)
@@ -123,7 +123,7 @@ func (s *storeSuite) testMessageCreate(t *testing.T) {
 		b.create(m)
 		again := NewMessage(b.a, b.b, FactoryTime.Add(time.Hour))
 		again.IdempotencyKey = new("k")
-		_, err := b.store.MessageCreate(b.ctx, &core.MessageCreateParams{Messages: []*core.Message{again}, SenderID: b.a.ID, CountUsage: true,
+		_, err := b.store.MessageCreate(b.ctx, &core.MessageCreateParams{Messages: []*core.Message{again}, TouchSender: &b.a.ID, CountUsage: true,
 			Month: FactoryTime, Now: again.CreatedAt, ReleaseKeysBefore: again.CreatedAt.Add(-core.IdempotencyWindow)})
 		require.ErrorIs(t, err, core.ErrConflict)
 		_, err = b.store.MessageGet(b.ctx, &core.MessageGetParams{ID: again.ID})

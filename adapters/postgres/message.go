@@ -36,15 +36,21 @@ func (s *Store) MessageCreate(ctx context.Context, p *core.MessageCreateParams) 
 			}
 			out = append(out, created)
 		}
-		if p.CountUsage {
-			if err := s.q.MessageUsageIncrement(ctx, tx, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: core.MonthStart(p.Month)}); err != nil {
-				return dbErr.Interpret(op, err)
-			}
-		}
-		return dbErr.Interpret(op, s.q.AgentTouch(ctx, tx, &dbsqlc.AgentTouchParams{ID: string(p.SenderID), Now: &p.Now}))
+		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p.CountUsage {
+		first := p.Messages[0]
+		if err := s.q.MessageUsageIncrement(ctx, s.pool, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: core.MonthStart(p.Month)}); err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
+	}
+	if p.TouchSender != nil {
+		if err := s.q.AgentTouch(ctx, s.pool, &dbsqlc.AgentTouchParams{ID: string(*p.TouchSender), Now: &p.Now}); err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
 	}
 	return out, nil
 }

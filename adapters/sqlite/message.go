@@ -2,10 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
-
-	"database/sql"
 
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
@@ -36,12 +35,19 @@ func (s *Store) MessageCreate(ctx context.Context, p *core.MessageCreateParams) 
 			}
 			out = append(out, created)
 		}
+		// One writer: the effects ride in the same transaction (no row
+		// queue to avoid, one commit instead of three).
 		if p.CountUsage {
 			if err := s.q.MessageUsageIncrement(ctx, tx, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: monthArg(p.Month)}); err != nil {
 				return dbErr.Interpret(op, err)
 			}
 		}
-		return dbErr.Interpret(op, s.q.AgentTouch(ctx, tx, &dbsqlc.AgentTouchParams{ID: string(p.SenderID), Now: new(timeArg(p.Now))}))
+		if p.TouchSender != nil {
+			if err := s.q.AgentTouch(ctx, tx, &dbsqlc.AgentTouchParams{ID: string(*p.TouchSender), Now: new(timeArg(p.Now))}); err != nil {
+				return dbErr.Interpret(op, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
