@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cueapi/cueapi/core"
 )
 
 // Push delivery of messages (spec/clients.md §2.12, §4 row 64) through the
@@ -203,6 +205,67 @@ func TestClientsMessagePush(t *testing.T) {
 				w.e.pump()
 				got := w.e.getJSON("GET", "/v1/messages/"+id, w.key, "", nil, http.StatusOK)
 				require.Equal(t, "failed", got["state"])
+			})
+		})
+	}
+}
+
+// TestMessageLifetime: a process that died after claiming a push (kill -9
+// mid-push) leaves a lease; once it expires the push is sent and recorded
+// once. Lifetime jobs expire, purge and release keys off the request path
+// (clients.md §2.14).
+func TestMessageLifetime(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+
+			t.Run("LostLeaseIsDeliveredAfterExpiry", func(t *testing.T) {
+				t.Parallel()
+				p := newPushWorld(t, be)
+				id := p.sendOK(p.a, `{"to":"`+p.bAddr+`","body":"x"}`, http.StatusCreated)["id"].(string)
+				// The claim of a process that then died: never sent, never recorded.
+				lease := p.e.app.Dispatcher.Config().Lease
+				claimed, err := p.e.app.store.MessagePushClaim(t.Context(), &core.MessagePushClaimParams{Now: p.e.clock.Now(), Lease: lease, Limit: 10})
+				require.NoError(t, err)
+				require.Len(t, claimed, 1)
+				p.pushOnce()
+				require.Empty(t, p.recv.requests(), "leased")
+				p.e.clock.Advance(lease)
+				p.pushOnce()
+				reqs := p.recv.requests()
+				require.Len(t, reqs, 1)
+				require.Equal(t, "2", reqs[0].header.Get("X-CueAPI-Attempt"), "the lost attempt counted")
+				require.Equal(t, "delivered", p.message(id)["state"])
+			})
+
+			t.Run("ExpiresPurgesAndReleasesKeys", func(t *testing.T) {
+				t.Parallel()
+				w := newMsgWorld(t, be, nil)
+				resp, raw := w.send(w.a, `{"to":"`+w.bAddr+`","body":"x"}`, map[string]string{"Idempotency-Key": "life"})
+				require.Equal(t, http.StatusCreated, resp.StatusCode, string(raw))
+				var m map[string]any
+				require.NoError(t, json.Unmarshal(raw, &m))
+				id := m["id"].(string)
+				require.Equal(t, "2026-04-19T10:00:00Z", m["expires_at"], "30 days")
+				w.e.clock.Advance(25 * time.Hour)
+				r, err := w.e.app.MessageSweeper.SweepOnce(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 1, r.Released)
+				require.Nil(t, w.e.getJSON("GET", "/v1/messages/"+id, w.key, "", nil, http.StatusOK)["idempotency_key"])
+				w.e.clock.Advance(30 * 24 * time.Hour)
+				r, err = w.e.app.MessageSweeper.SweepOnce(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 1, r.Expired)
+				require.Equal(t, "expired", w.e.getJSON("GET", "/v1/messages/"+id, w.key, "", nil, http.StatusOK)["state"])
+				resp, raw = w.e.raw("POST", "/v1/messages/"+id+"/ack", w.key, `{}`, nil)
+				requireClientError(t, resp, raw, http.StatusConflict, "invalid_state_transition")
+				w.e.clock.Advance(8 * 24 * time.Hour)
+				r, err = w.e.app.MessageSweeper.SweepOnce(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 1, r.Purged)
+				resp, raw = w.e.raw("GET", "/v1/messages/"+id, w.key, "", nil)
+				requireClientError(t, resp, raw, http.StatusNotFound, "message_not_found")
 			})
 		})
 	}
