@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -267,6 +269,60 @@ func TestMessageLifetime(t *testing.T) {
 				resp, raw = w.e.raw("GET", "/v1/messages/"+id, w.key, "", nil)
 				requireClientError(t, resp, raw, http.StatusNotFound, "message_not_found")
 			})
+		})
+	}
+}
+
+// TestMessagePushUserCap: over MAX_CONCURRENT_DELIVERIES_PER_USER pushes of
+// one sending account in flight, an attempt is postponed by 30 s without
+// using an attempt (clients.md §2.12, K2).
+func TestMessagePushUserCap(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			p := newPushWorld(t, be)
+			first := p.sendOK(p.a, `{"to":"`+p.bAddr+`","body":"1"}`, http.StatusCreated)["id"].(string)
+			p.e.clock.Advance(time.Second)
+			second := p.sendOK(p.a, `{"to":"`+p.bAddr+`","body":"2"}`, http.StatusCreated)["id"].(string)
+			cfg := p.e.app.Dispatcher.Config()
+			src := core.NewMessagePushSource(p.e.app.store, p.e.app.Agents, cfg, 1, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			now := p.e.clock.Now()
+			jobs, err := src.Claim(t.Context(), &core.DeliveryClaim{Now: now, Lease: cfg.Lease, Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, jobs, 2)
+			require.Equal(t, first, jobs[0].ID, "oldest first")
+			req, err := src.Request(t.Context(), jobs[0], now)
+			require.NoError(t, err)
+			require.NotNil(t, req, "within the cap")
+			req, err = src.Request(t.Context(), jobs[1], now)
+			require.NoError(t, err)
+			require.Nil(t, req, "over the cap: not sent")
+			attempts := []*core.DeliveryAttempt{
+				{Job: jobs[0], Outcome: core.AttemptDelivered, Status: 200, Started: now, At: now},
+				{Job: jobs[1], Outcome: core.AttemptSkipped, Started: now, At: now},
+			}
+			for _, a := range attempts {
+				src.Settle(a)
+			}
+			applied, err := src.Record(t.Context(), now, attempts)
+			require.NoError(t, err)
+			require.Equal(t, []bool{true, true}, applied)
+			require.Equal(t, "delivered", p.message(first)["state"])
+			require.Equal(t, "retry_ready", p.message(second)["state"])
+			// The slot is free again; the postponed push is due 30 s later
+			// with its attempt not used.
+			later := now.Add(core.MessagePushCapDelay)
+			jobs, err = src.Claim(t.Context(), &core.DeliveryClaim{Now: later.Add(-time.Microsecond), Lease: cfg.Lease, Limit: 10})
+			require.NoError(t, err)
+			require.Empty(t, jobs)
+			jobs, err = src.Claim(t.Context(), &core.DeliveryClaim{Now: later, Lease: cfg.Lease, Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, jobs, 1)
+			require.Equal(t, 1, jobs[0].Attempt, "the postponed attempt was not counted")
+			req, err = src.Request(t.Context(), jobs[0], later)
+			require.NoError(t, err)
+			require.NotNil(t, req)
 		})
 	}
 }
