@@ -1318,6 +1318,12 @@ export interface components {
             status?: number;
             /** @description Present for `validation_error` only; one entry per problem. */
             details?: components["schemas"]["ErrorDetail"][];
+            /** @description Message quota errors only (`rate_limit_exceeded` of `POST /v1/messages`, `priority_high_rate_limit`, `quota_exceeded`) — the limit that was reached. */
+            limit?: number;
+            /** @description The window of a message rate limit (60 or 3600). */
+            window_seconds?: number;
+            /** @description `quota_exceeded` only: messages sent this month. */
+            current?: number;
         };
         ErrorDetail: {
             /** @description Location joined with `.`, e.g. `body.schedule.type`, `query.limit`. */
