@@ -171,7 +171,9 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.Dispatcher.Register(newSubscriptionSource(p.Store, p.Box, p.Clock, p.Log, cfg.Events.Priority4Debounce, a.Dispatcher.Config().UserAgent))
 	cfg.Messaging.Emit = a.Events.MessageEvents
 	cfg.Messaging.Events = p.MessageEvents
-	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, nil)
+	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, a.Dispatcher.WakeAt)
+	// Message pushes are one more source of the one delivery engine.
+	a.Dispatcher.Register(NewMessagePushSource(p.Store, a.Agents, a.Dispatcher.Config(), cfg.Messaging.PushUserCap, p.MessageEvents, p.Log))
 	a.MessageSweeper = NewMessageSweeper(p.Store, p.Clock, p.Log)
 	return a, nil
 }

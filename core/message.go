@@ -83,19 +83,23 @@ type Message struct {
 	AckedAt        *time.Time
 	FailedAt       *time.Time
 	ExpiresAt      time.Time
+	// Destination is DestinationOf the recipient's webhook URL at send time
+	// ("" without one): the delivery engine's fairness and breaker key.
+	Destination string
 }
 
 // MessageStore persists messages and the monthly message counters. Every
 // method is safe for concurrent use. Methods are sorted by name.
 type MessageStore interface {
 	// MessageCreate inserts p.Messages (the message, then its notify copies)
-	// in one transaction with their effects: keys of the sender user's
-	// messages equal to the first message's idempotency key and created
-	// before p.ReleaseKeysBefore are released (set NULL) first; the sender
-	// user's usage_messages_monthly row of p.Month is incremented when
-	// p.CountUsage; p.SenderID's last_seen_at becomes p.Now. ErrConflict
-	// when the idempotency key is held by another live message; nothing is
-	// written then.
+	// in one transaction: keys of the sender user's messages equal to the
+	// first message's idempotency key and created before
+	// p.ReleaseKeysBefore are released (set NULL) first. Right after the
+	// commit (so concurrent sends of one user do not queue on one row) the
+	// sender user's usage_messages_monthly row of p.Month is incremented
+	// when p.CountUsage, and p.TouchSender's last_seen_at becomes p.Now
+	// when set. ErrConflict when the idempotency key is held by another
+	// live message; nothing is written then.
 	MessageCreate(ctx context.Context, p *MessageCreateParams) ([]*Message, error)
 
 	// MessageGet returns the message when p.Viewer is its sender user or its
@@ -118,6 +122,19 @@ type MessageStore interface {
 	// month starting p.Month (0 without a row).
 	MessageMonthCount(ctx context.Context, p *MessageMonthCountParams) (int, error)
 
+	// MessagePushClaim claims up to p.Limit due pushes under a lease until
+	// p.LeaseUntil(), fairly across destinations as
+	// ExecutionClaimDeliveries does: messages queued, retry_ready or
+	// delivering (a lost lease) whose next_attempt_at is due become
+	// delivering with attempts + 1 and next_attempt_at = the lease end.
+	// Concurrent claimers never get the same message.
+	MessagePushClaim(ctx context.Context, p *MessagePushClaimParams) ([]*Message, error)
+
+	// MessagePushRecord stores push results in one transaction, each only
+	// while its message is still delivering with attempts = Attempt; it
+	// returns the stored message of each applied result (nil otherwise).
+	MessagePushRecord(ctx context.Context, p *MessagePushRecordParams) ([]*Message, error)
+
 	// MessageSweep applies the lifetime jobs up to p.Limit rows each:
 	// messages expiring before p.Now and not acked or expired become
 	// expired; acked messages acked before p.PurgeBefore and expired
@@ -134,8 +151,9 @@ type MessageStore interface {
 
 // MessageCreateParams inserts messages (see MessageStore.MessageCreate).
 type MessageCreateParams struct {
-	Messages          []*Message
-	SenderID          AgentID
+	Messages []*Message
+	// TouchSender, when set, is the sender agent to mark seen at Now.
+	TouchSender       *AgentID
 	CountUsage        bool
 	Month             time.Time
 	Now               time.Time
@@ -191,6 +209,29 @@ type MessageMonthCountParams struct {
 	Month    time.Time
 }
 
+// MessagePushClaimParams is a push claim: the same shape as an execution
+// delivery claim.
+type MessagePushClaimParams = ExecutionClaimDeliveriesParams
+
+// MessagePushRecordParams are push results to store.
+type MessagePushRecordParams struct {
+	Now     time.Time
+	Results []*MessagePushResult
+}
+
+// MessagePushResult is what one push attempt decided (computed in core).
+type MessagePushResult struct {
+	ID MessageID
+	// Attempt is the attempt the claim held (the fence).
+	Attempt       int
+	State         string
+	Attempts      int
+	NextAttemptAt *time.Time
+	LastError     *string
+	DeliveredAt   *time.Time
+	FailedAt      *time.Time
+}
+
 // MessageSweepParams are the lifetime jobs' boundaries.
 type MessageSweepParams struct {
 	Now           time.Time
@@ -234,6 +275,9 @@ type MessagingConfig struct {
 	// each recipient); they are written in the messages' transaction. nil:
 	// no events.
 	Emit func(ctx context.Context, ms []*Message, now time.Time) ([]*EventEmit, error)
+	// PushUserCap bounds a sender user's pushes in flight per process
+	// (MAX_CONCURRENT_DELIVERIES_PER_USER; 0: MessagePushUserCap).
+	PushUserCap int
 }
 
 // Message limits of the protocol.
@@ -488,13 +532,14 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 		m.IdempotencyKey, m.IdempotencyFingerprint = in.IdempotencyKey, &fp
 	}
 	rows := []*Message{m}
-	fromAddr, err := s.agents.Address(ctx, from)
-	if err != nil {
-		return nil, err
-	}
-	toAddr, err := s.agents.Address(ctx, to)
-	if err != nil {
-		return nil, err
+	var fromAddr, toAddr string
+	if len(notify) > 0 {
+		if fromAddr, err = s.agents.Address(ctx, from); err != nil {
+			return nil, err
+		}
+		if toAddr, err = s.agents.Address(ctx, to); err != nil {
+			return nil, err
+		}
 	}
 	for _, n := range notify {
 		c := s.newMessage(NewMessageID(), u.ID, from, n, now, sendAt)
@@ -515,10 +560,11 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 			return nil, err
 		}
 	}
-	created, err := s.store.MessageCreate(ctx, &MessageCreateParams{
-		Messages: rows, SenderID: from.ID, CountUsage: true, Month: MonthStart(now), Now: now,
-		ReleaseKeysBefore: now.Add(-IdempotencyWindow), Events: events,
-	})
+	p := &MessageCreateParams{Messages: rows, CountUsage: true, Month: MonthStart(now), Now: now, ReleaseKeysBefore: now.Add(-IdempotencyWindow), Events: events}
+	if from.LastSeenAt == nil || now.Sub(*from.LastSeenAt) >= seenGranularity {
+		p.TouchSender = &from.ID
+	}
+	created, err := s.store.MessageCreate(ctx, p)
 	if errors.Is(err, ErrConflict) && in.IdempotencyKey != nil {
 		// A concurrent send with the same key won.
 		if res, rerr := s.replay(ctx, u.ID, *in.IdempotencyKey, fp, now); res != nil || rerr != nil {
@@ -549,7 +595,7 @@ func (s *Messages) newMessage(id MessageID, sender TenantID, from, to *Agent, no
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), Priority: defaultMessagePrio,
 	}
 	if to.WebhookURL != nil {
-		m.EffectiveDeliveryMode = ModeWebhook
+		m.EffectiveDeliveryMode, m.Destination = ModeWebhook, DestinationOf(*to.WebhookURL)
 		due := now
 		if sendAt != nil {
 			due = *sendAt
@@ -663,6 +709,10 @@ func (s *Messages) thread(ctx context.Context, tenant TenantID, replyTo *string)
 	}
 	return parent.ThreadID, &parent.ID, nil
 }
+
+// seenGranularity is how stale an agent's last_seen_at may be before a
+// send refreshes it (presence shows "active now" below a minute).
+const seenGranularity = 10 * time.Second
 
 // preview is the first 200 characters of body.
 func preview(body string) string {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,19 +36,23 @@ func (s *Store) MessageCreate(ctx context.Context, p *core.MessageCreateParams) 
 			}
 			out = append(out, created)
 		}
-		if p.CountUsage {
-			if err := s.q.MessageUsageIncrement(ctx, tx, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: core.MonthStart(p.Month)}); err != nil {
-				return dbErr.Interpret(op, err)
-			}
-		}
-		if err := s.q.AgentTouch(ctx, tx, &dbsqlc.AgentTouchParams{ID: string(p.SenderID), Now: &p.Now}); err != nil {
-			return dbErr.Interpret(op, err)
-		}
+		// The events last: the recipient's lock is held only until commit.
 		_, err := s.insertEvents(ctx, tx, op, p.Events)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p.CountUsage {
+		first := p.Messages[0]
+		if err := s.q.MessageUsageIncrement(ctx, s.pool, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: core.MonthStart(p.Month)}); err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
+	}
+	if p.TouchSender != nil {
+		if err := s.q.AgentTouch(ctx, s.pool, &dbsqlc.AgentTouchParams{ID: string(*p.TouchSender), Now: &p.Now}); err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
 	}
 	return out, nil
 }
@@ -186,4 +191,48 @@ func (s *Store) MessageUpdate(ctx context.Context, p *core.MessageUpdateParams) 
 
 func messageFromRow(r *dbsqlc.Message) (*core.Message, error) {
 	return sqlkit.MessageOf((*sqlkit.MessageRow[int32, bool, time.Time])(r), times)
+}
+
+// MessagePushClaim claims due pushes fairly across destinations.
+func (s *Store) MessagePushClaim(ctx context.Context, p *core.MessagePushClaimParams) ([]*core.Message, error) {
+	const op = "message push claim"
+	if p.Limit <= 0 {
+		return []*core.Message{}, nil
+	}
+	room := sqlkit.RoomOf(p)
+	rows, err := s.q.MessagePushClaim(ctx, s.pool, &dbsqlc.MessagePushClaimParams{
+		Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
+		PerDestination: sqlkit.Clamp[int32](room.PerDestination), RoomDestinations: room.Destinations, RoomSizes: room.Sizes,
+	})
+	if err != nil {
+		return nil, dbErr.Interpret(op, err)
+	}
+	out, err := sqlkit.Convert(rows, messageFromRow)
+	return out, dbErr.Op(op, err)
+}
+
+// MessagePushRecord stores push results in one transaction, fenced on the
+// claimed attempt.
+func (s *Store) MessagePushRecord(ctx context.Context, p *core.MessagePushRecordParams) ([]*core.Message, error) {
+	const op = "message push record"
+	out := make([]*core.Message, len(p.Results))
+	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		clear(out)
+		for i, r := range p.Results {
+			if r == nil {
+				continue
+			}
+			row, err := s.q.MessagePushRecord(ctx, tx, (*dbsqlc.MessagePushRecordParams)(sqlkit.MessagePushRecordOf[int32](r, p.Now, times)))
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			if out[i], err = messageFromRow(row); err != nil {
+				return dbErr.Op(op, err)
+			}
+		}
+		return nil
+	}))
 }

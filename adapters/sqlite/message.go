@@ -2,9 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
-
 	"database/sql"
+	"encoding/json"
+	"errors"
 
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
@@ -35,13 +35,17 @@ func (s *Store) MessageCreate(ctx context.Context, p *core.MessageCreateParams) 
 			}
 			out = append(out, created)
 		}
+		// One writer: the effects ride in the same transaction (no row
+		// queue to avoid, one commit instead of three).
 		if p.CountUsage {
 			if err := s.q.MessageUsageIncrement(ctx, tx, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: monthArg(p.Month)}); err != nil {
 				return dbErr.Interpret(op, err)
 			}
 		}
-		if err := s.q.AgentTouch(ctx, tx, &dbsqlc.AgentTouchParams{ID: string(p.SenderID), Now: new(timeArg(p.Now))}); err != nil {
-			return dbErr.Interpret(op, err)
+		if p.TouchSender != nil {
+			if err := s.q.AgentTouch(ctx, tx, &dbsqlc.AgentTouchParams{ID: string(*p.TouchSender), Now: new(timeArg(p.Now))}); err != nil {
+				return dbErr.Interpret(op, err)
+			}
 		}
 		_, err := s.insertEvents(ctx, tx, op, p.Events)
 		return err
@@ -195,4 +199,52 @@ func jsonList(v []string) json.RawMessage {
 	}
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// MessagePushClaim claims due pushes fairly across destinations.
+func (s *Store) MessagePushClaim(ctx context.Context, p *core.MessagePushClaimParams) ([]*core.Message, error) {
+	const op = "message push claim"
+	out := []*core.Message{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	room := sqlkit.RoomOf(p)
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
+		rows, err := s.q.MessagePushClaim(ctx, tx, &dbsqlc.MessagePushClaimParams{
+			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
+			PerDestination: int64(room.PerDestination), Room: room.JSON,
+		})
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		out, err = sqlkit.Convert(rows, messageFromRow)
+		return dbErr.Op(op, err)
+	}))
+}
+
+// MessagePushRecord stores push results in one transaction, fenced on the
+// claimed attempt.
+func (s *Store) MessagePushRecord(ctx context.Context, p *core.MessagePushRecordParams) ([]*core.Message, error) {
+	const op = "message push record"
+	out := make([]*core.Message, len(p.Results))
+	now := timeArg(p.Now)
+	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
+		clear(out)
+		for i, r := range p.Results {
+			if r == nil {
+				continue
+			}
+			row, err := s.q.MessagePushRecord(ctx, tx, (*dbsqlc.MessagePushRecordParams)(sqlkit.MessagePushRecordOf[int64](r, now, times)))
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return dbErr.Interpret(op, err)
+			}
+			if out[i], err = messageFromRow(row); err != nil {
+				return dbErr.Op(op, err)
+			}
+		}
+		return nil
+	}))
 }

@@ -1298,14 +1298,23 @@ type ErrorBody struct {
 	// Code Machine-readable snake_case code, e.g. `cue_not_found`.
 	Code string `json:"code"`
 
+	// Current `quota_exceeded` only: messages sent this month.
+	Current *int `json:"current,omitempty"`
+
 	// Details Present for `validation_error` only; one entry per problem.
 	Details *[]ErrorDetail `json:"details,omitempty"`
+
+	// Limit Message quota errors only (`rate_limit_exceeded` of `POST /v1/messages`, `priority_high_rate_limit`, `quota_exceeded`) — the limit that was reached.
+	Limit *int `json:"limit,omitempty"`
 
 	// Message Human-readable message; for `validation_error` it is `<field of first problem>: <message>`.
 	Message string `json:"message"`
 
 	// Status Same as the HTTP status. Omitted only by the 409 `no_outcome` of verification-pending.
 	Status *int `json:"status,omitempty"`
+
+	// WindowSeconds The window of a message rate limit (60 or 3600).
+	WindowSeconds *int `json:"window_seconds,omitempty"`
 }
 
 // ErrorDetail defines model for ErrorDetail.
@@ -1328,7 +1337,7 @@ type Event struct {
 	EmittedAt string `json:"emitted_at"`
 	EventType string `json:"event_type"`
 
-	// ID Strictly increasing per deployment; the cursor.
+	// ID The cursor: unique, and increasing in commit order among one agent's events.
 	ID               int64           `json:"id"`
 	Payload          json.RawMessage `json:"payload"`
 	RecipientAgentID string          `json:"recipient_agent_id"`

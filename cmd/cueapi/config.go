@@ -81,6 +81,8 @@ type config struct {
 	// DisableQuotaEnforcement skips the message quotas.
 	MessageTTL              time.Duration
 	DisableQuotaEnforcement bool
+	// MaxDeliveriesPerUser bounds a sender user's message pushes in flight.
+	MaxDeliveriesPerUser int
 
 	// SMTPURL and SMTPFrom configure the mail relay ("" = no email).
 	SMTPURL  string
@@ -241,6 +243,7 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		HSTS:                         getBool("HSTS", false),
 		MessageTTL:                   time.Duration(getInt("MESSAGE_TTL_DAYS", 30)) * 24 * time.Hour,
 		DisableQuotaEnforcement:      getBool("DISABLE_QUOTA_ENFORCEMENT", false),
+		MaxDeliveriesPerUser:         getInt("MAX_CONCURRENT_DELIVERIES_PER_USER", core.MessagePushUserCap),
 		SMTPURL:                      get("SMTP_URL", ""),
 		SMTPFrom:                     get("SMTP_FROM", ""),
 		MetricsAddr:                  get("METRICS_ADDR", ""),
@@ -263,8 +266,8 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
 		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
 	}
-	if c.MessageTTL <= 0 {
-		errs = append(errs, "MESSAGE_TTL_DAYS must be positive")
+	if c.MessageTTL <= 0 || c.MaxDeliveriesPerUser < 1 {
+		errs = append(errs, "MESSAGE_TTL_DAYS and MAX_CONCURRENT_DELIVERIES_PER_USER must be positive")
 	}
 	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
 		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
@@ -327,6 +330,6 @@ func defaultInstanceID() string {
 // messaging is the messaging policy of the configuration.
 func (c *config) messaging() core.MessagingConfig {
 	m := core.DefaultMessagingConfig()
-	m.TTL, m.DisableQuotas = c.MessageTTL, c.DisableQuotaEnforcement
+	m.TTL, m.DisableQuotas, m.PushUserCap = c.MessageTTL, c.DisableQuotaEnforcement, c.MaxDeliveriesPerUser
 	return m
 }

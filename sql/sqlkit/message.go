@@ -43,6 +43,7 @@ type MessageRow[I int32 | int64, B bool | int64, T any] struct {
 	AckedAt                *T
 	FailedAt               *T
 	ExpiresAt              T
+	Destination            string
 }
 
 // MessageUpdateRow mirrors MessageUpdate's parameters.
@@ -100,7 +101,7 @@ func MessageOf[I int32 | int64, B bool | int64, T any](r *MessageRow[I, B, T], a
 		LeaseExpiresAt: TimePtr(&d, at, r.LeaseExpiresAt), LastError: r.LastError,
 		CreatedAt: Time(&d, at, r.CreatedAt), UpdatedAt: Time(&d, at, r.UpdatedAt),
 		DeliveredAt: TimePtr(&d, at, r.DeliveredAt), ReadAt: TimePtr(&d, at, r.ReadAt), AckedAt: TimePtr(&d, at, r.AckedAt),
-		FailedAt: TimePtr(&d, at, r.FailedAt), ExpiresAt: Time(&d, at, r.ExpiresAt),
+		FailedAt: TimePtr(&d, at, r.FailedAt), ExpiresAt: Time(&d, at, r.ExpiresAt), Destination: r.Destination,
 	}
 	return m, d.Err
 }
@@ -118,7 +119,7 @@ func MessageInsertOf[I int32 | int64, B bool | int64, T any](m *core.Message, at
 		NextAttemptAt: EncodePtr(at, m.NextAttemptAt), LeaseExpiresAt: EncodePtr(at, m.LeaseExpiresAt), LastError: m.LastError,
 		CreatedAt: at.Encode(m.CreatedAt), UpdatedAt: at.Encode(m.UpdatedAt), DeliveredAt: EncodePtr(at, m.DeliveredAt),
 		ReadAt: EncodePtr(at, m.ReadAt), AckedAt: EncodePtr(at, m.AckedAt), FailedAt: EncodePtr(at, m.FailedAt),
-		ExpiresAt: at.Encode(m.ExpiresAt),
+		ExpiresAt: at.Encode(m.ExpiresAt), Destination: m.Destination,
 	}
 }
 
@@ -130,5 +131,27 @@ func MessageUpdateOf[I int32 | int64, T any](m *core.Message, at Times[T]) *Mess
 		LeaseExpiresAt: EncodePtr(at, m.LeaseExpiresAt), LastError: m.LastError, UpdatedAt: at.Encode(m.UpdatedAt),
 		DeliveredAt: EncodePtr(at, m.DeliveredAt), ReadAt: EncodePtr(at, m.ReadAt), AckedAt: EncodePtr(at, m.AckedAt),
 		FailedAt: EncodePtr(at, m.FailedAt), ID: string(m.ID),
+	}
+}
+
+// MessagePushRecordRow mirrors MessagePushRecord's parameters.
+type MessagePushRecordRow[I int32 | int64, T any] struct {
+	DeliveryState string
+	Attempts      I
+	NextAttemptAt *T
+	LastError     *string
+	DeliveredAt   *T
+	FailedAt      *T
+	Now           T
+	ID            string
+	Attempt       I
+}
+
+// MessagePushRecordOf maps a push result to MessagePushRecord's parameters.
+func MessagePushRecordOf[I int32 | int64, T any](r *core.MessagePushResult, now T, at Times[T]) *MessagePushRecordRow[I, T] {
+	return &MessagePushRecordRow[I, T]{
+		DeliveryState: r.State, Attempts: Clamp[I](r.Attempts), NextAttemptAt: EncodePtr(at, r.NextAttemptAt),
+		LastError: r.LastError, DeliveredAt: EncodePtr(at, r.DeliveredAt), FailedAt: EncodePtr(at, r.FailedAt),
+		Now: now, ID: string(r.ID), Attempt: Clamp[I](r.Attempt),
 	}
 }

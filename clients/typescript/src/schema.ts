@@ -1433,6 +1433,12 @@ export interface components {
             status?: number;
             /** @description Present for `validation_error` only; one entry per problem. */
             details?: components["schemas"]["ErrorDetail"][];
+            /** @description Message quota errors only (`rate_limit_exceeded` of `POST /v1/messages`, `priority_high_rate_limit`, `quota_exceeded`) — the limit that was reached. */
+            limit?: number;
+            /** @description The window of a message rate limit (60 or 3600). */
+            window_seconds?: number;
+            /** @description `quota_exceeded` only: messages sent this month. */
+            current?: number;
         };
         ErrorDetail: {
             /** @description Location joined with `.`, e.g. `body.schedule.type`, `query.limit`. */
@@ -2614,7 +2620,7 @@ export interface components {
         Event: {
             /**
              * Format: int64
-             * @description Strictly increasing per deployment; the cursor.
+             * @description The cursor: unique, and increasing in commit order among one agent's events.
              */
             id: number;
             event_type: string;

@@ -27,7 +27,9 @@ CREATE INDEX agents_user_created_idx ON agents (user_id, created_at);
 -- user_id is the sender's user, to_user_id the recipient agent's owner (the
 -- two users that may see it). Push delivery state: attempts dispatched,
 -- next_attempt_at (due time of a queued/retry_ready push), lease_expires_at
--- (a delivering push's lease; past it, the attempt is stale).
+-- (a delivering push's lease; past it, the attempt is stale), destination
+-- (host[:port] of the recipient's webhook at send time: the delivery
+-- engine's fairness and breaker key).
 CREATE TABLE messages (
     id                      TEXT        PRIMARY KEY,
     user_id                 TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -62,7 +64,8 @@ CREATE TABLE messages (
     read_at                 TEXT,
     acked_at                TEXT,
     failed_at               TEXT,
-    expires_at              TEXT NOT NULL
+    expires_at              TEXT NOT NULL,
+    destination             TEXT        NOT NULL DEFAULT ''
 );
 
 CREATE INDEX messages_to_agent_idx ON messages (to_agent_id, created_at);
@@ -70,9 +73,9 @@ CREATE INDEX messages_from_agent_idx ON messages (from_agent_id, created_at);
 CREATE INDEX messages_thread_idx ON messages (thread_id, created_at);
 CREATE INDEX messages_expires_idx ON messages (expires_at);
 CREATE UNIQUE INDEX messages_user_idempotency_key ON messages (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
--- The push queue: due pushes, and leases to recover.
-CREATE INDEX messages_push_due_idx ON messages (next_attempt_at) WHERE delivery_state IN ('queued', 'retry_ready') AND next_attempt_at IS NOT NULL;
-CREATE INDEX messages_push_lease_idx ON messages (lease_expires_at) WHERE delivery_state = 'delivering';
+-- The push queue: due pushes, and delivering ones whose lease (their
+-- next_attempt_at) expired.
+CREATE INDEX messages_push_due_idx ON messages (destination, next_attempt_at) WHERE delivery_state IN ('queued', 'retry_ready', 'delivering') AND next_attempt_at IS NOT NULL;
 
 -- usage_messages_monthly: new (non-copy) messages per sender user per UTC
 -- month (clients.md §2.13.3).

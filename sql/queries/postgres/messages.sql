@@ -2,11 +2,13 @@
 INSERT INTO messages (id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview,
     priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint,
     correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts,
-    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at)
+    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at,
+    destination)
 VALUES (@id, @user_id, @to_user_id, @from_agent_id, @to_agent_id, @thread_id, @reply_to, @subject, @body, @preview,
     @priority, @expects_reply, @reply_to_agent_id, @delivery_state, @metadata, @idempotency_key, @idempotency_fingerprint,
     @correlation_id, @notification_for, @delivery_mode, @effective_delivery_mode, @live_fallback_mode, @send_at, @attempts,
-    @next_attempt_at, @lease_expires_at, @last_error, @created_at, @updated_at, @delivered_at, @read_at, @acked_at, @failed_at, @expires_at)
+    @next_attempt_at, @lease_expires_at, @last_error, @created_at, @updated_at, @delivered_at, @read_at, @acked_at, @failed_at, @expires_at,
+    @destination)
 RETURNING *;
 
 -- name: MessageReleaseKey :exec
@@ -84,3 +86,56 @@ WHERE id IN (SELECT p.id FROM messages p
 -- name: MessageReleaseKeys :execrows
 UPDATE messages SET idempotency_key = NULL
 WHERE id IN (SELECT k.id FROM messages k WHERE k.idempotency_key IS NOT NULL AND k.created_at < @before LIMIT @max_rows);
+
+-- name: MessagePushClaim :many
+-- MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
+-- or delivering past their lease), fairly across destinations like
+-- ExecutionClaimDeliveries: the attempt counts at claim time, and
+-- next_attempt_at moves to the lease end (a stale attempt is due again).
+WITH room AS (
+    SELECT unnest(@room_destinations::text[]) AS destination,
+           unnest(@room_sizes::integer[]) AS room
+), ranked AS (
+    SELECT x.id, x.next_attempt_at,
+           row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
+           coalesce(r.room, @per_destination::integer) AS room
+    FROM messages AS x
+    LEFT JOIN room AS r ON r.destination = x.destination
+    WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+      AND x.next_attempt_at <= @now::timestamptz
+), chosen AS (
+    SELECT id FROM ranked
+    WHERE rn <= room
+    ORDER BY rn, next_attempt_at, id
+    LIMIT @max_rows
+), picked AS (
+    SELECT x.id FROM messages AS x
+    WHERE x.id IN (SELECT id FROM chosen)
+      AND x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+      AND x.next_attempt_at <= @now::timestamptz
+    FOR NO KEY UPDATE SKIP LOCKED
+)
+UPDATE messages AS m SET
+    delivery_state = 'delivering',
+    attempts = m.attempts + 1,
+    lease_expires_at = @lease_until::timestamptz,
+    next_attempt_at = @lease_until::timestamptz,
+    updated_at = @now::timestamptz
+FROM picked
+WHERE m.id = picked.id
+RETURNING m.*;
+
+-- name: MessagePushRecord :one
+-- MessagePushRecord stores one push result while the message is still
+-- delivering with attempts = @attempt.
+UPDATE messages SET
+    delivery_state = @delivery_state,
+    attempts = @attempts,
+    next_attempt_at = sqlc.narg('next_attempt_at'),
+    lease_expires_at = NULL,
+    last_error = sqlc.narg('last_error'),
+    delivered_at = sqlc.narg('delivered_at'),
+    failed_at = sqlc.narg('failed_at'),
+    updated_at = @now
+WHERE id = @id AND delivery_state = 'delivering' AND attempts = @attempt
+RETURNING *;

@@ -2,11 +2,13 @@
 INSERT INTO messages (id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview,
     priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint,
     correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts,
-    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at)
+    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at,
+    destination)
 VALUES (@id, @user_id, @to_user_id, @from_agent_id, @to_agent_id, @thread_id, @reply_to, @subject, @body, @preview,
     @priority, @expects_reply, @reply_to_agent_id, @delivery_state, @metadata, @idempotency_key, @idempotency_fingerprint,
     @correlation_id, @notification_for, @delivery_mode, @effective_delivery_mode, @live_fallback_mode, @send_at, @attempts,
-    @next_attempt_at, @lease_expires_at, @last_error, @created_at, @updated_at, @delivered_at, @read_at, @acked_at, @failed_at, @expires_at)
+    @next_attempt_at, @lease_expires_at, @last_error, @created_at, @updated_at, @delivered_at, @read_at, @acked_at, @failed_at, @expires_at,
+    @destination)
 RETURNING *;
 
 -- name: MessageReleaseKey :exec
@@ -83,3 +85,45 @@ WHERE id IN (SELECT p.id FROM messages p
 -- name: MessageReleaseKeys :execrows
 UPDATE messages SET idempotency_key = NULL
 WHERE id IN (SELECT k.id FROM messages k WHERE k.idempotency_key IS NOT NULL AND k.created_at < @before LIMIT @max_rows);
+
+-- name: MessagePushClaim :many
+-- MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
+-- or delivering past their lease), fairly across destinations like
+-- ExecutionClaimDeliveries; the surrounding BEGIN IMMEDIATE transaction
+-- makes the claim exclusive.
+UPDATE messages SET
+    delivery_state = 'delivering',
+    attempts = attempts + 1,
+    lease_expires_at = CAST(@lease_until AS TEXT),
+    next_attempt_at = CAST(@lease_until AS TEXT),
+    updated_at = CAST(@now AS TEXT)
+WHERE id IN (
+    SELECT id FROM (
+        SELECT x.id, x.next_attempt_at,
+               row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
+               coalesce((SELECT r.value FROM json_each(CAST(@room AS TEXT)) AS r WHERE r.key = x.destination),
+                        CAST(@per_destination AS INTEGER)) AS room
+        FROM messages AS x
+        WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+          AND x.next_attempt_at <= CAST(@now AS TEXT)
+    )
+    WHERE rn <= room
+    ORDER BY rn, next_attempt_at, id
+    LIMIT CAST(@max_rows AS INTEGER)
+)
+RETURNING *;
+
+-- name: MessagePushRecord :one
+-- MessagePushRecord stores one push result while the message is still
+-- delivering with attempts = @attempt.
+UPDATE messages SET
+    delivery_state = @delivery_state,
+    attempts = @attempts,
+    next_attempt_at = sqlc.narg('next_attempt_at'),
+    lease_expires_at = NULL,
+    last_error = sqlc.narg('last_error'),
+    delivered_at = sqlc.narg('delivered_at'),
+    failed_at = sqlc.narg('failed_at'),
+    updated_at = @now
+WHERE id = @id AND delivery_state = 'delivering' AND attempts = @attempt
+RETURNING *;

@@ -53,7 +53,7 @@ UPDATE messages SET delivery_state = 'delivered', delivered_at = $1, updated_at 
 WHERE to_agent_id = $2 AND delivery_state = 'queued'
   AND (send_at IS NULL OR send_at <= $1)
   AND ($3::text IS NULL OR from_agent_id = $3::text)
-RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
 
 type MessageDeliverQueuedParams struct {
@@ -108,6 +108,7 @@ func (q *Queries) MessageDeliverQueued(ctx context.Context, db DBTX, arg *Messag
 			&i.AckedAt,
 			&i.FailedAt,
 			&i.ExpiresAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -138,7 +139,7 @@ func (q *Queries) MessageExpire(ctx context.Context, db DBTX, arg *MessageExpire
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages
 WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2::uuid OR to_user_id = $2::uuid)
 `
 
@@ -185,12 +186,13 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg *MessageGetParams
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const messageGetByKey = `-- name: MessageGetByKey :one
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages WHERE user_id = $1 AND idempotency_key = $2
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages WHERE user_id = $1 AND idempotency_key = $2
 `
 
 type MessageGetByKeyParams struct {
@@ -236,12 +238,13 @@ func (q *Queries) MessageGetByKey(ctx context.Context, db DBTX, arg *MessageGetB
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const messageGetForUpdate = `-- name: MessageGetForUpdate :one
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages
 WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2::uuid OR to_user_id = $2::uuid)
 FOR UPDATE
 `
@@ -289,6 +292,7 @@ func (q *Queries) MessageGetForUpdate(ctx context.Context, db DBTX, arg *Message
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
@@ -297,12 +301,14 @@ const messageInsert = `-- name: MessageInsert :one
 INSERT INTO messages (id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview,
     priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint,
     correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts,
-    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at)
+    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at,
+    destination)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
     $11, $12, $13, $14, $15, $16, $17,
     $18, $19, $20, $21, $22, $23, $24,
-    $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)
-RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at
+    $25, $26, $27, $28, $29, $30, $31, $32, $33, $34,
+    $35)
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
 
 type MessageInsertParams struct {
@@ -340,6 +346,7 @@ type MessageInsertParams struct {
 	AckedAt                *time.Time
 	FailedAt               *time.Time
 	ExpiresAt              time.Time
+	Destination            string
 }
 
 func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg *MessageInsertParams) (*Message, error) {
@@ -378,6 +385,7 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg *MessageInsert
 		arg.AckedAt,
 		arg.FailedAt,
 		arg.ExpiresAt,
+		arg.Destination,
 	)
 	var i Message
 	err := row.Scan(
@@ -415,12 +423,13 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg *MessageInsert
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const messageList = `-- name: MessageList :many
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages
 WHERE (CASE WHEN $1::boolean THEN to_agent_id ELSE from_agent_id END) = $2
   AND ($3::uuid IS NULL OR user_id = $3::uuid)
   AND ($4::text[] IS NULL OR delivery_state = ANY($4::text[]))
@@ -500,6 +509,7 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg *MessageListPara
 			&i.AckedAt,
 			&i.FailedAt,
 			&i.ExpiresAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -547,6 +557,198 @@ func (q *Queries) MessagePurge(ctx context.Context, db DBTX, arg *MessagePurgePa
 	return result.RowsAffected(), nil
 }
 
+const messagePushClaim = `-- name: MessagePushClaim :many
+WITH room AS (
+    SELECT unnest($3::text[]) AS destination,
+           unnest($4::integer[]) AS room
+), ranked AS (
+    SELECT x.id, x.next_attempt_at,
+           row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
+           coalesce(r.room, $5::integer) AS room
+    FROM messages AS x
+    LEFT JOIN room AS r ON r.destination = x.destination
+    WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+      AND x.next_attempt_at <= $2::timestamptz
+), chosen AS (
+    SELECT id FROM ranked
+    WHERE rn <= room
+    ORDER BY rn, next_attempt_at, id
+    LIMIT $6
+), picked AS (
+    SELECT x.id FROM messages AS x
+    WHERE x.id IN (SELECT id FROM chosen)
+      AND x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+      AND x.next_attempt_at <= $2::timestamptz
+    FOR NO KEY UPDATE SKIP LOCKED
+)
+UPDATE messages AS m SET
+    delivery_state = 'delivering',
+    attempts = m.attempts + 1,
+    lease_expires_at = $1::timestamptz,
+    next_attempt_at = $1::timestamptz,
+    updated_at = $2::timestamptz
+FROM picked
+WHERE m.id = picked.id
+RETURNING m.id, m.user_id, m.to_user_id, m.from_agent_id, m.to_agent_id, m.thread_id, m.reply_to, m.subject, m.body, m.preview, m.priority, m.expects_reply, m.reply_to_agent_id, m.delivery_state, m.metadata, m.idempotency_key, m.idempotency_fingerprint, m.correlation_id, m.notification_for, m.delivery_mode, m.effective_delivery_mode, m.live_fallback_mode, m.send_at, m.attempts, m.next_attempt_at, m.lease_expires_at, m.last_error, m.created_at, m.updated_at, m.delivered_at, m.read_at, m.acked_at, m.failed_at, m.expires_at, m.destination
+`
+
+type MessagePushClaimParams struct {
+	LeaseUntil       time.Time
+	Now              time.Time
+	RoomDestinations []string
+	RoomSizes        []int32
+	PerDestination   int32
+	MaxRows          int32
+}
+
+// MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
+// or delivering past their lease), fairly across destinations like
+// ExecutionClaimDeliveries: the attempt counts at claim time, and
+// next_attempt_at moves to the lease end (a stale attempt is due again).
+func (q *Queries) MessagePushClaim(ctx context.Context, db DBTX, arg *MessagePushClaimParams) ([]*Message, error) {
+	rows, err := db.Query(ctx, messagePushClaim,
+		arg.LeaseUntil,
+		arg.Now,
+		arg.RoomDestinations,
+		arg.RoomSizes,
+		arg.PerDestination,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Message
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.ToUserID,
+			&i.FromAgentID,
+			&i.ToAgentID,
+			&i.ThreadID,
+			&i.ReplyTo,
+			&i.Subject,
+			&i.Body,
+			&i.Preview,
+			&i.Priority,
+			&i.ExpectsReply,
+			&i.ReplyToAgentID,
+			&i.DeliveryState,
+			&i.Metadata,
+			&i.IdempotencyKey,
+			&i.IdempotencyFingerprint,
+			&i.CorrelationID,
+			&i.NotificationFor,
+			&i.DeliveryMode,
+			&i.EffectiveDeliveryMode,
+			&i.LiveFallbackMode,
+			&i.SendAt,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.LeaseExpiresAt,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DeliveredAt,
+			&i.ReadAt,
+			&i.AckedAt,
+			&i.FailedAt,
+			&i.ExpiresAt,
+			&i.Destination,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messagePushRecord = `-- name: MessagePushRecord :one
+UPDATE messages SET
+    delivery_state = $1,
+    attempts = $2,
+    next_attempt_at = $3,
+    lease_expires_at = NULL,
+    last_error = $4,
+    delivered_at = $5,
+    failed_at = $6,
+    updated_at = $7
+WHERE id = $8 AND delivery_state = 'delivering' AND attempts = $9
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
+`
+
+type MessagePushRecordParams struct {
+	DeliveryState string
+	Attempts      int32
+	NextAttemptAt *time.Time
+	LastError     *string
+	DeliveredAt   *time.Time
+	FailedAt      *time.Time
+	Now           time.Time
+	ID            string
+	Attempt       int32
+}
+
+// MessagePushRecord stores one push result while the message is still
+// delivering with attempts = @attempt.
+func (q *Queries) MessagePushRecord(ctx context.Context, db DBTX, arg *MessagePushRecordParams) (*Message, error) {
+	row := db.QueryRow(ctx, messagePushRecord,
+		arg.DeliveryState,
+		arg.Attempts,
+		arg.NextAttemptAt,
+		arg.LastError,
+		arg.DeliveredAt,
+		arg.FailedAt,
+		arg.Now,
+		arg.ID,
+		arg.Attempt,
+	)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.ToUserID,
+		&i.FromAgentID,
+		&i.ToAgentID,
+		&i.ThreadID,
+		&i.ReplyTo,
+		&i.Subject,
+		&i.Body,
+		&i.Preview,
+		&i.Priority,
+		&i.ExpectsReply,
+		&i.ReplyToAgentID,
+		&i.DeliveryState,
+		&i.Metadata,
+		&i.IdempotencyKey,
+		&i.IdempotencyFingerprint,
+		&i.CorrelationID,
+		&i.NotificationFor,
+		&i.DeliveryMode,
+		&i.EffectiveDeliveryMode,
+		&i.LiveFallbackMode,
+		&i.SendAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.LeaseExpiresAt,
+		&i.LastError,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.AckedAt,
+		&i.FailedAt,
+		&i.ExpiresAt,
+		&i.Destination,
+	)
+	return &i, err
+}
+
 const messageReleaseKey = `-- name: MessageReleaseKey :exec
 UPDATE messages SET idempotency_key = NULL
 WHERE user_id = $1 AND idempotency_key = $2 AND created_at < $3
@@ -587,7 +789,7 @@ UPDATE messages SET delivery_state = $1, attempts = $2, next_attempt_at = $3,
     lease_expires_at = $4, last_error = $5, updated_at = $6,
     delivered_at = $7, read_at = $8, acked_at = $9, failed_at = $10
 WHERE id = $11
-RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
 
 type MessageUpdateParams struct {
@@ -654,6 +856,7 @@ func (q *Queries) MessageUpdate(ctx context.Context, db DBTX, arg *MessageUpdate
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }

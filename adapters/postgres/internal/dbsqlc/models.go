@@ -201,6 +201,7 @@ type Message struct {
 	AckedAt                *time.Time
 	FailedAt               *time.Time
 	ExpiresAt              time.Time
+	Destination            string
 }
 
 type RotatedKey struct {

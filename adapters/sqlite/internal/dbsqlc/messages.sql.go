@@ -52,7 +52,7 @@ UPDATE messages SET delivery_state = 'delivered', delivered_at = ?1, updated_at 
 WHERE to_agent_id = ?2 AND delivery_state = 'queued'
   AND (send_at IS NULL OR send_at <= ?1)
   AND (CAST(?3 AS TEXT) IS NULL OR from_agent_id = CAST(?3 AS TEXT))
-RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
 
 type MessageDeliverQueuedParams struct {
@@ -107,6 +107,7 @@ func (q *Queries) MessageDeliverQueued(ctx context.Context, db DBTX, arg *Messag
 			&i.AckedAt,
 			&i.FailedAt,
 			&i.ExpiresAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -140,7 +141,7 @@ func (q *Queries) MessageExpire(ctx context.Context, db DBTX, arg *MessageExpire
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages
 WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = CAST(?2 AS TEXT) OR to_user_id = CAST(?2 AS TEXT))
 `
 
@@ -187,12 +188,13 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg *MessageGetParams
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const messageGetByKey = `-- name: MessageGetByKey :one
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages WHERE user_id = ?1 AND idempotency_key = ?2
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages WHERE user_id = ?1 AND idempotency_key = ?2
 `
 
 type MessageGetByKeyParams struct {
@@ -238,12 +240,13 @@ func (q *Queries) MessageGetByKey(ctx context.Context, db DBTX, arg *MessageGetB
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const messageGetForUpdate = `-- name: MessageGetForUpdate :one
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages
 WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = CAST(?2 AS TEXT) OR to_user_id = CAST(?2 AS TEXT))
 `
 
@@ -290,6 +293,7 @@ func (q *Queries) MessageGetForUpdate(ctx context.Context, db DBTX, arg *Message
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
@@ -298,12 +302,14 @@ const messageInsert = `-- name: MessageInsert :one
 INSERT INTO messages (id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview,
     priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint,
     correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts,
-    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at)
+    next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at,
+    destination)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
     ?11, ?12, ?13, ?14, ?15, ?16, ?17,
     ?18, ?19, ?20, ?21, ?22, ?23, ?24,
-    ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)
-RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at
+    ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,
+    ?35)
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
 
 type MessageInsertParams struct {
@@ -341,6 +347,7 @@ type MessageInsertParams struct {
 	AckedAt                *string
 	FailedAt               *string
 	ExpiresAt              string
+	Destination            string
 }
 
 func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg *MessageInsertParams) (*Message, error) {
@@ -379,6 +386,7 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg *MessageInsert
 		arg.AckedAt,
 		arg.FailedAt,
 		arg.ExpiresAt,
+		arg.Destination,
 	)
 	var i Message
 	err := row.Scan(
@@ -416,12 +424,13 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg *MessageInsert
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }
 
 const messageList = `-- name: MessageList :many
-SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at FROM messages
+SELECT id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination FROM messages
 WHERE (CASE WHEN CAST(?1 AS INTEGER) THEN to_agent_id ELSE from_agent_id END) = ?2
   AND (CAST(?3 AS TEXT) IS NULL OR user_id = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) IS NULL OR delivery_state IN (SELECT value FROM json_each(CAST(?4 AS TEXT))))
@@ -501,6 +510,7 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg *MessageListPara
 			&i.AckedAt,
 			&i.FailedAt,
 			&i.ExpiresAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -551,6 +561,188 @@ func (q *Queries) MessagePurge(ctx context.Context, db DBTX, arg *MessagePurgePa
 	return result.RowsAffected()
 }
 
+const messagePushClaim = `-- name: MessagePushClaim :many
+UPDATE messages SET
+    delivery_state = 'delivering',
+    attempts = attempts + 1,
+    lease_expires_at = CAST(?1 AS TEXT),
+    next_attempt_at = CAST(?1 AS TEXT),
+    updated_at = CAST(?2 AS TEXT)
+WHERE id IN (
+    SELECT id FROM (
+        SELECT x.id, x.next_attempt_at,
+               row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
+               coalesce((SELECT r.value FROM json_each(CAST(?3 AS TEXT)) AS r WHERE r.key = x.destination),
+                        CAST(?4 AS INTEGER)) AS room
+        FROM messages AS x
+        WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+          AND x.next_attempt_at <= CAST(?2 AS TEXT)
+    )
+    WHERE rn <= room
+    ORDER BY rn, next_attempt_at, id
+    LIMIT CAST(?5 AS INTEGER)
+)
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
+`
+
+type MessagePushClaimParams struct {
+	LeaseUntil     string
+	Now            string
+	Room           string
+	PerDestination int64
+	MaxRows        int64
+}
+
+// MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
+// or delivering past their lease), fairly across destinations like
+// ExecutionClaimDeliveries; the surrounding BEGIN IMMEDIATE transaction
+// makes the claim exclusive.
+func (q *Queries) MessagePushClaim(ctx context.Context, db DBTX, arg *MessagePushClaimParams) ([]*Message, error) {
+	rows, err := db.QueryContext(ctx, messagePushClaim,
+		arg.LeaseUntil,
+		arg.Now,
+		arg.Room,
+		arg.PerDestination,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Message
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.ToUserID,
+			&i.FromAgentID,
+			&i.ToAgentID,
+			&i.ThreadID,
+			&i.ReplyTo,
+			&i.Subject,
+			&i.Body,
+			&i.Preview,
+			&i.Priority,
+			&i.ExpectsReply,
+			&i.ReplyToAgentID,
+			&i.DeliveryState,
+			&i.Metadata,
+			&i.IdempotencyKey,
+			&i.IdempotencyFingerprint,
+			&i.CorrelationID,
+			&i.NotificationFor,
+			&i.DeliveryMode,
+			&i.EffectiveDeliveryMode,
+			&i.LiveFallbackMode,
+			&i.SendAt,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.LeaseExpiresAt,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DeliveredAt,
+			&i.ReadAt,
+			&i.AckedAt,
+			&i.FailedAt,
+			&i.ExpiresAt,
+			&i.Destination,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messagePushRecord = `-- name: MessagePushRecord :one
+UPDATE messages SET
+    delivery_state = ?1,
+    attempts = ?2,
+    next_attempt_at = ?3,
+    lease_expires_at = NULL,
+    last_error = ?4,
+    delivered_at = ?5,
+    failed_at = ?6,
+    updated_at = ?7
+WHERE id = ?8 AND delivery_state = 'delivering' AND attempts = ?9
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
+`
+
+type MessagePushRecordParams struct {
+	DeliveryState string
+	Attempts      int64
+	NextAttemptAt *string
+	LastError     *string
+	DeliveredAt   *string
+	FailedAt      *string
+	Now           string
+	ID            string
+	Attempt       int64
+}
+
+// MessagePushRecord stores one push result while the message is still
+// delivering with attempts = @attempt.
+func (q *Queries) MessagePushRecord(ctx context.Context, db DBTX, arg *MessagePushRecordParams) (*Message, error) {
+	row := db.QueryRowContext(ctx, messagePushRecord,
+		arg.DeliveryState,
+		arg.Attempts,
+		arg.NextAttemptAt,
+		arg.LastError,
+		arg.DeliveredAt,
+		arg.FailedAt,
+		arg.Now,
+		arg.ID,
+		arg.Attempt,
+	)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.ToUserID,
+		&i.FromAgentID,
+		&i.ToAgentID,
+		&i.ThreadID,
+		&i.ReplyTo,
+		&i.Subject,
+		&i.Body,
+		&i.Preview,
+		&i.Priority,
+		&i.ExpectsReply,
+		&i.ReplyToAgentID,
+		&i.DeliveryState,
+		&i.Metadata,
+		&i.IdempotencyKey,
+		&i.IdempotencyFingerprint,
+		&i.CorrelationID,
+		&i.NotificationFor,
+		&i.DeliveryMode,
+		&i.EffectiveDeliveryMode,
+		&i.LiveFallbackMode,
+		&i.SendAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.LeaseExpiresAt,
+		&i.LastError,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.AckedAt,
+		&i.FailedAt,
+		&i.ExpiresAt,
+		&i.Destination,
+	)
+	return &i, err
+}
+
 const messageReleaseKey = `-- name: MessageReleaseKey :exec
 UPDATE messages SET idempotency_key = NULL
 WHERE user_id = ?1 AND idempotency_key = ?2 AND created_at < ?3
@@ -591,7 +783,7 @@ UPDATE messages SET delivery_state = ?1, attempts = ?2, next_attempt_at = ?3,
     lease_expires_at = ?4, last_error = ?5, updated_at = ?6,
     delivered_at = ?7, read_at = ?8, acked_at = ?9, failed_at = ?10
 WHERE id = ?11
-RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at
+RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
 
 type MessageUpdateParams struct {
@@ -658,6 +850,7 @@ func (q *Queries) MessageUpdate(ctx context.Context, db DBTX, arg *MessageUpdate
 		&i.AckedAt,
 		&i.FailedAt,
 		&i.ExpiresAt,
+		&i.Destination,
 	)
 	return &i, err
 }

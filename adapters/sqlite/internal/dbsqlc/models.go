@@ -197,6 +197,7 @@ type Message struct {
 	AckedAt                *string
 	FailedAt               *string
 	ExpiresAt              string
+	Destination            string
 }
 
 type RotatedKey struct {
