@@ -162,9 +162,6 @@ func ParseAgentRef(ref string) (AgentRef, error) {
 	return AgentRef{Slug: slug, UserSlug: user, Raw: ref}, nil
 }
 
-// AgentsConfig holds the agent policies.
-type AgentsConfig struct{}
-
 // Agents is the agent use-case service (clients.md §2.9): create, read,
 // update, delete, secrets, roster and presence, and the two address
 // resolvers the messaging services use. Safe for concurrent use.

@@ -18,10 +18,17 @@ import (
 //     answer that is not a failure) closes the breaker, a failure opens it
 //     again for twice as long (up to BreakerMaxCooldown).
 //
-// The cool-down is at least the receiver's Retry-After. Safe for
-// concurrent use.
+// The cool-down is at least the receiver's Retry-After.
+//
+// The per-destination limit is work-conserving: when a claim found due
+// work for one destination only and took all the room it had, that
+// destination is alone ("solo") and may use every free slot but one
+// limit's worth, kept free for a destination that shows up; the first
+// claim that finds two destinations ends it. Safe for concurrent use.
 type destinations struct {
 	limit    int
+	solo     string
+	soloSet  bool
 	failures int
 	cooldown time.Duration
 	maxCool  time.Duration
@@ -70,10 +77,12 @@ func (s *destState) halfOpen(now time.Time) bool {
 	return !s.openUntil.IsZero() && !now.Before(s.openUntil)
 }
 
-// room is the per-destination room of the next claim: free slots of
-// destinations with attempts in flight, the full limit for parked ones (to
-// park their due jobs), one probe or none for half-open ones.
-func (t *destinations) room(now time.Time) map[string]int {
+// room is the per-destination room of the next claim, given the engine's
+// free slots: free per-destination slots of destinations with attempts in
+// flight, the full limit for parked ones (to park their due jobs), one
+// probe or none for half-open ones; for a destination alone, every free
+// slot but one limit's worth.
+func (t *destinations) room(now time.Time, free int) map[string]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out map[string]int
@@ -83,7 +92,22 @@ func (t *destinations) room(now time.Time) map[string]int {
 		}
 		out[d] = r
 	}
+	if t.soloSet {
+		s := t.m[t.solo]
+		if s == nil || s.openUntil.IsZero() {
+			inflight := 0
+			if s != nil {
+				inflight = s.inflight
+			}
+			if r := free - t.limit; r > t.limit-inflight {
+				set(t.solo, r)
+			}
+		}
+	}
 	for d, s := range t.m {
+		if _, ok := out[d]; ok {
+			continue
+		}
 		switch {
 		case s.open(now):
 			// Claimed only to be parked.
@@ -100,8 +124,29 @@ func (t *destinations) room(now time.Time) map[string]int {
 	return out
 }
 
-// begin decides whether an attempt to d may go out now.
-func (t *destinations) begin(d string, now time.Time) (g gate, until time.Time) {
+// observe learns from a claim's jobs per destination whether one
+// destination is alone: the claim found only it and took all its room.
+func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch len(per) {
+	case 0:
+	case 1:
+		for d, n := range per {
+			if n >= roomFor(d) {
+				t.solo, t.soloSet = d, true
+			} else if t.soloSet && t.solo != d {
+				t.soloSet = false
+			}
+		}
+	default:
+		t.soloSet = false
+	}
+}
+
+// begin decides whether an attempt to d may go out now; elastic attempts
+// were claimed while d was alone and may exceed the limit.
+func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, until time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[d]
@@ -119,7 +164,7 @@ func (t *destinations) begin(d string, now time.Time) (g gate, until time.Time) 
 		s.probing = true
 		s.inflight++
 		return gateProbe, time.Time{}
-	case s.inflight >= t.limit:
+	case s.inflight >= t.limit && !elastic:
 		return gateBusy, time.Time{}
 	}
 	s.inflight++
@@ -207,8 +252,9 @@ type BreakerState struct {
 
 // Breakers lists the destinations with attempts in flight, failures or an
 // open breaker in this process.
-func (d *Dispatcher) Breakers() []BreakerState {
-	t := d.dests
+func (d *Dispatcher) Breakers() []BreakerState { return d.dests.list() }
+
+func (t *destinations) list() []BreakerState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]BreakerState, 0, len(t.m))

@@ -64,10 +64,12 @@ type DeliveryClaim struct {
 	Limit int
 	// PerDestination bounds the jobs of one destination (0: no bound).
 	PerDestination int
-	// Room lowers the bound for some destinations: the engine's free
+	// Room overrides the bound for some destinations: the engine's free
 	// per-destination slots for destinations with attempts in flight, 1
 	// for a destination whose breaker lets one probe through, 0 for one
-	// to skip (saturated, or its probe is in flight).
+	// to skip (saturated, or its probe is in flight), more than
+	// PerDestination for a destination that is alone (no other had work
+	// due), which may use the slots nobody else needs.
 	Room map[string]int
 }
 
@@ -77,9 +79,6 @@ func (c *DeliveryClaim) LeaseUntil() time.Time { return c.Now.Add(c.Lease) }
 // RoomFor is how many jobs of destination d the claim may take.
 func (c *DeliveryClaim) RoomFor(d string) int {
 	if r, ok := c.Room[d]; ok {
-		if c.PerDestination > 0 && r > c.PerDestination {
-			return c.PerDestination
-		}
 		return max(r, 0)
 	}
 	if c.PerDestination > 0 {
@@ -108,7 +107,8 @@ type DeliveryJob struct {
 	// its decision.
 	Item any
 
-	source DeliverySource
+	source  DeliverySource
+	elastic bool // claimed while its destination was alone
 }
 
 // AttemptOutcome is what happened to one attempt.

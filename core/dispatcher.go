@@ -221,11 +221,11 @@ func (d *Dispatcher) rotation() []DeliverySource {
 // room; roomLimited reports whether some destination may have been held
 // back (its room was below PerDestination, or the claim took all of it):
 // a slot freeing up may then let more be claimed.
-func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit int) (jobs []*DeliveryJob, roomLimited bool, err error) {
+func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free int) (jobs []*DeliveryJob, roomLimited bool, err error) {
 	now := d.clock.Now()
-	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: d.dests.room(now)}
+	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: d.dests.room(now, free)}
 	for _, r := range c.Room {
-		if r < c.PerDestination {
+		if r != c.PerDestination {
 			roomLimited = true
 			break
 		}
@@ -245,6 +245,10 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit int) (
 			break
 		}
 	}
+	for _, j := range jobs {
+		j.elastic = c.RoomFor(j.Destination) > c.PerDestination
+	}
+	d.dests.observe(per, c.RoomFor)
 	return jobs, roomLimited, nil
 }
 
@@ -254,7 +258,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit int) (
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	total := 0
 	for _, src := range d.rotation() {
-		jobs, _, err := d.claim(ctx, src, d.cfg.BatchSize)
+		jobs, _, err := d.claim(ctx, src, d.cfg.BatchSize, d.cfg.Concurrency)
 		if err != nil {
 			return total, err
 		}
@@ -360,7 +364,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				break
 			}
 			limit := min(free, d.cfg.BatchSize)
-			jobs, limited, err := d.claim(ctx, src, limit)
+			jobs, limited, err := d.claim(ctx, src, limit, free)
 			if err != nil {
 				claimErr = err
 				continue
@@ -450,7 +454,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *DeliveryJob) *DeliveryAttem
 	src := j.source
 	now := d.clock.Now()
 	a := &DeliveryAttempt{Job: j, Started: now}
-	gate, until := d.dests.begin(j.Destination, now)
+	gate, until := d.dests.begin(j.Destination, j.elastic, now)
 	switch gate {
 	case gatePark:
 		a.Outcome, a.NotBefore, a.At = AttemptParked, until, now

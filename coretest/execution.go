@@ -62,13 +62,15 @@ func (s *storeSuite) testExecutionClaimDeliveries(t *testing.T) {
 			}
 		}
 
-		// Room 0 skips a destination; a smaller room lowers the bound.
+		// Room 0 skips a destination; a room overrides the bound.
 		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 10, PerDestination: 3, Room: map[string]int{"slow.example": 0, "other.example": 5}})
-		require.Equal(t, map[string]int{"fast.example:8443": 1, "other.example": 1}, count(ds), "room 0 skipped slow; the room never exceeds PerDestination")
+		require.Equal(t, map[string]int{"fast.example:8443": 1, "other.example": 1}, count(ds), "room 0 skipped slow")
+		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 10, PerDestination: 1, Room: map[string]int{"slow.example": 3}})
+		require.Equal(t, map[string]int{"slow.example": 3}, count(ds), "a room above PerDestination (a destination alone)")
 
 		// Without a per-destination bound: oldest first, as many as Limit.
-		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 4})
-		require.Equal(t, map[string]int{"slow.example": 4}, count(ds))
+		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 1})
+		require.Equal(t, map[string]int{"slow.example": 1}, count(ds))
 		ds = claim(core.ExecutionClaimDeliveriesParams{Limit: 10, Room: map[string]int{"slow.example": 1}})
 		require.Equal(t, map[string]int{"slow.example": 1}, count(ds))
 		require.Empty(t, claim(core.ExecutionClaimDeliveriesParams{Limit: 10, PerDestination: 1, Room: map[string]int{"slow.example": 0}}), "everything else is leased")

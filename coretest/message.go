@@ -331,3 +331,28 @@ func (s *storeSuite) testMessageUpdate(t *testing.T) {
 		require.Equal(t, core.MsgRead, b.get(m.ID).State)
 	})
 }
+
+func (s *storeSuite) testMessagePushRoom(t *testing.T) {
+	t.Parallel()
+
+	t.Run("SkipsDestinationsWithoutRoom", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupMsg(t)
+		other := NewAgent(b.user.ID, "o")
+		other.WebhookURL, other.WebhookSecretSealed = new("https://other.example.com/x"), new("sealed")
+		o, err := b.store.AgentCreate(b.ctx, &core.AgentCreateParams{Agent: other})
+		require.NoError(t, err)
+		for i := range 3 {
+			b.create(NewMessage(b.a, b.b, FactoryTime.Add(time.Duration(i)*time.Second)))
+		}
+		want := b.create(NewMessage(b.a, o, FactoryTime.Add(time.Minute)))[0]
+		got, err := b.store.MessagePushClaim(b.ctx, &core.MessagePushClaimParams{Now: FactoryTime.Add(time.Hour), Lease: time.Minute, Limit: 10,
+			PerDestination: 5, Room: map[string]int{"hooks.example.com": 0, "other.example.com": 1}})
+		require.NoError(t, err)
+		require.Equal(t, []core.MessageID{want.ID}, messageIDs(got), "room 0 skips a destination (an open breaker)")
+		got, err = b.store.MessagePushClaim(b.ctx, &core.MessagePushClaimParams{Now: FactoryTime.Add(time.Hour), Lease: time.Minute, Limit: 10,
+			PerDestination: 5, Room: map[string]int{"hooks.example.com": 2}})
+		require.NoError(t, err)
+		require.Len(t, got, 2, "a destination's room bounds its claims")
+	})
+}

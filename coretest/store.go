@@ -91,6 +91,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("MessageGet", s.testMessageGet)
 	t.Run("MessageList", s.testMessageList)
 	t.Run("MessagePush", s.testMessagePush)
+	t.Run("MessagePushRoom", s.testMessagePushRoom)
 	t.Run("MessageSweep", s.testMessageSweep)
 	t.Run("MessageUpdate", s.testMessageUpdate)
 	t.Run("OutcomeCounts", s.testOutcomeCounts)

@@ -286,6 +286,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
 			PerDestination: sqlkit.Clamp[int32](room.PerDestination), RoomDestinations: room.Destinations, RoomSizes: room.Sizes,
+			SkipDestinations: room.Skip, ScanRows: sqlkit.Clamp[int32](room.ScanRows),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)

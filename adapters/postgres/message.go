@@ -203,6 +203,7 @@ func (s *Store) MessagePushClaim(ctx context.Context, p *core.MessagePushClaimPa
 	rows, err := s.q.MessagePushClaim(ctx, s.pool, &dbsqlc.MessagePushClaimParams{
 		Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
 		PerDestination: sqlkit.Clamp[int32](room.PerDestination), RoomDestinations: room.Destinations, RoomSizes: room.Sizes,
+		SkipDestinations: room.Skip, ScanRows: sqlkit.Clamp[int32](room.ScanRows),
 	})
 	if err != nil {
 		return nil, dbErr.Interpret(op, err)

@@ -287,7 +287,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
 			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
-			PerDestination: int64(room.PerDestination), Room: room.JSON,
+			PerDestination: int64(room.PerDestination), Room: room.JSON, Skip: room.SkipJSON, ScanRows: int64(room.ScanRows),
 		})
 		if err != nil {
 			return dbErr.Interpret(op, err)

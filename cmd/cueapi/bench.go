@@ -63,11 +63,15 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	stores := fs.String("stores", "sqlite,postgres", "stores to measure (sqlite, postgres)")
 	pgURL := fs.String("database-url", os.Getenv("BENCH_DATABASE_URL"), "PostgreSQL URL for the postgres run (a fresh schema is created and dropped)")
 	concurrency := fs.Int("concurrency", 256, "deliveries in flight")
+	perDest := fs.Int("per-destination", 0, "deliveries in flight per destination (0: the default, concurrency/8)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	fairCues := fs.Int("fair-cues", 500, "fairness run: this many cues to a slow (10 s) and as many to a fast destination, due at once (0: skip)")
+	slowDelay := fs.Duration("slow-delay", 10*time.Second, "fairness run: how long the slow destination takes to answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	benchPerDestination = *perDest
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -115,8 +119,173 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%-9s %8d %9.0f %10.0f %5d %13.2fx\n", r.Store, r.Messages, r.MsgSendPerSec, r.MsgPushPerSec, r.MsgDuplicates, r.MsgPushPerSec/r.PerSecond)
 	}
 	fmt.Fprintln(stdout, "\nsent/s: messages accepted by the send path (core, 8 senders) per second.")
-	fmt.Fprintln(stdout, "pushed/s: messages signed, pushed to the same sink and recorded delivered per second, from the first send (same engine as exec/s).")
+	fmt.Fprintln(stdout, "pushed/s: messages (sent ahead with one send_at) signed, pushed to the same sink and recorded delivered per second, from the due instant (same engine and measure as exec/s).")
+	if *fairCues <= 0 {
+		return nil
+	}
+	var fair []fairResult
+	for _, st := range strings.Split(*stores, ",") {
+		st = strings.TrimSpace(st)
+		if st == "" || (st == "postgres" && *pgURL == "") {
+			continue
+		}
+		r, err := benchFair(ctx, st, *pgURL, *fairCues, *concurrency, *slowDelay, *timeout)
+		if err != nil {
+			return fmt.Errorf("bench fair %s: %w", st, err)
+		}
+		fair = append(fair, r)
+	}
+	fmt.Fprintf(stdout, "\nfairness: %d cues to a slow (%s) destination and %d to a fast one, all due at the same instant (slow ones created first)\n", *fairCues, *slowDelay, *fairCues)
+	fmt.Fprintf(stdout, "%-9s %10s %10s %10s %14s\n", "store", "fast p50", "fast p99", "fast max", "slow answered")
+	for _, r := range fair {
+		fmt.Fprintf(stdout, "%-9s %10s %10s %10s %14d\n", r.Store, r.FastP50.Round(time.Millisecond), r.FastP99.Round(time.Millisecond), r.FastMax.Round(time.Millisecond), r.SlowAnswered)
+	}
+	fmt.Fprintln(stdout, "fast pNN: lateness of the fast destination's deliveries (received minus scheduled_for); slow answered: slow deliveries answered by the time the last fast one arrived.")
 	return nil
+}
+
+// benchPerDestination is the -per-destination flag.
+var benchPerDestination int
+
+// fairResult is one store's fairness figures.
+type fairResult struct {
+	Store                     string
+	FastP50, FastP99, FastMax time.Duration
+	SlowAnswered              int
+}
+
+// benchFair measures how late a fast destination's deliveries are beside a
+// slow destination with as many deliveries queued, all due at once: with
+// head-of-line blocking the fast ones wait for the slow ones' slots.
+func benchFair(ctx context.Context, store, pgURL string, n, concurrency int, slowDelay, timeout time.Duration) (fairResult, error) {
+	res := fairResult{Store: store}
+	clock := &offsetClock{}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var (
+		mu           sync.Mutex
+		fastAt       = make(map[string]time.Time, n)
+		slowAnswered atomic.Int64
+		allFast      = make(chan struct{})
+		once         sync.Once
+	)
+	serve := func(h http.HandlerFunc) (string, func(), error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		return "http://" + ln.Addr().String() + "/hook", func() { _ = srv.Close() }, nil
+	}
+	slowURL, closeSlow, err := serve(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		t := time.NewTimer(slowDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			slowAnswered.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	defer closeSlow()
+	fastURL, closeFast, err := serve(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		at := clock.Now()
+		mu.Lock()
+		if _, seen := fastAt[r.Header.Get("X-CueAPI-Execution-Id")]; !seen {
+			fastAt[r.Header.Get("X-CueAPI-Execution-Id")] = at
+		}
+		got := len(fastAt)
+		mu.Unlock()
+		if got >= n {
+			once.Do(func() { close(allFast) })
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if err != nil {
+		return res, err
+	}
+	defer closeFast()
+
+	dir, err := os.MkdirTemp("", "cueapi-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := loadConfig(func(k string) (string, bool) {
+		switch k {
+		case "ENV":
+			return "development", true
+		case "CUEAPI_DATA_DIR":
+			return dir, true
+		case "SESSION_SECRET":
+			return "benchmark-session-secret-0123456789abcdef", true
+		case "WEBHOOK_CONCURRENCY":
+			return fmt.Sprint(concurrency), true
+		case "DELIVERY_PER_DESTINATION_CONCURRENCY":
+			return fmt.Sprint(benchPerDestination), true
+		case "SHUTDOWN_GRACE_SECONDS":
+			return "1", true
+		}
+		return "", false
+	})
+	if err != nil {
+		return res, err
+	}
+	cfg.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	if store == "postgres" {
+		u, drop, err := benchSchema(ctx, pgURL)
+		if err != nil {
+			return res, err
+		}
+		defer drop()
+		cfg.DatabaseURL = u
+	}
+	a, err := newApp(ctx, cfg, log, overrides{clock: clock})
+	if err != nil {
+		return res, err
+	}
+	defer a.close()
+	_, u, err := a.Accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
+	if err != nil {
+		return res, err
+	}
+	due := clock.Now().Add(time.Hour).Truncate(time.Second)
+	if err := benchCreateCues(ctx, a.store, u, n, due, slowURL, "slow", 2*n+1); err != nil {
+		return res, err
+	}
+	if err := benchCreateCues(ctx, a.store, u, n, due, fastURL, "fast", 2*n+1); err != nil {
+		return res, err
+	}
+	clock.offset.Store(int64(due.Add(-2 * time.Second).Sub(time.Now())))
+	engineCtx, stop := context.WithCancel(ctx)
+	wait := a.Run(engineCtx)
+	defer func() { stop(); wait() }()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case <-allFast:
+	case <-deadline.C:
+		mu.Lock()
+		got := len(fastAt)
+		mu.Unlock()
+		return res, fmt.Errorf("timed out: %d of %d fast deliveries", got, n)
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	res.SlowAnswered = int(slowAnswered.Load())
+	mu.Lock()
+	late := make([]time.Duration, 0, len(fastAt))
+	for _, at := range fastAt {
+		late = append(late, at.Sub(due))
+	}
+	mu.Unlock()
+	res.FastP50, res.FastP99, res.FastMax = percentile(late, 50), percentile(late, 99), percentile(late, 100)
+	return res, nil
 }
 
 func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int, timeout time.Duration) (benchResult, error) {
@@ -191,6 +360,13 @@ func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int
 			return fmt.Sprint(concurrency), true
 		case "DISABLE_QUOTA_ENFORCEMENT":
 			return "true", true
+		case "MAX_CONCURRENT_DELIVERIES_PER_USER":
+			// One sending account: let the per-account push cap match the
+			// engine's slots, so the figure is the engine's, not the cap's
+			// 30-second postponements.
+			return fmt.Sprint(concurrency), true
+		case "DELIVERY_PER_DESTINATION_CONCURRENCY":
+			return fmt.Sprint(benchPerDestination), true
 		}
 		return "", false
 	})
@@ -218,7 +394,7 @@ func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int
 	}
 	due := clock.Now().Add(time.Hour).Truncate(time.Second)
 	url := "http://" + ln.Addr().String() + "/hook"
-	if err := benchCreateCues(ctx, a.store, u, n, due, url); err != nil {
+	if err := benchCreateCues(ctx, a.store, u, n, due, url, "bench", n+1); err != nil {
 		return res, err
 	}
 
@@ -278,7 +454,7 @@ func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int
 	res.ReadyP50, res.ReadyP99 = percentile(ready, 50), percentile(ready, 99)
 	res.DeliveryP50, res.DeliveryP99 = percentile(deliver, 50), percentile(deliver, 99)
 	if msgs > 0 {
-		if err := benchMessages(ctx, a, u, msgs, "http://"+ln.Addr().String()+"/agent", allPushed, deadline.C, &res); err != nil {
+		if err := benchMessages(ctx, a, clock, u, msgs, "http://"+ln.Addr().String()+"/agent", allPushed, deadline.C, &res); err != nil {
 			return res, err
 		}
 		res.MsgDuplicates = int(pushDups.Load())
@@ -288,8 +464,10 @@ func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int
 
 // benchMessages sends msgs messages from one agent to another whose
 // webhook is the sink, with 8 concurrent senders through the core send
-// path, and waits until every push was received and recorded delivered.
-func benchMessages(ctx context.Context, a *app, u *core.User, msgs int, hook string, allPushed <-chan struct{}, deadline <-chan time.Time, res *benchResult) error {
+// path, all with send_at at one instant an hour ahead (as the cues are
+// created ahead); then it moves the clock to that instant and waits until
+// every push was received and recorded delivered.
+func benchMessages(ctx context.Context, a *app, clock *offsetClock, u *core.User, msgs int, hook string, allPushed <-chan struct{}, deadline <-chan time.Time, res *benchResult) error {
 	from, err := a.Agents.Create(ctx, u, core.AgentInput{DisplayName: "bench sender"})
 	if err != nil {
 		return err
@@ -298,6 +476,8 @@ func benchMessages(ctx context.Context, a *app, u *core.User, msgs int, hook str
 	if err != nil {
 		return err
 	}
+	due := clock.Now().Add(time.Hour).Truncate(time.Second)
+	sendAt := due.Format(time.RFC3339Nano)
 	start := time.Now()
 	var next atomic.Int64
 	errc := make(chan error, 8)
@@ -311,7 +491,7 @@ func benchMessages(ctx context.Context, a *app, u *core.User, msgs int, hook str
 				if i > msgs {
 					return
 				}
-				_, err := a.Messages.Send(ctx, u, &core.SendInput{FromAgent: string(from.Agent.ID), To: string(to.Agent.ID), Body: fmt.Sprintf("message %d", i)})
+				_, err := a.Messages.Send(ctx, u, &core.SendInput{FromAgent: string(from.Agent.ID), To: string(to.Agent.ID), Body: fmt.Sprintf("message %d", i), SendAt: &sendAt})
 				if err != nil {
 					errc <- err
 					return
@@ -325,6 +505,9 @@ func benchMessages(ctx context.Context, a *app, u *core.User, msgs int, hook str
 		return err
 	}
 	res.MsgSendPerSec = float64(msgs) / time.Since(start).Seconds()
+	clock.offset.Add(int64(due.Sub(clock.Now())))
+	a.Dispatcher.Wake()
+	start = time.Now()
 	select {
 	case <-allPushed:
 	case <-deadline:
@@ -364,8 +547,9 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return ds[i]
 }
 
-// benchCreateCues inserts n one-time webhook cues due at `due`, in parallel.
-func benchCreateCues(ctx context.Context, store core.Store, u *core.User, n int, due time.Time, url string) error {
+// benchCreateCues inserts n one-time webhook cues named prefix-NNNNNN due at
+// `due`, in parallel, under an active cue limit of limit.
+func benchCreateCues(ctx context.Context, store core.Store, u *core.User, n int, due time.Time, url, prefix string, limit int) error {
 	var next atomic.Int64
 	errc := make(chan error, 8)
 	var wg sync.WaitGroup
@@ -380,13 +564,13 @@ func benchCreateCues(ctx context.Context, store core.Store, u *core.User, n int,
 				}
 				at := due
 				c := &core.Cue{
-					ID: core.NewCueID(), TenantID: u.ID, Name: fmt.Sprintf("bench-%06d", i), Status: core.CueActive,
+					ID: core.NewCueID(), TenantID: u.ID, Name: fmt.Sprintf("%s-%06d", prefix, i), Status: core.CueActive,
 					Transport: core.TransportWebhook, Schedule: core.Schedule{Type: core.ScheduleOnce, At: &at, Timezone: "UTC"},
 					Callback: core.Callback{URL: &url, Method: "POST", Headers: map[string]string{}},
 					Payload:  json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), Retry: core.DefaultRetryPolicy(),
 					OnFailure: core.OnFailure{}, CatchUp: core.CatchUpLatest, NextRun: &at, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(),
 				}
-				if _, err := store.CueCreate(ctx, &core.CueCreateParams{Cue: c, ActiveCueLimit: n + 1}); err != nil {
+				if _, err := store.CueCreate(ctx, &core.CueCreateParams{Cue: c, ActiveCueLimit: limit}); err != nil {
 					errc <- err
 					return
 				}

@@ -50,7 +50,7 @@ var envHelp = map[string]string{
 	"DISABLE_QUOTA_ENFORCEMENT":             "`true` skips the message quotas (per-minute send rate by plan, the priority 4–5 limits, the monthly message quota).",
 	"MAX_CONCURRENT_DELIVERIES_PER_USER":    "Message pushes (to agents' `webhook_url`) in flight per sending user per process; an attempt over the cap is postponed 30 s without counting.",
 	"DELIVERY_RESULT_BUFFER":                "Delivery results kept in memory when their database write fails; they are written again with backoff while their leases last, so an outage shorter than the lease sends nothing twice. When full, the oldest are dropped (WARN) and retried after lease expiry.",
-	"DELIVERY_PER_DESTINATION_CONCURRENCY":  "Deliveries in flight per destination (host[:port] of the URL) per process, for every kind of delivery; claims take at most this many per destination, round-robin across destinations, so a slow or huge destination cannot hold every slot. `0`: `WEBHOOK_CONCURRENCY`/8 (at least 1).",
+	"DELIVERY_PER_DESTINATION_CONCURRENCY":  "Deliveries in flight per destination (host[:port] of the URL) per process, for every kind of delivery; claims take at most this many per destination, round-robin across destinations, so a slow or huge destination cannot hold every slot. A destination that is alone with work due may use the slots nobody else needs, all but this many, which stay free for a destination that shows up. `0`: `WEBHOOK_CONCURRENCY`/8 (at least 1).",
 	"DELIVERY_BREAKER_FAILURES":             "Consecutive failures (timeouts, connection errors, 429, 5xx) of one destination that open its circuit breaker: its due deliveries are then parked without being sent — each counts as a failed attempt and is due again when the cool-down ends — and hold no slot.",
 	"DELIVERY_BREAKER_COOLDOWN_SECONDS":     "How long an open breaker parks its destination; a longer `Retry-After` from the destination wins. Then one probe goes out: success closes the breaker, failure reopens it for twice as long.",
 	"DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS": "Upper bound of the doubling cool-down (a receiver's `Retry-After` may still park longer, up to 6 h).",
@@ -78,7 +78,7 @@ var envShown = map[string]string{
 	"INSTANCE_ID":                          "hostname-pid",
 	"BASE_URL":                             "empty",
 	"DELIVERY_LEASE_SECONDS":               "0",
-	"DELIVERY_PER_DESTINATION_CONCURRENCY": "0 (`WEBHOOK_CONCURRENCY`/8)",
+	"DELIVERY_PER_DESTINATION_CONCURRENCY": "0 (WEBHOOK_CONCURRENCY/8)",
 	"DASHBOARD":                            "true (false in production)",
 }
 

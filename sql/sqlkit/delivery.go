@@ -64,19 +64,29 @@ func Convert[R, T any](rows []R, conv func(R) (T, error)) ([]T, error) {
 }
 
 // Room is a claim's per-destination room as the SQL claims take it: the
-// default bound (PerDestination, or Limit when unbounded) and the
-// destinations with their own, as parallel arrays (PostgreSQL unnest) and
-// as a JSON object (SQLite json_each), in destination order.
+// default bound (PerDestination, or Limit when unbounded), the destinations
+// with their own as parallel arrays (PostgreSQL unnest) and as a JSON array
+// of [destination, room] pairs (SQLite json_each), the destinations to skip
+// (room 0; also as a JSON array), and how many of the oldest due rows of the others the fair
+// ranking looks at (ScanRows), in destination order.
 type Room struct {
 	PerDestination int
 	Destinations   []string
 	Sizes          []int32
+	Skip           []string
 	JSON           string
+	SkipJSON       string
+	ScanRows       int
 }
+
+// ScanRowsFor is how many of the oldest due executions a claim of limit
+// ranks: enough for every destination in them to get its share, bounded
+// so the claim's cost does not grow with the backlog.
+func ScanRowsFor(limit int) int { return max(4*limit, 1024) }
 
 // RoomOf is p's room.
 func RoomOf(p *core.ExecutionClaimDeliveriesParams) Room {
-	r := Room{PerDestination: p.PerDestination, Destinations: []string{}, Sizes: []int32{}}
+	r := Room{PerDestination: p.PerDestination, Destinations: []string{}, Sizes: []int32{}, Skip: []string{}, ScanRows: ScanRowsFor(p.Limit)}
 	if r.PerDestination <= 0 {
 		r.PerDestination = p.Limit
 	}
@@ -84,13 +94,18 @@ func RoomOf(p *core.ExecutionClaimDeliveriesParams) Room {
 		r.Destinations = append(r.Destinations, d)
 	}
 	slices.Sort(r.Destinations)
-	obj := make(map[string]int, len(r.Destinations))
+	pairs := make([][2]any, 0, len(r.Destinations))
 	for _, d := range r.Destinations {
 		n := p.RoomFor(d)
 		r.Sizes = append(r.Sizes, Clamp[int32](n))
-		obj[d] = n
+		pairs = append(pairs, [2]any{d, n})
+		if n <= 0 {
+			r.Skip = append(r.Skip, d)
+		}
 	}
-	raw, _ := json.Marshal(obj) // a map of strings to ints always encodes
+	raw, _ := json.Marshal(pairs) // strings and ints always encode
 	r.JSON = string(raw)
+	raw, _ = json.Marshal(r.Skip)
+	r.SkipJSON = string(raw)
 	return r
 }

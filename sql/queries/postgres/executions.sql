@@ -104,21 +104,30 @@ RETURNING cue_id;
 -- fairly across destinations: within a destination oldest due_at first, at
 -- most its room (@room_sizes for @room_destinations, else
 -- @per_destination); across destinations round-robin (every destination's
--- first before any second). The ranking reads the partial index
--- executions_dispatch_dest_idx; the chosen rows are re-checked and locked
--- FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets.
+-- first before any second). The ranking looks at the @scan_rows oldest
+-- due executions of destinations not skipped (@skip_destinations: room 0),
+-- read from the partial index executions_dispatch_idx, so its cost does not
+-- grow with the backlog; the chosen rows are re-checked and locked FOR NO
+-- KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets
+-- (ids as arrays, so both steps read the primary key, never the table).
 WITH room AS (
     SELECT unnest(@room_destinations::text[]) AS destination,
            unnest(@room_sizes::integer[]) AS room
-), ranked AS (
-    SELECT x.id, x.due_at,
-           row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
-           coalesce(r.room, @per_destination::integer) AS room
+), candidates AS (
+    SELECT x.id, x.destination, x.due_at
     FROM executions AS x
-    LEFT JOIN room AS r ON r.destination = x.destination
     WHERE x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
       AND x.due_at <= @now::timestamptz
+      AND NOT (x.destination = ANY(@skip_destinations::text[]))
+    ORDER BY x.due_at
+    LIMIT @scan_rows
+), ranked AS (
+    SELECT c.id, c.due_at,
+           row_number() OVER (PARTITION BY c.destination ORDER BY c.due_at, c.id) AS rn,
+           coalesce(r.room, @per_destination::integer) AS room
+    FROM candidates AS c
+    LEFT JOIN room AS r ON r.destination = c.destination
 ), chosen AS (
     SELECT id FROM ranked
     WHERE rn <= room
@@ -126,7 +135,7 @@ WITH room AS (
     LIMIT @max_rows
 ), picked AS (
     SELECT x.id FROM executions AS x
-    WHERE x.id IN (SELECT id FROM chosen)
+    WHERE x.id = ANY(ARRAY(SELECT id FROM chosen))
       AND x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
       AND x.due_at <= @now::timestamptz
@@ -140,8 +149,7 @@ UPDATE executions AS e SET
     lease_expires_at = @lease_until::timestamptz,
     due_at = @lease_until::timestamptz,
     updated_at = @now::timestamptz
-FROM picked
-WHERE e.id = picked.id
+WHERE e.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING e.*;
 
 -- name: ExecutionRecordDeliveries :many

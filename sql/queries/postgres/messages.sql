@@ -90,19 +90,28 @@ WHERE id IN (SELECT k.id FROM messages k WHERE k.idempotency_key IS NOT NULL AND
 -- name: MessagePushClaim :many
 -- MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
 -- or delivering past their lease), fairly across destinations like
--- ExecutionClaimDeliveries: the attempt counts at claim time, and
--- next_attempt_at moves to the lease end (a stale attempt is due again).
+-- ExecutionClaimDeliveries: the ranking looks at the @scan_rows oldest due
+-- pushes of destinations not skipped (@skip_destinations: room 0), read
+-- from the partial index messages_push_due_idx; the attempt counts at claim
+-- time, and next_attempt_at moves to the lease end (a stale attempt is due
+-- again).
 WITH room AS (
     SELECT unnest(@room_destinations::text[]) AS destination,
            unnest(@room_sizes::integer[]) AS room
-), ranked AS (
-    SELECT x.id, x.next_attempt_at,
-           row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
-           coalesce(r.room, @per_destination::integer) AS room
+), candidates AS (
+    SELECT x.id, x.destination, x.next_attempt_at
     FROM messages AS x
-    LEFT JOIN room AS r ON r.destination = x.destination
     WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
       AND x.next_attempt_at <= @now::timestamptz
+      AND NOT (x.destination = ANY(@skip_destinations::text[]))
+    ORDER BY x.next_attempt_at
+    LIMIT @scan_rows
+), ranked AS (
+    SELECT c.id, c.next_attempt_at,
+           row_number() OVER (PARTITION BY c.destination ORDER BY c.next_attempt_at, c.id) AS rn,
+           coalesce(r.room, @per_destination::integer) AS room
+    FROM candidates AS c
+    LEFT JOIN room AS r ON r.destination = c.destination
 ), chosen AS (
     SELECT id FROM ranked
     WHERE rn <= room
@@ -110,7 +119,7 @@ WITH room AS (
     LIMIT @max_rows
 ), picked AS (
     SELECT x.id FROM messages AS x
-    WHERE x.id IN (SELECT id FROM chosen)
+    WHERE x.id = ANY(ARRAY(SELECT id FROM chosen))
       AND x.delivery_state IN ('queued', 'retry_ready', 'delivering')
       AND x.next_attempt_at <= @now::timestamptz
     FOR NO KEY UPDATE SKIP LOCKED
@@ -121,8 +130,7 @@ UPDATE messages AS m SET
     lease_expires_at = @lease_until::timestamptz,
     next_attempt_at = @lease_until::timestamptz,
     updated_at = @now::timestamptz
-FROM picked
-WHERE m.id = picked.id
+WHERE m.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING m.*;
 
 -- name: MessagePushRecord :one

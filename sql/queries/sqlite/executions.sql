@@ -92,10 +92,14 @@ ON CONFLICT (cue_id, scheduled_for) DO NOTHING;
 -- name: ExecutionClaimDeliveries :many
 -- ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
 -- fairly across destinations: within a destination oldest due_at first, at
--- most its room (@room, a JSON object destination -> room, else
--- @per_destination); across destinations round-robin (every destination's
--- first before any second). The surrounding BEGIN IMMEDIATE transaction
--- makes the claim exclusive.
+-- most its room (@room, a JSON array of [destination, room] pairs, else
+-- @per_destination; @skip, a JSON array, lists the destinations whose room
+-- is 0); across destinations
+-- round-robin (every destination's first before any second). The ranking
+-- looks at the @scan_rows oldest due executions of destinations not
+-- skipped (the partial index executions_dispatch_idx), so its cost does not
+-- grow with the backlog. The surrounding BEGIN IMMEDIATE transaction makes
+-- the claim exclusive.
 UPDATE executions SET
     status = 'delivering',
     attempts = attempts + 1,
@@ -105,18 +109,24 @@ UPDATE executions SET
     due_at = CAST(@lease_until AS TEXT),
     updated_at = CAST(@now AS TEXT)
 WHERE id IN (
-    SELECT id FROM (
-        SELECT x.id, x.due_at,
-               row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
-               coalesce((SELECT r.value FROM json_each(CAST(@room AS TEXT)) AS r WHERE r.key = x.destination),
-                        CAST(@per_destination AS INTEGER)) AS room
-        FROM executions AS x
-        WHERE x.transport = 'webhook'
-          AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-          AND x.due_at <= CAST(@now AS TEXT)
-    )
-    WHERE rn <= room
-    ORDER BY rn, due_at, id
+    SELECT ranked.id FROM (
+        SELECT c.id, c.due_at, coalesce(r.room, CAST(@per_destination AS INTEGER)) AS room,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.due_at, c.id) AS rn
+        FROM (
+            SELECT x.id, x.destination, x.due_at
+            FROM executions AS x
+            WHERE x.transport = 'webhook'
+              AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+              AND x.due_at <= CAST(@now AS TEXT)
+              AND x.destination NOT IN (SELECT value FROM json_each(CAST(@skip AS TEXT)))
+            ORDER BY x.due_at
+            LIMIT CAST(@scan_rows AS INTEGER)
+        ) AS c
+        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(@room AS TEXT))) AS r
+            ON r.destination = c.destination
+    ) AS ranked
+    WHERE ranked.rn <= ranked.room
+    ORDER BY ranked.rn, ranked.due_at, ranked.id
     LIMIT CAST(@max_rows AS INTEGER)
 )
 RETURNING *;

@@ -89,8 +89,10 @@ WHERE id IN (SELECT k.id FROM messages k WHERE k.idempotency_key IS NOT NULL AND
 -- name: MessagePushClaim :many
 -- MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
 -- or delivering past their lease), fairly across destinations like
--- ExecutionClaimDeliveries; the surrounding BEGIN IMMEDIATE transaction
--- makes the claim exclusive.
+-- ExecutionClaimDeliveries (@room: JSON array of [destination, room] pairs;
+-- @skip: JSON array of destinations whose room is 0; the ranking looks at
+-- the @scan_rows oldest due pushes); the surrounding BEGIN IMMEDIATE
+-- transaction makes the claim exclusive.
 UPDATE messages SET
     delivery_state = 'delivering',
     attempts = attempts + 1,
@@ -98,17 +100,23 @@ UPDATE messages SET
     next_attempt_at = CAST(@lease_until AS TEXT),
     updated_at = CAST(@now AS TEXT)
 WHERE id IN (
-    SELECT id FROM (
-        SELECT x.id, x.next_attempt_at,
-               row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
-               coalesce((SELECT r.value FROM json_each(CAST(@room AS TEXT)) AS r WHERE r.key = x.destination),
-                        CAST(@per_destination AS INTEGER)) AS room
-        FROM messages AS x
-        WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
-          AND x.next_attempt_at <= CAST(@now AS TEXT)
-    )
-    WHERE rn <= room
-    ORDER BY rn, next_attempt_at, id
+    SELECT ranked.id FROM (
+        SELECT c.id, c.next_attempt_at, coalesce(r.room, CAST(@per_destination AS INTEGER)) AS room,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.next_attempt_at, c.id) AS rn
+        FROM (
+            SELECT x.id, x.destination, x.next_attempt_at
+            FROM messages AS x
+            WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+              AND x.next_attempt_at <= CAST(@now AS TEXT)
+              AND x.destination NOT IN (SELECT value FROM json_each(CAST(@skip AS TEXT)))
+            ORDER BY x.next_attempt_at
+            LIMIT CAST(@scan_rows AS INTEGER)
+        ) AS c
+        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(@room AS TEXT))) AS r
+            ON r.destination = c.destination
+    ) AS ranked
+    WHERE ranked.rn <= ranked.room
+    ORDER BY ranked.rn, ranked.next_attempt_at, ranked.id
     LIMIT CAST(@max_rows AS INTEGER)
 )
 RETURNING *;

@@ -14,23 +14,29 @@ const executionClaimDeliveries = `-- name: ExecutionClaimDeliveries :many
 WITH room AS (
     SELECT unnest($3::text[]) AS destination,
            unnest($4::integer[]) AS room
-), ranked AS (
-    SELECT x.id, x.due_at,
-           row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
-           coalesce(r.room, $5::integer) AS room
+), candidates AS (
+    SELECT x.id, x.destination, x.due_at
     FROM executions AS x
-    LEFT JOIN room AS r ON r.destination = x.destination
     WHERE x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
       AND x.due_at <= $1::timestamptz
+      AND NOT (x.destination = ANY($5::text[]))
+    ORDER BY x.due_at
+    LIMIT $6
+), ranked AS (
+    SELECT c.id, c.due_at,
+           row_number() OVER (PARTITION BY c.destination ORDER BY c.due_at, c.id) AS rn,
+           coalesce(r.room, $7::integer) AS room
+    FROM candidates AS c
+    LEFT JOIN room AS r ON r.destination = c.destination
 ), chosen AS (
     SELECT id FROM ranked
     WHERE rn <= room
     ORDER BY rn, due_at, id
-    LIMIT $6
+    LIMIT $8
 ), picked AS (
     SELECT x.id FROM executions AS x
-    WHERE x.id IN (SELECT id FROM chosen)
+    WHERE x.id = ANY(ARRAY(SELECT id FROM chosen))
       AND x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
       AND x.due_at <= $1::timestamptz
@@ -44,8 +50,7 @@ UPDATE executions AS e SET
     lease_expires_at = $2::timestamptz,
     due_at = $2::timestamptz,
     updated_at = $1::timestamptz
-FROM picked
-WHERE e.id = picked.id
+WHERE e.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options, e.live_claim_session_token, e.live_claimed_at, e.destination
 `
 
@@ -54,6 +59,8 @@ type ExecutionClaimDeliveriesParams struct {
 	LeaseUntil       time.Time
 	RoomDestinations []string
 	RoomSizes        []int32
+	SkipDestinations []string
+	ScanRows         int32
 	PerDestination   int32
 	MaxRows          int32
 }
@@ -62,15 +69,20 @@ type ExecutionClaimDeliveriesParams struct {
 // fairly across destinations: within a destination oldest due_at first, at
 // most its room (@room_sizes for @room_destinations, else
 // @per_destination); across destinations round-robin (every destination's
-// first before any second). The ranking reads the partial index
-// executions_dispatch_dest_idx; the chosen rows are re-checked and locked
-// FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets.
+// first before any second). The ranking looks at the @scan_rows oldest
+// due executions of destinations not skipped (@skip_destinations: room 0),
+// read from the partial index executions_dispatch_idx, so its cost does not
+// grow with the backlog; the chosen rows are re-checked and locked FOR NO
+// KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets
+// (ids as arrays, so both steps read the primary key, never the table).
 func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionClaimDeliveries,
 		arg.Now,
 		arg.LeaseUntil,
 		arg.RoomDestinations,
 		arg.RoomSizes,
+		arg.SkipDestinations,
+		arg.ScanRows,
 		arg.PerDestination,
 		arg.MaxRows,
 	)

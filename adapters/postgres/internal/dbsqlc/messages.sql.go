@@ -561,22 +561,28 @@ const messagePushClaim = `-- name: MessagePushClaim :many
 WITH room AS (
     SELECT unnest($3::text[]) AS destination,
            unnest($4::integer[]) AS room
-), ranked AS (
-    SELECT x.id, x.next_attempt_at,
-           row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
-           coalesce(r.room, $5::integer) AS room
+), candidates AS (
+    SELECT x.id, x.destination, x.next_attempt_at
     FROM messages AS x
-    LEFT JOIN room AS r ON r.destination = x.destination
     WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
       AND x.next_attempt_at <= $2::timestamptz
+      AND NOT (x.destination = ANY($5::text[]))
+    ORDER BY x.next_attempt_at
+    LIMIT $6
+), ranked AS (
+    SELECT c.id, c.next_attempt_at,
+           row_number() OVER (PARTITION BY c.destination ORDER BY c.next_attempt_at, c.id) AS rn,
+           coalesce(r.room, $7::integer) AS room
+    FROM candidates AS c
+    LEFT JOIN room AS r ON r.destination = c.destination
 ), chosen AS (
     SELECT id FROM ranked
     WHERE rn <= room
     ORDER BY rn, next_attempt_at, id
-    LIMIT $6
+    LIMIT $8
 ), picked AS (
     SELECT x.id FROM messages AS x
-    WHERE x.id IN (SELECT id FROM chosen)
+    WHERE x.id = ANY(ARRAY(SELECT id FROM chosen))
       AND x.delivery_state IN ('queued', 'retry_ready', 'delivering')
       AND x.next_attempt_at <= $2::timestamptz
     FOR NO KEY UPDATE SKIP LOCKED
@@ -587,8 +593,7 @@ UPDATE messages AS m SET
     lease_expires_at = $1::timestamptz,
     next_attempt_at = $1::timestamptz,
     updated_at = $2::timestamptz
-FROM picked
-WHERE m.id = picked.id
+WHERE m.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING m.id, m.user_id, m.to_user_id, m.from_agent_id, m.to_agent_id, m.thread_id, m.reply_to, m.subject, m.body, m.preview, m.priority, m.expects_reply, m.reply_to_agent_id, m.delivery_state, m.metadata, m.idempotency_key, m.idempotency_fingerprint, m.correlation_id, m.notification_for, m.delivery_mode, m.effective_delivery_mode, m.live_fallback_mode, m.send_at, m.attempts, m.next_attempt_at, m.lease_expires_at, m.last_error, m.created_at, m.updated_at, m.delivered_at, m.read_at, m.acked_at, m.failed_at, m.expires_at, m.destination
 `
 
@@ -597,20 +602,27 @@ type MessagePushClaimParams struct {
 	Now              time.Time
 	RoomDestinations []string
 	RoomSizes        []int32
+	SkipDestinations []string
+	ScanRows         int32
 	PerDestination   int32
 	MaxRows          int32
 }
 
 // MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
 // or delivering past their lease), fairly across destinations like
-// ExecutionClaimDeliveries: the attempt counts at claim time, and
-// next_attempt_at moves to the lease end (a stale attempt is due again).
+// ExecutionClaimDeliveries: the ranking looks at the @scan_rows oldest due
+// pushes of destinations not skipped (@skip_destinations: room 0), read
+// from the partial index messages_push_due_idx; the attempt counts at claim
+// time, and next_attempt_at moves to the lease end (a stale attempt is due
+// again).
 func (q *Queries) MessagePushClaim(ctx context.Context, db DBTX, arg *MessagePushClaimParams) ([]*Message, error) {
 	rows, err := db.Query(ctx, messagePushClaim,
 		arg.LeaseUntil,
 		arg.Now,
 		arg.RoomDestinations,
 		arg.RoomSizes,
+		arg.SkipDestinations,
+		arg.ScanRows,
 		arg.PerDestination,
 		arg.MaxRows,
 	)

@@ -19,19 +19,25 @@ UPDATE executions SET
     due_at = CAST(?2 AS TEXT),
     updated_at = CAST(?1 AS TEXT)
 WHERE id IN (
-    SELECT id FROM (
-        SELECT x.id, x.due_at,
-               row_number() OVER (PARTITION BY x.destination ORDER BY x.due_at, x.id) AS rn,
-               coalesce((SELECT r.value FROM json_each(CAST(?3 AS TEXT)) AS r WHERE r.key = x.destination),
-                        CAST(?4 AS INTEGER)) AS room
-        FROM executions AS x
-        WHERE x.transport = 'webhook'
-          AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-          AND x.due_at <= CAST(?1 AS TEXT)
-    )
-    WHERE rn <= room
-    ORDER BY rn, due_at, id
-    LIMIT CAST(?5 AS INTEGER)
+    SELECT ranked.id FROM (
+        SELECT c.id, c.due_at, coalesce(r.room, CAST(?3 AS INTEGER)) AS room,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.due_at, c.id) AS rn
+        FROM (
+            SELECT x.id, x.destination, x.due_at
+            FROM executions AS x
+            WHERE x.transport = 'webhook'
+              AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
+              AND x.due_at <= CAST(?1 AS TEXT)
+              AND x.destination NOT IN (SELECT value FROM json_each(CAST(?4 AS TEXT)))
+            ORDER BY x.due_at
+            LIMIT CAST(?5 AS INTEGER)
+        ) AS c
+        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(?6 AS TEXT))) AS r
+            ON r.destination = c.destination
+    ) AS ranked
+    WHERE ranked.rn <= ranked.room
+    ORDER BY ranked.rn, ranked.due_at, ranked.id
+    LIMIT CAST(?7 AS INTEGER)
 )
 RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
@@ -39,23 +45,31 @@ RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, re
 type ExecutionClaimDeliveriesParams struct {
 	Now            string
 	LeaseUntil     string
-	Room           string
 	PerDestination int64
+	Skip           string
+	ScanRows       int64
+	Room           string
 	MaxRows        int64
 }
 
 // ExecutionClaimDeliveries claims up to @max_rows due webhook executions,
 // fairly across destinations: within a destination oldest due_at first, at
-// most its room (@room, a JSON object destination -> room, else
-// @per_destination); across destinations round-robin (every destination's
-// first before any second). The surrounding BEGIN IMMEDIATE transaction
-// makes the claim exclusive.
+// most its room (@room, a JSON array of [destination, room] pairs, else
+// @per_destination; @skip, a JSON array, lists the destinations whose room
+// is 0); across destinations
+// round-robin (every destination's first before any second). The ranking
+// looks at the @scan_rows oldest due executions of destinations not
+// skipped (the partial index executions_dispatch_idx), so its cost does not
+// grow with the backlog. The surrounding BEGIN IMMEDIATE transaction makes
+// the claim exclusive.
 func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
 	rows, err := db.QueryContext(ctx, executionClaimDeliveries,
 		arg.Now,
 		arg.LeaseUntil,
-		arg.Room,
 		arg.PerDestination,
+		arg.Skip,
+		arg.ScanRows,
+		arg.Room,
 		arg.MaxRows,
 	)
 	if err != nil {

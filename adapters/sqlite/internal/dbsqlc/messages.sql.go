@@ -569,18 +569,24 @@ UPDATE messages SET
     next_attempt_at = CAST(?1 AS TEXT),
     updated_at = CAST(?2 AS TEXT)
 WHERE id IN (
-    SELECT id FROM (
-        SELECT x.id, x.next_attempt_at,
-               row_number() OVER (PARTITION BY x.destination ORDER BY x.next_attempt_at, x.id) AS rn,
-               coalesce((SELECT r.value FROM json_each(CAST(?3 AS TEXT)) AS r WHERE r.key = x.destination),
-                        CAST(?4 AS INTEGER)) AS room
-        FROM messages AS x
-        WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
-          AND x.next_attempt_at <= CAST(?2 AS TEXT)
-    )
-    WHERE rn <= room
-    ORDER BY rn, next_attempt_at, id
-    LIMIT CAST(?5 AS INTEGER)
+    SELECT ranked.id FROM (
+        SELECT c.id, c.next_attempt_at, coalesce(r.room, CAST(?3 AS INTEGER)) AS room,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.next_attempt_at, c.id) AS rn
+        FROM (
+            SELECT x.id, x.destination, x.next_attempt_at
+            FROM messages AS x
+            WHERE x.delivery_state IN ('queued', 'retry_ready', 'delivering')
+              AND x.next_attempt_at <= CAST(?2 AS TEXT)
+              AND x.destination NOT IN (SELECT value FROM json_each(CAST(?4 AS TEXT)))
+            ORDER BY x.next_attempt_at
+            LIMIT CAST(?5 AS INTEGER)
+        ) AS c
+        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(?6 AS TEXT))) AS r
+            ON r.destination = c.destination
+    ) AS ranked
+    WHERE ranked.rn <= ranked.room
+    ORDER BY ranked.rn, ranked.next_attempt_at, ranked.id
+    LIMIT CAST(?7 AS INTEGER)
 )
 RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_to, subject, body, preview, priority, expects_reply, reply_to_agent_id, delivery_state, metadata, idempotency_key, idempotency_fingerprint, correlation_id, notification_for, delivery_mode, effective_delivery_mode, live_fallback_mode, send_at, attempts, next_attempt_at, lease_expires_at, last_error, created_at, updated_at, delivered_at, read_at, acked_at, failed_at, expires_at, destination
 `
@@ -588,21 +594,27 @@ RETURNING id, user_id, to_user_id, from_agent_id, to_agent_id, thread_id, reply_
 type MessagePushClaimParams struct {
 	LeaseUntil     string
 	Now            string
-	Room           string
 	PerDestination int64
+	Skip           string
+	ScanRows       int64
+	Room           string
 	MaxRows        int64
 }
 
 // MessagePushClaim claims up to @max_rows due pushes (queued, retry_ready,
 // or delivering past their lease), fairly across destinations like
-// ExecutionClaimDeliveries; the surrounding BEGIN IMMEDIATE transaction
-// makes the claim exclusive.
+// ExecutionClaimDeliveries (@room: JSON array of [destination, room] pairs;
+// @skip: JSON array of destinations whose room is 0; the ranking looks at
+// the @scan_rows oldest due pushes); the surrounding BEGIN IMMEDIATE
+// transaction makes the claim exclusive.
 func (q *Queries) MessagePushClaim(ctx context.Context, db DBTX, arg *MessagePushClaimParams) ([]*Message, error) {
 	rows, err := db.QueryContext(ctx, messagePushClaim,
 		arg.LeaseUntil,
 		arg.Now,
-		arg.Room,
 		arg.PerDestination,
+		arg.Skip,
+		arg.ScanRows,
+		arg.Room,
 		arg.MaxRows,
 	)
 	if err != nil {
