@@ -141,7 +141,8 @@ func (t *destinations) room(now time.Time, free int, alternate bool) (room map[s
 
 // observe learns from a claim's jobs per destination whether one
 // destination is alone: the claim found only it and took all its room.
-func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
+// started reports that it just became alone (it may take more at once).
+func (t *destinations) observe(per map[string]int, roomFor func(string) int) (started bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch len(per) {
@@ -149,6 +150,7 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
 	case 1:
 		for d, n := range per {
 			if n >= roomFor(d) {
+				started = !t.soloSet || t.solo != d
 				t.solo, t.soloSet = d, true
 			} else if t.soloSet && t.solo != d {
 				t.soloSet = false
@@ -157,6 +159,7 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
 	default:
 		t.soloSet = false
 	}
+	return started
 }
 
 // reserve counts a claimed job of d in flight from its claim on, so the

@@ -227,8 +227,9 @@ func (d *Dispatcher) rotation() []DeliverySource {
 // claim asks src for up to limit jobs under the current per-destination
 // room; roomLimited reports whether some destination may have been held
 // back (its room was below PerDestination, or the claim took all of it):
-// a slot freeing up may then let more be claimed. again reports that the
-// claim skipped parked destinations, whose jobs the next claim parks.
+// a slot freeing up may then let more be claimed. again asks for the next
+// claim at once: this one skipped parked destinations, whose jobs the next
+// parks, or found a destination alone, which may then take more slots.
 // alternate is false for RunOnce (every claim parks).
 func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free int, alternate bool) (jobs []*DeliveryJob, roomLimited, again bool, err error) {
 	now := d.clock.Now()
@@ -259,7 +260,9 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 		j.elastic = c.RoomFor(j.Destination) > c.PerDestination
 		d.dests.reserve(j.Destination)
 	}
-	d.dests.observe(per, c.RoomFor)
+	if d.dests.observe(per, c.RoomFor) {
+		again = true // alone now: it may use more slots at once
+	}
 	return jobs, roomLimited, again, nil
 }
 

@@ -269,3 +269,67 @@ func TestCircuitBreaker(t *testing.T) {
 		})
 	}
 }
+
+// TestFairDeliveryNewcomer: a destination alone with work due may use the
+// slots nobody else needs — all but one destination's share — and that
+// share is what a destination showing up later gets at once: its
+// deliveries all complete while the first destination's receiver still
+// blocks every request it got.
+func TestFairDeliveryNewcomer(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			const conc, perDest, nSlow, nFast = 32, 8, 100, 50
+			e := newTestEnv(t, be, func(c *config) {
+				c.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+				c.WebhookConcurrency = conc
+				c.DeliveryPerDestination = perDest
+				c.ShutdownGrace = time.Minute
+			})
+			release := make(chan struct{})
+			var once sync.Once
+			releaseSlow := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(releaseSlow)
+			slow := newCountingReceiver(t, conc-perDest, release) // all closes when it holds its elastic share
+			fast := newCountingReceiver(t, nFast, nil)
+			key := e.register()
+			u := e.userOf(key)
+			at := testNow.Add(time.Hour).Format(time.RFC3339)
+			slowCue := e.createCue(key, `{"name":"slow","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+slow.srv.URL+`/hook"}}`)
+			fastCue := e.createCue(key, `{"name":"fast","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+fast.srv.URL+`/hook"}}`)
+			e.fireMany(u, slowCue.ID, nSlow)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				e.app.Dispatcher.Run(ctx)
+			}()
+			t.Cleanup(func() {
+				cancel()
+				releaseSlow()
+				<-done
+			})
+			e.app.Dispatcher.Wake()
+			failsafe(t, slow.all, "the slow destination, alone, holds all slots but one share")
+
+			e.fireMany(u, fastCue.ID, nFast)
+			e.app.Dispatcher.Wake()
+			failsafe(t, fast.all, "every newcomer delivery while the slow receiver blocks")
+			total, _ := slow.requests()
+			require.Equal(t, conc-perDest, total, "the alone destination never took the newcomers' share")
+
+			releaseSlow()
+			cancel()
+			failsafe(t, done, "the dispatcher stops")
+			for _, ex := range e.storedExecutions(u, fastCue.ID) {
+				require.Equal(t, core.ExecSuccess, ex.Status)
+				require.Equal(t, 1, ex.Attempts)
+			}
+			total, distinct := fast.requests()
+			require.Equal(t, nFast, total)
+			require.Equal(t, nFast, distinct)
+		})
+	}
+}
