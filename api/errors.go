@@ -31,6 +31,11 @@ type errorFields struct {
 	Details []fieldDetail `json:"details,omitempty"`
 	// MissingKeys lists the absent keys of missing_required_payload_keys.
 	MissingKeys []string `json:"missing_keys,omitempty"`
+	// Limit, WindowSeconds and Current are the figures of a message quota
+	// error (rate_limit_exceeded, priority_high_rate_limit, quota_exceeded).
+	Limit         *int `json:"limit,omitempty"`
+	WindowSeconds *int `json:"window_seconds,omitempty"`
+	Current       *int `json:"current,omitempty"`
 }
 
 type fieldDetail struct {
@@ -65,6 +70,8 @@ func statusOf(k core.Kind) int {
 		return http.StatusMethodNotAllowed
 	case core.KindNotImplemented:
 		return http.StatusNotImplemented
+	case core.KindPaymentRequired:
+		return http.StatusPaymentRequired
 	}
 	return http.StatusInternalServerError
 }
@@ -96,6 +103,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		outageOf(log).failed(log, e.Code, err, time.Now())
 	}
 	body := errorBody{Error: errorFields{Code: e.Code, Message: e.Message, MissingKeys: e.MissingKeys}}
+	if l := e.Limits; l != nil {
+		body.Error.Limit, body.Error.WindowSeconds, body.Error.Current = &l.Limit, l.WindowSeconds, l.Current
+	}
 	if !e.OmitStatus {
 		body.Error.Status = &status
 	}

@@ -79,6 +79,7 @@ func newPipelineEnv(tb testing.TB) *pipelineEnv {
 	accCfg.DefaultActiveCueLimit = 1 << 20
 	accounts := core.NewAccounts(accCfg, store, authcache.NewMemory(clock), box, guard, core.NewSessions(secret), clock, log)
 	alerts := core.NewAlerts(store, noDelivery{}, box, clock, log)
+	agents := core.NewAgents(store, store, guard, box, clock)
 	deps := api.Deps{
 		Log: log, Clock: clock, Accounts: accounts,
 		Cues:        core.NewCues(core.CuesConfig{}, store, guard, clock, nil),
@@ -90,6 +91,8 @@ func newPipelineEnv(tb testing.TB) *pipelineEnv {
 		Echo:        core.NewEcho(store, allowAll{}, clock),
 		DeviceLogin: core.NewDeviceLogin(core.DeviceLoginConfig{BaseURL: "https://cueapi.example"}, store, store, accounts, allowAll{}, nil, clock, log),
 		Limiter:     allowAll{},
+		Agents:      agents,
+		Messages:    core.NewMessages(core.DefaultMessagingConfig(), store, agents, allowAll{}, clock, log, nil),
 		Health:      &api.Health{Service: core.NewHealth(core.HealthConfig{}, store, nil, clock)},
 	}
 	h, err := api.NewHandler(deps)

@@ -27,6 +27,9 @@ type Deps struct {
 	Usage       *core.UsageService
 	Echo        *core.Echo
 	DeviceLogin *core.DeviceLogin
+	Events      *core.Events
+	Agents      *core.Agents
+	Messages    *core.Messages
 	Limiter     core.RateLimiter
 	Health      *Health
 	// ServeSpec exposes GET /openapi.json (off in production).
@@ -58,7 +61,7 @@ func Spec() (*openapi3.T, error) {
 // NewHandler builds the whole HTTP handler: pipeline, validator, router and
 // the strict server.
 func NewHandler(d Deps) (http.Handler, error) {
-	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Workers == nil || d.Outcomes == nil || d.Alerts == nil || d.Usage == nil || d.Echo == nil || d.DeviceLogin == nil || d.Limiter == nil || d.Health == nil || d.Health.Service == nil {
+	if d.Log == nil || d.Clock == nil || d.Accounts == nil || d.Cues == nil || d.Executions == nil || d.Workers == nil || d.Outcomes == nil || d.Alerts == nil || d.Usage == nil || d.Echo == nil || d.DeviceLogin == nil || d.Agents == nil || d.Messages == nil || d.Limiter == nil || d.Health == nil || d.Health.Service == nil {
 		return nil, fmt.Errorf("api: missing dependency")
 	}
 	doc, err := Spec()

@@ -51,8 +51,11 @@ func TestSpec(t *testing.T) {
 
 		// The 42 of spec/api.md plus GET /v1/info (clients.md F1) and
 		// POST /v1/cues/bulk-delete (clients.md D1) and
-		// POST /v1/executions/{execution_id}/live-claim (clients.md C10).
-		require.Len(t, bundle.ops, 45)
+		// POST /v1/executions/{execution_id}/live-claim (clients.md C10),
+		// plus messaging: 11 agent operations (clients.md H1–H9, J1, J2) and
+		// 4 message operations (I1, I10–I12), plus events: 5 operations
+		// (clients.md M1–M4, M7).
+		require.Len(t, bundle.ops, 65)
 	})
 
 	t.Run("EveryErrorStatusRefersToErrorResponse", func(t *testing.T) {

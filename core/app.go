@@ -30,6 +30,11 @@ type Ports struct {
 	Observer Observer
 	// Tracer records spans; nil: none (the trace context still travels).
 	Tracer Tracer
+	// Changes is the change feed the store publishes on (it wakes held
+	// event long-polls on every replica); nil: polls re-read every second.
+	Changes ChangeFeed
+	// MessageEvents is told when a message becomes delivered; nil: nobody.
+	MessageEvents MessageEvents
 }
 
 // ApplicationConfig holds every service's policies.
@@ -44,6 +49,8 @@ type ApplicationConfig struct {
 	DeviceLogin   DeviceLoginConfig
 	Health        HealthConfig
 	Notifier      NotifierConfig
+	Events        EventsConfig
+	Messaging     MessagingConfig
 }
 
 // Application is every core service, wired to each other and to the ports.
@@ -65,6 +72,16 @@ type Application struct {
 	Scheduler  *Scheduler
 	Dispatcher *Dispatcher
 	Sweeper    *Sweeper
+	// Events is the agent event feed and subscriptions; EventHub wakes its
+	// long-polls; EventJobs runs digests and retention.
+	Events    *Events
+	EventHub  *EventHub
+	EventJobs *EventJobs
+	// Agents and Messages are the messaging services; MessageSweeper runs
+	// the message lifetime jobs.
+	Agents         *Agents
+	Messages       *Messages
+	MessageSweeper *MessageSweeper
 
 	log Logger
 	// dueWaker wakes the dispatcher at every due instant the scheduler (or
@@ -74,6 +91,9 @@ type Application struct {
 
 // sweepEvery is the period of the worker sweep and of alert deliveries.
 const sweepEvery = time.Second
+
+// messageSweepEvery is the period of the message lifetime jobs.
+const messageSweepEvery = time.Minute
 
 // NewApplication builds the whole application. This is where the services
 // are connected; nothing is set on them afterwards:
@@ -138,6 +158,28 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.DeviceLogin = NewDeviceLogin(cfg.DeviceLogin, p.Store, p.Store, a.Accounts, p.Limiter, mailer, p.Clock, p.Log)
 	a.Sweeper = NewSweeper(p.Store, cfg.Workers, a.Dispatcher, a.Alerts, p.Clock, p.Log)
 	a.Health = NewHealth(cfg.Health, p.Store, p.Redis, p.Clock)
+	a.Agents = NewAgents(p.Store, p.Store, p.Guard, p.Box, p.Clock)
+	changes := p.Changes
+	if changes == nil {
+		changes = NewLocalFeed()
+	}
+	a.EventHub = NewEventHub(changes)
+	a.Events = NewEvents(cfg.Events, p.Store, func(ctx context.Context, tenant TenantID, ref string) (string, error) {
+		ag, err := a.Agents.ResolveOwned(ctx, tenant, ref, false)
+		if err != nil {
+			return "", err
+		}
+		return string(ag.ID), nil
+	}, p.Guard, p.Box, p.Clock, a.EventHub, p.Log)
+	a.EventJobs = NewEventJobs(cfg.Events, p.Store, p.Clock, p.Log)
+	// Webhook subscriptions go out through the one delivery engine.
+	a.Dispatcher.Register(newSubscriptionSource(p.Store, p.Box, p.Clock, p.Log, cfg.Events.Priority4Debounce, a.Dispatcher.Config().UserAgent))
+	cfg.Messaging.Emit = a.Events.MessageEvents
+	cfg.Messaging.Events = p.MessageEvents
+	a.Messages = NewMessages(cfg.Messaging, p.Store, a.Agents, p.Limiter, p.Clock, p.Log, a.Dispatcher.WakeAt)
+	// Message pushes are one more source of the one delivery engine.
+	a.Dispatcher.Register(NewMessagePushSource(p.Store, a.Agents, a.Dispatcher.Config(), cfg.Messaging.PushUserCap, p.MessageEvents, p.Log))
+	a.MessageSweeper = NewMessageSweeper(p.Store, p.Clock, p.Log)
 	return a, nil
 }
 
@@ -160,6 +202,9 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
 		func() { a.Alerts.Run(ctx, sweepEvery) },
 		func() { <-ctx.Done(); a.dueWaker.Stop() },
+		func() { a.EventHub.Run(ctx) },
+		func() { a.EventJobs.Run(ctx, sweepEvery) },
+		func() { a.MessageSweeper.Run(ctx, messageSweepEvery) },
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()

@@ -18,6 +18,9 @@ const (
 	ChangeCue ChangeKind = "cue"
 	// ChangeAlert: an alert was created.
 	ChangeAlert ChangeKind = "alert"
+	// ChangeEvent: an agent event was written; EntityID is the recipient
+	// agent's id (wakes that agent's long-polls on every replica).
+	ChangeEvent ChangeKind = "event"
 )
 
 // Change is a small notification that something committed changed. It

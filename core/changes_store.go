@@ -198,3 +198,48 @@ func (s *PublishingStore) AlertCreate(ctx context.Context, p *AlertCreateParams)
 	}
 	return created, err
 }
+
+// eventsChanged announces, once per recipient agent, that events were
+// written.
+func (s *PublishingStore) eventsChanged(ctx context.Context, evs []*Event) {
+	seen := map[string]bool{}
+	var cs []Change
+	for _, e := range evs {
+		if e != nil && !seen[e.RecipientAgentID] {
+			seen[e.RecipientAgentID] = true
+			cs = append(cs, Change{Kind: ChangeEvent, TenantID: e.TenantID, EntityID: e.RecipientAgentID})
+		}
+	}
+	s.publish(ctx, cs...)
+}
+
+// EventEmit announces the written events.
+func (s *PublishingStore) EventEmit(ctx context.Context, p *EventEmitParams) ([]*Event, error) {
+	evs, err := s.Store.EventEmit(ctx, p)
+	if err == nil {
+		s.eventsChanged(ctx, evs)
+	}
+	return evs, err
+}
+
+// EventDigest announces the digest event.
+func (s *PublishingStore) EventDigest(ctx context.Context, p *EventDigestParams) (*Event, error) {
+	e, err := s.Store.EventDigest(ctx, p)
+	if err == nil {
+		s.eventsChanged(ctx, []*Event{e})
+	}
+	return e, err
+}
+
+// MessageCreate announces the events written with the new messages.
+func (s *PublishingStore) MessageCreate(ctx context.Context, p *MessageCreateParams) ([]*Message, error) {
+	ms, err := s.Store.MessageCreate(ctx, p)
+	if err == nil && len(p.Events) > 0 {
+		evs := make([]*Event, len(p.Events))
+		for i, e := range p.Events {
+			evs[i] = &Event{TenantID: e.TenantID, RecipientAgentID: e.RecipientAgentID}
+		}
+		s.eventsChanged(ctx, evs)
+	}
+	return ms, err
+}

@@ -10,7 +10,9 @@
 // (ExecutionStore: executions and delivery claims), worker.go
 // (WorkerStore), alert.go (AlertStore), usage.go (UsageStore), echo.go
 // (EchoStore), devicecode.go (DeviceCodeStore), scheduler.go
-// (SchedulerStore); store.go embeds them all in Store for wiring.
+// (SchedulerStore), agent.go (AgentStore), message.go (MessageStore; push
+// delivery in message_push.go); store.go embeds them all in Store for
+// wiring.
 // adapters/postgres, adapters/sqlite, coretest and api use the same file
 // names. Store adapters only persist: every decision is computed here and
 // handed to them as data.
@@ -29,6 +31,10 @@
 //   - Lease: while an execution is being delivered or is claimed by a worker it
 //     carries a lease expiry; an expired lease puts it back in line with the
 //     attempt counted.
+//   - Agent: an addressable messaging endpoint of a tenant ("agt_…" or
+//     "agent_slug@user_slug"); Message: one message between agents, read by
+//     polling the recipient's inbox or pushed to its webhook by the same
+//     delivery engine as executions.
 //
 // core imports no adapter, no generated API code, no database driver and not
 // net/http. Time always comes from a Clock.

@@ -28,6 +28,7 @@ const (
 	KindUnavailable                  // a dependency or configuration is missing (503)
 	KindMethodNotAllowed             // known path, wrong method (405)
 	KindNotImplemented               // an endpoint not built yet (501)
+	KindPaymentRequired              // a paid quota is used up (402)
 )
 
 // Sentinel errors. Adapters return them (wrapped) and services branch on them
@@ -61,6 +62,9 @@ type Error struct {
 	MissingKeys []string
 	// RetryAfter is set for KindRateLimited.
 	RetryAfter time.Duration
+	// Limits are rendered inside the envelope (error.limit,
+	// error.window_seconds, error.current) by the message quotas.
+	Limits *ErrorLimits
 	// Err is an optional wrapped cause (never shown to clients).
 	Err error
 }
@@ -96,6 +100,13 @@ func (e *Error) Is(target error) bool {
 		return e.Kind == KindUnauthorized
 	}
 	return false
+}
+
+// ErrorLimits are the figures of a quota error.
+type ErrorLimits struct {
+	Limit         int
+	WindowSeconds *int
+	Current       *int
 }
 
 // NewError builds a coded error.

@@ -16,12 +16,15 @@ import "context"
 // times, cue and usage effects, month boundaries, limits) is computed in
 // core and handed to the store as data.
 type Store interface {
+	AgentStore
 	AlertStore
 	CueStore
 	DeviceCodeStore
 	EchoStore
+	EventStore
 	ExecutionStore
 	IdempotencyStore
+	MessageStore
 	SchedulerStore
 	UsageStore
 	UserStore

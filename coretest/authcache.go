@@ -305,6 +305,7 @@ func AuthCacheUser(hash string) *core.User {
 	return &core.User{
 		ID:                    core.TenantID("0b6c1f9e-3c1a-4d5e-9f00-" + hash[:12]),
 		Email:                 "user-" + hash[:8] + "@example.com",
+		Slug:                  "user-" + hash[:8],
 		APIKeyHash:            hash,
 		APIKeyPrefix:          "cue_sk_" + hash[:5],
 		APIKeySealed:          &sealed,

@@ -25,7 +25,7 @@ db_url="${base%/*}/$BENCHDB"
 psql "$admin_url" -qtAc "SELECT 1 FROM pg_database WHERE datname='$BENCHDB'" | grep -q 1 || psql "$admin_url" -qc "CREATE DATABASE $BENCHDB"
 pgbench -i -q -s 10 "$db_url" >/dev/null 2>&1
 tps=$(pgbench -N -c 8 -j 2 -T 15 "$db_url" 2>/dev/null | awk '/^tps = /{print $3; exit}')
-pg=$(awk '$1=="postgres"{print $6}' "$out")
+pg=$(awk '$1=="postgres"{print $6; exit}' "$out")
 echo
 echo "pgbench -N -c 8 -j 2 -T 15: ${tps} tps"
 if [[ -n "$pg" && -n "$tps" ]]; then

@@ -36,7 +36,7 @@ const TombstoneTTL = 10 * time.Minute
 
 // entryVersion marks entries in the format below, so entries written by
 // anything else (another version, the reference server) read as misses.
-const entryVersion = 1
+const entryVersion = 2
 
 // entry is the stored form of a cached user (JSON in Redis).
 type entry struct {
@@ -44,6 +44,7 @@ type entry struct {
 	ExpiresAt             int64     `json:"exp"` // Unix µs by the writer's clock
 	ID                    string    `json:"id"`
 	Email                 string    `json:"email"`
+	Slug                  string    `json:"slug"`
 	APIKeyHash            string    `json:"api_key_hash"`
 	APIKeyPrefix          string    `json:"api_key_prefix"`
 	APIKeySealed          *string   `json:"api_key_sealed,omitempty"`
@@ -64,6 +65,7 @@ func encodeEntry(u *core.User, expiresAt time.Time) ([]byte, error) {
 		ExpiresAt:             expiresAt.UnixMicro(),
 		ID:                    string(u.ID),
 		Email:                 u.Email,
+		Slug:                  u.Slug,
 		APIKeyHash:            u.APIKeyHash,
 		APIKeyPrefix:          u.APIKeyPrefix,
 		APIKeySealed:          u.APIKeySealed,
@@ -92,6 +94,7 @@ func decodeEntry(b []byte) (u *core.User, expiresAt time.Time, ok bool, err erro
 	return &core.User{
 		ID:                    core.TenantID(e.ID),
 		Email:                 e.Email,
+		Slug:                  e.Slug,
 		APIKeyHash:            e.APIKeyHash,
 		APIKeyPrefix:          e.APIKeyPrefix,
 		APIKeySealed:          e.APIKeySealed,

@@ -18,6 +18,45 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AgentStatus.
+const (
+	AgentStatusAway    AgentStatus = "away"
+	AgentStatusOffline AgentStatus = "offline"
+	AgentStatusOnline  AgentStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the AgentStatus enum.
+func (e AgentStatus) Valid() bool {
+	switch e {
+	case AgentStatusAway:
+		return true
+	case AgentStatusOffline:
+		return true
+	case AgentStatusOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AgentPresencePreferredContact.
+const (
+	AgentPresencePreferredContactAsync AgentPresencePreferredContact = "async"
+	AgentPresencePreferredContactSync  AgentPresencePreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the AgentPresencePreferredContact enum.
+func (e AgentPresencePreferredContact) Valid() bool {
+	switch e {
+	case AgentPresencePreferredContactAsync:
+		return true
+	case AgentPresencePreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AlertSeverity.
 const (
 	AlertSeverityCritical AlertSeverity = "critical"
@@ -105,6 +144,24 @@ func (e CatchUpPolicyInput) Valid() bool {
 	case CatchUpPolicyInputSkip:
 		return true
 	case CatchUpPolicyInputSkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateSubscriptionRequestDeliveryTarget.
+const (
+	CreateSubscriptionRequestDeliveryTargetPull    CreateSubscriptionRequestDeliveryTarget = "pull"
+	CreateSubscriptionRequestDeliveryTargetWebhook CreateSubscriptionRequestDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the CreateSubscriptionRequestDeliveryTarget enum.
+func (e CreateSubscriptionRequestDeliveryTarget) Valid() bool {
+	switch e {
+	case CreateSubscriptionRequestDeliveryTargetPull:
+		return true
+	case CreateSubscriptionRequestDeliveryTargetWebhook:
 		return true
 	default:
 		return false
@@ -423,6 +480,69 @@ func (e HeartbeatStatus) Valid() bool {
 	}
 }
 
+// Defines values for MessageEffectiveDeliveryMode.
+const (
+	MessageEffectiveDeliveryModeBg      MessageEffectiveDeliveryMode = "bg"
+	MessageEffectiveDeliveryModeInbox   MessageEffectiveDeliveryMode = "inbox"
+	MessageEffectiveDeliveryModeLive    MessageEffectiveDeliveryMode = "live"
+	MessageEffectiveDeliveryModeWebhook MessageEffectiveDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the MessageEffectiveDeliveryMode enum.
+func (e MessageEffectiveDeliveryMode) Valid() bool {
+	switch e {
+	case MessageEffectiveDeliveryModeBg:
+		return true
+	case MessageEffectiveDeliveryModeInbox:
+		return true
+	case MessageEffectiveDeliveryModeLive:
+		return true
+	case MessageEffectiveDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageState.
+const (
+	MessageStateAcked      MessageState = "acked"
+	MessageStateClaimed    MessageState = "claimed"
+	MessageStateDelivered  MessageState = "delivered"
+	MessageStateDelivering MessageState = "delivering"
+	MessageStateExpired    MessageState = "expired"
+	MessageStateFailed     MessageState = "failed"
+	MessageStateQueued     MessageState = "queued"
+	MessageStateRead       MessageState = "read"
+	MessageStateRetryReady MessageState = "retry_ready"
+)
+
+// Valid indicates whether the value is a known member of the MessageState enum.
+func (e MessageState) Valid() bool {
+	switch e {
+	case MessageStateAcked:
+		return true
+	case MessageStateClaimed:
+		return true
+	case MessageStateDelivered:
+		return true
+	case MessageStateDelivering:
+		return true
+	case MessageStateExpired:
+		return true
+	case MessageStateFailed:
+		return true
+	case MessageStateQueued:
+		return true
+	case MessageStateRead:
+		return true
+	case MessageStateRetryReady:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OutcomeState.
 const (
 	OutcomeStateReportedFailure     OutcomeState = "reported_failure"
@@ -450,6 +570,24 @@ func (e OutcomeState) Valid() bool {
 	}
 }
 
+// Defines values for RosterAgentPreferredContact.
+const (
+	RosterAgentPreferredContactAsync RosterAgentPreferredContact = "async"
+	RosterAgentPreferredContactSync  RosterAgentPreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the RosterAgentPreferredContact enum.
+func (e RosterAgentPreferredContact) Valid() bool {
+	switch e {
+	case RosterAgentPreferredContactAsync:
+		return true
+	case RosterAgentPreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleType.
 const (
 	ScheduleTypeOnce      ScheduleType = "once"
@@ -462,6 +600,48 @@ func (e ScheduleType) Valid() bool {
 	case ScheduleTypeOnce:
 		return true
 	case ScheduleTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestDeliveryMode.
+const (
+	SendMessageRequestDeliveryModeBg      SendMessageRequestDeliveryMode = "bg"
+	SendMessageRequestDeliveryModeInbox   SendMessageRequestDeliveryMode = "inbox"
+	SendMessageRequestDeliveryModeLive    SendMessageRequestDeliveryMode = "live"
+	SendMessageRequestDeliveryModeWebhook SendMessageRequestDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestDeliveryMode enum.
+func (e SendMessageRequestDeliveryMode) Valid() bool {
+	switch e {
+	case SendMessageRequestDeliveryModeBg:
+		return true
+	case SendMessageRequestDeliveryModeInbox:
+		return true
+	case SendMessageRequestDeliveryModeLive:
+		return true
+	case SendMessageRequestDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestLiveFallbackMode.
+const (
+	SendMessageRequestLiveFallbackModeFallbackToBackground SendMessageRequestLiveFallbackMode = "fallback_to_background"
+	SendMessageRequestLiveFallbackModeLiveOnly             SendMessageRequestLiveFallbackMode = "live_only"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestLiveFallbackMode enum.
+func (e SendMessageRequestLiveFallbackMode) Valid() bool {
+	switch e {
+	case SendMessageRequestLiveFallbackModeFallbackToBackground:
+		return true
+	case SendMessageRequestLiveFallbackModeLiveOnly:
 		return true
 	default:
 		return false
@@ -489,6 +669,24 @@ func (e StatusResponseStatus) Valid() bool {
 	}
 }
 
+// Defines values for SubscriptionDeliveryTarget.
+const (
+	SubscriptionDeliveryTargetPull    SubscriptionDeliveryTarget = "pull"
+	SubscriptionDeliveryTargetWebhook SubscriptionDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionDeliveryTarget enum.
+func (e SubscriptionDeliveryTarget) Valid() bool {
+	switch e {
+	case SubscriptionDeliveryTargetPull:
+		return true
+	case SubscriptionDeliveryTargetWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Transport.
 const (
 	TransportWebhook Transport = "webhook"
@@ -501,6 +699,27 @@ func (e Transport) Valid() bool {
 	case TransportWebhook:
 		return true
 	case TransportWorker:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateAgentRequestStatus.
+const (
+	UpdateAgentRequestStatusAway    UpdateAgentRequestStatus = "away"
+	UpdateAgentRequestStatusOffline UpdateAgentRequestStatus = "offline"
+	UpdateAgentRequestStatusOnline  UpdateAgentRequestStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the UpdateAgentRequestStatus enum.
+func (e UpdateAgentRequestStatus) Valid() bool {
+	switch e {
+	case UpdateAgentRequestStatusAway:
+		return true
+	case UpdateAgentRequestStatusOffline:
+		return true
+	case UpdateAgentRequestStatusOnline:
 		return true
 	default:
 		return false
@@ -534,6 +753,21 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for PullEventsParamsWait.
+const (
+	PullEventsParamsWaitLong PullEventsParamsWait = "long"
+)
+
+// Valid indicates whether the value is a known member of the PullEventsParamsWait enum.
+func (e PullEventsParamsWait) Valid() bool {
+	switch e {
+	case PullEventsParamsWaitLong:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListExecutionsParamsTriggeredBy.
 const (
 	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
@@ -556,6 +790,70 @@ func (e ListExecutionsParamsTriggeredBy) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AckSubscriptionRequest defines model for AckSubscriptionRequest.
+type AckSubscriptionRequest struct {
+	AckedEventID int64 `json:"acked_event_id"`
+}
+
+// Agent defines model for Agent.
+type Agent struct {
+	CreatedAt   time.Time  `json:"created_at"`
+	DeletedAt   *time.Time `json:"deleted_at"`
+	DisplayName string     `json:"display_name"`
+
+	// ID `agt_` + 12 characters.
+	ID            string          `json:"id"`
+	LastSeenAt    *time.Time      `json:"last_seen_at"`
+	Metadata      json.RawMessage `json:"metadata"`
+	ParentAgentID *string         `json:"parent_agent_id"`
+	Slug          string          `json:"slug"`
+	Status        AgentStatus     `json:"status"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+
+	// UserID Owner's user id.
+	UserID string `json:"user_id"`
+
+	// WebhookSecret Only in the create response of an agent created with a `webhook_url`; null elsewhere.
+	WebhookSecret *string `json:"webhook_secret"`
+	WebhookURL    *string `json:"webhook_url"`
+}
+
+// AgentStatus defines model for Agent.Status.
+type AgentStatus string
+
+// AgentList defines model for AgentList.
+type AgentList struct {
+	Agents []Agent `json:"agents"`
+	Limit  int     `json:"limit"`
+	Offset int     `json:"offset"`
+	Total  int     `json:"total"`
+}
+
+// AgentPresence defines model for AgentPresence.
+type AgentPresence struct {
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive      *map[string]interface{}       `json:"default_live"`
+	DerivedStatus    string                        `json:"derived_status"`
+	Etag             string                        `json:"etag"`
+	LabeledSessions  []map[string]interface{}      `json:"labeled_sessions"`
+	LastSeenRelative string                        `json:"last_seen_relative"`
+	Online           bool                          `json:"online"`
+	PreferredContact AgentPresencePreferredContact `json:"preferred_contact"`
+	Slug             string                        `json:"slug"`
+	Status           string                        `json:"status"`
+}
+
+// AgentPresencePreferredContact defines model for AgentPresence.PreferredContact.
+type AgentPresencePreferredContact string
+
+// AgentWebhookSecret defines model for AgentWebhookSecret.
+type AgentWebhookSecret struct {
+	// WebhookSecret `whsec_` + 64 hex.
+	WebhookSecret string `json:"webhook_secret"`
 }
 
 // Alert defines model for Alert.
@@ -675,6 +973,23 @@ type ClaimableList struct {
 	Executions []ClaimableExecution `json:"executions"`
 }
 
+// CreateAgentRequest defines model for CreateAgentRequest.
+type CreateAgentRequest struct {
+	DisplayName string `json:"display_name"`
+
+	// Metadata Free-form object (default `{}`), at most 10240 bytes serialized.
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// ParentAgentID A background agent of the caller (one without a parent); the new agent is its Live sibling.
+	ParentAgentID *string `json:"parent_agent_id,omitempty"`
+
+	// Slug Unique per user; derived from `display_name` when absent.
+	Slug *string `json:"slug,omitempty"`
+
+	// WebhookURL Push target (SSRF policy applies); absent or null = poll-only.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+}
+
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
 	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
@@ -730,6 +1045,23 @@ type CreateSessionRequest struct {
 	// Token One-time session token from the device-code poll or magic link.
 	Token string `json:"token"`
 }
+
+// CreateSubscriptionRequest defines model for CreateSubscriptionRequest.
+type CreateSubscriptionRequest struct {
+	DeliveryTarget CreateSubscriptionRequestDeliveryTarget `json:"delivery_target"`
+
+	// EventType `message.delivered`, `message.digest` or `turn.pass` (else 400 `unknown_event_type`).
+	EventType string `json:"event_type"`
+
+	// InlineBody Put the message body into `message.delivered` payloads (bodies up to 32,768 bytes).
+	InlineBody *bool `json:"inline_body,omitempty"`
+
+	// WebhookURL Required for `webhook`, forbidden for `pull`.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+}
+
+// CreateSubscriptionRequestDeliveryTarget defines model for CreateSubscriptionRequest.DeliveryTarget.
+type CreateSubscriptionRequestDeliveryTarget string
 
 // Cue defines model for Cue.
 type Cue struct {
@@ -966,14 +1298,23 @@ type ErrorBody struct {
 	// Code Machine-readable snake_case code, e.g. `cue_not_found`.
 	Code string `json:"code"`
 
+	// Current `quota_exceeded` only: messages sent this month.
+	Current *int `json:"current,omitempty"`
+
 	// Details Present for `validation_error` only; one entry per problem.
 	Details *[]ErrorDetail `json:"details,omitempty"`
+
+	// Limit Message quota errors only (`rate_limit_exceeded` of `POST /v1/messages`, `priority_high_rate_limit`, `quota_exceeded`) — the limit that was reached.
+	Limit *int `json:"limit,omitempty"`
 
 	// Message Human-readable message; for `validation_error` it is `<field of first problem>: <message>`.
 	Message string `json:"message"`
 
 	// Status Same as the HTTP status. Omitted only by the 409 `no_outcome` of verification-pending.
 	Status *int `json:"status,omitempty"`
+
+	// WindowSeconds The window of a message rate limit (60 or 3600).
+	WindowSeconds *int `json:"window_seconds,omitempty"`
 }
 
 // ErrorDetail defines model for ErrorDetail.
@@ -988,6 +1329,25 @@ type ErrorDetail struct {
 // ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
 type ErrorMirror struct {
 	Error ErrorBody `json:"error"`
+}
+
+// Event defines model for Event.
+type Event struct {
+	// EmittedAt +00:00 form with microseconds.
+	EmittedAt string `json:"emitted_at"`
+	EventType string `json:"event_type"`
+
+	// ID The cursor: unique, and increasing in commit order among one agent's events.
+	ID               int64           `json:"id"`
+	Payload          json.RawMessage `json:"payload"`
+	RecipientAgentID string          `json:"recipient_agent_id"`
+}
+
+// EventPage defines model for EventPage.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	HasMore    bool    `json:"has_more"`
+	NextCursor *int64  `json:"next_cursor"`
 }
 
 // Evidence defines model for Evidence.
@@ -1313,6 +1673,91 @@ type Me struct {
 	Slug string `json:"slug"`
 }
 
+// Message defines model for Message.
+type Message struct {
+	AckedAt *time.Time `json:"acked_at"`
+
+	// BccEmitted Send responses only; ids of the `notify` copies (empty on an idempotent repeat).
+	BccEmitted *[]string `json:"bcc_emitted,omitempty"`
+	Body       string    `json:"body"`
+
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: the message body exactly as received.
+	BodyReceived *string `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 (hex) of `body_received` in UTF-8.
+	BodyReceivedSha256     *string      `json:"body_received_sha256,omitempty"`
+	CorrelationID          *string      `json:"correlation_id"`
+	CreatedAt              time.Time    `json:"created_at"`
+	DeliveredAt            *time.Time   `json:"delivered_at"`
+	DeliveryState          MessageState `json:"delivery_state"`
+	DispatchPriorityBucket *int         `json:"dispatch_priority_bucket"`
+
+	// EffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+	EffectiveDeliveryMode MessageEffectiveDeliveryMode `json:"effective_delivery_mode"`
+	ExpectsReply          bool                         `json:"expects_reply"`
+	ExpiresAt             time.Time                    `json:"expires_at"`
+	FailedAt              *time.Time                   `json:"failed_at"`
+	From                  MessageFrom                  `json:"from"`
+	FromAgentID           string                       `json:"from_agent_id"`
+
+	// ID `msg_` + 12 characters.
+	ID                   string          `json:"id"`
+	IdempotencyKey       *string         `json:"idempotency_key"`
+	MessageDispatchError *string         `json:"message_dispatch_error"`
+	Metadata             json.RawMessage `json:"metadata"`
+
+	// Preview First 200 characters of `body`.
+	Preview        string       `json:"preview"`
+	Priority       int          `json:"priority"`
+	QueuedAt       time.Time    `json:"queued_at"`
+	ReadAt         *time.Time   `json:"read_at"`
+	ReplyTo        *string      `json:"reply_to"`
+	ReplyToAgent   *string      `json:"reply_to_agent"`
+	ReplyToAgentID *string      `json:"reply_to_agent_id"`
+	SendAt         *time.Time   `json:"send_at"`
+	State          MessageState `json:"state"`
+	Subject        *string      `json:"subject"`
+	ThreadID       string       `json:"thread_id"`
+
+	// To The recipient's agent id.
+	To        string    `json:"to"`
+	ToAgentID string    `json:"to_agent_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UserID The sender's user id.
+	UserID string `json:"user_id"`
+}
+
+// MessageEffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+type MessageEffectiveDeliveryMode string
+
+// MessageFrom defines model for MessageFrom.
+type MessageFrom struct {
+	AgentID string `json:"agent_id"`
+
+	// Slug `agent_slug@user_slug`.
+	Slug string `json:"slug"`
+}
+
+// MessagePage `messages`/`total`/`limit`/`offset`, or with `count_only=true` only `count`.
+type MessagePage struct {
+	Count    *int       `json:"count,omitempty"`
+	Limit    *int       `json:"limit,omitempty"`
+	Messages *[]Message `json:"messages,omitempty"`
+	Offset   *int       `json:"offset,omitempty"`
+	Total    *int       `json:"total,omitempty"`
+}
+
+// MessageState defines model for MessageState.
+type MessageState string
+
+// MessageStateChange defines model for MessageStateChange.
+type MessageStateChange struct {
+	AckedAt       *time.Time   `json:"acked_at"`
+	DeliveryState MessageState `json:"delivery_state"`
+	ReadAt        *time.Time   `json:"read_at"`
+}
+
 // OnFailure defines model for OnFailure.
 type OnFailure struct {
 	Email   bool    `json:"email"`
@@ -1470,6 +1915,49 @@ type RevealKeyResponse struct {
 	Prefix *string `json:"prefix,omitempty"`
 }
 
+// Roster defines model for Roster.
+type Roster struct {
+	Agents []RosterAgent `json:"agents"`
+
+	// Etag Same as the `ETag` header.
+	Etag        string    `json:"etag"`
+	GeneratedAt time.Time `json:"generated_at"`
+}
+
+// RosterAgent defines model for RosterAgent.
+type RosterAgent struct {
+	// BucketedSeen Same as `last_seen_relative`.
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive *map[string]interface{} `json:"default_live"`
+
+	// DerivedStatus The asserted `away`/`offline`, else `online` when seen in the last 300 s, `away` in the last 1800 s, else `offline`.
+	DerivedStatus string `json:"derived_status"`
+
+	// Description `metadata.description` when a string.
+	Description *string `json:"description"`
+	DisplayName string  `json:"display_name"`
+
+	// LabeledSessions Always empty (no live sessions on this server).
+	LabeledSessions []map[string]interface{} `json:"labeled_sessions"`
+
+	// LastSeenRelative `never`, `active now`, `<m>m ago`, `<h>h ago` or `<d>d ago`.
+	LastSeenRelative string `json:"last_seen_relative"`
+
+	// Name The slug.
+	Name             string                      `json:"name"`
+	Online           bool                        `json:"online"`
+	PreferredContact RosterAgentPreferredContact `json:"preferred_contact"`
+	Slug             string                      `json:"slug"`
+
+	// Status Same as `derived_status`.
+	Status string `json:"status"`
+}
+
+// RosterAgentPreferredContact defines model for RosterAgent.PreferredContact.
+type RosterAgentPreferredContact string
+
 // Schedule defines model for Schedule.
 type Schedule struct {
 	// At One-time fire time, `+00:00` form; omitted when absent.
@@ -1500,6 +1988,46 @@ type ScheduleInput struct {
 
 // ScheduleType defines model for ScheduleType.
 type ScheduleType string
+
+// SendMessageRequest defines model for SendMessageRequest.
+type SendMessageRequest struct {
+	// Body 1–32768 characters and at most 32768 UTF-8 bytes, no NUL.
+	Body          string  `json:"body"`
+	CorrelationID *string `json:"correlation_id,omitempty"`
+
+	// DeliveryMode A hint; the mode used is `effective_delivery_mode`.
+	DeliveryMode     *SendMessageRequestDeliveryMode     `json:"delivery_mode,omitempty"`
+	ExpectsReply     *bool                               `json:"expects_reply,omitempty"`
+	LiveFallbackMode *SendMessageRequestLiveFallbackMode `json:"live_fallback_mode,omitempty"`
+
+	// Metadata At most 10240 bytes serialized (else 400 `metadata_too_large`).
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// Notify Agents that get a one-line copy (not the body) in the same thread.
+	Notify *[]string `json:"notify,omitempty"`
+
+	// Priority Default 3.
+	Priority *int `json:"priority,omitempty"`
+
+	// ReplyTo Parent message (the sender's user or the recipient owner must see it, else 404 `reply_to_not_found`).
+	ReplyTo *string `json:"reply_to,omitempty"`
+
+	// ReplyToAgent Agent address replies should go to.
+	ReplyToAgent *string `json:"reply_to_agent,omitempty"`
+
+	// SendAt Deliver at this instant (no zone = UTC); a past one sends now.
+	SendAt  *string `json:"send_at,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+
+	// To Recipient agent address.
+	To string `json:"to"`
+}
+
+// SendMessageRequestDeliveryMode A hint; the mode used is `effective_delivery_mode`.
+type SendMessageRequestDeliveryMode string
+
+// SendMessageRequestLiveFallbackMode defines model for SendMessageRequest.LiveFallbackMode.
+type SendMessageRequestLiveFallbackMode string
 
 // SessionResponse defines model for SessionResponse.
 type SessionResponse struct {
@@ -1532,8 +2060,71 @@ type SubmitDeviceCodeEmailResponse struct {
 	Status DeviceCodeStatus `json:"status"`
 }
 
+// Subscription defines model for Subscription.
+type Subscription struct {
+	ConsecutiveFailures int `json:"consecutive_failures"`
+
+	// CreatedAt +00:00 form.
+	CreatedAt      string                     `json:"created_at"`
+	DeliveryTarget SubscriptionDeliveryTarget `json:"delivery_target"`
+
+	// DetachedAt +00:00 form.
+	DetachedAt       *string            `json:"detached_at"`
+	EventType        string             `json:"event_type"`
+	ID               openapi_types.UUID `json:"id"`
+	InlineBody       bool               `json:"inline_body"`
+	LastAckedEventID *int64             `json:"last_acked_event_id"`
+
+	// LastDispatchedAt +00:00 form.
+	LastDispatchedAt      *string `json:"last_dispatched_at"`
+	LastDispatchedEventID *int64  `json:"last_dispatched_event_id"`
+
+	// PausedUntil Circuit-breaker pause end, +00:00 form.
+	PausedUntil       *string `json:"paused_until"`
+	SubscriberAgentID string  `json:"subscriber_agent_id"`
+
+	// WebhookSecret `whsec_` + 64 hex, in the create response of a webhook subscription only.
+	WebhookSecret *string `json:"webhook_secret"`
+
+	// WebhookURL Redacted to `scheme://host[:port]`.
+	WebhookURL *string `json:"webhook_url"`
+}
+
+// SubscriptionDeliveryTarget defines model for Subscription.DeliveryTarget.
+type SubscriptionDeliveryTarget string
+
+// SubscriptionAcked defines model for SubscriptionAcked.
+type SubscriptionAcked struct {
+	Acked bool `json:"acked"`
+}
+
+// SubscriptionDetached defines model for SubscriptionDetached.
+type SubscriptionDetached struct {
+	Detached bool `json:"detached"`
+}
+
+// SubscriptionList defines model for SubscriptionList.
+type SubscriptionList struct {
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
 // Transport How executions are delivered. Immutable after creation.
 type Transport string
+
+// UpdateAgentRequest defines model for UpdateAgentRequest.
+type UpdateAgentRequest struct {
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// Metadata Replaces the whole object.
+	Metadata *json.RawMessage          `json:"metadata,omitempty"`
+	Status   *UpdateAgentRequestStatus `json:"status,omitempty"`
+
+	// WebhookURL Absent = unchanged; null = clear URL and secret; string = set (secret kept or minted).
+	WebhookURL json.RawMessage `json:"webhook_url,omitempty"`
+}
+
+// UpdateAgentRequestStatus defines model for UpdateAgentRequest.Status.
+type UpdateAgentRequestStatus string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
@@ -1786,6 +2377,9 @@ type WorkerList struct {
 	Workers []Worker `json:"workers"`
 }
 
+// AgentRef defines model for AgentRef.
+type AgentRef = string
+
 // CueID defines model for CueID.
 type CueID = string
 
@@ -1797,6 +2391,33 @@ type ExecutionID = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IncludeDeleted defines model for IncludeDeleted.
+type IncludeDeleted = bool
+
+// MessageCountOnly defines model for MessageCountOnly.
+type MessageCountOnly = bool
+
+// MessageCounterpart defines model for MessageCounterpart.
+type MessageCounterpart = string
+
+// MessageID defines model for MessageID.
+type MessageID = string
+
+// MessageLimit defines model for MessageLimit.
+type MessageLimit = int
+
+// MessageOffset defines model for MessageOffset.
+type MessageOffset = int
+
+// MessageSince defines model for MessageSince.
+type MessageSince = string
+
+// MessageStateFilter defines model for MessageStateFilter.
+type MessageStateFilter = string
+
+// MessageThreadID defines model for MessageThreadID.
+type MessageThreadID = string
 
 // WorkerID defines model for WorkerID.
 type WorkerID = string
@@ -1811,6 +2432,88 @@ type XWorkerID = string
 type DeviceLoginPageParams struct {
 	// Code The device code to display (HTML/JS-escaped by the server).
 	Code string `form:"code" json:"code"`
+}
+
+// ListAgentsParams defines parameters for ListAgents.
+type ListAgentsParams struct {
+	// Status `online`, `offline` or `away` (the asserted status).
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+
+	// Limit Default 50.
+	Limit  *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// GetAgentRosterParams defines parameters for GetAgentRoster.
+type GetAgentRosterParams struct {
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// GetAgentParams defines parameters for GetAgent.
+type GetAgentParams struct {
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+}
+
+// PullEventsParams defines parameters for PullEvents.
+type PullEventsParams struct {
+	Since     *int64  `form:"since,omitempty" json:"since,omitempty"`
+	Limit     *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// Wait Only `long` (other values are 422).
+	Wait *PullEventsParamsWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// PullEventsParamsWait defines parameters for PullEvents.
+type PullEventsParamsWait string
+
+// GetAgentInboxParams defines parameters for GetAgentInbox.
+type GetAgentInboxParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// GetAgentSentParams defines parameters for GetAgentSent.
+type GetAgentSentParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// RegenerateAgentWebhookSecretJSONBody defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretJSONBody = map[string]interface{}
+
+// RegenerateAgentWebhookSecretParams defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
 }
 
 // ListAlertsParams defines parameters for ListAlerts.
@@ -1933,6 +2636,36 @@ type HeartbeatExecutionParams struct {
 	XWorkerID *XWorkerID `json:"X-Worker-Id,omitempty"`
 }
 
+// SendMessageParams defines parameters for SendMessage.
+type SendMessageParams struct {
+	// XCueapiFromAgent The sending agent's address (required; absent or empty is 400 `missing_from_agent`).
+	XCueapiFromAgent *string `json:"X-Cueapi-From-Agent,omitempty"`
+
+	// IdempotencyKey Per sender user for 24 h; at most 255 characters (else 400 `invalid_idempotency_key`).
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// AckMessageJSONBody defines parameters for AckMessage.
+type AckMessageJSONBody = map[string]interface{}
+
+// MarkMessageReadJSONBody defines parameters for MarkMessageRead.
+type MarkMessageReadJSONBody = map[string]interface{}
+
+// CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
+type CreateAgentJSONRequestBody = CreateAgentRequest
+
+// UpdateAgentJSONRequestBody defines body for UpdateAgent for application/json ContentType.
+type UpdateAgentJSONRequestBody = UpdateAgentRequest
+
+// CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
+type CreateSubscriptionJSONRequestBody = CreateSubscriptionRequest
+
+// AckSubscriptionJSONRequestBody defines body for AckSubscription for application/json ContentType.
+type AckSubscriptionJSONRequestBody = AckSubscriptionRequest
+
+// RegenerateAgentWebhookSecretJSONRequestBody defines body for RegenerateAgentWebhookSecret for application/json ContentType.
+type RegenerateAgentWebhookSecretJSONRequestBody = RegenerateAgentWebhookSecretJSONBody
+
 // CreateDeviceCodeJSONRequestBody defines body for CreateDeviceCode for application/json ContentType.
 type CreateDeviceCodeJSONRequestBody = DeviceCodeRequest
 
@@ -1983,6 +2716,15 @@ type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 
 // VerifyExecutionJSONRequestBody defines body for VerifyExecution for application/json ContentType.
 type VerifyExecutionJSONRequestBody = VerifyExecutionRequest
+
+// SendMessageJSONRequestBody defines body for SendMessage for application/json ContentType.
+type SendMessageJSONRequestBody = SendMessageRequest
+
+// AckMessageJSONRequestBody defines body for AckMessage for application/json ContentType.
+type AckMessageJSONRequestBody = AckMessageJSONBody
+
+// MarkMessageReadJSONRequestBody defines body for MarkMessageRead for application/json ContentType.
+type MarkMessageReadJSONRequestBody = MarkMessageReadJSONBody
 
 // WorkerHeartbeatJSONRequestBody defines body for WorkerHeartbeat for application/json ContentType.
 type WorkerHeartbeatJSONRequestBody = WorkerHeartbeatRequest
@@ -2093,6 +2835,222 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /status (the `Status` operationId).
 	Status(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAgents List the caller's agents
+	//
+	// Newest first. An unknown `status` is 400 `invalid_status`.
+	//
+	// Corresponds with GET /v1/agents (the `ListAgents` operationId).
+	ListAgents(ctx context.Context, params *ListAgentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAgentWithBody Create an agent
+	//
+	// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+	// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+	// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+	// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+	// explicit slug this user already has (deleted agents included). Without `slug` one is
+	// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+	// `whsec_…` is minted and returned once, in this response only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+	CreateAgentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAgent Create an agent
+	//
+	// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+	// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+	// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+	// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+	// explicit slug this user already has (deleted agents included). Without `slug` one is
+	// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+	// `whsec_…` is minted and returned once, in this response only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+	CreateAgent(ctx context.Context, body CreateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAgentRoster The caller's live agents with derived presence
+	//
+	// Ordered by slug, deleted agents excluded, no pagination. `ETag` (weak) is also in the
+	// body as `etag`; a request whose `If-None-Match` equals it gets 304 with an empty body.
+	//
+	// Corresponds with GET /v1/agents/roster (the `GetAgentRoster` operationId).
+	GetAgentRoster(ctx context.Context, params *GetAgentRosterParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAgent Soft-delete an agent
+	//
+	// Sets `deleted_at`; a second delete is 404. Its inbox and sent stay readable.
+	//
+	// Corresponds with DELETE /v1/agents/{ref} (the `DeleteAgent` operationId).
+	DeleteAgent(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAgent Get one of the caller's agents
+	//
+	// Corresponds with GET /v1/agents/{ref} (the `GetAgent` operationId).
+	GetAgent(ctx context.Context, ref AgentRef, params *GetAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAgentWithBody Update an agent
+	//
+	// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+	// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+	// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+	// (including `slug`) are 422. Deleted agents are 404.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+	UpdateAgentWithBody(ctx context.Context, ref AgentRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAgent Update an agent
+	//
+	// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+	// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+	// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+	// (including `slug`) are 422. Deleted agents are 404.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+	UpdateAgent(ctx context.Context, ref AgentRef, body UpdateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PullEvents Pull an agent's events after a cursor
+	//
+	// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+	// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+	// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+	// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+	// subscriptions (of `event_type` when given) to `next_cursor`.
+	// With `wait=long` an empty read is held open until an event arrives (answered within
+	// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+	// `{"events": [], "next_cursor": null, "has_more": false}`.
+	// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+	//
+	// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+	PullEvents(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	//
+	// Deleted agents included. Scope: messages to the agent whose `send_at` is absent or
+	// due. Default `state`: every state but `acked` and `expired`. Unless `count_only`:
+	// when the effective state filter includes `queued`, every due `queued` message to the
+	// agent (from `counterpart` only, when given; not just this page) becomes `delivered`
+	// before the page is read, and the agent's `last_seen_at` is now. Newest first.
+	// `count_only=true` answers `{"count": n}` only, with no side effect.
+	//
+	// Corresponds with GET /v1/agents/{ref}/inbox (the `GetAgentInbox` operationId).
+	GetAgentInbox(ctx context.Context, ref AgentRef, params *GetAgentInboxParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAgentPresence One agent's derived presence
+	//
+	// As one roster line. This server has no live sessions: `default_live` is always null
+	// and `labeled_sessions` empty.
+	//
+	// Corresponds with GET /v1/agents/{ref}/presence (the `GetAgentPresence` operationId).
+	GetAgentPresence(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAgentSent Messages one of the caller's agents sent
+	//
+	// Same parameters as the inbox; default `state`: all; `counterpart` filters on the
+	// recipient; scheduled messages are visible; no side effects.
+	//
+	// Corresponds with GET /v1/agents/{ref}/sent (the `GetAgentSent` operationId).
+	GetAgentSent(ctx context.Context, ref AgentRef, params *GetAgentSentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSubscriptions List an agent's active subscriptions
+	//
+	// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+	//
+	// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptions(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSubscriptionWithBody Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithBody(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSubscription Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscription(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DetachSubscription Detach a subscription (idempotent)
+	//
+	// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+	// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+	//
+	// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+	DetachSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckSubscriptionWithBody Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscriptionWithBody(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckSubscription Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAgentWebhookSecret The agent's push signing secret
+	//
+	// 404 `no_webhook_secret` for an agent without a webhook URL.
+	//
+	// Corresponds with GET /v1/agents/{ref}/webhook-secret (the `GetAgentWebhookSecret` operationId).
+	GetAgentWebhookSecret(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegenerateAgentWebhookSecretWithBody Replace the agent's push signing secret
+	//
+	// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+	// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+	// attempt at once. The body is ignored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+	RegenerateAgentWebhookSecretWithBody(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	//
+	// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+	// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+	// attempt at once. The body is ignored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+	RegenerateAgentWebhookSecret(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, body RegenerateAgentWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAlerts List alerts
 	//
@@ -2692,6 +3650,97 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/info (the `GetInfo` operationId).
 	GetInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SendMessageWithBody Send a message from one of the caller's agents
+	//
+	// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+	// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+	// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+	// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+	// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+	// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+	// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+	// same-user messaging only); idempotency (200 with the original message, 409
+	// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+	// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+	// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+	// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+	// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+	// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+	// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+	// `body_received` (exactly the message body string) and `body_received_sha256`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+	SendMessageWithBody(ctx context.Context, params *SendMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendMessage Send a message from one of the caller's agents
+	//
+	// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+	// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+	// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+	// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+	// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+	// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+	// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+	// same-user messaging only); idempotency (200 with the original message, 409
+	// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+	// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+	// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+	// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+	// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+	// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+	// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+	// `body_received` (exactly the message body string) and `body_received_sha256`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+	SendMessage(ctx context.Context, params *SendMessageParams, body SendMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMessage Read one message
+	//
+	// Visible to the sender's user and the recipient agent's owner; anyone else 404 `message_not_found`.
+	//
+	// Corresponds with GET /v1/messages/{message_id} (the `GetMessage` operationId).
+	GetMessage(ctx context.Context, messageID MessageID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckMessageWithBody Acknowledge a message
+	//
+	// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+	AckMessageWithBody(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckMessage Acknowledge a message
+	//
+	// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+	AckMessage(ctx context.Context, messageID MessageID, body AckMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkMessageReadWithBody Mark a message read
+	//
+	// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+	MarkMessageReadWithBody(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkMessageRead Mark a message read
+	//
+	// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+	MarkMessageRead(ctx context.Context, messageID MessageID, body MarkMessageReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetUsage Plan limits and consumption for the current UTC month
 	//
 	// Corresponds with GET /v1/usage (the `GetUsage` operationId).
@@ -2785,6 +3834,432 @@ func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // Corresponds with GET /status (the `Status` operationId).
 func (c *Client) Status(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStatusRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAgents List the caller's agents
+//
+// Newest first. An unknown `status` is 400 `invalid_status`.
+//
+// Corresponds with GET /v1/agents (the `ListAgents` operationId).
+func (c *Client) ListAgents(ctx context.Context, params *ListAgentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAgentsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAgentWithBody Create an agent
+//
+// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+// explicit slug this user already has (deleted agents included). Without `slug` one is
+// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+// `whsec_…` is minted and returned once, in this response only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+func (c *Client) CreateAgentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAgentRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAgent Create an agent
+//
+// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+// explicit slug this user already has (deleted agents included). Without `slug` one is
+// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+// `whsec_…` is minted and returned once, in this response only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+func (c *Client) CreateAgent(ctx context.Context, body CreateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAgentRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAgentRoster The caller's live agents with derived presence
+//
+// Ordered by slug, deleted agents excluded, no pagination. `ETag` (weak) is also in the
+// body as `etag`; a request whose `If-None-Match` equals it gets 304 with an empty body.
+//
+// Corresponds with GET /v1/agents/roster (the `GetAgentRoster` operationId).
+func (c *Client) GetAgentRoster(ctx context.Context, params *GetAgentRosterParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAgentRosterRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAgent Soft-delete an agent
+//
+// Sets `deleted_at`; a second delete is 404. Its inbox and sent stay readable.
+//
+// Corresponds with DELETE /v1/agents/{ref} (the `DeleteAgent` operationId).
+func (c *Client) DeleteAgent(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAgentRequest(c.Server, ref)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAgent Get one of the caller's agents
+//
+// Corresponds with GET /v1/agents/{ref} (the `GetAgent` operationId).
+func (c *Client) GetAgent(ctx context.Context, ref AgentRef, params *GetAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAgentRequest(c.Server, ref, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAgentWithBody Update an agent
+//
+// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+// (including `slug`) are 422. Deleted agents are 404.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+func (c *Client) UpdateAgentWithBody(ctx context.Context, ref AgentRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAgentRequestWithBody(c.Server, ref, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAgent Update an agent
+//
+// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+// (including `slug`) are 422. Deleted agents are 404.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+func (c *Client) UpdateAgent(ctx context.Context, ref AgentRef, body UpdateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAgentRequest(c.Server, ref, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PullEvents Pull an agent's events after a cursor
+//
+// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+// subscriptions (of `event_type` when given) to `next_cursor`.
+// With `wait=long` an empty read is held open until an event arrives (answered within
+// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+// `{"events": [], "next_cursor": null, "has_more": false}`.
+// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+//
+// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+func (c *Client) PullEvents(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPullEventsRequest(c.Server, ref, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAgentInbox Messages addressed to one of the caller's agents
+//
+// Deleted agents included. Scope: messages to the agent whose `send_at` is absent or
+// due. Default `state`: every state but `acked` and `expired`. Unless `count_only`:
+// when the effective state filter includes `queued`, every due `queued` message to the
+// agent (from `counterpart` only, when given; not just this page) becomes `delivered`
+// before the page is read, and the agent's `last_seen_at` is now. Newest first.
+// `count_only=true` answers `{"count": n}` only, with no side effect.
+//
+// Corresponds with GET /v1/agents/{ref}/inbox (the `GetAgentInbox` operationId).
+func (c *Client) GetAgentInbox(ctx context.Context, ref AgentRef, params *GetAgentInboxParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAgentInboxRequest(c.Server, ref, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAgentPresence One agent's derived presence
+//
+// As one roster line. This server has no live sessions: `default_live` is always null
+// and `labeled_sessions` empty.
+//
+// Corresponds with GET /v1/agents/{ref}/presence (the `GetAgentPresence` operationId).
+func (c *Client) GetAgentPresence(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAgentPresenceRequest(c.Server, ref)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAgentSent Messages one of the caller's agents sent
+//
+// Same parameters as the inbox; default `state`: all; `counterpart` filters on the
+// recipient; scheduled messages are visible; no side effects.
+//
+// Corresponds with GET /v1/agents/{ref}/sent (the `GetAgentSent` operationId).
+func (c *Client) GetAgentSent(ctx context.Context, ref AgentRef, params *GetAgentSentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAgentSentRequest(c.Server, ref, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSubscriptions List an agent's active subscriptions
+//
+// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+//
+// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+func (c *Client) ListSubscriptions(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSubscriptionsRequest(c.Server, ref)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSubscriptionWithBody Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *Client) CreateSubscriptionWithBody(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSubscriptionRequestWithBody(c.Server, ref, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSubscription Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *Client) CreateSubscription(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSubscriptionRequest(c.Server, ref, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DetachSubscription Detach a subscription (idempotent)
+//
+// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+//
+// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+func (c *Client) DetachSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDetachSubscriptionRequest(c.Server, ref, subscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckSubscriptionWithBody Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *Client) AckSubscriptionWithBody(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckSubscriptionRequestWithBody(c.Server, ref, subscriptionID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckSubscription Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *Client) AckSubscription(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckSubscriptionRequest(c.Server, ref, subscriptionID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAgentWebhookSecret The agent's push signing secret
+//
+// 404 `no_webhook_secret` for an agent without a webhook URL.
+//
+// Corresponds with GET /v1/agents/{ref}/webhook-secret (the `GetAgentWebhookSecret` operationId).
+func (c *Client) GetAgentWebhookSecret(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAgentWebhookSecretRequest(c.Server, ref)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegenerateAgentWebhookSecretWithBody Replace the agent's push signing secret
+//
+// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+// attempt at once. The body is ignored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+func (c *Client) RegenerateAgentWebhookSecretWithBody(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateAgentWebhookSecretRequestWithBody(c.Server, ref, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+//
+// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+// attempt at once. The body is ignored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+func (c *Client) RegenerateAgentWebhookSecret(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, body RegenerateAgentWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateAgentWebhookSecretRequest(c.Server, ref, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3943,6 +5418,167 @@ func (c *Client) GetInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
+// SendMessageWithBody Send a message from one of the caller's agents
+//
+// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+// same-user messaging only); idempotency (200 with the original message, 409
+// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+// `body_received` (exactly the message body string) and `body_received_sha256`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+func (c *Client) SendMessageWithBody(ctx context.Context, params *SendMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendMessageRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendMessage Send a message from one of the caller's agents
+//
+// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+// same-user messaging only); idempotency (200 with the original message, 409
+// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+// `body_received` (exactly the message body string) and `body_received_sha256`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+func (c *Client) SendMessage(ctx context.Context, params *SendMessageParams, body SendMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendMessageRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMessage Read one message
+//
+// Visible to the sender's user and the recipient agent's owner; anyone else 404 `message_not_found`.
+//
+// Corresponds with GET /v1/messages/{message_id} (the `GetMessage` operationId).
+func (c *Client) GetMessage(ctx context.Context, messageID MessageID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessageRequest(c.Server, messageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckMessageWithBody Acknowledge a message
+//
+// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+func (c *Client) AckMessageWithBody(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckMessageRequestWithBody(c.Server, messageID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckMessage Acknowledge a message
+//
+// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+func (c *Client) AckMessage(ctx context.Context, messageID MessageID, body AckMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckMessageRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkMessageReadWithBody Mark a message read
+//
+// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+func (c *Client) MarkMessageReadWithBody(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkMessageReadRequestWithBody(c.Server, messageID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkMessageRead Mark a message read
+//
+// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+func (c *Client) MarkMessageRead(ctx context.Context, messageID MessageID, body MarkMessageReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkMessageReadRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetUsage Plan limits and consumption for the current UTC month
 //
 // Corresponds with GET /v1/usage (the `GetUsage` operationId).
@@ -4131,6 +5767,989 @@ func NewStatusRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAgentsRequest constructs an http.Request for the ListAgents method
+func NewListAgentsRequest(server string, params *ListAgentsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IncludeDeleted != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_deleted", *params.IncludeDeleted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateAgentRequest calls the generic CreateAgent builder with application/json body
+func NewCreateAgentRequest(server string, body CreateAgentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAgentRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateAgentRequestWithBody constructs an http.Request for the CreateAgent method, with any body, and a specified content type
+func NewCreateAgentRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAgentRosterRequest constructs an http.Request for the GetAgentRoster method
+func NewGetAgentRosterRequest(server string, params *GetAgentRosterParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/roster")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteAgentRequest constructs an http.Request for the DeleteAgent method
+func NewDeleteAgentRequest(server string, ref AgentRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAgentRequest constructs an http.Request for the GetAgent method
+func NewGetAgentRequest(server string, ref AgentRef, params *GetAgentParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IncludeDeleted != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_deleted", *params.IncludeDeleted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateAgentRequest calls the generic UpdateAgent builder with application/json body
+func NewUpdateAgentRequest(server string, ref AgentRef, body UpdateAgentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateAgentRequestWithBody(server, ref, "application/json", bodyReader)
+}
+
+// NewUpdateAgentRequestWithBody constructs an http.Request for the UpdateAgent method, with any body, and a specified content type
+func NewUpdateAgentRequestWithBody(server string, ref AgentRef, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPullEventsRequest constructs an http.Request for the PullEvents method
+func NewPullEventsRequest(server string, ref string, params *PullEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAgentInboxRequest constructs an http.Request for the GetAgentInbox method
+func NewGetAgentInboxRequest(server string, ref AgentRef, params *GetAgentInboxParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/inbox", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ThreadID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "thread_id", *params.ThreadID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Counterpart != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "counterpart", *params.Counterpart, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CountOnly != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "count_only", *params.CountOnly, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAgentPresenceRequest constructs an http.Request for the GetAgentPresence method
+func NewGetAgentPresenceRequest(server string, ref AgentRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/presence", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAgentSentRequest constructs an http.Request for the GetAgentSent method
+func NewGetAgentSentRequest(server string, ref AgentRef, params *GetAgentSentParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/sent", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ThreadID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "thread_id", *params.ThreadID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Counterpart != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "counterpart", *params.Counterpart, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CountOnly != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "count_only", *params.CountOnly, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListSubscriptionsRequest constructs an http.Request for the ListSubscriptions method
+func NewListSubscriptionsRequest(server string, ref string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateSubscriptionRequest calls the generic CreateSubscription builder with application/json body
+func NewCreateSubscriptionRequest(server string, ref string, body CreateSubscriptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSubscriptionRequestWithBody(server, ref, "application/json", bodyReader)
+}
+
+// NewCreateSubscriptionRequestWithBody constructs an http.Request for the CreateSubscription method, with any body, and a specified content type
+func NewCreateSubscriptionRequestWithBody(server string, ref string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDetachSubscriptionRequest constructs an http.Request for the DetachSubscription method
+func NewDetachSubscriptionRequest(server string, ref string, subscriptionID openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "subscription_id", subscriptionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAckSubscriptionRequest calls the generic AckSubscription builder with application/json body
+func NewAckSubscriptionRequest(server string, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAckSubscriptionRequestWithBody(server, ref, subscriptionID, "application/json", bodyReader)
+}
+
+// NewAckSubscriptionRequestWithBody constructs an http.Request for the AckSubscription method, with any body, and a specified content type
+func NewAckSubscriptionRequestWithBody(server string, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "subscription_id", subscriptionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/subscriptions/%s/ack", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAgentWebhookSecretRequest constructs an http.Request for the GetAgentWebhookSecret method
+func NewGetAgentWebhookSecretRequest(server string, ref AgentRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/webhook-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegenerateAgentWebhookSecretRequest calls the generic RegenerateAgentWebhookSecret builder with application/json body
+func NewRegenerateAgentWebhookSecretRequest(server string, ref AgentRef, params *RegenerateAgentWebhookSecretParams, body RegenerateAgentWebhookSecretJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegenerateAgentWebhookSecretRequestWithBody(server, ref, params, "application/json", bodyReader)
+}
+
+// NewRegenerateAgentWebhookSecretRequestWithBody constructs an http.Request for the RegenerateAgentWebhookSecret method, with any body, and a specified content type
+func NewRegenerateAgentWebhookSecretRequestWithBody(server string, ref AgentRef, params *RegenerateAgentWebhookSecretParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/webhook-secret/regenerate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XConfirmDestructive != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Confirm-Destructive", *params.XConfirmDestructive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Confirm-Destructive", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -5951,6 +8570,200 @@ func NewGetInfoRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewSendMessageRequest calls the generic SendMessage builder with application/json body
+func NewSendMessageRequest(server string, params *SendMessageParams, body SendMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendMessageRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewSendMessageRequestWithBody constructs an http.Request for the SendMessage method, with any body, and a specified content type
+func NewSendMessageRequestWithBody(server string, params *SendMessageParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XCueapiFromAgent != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Cueapi-From-Agent", *params.XCueapiFromAgent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Cueapi-From-Agent", headerParam0)
+		}
+
+		if params.IdempotencyKey != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetMessageRequest constructs an http.Request for the GetMessage method
+func NewGetMessageRequest(server string, messageID MessageID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "message_id", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAckMessageRequest calls the generic AckMessage builder with application/json body
+func NewAckMessageRequest(server string, messageID MessageID, body AckMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAckMessageRequestWithBody(server, messageID, "application/json", bodyReader)
+}
+
+// NewAckMessageRequestWithBody constructs an http.Request for the AckMessage method, with any body, and a specified content type
+func NewAckMessageRequestWithBody(server string, messageID MessageID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "message_id", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages/%s/ack", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewMarkMessageReadRequest calls the generic MarkMessageRead builder with application/json body
+func NewMarkMessageReadRequest(server string, messageID MessageID, body MarkMessageReadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMarkMessageReadRequestWithBody(server, messageID, "application/json", bodyReader)
+}
+
+// NewMarkMessageReadRequestWithBody constructs an http.Request for the MarkMessageRead method, with any body, and a specified content type
+func NewMarkMessageReadRequestWithBody(server string, messageID MessageID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "message_id", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages/%s/read", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetUsageRequest constructs an http.Request for the GetUsage method
 func NewGetUsageRequest(server string) (*http.Request, error) {
 	var err error
@@ -6161,6 +8974,244 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /status (the `Status` operationId).
 	StatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StatusHTTPResponse, error)
+
+	// ListAgentsWithResponse List the caller's agents
+	//
+	// Newest first. An unknown `status` is 400 `invalid_status`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents (the `ListAgents` operationId).
+	ListAgentsWithResponse(ctx context.Context, params *ListAgentsParams, reqEditors ...RequestEditorFn) (*ListAgentsHTTPResponse, error)
+
+	// CreateAgentWithBodyWithResponse Create an agent
+	//
+	// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+	// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+	// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+	// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+	// explicit slug this user already has (deleted agents included). Without `slug` one is
+	// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+	// `whsec_…` is minted and returned once, in this response only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+	CreateAgentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAgentHTTPResponse, error)
+
+	// CreateAgentWithResponse Create an agent
+	//
+	// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+	// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+	// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+	// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+	// explicit slug this user already has (deleted agents included). Without `slug` one is
+	// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+	// `whsec_…` is minted and returned once, in this response only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+	CreateAgentWithResponse(ctx context.Context, body CreateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAgentHTTPResponse, error)
+
+	// GetAgentRosterWithResponse The caller's live agents with derived presence
+	//
+	// Ordered by slug, deleted agents excluded, no pagination. `ETag` (weak) is also in the
+	// body as `etag`; a request whose `If-None-Match` equals it gets 304 with an empty body.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/roster (the `GetAgentRoster` operationId).
+	GetAgentRosterWithResponse(ctx context.Context, params *GetAgentRosterParams, reqEditors ...RequestEditorFn) (*GetAgentRosterHTTPResponse, error)
+
+	// DeleteAgentWithResponse Soft-delete an agent
+	//
+	// Sets `deleted_at`; a second delete is 404. Its inbox and sent stay readable.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/agents/{ref} (the `DeleteAgent` operationId).
+	DeleteAgentWithResponse(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*DeleteAgentHTTPResponse, error)
+
+	// GetAgentWithResponse Get one of the caller's agents
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref} (the `GetAgent` operationId).
+	GetAgentWithResponse(ctx context.Context, ref AgentRef, params *GetAgentParams, reqEditors ...RequestEditorFn) (*GetAgentHTTPResponse, error)
+
+	// UpdateAgentWithBodyWithResponse Update an agent
+	//
+	// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+	// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+	// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+	// (including `slug`) are 422. Deleted agents are 404.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+	UpdateAgentWithBodyWithResponse(ctx context.Context, ref AgentRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAgentHTTPResponse, error)
+
+	// UpdateAgentWithResponse Update an agent
+	//
+	// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+	// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+	// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+	// (including `slug`) are 422. Deleted agents are 404.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+	UpdateAgentWithResponse(ctx context.Context, ref AgentRef, body UpdateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAgentHTTPResponse, error)
+
+	// PullEventsWithResponse Pull an agent's events after a cursor
+	//
+	// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+	// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+	// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+	// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+	// subscriptions (of `event_type` when given) to `next_cursor`.
+	// With `wait=long` an empty read is held open until an event arrives (answered within
+	// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+	// `{"events": [], "next_cursor": null, "has_more": false}`.
+	// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+	PullEventsWithResponse(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*PullEventsHTTPResponse, error)
+
+	// GetAgentInboxWithResponse Messages addressed to one of the caller's agents
+	//
+	// Deleted agents included. Scope: messages to the agent whose `send_at` is absent or
+	// due. Default `state`: every state but `acked` and `expired`. Unless `count_only`:
+	// when the effective state filter includes `queued`, every due `queued` message to the
+	// agent (from `counterpart` only, when given; not just this page) becomes `delivered`
+	// before the page is read, and the agent's `last_seen_at` is now. Newest first.
+	// `count_only=true` answers `{"count": n}` only, with no side effect.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/inbox (the `GetAgentInbox` operationId).
+	GetAgentInboxWithResponse(ctx context.Context, ref AgentRef, params *GetAgentInboxParams, reqEditors ...RequestEditorFn) (*GetAgentInboxHTTPResponse, error)
+
+	// GetAgentPresenceWithResponse One agent's derived presence
+	//
+	// As one roster line. This server has no live sessions: `default_live` is always null
+	// and `labeled_sessions` empty.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/presence (the `GetAgentPresence` operationId).
+	GetAgentPresenceWithResponse(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*GetAgentPresenceHTTPResponse, error)
+
+	// GetAgentSentWithResponse Messages one of the caller's agents sent
+	//
+	// Same parameters as the inbox; default `state`: all; `counterpart` filters on the
+	// recipient; scheduled messages are visible; no side effects.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/sent (the `GetAgentSent` operationId).
+	GetAgentSentWithResponse(ctx context.Context, ref AgentRef, params *GetAgentSentParams, reqEditors ...RequestEditorFn) (*GetAgentSentHTTPResponse, error)
+
+	// ListSubscriptionsWithResponse List an agent's active subscriptions
+	//
+	// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptionsWithResponse(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*ListSubscriptionsHTTPResponse, error)
+
+	// CreateSubscriptionWithBodyWithResponse Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithBodyWithResponse(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error)
+
+	// CreateSubscriptionWithResponse Subscribe an agent to an event type
+	//
+	// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+	// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+	// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+	// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+	// `subscription_exists` (an active subscription of the agent for the same event type and
+	// delivery target). The webhook secret is revealed in this response only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithResponse(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error)
+
+	// DetachSubscriptionWithResponse Detach a subscription (idempotent)
+	//
+	// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+	// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+	DetachSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DetachSubscriptionHTTPResponse, error)
+
+	// AckSubscriptionWithBodyWithResponse Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscriptionWithBodyWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error)
+
+	// AckSubscriptionWithResponse Raise a subscription's acknowledgement watermark
+	//
+	// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+	// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+	AckSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error)
+
+	// GetAgentWebhookSecretWithResponse The agent's push signing secret
+	//
+	// 404 `no_webhook_secret` for an agent without a webhook URL.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/agents/{ref}/webhook-secret (the `GetAgentWebhookSecret` operationId).
+	GetAgentWebhookSecretWithResponse(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*GetAgentWebhookSecretHTTPResponse, error)
+
+	// RegenerateAgentWebhookSecretWithBodyWithResponse Replace the agent's push signing secret
+	//
+	// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+	// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+	// attempt at once. The body is ignored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+	RegenerateAgentWebhookSecretWithBodyWithResponse(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegenerateAgentWebhookSecretHTTPResponse, error)
+
+	// RegenerateAgentWebhookSecretWithResponse Replace the agent's push signing secret
+	//
+	// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+	// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+	// attempt at once. The body is ignored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+	RegenerateAgentWebhookSecretWithResponse(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, body RegenerateAgentWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*RegenerateAgentWebhookSecretHTTPResponse, error)
 
 	// ListAlertsWithResponse List alerts
 	//
@@ -6802,6 +9853,99 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/info (the `GetInfo` operationId).
 	GetInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetInfoHTTPResponse, error)
 
+	// SendMessageWithBodyWithResponse Send a message from one of the caller's agents
+	//
+	// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+	// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+	// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+	// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+	// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+	// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+	// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+	// same-user messaging only); idempotency (200 with the original message, 409
+	// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+	// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+	// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+	// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+	// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+	// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+	// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+	// `body_received` (exactly the message body string) and `body_received_sha256`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+	SendMessageWithBodyWithResponse(ctx context.Context, params *SendMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendMessageHTTPResponse, error)
+
+	// SendMessageWithResponse Send a message from one of the caller's agents
+	//
+	// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+	// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+	// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+	// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+	// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+	// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+	// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+	// same-user messaging only); idempotency (200 with the original message, 409
+	// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+	// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+	// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+	// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+	// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+	// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+	// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+	// `body_received` (exactly the message body string) and `body_received_sha256`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+	SendMessageWithResponse(ctx context.Context, params *SendMessageParams, body SendMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendMessageHTTPResponse, error)
+
+	// GetMessageWithResponse Read one message
+	//
+	// Visible to the sender's user and the recipient agent's owner; anyone else 404 `message_not_found`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/messages/{message_id} (the `GetMessage` operationId).
+	GetMessageWithResponse(ctx context.Context, messageID MessageID, reqEditors ...RequestEditorFn) (*GetMessageHTTPResponse, error)
+
+	// AckMessageWithBodyWithResponse Acknowledge a message
+	//
+	// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+	AckMessageWithBodyWithResponse(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckMessageHTTPResponse, error)
+
+	// AckMessageWithResponse Acknowledge a message
+	//
+	// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+	AckMessageWithResponse(ctx context.Context, messageID MessageID, body AckMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AckMessageHTTPResponse, error)
+
+	// MarkMessageReadWithBodyWithResponse Mark a message read
+	//
+	// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+	MarkMessageReadWithBodyWithResponse(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkMessageReadHTTPResponse, error)
+
+	// MarkMessageReadWithResponse Mark a message read
+	//
+	// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+	MarkMessageReadWithResponse(ctx context.Context, messageID MessageID, body MarkMessageReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkMessageReadHTTPResponse, error)
+
 	// GetUsageWithResponse Plan limits and consumption for the current UTC month
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6993,6 +10137,1293 @@ func (r StatusHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StatusHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListAgentsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AgentList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAgentsHTTPResponse) GetJSON200() *AgentList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAgentsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAgentsHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListAgentsHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAgentsHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListAgentsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAgentsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAgentsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAgentsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAgentsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateAgentHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Agent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON201() *Agent {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateAgentHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateAgentHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAgentHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAgentHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAgentHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAgentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAgentRosterHTTPResponse200Headers the declared response headers of an HTTP 200 response for GetAgentRoster
+type GetAgentRosterHTTPResponse200Headers struct {
+	CacheControl *string
+	ETag         *string
+}
+
+// GetAgentRosterHTTPResponse304Headers the declared response headers of an HTTP 304 response for GetAgentRoster
+type GetAgentRosterHTTPResponse304Headers struct {
+	ETag *string
+}
+
+type GetAgentRosterHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Roster
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetAgentRosterHTTPResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetAgentRosterHTTPResponse304Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAgentRosterHTTPResponse) GetJSON200() *Roster {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAgentRosterHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentRosterHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAgentRosterHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAgentRosterHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAgentRosterHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAgentRosterHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAgentRosterHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAgentHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteAgentHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteAgentHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteAgentHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteAgentHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteAgentHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAgentHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAgentHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAgentHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAgentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAgentHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Agent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAgentHTTPResponse) GetJSON200() *Agent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAgentHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAgentHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAgentHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAgentHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAgentHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAgentHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAgentHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAgentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateAgentHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Agent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSON200() *Agent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateAgentHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAgentHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAgentHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAgentHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAgentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PullEventsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON200() *EventPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PullEventsHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PullEventsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PullEventsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PullEventsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PullEventsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PullEventsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAgentInboxHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagePage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSON200() *MessagePage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAgentInboxHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAgentInboxHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAgentInboxHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAgentInboxHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAgentInboxHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAgentPresenceHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AgentPresence
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAgentPresenceHTTPResponse) GetJSON200() *AgentPresence {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAgentPresenceHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAgentPresenceHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAgentPresenceHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentPresenceHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAgentPresenceHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAgentPresenceHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAgentPresenceHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAgentPresenceHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAgentPresenceHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAgentSentHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagePage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSON200() *MessagePage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAgentSentHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAgentSentHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAgentSentHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAgentSentHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAgentSentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSubscriptionsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON200() *SubscriptionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListSubscriptionsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSubscriptionsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSubscriptionsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSubscriptionsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSubscriptionsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateSubscriptionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Subscription
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON201() *Subscription {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateSubscriptionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSubscriptionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSubscriptionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSubscriptionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSubscriptionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DetachSubscriptionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionDetached
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON200() *SubscriptionDetached {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DetachSubscriptionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DetachSubscriptionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DetachSubscriptionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DetachSubscriptionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DetachSubscriptionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AckSubscriptionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionAcked
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON200() *SubscriptionAcked {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AckSubscriptionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AckSubscriptionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AckSubscriptionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AckSubscriptionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AckSubscriptionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAgentWebhookSecretHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AgentWebhookSecret
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAgentWebhookSecretHTTPResponse) GetJSON200() *AgentWebhookSecret {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAgentWebhookSecretHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAgentWebhookSecretHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAgentWebhookSecretHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentWebhookSecretHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAgentWebhookSecretHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAgentWebhookSecretHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAgentWebhookSecretHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAgentWebhookSecretHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAgentWebhookSecretHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RegenerateAgentWebhookSecretHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AgentWebhookSecret
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSON200() *AgentWebhookSecret {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegenerateAgentWebhookSecretHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegenerateAgentWebhookSecretHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegenerateAgentWebhookSecretHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegenerateAgentWebhookSecretHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9936,6 +14367,352 @@ func (r GetInfoHTTPResponse) ContentType() string {
 	return ""
 }
 
+// SendMessageHTTPResponse201Headers the declared response headers of an HTTP 201 response for SendMessage
+type SendMessageHTTPResponse201Headers struct {
+	XCueAPIPriorityDowngraded *string
+}
+
+type SendMessageHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Message
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Message
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *SendMessageHTTPResponse201Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON200() *Message {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON201() *Message {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendMessageHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SendMessageHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SendMessageHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendMessageHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendMessageHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendMessageHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMessageHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Message
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMessageHTTPResponse) GetJSON200() *Message {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessageHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessageHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessageHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetMessageHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessageHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessageHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessageHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessageHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AckMessageHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageStateChange
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AckMessageHTTPResponse) GetJSON200() *MessageStateChange {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AckMessageHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AckMessageHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AckMessageHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AckMessageHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AckMessageHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AckMessageHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AckMessageHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AckMessageHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AckMessageHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type MarkMessageReadHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageStateChange
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MarkMessageReadHTTPResponse) GetJSON200() *MessageStateChange {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MarkMessageReadHTTPResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r MarkMessageReadHTTPResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r MarkMessageReadHTTPResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r MarkMessageReadHTTPResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r MarkMessageReadHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r MarkMessageReadHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MarkMessageReadHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MarkMessageReadHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MarkMessageReadHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetUsageHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10260,6 +15037,370 @@ func (c *ClientWithResponses) StatusWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseStatusHTTPResponse(rsp)
+}
+
+// ListAgentsWithResponse List the caller's agents
+//
+// Newest first. An unknown `status` is 400 `invalid_status`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents (the `ListAgents` operationId).
+func (c *ClientWithResponses) ListAgentsWithResponse(ctx context.Context, params *ListAgentsParams, reqEditors ...RequestEditorFn) (*ListAgentsHTTPResponse, error) {
+	rsp, err := c.ListAgents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAgentsHTTPResponse(rsp)
+}
+
+// CreateAgentWithBodyWithResponse Create an agent
+//
+// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+// explicit slug this user already has (deleted agents included). Without `slug` one is
+// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+// `whsec_…` is minted and returned once, in this response only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+func (c *ClientWithResponses) CreateAgentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAgentHTTPResponse, error) {
+	rsp, err := c.CreateAgentWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAgentHTTPResponse(rsp)
+}
+
+// CreateAgentWithResponse Create an agent
+//
+// Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+// an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+// `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+// `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+// explicit slug this user already has (deleted agents included). Without `slug` one is
+// derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+// `whsec_…` is minted and returned once, in this response only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents (the `CreateAgent` operationId).
+func (c *ClientWithResponses) CreateAgentWithResponse(ctx context.Context, body CreateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAgentHTTPResponse, error) {
+	rsp, err := c.CreateAgent(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAgentHTTPResponse(rsp)
+}
+
+// GetAgentRosterWithResponse The caller's live agents with derived presence
+//
+// Ordered by slug, deleted agents excluded, no pagination. `ETag` (weak) is also in the
+// body as `etag`; a request whose `If-None-Match` equals it gets 304 with an empty body.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/roster (the `GetAgentRoster` operationId).
+func (c *ClientWithResponses) GetAgentRosterWithResponse(ctx context.Context, params *GetAgentRosterParams, reqEditors ...RequestEditorFn) (*GetAgentRosterHTTPResponse, error) {
+	rsp, err := c.GetAgentRoster(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAgentRosterHTTPResponse(rsp)
+}
+
+// DeleteAgentWithResponse Soft-delete an agent
+//
+// Sets `deleted_at`; a second delete is 404. Its inbox and sent stay readable.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/agents/{ref} (the `DeleteAgent` operationId).
+func (c *ClientWithResponses) DeleteAgentWithResponse(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*DeleteAgentHTTPResponse, error) {
+	rsp, err := c.DeleteAgent(ctx, ref, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAgentHTTPResponse(rsp)
+}
+
+// GetAgentWithResponse Get one of the caller's agents
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref} (the `GetAgent` operationId).
+func (c *ClientWithResponses) GetAgentWithResponse(ctx context.Context, ref AgentRef, params *GetAgentParams, reqEditors ...RequestEditorFn) (*GetAgentHTTPResponse, error) {
+	rsp, err := c.GetAgent(ctx, ref, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAgentHTTPResponse(rsp)
+}
+
+// UpdateAgentWithBodyWithResponse Update an agent
+//
+// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+// (including `slug`) are 422. Deleted agents are 404.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+func (c *ClientWithResponses) UpdateAgentWithBodyWithResponse(ctx context.Context, ref AgentRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAgentHTTPResponse, error) {
+	rsp, err := c.UpdateAgentWithBody(ctx, ref, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAgentHTTPResponse(rsp)
+}
+
+// UpdateAgentWithResponse Update an agent
+//
+// `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+// secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+// existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+// (including `slug`) are 422. Deleted agents are 404.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/agents/{ref} (the `UpdateAgent` operationId).
+func (c *ClientWithResponses) UpdateAgentWithResponse(ctx context.Context, ref AgentRef, body UpdateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAgentHTTPResponse, error) {
+	rsp, err := c.UpdateAgent(ctx, ref, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAgentHTTPResponse(rsp)
+}
+
+// PullEventsWithResponse Pull an agent's events after a cursor
+//
+// Events with `id > since` (and of `event_type` when given), ascending by id, at most
+// `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+// `has_more` is true when the page is full. Continue with `since = next_cursor`.
+// A pull that returned events raises `last_acked_event_id` of the agent's active pull
+// subscriptions (of `event_type` when given) to `next_cursor`.
+// With `wait=long` an empty read is held open until an event arrives (answered within
+// about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+// `{"events": [], "next_cursor": null, "has_more": false}`.
+// Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/events (the `PullEvents` operationId).
+func (c *ClientWithResponses) PullEventsWithResponse(ctx context.Context, ref string, params *PullEventsParams, reqEditors ...RequestEditorFn) (*PullEventsHTTPResponse, error) {
+	rsp, err := c.PullEvents(ctx, ref, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePullEventsHTTPResponse(rsp)
+}
+
+// GetAgentInboxWithResponse Messages addressed to one of the caller's agents
+//
+// Deleted agents included. Scope: messages to the agent whose `send_at` is absent or
+// due. Default `state`: every state but `acked` and `expired`. Unless `count_only`:
+// when the effective state filter includes `queued`, every due `queued` message to the
+// agent (from `counterpart` only, when given; not just this page) becomes `delivered`
+// before the page is read, and the agent's `last_seen_at` is now. Newest first.
+// `count_only=true` answers `{"count": n}` only, with no side effect.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/inbox (the `GetAgentInbox` operationId).
+func (c *ClientWithResponses) GetAgentInboxWithResponse(ctx context.Context, ref AgentRef, params *GetAgentInboxParams, reqEditors ...RequestEditorFn) (*GetAgentInboxHTTPResponse, error) {
+	rsp, err := c.GetAgentInbox(ctx, ref, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAgentInboxHTTPResponse(rsp)
+}
+
+// GetAgentPresenceWithResponse One agent's derived presence
+//
+// As one roster line. This server has no live sessions: `default_live` is always null
+// and `labeled_sessions` empty.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/presence (the `GetAgentPresence` operationId).
+func (c *ClientWithResponses) GetAgentPresenceWithResponse(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*GetAgentPresenceHTTPResponse, error) {
+	rsp, err := c.GetAgentPresence(ctx, ref, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAgentPresenceHTTPResponse(rsp)
+}
+
+// GetAgentSentWithResponse Messages one of the caller's agents sent
+//
+// Same parameters as the inbox; default `state`: all; `counterpart` filters on the
+// recipient; scheduled messages are visible; no side effects.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/sent (the `GetAgentSent` operationId).
+func (c *ClientWithResponses) GetAgentSentWithResponse(ctx context.Context, ref AgentRef, params *GetAgentSentParams, reqEditors ...RequestEditorFn) (*GetAgentSentHTTPResponse, error) {
+	rsp, err := c.GetAgentSent(ctx, ref, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAgentSentHTTPResponse(rsp)
+}
+
+// ListSubscriptionsWithResponse List an agent's active subscriptions
+//
+// Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/subscriptions (the `ListSubscriptions` operationId).
+func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context, ref string, reqEditors ...RequestEditorFn) (*ListSubscriptionsHTTPResponse, error) {
+	rsp, err := c.ListSubscriptions(ctx, ref, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSubscriptionsHTTPResponse(rsp)
+}
+
+// CreateSubscriptionWithBodyWithResponse Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *ClientWithResponses) CreateSubscriptionWithBodyWithResponse(ctx context.Context, ref string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error) {
+	rsp, err := c.CreateSubscriptionWithBody(ctx, ref, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSubscriptionHTTPResponse(rsp)
+}
+
+// CreateSubscriptionWithResponse Subscribe an agent to an event type
+//
+// Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+// 400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+// `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+// with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+// `subscription_exists` (an active subscription of the agent for the same event type and
+// delivery target). The webhook secret is revealed in this response only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{ref}/subscriptions (the `CreateSubscription` operationId).
+func (c *ClientWithResponses) CreateSubscriptionWithResponse(ctx context.Context, ref string, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubscriptionHTTPResponse, error) {
+	rsp, err := c.CreateSubscription(ctx, ref, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSubscriptionHTTPResponse(rsp)
+}
+
+// DetachSubscriptionWithResponse Detach a subscription (idempotent)
+//
+// Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+// subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/agents/{ref}/subscriptions/{subscription_id} (the `DetachSubscription` operationId).
+func (c *ClientWithResponses) DetachSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DetachSubscriptionHTTPResponse, error) {
+	rsp, err := c.DetachSubscription(ctx, ref, subscriptionID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDetachSubscriptionHTTPResponse(rsp)
+}
+
+// AckSubscriptionWithBodyWithResponse Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *ClientWithResponses) AckSubscriptionWithBodyWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error) {
+	rsp, err := c.AckSubscriptionWithBody(ctx, ref, subscriptionID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckSubscriptionHTTPResponse(rsp)
+}
+
+// AckSubscriptionWithResponse Raise a subscription's acknowledgement watermark
+//
+// Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+// active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack (the `AckSubscription` operationId).
+func (c *ClientWithResponses) AckSubscriptionWithResponse(ctx context.Context, ref string, subscriptionID openapi_types.UUID, body AckSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*AckSubscriptionHTTPResponse, error) {
+	rsp, err := c.AckSubscription(ctx, ref, subscriptionID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckSubscriptionHTTPResponse(rsp)
+}
+
+// GetAgentWebhookSecretWithResponse The agent's push signing secret
+//
+// 404 `no_webhook_secret` for an agent without a webhook URL.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/agents/{ref}/webhook-secret (the `GetAgentWebhookSecret` operationId).
+func (c *ClientWithResponses) GetAgentWebhookSecretWithResponse(ctx context.Context, ref AgentRef, reqEditors ...RequestEditorFn) (*GetAgentWebhookSecretHTTPResponse, error) {
+	rsp, err := c.GetAgentWebhookSecret(ctx, ref, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAgentWebhookSecretHTTPResponse(rsp)
+}
+
+// RegenerateAgentWebhookSecretWithBodyWithResponse Replace the agent's push signing secret
+//
+// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+// attempt at once. The body is ignored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+func (c *ClientWithResponses) RegenerateAgentWebhookSecretWithBodyWithResponse(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegenerateAgentWebhookSecretHTTPResponse, error) {
+	rsp, err := c.RegenerateAgentWebhookSecretWithBody(ctx, ref, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateAgentWebhookSecretHTTPResponse(rsp)
+}
+
+// RegenerateAgentWebhookSecretWithResponse Replace the agent's push signing secret
+//
+// `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+// without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+// attempt at once. The body is ignored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{ref}/webhook-secret/regenerate (the `RegenerateAgentWebhookSecret` operationId).
+func (c *ClientWithResponses) RegenerateAgentWebhookSecretWithResponse(ctx context.Context, ref AgentRef, params *RegenerateAgentWebhookSecretParams, body RegenerateAgentWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*RegenerateAgentWebhookSecretHTTPResponse, error) {
+	rsp, err := c.RegenerateAgentWebhookSecret(ctx, ref, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateAgentWebhookSecretHTTPResponse(rsp)
 }
 
 // ListAlertsWithResponse List alerts
@@ -11232,6 +16373,141 @@ func (c *ClientWithResponses) GetInfoWithResponse(ctx context.Context, reqEditor
 	return ParseGetInfoHTTPResponse(rsp)
 }
 
+// SendMessageWithBodyWithResponse Send a message from one of the caller's agents
+//
+// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+// same-user messaging only); idempotency (200 with the original message, 409
+// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+// `body_received` (exactly the message body string) and `body_received_sha256`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+func (c *ClientWithResponses) SendMessageWithBodyWithResponse(ctx context.Context, params *SendMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendMessageHTTPResponse, error) {
+	rsp, err := c.SendMessageWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendMessageHTTPResponse(rsp)
+}
+
+// SendMessageWithResponse Send a message from one of the caller's agents
+//
+// Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+// characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+// `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+// `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+// 255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+// `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+// `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+// same-user messaging only); idempotency (200 with the original message, 409
+// `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+// 429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+// `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+// sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+// per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+// true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+// `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+// `body_received` (exactly the message body string) and `body_received_sha256`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages (the `SendMessage` operationId).
+func (c *ClientWithResponses) SendMessageWithResponse(ctx context.Context, params *SendMessageParams, body SendMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendMessageHTTPResponse, error) {
+	rsp, err := c.SendMessage(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendMessageHTTPResponse(rsp)
+}
+
+// GetMessageWithResponse Read one message
+//
+// Visible to the sender's user and the recipient agent's owner; anyone else 404 `message_not_found`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/messages/{message_id} (the `GetMessage` operationId).
+func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, messageID MessageID, reqEditors ...RequestEditorFn) (*GetMessageHTTPResponse, error) {
+	rsp, err := c.GetMessage(ctx, messageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessageHTTPResponse(rsp)
+}
+
+// AckMessageWithBodyWithResponse Acknowledge a message
+//
+// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+func (c *ClientWithResponses) AckMessageWithBodyWithResponse(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckMessageHTTPResponse, error) {
+	rsp, err := c.AckMessageWithBody(ctx, messageID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckMessageHTTPResponse(rsp)
+}
+
+// AckMessageWithResponse Acknowledge a message
+//
+// `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages/{message_id}/ack (the `AckMessage` operationId).
+func (c *ClientWithResponses) AckMessageWithResponse(ctx context.Context, messageID MessageID, body AckMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AckMessageHTTPResponse, error) {
+	rsp, err := c.AckMessage(ctx, messageID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckMessageHTTPResponse(rsp)
+}
+
+// MarkMessageReadWithBodyWithResponse Mark a message read
+//
+// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+func (c *ClientWithResponses) MarkMessageReadWithBodyWithResponse(ctx context.Context, messageID MessageID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkMessageReadHTTPResponse, error) {
+	rsp, err := c.MarkMessageReadWithBody(ctx, messageID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkMessageReadHTTPResponse(rsp)
+}
+
+// MarkMessageReadWithResponse Mark a message read
+//
+// `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages/{message_id}/read (the `MarkMessageRead` operationId).
+func (c *ClientWithResponses) MarkMessageReadWithResponse(ctx context.Context, messageID MessageID, body MarkMessageReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkMessageReadHTTPResponse, error) {
+	rsp, err := c.MarkMessageRead(ctx, messageID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkMessageReadHTTPResponse(rsp)
+}
+
 // GetUsageWithResponse Plan limits and consumption for the current UTC month
 //
 // Returns a wrapper object for the known response body format(s).
@@ -11400,6 +16676,1074 @@ func ParseStatusHTTPResponse(rsp *http.Response) (*StatusHTTPResponse, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListAgentsHTTPResponse parses an HTTP response from a ListAgentsWithResponse call
+func ParseListAgentsHTTPResponse(rsp *http.Response) (*ListAgentsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAgentsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AgentList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateAgentHTTPResponse parses an HTTP response from a CreateAgentWithResponse call
+func ParseCreateAgentHTTPResponse(rsp *http.Response) (*CreateAgentHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAgentHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Agent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAgentRosterHTTPResponse parses an HTTP response from a GetAgentRosterWithResponse call
+func ParseGetAgentRosterHTTPResponse(rsp *http.Response) (*GetAgentRosterHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAgentRosterHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Roster
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetAgentRosterHTTPResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetAgentRosterHTTPResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAgentHTTPResponse parses an HTTP response from a DeleteAgentWithResponse call
+func ParseDeleteAgentHTTPResponse(rsp *http.Response) (*DeleteAgentHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAgentHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAgentHTTPResponse parses an HTTP response from a GetAgentWithResponse call
+func ParseGetAgentHTTPResponse(rsp *http.Response) (*GetAgentHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAgentHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Agent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateAgentHTTPResponse parses an HTTP response from a UpdateAgentWithResponse call
+func ParseUpdateAgentHTTPResponse(rsp *http.Response) (*UpdateAgentHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAgentHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Agent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePullEventsHTTPResponse parses an HTTP response from a PullEventsWithResponse call
+func ParsePullEventsHTTPResponse(rsp *http.Response) (*PullEventsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PullEventsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAgentInboxHTTPResponse parses an HTTP response from a GetAgentInboxWithResponse call
+func ParseGetAgentInboxHTTPResponse(rsp *http.Response) (*GetAgentInboxHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAgentInboxHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAgentPresenceHTTPResponse parses an HTTP response from a GetAgentPresenceWithResponse call
+func ParseGetAgentPresenceHTTPResponse(rsp *http.Response) (*GetAgentPresenceHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAgentPresenceHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AgentPresence
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAgentSentHTTPResponse parses an HTTP response from a GetAgentSentWithResponse call
+func ParseGetAgentSentHTTPResponse(rsp *http.Response) (*GetAgentSentHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAgentSentHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSubscriptionsHTTPResponse parses an HTTP response from a ListSubscriptionsWithResponse call
+func ParseListSubscriptionsHTTPResponse(rsp *http.Response) (*ListSubscriptionsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSubscriptionsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSubscriptionHTTPResponse parses an HTTP response from a CreateSubscriptionWithResponse call
+func ParseCreateSubscriptionHTTPResponse(rsp *http.Response) (*CreateSubscriptionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSubscriptionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Subscription
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDetachSubscriptionHTTPResponse parses an HTTP response from a DetachSubscriptionWithResponse call
+func ParseDetachSubscriptionHTTPResponse(rsp *http.Response) (*DetachSubscriptionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DetachSubscriptionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionDetached
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAckSubscriptionHTTPResponse parses an HTTP response from a AckSubscriptionWithResponse call
+func ParseAckSubscriptionHTTPResponse(rsp *http.Response) (*AckSubscriptionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AckSubscriptionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionAcked
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAgentWebhookSecretHTTPResponse parses an HTTP response from a GetAgentWebhookSecretWithResponse call
+func ParseGetAgentWebhookSecretHTTPResponse(rsp *http.Response) (*GetAgentWebhookSecretHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAgentWebhookSecretHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AgentWebhookSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRegenerateAgentWebhookSecretHTTPResponse parses an HTTP response from a RegenerateAgentWebhookSecretWithResponse call
+func ParseRegenerateAgentWebhookSecretHTTPResponse(rsp *http.Response) (*RegenerateAgentWebhookSecretHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegenerateAgentWebhookSecretHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AgentWebhookSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -13770,6 +20114,298 @@ func ParseGetInfoHTTPResponse(rsp *http.Response) (*GetInfoHTTPResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendMessageHTTPResponse parses an HTTP response from a SendMessageWithResponse call
+func ParseSendMessageHTTPResponse(rsp *http.Response) (*SendMessageHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendMessageHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Message
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Message
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers SendMessageHTTPResponse201Headers
+		if values := rsp.Header.Values("X-CueAPI-Priority-Downgraded"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-CueAPI-Priority-Downgraded", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCueAPIPriorityDowngraded = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetMessageHTTPResponse parses an HTTP response from a GetMessageWithResponse call
+func ParseGetMessageHTTPResponse(rsp *http.Response) (*GetMessageHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessageHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Message
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAckMessageHTTPResponse parses an HTTP response from a AckMessageWithResponse call
+func ParseAckMessageHTTPResponse(rsp *http.Response) (*AckMessageHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AckMessageHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageStateChange
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseMarkMessageReadHTTPResponse parses an HTTP response from a MarkMessageReadWithResponse call
+func ParseMarkMessageReadHTTPResponse(rsp *http.Response) (*MarkMessageReadHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MarkMessageReadHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageStateChange
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error

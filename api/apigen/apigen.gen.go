@@ -25,6 +25,45 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AgentStatus.
+const (
+	AgentStatusAway    AgentStatus = "away"
+	AgentStatusOffline AgentStatus = "offline"
+	AgentStatusOnline  AgentStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the AgentStatus enum.
+func (e AgentStatus) Valid() bool {
+	switch e {
+	case AgentStatusAway:
+		return true
+	case AgentStatusOffline:
+		return true
+	case AgentStatusOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AgentPresencePreferredContact.
+const (
+	AgentPresencePreferredContactAsync AgentPresencePreferredContact = "async"
+	AgentPresencePreferredContactSync  AgentPresencePreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the AgentPresencePreferredContact enum.
+func (e AgentPresencePreferredContact) Valid() bool {
+	switch e {
+	case AgentPresencePreferredContactAsync:
+		return true
+	case AgentPresencePreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AlertSeverity.
 const (
 	AlertSeverityCritical AlertSeverity = "critical"
@@ -112,6 +151,24 @@ func (e CatchUpPolicyInput) Valid() bool {
 	case CatchUpPolicyInputSkip:
 		return true
 	case CatchUpPolicyInputSkipMissed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateSubscriptionRequestDeliveryTarget.
+const (
+	CreateSubscriptionRequestDeliveryTargetPull    CreateSubscriptionRequestDeliveryTarget = "pull"
+	CreateSubscriptionRequestDeliveryTargetWebhook CreateSubscriptionRequestDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the CreateSubscriptionRequestDeliveryTarget enum.
+func (e CreateSubscriptionRequestDeliveryTarget) Valid() bool {
+	switch e {
+	case CreateSubscriptionRequestDeliveryTargetPull:
+		return true
+	case CreateSubscriptionRequestDeliveryTargetWebhook:
 		return true
 	default:
 		return false
@@ -430,6 +487,69 @@ func (e HeartbeatStatus) Valid() bool {
 	}
 }
 
+// Defines values for MessageEffectiveDeliveryMode.
+const (
+	MessageEffectiveDeliveryModeBg      MessageEffectiveDeliveryMode = "bg"
+	MessageEffectiveDeliveryModeInbox   MessageEffectiveDeliveryMode = "inbox"
+	MessageEffectiveDeliveryModeLive    MessageEffectiveDeliveryMode = "live"
+	MessageEffectiveDeliveryModeWebhook MessageEffectiveDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the MessageEffectiveDeliveryMode enum.
+func (e MessageEffectiveDeliveryMode) Valid() bool {
+	switch e {
+	case MessageEffectiveDeliveryModeBg:
+		return true
+	case MessageEffectiveDeliveryModeInbox:
+		return true
+	case MessageEffectiveDeliveryModeLive:
+		return true
+	case MessageEffectiveDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageState.
+const (
+	MessageStateAcked      MessageState = "acked"
+	MessageStateClaimed    MessageState = "claimed"
+	MessageStateDelivered  MessageState = "delivered"
+	MessageStateDelivering MessageState = "delivering"
+	MessageStateExpired    MessageState = "expired"
+	MessageStateFailed     MessageState = "failed"
+	MessageStateQueued     MessageState = "queued"
+	MessageStateRead       MessageState = "read"
+	MessageStateRetryReady MessageState = "retry_ready"
+)
+
+// Valid indicates whether the value is a known member of the MessageState enum.
+func (e MessageState) Valid() bool {
+	switch e {
+	case MessageStateAcked:
+		return true
+	case MessageStateClaimed:
+		return true
+	case MessageStateDelivered:
+		return true
+	case MessageStateDelivering:
+		return true
+	case MessageStateExpired:
+		return true
+	case MessageStateFailed:
+		return true
+	case MessageStateQueued:
+		return true
+	case MessageStateRead:
+		return true
+	case MessageStateRetryReady:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OutcomeState.
 const (
 	OutcomeStateReportedFailure     OutcomeState = "reported_failure"
@@ -457,6 +577,24 @@ func (e OutcomeState) Valid() bool {
 	}
 }
 
+// Defines values for RosterAgentPreferredContact.
+const (
+	RosterAgentPreferredContactAsync RosterAgentPreferredContact = "async"
+	RosterAgentPreferredContactSync  RosterAgentPreferredContact = "sync"
+)
+
+// Valid indicates whether the value is a known member of the RosterAgentPreferredContact enum.
+func (e RosterAgentPreferredContact) Valid() bool {
+	switch e {
+	case RosterAgentPreferredContactAsync:
+		return true
+	case RosterAgentPreferredContactSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleType.
 const (
 	ScheduleTypeOnce      ScheduleType = "once"
@@ -469,6 +607,48 @@ func (e ScheduleType) Valid() bool {
 	case ScheduleTypeOnce:
 		return true
 	case ScheduleTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestDeliveryMode.
+const (
+	SendMessageRequestDeliveryModeBg      SendMessageRequestDeliveryMode = "bg"
+	SendMessageRequestDeliveryModeInbox   SendMessageRequestDeliveryMode = "inbox"
+	SendMessageRequestDeliveryModeLive    SendMessageRequestDeliveryMode = "live"
+	SendMessageRequestDeliveryModeWebhook SendMessageRequestDeliveryMode = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestDeliveryMode enum.
+func (e SendMessageRequestDeliveryMode) Valid() bool {
+	switch e {
+	case SendMessageRequestDeliveryModeBg:
+		return true
+	case SendMessageRequestDeliveryModeInbox:
+		return true
+	case SendMessageRequestDeliveryModeLive:
+		return true
+	case SendMessageRequestDeliveryModeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageRequestLiveFallbackMode.
+const (
+	SendMessageRequestLiveFallbackModeFallbackToBackground SendMessageRequestLiveFallbackMode = "fallback_to_background"
+	SendMessageRequestLiveFallbackModeLiveOnly             SendMessageRequestLiveFallbackMode = "live_only"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageRequestLiveFallbackMode enum.
+func (e SendMessageRequestLiveFallbackMode) Valid() bool {
+	switch e {
+	case SendMessageRequestLiveFallbackModeFallbackToBackground:
+		return true
+	case SendMessageRequestLiveFallbackModeLiveOnly:
 		return true
 	default:
 		return false
@@ -496,6 +676,24 @@ func (e StatusResponseStatus) Valid() bool {
 	}
 }
 
+// Defines values for SubscriptionDeliveryTarget.
+const (
+	SubscriptionDeliveryTargetPull    SubscriptionDeliveryTarget = "pull"
+	SubscriptionDeliveryTargetWebhook SubscriptionDeliveryTarget = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionDeliveryTarget enum.
+func (e SubscriptionDeliveryTarget) Valid() bool {
+	switch e {
+	case SubscriptionDeliveryTargetPull:
+		return true
+	case SubscriptionDeliveryTargetWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Transport.
 const (
 	TransportWebhook Transport = "webhook"
@@ -508,6 +706,27 @@ func (e Transport) Valid() bool {
 	case TransportWebhook:
 		return true
 	case TransportWorker:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateAgentRequestStatus.
+const (
+	UpdateAgentRequestStatusAway    UpdateAgentRequestStatus = "away"
+	UpdateAgentRequestStatusOffline UpdateAgentRequestStatus = "offline"
+	UpdateAgentRequestStatusOnline  UpdateAgentRequestStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the UpdateAgentRequestStatus enum.
+func (e UpdateAgentRequestStatus) Valid() bool {
+	switch e {
+	case UpdateAgentRequestStatusAway:
+		return true
+	case UpdateAgentRequestStatusOffline:
+		return true
+	case UpdateAgentRequestStatusOnline:
 		return true
 	default:
 		return false
@@ -541,6 +760,21 @@ func (e VerificationMode) Valid() bool {
 	}
 }
 
+// Defines values for PullEventsParamsWait.
+const (
+	PullEventsParamsWaitLong PullEventsParamsWait = "long"
+)
+
+// Valid indicates whether the value is a known member of the PullEventsParamsWait enum.
+func (e PullEventsParamsWait) Valid() bool {
+	switch e {
+	case PullEventsParamsWaitLong:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListExecutionsParamsTriggeredBy.
 const (
 	ListExecutionsParamsTriggeredByChain      ListExecutionsParamsTriggeredBy = "chain"
@@ -563,6 +797,70 @@ func (e ListExecutionsParamsTriggeredBy) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AckSubscriptionRequest defines model for AckSubscriptionRequest.
+type AckSubscriptionRequest struct {
+	AckedEventID int64 `json:"acked_event_id"`
+}
+
+// Agent defines model for Agent.
+type Agent struct {
+	CreatedAt   time.Time  `json:"created_at"`
+	DeletedAt   *time.Time `json:"deleted_at"`
+	DisplayName string     `json:"display_name"`
+
+	// ID `agt_` + 12 characters.
+	ID            string          `json:"id"`
+	LastSeenAt    *time.Time      `json:"last_seen_at"`
+	Metadata      json.RawMessage `json:"metadata"`
+	ParentAgentID *string         `json:"parent_agent_id"`
+	Slug          string          `json:"slug"`
+	Status        AgentStatus     `json:"status"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+
+	// UserID Owner's user id.
+	UserID string `json:"user_id"`
+
+	// WebhookSecret Only in the create response of an agent created with a `webhook_url`; null elsewhere.
+	WebhookSecret *string `json:"webhook_secret"`
+	WebhookURL    *string `json:"webhook_url"`
+}
+
+// AgentStatus defines model for Agent.Status.
+type AgentStatus string
+
+// AgentList defines model for AgentList.
+type AgentList struct {
+	Agents []Agent `json:"agents"`
+	Limit  int     `json:"limit"`
+	Offset int     `json:"offset"`
+	Total  int     `json:"total"`
+}
+
+// AgentPresence defines model for AgentPresence.
+type AgentPresence struct {
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive      *map[string]interface{}       `json:"default_live"`
+	DerivedStatus    string                        `json:"derived_status"`
+	Etag             string                        `json:"etag"`
+	LabeledSessions  []map[string]interface{}      `json:"labeled_sessions"`
+	LastSeenRelative string                        `json:"last_seen_relative"`
+	Online           bool                          `json:"online"`
+	PreferredContact AgentPresencePreferredContact `json:"preferred_contact"`
+	Slug             string                        `json:"slug"`
+	Status           string                        `json:"status"`
+}
+
+// AgentPresencePreferredContact defines model for AgentPresence.PreferredContact.
+type AgentPresencePreferredContact string
+
+// AgentWebhookSecret defines model for AgentWebhookSecret.
+type AgentWebhookSecret struct {
+	// WebhookSecret `whsec_` + 64 hex.
+	WebhookSecret string `json:"webhook_secret"`
 }
 
 // Alert defines model for Alert.
@@ -682,6 +980,23 @@ type ClaimableList struct {
 	Executions []ClaimableExecution `json:"executions"`
 }
 
+// CreateAgentRequest defines model for CreateAgentRequest.
+type CreateAgentRequest struct {
+	DisplayName string `json:"display_name"`
+
+	// Metadata Free-form object (default `{}`), at most 10240 bytes serialized.
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// ParentAgentID A background agent of the caller (one without a parent); the new agent is its Live sibling.
+	ParentAgentID *string `json:"parent_agent_id,omitempty"`
+
+	// Slug Unique per user; derived from `display_name` when absent.
+	Slug *string `json:"slug,omitempty"`
+
+	// WebhookURL Push target (SSRF policy applies); absent or null = poll-only.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+}
+
 // CreateCueRequest defines model for CreateCueRequest.
 type CreateCueRequest struct {
 	// Alerts Opaque alert settings (at most 10 KB serialized), stored and echoed; `null` clears on PATCH.
@@ -737,6 +1052,23 @@ type CreateSessionRequest struct {
 	// Token One-time session token from the device-code poll or magic link.
 	Token string `json:"token"`
 }
+
+// CreateSubscriptionRequest defines model for CreateSubscriptionRequest.
+type CreateSubscriptionRequest struct {
+	DeliveryTarget CreateSubscriptionRequestDeliveryTarget `json:"delivery_target"`
+
+	// EventType `message.delivered`, `message.digest` or `turn.pass` (else 400 `unknown_event_type`).
+	EventType string `json:"event_type"`
+
+	// InlineBody Put the message body into `message.delivered` payloads (bodies up to 32,768 bytes).
+	InlineBody *bool `json:"inline_body,omitempty"`
+
+	// WebhookURL Required for `webhook`, forbidden for `pull`.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+}
+
+// CreateSubscriptionRequestDeliveryTarget defines model for CreateSubscriptionRequest.DeliveryTarget.
+type CreateSubscriptionRequestDeliveryTarget string
 
 // Cue defines model for Cue.
 type Cue struct {
@@ -973,14 +1305,23 @@ type ErrorBody struct {
 	// Code Machine-readable snake_case code, e.g. `cue_not_found`.
 	Code string `json:"code"`
 
+	// Current `quota_exceeded` only: messages sent this month.
+	Current *int `json:"current,omitempty"`
+
 	// Details Present for `validation_error` only; one entry per problem.
 	Details *[]ErrorDetail `json:"details,omitempty"`
+
+	// Limit Message quota errors only (`rate_limit_exceeded` of `POST /v1/messages`, `priority_high_rate_limit`, `quota_exceeded`) — the limit that was reached.
+	Limit *int `json:"limit,omitempty"`
 
 	// Message Human-readable message; for `validation_error` it is `<field of first problem>: <message>`.
 	Message string `json:"message"`
 
 	// Status Same as the HTTP status. Omitted only by the 409 `no_outcome` of verification-pending.
 	Status *int `json:"status,omitempty"`
+
+	// WindowSeconds The window of a message rate limit (60 or 3600).
+	WindowSeconds *int `json:"window_seconds,omitempty"`
 }
 
 // ErrorDetail defines model for ErrorDetail.
@@ -995,6 +1336,25 @@ type ErrorDetail struct {
 // ErrorMirror Identical copy of the envelope, for clients that read `detail.error`.
 type ErrorMirror struct {
 	Error ErrorBody `json:"error"`
+}
+
+// Event defines model for Event.
+type Event struct {
+	// EmittedAt +00:00 form with microseconds.
+	EmittedAt string `json:"emitted_at"`
+	EventType string `json:"event_type"`
+
+	// ID The cursor: unique, and increasing in commit order among one agent's events.
+	ID               int64           `json:"id"`
+	Payload          json.RawMessage `json:"payload"`
+	RecipientAgentID string          `json:"recipient_agent_id"`
+}
+
+// EventPage defines model for EventPage.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	HasMore    bool    `json:"has_more"`
+	NextCursor *int64  `json:"next_cursor"`
 }
 
 // Evidence defines model for Evidence.
@@ -1320,6 +1680,91 @@ type Me struct {
 	Slug string `json:"slug"`
 }
 
+// Message defines model for Message.
+type Message struct {
+	AckedAt *time.Time `json:"acked_at"`
+
+	// BccEmitted Send responses only; ids of the `notify` copies (empty on an idempotent repeat).
+	BccEmitted *[]string `json:"bcc_emitted,omitempty"`
+	Body       string    `json:"body"`
+
+	// BodyReceived Only with `X-CueAPI-Verify-Echo: true`: the message body exactly as received.
+	BodyReceived *string `json:"body_received,omitempty"`
+
+	// BodyReceivedSha256 Only with `X-CueAPI-Verify-Echo: true`: SHA-256 (hex) of `body_received` in UTF-8.
+	BodyReceivedSha256     *string      `json:"body_received_sha256,omitempty"`
+	CorrelationID          *string      `json:"correlation_id"`
+	CreatedAt              time.Time    `json:"created_at"`
+	DeliveredAt            *time.Time   `json:"delivered_at"`
+	DeliveryState          MessageState `json:"delivery_state"`
+	DispatchPriorityBucket *int         `json:"dispatch_priority_bucket"`
+
+	// EffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+	EffectiveDeliveryMode MessageEffectiveDeliveryMode `json:"effective_delivery_mode"`
+	ExpectsReply          bool                         `json:"expects_reply"`
+	ExpiresAt             time.Time                    `json:"expires_at"`
+	FailedAt              *time.Time                   `json:"failed_at"`
+	From                  MessageFrom                  `json:"from"`
+	FromAgentID           string                       `json:"from_agent_id"`
+
+	// ID `msg_` + 12 characters.
+	ID                   string          `json:"id"`
+	IdempotencyKey       *string         `json:"idempotency_key"`
+	MessageDispatchError *string         `json:"message_dispatch_error"`
+	Metadata             json.RawMessage `json:"metadata"`
+
+	// Preview First 200 characters of `body`.
+	Preview        string       `json:"preview"`
+	Priority       int          `json:"priority"`
+	QueuedAt       time.Time    `json:"queued_at"`
+	ReadAt         *time.Time   `json:"read_at"`
+	ReplyTo        *string      `json:"reply_to"`
+	ReplyToAgent   *string      `json:"reply_to_agent"`
+	ReplyToAgentID *string      `json:"reply_to_agent_id"`
+	SendAt         *time.Time   `json:"send_at"`
+	State          MessageState `json:"state"`
+	Subject        *string      `json:"subject"`
+	ThreadID       string       `json:"thread_id"`
+
+	// To The recipient's agent id.
+	To        string    `json:"to"`
+	ToAgentID string    `json:"to_agent_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UserID The sender's user id.
+	UserID string `json:"user_id"`
+}
+
+// MessageEffectiveDeliveryMode `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+type MessageEffectiveDeliveryMode string
+
+// MessageFrom defines model for MessageFrom.
+type MessageFrom struct {
+	AgentID string `json:"agent_id"`
+
+	// Slug `agent_slug@user_slug`.
+	Slug string `json:"slug"`
+}
+
+// MessagePage `messages`/`total`/`limit`/`offset`, or with `count_only=true` only `count`.
+type MessagePage struct {
+	Count    *int       `json:"count,omitempty"`
+	Limit    *int       `json:"limit,omitempty"`
+	Messages *[]Message `json:"messages,omitempty"`
+	Offset   *int       `json:"offset,omitempty"`
+	Total    *int       `json:"total,omitempty"`
+}
+
+// MessageState defines model for MessageState.
+type MessageState string
+
+// MessageStateChange defines model for MessageStateChange.
+type MessageStateChange struct {
+	AckedAt       *time.Time   `json:"acked_at"`
+	DeliveryState MessageState `json:"delivery_state"`
+	ReadAt        *time.Time   `json:"read_at"`
+}
+
 // OnFailure defines model for OnFailure.
 type OnFailure struct {
 	Email   bool    `json:"email"`
@@ -1477,6 +1922,49 @@ type RevealKeyResponse struct {
 	Prefix *string `json:"prefix,omitempty"`
 }
 
+// Roster defines model for Roster.
+type Roster struct {
+	Agents []RosterAgent `json:"agents"`
+
+	// Etag Same as the `ETag` header.
+	Etag        string    `json:"etag"`
+	GeneratedAt time.Time `json:"generated_at"`
+}
+
+// RosterAgent defines model for RosterAgent.
+type RosterAgent struct {
+	// BucketedSeen Same as `last_seen_relative`.
+	BucketedSeen string `json:"bucketed_seen"`
+
+	// DefaultLive Always null (no live sessions on this server).
+	DefaultLive *map[string]interface{} `json:"default_live"`
+
+	// DerivedStatus The asserted `away`/`offline`, else `online` when seen in the last 300 s, `away` in the last 1800 s, else `offline`.
+	DerivedStatus string `json:"derived_status"`
+
+	// Description `metadata.description` when a string.
+	Description *string `json:"description"`
+	DisplayName string  `json:"display_name"`
+
+	// LabeledSessions Always empty (no live sessions on this server).
+	LabeledSessions []map[string]interface{} `json:"labeled_sessions"`
+
+	// LastSeenRelative `never`, `active now`, `<m>m ago`, `<h>h ago` or `<d>d ago`.
+	LastSeenRelative string `json:"last_seen_relative"`
+
+	// Name The slug.
+	Name             string                      `json:"name"`
+	Online           bool                        `json:"online"`
+	PreferredContact RosterAgentPreferredContact `json:"preferred_contact"`
+	Slug             string                      `json:"slug"`
+
+	// Status Same as `derived_status`.
+	Status string `json:"status"`
+}
+
+// RosterAgentPreferredContact defines model for RosterAgent.PreferredContact.
+type RosterAgentPreferredContact string
+
 // Schedule defines model for Schedule.
 type Schedule struct {
 	// At One-time fire time, `+00:00` form; omitted when absent.
@@ -1507,6 +1995,46 @@ type ScheduleInput struct {
 
 // ScheduleType defines model for ScheduleType.
 type ScheduleType string
+
+// SendMessageRequest defines model for SendMessageRequest.
+type SendMessageRequest struct {
+	// Body 1–32768 characters and at most 32768 UTF-8 bytes, no NUL.
+	Body          string  `json:"body"`
+	CorrelationID *string `json:"correlation_id,omitempty"`
+
+	// DeliveryMode A hint; the mode used is `effective_delivery_mode`.
+	DeliveryMode     *SendMessageRequestDeliveryMode     `json:"delivery_mode,omitempty"`
+	ExpectsReply     *bool                               `json:"expects_reply,omitempty"`
+	LiveFallbackMode *SendMessageRequestLiveFallbackMode `json:"live_fallback_mode,omitempty"`
+
+	// Metadata At most 10240 bytes serialized (else 400 `metadata_too_large`).
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// Notify Agents that get a one-line copy (not the body) in the same thread.
+	Notify *[]string `json:"notify,omitempty"`
+
+	// Priority Default 3.
+	Priority *int `json:"priority,omitempty"`
+
+	// ReplyTo Parent message (the sender's user or the recipient owner must see it, else 404 `reply_to_not_found`).
+	ReplyTo *string `json:"reply_to,omitempty"`
+
+	// ReplyToAgent Agent address replies should go to.
+	ReplyToAgent *string `json:"reply_to_agent,omitempty"`
+
+	// SendAt Deliver at this instant (no zone = UTC); a past one sends now.
+	SendAt  *string `json:"send_at,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+
+	// To Recipient agent address.
+	To string `json:"to"`
+}
+
+// SendMessageRequestDeliveryMode A hint; the mode used is `effective_delivery_mode`.
+type SendMessageRequestDeliveryMode string
+
+// SendMessageRequestLiveFallbackMode defines model for SendMessageRequest.LiveFallbackMode.
+type SendMessageRequestLiveFallbackMode string
 
 // SessionResponse defines model for SessionResponse.
 type SessionResponse struct {
@@ -1539,8 +2067,71 @@ type SubmitDeviceCodeEmailResponse struct {
 	Status DeviceCodeStatus `json:"status"`
 }
 
+// Subscription defines model for Subscription.
+type Subscription struct {
+	ConsecutiveFailures int `json:"consecutive_failures"`
+
+	// CreatedAt +00:00 form.
+	CreatedAt      string                     `json:"created_at"`
+	DeliveryTarget SubscriptionDeliveryTarget `json:"delivery_target"`
+
+	// DetachedAt +00:00 form.
+	DetachedAt       *string            `json:"detached_at"`
+	EventType        string             `json:"event_type"`
+	ID               openapi_types.UUID `json:"id"`
+	InlineBody       bool               `json:"inline_body"`
+	LastAckedEventID *int64             `json:"last_acked_event_id"`
+
+	// LastDispatchedAt +00:00 form.
+	LastDispatchedAt      *string `json:"last_dispatched_at"`
+	LastDispatchedEventID *int64  `json:"last_dispatched_event_id"`
+
+	// PausedUntil Circuit-breaker pause end, +00:00 form.
+	PausedUntil       *string `json:"paused_until"`
+	SubscriberAgentID string  `json:"subscriber_agent_id"`
+
+	// WebhookSecret `whsec_` + 64 hex, in the create response of a webhook subscription only.
+	WebhookSecret *string `json:"webhook_secret"`
+
+	// WebhookURL Redacted to `scheme://host[:port]`.
+	WebhookURL *string `json:"webhook_url"`
+}
+
+// SubscriptionDeliveryTarget defines model for Subscription.DeliveryTarget.
+type SubscriptionDeliveryTarget string
+
+// SubscriptionAcked defines model for SubscriptionAcked.
+type SubscriptionAcked struct {
+	Acked bool `json:"acked"`
+}
+
+// SubscriptionDetached defines model for SubscriptionDetached.
+type SubscriptionDetached struct {
+	Detached bool `json:"detached"`
+}
+
+// SubscriptionList defines model for SubscriptionList.
+type SubscriptionList struct {
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
 // Transport How executions are delivered. Immutable after creation.
 type Transport string
+
+// UpdateAgentRequest defines model for UpdateAgentRequest.
+type UpdateAgentRequest struct {
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// Metadata Replaces the whole object.
+	Metadata *json.RawMessage          `json:"metadata,omitempty"`
+	Status   *UpdateAgentRequestStatus `json:"status,omitempty"`
+
+	// WebhookURL Absent = unchanged; null = clear URL and secret; string = set (secret kept or minted).
+	WebhookURL json.RawMessage `json:"webhook_url,omitempty"`
+}
+
+// UpdateAgentRequestStatus defines model for UpdateAgentRequest.Status.
+type UpdateAgentRequestStatus string
 
 // UpdateCueRequest Every field is optional and null means unchanged. Unknown keys are rejected with 422.
 type UpdateCueRequest struct {
@@ -1793,6 +2384,9 @@ type WorkerList struct {
 	Workers []Worker `json:"workers"`
 }
 
+// AgentRef defines model for AgentRef.
+type AgentRef = string
+
 // CueID defines model for CueID.
 type CueID = string
 
@@ -1804,6 +2398,33 @@ type ExecutionID = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IncludeDeleted defines model for IncludeDeleted.
+type IncludeDeleted = bool
+
+// MessageCountOnly defines model for MessageCountOnly.
+type MessageCountOnly = bool
+
+// MessageCounterpart defines model for MessageCounterpart.
+type MessageCounterpart = string
+
+// MessageID defines model for MessageID.
+type MessageID = string
+
+// MessageLimit defines model for MessageLimit.
+type MessageLimit = int
+
+// MessageOffset defines model for MessageOffset.
+type MessageOffset = int
+
+// MessageSince defines model for MessageSince.
+type MessageSince = string
+
+// MessageStateFilter defines model for MessageStateFilter.
+type MessageStateFilter = string
+
+// MessageThreadID defines model for MessageThreadID.
+type MessageThreadID = string
 
 // WorkerID defines model for WorkerID.
 type WorkerID = string
@@ -1818,6 +2439,88 @@ type XWorkerID = string
 type DeviceLoginPageParams struct {
 	// Code The device code to display (HTML/JS-escaped by the server).
 	Code string `form:"code" json:"code"`
+}
+
+// ListAgentsParams defines parameters for ListAgents.
+type ListAgentsParams struct {
+	// Status `online`, `offline` or `away` (the asserted status).
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+
+	// Limit Default 50.
+	Limit  *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// GetAgentRosterParams defines parameters for GetAgentRoster.
+type GetAgentRosterParams struct {
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// GetAgentParams defines parameters for GetAgent.
+type GetAgentParams struct {
+	// IncludeDeleted Include soft-deleted agents (default false).
+	IncludeDeleted *IncludeDeleted `form:"include_deleted,omitempty" json:"include_deleted,omitempty"`
+}
+
+// PullEventsParams defines parameters for PullEvents.
+type PullEventsParams struct {
+	Since     *int64  `form:"since,omitempty" json:"since,omitempty"`
+	Limit     *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// Wait Only `long` (other values are 422).
+	Wait *PullEventsParamsWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// PullEventsParamsWait defines parameters for PullEvents.
+type PullEventsParamsWait string
+
+// GetAgentInboxParams defines parameters for GetAgentInbox.
+type GetAgentInboxParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// GetAgentSentParams defines parameters for GetAgentSent.
+type GetAgentSentParams struct {
+	// State Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`.
+	State *MessageStateFilter `form:"state,omitempty" json:"state,omitempty"`
+
+	// Since Only messages created strictly after this instant (no zone = UTC).
+	Since    *MessageSince    `form:"since,omitempty" json:"since,omitempty"`
+	ThreadID *MessageThreadID `form:"thread_id,omitempty" json:"thread_id,omitempty"`
+
+	// Counterpart An agent address; inbox: only messages from it; sent: only messages to it.
+	Counterpart *MessageCounterpart `form:"counterpart,omitempty" json:"counterpart,omitempty"`
+
+	// Limit Default 50.
+	Limit     *MessageLimit     `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset    *MessageOffset    `form:"offset,omitempty" json:"offset,omitempty"`
+	CountOnly *MessageCountOnly `form:"count_only,omitempty" json:"count_only,omitempty"`
+}
+
+// RegenerateAgentWebhookSecretJSONBody defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretJSONBody = map[string]interface{}
+
+// RegenerateAgentWebhookSecretParams defines parameters for RegenerateAgentWebhookSecret.
+type RegenerateAgentWebhookSecretParams struct {
+	// XConfirmDestructive Must be exactly `true`, otherwise the server answers 400 `confirmation_required`.
+	XConfirmDestructive *XConfirmDestructive `json:"X-Confirm-Destructive,omitempty"`
 }
 
 // ListAlertsParams defines parameters for ListAlerts.
@@ -1940,6 +2643,36 @@ type HeartbeatExecutionParams struct {
 	XWorkerID *XWorkerID `json:"X-Worker-Id,omitempty"`
 }
 
+// SendMessageParams defines parameters for SendMessage.
+type SendMessageParams struct {
+	// XCueapiFromAgent The sending agent's address (required; absent or empty is 400 `missing_from_agent`).
+	XCueapiFromAgent *string `json:"X-Cueapi-From-Agent,omitempty"`
+
+	// IdempotencyKey Per sender user for 24 h; at most 255 characters (else 400 `invalid_idempotency_key`).
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// AckMessageJSONBody defines parameters for AckMessage.
+type AckMessageJSONBody = map[string]interface{}
+
+// MarkMessageReadJSONBody defines parameters for MarkMessageRead.
+type MarkMessageReadJSONBody = map[string]interface{}
+
+// CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
+type CreateAgentJSONRequestBody = CreateAgentRequest
+
+// UpdateAgentJSONRequestBody defines body for UpdateAgent for application/json ContentType.
+type UpdateAgentJSONRequestBody = UpdateAgentRequest
+
+// CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
+type CreateSubscriptionJSONRequestBody = CreateSubscriptionRequest
+
+// AckSubscriptionJSONRequestBody defines body for AckSubscription for application/json ContentType.
+type AckSubscriptionJSONRequestBody = AckSubscriptionRequest
+
+// RegenerateAgentWebhookSecretJSONRequestBody defines body for RegenerateAgentWebhookSecret for application/json ContentType.
+type RegenerateAgentWebhookSecretJSONRequestBody = RegenerateAgentWebhookSecretJSONBody
+
 // CreateDeviceCodeJSONRequestBody defines body for CreateDeviceCode for application/json ContentType.
 type CreateDeviceCodeJSONRequestBody = DeviceCodeRequest
 
@@ -1991,6 +2724,15 @@ type ReportOutcomeJSONRequestBody = ReportOutcomeRequest
 // VerifyExecutionJSONRequestBody defines body for VerifyExecution for application/json ContentType.
 type VerifyExecutionJSONRequestBody = VerifyExecutionRequest
 
+// SendMessageJSONRequestBody defines body for SendMessage for application/json ContentType.
+type SendMessageJSONRequestBody = SendMessageRequest
+
+// AckMessageJSONRequestBody defines body for AckMessage for application/json ContentType.
+type AckMessageJSONRequestBody = AckMessageJSONBody
+
+// MarkMessageReadJSONRequestBody defines body for MarkMessageRead for application/json ContentType.
+type MarkMessageReadJSONRequestBody = MarkMessageReadJSONBody
+
 // WorkerHeartbeatJSONRequestBody defines body for WorkerHeartbeat for application/json ContentType.
 type WorkerHeartbeatJSONRequestBody = WorkerHeartbeatRequest
 
@@ -2005,6 +2747,54 @@ type ServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(w http.ResponseWriter, r *http.Request)
+	// ListAgents List the caller's agents
+	// (GET /v1/agents)
+	ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams)
+	// CreateAgent Create an agent
+	// (POST /v1/agents)
+	CreateAgent(w http.ResponseWriter, r *http.Request)
+	// GetAgentRoster The caller's live agents with derived presence
+	// (GET /v1/agents/roster)
+	GetAgentRoster(w http.ResponseWriter, r *http.Request, params GetAgentRosterParams)
+	// DeleteAgent Soft-delete an agent
+	// (DELETE /v1/agents/{ref})
+	DeleteAgent(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgent Get one of the caller's agents
+	// (GET /v1/agents/{ref})
+	GetAgent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentParams)
+	// UpdateAgent Update an agent
+	// (PATCH /v1/agents/{ref})
+	UpdateAgent(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// PullEvents Pull an agent's events after a cursor
+	// (GET /v1/agents/{ref}/events)
+	PullEvents(w http.ResponseWriter, r *http.Request, ref string, params PullEventsParams)
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	// (GET /v1/agents/{ref}/inbox)
+	GetAgentInbox(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentInboxParams)
+	// GetAgentPresence One agent's derived presence
+	// (GET /v1/agents/{ref}/presence)
+	GetAgentPresence(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// GetAgentSent Messages one of the caller's agents sent
+	// (GET /v1/agents/{ref}/sent)
+	GetAgentSent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentSentParams)
+	// ListSubscriptions List an agent's active subscriptions
+	// (GET /v1/agents/{ref}/subscriptions)
+	ListSubscriptions(w http.ResponseWriter, r *http.Request, ref string)
+	// CreateSubscription Subscribe an agent to an event type
+	// (POST /v1/agents/{ref}/subscriptions)
+	CreateSubscription(w http.ResponseWriter, r *http.Request, ref string)
+	// DetachSubscription Detach a subscription (idempotent)
+	// (DELETE /v1/agents/{ref}/subscriptions/{subscription_id})
+	DetachSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID)
+	// AckSubscription Raise a subscription's acknowledgement watermark
+	// (PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack)
+	AckSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID)
+	// GetAgentWebhookSecret The agent's push signing secret
+	// (GET /v1/agents/{ref}/webhook-secret)
+	GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef)
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	// (POST /v1/agents/{ref}/webhook-secret/regenerate)
+	RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef, params RegenerateAgentWebhookSecretParams)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(w http.ResponseWriter, r *http.Request, params ListAlertsParams)
@@ -2119,6 +2909,18 @@ type ServerInterface interface {
 	// GetInfo Operator info
 	// (GET /v1/info)
 	GetInfo(w http.ResponseWriter, r *http.Request)
+	// SendMessage Send a message from one of the caller's agents
+	// (POST /v1/messages)
+	SendMessage(w http.ResponseWriter, r *http.Request, params SendMessageParams)
+	// GetMessage Read one message
+	// (GET /v1/messages/{message_id})
+	GetMessage(w http.ResponseWriter, r *http.Request, messageID MessageID)
+	// AckMessage Acknowledge a message
+	// (POST /v1/messages/{message_id}/ack)
+	AckMessage(w http.ResponseWriter, r *http.Request, messageID MessageID)
+	// MarkMessageRead Mark a message read
+	// (POST /v1/messages/{message_id}/read)
+	MarkMessageRead(w http.ResponseWriter, r *http.Request, messageID MessageID)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(w http.ResponseWriter, r *http.Request)
@@ -2194,6 +2996,772 @@ func (siw *ServerInterfaceWrapper) Status(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Status(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAgents operation middleware
+func (siw *ServerInterfaceWrapper) ListAgents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAgentsParams
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "include_deleted" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_deleted", r.URL.Query(), &params.IncludeDeleted, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_deleted"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_deleted", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAgents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAgent operation middleware
+func (siw *ServerInterfaceWrapper) CreateAgent(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAgent(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentRoster operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentRoster(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentRosterParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentRoster(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAgent operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAgent(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgent operation middleware
+func (siw *ServerInterfaceWrapper) GetAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentParams
+
+	// ------------- Optional query parameter "include_deleted" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_deleted", r.URL.Query(), &params.IncludeDeleted, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_deleted"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_deleted", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgent(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateAgent operation middleware
+func (siw *ServerInterfaceWrapper) UpdateAgent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateAgent(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PullEvents operation middleware
+func (siw *ServerInterfaceWrapper) PullEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PullEventsParams
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "event_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event_type", r.URL.Query(), &params.EventType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "event_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PullEvents(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentInbox operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentInbox(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentInboxParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "thread_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "thread_id", r.URL.Query(), &params.ThreadID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "thread_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "thread_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "counterpart" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "counterpart", r.URL.Query(), &params.Counterpart, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "counterpart"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "counterpart", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "count_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count_only", r.URL.Query(), &params.CountOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "count_only"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "count_only", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentInbox(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentPresence operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentPresence(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentPresence(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentSent operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentSent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAgentSentParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "thread_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "thread_id", r.URL.Query(), &params.ThreadID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "thread_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "thread_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "counterpart" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "counterpart", r.URL.Query(), &params.Counterpart, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "counterpart"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "counterpart", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "count_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count_only", r.URL.Query(), &params.CountOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "count_only"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "count_only", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentSent(w, r, ref, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSubscriptions operation middleware
+func (siw *ServerInterfaceWrapper) ListSubscriptions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSubscriptions(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateSubscription operation middleware
+func (siw *ServerInterfaceWrapper) CreateSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateSubscription(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DetachSubscription operation middleware
+func (siw *ServerInterfaceWrapper) DetachSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "subscription_id" -------------
+	var subscriptionID openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subscription_id", r.PathValue("subscription_id"), &subscriptionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DetachSubscription(w, r, ref, subscriptionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AckSubscription operation middleware
+func (siw *ServerInterfaceWrapper) AckSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "subscription_id" -------------
+	var subscriptionID openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subscription_id", r.PathValue("subscription_id"), &subscriptionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AckSubscription(w, r, ref, subscriptionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentWebhookSecret(w, r, ref)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegenerateAgentWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "ref" -------------
+	var ref AgentRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", r.PathValue("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ref", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RegenerateAgentWebhookSecretParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Confirm-Destructive" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Confirm-Destructive")]; found {
+		var XConfirmDestructive XConfirmDestructive
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Confirm-Destructive", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Confirm-Destructive", valueList[0], &XConfirmDestructive, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Confirm-Destructive", Err: err})
+			return
+		}
+
+		params.XConfirmDestructive = &XConfirmDestructive
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegenerateAgentWebhookSecret(w, r, ref, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3430,6 +4998,144 @@ func (siw *ServerInterfaceWrapper) GetInfo(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// SendMessage operation middleware
+func (siw *ServerInterfaceWrapper) SendMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SendMessageParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Cueapi-From-Agent" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Cueapi-From-Agent")]; found {
+		var XCueapiFromAgent string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Cueapi-From-Agent", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Cueapi-From-Agent", valueList[0], &XCueapiFromAgent, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Cueapi-From-Agent", Err: err})
+			return
+		}
+
+		params.XCueapiFromAgent = &XCueapiFromAgent
+
+	}
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SendMessage(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMessage operation middleware
+func (siw *ServerInterfaceWrapper) GetMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMessage(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AckMessage operation middleware
+func (siw *ServerInterfaceWrapper) AckMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AckMessage(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// MarkMessageRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkMessageRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkMessageRead(w, r, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsage operation middleware
 func (siw *ServerInterfaceWrapper) GetUsage(w http.ResponseWriter, r *http.Request) {
 
@@ -3663,6 +5369,26 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/alerts", wrapper.ListAlerts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoRetrieve)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/echo/{token}", wrapper.EchoStore)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents", wrapper.ListAgents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents", wrapper.CreateAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/roster", wrapper.GetAgentRoster)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.DeleteAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.GetAgent)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/agents/{ref}", wrapper.UpdateAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/webhook-secret", wrapper.GetAgentWebhookSecret)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents/{ref}/webhook-secret/regenerate", wrapper.RegenerateAgentWebhookSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/presence", wrapper.GetAgentPresence)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/inbox", wrapper.GetAgentInbox)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/sent", wrapper.GetAgentSent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages", wrapper.SendMessage)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/messages/{message_id}", wrapper.GetMessage)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages/{message_id}/read", wrapper.MarkMessageRead)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/messages/{message_id}/ack", wrapper.AckMessage)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions", wrapper.ListSubscriptions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions", wrapper.CreateSubscription)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions/{subscription_id}", wrapper.DetachSubscription)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/agents/{ref}/subscriptions/{subscription_id}/ack", wrapper.AckSubscription)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/agents/{ref}/events", wrapper.PullEvents)
 
 	return m
 }
@@ -3807,6 +5533,1687 @@ type StatusdefaultJSONResponse struct {
 }
 
 func (response StatusdefaultJSONResponse) VisitStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentsRequestObject struct {
+	Params ListAgentsParams
+}
+
+type ListAgentsResponseObject interface {
+	VisitListAgentsResponse(w http.ResponseWriter) error
+}
+
+type ListAgents200JSONResponse AgentList
+
+func (response ListAgents200JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListAgents400JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents401JSONResponse Error
+
+func (response ListAgents401JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents422JSONResponse Error
+
+func (response ListAgents422JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents429JSONResponse Error
+
+func (response ListAgents429JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListAgentsdefaultJSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgentRequestObject struct {
+	Body *CreateAgentJSONRequestBody
+}
+
+type CreateAgentResponseObject interface {
+	VisitCreateAgentResponse(w http.ResponseWriter) error
+}
+
+type CreateAgent201JSONResponse Agent
+
+func (response CreateAgent201JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateAgent400JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent401JSONResponse Error
+
+func (response CreateAgent401JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent404JSONResponse Error
+
+func (response CreateAgent404JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent409JSONResponse Error
+
+func (response CreateAgent409JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent422JSONResponse Error
+
+func (response CreateAgent422JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent429JSONResponse Error
+
+func (response CreateAgent429JSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateAgentdefaultJSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRosterRequestObject struct {
+	Params GetAgentRosterParams
+}
+
+type GetAgentRosterResponseObject interface {
+	VisitGetAgentRosterResponse(w http.ResponseWriter) error
+}
+
+type GetAgentRoster200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type GetAgentRoster200JSONResponse struct {
+	Body    Roster
+	Headers GetAgentRoster200ResponseHeaders
+}
+
+func (response GetAgentRoster200JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRoster304ResponseHeaders struct {
+	ETag *string
+}
+
+type GetAgentRoster304Response struct {
+	Headers GetAgentRoster304ResponseHeaders
+}
+
+func (response GetAgentRoster304Response) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetAgentRoster401JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentRoster401JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRoster429JSONResponse Error
+
+func (response GetAgentRoster429JSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRosterdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentRosterdefaultJSONResponse) VisitGetAgentRosterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgentRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type DeleteAgentResponseObject interface {
+	VisitDeleteAgentResponse(w http.ResponseWriter) error
+}
+
+type DeleteAgent204Response struct {
+}
+
+func (response DeleteAgent204Response) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DeleteAgent400JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent401JSONResponse Error
+
+func (response DeleteAgent401JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent404JSONResponse Error
+
+func (response DeleteAgent404JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent429JSONResponse Error
+
+func (response DeleteAgent429JSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteAgentdefaultJSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentParams
+}
+
+type GetAgentResponseObject interface {
+	VisitGetAgentResponse(w http.ResponseWriter) error
+}
+
+type GetAgent200JSONResponse Agent
+
+func (response GetAgent200JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgent400JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent401JSONResponse Error
+
+func (response GetAgent401JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent404JSONResponse Error
+
+func (response GetAgent404JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgent429JSONResponse Error
+
+func (response GetAgent429JSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentdefaultJSONResponse) VisitGetAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentRequestObject struct {
+	Ref  AgentRef `json:"ref"`
+	Body *UpdateAgentJSONRequestBody
+}
+
+type UpdateAgentResponseObject interface {
+	VisitUpdateAgentResponse(w http.ResponseWriter) error
+}
+
+type UpdateAgent200JSONResponse Agent
+
+func (response UpdateAgent200JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response UpdateAgent400JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent401JSONResponse Error
+
+func (response UpdateAgent401JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent404JSONResponse Error
+
+func (response UpdateAgent404JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent422JSONResponse Error
+
+func (response UpdateAgent422JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgent429JSONResponse Error
+
+func (response UpdateAgent429JSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdateAgentdefaultJSONResponse) VisitUpdateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEventsRequestObject struct {
+	Ref    string `json:"ref"`
+	Params PullEventsParams
+}
+
+type PullEventsResponseObject interface {
+	VisitPullEventsResponse(w http.ResponseWriter) error
+}
+
+type PullEvents200JSONResponse EventPage
+
+func (response PullEvents200JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents400JSONResponse struct{ ErrorJSONResponse }
+
+func (response PullEvents400JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents401JSONResponse Error
+
+func (response PullEvents401JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents404JSONResponse Error
+
+func (response PullEvents404JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents422JSONResponse Error
+
+func (response PullEvents422JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEvents429JSONResponse Error
+
+func (response PullEvents429JSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PullEventsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response PullEventsdefaultJSONResponse) VisitPullEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInboxRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentInboxParams
+}
+
+type GetAgentInboxResponseObject interface {
+	VisitGetAgentInboxResponse(w http.ResponseWriter) error
+}
+
+type GetAgentInbox200JSONResponse MessagePage
+
+func (response GetAgentInbox200JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentInbox400JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox401JSONResponse Error
+
+func (response GetAgentInbox401JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox404JSONResponse Error
+
+func (response GetAgentInbox404JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox422JSONResponse Error
+
+func (response GetAgentInbox422JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInbox429JSONResponse Error
+
+func (response GetAgentInbox429JSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentInboxdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentInboxdefaultJSONResponse) VisitGetAgentInboxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresenceRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type GetAgentPresenceResponseObject interface {
+	VisitGetAgentPresenceResponse(w http.ResponseWriter) error
+}
+
+type GetAgentPresence200JSONResponse AgentPresence
+
+func (response GetAgentPresence200JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentPresence400JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence401JSONResponse Error
+
+func (response GetAgentPresence401JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence404JSONResponse Error
+
+func (response GetAgentPresence404JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresence429JSONResponse Error
+
+func (response GetAgentPresence429JSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentPresencedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentPresencedefaultJSONResponse) VisitGetAgentPresenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSentRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params GetAgentSentParams
+}
+
+type GetAgentSentResponseObject interface {
+	VisitGetAgentSentResponse(w http.ResponseWriter) error
+}
+
+type GetAgentSent200JSONResponse MessagePage
+
+func (response GetAgentSent200JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentSent400JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent401JSONResponse Error
+
+func (response GetAgentSent401JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent404JSONResponse Error
+
+func (response GetAgentSent404JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent422JSONResponse Error
+
+func (response GetAgentSent422JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSent429JSONResponse Error
+
+func (response GetAgentSent429JSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentSentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentSentdefaultJSONResponse) VisitGetAgentSentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptionsRequestObject struct {
+	Ref string `json:"ref"`
+}
+
+type ListSubscriptionsResponseObject interface {
+	VisitListSubscriptionsResponse(w http.ResponseWriter) error
+}
+
+type ListSubscriptions200JSONResponse SubscriptionList
+
+func (response ListSubscriptions200JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListSubscriptions400JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions401JSONResponse Error
+
+func (response ListSubscriptions401JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions404JSONResponse Error
+
+func (response ListSubscriptions404JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions429JSONResponse Error
+
+func (response ListSubscriptions429JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptionsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListSubscriptionsdefaultJSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscriptionRequestObject struct {
+	Ref  string `json:"ref"`
+	Body *CreateSubscriptionJSONRequestBody
+}
+
+type CreateSubscriptionResponseObject interface {
+	VisitCreateSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type CreateSubscription201JSONResponse Subscription
+
+func (response CreateSubscription201JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateSubscription400JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription401JSONResponse Error
+
+func (response CreateSubscription401JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription404JSONResponse Error
+
+func (response CreateSubscription404JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription409JSONResponse Error
+
+func (response CreateSubscription409JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription422JSONResponse Error
+
+func (response CreateSubscription422JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription429JSONResponse Error
+
+func (response CreateSubscription429JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscriptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateSubscriptiondefaultJSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscriptionRequestObject struct {
+	Ref            string             `json:"ref"`
+	SubscriptionID openapi_types.UUID `json:"subscription_id"`
+}
+
+type DetachSubscriptionResponseObject interface {
+	VisitDetachSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type DetachSubscription200JSONResponse SubscriptionDetached
+
+func (response DetachSubscription200JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DetachSubscription400JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription401JSONResponse Error
+
+func (response DetachSubscription401JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription404JSONResponse Error
+
+func (response DetachSubscription404JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription422JSONResponse Error
+
+func (response DetachSubscription422JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscription429JSONResponse Error
+
+func (response DetachSubscription429JSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DetachSubscriptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DetachSubscriptiondefaultJSONResponse) VisitDetachSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscriptionRequestObject struct {
+	Ref            string             `json:"ref"`
+	SubscriptionID openapi_types.UUID `json:"subscription_id"`
+	Body           *AckSubscriptionJSONRequestBody
+}
+
+type AckSubscriptionResponseObject interface {
+	VisitAckSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type AckSubscription200JSONResponse SubscriptionAcked
+
+func (response AckSubscription200JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription400JSONResponse struct{ ErrorJSONResponse }
+
+func (response AckSubscription400JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription401JSONResponse Error
+
+func (response AckSubscription401JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription404JSONResponse Error
+
+func (response AckSubscription404JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription422JSONResponse Error
+
+func (response AckSubscription422JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscription429JSONResponse Error
+
+func (response AckSubscription429JSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckSubscriptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AckSubscriptiondefaultJSONResponse) VisitAckSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecretRequestObject struct {
+	Ref AgentRef `json:"ref"`
+}
+
+type GetAgentWebhookSecretResponseObject interface {
+	VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type GetAgentWebhookSecret200JSONResponse AgentWebhookSecret
+
+func (response GetAgentWebhookSecret200JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetAgentWebhookSecret400JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret401JSONResponse Error
+
+func (response GetAgentWebhookSecret401JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret404JSONResponse Error
+
+func (response GetAgentWebhookSecret404JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecret429JSONResponse Error
+
+func (response GetAgentWebhookSecret429JSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentWebhookSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAgentWebhookSecretdefaultJSONResponse) VisitGetAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecretRequestObject struct {
+	Ref    AgentRef `json:"ref"`
+	Params RegenerateAgentWebhookSecretParams
+	Body   *RegenerateAgentWebhookSecretJSONRequestBody
+}
+
+type RegenerateAgentWebhookSecretResponseObject interface {
+	VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type RegenerateAgentWebhookSecret200JSONResponse AgentWebhookSecret
+
+func (response RegenerateAgentWebhookSecret200JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RegenerateAgentWebhookSecret400JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret401JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret401JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret404JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret404JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret409JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret409JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecret429JSONResponse Error
+
+func (response RegenerateAgentWebhookSecret429JSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateAgentWebhookSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RegenerateAgentWebhookSecretdefaultJSONResponse) VisitRegenerateAgentWebhookSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7581,6 +10988,469 @@ func (response GetInfodefaultJSONResponse) VisitGetInfoResponse(w http.ResponseW
 	return err
 }
 
+type SendMessageRequestObject struct {
+	Params SendMessageParams
+	Body   *SendMessageJSONRequestBody
+}
+
+type SendMessageResponseObject interface {
+	VisitSendMessageResponse(w http.ResponseWriter) error
+}
+
+type SendMessage200JSONResponse Message
+
+func (response SendMessage200JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage201ResponseHeaders struct {
+	XCueAPIPriorityDowngraded *string
+}
+
+type SendMessage201JSONResponse struct {
+	Body    Message
+	Headers SendMessage201ResponseHeaders
+}
+
+func (response SendMessage201JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XCueAPIPriorityDowngraded != nil {
+		w.Header().Set("X-CueAPI-Priority-Downgraded", fmt.Sprint(*response.Headers.XCueAPIPriorityDowngraded))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage400JSONResponse struct{ ErrorJSONResponse }
+
+func (response SendMessage400JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage401JSONResponse Error
+
+func (response SendMessage401JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage402JSONResponse Error
+
+func (response SendMessage402JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage403JSONResponse Error
+
+func (response SendMessage403JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage404JSONResponse Error
+
+func (response SendMessage404JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage409JSONResponse Error
+
+func (response SendMessage409JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage413JSONResponse Error
+
+func (response SendMessage413JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage422JSONResponse Error
+
+func (response SendMessage422JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessage429JSONResponse Error
+
+func (response SendMessage429JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response SendMessagedefaultJSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessageRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+}
+
+type GetMessageResponseObject interface {
+	VisitGetMessageResponse(w http.ResponseWriter) error
+}
+
+type GetMessage200JSONResponse Message
+
+func (response GetMessage200JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage401JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetMessage401JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage404JSONResponse Error
+
+func (response GetMessage404JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage429JSONResponse Error
+
+func (response GetMessage429JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetMessagedefaultJSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessageRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+	Body      *AckMessageJSONRequestBody
+}
+
+type AckMessageResponseObject interface {
+	VisitAckMessageResponse(w http.ResponseWriter) error
+}
+
+type AckMessage200JSONResponse MessageStateChange
+
+func (response AckMessage200JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage401JSONResponse struct{ ErrorJSONResponse }
+
+func (response AckMessage401JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage404JSONResponse Error
+
+func (response AckMessage404JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage409JSONResponse Error
+
+func (response AckMessage409JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessage429JSONResponse Error
+
+func (response AckMessage429JSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AckMessagedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AckMessagedefaultJSONResponse) VisitAckMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageReadRequestObject struct {
+	MessageID MessageID `json:"message_id"`
+	Body      *MarkMessageReadJSONRequestBody
+}
+
+type MarkMessageReadResponseObject interface {
+	VisitMarkMessageReadResponse(w http.ResponseWriter) error
+}
+
+type MarkMessageRead200JSONResponse MessageStateChange
+
+func (response MarkMessageRead200JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead401JSONResponse struct{ ErrorJSONResponse }
+
+func (response MarkMessageRead401JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead404JSONResponse Error
+
+func (response MarkMessageRead404JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead409JSONResponse Error
+
+func (response MarkMessageRead409JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageRead429JSONResponse Error
+
+func (response MarkMessageRead429JSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkMessageReaddefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response MarkMessageReaddefaultJSONResponse) VisitMarkMessageReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsageRequestObject struct {
 }
 
@@ -7908,6 +11778,54 @@ type StrictServerInterface interface {
 	// Status Minimal readiness status
 	// (GET /status)
 	Status(ctx context.Context, request StatusRequestObject) (StatusResponseObject, error)
+	// ListAgents List the caller's agents
+	// (GET /v1/agents)
+	ListAgents(ctx context.Context, request ListAgentsRequestObject) (ListAgentsResponseObject, error)
+	// CreateAgent Create an agent
+	// (POST /v1/agents)
+	CreateAgent(ctx context.Context, request CreateAgentRequestObject) (CreateAgentResponseObject, error)
+	// GetAgentRoster The caller's live agents with derived presence
+	// (GET /v1/agents/roster)
+	GetAgentRoster(ctx context.Context, request GetAgentRosterRequestObject) (GetAgentRosterResponseObject, error)
+	// DeleteAgent Soft-delete an agent
+	// (DELETE /v1/agents/{ref})
+	DeleteAgent(ctx context.Context, request DeleteAgentRequestObject) (DeleteAgentResponseObject, error)
+	// GetAgent Get one of the caller's agents
+	// (GET /v1/agents/{ref})
+	GetAgent(ctx context.Context, request GetAgentRequestObject) (GetAgentResponseObject, error)
+	// UpdateAgent Update an agent
+	// (PATCH /v1/agents/{ref})
+	UpdateAgent(ctx context.Context, request UpdateAgentRequestObject) (UpdateAgentResponseObject, error)
+	// PullEvents Pull an agent's events after a cursor
+	// (GET /v1/agents/{ref}/events)
+	PullEvents(ctx context.Context, request PullEventsRequestObject) (PullEventsResponseObject, error)
+	// GetAgentInbox Messages addressed to one of the caller's agents
+	// (GET /v1/agents/{ref}/inbox)
+	GetAgentInbox(ctx context.Context, request GetAgentInboxRequestObject) (GetAgentInboxResponseObject, error)
+	// GetAgentPresence One agent's derived presence
+	// (GET /v1/agents/{ref}/presence)
+	GetAgentPresence(ctx context.Context, request GetAgentPresenceRequestObject) (GetAgentPresenceResponseObject, error)
+	// GetAgentSent Messages one of the caller's agents sent
+	// (GET /v1/agents/{ref}/sent)
+	GetAgentSent(ctx context.Context, request GetAgentSentRequestObject) (GetAgentSentResponseObject, error)
+	// ListSubscriptions List an agent's active subscriptions
+	// (GET /v1/agents/{ref}/subscriptions)
+	ListSubscriptions(ctx context.Context, request ListSubscriptionsRequestObject) (ListSubscriptionsResponseObject, error)
+	// CreateSubscription Subscribe an agent to an event type
+	// (POST /v1/agents/{ref}/subscriptions)
+	CreateSubscription(ctx context.Context, request CreateSubscriptionRequestObject) (CreateSubscriptionResponseObject, error)
+	// DetachSubscription Detach a subscription (idempotent)
+	// (DELETE /v1/agents/{ref}/subscriptions/{subscription_id})
+	DetachSubscription(ctx context.Context, request DetachSubscriptionRequestObject) (DetachSubscriptionResponseObject, error)
+	// AckSubscription Raise a subscription's acknowledgement watermark
+	// (PATCH /v1/agents/{ref}/subscriptions/{subscription_id}/ack)
+	AckSubscription(ctx context.Context, request AckSubscriptionRequestObject) (AckSubscriptionResponseObject, error)
+	// GetAgentWebhookSecret The agent's push signing secret
+	// (GET /v1/agents/{ref}/webhook-secret)
+	GetAgentWebhookSecret(ctx context.Context, request GetAgentWebhookSecretRequestObject) (GetAgentWebhookSecretResponseObject, error)
+	// RegenerateAgentWebhookSecret Replace the agent's push signing secret
+	// (POST /v1/agents/{ref}/webhook-secret/regenerate)
+	RegenerateAgentWebhookSecret(ctx context.Context, request RegenerateAgentWebhookSecretRequestObject) (RegenerateAgentWebhookSecretResponseObject, error)
 	// ListAlerts List alerts
 	// (GET /v1/alerts)
 	ListAlerts(ctx context.Context, request ListAlertsRequestObject) (ListAlertsResponseObject, error)
@@ -8022,6 +11940,18 @@ type StrictServerInterface interface {
 	// GetInfo Operator info
 	// (GET /v1/info)
 	GetInfo(ctx context.Context, request GetInfoRequestObject) (GetInfoResponseObject, error)
+	// SendMessage Send a message from one of the caller's agents
+	// (POST /v1/messages)
+	SendMessage(ctx context.Context, request SendMessageRequestObject) (SendMessageResponseObject, error)
+	// GetMessage Read one message
+	// (GET /v1/messages/{message_id})
+	GetMessage(ctx context.Context, request GetMessageRequestObject) (GetMessageResponseObject, error)
+	// AckMessage Acknowledge a message
+	// (POST /v1/messages/{message_id}/ack)
+	AckMessage(ctx context.Context, request AckMessageRequestObject) (AckMessageResponseObject, error)
+	// MarkMessageRead Mark a message read
+	// (POST /v1/messages/{message_id}/read)
+	MarkMessageRead(ctx context.Context, request MarkMessageReadRequestObject) (MarkMessageReadResponseObject, error)
 	// GetUsage Plan limits and consumption for the current UTC month
 	// (GET /v1/usage)
 	GetUsage(ctx context.Context, request GetUsageRequestObject) (GetUsageResponseObject, error)
@@ -8142,6 +12072,465 @@ func (sh *strictHandler) Status(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(StatusResponseObject); ok {
 		if err := validResponse.VisitStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAgents operation middleware
+func (sh *strictHandler) ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams) {
+	var request ListAgentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAgents(ctx, request.(ListAgentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAgents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAgentsResponseObject); ok {
+		if err := validResponse.VisitListAgentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateAgent operation middleware
+func (sh *strictHandler) CreateAgent(w http.ResponseWriter, r *http.Request) {
+	var request CreateAgentRequestObject
+
+	var body CreateAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAgent(ctx, request.(CreateAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateAgentResponseObject); ok {
+		if err := validResponse.VisitCreateAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentRoster operation middleware
+func (sh *strictHandler) GetAgentRoster(w http.ResponseWriter, r *http.Request, params GetAgentRosterParams) {
+	var request GetAgentRosterRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentRoster(ctx, request.(GetAgentRosterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentRoster")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentRosterResponseObject); ok {
+		if err := validResponse.VisitGetAgentRosterResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAgent operation middleware
+func (sh *strictHandler) DeleteAgent(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request DeleteAgentRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAgent(ctx, request.(DeleteAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteAgentResponseObject); ok {
+		if err := validResponse.VisitDeleteAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgent operation middleware
+func (sh *strictHandler) GetAgent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentParams) {
+	var request GetAgentRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgent(ctx, request.(GetAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentResponseObject); ok {
+		if err := validResponse.VisitGetAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateAgent operation middleware
+func (sh *strictHandler) UpdateAgent(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request UpdateAgentRequestObject
+
+	request.Ref = ref
+
+	var body UpdateAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAgent(ctx, request.(UpdateAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateAgentResponseObject); ok {
+		if err := validResponse.VisitUpdateAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PullEvents operation middleware
+func (sh *strictHandler) PullEvents(w http.ResponseWriter, r *http.Request, ref string, params PullEventsParams) {
+	var request PullEventsRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PullEvents(ctx, request.(PullEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PullEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PullEventsResponseObject); ok {
+		if err := validResponse.VisitPullEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentInbox operation middleware
+func (sh *strictHandler) GetAgentInbox(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentInboxParams) {
+	var request GetAgentInboxRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentInbox(ctx, request.(GetAgentInboxRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentInbox")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentInboxResponseObject); ok {
+		if err := validResponse.VisitGetAgentInboxResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentPresence operation middleware
+func (sh *strictHandler) GetAgentPresence(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request GetAgentPresenceRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentPresence(ctx, request.(GetAgentPresenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentPresence")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentPresenceResponseObject); ok {
+		if err := validResponse.VisitGetAgentPresenceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentSent operation middleware
+func (sh *strictHandler) GetAgentSent(w http.ResponseWriter, r *http.Request, ref AgentRef, params GetAgentSentParams) {
+	var request GetAgentSentRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentSent(ctx, request.(GetAgentSentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentSent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentSentResponseObject); ok {
+		if err := validResponse.VisitGetAgentSentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSubscriptions operation middleware
+func (sh *strictHandler) ListSubscriptions(w http.ResponseWriter, r *http.Request, ref string) {
+	var request ListSubscriptionsRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSubscriptions(ctx, request.(ListSubscriptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSubscriptions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSubscriptionsResponseObject); ok {
+		if err := validResponse.VisitListSubscriptionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateSubscription operation middleware
+func (sh *strictHandler) CreateSubscription(w http.ResponseWriter, r *http.Request, ref string) {
+	var request CreateSubscriptionRequestObject
+
+	request.Ref = ref
+
+	var body CreateSubscriptionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateSubscription(ctx, request.(CreateSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateSubscriptionResponseObject); ok {
+		if err := validResponse.VisitCreateSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DetachSubscription operation middleware
+func (sh *strictHandler) DetachSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID) {
+	var request DetachSubscriptionRequestObject
+
+	request.Ref = ref
+	request.SubscriptionID = subscriptionID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DetachSubscription(ctx, request.(DetachSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DetachSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DetachSubscriptionResponseObject); ok {
+		if err := validResponse.VisitDetachSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AckSubscription operation middleware
+func (sh *strictHandler) AckSubscription(w http.ResponseWriter, r *http.Request, ref string, subscriptionID openapi_types.UUID) {
+	var request AckSubscriptionRequestObject
+
+	request.Ref = ref
+	request.SubscriptionID = subscriptionID
+
+	var body AckSubscriptionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AckSubscription(ctx, request.(AckSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AckSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AckSubscriptionResponseObject); ok {
+		if err := validResponse.VisitAckSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentWebhookSecret operation middleware
+func (sh *strictHandler) GetAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef) {
+	var request GetAgentWebhookSecretRequestObject
+
+	request.Ref = ref
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentWebhookSecret(ctx, request.(GetAgentWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentWebhookSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentWebhookSecretResponseObject); ok {
+		if err := validResponse.VisitGetAgentWebhookSecretResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RegenerateAgentWebhookSecret operation middleware
+func (sh *strictHandler) RegenerateAgentWebhookSecret(w http.ResponseWriter, r *http.Request, ref AgentRef, params RegenerateAgentWebhookSecretParams) {
+	var request RegenerateAgentWebhookSecretRequestObject
+
+	request.Ref = ref
+	request.Params = params
+
+	var body RegenerateAgentWebhookSecretJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateAgentWebhookSecret(ctx, request.(RegenerateAgentWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateAgentWebhookSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RegenerateAgentWebhookSecretResponseObject); ok {
+		if err := validResponse.VisitRegenerateAgentWebhookSecretResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -9242,6 +13631,137 @@ func (sh *strictHandler) GetInfo(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// SendMessage operation middleware
+func (sh *strictHandler) SendMessage(w http.ResponseWriter, r *http.Request, params SendMessageParams) {
+	var request SendMessageRequestObject
+
+	request.Params = params
+
+	var body SendMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SendMessage(ctx, request.(SendMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SendMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SendMessageResponseObject); ok {
+		if err := validResponse.VisitSendMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMessage operation middleware
+func (sh *strictHandler) GetMessage(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request GetMessageRequestObject
+
+	request.MessageID = messageID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMessage(ctx, request.(GetMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMessageResponseObject); ok {
+		if err := validResponse.VisitGetMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AckMessage operation middleware
+func (sh *strictHandler) AckMessage(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request AckMessageRequestObject
+
+	request.MessageID = messageID
+
+	var body AckMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AckMessage(ctx, request.(AckMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AckMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AckMessageResponseObject); ok {
+		if err := validResponse.VisitAckMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// MarkMessageRead operation middleware
+func (sh *strictHandler) MarkMessageRead(w http.ResponseWriter, r *http.Request, messageID MessageID) {
+	var request MarkMessageReadRequestObject
+
+	request.MessageID = messageID
+
+	var body MarkMessageReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkMessageRead(ctx, request.(MarkMessageReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkMessageRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkMessageReadResponseObject); ok {
+		if err := validResponse.VisitMarkMessageReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsage operation middleware
 func (sh *strictHandler) GetUsage(w http.ResponseWriter, r *http.Request) {
 	var request GetUsageRequestObject
@@ -9352,332 +13872,450 @@ func (sh *strictHandler) DeleteWorker(w http.ResponseWriter, r *http.Request, wo
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs3ti/6Kiiee8tkhqQoWfZJpJq6x5GdiXf8dSx5Z+oMU2yoGyQRNQGmgZbMyXHVPMR+hv1g8yS3",
-	"sBaARnejSUq2nGTGf0zGYnfjc2Fhff7Wr71UrtZSMKFV7+TX3poWdMU0K+Cvs5I9f2r+kTGVFnytuRS9",
-	"E/Mz4RnpJ2nJZgn5Ezk8IumSFjQ1Hw7G5J24EvJGEJ4pQgtGjifHBF4WUs/mshRZMu4Ne9w0tqZ62Rv2",
-	"BF2x3knPvMSz3rBXsF9KXrCsd6KLkg17Kl2yFTVj0Zu1eVPpgotF78OHYe9ZupQX8oqJyFBzzoQepUup",
-	"mCAsXUqizZukTzXJGVWaHD4OBk+0JErLgg06Bghf33Z871lamgHFFtM/hCV99+7508GYvKT5XBYrlvkl",
-	"1AWjmmWEKiKkJrCIHUNkrsXbr+TzjK3WUjORbn5gm/Zgv+UiU0QvGTGtMqXJpcw2ZtHMb6kdY8GULIuU",
-	"kbksyNExWQ5JVhb0Mt+cEEoKposNueF6aT6aCkVXjFyxDaEiw+aoUDdmL44mE/8ekQVfcEHzIaFC6iUr",
-	"8N3jyTdTkfBq3LMrtpmlUsxznupkTF4LMudmAZcMvnigSPP1hNxwocZT4dZzyWjGimpFg2UZmXUJF3FF",
-	"379gYqGXvZOjR4+HvRUX7u/DYWSJf5TFFSuix6pGqzfwHuFdu4zPb7/Ffz2TYs6L1VOmdFGmml+z9lBe",
-	"lmZrGWHvaarzDUlMu8mQwMLfcIXLqVhxzQq/XceTCUlSbJ0C/blxVae9ubJ/HdnhjMLx7JhB9xL+uGSC",
-	"KCY0EJMZoz8MZEkVoSTNKV+xYki4JiszyxXV6ZL0Wa4Mn3pIEsOjqiMkbwQrksGWCeBoRs+zrcP+YHZJ",
-	"raVQDFjrs6KQhflHKoVmQpt/0vU65yks3cHPSgI7q1r8fwo27530/sdBxbEP8Kk6wNaglwZ3MQ8IE9cs",
-	"l2s2hvWzH5k2n+SsgK7XhVyzQnMcHE0N/85ZtjA01VzkJ/kN3Sgyp7liZl3sVC+lzBkVvQ/DHjXNzvD3",
-	"7QOHAVyYFz8Me5Z/zCgMyTBA869eRjUbab5ivdZ5GroL4+TXnijznF7mzB2C1qs1vrjPB/ha6+cVU4ou",
-	"WMczTTOq6Zb25eXPLNW9Ye/9aCFH9kez3eO39OalbdtsE7tmBdebvZbw3L2MhObYwd96wB/8rdq4GoJ9",
-	"CvqrZhjMZ1gnitpm/dSc24chUtYLrmLUZR7Bv7hmK7XX/EyTtg9aFHRj/s75iutgF7jQbMEK80jO54p1",
-	"PNNS0zz2qLFydpjuA9efb7xz1ufBxjFRrmAbxFz2hr0bWghDKWb5uOYpzYNmKiqqTkXQRGp4h9m9azab",
-	"U56XBTOjM33NLdeA32F3ZKlTuWIzc2xkqbt7+ZFdLqW8OmdpwfRby6E69mx2gy/PFLzd5gyPj0kub1iR",
-	"UsXIkr0PBKshEZKsCzbn78e92L3YWvpmb7H1/rbMr56ynGn2FuWR9sh5Vie19pGl75/jw8PJBO5v92eT",
-	"5FpHS+0cVNd6ZvA82z6yJsGrK75e3+6jxpBdt1VbsQmc0Ty/pOlVJ+tfF8xcskPCrpkAKc9KK2nJlNne",
-	"+mTxzkQ6yjJu2qL5m9orXdOoBrVieimzXczi+4uLNy/xzQ/DXlnk7Tm8MvdKzv/OMvLu7QvSp4Kw1Vpv",
-	"iJGvyIJyoUhykAxOiWHgzdmBQCpLTaj52sx1xzXS2AEzJD+ZoV+abdvwXKzLCGHfZVWbqocuKLHtoNgE",
-	"4rbhXxuSsZybf2yZY2x3aJ6/nvdO/rb/Pv3UHNdTNqdlrkEZS968Pr9I2mMwJFJQoday0B3yq9GTLo2U",
-	"qk8JFRsipBjhTl/T3KiwihwfHZF+4htCidB8s2Ypn3Ojb2kQI7Vck5xds3wIzXKheMZIancI5cPWAKPk",
-	"t9R63VcDQz2nxFEGUhnyO+KHYxoN1YvJ1w/3IbcIIel0+W79RuY8tUodLHDvpFeUYiZFymZ8PltxpYA3",
-	"NGVquwZm77IyZwXJpD0IpGBpWZieiUzNv5hImSLYErlZ8pwZQfuGKpLJGzEkXEyFlhk1algK+o56QK5l",
-	"Si/LnBabMUnaI0pAgVNEinwDA1lJpU3PhmDxlamouh8SCf81GkDBUllkiizlDVkZGrhhBSOW952SxPyr",
-	"0YuQgplvp6Jgqlwx5UhAsPeazEtdFiyY7ClJCrbO6WZG8zwhhhpGc57nqCW3R6eIzDOjOM95ofTQNA7T",
-	"OZxMyBp5DP6/2bNRuUat1MkA0e0KJgG6oBtN9NKv0YLnLA0uT5Laa8kpauB5xgpi9B5FkpxqpnQyxDVM",
-	"YLUTWAJaMELTlK3RXDEVNOdUmYnPo7s7bGwDtBSs6ceswLCH47TvgMjbsS5GL+wUIiplu6nxP9qt8Yfs",
-	"v2ooyvFxEF1CA+quoVIS6FxN7aY1w5xRxYwwJUWmYtYHyldgEmMkh+mQ/o+v3/7w7O3s7MWT5y9nF89f",
-	"Pnv97mJ2/uzs9aun50NiuQj5ZjIZBDJdlzztRt/SQuoD61wXw/S8sSwioWptmHt7YhehFeCBOc7woiKp",
-	"LIVmBelPyM2SCSLMvWcNBFl0RqG6GdVE0Sjw627ds/XCmm5ySbPdw7cvBsPbW6G0/DubzdH0sJ+Gram6",
-	"ig8LeBUO54EiiXkxwbt1SPjc3Lm3l48atOE1V7+6dkDN6VQrOPSksJWU4rqp735//TRCnLvE8KCX6BhB",
-	"tT4ru5WaSoWu78rrNf2lZAQeG8FHc7FQYOu2lwz54VuiWMFRAB4M0didAdNl6VLCrWh2LCFpzmhhbl3y",
-	"5snF2fe7xcDtBBg8HRlePJJrFFlHa2kOWOHFpjRQP/aTJuuSclugfOvErD4ILUlZ5MkgLnOdEjeuUPKv",
-	"iWQtOQ/u6lm5vs2AW7dwe9Qv4UIbFaUga3jx1LFclIwjd2l0eE6Q3394T+0XXSN7w4qROfx+9dDKAFRk",
-	"LQ8kYzTLuWC3oadPQz+1se5h5nNMuz7Hd4L/YmWxUrGC0LSQShGa50Rpqksj0fSPJ9+QJCvRbMtmjkmh",
-	"PtCUE1odW4NNWbD9t+a1+A4/6dqbmvL067THVpTn094JgdmTac9umvnJLI35aU1LxcwPYNP9ECcjKWaq",
-	"TFOm1MxIyu0Ve54ZEc+Iz3KO/iCa56wwkr5RnOdwAuncXLmMpktiW5uXeWClh0+5IRM2FX1wKXBxTXOe",
-	"zRoDSOCAUkFK622UhfmF8YUwHQ7N35SkS8oF0Ut092VqKgyjQI8Vh5ENOikUBM/t5POpaNbZ69yp6ZbT",
-	"zvGBmXi1aiu6ITeUa1gSrpU/hbjcjgOYJQH5hlwys1SE66m4ZOZNRZKGzTCxBpAVo8KoRf5E47qs6Hu+",
-	"MjL548nx19Zwhj8cdi5aIEh1yjtPikuuC1psyH+cv35F8G7pNE40WOKvH5IxeSXJq3cvAtvjaaVlkZc8",
-	"vAA/9lKr7vWZndBMXrOi4FnkfDyDkYMzEuwMKS2KDaFgl4CVTpptJARPQPP3yrE2GJPwwHufTMekAn3B",
-	"NeEHfsU2EXL7gW2UXXMz8geKsPmcgZvOyX52NlJoc9RwxOY+4mIxi/aSmCP3t5/cgQPfmpO0bqVchcbb",
-	"R5POWXsDKrie9+e1b83r2+/oJrdd0fczp2AYhvrQsFfDceTcXNKi1Ax+/9vhkDwaksNHP3VwWyfd7pI+",
-	"z+17doANq9h+87zwn+yYoL064iMOHRH79/2fwVddi/yqxobCfqxgFBlPQ+K2qoNf1W6x+5wpxaXoFL11",
-	"PNDktUANiij83oaZzAu5grswY9c8ZaNUZswMOjeseEUXPCU5F1e7XSLYbXTYJdumIHwkewuF8X1E8F5D",
-	"Ht5bCr6rA/ju0m0XpQXGAMV0h0h9OxETZJ8ZGBy2RAApH0FzuWlYXPsrKkqjk4CNEk2b65wa3vw+zcus",
-	"02DBI1dsPG5rHFvdnCo9K0rRuR97S9ftB+y9b7qxC+y99nPPYM5WFoGtAWk1GxKzteDOAskPPJ8o9IHM",
-	"Q40IiUfSqCqwA2aKd5vFR4nqQGj7yNO7h/FFTIzbn0jfyH726ErBBnewj22T5G4hP3W7ZvcWT/YUSuCb",
-	"UnTxFevar7bVWz77XBimwcUCovE4UwOz5wUzQgDLnNXD7rSKc5bbSijwDWjOO++Fkp3ji015Zk8pZtgr",
-	"19mtb5KPF2C23yjSSivgDnPXC+kbOrqmuVFwjIxlqLfDn+iiRyKHXaN3DFRdF4hJXMCZUapp4MT243Ex",
-	"hopQkOhvb64F26wVrsIx+a0ONzCgmUCwCC23eAKCuyG4gUJar9+oNfbc2MdazI2TS7Yw0poQUqOjLQyi",
-	"ixsE0smwiidqMv4Ooe4p05TnMe8c8L28VISSNV3A9hpmXlmVSV+wG+9kHLQjMr6Ih78r8bByeviYtoaI",
-	"mC6ls6oljbcT8ktpuLsP3Y+z6yCk1QfH7dUJvn7rXnyYXePeNj+HpOpshSXb0eL+HpktjpiWKP5HlZj/",
-	"ZcXYLwLjZxQYP51Up27h/ELxTkUYrNkkc4DI/ySZUW7lvHarZXAlgqgTl5D+HeTL/cVCG60J6tmSFV/E",
-	"u99EvKtdYe0bsn37R+7qDhExHsOQluwW0Qsl+w1i62GIt4qs90xjR8hGe0w2Jj76bMWVmhVUs/opluVl",
-	"vuU+FeXqsvq+q20gApZtfRz0Xj+6/mNyQOZccLVkGenbb4be2oX9D0nDJjMIzWUQ0OjaqFvA9p7nDReZ",
-	"vJkZnrzH7oZvN6i/WhS/MX4VG2sS7s4WiihVVyadIikVoGODbpygjpscJGhATE5J4k2IyUGCw8H4RfPR",
-	"XBY1E6KyVjK9ZLwIjGp2aUEadFGK1OWxYVeG7bieqonHwhCfBupKncy3yUyRg4iEsO2lpoOh8cUWJhrb",
-	"jXrIyK1G32G4dHYrtO/asLw9jJl1l/DDyWT88WbIyHLWR/39xcUbHwbjYhjSkj1QPkjGTocz1RxhbYAP",
-	"bzu6D9HduOYpO5MZeyPzfEtaz5qbqyzmzso3yD4Sul4X8tpF5hpd7YptwGZ0TTmMLKoHQdzJfg3Hv3/P",
-	"leZiMSsVKyIaGWSktoZoQ0Lcx4SmIEOQm6VUOPCUCpsYULBrRnOWxXMYrR9vtsvfZ/18ssBUBXJwfXhA",
-	"S708sA0kp8h+9pnzfuJrtblOim0cZdvMT1sJo9PBiZ7KWSpjMQz1HGXzzil5PDo8+jrMoe+nS5ZeBW4s",
-	"yBMeklo0T9BNMtjt/wxHtWtiXdTO3q95wdSMi262UwrNc7RIyIwR+wnpdwU5NxLwoikfybScTB6m3z45",
-	"fzZ79/YF/MWQSHBa/5/p68/4VjBRfDHZvTitIQzDuW5fruoOdZfXmokMJWo4wzPFQAh3pGsusyCUew2D",
-	"iN1lz9KlfNMZ5iNsgA/m4gQeCcPvBreNDrTdvQVvxvUWGvj4rCl7cHzelDVgQSAthLyRPiRBjlKqWIb5",
-	"EoMaE/AXW9I2OuwyYdh43XDpqNgQ08i2Tm65lgVLGb/2+m3jqMBMDfMbkuRPk8nJZAKMd7V7kjFW58jO",
-	"3OVIdv7TCFntz+oMPcBQu4kBFzNmrml1I4uOZEmfyB8J268l34MxA/xw+Lv3zvTxV5wKwUP/Z2CWCFkQ",
-	"xMFNxaXMNkNSnRYX/LimeqmG5KaQYkEwG08NyfHhQ7i1j4++GYwJ0A9dMRdUx9VUrLgZDMtIKTJWmG3T",
-	"lOcJ+ec//gvDR83jae/k13/+478/DKc9fG5+aDz78AE/umSpkXkR20PO5zzlNCdnL56TgtFMuR7G8PHY",
-	"ZponBwlcBDZlzJyn86c/eIHj5dkbe4lMhWnFpeSNICWPJNBWMq5Gb6QTNH5QYWc7tDZ7SpCUjFCZc6XR",
-	"Td28Ap3rZSfowkuO0AtDXI29vvlWZpGcAPh86PruJDX4uK3zR2/rlzRdcsFGZs3M6SdK0Cs2g/Rs88WQ",
-	"sPFiHIPmifBAM6yI5PsGc4FRAoKrHa8h3BPgCKcQFMyELjYQT70u5GXOVrW4v52LZt1hEVtFgMfQEMrL",
-	"FRXV5O17p11D5eZEEHtZzznLIZ4ZXGhuyHg4T/CQprbB7ms6ZHMNHmqOIcUkQdAd8MUxeb3iGkJaDCe1",
-	"8hNEmQs5swpOYoYVXvkje2Pvk4QlMxYAPHRSWeV8rNMZLEt7Oi+kjcf7WXLBMozUTcaJIzDDtcbOOjg2",
-	"XSZDkoBHaYxOrOjqde7sG9wO1/x3sFk1tJnt1wZOY491sMc7EuvOBOA3kFSuN04GcKx+CCRm81sx+BzY",
-	"Vo33JW237CdhIdG5XPOMiTSmARaaz2lax+PY5XrYKT+w95oVgub7Iq18QtiUdSGzMu0SXZhG8QTyWW3w",
-	"U0qLgrOMJMGoDXkWTJW5NvJ0Yi6LKn088YuW3D2izLYOG/3r3q87TJ1937f6yM7XVblaUTQ77Xw34JyG",
-	"a+0znlb+W0UetaHWlqU+6WqMw4Boawg1rYHVqSF6MHYmlEaY99NWQJUzUCmiJJnTDuc45KLMMrbWy3aj",
-	"E1KKnCmFGSssO3XJKzWjF1dg6lrTggn9QBFojPyJHG7rEd+e8V3ZpdZKYq2wNmHHZeMATgJfLIxcPrvc",
-	"nODgksF4H2K3CuM2d9nebVxuZhi3FIl4c5hpVVRBYaYOsh5V2kY19ptZfXtO4qPgqboiUz5yVYDnz4KL",
-	"cvcXwV2wnwvS3x5th6175PTSCq7PGWPrjoio13ap9XrWJSm9MPvmbKheZ7LiUm8f422M7t+9e/60O3zD",
-	"nuuP2hhoaMlooS8Z1dHbCKYWANS5lz31Gmo1qgrS693vGsywdyah2FB+dJeiOzFpAAdgP7x7/+jvdcEK",
-	"HT0Dvka10UZZ4IpkJSN9qxon8CsXC+Q6dwyBQcK8RfyL/aAjHAwNhkbNtOIEVz6QNp5HaV0h/u5sGAvd",
-	"x86LjKKI/c26wc1vqAHU36sZAq1W0PrdOrogVh5Op43ypmLjJrEXP9wOWdDKElOCrtVSgnZDtQXl5CtG",
-	"+pjUgDpDKwVucEqk04kc+uRtY3X2z8PErAqz0IVcdaW41nEl/QVpMzLGe0p/wMhml1adr/fzHSidR5PJ",
-	"JLSr267zKEcEFWufrlswEI0pCs1EZtMu7AY5sFf4aw6ZS/FslO5zGdOMC/2Rl99+/hIv44VBP5UkEzmC",
-	"fokS0vc5OCN7/w+GJMH5Yxry0KHVgJaQoFgUvVtuHzS0FcyxCYDhQ3LC+3RYybFNYaG2Bw15pH0RVpxz",
-	"WwxNnbk1Fjomw9Vkw9itGbm9ahdK8yw1z3Ag8LTl4bpMvlVB+N4Naos3tQGbemeQHqMfmTM4g8slBmF3",
-	"Q/5Uw+ppWOJ3W0CiGDyNfhuYn1uX55PBqWwN3l1SNVvJGPhAgrFDZln4imtroSMQYZTEPbx3jHFC/K5Z",
-	"XaVpSMW0yLlhmEn1VkLMlQYM/GYpc0bmPNcQ3aCYbjlSGuE7N1S5CIi9ePy+cVi12JyOaKxg1WOT30oV",
-	"25yLLh4C/rAyTBgV5IQ9989ZwSicbx8uZNuaVYxpH9jT73gROr/jOfosz4wg5+SEU+9nuWIbBGTnCyFt",
-	"SmGT5rmepQXXrOA04vhUyrwrXVMhDIYTISGhHmU+mykv1xjgEoTLP1B1uW7sgxSp6wLtU7Hcegd1ul9u",
-	"/dEeufUNTPWIzdYmHzlQeASVA39UDfU9BHuvxKw27DvZgvreRF9p4bLvYZEsFuYaK6hmi03MBhTkxcPL",
-	"SRgABr+4uygFA/O+8vQWBAkAY7gpjDQsKnZSj2rHsQyJWtI8lzcusS+nqdEkuSb9xA7KQiCB/BoAsIh8",
-	"8wlgMRQTcd74/Pz16OvHk0PChdJUaNIXkvzdMLk/k3cXZ4NTQj3KomAkY3NDFFUOo8iQE9JLnnO9qQI2",
-	"DImQtZGNMeARwRxv9gt6brEw5BJdN72hwZlzkncFOYE+89fRWcmevHk+gjjuzehZupSIxZOcOB8lMHtp",
-	"6xT0UfN3rgMmAK7SRh2a+5IWXEkRj3+vjWumlvTo0eO7D+/8+yejo0ePvcoDxm/nPcXhjm9p9GoKQHGv",
-	"WMI7vJBdJkzBbmogeTyLfn47jfVTQOy15TaJh9aSeGLPSbJbgLs3dcemCdSUmvF+ukgXWl+natLQB9yG",
-	"xISIACK4M7XZKaYY8ED6KVVspJhQ3GzkIOTIb16fX/SGvb88M/998w7+++Ti7PuojPA9o7lenrnFjQXJ",
-	"xZMzASyXKxuHYZjVzZKnSzK36RBVrm1l1sB4GQur0hrKFRexhDT1S841Q5VzLZVeFEwllp9ba+ypuZhW",
-	"stgkpG/d7kbQgBshKVjGlVFvl7Rg2cB/ae47FKGhskdGaKmXJKXpkoWrid2bHbR9gyfGdAaXXsZVe13N",
-	"6THfj65pAVFRpqHz//0CG3pTNfTSNfQWG9riR08ytihoxrLkxCIMw5ir9YawEUX6ijEfHjI4dSEj+BHy",
-	"QiH9V+FM5RXIqtiL06H3nNzrH3rD3tPqW4wV+ql5lGCLh9timRr0qOIcjGZ0DYaiS7bkNnTGzJ+nzIXS",
-	"8AJM58zcutqlixfmjjUacixTuNTLGWz/Tuj1xpkxk6SazSwx3eFzoOJbfxcL3eo1xjIM59W94G9knsf8",
-	"TK/Dk4t5/TkrAgM+xB9HkPDTkqkZ2DjSTZqzuIIJj2ZZWaC5dtUR4h8mmjZVDAt8XYXg4gj3umQwEHZG",
-	"F3IPBTJI3wo/7F7S/12yMoaNBrKFd81nVNNLqsCYbk5oeyUD3e9Svo/BN2Zcrak2F5E3lv4sLzvALFxz",
-	"Fg4japa3vgfLPr1GmgQpitsbt+DP6CmOdOEM9o306EZthUgqkaY5m9VtLS026ZTtWuuGCVj7HdwADycT",
-	"ojrCiDo2dAtcdY1d3eIMg8yy9mdv95f2nH4Y9n5x5LX7I6REoHhgkXuO8ty9HQ1iXcI7m/DKiMkXmq+Y",
-	"0nS1jsqI+xzTa1YoG7YQCRKGWMkHiti3hpWqbcV3I2SnJaNr7t5JSD85HE/G2Cm5LHmeVdUu7EuECzRb",
-	"cylOCb7/JzS1Feyam1dsNFzYCICgUQJZAbLUg+iEkMr33IQf7csd4cDV8oRLHey0I5RuPnUeEEWD83Rc",
-	"Cok1Efmk8uA+4AFHBn084yrkbTVhA45zb9iz7d1G1ji3n75zn34IJLSATKGfW0syTnxxEt4nbLArosOI",
-	"xbieUL0BOaFfV5Y5EQZ8YodfT4g6tRA6WKTCMDh7EgmezVPS2Kiu+6Y2NdPk3bbkFX5Z7UiDZAMBGlfV",
-	"sz6/Kt1U+mN1aLZIKPvdqKiWdIJJYU8AJZTnAIlsXbY0pPPmbsQvrLqXJxK3HBT4aO456b/97ow8fPjw",
-	"m8GwllkVDD+xUfRksketqXDaHSuNPXdlm7rEUhtCD/MmiouUVYvhhz8kCZxv9/Y35sYdGtWEZkndw91K",
-	"JnWMwbwbvVaei7mMuKVKvcRoVQwLoHoZYWvgBxc0x4S3mdnamRSzS7ak+Xwm53FPsflihClw9W5O4ejJ",
-	"+RxcHCCFcuUqRvYBp3YQd8usWQE5f7PO5ERrsNBFGa0/2DxgzfaGu+caowMzP1nwv+MqGjWRxTTzV5Bg",
-	"gRYz9LTCfRt+TOzHpJ+c0xW7YIIK/SR841t8IYlflRlX9DJn2WxdGH2GX8cE1vPyElKf53DRK4y3lprC",
-	"v8Lku1Nr2HMIEfvXI+uUQc5xm+3zvfLX7G0dX+RhnIbjKxHbuxf8mm2v8LIj3ROASfi1h3d9oDDx89QG",
-	"vg2taRZvpFRa2zYmSWHiScF0WQj0GIWemKOvb1dCpj7SHbPtdFVrzZTeUt0T82vjJ3S3Fxs46hYHqQ/6",
-	"CmJPqbK5Fm5spJ/8H5SA9w4rafJ2N8t2zZnGCGPL+DLq4sfbomSzLe7j6i0VrZ5tb04X1ubuD+d6iTSI",
-	"rGuGBRS74oVq4FTNENgnb56TK7bZnqvdba9XM8PAZyspYsHLYLhHuAhQLUpFF2wc6MWlqudlBHNbUhUp",
-	"LNmmOug638wiYGkRlTunIjqhygw0MxcDQnJ3IHTk5aLD0IZZ5Q8UKbFKhHmV9Au+WOrRkoqMQHk4w3vp",
-	"ggn9v8z9kxCaZQVTiqnBkGSs4NdG63YA0WxkNoHkMqU5WdPCnANSsAUHH+RebBS30Q7crkGdGIdtAu7a",
-	"4+4F71rE6Fa2aDd20iqIsXYESYM0Q0GBlqoDa8sO4g6ZCXYJXQOul62j7sC86EBACD3HToTZDdfvJ9tw",
-	"qkOuJQ3q8KUlQ+cclLDBAdYBJ25RJCBYx4Z57e0Ll9cEzkZFKMgZY4ei8ub1+cUpOT9/+93IogHc0RH7",
-	"uorXbR9Ej1jr4lYhx9UFfGGERb+W10P++Y//riX/gTk8GZimGNVToRv1tsI0U9tu4uo/OizkZGiUEFtk",
-	"3ue8nj/94YGaisQ75BKykhnLbSKsXrJVLPn0njKyXGrZHmCUv1nulrOR3CrFApOEbpMU9bvJucKYpygH",
-	"+7wJWVX4lV3Noc9HDvKrwu0ZftIkrtYMfurmBG/hzG9D+dgWYmD4AxT69UCmRmBRTOioZOQCytzUb62M",
-	"RuL990g2OId3YZOoimlYbxmo0tlpGEPy0dX2WrNtB/TaAW3Zn3M3T1+ys5HQgGFRtXwGD+tXeyuWzdBR",
-	"8TxmDXnLFkwwI6t8ikrn7WCSgl1zWSr7zqxg1/JqLzSJaBfdDcbWuprbD2yzF75T9/iNcHaLwXsrSrSB",
-	"7YPdcw9usbReRuneqiY63UeuO1eaFZ12hA6h76UtLE0JsDoCrzmFgPQt/4tAJh0dVUbBwb4qwPaR3xoM",
-	"zEVYAU6EupolRrA6JWoJVddEXtmO9kUBgxarOuzw1h6mWk9626a5zumWE/FJYtMwSK8GbrIuuA3Yg6Xi",
-	"XrPjyqzW4D7C2XYkK11EA2nN0KgiC37NhLPXmwsxHgywM57tdxC3ZrNvPlPIWn3RO0hQFtpLK10lXO9F",
-	"zK9Cv3dEnhtFkIqNx5AKK8QOxuSJzwK3ldwIxa+WbCoqWrKrqzCHjyS12PdkSFiOSEAYrz4VuwPWB2TB",
-	"dFBlBuSOExJLYNxan/ET5wV69alWj38yGd5anwoaeLTX96F+1dhQv2nDo+MJudxopoLihq4Un/1+pqWc",
-	"5bRYsK1J+/vrak7tuv2S1PWwW69IQy9rpjXcUk+rr+lS63VfDci7ty86r+VWddfJ1w+Hn07fu+V6dKhy",
-	"cc5UQcG3Y9rrVQpjyPQhImoThCkofLhH3Fjt9WGr7x2D7zC4RWawJWmjKsGYxNxewVx3pb40597d6cMa",
-	"1OvhJ0B6fQsgpvsqARFdOKem/ffasPcqJdyFsBhN8JoVgJ8FSEdVZOMejKsDvenH5SbEkS2FR5JtYKXC",
-	"uAHNzam3MS3mth4REF5v10+HIBoj0/OggELT57YFRtZnW7cxFcNQDnrZaapIi5ihoBUIkpYMcAWFJOYL",
-	"wt6vC/QoRls1Q/q7FLFyz09ePQF0SzCglOt1zllcTnWMep96Ehfm3RY2NdqO/Fi2rXsHb9iaimR4POyC",
-	"lYcxOePUI4ohYpwUKcPywpCuhAXv3l2c7QkeE9uds/oOkP4jzD0ERCEqSPK/ErKiaSGHVQnjGibAoDlI",
-	"7whIxuSJ2Oilkd1ADOOqDsDrBN5kv4zS7XQAqwfLYiiiUZX53cXZnp1YQmnGgIHNvT67U4SrgIxAlGE7",
-	"50eksBXR9iizap5uI68LO0QfHYaJ5X5gUUuUrynbabPsdMDuiEs4OiZLX3L2P3682D3DeoPbVGnUw7oH",
-	"3WWb9PkopBQFo+nS7HkyJDZnpfkrBkMGP55W2RveMw5ZLhBkj9FTDbZow273RJqNBOkOe1k0ru8WeLPn",
-	"5eWK6wpY+ZlZ2H1Rtvc1nHwuO1I4vK00Ep90N+DufQOcX4TlfBpwoPImjH2nBatKDIzJ89Wq1CDnYJkH",
-	"4Bj2VvQQxd4r3IrMrHbuHcTTn5Wh6h+HmgZH7HC/DHRI4AkKrZYiXVKxMCN/10xNL5hZDYfGdXx0tK0A",
-	"YENcWNNfSkbgMVFMay4WqmEeCFTMwdABf5nhsXQpWXZKEjNOV93dcF9ItBt/NmU9LEq4Z0kq+0VXBfIE",
-	"QCBt3jRa+YyCWAmRroY/5NzppbTVEhILEo5VRayrxgjULom77y9KqB5gv/r1Q0cF0LB04r4zC4oodk3v",
-	"JSAqjIpyS0H1jyml2NXvG1aMoB6pzc9xBTTMIjgsBFcx5DZk9WnIqFHFsemAC2gheET6VYEJGKmtzL13",
-	"1b8absGj+67p17Uz3xlOY+l9xYSu7ltVXo6sjKrpFfOSXhzrrF0cMAaoZeRGF65GzS3/QGHFHYSgRIZs",
-	"xIMQLCOALJh7EK6p6NeEwMYAfIEQB+chC/ML4wthOsTy4YhsieEtOaOZmgoQRrT0ZV0GndS4zSYZ5Ap8",
-	"Cvrcv6bO68ZZMnqOfdlmxp6VbNzVXjIY32Mh79pB8jAWK7oxJ6iDE37SSo3x67ewKCwpLYoNoZ7BRxDq",
-	"rJ21+fvM41EPxuTp3eKvOmtGRnBBmB/5AxWB38PZSKENbVvLMJr2Z9FeIEv6bz85Cu8CkgEetTeQzKPJ",
-	"LYpa7sfKWmbBe2NmYWnM/cZWt0nsM7DE6dlG2lAsUKBRzrAD31H8siM/BbQorH1G+mATMGpB8p+gPoOH",
-	"Y+hikldWz3iA3z4w3z7Abx/sifn78eUuq2VrzDVmCEWx2+HRdgM8mVvEFbBCm1UgxnGtKmuCB/w+tXaG",
-	"3dhPnwVN/RN6kDx8r3vFXAdrCiAQPjLZo1LZdz6d9+h36QE6twqN85EDUoJXrPej/cCbE21cF6VIQU/X",
-	"kjyqWfTuGCbbJP9OS5N9Y2bTvu+IU9gKavskcWcuyKw1yJ86Z/xyi4e9FmYV3WsIDPPqx7u3L05JMu1N",
-	"e16u43qv/e6w1rxiN74CHVpqtroU77ztL7dseB109A7xG42tC9qL7opz+TRcczzPjaixZgVHQJ9tlwA0",
-	"8i1+8ga/QFgptdeXZyWm59cREXZ+9qx6vaLw/T597V7G/MV9p1jNbY98lb1afEs1ewFvA94sWDfjpH/m",
-	"ctSSpdZrdXJwkFG1vJS0yMaIDDCm/MDu2x7BNTbbpLHRfjmGruZvDXLSL3JtovWRd1JZnUDaFla6UbPC",
-	"HDtXHbutlUQzOAGWPaObZgbVu4szAjkxrWy0TnzjLr/kR7beNodC+W1MlWzMu3P5zsoYuoFNNo54sdcF",
-	"wyuL5pyCMzXZktW1LTeLFSkTelZ2lk7esWvuw73z6iq5d48SSbZgr8+69klPflCNKXSu8LMa/6mv80et",
-	"j30j6lyvNmpMTAvkwCLivgfXYSFLQPfWkhySjKV8RfMhKZjImJV6KJnnkmrST47HE6MF2o5JMrFKSIiw",
-	"++dajr2tGB0R/175WtLrQqJ5GhPNZvYM3pkK2k9ueJ7P2PuUsayVI9gV1mx3fedm1xY/PpnYADpp5HVw",
-	"zTRKbW2pW+7i5+9Qebwxb99StDZ357ArprsHm6jfCYkHlUnqrCpWEAtpY39me3fG2TnV6kqNBBMD756V",
-	"8TgXK5kqIwOydYBW4o2cT948Hxll9LJMr1gdPuMxYJlMwGDpHLz4ndrBcTvili1WogpSNmOBzC45rR23",
-	"XKO/Vlt70Vr7q+rI1Rczth3/2bAo1DdjZV2p+1oXXpr3QxtbPXa2GwZhuwGrGeiGHtRYJ7um2BHJ4uZ5",
-	"e3sKzrhlhapFxQF2TtS81LFOW9GtbWXTrQjX1hQVrVEyOLX+FRghgM84C2cj1vhzAV1/2LFpL6OFOL+X",
-	"N3Gkb66IS3w6ccBFfc8u8Ng2ysEMhlOROIN2q2Qd/hyUrgt+rcrWkb7PkbWWvqlYYyFPG7Qd3w5f+iIh",
-	"/XixmQF6QJzH3OImRYYb/NrIHWwMFnwPps+otz1c+zc4hv1TA3ebNfbP1buNhaPz5G+8yBhYNZoEuV8U",
-	"zlsIAsAgffOGQyr5SNuTzdX8NGntH/ZZh99iM8PEy/0XZIeIucPohc1szbDcM32unRHXcAjcLBVLZwn5",
-	"E3l8TKBYOZQEXrL3DWK4VSZddMQe161Rhp2KLLfIZXe9aYe9qlDMfoFFTSivKBTZvlnnmE5nGDO31fQa",
-	"0dW8AoJCYBvfzS2qJFlQVehjG2Taj1BTxL4+rA55XH6zSKTRg9PcZP9qa7G6hxfZmmG155HV66adoO5O",
-	"h503pKUmQplHq6Q5VPs2G+LeP60H9Fj2CDXBt8Jg7aLK2uI2bBSA6z9Kl1IxyMTr10D1/cW/ZAVrZZk8",
-	"ejTce6/2Ws+71zFCozWUWbljKataH/UGu8ceLzIUIIfuVWHI8qQPOyR312x7OHguy4Lrzblp05q4GS1Y",
-	"8aSM4SM9EQ5/ifRdFu0///HfyQADThoBvDBQWHFoslrLpdbr3gfTP7dIfy0TmOnGOaoV+eqrtGTqq69I",
-	"X7pEA1lA3P+oQoz5WV6qwZiAZ3TOEUQGwqUVoWIqvvrKX1xffYVRMVwRxsEl6gMo0XKk+EIEeMuuLC56",
-	"OyhZl3lOvvoKV/arr04RbcUiPPYtAn1V2Q6QZYoBVsFAORgK+n/1lb07v/pqPBVTcbEEUMu0XDEBg/NV",
-	"1VMptLnOHB/+i7T+FgSKEcgdrhlZF1IhwpsiXExFotYsPaBrPl5lySmqw3OeM7KCguDgGDJd/4//Qc6k",
-	"uGYC9CHzy1cEQ0jMRhSy1K5VhHtMDq4PkyFh781BJ8lfnl2QAwxHNoI6/In8MnGI7eT7i5cvpoKQNV0w",
-	"+wot9fIAQ3STsenS8kZyKTPO0Ef9H+evX43JS5qbw8ky+JtIYdaPiQxiiXAzM5bmFOr4YWmdhRmu6TA5",
-	"nkyIC6T6WQFEsMXy8SUja7B8hohs07bqeSYtAit0QahpFjpBDzq5WVIN4HjcYnD4YFZ4q+lw9wtHNSyN",
-	"lmsC2DymXTknCcRgkYPrwwND9we/Ynbvh4T0IdLh2XtdUMKNXo3tmsGtWYFBFclgTL6ThQ+5NY3a4BAb",
-	"7IWht9MefFZIo0Jl015sByDP0tAzFeRwODn+evjofz62GZoLpklyfPjQVa8IEjPtupqeaZi8AV18ZwNV",
-	"NmuWkeTi/+KYuPA1IFUYZWrVOdIPEkKpm8nAFps2HcHdB6yRrGhxhcBEVdxxf9qLZCBNewMY04VDV8a+",
-	"HTQrpMWQCxgpck1FSpsK7ED9TN/95Ghy9Hg0OR4dfn1x+PgEPJH/JxmSx2Ruzi0OIeMLrlUj2vbvrJCD",
-	"Mfmeimx0WfJcm/aqlYCE5ANM1iZJLbnbnLRYvTvze0VAcMZWLIGTUDk9zeFNlxJSUbDKDhZvcacYI3hg",
-	"SZIhJFv5zsdUm4XHZYBm64leGqpvW4ozqwm5eVY2UIixQMAo5BOWKoBuCtk3QDgFg+U32/OtOUWhnn4C",
-	"WGFIqhDaZihsWxUg0scUL5FhYIzpAaqscFHVWQHL0ZvX5xfto3eAYZcQdenydcybB7DSB2/eXUDC9xBO",
-	"sCCUHL1/b3kV0I3f0iHRN5KsDNcwbOGEJLViRwnu+IklcBuyY1p13E6d2BDDQrHML4LpaujOtw0ORZnM",
-	"ND8wE4etilVWSki/qT+dYOjgP//xX9uqJ8VG1/ymOb2CjYKTjH4uxD5DLikyhCBN4SDYKB5ZKIhptWMo",
-	"6I3lQT4dELkxAmWbtRiMyY+WpMxjjF93BOv5MSKaWhYDlPaGLrigrka9LcZ4SRXYtcDEmxzYGo0J+aU0",
-	"N6RHYFJDf9m53YalSZfSyuZVOKNta0h8Y+7TUqxxDIY72rqP9op+UrumzI9JDW73hHwLkpb1aUFqlMOx",
-	"r4DdEOa4kn3oVqFuKpq5WYQrVaIolHgOY59/lYzJt1IvyZJeM8IzHG1OAFJSjYkN14bVn4rkeHKIbhSS",
-	"yoxV4c4ulXVIEgDlkdosB+Re2bQvLKMKP/lEOXyUTIUswKdbzITUs7ksRZaMyVumZFkYLUnO7QFG9G9M",
-	"NbEAfBRJCD4ifaSP48nDgdsCgHoHAQnFIwg3NA3ZDRbXLJdrRpJfpwi2MO2dkF+nPTO/aW9Ipi6dGP9A",
-	"IWna+/DBluhd0alIoBNzjdvbeFThijkoRBx2YsSBAHQMqwFh7aAsmwpbKUidkL/9Cgx5aLGc2YefPNhf",
-	"Ak8gbRgO6xipZ0310hIPYC6zwj0xnNQ9mYoEUFdaT8Bbjceu/XBMXovqkEA0qAJAcSMxIn+DyohCuqKY",
-	"CZHzqaiYcxV+cfBraJD6cBBeEyNnzh2TvzDBCp7ihing4o5nTUVKhcU1PqknX4K4OCTHk0PSD4REllUM",
-	"b2AeHx8cTx5hCIrdhKnoG7GZi4V54fChd1wFYhLmsyWtDTS/fzMVSYBPil5YIPhHOEBrgbZb3odkAPZ+",
-	"jRlT1s8g8s0AmdKjyUM4aFORQKTx6Mlcs+KEPHJlCUjGzGIxkW6ITf0AFQOPLhHy5sScPqgmMQtS3dH3",
-	"NhUemF8W5G0zFXJI1LKEJCwsVAU1NdQGS3gpLQu6YLM53F311h4oknEF5cbMY0B0MVMxcjadG15mS+xj",
-	"bkU4t8RZkdzRdYYCexlAyoA2XGzFsyxnN7Rgw1DMz4xITYyGjloBakXJX0fuVD4HGM7/IvOCqSV59+75",
-	"U3J9bG5/dBc58h67z5wDdvTC8f7wx7fef9x6APdD/53g792cBqZjK2vUe0PnkqGcEVaJyhAWiTx7b65u",
-	"+MNIHYG65lQ1EF6SmlY2DFg8HKwNKmr1hTaL4KIrfD7G4ejxBEobGGKuonAXubwEI1ZVmk0Ks6fQeZTA",
-	"Dho04hbUCnvg3R79SAuzeCeErteFpKnROfDs4Pici9o5b806If8HDc/cV2YEEGqCCTNKk68n5P+1Qgcv",
-	"iAUSDjJ2oH2ru7enlufyRpEkijKc+JQ58ngyqEZlSE7l3DCtqXg8IUYyFpm8GVrfuqVKd2HLYuhFZynY",
-	"EB5i1U3y/M2YnMsVq1jVVPRxX0dw3c5z0y6oAWA0HOCtXSV5kjl/z7IRjsDNyy4YlrlFRuUDIUKqQAda",
-	"zlNmjXOYGdZ7sqbpko2OxhPMx9c58yafoOLNSQ+q8oADZM0EXfPeSe/heDJ+CGDGtvZDSKzm70XMT3C+",
-	"NPuADlgoIgezh0tS2HhWo7ngvNZSgfNnKirKDxbtQEGm8Ag+S8bkpYWVSqAGARodCEXJ//joaExeSQ2n",
-	"cSrsccR18WzleQZOJ9PBC7ng4o0NyPFCJbjG24An4VS0NFwSVMT+9xcvXxz8x/mIqZSuo+G53DQB93nP",
-	"pev10rp735mEUSKJGdd/qurVw0YcTSZYK0toW2hSs/f6YKlX+Sk4YxTTfy71fPQ15E93ttvMV+yZ+ZDc",
-	"rAxYjsaGII6PjrqMo35QB1iUB9qDc7b3F4FZtHfyt5+CKHi7T8FwcL0HvWFP0wUUyzEEg9VxLIftJEuL",
-	"+3Y0mQwNDxd4EbtU/rGXh0Aw8/UhK5UHzqwvwzQVYNMC+VC56qytgn5Gp8kzZ9F5OCGqolBSEajjwyoh",
-	"V4ytVb284gPlEKmrip3OrOkHNiQIkzAVXKR5mUFCta3WaSbkCyK9dUWkzNWbSjHni7Jg2eDUnCm3Swng",
-	"cShU4ApG86pIZKMiZOx4YZGh3k6ShUQalBwPfrZu04pUd5fz8q6IGB3DG3adxp+cLjVENlgACdtLQJWW",
-	"FJEuKydjlC7fMppxwZQ6AVHLaDJOTTmZAr7EtDecWv8u/BYDypj2/u+010bKmPY+GAXNm8AqQrYFnYwA",
-	"CGXGYCtqoigoRJl7z1LMnGqaozS0o+4rwHFAzRoQCJQkXPtq7UeTyVQ0p2rPXHO6u5E+zCwxJs0fmqlw",
-	"XZlFBcfYqemV7NlpCBsCzbvlm4o9TvlphZoR69QiiZh2waOg2FQENnizzqjoOv02zjZaB+/c+Uzv7eA1",
-	"wF0iB89WwAOErjXp26kaDumWegDH8dHk4Wcc1UVI9wEpfWrO8JILvqKI1Q+HmlSAoDHeYEQej6kRZQ+v",
-	"2A1TGkMBxnVtec5z0Acayek+AZEkmMtkLv3kFJTfuSzMyQCrV6EYAJck4EsHC4Is9UjORwUVC9ayv8Uo",
-	"7gVX+glOYIcQ9RqT9ZPULKWR56+ZAyCA2lIursWCOZifYrFkgS9pL0mrWoHeNvlquBPk6xTRTZR1coLW",
-	"YtYdFGGuOwC+YkPC0IUdo4l96EJeqw895R5NagCBjTz7doBtvAPc6HgPYZOTSJM/3SPXAQoDL37kaD9B",
-	"yRAqDJoNQpEVe99TZD2eHN7m7VuJw8dH33w24bkeTfC3nz7UeJNZQLtGoQCNP1TsyGhg8OPIutRHVUBY",
-	"lENd+Eil1Nz4DrQdRcW10S8hmJ08Ph4tGZhUCqZPSU4BL4nmubLGQJs2Wecwf2G6jcPfu29ii4fMdV0s",
-	"8Nb4LpT0e6GNvzBN+jn9O883lsFB/IRFdHKxFYovhNG+PQZ+RAvbRkIHhYf0x5K4SsfTHwAcOvnr6Mzo",
-	"J8Vq9JQpXZQg61kHo403hvswxbfwnvDwGW1S2lbZoX19xda4euXgr3ZswdB698oE96pLEaHQV+ymTqH3",
-	"yRl/L/T8FlxYH0nCgR1qG7liTKLhcGktTi80GWECN5ZtHYytW2tIuCCyyFgBbpCp8JJdWGiT9HMI5QO1",
-	"4PHo8OjrATgsSNRfQfqPwCj5/I35v6lYyrIAl8k3tfKdMwTkNeKUGR4XEGAAYHFG+UBv34GNwhrEJL8z",
-	"4BIV5l7Pp/d8K7PNJ6P6qgMXyPmhHnHn00xqx+7wXgbQfcieBntdRane6cDd5ggdHz78lxBcamf3XEMZ",
-	"QxLazsEEuPdpPTAqeveRrSyBpH/JFM+YMsrRwfHRN4MqlMyo33gOYFuVyztKnC8cVPepSMADAsEWHocq",
-	"QXt14ECHKIAEnYMVdLTRxhI4ilwsoNywvd4GYJ/xUZJSpMxJTGZu1WDsEU3GW3yYpJ+8kXkemA+IfzYg",
-	"9FJeM/JwYhs2zAN9JujckFnUxmca/L0e/sk9DMDMdxsDOLP5+GAUdYEzwQ1wF1bwr3i4gRA/6myHHqHu",
-	"Mw6IOTZIBMFuRUYUE5m5p1d0wVOScwHofG2Xa/t+norjoyMX1Yotbr2EH8LhwZ4PyOEkuJMJXslTcTw5",
-	"rt/JVfjMEAXb+oXtInDqcNXotIhaA2Mgu/d0UreiGH/mQ7sdXDhydl9W5IAw+Xe4tY//7W9tZgPqgsMF",
-	"hsmQC24/5bbaRIeXRJeFsHCPvviE88vbmJqushPktbfG+7t3KrgP0IZLGUtCJAeJDdlKzPUPobQ3yw3p",
-	"Jz+wDQjHPlJiTCqVDDzYTEDPWFtjjCFZ5quMpcVm7cPJWNb4ksz5+3ESlbJ9nY7evWqWzWIgHYYOV+vD",
-	"LAjXjSIcf2j7By5BrPL5TpLdy6jxXKkSIhUEu3EtY5K6zDMAslVarhUktRj1lK9WLONUs3xD+seTw3pg",
-	"5lSYk3V0TJY2aPE29pKp6DKYROkvKBj5R7KR7KDmV+wGy9r/O1pE9qLsVRjg0zLJvmT3yZBeRvfsiYXE",
-	"s3P6Q/Mbpy5YmL/2VkDQVbqMVm/DYDnDNBDv36GuOrBhd9aPjiCkF1NDEtJXmoqMFpl3K5srJ2nhHZ6Q",
-	"GpahRa2PVk4JC7UDOnBgw2q1mwzG1g5VImGwGarJVWgCCsyXLJdigVFhVGCXdqFiPMqBGd6TaNsEjPzM",
-	"0mwLqjFyMvCd7P652b+lcWr7Sca1b+B1Grm3iRG6nd06o2G3CHHmk2t9Z0ZuLaxgzLWq8koaNXa9xfmE",
-	"HE+OpyKpNE08e9h74RNxMq6MSJedxg+sjyWATN+aVuyKynQIEzjH+zmozSLLn9lQ3KqUvOUKszEE969p",
-	"frEm47EJTs32c2jttVuOoRSqtLGRxKfHN+y8RF5qygXLqkD80OK1lnluY0anItCXw/NMSatIV3CIDysL",
-	"kO2xX9WmmAqaF4xmGwivH2A+TTNDa4jRhm7ctQwAwxOmIjl/dn7+/PWr2fmzs7fPLpJ20GgrsTuFxTEK",
-	"jM982+I8svXN7okd1Pr4rUxRjQpu0Xg53GDM8rv/K/x3c8ZtAODn5wjP3mMNLEKr84tJmvMmrMZevOKg",
-	"YJCS1M0zfpTFlQWZDbI/WxgeO04k2X0gYzEPMLbwqP3OaP3wX4LCtguJYP4h1Kau7U1g6I/ozmhAx2M7",
-	"16aPVegsG3bSIp8TAf6Jgb1oRIYB/YAVAlF0UwFJOXNZ3NAiQ1A207aH+K4yivFzQsEd4Rsg/SR0hQup",
-	"p8LdN7UnQULxcys/hjNwKXLV0zAYdCrw0htUCUHN3HBIDYpmBm0LoEYgA/AHvODialdMq41oC4fmOIm7",
-	"9qvbvSsc1FXU3D8ZaLgrQemSASyU9Ut3dVwv1vg7zEX6TwtxeRrQV8EyXrAUibtJncHleV+jSWlgx7cD",
-	"w1j93z5dCuh2hG5NWiyY3pou5ZjMnlGe4K0UclZH70sMVwmZjK0RjU+NUOpD7fF2xdeqKGq9LGS5WDq7",
-	"5CAaAPrZYj9vFfbp8RDvHv95O2XudxUtGmJu3Sao7reMCCVPBAK0gPPPlWMiT1BbGv1SspJlLuyGMwXZ",
-	"eDbLAOg5pWsNig/VhAl4H6pPbned/GEDTb/EmO7pUbnlQXAlafZI+LGQNMSyTUQFzSG6kCimx94Stz11",
-	"J5q4c4alVbaKOM/e01STFdXpkkgLQ186+Yz0qWihUHam4vhMqE+Z+PLoXzrx5axku9NeDDWN/83SWGxV",
-	"IHe84E9wmkUvkEi4dRQIxmECgX50s5Q5Gzk4McDFVGW6JFRNRb34oSscPS6LnEAyLV44cC59kWJXYTzB",
-	"cOypCMzqaclmhhQhuushAVioFhBNLe7L9WnB2uuuNxuH2vzG1elU/O8eDMdbEV0ByWZbDoZu6wBIP6nq",
-	"CY/tlE8IwFqNyZOpsGCdhnU4ye9myXOjITogT59PWxW8gIoWh19PiALUOciPnYrkBrFHEKfrCWKReUwM",
-	"P15yWWq0uSRpIQWG41CdtFAgMXP45dmbqcBkwgeKzHOqLZQbQHgWUHfAlt8+sS0eYHMiC+tvepwRKL85",
-	"mIpLBpD9SbCQSX3x8A1V/Ty2CPy4Mg5Sz742FYmnpRO7eMkpuZTVTDHIWCM+RiNe0C9PPzlfs5TPN1Nh",
-	"kcnMx2CV0gjMY5pMtthvz0p2a2nmecZWa6mZSDc/sI0VZO7L+BtU0//Mhl+zNB1qgzkDVBBGi5yzwiMK",
-	"AqWCqElXjATLNPqBbWBHgc5Dz9Gn9F51DPisOrCfwbv88Itr6+OiSqyvy9BY+3YMhM+DyzK/GmUsZ59H",
-	"7wKQaJ4RrqYCcdQBhgrgWW/EkOT8ipHk6bMXzy6eRXB4TyI13mnBCE4gQ0Qki0pSIdXBocm5shdKYt9O",
-	"wkgWnnnH2ZDYWJOpKJXpZ0gKtgbSh0sgaEld8fUaJgbgi6AlunMMAkaMZ35b5ldPYQhxufvOauCn557V",
-	"UH8j9hkOoFvr/HFJNbmhytEBxvjj3vwbOdLuk6PgJhDFrllB8w6xO2Qs7swiN3H8JWJKBJE3wAtFFAkE",
-	"cCkC6665LrHW2ziC42WPU9smeBwrNQNU8m9kp7O7R63MkRGa58B0a9VUW0pUt/23vmnolVxZD4wsDC+3",
-	"mP2iQnztMlFUMKLOWFH90mm2+AvTUakzptQ3Oohr94efxH7QHPnv0pKAqFVbxNLPcDKO/rD2bjxE6MP3",
-	"ppfdZ+l2l/xZyZ4/hWu9I/oXUZAx7JcrD7d/6jJZckYRERFfKQWGOmSnHh1Iy/UI1d4rtlFTgSri0RHp",
-	"V2pl4nDALhmxDQzGdQ0WYGCtplmp/gkCTc/LPHdVclZmjqTvigGo8nJkseo1vWJWaLObp04J9WVInEpv",
-	"9F2vXRdMMa0I15C4Bxr2aaA3r5heyswOy/9qAWiToM7BVMhrVlh9HnzDUDQBcG6vjZQ3J2jaZGuE+Ivn",
-	"7B9PRYMn7jTTtMwxCTlom268jeZOJhew7QSN1o07JG7bqcV5eoNUd8C1u3bvK+L6d6m824oOwAv63hBl",
-	"6MbWzxAAm3z/qvKXKNBPE7a9W1WulaQAZfmuLH17WDdJHHp6gHhsmDJfLKDk2eXmhGBJyxlUxxiQgi1o",
-	"keVMqaosPHugpsK6ZwCAKacWOFlh9SJXuqEq1YK1WYa21oQsSPLrh4T82RYSMX0NxlNxtmTpVcuIDq1V",
-	"hnQAZyctnsgrcxbpH00mFhsdQmgLvuBmGH7SlhkF38yu2GaWSjHPeWrt5xNAwkdeaVh5wTNWWRwsn7Oi",
-	"qf/dc1dz9SWkbxHawYw/di/Ds4HnlKkUymj+Qs9sYuiMC6uCSxHlj9/x4vdsGzXDCzjrfXJS7Kpbg/f1",
-	"Op2RceigdD1ZQJoThEo6a0yNmj5LEt8XbvuR3NbQgZWghbxBHwNJFBNQB6mT/7J0KQ9+hQC5D91RkGJD",
-	"6rUijNZJsMYEzUCOgyYaEM83lGvgtlDFiShphEcnBEJRx7b6+SxdyrdMF5xd32sCZNjP1oBaLD5puQQc",
-	"Hj+vP3g+Nk4eSr2Bjc/W2Sxt1KmLmnSEY0jlDgqXWegLaKr7hg6gROC2g6AHiCuFPMhBUIUITcCu4IWt",
-	"3WcTNAwTeziZEDWeiij+VzulA2NJ1VIW2leFexzU2sVSJ8FNGJSE68NYzdVIDoeTycT8D6s4bYcPO5wY",
-	"8QFm3MIsiRRrcaVIZQHpp7As4DeNXYxmtWE170lxMO2/waW475vNT2X38fwM0D+/GVIXVHP0hG9IHEGq",
-	"Cjy/RroUEtjzoH1YHZevDCg7YqL6iRUTZlATD9zypzYeSpFUri65sDaaJ6+eosWzYIRVMUxMja1u3A7+",
-	"2BlFNQxRlmuCeWJrd5kjYOvdkmRJ1czVy09OKweZEWKNoGnHbc2o6L8PqnhOhf1rNuMCbRcLfs3EaQwA",
-	"CF7BJJHwIxuNC8PKqbiamj0uNmOSyDxjSs8sfJhZT1cBFR3TqsIWg4fASCDUDSpGhzFoU9EXUpOfS6Vt",
-	"qbwFG3SBRT8LrWV7GHFR+boddnMlVeJafFxAWjP9b7WiI1snj2WBqoatMUX6sNTErDRnimSFXK+hwIJZ",
-	"JS0XDEzjGJni4Ju2jtDs5e1GacvSIxrZkLDxYhyH0z4liSXoxB2Q0IPqy0QKIsMmu8bbLE5/iyGDM6+K",
-	"CmfVME6DQpzVKN1Pxch9VI27M9UiOLK10TFRrgxj8v1ADW2vasN1tc6p+ShdUh6W2d9Ghq3QSbeIji08",
-	"UCQpmCpzC9LeNfDgndutagIu+hNMBQ83FoqGumGQhL239c04VqZTTJ+SZE5zZb4W0h74rvGFrC42QF8D",
-	"fOcqeaZzuZnZ2KauTsMS81+w1PcWXBwR7A4sDQ/UF0z17mDUqAco+DEi6SC07haIUi1XPKV5vsFS6Koe",
-	"AYO3d2AxxLMw8h6cakxT0fdShQ80dCkOYuFBWaCbqspC8krWQmlcKipWkICX8etYdKB5+oq9ry77+0rx",
-	"Nh39Vk4C7HsLIigysi+gLL9FIJxZewevZk6KPSgu1pgFhHmbA2tOwNY6CP6EVkfzwDpLZ5BklISnSs7b",
-	"BxeC27DkX8GmIivZ0B/3ej1y1H+GhGqykkqTR5MxSTRVVy4AeMGEBoRv0IsyrxgNpgI8oYb2K+wGs1qP",
-	"JqNC3pCUrodESUKJ4mKRs9G6LNZGYLDLx5Ut5aw0La4h5GNqIz7MG12y/5lbwm1KQH1Nf2Bs3SG8OLBl",
-	"O2X2S0lzs3JcoV2mUwik6up2QtQ+g7CL3RoF6UfEaY1YilY5xXJt3RVsTMu9j0vI/Ug2Z/asS1zwL4SL",
-	"019LpfilWbHVWm8Gf2hbZOOOJ9Qdg5QKvJ335yL14snbk22rV4OQq751Uw3JiuZzWazAHzLESvlV0NUD",
-	"Fc+krd/I9y1idnnR/cz+zXJmqdh989zagu0+Bi/zLooL5M6P6KXTUl6mKWOZQmY5t668yJ1YWU2gfHLs",
-	"EhwTiHWaChviQvpY2NLc4j5iuzoDsjD9Mb4QhGcKArbbYq2RhSvjUA3MF0ZbibVD4mrRH3dKuF+k2y/S",
-	"7W8o3VKiIH+Lp3cRZxtswRtvPp4zdAQu0nQJ+NwLwf/OMhB/uPIyaFWhlGtV4Yv6Uoa2oCYWwgXB2Gfv",
-	"P5UMYZBM66t1qVlVTBDskEkN/TB+rwIc/zcAcGG/NTrwWyyy4ax2mAZoxWW6djqFt/EPuoPlnlXGsfuL",
-	"mHOd/KZIpdUgtoR9OLujurOD7EsAx2dlOU+A2iuDsZYYkCMLbU4vHpA7cx+f+ntfgskTsfFOShf/5hlI",
-	"NLC3g03YzO36My82AMSyLn157ZqdzaZ2mw+CdIEbwQqQS/46+hGloOdZQjI+n7NCVTBSrgsrKg06ym7j",
-	"KoaCyS2TzHAMdi3vX0HwQ97GLV4wqozOoJnI7pi+8/D3wix+Nwf6GSwnZtnD+oIgbp0vn0CgMHQ/uldl",
-	"4y1LJWDULW1Cv4PVW8oc7uUmJmtR2vohoW0cS/ap8SojZ4eTAYbI4kVPtWbmPKNz18cAYVCOi/nB0sAu",
-	"b9sC0xG6oFx4KFdfdD2D10nfBzBq2yF+5c1q+CFA1O2WXFDPsYivMxw0mPDdP4OErKlwi4TYrMNOIIzm",
-	"4nmzgw/3kdemvcOjr8OApLjp75p9FoXJd/QbCUBB/9uRwyr114jAwTaB3bC2ReMv0s5vIO3AllgrPDGs",
-	"zG8KMJF97Dg7OaQTmu6dPVZhB4ZpWR1JNZWkQNYo2QNVB7VcYRXA16LDX8E1obmS0HjONGvwWcNOyjRl",
-	"SiUHibXFDDrCILezOTdmx+4KmKWL+J+KZMU0zaimtVBI96MNh5yQH77tqLZkpvTaS7P3g1If9PEbMSrf",
-	"uxnKNmbl4ojcMn/R1P4AkdNwLMNjb0Q7EZ7Gm4JrNpIiZYM7sy8bEHVP3KvKihLsJm44FhVaDmbj1TOl",
-	"cHzJAJCjNlwsutKNHqiqbmtlYqaQ9wRG60aWUTIYk9ci3xDP04bEMbUh5hwxl4Lq2JUR+2SpQ+fvVKRU",
-	"kEtmBwo4lLu11D1MWME2idk854ul7ijtZfr9LA4h7Gobo8E3gu2tgw4dftHf2sfcLJghU8HV8pPobOGV",
-	"P7JH7v7EE4stRP3l4vmVRZWkmg32PxRT0QfsECZSdkKSpdZrp8wckOSV1OQ7OCauGHpo6YUXfPduPFOx",
-	"YToh//zHf9laH/nGQj27+lkB6lx3GdaXtLgKsaPf2IW9x/MW6W57mgLVPtH/y4nrOHEv5TWr3aMPlCcZ",
-	"LWvy8mzt9/gjTuK9Xa7fQmZQK/03LIb664eErCCLAWwDrir5mDzJc3nj6trY6WO+MYNYZrQIz4Kr0f/m",
-	"MCKGjVB0d7k3i1RtUQPC5Afw1JwhXgWuGw4OK3E/mJaTycMU/oB/sgdxPw1C/9+3iaLRy2dKw2312s0L",
-	"aij3X8T+P47JAtCXiSxIwQCxNs6pdnAkLuayMyjpRzS0ckUyts7lZsUE1ABGsFyeLsM0XEM+a6qXFoSg",
-	"4Cuu+TWaCiQ4N8bklZyK+ieIOxpW6XCBGOYcUC6UhdZWZqZrVowg19fo9rEz/Remn5sZ3ePRgvYj5+hp",
-	"sERiLsefOPPuNcxTFtB4sKlLRvMQabxUdLG1kOs7eOE+vcLQQaxopcJ6HuZ2+EPHB76pEDashU2ocmXr",
-	"fbsYKFvv9d3FGVlJoZfBnuEe+S1DC1vDJxq9x9+tFWDmQVoehiRebhxqMGTyYJ0fNAQmCLxZqMTouXNp",
-	"YToBYiHfnE4FQDTZokEr5/FAPJvI2UJPoXfg3dN92ejlN7KXtUaxrcLjlZA3OcsWXzAoP9H5wtUnGWUr",
-	"KSqY8OAEIcWr5hnqzid+KQHPOzVH0jfo8onNFbSmCy7QABGLZP/Rtn/vNNcVdV3LNbCz/eMHWd/4Zd21",
-	"swe/ei63G2rUvhqijVYZCEYgWdLMu75pwUjO5trhjypNc+vJJuqGsXUXDClu2Bck0u1IpDduldo7fNtg",
-	"lSBWxYzFNthc6xf8mgmmlL0Lacbhr3UhL5ny6ARtwRPi5116K0pV7cwQW89XDV1RRzV0AurQuQyVjxUI",
-	"S8DmcsEFmefyJugHqsS0ezl3aT/kZ3mpxrXkeBV5/7nI+DXPSpoblsbFQtnojpINfe4CZBUOnV6AgwzV",
-	"8nEE3TTW2Zsyz0c3IYv2E+ZBUYdw2G7LI411i1LB9ygwRXbDQghTrhBf3HwOQ79mZO4KF5p20VzfNV8o",
-	"3R0b3o+ulgdTmigurqDALjruGTl78Zz8UvL0SmlqRNpq/dKlNET6/wcAAP//",
+	"7P3tdttGli+M30otnvNfJjMgRcmyJ5FW1owjOx1P/HYsudPrhDlECSiS1QKr2KiCJMbHa/Wn/wU8z1zD",
+	"XFhfybNq7yqgABZIULacZNofumMRQL3Xft+//b6XyOVKCia06p28761oTpdMsxz+ejJnQr9lM/PvlKkk",
+	"5yvNpeid9F4LRuSM6AUjCc0ylj9QhJq31QmJ6VxPY/Iv5PCI0Gy1oKJYspwnKiIyN0+Z0FOVFfN/LxTL",
+	"4V/xRPRZphg5Ho9JzMU1zXg6xTdpmuZMqXgwIu/ElZA3IiIzmTM+F6a9lGVMs9T2TmhuGjmeCNuPkHo6",
+	"k4VI49FE9KIeN6NfUb3oRT1Bl6x30svZrBf1cva3gucs7Z3ovGBRTyULtqRm5nq9Mq8pnXMx7334EPXO",
+	"Cvb86eainBWM8JT046RgbgGSBc1pYha0Gj/haTlQAi97owyP0bzE0z2H+SxZyAt5xURgqBlnQg+ThVRM",
+	"EJYsJNHmTdKnmmSMKk0OH3uDJ1oSpWXOBi0DhK/3Hd8tSwozoNBilg9hSd+9e/50MCIvaTaT+ZKl5RLq",
+	"nFHYfkWE1AQWsWWIzLW4/0o+T9lyJTUTyfpHtt4c7HdcpApug2mVKU0uZbo2iwY3xI4xZ0oWecLM8SVH",
+	"x2QRkbTI6WW2PiGU5Ezna3LD9cJ8NBGKLhm5YmtCRYrNUaFuzF4cjcfle0TmfM4FzSJChdQLluO7x+Nv",
+	"JiLm1binV2w9TaSYZTzR8Yi8FmTGzQIuGHzxQJHm6zG54UJ592bBaMryakW9ZRmadfEXcUlvXzAx14ve",
+	"ydGjx1FvyYX7+zAKLbFIsiJlT/E6by6xfU6UnOlh49L3UzajRabJjGbKO6J/K1i+robLsYmp/boX2PNL",
+	"KTNGBYzoJVOKztmZLIR+LTLY9lCziXlhKs0be7TI8hXN9eY8nwicFbF075RwcSlvT4jpgCyxBUVmuVwS",
+	"rk+JYkI3H2pJuG5bhcTrffupt8MN3U77CMndUs1D5C58C+0g97+DtssXfMkDy/bUnoBH47Z5Z/Bh44jy",
+	"ZbHsnRyNx3BA8a/qeHKh2ZzlfvevZzPFdNtRkPi01olrdryt2XMuEhZis/62OjpiFiXR2ZrQmWY50Quu",
+	"CBdKU6FJX0jyqxSMfEveXZy1XgUF/XVa8HNNNfueZ5rlAT4il0s6VMzIDWZoKcv4NcvXRJmv1CmhghSW",
+	"65lRcVVn8fDadAatx62DNS91G+zFImc0xRMbakrDczx825r7SeZXLA8y+RrnvIH3CG/jOfh8/8P+lzMp",
+	"ZjxfPmVK50Wi+XXgdLwsDKNhhN1SOA6xaTeOCLCBG66QuCuWX7O8ZB6w/Am2ToEbunFV69+k838Z2uEM",
+	"/fHsmEH7Ev60YALoFrA2M8aSNZMFVYSSJKN8yfKIcE2WZpZLqpMFcTLiQxIbiali6PJGsDwebJkAjmb4",
+	"fPvGfzC7pFZSKAYC8LM8l3DqEyk0E3Dv6WqV8QSW7uCvSoJwVbX4P400edL7HweVXH2AT9UBtga9NGQd",
+	"84Awcc0yuWIjWD/7EYjhydV5cVl+8BZFDBhLmnLzE83e5HLFcs3NuIELRr2V99P7Hk2uWDpl10Yo5sBf",
+	"jSRFNdKjx8e9aBepqs7vz83Wfik/kJd/ZYnufYhQeQCdojYOS8SmVNfGkFLNhpovzbFq7IpZLWDY274R",
+	"RZbRy4y5y7XZBlerjK6neCLeb77AA0KHr8pUrG0UGmNGlZ4qxsRHjXLJNE2p9g+nXdGodzucy6H90Ry8",
+	"0Vt6Y8me+XRFc1CX5tUO7+zO6F7BxTAkt4D9YsKciJ97UmRcmDnI2cz+i97Qtbf11dfFKt17j0EXDO3B",
+	"a3O3HyhiXrCEduPjG3a5kPJqqliSM93CR7nwpHHi7rlRY6mTuRyHBemakti1W+RZfErMchJDgm4WLGej",
+	"LvvpNdBhQxqXDLiGWxe7WY2DXO9hYyG8A1Xu6eZJaRze2n2L/Atb29nWO/+Cq8C9R1Ed+LJmS7WLViL1",
+	"+FD2QfOcruGeOfmvSaEiJ30Fn2mpaRZ61CRsOEz3QVSKjbbx1lm/yZliVoirz/yySK5gOc0CB2+bVV+m",
+	"WZDNP8lu6Frh6TPinXmLKKYUl0IRKVAARDY/2HIqqwGnLOfXDKUvvOUbQ2KahilDRi9ZBpPBAdR2dKOn",
+	"jd0rD1rOMurEmo1OLLEJaFGGrbEZy3OWGm1W00T7VEqtRWIoE/z3l7tRvO2X0t7Ckhw21tK7ZvV9D849",
+	"NJvGcQisuN2d1qP4ExKB85IY1s/jLmIZ3ywUS4DtPT4mC3YbILmNRWk0GRxZxvIQWUiMcpCxdB5S+u3R",
+	"B4HGG4V3Gqhpdoq/76Ao5s0L8+KH6E5SiLXBdeGrNVNTlw/wtYA4gOw9/KwSFbbf+J2ig2LXLOd63WkJ",
+	"z93LQXZVGiob1jZvn7z+qhnWOFXtUNQ2q/VktTAd82gPpgNn9DdgOjjM/ZhObS88EsjFTBpJgObCnBSz",
+	"fFzzhGZBeljdCq+JxAhGZveu2XRGeVbkzIzO9DWzqg/8DrsjC53IJZuaayML3d5LjSy9teJXy55NdxGp",
+	"x8ckkzcsT6hihkZ54nlEhCSGrvIOlCvYW2i9vyuyKzROevpXfeQ8DXJD78rS2+f48NBanNyfzSO3cbXU",
+	"zkG1rWdaWVTbR9Y88OqKr1b7fdQYsmdktW2FJnBGs+ySJletpH8FYpWOiNE1wXBuTS5JwUARq08WFX/V",
+	"rhu3T6Ma1JLphUx3EYsfLi7evMQ3jfqCAn59Dq8MX8n4rywl796+IH0qCFuu9JqsqF6QOeVCkfggHljV",
+	"ojE70EJkoQk1X3dQNxo7gBqBnUxULs22bXguVkXgYN9lVZveHJ1TYttB2w/oWAyMhc5q2El4rXaHZtnr",
+	"We/k5+779EsUNhuDyTx+8/r8It4cgzkiORVqJUP2ejDCCQmGOMX0KaFiTYQUQ9zpa5oVaPY8OiL9uGwI",
+	"zVrmmxVL+IyzlFAN+qmWK5Kxa5ZF0CwXiqfoZTU7FA+CAwwev4XWq74amNNzStzJwFOG9I6UwzGN+h6b",
+	"8dcPuxy3wEHSyeLd6o3MeGL9ZLDAvZNeXoipFAmb8tl0yZUC2tA0DNo1MHuXFhnLSSrtRSA5S4rc9Exk",
+	"Yv5llC1FsCVys+AZI1yTG6pICj5iLiZCy5SuHyiSgNFWPSDXMqGXRUbz9YjEmyOKwSem0J1iBrKUSpue",
+	"zYHFVyai6j4iEv6fitS8JPNUkYW8IUtzBm5YzoilfackNv9q9CKkYObbiciZKpZMuSMg2K0ms0IXOfMm",
+	"e0rinIHqT7MsJuY0DGc8y9DxuDk6RWSWMqVNb0pHpnGYzuF4TFZIY/C/Zs+GxQodfU4GCG6XNwkwaLvR",
+	"BJl+7SyUlKVB5Ulcey0+RadmlrKcCGrWJM6oZkrHEa5hDKsdwxLQnBGaJGyFHuCJoBmnykx8FtzdqLEN",
+	"0JK3ph+zAkZPM+O074DI27IuGeXLViGi8hg0naiPdjtRazpZ2VCQ4uMg2oQGNMCnYQ28qd1s2ggYVcwI",
+	"U1KkKuRCoXwJUQaMZDAd0v/p9dsfn72dnr148vzl9OL5y2ev311Mz5+dvX719Dwizr/7zXg88GS6Nnna",
+	"jX5DC6kPrHVdDNEr4w8CEqrWhrhvTuzCd2U8MNcZXlTE+lxJf0xuFkwQYfie9XKkwRn56mZQE221Y+/c",
+	"nRVdZ5Kmu4dvX/SG11mhtPQ7nc7Qf9JNw9ZUXYWHBbQKh/NAkdi8GCNvjQifGZ67v3zUOBul5lqurh1Q",
+	"czrVCkblUdh6lMK6adl9d/00cDh3ieFeL8Exgmpt47zu4lZqulX2olh1I0Z917/PGRuaY0NwtFWQR/z+",
+	"Qzzw2dnR8ZhcrjUDIyhHgXu3KHkXh0qTeRkePM9lIWwoSj0mjvQNg6+keGxwcGp5/I39hivCtSIvwKzL",
+	"LzMu5p18C86UWR/UO8H/Zhl7oVh+SqyBEiNGYn+/YiRG9NLI4w0J8PFxc++a41mZs5+bLv/Pz3T463j4",
+	"zS/9fzux/xz+8n4cPT764J4M/u1/9na7R+ozeVOoBdE0nzNN+ufnb78nK5ARCHhgmRqc2qETmaMC9a15",
+	"Ixsa6W1DoD3+el/6UDva7ZfnrGi3CFT2p4Y/akXNJsFjozVoLuYKYu/skSY/fucd5kGEwXcpSCwsWUgQ",
+	"Kc10YpJkjObgB3jz5OLsh489+N7ToRFkhnKFpGC4koY75aXOkXi6ezdVrK5mbmpjb52O0geJPy7yLB6E",
+	"FZZT4sblq801fWZDSQJBd1qs9hnwhgi7OeqXIA0O80LYA3rq5BVUKwOCaHB4TgvuPryn9ou2kb1h+dBw",
+	"znL10EQHp8ia7UjKaJpxwfY5T5/m/NTG2sFG7ljMVnpHaJJLpQjNMoKeGKZI/3j8DYnTAgM32NRxeFSm",
+	"mywr4I1yVtDuW/NafI+ftO1NzfLwftJjS8qzSe+EwOzJxNFG85NZGvPTihaKmR+AFX8IHyMppqpIEqbU",
+	"1KiZgUjK1LApGYjgBqvTDG4ghpYxmiyIbW1WZF6cDnzKzTFhE9GvxXQ1BhDDBfXjwPIyfjsxUzVPSbKg",
+	"4J/H8ONUTYQhFBhBy2Fkg9YTClrb9uPzqc6sM3a7W9Ou5JzjAzPxatWWdE1uKNewJIbpu1uIy11Gz0mr",
+	"HJBLZpaKcD0Rl8y8qUjcMLi7wIQlo0IRIcsbjetSBjk+Hh9/3YxzbFk0TwtpVRae5Jdc5zRfk/84f/3K",
+	"CWltlr0GSXz/IR6RV5K8evfCM9yfVjIdecm/+7TSnOXsUzuhqbxmec7TwP14BiOH4Ggw0iU0z9eEglEP",
+	"VjputhETvAHN36vQusGI+Be+dGi2TMpTtl0T5cCv2Dpw3H5ka2XX3Iz8gSJsNmMQqOcUJzsbKbS5ajhi",
+	"w4+4mE+DvcTmyv38i7twEF3n1JR95fzS8/Fo3Drr0vsAofDdae1b8/p2Ht2ktkt6O3XauSGoDw15NRRH",
+	"zgyTFoVm8PvPhxF5FJHDR7+0UFunGu5S3c7te3aADZNyt3lelJ/smKBlHeER+1687n3/2fuqbZFf1ciQ",
+	"348VjALjacjcVu8uV7Vd7D7HaIhW0VuHE19eCzQ/uAAam/YCypHhhSm75gkbJjJloEwYUrykc56QjIur",
+	"3f5E7HbLsD86kNOR1CmqRr7fdlVkXhBY0PiIIZsuXqIR+GGd8SPbBVpMyx/5nCkdQw6XLnIxWlGlYuLl",
+	"bVkGP636CAtYO2gFh9Ca6aVM1yGlEE3kdlSY7MKFOfWbo3eUT5H+pUw5U6RYmQvy8Cj618dfo81g0I0M",
+	"b9VU3/q+lfL2QZraJU9T67iMzfbEn0Ax9fYw2jgOwaNXsG266UdyVl8P7KL99RqqWGcF7K6BO3dXrNqI",
+	"nGfEVUy3aHP7aTcgdk/BULwlGa5KArlcNzxl/SUVhVGHwbeELqlVRo1YcAt5T22G5mDgczCFsT3wOS/E",
+	"3YOeW03Zgt2WTTd2gd3qcu4pzNmKwbA1oCilETFbi5liRumAiBXUN0DcpkZ7QW5gtGTYATPFu83io7RE",
+	"OGhdVLndw/iioYT9BqRv1A57daVggzv4NbYpEXuI7u0hNZ0l447yMHxTiDa6YkOyqm0tPVZ9TJbkYg6J",
+	"qZypgdnznBn5k6XO4GZ3WoUpy77CcT0OdytfKCAvrVAbonRHAfpuSQofLztv5yjSmbhvKGpzhr2QvjlH",
+	"1zQzurURdMzpbYkDcVF/gcuuMaphSxaEF3xUjscluClCQZnc380GPjUr1/tj8iKlqw30zownWPgeN7wB",
+	"Hm/wOJB/1usctUaeG/tYi5V0cskWQtqeErGFQLRRA086iao40CbhbxHqnjJNeRZyTAHdywoFXqc5bK8h",
+	"5pU3kPQFuymDQwabkXRfxMPflXhYOauzcAL0s2QhnUE3brwdE0iDJSW6R5hce/mUZVBzp07w9b17KcOj",
+	"G3zb/OwfVWemLtiOFrt70rc40DdE8T+qxPzfVoz9IjB+RoHx00l1ag+/K4p3KkBgzSaZC0T+laRGuZWz",
+	"GldLgSWCqBOWkP4Z5MvuYqGfW9gxqfWLePfJxbsaC9vkkJvcP8CrW0TEcOxZUrA9os4K9hvkRMEQ98qI",
+	"KonGjlC7zTHZXKbgsyVXappTzeq3WBaX2RZ+KorlZfV9W9twCFi69bHXe/3qlh+TAzLjgqsFS0nffhOV",
+	"1i7sPyINm8zAN5dBILpro24B6zzPGy5SeTM1NLnD7vpvN05/tSjlxpSr2FgTf3e2nIhCtcG4KJJQATo2",
+	"6MYx6rjxQYwGxPiUxKUJMT6IcTgYd24+msm8ZkJUJSIP47lnVLNLC9Kg89VQB6KCXRmy43qqJh7y4Dz1",
+	"1JX6Md8mMwUuIh6EbS81fVuNL7YQ0dBu1KOV9hp9i+GSlK6e0h7J0g7GzHo0wsPxePTxZsjActZH/cPF",
+	"xZsyAsuFzyQFe6DK+Cw7Hc5Uc4S1AT7cd3QfgrtxzRN2JlP2RmbZlnTMFTesrAVTA8hHTFerXF67jAqj",
+	"q12xNdiMrimHkQX1IAh56tZw+PtbrjQX82mhQthUCIe0MUQbjeQ+JjQBGYLcLKTCgSdU2ISunF0zmrE0",
+	"nHtuXcjTXa5m62KWOaaYkYPrwwNa6MWBbSA+RfLTZc7dxNdqc50U20QxwJ9/2XowWn3r6CSfJjIUPlMH",
+	"yDLvnJLHw8Ojr304yX6yYMmV58YC9IqoDg7mdRMPdrve/VHtmljbaWe3K54zNeWinewUQvMMLRIyZcR+",
+	"QvptySmNxOmgBzmeFOPxw+S7J+fPpu/evoC/GB4SnNa/mb6+xbe8ieKL8e7F2RhC5M91+3Kdb4ABrZhI",
+	"UaKGOzxVDIRwd3QNM/NScFYwiBAve5Ys5JvWCDNhY8swh9LzSBh6N9g3MNV29xa8GddbzsDHZ7vai1Pm",
+	"u1oDFsRwQ7Ql6UPy+jChiqWY5zaoEYEqhmHT6LDLhGFDxf2lo2JNTCPbOtlzLXOWMAA+oQE74TnM1BC/",
+	"iMT/Mh6fjMdAeJe7J7kNg8rwcjx25aeBY9Wd1JnzAENtPwy4mC14nvVuZN6S5F6iyAXSrWrIb2DMAD8c",
+	"/l56Z/qsBFUsFMFL/y0QS8TL80IwJ+JSpuuIVLfFxd2uqF6oiNzkUswJZlGriBwfPgSufXz0zWBE4PzQ",
+	"JXPxnFxNxJKbwbCUFCJludk2TXkWk3/8/T8xctk8nvRO3v/j7//1IZr08Ln5ofHswwf86JIlRuZFmFs5",
+	"m/GE04ycvXhOckZT5XoYwccjG9YTH8TACGyqr7lP509/LAWOl2dvLBOZCNOKS6UeQio1iaGteFSN3kgn",
+	"aPygws42sjZ7SvAoGaEy40qjm7rJAp3rZSfi30uOuH8Rrkanb76TaSCXCz6PXN+tR+07GznV0PmD3Pol",
+	"TRZcsKFZM3P7iRL0ik0BVsN8ERE2mo9CKNWBrMQ8ZyEvc/y3Qmo6Zbeo18VAA04qXFMIGgZxeCmFXoR5",
+	"KE46IFcj8BbK+DEIDsjkcMehr1OIdmdC52tIFFjl8jJjy1pA684tsc62bZaQMEYuzB5vtM0s78dGZUVb",
+	"jr8sM09AdKsTRyRe5VzmXK+nCz5fTKtvzbPG2g7ghpnDD29gRP0NVeZqJYuaJOsbOSqcoYbSUiypqA6H",
+	"fe+0bbE5ZLNZYWbGWQapBuBidIuOxOsEiVhiG2wXY3w20OAxhkxRTH4H3QpfHJHXS64h5McstZUvIQFE",
+	"yKlVAGGtfZFoaCWa8PJYa0WrameoJr6DfnQXnGh2yu5D//HYkJOHjztmMMuUeehIrVe98gDXLzus/eZA",
+	"X0gbj/tXyYXDOYxHsbvlhnWMnIl2BBGccMRYvh7hiQtuUevxeYN77pr/Hk5EDW92O+/GaXRYB0tjA7ku",
+	"TAD4EUnkau0EMcdvIULTgUPgVQHeUWNA8aZv/JPQ8eBcroOYqQxPdFDUQukKhCvcziVPcmmPalhtroUA",
+	"d8JBRc9YrmR+QgpIuELQCy6SnFFleCU3ut7SHHWZGzGBLo2YAQgXcyb0A4hnEVrVzIsOeXark+5+shdz",
+	"lvAVbyb4dvB11KJvA6343gxv41q3+429OY0tv94LLhMPToA3LaiaLmXe4nAELwtubBARuINhaSMwWfXq",
+	"7XpjCK8BT8O4mTTXfEaT+irscnnu1FvYrWa5oFlXZL5PCLO3ymVaJG0qE9OoFgH+iQ26TGiec5aS2Bu1",
+	"ocg5U0WmAZYWkp9LuKG4XLT47pGstvUcC790fd0RlK7vd4PEjXqqWC4pmrt3vutJJAgavzfmrn88akOt",
+	"LUt90tUYI+/Q1hANNwZWPw3Bi7ETgESFyiA0AzmdYVwRJcmMtgTlQPrlNGUrvdhsdEwKkTGlMEmTpacu",
+	"X7NmbLcwBghy8EARaIz8Cznc1qPFWOC70EisddZ6f2yOqktABVwtPp+znKXTy/UJDi4edEJRsIaqj0Lt",
+	"dm1crqcYLxmItHWFAqpoJtCWQMekStto6n4zkb3jJD4KzrQtIu4jVwXEnKknG+7+wuMF3UIfSu6xGSji",
+	"Hjl7WFUxxzmB6g7QYLTIQuvVtE0DeWH2zfluSluNVUN6XZxGoXP/7t3zp+1hY/Zef9TGQEMLRnN9yagO",
+	"ciOYmleVwb1cnl5zWo3Yh+f17rwGEZmcKTo0lJ8cU3Q3JvHgo+yHd+8f40xckFRLz4DHVm20zsG5lRaM",
+	"9K1JLoZfuZgj1blj6B0ezD3i7uwHLWGo6KigohQnuCoD+MPQAdYFW/LOhh3HfeyiV1AUsb/Z8BvzG2rW",
+	"9fdqDgirbW/8bh3sUYnoYrNLqFi7SXSih9shrjYSo5WgK7WQYDWg2tbF4ktG+phMhWryRtb34JRIZ2tw",
+	"JVf2jRHcR2FZZXRtFjqXyzZUh3oxlZJB2kywUUfpDwhZSwLm92DMORqPx74/z3adBSkiWBU6IRo1YcOa",
+	"JcA0E6lN97Ib5OqtwV8zSNYNZ8G138uQxSn/2HIj3fy0pYznBxtWkkzgCpZLFJN+mfs3tPx/EJEY54/I",
+	"G5FDN8SsXRSLgrxl/2DFreDfTcC0MhTQ56dRJcc2hYXaHjTkkU1GWFHObbF7deLWWOiQDFeTDUNcM8C9",
+	"agyleZead9gTeDbl4bpMvlVB+MENaksURwNm/86gjkY/MndwCswlBHl8Q/6lhu3Y8ADuNvoFMRsb/TYw",
+	"4rcuzyeD39uaNOAbWhp3FmMWzbKAKRgt3wQiG+NwZMkdYysR73VaV2kaUjHNM24IZly9FRPD0oCA3yxk",
+	"xgjWY2MpUUxvOHAbYYM3VLnIq040vmv8Zy0msCUK1Fv10OS3noptQQ0uDgv+sDKMH43ohD33z2nOKNzv",
+	"MkzRtjWtCFMXmPzvee4H3YRhaViWGkHOyQmnpX/3iq2xJiqfC2lTmZtnnutpknPNch6AXHyilHlXuqZ8",
+	"5CcnQgKGDMp8FhxGrjCwzkvTeaDqct2oDI6mrgu0T4XgZBw0fjc4maMOcDKNsqYBN4VNenR1WRGhEfzg",
+	"tcKrfr3VSszarLxKthRebeJhPN6FsxiwSOZzw8Zyqtl83VoKE6Fg4OXYDzyFXxwvSsAo21We3gKaBPhD",
+	"N7mRhkVFTurZNDiWiKgFzTJ54xKKM5qAA0GTfmwHZVH/QH71MMcsruNHVzsRYdr4/Pz18OvH48O2Ypqn",
+	"hJao3IKRlM3Moahyp0WKlJBe8ozrdRUoZo4IWRnZGAOtEfz7pluyxQYJQyrRxunNGZy64Jy24ErQZ/4y",
+	"PCvYkzfPh5A/sh4+SxYS4efiExcbAcRe2lLBfdT8nbeMCYA3t9HOhl/SnCspwnk3tXFN1YIePXp89+Gd",
+	"//BkePTocanygPHbRW3gcEd7Gr2aAlDY2xzzluiHNhOmYDc1UOWWCnb7aayfApJ5U26TeGntEY/tPYl3",
+	"C3D3pu7Y9KSaUjPqpou0oTu3qiYNfcBtSEiI8EpKtEIqOMUUA61IP6GKDRUTipuNHPgU+c3r84te1PvT",
+	"M/P/b97B/z+5OPshKCP8wGimF2ducUPBueGkcCiuwJWN/zLE6mbBkwWZ2TSsKse/MmtgnJ5FEtsYyhUX",
+	"oURY9beMa4Yq50oqPc+Zii09t9bYU8OYljJfx6RvA3KMoAEcIc5ZypVRbxc0Z+mg/LKKpoBytimhhV6Q",
+	"hCYL5q8mdm920PYNnhjTGTC9lKvNdTW3x3w/vKY5RGOahs7/1wts6E3V0EvX0FtsaEt8SpyyeU5TlsYn",
+	"tiIFjLlabwhXU6SvGCvD0ganLlQNP0JaKGT5lT9TeQWyKvbidOiOk3v9Yy/qPa2+xRjFX5pXCbY42hZD",
+	"2TiPLdExNKUrMBRdsgW3IXtm/jxhLoSP51g02nBd7WAqoDqe0ZBDCAWFXkxh+3eW6mncGTPJMoiK5Xf4",
+	"HE7x3t+FQkZ7jbFE/rzaF/yNzLKQn+m1f3MRTyRjuWfAh7yHQOWkpGBqCjaOZJ1kLKxgwqNpWuRorl22",
+	"pBb5Ce5NFcMWSqlC/3GEnZgMBrVM6Vx2UCC9tFH/w/Yl/V8FK0JwoCBblK75lGp6SRUY080N3VxJT/e7",
+	"lLchxOKUqxXVhhGVxtK/yssWEB3XnIXhCZrlre/Bks9SI4291OjtjdtiIegpDnThDPYNWIZGLa5ACqOm",
+	"GZvWbS0bZNIp27XWDRGw9jvgAA/HY6JaIudaNnRLeZMaudrjDoPMsirv3u4v7T39EPX+5o7X7o/wJMKJ",
+	"BxLZcZTn7u1g8PwC3ln7LCMkX2i+ZErT5SooI3a5ptcsVzZsIZCcADHaDxSxb0WVqm3FdyNkJwWjK+7e",
+	"iUk/PhyNR9gpuSx4llbV0exLhAs0W3MpTgm+/y9oasvZNTev2ChTvxHA/aQEspFkoQfh6tJwyjtuwk/2",
+	"5ZY0hGp5/KX2dtodlHY6de4digblaWEKDpmzBLPw+AH3KDLo4ylXPm2rCRtwnXtRz7a3j6xxbj995z79",
+	"4Elofp3xq7tIMk58cRLeJ2ywLaLDiMW2gIZYO0pYritLnQgDPrHDr8dEnVroLixqZgicvYkE7+YpaWxU",
+	"G7+pTc00ebcteYVfVjvSOLKeAI2rWpK+clXaT+lP1aXZIqF046iolrSC2GFPEHqdZVAFQLkK7t45b+5G",
+	"mGHVvTyBoH6vIFxzz0n/7fdn5OHDh98MolpGpzf82GbvkHGH2qT+tFtWGntuy3J3Ce02dQfmTRQXCasW",
+	"oxx+RGK43+7tbwzHjYxqQtO47uHeSGJ3hMG8G2Qrz8VMBtxShV5ggDaGBVC9CJA18IMLmmGi7dRs7VSK",
+	"6SVb0Gw2lbOwp9h8McTU23o3p3D15GwGLg6QQsv66aQPmMuDsFtmxXLINZ62JkVbg4XOi2C96uYFa7YX",
+	"7Z5r6ByY+cmc/4qraNREFtLMX0Fi18zDTwZ+639M7MekH5/TJbtgggr9xH/jO3whDrPKlCt6mbF0usqN",
+	"PsOvQwLreXEJkAszYPSqzGKBf/lJv6fWsOeQabrXr22VQc5xm+3zTnmzlluHFzkKn+HwSoT27gW/Ztsr",
+	"Au5IMwdAJKgdhe89UJhwfmoD3yJrmkWOlEhr28bkTEx4y5kucoEeI98Tc/T1fiUH6yPdMdtWV7XWTOkt",
+	"1eAxrz98Q3d7sYGibnGQlkFfXuwpVTaHyY2N9OP/jRJw57CSJm13s9ysUdgYYWgZXwZd/MgtCjbd4j6u",
+	"3gqBoriqwy7TtOQfzvUSaBBJ1xQLbrfFC9VA8ZohsE/ePCdXbL0dI6LdXq+mhoBPIXewxXCPMDWgWhSA",
+	"Ee/pxYWqpyJ5c1tQFShEvnnqoOtsPQ2ANAZU7oyK4IS8nEDDGLAKRQsyULD0GxjaEM3igbJ5OsS8Svo5",
+	"ny/0cEFFSqCcsKG9kLHy74b/xISmac6UYmoQ1QvGwU0Ymk0gmUxoRlY0N/eA5GzOwQfZiYziNtqB2zWo",
+	"H8Zo8wC37XH7grctYnArN85u+KaV4csbETUfGSJ2mSRTmyAU4lMQuoZEUtksVp6WdycWUvPZOiaJXHGm",
+	"SB85pTTaCCm9z+CqZxT12u7c00X+bQ750zgXNwo4sFua6GxNIE8VW+8UTHI/TsX+gt0O4IrU2o8N/3x3",
+	"8f3w67BrUeY5y6jHfO4lbP/TxOaXVSPKUN9tlg17Cc7hXZTywH45LROTL4vkCqnj7qD30ps5LUexDOam",
+	"l5U0Kl2xzLcjC5oSWppP3719YYiSMrcGJRsoSxJzcSlva+EPGSosl3MQti/l7a6CKbcrlmg1zdkqW7eF",
+	"zvnR6922EWOJPmoPXRxwh5373rxqP9mW79gCbbtU847QtoFQmw7xLDDGaXmqyvTavZLz9k7GY9ec3WwJ",
+	"cG5ILEAMwo5Qdw3CzBrseftd8pzRjzsbcFqnWnZMyMOX8WTc4ZOu9M6LvLl7VPXe1EoVeCS6jFAvYOlb",
+	"Lgeu56bQVVKlB8rV9A1HeTQW7BOEYUc9MCC0RZ+YFQdzO9TGDI4qFDzh2mxSjPoM/OXyjly14laSqC6b",
+	"d1WalDV0pjb4VC2nsklrNlhwIxq8EUXu7lhUiXI+Wa5Oa43Ab2F+rZTMkmo4P+4Mb9w6n040ItfbGOYW",
+	"efV7yxsaMuu2sxfWKVBLmJqHoCrAvzrE4Hh7CA1vGeubIHREXAKgHMQYKn0QIwTFgQ2oxjQhlOtA6Zka",
+	"KflbRP1DPE80uQac3e3o1ls0NzeizgHjHrtpith3hchtW8RzRxmdnIOnqRnMXA9XrlC08DrUcNvgVnj4",
+	"bVtBSf1RnC2ouB+N6eOk1o9kqhtogw3KFKAnoUNfYeUHYD7qtg7f8kwL1YLh4ITX/VPdrU7uGnC9bB11",
+	"C3hrC5SnH4rsbOK7a+2Vk21EaQNoGDXctsjBVZwUDKM9oQw4DrCOnLpHoVVvHRvxGm9fOGwYUAQVoWC4",
+	"Hjk44Devzy9Oyfn52++HFtbyjpG9r6sE0JCQYUsvuURIAGtzGUQYst+vAUWQf/z9v2ooTXBU44E1CkxE",
+	"zcwJduMKL822a5ResBi5ol5xZLSxHB1IJXjb+dMfH6iJiMsIz5gYFpVZRDe9YMsQito9QXx01h9+QzAQ",
+	"53TfUy9QRab3Qdn43YB4YBJNkIJ9XoSPKp/HrmZUAut5wqW/PdEnRQXZmMEv7ZTgLdz5bXC122LWDX1Y",
+	"Ub2oKvIQimh7QeXEZSi5qe/t3QwkkHfIXvf5swq57N4y8M2mp35Swv6FKhpulo3ZbmaI2gFt2Z8NqauZ",
+	"IY9yfi1BvqxPUXsrlB7f/HmL/PWWzZlgOdXsScZybYPQz8HQvcXVZt5t93D4Bg52zWWh7DvTnF3Lq06w",
+	"qMEu2hsMrXU1tx/ZuhNQefv4r9h6n8GXbvlgA9sH23EP9ljaqgpx61Y1yyx85LpzpVne6phuEfpeFgrA",
+	"0ykBUkfgNedhIn1L/wLY30dHVZTJoKtPafvI90a1dyk7AHiqrqaxEaxOiVrIG0xAK4MRusLZQ4uGu2f8",
+	"V2ZXo4P+XB69bdNcZXTLjfgkyU6Y9VVD6V3l3GaAwVLx0lXIlVmtwX3kR+1Av7gIZmaaoVFF5vyaCRcA",
+	"ZhhiOLp8Z4LU7yARysI5fKYcqPqitxxBmetSWmkhFPcj5le5xDtSmY0iSMW6BEPXZCmVJodj8uN3gxF5",
+	"UsKKLbkCLEuKXy3YRFRnya6uQlAYEteSqWPrcCoToCdidwb0gMyZ9solg9xxQkKIOKg8fYzK0R1oplSf",
+	"amXqx+Nob33Ka+BRp+99/aqxoeWmRUfHYyzdbzgHt2S1D5Uj3PdTLeU0o/mcbUWB666rObVr/yWp62F7",
+	"r0hDL2vmye+pp9XXdKH1qq8G4DxtY8uDZsL6+OuH0afT9/ZcjxZVLkyZqpqGm0nSNLmSs5kNDwmWWPTt",
+	"sQ3b7ZLeTn0Ixh2JSLXXo42+dwy+xeAWmMEWFICfDyPyKCKHj36JQ5Eg3lx3YSk0597e6cNazaLDT1Cy",
+	"6C1U4+mqBAR04Yya9m+1Ie8VxpjLiTCa4DXLAegc0KKrVLmuPuxQOOHaL4hUiLIkUqPoD4wbyhI49Tak",
+	"xewbYgfC6379tAiiwWMqlU2fDPiZurtJsJkn8xYIY6bpfDv8e/zsgs5jW24luHROKfsIhKtaE3ZUkZtq",
+	"++o8mQeztNFnyNKpYqGg3lICh3wE884UPZvXLSj51ug9hfCWrWU++0LW4oUVcUhxHsXfzjChvxxjrloy",
+	"DyAWEUQdlpKY3tA1+u0yLpgTlmIp4E88m2aStSyNhzb/AD5u5m/AI9uKbbVlXWp1tjd8jCgvjLzfXVKP",
+	"zUfrdP1TroykPG2ty5zRS5bBbuOat24RhvF12qMmFa82Z6NAxcYhCqwFhILHkYv5JULemL9snQbMWlkS",
+	"OpfVrwv8dQG/QvKpLVCFv6fwe3Bb3EIFIhayYh42T8JhaXGPQZ441oMVmmKwRwkIsBaJuanw35DxzHm+",
+	"9y49EddvQQe1zBbKtWGwtWPTLJ9r57tx1Tx1LbCvUYOyhNamQS0CpzNEzs69ss/NiP0txe9KrMbNSlB+",
+	"Ihi9bLVLJ3no7m6kkSUFg2pIQhLzBWG3qxznEw7F4Uv2qxSBU/j8yasnUJMLrOXFapVx1hLOY6XyLlWw",
+	"L8y7GxU10VFQjmXburcIgluBjAx3g12w1BOhXU7LEhxYx0WKhMUj8sqCHS0ZFYq8uzjrCD0d2p2z+g6Q",
+	"/iNELgM8cipI/O8xWdIklxGp1HE/4m7QHGTp9Y1H5IlY64VR1IEBcFUvG+isG3E3PLrt5wBWD5bFnIi6",
+	"czl+d3HWsRN7UJoZpOBgrc/uFMFuAU8MDRat8zNMASOcdhMeeLrteF3YIZa5pQhLWQ4sSDnPmUitnuwZ",
+	"f8JV88AVHwXQqjYX5vAff/9/Hx796+NayUhAT7FnBR9CLDaaAiJz7V+9e9HQVuG9nWhym5HbNYS2R/tE",
+	"poQjmZ+QBRcaYeXMG6RQDFD84pbYrn1CljtYZRohzLuDISAJyWHOlJPyBwTBVhAUZF/SEpLi5rksRNpp",
+	"XF2sPWFjD9z7+7T4YHZFYGDzqlTQnGlCof6zYdSoMgJ2jdllc7AHjuwCvAHGSm5PxKhwDQ874Br6YcdB",
+	"Pbyhgz/at6axH0XcjMWBzC2XxNHXG7GmDrSpDNiXN4LliB+pGCNcW/n9eHyMdm0IhqxqzAW3cUW1ZrkZ",
+	"wf9Zqvn0Zzr8dTz85pf3h0cf/mevU2hzYD9L35R5m5ujtpBFlpK5JFp2A65ugxS09TgM4QLxfQuyYIkP",
+	"aBrrig9Yi27em2qFdvZtuWHUXxs4SHukgkKoK1D3INNBsWBLYENr2t+ObNijY7JwWhP5j58udnPGeoPb",
+	"/G3orGkfdFsAQ4mCRgoBZfjMphgtCqHKmr8iBIf342mFGVbmYwK2GkA7Yc5+Q5y2YC8d66oGoGGiXhpE",
+	"k9ijuup5cbnkuioj/MwsbNea0l29q5/L2ewPb+sZCU+6vbzsfZfzPi8uaxaQZiC0UODgAnYP8SkthuF6",
+	"rlprDbpRb5t0pA2DrinnqyLLdmRgpUxD6couXXcoMdOh+F1pHSwKTHPYeA1082kjT9KXnwCiHuKAscdG",
+	"w10LrNmWKsCwT7IIzTY/cogQr9uKCH/G86TgeniZM3rFcgJvEybSiOw7boVn+ZLl29NoNsNkmomFC8US",
+	"SGl7fEwW7DZykhqe8qp0BZTzdEmGyrtKu8CINwcTdMG9ZalRb1JQJ+G6s5ODg4VU+ueTlcz1L/H+gW7o",
+	"4g8sVaN2YfNW1ocabQYP+ad+yyEKntnwlYjCBKhxpDbyeCp6sIviPUlsLFUgFaFLAFjSFhzld/LUDiiM",
+	"xeqe7OiqfHVXb+FyBv7Z7O55qTGHDcPxhrfV7yI0zAtXtSxQSFje+Oh+NGekzD4ZkefLZaHB8UZnmuV4",
+	"Da3lriz+XqYpbGBPVZftHeRNgVR/N4NE05LflKl3AdO3qrRvEdlceWUWcOHuguW8IcGVxmLrDOlFPXpD",
+	"18E12kqQnoAdlnxLCpFAHk9qKz58S5KM0RwzrUVKkCqcOtS+b4limvTxV3LFVlDZbmm4RLoZQ3D89S6i",
+	"9mmCWUJeZDwiZ0Vni1WnMgywJrBQaD4tl29E3jXrM+TMjMWVpDs+OgognmUsDznYX6/o3wpG4LFZcc3F",
+	"XDVCmjxLySBy1e/M8FiykGY/YzPOGPcTPEuANj36bAFGidVmuhc6O7NfoA18s9xZDJVQc/+KmXNaOb6F",
+	"FEMzOQCe1guZxrAiMbqMVQz7YsPL5TXLXSWDfmnvhcrs9qv3H+IwyH0CWZ/Fap+Z6WTxbuXHemxO7yWU",
+	"FRnmhSAreDHYuePn3Tt31ULb+n3D8mFSsFIAsrVLYBFcQZCU0dRQnH2O1ac5RltduzVy6z0i/YQKIUFn",
+	"hJFa8rS7UGALQ9hd1U+Ukf/dC/vV0+02d+Z7Q2nseV8yoSv1XxWXQ+tq0fSKlQ6LcME/4VIQAFu/raqc",
+	"FCVunLm7YORLCubqsCLPZjRZ+BVjvLods7IS3UT0a76MxgAQm5WKsqaNzM0vjM+F6RBidmztWbTBZoym",
+	"aiLANqIldpMUbNB6GrfFUX5S1lOlk7gbMrUw1AGq3rhLRhuxL1t4+LOCjdraiwc1K+/j8fHX4/G+pt7W",
+	"+hO1i1TWclnStblBLZTwDgGWIGZOd9eZcew3t6WIEprna0JLAh8o02hjQ5u/T51sGw9G5OndckbLqF7X",
+	"uOHxLcVxWDnyBypQgxJnI4U2Z9tGs2I48jTYC5QK+PkXd8Lbqil1ElpLr8OjDl6HslhqN1K2Ecp4b8RM",
+	"eQEK3cZWd613GVjs3MVG2lDM8wOjnGEHHh7fLpBWMOqC4hs7F9fREYn/DF5giMqOHDDf0po9H+C3D8y3",
+	"D/DbBx0LX/th5t2X7M/eV9WyNebaLna7osztVc4MF7HBkhRDLzwxjmtVOcXLqven1l2+uwDaPeUb31vU",
+	"e1nD2r1i2MGKQiWUEp6vLM1m3/l0Ee+/y6j1c6vQuLwecLmWdv5BR0NiGYEebFznhUiotcs9qgWm3DG1",
+	"v3n8Wx1f9o2pRYC5Y7HOjUTcT5Ir6xJjNwb5S+uMX27JCqqlhoatEaDneiBvpySe9Ca9Uq7jupvVP+w8",
+	"esVuHGCmdRxtTYO487a/3LLhdcinO+ScNbbOay+4K2E0y0ueZUbUWLGcY1WrbUwAGvkOP3mDX2BtNdXp",
+	"y7MCa1TUy4Ls/OxZ9Xp1wrt9+tq9jCDeXadYza0DaGunFt9SzV7A24D2Bc7W8NE/c0DN8ULrlTo5OEip",
+	"WlxKmqcjLI8xovzA7luHyFMLudrY6HI57PZF9bqr5SLXJlofeespqx+QTds4Xatpbq6dMOMNOh2DMOYv",
+	"qNIkpesmjPC7izMCwLAbkMytRb7bcik+svVN72wOKQOAF96Yd+vynRWhEh8WcT8QaLLKGbIsmnGKiIVb",
+	"oI23ARSzPGFCT83X4Td27Jr7sDO4dCX3thT4qRE4ZeGpbLxzifxbDqoxhdYVflajP/V1/qj1sW8EE4Kq",
+	"jRphFOCBLQt9CxGwED2HcschSVnClzSLSA6hVSj1UDLLJNWkHx+PxkYLtB2TeGyVEL/M9Le1QhOIgx0S",
+	"/17hE4gqk2ieRrTlqb2Ddz4Fm09ueJZN2W3CWLoBlN3mHrO7vnOza4sfnkxoAK1n5LXHZuonxKJxtCwN",
+	"Yn60oHcXiek6/Lgx77Il/7MAFFtj2BXR7UAm6jwhLisrxXVSFcDRs2ejO7G9O+FsnWrFUgMACEC7p0U4",
+	"N89KpsrIgGzllewpjZxP3jwfGmUUcypqOUiPoaAPBC+U8Wb4ndpBcVtySWzBUOXhlofAFxyg1ibWQu38",
+	"bbTV6axtflVdufpihrbjzw2LQn0zXBBxV+vCS/O+b2Or5/u3B9FuN2A1k3MxoCvUya4ptiRkuHnub0/B",
+	"GW9YoWqZvFBAKmhealmnrSXe0Sa5vcy7NUXFIViCwan1r2C4MUTLWAtnAx/hc1V7/7Bj014G4/N/kDfh",
+	"cvdcEQfWdOKqd/VLcoHXto74FA+iiYidQduH44tI+XNl3/B/La1TMemXuH7W0jcRq5wpJlzUdHg7Ilcq",
+	"OSb9OAQpFQ/QA+LiBmzxsMBwvV8beGeNwYLvwfQZDDbw1/4NjqE7nNlus0Z3fLF9LBytN39dioyeVWMj",
+	"Rr1TUPBbCAJAYBHzhivX85G2J4sv92mgOD90WYffYjN9sLjuC7JDxNxh9MJmtqLCdYT82i88MZM3LE+o",
+	"YmTBbrfj729H/wqOuCxuWB/igoo0s+X77sppo15ZWm7aLc65Wc8uWI+vK1ImQoAZwsxFEko25lU1NKzu",
+	"VHbTtaZTVVkY+thWN/AniPiyr0fVJQ/Lb7Ycb/DiNDe5fHVjsdqHF9iaqNrzwOq1n51yz1rtvP5Zapbp",
+	"K0u20oxkXIEI4d4/rQf0WPJo3tqeRLXrVNYWt2GjyDgTepgspGKAHmbL6rjStI7xL1jONqLaHj2KOu9V",
+	"p/VsBTlJroS8yVg6b/MPoNF6Cqf2bmgXtT7qDbaPPRya6pXP7RSUamnSrnBU1+zmcPBeFjnX63MIqUYT",
+	"N6M5y58UoSJhT4QrQkb6DvnvH3//r3iAASeNfCKM0zYrDk1Wa7nQetX78AESBGYyaAIz3ThHtSJffZUU",
+	"TH31FelLly8vc0hfH1Yo13+Vl2owIuAZnXEEvoZ4aEWomIivvioZ11dfYVQMV4RxcImWMbZoOVJ8Lryi",
+	"46YvxHsnl2tCyarIMvLVV7iyX311igjRtsxp32b0uY8tGnY+ML8KqyyYIZGvvrK886uvRhMxERcLqOya",
+	"FEsojYHX+YeLizcQ72DYmaPDf5LW34Lg1gKpwzUjq1wqLHOoCBcTEasVSw7oio+WaXyK6vCMZ4wseZ5L",
+	"dAyZrv/H/yBnUlwzAfqQ+eUrgiEkZiNyWWjXKtY8jQ+uD+OIsFtz0Un8p2cX5ACzo4ygDn9arAcIgsOJ",
+	"vHwxEYSs6JzZV2ihFweYMRSPTJeWNpJLmXKGPur/OH/9akRe0sxcTpbC37Z8FxMpxBLhZqYsyWgOqONQ",
+	"K2tuhms6jI/HY+ICqf6qoE62xR8nl2wmc9YofGoOkW3aprCm0pYhhi4INc1CJ+hBJzcLqqFCJLe4wWUw",
+	"K7zVdLiXC0cxCVbLFQE8cdOunJEYYrDIwfXhgTn3B+8RkfBDTPoQ6fDsVueUcKNXY7tmcCuWY1BFPBiR",
+	"72VehtyaRm1wiA32wtDbSQ8+y6VRodJJL7QDkClszjMV5DAaH38dPfrXxzbReM40iY8PHxJrD/FSi+26",
+	"mp6pj0EAXXxvA1XWK5aS+OL/4pi48Mq4eVGmVp0jfS+vmbqZDEghMqZgm4H3AWkkS5pfIZh6FXfcn/QC",
+	"QBqT3gDGdOFKjGPfrj4xoDuQCxgpUk3I2kUwJVvZ0vTdj4/GR4+H4+Ph4dcXh49PwBP5v+OIPCYzc29x",
+	"CCmfc60a0ba/slwORuQHKtLhZcEzbdqrVgJAFA8QYBIzX0pASnPTMkYVqqMidXkg5vfqAMEdW7IYbkLl",
+	"9DSXN1lIQFTAqnDwW+xuMUbwwJLEEWCGlJ2PqDYLj8sAzdbxSrSRCtyJM6sJeGJWNlCIC0vAKFTiblRV",
+	"6imk+8LByRksv9me78wt8vX0E6hvgEcVQtvMCdtWtY70EalEpBgYY3owysKQC8WEgsKzA7AcvXl9frF5",
+	"9Q4w7BKiLh3shHnzAFb64M27CwCpjOAGC0LJ0e2tpVVwbsotjYi+kWRpqIYhCycbxfNgx0/sAbchO6ZV",
+	"R+3UiQ0xzBVLy0UwXUXuftvgUJTJTPOn3rTKejEnZTlBu4/2yQNla3jZLRuYVYN9DpURjEm/qXydYNzh",
+	"P/7+n2WpQMu3fCnx1PWnzJum/cbLQDrx3QfKB7FwcUzlijS7ai5pzoYe9UDfGtaIQMosUqz9m8Dls5FD",
+	"MlcQR2tHk9MbS/dKJB3kAFih3qz/YER+ssfYPMaYebe4JQ/AUsKWrMHpfkPnXGBZaa4IVrwhl1SBLa1R",
+	"y4f8rTBcuUSqV1HJYN0Jg8OSLKTVB6oQSttWRMrG3KeFWOEYDEXGKkJOLHhSY43mx7hW5/qEfAfSnfWj",
+	"QXY4wlrFXgEMrC9eyVt0qyA5Ec30dMKVKlD8ikuqZp9/FY/Id1IvyIJeM8JTHG1GoJarGhEbIg6rPxHx",
+	"8fgQXTckkSmrQqwd5F9EYgAvl9osB6Sf28x3W+HH/FRizOCjeCJkDn7k3ENmGJG3TMkiN5qZnNlDi2X3",
+	"Mb3FFiqheITgI9LH83E8fjhwW/AMRDXzB4pkEOJoGrIbLK5ZJleMxO8nCEo76Z2Q95Oemd+kF5GJg13E",
+	"P1Awm/Q+GHkCOeZExNCJER2sBDCs6i+4kjE47NiIIF5xBugRjxJN04mIU6Ypz9QJ+fk9MIHIXfQPv5RF",
+	"UWJ4AvCKcFlHeHpWVFusNCx2znL3xFBv92QiYkCn3ngCHnKLbrjxcEReCz9jdWl4cWylVKSpx+NvSCzk",
+	"1JVwIXI2ERXlrEI+Dt77RrAPBz5rGjoT8oj8iQmW8wQ3TAHncDRrIhIqbEHxkzpuEYioETkeH5K+J5iy",
+	"tCJ4A/P4+OB4/AjDXuwmTETfiOqGZkfESGbxpmiGKf3xxgaa37+ZiNgrDIyeXzjwj3CA1uptt7wPCQiI",
+	"msNSYn0bIlsPkCg9Gj+EizYRMUQ3D5/MNMtPyKMSOjBlZrGYSNbEppuAWoNXlwh5c2JuXw6QAh4kKPr7",
+	"JiKlmho6afb9bRMNIiJqUUDiF0ltisRlodZAYWKlZU7nbDoDfllv7YEiKVdX5myax4B8baZiZHs6M7SM",
+	"QGy3zefw5xY7y5W7us44YZkBpCloQ8WWPE0zdkNzFvmqRWrEeCJXDAtGD1ATi/8ydLfyOZQr+k8yy5la",
+	"kHfvnj8l18dG4kAXlTveI/eZc/oOXzja7//4tvRZbzwA/tB/J/itm9PA8emN3tChZU7OEE6OmYa5oOTZ",
+	"reH48IeRdDwV0amHIDDFNU0w8kg8XKw1Kof1hTaL4CI6yhyQw+Hj8SAyAzw++qaK/J1n8hIMZ2ZsOaZl",
+	"CbOn0HnwgB00zohbUCtggkd9+BPNzeKdELpa5ZImRs/Bu4Pjc25x5zA264T0H7RKw6/MCCC8BZN0lCZf",
+	"j8n/zwodPCe2greXJQTtW3vB5tSyTN4oEgfLe8dlmh55PB5UozJHTmXcEK2JeDwmRhoXqbyJiMNIhFcc",
+	"w5Z5VIrrUrAIHiZgESTP34zIuVyyilRNRB/3dQjsdpaZdkH1AEPlALl2lVhKZvyWpUMcgZuXXTAq1I3h",
+	"jYZQlcEX/qlAp13GE2YNgpiN1nuyosmCDY9GY4Sy0xkrzUxYPUZZRLXRGN+RKyboivdOeg9H49FDSLXX",
+	"CzCQ+YfV/D0P+SbOF2Yf0OlrXkRhA5iksDG0RlvCea2kAofTRFQn31u0AwVgKUP4LB6RlxZ+PzYPYzR0",
+	"EIraxvHR0Yi8khpu40TY64jrUpKV5yk4ukwHL+Scizc2CKgUKsEdv4k56k9FS2JzwEn/h4uXLw7+43zI",
+	"VEJXwZBgbpoAft5zKYK9pB5S4MzQKJGEDPq/QMA7Ksbm+dF4bLFZtAWt0uxWHyz0MjsFB5Bi+ttCz4Zf",
+	"Q+Z/a7vNHMmemQ/JzMqAtWpkDsTx0VGbQbYc1AEIUR7McOcvPFNs7+TnX7zIe7tP3nBwvQe9qKfpXIER",
+	"utCL3i+mEUthW4+lRc89Go8jQ8MFMmKHZjQq5SEQzNzPXl1xuLOGgwL40kSAHQ3kQ+WQzCzcUuk4AZ0m",
+	"S50V6eGYqOqEkuqAOjqsYnLF2EpZnWbGciYSw5Rt5T4HEhWXptRyYBFBpKiJ4CLJihSSuGGkOKGyRDoK",
+	"C1Z1S6SY8XmRs3Rwau6U26UYoCwVKnA5oxmhKV2VGItIn8HrGbpeP+BG7DyykLyDkuPBX62rtjqqO7yA",
+	"mV6U7o/QOYY37DqNPvm51BBNYTG0bC/eqbRHEc9l5dgMnsu3jKZcMKVOQNQymoxTU04mALE16UUT61OG",
+	"30JYYZPe/530NsHCJr0PRkErzW7VQQZ7+40wAiC3sHYJrYmioBCl7j17YmZU0wylITQNlAcZhQtzH0li",
+	"WA4gkhFIuzUCgZKEOzYGt3AimlO1d6453d1gZ2aWGAdXXpqJcF2ZRQVn3ClUbO/YqY+cBs275ZuIDrf8",
+	"tAIOC3VqwdRMu+DFUGwiPLu/WWdUdJ1+GyYbGxfv3Plp7+3iNfDtAhfvHEkZVDJYkb6dqqGQbqkHcB0f",
+	"jR9+xlFd+OfeO0qfmjK85IIvKdY0hUtNqsJJIdpgRJ6yEkKQPLxiN0xpDD8YkSdV3rvPr+rgvxXSeP14",
+	"vOBKIzrpLonHwe5HFXQ+6I6Isw83rUTux+5aRZ0KkrxVCInC616N8OA58rSnLDMiec98EUYzfTRuG4eL",
+	"Ua2G4RUeaeTCbwbBvg+2aSt01xp1zYwDzfxyjzcTNha864Hj/wSlJ6Orwv6jWIe9dxTrjseH+7y9l8h4",
+	"fPTNZxMw617+n3/5ULu/ZgHr8d3UXZhS4rTlPD5EwIgDLnwjGCrCBZF5yvITsDqBwdyzK/YLH/LHyWxg",
+	"3BobwQ3rmWIpfaMuGX5G2K05HVyTmKZLLqASw4rDfwq0Lbhkr4jEaq00W+K9VcXKSChgWjueCFuxvzLX",
+	"koM6CVkBdi/CwqFPJfZ/wlDVY+Dh7hOH2AMRq6R/fv72e4tEM8AGvCxO+PgbEpvZTTW9YsI5biainKN5",
+	"iF57AAumGZSkB/z+foqEwG5OtXyVFyLGlZPCUPyJsAUS0C4S+wheMUQtxM4IC4lc5ls0nQ4zfs1i2259",
+	"DhD0keRMT4SNxvvH3/8LqDFCWoE4hFZOSFBPmIUQBHHLWY9Etg5x8jOI3sDCMGWs/ncWS/KT0AuvBxeW",
+	"9aEeP1MGjdco1uGnpVghaoVDS++fSI2P93r7m38CAohrT6jAuxWiezW55SAvCzwFxZfXOWalXa7hVkWk",
+	"cXXZLV5dQOdfld7AkSvY1L9h9GoAUA+ZUSGsDA7klCoSM02hIELpDb4BF3z8fDZ8JQUbvqQ6WcSE/a2g",
+	"mTIaCNRTfDg+Rj9YzVUcuoh/Yigy2TpWG3ITiAVo4a7kglrnvY+z69z9ftkht0jDuG8jjPNMbfDdGdgK",
+	"z6TQucy2W46intmgHdalD1HvIV6yZta6JkuZQtKEC6AEOPzGeLp1sa9o8nu5axe+nAG1nOylgKPpWBa6",
+	"y6HSxo6r+D5nsw+42OaOBSyzUEvU3sAp1XBx0INg7yUqE8cj8hzY6qW8tUiOhitqugbFBhWnTaOqaaBi",
+	"WbVTfRzEvWe/Qyr/uzkd53Kmh3ZXtpHjyBHeMOHaJFl76lr3rrS0USgsLtCP6zkKMUBoDr4cm5Zj8yem",
+	"g2B8W/WYvQ6IlRlncDQAvzmUn+JLylwRnfOhLV5MA/ixNnrLIcg6dE5De9JcrpDpW+TY/kpm2RCc7adl",
+	"DT7yLblmEOJYRw+sqSUDS8x0BHZ285mt4MwVeMttDxaW1vwiBRtVJWQaAKI1jN4aiOtE9FEpAWcV6CID",
+	"sO2Bk+ppXQaC38fHIfHDAyu+Jz0gAIfcSQ/4TETAhm3iUv3uLv0fU8bHLd9DxgfB4gAg2dsNlc+uK9kl",
+	"5ikGxTECyUEQMAM4oXGFL29t6gDRNYgIVQlGDxldgadl1beJsMF7IxILdqunSZErmccuS4CnjtZB0j20",
+	"X+ndfUtZXNAxG5xORLygarqUObOkqWCVdwQMZTb+ZUSMKMyFeQ7TgsmQb4k/jtFEPMG0CHBolz3jcpGc",
+	"csVcldY6tn3sBg7LbGi0xXsssmwialjqpL9l7TDruz4ka6+gXH+bSTGPK03HSHBmgguWpUSumCAQOg0v",
+	"wNrRPAe3eh89KDZslIuJoJey0OTRmCxVhPoYBjMJjO9zTqSbXBpJUkO80cMxUWRFlTI6nsbXbbNH47EL",
+	"kno/wcIDatI7IT//EpFJz5uQ+dFso/nZbZ35DWA4P5jp2sNHIbR4pcm/kpSulWEP2ILvoIFtWttI/AWD",
+	"R0oTVeTX/BrC9aGxEDl+U2QZdtWiCTaN3xwF94oQlvd6HG3W0dhqPG6xQW/atcsu0K7tWbnvaOaulYSo",
+	"2c+3J7ZtFvzM1iTG49j3yhcqxxlbnQjmHNf6LsvMyWDZwXsVWuEAQNzIVku7PUVfWNanYFnm4pUM64Fy",
+	"xBXDEN0l9xiZ5VUB4XZTxKiLyOURXFGIYbAn0Exor4CdEAfFyoxtDPRp2Kg9IueJXLGTKmcAUKydfmTt",
+	"Xba8HDA0K2DLfCLSgpXIxegxZPGJw/Qwf5HLQpMY+JJFrneh3kagzZhSJAb0QyjmGJ9MRMkpq+h6bGnG",
+	"M7MbdtwKgpgLCKHF/tKClb+VZQFxLhNhlT20z0OHLF/RXMdgIo88dncK/vG/FsrWyzP3bUAuGWAwgXUD",
+	"0xnjibApbj5bN9yvyhtwx8mroW7XUMibEan5XifCW4hvMbPGxRjEEHJeCA2c6kM5aMOEhSSKp265ttkY",
+	"n9vCnfupYxaSFWAPvoct6HXwqLqvgEF1f/8CKlQ+f7rHJ2fVZu7xlUNA7Pr+a3TF7jksw5Hu18Jhe9vN",
+	"LtztjlwwGZynL+zjk7CPl4502qp/iJzSyUzi9uXjDCUhblAadlsjFqEegrXUk4wLNiIXVYV/V8ocLMeu",
+	"LvuJoYBV5XbkBxj5KECtABrfrOYeo26wjTi9qczQ92sJKDsKXBf37Iv1r+WgvxYVU+viQPjER1rZIxCO",
+	"C6dL5mXvEWr1d8P1yqrplZBCoRRPTRRACQNKddjIVFuI9rQETEgrMckoFddccYgYrHNhte2kn9/Fav6F",
+	"C3/hwl+4cEcu3M54wdP4WbjvRjXEcPgC2oZAAzi17gGbCwp2xchHnjfaRZdanZtRmee1wdxn/G6zSmSb",
+	"780qdv64vjDdbUGDnnEitHifxDZB+hKL+8V0rqcxmL5zYqP5VFbM/x3SsNHddFqG2ngVsuoeJ7IRCPip",
+	"rB9tsZGYzx3tExwZlTq9K0MbgwUgXpkLeOA8jQCqWXP94dysxI+hj5sTtgGXtsOpb2Hvw08nExFbKjSq",
+	"bAsRqX7kc6YgvVQXuRitKAB81uMpNybQx9FjLh+hWIqwCpKM/SzDZmM112rffKnojOk1gYwkePubiYj9",
+	"4zcFD6fCvOXA8aw5IiAUExJFjMCGPgGzIoiF4aZCcCoDhGEq6x+jAxUMLdeMZg4wuXvMY63e7H2GPvod",
+	"/UYRkPXaul8CIX9X4TeuOnZJ2Q1TL51k1huyQdN3ihoH72sXk6dbI7aqpEWwMboK0JMeYvt8sHHTBMkl",
+	"9HoCA7bR0u6DqOQAMncZJHUXo2EmmE5bXn20blaBDbgK//j//z8tvCOYaWv637jTn0G6KStuB+6Vewah",
+	"30IiSJeWdrUGX8T9T3KDcJUBNNs7Zn2esuVKms0e/J4cNhveyvPG5ei/e/f86Wkd1A3CJX2/ZX0MjZu+",
+	"dTylM7go4M1ODqUdlOXAVlD+sqLBFW2NXsM42WDEhlHsmr9Zjxhmgi74fGFzYYGQ1uasJsJKXw0PlJ8w",
+	"6ggSBsepEWkwAeh+GwcIEeInydVnkKwavfxGAWX+EJ6YxQrafDz02iYfwJX/wgc+DR94S82prrMB0JLL",
+	"DQDQ1xuqWb6k+VVXscrqHMMKIz1owgFZRchpM4zYIgVaL3qJwejZc0atJuIaivu9e0TqvbVlN8PTLzaa",
+	"LbkWzj6zKtQCcI6rkN/P4BupH9eDnM2ZMGeLBTj0XhHYQUNL/JfhmRQzni+HT5nSeQFsxyGCckUcDDDi",
+	"2mPQdIJfIDZaVfv6tLwnHvZQM8DbAcj5v1uIZnbj7AJYrreMYBHsVsNuTATVGvCyqIZUSfzSoUy6Yr0B",
+	"vva2XMbgxdxvXf9il8xbMeuXuBurbIKOf/jwuyAV1Yb8wS0LvxsOh0kBtZCijkTGUYqM5Z1BIGrWQPSJ",
+	"luzMWU7LytckxiK6YNM8BXOrSycvBCDp0suM2dBmyBaXhR7K2TA3MtAGCGvoDgKuBE5gh/b2Gh0/htAo",
+	"AHW7ZlOHsAlgE7agiuZLJgswqoaKGHkg5p3gtqoV6O2lsDw/fz38+vH4sARrPiW4URZdH6DrzLpDGCLX",
+	"I/JKAoizhRl/d3HWCouxERkcGM2e8b5HjXDfTwZq4Qct/3YAF2blOwBcwAZ9AbjY6qtyl7UkR/hDRY4K",
+	"vUCaNOwoZV+UJXISmmXEMWXEC1uxXHGookgeHw8X7NYSxFOSGaEfPlE2c8LW696Uu81oPp/cvdHbTnQh",
+	"n6Ee/mFTB/sZ/ZVna0vgBsjSaiXW23laUYM1ajtCTck3KL6+ReFTka1yrC10t0V2HW0TGEMn6lMJjPeV",
+	"079l9NtO6KvPKPL9fsQywDH/yCPsgZFuO65YDMtQuKRWIMrHDe2DxEa+GY8JVOvZ9IXXEHXw0ykinfYz",
+	"SLUBz/fj4eHR1wNArSZB0GrSfwTItM/fmP9MxEIW+cBi7nitVl5hGB4XUNnCEGxAoMM8gANb/mfQ7rJF",
+	"mM6zCtP0U5sVqw5+I0etP4D2S/bU2+uqPNqdLtxeetDhw/8Wgkvd/apprgEmvQJQBhzYzrf1YCWzrP3K",
+	"ekb1/iVTPGXgeDg4PvpmULk8Ze7uAWyrcgVvvSyZiwWbiBhgsKHixoquM0lT0o8RtNirogClIGJMP4ld",
+	"0QXI04ldCvq0UIYSAHsD2JuqPJcUCXMSk5lbNRh7RePRFiB70o/fyCzzMCRJ+WxA6KW8ZuTh2DZsiAcC",
+	"ZyPCtUyDQK+mwd/r5R/fwwDMfLcRgDOsf23zoWxMjccB7kIK/jtebjiIH3W3fVjw9jt+rmXuKoUA7rjF",
+	"skkNn17SOU9IxsUVOPU2cPc3+fNEHB8duXJq2OJWJvwQLg/2fEAOxx5PJsiSJwK8Ez5P3ghNqzNsV4Yl",
+	"iPgZgoSFhaqO8DNYsfu5qcG+fjsfYGgs7Xf3ZXUc1F2hJo7/6bk2s25t73Khe9qjgttv+RVbb4HK1kUu",
+	"8EJDZTXNbnVZnMEWVslZIq9ZDlbNRK7WBKXcEXldethL3jsRvKwMCEx5lbMZv40PXHRnDJiblAtys1iT",
+	"fvwjW4NwXJbLGJFKJYMyBkxAz28h/HGE8Jvmq5Ql+XpV1hRiaeNLMuO3o3gQ9nGYtn5k6969apa2k12G",
+	"jiu2huwIsyBcI55ytRx/aH0RlgDTEiwnt2dr55HtZNR4rhSAHYADxrZ86iAoIClCablSUE3VqKd8uWQp",
+	"p5pla9I/Hh/Wq3NNhLlZR8dkYStX7WMvgWTmoMFkq48Nz+Afxkay4zS/YjdmC/45LSKdTvbST07dMMm+",
+	"vNdk0JfhVK0EMrKIndMfmt44dYHinDa3ojVA7YmrmGSIBtSTI8tCaXLJwPGHWDl414+OwC2PNUlj0lea",
+	"ipTmaVlbwLAc6yP0fPcnZNKb9GLEY1MOkO3UKwEK0C2G/J+fv/1+6Bxy/boNa6PdeDCydqgCDwaboppc",
+	"ITChwHzJMinmWBrIAQzZhWoHSnvJ7hUl7eVvpYJW3bdTM3zncyQL/DMap7ohqlnihCfYyL01s/O7ty+2",
+	"k1tnNGwXIc7Kqu5lZxXMuCJcq6q4qFqABUtka6x/4jTaEwsC78G/32B5dtN7XlZjTbkyIl16Gr6wZSwB",
+	"wLbXtGIHs9AiTHALpXwfF9U1/xsZiqvu2y+qY2HJR2T3HH+5sPvopR6qeRuv9e+htdduuYZSqMIWyDI8",
+	"eKj5kjXtvEReasqFqzpQ2QLR4rWSWWazzCfC05f9+0xJsxqwf4kPKwuQ7bFMnIQIH5sDVChbWOJwo0xv",
+	"hCWn3LhrZSANTZiI+PzZ+fnz16+m58/O3j67iDcrh3nBOAi3lMDiWHBVLH+8xXl0btf6XlP9sI/fyhTl",
+	"et9WNAk3GEs93z8L/93ccVsF6vNThGe3GORPaHV/sVI32qu8K9eJVhzkDOrSttOMn2R+pcqqA1VF0Xpn",
+	"ox03kuy+kKGYBxibf9V+Z2f98L/FCdsuJIL5h1Bbv7jzAUN/RDtIFDoeNwuu9kG+cGTYSYt8RgT4JwaW",
+	"0YgUqzoSqPy5onM2EZDLNJP5Dc3TMlg7pWpxKWmeemXl8XNCwR1RNkD6se8KF1JPhOM3tSdeVfnnVn70",
+	"Z+DqJFdP/WDQiUCmN6iqwkIkow8xNIdUq0B52G1V9P4MCw7+gBdcXO2KabURbf7QHCVxbL/i7m3hoPDB",
+	"x2XXNavUXjKzJM4v3dax5136fRakhd3gRgupzlfOUp6zRNt0rfrp9JjnfY3G7jLa8e3AsGDjb18zF87t",
+	"EN2agNCwtWauIzIfmUvFZzUiY4HpHF6/V28RuSu+VkVR60Uui/nC2SUHwQDQzxb7uVfYpy39FX9E/Ocf",
+	"uNCE9qE/9giq+y0jQskTgcWGwPnnUovIE9SWhghQ68JuOFNQKsJmGcB5TuhKg+JDNWEC3idGftzuOvnD",
+	"Bpp+iTHt6FHZ8yIkBeua8BNrqWkWE0s29cKBLTOoZjIqLXHbU3eCiTtnZhg7RJxntzTRZEl1srDYiyQp",
+	"nHxG+lSsXRUWmiRspaHG78eUg90z8eXRf+vEl7OC7U57Madp9E+WxpLg0XXXC/5sL8sahh6LK9ixKYhw",
+	"MenjwoN+BBV+hpjASfIiY4qoIlkQqiYi/jN4wOCriLhCQ6MizxD/ChkO3EtHGnROhYJKrCVMV2VWTwqG",
+	"FUnNo4ckNn83YsoacV+14kbNgqw2DrX5jf15qviv0JNZg9KKyJfsVynYRlsOXXXrAEg/til6Rc5Gdson",
+	"5B9//y+joz2ZiBuZX7EcSIeT/G4WPDMaIrHPyqLqDjjMVnU5/HpMFEloDhyZTkR8Q3NDZePRREzEE0wV",
+	"LpOTy/ECvD3WbklyKWwVax0b3o3WyRXJ2DXLsKj1y7M3E4HJhA8UmWVUY1lCKAgD2U05u8m51kyc2BYP",
+	"sDmRkrhcPtIv0WzfXZzFg4lAeHpvYBGJ64tXAtj7B8m8hivjMrftaxMRl2fpxC5efEouZTVTDDLWMSrB",
+	"9XjBcnn68fmKJXy2ngjGwcdqPgarlI7ArmSajLfYb88Ktn+JOQcBlKx/ZOuPSrHebfw9K34rr61Zmha1",
+	"wdwBKgijecahco4tXmpOaom/5S3T8Ee2hh2Fc+57jj6l96plwGfVhf0M3uWHX1xbn6SCrzljm9zREz4P",
+	"Lovsalghz9233vWMJgvCU0BBWlCRZpDTAD5reSMikvErRuKnz148u3hGykG+N2yQpx/ikzpecOLqBlmU",
+	"UwulqReM54TdQna5FJh/mnFlGYorfhr7kSw8LR1nkStmNRGFMv1EJGcrOPrABLyW1BVfrWBi3xmqC1qi",
+	"u8cgYIRo5ndFdoV1XsJy92cGqNhGDKqh/kbk0x9Au9b504JqckNVVVhapMTuzT+RI+1+gfygCK1i1yyn",
+	"WYvY7RMWd2e3IVuCKRFE3gpAkiCKBMnZjOW5Z9017DJnS8pFW91hFEP2rTr8z2Cns7tHrcyREpplQHQr",
+	"IhlSotrtv/VNQ6/k0npgZG5oOQJzuKg9Q0jbTBTlGKbOWFH90mq2+BPTQakzWLuu3kFbobxPYT9ojvx3",
+	"aUl4yjTl2RaxdPQFxq7d3o2XyGJ2O9PL7ru0H5M/K9jzp9uKKz8D/G0M++WKSPidZmUV5YzRa8gzwFe8",
+	"MssuPEjL1RDVXixWjCri0RHpV2plTBIqQANkFhAxHYzqGmzOdL62mmal+sdGLJuIWZFlrlzyElDn+3LJ",
+	"oUSzKi6HM1uAk14xK7TZzYOqna4Xp9IbfbfUrnOmmFaEAyIzatinnt68ZHohXTW78tcFoynLFQzOVkSa",
+	"CHnNcqvPg28YACC5IopeGylvRtC0yVbg61PhnP3jiWjQxJ1mmg1zTEwONk03pY3mTiYXsO14jdaNOyRs",
+	"26nFeZYGqfaAa8d27yvi+nepvLua1IYW9EtDVKPS1uCPja32TxW2vVtVdhLtwYzndwBs9Ej69rBuEq+w",
+	"CHZcsRQgynw+ZzlLp5frE7KkoqDZ1AwlHpCczWmeQqVOV1OnYA/URFj3DAAwZVRgyIuqIys63kH6WDQ0",
+	"skWiZU7i9x9i8i3mWRLT12A0EWcLllztqt9hS200aSKvzFmkX9V+hhDanM+5GUY5aUuMvG+mV2w9TaSY",
+	"ZTyx9vPxRMSOVhpSnvOUVRYHS+esaFr+XlJXw/pi0rcVqMGMP3Ivw7Oq8EYihTKav9BTmxg65cKq4FIE",
+	"6eP3PP8920bN8DzKep+UFLtq1+CflQfdGhnL4lvlsYA0JwiVdNaY2mn6LEl8X6jtR1Jbcw6sBC3kDfoY",
+	"qsLFrfSXJQt58B4C5D60R0GKNaGFXjChQXZJQes0EizWuzdyHDQxwgKDhQJ+DQXygdpiDXwljfDohEAt",
+	"g9G0z5KFfMt0ztn1vSZA+v1sDaiFcTrbY4R1hOy8/uD52Dh5cuNsfLglpLBRpy5qsoQLTxbyDgqXWegL",
+	"aKqdQ3tQIsDtIOgB4kohD3JQAvo7E7DVN+xYY5ugYYjYw/GYqNFEBPG/NlM6MJZULWSumSGLVJDDxxDE",
+	"SBMzfMOlDh96nFBLOc1oPmcx6cNYDWskh9F4PDb/I5drzdR2+LDDsREfYMYbmCX1UZojHZN+KTUIKYaw",
+	"LOA3DTFGs9qwmvekOJj23+BS3DdnK6ey+3p+Buif3wypSwJddwffHHEEqcrx/hrpUkggz4PNy+qofGVA",
+	"2RET1Y+tmGC4xsCVZnSlYRO5vOTC2mievHqKFs+cEVbFMDE1srrxZvDHziiqyEdZrgnmEFxAJ8JcgUsp",
+	"M0YFiRdUTdk1T5lIAH7ZOciMEGsETTtua0ZF/71jUFBvzf41nXKBtgtbBD8AAASvYJKI/5GNxoVhZVRc",
+	"Tcwe5+sRiSVUt5xa+DBX+h5ysMExrSpsMXgIhARC3RYyq8egTUTfK8uP9fYHbWDRz3xrWQcjLipf+2E3",
+	"V1IlrsXHBaQ10/+WSzpUzAzdyBqs0RdTpA9LTcxKc6ZImsvViqWDU4ip0HLOwDSOkSkOvmnrCM1e7jfK",
+	"1wimjWhkEWGj+SgMp31a1j+M3QXxPahlbQxBpN9k23gdiDe8tN+QwZlXRYWzahinleUxrUbpfsqH7qNq",
+	"3K2pFt6VrY2OiWJpCFPZTy/qeao2sKtVRs1HyYJy0fsl6nIMN0In3SI6svBAkThnqsgsSHvbwL139lvV",
+	"GFz0J5gK7m/sQqpqGCRmt5rlgmZQ1AjKzOtTEs9opszXQtoL3zY+n9SFBmhpYodVKonO5XpqY5vaOsXH",
+	"HajDFyx1X3Bxh2B3YKl/ob5gqrcHowY9QN6PAUkHoXW3QJRqueQJzbI1gTdVPQIGubdnMcS7MCw9ONWY",
+	"JqJfShVloKFLcRDzEpQFuqmqLMSvZC2UxqWiYgUJeBm/DkUHmqev2G3F7O8rxdt09Fs5CbDvLYigSMi+",
+	"gLL8FoFwZu0dvJq5KfaiuFhj5h3MfS6suQFb6yCUN7S6mgfWWTqFJKPYv1VytnlxIbgNsnDBlZoWLCqv",
+	"eymeTGegsBj9JyJUk6VUmjwaj0isqbpyAcBzJjQgfINelJaK0WAiwBMKFZlK7AazWo/Gw1zekISuIqIk",
+	"oURxMc/YcFXkKyMw2OXjighmFAKlaX4NIR8TG/Fh3miT/c/cEm5TAupr+iNjqxbhxYEt2ymzvxU0U1hv",
+	"GuwyrUIgVVf7CVFdBmEXe2MUpB8QpzViKVrlNMmKdEvaDLTc+7iE3I8kc2bP2sSF8gV/cforqRS/NCu2",
+	"XOn14A9ti2zweELdNUioQO7cnYq8ryKFbJBce7BV9aoXctW3bqqILGk2k/kS/CFg+fWDrh6ocCZtnSPf",
+	"t4jZ5kUvZ/ZPljNLxW7Os7cF230MXuZdJ86TOz+il1ZLeZEkjKUKieXMuvICPLGymshZeZ/qTHBEINZp",
+	"ImyIC+lzYSil4eJlxHZ1B2ReljnnqRqUZQlrYq2RhSvjUA3MF0ZbibWRZXDH4+NWCfeLdPtFuv0NpVtK",
+	"FORv8eQu4myDLJTGm4+nDC2BizRZAD73XPBfWQriD1elDAoEA+zXXKsKX7QsZWiLZEPMIgrGZfb+U8kQ",
+	"Bsm0vlwVmlXFBMEOGdfQD8N8FeD4sYqp/dbowG+xyIaz2mEaoBWX6crpFKWNf9AeLPesMo7dX8Sc6+Q3",
+	"RSqtBrEl7MPZHdWdHWRfAjg+K8l5Aqe9MhhriQE5Mtfm9uIFuTP1KVN/70sweSLWpZOyWVk4HNjbQiZs",
+	"5nb9WSk2AMSyLpQDZqvZ2Wxqt/nASxe4ESwHueQvw59QCnqexiTlsxnLVQUj5bqwolKQ0vzgVtEXTPZM",
+	"MsMx2LW8fwWhHPI2avGCUWV0Bs1Eesf0nYdf6hY3LvQzWE7Msof1BUHcOl8+gUBhzv3wXpWNtyyRgFG3",
+	"sAn9DlZvITPgy01M1ryw9UN82ziW7FOjZUrODscDDJFFRk+1ZuY+o3O3jAHCoBwX84OlgV3etgWmI3RO",
+	"uSihXOEphi8B2GS/DGDUtkP8qjSr4YcAUbdbckE9xyK+TnHQYMJ3//QSsibCLRJis0atQBjNxSvNDmW4",
+	"j7w27R0efe0HJIVNf9fssyhMZUe/kQDk9b8dOaxSf40I7G0T2A1rWzT6Iu38BtIObIm1whNDyspNASLS",
+	"xY6zk0I6oeneyWMVdmCIltWRVFNJ8mSNgj1QdVDLJVYBfC1a/BVcE5opCY1nTLMGnTXkpEgSplR8EFtb",
+	"zKAlDHI7mXNjduQuh1m6iP+JiJdM05RqWguFdD/acMgx+fG7lmpLZkqvS2n2flDqvT5+I0JV9m6Gso1Y",
+	"uTgit8xfNLU/QOQ0XEv/2hvRTvi38Sbnmg2lSNjgzuTLBkTdE/WqsqIEuwkbjkWFloPZePVMKRxfPADk",
+	"qDUX87Z0oweqqttamZgp5D2B0bqRZRQPRuS1yNakpGkRcUQtwpwj5lJQHbkyYp8stO/8nYiECnLJ7EAB",
+	"h3K3ltrBhOVtk5jOMj5f6JbSXqbfz+IQwq62ERp8w9veOujQ4Rf9bfOamwUzx1RwtfgkOpvP8of2yt2f",
+	"eGKxhWjJXEp6ZVElqWaD7pdiIvqAHcJEwk5IvNB65ZSZAxK/kpp8D9fEFUP3Lb3wQtm9G89ErJmOyT/+",
+	"/p+21ke2tlDPrn6WhzrXXob1Jc2vfOzoN3Zh7/G+BbrbnqZAdZno/+XGtdy4l/Ka1fjoA1UeGS1r8vJ0",
+	"Ve7xR9zEe2Ou30Fm0Eb6r18M9f2HmCwhiwFsA64q+Yg8yTJ54+ra2OljvjGDWGa0CE891lj+5jAiokYo",
+	"umPuzSJVW9QAP/kBPDVniFeB64aDw0rcDybFePwwgT/gn+xB2E+D0P/3baJo9PKZ0nA3em2nBTWU+y9i",
+	"/x/HZAHoy0TmJGeAWBumVDsoEhcz2RqU9BMaWrkiKVtlcr1kAmoAI1guTxZ+Gq45PiuqFxaEIOdLrvk1",
+	"mgokODdG5JWciPoniDvqV+lwgRjmHlAulIXWVmamK5YPIdfX6PahO/0npp+bGd3j1YL2A/foqbdEYiZH",
+	"nzjz7jXMU+bQuLepC0YzH2ncQhaoLfXMLKwD2rxdsM0NFyoI8FDVGbtiaxWR2Dy36WEPj/718dcTUZmD",
+	"zSa9u/h++DUmnkbk1bv/j73r2W3cZuKvwttm8dnJxkn2sD4F+VogQAIYzaa5uLBokbFZy6RWlKwaiwV6",
+	"6gO0b7hPUnCG/yxLTrOIEQTJabGBRY7ImeFoOPP7XUXZ4h6ZUhbawHskyQuhzOsmRl+1YJwcf//zn7Pe",
+	"WJpjJFtPSpXgzdpSzyYJ+R85HrwfboI9GOc/wXLMITD+Q0Jdq8x+/DZYSs0PJ5a0MLHwFfjHcOq8b/Tc",
+	"NaApEnKAyfDB2VmcDHeCtaWkbCZqcOqacs2PT8YyCeKDAACplgxJYt68hAY/txL2JfHAlqoU9+skelM3",
+	"YFoorScll9RDWMAyqWIqGIM+44KnIod7EMwVhDrCTy4lXRh5qTn89Viaj260PD8ehMfvh+1IH5uIDlYn",
+	"3V3qLpyPBr2cGeZLpUqqsToZ6qpdKbIJIyDvuByO5Y4GZ+M1lkJWJe+R6RrwUYbEYoBgw2fPY4LUQjJV",
+	"TzRPlWQa9MAM7NR0Mhez+SRMk5CDJcpJJTn+QNzvyKnR4rHUIGJu1zY0VlsqMJEZd8FULWcFZRBV+hFO",
+	"Qn72YzlHJHIz3FiaUVDNv//1t99JklMRZjBbjM7FNqcDpGvFz0eX/ZGdov9/NzH7NJYY7xkdGpAE1jxe",
+	"w6WS5Txb+3WznOnGhOOFhOdPI+ONbGqI2jz4cHxI7qAX0kuE4Ur/p3SuHPY1ttfbV6CM6bEEzzMpeMrF",
+	"CoSCNt9sjbRLqGPovbBQGvv0N5+a6DkdnH1s/W674ZJd4zAPVal/httHrAYCo3ynHQ+qWXlM6w4JBtpm",
+	"s/ESDWoU2z1XqAbH/Qrl4LBKNBf9nwu17J8/WBy+Vc0+8vqCWuio5Ie+kWDTjZGDgO/b5QC7xW0AWT9c",
+	"x/70MXe0kc+Ub3dq1HEd2PSMeBfv4W6SxhomTw7+vUO+G6OxB5LXTjjYaotwYcbd5Ue2ow3sRw2E396/",
+	"AYyvf9C4vhN01eDHjJ/t+9+CcwE5dtB37f2LZfAyK1BexdeQMXlCvT1hskJyj5LmKtLB2cZdmz5e3oqg",
+	"j756+K8djRu/Ci2mGXfgxehn32n0tAEnxh3S7rCAMjDAJTdSWn97akJHnDICSm77yAnH1HO5MCvoK+rn",
+	"+IVTBjq19IvfokSPLcCzyxz3crQq4BFNF49PD8ajdyUHE8fM6VsoNpJtE7j5F4B9NySOZzqhJkyHRzzk",
+	"7CbaoEvZb6nvebqI1ffHjn/r/ZGsZ9/ZNCsuZM0v4F27rMIcmxYv4y2p3pG2WkhVZ5wBHfNOU9ppDkYN",
+	"92QPqNpHwS5owf+7YZh/fsgurmmx8FErZW/G8QpvnGixiKKYAtWg2zQqMJ4QmmzFCbf7jhJuu2KEW/sG",
+	"uSrKF90MPApwuracTupqmSMpsGt4xGwIuf18QSBTEu0a7pHfMiynazRAtPqh21wDQQZgcGH/8XTtKMIA",
+	"tgdJvbHqL0GWnUIn5EDIe2U5eQBPNVsPxxLw2C1D+NKVNyN4dUsuBNsCfLX+ni7HGrM808f6lhTdl2XR",
+	"6fVGOPM09oWrTxjlSyUDJ2BkQajxumlD3eCB1wrI+1Jjkn5ABx4oVUlyOhMSq43aYCvu7Ph717kuiIUN",
+	"YBH7ti8fUaH2y/rQzh599V7uYV4h+9OYWijAjRBRkjllvs/FhHIZvy/993pJM9u2QnTNed7FOYQb9kY7",
+	"tJt2qHartL3Dj/0wjhrTjCx2wOZaX4kVl1xrexZSJuB/eaGmXHso0u1bZkgmOiw7vELdTpyfW+76Hjkf",
+	"XdrrT3sb3XP9AdoneRhfiZT3U8U4ydRMSHKfqTqaByiht2e5cRg/5Hc11YcbSJi65feXkomVYBXNjEsT",
+	"cqZtK1fFex6oBCDEeq4IAIWMa3AOW6iM2iYbVVnWr2MX7V9YRAyusdhuy1sG6w6loucxYGrZDcsXRoVG",
+	"MkHzOIi+4u4aG8fF2tyu96UwTssEd464l+uSaCEXpNKuS4eTi6tL8qUS6UKX1IS0Yf3SuWoTd2aOH75C",
+	"Npy8yjJyzx0mU1oVGhohMiVn/VxlGV5W6Wrqx3BPBUrhWGlx4JZ5r/0FLeY6e3av8krPg/YWSpc2QZkX",
+	"XHOZ8sMGAlH34FyTKS9rDn1vOIeQU/UHB7OQJVkJXsd6YrtibY1nrCz+m+bbb9/+DQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -131,7 +131,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		Store: a.store, Limiter: memlimiter.New(), AuthCache: authcache.NewMemory(clock),
 		Deliverer: webhook.New(guard, webhook.Config{MaxIdleConnsPerHost: cfg.WebhookConcurrency}),
 		Box:       box, Guard: guard, Clock: clock, Log: log, Mailer: ov.mailer,
-		Mail: a.ops.mail, Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
+		Mail: a.ops.mail, Observer: a.ops.observer(), Tracer: a.ops.coreTracer(), Changes: a.feed,
 	}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -191,7 +191,12 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL, AllowRegister: appCfg.Accounts.AllowRegister,
 		LogMagicLinks: cfg.development() && cfg.DevLogMagicLinks,
 	}
+	appCfg.Events = core.EventsConfig{LongPollTimeout: cfg.EventLongPoll, DigestPeriod: cfg.DigestPeriod, DigestMinBatch: cfg.DigestMinBatch, Priority4Debounce: cfg.Priority4Debounce}
+	if cfg.Priority4Debounce == 0 {
+		appCfg.Events.Priority4Debounce = -1 // PRIORITY_4_DEBOUNCE_SECONDS=0: no debounce
+	}
 	appCfg.Notifier = core.NotifierConfig{BaseURL: cfg.BaseURL, DashboardURL: cfg.DashboardURL}
+	appCfg.Messaging = cfg.messaging()
 	if a.Application, err = core.NewApplication(appCfg, ports); err != nil {
 		return nil, err
 	}
@@ -199,7 +204,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 	h, err := api.NewHandler(api.Deps{
 		Log: log, Clock: clock, Limiter: ports.Limiter,
 		Accounts: a.Accounts, Cues: a.Cues, Executions: a.Executions, Workers: a.Workers, Outcomes: a.Outcomes,
-		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Health: &api.Health{Service: a.Health},
+		Alerts: a.Alerts, Usage: a.Usage, Echo: a.Echo, DeviceLogin: a.DeviceLogin, Agents: a.Agents, Messages: a.Messages, Events: a.Events, Health: &api.Health{Service: a.Health},
 		ServeSpec: !cfg.production(), TrustedProxies: cfg.TrustedProxies, HSTS: cfg.HSTS, CORSOrigins: cfg.CORSOrigins,
 		Observer: a.ops.observer(), Tracer: a.ops.coreTracer(),
 	})

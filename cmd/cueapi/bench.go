@@ -45,6 +45,12 @@ type benchResult struct {
 	DeliveryP50    time.Duration
 	DeliveryP99    time.Duration
 	RecordedAllSec float64
+	// Messaging in the same run: messages sent (core send path) and
+	// push-delivered to the same loopback sink.
+	Messages      int
+	MsgSendPerSec float64
+	MsgPushPerSec float64
+	MsgDuplicates int
 }
 
 // runBench is `cueapi bench`: N one-time cues due at the same instant,
@@ -53,6 +59,7 @@ type benchResult struct {
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("cues", 10000, "number of one-time cues due at the same instant")
+	msgs := fs.Int("messages", -1, "messages sent and push-delivered after the cues (default: as many as cues; 0: none)")
 	stores := fs.String("stores", "sqlite,postgres", "stores to measure (sqlite, postgres)")
 	pgURL := fs.String("database-url", os.Getenv("BENCH_DATABASE_URL"), "PostgreSQL URL for the postgres run (a fresh schema is created and dropped)")
 	concurrency := fs.Int("concurrency", 256, "deliveries in flight")
@@ -104,7 +111,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, "postgres: skipped (no -database-url / BENCH_DATABASE_URL)")
 			continue
 		}
-		r, err := benchOne(ctx, st, *pgURL, *n, *concurrency, *timeout)
+		m := *msgs
+		if m < 0 {
+			m = *n
+		}
+		r, err := benchOne(ctx, st, *pgURL, *n, m, *concurrency, *timeout)
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", st, err)
 		}
@@ -118,6 +129,15 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "\nexec/s: deliveries recorded as success per second, from the due instant until the last was recorded.")
 	fmt.Fprintln(stdout, "ready: when the execution became deliverable (max(created_at, scheduled_for)) minus scheduled_for (firing lateness).")
 	fmt.Fprintln(stdout, "deliver: when the sink received the webhook minus scheduled_for.")
+	fmt.Fprintf(stdout, "\n%-9s %8s %9s %10s %5s %14s\n", "store", "messages", "sent/s", "pushed/s", "dups", "pushed/exec")
+	for _, r := range results {
+		if r.Messages == 0 {
+			continue
+		}
+		fmt.Fprintf(stdout, "%-9s %8d %9.0f %10.0f %5d %13.2fx\n", r.Store, r.Messages, r.MsgSendPerSec, r.MsgPushPerSec, r.MsgDuplicates, r.MsgPushPerSec/r.PerSecond)
+	}
+	fmt.Fprintln(stdout, "\nsent/s: messages accepted by the send path (core, 8 senders) per second.")
+	fmt.Fprintln(stdout, "pushed/s: messages (sent ahead with one send_at) signed, pushed to the same sink and recorded delivered per second, from the due instant (same engine and measure as exec/s).")
 	if *fairCues <= 0 {
 		return nil
 	}
@@ -286,8 +306,8 @@ func benchFair(ctx context.Context, store, pgURL string, n, concurrency int, slo
 	return res, nil
 }
 
-func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, timeout time.Duration) (benchResult, error) {
-	res := benchResult{Store: store, Cues: n}
+func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int, timeout time.Duration) (benchResult, error) {
+	res := benchResult{Store: store, Cues: n, Messages: msgs}
 	clock := &offsetClock{}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 
@@ -300,8 +320,24 @@ func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, time
 		allIn    = make(chan struct{})
 		once     sync.Once
 	)
+	var (
+		pushed    sync.Map // message id -> struct{}
+		pushedN   atomic.Int64
+		pushDups  atomic.Int64
+		allPushed = make(chan struct{})
+		pushOnce  sync.Once
+	)
 	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if mid := r.Header.Get("X-CueAPI-Message-Id"); mid != "" {
+			if _, dup := pushed.LoadOrStore(mid, struct{}{}); dup {
+				pushDups.Add(1)
+			} else if int(pushedN.Add(1)) >= msgs {
+				pushOnce.Do(func() { close(allPushed) })
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		id := r.Header.Get("X-CueAPI-Execution-Id")
 		at := clock.Now()
 		mu.Lock()
@@ -339,6 +375,13 @@ func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, time
 		case "SESSION_SECRET":
 			return "benchmark-session-secret-0123456789abcdef", true
 		case "WEBHOOK_CONCURRENCY":
+			return fmt.Sprint(concurrency), true
+		case "DISABLE_QUOTA_ENFORCEMENT":
+			return "true", true
+		case "MAX_CONCURRENT_DELIVERIES_PER_USER":
+			// One sending account: let the per-account push cap match the
+			// engine's slots, so the figure is the engine's, not the cap's
+			// 30-second postponements.
 			return fmt.Sprint(concurrency), true
 		case "DELIVERY_PER_DESTINATION_CONCURRENCY":
 			return fmt.Sprint(benchPerDestination), true
@@ -428,7 +471,84 @@ func benchOne(ctx context.Context, store, pgURL string, n, concurrency int, time
 	mu.Unlock()
 	res.ReadyP50, res.ReadyP99 = percentile(ready, 50), percentile(ready, 99)
 	res.DeliveryP50, res.DeliveryP99 = percentile(deliver, 50), percentile(deliver, 99)
+	if msgs > 0 {
+		if err := benchMessages(ctx, a, clock, u, msgs, "http://"+ln.Addr().String()+"/agent", allPushed, deadline.C, &res); err != nil {
+			return res, err
+		}
+		res.MsgDuplicates = int(pushDups.Load())
+	}
 	return res, nil
+}
+
+// benchMessages sends msgs messages from one agent to another whose
+// webhook is the sink, with 8 concurrent senders through the core send
+// path, all with send_at at one instant an hour ahead (as the cues are
+// created ahead); then it moves the clock to that instant and waits until
+// every push was received and recorded delivered.
+func benchMessages(ctx context.Context, a *app, clock *offsetClock, u *core.User, msgs int, hook string, allPushed <-chan struct{}, deadline <-chan time.Time, res *benchResult) error {
+	from, err := a.Agents.Create(ctx, u, core.AgentInput{DisplayName: "bench sender"})
+	if err != nil {
+		return err
+	}
+	to, err := a.Agents.Create(ctx, u, core.AgentInput{DisplayName: "bench receiver", WebhookURL: &hook})
+	if err != nil {
+		return err
+	}
+	due := clock.Now().Add(time.Hour).Truncate(time.Second)
+	sendAt := due.Format(time.RFC3339Nano)
+	start := time.Now()
+	var next atomic.Int64
+	errc := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1))
+				if i > msgs {
+					return
+				}
+				_, err := a.Messages.Send(ctx, u, &core.SendInput{FromAgent: string(from.Agent.ID), To: string(to.Agent.ID), Body: fmt.Sprintf("message %d", i), SendAt: &sendAt})
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	res.MsgSendPerSec = float64(msgs) / time.Since(start).Seconds()
+	clock.offset.Add(int64(due.Sub(clock.Now())))
+	a.Dispatcher.Wake()
+	start = time.Now()
+	select {
+	case <-allPushed:
+	case <-deadline:
+		return fmt.Errorf("timed out: messages not all pushed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for {
+		r, err := a.store.MessageList(ctx, &core.MessageListParams{AgentID: from.Agent.ID, Sender: u.ID, States: []string{core.MsgDelivered}, CountOnly: true})
+		if err != nil {
+			return err
+		}
+		if r.Total >= msgs {
+			break
+		}
+		select {
+		case <-deadline:
+			return fmt.Errorf("timed out: %d of %d messages recorded delivered", r.Total, msgs)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	res.MsgPushPerSec = float64(msgs) / time.Since(start).Seconds()
+	return nil
 }
 
 func ptrTo[T any](v T) *T { return &v }

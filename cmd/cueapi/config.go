@@ -14,6 +14,10 @@ import (
 
 // config is everything read from the environment. Only cmd reads the
 // environment; adapters and core get explicit values.
+// maxLongPoll keeps a held long-poll well inside the server's 60 s write
+// timeout.
+const maxLongPoll = 50 * time.Second
+
 type config struct {
 	Host    string
 	Port    int
@@ -54,7 +58,12 @@ type config struct {
 	WebhookConcurrency     int
 	DeliveryLease          time.Duration
 	ShutdownGrace          time.Duration
-	DeliveryResultBuffer   int
+	// Events: long-poll hold, digest period and minimum batch, p=4 debounce.
+	EventLongPoll        time.Duration
+	DigestPeriod         time.Duration
+	DigestMinBatch       int
+	Priority4Debounce    time.Duration
+	DeliveryResultBuffer int
 	// Fair delivery: per-destination limit and circuit breaker.
 	DeliveryPerDestination     int
 	DeliveryBreakerFailures    int
@@ -67,6 +76,13 @@ type config struct {
 
 	LogLevel string
 	HSTS     bool
+
+	// MessageTTL sets a message's expires_at (MESSAGE_TTL_DAYS);
+	// DisableQuotaEnforcement skips the message quotas.
+	MessageTTL              time.Duration
+	DisableQuotaEnforcement bool
+	// MaxDeliveriesPerUser bounds a sender user's message pushes in flight.
+	MaxDeliveriesPerUser int
 
 	// SMTPURL and SMTPFrom configure the mail relay ("" = no email).
 	SMTPURL  string
@@ -211,6 +227,10 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
 		ShutdownGrace:                getSeconds("SHUTDOWN_GRACE_SECONDS", seconds(disp.ShutdownGrace)),
 		DeliveryResultBuffer:         getInt("DELIVERY_RESULT_BUFFER", disp.ResultBuffer),
+		EventLongPoll:                getSeconds("EVENTS_LONG_POLL_SECONDS", seconds(core.DefaultLongPollTimeout)),
+		DigestPeriod:                 getSeconds("DIGEST_PERIOD_SECONDS", 600),
+		DigestMinBatch:               getInt("DIGEST_MIN_BATCH_SIZE", 1),
+		Priority4Debounce:            getSeconds("PRIORITY_4_DEBOUNCE_SECONDS", seconds(core.DefaultPriority4Debounce)),
 		DeliveryPerDestination:       getInt("DELIVERY_PER_DESTINATION_CONCURRENCY", 0),
 		DeliveryBreakerFailures:      getInt("DELIVERY_BREAKER_FAILURES", disp.BreakerFailures),
 		DeliveryBreakerCooldown:      getSeconds("DELIVERY_BREAKER_COOLDOWN_SECONDS", seconds(disp.BreakerCooldown)),
@@ -221,6 +241,9 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		InstanceID:                   get("INSTANCE_ID", defaultInstanceID()),
 		LogLevel:                     strings.ToLower(get("LOG_LEVEL", "info")),
 		HSTS:                         getBool("HSTS", false),
+		MessageTTL:                   time.Duration(getInt("MESSAGE_TTL_DAYS", 30)) * 24 * time.Hour,
+		DisableQuotaEnforcement:      getBool("DISABLE_QUOTA_ENFORCEMENT", false),
+		MaxDeliveriesPerUser:         getInt("MAX_CONCURRENT_DELIVERIES_PER_USER", core.MessagePushUserCap),
 		SMTPURL:                      get("SMTP_URL", ""),
 		SMTPFrom:                     get("SMTP_FROM", ""),
 		MetricsAddr:                  get("METRICS_ADDR", ""),
@@ -243,8 +266,14 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
 		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
 	}
+	if c.MessageTTL <= 0 || c.MaxDeliveriesPerUser < 1 {
+		errs = append(errs, "MESSAGE_TTL_DAYS and MAX_CONCURRENT_DELIVERIES_PER_USER must be positive")
+	}
 	if c.ShutdownGrace <= 0 || c.DeliveryResultBuffer < 1 {
 		errs = append(errs, "SHUTDOWN_GRACE_SECONDS and DELIVERY_RESULT_BUFFER must be positive")
+	}
+	if c.EventLongPoll <= 0 || c.EventLongPoll > maxLongPoll || c.DigestPeriod <= 0 || c.DigestMinBatch < 1 || c.Priority4Debounce < 0 {
+		errs = append(errs, "EVENTS_LONG_POLL_SECONDS must be 1-50 (the HTTP write timeout is 60 s), DIGEST_PERIOD_SECONDS and DIGEST_MIN_BATCH_SIZE positive, PRIORITY_4_DEBOUNCE_SECONDS non-negative")
 	}
 	if c.DeliveryPerDestination < 0 || c.DeliveryBreakerFailures < 1 || c.DeliveryBreakerCooldown <= 0 || c.DeliveryBreakerMaxCooldown < c.DeliveryBreakerCooldown {
 		errs = append(errs, "DELIVERY_PER_DESTINATION_CONCURRENCY must be non-negative, DELIVERY_BREAKER_FAILURES and DELIVERY_BREAKER_COOLDOWN_SECONDS positive, DELIVERY_BREAKER_MAX_COOLDOWN_SECONDS at least the cool-down")
@@ -296,4 +325,11 @@ func defaultInstanceID() string {
 		h = "cueapi"
 	}
 	return h + "-" + strconv.Itoa(os.Getpid())
+}
+
+// messaging is the messaging policy of the configuration.
+func (c *config) messaging() core.MessagingConfig {
+	m := core.DefaultMessagingConfig()
+	m.TTL, m.DisableQuotas, m.PushUserCap = c.MessageTTL, c.DisableQuotaEnforcement, c.MaxDeliveriesPerUser
+	return m
 }

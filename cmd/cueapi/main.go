@@ -119,6 +119,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 	if a.stopStreams != nil {
 		srv.RegisterOnShutdown(a.stopStreams) // long-lived dashboard streams
 	}
+	srv.RegisterOnShutdown(a.Events.Release) // held event long-polls answer now
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err

@@ -956,6 +956,455 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's agents
+         * @description Newest first. An unknown `status` is 400 `invalid_status`.
+         */
+        get: operations["listAgents"];
+        put?: never;
+        /**
+         * Create an agent
+         * @description Checks in order: 422 body validation (unknown keys included), 400 `reserved_slug` for
+         *     an explicit `admin`, `api`, `auth`, `billing`, `system` or `support`, 404
+         *     `agent_not_found` / 400 `invalid_parent_agent` for `parent_agent_id`, 400
+         *     `invalid_callback_url` (SSRF policy) for `webhook_url`, 409 `slug_taken` for an
+         *     explicit slug this user already has (deleted agents included). Without `slug` one is
+         *     derived from `display_name` (or `<parent slug>-live`). With `webhook_url` a secret
+         *     `whsec_…` is minted and returned once, in this response only.
+         */
+        post: operations["createAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/roster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's live agents with derived presence
+         * @description Ordered by slug, deleted agents excluded, no pagination. `ETag` (weak) is also in the
+         *     body as `etag`; a request whose `If-None-Match` equals it gets 304 with an empty body.
+         */
+        get: operations["getAgentRoster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        /** Get one of the caller's agents */
+        get: operations["getAgent"];
+        put?: never;
+        post?: never;
+        /**
+         * Soft-delete an agent
+         * @description Sets `deleted_at`; a second delete is 404. Its inbox and sent stay readable.
+         */
+        delete: operations["deleteAgent"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an agent
+         * @description `webhook_url` is tri-state: absent = unchanged; `null` = clear the URL and drop the
+         *     secret (poll-only); a string = vetted (400 `invalid_callback_url`) and set, keeping the
+         *     existing secret or minting one. `metadata` replaces the whole object. Unknown keys
+         *     (including `slug`) are 422. Deleted agents are 404.
+         */
+        patch: operations["updateAgent"];
+        trace?: never;
+    };
+    "/v1/agents/{ref}/webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The agent's push signing secret
+         * @description 404 `no_webhook_secret` for an agent without a webhook URL.
+         */
+        get: operations["getAgentWebhookSecret"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/webhook-secret/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the agent's push signing secret
+         * @description `X-Confirm-Destructive: true` is checked first (400 `confirmation_required`); an agent
+         *     without `webhook_url` is 409 `no_webhook_url`. The new secret applies to the next push
+         *     attempt at once. The body is ignored.
+         */
+        post: operations["regenerateAgentWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/presence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One agent's derived presence
+         * @description As one roster line. This server has no live sessions: `default_live` is always null
+         *     and `labeled_sessions` empty.
+         */
+        get: operations["getAgentPresence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Messages addressed to one of the caller's agents
+         * @description Deleted agents included. Scope: messages to the agent whose `send_at` is absent or
+         *     due. Default `state`: every state but `acked` and `expired`. Unless `count_only`:
+         *     when the effective state filter includes `queued`, every due `queued` message to the
+         *     agent (from `counterpart` only, when given; not just this page) becomes `delivered`
+         *     before the page is read, and the agent's `last_seen_at` is now. Newest first.
+         *     `count_only=true` answers `{"count": n}` only, with no side effect.
+         */
+        get: operations["getAgentInbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Messages one of the caller's agents sent
+         * @description Same parameters as the inbox; default `state`: all; `counterpart` filters on the
+         *     recipient; scheduled messages are visible; no side effects.
+         */
+        get: operations["getAgentSent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a message from one of the caller's agents
+         * @description Checks, first failure wins: 422 body validation (unknown keys, `body` over 32768
+         *     characters or UTF-8 bytes, NUL characters, bad `send_at`, `priority` outside 1–5,
+         *     `reply_to` not `msg_` + 12); 400 `missing_from_agent`; sender resolution (400
+         *     `invalid_agent_address`, 404 `agent_not_found`); 400 `invalid_idempotency_key` (over
+         *     255 characters); 400 `metadata_too_large` (over 10240 bytes); 403
+         *     `from_agent_not_owned`; `to` then `reply_to_agent` and `notify` resolution; 403
+         *     `cross_tenant_messaging_forbidden` (recipients of another user: this server allows
+         *     same-user messaging only); idempotency (200 with the original message, 409
+         *     `idempotency_key_conflict`), checked before the quotas so a retry never spends them;
+         *     429 `rate_limit_exceeded` (per-minute, by plan; `error.limit`,
+         *     `error.window_seconds`); 429 `priority_high_rate_limit` (more than 10 priority 4–5
+         *     sends per user per hour) or a silent downgrade to priority 3 from the 6th such send
+         *     per sender→recipient pair per hour (response header `X-CueAPI-Priority-Downgraded:
+         *     true`); 402 `quota_exceeded` (monthly; `error.current`, `error.limit`); 404
+         *     `reply_to_not_found`; then 201. With `X-CueAPI-Verify-Echo: true` the response adds
+         *     `body_received` (exactly the message body string) and `body_received_sha256`.
+         */
+        post: operations["sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id (`msg_` + 12 characters). */
+                message_id: components["parameters"]["MessageID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read one message
+         * @description Visible to the sender's user and the recipient agent's owner; anyone else 404 `message_not_found`.
+         */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/{message_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id (`msg_` + 12 characters). */
+                message_id: components["parameters"]["MessageID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a message read
+         * @description `acked`/`expired` are 409 `invalid_state_transition`; already `read` is unchanged. The body is ignored.
+         */
+        post: operations["markMessageRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/{message_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id (`msg_` + 12 characters). */
+                message_id: components["parameters"]["MessageID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge a message
+         * @description `expired` is 409 `invalid_state_transition`; already `acked` is unchanged. The body is ignored.
+         */
+        post: operations["ackMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent (opaque `agt_` id or `agent_slug@user_slug`); deleted or foreign agents are 404 `agent_not_found`. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List an agent's active subscriptions
+         * @description Oldest first; secrets are `null`, webhook URLs redacted to `scheme://host[:port]`.
+         */
+        get: operations["listSubscriptions"];
+        put?: never;
+        /**
+         * Subscribe an agent to an event type
+         * @description Errors, in order: 422 body validation (unknown keys, `delivery_target` not `pull`/`webhook`),
+         *     400 `invalid_agent_address`, 404 `agent_not_found`, 400 `unknown_event_type` (known:
+         *     `message.delivered`, `message.digest`, `turn.pass`), 400 `invalid_delivery_target` (`pull`
+         *     with a URL or `webhook` without one), 400 `invalid_webhook_url` (URL safety check), 409
+         *     `subscription_exists` (an active subscription of the agent for the same event type and
+         *     delivery target). The webhook secret is revealed in this response only.
+         */
+        post: operations["createSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Detach a subscription (idempotent)
+         * @description Always 200 `{"detached": true}` for a known agent: an already detached, foreign or unknown
+         *     subscription id gives the same answer. Unknown agent → 404 `agent_not_found`.
+         */
+        delete: operations["detachSubscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{ref}/subscriptions/{subscription_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Raise a subscription's acknowledgement watermark
+         * @description Sets `last_acked_event_id` to `acked_event_id` when that is higher and the subscription is
+         *     active and the agent's; otherwise nothing changes. Always 200 `{"acked": true}` for a known agent.
+         */
+        patch: operations["ackSubscription"];
+        trace?: never;
+    };
+    "/v1/agents/{ref}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Pull an agent's events after a cursor
+         * @description Events with `id > since` (and of `event_type` when given), ascending by id, at most
+         *     `limit`. `next_cursor` is the id of the last event returned (`null` when none);
+         *     `has_more` is true when the page is full. Continue with `since = next_cursor`.
+         *     A pull that returned events raises `last_acked_event_id` of the agent's active pull
+         *     subscriptions (of `event_type` when given) to `next_cursor`.
+         *     With `wait=long` an empty read is held open until an event arrives (answered within
+         *     about 50 ms, also when another replica wrote it) or 30 s passed, then answered 200 with
+         *     `{"events": [], "next_cursor": null, "has_more": false}`.
+         *     Events are kept 7 days; a cursor older than that yields the oldest surviving events.
+         */
+        get: operations["pullEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -984,6 +1433,12 @@ export interface components {
             status?: number;
             /** @description Present for `validation_error` only; one entry per problem. */
             details?: components["schemas"]["ErrorDetail"][];
+            /** @description Message quota errors only (`rate_limit_exceeded` of `POST /v1/messages`, `priority_high_rate_limit`, `quota_exceeded`) — the limit that was reached. */
+            limit?: number;
+            /** @description The window of a message rate limit (60 or 3600). */
+            window_seconds?: number;
+            /** @description `quota_exceeded` only: messages sent this month. */
+            current?: number;
         };
         ErrorDetail: {
             /** @description Location joined with `.`, e.g. `body.schedule.type`, `query.limit`. */
@@ -1909,6 +2364,277 @@ export interface components {
             /** @description Store time, `+00:00` form; only when `delivered`. */
             received_at?: string;
         };
+        CreateAgentRequest: {
+            display_name: string;
+            /** @description Unique per user; derived from `display_name` when absent. */
+            slug?: string | null;
+            /** @description Push target (SSRF policy applies); absent or null = poll-only. */
+            webhook_url?: string | null;
+            /** @description Free-form object (default `{}`), at most 10240 bytes serialized. */
+            metadata?: Record<string, unknown> | null;
+            /** @description A background agent of the caller (one without a parent); the new agent is its Live sibling. */
+            parent_agent_id?: string | null;
+        };
+        UpdateAgentRequest: {
+            display_name?: string;
+            /** @description Absent = unchanged; null = clear URL and secret; string = set (secret kept or minted). */
+            webhook_url?: string | null;
+            /** @enum {string} */
+            status?: "online" | "offline" | "away";
+            /** @description Replaces the whole object. */
+            metadata?: Record<string, unknown>;
+        };
+        Agent: {
+            /** @description `agt_` + 12 characters. */
+            id: string;
+            /** @description Owner's user id. */
+            user_id: string;
+            slug: string;
+            display_name: string;
+            webhook_url: string | null;
+            /** @description Only in the create response of an agent created with a `webhook_url`; null elsewhere. */
+            webhook_secret: string | null;
+            metadata: Record<string, unknown>;
+            /** @enum {string} */
+            status: "online" | "offline" | "away";
+            parent_agent_id: string | null;
+            /** Format: date-time */
+            last_seen_at: string | null;
+            /** Format: date-time */
+            deleted_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        AgentList: {
+            agents: components["schemas"]["Agent"][];
+            total: number;
+            limit: number;
+            offset: number;
+        };
+        AgentWebhookSecret: {
+            /** @description `whsec_` + 64 hex. */
+            webhook_secret: string;
+        };
+        RosterAgent: {
+            /** @description The slug. */
+            name: string;
+            slug: string;
+            display_name: string;
+            /** @description `metadata.description` when a string. */
+            description: string | null;
+            online: boolean;
+            /** @description The asserted `away`/`offline`, else `online` when seen in the last 300 s, `away` in the last 1800 s, else `offline`. */
+            derived_status: string;
+            /** @description Same as `derived_status`. */
+            status: string;
+            /** @description `never`, `active now`, `<m>m ago`, `<h>h ago` or `<d>d ago`. */
+            last_seen_relative: string;
+            /** @description Same as `last_seen_relative`. */
+            bucketed_seen: string;
+            /** @enum {string} */
+            preferred_contact: "sync" | "async";
+            /** @description Always null (no live sessions on this server). */
+            default_live: Record<string, unknown> | null;
+            /** @description Always empty (no live sessions on this server). */
+            labeled_sessions: Record<string, unknown>[];
+        };
+        Roster: {
+            /** Format: date-time */
+            generated_at: string;
+            /** @description Same as the `ETag` header. */
+            etag: string;
+            agents: components["schemas"]["RosterAgent"][];
+        };
+        AgentPresence: {
+            slug: string;
+            online: boolean;
+            derived_status: string;
+            status: string;
+            bucketed_seen: string;
+            last_seen_relative: string;
+            /** @enum {string} */
+            preferred_contact: "sync" | "async";
+            /** @description Always null (no live sessions on this server). */
+            default_live: Record<string, unknown> | null;
+            labeled_sessions: Record<string, unknown>[];
+            etag: string;
+        };
+        SendMessageRequest: {
+            /** @description Recipient agent address. */
+            to: string;
+            /** @description 1–32768 characters and at most 32768 UTF-8 bytes, no NUL. */
+            body: string;
+            subject?: string | null;
+            /** @description Parent message (the sender's user or the recipient owner must see it, else 404 `reply_to_not_found`). */
+            reply_to?: string | null;
+            /** @description Default 3. */
+            priority?: number | null;
+            expects_reply?: boolean | null;
+            /** @description Agent address replies should go to. */
+            reply_to_agent?: string | null;
+            /** @description At most 10240 bytes serialized (else 400 `metadata_too_large`). */
+            metadata?: Record<string, unknown> | null;
+            correlation_id?: string | null;
+            /** @description Deliver at this instant (no zone = UTC); a past one sends now. */
+            send_at?: string | null;
+            /** @description Agents that get a one-line copy (not the body) in the same thread. */
+            notify?: string[] | null;
+            /**
+             * @description A hint; the mode used is `effective_delivery_mode`.
+             * @enum {string|null}
+             */
+            delivery_mode?: "live" | "bg" | "inbox" | "webhook" | null;
+            /** @enum {string|null} */
+            live_fallback_mode?: "live_only" | "fallback_to_background" | null;
+        };
+        MessageFrom: {
+            agent_id: string;
+            /** @description `agent_slug@user_slug`. */
+            slug: string;
+        };
+        Message: {
+            /** @description `msg_` + 12 characters. */
+            id: string;
+            /** @description The sender's user id. */
+            user_id: string;
+            from_agent_id: string;
+            to_agent_id: string;
+            thread_id: string;
+            reply_to: string | null;
+            subject: string | null;
+            body: string;
+            /** @description First 200 characters of `body`. */
+            preview: string;
+            priority: number;
+            expects_reply: boolean;
+            reply_to_agent_id: string | null;
+            delivery_state: components["schemas"]["MessageState"];
+            metadata: Record<string, unknown>;
+            idempotency_key: string | null;
+            correlation_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: date-time */
+            read_at: string | null;
+            /** Format: date-time */
+            acked_at: string | null;
+            /** Format: date-time */
+            failed_at: string | null;
+            /** Format: date-time */
+            send_at: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            dispatch_priority_bucket: number | null;
+            message_dispatch_error: string | null;
+            from: components["schemas"]["MessageFrom"];
+            /** @description The recipient's agent id. */
+            to: string;
+            state: components["schemas"]["MessageState"];
+            reply_to_agent: string | null;
+            /** Format: date-time */
+            queued_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * @description `webhook` when the recipient had a webhook URL at send time, else `inbox`.
+             * @enum {string}
+             */
+            effective_delivery_mode: "live" | "bg" | "inbox" | "webhook";
+            /** @description Send responses only; ids of the `notify` copies (empty on an idempotent repeat). */
+            bcc_emitted?: string[];
+            /** @description Only with `X-CueAPI-Verify-Echo: true`: the message body exactly as received. */
+            body_received?: string | null;
+            /** @description Only with `X-CueAPI-Verify-Echo: true`: SHA-256 (hex) of `body_received` in UTF-8. */
+            body_received_sha256?: string;
+        };
+        /** @enum {string} */
+        MessageState: "queued" | "delivering" | "retry_ready" | "delivered" | "read" | "claimed" | "acked" | "expired" | "failed";
+        /** @description `messages`/`total`/`limit`/`offset`, or with `count_only=true` only `count`. */
+        MessagePage: {
+            messages?: components["schemas"]["Message"][];
+            total?: number;
+            limit?: number;
+            offset?: number;
+            count?: number;
+        };
+        MessageStateChange: {
+            delivery_state: components["schemas"]["MessageState"];
+            /** Format: date-time */
+            read_at: string | null;
+            /** Format: date-time */
+            acked_at: string | null;
+        };
+        CreateSubscriptionRequest: {
+            /** @description `message.delivered`, `message.digest` or `turn.pass` (else 400 `unknown_event_type`). */
+            event_type: string;
+            /** @enum {string} */
+            delivery_target: "pull" | "webhook";
+            /** @description Required for `webhook`, forbidden for `pull`. */
+            webhook_url?: string | null;
+            /** @description Put the message body into `message.delivered` payloads (bodies up to 32,768 bytes). */
+            inline_body?: boolean | null;
+        };
+        Subscription: {
+            /** Format: uuid */
+            id: string;
+            subscriber_agent_id: string;
+            event_type: string;
+            /** @enum {string} */
+            delivery_target: "pull" | "webhook";
+            /** @description Redacted to `scheme://host[:port]`. */
+            webhook_url: string | null;
+            /** @description `whsec_` + 64 hex, in the create response of a webhook subscription only. */
+            webhook_secret: string | null;
+            inline_body: boolean;
+            /** Format: int64 */
+            last_dispatched_event_id: number | null;
+            /** @description +00:00 form. */
+            last_dispatched_at: string | null;
+            /** Format: int64 */
+            last_acked_event_id: number | null;
+            consecutive_failures: number;
+            /** @description Circuit-breaker pause end, +00:00 form. */
+            paused_until: string | null;
+            /** @description +00:00 form. */
+            created_at: string;
+            /** @description +00:00 form. */
+            detached_at: string | null;
+        };
+        SubscriptionList: {
+            subscriptions: components["schemas"]["Subscription"][];
+        };
+        SubscriptionDetached: {
+            detached: boolean;
+        };
+        AckSubscriptionRequest: {
+            /** Format: int64 */
+            acked_event_id: number;
+        };
+        SubscriptionAcked: {
+            acked: boolean;
+        };
+        Event: {
+            /**
+             * Format: int64
+             * @description The cursor: unique, and increasing in commit order among one agent's events.
+             */
+            id: number;
+            event_type: string;
+            recipient_agent_id: string;
+            payload: Record<string, unknown>;
+            /** @description +00:00 form with microseconds. */
+            emitted_at: string;
+        };
+        EventPage: {
+            events: components["schemas"]["Event"][];
+            /** Format: int64 */
+            next_cursor: number | null;
+            has_more: boolean;
+        };
     };
     responses: {
         /** @description Error envelope. */
@@ -1922,6 +2648,27 @@ export interface components {
         };
     };
     parameters: {
+        /**
+         * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+         *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+         *     `agent_not_found`.
+         */
+        AgentRef: string;
+        /** @description Include soft-deleted agents (default false). */
+        IncludeDeleted: boolean;
+        /** @description Message id (`msg_` + 12 characters). */
+        MessageID: string;
+        /** @description Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`. */
+        MessageStateFilter: string;
+        /** @description Only messages created strictly after this instant (no zone = UTC). */
+        MessageSince: string;
+        MessageThreadID: string;
+        /** @description An agent address; inbox: only messages from it; sent: only messages to it. */
+        MessageCounterpart: string;
+        /** @description Default 50. */
+        MessageLimit: number;
+        MessageOffset: number;
+        MessageCountOnly: boolean;
         /** @description Cue id (`cue_` + 12 characters). Unknown ids are 404 `cue_not_found`. */
         CueID: string;
         /** @description Execution id (UUID). Malformed ids are treated as not found. */
@@ -3279,6 +4026,705 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             413: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listAgents: {
+        parameters: {
+            query?: {
+                /** @description `online`, `offline` or `away` (the asserted status). */
+                status?: string;
+                /** @description Include soft-deleted agents (default false). */
+                include_deleted?: components["parameters"]["IncludeDeleted"];
+                /** @description Default 50. */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of agents. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentList"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAgentRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Agent"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAgentRoster: {
+        parameters: {
+            query?: never;
+            header?: {
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The roster. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Roster"];
+                };
+            };
+            /** @description Not modified (empty body). */
+            304: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAgent: {
+        parameters: {
+            query?: {
+                /** @description Include soft-deleted agents (default false). */
+                include_deleted?: components["parameters"]["IncludeDeleted"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent (`webhook_secret` null). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Agent"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAgentRequest"];
+            };
+        };
+        responses: {
+            /** @description The updated agent. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Agent"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAgentWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentWebhookSecret"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    regenerateAgentWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be exactly `true`, otherwise the server answers 400 `confirmation_required`. */
+                "X-Confirm-Destructive"?: components["parameters"]["XConfirmDestructive"];
+            };
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentWebhookSecret"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAgentPresence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Presence. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentPresence"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAgentInbox: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`. */
+                state?: components["parameters"]["MessageStateFilter"];
+                /** @description Only messages created strictly after this instant (no zone = UTC). */
+                since?: components["parameters"]["MessageSince"];
+                thread_id?: components["parameters"]["MessageThreadID"];
+                /** @description An agent address; inbox: only messages from it; sent: only messages to it. */
+                counterpart?: components["parameters"]["MessageCounterpart"];
+                /** @description Default 50. */
+                limit?: components["parameters"]["MessageLimit"];
+                offset?: components["parameters"]["MessageOffset"];
+                count_only?: components["parameters"]["MessageCountOnly"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages, or the count. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAgentSent: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated delivery states; an unknown one is 400 `invalid_state_filter`. */
+                state?: components["parameters"]["MessageStateFilter"];
+                /** @description Only messages created strictly after this instant (no zone = UTC). */
+                since?: components["parameters"]["MessageSince"];
+                thread_id?: components["parameters"]["MessageThreadID"];
+                /** @description An agent address; inbox: only messages from it; sent: only messages to it. */
+                counterpart?: components["parameters"]["MessageCounterpart"];
+                /** @description Default 50. */
+                limit?: components["parameters"]["MessageLimit"];
+                offset?: components["parameters"]["MessageOffset"];
+                count_only?: components["parameters"]["MessageCountOnly"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description One of the caller's agents: `agt_` + 12 alphanumerics, or `agent_slug@user_slug`
+                 *     (else 400 `invalid_agent_address`). Unknown, foreign or deleted agents are 404
+                 *     `agent_not_found`.
+                 */
+                ref: components["parameters"]["AgentRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages, or the count. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sendMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The sending agent's address (required; absent or empty is 400 `missing_from_agent`). */
+                "X-Cueapi-From-Agent"?: string;
+                /** @description Per sender user for 24 h; at most 255 characters (else 400 `invalid_idempotency_key`). */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description The original message of a repeated `Idempotency-Key`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Sent (new message). */
+            201: {
+                headers: {
+                    /** @description `true` when the priority was downgraded to 3 (per-pair high-priority limit). */
+                    "X-CueAPI-Priority-Downgraded"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            402: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id (`msg_` + 12 characters). */
+                message_id: components["parameters"]["MessageID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    markMessageRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id (`msg_` + 12 characters). */
+                message_id: components["parameters"]["MessageID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The new state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageStateChange"];
+                };
+            };
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ackMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id (`msg_` + 12 characters). */
+                message_id: components["parameters"]["MessageID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The new state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageStateChange"];
+                };
+            };
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listSubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent (opaque `agt_` id or `agent_slug@user_slug`); deleted or foreign agents are 404 `agent_not_found`. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active subscriptions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent (opaque `agt_` id or `agent_slug@user_slug`); deleted or foreign agents are 404 `agent_not_found`. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    detachSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Detached (or nothing to detach). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDetached"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ackSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+                /** @description Subscription id (UUID; anything else is 422). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AckSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Acknowledged (or nothing to change). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAcked"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    pullEvents: {
+        parameters: {
+            query?: {
+                since?: number;
+                limit?: number;
+                event_type?: string;
+                /** @description Only `long` (other values are 422). */
+                wait?: "long";
+            };
+            header?: never;
+            path: {
+                /** @description The caller's agent. */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
             429: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };

@@ -8,6 +8,22 @@ import (
 	"time"
 )
 
+type Agent struct {
+	ID                  string
+	UserID              string
+	Slug                string
+	DisplayName         string
+	WebhookURL          *string
+	WebhookSecretSealed *string
+	Metadata            string
+	Status              string
+	ParentAgentID       *string
+	LastSeenAt          *time.Time
+	DeletedAt           *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
 type Alert struct {
 	ID                string
 	UserID            string
@@ -86,6 +102,18 @@ type EchoEntry struct {
 	ExpiresAt  time.Time
 }
 
+type Event struct {
+	ID               int64
+	UserID           string
+	EventType        string
+	RecipientAgentID string
+	Payload          []byte
+	EmittedAt        time.Time
+	IdempotencyKey   *string
+	DigestedAt       *time.Time
+	Priority         *int16
+}
+
 type Execution struct {
 	ID                      string
 	CueID                   string
@@ -143,6 +171,44 @@ type IdempotencyKey struct {
 	CreatedAt   time.Time
 }
 
+type Message struct {
+	ID                     string
+	UserID                 string
+	ToUserID               string
+	FromAgentID            string
+	ToAgentID              string
+	ThreadID               string
+	ReplyTo                *string
+	Subject                *string
+	Body                   string
+	Preview                string
+	Priority               int32
+	ExpectsReply           bool
+	ReplyToAgentID         *string
+	DeliveryState          string
+	Metadata               string
+	IdempotencyKey         *string
+	IdempotencyFingerprint *string
+	CorrelationID          *string
+	NotificationFor        *string
+	DeliveryMode           *string
+	EffectiveDeliveryMode  string
+	LiveFallbackMode       *string
+	SendAt                 *time.Time
+	Attempts               int32
+	NextAttemptAt          *time.Time
+	LeaseExpiresAt         *time.Time
+	LastError              *string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+	DeliveredAt            *time.Time
+	ReadAt                 *time.Time
+	AckedAt                *time.Time
+	FailedAt               *time.Time
+	ExpiresAt              time.Time
+	Destination            string
+}
+
 type RotatedKey struct {
 	KeyHash   string
 	UserID    string
@@ -154,6 +220,32 @@ type SchedulerHeartbeat struct {
 	LastRun         time.Time
 	CuesLastCycle   int32
 	CycleDurationMs int32
+}
+
+type Subscription struct {
+	ID                    string
+	UserID                string
+	SubscriberAgentID     string
+	EventType             string
+	DeliveryTarget        string
+	WebhookURL            *string
+	WebhookSecretSealed   *string
+	InlineBody            bool
+	LastDispatchedEventID *int64
+	LastDispatchedAt      *time.Time
+	LastAckedEventID      *int64
+	ConsecutiveFailures   int32
+	PausedUntil           *time.Time
+	LastP4At              *time.Time
+	LeaseUntil            *time.Time
+	CreatedAt             time.Time
+	DetachedAt            *time.Time
+}
+
+type UsageMessagesMonthly struct {
+	UserID       string
+	MonthStart   time.Time
+	MessageCount int32
 }
 
 type UsageMonthly struct {

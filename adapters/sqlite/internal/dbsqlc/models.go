@@ -4,6 +4,22 @@
 
 package dbsqlc
 
+type Agent struct {
+	ID                  string
+	UserID              string
+	Slug                string
+	DisplayName         string
+	WebhookURL          *string
+	WebhookSecretSealed *string
+	Metadata            string
+	Status              string
+	ParentAgentID       *string
+	LastSeenAt          *string
+	DeletedAt           *string
+	CreatedAt           string
+	UpdatedAt           string
+}
+
 type Alert struct {
 	ID                string
 	UserID            string
@@ -82,6 +98,18 @@ type EchoEntry struct {
 	ExpiresAt  string
 }
 
+type Event struct {
+	ID               int64
+	UserID           string
+	EventType        string
+	RecipientAgentID string
+	Payload          string
+	EmittedAt        string
+	IdempotencyKey   *string
+	DigestedAt       *string
+	Priority         *int64
+}
+
 type Execution struct {
 	ID                      string
 	CueID                   string
@@ -139,6 +167,44 @@ type IdempotencyKey struct {
 	CreatedAt   string
 }
 
+type Message struct {
+	ID                     string
+	UserID                 string
+	ToUserID               string
+	FromAgentID            string
+	ToAgentID              string
+	ThreadID               string
+	ReplyTo                *string
+	Subject                *string
+	Body                   string
+	Preview                string
+	Priority               int64
+	ExpectsReply           int64
+	ReplyToAgentID         *string
+	DeliveryState          string
+	Metadata               string
+	IdempotencyKey         *string
+	IdempotencyFingerprint *string
+	CorrelationID          *string
+	NotificationFor        *string
+	DeliveryMode           *string
+	EffectiveDeliveryMode  string
+	LiveFallbackMode       *string
+	SendAt                 *string
+	Attempts               int64
+	NextAttemptAt          *string
+	LeaseExpiresAt         *string
+	LastError              *string
+	CreatedAt              string
+	UpdatedAt              string
+	DeliveredAt            *string
+	ReadAt                 *string
+	AckedAt                *string
+	FailedAt               *string
+	ExpiresAt              string
+	Destination            string
+}
+
 type RotatedKey struct {
 	KeyHash   string
 	UserID    string
@@ -150,6 +216,32 @@ type SchedulerHeartbeat struct {
 	LastRun         string
 	CuesLastCycle   int64
 	CycleDurationMs int64
+}
+
+type Subscription struct {
+	ID                    string
+	UserID                string
+	SubscriberAgentID     string
+	EventType             string
+	DeliveryTarget        string
+	WebhookURL            *string
+	WebhookSecretSealed   *string
+	InlineBody            int64
+	LastDispatchedEventID *int64
+	LastDispatchedAt      *string
+	LastAckedEventID      *int64
+	ConsecutiveFailures   int64
+	PausedUntil           *string
+	LastP4At              *string
+	LeaseUntil            *string
+	CreatedAt             string
+	DetachedAt            *string
+}
+
+type UsageMessagesMonthly struct {
+	UserID       string
+	MonthStart   string
+	MessageCount int64
 }
 
 type UsageMonthly struct {
