@@ -29,6 +29,7 @@ type destinations struct {
 	limit    int
 	solo     string
 	soloSet  bool
+	parkTurn bool // this claim parks open destinations' jobs
 	failures int
 	cooldown time.Duration
 	maxCool  time.Duration
@@ -79,10 +80,15 @@ func (s *destState) halfOpen(now time.Time) bool {
 
 // room is the per-destination room of the next claim, given the engine's
 // free slots: free per-destination slots of destinations with attempts in
-// flight, the full limit for parked ones (to park their due jobs), one
-// probe or none for half-open ones; for a destination alone, every free
-// slot but one limit's worth.
-func (t *destinations) room(now time.Time, free int) map[string]int {
+// flight; for open (parked) ones every free slot on every other claim (to
+// park their due jobs) and none on the others; one probe or none for
+// half-open ones; for a destination alone, every free slot but one
+// limit's worth.
+//
+// alternate false makes every claim a parking one (RunOnce); skippedOpen
+// reports that this claim skipped open destinations, so the next should
+// come at once.
+func (t *destinations) room(now time.Time, free int, alternate bool) (room map[string]int, skippedOpen bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out map[string]int
@@ -104,13 +110,22 @@ func (t *destinations) room(now time.Time, free int) map[string]int {
 			}
 		}
 	}
+	t.parkTurn = !t.parkTurn || !alternate
 	for d, s := range t.m {
 		if _, ok := out[d]; ok {
 			continue
 		}
 		switch {
 		case s.open(now):
-			// Claimed only to be parked.
+			// Claimed only to be parked, many at a time, every other
+			// claim; skipped by the others, so a parked backlog never
+			// fills a claim's scan (see DeliveryClaim).
+			if t.parkTurn {
+				set(d, max(free, t.limit))
+			} else {
+				set(d, 0)
+				skippedOpen = true
+			}
 		case s.halfOpen(now):
 			if s.probing || s.inflight > 0 {
 				set(d, 0)
@@ -121,12 +136,13 @@ func (t *destinations) room(now time.Time, free int) map[string]int {
 			set(d, max(t.limit-s.inflight, 0))
 		}
 	}
-	return out
+	return out, skippedOpen
 }
 
 // observe learns from a claim's jobs per destination whether one
 // destination is alone: the claim found only it and took all its room.
-func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
+// started reports that it just became alone (it may take more at once).
+func (t *destinations) observe(per map[string]int, roomFor func(string) int) (started bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch len(per) {
@@ -134,6 +150,7 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
 	case 1:
 		for d, n := range per {
 			if n >= roomFor(d) {
+				started = !t.soloSet || t.solo != d
 				t.solo, t.soloSet = d, true
 			} else if t.soloSet && t.solo != d {
 				t.soloSet = false
@@ -142,11 +159,12 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) {
 	default:
 		t.soloSet = false
 	}
+	return started
 }
 
-// begin decides whether an attempt to d may go out now; elastic attempts
-// were claimed while d was alone and may exceed the limit.
-func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, until time.Time) {
+// reserve counts a claimed job of d in flight from its claim on, so the
+// next claim's room already leaves it out; begin then decides its fate.
+func (t *destinations) reserve(d string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[d]
@@ -154,21 +172,44 @@ func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, unt
 		s = &destState{}
 		t.m[d] = s
 	}
+	s.inflight++
+}
+
+// begin decides whether a reserved attempt to d may go out now; elastic
+// attempts were claimed while d was alone and may exceed the limit. Unless
+// it is sent (gateGo, gateProbe: call end), the reservation is dropped.
+func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[d]
+	if s == nil { // not reserved: count it now
+		s = &destState{inflight: 1}
+		t.m[d] = s
+	}
 	switch {
 	case s.open(now):
-		return gatePark, s.openUntil
+		g, until = gatePark, s.openUntil
 	case s.halfOpen(now):
-		if s.probing || s.inflight > 0 {
-			return gateBusy, time.Time{}
+		if !s.probing {
+			s.probing = true
+			return gateProbe, time.Time{}
 		}
-		s.probing = true
-		s.inflight++
-		return gateProbe, time.Time{}
-	case s.inflight >= t.limit && !elastic:
-		return gateBusy, time.Time{}
+		g = gateBusy
+	case s.inflight > t.limit && !elastic:
+		g = gateBusy
+	default:
+		return gateGo, time.Time{}
 	}
-	s.inflight++
-	return gateGo, time.Time{}
+	s.inflight--
+	t.forgetIdle(d, s)
+	return g, until
+}
+
+// forgetIdle drops the state of a destination with nothing to remember.
+func (t *destinations) forgetIdle(d string, s *destState) {
+	if s.inflight == 0 && s.fails == 0 && s.openUntil.IsZero() && !s.probing {
+		delete(t.m, d)
+	}
 }
 
 // end books a finished attempt that begin let go; notBefore is the
@@ -202,9 +243,7 @@ func (t *destinations) end(d string, probe bool, h health, notBefore, now time.T
 			t.trip(s, notBefore, now)
 		}
 	}
-	if s.inflight == 0 && s.fails == 0 && s.openUntil.IsZero() {
-		delete(t.m, d)
-	}
+	t.forgetIdle(d, s)
 }
 
 // trip opens s's breaker: the cool-down doubles with every opening since

@@ -7,14 +7,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+func roomOf(r map[string]int, _ bool) map[string]int { return r }
+
 func TestDestinationsBreaker(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultDispatcherConfig()
 	cfg.PerDestination, cfg.BreakerFailures, cfg.BreakerCooldown, cfg.BreakerMaxCooldown = 2, 3, 30*time.Second, 90*time.Second
 	ds := newDestinations(cfg)
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
+	begin := func(d string, elastic bool) (gate, time.Time) {
+		ds.reserve(d)
+		return ds.begin(d, elastic, now)
+	}
 	send := func(d string, h health, notBefore time.Time) gate {
-		g, _ := ds.begin(d, false, now)
+		g, _ := begin(d, false)
 		if g == gateGo || g == gateProbe {
 			ds.end(d, g == gateProbe, h, notBefore, now)
 		}
@@ -22,17 +28,17 @@ func TestDestinationsBreaker(t *testing.T) {
 	}
 
 	// The per-destination limit, unless claimed while alone.
-	g1, _ := ds.begin("a", false, now)
-	g2, _ := ds.begin("a", false, now)
-	g3, _ := ds.begin("a", false, now)
+	g1, _ := begin("a", false)
+	g2, _ := begin("a", false)
+	g3, _ := begin("a", false)
 	require.Equal(t, []gate{gateGo, gateGo, gateBusy}, []gate{g1, g2, g3})
-	require.Equal(t, map[string]int{"a": 0}, ds.room(now, 10))
-	g4, _ := ds.begin("a", true, now)
+	require.Equal(t, map[string]int{"a": 0}, roomOf(ds.room(now, 10, false)))
+	g4, _ := begin("a", true)
 	require.Equal(t, gateGo, g4, "elastic")
 	for range 3 {
 		ds.end("a", false, healthOK, time.Time{}, now)
 	}
-	require.Empty(t, ds.room(now, 10), "idle destinations are forgotten")
+	require.Empty(t, roomOf(ds.room(now, 10, false)), "idle destinations are forgotten")
 
 	// Three failures open the breaker; a 4xx answer in between resets the
 	// count (the destination answered).
@@ -41,34 +47,39 @@ func TestDestinationsBreaker(t *testing.T) {
 	send("b", healthSick, time.Time{})
 	send("b", healthSick, time.Time{})
 	require.Equal(t, gateGo, send("b", healthSick, time.Time{}))
-	g, until := ds.begin("b", false, now)
+	g, until := begin("b", false)
 	require.Equal(t, gatePark, g)
 	require.Equal(t, now.Add(30*time.Second), until)
-	_, parked := ds.room(now, 10)["b"]
-	require.False(t, parked, "parked destinations are claimed at the full limit, to park their jobs")
+	r1, skipped1 := ds.room(now, 10, true)
+	r2, skipped2 := ds.room(now, 10, true)
+	require.ElementsMatch(t, []map[string]int{{"b": 0}, {"b": 10}}, []map[string]int{r1, r2}, "parked destinations: every other claim parks their jobs, the others skip them")
+	require.NotEqual(t, skipped1, skipped2)
+	r3, skipped3 := ds.room(now, 1, false)
+	require.Equal(t, map[string]int{"b": 2}, r3, "RunOnce: every claim parks, at least a limit's worth")
+	require.False(t, skipped3)
 	require.Equal(t, 30*time.Second, ds.nextReopen(now))
 
 	// Half-open: one probe; its failure reopens for twice as long.
 	now = now.Add(30 * time.Second)
-	require.Equal(t, map[string]int{"b": 1}, ds.room(now, 10))
-	gp, _ := ds.begin("b", false, now)
+	require.Equal(t, map[string]int{"b": 1}, roomOf(ds.room(now, 10, false)))
+	gp, _ := begin("b", false)
 	require.Equal(t, gateProbe, gp)
-	require.Equal(t, map[string]int{"b": 0}, ds.room(now, 10), "the probe is in flight")
-	gb, _ := ds.begin("b", false, now)
+	require.Equal(t, map[string]int{"b": 0}, roomOf(ds.room(now, 10, false)), "the probe is in flight")
+	gb, _ := begin("b", false)
 	require.Equal(t, gateBusy, gb)
 	ds.end("b", true, healthSick, time.Time{}, now)
-	_, until = ds.begin("b", false, now)
+	_, until = begin("b", false)
 	require.Equal(t, now.Add(60*time.Second), until)
 
 	// The next failed probe: 120 s capped at 90 s, unless Retry-After says
 	// longer (capped at MaxRetryAfter).
 	now = now.Add(60 * time.Second)
 	require.Equal(t, gateProbe, send("b", healthSick, time.Time{}))
-	_, until = ds.begin("b", false, now)
+	_, until = begin("b", false)
 	require.Equal(t, now.Add(90*time.Second), until)
 	now = now.Add(90 * time.Second)
 	require.Equal(t, gateProbe, send("b", healthSick, now.Add(10*time.Hour)))
-	_, until = ds.begin("b", false, now)
+	_, until = begin("b", false)
 	require.Equal(t, now.Add(cfg.MaxRetryAfter), until)
 
 	// A successful probe closes it.

@@ -18,7 +18,7 @@ type DispatcherConfig struct {
 	BatchSize int
 	// PerDestination bounds deliveries in flight to one destination
 	// (host[:port]) in this process, and the jobs of one destination one
-	// claim takes; 0: Concurrency/8, at least 1.
+	// claim takes; 0: DefaultPerDestination(Concurrency).
 	PerDestination int
 	// BreakerFailures consecutive failures of one destination (timeouts,
 	// connection errors, 429, 5xx) open its circuit breaker; 0: 5.
@@ -67,6 +67,13 @@ func DefaultDispatcherConfig() DispatcherConfig {
 		ResultBuffer:    4096,
 		BreakerFailures: 5, BreakerCooldown: 30 * time.Second, BreakerMaxCooldown: 10 * time.Minute,
 	}
+}
+
+// DefaultPerDestination is the per-destination limit for a concurrency:
+// an eighth of it, at least 4 (all of it when smaller: with so few slots
+// a share would only slow a single destination down).
+func DefaultPerDestination(concurrency int) int {
+	return max(concurrency/8, min(concurrency, 4), 1)
 }
 
 // Dispatcher is the one delivery engine: it runs every registered
@@ -120,7 +127,7 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 		cfg.BatchSize = def.BatchSize
 	}
 	if cfg.PerDestination <= 0 {
-		cfg.PerDestination = max(cfg.Concurrency/8, 1)
+		cfg.PerDestination = DefaultPerDestination(cfg.Concurrency)
 	}
 	if cfg.PerDestination > cfg.Concurrency {
 		cfg.PerDestination = cfg.Concurrency
@@ -220,10 +227,14 @@ func (d *Dispatcher) rotation() []DeliverySource {
 // claim asks src for up to limit jobs under the current per-destination
 // room; roomLimited reports whether some destination may have been held
 // back (its room was below PerDestination, or the claim took all of it):
-// a slot freeing up may then let more be claimed.
-func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free int) (jobs []*DeliveryJob, roomLimited bool, err error) {
+// a slot freeing up may then let more be claimed. again asks for the next
+// claim at once: this one skipped parked destinations, whose jobs the next
+// parks, or found a destination alone, which may then take more slots.
+// alternate is false for RunOnce (every claim parks).
+func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free int, alternate bool) (jobs []*DeliveryJob, roomLimited, again bool, err error) {
 	now := d.clock.Now()
-	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: d.dests.room(now, free)}
+	room, again := d.dests.room(now, free, alternate)
+	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: room}
 	for _, r := range c.Room {
 		if r != c.PerDestination {
 			roomLimited = true
@@ -232,7 +243,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 	}
 	jobs, err = src.Claim(ctx, c)
 	if err != nil {
-		return nil, roomLimited, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
+		return nil, roomLimited, again, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
 	}
 	per := map[string]int{}
 	for _, j := range jobs {
@@ -247,9 +258,12 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 	}
 	for _, j := range jobs {
 		j.elastic = c.RoomFor(j.Destination) > c.PerDestination
+		d.dests.reserve(j.Destination)
 	}
-	d.dests.observe(per, c.RoomFor)
-	return jobs, roomLimited, nil
+	if d.dests.observe(per, c.RoomFor) {
+		again = true // alone now: it may use more slots at once
+	}
+	return jobs, roomLimited, again, nil
 }
 
 // RunOnce claims one batch of due jobs from every source, delivers them and
@@ -258,7 +272,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	total := 0
 	for _, src := range d.rotation() {
-		jobs, _, err := d.claim(ctx, src, d.cfg.BatchSize, d.cfg.Concurrency)
+		jobs, _, _, err := d.claim(ctx, src, d.cfg.BatchSize, d.cfg.Concurrency, false)
 		if err != nil {
 			return total, err
 		}
@@ -364,13 +378,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				break
 			}
 			limit := min(free, d.cfg.BatchSize)
-			jobs, limited, err := d.claim(ctx, src, limit, free)
+			jobs, limited, again, err := d.claim(ctx, src, limit, free, true)
 			if err != nil {
 				claimErr = err
 				continue
 			}
 			roomLimited = roomLimited || limited
-			if len(jobs) == limit {
+			if len(jobs) == limit || again {
 				more = true
 			}
 			free -= len(jobs)

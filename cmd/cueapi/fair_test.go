@@ -183,7 +183,9 @@ func TestCircuitBreaker(t *testing.T) {
 			t.Parallel()
 			e := newTestEnv(t, be, func(c *config) {
 				c.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-				c.DeliveryPerDestination = 4
+				// As many in flight as failures open the breaker: the first
+				// claim's attempts to the failing destination all go out.
+				c.DeliveryPerDestination = 3
 				c.DeliveryBreakerFailures = 3
 				c.DeliveryBreakerCooldown = 30 * time.Second
 			})
@@ -206,23 +208,23 @@ func TestCircuitBreaker(t *testing.T) {
 				e.app.Dispatcher.Wait()
 			}
 
-			// First claim: at most 4 of the failing destination, all of the
+			// First claim: at most 3 of the failing destination, all of the
 			// healthy one. Three 503s open the breaker.
 			t0 := e.clock.Now()
-			runOnce(4 + 3)
+			runOnce(3 + 3)
 			total, _ := failing.requests()
-			require.Equal(t, 4, total)
+			require.Equal(t, 3, total)
 			total, _ = healthy.requests()
 			require.Equal(t, 3, total)
 			for _, ex := range e.storedExecutions(u, hc.ID) {
 				require.Equal(t, core.ExecSuccess, ex.Status, "the healthy destination is unaffected")
 			}
 
-			// The 2 still due are parked: claimed, not sent, counted, due
+			// The 3 still due are parked: claimed, not sent, counted, due
 			// again when the Retry-After (120 s > the 30 s cool-down) ends.
-			runOnce(2)
+			runOnce(3)
 			total, _ = failing.requests()
-			require.Equal(t, 4, total, "parked deliveries are not sent")
+			require.Equal(t, 3, total, "parked deliveries are not sent")
 			var parked, failed int
 			for _, ex := range e.storedExecutions(u, fc.ID) {
 				require.Equal(t, core.ExecRetrying, ex.Status)
@@ -237,8 +239,8 @@ func TestCircuitBreaker(t *testing.T) {
 					failed++
 				}
 			}
-			require.Equal(t, 2, parked)
-			require.Equal(t, 4, failed)
+			require.Equal(t, 3, parked)
+			require.Equal(t, 3, failed)
 
 			// Past the configured cool-down but within the Retry-After: a new
 			// delivery to the destination is parked too.
@@ -246,14 +248,14 @@ func TestCircuitBreaker(t *testing.T) {
 			e.fireMany(u, fc.ID, 1)
 			runOnce(1)
 			total, _ = failing.requests()
-			require.Equal(t, 4, total, "the breaker honours Retry-After over its cool-down")
+			require.Equal(t, 3, total, "the breaker honours Retry-After over its cool-down")
 
 			// The cool-down ended: one probe, which succeeds and closes it.
 			failing.answer(http.StatusOK, "")
 			e.clock.Set(t0.Add(121 * time.Second))
 			runOnce(1)
 			total, _ = failing.requests()
-			require.Equal(t, 5, total, "one probe")
+			require.Equal(t, 4, total, "one probe")
 			// Closed again, and alone with work due: the destination may use
 			// the slots nobody else needs.
 			runOnce(6)
@@ -263,7 +265,71 @@ func TestCircuitBreaker(t *testing.T) {
 			}
 			total, distinct := failing.requests()
 			require.Equal(t, 7, distinct)
-			require.Equal(t, 4+7, total, "4 failed sends, then each delivery once; parked ones never sent")
+			require.Equal(t, 3+7, total, "3 failed sends, then each delivery once; parked ones never sent")
+		})
+	}
+}
+
+// TestFairDeliveryNewcomer: a destination alone with work due may use the
+// slots nobody else needs — all but one destination's share — and that
+// share is what a destination showing up later gets at once: its
+// deliveries all complete while the first destination's receiver still
+// blocks every request it got.
+func TestFairDeliveryNewcomer(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			const conc, perDest, nSlow, nFast = 32, 8, 100, 50
+			e := newTestEnv(t, be, func(c *config) {
+				c.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+				c.WebhookConcurrency = conc
+				c.DeliveryPerDestination = perDest
+				c.ShutdownGrace = time.Minute
+			})
+			release := make(chan struct{})
+			var once sync.Once
+			releaseSlow := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(releaseSlow)
+			slow := newCountingReceiver(t, conc-perDest, release) // all closes when it holds its elastic share
+			fast := newCountingReceiver(t, nFast, nil)
+			key := e.register()
+			u := e.userOf(key)
+			at := testNow.Add(time.Hour).Format(time.RFC3339)
+			slowCue := e.createCue(key, `{"name":"slow","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+slow.srv.URL+`/hook"}}`)
+			fastCue := e.createCue(key, `{"name":"fast","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+fast.srv.URL+`/hook"}}`)
+			e.fireMany(u, slowCue.ID, nSlow)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				e.app.Dispatcher.Run(ctx)
+			}()
+			t.Cleanup(func() {
+				cancel()
+				releaseSlow()
+				<-done
+			})
+			e.app.Dispatcher.Wake()
+			failsafe(t, slow.all, "the slow destination, alone, holds all slots but one share")
+
+			e.fireMany(u, fastCue.ID, nFast)
+			e.app.Dispatcher.Wake()
+			failsafe(t, fast.all, "every newcomer delivery while the slow receiver blocks")
+			total, _ := slow.requests()
+			require.Equal(t, conc-perDest, total, "the alone destination never took the newcomers' share")
+
+			releaseSlow()
+			cancel()
+			failsafe(t, done, "the dispatcher stops")
+			for _, ex := range e.storedExecutions(u, fastCue.ID) {
+				require.Equal(t, core.ExecSuccess, ex.Status)
+				require.Equal(t, 1, ex.Attempts)
+			}
+			total, distinct := fast.requests()
+			require.Equal(t, nFast, total)
+			require.Equal(t, nFast, distinct)
 		})
 	}
 }
