@@ -163,8 +163,14 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) (st
 }
 
 // reserve counts a claimed job of d in flight from its claim on, so the
-// next claim's room already leaves it out; begin then decides its fate.
-func (t *destinations) reserve(d string) {
+// next claim's room already leaves it out, and says whether the job is
+// within d's limit (elastic jobs, claimed while d was alone, always are).
+// Admission is decided here, in claim order, not when the attempt starts:
+// a later elastic claim may raise d's count above the limit before an
+// earlier job's attempt begins, and that job must not be turned away for
+// it (regression: TestDestinationsAdmitInClaimOrder). begin then decides
+// the job's fate.
+func (t *destinations) reserve(d string, elastic bool) (admitted bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[d]
@@ -173,12 +179,14 @@ func (t *destinations) reserve(d string) {
 		t.m[d] = s
 	}
 	s.inflight++
+	return elastic || s.inflight <= t.limit
 }
 
-// begin decides whether a reserved attempt to d may go out now; elastic
-// attempts were claimed while d was alone and may exceed the limit. Unless
-// it is sent (gateGo, gateProbe: call end), the reservation is dropped.
-func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, until time.Time) {
+// begin decides whether a reserved attempt to d may go out now; admitted
+// is what reserve said (false only when a claim returned more jobs than
+// d's room). Unless it is sent (gateGo, gateProbe: call end), the
+// reservation is dropped.
+func (t *destinations) begin(d string, admitted bool, now time.Time) (g gate, until time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[d]
@@ -195,7 +203,7 @@ func (t *destinations) begin(d string, elastic bool, now time.Time) (g gate, unt
 			return gateProbe, time.Time{}
 		}
 		g = gateBusy
-	case s.inflight > t.limit && !elastic:
+	case !admitted:
 		g = gateBusy
 	default:
 		return gateGo, time.Time{}

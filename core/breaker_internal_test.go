@@ -16,8 +16,7 @@ func TestDestinationsBreaker(t *testing.T) {
 	ds := newDestinations(cfg)
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
 	begin := func(d string, elastic bool) (gate, time.Time) {
-		ds.reserve(d)
-		return ds.begin(d, elastic, now)
+		return ds.begin(d, ds.reserve(d, elastic), now)
 	}
 	send := func(d string, h health, notBefore time.Time) gate {
 		g, _ := begin(d, false)
@@ -87,4 +86,27 @@ func TestDestinationsBreaker(t *testing.T) {
 	require.Equal(t, gateProbe, send("b", healthOK, time.Time{}))
 	require.Equal(t, gateGo, send("b", healthSick, time.Time{}))
 	require.Equal(t, []BreakerState{{Destination: "b", Failures: 1}}, ds.list(), "closed, one failure counted since")
+}
+
+// TestDestinationsAdmitInClaimOrder: jobs admitted by one claim keep their
+// place when a later elastic claim of the same destination is reserved
+// before their attempts begin (they used to be handed back as busy, which
+// left a destination that had just become alone with fewer attempts in
+// flight than it was given).
+func TestDestinationsAdmitInClaimOrder(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultDispatcherConfig()
+	cfg.PerDestination = 2
+	ds := newDestinations(cfg)
+	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
+	first := []bool{ds.reserve("a", false), ds.reserve("a", false)}
+	later := []bool{ds.reserve("a", true), ds.reserve("a", true), ds.reserve("a", true)}
+	var gates []gate
+	for _, ok := range append(later, first...) { // the later claim's attempts start first
+		g, _ := ds.begin("a", ok, now)
+		gates = append(gates, g)
+	}
+	require.Equal(t, []gate{gateGo, gateGo, gateGo, gateGo, gateGo}, gates)
+	require.Equal(t, []BreakerState{{Destination: "a", InFlight: 5}}, ds.list())
+	require.False(t, ds.reserve("a", false), "beyond the limit and not elastic: refused")
 }

@@ -107,8 +107,8 @@ type DeliveryJob struct {
 	// its decision.
 	Item any
 
-	source  DeliverySource
-	elastic bool // claimed while its destination was alone
+	source   DeliverySource
+	admitted bool // within its destination's limit when claimed (see destinations.reserve)
 }
 
 // AttemptOutcome is what happened to one attempt.

@@ -257,8 +257,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 		}
 	}
 	for _, j := range jobs {
-		j.elastic = c.RoomFor(j.Destination) > c.PerDestination
-		d.dests.reserve(j.Destination)
+		j.admitted = d.dests.reserve(j.Destination, c.RoomFor(j.Destination) > c.PerDestination)
 	}
 	if d.dests.observe(per, c.RoomFor) {
 		again = true // alone now: it may use more slots at once
@@ -468,7 +467,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *DeliveryJob) *DeliveryAttem
 	src := j.source
 	now := d.clock.Now()
 	a := &DeliveryAttempt{Job: j, Started: now}
-	gate, until := d.dests.begin(j.Destination, j.elastic, now)
+	gate, until := d.dests.begin(j.Destination, j.admitted, now)
 	switch gate {
 	case gatePark:
 		a.Outcome, a.NotBefore, a.At = AttemptParked, until, now
