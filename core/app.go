@@ -48,7 +48,8 @@ type ApplicationConfig struct {
 
 // Application is every core service, wired to each other and to the ports.
 // The HTTP layer calls the use-case services; Run drives the engine
-// (scheduler, dispatcher, sweeps, alert deliveries).
+// (scheduler, dispatcher — every kind of delivery, alert webhooks included —
+// and sweeps).
 type Application struct {
 	Accounts    *Accounts
 	Cues        *Cues
@@ -69,7 +70,7 @@ type Application struct {
 	log Logger
 }
 
-// sweepEvery is the period of the worker sweep and of alert deliveries.
+// sweepEvery is the period of the worker sweep.
 const sweepEvery = time.Second
 
 // NewApplication builds the whole application. This is where the services
@@ -120,6 +121,10 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 		Failed:    func(ctx context.Context, d *Delivery) { a.Alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) },
 		Succeeded: func(ctx context.Context, e *Execution, c *Cue) { a.chain(ctx, e, c) },
 	})
+	// Alert webhooks are delivered by the same engine, under the same
+	// per-destination limits and circuit breaker.
+	a.Dispatcher.Register(a.Alerts.Source())
+	a.Alerts.wake = a.Dispatcher.Wake
 	a.Scheduler = NewScheduler(cfg.Scheduler, p.Store, p.Clock, p.Log, a.Dispatcher.WakeAt)
 	a.Accounts = NewAccounts(cfg.Accounts, p.Store, p.AuthCache, p.Box, p.Guard, NewSessions(cfg.SessionSecret), p.Clock, p.Log)
 	a.Cues = NewCues(cfg.Cues, p.Store, p.Guard, p.Clock, a.Scheduler.Wake)
@@ -144,8 +149,8 @@ func (a *Application) chain(ctx context.Context, e *Execution, c *Cue) {
 	}
 }
 
-// Run runs the scheduler, the dispatcher, the worker sweep and the alert
-// deliveries until ctx ends. wait returns once they all stopped and the
+// Run runs the scheduler, the dispatcher (cue executions and alert
+// webhooks) and the worker sweep until ctx ends. wait returns once they all stopped and the
 // last escalations finished.
 func (a *Application) Run(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
@@ -153,7 +158,6 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Scheduler.Run(ctx) },
 		func() { a.Dispatcher.Run(ctx) },
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
-		func() { a.Alerts.Run(ctx, sweepEvery) },
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()
