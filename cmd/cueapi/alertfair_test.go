@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,16 +47,7 @@ func TestAlertWebhooksShareFairDelivery(t *testing.T) {
 			up, err := e.client.UpdateMeWithResponse(context.Background(), apiclient.UpdateMeRequest{AlertWebhookURL: &url}, auth(key))
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, up.StatusCode(), string(up.Body))
-			for range nAlerts {
-				cid := core.NewCueID()
-				created, err := e.app.store.AlertCreate(context.Background(), &core.AlertCreateParams{Now: e.clock.Now(), DedupWindow: core.AlertDedupWindow, Alert: &core.Alert{
-					ID: core.NewUUID(), TenantID: u.ID, CueID: &cid, Type: core.AlertConsecutiveFailures, Severity: core.SeverityWarning,
-					Message: "failing", Metadata: json.RawMessage(`{"consecutive_failures":3}`), CreatedAt: e.clock.Now(),
-				}})
-				require.NoError(t, err)
-				require.True(t, created)
-				e.clock.Advance(time.Millisecond)
-			}
+			e.raiseAlerts(u, nAlerts)
 			at := testNow.Add(time.Hour).Format(time.RFC3339)
 			fastCue := e.createCue(key, `{"name":"fast","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+fast.srv.URL+`/hook"}}`)
 			e.fireMany(u, fastCue.ID, nFast)
@@ -95,6 +87,101 @@ func TestAlertWebhooksShareFairDelivery(t *testing.T) {
 			}
 			for _, ex := range e.storedExecutions(u, fastCue.ID) {
 				require.Equal(t, core.ExecSuccess, ex.Status)
+			}
+		})
+	}
+}
+
+// raiseAlerts stores n due alerts of tenant u, one stub-clock millisecond
+// apart.
+func (e *testEnv) raiseAlerts(u *core.User, n int) {
+	e.t.Helper()
+	for range n {
+		cid := core.NewCueID()
+		created, err := e.app.store.AlertCreate(context.Background(), &core.AlertCreateParams{Now: e.clock.Now(), DedupWindow: core.AlertDedupWindow, Alert: &core.Alert{
+			ID: core.NewUUID(), TenantID: u.ID, CueID: &cid, Type: core.AlertConsecutiveFailures, Severity: core.SeverityWarning,
+			Message: "failing", Metadata: json.RawMessage(`{"consecutive_failures":3}`), CreatedAt: e.clock.Now(),
+		}})
+		require.NoError(e.t, err)
+		require.True(e.t, created)
+		e.clock.Advance(time.Millisecond)
+	}
+}
+
+// TestAlertWebhooksCircuitBreaker: alert webhooks obey the per-destination
+// limit and circuit breaker. Three 503s with Retry-After 120 s open the
+// alert destination's breaker; the other due alerts are parked (not sent,
+// counted as an attempt, due no earlier than the Retry-After — beyond the
+// alert schedule's 30 s backoff); after it one probe closes the breaker and
+// the rest are delivered.
+func TestAlertWebhooksCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(string(be), func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t, be, func(c *config) {
+				c.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+				c.DeliveryPerDestination = 3
+				c.DeliveryBreakerFailures = 3
+				c.DeliveryBreakerCooldown = 30 * time.Second
+			})
+			rcv := newKeyedReceiver(t, "X-CueAPI-Alert-Id", 6, nil)
+			rcv.answer(http.StatusServiceUnavailable, "120")
+			key := e.register()
+			u := e.userOf(key)
+			url := rcv.srv.URL + "/alerts"
+			up, err := e.client.UpdateMeWithResponse(context.Background(), apiclient.UpdateMeRequest{AlertWebhookURL: &url}, auth(key))
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, up.StatusCode(), string(up.Body))
+			e.raiseAlerts(u, 6)
+			runOnce := func(want int) {
+				t.Helper()
+				n, err := e.app.Dispatcher.RunOnce(context.Background())
+				require.NoError(t, err)
+				require.Equal(t, want, n, "claimed")
+			}
+			alerts := func() []*core.Alert {
+				list, _, err := e.app.store.AlertList(context.Background(), &core.AlertListParams{TenantID: u.ID})
+				require.NoError(t, err)
+				return list
+			}
+
+			t0 := e.clock.Now()
+			runOnce(3) // the per-destination limit
+			total, _ := rcv.requests()
+			require.Equal(t, 3, total)
+			runOnce(3) // parked
+			total, _ = rcv.requests()
+			require.Equal(t, 3, total, "parked alerts are not sent")
+			var parked, failed int
+			for _, a := range alerts() {
+				require.Equal(t, core.AlertDeliveryPending, *a.DeliveryStatus)
+				require.Equal(t, 1, a.DeliveryAttempts, "a parked alert counts an attempt")
+				require.NotNil(t, a.LastDeliveryErr)
+				if strings.Contains(*a.LastDeliveryErr, "circuit breaker") {
+					parked++
+				} else {
+					require.Contains(t, *a.LastDeliveryErr, "503")
+					failed++
+				}
+			}
+			require.Equal(t, 3, parked)
+			require.Equal(t, 3, failed)
+
+			e.clock.Set(t0.Add(119 * time.Second))
+			runOnce(0) // the Retry-After holds them all, not the 30 s backoff
+
+			rcv.answer(http.StatusOK, "")
+			e.clock.Set(t0.Add(121 * time.Second))
+			runOnce(1) // one probe
+			runOnce(5)
+			failsafe(t, rcv.all, "every alert after recovery")
+			total, distinct := rcv.requests()
+			require.Equal(t, 6, distinct)
+			require.Equal(t, 3+6, total, "3 failed sends, then each alert once; parked ones never sent")
+			for _, a := range alerts() {
+				require.Equal(t, core.AlertDeliveryDelivered, *a.DeliveryStatus)
+				require.Equal(t, 2, a.DeliveryAttempts)
 			}
 		})
 	}
