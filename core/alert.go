@@ -5,11 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync"
 	"time"
-
-	"github.com/cueapi/cueapi/core/canonjson"
 )
 
 // Alert policy constants.
@@ -25,23 +21,26 @@ const (
 // alertBackoff is the wait after failed alert delivery attempt i (1-based).
 var alertBackoff = []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour}
 
-// Alerts raises persisted alerts and delivers them to the tenant's alert
-// webhook, signed, with retries. Safe for concurrent use.
+// Alerts raises persisted alerts; their webhooks (signed, with retries)
+// are one of the Dispatcher's delivery sources (Source). Safe for
+// concurrent use.
 type Alerts struct {
-	store     alertsStore
-	deliverer Deliverer
-	box       SecretBox
-	clock     Clock
-	log       Logger
-	wake      chan struct{}
-	mu        sync.Mutex
-	notifier  *Notifier
-	obs       Observer
+	store    alertsStore
+	box      SecretBox
+	clock    Clock
+	log      Logger
+	notifier *Notifier
+	obs      Observer
+	// wake tells the dispatcher an alert was queued (nil: nobody to tell).
+	wake func()
 }
 
-// NewAlerts wires the alerts service.
-func NewAlerts(store alertsStore, deliverer Deliverer, box SecretBox, clock Clock, log Logger) *Alerts {
-	return &Alerts{store: store, deliverer: deliverer, box: box, clock: clock, log: log, wake: make(chan struct{}, 1), obs: NopObserver{}}
+// NewAlerts wires the alerts service. Alert webhooks are sent by the
+// Dispatcher the source is registered with (NewApplication does it), not
+// through the Deliverer, which is accepted for the callers' convenience
+// and unused.
+func NewAlerts(store alertsStore, _ Deliverer, box SecretBox, clock Clock, log Logger) *Alerts {
+	return &Alerts{store: store, box: box, clock: clock, log: log, obs: NopObserver{}}
 }
 
 func (a *Alerts) raise(ctx context.Context, al *Alert) {
@@ -57,9 +56,8 @@ func (a *Alerts) raise(ctx context.Context, al *Alert) {
 	}
 	if created {
 		a.notifier.AlertRaised(al)
-		select {
-		case a.wake <- struct{}{}:
-		default:
+		if a.wake != nil {
+			a.wake()
 		}
 	}
 }
@@ -152,126 +150,6 @@ type alertBody struct {
 	Severity    string          `json:"severity"`
 }
 
-// DeliverOnce claims due alert deliveries and sends them; it returns how
-// many were attempted. Failed sends are retried with backoff up to
-// alertMaxAttempts, then given up (the alert stays listed).
-func (a *Alerts) DeliverOnce(ctx context.Context) (int, error) {
-	now := a.clock.Now()
-	batch, err := a.store.AlertClaimDeliveries(ctx, &AlertClaimDeliveriesParams{Now: now, Lease: time.Minute, Limit: 50})
-	if err != nil {
-		return 0, err
-	}
-	var wg sync.WaitGroup
-	for _, d := range batch {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.deliver(ctx, d)
-		}()
-	}
-	wg.Wait()
-	return len(batch), nil
-}
-
-func (a *Alerts) deliver(ctx context.Context, d *AlertDelivery) {
-	al := d.Alert
-	record := func(delivered bool, msg string) {
-		a.obs.AlertDelivered(delivered)
-		p := &AlertRecordDeliveryParams{ID: al.ID, Now: a.clock.Now(), Delivered: delivered}
-		if !delivered {
-			p.Error = &msg
-			if al.DeliveryAttempts >= alertMaxAttempts || d.SecretSealed == nil {
-				p.GiveUp = true
-			} else {
-				i := al.DeliveryAttempts - 1
-				if i >= len(alertBackoff) {
-					i = len(alertBackoff) - 1
-				}
-				if i < 0 {
-					i = 0
-				}
-				next := p.Now.Add(alertBackoff[i])
-				p.NextAttempt = &next
-			}
-		}
-		if err := a.store.AlertRecordDelivery(ctx, p); err != nil {
-			a.log.Error("alert delivery not recorded", "alert_id", al.ID, "err", err)
-		}
-	}
-	if d.SecretSealed == nil {
-		record(false, "no alert signing secret")
-		return
-	}
-	secret, err := a.box.Open(*d.SecretSealed)
-	if err != nil {
-		record(false, "alert signing secret unreadable")
-		return
-	}
-	body := alertBody{AlertID: al.ID, AlertType: al.Type, CreatedAt: PyTime(al.CreatedAt), Message: al.Message, Severity: al.Severity, Metadata: al.Metadata}
-	if al.CueID != nil {
-		s := string(*al.CueID)
-		body.CueID = &s
-	}
-	if al.ExecutionID != nil {
-		s := string(*al.ExecutionID)
-		body.ExecutionID = &s
-	}
-	if len(body.Metadata) == 0 {
-		body.Metadata = json.RawMessage(`{}`)
-	}
-	raw, err := json.Marshal(body)
-	if err != nil {
-		record(false, "alert not encodable")
-		return
-	}
-	canon, err := canonjson.Canonical(raw)
-	if err != nil {
-		record(false, "alert not encodable")
-		return
-	}
-	ts := a.clock.Now().Unix()
-	tctx := ctx
-	if al.ExecutionID != nil {
-		tctx = WithTrace(ctx, ExecutionTrace(*al.ExecutionID))
-	}
-	resp, err := a.deliverer.Send(ctx, &OutboundRequest{Method: "POST", URL: d.URL, Body: canon, Timeout: 10 * time.Second, Header: withTraceHeaders(tctx, []HeaderField{
-		{"Content-Type", "application/json"},
-		{"X-CueAPI-Signature", canonjson.Sign(secret, ts, canon)},
-		{"X-CueAPI-Timestamp", strconv.FormatInt(ts, 10)},
-		{"X-CueAPI-Alert-Id", al.ID},
-		{"X-CueAPI-Alert-Type", al.Type},
-		{"User-Agent", "CueAPI/1.0"},
-	})})
-	switch {
-	case err != nil:
-		record(false, err.Error())
-	case resp.Status < 200 || resp.Status >= 300:
-		record(false, httpErrorMessage(resp.Status))
-	default:
-		record(true, "")
-	}
-}
-
-// Run delivers alerts until ctx ends.
-func (a *Alerts) Run(ctx context.Context, poll time.Duration) {
-	for ctx.Err() == nil {
-		n, err := a.DeliverOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("alert delivery failed", "err", err)
-		}
-		if n > 0 {
-			continue
-		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-		case <-a.wake:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
 // Alert types and severities.
 const (
 	AlertConsecutiveFailures = "consecutive_failures"
@@ -309,10 +187,16 @@ type AlertStore interface {
 	AlertAcknowledge(ctx context.Context, p *AlertAcknowledgeParams) error
 
 	// AlertClaimDeliveries claims up to Limit alerts due for delivery
-	// (delivery_status pending, next_delivery_at <= Now): next_delivery_at =
-	// Now + Lease, delivery_attempts + 1. Returns them with the tenant's
-	// alert URL and sealed alert secret. Alerts whose tenant removed the URL
-	// since become failed ("alert webhook URL removed") and are not returned.
+	// (delivery_status pending, next_delivery_at <= Now), fairly across
+	// destinations like ExecutionClaimDeliveries: at most RoomFor(d) of
+	// destination d (none when 0), oldest next_delivery_at first within a
+	// destination, round-robin across destinations; concurrent claimers
+	// take disjoint sets. Claimed alerts are leased (next_delivery_at = Now
+	// + Lease, delivery_attempts + 1) and returned with the tenant's alert
+	// URL, its destination and the sealed alert secret. Alerts whose tenant
+	// removed the URL since become failed ("alert webhook URL removed");
+	// alerts whose tenant's URL now has another destination move to it;
+	// neither is returned.
 	AlertClaimDeliveries(ctx context.Context, p *AlertClaimDeliveriesParams) ([]*AlertDelivery, error)
 
 	// AlertCreate inserts the alert unless one of the same tenant, type and
@@ -325,11 +209,16 @@ type AlertStore interface {
 	// AlertList returns a page of the tenant's alerts, newest first.
 	AlertList(ctx context.Context, p *AlertListParams) ([]*Alert, int, error)
 
-	// AlertRecordDelivery stores a delivery attempt's result: delivered
-	// (delivery_status delivered, delivered_at = Now), retry (next_delivery_at
-	// = NextAttempt, last_delivery_error), or given up (delivery_status
-	// failed). ErrNotFound when the alert is absent or no longer pending.
-	AlertRecordDelivery(ctx context.Context, p *AlertRecordDeliveryParams) error
+	// AlertRecordDeliveries stores a batch of delivery attempt results in
+	// one transaction, each fenced on its claim: applied only while the
+	// alert is still pending with delivery_attempts = Attempt (a result
+	// whose lease expired and whose alert another claimer took is
+	// dropped). A result is delivered (delivery_status delivered,
+	// delivered_at = Now), a retry (next_delivery_at = NextAttempt,
+	// last_delivery_error), given up (delivery_status failed) or released
+	// (handed back uncounted: delivery_attempts = Attempt - 1, due at Now).
+	// applied[i] reports result i; on an error nothing is stored.
+	AlertRecordDeliveries(ctx context.Context, p *AlertRecordDeliveriesParams) (applied []bool, err error)
 }
 
 // AlertCreateParams inserts an alert with de-duplication.
@@ -353,23 +242,56 @@ type AlertClaimDeliveriesParams struct {
 	Now   time.Time
 	Lease time.Duration
 	Limit int
+	// PerDestination bounds the alerts of one destination (0: no bound);
+	// Room overrides it for some destinations (0: skip one). See
+	// DeliveryClaim.
+	PerDestination int
+	Room           map[string]int
+}
+
+// Fair is the claim's fairness bounds in the form the execution claim
+// takes them (the stores share the SQL plumbing).
+func (p *AlertClaimDeliveriesParams) Fair() *ExecutionClaimDeliveriesParams {
+	return &ExecutionClaimDeliveriesParams{Now: p.Now, Lease: p.Lease, Limit: p.Limit, PerDestination: p.PerDestination, Room: p.Room}
 }
 
 // AlertDelivery is an alert to deliver with where and how to sign it.
 type AlertDelivery struct {
-	Alert        *Alert
-	URL          string
+	Alert *Alert
+	URL   string
+	// Destination is DestinationOf(URL), as stored on the alert.
+	Destination  string
 	SecretSealed *string
+}
+
+// AlertRecordDeliveriesParams stores a batch of alert delivery attempts.
+type AlertRecordDeliveriesParams struct {
+	Now     time.Time
+	Results []*AlertRecordDeliveryParams
 }
 
 // AlertRecordDeliveryParams stores one alert delivery attempt.
 type AlertRecordDeliveryParams struct {
-	ID          string
-	Now         time.Time
-	Delivered   bool
-	GiveUp      bool
+	ID  string
+	Now time.Time
+	// Attempt is the claimed attempt (delivery_attempts after the claim):
+	// the fence.
+	Attempt   int
+	Delivered bool
+	GiveUp    bool
+	// Release hands the alert back uncounted, due at Now.
+	Release     bool
 	Error       *string
 	NextAttempt *time.Time
+}
+
+// Attempts is the delivery_attempts the result leaves: Attempt, one less
+// when released.
+func (p *AlertRecordDeliveryParams) Attempts() int {
+	if p.Release {
+		return max(p.Attempt-1, 0)
+	}
+	return p.Attempt
 }
 
 // alertsStore is what Alerts persists through.
@@ -404,6 +326,8 @@ func (p *AlertRecordDeliveryParams) Stored() (status string, deliveredAt, nextAt
 		return AlertDeliveryDelivered, &p.Now, nil
 	case p.GiveUp:
 		return AlertDeliveryFailed, nil, nil
+	case p.Release:
+		return AlertDeliveryPending, nil, &p.Now
 	case p.NextAttempt != nil:
 		return AlertDeliveryPending, nil, p.NextAttempt
 	}

@@ -55,7 +55,8 @@ type ApplicationConfig struct {
 
 // Application is every core service, wired to each other and to the ports.
 // The HTTP layer calls the use-case services; Run drives the engine
-// (scheduler, dispatcher, sweeps, alert deliveries).
+// (scheduler, dispatcher — every kind of delivery, alert webhooks included —
+// and sweeps).
 type Application struct {
 	Accounts    *Accounts
 	Cues        *Cues
@@ -89,7 +90,7 @@ type Application struct {
 	dueWaker *DueWaker
 }
 
-// sweepEvery is the period of the worker sweep and of alert deliveries.
+// sweepEvery is the period of the worker sweep.
 const sweepEvery = time.Second
 
 // messageSweepEvery is the period of the message lifetime jobs.
@@ -143,6 +144,10 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 		Failed:    func(ctx context.Context, d *Delivery) { a.Alerts.RunFinished(ctx, d.Execution.TenantID, d.Cue) },
 		Succeeded: func(ctx context.Context, e *Execution, c *Cue) { a.chain(ctx, e, c) },
 	})
+	// Alert webhooks are delivered by the same engine, under the same
+	// per-destination limits and circuit breaker.
+	a.Dispatcher.Register(a.Alerts.Source())
+	a.Alerts.wake = a.Dispatcher.Wake
 	a.Scheduler = NewScheduler(cfg.Scheduler, p.Store, p.Clock, p.Log, a.Dispatcher.WakeAt)
 	a.dueWaker = NewDueWaker(p.Clock, a.Dispatcher.Wake)
 	a.Scheduler.NotifyDue(func(dues []time.Time) { a.dueWaker.At(dues...) })
@@ -191,8 +196,8 @@ func (a *Application) chain(ctx context.Context, e *Execution, c *Cue) {
 	}
 }
 
-// Run runs the scheduler, the dispatcher, the worker sweep and the alert
-// deliveries until ctx ends. wait returns once they all stopped and the
+// Run runs the scheduler, the dispatcher (cue executions and alert
+// webhooks) and the worker sweep until ctx ends. wait returns once they all stopped and the
 // last escalations finished.
 func (a *Application) Run(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
@@ -200,7 +205,6 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Scheduler.Run(ctx) },
 		func() { a.Dispatcher.Run(ctx) },
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
-		func() { a.Alerts.Run(ctx, sweepEvery) },
 		func() { <-ctx.Done(); a.dueWaker.Stop() },
 		func() { a.EventHub.Run(ctx) },
 		func() { a.EventJobs.Run(ctx, sweepEvery) },

@@ -124,6 +124,12 @@ func TestAlertDeliveryRules(t *testing.T) {
 	require.Equal(t, next, *at)
 	_, _, at = (&core.AlertRecordDeliveryParams{Now: now}).Stored()
 	require.Equal(t, now, *at, "a retry without a time is due now")
+	released := &core.AlertRecordDeliveryParams{Now: now, Attempt: 3, Release: true, NextAttempt: &next}
+	status, _, at = released.Stored()
+	require.Equal(t, core.AlertDeliveryPending, status)
+	require.Equal(t, now, *at, "a released alert is due at once")
+	require.Equal(t, 2, released.Attempts(), "a released attempt is not counted")
+	require.Equal(t, 3, (&core.AlertRecordDeliveryParams{Attempt: 3, Delivered: true}).Attempts())
 
 	require.False(t, core.HasAlertWebhook(nil))
 	require.False(t, core.HasAlertWebhook(new("")))

@@ -29,6 +29,17 @@ func acctUser(t testing.TB, s core.Store, withURL bool) *core.User {
 	return got
 }
 
+// acctUserAt stores a user whose alert webhook URL is url.
+func acctUserAt(t testing.TB, s core.Store, url string) *core.User {
+	t.Helper()
+	u := NewUser(nil)
+	u.AlertWebhookURL = new(url)
+	u.AlertSecretSealed = new("sealed:alert-" + core.RandomHex(8))
+	got, err := s.UserCreate(t.Context(), &core.UserCreateParams{User: u})
+	require.NoError(t, err)
+	return got
+}
+
 // acctAlert returns a consecutive_failures alert of tenant about a fresh
 // cue and execution, created at at, not stored.
 func acctAlert(tenant core.TenantID, at time.Time) *core.Alert {
@@ -339,6 +350,7 @@ func (s *storeSuite) testAlertClaimDeliveries(t *testing.T) {
 		ds := acctClaimAlerts(t, b.store, acctNow.Add(time.Second), 24*time.Hour, 10)
 		require.Equal(t, []string{a0.ID, a1.ID}, acctDeliveryIDs(ds))
 		require.Equal(t, acctAlertURL, ds[0].URL)
+		require.Equal(t, core.DestinationOf(acctAlertURL), ds[0].Destination)
 		require.Equal(t, u.AlertSecretSealed, ds[0].SecretSealed)
 		require.Equal(t, other.AlertSecretSealed, ds[1].SecretSealed)
 		want := *a0
@@ -427,6 +439,63 @@ func (s *storeSuite) testAlertClaimDeliveries(t *testing.T) {
 		require.Equal(t, 2, ds[0].Alert.DeliveryAttempts)
 	})
 
+	t.Run("FairAcrossDestinations", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupAcct(t)
+		busy := acctUserAt(t, b.store, "https://Busy.Example:8443/alerts")
+		quiet := acctUserAt(t, b.store, "https://quiet.example/alerts")
+		var busyIDs, quietIDs []string
+		for i := range 6 {
+			a := acctAlert(busy.ID, acctNow.Add(time.Duration(i)*time.Millisecond))
+			require.True(t, acctRaise(t, b.store, a))
+			busyIDs = append(busyIDs, a.ID)
+		}
+		for i := range 2 {
+			a := acctAlert(quiet.ID, acctNow.Add(time.Second+time.Duration(i)*time.Millisecond))
+			require.True(t, acctRaise(t, b.store, a))
+			quietIDs = append(quietIDs, a.ID)
+		}
+		claimNow := acctNow.Add(time.Minute)
+		claim := func(limit, per int, room map[string]int) []*core.AlertDelivery {
+			ds, err := b.store.AlertClaimDeliveries(b.ctx, &core.AlertClaimDeliveriesParams{Now: claimNow, Lease: time.Hour, Limit: limit, PerDestination: per, Room: room})
+			require.NoError(t, err)
+			return ds
+		}
+		// Round-robin: the quiet destination's oldest comes before the busy
+		// one's second, although all the busy ones are older.
+		ds := claim(2, 4, nil)
+		require.ElementsMatch(t, []string{busyIDs[0], quietIDs[0]}, acctDeliveryIDs(ds))
+		for _, d := range ds {
+			require.Contains(t, []string{"busy.example:8443", "quiet.example"}, d.Destination)
+		}
+		// Per-destination bound: at most 2 more of busy; the room skips quiet.
+		ds = claim(10, 2, map[string]int{"quiet.example": 0})
+		require.Equal(t, busyIDs[1:3], acctDeliveryIDs(ds))
+		// A room above the bound lets a destination take more.
+		ds = claim(10, 1, map[string]int{"busy.example:8443": 3})
+		require.ElementsMatch(t, append(slices.Clone(busyIDs[3:6]), quietIDs[1]), acctDeliveryIDs(ds))
+		require.Empty(t, claim(10, 2, nil))
+	})
+
+	t.Run("MovesAlertsWhoseTenantChangedTheURL", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupAcct(t)
+		u := acctUser(t, b.store, true)
+		a := acctAlert(u.ID, acctNow)
+		require.True(t, acctRaise(t, b.store, a))
+		_, err := b.store.UserUpdate(b.ctx, &core.UserUpdateParams{ID: u.ID, Fn: func(u *core.User) error {
+			u.AlertWebhookURL = new("https://elsewhere.example/hook")
+			return nil
+		}})
+		require.NoError(t, err)
+		require.Empty(t, acctClaimAlerts(t, b.store, acctNow, time.Minute, 10), "moved to the new destination first")
+		require.Zero(t, acctGetAlert(t, b.store, u.ID, a.ID).DeliveryAttempts)
+		ds := acctClaimAlerts(t, b.store, acctNow, time.Minute, 10)
+		require.Equal(t, []string{a.ID}, acctDeliveryIDs(ds))
+		require.Equal(t, "elsewhere.example", ds[0].Destination)
+		require.Equal(t, "https://elsewhere.example/hook", ds[0].URL)
+	})
+
 	t.Run("ReturnsNothingForZeroLimit", func(t *testing.T) {
 		t.Parallel()
 		b := s.setupAcct(t)
@@ -439,11 +508,11 @@ func (s *storeSuite) testAlertClaimDeliveries(t *testing.T) {
 	})
 }
 
-func (s *storeSuite) testAlertRecordDelivery(t *testing.T) {
+func (s *storeSuite) testAlertRecordDeliveries(t *testing.T) {
 	t.Parallel()
 
 	// claimed raises an alert of a tenant with an alert URL and claims it at
-	// acctNow with a one-minute lease.
+	// acctNow with a one-minute lease (attempt 1).
 	claimed := func(t *testing.T, b *accountingBundle) *core.Alert {
 		t.Helper()
 		u := acctUser(t, b.store, true)
@@ -458,8 +527,7 @@ func (s *storeSuite) testAlertRecordDelivery(t *testing.T) {
 		t.Parallel()
 		b := s.setupAcct(t)
 		a := claimed(t, b)
-		err := b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: a.ID, Now: acctNow.Add(time.Second), GiveUp: true, Error: new("HTTP 410")})
-		require.NoError(t, err)
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: acctNow.Add(time.Second), GiveUp: true, Error: new("HTTP 410")}))
 
 		got := acctGetAlert(t, b.store, a.TenantID, a.ID)
 		require.Equal(t, new("failed"), got.DeliveryStatus)
@@ -472,8 +540,7 @@ func (s *storeSuite) testAlertRecordDelivery(t *testing.T) {
 		t.Parallel()
 		b := s.setupAcct(t)
 		a := claimed(t, b)
-		err := b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: a.ID, Now: oddTime(0), Delivered: true})
-		require.NoError(t, err)
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: oddTime(0), Delivered: true}))
 
 		got := acctGetAlert(t, b.store, a.TenantID, a.ID)
 		want := *a
@@ -482,21 +549,75 @@ func (s *storeSuite) testAlertRecordDelivery(t *testing.T) {
 		require.Empty(t, acctClaimAlerts(t, b.store, acctNow.Add(24*time.Hour), time.Minute, 10))
 	})
 
-	t.Run("ReturnsNotFoundForUnknownOrSettledAlert", func(t *testing.T) {
+	t.Run("FencedOnTheClaim", func(t *testing.T) {
 		t.Parallel()
 		b := s.setupAcct(t)
 		for _, id := range []string{core.NewUUID(), "not-a-uuid"} {
-			err := b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: id, Now: acctNow, Delivered: true})
-			require.ErrorIs(t, err, core.ErrNotFound)
+			require.False(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: id, Attempt: 1, Now: acctNow, Delivered: true}))
 		}
 		a := claimed(t, b)
-		require.NoError(t, b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: a.ID, Now: acctNow, Delivered: true}))
+		// A result of another claim (an earlier or a later attempt) is dropped.
+		for _, attempt := range []int{0, 2} {
+			require.False(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: attempt, Now: acctNow, Delivered: true}))
+		}
+		require.Equal(t, new("pending"), acctGetAlert(t, b.store, a.TenantID, a.ID).DeliveryStatus)
+
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: acctNow, Delivered: true}))
 		next := acctNow.Add(time.Minute)
-		err := b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: a.ID, Now: acctNow, Error: new("late"), NextAttempt: &next})
-		require.ErrorIs(t, err, core.ErrNotFound, "a late result does not reopen a delivered alert")
+		require.False(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: acctNow, Error: new("late"), NextAttempt: &next}),
+			"a late result does not reopen a delivered alert")
 		got := acctGetAlert(t, b.store, a.TenantID, a.ID)
 		require.Equal(t, new("delivered"), got.DeliveryStatus)
 		require.Nil(t, got.LastDeliveryErr)
+	})
+
+	t.Run("LostLeaseIsDropped", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupAcct(t)
+		a := claimed(t, b)
+		// The lease ran out; another claimer took the alert (attempt 2).
+		require.Len(t, acctClaimAlerts(t, b.store, acctNow.Add(time.Minute), time.Minute, 10), 1)
+		require.False(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: acctNow.Add(time.Minute), Delivered: true}))
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 2, Now: acctNow.Add(time.Minute), GiveUp: true, Error: new("HTTP 410")}))
+		got := acctGetAlert(t, b.store, a.TenantID, a.ID)
+		require.Equal(t, new("failed"), got.DeliveryStatus)
+		require.Equal(t, 2, got.DeliveryAttempts)
+	})
+
+	t.Run("ReleaseHandsBackUncounted", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupAcct(t)
+		a := claimed(t, b)
+		at := acctNow.Add(time.Second) // within the lease
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: at, Release: true}))
+		got := acctGetAlert(t, b.store, a.TenantID, a.ID)
+		require.Equal(t, new("pending"), got.DeliveryStatus)
+		require.Zero(t, got.DeliveryAttempts, "not counted")
+		ds := acctClaimAlerts(t, b.store, at, time.Minute, 10)
+		require.Equal(t, []string{a.ID}, acctDeliveryIDs(ds), "due at once")
+		require.Equal(t, 1, ds[0].Alert.DeliveryAttempts, "the same attempt number again")
+	})
+
+	t.Run("RecordsABatchInOneCall", func(t *testing.T) {
+		t.Parallel()
+		b := s.setupAcct(t)
+		u := acctUser(t, b.store, true)
+		a0, a1 := acctAlert(u.ID, acctNow), acctAlert(u.ID, acctNow.Add(time.Millisecond))
+		require.True(t, acctRaise(t, b.store, a0))
+		require.True(t, acctRaise(t, b.store, a1))
+		require.Len(t, acctClaimAlerts(t, b.store, acctNow.Add(time.Second), time.Minute, 10), 2)
+		next := acctNow.Add(time.Hour)
+		applied, err := b.store.AlertRecordDeliveries(b.ctx, &core.AlertRecordDeliveriesParams{Now: acctNow.Add(2 * time.Second), Results: []*core.AlertRecordDeliveryParams{
+			{ID: a0.ID, Attempt: 1, Now: acctNow.Add(2 * time.Second), Delivered: true},
+			{ID: a1.ID, Attempt: 3, Now: acctNow.Add(2 * time.Second), Delivered: true}, // not this claim
+			{ID: a1.ID, Attempt: 1, Now: acctNow.Add(2 * time.Second), Error: new("HTTP 500"), NextAttempt: &next},
+		}})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, false, true}, applied)
+		require.Equal(t, new("delivered"), acctGetAlert(t, b.store, u.ID, a0.ID).DeliveryStatus)
+		got := acctGetAlert(t, b.store, u.ID, a1.ID)
+		require.Equal(t, new("pending"), got.DeliveryStatus)
+		require.Equal(t, new("HTTP 500"), got.LastDeliveryErr)
 	})
 
 	t.Run("SchedulesRetryAtNextAttempt", func(t *testing.T) {
@@ -504,8 +625,7 @@ func (s *storeSuite) testAlertRecordDelivery(t *testing.T) {
 		b := s.setupAcct(t)
 		a := claimed(t, b)
 		next := acctNow.Add(30 * time.Second) // before the lease ends
-		err := b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: a.ID, Now: acctNow.Add(time.Second), Error: new("HTTP 500"), NextAttempt: &next})
-		require.NoError(t, err)
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 1, Now: acctNow.Add(time.Second), Error: new("HTTP 500"), NextAttempt: &next}))
 
 		got := acctGetAlert(t, b.store, a.TenantID, a.ID)
 		require.Equal(t, new("pending"), got.DeliveryStatus)
@@ -517,11 +637,20 @@ func (s *storeSuite) testAlertRecordDelivery(t *testing.T) {
 		require.Equal(t, 2, ds[0].Alert.DeliveryAttempts)
 		require.Equal(t, new("HTTP 500"), ds[0].Alert.LastDeliveryErr)
 
-		require.NoError(t, b.store.AlertRecordDelivery(b.ctx, &core.AlertRecordDeliveryParams{ID: a.ID, Now: next.Add(time.Second), Delivered: true}))
+		require.True(t, acctRecordAlert(t, b.store, &core.AlertRecordDeliveryParams{ID: a.ID, Attempt: 2, Now: next.Add(time.Second), Delivered: true}))
 		got = acctGetAlert(t, b.store, a.TenantID, a.ID)
 		require.Equal(t, new("delivered"), got.DeliveryStatus)
 		requireTimePtrEqual(t, s.opts.TimePrecision, new(next.Add(time.Second)), got.DeliveredAt, "DeliveredAt")
 	})
+}
+
+// acctRecordAlert records one result and reports whether it was applied.
+func acctRecordAlert(t testing.TB, s core.Store, r *core.AlertRecordDeliveryParams) bool {
+	t.Helper()
+	applied, err := s.AlertRecordDeliveries(t.Context(), &core.AlertRecordDeliveriesParams{Now: r.Now, Results: []*core.AlertRecordDeliveryParams{r}})
+	require.NoError(t, err)
+	require.Len(t, applied, 1)
+	return applied[0]
 }
 
 // acctRaise creates a at its CreatedAt with the default de-dup window and

@@ -50,7 +50,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("AlertAcknowledge", s.testAlertAcknowledge)
 	t.Run("AlertCreate", s.testAlertCreate)
 	t.Run("AlertList", s.testAlertList)
-	t.Run("AlertRecordDelivery", s.testAlertRecordDelivery)
+	t.Run("AlertRecordDeliveries", s.testAlertRecordDeliveries)
 	t.Run("CueCountByStatus", s.testCueCountByStatus)
 	t.Run("CueCreate", s.testCueCreate)
 	t.Run("CueDelete", s.testCueDelete)

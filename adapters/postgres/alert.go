@@ -48,7 +48,7 @@ func (s *Store) AlertCreate(ctx context.Context, p *core.AlertCreateParams) (boo
 			return dbErr.Interpret(op, err)
 		}
 		if core.HasAlertWebhook(url) {
-			args.DeliveryStatus, args.NextDeliveryAt = new(core.AlertDeliveryPending), new(p.Now)
+			args.DeliveryStatus, args.NextDeliveryAt, args.Destination = new(core.AlertDeliveryPending), new(p.Now), core.DestinationOf(*url)
 		}
 		n, err := s.q.AlertInsertUnlessRecent(ctx, tx, args)
 		if err != nil {
@@ -80,35 +80,43 @@ func (s *Store) AlertList(ctx context.Context, p *core.AlertListParams) ([]*core
 }
 
 // AlertClaimDeliveries claims up to p.Limit alerts due for delivery in one
-// transaction of at most three statements: it locks them (oldest
-// next_delivery_at first, FOR NO KEY UPDATE SKIP LOCKED, so concurrent
-// claimers take disjoint sets) with their tenants' alert URL and sealed
-// secret, leases the deliverable ones (next_delivery_at = Now + Lease,
-// delivery_attempts + 1) and gives up those whose tenant has no alert URL
-// any more (delivery_status failed, last_delivery_error "alert webhook URL
-// removed"; they are not returned). The deliveries come oldest first.
+// transaction: it locks them fairly across destinations (AlertListDue: at
+// most p.RoomFor(d) per destination, round-robin, FOR NO KEY UPDATE SKIP
+// LOCKED, so concurrent claimers take disjoint sets) with their tenants'
+// alert URL and sealed secret, leases the deliverable ones
+// (next_delivery_at = Now + Lease, delivery_attempts + 1), gives up those
+// whose tenant has no alert URL any more (delivery_status failed,
+// last_delivery_error "alert webhook URL removed") and moves those whose
+// tenant's URL has another destination now to it (neither is returned).
+// The deliveries come oldest first.
 func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeliveriesParams) ([]*core.AlertDelivery, error) {
 	const op = "alert claim deliveries"
 	out := []*core.AlertDelivery{}
 	if p.Limit <= 0 {
 		return out, nil
 	}
+	room := sqlkit.AlertRoomOf(p)
 	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit)})
+		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{
+			Now: p.Now, RoomDestinations: room.Destinations, RoomSizes: room.Sizes, SkipDestinations: room.Skip,
+			ScanRows: sqlkit.Clamp[int32](room.ScanRows), PerDestination: sqlkit.Clamp[int32](room.PerDestination), MaxRows: sqlkit.Clamp[int32](p.Limit),
+		})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		var claimed, orphaned []string
-		for _, row := range rows {
-			if !core.HasAlertWebhook(row.AlertWebhookURL) {
-				orphaned = append(orphaned, row.Alert.ID)
-				continue
-			}
-			claimed = append(claimed, row.Alert.ID)
+		due := make([]sqlkit.AlertDue, len(rows))
+		for i, row := range rows {
+			due[i] = sqlkit.AlertDue{ID: row.Alert.ID, Destination: row.Alert.Destination, URL: row.AlertWebhookURL}
+		}
+		claimed, orphaned, moved := sqlkit.AlertClaimSplit(due)
+		ids := make([]string, 0, len(claimed))
+		for _, i := range claimed {
+			row := rows[i]
 			a := alertFromRow(&row.Alert)
 			a.DeliveryAttempts++
-			out = append(out, &core.AlertDelivery{Alert: a, URL: *row.AlertWebhookURL, SecretSealed: row.AlertSecretSealed})
+			ids = append(ids, a.ID)
+			out = append(out, &core.AlertDelivery{Alert: a, URL: *row.AlertWebhookURL, Destination: row.Alert.Destination, SecretSealed: row.AlertSecretSealed})
 		}
 		if len(orphaned) > 0 {
 			err := s.q.AlertFailUndeliverable(ctx, tx, &dbsqlc.AlertFailUndeliverableParams{Ids: orphaned, LastDeliveryError: new(core.AlertURLRemoved)})
@@ -116,8 +124,13 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 				return dbErr.Interpret(op+": give up", err)
 			}
 		}
-		if len(claimed) > 0 {
-			err := s.q.AlertClaim(ctx, tx, &dbsqlc.AlertClaimParams{Ids: claimed, LeaseUntil: p.LeaseUntil()})
+		for id, dest := range moved {
+			if err := s.q.AlertSetDestination(ctx, tx, &dbsqlc.AlertSetDestinationParams{ID: id, Destination: dest}); err != nil {
+				return dbErr.Interpret(op+": move", err)
+			}
+		}
+		if len(ids) > 0 {
+			err := s.q.AlertClaim(ctx, tx, &dbsqlc.AlertClaimParams{Ids: ids, LeaseUntil: p.LeaseUntil()})
 			if err != nil {
 				return dbErr.Interpret(op, err)
 			}
@@ -126,22 +139,27 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 	}))
 }
 
-// AlertRecordDelivery stores one attempt's result on an alert still
-// pending delivery: delivered (delivered_at = Now), given up (failed), or
-// a retry at NextAttempt (at Now when unset, so the alert cannot get
-// stuck). next_delivery_at is cleared unless retrying; last_delivery_error
-// is set to Error when given. ErrNotFound when the alert is absent or no
-// longer pending (another claimer recorded it first).
-func (s *Store) AlertRecordDelivery(ctx context.Context, p *core.AlertRecordDeliveryParams) error {
-	const op = "alert record delivery"
-	status, deliveredAt, next := p.Stored()
-	return sqlkit.Do(dbErr, op, p.ID, func(id string) error {
-		args := &dbsqlc.AlertRecordDeliveryParams{
-			ID: id, DeliveryStatus: &status, DeliveredAt: deliveredAt, NextDeliveryAt: next, LastDeliveryError: p.Error,
-		}
-		n, err := s.q.AlertRecordDelivery(ctx, s.pool, args)
-		return dbErr.Affected(op, n, err)
-	})
+// AlertRecordDeliveries stores a batch of attempt results in one
+// transaction, each on an alert still pending under its claim
+// (delivery_attempts = Attempt): delivered (delivered_at = Now), given up
+// (failed), released (delivery_attempts = Attempt - 1, due at Now) or a
+// retry at NextAttempt (at Now when unset, so the alert cannot get stuck).
+// next_delivery_at is cleared unless pending; last_delivery_error is set to
+// Error when given. applied[i] is false for a result whose claim was lost.
+func (s *Store) AlertRecordDeliveries(ctx context.Context, p *core.AlertRecordDeliveriesParams) ([]bool, error) {
+	const op = "alert record deliveries"
+	var applied []bool
+	return sqlkit.Value(&applied, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var err error
+		applied, err = sqlkit.AlertRecord(p, func(r *core.AlertRecordDeliveryParams, id string) (int64, error) {
+			status, deliveredAt, next := r.Stored()
+			return s.q.AlertRecordDelivery(ctx, tx, &dbsqlc.AlertRecordDeliveryParams{
+				ID: id, Attempt: sqlkit.Clamp[int32](r.Attempt), DeliveryAttempts: sqlkit.Clamp[int32](r.Attempts()),
+				DeliveryStatus: &status, DeliveredAt: deliveredAt, NextDeliveryAt: next, LastDeliveryError: r.Error,
+			})
+		})
+		return dbErr.Interpret(op, err)
+	}))
 }
 
 func alertFromRow(r *dbsqlc.Alert) *core.Alert {

@@ -28,3 +28,20 @@ func TestMigrateBackfillsDestinations(t *testing.T) {
 		return err
 	}, coretest.DestinationBackfillSQL(t, migrations.Postgres))
 }
+
+// Migration 0012 gives alerts still to be delivered the destination of
+// their tenant's alert URL (core.DestinationOf), as new ones get.
+func TestMigrateBackfillsAlertDestinations(t *testing.T) {
+	t.Parallel()
+	url := pgtest.SchemaURL(t)
+	s, err := postgres.New(t.Context(), postgres.Config{URL: url, MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	conn, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(t.Context()) })
+	coretest.RequireAlertDestinationBackfill(t, s, func(stmt string) error {
+		_, err := conn.Exec(t.Context(), stmt)
+		return err
+	}, coretest.AlertDestinationBackfillSQL(t, migrations.Postgres))
+}

@@ -28,3 +28,20 @@ func TestMigrateBackfillsDestinations(t *testing.T) {
 		return err
 	}, coretest.DestinationBackfillSQL(t, migrations.SQLite))
 }
+
+// Migration 0012 gives alerts still to be delivered the destination of
+// their tenant's alert URL (core.DestinationOf), as new ones get.
+func TestMigrateBackfillsAlertDestinations(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "alertdest.db")
+	s, err := sqlite.New(t.Context(), sqlite.Config{Path: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	coretest.RequireAlertDestinationBackfill(t, s, func(stmt string) error {
+		_, err := db.Exec(stmt)
+		return err
+	}, coretest.AlertDestinationBackfillSQL(t, migrations.SQLite))
+}

@@ -29,13 +29,26 @@ type countingReceiver struct {
 	// status answers every request (0: 200); retryAfter goes with it.
 	status     int
 	retryAfter string
+	// key is the header that identifies a delivery (default
+	// X-CueAPI-Execution-Id).
+	key string
 }
 
 func newCountingReceiver(t *testing.T, want int, block chan struct{}) *countingReceiver {
-	r := &countingReceiver{seen: map[string]int{}, want: want, all: make(chan struct{}), block: block}
+	return newKeyedReceiver(t, "", want, block)
+}
+
+// newKeyedReceiver is a countingReceiver that tells deliveries apart by
+// the header key.
+func newKeyedReceiver(t *testing.T, key string, want int, block chan struct{}) *countingReceiver {
+	r := &countingReceiver{seen: map[string]int{}, want: want, all: make(chan struct{}), block: block, key: key}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
-		id := req.Header.Get("X-CueAPI-Execution-Id")
+		key := r.key
+		if key == "" {
+			key = "X-CueAPI-Execution-Id"
+		}
+		id := req.Header.Get(key)
 		r.seen[id]++
 		if len(r.seen) == r.want && r.seen[id] == 1 {
 			close(r.all)

@@ -10,11 +10,11 @@ SELECT alert_webhook_url FROM users WHERE id = @user_id FOR NO KEY UPDATE;
 -- @cue_id is set) or else the same execution (NULL matching NULL).
 INSERT INTO alerts (
     id, user_id, cue_id, execution_id, alert_type, severity, message, metadata,
-    acknowledged, delivery_status, delivery_attempts, next_delivery_at, created_at
+    acknowledged, delivery_status, delivery_attempts, next_delivery_at, destination, created_at
 )
 SELECT
     @id, @user_id, sqlc.narg('cue_id'), sqlc.narg('execution_id'), @alert_type, @severity, @message, sqlc.narg('metadata'),
-    @acknowledged, sqlc.narg('delivery_status'), 0, sqlc.narg('next_delivery_at'), @created_at
+    @acknowledged, sqlc.narg('delivery_status'), 0, sqlc.narg('next_delivery_at'), @destination, @created_at
 WHERE NOT EXISTS (
     SELECT 1 FROM alerts AS a
     WHERE a.user_id = @user_id
@@ -39,16 +39,50 @@ WHERE user_id = @user_id
   AND (sqlc.narg('since')::timestamptz IS NULL OR created_at >= sqlc.narg('since')::timestamptz);
 
 -- name: AlertListDue :many
--- AlertListDue locks up to @max_rows alerts due for delivery, oldest
--- next_delivery_at first (the partial index alerts_delivery_idx), skipping
--- rows another claimer holds, with their tenants' alert URL and sealed
--- secret (the users rows are read, not locked).
+-- AlertListDue locks up to @max_rows alerts due for delivery, fairly
+-- across destinations: within a destination oldest next_delivery_at first,
+-- at most its room (@room_sizes for @room_destinations, else
+-- @per_destination); across destinations round-robin. The ranking looks at
+-- the @scan_rows oldest due alerts of destinations not skipped
+-- (@skip_destinations: room 0; the partial index alerts_delivery_idx); the
+-- chosen rows are re-checked and locked FOR NO KEY UPDATE SKIP LOCKED, so
+-- concurrent claimers take disjoint sets. They come with their tenants'
+-- alert URL and sealed secret (the users rows are read, not locked).
+WITH room AS (
+    SELECT unnest(@room_destinations::text[]) AS destination,
+           unnest(@room_sizes::integer[]) AS room
+), candidates AS (
+    SELECT x.id, x.destination, x.next_delivery_at
+    FROM alerts AS x
+    WHERE x.delivery_status = 'pending'
+      AND x.next_delivery_at <= @now::timestamptz
+      AND NOT (x.destination = ANY(@skip_destinations::text[]))
+    ORDER BY x.next_delivery_at
+    LIMIT @scan_rows
+), ranked AS (
+    SELECT c.id, c.next_delivery_at,
+           row_number() OVER (PARTITION BY c.destination ORDER BY c.next_delivery_at, c.id) AS rn,
+           coalesce(r.room, @per_destination::integer) AS room
+    FROM candidates AS c
+    LEFT JOIN room AS r ON r.destination = c.destination
+), chosen AS (
+    SELECT id FROM ranked
+    WHERE rn <= room
+    ORDER BY rn, next_delivery_at, id
+    LIMIT @max_rows
+)
 SELECT sqlc.embed(alerts), users.alert_webhook_url, users.alert_secret_sealed
 FROM alerts JOIN users ON users.id = alerts.user_id
-WHERE alerts.delivery_status = 'pending' AND alerts.next_delivery_at <= @now::timestamptz
+WHERE alerts.id = ANY(ARRAY(SELECT id FROM chosen))
+  AND alerts.delivery_status = 'pending'
+  AND alerts.next_delivery_at <= @now::timestamptz
 ORDER BY alerts.next_delivery_at, alerts.id
-LIMIT @max_rows
 FOR NO KEY UPDATE OF alerts SKIP LOCKED;
+
+-- name: AlertSetDestination :exec
+-- AlertSetDestination moves a locked due alert to the destination of its
+-- tenant's current alert URL (the tenant changed it since it was queued).
+UPDATE alerts SET destination = @destination WHERE id = @id;
 
 -- name: AlertClaim :exec
 -- AlertClaim leases locked due alerts until @lease_until and counts the
@@ -68,14 +102,16 @@ UPDATE alerts SET
 WHERE id = ANY(@ids::uuid[]);
 
 -- name: AlertRecordDelivery :execrows
--- AlertRecordDelivery stores an attempt's result on an alert still
--- pending; an absent @last_delivery_error keeps the previous one.
+-- AlertRecordDelivery stores an attempt's result on an alert still pending
+-- under the claim that made the attempt (delivery_attempts = @attempt); an
+-- absent @last_delivery_error keeps the previous one.
 UPDATE alerts SET
     delivery_status = @delivery_status,
+    delivery_attempts = @delivery_attempts,
     delivered_at = coalesce(sqlc.narg('delivered_at'), delivered_at),
     next_delivery_at = sqlc.narg('next_delivery_at'),
     last_delivery_error = coalesce(sqlc.narg('last_delivery_error'), last_delivery_error)
-WHERE id = @id AND delivery_status = 'pending';
+WHERE id = @id AND delivery_status = 'pending' AND delivery_attempts = @attempt;
 
 -- name: AlertAcknowledge :execrows
 -- AlertAcknowledge marks one of the tenant's alerts acknowledged (any

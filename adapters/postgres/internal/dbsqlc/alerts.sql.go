@@ -92,16 +92,16 @@ func (q *Queries) AlertFailUndeliverable(ctx context.Context, db DBTX, arg *Aler
 const alertInsertUnlessRecent = `-- name: AlertInsertUnlessRecent :execrows
 INSERT INTO alerts (
     id, user_id, cue_id, execution_id, alert_type, severity, message, metadata,
-    acknowledged, delivery_status, delivery_attempts, next_delivery_at, created_at
+    acknowledged, delivery_status, delivery_attempts, next_delivery_at, destination, created_at
 )
 SELECT
     $1, $2, $3, $4, $5, $6, $7, $8,
-    $9, $10, 0, $11, $12
+    $9, $10, 0, $11, $12, $13
 WHERE NOT EXISTS (
     SELECT 1 FROM alerts AS a
     WHERE a.user_id = $2
       AND a.alert_type = $5
-      AND a.created_at > $13::timestamptz
+      AND a.created_at > $14::timestamptz
       AND CASE WHEN $3::text IS NOT NULL THEN a.cue_id = $3::text
                ELSE a.execution_id IS NOT DISTINCT FROM $4::uuid END
 )
@@ -119,6 +119,7 @@ type AlertInsertUnlessRecentParams struct {
 	Acknowledged   bool
 	DeliveryStatus *string
 	NextDeliveryAt *time.Time
+	Destination    string
 	CreatedAt      time.Time
 	DedupSince     time.Time
 }
@@ -139,6 +140,7 @@ func (q *Queries) AlertInsertUnlessRecent(ctx context.Context, db DBTX, arg *Ale
 		arg.Acknowledged,
 		arg.DeliveryStatus,
 		arg.NextDeliveryAt,
+		arg.Destination,
 		arg.CreatedAt,
 		arg.DedupSince,
 	)
@@ -149,7 +151,7 @@ func (q *Queries) AlertInsertUnlessRecent(ctx context.Context, db DBTX, arg *Ale
 }
 
 const alertList = `-- name: AlertList :many
-SELECT id, user_id, cue_id, execution_id, alert_type, severity, message, metadata, acknowledged, delivery_status, delivery_attempts, next_delivery_at, delivered_at, last_delivery_error, created_at FROM alerts
+SELECT id, user_id, cue_id, execution_id, alert_type, severity, message, metadata, acknowledged, delivery_status, delivery_attempts, next_delivery_at, delivered_at, last_delivery_error, created_at, destination FROM alerts
 WHERE user_id = $1
   AND ($2::text IS NULL OR alert_type = $2::text)
   AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
@@ -196,6 +198,7 @@ func (q *Queries) AlertList(ctx context.Context, db DBTX, arg *AlertListParams) 
 			&i.DeliveredAt,
 			&i.LastDeliveryError,
 			&i.CreatedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -208,17 +211,46 @@ func (q *Queries) AlertList(ctx context.Context, db DBTX, arg *AlertListParams) 
 }
 
 const alertListDue = `-- name: AlertListDue :many
-SELECT alerts.id, alerts.user_id, alerts.cue_id, alerts.execution_id, alerts.alert_type, alerts.severity, alerts.message, alerts.metadata, alerts.acknowledged, alerts.delivery_status, alerts.delivery_attempts, alerts.next_delivery_at, alerts.delivered_at, alerts.last_delivery_error, alerts.created_at, users.alert_webhook_url, users.alert_secret_sealed
+WITH room AS (
+    SELECT unnest($2::text[]) AS destination,
+           unnest($3::integer[]) AS room
+), candidates AS (
+    SELECT x.id, x.destination, x.next_delivery_at
+    FROM alerts AS x
+    WHERE x.delivery_status = 'pending'
+      AND x.next_delivery_at <= $1::timestamptz
+      AND NOT (x.destination = ANY($4::text[]))
+    ORDER BY x.next_delivery_at
+    LIMIT $5
+), ranked AS (
+    SELECT c.id, c.next_delivery_at,
+           row_number() OVER (PARTITION BY c.destination ORDER BY c.next_delivery_at, c.id) AS rn,
+           coalesce(r.room, $6::integer) AS room
+    FROM candidates AS c
+    LEFT JOIN room AS r ON r.destination = c.destination
+), chosen AS (
+    SELECT id FROM ranked
+    WHERE rn <= room
+    ORDER BY rn, next_delivery_at, id
+    LIMIT $7
+)
+SELECT alerts.id, alerts.user_id, alerts.cue_id, alerts.execution_id, alerts.alert_type, alerts.severity, alerts.message, alerts.metadata, alerts.acknowledged, alerts.delivery_status, alerts.delivery_attempts, alerts.next_delivery_at, alerts.delivered_at, alerts.last_delivery_error, alerts.created_at, alerts.destination, users.alert_webhook_url, users.alert_secret_sealed
 FROM alerts JOIN users ON users.id = alerts.user_id
-WHERE alerts.delivery_status = 'pending' AND alerts.next_delivery_at <= $1::timestamptz
+WHERE alerts.id = ANY(ARRAY(SELECT id FROM chosen))
+  AND alerts.delivery_status = 'pending'
+  AND alerts.next_delivery_at <= $1::timestamptz
 ORDER BY alerts.next_delivery_at, alerts.id
-LIMIT $2
 FOR NO KEY UPDATE OF alerts SKIP LOCKED
 `
 
 type AlertListDueParams struct {
-	Now     time.Time
-	MaxRows int32
+	Now              time.Time
+	RoomDestinations []string
+	RoomSizes        []int32
+	SkipDestinations []string
+	ScanRows         int32
+	PerDestination   int32
+	MaxRows          int32
 }
 
 type AlertListDueRow struct {
@@ -227,12 +259,25 @@ type AlertListDueRow struct {
 	AlertSecretSealed *string
 }
 
-// AlertListDue locks up to @max_rows alerts due for delivery, oldest
-// next_delivery_at first (the partial index alerts_delivery_idx), skipping
-// rows another claimer holds, with their tenants' alert URL and sealed
-// secret (the users rows are read, not locked).
+// AlertListDue locks up to @max_rows alerts due for delivery, fairly
+// across destinations: within a destination oldest next_delivery_at first,
+// at most its room (@room_sizes for @room_destinations, else
+// @per_destination); across destinations round-robin. The ranking looks at
+// the @scan_rows oldest due alerts of destinations not skipped
+// (@skip_destinations: room 0; the partial index alerts_delivery_idx); the
+// chosen rows are re-checked and locked FOR NO KEY UPDATE SKIP LOCKED, so
+// concurrent claimers take disjoint sets. They come with their tenants'
+// alert URL and sealed secret (the users rows are read, not locked).
 func (q *Queries) AlertListDue(ctx context.Context, db DBTX, arg *AlertListDueParams) ([]*AlertListDueRow, error) {
-	rows, err := db.Query(ctx, alertListDue, arg.Now, arg.MaxRows)
+	rows, err := db.Query(ctx, alertListDue,
+		arg.Now,
+		arg.RoomDestinations,
+		arg.RoomSizes,
+		arg.SkipDestinations,
+		arg.ScanRows,
+		arg.PerDestination,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +301,7 @@ func (q *Queries) AlertListDue(ctx context.Context, db DBTX, arg *AlertListDuePa
 			&i.Alert.DeliveredAt,
 			&i.Alert.LastDeliveryError,
 			&i.Alert.CreatedAt,
+			&i.Alert.Destination,
 			&i.AlertWebhookURL,
 			&i.AlertSecretSealed,
 		); err != nil {
@@ -272,34 +318,56 @@ func (q *Queries) AlertListDue(ctx context.Context, db DBTX, arg *AlertListDuePa
 const alertRecordDelivery = `-- name: AlertRecordDelivery :execrows
 UPDATE alerts SET
     delivery_status = $1,
-    delivered_at = coalesce($2, delivered_at),
-    next_delivery_at = $3,
-    last_delivery_error = coalesce($4, last_delivery_error)
-WHERE id = $5 AND delivery_status = 'pending'
+    delivery_attempts = $2,
+    delivered_at = coalesce($3, delivered_at),
+    next_delivery_at = $4,
+    last_delivery_error = coalesce($5, last_delivery_error)
+WHERE id = $6 AND delivery_status = 'pending' AND delivery_attempts = $7
 `
 
 type AlertRecordDeliveryParams struct {
 	DeliveryStatus    *string
+	DeliveryAttempts  int32
 	DeliveredAt       *time.Time
 	NextDeliveryAt    *time.Time
 	LastDeliveryError *string
 	ID                string
+	Attempt           int32
 }
 
-// AlertRecordDelivery stores an attempt's result on an alert still
-// pending; an absent @last_delivery_error keeps the previous one.
+// AlertRecordDelivery stores an attempt's result on an alert still pending
+// under the claim that made the attempt (delivery_attempts = @attempt); an
+// absent @last_delivery_error keeps the previous one.
 func (q *Queries) AlertRecordDelivery(ctx context.Context, db DBTX, arg *AlertRecordDeliveryParams) (int64, error) {
 	result, err := db.Exec(ctx, alertRecordDelivery,
 		arg.DeliveryStatus,
+		arg.DeliveryAttempts,
 		arg.DeliveredAt,
 		arg.NextDeliveryAt,
 		arg.LastDeliveryError,
 		arg.ID,
+		arg.Attempt,
 	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const alertSetDestination = `-- name: AlertSetDestination :exec
+UPDATE alerts SET destination = $1 WHERE id = $2
+`
+
+type AlertSetDestinationParams struct {
+	Destination string
+	ID          string
+}
+
+// AlertSetDestination moves a locked due alert to the destination of its
+// tenant's current alert URL (the tenant changed it since it was queued).
+func (q *Queries) AlertSetDestination(ctx context.Context, db DBTX, arg *AlertSetDestinationParams) error {
+	_, err := db.Exec(ctx, alertSetDestination, arg.Destination, arg.ID)
+	return err
 }
 
 const alertUserLock = `-- name: AlertUserLock :one

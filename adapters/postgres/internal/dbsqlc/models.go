@@ -40,6 +40,7 @@ type Alert struct {
 	DeliveredAt       *time.Time
 	LastDeliveryError *string
 	CreatedAt         time.Time
+	Destination       string
 }
 
 type Cue struct {

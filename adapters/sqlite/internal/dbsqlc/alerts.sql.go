@@ -113,16 +113,16 @@ func (q *Queries) AlertFailUndeliverable(ctx context.Context, db DBTX, arg *Aler
 const alertInsertUnlessRecent = `-- name: AlertInsertUnlessRecent :execrows
 INSERT INTO alerts (
     id, user_id, cue_id, execution_id, alert_type, severity, message, metadata,
-    acknowledged, delivery_status, delivery_attempts, next_delivery_at, created_at
+    acknowledged, delivery_status, delivery_attempts, next_delivery_at, destination, created_at
 )
 SELECT
     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-    ?9, ?10, 0, ?11, ?12
+    ?9, ?10, 0, ?11, ?12, ?13
 WHERE NOT EXISTS (
     SELECT 1 FROM alerts AS a
     WHERE a.user_id = ?2
       AND a.alert_type = ?5
-      AND a.created_at > CAST(?13 AS TEXT)
+      AND a.created_at > CAST(?14 AS TEXT)
       AND CASE WHEN CAST(?3 AS TEXT) IS NOT NULL THEN a.cue_id = CAST(?3 AS TEXT)
                ELSE a.execution_id IS CAST(?4 AS TEXT) END
 )
@@ -140,6 +140,7 @@ type AlertInsertUnlessRecentParams struct {
 	Acknowledged   int64
 	DeliveryStatus *string
 	NextDeliveryAt *string
+	Destination    string
 	CreatedAt      string
 	DedupSince     string
 }
@@ -160,6 +161,7 @@ func (q *Queries) AlertInsertUnlessRecent(ctx context.Context, db DBTX, arg *Ale
 		arg.Acknowledged,
 		arg.DeliveryStatus,
 		arg.NextDeliveryAt,
+		arg.Destination,
 		arg.CreatedAt,
 		arg.DedupSince,
 	)
@@ -170,7 +172,7 @@ func (q *Queries) AlertInsertUnlessRecent(ctx context.Context, db DBTX, arg *Ale
 }
 
 const alertList = `-- name: AlertList :many
-SELECT id, user_id, cue_id, execution_id, alert_type, severity, message, metadata, acknowledged, delivery_status, delivery_attempts, next_delivery_at, delivered_at, last_delivery_error, created_at FROM alerts
+SELECT id, user_id, cue_id, execution_id, alert_type, severity, message, metadata, acknowledged, delivery_status, delivery_attempts, next_delivery_at, delivered_at, last_delivery_error, created_at, destination FROM alerts
 WHERE user_id = ?1
   AND (CAST(?2 AS TEXT) IS NULL OR alert_type = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR created_at >= CAST(?3 AS TEXT))
@@ -217,6 +219,7 @@ func (q *Queries) AlertList(ctx context.Context, db DBTX, arg *AlertListParams) 
 			&i.DeliveredAt,
 			&i.LastDeliveryError,
 			&i.CreatedAt,
+			&i.Destination,
 		); err != nil {
 			return nil, err
 		}
@@ -232,16 +235,38 @@ func (q *Queries) AlertList(ctx context.Context, db DBTX, arg *AlertListParams) 
 }
 
 const alertListDue = `-- name: AlertListDue :many
-SELECT alerts.id, alerts.user_id, alerts.cue_id, alerts.execution_id, alerts.alert_type, alerts.severity, alerts.message, alerts.metadata, alerts.acknowledged, alerts.delivery_status, alerts.delivery_attempts, alerts.next_delivery_at, alerts.delivered_at, alerts.last_delivery_error, alerts.created_at, users.alert_webhook_url, users.alert_secret_sealed
+SELECT alerts.id, alerts.user_id, alerts.cue_id, alerts.execution_id, alerts.alert_type, alerts.severity, alerts.message, alerts.metadata, alerts.acknowledged, alerts.delivery_status, alerts.delivery_attempts, alerts.next_delivery_at, alerts.delivered_at, alerts.last_delivery_error, alerts.created_at, alerts.destination, users.alert_webhook_url, users.alert_secret_sealed
 FROM alerts JOIN users ON users.id = alerts.user_id
-WHERE alerts.delivery_status = 'pending' AND alerts.next_delivery_at <= CAST(?1 AS TEXT)
+WHERE alerts.id IN (
+    SELECT ranked.id FROM (
+        SELECT c.id, c.next_delivery_at, coalesce(r.room, CAST(?1 AS INTEGER)) AS room,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.next_delivery_at, c.id) AS rn
+        FROM (
+            SELECT x.id, x.destination, x.next_delivery_at
+            FROM alerts AS x
+            WHERE x.delivery_status = 'pending'
+              AND x.next_delivery_at <= CAST(?2 AS TEXT)
+              AND x.destination NOT IN (SELECT value FROM json_each(CAST(?3 AS TEXT)))
+            ORDER BY x.next_delivery_at
+            LIMIT CAST(?4 AS INTEGER)
+        ) AS c
+        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(?5 AS TEXT))) AS r
+            ON r.destination = c.destination
+    ) AS ranked
+    WHERE ranked.rn <= ranked.room
+    ORDER BY ranked.rn, ranked.next_delivery_at, ranked.id
+    LIMIT CAST(?6 AS INTEGER)
+)
 ORDER BY alerts.next_delivery_at, alerts.id
-LIMIT CAST(?2 AS INTEGER)
 `
 
 type AlertListDueParams struct {
-	Now     string
-	MaxRows int64
+	PerDestination int64
+	Now            string
+	Skip           string
+	ScanRows       int64
+	Room           string
+	MaxRows        int64
 }
 
 type AlertListDueRow struct {
@@ -250,12 +275,24 @@ type AlertListDueRow struct {
 	AlertSecretSealed *string
 }
 
-// AlertListDue reads up to @max_rows alerts due for delivery, oldest
-// next_delivery_at first (the partial index alerts_delivery_idx), with
-// their tenants' alert URL and sealed secret; the surrounding BEGIN
-// IMMEDIATE transaction makes the claim that follows exclusive.
+// AlertListDue reads up to @max_rows alerts due for delivery, fairly
+// across destinations: within a destination oldest next_delivery_at first,
+// at most its room (@room, a JSON array of [destination, room] pairs, else
+// @per_destination; @skip, a JSON array, lists the destinations whose room
+// is 0); across destinations round-robin. The ranking looks at the
+// @scan_rows oldest due alerts of destinations not skipped (the partial
+// index alerts_delivery_idx). They come with their tenants' alert URL and
+// sealed secret; the surrounding BEGIN IMMEDIATE transaction makes the
+// claim that follows exclusive.
 func (q *Queries) AlertListDue(ctx context.Context, db DBTX, arg *AlertListDueParams) ([]*AlertListDueRow, error) {
-	rows, err := db.QueryContext(ctx, alertListDue, arg.Now, arg.MaxRows)
+	rows, err := db.QueryContext(ctx, alertListDue,
+		arg.PerDestination,
+		arg.Now,
+		arg.Skip,
+		arg.ScanRows,
+		arg.Room,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +316,7 @@ func (q *Queries) AlertListDue(ctx context.Context, db DBTX, arg *AlertListDuePa
 			&i.Alert.DeliveredAt,
 			&i.Alert.LastDeliveryError,
 			&i.Alert.CreatedAt,
+			&i.Alert.Destination,
 			&i.AlertWebhookURL,
 			&i.AlertSecretSealed,
 		); err != nil {
@@ -298,34 +336,56 @@ func (q *Queries) AlertListDue(ctx context.Context, db DBTX, arg *AlertListDuePa
 const alertRecordDelivery = `-- name: AlertRecordDelivery :execrows
 UPDATE alerts SET
     delivery_status = ?1,
-    delivered_at = coalesce(?2, delivered_at),
-    next_delivery_at = ?3,
-    last_delivery_error = coalesce(?4, last_delivery_error)
-WHERE id = ?5 AND delivery_status = 'pending'
+    delivery_attempts = ?2,
+    delivered_at = coalesce(?3, delivered_at),
+    next_delivery_at = ?4,
+    last_delivery_error = coalesce(?5, last_delivery_error)
+WHERE id = ?6 AND delivery_status = 'pending' AND delivery_attempts = ?7
 `
 
 type AlertRecordDeliveryParams struct {
 	DeliveryStatus    *string
+	DeliveryAttempts  int64
 	DeliveredAt       *string
 	NextDeliveryAt    *string
 	LastDeliveryError *string
 	ID                string
+	Attempt           int64
 }
 
-// AlertRecordDelivery stores an attempt's result on an alert still
-// pending; an absent @last_delivery_error keeps the previous one.
+// AlertRecordDelivery stores an attempt's result on an alert still pending
+// under the claim that made the attempt (delivery_attempts = @attempt); an
+// absent @last_delivery_error keeps the previous one.
 func (q *Queries) AlertRecordDelivery(ctx context.Context, db DBTX, arg *AlertRecordDeliveryParams) (int64, error) {
 	result, err := db.ExecContext(ctx, alertRecordDelivery,
 		arg.DeliveryStatus,
+		arg.DeliveryAttempts,
 		arg.DeliveredAt,
 		arg.NextDeliveryAt,
 		arg.LastDeliveryError,
 		arg.ID,
+		arg.Attempt,
 	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const alertSetDestination = `-- name: AlertSetDestination :exec
+UPDATE alerts SET destination = ?1 WHERE id = ?2
+`
+
+type AlertSetDestinationParams struct {
+	Destination string
+	ID          string
+}
+
+// AlertSetDestination moves a due alert to the destination of its tenant's
+// current alert URL (the tenant changed it since it was queued).
+func (q *Queries) AlertSetDestination(ctx context.Context, db DBTX, arg *AlertSetDestinationParams) error {
+	_, err := db.ExecContext(ctx, alertSetDestination, arg.Destination, arg.ID)
+	return err
 }
 
 const alertUserLock = `-- name: AlertUserLock :one

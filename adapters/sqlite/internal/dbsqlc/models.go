@@ -36,6 +36,7 @@ type Alert struct {
 	DeliveredAt       *string
 	LastDeliveryError *string
 	CreatedAt         string
+	Destination       string
 }
 
 type Cue struct {
