@@ -75,3 +75,20 @@ func cleanPath(p string) bool {
 	}
 	return c == p
 }
+
+// routeMatch is the router's answer for a request, found by the observing
+// wrapper (metrics and spans need the route template) and reused by the
+// pipeline.
+type routeMatch struct {
+	route  *routers.Route
+	params map[string]string
+	err    error
+}
+
+// findRoute matches r against the spec, once per request.
+func (p *pipeline) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	if m, ok := r.Context().Value(ctxMatch).(*routeMatch); ok {
+		return m.route, m.params, m.err
+	}
+	return p.router.FindRoute(r)
+}

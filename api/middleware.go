@@ -37,6 +37,7 @@ const (
 	ctxHeader
 	ctxNonce
 	ctxRoute
+	ctxMatch
 )
 
 // htmlPages get a nonce-based Content-Security-Policy.
@@ -208,7 +209,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 3. Routing.
-	route, pathParams, err := p.router.FindRoute(r)
+	route, pathParams, err := p.findRoute(r)
 	if err != nil {
 		if errors.Is(err, routers.ErrMethodNotAllowed) {
 			WriteError(w, r, p.log, core.NewError(core.KindMethodNotAllowed, "http_error", "Method Not Allowed"))
