@@ -84,7 +84,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	strict := apigen.NewStrictHandlerWithOptions(srv, nil, apigen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: onReqErr, ResponseErrorHandlerFunc: onErr,
 	})
-	mux := http.NewServeMux()
+	mux := newRecordingMux()
 	if d.ServeSpec {
 		specJSON, err := doc.MarshalJSON()
 		if err != nil {
@@ -101,7 +101,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 			WriteError(w, r, d.Log, bindingError(r, err))
 		},
 	})
-	p := &pipeline{
+	ops, err := operationHandlers(doc, mux)
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{ops: ops,
 		log: d.Log, accounts: d.Accounts, limiter: d.Limiter, clock: d.Clock, router: router,
 		trustedProxies: d.TrustedProxies, hsts: d.HSTS, next: inner, serveSpec: d.ServeSpec, usage: d.Usage,
 		cors: newCORS(d.CORSOrigins),

@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
@@ -36,6 +37,7 @@ const (
 	ctxHeader
 	ctxNonce
 	ctxRoute
+	ctxMatch
 )
 
 // htmlPages get a nonce-based Content-Security-Policy.
@@ -117,6 +119,9 @@ type pipeline struct {
 	usage          *core.UsageService
 	cors           *cors
 	next           http.Handler
+	// ops are the generated handlers by operation (route once: dispatch
+	// reuses the validator's match).
+	ops map[*openapi3.Operation]http.HandlerFunc
 }
 
 func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -204,7 +209,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 3. Routing.
-	route, pathParams, err := p.router.FindRoute(r)
+	route, pathParams, err := p.findRoute(r)
 	if err != nil {
 		if errors.Is(err, routers.ErrMethodNotAllowed) {
 			WriteError(w, r, p.log, core.NewError(core.KindMethodNotAllowed, "http_error", "Method Not Allowed"))
@@ -266,12 +271,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 
 	// 6. Validation of path/query/header/body against the spec.
 	in := &openapi3filter.RequestValidationInput{
-		Request: r, PathParams: pathParams, Route: route,
-		Options: &openapi3filter.Options{
-			MultiError:          true,
-			SkipSettingDefaults: true,
-			AuthenticationFunc:  func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
-		},
+		Request: r, PathParams: pathParams, Route: route, Options: validationOptions,
 	}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 		WriteError(w, r, p.log, validationError(err))
@@ -281,11 +281,20 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	if pr := principalFrom(r.Context()); pr != nil && pr.KeyHash != "" && p.usage != nil && p.usage.ApproachingLimit(r.Context(), pr.User) {
 		w.Header().Set("X-CueAPI-Usage-Warning", "approaching_limit")
 	}
+	next := p.dispatcher(r, route, pathParams)
 	if wantsVerifyEcho(r) {
-		serveWithVerifyEcho(p.next, w, r, op.OperationID, body)
+		serveWithVerifyEcho(next, w, r, op.OperationID, body)
 		return
 	}
-	p.next.ServeHTTP(w, r)
+	next.ServeHTTP(w, r)
+}
+
+// validationOptions are the request validator's options (shared: the
+// validator only reads them).
+var validationOptions = &openapi3filter.Options{
+	MultiError:          true,
+	SkipSettingDefaults: true,
+	AuthenticationFunc:  func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
 }
 
 // storable reports whether s is valid UTF-8 without NUL.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -50,8 +51,12 @@ func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	route := "other"
-	if rt, _, err := o.router.FindRoute(r); err == nil {
-		route = rt.Path
+	// The match is kept in the context: the pipeline reuses it (route once).
+	m := &routeMatch{}
+	m.route, m.params, m.err = o.router.FindRoute(r)
+	ctx = context.WithValue(ctx, ctxMatch, m)
+	if m.err == nil {
+		route = m.route.Path
 	} else if r.URL.Path == "/auth/device" || r.URL.Path == "/openapi.json" {
 		route = r.URL.Path
 	}

@@ -511,14 +511,13 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 	const op = "execution update"
 	var out *core.Execution
 	return sqlkit.Value(&out, s.rowTx(ctx, op, pgx.TxOptions{}, p.TenantID, string(p.ID), func(tx pgx.Tx, tenant, id string) error {
-		cueID, err := s.q.ExecutionCueID(ctx, tx, &dbsqlc.ExecutionCueIDParams{ID: id, UserID: tenant})
+		// The cue is locked before the execution (one statement finds and
+		// locks it).
+		cueRow, err := s.q.CueGetForUpdateByExecution(ctx, tx, &dbsqlc.CueGetForUpdateByExecutionParams{ExecutionID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		cueRow, err := s.q.CueGetForUpdate(ctx, tx, &dbsqlc.CueGetForUpdateParams{ID: cueID, UserID: tenant})
-		if err != nil {
-			return dbErr.Interpret(op+": lock cue", err)
-		}
+		cueID := cueRow.ID
 		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)

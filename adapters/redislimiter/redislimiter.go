@@ -36,13 +36,22 @@ var _ core.RateLimiter = (*Limiter)(nil)
 // allowScript trims the bucket to (now−window, now+∞), counts it and records
 // the request only when under the limit, atomically.
 //
-// KEYS[1] bucket; ARGV: now (µs), window (µs), limit, member, ttl (ms).
+// KEYS[1] bucket; ARGV: now (µs), window (µs), limit, member, ttl (ms),
+// then pairs of (score, member) of requests a Local allowance already
+// accepted, recorded first and unconditionally (ZADD of a member already
+// present changes nothing, so a retried flush never counts twice).
 // Returns {1, count including this request} when allowed and
 // {0, count, oldest score} when rejected (oldest is "" when the bucket is
 // empty, i.e. limit ≤ 0).
 var allowScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+if #ARGV > 5 then
+  for i = 6, #ARGV, 2 do
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i+1])
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 local count = redis.call('ZCARD', KEYS[1])
 if count < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
@@ -84,15 +93,33 @@ func (l *Limiter) Ping(ctx context.Context) error {
 // (wrapped, with nothing recorded or with the request recorded — the caller
 // cannot tell which, and should treat it as "no decision").
 func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (core.RateDecision, error) {
+	return l.allow(ctx, key, limit, window, now, nil)
+}
+
+// pendingRequest is a request accepted locally and not yet in Redis.
+type pendingRequest struct {
+	score  int64 // µs
+	member string
+}
+
+func newMember(us int64) string {
+	return strconv.FormatInt(us, 10) + ":" + strconv.FormatUint(rand.Uint64(), 16)
+}
+
+// allow is Allow that first records pending (accepted elsewhere already).
+func (l *Limiter) allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time, pending []pendingRequest) (core.RateDecision, error) {
 	if window <= 0 {
 		return core.RateDecision{}, errors.New("redislimiter: window must be positive")
 	}
 	nowUs := now.UnixMicro()
-	member := strconv.FormatInt(nowUs, 10) + ":" + strconv.FormatUint(rand.Uint64(), 16)
 	ttl := (window + expirySlack).Milliseconds()
+	args := make([]any, 0, 5+2*len(pending))
+	args = append(args, nowUs, window.Microseconds(), limit, newMember(nowUs), ttl)
+	for _, p := range pending {
+		args = append(args, p.score, p.member)
+	}
 
-	res, err := allowScript.Run(ctx, l.client, []string{l.bucket(key)},
-		nowUs, window.Microseconds(), limit, member, ttl).Slice()
+	res, err := allowScript.Run(ctx, l.client, []string{l.bucket(key)}, args...).Slice()
 	if err != nil {
 		return core.RateDecision{}, fmt.Errorf("redislimiter: allow: %w", err)
 	}

@@ -145,7 +145,9 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		opts.DialerRetries = 1
 		opts.MaxRetries = 1
 		a.redis = redis.NewClient(opts)
-		shared := redislimiter.New(a.redis, cfg.RedisPrefix)
+		// A local allowance per bucket (redislimiter.Local): most requests
+		// are counted in memory and recorded in Redis with the next call.
+		shared := redislimiter.NewLocal(redislimiter.New(a.redis, cfg.RedisPrefix), 0)
 		ports.Limiter = failoverlimiter.New(shared, memlimiter.New(), failoverlimiter.Config{RetryPrimaryAfter: 5 * time.Second})
 		// Like the limiter, the auth cache backs off while Redis is
 		// unreachable: requests authenticate from the store meanwhile.

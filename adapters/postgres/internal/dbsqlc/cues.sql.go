@@ -247,6 +247,59 @@ func (q *Queries) CueGetForUpdate(ctx context.Context, db DBTX, arg *CueGetForUp
 	return &i, err
 }
 
+const cueGetForUpdateByExecution = `-- name: CueGetForUpdateByExecution :one
+SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues
+WHERE id = (SELECT e.cue_id FROM executions e WHERE e.id = $1 AND e.user_id = $2)
+  AND user_id = $2 FOR NO KEY UPDATE
+`
+
+type CueGetForUpdateByExecutionParams struct {
+	ExecutionID string
+	UserID      string
+}
+
+// CueGetForUpdateByExecution locks the cue of one of a tenant's executions
+// (one round trip where reading the cue id and locking took two), so a
+// read-modify-write locks the cue before the execution.
+func (q *Queries) CueGetForUpdateByExecution(ctx context.Context, db DBTX, arg *CueGetForUpdateByExecutionParams) (*Cue, error) {
+	row := db.QueryRow(ctx, cueGetForUpdateByExecution, arg.ExecutionID, arg.UserID)
+	var i Cue
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.Description,
+		&i.Status,
+		&i.Transport,
+		&i.ScheduleType,
+		&i.ScheduleCron,
+		&i.ScheduleAt,
+		&i.ScheduleTimezone,
+		&i.CallbackURL,
+		&i.CallbackMethod,
+		&i.CallbackHeaders,
+		&i.Payload,
+		&i.RetryMaxAttempts,
+		&i.RetryBackoffMinutes,
+		&i.OnFailureEmail,
+		&i.OnFailureWebhook,
+		&i.OnFailurePause,
+		&i.VerificationMode,
+		&i.CatchUp,
+		&i.OutcomeDeadlineSeconds,
+		&i.NextRun,
+		&i.LastRun,
+		&i.RunCount,
+		&i.FiredCount,
+		&i.SkippedCount,
+		&i.LastError,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Options,
+	)
+	return &i, err
+}
+
 const cueInsert = `-- name: CueInsert :one
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
