@@ -96,40 +96,7 @@ func TestCrash(t *testing.T) {
 	}
 	const n, firstWave, concurrency = 40, 10, 4
 
-	var (
-		mu       sync.Mutex
-		seen     = map[string]int{}
-		release  = make(chan struct{})
-		blocked  = make(chan struct{}, n*2)
-		allIn    = make(chan struct{})
-		closeAll sync.Once
-	)
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-CueAPI-Execution-Id")
-		mu.Lock()
-		seen[id]++
-		unique := len(seen)
-		total := 0
-		for _, c := range seen {
-			total += c
-		}
-		mu.Unlock()
-		if unique >= n {
-			closeAll.Do(func() { close(allIn) })
-		}
-		if total > firstWave {
-			select {
-			case blocked <- struct{}{}:
-			default:
-			}
-			<-release // hold the request in flight until the test lets go
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(rcv.Close)
-	var releaseOnce sync.Once
-	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(unblock)
+	rcv := newHoldingReceiver(t, "X-CueAPI-Execution-Id", n, firstWave)
 
 	env := map[string]string{
 		"ENV": "development", "PORT": "0", "CUEAPI_DATA_DIR": t.TempDir(), "SESSION_SECRET": "crash-test-secret-0123456789abcdefgh",
@@ -145,45 +112,18 @@ func TestCrash(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &reg))
 	at := time.Now().UTC().Add(3 * time.Second)
 	for i := 0; i < n; i++ {
-		code, body := srv.do(t, "POST", "/v1/cues", reg.APIKey, fmt.Sprintf(`{"name":"c%d","schedule":{"type":"once","at":"%s"},"callback":{"url":"%s/hook"}}`, i, dueAt(at), rcv.URL))
+		code, body := srv.do(t, "POST", "/v1/cues", reg.APIKey, fmt.Sprintf(`{"name":"c%d","schedule":{"type":"once","at":"%s"},"callback":{"url":"%s/hook"}}`, i, dueAt(at), rcv.srv.URL))
 		require.Equal(t, http.StatusCreated, code, string(body))
 	}
 
 	// Wait until the first wave is in and the next deliveries are held in
-	// flight, then kill the process.
-	for i := 0; i < concurrency; i++ {
-		select {
-		case <-blocked:
-		case <-time.After(30 * time.Second):
-			t.Fatal("deliveries did not reach the receiver")
-		}
-	}
+	// flight, then kill the process; restart it.
+	rcv.waitHeld(t, concurrency)
 	srv.kill()
-	mu.Lock()
-	inFlightAtKill := 0
-	for _, c := range seen {
-		inFlightAtKill += c
-	}
-	inFlightAtKill -= firstWave
-	mu.Unlock()
-	unblock()
-
+	inFlightAtKill := rcv.releaseAfterKill()
 	srv2 := startServer(t, env)
-	select {
-	case <-allIn:
-	case <-time.After(60 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("only %d of %d executions delivered after the restart", len(seen), n)
-	}
-
-	mu.Lock()
-	dups := 0
-	for _, c := range seen {
-		dups += c - 1
-	}
-	mu.Unlock()
-	require.LessOrEqual(t, dups, inFlightAtKill, "duplicates are bounded by what was in flight at the kill")
+	rcv.waitAll(t)
+	require.LessOrEqual(t, rcv.duplicates(), inFlightAtKill, "duplicates are bounded by what was in flight at the kill")
 
 	// Every execution ends recorded as a success.
 	eventually(t, 30*time.Second, func() bool {
@@ -323,4 +263,97 @@ func dueAt(shared time.Time) string {
 		shared = min
 	}
 	return shared.Format(time.RFC3339Nano)
+}
+
+// holdingReceiver is a webhook receiver for kill -9 tests: it answers the
+// first firstWave requests at once and holds every later one in flight
+// until the test releases them; it counts requests per id (the header
+// key) and signals when n distinct ids have arrived.
+type holdingReceiver struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	seen     map[string]int
+	n        int
+	release  chan struct{}
+	blocked  chan struct{}
+	allIn    chan struct{}
+	closeAll sync.Once
+	unblock  sync.Once
+	first    int
+}
+
+func newHoldingReceiver(t *testing.T, key string, n, firstWave int) *holdingReceiver {
+	h := &holdingReceiver{seen: map[string]int{}, n: n, first: firstWave, release: make(chan struct{}),
+		blocked: make(chan struct{}, n*2), allIn: make(chan struct{})}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.seen[r.Header.Get(key)]++
+		unique, total := len(h.seen), h.totalLocked()
+		h.mu.Unlock()
+		if unique >= n {
+			h.closeAll.Do(func() { close(h.allIn) })
+		}
+		if total > firstWave {
+			select {
+			case h.blocked <- struct{}{}:
+			default:
+			}
+			<-h.release // hold the request in flight until the test lets go
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(h.srv.Close)
+	t.Cleanup(h.unhold)
+	return h
+}
+
+func (h *holdingReceiver) totalLocked() int {
+	total := 0
+	for _, c := range h.seen {
+		total += c
+	}
+	return total
+}
+
+func (h *holdingReceiver) unhold() { h.unblock.Do(func() { close(h.release) }) }
+
+// waitHeld waits until k requests are held in flight.
+func (h *holdingReceiver) waitHeld(t *testing.T, k int) {
+	t.Helper()
+	for i := 0; i < k; i++ {
+		select {
+		case <-h.blocked:
+		case <-time.After(30 * time.Second):
+			t.Fatal("deliveries did not reach the receiver")
+		}
+	}
+}
+
+// releaseAfterKill returns how many requests were in flight (beyond the
+// first wave) and lets them go.
+func (h *holdingReceiver) releaseAfterKill() int {
+	h.mu.Lock()
+	inFlight := h.totalLocked() - h.first
+	h.mu.Unlock()
+	h.unhold()
+	return inFlight
+}
+
+// waitAll waits until every one of the n ids has arrived.
+func (h *holdingReceiver) waitAll(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.allIn:
+	case <-time.After(60 * time.Second):
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t.Fatalf("only %d of %d delivered after the restart", len(h.seen), h.n)
+	}
+}
+
+// duplicates is how many requests repeated an id.
+func (h *holdingReceiver) duplicates() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.totalLocked() - len(h.seen)
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,39 +23,7 @@ func TestMessagePushCrash(t *testing.T) {
 	}
 	const n, firstWave, concurrency = 24, 6, 4
 
-	var (
-		mu       sync.Mutex
-		seen     = map[string]int{}
-		release  = make(chan struct{})
-		blocked  = make(chan struct{}, n*2)
-		allIn    = make(chan struct{})
-		closeAll sync.Once
-	)
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-CueAPI-Message-Id")
-		mu.Lock()
-		seen[id]++
-		unique, total := len(seen), 0
-		for _, c := range seen {
-			total += c
-		}
-		mu.Unlock()
-		if unique >= n {
-			closeAll.Do(func() { close(allIn) })
-		}
-		if total > firstWave {
-			select {
-			case blocked <- struct{}{}:
-			default:
-			}
-			<-release // hold the push in flight until the test lets go
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(rcv.Close)
-	var releaseOnce sync.Once
-	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(unblock)
+	rcv := newHoldingReceiver(t, "X-CueAPI-Message-Id", n, firstWave)
 
 	env := map[string]string{
 		"ENV": "development", "PORT": "0", "CUEAPI_DATA_DIR": t.TempDir(), "SESSION_SECRET": "push-crash-secret-0123456789abcdefgh",
@@ -82,7 +48,7 @@ func TestMessagePushCrash(t *testing.T) {
 		return a.ID
 	}
 	from := agent(`{"display_name":"Sender"}`)
-	to := agent(`{"display_name":"Receiver","webhook_url":"` + rcv.URL + `/inbox"}`)
+	to := agent(`{"display_name":"Receiver","webhook_url":"` + rcv.srv.URL + `/inbox"}`)
 	ids := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		code, b := sendAs(t, srv, reg.APIKey, from, fmt.Sprintf(`{"to":%q,"body":"m%d"}`, to, i))
@@ -95,38 +61,13 @@ func TestMessagePushCrash(t *testing.T) {
 	}
 
 	// Wait until the first wave is in and the next pushes are held in
-	// flight, then kill the process.
-	for i := 0; i < concurrency; i++ {
-		select {
-		case <-blocked:
-		case <-time.After(30 * time.Second):
-			t.Fatal("pushes did not reach the receiver")
-		}
-	}
+	// flight, then kill the process; restart it.
+	rcv.waitHeld(t, concurrency)
 	srv.kill()
-	mu.Lock()
-	inFlightAtKill := -firstWave
-	for _, c := range seen {
-		inFlightAtKill += c
-	}
-	mu.Unlock()
-	unblock()
-
+	inFlightAtKill := rcv.releaseAfterKill()
 	srv2 := startServer(t, env)
-	select {
-	case <-allIn:
-	case <-time.After(60 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("only %d of %d messages pushed after the restart", len(seen), n)
-	}
-	mu.Lock()
-	dups := 0
-	for _, c := range seen {
-		dups += c - 1
-	}
-	mu.Unlock()
-	require.LessOrEqual(t, dups, inFlightAtKill, "duplicates are bounded by what was in flight at the kill")
+	rcv.waitAll(t)
+	require.LessOrEqual(t, rcv.duplicates(), inFlightAtKill, "duplicates are bounded by what was in flight at the kill")
 
 	// Every message ends recorded as delivered.
 	for _, id := range ids {
