@@ -52,18 +52,7 @@ func TestAlertWebhooksShareFairDelivery(t *testing.T) {
 			fastCue := e.createCue(key, `{"name":"fast","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+fast.srv.URL+`/hook"}}`)
 			e.fireMany(u, fastCue.ID, nFast)
 
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				e.app.Dispatcher.Run(ctx)
-			}()
-			t.Cleanup(func() {
-				cancel()
-				releaseSlow()
-				<-done
-			})
-			e.app.Dispatcher.Wake()
+			stop := runDispatcher(t, e, releaseSlow)
 
 			failsafe(t, fast.all, "every cue delivery while the alert receiver blocks")
 			total, _ := slow.requests()
@@ -72,8 +61,7 @@ func TestAlertWebhooksShareFairDelivery(t *testing.T) {
 
 			releaseSlow()
 			failsafe(t, slow.all, "every alert webhook after the release")
-			cancel()
-			failsafe(t, done, "the dispatcher stops")
+			stop()
 
 			total, distinct := slow.requests()
 			require.Equal(t, nAlerts, distinct)

@@ -143,18 +143,7 @@ func TestFairDelivery(t *testing.T) {
 				require.Equal(t, strings.TrimPrefix(slow.srv.URL, "http://"), ex.Destination)
 			}
 
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				e.app.Dispatcher.Run(ctx)
-			}()
-			t.Cleanup(func() {
-				cancel()
-				releaseSlow()
-				<-done
-			})
-			e.app.Dispatcher.Wake()
+			stop := runDispatcher(t, e, releaseSlow)
 
 			failsafe(t, fast.all, "all 500 fast deliveries while the slow receiver blocks")
 			total, distinct := slow.requests()
@@ -163,8 +152,7 @@ func TestFairDelivery(t *testing.T) {
 
 			releaseSlow()
 			failsafe(t, slow.all, "all 500 slow deliveries after the release")
-			cancel()
-			failsafe(t, done, "the dispatcher stops")
+			stop()
 
 			for _, r := range []*countingReceiver{slow, fast} {
 				total, distinct := r.requests()
@@ -313,18 +301,7 @@ func TestFairDeliveryNewcomer(t *testing.T) {
 			fastCue := e.createCue(key, `{"name":"fast","schedule":{"type":"once","at":"`+at+`"},"callback":{"url":"`+fast.srv.URL+`/hook"}}`)
 			e.fireMany(u, slowCue.ID, nSlow)
 
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				e.app.Dispatcher.Run(ctx)
-			}()
-			t.Cleanup(func() {
-				cancel()
-				releaseSlow()
-				<-done
-			})
-			e.app.Dispatcher.Wake()
+			stop := runDispatcher(t, e, releaseSlow)
 			failsafe(t, slow.all, "the slow destination, alone, holds all slots but one share")
 
 			e.fireMany(u, fastCue.ID, nFast)
@@ -334,8 +311,7 @@ func TestFairDeliveryNewcomer(t *testing.T) {
 			require.Equal(t, conc-perDest, total, "the alone destination never took the newcomers' share")
 
 			releaseSlow()
-			cancel()
-			failsafe(t, done, "the dispatcher stops")
+			stop()
 			for _, ex := range e.storedExecutions(u, fastCue.ID) {
 				require.Equal(t, core.ExecSuccess, ex.Status)
 				require.Equal(t, 1, ex.Attempts)
@@ -344,5 +320,28 @@ func TestFairDeliveryNewcomer(t *testing.T) {
 			require.Equal(t, nFast, total)
 			require.Equal(t, nFast, distinct)
 		})
+	}
+}
+
+// runDispatcher runs e's delivery engine until stop is called or the test
+// ends; at the end it lets held receivers go (release) before waiting for
+// the engine to stop. stop cancels the engine and waits (bounded) for it.
+func runDispatcher(t *testing.T, e *testEnv, release func()) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.app.Dispatcher.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		release()
+		<-done
+	})
+	e.app.Dispatcher.Wake()
+	return func() {
+		cancel()
+		failsafe(t, done, "the dispatcher stops")
 	}
 }
