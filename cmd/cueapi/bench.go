@@ -178,7 +178,6 @@ type fairResult struct {
 func benchFair(ctx context.Context, store, pgURL string, n, concurrency int, slowDelay, timeout time.Duration) (fairResult, error) {
 	res := fairResult{Store: store}
 	clock := &offsetClock{}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var (
 		mu           sync.Mutex
 		fastAt       = make(map[string]time.Time, n)
@@ -229,49 +228,11 @@ func benchFair(ctx context.Context, store, pgURL string, n, concurrency int, slo
 	}
 	defer closeFast()
 
-	dir, err := os.MkdirTemp("", "cueapi-bench-")
+	a, u, closeApp, err := startBenchApp(ctx, store, pgURL, concurrency, clock, map[string]string{"SHUTDOWN_GRACE_SECONDS": "1"})
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	cfg, err := loadConfig(func(k string) (string, bool) {
-		switch k {
-		case "ENV":
-			return "development", true
-		case "CUEAPI_DATA_DIR":
-			return dir, true
-		case "SESSION_SECRET":
-			return "benchmark-session-secret-0123456789abcdef", true
-		case "WEBHOOK_CONCURRENCY":
-			return fmt.Sprint(concurrency), true
-		case "DELIVERY_PER_DESTINATION_CONCURRENCY":
-			return fmt.Sprint(benchPerDestination), true
-		case "SHUTDOWN_GRACE_SECONDS":
-			return "1", true
-		}
-		return "", false
-	})
-	if err != nil {
-		return res, err
-	}
-	cfg.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	if store == "postgres" {
-		u, drop, err := benchSchema(ctx, pgURL)
-		if err != nil {
-			return res, err
-		}
-		defer drop()
-		cfg.DatabaseURL = u
-	}
-	a, err := newApp(ctx, cfg, log, overrides{clock: clock})
-	if err != nil {
-		return res, err
-	}
-	defer a.close()
-	_, u, err := a.Accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
-	if err != nil {
-		return res, err
-	}
+	defer closeApp()
 	due := clock.Now().Add(time.Hour).Truncate(time.Second)
 	if err := benchCreateCues(ctx, a.store, u, n, due, slowURL, "slow", 2*n+1); err != nil {
 		return res, err
@@ -309,7 +270,6 @@ func benchFair(ctx context.Context, store, pgURL string, n, concurrency int, slo
 func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int, timeout time.Duration) (benchResult, error) {
 	res := benchResult{Store: store, Cues: n, Messages: msgs}
 	clock := &offsetClock{}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 	// The sink: counts deliveries per execution id and when they arrived.
 	var (
@@ -361,55 +321,15 @@ func benchOne(ctx context.Context, store, pgURL string, n, msgs, concurrency int
 	go func() { _ = sink.Serve(ln) }()
 	defer sink.Close()
 
-	dir, err := os.MkdirTemp("", "cueapi-bench-")
+	// One sending account: the per-account push cap matches the engine's
+	// slots, so the messaging figure is the engine's, not the cap's 30-second
+	// postponements.
+	a, u, closeApp, err := startBenchApp(ctx, store, pgURL, concurrency, clock, map[string]string{
+		"DISABLE_QUOTA_ENFORCEMENT": "true", "MAX_CONCURRENT_DELIVERIES_PER_USER": fmt.Sprint(concurrency)})
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	cfg, err := loadConfig(func(k string) (string, bool) {
-		switch k {
-		case "ENV":
-			return "development", true
-		case "CUEAPI_DATA_DIR":
-			return dir, true
-		case "SESSION_SECRET":
-			return "benchmark-session-secret-0123456789abcdef", true
-		case "WEBHOOK_CONCURRENCY":
-			return fmt.Sprint(concurrency), true
-		case "DISABLE_QUOTA_ENFORCEMENT":
-			return "true", true
-		case "MAX_CONCURRENT_DELIVERIES_PER_USER":
-			// One sending account: let the per-account push cap match the
-			// engine's slots, so the figure is the engine's, not the cap's
-			// 30-second postponements.
-			return fmt.Sprint(concurrency), true
-		case "DELIVERY_PER_DESTINATION_CONCURRENCY":
-			return fmt.Sprint(benchPerDestination), true
-		}
-		return "", false
-	})
-	if err != nil {
-		return res, err
-	}
-	cfg.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	if store == "postgres" {
-		u, drop, err := benchSchema(ctx, pgURL)
-		if err != nil {
-			return res, err
-		}
-		defer drop()
-		cfg.DatabaseURL = u
-	}
-	a, err := newApp(ctx, cfg, log, overrides{clock: clock})
-	if err != nil {
-		return res, err
-	}
-	defer a.close()
-
-	_, u, err := a.Accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
-	if err != nil {
-		return res, err
-	}
+	defer closeApp()
 	due := clock.Now().Add(time.Hour).Truncate(time.Second)
 	url := "http://" + ln.Addr().String() + "/hook"
 	if err := benchCreateCues(ctx, a.store, u, n, due, url, "bench", n+1); err != nil {
@@ -622,4 +542,66 @@ func benchSchema(ctx context.Context, base string) (string, func(), error) {
 		sep = "&"
 	}
 	return base + sep + "search_path=" + schema, drop, nil
+}
+
+// startBenchApp starts the whole service for a delivery benchmark on store
+// (a fresh PostgreSQL schema, or SQLite in a temporary directory) with
+// concurrency delivery slots, the loopback sink allowed and the settings in
+// extra, and registers one account. stop stops it and removes its data.
+func startBenchApp(ctx context.Context, store, pgURL string, concurrency int, clock *offsetClock, extra map[string]string) (a *app, u *core.User, stop func(), err error) {
+	var cleanups []func()
+	stop = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "cueapi-bench-")
+	if err != nil {
+		return nil, nil, stop, err
+	}
+	cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
+	cfg, err := loadConfig(func(k string) (string, bool) {
+		if v, ok := extra[k]; ok {
+			return v, true
+		}
+		switch k {
+		case "ENV":
+			return "development", true
+		case "CUEAPI_DATA_DIR":
+			return dir, true
+		case "SESSION_SECRET":
+			return "benchmark-session-secret-0123456789abcdef", true
+		case "WEBHOOK_CONCURRENCY":
+			return fmt.Sprint(concurrency), true
+		case "DELIVERY_PER_DESTINATION_CONCURRENCY":
+			return fmt.Sprint(benchPerDestination), true
+		}
+		return "", false
+	})
+	if err != nil {
+		return nil, nil, stop, err
+	}
+	cfg.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	if store == "postgres" {
+		dbURL, drop, err := benchSchema(ctx, pgURL)
+		if err != nil {
+			return nil, nil, stop, err
+		}
+		cleanups = append(cleanups, drop)
+		cfg.DatabaseURL = dbURL
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if a, err = newApp(ctx, cfg, log, overrides{clock: clock}); err != nil {
+		return nil, nil, stop, err
+	}
+	cleanups = append(cleanups, a.close)
+	if _, u, err = a.Accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com"); err != nil {
+		return nil, nil, stop, err
+	}
+	return a, u, stop, nil
 }
