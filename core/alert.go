@@ -237,23 +237,8 @@ type AlertListParams struct {
 	Offset   int
 }
 
-// AlertClaimDeliveriesParams claims alerts due for delivery.
-type AlertClaimDeliveriesParams struct {
-	Now   time.Time
-	Lease time.Duration
-	Limit int
-	// PerDestination bounds the alerts of one destination (0: no bound);
-	// Room overrides it for some destinations (0: skip one). See
-	// DeliveryClaim.
-	PerDestination int
-	Room           map[string]int
-}
-
-// Fair is the claim's fairness bounds in the form the execution claim
-// takes them (the stores share the SQL plumbing).
-func (p *AlertClaimDeliveriesParams) Fair() *ExecutionClaimDeliveriesParams {
-	return &ExecutionClaimDeliveriesParams{Now: p.Now, Lease: p.Lease, Limit: p.Limit, PerDestination: p.PerDestination, Room: p.Room}
-}
+// AlertClaimDeliveriesParams claims due alert webhooks (see DeliveryClaim).
+type AlertClaimDeliveriesParams = DeliveryClaim
 
 // AlertDelivery is an alert to deliver with where and how to sign it.
 type AlertDelivery struct {
@@ -337,9 +322,6 @@ func (p *AlertRecordDeliveryParams) Stored() (status string, deliveredAt, nextAt
 // DedupSince is the creation time after which an alert of the same tenant,
 // type and cue (or execution) suppresses this one.
 func (p *AlertCreateParams) DedupSince() time.Time { return p.Now.Add(-p.DedupWindow) }
-
-// LeaseUntil is when the claimed alerts may be claimed again.
-func (p *AlertClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
 
 // AlertAcknowledgeParams selects one of a tenant's alerts.
 type AlertAcknowledgeParams struct {

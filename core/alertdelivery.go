@@ -41,7 +41,7 @@ func (s *alertSource) Kind() string { return "alert" }
 
 // Claim implements DeliverySource.
 func (s *alertSource) Claim(ctx context.Context, c *DeliveryClaim) ([]*DeliveryJob, error) {
-	batch, err := s.store.AlertClaimDeliveries(ctx, &AlertClaimDeliveriesParams{Now: c.Now, Lease: c.Lease, Limit: c.Limit, PerDestination: c.PerDestination, Room: c.Room})
+	batch, err := s.store.AlertClaimDeliveries(ctx, c)
 	if err != nil {
 		return nil, err
 	}

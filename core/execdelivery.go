@@ -49,7 +49,7 @@ func (d *executionSource) Kind() string { return "execution" }
 
 // Claim implements DeliverySource.
 func (d *executionSource) Claim(ctx context.Context, c *DeliveryClaim) ([]*DeliveryJob, error) {
-	batch, err := d.store.ExecutionClaimDeliveries(ctx, &ExecutionClaimDeliveriesParams{Now: c.Now, Lease: c.Lease, Limit: c.Limit, PerDestination: c.PerDestination, Room: c.Room})
+	batch, err := d.store.ExecutionClaimDeliveries(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -507,23 +507,9 @@ type ExecutionGetParams struct {
 	ID       ExecutionID
 }
 
-// ExecutionClaimDeliveriesParams claims due webhook executions.
-type ExecutionClaimDeliveriesParams struct {
-	Now   time.Time
-	Lease time.Duration
-	Limit int
-	// PerDestination bounds the executions of one destination (0: no
-	// bound); Room lowers it for some destinations (0: skip one). See
-	// DeliveryClaim.
-	PerDestination int
-	Room           map[string]int
-}
-
-// RoomFor is how many executions of destination d the claim may take.
-func (p *ExecutionClaimDeliveriesParams) RoomFor(d string) int {
-	c := DeliveryClaim{Limit: p.Limit, PerDestination: p.PerDestination, Room: p.Room}
-	return c.RoomFor(d)
-}
+// ExecutionClaimDeliveriesParams claims due webhook executions: the
+// engine's claim, as every delivery source's store takes it.
+type ExecutionClaimDeliveriesParams = DeliveryClaim
 
 // Delivery is a claimed webhook execution with what its attempt needs,
 // read at claim time (so retries see the cue's current callback, payload
@@ -796,9 +782,6 @@ func (e *Execution) InitialDueAt() *time.Time {
 	}
 	return nil
 }
-
-// LeaseUntil is when the claims' lease expires.
-func (p *ExecutionClaimDeliveriesParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }
 
 // LeaseUntil is when the claim's lease expires.
 func (p *ExecutionClaimWorkerParams) LeaseUntil() time.Time { return p.Now.Add(p.Lease) }

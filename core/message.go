@@ -211,7 +211,7 @@ type MessageMonthCountParams struct {
 
 // MessagePushClaimParams is a push claim: the same shape as an execution
 // delivery claim.
-type MessagePushClaimParams = ExecutionClaimDeliveriesParams
+type MessagePushClaimParams = DeliveryClaim
 
 // MessagePushRecordParams are push results to store.
 type MessagePushRecordParams struct {

@@ -73,7 +73,7 @@ func (s *messagePushSource) Kind() string { return "message" }
 
 // Claim implements DeliverySource.
 func (s *messagePushSource) Claim(ctx context.Context, c *DeliveryClaim) ([]*DeliveryJob, error) {
-	msgs, err := s.store.MessagePushClaim(ctx, &MessagePushClaimParams{Now: c.Now, Lease: c.Lease, Limit: c.Limit, PerDestination: c.PerDestination, Room: c.Room})
+	msgs, err := s.store.MessagePushClaim(ctx, c)
 	if err != nil {
 		return nil, err
 	}

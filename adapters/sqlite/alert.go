@@ -92,7 +92,7 @@ func (s *Store) AlertClaimDeliveries(ctx context.Context, p *core.AlertClaimDeli
 	if p.Limit <= 0 {
 		return out, nil
 	}
-	room := sqlkit.AlertRoomOf(p)
+	room := sqlkit.RoomOf(p)
 	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := s.q.AlertListDue(ctx, tx, &dbsqlc.AlertListDueParams{

@@ -2,9 +2,6 @@ package sqlkit
 
 import "github.com/cueapi/cueapi/core"
 
-// AlertRoomOf is an alert claim's room (see RoomOf).
-func AlertRoomOf(p *core.AlertClaimDeliveriesParams) Room { return RoomOf(p.Fair()) }
-
 // AlertDue is a due alert as a claim read it: its stored destination and
 // its tenant's current alert URL.
 type AlertDue struct {

@@ -85,7 +85,7 @@ type Room struct {
 func ScanRowsFor(limit int) int { return max(4*limit, 1024) }
 
 // RoomOf is p's room.
-func RoomOf(p *core.ExecutionClaimDeliveriesParams) Room {
+func RoomOf(p *core.DeliveryClaim) Room {
 	r := Room{PerDestination: p.PerDestination, Destinations: []string{}, Sizes: []int32{}, Skip: []string{}, ScanRows: ScanRowsFor(p.Limit)}
 	if r.PerDestination <= 0 {
 		r.PerDestination = p.Limit
