@@ -84,18 +84,7 @@ func (j *EventJobs) RunOnce(ctx context.Context) error {
 
 // Run runs the jobs every interval until ctx ends.
 func (j *EventJobs) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			j.log.Error("event jobs failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	runEvery(ctx, every, j.log, "event jobs failed", j.RunOnce)
 }
 
 // Purge deletes the events emitted more than EventRetention before now, in

@@ -940,16 +940,8 @@ func (w *MessageSweeper) SweepOnce(ctx context.Context) (MessageSweepResult, err
 
 // Run sweeps every interval until ctx ends.
 func (w *MessageSweeper) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := w.SweepOnce(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("message sweep failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	runEvery(ctx, every, w.log, "message sweep failed", func(ctx context.Context) error {
+		_, err := w.SweepOnce(ctx)
+		return err
+	})
 }

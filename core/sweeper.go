@@ -97,11 +97,18 @@ func (s *Sweeper) SweepOnce(ctx context.Context) error {
 
 // Run sweeps every interval until ctx ends.
 func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
+	runEvery(ctx, every, s.log, "sweep failed", s.SweepOnce)
+}
+
+// runEvery runs job at once and then every interval until ctx ends,
+// logging failures (as failed) other than ctx's end. The background jobs
+// (worker sweep, message lifetime, event digests and retention) share it.
+func runEvery(ctx context.Context, every time.Duration, log Logger, failed string, job func(context.Context) error) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("sweep failed", "err", err)
+		if err := job(ctx); err != nil && ctx.Err() == nil {
+			log.Error(failed, "err", err)
 		}
 		select {
 		case <-ctx.Done():
