@@ -85,9 +85,6 @@ type Application struct {
 	MessageSweeper *MessageSweeper
 
 	log Logger
-	// dueWaker wakes the dispatcher at every due instant the scheduler (or
-	// another replica) announced.
-	dueWaker *DueWaker
 }
 
 // sweepEvery is the period of the worker sweep.
@@ -149,8 +146,6 @@ func NewApplication(cfg ApplicationConfig, p Ports) (*Application, error) {
 	a.Dispatcher.Register(a.Alerts.Source())
 	a.Alerts.wake = a.Dispatcher.Wake
 	a.Scheduler = NewScheduler(cfg.Scheduler, p.Store, p.Clock, p.Log, a.Dispatcher.WakeAt)
-	a.dueWaker = NewDueWaker(p.Clock, a.Dispatcher.Wake)
-	a.Scheduler.NotifyDue(func(dues []time.Time) { a.dueWaker.At(dues...) })
 	a.Accounts = NewAccounts(cfg.Accounts, p.Store, p.AuthCache, p.Box, p.Guard, NewSessions(cfg.SessionSecret), p.Clock, p.Log)
 	a.Cues = NewCues(cfg.Cues, p.Store, p.Guard, p.Clock, a.Scheduler.Wake)
 	a.Executions = NewExecutions(p.Store, p.Clock, a.Dispatcher.Wake)
@@ -205,7 +200,6 @@ func (a *Application) Run(ctx context.Context) (wait func()) {
 		func() { a.Scheduler.Run(ctx) },
 		func() { a.Dispatcher.Run(ctx) },
 		func() { a.Sweeper.Run(ctx, sweepEvery) },
-		func() { <-ctx.Done(); a.dueWaker.Stop() },
 		func() { a.EventHub.Run(ctx) },
 		func() { a.EventJobs.Run(ctx, sweepEvery) },
 		func() { a.MessageSweeper.Run(ctx, messageSweepEvery) },

@@ -148,10 +148,7 @@ func (f *LocalFeed) Subscribers() int {
 // at their next poll; the polls stay as the fallback (delivery is
 // best-effort). It returns when ctx ends.
 func (a *Application) FollowChanges(ctx context.Context, feed ChangeFeed) {
-	FollowChanges(ctx, feed, a.Scheduler.Wake, func(t time.Time) {
-		a.Dispatcher.WakeAt(t)
-		a.dueWaker.At(t)
-	})
+	FollowChanges(ctx, feed, a.Scheduler.Wake, a.Dispatcher.WakeAt)
 }
 
 // FollowChanges calls wakeScheduler for every cue change and

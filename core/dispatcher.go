@@ -96,6 +96,7 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	wakeAt  time.Time // earliest due time announced by the scheduler
+	due     *DueWaker // wakes at every announced due time
 	sources []DeliverySource
 	turn    int // the source that claims first in the next round
 
@@ -169,6 +170,7 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	}
 	d := &Dispatcher{cfg: cfg, deliverer: deliverer, clock: clock, log: log, wake: make(chan struct{}, 1)}
 	d.dests = newDestinations(cfg)
+	d.due = NewDueWaker(clock, d.Wake)
 	d.exec = newExecutionSource(cfg, store, deliverer, box, clock, log, hooks)
 	d.sources = []DeliverySource{d.exec}
 	return d
@@ -193,14 +195,20 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// WakeAt asks the dispatcher to look for work at t (the scheduler announces
-// executions it materialized ahead of time).
+// WakeAt asks the dispatcher to look for work at t: the scheduler
+// announces every instant it materialized executions for (ahead of time),
+// fires and message sends theirs, other replicas theirs over the change
+// feed. Every announced instant wakes it (DueWaker), not only the earliest,
+// so work due later than the next claim is not left to the idle poll.
 func (d *Dispatcher) WakeAt(t time.Time) {
 	d.mu.Lock()
 	if d.wakeAt.IsZero() || t.Before(d.wakeAt) {
 		d.wakeAt = t
 	}
 	d.mu.Unlock()
+	if t.After(d.clock.Now()) {
+		d.due.At(t)
+	}
 	d.Wake()
 }
 
@@ -322,6 +330,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		defer close(recDone)
 		d.recordLoop(resCh)
 	}()
+	defer d.due.Stop()
 	attemptCtx, cancelAttempts := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelAttempts(nil)
 	defer func() {

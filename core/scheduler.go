@@ -43,21 +43,20 @@ func DefaultSchedulerConfig() SchedulerConfig {
 // until the earliest next_run (or a wake-up), never on a fixed tick. Safe
 // for concurrent use.
 type Scheduler struct {
-	cfg     SchedulerConfig
-	store   schedulerStore
-	clock   Clock
-	log     Logger
-	wake    chan struct{}
-	onFired func(earliestDue time.Time)
-	// onDue (may be nil) is told every distinct due instant a tick created
-	// executions for (see DueWaker).
-	onDue    func(dues []time.Time)
+	cfg   SchedulerConfig
+	store schedulerStore
+	clock Clock
+	log   Logger
+	wake  chan struct{}
+	// onDue (may be nil) is told every due instant a tick created
+	// executions for (Dispatcher.WakeAt).
+	onDue    func(due time.Time)
 	maxCatch int
 }
 
-// NewScheduler wires a scheduler. onFired (may be nil) is told the earliest
-// due time of the executions a tick created: the dispatcher wakes on time.
-func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Logger, onFired func(earliestDue time.Time)) *Scheduler {
+// NewScheduler wires a scheduler. onDue (may be nil) is told every instant
+// the executions a tick created are due at: the dispatcher wakes on time.
+func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Logger, onDue func(due time.Time)) *Scheduler {
 	def := DefaultSchedulerConfig()
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = def.BatchSize
@@ -75,12 +74,8 @@ func NewScheduler(cfg SchedulerConfig, store schedulerStore, clock Clock, log Lo
 		cfg.InstanceID = def.InstanceID
 	}
 	cfg.Observer = observerOr(cfg.Observer)
-	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), onFired: onFired, maxCatch: MaxCatchUpAll}
+	return &Scheduler{cfg: cfg, store: store, clock: clock, log: log, wake: make(chan struct{}, 1), onDue: onDue, maxCatch: MaxCatchUpAll}
 }
-
-// NotifyDue sets fn to be told, after each tick that created executions,
-// every distinct instant they are due at. Call before Run.
-func (s *Scheduler) NotifyDue(fn func(dues []time.Time)) { s.onDue = fn }
 
 // Wake makes a sleeping scheduler look at the database now.
 func (s *Scheduler) Wake() {
@@ -103,27 +98,20 @@ type TickResult struct {
 func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	start := s.clock.Now()
 	var res TickResult
-	earliest := time.Time{}
 	var dues []time.Time
 	for i := 0; i < s.cfg.MaxBatchesPerTick; i++ {
 		now := s.clock.Now()
 		var (
-			batchEarliest time.Time
-			lags          []time.Duration
-			batchDues     []time.Time
+			lags      []time.Duration
+			batchDues []time.Time
 		)
 		r, err := s.store.CueFireDue(ctx, &CueFireDueParams{
 			Now: now, Horizon: now.Add(s.cfg.LookAhead), Limit: s.cfg.BatchSize,
 			Plan: func(c *Cue) FirePlan {
 				p := s.Plan(c, now)
 				for _, o := range p.Occurrences {
-					if batchEarliest.IsZero() || o.Before(batchEarliest) {
-						batchEarliest = o
-					}
 					lags = append(lags, max(now.Sub(o), 0))
-					if o.After(now) && s.onDue != nil {
-						batchDues = append(batchDues, o)
-					}
+					batchDues = append(batchDues, o)
 				}
 				return p
 			},
@@ -136,9 +124,6 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 		}
 		res.Cues += r.Cues
 		res.Inserted += r.Inserted
-		if r.Inserted > 0 && (earliest.IsZero() || batchEarliest.Before(earliest)) {
-			earliest = batchEarliest
-		}
 		if r.Inserted > 0 {
 			dues = append(dues, batchDues...)
 		}
@@ -146,11 +131,10 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 			break
 		}
 	}
-	if res.Inserted > 0 && s.onFired != nil {
-		s.onFired(earliest)
-	}
-	if len(dues) > 0 && s.onDue != nil {
-		s.onDue(dues)
+	if s.onDue != nil {
+		for _, t := range dues {
+			s.onDue(t)
+		}
 	}
 	next, err := s.store.CueNextDueAt(ctx)
 	switch {
