@@ -982,6 +982,20 @@ func ParseTimestamp(s string) (time.Time, error) {
 	return time.Time{}, errors.New("invalid datetime")
 }
 
+// optionalTimestamp parses an optional datetime field (nil: absent); a
+// value that is not one is field's "not a datetime" error.
+func optionalTimestamp(field FieldError, v *string) (*time.Time, *FieldError) {
+	if v == nil {
+		return nil, nil
+	}
+	t, err := ParseTimestamp(*v)
+	if err != nil {
+		fe := field.NotA(TypeDatetime)
+		return nil, &fe
+	}
+	return &t, nil
+}
+
 // CueStatus is the lifecycle state of a cue.
 type CueStatus string
 

@@ -57,14 +57,9 @@ func (in *FireInput) override() json.RawMessage {
 // parsed send_at (nil: none).
 func validateFire(in *FireInput) (*time.Time, error) {
 	var errs []FieldError
-	var sendAt *time.Time
-	if in.SendAt != nil {
-		t, err := ParseTimestamp(*in.SendAt)
-		if err != nil {
-			errs = append(errs, Body("send_at").NotA(TypeDatetime))
-		} else {
-			sendAt = &t
-		}
+	sendAt, fe := optionalTimestamp(Body("send_at"), in.SendAt)
+	if fe != nil {
+		errs = append(errs, *fe)
 	}
 	if o := in.override(); o != nil && !strings.HasPrefix(strings.TrimSpace(string(o)), "{") {
 		errs = append(errs, Body("payload_override").NotA(TypeObject))

@@ -417,14 +417,9 @@ func checkSendBody(in *SendInput) (*time.Time, error) {
 			errs = append(errs, Body("priority").Above(5))
 		}
 	}
-	var sendAt *time.Time
-	if in.SendAt != nil {
-		t, err := ParseTimestamp(*in.SendAt)
-		if err != nil {
-			errs = append(errs, Body("send_at").NotA(TypeDatetime))
-		} else {
-			sendAt = &t
-		}
+	sendAt, fe := optionalTimestamp(Body("send_at"), in.SendAt)
+	if fe != nil {
+		errs = append(errs, *fe)
 	}
 	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
 		if c, err := canonjson.Compact(in.Metadata); err != nil || len(c) == 0 || c[0] != '{' {
@@ -831,13 +826,9 @@ func (s *Messages) Sent(ctx context.Context, u *User, ref string, q ViewQuery) (
 }
 
 func (s *Messages) view(ctx context.Context, u *User, ref string, q ViewQuery, inbox bool) (*MessagePage, error) {
-	var since *time.Time
-	if q.Since != nil {
-		t, err := ParseTimestamp(*q.Since)
-		if err != nil {
-			return nil, Query("since").NotA(TypeDatetime).Err()
-		}
-		since = &t
+	since, fe := optionalTimestamp(Query("since"), q.Since)
+	if fe != nil {
+		return nil, fe.Err()
 	}
 	a, err := s.agents.ResolveOwned(ctx, u.ID, ref, true)
 	if err != nil {
