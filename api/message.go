@@ -89,10 +89,7 @@ func (s *Server) SendMessage(ctx context.Context, req apigen.SendMessageRequestO
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.messageOut(ctx, res.Message)
-	if err != nil {
-		return nil, err
-	}
+	out := messageOut(core.MessageView{Message: res.Message, FromAddress: res.FromAddress})
 	copies := make([]string, 0, len(res.Copies))
 	for _, c := range res.Copies {
 		copies = append(copies, string(c))

@@ -370,10 +370,12 @@ type SendInput struct {
 // whether it repeated an earlier send (200) and whether the priority was
 // downgraded.
 type SendResult struct {
-	Message    *Message
-	Copies     []MessageID
-	Replayed   bool
-	Downgraded bool
+	Message *Message
+	// FromAddress is "agent_slug@user_slug" of the message's sender.
+	FromAddress string
+	Copies      []MessageID
+	Replayed    bool
+	Downgraded  bool
 }
 
 // messageFingerprint is what an idempotency key binds (clients.md §2.10.4,
@@ -497,7 +499,7 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 			return nil, err
 		}
 		if res, err := s.replay(ctx, u.ID, *in.IdempotencyKey, fp, now); res != nil || err != nil {
-			return res, err
+			return s.withAddress(ctx, u, from, res, err)
 		}
 	}
 	priority, downgraded, err := s.admit(ctx, u, from.ID, to.ID, requested, now)
@@ -563,7 +565,7 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 	if errors.Is(err, ErrConflict) && in.IdempotencyKey != nil {
 		// A concurrent send with the same key won.
 		if res, rerr := s.replay(ctx, u.ID, *in.IdempotencyKey, fp, now); res != nil || rerr != nil {
-			return res, rerr
+			return s.withAddress(ctx, u, from, res, rerr)
 		}
 	}
 	if err != nil {
@@ -578,6 +580,25 @@ func (s *Messages) Send(ctx context.Context, u *User, in *SendInput) (*SendResul
 			s.wake(*c.NextAttemptAt)
 		}
 	}
+	return s.withAddress(ctx, u, from, res, nil)
+}
+
+// withAddress sets res.FromAddress. The sender is the caller's agent from,
+// whose address needs no lookup; only a replay of a send by another of the
+// caller's agents (keys are scoped to the user) looks its agent up.
+func (s *Messages) withAddress(ctx context.Context, u *User, from *Agent, res *SendResult, err error) (*SendResult, error) {
+	if res == nil || err != nil {
+		return res, err
+	}
+	if res.Message.FromAgentID == from.ID {
+		res.FromAddress = from.Slug + "@" + u.Slug
+		return res, nil
+	}
+	views, err := s.Views(ctx, []*Message{res.Message})
+	if err != nil {
+		return nil, err
+	}
+	res.FromAddress = views[0].FromAddress
 	return res, nil
 }
 

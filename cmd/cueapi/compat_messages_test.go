@@ -127,6 +127,16 @@ func TestClientsMessages(t *testing.T) {
 				var again map[string]any
 				require.NoError(t, json.Unmarshal(raw, &again))
 				require.Equal(t, first["id"], again["id"])
+				require.Equal(t, map[string]any{"agent_id": w.a, "slug": w.aAddr}, first["from"])
+				require.Equal(t, first["from"], again["from"])
+				// Keys are the user's: another of the user's agents repeating the
+				// send gets the original, still from a.
+				resp, raw = w.send(w.c, `{"to":"`+w.bAddr+`","body":"hi"}`, k)
+				require.Equal(t, http.StatusOK, resp.StatusCode, string(raw))
+				var byC map[string]any
+				require.NoError(t, json.Unmarshal(raw, &byC))
+				require.Equal(t, first["id"], byC["id"])
+				require.Equal(t, map[string]any{"agent_id": w.a, "slug": w.aAddr}, byC["from"])
 				resp, raw = w.send(w.a, `{"to":"`+w.bAddr+`","body":"other"}`, k)
 				env := requireClientError(t, resp, raw, http.StatusConflict, "idempotency_key_conflict")
 				require.Contains(t, env["message"], first["id"].(string))
