@@ -18,9 +18,9 @@ import (
 //
 // Accuracy: the only requests Redis cannot see are those accepted from a
 // replica's allowance and not yet flushed — at most Allowance(limit) per
-// replica per bucket at any time. So in any window a bucket accepts at most
-// limit + Allowance(limit) requests per replica more than its limit across
-// all replicas (each replica's own requests are always counted by it).
+// replica per bucket at any time. So in any window a bucket accepts, across
+// all replicas, at most its limit plus Allowance(limit) per replica (each
+// replica's own requests are always counted by it).
 // With one replica the decisions equal Limiter's. Allowance is
 // min(limit/16, MaxAllowance): limits below 16 per window are exact.
 //
