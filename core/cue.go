@@ -828,17 +828,19 @@ type CueDetail struct {
 	Stats      *CueStats
 }
 
-// Detail returns the cue and a page of its executions, newest first.
+// Detail returns the cue, a page of its executions, newest first, and its
+// statistics of the last CueStatsWindow. The cue and its counts are one
+// read, the page another; no transaction joins them, so an execution
+// created in between may show in one and not the other.
 func (s *Cues) Detail(ctx context.Context, u *User, id CueID, limit, offset int) (*CueDetail, error) {
-	c, err := s.Get(ctx, u, id)
+	c, counts, err := s.store.CueGetWithCounts(ctx, &CueGetWithCountsParams{TenantID: u.ID, ID: id, Since: s.clock.Now().Add(-CueStatsWindow)})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrCueNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	ex, total, err := s.store.ExecutionList(ctx, &ExecutionListParams{TenantID: u.ID, CueID: &c.ID, Limit: limit, Offset: offset})
-	if err != nil {
-		return nil, err
-	}
-	counts, err := s.store.CueExecutionCounts(ctx, &CueExecutionCountsParams{TenantID: u.ID, CueID: c.ID, Since: s.clock.Now().Add(-CueStatsWindow)})
 	if err != nil {
 		return nil, err
 	}
@@ -1194,12 +1196,13 @@ type CueStore interface {
 	// updated_at = Now.
 	CueFireDue(ctx context.Context, p *CueFireDueParams) (*CueFireDueResult, error)
 
-	// CueExecutionCounts counts the tenant's cue's executions created at
-	// or after Since, per status.
-	CueExecutionCounts(ctx context.Context, p *CueExecutionCountsParams) (map[ExecutionStatus]int, error)
-
 	// CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 	CueGet(ctx context.Context, p *CueGetParams) (*Cue, error)
+
+	// CueGetWithCounts returns the tenant's cue and its executions created
+	// at or after Since counted per status (statuses with none are absent),
+	// read in one statement. ErrNotFound when absent or foreign.
+	CueGetWithCounts(ctx context.Context, p *CueGetWithCountsParams) (*Cue, map[ExecutionStatus]int, error)
 
 	// CueGetByName returns the tenant's cue with this exact name.
 	CueGetByName(ctx context.Context, p *CueGetByNameParams) (*Cue, error)
@@ -1227,17 +1230,18 @@ type CueCreateParams struct {
 	Idempotency *IdempotencyClaim
 }
 
-// CueExecutionCountsParams selects a cue's recent executions.
-type CueExecutionCountsParams struct {
-	TenantID TenantID
-	CueID    CueID
-	Since    time.Time
-}
-
 // CueGetParams selects one of a tenant's cues.
 type CueGetParams struct {
 	TenantID TenantID
 	ID       CueID
+}
+
+// CueGetWithCountsParams selects one of a tenant's cues and the window of
+// its executions to count (created at or after Since).
+type CueGetWithCountsParams struct {
+	TenantID TenantID
+	ID       CueID
+	Since    time.Time
 }
 
 // CueGetByNameParams selects a tenant's cue by exact name.

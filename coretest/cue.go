@@ -352,6 +352,83 @@ func (s *storeSuite) testCueGet(t *testing.T) {
 	})
 }
 
+func (s *storeSuite) testCueGetWithCounts(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ReturnsCueAndRecentExecutionsPerStatus", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		c := CreateCue(t, b.store, u.ID, nil)
+		other := CreateCue(t, b.store, u.ID, nil)
+		for i, st := range []core.ExecutionStatus{core.ExecSuccess, core.ExecSuccess, core.ExecFailed, core.ExecMissed} {
+			e := NewExecution(c, oddTime(time.Duration(i)*time.Second))
+			e.Status = st
+			e.CreatedAt = oddTime(time.Duration(i) * time.Second)
+			createExecution(t, b.store, e)
+		}
+		old := NewExecution(c, oddTime(-8*24*time.Hour))
+		old.CreatedAt = oddTime(-8 * 24 * time.Hour)
+		createExecution(t, b.store, old)
+		createExecution(t, b.store, NewExecution(other, oddTime(0)))
+
+		got, counts, err := b.store.CueGetWithCounts(b.ctx, &core.CueGetWithCountsParams{TenantID: u.ID, ID: c.ID, Since: oddTime(-7 * 24 * time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, c.ID, got.ID)
+		require.Equal(t, c.Name, got.Name)
+		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 2, core.ExecFailed: 1, core.ExecMissed: 1}, counts)
+	})
+
+	t.Run("CountsFromSinceInclusiveByCreatedAt", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		c := CreateCue(t, b.store, u.ID, nil)
+		since := oddTime(-time.Hour)
+		// created_at decides, not scheduled_for: the first is scheduled
+		// long before since but created at it; the second the reverse.
+		at := NewExecution(c, oddTime(-30*24*time.Hour))
+		at.CreatedAt, at.Status = since, core.ExecSuccess
+		createExecution(t, b.store, at)
+		before := NewExecution(c, oddTime(0))
+		before.CreatedAt, before.Status = since.Add(-time.Microsecond), core.ExecFailed
+		createExecution(t, b.store, before)
+
+		_, counts, err := b.store.CueGetWithCounts(b.ctx, &core.CueGetWithCountsParams{TenantID: u.ID, ID: c.ID, Since: since})
+		require.NoError(t, err)
+		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 1}, counts)
+	})
+
+	t.Run("ReturnsEmptyCountsWithoutExecutions", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		c := CreateCue(t, b.store, u.ID, nil)
+		got, counts, err := b.store.CueGetWithCounts(b.ctx, &core.CueGetWithCountsParams{TenantID: u.ID, ID: c.ID, Since: oddTime(-time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, c.ID, got.ID)
+		require.NotNil(t, counts)
+		require.Empty(t, counts)
+	})
+
+	t.Run("ReturnsNotFoundForAnotherTenantOrGarbage", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		c := CreateCue(t, b.store, u.ID, nil)
+		createExecution(t, b.store, NewExecution(c, oddTime(0)))
+		for _, p := range []*core.CueGetWithCountsParams{
+			{TenantID: CreateUser(t, b.store, nil).ID, ID: c.ID},
+			{TenantID: "not-a-uuid", ID: c.ID},
+			{TenantID: u.ID, ID: "garbage"},
+		} {
+			p.Since = oddTime(-time.Hour)
+			_, _, err := b.store.CueGetWithCounts(b.ctx, p)
+			require.ErrorIs(t, err, core.ErrNotFound, "%+v", p)
+		}
+	})
+}
+
 func (s *storeSuite) testCueGetByName(t *testing.T) {
 	t.Parallel()
 

@@ -119,32 +119,3 @@ func (s *storeSuite) testIdempotency(t *testing.T) {
 		require.Len(t, listExecutions(t, b.store, c), 1)
 	})
 }
-
-func (s *storeSuite) testCueExecutionCounts(t *testing.T) {
-	t.Parallel()
-
-	t.Run("CountsRecentExecutionsPerStatus", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
-		u := CreateUser(t, b.store, nil)
-		c := CreateCue(t, b.store, u.ID, nil)
-		other := CreateCue(t, b.store, u.ID, nil)
-		for i, st := range []core.ExecutionStatus{core.ExecSuccess, core.ExecSuccess, core.ExecFailed, core.ExecMissed} {
-			e := NewExecution(c, oddTime(time.Duration(i)*time.Second))
-			e.Status = st
-			e.CreatedAt = oddTime(time.Duration(i) * time.Second)
-			createExecution(t, b.store, e)
-		}
-		old := NewExecution(c, oddTime(-8*24*time.Hour))
-		old.CreatedAt = oddTime(-8 * 24 * time.Hour)
-		createExecution(t, b.store, old)
-		createExecution(t, b.store, NewExecution(other, oddTime(0)))
-
-		counts, err := b.store.CueExecutionCounts(b.ctx, &core.CueExecutionCountsParams{TenantID: u.ID, CueID: c.ID, Since: oddTime(-7 * 24 * time.Hour)})
-		require.NoError(t, err)
-		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 2, core.ExecFailed: 1, core.ExecMissed: 1}, counts)
-		counts, err = b.store.CueExecutionCounts(b.ctx, &core.CueExecutionCountsParams{TenantID: CreateUser(t, b.store, nil).ID, CueID: c.ID, Since: oddTime(-7 * 24 * time.Hour)})
-		require.NoError(t, err)
-		require.Empty(t, counts, "another tenant sees nothing")
-	})
-}

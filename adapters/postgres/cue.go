@@ -95,6 +95,29 @@ func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, er
 	})
 }
 
+// CueGetWithCounts returns the tenant's cue and its executions created at
+// or after p.Since counted per status, read in one statement. ErrNotFound
+// when absent or foreign.
+func (s *Store) CueGetWithCounts(ctx context.Context, p *core.CueGetWithCountsParams) (*core.Cue, map[core.ExecutionStatus]int, error) {
+	const op = "cue get with counts"
+	var counts map[core.ExecutionStatus]int
+	c, err := sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGetWithCounts(ctx, s.pool, &dbsqlc.CueGetWithCountsParams{ID: string(p.ID), UserID: tenant, Since: p.Since})
+		return sqlkit.Row(dbErr, op, row, err, func(r *dbsqlc.CueGetWithCountsRow) (*core.Cue, error) {
+			c, err := cueFromRow(&r.Cue)
+			if err != nil {
+				return nil, err
+			}
+			counts, err = sqlkit.StatusCounts(r.Counts)
+			return c, err
+		})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, counts, nil
+}
+
 // CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
 // when it has none.
 func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
@@ -358,20 +381,4 @@ func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 		return time.Time{}, dbErr.Op(op, core.ErrNotFound)
 	}
 	return utc(*next), nil
-}
-
-// CueExecutionCounts counts the tenant's cue's executions created at or
-// after p.Since, per status.
-func (s *Store) CueExecutionCounts(ctx context.Context, p *core.CueExecutionCountsParams) (map[core.ExecutionStatus]int, error) {
-	return sqlkit.Scan(string(p.TenantID), map[core.ExecutionStatus]int{}, func(tenant string) (map[core.ExecutionStatus]int, error) {
-		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.pool, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.CueID), UserID: tenant, Since: p.Since})
-		if err != nil {
-			return nil, dbErr.Interpret("cue execution counts", err)
-		}
-		counts := map[core.ExecutionStatus]int{}
-		for _, r := range rows {
-			counts[core.ExecutionStatus(r.Status)] = int(r.N)
-		}
-		return counts, nil
-	})
 }

@@ -23,6 +23,18 @@ RETURNING *;
 -- name: CueGet :one
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id;
 
+-- name: CueGetWithCounts :one
+-- CueGetWithCounts reads the cue and, in the same statement, its executions
+-- created at or after @since counted per status, as a JSON object
+-- {"status": n} ('{}' when none).
+SELECT sqlc.embed(cues),
+    (SELECT coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb)
+     FROM (SELECT status, count(*) AS n FROM executions
+           WHERE executions.cue_id = cues.id AND executions.user_id = cues.user_id
+             AND executions.created_at >= @since::timestamptz
+           GROUP BY status) AS x)::jsonb AS counts
+FROM cues WHERE cues.id = @id AND cues.user_id = @user_id;
+
 -- name: CueGetForUpdate :one
 -- CueGetForUpdate locks the row for a read-modify-write.
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id FOR NO KEY UPDATE;

@@ -300,6 +300,70 @@ func (q *Queries) CueGetForUpdateByExecution(ctx context.Context, db DBTX, arg *
 	return &i, err
 }
 
+const cueGetWithCounts = `-- name: CueGetWithCounts :one
+SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options,
+    (SELECT coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb)
+     FROM (SELECT status, count(*) AS n FROM executions
+           WHERE executions.cue_id = cues.id AND executions.user_id = cues.user_id
+             AND executions.created_at >= $1::timestamptz
+           GROUP BY status) AS x)::jsonb AS counts
+FROM cues WHERE cues.id = $2 AND cues.user_id = $3
+`
+
+type CueGetWithCountsParams struct {
+	Since  time.Time
+	ID     string
+	UserID string
+}
+
+type CueGetWithCountsRow struct {
+	Cue    Cue
+	Counts []byte
+}
+
+// CueGetWithCounts reads the cue and, in the same statement, its executions
+// created at or after @since counted per status, as a JSON object
+// {"status": n} ('{}' when none).
+func (q *Queries) CueGetWithCounts(ctx context.Context, db DBTX, arg *CueGetWithCountsParams) (*CueGetWithCountsRow, error) {
+	row := db.QueryRow(ctx, cueGetWithCounts, arg.Since, arg.ID, arg.UserID)
+	var i CueGetWithCountsRow
+	err := row.Scan(
+		&i.Cue.ID,
+		&i.Cue.UserID,
+		&i.Cue.Name,
+		&i.Cue.Description,
+		&i.Cue.Status,
+		&i.Cue.Transport,
+		&i.Cue.ScheduleType,
+		&i.Cue.ScheduleCron,
+		&i.Cue.ScheduleAt,
+		&i.Cue.ScheduleTimezone,
+		&i.Cue.CallbackURL,
+		&i.Cue.CallbackMethod,
+		&i.Cue.CallbackHeaders,
+		&i.Cue.Payload,
+		&i.Cue.RetryMaxAttempts,
+		&i.Cue.RetryBackoffMinutes,
+		&i.Cue.OnFailureEmail,
+		&i.Cue.OnFailureWebhook,
+		&i.Cue.OnFailurePause,
+		&i.Cue.VerificationMode,
+		&i.Cue.CatchUp,
+		&i.Cue.OutcomeDeadlineSeconds,
+		&i.Cue.NextRun,
+		&i.Cue.LastRun,
+		&i.Cue.RunCount,
+		&i.Cue.FiredCount,
+		&i.Cue.SkippedCount,
+		&i.Cue.LastError,
+		&i.Cue.CreatedAt,
+		&i.Cue.UpdatedAt,
+		&i.Cue.Options,
+		&i.Counts,
+	)
+	return &i, err
+}
+
 const cueInsert = `-- name: CueInsert :one
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
