@@ -1199,13 +1199,13 @@ type CueStore interface {
 	// CueGet returns the tenant's cue. ErrNotFound when absent or foreign.
 	CueGet(ctx context.Context, p *CueGetParams) (*Cue, error)
 
+	// CueGetByName returns the tenant's cue with this exact name.
+	CueGetByName(ctx context.Context, p *CueGetByNameParams) (*Cue, error)
+
 	// CueGetWithCounts returns the tenant's cue and its executions created
 	// at or after Since counted per status (statuses with none are absent),
 	// read in one statement. ErrNotFound when absent or foreign.
 	CueGetWithCounts(ctx context.Context, p *CueGetWithCountsParams) (*Cue, map[ExecutionStatus]int, error)
-
-	// CueGetByName returns the tenant's cue with this exact name.
-	CueGetByName(ctx context.Context, p *CueGetByNameParams) (*Cue, error)
 
 	// CueList returns a page of the tenant's cues, newest first (ties broken
 	// by id, so pages are stable), and the total matching count.
@@ -1236,18 +1236,18 @@ type CueGetParams struct {
 	ID       CueID
 }
 
+// CueGetByNameParams selects a tenant's cue by exact name.
+type CueGetByNameParams struct {
+	TenantID TenantID
+	Name     string
+}
+
 // CueGetWithCountsParams selects one of a tenant's cues and the window of
 // its executions to count (created at or after Since).
 type CueGetWithCountsParams struct {
 	TenantID TenantID
 	ID       CueID
 	Since    time.Time
-}
-
-// CueGetByNameParams selects a tenant's cue by exact name.
-type CueGetByNameParams struct {
-	TenantID TenantID
-	Name     string
 }
 
 // CueListParams filters and pages a tenant's cues.

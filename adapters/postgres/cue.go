@@ -95,6 +95,16 @@ func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, er
 	})
 }
 
+// CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
+// when it has none.
+func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
+	const op = "cue get by name"
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
+		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
+	})
+}
+
 // CueGetWithCounts returns the tenant's cue and its executions created at
 // or after p.Since counted per status, read in one statement. ErrNotFound
 // when absent or foreign.
@@ -116,16 +126,6 @@ func (s *Store) CueGetWithCounts(ctx context.Context, p *core.CueGetWithCountsPa
 		return nil, nil, err
 	}
 	return c, counts, nil
-}
-
-// CueGetByName returns the tenant's cue with exactly this name. ErrNotFound
-// when it has none.
-func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
-	const op = "cue get by name"
-	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
-		row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
-		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
-	})
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id
