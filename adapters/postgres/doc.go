@@ -7,8 +7,10 @@
 // statement. Read-modify-writes (UserUpdate, CueUpdate) lock the row
 // (SELECT … FOR NO KEY UPDATE) before calling Fn; CueCreate locks the
 // owning user's row, so creates of one tenant serialize and the active cue
-// limit holds under concurrency. Lists run their page and total queries in
-// one REPEATABLE READ read-only transaction, so the total matches the page.
+// limit holds under concurrency, and concurrent creates share one
+// transaction (group commit, cuecreate.go). Reads run on the pool without a
+// transaction; a list counts its total in a second statement only when its
+// page does not show it.
 //
 // The engine's batch methods run a constant number of statements per batch,
 // whatever its size, passing rows as parallel arrays to unnest (arrays

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // MonthlyUsageForTest reads the tenant's execution count of the UTC month
@@ -35,4 +36,25 @@ FROM generate_series(1, $2::int) AS g`, string(tenant), n)
 	}
 	_, err = s.pool.Exec(ctx, "ANALYZE cues")
 	return err
+}
+
+// CreateGroupForTest commits ps as one group (as concurrent CueCreate calls
+// are) and returns each creation's result.
+func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreateParams) ([]*core.Cue, []error) {
+	group := make([]*pendingCreate, len(ps))
+	for i, p := range ps {
+		tenant, _ := sqlkit.UUID(string(p.Cue.TenantID))
+		insert, err := cueInsertParams(p.Cue, tenant)
+		if err != nil {
+			panic(err)
+		}
+		group[i] = &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
+	}
+	s.commitGroup(group)
+	outs, errs := make([]*core.Cue, len(ps)), make([]error, len(ps))
+	for i, it := range group {
+		<-it.done
+		outs[i], errs[i] = it.out, it.err
+	}
+	return outs, errs
 }

@@ -32,7 +32,10 @@ type ChangeFeedConfig struct {
 
 // ChangeFeed is core.ChangeFeed over PostgreSQL LISTEN/NOTIFY: Publish
 // delivers to this process's subscribers at once (whether or not the
-// database is reachable) and sends pg_notify; a dedicated connection
+// database is reachable) and queues the change for a sender that sends
+// whatever has queued meanwhile in one pg_notify statement, so a write
+// never waits for its announcement and a burst of writes costs one
+// notifying transaction per round trip, not one each; a dedicated connection
 // LISTENs and fans other processes' changes out to local subscribers,
 // reconnecting with exponential backoff when the connection drops.
 // Changes published while a process is disconnected are not replayed to it
@@ -47,7 +50,21 @@ type ChangeFeed struct {
 	mu      sync.Mutex
 	conn    *pgx.Conn
 	reconns int
+
+	sendMu   sync.Mutex
+	sendQ    []string      // payloads not yet sent
+	dropped  int           // payloads dropped since the last warning
+	sendWake chan struct{} // capacity 1: the queue is not empty
+	sendDone chan struct{}
 }
+
+const (
+	// notifyBatchMax caps the payloads of one pg_notify statement.
+	notifyBatchMax = 512
+	// notifyQueueMax caps the queued payloads; beyond it (the database
+	// unreachable) the oldest are dropped: the feed is best-effort.
+	notifyQueueMax = 10000
+)
 
 var _ core.ChangeFeed = (*ChangeFeed)(nil)
 
@@ -78,7 +95,8 @@ func NewChangeFeed(ctx context.Context, cfg ChangeFeedConfig) (*ChangeFeed, erro
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
-	f := &ChangeFeed{local: core.NewLocalFeed(), pool: pool, cfg: cfg, origin: core.NewUUID(), done: make(chan struct{})}
+	f := &ChangeFeed{local: core.NewLocalFeed(), pool: pool, cfg: cfg, origin: core.NewUUID(), done: make(chan struct{}),
+		sendWake: make(chan struct{}, 1), sendDone: make(chan struct{})}
 	conn, err := f.listen(ctx)
 	if err != nil {
 		pool.Close()
@@ -88,6 +106,7 @@ func NewChangeFeed(ctx context.Context, cfg ChangeFeedConfig) (*ChangeFeed, erro
 	lctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	go f.run(lctx, conn)
+	go f.send(lctx.Done())
 	return f, nil
 }
 
@@ -166,13 +185,12 @@ func (f *ChangeFeed) deliver(payload string) {
 	f.local.Deliver(n.Change)
 }
 
-// publishTimeout bounds a notification, so a database in trouble delays
-// the write that announces its change by at most this much.
+// publishTimeout bounds one pg_notify statement.
 const publishTimeout = 2 * time.Second
 
-// Publish delivers the changes to this process's subscribers, then
-// notifies the other processes: one statement (one round trip) for the
-// batch. The error reports only the notification.
+// Publish delivers the changes to this process's subscribers, then queues
+// them for the other processes (see ChangeFeed). The error reports only a
+// change that cannot be encoded.
 func (f *ChangeFeed) Publish(ctx context.Context, cs ...core.Change) error {
 	if len(cs) == 0 {
 		return nil
@@ -186,11 +204,67 @@ func (f *ChangeFeed) Publish(ctx context.Context, cs ...core.Change) error {
 		}
 		payloads[i] = string(b)
 	}
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	// unnest keeps the array's order; NOTIFY keeps it within a transaction.
-	_, err := f.pool.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i", f.cfg.Channel, payloads)
-	return dbErr.Interpret("notify", err)
+	f.sendMu.Lock()
+	f.sendQ = append(f.sendQ, payloads...)
+	if over := len(f.sendQ) - notifyQueueMax; over > 0 {
+		f.sendQ = f.sendQ[over:]
+		f.dropped += over
+	}
+	f.sendMu.Unlock()
+	select {
+	case f.sendWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// send sends queued payloads until stop is closed, then what is still
+// queued. Each statement is bounded by publishTimeout alone: no caller's
+// context may cancel a batch that carries others' changes.
+func (f *ChangeFeed) send(stop <-chan struct{}) {
+	defer close(f.sendDone)
+	for {
+		select {
+		case <-f.sendWake:
+			f.flush(false)
+		case <-stop:
+			f.flush(true)
+			return
+		}
+	}
+}
+
+// flush sends the queue, notifyBatchMax payloads per statement, in order.
+// A statement that fails is logged and its payloads dropped; the final
+// flush (Close) stops there.
+func (f *ChangeFeed) flush(final bool) {
+	for {
+		f.sendMu.Lock()
+		batch := f.sendQ[:min(len(f.sendQ), notifyBatchMax)]
+		f.sendQ = f.sendQ[len(batch):]
+		if len(f.sendQ) == 0 {
+			f.sendQ = nil
+		}
+		dropped := f.dropped
+		f.dropped = 0
+		f.sendMu.Unlock()
+		if dropped > 0 {
+			f.cfg.Log.Warn("change feed: notifications dropped (queue full)", "count", dropped)
+		}
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		// unnest keeps the array's order; NOTIFY keeps it within a transaction.
+		_, err := f.pool.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i", f.cfg.Channel, batch)
+		cancel()
+		if err != nil {
+			f.cfg.Log.Warn("change feed: notifications not sent", "count", len(batch), "err", dbErr.Interpret("notify", err))
+			if final {
+				return
+			}
+		}
+	}
 }
 
 // Subscribe registers a subscriber of this process (see core.ChangeFeed).
@@ -206,9 +280,11 @@ func (f *ChangeFeed) Reconnects() int {
 	return f.reconns - 1
 }
 
-// Close stops listening and closes the connections.
+// Close stops listening, sends the changes still queued (until a statement
+// fails) and closes the connections.
 func (f *ChangeFeed) Close() {
 	f.cancel()
 	<-f.done
+	<-f.sendDone
 	f.pool.Close()
 }

@@ -84,3 +84,34 @@ func TestChangeFeedReconnects(t *testing.T) {
 		}
 	}
 }
+
+// Changes published in a burst reach the other replica in publish order,
+// and Close sends what is still queued.
+func TestChangeFeedBurstInOrderAndFlushedOnClose(t *testing.T) {
+	t.Parallel()
+	url := pgtest.SchemaURL(t)
+	cfg := postgres.ChangeFeedConfig{URL: url, Channel: "cueapi_test_" + core.RandomHex(8),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := t.Context()
+	a, err := postgres.NewChangeFeed(ctx, cfg)
+	require.NoError(t, err)
+	b, err := postgres.NewChangeFeed(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	onB, cancel := b.Subscribe(ctx, "u1")
+	defer cancel()
+
+	const n = core.ChangeBufferSize - 4
+	for i := range n {
+		require.NoError(t, a.Publish(ctx, core.Change{Kind: core.ChangeCue, TenantID: "u1", EntityID: strconv.Itoa(i)}))
+	}
+	a.Close() // returns once the queue is sent
+	for i := range n {
+		select {
+		case c := <-onB:
+			require.Equal(t, strconv.Itoa(i), c.EntityID)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("change %d of %d not received", i, n)
+		}
+	}
+}

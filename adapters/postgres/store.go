@@ -33,8 +33,9 @@ type Config struct {
 
 // Store is core.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	q    *dbsqlc.Queries
+	pool    *pgxpool.Pool
+	q       *dbsqlc.Queries
+	creates createQueue // CueCreate's group commit (cuecreate.go)
 }
 
 // New connects, checks the database is reachable and applies pending

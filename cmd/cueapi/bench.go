@@ -74,13 +74,14 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	readClients := fs.Int("clients", 32, "-api: concurrent clients for the read phases (writes use 16)")
 	sizes := fs.String("sizes", "1000,100000", "-api: stored-cue counts at which the create rate is measured")
 	lateness := fs.Bool("lateness", true, "-api: also measure firing lateness (1,000 cues/s on one process; 300 cues at one instant on 3 PostgreSQL replicas)")
+	latenessOnly := fs.Bool("lateness-only", false, "-api: measure firing lateness only (no request phases)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	benchPerDestination = *perDest
 	if *apiMode {
 		c := apiBenchConfig{stores: splitList(*stores), pgURL: *pgURL, redisURL: *redisURL, duration: *duration,
-			readClients: *readClients, profile: *cpuprofile, lateness: *lateness}
+			readClients: *readClients, profile: *cpuprofile, lateness: *lateness || *latenessOnly, latenessOnly: *latenessOnly}
 		for _, s := range splitList(*sizes) {
 			var n int
 			if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {

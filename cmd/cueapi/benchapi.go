@@ -41,14 +41,15 @@ type apiBenchRow struct {
 
 // apiBenchConfig are `cueapi bench -api`'s knobs.
 type apiBenchConfig struct {
-	stores      []string
-	pgURL       string
-	redisURL    string
-	duration    time.Duration
-	readClients int
-	sizes       []int
-	profile     string // CPU profile file ("": none)
-	lateness    bool   // also run the firing-lateness scenarios
+	stores       []string
+	pgURL        string
+	redisURL     string
+	duration     time.Duration
+	readClients  int
+	sizes        []int
+	profile      string // CPU profile file ("": none)
+	lateness     bool   // also run the firing-lateness scenarios
+	latenessOnly bool   // run only those
 }
 
 // runBenchAPI is `cueapi bench -api`: the request path measured against a
@@ -68,6 +69,9 @@ func runBenchAPI(ctx context.Context, c apiBenchConfig, stdout io.Writer) error 
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if c.latenessOnly {
+		return runLateness(ctx, c, stdout)
 	}
 	var rows []apiBenchRow
 	for _, st := range c.stores {

@@ -1,4 +1,6 @@
--- name: CueInsert :one
+-- name: CueInsert :batchone
+-- CueInsert is a batch query: CueCreate sends the inserts of one group
+-- commit in one round trip.
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
     schedule_type, schedule_cron, schedule_at, schedule_timezone,
@@ -62,12 +64,13 @@ SELECT 1 FROM users WHERE id = @id FOR NO KEY UPDATE;
 -- name: CueCountSettle :one
 -- CueCountSettle folds the tenant's committed cue_count_deltas into
 -- users.active_cue_count (migration 0010) and returns the cues that count
--- against the active cue limit (active and paused ones) and whether @name
--- is taken. Run under UserLockForCreate.
+-- against the active cue limit (active and paused ones) and which of @names
+-- the tenant has taken. Run under UserLockForCreate.
 WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = @user_id RETURNING delta)
 UPDATE users u SET active_cue_count = u.active_cue_count + (SELECT coalesce(sum(d.delta), 0) FROM d)::integer
 WHERE u.id = @user_id
-RETURNING u.active_cue_count, EXISTS (SELECT 1 FROM cues c WHERE c.user_id = u.id AND c.name = @name::text) AS name_taken;
+RETURNING u.active_cue_count,
+    ARRAY(SELECT c.name FROM cues c WHERE c.user_id = u.id AND c.name = ANY(@names::text[]))::text[] AS taken;
 
 -- name: CueList :many
 SELECT * FROM cues

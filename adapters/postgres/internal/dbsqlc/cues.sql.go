@@ -61,27 +61,28 @@ const cueCountSettle = `-- name: CueCountSettle :one
 WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = $1 RETURNING delta)
 UPDATE users u SET active_cue_count = u.active_cue_count + (SELECT coalesce(sum(d.delta), 0) FROM d)::integer
 WHERE u.id = $1
-RETURNING u.active_cue_count, EXISTS (SELECT 1 FROM cues c WHERE c.user_id = u.id AND c.name = $2::text) AS name_taken
+RETURNING u.active_cue_count,
+    ARRAY(SELECT c.name FROM cues c WHERE c.user_id = u.id AND c.name = ANY($2::text[]))::text[] AS taken
 `
 
 type CueCountSettleParams struct {
 	UserID string
-	Name   string
+	Names  []string
 }
 
 type CueCountSettleRow struct {
 	ActiveCueCount int32
-	NameTaken      bool
+	Taken          []string
 }
 
 // CueCountSettle folds the tenant's committed cue_count_deltas into
 // users.active_cue_count (migration 0010) and returns the cues that count
-// against the active cue limit (active and paused ones) and whether @name
-// is taken. Run under UserLockForCreate.
+// against the active cue limit (active and paused ones) and which of @names
+// the tenant has taken. Run under UserLockForCreate.
 func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, arg *CueCountSettleParams) (*CueCountSettleRow, error) {
-	row := db.QueryRow(ctx, cueCountSettle, arg.UserID, arg.Name)
+	row := db.QueryRow(ctx, cueCountSettle, arg.UserID, arg.Names)
 	var i CueCountSettleRow
-	err := row.Scan(&i.ActiveCueCount, &i.NameTaken)
+	err := row.Scan(&i.ActiveCueCount, &i.Taken)
 	return &i, err
 }
 
@@ -360,134 +361,6 @@ func (q *Queries) CueGetWithCounts(ctx context.Context, db DBTX, arg *CueGetWith
 		&i.Cue.UpdatedAt,
 		&i.Cue.Options,
 		&i.Counts,
-	)
-	return &i, err
-}
-
-const cueInsert = `-- name: CueInsert :one
-INSERT INTO cues (
-    id, user_id, name, description, status, transport,
-    schedule_type, schedule_cron, schedule_at, schedule_timezone,
-    callback_url, callback_method, callback_headers, payload,
-    retry_max_attempts, retry_backoff_minutes,
-    on_failure_email, on_failure_webhook, on_failure_pause,
-    verification_mode, catch_up, outcome_deadline_seconds, options,
-    next_run, last_run, run_count, fired_count, skipped_count, last_error,
-    created_at, updated_at
-) VALUES (
-    $1, $2, $3, $4, $5, $6,
-    $7, $8, $9, $10,
-    $11, $12, $13, $14,
-    $15, $16,
-    $17, $18, $19,
-    $20, $21, $22, $23,
-    $24, $25, $26, $27, $28, $29,
-    $30, $31
-)
-RETURNING id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options
-`
-
-type CueInsertParams struct {
-	ID                     string
-	UserID                 string
-	Name                   string
-	Description            *string
-	Status                 string
-	Transport              string
-	ScheduleType           string
-	ScheduleCron           *string
-	ScheduleAt             *time.Time
-	ScheduleTimezone       string
-	CallbackURL            *string
-	CallbackMethod         string
-	CallbackHeaders        []byte
-	Payload                []byte
-	RetryMaxAttempts       int32
-	RetryBackoffMinutes    []byte
-	OnFailureEmail         bool
-	OnFailureWebhook       *string
-	OnFailurePause         bool
-	VerificationMode       *string
-	CatchUp                string
-	OutcomeDeadlineSeconds *int32
-	Options                []byte
-	NextRun                *time.Time
-	LastRun                *time.Time
-	RunCount               int32
-	FiredCount             int32
-	SkippedCount           int32
-	LastError              *string
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
-}
-
-func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg *CueInsertParams) (*Cue, error) {
-	row := db.QueryRow(ctx, cueInsert,
-		arg.ID,
-		arg.UserID,
-		arg.Name,
-		arg.Description,
-		arg.Status,
-		arg.Transport,
-		arg.ScheduleType,
-		arg.ScheduleCron,
-		arg.ScheduleAt,
-		arg.ScheduleTimezone,
-		arg.CallbackURL,
-		arg.CallbackMethod,
-		arg.CallbackHeaders,
-		arg.Payload,
-		arg.RetryMaxAttempts,
-		arg.RetryBackoffMinutes,
-		arg.OnFailureEmail,
-		arg.OnFailureWebhook,
-		arg.OnFailurePause,
-		arg.VerificationMode,
-		arg.CatchUp,
-		arg.OutcomeDeadlineSeconds,
-		arg.Options,
-		arg.NextRun,
-		arg.LastRun,
-		arg.RunCount,
-		arg.FiredCount,
-		arg.SkippedCount,
-		arg.LastError,
-		arg.CreatedAt,
-		arg.UpdatedAt,
-	)
-	var i Cue
-	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.Name,
-		&i.Description,
-		&i.Status,
-		&i.Transport,
-		&i.ScheduleType,
-		&i.ScheduleCron,
-		&i.ScheduleAt,
-		&i.ScheduleTimezone,
-		&i.CallbackURL,
-		&i.CallbackMethod,
-		&i.CallbackHeaders,
-		&i.Payload,
-		&i.RetryMaxAttempts,
-		&i.RetryBackoffMinutes,
-		&i.OnFailureEmail,
-		&i.OnFailureWebhook,
-		&i.OnFailurePause,
-		&i.VerificationMode,
-		&i.CatchUp,
-		&i.OutcomeDeadlineSeconds,
-		&i.NextRun,
-		&i.LastRun,
-		&i.RunCount,
-		&i.FiredCount,
-		&i.SkippedCount,
-		&i.LastError,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Options,
 	)
 	return &i, err
 }

@@ -1,0 +1,321 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
+	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
+)
+
+// Group commit. A creation must hold its tenant's row lock from the
+// admission check (name, active cue limit) to its commit, so one tenant's
+// creations serialize on that lock, and each would wait for its own WAL
+// flush while holding it. Concurrent CueCreate calls are therefore queued
+// and committed together: one transaction locks each tenant once, admits its
+// creations in arrival order against the settled count and taken names,
+// inserts them all in one round trip and commits once. Results are what each
+// creation alone would have returned.
+const (
+	// createBatchMax caps the creations of one transaction.
+	createBatchMax = 64
+	// createFlushersMax caps the transactions in flight at once. Two let one
+	// transaction gather its batch and wait for the lock while the other
+	// commits.
+	createFlushersMax = 2
+	// createBatchTimeout bounds one group's transaction: it is shared, so no
+	// single request's context may cancel it.
+	createBatchTimeout = 30 * time.Second
+)
+
+// createQueue holds the creations waiting for a transaction.
+type createQueue struct {
+	mu       sync.Mutex
+	pending  []*pendingCreate
+	flushers int
+}
+
+// pendingCreate is one CueCreate call in a group.
+type pendingCreate struct {
+	ctx    context.Context
+	p      *core.CueCreateParams
+	tenant string // canonical
+	insert *dbsqlc.CueInsertParams
+	out    *core.Cue
+	err    error
+	done   chan struct{}
+}
+
+// CueCreate inserts p.Cue. Under the owning tenant's row lock it fails with
+// ErrConflict when the tenant has a cue of that name (any status) and with
+// ErrLimitExceeded when its active and paused cues number p.ActiveCueLimit
+// or more. ErrNotFound when the tenant does not exist. Concurrent calls share
+// a transaction (group commit, above); a call that binds an idempotency key
+// has one of its own.
+func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
+	const op = "cue create"
+	var out *core.Cue
+	return sqlkit.Value(&out, sqlkit.Do(dbErr, op, string(p.Cue.TenantID), func(tenant string) error {
+		insert, err := cueInsertParams(p.Cue, tenant)
+		if err != nil {
+			return dbErr.Op(op, err)
+		}
+		it := &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
+		if p.Idempotency != nil {
+			err = s.createCues(ctx, []*pendingCreate{it})
+		} else {
+			err = s.enqueueCreate(it)
+		}
+		if err != nil {
+			return err
+		}
+		out = it.out
+		return it.err
+	}))
+}
+
+// enqueueCreate queues it for the next group and waits for its result. A
+// caller whose context ends first gets the context's error; its creation
+// is then either not attempted or committed, as with any cancelled request.
+func (s *Store) enqueueCreate(it *pendingCreate) error {
+	q := &s.creates
+	q.mu.Lock()
+	q.pending = append(q.pending, it)
+	if q.flushers < createFlushersMax {
+		q.flushers++
+		go s.flushCreates()
+	}
+	q.mu.Unlock()
+	select {
+	case <-it.done:
+		return nil
+	case <-it.ctx.Done():
+		return dbErr.Op("cue create", it.ctx.Err())
+	}
+}
+
+// flushCreates commits queued creations, a group at a time, until the
+// queue is empty.
+func (s *Store) flushCreates() {
+	q := &s.creates
+	for {
+		q.mu.Lock()
+		var group []*pendingCreate
+		for len(q.pending) > 0 && len(group) < createBatchMax {
+			it := q.pending[0]
+			q.pending[0] = nil
+			q.pending = q.pending[1:]
+			if err := it.ctx.Err(); err != nil {
+				it.err = dbErr.Op("cue create", err) // its caller has gone: not attempted
+				close(it.done)
+				continue
+			}
+			group = append(group, it)
+		}
+		if len(group) == 0 {
+			q.pending = nil // release the backing array
+			q.flushers--
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup commits group in one transaction. A statement that fails
+// inside it (a name another transaction's rename took meanwhile, say)
+// rolls the whole group back, which is then retried one creation per
+// transaction, so each gets its own result. A failed commit leaves the
+// outcome unknown: every creation gets that error.
+func (s *Store) commitGroup(group []*pendingCreate) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), createBatchTimeout)
+	defer cancel()
+	err := s.createCues(ctx, group)
+	var stmt *groupStatementError
+	if len(group) > 1 && errors.As(err, &stmt) {
+		for _, it := range group {
+			it.out, it.err = nil, nil
+			if err := s.createCues(ctx, []*pendingCreate{it}); err != nil {
+				it.err = err
+			}
+			close(it.done)
+		}
+		return
+	}
+	for _, it := range group {
+		if err != nil {
+			it.out, it.err = nil, unwrapGroup(err)
+		}
+		close(it.done)
+	}
+}
+
+// groupStatementError marks a failure inside createCues' transaction
+// (rolled back, nothing committed), as opposed to a failed BEGIN or COMMIT.
+type groupStatementError struct{ err error }
+
+func (e *groupStatementError) Error() string { return e.err.Error() }
+func (e *groupStatementError) Unwrap() error { return e.err }
+
+func unwrapGroup(err error) error {
+	var stmt *groupStatementError
+	if errors.As(err, &stmt) {
+		return stmt.err
+	}
+	return err
+}
+
+// createCues admits and inserts items in one transaction: each tenant's row
+// is locked once, in ascending id order (so concurrent groups cannot
+// deadlock), its cue_count_deltas are settled, and its creations are
+// admitted in order against the count and the names taken, including those
+// admitted before them in the group. Admission refusals are per creation
+// (it.err); the returned error is the transaction's. A lone creation's
+// statement error is returned unwrapped, as the transaction's.
+func (s *Store) createCues(ctx context.Context, items []*pendingCreate) error {
+	const op = "cue create"
+	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		err := s.admitAndInsert(ctx, tx, items)
+		if err != nil && len(items) > 1 {
+			return &groupStatementError{err: err}
+		}
+		return err
+	})
+	if len(items) == 1 {
+		return unwrapGroup(err)
+	}
+	return err
+}
+
+func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingCreate) error {
+	const op = "cue create"
+	byTenant := map[string][]*pendingCreate{}
+	var tenants []string
+	for _, it := range items {
+		if _, ok := byTenant[it.tenant]; !ok {
+			tenants = append(tenants, it.tenant)
+		}
+		byTenant[it.tenant] = append(byTenant[it.tenant], it)
+	}
+	slices.Sort(tenants)
+	var admitted []*pendingCreate
+	for _, tenant := range tenants {
+		its := byTenant[tenant]
+		// Two statements: the settle's snapshot must start after the lock
+		// is held (see UserLockForCreate). The count is maintained
+		// (migration 0010), so admission costs the same at any table size.
+		if err := s.q.UserLockForCreate(ctx, tx, tenant); err != nil {
+			return dbErr.Interpret(op+": lock tenant", err)
+		}
+		names := make([]string, len(its))
+		for i, it := range its {
+			names[i] = it.p.Cue.Name
+		}
+		adm, err := s.q.CueCountSettle(ctx, tx, &dbsqlc.CueCountSettleParams{UserID: tenant, Names: names})
+		if errors.Is(err, pgx.ErrNoRows) {
+			for _, it := range its {
+				it.err = dbErr.Interpret(op, err) // no such tenant
+			}
+			continue
+		}
+		if err != nil {
+			return dbErr.Interpret(op, err)
+		}
+		taken := map[string]bool{}
+		for _, n := range adm.Taken {
+			taken[n] = true
+		}
+		count := int(adm.ActiveCueCount)
+		for _, it := range its {
+			c := it.p.Cue
+			if err := it.p.Admit(taken[c.Name], count); err != nil {
+				it.err = dbErr.Op(op, err)
+				continue
+			}
+			taken[c.Name] = true
+			if c.Status == core.CueActive || c.Status == core.CuePaused {
+				count++
+			}
+			admitted = append(admitted, it)
+		}
+	}
+	if len(admitted) == 0 {
+		return nil
+	}
+	params := make([]*dbsqlc.CueInsertParams, len(admitted))
+	for i, it := range admitted {
+		params[i] = it.insert
+	}
+	var first error
+	s.q.CueInsert(ctx, tx, params).QueryRow(func(i int, row *dbsqlc.Cue, err error) {
+		if err == nil {
+			admitted[i].out, err = cueFromRow(row)
+		}
+		if err != nil && first == nil {
+			first = dbErr.Interpret(op, err)
+		}
+	})
+	if first != nil {
+		return first
+	}
+	for _, it := range admitted {
+		if it.p.Idempotency != nil {
+			if err := s.claimIdempotency(ctx, tx, it.p.Idempotency, it.tenant, it.insert.ID, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cueInsertParams are c's columns for CueInsert.
+func cueInsertParams(c *core.Cue, tenant string) (*dbsqlc.CueInsertParams, error) {
+	cols, err := sqlkit.CueJSONOf(c)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := sqlkit.CueOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	return &dbsqlc.CueInsertParams{
+		ID:                     string(c.ID),
+		UserID:                 tenant,
+		Name:                   c.Name,
+		Description:            c.Description,
+		Status:                 string(c.Status),
+		Transport:              string(c.Transport),
+		ScheduleType:           string(c.Schedule.Type),
+		ScheduleCron:           c.Schedule.Cron,
+		ScheduleAt:             c.Schedule.At,
+		ScheduleTimezone:       c.Schedule.Timezone,
+		CallbackURL:            c.Callback.URL,
+		CallbackMethod:         c.Callback.Method,
+		CallbackHeaders:        cols.Headers,
+		Payload:                cols.Payload,
+		RetryMaxAttempts:       int32(c.Retry.MaxAttempts),
+		RetryBackoffMinutes:    cols.Backoff,
+		OnFailureEmail:         c.OnFailure.Email,
+		OnFailureWebhook:       c.OnFailure.Webhook,
+		OnFailurePause:         c.OnFailure.Pause,
+		VerificationMode:       sqlkit.Text(c.Verification),
+		CatchUp:                string(c.CatchUp),
+		OutcomeDeadlineSeconds: int32Ptr(c.OutcomeDeadlineSeconds),
+		NextRun:                c.NextRun,
+		LastRun:                c.LastRun,
+		RunCount:               int32(c.RunCount),
+		FiredCount:             int32(c.FiredCount),
+		SkippedCount:           int32(c.SkippedCount),
+		LastError:              c.LastError,
+		Options:                opts,
+		CreatedAt:              c.CreatedAt,
+		UpdatedAt:              c.UpdatedAt,
+	}, nil
+}
