@@ -31,34 +31,57 @@ const MaxBodyBytes = 1 << 20
 type ctxKey int
 
 const (
-	ctxRequestID ctxKey = iota
-	ctxAuth
-	ctxClientIP
-	ctxHeader
-	ctxNonce
-	ctxRoute
+	ctxState ctxKey = iota
 	ctxMatch
 )
+
+// requestState is what the pipeline knows about a request, kept in its
+// context as one value (one context and request copy per request instead of
+// one per item). Its fields are set as the pipeline learns them; handlers
+// read them through the accessors below.
+type requestState struct {
+	id       string
+	clientIP string
+	header   http.Header
+	nonce    string         // CSP nonce of HTML pages
+	auth     *authResult    // nil until authenticated
+	route    *routers.Route // nil until routed
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	s, _ := ctx.Value(ctxState).(*requestState)
+	return s
+}
+
+func withState(ctx context.Context, s *requestState) context.Context {
+	return context.WithValue(ctx, ctxState, s)
+}
 
 // htmlPages get a nonce-based Content-Security-Policy.
 var htmlPages = map[string]bool{"/auth/device": true, "/v1/auth/verify": true}
 
 // cspNonce is the request's script/style nonce ("" outside HTML pages).
 func cspNonce(ctx context.Context) string {
-	s, _ := ctx.Value(ctxNonce).(string)
-	return s
+	if s := stateFrom(ctx); s != nil {
+		return s.nonce
+	}
+	return ""
 }
 
 // requestHeader returns the request's headers (the echo sink stores them).
 func requestHeader(ctx context.Context) http.Header {
-	h, _ := ctx.Value(ctxHeader).(http.Header)
-	return h
+	if s := stateFrom(ctx); s != nil {
+		return s.header
+	}
+	return nil
 }
 
 // RequestID returns the request's id ("" outside a request).
 func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(ctxRequestID).(string)
-	return s
+	if s := stateFrom(ctx); s != nil {
+		return s.id
+	}
+	return ""
 }
 
 // authResult is the outcome of authenticating the request's credentials,
@@ -69,8 +92,8 @@ type authResult struct {
 }
 
 func principalFrom(ctx context.Context) *core.Principal {
-	if a, ok := ctx.Value(ctxAuth).(*authResult); ok && a.err == nil {
-		return a.principal
+	if s := stateFrom(ctx); s != nil && s.auth != nil && s.auth.err == nil {
+		return s.auth.principal
 	}
 	return nil
 }
@@ -127,16 +150,14 @@ type pipeline struct {
 func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := core.NewUUID() // an incoming X-Request-Id is ignored (log forging)
-	ctx := context.WithValue(r.Context(), ctxRequestID, id)
-	ctx = context.WithValue(ctx, ctxClientIP, p.clientIP(r))
-	ctx = context.WithValue(ctx, ctxHeader, r.Header)
+	st := &requestState{id: id, clientIP: p.clientIP(r), header: r.Header}
 	if htmlPages[r.URL.Path] {
 		nonce := core.RandomHex(16)
-		ctx = context.WithValue(ctx, ctxNonce, nonce)
+		st.nonce = nonce
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	r = r.WithContext(ctx)
+	r = r.WithContext(withState(r.Context(), st))
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
 	h.Set("X-Request-Id", id)
@@ -219,7 +240,9 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation
-	r = r.WithContext(context.WithValue(r.Context(), ctxRoute, route))
+	if st := stateFrom(r.Context()); st != nil {
+		st.route = route
+	}
 
 	// Identifiers and query values that no store can hold (NUL, invalid
 	// UTF-8) are bad input: the path is simply not found, a query value is a
@@ -324,14 +347,19 @@ func isJSONContent(ct string) bool {
 }
 
 // authenticate resolves the request's credentials once and caches the
-// result in the context.
+// result in the request state.
 func (p *pipeline) authenticate(r *http.Request) *authResult {
-	if a, ok := r.Context().Value(ctxAuth).(*authResult); ok {
-		return a
+	st := stateFrom(r.Context())
+	if st != nil && st.auth != nil {
+		return st.auth
 	}
 	pr, err := p.accounts.Authenticate(r.Context(), r.Header.Get("Authorization"))
 	a := &authResult{principal: pr, err: err}
-	*r = *r.WithContext(context.WithValue(r.Context(), ctxAuth, a))
+	if st != nil {
+		st.auth = a
+	} else {
+		*r = *r.WithContext(withState(r.Context(), &requestState{auth: a}))
+	}
 	return a
 }
 
@@ -368,8 +396,10 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func clientIP(ctx context.Context) string {
-	s, _ := ctx.Value(ctxClientIP).(string)
-	return s
+	if s := stateFrom(ctx); s != nil {
+		return s.clientIP
+	}
+	return ""
 }
 
 // clientIP is the peer address, or — when the peer is a trusted proxy — the

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http/httptest"
 	"testing"
@@ -88,7 +87,7 @@ func TestBindingErrorNamesTheParameter(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/cues/cue_aaaaaaaaaaaa?execution_limit=x", nil)
 	route, _, err := router.FindRoute(r)
 	require.NoError(t, err)
-	r = r.WithContext(context.WithValue(r.Context(), ctxRoute, route))
+	r = r.WithContext(withState(r.Context(), &requestState{route: route}))
 
 	cases := []struct {
 		err  error
