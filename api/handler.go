@@ -70,6 +70,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("api: invalid spec: %w", err)
 	}
+	if err := checkSecuritySchemes(doc); err != nil {
+		return nil, err
+	}
 	router, err := newSpecRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("api: build router: %w", err)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -251,7 +252,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, p.log, core.NotFound("http_error", "Not Found"))
 		return
 	}
-	for k, vs := range r.URL.Query() {
+	for k, vs := range queryValues(r) {
 		for _, v := range vs {
 			if !storable(k) || !storable(v) {
 				WriteError(w, r, p.log, core.Query(strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "")).Unstorable().Err())
@@ -296,7 +297,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	in := &openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route, Options: validationOptions,
 	}
-	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+	if err := validateRequest(r.Context(), in); err != nil {
 		WriteError(w, r, p.log, validationError(err))
 		return
 	}
@@ -317,7 +318,80 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 var validationOptions = &openapi3filter.Options{
 	MultiError:          true,
 	SkipSettingDefaults: true,
-	AuthenticationFunc:  func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+}
+
+// validateRequest is openapi3filter.ValidateRequest without its security
+// pass: the pipeline authenticates itself (step 5), and kin-openapi's pass,
+// given an authentication function that accepts everything, could only fail
+// for a security scheme the spec does not declare — checkSecuritySchemes
+// rules that out when the handler is built. Path item parameters the
+// operation overrides are skipped, the request body is validated when the
+// operation has one, errors are collected (MultiError), exactly as there.
+func validateRequest(ctx context.Context, in *openapi3filter.RequestValidationInput) error {
+	var me openapi3.MultiError
+	op := in.Route.Operation
+	for _, ref := range in.Route.PathItem.Parameters {
+		param := ref.Value
+		if op.Parameters != nil && op.Parameters.GetByInAndName(param.In, param.Name) != nil {
+			continue
+		}
+		if err := openapi3filter.ValidateParameter(ctx, in, param); err != nil {
+			me = append(me, err)
+		}
+	}
+	for _, ref := range op.Parameters {
+		if err := openapi3filter.ValidateParameter(ctx, in, ref.Value); err != nil {
+			me = append(me, err)
+		}
+	}
+	if op.RequestBody != nil {
+		if err := openapi3filter.ValidateRequestBody(ctx, in, op.RequestBody.Value); err != nil {
+			me = append(me, err)
+		}
+	}
+	if len(me) > 0 {
+		return me
+	}
+	return nil
+}
+
+// checkSecuritySchemes reports a security requirement (global or of an
+// operation) naming a scheme doc does not declare.
+func checkSecuritySchemes(doc *openapi3.T) error {
+	declared := func(name string) bool {
+		return doc.Components != nil && doc.Components.SecuritySchemes[name] != nil && doc.Components.SecuritySchemes[name].Value != nil
+	}
+	check := func(where string, srs openapi3.SecurityRequirements) error {
+		for _, sr := range srs {
+			for name := range sr {
+				if !declared(name) {
+					return fmt.Errorf("api: %s: security scheme %q is not declared", where, name)
+				}
+			}
+		}
+		return nil
+	}
+	if err := check("spec", doc.Security); err != nil {
+		return err
+	}
+	for tmpl, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil {
+				if err := check(method+" "+tmpl, *op.Security); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// queryValues is r's parsed query; nil (no parsing) without one.
+func queryValues(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
 }
 
 // storable reports whether s is valid UTF-8 without NUL.

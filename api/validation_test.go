@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
@@ -104,4 +105,19 @@ func TestBindingErrorNamesTheParameter(t *testing.T) {
 		_, msg := renderDetails(e.Details)
 		require.Equal(t, c.want, msg)
 	}
+}
+
+// TestCheckSecuritySchemes: the request validator skips kin-openapi's
+// security pass, which could only fail for an undeclared scheme; such a
+// spec is refused when the handler is built, and ours passes.
+func TestCheckSecuritySchemes(t *testing.T) {
+	doc, err := Spec()
+	require.NoError(t, err)
+	require.NoError(t, checkSecuritySchemes(doc))
+
+	op := &openapi3.Operation{Security: &openapi3.SecurityRequirements{{"nope": {}}}}
+	bad := &openapi3.T{Paths: openapi3.NewPaths(openapi3.WithPath("/x", &openapi3.PathItem{Get: op}))}
+	require.ErrorContains(t, checkSecuritySchemes(bad), `GET /x: security scheme "nope" is not declared`)
+	bad = &openapi3.T{Security: openapi3.SecurityRequirements{{"global": {}}}, Paths: openapi3.NewPaths()}
+	require.ErrorContains(t, checkSecuritySchemes(bad), `spec: security scheme "global" is not declared`)
 }
