@@ -161,10 +161,14 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(withState(r.Context(), st))
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
-	h.Set("X-Request-Id", id)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// One backing array for the fixed headers (canonical keys, as Set
+	// would write them; each value slice has capacity 1, so a later Add
+	// copies instead of writing into its neighbour).
+	v := &[4]string{id, "nosniff", "DENY", "no-referrer"}
+	h["X-Request-Id"] = v[0:1:1]
+	h["X-Content-Type-Options"] = v[1:2:2]
+	h["X-Frame-Options"] = v[2:3:3]
+	h["Referrer-Policy"] = v[3:4:4]
 	if p.hsts {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
@@ -455,9 +459,10 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.ResetAt.Unix(), 10))
+	v := &[3]string{strconv.Itoa(d.Limit), strconv.Itoa(d.Remaining), strconv.FormatInt(d.ResetAt.Unix(), 10)}
+	h["X-Ratelimit-Limit"] = v[0:1:1] // canonical forms of X-RateLimit-*
+	h["X-Ratelimit-Remaining"] = v[1:2:2]
+	h["X-Ratelimit-Reset"] = v[2:3:3]
 	if !d.Allowed {
 		secs := int((d.RetryAfter + time.Second - 1) / time.Second)
 		if secs < 1 {
