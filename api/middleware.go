@@ -182,8 +182,9 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				WriteError(rec, r, p.log, errors.New("panic"))
 			}
 		}
-		p.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds())
+		p.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("request_id", id),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 	}()
 	// CORS before everything that can answer (413, 429, 404, 401): those
 	// answers carry the headers, and preflights are never counted.
@@ -219,7 +220,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		body = b
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = bodyReader(body)
 	r.ContentLength = int64(len(body))
 
 	// 2. Global rate limit (also counts unknown paths).
@@ -293,7 +294,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = flat
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = bodyReader(body)
 		r.ContentLength = int64(len(body))
 	}
 
@@ -305,7 +306,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, p.log, validationError(err))
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = bodyReader(body)
 	if pr := principalFrom(r.Context()); pr != nil && pr.KeyHash != "" && p.usage != nil && p.usage.ApproachingLimit(r.Context(), pr.User) {
 		w.Header().Set("X-CueAPI-Usage-Warning", "approaching_limit")
 	}
@@ -388,6 +389,15 @@ func checkSecuritySchemes(doc *openapi3.T) error {
 		}
 	}
 	return nil
+}
+
+// bodyReader reads the request body the pipeline has read (http.NoBody
+// when empty: nothing to allocate).
+func bodyReader(body []byte) io.ReadCloser {
+	if len(body) == 0 {
+		return http.NoBody
+	}
+	return io.NopCloser(bytes.NewReader(body))
 }
 
 // queryValues is r's parsed query; nil (no parsing) without one.
