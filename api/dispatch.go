@@ -9,7 +9,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 )
 
-// Route once: the validator's router (kin-openapi) matches every request,
+// Route once: the spec router (specRouter, built once from the spec and
+// answering as kin-openapi's router would) matches every request,
 // and the match is reused for dispatch — the generated handler of the
 // matched operation is called directly with the path parameters the match
 // found, instead of the generated ServeMux routing the request a second

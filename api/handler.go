@@ -8,7 +8,6 @@ import (
 	"net/netip"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/cueapi/cueapi/api/apigen"
 	"github.com/cueapi/cueapi/core"
@@ -71,7 +70,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("api: invalid spec: %w", err)
 	}
-	router, err := gorillamux.NewRouter(doc)
+	if err := checkSecuritySchemes(doc); err != nil {
+		return nil, err
+	}
+	router, err := newSpecRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("api: build router: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -31,34 +32,57 @@ const MaxBodyBytes = 1 << 20
 type ctxKey int
 
 const (
-	ctxRequestID ctxKey = iota
-	ctxAuth
-	ctxClientIP
-	ctxHeader
-	ctxNonce
-	ctxRoute
+	ctxState ctxKey = iota
 	ctxMatch
 )
+
+// requestState is what the pipeline knows about a request, kept in its
+// context as one value (one context and request copy per request instead of
+// one per item). Its fields are set as the pipeline learns them; handlers
+// read them through the accessors below.
+type requestState struct {
+	id       string
+	clientIP string
+	header   http.Header
+	nonce    string         // CSP nonce of HTML pages
+	auth     *authResult    // nil until authenticated
+	route    *routers.Route // nil until routed
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	s, _ := ctx.Value(ctxState).(*requestState)
+	return s
+}
+
+func withState(ctx context.Context, s *requestState) context.Context {
+	return context.WithValue(ctx, ctxState, s)
+}
 
 // htmlPages get a nonce-based Content-Security-Policy.
 var htmlPages = map[string]bool{"/auth/device": true, "/v1/auth/verify": true}
 
 // cspNonce is the request's script/style nonce ("" outside HTML pages).
 func cspNonce(ctx context.Context) string {
-	s, _ := ctx.Value(ctxNonce).(string)
-	return s
+	if s := stateFrom(ctx); s != nil {
+		return s.nonce
+	}
+	return ""
 }
 
 // requestHeader returns the request's headers (the echo sink stores them).
 func requestHeader(ctx context.Context) http.Header {
-	h, _ := ctx.Value(ctxHeader).(http.Header)
-	return h
+	if s := stateFrom(ctx); s != nil {
+		return s.header
+	}
+	return nil
 }
 
 // RequestID returns the request's id ("" outside a request).
 func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(ctxRequestID).(string)
-	return s
+	if s := stateFrom(ctx); s != nil {
+		return s.id
+	}
+	return ""
 }
 
 // authResult is the outcome of authenticating the request's credentials,
@@ -69,8 +93,8 @@ type authResult struct {
 }
 
 func principalFrom(ctx context.Context) *core.Principal {
-	if a, ok := ctx.Value(ctxAuth).(*authResult); ok && a.err == nil {
-		return a.principal
+	if s := stateFrom(ctx); s != nil && s.auth != nil && s.auth.err == nil {
+		return s.auth.principal
 	}
 	return nil
 }
@@ -127,22 +151,24 @@ type pipeline struct {
 func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := core.NewUUID() // an incoming X-Request-Id is ignored (log forging)
-	ctx := context.WithValue(r.Context(), ctxRequestID, id)
-	ctx = context.WithValue(ctx, ctxClientIP, p.clientIP(r))
-	ctx = context.WithValue(ctx, ctxHeader, r.Header)
+	st := &requestState{id: id, clientIP: p.clientIP(r), header: r.Header}
 	if htmlPages[r.URL.Path] {
 		nonce := core.RandomHex(16)
-		ctx = context.WithValue(ctx, ctxNonce, nonce)
+		st.nonce = nonce
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	r = r.WithContext(ctx)
+	r = r.WithContext(withState(r.Context(), st))
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
-	h.Set("X-Request-Id", id)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// One backing array for the fixed headers (canonical keys, as Set
+	// would write them; each value slice has capacity 1, so a later Add
+	// copies instead of writing into its neighbour).
+	v := &[4]string{id, "nosniff", "DENY", "no-referrer"}
+	h["X-Request-Id"] = v[0:1:1]
+	h["X-Content-Type-Options"] = v[1:2:2]
+	h["X-Frame-Options"] = v[2:3:3]
+	h["Referrer-Policy"] = v[3:4:4]
 	if p.hsts {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
@@ -156,8 +182,9 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				WriteError(rec, r, p.log, errors.New("panic"))
 			}
 		}
-		p.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds())
+		p.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("request_id", id),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 	}()
 	// CORS before everything that can answer (413, 429, 404, 401): those
 	// answers carry the headers, and preflights are never counted.
@@ -193,7 +220,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		body = b
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = bodyReader(body)
 	r.ContentLength = int64(len(body))
 
 	// 2. Global rate limit (also counts unknown paths).
@@ -219,7 +246,9 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation
-	r = r.WithContext(context.WithValue(r.Context(), ctxRoute, route))
+	if st := stateFrom(r.Context()); st != nil {
+		st.route = route
+	}
 
 	// Identifiers and query values that no store can hold (NUL, invalid
 	// UTF-8) are bad input: the path is simply not found, a query value is a
@@ -228,7 +257,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, p.log, core.NotFound("http_error", "Not Found"))
 		return
 	}
-	for k, vs := range r.URL.Query() {
+	for k, vs := range queryValues(r) {
 		for _, v := range vs {
 			if !storable(k) || !storable(v) {
 				WriteError(w, r, p.log, core.Query(strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "")).Unstorable().Err())
@@ -265,7 +294,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = flat
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = bodyReader(body)
 		r.ContentLength = int64(len(body))
 	}
 
@@ -273,11 +302,11 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	in := &openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route, Options: validationOptions,
 	}
-	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+	if err := validateRequest(r.Context(), in); err != nil {
 		WriteError(w, r, p.log, validationError(err))
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = bodyReader(body)
 	if pr := principalFrom(r.Context()); pr != nil && pr.KeyHash != "" && p.usage != nil && p.usage.ApproachingLimit(r.Context(), pr.User) {
 		w.Header().Set("X-CueAPI-Usage-Warning", "approaching_limit")
 	}
@@ -294,7 +323,89 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 var validationOptions = &openapi3filter.Options{
 	MultiError:          true,
 	SkipSettingDefaults: true,
-	AuthenticationFunc:  func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+}
+
+// validateRequest is openapi3filter.ValidateRequest without its security
+// pass: the pipeline authenticates itself (step 5), and kin-openapi's pass,
+// given an authentication function that accepts everything, could only fail
+// for a security scheme the spec does not declare — checkSecuritySchemes
+// rules that out when the handler is built. Path item parameters the
+// operation overrides are skipped, the request body is validated when the
+// operation has one, errors are collected (MultiError), exactly as there.
+func validateRequest(ctx context.Context, in *openapi3filter.RequestValidationInput) error {
+	var me openapi3.MultiError
+	op := in.Route.Operation
+	for _, ref := range in.Route.PathItem.Parameters {
+		param := ref.Value
+		if op.Parameters != nil && op.Parameters.GetByInAndName(param.In, param.Name) != nil {
+			continue
+		}
+		if err := openapi3filter.ValidateParameter(ctx, in, param); err != nil {
+			me = append(me, err)
+		}
+	}
+	for _, ref := range op.Parameters {
+		if err := openapi3filter.ValidateParameter(ctx, in, ref.Value); err != nil {
+			me = append(me, err)
+		}
+	}
+	if op.RequestBody != nil {
+		if err := openapi3filter.ValidateRequestBody(ctx, in, op.RequestBody.Value); err != nil {
+			me = append(me, err)
+		}
+	}
+	if len(me) > 0 {
+		return me
+	}
+	return nil
+}
+
+// checkSecuritySchemes reports a security requirement (global or of an
+// operation) naming a scheme doc does not declare.
+func checkSecuritySchemes(doc *openapi3.T) error {
+	declared := func(name string) bool {
+		return doc.Components != nil && doc.Components.SecuritySchemes[name] != nil && doc.Components.SecuritySchemes[name].Value != nil
+	}
+	check := func(where string, srs openapi3.SecurityRequirements) error {
+		for _, sr := range srs {
+			for name := range sr {
+				if !declared(name) {
+					return fmt.Errorf("api: %s: security scheme %q is not declared", where, name)
+				}
+			}
+		}
+		return nil
+	}
+	if err := check("spec", doc.Security); err != nil {
+		return err
+	}
+	for tmpl, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil {
+				if err := check(method+" "+tmpl, *op.Security); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// bodyReader reads the request body the pipeline has read (http.NoBody
+// when empty: nothing to allocate).
+func bodyReader(body []byte) io.ReadCloser {
+	if len(body) == 0 {
+		return http.NoBody
+	}
+	return io.NopCloser(bytes.NewReader(body))
+}
+
+// queryValues is r's parsed query; nil (no parsing) without one.
+func queryValues(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
 }
 
 // storable reports whether s is valid UTF-8 without NUL.
@@ -324,14 +435,19 @@ func isJSONContent(ct string) bool {
 }
 
 // authenticate resolves the request's credentials once and caches the
-// result in the context.
+// result in the request state.
 func (p *pipeline) authenticate(r *http.Request) *authResult {
-	if a, ok := r.Context().Value(ctxAuth).(*authResult); ok {
-		return a
+	st := stateFrom(r.Context())
+	if st != nil && st.auth != nil {
+		return st.auth
 	}
 	pr, err := p.accounts.Authenticate(r.Context(), r.Header.Get("Authorization"))
 	a := &authResult{principal: pr, err: err}
-	*r = *r.WithContext(context.WithValue(r.Context(), ctxAuth, a))
+	if st != nil {
+		st.auth = a
+	} else {
+		*r = *r.WithContext(withState(r.Context(), &requestState{auth: a}))
+	}
 	return a
 }
 
@@ -353,9 +469,10 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.ResetAt.Unix(), 10))
+	v := &[3]string{strconv.Itoa(d.Limit), strconv.Itoa(d.Remaining), strconv.FormatInt(d.ResetAt.Unix(), 10)}
+	h["X-Ratelimit-Limit"] = v[0:1:1] // canonical forms of X-RateLimit-*
+	h["X-Ratelimit-Remaining"] = v[1:2:2]
+	h["X-Ratelimit-Reset"] = v[2:3:3]
 	if !d.Allowed {
 		secs := int((d.RetryAfter + time.Second - 1) / time.Second)
 		if secs < 1 {
@@ -368,8 +485,10 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func clientIP(ctx context.Context) string {
-	s, _ := ctx.Value(ctxClientIP).(string)
-	return s
+	if s := stateFrom(ctx); s != nil {
+		return s.clientIP
+	}
+	return ""
 }
 
 // clientIP is the peer address, or — when the peer is a trusted proxy — the

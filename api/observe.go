@@ -41,7 +41,8 @@ var knownMethods = map[string]bool{
 
 func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if tc, ok := core.ParseTraceParent(r.Header.Get("traceparent"), r.Header.Get("tracestate")); ok {
+	// Canonical keys: Get need not canonicalize (allocate) them.
+	if tc, ok := core.ParseTraceParent(r.Header.Get("Traceparent"), r.Header.Get("Tracestate")); ok {
 		ctx = core.WithTrace(ctx, tc)
 	}
 	if o.off {

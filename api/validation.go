@@ -10,7 +10,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/cueapi/cueapi/api/apigen"
 	"github.com/cueapi/cueapi/core"
@@ -327,7 +326,8 @@ func bindingError(r *http.Request, err error) error {
 
 // paramField names the routed operation's parameter called name.
 func paramField(r *http.Request, name string) (core.FieldError, *openapi3.SchemaRef) {
-	if route, ok := r.Context().Value(ctxRoute).(*routers.Route); ok {
+	if st := stateFrom(r.Context()); st != nil && st.route != nil {
+		route := st.route
 		params := append(append(openapi3.Parameters(nil), route.PathItem.Parameters...), route.Operation.Parameters...)
 		for _, p := range params {
 			if p.Value != nil && strings.EqualFold(p.Value.Name, name) {

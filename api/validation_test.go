@@ -1,11 +1,11 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
@@ -88,7 +88,7 @@ func TestBindingErrorNamesTheParameter(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/cues/cue_aaaaaaaaaaaa?execution_limit=x", nil)
 	route, _, err := router.FindRoute(r)
 	require.NoError(t, err)
-	r = r.WithContext(context.WithValue(r.Context(), ctxRoute, route))
+	r = r.WithContext(withState(r.Context(), &requestState{route: route}))
 
 	cases := []struct {
 		err  error
@@ -105,4 +105,19 @@ func TestBindingErrorNamesTheParameter(t *testing.T) {
 		_, msg := renderDetails(e.Details)
 		require.Equal(t, c.want, msg)
 	}
+}
+
+// TestCheckSecuritySchemes: the request validator skips kin-openapi's
+// security pass, which could only fail for an undeclared scheme; such a
+// spec is refused when the handler is built, and ours passes.
+func TestCheckSecuritySchemes(t *testing.T) {
+	doc, err := Spec()
+	require.NoError(t, err)
+	require.NoError(t, checkSecuritySchemes(doc))
+
+	op := &openapi3.Operation{Security: &openapi3.SecurityRequirements{{"nope": {}}}}
+	bad := &openapi3.T{Paths: openapi3.NewPaths(openapi3.WithPath("/x", &openapi3.PathItem{Get: op}))}
+	require.ErrorContains(t, checkSecuritySchemes(bad), `GET /x: security scheme "nope" is not declared`)
+	bad = &openapi3.T{Security: openapi3.SecurityRequirements{{"global": {}}}, Paths: openapi3.NewPaths()}
+	require.ErrorContains(t, checkSecuritySchemes(bad), `spec: security scheme "global" is not declared`)
 }
