@@ -153,11 +153,29 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 }
 
 // Run ticks until ctx ends: after each tick it sleeps until the earliest
-// next_run minus the look-ahead, at most IdlePoll, or until Wake.
+// next_run minus the look-ahead, at most IdlePoll, or until Wake. A wake-up
+// (a cue created or changed here or on another replica) first reads only
+// the earliest next_run: the scheduler ticks when that is within the
+// look-ahead or IdlePoll has passed since its last tick (the heartbeat),
+// and otherwise sleeps again, so a stream of creations does not cost a
+// firing transaction and a heartbeat write each.
 func (s *Scheduler) Run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
+	tick := true
+	var lastTick time.Time
 	for {
-		res, err := s.Tick(ctx)
+		if !tick && s.clock.Now().Sub(lastTick) >= s.cfg.IdlePoll {
+			tick = true
+		}
+		var next time.Time
+		var err error
+		if tick {
+			var res TickResult
+			res, err = s.Tick(ctx)
+			next, lastTick = res.Next, s.clock.Now()
+		} else if next, err = s.store.CueNextDueAt(ctx); errors.Is(err, ErrNotFound) {
+			next, err = time.Time{}, nil
+		}
 		wait := s.cfg.IdlePoll
 		if err != nil {
 			if ctx.Err() != nil {
@@ -170,16 +188,20 @@ func (s *Scheduler) Run(ctx context.Context) {
 			}
 		} else {
 			backoff = 100 * time.Millisecond
-			if !res.Next.IsZero() {
-				if d := res.Next.Sub(s.clock.Now()) - s.cfg.LookAhead; d < wait {
+			if !next.IsZero() {
+				if d := next.Sub(s.clock.Now()) - s.cfg.LookAhead; d < wait {
 					wait = d
 				}
+			}
+			if !tick {
+				wait = min(wait, s.cfg.IdlePoll-s.clock.Now().Sub(lastTick))
 			}
 		}
 		if wait <= 0 {
 			if ctx.Err() != nil {
 				return
 			}
+			tick = true
 			continue
 		}
 		t := time.NewTimer(wait)
@@ -188,7 +210,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-s.wake:
+			tick = err != nil // after a failure, retry the tick itself
 		case <-t.C:
+			tick = true
 		}
 		t.Stop()
 	}
