@@ -36,7 +36,9 @@ func (s *wakeStore) CueNextDueAt(context.Context) (time.Time, error) {
 	return next, nil
 }
 
-func (s *wakeStore) SchedulerHeartbeatPut(context.Context, *core.SchedulerHeartbeat) error { return nil }
+func (s *wakeStore) SchedulerHeartbeatPut(context.Context, *core.SchedulerHeartbeat) error {
+	return nil
+}
 
 func (s *wakeStore) setNext(t time.Time) {
 	s.mu.Lock()
