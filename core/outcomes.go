@@ -280,7 +280,11 @@ func (s *Outcomes) Report(ctx context.Context, u *User, id ExecutionID, in *Outc
 		if e.OutcomeState != nil && *e.OutcomeState == OutcomeVerificationFailed {
 			s.alerts.VerificationFailed(ctx, e, cue)
 		}
-		s.alerts.RunFinished(ctx, u.ID, cue)
+		// A run that did not fail cannot make a failure streak reach the
+		// threshold (it can only end one), so only failures re-evaluate it.
+		if runFailed(e) {
+			s.alerts.RunFinished(ctx, u.ID, cue)
+		}
 	}
 	if s.onSucceeded != nil && cue != nil && settledSuccess(e) {
 		s.onSucceeded(ctx, e, cue)
