@@ -511,18 +511,13 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 	const op = "execution update"
 	var out *core.Execution
 	return sqlkit.Value(&out, s.rowTx(ctx, op, pgx.TxOptions{}, p.TenantID, string(p.ID), func(tx pgx.Tx, tenant, id string) error {
-		// The cue is locked before the execution (one statement finds and
-		// locks it).
-		cueRow, err := s.q.CueGetForUpdateByExecution(ctx, tx, &dbsqlc.CueGetForUpdateByExecutionParams{ExecutionID: id, UserID: tenant})
+		// One statement locks the cue, then the execution.
+		both, err := s.q.ExecutionGetForUpdateWithCue(ctx, tx, &dbsqlc.ExecutionGetForUpdateWithCueParams{ID: id, UserID: tenant})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		cueID := cueRow.ID
-		row, err := s.q.ExecutionGetForUpdate(ctx, tx, &dbsqlc.ExecutionGetForUpdateParams{ID: id, UserID: tenant})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		c, err := cueFromRow(cueRow)
+		cueID, row := both.Cue.ID, &both.Execution
+		c, err := cueFromRow(&both.Cue)
 		if err != nil {
 			return dbErr.Op(op, err)
 		}

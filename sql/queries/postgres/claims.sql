@@ -61,14 +61,15 @@ UPDATE executions SET
 WHERE id = @id AND status IN ('pending', 'retry_ready')
 RETURNING *;
 
--- name: ExecutionCueID :one
--- ExecutionCueID reads the cue of one of a tenant's executions (no lock),
--- so a read-modify-write can lock the cue before the execution.
-SELECT cue_id FROM executions WHERE id = @id AND user_id = @user_id;
-
--- name: ExecutionGetForUpdate :one
--- ExecutionGetForUpdate locks the row for a read-modify-write.
-SELECT * FROM executions WHERE id = @id AND user_id = @user_id FOR NO KEY UPDATE;
+-- name: ExecutionGetForUpdateWithCue :one
+-- ExecutionGetForUpdateWithCue locks one of a tenant's executions and its
+-- cue in one round trip, the cue first (a locking clause locks its
+-- relations in the order it names them), as every read-modify-write of a
+-- cue and its executions does.
+SELECT sqlc.embed(c), sqlc.embed(e)
+FROM cues c JOIN executions e ON e.cue_id = c.id
+WHERE e.id = @id AND e.user_id = @user_id AND c.user_id = @user_id
+FOR NO KEY UPDATE OF c, e;
 
 -- name: ExecutionSave :one
 -- ExecutionSave writes the columns a read-modify-write may change.

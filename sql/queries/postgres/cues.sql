@@ -41,14 +41,6 @@ FROM cues WHERE cues.id = @id AND cues.user_id = @user_id;
 -- CueGetForUpdate locks the row for a read-modify-write.
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id FOR NO KEY UPDATE;
 
--- name: CueGetForUpdateByExecution :one
--- CueGetForUpdateByExecution locks the cue of one of a tenant's executions
--- (one round trip where reading the cue id and locking took two), so a
--- read-modify-write locks the cue before the execution.
-SELECT * FROM cues
-WHERE id = (SELECT e.cue_id FROM executions e WHERE e.id = @execution_id AND e.user_id = @user_id)
-  AND user_id = @user_id FOR NO KEY UPDATE;
-
 -- name: CueGetByName :one
 SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 

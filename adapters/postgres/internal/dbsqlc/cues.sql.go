@@ -248,59 +248,6 @@ func (q *Queries) CueGetForUpdate(ctx context.Context, db DBTX, arg *CueGetForUp
 	return &i, err
 }
 
-const cueGetForUpdateByExecution = `-- name: CueGetForUpdateByExecution :one
-SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues
-WHERE id = (SELECT e.cue_id FROM executions e WHERE e.id = $1 AND e.user_id = $2)
-  AND user_id = $2 FOR NO KEY UPDATE
-`
-
-type CueGetForUpdateByExecutionParams struct {
-	ExecutionID string
-	UserID      string
-}
-
-// CueGetForUpdateByExecution locks the cue of one of a tenant's executions
-// (one round trip where reading the cue id and locking took two), so a
-// read-modify-write locks the cue before the execution.
-func (q *Queries) CueGetForUpdateByExecution(ctx context.Context, db DBTX, arg *CueGetForUpdateByExecutionParams) (*Cue, error) {
-	row := db.QueryRow(ctx, cueGetForUpdateByExecution, arg.ExecutionID, arg.UserID)
-	var i Cue
-	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.Name,
-		&i.Description,
-		&i.Status,
-		&i.Transport,
-		&i.ScheduleType,
-		&i.ScheduleCron,
-		&i.ScheduleAt,
-		&i.ScheduleTimezone,
-		&i.CallbackURL,
-		&i.CallbackMethod,
-		&i.CallbackHeaders,
-		&i.Payload,
-		&i.RetryMaxAttempts,
-		&i.RetryBackoffMinutes,
-		&i.OnFailureEmail,
-		&i.OnFailureWebhook,
-		&i.OnFailurePause,
-		&i.VerificationMode,
-		&i.CatchUp,
-		&i.OutcomeDeadlineSeconds,
-		&i.NextRun,
-		&i.LastRun,
-		&i.RunCount,
-		&i.FiredCount,
-		&i.SkippedCount,
-		&i.LastError,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Options,
-	)
-	return &i, err
-}
-
 const cueGetWithCounts = `-- name: CueGetWithCounts :one
 SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options,
     (SELECT coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb)
