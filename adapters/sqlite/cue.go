@@ -108,21 +108,27 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 }
 
 // CueGetWithCounts returns the tenant's cue and its executions created at
-// or after p.Since counted per status, read in one statement. ErrNotFound
-// when absent or foreign.
+// or after p.Since counted per status: two statements, which in process
+// cost less than one folding the counts in as JSON. ErrNotFound when absent
+// or foreign.
 func (s *Store) CueGetWithCounts(ctx context.Context, p *core.CueGetWithCountsParams) (*core.Cue, map[core.ExecutionStatus]int, error) {
 	const op = "cue get with counts"
 	var counts map[core.ExecutionStatus]int
 	c, err := sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
-		row, err := s.q.CueGetWithCounts(ctx, s.rdb, &dbsqlc.CueGetWithCountsParams{ID: string(p.ID), UserID: tenant, Since: timeArg(p.Since)})
-		return sqlkit.Row(dbErr, op, row, err, func(r *dbsqlc.CueGetWithCountsRow) (*core.Cue, error) {
-			c, err := cueFromRow(&r.Cue)
-			if err != nil {
-				return nil, err
-			}
-			counts, err = sqlkit.StatusCounts([]byte(r.Counts))
-			return c, err
-		})
+		row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
+		c, err := sqlkit.Row(dbErr, op, row, err, cueFromRow)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.rdb, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.ID), UserID: tenant, Since: timeArg(p.Since)})
+		if err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
+		counts = make(map[core.ExecutionStatus]int, len(rows))
+		for _, r := range rows {
+			counts[core.ExecutionStatus(r.Status)] = int(r.N)
+		}
+		return c, nil
 	})
 	if err != nil {
 		return nil, nil, err

@@ -23,18 +23,6 @@ RETURNING *;
 -- name: CueGet :one
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id;
 
--- name: CueGetWithCounts :one
--- CueGetWithCounts reads the cue and, in the same statement, its executions
--- created at or after @since counted per status, as a JSON object
--- {"status": n} ('{}' when none).
-SELECT sqlc.embed(cues),
-    CAST((SELECT json_group_object(x.status, x.n)
-          FROM (SELECT status, count(*) AS n FROM executions
-                WHERE executions.cue_id = cues.id AND executions.user_id = cues.user_id
-                  AND executions.created_at >= @since
-                GROUP BY status) AS x) AS TEXT) AS counts
-FROM cues WHERE cues.id = @id AND cues.user_id = @user_id;
-
 -- name: CueGetForUpdate :one
 -- CueGetForUpdate reads the row for a read-modify-write; the surrounding
 -- BEGIN IMMEDIATE transaction serializes it with every other writer.

@@ -172,3 +172,11 @@ SELECT
        AND x3.status IN ('retrying', 'retry_ready')) AS pending_retries,
     (SELECT count(*) FROM executions AS x4
      WHERE x4.transport = 'worker' AND x4.status = 'pending') AS pending_worker_claims;
+
+-- name: ExecutionCountByStatusSince :many
+-- ExecutionCountByStatusSince counts a cue's executions created at or after
+-- @since per status (cue statistics). On SQLite, in process, this second
+-- statement is cheaper than folding the counts into the cue's read as JSON.
+SELECT status, count(*) AS n FROM executions
+WHERE cue_id = @cue_id AND user_id = @user_id AND created_at >= @since
+GROUP BY status;
