@@ -58,3 +58,10 @@ func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreatePara
 	}
 	return outs, errs
 }
+
+// QueryStringForTest runs a one-row, one-column query (catalog checks).
+func (s *Store) QueryStringForTest(ctx context.Context, sql string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, sql).Scan(&v)
+	return v, err
+}
