@@ -22,9 +22,18 @@ type UsageService struct {
 	limiter RateLimiter
 	clock   Clock
 
-	mu    sync.Mutex
-	cache map[TenantID]gateEntry
-	warn  map[TenantID]gateEntry
+	mu      sync.Mutex
+	cache   map[TenantID]gateEntry
+	warn    map[TenantID]gateEntry
+	pending map[TenantID]*gateLookup // Blocked lookups in flight
+}
+
+// gateLookup is one tenant's Blocked lookup in flight; callers that need
+// the same answer meanwhile wait for it instead of asking the store too.
+type gateLookup struct {
+	done    chan struct{}
+	blocked bool
+	waiters int // tests
 }
 
 type gateEntry struct {
@@ -34,7 +43,7 @@ type gateEntry struct {
 
 // NewUsage wires the usage service.
 func NewUsage(store usageReader, work UsageStore, limiter RateLimiter, clock Clock) *UsageService {
-	return &UsageService{store: store, work: work, limiter: limiter, clock: clock, cache: map[TenantID]gateEntry{}, warn: map[TenantID]gateEntry{}}
+	return &UsageService{store: store, work: work, limiter: limiter, clock: clock, cache: map[TenantID]gateEntry{}, warn: map[TenantID]gateEntry{}, pending: map[TenantID]*gateLookup{}}
 }
 
 // MonthStart is the first instant of t's UTC month.
@@ -117,15 +126,32 @@ func (s *UsageService) Blocked(ctx context.Context, tenant TenantID) bool {
 		s.mu.Unlock()
 		return e.blocked
 	}
+	// One lookup per tenant at a time: a burst of the tenant's deliveries
+	// (hundreds due at one instant) waits for it rather than sending two
+	// store reads each through the pool.
+	if l, ok := s.pending[tenant]; ok {
+		l.waiters++
+		s.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.blocked
+		case <-ctx.Done():
+			return false // as when the lookup fails: deliver
+		}
+	}
+	l := &gateLookup{done: make(chan struct{})}
+	s.pending[tenant] = l
 	s.mu.Unlock()
-	blocked := s.blocked(ctx, tenant, now)
+	l.blocked = s.blocked(ctx, tenant, now)
 	s.mu.Lock()
 	if len(s.cache) > 100_000 {
 		s.cache = map[TenantID]gateEntry{}
 	}
-	s.cache[tenant] = gateEntry{blocked: blocked, at: now}
+	s.cache[tenant] = gateEntry{blocked: l.blocked, at: now}
+	delete(s.pending, tenant)
 	s.mu.Unlock()
-	return blocked
+	close(l.done)
+	return l.blocked
 }
 
 func (s *UsageService) blocked(ctx context.Context, tenant TenantID, now time.Time) bool {
