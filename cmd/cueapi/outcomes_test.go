@@ -193,9 +193,12 @@ func TestOutcomes(t *testing.T) {
 				for _, x := range ex {
 					require.Equal(t, apiclient.ExecutionStatusFailed, x.Status)
 				}
+				// The third run's escalation raises the alert in the
+				// background, and the same pump's alert claim may already
+				// see it: the alert goes out then or now, once either way.
 				n, err := e.app.Dispatcher.RunOnce(ctx)
 				require.NoError(t, err)
-				require.Equal(t, 1, n)
+				require.LessOrEqual(t, n, 1)
 				alerts, err := e.client.ListAlertsWithResponse(ctx, &apiclient.ListAlertsParams{}, auth(key))
 				require.NoError(t, err)
 				require.Equal(t, 1, alerts.JSON200.Total, "three failed runs, one alert")
