@@ -68,7 +68,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		}
 		it := &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
 		if p.Idempotency != nil {
-			err = s.createCues(ctx, []*pendingCreate{it})
+			_, err = s.createCues(ctx, []*pendingCreate{it})
 		} else {
 			err = s.enqueueCreate(it)
 		}
@@ -137,12 +137,11 @@ func (s *Store) flushCreates() {
 func (s *Store) commitGroup(group []*pendingCreate) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), createBatchTimeout)
 	defer cancel()
-	err := s.createCues(ctx, group)
-	var stmt *groupStatementError
-	if len(group) > 1 && errors.As(err, &stmt) {
+	rolledBack, err := s.createCues(ctx, group)
+	if rolledBack && len(group) > 1 {
 		for _, it := range group {
 			it.out, it.err = nil, nil
-			if err := s.createCues(ctx, []*pendingCreate{it}); err != nil {
+			if _, err := s.createCues(ctx, []*pendingCreate{it}); err != nil {
 				it.err = err
 			}
 			close(it.done)
@@ -151,25 +150,10 @@ func (s *Store) commitGroup(group []*pendingCreate) {
 	}
 	for _, it := range group {
 		if err != nil {
-			it.out, it.err = nil, unwrapGroup(err)
+			it.out, it.err = nil, err
 		}
 		close(it.done)
 	}
-}
-
-// groupStatementError marks a failure inside createCues' transaction
-// (rolled back, nothing committed), as opposed to a failed BEGIN or COMMIT.
-type groupStatementError struct{ err error }
-
-func (e *groupStatementError) Error() string { return e.err.Error() }
-func (e *groupStatementError) Unwrap() error { return e.err }
-
-func unwrapGroup(err error) error {
-	var stmt *groupStatementError
-	if errors.As(err, &stmt) {
-		return stmt.err
-	}
-	return err
 }
 
 // createCues admits and inserts items in one transaction: each tenant's row
@@ -177,21 +161,16 @@ func unwrapGroup(err error) error {
 // deadlock), its cue_count_deltas are settled, and its creations are
 // admitted in order against the count and the names taken, including those
 // admitted before them in the group. Admission refusals are per creation
-// (it.err); the returned error is the transaction's. A lone creation's
-// statement error is returned unwrapped, as the transaction's.
-func (s *Store) createCues(ctx context.Context, items []*pendingCreate) error {
-	const op = "cue create"
-	err := s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+// (it.err); the returned error is the transaction's, and rolledBack says it
+// came from a statement inside it (nothing committed), not from BEGIN or
+// COMMIT.
+func (s *Store) createCues(ctx context.Context, items []*pendingCreate) (rolledBack bool, err error) {
+	err = s.inTx(ctx, "cue create", pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := s.admitAndInsert(ctx, tx, items)
-		if err != nil && len(items) > 1 {
-			return &groupStatementError{err: err}
-		}
+		rolledBack = err != nil
 		return err
 	})
-	if len(items) == 1 {
-		return unwrapGroup(err)
-	}
-	return err
+	return rolledBack, err
 }
 
 func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingCreate) error {
