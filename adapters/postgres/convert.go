@@ -3,8 +3,11 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/cueapi/cueapi/sql/sqlkit"
+	"fmt"
 	"time"
+
+	"github.com/cueapi/cueapi/core"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // Conversions between core values and column values. sqlc rows never leave
@@ -56,4 +59,14 @@ func jsonValue(b []byte) json.RawMessage {
 var times = sqlkit.Times[time.Time]{
 	Encode: func(t time.Time) time.Time { return t },
 	Decode: func(t time.Time) (time.Time, error) { return t.UTC(), nil },
+}
+
+// statusCounts decodes CueGetWithCounts' JSON object of execution counts
+// per status ({"success": 2}); the map is never nil.
+func statusCounts(b []byte) (map[core.ExecutionStatus]int, error) {
+	counts := map[core.ExecutionStatus]int{}
+	if err := json.Unmarshal(b, &counts); err != nil {
+		return nil, fmt.Errorf("decode execution counts: %w", err)
+	}
+	return counts, nil
 }

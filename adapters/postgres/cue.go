@@ -43,7 +43,7 @@ func (s *Store) CueGetWithCounts(ctx context.Context, p *core.CueGetWithCountsPa
 			if err != nil {
 				return nil, err
 			}
-			counts, err = sqlkit.StatusCounts(r.Counts)
+			counts, err = statusCounts(r.Counts)
 			return c, err
 		})
 	})

@@ -158,16 +158,6 @@ func (d *Decoder) StringMap(what string, b []byte) map[string]string {
 	return m
 }
 
-// StatusCounts decodes a JSON object of execution counts per status
-// ({"success": 2}); the map is never nil.
-func StatusCounts(b []byte) (map[core.ExecutionStatus]int, error) {
-	counts := map[core.ExecutionStatus]int{}
-	if err := json.Unmarshal(b, &counts); err != nil {
-		return nil, fmt.Errorf("decode execution counts: %w", err)
-	}
-	return counts, nil
-}
-
 // Status is the status column of a cue effect ("" keeps the status).
 func Status(st *core.CueStatus) string {
 	if st == nil {

@@ -44,9 +44,6 @@ SELECT * FROM cues WHERE id = @id AND user_id = @user_id FOR NO KEY UPDATE;
 -- name: CueGetByName :one
 SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 
--- name: CueNameTaken :one
-SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
-
 -- name: UserLockForCreate :exec
 -- UserLockForCreate takes the tenant's row lock before CueCountSettle,
 -- which must run as a separate statement: its snapshot then includes the

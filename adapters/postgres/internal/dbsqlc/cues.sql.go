@@ -529,22 +529,6 @@ func (q *Queries) CueLockMany(ctx context.Context, db DBTX, ids []string) error 
 	return err
 }
 
-const cueNameTaken = `-- name: CueNameTaken :one
-SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = $1 AND name = $2)
-`
-
-type CueNameTakenParams struct {
-	UserID string
-	Name   string
-}
-
-func (q *Queries) CueNameTaken(ctx context.Context, db DBTX, arg *CueNameTakenParams) (bool, error) {
-	row := db.QueryRow(ctx, cueNameTaken, arg.UserID, arg.Name)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
 const cueNextDueAt = `-- name: CueNextDueAt :one
 SELECT next_run FROM cues
 WHERE status = 'active' AND next_run IS NOT NULL
