@@ -22,28 +22,73 @@ type UsageService struct {
 	limiter RateLimiter
 	clock   Clock
 
-	mu      sync.Mutex
-	cache   map[TenantID]gateEntry
-	warn    map[TenantID]gateEntry
-	pending map[TenantID]*gateLookup // Blocked lookups in flight
+	blocks *tenantFlags // Blocked's answers, a second each
+	warns  *tenantFlags // ApproachingLimit's answers, five seconds each
 }
 
-// gateLookup is one tenant's Blocked lookup in flight; callers that need
-// the same answer meanwhile wait for it instead of asking the store too.
-type gateLookup struct {
+// tenantFlags remembers a yes/no answer per tenant for ttl and runs one
+// lookup per tenant at a time: callers that need the answer meanwhile wait
+// for it instead of asking the store too (a burst of hundreds of one
+// tenant's deliveries, or requests, when the answer expires).
+type tenantFlags struct {
+	ttl     time.Duration
+	mu      sync.Mutex
+	known   map[TenantID]flagEntry
+	pending map[TenantID]*flagLookup
+}
+
+type flagEntry struct {
+	value bool
+	at    time.Time
+}
+
+// flagLookup is one tenant's lookup in flight.
+type flagLookup struct {
 	done    chan struct{}
-	blocked bool
+	value   bool
 	waiters int // tests
 }
 
-type gateEntry struct {
-	blocked bool
-	at      time.Time
+func newTenantFlags(ttl time.Duration) *tenantFlags {
+	return &tenantFlags{ttl: ttl, known: map[TenantID]flagEntry{}, pending: map[TenantID]*flagLookup{}}
+}
+
+// get returns tenant's answer at now: remembered, the one being looked up,
+// or lookup's. A caller whose ctx ends while it waits gets false.
+func (f *tenantFlags) get(ctx context.Context, tenant TenantID, now time.Time, lookup func() bool) bool {
+	f.mu.Lock()
+	if e, ok := f.known[tenant]; ok && now.Sub(e.at) < f.ttl && !now.Before(e.at) {
+		f.mu.Unlock()
+		return e.value
+	}
+	if l, ok := f.pending[tenant]; ok {
+		l.waiters++
+		f.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.value
+		case <-ctx.Done():
+			return false
+		}
+	}
+	l := &flagLookup{done: make(chan struct{})}
+	f.pending[tenant] = l
+	f.mu.Unlock()
+	l.value = lookup()
+	f.mu.Lock()
+	if len(f.known) > 100_000 {
+		f.known = map[TenantID]flagEntry{}
+	}
+	f.known[tenant] = flagEntry{value: l.value, at: now}
+	delete(f.pending, tenant)
+	f.mu.Unlock()
+	close(l.done)
+	return l.value
 }
 
 // NewUsage wires the usage service.
 func NewUsage(store usageReader, work UsageStore, limiter RateLimiter, clock Clock) *UsageService {
-	return &UsageService{store: store, work: work, limiter: limiter, clock: clock, cache: map[TenantID]gateEntry{}, warn: map[TenantID]gateEntry{}, pending: map[TenantID]*gateLookup{}}
+	return &UsageService{store: store, work: work, limiter: limiter, clock: clock, blocks: newTenantFlags(time.Second), warns: newTenantFlags(5 * time.Second)}
 }
 
 // MonthStart is the first instant of t's UTC month.
@@ -121,37 +166,7 @@ func (s *UsageService) ExecutionsThisMonth(ctx context.Context, u *User) (int, e
 // cached per tenant for a second so the dispatcher's hot path stays cheap.
 func (s *UsageService) Blocked(ctx context.Context, tenant TenantID) bool {
 	now := s.clock.Now()
-	s.mu.Lock()
-	if e, ok := s.cache[tenant]; ok && now.Sub(e.at) < time.Second && !now.Before(e.at) {
-		s.mu.Unlock()
-		return e.blocked
-	}
-	// One lookup per tenant at a time: a burst of the tenant's deliveries
-	// (hundreds due at one instant) waits for it rather than sending two
-	// store reads each through the pool.
-	if l, ok := s.pending[tenant]; ok {
-		l.waiters++
-		s.mu.Unlock()
-		select {
-		case <-l.done:
-			return l.blocked
-		case <-ctx.Done():
-			return false // as when the lookup fails: deliver
-		}
-	}
-	l := &gateLookup{done: make(chan struct{})}
-	s.pending[tenant] = l
-	s.mu.Unlock()
-	l.blocked = s.blocked(ctx, tenant, now)
-	s.mu.Lock()
-	if len(s.cache) > 100_000 {
-		s.cache = map[TenantID]gateEntry{}
-	}
-	s.cache[tenant] = gateEntry{blocked: l.blocked, at: now}
-	delete(s.pending, tenant)
-	s.mu.Unlock()
-	close(l.done)
-	return l.blocked
+	return s.blocks.get(ctx, tenant, now, func() bool { return s.blocked(ctx, tenant, now) })
 }
 
 func (s *UsageService) blocked(ctx context.Context, tenant TenantID, now time.Time) bool {
@@ -182,22 +197,10 @@ func (s *UsageService) ApproachingLimit(ctx context.Context, u *User) bool {
 	if u.MonthlyExecutionLimit <= 0 {
 		return false
 	}
-	now := s.clock.Now()
-	s.mu.Lock()
-	if e, ok := s.warn[u.ID]; ok && now.Sub(e.at) < 5*time.Second && !now.Before(e.at) {
-		s.mu.Unlock()
-		return e.blocked
-	}
-	s.mu.Unlock()
-	n, err := s.ExecutionsThisMonth(ctx, u)
-	warn := err == nil && float64(n)/float64(u.MonthlyExecutionLimit) >= 0.8
-	s.mu.Lock()
-	if len(s.warn) > 100_000 {
-		s.warn = map[TenantID]gateEntry{}
-	}
-	s.warn[u.ID] = gateEntry{blocked: warn, at: now}
-	s.mu.Unlock()
-	return warn
+	return s.warns.get(ctx, u.ID, s.clock.Now(), func() bool {
+		n, err := s.ExecutionsThisMonth(ctx, u)
+		return err == nil && float64(n)/float64(u.MonthlyExecutionLimit) >= 0.8
+	})
 }
 
 // Usage is a tenant's count for one month.

@@ -47,10 +47,10 @@ func TestUsageBlockedLooksUpOncePerBurst(t *testing.T) {
 	// Release the one lookup once every other caller waits for it.
 	for i := 0; ; i++ {
 		require.Less(t, i, 1_000_000, "callers never all waited")
-		u.mu.Lock()
-		l := u.pending["tenant"]
+		u.blocks.mu.Lock()
+		l := u.blocks.pending["tenant"]
 		waiting := l != nil && l.waiters == n-1
-		u.mu.Unlock()
+		u.blocks.mu.Unlock()
 		if waiting {
 			break
 		}
