@@ -228,9 +228,22 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 	if len(admitted) == 0 {
 		return nil
 	}
+	// Each tenant's last insert adds its admitted active and paused cues
+	// to the tenant's count (the trigger skips them: migration 0014).
 	params := make([]*dbsqlc.CueInsertParams, len(admitted))
+	counted := map[string]int32{}
 	for i, it := range admitted {
+		it.insert.CountAdd = 0
 		params[i] = it.insert
+		if st := it.p.Cue.Status; st == core.CueActive || st == core.CuePaused {
+			counted[it.tenant]++
+		}
+	}
+	for i := len(admitted) - 1; i >= 0; i-- {
+		if n, ok := counted[admitted[i].tenant]; ok {
+			params[i].CountAdd = n
+			delete(counted, admitted[i].tenant)
+		}
 	}
 	var first error
 	s.q.CueInsert(ctx, tx, params).QueryRow(func(i int, row *dbsqlc.Cue, err error) {

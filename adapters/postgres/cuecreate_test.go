@@ -82,3 +82,54 @@ func TestCueCreateGroupFailureRetriesEachAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, counts[core.CueActive], "the rolled-back group left no count behind")
 }
+
+// Creations count themselves (migration 0014): a group adds each tenant's
+// admitted active and paused cues to its count in the same transaction and
+// appends nothing to cue_count_deltas, whose dead rows every later
+// admission would otherwise read. Status changes still go through deltas.
+func TestCueCreateGroupCountsItsOwnInserts(t *testing.T) {
+	t.Parallel()
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+	u := coretest.CreateUser(t, s, nil)
+	other := coretest.CreateUser(t, s, nil)
+	create := func(tenant core.TenantID, st core.CueStatus) *core.CueCreateParams {
+		return &core.CueCreateParams{Cue: coretest.NewCue(tenant, &coretest.CueOpts{Status: st}), ActiveCueLimit: 4}
+	}
+	deltas := func() string {
+		t.Helper()
+		n, err := s.QueryStringForTest(ctx, "SELECT count(*)::text FROM cue_count_deltas")
+		require.NoError(t, err)
+		return n
+	}
+
+	_, errs := s.CreateGroupForTest(ctx, []*core.CueCreateParams{
+		create(u.ID, core.CueActive), create(u.ID, core.CuePaused), create(other.ID, core.CueActive),
+		create(u.ID, core.CueCompleted), // not counted
+		create(u.ID, core.CueActive),
+	})
+	for i, err := range errs {
+		require.NoError(t, err, "creation %d", i)
+	}
+	require.Equal(t, "0", deltas(), "creations append no deltas")
+
+	_, errs = s.CreateGroupForTest(ctx, []*core.CueCreateParams{create(u.ID, core.CueActive), create(u.ID, core.CueActive), create(other.ID, core.CuePaused)})
+	require.NoError(t, errs[0], "4th of 4")
+	require.ErrorIs(t, errs[1], core.ErrLimitExceeded)
+	require.NoError(t, errs[2], "the other tenant has 1 of 4")
+	require.Equal(t, "0", deltas())
+
+	// A status change leaving {active, paused} frees a slot through a delta.
+	cues, _, err := s.CueList(ctx, &core.CueListParams{TenantID: u.ID, Status: new(string(core.CueActive)), Limit: 1})
+	require.NoError(t, err)
+	_, err = s.CueUpdate(ctx, &core.CueUpdateParams{TenantID: u.ID, ID: cues[0].ID, Fn: func(c *core.Cue) error {
+		c.Status = core.CueCompleted
+		return nil
+	}})
+	require.NoError(t, err)
+	require.Equal(t, "1", deltas())
+	_, errs = s.CreateGroupForTest(ctx, []*core.CueCreateParams{create(u.ID, core.CueActive), create(u.ID, core.CuePaused)})
+	require.NoError(t, errs[0], "the completed cue's slot")
+	require.ErrorIs(t, errs[1], core.ErrLimitExceeded)
+	require.Equal(t, "0", deltas(), "the settle folded the delta")
+}

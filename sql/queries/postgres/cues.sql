@@ -1,6 +1,13 @@
 -- name: CueInsert :batchone
 -- CueInsert is a batch query: CueCreate sends the inserts of one group
--- commit in one round trip.
+-- commit in one round trip. @count_add is added to the tenant's
+-- active_cue_count (migration 0014): CueCreate passes the number of active
+-- and paused cues it admitted for the tenant with the tenant's last insert
+-- of the group, 0 with the others.
+WITH counted AS (
+    UPDATE users SET active_cue_count = active_cue_count + @count_add::integer
+    WHERE id = @user_id AND @count_add::integer <> 0
+)
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
     schedule_type, schedule_cron, schedule_at, schedule_timezone,
@@ -47,19 +54,24 @@ SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 -- name: UserLockForCreate :exec
 -- UserLockForCreate takes the tenant's row lock before CueCountSettle,
 -- which must run as a separate statement: its snapshot then includes the
--- deltas of every creation that held the lock before.
-SELECT 1 FROM users WHERE id = @id FOR NO KEY UPDATE;
+-- count and deltas of every creation that held the lock before. It marks
+-- the transaction as one that counts its own inserts (CueInsert's
+-- count_add), so the count trigger skips them (migration 0014).
+SELECT set_config('cueapi.counted_creates', 'on', true) FROM users WHERE id = @id FOR NO KEY UPDATE;
 
 -- name: CueCountSettle :one
 -- CueCountSettle folds the tenant's committed cue_count_deltas into
 -- users.active_cue_count (migration 0010) and returns the cues that count
 -- against the active cue limit (active and paused ones) and which of @names
--- the tenant has taken. Run under UserLockForCreate.
-WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = @user_id RETURNING delta)
-UPDATE users u SET active_cue_count = u.active_cue_count + (SELECT coalesce(sum(d.delta), 0) FROM d)::integer
-WHERE u.id = @user_id
-RETURNING u.active_cue_count,
-    ARRAY(SELECT c.name FROM cues c WHERE c.user_id = u.id AND c.name = ANY(@names::text[]))::text[] AS taken;
+-- the tenant has taken. Run under UserLockForCreate. The users row is
+-- written only when there are deltas: at a high creation rate a write per
+-- settle would leave a long chain of row versions for every later lookup.
+WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = @user_id RETURNING delta),
+s AS (SELECT coalesce(sum(d.delta), 0)::integer AS n FROM d),
+w AS (UPDATE users SET active_cue_count = users.active_cue_count + s.n FROM s WHERE users.id = @user_id AND s.n <> 0)
+SELECT (u.active_cue_count + s.n)::integer AS active_cue_count,
+    ARRAY(SELECT c.name FROM cues c WHERE c.user_id = u.id AND c.name = ANY(@names::text[]))::text[] AS taken
+FROM users u, s WHERE u.id = @user_id;
 
 -- name: CueList :many
 SELECT * FROM cues

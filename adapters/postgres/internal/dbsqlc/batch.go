@@ -18,6 +18,10 @@ var (
 )
 
 const cueInsert = `-- name: CueInsert :batchone
+WITH counted AS (
+    UPDATE users SET active_cue_count = active_cue_count + $32::integer
+    WHERE id = $2 AND $32::integer <> 0
+)
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
     schedule_type, schedule_cron, schedule_at, schedule_timezone,
@@ -78,10 +82,14 @@ type CueInsertParams struct {
 	LastError              *string
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+	CountAdd               int32
 }
 
 // CueInsert is a batch query: CueCreate sends the inserts of one group
-// commit in one round trip.
+// commit in one round trip. @count_add is added to the tenant's
+// active_cue_count (migration 0014): CueCreate passes the number of active
+// and paused cues it admitted for the tenant with the tenant's last insert
+// of the group, 0 with the others.
 func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg []*CueInsertParams) *CueInsertBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -117,6 +125,7 @@ func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg []*CueInsertParams
 			a.LastError,
 			a.CreatedAt,
 			a.UpdatedAt,
+			a.CountAdd,
 		}
 		batch.Queue(cueInsert, vals...)
 	}

@@ -58,16 +58,17 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 }
 
 const cueCountSettle = `-- name: CueCountSettle :one
-WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = $1 RETURNING delta)
-UPDATE users u SET active_cue_count = u.active_cue_count + (SELECT coalesce(sum(d.delta), 0) FROM d)::integer
-WHERE u.id = $1
-RETURNING u.active_cue_count,
-    ARRAY(SELECT c.name FROM cues c WHERE c.user_id = u.id AND c.name = ANY($2::text[]))::text[] AS taken
+WITH d AS (DELETE FROM cue_count_deltas WHERE cue_count_deltas.user_id = $2 RETURNING delta),
+s AS (SELECT coalesce(sum(d.delta), 0)::integer AS n FROM d),
+w AS (UPDATE users SET active_cue_count = users.active_cue_count + s.n FROM s WHERE users.id = $2 AND s.n <> 0)
+SELECT (u.active_cue_count + s.n)::integer AS active_cue_count,
+    ARRAY(SELECT c.name FROM cues c WHERE c.user_id = u.id AND c.name = ANY($1::text[]))::text[] AS taken
+FROM users u, s WHERE u.id = $2
 `
 
 type CueCountSettleParams struct {
-	UserID string
 	Names  []string
+	UserID string
 }
 
 type CueCountSettleRow struct {
@@ -78,9 +79,11 @@ type CueCountSettleRow struct {
 // CueCountSettle folds the tenant's committed cue_count_deltas into
 // users.active_cue_count (migration 0010) and returns the cues that count
 // against the active cue limit (active and paused ones) and which of @names
-// the tenant has taken. Run under UserLockForCreate.
+// the tenant has taken. Run under UserLockForCreate. The users row is
+// written only when there are deltas: at a high creation rate a write per
+// settle would leave a long chain of row versions for every later lookup.
 func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, arg *CueCountSettleParams) (*CueCountSettleRow, error) {
-	row := db.QueryRow(ctx, cueCountSettle, arg.UserID, arg.Names)
+	row := db.QueryRow(ctx, cueCountSettle, arg.Names, arg.UserID)
 	var i CueCountSettleRow
 	err := row.Scan(&i.ActiveCueCount, &i.Taken)
 	return &i, err
@@ -785,12 +788,14 @@ func (q *Queries) CueUpdate(ctx context.Context, db DBTX, arg *CueUpdateParams) 
 }
 
 const userLockForCreate = `-- name: UserLockForCreate :exec
-SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE
+SELECT set_config('cueapi.counted_creates', 'on', true) FROM users WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // UserLockForCreate takes the tenant's row lock before CueCountSettle,
 // which must run as a separate statement: its snapshot then includes the
-// deltas of every creation that held the lock before.
+// count and deltas of every creation that held the lock before. It marks
+// the transaction as one that counts its own inserts (CueInsert's
+// count_add), so the count trigger skips them (migration 0014).
 func (q *Queries) UserLockForCreate(ctx context.Context, db DBTX, id string) error {
 	_, err := db.Exec(ctx, userLockForCreate, id)
 	return err
