@@ -829,22 +829,16 @@ type CueDetail struct {
 }
 
 // Detail returns the cue, a page of its executions, newest first, and its
-// statistics of the last CueStatsWindow. The cue and its counts are one
-// read, the page another; no transaction joins them, so an execution
-// created in between may show in one and not the other.
+// statistics of the last CueStatsWindow, in one store read.
 func (s *Cues) Detail(ctx context.Context, u *User, id CueID, limit, offset int) (*CueDetail, error) {
-	c, counts, err := s.store.CueGetWithCounts(ctx, &CueGetWithCountsParams{TenantID: u.ID, ID: id, Since: s.clock.Now().Add(-CueStatsWindow)})
+	d, err := s.store.CueGetDetail(ctx, &CueGetDetailParams{TenantID: u.ID, ID: id, Since: s.clock.Now().Add(-CueStatsWindow), Limit: limit, Offset: offset})
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrCueNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	ex, total, err := s.store.ExecutionList(ctx, &ExecutionListParams{TenantID: u.ID, CueID: &c.ID, Limit: limit, Offset: offset})
-	if err != nil {
-		return nil, err
-	}
-	return &CueDetail{Cue: c, Executions: ex, Total: total, Stats: NewCueStats(counts)}, nil
+	return &CueDetail{Cue: d.Cue, Executions: d.Executions, Total: d.Total, Stats: NewCueStats(d.Counts)}, nil
 }
 
 // List returns a page of the tenant's cues.
@@ -1202,10 +1196,12 @@ type CueStore interface {
 	// CueGetByName returns the tenant's cue with this exact name.
 	CueGetByName(ctx context.Context, p *CueGetByNameParams) (*Cue, error)
 
-	// CueGetWithCounts returns the tenant's cue and its executions created
-	// at or after Since counted per status (statuses with none are absent),
-	// read in one statement. ErrNotFound when absent or foreign.
-	CueGetWithCounts(ctx context.Context, p *CueGetWithCountsParams) (*Cue, map[ExecutionStatus]int, error)
+	// CueGetDetail returns the tenant's cue, its executions created at or
+	// after Since counted per status (statuses with none are absent), and a
+	// page of its executions (Limit, Offset; newest first, ties by id
+	// descending, as ExecutionList) with the total of them. ErrNotFound when
+	// the cue is absent or foreign.
+	CueGetDetail(ctx context.Context, p *CueGetDetailParams) (*CueDetailRead, error)
 
 	// CueList returns a page of the tenant's cues, newest first (ties broken
 	// by id, so pages are stable), and the total matching count.
@@ -1242,12 +1238,24 @@ type CueGetByNameParams struct {
 	Name     string
 }
 
-// CueGetWithCountsParams selects one of a tenant's cues and the window of
-// its executions to count (created at or after Since).
-type CueGetWithCountsParams struct {
+// CueGetDetailParams selects one of a tenant's cues, the window of its
+// executions to count (created at or after Since) and a page of them.
+type CueGetDetailParams struct {
 	TenantID TenantID
 	ID       CueID
 	Since    time.Time
+	Limit    int
+	Offset   int
+}
+
+// CueDetailRead is what CueGetDetail reads: the cue, its execution counts
+// per status since the window's start, a page of its executions and their
+// total.
+type CueDetailRead struct {
+	Cue        *Cue
+	Counts     map[ExecutionStatus]int
+	Executions []*Execution
+	Total      int
 }
 
 // CueListParams filters and pages a tenant's cues.

@@ -352,7 +352,15 @@ func (s *storeSuite) testCueGet(t *testing.T) {
 	})
 }
 
-func (s *storeSuite) testCueGetWithCounts(t *testing.T) {
+// detail reads the cue's detail with a page of 10 (the API's default).
+func detail(t *testing.T, s core.Store, tenant core.TenantID, id core.CueID, since time.Time) *core.CueDetailRead {
+	t.Helper()
+	d, err := s.CueGetDetail(t.Context(), &core.CueGetDetailParams{TenantID: tenant, ID: id, Since: since, Limit: 10})
+	require.NoError(t, err)
+	return d
+}
+
+func (s *storeSuite) testCueGetDetail(t *testing.T) {
 	t.Parallel()
 
 	t.Run("ReturnsCueAndRecentExecutionsPerStatus", func(t *testing.T) {
@@ -372,11 +380,13 @@ func (s *storeSuite) testCueGetWithCounts(t *testing.T) {
 		createExecution(t, b.store, old)
 		createExecution(t, b.store, NewExecution(other, oddTime(0)))
 
-		got, counts, err := b.store.CueGetWithCounts(b.ctx, &core.CueGetWithCountsParams{TenantID: u.ID, ID: c.ID, Since: oddTime(-7 * 24 * time.Hour)})
-		require.NoError(t, err)
-		require.Equal(t, c.ID, got.ID)
-		require.Equal(t, c.Name, got.Name)
-		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 2, core.ExecFailed: 1, core.ExecMissed: 1}, counts)
+		d := detail(t, b.store, u.ID, c.ID, oddTime(-7*24*time.Hour))
+		require.Equal(t, c.ID, d.Cue.ID)
+		require.Equal(t, c.Name, d.Cue.Name)
+		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 2, core.ExecFailed: 1, core.ExecMissed: 1}, d.Counts)
+		require.Equal(t, 5, d.Total, "the page counts every execution of the cue, not only the window's")
+		require.Len(t, d.Executions, 5)
+		require.Equal(t, old.ID, d.Executions[4].ID, "newest first")
 	})
 
 	t.Run("CountsFromSinceInclusiveByCreatedAt", func(t *testing.T) {
@@ -394,9 +404,7 @@ func (s *storeSuite) testCueGetWithCounts(t *testing.T) {
 		before.CreatedAt, before.Status = since.Add(-time.Microsecond), core.ExecFailed
 		createExecution(t, b.store, before)
 
-		_, counts, err := b.store.CueGetWithCounts(b.ctx, &core.CueGetWithCountsParams{TenantID: u.ID, ID: c.ID, Since: since})
-		require.NoError(t, err)
-		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 1}, counts)
+		require.Equal(t, map[core.ExecutionStatus]int{core.ExecSuccess: 1}, detail(t, b.store, u.ID, c.ID, since).Counts)
 	})
 
 	t.Run("ReturnsEmptyCountsWithoutExecutions", func(t *testing.T) {
@@ -404,11 +412,13 @@ func (s *storeSuite) testCueGetWithCounts(t *testing.T) {
 		b := s.setup(t)
 		u := CreateUser(t, b.store, nil)
 		c := CreateCue(t, b.store, u.ID, nil)
-		got, counts, err := b.store.CueGetWithCounts(b.ctx, &core.CueGetWithCountsParams{TenantID: u.ID, ID: c.ID, Since: oddTime(-time.Hour)})
-		require.NoError(t, err)
-		require.Equal(t, c.ID, got.ID)
-		require.NotNil(t, counts)
-		require.Empty(t, counts)
+		d := detail(t, b.store, u.ID, c.ID, oddTime(-time.Hour))
+		require.Equal(t, c.ID, d.Cue.ID)
+		require.NotNil(t, d.Counts)
+		require.Empty(t, d.Counts)
+		require.NotNil(t, d.Executions)
+		require.Empty(t, d.Executions)
+		require.Zero(t, d.Total)
 	})
 
 	t.Run("ReturnsNotFoundForAnotherTenantOrGarbage", func(t *testing.T) {
@@ -417,14 +427,54 @@ func (s *storeSuite) testCueGetWithCounts(t *testing.T) {
 		u := CreateUser(t, b.store, nil)
 		c := CreateCue(t, b.store, u.ID, nil)
 		createExecution(t, b.store, NewExecution(c, oddTime(0)))
-		for _, p := range []*core.CueGetWithCountsParams{
+		for _, p := range []*core.CueGetDetailParams{
 			{TenantID: CreateUser(t, b.store, nil).ID, ID: c.ID},
 			{TenantID: "not-a-uuid", ID: c.ID},
 			{TenantID: u.ID, ID: "garbage"},
 		} {
-			p.Since = oddTime(-time.Hour)
-			_, _, err := b.store.CueGetWithCounts(b.ctx, p)
+			p.Since, p.Limit = oddTime(-time.Hour), 10
+			_, err := b.store.CueGetDetail(b.ctx, p)
 			require.ErrorIs(t, err, core.ErrNotFound, "%+v", p)
+		}
+	})
+
+	t.Run("PagesExecutionsNewestFirstWithTotal", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		c := CreateCue(t, b.store, u.ID, nil)
+		createExecution(t, b.store, NewExecution(CreateCue(t, b.store, u.ID, nil), oddTime(time.Hour))) // another cue's
+		var ids []core.ExecutionID                                                                      // newest first
+		for i := range 5 {
+			e := NewExecution(c, oddTime(time.Duration(i)*time.Minute))
+			e.CreatedAt = oddTime(time.Duration(i) * time.Minute)
+			ids = append([]core.ExecutionID{createExecution(t, b.store, e).ID}, ids...)
+		}
+		pageIDs := func(d *core.CueDetailRead) []core.ExecutionID {
+			out := []core.ExecutionID{}
+			for _, e := range d.Executions {
+				require.Equal(t, c.ID, e.CueID)
+				out = append(out, e.ID)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			limit, offset int
+			want          []core.ExecutionID
+		}{
+			{2, 0, ids[:2]}, // full page: the total is counted
+			{2, 2, ids[2:4]},
+			{2, 4, ids[4:]}, // last, partial page
+			{10, 0, ids},
+			{2, 5, []core.ExecutionID{}}, // past the end: the cue, no executions, the total
+			{2, 9, []core.ExecutionID{}},
+		} {
+			d, err := b.store.CueGetDetail(b.ctx, &core.CueGetDetailParams{TenantID: u.ID, ID: c.ID, Since: oddTime(-time.Hour), Limit: tc.limit, Offset: tc.offset})
+			require.NoError(t, err)
+			require.Equal(t, c.ID, d.Cue.ID)
+			require.Equal(t, tc.want, pageIDs(d), "limit %d offset %d", tc.limit, tc.offset)
+			require.Equal(t, 5, d.Total, "limit %d offset %d", tc.limit, tc.offset)
+			require.Equal(t, map[core.ExecutionStatus]int{core.ExecPending: 5}, d.Counts, "limit %d offset %d", tc.limit, tc.offset)
 		}
 	})
 }

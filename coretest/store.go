@@ -57,7 +57,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) core.Store, opts
 	t.Run("CueFireDue", s.testCueFireDue)
 	t.Run("CueGet", s.testCueGet)
 	t.Run("CueGetByName", s.testCueGetByName)
-	t.Run("CueGetWithCounts", s.testCueGetWithCounts)
+	t.Run("CueGetDetail", s.testCueGetDetail)
 	t.Run("CueList", s.testCueList)
 	t.Run("CueNextDueAt", s.testCueNextDueAt)
 	t.Run("CueUpdate", s.testCueUpdate)

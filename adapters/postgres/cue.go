@@ -30,27 +30,63 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 	})
 }
 
-// CueGetWithCounts returns the tenant's cue and its executions created at
-// or after p.Since counted per status, read in one statement. ErrNotFound
-// when absent or foreign.
-func (s *Store) CueGetWithCounts(ctx context.Context, p *core.CueGetWithCountsParams) (*core.Cue, map[core.ExecutionStatus]int, error) {
-	const op = "cue get with counts"
-	var counts map[core.ExecutionStatus]int
-	c, err := sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
-		row, err := s.q.CueGetWithCounts(ctx, s.pool, &dbsqlc.CueGetWithCountsParams{ID: string(p.ID), UserID: tenant, Since: p.Since})
-		return sqlkit.Row(dbErr, op, row, err, func(r *dbsqlc.CueGetWithCountsRow) (*core.Cue, error) {
-			c, err := cueFromRow(&r.Cue)
-			if err != nil {
-				return nil, err
-			}
-			counts, err = statusCounts(r.Counts)
-			return c, err
+// CueGetDetail returns the tenant's cue, its execution counts per status
+// since p.Since and a page of its executions with their total, in one
+// statement (CueGetDetail: one row per execution of the page, each with the
+// cue). An empty page takes a second statement for the cue and counts, and
+// a third for the total when the page starts past the end. ErrNotFound when
+// absent or foreign.
+func (s *Store) CueGetDetail(ctx context.Context, p *core.CueGetDetailParams) (*core.CueDetailRead, error) {
+	const op = "cue get detail"
+	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.CueDetailRead, error) {
+		maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
+		rows, err := s.q.CueGetDetail(ctx, s.pool, &dbsqlc.CueGetDetailParams{
+			ID: string(p.ID), UserID: tenant, Since: p.Since, MaxRows: maxRows, SkipRows: skipRows,
 		})
+		if err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
+		if len(rows) == 0 {
+			return s.cueDetailWithoutPage(ctx, p, tenant)
+		}
+		d := &core.CueDetailRead{Executions: make([]*core.Execution, len(rows)), Total: int(rows[0].Total)}
+		if d.Cue, err = cueFromRow(&rows[0].Cue); err != nil {
+			return nil, dbErr.Op(op, err)
+		}
+		if d.Counts, err = statusCounts(rows[0].Counts); err != nil {
+			return nil, dbErr.Op(op, err)
+		}
+		for i := range rows {
+			d.Executions[i] = executionFromRow(&rows[i].Execution)
+		}
+		return d, nil
 	})
-	if err != nil {
-		return nil, nil, err
+}
+
+// cueDetailWithoutPage is CueGetDetail when the page has no execution: the
+// cue may be absent, have none, or the page start past the last.
+func (s *Store) cueDetailWithoutPage(ctx context.Context, p *core.CueGetDetailParams, tenant string) (*core.CueDetailRead, error) {
+	const op = "cue get detail"
+	row, err := s.q.CueGetWithCounts(ctx, s.pool, &dbsqlc.CueGetWithCountsParams{ID: string(p.ID), UserID: tenant, Since: p.Since})
+	d := &core.CueDetailRead{Executions: []*core.Execution{}}
+	if d.Cue, err = sqlkit.Row(dbErr, op, row, err, func(r *dbsqlc.CueGetWithCountsRow) (*core.Cue, error) {
+		c, err := cueFromRow(&r.Cue)
+		if err != nil {
+			return nil, err
+		}
+		d.Counts, err = statusCounts(r.Counts)
+		return c, err
+	}); err != nil {
+		return nil, err
 	}
-	return c, counts, nil
+	if p.Offset > 0 {
+		n, err := s.q.ExecutionCount(ctx, s.pool, executionFilter(tenant, &core.ExecutionListParams{TenantID: p.TenantID, CueID: &d.Cue.ID}))
+		if err != nil {
+			return nil, dbErr.Interpret(op, err)
+		}
+		d.Total = int(n)
+	}
+	return d, nil
 }
 
 // CueList returns a page of the tenant's cues, newest first (ties by id

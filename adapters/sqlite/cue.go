@@ -107,20 +107,34 @@ func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*
 	})
 }
 
-// CueGetWithCounts returns the tenant's cue and its executions created at
-// or after p.Since counted per status: two statements, which in process
-// cost less than one folding the counts in as JSON. ErrNotFound when absent
-// or foreign.
-func (s *Store) CueGetWithCounts(ctx context.Context, p *core.CueGetWithCountsParams) (*core.Cue, map[core.ExecutionStatus]int, error) {
-	const op = "cue get with counts"
+// CueGetDetail returns the tenant's cue, its execution counts per status
+// since p.Since and a page of its executions with their total: separate
+// statements, which in process cost less than one folding the counts and
+// the page in as JSON. ErrNotFound when absent or foreign.
+func (s *Store) CueGetDetail(ctx context.Context, p *core.CueGetDetailParams) (*core.CueDetailRead, error) {
+	c, counts, err := s.cueGetWithCounts(ctx, p.TenantID, p.ID, p.Since)
+	if err != nil {
+		return nil, err
+	}
+	ex, total, err := s.ExecutionList(ctx, &core.ExecutionListParams{TenantID: p.TenantID, CueID: &c.ID, Limit: p.Limit, Offset: p.Offset})
+	if err != nil {
+		return nil, err
+	}
+	return &core.CueDetailRead{Cue: c, Counts: counts, Executions: ex, Total: total}, nil
+}
+
+// cueGetWithCounts returns the tenant's cue and its executions created at
+// or after since counted per status.
+func (s *Store) cueGetWithCounts(ctx context.Context, tenantID core.TenantID, id core.CueID, since time.Time) (*core.Cue, map[core.ExecutionStatus]int, error) {
+	const op = "cue get detail"
 	var counts map[core.ExecutionStatus]int
-	c, err := sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
-		row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
+	c, err := sqlkit.Find(dbErr, op, string(tenantID), func(tenant string) (*core.Cue, error) {
+		row, err := s.q.CueGet(ctx, s.rdb, &dbsqlc.CueGetParams{ID: string(id), UserID: tenant})
 		c, err := sqlkit.Row(dbErr, op, row, err, cueFromRow)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.rdb, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(p.ID), UserID: tenant, Since: timeArg(p.Since)})
+		rows, err := s.q.ExecutionCountByStatusSince(ctx, s.rdb, &dbsqlc.ExecutionCountByStatusSinceParams{CueID: string(id), UserID: tenant, Since: timeArg(since)})
 		if err != nil {
 			return nil, dbErr.Interpret(op, err)
 		}

@@ -44,6 +44,23 @@ SELECT sqlc.embed(cues),
            GROUP BY status) AS x)::jsonb AS counts
 FROM cues WHERE cues.id = @id AND cues.user_id = @user_id;
 
+-- name: CueGetDetail :many
+-- CueGetDetail reads a cue's detail in one statement: one row per execution
+-- of the page (newest first, as ExecutionList), each with the cue, the
+-- cue's executions created at or after @since counted per status (as in
+-- CueGetWithCounts) and the total of its executions. No row when the page is
+-- empty (or the cue absent): CueGetWithCounts then tells which.
+SELECT sqlc.embed(cues), sqlc.embed(executions),
+    (SELECT coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb)
+     FROM (SELECT e.status, count(*) AS n FROM executions e
+           WHERE e.cue_id = @id AND e.user_id = @user_id AND e.created_at >= @since::timestamptz
+           GROUP BY e.status) AS x)::jsonb AS counts,
+    (SELECT count(*) FROM executions e WHERE e.cue_id = @id AND e.user_id = @user_id) AS total
+FROM cues JOIN executions ON executions.cue_id = cues.id AND executions.user_id = cues.user_id
+WHERE cues.id = @id AND cues.user_id = @user_id
+ORDER BY executions.created_at DESC, executions.id DESC
+LIMIT @max_rows OFFSET @skip_rows;
+
 -- name: CueGetForUpdate :one
 -- CueGetForUpdate locks the row for a read-modify-write.
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id FOR NO KEY UPDATE;

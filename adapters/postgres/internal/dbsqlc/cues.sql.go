@@ -202,6 +202,143 @@ func (q *Queries) CueGetByName(ctx context.Context, db DBTX, arg *CueGetByNamePa
 	return &i, err
 }
 
+const cueGetDetail = `-- name: CueGetDetail :many
+SELECT cues.id, cues.user_id, cues.name, cues.description, cues.status, cues.transport, cues.schedule_type, cues.schedule_cron, cues.schedule_at, cues.schedule_timezone, cues.callback_url, cues.callback_method, cues.callback_headers, cues.payload, cues.retry_max_attempts, cues.retry_backoff_minutes, cues.on_failure_email, cues.on_failure_webhook, cues.on_failure_pause, cues.verification_mode, cues.catch_up, cues.outcome_deadline_seconds, cues.next_run, cues.last_run, cues.run_count, cues.fired_count, cues.skipped_count, cues.last_error, cues.created_at, cues.updated_at, cues.options, executions.id, executions.cue_id, executions.user_id, executions.transport, executions.scheduled_for, executions.status, executions.http_status, executions.response_body, executions.attempts, executions.next_retry, executions.due_at, executions.error_message, executions.started_at, executions.delivered_at, executions.last_attempt_at, executions.lease_expires_at, executions.claimed_by_worker, executions.claimed_at, executions.last_heartbeat_at, executions.outcome_success, executions.outcome_result, executions.outcome_error, executions.outcome_metadata, executions.outcome_recorded_at, executions.outcome_state, executions.outcome_deadline_at, executions.evidence_external_id, executions.evidence_result_url, executions.evidence_result_ref, executions.evidence_result_type, executions.evidence_summary, executions.evidence_artifacts, executions.evidence_metadata, executions.evidence_validation_state, executions.evidence_produced_at, executions.triggered_by, executions.replayed_from, executions.created_at, executions.updated_at, executions.payload, executions.options, executions.live_claim_session_token, executions.live_claimed_at, executions.destination,
+    (SELECT coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb)
+     FROM (SELECT e.status, count(*) AS n FROM executions e
+           WHERE e.cue_id = $1 AND e.user_id = $2 AND e.created_at >= $3::timestamptz
+           GROUP BY e.status) AS x)::jsonb AS counts,
+    (SELECT count(*) FROM executions e WHERE e.cue_id = $1 AND e.user_id = $2) AS total
+FROM cues JOIN executions ON executions.cue_id = cues.id AND executions.user_id = cues.user_id
+WHERE cues.id = $1 AND cues.user_id = $2
+ORDER BY executions.created_at DESC, executions.id DESC
+LIMIT $5 OFFSET $4
+`
+
+type CueGetDetailParams struct {
+	ID       string
+	UserID   string
+	Since    time.Time
+	SkipRows int32
+	MaxRows  int32
+}
+
+type CueGetDetailRow struct {
+	Cue       Cue
+	Execution Execution
+	Counts    []byte
+	Total     int64
+}
+
+// CueGetDetail reads a cue's detail in one statement: one row per execution
+// of the page (newest first, as ExecutionList), each with the cue, the
+// cue's executions created at or after @since counted per status (as in
+// CueGetWithCounts) and the total of its executions. No row when the page is
+// empty (or the cue absent): CueGetWithCounts then tells which.
+func (q *Queries) CueGetDetail(ctx context.Context, db DBTX, arg *CueGetDetailParams) ([]*CueGetDetailRow, error) {
+	rows, err := db.Query(ctx, cueGetDetail,
+		arg.ID,
+		arg.UserID,
+		arg.Since,
+		arg.SkipRows,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*CueGetDetailRow
+	for rows.Next() {
+		var i CueGetDetailRow
+		if err := rows.Scan(
+			&i.Cue.ID,
+			&i.Cue.UserID,
+			&i.Cue.Name,
+			&i.Cue.Description,
+			&i.Cue.Status,
+			&i.Cue.Transport,
+			&i.Cue.ScheduleType,
+			&i.Cue.ScheduleCron,
+			&i.Cue.ScheduleAt,
+			&i.Cue.ScheduleTimezone,
+			&i.Cue.CallbackURL,
+			&i.Cue.CallbackMethod,
+			&i.Cue.CallbackHeaders,
+			&i.Cue.Payload,
+			&i.Cue.RetryMaxAttempts,
+			&i.Cue.RetryBackoffMinutes,
+			&i.Cue.OnFailureEmail,
+			&i.Cue.OnFailureWebhook,
+			&i.Cue.OnFailurePause,
+			&i.Cue.VerificationMode,
+			&i.Cue.CatchUp,
+			&i.Cue.OutcomeDeadlineSeconds,
+			&i.Cue.NextRun,
+			&i.Cue.LastRun,
+			&i.Cue.RunCount,
+			&i.Cue.FiredCount,
+			&i.Cue.SkippedCount,
+			&i.Cue.LastError,
+			&i.Cue.CreatedAt,
+			&i.Cue.UpdatedAt,
+			&i.Cue.Options,
+			&i.Execution.ID,
+			&i.Execution.CueID,
+			&i.Execution.UserID,
+			&i.Execution.Transport,
+			&i.Execution.ScheduledFor,
+			&i.Execution.Status,
+			&i.Execution.HTTPStatus,
+			&i.Execution.ResponseBody,
+			&i.Execution.Attempts,
+			&i.Execution.NextRetry,
+			&i.Execution.DueAt,
+			&i.Execution.ErrorMessage,
+			&i.Execution.StartedAt,
+			&i.Execution.DeliveredAt,
+			&i.Execution.LastAttemptAt,
+			&i.Execution.LeaseExpiresAt,
+			&i.Execution.ClaimedByWorker,
+			&i.Execution.ClaimedAt,
+			&i.Execution.LastHeartbeatAt,
+			&i.Execution.OutcomeSuccess,
+			&i.Execution.OutcomeResult,
+			&i.Execution.OutcomeError,
+			&i.Execution.OutcomeMetadata,
+			&i.Execution.OutcomeRecordedAt,
+			&i.Execution.OutcomeState,
+			&i.Execution.OutcomeDeadlineAt,
+			&i.Execution.EvidenceExternalID,
+			&i.Execution.EvidenceResultURL,
+			&i.Execution.EvidenceResultRef,
+			&i.Execution.EvidenceResultType,
+			&i.Execution.EvidenceSummary,
+			&i.Execution.EvidenceArtifacts,
+			&i.Execution.EvidenceMetadata,
+			&i.Execution.EvidenceValidationState,
+			&i.Execution.EvidenceProducedAt,
+			&i.Execution.TriggeredBy,
+			&i.Execution.ReplayedFrom,
+			&i.Execution.CreatedAt,
+			&i.Execution.UpdatedAt,
+			&i.Execution.Payload,
+			&i.Execution.Options,
+			&i.Execution.LiveClaimSessionToken,
+			&i.Execution.LiveClaimedAt,
+			&i.Execution.Destination,
+			&i.Counts,
+			&i.Total,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const cueGetForUpdate = `-- name: CueGetForUpdate :one
 SELECT id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options FROM cues WHERE id = $1 AND user_id = $2 FOR NO KEY UPDATE
 `
