@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,14 +13,14 @@ import (
 	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
-// Group commit. A creation must hold its tenant's row lock from the
-// admission check (name, active cue limit) to its commit, so one tenant's
-// creations serialize on that lock, and each would wait for its own WAL
-// flush while holding it. Concurrent CueCreate calls are therefore queued
-// and committed together: one transaction locks each tenant once, admits its
-// creations in arrival order against the settled count and taken names,
-// inserts them all in one round trip and commits once. Results are what each
-// creation alone would have returned.
+// Group commit (groupcommit.go). A creation must hold its tenant's row
+// lock from the admission check (name, active cue limit) to its commit, so
+// one tenant's creations serialize on that lock, and each would wait for
+// its own WAL flush while holding it. Concurrent CueCreate calls are
+// therefore queued and committed together: one transaction locks each
+// tenant once, admits its creations in arrival order against the settled
+// count and taken names, inserts them all in one round trip and commits
+// once. Results are what each creation alone would have returned.
 const (
 	// createBatchMax caps the creations of one transaction.
 	createBatchMax = 64
@@ -29,27 +28,18 @@ const (
 	// transaction gather its batch and wait for the lock while the other
 	// commits.
 	createFlushersMax = 2
-	// createBatchTimeout bounds one group's transaction: it is shared, so no
+	// groupTimeout bounds one group's transaction: it is shared, so no
 	// single request's context may cancel it.
-	createBatchTimeout = 30 * time.Second
+	groupTimeout = 30 * time.Second
 )
-
-// createQueue holds the creations waiting for a transaction.
-type createQueue struct {
-	mu       sync.Mutex
-	pending  []*pendingCreate
-	flushers int
-}
 
 // pendingCreate is one CueCreate call in a group.
 type pendingCreate struct {
-	ctx    context.Context
+	member
 	p      *core.CueCreateParams
 	tenant string // canonical
 	insert *dbsqlc.CueInsertParams
 	out    *core.Cue
-	err    error
-	done   chan struct{}
 }
 
 // CueCreate inserts p.Cue. Under the owning tenant's row lock it fails with
@@ -66,11 +56,11 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
-		it := &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
+		it := &pendingCreate{member: newMember(ctx), p: p, tenant: tenant, insert: insert}
 		if p.Idempotency != nil {
 			_, err = s.createCues(ctx, []*pendingCreate{it})
 		} else {
-			err = s.enqueueCreate(it)
+			err = s.creates.enqueue(it)
 		}
 		if err != nil {
 			return err
@@ -80,62 +70,13 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 	}))
 }
 
-// enqueueCreate queues it for the next group and waits for its result. A
-// caller whose context ends first gets the context's error; its creation
-// is then either not attempted or committed, as with any cancelled request.
-func (s *Store) enqueueCreate(it *pendingCreate) error {
-	q := &s.creates
-	q.mu.Lock()
-	q.pending = append(q.pending, it)
-	if q.flushers < createFlushersMax {
-		q.flushers++
-		go s.flushCreates()
-	}
-	q.mu.Unlock()
-	select {
-	case <-it.done:
-		return nil
-	case <-it.ctx.Done():
-		return dbErr.Op("cue create", it.ctx.Err())
-	}
-}
-
-// flushCreates commits queued creations, a group at a time, until the
-// queue is empty.
-func (s *Store) flushCreates() {
-	q := &s.creates
-	for {
-		q.mu.Lock()
-		var group []*pendingCreate
-		for len(q.pending) > 0 && len(group) < createBatchMax {
-			it := q.pending[0]
-			q.pending[0] = nil
-			q.pending = q.pending[1:]
-			if err := it.ctx.Err(); err != nil {
-				it.err = dbErr.Op("cue create", err) // its caller has gone: not attempted
-				close(it.done)
-				continue
-			}
-			group = append(group, it)
-		}
-		if len(group) == 0 {
-			q.pending = nil // release the backing array
-			q.flushers--
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
-		s.commitGroup(group)
-	}
-}
-
 // commitGroup commits group in one transaction. A statement that fails
 // inside it (a name another transaction's rename took meanwhile, say)
 // rolls the whole group back, which is then retried one creation per
 // transaction, so each gets its own result. A failed commit leaves the
 // outcome unknown: every creation gets that error.
 func (s *Store) commitGroup(group []*pendingCreate) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), createBatchTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
 	defer cancel()
 	rolledBack, err := s.createCues(ctx, group)
 	if rolledBack && len(group) > 1 {

@@ -499,51 +499,6 @@ func (s *Store) ExecutionClaimWorker(ctx context.Context, p *core.ExecutionClaim
 	}))
 }
 
-// ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
-// both locked FOR NO KEY UPDATE (the cue first: the order CueFireDue and
-// ExecutionRecordDeliveries lock in), so concurrent calls on one execution
-// run one after the other. It saves the fields the port lists (due_at
-// derived, see core.Execution.SavedDueAt) and applies the returned CueEffect and usage in
-// the same transaction. Fn's error aborts and is returned as is.
-// ErrNotFound when the execution is absent or foreign, or an id is not a
-// UUID.
-func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdateParams) (*core.Execution, error) {
-	const op = "execution update"
-	var out *core.Execution
-	return sqlkit.Value(&out, s.rowTx(ctx, op, pgx.TxOptions{}, p.TenantID, string(p.ID), func(tx pgx.Tx, tenant, id string) error {
-		// One statement locks the cue, then the execution.
-		both, err := s.q.ExecutionGetForUpdateWithCue(ctx, tx, &dbsqlc.ExecutionGetForUpdateWithCueParams{ID: id, UserID: tenant})
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		cueID, row := both.Cue.ID, &both.Execution
-		c, err := cueFromRow(&both.Cue)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		e := executionFromRow(row)
-		eff, err := p.Fn(e, c)
-		if err != nil {
-			return err
-		}
-		args, err := saveArgs(row.ID, e, e.SavedDueAt(row.DueAt))
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		saved, err := s.q.ExecutionSave(ctx, tx, args)
-		if err != nil {
-			return dbErr.Interpret(op, err)
-		}
-		out = executionFromRow(saved)
-		if eff == nil {
-			return nil
-		}
-		fx := core.NewRunEffects(eff.Now)
-		fx.Add(core.CueID(cueID), core.TenantID(tenant), *eff)
-		return s.applyRunEffects(ctx, tx, op, fx)
-	}))
-}
-
 // saveArgs lays out the fields a read-modify-write saves; current is the
 // row's due_at.
 func saveArgs(id string, e *core.Execution, dueAt *time.Time) (*dbsqlc.ExecutionSaveParams, error) {

@@ -48,7 +48,7 @@ func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreatePara
 		if err != nil {
 			panic(err)
 		}
-		group[i] = &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
+		group[i] = &pendingCreate{member: newMember(ctx), p: p, tenant: tenant, insert: insert}
 	}
 	s.commitGroup(group)
 	outs, errs := make([]*core.Cue, len(ps)), make([]error, len(ps))
@@ -64,4 +64,22 @@ func (s *Store) QueryStringForTest(ctx context.Context, sql string) (string, err
 	var v string
 	err := s.pool.QueryRow(ctx, sql).Scan(&v)
 	return v, err
+}
+
+// UpdateGroupForTest commits ps as one group (as concurrent
+// ExecutionUpdate calls are) and returns each update's result.
+func (s *Store) UpdateGroupForTest(ctx context.Context, ps []*core.ExecutionUpdateParams) ([]*core.Execution, []error) {
+	group := make([]*pendingUpdate, len(ps))
+	for i, p := range ps {
+		tenant, _ := sqlkit.UUID(string(p.TenantID))
+		id, _ := sqlkit.UUID(string(p.ID))
+		group[i] = &pendingUpdate{member: newMember(ctx), p: p, tenant: tenant, id: id}
+	}
+	s.commitUpdates(group)
+	outs, errs := make([]*core.Execution, len(ps)), make([]error, len(ps))
+	for i, it := range group {
+		<-it.done
+		outs[i], errs[i] = it.out, it.err
+	}
+	return outs, errs
 }

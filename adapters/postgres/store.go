@@ -35,7 +35,8 @@ type Config struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	q       *dbsqlc.Queries
-	creates createQueue // CueCreate's group commit (cuecreate.go)
+	creates groupQueue[*pendingCreate] // CueCreate's group commit (cuecreate.go)
+	updates groupQueue[*pendingUpdate] // ExecutionUpdate's (execupdate.go)
 }
 
 // New connects, checks the database is reachable and applies pending
@@ -56,6 +57,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
 	s := &Store{pool: pool, q: dbsqlc.New()}
+	s.creates = groupQueue[*pendingCreate]{op: "cue create", max: createBatchMax, maxFlushers: createFlushersMax, commit: s.commitGroup}
+	s.updates = groupQueue[*pendingUpdate]{op: "execution update", max: updateBatchMax, maxFlushers: updateFlushersMax, commit: s.commitUpdates}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -61,18 +61,22 @@ UPDATE executions SET
 WHERE id = @id AND status IN ('pending', 'retry_ready')
 RETURNING *;
 
--- name: ExecutionGetForUpdateWithCue :one
--- ExecutionGetForUpdateWithCue locks one of a tenant's executions and its
--- cue in one round trip, the cue first (a locking clause locks its
+-- name: ExecutionsGetForUpdateWithCue :many
+-- ExecutionsGetForUpdateWithCue locks the executions of @ids owned by one
+-- of @user_ids, and their cues, in one round trip: rows in (cue,
+-- execution) order, each row's cue first (a locking clause locks its
 -- relations in the order it names them), as every read-modify-write of a
--- cue and its executions does.
+-- cue and its executions does, so concurrent groups take their locks in
+-- one order. The caller matches each execution to its own tenant.
 SELECT sqlc.embed(c), sqlc.embed(e)
-FROM cues c JOIN executions e ON e.cue_id = c.id
-WHERE e.id = @id AND e.user_id = @user_id AND c.user_id = @user_id
+FROM executions e JOIN cues c ON c.id = e.cue_id AND c.user_id = e.user_id
+WHERE e.id = ANY(@ids::uuid[]) AND e.user_id = ANY(@user_ids::uuid[])
+ORDER BY c.id, e.id
 FOR NO KEY UPDATE OF c, e;
 
--- name: ExecutionSave :one
--- ExecutionSave writes the columns a read-modify-write may change.
+-- name: ExecutionSave :batchone
+-- ExecutionSave writes the columns a read-modify-write may change; a batch
+-- query: a group of updates (ExecutionUpdate) saves in one round trip.
 UPDATE executions SET
     status = @status,
     error_message = @error_message,

@@ -187,3 +187,185 @@ func (b *CueInsertBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
+
+const executionSave = `-- name: ExecutionSave :batchone
+UPDATE executions SET
+    status = $1,
+    error_message = $2,
+    delivered_at = $3,
+    lease_expires_at = $4,
+    due_at = $5,
+    claimed_by_worker = $6,
+    claimed_at = $7,
+    last_heartbeat_at = $8,
+    outcome_success = $9,
+    outcome_result = $10,
+    outcome_error = $11,
+    outcome_metadata = $12,
+    outcome_recorded_at = $13,
+    outcome_state = $14,
+    outcome_deadline_at = $15,
+    evidence_external_id = $16,
+    evidence_result_url = $17,
+    evidence_result_ref = $18,
+    evidence_result_type = $19,
+    evidence_summary = $20,
+    evidence_artifacts = $21,
+    evidence_metadata = $22,
+    evidence_validation_state = $23,
+    evidence_produced_at = $24,
+    options = $25,
+    live_claim_session_token = $26,
+    live_claimed_at = $27,
+    updated_at = $28
+WHERE id = $29
+RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
+`
+
+type ExecutionSaveBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ExecutionSaveParams struct {
+	Status                  string
+	ErrorMessage            *string
+	DeliveredAt             *time.Time
+	LeaseExpiresAt          *time.Time
+	DueAt                   *time.Time
+	ClaimedByWorker         *string
+	ClaimedAt               *time.Time
+	LastHeartbeatAt         *time.Time
+	OutcomeSuccess          *bool
+	OutcomeResult           *string
+	OutcomeError            *string
+	OutcomeMetadata         []byte
+	OutcomeRecordedAt       *time.Time
+	OutcomeState            *string
+	OutcomeDeadlineAt       *time.Time
+	EvidenceExternalID      *string
+	EvidenceResultURL       *string
+	EvidenceResultRef       *string
+	EvidenceResultType      *string
+	EvidenceSummary         *string
+	EvidenceArtifacts       []byte
+	EvidenceMetadata        []byte
+	EvidenceValidationState *string
+	EvidenceProducedAt      *time.Time
+	Options                 []byte
+	LiveClaimSessionToken   *string
+	LiveClaimedAt           *time.Time
+	UpdatedAt               time.Time
+	ID                      string
+}
+
+// ExecutionSave writes the columns a read-modify-write may change; a batch
+// query: a group of updates (ExecutionUpdate) saves in one round trip.
+func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg []*ExecutionSaveParams) *ExecutionSaveBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Status,
+			a.ErrorMessage,
+			a.DeliveredAt,
+			a.LeaseExpiresAt,
+			a.DueAt,
+			a.ClaimedByWorker,
+			a.ClaimedAt,
+			a.LastHeartbeatAt,
+			a.OutcomeSuccess,
+			a.OutcomeResult,
+			a.OutcomeError,
+			a.OutcomeMetadata,
+			a.OutcomeRecordedAt,
+			a.OutcomeState,
+			a.OutcomeDeadlineAt,
+			a.EvidenceExternalID,
+			a.EvidenceResultURL,
+			a.EvidenceResultRef,
+			a.EvidenceResultType,
+			a.EvidenceSummary,
+			a.EvidenceArtifacts,
+			a.EvidenceMetadata,
+			a.EvidenceValidationState,
+			a.EvidenceProducedAt,
+			a.Options,
+			a.LiveClaimSessionToken,
+			a.LiveClaimedAt,
+			a.UpdatedAt,
+			a.ID,
+		}
+		batch.Queue(executionSave, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ExecutionSaveBatchResults{br, len(arg), false}
+}
+
+func (b *ExecutionSaveBatchResults) QueryRow(f func(int, *Execution, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i Execution
+		if b.closed {
+			if f != nil {
+				f(t, nil, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(
+			&i.ID,
+			&i.CueID,
+			&i.UserID,
+			&i.Transport,
+			&i.ScheduledFor,
+			&i.Status,
+			&i.HTTPStatus,
+			&i.ResponseBody,
+			&i.Attempts,
+			&i.NextRetry,
+			&i.DueAt,
+			&i.ErrorMessage,
+			&i.StartedAt,
+			&i.DeliveredAt,
+			&i.LastAttemptAt,
+			&i.LeaseExpiresAt,
+			&i.ClaimedByWorker,
+			&i.ClaimedAt,
+			&i.LastHeartbeatAt,
+			&i.OutcomeSuccess,
+			&i.OutcomeResult,
+			&i.OutcomeError,
+			&i.OutcomeMetadata,
+			&i.OutcomeRecordedAt,
+			&i.OutcomeState,
+			&i.OutcomeDeadlineAt,
+			&i.EvidenceExternalID,
+			&i.EvidenceResultURL,
+			&i.EvidenceResultRef,
+			&i.EvidenceResultType,
+			&i.EvidenceSummary,
+			&i.EvidenceArtifacts,
+			&i.EvidenceMetadata,
+			&i.EvidenceValidationState,
+			&i.EvidenceProducedAt,
+			&i.TriggeredBy,
+			&i.ReplayedFrom,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Payload,
+			&i.Options,
+			&i.LiveClaimSessionToken,
+			&i.LiveClaimedAt,
+			&i.Destination,
+		)
+		if f != nil {
+			f(t, &i, err)
+		}
+	}
+}
+
+func (b *ExecutionSaveBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}

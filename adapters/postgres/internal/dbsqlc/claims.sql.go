@@ -547,110 +547,6 @@ func (q *Queries) ExecutionExpireOutcomeDeadlines(ctx context.Context, db DBTX, 
 	return items, nil
 }
 
-const executionGetForUpdateWithCue = `-- name: ExecutionGetForUpdateWithCue :one
-SELECT c.id, c.user_id, c.name, c.description, c.status, c.transport, c.schedule_type, c.schedule_cron, c.schedule_at, c.schedule_timezone, c.callback_url, c.callback_method, c.callback_headers, c.payload, c.retry_max_attempts, c.retry_backoff_minutes, c.on_failure_email, c.on_failure_webhook, c.on_failure_pause, c.verification_mode, c.catch_up, c.outcome_deadline_seconds, c.next_run, c.last_run, c.run_count, c.fired_count, c.skipped_count, c.last_error, c.created_at, c.updated_at, c.options, e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options, e.live_claim_session_token, e.live_claimed_at, e.destination
-FROM cues c JOIN executions e ON e.cue_id = c.id
-WHERE e.id = $1 AND e.user_id = $2 AND c.user_id = $2
-FOR NO KEY UPDATE OF c, e
-`
-
-type ExecutionGetForUpdateWithCueParams struct {
-	ID     string
-	UserID string
-}
-
-type ExecutionGetForUpdateWithCueRow struct {
-	Cue       Cue
-	Execution Execution
-}
-
-// ExecutionGetForUpdateWithCue locks one of a tenant's executions and its
-// cue in one round trip, the cue first (a locking clause locks its
-// relations in the order it names them), as every read-modify-write of a
-// cue and its executions does.
-func (q *Queries) ExecutionGetForUpdateWithCue(ctx context.Context, db DBTX, arg *ExecutionGetForUpdateWithCueParams) (*ExecutionGetForUpdateWithCueRow, error) {
-	row := db.QueryRow(ctx, executionGetForUpdateWithCue, arg.ID, arg.UserID)
-	var i ExecutionGetForUpdateWithCueRow
-	err := row.Scan(
-		&i.Cue.ID,
-		&i.Cue.UserID,
-		&i.Cue.Name,
-		&i.Cue.Description,
-		&i.Cue.Status,
-		&i.Cue.Transport,
-		&i.Cue.ScheduleType,
-		&i.Cue.ScheduleCron,
-		&i.Cue.ScheduleAt,
-		&i.Cue.ScheduleTimezone,
-		&i.Cue.CallbackURL,
-		&i.Cue.CallbackMethod,
-		&i.Cue.CallbackHeaders,
-		&i.Cue.Payload,
-		&i.Cue.RetryMaxAttempts,
-		&i.Cue.RetryBackoffMinutes,
-		&i.Cue.OnFailureEmail,
-		&i.Cue.OnFailureWebhook,
-		&i.Cue.OnFailurePause,
-		&i.Cue.VerificationMode,
-		&i.Cue.CatchUp,
-		&i.Cue.OutcomeDeadlineSeconds,
-		&i.Cue.NextRun,
-		&i.Cue.LastRun,
-		&i.Cue.RunCount,
-		&i.Cue.FiredCount,
-		&i.Cue.SkippedCount,
-		&i.Cue.LastError,
-		&i.Cue.CreatedAt,
-		&i.Cue.UpdatedAt,
-		&i.Cue.Options,
-		&i.Execution.ID,
-		&i.Execution.CueID,
-		&i.Execution.UserID,
-		&i.Execution.Transport,
-		&i.Execution.ScheduledFor,
-		&i.Execution.Status,
-		&i.Execution.HTTPStatus,
-		&i.Execution.ResponseBody,
-		&i.Execution.Attempts,
-		&i.Execution.NextRetry,
-		&i.Execution.DueAt,
-		&i.Execution.ErrorMessage,
-		&i.Execution.StartedAt,
-		&i.Execution.DeliveredAt,
-		&i.Execution.LastAttemptAt,
-		&i.Execution.LeaseExpiresAt,
-		&i.Execution.ClaimedByWorker,
-		&i.Execution.ClaimedAt,
-		&i.Execution.LastHeartbeatAt,
-		&i.Execution.OutcomeSuccess,
-		&i.Execution.OutcomeResult,
-		&i.Execution.OutcomeError,
-		&i.Execution.OutcomeMetadata,
-		&i.Execution.OutcomeRecordedAt,
-		&i.Execution.OutcomeState,
-		&i.Execution.OutcomeDeadlineAt,
-		&i.Execution.EvidenceExternalID,
-		&i.Execution.EvidenceResultURL,
-		&i.Execution.EvidenceResultRef,
-		&i.Execution.EvidenceResultType,
-		&i.Execution.EvidenceSummary,
-		&i.Execution.EvidenceArtifacts,
-		&i.Execution.EvidenceMetadata,
-		&i.Execution.EvidenceValidationState,
-		&i.Execution.EvidenceProducedAt,
-		&i.Execution.TriggeredBy,
-		&i.Execution.ReplayedFrom,
-		&i.Execution.CreatedAt,
-		&i.Execution.UpdatedAt,
-		&i.Execution.Payload,
-		&i.Execution.Options,
-		&i.Execution.LiveClaimSessionToken,
-		&i.Execution.LiveClaimedAt,
-		&i.Execution.Destination,
-	)
-	return &i, err
-}
-
 const executionListExpiredLeases = `-- name: ExecutionListExpiredLeases :many
 SELECT id, cue_id, attempts FROM executions
 WHERE transport = 'worker' AND status = 'delivering' AND lease_expires_at <= $1::timestamptz
@@ -915,151 +811,122 @@ func (q *Queries) ExecutionRecentFinished(ctx context.Context, db DBTX, arg *Exe
 	return items, nil
 }
 
-const executionSave = `-- name: ExecutionSave :one
-UPDATE executions SET
-    status = $1,
-    error_message = $2,
-    delivered_at = $3,
-    lease_expires_at = $4,
-    due_at = $5,
-    claimed_by_worker = $6,
-    claimed_at = $7,
-    last_heartbeat_at = $8,
-    outcome_success = $9,
-    outcome_result = $10,
-    outcome_error = $11,
-    outcome_metadata = $12,
-    outcome_recorded_at = $13,
-    outcome_state = $14,
-    outcome_deadline_at = $15,
-    evidence_external_id = $16,
-    evidence_result_url = $17,
-    evidence_result_ref = $18,
-    evidence_result_type = $19,
-    evidence_summary = $20,
-    evidence_artifacts = $21,
-    evidence_metadata = $22,
-    evidence_validation_state = $23,
-    evidence_produced_at = $24,
-    options = $25,
-    live_claim_session_token = $26,
-    live_claimed_at = $27,
-    updated_at = $28
-WHERE id = $29
-RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
+const executionsGetForUpdateWithCue = `-- name: ExecutionsGetForUpdateWithCue :many
+SELECT c.id, c.user_id, c.name, c.description, c.status, c.transport, c.schedule_type, c.schedule_cron, c.schedule_at, c.schedule_timezone, c.callback_url, c.callback_method, c.callback_headers, c.payload, c.retry_max_attempts, c.retry_backoff_minutes, c.on_failure_email, c.on_failure_webhook, c.on_failure_pause, c.verification_mode, c.catch_up, c.outcome_deadline_seconds, c.next_run, c.last_run, c.run_count, c.fired_count, c.skipped_count, c.last_error, c.created_at, c.updated_at, c.options, e.id, e.cue_id, e.user_id, e.transport, e.scheduled_for, e.status, e.http_status, e.response_body, e.attempts, e.next_retry, e.due_at, e.error_message, e.started_at, e.delivered_at, e.last_attempt_at, e.lease_expires_at, e.claimed_by_worker, e.claimed_at, e.last_heartbeat_at, e.outcome_success, e.outcome_result, e.outcome_error, e.outcome_metadata, e.outcome_recorded_at, e.outcome_state, e.outcome_deadline_at, e.evidence_external_id, e.evidence_result_url, e.evidence_result_ref, e.evidence_result_type, e.evidence_summary, e.evidence_artifacts, e.evidence_metadata, e.evidence_validation_state, e.evidence_produced_at, e.triggered_by, e.replayed_from, e.created_at, e.updated_at, e.payload, e.options, e.live_claim_session_token, e.live_claimed_at, e.destination
+FROM executions e JOIN cues c ON c.id = e.cue_id AND c.user_id = e.user_id
+WHERE e.id = ANY($1::uuid[]) AND e.user_id = ANY($2::uuid[])
+ORDER BY c.id, e.id
+FOR NO KEY UPDATE OF c, e
 `
 
-type ExecutionSaveParams struct {
-	Status                  string
-	ErrorMessage            *string
-	DeliveredAt             *time.Time
-	LeaseExpiresAt          *time.Time
-	DueAt                   *time.Time
-	ClaimedByWorker         *string
-	ClaimedAt               *time.Time
-	LastHeartbeatAt         *time.Time
-	OutcomeSuccess          *bool
-	OutcomeResult           *string
-	OutcomeError            *string
-	OutcomeMetadata         []byte
-	OutcomeRecordedAt       *time.Time
-	OutcomeState            *string
-	OutcomeDeadlineAt       *time.Time
-	EvidenceExternalID      *string
-	EvidenceResultURL       *string
-	EvidenceResultRef       *string
-	EvidenceResultType      *string
-	EvidenceSummary         *string
-	EvidenceArtifacts       []byte
-	EvidenceMetadata        []byte
-	EvidenceValidationState *string
-	EvidenceProducedAt      *time.Time
-	Options                 []byte
-	LiveClaimSessionToken   *string
-	LiveClaimedAt           *time.Time
-	UpdatedAt               time.Time
-	ID                      string
+type ExecutionsGetForUpdateWithCueParams struct {
+	Ids     []string
+	UserIds []string
 }
 
-// ExecutionSave writes the columns a read-modify-write may change.
-func (q *Queries) ExecutionSave(ctx context.Context, db DBTX, arg *ExecutionSaveParams) (*Execution, error) {
-	row := db.QueryRow(ctx, executionSave,
-		arg.Status,
-		arg.ErrorMessage,
-		arg.DeliveredAt,
-		arg.LeaseExpiresAt,
-		arg.DueAt,
-		arg.ClaimedByWorker,
-		arg.ClaimedAt,
-		arg.LastHeartbeatAt,
-		arg.OutcomeSuccess,
-		arg.OutcomeResult,
-		arg.OutcomeError,
-		arg.OutcomeMetadata,
-		arg.OutcomeRecordedAt,
-		arg.OutcomeState,
-		arg.OutcomeDeadlineAt,
-		arg.EvidenceExternalID,
-		arg.EvidenceResultURL,
-		arg.EvidenceResultRef,
-		arg.EvidenceResultType,
-		arg.EvidenceSummary,
-		arg.EvidenceArtifacts,
-		arg.EvidenceMetadata,
-		arg.EvidenceValidationState,
-		arg.EvidenceProducedAt,
-		arg.Options,
-		arg.LiveClaimSessionToken,
-		arg.LiveClaimedAt,
-		arg.UpdatedAt,
-		arg.ID,
-	)
-	var i Execution
-	err := row.Scan(
-		&i.ID,
-		&i.CueID,
-		&i.UserID,
-		&i.Transport,
-		&i.ScheduledFor,
-		&i.Status,
-		&i.HTTPStatus,
-		&i.ResponseBody,
-		&i.Attempts,
-		&i.NextRetry,
-		&i.DueAt,
-		&i.ErrorMessage,
-		&i.StartedAt,
-		&i.DeliveredAt,
-		&i.LastAttemptAt,
-		&i.LeaseExpiresAt,
-		&i.ClaimedByWorker,
-		&i.ClaimedAt,
-		&i.LastHeartbeatAt,
-		&i.OutcomeSuccess,
-		&i.OutcomeResult,
-		&i.OutcomeError,
-		&i.OutcomeMetadata,
-		&i.OutcomeRecordedAt,
-		&i.OutcomeState,
-		&i.OutcomeDeadlineAt,
-		&i.EvidenceExternalID,
-		&i.EvidenceResultURL,
-		&i.EvidenceResultRef,
-		&i.EvidenceResultType,
-		&i.EvidenceSummary,
-		&i.EvidenceArtifacts,
-		&i.EvidenceMetadata,
-		&i.EvidenceValidationState,
-		&i.EvidenceProducedAt,
-		&i.TriggeredBy,
-		&i.ReplayedFrom,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Payload,
-		&i.Options,
-		&i.LiveClaimSessionToken,
-		&i.LiveClaimedAt,
-		&i.Destination,
-	)
-	return &i, err
+type ExecutionsGetForUpdateWithCueRow struct {
+	Cue       Cue
+	Execution Execution
+}
+
+// ExecutionsGetForUpdateWithCue locks the executions of @ids owned by one
+// of @user_ids, and their cues, in one round trip: rows in (cue,
+// execution) order, each row's cue first (a locking clause locks its
+// relations in the order it names them), as every read-modify-write of a
+// cue and its executions does, so concurrent groups take their locks in
+// one order. The caller matches each execution to its own tenant.
+func (q *Queries) ExecutionsGetForUpdateWithCue(ctx context.Context, db DBTX, arg *ExecutionsGetForUpdateWithCueParams) ([]*ExecutionsGetForUpdateWithCueRow, error) {
+	rows, err := db.Query(ctx, executionsGetForUpdateWithCue, arg.Ids, arg.UserIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionsGetForUpdateWithCueRow
+	for rows.Next() {
+		var i ExecutionsGetForUpdateWithCueRow
+		if err := rows.Scan(
+			&i.Cue.ID,
+			&i.Cue.UserID,
+			&i.Cue.Name,
+			&i.Cue.Description,
+			&i.Cue.Status,
+			&i.Cue.Transport,
+			&i.Cue.ScheduleType,
+			&i.Cue.ScheduleCron,
+			&i.Cue.ScheduleAt,
+			&i.Cue.ScheduleTimezone,
+			&i.Cue.CallbackURL,
+			&i.Cue.CallbackMethod,
+			&i.Cue.CallbackHeaders,
+			&i.Cue.Payload,
+			&i.Cue.RetryMaxAttempts,
+			&i.Cue.RetryBackoffMinutes,
+			&i.Cue.OnFailureEmail,
+			&i.Cue.OnFailureWebhook,
+			&i.Cue.OnFailurePause,
+			&i.Cue.VerificationMode,
+			&i.Cue.CatchUp,
+			&i.Cue.OutcomeDeadlineSeconds,
+			&i.Cue.NextRun,
+			&i.Cue.LastRun,
+			&i.Cue.RunCount,
+			&i.Cue.FiredCount,
+			&i.Cue.SkippedCount,
+			&i.Cue.LastError,
+			&i.Cue.CreatedAt,
+			&i.Cue.UpdatedAt,
+			&i.Cue.Options,
+			&i.Execution.ID,
+			&i.Execution.CueID,
+			&i.Execution.UserID,
+			&i.Execution.Transport,
+			&i.Execution.ScheduledFor,
+			&i.Execution.Status,
+			&i.Execution.HTTPStatus,
+			&i.Execution.ResponseBody,
+			&i.Execution.Attempts,
+			&i.Execution.NextRetry,
+			&i.Execution.DueAt,
+			&i.Execution.ErrorMessage,
+			&i.Execution.StartedAt,
+			&i.Execution.DeliveredAt,
+			&i.Execution.LastAttemptAt,
+			&i.Execution.LeaseExpiresAt,
+			&i.Execution.ClaimedByWorker,
+			&i.Execution.ClaimedAt,
+			&i.Execution.LastHeartbeatAt,
+			&i.Execution.OutcomeSuccess,
+			&i.Execution.OutcomeResult,
+			&i.Execution.OutcomeError,
+			&i.Execution.OutcomeMetadata,
+			&i.Execution.OutcomeRecordedAt,
+			&i.Execution.OutcomeState,
+			&i.Execution.OutcomeDeadlineAt,
+			&i.Execution.EvidenceExternalID,
+			&i.Execution.EvidenceResultURL,
+			&i.Execution.EvidenceResultRef,
+			&i.Execution.EvidenceResultType,
+			&i.Execution.EvidenceSummary,
+			&i.Execution.EvidenceArtifacts,
+			&i.Execution.EvidenceMetadata,
+			&i.Execution.EvidenceValidationState,
+			&i.Execution.EvidenceProducedAt,
+			&i.Execution.TriggeredBy,
+			&i.Execution.ReplayedFrom,
+			&i.Execution.CreatedAt,
+			&i.Execution.UpdatedAt,
+			&i.Execution.Payload,
+			&i.Execution.Options,
+			&i.Execution.LiveClaimSessionToken,
+			&i.Execution.LiveClaimedAt,
+			&i.Execution.Destination,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
