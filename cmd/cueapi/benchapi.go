@@ -476,8 +476,8 @@ func benchAPIStore(ctx context.Context, store string, c apiBenchConfig, stdout i
 	if err != nil {
 		return nil, fmt.Errorf("service RSS: %w", err)
 	}
-	fmt.Fprintf(stdout, "  RSS of the service process (cueapi serve, alone) with %s cues stored, after %s of load (%.0f req/s): %.1f MB (peak %.1f MB)\n",
-		human(seeded), m.load, m.rps, m.rss, m.peak)
+	fmt.Fprintf(stdout, "  RSS of the service process (cueapi serve, alone) with %s cues stored, after %s of load (%.0f req/s): %.1f MB (peak %.1f MB; now %.1f MB anonymous, %.1f MB file-backed: the executable's pages)\n",
+		human(seeded), m.load, m.rps, m.rss, m.peak, m.anon, m.file)
 	rows = append(rows, apiBenchRow{Store: store, Name: fmt.Sprintf("RSS of cueapi serve at %s stored", human(seeded)), Clients: serveRSSClients,
 		Errors: m.errors, RSSMB: m.rss, PeakMB: m.peak, TargetMaxMB: 64, Target: "< 64 MB"})
 	return rows, nil
@@ -488,10 +488,11 @@ const serveRSSClients = 8
 
 // serveRSS is what measureServeRSS saw.
 type serveRSS struct {
-	rss, peak float64 // MB: VmRSS after the load, VmHWM
-	rps       float64
-	errors    int
-	load      time.Duration
+	rss, peak  float64 // MB: VmRSS after the load, VmHWM
+	anon, file float64 // MB: RssAnon and RssFile (+RssShmem) of rss
+	rps        float64
+	errors     int
+	load       time.Duration
 }
 
 // measureServeRSS starts this executable as `cueapi serve` with vars (and
@@ -576,7 +577,9 @@ func measureServeRSS(ctx context.Context, vars map[string]string, key string, lo
 	if !ok1 || !ok2 {
 		return serveRSS{}, errors.New("no VmRSS/VmHWM in /proc/<pid>/status")
 	}
-	m.rss, m.peak = float64(rss)/1024, float64(hwm)/1024
+	anon, _ := procStatusKB(b, "RssAnon")
+	m.rss, m.peak, m.anon = float64(rss)/1024, float64(hwm)/1024, float64(anon)/1024
+	m.file = m.rss - m.anon // RssFile, and RssShmem when the executable is on tmpfs
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case werr := <-exited:
