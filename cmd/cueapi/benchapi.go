@@ -512,9 +512,9 @@ func measureServeRSS(ctx context.Context, vars map[string]string, key string, lo
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
-	// The Go runtime's knobs, when the benchmark runs with them, apply to
-	// the service too.
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"} {
+	// The Go runtime's knobs and the temporary directory, when the
+	// benchmark runs with them, apply to the service too.
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
