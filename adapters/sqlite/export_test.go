@@ -36,3 +36,16 @@ FROM g`, n, string(tenant))
 	_, err = s.wdb.ExecContext(ctx, "ANALYZE cues")
 	return err
 }
+
+// CacheSizesForTest reads PRAGMA cache_size (negative: KiB) on the writer
+// and on a reader, and the readers' pool size.
+func (s *Store) CacheSizesForTest(ctx context.Context) (writer, reader, readers int, err error) {
+	if err = s.wdb.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&writer); err != nil {
+		return
+	}
+	err = s.rdb.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&reader)
+	return writer, reader, s.rdb.Stats().MaxOpenConnections, err
+}
+
+// ReaderCacheKiBForTest is readerCacheKiB.
+func ReaderCacheKiBForTest(n int) int { return readerCacheKiB(n) }

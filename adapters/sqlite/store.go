@@ -30,6 +30,21 @@ type Config struct {
 // (persistent in the file), which lets readers run alongside it.
 const commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 
+// The read connections share a page-cache budget. SQLite's default cache
+// is 2 MiB per connection, and a connection fills it as soon as the file
+// outgrows it (a count over 100,000 cues reads more); with a reader per CPU
+// the readers alone would hold 2 MiB × NumCPU. Their caches are also
+// dropped whenever another connection has written (WAL), so a large one
+// buys little while writes go on; the hot pages (the b-trees' upper levels)
+// fit in the minimum. The writer keeps the default.
+const (
+	readerCacheBudgetKiB = 4096
+	minReaderCacheKiB    = 256
+)
+
+// readerCacheKiB is the page cache of each of n read connections.
+func readerCacheKiB(n int) int { return max(minReaderCacheKiB, readerCacheBudgetKiB/max(n, 1)) }
+
 // Store is core.Store on SQLite. It is safe for concurrent use.
 type Store struct {
 	// wdb is the single write connection: every transaction that writes runs
@@ -60,12 +75,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	rdb, err := openCached(cfg.Path + "?" + commonPragmas + "&_pragma=query_only(1)")
+	n := max(4, runtime.NumCPU())
+	rdb, err := openCached(fmt.Sprintf("%s?%s&_pragma=query_only(1)&_pragma=cache_size(-%d)", cfg.Path, commonPragmas, readerCacheKiB(n)))
 	if err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	n := max(4, runtime.NumCPU())
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 	s := &Store{wdb: wdb, rdb: rdb, q: dbsqlc.New()}

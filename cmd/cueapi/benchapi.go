@@ -11,14 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,6 +38,9 @@ type apiBenchRow struct {
 	Target          string
 	TargetRatio     float64 // ratio target (0: absolute Target)
 	TargetPerSecond float64 // absolute target (0: ratio)
+	// A memory row (TargetMaxMB > 0) reports the resident set of the
+	// service process, RSSMB at the end (PeakMB its peak), instead of a rate.
+	RSSMB, PeakMB, TargetMaxMB float64
 }
 
 // apiBenchConfig are `cueapi bench -api`'s knobs.
@@ -91,6 +95,11 @@ func runBenchAPI(ctx context.Context, c apiBenchConfig, stdout io.Writer) error 
 		if r.Bare > 0 {
 			bare, ratio = fmt.Sprintf("%.0f", r.Bare), fmt.Sprintf("%.2f", r.API/r.Bare)
 		}
+		if r.TargetMaxMB > 0 {
+			fmt.Fprintf(stdout, "%-8s %-34s %7d %10s %10s %7s %7d  %s %s, peak %.0f MB\n", r.Store, r.Name, r.Clients,
+				fmt.Sprintf("%.0f MB", r.RSSMB), "-", "-", r.Errors, r.Target, pass(r.RSSMB < r.TargetMaxMB), r.PeakMB)
+			continue
+		}
 		met := ""
 		switch {
 		case r.TargetRatio > 0 && r.Bare > 0:
@@ -101,6 +110,7 @@ func runBenchAPI(ctx context.Context, c apiBenchConfig, stdout io.Writer) error 
 		fmt.Fprintf(stdout, "%-8s %-34s %7d %10.0f %10s %7s %7d  %s %s\n", r.Store, r.Name, r.Clients, r.API, bare, ratio, r.Errors, r.Target, met)
 	}
 	fmt.Fprintln(stdout, "\napi: the whole service over loopback HTTP (auth, rate limit, validation, store); bare: net/http + one pgx query over the same pool, no auth.")
+	fmt.Fprintln(stdout, "RSS: VmRSS of a separate `cueapi serve` process on the seeded store after its load (the api column), VmHWM its peak.")
 	if c.lateness {
 		fmt.Fprintln(stdout)
 		return runLateness(ctx, c, stdout)
@@ -123,13 +133,28 @@ type apiEnv struct {
 	tenant core.TenantID
 	pool   *pgxpool.Pool // PostgreSQL only
 	dbPath string        // SQLite only
-	close  func()
+	// vars is the service's environment (the store's database included):
+	// a separate `cueapi serve` started with it serves the same data.
+	vars map[string]string
+	// stop stops the in-process service (HTTP server, engine, store) and
+	// keeps its data; close stops it and removes the data.
+	stop, close func()
 }
 
 func startAPIEnv(ctx context.Context, store string, c apiBenchConfig) (_ *apiEnv, err error) {
 	env := &apiEnv{}
-	var cleanups []func()
+	// cleanups remove the data; service stops the in-process service.
+	var cleanups, service []func()
+	var stopOnce sync.Once
+	env.stop = func() {
+		stopOnce.Do(func() {
+			for i := len(service) - 1; i >= 0; i-- {
+				service[i]()
+			}
+		})
+	}
 	env.close = func() {
+		env.stop()
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
@@ -149,39 +174,40 @@ func startAPIEnv(ctx context.Context, store string, c apiBenchConfig) (_ *apiEnv
 		// The limiter runs on every request (its cost is measured) but never refuses.
 		"DEFAULT_RATE_LIMIT_PER_MINUTE": "100000000", "DEFAULT_ACTIVE_CUE_LIMIT": "100000000",
 		"DEFAULT_MONTHLY_EXECUTION_LIMIT": "100000000", "DATABASE_MAX_CONNS": "16",
+		"WEBHOOK_ALLOWED_CIDRS": "127.0.0.1/32", "LOG_LEVEL": "error",
 	}
 	if c.redisURL != "" {
 		vars["REDIS_URL"] = c.redisURL
 		vars["REDIS_PREFIX"] = "cueapi-bench-" + core.RandomHex(4) + ":"
 	}
-	cfg, err := loadConfig(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
-	if err != nil {
-		return nil, err
-	}
-	cfg.WebhookAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	if store == "postgres" {
 		u, drop, err := benchSchema(ctx, c.pgURL)
 		if err != nil {
 			return nil, err
 		}
 		cleanups = append(cleanups, drop)
-		cfg.DatabaseURL = u
+		vars["DATABASE_URL"] = u
 	} else {
 		env.dbPath = filepath.Join(dir, "cueapi.db")
+	}
+	env.vars = vars
+	cfg, err := loadConfig(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
 	a, err := newApp(ctx, cfg, log, overrides{})
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, a.close)
+	service = append(service, a.close)
 	env.app = a
 	if ps, ok := a.rawStore.(*postgres.Store); ok {
 		env.pool = ps.Pool()
 	}
 	engineCtx, stop := context.WithCancel(ctx)
 	wait := a.Run(engineCtx)
-	cleanups = append(cleanups, func() { stop(); wait() })
+	service = append(service, func() { stop(); wait() })
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -189,7 +215,7 @@ func startAPIEnv(ctx context.Context, store string, c apiBenchConfig) (_ *apiEnv
 	}
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	cleanups = append(cleanups, func() { _ = srv.Close() })
+	service = append(service, func() { _ = srv.Close() })
 	env.base = "http://" + ln.Addr().String()
 
 	key, u, err := a.Accounts.Register(ctx, "bench-"+core.RandomHex(4)+"@example.com")
@@ -439,25 +465,188 @@ func benchAPIStore(ctx context.Context, store string, c apiBenchConfig, stdout i
 		fmt.Fprintf(stdout, "  %-28s api %8.0f/s\n", row.Name, row.API)
 		rows = append(rows, row)
 	}
-	if len(c.sizes) > 0 {
-		runtime.GC()
-		fmt.Fprintf(stdout, "  RSS of the benchmark process (service + load generator) with %d cues stored: %s\n", seeded, rss())
+	if len(c.sizes) == 0 {
+		return rows, nil
 	}
+	// The service's own memory: the in-process service stops (SQLite: its
+	// writer closes, the file stays) and `cueapi serve` runs alone on the
+	// same data, under a modest load of the seeded account.
+	env.stop()
+	m, err := measureServeRSS(ctx, env.vars, key, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("service RSS: %w", err)
+	}
+	fmt.Fprintf(stdout, "  RSS of the service process (cueapi serve, alone) with %s cues stored, after %s of load (%.0f req/s): %.1f MB (peak %.1f MB; now %.1f MB anonymous, %.1f MB file-backed: the executable's pages)\n",
+		human(seeded), m.load, m.rps, m.rss, m.peak, m.anon, m.file)
+	rows = append(rows, apiBenchRow{Store: store, Name: fmt.Sprintf("RSS of cueapi serve at %s stored", human(seeded)), Clients: serveRSSClients,
+		Errors: m.errors, RSSMB: m.rss, PeakMB: m.peak, TargetMaxMB: 64, Target: "< 64 MB"})
 	return rows, nil
 }
 
-// rss is the process's resident set size (Linux; "unknown" elsewhere).
-func rss() string {
-	b, err := os.ReadFile("/proc/self/status")
+// serveRSSClients drive the separate service while its memory is measured.
+const serveRSSClients = 8
+
+// serveRSS is what measureServeRSS saw.
+type serveRSS struct {
+	rss, peak  float64 // MB: VmRSS after the load, VmHWM
+	anon, file float64 // MB: RssAnon and RssFile (+RssShmem) of rss
+	rps        float64
+	errors     int
+	load       time.Duration
+}
+
+// measureServeRSS starts this executable as `cueapi serve` with vars (and
+// a free loopback port) in a clean environment, waits for /status, drives
+// creates, reads and lists of the account with key for load, reads the
+// process's VmRSS and VmHWM, and stops it with SIGTERM.
+func measureServeRSS(ctx context.Context, vars map[string]string, key string, load time.Duration) (_ serveRSS, err error) {
+	exe, err := os.Executable()
 	if err != nil {
-		return "unknown"
+		return serveRSS{}, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strings.TrimSpace(v)
+	port, err := freePort()
+	if err != nil {
+		return serveRSS{}, err
+	}
+	env := []string{"HOST=127.0.0.1", fmt.Sprintf("PORT=%d", port)}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	// The Go runtime's knobs and the temporary directory, when the
+	// benchmark runs with them, apply to the service too.
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
 		}
 	}
-	return "unknown"
+	cmd := exec.Command(exe, "serve")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		return serveRSS{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		}
+		if err != nil && stderr.Len() > 0 {
+			err = fmt.Errorf("%w; service stderr: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		}
+	}()
+	e := &apiEnv{base: fmt.Sprintf("http://127.0.0.1:%d", port), key: key}
+	if err := waitReady(ctx, e.base+"/status", exited, time.Minute); err != nil {
+		stopped = errors.Is(err, errExited)
+		return serveRSS{}, err
+	}
+	cueID, err := e.createCue("rss-read-target")
+	if err != nil {
+		return serveRSS{}, err
+	}
+	prefix := "rss" + core.RandomHex(3) + "-"
+	var m serveRSS
+	m.load = load
+	m.rps, m.errors, err = drive(ctx, serveRSSClients, load, func(i int64) (*http.Request, error) {
+		switch i % 3 {
+		case 0:
+			return e.req("POST", "/v1/cues", benchCreateBody(fmt.Sprintf("%s%d", prefix, i)))
+		case 1:
+			return e.req("GET", "/v1/cues/"+cueID, nil)
+		default:
+			return e.req("GET", "/v1/cues?limit=50", nil)
+		}
+	})
+	if err != nil {
+		return serveRSS{}, err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return serveRSS{}, fmt.Errorf("read the service's memory (Linux /proc only): %w", err)
+	}
+	rss, ok1 := procStatusKB(b, "VmRSS")
+	hwm, ok2 := procStatusKB(b, "VmHWM")
+	if !ok1 || !ok2 {
+		return serveRSS{}, errors.New("no VmRSS/VmHWM in /proc/<pid>/status")
+	}
+	anon, _ := procStatusKB(b, "RssAnon")
+	m.rss, m.peak, m.anon = float64(rss)/1024, float64(hwm)/1024, float64(anon)/1024
+	m.file = m.rss - m.anon // RssFile, and RssShmem when the executable is on tmpfs
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case werr := <-exited:
+		stopped = true
+		if werr != nil {
+			return m, fmt.Errorf("service exit after SIGTERM: %w", werr)
+		}
+	case <-time.After(30 * time.Second):
+		return m, errors.New("service did not stop within 30 s of SIGTERM") // the deferred stop kills it
+	}
+	return m, nil
+}
+
+var errExited = errors.New("service exited")
+
+// waitReady polls url until it answers 200, the process exits or wait passes.
+func waitReady(ctx context.Context, url string, exited <-chan error, wait time.Duration) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(wait)
+	for {
+		resp, err := hc.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %s (last: %v)", url, wait, err)
+		}
+		select {
+		case werr := <-exited:
+			return fmt.Errorf("%w before it was ready: %v", errExited, werr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// freePort is a loopback TCP port free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// procStatusKB is the value of field (e.g. "VmRSS") in the text of a
+// /proc/<pid>/status file, in kB.
+func procStatusKB(status []byte, field string) (int64, bool) {
+	for _, line := range strings.Split(string(status), "\n") {
+		v, ok := strings.CutPrefix(line, field+":")
+		if !ok {
+			continue
+		}
+		num, unit, _ := strings.Cut(strings.TrimSpace(v), " ")
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n < 0 || strings.TrimSpace(unit) != "kB" {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
 }
 
 func human(n int) string {
