@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -28,9 +27,6 @@ const (
 	// transaction gather its batch and wait for the lock while the other
 	// commits.
 	createFlushersMax = 2
-	// groupTimeout bounds one group's transaction: it is shared, so no
-	// single request's context may cancel it.
-	groupTimeout = 30 * time.Second
 )
 
 // pendingCreate is one CueCreate call in a group.
@@ -41,6 +37,8 @@ type pendingCreate struct {
 	insert *dbsqlc.CueInsertParams
 	out    *core.Cue
 }
+
+func (it *pendingCreate) reset() { it.out, it.err, it.alone = nil, nil, false }
 
 // CueCreate inserts p.Cue. Under the owning tenant's row lock it fails with
 // ErrConflict when the tenant has a cue of that name (any status) and with
@@ -68,33 +66,6 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		out = it.out
 		return it.err
 	}))
-}
-
-// commitGroup commits group in one transaction. A statement that fails
-// inside it (a name another transaction's rename took meanwhile, say)
-// rolls the whole group back, which is then retried one creation per
-// transaction, so each gets its own result. A failed commit leaves the
-// outcome unknown: every creation gets that error.
-func (s *Store) commitGroup(group []*pendingCreate) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
-	defer cancel()
-	rolledBack, err := s.createCues(ctx, group)
-	if rolledBack && len(group) > 1 {
-		for _, it := range group {
-			it.out, it.err = nil, nil
-			if _, err := s.createCues(ctx, []*pendingCreate{it}); err != nil {
-				it.err = err
-			}
-			close(it.done)
-		}
-		return
-	}
-	for _, it := range group {
-		if err != nil {
-			it.out, it.err = nil, err
-		}
-		close(it.done)
-	}
 }
 
 // createCues admits and inserts items in one transaction: each tenant's row

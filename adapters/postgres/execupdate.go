@@ -26,11 +26,9 @@ type pendingUpdate struct {
 	p          *core.ExecutionUpdateParams
 	tenant, id string // canonical
 	out        *core.Execution
-	// later: another update of the group locked the same cue first; this
-	// one runs alone after the group commits, so it sees what that one
-	// wrote (its Fn gets the cue and execution as they are then).
-	later bool
 }
+
+func (it *pendingUpdate) reset() { it.out, it.err, it.alone = nil, nil, false }
 
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
 // both locked FOR NO KEY UPDATE (the cue first: the order CueFireDue and
@@ -52,30 +50,6 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 		out = it.out
 		return it.err
 	}))
-}
-
-// commitUpdates commits group in one transaction. A statement that fails
-// inside it (a deadlock with another writer, say) rolls the whole group
-// back, which is then retried one update per transaction, so each gets its
-// own result; so are the updates that found their cue locked by an earlier
-// one of the group, once it has committed. A failed commit leaves the
-// outcome unknown: every update of the group gets that error.
-func (s *Store) commitUpdates(group []*pendingUpdate) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
-	defer cancel()
-	rolledBack, err := s.updateExecutions(ctx, group)
-	for _, it := range group {
-		switch {
-		case rolledBack && len(group) > 1, it.later:
-			it.out, it.err, it.later = nil, nil, false
-			if _, err := s.updateExecutions(ctx, []*pendingUpdate{it}); err != nil {
-				it.err = err
-			}
-		case err != nil:
-			it.out, it.err = nil, err
-		}
-		close(it.done)
-	}
 }
 
 // updateExecutions runs items in one transaction. Fn refusals and missing
@@ -119,7 +93,9 @@ func (s *Store) updateLocked(ctx context.Context, tx pgx.Tx, items []*pendingUpd
 			continue
 		}
 		if cues[both.Cue.ID] {
-			it.later = true
+			// Another update of the group has this cue: this one runs
+			// after the group commits and sees what that one wrote.
+			it.alone = true
 			continue
 		}
 		cues[both.Cue.ID] = true

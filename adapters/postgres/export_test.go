@@ -50,10 +50,9 @@ func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreatePara
 		}
 		group[i] = &pendingCreate{member: newMember(ctx), p: p, tenant: tenant, insert: insert}
 	}
-	s.commitGroup(group)
+	s.creates.commit(group)
 	outs, errs := make([]*core.Cue, len(ps)), make([]error, len(ps))
 	for i, it := range group {
-		<-it.done
 		outs[i], errs[i] = it.out, it.err
 	}
 	return outs, errs
@@ -75,10 +74,9 @@ func (s *Store) UpdateGroupForTest(ctx context.Context, ps []*core.ExecutionUpda
 		id, _ := sqlkit.UUID(string(p.ID))
 		group[i] = &pendingUpdate{member: newMember(ctx), p: p, tenant: tenant, id: id}
 	}
-	s.commitUpdates(group)
+	s.updates.commit(group)
 	outs, errs := make([]*core.Execution, len(ps)), make([]error, len(ps))
 	for i, it := range group {
-		<-it.done
 		outs[i], errs[i] = it.out, it.err
 	}
 	return outs, errs

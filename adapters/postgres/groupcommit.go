@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Group commit. A write that commits alone waits for its own round trips
@@ -11,12 +12,20 @@ import (
 // flusher: one transaction, one flush, results per member as if each had
 // committed alone (see cuecreate.go and execupdate.go).
 
+// groupTimeout bounds one group's transaction: it is shared, so no single
+// request's context may cancel it.
+const groupTimeout = 30 * time.Second
+
 // member is what every queued write carries: its caller's context, its
 // result and the signal that the result is ready.
 type member struct {
 	ctx  context.Context
 	err  error
 	done chan struct{}
+	// alone: the group's transaction did not run this write (it met a row
+	// an earlier member holds); it runs in a transaction of its own once
+	// the group has committed.
+	alone bool
 }
 
 func newMember(ctx context.Context) member {
@@ -25,7 +34,11 @@ func newMember(ctx context.Context) member {
 
 func (m *member) base() *member { return m }
 
-type grouped interface{ base() *member }
+// grouped is a queued write; reset clears its result before a retry.
+type grouped interface {
+	base() *member
+	reset()
+}
 
 // groupQueue holds the writes of one kind waiting for a transaction.
 type groupQueue[T grouped] struct {
@@ -33,8 +46,11 @@ type groupQueue[T grouped] struct {
 	// max caps the members of one transaction; maxFlushers the
 	// transactions in flight at once.
 	max, maxFlushers int
-	// commit runs one group and finishes every member (closes done).
-	commit func(group []T)
+	// run runs items in one transaction: per-member results in the
+	// members, the transaction's error returned; rolledBack says it came
+	// from a statement inside it (nothing committed), not from BEGIN or
+	// COMMIT.
+	run func(ctx context.Context, items []T) (rolledBack bool, err error)
 
 	mu       sync.Mutex
 	pending  []T
@@ -87,5 +103,31 @@ func (q *groupQueue[T]) flush() {
 		}
 		q.mu.Unlock()
 		q.commit(group)
+	}
+}
+
+// commit runs group in one transaction and finishes every member. A
+// statement that fails inside it rolls the whole group back, which is then
+// retried one member per transaction, so each gets its own result; so are
+// the members the group's transaction set aside (alone), once it has
+// committed. A failed commit leaves the outcome unknown: every member gets
+// that error.
+func (q *groupQueue[T]) commit(group []T) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].base().ctx), groupTimeout)
+	defer cancel()
+	rolledBack, err := q.run(ctx, group)
+	for _, it := range group {
+		m := it.base()
+		switch {
+		case rolledBack && len(group) > 1, m.alone:
+			it.reset()
+			if _, err := q.run(ctx, []T{it}); err != nil {
+				m.err = err
+			}
+		case err != nil:
+			it.reset()
+			m.err = err
+		}
+		close(m.done)
 	}
 }

@@ -57,8 +57,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
 	s := &Store{pool: pool, q: dbsqlc.New()}
-	s.creates = groupQueue[*pendingCreate]{op: "cue create", max: createBatchMax, maxFlushers: createFlushersMax, commit: s.commitGroup}
-	s.updates = groupQueue[*pendingUpdate]{op: "execution update", max: updateBatchMax, maxFlushers: updateFlushersMax, commit: s.commitUpdates}
+	s.creates = groupQueue[*pendingCreate]{op: "cue create", max: createBatchMax, maxFlushers: createFlushersMax, run: s.createCues}
+	s.updates = groupQueue[*pendingUpdate]{op: "execution update", max: updateBatchMax, maxFlushers: updateFlushersMax, run: s.updateExecutions}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
