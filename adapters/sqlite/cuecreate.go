@@ -211,18 +211,17 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 			it.err = dbErr.Op(op, err)
 			continue
 		}
-		row, err := s.q.CueInsert(ctx, tx, it.insert)
-		if err != nil {
+		if err := s.q.CueInsert(ctx, tx, it.insert); err != nil {
 			return dbErr.Interpret(op, err)
 		}
 		// What the insert trigger adds to cue_count_deltas.
 		if c.Status == core.CueActive || c.Status == core.CuePaused {
 			count.n++
 		}
-		if err := s.claimIdempotency(ctx, tx, it.p.Idempotency, it.tenant, row.ID, nil); err != nil {
+		if err := s.claimIdempotency(ctx, tx, it.p.Idempotency, it.tenant, it.insert.ID, nil); err != nil {
 			return err
 		}
-		if it.out, err = cueFromRow(row); err != nil {
+		if it.out, err = cueFromRow(insertedRow(it.insert)); err != nil {
 			return dbErr.Op(op, err)
 		}
 	}
@@ -272,4 +271,43 @@ func cueInsertParams(c *core.Cue, tenant string) (*dbsqlc.CueInsertParams, error
 		CreatedAt:              timeArg(c.CreatedAt),
 		UpdatedAt:              timeArg(c.UpdatedAt),
 	}, nil
+}
+
+// insertedRow is the row CueInsert stores from p: every column is bound
+// and stored as bound (see the query), so the cue is decoded from the same
+// values a read would return, without reading them back.
+func insertedRow(p *dbsqlc.CueInsertParams) *dbsqlc.Cue {
+	return &dbsqlc.Cue{
+		ID:                     p.ID,
+		UserID:                 p.UserID,
+		Name:                   p.Name,
+		Description:            p.Description,
+		Status:                 p.Status,
+		Transport:              p.Transport,
+		ScheduleType:           p.ScheduleType,
+		ScheduleCron:           p.ScheduleCron,
+		ScheduleAt:             p.ScheduleAt,
+		ScheduleTimezone:       p.ScheduleTimezone,
+		CallbackURL:            p.CallbackURL,
+		CallbackMethod:         p.CallbackMethod,
+		CallbackHeaders:        p.CallbackHeaders,
+		Payload:                p.Payload,
+		RetryMaxAttempts:       p.RetryMaxAttempts,
+		RetryBackoffMinutes:    p.RetryBackoffMinutes,
+		OnFailureEmail:         p.OnFailureEmail,
+		OnFailureWebhook:       p.OnFailureWebhook,
+		OnFailurePause:         p.OnFailurePause,
+		VerificationMode:       p.VerificationMode,
+		CatchUp:                p.CatchUp,
+		OutcomeDeadlineSeconds: p.OutcomeDeadlineSeconds,
+		NextRun:                p.NextRun,
+		LastRun:                p.LastRun,
+		RunCount:               p.RunCount,
+		FiredCount:             p.FiredCount,
+		SkippedCount:           p.SkippedCount,
+		LastError:              p.LastError,
+		CreatedAt:              p.CreatedAt,
+		UpdatedAt:              p.UpdatedAt,
+		Options:                p.Options,
+	}
 }

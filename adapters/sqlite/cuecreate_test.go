@@ -68,6 +68,11 @@ func TestCueCreateGroupAdmitsInOrder(t *testing.T) {
 	for _, i := range []int{0, 3, 4, 8} {
 		require.Nil(t, outs[i])
 	}
+	for _, i := range []int{1, 2, 5, 6, 7, 9} {
+		got, err := s.CueGet(ctx, &core.CueGetParams{TenantID: outs[i].TenantID, ID: outs[i].ID})
+		require.NoError(t, err)
+		require.Equal(t, got, outs[i], "a creation returns the stored cue")
+	}
 
 	require.ElementsMatch(t, []string{"existing", "a", "done", "b", "c", "ghost"}, cueNames(t, s, u.ID))
 	require.ElementsMatch(t, []string{"a"}, cueNames(t, s, other.ID))

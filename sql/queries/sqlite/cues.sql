@@ -1,4 +1,7 @@
--- name: CueInsert :one
+-- name: CueInsert :exec
+-- CueInsert stores a new cue. No RETURNING: the row is the bound values
+-- (no column has a default the insert leaves to it, no trigger rewrites
+-- the row), so CueCreate builds it from them instead of reading it back.
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
     schedule_type, schedule_cron, schedule_at, schedule_timezone,
@@ -17,8 +20,7 @@ INSERT INTO cues (
     @verification_mode, @catch_up, @outcome_deadline_seconds, @options,
     @next_run, @last_run, @run_count, @fired_count, @skipped_count, @last_error,
     @created_at, @updated_at
-)
-RETURNING *;
+);
 
 -- name: CueGet :one
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id;
@@ -39,13 +41,17 @@ SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 -- users.active_cue_count (migration 0010) and returns the cues that count
 -- against the active cue limit (active and paused ones); CueCountDeltasClear
 -- then drops the folded deltas. Both run in the write transaction, so no
--- delta can come in between.
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = @id)
-WHERE id = @id
+-- delta can come in between. The id is compared through CAST: once ANALYZE
+-- has sampled these indexes (sqlite_stat4), a bare parameter compared to an
+-- indexed column makes SQLite re-plan the statement at every new binding;
+-- the plan (one index lookup) never depends on the value.
+UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = CAST(@id AS TEXT))
+WHERE id = CAST(@id AS TEXT)
 RETURNING active_cue_count;
 
 -- name: CueCountDeltasClear :exec
-DELETE FROM cue_count_deltas WHERE user_id = @id;
+-- CueCountDeltasClear: CAST as in CueCountSettle.
+DELETE FROM cue_count_deltas WHERE user_id = CAST(@id AS TEXT);
 
 -- name: CueList :many
 SELECT * FROM cues
