@@ -43,15 +43,18 @@ SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 -- then drops the folded deltas. Both run in the write transaction, so no
 -- delta can come in between. The id is compared through CAST: once ANALYZE
 -- has sampled these indexes (sqlite_stat4), a bare parameter compared to an
--- indexed column makes SQLite re-plan the statement at every new binding;
--- the plan (one index lookup) never depends on the value.
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = CAST(@id AS TEXT))
+-- indexed column makes SQLite re-plan the statement at every new binding.
+-- The plan must not depend on the value anyway: INDEXED BY keeps the
+-- lookup by tenant even where the statistics say one tenant holds nearly
+-- all the deltas (without a value to look up, the planner would then scan
+-- the table for every other tenant).
+UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(@id AS TEXT))
 WHERE id = CAST(@id AS TEXT)
 RETURNING active_cue_count;
 
 -- name: CueCountDeltasClear :exec
--- CueCountDeltasClear: CAST as in CueCountSettle.
-DELETE FROM cue_count_deltas WHERE user_id = CAST(@id AS TEXT);
+-- CueCountDeltasClear: CAST and INDEXED BY as in CueCountSettle.
+DELETE FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(@id AS TEXT);
 
 -- name: CueList :many
 SELECT * FROM cues

@@ -61,17 +61,17 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 }
 
 const cueCountDeltasClear = `-- name: CueCountDeltasClear :exec
-DELETE FROM cue_count_deltas WHERE user_id = CAST(?1 AS TEXT)
+DELETE FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(?1 AS TEXT)
 `
 
-// CueCountDeltasClear: CAST as in CueCountSettle.
+// CueCountDeltasClear: CAST and INDEXED BY as in CueCountSettle.
 func (q *Queries) CueCountDeltasClear(ctx context.Context, db DBTX, id string) error {
 	_, err := db.ExecContext(ctx, cueCountDeltasClear, id)
 	return err
 }
 
 const cueCountSettle = `-- name: CueCountSettle :one
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = CAST(?1 AS TEXT))
+UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(?1 AS TEXT))
 WHERE id = CAST(?1 AS TEXT)
 RETURNING active_cue_count
 `
@@ -82,8 +82,11 @@ RETURNING active_cue_count
 // then drops the folded deltas. Both run in the write transaction, so no
 // delta can come in between. The id is compared through CAST: once ANALYZE
 // has sampled these indexes (sqlite_stat4), a bare parameter compared to an
-// indexed column makes SQLite re-plan the statement at every new binding;
-// the plan (one index lookup) never depends on the value.
+// indexed column makes SQLite re-plan the statement at every new binding.
+// The plan must not depend on the value anyway: INDEXED BY keeps the
+// lookup by tenant even where the statistics say one tenant holds nearly
+// all the deltas (without a value to look up, the planner would then scan
+// the table for every other tenant).
 func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, id string) (int64, error) {
 	row := db.QueryRowContext(ctx, cueCountSettle, id)
 	var active_cue_count int64
