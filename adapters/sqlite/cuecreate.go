@@ -14,11 +14,10 @@ import (
 
 // Group commit. Every creation is a write transaction on the one write
 // connection, so concurrent creations queue for it, and each pays its own
-// BEGIN IMMEDIATE, settling of the tenant's count and COMMIT (WAL frames
-// for the pages it touched). Concurrent CueCreate calls are therefore
-// queued and committed together: one transaction settles each tenant's
-// count once, admits and inserts the creations in arrival order and
-// commits once. Results are what each creation alone would have returned:
+// BEGIN IMMEDIATE, read of the tenant's count and COMMIT (WAL frames for
+// the pages it touched). Concurrent CueCreate calls are therefore queued
+// and committed together: one transaction reads each tenant's count once,
+// admits and inserts the creations in arrival order and commits once. Results are what each creation alone would have returned:
 // the write lock keeps every other writer out, each name check sees the
 // creations inserted before it, and the count includes them.
 const (
@@ -154,9 +153,9 @@ func (s *Store) commitGroup(group []*pendingCreate) {
 }
 
 // createCues admits and inserts items in one write transaction, in order:
-// the first creation of a tenant settles its cue_count_deltas (migration
-// 0010), the later ones count those admitted before them, and each name
-// check sees the cues inserted before it. Admission refusals are per
+// the first creation of a tenant reads its count (migration 0014), the
+// later ones add those admitted before them, and each name check sees the
+// cues inserted before it. Admission refusals are per
 // creation (it.err); the returned error is the transaction's, and
 // rolledBack says it came from a statement inside it (nothing committed),
 // not from BEGIN or COMMIT.
@@ -182,18 +181,15 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 	for _, it := range items {
 		count, ok := counts[it.tenant]
 		if !ok {
-			// The count is maintained (migration 0010): admission costs
-			// the same at any table size.
-			n, err := s.q.CueCountSettle(ctx, tx, it.tenant)
+			// The count is maintained (migrations 0010, 0014): admission
+			// costs the same at any table size.
+			n, err := s.q.CueActiveCount(ctx, tx, it.tenant)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				count = &tenantCount{err: dbErr.Interpret(op+": settle count", err)} // no such tenant
+				count = &tenantCount{err: dbErr.Interpret(op+": read count", err)} // no such tenant
 			case err != nil:
-				return dbErr.Interpret(op+": settle count", err)
+				return dbErr.Interpret(op+": read count", err)
 			default:
-				if err := s.q.CueCountDeltasClear(ctx, tx, it.tenant); err != nil {
-					return dbErr.Interpret(op, err)
-				}
 				count = &tenantCount{n: int(n)}
 			}
 			counts[it.tenant] = count
@@ -214,7 +210,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 		if err := s.q.CueInsert(ctx, tx, it.insert); err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		// What the insert trigger adds to cue_count_deltas.
+		// What the insert trigger adds to users.active_cue_count.
 		if c.Status == core.CueActive || c.Status == core.CuePaused {
 			count.n++
 		}

@@ -109,7 +109,7 @@ func TestCueCreateGroupFailureRetriesEachAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, counts[core.CueActive], "the rolled-back group left no count behind")
 	_, err = s.CueCreate(ctx, createParams(u.ID, "fifth", core.CueActive, 3))
-	require.NoError(t, err, "the rolled-back group left no delta behind")
+	require.NoError(t, err, "the rolled-back group left the stored count as it was")
 	_, err = s.CueCreate(ctx, createParams(u.ID, "sixth", core.CueActive, 3))
 	require.ErrorIs(t, err, core.ErrLimitExceeded)
 }

@@ -36,25 +36,11 @@ SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 -- name: CueNameTaken :one
 SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 
--- name: CueCountSettle :one
--- CueCountSettle adds the tenant's cue_count_deltas to
--- users.active_cue_count (migration 0010) and returns the cues that count
--- against the active cue limit (active and paused ones); CueCountDeltasClear
--- then drops the folded deltas. Both run in the write transaction, so no
--- delta can come in between. The id is compared through CAST: once ANALYZE
--- has sampled these indexes (sqlite_stat4), a bare parameter compared to an
--- indexed column makes SQLite re-plan the statement at every new binding.
--- The plan must not depend on the value anyway: INDEXED BY keeps the
--- lookup by tenant even where the statistics say one tenant holds nearly
--- all the deltas (without a value to look up, the planner would then scan
--- the table for every other tenant).
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(@id AS TEXT))
-WHERE id = CAST(@id AS TEXT)
-RETURNING active_cue_count;
-
--- name: CueCountDeltasClear :exec
--- CueCountDeltasClear: CAST and INDEXED BY as in CueCountSettle.
-DELETE FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(@id AS TEXT);
+-- name: CueActiveCount :one
+-- CueActiveCount is the tenant's cues that count against the active cue
+-- limit (active and paused ones), which the triggers on cues keep
+-- (migration 0014). No rows when the tenant does not exist.
+SELECT active_cue_count FROM users WHERE id = @id;
 
 -- name: CueList :many
 SELECT * FROM cues

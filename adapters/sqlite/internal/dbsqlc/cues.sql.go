@@ -10,6 +10,20 @@ import (
 	"strings"
 )
 
+const cueActiveCount = `-- name: CueActiveCount :one
+SELECT active_cue_count FROM users WHERE id = ?1
+`
+
+// CueActiveCount is the tenant's cues that count against the active cue
+// limit (active and paused ones), which the triggers on cues keep
+// (migration 0014). No rows when the tenant does not exist.
+func (q *Queries) CueActiveCount(ctx context.Context, db DBTX, id string) (int64, error) {
+	row := db.QueryRowContext(ctx, cueActiveCount, id)
+	var active_cue_count int64
+	err := row.Scan(&active_cue_count)
+	return active_cue_count, err
+}
+
 const cueCount = `-- name: CueCount :one
 SELECT count(*) FROM cues
 WHERE user_id = ?1
@@ -58,40 +72,6 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 		return nil, err
 	}
 	return items, nil
-}
-
-const cueCountDeltasClear = `-- name: CueCountDeltasClear :exec
-DELETE FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(?1 AS TEXT)
-`
-
-// CueCountDeltasClear: CAST and INDEXED BY as in CueCountSettle.
-func (q *Queries) CueCountDeltasClear(ctx context.Context, db DBTX, id string) error {
-	_, err := db.ExecContext(ctx, cueCountDeltasClear, id)
-	return err
-}
-
-const cueCountSettle = `-- name: CueCountSettle :one
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas INDEXED BY cue_count_deltas_user_id_idx WHERE user_id = CAST(?1 AS TEXT))
-WHERE id = CAST(?1 AS TEXT)
-RETURNING active_cue_count
-`
-
-// CueCountSettle adds the tenant's cue_count_deltas to
-// users.active_cue_count (migration 0010) and returns the cues that count
-// against the active cue limit (active and paused ones); CueCountDeltasClear
-// then drops the folded deltas. Both run in the write transaction, so no
-// delta can come in between. The id is compared through CAST: once ANALYZE
-// has sampled these indexes (sqlite_stat4), a bare parameter compared to an
-// indexed column makes SQLite re-plan the statement at every new binding.
-// The plan must not depend on the value anyway: INDEXED BY keeps the
-// lookup by tenant even where the statistics say one tenant holds nearly
-// all the deltas (without a value to look up, the planner would then scan
-// the table for every other tenant).
-func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, id string) (int64, error) {
-	row := db.QueryRowContext(ctx, cueCountSettle, id)
-	var active_cue_count int64
-	err := row.Scan(&active_cue_count)
-	return active_cue_count, err
 }
 
 const cueDelete = `-- name: CueDelete :execrows
