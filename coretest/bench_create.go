@@ -2,6 +2,8 @@ package coretest
 
 import (
 	"fmt"
+	"math"
+	"runtime"
 	"testing"
 
 	"github.com/cueapi/cueapi/core"
@@ -37,4 +39,32 @@ func BenchCueCreateAtSize(b *testing.B, newStore func(b *testing.B) core.Store, 
 			})
 		}
 	}
+}
+
+// BenchCueCreateParallel reports the CueCreate rate (creates/s) of 16
+// concurrent callers (the API benchmark's create clients) into the account
+// that holds 1k stored cues: what a store gains from committing concurrent
+// creations together. The sequential BenchCueCreateAtSize cannot show it.
+func BenchCueCreateParallel(b *testing.B, newStore func(b *testing.B) core.Store, seed SeedCues) {
+	b.Helper()
+	const callers, stored = 16, 1_000
+	b.Run(fmt.Sprintf("CueCreate/callers=%d/stored=%d", callers, stored), func(b *testing.B) {
+		s := newStore(b)
+		owner := CreateUser(b, s, nil)
+		seed(b, s, owner.ID, stored)
+		// RunParallel starts parallelism × GOMAXPROCS goroutines.
+		b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+		ctx := b.Context()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				p := &core.CueCreateParams{Cue: NewCue(owner.ID, nil), ActiveCueLimit: math.MaxInt32}
+				if _, err := s.CueCreate(ctx, p); err != nil {
+					b.Error(err) // not Fatal: this is not the benchmark's goroutine
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+	})
 }

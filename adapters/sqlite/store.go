@@ -52,8 +52,9 @@ type Store struct {
 	// the SQLite lock. Its transactions BEGIN IMMEDIATE.
 	wdb *sql.DB
 	// rdb is the pool of read-only connections.
-	rdb *sql.DB
-	q   *dbsqlc.Queries
+	rdb     *sql.DB
+	q       *dbsqlc.Queries
+	creates createQueue // CueCreate's group commit (cuecreate.go)
 }
 
 // New opens (creating if needed) the database file and applies pending

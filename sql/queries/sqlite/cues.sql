@@ -1,4 +1,7 @@
--- name: CueInsert :one
+-- name: CueInsert :exec
+-- CueInsert stores a new cue. No RETURNING: the row is the bound values
+-- (no column has a default the insert leaves to it, no trigger rewrites
+-- the row), so CueCreate builds it from them instead of reading it back.
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
     schedule_type, schedule_cron, schedule_at, schedule_timezone,
@@ -17,8 +20,7 @@ INSERT INTO cues (
     @verification_mode, @catch_up, @outcome_deadline_seconds, @options,
     @next_run, @last_run, @run_count, @fired_count, @skipped_count, @last_error,
     @created_at, @updated_at
-)
-RETURNING *;
+);
 
 -- name: CueGet :one
 SELECT * FROM cues WHERE id = @id AND user_id = @user_id;
@@ -34,18 +36,11 @@ SELECT * FROM cues WHERE user_id = @user_id AND name = @name;
 -- name: CueNameTaken :one
 SELECT EXISTS (SELECT 1 FROM cues WHERE user_id = @user_id AND name = @name);
 
--- name: CueCountSettle :one
--- CueCountSettle adds the tenant's cue_count_deltas to
--- users.active_cue_count (migration 0010) and returns the cues that count
--- against the active cue limit (active and paused ones); CueCountDeltasClear
--- then drops the folded deltas. Both run in the write transaction, so no
--- delta can come in between.
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = @id)
-WHERE id = @id
-RETURNING active_cue_count;
-
--- name: CueCountDeltasClear :exec
-DELETE FROM cue_count_deltas WHERE user_id = @id;
+-- name: CueActiveCount :one
+-- CueActiveCount is the tenant's cues that count against the active cue
+-- limit (active and paused ones), which the triggers on cues keep
+-- (migration 0014). No rows when the tenant does not exist.
+SELECT active_cue_count FROM users WHERE id = @id;
 
 -- name: CueList :many
 SELECT * FROM cues

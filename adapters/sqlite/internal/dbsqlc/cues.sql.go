@@ -10,6 +10,20 @@ import (
 	"strings"
 )
 
+const cueActiveCount = `-- name: CueActiveCount :one
+SELECT active_cue_count FROM users WHERE id = ?1
+`
+
+// CueActiveCount is the tenant's cues that count against the active cue
+// limit (active and paused ones), which the triggers on cues keep
+// (migration 0014). No rows when the tenant does not exist.
+func (q *Queries) CueActiveCount(ctx context.Context, db DBTX, id string) (int64, error) {
+	row := db.QueryRowContext(ctx, cueActiveCount, id)
+	var active_cue_count int64
+	err := row.Scan(&active_cue_count)
+	return active_cue_count, err
+}
+
 const cueCount = `-- name: CueCount :one
 SELECT count(*) FROM cues
 WHERE user_id = ?1
@@ -58,33 +72,6 @@ func (q *Queries) CueCountByStatus(ctx context.Context, db DBTX, userID string) 
 		return nil, err
 	}
 	return items, nil
-}
-
-const cueCountDeltasClear = `-- name: CueCountDeltasClear :exec
-DELETE FROM cue_count_deltas WHERE user_id = ?1
-`
-
-func (q *Queries) CueCountDeltasClear(ctx context.Context, db DBTX, id string) error {
-	_, err := db.ExecContext(ctx, cueCountDeltasClear, id)
-	return err
-}
-
-const cueCountSettle = `-- name: CueCountSettle :one
-UPDATE users SET active_cue_count = active_cue_count + (SELECT coalesce(sum(delta), 0) FROM cue_count_deltas WHERE user_id = ?1)
-WHERE id = ?1
-RETURNING active_cue_count
-`
-
-// CueCountSettle adds the tenant's cue_count_deltas to
-// users.active_cue_count (migration 0010) and returns the cues that count
-// against the active cue limit (active and paused ones); CueCountDeltasClear
-// then drops the folded deltas. Both run in the write transaction, so no
-// delta can come in between.
-func (q *Queries) CueCountSettle(ctx context.Context, db DBTX, id string) (int64, error) {
-	row := db.QueryRowContext(ctx, cueCountSettle, id)
-	var active_cue_count int64
-	err := row.Scan(&active_cue_count)
-	return active_cue_count, err
 }
 
 const cueDelete = `-- name: CueDelete :execrows
@@ -250,7 +237,7 @@ func (q *Queries) CueGetForUpdate(ctx context.Context, db DBTX, arg *CueGetForUp
 	return &i, err
 }
 
-const cueInsert = `-- name: CueInsert :one
+const cueInsert = `-- name: CueInsert :exec
 INSERT INTO cues (
     id, user_id, name, description, status, transport,
     schedule_type, schedule_cron, schedule_at, schedule_timezone,
@@ -270,7 +257,6 @@ INSERT INTO cues (
     ?24, ?25, ?26, ?27, ?28, ?29,
     ?30, ?31
 )
-RETURNING id, user_id, name, description, status, transport, schedule_type, schedule_cron, schedule_at, schedule_timezone, callback_url, callback_method, callback_headers, payload, retry_max_attempts, retry_backoff_minutes, on_failure_email, on_failure_webhook, on_failure_pause, verification_mode, catch_up, outcome_deadline_seconds, next_run, last_run, run_count, fired_count, skipped_count, last_error, created_at, updated_at, options
 `
 
 type CueInsertParams struct {
@@ -307,8 +293,11 @@ type CueInsertParams struct {
 	UpdatedAt              string
 }
 
-func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg *CueInsertParams) (*Cue, error) {
-	row := db.QueryRowContext(ctx, cueInsert,
+// CueInsert stores a new cue. No RETURNING: the row is the bound values
+// (no column has a default the insert leaves to it, no trigger rewrites
+// the row), so CueCreate builds it from them instead of reading it back.
+func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg *CueInsertParams) error {
+	_, err := db.ExecContext(ctx, cueInsert,
 		arg.ID,
 		arg.UserID,
 		arg.Name,
@@ -341,41 +330,7 @@ func (q *Queries) CueInsert(ctx context.Context, db DBTX, arg *CueInsertParams) 
 		arg.CreatedAt,
 		arg.UpdatedAt,
 	)
-	var i Cue
-	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.Name,
-		&i.Description,
-		&i.Status,
-		&i.Transport,
-		&i.ScheduleType,
-		&i.ScheduleCron,
-		&i.ScheduleAt,
-		&i.ScheduleTimezone,
-		&i.CallbackURL,
-		&i.CallbackMethod,
-		&i.CallbackHeaders,
-		&i.Payload,
-		&i.RetryMaxAttempts,
-		&i.RetryBackoffMinutes,
-		&i.OnFailureEmail,
-		&i.OnFailureWebhook,
-		&i.OnFailurePause,
-		&i.VerificationMode,
-		&i.CatchUp,
-		&i.OutcomeDeadlineSeconds,
-		&i.NextRun,
-		&i.LastRun,
-		&i.RunCount,
-		&i.FiredCount,
-		&i.SkippedCount,
-		&i.LastError,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Options,
-	)
-	return &i, err
+	return err
 }
 
 const cueList = `-- name: CueList :many
