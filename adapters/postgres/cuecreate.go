@@ -12,7 +12,7 @@ import (
 	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
-// Group commit (groupcommit.go). A creation must hold its tenant's row
+// Group commit (sqlkit.GroupQueue). A creation must hold its tenant's row
 // lock from the admission check (name, active cue limit) to its commit, so
 // one tenant's creations serialize on that lock, and each would wait for
 // its own WAL flush while holding it. Concurrent CueCreate calls are
@@ -34,14 +34,14 @@ const (
 
 // pendingCreate is one CueCreate call in a group.
 type pendingCreate struct {
-	member
+	sqlkit.Member
 	p      *core.CueCreateParams
 	tenant string // canonical
 	insert *dbsqlc.CueInsertParams
 	out    *core.Cue
 }
 
-func (it *pendingCreate) reset() { it.out, it.err, it.alone = nil, nil, false }
+func (it *pendingCreate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
 
 // CueCreate inserts p.Cue. Under the owning tenant's row lock it fails with
 // ErrConflict when the tenant has a cue of that name (any status) and with
@@ -57,17 +57,17 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
-		it := &pendingCreate{member: newMember(ctx), p: p, tenant: tenant, insert: insert}
+		it := &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
 		if p.Idempotency != nil {
 			_, err = s.createCues(ctx, []*pendingCreate{it})
 		} else {
-			err = s.creates.enqueue(it)
+			err = s.creates.Enqueue(it)
 		}
 		if err != nil {
 			return err
 		}
 		out = it.out
-		return it.err
+		return it.Err
 	}))
 }
 
@@ -76,7 +76,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // deadlock), its cue_count_deltas are settled, and its creations are
 // admitted in order against the count and the names taken, including those
 // admitted before them in the group. Admission refusals are per creation
-// (it.err); the returned error is the transaction's, and rolledBack says it
+// (it.Err); the returned error is the transaction's, and rolledBack says it
 // came from a statement inside it (nothing committed), not from BEGIN or
 // COMMIT.
 func (s *Store) createCues(ctx context.Context, items []*pendingCreate) (rolledBack bool, err error) {
@@ -115,7 +115,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 		adm, err := s.q.CueCountSettle(ctx, tx, &dbsqlc.CueCountSettleParams{UserID: tenant, Names: names})
 		if errors.Is(err, pgx.ErrNoRows) {
 			for _, it := range its {
-				it.err = dbErr.Interpret(op, err) // no such tenant
+				it.Err = dbErr.Interpret(op, err) // no such tenant
 			}
 			continue
 		}
@@ -130,7 +130,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 		for _, it := range its {
 			c := it.p.Cue
 			if err := it.p.Admit(taken[c.Name], count); err != nil {
-				it.err = dbErr.Op(op, err)
+				it.Err = dbErr.Op(op, err)
 				continue
 			}
 			taken[c.Name] = true

@@ -11,7 +11,7 @@ import (
 )
 
 // Execution updates (outcomes, evidence, worker results) commit in groups
-// (groupcommit.go): each waited mostly for its own COMMIT's WAL flush. One
+// (sqlkit.GroupQueue): each waited mostly for its own COMMIT's WAL flush. One
 // transaction locks every execution of the group and its cue in one
 // statement, runs each update's Fn in arrival order, saves them in one
 // round trip, applies their cue effects and commits once.
@@ -22,13 +22,13 @@ const (
 
 // pendingUpdate is one ExecutionUpdate call in a group.
 type pendingUpdate struct {
-	member
+	sqlkit.Member
 	p          *core.ExecutionUpdateParams
 	tenant, id string // canonical
 	out        *core.Execution
 }
 
-func (it *pendingUpdate) reset() { it.out, it.err, it.alone = nil, nil, false }
+func (it *pendingUpdate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
 
 // ExecutionUpdate runs p.Fn on the tenant's execution and a copy of its cue,
 // both locked FOR NO KEY UPDATE (the cue first: the order CueFireDue and
@@ -43,17 +43,17 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 	const op = "execution update"
 	var out *core.Execution
 	return sqlkit.Value(&out, sqlkit.Do2(dbErr, op, string(p.TenantID), string(p.ID), func(tenant, id string) error {
-		it := &pendingUpdate{member: newMember(ctx), p: p, tenant: tenant, id: id}
-		if err := s.updates.enqueue(it); err != nil {
+		it := &pendingUpdate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, id: id}
+		if err := s.updates.Enqueue(it); err != nil {
 			return err
 		}
 		out = it.out
-		return it.err
+		return it.Err
 	}))
 }
 
 // updateExecutions runs items in one transaction. Fn refusals and missing
-// executions are per update (it.err); the returned error is the
+// executions are per update (it.Err); the returned error is the
 // transaction's, and rolledBack says it came from a statement inside it
 // (nothing committed), not from BEGIN or COMMIT.
 func (s *Store) updateExecutions(ctx context.Context, items []*pendingUpdate) (rolledBack bool, err error) {
@@ -89,13 +89,13 @@ func (s *Store) updateLocked(ctx context.Context, tx pgx.Tx, items []*pendingUpd
 	for _, it := range items {
 		both := locked[it.id]
 		if both == nil || both.Execution.UserID != it.tenant {
-			it.err = dbErr.Op(op, core.ErrNotFound)
+			it.Err = dbErr.Op(op, core.ErrNotFound)
 			continue
 		}
 		if cues[both.Cue.ID] {
 			// Another update of the group has this cue: this one runs
 			// after the group commits and sees what that one wrote.
-			it.alone = true
+			it.Alone = true
 			continue
 		}
 		cues[both.Cue.ID] = true
@@ -106,7 +106,7 @@ func (s *Store) updateLocked(ctx context.Context, tx pgx.Tx, items []*pendingUpd
 		e := executionFromRow(&both.Execution)
 		eff, err := it.p.Fn(e, c)
 		if err != nil {
-			it.err = err
+			it.Err = err
 			continue
 		}
 		args, err := saveArgs(both.Execution.ID, e, e.SavedDueAt(both.Execution.DueAt))

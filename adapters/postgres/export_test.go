@@ -48,12 +48,12 @@ func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreatePara
 		if err != nil {
 			panic(err)
 		}
-		group[i] = &pendingCreate{member: newMember(ctx), p: p, tenant: tenant, insert: insert}
+		group[i] = &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
 	}
-	s.creates.commit(group)
+	s.creates.Commit(group)
 	outs, errs := make([]*core.Cue, len(ps)), make([]error, len(ps))
 	for i, it := range group {
-		outs[i], errs[i] = it.out, it.err
+		outs[i], errs[i] = it.out, it.Err
 	}
 	return outs, errs
 }
@@ -72,12 +72,12 @@ func (s *Store) UpdateGroupForTest(ctx context.Context, ps []*core.ExecutionUpda
 	for i, p := range ps {
 		tenant, _ := sqlkit.UUID(string(p.TenantID))
 		id, _ := sqlkit.UUID(string(p.ID))
-		group[i] = &pendingUpdate{member: newMember(ctx), p: p, tenant: tenant, id: id}
+		group[i] = &pendingUpdate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, id: id}
 	}
-	s.updates.commit(group)
+	s.updates.Commit(group)
 	outs, errs := make([]*core.Execution, len(ps)), make([]error, len(ps))
 	for i, it := range group {
-		outs[i], errs[i] = it.out, it.err
+		outs[i], errs[i] = it.out, it.Err
 	}
 	return outs, errs
 }

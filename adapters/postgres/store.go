@@ -35,8 +35,8 @@ type Config struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	q       *dbsqlc.Queries
-	creates groupQueue[*pendingCreate] // CueCreate's group commit (cuecreate.go)
-	updates groupQueue[*pendingUpdate] // ExecutionUpdate's (execupdate.go)
+	creates sqlkit.GroupQueue[*pendingCreate] // CueCreate's group commit (cuecreate.go)
+	updates sqlkit.GroupQueue[*pendingUpdate] // ExecutionUpdate's (execupdate.go)
 }
 
 // New connects, checks the database is reachable and applies pending
@@ -57,8 +57,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
 	s := &Store{pool: pool, q: dbsqlc.New()}
-	s.creates = groupQueue[*pendingCreate]{op: "cue create", max: createBatchMax, maxFlushers: createFlushersMax, run: s.createCues}
-	s.updates = groupQueue[*pendingUpdate]{op: "execution update", max: updateBatchMax, maxFlushers: updateFlushersMax, run: s.updateExecutions}
+	s.creates = sqlkit.GroupQueue[*pendingCreate]{Errors: dbErr, Op: "cue create", Max: createBatchMax, Flushers: createFlushersMax, Run: s.createCues}
+	s.updates = sqlkit.GroupQueue[*pendingUpdate]{Errors: dbErr, Op: "execution update", Max: updateBatchMax, Flushers: updateFlushersMax, Run: s.updateExecutions}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err

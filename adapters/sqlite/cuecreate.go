@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync"
-	"time"
 
 	"github.com/cueapi/cueapi/adapters/sqlite/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
@@ -23,30 +21,23 @@ import (
 const (
 	// createBatchMax caps the creations of one transaction.
 	createBatchMax = 64
-	// createBatchTimeout bounds one group's transaction: it is shared, so no
-	// single request's context may cancel it.
-	createBatchTimeout = 30 * time.Second
+	// createFlushersMax: one transaction in flight. There is one write
+	// connection, so a second could only wait for it, with a smaller group
+	// than the queue holds by then.
+	createFlushersMax = 1
 )
-
-// createQueue holds the creations waiting for a transaction. One flusher
-// at most: there is one write connection, so a second transaction could
-// only wait for it, with a smaller group than the queue holds by then.
-type createQueue struct {
-	mu       sync.Mutex
-	pending  []*pendingCreate
-	flushing bool
-}
 
 // pendingCreate is one CueCreate call in a group.
 type pendingCreate struct {
-	ctx    context.Context
+	sqlkit.Member
 	p      *core.CueCreateParams
 	tenant string // canonical
 	insert *dbsqlc.CueInsertParams
 	out    *core.Cue
-	err    error
-	done   chan struct{}
 }
+
+// Reset implements sqlkit.Grouped.
+func (it *pendingCreate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
 
 // CueCreate inserts p.Cue. Under the write lock it fails with ErrConflict
 // when the tenant has a cue of that name (any status) and with
@@ -62,101 +53,25 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 		if err != nil {
 			return dbErr.Op(op, err)
 		}
-		it := &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
+		it := &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
 		if p.Idempotency != nil {
 			_, err = s.createCues(ctx, []*pendingCreate{it})
 		} else {
-			err = s.enqueueCreate(it)
+			err = s.creates.Enqueue(it)
 		}
 		if err != nil {
 			return err
 		}
 		out = it.out
-		return it.err
+		return it.Err
 	}))
-}
-
-// enqueueCreate queues it for the next group and waits for its result. A
-// caller whose context ends first gets the context's error; its creation
-// is then either not attempted or committed, as with any cancelled request.
-func (s *Store) enqueueCreate(it *pendingCreate) error {
-	q := &s.creates
-	q.mu.Lock()
-	q.pending = append(q.pending, it)
-	if !q.flushing {
-		q.flushing = true
-		go s.flushCreates()
-	}
-	q.mu.Unlock()
-	select {
-	case <-it.done:
-		return nil
-	case <-it.ctx.Done():
-		return dbErr.Op("cue create", it.ctx.Err())
-	}
-}
-
-// flushCreates commits queued creations, a group at a time, until the
-// queue is empty.
-func (s *Store) flushCreates() {
-	q := &s.creates
-	for {
-		q.mu.Lock()
-		var group []*pendingCreate
-		for len(q.pending) > 0 && len(group) < createBatchMax {
-			it := q.pending[0]
-			q.pending[0] = nil
-			q.pending = q.pending[1:]
-			if err := it.ctx.Err(); err != nil {
-				it.err = dbErr.Op("cue create", err) // its caller has gone: not attempted
-				close(it.done)
-				continue
-			}
-			group = append(group, it)
-		}
-		if len(group) == 0 {
-			q.pending = nil // release the backing array
-			q.flushing = false
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
-		s.commitGroup(group)
-	}
-}
-
-// commitGroup commits group in one transaction. A statement that fails
-// inside it (an id already stored, say) rolls the whole group back, which
-// is then retried one creation per transaction, so each gets its own
-// result. A failed commit leaves the outcome unknown: every creation gets
-// that error.
-func (s *Store) commitGroup(group []*pendingCreate) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), createBatchTimeout)
-	defer cancel()
-	rolledBack, err := s.createCues(ctx, group)
-	if rolledBack && len(group) > 1 {
-		for _, it := range group {
-			it.out, it.err = nil, nil
-			if _, err := s.createCues(ctx, []*pendingCreate{it}); err != nil {
-				it.err = err
-			}
-			close(it.done)
-		}
-		return
-	}
-	for _, it := range group {
-		if err != nil {
-			it.out, it.err = nil, err
-		}
-		close(it.done)
-	}
 }
 
 // createCues admits and inserts items in one write transaction, in order:
 // the first creation of a tenant reads its count (migration 0014), the
 // later ones add those admitted before them, and each name check sees the
 // cues inserted before it. Admission refusals are per
-// creation (it.err); the returned error is the transaction's, and
+// creation (it.Err); the returned error is the transaction's, and
 // rolledBack says it came from a statement inside it (nothing committed),
 // not from BEGIN or COMMIT.
 func (s *Store) createCues(ctx context.Context, items []*pendingCreate) (rolledBack bool, err error) {
@@ -195,7 +110,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 			counts[it.tenant] = count
 		}
 		if count.err != nil {
-			it.err = count.err
+			it.Err = count.err
 			continue
 		}
 		c := it.p.Cue
@@ -204,7 +119,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 			return dbErr.Interpret(op, err)
 		}
 		if err := it.p.Admit(taken, count.n); err != nil {
-			it.err = dbErr.Op(op, err)
+			it.Err = dbErr.Op(op, err)
 			continue
 		}
 		if err := s.q.CueInsert(ctx, tx, it.insert); err != nil {

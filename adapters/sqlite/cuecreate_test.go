@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -114,47 +113,39 @@ func TestCueCreateGroupFailureRetriesEachAlone(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrLimitExceeded)
 }
 
-// The flusher skips a creation whose caller has gone (it is not
-// attempted: a later creation of the same name succeeds), and a queue
-// longer than one group is committed in several, the count carried from
-// one to the next.
-func TestCueCreateQueue(t *testing.T) {
+// Consecutive groups carry the count from one to the next: a queue longer
+// than one group is admitted as one sequence. (Skipping a creation whose
+// caller has gone is the queue's: sql/sqlkit's group commit tests.)
+func TestCueCreateConsecutiveGroups(t *testing.T) {
 	t.Parallel()
 	s := sqlitetest.NewStore(t)
 	ctx := t.Context()
 	u := coretest.CreateUser(t, s, nil)
-	gone, cancel := context.WithCancel(ctx)
-	cancel()
 
-	const n, limit = 150, 100 // more than two groups
+	const n, limit = 150, 100
 	ps := make([]*core.CueCreateParams, n)
-	ctxs := make([]context.Context, n)
 	for i := range ps {
 		ps[i] = createParams(u.ID, fmt.Sprintf("cue-%03d", i), core.CueActive, limit)
-		ctxs[i] = ctx
 	}
-	ctxs[3] = gone
-	ps[4].Cue.Name = ps[3].Cue.Name
-	outs, errs := s.FlushQueuedForTest(ctxs, ps)
-
-	require.ErrorIs(t, errs[3], context.Canceled)
-	require.Nil(t, outs[3])
-	require.NoError(t, errs[4])
+	ps[80].Cue.Name = ps[3].Cue.Name // taken in the first group
+	var errs []error
+	for _, part := range [][]*core.CueCreateParams{ps[:64], ps[64:128], ps[128:]} {
+		_, e := s.CreateGroupForTest(ctx, part)
+		errs = append(errs, e...)
+	}
 	created := 0
 	for i, err := range errs {
 		switch {
-		case i == 3:
+		case i == 80:
+			require.ErrorIs(t, err, core.ErrConflict)
 		case i <= limit:
 			require.NoError(t, err, i)
-			require.Equal(t, ps[i].Cue.ID, outs[i].ID)
 			created++
 		default:
 			require.ErrorIs(t, err, core.ErrLimitExceeded, i)
 		}
 	}
 	require.Equal(t, limit, created)
-	_, err := s.CueGet(ctx, &core.CueGetParams{TenantID: u.ID, ID: ps[3].Cue.ID})
-	require.ErrorIs(t, err, core.ErrNotFound)
 	counts, err := s.CueCountByStatus(ctx, &core.CueCountByStatusParams{TenantID: u.ID})
 	require.NoError(t, err)
 	require.Equal(t, limit, counts[core.CueActive])

@@ -56,30 +56,6 @@ func ReaderCacheKiBForTest(n int) int { return readerCacheKiB(n) }
 // CreateGroupForTest commits ps as one group (as concurrent CueCreate calls
 // are) and returns each creation's result.
 func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreateParams) ([]*core.Cue, []error) {
-	group := pendingForTest(ctx, ps, nil)
-	s.commitGroup(group)
-	return resultsForTest(group)
-}
-
-// FlushQueuedForTest queues ps, the i-th with ctxs[i], as concurrent
-// CueCreate calls would, runs the flusher until the queue is empty and
-// returns each creation's result. No CueCreate may run meanwhile.
-func (s *Store) FlushQueuedForTest(ctxs []context.Context, ps []*core.CueCreateParams) ([]*core.Cue, []error) {
-	group := pendingForTest(nil, ps, ctxs)
-	q := &s.creates
-	q.mu.Lock()
-	if q.flushing {
-		q.mu.Unlock()
-		panic("a flusher is running")
-	}
-	q.flushing = true
-	q.pending = append(q.pending, group...)
-	q.mu.Unlock()
-	s.flushCreates()
-	return resultsForTest(group)
-}
-
-func pendingForTest(ctx context.Context, ps []*core.CueCreateParams, ctxs []context.Context) []*pendingCreate {
 	group := make([]*pendingCreate, len(ps))
 	for i, p := range ps {
 		tenant, _ := sqlkit.UUID(string(p.Cue.TenantID))
@@ -87,19 +63,12 @@ func pendingForTest(ctx context.Context, ps []*core.CueCreateParams, ctxs []cont
 		if err != nil {
 			panic(err)
 		}
-		if ctxs != nil {
-			ctx = ctxs[i]
-		}
-		group[i] = &pendingCreate{ctx: ctx, p: p, tenant: tenant, insert: insert, done: make(chan struct{})}
+		group[i] = &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
 	}
-	return group
-}
-
-func resultsForTest(group []*pendingCreate) ([]*core.Cue, []error) {
-	outs, errs := make([]*core.Cue, len(group)), make([]error, len(group))
+	s.creates.Commit(group)
+	outs, errs := make([]*core.Cue, len(ps)), make([]error, len(ps))
 	for i, it := range group {
-		<-it.done
-		outs[i], errs[i] = it.out, it.err
+		outs[i], errs[i] = it.out, it.Err
 	}
 	return outs, errs
 }

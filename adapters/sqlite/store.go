@@ -54,7 +54,7 @@ type Store struct {
 	// rdb is the pool of read-only connections.
 	rdb     *sql.DB
 	q       *dbsqlc.Queries
-	creates createQueue // CueCreate's group commit (cuecreate.go)
+	creates sqlkit.GroupQueue[*pendingCreate] // CueCreate's group commit (cuecreate.go)
 }
 
 // New opens (creating if needed) the database file and applies pending
@@ -85,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 	s := &Store{wdb: wdb, rdb: rdb, q: dbsqlc.New()}
+	s.creates = sqlkit.GroupQueue[*pendingCreate]{Errors: dbErr, Op: "cue create", Max: createBatchMax, Flushers: createFlushersMax, Run: s.createCues}
 	// The writer connects first: it switches the file to WAL and creates
 	// the schema before any reader opens it.
 	if err := s.migrateOnOpen(ctx); err != nil {
