@@ -33,15 +33,7 @@ const (
 )
 
 // pendingCreate is one CueCreate call in a group.
-type pendingCreate struct {
-	sqlkit.Member
-	p      *core.CueCreateParams
-	tenant string // canonical
-	insert *dbsqlc.CueInsertParams
-	out    *core.Cue
-}
-
-func (it *pendingCreate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
+type pendingCreate = sqlkit.PendingCreate[*dbsqlc.CueInsertParams]
 
 // CueCreate inserts p.Cue. Under the owning tenant's row lock it fails with
 // ErrConflict when the tenant has a cue of that name (any status) and with
@@ -50,25 +42,7 @@ func (it *pendingCreate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
 // a transaction (group commit, above); a call that binds an idempotency key
 // has one of its own.
 func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
-	const op = "cue create"
-	var out *core.Cue
-	return sqlkit.Value(&out, sqlkit.Do(dbErr, op, string(p.Cue.TenantID), func(tenant string) error {
-		insert, err := cueInsertParams(p.Cue, tenant)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		it := &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
-		if p.Idempotency != nil {
-			_, err = s.createCues(ctx, []*pendingCreate{it})
-		} else {
-			err = s.creates.Enqueue(it)
-		}
-		if err != nil {
-			return err
-		}
-		out = it.out
-		return it.Err
-	}))
+	return sqlkit.QueueCreate(ctx, dbErr, &s.creates, p, cueInsertParams)
 }
 
 // createCues admits and inserts items in one transaction: each tenant's row
@@ -93,10 +67,10 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 	byTenant := map[string][]*pendingCreate{}
 	var tenants []string
 	for _, it := range items {
-		if _, ok := byTenant[it.tenant]; !ok {
-			tenants = append(tenants, it.tenant)
+		if _, ok := byTenant[it.Tenant]; !ok {
+			tenants = append(tenants, it.Tenant)
 		}
-		byTenant[it.tenant] = append(byTenant[it.tenant], it)
+		byTenant[it.Tenant] = append(byTenant[it.Tenant], it)
 	}
 	slices.Sort(tenants)
 	var admitted []*pendingCreate
@@ -110,7 +84,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 		}
 		names := make([]string, len(its))
 		for i, it := range its {
-			names[i] = it.p.Cue.Name
+			names[i] = it.P.Cue.Name
 		}
 		adm, err := s.q.CueCountSettle(ctx, tx, &dbsqlc.CueCountSettleParams{UserID: tenant, Names: names})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -128,8 +102,8 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 		}
 		count := int(adm.ActiveCueCount)
 		for _, it := range its {
-			c := it.p.Cue
-			if err := it.p.Admit(taken[c.Name], count); err != nil {
+			c := it.P.Cue
+			if err := it.P.Admit(taken[c.Name], count); err != nil {
 				it.Err = dbErr.Op(op, err)
 				continue
 			}
@@ -148,22 +122,22 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 	params := make([]*dbsqlc.CueInsertParams, len(admitted))
 	counted := map[string]int32{}
 	for i, it := range admitted {
-		it.insert.CountAdd = 0
-		params[i] = it.insert
-		if st := it.p.Cue.Status; st == core.CueActive || st == core.CuePaused {
-			counted[it.tenant]++
+		it.Insert.CountAdd = 0
+		params[i] = it.Insert
+		if st := it.P.Cue.Status; st == core.CueActive || st == core.CuePaused {
+			counted[it.Tenant]++
 		}
 	}
 	for i := len(admitted) - 1; i >= 0; i-- {
-		if n, ok := counted[admitted[i].tenant]; ok {
+		if n, ok := counted[admitted[i].Tenant]; ok {
 			params[i].CountAdd = n
-			delete(counted, admitted[i].tenant)
+			delete(counted, admitted[i].Tenant)
 		}
 	}
 	var first error
 	s.q.CueInsert(ctx, tx, params).QueryRow(func(i int, row *dbsqlc.Cue, err error) {
 		if err == nil {
-			admitted[i].out, err = cueFromRow(row)
+			admitted[i].Out, err = cueFromRow(row)
 		}
 		if err != nil && first == nil {
 			first = dbErr.Interpret(op, err)
@@ -173,8 +147,8 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 		return first
 	}
 	for _, it := range admitted {
-		if it.p.Idempotency != nil {
-			if err := s.claimIdempotency(ctx, tx, it.p.Idempotency, it.tenant, it.insert.ID, nil); err != nil {
+		if it.P.Idempotency != nil {
+			if err := s.claimIdempotency(ctx, tx, it.P.Idempotency, it.Tenant, it.Insert.ID, nil); err != nil {
 				return err
 			}
 		}

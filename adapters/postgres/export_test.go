@@ -48,12 +48,12 @@ func (s *Store) CreateGroupForTest(ctx context.Context, ps []*core.CueCreatePara
 		if err != nil {
 			panic(err)
 		}
-		group[i] = &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
+		group[i] = &pendingCreate{Member: sqlkit.NewMember(ctx), P: p, Tenant: tenant, Insert: insert}
 	}
 	s.creates.Commit(group)
 	outs, errs := make([]*core.Cue, len(ps)), make([]error, len(ps))
 	for i, it := range group {
-		outs[i], errs[i] = it.out, it.Err
+		outs[i], errs[i] = it.Out, it.Err
 	}
 	return outs, errs
 }

@@ -28,16 +28,7 @@ const (
 )
 
 // pendingCreate is one CueCreate call in a group.
-type pendingCreate struct {
-	sqlkit.Member
-	p      *core.CueCreateParams
-	tenant string // canonical
-	insert *dbsqlc.CueInsertParams
-	out    *core.Cue
-}
-
-// Reset implements sqlkit.Grouped.
-func (it *pendingCreate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
+type pendingCreate = sqlkit.PendingCreate[*dbsqlc.CueInsertParams]
 
 // CueCreate inserts p.Cue. Under the write lock it fails with ErrConflict
 // when the tenant has a cue of that name (any status) and with
@@ -46,25 +37,7 @@ func (it *pendingCreate) Reset() { it.out, it.Err, it.Alone = nil, nil, false }
 // a transaction (group commit, above); a call that binds an idempotency key
 // has one of its own.
 func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.Cue, error) {
-	const op = "cue create"
-	var out *core.Cue
-	return sqlkit.Value(&out, sqlkit.Do(dbErr, op, string(p.Cue.TenantID), func(tenant string) error {
-		insert, err := cueInsertParams(p.Cue, tenant)
-		if err != nil {
-			return dbErr.Op(op, err)
-		}
-		it := &pendingCreate{Member: sqlkit.NewMember(ctx), p: p, tenant: tenant, insert: insert}
-		if p.Idempotency != nil {
-			_, err = s.createCues(ctx, []*pendingCreate{it})
-		} else {
-			err = s.creates.Enqueue(it)
-		}
-		if err != nil {
-			return err
-		}
-		out = it.out
-		return it.Err
-	}))
+	return sqlkit.QueueCreate(ctx, dbErr, &s.creates, p, cueInsertParams)
 }
 
 // createCues admits and inserts items in one write transaction, in order:
@@ -94,11 +67,11 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 	const op = "cue create"
 	counts := make(map[string]*tenantCount, 1)
 	for _, it := range items {
-		count, ok := counts[it.tenant]
+		count, ok := counts[it.Tenant]
 		if !ok {
 			// The count is maintained (migrations 0010, 0014): admission
 			// costs the same at any table size.
-			n, err := s.q.CueActiveCount(ctx, tx, it.tenant)
+			n, err := s.q.CueActiveCount(ctx, tx, it.Tenant)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				count = &tenantCount{err: dbErr.Interpret(op+": read count", err)} // no such tenant
@@ -107,32 +80,32 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *sql.Tx, items []*pending
 			default:
 				count = &tenantCount{n: int(n)}
 			}
-			counts[it.tenant] = count
+			counts[it.Tenant] = count
 		}
 		if count.err != nil {
 			it.Err = count.err
 			continue
 		}
-		c := it.p.Cue
-		taken, err := s.q.CueNameTaken(ctx, tx, &dbsqlc.CueNameTakenParams{UserID: it.tenant, Name: c.Name})
+		c := it.P.Cue
+		taken, err := s.q.CueNameTaken(ctx, tx, &dbsqlc.CueNameTakenParams{UserID: it.Tenant, Name: c.Name})
 		if err != nil {
 			return dbErr.Interpret(op, err)
 		}
-		if err := it.p.Admit(taken, count.n); err != nil {
+		if err := it.P.Admit(taken, count.n); err != nil {
 			it.Err = dbErr.Op(op, err)
 			continue
 		}
-		if err := s.q.CueInsert(ctx, tx, it.insert); err != nil {
+		if err := s.q.CueInsert(ctx, tx, it.Insert); err != nil {
 			return dbErr.Interpret(op, err)
 		}
 		// What the insert trigger adds to users.active_cue_count.
 		if c.Status == core.CueActive || c.Status == core.CuePaused {
 			count.n++
 		}
-		if err := s.claimIdempotency(ctx, tx, it.p.Idempotency, it.tenant, it.insert.ID, nil); err != nil {
+		if err := s.claimIdempotency(ctx, tx, it.P.Idempotency, it.Tenant, it.Insert.ID, nil); err != nil {
 			return err
 		}
-		if it.out, err = cueFromRow(insertedRow(it.insert)); err != nil {
+		if it.Out, err = cueFromRow(insertedRow(it.Insert)); err != nil {
 			return dbErr.Op(op, err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/cueapi/cueapi/core"
 )
 
 // Group commit. A write that commits alone waits for its own round trips
@@ -133,4 +135,42 @@ func (q *GroupQueue[T]) Commit(group []T) {
 		}
 		close(m.done)
 	}
+}
+
+// PendingCreate is one CueCreate call in a group; I is the dialect's insert
+// parameters.
+type PendingCreate[I any] struct {
+	Member
+	P      *core.CueCreateParams
+	Tenant string // canonical
+	Insert I
+	Out    *core.Cue
+}
+
+// Reset implements Grouped.
+func (it *PendingCreate[I]) Reset() { it.Out, it.Err, it.Alone = nil, nil, false }
+
+// QueueCreate is the dialects' CueCreate around their group commit: the
+// tenant id canonical (ErrNotFound when it is not a UUID), p.Cue laid out
+// by insert, then queued on q — or, when it binds an idempotency key, run in
+// a transaction of its own.
+func QueueCreate[I any](ctx context.Context, e Errors, q *GroupQueue[*PendingCreate[I]], p *core.CueCreateParams, insert func(c *core.Cue, tenant string) (I, error)) (*core.Cue, error) {
+	var out *core.Cue
+	return Value(&out, Do(e, q.Op, string(p.Cue.TenantID), func(tenant string) error {
+		args, err := insert(p.Cue, tenant)
+		if err != nil {
+			return e.Op(q.Op, err)
+		}
+		it := &PendingCreate[I]{Member: NewMember(ctx), P: p, Tenant: tenant, Insert: args}
+		if p.Idempotency != nil {
+			_, err = q.Run(ctx, []*PendingCreate[I]{it})
+		} else {
+			err = q.Enqueue(it)
+		}
+		if err != nil {
+			return err
+		}
+		out = it.Out
+		return it.Err
+	}))
 }
