@@ -537,26 +537,32 @@ func measureServeRSS(ctx context.Context, vars map[string]string, key string, lo
 	if err := cmd.Start(); err != nil {
 		return serveRSS{}, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
+	// exited closes when the process has exited (waitErr then holds how).
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	stop := sync.OnceValue(func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM) // a no-op once it has exited
+		select {
+		case <-exited:
+			if waitErr != nil {
+				return fmt.Errorf("service exit after SIGTERM: %w", waitErr)
 			}
+			return nil
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			return errors.New("service did not stop within 30 s of SIGTERM")
 		}
+	})
+	defer func() {
+		_ = stop()
 		if err != nil && stderr.Len() > 0 {
 			err = fmt.Errorf("%w; service stderr: %s", err, bytes.TrimSpace(stderr.Bytes()))
 		}
 	}()
 	e := &apiEnv{base: fmt.Sprintf("http://127.0.0.1:%d", port), key: key}
 	if err := waitReady(ctx, e.base+"/status", exited, time.Minute); err != nil {
-		stopped = errors.Is(err, errExited)
 		return serveRSS{}, err
 	}
 	cueID, err := e.createCue("rss-read-target")
@@ -591,23 +597,11 @@ func measureServeRSS(ctx context.Context, vars map[string]string, key string, lo
 	anon, _ := procStatusKB(b, "RssAnon")
 	m.rss, m.peak, m.anon = float64(rss)/1024, float64(hwm)/1024, float64(anon)/1024
 	m.file = m.rss - m.anon // RssFile, and RssShmem when the executable is on tmpfs
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case werr := <-exited:
-		stopped = true
-		if werr != nil {
-			return m, fmt.Errorf("service exit after SIGTERM: %w", werr)
-		}
-	case <-time.After(30 * time.Second):
-		return m, errors.New("service did not stop within 30 s of SIGTERM") // the deferred stop kills it
-	}
-	return m, nil
+	return m, stop()
 }
 
-var errExited = errors.New("service exited")
-
 // waitReady polls url until it answers 200, the process exits or wait passes.
-func waitReady(ctx context.Context, url string, exited <-chan error, wait time.Duration) error {
+func waitReady(ctx context.Context, url string, exited <-chan struct{}, wait time.Duration) error {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(wait)
 	for {
@@ -623,8 +617,8 @@ func waitReady(ctx context.Context, url string, exited <-chan error, wait time.D
 			return fmt.Errorf("%s not ready within %s (last: %v)", url, wait, err)
 		}
 		select {
-		case werr := <-exited:
-			return fmt.Errorf("%w before it was ready: %v", errExited, werr)
+		case <-exited:
+			return errors.New("service exited before it was ready")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
