@@ -15,9 +15,10 @@ import (
 // BEGIN IMMEDIATE, read of the tenant's count and COMMIT (WAL frames for
 // the pages it touched). Concurrent CueCreate calls are therefore queued
 // and committed together: one transaction reads each tenant's count once,
-// admits and inserts the creations in arrival order and commits once. Results are what each creation alone would have returned:
-// the write lock keeps every other writer out, each name check sees the
-// creations inserted before it, and the count includes them.
+// admits and inserts the creations in arrival order and commits once.
+// Results are what each creation alone would have returned: the write
+// lock keeps every other writer out, each name check sees the creations
+// inserted before it, and the count includes them.
 const (
 	// createBatchMax caps the creations of one transaction.
 	createBatchMax = 64
@@ -43,8 +44,8 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // createCues admits and inserts items in one write transaction, in order:
 // the first creation of a tenant reads its count (migration 0014), the
 // later ones add those admitted before them, and each name check sees the
-// cues inserted before it. Admission refusals are per
-// creation (it.Err); the returned error is the transaction's, and
+// cues inserted before it. Admission refusals are per creation
+// (it.Err); the returned error is the transaction's, and
 // rolledBack says it came from a statement inside it (nothing committed),
 // not from BEGIN or COMMIT.
 func (s *Store) createCues(ctx context.Context, items []*pendingCreate) (rolledBack bool, err error) {
