@@ -162,15 +162,30 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) (st
 	return started
 }
 
+// admit reserves a claim's jobs (reserve) in claim order: a job is granted
+// when it is within the room the claim gave its destination. That room
+// already left out the attempts in flight, and a destination alone may be
+// given room beyond the limit whatever its size — even a room of exactly
+// the limit while more than the limit is in flight (such jobs used to be
+// handed back at once, and waited for the idle poll to be claimed again:
+// TestDestinationsAdmitSoloRoomOfTheLimit).
+func (t *destinations) admit(c *DeliveryClaim, jobs []*DeliveryJob) {
+	per := make(map[string]int, 1)
+	for _, j := range jobs {
+		per[j.Destination]++
+		j.admitted = t.reserve(j.Destination, per[j.Destination] <= c.RoomFor(j.Destination))
+	}
+}
+
 // reserve counts a claimed job of d in flight from its claim on, so the
 // next claim's room already leaves it out, and says whether the job is
-// within d's limit (elastic jobs, claimed while d was alone, always are).
+// admitted: granted by its claim's room, or within d's limit.
 // Admission is decided here, in claim order, not when the attempt starts:
 // a later elastic claim may raise d's count above the limit before an
 // earlier job's attempt begins, and that job must not be turned away for
 // it (regression: TestDestinationsAdmitInClaimOrder). begin then decides
 // the job's fate.
-func (t *destinations) reserve(d string, elastic bool) (admitted bool) {
+func (t *destinations) reserve(d string, granted bool) (admitted bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[d]
@@ -179,7 +194,7 @@ func (t *destinations) reserve(d string, elastic bool) (admitted bool) {
 		t.m[d] = s
 	}
 	s.inflight++
-	return elastic || s.inflight <= t.limit
+	return granted || s.inflight <= t.limit
 }
 
 // begin decides whether a reserved attempt to d may go out now; admitted

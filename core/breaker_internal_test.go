@@ -110,3 +110,43 @@ func TestDestinationsAdmitInClaimOrder(t *testing.T) {
 	require.Equal(t, []BreakerState{{Destination: "a", InFlight: 5}}, ds.list())
 	require.False(t, ds.reserve("a", false), "beyond the limit and not elastic: refused")
 }
+
+// A destination alone with more than the limit in flight may be given a
+// room of exactly the limit (every free slot but one limit's worth); the
+// jobs of that claim are granted by it. They used to be handed back as
+// busy at once and waited for the idle poll (seen as a 250 ms lateness tail
+// in a burst of 300 due at one instant).
+func TestDestinationsAdmitSoloRoomOfTheLimit(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultDispatcherConfig()
+	cfg.PerDestination, cfg.Concurrency = 2, 8
+	ds := newDestinations(cfg)
+	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
+	claim := func(free, n int) []*DeliveryJob {
+		room, _ := ds.room(now, free, true)
+		c := &DeliveryClaim{Now: now, Limit: free, PerDestination: cfg.PerDestination, Room: room}
+		jobs := make([]*DeliveryJob, min(n, c.RoomFor("a")))
+		for i := range jobs {
+			jobs[i] = &DeliveryJob{Destination: "a"}
+		}
+		ds.admit(c, jobs)
+		ds.observe(map[string]int{"a": len(jobs)}, c.RoomFor)
+		return jobs
+	}
+	begin := func(jobs []*DeliveryJob) (gates []gate) {
+		for _, j := range jobs {
+			g, _ := ds.begin(j.Destination, j.admitted, now)
+			gates = append(gates, g)
+		}
+		return gates
+	}
+	require.Equal(t, []gate{gateGo, gateGo}, begin(claim(8, 100)), "its share")
+	require.Equal(t, []gate{gateGo, gateGo, gateGo, gateGo}, begin(claim(6, 100)), "alone: every free slot but one limit's worth")
+	for range 2 {
+		ds.end("a", false, healthOK, time.Time{}, now)
+	}
+	third := claim(4, 100)
+	require.Len(t, third, 2, "room of exactly the limit, with 4 in flight")
+	require.Equal(t, []gate{gateGo, gateGo}, begin(third), "granted by the claim's room, not handed back")
+	require.Equal(t, []BreakerState{{Destination: "a", InFlight: 6}}, ds.list())
+}

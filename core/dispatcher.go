@@ -264,9 +264,7 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 			break
 		}
 	}
-	for _, j := range jobs {
-		j.admitted = d.dests.reserve(j.Destination, c.RoomFor(j.Destination) > c.PerDestination)
-	}
+	d.dests.admit(c, jobs)
 	if d.dests.observe(per, c.RoomFor) {
 		again = true // alone now: it may use more slots at once
 	}
@@ -599,6 +597,9 @@ func (d *Dispatcher) recordLoop(in <-chan *DeliveryAttempt) {
 				return
 			}
 			kept.succeeded()
+			if handedBack(batch) {
+				d.Wake() // due again at once: claim it now, not at the idle poll
+			}
 		}()
 	}
 	flush := func() {
@@ -656,6 +657,17 @@ func (d *Dispatcher) recordLoop(in <-chan *DeliveryAttempt) {
 			}
 		}
 	}
+}
+
+// handedBack reports whether a batch holds an attempt handed back without
+// a result (AttemptReleased), which is due again at once.
+func handedBack(batch []*DeliveryAttempt) bool {
+	for _, a := range batch {
+		if a.Outcome == AttemptReleased {
+			return true
+		}
+	}
+	return false
 }
 
 // bySource splits attempts by source, keeping their order.
