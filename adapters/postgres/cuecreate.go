@@ -53,16 +53,27 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // (it.Err); the returned error is the transaction's, and rolledBack says it
 // came from a statement inside it (nothing committed), not from BEGIN or
 // COMMIT.
+//
+// The transaction is pipelined (pipeTx): BEGIN, each tenant's lock and its
+// settle travel together, and COMMIT travels with the inserts unless an
+// idempotency key is bound after them — two round trips for a group.
 func (s *Store) createCues(ctx context.Context, items []*pendingCreate) (rolledBack bool, err error) {
-	err = s.inTx(ctx, "cue create", pgx.TxOptions{}, func(tx pgx.Tx) error {
-		err := s.admitAndInsert(ctx, tx, items)
-		rolledBack = err != nil
-		return err
-	})
-	return rolledBack, err
+	const op = "cue create"
+	tx, err := s.beginPipelined(ctx)
+	if err != nil {
+		return false, dbErr.Interpret(op+": begin", err)
+	}
+	defer tx.release()
+	if err := s.admitAndInsert(ctx, tx, items); err != nil {
+		return true, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, dbErr.Interpret(op+": commit", err)
+	}
+	return false, nil
 }
 
-func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingCreate) error {
+func (s *Store) admitAndInsert(ctx context.Context, tx *pipeTx, items []*pendingCreate) error {
 	const op = "cue create"
 	byTenant := map[string][]*pendingCreate{}
 	var tenants []string
@@ -79,7 +90,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 		// Two statements: the settle's snapshot must start after the lock
 		// is held (see UserLockForCreate). The count is maintained
 		// (migration 0010), so admission costs the same at any table size.
-		if err := s.q.UserLockForCreate(ctx, tx, tenant); err != nil {
+		if err := s.q.UserLockForCreate(ctx, tx.Hold(), tenant); err != nil {
 			return dbErr.Interpret(op+": lock tenant", err)
 		}
 		names := make([]string, len(its))
@@ -133,6 +144,9 @@ func (s *Store) admitAndInsert(ctx context.Context, tx pgx.Tx, items []*pendingC
 			params[i].CountAdd = n
 			delete(counted, admitted[i].Tenant)
 		}
+	}
+	if !slices.ContainsFunc(admitted, func(it *pendingCreate) bool { return it.P.Idempotency != nil }) {
+		tx.CommitWithNextBatch()
 	}
 	var first error
 	s.q.CueInsert(ctx, tx, params).QueryRow(func(i int, row *dbsqlc.Cue, err error) {

@@ -81,3 +81,15 @@ func (s *Store) UpdateGroupForTest(ctx context.Context, ps []*core.ExecutionUpda
 	}
 	return outs, errs
 }
+
+// PipeTx is the pipelined transaction, for its tests.
+type PipeTx = pipeTx
+
+// BeginPipelinedForTest starts a pipelined transaction (nothing is sent).
+func (s *Store) BeginPipelinedForTest(ctx context.Context) (*PipeTx, error) {
+	return s.beginPipelined(ctx)
+}
+
+// ReleaseForTest rolls back what t did not commit and returns its
+// connection.
+func (t *PipeTx) ReleaseForTest() { t.release() }

@@ -18,8 +18,12 @@ func TestExecutionsAllowInPlaceOutcomeUpdates(t *testing.T) {
 	def, err := s.QueryStringForTest(ctx, `SELECT pg_get_indexdef('executions_outcome_deadline_idx'::regclass)`)
 	require.NoError(t, err)
 	require.Contains(t, def, "WHERE (outcome_deadline_at IS NOT NULL)")
-	indexed, err := s.QueryStringForTest(ctx, `SELECT coalesce(string_agg(indexname, ','), '') FROM pg_indexes
-WHERE tablename = 'executions' AND schemaname = current_schema() AND indexdef LIKE '%outcome_recorded_at%'`)
+	// Only this schema's executions indexes are read: pg_indexes may
+	// compute the definition of another test's index while its schema is
+	// dropped ("could not open relation with OID").
+	indexed, err := s.QueryStringForTest(ctx, `SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_index AS i
+JOIN pg_class AS c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'executions'::regclass AND pg_get_indexdef(i.indexrelid) LIKE '%outcome_recorded_at%'`)
 	require.NoError(t, err)
 	require.Empty(t, indexed, "no index of executions reads outcome_recorded_at")
 	opts, err := s.QueryStringForTest(ctx, `SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'executions'::regclass`)

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 	"github.com/cueapi/cueapi/sql/sqlkit"
@@ -29,7 +27,7 @@ func idempotencyFromRow(row *dbsqlc.IdempotencyKey) *core.IdempotencyRecord {
 // claimIdempotency binds c's key (when c is set) to cueID/executionID inside
 // tx (sqlkit.ClaimKey). A concurrent claim of the same key waits on the
 // primary key until the other transaction ends.
-func (s *Store) claimIdempotency(ctx context.Context, tx pgx.Tx, c *core.IdempotencyClaim, tenant, cueID string, executionID *string) error {
+func (s *Store) claimIdempotency(ctx context.Context, tx dbsqlc.DBTX, c *core.IdempotencyClaim, tenant, cueID string, executionID *string) error {
 	return sqlkit.ClaimKey(dbErr, c,
 		func() error {
 			return s.q.IdempotencyDeleteExpired(ctx, tx, &dbsqlc.IdempotencyDeleteExpiredParams{

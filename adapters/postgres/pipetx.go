@@ -1,0 +1,242 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
+)
+
+// pipeTx is a transaction on one pooled connection that sends its
+// statements in as few round trips as the caller's data dependencies allow
+// (a dbsqlc.DBTX, so the generated queries run on it unchanged):
+//
+//   - BEGIN travels with the first statement;
+//   - a statement run through Hold() does not wait: it is sent, in order,
+//     ahead of the next statement, whose call reports the held one's error
+//     instead of its own result (for sqlc :exec queries, which return only
+//     an error: the caller learns of a failure at the next statement,
+//     before anything is committed);
+//   - CommitWithNextBatch makes the next SendBatch carry COMMIT after the
+//     batch's statements (one round trip for the writes and the commit);
+//     a failed statement of the batch makes the server skip the COMMIT, so
+//     nothing is committed, and Commit reports it.
+//
+// A group of cue creations thus takes two round trips instead of five:
+// BEGIN, tenant lock and count settle; inserts and COMMIT. Statements of
+// one pipeline run one after another, each with its own snapshot (READ
+// COMMITTED), exactly as if sent one at a time. Not safe for concurrent use.
+type pipeTx struct {
+	conn       *pgxpool.Conn
+	begun      bool
+	held       []*pgx.QueuedQuery
+	commitNext bool
+	commitSent bool
+	committed  bool
+	commitErr  error
+}
+
+// errNotCommitted is COMMIT answered by ROLLBACK: a statement of the
+// transaction failed before it.
+var errNotCommitted = errors.New("transaction rolled back: a statement failed before COMMIT")
+
+// beginPipelined acquires a connection for a pipeTx; nothing is sent yet.
+func (s *Store) beginPipelined(ctx context.Context) (*pipeTx, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pipeTx{conn: conn}, nil
+}
+
+// Exec runs the statement after BEGIN and the held ones, in one round trip.
+func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}, false)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := res.br.Exec()
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+// Hold returns a DBTX whose Exec holds its statement for the next one
+// sent on t (see pipeTx); its other methods fail. Only for statements
+// whose result is nothing but an error (sqlc :exec).
+func (t *pipeTx) Hold() dbsqlc.DBTX { return pipeHold{t} }
+
+type pipeHold struct{ t *pipeTx }
+
+var errHoldExecOnly = errors.New("postgres: only Exec can be held")
+
+func (h pipeHold) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	h.t.held = append(h.t.held, &pgx.QueuedQuery{SQL: sql, Arguments: args})
+	return pgconn.CommandTag{}, nil
+}
+func (pipeHold) Query(context.Context, string, ...any) (pgx.Rows, error) { return nil, errHoldExecOnly }
+func (pipeHold) QueryRow(context.Context, string, ...any) pgx.Row        { return errRow{errHoldExecOnly} }
+func (pipeHold) SendBatch(context.Context, *pgx.Batch) pgx.BatchResults {
+	return errBatch{errHoldExecOnly}
+}
+
+// Query sends the held statements, then runs the query.
+func (t *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return t.conn.Query(ctx, sql, args...)
+}
+
+// QueryRow sends BEGIN and the held statements with the query, in one
+// round trip.
+func (t *pipeTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}, false)
+	if err != nil {
+		return errRow{err}
+	}
+	return &closingRow{row: res.br.QueryRow(), res: res}
+}
+
+// SendBatch sends BEGIN, the held statements, b's and, after
+// CommitWithNextBatch, COMMIT, in one round trip.
+func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	commit := t.commitNext
+	t.commitNext = false
+	res, err := t.send(ctx, b.QueuedQueries, commit)
+	if err != nil {
+		return errBatch{err}
+	}
+	return res
+}
+
+// CommitWithNextBatch makes the next SendBatch commit after its statements.
+func (t *pipeTx) CommitWithNextBatch() { t.commitNext = true }
+
+// Commit sends the held statements and COMMIT, unless a batch carried it:
+// then it reports that COMMIT's outcome.
+func (t *pipeTx) Commit(ctx context.Context) error {
+	if !t.commitSent {
+		res, err := t.send(ctx, nil, true)
+		if err != nil {
+			return err
+		}
+		_ = res.Close()
+	}
+	return t.commitErr
+}
+
+// release rolls back what was not committed and returns the connection
+// (the pool destroys one left inside a transaction).
+func (t *pipeTx) release() {
+	if t.begun && !t.committed {
+		// A failed rollback leaves the connection in a transaction, and
+		// the pool then closes it.
+		_, _ = t.conn.Exec(context.WithoutCancel(context.Background()), "rollback")
+	}
+	t.conn.Release()
+}
+
+// flush sends BEGIN and the held statements, if any.
+func (t *pipeTx) flush(ctx context.Context) error {
+	if t.begun && len(t.held) == 0 {
+		return nil
+	}
+	res, err := t.send(ctx, nil, false)
+	if err != nil {
+		return err
+	}
+	return res.Close()
+}
+
+// send sends BEGIN (first time), the held statements, qs and, when commit,
+// COMMIT as one batch, and reads the results of BEGIN and the held ones:
+// the results returned start at qs's first.
+func (t *pipeTx) send(ctx context.Context, qs []*pgx.QueuedQuery, commit bool) (*pipeResults, error) {
+	b := &pgx.Batch{}
+	lead := 0
+	if !t.begun {
+		b.Queue("begin")
+		lead++
+		t.begun = true
+	}
+	held := t.held
+	t.held = nil
+	b.QueuedQueries = append(b.QueuedQueries, held...)
+	b.QueuedQueries = append(b.QueuedQueries, qs...)
+	if commit {
+		b.Queue("commit")
+		t.commitSent = true
+	}
+	res := &pipeResults{br: t.conn.SendBatch(ctx, b), tx: t, commit: commit}
+	for range lead + len(held) {
+		if _, err := res.br.Exec(); err != nil {
+			_ = res.Close() // records the skipped COMMIT, if any, as not committed
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// pipeResults are a batch's results after BEGIN and the held statements;
+// Close reads its COMMIT's, if it carries one.
+type pipeResults struct {
+	br     pgx.BatchResults
+	tx     *pipeTx
+	commit bool
+}
+
+func (r *pipeResults) Exec() (pgconn.CommandTag, error) { return r.br.Exec() }
+func (r *pipeResults) Query() (pgx.Rows, error)         { return r.br.Query() }
+func (r *pipeResults) QueryRow() pgx.Row                { return r.br.QueryRow() }
+func (r *pipeResults) Tx() pgx.Tx                       { return nil }
+
+// Close reads the COMMIT's result, then closes the batch.
+func (r *pipeResults) Close() error {
+	if r.commit {
+		r.commit = false
+		tag, err := r.br.Exec()
+		switch {
+		case err != nil:
+			r.tx.commitErr = err
+		case tag.String() != "COMMIT":
+			r.tx.commitErr = fmt.Errorf("%w (%s)", errNotCommitted, tag.String())
+		default:
+			r.tx.committed = true
+		}
+	}
+	return r.br.Close()
+}
+
+// closingRow closes its batch once scanned.
+type closingRow struct {
+	row pgx.Row
+	res *pipeResults
+}
+
+func (r *closingRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.res.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errRow and errBatch report a failure to send (or of a held statement).
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow(b) }
+func (b errBatch) Close() error                     { return b.err }
+func (errBatch) Tx() pgx.Tx                         { return nil }
