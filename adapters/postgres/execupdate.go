@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
 	"github.com/cueapi/cueapi/core"
 	"github.com/cueapi/cueapi/sql/sqlkit"
@@ -56,16 +54,27 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 // executions are per update (it.Err); the returned error is the
 // transaction's, and rolledBack says it came from a statement inside it
 // (nothing committed), not from BEGIN or COMMIT.
+//
+// The transaction is pipelined (pipeTx): BEGIN travels with the lock, and
+// the run effects, the saves and COMMIT travel together — two round trips
+// for a group.
 func (s *Store) updateExecutions(ctx context.Context, items []*pendingUpdate) (rolledBack bool, err error) {
-	err = s.inTx(ctx, "execution update", pgx.TxOptions{}, func(tx pgx.Tx) error {
-		err := s.updateLocked(ctx, tx, items)
-		rolledBack = err != nil
-		return err
-	})
-	return rolledBack, err
+	const op = "execution update"
+	tx, err := s.beginPipelined(ctx)
+	if err != nil {
+		return false, dbErr.Interpret(op+": begin", err)
+	}
+	defer tx.release()
+	if err := s.updateLocked(ctx, tx, items); err != nil {
+		return true, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, dbErr.Interpret(op+": commit", err)
+	}
+	return false, nil
 }
 
-func (s *Store) updateLocked(ctx context.Context, tx pgx.Tx, items []*pendingUpdate) error {
+func (s *Store) updateLocked(ctx context.Context, tx *pipeTx, items []*pendingUpdate) error {
 	const op = "execution update"
 	lock := &dbsqlc.ExecutionsGetForUpdateWithCueParams{}
 	for _, it := range items {
@@ -127,7 +136,16 @@ func (s *Store) updateLocked(ctx context.Context, tx pgx.Tx, items []*pendingUpd
 			fx.Add(core.CueID(both.Cue.ID), core.TenantID(it.tenant), *eff)
 		}
 	}
+	// The run effects touch the cues (locked above) and the tenants' usage;
+	// they are sent ahead of the saves, which touch only the locked
+	// executions, so the order changes nothing.
+	for _, fx := range effects {
+		if err := s.applyRunEffects(ctx, tx.Hold(), op, fx); err != nil {
+			return err
+		}
+	}
 	if len(saves) > 0 {
+		tx.CommitWithNextBatch()
 		var first error
 		s.q.ExecutionSave(ctx, tx, saves).QueryRow(func(i int, row *dbsqlc.Execution, err error) {
 			if err != nil {
@@ -140,11 +158,6 @@ func (s *Store) updateLocked(ctx context.Context, tx pgx.Tx, items []*pendingUpd
 		})
 		if first != nil {
 			return first
-		}
-	}
-	for _, fx := range effects {
-		if err := s.applyRunEffects(ctx, tx, op, fx); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -754,7 +754,7 @@ func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRe
 
 // applyRunEffects stores fx in tx in at most two statements: the cue
 // effects, then the usage, each in id order.
-func (s *Store) applyRunEffects(ctx context.Context, tx pgx.Tx, op string, fx *core.RunEffects) error {
+func (s *Store) applyRunEffects(ctx context.Context, tx dbsqlc.DBTX, op string, fx *core.RunEffects) error {
 	if cues := fx.Cues(); len(cues) > 0 {
 		cu := &dbsqlc.CueRecordDeliveriesParams{Now: fx.Now}
 		for _, e := range cues {

@@ -86,12 +86,19 @@ func (pipeHold) SendBatch(context.Context, *pgx.Batch) pgx.BatchResults {
 	return errBatch{errHoldExecOnly}
 }
 
-// Query sends the held statements, then runs the query.
+// Query sends BEGIN and the held statements with the query, in one round
+// trip.
 func (t *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := t.flush(ctx); err != nil {
+	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}, false)
+	if err != nil {
 		return nil, err
 	}
-	return t.conn.Query(ctx, sql, args...)
+	rows, err := res.br.Query()
+	if err != nil {
+		_ = res.Close()
+		return nil, err
+	}
+	return &closingRows{Rows: rows, res: res}, nil
 }
 
 // QueryRow sends BEGIN and the held statements with the query, in one
@@ -143,18 +150,6 @@ func (t *pipeTx) release() {
 	t.conn.Release()
 }
 
-// flush sends BEGIN and the held statements, if any.
-func (t *pipeTx) flush(ctx context.Context) error {
-	if t.begun && len(t.held) == 0 {
-		return nil
-	}
-	res, err := t.send(ctx, nil, false)
-	if err != nil {
-		return err
-	}
-	return res.Close()
-}
-
 // send sends BEGIN (first time), the held statements, qs and, when commit,
 // COMMIT as one batch, and reads the results of BEGIN and the held ones:
 // the results returned start at qs's first.
@@ -177,7 +172,10 @@ func (t *pipeTx) send(ctx context.Context, qs []*pgx.QueuedQuery, commit bool) (
 	res := &pipeResults{br: t.conn.SendBatch(ctx, b), tx: t, commit: commit}
 	for range lead + len(held) {
 		if _, err := res.br.Exec(); err != nil {
-			_ = res.Close() // records the skipped COMMIT, if any, as not committed
+			if commit {
+				t.commitErr = err // the server skips the rest, COMMIT included
+			}
+			_ = res.br.Close()
 			return nil, err
 		}
 	}
@@ -226,6 +224,17 @@ func (r *closingRow) Scan(dest ...any) error {
 		err = cerr
 	}
 	return err
+}
+
+// closingRows close their batch once closed.
+type closingRows struct {
+	pgx.Rows
+	res *pipeResults
+}
+
+func (r *closingRows) Close() {
+	r.Rows.Close()
+	_ = r.res.Close()
 }
 
 // errRow and errBatch report a failure to send (or of a held statement).

@@ -48,6 +48,21 @@ func TestPipeTx(t *testing.T) {
 		require.Equal(t, 0, count(), "the first held insert was rolled back too")
 	})
 
+	t.Run("held statement fails a commit batch", func(t *testing.T) {
+		tx, err := s.BeginPipelinedForTest(ctx)
+		require.NoError(t, err)
+		_, err = tx.Hold().Exec(ctx, `INSERT INTO pipe_probe (id) VALUES (1/0)`)
+		require.NoError(t, err)
+		tx.CommitWithNextBatch()
+		br := tx.SendBatch(ctx, batch(7))
+		_, err = br.Exec()
+		require.ErrorContains(t, err, "division by zero")
+		_ = br.Close()
+		require.ErrorContains(t, tx.Commit(ctx), "division by zero", "not committed, and not sent again")
+		tx.ReleaseForTest()
+		require.Equal(t, 0, count())
+	})
+
 	t.Run("commit with the batch", func(t *testing.T) {
 		tx, err := s.BeginPipelinedForTest(ctx)
 		require.NoError(t, err)
