@@ -255,12 +255,14 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 	if p.Limit <= 0 {
 		return res, nil
 	}
-	return sqlkit.Value(&res, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	// Pipelined (pipeTx): BEGIN, the commit mode and the selection travel
+	// together, then the inserts, then the cues' save with COMMIT.
+	return sqlkit.Value(&res, s.inPipeTx(ctx, op, func(tx *pipeTx) error {
 		// Firing is idempotent ((cue, scheduled_for) is unique): a batch lost
 		// in a crash is fired again, so its commit need not wait for the WAL
 		// flush. Anything delivered from it was claimed and recorded later,
 		// and a synchronous commit flushes every earlier one.
-		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+		if err := s.q.TxAsyncCommit(ctx, tx.Hold()); err != nil {
 			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.CueListDue(ctx, tx, &dbsqlc.CueListDueParams{Horizon: p.Horizon, MaxRows: sqlkit.Clamp[int32](p.Limit)})
@@ -322,7 +324,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 			}
 			res.Inserted = len(inserted)
 		}
-		if err := s.q.CueSaveFired(ctx, tx, save); err != nil {
+		if err := s.q.CueSaveFired(ctx, tx.Hold(), save); err != nil {
 			return dbErr.Interpret(op+": save cues", err)
 		}
 		res.Cues = n

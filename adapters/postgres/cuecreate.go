@@ -146,7 +146,7 @@ func (s *Store) admitAndInsert(ctx context.Context, tx *pipeTx, items []*pending
 		}
 	}
 	if !slices.ContainsFunc(admitted, func(it *pendingCreate) bool { return it.P.Idempotency != nil }) {
-		tx.CommitWithNextBatch()
+		tx.CommitWithNext()
 	}
 	var first error
 	s.q.CueInsert(ctx, tx, params).QueryRow(func(i int, row *dbsqlc.Cue, err error) {

@@ -145,7 +145,7 @@ func (s *Store) updateLocked(ctx context.Context, tx *pipeTx, items []*pendingUp
 		}
 	}
 	if len(saves) > 0 {
-		tx.CommitWithNextBatch()
+		tx.CommitWithNext()
 		var first error
 		s.q.ExecutionSave(ctx, tx, saves).QueryRow(func(i int, row *dbsqlc.Execution, err error) {
 			if err != nil {

@@ -275,12 +275,14 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		return out, nil
 	}
 	room := sqlkit.RoomOf(p)
-	return sqlkit.Value(&out, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	// Pipelined (pipeTx): BEGIN, the commit mode and the claim travel
+	// together, then the cues' read with COMMIT.
+	return sqlkit.Value(&out, s.inPipeTx(ctx, op, func(tx *pipeTx) error {
 		// A claim lost in a crash only means the execution is claimed again
 		// (at-least-once either way), so its commit need not wait for the WAL
 		// flush; attempt results are recorded with synchronous commits, and
 		// their flush covers every earlier claim.
-		if err := s.q.TxAsyncCommit(ctx, tx); err != nil {
+		if err := s.q.TxAsyncCommit(ctx, tx.Hold()); err != nil {
 			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
@@ -294,6 +296,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 		if len(rows) == 0 {
 			return nil
 		}
+		tx.CommitWithNext()
 		out, err = s.deliveriesOf(ctx, tx, rows)
 		return dbErr.Interpret(op, err)
 	}))
@@ -322,9 +325,11 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 	}
 	slices.Sort(cueIDs)
 	cueIDs = slices.Compact(cueIDs)
-	return sqlkit.Value(&applied, s.inTx(ctx, op, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	// Pipelined (pipeTx): BEGIN, the lock and the update travel together,
+	// then the effects with COMMIT.
+	return sqlkit.Value(&applied, s.inPipeTx(ctx, op, func(tx *pipeTx) error {
 		clear(applied)
-		if err := s.q.CueLockMany(ctx, tx, cueIDs); err != nil {
+		if err := s.q.CueLockMany(ctx, tx.Hold(), cueIDs); err != nil {
 			return dbErr.Interpret(op+": lock cues", err)
 		}
 		rows, err := s.q.ExecutionRecordDeliveries(ctx, tx, args)
@@ -345,7 +350,7 @@ func (s *Store) ExecutionRecordDeliveries(ctx context.Context, p *core.Execution
 				fx.AddResult(core.CueID(owners[i].CueID), core.TenantID(owners[i].UserID), r)
 			}
 		}
-		return s.applyRunEffects(ctx, tx, op, fx)
+		return s.applyRunEffects(ctx, tx.Hold(), op, fx)
 	}))
 }
 
@@ -704,7 +709,7 @@ func (s *Store) sweepStep(ctx context.Context, tx pgx.Tx, op string, now time.Ti
 
 // deliveriesOf pairs executions with their cues and the owners' sealed
 // webhook secrets, read in tx (see sqlkit.Deliveries).
-func (s *Store) deliveriesOf(ctx context.Context, tx pgx.Tx, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
+func (s *Store) deliveriesOf(ctx context.Context, tx dbsqlc.DBTX, rows []*dbsqlc.Execution) ([]*core.Delivery, error) {
 	execs, _ := sqlkit.Convert(rows, sqlkit.Infallible(executionFromRow))
 	return sqlkit.Deliveries(execs, func(ids []string) ([]*dbsqlc.CueListForDeliveryRow, error) {
 		return s.q.CueListForDelivery(ctx, tx, ids)

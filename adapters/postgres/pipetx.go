@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cueapi/cueapi/adapters/postgres/internal/dbsqlc"
+	"github.com/cueapi/cueapi/sql/sqlkit"
 )
 
 // pipeTx is a transaction on one pooled connection that sends its
@@ -22,10 +23,10 @@ import (
 //     instead of its own result (for sqlc :exec queries, which return only
 //     an error: the caller learns of a failure at the next statement,
 //     before anything is committed);
-//   - CommitWithNextBatch makes the next SendBatch carry COMMIT after the
-//     batch's statements (one round trip for the writes and the commit);
-//     a failed statement of the batch makes the server skip the COMMIT, so
-//     nothing is committed, and Commit reports it.
+//   - CommitWithNext makes the next statement (or batch) carry COMMIT
+//     after it (one round trip for the last writes and the commit); a
+//     failed statement makes the server skip the COMMIT, so nothing is
+//     committed, and Commit reports it.
 //
 // A group of cue creations thus takes two round trips instead of five:
 // BEGIN, tenant lock and count settle; inserts and COMMIT. Statements of
@@ -45,6 +46,17 @@ type pipeTx struct {
 // transaction failed before it.
 var errNotCommitted = errors.New("transaction rolled back: a statement failed before COMMIT")
 
+// inPipeTx is inTx on a pipelined transaction: BEGIN travels with fn's
+// first statement; COMMIT with its last when fn asked (CommitWithNext),
+// else alone with the statements fn held.
+func (s *Store) inPipeTx(ctx context.Context, op string, fn func(tx *pipeTx) error) error {
+	return sqlkit.InTx(op, dbErr,
+		func() (*pipeTx, error) { return s.beginPipelined(ctx) },
+		func(tx *pipeTx) error { return tx.Commit(ctx) },
+		func(tx *pipeTx) { tx.release() },
+		fn)
+}
+
 // beginPipelined acquires a connection for a pipeTx; nothing is sent yet.
 func (s *Store) beginPipelined(ctx context.Context) (*pipeTx, error) {
 	conn, err := s.pool.Acquire(ctx)
@@ -56,7 +68,7 @@ func (s *Store) beginPipelined(ctx context.Context) (*pipeTx, error) {
 
 // Exec runs the statement after BEGIN and the held ones, in one round trip.
 func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}, false)
+	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}})
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -89,7 +101,7 @@ func (pipeHold) SendBatch(context.Context, *pgx.Batch) pgx.BatchResults {
 // Query sends BEGIN and the held statements with the query, in one round
 // trip.
 func (t *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}, false)
+	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}})
 	if err != nil {
 		return nil, err
 	}
@@ -104,33 +116,33 @@ func (t *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 // QueryRow sends BEGIN and the held statements with the query, in one
 // round trip.
 func (t *pipeTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}, false)
+	res, err := t.send(ctx, []*pgx.QueuedQuery{{SQL: sql, Arguments: args}})
 	if err != nil {
 		return errRow{err}
 	}
 	return &closingRow{row: res.br.QueryRow(), res: res}
 }
 
-// SendBatch sends BEGIN, the held statements, b's and, after
-// CommitWithNextBatch, COMMIT, in one round trip.
+// SendBatch sends BEGIN, the held statements and b's, in one round trip.
 func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	commit := t.commitNext
-	t.commitNext = false
-	res, err := t.send(ctx, b.QueuedQueries, commit)
+	res, err := t.send(ctx, b.QueuedQueries)
 	if err != nil {
 		return errBatch{err}
 	}
 	return res
 }
 
-// CommitWithNextBatch makes the next SendBatch commit after its statements.
-func (t *pipeTx) CommitWithNextBatch() { t.commitNext = true }
+// CommitWithNext makes the next statement or batch sent on t carry COMMIT:
+// it is read, and Commit reports it, once that statement's rows or batch
+// results are closed.
+func (t *pipeTx) CommitWithNext() { t.commitNext = true }
 
 // Commit sends the held statements and COMMIT, unless a batch carried it:
 // then it reports that COMMIT's outcome.
 func (t *pipeTx) Commit(ctx context.Context) error {
 	if !t.commitSent {
-		res, err := t.send(ctx, nil, true)
+		t.commitNext = true
+		res, err := t.send(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -150,10 +162,12 @@ func (t *pipeTx) release() {
 	t.conn.Release()
 }
 
-// send sends BEGIN (first time), the held statements, qs and, when commit,
-// COMMIT as one batch, and reads the results of BEGIN and the held ones:
-// the results returned start at qs's first.
-func (t *pipeTx) send(ctx context.Context, qs []*pgx.QueuedQuery, commit bool) (*pipeResults, error) {
+// send sends BEGIN (first time), the held statements, qs and, after
+// CommitWithNext, COMMIT as one batch, and reads the results of BEGIN and
+// the held ones: the results returned start at qs's first.
+func (t *pipeTx) send(ctx context.Context, qs []*pgx.QueuedQuery) (*pipeResults, error) {
+	commit := t.commitNext
+	t.commitNext = false
 	b := &pgx.Batch{}
 	lead := 0
 	if !t.begun {

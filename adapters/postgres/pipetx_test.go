@@ -53,7 +53,7 @@ func TestPipeTx(t *testing.T) {
 		require.NoError(t, err)
 		_, err = tx.Hold().Exec(ctx, `INSERT INTO pipe_probe (id) VALUES (1/0)`)
 		require.NoError(t, err)
-		tx.CommitWithNextBatch()
+		tx.CommitWithNext()
 		br := tx.SendBatch(ctx, batch(7))
 		_, err = br.Exec()
 		require.ErrorContains(t, err, "division by zero")
@@ -68,7 +68,7 @@ func TestPipeTx(t *testing.T) {
 		require.NoError(t, err)
 		_, err = tx.Hold().Exec(ctx, `INSERT INTO pipe_probe (id) VALUES ($1)`, 1)
 		require.NoError(t, err)
-		tx.CommitWithNextBatch()
+		tx.CommitWithNext()
 		br := tx.SendBatch(ctx, batch(2, 3))
 		for range 2 {
 			_, err := br.Exec()
@@ -87,7 +87,7 @@ func TestPipeTx(t *testing.T) {
 		require.NoError(t, tx.QueryRow(ctx, `SELECT 1`).Scan(&one))
 		_, err = tx.Exec(ctx, `INSERT INTO pipe_probe (id) VALUES ($1)`, 4)
 		require.NoError(t, err)
-		tx.CommitWithNextBatch()
+		tx.CommitWithNext()
 		br := tx.SendBatch(ctx, batch(5, 1, 6)) // 1 exists
 		_, err = br.Exec()
 		require.NoError(t, err)
