@@ -71,6 +71,20 @@ type DeliveryClaim struct {
 	// PerDestination for a destination that is alone (no other had work
 	// due), which may use the slots nobody else needs.
 	Room map[string]int
+	// DueBy, when after Now, lets a source claim jobs that become due by
+	// then (claiming ahead; a lease still running at Now is never taken):
+	// each comes with its due time as DeliveryJob.NotBefore, and the engine
+	// sends it then, not before. Sources may ignore it.
+	DueBy time.Time
+}
+
+// DueLimit is the latest due time the claim takes: DueBy, or Now when
+// DueBy is not after it.
+func (c *DeliveryClaim) DueLimit() time.Time {
+	if c.DueBy.After(c.Now) {
+		return c.DueBy
+	}
+	return c.Now
 }
 
 // LeaseUntil is when the claimed jobs may be claimed again.
@@ -99,6 +113,9 @@ type DeliveryJob struct {
 	// LeaseUntil is when another claimer may take the job over; a result
 	// not recorded by then is dropped (the job is retried).
 	LeaseUntil time.Time
+	// NotBefore, when set, is the job's due time, after the claim
+	// (claimed ahead, DeliveryClaim.DueBy): the engine waits for it.
+	NotBefore time.Time
 	// Span, when set, names the client span the engine records around the
 	// send, under Trace (the zero TraceContext: a new trace).
 	Span  string

@@ -35,6 +35,14 @@ type DispatcherConfig struct {
 	Lease time.Duration
 	// IdlePoll bounds how long an idle dispatcher sleeps without looking.
 	IdlePoll time.Duration
+	// ClaimAhead lets the engine claim executions waiting for their first
+	// attempt or a retry up to this long before they are due and send each
+	// at its due time from memory (the wait runs on the real clock): the
+	// claim's round trips are then off the delivery's path, and a burst due
+	// at one instant goes out at that instant. A claimed job holds its slot
+	// while it waits, and a process that dies meanwhile leaves it to lease
+	// expiry, so keep it short. 0 disables it.
+	ClaimAhead time.Duration
 	// MaxRetryAfter caps a receiver's Retry-After.
 	MaxRetryAfter time.Duration
 	// FailureWebhookTimeout bounds on_failure webhooks.
@@ -62,7 +70,7 @@ type DispatcherConfig struct {
 func DefaultDispatcherConfig() DispatcherConfig {
 	return DispatcherConfig{
 		Concurrency: 256, BatchSize: 256, WebhookTimeout: 30 * time.Second, Lease: 60 * time.Second,
-		IdlePoll: 250 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
+		IdlePoll: 250 * time.Millisecond, ClaimAhead: 100 * time.Millisecond, MaxRetryAfter: 6 * time.Hour, FailureWebhookTimeout: 10 * time.Second,
 		UserAgent: DefaultUserAgent, ShutdownGrace: 10 * time.Second,
 		ResultBuffer:    4096,
 		BreakerFailures: 5, BreakerCooldown: 30 * time.Second, BreakerMaxCooldown: 10 * time.Minute,
@@ -151,6 +159,7 @@ func NewDispatcher(cfg DispatcherConfig, store ExecutionStore, deliverer Deliver
 	if cfg.IdlePoll <= 0 {
 		cfg.IdlePoll = def.IdlePoll
 	}
+	cfg.ClaimAhead = max(cfg.ClaimAhead, 0)
 	if cfg.MaxRetryAfter <= 0 {
 		cfg.MaxRetryAfter = def.MaxRetryAfter
 	}
@@ -206,8 +215,8 @@ func (d *Dispatcher) WakeAt(t time.Time) {
 		d.wakeAt = t
 	}
 	d.mu.Unlock()
-	if t.After(d.clock.Now()) {
-		d.due.At(t)
+	if at := t.Add(-d.cfg.ClaimAhead); at.After(d.clock.Now()) {
+		d.due.At(at)
 	}
 	d.Wake()
 }
@@ -243,6 +252,9 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 	now := d.clock.Now()
 	room, again := d.dests.room(now, free, alternate)
 	c := &DeliveryClaim{Now: now, Lease: d.cfg.Lease, Limit: limit, PerDestination: d.cfg.PerDestination, Room: room}
+	if alternate && d.cfg.ClaimAhead > 0 {
+		c.DueBy = now.Add(d.cfg.ClaimAhead)
+	}
 	for _, r := range c.Room {
 		if r != c.PerDestination {
 			roomLimited = true
@@ -440,7 +452,7 @@ func (d *Dispatcher) idleWait() time.Duration {
 	wait := d.cfg.IdlePoll
 	d.mu.Lock()
 	if !d.wakeAt.IsZero() {
-		if w := d.wakeAt.Sub(d.clock.Now()); w < wait {
+		if w := d.wakeAt.Add(-d.cfg.ClaimAhead).Sub(d.clock.Now()); w < wait {
 			wait = w
 		}
 		if wait <= 0 {
@@ -472,6 +484,17 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration, freed <-chan
 // without sending) and settles it with its source.
 func (d *Dispatcher) attempt(ctx context.Context, j *DeliveryJob) *DeliveryAttempt {
 	src := j.source
+	if wait := j.NotBefore.Sub(d.clock.Now()); wait > 0 {
+		// Claimed ahead: sent at its due time. A shutdown lets it wait
+		// (within the grace); a cancelled ctx ends the wait and the send
+		// below fails as interrupted.
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	now := d.clock.Now()
 	a := &DeliveryAttempt{Job: j, Started: now}
 	gate, until := d.dests.begin(j.Destination, j.admitted, now)

@@ -62,6 +62,9 @@ func (d *executionSource) Claim(ctx context.Context, c *DeliveryClaim) ([]*Deliv
 		if e.LeaseExpiresAt != nil {
 			j.LeaseUntil = *e.LeaseExpiresAt
 		}
+		if e.LastAttemptAt != nil && e.LastAttemptAt.After(c.Now) {
+			j.NotBefore = *e.LastAttemptAt // claimed ahead: its due time
+		}
 		jobs[i] = j
 	}
 	return jobs, nil

@@ -15,8 +15,9 @@ type SchedulerConfig struct {
 	BatchSize int
 	// LookAhead materializes executions this long before they are due, so
 	// that they are ready (and delivered) on time even when thousands fall
-	// due at the same instant. They are never delivered or claimable before
-	// their scheduled time. Zero disables it.
+	// due at the same instant. They are never delivered before their
+	// scheduled time (the dispatcher may claim them up to its ClaimAhead
+	// early, and sends them at that time). Zero disables it.
 	LookAhead time.Duration
 	// IdlePoll bounds how long the scheduler sleeps without looking at the
 	// database (cues created on other replicas are seen within it).

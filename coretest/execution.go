@@ -110,6 +110,40 @@ func (s *storeSuite) testExecutionClaimDeliveries(t *testing.T) {
 		require.Empty(t, claimDeliveries(t, b.store, now, time.Minute, 10), "claimed executions are leased")
 	})
 
+	t.Run("ClaimsAheadUntilDueBy", func(t *testing.T) {
+		t.Parallel()
+		b := s.setup(t)
+		u := CreateUser(t, b.store, nil)
+		hook := CreateCue(t, b.store, u.ID, nil)
+		now := engineNow
+		// A delivery whose lease runs out within the window: never taken early.
+		leased := createExecution(t, b.store, NewExecution(hook, now.Add(-time.Hour)))
+		require.Len(t, claimDeliveries(t, b.store, leased.ScheduledFor, time.Hour+50*time.Millisecond, 10), 1)
+		due := createExecution(t, b.store, NewExecution(hook, now.Add(-time.Second)))
+		soon := createExecution(t, b.store, NewExecution(hook, now.Add(50*time.Millisecond)))
+		createExecution(t, b.store, NewExecution(hook, now.Add(time.Second)))
+		claimAhead := func(at time.Time) []*core.Delivery {
+			ds, err := b.store.ExecutionClaimDeliveries(b.ctx, &core.ExecutionClaimDeliveriesParams{Now: at, Lease: time.Minute, Limit: 10, DueBy: at.Add(100 * time.Millisecond)})
+			require.NoError(t, err)
+			return ds
+		}
+
+		ds := claimAhead(now)
+		require.Equal(t, []core.ExecutionID{due.ID, soon.ID}, deliveryIDs(ds), "due by DueBy; not the one after it, not a running lease")
+		for i, e := range []*core.Execution{due, soon} {
+			at := now // the attempt's time: when it is sent
+			if e.ScheduledFor.After(now) {
+				at = e.ScheduledFor
+			}
+			want := *e
+			want.Status, want.Attempts, want.UpdatedAt = core.ExecDelivering, 1, now
+			want.StartedAt, want.LastAttemptAt, want.LeaseExpiresAt = &at, &at, new(now.Add(time.Minute))
+			RequireExecutionEqual(t, s.opts.TimePrecision, &want, ds[i].Execution)
+		}
+		require.Empty(t, claimAhead(now))
+		require.Equal(t, []core.ExecutionID{leased.ID}, deliveryIDs(claimAhead(now.Add(60*time.Millisecond))), "its lease ran out")
+	})
+
 	t.Run("ConcurrentClaimsNeverOverlap", func(t *testing.T) {
 		t.Parallel()
 		b := s.setup(t)

@@ -267,7 +267,8 @@ func (s *Store) cancelUpcoming(ctx context.Context, tx pgx.Tx, cueID, userID str
 // locks FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint
 // sets, and re-checks each row, so a row claimed meanwhile is passed over),
 // one SELECT reads their cues and the owners' sealed webhook secrets. The
-// deliveries are ordered by scheduled time, then id.
+// deliveries are ordered by scheduled time, then id. Executions due by
+// p.DueBy are claimed ahead (see the query).
 func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionClaimDeliveriesParams) ([]*core.Delivery, error) {
 	const op = "execution claim deliveries"
 	out := []*core.Delivery{}
@@ -286,7 +287,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 			return dbErr.Interpret(op, err)
 		}
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
-			Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
+			Now: p.Now, DueBy: p.DueLimit(), LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
 			PerDestination: sqlkit.Clamp[int32](room.PerDestination), RoomDestinations: room.Destinations, RoomSizes: room.Sizes,
 			SkipDestinations: room.Skip, ScanRows: sqlkit.Clamp[int32](room.ScanRows),
 		})

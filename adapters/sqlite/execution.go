@@ -276,7 +276,7 @@ func (s *Store) cancelUpcoming(ctx context.Context, tx *sql.Tx, cueID, userID, n
 // one write transaction (the write lock makes claims exclusive: two callers
 // never claim the same execution) and reads their cues and the owners'
 // sealed webhook secrets. The deliveries are ordered by scheduled time,
-// then id.
+// then id. Executions due by p.DueBy are claimed ahead (see the query).
 func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionClaimDeliveriesParams) ([]*core.Delivery, error) {
 	const op = "execution claim deliveries"
 	out := []*core.Delivery{}
@@ -286,7 +286,7 @@ func (s *Store) ExecutionClaimDeliveries(ctx context.Context, p *core.ExecutionC
 	room := sqlkit.RoomOf(p)
 	return sqlkit.Value(&out, s.inTx(ctx, op, func(tx *sql.Tx) error {
 		rows, err := s.q.ExecutionClaimDeliveries(ctx, tx, &dbsqlc.ExecutionClaimDeliveriesParams{
-			Now: timeArg(p.Now), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
+			Now: timeArg(p.Now), DueBy: timeArg(p.DueLimit()), LeaseUntil: timeArg(p.LeaseUntil()), MaxRows: int64(p.Limit),
 			PerDestination: int64(room.PerDestination), Room: room.JSON, Skip: room.SkipJSON, ScanRows: int64(room.ScanRows),
 		})
 		if err != nil {

@@ -174,7 +174,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger, ov overrides) (_
 		},
 		Dispatcher: core.DispatcherConfig{
 			Concurrency: cfg.WebhookConcurrency, WebhookTimeout: cfg.WebhookTimeout, Lease: cfg.DeliveryLease,
-			ShutdownGrace: cfg.ShutdownGrace, ResultBuffer: cfg.DeliveryResultBuffer,
+			ClaimAhead: cfg.DeliveryClaimAhead, ShutdownGrace: cfg.ShutdownGrace, ResultBuffer: cfg.DeliveryResultBuffer,
 			PerDestination: cfg.DeliveryPerDestination, BreakerFailures: cfg.DeliveryBreakerFailures,
 			BreakerCooldown: cfg.DeliveryBreakerCooldown, BreakerMaxCooldown: cfg.DeliveryBreakerMaxCooldown,
 		},

@@ -57,6 +57,7 @@ type config struct {
 	WebhookTimeout         time.Duration
 	WebhookConcurrency     int
 	DeliveryLease          time.Duration
+	DeliveryClaimAhead     time.Duration
 	ShutdownGrace          time.Duration
 	// Events: long-poll hold, digest period and minimum batch, p=4 debounce.
 	EventLongPoll        time.Duration
@@ -225,6 +226,7 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 		WebhookTimeout:               getSeconds("WEBHOOK_TIMEOUT_SECONDS", seconds(disp.WebhookTimeout)),
 		WebhookConcurrency:           getInt("WEBHOOK_CONCURRENCY", disp.Concurrency),
 		DeliveryLease:                getSeconds("DELIVERY_LEASE_SECONDS", 0),
+		DeliveryClaimAhead:           time.Duration(getInt("DELIVERY_CLAIM_AHEAD_MS", int(disp.ClaimAhead/time.Millisecond))) * time.Millisecond,
 		ShutdownGrace:                getSeconds("SHUTDOWN_GRACE_SECONDS", seconds(disp.ShutdownGrace)),
 		DeliveryResultBuffer:         getInt("DELIVERY_RESULT_BUFFER", disp.ResultBuffer),
 		EventLongPoll:                getSeconds("EVENTS_LONG_POLL_SECONDS", seconds(core.DefaultLongPollTimeout)),
@@ -263,8 +265,8 @@ func readConfig(lookup envFunc, seen func(name, def string)) (*config, error) {
 	default:
 		errs = append(errs, fmt.Sprintf("ENV: must be development, test or production, got %q", c.Env))
 	}
-	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.MissedRunThreshold <= 0 {
-		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS non-negative")
+	if c.WebhookConcurrency < 1 || c.SchedulerBatchSize < 1 || c.WebhookTimeout <= 0 || c.SchedulerLookAhead < 0 || c.DeliveryClaimAhead < 0 || c.MissedRunThreshold <= 0 {
+		errs = append(errs, "WEBHOOK_CONCURRENCY, SCHEDULER_BATCH_SIZE, WEBHOOK_TIMEOUT_SECONDS and MISSED_RUN_THRESHOLD_SECONDS must be positive; SCHEDULER_LOOKAHEAD_MS and DELIVERY_CLAIM_AHEAD_MS non-negative")
 	}
 	if c.MessageTTL <= 0 || c.MaxDeliveriesPerUser < 1 {
 		errs = append(errs, "MESSAGE_TTL_DAYS and MAX_CONCURRENT_DELIVERIES_PER_USER must be positive")

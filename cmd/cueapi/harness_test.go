@@ -66,7 +66,10 @@ var publicAddr = netip.MustParseAddr("93.184.216.34")
 
 func newTestEnv(t *testing.T, be backend, mutate func(*config)) *testEnv {
 	t.Helper()
-	env := map[string]string{"ENV": "development", "CUEAPI_DATA_DIR": t.TempDir(), "SESSION_SECRET": "component-test-secret-0123456789abcdef"}
+	env := map[string]string{"ENV": "development", "CUEAPI_DATA_DIR": t.TempDir(), "SESSION_SECRET": "component-test-secret-0123456789abcdef",
+		// The clock is a stub that tests move; claiming ahead waits for a
+		// due time on the real clock (tested on its own: TestClaimAhead…).
+		"DELIVERY_CLAIM_AHEAD_MS": "0"}
 	if be == backendPostgres {
 		env["DATABASE_URL"] = pgtest.SchemaURL(t)
 		env["REDIS_URL"] = redisURL(t)

@@ -110,6 +110,10 @@ RETURNING cue_id;
 -- grow with the backlog; the chosen rows are re-checked and locked FOR NO
 -- KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets
 -- (ids as arrays, so both steps read the primary key, never the table).
+-- Claiming ahead: executions waiting for their first attempt or a retry
+-- due by @due_by (>= @now) are claimed too; their last_attempt_at (and a
+-- first started_at) is their due time, when the engine sends them. A
+-- lease that has not expired by @now is never taken early.
 WITH room AS (
     SELECT unnest(@room_destinations::text[]) AS destination,
            unnest(@room_sizes::integer[]) AS room
@@ -118,7 +122,8 @@ WITH room AS (
     FROM executions AS x
     WHERE x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND x.due_at <= @now::timestamptz
+      AND x.due_at <= @due_by::timestamptz
+      AND (x.due_at <= @now::timestamptz OR x.status <> 'delivering')
       AND NOT (x.destination = ANY(@skip_destinations::text[]))
     ORDER BY x.due_at
     LIMIT @scan_rows
@@ -138,14 +143,15 @@ WITH room AS (
     WHERE x.id = ANY(ARRAY(SELECT id FROM chosen))
       AND x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND x.due_at <= @now::timestamptz
+      AND x.due_at <= @due_by::timestamptz
+      AND (x.due_at <= @now::timestamptz OR x.status <> 'delivering')
     FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE executions AS e SET
     status = 'delivering',
     attempts = e.attempts + 1,
-    started_at = coalesce(e.started_at, @now::timestamptz),
-    last_attempt_at = @now::timestamptz,
+    started_at = coalesce(e.started_at, greatest(@now::timestamptz, e.due_at)),
+    last_attempt_at = greatest(@now::timestamptz, e.due_at),
     lease_expires_at = @lease_until::timestamptz,
     due_at = @lease_until::timestamptz,
     updated_at = @now::timestamptz

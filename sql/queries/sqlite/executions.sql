@@ -99,12 +99,16 @@ ON CONFLICT (cue_id, scheduled_for) DO NOTHING;
 -- looks at the @scan_rows oldest due executions of destinations not
 -- skipped (the partial index executions_dispatch_idx), so its cost does not
 -- grow with the backlog. The surrounding BEGIN IMMEDIATE transaction makes
--- the claim exclusive.
+-- the claim exclusive. Claiming ahead: executions waiting for their first
+-- attempt or a retry due by @due_by (>= @now) are claimed too; their
+-- last_attempt_at (and a first started_at) is their due time, when the
+-- engine sends them. A lease that has not expired by @now is never taken
+-- early.
 UPDATE executions SET
     status = 'delivering',
     attempts = attempts + 1,
-    started_at = coalesce(started_at, CAST(@now AS TEXT)),
-    last_attempt_at = CAST(@now AS TEXT),
+    started_at = coalesce(started_at, max(CAST(@now AS TEXT), due_at)),
+    last_attempt_at = max(CAST(@now AS TEXT), due_at),
     lease_expires_at = CAST(@lease_until AS TEXT),
     due_at = CAST(@lease_until AS TEXT),
     updated_at = CAST(@now AS TEXT)
@@ -117,7 +121,8 @@ WHERE id IN (
             FROM executions AS x
             WHERE x.transport = 'webhook'
               AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-              AND x.due_at <= CAST(@now AS TEXT)
+              AND x.due_at <= CAST(@due_by AS TEXT)
+              AND (x.due_at <= CAST(@now AS TEXT) OR x.status <> 'delivering')
               AND x.destination NOT IN (SELECT value FROM json_each(CAST(@skip AS TEXT)))
             ORDER BY x.due_at
             LIMIT CAST(@scan_rows AS INTEGER)

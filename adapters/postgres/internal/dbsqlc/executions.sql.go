@@ -19,34 +19,36 @@ WITH room AS (
     FROM executions AS x
     WHERE x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND x.due_at <= $1::timestamptz
-      AND NOT (x.destination = ANY($5::text[]))
+      AND x.due_at <= $5::timestamptz
+      AND (x.due_at <= $1::timestamptz OR x.status <> 'delivering')
+      AND NOT (x.destination = ANY($6::text[]))
     ORDER BY x.due_at
-    LIMIT $6
+    LIMIT $7
 ), ranked AS (
     SELECT c.id, c.due_at,
            row_number() OVER (PARTITION BY c.destination ORDER BY c.due_at, c.id) AS rn,
-           coalesce(r.room, $7::integer) AS room
+           coalesce(r.room, $8::integer) AS room
     FROM candidates AS c
     LEFT JOIN room AS r ON r.destination = c.destination
 ), chosen AS (
     SELECT id FROM ranked
     WHERE rn <= room
     ORDER BY rn, due_at, id
-    LIMIT $8
+    LIMIT $9
 ), picked AS (
     SELECT x.id FROM executions AS x
     WHERE x.id = ANY(ARRAY(SELECT id FROM chosen))
       AND x.transport = 'webhook'
       AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-      AND x.due_at <= $1::timestamptz
+      AND x.due_at <= $5::timestamptz
+      AND (x.due_at <= $1::timestamptz OR x.status <> 'delivering')
     FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE executions AS e SET
     status = 'delivering',
     attempts = e.attempts + 1,
-    started_at = coalesce(e.started_at, $1::timestamptz),
-    last_attempt_at = $1::timestamptz,
+    started_at = coalesce(e.started_at, greatest($1::timestamptz, e.due_at)),
+    last_attempt_at = greatest($1::timestamptz, e.due_at),
     lease_expires_at = $2::timestamptz,
     due_at = $2::timestamptz,
     updated_at = $1::timestamptz
@@ -59,6 +61,7 @@ type ExecutionClaimDeliveriesParams struct {
 	LeaseUntil       time.Time
 	RoomDestinations []string
 	RoomSizes        []int32
+	DueBy            time.Time
 	SkipDestinations []string
 	ScanRows         int32
 	PerDestination   int32
@@ -75,12 +78,17 @@ type ExecutionClaimDeliveriesParams struct {
 // grow with the backlog; the chosen rows are re-checked and locked FOR NO
 // KEY UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets
 // (ids as arrays, so both steps read the primary key, never the table).
+// Claiming ahead: executions waiting for their first attempt or a retry
+// due by @due_by (>= @now) are claimed too; their last_attempt_at (and a
+// first started_at) is their due time, when the engine sends them. A
+// lease that has not expired by @now is never taken early.
 func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionClaimDeliveries,
 		arg.Now,
 		arg.LeaseUntil,
 		arg.RoomDestinations,
 		arg.RoomSizes,
+		arg.DueBy,
 		arg.SkipDestinations,
 		arg.ScanRows,
 		arg.PerDestination,

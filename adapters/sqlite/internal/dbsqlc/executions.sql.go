@@ -13,8 +13,8 @@ const executionClaimDeliveries = `-- name: ExecutionClaimDeliveries :many
 UPDATE executions SET
     status = 'delivering',
     attempts = attempts + 1,
-    started_at = coalesce(started_at, CAST(?1 AS TEXT)),
-    last_attempt_at = CAST(?1 AS TEXT),
+    started_at = coalesce(started_at, max(CAST(?1 AS TEXT), due_at)),
+    last_attempt_at = max(CAST(?1 AS TEXT), due_at),
     lease_expires_at = CAST(?2 AS TEXT),
     due_at = CAST(?2 AS TEXT),
     updated_at = CAST(?1 AS TEXT)
@@ -27,17 +27,18 @@ WHERE id IN (
             FROM executions AS x
             WHERE x.transport = 'webhook'
               AND x.status IN ('pending', 'retrying', 'retry_ready', 'delivering')
-              AND x.due_at <= CAST(?1 AS TEXT)
-              AND x.destination NOT IN (SELECT value FROM json_each(CAST(?4 AS TEXT)))
+              AND x.due_at <= CAST(?4 AS TEXT)
+              AND (x.due_at <= CAST(?1 AS TEXT) OR x.status <> 'delivering')
+              AND x.destination NOT IN (SELECT value FROM json_each(CAST(?5 AS TEXT)))
             ORDER BY x.due_at
-            LIMIT CAST(?5 AS INTEGER)
+            LIMIT CAST(?6 AS INTEGER)
         ) AS c
-        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(?6 AS TEXT))) AS r
+        LEFT JOIN (SELECT json_extract(value, '$[0]') AS destination, json_extract(value, '$[1]') AS room FROM json_each(CAST(?7 AS TEXT))) AS r
             ON r.destination = c.destination
     ) AS ranked
     WHERE ranked.rn <= ranked.room
     ORDER BY ranked.rn, ranked.due_at, ranked.id
-    LIMIT CAST(?7 AS INTEGER)
+    LIMIT CAST(?8 AS INTEGER)
 )
 RETURNING id, cue_id, user_id, transport, scheduled_for, status, http_status, response_body, attempts, next_retry, due_at, error_message, started_at, delivered_at, last_attempt_at, lease_expires_at, claimed_by_worker, claimed_at, last_heartbeat_at, outcome_success, outcome_result, outcome_error, outcome_metadata, outcome_recorded_at, outcome_state, outcome_deadline_at, evidence_external_id, evidence_result_url, evidence_result_ref, evidence_result_type, evidence_summary, evidence_artifacts, evidence_metadata, evidence_validation_state, evidence_produced_at, triggered_by, replayed_from, created_at, updated_at, payload, options, live_claim_session_token, live_claimed_at, destination
 `
@@ -46,6 +47,7 @@ type ExecutionClaimDeliveriesParams struct {
 	Now            string
 	LeaseUntil     string
 	PerDestination int64
+	DueBy          string
 	Skip           string
 	ScanRows       int64
 	Room           string
@@ -61,12 +63,17 @@ type ExecutionClaimDeliveriesParams struct {
 // looks at the @scan_rows oldest due executions of destinations not
 // skipped (the partial index executions_dispatch_idx), so its cost does not
 // grow with the backlog. The surrounding BEGIN IMMEDIATE transaction makes
-// the claim exclusive.
+// the claim exclusive. Claiming ahead: executions waiting for their first
+// attempt or a retry due by @due_by (>= @now) are claimed too; their
+// last_attempt_at (and a first started_at) is their due time, when the
+// engine sends them. A lease that has not expired by @now is never taken
+// early.
 func (q *Queries) ExecutionClaimDeliveries(ctx context.Context, db DBTX, arg *ExecutionClaimDeliveriesParams) ([]*Execution, error) {
 	rows, err := db.QueryContext(ctx, executionClaimDeliveries,
 		arg.Now,
 		arg.LeaseUntil,
 		arg.PerDestination,
+		arg.DueBy,
 		arg.Skip,
 		arg.ScanRows,
 		arg.Room,
