@@ -59,7 +59,7 @@ var envHelp = map[string]string{
 	"DIGEST_MIN_BATCH_SIZE":                 "Fewest low-priority events a `message.digest` bundles; agents with fewer wait for the next period.",
 	"PRIORITY_4_DEBOUNCE_SECONDS":           "Webhook subscriptions: priority-4 events are held back for this long after a batch holding one was delivered to the subscription (`0` disables).",
 	"SCHEDULER_LOOKAHEAD_MS":                "Executions are created this long before they are due (never delivered early), so bursts of cues due at one instant are ready on time. `0` disables.",
-	"DELIVERY_CLAIM_AHEAD_MS":               "Webhook executions are claimed up to this long before they are due and sent at their due time from memory, so the claim's database round trips are off the delivery's path (at most `SCHEDULER_LOOKAHEAD_MS` is useful). A claimed execution holds a delivery slot while it waits; a process that dies meanwhile leaves it to its lease. `0` disables.",
+	"DELIVERY_CLAIM_AHEAD_MS":               "Webhook executions are claimed up to this long before they are due and sent at their due time from memory, so the claim's database round trips are off the delivery's path (at most `SCHEDULER_LOOKAHEAD_MS` is useful). A claimed execution holds a delivery slot while it waits; a process that dies meanwhile leaves it to its lease, and a cue paused or deleted in that window still fires that once. `0` disables.",
 	"SCHEDULER_BATCH_SIZE":                  "Due cues fired per transaction.",
 	"MISSED_RUN_THRESHOLD_SECONDS":          "An occurrence later than this when the scheduler reaches it (downtime) is \"missed\" and handled by the cue's `catch_up` policy.",
 	"INSTANCE_ID":                           "Names this process in scheduler heartbeats and traces.",
