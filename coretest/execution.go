@@ -97,13 +97,11 @@ func (s *storeSuite) testExecutionClaimDeliveries(t *testing.T) {
 		ds := claimDeliveries(t, b.store, now, time.Minute, 10)
 		require.Len(t, ds, 2)
 		for i, e := range []*core.Execution{late, onTime} {
-			want := *e
-			want.Status, want.Attempts, want.UpdatedAt = core.ExecDelivering, 1, now
-			want.StartedAt, want.LastAttemptAt, want.LeaseExpiresAt = &now, &now, new(now.Add(time.Minute))
-			RequireExecutionEqual(t, s.opts.TimePrecision, &want, ds[i].Execution)
+			want := claimedAs(e, now, now, time.Minute)
+			RequireExecutionEqual(t, s.opts.TimePrecision, want, ds[i].Execution)
 			got, err := b.store.ExecutionGet(b.ctx, &core.ExecutionGetParams{TenantID: u.ID, ID: e.ID})
 			require.NoError(t, err)
-			RequireExecutionEqual(t, s.opts.TimePrecision, &want, got)
+			RequireExecutionEqual(t, s.opts.TimePrecision, want, got)
 			requireCueEqual(t, s.opts.TimePrecision, hook, ds[i].Cue)
 			require.Equal(t, u.WebhookSecretSealed, ds[i].WebhookSecretSealed)
 		}
@@ -135,10 +133,7 @@ func (s *storeSuite) testExecutionClaimDeliveries(t *testing.T) {
 			if e.ScheduledFor.After(now) {
 				at = e.ScheduledFor
 			}
-			want := *e
-			want.Status, want.Attempts, want.UpdatedAt = core.ExecDelivering, 1, now
-			want.StartedAt, want.LastAttemptAt, want.LeaseExpiresAt = &at, &at, new(now.Add(time.Minute))
-			RequireExecutionEqual(t, s.opts.TimePrecision, &want, ds[i].Execution)
+			RequireExecutionEqual(t, s.opts.TimePrecision, claimedAs(e, now, at, time.Minute), ds[i].Execution)
 		}
 		require.Empty(t, claimAhead(now))
 		require.Equal(t, []core.ExecutionID{leased.ID}, deliveryIDs(claimAhead(now.Add(60*time.Millisecond))), "its lease ran out")
@@ -606,6 +601,15 @@ func createExecution(t testing.TB, s core.Store, e *core.Execution) *core.Execut
 	got, err := s.ExecutionCreate(t.Context(), &core.ExecutionCreateParams{Execution: e})
 	require.NoError(t, err)
 	return got
+}
+
+// claimedAs is e as a first delivery claim at now leaves it, its attempt
+// starting at at (now, or its due time when claimed ahead).
+func claimedAs(e *core.Execution, now, at time.Time, lease time.Duration) *core.Execution {
+	want := *e
+	want.Status, want.Attempts, want.UpdatedAt = core.ExecDelivering, 1, now
+	want.StartedAt, want.LastAttemptAt, want.LeaseExpiresAt = &at, &at, new(now.Add(lease))
+	return &want
 }
 
 // claimDeliveries claims up to limit due executions at now.

@@ -58,19 +58,7 @@ func (s *Store) CueCreate(ctx context.Context, p *core.CueCreateParams) (*core.C
 // settle travel together, and COMMIT travels with the inserts unless an
 // idempotency key is bound after them — two round trips for a group.
 func (s *Store) createCues(ctx context.Context, items []*pendingCreate) (rolledBack bool, err error) {
-	const op = "cue create"
-	tx, err := s.beginPipelined(ctx)
-	if err != nil {
-		return false, dbErr.Interpret(op+": begin", err)
-	}
-	defer tx.release()
-	if err := s.admitAndInsert(ctx, tx, items); err != nil {
-		return true, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, dbErr.Interpret(op+": commit", err)
-	}
-	return false, nil
+	return s.groupTx(ctx, "cue create", func(tx *pipeTx) error { return s.admitAndInsert(ctx, tx, items) })
 }
 
 func (s *Store) admitAndInsert(ctx context.Context, tx *pipeTx, items []*pendingCreate) error {

@@ -59,19 +59,7 @@ func (s *Store) ExecutionUpdate(ctx context.Context, p *core.ExecutionUpdatePara
 // the run effects, the saves and COMMIT travel together — two round trips
 // for a group.
 func (s *Store) updateExecutions(ctx context.Context, items []*pendingUpdate) (rolledBack bool, err error) {
-	const op = "execution update"
-	tx, err := s.beginPipelined(ctx)
-	if err != nil {
-		return false, dbErr.Interpret(op+": begin", err)
-	}
-	defer tx.release()
-	if err := s.updateLocked(ctx, tx, items); err != nil {
-		return true, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, dbErr.Interpret(op+": commit", err)
-	}
-	return false, nil
+	return s.groupTx(ctx, "execution update", func(tx *pipeTx) error { return s.updateLocked(ctx, tx, items) })
 }
 
 func (s *Store) updateLocked(ctx context.Context, tx *pipeTx, items []*pendingUpdate) error {

@@ -57,6 +57,25 @@ func (s *Store) inPipeTx(ctx context.Context, op string, fn func(tx *pipeTx) err
 		fn)
 }
 
+// groupTx runs a group commit's members (fn) in one pipelined
+// transaction. rolledBack says the error came from a statement inside it
+// (nothing committed: each member may be retried alone), not from BEGIN or
+// COMMIT.
+func (s *Store) groupTx(ctx context.Context, op string, fn func(tx *pipeTx) error) (rolledBack bool, err error) {
+	tx, err := s.beginPipelined(ctx)
+	if err != nil {
+		return false, dbErr.Interpret(op+": begin", err)
+	}
+	defer tx.release()
+	if err := fn(tx); err != nil {
+		return true, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, dbErr.Interpret(op+": commit", err)
+	}
+	return false, nil
+}
+
 // beginPipelined acquires a connection for a pipeTx; nothing is sent yet.
 func (s *Store) beginPipelined(ctx context.Context) (*pipeTx, error) {
 	conn, err := s.pool.Acquire(ctx)
