@@ -162,19 +162,21 @@ func (t *destinations) observe(per map[string]int, roomFor func(string) int) (st
 	return started
 }
 
-// admit reserves a claim's jobs (reserve) in claim order: a job is granted
-// when it is within the room the claim gave its destination. That room
+// admit reserves a claim's jobs (reserve) in claim order and returns how
+// many each destination got: a job is granted when it is within the room
+// the claim gave its destination. That room
 // already left out the attempts in flight, and a destination alone may be
 // given room beyond the limit whatever its size — even a room of exactly
 // the limit while more than the limit is in flight (such jobs used to be
 // handed back at once, and waited for the idle poll to be claimed again:
 // TestDestinationsAdmitSoloRoomOfTheLimit).
-func (t *destinations) admit(c *DeliveryClaim, jobs []*DeliveryJob) {
-	per := make(map[string]int, 1)
+func (t *destinations) admit(c *DeliveryClaim, jobs []*DeliveryJob) (per map[string]int) {
+	per = make(map[string]int, 1)
 	for _, j := range jobs {
 		per[j.Destination]++
 		j.admitted = t.reserve(j.Destination, per[j.Destination] <= c.RoomFor(j.Destination))
 	}
+	return per
 }
 
 // reserve counts a claimed job of d in flight from its claim on, so the

@@ -129,8 +129,7 @@ func TestDestinationsAdmitSoloRoomOfTheLimit(t *testing.T) {
 		for i := range jobs {
 			jobs[i] = &DeliveryJob{Destination: "a"}
 		}
-		ds.admit(c, jobs)
-		ds.observe(map[string]int{"a": len(jobs)}, c.RoomFor)
+		ds.observe(ds.admit(c, jobs), c.RoomFor)
 		return jobs
 	}
 	begin := func(jobs []*DeliveryJob) (gates []gate) {

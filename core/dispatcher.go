@@ -265,18 +265,16 @@ func (d *Dispatcher) claim(ctx context.Context, src DeliverySource, limit, free 
 	if err != nil {
 		return nil, roomLimited, again, fmt.Errorf("dispatcher: claim %s: %w", src.Kind(), err)
 	}
-	per := map[string]int{}
 	for _, j := range jobs {
 		j.source = src
-		per[j.Destination]++
 	}
+	per := d.dests.admit(c, jobs)
 	for dest, n := range per {
 		if n >= c.RoomFor(dest) {
 			roomLimited = true
 			break
 		}
 	}
-	d.dests.admit(c, jobs)
 	if d.dests.observe(per, c.RoomFor) {
 		again = true // alone now: it may use more slots at once
 	}

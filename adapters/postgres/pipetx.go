@@ -62,18 +62,12 @@ func (s *Store) inPipeTx(ctx context.Context, op string, fn func(tx *pipeTx) err
 // (nothing committed: each member may be retried alone), not from BEGIN or
 // COMMIT.
 func (s *Store) groupTx(ctx context.Context, op string, fn func(tx *pipeTx) error) (rolledBack bool, err error) {
-	tx, err := s.beginPipelined(ctx)
-	if err != nil {
-		return false, dbErr.Interpret(op+": begin", err)
-	}
-	defer tx.release()
-	if err := fn(tx); err != nil {
-		return true, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, dbErr.Interpret(op+": commit", err)
-	}
-	return false, nil
+	err = s.inPipeTx(ctx, op, func(tx *pipeTx) error {
+		err := fn(tx)
+		rolledBack = err != nil
+		return err
+	})
+	return rolledBack, err
 }
 
 // beginPipelined acquires a connection for a pipeTx; nothing is sent yet.
@@ -176,7 +170,7 @@ func (t *pipeTx) release() {
 	if t.begun && !t.committed {
 		// A failed rollback leaves the connection in a transaction, and
 		// the pool then closes it.
-		_, _ = t.conn.Exec(context.WithoutCancel(context.Background()), "rollback")
+		_, _ = t.conn.Exec(context.Background(), "rollback")
 	}
 	t.conn.Release()
 }
