@@ -14,7 +14,7 @@ import (
 // AgentCreate inserts p.Agent. ErrConflict when the tenant's slug is taken.
 func (s *Store) AgentCreate(ctx context.Context, p *core.AgentCreateParams) (*core.Agent, error) {
 	const op = "agent create"
-	row, err := s.q.AgentInsert(ctx, s.pool, (*dbsqlc.AgentInsertParams)(sqlkit.AgentInsertOf(p.Agent, times)))
+	row, err := s.q.AgentInsert(ctx, s.rd, (*dbsqlc.AgentInsertParams)(sqlkit.AgentInsertOf(p.Agent, times)))
 	if err != nil {
 		return nil, dbErr.Tenant(op, err)
 	}
@@ -28,7 +28,7 @@ func (s *Store) AgentGet(ctx context.Context, p *core.AgentGetParams) (*core.Age
 	if !ok {
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	row, err := s.q.AgentGet(ctx, s.pool, &dbsqlc.AgentGetParams{ID: string(p.ID), UserID: tenant, IncludeDeleted: p.IncludeDeleted})
+	row, err := s.q.AgentGet(ctx, s.rd, &dbsqlc.AgentGetParams{ID: string(p.ID), UserID: tenant, IncludeDeleted: p.IncludeDeleted})
 	return sqlkit.Row(dbErr, op, row, err, agentFromRow)
 }
 
@@ -39,7 +39,7 @@ func (s *Store) AgentGetBySlug(ctx context.Context, p *core.AgentGetBySlugParams
 	if !ok {
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	row, err := s.q.AgentGetBySlug(ctx, s.pool, &dbsqlc.AgentGetBySlugParams{
+	row, err := s.q.AgentGetBySlug(ctx, s.rd, &dbsqlc.AgentGetBySlugParams{
 		UserSlug: p.UserSlug, Slug: p.Slug, UserID: tenant, IncludeDeleted: p.IncludeDeleted,
 	})
 	return sqlkit.Row(dbErr, op, row, err, agentFromRow)
@@ -63,7 +63,7 @@ func (s *Store) AgentList(ctx context.Context, p *core.AgentListParams) ([]*core
 
 // AgentTouch moves the agent's last_seen_at forward to p.Now.
 func (s *Store) AgentTouch(ctx context.Context, p *core.AgentTouchParams) error {
-	return dbErr.Interpret("agent touch", s.q.AgentTouch(ctx, s.pool, &dbsqlc.AgentTouchParams{ID: string(p.ID), Now: &p.Now}))
+	return dbErr.Interpret("agent touch", s.q.AgentTouch(ctx, s.rd, &dbsqlc.AgentTouchParams{ID: string(p.ID), Now: &p.Now}))
 }
 
 // AgentUpdate locks the tenant's agent, runs p.Fn and saves its mutable fields.

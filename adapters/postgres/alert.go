@@ -186,7 +186,7 @@ func alertFromRow(r *dbsqlc.Alert) *core.Alert {
 func (s *Store) AlertAcknowledge(ctx context.Context, p *core.AlertAcknowledgeParams) error {
 	const op = "alert acknowledge"
 	return sqlkit.Do2(dbErr, op, string(p.TenantID), p.ID, func(tenant, id string) error {
-		n, err := s.q.AlertAcknowledge(ctx, s.pool, &dbsqlc.AlertAcknowledgeParams{ID: id, UserID: tenant})
+		n, err := s.q.AlertAcknowledge(ctx, s.rd, &dbsqlc.AlertAcknowledgeParams{ID: id, UserID: tenant})
 		return dbErr.Affected(op, n, err)
 	})
 }

@@ -16,13 +16,13 @@ import (
 // utc returns t in UTC (pgx returns times in the local zone).
 func utc(t time.Time) time.Time { return t.UTC() }
 
-// utcPtr is utc for a nullable time.
+// utcPtr is utc for a nullable time just scanned (the row owns it, and
+// nothing else): converted in place, without another allocation.
 func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+	if t != nil {
+		*t = t.UTC()
 	}
-	u := t.UTC()
-	return &u
+	return t
 }
 
 func int32Ptr(v *int) *int32 {

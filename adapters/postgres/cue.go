@@ -15,7 +15,7 @@ import (
 func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, error) {
 	const op = "cue get"
 	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
-		row, err := s.q.CueGet(ctx, s.pool, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
+		row, err := s.q.CueGet(ctx, s.rd, &dbsqlc.CueGetParams{ID: string(p.ID), UserID: tenant})
 		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 	})
 }
@@ -25,7 +25,7 @@ func (s *Store) CueGet(ctx context.Context, p *core.CueGetParams) (*core.Cue, er
 func (s *Store) CueGetByName(ctx context.Context, p *core.CueGetByNameParams) (*core.Cue, error) {
 	const op = "cue get by name"
 	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Cue, error) {
-		row, err := s.q.CueGetByName(ctx, s.pool, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
+		row, err := s.q.CueGetByName(ctx, s.rd, &dbsqlc.CueGetByNameParams{UserID: tenant, Name: p.Name})
 		return sqlkit.Row(dbErr, op, row, err, cueFromRow)
 	})
 }
@@ -40,7 +40,7 @@ func (s *Store) CueGetDetail(ctx context.Context, p *core.CueGetDetailParams) (*
 	const op = "cue get detail"
 	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.CueDetailRead, error) {
 		maxRows, skipRows := sqlkit.Page[int32](p.Limit, p.Offset)
-		rows, err := s.q.CueGetDetail(ctx, s.pool, &dbsqlc.CueGetDetailParams{
+		rows, err := s.q.CueGetDetail(ctx, s.rd, &dbsqlc.CueGetDetailParams{
 			ID: string(p.ID), UserID: tenant, Since: p.Since, MaxRows: maxRows, SkipRows: skipRows,
 		})
 		if err != nil {
@@ -67,7 +67,7 @@ func (s *Store) CueGetDetail(ctx context.Context, p *core.CueGetDetailParams) (*
 // cue may be absent, have none, or the page start past the last.
 func (s *Store) cueDetailWithoutPage(ctx context.Context, p *core.CueGetDetailParams, tenant string) (*core.CueDetailRead, error) {
 	const op = "cue get detail"
-	row, err := s.q.CueGetWithCounts(ctx, s.pool, &dbsqlc.CueGetWithCountsParams{ID: string(p.ID), UserID: tenant, Since: p.Since})
+	row, err := s.q.CueGetWithCounts(ctx, s.rd, &dbsqlc.CueGetWithCountsParams{ID: string(p.ID), UserID: tenant, Since: p.Since})
 	d := &core.CueDetailRead{Executions: []*core.Execution{}}
 	if d.Cue, err = sqlkit.Row(dbErr, op, row, err, func(r *dbsqlc.CueGetWithCountsRow) (*core.Cue, error) {
 		c, err := cueFromRow(&r.Cue)
@@ -80,7 +80,7 @@ func (s *Store) cueDetailWithoutPage(ctx context.Context, p *core.CueGetDetailPa
 		return nil, err
 	}
 	if p.Offset > 0 {
-		n, err := s.q.ExecutionCount(ctx, s.pool, executionFilter(tenant, &core.ExecutionListParams{TenantID: p.TenantID, CueID: &d.Cue.ID}))
+		n, err := s.q.ExecutionCount(ctx, s.rd, executionFilter(tenant, &core.ExecutionListParams{TenantID: p.TenantID, CueID: &d.Cue.ID}))
 		if err != nil {
 			return nil, dbErr.Interpret(op, err)
 		}
@@ -172,7 +172,7 @@ func (s *Store) CueUpdate(ctx context.Context, p *core.CueUpdateParams) (*core.C
 func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 	const op = "cue delete"
 	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
-		n, err := s.q.CueDelete(ctx, s.pool, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
+		n, err := s.q.CueDelete(ctx, s.rd, &dbsqlc.CueDeleteParams{ID: string(p.ID), UserID: tenant})
 		return dbErr.Affected(op, n, err)
 	})
 }
@@ -181,7 +181,7 @@ func (s *Store) CueDelete(ctx context.Context, p *core.CueDeleteParams) error {
 // cues are absent from the map.
 func (s *Store) CueCountByStatus(ctx context.Context, p *core.CueCountByStatusParams) (map[core.CueStatus]int, error) {
 	return sqlkit.Scan(string(p.TenantID), map[core.CueStatus]int{}, func(tenant string) (map[core.CueStatus]int, error) {
-		rows, err := s.q.CueCountByStatus(ctx, s.pool, tenant)
+		rows, err := s.q.CueCountByStatus(ctx, s.rd, tenant)
 		if err != nil {
 			return nil, dbErr.Interpret("cue count by status", err)
 		}
@@ -336,7 +336,7 @@ func (s *Store) CueFireDue(ctx context.Context, p *core.CueFireDueParams) (*core
 // ErrNotFound when no active cue has one.
 func (s *Store) CueNextDueAt(ctx context.Context) (time.Time, error) {
 	const op = "cue next due at"
-	next, err := s.q.CueNextDueAt(ctx, s.pool)
+	next, err := s.q.CueNextDueAt(ctx, s.rd)
 	if err != nil {
 		return time.Time{}, dbErr.Interpret(op, err)
 	}

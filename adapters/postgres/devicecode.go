@@ -34,14 +34,14 @@ func (s *Store) DeviceCodeCreate(ctx context.Context, p *core.DeviceCode) error 
 
 // DeviceCodeGet returns the row of a code. ErrNotFound when absent.
 func (s *Store) DeviceCodeGet(ctx context.Context, p *core.DeviceCodeGetParams) (*core.DeviceCode, error) {
-	row, err := s.q.DeviceCodeGet(ctx, s.pool, p.Code)
+	row, err := s.q.DeviceCodeGet(ctx, s.rd, p.Code)
 	return sqlkit.Row(dbErr, "device code get", row, err, deviceCodeFromRow)
 }
 
 // DeviceCodeGetBySessionToken returns the row whose session token hash is
 // p.Hash. ErrNotFound when none has.
 func (s *Store) DeviceCodeGetBySessionToken(ctx context.Context, p *core.DeviceCodeGetBySessionTokenParams) (*core.DeviceCode, error) {
-	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.pool, &p.Hash)
+	row, err := s.q.DeviceCodeGetBySessionTokenHash(ctx, s.rd, &p.Hash)
 	return sqlkit.Row(dbErr, "device code get by session token", row, err, deviceCodeFromRow)
 }
 
@@ -69,7 +69,7 @@ func (s *Store) DeviceCodeUpdate(ctx context.Context, p *core.DeviceCodeUpdatePa
 // DeviceCodePurge deletes the device codes that expired before p.Before
 // (by index) in one statement and returns how many went.
 func (s *Store) DeviceCodePurge(ctx context.Context, p *core.DeviceCodePurgeParams) (int, error) {
-	n, err := s.q.DeviceCodePurge(ctx, s.pool, p.Before)
+	n, err := s.q.DeviceCodePurge(ctx, s.rd, p.Before)
 	if err != nil {
 		return 0, dbErr.Interpret("device code purge", err)
 	}

@@ -21,7 +21,7 @@ func (s *Store) EchoPut(ctx context.Context, p *core.EchoEntry) error {
 	if err != nil {
 		return dbErr.Op(op, fmt.Errorf("headers: %w", err))
 	}
-	err = s.q.EchoPut(ctx, s.pool, &dbsqlc.EchoPutParams{
+	err = s.q.EchoPut(ctx, s.rd, &dbsqlc.EchoPutParams{
 		Token: p.Token, Body: body, Headers: headers, ReceivedAt: p.ReceivedAt, ExpiresAt: p.ExpiresAt,
 	})
 	return dbErr.Interpret(op, err)
@@ -31,7 +31,7 @@ func (s *Store) EchoPut(ctx context.Context, p *core.EchoEntry) error {
 // ErrNotFound otherwise.
 func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoEntry, error) {
 	const op = "echo get"
-	row, err := s.q.EchoGet(ctx, s.pool, &dbsqlc.EchoGetParams{Token: p.Token, Now: p.Now})
+	row, err := s.q.EchoGet(ctx, s.rd, &dbsqlc.EchoGetParams{Token: p.Token, Now: p.Now})
 	if err != nil {
 		return nil, dbErr.Interpret(op, err)
 	}
@@ -52,7 +52,7 @@ func (s *Store) EchoGet(ctx context.Context, p *core.EchoGetParams) (*core.EchoE
 // EchoPurge deletes the echo entries expired at p.Before (by index) in one
 // statement and returns how many went.
 func (s *Store) EchoPurge(ctx context.Context, p *core.EchoPurgeParams) (int, error) {
-	n, err := s.q.EchoPurge(ctx, s.pool, p.Before)
+	n, err := s.q.EchoPurge(ctx, s.rd, p.Before)
 	if err != nil {
 		return 0, dbErr.Interpret("echo purge", err)
 	}

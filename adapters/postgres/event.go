@@ -86,7 +86,7 @@ func (s *Store) EventList(ctx context.Context, p *core.EventListParams) ([]*core
 	if !ok {
 		return out, nil
 	}
-	rows, err := s.q.EventList(ctx, s.pool, &dbsqlc.EventListParams{
+	rows, err := s.q.EventList(ctx, s.rd, &dbsqlc.EventListParams{
 		RecipientAgentID: p.AgentID, UserID: user, Since: p.Since, EventType: sqlkit.OptionalText(p.Type),
 		MaxRows: sqlkit.Clamp[int32](p.Limit),
 	})
@@ -101,7 +101,7 @@ func (s *Store) EventList(ctx context.Context, p *core.EventListParams) ([]*core
 
 // EventPurge deletes up to p.Limit events emitted before p.Before.
 func (s *Store) EventPurge(ctx context.Context, p *core.EventPurgeParams) (int, error) {
-	n, err := s.q.EventPurge(ctx, s.pool, &dbsqlc.EventPurgeParams{Before: p.Before, MaxRows: sqlkit.Clamp[int32](p.Limit)})
+	n, err := s.q.EventPurge(ctx, s.rd, &dbsqlc.EventPurgeParams{Before: p.Before, MaxRows: sqlkit.Clamp[int32](p.Limit)})
 	if err != nil {
 		return 0, dbErr.Interpret("event purge", err)
 	}
@@ -110,7 +110,7 @@ func (s *Store) EventPurge(ctx context.Context, p *core.EventPurgeParams) (int, 
 
 // EventDigestCandidates returns undigested low-priority message events.
 func (s *Store) EventDigestCandidates(ctx context.Context, p *core.EventDigestCandidatesParams) ([]*core.Event, error) {
-	rows, err := s.q.EventDigestCandidates(ctx, s.pool, sqlkit.Clamp[int32](p.Limit))
+	rows, err := s.q.EventDigestCandidates(ctx, s.rd, sqlkit.Clamp[int32](p.Limit))
 	if err != nil {
 		return nil, dbErr.Interpret("event digest candidates", err)
 	}
@@ -148,7 +148,7 @@ func (s *Store) EventDigest(ctx context.Context, p *core.EventDigestParams) (*co
 func (s *Store) SubscriptionCreate(ctx context.Context, p *core.Subscription) error {
 	const op = "subscription create"
 	return sqlkit.Do2(dbErr, op, string(p.TenantID), p.ID, func(user, id string) error {
-		err := s.q.SubscriptionInsert(ctx, s.pool, &dbsqlc.SubscriptionInsertParams{
+		err := s.q.SubscriptionInsert(ctx, s.rd, &dbsqlc.SubscriptionInsertParams{
 			ID: id, UserID: user, SubscriberAgentID: p.AgentID, EventType: p.EventType, DeliveryTarget: p.Target,
 			WebhookURL: p.WebhookURL, WebhookSecretSealed: p.SecretSealed, InlineBody: p.InlineBody, CreatedAt: p.CreatedAt,
 		})
@@ -163,7 +163,7 @@ func (s *Store) SubscriptionList(ctx context.Context, p *core.SubscriptionListPa
 	if !ok {
 		return out, nil
 	}
-	rows, err := s.q.SubscriptionList(ctx, s.pool, &dbsqlc.SubscriptionListParams{UserID: user, SubscriberAgentID: p.AgentID})
+	rows, err := s.q.SubscriptionList(ctx, s.rd, &dbsqlc.SubscriptionListParams{UserID: user, SubscriberAgentID: p.AgentID})
 	if err != nil {
 		return nil, dbErr.Interpret("subscription list", err)
 	}
@@ -180,7 +180,7 @@ func (s *Store) SubscriptionDetach(ctx context.Context, p *core.SubscriptionDeta
 	if !ok {
 		return nil
 	}
-	err := s.q.SubscriptionDetach(ctx, s.pool, &dbsqlc.SubscriptionDetachParams{Now: &p.Now, ID: id, UserID: user, SubscriberAgentID: p.AgentID})
+	err := s.q.SubscriptionDetach(ctx, s.rd, &dbsqlc.SubscriptionDetachParams{Now: &p.Now, ID: id, UserID: user, SubscriberAgentID: p.AgentID})
 	return dbErr.Interpret("subscription detach", err)
 }
 
@@ -190,7 +190,7 @@ func (s *Store) SubscriptionAck(ctx context.Context, p *core.SubscriptionAckPara
 	if !ok {
 		return nil
 	}
-	err := s.q.SubscriptionAck(ctx, s.pool, &dbsqlc.SubscriptionAckParams{EventID: &p.EventID, ID: id, UserID: user, SubscriberAgentID: p.AgentID})
+	err := s.q.SubscriptionAck(ctx, s.rd, &dbsqlc.SubscriptionAckParams{EventID: &p.EventID, ID: id, UserID: user, SubscriberAgentID: p.AgentID})
 	return dbErr.Interpret("subscription ack", err)
 }
 
@@ -200,7 +200,7 @@ func (s *Store) SubscriptionAckPulls(ctx context.Context, p *core.SubscriptionAc
 	if !ok {
 		return nil
 	}
-	err := s.q.SubscriptionAckPulls(ctx, s.pool, &dbsqlc.SubscriptionAckPullsParams{
+	err := s.q.SubscriptionAckPulls(ctx, s.rd, &dbsqlc.SubscriptionAckPullsParams{
 		EventID: &p.EventID, UserID: user, SubscriberAgentID: p.AgentID, EventType: sqlkit.OptionalText(p.EventType),
 	})
 	return dbErr.Interpret("subscription ack pulls", err)
@@ -208,7 +208,7 @@ func (s *Store) SubscriptionAckPulls(ctx context.Context, p *core.SubscriptionAc
 
 // SubscriptionDue lists webhook subscriptions with events to dispatch.
 func (s *Store) SubscriptionDue(ctx context.Context, p *core.SubscriptionDueParams) ([]*core.Subscription, error) {
-	rows, err := s.q.SubscriptionDue(ctx, s.pool, &dbsqlc.SubscriptionDueParams{Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit)})
+	rows, err := s.q.SubscriptionDue(ctx, s.rd, &dbsqlc.SubscriptionDueParams{Now: p.Now, MaxRows: sqlkit.Clamp[int32](p.Limit)})
 	if err != nil {
 		return nil, dbErr.Interpret("subscription due", err)
 	}

@@ -167,7 +167,7 @@ func createArgs(e *core.Execution, tenant string) (*dbsqlc.ExecutionCreateParams
 func (s *Store) ExecutionGet(ctx context.Context, p *core.ExecutionGetParams) (*core.Execution, error) {
 	const op = "execution get"
 	return sqlkit.Find2(dbErr, op, string(p.TenantID), string(p.ID), func(tenant, id string) (*core.Execution, error) {
-		row, err := s.q.ExecutionGet(ctx, s.pool, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
+		row, err := s.q.ExecutionGet(ctx, s.rd, &dbsqlc.ExecutionGetParams{ID: id, UserID: tenant})
 		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(executionFromRow))
 	})
 }
@@ -428,7 +428,7 @@ func recordArgs(p *core.ExecutionRecordDeliveriesParams) *dbsqlc.ExecutionRecord
 // pending and due, delivering with an expired lease, and retrying or
 // retry_ready; worker executions pending.
 func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueStatsParams) (*core.QueueStats, error) {
-	row, err := s.q.ExecutionQueueStats(ctx, s.pool, p.Now)
+	row, err := s.q.ExecutionQueueStats(ctx, s.rd, p.Now)
 	if err != nil {
 		return nil, dbErr.Interpret("execution queue stats", err)
 	}
@@ -448,7 +448,7 @@ func (s *Store) ExecutionQueueStats(ctx context.Context, p *core.ExecutionQueueS
 func (s *Store) ExecutionClaimable(ctx context.Context, p *core.ExecutionClaimableParams) ([]*core.Claimable, error) {
 	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
 	return sqlkit.Rows(dbErr, "execution claimable", string(p.TenantID), func(tenant string) ([]*dbsqlc.ExecutionClaimableRow, error) {
-		return s.q.ExecutionClaimable(ctx, s.pool, &dbsqlc.ExecutionClaimableParams{
+		return s.q.ExecutionClaimable(ctx, s.rd, &dbsqlc.ExecutionClaimableParams{
 			UserID: tenant, Now: p.Now, Task: p.Task, Agent: p.Agent, MaxRows: maxRows,
 		})
 	}, func(r *dbsqlc.ExecutionClaimableRow) (*core.Claimable, error) {
@@ -752,7 +752,7 @@ func (s *Store) ExecutionSweepOutcomeDeadlines(ctx context.Context, p *core.Exec
 func (s *Store) ExecutionRecentFinished(ctx context.Context, p *core.ExecutionRecentFinishedParams) ([]*core.Execution, error) {
 	maxRows, _ := sqlkit.Page[int32](p.Limit, 0)
 	return sqlkit.Rows(dbErr, "execution recent finished", string(p.TenantID), func(tenant string) ([]*dbsqlc.Execution, error) {
-		return s.q.ExecutionRecentFinished(ctx, s.pool, &dbsqlc.ExecutionRecentFinishedParams{
+		return s.q.ExecutionRecentFinished(ctx, s.rd, &dbsqlc.ExecutionRecentFinishedParams{
 			CueID: string(p.CueID), UserID: tenant, MaxRows: maxRows,
 		})
 	}, sqlkit.Infallible(executionFromRow))

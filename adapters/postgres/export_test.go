@@ -93,3 +93,7 @@ func (s *Store) BeginPipelinedForTest(ctx context.Context) (*PipeTx, error) {
 // ReleaseForTest rolls back what t did not commit and returns its
 // connection.
 func (t *PipeTx) ReleaseForTest() { t.release() }
+
+// PlanDBForTest is the store's pool as the generated queries use it
+// (planPool: scan plans cached per connection).
+func (s *Store) PlanDBForTest() dbsqlc.DBTX { return s.rd }

@@ -13,7 +13,7 @@ import (
 func (s *Store) IdempotencyGet(ctx context.Context, p *core.IdempotencyGetParams) (*core.IdempotencyRecord, error) {
 	const op = "idempotency get"
 	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.IdempotencyRecord, error) {
-		row, err := s.q.IdempotencyGet(ctx, s.pool, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: p.Scope, Key: p.Key})
+		row, err := s.q.IdempotencyGet(ctx, s.rd, &dbsqlc.IdempotencyGetParams{UserID: tenant, Scope: p.Scope, Key: p.Key})
 		return sqlkit.Row(dbErr, op, row, err, sqlkit.Infallible(idempotencyFromRow))
 	})
 }

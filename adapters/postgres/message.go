@@ -45,12 +45,12 @@ func (s *Store) MessageCreate(ctx context.Context, p *core.MessageCreateParams) 
 	}
 	if p.CountUsage {
 		first := p.Messages[0]
-		if err := s.q.MessageUsageIncrement(ctx, s.pool, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: core.MonthStart(p.Month)}); err != nil {
+		if err := s.q.MessageUsageIncrement(ctx, s.rd, &dbsqlc.MessageUsageIncrementParams{UserID: string(first.TenantID), MonthStart: core.MonthStart(p.Month)}); err != nil {
 			return nil, dbErr.Interpret(op, err)
 		}
 	}
 	if p.TouchSender != nil {
-		if err := s.q.AgentTouch(ctx, s.pool, &dbsqlc.AgentTouchParams{ID: string(*p.TouchSender), Now: &p.Now}); err != nil {
+		if err := s.q.AgentTouch(ctx, s.rd, &dbsqlc.AgentTouchParams{ID: string(*p.TouchSender), Now: &p.Now}); err != nil {
 			return nil, dbErr.Interpret(op, err)
 		}
 	}
@@ -64,7 +64,7 @@ func (s *Store) MessageGet(ctx context.Context, p *core.MessageGetParams) (*core
 	if !ok {
 		return nil, dbErr.Op(op, core.ErrNotFound)
 	}
-	row, err := s.q.MessageGet(ctx, s.pool, &dbsqlc.MessageGetParams{ID: string(p.ID), Viewer: viewer})
+	row, err := s.q.MessageGet(ctx, s.rd, &dbsqlc.MessageGetParams{ID: string(p.ID), Viewer: viewer})
 	return sqlkit.Row(dbErr, op, row, err, messageFromRow)
 }
 
@@ -72,7 +72,7 @@ func (s *Store) MessageGet(ctx context.Context, p *core.MessageGetParams) (*core
 func (s *Store) MessageGetByKey(ctx context.Context, p *core.MessageGetByKeyParams) (*core.Message, error) {
 	const op = "message get by key"
 	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (*core.Message, error) {
-		row, err := s.q.MessageGetByKey(ctx, s.pool, &dbsqlc.MessageGetByKeyParams{UserID: tenant, IdempotencyKey: &p.Key})
+		row, err := s.q.MessageGetByKey(ctx, s.rd, &dbsqlc.MessageGetByKeyParams{UserID: tenant, IdempotencyKey: &p.Key})
 		return sqlkit.Row(dbErr, op, row, err, messageFromRow)
 	})
 }
@@ -148,7 +148,7 @@ func (s *Store) MessageMonthCount(ctx context.Context, p *core.MessageMonthCount
 	if !ok {
 		return 0, nil
 	}
-	n, err := s.q.MessageMonthCount(ctx, s.pool, &dbsqlc.MessageMonthCountParams{UserID: id, MonthStart: core.MonthStart(p.Month)})
+	n, err := s.q.MessageMonthCount(ctx, s.rd, &dbsqlc.MessageMonthCountParams{UserID: id, MonthStart: core.MonthStart(p.Month)})
 	return int(n), dbErr.Interpret(op, err)
 }
 
@@ -157,16 +157,16 @@ func (s *Store) MessageSweep(ctx context.Context, p *core.MessageSweepParams) (c
 	const op = "message sweep"
 	var r core.MessageSweepResult
 	limit := sqlkit.Clamp[int32](p.Limit)
-	n, err := s.q.MessageExpire(ctx, s.pool, &dbsqlc.MessageExpireParams{Now: p.Now, MaxRows: limit})
+	n, err := s.q.MessageExpire(ctx, s.rd, &dbsqlc.MessageExpireParams{Now: p.Now, MaxRows: limit})
 	if err != nil {
 		return r, dbErr.Interpret(op, err)
 	}
 	r.Expired = int(n)
-	if n, err = s.q.MessagePurge(ctx, s.pool, &dbsqlc.MessagePurgeParams{Before: &p.PurgeBefore, MaxRows: limit}); err != nil {
+	if n, err = s.q.MessagePurge(ctx, s.rd, &dbsqlc.MessagePurgeParams{Before: &p.PurgeBefore, MaxRows: limit}); err != nil {
 		return r, dbErr.Interpret(op, err)
 	}
 	r.Purged = int(n)
-	if n, err = s.q.MessageReleaseKeys(ctx, s.pool, &dbsqlc.MessageReleaseKeysParams{Before: p.ReleaseBefore, MaxRows: limit}); err != nil {
+	if n, err = s.q.MessageReleaseKeys(ctx, s.rd, &dbsqlc.MessageReleaseKeysParams{Before: p.ReleaseBefore, MaxRows: limit}); err != nil {
 		return r, dbErr.Interpret(op, err)
 	}
 	r.Released = int(n)
@@ -202,7 +202,7 @@ func (s *Store) MessagePushClaim(ctx context.Context, p *core.MessagePushClaimPa
 		return []*core.Message{}, nil
 	}
 	room := sqlkit.RoomOf(p)
-	rows, err := s.q.MessagePushClaim(ctx, s.pool, &dbsqlc.MessagePushClaimParams{
+	rows, err := s.q.MessagePushClaim(ctx, s.rd, &dbsqlc.MessagePushClaimParams{
 		Now: p.Now, LeaseUntil: p.LeaseUntil(), MaxRows: sqlkit.Clamp[int32](p.Limit),
 		PerDestination: sqlkit.Clamp[int32](room.PerDestination), RoomDestinations: room.Destinations, RoomSizes: room.Sizes,
 		SkipDestinations: room.Skip, ScanRows: sqlkit.Clamp[int32](room.ScanRows),

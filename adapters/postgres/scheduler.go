@@ -11,7 +11,7 @@ import (
 // SchedulerHeartbeatPut records p as its instance's latest cycle, replacing
 // the previous one.
 func (s *Store) SchedulerHeartbeatPut(ctx context.Context, p *core.SchedulerHeartbeat) error {
-	return dbErr.Interpret("scheduler heartbeat put", s.q.SchedulerHeartbeatPut(ctx, s.pool, &dbsqlc.SchedulerHeartbeatPutParams{
+	return dbErr.Interpret("scheduler heartbeat put", s.q.SchedulerHeartbeatPut(ctx, s.rd, &dbsqlc.SchedulerHeartbeatPutParams{
 		InstanceID:      p.InstanceID,
 		LastRun:         p.LastRun,
 		CuesLastCycle:   sqlkit.Clamp[int32](p.CuesLastCycle),
@@ -22,7 +22,7 @@ func (s *Store) SchedulerHeartbeatPut(ctx context.Context, p *core.SchedulerHear
 // SchedulerHeartbeatLatest returns the most recent cycle of any instance.
 // ErrNotFound when none was recorded.
 func (s *Store) SchedulerHeartbeatLatest(ctx context.Context) (*core.SchedulerHeartbeat, error) {
-	row, err := s.q.SchedulerHeartbeatLatest(ctx, s.pool)
+	row, err := s.q.SchedulerHeartbeatLatest(ctx, s.rd)
 	if err != nil {
 		return nil, dbErr.Interpret("scheduler heartbeat latest", err)
 	}

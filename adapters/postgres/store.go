@@ -34,6 +34,7 @@ type Config struct {
 // Store is core.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	pool    *pgxpool.Pool
+	rd      *planPool // the pool for the generated queries (cached scan plans)
 	q       *dbsqlc.Queries
 	creates sqlkit.GroupQueue[*pendingCreate] // CueCreate's group commit (cuecreate.go)
 	updates sqlkit.GroupQueue[*pendingUpdate] // ExecutionUpdate's (execupdate.go)
@@ -52,11 +53,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Tracer != nil {
 		pcfg.ConnConfig.Tracer = cfg.Tracer
 	}
+	rd := &planPool{}
+	pcfg.BeforeClose = rd.forget
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
-	s := &Store{pool: pool, q: dbsqlc.New()}
+	rd.Pool = pool
+	s := &Store{pool: pool, rd: rd, q: dbsqlc.New()}
 	s.creates = sqlkit.GroupQueue[*pendingCreate]{Errors: dbErr, Op: "cue create", Max: createBatchMax, Flushers: createFlushersMax, Run: s.createCues}
 	s.updates = sqlkit.GroupQueue[*pendingUpdate]{Errors: dbErr, Op: "execution update", Max: updateBatchMax, Flushers: updateFlushersMax, Run: s.updateExecutions}
 	if err := s.Ping(ctx); err != nil {
@@ -117,7 +121,7 @@ func (s *Store) rowTx(ctx context.Context, op string, opts pgx.TxOptions, tenant
 // when not, the count is a second statement.
 func (s *Store) tenantRead(tenant core.TenantID, fn func(db dbsqlc.DBTX, tenant string) error) error {
 	_, err := sqlkit.Scan(string(tenant), struct{}{}, func(tenant string) (struct{}, error) {
-		return struct{}{}, fn(s.pool, tenant)
+		return struct{}{}, fn(s.rd, tenant)
 	})
 	return err
 }

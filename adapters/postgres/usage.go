@@ -19,7 +19,7 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 	month := core.MonthStart(p.MonthStart)
 	out := &core.Usage{MonthStart: month}
 	return sqlkit.Scan(string(p.TenantID), out, func(tenant string) (*core.Usage, error) {
-		row, err := s.q.UsageGet(ctx, s.pool, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: month})
+		row, err := s.q.UsageGet(ctx, s.rd, &dbsqlc.UsageGetParams{UserID: tenant, MonthStart: month})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return out, nil
 		}
@@ -38,7 +38,7 @@ func (s *Store) UsageGet(ctx context.Context, p *core.UsageGetParams) (*core.Usa
 func (s *Store) UsageStartGrace(ctx context.Context, p *core.UsageStartGraceParams) (time.Time, error) {
 	const op = "usage start grace"
 	return sqlkit.Find(dbErr, op, string(p.TenantID), func(tenant string) (time.Time, error) {
-		at, err := s.q.UsageStartGrace(ctx, s.pool, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: core.MonthStart(p.MonthStart), Now: new(p.Now)})
+		at, err := s.q.UsageStartGrace(ctx, s.rd, &dbsqlc.UsageStartGraceParams{UserID: tenant, MonthStart: core.MonthStart(p.MonthStart), Now: new(p.Now)})
 		if err != nil {
 			return time.Time{}, dbErr.Tenant(op, err)
 		}
@@ -57,7 +57,7 @@ func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error 
 		if p.N == 0 {
 			return nil
 		}
-		err := s.q.UsageMonthlyAdd(ctx, s.pool, &dbsqlc.UsageMonthlyAddParams{
+		err := s.q.UsageMonthlyAdd(ctx, s.rd, &dbsqlc.UsageMonthlyAddParams{
 			MonthStart: core.MonthStart(p.MonthStart), UserIds: []string{tenant}, Counts: []int32{sqlkit.Clamp[int32](p.N)},
 		})
 		return dbErr.Tenant(op, err)
@@ -69,7 +69,7 @@ func (s *Store) UsageCount(ctx context.Context, p *core.UsageCountParams) error 
 // failure outcome, or no outcome and status failed or missed).
 func (s *Store) OutcomeCounts(ctx context.Context, p *core.OutcomeCountsParams) (*core.OutcomeCounts, error) {
 	return sqlkit.Scan(string(p.TenantID), &core.OutcomeCounts{}, func(tenant string) (*core.OutcomeCounts, error) {
-		row, err := s.q.OutcomeCounts(ctx, s.pool, &dbsqlc.OutcomeCountsParams{UserID: tenant, CreatedFrom: p.From, CreatedTo: p.To})
+		row, err := s.q.OutcomeCounts(ctx, s.rd, &dbsqlc.OutcomeCountsParams{UserID: tenant, CreatedFrom: p.From, CreatedTo: p.To})
 		if err != nil {
 			return nil, dbErr.Interpret("outcome counts", err)
 		}

@@ -18,7 +18,7 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 	if err != nil {
 		return nil, dbErr.Op(op, err)
 	}
-	row, err := s.q.UserInsert(ctx, s.pool, (*dbsqlc.UserInsertParams)(args))
+	row, err := s.q.UserInsert(ctx, s.rd, (*dbsqlc.UserInsertParams)(args))
 	return sqlkit.Row(dbErr, op, row, err, userFromRow)
 }
 
@@ -26,7 +26,7 @@ func (s *Store) UserCreate(ctx context.Context, p *core.UserCreateParams) (*core
 func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User, error) {
 	const op = "user get"
 	return sqlkit.Find(dbErr, op, string(p.ID), func(id string) (*core.User, error) {
-		row, err := s.q.UserGet(ctx, s.pool, id)
+		row, err := s.q.UserGet(ctx, s.rd, id)
 		return sqlkit.Row(dbErr, op, row, err, userFromRow)
 	})
 }
@@ -34,14 +34,14 @@ func (s *Store) UserGet(ctx context.Context, p *core.UserGetParams) (*core.User,
 // UserGetByAPIKeyHash returns the user whose current key has this hash.
 // ErrNotFound when none has.
 func (s *Store) UserGetByAPIKeyHash(ctx context.Context, p *core.UserGetByAPIKeyHashParams) (*core.User, error) {
-	row, err := s.q.UserGetByAPIKeyHash(ctx, s.pool, p.Hash)
+	row, err := s.q.UserGetByAPIKeyHash(ctx, s.rd, p.Hash)
 	return sqlkit.Row(dbErr, "user get by api key hash", row, err, userFromRow)
 }
 
 // UserGetByEmail returns the user with this exact email. ErrNotFound when
 // none has it.
 func (s *Store) UserGetByEmail(ctx context.Context, p *core.UserGetByEmailParams) (*core.User, error) {
-	row, err := s.q.UserGetByEmail(ctx, s.pool, p.Email)
+	row, err := s.q.UserGetByEmail(ctx, s.rd, p.Email)
 	return sqlkit.Row(dbErr, "user get by email", row, err, userFromRow)
 }
 
@@ -109,7 +109,7 @@ func (s *Store) UserRotateAPIKey(ctx context.Context, p *core.UserRotateAPIKeyPa
 // RotatedKeyGet returns when the key with this hash was rotated away (UTC).
 // ErrNotFound when it never was.
 func (s *Store) RotatedKeyGet(ctx context.Context, p *core.RotatedKeyGetParams) (time.Time, error) {
-	at, err := s.q.RotatedKeyGet(ctx, s.pool, p.Hash)
+	at, err := s.q.RotatedKeyGet(ctx, s.rd, p.Hash)
 	if err != nil {
 		return time.Time{}, dbErr.Interpret("rotated key get", err)
 	}

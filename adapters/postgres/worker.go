@@ -20,7 +20,7 @@ func (s *Store) WorkerCountActive(ctx context.Context, p *core.WorkerCountActive
 		}
 		tenant = &id
 	}
-	n, err := s.q.WorkerCountActive(ctx, s.pool, &dbsqlc.WorkerCountActiveParams{Since: p.Since, UserID: tenant})
+	n, err := s.q.WorkerCountActive(ctx, s.rd, &dbsqlc.WorkerCountActiveParams{Since: p.Since, UserID: tenant})
 	if err != nil {
 		return 0, dbErr.Interpret("worker count active", err)
 	}
@@ -41,7 +41,7 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatPara
 		handlers = b
 	}
 	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
-		err := s.q.WorkerHeartbeat(ctx, s.pool, &dbsqlc.WorkerHeartbeatParams{
+		err := s.q.WorkerHeartbeat(ctx, s.rd, &dbsqlc.WorkerHeartbeatParams{
 			UserID: tenant, WorkerID: p.WorkerID, Handlers: handlers, Now: p.Now,
 		})
 		return dbErr.Interpret(op, err)
@@ -52,7 +52,7 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *core.WorkerHeartbeatPara
 // by worker id); empty for a tenant that is not a UUID.
 func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*core.Worker, error) {
 	return sqlkit.Rows(dbErr, "worker list", string(p.TenantID), func(tenant string) ([]*dbsqlc.Worker, error) {
-		return s.q.WorkerList(ctx, s.pool, tenant)
+		return s.q.WorkerList(ctx, s.rd, tenant)
 	}, func(r *dbsqlc.Worker) (*core.Worker, error) {
 		var d sqlkit.Decoder
 		w := &core.Worker{
@@ -71,7 +71,7 @@ func (s *Store) WorkerList(ctx context.Context, p *core.WorkerListParams) ([]*co
 func (s *Store) WorkerDelete(ctx context.Context, p *core.WorkerDeleteParams) error {
 	const op = "worker delete"
 	return sqlkit.Do(dbErr, op, string(p.TenantID), func(tenant string) error {
-		n, err := s.q.WorkerDelete(ctx, s.pool, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
+		n, err := s.q.WorkerDelete(ctx, s.rd, &dbsqlc.WorkerDeleteParams{UserID: tenant, WorkerID: p.WorkerID})
 		return dbErr.Affected(op, n, err)
 	})
 }
