@@ -11,7 +11,8 @@ BENCH_CUES ?= 10000
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-GENERATED := api/apigen api/apiclient adapters/postgres/internal/dbsqlc adapters/sqlite/internal/dbsqlc core/zones.gen.go clients/typescript/src/schema.ts
+# Generated files (api/apigen/marshal.go, beside them, is written by hand).
+GENERATED := api/apigen/apigen.gen.go api/apiclient adapters/postgres/internal/dbsqlc adapters/sqlite/internal/dbsqlc core/zones.gen.go clients/typescript/src/schema.ts
 
 .PHONY: help
 help: ## list the targets

@@ -239,7 +239,8 @@ func (s *Server) ListCues(ctx context.Context, req apigen.ListCuesRequestObject)
 	for _, c := range cues {
 		out.Cues = append(out.Cues, cueOut(c, nil))
 	}
-	return apigen.ListCues200JSONResponse(out), nil
+	r := cueListResponse(out)
+	return &r, nil
 }
 
 // GetCue returns a cue with a page of its executions.
@@ -268,7 +269,8 @@ func (s *Server) GetCue(ctx context.Context, req apigen.GetCueRequestObject) (ap
 	for _, e := range d.Executions {
 		out.Executions = append(out.Executions, executionOut(e))
 	}
-	return apigen.GetCue200JSONResponse(out), nil
+	r := cueDetailResponse(out)
+	return &r, nil
 }
 
 // UpdateCue applies a partial update.

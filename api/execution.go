@@ -112,7 +112,8 @@ func (s *Server) ListExecutions(ctx context.Context, req apigen.ListExecutionsRe
 	for _, e := range page.Executions {
 		out.Executions = append(out.Executions, executionOut(e))
 	}
-	return apigen.ListExecutions200JSONResponse(out), nil
+	r := executionListResponse(out)
+	return &r, nil
 }
 
 // GetExecution returns one execution.
@@ -125,7 +126,8 @@ func (s *Server) GetExecution(ctx context.Context, req apigen.GetExecutionReques
 	if err != nil {
 		return nil, err
 	}
-	return apigen.GetExecution200JSONResponse(executionOut(e)), nil
+	out := executionResponse(executionOut(e))
+	return &out, nil
 }
 
 // ReplayExecution re-runs a finished execution.

@@ -33,9 +33,11 @@ func (s *Server) user(ctx context.Context) (*core.User, error) {
 
 func pyTime(t time.Time) string { return core.PyTime(t) }
 
+// utcPtr returns t in UTC: t itself when it already is (the stores return
+// UTC times), else a converted copy (t is never changed).
 func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+	if t == nil || t.Location() == time.UTC {
+		return t
 	}
 	u := t.UTC()
 	return &u
