@@ -82,7 +82,7 @@ func (l *Local) Allow(ctx context.Context, key string, limit int, window time.Du
 	b.dropBefore(from)
 	if len(b.pending) < allowance && b.known+len(b.pending) < limit && !b.seen.IsZero() && b.seen.After(now.Add(-window)) && !now.Before(b.seen) {
 		us := now.UnixMicro()
-		b.pending = append(b.pending, pendingRequest{score: us, member: newMember(us)})
+		b.pending = append(b.pending, pendingRequest{score: us})
 		return core.RateDecision{
 			Allowed: true, Limit: limit,
 			Remaining: max(0, limit-b.known-len(b.pending)),

@@ -98,8 +98,8 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.
 
 // pendingRequest is a request accepted locally and not yet in Redis.
 type pendingRequest struct {
-	score  int64 // µs
-	member string
+	score  int64  // µs
+	member string // its ZSET member: "" until the first flush names it
 }
 
 func newMember(us int64) string {
@@ -115,7 +115,11 @@ func (l *Limiter) allow(ctx context.Context, key string, limit int, window time.
 	ttl := (window + expirySlack).Milliseconds()
 	args := make([]any, 0, 5+2*len(pending))
 	args = append(args, nowUs, window.Microseconds(), limit, newMember(nowUs), ttl)
-	for _, p := range pending {
+	for i := range pending {
+		p := &pending[i]
+		if p.member == "" { // named at its first flush, kept for a retry
+			p.member = newMember(p.score)
+		}
 		args = append(args, p.score, p.member)
 	}
 

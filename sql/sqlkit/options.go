@@ -93,7 +93,7 @@ func (d *Decoder) ExecutionOptionsOf(e *core.Execution, raw, payload []byte) {
 	if len(payload) > 0 {
 		e.Payload = json.RawMessage(payload)
 	}
-	if len(raw) == 0 {
+	if len(raw) == 0 || string(raw) == "{}" { // no options: the common case
 		return
 	}
 	var o executionOptions
