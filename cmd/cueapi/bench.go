@@ -70,7 +70,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	slowDelay := fs.Duration("slow-delay", 10*time.Second, "fairness run: how long the slow destination takes to answer")
 	apiMode := fs.Bool("api", false, "measure the request path instead (requests/s of the API next to a bare pgx handler, create rate at stored-cue sizes)")
 	redisURL := fs.String("redis-url", os.Getenv("BENCH_REDIS_URL"), "-api: Redis URL for shared rate limits and auth cache (empty: in-process)")
-	duration := fs.Duration("duration", 2*time.Second, "-api: how long each load phase runs")
+	duration := fs.Duration("duration", 2*time.Second, "-api: how long each load phase runs (a read phase runs twice as long for the API and again for the bare handler, in alternating turns)")
 	readClients := fs.Int("clients", 32, "-api: concurrent clients for the read phases (writes use 16)")
 	sizes := fs.String("sizes", "1000,100000", "-api: stored-cue counts at which the create rate is measured")
 	lateness := fs.Bool("lateness", true, "-api: also measure firing lateness (1,000 cues/s on one process; 300 cues at one instant on 3 PostgreSQL replicas)")

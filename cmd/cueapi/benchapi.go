@@ -237,20 +237,14 @@ func loadClient(clients int) *http.Client {
 // drive runs clients goroutines for d, each sending requests built by mk
 // (i is a process-wide sequence number) and reading the whole answer. It
 // returns successful requests per second and the number of failures.
-// warmDrive is drive after a warm-up of a quarter of d (at most 500 ms)
-// whose figures are dropped: the first phase after a start would otherwise
-// also pay for filling pools, caches and the heap. Reads only (it repeats
-// requests).
-func warmDrive(ctx context.Context, clients int, d time.Duration, mk func(i int64) (*http.Request, error)) (float64, int, error) {
-	if _, _, err := drive(ctx, clients, min(d/4, 500*time.Millisecond), mk); err != nil {
-		return 0, 0, err
-	}
-	return drive(ctx, clients, d, mk)
-}
-
 func drive(ctx context.Context, clients int, d time.Duration, mk func(i int64) (*http.Request, error)) (float64, int, error) {
 	hc := loadClient(clients)
 	defer hc.CloseIdleConnections()
+	return driveWith(ctx, hc, clients, d, mk)
+}
+
+// driveWith is drive on the client hc (its connections stay open).
+func driveWith(ctx context.Context, hc *http.Client, clients int, d time.Duration, mk func(i int64) (*http.Request, error)) (float64, int, error) {
 	var seq, ok, bad atomic.Int64
 	var firstErr atomic.Value
 	start := time.Now()
@@ -376,15 +370,20 @@ func benchAPIStore(ctx context.Context, store string, c apiBenchConfig, stdout i
 	}
 	for _, rd := range reads {
 		row := apiBenchRow{Store: store, Name: rd.name, Clients: c.readClients, TargetRatio: rd.ratio, Target: fmt.Sprintf("≥ %.1f× bare", rd.ratio)}
-		if row.API, row.Errors, err = warmDrive(ctx, c.readClients, c.duration, func(int64) (*http.Request, error) { return env.req("GET", rd.path, nil) }); err != nil {
-			return nil, err
-		}
+		apiReq := func(int64) (*http.Request, error) { return env.req("GET", rd.path, nil) }
+		var bareReq func(int64) (*http.Request, error)
 		if env.pool != nil {
-			if row.Bare, err = env.bare(ctx, c, rd.bare, rd.arg); err != nil {
+			url, stop, err := env.bareServer(rd.bare, rd.arg)
+			if err != nil {
 				return nil, err
 			}
+			defer stop()
+			bareReq = func(int64) (*http.Request, error) { return http.NewRequest("GET", url, nil) }
 		} else {
 			row.Target = ""
+		}
+		if row.API, row.Bare, row.Errors, err = sideBySide(ctx, c, apiReq, bareReq); err != nil {
+			return nil, err
 		}
 		fmt.Fprintf(stdout, "  %-28s api %8.0f/s  bare %8.0f/s\n", rd.name, row.API, row.Bare)
 		rows = append(rows, row)
@@ -671,9 +670,10 @@ FROM cues c WHERE c.id = $1 AND c.user_id = $2`
 FROM (SELECT * FROM cues WHERE user_id = $2 AND $1 = '' ORDER BY created_at DESC, id DESC LIMIT 50) c`
 )
 
-// bare serves query (one statement, $1 = arg, $2 = tenant) from a plain
-// net/http handler over the store's pool and drives it like the API.
-func (e *apiEnv) bare(ctx context.Context, c apiBenchConfig, query, arg string) (float64, error) {
+// bareServer serves query (one statement, $1 = arg, $2 = tenant) from a
+// plain net/http handler over the store's pool; it returns its URL and a
+// stop function.
+func (e *apiEnv) bareServer(query, arg string) (string, func(), error) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var a, b string
 		var n int64
@@ -686,14 +686,58 @@ func (e *apiEnv) bare(ctx context.Context, c apiBenchConfig, query, arg string) 
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return "", nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/bare"
-	rps, _, err := warmDrive(ctx, c.readClients, c.duration, func(int64) (*http.Request, error) { return http.NewRequest("GET", url, nil) })
-	return rps, err
+	return "http://" + ln.Addr().String() + "/bare", func() { _ = srv.Close() }, nil
+}
+
+// readRounds is how many turns the API and the bare handler each take in
+// a read phase; a turn is a quarter of the phase duration, so each side
+// runs twice the duration in all.
+const readRounds = 8
+
+// sideBySide drives the API's requests and the bare handler's (nil: none)
+// in turns — readRounds turns of c.duration/4 each, after a warm-up of
+// both whose figures are dropped (the first phase after a start would also
+// pay for filling pools, caches and the heap) — so that a change in the
+// machine's speed during the run (other tenants of the host, background
+// work, frequency) falls on both figures alike instead of on whichever ran
+// at the time. Each side keeps its client, and so its connections, across
+// its turns. It returns the requests per second of each over all its turns
+// and the API's failures.
+func sideBySide(ctx context.Context, c apiBenchConfig, apiReq, bareReq func(int64) (*http.Request, error)) (api, bare float64, errs int, err error) {
+	turn := c.duration / 4
+	warm := min(c.duration/4, 500*time.Millisecond)
+	apiHC, bareHC := loadClient(c.readClients), loadClient(c.readClients)
+	defer apiHC.CloseIdleConnections()
+	defer bareHC.CloseIdleConnections()
+	if _, _, err := driveWith(ctx, apiHC, c.readClients, warm, apiReq); err != nil {
+		return 0, 0, 0, err
+	}
+	if bareReq != nil {
+		if _, _, err := driveWith(ctx, bareHC, c.readClients, warm, bareReq); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	var apiN, bareN float64
+	for range readRounds {
+		rps, bad, err := driveWith(ctx, apiHC, c.readClients, turn, apiReq)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		apiN, errs = apiN+rps*turn.Seconds(), errs+bad
+		if bareReq != nil {
+			rps, _, err := driveWith(ctx, bareHC, c.readClients, turn, bareReq)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			bareN += rps * turn.Seconds()
+		}
+	}
+	total := (turn * readRounds).Seconds()
+	return apiN / total, bareN / total, errs, nil
 }
 
 // seedExecutions inserts n delivered (success) executions of cue with
