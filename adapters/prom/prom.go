@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ type Metrics struct {
 
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
+	httpSeries    sync.Map // httpKey → *httpSeries
 	fireLag       prometheus.Histogram
 	deliveryLag   prometheus.Histogram
 	deliveries    *prometheus.CounterVec
@@ -126,8 +128,32 @@ func (m *Metrics) Handler(token string) http.Handler {
 
 // HTTPRequest implements core.Observer.
 func (m *Metrics) HTTPRequest(method, route string, status int, elapsed time.Duration) {
-	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.httpDuration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+	k := httpKey{method: method, route: route, status: status}
+	v, ok := m.httpSeries.Load(k)
+	if !ok {
+		// The label sets are bounded (methods × route templates ×
+		// statuses): each is resolved once, then read without hashing the
+		// labels or taking the vectors' locks on every request.
+		v, _ = m.httpSeries.LoadOrStore(k, &httpSeries{
+			count:    m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)),
+			duration: m.httpDuration.WithLabelValues(method, route),
+		})
+	}
+	s := v.(*httpSeries)
+	s.count.Inc()
+	s.duration.Observe(elapsed.Seconds())
+}
+
+// httpKey is one label set of the HTTP request metrics.
+type httpKey struct {
+	method, route string
+	status        int
+}
+
+// httpSeries are a label set's resolved series.
+type httpSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // CueFired implements core.Observer.

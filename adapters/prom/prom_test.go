@@ -130,3 +130,25 @@ func TestDashboardUsesExistingMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPRequestCountsEachLabelSet: the resolved series are kept per
+// label set, so requests of different methods, routes and statuses count
+// apart, and repeats add up.
+func TestHTTPRequestCountsEachLabelSet(t *testing.T) {
+	t.Parallel()
+	m := prom.New("v")
+	for range 3 {
+		m.HTTPRequest("GET", "/v1/cues/{cue_id}", 200, time.Millisecond)
+	}
+	m.HTTPRequest("GET", "/v1/cues/{cue_id}", 404, time.Millisecond)
+	m.HTTPRequest("POST", "/v1/cues", 201, time.Millisecond)
+	expected := `
+# HELP cueapi_http_requests_total API requests by method, route template and status code.
+# TYPE cueapi_http_requests_total counter
+cueapi_http_requests_total{method="GET",route="/v1/cues/{cue_id}",status="200"} 3
+cueapi_http_requests_total{method="GET",route="/v1/cues/{cue_id}",status="404"} 1
+cueapi_http_requests_total{method="POST",route="/v1/cues",status="201"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "cueapi_http_requests_total"))
+	require.Equal(t, 2, testutil.CollectAndCount(m.Registry(), "cueapi_http_request_duration_seconds"), "one duration series per method and route")
+}
