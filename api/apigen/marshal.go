@@ -27,10 +27,6 @@ import (
 
 // AppendJSON appends e's JSON encoding to b.
 func (e *Execution) AppendJSON(b []byte) ([]byte, error) {
-	return appendExecution(b, e)
-}
-
-func appendExecution(b []byte, e *Execution) ([]byte, error) {
 	var err error
 	b = append(b, `{"attempts":`...)
 	b = strconv.AppendInt(b, int64(e.Attempts), 10)
@@ -338,7 +334,7 @@ func (d *CueDetail) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"execution_total":`...)
 		b = strconv.AppendInt(b, int64(d.ExecutionTotal), 10)
 		b = append(b, `,"executions":`...)
-		return appendExecutions(b, d.Executions, err)
+		return appendList(b, d.Executions, (*Execution).AppendJSON, err)
 	}
 	stats := func(b []byte, err error) ([]byte, error) {
 		s := d.Stats
@@ -368,21 +364,7 @@ func (d *CueDetail) AppendJSON(b []byte) ([]byte, error) {
 func (l *CueList) AppendJSON(b []byte) ([]byte, error) {
 	var err error
 	b = append(b, `{"cues":`...)
-	if l.Cues == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range l.Cues {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var e error
-			if b, e = appendCue(b, &l.Cues[i], nil, nil); e != nil && err == nil {
-				err = e
-			}
-		}
-		b = append(b, ']')
-	}
+	b, err = appendList(b, l.Cues, (*Cue).AppendJSON, err)
 	b = append(b, `,"limit":`...)
 	b = strconv.AppendInt(b, int64(l.Limit), 10)
 	b = append(b, `,"offset":`...)
@@ -396,7 +378,7 @@ func (l *CueList) AppendJSON(b []byte) ([]byte, error) {
 func (l *ExecutionList) AppendJSON(b []byte) ([]byte, error) {
 	var err error
 	b = append(b, `{"executions":`...)
-	b, err = appendExecutions(b, l.Executions, err)
+	b, err = appendList(b, l.Executions, (*Execution).AppendJSON, err)
 	b = append(b, `,"has_more":`...)
 	b = strconv.AppendBool(b, l.HasMore)
 	b = append(b, `,"limit":`...)
@@ -410,18 +392,19 @@ func (l *ExecutionList) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), err
 }
 
-// appendExecutions appends a list of executions (nil: null).
-func appendExecutions(b []byte, es []Execution, err error) ([]byte, error) {
-	if es == nil {
+// appendList appends items as a JSON array (nil: null), each with its
+// encoder. err is the first error so far.
+func appendList[T any](b []byte, items []T, each func(*T, []byte) ([]byte, error), err error) ([]byte, error) {
+	if items == nil {
 		return append(b, "null"...), err
 	}
 	b = append(b, '[')
-	for i := range es {
+	for i := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var e error
-		if b, e = appendExecution(b, &es[i]); e != nil && err == nil {
+		if b, e = each(&items[i], b); e != nil && err == nil {
 			err = e
 		}
 	}
