@@ -21,8 +21,17 @@ import (
 // replica per bucket at any time. So in any window a bucket accepts, across
 // all replicas, at most its limit plus Allowance(limit) per replica (each
 // replica's own requests are always counted by it).
-// With one replica the decisions equal Limiter's. Allowance is
-// min(limit/16, MaxAllowance): limits below 16 per window are exact.
+//
+// Requests accepted locally within one millisecond are recorded as one
+// member carrying their number, scored at the end of that millisecond: a
+// busy bucket holds about one member per millisecond instead of one per
+// request, and a flush of Allowance(limit) requests adds a few members. So
+// such a request stays in the window up to 1 ms longer than its own
+// timestamp would keep it — never shorter, so no bucket ever accepts more.
+// With one replica the decisions equal Limiter's, except that a request
+// may be refused within 1 ms of the moment Limiter would have accepted it
+// again. Allowance is min(limit/16, MaxAllowance): limits below 16 per
+// window never use it and are exact.
 //
 // Remaining in an allowed decision is limit − (count Redis returned +
 // requests accepted locally since), as this replica sees it.
@@ -43,7 +52,8 @@ type localBucket struct {
 	mu      sync.Mutex
 	known   int              // count Redis returned at the last decision
 	seen    time.Time        // when that decision was made
-	pending []pendingRequest // accepted locally, not yet in Redis
+	pending []pendingRequest // accepted locally, not yet in Redis, by millisecond
+	npend   int              // requests in pending
 	dead    bool             // removed from the map: look up again
 }
 
@@ -80,12 +90,12 @@ func (l *Local) Allow(ctx context.Context, key string, limit int, window time.Du
 	defer b.mu.Unlock()
 	from := now.Add(-window).UnixMicro()
 	b.dropBefore(from)
-	if len(b.pending) < allowance && b.known+len(b.pending) < limit && !b.seen.IsZero() && b.seen.After(now.Add(-window)) && !now.Before(b.seen) {
+	if b.npend < allowance && b.known+b.npend < limit && !b.seen.IsZero() && b.seen.After(now.Add(-window)) && !now.Before(b.seen) {
 		us := now.UnixMicro()
-		b.pending = append(b.pending, pendingRequest{score: us})
+		b.add(us)
 		return core.RateDecision{
 			Allowed: true, Limit: limit,
-			Remaining: max(0, limit-b.known-len(b.pending)),
+			Remaining: max(0, limit-b.known-b.npend),
 			ResetAt:   time.UnixMicro(us).UTC().Add(window),
 		}, nil
 	}
@@ -94,7 +104,7 @@ func (l *Local) Allow(ctx context.Context, key string, limit int, window time.Du
 		// Kept: a retried ZADD of the same members counts them once.
 		return d, err
 	}
-	b.pending = b.pending[:0]
+	b.pending, b.npend = b.pending[:0], 0
 	b.known = limit - d.Remaining
 	if !d.Allowed {
 		b.known = limit
@@ -117,8 +127,8 @@ func (l *Local) Count(ctx context.Context, key string, window time.Duration, now
 		b.mu.Lock()
 		from := now.Add(-window).UnixMicro()
 		for _, p := range b.pending {
-			if p.score > from && p.score <= now.UnixMicro() {
-				n++
+			if p.score > from { // as Redis will count them
+				n += p.count
 			}
 		}
 		b.mu.Unlock()
@@ -152,10 +162,23 @@ func (l *Local) bucket(key string, now time.Time, window time.Duration) *localBu
 	return b
 }
 
+// add records a request accepted locally at us: in the last group when it
+// is of the same millisecond and not yet named by a flush, else in a new one.
+func (b *localBucket) add(us int64) {
+	score := (us + 999) / 1000 * 1000 // the end of its millisecond
+	b.npend++
+	if k := len(b.pending) - 1; k >= 0 && b.pending[k].score == score && b.pending[k].member == "" {
+		b.pending[k].count++
+		return
+	}
+	b.pending = append(b.pending, pendingRequest{score: score, count: 1})
+}
+
 // dropBefore forgets pending requests that left the window (≤ from µs).
 func (b *localBucket) dropBefore(from int64) {
 	i := 0
 	for i < len(b.pending) && b.pending[i].score <= from {
+		b.npend -= b.pending[i].count
 		i++
 	}
 	if i > 0 {

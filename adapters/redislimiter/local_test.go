@@ -2,6 +2,7 @@ package redislimiter_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,9 +73,9 @@ func TestLocal_Allowance(t *testing.T) {
 		n, err := l.Count(t.Context(), "k", window, now)
 		require.NoError(t, err)
 		require.Equal(t, limit, n)
-		stored, err := client.ZCard(t.Context(), prefix+"ratelimit:k").Result()
-		require.NoError(t, err)
-		require.Equal(t, int64(limit), stored, "everything accepted is in Redis, no rejection is")
+		stored, members := storedRequests(t, client, prefix+"ratelimit2:k")
+		require.Equal(t, limit, stored, "everything accepted is in Redis, no rejection is")
+		require.Equal(t, limit, members, "one request per millisecond: one member each")
 
 		d, err := l.Allow(t.Context(), "k", limit, window, now.Add(window))
 		require.NoError(t, err)
@@ -115,9 +116,93 @@ func TestLocal_Allowance(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, d.Allowed)
 		}
-		stored, err := client.ZCard(t.Context(), prefix+"ratelimit:shared").Result()
+		stored, _ := storedRequests(t, client, prefix+"ratelimit2:shared")
+		require.Equal(t, accepted, stored)
+	})
+
+	t.Run("RequestsOfOneMillisecondShareOneMember", func(t *testing.T) {
+		t.Parallel()
+		base, client, prefix := newTestLimiter(t)
+		l := redislimiter.NewLocal(base, 0)
+		// Allowance 100: every 101st request goes to Redis and records the
+		// 100 before it, so the 2,021st records all the earlier ones.
+		const limit, requests = 100_000_000, 2020
+		now := epoch
+		for i := range requests + 1 { // ten per millisecond
+			d, err := l.Allow(t.Context(), "busy", limit, window, now)
+			require.NoError(t, err)
+			require.True(t, d.Allowed)
+			require.Equal(t, limit-1-i, d.Remaining, i)
+			now = now.Add(100 * time.Microsecond)
+		}
+		n, err := base.Count(t.Context(), "busy", window, now)
 		require.NoError(t, err)
-		require.Equal(t, int64(accepted), stored)
+		stored, members := storedRequests(t, client, prefix+"ratelimit2:busy")
+		require.Equal(t, requests+1, n, "everything accepted is in Redis")
+		require.Equal(t, requests+1, stored)
+		// 21 requests went to Redis, one member each; the 2,000 local ones
+		// fall in 202 milliseconds, split at most once more per flush.
+		require.LessOrEqual(t, members, 21+202+20, "about one member per millisecond, not one per request")
+	})
+
+	t.Run("LocalRequestLeavesTheWindowAtTheEndOfItsMillisecond", func(t *testing.T) {
+		t.Parallel()
+		base, client, prefix := newTestLimiter(t)
+		l := redislimiter.NewLocal(base, 0)
+		const limit = 160 // allowance 10
+		at := func(us int) time.Time { return epoch.Add(time.Duration(us) * time.Microsecond) }
+		allow := func(now time.Time) {
+			t.Helper()
+			d, err := l.Allow(t.Context(), "k", limit, window, now)
+			require.NoError(t, err)
+			require.True(t, d.Allowed)
+		}
+		allow(at(0)) // Redis
+		for range 10 {
+			allow(at(1300)) // local, scored at 2000 µs
+		}
+		allow(at(1500)) // Redis, flushing the ten
+		stored, members := storedRequests(t, client, prefix+"ratelimit2:k")
+		require.Equal(t, 12, stored)
+		require.Equal(t, 3, members)
+
+		count := func(now time.Time) int {
+			t.Helper()
+			n, err := base.Count(t.Context(), "k", window, now)
+			require.NoError(t, err)
+			return n
+		}
+		require.Equal(t, 11, count(at(1300).Add(window)), "kept until the end of their millisecond")
+		require.Equal(t, 10, count(at(1999).Add(window)))
+		require.Equal(t, 0, count(at(2000).Add(window)), "at most 1 ms longer than their own time")
+
+		allow(at(2000).Add(window))
+		stored, members = storedRequests(t, client, prefix+"ratelimit2:k")
+		require.Equal(t, 1, stored, "trimming keeps the count member exact")
+		require.Equal(t, 1, members)
+	})
+
+	t.Run("ReplayedOrStaleFlushCountsOnce", func(t *testing.T) {
+		t.Parallel()
+		base, client, prefix := newTestLimiter(t)
+		const limit = 1000
+		score := epoch.UnixMicro()
+		// A flush whose reply was lost is sent again with the same member.
+		d, member, err := base.AllowFlushing(t.Context(), "k", limit, window, epoch, score, 5, "")
+		require.NoError(t, err)
+		require.Equal(t, limit-6, d.Remaining)
+		require.True(t, strings.HasSuffix(member, "x5"), member)
+		d, _, err = base.AllowFlushing(t.Context(), "k", limit, window, epoch, score, 5, member)
+		require.NoError(t, err)
+		require.Equal(t, limit-7, d.Remaining, "the replayed group is not counted again")
+		// A group that left the window before its flush is not recorded.
+		later := epoch.Add(window)
+		d, _, err = base.AllowFlushing(t.Context(), "k", limit, window, later, score, 3, "")
+		require.NoError(t, err)
+		require.Equal(t, limit-1, d.Remaining)
+		stored, members := storedRequests(t, client, prefix+"ratelimit2:k")
+		require.Equal(t, 1, stored)
+		require.Equal(t, 1, members)
 	})
 
 	t.Run("ErrorKeepsPendingForTheNextCall", func(t *testing.T) {
@@ -142,8 +227,7 @@ func TestLocal_Allowance(t *testing.T) {
 		d, err := l.Allow(t.Context(), "k", limit, window, now)
 		require.NoError(t, err)
 		require.True(t, d.Allowed)
-		stored, err := client.ZCard(t.Context(), prefix+"ratelimit:k").Result()
-		require.NoError(t, err)
-		require.Equal(t, int64(limit-d.Remaining), stored, "requests accepted locally before the failure are recorded once")
+		stored, _ := storedRequests(t, client, prefix+"ratelimit2:k")
+		require.Equal(t, limit-d.Remaining, stored, "requests accepted locally before the failure are recorded once")
 	})
 }

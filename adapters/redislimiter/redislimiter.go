@@ -3,13 +3,23 @@
 // counting and recording happen in one Lua script, so a burst of concurrent
 // requests cannot overshoot the limit).
 //
-// Each bucket is a sorted set at "<prefix>ratelimit:<key>" whose scores are
-// the Unix microseconds of accepted requests and whose members are
-// "<µs>:<random 64-bit hex>", unique even for equal timestamps. The key
-// expires 10 s after the window of its last accepted request (70 s for the
-// 60 s window, as the reference does). The current time is always passed in
-// by the caller: the script never reads Redis' clock, so replicas and tests
+// Each bucket is one sorted set at "<prefix>ratelimit2:<key>". Its members
+// are accepted requests, scored by their Unix microseconds: "<µs>:<random
+// 64-bit hex>" for one request, unique even for equal timestamps, and
+// "<µs>:<hex>x<n>" for n requests a Local allowance accepted within one
+// millisecond and recorded together (scored at the end of that millisecond).
+// The member "#" holds the bucket's count as its negated score, kept equal
+// to the sum of the members' weights by every write, so a decision costs
+// O(log N) and no scan of the window, however busy the bucket; request
+// members always have positive scores and "#" never does. The key expires
+// 10 s after the window of its last accepted request (70 s for the 60 s
+// window, as the reference does). The current time is always passed in by
+// the caller: the scripts never read Redis' clock, so replicas and tests
 // agree. Every key a call touches is one Redis key, so Redis Cluster works.
+//
+// (The "2" in the key name: before this layout each request was one member
+// and the count was ZCARD. Replicas of both versions count in separate keys
+// during a rolling upgrade, for at most one window.)
 //
 // The Limiter does not fall back when Redis fails: it returns the error, and
 // package failoverlimiter decides what to do (security.md §5.6).
@@ -33,33 +43,68 @@ const expirySlack = 10 * time.Second
 
 var _ core.RateLimiter = (*Limiter)(nil)
 
-// allowScript trims the bucket to (now−window, now+∞), counts it and records
-// the request only when under the limit, atomically.
+// weightLua is the Lua function giving a member's number of requests.
+const weightLua = `
+local function weight(m)
+  local c = string.match(m, 'x(%d+)$')
+  if c then return tonumber(c) end
+  return 1
+end
+`
+
+// allowScript trims the bucket to (now−window, +∞), keeps its count and
+// records the request only when under the limit, atomically.
 //
 // KEYS[1] bucket; ARGV: now (µs), window (µs), limit, member, ttl (ms),
 // then pairs of (score, member) of requests a Local allowance already
-// accepted, recorded first and unconditionally (ZADD of a member already
-// present changes nothing, so a retried flush never counts twice).
-// Returns {1, count including this request} when allowed and
-// {0, count, oldest score} when rejected (oldest is "" when the bucket is
-// empty, i.e. limit ≤ 0).
-var allowScript = redis.NewScript(`
+// accepted, recorded first and unconditionally unless they already left the
+// window (ZADD of a member already present adds nothing, so a retried flush
+// never counts twice). Returns {1, count including this request} when
+// allowed and {0, count, oldest score} when rejected (oldest is "" when the
+// bucket is empty, i.e. limit ≤ 0). A rejection extends nothing: the key's
+// expiry moves only when a request is recorded.
+var allowScript = redis.NewScript(weightLua + `
+local key = KEYS[1]
 local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-if #ARGV > 5 then
-  for i = 6, #ARGV, 2 do
-    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i+1])
+local from = now - tonumber(ARGV[2])
+local n = -(tonumber(redis.call('ZSCORE', key, '#')) or 0)
+local n0 = n
+local gone = redis.call('ZRANGEBYSCORE', key, '(0', from)
+if #gone > 0 then
+  for i = 1, #gone do n = n - weight(gone[i]) end
+  redis.call('ZREMRANGEBYSCORE', key, '(0', from)
+end
+local added = false
+for i = 6, #ARGV, 2 do
+  if tonumber(ARGV[i]) > from and redis.call('ZADD', key, ARGV[i], ARGV[i+1]) == 1 then
+    n = n + weight(ARGV[i+1])
+    added = true
   end
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
-local count = redis.call('ZCARD', KEYS[1])
-if count < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return {1, count + 1}
+if n < 0 then n = 0 end
+if n < tonumber(ARGV[3]) then
+  redis.call('ZADD', key, now, ARGV[4])
+  n = n + 1
+  redis.call('ZADD', key, -n, '#')
+  redis.call('PEXPIRE', key, ARGV[5])
+  return {1, n}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, count, oldest[2] or ''}
+if n ~= n0 then redis.call('ZADD', key, -n, '#') end
+if added then redis.call('PEXPIRE', key, ARGV[5]) end
+local oldest = redis.call('ZRANGEBYSCORE', key, '(0', '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+return {0, n, oldest[2] or ''}
+`)
+
+// countScript returns the number of requests in (ARGV[1] µs, +∞): the
+// bucket's count less the members at or before ARGV[1] (few, when the
+// window is the bucket's own: those that left it since its last write).
+// Read-only.
+var countScript = redis.NewScript(weightLua + `
+local n = -(tonumber(redis.call('ZSCORE', KEYS[1], '#')) or 0)
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '(0', ARGV[1])
+for i = 1, #gone do n = n - weight(gone[i]) end
+if n < 0 then n = 0 end
+return n
 `)
 
 // Limiter is a Redis-backed sliding-window rate limiter. Safe for concurrent
@@ -69,7 +114,7 @@ type Limiter struct {
 	prefix string
 }
 
-// New returns a Limiter storing its buckets under prefix+"ratelimit:" in
+// New returns a Limiter storing its buckets under prefix+"ratelimit2:" in
 // client. It does not contact Redis.
 func New(client redis.UniversalClient, prefix string) *Limiter {
 	if client == nil {
@@ -96,9 +141,11 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.
 	return l.allow(ctx, key, limit, window, now, nil)
 }
 
-// pendingRequest is a request accepted locally and not yet in Redis.
+// pendingRequest is a group of requests accepted locally within one
+// millisecond and not yet in Redis.
 type pendingRequest struct {
-	score  int64  // µs
+	score  int64  // µs: the end of the millisecond they were accepted in
+	count  int    // requests in the group
 	member string // its ZSET member: "" until the first flush names it
 }
 
@@ -119,6 +166,9 @@ func (l *Limiter) allow(ctx context.Context, key string, limit int, window time.
 		p := &pending[i]
 		if p.member == "" { // named at its first flush, kept for a retry
 			p.member = newMember(p.score)
+			if p.count > 1 {
+				p.member += "x" + strconv.Itoa(p.count)
+			}
 		}
 		args = append(args, p.score, p.member)
 	}
@@ -159,22 +209,22 @@ func (l *Limiter) allow(ctx context.Context, key string, limit int, window time.
 }
 
 // Count returns how many requests were accepted in (now−window, now]. One
-// read-only round trip (ZCOUNT); it records nothing. Errors: a non-positive
-// window, or Redis failing (wrapped).
+// read-only round trip (a script reading the bucket's count and the members
+// that left the window); it records nothing. Errors: a non-positive window,
+// or Redis failing (wrapped).
 func (l *Limiter) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
 	if window <= 0 {
 		return 0, errors.New("redislimiter: window must be positive")
 	}
-	minScore := "(" + strconv.FormatInt(now.UnixMicro()-window.Microseconds(), 10)
-	n, err := l.client.ZCount(ctx, l.bucket(key), minScore, "+inf").Result()
+	n, err := countScript.Run(ctx, l.client, []string{l.bucket(key)}, now.UnixMicro()-window.Microseconds()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("redislimiter: count: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 func (l *Limiter) bucket(key string) string {
-	return l.prefix + "ratelimit:" + key
+	return l.prefix + "ratelimit2:" + key
 }
 
 // rejected builds the answer for a request over the limit: RetryAfter is the

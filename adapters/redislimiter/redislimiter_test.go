@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +91,34 @@ func testPrefix(tb testing.TB, client *redis.Client) string {
 	return prefix
 }
 
+// storedRequests reads bucket key as Redis holds it: the number of requests
+// its members carry and the number of request members. It fails the test
+// unless the count member "#" equals that number (negated) and every request
+// member has a positive score.
+func storedRequests(tb testing.TB, client *redis.Client, key string) (requests, members int) {
+	tb.Helper()
+	zs, err := client.ZRangeWithScores(tb.Context(), key, 0, -1).Result()
+	require.NoError(tb, err)
+	count := 0.0
+	for _, z := range zs {
+		m := z.Member.(string)
+		if m == "#" {
+			count = -z.Score
+			continue
+		}
+		require.Positive(tb, z.Score, m)
+		w := 1
+		if i := strings.LastIndexByte(m, 'x'); i >= 0 {
+			w, err = strconv.Atoi(m[i+1:])
+			require.NoError(tb, err, m)
+		}
+		requests += w
+		members++
+	}
+	require.Equal(tb, float64(requests), count, "the count member equals the requests stored")
+	return requests, members
+}
+
 func newTestLimiter(tb testing.TB) (*redislimiter.Limiter, *redis.Client, string) {
 	tb.Helper()
 	client := testClient(tb, testRedisURL(tb))
@@ -158,14 +187,16 @@ func TestLimiter_Redis(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, d.Allowed)
 		}
-		key := prefix + "ratelimit:ip:192.0.2.7"
-		members, err := client.ZRangeWithScores(t.Context(), key, 0, -1).Result()
+		key := prefix + "ratelimit2:ip:192.0.2.7"
+		members, err := client.ZRangeByScoreWithScores(t.Context(), key, &redis.ZRangeBy{Min: "(0", Max: "+inf"}).Result()
 		require.NoError(t, err)
 		require.Len(t, members, 3, "equal timestamps still give distinct members")
 		for _, m := range members {
 			require.Equal(t, float64(epoch.UnixMicro()), m.Score)
 			require.True(t, strings.HasPrefix(m.Member.(string), "1735787045000000:"), m.Member)
 		}
+		n, _ := storedRequests(t, client, key)
+		require.Equal(t, 3, n)
 
 		ttl, err := client.PTTL(t.Context(), key).Result()
 		require.NoError(t, err)
@@ -176,7 +207,7 @@ func TestLimiter_Redis(t *testing.T) {
 	t.Run("RejectionDoesNotTouchBucket", func(t *testing.T) {
 		t.Parallel()
 		l, client, prefix := newTestLimiter(t)
-		key := prefix + "ratelimit:k"
+		key := prefix + "ratelimit2:k"
 
 		_, err := l.Allow(t.Context(), "k", 1, window, epoch)
 		require.NoError(t, err)
@@ -185,9 +216,8 @@ func TestLimiter_Redis(t *testing.T) {
 		d, err := l.Allow(t.Context(), "k", 1, window, epoch.Add(time.Second))
 		require.NoError(t, err)
 		require.False(t, d.Allowed)
-		n, err := client.ZCard(t.Context(), key).Result()
-		require.NoError(t, err)
-		require.Equal(t, int64(1), n)
+		n, _ := storedRequests(t, client, key)
+		require.Equal(t, 1, n)
 		ttl, err := client.PTTL(t.Context(), key).Result()
 		require.NoError(t, err)
 		require.LessOrEqual(t, ttl, 5*time.Second, "a rejection does not extend the key's life")
