@@ -88,8 +88,8 @@ type routeMatch struct {
 
 // findRoute matches r against the spec, once per request.
 func (p *pipeline) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
-	if m, ok := r.Context().Value(ctxMatch).(*routeMatch); ok {
-		return m.route, m.params, m.err
+	if st := stateFrom(r.Context()); st != nil && st.matched {
+		return st.match.route, st.match.params, st.match.err
 	}
 	return p.router.FindRoute(r)
 }

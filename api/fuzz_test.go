@@ -61,6 +61,13 @@ type pipelineEnv struct {
 
 func newPipelineEnv(tb testing.TB) *pipelineEnv {
 	tb.Helper()
+	return newPipelineEnvWith(tb, nil)
+}
+
+// newPipelineEnvWith is newPipelineEnv with set (when not nil) changing the
+// handler's dependencies before it is built.
+func newPipelineEnvWith(tb testing.TB, set func(*api.Deps)) *pipelineEnv {
+	tb.Helper()
 	ctx := context.Background()
 	store, err := sqlite.New(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "fuzz.db")})
 	require.NoError(tb, err)
@@ -94,6 +101,9 @@ func newPipelineEnv(tb testing.TB) *pipelineEnv {
 		Agents:      agents,
 		Messages:    core.NewMessages(core.DefaultMessagingConfig(), store, agents, allowAll{}, clock, log, nil),
 		Health:      &api.Health{Service: core.NewHealth(core.HealthConfig{}, store, nil, clock)},
+	}
+	if set != nil {
+		set(&deps)
 	}
 	h, err := api.NewHandler(deps)
 	require.NoError(tb, err)

@@ -33,20 +33,35 @@ type ctxKey int
 
 const (
 	ctxState ctxKey = iota
-	ctxMatch
 )
 
 // requestState is what the pipeline knows about a request, kept in its
 // context as one value (one context and request copy per request instead of
 // one per item). Its fields are set as the pipeline learns them; handlers
-// read them through the accessors below.
+// read them through the accessors below. The observing wrapper, when there
+// is one, allocates it and puts it in the context first, with the route it
+// found: the pipeline then fills it in place instead of copying the
+// request again.
 type requestState struct {
+	started bool // the pipeline has taken it (id, clientIP, header set)
+	matched bool // match holds the router's answer
+	match   routeMatch
+
 	id       string
 	clientIP string
 	header   http.Header
 	nonce    string         // CSP nonce of HTML pages
 	auth     *authResult    // nil until authenticated
 	route    *routers.Route // nil until routed
+
+	// Allocated with the state rather than one by one: the response
+	// writers' recorders, the backing arrays of the fixed and rate-limit
+	// response headers, and the validator's input.
+	observed  statusOnly
+	rec       statusRecorder
+	fixed     [4]string
+	rateLimit [3]string
+	validate  openapi3filter.RequestValidationInput
 }
 
 func stateFrom(ctx context.Context) *requestState {
@@ -151,20 +166,26 @@ type pipeline struct {
 func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := core.NewUUID() // an incoming X-Request-Id is ignored (log forging)
-	st := &requestState{id: id, clientIP: p.clientIP(r), header: r.Header}
+	st := stateFrom(r.Context())
+	if st == nil || st.started {
+		st = &requestState{}
+		r = r.WithContext(withState(r.Context(), st))
+	}
+	st.started, st.id, st.clientIP, st.header = true, id, p.clientIP(r), r.Header
 	if htmlPages[r.URL.Path] {
 		nonce := core.RandomHex(16)
 		st.nonce = nonce
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	r = r.WithContext(withState(r.Context(), st))
-	rec := &statusRecorder{ResponseWriter: w}
+	st.rec.ResponseWriter = w
+	rec := &st.rec
 	h := rec.Header()
 	// One backing array for the fixed headers (canonical keys, as Set
 	// would write them; each value slice has capacity 1, so a later Add
 	// copies instead of writing into its neighbour).
-	v := &[4]string{id, "nosniff", "DENY", "no-referrer"}
+	st.fixed = [4]string{id, "nosniff", "DENY", "no-referrer"}
+	v := &st.fixed
 	h["X-Request-Id"] = v[0:1:1]
 	h["X-Content-Type-Options"] = v[1:2:2]
 	h["X-Frame-Options"] = v[2:3:3]
@@ -299,7 +320,13 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 6. Validation of path/query/header/body against the spec.
-	in := &openapi3filter.RequestValidationInput{
+	var in *openapi3filter.RequestValidationInput
+	if st := stateFrom(r.Context()); st != nil {
+		in = &st.validate
+	} else {
+		in = new(openapi3filter.RequestValidationInput)
+	}
+	*in = openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route, Options: validationOptions,
 	}
 	if err := validateRequest(r.Context(), in); err != nil {
@@ -456,11 +483,14 @@ func (p *pipeline) authenticate(r *http.Request) *authResult {
 // invalid or made-up keys) shares the client IP's bucket, so inventing keys
 // never buys fresh buckets.
 func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
-	bucket, limit := "ip:"+clientIP(r.Context()), 60
+	bucket, limit := "", 60
 	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer cue_sk_") {
 		if a := p.authenticate(r); a.err == nil && a.principal != nil {
 			bucket, limit = "key:"+a.principal.KeyHash, a.principal.User.RateLimitPerMinute
 		}
+	}
+	if bucket == "" {
+		bucket = "ip:" + clientIP(r.Context())
 	}
 	now := p.clock.Now()
 	d, err := p.limiter.Allow(r.Context(), bucket, limit, time.Minute, now)
@@ -469,7 +499,22 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	h := w.Header()
-	v := &[3]string{strconv.Itoa(d.Limit), strconv.Itoa(d.Remaining), strconv.FormatInt(d.ResetAt.Unix(), 10)}
+	// The three numbers share one string and, within the pipeline, the
+	// request state's array.
+	var buf [3 * 20]byte
+	b := strconv.AppendInt(buf[:0], int64(d.Limit), 10)
+	n1 := len(b)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	n2 := len(b)
+	b = strconv.AppendInt(b, d.ResetAt.Unix(), 10)
+	all := string(b)
+	var v *[3]string
+	if st := stateFrom(r.Context()); st != nil {
+		v = &st.rateLimit
+	} else {
+		v = new([3]string)
+	}
+	*v = [3]string{all[:n1], all[n1:n2], all[n2:]}
 	h["X-Ratelimit-Limit"] = v[0:1:1] // canonical forms of X-RateLimit-*
 	h["X-Ratelimit-Remaining"] = v[1:2:2]
 	h["X-Ratelimit-Reset"] = v[2:3:3]

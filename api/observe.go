@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -19,16 +18,14 @@ type observed struct {
 	router routers.Router
 	obs    core.Observer
 	tracer core.Tracer
+	traced bool // tracer is set: requests get spans
 	off    bool // no observer and no tracer
 }
 
 func observe(next http.Handler, router routers.Router, obs core.Observer, tracer core.Tracer) http.Handler {
-	o := &observed{next: next, router: router, obs: obs, tracer: tracer, off: obs == nil && tracer == nil}
+	o := &observed{next: next, router: router, obs: obs, tracer: tracer, traced: tracer != nil, off: obs == nil && tracer == nil}
 	if obs == nil {
 		o.obs = core.NopObserver{}
-	}
-	if tracer == nil {
-		o.tracer = core.NopTracer{}
 	}
 	return o
 }
@@ -52,10 +49,12 @@ func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	route := "other"
-	// The match is kept in the context: the pipeline reuses it (route once).
-	m := &routeMatch{}
+	// The request's state starts here, with the match: the pipeline fills
+	// it in and reuses the match (route once).
+	st := &requestState{matched: true}
+	m := &st.match
 	m.route, m.params, m.err = o.router.FindRoute(r)
-	ctx = context.WithValue(ctx, ctxMatch, m)
+	ctx = withState(ctx, st)
 	if m.err == nil {
 		route = m.route.Path
 	} else if r.URL.Path == "/auth/device" || r.URL.Path == "/openapi.json" {
@@ -65,14 +64,20 @@ func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !knownMethods[method] {
 		method = "OTHER"
 	}
-	ctx, end := o.tracer.Start(ctx, method+" "+route, core.SpanServer,
-		core.SpanAttr{Key: "http.request.method", Value: method}, core.SpanAttr{Key: "http.route", Value: route})
-	rec := &statusOnly{ResponseWriter: w, status: http.StatusOK}
+	var end func(error)
+	if o.traced {
+		ctx, end = o.tracer.Start(ctx, method+" "+route, core.SpanServer,
+			core.SpanAttr{Key: "http.request.method", Value: method}, core.SpanAttr{Key: "http.route", Value: route})
+	}
+	st.observed = statusOnly{ResponseWriter: w, status: http.StatusOK}
+	rec := &st.observed
 	defer func() {
 		o.obs.HTTPRequest(method, route, rec.status, time.Since(start))
-		if rec.status >= 500 {
+		switch {
+		case end == nil:
+		case rec.status >= 500:
 			end(errStatus(rec.status))
-		} else {
+		default:
 			end(nil)
 		}
 	}()
