@@ -31,9 +31,7 @@ const MaxBodyBytes = 1 << 20
 
 type ctxKey int
 
-const (
-	ctxState ctxKey = iota
-)
+const ctxState ctxKey = 0
 
 // requestState is what the pipeline knows about a request, kept in its
 // context as one value (one context and request copy per request instead of
@@ -212,7 +210,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.cors.apply(rec, r) {
 		return
 	}
-	p.serve(rec, r)
+	p.serve(rec, r, st)
 }
 
 // noStore reports whether responses to path must not be cached: every
@@ -222,7 +220,9 @@ func noStore(path string) bool {
 	return strings.HasPrefix(path, "/v1/auth/") || path == "/auth/device"
 }
 
-func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
+// serve runs the pipeline's steps; st is the request's state, in r's
+// context.
+func (p *pipeline) serve(w http.ResponseWriter, r *http.Request, st *requestState) {
 	// 1. Body size: declared or streamed, 413 before anything else.
 	if r.ContentLength > MaxBodyBytes {
 		WriteError(w, r, p.log, tooLarge())
@@ -246,7 +246,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 
 	// 2. Global rate limit (also counts unknown paths).
 	if !rateExempt[r.URL.Path] {
-		if !p.rateLimit(w, r) {
+		if !p.rateLimit(w, r, st) {
 			return
 		}
 	}
@@ -267,9 +267,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation
-	if st := stateFrom(r.Context()); st != nil {
-		st.route = route
-	}
+	st.route = route
 
 	// Identifiers and query values that no store can hold (NUL, invalid
 	// UTF-8) are bad input: the path is simply not found, a query value is a
@@ -320,12 +318,7 @@ func (p *pipeline) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 6. Validation of path/query/header/body against the spec.
-	var in *openapi3filter.RequestValidationInput
-	if st := stateFrom(r.Context()); st != nil {
-		in = &st.validate
-	} else {
-		in = new(openapi3filter.RequestValidationInput)
-	}
+	in := &st.validate
 	*in = openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route, Options: validationOptions,
 	}
@@ -482,7 +475,7 @@ func (p *pipeline) authenticate(r *http.Request) *authResult {
 // bucket at the user's limit; anything else (no credentials, session JWTs,
 // invalid or made-up keys) shares the client IP's bucket, so inventing keys
 // never buys fresh buckets.
-func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
+func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request, st *requestState) bool {
 	bucket, limit := "", 60
 	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer cue_sk_") {
 		if a := p.authenticate(r); a.err == nil && a.principal != nil {
@@ -490,7 +483,7 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	if bucket == "" {
-		bucket = "ip:" + clientIP(r.Context())
+		bucket = "ip:" + st.clientIP
 	}
 	now := p.clock.Now()
 	d, err := p.limiter.Allow(r.Context(), bucket, limit, time.Minute, now)
@@ -499,8 +492,7 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	h := w.Header()
-	// The three numbers share one string and, within the pipeline, the
-	// request state's array.
+	// The three numbers share one string and the request state's array.
 	var buf [3 * 20]byte
 	b := strconv.AppendInt(buf[:0], int64(d.Limit), 10)
 	n1 := len(b)
@@ -508,12 +500,7 @@ func (p *pipeline) rateLimit(w http.ResponseWriter, r *http.Request) bool {
 	n2 := len(b)
 	b = strconv.AppendInt(b, d.ResetAt.Unix(), 10)
 	all := string(b)
-	var v *[3]string
-	if st := stateFrom(r.Context()); st != nil {
-		v = &st.rateLimit
-	} else {
-		v = new([3]string)
-	}
+	v := &st.rateLimit
 	*v = [3]string{all[:n1], all[n1:n2], all[n2:]}
 	h["X-Ratelimit-Limit"] = v[0:1:1] // canonical forms of X-RateLimit-*
 	h["X-Ratelimit-Remaining"] = v[1:2:2]

@@ -17,13 +17,12 @@ type observed struct {
 	next   http.Handler
 	router routers.Router
 	obs    core.Observer
-	tracer core.Tracer
-	traced bool // tracer is set: requests get spans
-	off    bool // no observer and no tracer
+	tracer core.Tracer // nil: no spans
+	off    bool        // no observer and no tracer
 }
 
 func observe(next http.Handler, router routers.Router, obs core.Observer, tracer core.Tracer) http.Handler {
-	o := &observed{next: next, router: router, obs: obs, tracer: tracer, traced: tracer != nil, off: obs == nil && tracer == nil}
+	o := &observed{next: next, router: router, obs: obs, tracer: tracer, off: obs == nil && tracer == nil}
 	if obs == nil {
 		o.obs = core.NopObserver{}
 	}
@@ -65,7 +64,7 @@ func (o *observed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		method = "OTHER"
 	}
 	var end func(error)
-	if o.traced {
+	if o.tracer != nil {
 		ctx, end = o.tracer.Start(ctx, method+" "+route, core.SpanServer,
 			core.SpanAttr{Key: "http.request.method", Value: method}, core.SpanAttr{Key: "http.route", Value: route})
 	}
